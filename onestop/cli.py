@@ -1,0 +1,144 @@
+"""The ``onestop`` command: serve | api | worker | validate | export-schema | json-schema.
+
+Option names and their ``ONESTOP_*`` variables are a contract with deployments: keep them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from onestop.config import Environment, Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _runtime_options(default_env: Environment) -> Callable[[F], F]:
+    """The options every long-running command shares; each is also read from its ONESTOP_* variable."""
+
+    def decorate(func: F) -> F:
+        options = [
+            click.option("--host", envvar="ONESTOP_HOST", default="127.0.0.1", show_default=True,
+                         help="Interface the API listens on [env ONESTOP_HOST]."),
+            click.option("--port", envvar="ONESTOP_PORT", default=8000, type=click.IntRange(0, 65535),
+                         show_default=True, help="Port of the API (0 picks a free one) [env ONESTOP_PORT]."),
+            click.option("--data-dir", envvar="ONESTOP_DATA_DIR", default=".onestop", show_default=True,
+                         type=click.Path(file_okay=False, path_type=Path),
+                         help="Where the embedded database, Temporal state and dev keys live [env ONESTOP_DATA_DIR]."),
+            click.option("--definitions", envvar="ONESTOP_DEFINITIONS", default=None,
+                         type=click.Path(exists=True, file_okay=False, path_type=Path),
+                         help="Directory of service definitions (default: the bundled definitions/) "
+                              "[env ONESTOP_DEFINITIONS]."),
+            click.option("--database-url", envvar="ONESTOP_DATABASE_URL", default=None,
+                         help="SQLAlchemy URL, e.g. postgresql+asyncpg://user@host/onestop "
+                              "(default: SQLite under --data-dir) [env ONESTOP_DATABASE_URL]."),
+            click.option("--temporal-address", envvar="ONESTOP_TEMPORAL_ADDRESS", default=None,
+                         help="host:port of a Temporal frontend (serve: default starts the embedded dev server) "
+                              "[env ONESTOP_TEMPORAL_ADDRESS]."),
+            click.option("--env", "env", envvar="ONESTOP_ENV", default=default_env.value, show_default=True,
+                         type=click.Choice([e.value for e in Environment]),
+                         help="development enables GraphiQL, introspection and the /dev-idp/ identity provider "
+                              "[env ONESTOP_ENV]."),
+        ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _settings(**cli: Any) -> Settings:
+    """CLI values override ONESTOP_* variables; unset CLI values fall back to Settings defaults."""
+    overrides = {key: value for key, value in cli.items() if value is not None}
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:
+        raise click.ClickException(f"bad configuration: {exc}") from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="onestop")
+def main() -> None:
+    """onestop: one-stop government services from YAML definitions, run as Temporal workflows behind GraphQL.
+
+    \b
+    Commands that run servers share these options (each also read from its variable):
+      --host ONESTOP_HOST   --port ONESTOP_PORT   --data-dir ONESTOP_DATA_DIR
+      --definitions ONESTOP_DEFINITIONS   --database-url ONESTOP_DATABASE_URL
+      --temporal-address ONESTOP_TEMPORAL_ADDRESS   --env development|production ONESTOP_ENV
+    serve defaults to development; api and worker default to production.
+    """
+
+
+@main.command()
+@_runtime_options(Environment.DEVELOPMENT)
+def serve(**options: Any) -> None:
+    """Run everything on embedded defaults: Temporal dev server, worker, API, SQLite, seed definitions."""
+    from onestop.engine.embedded import serve as run
+
+    sys.exit(run(_settings(**options)))
+
+
+@main.command()
+@_runtime_options(Environment.PRODUCTION)
+def api(**options: Any) -> None:
+    """Run the GraphQL API (stateless; run many behind a load balancer)."""
+    from onestop.engine.embedded import run_api
+
+    sys.exit(run_api(_settings(**options)))
+
+
+@main.command()
+@_runtime_options(Environment.PRODUCTION)
+def worker(**options: Any) -> None:
+    """Run a Temporal worker for application workflows and activities."""
+    from onestop.engine.embedded import run_worker
+
+    sys.exit(run_worker(_settings(**options)))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check definitions (default: the configured definitions directory); exit 1 on any problem."""
+    from onestop.catalogue.validate import validate_command
+
+    targets = list(paths) or [Settings().definitions]
+    sys.exit(validate_command(targets, out=click.get_text_stream("stdout")))
+
+
+@main.command("export-schema")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the SDL to this file instead of standard output.")
+def export_schema(output: Path | None) -> None:
+    """Print the GraphQL schema (SDL)."""
+    from onestop.graphql.schema import export_sdl
+
+    sdl = export_sdl()
+    if output is None:
+        click.echo(sdl, nl=False)
+    else:
+        output.write_text(sdl, encoding="utf-8")
+
+
+@main.command("json-schema")
+@click.option("--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write one <kind>.schema.json per definition kind here (default: definitions/schema).")
+@click.option("--check", is_flag=True, help="Exit 1 when the files on disk differ from the generated ones.")
+def json_schema(output_dir: Path | None, check: bool) -> None:
+    """Generate the definitions' JSON Schemas (for editor completion)."""
+    from onestop.catalogue.jsonschema import write_schemas
+
+    target = output_dir or Settings().definitions / "schema"
+    stale = write_schemas(target, check=check)
+    for path in stale:
+        click.echo(f"{'out of date' if check else 'wrote'}: {path}")
+    sys.exit(1 if check and stale else 0)
+
+
+if __name__ == "__main__":
+    main()
