@@ -1,0 +1,161 @@
+"""The catalogue a running server answers from, swapped whole on reload.
+
+A reload that finds a broken tree keeps serving the previous good catalogue and records the problems,
+so a bad deploy of YAML never takes the API down (issue 2, section 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from onestop.catalogue import CatalogueError, load_catalogue
+from onestop.catalogue.catalogue import Catalogue
+from onestop.catalogue.problems import Problem
+from onestop.catalogue.search import SearchIndex
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CatalogueSnapshot:
+    """One loaded catalogue with its search index; immutable, swapped atomically."""
+
+    catalogue: Catalogue
+    index: SearchIndex
+    loaded_at: datetime
+
+
+def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
+    # Cheap change detection for polling: names, sizes and mtimes; a full load only when they move.
+    entries: list[tuple[str, int, int]] = []
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(dirpath) / name
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                entries.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(entries))
+
+
+def build_snapshot(catalogue: Catalogue, now: datetime | None = None) -> CatalogueSnapshot:
+    """Index a catalogue's services and stamp the snapshot."""
+    return CatalogueSnapshot(
+        catalogue=catalogue,
+        index=SearchIndex.build(catalogue),
+        loaded_at=now or datetime.now(UTC),
+    )
+
+
+class CatalogueStore:
+    """Holds the current catalogue snapshot and the problems of the last failed reload."""
+
+    def __init__(self, root: Path, snapshot: CatalogueSnapshot, *,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.root = root
+        self._snapshot = snapshot
+        self._problems: tuple[Problem, ...] = ()
+        self._last_attempt_at = snapshot.loaded_at
+        self._clock = clock
+        self._fingerprint = _fingerprint(root)
+        self._lock = asyncio.Lock()
+        self._poller: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Task[bool]] = set()
+
+    @classmethod
+    async def open(cls, root: Path) -> CatalogueStore:
+        """Load the tree; the first load must succeed (raises ``CatalogueError`` with every problem)."""
+        catalogue = await asyncio.to_thread(load_catalogue, root)
+        snapshot = await asyncio.to_thread(build_snapshot, catalogue)
+        return cls(root, snapshot)
+
+    @property
+    def snapshot(self) -> CatalogueSnapshot:
+        return self._snapshot
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self._snapshot.catalogue
+
+    @property
+    def index(self) -> SearchIndex:
+        return self._snapshot.index
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        """Problems of the most recent reload attempt; empty when it succeeded."""
+        return self._problems
+
+    @property
+    def last_attempt_at(self) -> datetime:
+        return self._last_attempt_at
+
+    async def reload(self) -> bool:
+        """Load the tree again; on success swap it in, otherwise keep the previous one and record why."""
+        async with self._lock:
+            self._last_attempt_at = self._clock()
+            self._fingerprint = await asyncio.to_thread(_fingerprint, self.root)
+            try:
+                catalogue = await asyncio.to_thread(load_catalogue, self.root)
+            except CatalogueError as exc:
+                self._problems = tuple(exc.problems)
+                log.warning("catalogue reload failed with %d problem(s); still serving version %s",
+                            len(self._problems), self._snapshot.catalogue.version)
+                return False
+            if catalogue.version != self._snapshot.catalogue.version:
+                self._snapshot = await asyncio.to_thread(build_snapshot, catalogue, self._clock())
+                log.info("catalogue reloaded: version %s", catalogue.version)
+            self._problems = ()
+            return True
+
+    async def reload_if_changed(self) -> bool | None:
+        """Reload when files under the root changed since the last attempt; None when nothing changed."""
+        current = await asyncio.to_thread(_fingerprint, self.root)
+        if current == self._fingerprint:
+            return None
+        return await self.reload()
+
+    def start_polling(self, interval: float) -> None:
+        """Check the tree every ``interval`` seconds (0 disables); idempotent."""
+        if interval <= 0 or self._poller is not None:
+            return
+
+        async def poll() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await self.reload_if_changed()
+                except Exception:  # a poller that dies silently would freeze the catalogue
+                    log.exception("catalogue poll failed")
+
+        self._poller = asyncio.get_running_loop().create_task(poll(), name="catalogue-poll")
+
+    def install_sighup(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Reload on SIGHUP; called by the process runner, never at import. False where unsupported."""
+        if not hasattr(signal, "SIGHUP"):
+            return False
+
+        def on_signal() -> None:
+            task = loop.create_task(self.reload(), name="catalogue-sighup-reload")
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+        try:
+            loop.add_signal_handler(signal.SIGHUP, on_signal)
+        except (NotImplementedError, RuntimeError):
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
