@@ -1,0 +1,142 @@
+"""Languages and texts in English, Traditional Chinese and Simplified Chinese."""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+
+class Lang(StrEnum):
+    EN = "en"
+    TC = "tc"
+    SC = "sc"
+
+    @classmethod
+    def from_tag(cls, tag: str) -> Lang | None:
+        """The language of one BCP 47 tag, or None when we do not serve it."""
+        parts = [part.lower() for part in tag.strip().split("-") if part]
+        if not parts:
+            return None
+        if parts[0] == "en":
+            return cls.EN
+        if parts[0] != "zh":
+            return None
+        rest = set(parts[1:])
+        if rest & {"hans", "cn", "sg"}:
+            return cls.SC
+        # Bare "zh" means Traditional here: Hong Kong is the audience.
+        return cls.TC
+
+    @classmethod
+    def from_accept_language(cls, header: str | None) -> Lang:
+        """The best served language for an ``Accept-Language`` header; English when none matches."""
+        ranked: list[tuple[float, int, Lang]] = []
+        for index, item in enumerate((header or "").split(",")):
+            tag, _, params = item.partition(";")
+            quality = 1.0
+            for param in params.split(";"):
+                key, _, value = param.strip().partition("=")
+                if key == "q":
+                    try:
+                        quality = float(value)
+                    except ValueError:
+                        quality = 0.0
+            lang = cls.from_tag(tag)
+            if lang is not None and quality > 0:
+                ranked.append((-quality, index, lang))
+        return min(ranked)[2] if ranked else cls.EN
+
+
+@functools.cache
+def _t2s() -> Any:
+    # Built on first use: OpenCC reads its dictionaries from disk, and importing us must do no I/O.
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional Chinese converted to Simplified by OpenCC."""
+    return str(_t2s().convert(text))
+
+
+def _missing(data: Any, key: str) -> bool:
+    return isinstance(data, dict) and (key not in data or data[key] is None)
+
+
+def _require_translations(data: Any) -> None:
+    if not isinstance(data, dict):
+        return
+    absent = [key for key in ("en", "tc") if _missing(data, key)]
+    if absent:
+        raise PydanticCustomError(
+            "missing_translation",
+            "missing translation: {langs} (every text needs en and tc; sc is derived when omitted)",
+            {"langs": " and ".join(absent)},
+        )
+
+
+class LocalizedText(BaseModel):
+    """A text in en and tc (required) and sc (derived from tc by OpenCC when omitted)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    en: str
+    tc: str
+    sc: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_simplified(cls, data: Any) -> Any:
+        _require_translations(data)
+        if isinstance(data, dict) and _missing(data, "sc") and isinstance(data.get("tc"), str):
+            return {**data, "sc": to_simplified(data["tc"])}
+        return data
+
+    @field_validator("en", "tc", "sc")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError("missing_translation", "the text is empty: write it in this language")
+        return value
+
+    def get(self, lang: Lang | str) -> str:
+        """The text in ``lang``; the other Chinese script, then English, when that one is empty."""
+        lang = Lang(lang)
+        order = {Lang.EN: (self.en,), Lang.TC: (self.tc, self.sc, self.en), Lang.SC: (self.sc, self.tc, self.en)}
+        return next((text for text in order[lang] if text), self.en)
+
+
+class LocalizedList(BaseModel):
+    """Lists of words per language (keywords); sc derived from tc when omitted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    en: tuple[str, ...]
+    tc: tuple[str, ...]
+    sc: tuple[str, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_simplified(cls, data: Any) -> Any:
+        _require_translations(data)
+        tc = data.get("tc") if isinstance(data, dict) else None
+        if isinstance(data, dict) and _missing(data, "sc") and isinstance(tc, list | tuple):
+            return {**data, "sc": [to_simplified(word) if isinstance(word, str) else word for word in tc]}
+        return data
+
+    def get(self, lang: Lang | str) -> tuple[str, ...]:
+        """The words in ``lang`` (sc and tc fall back to each other)."""
+        lang = Lang(lang)
+        if lang is Lang.EN:
+            return self.en
+        first, second = (self.tc, self.sc) if lang is Lang.TC else (self.sc, self.tc)
+        return first or second
+
+    def all(self) -> tuple[str, ...]:
+        """Every word in every language, for search indexing."""
+        return self.en + self.tc + self.sc
