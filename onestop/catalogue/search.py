@@ -1,0 +1,440 @@
+"""Catalogue search: an in-memory inverted index built once per catalogue snapshot.
+
+English is split into words with light stemming (licence/license, plurals, -ing/-ed); a query word missing from
+the index is widened by prefix and by bounded edit distance (rapidfuzz) over the index's own words. Chinese is
+split into character bigrams (unigrams for one-character runs) after folding Traditional and Simplified to one
+form, so a query in either script finds text in either. Scores are BM25F over title, keywords and summary, and
+hits with query words in their title always come first.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import heapq
+import math
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+__all__ = ["SearchDocument", "SearchHit", "SearchIndex", "tokenize"]
+
+# BM25F: field weights say where a word matters most; k1/b are the usual BM25 defaults.
+_WEIGHTS = {"title": 3.0, "keywords": 2.0, "summary": 1.0}
+_K1 = 1.2
+_B = 0.75
+# Widened query words count less than the word itself, so an exact hit outranks a guess.
+_PREFIX_WEIGHT = 0.8
+_FUZZY_WEIGHT = {1: 0.8, 2: 0.6}
+_MAX_EXPANSIONS = 24
+_CACHE_LIMIT = 4096
+
+_STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "how", "i", "in", "is", "it", "me", "my",
+    "of", "on", "or", "our", "the", "to", "with", "your", "you",
+})
+# British and American spellings citizens mix; both sides of the index meet at the second form.
+_SPELLINGS = {
+    "licence": "license", "licences": "licenses", "licenced": "licensed", "centre": "center",
+    "centres": "centers", "programme": "program", "programmes": "programs", "cheque": "check",
+    "cheques": "checks", "enrol": "enroll", "enrolment": "enrollment", "labour": "labor",
+    "colour": "color", "organisation": "organization", "organise": "organize", "neighbourhood": "neighborhood",
+    "behaviour": "behavior", "favour": "favor", "defence": "defense", "offence": "offense",
+    "practise": "practice", "travelling": "traveling", "cancelled": "canceled", "cancelling": "canceling",
+}
+
+_TOKEN_RE = re.compile(
+    r"[a-z0-9]+"
+    r"|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]+"
+)
+
+
+class _Service(Protocol):
+    """The parts of a catalogue ``Service`` the index reads (duck-typed: the catalogue imports us)."""
+
+    id: str
+    department: str
+    themes: Sequence[str]
+    title: Any
+    summary: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SearchDocument:
+    """What the index knows of one service. Texts and keywords are keyed by language (en, tc, sc)."""
+
+    id: str
+    title: Mapping[str, str]
+    summary: Mapping[str, str] = field(default_factory=dict)
+    keywords: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    themes: tuple[str, ...] = ()
+    age_groups: tuple[str, ...] = ()
+    department: str | None = None
+
+    @classmethod
+    def from_service(cls, service: _Service) -> SearchDocument:
+        """The document of a catalogue ``Service`` (LocalizedText title/summary, LocalizedList keywords)."""
+        keywords = getattr(service, "keywords", None)
+        return cls(
+            id=service.id,
+            title=_texts(service.title),
+            summary=_texts(service.summary),
+            keywords={lang: tuple(getattr(keywords, lang, ()) or ()) for lang in ("en", "tc", "sc")}
+            if keywords is not None else {},
+            themes=tuple(service.themes),
+            age_groups=tuple(getattr(service, "age_groups", ()) or getattr(service, "ageGroups", ())),
+            department=service.department,
+        )
+
+
+def _texts(text: Any) -> dict[str, str]:
+    if text is None:
+        return {}
+    if isinstance(text, Mapping):
+        return {str(k): str(v) for k, v in text.items() if v}
+    return {lang: value for lang in ("en", "tc", "sc") if (value := getattr(text, lang, None))}
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One result. ``score`` orders hits: title matches first, then matched query words, then BM25."""
+
+    id: str
+    score: float
+
+
+# --- tokenisation -----------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _t2s() -> Any:
+    # Built on first use: OpenCC reads its dictionaries from disk and importing us must do no I/O.
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+@functools.lru_cache(maxsize=65536)
+def _fold_char(char: str) -> str:
+    # Traditional -> Simplified is many-to-one (髮/發 -> 发, 裡/裏 -> 里), so folding to Simplified lets both
+    # scripts meet at one key; folding to Traditional would have to guess which Traditional form was meant.
+    folded = str(_t2s().convert(char))
+    return folded if len(folded) == 1 else char
+
+
+def _fold(run: str) -> str:
+    return "".join(_fold_char(char) for char in run)
+
+
+def _stem(word: str) -> str:
+    word = _SPELLINGS.get(word, word)
+    if len(word) <= 3 or word.isdigit():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if word.endswith("ing") and len(word) > 5:
+        word = word[:-3]
+    elif word.endswith("ed") and len(word) > 4:
+        word = word[:-2]
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    return word
+
+
+def _normalize(text: str) -> str:
+    # NFKC turns full-width Latin and digits (Ｂ２) into ASCII so Chinese-keyboard input matches.
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _is_cjk(token: str) -> bool:
+    return not token[0].isascii()
+
+
+def _cjk_terms(run: str) -> list[str]:
+    folded = _fold(run)
+    if len(folded) == 1:
+        return [folded]
+    return [folded[i : i + 2] for i in range(len(folded) - 1)]
+
+
+def tokenize(text: str) -> list[str]:
+    """Index terms of a text: stemmed English words (stopwords dropped) and folded CJK bigrams."""
+    terms: list[str] = []
+    for token in _TOKEN_RE.findall(_normalize(text)):
+        if _is_cjk(token):
+            terms.extend(_cjk_terms(token))
+        elif token not in _STOPWORDS:
+            terms.append(_stem(token))
+    return terms
+
+
+def _surface_words(text: str) -> list[str]:
+    return [t for t in _TOKEN_RE.findall(_normalize(text)) if not _is_cjk(t) and t not in _STOPWORDS]
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """One query word: the index terms it matches, each with the weight of that kind of match."""
+
+    terms: tuple[tuple[str, float], ...]
+
+
+def _fuzzy_bound(length: int) -> int:
+    # Short words tolerate no typo (too many neighbours); longer ones one, then two.
+    if length <= 3:
+        return 0
+    return 1 if length <= 5 else 2
+
+
+# --- the index --------------------------------------------------------------------------------------------
+
+
+class SearchIndex:
+    """An immutable search index over a fixed set of documents. Build with ``SearchIndex.build``."""
+
+    def __init__(self, documents: Sequence[SearchDocument]) -> None:
+        self._docs = tuple(documents)
+        self._ids = tuple(doc.id for doc in self._docs)
+        # term -> {doc index: saturated BM25F term weight (query independent)}
+        self._postings: dict[str, dict[int, float]] = {}
+        self._title_terms: dict[str, frozenset[int]] = {}
+        self._idf: dict[str, float] = {}
+        self._surface: dict[str, set[str]] = defaultdict(set)  # English word as written -> its stems
+        self._by_theme: dict[str, frozenset[int]] = {}
+        self._by_age: dict[str, frozenset[int]] = {}
+        self._by_department: dict[str, frozenset[int]] = {}
+        self._expansions: dict[str, tuple[tuple[str, float], ...]] = {}
+        self._build()
+        self._words_sorted = sorted(self._surface)
+        self._words_by_length: dict[int, list[str]] = defaultdict(list)
+        for word in self._words_sorted:
+            self._words_by_length[len(word)].append(word)
+
+    @classmethod
+    def build(cls, source: Iterable[SearchDocument] | Any) -> SearchIndex:
+        """Index documents, or every service of a ``Catalogue`` (anything with ``.services``)."""
+        services = getattr(source, "services", None)
+        if services is not None:
+            values = services.values() if isinstance(services, Mapping) else services
+            return cls([SearchDocument.from_service(service) for service in values])
+        docs = list(source)
+        seen: set[str] = set()
+        for doc in docs:
+            if doc.id in seen:
+                raise ValueError(f"duplicate search document id {doc.id!r}: each service is indexed once")
+            seen.add(doc.id)
+        return cls(docs)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def _build(self) -> None:
+        fields: dict[str, list[dict[str, int]]] = {name: [] for name in _WEIGHTS}
+        lengths: dict[str, list[int]] = {name: [] for name in _WEIGHTS}
+        themes: dict[str, list[int]] = defaultdict(list)
+        ages: dict[str, list[int]] = defaultdict(list)
+        departments: dict[str, list[int]] = defaultdict(list)
+        for index, doc in enumerate(self._docs):
+            texts = {
+                "title": _distinct(doc.title.values()),
+                "summary": _distinct(doc.summary.values()),
+                "keywords": _distinct(word for words in doc.keywords.values() for word in words),
+            }
+            for name, parts in texts.items():
+                counts: dict[str, int] = defaultdict(int)
+                total = 0
+                for part in parts:
+                    for term in tokenize(part):
+                        counts[term] += 1
+                        total += 1
+                    for word in _surface_words(part):
+                        self._surface[word].add(_stem(word))
+                fields[name].append(counts)
+                lengths[name].append(total)
+            for theme in doc.themes:
+                themes[theme].append(index)
+            for age in doc.age_groups:
+                ages[age].append(index)
+            if doc.department is not None:
+                departments[doc.department].append(index)
+
+        count = len(self._docs)
+        averages = {name: (sum(values) / count if count else 0.0) or 1.0 for name, values in lengths.items()}
+        weighted: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+        title_terms: dict[str, set[int]] = defaultdict(set)
+        for name, per_doc in fields.items():
+            weight = _WEIGHTS[name]
+            for index, counts in enumerate(per_doc):
+                norm = 1 - _B + _B * lengths[name][index] / averages[name]
+                for term, tf in counts.items():
+                    weighted[term][index] += weight * tf / norm
+                    if name == "title":
+                        title_terms[term].add(index)
+        for term, per_doc_tf in weighted.items():
+            self._postings[term] = {index: tf / (_K1 + tf) for index, tf in per_doc_tf.items()}
+            df = len(per_doc_tf)
+            self._idf[term] = math.log(1 + (count - df + 0.5) / (df + 0.5))
+        self._title_terms = {term: frozenset(docs) for term, docs in title_terms.items()}
+        self._by_theme = {key: frozenset(value) for key, value in themes.items()}
+        self._by_age = {key: frozenset(value) for key, value in ages.items()}
+        self._by_department = {key: frozenset(value) for key, value in departments.items()}
+
+    # --- query side -------------------------------------------------------------------------------------
+
+    def _groups(self, query: str) -> list[_Group]:
+        groups: list[_Group] = []
+        for token in _TOKEN_RE.findall(_normalize(query)):
+            if _is_cjk(token):
+                terms = _cjk_terms(token)
+                if len(terms) > 1 and not any(term in self._postings for term in terms):
+                    # No bigram is known (a rare compound): fall back to its characters.
+                    terms = list(dict.fromkeys(_fold(token)))
+                groups.extend(_Group(((term, 1.0),)) for term in terms)
+            elif token not in _STOPWORDS:
+                groups.append(_Group(self._expand(token)))
+        return groups
+
+    def _expand(self, word: str) -> tuple[tuple[str, float], ...]:
+        cached = self._expansions.get(word)
+        if cached is not None:
+            return cached
+        stem = _stem(word)
+        found: dict[str, float] = {}
+        if stem in self._postings:
+            found[stem] = 1.0
+        if len(word) >= 3:
+            # Prefixes of what was typed, not of its stem: "driving" must not widen to "driver".
+            for term in self._with_prefix(word):
+                found.setdefault(term, _PREFIX_WEIGHT)
+        if not found:
+            found.update(self._fuzzy(word))
+        result = tuple(sorted(found.items(), key=lambda item: (-item[1], item[0]))[:_MAX_EXPANSIONS])
+        if len(self._expansions) >= _CACHE_LIMIT:
+            self._expansions.clear()
+        self._expansions[word] = result
+        return result
+
+    def _with_prefix(self, prefix: str) -> list[str]:
+        terms: list[str] = []
+        start = bisect.bisect_left(self._words_sorted, prefix)
+        for candidate in self._words_sorted[start : start + _MAX_EXPANSIONS]:
+            if not candidate.startswith(prefix):
+                break
+            terms.extend(sorted(self._surface[candidate]))
+        return terms
+
+    def _fuzzy(self, word: str) -> dict[str, float]:
+        bound = _fuzzy_bound(len(word))
+        if bound == 0:
+            return {}
+        choices = [w for size in range(len(word) - bound, len(word) + bound + 1)
+                   for w in self._words_by_length.get(size, ())]
+        matches = process.extract(word, choices, scorer=Levenshtein.distance, score_cutoff=bound,
+                                  limit=_MAX_EXPANSIONS)
+        if not matches:
+            return {}
+        # Keep only the closest words: "drivng" means "driving" (1 edit), not also "diving" (2).
+        best = min(int(distance) for _, distance, _ in matches)
+        found: dict[str, float] = {}
+        for candidate, distance, _ in matches:
+            if distance == best:
+                for term in self._surface[candidate]:
+                    found[term] = max(found.get(term, 0.0), _FUZZY_WEIGHT[best])
+        return found
+
+    def _allowed(self, theme: str | None, age_group: str | None, department: str | None) -> frozenset[int] | None:
+        allowed: frozenset[int] | None = None
+        for table, key in ((self._by_theme, theme), (self._by_age, age_group), (self._by_department, department)):
+            if key is None:
+                continue
+            docs = table.get(key, frozenset())
+            allowed = docs if allowed is None else allowed & docs
+        return allowed
+
+    def search(self, query: str, *, theme: str | None = None, age_group: str | None = None,
+               department: str | None = None, limit: int | None = None) -> list[SearchHit]:
+        """Documents matching ``query`` best first, within the filters. A blank query matches nothing."""
+        groups = self._groups(query)
+        if not groups:
+            return []
+        allowed = self._allowed(theme, age_group, department)
+        relevance: dict[int, float] = defaultdict(float)
+        in_title: dict[int, float] = defaultdict(float)
+        matched: dict[int, int] = defaultdict(int)
+        for group in groups:
+            best: dict[int, float] = {}
+            best_title: dict[int, float] = {}
+            for term, weight in group.terms:
+                postings = self._postings.get(term)
+                if postings is None:
+                    continue
+                factor = self._idf[term] * weight
+                for index, value in postings.items():
+                    score = factor * value
+                    if score > best.get(index, 0.0):
+                        best[index] = score
+                for index in self._title_terms.get(term, ()):
+                    if weight > best_title.get(index, 0.0):
+                        best_title[index] = weight
+            for index, score in best.items():
+                if allowed is not None and index not in allowed:
+                    continue
+                relevance[index] += score
+                matched[index] += 1
+            for index, weight in best_title.items():
+                in_title[index] += weight
+        # Title matches dominate, then how many query words matched, then BM25F (squashed below 100).
+        scored = (
+            (1000.0 * in_title.get(index, 0.0) + 100.0 * matched[index] + 100.0 * rel / (rel + 10.0), index)
+            for index, rel in relevance.items()
+        )
+        ranked = heapq.nlargest(limit, scored, key=_rank_key) if limit is not None else sorted(
+            scored, key=_rank_key, reverse=True)
+        return [SearchHit(self._ids[index], round(score, 6)) for score, index in ranked]
+
+    def filter(self, theme: str | None = None, age_group: str | None = None,
+               department: str | None = None) -> list[str]:
+        """Ids of documents matching every given filter, in catalogue order."""
+        allowed = self._allowed(theme, age_group, department)
+        if allowed is None:
+            return list(self._ids)
+        return [self._ids[index] for index in sorted(allowed)]
+
+    def recommend(self, age_group: str | None) -> list[str]:
+        """Every id: those for ``age_group`` first, then the rest, each part in catalogue order."""
+        chosen = self._by_age.get(age_group, frozenset()) if age_group is not None else frozenset()
+        first = [self._ids[index] for index in sorted(chosen)]
+        rest = [doc_id for index, doc_id in enumerate(self._ids) if index not in chosen]
+        return first + rest
+
+    def clear_cache(self) -> None:
+        """Forget widened query words (benchmarks use it to measure cold queries)."""
+        self._expansions.clear()
+
+
+def _rank_key(item: tuple[float, int]) -> tuple[float, int]:
+    # Ties keep catalogue order: the earlier document wins.
+    return (item[0], -item[1])
+
+
+def _distinct(parts: Iterable[str]) -> list[str]:
+    # sc is usually derived from tc; after folding they are the same text, and counting it twice would
+    # double its weight.
+    seen: set[str] = set()
+    result: list[str] = []
+    for part in parts:
+        key = _fold(_normalize(part))
+        if part and key not in seen:
+            seen.add(key)
+            result.append(part)
+    return result
