@@ -13,6 +13,7 @@ import bisect
 import functools
 import heapq
 import math
+import operator
 import re
 import unicodedata
 from collections import defaultdict
@@ -33,6 +34,10 @@ _B = 0.75
 _PREFIX_WEIGHT = 0.8
 _FUZZY_WEIGHT = {1: 0.8, 2: 0.6}
 _MAX_EXPANSIONS = 24
+# Score tiers: a query word found in the title outweighs any number of other matches (up to 9 query words),
+# and each matched query word outweighs any BM25 difference (idf stays below ~12 at 100,000 documents).
+_TITLE_BONUS = 1000.0
+_MATCH_BONUS = 100.0
 _CACHE_LIMIT = 4096
 
 _STOPWORDS = frozenset({
@@ -103,7 +108,8 @@ def _texts(text: Any) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """One result. ``score`` orders hits: title matches first, then matched query words, then BM25."""
+    """One result. ``score`` orders hits: query words in the title first, then matched query words, then
+    BM25F relevance (1000 per title word, 100 per matched word, plus BM25F)."""
 
     id: str
     score: float
@@ -205,10 +211,9 @@ class SearchIndex:
     def __init__(self, documents: Sequence[SearchDocument]) -> None:
         self._docs = tuple(documents)
         self._ids = tuple(doc.id for doc in self._docs)
-        # term -> {doc index: saturated BM25F term weight (query independent)}
+        # term -> {doc index: title bonus + idf * saturated BM25F term frequency}; all of it is query
+        # independent, so a query adds one precomputed number per posting.
         self._postings: dict[str, dict[int, float]] = {}
-        self._title_terms: dict[str, frozenset[int]] = {}
-        self._idf: dict[str, float] = {}
         self._surface: dict[str, set[str]] = defaultdict(set)  # English word as written -> its stems
         self._by_theme: dict[str, frozenset[int]] = {}
         self._by_age: dict[str, frozenset[int]] = {}
@@ -281,10 +286,13 @@ class SearchIndex:
                     if name == "title":
                         title_terms[term].add(index)
         for term, per_doc_tf in weighted.items():
-            self._postings[term] = {index: tf / (_K1 + tf) for index, tf in per_doc_tf.items()}
             df = len(per_doc_tf)
-            self._idf[term] = math.log(1 + (count - df + 0.5) / (df + 0.5))
-        self._title_terms = {term: frozenset(docs) for term, docs in title_terms.items()}
+            idf = math.log(1 + (count - df + 0.5) / (df + 0.5))
+            in_title = title_terms.get(term, set())
+            self._postings[term] = {
+                index: (_TITLE_BONUS if index in in_title else 0.0) + idf * tf / (_K1 + tf)
+                for index, tf in per_doc_tf.items()
+            }
         self._by_theme = {key: frozenset(value) for key, value in themes.items()}
         self._by_age = {key: frozenset(value) for key, value in ages.items()}
         self._by_department = {key: frozenset(value) for key, value in departments.items()}
@@ -368,39 +376,33 @@ class SearchIndex:
         if not groups:
             return []
         allowed = self._allowed(theme, age_group, department)
-        relevance: dict[int, float] = defaultdict(float)
-        in_title: dict[int, float] = defaultdict(float)
-        matched: dict[int, int] = defaultdict(int)
+        totals: dict[int, float] = {}
+        get = totals.get
         for group in groups:
-            best: dict[int, float] = {}
-            best_title: dict[int, float] = {}
-            for term, weight in group.terms:
-                postings = self._postings.get(term)
-                if postings is None:
-                    continue
-                factor = self._idf[term] * weight
-                for index, value in postings.items():
-                    score = factor * value
-                    if score > best.get(index, 0.0):
-                        best[index] = score
-                for index in self._title_terms.get(term, ()):
-                    if weight > best_title.get(index, 0.0):
-                        best_title[index] = weight
-            for index, score in best.items():
-                if allowed is not None and index not in allowed:
-                    continue
-                relevance[index] += score
-                matched[index] += 1
-            for index, weight in best_title.items():
-                in_title[index] += weight
-        # Title matches dominate, then how many query words matched, then BM25F (squashed below 100).
-        scored = (
-            (1000.0 * in_title.get(index, 0.0) + 100.0 * matched[index] + 100.0 * rel / (rel + 10.0), index)
-            for index, rel in relevance.items()
-        )
-        ranked = heapq.nlargest(limit, scored, key=_rank_key) if limit is not None else sorted(
-            scored, key=_rank_key, reverse=True)
-        return [SearchHit(self._ids[index], round(score, 6)) for score, index in ranked]
+            found = [(self._postings[term], weight) for term, weight in group.terms if term in self._postings]
+            if not found:
+                continue
+            if len(found) == 1 and found[0][1] == 1.0:
+                best = found[0][0]
+            else:
+                # A query word widened to several terms counts once per document, by its best term.
+                best = {}
+                for postings, weight in found:
+                    for index, value in postings.items():
+                        value *= weight
+                        if value > best.get(index, 0.0):
+                            best[index] = value
+            for index, value in best.items():
+                totals[index] = get(index, 0.0) + _MATCH_BONUS + value
+        if allowed is not None:
+            totals = {index: value for index, value in totals.items() if index in allowed}
+        items = totals.items()
+        ranked = heapq.nlargest(limit, items, key=_SCORE) if limit is not None else sorted(
+            items, key=_SCORE, reverse=True)
+        # Equal scores keep catalogue order.
+        ranked.sort(key=_rank_key)
+        ids = self._ids
+        return [SearchHit(ids[index], round(score, 6)) for index, score in ranked]
 
     def filter(self, theme: str | None = None, age_group: str | None = None,
                department: str | None = None) -> list[str]:
@@ -422,9 +424,11 @@ class SearchIndex:
         self._expansions.clear()
 
 
-def _rank_key(item: tuple[float, int]) -> tuple[float, int]:
-    # Ties keep catalogue order: the earlier document wins.
-    return (item[0], -item[1])
+_SCORE = operator.itemgetter(1)
+
+
+def _rank_key(item: tuple[int, float]) -> tuple[float, int]:
+    return (-item[1], item[0])
 
 
 def _distinct(parts: Iterable[str]) -> list[str]:
