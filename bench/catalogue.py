@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import random
-import statistics
 import sys
 import time
 import tracemalloc
@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from onestop.catalogue.search import SearchDocument, SearchIndex  # noqa: E402
+from onestop.catalogue.search import SearchDocument, SearchIndex
 
 SEED = 20261127
 THEMES = ["transport", "health", "education", "housing", "tax", "welfare", "leisure", "immigration",
@@ -179,7 +179,7 @@ def report_search(results: list[SizeResult]) -> None:
         print(f"{r.size:>9,} " + " ".join(f"{r.per_kind_p99[kind] * ms:>20.3f}" for kind in kinds))
     if len(results) > 1:
         print("\ngrowth (ratio to the previous size):")
-        for before, after in zip(results, results[1:], strict=False):
+        for before, after in itertools.pairwise(results):
             print(f"  {before.size:,} -> {after.size:,} services (x{after.size / before.size:g}): "
                   f"build x{after.build_seconds / before.build_seconds:.1f}, "
                   f"memory x{after.peak_bytes / before.peak_bytes:.1f}, "
