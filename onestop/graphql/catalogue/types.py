@@ -1,0 +1,286 @@
+"""Catalogue types: services, their outline, and the taxonomy they are filed under.
+
+Texts resolve in the request's language (``Accept-Language``), falling back to English.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from onestop.catalogue.text import Lang
+from onestop.graphql.context import Info_
+from onestop.graphql.fields import field
+from onestop.graphql.relay import Node, register_node, to_global_id
+
+
+def _lang(info: Info_) -> Lang:
+    return info.context.lang
+
+
+def _localized(value: Any, lang: Lang) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return str(value.get(lang))
+
+
+def iso_duration(value: Any) -> str | None:
+    """ISO-8601 duration text (``P30D``, ``PT5M``) for a timedelta or an already-ISO string."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, timedelta):
+        seconds = int(value.total_seconds())
+        days, rest = divmod(seconds, 86_400)
+        hours, rest = divmod(rest, 3_600)
+        minutes, secs = divmod(rest, 60)
+        time = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
+        return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "") if (days or time) else "PT0S"
+    return str(value)
+
+
+@strawberry.enum(description="The kind of a step in a service's guided application.")
+class StepType(Enum):
+    FORM = "form"
+    PREFILL = "prefill"
+    CONSENT = "consent"
+    STEP_UP = "stepUp"
+    REVIEW = "review"
+    SUBMIT = "submit"
+    EXIT = "exit"
+
+
+@strawberry.type
+class Theme:
+    model: strawberry.Private[Any]
+
+    @field()
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.model.id)
+
+    @field()
+    def name(self, info: Info_) -> str:
+        return _localized(self.model.name, _lang(info)) or self.model.id
+
+
+@strawberry.type
+class AgeGroup:
+    model: strawberry.Private[Any]
+
+    @field()
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.model.id)
+
+    @field()
+    def name(self, info: Info_) -> str:
+        return _localized(self.model.name, _lang(info)) or self.model.id
+
+    @field(description="Youngest age in the group (inclusive).")
+    def min_age(self) -> int:
+        return int(self.model.min_age)
+
+    @field(description="Oldest age in the group (inclusive); null for no upper bound.")
+    def max_age(self) -> int | None:
+        return None if self.model.max_age is None else int(self.model.max_age)
+
+
+@strawberry.type(description="A rung of the assurance ladder, weakest first; the top one is face verification.")
+class AssuranceLevel:
+    model: strawberry.Private[Any]
+    rank: int = strawberry.field(description="Position on the ladder, 0 for the weakest.")
+
+    @field()
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.model.id)
+
+    @field(description="The `acr` value a token must carry (and what to ask for in acr_values).")
+    def acr(self) -> str:
+        return str(self.model.acr)
+
+    @field()
+    def name(self, info: Info_) -> str:
+        return _localized(self.model.name, _lang(info)) or self.model.id
+
+
+@strawberry.type
+class DepartmentContact:
+    phone: str | None
+    email: str | None
+    website: str | None
+
+
+@strawberry.type
+class Department(Node):
+    model: strawberry.Private[Any]
+
+    @field(description="Opaque global id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Department", self.model.code))
+
+    @field()
+    def code(self) -> str:
+        return str(self.model.code)
+
+    @field()
+    def name(self, info: Info_) -> str:
+        return _localized(self.model.name, _lang(info)) or self.model.code
+
+    @field()
+    def contact(self) -> DepartmentContact | None:
+        contact = getattr(self.model, "contact", None)
+        if contact is None:
+            return None
+        return DepartmentContact(
+            phone=getattr(contact, "phone", None),
+            email=getattr(contact, "email", None),
+            website=str(contact.website) if getattr(contact, "website", None) else None,
+        )
+
+
+@strawberry.type(description="One step of a service's outline (for progress indicators).")
+class Step:
+    model: strawberry.Private[Any]
+
+    @field()
+    def id(self) -> str:
+        return str(self.model.id)
+
+    @field()
+    def type(self) -> StepType:
+        return StepType(self.model.type)
+
+    @field()
+    def title(self, info: Info_) -> str:
+        return _localized(self.model.title, _lang(info)) or self.model.id
+
+    @field(description="True when the step only runs under a condition (`when:` in YAML).")
+    def conditional(self) -> bool:
+        return getattr(self.model, "when", None) is not None
+
+
+@strawberry.type(description="A government service a citizen can learn about and apply for.")
+class Service(Node):
+    model: strawberry.Private[Any]
+
+    @field(description="Opaque global id; stable across versions of the service.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Service", self.model.id))
+
+    @field(description="The stable slug, as in the YAML file's `id`.")
+    def slug(self) -> str:
+        return str(self.model.id)
+
+    @field(description="The author's version number.")
+    def version(self) -> int:
+        return int(self.model.version)
+
+    @field(description="sha256 of the service's canonical definition; changes with any edit.")
+    def content_hash(self) -> str:
+        return str(self.model.content_hash)
+
+    @field()
+    def title(self, info: Info_) -> str:
+        return _localized(self.model.title, _lang(info)) or self.model.id
+
+    @field()
+    def summary(self, info: Info_) -> str | None:
+        return _localized(self.model.summary, _lang(info))
+
+    @field(description="Search keywords in the request's language.")
+    def keywords(self, info: Info_) -> list[str]:
+        keywords = getattr(self.model, "keywords", None)
+        if keywords is None:
+            return []
+        lang = _lang(info)
+        words = getattr(keywords, lang.value, None) or (getattr(keywords, "tc", None) if lang is Lang.SC else None)
+        return list(words or keywords.en or ())
+
+    @field()
+    def themes(self, info: Info_) -> list[Theme]:
+        taxonomy = info.context.snapshot.catalogue.taxonomy
+        known = {theme.id: theme for theme in taxonomy.themes}
+        return [Theme(model=known[t]) for t in self.model.themes if t in known]
+
+    @field()
+    def age_groups(self, info: Info_) -> list[AgeGroup]:
+        taxonomy = info.context.snapshot.catalogue.taxonomy
+        known = {group.id: group for group in taxonomy.age_groups}
+        return [AgeGroup(model=known[g]) for g in self.model.age_groups if g in known]
+
+    @field()
+    def department(self, info: Info_) -> Department | None:
+        department = info.context.snapshot.catalogue.departments.get(self.model.department)
+        return None if department is None else Department(model=department)
+
+    @field(description="True when the citizen must log in to apply.")
+    def login_required(self) -> bool:
+        return str(getattr(self.model, "login", "required")) == "required"
+
+    @field(description="The minimum assurance level to apply (the level object, not only its id).")
+    def assurance_level(self, info: Info_) -> AssuranceLevel | None:
+        return assurance_level(info, self.model.assurance)
+
+    @field(description="How long an unfinished application is kept, as an ISO-8601 duration.")
+    def draft_expiry(self) -> str | None:
+        return iso_duration(getattr(self.model, "draft_expiry", None))
+
+    @field(description="Who can apply, in words; null when anyone can.")
+    def eligibility(self, info: Info_) -> str | None:
+        rule = getattr(self.model, "eligibility", None)
+        if rule is None:
+            return None
+        return _localized(getattr(rule, "message", None), _lang(info))
+
+    @field(description="The outline of the guided application, in order.")
+    def steps(self) -> list[Step]:
+        return [Step(model=step) for step in self.model.steps]
+
+
+def assurance_level(info: Info_, level_id: str | None) -> AssuranceLevel | None:
+    if level_id is None:
+        return None
+    levels = list(info.context.snapshot.catalogue.taxonomy.assurance_levels)
+    for rank, level in enumerate(levels):
+        if level.id == level_id:
+            return AssuranceLevel(model=level, rank=rank)
+    return None
+
+
+@strawberry.type(description="One problem that stopped the last catalogue reload.")
+class CatalogueProblem:
+    path: str
+    line: int
+    column: int
+    code: str
+    message: str
+    hint: str | None
+
+
+@strawberry.type(description="Which catalogue version is served, and why the last reload failed, if it did.")
+class CatalogueStatus:
+    version: str
+    loaded_at: datetime
+    last_attempt_at: datetime
+    services: int
+    problems: list[CatalogueProblem] = strawberry.field(
+        description="Empty when the last reload succeeded; otherwise the previous version is still served.")
+
+
+async def _service_node(info: Info_, key: str) -> Service | None:
+    service = info.context.snapshot.catalogue.service(key)
+    return None if service is None else Service(model=service)
+
+
+async def _department_node(info: Info_, key: str) -> Department | None:
+    department = info.context.snapshot.catalogue.departments.get(key)
+    return None if department is None else Department(model=department)
+
+
+register_node("Service", _service_node)
+register_node("Department", _department_node)

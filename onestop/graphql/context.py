@@ -1,0 +1,140 @@
+"""Per-request context: who is calling (verified lazily), in which language, against which catalogue."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from onestop.catalogue.text import Lang
+from onestop.config import Settings
+from onestop.engine.principal import Principal
+from onestop.graphql.errors import Unauthenticated, engine_failure
+from onestop.graphql.language import request_language
+
+if TYPE_CHECKING:  # the schema (and `onestop export-schema`) must build without loading a catalogue
+    from onestop.engine.catalogue_store import CatalogueSnapshot
+    from onestop.engine.container import Engine
+
+L = TypeVar("L", bound=DataLoader[Any, Any])
+
+
+@dataclass
+class Context:
+    """What every resolver gets as ``info.context``. The catalogue snapshot is pinned for the request,
+    so a reload in the middle of a query never mixes two versions."""
+
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    settings: Settings
+    engine: Engine
+    lang: Lang
+    snapshot: CatalogueSnapshot
+    _authorization: str | None = None
+    _principal: Principal | None = None
+    _auth_error: Exception | None = None
+    _verified: bool = False
+    _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    async def principal(self) -> Principal | None:
+        """The verified caller, or None without an Authorization header; raises UNAUTHENTICATED for a bad token."""
+        if not self._verified:
+            self._verified = True
+            self._principal, self._auth_error = await self._verify()
+        if self._auth_error is not None:
+            raise self._auth_error
+        return self._principal
+
+    async def require_citizen(self) -> Principal:
+        principal = await self.principal()
+        if principal is None:
+            raise Unauthenticated()
+        if not principal.is_citizen:
+            raise Unauthenticated("This needs a citizen's login; staff tokens cannot act for citizens.")
+        return principal
+
+    async def _verify(self) -> tuple[Principal | None, Exception | None]:
+        header = self._authorization
+        if header is None:
+            return None, None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None, Unauthenticated("The Authorization header must be 'Bearer <access token>'.")
+        verifier = self.engine.tokens
+        if verifier is None:
+            return None, Unauthenticated("This server accepts no logins: no identity provider is configured.")
+        try:
+            result = verifier.verify(token.strip())
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:
+            mapped = engine_failure(exc)
+            if mapped is None:
+                raise
+            return None, mapped
+        if not isinstance(result, Principal):
+            raise TypeError(f"TokenVerifier.verify returned {type(result).__name__}, not Principal")
+        return result, None
+
+    def loader(self, name: str, factory: Callable[[], L]) -> L:
+        """A DataLoader created once per request under ``name`` (batching without cross-request caching)."""
+        existing = self._loaders.get(name)
+        if existing is None:
+            existing = self._loaders[name] = factory()
+        return existing  # type: ignore[return-value]
+
+
+Info_: TypeAlias = Info[Context, None]
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Strawberry's Starlette view with our context (Starlette has no ``context_getter``)."""
+
+    def __init__(self, engine: Engine, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.engine = engine
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        headers = request.headers
+        return Context(
+            request=request,
+            response=response,
+            settings=self.engine.settings,
+            engine=self.engine,
+            lang=request_language(headers.get("accept-language")),
+            snapshot=self.engine.catalogue.snapshot,
+            _authorization=headers.get("authorization"),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            # Clients parse JSON errors; strawberry's plain-text reason would be the only non-JSON answer.
+            code = "BAD_REQUEST" if exc.status_code == 400 else f"HTTP_{exc.status_code}"
+            response = JSONResponse(
+                {"errors": [{"message": _http_message(exc), "extensions": {"code": code}}]},
+                status_code=exc.status_code,
+            )
+        await response(scope, receive, send)
+
+
+def _http_message(exc: HTTPException) -> str:
+    if exc.reason == "Unable to parse request body as JSON":
+        return "The request body is not valid JSON: send {\"query\": \"...\", \"variables\": {...}}."
+    if exc.reason == "No GraphQL query found in the request":
+        return "No GraphQL query in the request: send a JSON body with a \"query\" string."
+    return exc.reason

@@ -1,0 +1,54 @@
+"""The root schema: it only combines the domains.
+
+Adding a domain (H7: applications, department): its package's ``__init__`` exports ``Query`` and, if it has
+them, ``Mutation`` / ``Subscription`` strawberry types; then add ONE import line below and the package name to
+``DOMAINS``. Nothing else changes: the root types are merged from every domain in ``DOMAINS``.
+Node types register themselves for ``node(id:)`` with ``onestop.graphql.relay.register_node``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import strawberry
+from strawberry.tools import merge_types
+
+from onestop.graphql import catalogue
+from onestop.graphql.context import Info_
+from onestop.graphql.fields import field
+from onestop.graphql.relay import Node, resolve_node
+from onestop.graphql.security import Limits, schema_extensions
+
+DOMAINS: tuple[ModuleType, ...] = (catalogue,)
+
+
+@strawberry.type
+class NodeQuery:
+    @field(description="Refetch any object by its global id; null when unknown or not yours.")
+    async def node(self, info: Info_, id: strawberry.ID) -> Node | None:
+        return await resolve_node(info, str(id))
+
+
+def _merged(name: str, extra: tuple[type, ...] = ()) -> type | None:
+    parts = tuple(getattr(domain, name) for domain in DOMAINS if hasattr(domain, name)) + extra
+    return merge_types(name, parts) if parts else None
+
+
+def build_schema(*, production: bool, limits: Limits | None = None) -> strawberry.Schema:
+    """The executable schema; production refuses introspection."""
+    query = _merged("Query", (NodeQuery,)) or NodeQuery
+    kwargs: dict[str, Any] = {}
+    mutation = _merged("Mutation")
+    if mutation is not None:
+        kwargs["mutation"] = mutation
+    subscription = _merged("Subscription")
+    if subscription is not None:
+        kwargs["subscription"] = subscription
+    extensions = schema_extensions(production=production, limits=limits or Limits())
+    return strawberry.Schema(query=query, extensions=extensions, **kwargs)
+
+
+def export_sdl() -> str:
+    """The schema in SDL, as committed in ``schema.graphql``."""
+    return str(build_schema(production=False)).rstrip("\n") + "\n"

@@ -1,0 +1,183 @@
+"""Limits every request passes before a resolver runs: body size, tokens, depth, aliases, cost, introspection.
+
+Strawberry extensions are given as classes or factories, never instances: an instance would be shared by
+concurrent requests (STYLE.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+
+from onestop.graphql.errors import ErrorCode, ErrorCodes
+from onestop.graphql.relay import DEFAULT_PAGE_SIZE
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 2_000
+    max_cost: int = 5_000
+
+
+def _selection_cost(selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode],
+                    seen: frozenset[str]) -> int:
+    if selection_set is None:
+        return 0
+    total = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            child = _selection_cost(selection.selection_set, fragments, seen)
+            # A list field's children are paid once per item: `first` is the page size of a connection.
+            multiplier = 1
+            for argument in selection.arguments or ():
+                if argument.name.value == "first":
+                    value = argument.value
+                    multiplier = int(value.value) if isinstance(value, IntValueNode) else DEFAULT_PAGE_SIZE
+                    multiplier = max(multiplier, 1)
+            total += 1 + multiplier * child
+        elif isinstance(selection, InlineFragmentNode):
+            total += _selection_cost(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is not None and name not in seen:  # cycles are reported by NoFragmentCycles
+                total += _selection_cost(fragment.selection_set, fragments, seen | {name})
+    return total
+
+
+def query_cost(document_definitions: Any) -> dict[str, int]:
+    """Estimated cost per operation: one per field, children multiplied by ``first`` on connections."""
+    fragments = {d.name.value: d for d in document_definitions if isinstance(d, FragmentDefinitionNode)}
+    costs: dict[str, int] = {}
+    for definition in document_definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            name = definition.name.value if definition.name else "anonymous"
+            costs[name] = _selection_cost(definition.selection_set, fragments, frozenset())
+    return costs
+
+
+def _cost_rule(max_cost: int) -> type[ValidationRule]:
+    class MaxCostRule(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            for name, cost in query_cost(context.document.definitions).items():
+                if cost > max_cost:
+                    context.report_error(GraphQLError(
+                        f"Operation '{name}' is too expensive: estimated cost {cost}, limit {max_cost}. "
+                        "Ask for fewer fields or smaller pages (first), or split the query.",
+                        extensions={"code": ErrorCode.QUERY_TOO_COMPLEX.value, "cost": cost,
+                                    "maxCost": max_cost},
+                    ))
+
+    return MaxCostRule
+
+
+def schema_extensions(*, production: bool, limits: Limits) -> list[type[SchemaExtension]
+                                                                 | Callable[[], SchemaExtension]]:
+    """The extension factories for a schema; introspection is refused in production."""
+    factories: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        ErrorCodes,
+        functools.partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
+        functools.partial(QueryDepthLimiter, max_depth=limits.max_depth),
+        functools.partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
+        functools.partial(AddValidationRules, [_cost_rule(limits.max_cost)]),
+    ]
+    if production:
+        factories.append(DisableIntrospection)
+    return factories
+
+
+class BodySizeLimit:
+    """Refuses request bodies over ``max_bytes`` with 413, by Content-Length and while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _refusal(self) -> bytes:
+        return json.dumps({"errors": [{
+            "message": f"The request body is larger than {self.max_bytes} bytes; send a smaller query.",
+            "extensions": {"code": "PAYLOAD_TOO_LARGE", "maxBytes": self.max_bytes},
+        }]}).encode()
+
+    async def _send_413(self, send: Send) -> None:
+        body = self._refusal()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    await self._send_413(send)
+                    return
+        received = 0
+        started = False
+        too_large = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_large = True
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._send_413(send)
+        except Exception:
+            if too_large and not started:
+                await self._send_413(send)
+                return
+            raise
+
+
+class _BodyTooLarge(Exception):
+    pass
