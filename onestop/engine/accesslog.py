@@ -1,0 +1,177 @@
+"""The citizen's data access log: every fetch (allowed or refused) appended to a per-citizen hash chain.
+
+Each entry's ``hash`` is SHA-256 over the RFC 8785 form of its fields and the previous entry's hash, so
+editing, inserting or removing an entry breaks verification from that point on. (Truncating the newest
+entries is only detectable against a copy of the head hash held elsewhere.)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from onestop.engine.db import AccessLogRow, Database
+from onestop.engine.errors import ChainBroken, FieldError, InvalidInput
+from onestop.engine.profiles import CitizenDirectory
+from onestop.engine.signing import canonical_json
+
+GENESIS = "0" * 64
+ALLOWED = "allowed"
+REFUSED = "refused"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class AccessLogEntry:
+    """One access: when, who asked (service, department), what (provider, items), under which consent."""
+
+    seq: int
+    at: datetime
+    service_slug: str
+    department: str
+    provider_id: str
+    items: tuple[str, ...]
+    consent_id: str | None
+    application_id: str | None
+    outcome: str
+    reason: str | None
+    hash: str
+
+    @property
+    def cursor(self) -> str:
+        return encode_cursor(self.seq)
+
+
+@dataclass(frozen=True)
+class AccessLogPage:
+    entries: tuple[AccessLogEntry, ...]
+    has_next_page: bool
+    end_cursor: str | None
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"log:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, seq = text.partition(":")
+        if kind != "log":
+            raise ValueError(kind)
+        return int(seq)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput([FieldError(("after",), "not a cursor of this list; pass an endCursor from it",
+                                       "BAD_CURSOR")]) from None
+
+
+def _timestamp(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def entry_hash(row: AccessLogRow) -> str:
+    fields: dict[str, Any] = {
+        "citizen": row.citizen_id, "seq": row.seq, "at": _timestamp(row.at), "service": row.service_slug,
+        "department": row.department, "provider": row.provider_id, "items": list(row.items),
+        "consent": row.consent_id, "application": row.application_id, "outcome": row.outcome,
+        "reason": row.reason, "prev": row.prev_hash,
+    }
+    return hashlib.sha256(canonical_json(fields)).hexdigest()
+
+
+def _entry(row: AccessLogRow) -> AccessLogEntry:
+    return AccessLogEntry(
+        seq=row.seq, at=row.at, service_slug=row.service_slug, department=row.department,
+        provider_id=row.provider_id, items=tuple(row.items), consent_id=row.consent_id,
+        application_id=row.application_id, outcome=row.outcome, reason=row.reason, hash=row.hash,
+    )
+
+
+class AccessLog:
+    """Append to, page through and verify citizens' access logs."""
+
+    def __init__(self, database: Database, citizens: CitizenDirectory) -> None:
+        self.database = database
+        self.citizens = citizens
+
+    async def append(self, citizen_id: str, *, service_slug: str, department: str, provider_id: str,
+                     items: Sequence[str], consent_id: str | None, application_id: str | None,
+                     outcome: str, reason: str | None = None, at: datetime | None = None) -> AccessLogEntry:
+        """Add an entry in its own transaction (so refusals are recorded even when the caller fails)."""
+        for _attempt in range(20):
+            try:
+                async with self.database.session() as session:
+                    last = (await session.execute(
+                        select(AccessLogRow.seq, AccessLogRow.hash)
+                        .where(AccessLogRow.citizen_id == citizen_id)
+                        .order_by(AccessLogRow.seq.desc()).limit(1)
+                    )).first()
+                    row = AccessLogRow(
+                        citizen_id=citizen_id, seq=(last[0] + 1) if last else 1,
+                        at=(at or datetime.now(UTC)).astimezone(UTC),
+                        service_slug=service_slug, department=department, provider_id=provider_id,
+                        items=sorted(items), consent_id=consent_id, application_id=application_id,
+                        outcome=outcome, reason=reason, prev_hash=last[1] if last else GENESIS, hash="",
+                    )
+                    row.hash = entry_hash(row)
+                    session.add(row)
+                return _entry(row)
+            except IntegrityError:
+                # A concurrent append took this seq; chain onto it.
+                continue
+        raise RuntimeError("access log append kept conflicting; the database is overloaded")
+
+    async def list(self, sub: str, *, first: int = 20, after: str | None = None) -> AccessLogPage:
+        """The caller's entries, newest first, ``first`` (1-100) after the ``after`` cursor."""
+        if not 1 <= first <= 100:
+            raise InvalidInput([FieldError(("first",), "ask for between 1 and 100 entries", "BAD_PAGE_SIZE")])
+        before = decode_cursor(after) if after else None
+        citizen = await self.citizens.get(sub)
+        if citizen is None:
+            return AccessLogPage((), False, None)
+        query = select(AccessLogRow).where(AccessLogRow.citizen_id == citizen.id)
+        if before is not None:
+            query = query.where(AccessLogRow.seq < before)
+        async with self.database.session() as session:
+            rows = (await session.scalars(query.order_by(AccessLogRow.seq.desc()).limit(first + 1))).all()
+        entries = tuple(_entry(row) for row in rows[:first])
+        return AccessLogPage(entries, len(rows) > first, entries[-1].cursor if entries else None)
+
+    async def count(self, citizen_id: str) -> int:
+        async with self.database.session() as session:
+            return int(await session.scalar(
+                select(func.count()).select_from(AccessLogRow).where(AccessLogRow.citizen_id == citizen_id)
+            ) or 0)
+
+    async def verify_chain(self, citizen_id: str) -> int:
+        """Check a citizen's whole chain; the number of entries, or ``ChainBroken`` at the first bad one."""
+        async with self.database.session() as session:
+            rows = (await session.scalars(
+                select(AccessLogRow).where(AccessLogRow.citizen_id == citizen_id).order_by(AccessLogRow.seq)
+            )).all()
+        prev = GENESIS
+        for expected_seq, row in enumerate(rows, start=1):
+            if row.seq != expected_seq:
+                raise ChainBroken(citizen_id, expected_seq, "entry missing (sequence gap)")
+            if row.prev_hash != prev:
+                raise ChainBroken(citizen_id, row.seq, "does not link to the previous entry")
+            if entry_hash(row) != row.hash:
+                raise ChainBroken(citizen_id, row.seq, "content changed after it was written")
+            prev = row.hash
+        return len(rows)
+
+    async def verify_all(self) -> int:
+        """Verify every citizen's chain; the total number of entries checked."""
+        async with self.database.session() as session:
+            citizen_ids = (await session.scalars(select(AccessLogRow.citizen_id).distinct())).all()
+        total = 0
+        for citizen_id in citizen_ids:
+            total += await self.verify_chain(citizen_id)
+        return total

@@ -1,0 +1,205 @@
+"""The consented data-exchange gateway: the only way personal data leaves a provider.
+
+Every fetch checks a live consent for the requested items and purpose, calls the providers, returns only
+the consented items with their provenance, and appends one access-log entry per provider, allowed or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from onestop.config import Settings
+from onestop.engine.accesslog import ALLOWED, FAILED, REFUSED, AccessLog
+from onestop.engine.consent import SELF_ACCESS_BASIS, ConsentService
+from onestop.engine.crypto import FieldCipher, KeyRing
+from onestop.engine.db import Database
+from onestop.engine.errors import ConsentRequired, EngineError, FieldError, InvalidInput, ProviderUnavailable
+from onestop.engine.profiles import Citizen, CitizenDirectory, ProfileService
+from onestop.engine.providers import ProvidedValue, ProviderRegistry, ProviderSpec, specs_from_catalogue
+from onestop.engine.signing import Signer
+
+SELF_ACCESS_SERVICE = "onestop:personal-data"
+SELF_ACCESS_PURPOSE = {
+    "en": "Citizen viewing own data",
+    "tc": "市民查閱本人資料",
+    "sc": "市民查阅本人资料",
+}
+SELF_ACCESS_LIFETIME = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class FetchedItem:
+    """A consented value and where it came from."""
+
+    item: str  # provider.item
+    value: Any
+    provider_id: str
+    source_department: str
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    consent_id: str
+    items: Mapping[str, FetchedItem]
+    missing: tuple[str, ...]  # consented and requested, but the provider holds no value
+
+
+def _split(items: Sequence[str]) -> dict[str, list[str]]:
+    by_provider: dict[str, list[str]] = {}
+    errors: list[FieldError] = []
+    for index, item in enumerate(items):
+        provider_id, dot, item_id = item.partition(".")
+        if not dot or not provider_id or not item_id:
+            errors.append(FieldError(("items", str(index)), "name items as provider.item, e.g. eme.nameEn"))
+            continue
+        by_provider.setdefault(provider_id, [])
+        if item_id not in by_provider[provider_id]:
+            by_provider[provider_id].append(item_id)
+    if errors or not items:
+        raise InvalidInput(errors or [FieldError(("items",), "request at least one item")])
+    return by_provider
+
+
+class DataGateway:
+    """Consent-checked, logged, trimmed access to providers."""
+
+    def __init__(self, citizens: CitizenDirectory, consents: ConsentService, providers: ProviderRegistry,
+                 access_log: AccessLog) -> None:
+        self.citizens = citizens
+        self.consents = consents
+        self.providers = providers
+        self.access_log = access_log
+
+    async def fetch(self, sub: str, *, consent_id: str | None, service_slug: str, purpose: Any,
+                    items: Sequence[str], department: str = "", application_id: str | None = None,
+                    now: datetime | None = None) -> FetchResult:
+        """Fetch ``items`` (``provider.item``) for ``service_slug`` under ``consent_id``.
+
+        Raises a ``ConsentRequired`` subclass (revoked, expired, items not covered, purpose mismatch) after
+        logging the refusal, or ``ProviderUnavailable`` after logging the failure.
+        """
+        by_provider = _split(items)
+        citizen = await self.citizens.get(sub)
+        if citizen is None:
+            raise ConsentRequired()
+        at = (now or datetime.now(UTC)).astimezone(UTC)
+
+        async def log(provider_id: str, provider_items: Sequence[str], outcome: str, reason: str | None,
+                      dept: str) -> None:
+            await self.access_log.append(
+                citizen.id, service_slug=service_slug, department=dept, provider_id=provider_id,
+                items=[f"{provider_id}.{i}" for i in provider_items], consent_id=consent_id,
+                application_id=application_id, outcome=outcome, reason=reason, at=at,
+            )
+
+        try:
+            consent = await self.consents.require_live(
+                citizen, consent_id, service_slug=service_slug, purpose=purpose, items=items,
+                application_id=application_id, now=at,
+            )
+        except ConsentRequired as refusal:
+            for provider_id, provider_items in by_provider.items():
+                await log(provider_id, provider_items, REFUSED, refusal.code, department)
+            raise
+        assert consent_id is not None  # require_live refuses a missing id
+
+        outcomes = await asyncio.gather(
+            *(self._fetch_one(citizen, pid, pitems) for pid, pitems in by_provider.items()),
+            return_exceptions=True,
+        )
+        fetched: dict[str, FetchedItem] = {}
+        failure: BaseException | None = None
+        for (provider_id, provider_items), outcome in zip(by_provider.items(), outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                code = outcome.code if isinstance(outcome, EngineError) else "PROVIDER_ERROR"
+                await log(provider_id, provider_items, FAILED, code, consent.department)
+                failure = failure or outcome
+                continue
+            await log(provider_id, provider_items, ALLOWED, None, consent.department)
+            # Trim: whatever the provider sent, only requested (hence consented) items pass.
+            for item_id in provider_items:
+                value = outcome.get(item_id)
+                if value is not None:
+                    key = f"{provider_id}.{item_id}"
+                    fetched[key] = FetchedItem(key, value.value, provider_id, value.source_department,
+                                               value.updated_at)
+        if failure is not None:
+            if isinstance(failure, EngineError):
+                raise failure
+            raise ProviderUnavailable("/".join(by_provider), type(failure).__name__) from failure
+        missing = tuple(item for item in dict.fromkeys(items) if item not in fetched)
+        return FetchResult(consent_id, fetched, missing)
+
+    async def _fetch_one(self, citizen: Citizen, provider_id: str,
+                         items: Sequence[str]) -> Mapping[str, ProvidedValue]:
+        return await self.providers.get(provider_id).fetch(citizen, items)
+
+    async def personal_data(self, sub: str, provider_id: str, *, acr: str,
+                            now: datetime | None = None) -> FetchResult:
+        """Everything ``provider_id`` holds about the caller, for ``viewer { personalData }``.
+
+        Recorded like any other access: a short-lived self-access consent (lawful basis
+        ``data-subject-access``, not listed among the citizen's consents) and an access-log entry.
+        """
+        spec = self.providers.get(provider_id).spec
+        at = (now or datetime.now(UTC)).astimezone(UTC)
+        items = [f"{provider_id}.{item}" for item in spec.items]
+        consent = await self.consents.grant(
+            sub, service_slug=SELF_ACCESS_SERVICE, service_hash="", department=spec.department, items=items,
+            purpose=SELF_ACCESS_PURPOSE, acr=acr, lawful_basis=SELF_ACCESS_BASIS, mode="one-off",
+            valid_for=SELF_ACCESS_LIFETIME, now=at,
+        )
+        return await self.fetch(sub, consent_id=consent.id, service_slug=SELF_ACCESS_SERVICE,
+                                purpose=SELF_ACCESS_PURPOSE, items=items, department=spec.department, now=at)
+
+
+@dataclass(frozen=True)
+class DataServices:
+    """Every data-and-consent service, wired together; what the container and the worker hold."""
+
+    database: Database
+    cipher: FieldCipher
+    signer: Signer
+    citizens: CitizenDirectory
+    profiles: ProfileService
+    consents: ConsentService
+    access_log: AccessLog
+    providers: ProviderRegistry
+    gateway: DataGateway
+
+    @classmethod
+    def build(cls, settings: Settings, catalogue: Any, database: Database, *,
+              http_client: httpx.AsyncClient | None = None) -> DataServices:
+        """Construct from settings (keys), a ``Catalogue`` (providers, districts) and a ``Database``."""
+        cipher = FieldCipher(KeyRing.from_settings(settings))
+        signer = Signer.from_settings(settings)
+        return cls.assemble(database, cipher, signer, specs_from_catalogue(catalogue),
+                            districts=_districts(catalogue), http_client=http_client)
+
+    @classmethod
+    def assemble(cls, database: Database, cipher: FieldCipher, signer: Signer,
+                 specs: Mapping[str, ProviderSpec], *, districts: Collection[str] | None = None,
+                 http_client: httpx.AsyncClient | None = None) -> DataServices:
+        citizens = CitizenDirectory(database, cipher)
+        profiles = ProfileService(database, cipher, citizens, districts=districts)
+        consents = ConsentService(database, citizens, signer, specs)
+        access_log = AccessLog(database, citizens)
+        providers = ProviderRegistry.build(specs, database=database, cipher=cipher, profiles=profiles,
+                                           client=http_client)
+        gateway = DataGateway(citizens, consents, providers, access_log)
+        return cls(database, cipher, signer, citizens, profiles, consents, access_log, providers, gateway)
+
+
+def _districts(catalogue: Any) -> frozenset[str] | None:
+    lists = getattr(catalogue, "option_lists", None) or {}
+    options = lists.get("districts") if hasattr(lists, "get") else None
+    if not options:
+        return None
+    return frozenset(str(getattr(option, "value", option)) for option in options)

@@ -1,0 +1,276 @@
+"""Citizens and their e-ME profiles: read and edited by their owner, encrypted column by column at rest."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from onestop.catalogue.values import (
+    HKAddress,
+    is_valid_email,
+    is_valid_hk_phone,
+    is_valid_hkid,
+    normalize_hk_phone,
+    normalize_hkid,
+)
+from onestop.engine.crypto import FieldCipher
+from onestop.engine.db import CitizenRow, Database, ProfileRow
+from onestop.engine.errors import FieldError, InvalidInput
+
+# e-ME item id (the ``eme`` provider's items, GraphQL field names) -> column of ``profiles``.
+PROFILE_COLUMNS: Mapping[str, str] = {
+    "nameEn": "name_en",
+    "nameZh": "name_zh",
+    "dateOfBirth": "date_of_birth",
+    "hkid": "hkid",
+    "gender": "gender",
+    "phone": "phone",
+    "email": "email",
+    "residentialAddress": "residential_address",
+    "correspondenceAddress": "correspondence_address",
+}
+_GENDERS = {"m": "M", "male": "M", "f": "F", "female": "F", "x": "X", "other": "X"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Citizen:
+    """A citizen as the engine sees it: internal id, pairwise subject, pseudonymous reference."""
+
+    id: str
+    sub: str
+    ref: str
+
+
+class Profile(BaseModel):
+    """The e-ME profile. Attributes are snake_case; the JSON/GraphQL names are the camelCase item ids."""
+
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    name_en: str | None = None
+    name_zh: str | None = None
+    date_of_birth: date | None = None
+    hkid: str | None = None
+    gender: Literal["M", "F", "X"] | None = None
+    phone: str | None = None
+    email: str | None = None
+    residential_address: HKAddress | None = None
+    correspondence_address: HKAddress | None = None
+    updated_at: datetime | None = None
+
+    @field_validator("gender", mode="before")
+    @classmethod
+    def _gender(cls, value: Any) -> Any:
+        return _GENDERS.get(value.strip().lower(), value) if isinstance(value, str) else value
+
+    def items(self) -> dict[str, Any]:
+        """The set profile values by e-ME item id, as JSON values."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data.pop("updatedAt", None)
+        return data
+
+
+def _text(limit: int) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("enter a non-empty text")
+        value = " ".join(value.split())
+        if len(value) > limit or _CONTROL.search(value):
+            raise ValueError(f"use at most {limit} printable characters")
+        return value
+
+    return check
+
+
+def _date_of_birth(value: Any) -> Any:
+    try:
+        born = date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        born = None
+    if born is None:
+        raise ValueError("enter a date as YYYY-MM-DD")
+    if born > datetime.now(UTC).date() or born.year < 1900:
+        raise ValueError("enter a date of birth between 1900 and today")
+    return born.isoformat()
+
+
+def _hkid(value: Any) -> Any:
+    if not isinstance(value, str) or not is_valid_hkid(value):
+        raise ValueError("enter an HKID number with a correct check digit, e.g. A123456(3)")
+    return normalize_hkid(value)
+
+
+def _gender(value: Any) -> Any:
+    if not isinstance(value, str) or value.strip().lower() not in _GENDERS:
+        raise ValueError("choose M, F or X")
+    return _GENDERS[value.strip().lower()]
+
+
+def _phone(value: Any) -> Any:
+    if not isinstance(value, str) or not is_valid_hk_phone(value):
+        raise ValueError("enter a Hong Kong number: 8 digits starting 2, 3, 5-9, optionally +852")
+    return normalize_hk_phone(value)
+
+
+def _email(value: Any) -> Any:
+    if not isinstance(value, str) or not is_valid_email(value.strip()):
+        raise ValueError("enter an e-mail address like name@example.hk")
+    return value.strip()
+
+
+_CHECKS: Mapping[str, Callable[[Any], Any]] = {
+    "nameEn": _text(200),
+    "nameZh": _text(100),
+    "dateOfBirth": _date_of_birth,
+    "hkid": _hkid,
+    "gender": _gender,
+    "phone": _phone,
+    "email": _email,
+}
+
+
+def validate_changes(changes: Mapping[str, Any], *, districts: Collection[str] | None = None) -> dict[str, Any]:
+    """Check and normalise profile changes (by item id); ``None`` clears a field.
+
+    Raises ``InvalidInput`` listing every problem with its field path.
+    """
+    errors: list[FieldError] = []
+    clean: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in PROFILE_COLUMNS:
+            errors.append(FieldError((name,), f"unknown profile field; use one of {', '.join(PROFILE_COLUMNS)}",
+                                     "UNKNOWN_FIELD"))
+            continue
+        if value is None:
+            clean[name] = None
+            continue
+        if name in _CHECKS:
+            try:
+                clean[name] = _CHECKS[name](value)
+            except ValueError as exc:
+                errors.append(FieldError((name,), str(exc)))
+            continue
+        try:
+            address = HKAddress.model_validate(value)
+        except ValidationError as exc:
+            for problem in exc.errors():
+                path = (name, *(str(part) for part in problem["loc"]))
+                errors.append(FieldError(path, problem["msg"].removeprefix("Value error, ")))
+            continue
+        if districts is not None and address.district not in districts:
+            errors.append(FieldError((name, "district"), "choose a district from the districts list"))
+            continue
+        clean[name] = address.model_dump(mode="json", exclude_none=True)
+    if errors:
+        raise InvalidInput(errors)
+    return clean
+
+
+def _aad(column: str, citizen_id: str) -> str:
+    return f"profiles.{column}|{citizen_id}"
+
+
+class CitizenDirectory:
+    """Finds citizens by subject and creates them on first sight."""
+
+    def __init__(self, database: Database, cipher: FieldCipher) -> None:
+        self.database = database
+        self.cipher = cipher
+
+    @staticmethod
+    def _citizen(row: CitizenRow) -> Citizen:
+        return Citizen(id=row.id, sub=row.sub, ref=row.ref)
+
+    async def get(self, sub: str) -> Citizen | None:
+        async with self.database.session() as session:
+            row = await session.scalar(select(CitizenRow).where(CitizenRow.sub == sub))
+            return self._citizen(row) if row else None
+
+    async def by_ref(self, ref: str) -> Citizen | None:
+        async with self.database.session() as session:
+            row = await session.scalar(select(CitizenRow).where(CitizenRow.ref == ref))
+            return self._citizen(row) if row else None
+
+    async def ensure(self, sub: str) -> Citizen:
+        """The citizen with this subject, created when new (safe under concurrent first logins)."""
+        found = await self.get(sub)
+        if found is not None:
+            return found
+        citizen_id = str(uuid.uuid4())
+        row = CitizenRow(id=citizen_id, sub=sub, ref=self.cipher.pseudonym("citizen-ref", citizen_id),
+                         created_at=datetime.now(UTC))
+        try:
+            async with self.database.session() as session:
+                session.add(row)
+        except IntegrityError:
+            # Another request created it first; theirs wins.
+            found = await self.get(sub)
+            if found is None:
+                raise
+            return found
+        return self._citizen(row)
+
+
+class ProfileService:
+    """The owner's e-ME profile."""
+
+    def __init__(self, database: Database, cipher: FieldCipher, citizens: CitizenDirectory,
+                 *, districts: Collection[str] | None = None) -> None:
+        self.database = database
+        self.cipher = cipher
+        self.citizens = citizens
+        self.districts = frozenset(districts) if districts is not None else None
+
+    def _decode(self, row: ProfileRow) -> Profile:
+        data: dict[str, Any] = {"updated_at": row.updated_at}
+        for column in PROFILE_COLUMNS.values():
+            stored = getattr(row, column)
+            if stored is not None:
+                data[column] = self.cipher.decrypt_json(stored, _aad(column, row.citizen_id))
+        return Profile.model_validate(data)
+
+    async def load(self, session: AsyncSession, citizen_id: str) -> Profile | None:
+        """The profile of a citizen by internal id, inside a caller's session."""
+        row = await session.get(ProfileRow, citizen_id)
+        return self._decode(row) if row else None
+
+    async def store(self, session: AsyncSession, citizen_id: str, values: Mapping[str, Any],
+                    *, updated_at: datetime) -> None:
+        """Write already-validated values (by item id) for a citizen, inside a caller's session."""
+        row = await session.get(ProfileRow, citizen_id)
+        if row is None:
+            row = ProfileRow(citizen_id=citizen_id, updated_at=updated_at)
+            session.add(row)
+        for name, value in values.items():
+            column = PROFILE_COLUMNS[name]
+            setattr(row, column, None if value is None else self.cipher.encrypt_json(value, _aad(column, citizen_id)))
+        row.updated_at = updated_at
+
+    async def get(self, sub: str) -> Profile:
+        """The caller's profile; empty when they have none yet."""
+        citizen = await self.citizens.get(sub)
+        if citizen is None:
+            return Profile()
+        async with self.database.session() as session:
+            return await self.load(session, citizen.id) or Profile()
+
+    async def update(self, sub: str, changes: Mapping[str, Any], *, now: datetime | None = None) -> Profile:
+        """Apply validated changes (by item id, ``None`` clears); raises ``InvalidInput`` and changes nothing."""
+        clean = validate_changes(changes, districts=self.districts)
+        citizen = await self.citizens.ensure(sub)
+        async with self.database.session() as session:
+            await self.store(session, citizen.id, clean, updated_at=now or datetime.now(UTC))
+            await session.flush()
+            profile = await self.load(session, citizen.id)
+        assert profile is not None  # just written
+        return profile

@@ -1,0 +1,269 @@
+"""Data providers: where the values a citizen consents to share come from.
+
+Three adapters behind one protocol: the citizen's own e-ME profile (``eme``), the SQL-backed registry of
+department records (embedded default, seeded from fixtures) and HTTP providers (production). Providers and
+their items come from the catalogue (each department YAML's ``providers:``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+from sqlalchemy import select
+
+from onestop.engine.crypto import FieldCipher
+from onestop.engine.db import Database, ProviderRecordRow
+from onestop.engine.errors import ProviderUnavailable, UnknownProvider
+from onestop.engine.profiles import Citizen, ProfileService
+
+log = logging.getLogger(__name__)
+
+EME = "eme"
+
+
+@dataclass(frozen=True)
+class ProvidedValue:
+    """One value with its provenance."""
+
+    value: Any
+    source_department: str
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """What the engine needs to know of a catalogue provider."""
+
+    id: str
+    department: str
+    kind: str  # "sql" | "http"
+    items: tuple[str, ...]
+    url: str | None = None
+    timeout: float = 5.0
+
+
+class DataProvider(Protocol):
+    spec: ProviderSpec
+
+    async def fetch(self, citizen: Citizen, items: Sequence[str]) -> dict[str, ProvidedValue]:
+        """Values for ``items`` (ids within this provider) the provider holds; missing ones are absent."""
+        ...
+
+
+def _seconds(value: Any, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, int | float):
+        return float(value)
+    import isodate
+
+    parsed = isodate.parse_duration(str(value))
+    return float(parsed.total_seconds()) if isinstance(parsed, timedelta) else default
+
+
+def specs_from_catalogue(catalogue: Any) -> dict[str, ProviderSpec]:
+    """Provider specs from a ``Catalogue`` (``departments[*].providers``)."""
+    specs: dict[str, ProviderSpec] = {}
+    for department in catalogue.departments.values():
+        for provider in getattr(department, "providers", ()) or ():
+            source = getattr(provider, "source", None)
+            kind = str(getattr(source, "kind", "sql") or "sql")
+            url = getattr(source, "url", None)
+            specs[provider.id] = ProviderSpec(
+                id=provider.id,
+                department=str(department.code),
+                kind=getattr(kind, "value", kind),
+                items=tuple(item.id for item in provider.items),
+                url=str(url) if url else None,
+                timeout=_seconds(getattr(source, "timeout", None), 5.0),
+            )
+    return specs
+
+
+class EmeProvider:
+    """The citizen's own e-ME profile as a provider (items are the profile's item ids)."""
+
+    def __init__(self, spec: ProviderSpec, database: Database, profiles: ProfileService) -> None:
+        self.spec = spec
+        self.database = database
+        self.profiles = profiles
+
+    async def fetch(self, citizen: Citizen, items: Sequence[str]) -> dict[str, ProvidedValue]:
+        async with self.database.session() as session:
+            profile = await self.profiles.load(session, citizen.id)
+        if profile is None:
+            return {}
+        values = profile.items()
+        return {
+            item: ProvidedValue(values[item], self.spec.department, profile.updated_at)
+            for item in items if item in values
+        }
+
+
+class SqlRegistryProvider:
+    """Department records in the platform's own database (the embedded default)."""
+
+    def __init__(self, spec: ProviderSpec, database: Database, cipher: FieldCipher) -> None:
+        self.spec = spec
+        self.database = database
+        self.cipher = cipher
+
+    @staticmethod
+    def aad(citizen_id: str, provider_id: str, item_id: str) -> str:
+        return f"provider_records.value|{citizen_id}|{provider_id}|{item_id}"
+
+    async def fetch(self, citizen: Citizen, items: Sequence[str]) -> dict[str, ProvidedValue]:
+        async with self.database.session() as session:
+            rows = (await session.scalars(
+                select(ProviderRecordRow).where(
+                    ProviderRecordRow.citizen_id == citizen.id,
+                    ProviderRecordRow.provider_id == self.spec.id,
+                    ProviderRecordRow.item_id.in_(list(items)),
+                )
+            )).all()
+        return {
+            row.item_id: ProvidedValue(
+                self.cipher.decrypt_json(row.value, self.aad(citizen.id, self.spec.id, row.item_id)),
+                self.spec.department,
+                row.updated_at,
+            )
+            for row in rows
+        }
+
+    async def put(self, citizen_id: str, item_id: str, value: Any, updated_at: datetime) -> bool:
+        """Store one record; False when an identical value is already there (so seeding is idempotent)."""
+        aad = self.aad(citizen_id, self.spec.id, item_id)
+        async with self.database.session() as session:
+            row = await session.scalar(select(ProviderRecordRow).where(
+                ProviderRecordRow.citizen_id == citizen_id,
+                ProviderRecordRow.provider_id == self.spec.id,
+                ProviderRecordRow.item_id == item_id,
+            ))
+            if row is None:
+                session.add(ProviderRecordRow(citizen_id=citizen_id, provider_id=self.spec.id, item_id=item_id,
+                                              value=self.cipher.encrypt_json(value, aad), updated_at=updated_at))
+                return True
+            if self.cipher.decrypt_json(row.value, aad) == value and row.updated_at == updated_at:
+                return False
+            row.value = self.cipher.encrypt_json(value, aad)
+            row.updated_at = updated_at
+            return True
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return None
+        parsed = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class HttpProvider:
+    """A department's HTTP endpoint.
+
+    Request: ``POST <url>`` with ``{"subject": <pseudonymous citizen ref>, "items": [...]}``.
+    Response: ``{"items": {<item>: {"value": ..., "updatedAt": "<ISO date-time>"}}}``.
+    Redirects are never followed (a redirect could send personal data elsewhere); connection errors and 5xx
+    are retried a bounded number of times with exponential backoff, then ``ProviderUnavailable``.
+    """
+
+    def __init__(self, spec: ProviderSpec, *, client: httpx.AsyncClient | None = None, retries: int = 2,
+                 backoff: float = 0.2) -> None:
+        if not spec.url:
+            raise ValueError(f"HTTP provider {spec.id!r} has no url")
+        self.spec = spec
+        self.retries = retries
+        self.backoff = backoff
+        self._client = client
+
+    async def fetch(self, citizen: Citizen, items: Sequence[str]) -> dict[str, ProvidedValue]:
+        assert self.spec.url is not None  # checked in __init__
+        body = {"subject": citizen.ref, "items": list(items)}
+        reason = "no attempt made"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                response = await self._post(self.spec.url, body)
+            except httpx.TimeoutException:
+                reason = f"timed out after {self.spec.timeout:g}s"
+                continue
+            except httpx.TransportError as exc:
+                reason = f"connection failed: {type(exc).__name__}"
+                continue
+            if response.status_code >= 500:
+                reason = f"HTTP {response.status_code}"
+                continue
+            if response.status_code != 200:
+                # 3xx (not followed) and 4xx will not improve by retrying.
+                raise ProviderUnavailable(self.spec.id, f"HTTP {response.status_code}")
+            return self._parse(response)
+        log.warning("provider %s unavailable after %d attempts: %s", self.spec.id, self.retries + 1, reason)
+        raise ProviderUnavailable(self.spec.id, f"{reason}, after {self.retries + 1} attempts")
+
+    async def _post(self, url: str, body: Mapping[str, Any]) -> httpx.Response:
+        if self._client is not None:
+            return await self._client.post(url, json=body, timeout=self.spec.timeout, follow_redirects=False)
+        async with httpx.AsyncClient(timeout=self.spec.timeout, follow_redirects=False, trust_env=False) as client:
+            return await client.post(url, json=body)
+
+    def _parse(self, response: httpx.Response) -> dict[str, ProvidedValue]:
+        try:
+            data = response.json()
+        except ValueError:
+            raise ProviderUnavailable(self.spec.id, "response is not JSON") from None
+        found = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(found, dict):
+            raise ProviderUnavailable(self.spec.id, "response has no 'items' object")
+        result: dict[str, ProvidedValue] = {}
+        for item, entry in found.items():
+            if isinstance(entry, dict) and "value" in entry:
+                result[str(item)] = ProvidedValue(entry["value"], self.spec.department,
+                                                  _parse_time(entry.get("updatedAt")))
+        return result
+
+
+class ProviderRegistry:
+    """The adapters for every catalogue provider, by id."""
+
+    def __init__(self, providers: Mapping[str, DataProvider]) -> None:
+        self._providers = dict(providers)
+
+    @classmethod
+    def build(cls, specs: Mapping[str, ProviderSpec], *, database: Database, cipher: FieldCipher,
+              profiles: ProfileService, client: httpx.AsyncClient | None = None) -> ProviderRegistry:
+        adapters: dict[str, DataProvider] = {}
+        for spec in specs.values():
+            if spec.id == EME:
+                adapters[spec.id] = EmeProvider(spec, database, profiles)
+            elif spec.kind == "http":
+                adapters[spec.id] = HttpProvider(spec, client=client)
+            else:
+                adapters[spec.id] = SqlRegistryProvider(spec, database, cipher)
+        return cls(adapters)
+
+    def get(self, provider_id: str) -> DataProvider:
+        try:
+            return self._providers[provider_id]
+        except KeyError:
+            raise UnknownProvider(provider_id) from None
+
+    def specs(self) -> dict[str, ProviderSpec]:
+        return {pid: provider.spec for pid, provider in self._providers.items()}
+
+    def __contains__(self, provider_id: object) -> bool:
+        return provider_id in self._providers
