@@ -1,0 +1,196 @@
+"""The JWKS cache against a real HTTP key server on 127.0.0.1: refresh on unknown kid, cooldown, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from onestop.engine.devidp import DevSigningKey
+from onestop.engine.identity import AuthenticationError, AuthFailure, TokenVerifier
+from onestop.engine.jwks import HttpJwksSource, JwksCache
+
+ISSUER = "https://idp.example"
+AUDIENCE = "onestop"
+
+
+class KeyServer:
+    """A JWKS endpoint whose answer the test controls; counts the fetches it serves."""
+
+    def __init__(self) -> None:
+        self.keys: list[dict[str, Any]] = []
+        self.status = 200
+        self.redirect_to: str | None = None
+        self.fetches = 0
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with server._lock:
+                    server.fetches += 1
+                if server.redirect_to is not None:
+                    self.send_response(302)
+                    self.send_header("Location", server.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = json.dumps({"keys": server.keys}).encode() if server.status == 200 else b"oops"
+                self.send_response(server.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    def publish(self, *keys: DevSigningKey) -> None:
+        self.keys = [jwk for key in keys for jwk in key.jwks()["keys"]]
+
+    def __enter__(self) -> KeyServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def server() -> Iterator[KeyServer]:
+    with KeyServer() as running:
+        yield running
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def verifier(server: KeyServer, clock: FakeClock) -> Any:
+    source = HttpJwksSource(server.url, timeout=2.0)
+    cache = JwksCache(source, algorithms=("EdDSA", "ES256", "RS256"), cooldown=30, max_age=3600, clock=clock)
+    verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys=cache)
+    yield verifier
+    await verifier.aclose()
+
+
+def token(key: DevSigningKey, **extra: Any) -> str:
+    now = int(time.time())
+    return key.sign({"iss": ISSUER, "aud": AUDIENCE, "sub": "s", "iat": now, "exp": now + 600,
+                     "auth_time": now, "acr": "urn:onestop:acr:basic", **extra})
+
+
+async def test_keys_are_fetched_once_and_cached(server: KeyServer, verifier: TokenVerifier) -> None:
+    key = DevSigningKey.generate()
+    server.publish(key)
+    for _ in range(5):
+        await verifier.verify(token(key))
+    assert server.fetches == 1
+
+
+async def test_unknown_kid_triggers_one_refresh_that_finds_a_rotated_key(
+    server: KeyServer, verifier: TokenVerifier, clock: FakeClock
+) -> None:
+    old, new = DevSigningKey.generate(), DevSigningKey.generate()
+    server.publish(old)
+    await verifier.verify(token(old))
+    server.publish(old, new)
+    clock.advance(31)
+    principal = await verifier.verify(token(new))
+    assert principal.sub == "s"
+    assert server.fetches == 2
+
+
+async def test_cooldown_prevents_a_refresh_storm_of_unknown_kids(
+    server: KeyServer, verifier: TokenVerifier, clock: FakeClock
+) -> None:
+    known = DevSigningKey.generate()
+    server.publish(known)
+    await verifier.verify(token(known))
+    clock.advance(31)
+    forged = [token(DevSigningKey.generate()) for _ in range(25)]
+    results = await asyncio.gather(*(verifier.verify(t) for t in forged), return_exceptions=True)
+    assert all(isinstance(r, AuthenticationError) and r.reason is AuthFailure.UNKNOWN_KID for r in results)
+    assert server.fetches == 2  # the first load, then one refresh for the whole burst
+    clock.advance(10)
+    for t in forged[:5]:
+        with pytest.raises(AuthenticationError):
+            await verifier.verify(t)
+    assert server.fetches == 2  # still inside the cooldown: no more requests to the IdP
+    clock.advance(25)
+    with pytest.raises(AuthenticationError):
+        await verifier.verify(forged[0])
+    assert server.fetches == 3
+
+
+async def test_failed_refresh_keeps_known_keys(server: KeyServer, verifier: TokenVerifier,
+                                               clock: FakeClock) -> None:
+    known = DevSigningKey.generate()
+    server.publish(known)
+    await verifier.verify(token(known))
+    server.status = 500
+    clock.advance(31)
+    with pytest.raises(AuthenticationError) as info:
+        await verifier.verify(token(DevSigningKey.generate()))
+    assert info.value.reason is AuthFailure.UNKNOWN_KID
+    assert server.fetches == 2
+    clock.advance(4000)  # past max_age: a stale set is refreshed, the refresh fails, the known key stays
+    assert (await verifier.verify(token(known))).sub == "s"
+    assert server.fetches == 3
+    assert verifier.keys.last_error is not None
+
+
+async def test_refresh_returning_no_usable_key_keeps_known_keys(server: KeyServer, verifier: TokenVerifier,
+                                                                clock: FakeClock) -> None:
+    known = DevSigningKey.generate()
+    server.publish(known)
+    await verifier.verify(token(known))
+    server.keys = [{"kty": "oct", "kid": "x", "k": "c2VjcmV0"}]
+    clock.advance(31)
+    with pytest.raises(AuthenticationError):
+        await verifier.verify(token(DevSigningKey.generate()))
+    assert (await verifier.verify(token(known))).sub == "s"
+
+
+async def test_unreachable_issuer_is_reported_as_keys_unavailable(server: KeyServer,
+                                                                  verifier: TokenVerifier) -> None:
+    server.status = 503
+    with pytest.raises(AuthenticationError) as info:
+        await verifier.verify(token(DevSigningKey.generate()))
+    assert info.value.reason is AuthFailure.KEYS_UNAVAILABLE
+    assert "unavailable" in info.value.message
+
+
+async def test_redirects_from_the_jwks_url_are_not_followed(server: KeyServer, verifier: TokenVerifier) -> None:
+    key = DevSigningKey.generate()
+    server.publish(key)
+    server.redirect_to = server.url + "?elsewhere"
+    with pytest.raises(AuthenticationError) as info:
+        await verifier.verify(token(key))
+    assert info.value.reason is AuthFailure.KEYS_UNAVAILABLE
+    assert server.fetches == 1
