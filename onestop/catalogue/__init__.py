@@ -1,1 +1,45 @@
-"""onestop.catalogue"""
+"""Service definitions: YAML in, one immutable, validated, versioned Catalogue out. Pure: no I/O at import."""
+
+from onestop.catalogue.catalogue import Catalogue, load_catalogue
+from onestop.catalogue.departments import Contact, DataItem, Department, Provider, Submission
+from onestop.catalogue.expressions import Expression, ExpressionError
+from onestop.catalogue.fields import (
+    AddressField,
+    BooleanField,
+    ChoiceField,
+    DateField,
+    EmailField,
+    Field,
+    GroupField,
+    HkidField,
+    MultiChoiceField,
+    NumberField,
+    PhoneField,
+    Rule,
+    TextField,
+    resolve_date_bound,
+)
+from onestop.catalogue.models import duration
+from onestop.catalogue.problems import CatalogueError, Problem
+from onestop.catalogue.services import Eligibility, Service
+from onestop.catalogue.steps import (
+    ConsentStep,
+    ExitStep,
+    FormStep,
+    PrefillStep,
+    ReviewStep,
+    Step,
+    StepUpStep,
+    SubmitStep,
+)
+from onestop.catalogue.taxonomy import AgeGroup, AssuranceLevel, Option, Taxonomy, Theme
+from onestop.catalogue.text import Lang, LocalizedList, LocalizedText
+
+__all__ = [
+    "AddressField", "AgeGroup", "AssuranceLevel", "BooleanField", "Catalogue", "CatalogueError", "ChoiceField",
+    "ConsentStep", "Contact", "DataItem", "DateField", "Department", "Eligibility", "EmailField", "ExitStep",
+    "Expression", "ExpressionError", "Field", "FormStep", "GroupField", "HkidField", "Lang", "LocalizedList",
+    "LocalizedText", "MultiChoiceField", "NumberField", "Option", "PhoneField", "PrefillStep", "Problem",
+    "Provider", "ReviewStep", "Rule", "Service", "Step", "StepUpStep", "Submission", "SubmitStep", "Taxonomy",
+    "TextField", "Theme", "duration", "load_catalogue", "resolve_date_bound",
+]

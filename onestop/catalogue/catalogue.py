@@ -1,0 +1,191 @@
+"""The Catalogue: every definition, validated together, immutable, versioned by content hash."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import rfc8785
+
+from onestop.catalogue import crossref
+from onestop.catalogue.departments import DataItem, Department, Provider
+from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
+from onestop.catalogue.loader import Files, find_files, load_file
+from onestop.catalogue.models import dump_data
+from onestop.catalogue.problems import CatalogueError, Problem
+from onestop.catalogue.services import Service
+from onestop.catalogue.steps import Step
+from onestop.catalogue.taxonomy import AgeGroup, AssuranceLevel, Option, OptionLists, Taxonomy
+from onestop.catalogue.yamlsource import Source
+
+OptionListMap = Mapping[str, tuple[Option, ...]]
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """One immutable, fully validated snapshot of ``definitions/``."""
+
+    root: Path
+    version: str
+    taxonomy: Taxonomy
+    option_lists: OptionListMap
+    departments: Mapping[str, Department]
+    services: Mapping[str, Service]
+    providers: Mapping[str, Provider]
+    feeds_file: Path | None = None  # feeds.yaml, read by the feeds package
+
+    def service(self, slug: str) -> Service | None:
+        return self.services.get(slug)
+
+    def department(self, code: str) -> Department | None:
+        return self.departments.get(code)
+
+    def data_item(self, ref: str) -> tuple[Provider, DataItem] | None:
+        """The provider and item of a ``provider.item`` reference."""
+        provider_id, _, item_id = ref.partition(".")
+        provider = self.providers.get(provider_id)
+        item = provider.item(item_id.split(".")[0]) if provider else None
+        return (provider, item) if provider and item else None
+
+    def assurance_level(self, level_id: str) -> AssuranceLevel | None:
+        return next((level for level in self.taxonomy.assurance_levels if level.id == level_id), None)
+
+    def assurance_rank(self, level_id: str) -> int:
+        """Position on the ladder (0 = weakest); ``KeyError`` for an unknown level id."""
+        for rank, level in enumerate(self.taxonomy.assurance_levels):
+            if level.id == level_id:
+                return rank
+        raise KeyError(level_id)
+
+    def level_for_acr(self, acr: str) -> AssuranceLevel | None:
+        return next((level for level in self.taxonomy.assurance_levels if level.acr == acr), None)
+
+    def acr_rank(self, acr: str | None) -> int:
+        """Rank of a token's ``acr``; -1 when it names no level (weaker than any)."""
+        level = self.level_for_acr(acr) if acr else None
+        return self.assurance_rank(level.id) if level else -1
+
+    def age_group_for(self, age: int) -> AgeGroup:
+        """The age group containing ``age`` (the nearest group when the ladder has a gap)."""
+        groups = self.taxonomy.age_groups
+        found = next((group for group in groups if group.contains(age)), None)
+        return found or min(groups, key=lambda group: min(abs(group.min_age - age), abs((group.max_age or age) - age)))
+
+
+def _resolve_fields(fields: tuple[Field, ...], lists: OptionListMap) -> tuple[Field, ...]:
+    resolved: list[Field] = []
+    for item in fields:
+        if isinstance(item, ChoiceField) and item.option_list is not None:
+            item = item.model_copy(update={"options": lists[item.option_list]})
+        elif isinstance(item, AddressField):
+            item = item.model_copy(update={"districts": lists.get("districts")})
+        elif isinstance(item, GroupField):
+            item = item.model_copy(update={"fields": _resolve_fields(item.fields, lists)})
+        resolved.append(item)
+    return tuple(resolved)
+
+
+def resolve_options(service: Service, lists: OptionListMap) -> Service:
+    """The service with every option list copied in, so its snapshot stands alone."""
+    steps: list[Step] = []
+    for step in service.steps:
+        fields = getattr(step, "fields", None)
+        steps.append(step.model_copy(update={"fields": _resolve_fields(fields, lists)}) if fields else step)
+    # Validate again so the copy is exactly what a snapshot round-trip produces.
+    return Service.model_validate(dump_data(service.model_copy(update={"steps": tuple(steps)})))
+
+
+def _version(taxonomy: Taxonomy, lists: OptionListMap, departments: Mapping[str, Department],
+             services: Mapping[str, Service]) -> str:
+    tree = {
+        "taxonomy": dump_data(taxonomy),
+        "optionLists": {name: [dump_data(o) for o in options] for name, options in lists.items()},
+        "departments": {code: dump_data(department) for code, department in departments.items()},
+        "services": {slug: service.content_hash for slug, service in services.items()},
+    }
+    return hashlib.sha256(rfc8785.dumps(tree)).hexdigest()
+
+
+@dataclass
+class _Loaded:
+    taxonomy: tuple[Taxonomy, Source] | None
+    option_lists: tuple[dict[str, tuple[Option, ...]], Source | None]
+    departments: list[tuple[Department, Source]]
+    services: list[tuple[Service, Source]]
+    complete: bool
+
+
+def _load(files: Files, problems: list[Problem]) -> _Loaded:
+    complete = True
+    if not files.taxonomy.exists():
+        problems.append(Problem(str(files.taxonomy), 1, 1, "MISSING_FILE",
+                                "taxonomy.yaml is missing: every definitions tree needs one"))
+    taxonomy, source, found = load_file(files.taxonomy, Taxonomy) if files.taxonomy.exists() else (None, None, [])
+    problems += found
+    complete &= taxonomy is not None
+    lists: dict[str, tuple[Option, ...]] = {}
+    lists_source = None
+    if files.option_lists is not None:
+        parsed, lists_source, found = load_file(files.option_lists, OptionLists)
+        problems += found
+        complete &= parsed is not None
+        lists = dict(parsed.root) if parsed else {}
+    departments, services = [], []
+    for path in files.departments:
+        department, dsource, found = load_file(path, Department)
+        problems += found
+        complete &= department is not None
+        if department and dsource:
+            departments.append((department, dsource))
+    for path in files.services:
+        service, ssource, found = load_file(path, Service)
+        problems += found
+        if service and ssource:
+            services.append((service, ssource))
+    return _Loaded((taxonomy, source) if taxonomy and source else None, (lists, lists_source), departments,
+                   services, complete)
+
+
+def _check(loaded: _Loaded) -> list[Problem]:
+    problems: list[Problem] = []
+    known = crossref.Known(complete=loaded.complete)
+    if loaded.taxonomy:
+        taxonomy, source = loaded.taxonomy
+        problems += crossref.check_taxonomy(taxonomy, source)
+        known.themes = {theme.id for theme in taxonomy.themes}
+        known.age_groups = {group.id for group in taxonomy.age_groups}
+        known.assurance = {level.id for level in taxonomy.assurance_levels}
+    lists, lists_source = loaded.option_lists
+    if lists_source:
+        problems += crossref.check_option_lists(lists, lists_source)
+    known.option_lists = lists
+    problems += crossref.check_departments(loaded.departments)
+    known.departments = {department.code for department, _ in loaded.departments}
+    known.providers = {p.id: p for department, _ in loaded.departments for p in department.providers}
+    problems += crossref.check_duplicate_services(loaded.services)
+    for service, source in loaded.services:
+        problems += crossref.ServiceChecker(service, source, known).run()
+    return problems
+
+
+def load_catalogue(path: Path) -> Catalogue:
+    """Load and validate a definitions tree; raises ``CatalogueError`` listing every problem found."""
+    files = find_files(path)
+    problems: list[Problem] = []
+    loaded = _load(files, problems)
+    problems += _check(loaded)
+    if problems or loaded.taxonomy is None:
+        raise CatalogueError(problems)
+    lists = MappingProxyType(loaded.option_lists[0])
+    departments = {d.code: d for d, _ in sorted(loaded.departments, key=lambda pair: pair[0].code)}
+    services = {s.id: resolve_options(s, lists) for s, _ in sorted(loaded.services, key=lambda pair: pair[0].id)}
+    providers = {p.id: p for d in departments.values() for p in d.providers}
+    taxonomy = loaded.taxonomy[0]
+    return Catalogue(
+        root=path, version=_version(taxonomy, lists, departments, services), taxonomy=taxonomy, option_lists=lists,
+        departments=MappingProxyType(departments), services=MappingProxyType(services),
+        providers=MappingProxyType(providers), feeds_file=files.feeds,
+    )

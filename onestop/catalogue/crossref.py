@@ -1,0 +1,255 @@
+"""Checks across files: ids that must exist, ids that must be unique, order of steps and references."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from onestop.catalogue.departments import Department, Provider
+from onestop.catalogue.expressions import Expression
+from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
+from onestop.catalogue.loader import did_you_mean
+from onestop.catalogue.problems import Problem
+from onestop.catalogue.samples import sample_context, sample_value
+from onestop.catalogue.services import Service
+from onestop.catalogue.steps import ExitStep, PrefillStep, Step, StepUpStep, SubmitStep
+from onestop.catalogue.taxonomy import Option, Taxonomy
+from onestop.catalogue.yamlsource import Loc, Source
+
+MIN_ASSURANCE_LEVELS = 3
+
+
+@dataclass
+class Known:
+    """The ids services may refer to."""
+
+    themes: set[str] = field(default_factory=set)
+    age_groups: set[str] = field(default_factory=set)
+    assurance: set[str] = field(default_factory=set)
+    departments: set[str] = field(default_factory=set)
+    providers: dict[str, Provider] = field(default_factory=dict)
+    option_lists: Mapping[str, tuple[Option, ...]] = field(default_factory=dict)
+    complete: bool = True  # False when a shared file failed: unknown-id checks would only add noise
+
+
+def unknown(source: Source, loc: Loc, code: str, what: str, value: str, choices: Iterable[str]) -> Problem:
+    choices = sorted(choices)
+    hint = did_you_mean(value, choices) or (f"known: {', '.join(choices)}" if choices else None)
+    return source.problem(loc, code, f"unknown {what} '{value}'", hint)
+
+
+def duplicates(source: Source, items: Iterable[tuple[str, Loc]], what: str,
+               code: str = "DUPLICATE_ID") -> list[Problem]:
+    """A problem for every repeat of an id within one file, naming the first line."""
+    seen: dict[str, Loc] = {}
+    problems = []
+    for value, loc in items:
+        if value in seen:
+            first = source.value_mark(seen[value]).line
+            problems.append(source.problem(loc, code, f"{what} '{value}' is defined twice (first at line {first})"))
+        else:
+            seen[value] = loc
+    return problems
+
+
+def check_taxonomy(taxonomy: Taxonomy, source: Source) -> list[Problem]:
+    problems = []
+    ids: dict[str, list[str]] = {
+        "themes": [theme.id for theme in taxonomy.themes],
+        "ageGroups": [group.id for group in taxonomy.age_groups],
+        "assuranceLevels": [level.id for level in taxonomy.assurance_levels],
+    }
+    for key, values in ids.items():
+        problems += duplicates(source, ((value, (key, i, "id")) for i, value in enumerate(values)), "id")
+    problems += duplicates(source, ((level.acr, ("assuranceLevels", i, "acr"))
+                                    for i, level in enumerate(taxonomy.assurance_levels)), "acr")
+    if len(taxonomy.assurance_levels) < MIN_ASSURANCE_LEVELS:
+        problems.append(source.problem(
+            ("assuranceLevels",), "INVALID_VALUE",
+            f"{len(taxonomy.assurance_levels)} assurance levels; at least {MIN_ASSURANCE_LEVELS} are needed",
+            "list them weakest first, ending with face verification"))
+    groups = sorted(enumerate(taxonomy.age_groups), key=lambda pair: pair[1].min_age)
+    for (_, lower), (index, upper) in itertools.pairwise(groups):
+        if lower.max_age is None or lower.max_age >= upper.min_age:
+            problems.append(source.problem(("ageGroups", index, "minAge"), "INVALID_VALUE",
+                                           f"age group '{upper.id}' overlaps '{lower.id}'"))
+    return problems
+
+
+def check_option_lists(lists: Mapping[str, tuple[Option, ...]], source: Source) -> list[Problem]:
+    problems = []
+    for name, options in lists.items():
+        problems += duplicates(source, ((o.value, (name, i, "value")) for i, o in enumerate(options)), "option")
+    return problems
+
+
+def check_departments(departments: list[tuple[Department, Source]]) -> list[Problem]:
+    problems: list[Problem] = []
+    codes: dict[str, Source] = {}
+    providers: dict[str, Source] = {}
+    for department, source in departments:
+        if department.code in codes:
+            problems.append(source.problem(("code",), "DUPLICATE_ID", f"department '{department.code}' is "
+                                           f"also defined in {codes[department.code].path}"))
+        codes.setdefault(department.code, source)
+        for index, provider in enumerate(department.providers):
+            loc = ("providers", index)
+            if provider.id in providers:
+                problems.append(source.problem((*loc, "id"), "DUPLICATE_ID", f"provider '{provider.id}' is also "
+                                               f"defined in {providers[provider.id].path}"))
+            providers.setdefault(provider.id, source)
+            problems += duplicates(source, ((item.id, (*loc, "items", i, "id"))
+                                            for i, item in enumerate(provider.items)), "data item")
+    return problems
+
+
+def check_duplicate_services(services: list[tuple[Service, Source]]) -> list[Problem]:
+    by_id: dict[str, list[Source]] = {}
+    for service, source in services:
+        by_id.setdefault(service.id, []).append(source)
+    problems = []
+    for service_id, sources in by_id.items():
+        if len(sources) > 1:
+            for source in sources:
+                others = ", ".join(other.path for other in sources if other is not source)
+                problems.append(source.problem(("id",), "DUPLICATE_SERVICE",
+                                               f"service id '{service_id}' is also used by {others}",
+                                               "service ids are global: rename one"))
+    return problems
+
+
+class ServiceChecker:
+    """Every cross-reference check of one service."""
+
+    def __init__(self, service: Service, source: Source, known: Known) -> None:
+        self.service, self.source, self.known = service, source, known
+        self.problems: list[Problem] = []
+        self.answers: dict[str, Any] = {}  # sample answers of the fields defined so far
+        self.prefilled: set[str] = set()
+
+    def run(self) -> list[Problem]:
+        service, known = self.service, self.known
+        if known.complete:
+            self._ref(("department",), service.department, "UNKNOWN_DEPARTMENT", "department", known.departments)
+            for index, theme in enumerate(service.themes):
+                self._ref(("themes", index), theme, "UNKNOWN_THEME", "theme", known.themes)
+            for index, group in enumerate(service.age_groups):
+                self._ref(("ageGroups", index), group, "UNKNOWN_AGE_GROUP", "age group", known.age_groups)
+            self._ref(("assurance",), service.assurance, "UNKNOWN_ASSURANCE_LEVEL", "assurance level", known.assurance)
+        if service.eligibility is not None:
+            self._expression(("eligibility", "when"), service.eligibility.when)
+        self.problems += duplicates(self.source, ((step.id, ("steps", i, "id"))
+                                                  for i, step in enumerate(service.steps)), "step", "DUPLICATE_STEP")
+        self._login()
+        self._reachability()
+        for index, step in enumerate(service.steps):
+            self._step(("steps", index), step)
+        return self.problems
+
+    def _ref(self, loc: Loc, value: str, code: str, what: str, choices: Iterable[str]) -> None:
+        if value not in choices:
+            self.problems.append(unknown(self.source, loc, code, what, value, choices))
+
+    def _expression(self, loc: Loc, expression: Expression, value: Any = None, *, rule: bool = False) -> None:
+        context = sample_context(self.answers, value)
+        for issue in expression.check(context, self.answers.keys(), allow_value=rule):
+            self.problems.append(self.source.problem(loc, issue.code, issue.message, issue.hint))
+
+    def _login(self) -> None:
+        if self.service.login != "none":
+            return
+        for index, step in enumerate(self.service.steps):
+            if isinstance(step, PrefillStep | StepUpStep):
+                self.problems.append(self.source.problem(
+                    ("steps", index, "type"), "INVALID_VALUE",
+                    f"a {step.type} step needs a logged-in citizen, but the service has `login: none`",
+                    "set `login: required`"))
+
+    def _reachability(self) -> None:
+        for index, step in enumerate(self.service.steps):
+            if isinstance(step, ExitStep | SubmitStep) and step.when is None:
+                for later in range(index + 1, len(self.service.steps)):
+                    self.problems.append(self.source.problem(
+                        ("steps", later, "id"), "UNREACHABLE_STEP",
+                        f"step '{self.service.steps[later].id}' can never run: step '{step.id}' before it "
+                        f"always ends the application",
+                        f"give step '{step.id}' a `when:` condition or remove this one"))
+                return
+
+    def _step(self, loc: Loc, step: Step) -> None:
+        if step.when is not None:
+            self._expression((*loc, "when"), step.when)
+        if isinstance(step, PrefillStep):
+            for index, ref in enumerate(step.items):
+                if self._data_ref((*loc, "items", index), ref):
+                    self.prefilled.add(ref)
+        elif isinstance(step, StepUpStep) and self.known.complete:
+            self._ref((*loc, "assurance"), step.assurance, "UNKNOWN_ASSURANCE_LEVEL", "assurance level",
+                      self.known.assurance)
+        elif isinstance(step, SubmitStep) and step.department is not None and self.known.complete:
+            self._ref((*loc, "department"), step.department, "UNKNOWN_DEPARTMENT", "department",
+                      self.known.departments)
+        self._fields((*loc, "fields"), getattr(step, "fields", ()))
+
+    def _data_ref(self, loc: Loc, ref: str) -> bool:
+        """Whether ``provider.item`` exists (reporting it when not)."""
+        provider_id, _, rest = ref.partition(".")
+        item_id = rest.split(".")[0]
+        if not self.known.complete:
+            return True
+        provider = self.known.providers.get(provider_id)
+        if provider is None:
+            self.problems.append(unknown(self.source, loc, "UNKNOWN_PROVIDER", "provider", provider_id,
+                                         self.known.providers))
+            return False
+        if provider.item(item_id) is None:
+            self.problems.append(unknown(self.source, loc, "UNKNOWN_DATA_ITEM", f"data item of '{provider_id}'",
+                                         item_id, (item.id for item in provider.items)))
+            return False
+        return True
+
+    def _fields(self, loc: Loc, fields: tuple[Field, ...]) -> None:
+        for index, item in enumerate(fields):
+            self._field((*loc, index), item)
+
+    def _field(self, loc: Loc, item: Field) -> None:
+        if item.id in self.answers:
+            self.problems.append(self.source.problem((*loc, "id"), "DUPLICATE_FIELD",
+                                                     f"field id '{item.id}' is already used in this service",
+                                                     "field ids are unique across the whole service"))
+        if item.when is not None:
+            self._expression((*loc, "when"), item.when)
+        if item.prefill is not None:
+            self._prefill((*loc, "prefill"), item.prefill)
+        self._options(loc, item)
+        value = sample_value(item, self.known.option_lists)
+        self.answers[item.id] = value
+        for index, rule in enumerate(item.rules):
+            self._expression((*loc, "rules", index, "check"), rule.check, value, rule=True)
+        if isinstance(item, GroupField):
+            self._fields((*loc, "fields"), item.fields)
+
+    def _prefill(self, loc: Loc, ref: str) -> None:
+        if not self._data_ref(loc, ref):
+            return
+        item_ref = ".".join(ref.split(".")[:2])
+        if item_ref not in self.prefilled:
+            self.problems.append(self.source.problem(
+                loc, "UNKNOWN_DATA_ITEM", f"'{item_ref}' is not requested by an earlier prefill step",
+                "list it in the items of a prefill step before this field"))
+
+    def _options(self, loc: Loc, item: Field) -> None:
+        lists = self.known.option_lists
+        if isinstance(item, ChoiceField) and item.option_list is not None:
+            if item.options is not None:
+                self.problems.append(self.source.problem((*loc, "options"), "INVALID_VALUE",
+                                                         "give `options` or `optionList`, not both"))
+            if self.known.complete and item.option_list not in lists:
+                self.problems.append(unknown(self.source, (*loc, "optionList"), "UNKNOWN_OPTION_LIST",
+                                             "option list", item.option_list, lists))
+        if isinstance(item, AddressField) and self.known.complete and "districts" not in lists:
+            self.problems.append(self.source.problem(loc, "UNKNOWN_OPTION_LIST",
+                                                     "address fields need the 'districts' option list",
+                                                     "define districts in option-lists.yaml"))

@@ -1,0 +1,177 @@
+"""CEL conditions (``when``, eligibility, rules): compiled once, checked at load, evaluated at run time."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
+
+from onestop.catalogue.problems import CatalogueError, Problem
+
+MAX_LENGTH = 500
+VARIABLES = frozenset({"citizen", "answers", "value", "today"})
+# Standard CEL functions and macros; anything else (including the library's non-deterministic now()) is refused.
+FUNCTIONS = frozenset({
+    "size", "has", "matches", "startsWith", "endsWith", "contains", "int", "uint", "double", "string", "bool",
+    "bytes", "timestamp", "duration", "type", "dyn", "all", "exists", "exists_one", "map", "filter",
+    "getFullYear", "getMonth", "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours",
+    "getMinutes", "getSeconds", "getMilliseconds",
+})
+_COMPREHENSION = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
+_ANSWER = re.compile(r"\banswers\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*[\"']([^\"']+)[\"']\s*\])")
+_PARSE_ERROR = re.compile(r"<input>:(\d+):(\d+): (?:Syntax error: )?([^\n]*)")
+
+
+@dataclass(frozen=True)
+class ExpressionIssue:
+    """A problem inside one expression; ``line``/``column`` are 1-based within the expression text."""
+
+    code: str
+    message: str
+    line: int = 1
+    column: int = 1
+    hint: str | None = None
+
+
+class ExpressionError(CatalogueError):
+    """An expression failed to compile or evaluate; ``code`` says how."""
+
+    def __init__(self, code: str, message: str, source: str = "", line: int = 1, column: int = 1) -> None:
+        self.code = code
+        self.source = source
+        self.line, self.column = line, column
+        super().__init__([Problem("<expression>", 1, 1, code, message)])
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(source: str) -> Any:
+    return cel.compile(source)
+
+
+def _syntax_issue(source: str, exc: Exception) -> ExpressionIssue:
+    match = _PARSE_ERROR.search(str(exc))
+    if match is None:
+        return ExpressionIssue("CEL_SYNTAX", f"CEL syntax error: {str(exc).splitlines()[0]}")
+    line, column, detail = int(match.group(1)), int(match.group(2)), match.group(3)
+    return ExpressionIssue("CEL_SYNTAX", f"CEL syntax error: {detail}", line, column,
+                           "CEL uses && || ! == and double-quoted strings, e.g. citizen.age >= 18")
+
+
+class Expression:
+    """A compiled CEL expression; ``source`` is its text."""
+
+    __slots__ = ("_program", "source")
+
+    def __init__(self, source: str) -> None:
+        if len(source) > MAX_LENGTH:
+            raise ExpressionError("CEL_TOO_LONG", f"expression is {len(source)} characters; the limit is {MAX_LENGTH}",
+                                  source)
+        try:
+            program = _compile(source)
+        except ValueError as exc:
+            issue = _syntax_issue(source, exc)
+            raise ExpressionError(issue.code, issue.message, source, issue.line, issue.column) from exc
+        self.source = source
+        self._program = program
+
+    def __repr__(self) -> str:
+        return f"Expression({self.source!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Expression) and other.source == self.source
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+    def variables(self) -> set[str]:
+        """Top-level names referenced, comprehension variables excluded."""
+        bound = set(_COMPREHENSION.findall(self.source))
+        return {name for name in self._program.variables() if name not in bound}
+
+    def functions(self) -> set[str]:
+        """Named functions called (operators excluded)."""
+        return {name for name in self._program.functions() if re.fullmatch(r"[A-Za-z_]\w*", name)}
+
+    def answer_references(self) -> list[str]:
+        """Field ids read through ``answers.X`` or ``answers["X"]``, in order of appearance."""
+        return [dotted or indexed for dotted, indexed in _ANSWER.findall(self.source)]
+
+    def evaluate(self, context: Mapping[str, Any]) -> bool:
+        """The boolean result over ``context``; raises ExpressionError when it is not a boolean or fails."""
+        try:
+            result = self._program.execute(dict(context))
+        except (KeyError, RuntimeError, TypeError, ValueError, ZeroDivisionError) as exc:
+            raise ExpressionError("CEL_EVALUATION", f"cannot evaluate '{self.source}': {exc}", self.source) from exc
+        if not isinstance(result, bool):
+            raise ExpressionError("CEL_NOT_BOOLEAN", f"'{self.source}' gave {result!r}, not true or false",
+                                  self.source)
+        return result
+
+    def check(self, sample: Mapping[str, Any], known_fields: Collection[str], *,
+              allow_value: bool = False) -> list[ExpressionIssue]:
+        """Load-time checks against a sample context: names, functions, and a boolean result."""
+        allowed = VARIABLES if allow_value else VARIABLES - {"value"}
+        issues = [ExpressionIssue("UNKNOWN_REFERENCE", f"unknown variable '{name}' in '{self.source}'",
+                                  hint=f"expressions see {', '.join(sorted(allowed))}")
+                  for name in sorted(self.variables() - allowed)]
+        issues += [ExpressionIssue("UNKNOWN_REFERENCE", f"unknown function '{name}' in '{self.source}'",
+                                   hint="only standard CEL functions are available (size, matches, startsWith, ...)")
+                   for name in sorted(self.functions() - FUNCTIONS)]
+        for field_id in dict.fromkeys(self.answer_references()):
+            if field_id not in known_fields:
+                issues.append(ExpressionIssue(
+                    "UNKNOWN_REFERENCE", f"answers.{field_id} is not a field defined before this expression",
+                    hint=_known_hint(field_id, known_fields)))
+        return issues or self._check_result(sample)
+
+    def _check_result(self, sample: Mapping[str, Any]) -> list[ExpressionIssue]:
+        try:
+            result = self._program.execute(dict(sample))
+        except TypeError as exc:
+            return [ExpressionIssue("CEL_TYPE_ERROR", f"'{self.source}' mixes types: {str(exc).split('. ')[0]}",
+                                    hint="convert explicitly with int(), double() or string()")]
+        except (KeyError, RuntimeError, ValueError, ZeroDivisionError):
+            return []  # depends on real answers (a missing optional answer, a zero divisor): not an authoring error
+        if not isinstance(result, bool):
+            return [ExpressionIssue("CEL_NOT_BOOLEAN", f"'{self.source}' yields {type(result).__name__}, not a boolean",
+                                    hint="compare the value, e.g. size(answers.children) > 0")]
+        return []
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[Any], handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        from_str = core_schema.no_info_after_validator_function(_from_yaml, core_schema.str_schema())
+        return core_schema.json_or_python_schema(
+            json_schema=from_str,
+            python_schema=core_schema.union_schema([core_schema.is_instance_schema(cls), from_str]),
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda expr: expr.source),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "maxLength": MAX_LENGTH, "description": "a CEL expression yielding a boolean"}
+
+
+def _known_hint(field_id: str, known: Collection[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(field_id, list(known), n=1)
+    if close:
+        return f"did you mean answers.{close[0]}?"
+    return "only fields of earlier steps, or earlier fields of the same step, can be referenced"
+
+
+def _from_yaml(source: str) -> Expression:
+    try:
+        return Expression(source)
+    except ExpressionError as exc:
+        raise PydanticCustomError(exc.code.lower(), "{message}", {
+            "message": exc.problems[0].message, "line": exc.line, "column": exc.column,
+        }) from exc

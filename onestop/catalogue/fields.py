@@ -1,0 +1,145 @@
+"""Form fields: one model per ``type``, joined in the ``Field`` discriminated union."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field as Key
+from pydantic import field_validator, model_validator
+
+from onestop.catalogue.expressions import Expression
+from onestop.catalogue.models import DataRef, DefinitionModel, Pattern, Slug, shift_date
+from onestop.catalogue.taxonomy import Option
+from onestop.catalogue.text import LocalizedText
+
+FieldId = Annotated[str, Key(pattern=r"^[a-zA-Z][a-zA-Z0-9_]*$", max_length=64)]
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_OFFSET = re.compile(r"^[+-]?P(?:\d+Y)?(?:\d+M)?(?:\d+W)?(?:\d+D)?$")
+
+
+def _date_bound(value: str) -> str:
+    if value == "today" or (_OFFSET.match(value) and value.lstrip("+-") != "P"):
+        return value
+    if _DATE.match(value):
+        try:
+            dt.date.fromisoformat(value)
+            return value
+        except ValueError:
+            pass
+    raise ValueError(f"'{value}' is not a date bound: use YYYY-MM-DD, 'today', or an offset like -P18Y")
+
+
+DateBound = Annotated[str, Key(description="YYYY-MM-DD, 'today', or a duration from today like -P18Y")]
+
+
+def resolve_date_bound(bound: str, today: dt.date) -> dt.date:
+    """The date a bound means on ``today``."""
+    if bound == "today":
+        return today
+    if _DATE.match(bound):
+        return dt.date.fromisoformat(bound)
+    return shift_date(today, bound)
+
+
+class Rule(DefinitionModel):
+    check: Expression = Key(description="CEL that must be true; `value` is the field's value")
+    message: LocalizedText
+
+
+class FieldBase(DefinitionModel):
+    id: FieldId
+    label: LocalizedText
+    help: LocalizedText | None = None
+    required: bool = False
+    when: Expression | None = None
+    prefill: DataRef | None = Key(default=None, description="provider.item or provider.item.path")
+    rules: tuple[Rule, ...] = ()
+
+
+class TextField(FieldBase):
+    type: Literal["text"]
+    min_length: int | None = Key(default=None, ge=0)
+    max_length: int | None = Key(default=None, ge=1)
+    pattern: Pattern | None = None
+    multiline: bool = False
+
+
+class NumberField(FieldBase):
+    type: Literal["number"]
+    min: float | None = None
+    max: float | None = None
+    integer: bool = False
+
+
+class DateField(FieldBase):
+    type: Literal["date"]
+    after: DateBound | None = None
+    before: DateBound | None = None
+
+    @field_validator("after", "before")
+    @classmethod
+    def _bound(cls, value: str | None) -> str | None:
+        return None if value is None else _date_bound(value)
+
+
+class BooleanField(FieldBase):
+    type: Literal["boolean"]
+
+
+class ChoiceField(FieldBase):
+    type: Literal["choice"]
+    options: tuple[Option, ...] | None = Key(default=None, min_length=1)
+    option_list: Slug | None = None
+
+    @model_validator(mode="after")
+    def _has_options(self) -> ChoiceField:
+        if self.options is None and self.option_list is None:
+            raise ValueError("a choice needs `options` or `optionList`")
+        return self
+
+    def option_values(self) -> tuple[str, ...]:
+        return tuple(option.value for option in self.options or ())
+
+
+class MultiChoiceField(ChoiceField):
+    type: Literal["multiChoice"]  # type: ignore[assignment]
+    min_items: int | None = Key(default=None, ge=0)
+    max_items: int | None = Key(default=None, ge=1)
+
+
+class EmailField(FieldBase):
+    type: Literal["email"]
+
+
+class PhoneField(FieldBase):
+    type: Literal["phone"]
+
+
+class HkidField(FieldBase):
+    type: Literal["hkid"]
+
+
+class AddressField(FieldBase):
+    type: Literal["address"]
+    districts: tuple[Option, ...] | None = Key(
+        default=None, description="filled from the `districts` option list at load; leave it out")
+
+
+class GroupField(FieldBase):
+    type: Literal["group"]
+    fields: tuple[Field, ...] = Key(min_length=1)
+    min_items: int | None = Key(default=None, ge=0)
+    max_items: int | None = Key(default=None, ge=1)
+
+
+Field = Annotated[
+    TextField | NumberField | DateField | BooleanField | ChoiceField | MultiChoiceField | EmailField | PhoneField
+    | HkidField | AddressField | GroupField,
+    Key(discriminator="type"),
+]
+GroupField.model_rebuild()
+
+FIELD_TYPES = ("text", "number", "date", "boolean", "choice", "multiChoice", "email", "phone", "hkid", "address",
+               "group")

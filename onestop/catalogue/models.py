@@ -1,0 +1,66 @@
+"""The base of every definitions model, and the small value types they share."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+import isodate
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+
+class DefinitionModel(BaseModel):
+    """Frozen, strict about unknown keys, camelCase in YAML and JSON, snake_case in Python."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, alias_generator=to_camel,
+                              serialize_by_alias=True)
+
+
+def _duration(value: str) -> str:
+    try:
+        isodate.parse_duration(value)
+    except (isodate.ISO8601Error, ValueError) as exc:
+        raise PydanticCustomError(
+            "bad_duration", "'{value}' is not an ISO-8601 duration (e.g. P30D, PT5M, P1Y)", {"value": value}
+        ) from exc
+    return value
+
+
+def _pattern(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise PydanticCustomError(
+            "bad_pattern", "'{value}' is not a valid regular expression: {reason}", {"value": value, "reason": str(exc)}
+        ) from exc
+    return value
+
+
+Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$", max_length=80)]
+Duration = Annotated[str, AfterValidator(_duration), Field(json_schema_extra={"format": "duration"})]
+Pattern = Annotated[str, AfterValidator(_pattern), Field(json_schema_extra={"format": "regex"})]
+DataRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$")]
+
+
+def duration(value: str) -> dt.timedelta:
+    """An ISO-8601 duration as a timedelta (years count 365 days and months 30: for expiry, not calendars)."""
+    parsed = isodate.parse_duration(value)
+    if isinstance(parsed, dt.timedelta):
+        return parsed
+    days = float(parsed.years) * 365 + float(parsed.months) * 30
+    rest: dt.timedelta = parsed.tdelta
+    return dt.timedelta(days=days) + rest
+
+
+def shift_date(day: dt.date, value: str) -> dt.date:
+    """``day`` moved by an ISO-8601 duration with calendar years and months (``-P18Y``: 18 years earlier)."""
+    result = day + isodate.parse_duration(value)
+    return result if isinstance(result, dt.date) else day
+
+
+def dump_data(model: BaseModel) -> Any:
+    """A model as plain JSON data with YAML's key names, omitting unset optional keys."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -1,0 +1,58 @@
+"""Typed sample values: what load-time checks evaluate expressions against."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from onestop.catalogue.fields import (
+    AddressField,
+    BooleanField,
+    ChoiceField,
+    DateField,
+    EmailField,
+    Field,
+    GroupField,
+    HkidField,
+    MultiChoiceField,
+    NumberField,
+    PhoneField,
+    TextField,
+)
+from onestop.catalogue.taxonomy import Option
+
+SAMPLE_CITIZEN = {"age": 30, "ageGroup": "adult", "assurance": "basic", "loggedIn": True}
+SAMPLE_TODAY = "2026-01-01"
+
+
+def _first_option(field: ChoiceField, lists: Mapping[str, tuple[Option, ...]]) -> str:
+    options = field.options or lists.get(field.option_list or "", ())
+    return options[0].value if options else "option"
+
+
+def sample_value(field: Field, lists: Mapping[str, tuple[Option, ...]]) -> Any:
+    """A value of the shape the field's answers have at run time."""
+    if isinstance(field, MultiChoiceField):
+        return [_first_option(field, lists)]
+    if isinstance(field, ChoiceField):
+        return _first_option(field, lists)
+    if isinstance(field, GroupField):
+        return [{member.id: sample_value(member, lists) for member in field.fields}]
+    if isinstance(field, NumberField):
+        # Non-integer answers arrive as doubles; CEL does not mix int and double, so sample the same type.
+        return 0 if field.integer else 0.0
+    simple: dict[type, Any] = {
+        TextField: "x", DateField: "2000-01-01", BooleanField: False, EmailField: "a@example.hk",
+        PhoneField: "+85291234567", HkidField: "A123456(3)",
+        AddressField: {"flat": "x", "floor": "x", "block": "x", "building": "x", "street": "x",
+                       "district": "central-and-western", "region": "HK"},
+    }
+    return simple.get(type(field), "x")
+
+
+def sample_context(answers: Mapping[str, Any], value: Any = None) -> dict[str, Any]:
+    """The variables an expression sees, with sample citizen data and the given answers."""
+    context: dict[str, Any] = {"citizen": SAMPLE_CITIZEN, "answers": dict(answers), "today": SAMPLE_TODAY}
+    if value is not None:
+        context["value"] = value
+    return context

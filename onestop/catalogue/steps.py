@@ -1,0 +1,90 @@
+"""Service steps: one model per ``type``, joined in the ``Step`` discriminated union."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+from pydantic import Field as Key
+from pydantic import model_validator
+
+from onestop.catalogue.departments import HttpUrl
+from onestop.catalogue.expressions import Expression
+from onestop.catalogue.fields import Field, GroupField
+from onestop.catalogue.models import DataRef, DefinitionModel, Duration, Slug
+from onestop.catalogue.text import LocalizedText
+
+StepId = Annotated[str, Key(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]
+
+
+class StepBase(DefinitionModel):
+    id: StepId
+    title: LocalizedText
+    when: Expression | None = Key(default=None, description="CEL; the step is skipped when false")
+
+    def all_fields(self) -> Iterator[Field]:
+        """Every field of the step, group members after their group."""
+        yield from iter_fields(getattr(self, "fields", ()))
+
+
+def iter_fields(fields: tuple[Field, ...]) -> Iterator[Field]:
+    for field in fields:
+        yield field
+        if isinstance(field, GroupField):
+            yield from iter_fields(field.fields)
+
+
+class FormStep(StepBase):
+    type: Literal["form"]
+    description: LocalizedText | None = None
+    fields: tuple[Field, ...] = Key(min_length=1)
+
+
+class PrefillStep(StepBase):
+    type: Literal["prefill"]
+    purpose: LocalizedText
+    items: tuple[DataRef, ...] = Key(min_length=1, description="provider.item references")
+    lawful_basis: str = "consent"
+    mode: Literal["one-off", "standing"] = "one-off"
+    valid_for: Duration | None = Key(default=None, description="standing consents only")
+
+    @model_validator(mode="after")
+    def _valid_for_standing_only(self) -> PrefillStep:
+        if self.valid_for is not None and self.mode != "standing":
+            raise ValueError("validFor applies to standing consents only: set `mode: standing` or drop validFor")
+        return self
+
+
+class ConsentStep(StepBase):
+    type: Literal["consent"]
+    statement: LocalizedText
+    required: bool = False
+
+
+class StepUpStep(StepBase):
+    type: Literal["stepUp"]
+    assurance: Slug
+    max_age: Duration | None = Key(default=None, description="how recent the authentication must be, e.g. PT5M")
+
+
+class ReviewStep(StepBase):
+    type: Literal["review"]
+    fields: tuple[Field, ...] = ()
+
+
+class SubmitStep(StepBase):
+    type: Literal["submit"]
+    department: str | None = None
+    endpoint: HttpUrl | None = None
+
+
+class ExitStep(StepBase):
+    type: Literal["exit"]
+    message: LocalizedText
+
+
+Step = Annotated[
+    FormStep | PrefillStep | ConsentStep | StepUpStep | ReviewStep | SubmitStep | ExitStep,
+    Key(discriminator="type"),
+]
+STEP_TYPES = ("form", "prefill", "consent", "stepUp", "review", "submit", "exit")

@@ -1,0 +1,182 @@
+"""YAML files read into plain data plus the line and column of every key and value."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from onestop.catalogue.problems import Problem
+
+Loc = tuple[str | int, ...]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps dates as strings: definitions compare them as ISO text, not datetime objects."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass(frozen=True)
+class Mark:
+    line: int
+    col: int
+    style: str | None = None  # the scalar style: None (plain), "'", '"', "|", ">"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A parsed file: ``data`` and where each key (``keys``) and value (``values``) starts, by path."""
+
+    path: str
+    data: Any
+    keys: dict[Loc, Mark] = field(default_factory=dict)
+    values: dict[Loc, Mark] = field(default_factory=dict)
+
+    def resolve(self, loc: Sequence[str | int]) -> Loc:
+        """The data path a validator's ``loc`` points at: parts that are not data keys (union tags) dropped."""
+        current, path = self.data, []
+        for part in loc:
+            in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+            if (isinstance(current, dict) and part in current) or in_list:
+                current = current[part]
+                path.append(part)
+        return tuple(path)
+
+    def value_mark(self, loc: Sequence[str | int]) -> Mark:
+        """Where the value at ``loc`` starts, or its nearest ancestor's."""
+        path = tuple(loc)
+        while path and path not in self.values:
+            path = path[:-1]
+        return self.values.get(path, Mark(1, 1))
+
+    def key_mark(self, loc: Sequence[str | int]) -> Mark:
+        """Where the key at ``loc`` is written (the value's mark for list items and the root)."""
+        return self.keys.get(tuple(loc)) or self.value_mark(loc)
+
+    def problem(self, loc: Sequence[str | int], code: str, message: str, hint: str | None = None,
+                *, at_key: bool = False) -> Problem:
+        """A problem placed at the key (``at_key``) or value at ``loc``."""
+        mark = self.key_mark(loc) if at_key else self.value_mark(loc)
+        return Problem(self.path, mark.line, mark.col, code, message, hint)
+
+
+def _mark(node: yaml.Node) -> Mark:
+    style = node.style if isinstance(node, yaml.ScalarNode) else None
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1, style)
+
+
+class _Builder:
+    """Turns a composed node tree into plain data, recording marks and duplicate keys."""
+
+    def __init__(self, loader: _Loader, path: str) -> None:
+        self.loader, self.path = loader, path
+        self.keys: dict[Loc, Mark] = {}
+        self.values: dict[Loc, Mark] = {}
+        self.problems: list[Problem] = []
+
+    def build(self, node: yaml.Node, loc: Loc) -> Any:
+        self.values[loc] = _mark(node)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, loc)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*loc, index)) for index, item in enumerate(node.value)]
+        return self.loader.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int) or isinstance(key, bool):
+                key = str(key)
+            mark = _mark(key_node)
+            if key in result:
+                first = self.keys[(*loc, key)]
+                self.problems.append(Problem(
+                    self.path, mark.line, mark.col, "DUPLICATE_KEY",
+                    f"key '{key}' appears twice in this mapping (first at line {first.line})",
+                    "remove one of them; YAML would silently keep only the last",
+                ))
+                continue
+            self.keys[(*loc, key)] = mark
+            result[key] = self.build(value_node, (*loc, key))
+        return result
+
+
+_TAB_INDENT = re.compile(r"^[ ]*\t")
+
+
+def _tab_problems(path: str, text: str) -> list[Problem]:
+    problems = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _TAB_INDENT.match(line)
+        if match:
+            problems.append(Problem(
+                path, number, match.end(), "TAB_INDENT", "tab character used for indentation",
+                "YAML indents with spaces only; replace the tab with spaces",
+            ))
+    return problems
+
+
+def _decode(path: str, raw: bytes) -> tuple[str | None, list[Problem]]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, [Problem(
+            path, line, col, "NOT_UTF8", f"the file is not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            "save the file as UTF-8 (Chinese text in Big5 or GB2312 must be converted)",
+        )]
+    return text.removeprefix("\ufeff"), []
+
+
+def _syntax_problem(path: str, exc: yaml.YAMLError) -> Problem:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"{problem} ({context})" if context else str(problem)
+    return Problem(path, line, col, "YAML_SYNTAX", f"YAML syntax error: {message}",
+                   "check indentation, colons after keys and matching quotes or brackets")
+
+
+def parse_text(path: str, text: str) -> tuple[Source | None, list[Problem]]:
+    """Parse YAML text; either a Source (with any duplicate-key problems) or only problems."""
+    tabs = _tab_problems(path, text)
+    if tabs:
+        return None, tabs
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, [Problem(path, 1, 1, "EMPTY_FILE", "the file is empty",
+                                  "write the definition or delete the file")]
+        builder = _Builder(loader, path)
+        data = builder.build(node, ())
+    except yaml.YAMLError as exc:
+        return None, [_syntax_problem(path, exc)]
+    finally:
+        loader.dispose()
+    return Source(path, data, builder.keys, builder.values), builder.problems
+
+
+def parse_file(file: Path, display: str | None = None) -> tuple[Source | None, list[Problem]]:
+    """Read and parse one file; ``display`` is the path used in problems (default: ``str(file)``)."""
+    path = display or str(file)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        return None, [Problem(path, 1, 1, "MISSING_FILE", f"cannot read the file: {exc.strerror}")]
+    text, problems = _decode(path, raw)
+    if text is None:
+        return None, problems
+    return parse_text(path, text)
