@@ -1,0 +1,516 @@
+"""The development identity provider, mounted at ``/dev-idp/`` only in development.
+
+It lets the whole product run and be tested offline: OIDC discovery and JWKS, the test citizens and staff
+of ``definitions/dev/``, tokens at any assurance level (the face level with a selfie checked by the face
+matcher), face enrolment with consent and its withdrawal. Tokens look like a real IdP's access tokens
+(RFC 9068, EdDSA, pairwise ``sub``), so the API verifies them exactly as it verifies production ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route, Router
+from starlette.types import ASGIApp
+
+from onestop.config import Settings
+from onestop.engine.faces import DevFaceMatcher, FaceEnrolments, FaceError, FaceMatcher
+from onestop.engine.stepup import AssuranceLadder
+
+TOKEN_LIFETIME = timedelta(minutes=15)
+CLIENT_ID = "onestop-dev"
+_KEY_FILE = "dev-idp-ed25519.pem"
+_PAIRWISE_FILE = "dev-idp-pairwise.key"
+_MAX_BODY = 64 * 1024
+
+
+def dev_issuer(settings: Settings) -> str:
+    """The dev IdP's ``iss``: the API's public base URL + ``/dev-idp``."""
+    return settings.base_url.rstrip("/") + "/dev-idp"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _create_once(path: Path, content: bytes) -> bytes:
+    """Write ``content`` unless the file exists (two processes starting at once keep the first)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+    return content
+
+
+# -- keys and subjects -------------------------------------------------------------------------------
+
+
+class DevSigningKey:
+    """The dev IdP's Ed25519 key; ``kid`` is its RFC 7638 JWK thumbprint."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._private = private_key
+        public = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self._public_jwk = {"crv": "Ed25519", "kty": "OKP", "x": _b64url(public)}
+        # RFC 7638: the thumbprint hashes the required members in lexicographic order, no whitespace.
+        canonical = json.dumps(self._public_jwk, separators=(",", ":"), sort_keys=True).encode()
+        self.kid = _b64url(hashlib.sha256(canonical).digest())
+
+    @classmethod
+    def generate(cls) -> DevSigningKey:
+        return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def load_or_create(cls, settings: Settings) -> DevSigningKey:
+        """The key under ``<data dir>/keys``, created on first use so tokens survive restarts."""
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        stored = _create_once(settings.data_dir / "keys" / _KEY_FILE, pem)
+        key = serialization.load_pem_private_key(stored, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{settings.data_dir / 'keys' / _KEY_FILE} is not an Ed25519 private key")
+        return cls(key)
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [{**self._public_jwk, "kid": self.kid, "use": "sig", "alg": "EdDSA"}]}
+
+    def sign(self, claims: Mapping[str, Any], *, typ: str = "at+jwt") -> str:
+        return jwt.encode(dict(claims), self._private, algorithm="EdDSA", headers={"kid": self.kid, "typ": typ})
+
+
+def pairwise_secret(settings: Settings) -> bytes:
+    """The platform secret behind pairwise subjects, created once under ``<data dir>/keys``."""
+    return _create_once(settings.data_dir / "keys" / _PAIRWISE_FILE, secrets.token_bytes(32))
+
+
+def pairwise_sub(secret: bytes, sector: str, local_id: str) -> str:
+    """OIDC pairwise subject: HMAC-SHA256(secret, sector | id), base64url. The API never sees the dev id."""
+    return _b64url(hmac.new(secret, f"{sector}|{local_id}".encode(), hashlib.sha256).digest())
+
+
+def citizen_sub(settings: Settings, citizen_id: str) -> str:
+    """The ``sub`` the dev IdP issues for a test citizen (seeders use it to key e-ME profiles)."""
+    return pairwise_sub(pairwise_secret(settings), settings.oidc_audience, f"citizen:{citizen_id}")
+
+
+def staff_sub(settings: Settings, staff_id: str) -> str:
+    """The ``sub`` the dev IdP issues for a staff member."""
+    return pairwise_sub(pairwise_secret(settings), settings.oidc_audience, f"staff:{staff_id}")
+
+
+# -- fixtures ----------------------------------------------------------------------------------------
+
+
+class FixtureError(ValueError):
+    """A dev fixture file is unusable; the message names the file and entry."""
+
+
+@dataclass(frozen=True)
+class DevCitizen:
+    id: str
+    name_en: str
+    name_zh: str | None
+    date_of_birth: date
+    face_consented_at: datetime | None  # None: the fixture records no face-enrolment consent
+
+    def age(self, today: date) -> int:
+        born = self.date_of_birth
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+@dataclass(frozen=True)
+class DevStaff:
+    id: str
+    name: str
+    department: str
+    roles: tuple[str, ...]
+
+
+class _FixtureLoader(yaml.SafeLoader):
+    """Dates stay strings, so a bad date is reported with the entry it belongs to."""
+
+
+_FixtureLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                               lambda loader, node: loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+def _read_list(path: Path, key: str) -> list[Any]:
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_FixtureLoader)  # noqa: S506 (safe loader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise FixtureError(f"{path}: cannot read ({exc})") from exc
+    entries = document.get(key) if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise FixtureError(f"{path}: expected a top-level '{key}:' list")
+    return entries
+
+
+def _as_datetime(value: Any, where: str) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise FixtureError(f"{where}: {value!r} is not an ISO date-time") from exc
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise FixtureError(f"{where}: expected an ISO date-time")
+
+
+def load_dev_citizens(path: Path) -> tuple[DevCitizen, ...]:
+    """Test citizens from ``citizens.yaml`` (only what the IdP needs; other keys belong to other readers).
+
+    Face enrolment consent: ``faceEnrolment: {consent: true, consentedAt: <date-time>}`` on an entry; an
+    entry without it counts as consented at its ``updated`` date, ``consent: false`` leaves it unenrolled.
+    """
+    citizens: list[DevCitizen] = []
+    for index, entry in enumerate(_read_list(path, "citizens")):
+        where = f"{path}: citizens[{index}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            raise FixtureError(f"{where}: needs an 'id'")
+        where = f"{path}: citizen {entry['id']!r}"
+        profile = entry.get("profile")
+        if not isinstance(profile, dict) or not isinstance(profile.get("nameEn"), str):
+            raise FixtureError(f"{where}: needs profile.nameEn")
+        born = profile.get("dateOfBirth")
+        if isinstance(born, str):
+            try:
+                born = date.fromisoformat(born)
+            except ValueError as exc:
+                raise FixtureError(f"{where}: profile.dateOfBirth must be YYYY-MM-DD") from exc
+        if not isinstance(born, date):
+            raise FixtureError(f"{where}: needs profile.dateOfBirth (YYYY-MM-DD)")
+        face = entry.get("faceEnrolment", {})
+        if not isinstance(face, dict):
+            raise FixtureError(f"{where}: faceEnrolment must be {{consent: true, consentedAt: ...}}")
+        consented_at: datetime | None = None
+        if face.get("consent", True) is True:
+            stamp = face.get("consentedAt", entry.get("updated", date(2026, 1, 1)))
+            consented_at = _as_datetime(stamp, f"{where}: faceEnrolment.consentedAt")
+        name_zh = profile.get("nameZh")
+        citizens.append(DevCitizen(
+            id=entry["id"], name_en=profile["nameEn"], name_zh=name_zh if isinstance(name_zh, str) else None,
+            date_of_birth=born, face_consented_at=consented_at,
+        ))
+    _unique([c.id for c in citizens], path)
+    return tuple(citizens)
+
+
+def load_dev_staff(path: Path) -> tuple[DevStaff, ...]:
+    """Staff from ``staff.yaml``: ``{id, name, department, roles}`` each."""
+    staff: list[DevStaff] = []
+    for index, entry in enumerate(_read_list(path, "staff")):
+        where = f"{path}: staff[{index}]"
+        if not isinstance(entry, dict):
+            raise FixtureError(f"{where}: expected a mapping")
+        ident, department, roles = entry.get("id"), entry.get("department"), entry.get("roles", [])
+        if not isinstance(ident, str) or not isinstance(department, str):
+            raise FixtureError(f"{where}: needs 'id' and 'department'")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise FixtureError(f"{where}: roles must be a list of strings")
+        staff.append(DevStaff(id=ident, name=str(entry.get("name", ident)), department=department,
+                              roles=tuple(roles)))
+    _unique([s.id for s in staff], path)
+    return tuple(staff)
+
+
+def _unique(ids: Sequence[str], path: Path) -> None:
+    seen: set[str] = set()
+    for ident in ids:
+        if ident in seen:
+            raise FixtureError(f"{path}: id {ident!r} appears twice")
+        seen.add(ident)
+
+
+# -- the provider ------------------------------------------------------------------------------------
+
+
+class OAuthError(Exception):
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.description = description
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"error": self.error, "error_description": self.description},
+                            status_code=self.status, headers={"Cache-Control": "no-store"})
+
+
+_FACE_ERROR_STATUS = {"selfie_required": 401, "face_not_enrolled": 403, "face_mismatch": 403,
+                      "invalid_selfie": 400, "consent_required": 400}
+
+
+LadderSource = AssuranceLadder | Callable[[], AssuranceLadder]
+
+
+class DevIdentityProvider:
+    """State and endpoints of the development IdP; ``app`` is the ASGI app to mount at ``/dev-idp``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        ladder: LadderSource,
+        citizens: Sequence[DevCitizen],
+        staff: Sequence[DevStaff],
+        matcher: FaceMatcher,
+        key: DevSigningKey,
+        *,
+        age_group_of: Callable[[int], str | None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.issuer = dev_issuer(settings)
+        self.audience = settings.oidc_audience
+        self.key = key
+        self.matcher = matcher
+        self.citizens = {c.id: c for c in citizens}
+        self.staff = {s.id: s for s in staff}
+        self.enrolments = FaceEnrolments(matcher)
+        self._ladder = ladder
+        self._age_group_of = age_group_of
+        self._clock = clock
+        self._secret = pairwise_secret(settings)
+        for citizen in citizens:
+            if citizen.face_consented_at is not None:
+                self.enrolments.enrol(citizen.id, consent=True, consented_at=citizen.face_consented_at,
+                                      source="fixture")
+        self.app: ASGIApp = Router(routes=[
+            Route("/.well-known/openid-configuration", self._discovery, methods=["GET"]),
+            Route("/jwks.json", self._jwks, methods=["GET"]),
+            Route("/citizens", self._citizens, methods=["GET"]),
+            Route("/staff", self._staff, methods=["GET"]),
+            Route("/token", self._token, methods=["POST"]),
+            Route("/faces/enrol", self._enrol, methods=["POST"]),
+            Route("/faces/{citizen}", self._face, methods=["GET", "DELETE"]),
+            Route("/", self._login_page, methods=["GET"]),
+        ])
+
+    @classmethod
+    def from_settings(cls, settings: Settings, ladder: LadderSource, *,
+                      age_group_of: Callable[[int], str | None] | None = None,
+                      matcher: FaceMatcher | None = None) -> DevIdentityProvider:
+        """Citizens and staff from ``<definitions>/dev/``, the persisted key, the dev face matcher."""
+        fixtures = settings.definitions / "dev"
+        return cls(settings, ladder, load_dev_citizens(fixtures / "citizens.yaml"),
+                   load_dev_staff(fixtures / "staff.yaml"), matcher or DevFaceMatcher(),
+                   DevSigningKey.load_or_create(settings), age_group_of=age_group_of)
+
+    @property
+    def ladder(self) -> AssuranceLadder:
+        return self._ladder if isinstance(self._ladder, AssuranceLadder) else self._ladder()
+
+    def jwks(self) -> dict[str, Any]:
+        return self.key.jwks()
+
+    def citizen_sub(self, citizen_id: str) -> str:
+        return pairwise_sub(self._secret, self.audience, f"citizen:{citizen_id}")
+
+    def staff_sub(self, staff_id: str) -> str:
+        return pairwise_sub(self._secret, self.audience, f"staff:{staff_id}")
+
+    # -- issuing (also used directly by tests and tools) ----------------------------------------------
+
+    def issue_citizen_token(self, citizen_id: str, acr: str, *, selfie: str | None = None,
+                            binding: str | None = None) -> dict[str, Any]:
+        """A token response for a citizen at ``acr``; the top (face) level needs a matching ``selfie``."""
+        if citizen_id not in self.citizens:
+            raise OAuthError(400, "unknown_citizen",
+                             f"no test citizen {citizen_id!r}; GET {self.issuer}/citizens lists them")
+        ladder = self.ladder
+        rank = ladder.rank_of(acr)
+        if rank is None:
+            raise OAuthError(400, "unsupported_acr",
+                             f"acr {acr!r} is not an assurance level; use one of: {', '.join(ladder.acrs)}")
+        face = acr == ladder.top.acr
+        if face:
+            try:
+                self.enrolments.verify(citizen_id, selfie)
+            except FaceError as exc:
+                raise OAuthError(_FACE_ERROR_STATUS.get(exc.code, 400), exc.code, exc.message) from exc
+        amr = ["face"] if face else (["pwd"] if rank == 0 else ["pwd", "otp"])
+        return self._token_response(self.citizen_sub(citizen_id), acr, amr, binding, {})
+
+    def issue_staff_token(self, staff_id: str, *, binding: str | None = None) -> dict[str, Any]:
+        member = self.staff.get(staff_id)
+        if member is None:
+            raise OAuthError(400, "unknown_staff", f"no staff member {staff_id!r}; GET {self.issuer}/staff lists them")
+        ladder = self.ladder
+        level = ladder.level("standard") or ladder.levels[max(0, len(ladder.levels) - 2)]
+        extra = {"department": member.department, "roles": list(member.roles)}
+        return self._token_response(self.staff_sub(staff_id), level.acr, ["pwd", "otp"], binding, extra)
+
+    def _token_response(self, sub: str, acr: str, amr: list[str], binding: str | None,
+                        extra: dict[str, Any]) -> dict[str, Any]:
+        now = int(self._clock().timestamp())
+        claims: dict[str, Any] = {
+            "iss": self.issuer, "aud": self.audience, "sub": sub, "client_id": CLIENT_ID,
+            "iat": now, "exp": now + int(TOKEN_LIFETIME.total_seconds()), "auth_time": now,
+            "jti": secrets.token_urlsafe(16), "acr": acr, "amr": amr, **extra,
+        }
+        if binding is not None:
+            claims["txn"] = binding
+        return {"access_token": self.key.sign(claims), "token_type": "Bearer",
+                "expires_in": int(TOKEN_LIFETIME.total_seconds())}
+
+    # -- endpoints -----------------------------------------------------------------------------------
+
+    async def _discovery(self, request: Request) -> Response:
+        return JSONResponse({
+            "issuer": self.issuer,
+            "jwks_uri": f"{self.issuer}/jwks.json",
+            "token_endpoint": f"{self.issuer}/token",
+            "authorization_endpoint": f"{self.issuer}/",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["urn:onestop:dev:direct"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["EdDSA"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "acr_values_supported": list(self.ladder.acrs),
+            "claims_supported": ["sub", "acr", "amr", "auth_time", "department", "roles", "txn"],
+        })
+
+    async def _jwks(self, request: Request) -> Response:
+        return JSONResponse(self.jwks(), media_type="application/jwk-set+json")
+
+    async def _citizens(self, request: Request) -> Response:
+        today = self._clock().date()
+        listing = []
+        for citizen in self.citizens.values():
+            age = citizen.age(today)
+            enrolment = self.enrolments.get(citizen.id)
+            listing.append({
+                "id": citizen.id,
+                "name": citizen.name_en,
+                "nameZh": citizen.name_zh,
+                "age": age,
+                "ageGroup": self._age_group_of(age) if self._age_group_of else None,
+                "faceEnrolled": enrolment is not None,
+                "faceSamples": self._samples(citizen.id),
+            })
+        return JSONResponse({"citizens": listing})
+
+    def _samples(self, citizen_id: str) -> dict[str, str] | None:
+        sample = getattr(self.matcher, "sample_for", None)
+        mismatch = getattr(self.matcher, "mismatch_sample_for", None)
+        if sample is None or mismatch is None:
+            return None
+        return {"match": sample(citizen_id), "mismatch": mismatch(citizen_id)}
+
+    async def _staff(self, request: Request) -> Response:
+        return JSONResponse({"staff": [
+            {"id": s.id, "name": s.name, "department": s.department, "roles": list(s.roles)}
+            for s in self.staff.values()
+        ]})
+
+    async def _token(self, request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+            citizen, staff = body.get("citizen"), body.get("staff")
+            binding = _optional_str(body, "binding", max_length=200)
+            if (citizen is None) == (staff is None):
+                raise OAuthError(400, "invalid_request", 'send exactly one of "citizen" or "staff"')
+            if staff is not None:
+                if not isinstance(staff, str):
+                    raise OAuthError(400, "invalid_request", '"staff" must be a staff id string')
+                result = self.issue_staff_token(staff, binding=binding)
+            else:
+                acr = body.get("acr")
+                if not isinstance(citizen, str) or not isinstance(acr, str):
+                    raise OAuthError(400, "invalid_request",
+                                     '"citizen" (a test citizen id) and "acr" (an acr URI) must be strings')
+                selfie = _optional_str(body, "selfie", max_length=4096)
+                result = self.issue_citizen_token(citizen, acr, selfie=selfie, binding=binding)
+        except OAuthError as exc:
+            return exc.response()
+        return JSONResponse(result, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    async def _enrol(self, request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+            citizen = body.get("citizen")
+            if not isinstance(citizen, str) or citizen not in self.citizens:
+                raise OAuthError(400, "unknown_citizen", f"no test citizen {citizen!r}")
+            if body.get("consent") is not True:
+                raise OAuthError(400, "consent_required",
+                                 'enrolling a face template needs the citizen\'s explicit consent ("consent": true)')
+            enrolment = self.enrolments.enrol(citizen, consent=True, consented_at=self._clock(), source="request")
+        except OAuthError as exc:
+            return exc.response()
+        return JSONResponse({"citizen": citizen, "enrolled": True,
+                             "consentedAt": enrolment.consented_at.isoformat()}, status_code=201)
+
+    async def _face(self, request: Request) -> Response:
+        citizen = request.path_params["citizen"]
+        if citizen not in self.citizens:
+            return OAuthError(404, "unknown_citizen", f"no test citizen {citizen!r}").response()
+        if request.method == "DELETE":
+            withdrawn = self.enrolments.withdraw(citizen)
+            return JSONResponse({"citizen": citizen, "enrolled": False, "withdrawn": withdrawn})
+        enrolment = self.enrolments.get(citizen)
+        return JSONResponse({
+            "citizen": citizen, "enrolled": enrolment is not None,
+            "consentedAt": enrolment.consented_at.isoformat() if enrolment else None,
+            "consentSource": enrolment.consent_source if enrolment else None,
+        })
+
+    async def _login_page(self, request: Request) -> Response:
+        return HTMLResponse(_LOGIN_PAGE.replace("__ISSUER__", json.dumps(self.issuer)))
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > _MAX_BODY:
+        raise OAuthError(413, "invalid_request", f"request body larger than {_MAX_BODY} bytes")
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError:
+        raise OAuthError(400, "invalid_request", "the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise OAuthError(400, "invalid_request", "the body must be a JSON object")
+    return body
+
+
+def _optional_str(body: Mapping[str, Any], name: str, *, max_length: int) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise OAuthError(400, "invalid_request", f'"{name}" must be a non-empty string of at most {max_length} '
+                                                 "characters")
+    return value
+
+
+def dev_idp_app(settings: Settings, catalogue_acr_ladder: LadderSource, citizens: Sequence[DevCitizen],
+                staff: Sequence[DevStaff], matcher: FaceMatcher, key: DevSigningKey,
+                **options: Any) -> ASGIApp:
+    """The dev IdP as an ASGI app (mount at ``/dev-idp``); keep ``DevIdentityProvider`` for its state."""
+    return DevIdentityProvider(settings, catalogue_acr_ladder, citizens, staff, matcher, key, **options).app
+
+
+_LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>onestop dev login</title></head>
+<body><h1>onestop development identity provider</h1>
+<p>Test-only sign-in. See <code>GET citizens</code> and <code>POST token</code>.</p>
+<script>const ISSUER = __ISSUER__;</script></body></html>"""
