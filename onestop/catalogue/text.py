@@ -80,10 +80,15 @@ def _require_translations(data: Any) -> None:
         )
 
 
+def _sc_optional(schema: dict[str, Any]) -> None:
+    # sc is always present after loading but authors may omit it: the editor schema must not demand it.
+    schema["required"] = [key for key in schema.get("required", []) if key != "sc"]
+
+
 class LocalizedText(BaseModel):
     """A text in en and tc (required) and sc (derived from tc by OpenCC when omitted)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_sc_optional)
 
     en: str
     tc: str
@@ -114,7 +119,7 @@ class LocalizedText(BaseModel):
 class LocalizedList(BaseModel):
     """Lists of words per language (keywords); sc derived from tc when omitted."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_sc_optional)
 
     en: tuple[str, ...]
     tc: tuple[str, ...]
