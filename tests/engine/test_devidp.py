@@ -355,3 +355,15 @@ def load_dev_citizens_from_text(born: str) -> Any:
         path = Path(folder) / "citizens.yaml"
         path.write_text(f"citizens:\n  - id: a\n    profile: {{nameEn: A, dateOfBirth: {born}}}\n", encoding="utf-8")
         return load_dev_citizens(path)
+
+
+def test_repository_fixtures_cover_every_age_group_and_three_departments(definitions_dir: Path) -> None:
+    citizens = load_dev_citizens(definitions_dir / "dev" / "citizens.yaml")
+    staff = load_dev_staff(definitions_dir / "dev" / "staff.yaml")
+    groups = [age_group(c.age(TODAY.date())) for c in citizens]
+    assert len(citizens) >= 5
+    assert groups.count("youth") >= 1
+    assert groups.count("adult") >= 2
+    assert groups.count("elderly") >= 2
+    assert len({s.department for s in staff}) >= 3
+    assert all(c.face_consented_at is not None for c in citizens)
