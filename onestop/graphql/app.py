@@ -15,14 +15,14 @@ from onestop.config import Settings
 from onestop.engine.container import Engine
 from onestop.graphql.context import GraphQLView
 from onestop.graphql.schema import build_schema
-from onestop.graphql.security import BodySizeLimit
+from onestop.graphql.security import BodySizeLimit, Limits
 
 
-def create_view(settings: Settings, engine: Engine) -> GraphQLView:
+def create_view(settings: Settings, engine: Engine, *, limits: Limits | None = None) -> GraphQLView:
     """The GraphQL endpoint: GraphiQL and introspection only in development; queries by POST only."""
     return GraphQLView(
         engine,
-        schema=build_schema(production=not settings.development),
+        schema=build_schema(production=not settings.development, limits=limits),
         graphql_ide="graphiql" if settings.development else None,
         # GET queries are cacheable by proxies and bypass CORS preflight; the contract is POST.
         allow_queries_via_get=False,
@@ -30,9 +30,9 @@ def create_view(settings: Settings, engine: Engine) -> GraphQLView:
     )
 
 
-def create_app(settings: Settings, engine: Engine) -> Starlette:
+def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = None) -> Starlette:
     """The whole HTTP surface over an already-built engine (the caller owns ``engine`` and closes it)."""
-    view = create_view(settings, engine)
+    view = create_view(settings, engine, limits=limits)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

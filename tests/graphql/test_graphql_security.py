@@ -1,0 +1,188 @@
+"""Limits and exposure: depth, aliases, tokens, cost, introspection, GraphiQL, body size, bad JSON, masking."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import pytest
+from conftest import Api, codes_of, errors_of, make_api
+
+from onestop.engine.container import Engine
+from onestop.graphql.security import Limits
+
+
+@pytest.mark.parametrize("query", [
+    "{ services { edges { node { department { code } } } } }",
+    "{ services { edges { node { department { contact { phone } } } } } }",
+    "query Q { ...F } fragment F on Query { services { edges { node { themes { id } } } } }",
+])
+async def test_depth_limit_refuses_with_query_too_complex(query: str, engine: Engine) -> None:
+    # Our real types are shallow; a small limit makes the rule testable through the production factory.
+    api = make_api(engine.settings, engine, limits=Limits(max_depth=3))
+    try:
+        ok = await api.post("{ services { edges { node { slug } } } }")  # depth 3: at the limit
+        assert "errors" not in ok
+        result = await api.post(query)
+        assert codes_of(result) == ["QUERY_TOO_COMPLEX"]
+        assert "depth" in errors_of(result)[0]["message"]
+        assert result.get("data") is None
+    finally:
+        await api.client.aclose()
+
+
+async def test_too_many_aliases_are_refused(api: Api) -> None:
+    aliases = " ".join(f"a{i}: themes {{ id }}" for i in range(Limits().max_aliases + 1))
+    result = await api.post("{ " + aliases + " }")
+    assert codes_of(result) == ["QUERY_TOO_COMPLEX"]
+    assert "aliases" in errors_of(result)[0]["message"]
+
+
+async def test_aliases_within_the_limit_are_answered(api: Api) -> None:
+    result = await api.data("{ a: themes { id } b: themes { id } }")
+    assert result["a"] == result["b"]
+
+
+async def test_too_many_tokens_are_refused_while_parsing(api: Api) -> None:
+    fields = " ".join("__typename" for _ in range(Limits().max_tokens + 10))
+    result = await api.post("{ " + fields + " }")
+    assert codes_of(result) == ["QUERY_TOO_COMPLEX"]
+    assert "tokens" in errors_of(result)[0]["message"]
+
+
+async def test_an_expensive_query_is_refused_with_its_cost(api: Api) -> None:
+    query = "{ services(first: 100) { edges { node { " + " ".join(
+        f"s{i}: steps {{ id type title }}" for i in range(20)) + " } } } }"
+    result = await api.post(query)
+    assert codes_of(result) == ["QUERY_TOO_COMPLEX"]
+    error = errors_of(result)[0]
+    assert error["extensions"]["cost"] > error["extensions"]["maxCost"]
+
+
+INTROSPECTION = "{ __schema { queryType { name } } }"
+
+
+async def test_introspection_is_on_in_development(api: Api) -> None:
+    assert (await api.data(INTROSPECTION)) == {"__schema": {"queryType": {"name": "Query"}}}
+
+
+async def test_introspection_is_off_in_production(production_api: Api) -> None:
+    result = await production_api.post(INTROSPECTION)
+    assert set(codes_of(result)) == {"GRAPHQL_VALIDATION_FAILED"}
+    assert "introspection" in errors_of(result)[0]["message"].lower()
+    assert "data" not in result or result["data"] is None
+
+
+async def test_production_still_answers_typename(production_api: Api) -> None:
+    assert (await production_api.data("{ __typename }")) == {"__typename": "Query"}
+
+
+async def test_graphiql_is_served_on_get_in_development(api: Api) -> None:
+    response = await api.client.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_graphiql_is_not_served_in_production(production_api: Api) -> None:
+    response = await production_api.client.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code in {404, 405}
+    assert "graphiql" not in response.text.lower()
+
+
+async def test_queries_by_get_are_refused(api: Api) -> None:
+    response = await api.client.get("/graphql", params={"query": "{ __typename }"})
+    assert response.status_code in {400, 405}
+
+
+async def test_a_body_over_the_cap_is_refused_with_413(api: Api) -> None:
+    cap = api.engine.settings.max_body_bytes
+    response = await api.client.post("/graphql", content=b'{"query": "' + b" " * cap + b'{ __typename }"}',
+                                      headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    body = response.json()
+    assert body["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert str(cap) in body["errors"][0]["message"]
+
+
+async def test_a_chunked_body_over_the_cap_is_refused_with_413(api: Api) -> None:
+    cap = api.engine.settings.max_body_bytes
+
+    async def chunks():  # no Content-Length: the limit must hold while streaming
+        for _ in range(cap // 1024 + 2):
+            yield b" " * 1024
+
+    response = await api.client.post("/graphql", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+async def test_a_body_under_the_cap_is_served(api: Api) -> None:
+    padding = " " * (api.engine.settings.max_body_bytes // 2)
+    response = await api.client.post("/graphql", json={"query": "{ __typename }" + padding})
+    assert response.status_code == 200
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"query": ', b"\xff\xfe"])
+async def test_malformed_json_is_400_with_a_message(api: Api, body: bytes) -> None:
+    response = await api.client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert "not valid JSON" in error["message"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_body_without_a_query_is_400_with_a_message(api: Api) -> None:
+    response = await api.client.post("/graphql", json={"variables": {}})
+    assert response.status_code == 400
+    assert "query" in response.json()["errors"][0]["message"]
+
+
+async def test_a_syntax_error_is_reported_with_its_place(api: Api) -> None:
+    result = await api.post("{ services { ")
+    assert codes_of(result) == ["GRAPHQL_PARSE_FAILED"]
+    assert errors_of(result)[0]["locations"]
+
+
+async def test_an_unknown_field_is_a_validation_error(api: Api) -> None:
+    result = await api.post("{ servces { totalCount } }")
+    assert codes_of(result) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "services" in errors_of(result)[0]["message"]  # graphql-core's "Did you mean"
+
+
+class _ExplodingStore:
+    """A catalogue store whose status read fails the way a bug would (fault injection)."""
+
+    def __init__(self, real: object) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+    @property
+    def problems(self) -> tuple[()]:
+        raise RuntimeError("secret internal detail: /etc/onestop/key")
+
+
+async def test_an_unexpected_failure_is_masked_and_logged(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    broken = replace(engine, catalogue=_ExplodingStore(engine.catalogue))  # type: ignore[arg-type]
+    api = make_api(engine.settings, broken)
+    try:
+        with caplog.at_level(logging.ERROR, logger="onestop.graphql"):
+            result = await api.post("{ catalogueStatus { version problems { code } } themes { id } }")
+    finally:
+        await api.client.aclose()
+    assert codes_of(result) == ["INTERNAL_SERVER_ERROR"]
+    assert "secret" not in str(result)
+    assert result["data"] is None or result["data"].get("catalogueStatus") is None
+    assert any("secret internal detail" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+
+
+async def test_healthz_and_readyz_answer(api: Api) -> None:
+    assert (await api.client.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["catalogue"] == api.engine.catalogue.catalogue.version
+
+
+async def test_an_unknown_path_is_404(api: Api) -> None:
+    assert (await api.client.get("/nope")).status_code == 404
