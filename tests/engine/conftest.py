@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -51,3 +51,14 @@ def signer() -> Signer:
 @pytest.fixture
 def data_services(database: Database, cipher: FieldCipher, signer: Signer) -> DataServices:
     return DataServices.assemble(database, cipher, signer, provider_specs())
+
+
+@pytest.fixture
+def services_with(database: Database, cipher: FieldCipher,
+                  signer: Signer) -> Callable[..., DataServices]:
+    """Services whose catalogue has extra providers (``services_with(**{"td-http": spec})``)."""
+
+    def build(**extra: ProviderSpec) -> DataServices:
+        return DataServices.assemble(database, cipher, signer, provider_specs(**extra))
+
+    return build

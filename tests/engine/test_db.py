@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Integer, String, inspect, select, text
+from sqlalchemy.exc import StatementError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from onestop.config import Settings
+from onestop.engine.db import AccessLogRow, Base, CitizenRow, Database
+from onestop.engine.gateway import DataServices
+
+
+async def test_create_all_makes_every_table(database: Database) -> None:
+    async with database.engine.connect() as conn:
+        tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+    assert {"citizens", "profiles", "provider_records", "consents", "access_log"} <= set(tables)
+
+
+async def test_create_all_is_idempotent(database: Database) -> None:
+    await database.create_all()
+
+
+async def test_other_owners_can_add_tables_to_base(tmp_path: Path) -> None:
+    class Extra(Base):
+        __tablename__ = "test_extra_table"
+        id: Mapped[int] = mapped_column(Integer, primary_key=True)
+        note: Mapped[str] = mapped_column(String(10))
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    try:
+        await db.create_all()
+        async with db.session() as session:
+            session.add(Extra(id=1, note="ok"))
+        async with db.session() as session:
+            assert (await session.scalar(select(Extra.note))) == "ok"
+    finally:
+        Base.metadata.remove(Extra.__table__)  # type: ignore[arg-type]
+        await db.close()
+
+
+async def test_datetimes_come_back_aware_utc(data_services: DataServices, database: Database) -> None:
+    citizen = await data_services.citizens.ensure("sub-a")
+    at = datetime(2026, 11, 27, 20, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
+    await data_services.access_log.append(citizen.id, service_slug="s", department="TD", provider_id="p",
+                                          items=["p.i"], consent_id=None, application_id=None,
+                                          outcome="allowed", at=at)
+    async with database.session() as session:
+        stored = await session.scalar(select(AccessLogRow.at))
+    assert stored == at
+    assert stored is not None
+    assert stored.tzinfo is UTC
+
+
+async def test_naive_datetime_is_refused(database: Database) -> None:
+    with pytest.raises(StatementError, match="naive datetime"):
+        async with database.session() as session:
+            session.add(CitizenRow(id="c", sub="s", ref="r", created_at=datetime(2026, 1, 1)))
+
+
+async def test_database_from_settings_creates_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings(env="development", data_dir=tmp_path / "nested" / "data")
+    db = Database.from_settings(settings)
+    try:
+        await db.create_all()
+        assert (tmp_path / "nested" / "data" / "onestop.db").exists()
+    finally:
+        await db.close()
+
+
+async def test_concurrent_first_logins_create_one_citizen(data_services: DataServices,
+                                                          database: Database) -> None:
+    results = await asyncio.gather(*(data_services.citizens.ensure("sub-same") for _ in range(5)))
+    assert len({c.id for c in results}) == 1
+    async with database.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM citizens"))).scalar() == 1
+
+
+async def test_citizen_reference_is_a_pseudonym_not_the_sub(data_services: DataServices) -> None:
+    citizen = await data_services.citizens.ensure("sub-a")
+    assert citizen.ref != citizen.sub
+    assert citizen.ref != citizen.id
+    assert len(citizen.ref) == 32
+    assert await data_services.citizens.by_ref(citizen.ref) == citizen

@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from onestop.engine.errors import (
+    ConsentExpired,
+    ConsentRequired,
+    ConsentRevoked,
+    ItemsNotConsented,
+    ProviderUnavailable,
+    PurposeMismatch,
+)
+from onestop.engine.gateway import SELF_ACCESS_SERVICE, DataServices
+from onestop.engine.providers import ProviderSpec, SqlRegistryProvider
+
+PURPOSE = {"en": "Renew your driving licence", "tc": "續領駕駛執照"}
+SLUG = "renew-driving-licence"
+ITEMS = ["td-licensing.driving-licence", "eme.nameEn"]
+UPDATED = datetime(2026, 10, 1, tzinfo=UTC)
+HKID = "K305518(3)"
+NAME = "WONG, Ka Fai"
+
+
+async def _citizen_with_data(services: DataServices, sub: str = "sub-a") -> None:
+    await services.profiles.update(sub, {"nameEn": NAME, "hkid": HKID}, now=UPDATED)
+    citizen = await services.citizens.ensure(sub)
+    registry = services.providers.get("td-licensing")
+    assert isinstance(registry, SqlRegistryProvider)
+    await registry.put(citizen.id, "driving-licence", {"number": "DL123", "classes": ["1", "2"]}, UPDATED)
+    await registry.put(citizen.id, "driving-offence-points", 6, UPDATED)
+
+
+async def _grant(services: DataServices, sub: str = "sub-a", **overrides: Any) -> str:
+    args: dict[str, Any] = {"service_slug": SLUG, "service_hash": "h" * 64, "department": "TD", "items": ITEMS,
+                            "purpose": PURPOSE, "acr": "urn:onestop:acr:standard", "application_id": "app-1"}
+    args.update(overrides)
+    return (await services.consents.grant(sub, **args)).id
+
+
+async def _fetch(services: DataServices, consent_id: str | None, sub: str = "sub-a", **overrides: Any) -> Any:
+    args: dict[str, Any] = {"consent_id": consent_id, "service_slug": SLUG, "purpose": PURPOSE, "items": ITEMS,
+                            "application_id": "app-1"}
+    args.update(overrides)
+    return await services.gateway.fetch(sub, **args)
+
+
+async def test_grant_fetch_log_revoke_refuse(data_services: DataServices) -> None:
+    await _citizen_with_data(data_services)
+    consent_id = await _grant(data_services)
+
+    result = await _fetch(data_services, consent_id)
+    assert set(result.items) == set(ITEMS)
+    licence = result.items["td-licensing.driving-licence"]
+    assert licence.value == {"number": "DL123", "classes": ["1", "2"]}
+    assert (licence.source_department, licence.updated_at) == ("TD", UPDATED)
+    name = result.items["eme.nameEn"]
+    assert (name.value, name.source_department, name.updated_at) == (NAME, "DPO", UPDATED)
+
+    log = (await data_services.access_log.list("sub-a")).entries
+    assert {(e.provider_id, e.items, e.outcome, e.consent_id, e.department, e.service_slug) for e in log} == {
+        ("td-licensing", ("td-licensing.driving-licence",), "allowed", consent_id, "TD", SLUG),
+        ("eme", ("eme.nameEn",), "allowed", consent_id, "TD", SLUG),
+    }
+
+    await data_services.consents.revoke("sub-a", consent_id)
+    with pytest.raises(ConsentRevoked):
+        await _fetch(data_services, consent_id)  # the same application that obtained it
+    latest = (await data_services.access_log.list("sub-a", first=2)).entries
+    assert {(e.outcome, e.reason) for e in latest} == {("refused", "CONSENT_REVOKED")}
+    citizen = await data_services.citizens.ensure("sub-a")
+    assert await data_services.access_log.verify_chain(citizen.id) == 4
+
+
+async def test_fetch_returns_only_requested_consented_items(data_services: DataServices) -> None:
+    await _citizen_with_data(data_services)
+    consent_id = await _grant(data_services)
+    result = await _fetch(data_services, consent_id, items=["td-licensing.driving-licence"])
+    assert set(result.items) == {"td-licensing.driving-licence"}
+
+
+@pytest.mark.parametrize(("overrides", "error", "reason"), [
+    ({"purpose": {"en": "Marketing", "tc": "推廣"}}, PurposeMismatch, "PURPOSE_MISMATCH"),
+    ({"service_slug": "another-service"}, PurposeMismatch, "PURPOSE_MISMATCH"),
+    ({"application_id": "app-2"}, PurposeMismatch, "PURPOSE_MISMATCH"),
+    ({"items": [*ITEMS, "td-licensing.driving-offence-points"]}, ItemsNotConsented, "ITEMS_NOT_CONSENTED"),
+    ({"now": datetime.now(UTC) + timedelta(days=31)}, ConsentExpired, "CONSENT_EXPIRED"),
+])
+async def test_fetch_outside_the_consent_is_refused_and_logged(data_services: DataServices,
+                                                               overrides: dict[str, Any],
+                                                               error: type[Exception], reason: str) -> None:
+    await _citizen_with_data(data_services)
+    consent_id = await _grant(data_services)
+    with pytest.raises(error):
+        await _fetch(data_services, consent_id, **overrides)
+    entries = (await data_services.access_log.list("sub-a")).entries
+    assert entries
+    assert all((e.outcome, e.reason, e.consent_id) == ("refused", reason, consent_id) for e in entries)
+
+
+async def test_purpose_matching_ignores_whitespace_and_derived_simplified_text(data_services: DataServices) -> None:
+    await _citizen_with_data(data_services)
+    consent_id = await _grant(data_services)
+    purpose = {"en": "Renew  your driving\nlicence", "tc": "續領駕駛執照", "sc": "续领驾驶执照"}
+    assert (await _fetch(data_services, consent_id, purpose=purpose)).items
+
+
+async def test_another_citizens_consent_cannot_be_used(data_services: DataServices) -> None:
+    await _citizen_with_data(data_services, "sub-a")
+    await _citizen_with_data(data_services, "sub-b")
+    consent_a = await _grant(data_services, "sub-a")
+    with pytest.raises(ConsentRequired) as caught:
+        await _fetch(data_services, consent_a, sub="sub-b")
+    assert type(caught.value) is ConsentRequired
+    assert [e.outcome for e in (await data_services.access_log.list("sub-b")).entries] == ["refused", "refused"]
+    assert (await data_services.access_log.list("sub-a")).entries == ()
+
+
+async def test_fetch_without_consent_is_refused(data_services: DataServices) -> None:
+    await _citizen_with_data(data_services)
+    with pytest.raises(ConsentRequired):
+        await _fetch(data_services, None)
+    with pytest.raises(ConsentRequired):
+        await _fetch(data_services, "no-such-consent")
+
+
+@pytest.fixture
+def greedy_department() -> Iterator[str]:
+    """A department endpoint that answers with more than it was asked for."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"items": {
+                "driving-licence": {"value": {"number": "DL9"}, "updatedAt": "2026-09-30"},
+                "driving-offence-points": {"value": 15, "updatedAt": "2026-09-30"},
+                "criminal-record": {"value": "none", "updatedAt": "2026-09-30"},
+            }}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_provider_answering_extra_items_is_trimmed(services_with: Callable[..., DataServices],
+                                                         greedy_department: str) -> None:
+    spec = ProviderSpec("td-http", "TD", "http", ("driving-licence", "driving-offence-points"),
+                        greedy_department, 2.0)
+    services = services_with(**{"td-http": spec})
+    consent_id = await _grant(services, items=["td-http.driving-licence"])
+    result = await _fetch(services, consent_id, items=["td-http.driving-licence"])
+    assert set(result.items) == {"td-http.driving-licence"}
+    assert result.items["td-http.driving-licence"].value == {"number": "DL9"}
+    assert result.items["td-http.driving-licence"].updated_at == datetime(2026, 9, 30, tzinfo=UTC)
+
+
+async def test_provider_down_is_logged_as_failed(services_with: Callable[..., DataServices]) -> None:
+    spec = ProviderSpec("td-http", "TD", "http", ("driving-licence",), "http://127.0.0.1:9/", 0.5)
+    services = services_with(**{"td-http": spec})
+    consent_id = await _grant(services, items=["td-http.driving-licence"])
+    services.providers.get("td-http").backoff = 0.01  # type: ignore[attr-defined]
+    with pytest.raises(ProviderUnavailable):
+        await _fetch(services, consent_id, items=["td-http.driving-licence"])
+    (entry,) = (await services.access_log.list("sub-a")).entries
+    assert (entry.outcome, entry.reason) == ("failed", "PROVIDER_UNAVAILABLE")
+
+
+async def test_missing_values_are_reported_not_invented(data_services: DataServices) -> None:
+    await data_services.citizens.ensure("sub-a")
+    consent_id = await _grant(data_services)
+    result = await _fetch(data_services, consent_id)
+    assert result.items == {}
+    assert set(result.missing) == set(ITEMS)
+
+
+async def test_personal_data_is_a_consented_logged_self_access(data_services: DataServices) -> None:
+    await _citizen_with_data(data_services)
+    result = await data_services.gateway.personal_data("sub-a", "td-licensing", acr="urn:onestop:acr:basic")
+    assert result.items["td-licensing.driving-offence-points"].value == 6
+    assert set(result.missing) == {"td-licensing.vehicle-registrations"}
+    (entry,) = (await data_services.access_log.list("sub-a")).entries
+    assert (entry.service_slug, entry.outcome, entry.consent_id) == (SELF_ACCESS_SERVICE, "allowed",
+                                                                      result.consent_id)
+    assert await data_services.consents.list("sub-a") == []
+    (self_access,) = await data_services.consents.list("sub-a", include_self_access=True)
+    assert self_access.lawful_basis == "data-subject-access"
+
+
+async def test_no_personal_data_in_logs(data_services: DataServices, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    await _citizen_with_data(data_services)
+    consent_id = await _grant(data_services)
+    await _fetch(data_services, consent_id)
+    await data_services.consents.revoke("sub-a", consent_id)
+    with pytest.raises(ConsentRevoked) as caught:
+        await _fetch(data_services, consent_id)
+    text = caplog.text + str(caught.value)
+    for secret in (HKID, "K305518", NAME, "DL123"):
+        assert secret not in text

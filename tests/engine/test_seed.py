@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from onestop.engine.db import Database
+from onestop.engine.gateway import DataServices
+from onestop.engine.providers import specs_from_catalogue
+from onestop.engine.seed import SeedError, SeedReport, seed_citizens
+
+
+def _sub(login: str) -> str:
+    return f"sub-of-{login}"
+
+
+@pytest.fixture
+def catalogue_services(data_services: DataServices, definitions_dir: Path) -> DataServices:
+    from onestop.catalogue import load_catalogue
+
+    specs = specs_from_catalogue(load_catalogue(definitions_dir))
+    return DataServices.assemble(data_services.database, data_services.cipher, data_services.signer, specs)
+
+
+async def _seed(services: DataServices, path: Path) -> SeedReport:
+    return await seed_citizens(path, citizens=services.citizens, profiles=services.profiles,
+                               providers=services.providers.specs(), sub_for=_sub)
+
+
+async def _dump(database: Database) -> list[object]:
+    async with database.engine.connect() as conn:
+        rows: list[object] = []
+        for table in ("citizens", "profiles", "provider_records"):
+            rows += (await conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))).all()  # noqa: S608
+        return rows
+
+
+async def test_seeding_the_dev_citizens_is_idempotent(catalogue_services: DataServices,
+                                                      definitions_dir: Path) -> None:
+    fixture = definitions_dir / "dev" / "citizens.yaml"
+    first = await _seed(catalogue_services, fixture)
+    assert first.citizens_created >= 5
+    assert first.records_written > 0
+    before = await _dump(catalogue_services.database)
+    second = await _seed(catalogue_services, fixture)
+    assert (second.citizens_created, second.profiles_written, second.records_written) == (0, 0, 0)
+    assert await _dump(catalogue_services.database) == before
+
+
+async def test_seeded_citizen_can_be_read_through_the_gateway(catalogue_services: DataServices,
+                                                              definitions_dir: Path) -> None:
+    await _seed(catalogue_services, definitions_dir / "dev" / "citizens.yaml")
+    profile = await catalogue_services.profiles.get(_sub("wong-ka-fai"))
+    assert profile.hkid == "K305518(3)"
+    assert profile.phone == "+85262345678"
+    result = await catalogue_services.gateway.personal_data(_sub("chan-siu-ming"), "edb-records", acr="basic")
+    (history,) = result.items.values()
+    assert history.value[0]["from"] == 2019
+    assert history.source_department == "EDB"
+
+
+@pytest.mark.parametrize(("content", "fragment"), [
+    ("citizens: 3", "'citizens:' list"),
+    ("citizens:\n  - {profile: {}}", "needs an 'id'"),
+    ("citizens:\n  - {id: x, profile: {hkid: A123456(4)}}", "hkid"),
+    ("citizens:\n  - {id: x, records: {nowhere: {a: 1}}}", "not a department data provider"),
+    ("citizens:\n  - {id: x, records: {td-licensing: {colour: red}}}", "no item 'colour'"),
+    ("citizens: [", "cannot read"),
+])
+async def test_bad_fixture_gives_a_clear_error(data_services: DataServices, tmp_path: Path, content: str,
+                                               fragment: str) -> None:
+    path = tmp_path / "citizens.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(SeedError, match=fragment):
+        await _seed(data_services, path)
