@@ -15,6 +15,8 @@ from typing import Any
 
 from onestop.config import Settings
 from onestop.engine.catalogue_store import CatalogueStore
+from onestop.engine.devidp import DevIdentityProvider
+from onestop.engine.identity import TokenVerifier
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +30,8 @@ class Engine:
     settings: Settings
     catalogue: CatalogueStore
     feeds: Any = None            # H3: onestop.engine.feeds.FeedService
-    tokens: Any = None           # H4: onestop.engine.identity.TokenVerifier
-    dev_idp: Any = None          # H4: the development identity provider (development only)
+    tokens: TokenVerifier | None = None          # H4: access-token verification
+    dev_idp: DevIdentityProvider | None = None   # H4: the development identity provider (development only)
     database: Any = None         # H5: onestop.engine.db.Database
     profiles: Any = None         # H5: onestop.engine.profiles
     consents: Any = None         # H5: onestop.engine.consent
@@ -71,4 +73,21 @@ async def build_engine(settings: Settings) -> Engine:
 async def _build_services(engine: Engine) -> None:
     # Owners: add your service below, register its cleanup with engine.on_close, keep the order
     # (feeds -> identity -> database -> data services -> applications) so dependencies exist first.
+    _build_identity(engine)
     return None
+
+
+def _build_identity(engine: Engine) -> None:
+    # H4. In development the built-in IdP (mounted at /dev-idp) issues tokens; the verifier reads its keys
+    # in-process unless ONESTOP_OIDC_ISSUER points at a real issuer.
+    from onestop.engine.stepup import AssuranceLadder
+
+    settings, store = engine.settings, engine.catalogue
+    if settings.development:
+        engine.dev_idp = DevIdentityProvider.from_settings(
+            settings,
+            lambda: AssuranceLadder.from_levels(store.catalogue.taxonomy.assurance_levels),
+            age_group_of=lambda age: store.catalogue.age_group_for(age).id,
+        )
+    engine.tokens = TokenVerifier.for_settings(settings, dev_jwks=engine.dev_idp.jwks if engine.dev_idp else None)
+    engine.on_close(engine.tokens.aclose)

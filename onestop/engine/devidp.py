@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +33,8 @@ from starlette.types import ASGIApp
 from onestop.config import Settings
 from onestop.engine.faces import DevFaceMatcher, FaceEnrolments, FaceError, FaceMatcher
 from onestop.engine.stepup import AssuranceLadder
+
+log = logging.getLogger(__name__)
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 CLIENT_ID = "onestop-dev"
@@ -314,8 +317,14 @@ class DevIdentityProvider:
                       matcher: FaceMatcher | None = None) -> DevIdentityProvider:
         """Citizens and staff from ``<definitions>/dev/``, the persisted key, the dev face matcher."""
         fixtures = settings.definitions / "dev"
-        return cls(settings, ladder, load_dev_citizens(fixtures / "citizens.yaml"),
-                   load_dev_staff(fixtures / "staff.yaml"), matcher or DevFaceMatcher(),
+        citizens_file, staff_file = fixtures / "citizens.yaml", fixtures / "staff.yaml"
+        # A definitions tree without dev fixtures still serves (an IdP with nobody to log in as);
+        # a fixture that exists but is broken fails start-up with its path.
+        for missing in (f for f in (citizens_file, staff_file) if not f.exists()):
+            log.warning("dev IdP: %s not found; nobody can log in as that kind of user", missing)
+        citizens = load_dev_citizens(citizens_file) if citizens_file.exists() else ()
+        staff = load_dev_staff(staff_file) if staff_file.exists() else ()
+        return cls(settings, ladder, citizens, staff, matcher or DevFaceMatcher(),
                    DevSigningKey.load_or_create(settings), age_group_of=age_group_of)
 
     @property

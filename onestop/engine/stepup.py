@@ -151,7 +151,8 @@ def require_assurance(
 
     The required level is given either as ``level`` (a level id, with ``acr_of`` mapping it to its acr
     URI) or directly as ``acr_values`` (the acr URI). ``rank_of`` maps an acr URI to its rank
-    (``AssuranceLadder.rank_of``); an acr it does not know ranks below everything. ``max_age`` bounds
+    (``AssuranceLadder.rank_of`` or ``Catalogue.acr_rank``); an acr it does not know (None or a negative
+    rank) ranks below everything. ``max_age`` bounds
     the age of ``auth_time`` at ``now``. ``binding``, when given, must equal the token's ``txn``.
     """
     if (level is None) == (acr_values is None):
@@ -164,7 +165,7 @@ def require_assurance(
         assert acr_values is not None
         required_acr = acr_values
     required_rank = rank_of(required_acr)
-    if required_rank is None:
+    if required_rank is None or required_rank < 0:
         raise ValueError(f"the required acr {required_acr!r} is not on the assurance ladder")
     max_age_seconds = _seconds(max_age)
 
