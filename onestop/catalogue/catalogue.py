@@ -115,29 +115,29 @@ class _Loaded:
     option_lists: tuple[dict[str, tuple[Option, ...]], Source | None]
     departments: list[tuple[Department, Source]]
     services: list[tuple[Service, Source]]
-    complete: bool
+    known: crossref.Known
 
 
 def _load(files: Files, problems: list[Problem]) -> _Loaded:
-    complete = True
+    known = crossref.Known()
     if not files.taxonomy.exists():
         problems.append(Problem(str(files.taxonomy), 1, 1, "MISSING_FILE",
                                 "taxonomy.yaml is missing: every definitions tree needs one"))
     taxonomy, source, found = load_file(files.taxonomy, Taxonomy) if files.taxonomy.exists() else (None, None, [])
     problems += found
-    complete &= taxonomy is not None
+    known.taxonomy_ok = taxonomy is not None
     lists: dict[str, tuple[Option, ...]] = {}
     lists_source = None
     if files.option_lists is not None:
         parsed, lists_source, found = load_file(files.option_lists, OptionLists)
         problems += found
-        complete &= parsed is not None
+        known.lists_ok = parsed is not None
         lists = dict(parsed.root) if parsed else {}
     departments, services = [], []
     for path in files.departments:
         department, dsource, found = load_file(path, Department)
         problems += found
-        complete &= department is not None
+        known.departments_ok &= department is not None
         if department and dsource:
             departments.append((department, dsource))
     for path in files.services:
@@ -146,12 +146,12 @@ def _load(files: Files, problems: list[Problem]) -> _Loaded:
         if service and ssource:
             services.append((service, ssource))
     return _Loaded((taxonomy, source) if taxonomy and source else None, (lists, lists_source), departments,
-                   services, complete)
+                   services, known)
 
 
 def _check(loaded: _Loaded) -> list[Problem]:
     problems: list[Problem] = []
-    known = crossref.Known(complete=loaded.complete)
+    known = loaded.known
     if loaded.taxonomy:
         taxonomy, source = loaded.taxonomy
         problems += crossref.check_taxonomy(taxonomy, source)

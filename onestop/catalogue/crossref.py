@@ -31,7 +31,10 @@ class Known:
     departments: set[str] = field(default_factory=set)
     providers: dict[str, Provider] = field(default_factory=dict)
     option_lists: Mapping[str, tuple[Option, ...]] = field(default_factory=dict)
-    complete: bool = True  # False when a shared file failed: unknown-id checks would only add noise
+    # False when that shared file failed to load: checking references against it would only add noise.
+    taxonomy_ok: bool = True
+    lists_ok: bool = True
+    departments_ok: bool = True
 
 
 def unknown(source: Source, loc: Loc, code: str, what: str, value: str, choices: Iterable[str]) -> Problem:
@@ -131,8 +134,9 @@ class ServiceChecker:
 
     def run(self) -> list[Problem]:
         service, known = self.service, self.known
-        if known.complete:
+        if known.departments_ok:
             self._ref(("department",), service.department, "UNKNOWN_DEPARTMENT", "department", known.departments)
+        if known.taxonomy_ok:
             for index, theme in enumerate(service.themes):
                 self._ref(("themes", index), theme, "UNKNOWN_THEME", "theme", known.themes)
             for index, group in enumerate(service.age_groups):
@@ -185,10 +189,10 @@ class ServiceChecker:
             for index, ref in enumerate(step.items):
                 if self._data_ref((*loc, "items", index), ref):
                     self.prefilled.add(ref)
-        elif isinstance(step, StepUpStep) and self.known.complete:
+        elif isinstance(step, StepUpStep) and self.known.taxonomy_ok:
             self._ref((*loc, "assurance"), step.assurance, "UNKNOWN_ASSURANCE_LEVEL", "assurance level",
                       self.known.assurance)
-        elif isinstance(step, SubmitStep) and step.department is not None and self.known.complete:
+        elif isinstance(step, SubmitStep) and step.department is not None and self.known.departments_ok:
             self._ref((*loc, "department"), step.department, "UNKNOWN_DEPARTMENT", "department",
                       self.known.departments)
         self._fields((*loc, "fields"), getattr(step, "fields", ()))
@@ -197,7 +201,7 @@ class ServiceChecker:
         """Whether ``provider.item`` exists (reporting it when not)."""
         provider_id, _, rest = ref.partition(".")
         item_id = rest.split(".")[0]
-        if not self.known.complete:
+        if not self.known.departments_ok:
             return True
         provider = self.known.providers.get(provider_id)
         if provider is None:
@@ -246,10 +250,10 @@ class ServiceChecker:
             if item.options is not None:
                 self.problems.append(self.source.problem((*loc, "options"), "INVALID_VALUE",
                                                          "give `options` or `optionList`, not both"))
-            if self.known.complete and item.option_list not in lists:
+            if self.known.lists_ok and item.option_list not in lists:
                 self.problems.append(unknown(self.source, (*loc, "optionList"), "UNKNOWN_OPTION_LIST",
                                              "option list", item.option_list, lists))
-        if isinstance(item, AddressField) and self.known.complete and "districts" not in lists:
+        if isinstance(item, AddressField) and self.known.lists_ok and "districts" not in lists:
             self.problems.append(self.source.problem(loc, "UNKNOWN_OPTION_LIST",
                                                      "address fields need the 'districts' option list",
                                                      "define districts in option-lists.yaml"))

@@ -146,11 +146,8 @@ class Expression:
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: type[Any], handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        from_str = core_schema.no_info_after_validator_function(_from_yaml, core_schema.str_schema())
-        return core_schema.json_or_python_schema(
-            json_schema=from_str,
-            python_schema=core_schema.union_schema([core_schema.is_instance_schema(cls), from_str]),
-            serialization=core_schema.plain_serializer_function_ser_schema(lambda expr: expr.source),
+        return core_schema.no_info_plain_validator_function(
+            _from_yaml, serialization=core_schema.plain_serializer_function_ser_schema(lambda expr: expr.source),
         )
 
     @classmethod
@@ -168,7 +165,13 @@ def _known_hint(field_id: str, known: Collection[str]) -> str:
     return "only fields of earlier steps, or earlier fields of the same step, can be referenced"
 
 
-def _from_yaml(source: str) -> Expression:
+def _from_yaml(source: object) -> Expression:
+    if isinstance(source, Expression):
+        return source
+    if isinstance(source, bool):
+        source = "true" if source else "false"  # YAML reads `when: false` as a boolean; it is a fine condition
+    if not isinstance(source, str):
+        raise PydanticCustomError("string_type", "a CEL expression must be a text")
     try:
         return Expression(source)
     except ExpressionError as exc:

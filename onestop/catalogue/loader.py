@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,7 +19,6 @@ from onestop.catalogue.text import LocalizedList, LocalizedText
 from onestop.catalogue.yamlsource import Loc, Source, parse_file
 
 M = TypeVar("M", bound=BaseModel)
-IGNORED_DIRS = frozenset({"dev", "feeds", "schema"})
 
 _TYPE_NAMES = {
     "string_type": "a text", "int_type": "a whole number", "int_parsing": "a whole number",
@@ -42,12 +42,12 @@ class Files:
 
 
 def find_files(root: Path) -> Files:
-    """Every definition file under ``root`` (``dev/``, ``feeds/`` and ``schema/`` are not definitions)."""
+    """Every definition file under ``root`` (only departments/ and services/ are scanned: dev/, feeds/ and
+    schema/ hold other things)."""
     def yaml_files(folder: Path) -> list[Path]:
         if not folder.is_dir():
             return []
-        found = [*folder.rglob("*.yaml"), *folder.rglob("*.yml")]
-        return sorted(p for p in found if not IGNORED_DIRS & set(p.relative_to(root).parts[:-1]))
+        return sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")])
 
     option_lists = root / "option-lists.yaml"
     feeds = root / "feeds.yaml"
@@ -172,6 +172,10 @@ def _problem(source: Source, root: type[BaseModel], error: ErrorDetails) -> Prob
         hint = "write it as {en: ..., tc: ...}" if model in (LocalizedText, LocalizedList) else None
         return source.problem(data_loc, "WRONG_TYPE",
                               f"'{key}' should be {_TYPE_NAMES[kind]}, not {_yaml_type(error['input'])}", hint)
+    if kind == "literal_error":
+        expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        hint = did_you_mean(str(error["input"]), expected) or f"use one of: {', '.join(expected)}"
+        return source.problem(data_loc, "INVALID_VALUE", f"'{key}' cannot be '{error['input']}'", hint)
     message = error["msg"].removeprefix("Value error, ")
     return source.problem(data_loc, "INVALID_VALUE", f"'{key}': {message}")
 
@@ -181,7 +185,11 @@ def validate_source(source: Source, model: type[M]) -> tuple[M | None, list[Prob
     try:
         return model.model_validate(source.data), []
     except ValidationError as exc:
-        return None, [_problem(source, model, error) for error in exc.errors(include_url=False)]
+        errors = exc.errors(include_url=False)
+        # A list whose items failed also reports "too short after validation": noise beside the real cause.
+        errors = [error for error in errors if not (error["type"] == "too_short" and any(
+            other is not error and other["loc"][:len(error["loc"])] == error["loc"] for other in errors))]
+        return None, [_problem(source, model, error) for error in errors]
 
 
 def load_file(file: Path, model: type[M]) -> tuple[M | None, Source | None, list[Problem]]:
