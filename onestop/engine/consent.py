@@ -146,12 +146,15 @@ class ConsentService:
         ordered = tuple(sorted(set(items)))
         return ordered, tuple(sorted({item.partition(".")[0] for item in ordered}))
 
-    async def grant(self, sub: str, *, service_slug: str, service_hash: str, department: str,
+    async def grant(self, who: str | Citizen, *, service_slug: str, service_hash: str, department: str,
                     items: Sequence[str], purpose: Any, acr: str, lawful_basis: str = "consent",
                     mode: Mode = "one-off", valid_for: timedelta | None = None,
                     application_id: str | None = None, step_id: str | None = None,
                     now: datetime | None = None) -> Consent:
-        """Record and sign a consent for exactly ``items`` (``provider.item``) for ``purpose``."""
+        """Record and sign a consent for exactly ``items`` (``provider.item``) for ``purpose``.
+
+        ``who`` is the citizen's ``sub`` (GraphQL) or a resolved ``Citizen`` (workflow activities, by ref).
+        """
         if mode not in ("one-off", "standing"):
             raise InvalidInput([FieldError(("mode",), "mode must be one-off or standing")])
         if valid_for is not None and valid_for <= timedelta(0):
@@ -160,7 +163,7 @@ class ConsentService:
         if not {"en", "tc"} <= set(text):
             raise InvalidInput([FieldError(("purpose",), "state the purpose in English (en) and Chinese (tc)")])
         ordered, providers = self._check_items(items)
-        citizen = await self.citizens.ensure(sub)
+        citizen = who if isinstance(who, Citizen) else await self.citizens.ensure(who)
         granted = (now or datetime.now(UTC)).astimezone(UTC)
         default = ONE_OFF_DEFAULT if mode == "one-off" else STANDING_DEFAULT
         consent = Consent(
@@ -259,6 +262,25 @@ class ConsentService:
         if extra:
             raise ItemsNotConsented(consent_id, extra)
         return consent
+
+    async def find_live(self, citizen: Citizen, *, application_id: str, step_id: str, service_slug: str,
+                        items: Sequence[str], purpose: Any, now: datetime | None = None) -> Consent | None:
+        """A live consent this application step already holds for exactly these items and purpose.
+
+        Lets a retried prefill activity reuse its consent instead of granting a duplicate.
+        """
+        at = (now or datetime.now(UTC)).astimezone(UTC)
+        async with self.database.session() as session:
+            rows = (await session.scalars(select(ConsentRow).where(
+                ConsentRow.citizen_id == citizen.id, ConsentRow.application_id == application_id,
+                ConsentRow.step_id == step_id, ConsentRow.service_slug == service_slug,
+                ConsentRow.revoked_at.is_(None), ConsentRow.expires_at > at,
+            ).order_by(ConsentRow.granted_at.desc()))).all()
+        wanted, text = sorted(set(items)), purpose_text(purpose)
+        for row in rows:
+            if list(row.items) == wanted and _same_purpose(row.purpose, text):
+                return self._consent(row, citizen)
+        return None
 
     async def end_for_application(self, application_id: str, *, now: datetime | None = None) -> int:
         """End the one-off consents of a finished application; the number ended."""

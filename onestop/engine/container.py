@@ -11,12 +11,26 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from onestop.config import Settings
+from onestop.engine.accesslog import AccessLog
 from onestop.engine.catalogue_store import CatalogueStore
+from onestop.engine.consent import ConsentService
+from onestop.engine.db import Database
 from onestop.engine.devidp import DevIdentityProvider
+from onestop.engine.gateway import DataGateway, DataServices
 from onestop.engine.identity import TokenVerifier
+
+if TYPE_CHECKING:
+    from onestop.engine.accesslog import AccessLog
+    from onestop.engine.consent import ConsentService
+    from onestop.engine.db import Database
+    from onestop.engine.gateway import DataGateway, DataServices
+    from onestop.engine.profiles import ProfileService
+    from onestop.engine.signing import Signer
+from onestop.engine.profiles import CitizenDirectory, ProfileService
+from onestop.engine.signing import Signer
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +46,14 @@ class Engine:
     feeds: Any = None            # H3: onestop.engine.feeds.FeedService
     tokens: TokenVerifier | None = None          # H4: access-token verification
     dev_idp: DevIdentityProvider | None = None   # H4: the development identity provider (development only)
-    database: Any = None         # H5: onestop.engine.db.Database
-    profiles: Any = None         # H5: onestop.engine.profiles
-    consents: Any = None         # H5: onestop.engine.consent
-    access_log: Any = None       # H5: onestop.engine.accesslog
-    gateway: Any = None          # H5: onestop.engine.gateway
-    signer: Any = None           # H5: onestop.engine.signing
+    database: Database | None = None          # H5: the SQLAlchemy engine and sessions
+    data: DataServices | None = None          # H5: all data services (citizens, providers, ... as below)
+    citizens: CitizenDirectory | None = None  # H5: sub/ref -> Citizen
+    profiles: ProfileService | None = None    # H5: e-ME profiles
+    consents: ConsentService | None = None    # H5: consent artefacts
+    access_log: AccessLog | None = None       # H5: hash-chained data access log
+    gateway: DataGateway | None = None        # H5: consented, logged fetches (and prefill)
+    signer: Signer | None = None              # H5: platform JWS signatures, JWKS
     applications: Any = None     # H7: onestop.engine.applications
     _closers: list[Closer] = field(default_factory=list, repr=False)
 
@@ -74,6 +90,7 @@ async def _build_services(engine: Engine) -> None:
     # Owners: add your service below, register its cleanup with engine.on_close, keep the order
     # (feeds -> identity -> database -> data services -> applications) so dependencies exist first.
     _build_identity(engine)
+    await _build_data(engine)
     return None
 
 
@@ -91,3 +108,49 @@ def _build_identity(engine: Engine) -> None:
         )
     engine.tokens = TokenVerifier.for_settings(settings, dev_jwks=engine.dev_idp.jwks if engine.dev_idp else None)
     engine.on_close(engine.tokens.aclose)
+
+
+async def _build_data(engine: Engine) -> None:
+    # H5. The embedded default creates missing tables (owners of other tables call create_all again after
+    # importing their models; it is idempotent) and, in development, seeds the test citizens' data.
+    settings = engine.settings
+    database = Database.from_settings(settings)
+    engine.on_close(database.close)
+    await database.create_all()
+    data = DataServices.build(settings, engine.catalogue.catalogue, database)
+    engine.database, engine.data, engine.signer = database, data, data.signer
+    engine.citizens, engine.profiles, engine.consents = data.citizens, data.profiles, data.consents
+    engine.access_log, engine.gateway = data.access_log, data.gateway
+    fixture = settings.definitions / "dev" / "citizens.yaml"
+    if settings.development and fixture.exists():
+        from onestop.engine.devidp import citizen_sub
+        from onestop.engine.seed import seed_citizens
+
+        report = await seed_citizens(fixture, citizens=data.citizens, profiles=data.profiles,
+                                     providers=data.providers.specs(),
+                                     sub_for=lambda login: citizen_sub(settings, login))
+        log.info("seeded development data: %s", report)
+
+
+async def _build_data(engine: Engine) -> None:
+    # H5's services over one database. The embedded default creates its tables; production runs migrations
+    # (create_all is idempotent, so running it there is harmless until Alembic lands).
+    from onestop.engine.db import Database
+    from onestop.engine.gateway import DataServices
+
+    settings = engine.settings
+    database = Database.from_settings(settings)
+    engine.on_close(database.close)
+    await database.create_all()
+    data = DataServices.build(settings, engine.catalogue.catalogue, database)
+    engine.data, engine.database, engine.signer = data, database, data.signer
+    engine.profiles, engine.consents = data.profiles, data.consents
+    engine.access_log, engine.gateway = data.access_log, data.gateway
+    fixture = settings.definitions / "dev" / "citizens.yaml"
+    if settings.development and engine.dev_idp is not None and fixture.exists():
+        from onestop.engine.providers import specs_from_catalogue
+        from onestop.engine.seed import seed_citizens
+
+        await seed_citizens(fixture, citizens=data.citizens, profiles=data.profiles,
+                            providers=specs_from_catalogue(engine.catalogue.catalogue),
+                            sub_for=engine.dev_idp.citizen_sub)

@@ -16,10 +16,17 @@ import httpx
 
 from onestop.config import Settings
 from onestop.engine.accesslog import ALLOWED, FAILED, REFUSED, AccessLog
-from onestop.engine.consent import SELF_ACCESS_BASIS, ConsentService
+from onestop.engine.consent import SELF_ACCESS_BASIS, Consent, ConsentService, Mode
 from onestop.engine.crypto import FieldCipher, KeyRing
 from onestop.engine.db import Database
-from onestop.engine.errors import ConsentRequired, EngineError, FieldError, InvalidInput, ProviderUnavailable
+from onestop.engine.errors import (
+    ConsentRequired,
+    EngineError,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    ProviderUnavailable,
+)
 from onestop.engine.profiles import Citizen, CitizenDirectory, ProfileService
 from onestop.engine.providers import ProvidedValue, ProviderRegistry, ProviderSpec, specs_from_catalogue
 from onestop.engine.signing import Signer
@@ -77,16 +84,18 @@ class DataGateway:
         self.providers = providers
         self.access_log = access_log
 
-    async def fetch(self, sub: str, *, consent_id: str | None, service_slug: str, purpose: Any,
+    async def fetch(self, who: str | Citizen, *, consent_id: str | None, service_slug: str, purpose: Any,
                     items: Sequence[str], department: str = "", application_id: str | None = None,
                     now: datetime | None = None) -> FetchResult:
         """Fetch ``items`` (``provider.item``) for ``service_slug`` under ``consent_id``.
+
+        ``who`` is the caller's ``sub`` or a resolved ``Citizen`` (activities resolve ``citizen_ref`` first).
 
         Raises a ``ConsentRequired`` subclass (revoked, expired, items not covered, purpose mismatch) after
         logging the refusal, or ``ProviderUnavailable`` after logging the failure.
         """
         by_provider = _split(items)
-        citizen = await self.citizens.get(sub)
+        citizen = who if isinstance(who, Citizen) else await self.citizens.get(who)
         if citizen is None:
             raise ConsentRequired()
         at = (now or datetime.now(UTC)).astimezone(UTC)
@@ -140,6 +149,26 @@ class DataGateway:
     async def _fetch_one(self, citizen: Citizen, provider_id: str,
                          items: Sequence[str]) -> Mapping[str, ProvidedValue]:
         return await self.providers.get(provider_id).fetch(citizen, items)
+
+    async def prefill(self, citizen_ref: str, *, application_id: str, step_id: str, service_slug: str,
+                      service_hash: str, department: str, items: Sequence[str], purpose: Any, acr: str,
+                      lawful_basis: str = "consent", mode: Mode = "one-off", valid_for: timedelta | None = None,
+                      now: datetime | None = None) -> tuple[Consent, FetchResult]:
+        """A prefill step: consent for exactly ``items`` (reused when a retry already granted it), then fetch."""
+        citizen = await self.citizens.by_ref(citizen_ref)
+        if citizen is None:
+            raise NotFound("citizen", citizen_ref)
+        consent = await self.consents.find_live(
+            citizen, application_id=application_id, step_id=step_id, service_slug=service_slug, items=items,
+            purpose=purpose, now=now,
+        ) or await self.consents.grant(
+            citizen, service_slug=service_slug, service_hash=service_hash, department=department, items=items,
+            purpose=purpose, acr=acr, lawful_basis=lawful_basis, mode=mode, valid_for=valid_for,
+            application_id=application_id, step_id=step_id, now=now,
+        )
+        result = await self.fetch(citizen, consent_id=consent.id, service_slug=service_slug, purpose=purpose,
+                                  items=items, department=department, application_id=application_id, now=now)
+        return consent, result
 
     async def personal_data(self, sub: str, provider_id: str, *, acr: str,
                             now: datetime | None = None) -> FetchResult:

@@ -15,6 +15,7 @@ from onestop.engine.errors import (
     ConsentRequired,
     ConsentRevoked,
     ItemsNotConsented,
+    NotFound,
     ProviderUnavailable,
     PurposeMismatch,
 )
@@ -214,3 +215,26 @@ async def test_no_personal_data_in_logs(data_services: DataServices, caplog: pyt
     text = caplog.text + str(caught.value)
     for secret in (HKID, "K305518", NAME, "DL123"):
         assert secret not in text
+
+
+async def test_prefill_grants_once_and_fetches_by_citizen_ref(data_services: DataServices) -> None:
+    await _citizen_with_data(data_services)
+    citizen = await data_services.citizens.ensure("sub-a")
+    args: dict[str, Any] = {"application_id": "app-1", "step_id": "prefill", "service_slug": SLUG,
+                            "service_hash": "h" * 64, "department": "TD", "items": ITEMS, "purpose": PURPOSE,
+                            "acr": "urn:onestop:acr:standard"}
+    consent, result = await data_services.gateway.prefill(citizen.ref, **args)
+    assert result.items["eme.nameEn"].value == NAME
+    assert consent.application_id == "app-1"
+    retried, _ = await data_services.gateway.prefill(citizen.ref, **args)
+    assert retried.id == consent.id
+    assert len(await data_services.consents.list("sub-a")) == 1
+    other_step, _ = await data_services.gateway.prefill(citizen.ref, **{**args, "step_id": "prefill-2"})
+    assert other_step.id != consent.id
+
+
+async def test_prefill_for_unknown_citizen_ref_is_not_found(data_services: DataServices) -> None:
+    with pytest.raises(NotFound):
+        await data_services.gateway.prefill("no-such-ref", application_id="a", step_id="s", service_slug=SLUG,
+                                            service_hash="", department="TD", items=ITEMS, purpose=PURPOSE,
+                                            acr="basic")
