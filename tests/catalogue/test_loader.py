@@ -144,7 +144,8 @@ def test_conditional_exit_does_not_make_later_steps_unreachable(tree: Tree) -> N
 
 
 def test_prefill_source_must_be_requested_by_an_earlier_prefill_step(tree: Tree) -> None:
-    tree.edit_service("    items: [td-licensing.driving-licence]", "    when: false\n    items: [td-licensing.driving-licence]")
+    tree.edit_service("    items: [td-licensing.driving-licence]",
+                      "    when: false\n    items: [td-licensing.driving-licence]")
     tree.load()  # a conditional prefill step still counts as requesting the item
     tree.edit_service("    type: prefill", "    type: consent")
     tree.edit_service("    purpose: {en: To fill the form, tc: 填表}", "    statement: {en: I agree, tc: 我同意}")
@@ -201,5 +202,6 @@ def test_login_none_cannot_prefill(tree: Tree) -> None:
 
 
 def test_options_and_option_list_together_are_refused(tree: Tree) -> None:
-    tree.edit_service("optionList: districts", "optionList: districts\n        options: [{value: a, label: {en: a, tc: a}}]")
+    tree.edit_service("optionList: districts",
+                      "optionList: districts\n        options: [{value: a, label: {en: a, tc: a}}]")
     assert (SERVICE_FILE, 31, 18, "INVALID_VALUE") in codes_at(tree.problems())

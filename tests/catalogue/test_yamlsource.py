@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from onestop.catalogue.yamlsource import Mark, parse_file, parse_text
+
+
+def test_every_key_and_value_has_its_line_and_column() -> None:
+    source, problems = parse_text("x.yaml", "id: a\nsteps:\n  - id: one\n    title: {en: One}\n")
+    assert problems == []
+    assert source is not None
+    assert source.key_mark(("steps", 0, "title")) == Mark(4, 5)
+    assert source.value_mark(("steps", 0, "title", "en")) == Mark(4, 17)
+    assert source.value_mark(("steps", 0)) == Mark(3, 5)
+    # Unknown paths fall back to the nearest known ancestor.
+    assert source.value_mark(("steps", 0, "missing")) == Mark(3, 5)
+
+
+def test_scalar_style_is_kept_for_column_arithmetic() -> None:
+    source, _ = parse_text("x.yaml", "a: 'quoted'\nb: plain\nc: |\n  block\n")
+    assert source is not None
+    assert [source.value_mark((key,)).style for key in "abc"] == ["'", None, "|"]
+
+
+def test_dates_stay_text() -> None:
+    source, _ = parse_text("x.yaml", "after: 2000-01-31\nversion: 3\nflag: true\n")
+    assert source is not None
+    assert source.data == {"after": "2000-01-31", "version": 3, "flag": True}
+
+
+def test_duplicate_keys_are_problems_naming_the_first() -> None:
+    source, problems = parse_text("x.yaml", "a: 1\nb:\n  c: 2\n  c: 3\n")
+    assert source is not None
+    assert [(p.line, p.col, p.code) for p in problems] == [(4, 3, "DUPLICATE_KEY")]
+    assert "first at line 3" in problems[0].message
+    assert source.data == {"a": 1, "b": {"c": 2}}
+
+
+def test_tab_indentation_is_reported_at_the_tab() -> None:
+    source, problems = parse_text("x.yaml", "a:\n  b: 1\n  \tc: 2\n\td: 3\n")
+    assert source is None
+    assert [(p.line, p.col, p.code) for p in problems] == [(3, 3, "TAB_INDENT"), (4, 1, "TAB_INDENT")]
+
+
+def test_tab_inside_a_value_is_not_indentation() -> None:
+    _, problems = parse_text("x.yaml", "a: 'x\ty'\n")
+    assert problems == []
+
+
+def test_empty_and_comment_only_files_are_empty() -> None:
+    for text in ("", "\n\n", "# nothing yet\n"):
+        source, problems = parse_text("x.yaml", text)
+        assert source is None
+        assert [(p.line, p.col, p.code) for p in problems] == [(1, 1, "EMPTY_FILE")]
+
+
+def test_syntax_error_points_at_the_mark() -> None:
+    _, problems = parse_text("x.yaml", "a: 1\nb: [1, 2\nc: 3\n")
+    assert [p.code for p in problems] == ["YAML_SYNTAX"]
+    assert (problems[0].line, problems[0].col) == (3, 2)
+
+
+def test_bad_indentation_is_a_syntax_error() -> None:
+    _, problems = parse_text("x.yaml", "a:\n  b: 1\n c: 2\n")
+    assert [(p.line, p.code) for p in problems] == [(3, "YAML_SYNTAX")]
+
+
+def test_non_utf8_bytes_are_located(tmp_path: Path) -> None:
+    file = tmp_path / "big5.yaml"
+    file.write_bytes(b"id: x\ntitle: " + "駕駛".encode("big5") + b"\n")
+    source, problems = parse_file(file)
+    assert source is None
+    assert [(p.line, p.col, p.code) for p in problems] == [(2, 8, "NOT_UTF8")]
+    assert "offset 13" in problems[0].message
+
+
+def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    file = tmp_path / "bom.yaml"
+    file.write_bytes(b"\xef\xbb\xbfid: x\n")
+    source, problems = parse_file(file, "shown.yaml")
+    assert problems == []
+    assert source is not None
+    assert source.data == {"id": "x"}
+    assert source.path == "shown.yaml"
+
+
+def test_resolve_drops_union_tags_from_validator_locations() -> None:
+    source, _ = parse_text("x.yaml", "steps:\n  - type: form\n    fields: [{id: a}]\n")
+    assert source is not None
+    assert source.resolve(("steps", 0, "form", "fields", 0, "text", "id")) == ("steps", 0, "fields", 0, "id")
