@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from onestop.config import Settings
 from onestop.engine.accesslog import AccessLog
@@ -21,14 +21,6 @@ from onestop.engine.db import Database
 from onestop.engine.devidp import DevIdentityProvider
 from onestop.engine.gateway import DataGateway, DataServices
 from onestop.engine.identity import TokenVerifier
-
-if TYPE_CHECKING:
-    from onestop.engine.accesslog import AccessLog
-    from onestop.engine.consent import ConsentService
-    from onestop.engine.db import Database
-    from onestop.engine.gateway import DataGateway, DataServices
-    from onestop.engine.profiles import ProfileService
-    from onestop.engine.signing import Signer
 from onestop.engine.profiles import CitizenDirectory, ProfileService
 from onestop.engine.signing import Signer
 
@@ -130,27 +122,3 @@ async def _build_data(engine: Engine) -> None:
                                      providers=data.providers.specs(),
                                      sub_for=lambda login: citizen_sub(settings, login))
         log.info("seeded development data: %s", report)
-
-
-async def _build_data(engine: Engine) -> None:
-    # H5's services over one database. The embedded default creates its tables; production runs migrations
-    # (create_all is idempotent, so running it there is harmless until Alembic lands).
-    from onestop.engine.db import Database
-    from onestop.engine.gateway import DataServices
-
-    settings = engine.settings
-    database = Database.from_settings(settings)
-    engine.on_close(database.close)
-    await database.create_all()
-    data = DataServices.build(settings, engine.catalogue.catalogue, database)
-    engine.data, engine.database, engine.signer = data, database, data.signer
-    engine.profiles, engine.consents = data.profiles, data.consents
-    engine.access_log, engine.gateway = data.access_log, data.gateway
-    fixture = settings.definitions / "dev" / "citizens.yaml"
-    if settings.development and engine.dev_idp is not None and fixture.exists():
-        from onestop.engine.providers import specs_from_catalogue
-        from onestop.engine.seed import seed_citizens
-
-        await seed_citizens(fixture, citizens=data.citizens, profiles=data.profiles,
-                            providers=specs_from_catalogue(engine.catalogue.catalogue),
-                            sub_for=engine.dev_idp.citizen_sub)

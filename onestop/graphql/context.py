@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
@@ -19,7 +18,7 @@ from strawberry.types import Info
 from onestop.catalogue.text import Lang
 from onestop.config import Settings
 from onestop.engine.principal import Principal
-from onestop.graphql.errors import Unauthenticated, engine_failure
+from onestop.graphql.errors import Forbidden, Unauthenticated, engine_failure
 from onestop.graphql.language import request_language
 
 if TYPE_CHECKING:  # the schema (and `onestop export-schema`) must build without loading a catalogue
@@ -60,7 +59,7 @@ class Context:
         if principal is None:
             raise Unauthenticated()
         if not principal.is_citizen:
-            raise Unauthenticated("This needs a citizen's login; staff tokens cannot act for citizens.")
+            raise Forbidden("This needs a citizen's login; staff tokens cannot act for citizens.")
         return principal
 
     async def _verify(self) -> tuple[Principal | None, Exception | None]:
@@ -74,9 +73,7 @@ class Context:
         if verifier is None:
             return None, Unauthenticated("This server accepts no logins: no identity provider is configured.")
         try:
-            result = verifier.verify(token.strip())
-            if inspect.isawaitable(result):
-                result = await result
+            result = await verifier.verify(token.strip())
         except Exception as exc:
             mapped = engine_failure(exc)
             if mapped is None:

@@ -1,0 +1,334 @@
+"""The citizen's own view: e-ME profile, consents, who read their data, what departments hold about them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from onestop.engine.accesslog import AccessLogEntry
+from onestop.engine.consent import Consent as ConsentRecord
+from onestop.engine.errors import InvalidInput
+from onestop.engine.gateway import FetchResult
+from onestop.engine.principal import Principal
+from onestop.engine.profiles import Profile as ProfileRecord
+from onestop.graphql.catalogue.types import Department, Service
+from onestop.graphql.citizen.services import citizen_services
+from onestop.graphql.context import Info_
+from onestop.graphql.errors import BadUserInput
+from onestop.graphql.fields import field
+from onestop.graphql.relay import Connection, Edge, Node, PageInfo, page_of, register_node, to_global_id
+
+
+@strawberry.enum
+class Region(Enum):
+    HK = "HK"
+    KLN = "KLN"
+    NT = "NT"
+
+
+@strawberry.enum
+class Gender(Enum):
+    M = "M"
+    F = "F"
+    X = "X"
+
+
+@strawberry.enum(description="Whether a consent still allows access.")
+class ConsentStatus(Enum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+@strawberry.enum
+class ConsentMode(Enum):
+    ONE_OFF = "one-off"
+    STANDING = "standing"
+
+
+@strawberry.type(description="A structured Hong Kong address.")
+class Address:
+    flat: str | None
+    floor: str | None
+    block: str | None
+    building: str | None
+    street: str | None
+    district: str = strawberry.field(description="A value of the `districts` option list.")
+    region: Region
+
+    @classmethod
+    def of(cls, value: Any) -> Address | None:
+        if value is None:
+            return None
+        return cls(flat=value.flat, floor=value.floor, block=value.block, building=value.building,
+                   street=value.street, district=value.district, region=Region(value.region))
+
+
+@strawberry.type(description="The citizen's e-ME profile.")
+class Profile:
+    name_en: str | None
+    name_zh: str | None
+    date_of_birth: date | None
+    hkid: str | None
+    gender: Gender | None
+    phone: str | None
+    email: str | None
+    residential_address: Address | None
+    correspondence_address: Address | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, record: ProfileRecord) -> Profile:
+        return cls(
+            name_en=record.name_en, name_zh=record.name_zh, date_of_birth=record.date_of_birth,
+            hkid=record.hkid, gender=Gender(record.gender) if record.gender else None, phone=record.phone,
+            email=record.email, residential_address=Address.of(record.residential_address),
+            correspondence_address=Address.of(record.correspondence_address), updated_at=record.updated_at,
+        )
+
+
+@strawberry.type(description="One data item a consent covers.")
+class ConsentItem:
+    provider: str
+    item: str
+
+    @field(description="What the item is, in the request's language.")
+    def description(self, info: Info_) -> str | None:
+        provider = info.context.snapshot.catalogue.providers.get(self.provider)
+        data_item = provider.item(self.item) if provider is not None else None
+        return None if data_item is None else data_item.description.get(info.context.lang)
+
+
+def _split_item(reference: str) -> ConsentItem:
+    provider, _, item = reference.partition(".")
+    return ConsentItem(provider=provider, item=item)
+
+
+@strawberry.type(description="A consent artefact: who may read which of your data, for what, until when.")
+class Consent(Node):
+    record: strawberry.Private[ConsentRecord]
+
+    @field(description="Opaque global id; pass it to revokeConsent.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Consent", self.record.id))
+
+    @field(description="The artefact's own id, as in its signature.")
+    def consent_id(self) -> str:
+        return self.record.id
+
+    @field(description="The service the consent was given to; null when it left the catalogue.")
+    def service(self, info: Info_) -> Service | None:
+        found = info.context.snapshot.catalogue.service(self.record.service_slug)
+        return None if found is None else Service(model=found)
+
+    @field()
+    def service_slug(self) -> str:
+        return self.record.service_slug
+
+    @field(description="The department that receives the data.")
+    def department(self, info: Info_) -> Department | None:
+        found = info.context.snapshot.catalogue.departments.get(self.record.department)
+        return None if found is None else Department(model=found)
+
+    @field()
+    def providers(self) -> list[str]:
+        return list(self.record.providers)
+
+    @field()
+    def items(self) -> list[ConsentItem]:
+        return [_split_item(reference) for reference in self.record.items]
+
+    @field(description="Why the data is needed, in the request's language.")
+    def purpose(self, info: Info_) -> str:
+        purpose = self.record.purpose
+        lang = info.context.lang.value
+        return purpose.get(lang) or purpose.get("tc" if lang == "sc" else "en") or purpose.get("en", "")
+
+    @field()
+    def lawful_basis(self) -> str:
+        return self.record.lawful_basis
+
+    @field()
+    def mode(self) -> ConsentMode:
+        return ConsentMode(self.record.mode)
+
+    @field(description="The `acr` of the login that granted it.")
+    def granted_with_acr(self) -> str:
+        return self.record.acr
+
+    @field()
+    def application_id(self) -> str | None:
+        return self.record.application_id
+
+    @field()
+    def granted_at(self) -> datetime:
+        return self.record.granted_at
+
+    @field()
+    def expires_at(self) -> datetime:
+        return self.record.expires_at
+
+    @field()
+    def revoked_at(self) -> datetime | None:
+        return self.record.revoked_at
+
+    @field()
+    def status(self) -> ConsentStatus:
+        return ConsentStatus(self.record.status())
+
+    @field(description="The platform's JWS over the artefact; verify with /.well-known/jwks.json.")
+    def signature(self) -> str:
+        return self.record.jws
+
+
+@strawberry.type(description="One read of the citizen's data, from the tamper-evident access log.")
+class DataAccessEntry:
+    entry: strawberry.Private[AccessLogEntry]
+
+    @field()
+    def at(self) -> datetime:
+        return self.entry.at
+
+    @field(description="The service that asked; null when it left the catalogue (see serviceSlug).")
+    def service(self, info: Info_) -> Service | None:
+        found = info.context.snapshot.catalogue.service(self.entry.service_slug)
+        return None if found is None else Service(model=found)
+
+    @field()
+    def service_slug(self) -> str:
+        return self.entry.service_slug
+
+    @field()
+    def department(self, info: Info_) -> Department | None:
+        found = info.context.snapshot.catalogue.departments.get(self.entry.department)
+        return None if found is None else Department(model=found)
+
+    @field()
+    def department_code(self) -> str:
+        return self.entry.department
+
+    @field()
+    def provider(self) -> str:
+        return self.entry.provider_id
+
+    @field()
+    def items(self) -> list[ConsentItem]:
+        return [_split_item(reference) if "." in reference else ConsentItem(provider=self.entry.provider_id,
+                                                                            item=reference)
+                for reference in self.entry.items]
+
+    @field(description="Global id of the consent it was made under.")
+    def consent_id(self) -> strawberry.ID | None:
+        cid = self.entry.consent_id
+        return None if cid is None else strawberry.ID(to_global_id("Consent", cid))
+
+    @field()
+    def application_id(self) -> str | None:
+        return self.entry.application_id
+
+    @field(description="What happened: e.g. `granted`, `refused`, `failed`.")
+    def outcome(self) -> str:
+        return self.entry.outcome
+
+    @field()
+    def reason(self) -> str | None:
+        return self.entry.reason
+
+    @field(description="This entry's link in the hash chain.")
+    def hash(self) -> str:
+        return self.entry.hash
+
+
+@strawberry.type(description="One value a department holds about the citizen, with its provenance.")
+class PersonalDataItem:
+    item: str
+    value: JSON | None
+    source_department: str
+    updated_at: datetime | None
+
+    @field()
+    def description(self, info: Info_) -> str | None:
+        provider_id, _, item_id = self.item.partition(".")
+        provider = info.context.snapshot.catalogue.providers.get(provider_id)
+        data_item = provider.item(item_id) if provider is not None else None
+        return None if data_item is None else data_item.description.get(info.context.lang)
+
+
+@strawberry.type(description="What one data provider holds about the citizen (this read is itself logged).")
+class PersonalData:
+    provider: str
+    items: list[PersonalDataItem]
+    missing: list[str] = strawberry.field(description="Items the provider holds no value for.")
+
+    @classmethod
+    def of(cls, provider: str, result: FetchResult) -> PersonalData:
+        return cls(
+            provider=provider,
+            items=[PersonalDataItem(item=key, value=value.value, source_department=value.source_department,
+                                    updated_at=value.updated_at) for key, value in result.items.items()],
+            missing=list(result.missing),
+        )
+
+
+@strawberry.type(description="The logged-in citizen.")
+class Viewer:
+    principal: strawberry.Private[Principal]
+
+    @field(description="The citizen's pairwise subject identifier.")
+    def sub(self) -> strawberry.ID:
+        return strawberry.ID(self.principal.sub)
+
+    @field(description="The `acr` of the current login.")
+    def acr(self) -> str:
+        return self.principal.acr
+
+    @field()
+    async def profile(self, info: Info_) -> Profile | None:
+        return Profile.of(await citizen_services(info).profiles.get(self.principal.sub))
+
+    @field(description="Every consent the citizen gave, newest first (revoked and expired ones included).")
+    async def consents(self, info: Info_) -> list[Consent]:
+        return [Consent(record=r) for r in await citizen_services(info).consents.list(self.principal.sub)]
+
+    @field(description="Who read the citizen's data, newest first (page size 1-100).")
+    async def data_access_log(self, info: Info_, first: int | None = None,
+                              after: str | None = None) -> Connection[DataAccessEntry]:
+        page_of(first, None)  # the same page-size rule and error as every connection
+        services = citizen_services(info)
+        try:
+            page = await services.access_log.list(self.principal.sub, first=first or 20, after=after)
+        except InvalidInput as exc:
+            raise BadUserInput(f"'after' is not a cursor of this list: {exc.errors[0].message}",
+                               argument="after") from exc
+        citizen = await services.citizens.get(self.principal.sub)
+        total = 0 if citizen is None else await services.access_log.count(citizen.id)
+        edges = [Edge(cursor=entry.cursor, node=DataAccessEntry(entry=entry)) for entry in page.entries]
+        return Connection(total_count=total, edges=edges, page_info=PageInfo(
+            has_next_page=page.has_next_page, has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None, end_cursor=page.end_cursor))
+
+    @field(description="Everything one provider holds about the citizen. The read is logged like any other.")
+    async def personal_data(self, info: Info_, provider: strawberry.ID) -> PersonalData | None:
+        result = await citizen_services(info).gateway.personal_data(
+            self.principal.sub, str(provider), acr=self.principal.acr)
+        return PersonalData.of(str(provider), result)
+
+
+async def _consent_node(info: Info_, key: str) -> Consent | None:
+    principal = await info.context.principal()
+    if principal is None or not principal.is_citizen:
+        return None
+    consents = citizen_services(info).consents
+    try:
+        return Consent(record=await consents.get(principal.sub, key))
+    except Exception as exc:  # another citizen's consent must look exactly like an unknown id
+        if type(exc).__name__ == "NotFound":
+            return None
+        raise
+
+
+register_node("Consent", _consent_node)
