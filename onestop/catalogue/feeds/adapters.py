@@ -26,7 +26,7 @@ class Adapter:
 
     def parse(self, data: bytes, lang: Lang, *, source: str) -> FeedValue:
         """The value in ``lang``; raises ``FeedFormatError`` naming ``source``."""
-        value: FeedValue = self.parse_bytes(data, lang, source=source)
+        value: FeedValue = self.parse_bytes(data, Lang(lang), source=source)
         return value
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path, PurePosixPath
-from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -99,20 +98,12 @@ class FeedDefinition(DefinitionModel):
 
 
 class FeedsConfig(DefinitionModel):
-    """Every public information feed; at most one per kind (``publicInfo`` shows one of each)."""
+    """Every public information feed; at most one per kind (``publicInfo`` shows one of each).
+
+    ``load_feeds`` checks what one model cannot: unique ids and kinds, files that exist and parse.
+    """
 
     feeds: tuple[FeedDefinition, ...] = ()
-
-    @model_validator(mode="after")
-    def _unique(self) -> FeedsConfig:
-        for attribute in ("id", "kind"):
-            seen: set[Any] = set()
-            for feed in self.feeds:
-                value = getattr(feed, attribute)
-                if value in seen:
-                    raise ValueError(f"two feeds have {attribute} '{value}'; each {attribute} may appear once")
-                seen.add(value)
-        return self
 
     def feed(self, kind: FeedKind | str) -> FeedDefinition | None:
         return next((feed for feed in self.feeds if feed.kind == kind), None)
@@ -129,7 +120,15 @@ def load_feeds(root: Path, file: Path | None = None) -> FeedsConfig:
     config, source, problems = load_file(file, FeedsConfig)
     if config is None or source is None:
         raise CatalogueError(problems or [Problem(str(file), 1, 1, "INVALID_VALUE", "feeds.yaml did not load")])
+    seen: dict[tuple[str, str], int] = {}
     for position, feed in enumerate(config.feeds):
+        for attribute, value in (("id", feed.id), ("kind", feed.kind.value)):
+            if (attribute, value) in seen:
+                problems.append(source.problem(
+                    ("feeds", position, attribute), "DUPLICATE_FEED",
+                    f"another feed (number {seen[attribute, value] + 1}) already has {attribute} '{value}'",
+                    "each id and each kind may appear once: publicInfo shows one feed of each kind"))
+            seen.setdefault((attribute, value), position)
         places: list[tuple[tuple[str | int, ...], FeedSource, Lang]] = [
             (("feeds", position, "source"), feed.source, Lang.EN)]
         places += [(("feeds", position, "languages", lang.value), src, lang) for lang, src in feed.languages.items()]

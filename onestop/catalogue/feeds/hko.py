@@ -136,6 +136,7 @@ def _uv_index(reader: _Reader, block: Any) -> UVIndex | None:
 
 def parse_rhrread(data: bytes, lang: Lang, *, source: str = "rhrread") -> WeatherReport:
     """A ``WeatherReport`` from the bytes of one rhrread response; raises ``FeedFormatError``."""
+    lang = Lang(lang)
     reader = _Reader(source, lang)
     try:
         decoded = json.loads(data.decode("utf-8-sig"))

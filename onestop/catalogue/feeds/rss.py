@@ -33,6 +33,7 @@ def _channel(data: bytes, source: str) -> Element:
 
 def parse_rss(data: bytes, lang: Lang, *, source: str = "rss") -> tuple[str, tuple[FeedItem, ...]]:
     """The channel title and its items, newest first; raises ``FeedFormatError``."""
+    lang = Lang(lang)
     channel = _channel(data, source)
     convert = to_simplified if lang is Lang.SC else str
     items = []

@@ -15,6 +15,7 @@ from onestop.catalogue.text import Lang, to_simplified
 
 def parse_special_traffic_news(data: bytes, lang: Lang, *, source: str = "specialtrafficnews") -> TrafficNews:
     """``TrafficNews`` in ``lang`` from the TD XML; raises ``FeedFormatError``."""
+    lang = Lang(lang)
     root = parse_xml(data, source)
     if local_name(root) != "body":
         raise FeedFormatError(source, f"the root element is <{local_name(root)}>, expected <body>", where="$")
