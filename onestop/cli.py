@@ -108,7 +108,7 @@ def validate(paths: tuple[Path, ...]) -> None:
     from onestop.catalogue.validate import validate_command
 
     targets = list(paths) or [Settings().definitions]
-    sys.exit(validate_command(targets, out=click.get_text_stream("stdout")))
+    sys.exit(validate_command(targets, out=sys.stdout))
 
 
 @main.command("export-schema")
