@@ -18,8 +18,10 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jwt
 import yaml
@@ -31,6 +33,13 @@ from starlette.routing import Route, Router
 from starlette.types import ASGIApp
 
 from onestop.config import Settings
+from onestop.engine.devidp_login import (
+    AuthorizationCodes,
+    OAuthError,
+    login_page,
+    parse_authorize,
+    redirect_with_code,
+)
 from onestop.engine.faces import DevFaceMatcher, FaceEnrolments, FaceError, FaceMatcher
 from onestop.engine.stepup import AssuranceLadder
 
@@ -250,18 +259,6 @@ def _unique(ids: Sequence[str], path: Path) -> None:
 # -- the provider ------------------------------------------------------------------------------------
 
 
-class OAuthError(Exception):
-    def __init__(self, status: int, error: str, description: str) -> None:
-        super().__init__(description)
-        self.status = status
-        self.error = error
-        self.description = description
-
-    def response(self) -> JSONResponse:
-        return JSONResponse({"error": self.error, "error_description": self.description},
-                            status_code=self.status, headers={"Cache-Control": "no-store"})
-
-
 _FACE_ERROR_STATUS = {"selfie_required": 401, "face_not_enrolled": 403, "face_mismatch": 403,
                       "invalid_selfie": 400, "consent_required": 400}
 
@@ -296,6 +293,7 @@ class DevIdentityProvider:
         self._age_group_of = age_group_of
         self._clock = clock
         self._secret = pairwise_secret(settings)
+        self.codes = AuthorizationCodes(clock)
         for citizen in citizens:
             if citizen.face_consented_at is not None:
                 self.enrolments.enrol(citizen.id, consent=True, consented_at=citizen.face_consented_at,
@@ -308,6 +306,7 @@ class DevIdentityProvider:
             Route("/token", self._token, methods=["POST"]),
             Route("/faces/enrol", self._enrol, methods=["POST"]),
             Route("/faces/{citizen}", self._face, methods=["GET", "DELETE"]),
+            Route("/authorize", self._authorize, methods=["GET", "POST"]),
             Route("/", self._login_page, methods=["GET"]),
         ])
 
@@ -391,9 +390,10 @@ class DevIdentityProvider:
             "issuer": self.issuer,
             "jwks_uri": f"{self.issuer}/jwks.json",
             "token_endpoint": f"{self.issuer}/token",
-            "authorization_endpoint": f"{self.issuer}/",
+            "authorization_endpoint": f"{self.issuer}/authorize",
             "response_types_supported": ["code"],
-            "grant_types_supported": ["urn:onestop:dev:direct"],
+            "grant_types_supported": ["authorization_code", "urn:onestop:dev:direct"],
+            "code_challenge_methods_supported": ["S256"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["EdDSA"],
             "token_endpoint_auth_methods_supported": ["none"],
@@ -417,11 +417,12 @@ class DevIdentityProvider:
                 "age": age,
                 "ageGroup": self._age_group_of(age) if self._age_group_of else None,
                 "faceEnrolled": enrolment is not None,
-                "faceSamples": self._samples(citizen.id),
+                "faceSamples": self.face_samples(citizen.id),
             })
         return JSONResponse({"citizens": listing})
 
-    def _samples(self, citizen_id: str) -> dict[str, str] | None:
+    def face_samples(self, citizen_id: str) -> dict[str, str] | None:
+        """The matcher's matching and non-matching selfies for a citizen (dev matchers only)."""
         sample = getattr(self.matcher, "sample_for", None)
         mismatch = getattr(self.matcher, "mismatch_sample_for", None)
         if sample is None or mismatch is None:
@@ -437,24 +438,63 @@ class DevIdentityProvider:
     async def _token(self, request: Request) -> Response:
         try:
             body = await _json_body(request)
-            citizen, staff = body.get("citizen"), body.get("staff")
-            binding = _optional_str(body, "binding", max_length=200)
-            if (citizen is None) == (staff is None):
-                raise OAuthError(400, "invalid_request", 'send exactly one of "citizen" or "staff"')
-            if staff is not None:
-                if not isinstance(staff, str):
-                    raise OAuthError(400, "invalid_request", '"staff" must be a staff id string')
-                result = self.issue_staff_token(staff, binding=binding)
-            else:
-                acr = body.get("acr")
-                if not isinstance(citizen, str) or not isinstance(acr, str):
-                    raise OAuthError(400, "invalid_request",
-                                     '"citizen" (a test citizen id) and "acr" (an acr URI) must be strings')
-                selfie = _optional_str(body, "selfie", max_length=4096)
-                result = self.issue_citizen_token(citizen, acr, selfie=selfie, binding=binding)
+            if body.get("grant_type") == "authorization_code":
+                result = self.codes.redeem(
+                    code=_required_str(body, "code"), client_id=_required_str(body, "client_id"),
+                    redirect_uri=_required_str(body, "redirect_uri"),
+                    code_verifier=_required_str(body, "code_verifier"),
+                )
+                return JSONResponse(result, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+            if body.get("grant_type") is not None:
+                raise OAuthError(400, "unsupported_grant_type",
+                                 "grant_type must be authorization_code (or omitted for a direct test login)")
+            result = self._issue(body)
         except OAuthError as exc:
             return exc.response()
         return JSONResponse(result, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _issue(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A token response for a direct request body ``{citizen, acr, selfie?, binding?}`` or ``{staff}``."""
+        citizen, staff = body.get("citizen"), body.get("staff")
+        binding = _optional_str(body, "binding", max_length=200)
+        if (citizen is None) == (staff is None):
+            raise OAuthError(400, "invalid_request", 'send exactly one of "citizen" or "staff"')
+        if staff is not None:
+            if not isinstance(staff, str):
+                raise OAuthError(400, "invalid_request", '"staff" must be a staff id string')
+            return self.issue_staff_token(staff, binding=binding)
+        acr = body.get("acr")
+        if not isinstance(citizen, str) or not isinstance(acr, str):
+            raise OAuthError(400, "invalid_request",
+                             '"citizen" (a test citizen id) and "acr" (an acr URI) must be strings')
+        selfie = _optional_str(body, "selfie", max_length=4096)
+        return self.issue_citizen_token(citizen, acr, selfie=selfie, binding=binding)
+
+    async def _authorize(self, request: Request) -> Response:
+        if request.method == "GET":
+            params: dict[str, Any] = dict(request.query_params)
+        else:
+            try:
+                params = await _json_body(request)
+            except OAuthError as exc:
+                return exc.response()
+        try:
+            authorize = parse_authorize({k: v for k, v in params.items() if isinstance(v, str)}, self)
+        except OAuthError as exc:
+            return HTMLResponse(f"<!doctype html><h1>Sign-in request refused</h1><p>{escape(exc.error)}: "
+                                f"{escape(exc.description)}</p>", status_code=exc.status)
+        if request.method == "GET":
+            return login_page(self, authorize)
+        login = {k: v for k, v in params.items() if k in {"citizen", "staff", "acr", "selfie"} and v != ""}
+        if authorize.binding:
+            login["binding"] = authorize.binding
+        try:
+            result = self._issue(login)
+        except OAuthError as exc:
+            return login_page(self, authorize, error=exc.description, status=exc.status)
+        code = self.codes.issue(client_id=authorize.client_id, redirect_uri=authorize.redirect_uri,
+                                code_challenge=authorize.code_challenge, token_response=result)
+        return redirect_with_code(authorize, code)
 
     async def _enrol(self, request: Request) -> Response:
         try:
@@ -486,13 +526,20 @@ class DevIdentityProvider:
         })
 
     async def _login_page(self, request: Request) -> Response:
-        return HTMLResponse(_LOGIN_PAGE.replace("__ISSUER__", json.dumps(self.issuer)))
+        return login_page(self, None)
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
+    """The body as a mapping: JSON, or form-encoded (OAuth's token requests and the login page's forms)."""
     raw = await request.body()
     if len(raw) > _MAX_BODY:
         raise OAuthError(413, "invalid_request", f"request body larger than {_MAX_BODY} bytes")
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        try:
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            raise OAuthError(400, "invalid_request", "the form body must be UTF-8") from None
+        return dict(pairs)
     try:
         body = json.loads(raw or b"null")
     except ValueError:
@@ -519,7 +566,8 @@ def dev_idp_app(settings: Settings, catalogue_acr_ladder: LadderSource, citizens
     return DevIdentityProvider(settings, catalogue_acr_ladder, citizens, staff, matcher, key, **options).app
 
 
-_LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>onestop dev login</title></head>
-<body><h1>onestop development identity provider</h1>
-<p>Test-only sign-in. See <code>GET citizens</code> and <code>POST token</code>.</p>
-<script>const ISSUER = __ISSUER__;</script></body></html>"""
+def _required_str(body: Mapping[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise OAuthError(400, "invalid_request", f'"{name}" is required')
+    return value
