@@ -16,16 +16,19 @@ from onestop.engine.devidp import citizen_sub
 from onestop.engine.stepup import InsufficientAuthentication, require_assurance
 from onestop.graphql.app import create_app
 
+pytestmark = pytest.mark.slow  # builds the whole engine from the repository's definitions
 
-@pytest.fixture
-async def engine(tmp_path: Path, definitions_dir: Path) -> AsyncIterator[Engine]:
-    settings = Settings(env=Environment.DEVELOPMENT, data_dir=tmp_path, definitions=definitions_dir)
+
+@pytest.fixture(scope="module")
+async def engine(tmp_path_factory: pytest.TempPathFactory, definitions_dir: Path) -> AsyncIterator[Engine]:
+    settings = Settings(env=Environment.DEVELOPMENT, data_dir=tmp_path_factory.mktemp("data"),
+                        definitions=definitions_dir)
     built = await build_engine(settings)
     yield built
     await built.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def client(engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(engine.settings, engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=engine.settings.base_url) as http:
