@@ -246,6 +246,9 @@ class ServiceChecker:
 
     def _options(self, loc: Loc, item: Field) -> None:
         lists = self.known.option_lists
+        if isinstance(item, ChoiceField) and item.options:
+            self.problems += duplicates(self.source, ((option.value, (*loc, "options", i, "value"))
+                                                      for i, option in enumerate(item.options)), "option")
         if isinstance(item, ChoiceField) and item.option_list is not None:
             if item.options is not None:
                 self.problems.append(self.source.problem((*loc, "options"), "INVALID_VALUE",

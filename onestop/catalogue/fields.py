@@ -14,6 +14,12 @@ from onestop.catalogue.models import DataRef, DefinitionModel, Pattern, Slug, sh
 from onestop.catalogue.taxonomy import Option
 from onestop.catalogue.text import LocalizedText
 
+
+def _ordered(low: float | None, high: float | None, names: str) -> None:
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"{names}: the lower bound {low:g} is above the upper bound {high:g}")
+
+
 FieldId = Annotated[str, Key(pattern=r"^[a-zA-Z][a-zA-Z0-9_]*$", max_length=64)]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _OFFSET = re.compile(r"^[+-]?P(?:\d+Y)?(?:\d+M)?(?:\d+W)?(?:\d+D)?$")
@@ -65,12 +71,22 @@ class TextField(FieldBase):
     pattern: Pattern | None = None
     multiline: bool = False
 
+    @model_validator(mode="after")
+    def _lengths(self) -> TextField:
+        _ordered(self.min_length, self.max_length, "minLength/maxLength")
+        return self
+
 
 class NumberField(FieldBase):
     type: Literal["number"]
     min: float | None = None
     max: float | None = None
     integer: bool = False
+
+    @model_validator(mode="after")
+    def _range(self) -> NumberField:
+        _ordered(self.min, self.max, "min/max")
+        return self
 
 
 class DateField(FieldBase):
@@ -108,6 +124,11 @@ class MultiChoiceField(ChoiceField):
     min_items: int | None = Key(default=None, ge=0)
     max_items: int | None = Key(default=None, ge=1)
 
+    @model_validator(mode="after")
+    def _counts(self) -> MultiChoiceField:
+        _ordered(self.min_items, self.max_items, "minItems/maxItems")
+        return self
+
 
 class EmailField(FieldBase):
     type: Literal["email"]
@@ -132,6 +153,11 @@ class GroupField(FieldBase):
     fields: tuple[Field, ...] = Key(min_length=1)
     min_items: int | None = Key(default=None, ge=0)
     max_items: int | None = Key(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _counts(self) -> GroupField:
+        _ordered(self.min_items, self.max_items, "minItems/maxItems")
+        return self
 
 
 Field = Annotated[

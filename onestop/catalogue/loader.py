@@ -177,7 +177,9 @@ def _problem(source: Source, root: type[BaseModel], error: ErrorDetails) -> Prob
         hint = did_you_mean(str(error["input"]), expected) or f"use one of: {', '.join(expected)}"
         return source.problem(data_loc, "INVALID_VALUE", f"'{key}' cannot be '{error['input']}'", hint)
     message = error["msg"].removeprefix("Value error, ")
-    return source.problem(data_loc, "INVALID_VALUE", f"'{key}': {message}")
+    # Errors of a whole mapping (a model validator) end in a union tag, not a key: name no key then.
+    prefix = f"'{key}': " if loc and data_loc and loc[-1] == data_loc[-1] and isinstance(loc[-1], str) else ""
+    return source.problem(data_loc, "INVALID_VALUE", f"{prefix}{message}")
 
 
 def validate_source(source: Source, model: type[M]) -> tuple[M | None, list[Problem]]:

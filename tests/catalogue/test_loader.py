@@ -205,3 +205,19 @@ def test_options_and_option_list_together_are_refused(tree: Tree) -> None:
     tree.edit_service("optionList: districts",
                       "optionList: districts\n        options: [{value: a, label: {en: a, tc: a}}]")
     assert (SERVICE_FILE, 31, 18, "INVALID_VALUE") in codes_at(tree.problems())
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "col", "code"),
+    [
+        ("        integer: true", "        integer: true\n        min: 10\n        max: 1", 31, 9, "INVALID_VALUE"),
+        ("        required: true", "        minLength: 9\n        maxLength: 3", 22, 9, "INVALID_VALUE"),
+        ("optionList: districts", "options: [{value: a, label: {en: A, tc: A}}, {value: a, label: {en: B, tc: B}}]",
+         30, 62, "DUPLICATE_ID"),
+    ],
+)
+def test_field_constraints_must_be_consistent(
+    tree: Tree, old: str, new: str, line: int, col: int, code: str
+) -> None:
+    tree.edit_service(old, new)
+    assert (SERVICE_FILE, line, col, code) in codes_at(tree.problems())
