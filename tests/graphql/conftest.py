@@ -278,3 +278,28 @@ def codes_of(result: Mapping[str, Any]) -> list[str]:
 
 
 ErrorCodes = Callable[[Mapping[str, Any]], list[str]]
+
+
+@pytest.fixture(scope="session")
+async def seed_engine(definitions_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
+    """The real seed catalogue, dev IdP and test citizens, over a fresh SQLite database."""
+    built = await build_engine(settings_for(definitions_dir, tmp_path_factory.mktemp("seed-data"),
+                                            Environment.DEVELOPMENT))
+    yield built
+    await built.close()
+
+
+@pytest.fixture(scope="session")
+async def seed_api(seed_engine: Engine) -> AsyncIterator[Api]:
+    bound = make_api(seed_engine.settings, seed_engine)
+    yield bound
+    await bound.client.aclose()
+
+
+async def login(api: Api, *, citizen: str | None = None, staff: str | None = None,
+                acr: str = "urn:onestop:acr:standard") -> dict[str, str]:
+    """Headers with a token from the dev IdP, obtained over HTTP like a frontend would."""
+    body: dict[str, Any] = {"staff": staff} if staff else {"citizen": citizen, "acr": acr}
+    response = await api.client.post("/dev-idp/token", json=body)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

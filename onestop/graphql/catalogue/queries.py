@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 
 import strawberry
@@ -29,24 +30,27 @@ def _check_filter(kind: str, argument: str, value: str | None, known: list[str])
 
 
 async def _viewer_age_group(context: Context) -> str | None:
-    """The logged-in citizen's age group, for recommendation order; None when anonymous or unknown."""
+    """The logged-in citizen's age group (from the token's ``birthdate`` claim, else their e-ME date of birth),
+    for recommendation order; None when anonymous or unknown."""
     try:
         principal = await context.principal()
     except ApiError:
         return None  # a bad token does not stop anyone reading the public catalogue
     if principal is None or not principal.is_citizen:
         return None
-    birthdate = principal.claims.get("birthdate")
-    if not isinstance(birthdate, str):
-        return None
-    try:
-        born = date.fromisoformat(birthdate)
-    except ValueError:
+    born: date | None = None
+    claim = principal.claims.get("birthdate")
+    if isinstance(claim, str):
+        with contextlib.suppress(ValueError):
+            born = date.fromisoformat(claim)
+    profiles = context.engine.profiles
+    if born is None and profiles is not None:
+        born = (await profiles.get(principal.sub)).date_of_birth
+    if born is None:
         return None
     today = date.today()
     age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-    group = context.snapshot.catalogue.age_group_for(age)
-    return None if group is None else str(group.id)
+    return str(context.snapshot.catalogue.age_group_for(age).id)
 
 
 @strawberry.type
