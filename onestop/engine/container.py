@@ -19,6 +19,7 @@ from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.consent import ConsentService
 from onestop.engine.db import Database
 from onestop.engine.devidp import DevIdentityProvider
+from onestop.engine.feeds import FeedService
 from onestop.engine.gateway import DataGateway, DataServices
 from onestop.engine.identity import TokenVerifier
 from onestop.engine.profiles import CitizenDirectory, ProfileService
@@ -35,7 +36,7 @@ class Engine:
 
     settings: Settings
     catalogue: CatalogueStore
-    feeds: Any = None            # H3: onestop.engine.feeds.FeedService
+    feeds: FeedService | None = None             # H3: public information feeds
     tokens: TokenVerifier | None = None          # H4: access-token verification
     dev_idp: DevIdentityProvider | None = None   # H4: the development identity provider (development only)
     database: Database | None = None          # H5: the SQLAlchemy engine and sessions
@@ -81,9 +82,16 @@ async def build_engine(settings: Settings) -> Engine:
 async def _build_services(engine: Engine) -> None:
     # Owners: add your service below, register its cleanup with engine.on_close, keep the order
     # (feeds -> identity -> database -> data services -> applications) so dependencies exist first.
+    await _build_feeds(engine)
     _build_identity(engine)
     await _build_data(engine)
     return None
+
+
+async def _build_feeds(engine: Engine) -> None:
+    # H3. definitions/feeds.yaml; a broken file fails start-up like a broken catalogue (CatalogueError).
+    engine.feeds = await FeedService.from_definitions(engine.settings.definitions)
+    engine.on_close(engine.feeds.close)
 
 
 def _build_identity(engine: Engine) -> None:
