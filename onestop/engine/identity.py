@@ -32,7 +32,14 @@ from jwt.exceptions import (
 
 from onestop.config import Settings
 from onestop.engine.errors import EngineError
-from onestop.engine.jwks import HttpJwksSource, InProcessJwksSource, JwksCache, JwksError, JwksSource
+from onestop.engine.jwks import (
+    DiscoveredJwksSource,
+    HttpJwksSource,
+    InProcessJwksSource,
+    JwksCache,
+    JwksError,
+    JwksSource,
+)
 from onestop.engine.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -141,14 +148,13 @@ class TokenVerifier:
     @classmethod
     def for_settings(cls, settings: Settings,
                      dev_jwks: Callable[[], Mapping[str, Any]] | None = None) -> TokenVerifier:
-        """Production: ``ONESTOP_OIDC_ISSUER`` + ``ONESTOP_OIDC_JWKS_URL``. Development without an issuer:
+        """Production: ``ONESTOP_OIDC_ISSUER`` (keys from ``ONESTOP_OIDC_JWKS_URL``, or else from the issuer's
+        discovery document). Development without an issuer:
         the built-in dev IdP's keys (pass ``dev_jwks``, e.g. ``DevSigningKey.jwks``)."""
         if settings.oidc_issuer:
-            if not settings.oidc_jwks_url:
-                raise ValueError("ONESTOP_OIDC_JWKS_URL is required with ONESTOP_OIDC_ISSUER "
-                                 "(the jwks_uri of the issuer's discovery document)")
-            return cls.from_source(HttpJwksSource(settings.oidc_jwks_url),
-                                   issuer=settings.oidc_issuer, audience=settings.oidc_audience)
+            source: JwksSource = (HttpJwksSource(settings.oidc_jwks_url) if settings.oidc_jwks_url
+                                  else DiscoveredJwksSource(settings.oidc_issuer))
+            return cls.from_source(source, issuer=settings.oidc_issuer, audience=settings.oidc_audience)
         if not settings.development or dev_jwks is None:
             raise ValueError("ONESTOP_OIDC_ISSUER is required in production (the OIDC issuer of access tokens)")
         from onestop.engine.devidp import dev_issuer  # development only

@@ -47,8 +47,31 @@ class JwksSource(Protocol):
         ...
 
 
+async def _get_json(client: httpx.AsyncClient, url: str, seconds: float, accept: str) -> dict[str, Any]:
+    """GET a JSON object with bounded time and size and no redirects (a redirect could point anywhere)."""
+    try:
+        async with client.stream("GET", url, timeout=seconds, follow_redirects=False,
+                                 headers={"Accept": accept}) as response:
+            if response.status_code != 200:
+                raise JwksError(url, f"HTTP {response.status_code}")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body.extend(chunk)
+                if len(body) > _MAX_JWKS_BYTES:
+                    raise JwksError(url, f"larger than {_MAX_JWKS_BYTES} bytes")
+    except httpx.HTTPError as exc:
+        raise JwksError(url, f"request failed: {type(exc).__name__}") from exc
+    try:
+        document = json.loads(bytes(body))
+    except ValueError as exc:
+        raise JwksError(url, "not JSON") from exc
+    if not isinstance(document, dict):
+        raise JwksError(url, "not a JSON object")
+    return document
+
+
 class HttpJwksSource:
-    """A JWKS over HTTP(S): bounded time and size, no redirects (a redirect could point anywhere)."""
+    """A JWKS over HTTP(S) at a known URL."""
 
     def __init__(self, url: str, *, client: httpx.AsyncClient | None = None, timeout: float = 5.0) -> None:
         self.url = url
@@ -61,28 +84,39 @@ class HttpJwksSource:
         return self.url
 
     async def fetch(self) -> Mapping[str, Any]:
-        try:
-            response = await self._client.get(
-                self.url, timeout=self._timeout, follow_redirects=False,
-                headers={"Accept": "application/jwk-set+json, application/json"},
-            )
-        except httpx.HTTPError as exc:
-            raise JwksError(self.url, f"request failed: {type(exc).__name__}") from exc
-        if response.status_code != 200:
-            raise JwksError(self.url, f"HTTP {response.status_code}")
-        if len(response.content) > _MAX_JWKS_BYTES:
-            raise JwksError(self.url, f"larger than {_MAX_JWKS_BYTES} bytes")
-        try:
-            document = json.loads(response.content)
-        except ValueError as exc:
-            raise JwksError(self.url, "not JSON") from exc
-        if not isinstance(document, dict):
-            raise JwksError(self.url, "not a JSON object")
-        return document
+        return await _get_json(self._client, self.url, self._timeout, "application/jwk-set+json, application/json")
 
     async def aclose(self) -> None:
         if self._own_client:
             await self._client.aclose()
+
+
+class DiscoveredJwksSource(HttpJwksSource):
+    """The JWKS named by the issuer's OIDC discovery document (``jwks_uri``), looked up on first fetch.
+
+    The document's ``issuer`` must equal the configured issuer (OpenID Connect Discovery, section 4.3),
+    so a misconfigured or spoofed discovery URL cannot substitute another issuer's keys.
+    """
+
+    def __init__(self, issuer: str, *, client: httpx.AsyncClient | None = None, timeout: float = 5.0) -> None:
+        super().__init__("", client=client, timeout=timeout)
+        self.issuer = issuer
+        self.discovery_url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+    @property
+    def description(self) -> str:
+        return self.url or self.discovery_url
+
+    async def fetch(self) -> Mapping[str, Any]:
+        if not self.url:
+            document = await _get_json(self._client, self.discovery_url, self._timeout, "application/json")
+            if document.get("issuer") != self.issuer:
+                raise JwksError(self.discovery_url, "its issuer differs from the configured issuer")
+            jwks_uri = document.get("jwks_uri")
+            if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
+                raise JwksError(self.discovery_url, "no http(s) jwks_uri")
+            self.url = jwks_uri
+        return await super().fetch()
 
 
 class InProcessJwksSource:

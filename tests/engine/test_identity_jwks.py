@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from onestop.config import Settings
 from onestop.engine.devidp import DevSigningKey
 from onestop.engine.identity import AuthenticationError, AuthFailure, TokenVerifier
-from onestop.engine.jwks import HttpJwksSource, JwksCache
+from onestop.engine.jwks import DiscoveredJwksSource, HttpJwksSource, JwksCache
 
 ISSUER = "https://idp.example"
 AUDIENCE = "onestop"
@@ -28,11 +29,16 @@ class KeyServer:
         self.status = 200
         self.redirect_to: str | None = None
         self.fetches = 0
+        self.discovery: dict[str, Any] = {}
+        self.padding = 0
         self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if self.path.endswith("/.well-known/openid-configuration"):
+                    self._json(200, json.dumps(server.discovery).encode())
+                    return
                 with server._lock:
                     server.fetches += 1
                 if server.redirect_to is not None:
@@ -41,8 +47,11 @@ class KeyServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                body = json.dumps({"keys": server.keys}).encode() if server.status == 200 else b"oops"
-                self.send_response(server.status)
+                document = {"keys": server.keys, "padding": "x" * server.padding}
+                self._json(server.status, json.dumps(document).encode() if server.status == 200 else b"oops")
+
+            def _json(self, status: int, body: bytes) -> None:
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -52,7 +61,8 @@ class KeyServer:
                 return None
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
+        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.url = f"{self.origin}/jwks.json"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def publish(self, *keys: DevSigningKey) -> None:
@@ -194,3 +204,46 @@ async def test_redirects_from_the_jwks_url_are_not_followed(server: KeyServer, v
         await verifier.verify(token(key))
     assert info.value.reason is AuthFailure.KEYS_UNAVAILABLE
     assert server.fetches == 1
+
+
+async def test_oversized_jwks_is_refused(server: KeyServer, verifier: TokenVerifier) -> None:
+    key = DevSigningKey.generate()
+    server.publish(key)
+    server.padding = 300 * 1024
+    with pytest.raises(AuthenticationError) as info:
+        await verifier.verify(token(key))
+    assert info.value.reason is AuthFailure.KEYS_UNAVAILABLE
+    assert "larger than" in str(verifier.keys.last_error)
+
+
+async def test_keys_are_found_through_the_issuers_discovery_document(server: KeyServer) -> None:
+    key = DevSigningKey.generate()
+    server.publish(key)
+    server.discovery = {"issuer": server.origin, "jwks_uri": server.url}
+    settings = Settings(oidc_issuer=server.origin, oidc_audience=AUDIENCE)
+    verifier = TokenVerifier.for_settings(settings)
+    try:
+        assert isinstance(verifier.keys.source, DiscoveredJwksSource)
+        now = int(time.time())
+        principal = await verifier.verify(key.sign({
+            "iss": server.origin, "aud": AUDIENCE, "sub": "s", "iat": now, "exp": now + 600,
+            "auth_time": now, "acr": "urn:onestop:acr:basic"}))
+        assert principal.sub == "s"
+        assert server.fetches == 1
+    finally:
+        await verifier.aclose()
+
+
+async def test_discovery_document_naming_another_issuer_is_refused(server: KeyServer) -> None:
+    key = DevSigningKey.generate()
+    server.publish(key)
+    server.discovery = {"issuer": "https://evil.example", "jwks_uri": server.url}
+    source = DiscoveredJwksSource(server.origin)
+    verifier = TokenVerifier.from_source(source, issuer=server.origin, audience=AUDIENCE)
+    try:
+        with pytest.raises(AuthenticationError) as info:
+            await verifier.verify(token(key))
+        assert info.value.reason is AuthFailure.KEYS_UNAVAILABLE
+        assert server.fetches == 0
+    finally:
+        await verifier.aclose()
