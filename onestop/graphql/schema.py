@@ -14,13 +14,13 @@ from typing import Any
 import strawberry
 from strawberry.tools import merge_types
 
-from onestop.graphql import catalogue, citizen
+from onestop.graphql import catalogue, citizen, public
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
 from onestop.graphql.relay import Node, resolve_node
 from onestop.graphql.security import Limits, schema_extensions
 
-DOMAINS: tuple[ModuleType, ...] = (catalogue, citizen)
+DOMAINS: tuple[ModuleType, ...] = (catalogue, public, citizen)
 
 
 @strawberry.type
