@@ -8,31 +8,35 @@ matcher), face enrolment with consent and its withdrawal. Tokens look like a rea
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
-import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html import escape
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-import jwt
-import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp
 
 from onestop.config import Settings
+from onestop.engine.devidp_fixtures import (
+    DevCitizen,
+    DevStaff,
+    FixtureError,
+    load_dev_citizens,
+    load_dev_staff,
+)
+from onestop.engine.devidp_keys import (
+    DevSigningKey,
+    citizen_sub,
+    pairwise_secret,
+    pairwise_sub,
+    staff_sub,
+)
 from onestop.engine.devidp_login import (
     AuthorizationCodes,
     OAuthError,
@@ -43,217 +47,22 @@ from onestop.engine.devidp_login import (
 from onestop.engine.faces import DevFaceMatcher, FaceEnrolments, FaceError, FaceMatcher
 from onestop.engine.stepup import AssuranceLadder
 
+__all__ = [
+    "DevCitizen", "DevIdentityProvider", "DevSigningKey", "DevStaff", "FixtureError", "OAuthError",
+    "citizen_sub", "dev_idp_app", "dev_issuer", "load_dev_citizens", "load_dev_staff", "pairwise_secret",
+    "pairwise_sub", "staff_sub",
+]
+
 log = logging.getLogger(__name__)
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 CLIENT_ID = "onestop-dev"
-_KEY_FILE = "dev-idp-ed25519.pem"
-_PAIRWISE_FILE = "dev-idp-pairwise.key"
 _MAX_BODY = 64 * 1024
 
 
 def dev_issuer(settings: Settings) -> str:
     """The dev IdP's ``iss``: the API's public base URL + ``/dev-idp``."""
     return settings.base_url.rstrip("/") + "/dev-idp"
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _create_once(path: Path, content: bytes) -> bytes:
-    """Write ``content`` unless the file exists (two processes starting at once keep the first)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-    return content
-
-
-# -- keys and subjects -------------------------------------------------------------------------------
-
-
-class DevSigningKey:
-    """The dev IdP's Ed25519 key; ``kid`` is its RFC 7638 JWK thumbprint."""
-
-    def __init__(self, private_key: Ed25519PrivateKey) -> None:
-        self._private = private_key
-        public = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        self._public_jwk = {"crv": "Ed25519", "kty": "OKP", "x": _b64url(public)}
-        # RFC 7638: the thumbprint hashes the required members in lexicographic order, no whitespace.
-        canonical = json.dumps(self._public_jwk, separators=(",", ":"), sort_keys=True).encode()
-        self.kid = _b64url(hashlib.sha256(canonical).digest())
-
-    @classmethod
-    def generate(cls) -> DevSigningKey:
-        return cls(Ed25519PrivateKey.generate())
-
-    @classmethod
-    def load_or_create(cls, settings: Settings) -> DevSigningKey:
-        """The key under ``<data dir>/keys``, created on first use so tokens survive restarts."""
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        stored = _create_once(settings.data_dir / "keys" / _KEY_FILE, pem)
-        key = serialization.load_pem_private_key(stored, password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{settings.data_dir / 'keys' / _KEY_FILE} is not an Ed25519 private key")
-        return cls(key)
-
-    def jwks(self) -> dict[str, Any]:
-        return {"keys": [{**self._public_jwk, "kid": self.kid, "use": "sig", "alg": "EdDSA"}]}
-
-    def sign(self, claims: Mapping[str, Any], *, typ: str = "at+jwt") -> str:
-        return jwt.encode(dict(claims), self._private, algorithm="EdDSA", headers={"kid": self.kid, "typ": typ})
-
-
-def pairwise_secret(settings: Settings) -> bytes:
-    """The platform secret behind pairwise subjects, created once under ``<data dir>/keys``."""
-    return _create_once(settings.data_dir / "keys" / _PAIRWISE_FILE, secrets.token_bytes(32))
-
-
-def pairwise_sub(secret: bytes, sector: str, local_id: str) -> str:
-    """OIDC pairwise subject: HMAC-SHA256(secret, sector | id), base64url. The API never sees the dev id."""
-    return _b64url(hmac.new(secret, f"{sector}|{local_id}".encode(), hashlib.sha256).digest())
-
-
-def citizen_sub(settings: Settings, citizen_id: str) -> str:
-    """The ``sub`` the dev IdP issues for a test citizen (seeders use it to key e-ME profiles)."""
-    return pairwise_sub(pairwise_secret(settings), settings.oidc_audience, f"citizen:{citizen_id}")
-
-
-def staff_sub(settings: Settings, staff_id: str) -> str:
-    """The ``sub`` the dev IdP issues for a staff member."""
-    return pairwise_sub(pairwise_secret(settings), settings.oidc_audience, f"staff:{staff_id}")
-
-
-# -- fixtures ----------------------------------------------------------------------------------------
-
-
-class FixtureError(ValueError):
-    """A dev fixture file is unusable; the message names the file and entry."""
-
-
-@dataclass(frozen=True)
-class DevCitizen:
-    id: str
-    name_en: str
-    name_zh: str | None
-    date_of_birth: date
-    face_consented_at: datetime | None  # None: the fixture records no face-enrolment consent
-
-    def age(self, today: date) -> int:
-        born = self.date_of_birth
-        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-
-@dataclass(frozen=True)
-class DevStaff:
-    id: str
-    name: str
-    department: str
-    roles: tuple[str, ...]
-
-
-class _FixtureLoader(yaml.SafeLoader):
-    """Dates stay strings, so a bad date is reported with the entry it belongs to."""
-
-
-_FixtureLoader.add_constructor("tag:yaml.org,2002:timestamp",
-                               lambda loader, node: loader.construct_scalar(node))  # type: ignore[arg-type]
-
-
-def _read_list(path: Path, key: str) -> list[Any]:
-    try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_FixtureLoader)  # noqa: S506 (safe loader)
-    except (OSError, yaml.YAMLError) as exc:
-        raise FixtureError(f"{path}: cannot read ({exc})") from exc
-    entries = document.get(key) if isinstance(document, dict) else None
-    if not isinstance(entries, list):
-        raise FixtureError(f"{path}: expected a top-level '{key}:' list")
-    return entries
-
-
-def _as_datetime(value: Any, where: str) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise FixtureError(f"{where}: {value!r} is not an ISO date-time") from exc
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise FixtureError(f"{where}: expected an ISO date-time")
-
-
-def load_dev_citizens(path: Path) -> tuple[DevCitizen, ...]:
-    """Test citizens from ``citizens.yaml`` (only what the IdP needs; other keys belong to other readers).
-
-    Face enrolment consent: ``faceEnrolment: {consent: true, consentedAt: <date-time>}`` on an entry; an
-    entry without it counts as consented at its ``updated`` date, ``consent: false`` leaves it unenrolled.
-    """
-    citizens: list[DevCitizen] = []
-    for index, entry in enumerate(_read_list(path, "citizens")):
-        where = f"{path}: citizens[{index}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
-            raise FixtureError(f"{where}: needs an 'id'")
-        where = f"{path}: citizen {entry['id']!r}"
-        profile = entry.get("profile")
-        if not isinstance(profile, dict) or not isinstance(profile.get("nameEn"), str):
-            raise FixtureError(f"{where}: needs profile.nameEn")
-        born = profile.get("dateOfBirth")
-        if isinstance(born, str):
-            try:
-                born = date.fromisoformat(born)
-            except ValueError as exc:
-                raise FixtureError(f"{where}: profile.dateOfBirth must be YYYY-MM-DD") from exc
-        if not isinstance(born, date):
-            raise FixtureError(f"{where}: needs profile.dateOfBirth (YYYY-MM-DD)")
-        face = entry.get("faceEnrolment", {})
-        if not isinstance(face, dict):
-            raise FixtureError(f"{where}: faceEnrolment must be {{consent: true, consentedAt: ...}}")
-        consented_at: datetime | None = None
-        if face.get("consent", True) is True:
-            stamp = face.get("consentedAt", entry.get("updated", date(2026, 1, 1)))
-            consented_at = _as_datetime(stamp, f"{where}: faceEnrolment.consentedAt")
-        name_zh = profile.get("nameZh")
-        citizens.append(DevCitizen(
-            id=entry["id"], name_en=profile["nameEn"], name_zh=name_zh if isinstance(name_zh, str) else None,
-            date_of_birth=born, face_consented_at=consented_at,
-        ))
-    _unique([c.id for c in citizens], path)
-    return tuple(citizens)
-
-
-def load_dev_staff(path: Path) -> tuple[DevStaff, ...]:
-    """Staff from ``staff.yaml``: ``{id, name, department, roles}`` each."""
-    staff: list[DevStaff] = []
-    for index, entry in enumerate(_read_list(path, "staff")):
-        where = f"{path}: staff[{index}]"
-        if not isinstance(entry, dict):
-            raise FixtureError(f"{where}: expected a mapping")
-        ident, department, roles = entry.get("id"), entry.get("department"), entry.get("roles", [])
-        if not isinstance(ident, str) or not isinstance(department, str):
-            raise FixtureError(f"{where}: needs 'id' and 'department'")
-        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-            raise FixtureError(f"{where}: roles must be a list of strings")
-        staff.append(DevStaff(id=ident, name=str(entry.get("name", ident)), department=department,
-                              roles=tuple(roles)))
-    _unique([s.id for s in staff], path)
-    return tuple(staff)
-
-
-def _unique(ids: Sequence[str], path: Path) -> None:
-    seen: set[str] = set()
-    for ident in ids:
-        if ident in seen:
-            raise FixtureError(f"{path}: id {ident!r} appears twice")
-        seen.add(ident)
 
 
 # -- the provider ------------------------------------------------------------------------------------
