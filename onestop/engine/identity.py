@@ -182,6 +182,10 @@ class TokenVerifier:
         except PyJWTError:
             raise _fail(AuthFailure.MALFORMED, "the access token header cannot be decoded") from None
 
+        if "crit" in header or header.get("b64", True) is not True:
+            # RFC 7515 section 4.1.11: we understand no critical extensions, so any is a refusal.
+            raise _fail(AuthFailure.MALFORMED, "the token uses a JWS extension ('crit'/'b64') this API does not accept")
+        # jku, x5u, jwk and x5c header members are never read: keys come only from the issuer's JWKS.
         alg = header.get("alg")
         if alg not in self.algorithms:
             raise _fail(AuthFailure.DISALLOWED_ALGORITHM,

@@ -313,3 +313,22 @@ def test_principal_is_frozen_and_its_claims_read_only(key: DevSigningKey) -> Non
         principal.sub = "t"  # type: ignore[misc]
     with pytest.raises(TypeError):
         principal.claims["sub"] = "t"  # type: ignore[index]
+
+
+async def test_key_embedded_in_the_header_is_ignored(verifier: TokenVerifier, other_key: DevSigningKey) -> None:
+    # The attacker signs with their own key and offers it (or a URL to it) in the header.
+    jwk = other_key.jwks()["keys"][0]
+    headers = {"kid": other_key.kid, "typ": "at+jwt", "jwk": jwk, "jku": "https://evil.example/jwks.json"}
+    token = jwt.encode(claims(), other_key._private, algorithm="EdDSA", headers=headers)
+    error = await refused(verifier, token)
+    assert error.reason is AuthFailure.UNKNOWN_KID
+
+
+@pytest.mark.parametrize("extra", [{"crit": ["exp"], "exp": 1}, {"b64": False, "crit": ["b64"]}])
+async def test_critical_header_extensions_are_refused(verifier: TokenVerifier, key: DevSigningKey,
+                                                      extra: dict[str, Any]) -> None:
+    header = {"alg": "EdDSA", "typ": "at+jwt", "kid": key.kid, **extra}
+    signing_input = f"{segment(header)}.{segment(claims())}"
+    signature = key._private.sign(signing_input.encode())
+    error = await refused(verifier, f"{signing_input}.{b64url(signature)}")
+    assert error.reason is AuthFailure.MALFORMED
