@@ -174,11 +174,18 @@ def _cjk_terms(run: str) -> list[str]:
 
 
 def tokenize(text: str) -> list[str]:
-    """Index terms of a text: stemmed English words (stopwords dropped) and folded CJK bigrams."""
+    """Index terms of a text: stemmed English words (stopwords dropped), folded CJK bigrams then characters.
+
+    Characters are indexed too so a one-character query (稅, 車) finds longer words; queries of two or more
+    characters look up bigrams, which keep word order and so rank far better.
+    """
     terms: list[str] = []
     for token in _TOKEN_RE.findall(_normalize(text)):
         if _is_cjk(token):
-            terms.extend(_cjk_terms(token))
+            bigrams = _cjk_terms(token)
+            terms.extend(bigrams)
+            if len(token) > 1:
+                terms.extend(_fold(token))
         elif token not in _STOPWORDS:
             terms.append(_stem(token))
     return terms
@@ -304,7 +311,7 @@ class SearchIndex:
         for token in _TOKEN_RE.findall(_normalize(query)):
             if _is_cjk(token):
                 terms = _cjk_terms(token)
-                if len(terms) > 1 and not any(term in self._postings for term in terms):
+                if len(token) > 1 and not any(term in self._postings for term in terms):
                     # No bigram is known (a rare compound): fall back to its characters.
                     terms = list(dict.fromkeys(_fold(token)))
                 groups.extend(_Group(((term, 1.0),)) for term in terms)
