@@ -223,8 +223,13 @@ class JwksCache:
     async def _refresh(self) -> None:
         self._attempted_at = self._clock()
         try:
-            document = await self.source.fetch()
-            keys = parse_jwks(document, algorithms=self._algorithms, source=self.source.description)
+            try:
+                document = await self.source.fetch()
+                keys = parse_jwks(document, algorithms=self._algorithms, source=self.source.description)
+            except JwksError:
+                raise
+            except Exception as exc:  # any source failure must leave the known keys in place
+                raise JwksError(self.source.description, f"fetch failed: {type(exc).__name__}") from exc
             if not keys:
                 raise JwksError(self.source.description, "no usable signing key")
         except JwksError as exc:

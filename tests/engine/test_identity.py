@@ -332,3 +332,21 @@ async def test_critical_header_extensions_are_refused(verifier: TokenVerifier, k
     signature = key._private.sign(signing_input.encode())
     error = await refused(verifier, f"{signing_input}.{b64url(signature)}")
     assert error.reason is AuthFailure.MALFORMED
+
+
+async def test_in_process_source_failure_keeps_known_keys(key: DevSigningKey) -> None:
+    calls = {"n": 0}
+
+    def flaky() -> dict[str, Any]:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise RuntimeError("key store offline")
+        return key.jwks()
+
+    verifier = verifier_for(flaky)
+    assert (await verifier.verify(key.sign(claims()))).sub == "pairwise-abc"
+    other = DevSigningKey.generate()
+    error = await refused(verifier, other.sign(claims()))  # unknown kid: refresh attempted, fails
+    assert error.reason is AuthFailure.UNKNOWN_KID
+    assert calls["n"] == 2
+    assert (await verifier.verify(key.sign(claims()))).sub == "pairwise-abc"
