@@ -186,3 +186,8 @@ async def test_healthz_and_readyz_answer(api: Api) -> None:
 
 async def test_an_unknown_path_is_404(api: Api) -> None:
     assert (await api.client.get("/nope")).status_code == 404
+
+
+async def test_dev_idp_is_not_mounted_in_production(production_api: Api) -> None:
+    response = await production_api.client.get("/dev-idp/.well-known/openid-configuration")
+    assert response.status_code == 404
