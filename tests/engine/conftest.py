@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from onestop.engine.crypto import FieldCipher, KeyRing
-from onestop.engine.db import Database
+from onestop.engine.db import Base, Database
 from onestop.engine.gateway import DataServices
 from onestop.engine.providers import ProviderSpec
 from onestop.engine.signing import Signer
@@ -30,12 +34,68 @@ def provider_specs(**extra: ProviderSpec) -> dict[str, ProviderSpec]:
     return specs
 
 
-@pytest.fixture
-async def database(tmp_path: os.PathLike[str]) -> AsyncIterator[Database]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path}/onestop.db")
-    await db.create_all()
-    yield db
-    await db.close()
+# PostgreSQL runs when reachable: ONESTOP_TEST_POSTGRES_URL names a database the role may create schemas in.
+# Locally: pg_ctlcluster 15 main start; CREATE ROLE onestop LOGIN PASSWORD 'onestop';
+# CREATE DATABASE onestop OWNER onestop.
+POSTGRES_URL = os.environ.get("ONESTOP_TEST_POSTGRES_URL",
+                              "postgresql+asyncpg://onestop:onestop@127.0.0.1:5432/onestop")
+_postgres_problem: list[str] = []
+
+
+async def _postgres_admin() -> AsyncEngine | None:
+    engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (OSError, SQLAlchemyError) as exc:
+        await engine.dispose()
+        _postgres_problem.append(
+            f"PostgreSQL not reachable at {make_url(POSTGRES_URL).render_as_string(hide_password=True)} "
+            f"({type(exc).__name__}); set ONESTOP_TEST_POSTGRES_URL or start a server to run these"
+        )
+        return None
+    return engine
+
+
+@pytest.fixture(scope="session")
+async def postgres_schema() -> AsyncIterator[Database | None]:
+    """One schema for the session's PostgreSQL tests (search_path pins every connection to it);
+    None when no server is reachable."""
+    admin = await _postgres_admin()
+    if admin is None:
+        yield None
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    db = Database(POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
+    try:
+        await db.create_all()
+        yield db
+    finally:
+        await db.close()
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: os.PathLike[str],
+                   postgres_schema: Database | None) -> AsyncIterator[Database]:
+    """A fresh, empty database with every table: a SQLite file, or the PostgreSQL schema truncated."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite+aiosqlite:///{tmp_path}/onestop.db")
+        await db.create_all()
+        yield db
+        await db.close()
+        return
+    if postgres_schema is None:
+        pytest.skip(_postgres_problem[0])
+    await postgres_schema.create_all()  # tables other test modules registered on Base since the session began
+    async with postgres_schema.engine.begin() as conn:
+        names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    yield postgres_schema
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from onestop.engine.db import Database
 from onestop.engine.gateway import DataServices
-from onestop.engine.providers import specs_from_catalogue
+from onestop.engine.providers import ProviderSpec, specs_from_catalogue
 from onestop.engine.seed import SeedError, SeedReport, seed_citizens
 
 
@@ -15,12 +15,17 @@ def _sub(login: str) -> str:
     return f"sub-of-{login}"
 
 
-@pytest.fixture
-def catalogue_services(data_services: DataServices, definitions_dir: Path) -> DataServices:
+@pytest.fixture(scope="module")
+def catalogue_specs(definitions_dir: Path) -> dict[str, ProviderSpec]:
     from onestop.catalogue import load_catalogue
 
-    specs = specs_from_catalogue(load_catalogue(definitions_dir))
-    return DataServices.assemble(data_services.database, data_services.cipher, data_services.signer, specs)
+    return specs_from_catalogue(load_catalogue(definitions_dir))
+
+
+@pytest.fixture
+def catalogue_services(data_services: DataServices, catalogue_specs: dict[str, ProviderSpec]) -> DataServices:
+    return DataServices.assemble(data_services.database, data_services.cipher, data_services.signer,
+                                 catalogue_specs)
 
 
 async def _seed(services: DataServices, path: Path) -> SeedReport:
