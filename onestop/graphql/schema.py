@@ -12,7 +12,9 @@ from types import ModuleType
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from onestop.graphql import catalogue, citizen, public
 from onestop.graphql.context import Info_
@@ -30,12 +32,24 @@ class NodeQuery:
         return await resolve_node(info, str(id))
 
 
+class Schema(strawberry.Schema):
+    """Strawberry's schema without its per-error logging.
+
+    Client mistakes (bad input, auth, limits) are not server faults, and unexpected errors are already
+    logged once, with their traceback, where they are masked (``errors.ErrorCodes``).
+    """
+
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        return None
+
+
 def _merged(name: str, extra: tuple[type, ...] = ()) -> type | None:
     parts = tuple(getattr(domain, name) for domain in DOMAINS if hasattr(domain, name)) + extra
     return merge_types(name, parts) if parts else None
 
 
-def build_schema(*, production: bool, limits: Limits | None = None) -> strawberry.Schema:
+def build_schema(*, production: bool, limits: Limits | None = None) -> Schema:
     """The executable schema; production refuses introspection."""
     query = _merged("Query", (NodeQuery,)) or NodeQuery
     kwargs: dict[str, Any] = {}
@@ -46,7 +60,7 @@ def build_schema(*, production: bool, limits: Limits | None = None) -> strawberr
     if subscription is not None:
         kwargs["subscription"] = subscription
     extensions = schema_extensions(production=production, limits=limits or Limits())
-    return strawberry.Schema(query=query, extensions=extensions, **kwargs)
+    return Schema(query=query, extensions=extensions, **kwargs)
 
 
 def export_sdl() -> str:

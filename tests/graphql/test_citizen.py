@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -286,3 +287,14 @@ async def test_a_logged_in_citizen_sees_services_for_their_age_group_first(seed_
     assert groups == sorted(groups, reverse=True)  # every elderly service before every other one
     assert groups[0]
     assert not all(groups)
+
+
+async def test_personal_data_never_reaches_the_logs(seed_api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    headers = await login(seed_api, citizen=ADULT)
+    with caplog.at_level(logging.DEBUG):
+        await seed_api.data(VIEWER, headers=headers)
+        await seed_api.data(PERSONAL, {"provider": "td-licensing"}, headers=headers)
+        await seed_api.data(UPDATE, {"input": {"hkid": "Z999999(1)", "phone": "0000"}}, headers=headers)
+    text = caplog.text
+    for secret in ("K305518", "WONG, Ka Fai", "Z999999", "kafai.wong"):
+        assert secret not in text

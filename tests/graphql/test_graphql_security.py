@@ -191,3 +191,10 @@ async def test_an_unknown_path_is_404(api: Api) -> None:
 async def test_dev_idp_is_not_mounted_in_production(production_api: Api) -> None:
     response = await production_api.client.get("/dev-idp/.well-known/openid-configuration")
     assert response.status_code == 404
+
+
+async def test_client_mistakes_are_not_logged_as_server_errors(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        await api.post("{ services(first: 0) { totalCount } }")
+        await api.post("{ nope }")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
