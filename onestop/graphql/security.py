@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -23,10 +24,10 @@ from graphql import (
     SelectionSetNode,
     ValidationContext,
     ValidationRule,
+    VariableNode,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import (
-    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -35,7 +36,7 @@ from strawberry.extensions import (
 )
 
 from onestop.graphql.errors import ErrorCode, ErrorCodes
-from onestop.graphql.relay import DEFAULT_PAGE_SIZE
+from onestop.graphql.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -46,48 +47,59 @@ class Limits:
     max_cost: int = 5_000
 
 
+def _page_size(field: FieldNode, variables: Mapping[str, Any]) -> int:
+    # A list field's children are paid once per item: `first` is the page size of a connection; a
+    # connection without `first` returns the default page.
+    for argument in field.arguments or ():
+        if argument.name.value != "first":
+            continue
+        value = argument.value
+        if isinstance(value, IntValueNode):
+            return min(max(int(value.value), 1), MAX_PAGE_SIZE)  # larger is refused as BAD_USER_INPUT
+        if isinstance(value, VariableNode):
+            given = variables.get(value.name.value)
+            return min(max(given, 1), MAX_PAGE_SIZE) if isinstance(given, int) else DEFAULT_PAGE_SIZE
+    selections = field.selection_set.selections if field.selection_set else ()
+    is_connection = any(isinstance(s, FieldNode) and s.name.value == "edges" for s in selections)
+    return DEFAULT_PAGE_SIZE if is_connection else 1
+
+
 def _selection_cost(selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode],
-                    seen: frozenset[str]) -> int:
+                    variables: Mapping[str, Any], seen: frozenset[str]) -> int:
     if selection_set is None:
         return 0
     total = 0
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            child = _selection_cost(selection.selection_set, fragments, seen)
-            # A list field's children are paid once per item: `first` is the page size of a connection.
-            multiplier = 1
-            for argument in selection.arguments or ():
-                if argument.name.value == "first":
-                    value = argument.value
-                    multiplier = int(value.value) if isinstance(value, IntValueNode) else DEFAULT_PAGE_SIZE
-                    multiplier = max(multiplier, 1)
-            total += 1 + multiplier * child
+            child = _selection_cost(selection.selection_set, fragments, variables, seen)
+            total += 1 + _page_size(selection, variables) * child
         elif isinstance(selection, InlineFragmentNode):
-            total += _selection_cost(selection.selection_set, fragments, seen)
+            total += _selection_cost(selection.selection_set, fragments, variables, seen)
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             fragment = fragments.get(name)
             if fragment is not None and name not in seen:  # cycles are reported by NoFragmentCycles
-                total += _selection_cost(fragment.selection_set, fragments, seen | {name})
+                total += _selection_cost(fragment.selection_set, fragments, variables, seen | {name})
     return total
 
 
-def query_cost(document_definitions: Any) -> dict[str, int]:
-    """Estimated cost per operation: one per field, children multiplied by ``first`` on connections."""
-    fragments = {d.name.value: d for d in document_definitions if isinstance(d, FragmentDefinitionNode)}
+def query_cost(document: DocumentNode, variables: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """Estimated cost per operation: one per field, children multiplied by the page size on connections."""
+    definitions = document.definitions
+    fragments = {d.name.value: d for d in definitions if isinstance(d, FragmentDefinitionNode)}
     costs: dict[str, int] = {}
-    for definition in document_definitions:
+    for definition in definitions:
         if isinstance(definition, OperationDefinitionNode):
             name = definition.name.value if definition.name else "anonymous"
-            costs[name] = _selection_cost(definition.selection_set, fragments, frozenset())
+            costs[name] = _selection_cost(definition.selection_set, fragments, variables or {}, frozenset())
     return costs
 
 
-def _cost_rule(max_cost: int) -> type[ValidationRule]:
+def _cost_rule(max_cost: int, variables: Mapping[str, Any]) -> type[ValidationRule]:
     class MaxCostRule(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
-            for name, cost in query_cost(context.document.definitions).items():
+            for name, cost in query_cost(context.document, variables).items():
                 if cost > max_cost:
                     context.report_error(GraphQLError(
                         f"Operation '{name}' is too expensive: estimated cost {cost}, limit {max_cost}. "
@@ -99,6 +111,19 @@ def _cost_rule(max_cost: int) -> type[ValidationRule]:
     return MaxCostRule
 
 
+class QueryCost(SchemaExtension):
+    """Refuses operations whose estimated cost (page sizes from literals or variables) exceeds ``max_cost``."""
+
+    def __init__(self, *, max_cost: int) -> None:
+        self.max_cost = max_cost
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        # Added per request because the cost depends on this request's variables (`first: $n`).
+        context.validation_rules = (*context.validation_rules, _cost_rule(self.max_cost, context.variables or {}))
+        yield
+
+
 def schema_extensions(*, production: bool, limits: Limits) -> list[type[SchemaExtension]
                                                                  | Callable[[], SchemaExtension]]:
     """The extension factories for a schema; introspection is refused in production."""
@@ -107,7 +132,7 @@ def schema_extensions(*, production: bool, limits: Limits) -> list[type[SchemaEx
         functools.partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
         functools.partial(QueryDepthLimiter, max_depth=limits.max_depth),
         functools.partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
-        functools.partial(AddValidationRules, [_cost_rule(limits.max_cost)]),
+        functools.partial(QueryCost, max_cost=limits.max_cost),
     ]
     if production:
         factories.append(DisableIntrospection)

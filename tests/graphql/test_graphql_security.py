@@ -7,9 +7,10 @@ from dataclasses import replace
 
 import pytest
 from conftest import Api, codes_of, errors_of, make_api
+from graphql import parse
 
 from onestop.engine.container import Engine
-from onestop.graphql.security import Limits
+from onestop.graphql.security import Limits, query_cost
 
 
 @pytest.mark.parametrize("query", [
@@ -198,3 +199,21 @@ async def test_client_mistakes_are_not_logged_as_server_errors(api: Api, caplog:
         await api.post("{ services(first: 0) { totalCount } }")
         await api.post("{ nope }")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+STEP_ALIASES = " ".join(f"s{i}: steps {{ id type title }}" for i in range(20))
+COSTLY = "query Costly($n: Int) { services(first: $n) { edges { node { " + STEP_ALIASES + " } } } }"
+
+
+async def test_cost_counts_page_sizes_given_in_variables(api: Api) -> None:
+    assert "errors" not in await api.post(COSTLY, {"n": 1})
+    result = await api.post(COSTLY, {"n": 100})
+    assert codes_of(result) == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_a_connection_without_first_is_costed_at_the_default_page(api: Api) -> None:
+
+
+    with_default = query_cost(parse("{ services { edges { node { slug } } } }"))["anonymous"]
+    explicit = query_cost(parse("{ services(first: 20) { edges { node { slug } } } }"))["anonymous"]
+    assert with_default == explicit
