@@ -11,6 +11,7 @@ from typing import Any
 
 import strawberry
 
+import onestop.catalogue as domain
 from onestop.catalogue.text import Lang
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
@@ -58,7 +59,7 @@ class StepType(Enum):
 
 @strawberry.type
 class Theme:
-    model: strawberry.Private[Any]
+    model: strawberry.Private[domain.Theme]
 
     @field()
     def id(self) -> strawberry.ID:
@@ -71,7 +72,7 @@ class Theme:
 
 @strawberry.type
 class AgeGroup:
-    model: strawberry.Private[Any]
+    model: strawberry.Private[domain.AgeGroup]
 
     @field()
     def id(self) -> strawberry.ID:
@@ -92,7 +93,7 @@ class AgeGroup:
 
 @strawberry.type(description="A rung of the assurance ladder, weakest first; the top one is face verification.")
 class AssuranceLevel:
-    model: strawberry.Private[Any]
+    model: strawberry.Private[domain.AssuranceLevel]
     rank: int = strawberry.field(description="Position on the ladder, 0 for the weakest.")
 
     @field()
@@ -117,7 +118,7 @@ class DepartmentContact:
 
 @strawberry.type
 class Department(Node):
-    model: strawberry.Private[Any]
+    model: strawberry.Private[domain.Department]
 
     @field(description="Opaque global id.")
     def id(self) -> strawberry.ID:
@@ -145,7 +146,7 @@ class Department(Node):
 
 @strawberry.type(description="One step of a service's outline (for progress indicators).")
 class Step:
-    model: strawberry.Private[Any]
+    model: strawberry.Private[domain.Step]
 
     @field()
     def id(self) -> str:
@@ -166,7 +167,7 @@ class Step:
 
 @strawberry.type(description="A government service a citizen can learn about and apply for.")
 class Service(Node):
-    model: strawberry.Private[Any]
+    model: strawberry.Private[domain.Service]
 
     @field(description="Opaque global id; stable across versions of the service.")
     def id(self) -> strawberry.ID:
