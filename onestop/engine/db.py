@@ -195,6 +195,11 @@ class Database:
         async with self.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
 
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` with the Alembic migrations in ``onestop/engine/migrations``."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade, revision)
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction: committed on success, rolled back on error."""
@@ -210,3 +215,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def alembic_config(connection: Any = None) -> Any:
+    """An Alembic ``Config`` for the packaged migrations (``alembic revision`` uses it via ``-c``-less API)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "onestop.engine:migrations")
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Any, revision: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(connection), revision)
