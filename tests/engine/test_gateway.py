@@ -6,14 +6,18 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from onestop.config import Settings
+from onestop.engine.db import Database
 from onestop.engine.errors import (
     ConsentExpired,
     ConsentRequired,
     ConsentRevoked,
+    InvalidInput,
     ItemsNotConsented,
     NotFound,
     ProviderUnavailable,
@@ -238,3 +242,28 @@ async def test_prefill_for_unknown_citizen_ref_is_not_found(data_services: DataS
         await data_services.gateway.prefill("no-such-ref", application_id="a", step_id="s", service_slug=SLUG,
                                             service_hash="", department="TD", items=ITEMS, purpose=PURPOSE,
                                             acr="basic")
+
+
+async def test_standing_consent_serves_later_applications_of_the_same_service(data_services: DataServices) -> None:
+    await _citizen_with_data(data_services)
+    consent_id = await _grant(data_services, mode="standing", application_id="app-1",
+                              valid_for=timedelta(days=365))
+    result = await _fetch(data_services, consent_id, application_id="app-2")
+    assert set(result.items) == set(ITEMS)
+    with pytest.raises(PurposeMismatch):
+        await _fetch(data_services, consent_id, application_id="app-2", service_slug="another-service")
+
+
+async def test_services_build_from_settings_and_the_real_catalogue(database: Database, tmp_path: Path,
+                                                                   definitions_dir: Path) -> None:
+    from onestop.catalogue import load_catalogue
+
+    settings = Settings(env="development", data_dir=tmp_path)
+    services = DataServices.build(settings, load_catalogue(definitions_dir), database)
+    assert "eme" in services.providers
+    assert services.providers.get("td-licensing").spec.department == "TD"
+    with pytest.raises(InvalidInput) as caught:  # districts come from the catalogue's option list
+        await services.profiles.update("sub-a", {"residentialAddress": {"building": "X", "district": "atlantis",
+                                                                        "region": "HK"}})
+    assert caught.value.errors[0].field == ("residentialAddress", "district")
+    assert services.signer.verify(services.signer.sign({"a": 1}, typ="t")).payload == {"a": 1}
