@@ -39,8 +39,8 @@ PROFILE_COLUMNS: Mapping[str, str] = {
     "residentialAddress": "residential_address",
     "correspondenceAddress": "correspondence_address",
 }
-# Stored as the values of the catalogue's ``genders`` option list, so a prefilled choice field matches.
-_GENDERS = {"m": "male", "male": "male", "f": "female", "female": "female"}
+# Stored as the identity card's letters (the GraphQL Gender enum); the fixtures' female/male are accepted.
+_GENDERS = {"m": "M", "male": "M", "f": "F", "female": "F", "x": "X", "other": "X"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -62,7 +62,7 @@ class Profile(BaseModel):
     name_zh: str | None = None
     date_of_birth: date | None = None
     hkid: str | None = None
-    gender: Literal["female", "male"] | None = None
+    gender: Literal["M", "F", "X"] | None = None
     phone: str | None = None
     email: str | None = None
     residential_address: HKAddress | None = None
@@ -113,7 +113,7 @@ def _hkid(value: Any) -> Any:
 
 def _gender(value: Any) -> Any:
     if not isinstance(value, str) or value.strip().lower() not in _GENDERS:
-        raise ValueError("choose female or male")
+        raise ValueError("choose M, F or X")
     return _GENDERS[value.strip().lower()]
 
 

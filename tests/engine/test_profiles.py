@@ -22,7 +22,7 @@ CHANGES: dict[str, Any] = {
 async def test_update_then_get_returns_normalised_profile(data_services: DataServices) -> None:
     profile = await data_services.profiles.update("sub-a", CHANGES)
     assert profile.phone == "+85262345678"
-    assert profile.gender == "male"
+    assert profile.gender == "M"
     assert profile.hkid == "K305518(3)"
     assert profile.residential_address is not None
     assert profile.residential_address.district == "kwun-tong"
@@ -74,7 +74,7 @@ async def test_swapping_hkid_ciphertext_between_citizens_fails(data_services: Da
     ({"email": "not-an-email"}, ("email",), "e-mail"),
     ({"dateOfBirth": "2999-01-01"}, ("dateOfBirth",), "between 1900 and today"),
     ({"dateOfBirth": "22/01/1988"}, ("dateOfBirth",), "YYYY-MM-DD"),
-    ({"gender": "?"}, ("gender",), "female or male"),
+    ({"gender": "?"}, ("gender",), "M, F or X"),
     ({"nameEn": "  "}, ("nameEn",), "non-empty"),
     ({"residentialAddress": {**ADDRESS, "region": "MO"}}, ("residentialAddress", "region"), "HK"),
     ({"residentialAddress": {"district": "kwun-tong", "region": "KLN"}}, ("residentialAddress",), "building"),
