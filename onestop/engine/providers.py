@@ -8,6 +8,7 @@ their items come from the catalogue (each department YAML's ``providers:``).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -182,12 +183,13 @@ class HttpProvider:
     """
 
     def __init__(self, spec: ProviderSpec, *, client: httpx.AsyncClient | None = None, retries: int = 2,
-                 backoff: float = 0.2) -> None:
+                 backoff: float = 0.2, max_bytes: int = 1024 * 1024) -> None:
         if not spec.url:
             raise ValueError(f"HTTP provider {spec.id!r} has no url")
         self.spec = spec
         self.retries = retries
         self.backoff = backoff
+        self.max_bytes = max_bytes
         self._client = client
 
     async def fetch(self, citizen: Citizen, items: Sequence[str]) -> dict[str, ProvidedValue]:
@@ -198,32 +200,44 @@ class HttpProvider:
             if attempt:
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                response = await self._post(self.spec.url, body)
+                status, payload = await self._post(self.spec.url, body)
             except httpx.TimeoutException:
                 reason = f"timed out after {self.spec.timeout:g}s"
                 continue
             except httpx.TransportError as exc:
                 reason = f"connection failed: {type(exc).__name__}"
                 continue
-            if response.status_code >= 500:
-                reason = f"HTTP {response.status_code}"
+            if status >= 500:
+                reason = f"HTTP {status}"
                 continue
-            if response.status_code != 200:
+            if status != 200:
                 # 3xx (not followed) and 4xx will not improve by retrying.
-                raise ProviderUnavailable(self.spec.id, f"HTTP {response.status_code}")
-            return self._parse(response)
+                raise ProviderUnavailable(self.spec.id, f"HTTP {status}")
+            return self._parse(payload)
         log.warning("provider %s unavailable after %d attempts: %s", self.spec.id, self.retries + 1, reason)
         raise ProviderUnavailable(self.spec.id, f"{reason}, after {self.retries + 1} attempts")
 
-    async def _post(self, url: str, body: Mapping[str, Any]) -> httpx.Response:
+    async def _post(self, url: str, body: Mapping[str, Any]) -> tuple[int, bytes]:
         if self._client is not None:
-            return await self._client.post(url, json=body, timeout=self.spec.timeout, follow_redirects=False)
+            return await self._send(self._client, url, body)
         async with httpx.AsyncClient(timeout=self.spec.timeout, follow_redirects=False, trust_env=False) as client:
-            return await client.post(url, json=body)
+            return await self._send(client, url, body)
 
-    def _parse(self, response: httpx.Response) -> dict[str, ProvidedValue]:
+    async def _send(self, client: httpx.AsyncClient, url: str, body: Mapping[str, Any]) -> tuple[int, bytes]:
+        # Streamed so an oversized answer is cut off instead of filling memory.
+        async with client.stream("POST", url, json=body, timeout=self.spec.timeout,
+                                 follow_redirects=False) as response:
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise ProviderUnavailable(self.spec.id, f"response larger than {self.max_bytes} bytes")
+                chunks.append(chunk)
+            return response.status_code, b"".join(chunks)
+
+    def _parse(self, payload: bytes) -> dict[str, ProvidedValue]:
         try:
-            data = response.json()
+            data = json.loads(payload)
         except ValueError:
             raise ProviderUnavailable(self.spec.id, "response is not JSON") from None
         found = data.get("items") if isinstance(data, dict) else None

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from onestop.engine.errors import ProviderUnavailable, UnknownProvider
@@ -181,3 +182,16 @@ def test_specs_come_from_the_catalogue(definitions_dir: Path) -> None:
     assert specs["td-licensing"].department == "TD"
     assert specs["td-licensing"].kind == "sql"
     assert "driving-licence" in specs["td-licensing"].items
+
+
+async def test_http_provider_refuses_an_oversized_response(department: Any) -> None:
+    server = department(lambda n, body: _ok({"driving-licence": "x" * 5000}))
+    with pytest.raises(ProviderUnavailable, match="larger than 1000 bytes"):
+        await HttpProvider(_spec(server.url), retries=0, max_bytes=1000).fetch(CITIZEN, ["driving-licence"])
+
+
+async def test_http_provider_uses_a_shared_client(department: Any) -> None:
+    server = department(lambda n, body: _ok({"driving-licence": 1}))
+    async with httpx.AsyncClient(trust_env=False) as client:
+        provider = HttpProvider(_spec(server.url), client=client)
+        assert (await provider.fetch(CITIZEN, ["driving-licence"]))["driving-licence"].value == 1
