@@ -1,0 +1,95 @@
+"""The workflow's side effects: prefill through the consent gateway, references, delivery, the index."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from onestop.engine import delivery
+from onestop.engine.db import Database
+from onestop.engine.signing import Signer
+from onestop.workflows.contracts import (
+    Activity,
+    DeliveryReceipt,
+    IndexEntry,
+    PrefillRequest,
+    PrefillResult,
+    ReferenceRequest,
+    Submission,
+)
+
+Prefill = Callable[[PrefillRequest], Awaitable[PrefillResult]]
+"""Creates a consent artefact for exactly the listed items and fetches them through the gateway."""
+
+
+@dataclass
+class ApplicationActivities:
+    database: Database
+    signer: Signer
+    prefill_port: Prefill
+    http: httpx.AsyncClient
+
+    @activity.defn(name=Activity.PREFILL)
+    async def prefill(self, request: PrefillRequest) -> PrefillResult:
+        return await self.prefill_port(request)
+
+    @activity.defn(name=Activity.ALLOCATE_REFERENCE)
+    async def allocate_reference(self, request: ReferenceRequest) -> str:
+        return await delivery.allocate_reference(self.database, request.application_id, request.department,
+                                                 request.year)
+
+    @activity.defn(name=Activity.DELIVER)
+    async def deliver_submission(self, submission: Submission) -> DeliveryReceipt:
+        signed = self.signer.sign_submission(
+            application_id=submission.application_id, service_slug=submission.service_id,
+            service_hash=submission.content_hash, department=submission.department,
+            citizen_ref=submission.citizen_ref, answers=submission.answers,
+            consents=[c for c in submission.consents.values() if c not in ("granted", "declined")],
+            assurance=submission.assurance, auth_time=None, submitted_at=submission.submitted_at,
+            reference_number=submission.reference_number,
+        )
+        if submission.endpoint:
+            try:
+                fresh = await delivery.deliver_http(self.http, submission.endpoint,
+                                                    application_id=submission.application_id, jws=signed.jws)
+            except delivery.DeliveryFailed as exc:
+                raise ApplicationError(exc.message, type=exc.code, non_retryable=True) from exc
+            channel = "http"
+        else:
+            fresh = await delivery.deliver_to_inbox(
+                self.database, application_id=submission.application_id, department=submission.department,
+                reference_number=submission.reference_number, service_id=submission.service_id,
+                citizen_ref=submission.citizen_ref, jws=signed.jws,
+            )
+            channel = "inbox"
+        return DeliveryReceipt(submission.application_id, channel, duplicate=not fresh)
+
+    @activity.defn(name=Activity.INDEX)
+    async def index_application(self, entry: IndexEntry) -> None:
+        await record(self.database, entry)
+
+    def all(self) -> list[Callable[..., Awaitable[object]]]:
+        return [self.prefill, self.allocate_reference, self.deliver_submission, self.index_application]
+
+
+async def record(db: Database, entry: IndexEntry) -> None:
+    """Upsert the index row; an older update never overwrites a newer one."""
+    async with db.session() as session:
+        row = await session.get(delivery.ApplicationRow, entry.application_id)
+        if row is None:
+            session.add(delivery.ApplicationRow(
+                application_id=entry.application_id, citizen_ref=entry.citizen_ref, service_id=entry.service_id,
+                department=entry.department, status=entry.status, reference_number=entry.reference_number,
+                created_at=entry.created_at, updated_at=entry.updated_at,
+            ))
+        elif entry.updated_at >= row.updated_at:
+            row.status = entry.status
+            row.reference_number = entry.reference_number or row.reference_number
+            row.updated_at = entry.updated_at
+
+
+__all__ = ["ApplicationActivities", "Prefill", "record"]

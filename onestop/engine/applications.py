@@ -1,0 +1,306 @@
+"""``ApplicationService``: what GraphQL calls to start and move applications; the only Temporal caller."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from onestop.engine import delivery
+from onestop.engine.activities import record
+from onestop.engine.db import Database
+from onestop.engine.errors import EngineError, Forbidden, NotFound
+from onestop.engine.principal import Principal
+from onestop.engine.stepup import AssuranceLadder, require_assurance
+from onestop.engine.temporal import CITIZEN_REF, DEPARTMENT, SERVICE_ID, STATUS
+from onestop.workflows.application import ServiceApplicationWorkflow
+from onestop.workflows.contracts import (
+    DEPARTMENT_STATUSES,
+    QUERY_STATE,
+    SIGNAL_DEPARTMENT_STATUS,
+    TERMINAL,
+    ApplicationInput,
+    ApplicationView,
+    DepartmentStatus,
+    IndexEntry,
+    OpenInput,
+    Status,
+    StepAction,
+    StepAnswers,
+    StepUpProof,
+    Update,
+    Withdraw,
+)
+from onestop.workflows.interpreter import Citizen, FieldError
+from onestop.workflows.snapshot import ServiceSnapshot
+
+SnapshotSource = Callable[[str], ServiceSnapshot | None]
+"""The current pinned definition of a service by slug (None when the catalogue has no such service)."""
+
+
+class ApplicationRefused(EngineError):
+    """The workflow refused an action; ``errors`` say which answers and why (nothing was changed)."""
+
+    code = "INVALID_INPUT"
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        first = errors[0] if errors else FieldError([], "INVALID_INPUT", {"en": "invalid input"})
+        super().__init__(first.code, first.message.get("en", "invalid input"), first.path)
+        self.errors = list(errors)
+
+
+_STAFF_VISIBLE = (Status.SUBMITTED, Status.IN_REVIEW, Status.NEEDS_INFO, Status.APPROVED, Status.REJECTED,
+                  Status.WITHDRAWN)
+
+
+def application_id_for(citizen_ref: str, service_id: str, client_mutation_id: str | None) -> str:
+    """Same citizen + service + client mutation id → same workflow id, so concurrent starts give one application.
+
+    Hashed so the id reveals neither the citizen reference nor anything the client chose.
+    """
+    if client_mutation_id is None:
+        return f"app-{uuid.uuid4().hex}"
+    digest = hashlib.sha256(f"{citizen_ref}\x1f{service_id}\x1f{client_mutation_id}".encode()).hexdigest()
+    return f"app-{digest[:32]}"
+
+
+@dataclass(frozen=True)
+class IndexedApplication:
+    application_id: str
+    service_id: str
+    department: str
+    status: str
+    reference_number: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ApplicationService:
+    def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
+                 ladder: AssuranceLadder | None = None) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.database = database
+        self.snapshots = snapshots
+        self.ladder = ladder
+
+    # ---- citizen actions ----
+
+    async def start(self, citizen_ref: str, citizen: Citizen, service_slug: str,
+                    client_mutation_id: str | None = None) -> ApplicationView:
+        snapshot = self.snapshots(service_slug)
+        if snapshot is None:
+            raise NotFound("service", service_slug)
+        application_id = application_id_for(citizen_ref, snapshot.id, client_mutation_id)
+        now = datetime.now(UTC)
+        operation = WithStartWorkflowOperation(
+            ServiceApplicationWorkflow.run,
+            ApplicationInput(application_id, snapshot, citizen_ref, citizen, now),
+            id=application_id,
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=TypedSearchAttributes([
+                SearchAttributePair(SERVICE_ID, snapshot.id), SearchAttributePair(CITIZEN_REF, citizen_ref),
+                SearchAttributePair(STATUS, Status.DRAFT.value), SearchAttributePair(DEPARTMENT, snapshot.department),
+            ]),
+        )
+        view: ApplicationView = await self.client.execute_update_with_start_workflow(
+            Update.OPEN, OpenInput(client_mutation_id), start_workflow_operation=operation,
+            result_type=ApplicationView,
+        )
+        try:
+            await record(self.database, IndexEntry(
+                application_id, citizen_ref, snapshot.id, snapshot.department, view.status,
+                view.reference_number, view.created_at, view.updated_at,
+            ))
+        except IntegrityError:
+            pass  # the workflow's own index activity got there first
+        return view
+
+    async def get(self, application_id: str, citizen_ref: str) -> ApplicationView:
+        view = await self._query(application_id)
+        if view.citizen_ref != citizen_ref:
+            raise NotFound("application", application_id)
+        return view
+
+    async def submit_step(self, application_id: str, citizen_ref: str, step_id: str, answers: dict[str, Any],
+                          client_mutation_id: str | None = None) -> ApplicationView:
+        await self.get(application_id, citizen_ref)
+        return await self._update(application_id, Update.SUBMIT_STEP,
+                                  StepAnswers(step_id, answers, client_mutation_id), client_mutation_id)
+
+    async def grant_consent(self, application_id: str, citizen_ref: str, step_id: str,
+                            client_mutation_id: str | None = None) -> ApplicationView:
+        await self.get(application_id, citizen_ref)
+        return await self._update(application_id, Update.GRANT_CONSENT, StepAction(step_id, client_mutation_id),
+                                  client_mutation_id)
+
+    async def decline_consent(self, application_id: str, citizen_ref: str, step_id: str,
+                              client_mutation_id: str | None = None) -> ApplicationView:
+        await self.get(application_id, citizen_ref)
+        return await self._update(application_id, Update.DECLINE_CONSENT, StepAction(step_id, client_mutation_id),
+                                  client_mutation_id)
+
+    async def go_back(self, application_id: str, citizen_ref: str, step_id: str,
+                      client_mutation_id: str | None = None) -> ApplicationView:
+        await self.get(application_id, citizen_ref)
+        return await self._update(application_id, Update.GO_BACK, StepAction(step_id, client_mutation_id),
+                                  client_mutation_id)
+
+    async def withdraw(self, application_id: str, citizen_ref: str,
+                       client_mutation_id: str | None = None) -> ApplicationView:
+        await self.get(application_id, citizen_ref)
+        return await self._update(application_id, Update.WITHDRAW, Withdraw(client_mutation_id), client_mutation_id)
+
+    async def complete_step_up(self, application_id: str, principal: Principal, citizen_ref: str, step_id: str,
+                               client_mutation_id: str | None = None, *, now: datetime | None = None
+                               ) -> ApplicationView:
+        """Check the caller's current token (RFC 9470) and record the step-up; face checks are bound to this step."""
+        view = await self.get(application_id, citizen_ref)
+        snapshot = (await self._input(application_id)).service
+        step = snapshot.step(step_id)
+        if step is None or step.type != "stepUp" or view.current_step_id != step_id:
+            raise ApplicationRefused([FieldError(["stepId"], "NOT_CURRENT_STEP", {
+                "en": f"Step {step_id!r} is not the current step-up step.",
+                "tc": f"步驟 {step_id!r} 並非目前的身份認證步驟。"})])
+        level = step.assurance or snapshot.assurance
+        ladder = self.ladder
+        if ladder is not None:
+            top = ladder.top.id == level
+            require_assurance(
+                principal, rank_of=ladder.rank_of, acr_of=ladder.acr_of, level=level, now=now or datetime.now(UTC),
+                max_age=timedelta(seconds=step.max_age_seconds) if step.max_age_seconds is not None else None,
+                binding=step_up_binding(application_id, step_id) if top else None,
+            )
+            reached = ladder.level_for_acr(principal.acr)
+            assurance = reached.id if reached else principal.acr
+        else:
+            assurance = principal.acr
+        return await self._update(
+            application_id, Update.COMPLETE_STEP_UP,
+            StepUpProof(step_id, assurance, principal.auth_time, client_mutation_id), client_mutation_id,
+        )
+
+    async def list_for_citizen(self, citizen_ref: str, *, status: str | None = None, limit: int = 100,
+                               offset: int = 0) -> list[IndexedApplication]:
+        query = select(delivery.ApplicationRow).where(delivery.ApplicationRow.citizen_ref == citizen_ref)
+        return await self._list(query, status, limit, offset)
+
+    # ---- department side ----
+
+    async def department_inbox(self, principal: Principal, *, status: str | None = None, limit: int = 100,
+                               offset: int = 0) -> list[IndexedApplication]:
+        department = self._staff_department(principal)
+        query = select(delivery.ApplicationRow).where(
+            delivery.ApplicationRow.department == department,
+            delivery.ApplicationRow.status.in_([s.value for s in _STAFF_VISIBLE]),
+        )
+        return await self._list(query, status, limit, offset)
+
+    async def get_for_staff(self, principal: Principal, application_id: str) -> ApplicationView:
+        department = self._staff_department(principal)
+        view = await self._query(application_id)
+        if view.department != department or Status(view.status) not in _STAFF_VISIBLE:
+            raise NotFound("application", application_id)
+        return view
+
+    async def update_status(self, principal: Principal, application_id: str, status: str,
+                            message: str | None = None) -> ApplicationView:
+        view = await self.get_for_staff(principal, application_id)
+        target = Status(status)
+        if target not in DEPARTMENT_STATUSES:
+            raise ApplicationRefused([FieldError(["status"], "INVALID_STATUS", {
+                "en": f"Staff can set IN_REVIEW, NEEDS_INFO, APPROVED or REJECTED, not {status}."})])
+        if Status(view.status) in TERMINAL:
+            raise ApplicationRefused([FieldError(["status"], "INVALID_TRANSITION", {
+                "en": f"The application is already {view.status}; it cannot change."})])
+        if target is Status.NEEDS_INFO and not message:
+            raise ApplicationRefused([FieldError(["message"], "REQUIRED", {
+                "en": "Say what information is needed."})])
+        handle = self.client.get_workflow_handle(application_id)
+        before = len(view.timeline)
+        await handle.signal(SIGNAL_DEPARTMENT_STATUS, DepartmentStatus(target.value, message, principal.sub))
+        # A signal has no answer; wait briefly until the workflow has applied it so the caller sees it.
+        for _ in range(50):
+            view = await self._query(application_id)
+            if len(view.timeline) > before:
+                break
+            await asyncio.sleep(0.1)
+        return view
+
+    def _staff_department(self, principal: Principal) -> str:
+        if not principal.is_staff or principal.department is None or not principal.roles:
+            raise Forbidden("this needs a department staff sign-in with a staff role")
+        return principal.department
+
+    # ---- plumbing ----
+
+    async def _list(self, query: Any, status: str | None, limit: int, offset: int) -> list[IndexedApplication]:
+        if status is not None:
+            query = query.where(delivery.ApplicationRow.status == status)
+        query = query.order_by(delivery.ApplicationRow.created_at.desc(), delivery.ApplicationRow.application_id)
+        async with self.database.session() as session:
+            rows = await session.scalars(query.limit(limit).offset(offset))
+            return [IndexedApplication(r.application_id, r.service_id, r.department, r.status, r.reference_number,
+                                       r.created_at, r.updated_at) for r in rows]
+
+    async def _query(self, application_id: str) -> ApplicationView:
+        try:
+            view: ApplicationView = await self.client.get_workflow_handle(application_id).query(
+                QUERY_STATE, result_type=ApplicationView)
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                raise NotFound("application", application_id) from exc
+            raise
+        return view
+
+    async def _input(self, application_id: str) -> ApplicationInput:
+        # The pinned snapshot lives in the first event of the current run.
+        handle = self.client.get_workflow_handle(application_id)
+        async for event in handle.fetch_history_events():
+            if event.HasField("workflow_execution_started_event_attributes"):
+                payloads = event.workflow_execution_started_event_attributes.input.payloads
+                decoded = await self.client.data_converter.decode(payloads, [ApplicationInput])
+                result: ApplicationInput = decoded[0]
+                return result
+        raise NotFound("application", application_id)
+
+    async def _update(self, application_id: str, name: str, arg: Any, client_mutation_id: str | None
+                      ) -> ApplicationView:
+        handle = self.client.get_workflow_handle(application_id)
+        update_id = f"{name}:{client_mutation_id}" if client_mutation_id else None
+        try:
+            view: ApplicationView = await handle.execute_update(name, arg, id=update_id,
+                                                                result_type=ApplicationView)
+        except WorkflowUpdateFailedError as exc:
+            raise _refused(exc) from exc
+        return view
+
+
+def step_up_binding(application_id: str, step_id: str) -> str:
+    """The ``txn`` a face-verified token must carry to complete this step of this application."""
+    return f"{application_id}:{step_id}"
+
+
+def _refused(exc: WorkflowUpdateFailedError) -> EngineError:
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.type == "InvalidInput" and cause.details:
+        raw = cause.details[0]
+        errors = [FieldError(list(e["path"]), e["code"], dict(e["message"])) for e in raw]
+        return ApplicationRefused(errors)
+    return EngineError("UPDATE_FAILED", "the application could not be updated; try again")

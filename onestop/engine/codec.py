@@ -1,0 +1,76 @@
+"""AES-GCM payload codec: Temporal stores and shows only ciphertext of application data."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+
+ENCODING = b"binary/encrypted+aes256gcm"
+_NONCE = 12
+
+
+def key_id(key: bytes) -> str:
+    """A short public fingerprint of a key, stored beside each payload so keys can be rotated."""
+    return hashlib.sha256(b"onestop-codec:" + key).hexdigest()[:16]
+
+
+class CodecKeyError(Exception):
+    """A payload was encrypted with a key this process does not hold."""
+
+    code = "CODEC_UNKNOWN_KEY"
+
+    def __init__(self, kid: str) -> None:
+        super().__init__(f"payload encrypted with key id {kid!r}, which is not configured; add the old key to decode")
+        self.kid = kid
+
+
+class EncryptionCodec(PayloadCodec):
+    """Encrypts with the first key; decrypts with any key it holds (old keys stay for rotation)."""
+
+    def __init__(self, key: bytes, old_keys: Sequence[bytes] = ()) -> None:
+        if len(key) != 32:
+            raise ValueError("the codec key must be 32 bytes")
+        self._kid = key_id(key)
+        self._ciphers: Mapping[str, AESGCM] = {key_id(k): AESGCM(k) for k in (key, *old_keys)}
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        cipher = self._ciphers[self._kid]
+        out = []
+        for payload in payloads:
+            nonce = os.urandom(_NONCE)
+            # The key id is bound as associated data so a payload cannot be re-labelled to another key.
+            sealed = cipher.encrypt(nonce, payload.SerializeToString(), self._kid.encode())
+            out.append(
+                Payload(
+                    metadata={"encoding": ENCODING, "encryption-key-id": self._kid.encode()},
+                    data=nonce + sealed,
+                )
+            )
+        return out
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        out = []
+        for payload in payloads:
+            if payload.metadata.get("encoding", b"") != ENCODING:
+                out.append(payload)
+                continue
+            kid = payload.metadata["encryption-key-id"].decode()
+            cipher = self._ciphers.get(kid)
+            if cipher is None:
+                raise CodecKeyError(kid)
+            plain = cipher.decrypt(payload.data[:_NONCE], payload.data[_NONCE:], kid.encode())
+            out.append(Payload.FromString(plain))
+        return out
+
+
+def data_converter(key: bytes, old_keys: Sequence[bytes] = ()) -> DataConverter:
+    """The converter every onestop client uses: encrypted payloads and encrypted failure messages/stacks."""
+    return DataConverter(
+        payload_codec=EncryptionCodec(key, old_keys),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )

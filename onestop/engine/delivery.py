@@ -1,0 +1,135 @@
+"""Getting a submission to its department exactly once, plus the application index and reference numbers.
+
+The SQL inbox insert is keyed on the application id, so a retried activity finds its own row instead of
+adding a second. The HTTP channel sends the same ``Idempotency-Key`` on every attempt; receivers dedupe on it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+from sqlalchemy import Integer, String, Text, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from onestop.engine.db import Base, Database, utcnow
+from onestop.engine.errors import EngineError
+
+
+class DeliveryFailed(EngineError):
+    """The department endpoint refused a submission for a reason a retry cannot fix."""
+
+    code = "DELIVERY_FAILED"
+
+
+class InboxRow(Base):
+    """A department's received submission (the embedded default channel)."""
+
+    __tablename__ = "department_inbox"
+
+    application_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    department: Mapped[str] = mapped_column(String(20), index=True)
+    reference_number: Mapped[str] = mapped_column(String(40), unique=True)
+    service_id: Mapped[str] = mapped_column(String(120))
+    citizen_ref: Mapped[str] = mapped_column(String(120))
+    jws: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReferenceRow(Base):
+    """One row per submitted application; its autoincrement id is the reference number's sequence."""
+
+    __tablename__ = "application_references"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[str] = mapped_column(String(120), unique=True)
+    department: Mapped[str] = mapped_column(String(20))
+    year: Mapped[int] = mapped_column(Integer)
+
+
+class ApplicationRow(Base):
+    """The index of applications by citizen and department (Temporal holds the state itself)."""
+
+    __tablename__ = "applications"
+
+    application_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    citizen_ref: Mapped[str] = mapped_column(String(120), index=True)
+    service_id: Mapped[str] = mapped_column(String(120))
+    department: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    reference_number: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    application_id: str
+    department: str
+    reference_number: str
+    service_id: str
+    jws: str
+    received_at: datetime
+
+
+async def allocate_reference(db: Database, application_id: str, department: str, year: int) -> str:
+    """``TD-2026-000123``: issued once per application; asking again returns the same number."""
+    async with db.session() as session:
+        row = await session.scalar(select(ReferenceRow).where(ReferenceRow.application_id == application_id))
+        if row is None:
+            row = ReferenceRow(application_id=application_id, department=department, year=year)
+            session.add(row)
+            try:
+                await session.flush()
+            except IntegrityError:
+                row = None
+    if row is None:  # a concurrent attempt won the insert; read its number
+        async with db.session() as session:
+            row = await session.scalar(select(ReferenceRow).where(ReferenceRow.application_id == application_id))
+            assert row is not None
+    return f"{row.department}-{row.year}-{row.seq:06d}"
+
+
+async def deliver_to_inbox(
+    db: Database, *, application_id: str, department: str, reference_number: str, service_id: str,
+    citizen_ref: str, jws: str,
+) -> bool:
+    """Insert into the department inbox; False when this application was already delivered."""
+    async with db.session() as session:
+        if await session.get(InboxRow, application_id) is not None:
+            return False
+        session.add(InboxRow(application_id=application_id, department=department,
+                             reference_number=reference_number, service_id=service_id,
+                             citizen_ref=citizen_ref, jws=jws))
+    return True
+
+
+async def deliver_http(client: httpx.AsyncClient, url: str, *, application_id: str, jws: str) -> bool:
+    """POST the signed submission; retryable failures raise ``httpx.HTTPError`` so the activity retries."""
+    response = await client.post(
+        url,
+        content=json.dumps({"applicationId": application_id, "jws": jws}),
+        headers={"Content-Type": "application/json", "Idempotency-Key": application_id},
+        follow_redirects=False,
+    )
+    if response.status_code in (200, 201, 202, 204):
+        return True
+    if response.status_code == 409:  # the receiver already has it under this idempotency key
+        return False
+    if response.status_code in (408, 425, 429) or response.status_code >= 500:
+        response.raise_for_status()
+    raise DeliveryFailed(None, f"department endpoint answered HTTP {response.status_code}; check its configuration")
+
+
+async def inbox(db: Database, department: str, *, limit: int = 100, offset: int = 0) -> Sequence[InboxItem]:
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(InboxRow).where(InboxRow.department == department)
+            .order_by(InboxRow.received_at.desc(), InboxRow.application_id).limit(limit).offset(offset)
+        )
+        return [InboxItem(r.application_id, r.department, r.reference_number, r.service_id, r.jws, r.received_at)
+                for r in rows]

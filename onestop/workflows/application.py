@@ -1,0 +1,444 @@
+"""``ServiceApplicationWorkflow``: one citizen's application, guided through a pinned service definition."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from datetime import date, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from onestop.workflows import interpreter as interp
+    from onestop.workflows.contracts import (
+        DEPARTMENT_STATUSES,
+        QUERY_STATE,
+        SIGNAL_DEPARTMENT_STATUS,
+        TERMINAL,
+        WITHDRAWABLE,
+        WORKFLOW_NAME,
+        Activity,
+        ApplicationInput,
+        ApplicationView,
+        Carried,
+        DeliveryReceipt,
+        DepartmentStatus,
+        IndexEntry,
+        OpenInput,
+        PrefillRequest,
+        PrefillResult,
+        ReferenceRequest,
+        Status,
+        StepAction,
+        StepAnswers,
+        StepUpProof,
+        Submission,
+        TimelineEntry,
+        Update,
+        Withdraw,
+    )
+    from onestop.workflows.interpreter import FieldError, Prefilled, Progress
+    from onestop.workflows.snapshot import StepSpec
+
+STATUS_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopStatus")
+
+_SHORT = timedelta(seconds=30)
+# Delivery keeps retrying with backoff for days: a department that is down delays a submission, never loses it.
+_DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                              maximum_interval=timedelta(minutes=10))
+_MAX_MUTATIONS = 200
+
+
+def _refuse(*errors: FieldError) -> ApplicationError:
+    return ApplicationError(
+        errors[0].message.get("en", "invalid input") if errors else "invalid input",
+        [asdict(e) for e in errors],
+        type="InvalidInput",
+        non_retryable=True,
+    )
+
+
+def _error(path: str, code: str, en: str, tc: str) -> FieldError:
+    return FieldError([path] if path else [], code, {"en": en, "tc": tc})
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class ServiceApplicationWorkflow:
+    @workflow.init
+    def __init__(self, params: ApplicationInput) -> None:
+        self._in = params
+        self._snapshot = params.service
+        carried = params.carried
+        self._status = Status(carried.status) if carried else Status.DRAFT
+        self._progress = (
+            Progress(list(carried.completed), dict(carried.answers), dict(carried.prefilled)) if carried else Progress()
+        )
+        self._consents: dict[str, str] = dict(carried.consents) if carried else {}
+        self._timeline: list[TimelineEntry] = list(carried.timeline) if carried else []
+        self._reference: str | None = carried.reference_number if carried else None
+        self._delivered = carried.delivered if carried else False
+        self._mutations: list[str] = list(carried.mutations) if carried else []
+        self._created_at = carried.created_at if carried else params.created_at
+        self._updated_at = workflow.now()
+        self._index_dirty = carried is None
+        self._deliver_pending = bool(self._reference) and not self._delivered
+        self._step_up_assurance = params.citizen.assurance
+        if carried is None:
+            # Decided here, not in run(): the first update (update-with-start) is handled before run() starts.
+            problem = interp.eligibility_error(self._snapshot, params.citizen, self._today())
+            status = Status.DRAFT if problem is None else Status.NOT_ELIGIBLE
+            self._status = status
+            self._timeline.append(TimelineEntry(workflow.now(), status.value,
+                                                problem.message.get("en") if problem else None))
+            step = self._current()
+            if status is Status.DRAFT and step is not None and step.type == "exit":
+                self._status = Status.NOT_ELIGIBLE
+
+    # ---- state helpers ----
+
+    def _today(self) -> date:
+        return workflow.now().date()
+
+    def _current(self) -> StepSpec | None:
+        return interp.current_step(self._snapshot, self._progress, self._in.citizen, self._today())
+
+    def _view(self) -> ApplicationView:
+        step = self._current() if self._status is Status.DRAFT else None
+        return ApplicationView(
+            application_id=self._in.application_id,
+            service_id=self._snapshot.id,
+            service_version=self._snapshot.version,
+            content_hash=self._snapshot.content_hash,
+            department=self._snapshot.department,
+            citizen_ref=self._in.citizen_ref,
+            status=self._status.value,
+            current_step_id=step.id if step else None,
+            completed=list(self._progress.completed),
+            answers=dict(self._progress.answers),
+            prefilled=dict(self._progress.prefilled),
+            consents=dict(self._consents),
+            timeline=list(self._timeline),
+            reference_number=self._reference,
+            delivered=self._delivered,
+            created_at=self._created_at,
+            updated_at=self._updated_at,
+            exit_message=step.message if step and step.type == "exit" else None,
+        )
+
+    def _seen(self, client_mutation_id: str | None) -> bool:
+        return client_mutation_id is not None and client_mutation_id in self._mutations
+
+    def _remember(self, client_mutation_id: str | None) -> None:
+        if client_mutation_id is not None:
+            self._mutations.append(client_mutation_id)
+            del self._mutations[:-_MAX_MUTATIONS]
+
+    def _set_status(self, status: Status, message: str | None = None, actor: str | None = None) -> None:
+        self._status = status
+        self._timeline.append(TimelineEntry(workflow.now(), status.value, message, actor))
+        self._index_dirty = True
+        workflow.upsert_search_attributes([STATUS_ATTRIBUTE.value_set(status.value)])
+
+    def _touch(self) -> None:
+        self._updated_at = workflow.now()
+        step = self._current()
+        if step is not None and step.type == "exit" and self._status is Status.DRAFT:
+            self._set_status(Status.NOT_ELIGIBLE)
+
+    def _require_current(self, step_id: str, *types: str) -> StepSpec:
+        if self._status is not Status.DRAFT:
+            raise _refuse(_error("", "NOT_A_DRAFT", f"The application is {self._status.value} and cannot change.",
+                                 f"申請狀態為 {self._status.value}，無法更改。"))
+        step = self._current()
+        if step is None or step.id != step_id:
+            current = step.id if step else "none"
+            raise _refuse(_error("stepId", "NOT_CURRENT_STEP",
+                                 f"Step {step_id!r} is not the current step (the current step is {current!r}).",
+                                 f"步驟 {step_id!r} 並非目前步驟（目前步驟為 {current!r}）。"))
+        if step.type not in types:
+            raise _refuse(_error("stepId", "WRONG_ACTION",
+                                 f"Step {step_id!r} is a {step.type} step; this action does not apply to it.",
+                                 f"步驟 {step_id!r} 為 {step.type} 步驟，不適用此操作。"))
+        return step
+
+    def _complete(self, step: StepSpec) -> None:
+        completed = [*self._progress.completed, step.id]
+        self._progress = interp.prune(
+            self._snapshot, Progress(completed, self._progress.answers, self._progress.prefilled),
+            self._in.citizen, self._today(),
+        )
+
+    # ---- main loop ----
+
+    @workflow.run
+    async def run(self, params: ApplicationInput) -> ApplicationView:
+        if self._status is not Status.DRAFT:
+            workflow.upsert_search_attributes([STATUS_ATTRIBUTE.value_set(self._status.value)])
+        expires_at = self._created_at + timedelta(seconds=self._snapshot.draft_expiry_seconds)
+        while True:
+            timeout = None
+            if self._status is Status.DRAFT:
+                timeout = max(expires_at - workflow.now(), timedelta(0))
+            try:
+                await workflow.wait_condition(
+                    lambda: self._index_dirty
+                    or self._deliver_pending
+                    or self._status in TERMINAL
+                    or workflow.info().is_continue_as_new_suggested(),
+                    timeout=timeout,
+                )
+            except asyncio.TimeoutError:
+                if self._status is Status.DRAFT:
+                    self._set_status(Status.EXPIRED)
+                continue
+            if self._deliver_pending:
+                await self._deliver()
+            if self._index_dirty:
+                self._index_dirty = False
+                await workflow.execute_activity(
+                    Activity.INDEX, self._index_entry(), start_to_close_timeout=_SHORT, result_type=type(None),
+                )
+                continue
+            if self._status in TERMINAL and not self._index_dirty:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return self._view()
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._carry())
+
+    def _index_entry(self) -> IndexEntry:
+        return IndexEntry(
+            application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
+            service_id=self._snapshot.id, department=self._snapshot.department, status=self._status.value,
+            reference_number=self._reference, created_at=self._created_at, updated_at=self._updated_at,
+        )
+
+    def _carry(self) -> ApplicationInput:
+        carried = Carried(
+            status=self._status.value, completed=self._progress.completed, answers=self._progress.answers,
+            prefilled=self._progress.prefilled, consents=self._consents, timeline=self._timeline,
+            reference_number=self._reference, delivered=self._delivered, mutations=self._mutations,
+            created_at=self._created_at,
+        )
+        return ApplicationInput(self._in.application_id, self._snapshot, self._in.citizen_ref, self._in.citizen,
+                                self._in.created_at, carried)
+
+    async def _deliver(self) -> None:
+        assert self._reference is not None
+        submit = next((s for s in self._snapshot.steps if s.type == "submit"), None)
+        submission = Submission(
+            application_id=self._in.application_id, reference_number=self._reference,
+            service_id=self._snapshot.id, service_version=self._snapshot.version,
+            content_hash=self._snapshot.content_hash,
+            department=(submit.department if submit and submit.department else self._snapshot.department),
+            endpoint=(submit.endpoint if submit and submit.endpoint else self._snapshot.submission_url),
+            citizen_ref=self._in.citizen_ref, answers=self._progress.answers, consents=self._consents,
+            assurance=self._step_up_assurance, submitted_at=self._updated_at,
+        )
+        await workflow.execute_activity(
+            Activity.DELIVER, submission, start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=_DELIVERY_RETRY, result_type=DeliveryReceipt,
+        )
+        self._delivered = True
+        self._deliver_pending = False
+
+    # ---- query and signal ----
+
+    @workflow.query(name=QUERY_STATE)
+    def state(self) -> ApplicationView:
+        return self._view()
+
+    @workflow.signal(name=SIGNAL_DEPARTMENT_STATUS)
+    def department_status(self, update: DepartmentStatus) -> None:
+        # Signals cannot be refused; the engine checks the transition first, this guard keeps history honest.
+        try:
+            status = Status(update.status)
+        except ValueError:
+            return
+        if status not in DEPARTMENT_STATUSES or self._status in TERMINAL or self._status is Status.DRAFT:
+            return
+        self._updated_at = workflow.now()
+        self._set_status(status, update.message, update.actor)
+
+    # ---- updates: every citizen action ----
+
+    @workflow.update(name=Update.OPEN)
+    def open(self, action: OpenInput) -> ApplicationView:
+        return self._view()
+
+    @workflow.update(name=Update.SUBMIT_STEP)
+    async def submit_step(self, action: StepAnswers) -> ApplicationView:
+        if self._seen(action.client_mutation_id):
+            return self._view()
+        step = self._require_current(action.step_id, "form", "review", "submit")
+        self._remember(action.client_mutation_id)
+        if step.type == "submit":
+            self._reference = await workflow.execute_activity(
+                Activity.ALLOCATE_REFERENCE,
+                ReferenceRequest(self._in.application_id, step.department or self._snapshot.department,
+                                 workflow.now().year),
+                start_to_close_timeout=_SHORT, result_type=str,
+            )
+            self._complete(step)
+            self._updated_at = workflow.now()
+            self._set_status(Status.SUBMITTED)
+            self._deliver_pending = True
+            return self._view()
+        answers, _ = interp.validate_step(self._snapshot, step, action.answers, self._progress,
+                                          self._in.citizen, self._today())
+        for spec in step.fields:
+            self._progress.answers.pop(spec.id, None)
+        self._progress.answers.update(answers)
+        self._complete(step)
+        self._touch()
+        return self._view()
+
+    @submit_step.validator
+    def _validate_submit_step(self, action: StepAnswers) -> None:
+        if self._seen(action.client_mutation_id):
+            return
+        step = self._require_current(action.step_id, "form", "review", "submit")
+        if step.type == "submit":
+            if action.answers:
+                raise _refuse(_error("answers", "UNKNOWN_FIELD", "A submit step takes no answers.",
+                                     "提交步驟不接受答案。"))
+            return
+        _, errors = interp.validate_step(self._snapshot, step, action.answers, self._progress,
+                                         self._in.citizen, self._today())
+        if errors:
+            raise _refuse(*errors)
+
+    @workflow.update(name=Update.GRANT_CONSENT)
+    async def grant_consent(self, action: StepAction) -> ApplicationView:
+        if self._seen(action.client_mutation_id):
+            return self._view()
+        step = self._require_current(action.step_id, "prefill", "consent")
+        self._remember(action.client_mutation_id)
+        if step.type == "prefill":
+            result = await workflow.execute_activity(
+                Activity.PREFILL,
+                PrefillRequest(
+                    application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
+                    service_id=self._snapshot.id, department=self._snapshot.department, step_id=step.id,
+                    items=list(step.items), purpose=step.purpose or {}, lawful_basis=step.lawful_basis,
+                    mode=step.mode, valid_for_seconds=step.valid_for_seconds,
+                ),
+                start_to_close_timeout=_SHORT, result_type=PrefillResult,
+                retry_policy=RetryPolicy(maximum_attempts=5),
+            )
+            self._consents[step.id] = result.consent_id
+            self._apply_prefill(result)
+        else:
+            self._consents[step.id] = "granted"
+        self._complete(step)
+        self._touch()
+        return self._view()
+
+    def _apply_prefill(self, result: PrefillResult) -> None:
+        fetched = {item.item: item for item in result.items}
+        for step in self._snapshot.steps:
+            for spec in step.fields:
+                if spec.prefill is None:
+                    continue
+                parts = spec.prefill.split(".")
+                ref, path = ".".join(parts[:2]), parts[2:]
+                item = fetched.get(ref)
+                if item is None:
+                    continue
+                value: Any = item.value
+                for key in path:
+                    value = value.get(key) if isinstance(value, dict) else None
+                if value is not None:
+                    self._progress.prefilled[spec.id] = Prefilled(value, item.source)
+
+    @grant_consent.validator
+    def _validate_grant(self, action: StepAction) -> None:
+        if not self._seen(action.client_mutation_id):
+            self._require_current(action.step_id, "prefill", "consent")
+
+    @workflow.update(name=Update.DECLINE_CONSENT)
+    def decline_consent(self, action: StepAction) -> ApplicationView:
+        if self._seen(action.client_mutation_id):
+            return self._view()
+        step = self._require_current(action.step_id, "prefill", "consent")
+        self._remember(action.client_mutation_id)
+        self._consents[step.id] = "declined"
+        # A required consent blocks progress when declined; it does not end the application.
+        if not (step.type == "consent" and step.consent_required):
+            self._complete(step)
+        self._touch()
+        return self._view()
+
+    @decline_consent.validator
+    def _validate_decline(self, action: StepAction) -> None:
+        if not self._seen(action.client_mutation_id):
+            self._require_current(action.step_id, "prefill", "consent")
+
+    @workflow.update(name=Update.COMPLETE_STEP_UP)
+    def complete_step_up(self, proof: StepUpProof) -> ApplicationView:
+        if self._seen(proof.client_mutation_id):
+            return self._view()
+        step = self._require_current(proof.step_id, "stepUp")
+        self._remember(proof.client_mutation_id)
+        self._step_up_assurance = proof.assurance
+        self._complete(step)
+        self._touch()
+        return self._view()
+
+    @complete_step_up.validator
+    def _validate_step_up(self, proof: StepUpProof) -> None:
+        if self._seen(proof.client_mutation_id):
+            return
+        step = self._require_current(proof.step_id, "stepUp")
+        required = step.assurance or self._snapshot.assurance
+        if self._snapshot.rank(proof.assurance) < self._snapshot.rank(required):
+            raise _refuse(_error("stepId", "INSUFFICIENT_USER_AUTHENTICATION",
+                                 f"This step needs assurance level {required!r}.",
+                                 f"此步驟需要 {required!r} 級別的身份認證。"))
+        if step.max_age_seconds is not None and (
+            workflow.now() - proof.auth_time > timedelta(seconds=step.max_age_seconds)
+        ):
+            raise _refuse(_error("stepId", "INSUFFICIENT_USER_AUTHENTICATION",
+                                 "Your authentication is too old for this step; authenticate again.",
+                                 "你的身份認證已過時，請重新認證。"))
+
+    @workflow.update(name=Update.GO_BACK)
+    def go_back(self, action: StepAction) -> ApplicationView:
+        if self._seen(action.client_mutation_id):
+            return self._view()
+        self._remember(action.client_mutation_id)
+        result = interp.go_back(self._snapshot, self._progress, action.step_id)
+        if isinstance(result, Progress):
+            self._progress = result
+        self._touch()
+        return self._view()
+
+    @go_back.validator
+    def _validate_go_back(self, action: StepAction) -> None:
+        if self._seen(action.client_mutation_id):
+            return
+        if self._status is not Status.DRAFT:
+            raise _refuse(_error("", "NOT_A_DRAFT", f"The application is {self._status.value} and cannot change.",
+                                 f"申請狀態為 {self._status.value}，無法更改。"))
+        result = interp.go_back(self._snapshot, self._progress, action.step_id)
+        if isinstance(result, FieldError):
+            raise _refuse(result)
+
+    @workflow.update(name=Update.WITHDRAW)
+    def withdraw(self, action: Withdraw) -> ApplicationView:
+        if self._seen(action.client_mutation_id):
+            return self._view()
+        self._remember(action.client_mutation_id)
+        self._updated_at = workflow.now()
+        self._set_status(Status.WITHDRAWN)
+        return self._view()
+
+    @withdraw.validator
+    def _validate_withdraw(self, action: Withdraw) -> None:
+        if not self._seen(action.client_mutation_id) and self._status not in WITHDRAWABLE:
+            raise _refuse(_error("", "NOT_WITHDRAWABLE",
+                                 f"The application is {self._status.value}; it can no longer be withdrawn.",
+                                 f"申請狀態為 {self._status.value}，已不能撤回。"))

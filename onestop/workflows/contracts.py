@@ -1,0 +1,230 @@
+"""Inputs and results crossing the workflow boundary: updates, signals, queries and activities.
+
+One dataclass per message so fields can be added (with defaults) without breaking recorded histories.
+Activities are referenced by name here and implemented in ``onestop.engine.activities``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from onestop.workflows.interpreter import Citizen, FieldError, Prefilled
+from onestop.workflows.snapshot import ServiceSnapshot, Text
+
+WORKFLOW_NAME = "ServiceApplication"
+
+
+class Status(StrEnum):
+    DRAFT = "DRAFT"
+    SUBMITTED = "SUBMITTED"
+    IN_REVIEW = "IN_REVIEW"
+    NEEDS_INFO = "NEEDS_INFO"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    WITHDRAWN = "WITHDRAWN"
+    EXPIRED = "EXPIRED"
+    NOT_ELIGIBLE = "NOT_ELIGIBLE"
+
+
+TERMINAL = frozenset({Status.APPROVED, Status.REJECTED, Status.WITHDRAWN, Status.EXPIRED, Status.NOT_ELIGIBLE})
+DEPARTMENT_STATUSES = frozenset({Status.IN_REVIEW, Status.NEEDS_INFO, Status.APPROVED, Status.REJECTED})
+WITHDRAWABLE = frozenset({Status.DRAFT, Status.SUBMITTED, Status.IN_REVIEW, Status.NEEDS_INFO})
+
+
+class Update:
+    OPEN = "open"
+    SUBMIT_STEP = "submitStep"
+    GRANT_CONSENT = "grantConsent"
+    DECLINE_CONSENT = "declineConsent"
+    COMPLETE_STEP_UP = "completeStepUp"
+    GO_BACK = "goBack"
+    WITHDRAW = "withdraw"
+
+
+SIGNAL_DEPARTMENT_STATUS = "departmentStatus"
+QUERY_STATE = "state"
+
+
+class Activity:
+    PREFILL = "onestop.prefill"
+    ALLOCATE_REFERENCE = "onestop.allocate_reference"
+    DELIVER = "onestop.deliver_submission"
+    INDEX = "onestop.index_application"
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    status: str
+    message: str | None = None
+    actor: str | None = None
+
+
+@dataclass
+class Carried:
+    """State handed to the next run on continue-as-new."""
+
+    status: str
+    completed: list[str]
+    answers: dict[str, Any]
+    prefilled: dict[str, Prefilled]
+    consents: dict[str, str]
+    timeline: list[TimelineEntry]
+    reference_number: str | None
+    delivered: bool
+    mutations: list[str]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApplicationInput:
+    application_id: str
+    service: ServiceSnapshot
+    citizen_ref: str
+    citizen: Citizen
+    created_at: datetime
+    carried: Carried | None = None
+
+
+@dataclass(frozen=True)
+class OpenInput:
+    client_mutation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StepAnswers:
+    step_id: str
+    answers: dict[str, Any]
+    client_mutation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StepAction:
+    step_id: str
+    client_mutation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StepUpProof:
+    """What the engine verified about the caller's current token before sending this update."""
+
+    step_id: str
+    assurance: str
+    auth_time: datetime
+    client_mutation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    client_mutation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DepartmentStatus:
+    status: str
+    message: str | None = None
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class ApplicationView:
+    application_id: str
+    service_id: str
+    service_version: int
+    content_hash: str
+    department: str
+    citizen_ref: str
+    status: str
+    current_step_id: str | None
+    completed: list[str]
+    answers: dict[str, Any]
+    prefilled: dict[str, Prefilled]
+    consents: dict[str, str]
+    timeline: list[TimelineEntry]
+    reference_number: str | None
+    delivered: bool
+    created_at: datetime
+    updated_at: datetime
+    exit_message: Text | None = None
+
+
+@dataclass(frozen=True)
+class InvalidInput:
+    """Details of a refused update (the ApplicationError's first detail)."""
+
+    errors: list[FieldError] = field(default_factory=list)
+
+
+# Activities
+
+
+@dataclass(frozen=True)
+class PrefillRequest:
+    application_id: str
+    citizen_ref: str
+    service_id: str
+    department: str
+    step_id: str
+    items: list[str]
+    purpose: Text
+    lawful_basis: str
+    mode: str
+    valid_for_seconds: int | None
+
+
+@dataclass(frozen=True)
+class PrefillItem:
+    item: str
+    value: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class PrefillResult:
+    consent_id: str
+    items: list[PrefillItem]
+
+
+@dataclass(frozen=True)
+class ReferenceRequest:
+    application_id: str
+    department: str
+    year: int
+
+
+@dataclass(frozen=True)
+class Submission:
+    application_id: str
+    reference_number: str
+    service_id: str
+    service_version: int
+    content_hash: str
+    department: str
+    endpoint: str | None
+    citizen_ref: str
+    answers: dict[str, Any]
+    consents: dict[str, str]
+    assurance: str
+    submitted_at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    application_id: str
+    channel: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    application_id: str
+    citizen_ref: str
+    service_id: str
+    department: str
+    status: str
+    reference_number: str | None
+    created_at: datetime
+    updated_at: datetime

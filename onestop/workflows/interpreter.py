@@ -1,0 +1,360 @@
+"""Pure step logic shared by the workflow and its update validators: no I/O, no clock, no randomness.
+
+Everything takes ``today`` from the caller (the workflow's deterministic clock) so replay gives the same answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+import cel
+import isodate
+
+from onestop.workflows import values
+from onestop.workflows.snapshot import FieldSpec, ServiceSnapshot, StepSpec, Text
+
+INPUT_STEP_TYPES = frozenset({"form", "review"})
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one answer; ``path`` points into the submitted answers (``["children", "0", "name"]``)."""
+
+    path: list[str]
+    code: str
+    message: Text
+
+
+@dataclass(frozen=True)
+class Citizen:
+    age: int | None = None
+    age_group: str | None = None
+    assurance: str = "basic"
+    logged_in: bool = True
+
+
+@dataclass(frozen=True)
+class Prefilled:
+    value: Any
+    source: str
+
+
+@dataclass
+class Progress:
+    """What the citizen has done so far; the workflow owns one and replaces it after each action."""
+
+    completed: list[str] = field(default_factory=list)
+    answers: dict[str, Any] = field(default_factory=dict)
+    prefilled: dict[str, Prefilled] = field(default_factory=dict)
+
+
+def _t(en: str, tc: str) -> Text:
+    return {"en": en, "tc": tc}
+
+
+@lru_cache(maxsize=512)
+def _program(source: str) -> Any:
+    return cel.compile(source)
+
+
+def evaluate(source: str, context: Mapping[str, Any]) -> bool:
+    """A CEL condition; an evaluation error (e.g. an unanswered field) counts as false."""
+    try:
+        result = cel.evaluate(source, dict(context))
+    except Exception:  # noqa: BLE001 - any CEL runtime error means "condition not met"
+        return False
+    return result is True
+
+
+def context(citizen: Citizen, answers: Mapping[str, Any], today: date) -> dict[str, Any]:
+    return {
+        "citizen": {
+            "age": citizen.age if citizen.age is not None else -1,
+            "ageGroup": citizen.age_group or "",
+            "assurance": citizen.assurance,
+            "loggedIn": citizen.logged_in,
+        },
+        "answers": {k: v for k, v in answers.items() if v is not None},
+        "today": today.isoformat(),
+    }
+
+
+def applies(when: str | None, ctx: Mapping[str, Any]) -> bool:
+    return when is None or evaluate(when, ctx)
+
+
+def eligibility_error(snapshot: ServiceSnapshot, citizen: Citizen, today: date) -> FieldError | None:
+    if snapshot.eligibility_when is None:
+        return None
+    if evaluate(snapshot.eligibility_when, context(citizen, {}, today)):
+        return None
+    message = snapshot.eligibility_message or _t("You are not eligible for this service.", "你不符合申請資格。")
+    return FieldError([], "NOT_ELIGIBLE", message)
+
+
+def current_step(snapshot: ServiceSnapshot, progress: Progress, citizen: Citizen, today: date) -> StepSpec | None:
+    """The first applicable step not yet completed; None when every step is done."""
+    ctx = context(citizen, progress.answers, today)
+    for step in snapshot.steps:
+        if step.id in progress.completed or not applies(step.when, ctx):
+            continue
+        return step
+    return None
+
+
+def applicable_steps(snapshot: ServiceSnapshot, progress: Progress, citizen: Citizen, today: date) -> list[StepSpec]:
+    ctx = context(citizen, progress.answers, today)
+    return [s for s in snapshot.steps if applies(s.when, ctx)]
+
+
+def go_back(snapshot: ServiceSnapshot, progress: Progress, step_id: str) -> Progress | FieldError:
+    """Reopen a completed step: it and every later step become not completed; answers stay as drafts."""
+    if step_id not in progress.completed:
+        return FieldError(["stepId"], "STEP_NOT_COMPLETED", _t(
+            f"Step {step_id!r} has not been completed, so you cannot go back to it.",
+            f"尚未完成步驟 {step_id!r}，無法返回。"))
+    order = [s.id for s in snapshot.steps]
+    cut = order.index(step_id)
+    later = set(order[cut:])
+    return Progress(
+        completed=[s for s in progress.completed if s not in later],
+        answers=dict(progress.answers),
+        prefilled=dict(progress.prefilled),
+    )
+
+
+def prune(snapshot: ServiceSnapshot, progress: Progress, citizen: Citizen, today: date) -> Progress:
+    """Drop answers of steps and fields that no longer apply (after going back and changing an answer)."""
+    answers = dict(progress.answers)
+    completed = list(progress.completed)
+    for _ in range(len(snapshot.steps) + 1):  # conditions can cascade; iterate to a fixed point
+        ctx = context(citizen, answers, today)
+        keep: dict[str, Any] = {}
+        keep_steps: list[str] = []
+        for step in snapshot.steps:
+            if not applies(step.when, ctx):
+                continue
+            if step.id in completed:
+                keep_steps.append(step.id)
+            step_ctx_answers: dict[str, Any] = dict(answers)
+            for spec in step.fields:
+                if spec.id in answers and applies(spec.when, context(citizen, step_ctx_answers, today)):
+                    keep[spec.id] = answers[spec.id]
+                elif spec.id in step_ctx_answers:
+                    del step_ctx_answers[spec.id]
+        if keep == answers and keep_steps == completed:
+            break
+        answers, completed = keep, keep_steps
+    return Progress(completed=completed, answers=answers, prefilled=dict(progress.prefilled))
+
+
+def validate_step(
+    snapshot: ServiceSnapshot,
+    step: StepSpec,
+    submitted: Mapping[str, Any],
+    progress: Progress,
+    citizen: Citizen,
+    today: date,
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """Check one step's answers; returns the normalised answers to store and every error found."""
+    if not isinstance(submitted, Mapping):
+        return {}, [FieldError([], "WRONG_TYPE", _t("Answers must be an object keyed by field id.",
+                                                    "答案必須是以欄位識別碼為鍵的物件。"))]
+    known = {f.id for f in step.fields}
+    errors = [
+        FieldError([key], "UNKNOWN_FIELD", _t(f"This step has no field {key!r}.", f"此步驟沒有欄位 {key!r}。"))
+        for key in submitted
+        if key not in known
+    ]
+    merged = dict(progress.answers)
+    out: dict[str, Any] = {}
+    for spec in step.fields:
+        if not applies(spec.when, context(citizen, merged, today)):
+            merged.pop(spec.id, None)
+            continue
+        raw = submitted.get(spec.id)
+        if raw is None and spec.id in progress.prefilled:
+            raw = progress.prefilled[spec.id].value
+        value, field_errors = _check_field(spec, raw, [spec.id], citizen, merged, today)
+        errors += field_errors
+        if value is not None and not field_errors:
+            out[spec.id] = value
+            merged[spec.id] = value
+    return out, errors
+
+
+def _empty(raw: Any) -> bool:
+    return raw is None or raw == "" or raw == [] or raw == {}
+
+
+def _check_field(
+    spec: FieldSpec, raw: Any, path: list[str], citizen: Citizen, answers: Mapping[str, Any], today: date
+) -> tuple[Any, list[FieldError]]:
+    if _empty(raw) or (spec.type == "boolean" and raw is False and spec.required):
+        if spec.required:
+            if spec.type == "boolean":
+                return None, [FieldError(path, "REQUIRED", _t("Please confirm this declaration.", "請確認此聲明。"))]
+            return None, [FieldError(path, "REQUIRED", _t("This field is required.", "此欄位必須填寫。"))]
+        return (False if raw is False else None), []
+    value, errors = _check_type(spec, raw, path, citizen, answers, today)
+    if errors:
+        return None, errors
+    rule_ctx = context(citizen, answers, today)
+    for rule in spec.rules:
+        rule_ctx["value"] = value
+        if not evaluate(rule.check, rule_ctx):
+            errors.append(FieldError(path, "RULE", rule.message))
+    return (None if errors else value), errors
+
+
+def _limit(spec_value: str, today: date) -> date:
+    if spec_value == "today":
+        return today
+    if spec_value.startswith(("P", "-P", "+P")):
+        sign = -1 if spec_value.startswith("-") else 1
+        duration = isodate.parse_duration(spec_value.lstrip("+-"))
+        result: date = today + duration * sign if sign > 0 else today - duration
+        return result
+    return date.fromisoformat(spec_value)
+
+
+def _check_type(  # noqa: C901 - one branch per field type reads best as a flat dispatch
+    spec: FieldSpec, raw: Any, path: list[str], citizen: Citizen, answers: Mapping[str, Any], today: date
+) -> tuple[Any, list[FieldError]]:
+    def err(code: str, en: str, tc: str) -> tuple[Any, list[FieldError]]:
+        return None, [FieldError(path, code, _t(en, tc))]
+
+    kind = spec.type
+    if kind in ("text", "email", "phone", "hkid"):
+        if not isinstance(raw, str):
+            return err("WRONG_TYPE", "Enter text.", "請輸入文字。")
+        value = raw.strip()
+        if kind == "email":
+            return (value, []) if values.is_valid_email(value) else err(
+                "INVALID_EMAIL", "Enter an email address like name@example.com.", "請輸入有效的電郵地址。")
+        if kind == "phone":
+            return (values.normalize_hk_phone(value), []) if values.is_valid_hk_phone(value) else err(
+                "INVALID_PHONE", "Enter a Hong Kong phone number of 8 digits starting with 2, 3, 5, 6, 7, 8 or 9.",
+                "請輸入以2、3、5、6、7、8或9開頭的8位香港電話號碼。")
+        if kind == "hkid":
+            return (values.normalize_hkid(value), []) if values.is_valid_hkid(value) else err(
+                "INVALID_HKID", "Enter a valid HKID number, e.g. A123456(3); check the digit in brackets.",
+                "請輸入有效的香港身份證號碼，例如 A123456(3)；請檢查括號內的數字。")
+        if spec.min_length is not None and len(value) < spec.min_length:
+            return err("TOO_SHORT", f"Enter at least {spec.min_length} characters.", f"最少輸入 {spec.min_length} 個字元。")
+        if spec.max_length is not None and len(value) > spec.max_length:
+            return err("TOO_LONG", f"Enter at most {spec.max_length} characters.", f"最多輸入 {spec.max_length} 個字元。")
+        if spec.pattern is not None and re.fullmatch(spec.pattern, value) is None:
+            return err("PATTERN", "The format is not valid.", "格式不正確。")
+        return value, []
+    if kind == "number":
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            return err("WRONG_TYPE", "Enter a number.", "請輸入數字。")
+        if spec.integer and not float(raw).is_integer():
+            return err("NOT_INTEGER", "Enter a whole number.", "請輸入整數。")
+        if spec.minimum is not None and raw < spec.minimum:
+            return err("TOO_SMALL", f"Enter {spec.minimum:g} or more.", f"請輸入不少於 {spec.minimum:g} 的數字。")
+        if spec.maximum is not None and raw > spec.maximum:
+            return err("TOO_LARGE", f"Enter {spec.maximum:g} or less.", f"請輸入不多於 {spec.maximum:g} 的數字。")
+        return (int(raw) if spec.integer else raw), []
+    if kind == "date":
+        try:
+            day = date.fromisoformat(raw) if isinstance(raw, str) and len(raw) == 10 else None
+        except ValueError:
+            day = None
+        if day is None:
+            return err("INVALID_DATE", "Enter a date as YYYY-MM-DD.", "請以 YYYY-MM-DD 格式輸入日期。")
+        if spec.after is not None and not day > _limit(spec.after, today):
+            limit = _limit(spec.after, today).isoformat()
+            return err("DATE_TOO_EARLY", f"Enter a date after {limit}.", f"請輸入 {limit} 之後的日期。")
+        if spec.before is not None and not day < _limit(spec.before, today):
+            limit = _limit(spec.before, today).isoformat()
+            return err("DATE_TOO_LATE", f"Enter a date before {limit}.", f"請輸入 {limit} 之前的日期。")
+        return day.isoformat(), []
+    if kind == "boolean":
+        if not isinstance(raw, bool):
+            return err("WRONG_TYPE", "Answer yes or no (true or false).", "請回答是或否。")
+        return raw, []
+    if kind == "choice":
+        allowed = {o.value for o in spec.options}
+        if not isinstance(raw, str) or raw not in allowed:
+            return err("INVALID_OPTION", f"Choose one of: {', '.join(sorted(allowed))}.", "請從選項中選擇。")
+        return raw, []
+    if kind == "multiChoice":
+        allowed = {o.value for o in spec.options}
+        if not isinstance(raw, list) or not all(isinstance(v, str) and v in allowed for v in raw):
+            return err("INVALID_OPTION", f"Choose from: {', '.join(sorted(allowed))}.", "請從選項中選擇。")
+        if len(set(raw)) != len(raw):
+            return err("DUPLICATE_OPTION", "Choose each option once.", "每個選項只可選擇一次。")
+        return _count(spec, list(raw), path)
+    if kind == "address":
+        return _check_address(spec, raw, path)
+    if kind == "group":
+        if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
+            return err("WRONG_TYPE", "Enter a list of entries.", "請輸入項目列表。")
+        items: list[dict[str, Any]] = []
+        errors: list[FieldError] = []
+        sub_ids = {f.id for f in spec.fields}
+        for index, item in enumerate(raw):
+            entry: dict[str, Any] = {}
+            for key in item:
+                if key not in sub_ids:
+                    errors.append(FieldError([*path, str(index), key], "UNKNOWN_FIELD",
+                                             _t(f"This entry has no field {key!r}.", f"此項目沒有欄位 {key!r}。")))
+            for sub in spec.fields:
+                sub_value, sub_errors = _check_field(sub, item.get(sub.id), [*path, str(index), sub.id],
+                                                     citizen, answers, today)
+                errors += sub_errors
+                if sub_value is not None:
+                    entry[sub.id] = sub_value
+            items.append(entry)
+        if errors:
+            return None, errors
+        return _count(spec, items, path)
+    return err("UNSUPPORTED_FIELD", f"Field type {kind!r} is not supported.", f"不支援欄位類型 {kind!r}。")
+
+
+def _count(spec: FieldSpec, items: list[Any], path: list[str]) -> tuple[Any, list[FieldError]]:
+    if spec.min_items is not None and len(items) < spec.min_items:
+        return None, [FieldError(path, "TOO_FEW", _t(f"Give at least {spec.min_items}.", f"最少提供 {spec.min_items} 項。"))]
+    if spec.max_items is not None and len(items) > spec.max_items:
+        return None, [FieldError(path, "TOO_MANY", _t(f"Give at most {spec.max_items}.", f"最多提供 {spec.max_items} 項。"))]
+    return items, []
+
+
+_ADDRESS_KEYS = ("flat", "floor", "block", "building", "street", "district", "region")
+
+
+def _check_address(spec: FieldSpec, raw: Any, path: list[str]) -> tuple[Any, list[FieldError]]:
+    if not isinstance(raw, Mapping):
+        return None, [FieldError(path, "WRONG_TYPE", _t("Enter an address.", "請輸入地址。"))]
+    errors = [
+        FieldError([*path, key], "UNKNOWN_FIELD", _t(f"An address has no part {key!r}.", f"地址沒有 {key!r} 部分。"))
+        for key in raw
+        if key not in _ADDRESS_KEYS
+    ]
+    for key in _ADDRESS_KEYS:
+        if key in raw and raw[key] is not None and not isinstance(raw[key], str):
+            errors.append(FieldError([*path, key], "WRONG_TYPE", _t("Enter text.", "請輸入文字。")))
+    if errors:
+        return None, errors
+    address = {k: raw[k].strip() for k in _ADDRESS_KEYS if isinstance(raw.get(k), str) and raw[k].strip()}
+    if address.get("region") not in ("HK", "KLN", "NT"):
+        errors.append(FieldError([*path, "region"], "INVALID_OPTION",
+                                 _t("Choose a region: HK, KLN or NT.", "請選擇區域：HK、KLN 或 NT。")))
+    districts = {o.value for o in spec.options}
+    if districts and address.get("district") not in districts:
+        errors.append(FieldError([*path, "district"], "INVALID_OPTION", _t("Choose a district.", "請選擇地區。")))
+    if "building" not in address and "street" not in address:
+        errors.append(FieldError([*path, "building"], "REQUIRED",
+                                 _t("Enter a building or a street.", "請輸入大廈或街道。")))
+    return (None, errors) if errors else (address, [])
+
+
+def step_value_fields(step: StepSpec) -> Sequence[FieldSpec]:
+    return step.fields

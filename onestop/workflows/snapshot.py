@@ -1,0 +1,100 @@
+"""The pinned, self-contained definition a running application interprets.
+
+Built once from a catalogue ``Service`` when the application starts and carried in the workflow input, so a
+new YAML version never changes a running application. Plain dataclasses keep it cheap to (de)serialise in
+the workflow sandbox; new fields must have defaults so recorded histories still decode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+Text = dict[str, str]
+"""Multilingual text: ``{"en": ..., "tc": ..., "sc": ...}``."""
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    value: str
+    label: Text
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    check: str
+    message: Text
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    id: str
+    type: str
+    label: Text
+    required: bool = False
+    when: str | None = None
+    help: Text | None = None
+    prefill: str | None = None
+    rules: list[RuleSpec] = field(default_factory=list)
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    multiline: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    integer: bool = False
+    after: str | None = None
+    before: str | None = None
+    options: list[OptionSpec] = field(default_factory=list)
+    min_items: int | None = None
+    max_items: int | None = None
+    fields: list[FieldSpec] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    id: str
+    type: str
+    title: Text
+    when: str | None = None
+    description: Text | None = None
+    fields: list[FieldSpec] = field(default_factory=list)
+    # prefill
+    purpose: Text | None = None
+    items: list[str] = field(default_factory=list)
+    lawful_basis: str = "consent"
+    mode: str = "one-off"
+    valid_for_seconds: int | None = None
+    # consent
+    statement: Text | None = None
+    consent_required: bool = False
+    # stepUp
+    assurance: str | None = None
+    max_age_seconds: int | None = None
+    # submit
+    department: str | None = None
+    endpoint: str | None = None
+    # exit
+    message: Text | None = None
+
+
+@dataclass(frozen=True)
+class ServiceSnapshot:
+    id: str
+    version: int
+    content_hash: str
+    department: str
+    title: Text
+    steps: list[StepSpec]
+    assurance: str = "basic"
+    # Assurance level ids, weakest first, so the workflow can rank levels without the catalogue.
+    assurance_levels: list[str] = field(default_factory=lambda: ["basic", "standard", "face"])
+    eligibility_when: str | None = None
+    eligibility_message: Text | None = None
+    draft_expiry_seconds: int = 30 * 24 * 3600
+    submission_url: str | None = None
+
+    def step(self, step_id: str) -> StepSpec | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+    def rank(self, level: str) -> int:
+        return self.assurance_levels.index(level) if level in self.assurance_levels else -1

@@ -1,0 +1,164 @@
+"""One real Temporal dev server for the session; a fresh task queue and worker per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from onestop.engine import delivery  # noqa: F401 - registers the inbox/index tables on Base
+from onestop.engine.activities import ApplicationActivities
+from onestop.engine.codec import data_converter
+from onestop.engine.db import Database
+from onestop.engine.signing import Signer
+from onestop.engine.temporal import SEARCH_ATTRIBUTES, build_worker, temporal_binary
+from onestop.workflows.contracts import PrefillItem, PrefillRequest, PrefillResult
+from onestop.workflows.snapshot import FieldSpec, OptionSpec, RuleSpec, ServiceSnapshot, StepSpec
+
+CODEC_KEY = bytes(range(32))
+
+# The test citizen's personal data; the codec test asserts none of it reaches Temporal in clear.
+CITIZEN = {
+    "nameEn": "CHAN Tai Man",
+    "hkid": "A123456(3)",
+    "phone": "91234567",
+    "residentialAddress": {"flat": "12A", "building": "Harbour Mansion", "street": "88 Queen's Road East",
+                           "district": "wan-chai", "region": "HK"},
+}
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_binary()),
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def client(temporal_env: WorkflowEnvironment) -> Client:
+    """A client with the codec: what onestop processes use."""
+    config = temporal_env.client.config()
+    config["data_converter"] = data_converter(CODEC_KEY)
+    return Client(**config)
+
+
+@pytest.fixture(scope="session")
+def raw_client(temporal_env: WorkflowEnvironment) -> Client:
+    """A client without the codec: what anyone reading Temporal's storage sees."""
+    return temporal_env.client
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'onestop.db'}")
+    await db.create_all()
+    yield db
+    await db.close()
+
+
+@dataclass
+class FakeGateway:
+    """Stands in for the consent gateway at the workflow boundary; records each request it served."""
+
+    requests: list[PrefillRequest]
+
+    async def __call__(self, request: PrefillRequest) -> PrefillResult:
+        self.requests.append(request)
+        items = [PrefillItem(item, CITIZEN[item.split(".", 1)[1]], "Digital Policy Office (e-ME)")
+                 for item in request.items if item.split(".", 1)[1] in CITIZEN]
+        return PrefillResult(consent_id=f"consent-{len(self.requests)}", items=items)
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway([])
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4()}"
+
+
+@pytest.fixture
+async def activities(database: Database, gateway: FakeGateway) -> AsyncIterator[ApplicationActivities]:
+    async with httpx.AsyncClient(timeout=5) as http:
+        yield ApplicationActivities(database=database, signer=Signer(bytes(32)), prefill_port=gateway, http=http)
+
+
+@pytest.fixture
+async def worker(client: Client, task_queue: str, activities: ApplicationActivities) -> AsyncIterator[Worker]:
+    w = build_worker(client, task_queue, activities.all())
+    async with w:
+        yield w
+
+
+def text(en: str) -> dict[str, str]:
+    return {"en": en, "tc": en}
+
+
+def licence_service(version: int = 1, *, draft_expiry_seconds: int = 30 * 24 * 3600,
+                    endpoint: str | None = None) -> ServiceSnapshot:
+    """A service exercising every step type: prefill, consent, two forms, a conditional exit, step-up, review."""
+    return ServiceSnapshot(
+        id="renew-licence", version=version, content_hash=f"hash-v{version}", department="TD",
+        title=text(f"Renew a licence v{version}"), draft_expiry_seconds=draft_expiry_seconds,
+        submission_url=endpoint,
+        eligibility_when="citizen.age >= 18", eligibility_message=text("You must be 18 or over."),
+        steps=[
+            StepSpec(id="prefill", type="prefill", title=text("Use your e-ME data"), purpose=text("Fill the form"),
+                     items=["eme.nameEn", "eme.hkid", "eme.phone", "eme.residentialAddress"]),
+            StepSpec(id="terms", type="consent", title=text("Terms"), statement=text("I agree"),
+                     consent_required=True),
+            StepSpec(id="applicant", type="form", title=text("About you"), fields=[
+                FieldSpec(id="name", type="text", label=text("Name"), required=True, prefill="eme.nameEn",
+                          max_length=60),
+                FieldSpec(id="hkid", type="hkid", label=text("HKID"), required=True, prefill="eme.hkid"),
+                FieldSpec(id="phone", type="phone", label=text("Phone"), prefill="eme.phone"),
+                FieldSpec(id="address", type="address", label=text("Address"), prefill="eme.residentialAddress",
+                          options=[OptionSpec("wan-chai", text("Wan Chai")), OptionSpec("sha-tin", text("Sha Tin"))]),
+                FieldSpec(id="years", type="number", label=text("Years"), required=True, integer=True,
+                          minimum=1, maximum=10,
+                          rules=[RuleSpec("value != 7", {"en": "Seven is not offered.", "tc": "不提供七年。"})]),
+                FieldSpec(id="licenceClass", type="choice", label=text("Class"), required=True,
+                          options=[OptionSpec("1", text("Car")), OptionSpec("2", text("Motorcycle"))]),
+            ]),
+            StepSpec(id="medical", type="form", title=text("Medical"), when="answers.licenceClass == '2'", fields=[
+                FieldSpec(id="fit", type="boolean", label=text("I am fit to ride"), required=True),
+            ]),
+            StepSpec(id="details", type="form", title=text("Details"), fields=[
+                FieldSpec(id="startDate", type="date", label=text("Start"), required=True, after="today"),
+                FieldSpec(id="vehicles", type="group", label=text("Vehicles"), min_items=1, max_items=3, fields=[
+                    FieldSpec(id="plate", type="text", label=text("Plate"), required=True, pattern="[A-Z]{2}[0-9]{1,4}"),
+                ]),
+                FieldSpec(id="reason", type="text", label=text("Reason"), when="size(answers.vehicles) > 1",
+                          required=True),
+            ]),
+            StepSpec(id="not-eligible", type="exit", title=text("Sorry"), when="answers.years == 10",
+                     message=text("Ten-year licences are not available online.")),
+            StepSpec(id="verify", type="stepUp", title=text("Verify"), assurance="face", max_age_seconds=300),
+            StepSpec(id="review", type="review", title=text("Review"), fields=[
+                FieldSpec(id="declare", type="boolean", label=text("I declare it true"), required=True),
+            ]),
+            StepSpec(id="submit", type="submit", title=text("Submit")),
+        ],
+    )
+
+
+def answers_applicant(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"name": "CHAN Tai Man", "hkid": "A123456(3)", "years": 5, "licenceClass": "1"}
+    base.update(overrides)
+    return base

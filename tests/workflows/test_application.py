@@ -1,0 +1,215 @@
+"""The application workflow against a real Temporal dev server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from onestop.engine.applications import ApplicationRefused, ApplicationService
+from onestop.engine.db import Database
+from onestop.engine.delivery import inbox
+from onestop.engine.principal import Principal
+from onestop.engine.stepup import AssuranceLadder
+from onestop.workflows.contracts import ApplicationView
+from onestop.workflows.interpreter import Citizen
+from onestop.workflows.snapshot import ServiceSnapshot
+
+from .conftest import FakeGateway, answers_applicant, licence_service
+
+LADDER = AssuranceLadder.of([("basic", "urn:onestop:acr:basic"), ("standard", "urn:onestop:acr:standard"),
+                             ("face", "urn:onestop:acr:face")])
+ADULT = Citizen(age=40, age_group="adult", assurance="standard")
+
+
+def fresh() -> str:
+    return uuid.uuid4().hex
+
+
+def service_for(snapshots: dict[str, ServiceSnapshot]) -> Callable[[str], ServiceSnapshot | None]:
+    return snapshots.get
+
+
+@pytest.fixture
+def catalogue() -> dict[str, ServiceSnapshot]:
+    return {"renew-licence": licence_service()}
+
+
+@pytest.fixture
+def apps(client: Client, task_queue: str, database: Database, catalogue: dict[str, ServiceSnapshot],
+         worker: Worker) -> ApplicationService:
+    return ApplicationService(client, task_queue, database, service_for(catalogue), LADDER)
+
+
+def face(app_id: str, step: str = "verify", **kw: object) -> Principal:
+    return Principal(sub="citizen-1", kind="citizen", acr="urn:onestop:acr:face", amr=("face",),
+                     auth_time=datetime.now(UTC), txn=f"{app_id}:{step}", **kw)  # type: ignore[arg-type]
+
+
+async def history_length(client: Client, app_id: str) -> int:
+    return len((await client.get_workflow_handle(app_id).fetch_history()).events)
+
+
+async def through_details(apps: ApplicationService, ref: str = "citizen-1") -> ApplicationView:
+    view = await apps.start(ref, ADULT, "renew-licence", fresh())
+    view = await apps.grant_consent(view.application_id, ref, "prefill")
+    view = await apps.grant_consent(view.application_id, ref, "terms")
+    view = await apps.submit_step(view.application_id, ref, "applicant", answers_applicant())
+    return await apps.submit_step(view.application_id, ref, "details",
+                                  {"startDate": "2099-01-01", "vehicles": [{"plate": "AB123"}]})
+
+
+async def test_full_application_reaches_the_department_inbox_with_a_reference(
+    apps: ApplicationService, database: Database, gateway: FakeGateway
+) -> None:
+    view = await through_details(apps)
+    assert view.current_step_id == "verify"
+    assert view.prefilled["hkid"].value == "A123456(3)"
+    assert gateway.requests[0].items == ["eme.nameEn", "eme.hkid", "eme.phone", "eme.residentialAddress"]
+    view = await apps.complete_step_up(view.application_id, face(view.application_id), "citizen-1", "verify")
+    assert view.current_step_id == "review"
+    view = await apps.submit_step(view.application_id, "citizen-1", "review", {"declare": True})
+    view = await apps.submit_step(view.application_id, "citizen-1", "submit", {})
+    assert view.status == "SUBMITTED"
+    assert view.reference_number is not None and view.reference_number.startswith(f"TD-{datetime.now(UTC).year}-")
+    handle = apps.client.get_workflow_handle(view.application_id)
+    for _ in range(50):
+        if (await apps.get(view.application_id, "citizen-1")).delivered:
+            break
+        await __import__("asyncio").sleep(0.1)
+    items = await inbox(database, "TD")
+    assert [i.application_id for i in items] == [view.application_id]
+    assert items[0].reference_number == view.reference_number
+    assert handle.id == view.application_id
+
+
+async def test_invalid_answers_are_refused_with_field_errors_and_no_history_event(apps: ApplicationService) -> None:
+    view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
+    await apps.grant_consent(view.application_id, "citizen-1", "prefill")
+    await apps.grant_consent(view.application_id, "citizen-1", "terms")
+    before = await history_length(apps.client, view.application_id)
+    with pytest.raises(ApplicationRefused) as refused:
+        await apps.submit_step(view.application_id, "citizen-1", "applicant",
+                               {"name": "", "hkid": "A123456(4)", "years": "five", "licenceClass": "9",
+                                "colour": "red", "phone": "12345678"})
+    codes = {tuple(e.path): e.code for e in refused.value.errors}
+    assert codes == {("name",): "REQUIRED", ("hkid",): "INVALID_HKID", ("years",): "WRONG_TYPE",
+                     ("licenceClass",): "INVALID_OPTION", ("colour",): "UNKNOWN_FIELD", ("phone",): "INVALID_PHONE"}
+    with pytest.raises(ApplicationRefused) as not_current:
+        await apps.submit_step(view.application_id, "citizen-1", "details", {})
+    assert not_current.value.errors[0].code == "NOT_CURRENT_STEP"
+    assert await history_length(apps.client, view.application_id) == before
+    after = await apps.get(view.application_id, "citizen-1")
+    assert after.current_step_id == "applicant" and "years" not in after.answers
+
+
+async def test_custom_rule_and_repeatable_group_errors_carry_paths(apps: ApplicationService) -> None:
+    view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
+    await apps.grant_consent(view.application_id, "citizen-1", "prefill")
+    await apps.grant_consent(view.application_id, "citizen-1", "terms")
+    with pytest.raises(ApplicationRefused) as rule:
+        await apps.submit_step(view.application_id, "citizen-1", "applicant", answers_applicant(years=7))
+    assert [(e.path, e.code, e.message["tc"]) for e in rule.value.errors] == [(["years"], "RULE", "不提供七年。")]
+    await apps.submit_step(view.application_id, "citizen-1", "applicant", answers_applicant())
+    with pytest.raises(ApplicationRefused) as group:
+        await apps.submit_step(view.application_id, "citizen-1", "details",
+                               {"startDate": "2000-01-01", "vehicles": [{"plate": "AB1"}, {"plate": "bad"}]})
+    assert {(tuple(e.path), e.code) for e in group.value.errors} == {
+        (("startDate",), "DATE_TOO_EARLY"), (("vehicles", "1", "plate"), "PATTERN")}
+
+
+async def test_going_back_and_changing_an_answer_drops_answers_that_no_longer_apply(
+    apps: ApplicationService,
+) -> None:
+    view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
+    app = view.application_id
+    await apps.grant_consent(app, "citizen-1", "prefill")
+    await apps.grant_consent(app, "citizen-1", "terms")
+    view = await apps.submit_step(app, "citizen-1", "applicant", answers_applicant(licenceClass="2"))
+    assert view.current_step_id == "medical"
+    view = await apps.submit_step(app, "citizen-1", "medical", {"fit": True})
+    assert view.answers["fit"] is True and view.current_step_id == "details"
+    view = await apps.go_back(app, "citizen-1", "applicant")
+    assert view.current_step_id == "applicant" and view.answers["licenceClass"] == "2"
+    view = await apps.submit_step(app, "citizen-1", "applicant", answers_applicant(licenceClass="1"))
+    assert "fit" not in view.answers and "medical" not in view.completed
+    assert view.current_step_id == "details"
+
+
+async def test_an_exit_step_ends_the_application_as_not_eligible(apps: ApplicationService) -> None:
+    view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
+    app = view.application_id
+    await apps.grant_consent(app, "citizen-1", "prefill")
+    await apps.grant_consent(app, "citizen-1", "terms")
+    await apps.submit_step(app, "citizen-1", "applicant", answers_applicant(years=10))
+    view = await apps.submit_step(app, "citizen-1", "details", {"startDate": "2099-01-01"})
+    assert view.status == "NOT_ELIGIBLE"
+
+
+async def test_an_underage_citizen_is_not_eligible(apps: ApplicationService) -> None:
+    view = await apps.start("citizen-2", Citizen(age=16, age_group="youth"), "renew-licence", fresh())
+    assert view.status == "NOT_ELIGIBLE"
+
+
+async def test_a_required_consent_declined_blocks_progress(apps: ApplicationService) -> None:
+    view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
+    view = await apps.decline_consent(view.application_id, "citizen-1", "prefill")
+    assert view.current_step_id == "terms" and view.prefilled == {}
+    view = await apps.decline_consent(view.application_id, "citizen-1", "terms")
+    assert view.current_step_id == "terms" and view.consents["terms"] == "declined"
+
+
+async def test_withdraw_before_a_decision(apps: ApplicationService) -> None:
+    view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
+    view = await apps.withdraw(view.application_id, "citizen-1")
+    assert view.status == "WITHDRAWN"
+    with pytest.raises(ApplicationRefused) as again:
+        await apps.withdraw(view.application_id, "citizen-1")
+    assert again.value.errors[0].code == "NOT_WITHDRAWABLE"
+
+
+async def test_a_repeated_action_with_the_same_client_mutation_id_applies_once(apps: ApplicationService) -> None:
+    view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
+    app = view.application_id
+    await apps.grant_consent(app, "citizen-1", "prefill", "m1")
+    first = await apps.grant_consent(app, "citizen-1", "terms", "m2")
+    again = await apps.grant_consent(app, "citizen-1", "terms", "m2")
+    assert first.current_step_id == again.current_step_id == "applicant"
+    assert first.consents == again.consents
+
+
+async def test_two_concurrent_starts_with_one_client_mutation_id_give_one_application(
+    apps: ApplicationService, database: Database
+) -> None:
+    import asyncio
+
+    same = fresh()
+    a, b = await asyncio.gather(apps.start("citizen-1", ADULT, "renew-licence", same),
+                                apps.start("citizen-1", ADULT, "renew-licence", same))
+    assert a.application_id == b.application_id
+    listed = await apps.list_for_citizen("citizen-1")
+    assert [x.application_id for x in listed] == [a.application_id]
+
+
+async def test_another_citizen_cannot_see_or_act_on_an_application(apps: ApplicationService) -> None:
+    from onestop.engine.errors import NotFound
+
+    view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
+    with pytest.raises(NotFound):
+        await apps.get(view.application_id, "citizen-2")
+    with pytest.raises(NotFound):
+        await apps.grant_consent(view.application_id, "citizen-2", "prefill")
+
+
+async def test_a_running_application_keeps_its_definition_version(
+    apps: ApplicationService, catalogue: dict[str, ServiceSnapshot]
+) -> None:
+    old = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
+    catalogue["renew-licence"] = licence_service(version=2)
+    new = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
+    assert (await apps.get(old.application_id, "citizen-1")).service_version == 1
+    assert new.service_version == 2
