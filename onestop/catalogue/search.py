@@ -13,18 +13,17 @@ import bisect
 import functools
 import heapq
 import math
-import operator
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-__all__ = ["SearchDocument", "SearchHit", "SearchIndex", "tokenize"]
+__all__ = ["SearchDocument", "SearchHit", "SearchIndex", "SearchPage", "tokenize"]
 
 # BM25F: field weights say where a word matters most; k1/b are the usual BM25 defaults.
 _WEIGHTS = {"title": 3.0, "keywords": 2.0, "summary": 1.0}
@@ -106,13 +105,21 @@ def _texts(text: Any) -> dict[str, str]:
     return {lang: value for lang in ("en", "tc", "sc") if (value := getattr(text, lang, None))}
 
 
-@dataclass(frozen=True, slots=True)
-class SearchHit:
+class SearchHit(NamedTuple):
     """One result. ``score`` orders hits: query words in the title first, then matched query words, then
     BM25F relevance (1000 per title word, 100 per matched word, plus BM25F)."""
 
+    # A named tuple rather than a dataclass: a broad query at 10,000 services returns thousands of hits, and
+    # building a tuple costs a fraction of a frozen dataclass.
     id: str
     score: float
+
+
+class SearchPage(NamedTuple):
+    """One page of ranked hits and how many hits there are in all."""
+
+    total: int
+    hits: list[SearchHit]
 
 
 # --- tokenisation -----------------------------------------------------------------------------------------
@@ -379,9 +386,31 @@ class SearchIndex:
     def search(self, query: str, *, theme: str | None = None, age_group: str | None = None,
                department: str | None = None, limit: int | None = None) -> list[SearchHit]:
         """Documents matching ``query`` best first, within the filters. A blank query matches nothing."""
+        totals = self._scores(query, theme, age_group, department)
+        return self._ranked(totals, limit)
+
+    def search_page(self, query: str, *, offset: int = 0, limit: int = 20, theme: str | None = None,
+                    age_group: str | None = None, department: str | None = None) -> SearchPage:
+        """Hits ``offset`` to ``offset + limit`` of ``search`` and the total, without ranking the rest."""
+        totals = self._scores(query, theme, age_group, department)
+        return SearchPage(len(totals), self._ranked(totals, offset + limit)[offset:] if limit > 0 else [])
+
+    def _ranked(self, totals: dict[int, float], limit: int | None) -> list[SearchHit]:
+        # Ranking walks document numbers, not (number, score) pairs: thousands of short-lived tuples per query
+        # would wake the garbage collector, whose full passes over a large catalogue cost milliseconds.
+        # Walking in catalogue order makes equal scores keep catalogue order (both selections are stable).
+        order = sorted(totals)
+        score = totals.__getitem__
+        ranked = (heapq.nlargest(limit, order, key=score) if limit is not None
+                  else sorted(order, key=score, reverse=True))
+        ids = self._ids
+        return [SearchHit(ids[index], totals[index]) for index in ranked]
+
+    def _scores(self, query: str, theme: str | None, age_group: str | None,
+                department: str | None) -> dict[int, float]:
         groups = self._groups(query)
         if not groups:
-            return []
+            return {}
         allowed = self._allowed(theme, age_group, department)
         totals: dict[int, float] = {}
         get = totals.get
@@ -403,13 +432,7 @@ class SearchIndex:
                 totals[index] = get(index, 0.0) + _MATCH_BONUS + value
         if allowed is not None:
             totals = {index: value for index, value in totals.items() if index in allowed}
-        items = totals.items()
-        ranked = heapq.nlargest(limit, items, key=_SCORE) if limit is not None else sorted(
-            items, key=_SCORE, reverse=True)
-        # Equal scores keep catalogue order.
-        ranked.sort(key=_rank_key)
-        ids = self._ids
-        return [SearchHit(ids[index], round(score, 6)) for index, score in ranked]
+        return totals
 
     def filter(self, theme: str | None = None, age_group: str | None = None,
                department: str | None = None) -> list[str]:
@@ -429,13 +452,6 @@ class SearchIndex:
     def clear_cache(self) -> None:
         """Forget widened query words (benchmarks use it to measure cold queries)."""
         self._expansions.clear()
-
-
-_SCORE = operator.itemgetter(1)
-
-
-def _rank_key(item: tuple[int, float]) -> tuple[float, int]:
-    return (-item[1], item[0])
 
 
 def _distinct(parts: Iterable[str]) -> list[str]:

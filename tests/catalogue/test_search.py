@@ -211,6 +211,16 @@ def test_limit_keeps_the_best_hits(index: SearchIndex) -> None:
     assert index.search("licence", limit=2) == everything[:2]
 
 
+@pytest.mark.parametrize(("offset", "limit"), [(0, 2), (1, 2), (2, 10), (10, 5), (0, 0)])
+def test_search_page_is_a_window_of_the_full_ranking(index: SearchIndex, offset: int, limit: int) -> None:
+    everything = index.search("licence", theme="transport")
+
+    page = index.search_page("licence", offset=offset, limit=limit, theme="transport")
+
+    assert page.total == len(everything)
+    assert page.hits == everything[offset: offset + limit]
+
+
 # --- filters and recommendations ---------------------------------------------------------------------------
 
 
