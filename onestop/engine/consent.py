@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -112,7 +112,7 @@ class ConsentService:
     """Grant, list, revoke and check consents. Another citizen's consent is indistinguishable from none."""
 
     def __init__(self, database: Database, citizens: CitizenDirectory, signer: Signer,
-                 providers: Mapping[str, ProviderSpec]) -> None:
+                 providers: Mapping[str, ProviderSpec] | Callable[[], Mapping[str, ProviderSpec]]) -> None:
         self.database = database
         self.citizens = citizens
         self.signer = signer
@@ -129,11 +129,12 @@ class ConsentService:
 
     def _check_items(self, items: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         errors: list[FieldError] = []
+        specs = self.providers() if callable(self.providers) else self.providers
         if not items:
             errors.append(FieldError(("items",), "list at least one data item (provider.item)"))
         for index, item in enumerate(items):
             provider_id, _, item_id = item.partition(".")
-            spec = self.providers.get(provider_id)
+            spec = specs.get(provider_id)
             if spec is None:
                 errors.append(FieldError(("items", str(index)), f"unknown data provider {provider_id!r}",
                                          "UNKNOWN_PROVIDER"))

@@ -117,7 +117,8 @@ async def _build_data(engine: Engine) -> None:
     database = Database.from_settings(settings)
     engine.on_close(database.close)
     await database.create_all()
-    data = DataServices.build(settings, engine.catalogue.catalogue, database)
+    store = engine.catalogue
+    data = DataServices.build(settings, lambda: store.catalogue, database)  # follows catalogue reloads
     engine.database, engine.data, engine.signer = database, data, data.signer
     engine.citizens, engine.profiles, engine.consents = data.citizens, data.profiles, data.consents
     engine.access_log, engine.gateway = data.access_log, data.gateway

@@ -28,7 +28,13 @@ from onestop.engine.errors import (
     ProviderUnavailable,
 )
 from onestop.engine.profiles import Citizen, CitizenDirectory, ProfileService
-from onestop.engine.providers import ProvidedValue, ProviderRegistry, ProviderSpec, specs_from_catalogue
+from onestop.engine.providers import (
+    ProvidedValue,
+    ProviderRegistry,
+    ProviderSpec,
+    SpecSource,
+    specs_from_catalogue,
+)
 from onestop.engine.signing import Signer
 
 SELF_ACCESS_SERVICE = "onestop:personal-data"
@@ -206,16 +212,32 @@ class DataServices:
     @classmethod
     def build(cls, settings: Settings, catalogue: Any, database: Database, *,
               http_client: httpx.AsyncClient | None = None) -> DataServices:
-        """Construct from settings (keys), a ``Catalogue`` (providers, districts) and a ``Database``."""
+        """Construct from settings (keys), a catalogue and a ``Database``.
+
+        ``catalogue`` is a ``Catalogue``, or a callable returning the current one (``lambda: store.catalogue``)
+        so providers declared by a reloaded catalogue are served without a restart.
+        """
         cipher = FieldCipher(KeyRing.from_settings(settings))
         signer = Signer.from_settings(settings)
-        return cls.assemble(database, cipher, signer, specs_from_catalogue(catalogue),
-                            districts=_districts(catalogue), http_client=http_client)
+        current = catalogue if callable(catalogue) else (lambda: catalogue)
+        cache: dict[str, Mapping[str, ProviderSpec]] = {}
+
+        def specs() -> Mapping[str, ProviderSpec]:
+            loaded = current()
+            version = str(getattr(loaded, "version", id(loaded)))
+            if version not in cache:
+                cache.clear()
+                cache[version] = specs_from_catalogue(loaded)
+            return cache[version]
+
+        return cls.assemble(database, cipher, signer, specs, districts=_districts(current()),
+                            http_client=http_client)
 
     @classmethod
     def assemble(cls, database: Database, cipher: FieldCipher, signer: Signer,
-                 specs: Mapping[str, ProviderSpec], *, districts: Collection[str] | None = None,
+                 specs: Mapping[str, ProviderSpec] | SpecSource, *, districts: Collection[str] | None = None,
                  http_client: httpx.AsyncClient | None = None) -> DataServices:
+        """Wire the services from parts (tests, or a deployment with its own keys)."""
         citizens = CitizenDirectory(database, cipher)
         profiles = ProfileService(database, cipher, citizens, districts=districts)
         consents = ConsentService(database, citizens, signer, specs)

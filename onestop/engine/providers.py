@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -251,33 +251,48 @@ class HttpProvider:
         return result
 
 
-class ProviderRegistry:
-    """The adapters for every catalogue provider, by id."""
+SpecSource = Callable[[], Mapping[str, ProviderSpec]]
 
-    def __init__(self, providers: Mapping[str, DataProvider]) -> None:
-        self._providers = dict(providers)
+
+class ProviderRegistry:
+    """The adapter for every catalogue provider, by id.
+
+    Specs are read from ``source`` on each lookup, so a reloaded catalogue's new or changed providers are
+    served without a restart; adapters are built once per distinct spec.
+    """
+
+    def __init__(self, source: SpecSource, *, database: Database, cipher: FieldCipher, profiles: ProfileService,
+                 client: httpx.AsyncClient | None = None) -> None:
+        self.source = source
+        self._database, self._cipher, self._profiles, self._client = database, cipher, profiles, client
+        self._adapters: dict[ProviderSpec, DataProvider] = {}
 
     @classmethod
-    def build(cls, specs: Mapping[str, ProviderSpec], *, database: Database, cipher: FieldCipher,
+    def build(cls, specs: Mapping[str, ProviderSpec] | SpecSource, *, database: Database, cipher: FieldCipher,
               profiles: ProfileService, client: httpx.AsyncClient | None = None) -> ProviderRegistry:
-        adapters: dict[str, DataProvider] = {}
-        for spec in specs.values():
+        source: SpecSource = specs if callable(specs) else (lambda: specs)
+        return cls(source, database=database, cipher=cipher, profiles=profiles, client=client)
+
+    def _adapter(self, spec: ProviderSpec) -> DataProvider:
+        adapter = self._adapters.get(spec)
+        if adapter is None:
             if spec.id == EME:
-                adapters[spec.id] = EmeProvider(spec, database, profiles)
+                adapter = EmeProvider(spec, self._database, self._profiles)
             elif spec.kind == "http":
-                adapters[spec.id] = HttpProvider(spec, client=client)
+                adapter = HttpProvider(spec, client=self._client)
             else:
-                adapters[spec.id] = SqlRegistryProvider(spec, database, cipher)
-        return cls(adapters)
+                adapter = SqlRegistryProvider(spec, self._database, self._cipher)
+            self._adapters[spec] = adapter
+        return adapter
 
     def get(self, provider_id: str) -> DataProvider:
-        try:
-            return self._providers[provider_id]
-        except KeyError:
-            raise UnknownProvider(provider_id) from None
+        spec = self.source().get(provider_id)
+        if spec is None:
+            raise UnknownProvider(provider_id)
+        return self._adapter(spec)
 
     def specs(self) -> dict[str, ProviderSpec]:
-        return {pid: provider.spec for pid, provider in self._providers.items()}
+        return dict(self.source())
 
     def __contains__(self, provider_id: object) -> bool:
-        return provider_id in self._providers
+        return provider_id in self.source()

@@ -267,3 +267,34 @@ async def test_services_build_from_settings_and_the_real_catalogue(database: Dat
                                                                         "region": "HK"}})
     assert caught.value.errors[0].field == ("residentialAddress", "district")
     assert services.signer.verify(services.signer.sign({"a": 1}, typ="t")).payload == {"a": 1}
+
+
+async def test_providers_added_by_a_catalogue_reload_are_served(database: Database, tmp_path: Path,
+                                                                definitions_dir: Path) -> None:
+    import shutil
+
+    from onestop.catalogue import load_catalogue
+
+    tree = tmp_path / "definitions"
+    shutil.copytree(definitions_dir, tree)
+    current = [load_catalogue(tree)]
+    services = DataServices.build(Settings(env="development", data_dir=tmp_path), lambda: current[0], database)
+    with pytest.raises(InvalidInput) as caught:
+        await _grant(services, items=["td-permits.parking-permit"])
+    assert caught.value.errors[0].code == "UNKNOWN_PROVIDER"
+
+    td = tree / "departments" / "td.yaml"
+    td.write_text(td.read_text(encoding="utf-8") + """\
+  - id: td-permits
+    name: {en: Parking permits, tc: 泊車許可證}
+    source: {kind: sql}
+    items:
+      - id: parking-permit
+        type: object
+        description: {en: Your parking permit, tc: 你的泊車許可證}
+        sensitivity: personal
+""", encoding="utf-8")
+    current[0] = load_catalogue(tree)
+    await _grant(services, items=["td-permits.parking-permit"])
+    result = await services.gateway.personal_data("sub-a", "td-permits", acr="basic")
+    assert result.missing == ("td-permits.parking-permit",)
