@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 from dataclasses import dataclass
 
 import httpx
@@ -93,3 +94,43 @@ async def record(db: Database, entry: IndexEntry) -> None:
 
 
 __all__ = ["ApplicationActivities", "Prefill", "record"]
+
+
+def gateway_prefill(engine: Any) -> Prefill:
+    """The prefill port over the consent gateway: one consent artefact for exactly the step's items."""
+    from datetime import timedelta
+
+    from onestop.workflows.contracts import PrefillItem
+
+    async def prefill(request: PrefillRequest) -> PrefillResult:
+        catalogue = engine.catalogue.catalogue
+        level = catalogue.assurance_level(request.assurance)
+        consent, result = await engine.gateway.prefill(
+            request.citizen_ref, application_id=request.application_id, step_id=request.step_id,
+            service_slug=request.service_id, service_hash=request.content_hash, department=request.department,
+            items=request.items, purpose=request.purpose, acr=level.acr if level else request.assurance,
+            lawful_basis=request.lawful_basis, mode=request.mode,
+            valid_for=timedelta(seconds=request.valid_for_seconds) if request.valid_for_seconds else None,
+        )
+        items = [PrefillItem(ref, _jsonable(fetched.value), fetched.source_department)
+                 for ref, fetched in result.items.items()]
+        return PrefillResult(consent_id=consent.id, items=items)
+
+    return prefill
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", exclude_none=True)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def activities_for(engine: Any, http: httpx.AsyncClient) -> ApplicationActivities:
+    return ApplicationActivities(database=engine.database, signer=engine.signer,
+                                 prefill_port=gateway_prefill(engine), http=http)

@@ -304,3 +304,69 @@ def _refused(exc: WorkflowUpdateFailedError) -> EngineError:
         errors = [FieldError(list(e["path"]), e["code"], dict(e["message"])) for e in raw]
         return ApplicationRefused(errors)
     return EngineError("UPDATE_FAILED", "the application could not be updated; try again")
+
+
+class CatalogueSnapshots:
+    """Pinned snapshots of the catalogue's current services, built once per content hash."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._cache: dict[str, ServiceSnapshot] = {}
+
+    def __call__(self, slug: str) -> ServiceSnapshot | None:
+        from onestop.workflows.compile import snapshot_from_service
+
+        catalogue = self._store.catalogue
+        service = catalogue.service(slug)
+        if service is None:
+            return None
+        key = f"{catalogue.version}:{service.content_hash}"
+        cached = self._cache.get(key)
+        if cached is None:
+            department = catalogue.departments.get(service.department)
+            submission = getattr(department, "submission", None)
+            cached = self._cache[key] = snapshot_from_service(
+                service,
+                assurance_levels=[level.id for level in catalogue.taxonomy.assurance_levels],
+                option_lists=catalogue.option_lists,
+                submission_url=getattr(submission, "url", None),
+            )
+        return cached
+
+
+async def citizen_context(engine: Any, principal: Principal) -> tuple[str, Citizen]:
+    """The pseudonymous reference and the attributes a workflow may see (age, age group, assurance)."""
+    citizen = await engine.citizens.ensure(principal.sub)
+    catalogue = engine.catalogue.catalogue
+    age: int | None = None
+    age_group: str | None = None
+    try:
+        profile = await engine.profiles.get(principal.sub)
+        born = profile.date_of_birth
+    except EngineError:
+        born = None
+    if born is not None:
+        today = datetime.now(UTC).date()
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        age_group = catalogue.age_group_for(age).id
+    level = catalogue.level_for_acr(principal.acr)
+    return citizen.ref, Citizen(age=age, age_group=age_group, assurance=level.id if level else "basic")
+
+
+async def build_applications(engine: Any, client: Client | None = None) -> ApplicationService | None:
+    """Attach ``ApplicationService`` to the engine when a Temporal address is configured."""
+    from onestop.engine.temporal import connect
+
+    settings = engine.settings
+    if client is None:
+        if settings.temporal_address is None:
+            return None
+        client = await connect(settings.temporal_address, settings.temporal_namespace,
+                               settings.key_bytes("codec_key"))
+    await engine.database.create_all()  # the inbox and index tables (delivery.py) join the others
+    catalogue = engine.catalogue.catalogue
+    ladder = AssuranceLadder.from_levels(catalogue.taxonomy.assurance_levels)
+    service = ApplicationService(client, settings.temporal_task_queue, engine.database,
+                                 CatalogueSnapshots(engine.catalogue), ladder)
+    engine.applications = service
+    return service

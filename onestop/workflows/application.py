@@ -325,6 +325,7 @@ class ServiceApplicationWorkflow:
                     service_id=self._snapshot.id, department=self._snapshot.department, step_id=step.id,
                     items=list(step.items), purpose=step.purpose or {}, lawful_basis=step.lawful_basis,
                     mode=step.mode, valid_for_seconds=step.valid_for_seconds,
+                    content_hash=self._snapshot.content_hash, assurance=self._in.citizen.assurance,
                 ),
                 start_to_close_timeout=_SHORT, result_type=PrefillResult,
                 retry_policy=RetryPolicy(maximum_attempts=5),

@@ -173,6 +173,8 @@ class PrefillRequest:
     lawful_basis: str
     mode: str
     valid_for_seconds: int | None
+    content_hash: str = ""
+    assurance: str = ""
 
 
 @dataclass(frozen=True)

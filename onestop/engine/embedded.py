@@ -1,0 +1,200 @@
+"""Process entry points: ``serve`` (everything in one process, embedded Temporal), ``run_api``, ``run_worker``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from onestop.config import Settings
+from onestop.engine.temporal import (
+    TemporalSetupError,
+    build_worker,
+    connect,
+    dev_server_args,
+    ensure_search_attributes,
+    temporal_binary,
+)
+
+log = logging.getLogger("onestop")
+
+
+def _free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            chosen: int = sock.getsockname()[1]
+            return chosen
+    raise TemporalSetupError("no free local port for the Temporal server")
+
+
+def start_dev_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str, int]:
+    """``temporal server start-dev`` with state in ``<data-dir>/temporal.db``; returns (process, address, ui port)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    port = _free_port(7233)
+    ui_port = _free_port(settings.temporal_ui_port) if settings.temporal_ui_port else _free_port(0)
+    args = [
+        str(temporal_binary()), "server", "start-dev",
+        "--db-filename", str((settings.data_dir / "temporal.db").resolve()),
+        "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
+        "--namespace", settings.temporal_namespace, "--log-level", "warn", "--log-format", "pretty",
+        *dev_server_args(),
+    ]
+    log_file = (settings.data_dir / "temporal.log").open("ab")
+    process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT,  # noqa: S603 - our own binary
+                               start_new_session=True)
+    return process, f"127.0.0.1:{port}", ui_port
+
+
+async def _wait_ready(address: str, process: subprocess.Popen[bytes] | None, settings: Settings,
+                      timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise TemporalSetupError(f"the Temporal dev server exited with code {process.returncode}; "
+                                     f"see {settings.data_dir / 'temporal.log'}")
+        try:
+            return await connect(address, settings.temporal_namespace, settings.key_bytes("codec_key"))
+        except Exception as exc:  # the server is still starting
+            last = exc
+            await asyncio.sleep(0.3)
+    raise TemporalSetupError(f"Temporal at {address} did not become ready in {timeout:.0f}s: {last}")
+
+
+@contextlib.asynccontextmanager
+async def _engine(settings: Settings, client: Any) -> AsyncIterator[Any]:
+    from onestop.engine.applications import build_applications
+    from onestop.engine.container import build_engine
+
+    engine = await build_engine(settings)
+    try:
+        if engine.applications is None:
+            await build_applications(engine, client)
+        yield engine
+    finally:
+        await engine.close()
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _serve_http(settings: Settings, engine: Any, stop: asyncio.Event, urls: list[str]) -> None:
+    import uvicorn
+
+    from onestop.graphql.app import create_app
+
+    config = uvicorn.Config(create_app(settings, engine), host=settings.host, port=settings.port,
+                            log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own the signals
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.05)
+    if server.started:
+        port = server.servers[0].sockets[0].getsockname()[1]
+        base = f"http://{settings.host}:{port}"
+        for line in [f"GraphQL API     {base}/graphql", *urls, f"Health          {base}/healthz"]:
+            print(line, flush=True)
+        if settings.development:
+            print(f"Dev identity    {base}/dev-idp/", flush=True)
+    await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    await task
+
+
+async def _run(settings: Settings, *, api: bool, worker: bool, process: subprocess.Popen[bytes] | None,
+               ui_port: int | None) -> int:
+    assert settings.temporal_address is not None
+    stop = _stop_event()
+    client = await _wait_ready(settings.temporal_address, process, settings)
+    added = await ensure_search_attributes(client, settings.temporal_namespace)
+    if added:
+        print(f"Registered search attributes: {', '.join(added)}", flush=True)
+    urls = [f"Temporal        {settings.temporal_address} (namespace {settings.temporal_namespace})"]
+    if ui_port:
+        urls.append(f"Temporal UI     http://127.0.0.1:{ui_port}")
+    async with _engine(settings, client) as engine, httpx.AsyncClient(timeout=30) as http:
+        running: list[Any] = []
+        if worker:
+            from onestop.engine.activities import activities_for
+
+            w = build_worker(client, settings.temporal_task_queue, activities_for(engine, http).all())
+            running.append(asyncio.create_task(w.run()))
+            print(f"Worker          task queue {settings.temporal_task_queue}", flush=True)
+        try:
+            if api:
+                await _serve_http(settings, engine, stop, urls)
+            else:
+                for line in urls:
+                    print(line, flush=True)
+                await stop.wait()
+        finally:
+            if worker:
+                await w.shutdown()
+            for task in running:
+                with contextlib.suppress(Exception):
+                    await task
+    return 0
+
+
+def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    process: subprocess.Popen[bytes] | None = None
+    ui_port: int | None = None
+    try:
+        if embedded and settings.temporal_address is None:
+            process, address, ui_port = start_dev_server(settings)
+            settings = settings.model_copy(update={"temporal_address": address})
+            print(f"Temporal state  {(settings.data_dir / 'temporal.db').resolve()}", flush=True)
+        elif settings.temporal_address is None:
+            settings = settings.model_copy(update={"temporal_address": "127.0.0.1:7233"})
+        return asyncio.run(_run(settings, api=api, worker=worker, process=process, ui_port=ui_port))
+    except TemporalSetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def serve(settings: Settings) -> int:
+    """Embedded Temporal dev server + worker + API in one process; Ctrl-C or SIGTERM stops all of it."""
+    return _main(settings, api=True, worker=True, embedded=True)
+
+
+def run_api(settings: Settings) -> int:
+    """The GraphQL API against ``--temporal-address`` (default 127.0.0.1:7233)."""
+    return _main(settings, api=True, worker=False, embedded=False)
+
+
+def run_worker(settings: Settings) -> int:
+    """A Temporal worker against ``--temporal-address`` (default 127.0.0.1:7233)."""
+    return _main(settings, api=False, worker=True, embedded=False)
+
+
+__all__ = ["Path", "run_api", "run_worker", "serve", "start_dev_server"]
