@@ -195,3 +195,22 @@ async def test_http_provider_uses_a_shared_client(department: Any) -> None:
     async with httpx.AsyncClient(trust_env=False) as client:
         provider = HttpProvider(_spec(server.url), client=client)
         assert (await provider.fetch(CITIZEN, ["driving-licence"]))["driving-licence"].value == 1
+
+
+def test_http_provider_specs_come_from_department_yaml(definitions_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from onestop.catalogue import load_catalogue
+
+    tree = tmp_path / "definitions"
+    shutil.copytree(definitions_dir, tree)
+    td = tree / "departments" / "td.yaml"
+    td.write_text(td.read_text(encoding="utf-8") + """\
+  - id: td-remote
+    name: {en: Remote register, tc: 遠端登記冊}
+    source: {kind: http, url: "http://127.0.0.1:9/records", timeout: PT2.5S}
+    items:
+      - {id: permit, type: object, description: {en: Permit, tc: 許可證}}
+""", encoding="utf-8")
+    spec = specs_from_catalogue(load_catalogue(tree))["td-remote"]
+    assert (spec.kind, spec.url, spec.timeout, spec.department) == ("http", "http://127.0.0.1:9/records", 2.5, "TD")
