@@ -1,8 +1,9 @@
 """The citizen's data access log: every fetch (allowed or refused) appended to a per-citizen hash chain.
 
 Each entry's ``hash`` is SHA-256 over the RFC 8785 form of its fields and the previous entry's hash, so
-editing, inserting or removing an entry breaks verification from that point on. (Truncating the newest
-entries is only detectable against a copy of the head hash held elsewhere.)
+editing, inserting or removing an entry breaks verification from that point on. Removing the newest entries
+leaves a valid shorter chain, so ``checkpoint`` signs the current head with the platform key (which is not in
+the database); verifying against a kept checkpoint detects truncation and rewriting up to it.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from onestop.engine.db import AccessLogRow, Database
 from onestop.engine.errors import ChainBroken, FieldError, InvalidInput
 from onestop.engine.profiles import CitizenDirectory
-from onestop.engine.signing import canonical_json
+from onestop.engine.signing import Signer, canonical_json
 
 GENESIS = "0" * 64
+CHECKPOINT_TYP = "onestop-access-log-head+jws"
 ALLOWED = "allowed"
 REFUSED = "refused"
 FAILED = "failed"
@@ -97,9 +99,10 @@ def _entry(row: AccessLogRow) -> AccessLogEntry:
 class AccessLog:
     """Append to, page through and verify citizens' access logs."""
 
-    def __init__(self, database: Database, citizens: CitizenDirectory) -> None:
+    def __init__(self, database: Database, citizens: CitizenDirectory, signer: Signer | None = None) -> None:
         self.database = database
         self.citizens = citizens
+        self.signer = signer
 
     async def append(self, citizen_id: str, *, service_slug: str, department: str, provider_id: str,
                      items: Sequence[str], consent_id: str | None, application_id: str | None,
@@ -150,8 +153,23 @@ class AccessLog:
                 select(func.count()).select_from(AccessLogRow).where(AccessLogRow.citizen_id == citizen_id)
             ) or 0)
 
-    async def verify_chain(self, citizen_id: str) -> int:
-        """Check a citizen's whole chain; the number of entries, or ``ChainBroken`` at the first bad one."""
+    async def checkpoint(self, citizen_id: str, *, now: datetime | None = None) -> str:
+        """A signed statement of the chain's current head (seq and hash), to keep outside the database."""
+        if self.signer is None:
+            raise RuntimeError("checkpoints need the platform signer; build AccessLog with signer=")
+        async with self.database.session() as session:
+            last = (await session.execute(
+                select(AccessLogRow.seq, AccessLogRow.hash).where(AccessLogRow.citizen_id == citizen_id)
+                .order_by(AccessLogRow.seq.desc()).limit(1)
+            )).first()
+        return self.signer.sign({
+            "type": "onestop.access-log-head.v1", "citizen": citizen_id, "seq": last[0] if last else 0,
+            "hash": last[1] if last else GENESIS, "at": _timestamp(now or datetime.now(UTC)),
+        }, typ=CHECKPOINT_TYP)
+
+    async def verify_chain(self, citizen_id: str, *, checkpoint: str | None = None) -> int:
+        """Check a citizen's whole chain (and that it still holds a signed ``checkpoint``); the number of
+        entries, or ``ChainBroken`` at the first bad one."""
         async with self.database.session() as session:
             rows = (await session.scalars(
                 select(AccessLogRow).where(AccessLogRow.citizen_id == citizen_id).order_by(AccessLogRow.seq)
@@ -165,7 +183,23 @@ class AccessLog:
             if entry_hash(row) != row.hash:
                 raise ChainBroken(citizen_id, row.seq, "content changed after it was written")
             prev = row.hash
+        if checkpoint is not None:
+            self._check_point(citizen_id, checkpoint, rows)
         return len(rows)
+
+    def _check_point(self, citizen_id: str, checkpoint: str, rows: Sequence[AccessLogRow]) -> None:
+        if self.signer is None:
+            raise RuntimeError("checkpoints need the platform signer; build AccessLog with signer=")
+        head = self.signer.verify(checkpoint, typ=CHECKPOINT_TYP).payload
+        if head.get("citizen") != citizen_id:
+            raise ChainBroken(citizen_id, 0, "the checkpoint belongs to another citizen's log")
+        seq = int(head.get("seq", 0))
+        if seq == 0:
+            return
+        if len(rows) < seq:
+            raise ChainBroken(citizen_id, seq, "entries up to a signed checkpoint were removed")
+        if rows[seq - 1].hash != head.get("hash"):
+            raise ChainBroken(citizen_id, seq, "the log was rewritten up to a signed checkpoint")
 
     async def verify_all(self) -> int:
         """Verify every citizen's chain; the total number of entries checked."""

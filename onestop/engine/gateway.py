@@ -241,7 +241,7 @@ class DataServices:
         citizens = CitizenDirectory(database, cipher)
         profiles = ProfileService(database, cipher, citizens, districts=districts)
         consents = ConsentService(database, citizens, signer, specs)
-        access_log = AccessLog(database, citizens)
+        access_log = AccessLog(database, citizens, signer)
         providers = ProviderRegistry.build(specs, database=database, cipher=cipher, profiles=profiles,
                                            client=http_client)
         gateway = DataGateway(citizens, consents, providers, access_log)

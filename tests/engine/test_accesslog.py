@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from onestop.engine.accesslog import AccessLog
+from onestop.engine.accesslog import CHECKPOINT_TYP, AccessLog
 from onestop.engine.db import Database
-from onestop.engine.errors import ChainBroken, InvalidInput
+from onestop.engine.errors import ChainBroken, InvalidInput, SignatureInvalid
 from onestop.engine.gateway import DataServices
+from onestop.engine.signing import Signer
 
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -92,3 +93,28 @@ async def test_concurrent_appends_keep_one_unbroken_chain(data_services: DataSer
         for _ in range(10)
     ))
     assert await data_services.access_log.verify_chain(citizen.id) == 10
+
+
+async def test_signed_checkpoint_detects_truncation(data_services: DataServices, database: Database) -> None:
+    citizen = await data_services.citizens.ensure("sub-a")
+    await _fill(data_services.access_log, citizen.id, 4)
+    checkpoint = await data_services.access_log.checkpoint(citizen.id)
+    await _fill(data_services.access_log, citizen.id, 1)  # the log may grow after a checkpoint
+    assert await data_services.access_log.verify_chain(citizen.id, checkpoint=checkpoint) == 5
+    async with database.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM access_log WHERE seq >= 3"))
+    assert await data_services.access_log.verify_chain(citizen.id) == 2  # a shorter chain still links up
+    with pytest.raises(ChainBroken, match="removed"):
+        await data_services.access_log.verify_chain(citizen.id, checkpoint=checkpoint)
+
+
+async def test_checkpoint_of_another_citizen_or_forged_is_refused(data_services: DataServices) -> None:
+    a = await data_services.citizens.ensure("sub-a")
+    b = await data_services.citizens.ensure("sub-b")
+    await _fill(data_services.access_log, a.id, 2)
+    checkpoint = await data_services.access_log.checkpoint(a.id)
+    with pytest.raises(ChainBroken, match="another citizen"):
+        await data_services.access_log.verify_chain(b.id, checkpoint=checkpoint)
+    forged = Signer(bytes(32)).sign({"citizen": a.id, "seq": 1, "hash": "0" * 64}, typ=CHECKPOINT_TYP)
+    with pytest.raises(SignatureInvalid):
+        await data_services.access_log.verify_chain(a.id, checkpoint=forged)
