@@ -39,13 +39,27 @@ def _relevant(problem: Problem, root: Path, targets: list[Path]) -> bool:
     return bool(relative.parts) and relative.parts[0] in SHARED
 
 
-def _check_root(root: Path, display: Path, targets: list[Path]) -> tuple[Catalogue | None, list[Problem]]:
+def _feed_problems(root: Path) -> list[Problem]:
+    # feeds.yaml is checked by the feeds package (imported here: it imports the loader).
+    from onestop.catalogue.feeds import load_feeds
+
     try:
-        return load_catalogue(display), []
+        load_feeds(root)
     except CatalogueError as error:
-        if targets == [root]:
-            return None, list(error.problems)
-        return None, [problem for problem in error.problems if _relevant(problem, root, targets)]
+        return list(error.problems)
+    return []
+
+
+def _check_root(root: Path, display: Path, targets: list[Path]) -> tuple[Catalogue | None, list[Problem]]:
+    feeds = _feed_problems(display)
+    catalogue: Catalogue | None
+    try:
+        catalogue, found = load_catalogue(display), feeds
+    except CatalogueError as error:
+        catalogue, found = None, [*error.problems, *feeds]
+    if targets != [root]:
+        found = [problem for problem in found if _relevant(problem, root, targets)]
+    return catalogue, found
 
 
 def validate_command(paths: list[Path], out: TextIO) -> int:

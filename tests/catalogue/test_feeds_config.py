@@ -124,3 +124,21 @@ def test_every_problem_is_reported_not_just_the_first(tree: Path) -> None:
         load_feeds(tree)
 
     assert [(p.code, p.line) for p in caught.value.problems] == [("MISSING_FILE", 5), ("MISSING_FILE", 9)]
+
+
+def test_onestop_validate_reports_feeds_yaml_problems(tmp_path: Path, definitions_dir: Path) -> None:
+    import io
+
+    from onestop.catalogue.validate import validate_command
+
+    tree = tmp_path / "definitions"
+    shutil.copytree(definitions_dir, tree)
+    feeds = tree / "feeds.yaml"
+    feeds.write_text(feeds.read_text(encoding="utf-8").replace("format: td-special-traffic-news",
+                                                               "format: td-traffic"), encoding="utf-8")
+    out = io.StringIO()
+
+    assert validate_command([tree], out=out) == 1
+    first = out.getvalue().splitlines()[0]
+    assert first.startswith(f"{feeds}:")
+    assert "error[INVALID_VALUE]: 'format': unknown format 'td-traffic'" in first
