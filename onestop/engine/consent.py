@@ -80,6 +80,7 @@ class Consent:
     expires_at: datetime
     revoked_at: datetime | None
     jws: str
+    receipt_jws: str | None = None  # the signed revocation receipt, once revoked
 
     def status(self, now: datetime | None = None) -> str:
         """``active``, ``revoked`` or ``expired`` at ``now``."""
@@ -124,7 +125,7 @@ class ConsentService:
             department=row.department, providers=tuple(row.providers), items=tuple(row.items),
             purpose=dict(row.purpose), lawful_basis=row.lawful_basis, mode=row.mode, acr=row.acr,
             application_id=row.application_id, step_id=row.step_id, granted_at=row.granted_at,
-            expires_at=row.expires_at, revoked_at=row.revoked_at, jws=row.jws,
+            expires_at=row.expires_at, revoked_at=row.revoked_at, jws=row.jws, receipt_jws=row.receipt_jws,
         )
 
     def _check_items(self, items: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -74,7 +74,9 @@ async def test_revoke_is_immediate_and_returns_a_signed_receipt(data_services: D
     assert receipt.revoked_at == NOW + timedelta(minutes=1)
     payload = data_services.signer.verify(receipt.jws, typ="onestop-consent-revocation+jws").payload
     assert payload["consentId"] == consent.id
-    assert (await data_services.consents.get("sub-a", consent.id)).status() == "revoked"
+    stored = await data_services.consents.get("sub-a", consent.id)
+    assert stored.status() == "revoked"
+    assert stored.receipt_jws == receipt.jws
     again = await data_services.consents.revoke("sub-a", consent.id)
     assert again == receipt
 
