@@ -94,8 +94,7 @@ def resolve_options(service: Service, lists: OptionListMap) -> Service:
     for step in service.steps:
         fields = getattr(step, "fields", None)
         steps.append(step.model_copy(update={"fields": _resolve_fields(fields, lists)}) if fields else step)
-    # Validate again so the copy is exactly what a snapshot round-trip produces.
-    return Service.model_validate(dump_data(service.model_copy(update={"steps": tuple(steps)})))
+    return service.model_copy(update={"steps": tuple(steps)})
 
 
 def _version(taxonomy: Taxonomy, lists: OptionListMap, departments: Mapping[str, Department],

@@ -77,3 +77,14 @@ def test_keywords_derive_simplified_and_list_all_words() -> None:
 def test_text_round_trips_through_json() -> None:
     text = LocalizedText.model_validate({"en": "x", "tc": "長"})
     assert LocalizedText.model_validate(text.model_dump(mode="json")) == text
+
+
+def test_importing_the_package_reads_no_dictionaries() -> None:
+    # The workflow sandbox re-imports the catalogue: OpenCC's dictionary files must load only on first use.
+    import subprocess
+    import sys
+
+    code = ("import onestop.catalogue, onestop.catalogue.text as t; "
+            "assert t._t2s.cache_info().currsize == 0; "
+            "t.to_simplified('長'); assert t._t2s.cache_info().currsize == 1")
+    subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603 - fixed argv, our interpreter
