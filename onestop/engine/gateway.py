@@ -126,7 +126,7 @@ class DataGateway:
         assert consent_id is not None  # require_live refuses a missing id
 
         outcomes = await asyncio.gather(
-            *(self._fetch_one(citizen, pid, pitems) for pid, pitems in by_provider.items()),
+            *(self._fetch_one(citizen, pid, pitems, consent.jws) for pid, pitems in by_provider.items()),
             return_exceptions=True,
         )
         fetched: dict[str, FetchedItem] = {}
@@ -152,9 +152,9 @@ class DataGateway:
         missing = tuple(item for item in dict.fromkeys(items) if item not in fetched)
         return FetchResult(consent_id, fetched, missing)
 
-    async def _fetch_one(self, citizen: Citizen, provider_id: str,
-                         items: Sequence[str]) -> Mapping[str, ProvidedValue]:
-        return await self.providers.get(provider_id).fetch(citizen, items)
+    async def _fetch_one(self, citizen: Citizen, provider_id: str, items: Sequence[str],
+                         consent_jws: str) -> Mapping[str, ProvidedValue]:
+        return await self.providers.get(provider_id).fetch(citizen, items, consent_jws=consent_jws)
 
     async def prefill(self, citizen_ref: str, *, application_id: str, step_id: str, service_slug: str,
                       service_hash: str, department: str, items: Sequence[str], purpose: Any, acr: str,

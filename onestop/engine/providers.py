@@ -52,8 +52,12 @@ class ProviderSpec:
 class DataProvider(Protocol):
     spec: ProviderSpec
 
-    async def fetch(self, citizen: Citizen, items: Sequence[str]) -> dict[str, ProvidedValue]:
-        """Values for ``items`` (ids within this provider) the provider holds; missing ones are absent."""
+    async def fetch(self, citizen: Citizen, items: Sequence[str], *,
+                    consent_jws: str | None = None) -> dict[str, ProvidedValue]:
+        """Values for ``items`` (ids within this provider) the provider holds; missing ones are absent.
+
+        ``consent_jws`` is the signed consent artefact authorising the fetch, for providers that check it.
+        """
         ...
 
 
@@ -97,7 +101,8 @@ class EmeProvider:
         self.database = database
         self.profiles = profiles
 
-    async def fetch(self, citizen: Citizen, items: Sequence[str]) -> dict[str, ProvidedValue]:
+    async def fetch(self, citizen: Citizen, items: Sequence[str], *,
+                    consent_jws: str | None = None) -> dict[str, ProvidedValue]:
         async with self.database.session() as session:
             profile = await self.profiles.load(session, citizen.id)
         if profile is None:
@@ -121,7 +126,8 @@ class SqlRegistryProvider:
     def aad(citizen_id: str, provider_id: str, item_id: str) -> str:
         return f"provider_records.value|{citizen_id}|{provider_id}|{item_id}"
 
-    async def fetch(self, citizen: Citizen, items: Sequence[str]) -> dict[str, ProvidedValue]:
+    async def fetch(self, citizen: Citizen, items: Sequence[str], *,
+                    consent_jws: str | None = None) -> dict[str, ProvidedValue]:
         async with self.database.session() as session:
             rows = (await session.scalars(
                 select(ProviderRecordRow).where(
@@ -176,7 +182,8 @@ def _parse_time(value: Any) -> datetime | None:
 class HttpProvider:
     """A department's HTTP endpoint.
 
-    Request: ``POST <url>`` with ``{"subject": <pseudonymous citizen ref>, "items": [...]}``.
+    Request: ``POST <url>`` with ``{"subject": <pseudonymous citizen ref>, "items": [...], "consent": <JWS>}``;
+    the department can check the consent artefact against the platform's JWKS before answering.
     Response: ``{"items": {<item>: {"value": ..., "updatedAt": "<ISO date-time>"}}}``.
     Redirects are never followed (a redirect could send personal data elsewhere); connection errors and 5xx
     are retried a bounded number of times with exponential backoff, then ``ProviderUnavailable``.
@@ -192,9 +199,10 @@ class HttpProvider:
         self.max_bytes = max_bytes
         self._client = client
 
-    async def fetch(self, citizen: Citizen, items: Sequence[str]) -> dict[str, ProvidedValue]:
+    async def fetch(self, citizen: Citizen, items: Sequence[str], *,
+                    consent_jws: str | None = None) -> dict[str, ProvidedValue]:
         assert self.spec.url is not None  # checked in __init__
-        body = {"subject": citizen.ref, "items": list(items)}
+        body = {"subject": citizen.ref, "items": list(items), "consent": consent_jws}
         reason = "no attempt made"
         for attempt in range(self.retries + 1):
             if attempt:

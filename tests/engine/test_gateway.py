@@ -136,13 +136,17 @@ async def test_fetch_without_consent_is_refused(data_services: DataServices) -> 
         await _fetch(data_services, "no-such-consent")
 
 
+RECEIVED: list[dict[str, Any]] = []
+
+
 @pytest.fixture
 def greedy_department() -> Iterator[str]:
     """A department endpoint that answers with more than it was asked for."""
+    RECEIVED.clear()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
+            RECEIVED.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             body = json.dumps({"items": {
                 "driving-licence": {"value": {"number": "DL9"}, "updatedAt": "2026-09-30"},
                 "driving-offence-points": {"value": 15, "updatedAt": "2026-09-30"},
@@ -174,6 +178,12 @@ async def test_provider_answering_extra_items_is_trimmed(services_with: Callable
     assert set(result.items) == {"td-http.driving-licence"}
     assert result.items["td-http.driving-licence"].value == {"number": "DL9"}
     assert result.items["td-http.driving-licence"].updated_at == datetime(2026, 9, 30, tzinfo=UTC)
+    # The department receives the signed consent artefact and can check it against the platform's JWKS.
+    (request,) = RECEIVED
+    artefact = services.signer.verify(request["consent"], typ="onestop-consent+jws").payload
+    assert artefact["id"] == consent_id
+    assert artefact["items"] == ["td-http.driving-licence"]
+    assert request["subject"] == artefact["citizen"]
 
 
 async def test_provider_down_is_logged_as_failed(services_with: Callable[..., DataServices]) -> None:

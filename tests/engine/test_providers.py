@@ -81,7 +81,7 @@ def _spec(url: str, timeout: float = 2.0) -> ProviderSpec:
 async def test_http_provider_posts_the_pseudonymous_ref_and_parses_provenance(department: Any) -> None:
     server = department(lambda n, body: _ok({"driving-licence": {"number": "123"}}))
     values = await HttpProvider(_spec(server.url)).fetch(CITIZEN, ["driving-licence"])
-    assert server.requests == [{"subject": "pseudonymous-ref", "items": ["driving-licence"]}]
+    assert server.requests == [{"subject": "pseudonymous-ref", "items": ["driving-licence"], "consent": None}]
     value = values["driving-licence"]
     assert value.value == {"number": "123"}
     assert value.source_department == "TD"
