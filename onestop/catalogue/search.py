@@ -15,7 +15,7 @@ import heapq
 import math
 import re
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -133,18 +133,26 @@ def _t2s() -> Any:
     return opencc.OpenCC("t2s")
 
 
-@functools.lru_cache(maxsize=65536)
-def _fold_char(char: str) -> str:
-    # Traditional -> Simplified is many-to-one (髮/發 -> 发, 裡/裏 -> 里), so folding to Simplified lets both
-    # scripts meet at one key; folding to Traditional would have to guess which Traditional form was meant.
-    folded = str(_t2s().convert(char))
-    return folded if len(folded) == 1 else char
+class _FoldTable(dict[int, str]):
+    """A ``str.translate`` table that learns each character's folded form on first sight."""
+
+    def __missing__(self, code: int) -> str:
+        # Traditional -> Simplified is many-to-one (髮/發 -> 发, 裡/裏 -> 里), so folding to Simplified lets both
+        # scripts meet at one key; folding to Traditional would have to guess which Traditional form was meant.
+        char = chr(code)
+        folded = str(_t2s().convert(char)) if not char.isascii() else char
+        self[code] = value = folded if len(folded) == 1 else char
+        return value
+
+
+_FOLD_TABLE = _FoldTable()
 
 
 def _fold(run: str) -> str:
-    return "".join(_fold_char(char) for char in run)
+    return run.translate(_FOLD_TABLE)
 
 
+@functools.lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     word = _SPELLINGS.get(word, word)
     if len(word) <= 3 or word.isdigit():
@@ -186,20 +194,22 @@ def tokenize(text: str) -> list[str]:
     Characters are indexed too so a one-character query (稅, 車) finds longer words; queries of two or more
     characters look up bigrams, which keep word order and so rank far better.
     """
+    return _analyze(text)[0]
+
+
+def _analyze(text: str) -> tuple[list[str], list[str]]:
+    """The index terms of a text, and its English words as written (for prefix and typo matching)."""
     terms: list[str] = []
+    words: list[str] = []
     for token in _TOKEN_RE.findall(_normalize(text)):
         if _is_cjk(token):
-            bigrams = _cjk_terms(token)
-            terms.extend(bigrams)
+            terms.extend(_cjk_terms(token))
             if len(token) > 1:
                 terms.extend(_fold(token))
         elif token not in _STOPWORDS:
+            words.append(token)
             terms.append(_stem(token))
-    return terms
-
-
-def _surface_words(text: str) -> list[str]:
-    return [t for t in _TOKEN_RE.findall(_normalize(text)) if not _is_cjk(t) and t not in _STOPWORDS]
+    return terms, words
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +268,8 @@ class SearchIndex:
         return len(self._docs)
 
     def _build(self) -> None:
-        fields: dict[str, list[dict[str, int]]] = {name: [] for name in _WEIGHTS}
+        fields: dict[str, list[Counter[str]]] = {name: [] for name in _WEIGHTS}
+        surface: set[str] = set()
         lengths: dict[str, list[int]] = {name: [] for name in _WEIGHTS}
         themes: dict[str, list[int]] = defaultdict(list)
         ages: dict[str, list[int]] = defaultdict(list)
@@ -270,16 +281,13 @@ class SearchIndex:
                 "keywords": _distinct(word for words in doc.keywords.values() for word in words),
             }
             for name, parts in texts.items():
-                counts: dict[str, int] = defaultdict(int)
-                total = 0
+                counts: Counter[str] = Counter()
                 for part in parts:
-                    for term in tokenize(part):
-                        counts[term] += 1
-                        total += 1
-                    for word in _surface_words(part):
-                        self._surface[word].add(_stem(word))
+                    terms, words = _analyze(part)
+                    counts.update(terms)
+                    surface.update(words)
                 fields[name].append(counts)
-                lengths[name].append(total)
+                lengths[name].append(counts.total())
             for theme in doc.themes:
                 themes[theme].append(index)
             for age in doc.age_groups:
@@ -287,6 +295,8 @@ class SearchIndex:
             if doc.department is not None:
                 departments[doc.department].append(index)
 
+        for word in surface:
+            self._surface[word].add(_stem(word))
         count = len(self._docs)
         averages = {name: (sum(values) / count if count else 0.0) or 1.0 for name, values in lengths.items()}
         weighted: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
