@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from onestop.config import Settings
+from onestop.engine.crypto import FieldCipher
 from onestop.engine.db import Database
 from onestop.engine.gateway import DataServices
 from onestop.engine.providers import ProviderSpec, specs_from_catalogue
 from onestop.engine.seed import SeedError, SeedReport, seed_citizens
+from onestop.engine.signing import Signer
 
 
 def _sub(login: str) -> str:
@@ -79,3 +83,45 @@ async def test_bad_fixture_gives_a_clear_error(data_services: DataServices, tmp_
     path.write_text(content, encoding="utf-8")
     with pytest.raises(SeedError, match=fragment):
         await _seed(data_services, path)
+
+
+def _read_files(tmp_path: Path, definitions_dir: Path) -> tuple[bytes, Any]:
+    import yaml
+
+    raw = b"".join(path.read_bytes() for path in tmp_path.glob("at-rest.db*"))  # with the WAL
+    return raw, yaml.safe_load((definitions_dir / "dev" / "citizens.yaml").read_text(encoding="utf-8"))
+
+
+async def test_no_test_citizens_personal_data_in_the_database_file(tmp_path: Path, definitions_dir: Path,
+                                                                   catalogue_specs: dict[str, ProviderSpec],
+                                                                   cipher: FieldCipher, signer: Signer) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/at-rest.db")
+    try:
+        await db.create_all()
+        services = DataServices.assemble(db, cipher, signer, catalogue_specs)
+        await _seed(services, definitions_dir / "dev" / "citizens.yaml")
+    finally:
+        await db.close()
+    raw, fixture = _read_files(tmp_path, definitions_dir)
+    secrets = []
+    for entry in fixture["citizens"]:
+        profile = entry["profile"]
+        secrets += [profile["hkid"], profile["hkid"][:7], profile["nameEn"], profile["nameZh"], profile["email"],
+                    profile["phone"].replace(" ", "")[-8:], profile["residentialAddress"]["building"]]
+    assert len(secrets) >= 35
+    leaked = [s for s in secrets if s.encode() in raw]
+    assert leaked == []
+
+
+async def test_the_engine_seeds_development_data_at_start_up(tmp_path: Path, definitions_dir: Path) -> None:
+    from onestop.engine.container import build_engine
+    from onestop.engine.devidp import citizen_sub
+
+    settings = Settings(env="development", data_dir=tmp_path, definitions=definitions_dir)
+    engine = await build_engine(settings)
+    try:
+        assert engine.data is not None
+        profile = await engine.data.profiles.get(citizen_sub(settings, "wong-ka-fai"))
+        assert profile.hkid == "K305518(3)"
+    finally:
+        await engine.close()
