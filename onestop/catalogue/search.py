@@ -38,6 +38,7 @@ _MAX_EXPANSIONS = 24
 _TITLE_BONUS = 1000.0
 _MATCH_BONUS = 100.0
 _CACHE_LIMIT = 4096
+_MAX_QUERY_TERMS = 24
 
 _STOPWORDS = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "how", "i", "in", "is", "it", "me", "my",
@@ -334,7 +335,8 @@ class SearchIndex:
                 groups.extend(_Group(((term, 1.0),)) for term in terms)
             elif token not in _STOPWORDS:
                 groups.append(_Group(self._expand(token)))
-        return groups
+        # A pasted paragraph must not cost a fuzzy scan per word: the first words decide.
+        return groups[:_MAX_QUERY_TERMS]
 
     def _expand(self, word: str) -> tuple[tuple[str, float], ...]:
         cached = self._expansions.get(word)

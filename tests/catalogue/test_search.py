@@ -113,6 +113,12 @@ def test_short_or_unrelated_words_match_nothing(index: SearchIndex, query: str) 
     assert index.search(query) == []
 
 
+def test_a_very_long_query_is_answered_from_its_first_words(index: SearchIndex) -> None:
+    query = "driving licence " + " ".join(f"word{n}" for n in range(200))
+
+    assert ids(index.search(query))[0] == "renew-driving-licence"
+
+
 @pytest.mark.parametrize("query", ["", "   ", "!!!"])
 def test_a_blank_query_matches_nothing(index: SearchIndex, query: str) -> None:
     assert index.search(query) == []
