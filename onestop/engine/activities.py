@@ -7,6 +7,7 @@ from typing import Any
 from dataclasses import dataclass
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -33,6 +34,7 @@ class ApplicationActivities:
     signer: Signer
     prefill_port: Prefill
     http: httpx.AsyncClient
+    http_delivery: bool = True
 
     @activity.defn(name=Activity.PREFILL)
     async def prefill(self, request: PrefillRequest) -> PrefillResult:
@@ -53,20 +55,21 @@ class ApplicationActivities:
             assurance=submission.assurance, auth_time=None, submitted_at=submission.submitted_at,
             reference_number=submission.reference_number,
         )
-        if submission.endpoint:
+        # The SQL inbox always receives it (the embedded default); an HTTP endpoint too when delivery over
+        # HTTP is enabled (production). Both are keyed on the application id, so retries never duplicate.
+        fresh = await delivery.deliver_to_inbox(
+            self.database, application_id=submission.application_id, department=submission.department,
+            reference_number=submission.reference_number, service_id=submission.service_id,
+            citizen_ref=submission.citizen_ref, jws=signed.jws,
+        )
+        channel = "inbox"
+        if submission.endpoint and self.http_delivery:
             try:
                 fresh = await delivery.deliver_http(self.http, submission.endpoint,
                                                     application_id=submission.application_id, jws=signed.jws)
             except delivery.DeliveryFailed as exc:
                 raise ApplicationError(exc.message, type=exc.code, non_retryable=True) from exc
             channel = "http"
-        else:
-            fresh = await delivery.deliver_to_inbox(
-                self.database, application_id=submission.application_id, department=submission.department,
-                reference_number=submission.reference_number, service_id=submission.service_id,
-                citizen_ref=submission.citizen_ref, jws=signed.jws,
-            )
-            channel = "inbox"
         return DeliveryReceipt(submission.application_id, channel, duplicate=not fresh)
 
     @activity.defn(name=Activity.INDEX)
@@ -78,22 +81,25 @@ class ApplicationActivities:
 
 
 async def record(db: Database, entry: IndexEntry) -> None:
-    """Upsert the index row; an older update never overwrites a newer one."""
-    async with db.session() as session:
-        row = await session.get(delivery.ApplicationRow, entry.application_id)
-        if row is None:
-            session.add(delivery.ApplicationRow(
-                application_id=entry.application_id, citizen_ref=entry.citizen_ref, service_id=entry.service_id,
-                department=entry.department, status=entry.status, reference_number=entry.reference_number,
-                created_at=entry.created_at, updated_at=entry.updated_at,
-            ))
-        elif entry.updated_at >= row.updated_at:
-            row.status = entry.status
-            row.reference_number = entry.reference_number or row.reference_number
-            row.updated_at = entry.updated_at
-
-
-__all__ = ["ApplicationActivities", "Prefill", "record"]
+    """Upsert the index row; an older update never overwrites a newer one (safe under concurrent writers)."""
+    for _ in range(2):
+        try:
+            async with db.session() as session:
+                row = await session.get(delivery.ApplicationRow, entry.application_id)
+                if row is None:
+                    session.add(delivery.ApplicationRow(
+                        application_id=entry.application_id, citizen_ref=entry.citizen_ref,
+                        service_id=entry.service_id, department=entry.department, status=entry.status,
+                        reference_number=entry.reference_number, created_at=entry.created_at,
+                        updated_at=entry.updated_at,
+                    ))
+                elif entry.updated_at >= row.updated_at:
+                    row.status = entry.status
+                    row.reference_number = entry.reference_number or row.reference_number
+                    row.updated_at = entry.updated_at
+            return
+        except IntegrityError:
+            continue  # another writer inserted the row first; update it on the next pass
 
 
 def gateway_prefill(engine: Any) -> Prefill:
@@ -133,4 +139,5 @@ def _jsonable(value: Any) -> Any:
 
 def activities_for(engine: Any, http: httpx.AsyncClient) -> ApplicationActivities:
     return ApplicationActivities(database=engine.database, signer=engine.signer,
-                                 prefill_port=gateway_prefill(engine), http=http)
+                                 prefill_port=gateway_prefill(engine), http=http,
+                                 http_delivery=not engine.settings.development)

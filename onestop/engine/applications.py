@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -123,13 +122,10 @@ class ApplicationService:
             Update.OPEN, OpenInput(client_mutation_id), start_workflow_operation=operation,
             result_type=ApplicationView,
         )
-        try:
-            await record(self.database, IndexEntry(
-                application_id, citizen_ref, snapshot.id, snapshot.department, view.status,
-                view.reference_number, view.created_at, view.updated_at,
-            ))
-        except IntegrityError:
-            pass  # the workflow's own index activity got there first
+        await record(self.database, IndexEntry(
+            application_id, citizen_ref, snapshot.id, snapshot.department, view.status,
+            view.reference_number, view.created_at, view.updated_at,
+        ))
         return view
 
     async def get(self, application_id: str, citizen_ref: str) -> ApplicationView:

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         Status,
         StepAction,
         StepAnswers,
+        StepOutline,
         StepUpProof,
         Submission,
         TimelineEntry,
@@ -126,7 +127,24 @@ class ServiceApplicationWorkflow:
             created_at=self._created_at,
             updated_at=self._updated_at,
             exit_message=step.message if step and step.type == "exit" else None,
+            current_step=step,
+            outline=self._outline(step),
         )
+
+    def _outline(self, current: StepSpec | None) -> list[StepOutline]:
+        applicable = {s.id for s in interp.applicable_steps(self._snapshot, self._progress, self._in.citizen,
+                                                              self._today())}
+        done = set(self._progress.completed)
+
+        def state(step: StepSpec) -> str:
+            if step.id in done:
+                return "DONE"
+            if current is not None and step.id == current.id:
+                return "CURRENT"
+            return "TODO" if step.id in applicable else "SKIPPED"
+
+        return [StepOutline(s.id, s.type, s.title, state(s)) for s in self._snapshot.steps if s.type != "exit"
+                or (current is not None and s.id == current.id)]
 
     def _seen(self, client_mutation_id: str | None) -> bool:
         return client_mutation_id is not None and client_mutation_id in self._mutations
@@ -194,14 +212,14 @@ class ServiceApplicationWorkflow:
                 if self._status is Status.DRAFT:
                     self._set_status(Status.EXPIRED)
                 continue
-            if self._deliver_pending:
-                await self._deliver()
             if self._index_dirty:
                 self._index_dirty = False
                 await workflow.execute_activity(
                     Activity.INDEX, self._index_entry(), start_to_close_timeout=_SHORT, result_type=type(None),
                 )
                 continue
+            if self._deliver_pending:
+                await self._deliver()
             if self._status in TERMINAL and not self._index_dirty:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return self._view()

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from onestop.workflows.interpreter import Citizen, FieldError, Prefilled
-from onestop.workflows.snapshot import ServiceSnapshot, Text
+from onestop.workflows.snapshot import ServiceSnapshot, StepSpec, Text
 
 WORKFLOW_NAME = "ServiceApplication"
 
@@ -130,6 +130,14 @@ class DepartmentStatus:
 
 
 @dataclass(frozen=True)
+class StepOutline:
+    id: str
+    type: str
+    title: Text
+    state: str  # DONE | CURRENT | TODO | SKIPPED
+
+
+@dataclass(frozen=True)
 class ApplicationView:
     application_id: str
     service_id: str
@@ -149,6 +157,8 @@ class ApplicationView:
     created_at: datetime
     updated_at: datetime
     exit_message: Text | None = None
+    current_step: StepSpec | None = None
+    outline: list[StepOutline] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from onestop.graphql.context import Info_
 from onestop.graphql.errors import BadUserInput
 from onestop.graphql.fields import field
 from onestop.graphql.relay import Connection, Edge, Node, PageInfo, page_of, register_node, to_global_id
+from onestop.graphql.applications.queries import viewer_applications
+from onestop.graphql.applications.types import Application, ApplicationStatus
 
 
 @strawberry.enum
@@ -310,6 +312,12 @@ class Viewer:
         return Connection(total_count=total, edges=edges, page_info=PageInfo(
             has_next_page=page.has_next_page, has_previous_page=after is not None,
             start_cursor=edges[0].cursor if edges else None, end_cursor=page.end_cursor))
+
+    @field(description="The citizen's applications, newest first (page size 1-100).")
+    async def applications(self, info: Info_, first: int | None = None, after: str | None = None,
+                           status: ApplicationStatus | None = None) -> Connection[Application]:
+        # Owned by the applications domain (H7); the Viewer type only hosts the field.
+        return await viewer_applications(info, self.principal, first, after, status)
 
     @field(description="Everything one provider holds about the citizen. The read is logged like any other.")
     async def personal_data(self, info: Info_, provider: strawberry.ID) -> PersonalData | None:

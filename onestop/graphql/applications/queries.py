@@ -1,0 +1,60 @@
+"""Reading applications: by id (owner or the department's staff) and the citizen's own list."""
+
+from __future__ import annotations
+
+import asyncio
+
+import strawberry
+
+from onestop.engine.applications import citizen_context
+from onestop.engine.errors import NotFound
+from onestop.engine.principal import Principal
+from onestop.graphql.applications.services import application_key, application_service
+from onestop.graphql.applications.types import Application, ApplicationStatus
+from onestop.graphql.context import Info_
+from onestop.graphql.errors import Unauthenticated
+from onestop.graphql.fields import field
+from onestop.graphql.relay import Connection, connection_from_slice, page_of, register_node
+
+
+async def _application(info: Info_, key: str) -> Application | None:
+    principal = await info.context.principal()
+    if principal is None:
+        raise Unauthenticated()
+    service = application_service(info)
+    try:
+        if principal.is_staff:
+            view = await service.get_for_staff(principal, key)
+        else:
+            citizen_ref, _ = await citizen_context(info.context.engine, principal)
+            view = await service.get(key, citizen_ref)
+    except NotFound:
+        return None
+    return Application(view=view)
+
+
+async def _node(info: Info_, key: str) -> Application | None:
+    return await _application(info, key)
+
+
+register_node("Application", _node)  # type: ignore[arg-type]
+
+
+async def viewer_applications(info: Info_, principal: Principal, first: int | None, after: str | None,
+                              status: ApplicationStatus | None) -> Connection[Application]:
+    """``viewer { applications }``: the citizen's applications, newest first."""
+    page = page_of(first, after)
+    service = application_service(info)
+    citizen_ref, _ = await citizen_context(info.context.engine, principal)
+    rows = await service.list_for_citizen(citizen_ref, status=status.value if status else None, limit=1000)
+    window = rows[page.offset: page.offset + page.limit]
+    views = await asyncio.gather(*(service.get(r.application_id, citizen_ref) for r in window))
+    return connection_from_slice([Application(view=v) for v in views], page, len(rows))
+
+
+@strawberry.type
+class ApplicationsQuery:
+    @field(description="One application by id; null when unknown or not yours.")
+    async def application(self, info: Info_, id: strawberry.ID) -> Application | None:
+        key = application_key(str(id))
+        return None if key is None else await _application(info, key)

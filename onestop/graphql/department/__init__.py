@@ -1,0 +1,6 @@
+"""The department domain: departmentInbox and updateApplicationStatus, for staff of that department only."""
+
+from onestop.graphql.department.mutations import DepartmentMutation as Mutation
+from onestop.graphql.department.queries import DepartmentQuery as Query
+
+__all__ = ["Mutation", "Query"]

@@ -1,0 +1,213 @@
+"""A citizen completes a seed service through GraphQL over HTTP; the department sees and decides it.
+
+Real pieces throughout: the seed catalogue, the dev IdP's tokens, the consent gateway over SQLite, a real
+Temporal dev server with the encrypting codec, and a worker running the engine's activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from onestop.config import Environment, Settings
+from onestop.engine.activities import activities_for
+from onestop.engine.applications import build_applications
+from onestop.engine.codec import data_converter
+from onestop.engine.container import Engine, build_engine
+from onestop.engine.temporal import SEARCH_ATTRIBUTES, build_worker, temporal_binary
+from onestop.graphql.app import create_app
+
+APPLICATION = """
+fragment A on Application {
+  id status referenceNumber definitionVersion answers delivered
+  currentStep { id type title fields { id type label required value prefilled source options { value label } } }
+  steps { id state }
+  timeline { status message }
+}
+"""
+START = APPLICATION + """mutation($slug: String!, $cmid: String) {
+  startApplication(input: {serviceSlug: $slug, clientMutationId: $cmid}) {
+    application { ...A } userErrors { field message code } } }"""
+GRANT = APPLICATION + """mutation($id: ID!, $step: String!) {
+  grantConsent(input: {applicationId: $id, stepId: $step}) { application { ...A } userErrors { field code } } }"""
+SUBMIT = APPLICATION + """mutation($id: ID!, $step: String!, $answers: JSON!) {
+  submitStep(input: {applicationId: $id, stepId: $step, answers: $answers}) {
+    application { ...A } userErrors { field message code } } }"""
+STEP_UP = APPLICATION + """mutation($id: ID!, $step: String!) {
+  completeStepUp(input: {applicationId: $id, stepId: $step}) { application { ...A } userErrors { field code } } }"""
+GET = APPLICATION + "query($id: ID!) { application(id: $id) { ...A } }"
+MINE = "{ viewer { applications(first: 10) { totalCount edges { node { id status } } } } }"
+INBOX = "{ departmentInbox(first: 10) { totalCount edges { node { id status referenceNumber answers } } } }"
+DECIDE = """mutation($id: ID!, $status: ApplicationStatus!, $message: String) {
+  updateApplicationStatus(input: {applicationId: $id, status: $status, message: $message}) {
+    application { status timeline { status message } } userErrors { field code } } }"""
+
+
+@pytest.fixture(scope="module")
+async def temporal() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(temporal_binary()),
+                                                search_attributes=SEARCH_ATTRIBUTES, dev_server_log_level="error")
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="module")
+async def engine(temporal: WorkflowEnvironment, definitions_dir: Path,
+                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
+    settings = Settings(env=Environment.DEVELOPMENT, definitions=definitions_dir,
+                        data_dir=tmp_path_factory.mktemp("apps-data"), temporal_task_queue=f"q-{uuid.uuid4()}")
+    built = await build_engine(settings)
+    config = temporal.client.config()
+    config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
+    client = Client(**config)
+    await build_applications(built, client)
+    async with httpx.AsyncClient(timeout=10) as http:
+        worker = build_worker(client, settings.temporal_task_queue, activities_for(built, http).all())
+        async with worker:
+            yield built
+    await built.close()
+
+
+class Api:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def post(self, query: str, variables: Mapping[str, Any] | None = None,
+                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
+                                          headers=headers)
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def data(self, query: str, variables: Mapping[str, Any] | None = None,
+                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+        result = await self.post(query, variables, headers)
+        assert "errors" not in result, result["errors"]
+        data: dict[str, Any] = result["data"]
+        return data
+
+    async def token(self, body: Mapping[str, Any], lang: str = "en") -> dict[str, str]:
+        response = await self.client.post("/dev-idp/token", json=dict(body))
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}", "Accept-Language": lang}
+
+
+@pytest.fixture(scope="module")
+async def api(engine: Engine) -> AsyncIterator[Api]:
+    app = create_app(engine.settings, engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://onestop.test") as client:
+        yield Api(client)
+
+
+STANDARD = "urn:onestop:acr:standard"
+FACE = "urn:onestop:acr:face"
+
+
+async def face_token(api: Api, citizen: str, binding: str) -> dict[str, str]:
+    citizens = (await api.client.get("/dev-idp/citizens")).json()
+    entries = citizens["citizens"] if isinstance(citizens, dict) else citizens
+    sample = next(c for c in entries if c["id"] == citizen)["faceSamples"]["match"]
+    return await api.token({"citizen": citizen, "acr": FACE, "selfie": sample, "binding": binding})
+
+
+def field_values(app: Mapping[str, Any]) -> dict[str, Any]:
+    return {f["id"]: f["value"] for f in app["currentStep"]["fields"]}
+
+
+@pytest.mark.slow
+async def test_a_citizen_renews_a_driving_licence_and_the_department_approves_it(api: Api) -> None:
+    citizen = await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})
+    started = (await api.data(START, {"slug": "renew-driving-licence", "cmid": uuid.uuid4().hex}, citizen))
+    app = started["startApplication"]["application"]
+    assert app["status"] == "DRAFT" and app["currentStep"]["type"] == "PREFILL"
+    app_id = app["id"]
+
+    app = (await api.data(GRANT, {"id": app_id, "step": "your-details"}, citizen))["grantConsent"]["application"]
+    assert app["currentStep"]["id"] == "licence"
+    fields = {f["id"]: f for f in app["currentStep"]["fields"]}
+    assert fields["hkid"]["prefilled"] and fields["hkid"]["value"] == "K305518(3)"
+    assert fields["licenceNumber"]["value"] == "K305518(3)" and fields["licenceNumber"]["source"]
+
+    answers = {k: v for k, v in field_values(app).items() if v is not None} | {"period": "10"}
+    bad = (await api.data(SUBMIT, {"id": app_id, "step": "licence", "answers": answers | {"hkid": "K305518(4)"}},
+                          citizen))["submitStep"]
+    assert bad["application"] is None
+    assert bad["userErrors"] == [{"field": ["input", "answers", "hkid"], "code": "INVALID_HKID",
+                                  "message": bad["userErrors"][0]["message"]}]
+    app = (await api.data(SUBMIT, {"id": app_id, "step": "licence", "answers": answers}, citizen)
+           )["submitStep"]["application"]
+    assert app["currentStep"]["id"] == "share-with-police"  # the medical step applies from 70 only
+    app = (await api.data(GRANT, {"id": app_id, "step": "share-with-police"}, citizen))["grantConsent"]["application"]
+    assert app["currentStep"]["id"] == "verify-face"
+
+    refused = await api.post(STEP_UP, {"id": app_id, "step": "verify-face"}, citizen)
+    assert refused["errors"][0]["extensions"]["code"] == "INSUFFICIENT_USER_AUTHENTICATION"
+    key = (await api.client.post("/graphql", json={"query": "{ __typename }"})).status_code  # app still serves
+    assert key == 200
+    from onestop.graphql.relay import from_global_id
+
+    parsed = from_global_id(app_id)
+    assert parsed is not None
+    face = await face_token(api, "wong-ka-fai", f"{parsed[1]}:verify-face")
+    app = (await api.data(STEP_UP, {"id": app_id, "step": "verify-face"}, face))["completeStepUp"]["application"]
+    assert app["currentStep"]["id"] == "check"
+    app = (await api.data(SUBMIT, {"id": app_id, "step": "check", "answers": {"declaration": True}}, citizen)
+           )["submitStep"]["application"]
+    app = (await api.data(SUBMIT, {"id": app_id, "step": "send", "answers": {}}, citizen))["submitStep"]["application"]
+    assert app["status"] == "SUBMITTED" and app["referenceNumber"].startswith("TD-2026-")
+
+    mine = (await api.data(MINE, headers=citizen))["viewer"]["applications"]
+    assert app_id in [e["node"]["id"] for e in mine["edges"]]
+
+    officer = await api.token({"staff": "td-officer"})
+    for _ in range(50):  # the index is written by an activity just after the submit update returns
+        inbox = (await api.data(INBOX, headers=officer))["departmentInbox"]
+        if app_id in [e["node"]["id"] for e in inbox["edges"]]:
+            break
+        await asyncio.sleep(0.1)
+    assert app_id in [e["node"]["id"] for e in inbox["edges"]]
+    other = await api.token({"staff": "immd-officer"})
+    assert app_id not in [e["node"]["id"] for e in
+                          (await api.data(INBOX, headers=other))["departmentInbox"]["edges"]]
+    foreign = (await api.data(DECIDE, {"id": app_id, "status": "APPROVED"}, other))["updateApplicationStatus"]
+    assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
+
+    decided = (await api.data(DECIDE, {"id": app_id, "status": "NEEDS_INFO", "message": "Upload a photo"}, officer)
+               )["updateApplicationStatus"]["application"]
+    assert decided["status"] == "NEEDS_INFO"
+    await api.data(DECIDE, {"id": app_id, "status": "APPROVED"}, officer)
+    seen = (await api.data(GET, {"id": app_id}, citizen))["application"]
+    assert seen["status"] == "APPROVED"
+    assert [t["status"] for t in seen["timeline"]][-3:] == ["SUBMITTED", "NEEDS_INFO", "APPROVED"]
+    assert seen["timeline"][-2]["message"] == "Upload a photo"
+
+
+async def test_another_citizen_sees_nothing_of_an_application(api: Api) -> None:
+    owner = await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})
+    app = (await api.data(START, {"slug": "renew-driving-licence", "cmid": uuid.uuid4().hex}, owner)
+           )["startApplication"]["application"]
+    stranger = await api.token({"citizen": "lee-mei-ling", "acr": STANDARD})
+    assert (await api.data(GET, {"id": app["id"]}, stranger))["application"] is None
+    moved = (await api.data(GRANT, {"id": app["id"], "step": "your-details"}, stranger))["grantConsent"]
+    assert moved["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_the_current_step_is_rendered_in_the_request_language(api: Api) -> None:
+    citizen = await api.token({"citizen": "wong-ka-fai", "acr": STANDARD}, lang="zh-HK")
+    app = (await api.data(START, {"slug": "renew-driving-licence", "cmid": uuid.uuid4().hex}, citizen)
+           )["startApplication"]["application"]
+    assert app["currentStep"]["title"] == "使用政府已有的資料"
+
+
+async def test_an_unknown_service_is_a_user_error(api: Api) -> None:
+    citizen = await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})
+    result = (await api.data(START, {"slug": "no-such-service"}, citizen))["startApplication"]
+    assert result["userErrors"][0]["field"] == ["input", "serviceSlug"]
