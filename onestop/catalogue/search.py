@@ -2,9 +2,9 @@
 
 English is split into words with light stemming (licence/license, plurals, -ing/-ed); a query word missing from
 the index is widened by prefix and by bounded edit distance (rapidfuzz) over the index's own words. Chinese is
-split into character bigrams (unigrams for one-character runs) after folding Traditional and Simplified to one
-form, so a query in either script finds text in either. Scores are BM25F over title, keywords and summary, and
-hits with query words in their title always come first.
+indexed as character bigrams and single characters after folding Traditional and Simplified to one form (OpenCC),
+so a query in either script finds text in either. Scores are BM25F over title, keywords and summary, and hits
+with query words in their title always come first.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from typing import Any, NamedTuple, Protocol
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
+
+from onestop.catalogue.text import to_simplified
 
 __all__ = ["SearchDocument", "SearchHit", "SearchIndex", "SearchPage", "tokenize"]
 
@@ -126,14 +128,6 @@ class SearchPage(NamedTuple):
 # --- tokenisation -----------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _t2s() -> Any:
-    # Built on first use: OpenCC reads its dictionaries from disk and importing us must do no I/O.
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
 class _FoldTable(dict[int, str]):
     """A ``str.translate`` table that learns each character's folded form on first sight."""
 
@@ -141,7 +135,7 @@ class _FoldTable(dict[int, str]):
         # Traditional -> Simplified is many-to-one (髮/發 -> 发, 裡/裏 -> 里), so folding to Simplified lets both
         # scripts meet at one key; folding to Traditional would have to guess which Traditional form was meant.
         char = chr(code)
-        folded = str(_t2s().convert(char)) if not char.isascii() else char
+        folded = to_simplified(char) if not char.isascii() else char
         self[code] = value = folded if len(folded) == 1 else char
         return value
 
