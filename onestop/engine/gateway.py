@@ -133,6 +133,8 @@ class DataGateway:
         failure: BaseException | None = None
         for (provider_id, provider_items), outcome in zip(by_provider.items(), outcomes, strict=True):
             if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome  # cancellation and interpreter exits are not provider failures
                 code = outcome.code if isinstance(outcome, EngineError) else "PROVIDER_ERROR"
                 await log(provider_id, provider_items, FAILED, code, consent.department)
                 failure = failure or outcome
