@@ -266,16 +266,20 @@ class ConsentService:
         return consent
 
     async def find_live(self, citizen: Citizen, *, application_id: str, step_id: str, service_slug: str,
-                        items: Sequence[str], purpose: Any, now: datetime | None = None) -> Consent | None:
-        """A live consent this application step already holds for exactly these items and purpose.
+                        items: Sequence[str], purpose: Any, mode: Mode = "one-off",
+                        now: datetime | None = None) -> Consent | None:
+        """A live consent that already covers this prefill: for exactly these items and purpose, granted by
+        this application step, or, for ``standing`` mode, any live standing consent for the service.
 
-        Lets a retried prefill activity reuse its consent instead of granting a duplicate.
+        Lets a retried prefill activity reuse its consent instead of granting a duplicate, and a standing
+        consent serve later applications as the citizen agreed.
         """
         at = (now or datetime.now(UTC)).astimezone(UTC)
+        scope = ConsentRow.mode == "standing" if mode == "standing" else (
+            (ConsentRow.application_id == application_id) & (ConsentRow.step_id == step_id))
         async with self.database.session() as session:
             rows = (await session.scalars(select(ConsentRow).where(
-                ConsentRow.citizen_id == citizen.id, ConsentRow.application_id == application_id,
-                ConsentRow.step_id == step_id, ConsentRow.service_slug == service_slug,
+                ConsentRow.citizen_id == citizen.id, ConsentRow.service_slug == service_slug, scope,
                 ConsentRow.revoked_at.is_(None), ConsentRow.expires_at > at,
             ).order_by(ConsentRow.granted_at.desc()))).all()
         wanted, text = sorted(set(items)), purpose_text(purpose)

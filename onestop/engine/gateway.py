@@ -168,7 +168,7 @@ class DataGateway:
             raise NotFound("citizen", citizen_ref)
         consent = await self.consents.find_live(
             citizen, application_id=application_id, step_id=step_id, service_slug=service_slug, items=items,
-            purpose=purpose, now=now,
+            purpose=purpose, mode=mode, now=now,
         ) or await self.consents.grant(
             citizen, service_slug=service_slug, service_hash=service_hash, department=department, items=items,
             purpose=purpose, acr=acr, lawful_basis=lawful_basis, mode=mode, valid_for=valid_for,

@@ -308,3 +308,18 @@ async def test_providers_added_by_a_catalogue_reload_are_served(database: Databa
     await _grant(services, items=["td-permits.parking-permit"])
     result = await services.gateway.personal_data("sub-a", "td-permits", acr="basic")
     assert result.missing == ("td-permits.parking-permit",)
+
+
+async def test_prefill_reuses_a_live_standing_consent_for_a_later_application(data_services: DataServices) -> None:
+    await _citizen_with_data(data_services)
+    citizen = await data_services.citizens.ensure("sub-a")
+    args: dict[str, Any] = {"step_id": "prefill", "service_slug": SLUG, "service_hash": "h" * 64,
+                            "department": "TD", "items": ITEMS, "purpose": PURPOSE, "acr": "acr",
+                            "mode": "standing", "valid_for": timedelta(days=365)}
+    first, _ = await data_services.gateway.prefill(citizen.ref, application_id="app-1", **args)
+    second, result = await data_services.gateway.prefill(citizen.ref, application_id="app-2", **args)
+    assert second.id == first.id
+    assert result.items
+    await data_services.consents.revoke("sub-a", first.id)
+    third, _ = await data_services.gateway.prefill(citizen.ref, application_id="app-3", **args)
+    assert third.id != first.id  # a revoked standing consent is never reused; the citizen granted anew
