@@ -102,6 +102,30 @@ def worker(**options: Any) -> None:
 
 
 @main.command()
+@click.option("--database-url", envvar="ONESTOP_DATABASE_URL", default=None,
+              help="SQLAlchemy URL to migrate (default: SQLite under --data-dir) [env ONESTOP_DATABASE_URL].")
+@click.option("--data-dir", envvar="ONESTOP_DATA_DIR", default=".onestop", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="[env ONESTOP_DATA_DIR]")
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to upgrade to.")
+def migrate(database_url: str | None, data_dir: Path, revision: str) -> None:
+    """Bring the database schema up to date (production; the embedded default creates its tables itself)."""
+    import asyncio
+
+    from onestop.engine.db import Database
+
+    async def run(settings: Settings) -> None:
+        database = Database.from_settings(settings)
+        try:
+            await database.migrate(revision)
+        finally:
+            await database.close()
+
+    settings = _settings(database_url=database_url, data_dir=data_dir)
+    asyncio.run(run(settings))
+    click.echo(f"database at revision {revision}")
+
+
+@main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 def validate(paths: tuple[Path, ...]) -> None:
     """Check definitions (default: the configured definitions directory); exit 1 on any problem."""

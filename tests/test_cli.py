@@ -78,3 +78,13 @@ def test_development_creates_a_key_once_and_keeps_it(tmp_path: Path) -> None:
     assert len(first) == 32
     assert settings.key_bytes("codec_key") == first
     assert (tmp_path / "keys" / "codec_key.key").stat().st_mode & 0o077 == 0
+
+
+def test_migrate_creates_the_schema_in_a_fresh_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    result = CliRunner().invoke(main, ["migrate", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    tables = {row[0] for row in sqlite3.connect(tmp_path / "onestop.db").execute(
+        "select name from sqlite_master where type = 'table'")}
+    assert {"alembic_version", "citizens", "profiles", "consents", "access_log"} <= tables
