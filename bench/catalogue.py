@@ -290,13 +290,16 @@ def _raw_schema(snapshot: Any) -> Any:
     def resolve_services(_root: Any, info: Any, first: int = 20, search: str | None = None,
                          **filters: Any) -> dict[str, Any]:
         lang = info.context["lang"]
-        slugs = ([hit.id for hit in index.search(search)] if search and search.strip()
-                 else index.filter())
-        window = slugs[:first]
+        if search and search.strip():
+            found = index.search_page(search, limit=first)
+            window, total = [hit.id for hit in found.hits], found.total
+        else:
+            slugs = index.filter()
+            window, total = slugs[:first], len(slugs)
         edges = [{"cursor": cursor(i), "node": service_dict(catalogue.services[slug], lang)}
                  for i, slug in enumerate(window)]
-        return {"totalCount": len(slugs), "edges": edges,
-                "pageInfo": {"hasNextPage": len(window) < len(slugs), "hasPreviousPage": False,
+        return {"totalCount": total, "edges": edges,
+                "pageInfo": {"hasNextPage": len(window) < total, "hasPreviousPage": False,
                              "startCursor": edges[0]["cursor"] if edges else None,
                              "endCursor": edges[-1]["cursor"] if edges else None}}
 

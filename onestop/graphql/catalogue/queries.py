@@ -80,17 +80,19 @@ class CatalogueQuery:
         if search is not None and len(search) > 200:
             raise BadUserInput("'search' is longer than 200 characters; shorten it.", argument="search")
         if search is not None and search.strip():
-            slugs = [hit.id for hit in snapshot.index.search(
-                search, theme=theme, age_group=age_group, department=department)]
+            # Rank only as far as this page; the total still counts every match.
+            found = snapshot.index.search_page(search, offset=page.offset, limit=page.limit, theme=theme,
+                                               age_group=age_group, department=department)
+            window, total = [hit.id for hit in found.hits], found.total
         else:
             slugs = snapshot.index.filter(theme=theme, age_group=age_group, department=department)
             viewer_group = await _viewer_age_group(info.context)
             if viewer_group is not None:
                 allowed = set(slugs)
                 slugs = [slug for slug in snapshot.index.recommend(viewer_group) if slug in allowed]
+            window, total = slugs[page.offset: page.offset + page.limit], len(slugs)
         # Wrap only the requested page: at 10,000 services wrapping every match cost more than the query (bench).
-        window = slugs[page.offset: page.offset + page.limit]
-        return connection_from_slice([Service(model=catalogue.services[slug]) for slug in window], page, len(slugs))
+        return connection_from_slice([Service(model=catalogue.services[slug]) for slug in window], page, total)
 
     @field(description="One service by its slug; null when there is none.")
     def service(self, info: Info_, slug: str) -> Service | None:
