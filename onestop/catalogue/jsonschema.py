@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from onestop.catalogue.departments import Department
+from onestop.catalogue.feeds.config import FeedsConfig
 from onestop.catalogue.services import Service
 from onestop.catalogue.taxonomy import OptionLists, Taxonomy
 
@@ -17,6 +18,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "department": Department,
     "taxonomy": Taxonomy,
     "option-lists": OptionLists,
+    "feeds": FeedsConfig,
 }
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 

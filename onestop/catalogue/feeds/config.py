@@ -66,7 +66,7 @@ class FeedDefinition(DefinitionModel):
 
     id: Slug
     kind: FeedKind
-    format: str = Field(description="adapter: " + ", ".join(ADAPTERS))
+    format: str = Field(description="adapter: " + ", ".join(ADAPTERS), json_schema_extra={"enum": list(ADAPTERS)})
     source: FeedSource = Field(description="used for every language not listed under `languages`")
     languages: dict[Lang, FeedSource] = Field(
         default_factory=dict, description="per-language sources; sc falls back to tc's, converted by OpenCC")
