@@ -8,7 +8,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from onestop.config import Settings
@@ -61,6 +61,7 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
     methods = ["GET", "POST"] if settings.development else ["POST"]
     routes: list[BaseRoute] = [
         Route("/graphql", view, methods=methods),
+        WebSocketRoute("/graphql", view),  # subscriptions: graphql-transport-ws only
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),

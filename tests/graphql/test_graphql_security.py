@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from conftest import Api, codes_of, errors_of, make_api
 from graphql import parse
 
 from onestop.engine.container import Engine
+from onestop.graphql.app import create_app
 from onestop.graphql.security import Limits, query_cost
 
 
@@ -217,3 +221,37 @@ async def test_a_connection_without_first_is_costed_at_the_default_page(api: Api
     with_default = query_cost(parse("{ services { edges { node { slug } } } }"))["anonymous"]
     explicit = query_cost(parse("{ services(first: 20) { edges { node { slug } } } }"))["anonymous"]
     assert with_default == explicit
+
+
+async def _websocket(app: Any, subprotocol: str) -> tuple[asyncio.Queue[dict[str, Any]],
+                                                          asyncio.Queue[dict[str, Any]], asyncio.Task[None]]:
+    # A WebSocket client at the ASGI level (no WebSocket library is installed): the app sees a real handshake.
+    incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    scope = {"type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "path": "/graphql",
+             "raw_path": b"/graphql", "root_path": "", "query_string": b"", "server": ("onestop.test", 80),
+             "client": ("127.0.0.1", 5000), "subprotocols": [subprotocol],
+             "headers": [(b"host", b"onestop.test"), (b"sec-websocket-protocol", subprotocol.encode())]}
+    await incoming.put({"type": "websocket.connect"})
+    task = asyncio.create_task(app(scope, incoming.get, outgoing.put))
+    return incoming, outgoing, task
+
+
+async def test_websockets_speak_graphql_transport_ws(engine: Engine) -> None:
+    incoming, outgoing, task = await _websocket(create_app(engine.settings, engine), "graphql-transport-ws")
+    accept = await asyncio.wait_for(outgoing.get(), 5)
+    assert accept == {"type": "websocket.accept", "subprotocol": "graphql-transport-ws", "headers": []}
+    await incoming.put({"type": "websocket.receive", "text": json.dumps({"type": "connection_init"})})
+    ack = await asyncio.wait_for(outgoing.get(), 5)
+    assert json.loads(ack["text"]) == {"type": "connection_ack"}
+    await incoming.put({"type": "websocket.disconnect", "code": 1000})
+    await asyncio.wait_for(task, 5)
+
+
+async def test_the_legacy_graphql_ws_protocol_is_refused(engine: Engine) -> None:
+    _incoming, outgoing, task = await _websocket(create_app(engine.settings, engine), "graphql-ws")
+    messages = []
+    while not messages or messages[-1]["type"] != "websocket.close":
+        messages.append(await asyncio.wait_for(outgoing.get(), 5))
+    assert messages[-1]["code"] == 4406
+    await asyncio.wait_for(task, 5)
