@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_FEED_BYTES = 4 * 1024 * 1024
 # After a failure, try again sooner than the normal refresh, but not in a tight loop.
 RETRY_SECONDS = 60.0
+_KINDS = frozenset(FeedKind)
 
 
 class FeedFetchError(EngineError):
@@ -184,7 +185,7 @@ class FeedService:
 
     def state(self, feed: FeedKind | str, lang: Lang | str) -> FeedState | None:
         """What is served for a feed (by kind or id) in ``lang``; None for an unknown feed."""
-        definition = self._config.feed(feed) if feed in set(FeedKind) else None
+        definition = self._config.feed(feed) if feed in _KINDS else None
         feed_id = definition.id if definition is not None else str(feed)
         return self._states.get((feed_id, Lang(lang)))
 
