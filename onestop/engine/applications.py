@@ -160,7 +160,11 @@ class ApplicationService:
 
     async def withdraw(self, application_id: str, citizen_ref: str,
                        client_mutation_id: str | None = None) -> ApplicationView:
-        await self.get(application_id, citizen_ref)
+        view = await self.get(application_id, citizen_ref)
+        if Status(view.status) in TERMINAL:
+            raise ApplicationRefused([FieldError([], "NOT_WITHDRAWABLE", {
+                "en": f"The application is {view.status}; it can no longer be withdrawn.",
+                "tc": f"申請狀態為 {view.status}，已不能撤回。"})])
         return await self._update(application_id, Update.WITHDRAW, Withdraw(client_mutation_id), client_mutation_id)
 
     async def complete_step_up(self, application_id: str, principal: Principal, citizen_ref: str, step_id: str,
@@ -285,6 +289,11 @@ class ApplicationService:
                                                                 result_type=ApplicationView)
         except WorkflowUpdateFailedError as exc:
             raise _refused(exc) from exc
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:  # the workflow has ended: the application is closed
+                raise ApplicationRefused([FieldError([], "APPLICATION_CLOSED", {
+                    "en": "This application is closed and cannot change.", "tc": "此申請已結束，無法更改。"})]) from exc
+            raise
         return view
 
 

@@ -100,6 +100,7 @@ __all__ = [
     "ensure_search_attributes",
     "temporal_binary",
     "test_server_binary",
+    "workflow_runner",
 ]
 
 
@@ -108,8 +109,12 @@ def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[
     """A worker for application workflows; our pure modules and the CEL engine bypass the sandbox reload."""
     from onestop.workflows.application import ServiceApplicationWorkflow
 
-    runner = SandboxedWorkflowRunner(
+    return Worker(client, task_queue=task_queue, workflows=[ServiceApplicationWorkflow], activities=activities,
+                  workflow_runner=workflow_runner(), **options)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox, with our deterministic modules and the CEL engine passed through (loaded once, not per run)."""
+    return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules("onestop", "cel", "isodate", "pydantic")
     )
-    return Worker(client, task_queue=task_queue, workflows=[ServiceApplicationWorkflow], activities=activities,
-                  workflow_runner=runner, **options)

@@ -1,0 +1,58 @@
+"""The AES-GCM payload codec: ciphertext out, the original back, keys rotate, tampering is caught."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.exceptions import InvalidTag
+from temporalio.api.common.v1 import Payload
+
+from onestop.engine.codec import ENCODING, CodecKeyError, EncryptionCodec, key_id
+
+OLD, NEW = bytes(32), bytes(range(32))
+
+
+def payload(text: str) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=text.encode())
+
+
+async def test_encoded_payloads_hide_the_data_and_decode_back() -> None:
+    codec = EncryptionCodec(NEW)
+    [sealed] = await codec.encode([payload('{"hkid": "A123456(3)"}')])
+    assert sealed.metadata["encoding"] == ENCODING
+    assert sealed.metadata["encryption-key-id"] == key_id(NEW).encode()
+    assert b"A123456" not in sealed.data
+    [opened] = await codec.decode([sealed])
+    assert opened == payload('{"hkid": "A123456(3)"}')
+
+
+async def test_a_rotated_key_still_decodes_old_payloads() -> None:
+    [sealed] = await EncryptionCodec(OLD).encode([payload("old")])
+    [opened] = await EncryptionCodec(NEW, old_keys=[OLD]).decode([sealed])
+    assert opened.data == b"old"
+
+
+async def test_an_unknown_key_id_names_the_key() -> None:
+    [sealed] = await EncryptionCodec(OLD).encode([payload("x")])
+    with pytest.raises(CodecKeyError) as error:
+        await EncryptionCodec(NEW).decode([sealed])
+    assert error.value.kid == key_id(OLD)
+
+
+async def test_tampered_ciphertext_is_refused() -> None:
+    codec = EncryptionCodec(NEW)
+    [sealed] = await codec.encode([payload("x")])
+    sealed.data = sealed.data[:-1] + bytes([sealed.data[-1] ^ 1])
+    with pytest.raises(InvalidTag):
+        await codec.decode([sealed])
+
+
+async def test_relabelling_a_payload_to_another_key_id_fails() -> None:
+    codec = EncryptionCodec(NEW, old_keys=[OLD])
+    [sealed] = await codec.encode([payload("x")])
+    sealed.metadata["encryption-key-id"] = key_id(OLD).encode()
+    with pytest.raises(InvalidTag):
+        await codec.decode([sealed])
+
+
+async def test_unencrypted_payloads_pass_through() -> None:
+    assert await EncryptionCodec(NEW).decode([payload("plain")]) == [payload("plain")]
