@@ -6,9 +6,9 @@ indexed as character bigrams and single characters after folding Traditional and
 so a query in either script finds text in either. Scores are BM25F over title, keywords and summary, and hits
 with query words in their title always come first.
 
-Hand-written rather than a search library: whoosh is unmaintained, and tantivy's Python bindings offer neither
-Traditional/Simplified folding nor typo tolerance bounded by word length; the index is small enough (10,000
-services in ~150 MiB, p99 under 5 ms) that plain dictionaries serve.
+Hand-written rather than a search library: whoosh is unmaintained, and tantivy (a native dependency) would still
+need this module's Traditional/Simplified folding, stemming and title-first tiers in front of it; a catalogue is
+small enough (10,000 services in ~150 MiB, p99 under 5 ms, see bench/catalogue.py) for plain dictionaries.
 """
 
 from __future__ import annotations
