@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +60,8 @@ def start_dev_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str, 
 
 
 async def _wait_ready(address: str, process: subprocess.Popen[bytes] | None, settings: Settings,
-                      timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
+                      within: float = 60.0) -> Any:
+    deadline = time.monotonic() + within
     last: Exception | None = None
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -72,7 +72,7 @@ async def _wait_ready(address: str, process: subprocess.Popen[bytes] | None, set
         except Exception as exc:  # the server is still starting
             last = exc
             await asyncio.sleep(0.3)
-    raise TemporalSetupError(f"Temporal at {address} did not become ready in {timeout:.0f}s: {last}")
+    raise TemporalSetupError(f"Temporal at {address} did not become ready in {within:.0f}s: {last}")
 
 
 @contextlib.asynccontextmanager
@@ -97,17 +97,30 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
+def _quiet_server_class() -> Any:
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        """uvicorn without its own signal capture: this process owns SIGINT/SIGTERM and stops every part."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return QuietServer
+
+
 async def _serve_http(settings: Settings, engine: Any, stop: asyncio.Event, urls: list[str]) -> None:
     import uvicorn
 
     from onestop.graphql.app import create_app
 
+    _QuietServer = _quiet_server_class()
     config = uvicorn.Config(create_app(settings, engine), host=settings.host, port=settings.port,
                             log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own the signals
+    server = _QuietServer(config)
     task = asyncio.create_task(server.serve())
-    while not server.started and not task.done():
+    while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn exposes only a flag
         await asyncio.sleep(0.05)
     if server.started:
         port = server.servers[0].sockets[0].getsockname()[1]

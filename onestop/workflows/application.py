@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
@@ -208,7 +207,7 @@ class ServiceApplicationWorkflow:
                     or workflow.info().is_continue_as_new_suggested(),
                     timeout=timeout,
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if self._status is Status.DRAFT:
                     self._set_status(Status.EXPIRED)
                 continue

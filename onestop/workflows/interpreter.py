@@ -66,7 +66,7 @@ def evaluate(source: str, context: Mapping[str, Any]) -> bool:
     """A CEL condition; an evaluation error (e.g. an unanswered field) counts as false."""
     try:
         result = cel.evaluate(source, dict(context))
-    except Exception:  # noqa: BLE001 - any CEL runtime error means "condition not met"
+    except Exception:
         return False
     return result is True
 
@@ -156,7 +156,7 @@ def prune(snapshot: ServiceSnapshot, progress: Progress, citizen: Citizen, today
 def validate_step(
     snapshot: ServiceSnapshot,
     step: StepSpec,
-    submitted: Mapping[str, Any],
+    submitted: Any,
     progress: Progress,
     citizen: Citizen,
     today: date,
@@ -223,7 +223,7 @@ def _limit(spec_value: str, today: date) -> date:
     return date.fromisoformat(spec_value)
 
 
-def _check_type(  # noqa: C901 - one branch per field type reads best as a flat dispatch
+def _check_type(
     spec: FieldSpec, raw: Any, path: list[str], citizen: Citizen, answers: Mapping[str, Any], today: date
 ) -> tuple[Any, list[FieldError]]:
     def err(code: str, en: str, tc: str) -> tuple[Any, list[FieldError]]:
@@ -246,9 +246,11 @@ def _check_type(  # noqa: C901 - one branch per field type reads best as a flat 
                 "INVALID_HKID", "Enter a valid HKID number, e.g. A123456(3); check the digit in brackets.",
                 "請輸入有效的香港身份證號碼，例如 A123456(3)；請檢查括號內的數字。")
         if spec.min_length is not None and len(value) < spec.min_length:
-            return err("TOO_SHORT", f"Enter at least {spec.min_length} characters.", f"最少輸入 {spec.min_length} 個字元。")
+            return err("TOO_SHORT", f"Enter at least {spec.min_length} characters.",
+                       f"最少輸入 {spec.min_length} 個字元。")
         if spec.max_length is not None and len(value) > spec.max_length:
-            return err("TOO_LONG", f"Enter at most {spec.max_length} characters.", f"最多輸入 {spec.max_length} 個字元。")
+            return err("TOO_LONG", f"Enter at most {spec.max_length} characters.",
+                       f"最多輸入 {spec.max_length} 個字元。")
         if spec.pattern is not None and re.fullmatch(spec.pattern, value) is None:
             return err("PATTERN", "The format is not valid.", "格式不正確。")
         return value, []
@@ -321,9 +323,11 @@ def _check_type(  # noqa: C901 - one branch per field type reads best as a flat 
 
 def _count(spec: FieldSpec, items: list[Any], path: list[str]) -> tuple[Any, list[FieldError]]:
     if spec.min_items is not None and len(items) < spec.min_items:
-        return None, [FieldError(path, "TOO_FEW", _t(f"Give at least {spec.min_items}.", f"最少提供 {spec.min_items} 項。"))]
+        message = _t(f"Give at least {spec.min_items}.", f"最少提供 {spec.min_items} 項。")
+        return None, [FieldError(path, "TOO_FEW", message)]
     if spec.max_items is not None and len(items) > spec.max_items:
-        return None, [FieldError(path, "TOO_MANY", _t(f"Give at most {spec.max_items}.", f"最多提供 {spec.max_items} 項。"))]
+        message = _t(f"Give at most {spec.max_items}.", f"最多提供 {spec.max_items} 項。")
+        return None, [FieldError(path, "TOO_MANY", message)]
     return items, []
 
 

@@ -127,14 +127,17 @@ async def test_a_citizen_renews_a_driving_licence_and_the_department_approves_it
     citizen = await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})
     started = (await api.data(START, {"slug": "renew-driving-licence", "cmid": uuid.uuid4().hex}, citizen))
     app = started["startApplication"]["application"]
-    assert app["status"] == "DRAFT" and app["currentStep"]["type"] == "PREFILL"
+    assert app["status"] == "DRAFT"
+    assert app["currentStep"]["type"] == "PREFILL"
     app_id = app["id"]
 
     app = (await api.data(GRANT, {"id": app_id, "step": "your-details"}, citizen))["grantConsent"]["application"]
     assert app["currentStep"]["id"] == "licence"
     fields = {f["id"]: f for f in app["currentStep"]["fields"]}
-    assert fields["hkid"]["prefilled"] and fields["hkid"]["value"] == "K305518(3)"
-    assert fields["licenceNumber"]["value"] == "K305518(3)" and fields["licenceNumber"]["source"]
+    assert fields["hkid"]["prefilled"]
+    assert fields["hkid"]["value"] == "K305518(3)"
+    assert fields["licenceNumber"]["value"] == "K305518(3)"
+    assert fields["licenceNumber"]["source"]
 
     answers = {k: v for k, v in field_values(app).items() if v is not None} | {"period": "10"}
     bad = (await api.data(SUBMIT, {"id": app_id, "step": "licence", "answers": answers | {"hkid": "K305518(4)"}},
@@ -162,7 +165,8 @@ async def test_a_citizen_renews_a_driving_licence_and_the_department_approves_it
     app = (await api.data(SUBMIT, {"id": app_id, "step": "check", "answers": {"declaration": True}}, citizen)
            )["submitStep"]["application"]
     app = (await api.data(SUBMIT, {"id": app_id, "step": "send", "answers": {}}, citizen))["submitStep"]["application"]
-    assert app["status"] == "SUBMITTED" and app["referenceNumber"].startswith("TD-2026-")
+    assert app["status"] == "SUBMITTED"
+    assert app["referenceNumber"].startswith("TD-2026-")
 
     mine = (await api.data(MINE, headers=citizen))["viewer"]["applications"]
     assert app_id in [e["node"]["id"] for e in mine["edges"]]

@@ -142,7 +142,8 @@ def licence_service(version: int = 1, *, draft_expiry_seconds: int = 30 * 24 * 3
             StepSpec(id="details", type="form", title=text("Details"), fields=[
                 FieldSpec(id="startDate", type="date", label=text("Start"), required=True, after="today"),
                 FieldSpec(id="vehicles", type="group", label=text("Vehicles"), min_items=1, max_items=3, fields=[
-                    FieldSpec(id="plate", type="text", label=text("Plate"), required=True, pattern="[A-Z]{2}[0-9]{1,4}"),
+                    FieldSpec(id="plate", type="text", label=text("Plate"), required=True,
+                              pattern="[A-Z]{2}[0-9]{1,4}"),
                 ]),
                 FieldSpec(id="reason", type="text", label=text("Reason"), when="size(answers.vehicles) > 1",
                           required=True),

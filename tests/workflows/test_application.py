@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -75,7 +75,8 @@ async def test_full_application_reaches_the_department_inbox_with_a_reference(
     view = await apps.submit_step(view.application_id, "citizen-1", "review", {"declare": True})
     view = await apps.submit_step(view.application_id, "citizen-1", "submit", {})
     assert view.status == "SUBMITTED"
-    assert view.reference_number is not None and view.reference_number.startswith(f"TD-{datetime.now(UTC).year}-")
+    assert view.reference_number is not None
+    assert view.reference_number.startswith(f"TD-{datetime.now(UTC).year}-")
     handle = apps.client.get_workflow_handle(view.application_id)
     for _ in range(50):
         if (await apps.get(view.application_id, "citizen-1")).delivered:
@@ -104,7 +105,8 @@ async def test_invalid_answers_are_refused_with_field_errors_and_no_history_even
     assert not_current.value.errors[0].code == "NOT_CURRENT_STEP"
     assert await history_length(apps.client, view.application_id) == before
     after = await apps.get(view.application_id, "citizen-1")
-    assert after.current_step_id == "applicant" and "years" not in after.answers
+    assert after.current_step_id == "applicant"
+    assert "years" not in after.answers
 
 
 async def test_custom_rule_and_repeatable_group_errors_carry_paths(apps: ApplicationService) -> None:
@@ -132,11 +134,14 @@ async def test_going_back_and_changing_an_answer_drops_answers_that_no_longer_ap
     view = await apps.submit_step(app, "citizen-1", "applicant", answers_applicant(licenceClass="2"))
     assert view.current_step_id == "medical"
     view = await apps.submit_step(app, "citizen-1", "medical", {"fit": True})
-    assert view.answers["fit"] is True and view.current_step_id == "details"
+    assert view.answers["fit"] is True
+    assert view.current_step_id == "details"
     view = await apps.go_back(app, "citizen-1", "applicant")
-    assert view.current_step_id == "applicant" and view.answers["licenceClass"] == "2"
+    assert view.current_step_id == "applicant"
+    assert view.answers["licenceClass"] == "2"
     view = await apps.submit_step(app, "citizen-1", "applicant", answers_applicant(licenceClass="1"))
-    assert "fit" not in view.answers and "medical" not in view.completed
+    assert "fit" not in view.answers
+    assert "medical" not in view.completed
     assert view.current_step_id == "details"
 
 
@@ -158,9 +163,11 @@ async def test_an_underage_citizen_is_not_eligible(apps: ApplicationService) -> 
 async def test_a_required_consent_declined_blocks_progress(apps: ApplicationService) -> None:
     view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
     view = await apps.decline_consent(view.application_id, "citizen-1", "prefill")
-    assert view.current_step_id == "terms" and view.prefilled == {}
+    assert view.current_step_id == "terms"
+    assert view.prefilled == {}
     view = await apps.decline_consent(view.application_id, "citizen-1", "terms")
-    assert view.current_step_id == "terms" and view.consents["terms"] == "declined"
+    assert view.current_step_id == "terms"
+    assert view.consents["terms"] == "declined"
 
 
 async def test_withdraw_before_a_decision(apps: ApplicationService) -> None:

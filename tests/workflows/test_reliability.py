@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -23,7 +22,6 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from onestop.engine.activities import ApplicationActivities
 from onestop.engine.applications import ApplicationService
 from onestop.engine.codec import data_converter
 from onestop.engine.db import Database
@@ -53,8 +51,8 @@ async def finish(apps: ApplicationService, ref: str = "citizen-1") -> str:
     return app
 
 
-async def until(predicate: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def until(predicate: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not await predicate():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
@@ -114,7 +112,7 @@ async def test_an_unfinished_draft_expires_on_its_durable_timer(
     apps = apps_for(client, task_queue, database, licence_service(draft_expiry_seconds=2))
     view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
     assert view.status == "DRAFT"
-    await until(lambda: _status_is(apps, view.application_id, "EXPIRED"), timeout=15)
+    await until(lambda: _status_is(apps, view.application_id, "EXPIRED"), within=15)
     await until(lambda: _listed(apps, view.application_id))
 
 
@@ -149,7 +147,7 @@ async def flaky() -> AsyncIterator[tuple[FlakyDepartment, str]]:
     app = Starlette(routes=[Route("/submissions", department.receive, methods=["POST"])])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="off"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes only a flag
         await asyncio.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
     yield department, f"http://127.0.0.1:{port}/submissions"
@@ -164,11 +162,12 @@ async def test_a_department_down_for_a_while_gets_the_submission_exactly_once(
     department, url = flaky
     apps = apps_for(client, task_queue, database, licence_service(endpoint=url))
     app = await finish(apps)
-    await until(lambda: _delivered(apps, app), timeout=30)
+    await until(lambda: _delivered(apps, app), within=30)
     assert department.attempts == [app, app, app]
     assert list(department.accepted) == [app]
     body = department.accepted[app]
-    assert body["applicationId"] == app and Signer(bytes(32)).verify_submission(body["jws"])["applicationId"] == app
+    assert body["applicationId"] == app
+    assert Signer(bytes(32)).verify_submission(body["jws"])["applicationId"] == app
     assert [i.application_id for i in await inbox(database, "TD")] == [app]
 
 
@@ -187,7 +186,8 @@ async def test_killing_the_worker_mid_application_loses_nothing(
             [sys.executable, "-m", "tests.workflows.worker_process", address, task_queue, str(db_path)],
             cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
         )
-        assert process.stdout is not None and process.stdout.readline().strip() == b"ready"
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == b"ready"
         return process
 
     apps = apps_for(client, task_queue, database, licence_service())
@@ -205,7 +205,8 @@ async def test_killing_the_worker_mid_application_loses_nothing(
     try:
         view = await apps.submit_step(app, "citizen-1", "details", {"startDate": "2099-01-01"})
         assert view.current_step_id == "verify"
-        assert view.answers["years"] == 3 and view.answers["hkid"] == "A123456(3)"
+        assert view.answers["years"] == 3
+        assert view.answers["hkid"] == "A123456(3)"
         assert view.completed == ["prefill", "terms", "applicant", "details"]
     finally:
         _kill(second)

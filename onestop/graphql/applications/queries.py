@@ -37,7 +37,7 @@ async def _node(info: Info_, key: str) -> Application | None:
     return await _application(info, key)
 
 
-register_node("Application", _node)  # type: ignore[arg-type]
+register_node("Application", _node)
 
 
 async def viewer_applications(info: Info_, principal: Principal, first: int | None, after: str | None,

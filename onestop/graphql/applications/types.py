@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -247,7 +248,7 @@ class Application(Node):
 
     @field(description="Answers so far, by field id.")
     def answers(self) -> JSON:
-        return dict(self.view.answers)
+        return cast(JSON, dict(self.view.answers))
 
     @field()
     def timeline(self) -> list[TimelineEvent]:

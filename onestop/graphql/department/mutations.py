@@ -36,13 +36,15 @@ class DepartmentMutation:
         missing = [UserError(field=["input", "applicationId"], code="NOT_FOUND",
                              message="No application in your department's inbox has this id.")]
         if key is None:
-            return ApplicationPayload(application=None, user_errors=missing, client_mutation_id=input.client_mutation_id)
+            return ApplicationPayload(application=None, user_errors=missing,
+                                      client_mutation_id=input.client_mutation_id)
         try:
             view = await service.update_status(principal, key, input.status.value, input.message)
         except EngineForbidden as exc:
             raise Forbidden(exc.message) from exc
         except NotFound:
-            return ApplicationPayload(application=None, user_errors=missing, client_mutation_id=input.client_mutation_id)
+            return ApplicationPayload(application=None, user_errors=missing,
+                                      client_mutation_id=input.client_mutation_id)
         except ApplicationRefused as exc:
             return ApplicationPayload(application=None, user_errors=refusal_errors(info, exc),
                                       client_mutation_id=input.client_mutation_id)

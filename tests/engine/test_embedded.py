@@ -1,0 +1,85 @@
+"""``onestop serve`` as an operator runs it: one command, every URL printed, clean stop, state that survives."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+START = """mutation($cmid: String) { startApplication(input: {serviceSlug: "renew-driving-licence",
+  clientMutationId: $cmid}) { application { id status currentStep { id } } userErrors { code } } }"""
+GET = "query($id: ID!) { application(id: $id) { status currentStep { id } } }"
+
+
+def serve(data_dir: Path, definitions: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    env = {**os.environ, "ONESTOP_TEMPORAL_UI_PORT": "0"}
+    process = subprocess.Popen(  # noqa: S603 - the project's own CLI
+        [sys.executable, "-m", "onestop.cli", "serve", "--port", "0", "--data-dir", str(data_dir),
+         "--definitions", str(definitions)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, start_new_session=True,
+    )
+    urls: dict[str, str] = {}
+    assert process.stdout is not None
+    deadline = time.monotonic() + 90
+    while "Health" not in urls and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        name, _, value = line.partition("  ")
+        urls[name.strip()] = value.strip()
+    assert "GraphQL API" in urls, urls
+    return process, urls
+
+
+def stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=30)
+    if process.stdout is not None:
+        process.stdout.close()
+    return code
+
+
+def temporal_children(data_dir: Path) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout  # noqa: S607
+    return [line for line in out.splitlines() if "start-dev" in line and str(data_dir) in line]
+
+
+@pytest.mark.slow
+def test_serve_runs_everything_and_a_draft_survives_a_restart(tmp_path: Path, definitions_dir: Path) -> None:
+    data_dir = tmp_path / "data"
+    process, urls = serve(data_dir, definitions_dir)
+    try:
+        assert re.match(r"http://127\.0\.0\.1:\d+$", urls["Temporal UI"])
+        api = urls["GraphQL API"]
+        base = api.removesuffix("/graphql")
+        token = httpx.post(f"{base}/dev-idp/token", json={"citizen": "wong-ka-fai",
+                                                          "acr": "urn:onestop:acr:standard"}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        started = httpx.post(api, json={"query": START, "variables": {"cmid": "restart-test"}}, headers=headers,
+                             timeout=30).json()
+        app = started["data"]["startApplication"]["application"]
+        assert app["status"] == "DRAFT"
+    finally:
+        assert stop(process) == 0
+    assert temporal_children(data_dir) == []
+    assert (data_dir / "temporal.db").exists()
+
+    process, urls = serve(data_dir, definitions_dir)
+    try:
+        api = urls["GraphQL API"]
+        base = api.removesuffix("/graphql")
+        token = httpx.post(f"{base}/dev-idp/token", json={"citizen": "wong-ka-fai",
+                                                          "acr": "urn:onestop:acr:standard"}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        again = httpx.post(api, json={"query": GET, "variables": {"id": app["id"]}}, headers=headers,
+                           timeout=30).json()
+        assert again["data"]["application"] == {"status": "DRAFT", "currentStep": {"id": "your-details"}}
+    finally:
+        assert stop(process) == 0
