@@ -1,0 +1,100 @@
+"""Acceptance fixtures: GraphQL documents and helpers shared by the end-to-end tests of issues 2-4."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+STANDARD = "urn:onestop:acr:standard"
+FACE = "urn:onestop:acr:face"
+
+APPLICATION = """
+fragment A on Application {
+  id status referenceNumber definitionVersion answers serviceSlug exitMessage
+  currentStep {
+    id type title description items consentRequired assurance maxAge
+    fields {
+      id type label required value prefilled source min max pattern after before minItems maxItems
+      options { value label }
+      fields { id type label required min max pattern after before options { value label } }
+    }
+  }
+  steps { id type state }
+  timeline { at status message }
+}
+"""
+START = APPLICATION + """mutation($slug: String!, $cmid: String) {
+  startApplication(input: {serviceSlug: $slug, clientMutationId: $cmid}) {
+    application { ...A } userErrors { field message code } } }"""
+GRANT = APPLICATION + """mutation($id: ID!, $step: String!) {
+  grantConsent(input: {applicationId: $id, stepId: $step}) {
+    application { ...A } userErrors { field message code } } }"""
+SUBMIT = APPLICATION + """mutation($id: ID!, $step: String!, $answers: JSON!) {
+  submitStep(input: {applicationId: $id, stepId: $step, answers: $answers}) {
+    application { ...A } userErrors { field message code } } }"""
+STEP_UP = APPLICATION + """mutation($id: ID!, $step: String!) {
+  completeStepUp(input: {applicationId: $id, stepId: $step}) {
+    application { ...A } userErrors { field message code } } }"""
+GET = APPLICATION + "query($id: ID!) { application(id: $id) { ...A } }"
+NODE = "query($id: ID!) { node(id: $id) { id __typename ... on Application { status answers } } }"
+INBOX = """query($status: ApplicationStatus) { departmentInbox(first: 50, status: $status) {
+  totalCount edges { node { id status referenceNumber serviceSlug } } } }"""
+DECIDE = """mutation($id: ID!, $status: ApplicationStatus!, $message: String) {
+  updateApplicationStatus(input: {applicationId: $id, status: $status, message: $message}) {
+    application { id status timeline { status message } } userErrors { field message code } } }"""
+CONSENTS = """{ viewer { consents { id consentId serviceSlug status applicationId
+  items { provider item } } } }"""
+ACCESS_LOG = """{ viewer { dataAccessLog(first: 100) { totalCount edges { node {
+  serviceSlug provider outcome consentId applicationId items { provider item } } } } } }"""
+REVOKE = """mutation($id: ID!) { revokeConsent(input: {consentId: $id}) {
+  consent { id status revokedAt } receipt { consentId revokedAt signature } userErrors { field message code } } }"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Api:
+    """GraphQL and dev-IdP calls over one httpx client (real HTTP or ASGI transport)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def post(self, query: str, variables: Mapping[str, Any] | None = None,
+                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+        response = await self.client.post("/graphql", json={"query": query, "variables": dict(variables or {})},
+                                          headers=dict(headers or {}))
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def data(self, query: str, variables: Mapping[str, Any] | None = None,
+                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+        result = await self.post(query, variables, headers)
+        assert "errors" not in result, result["errors"]
+        data: dict[str, Any] = result["data"]
+        return data
+
+    async def token(self, body: Mapping[str, Any], lang: str = "en") -> dict[str, str]:
+        response = await self.client.post("/dev-idp/token", json=dict(body))
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}", "Accept-Language": lang}
+
+    async def citizens(self) -> list[dict[str, Any]]:
+        response = await self.client.get("/dev-idp/citizens")
+        assert response.status_code == 200, response.text
+        listing: list[dict[str, Any]] = response.json()["citizens"]
+        return listing
+
+    async def face_token(self, citizen: str, binding: str | None) -> dict[str, str]:
+        sample = next(c for c in await self.citizens() if c["id"] == citizen)["faceSamples"]["match"]
+        body: dict[str, Any] = {"citizen": citizen, "acr": FACE, "selfie": sample}
+        if binding is not None:
+            body["binding"] = binding
+        return await self.token(body)

@@ -1,0 +1,331 @@
+"""Issue 2 and 4 "done when", from the outside: the README's run command (`onestop serve`) as a real process.
+
+Everything goes over real HTTP to the served port: the catalogue, public information, the dev IdP, a citizen
+completing renew-driving-licence through every step type, the department deciding it, consents and the access
+log; then SIGTERM stops the server, its Temporal child with it, and a restart on the same data dir still has
+the application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import (
+    ACCESS_LOG,
+    CONSENTS,
+    DECIDE,
+    GET,
+    GRANT,
+    INBOX,
+    REVOKE,
+    STANDARD,
+    START,
+    STEP_UP,
+    SUBMIT,
+    Api,
+    free_port,
+)
+
+pytestmark = pytest.mark.slow
+
+ONESTOP = Path(sys.executable).parent / "onestop"
+CITIZEN = "wong-ka-fai"
+SLUG = "renew-driving-licence"
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    data_dir: Path
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def temporal_processes(data_dir: Path) -> list[int]:
+    """Pids of `temporal server` processes whose command line names this data dir."""
+    marker = str(data_dir.resolve())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        text = [a.decode(errors="replace") for a in argv]
+        if "server" in text and any(marker in a for a in text) and any(a.endswith("temporal") for a in text[:1]):
+            found.append(int(entry.name))
+    return found
+
+
+def start(data_dir: Path, log: Path) -> Served:
+    port = free_port()
+    env = {**os.environ, "ONESTOP_TEMPORAL_UI_PORT": "0"}
+    env.pop("ONESTOP_TEMPORAL_ADDRESS", None)
+    env.pop("ONESTOP_DATABASE_URL", None)
+    out = log.open("ab")
+    process = subprocess.Popen(  # noqa: S603 - our own console script
+        [str(ONESTOP), "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        stdout=out, stderr=subprocess.STDOUT, env=env,
+    )
+    out.close()
+    served = Served(process, f"http://127.0.0.1:{port}", data_dir, log)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"onestop serve exited with {process.returncode}:\n{served.output()}")
+        try:
+            if httpx.get(f"{served.base_url}/healthz", timeout=1).status_code == 200:
+                return served
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    stop(served)
+    pytest.fail(f"onestop serve did not answer /healthz within 90 s:\n{served.output()}")
+
+
+def stop(served: Served) -> int:
+    if served.process.poll() is None:
+        served.process.send_signal(signal.SIGTERM)
+    try:
+        return served.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        served.process.kill()
+        served.process.wait()
+        for pid in temporal_processes(served.data_dir):
+            os.kill(pid, signal.SIGKILL)
+        pytest.fail(f"onestop serve ignored SIGTERM for 30 s:\n{served.output()}")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("serve-data")
+
+
+@pytest.fixture(scope="module")
+def served(data_dir: Path) -> Iterator[Served]:
+    first = start(data_dir, data_dir.parent / "serve-1.log")
+    yield first
+    if first.process.poll() is None:
+        stop(first)
+
+
+@pytest.fixture(scope="module")
+async def api(served: Served) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(base_url=served.base_url, timeout=60) as client:
+        yield Api(client)
+
+
+@dataclass
+class Shared:
+    """What the ordered steps of this module hand on to each other."""
+
+    application_id: str = ""
+    reference: str = ""
+
+
+SHARED = Shared()
+
+
+async def test_serve_prints_its_urls_and_answers_health(served: Served) -> None:
+    output = served.output()
+    for label in ["GraphQL API", "Temporal", "Health", "Dev identity"]:
+        assert label in output, output
+    assert f"{served.base_url}/graphql" in output
+
+
+@pytest.mark.parametrize("query", ["driving licence", "駕駛執照", "驾驶执照", "drivng"])
+async def test_catalogue_search_finds_the_driving_licence_service(api: Api, query: str) -> None:
+    data = await api.data(
+        "query($q: String!) { services(search: $q, first: 5) { totalCount edges { node { slug } } } }", {"q": query})
+    slugs = [e["node"]["slug"] for e in data["services"]["edges"]]
+    assert SLUG in slugs[:3], slugs
+
+
+async def test_the_seed_catalogue_is_served_in_both_languages(api: Api) -> None:
+    query = """{ services(first: 100) { totalCount }
+      service(slug: "renew-driving-licence") { title department { code } } }"""
+    english = await api.data(query)
+    assert english["services"]["totalCount"] >= 24
+    assert english["service"]["title"] == "Renew a full driving licence"
+    assert english["service"]["department"]["code"] == "TD"
+    chinese = await api.data(query, headers={"Accept-Language": "zh-HK"})
+    assert chinese["service"]["title"] == "續領正式駕駛執照"
+
+
+async def test_public_info_needs_no_login(api: Api) -> None:
+    data = await api.data("""{ publicInfo { weather { updateTime temperatures { place value } stale }
+      trafficNews { items { headline } } foodSafetyAlerts { title items { title } }
+      announcements { title items { title } } } }""")
+    info = data["publicInfo"]
+    assert info["weather"] is not None
+    assert info["weather"]["temperatures"]
+    for feed in ["trafficNews", "foodSafetyAlerts", "announcements"]:
+        assert info[feed] is not None, feed
+
+
+async def test_a_citizen_completes_every_step_of_renew_driving_licence(api: Api) -> None:
+    citizen = await api.token({"citizen": CITIZEN, "acr": STANDARD})
+    started = (await api.data(START, {"slug": SLUG, "cmid": uuid.uuid4().hex}, citizen))["startApplication"]
+    assert started["userErrors"] == []
+    app = started["application"]
+    assert app["status"] == "DRAFT"
+    assert app["currentStep"]["type"] == "PREFILL"
+    assert "eme.hkid" in app["currentStep"]["items"]
+    app_id = app["id"]
+
+    # prefill: the consent fetches e-ME and TD data, which arrive prefilled with their source
+    app = await _ok(api, GRANT, {"id": app_id, "step": "your-details"}, citizen, "grantConsent")
+    assert app["currentStep"]["id"] == "licence"
+    fields = {f["id"]: f for f in app["currentStep"]["fields"]}
+    for prefilled in ["applicantName", "hkid", "licenceNumber", "licenceExpiry", "mailingAddress", "phone"]:
+        assert fields[prefilled]["prefilled"] is True, prefilled
+        assert fields[prefilled]["value"] not in (None, ""), prefilled
+        assert fields[prefilled]["source"], prefilled
+    assert fields["hkid"]["value"] == "K305518(3)"
+    assert fields["period"]["prefilled"] is False
+
+    answers = {f["id"]: f["value"] for f in fields.values() if f["value"] is not None} | {"period": "10"}
+    app = await _ok(api, SUBMIT, {"id": app_id, "step": "licence", "answers": answers}, citizen, "submitStep")
+    assert app["currentStep"]["id"] == "share-with-police"  # the medical form is for 70 and over
+    app = await _ok(api, GRANT, {"id": app_id, "step": "share-with-police"}, citizen, "grantConsent")
+    assert app["currentStep"]["id"] == "verify-face"
+    assert app["currentStep"]["type"] == "STEP_UP"
+
+    # step-up: a standard token gets the RFC 9470 challenge
+    refused = await api.post(STEP_UP, {"id": app_id, "step": "verify-face"}, citizen)
+    assert (refused.get("data") or {}).get("completeStepUp") is None
+    extensions = refused["errors"][0]["extensions"]
+    assert extensions["code"] == "INSUFFICIENT_USER_AUTHENTICATION"
+    assert extensions["acr_values"] == "urn:onestop:acr:face"
+    assert extensions["max_age"] == 300
+    # a face token with the matching selfie but without the binding is still refused, and says what to bind
+    unbound = await api.face_token(CITIZEN, None)
+    refused = await api.post(STEP_UP, {"id": app_id, "step": "verify-face"}, unbound)
+    extensions = refused["errors"][0]["extensions"]
+    assert extensions["code"] == "INSUFFICIENT_USER_AUTHENTICATION"
+    binding = extensions.get("binding")
+    assert binding, extensions
+    face = await api.face_token(CITIZEN, binding)
+    app = await _ok(api, STEP_UP, {"id": app_id, "step": "verify-face"}, face, "completeStepUp")
+    assert app["currentStep"]["id"] == "check"
+    assert app["currentStep"]["type"] == "REVIEW"
+
+    app = await _ok(api, SUBMIT, {"id": app_id, "step": "check", "answers": {"declaration": True}}, citizen,
+                    "submitStep")
+    assert app["currentStep"]["type"] == "SUBMIT"
+    app = await _ok(api, SUBMIT, {"id": app_id, "step": "send", "answers": {}}, citizen, "submitStep")
+    assert app["status"] == "SUBMITTED"
+    assert app["referenceNumber"]
+    assert app["referenceNumber"].startswith("TD-")
+    assert all(s["state"] in ("DONE", "SKIPPED") for s in app["steps"]), app["steps"]
+    SHARED.application_id, SHARED.reference = app_id, app["referenceNumber"]
+
+
+async def test_the_department_sees_and_approves_it_and_the_citizen_sees_the_decision(api: Api) -> None:
+    assert SHARED.application_id, "needs the completed application"
+    officer = await api.token({"staff": "td-officer"})
+    nodes: list[dict[str, Any]] = []
+    for _ in range(100):
+        nodes = [e["node"] for e in (await api.data(INBOX, {}, officer))["departmentInbox"]["edges"]]
+        if any(n["id"] == SHARED.application_id for n in nodes):
+            break
+        await asyncio.sleep(0.1)
+    mine = next(n for n in nodes if n["id"] == SHARED.application_id)
+    assert mine["referenceNumber"] == SHARED.reference
+    assert mine["serviceSlug"] == SLUG
+
+    other = await api.token({"staff": "immd-officer"})
+    assert SHARED.application_id not in [
+        e["node"]["id"] for e in (await api.data(INBOX, {}, other))["departmentInbox"]["edges"]]
+
+    decided = (await api.data(DECIDE, {"id": SHARED.application_id, "status": "APPROVED"}, officer)
+               )["updateApplicationStatus"]
+    assert decided["userErrors"] == []
+    assert decided["application"]["status"] == "APPROVED"
+
+    citizen = await api.token({"citizen": CITIZEN, "acr": STANDARD})
+    seen = (await api.data(GET, {"id": SHARED.application_id}, citizen))["application"]
+    assert seen["status"] == "APPROVED"
+    statuses = [t["status"] for t in seen["timeline"]]
+    assert statuses[0] == "DRAFT", statuses
+    assert statuses[-2:] == ["SUBMITTED", "APPROVED"], statuses
+
+
+async def test_the_citizen_sees_the_prefill_consent_and_access_and_can_revoke_it(api: Api) -> None:
+    assert SHARED.application_id, "needs the completed application"
+    citizen = await api.token({"citizen": CITIZEN, "acr": STANDARD})
+    consents = (await api.data(CONSENTS, {}, citizen))["viewer"]["consents"]
+    ours = [c for c in consents if c["serviceSlug"] == SLUG and c["status"] == "ACTIVE"]
+    assert ours, consents
+    consent = ours[0]
+    assert {"provider": "td-licensing", "item": "driving-licence"} in consent["items"]
+    assert {"provider": "eme", "item": "hkid"} in consent["items"]
+
+    log = (await api.data(ACCESS_LOG, {}, citizen))["viewer"]["dataAccessLog"]
+    entries = [e["node"] for e in log["edges"] if e["node"]["serviceSlug"] == SLUG]
+    assert {e["provider"] for e in entries} >= {"eme", "td-licensing"}, entries
+    assert all(e["consentId"] == consent["id"] for e in entries if e["outcome"] == "granted"), entries
+
+    revoked = (await api.data(REVOKE, {"id": consent["id"]}, citizen))["revokeConsent"]
+    assert revoked["userErrors"] == []
+    assert revoked["consent"]["status"] == "REVOKED"
+    assert revoked["consent"]["revokedAt"]
+    assert revoked["receipt"]["signature"].count(".") == 2
+    after = (await api.data(CONSENTS, {}, citizen))["viewer"]["consents"]
+    assert next(c for c in after if c["id"] == consent["id"])["status"] == "REVOKED"
+
+
+async def test_sigterm_stops_everything_and_a_restart_keeps_the_application(
+        served: Served, data_dir: Path) -> None:
+    assert SHARED.application_id, "needs the completed application"
+    assert temporal_processes(data_dir), "the embedded Temporal server should be running before SIGTERM"
+    code = stop(served)
+    assert code in (0, -signal.SIGTERM), f"exit code {code}:\n{served.output()}"
+    assert "Traceback" not in served.output(), served.output()
+    for _ in range(50):
+        if not temporal_processes(data_dir):
+            break
+        await asyncio.sleep(0.1)
+    assert temporal_processes(data_dir) == [], "the Temporal child outlived onestop serve"
+
+    again = start(data_dir, data_dir.parent / "serve-2.log")
+    try:
+        async with httpx.AsyncClient(base_url=again.base_url, timeout=60) as client:
+            api = Api(client)
+            citizen = await api.token({"citizen": CITIZEN, "acr": STANDARD})
+            seen = (await api.data(GET, {"id": SHARED.application_id}, citizen))["application"]
+            assert seen is not None
+            assert seen["status"] == "APPROVED"
+            assert seen["referenceNumber"] == SHARED.reference
+            mine = (await api.data("{ viewer { applications(first: 10) { edges { node { id status } } } } }",
+                                   {}, citizen))["viewer"]["applications"]["edges"]
+            assert {"id": SHARED.application_id, "status": "APPROVED"} in [e["node"] for e in mine]
+    finally:
+        code = stop(again)
+    assert code in (0, -signal.SIGTERM), again.output()
+    assert temporal_processes(data_dir) == []
+
+
+async def _ok(api: Api, query: str, variables: dict[str, Any], headers: dict[str, str], name: str
+              ) -> dict[str, Any]:
+    payload = (await api.data(query, variables, headers))[name]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    application: dict[str, Any] = payload["application"]
+    return application
