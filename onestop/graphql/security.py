@@ -14,6 +14,7 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -22,18 +23,19 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationContext,
-    ValidationRule,
     VariableNode,
 )
+from graphql.validation import ASTValidationRule
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as create_alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 
 from onestop.graphql.errors import ErrorCode, ErrorCodes
 from onestop.graphql.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -95,33 +97,57 @@ def query_cost(document: DocumentNode, variables: Mapping[str, Any] | None = Non
     return costs
 
 
-def _cost_rule(max_cost: int, variables: Mapping[str, Any]) -> type[ValidationRule]:
-    class MaxCostRule(ValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            for name, cost in query_cost(context.document, variables).items():
-                if cost > max_cost:
-                    context.report_error(GraphQLError(
-                        f"Operation '{name}' is too expensive: estimated cost {cost}, limit {max_cost}. "
-                        "Ask for fewer fields or smaller pages (first), or split the query.",
-                        extensions={"code": ErrorCode.QUERY_TOO_COMPLEX.value, "cost": cost,
-                                    "maxCost": max_cost},
-                    ))
-
-    return MaxCostRule
+def too_expensive(document: DocumentNode, variables: Mapping[str, Any] | None, max_cost: int) -> list[GraphQLError]:
+    """One error per operation whose estimated cost exceeds ``max_cost``."""
+    return [
+        GraphQLError(
+            f"Operation '{name}' is too expensive: estimated cost {cost}, limit {max_cost}. "
+            "Ask for fewer fields or smaller pages (first), or split the query.",
+            extensions={"code": ErrorCode.QUERY_TOO_COMPLEX.value, "cost": cost, "maxCost": max_cost},
+        )
+        for name, cost in query_cost(document, variables).items() if cost > max_cost
+    ]
 
 
 class QueryCost(SchemaExtension):
-    """Refuses operations whose estimated cost (page sizes from literals or variables) exceeds ``max_cost``."""
+    """Refuses operations whose estimated cost (page sizes from literals or variables) exceeds ``max_cost``.
+
+    Checked just before execution rather than as a validation rule: the cost depends on this request's
+    variables (``first: $n``), and validation results are cached per document.
+    """
 
     def __init__(self, *, max_cost: int) -> None:
         self.max_cost = max_cost
 
-    def on_operation(self) -> Iterator[None]:
+    def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        # Added per request because the cost depends on this request's variables (`first: $n`).
-        context.validation_rules = (*context.validation_rules, _cost_rule(self.max_cost, context.variables or {}))
+        if context.graphql_document is not None and context.result is None:
+            errors = too_expensive(context.graphql_document, context.variables, self.max_cost)
+            if errors:
+                context.result = ExecutionResult(data=None, errors=errors)
         yield
+
+
+@functools.cache
+def _depth_rule(max_depth: int) -> type[ASTValidationRule]:
+    # One rule class per limit for the whole process, so cached validation results can be reused
+    # (strawberry's limiters build a new class per instance, i.e. per request).
+    return create_depth_validator(max_depth, None, None)
+
+
+@functools.cache
+def _alias_rule(max_aliases: int) -> type[ASTValidationRule]:
+    return create_alias_validator(max_aliases)
+
+
+class DepthLimit(AddValidationRules):
+    def __init__(self, *, max_depth: int) -> None:
+        super().__init__([_depth_rule(max_depth)])
+
+
+class AliasLimit(AddValidationRules):
+    def __init__(self, *, max_aliases: int) -> None:
+        super().__init__([_alias_rule(max_aliases)])
 
 
 def schema_extensions(*, production: bool, limits: Limits) -> list[type[SchemaExtension]
@@ -130,9 +156,11 @@ def schema_extensions(*, production: bool, limits: Limits) -> list[type[SchemaEx
     factories: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
         functools.partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        functools.partial(QueryDepthLimiter, max_depth=limits.max_depth),
-        functools.partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
+        functools.partial(DepthLimit, max_depth=limits.max_depth),
+        functools.partial(AliasLimit, max_aliases=limits.max_aliases),
         functools.partial(QueryCost, max_cost=limits.max_cost),
+        # Validation results depend only on the document and the (stable) rule classes above.
+        functools.partial(ValidationCache, maxsize=512),
     ]
     if production:
         factories.append(DisableIntrospection)

@@ -15,14 +15,14 @@ from onestop.engine.errors import InvalidInput
 from onestop.engine.gateway import FetchResult
 from onestop.engine.principal import Principal
 from onestop.engine.profiles import Profile as ProfileRecord
+from onestop.graphql.applications.queries import viewer_applications
+from onestop.graphql.applications.types import Application, ApplicationStatus
 from onestop.graphql.catalogue.types import Department, Service
 from onestop.graphql.citizen.services import citizen_services
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import BadUserInput
 from onestop.graphql.fields import field
 from onestop.graphql.relay import Connection, Edge, Node, PageInfo, page_of, register_node, to_global_id
-from onestop.graphql.applications.queries import viewer_applications
-from onestop.graphql.applications.types import Application, ApplicationStatus
 
 
 @strawberry.enum
