@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import date
+from pathlib import Path
 
 import strawberry
 
@@ -51,6 +52,14 @@ async def _viewer_age_group(context: Context) -> str | None:
     today = date.today()
     age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     return str(context.snapshot.catalogue.age_group_for(age).id)
+
+
+def _relative(path: str, root: Path) -> str:
+    # Paths relative to the definitions root: what authors recognise, and no server layout in answers.
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return Path(path).name
 
 
 @strawberry.type
@@ -131,8 +140,8 @@ class CatalogueQuery:
             last_attempt_at=store.last_attempt_at,
             services=len(snapshot.catalogue.services),
             problems=[
-                CatalogueProblem(path=p.path, line=p.line, column=p.col, code=p.code, message=p.message,
-                                 hint=p.hint)
+                CatalogueProblem(path=_relative(p.path, store.root), line=p.line, column=p.col, code=p.code,
+                                 message=p.message, hint=p.hint)
                 for p in store.problems
             ],
         )
