@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from onestop.config import Environment, Settings
+from onestop.engine.activities import activities_for
+from onestop.engine.applications import build_applications
+from onestop.engine.codec import data_converter
+from onestop.engine.container import Engine, build_engine
+from onestop.engine.temporal import SEARCH_ATTRIBUTES, build_worker, temporal_binary
+from onestop.graphql.app import create_app
 
 STANDARD = "urn:onestop:acr:standard"
 FACE = "urn:onestop:acr:face"
@@ -98,3 +112,48 @@ class Api:
         if binding is not None:
             body["binding"] = binding
         return await self.token(body)
+
+
+# -- in-process system: the seed catalogue, the real app over ASGI, a real Temporal dev server and worker ----
+
+
+@dataclass
+class System:
+    """The whole product in this process, over one real Temporal dev server."""
+
+    api: Api
+    engine: Engine
+    temporal: WorkflowEnvironment
+    client: Client  # with the payload codec, as onestop uses it
+
+    @property
+    def raw_client(self) -> Client:
+        """A client without the codec: what anyone reading Temporal's storage sees."""
+        return self.temporal.client
+
+
+@pytest.fixture(scope="session")
+async def temporal() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(temporal_binary()),
+                                                search_attributes=SEARCH_ATTRIBUTES, dev_server_log_level="error")
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def system(temporal: WorkflowEnvironment, definitions_dir: Path,
+                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    settings = Settings(env=Environment.DEVELOPMENT, definitions=definitions_dir,
+                        data_dir=tmp_path_factory.mktemp("acceptance-data"), temporal_task_queue=f"q-{uuid.uuid4()}")
+    engine = await build_engine(settings)
+    config = temporal.client.config()
+    config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
+    client = Client(**config)
+    await build_applications(engine, client)
+    app = create_app(settings, engine)
+    async with httpx.AsyncClient(timeout=30) as http, httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://onestop.test", timeout=60) as asgi:
+        worker = build_worker(client, settings.temporal_task_queue, activities_for(engine, http).all())
+        async with worker:
+            yield System(Api(asgi), engine, temporal, client)
+    await engine.close()
