@@ -210,10 +210,12 @@ def report_search(results: list[SizeResult]) -> None:
                   f"warm p99 x{after.warm[2] / before.warm[2]:.1f}, cold p99 x{after.cold[2] / before.cold[2]:.1f}, "
                   f"all-hits p99 x{after.unlimited[2] / before.unlimited[2]:.1f}")
     worst = results[-1]
-    verdict = "meets" if max(worst.warm[2], worst.cold[2]) < 0.005 else "MISSES"
-    print(f"\ntarget p99 < 5 ms at {worst.size:,} services: {verdict} "
-          f"(wall: warm {worst.warm[2] * ms:.3f} ms, cold {worst.cold[2] * ms:.3f} ms; "
-          f"CPU {worst.cpu[2] * ms:.3f} ms; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+    wall = "meets" if max(worst.warm[2], worst.cold[2]) < 0.005 else "MISSES"
+    cpu = "meets" if worst.cpu[2] < 0.005 else "MISSES"
+    print(f"\ntarget p99 < 5 ms at {worst.size:,} services: wall clock {wall} (warm {worst.warm[2] * ms:.3f} ms, "
+          f"cold {worst.cold[2] * ms:.3f} ms), CPU time {cpu} ({worst.cpu[2] * ms:.3f} ms); "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (above the core count, wall clock "
+          f"includes waiting for a core)")
 
 
 # --- GraphQL -------------------------------------------------------------------------------------------------
