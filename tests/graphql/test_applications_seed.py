@@ -102,7 +102,7 @@ def candidates(spec: dict[str, Any]) -> list[Any]:
     return [None]
 
 
-async def fill(api: Api, headers: dict[str, str], app: dict[str, Any], variant: int) -> dict[str, Any]:
+async def fill(client: Api, headers: dict[str, str], app: dict[str, Any], variant: int) -> dict[str, Any]:
     step = app["currentStep"]
     specs = {f["id"]: f for f in step["fields"]}
     # A variant shifts the first candidate of fields the citizen types, so a retry takes other branches.
@@ -111,7 +111,7 @@ async def fill(api: Api, headers: dict[str, str], app: dict[str, Any], variant: 
     last: list[dict[str, Any]] = []
     for _ in range(25):
         answers = {fid: options[fid][choice[fid] % len(options[fid])] for fid in specs}
-        result = (await api.data(SUBMIT, {"id": app["id"], "step": step["id"], "answers": answers}, headers)
+        result = (await client.data(SUBMIT, {"id": app["id"], "step": step["id"], "answers": answers}, headers)
                   )["submitStep"]
         if result["application"] is not None:
             return result["application"]  # type: ignore[no-any-return]
@@ -123,9 +123,9 @@ async def fill(api: Api, headers: dict[str, str], app: dict[str, Any], variant: 
     raise AssertionError(f"step {step['id']} refused every candidate: {last}")
 
 
-async def drive(api: Api, citizen: str, slug: str, variant: int = 0) -> dict[str, Any]:
-    headers = await api.token({"citizen": citizen, "acr": "urn:onestop:acr:standard"})
-    result = (await api.data(START, {"slug": slug, "cmid": uuid.uuid4().hex}, headers))["startApplication"]
+async def drive(client: Api, citizen: str, slug: str, variant: int = 0) -> dict[str, Any]:
+    headers = await client.token({"citizen": citizen, "acr": "urn:onestop:acr:standard"})
+    result = (await client.data(START, {"slug": slug, "cmid": uuid.uuid4().hex}, headers))["startApplication"]
     app = result["application"]
     for _ in range(30):
         if app["status"] != "DRAFT":
@@ -133,7 +133,7 @@ async def drive(api: Api, citizen: str, slug: str, variant: int = 0) -> dict[str
         step = app["currentStep"]
         variables = {"id": app["id"], "step": step["id"]}
         if step["type"] in ("PREFILL", "CONSENT"):
-            app = (await api.data(GRANT, variables, headers))["grantConsent"]["application"]
+            app = (await client.data(GRANT, variables, headers))["grantConsent"]["application"]
         elif step["type"] == "STEP_UP":
             parsed = from_global_id(app["id"])
             assert parsed is not None
@@ -141,16 +141,16 @@ async def drive(api: Api, citizen: str, slug: str, variant: int = 0) -> dict[str
             acr = level.get(step["assurance"], FACE)
             body: dict[str, Any] = {"citizen": citizen, "acr": acr, "binding": f"{parsed[1]}:{step['id']}"}
             if acr == FACE:
-                listing = (await api.client.get("/dev-idp/citizens")).json()["citizens"]
+                listing = (await client.client.get("/dev-idp/citizens")).json()["citizens"]
                 body["selfie"] = next(c for c in listing if c["id"] == citizen)["faceSamples"]["match"]
-            proof = await api.token(body)
-            outcome = (await api.data(STEP_UP, variables, proof))["completeStepUp"]
+            proof = await client.token(body)
+            outcome = (await client.data(STEP_UP, variables, proof))["completeStepUp"]
             assert outcome["application"] is not None, outcome["userErrors"]
             app = outcome["application"]
         elif step["type"] in ("FORM", "REVIEW"):
-            app = await fill(api, headers, app, variant)
+            app = await fill(client, headers, app, variant)
         elif step["type"] == "SUBMIT":
-            app = (await api.data(SUBMIT, {**variables, "answers": {}}, headers))["submitStep"]["application"]
+            app = (await client.data(SUBMIT, {**variables, "answers": {}}, headers))["submitStep"]["application"]
         else:
             return app  # type: ignore[no-any-return]
     return app  # type: ignore[no-any-return]

@@ -38,4 +38,5 @@ def test_option_lists_and_districts_are_copied_into_the_snapshot(seed: Catalogue
     address = next(f for f in licence.fields if f.type == "address")
     assert {o.value for o in address.options} == {o.value for o in seed.option_lists["districts"]}
     face = snapshot.step("verify-face")
-    assert face is not None and (face.assurance, face.max_age_seconds) == ("face", 300)
+    assert face is not None
+    assert (face.assurance, face.max_age_seconds) == ("face", 300)

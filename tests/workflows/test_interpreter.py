@@ -115,7 +115,8 @@ def test_the_current_step_skips_steps_whose_condition_is_false() -> None:
     snap = service(steps=steps())
     progress = Progress(completed=["one"], answers={"kind": "a"})
     current = interp.current_step(snap, progress, ADULT, TODAY)
-    assert current is not None and current.id == "four"
+    assert current is not None
+    assert current.id == "four"
 
 
 def test_pruning_cascades_through_dependent_conditions() -> None:
@@ -130,9 +131,12 @@ def test_going_back_reopens_that_step_and_the_ones_after_it() -> None:
     snap = service(steps=steps())
     progress = Progress(completed=["one", "two"], answers={"kind": "b", "b": "x"})
     back = interp.go_back(snap, progress, "one")
-    assert isinstance(back, Progress) and back.completed == [] and back.answers == progress.answers
+    assert isinstance(back, Progress)
+    assert back.completed == []
+    assert back.answers == progress.answers
     refused = interp.go_back(snap, progress, "four")
-    assert isinstance(refused, interp.FieldError) and refused.code == "STEP_NOT_COMPLETED"
+    assert isinstance(refused, interp.FieldError)
+    assert refused.code == "STEP_NOT_COMPLETED"
 
 
 def test_eligibility_is_a_cel_condition_over_the_citizen() -> None:
