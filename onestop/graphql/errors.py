@@ -18,6 +18,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from onestop.engine import errors as engine_errors
+from onestop.engine.stepup import challenge_header
 
 log = logging.getLogger("onestop.graphql")
 
@@ -178,12 +179,38 @@ def classify_errors(errors: Sequence[GraphQLError]) -> list[GraphQLError]:
     return [_classify(error) for error in errors]
 
 
+def challenge(errors: Sequence[GraphQLError]) -> str | None:
+    """The ``WWW-Authenticate`` value for the first auth error (RFC 6750 / RFC 9470), if any."""
+    for error in errors:
+        extensions = error.extensions or {}
+        if extensions.get("code") == ErrorCode.INSUFFICIENT_USER_AUTHENTICATION:
+            max_age = extensions.get("max_age")
+            return challenge_header(str(extensions.get("acr_values", "")),
+                                    max_age if isinstance(max_age, int) else None, error.message)
+        if extensions.get("code") == ErrorCode.UNAUTHENTICATED:
+            if extensions.get("reason") in {None, "missing_token"}:
+                return 'Bearer realm="onestop"'
+            description = error.message.replace("\\", "\\\\").replace('"', "'")
+            return f'Bearer realm="onestop", error="invalid_token", error_description="{description}"'
+    return None
+
+
 class ErrorCodes(SchemaExtension):
-    """Stamps ``extensions.code`` on every error and masks internal ones (pass the class, not an instance)."""
+    """Stamps ``extensions.code`` on every error and masks internal ones (pass the class, not an instance).
+
+    Auth errors also set ``WWW-Authenticate`` on the HTTP response, so generic OAuth clients see the
+    challenge; the status stays 200 as GraphQL answers carry data beside errors.
+    """
 
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
-        if result is not None and errors:
-            result.errors = classify_errors(errors)
+        if result is None or not errors:
+            return
+        result.errors = classify_errors(errors)
+        header = challenge(result.errors)
+        response = getattr(self.execution_context.context, "response", None)
+        headers = getattr(response, "headers", None)
+        if header is not None and headers is not None:
+            headers["WWW-Authenticate"] = header

@@ -298,3 +298,14 @@ async def test_personal_data_never_reaches_the_logs(seed_api: Api, caplog: pytes
     text = caplog.text
     for secret in ("K305518", "WONG, Ka Fai", "Z999999", "kafai.wong"):
         assert secret not in text
+
+
+async def test_auth_errors_carry_a_www_authenticate_challenge(seed_api: Api) -> None:
+    missing = await seed_api.client.post("/graphql", json={"query": VIEWER})
+    assert missing.headers["www-authenticate"] == 'Bearer realm="onestop"'
+    bad = await seed_api.client.post("/graphql", json={"query": VIEWER},
+                                     headers={"Authorization": "Bearer not.a.jwt"})
+    assert bad.headers["www-authenticate"].startswith('Bearer realm="onestop", error="invalid_token"')
+    fine = await seed_api.client.post("/graphql", json={"query": VIEWER},
+                                      headers=await login(seed_api, citizen=ADULT))
+    assert "www-authenticate" not in fine.headers

@@ -11,7 +11,7 @@ from onestop.engine import errors as engine_errors
 from onestop.engine.identity import AuthenticationError, AuthFailure
 from onestop.engine.principal import Principal
 from onestop.engine.stepup import AssuranceLadder, InsufficientAuthentication, require_assurance
-from onestop.graphql.errors import MASKED_MESSAGE, BadUserInput, classify_errors, user_errors_from
+from onestop.graphql.errors import MASKED_MESSAGE, BadUserInput, challenge, classify_errors, user_errors_from
 
 LADDER = AssuranceLadder.of([("basic", "urn:onestop:acr:basic"), ("standard", "urn:onestop:acr:standard"),
                              ("face", "urn:onestop:acr:face")])
@@ -95,3 +95,16 @@ def test_invalid_input_becomes_one_user_error_per_field() -> None:
 def test_a_fault_is_not_a_user_error() -> None:
     assert user_errors_from(engine_errors.DecryptionFailed("x")) is None
     assert user_errors_from(engine_errors.NotFound("consent", "x")) is None
+
+
+def test_a_step_up_error_yields_an_rfc9470_challenge() -> None:
+    error = classified(_step_up_failure("urn:onestop:acr:standard", timedelta(seconds=1)))
+    header = challenge([error])
+    assert header is not None
+    assert header.startswith('Bearer error="insufficient_user_authentication"')
+    assert 'acr_values="urn:onestop:acr:face"' in header
+    assert 'max_age="300"' in header
+
+
+def test_errors_without_auth_codes_need_no_challenge() -> None:
+    assert challenge([classified(engine_errors.NotFound("consent", "x"))]) is None
