@@ -81,6 +81,7 @@ async def _engine(settings: Settings, client: Any) -> AsyncIterator[Any]:
     from onestop.engine.container import build_engine
 
     engine = await build_engine(settings)
+    engine.catalogue.install_sighup(asyncio.get_running_loop())  # `kill -HUP` reloads definitions (H6)
     try:
         if engine.applications is None:
             await build_applications(engine, client)
