@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import text
+
 from onestop.config import Settings
 from onestop.engine.accesslog import AccessLog
 from onestop.engine.catalogue_store import CatalogueStore
@@ -49,6 +51,19 @@ class Engine:
     signer: Signer | None = None              # H5: platform JWS signatures, JWKS
     applications: Any = None     # H7: onestop.engine.applications
     _closers: list[Closer] = field(default_factory=list, repr=False)
+
+    async def readiness(self) -> dict[str, str]:
+        """What a load balancer's readiness probe needs: each dependency ``ok`` or ``unavailable``."""
+        checks = {"catalogue": self.catalogue.catalogue.version}
+        if self.database is not None:
+            try:
+                async with self.database.session() as session:
+                    await session.execute(text("SELECT 1"))
+                checks["database"] = "ok"
+            except Exception:  # a probe reports; the reason goes to the log, not to the caller
+                log.warning("readiness: database unavailable", exc_info=True)
+                checks["database"] = "unavailable"
+        return checks
 
     def on_close(self, closer: Closer) -> None:
         """Register a cleanup; run in reverse order by ``close``."""

@@ -38,16 +38,8 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
-        checks: dict[str, Any] = {"catalogue": engine.catalogue.catalogue.version}
-        ok = True
-        database = engine.database
-        if database is not None and hasattr(database, "ping"):
-            try:
-                await database.ping()
-                checks["database"] = "ok"
-            except Exception:  # readiness reports, it does not raise
-                ok = False
-                checks["database"] = "unavailable"
+        checks: dict[str, Any] = dict(await engine.readiness())
+        ok = "unavailable" not in checks.values()
         if engine.catalogue.problems:
             checks["catalogueProblems"] = len(engine.catalogue.problems)
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},

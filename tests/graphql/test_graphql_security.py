@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -255,3 +256,24 @@ async def test_the_legacy_graphql_ws_protocol_is_refused(engine: Engine) -> None
         messages.append(await asyncio.wait_for(outgoing.get(), 5))
     assert messages[-1]["code"] == 4406
     await asyncio.wait_for(task, 5)
+
+
+async def test_readyz_is_503_when_the_database_is_unreachable(private_engine: Engine, tmp_path: Path) -> None:
+    from onestop.engine.db import Database
+
+    healthy = make_api(private_engine.settings, private_engine)
+    ready = await healthy.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"] == "ok"
+    await healthy.client.aclose()
+
+    unreachable = Database(f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    api = make_api(private_engine.settings, replace(private_engine, database=unreachable))
+    try:
+        response = await api.client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"]["database"] == "unavailable"
+        assert (await api.client.get("/healthz")).status_code == 200  # alive, just not ready
+    finally:
+        await api.client.aclose()
+        await unreachable.close()
