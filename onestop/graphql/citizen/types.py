@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from onestop.engine.accesslog import AccessLogEntry
 from onestop.engine.consent import Consent as ConsentRecord
-from onestop.engine.errors import InvalidInput
+from onestop.engine.errors import InvalidInput, NotFound
 from onestop.engine.gateway import FetchResult
 from onestop.engine.principal import Principal
 from onestop.engine.profiles import Profile as ProfileRecord
@@ -333,10 +333,8 @@ async def _consent_node(info: Info_, key: str) -> Consent | None:
     consents = citizen_services(info).consents
     try:
         return Consent(record=await consents.get(principal.sub, key))
-    except Exception as exc:  # another citizen's consent must look exactly like an unknown id
-        if type(exc).__name__ == "NotFound":
-            return None
-        raise
+    except NotFound:  # another citizen's consent looks exactly like an unknown id
+        return None
 
 
 register_node("Consent", _consent_node)
