@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import shutil
 import statistics
 import sys
@@ -512,6 +513,31 @@ async def baseline_round(client: Client, task_queue: str, count: int, samples: S
     return count / (time.perf_counter() - began), list(ids)
 
 
+def children_cpu() -> float:
+    """CPU seconds used by this process's running children (the Temporal dev server); 0 without /proc."""
+    me, total = os.getpid(), 0.0
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == me:  # ppid; utime and stime follow at 11 and 12
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+async def measured(round_: Awaitable[tuple[float, list[str]]], rates: list[float], cpu: list[tuple[float, float]]
+                   ) -> list[str]:
+    """Run a round; record its rate and (this process, Temporal server) CPU milliseconds per application."""
+    process, server = time.process_time(), children_cpu()
+    rate, ids = await round_
+    count = len(ids)
+    rates.append(rate)
+    cpu.append(((time.process_time() - process) * 1000 / count, (children_cpu() - server) * 1000 / count))
+    return ids
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -521,6 +547,8 @@ class Results:
     baseline_rates: list[float] = field(default_factory=list)
     onestop_samples: Samples = field(default_factory=Samples)
     baseline_samples: Samples = field(default_factory=Samples)
+    onestop_cpu: list[tuple[float, float]] = field(default_factory=list)
+    baseline_cpu: list[tuple[float, float]] = field(default_factory=list)
     onestop_history: HistoryFigures | None = None
     baseline_history: HistoryFigures | None = None
 
@@ -554,15 +582,13 @@ async def run(citizens: int, rounds: int, *, persist: bool = False, warmup: bool
                     # Alternate which side goes first so drift on the machine does not favour one.
 
                     async def measure_onestop() -> None:
-                        rate, ids = await onestop_round(api, people, results.onestop_samples)
-                        results.onestop_rates.append(rate)
-                        onestop_ids[:] = ids
+                        onestop_ids[:] = await measured(onestop_round(api, people, results.onestop_samples),
+                                                        results.onestop_rates, results.onestop_cpu)
 
                     async def measure_baseline() -> None:
-                        rate, ids = await baseline_round(env.client, baseline_queue, citizens,
-                                                         results.baseline_samples)
-                        results.baseline_rates.append(rate)
-                        baseline_ids[:] = ids
+                        baseline_ids[:] = await measured(
+                            baseline_round(env.client, baseline_queue, citizens, results.baseline_samples),
+                            results.baseline_rates, results.baseline_cpu)
 
                     sides: list[Callable[[], Awaitable[None]]] = [measure_onestop, measure_baseline]
                     for side in sides if number % 2 == 0 else reversed(sides):
@@ -590,6 +616,10 @@ def report(results: Results, citizens: int, rounds: int, *, persist: bool = Fals
     print(f"{citizens} concurrent citizens x {rounds} rounds, Temporal state in {state}; medians")
     print(f"applications/s: onestop {onestop:.2f}, baseline {baseline:.2f}")
     print(f"ratio onestop/baseline: {onestop / baseline:.2f} (aim >= 0.7)")
+    ours_cpu = [statistics.median(c) for c in zip(*results.onestop_cpu, strict=True)]
+    base_cpu = [statistics.median(c) for c in zip(*results.baseline_cpu, strict=True)]
+    print(f"CPU ms per application: onestop {ours_cpu[0]:.0f} in this process (API, engine, worker, clients) + "
+          f"{ours_cpu[1]:.0f} Temporal server; baseline {base_cpu[0]:.0f} + {base_cpu[1]:.0f}")
     print()
     print(f"{'action':<22} {'onestop p50':>12} {'p95':>9} {'baseline p50':>13} {'p95':>9}   (ms)")
     names = [*ACTIONS[:5], "face token (dev IdP)", *ACTIONS[5:]]
