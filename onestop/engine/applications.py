@@ -136,49 +136,48 @@ class ApplicationService:
 
     async def submit_step(self, application_id: str, citizen_ref: str, step_id: str, answers: dict[str, Any],
                           client_mutation_id: str | None = None) -> ApplicationView:
-        await self.get(application_id, citizen_ref)
-        return await self._update(application_id, Update.SUBMIT_STEP,
-                                  StepAnswers(step_id, answers, client_mutation_id), client_mutation_id)
+        return await self._update(application_id, citizen_ref, Update.SUBMIT_STEP,
+                                  StepAnswers(step_id, answers, client_mutation_id, citizen_ref), client_mutation_id)
 
     async def grant_consent(self, application_id: str, citizen_ref: str, step_id: str,
                             client_mutation_id: str | None = None) -> ApplicationView:
-        await self.get(application_id, citizen_ref)
-        return await self._update(application_id, Update.GRANT_CONSENT, StepAction(step_id, client_mutation_id),
-                                  client_mutation_id)
+        return await self._update(application_id, citizen_ref, Update.GRANT_CONSENT,
+                                  StepAction(step_id, client_mutation_id, citizen_ref), client_mutation_id)
 
     async def decline_consent(self, application_id: str, citizen_ref: str, step_id: str,
                               client_mutation_id: str | None = None) -> ApplicationView:
-        await self.get(application_id, citizen_ref)
-        return await self._update(application_id, Update.DECLINE_CONSENT, StepAction(step_id, client_mutation_id),
-                                  client_mutation_id)
+        return await self._update(application_id, citizen_ref, Update.DECLINE_CONSENT,
+                                  StepAction(step_id, client_mutation_id, citizen_ref), client_mutation_id)
 
     async def go_back(self, application_id: str, citizen_ref: str, step_id: str,
                       client_mutation_id: str | None = None) -> ApplicationView:
-        await self.get(application_id, citizen_ref)
-        return await self._update(application_id, Update.GO_BACK, StepAction(step_id, client_mutation_id),
-                                  client_mutation_id)
+        return await self._update(application_id, citizen_ref, Update.GO_BACK,
+                                  StepAction(step_id, client_mutation_id, citizen_ref), client_mutation_id)
 
     async def withdraw(self, application_id: str, citizen_ref: str,
                        client_mutation_id: str | None = None) -> ApplicationView:
-        view = await self.get(application_id, citizen_ref)
-        if Status(view.status) in TERMINAL:
+        try:
+            return await self._update(application_id, citizen_ref, Update.WITHDRAW,
+                                      Withdraw(client_mutation_id, citizen_ref), client_mutation_id)
+        except ApplicationRefused as exc:
+            if exc.code != "APPLICATION_CLOSED":
+                raise
+            view = await self.get(application_id, citizen_ref)
             raise ApplicationRefused([FieldError([], "NOT_WITHDRAWABLE", {
                 "en": f"The application is {view.status}; it can no longer be withdrawn.",
-                "tc": f"申請狀態為 {view.status}，已不能撤回。"})])
-        return await self._update(application_id, Update.WITHDRAW, Withdraw(client_mutation_id), client_mutation_id)
+                "tc": f"申請狀態為 {view.status}，已不能撤回。"})]) from exc
 
     async def complete_step_up(self, application_id: str, principal: Principal, citizen_ref: str, step_id: str,
                                client_mutation_id: str | None = None, *, now: datetime | None = None
                                ) -> ApplicationView:
         """Check the caller's current token (RFC 9470) and record the step-up; face checks are bound to this step."""
         view = await self.get(application_id, citizen_ref)
-        snapshot = (await self._input(application_id)).service
-        step = snapshot.step(step_id)
-        if step is None or step.type != "stepUp" or view.current_step_id != step_id:
+        step = view.current_step
+        if step is None or step.type != "stepUp" or step.id != step_id:
             raise ApplicationRefused([FieldError(["stepId"], "NOT_CURRENT_STEP", {
                 "en": f"Step {step_id!r} is not the current step-up step.",
                 "tc": f"步驟 {step_id!r} 並非目前的身份認證步驟。"})])
-        level = step.assurance or snapshot.assurance
+        level = step.assurance or "basic"
         ladder = self.ladder
         if ladder is not None:
             top = ladder.top.id == level
@@ -192,8 +191,8 @@ class ApplicationService:
         else:
             assurance = principal.acr
         return await self._update(
-            application_id, Update.COMPLETE_STEP_UP,
-            StepUpProof(step_id, assurance, principal.auth_time, client_mutation_id), client_mutation_id,
+            application_id, citizen_ref, Update.COMPLETE_STEP_UP,
+            StepUpProof(step_id, assurance, principal.auth_time, client_mutation_id, citizen_ref), client_mutation_id,
         )
 
     async def list_for_citizen(self, citizen_ref: str, *, status: str | None = None, limit: int = 100,
@@ -269,31 +268,32 @@ class ApplicationService:
             raise
         return view
 
-    async def _input(self, application_id: str) -> ApplicationInput:
-        # The pinned snapshot lives in the first event of the current run.
+    async def _update(self, application_id: str, citizen_ref: str, name: str, arg: Any,
+                      client_mutation_id: str | None) -> ApplicationView:
+        """Send an update; the workflow's validator checks ownership, so no query round trip comes first."""
         handle = self.client.get_workflow_handle(application_id)
-        async for event in handle.fetch_history_events():
-            if event.HasField("workflow_execution_started_event_attributes"):
-                payloads = event.workflow_execution_started_event_attributes.input.payloads
-                decoded = await self.client.data_converter.decode(payloads, [ApplicationInput])
-                result: ApplicationInput = decoded[0]
-                return result
-        raise NotFound("application", application_id)
-
-    async def _update(self, application_id: str, name: str, arg: Any, client_mutation_id: str | None
-                      ) -> ApplicationView:
-        handle = self.client.get_workflow_handle(application_id)
-        update_id = f"{name}:{client_mutation_id}" if client_mutation_id else None
+        # Temporal answers a repeated update id with the first outcome without validating again: the id binds
+        # the caller too, so someone else's retry of the same client mutation id is validated afresh.
+        update_id = None
+        if client_mutation_id is not None:
+            digest = hashlib.sha256(f"{citizen_ref}\x1f{client_mutation_id}".encode()).hexdigest()[:32]
+            update_id = f"{name}:{digest}"
         try:
             view: ApplicationView = await handle.execute_update(name, arg, id=update_id,
                                                                 result_type=ApplicationView)
         except WorkflowUpdateFailedError as exc:
-            raise _refused(exc) from exc
+            refused = _refused(exc)
+            if isinstance(refused, ApplicationRefused) and refused.code == "NOT_FOUND":
+                raise NotFound("application", application_id) from exc
+            raise refused from exc
         except RPCError as exc:
-            if exc.status is RPCStatusCode.NOT_FOUND:  # the workflow has ended: the application is closed
-                raise ApplicationRefused([FieldError([], "APPLICATION_CLOSED", {
-                    "en": "This application is closed and cannot change.", "tc": "此申請已結束，無法更改。"})]) from exc
-            raise
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            if "already completed" not in exc.message:
+                raise NotFound("application", application_id) from exc
+            await self.get(application_id, citizen_ref)  # a closed application of someone else stays unknown
+            raise ApplicationRefused([FieldError([], "APPLICATION_CLOSED", {
+                "en": "This application is closed and cannot change.", "tc": "此申請已結束，無法更改。"})]) from exc
         return view
 
 
@@ -337,6 +337,13 @@ class CatalogueSnapshots:
                 submission_url=getattr(submission, "url", None),
             )
         return cached
+
+
+async def citizen_ref_of(engine: Any, principal: Principal) -> str:
+    """The caller's pseudonymous reference (what applications are keyed on)."""
+    citizen = await engine.citizens.ensure(principal.sub)
+    ref: str = citizen.ref
+    return ref
 
 
 async def citizen_context(engine: Any, principal: Principal) -> tuple[str, Citizen]:

@@ -145,6 +145,11 @@ class ServiceApplicationWorkflow:
         return [StepOutline(s.id, s.type, s.title, state(s)) for s in self._snapshot.steps if s.type != "exit"
                 or (current is not None and s.id == current.id)]
 
+    def _require_owner(self, citizen_ref: str) -> None:
+        # Validators only (they do not run on replay): histories recorded before this field existed still replay.
+        if citizen_ref != self._in.citizen_ref:
+            raise _refuse(_error("applicationId", "NOT_FOUND", "No such application.", "沒有此申請。"))
+
     def _seen(self, client_mutation_id: str | None) -> bool:
         return client_mutation_id is not None and client_mutation_id in self._mutations
 
@@ -316,6 +321,7 @@ class ServiceApplicationWorkflow:
 
     @submit_step.validator
     def _validate_submit_step(self, action: StepAnswers) -> None:
+        self._require_owner(action.citizen_ref)
         if self._seen(action.client_mutation_id):
             return
         step = self._require_current(action.step_id, "form", "review", "submit")
@@ -375,6 +381,7 @@ class ServiceApplicationWorkflow:
 
     @grant_consent.validator
     def _validate_grant(self, action: StepAction) -> None:
+        self._require_owner(action.citizen_ref)
         if not self._seen(action.client_mutation_id):
             self._require_current(action.step_id, "prefill", "consent")
 
@@ -393,6 +400,7 @@ class ServiceApplicationWorkflow:
 
     @decline_consent.validator
     def _validate_decline(self, action: StepAction) -> None:
+        self._require_owner(action.citizen_ref)
         if not self._seen(action.client_mutation_id):
             self._require_current(action.step_id, "prefill", "consent")
 
@@ -409,6 +417,7 @@ class ServiceApplicationWorkflow:
 
     @complete_step_up.validator
     def _validate_step_up(self, proof: StepUpProof) -> None:
+        self._require_owner(proof.citizen_ref)
         if self._seen(proof.client_mutation_id):
             return
         step = self._require_current(proof.step_id, "stepUp")
@@ -437,6 +446,7 @@ class ServiceApplicationWorkflow:
 
     @go_back.validator
     def _validate_go_back(self, action: StepAction) -> None:
+        self._require_owner(action.citizen_ref)
         if self._seen(action.client_mutation_id):
             return
         if self._status is not Status.DRAFT:
@@ -457,6 +467,7 @@ class ServiceApplicationWorkflow:
 
     @withdraw.validator
     def _validate_withdraw(self, action: Withdraw) -> None:
+        self._require_owner(action.citizen_ref)
         if not self._seen(action.client_mutation_id) and self._status not in WITHDRAWABLE:
             raise _refuse(_error("", "NOT_WITHDRAWABLE",
                                  f"The application is {self._status.value}; it can no longer be withdrawn.",

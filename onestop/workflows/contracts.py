@@ -99,12 +99,16 @@ class StepAnswers:
     step_id: str
     answers: dict[str, Any]
     client_mutation_id: str | None = None
+    # Who is acting; checked by the validator so a foreign application looks unknown.
+    citizen_ref: str = ""
 
 
 @dataclass(frozen=True)
 class StepAction:
     step_id: str
     client_mutation_id: str | None = None
+    # Who is acting; checked by the validator so a foreign application looks unknown.
+    citizen_ref: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,11 +119,15 @@ class StepUpProof:
     assurance: str
     auth_time: datetime
     client_mutation_id: str | None = None
+    # Who is acting; checked by the validator so a foreign application looks unknown.
+    citizen_ref: str = ""
 
 
 @dataclass(frozen=True)
 class Withdraw:
     client_mutation_id: str | None = None
+    # Who is acting; checked by the validator so a foreign application looks unknown.
+    citizen_ref: str = ""
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,8 @@ def _program(source: str) -> Any:
 def evaluate(source: str, context: Mapping[str, Any]) -> bool:
     """A CEL condition; an evaluation error (e.g. an unanswered field) counts as false."""
     try:
-        result = cel.evaluate(source, dict(context))
-    except Exception:
+        result = _program(source).execute(dict(context))
+    except Exception:  # a runtime error (e.g. an unanswered field) means "not met"
         return False
     return result is True
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from onestop.engine.applications import ApplicationRefused, citizen_context
+from onestop.engine.applications import ApplicationRefused, citizen_context, citizen_ref_of
 from onestop.engine.errors import NotFound
 from onestop.graphql.applications.inputs import (
     StartApplicationInput,
@@ -36,7 +36,7 @@ async def _act(info: Info_, global_id: str, client_mutation_id: str | None,
     key = application_key(str(global_id))
     if key is None:
         return ApplicationPayload(application=None, user_errors=not_found(), client_mutation_id=client_mutation_id)
-    citizen_ref, _ = await citizen_context(info.context.engine, principal)
+    citizen_ref = await citizen_ref_of(info.context.engine, principal)
     try:
         view = await action(key, citizen_ref)
     except ApplicationRefused as exc:

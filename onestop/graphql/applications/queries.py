@@ -6,7 +6,7 @@ import asyncio
 
 import strawberry
 
-from onestop.engine.applications import citizen_context
+from onestop.engine.applications import citizen_ref_of
 from onestop.engine.errors import NotFound
 from onestop.engine.principal import Principal
 from onestop.graphql.applications.services import application_key, application_service
@@ -26,7 +26,7 @@ async def _application(info: Info_, key: str) -> Application | None:
         if principal.is_staff:
             view = await service.get_for_staff(principal, key)
         else:
-            citizen_ref, _ = await citizen_context(info.context.engine, principal)
+            citizen_ref = await citizen_ref_of(info.context.engine, principal)
             view = await service.get(key, citizen_ref)
     except NotFound:
         return None
@@ -45,7 +45,7 @@ async def viewer_applications(info: Info_, principal: Principal, first: int | No
     """``viewer { applications }``: the citizen's applications, newest first."""
     page = page_of(first, after)
     service = application_service(info)
-    citizen_ref, _ = await citizen_context(info.context.engine, principal)
+    citizen_ref = await citizen_ref_of(info.context.engine, principal)
     rows = await service.list_for_citizen(citizen_ref, status=status.value if status else None, limit=1000)
     window = rows[page.offset: page.offset + page.limit]
     views = await asyncio.gather(*(service.get(r.application_id, citizen_ref) for r in window))
