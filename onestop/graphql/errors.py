@@ -150,6 +150,10 @@ def _classify(error: GraphQLError) -> GraphQLError:
     if isinstance(original, ApiError):
         error.extensions = {**(error.extensions or {}), **original.extensions}
         return error
+    if isinstance(original, GraphQLError):
+        # graphql-core's own input coercion (a variable of the wrong type): the caller's mistake.
+        error.extensions = {**(error.extensions or {}), "code": ErrorCode.BAD_USER_INPUT.value}
+        return error
     if original is not None:
         mapped = engine_failure(original)
         if mapped is not None:

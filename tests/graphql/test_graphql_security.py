@@ -277,3 +277,24 @@ async def test_readyz_is_503_when_the_database_is_unreachable(private_engine: En
     finally:
         await api.client.aclose()
         await unreachable.close()
+
+
+@pytest.mark.parametrize("value", ["abc", 2**40, 1.5])
+async def test_a_variable_of_the_wrong_type_is_bad_user_input_not_a_fault(api: Api, value: object) -> None:
+    result = await api.post("query Q($f: Int) { services(first: $f) { totalCount } }", {"f": value})
+    assert codes_of(result) == ["BAD_USER_INPUT"]
+    assert "$f" in errors_of(result)[0]["message"]
+
+
+@pytest.mark.parametrize(("body", "fragment"), [
+    ({"query": "{ __typename }", "variables": [1, 2]}, "variables"),
+    ({"query": 5}, "query"),
+    ({"query": "{ __typename }", "operationName": "Nope"}, "Nope"),
+    ([{"query": "{ __typename }"}], "Batching"),
+])
+async def test_malformed_requests_are_400_with_a_specific_message(api: Api, body: object, fragment: str) -> None:
+    response = await api.client.post("/graphql", json=body)
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert fragment in error["message"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
