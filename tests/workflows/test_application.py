@@ -220,3 +220,29 @@ async def test_a_running_application_keeps_its_definition_version(
     new = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
     assert (await apps.get(old.application_id, "citizen-1")).service_version == 1
     assert new.service_version == 2
+
+
+@pytest.mark.parametrize(("acr", "age", "binding", "reason"), [
+    ("urn:onestop:acr:standard", 0, "bound", "acr"),
+    ("urn:onestop:acr:face", 600, "bound", "max_age"),
+    ("urn:onestop:acr:face", 0, "app-other:verify", "binding"),
+])
+async def test_step_up_refuses_a_weak_stale_or_unbound_token(
+    apps: ApplicationService, acr: str, age: int, binding: str, reason: str
+) -> None:
+    from datetime import timedelta
+
+    from onestop.engine.stepup import InsufficientAuthentication
+
+    view = await through_details(apps)
+    app = view.application_id
+    before = await history_length(apps.client, app)
+    token = Principal(sub="citizen-1", kind="citizen", acr=acr, amr=("face",),
+                      auth_time=datetime.now(UTC) - timedelta(seconds=age),
+                      txn=f"{app}:verify" if binding == "bound" else binding)
+    with pytest.raises(InsufficientAuthentication) as challenge:
+        await apps.complete_step_up(app, token, "citizen-1", "verify")
+    assert challenge.value.extensions["acr_values"] == "urn:onestop:acr:face"
+    assert challenge.value.extensions["reason"] == reason
+    assert (await apps.get(app, "citizen-1")).current_step_id == "verify"
+    assert await history_length(apps.client, app) == before
