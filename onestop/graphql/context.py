@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
@@ -18,7 +19,8 @@ from strawberry.types import Info
 from onestop.catalogue.text import Lang
 from onestop.config import Settings
 from onestop.engine.principal import Principal
-from onestop.graphql.errors import Forbidden, Unauthenticated, engine_failure
+from onestop.engine.profiles import Profile
+from onestop.graphql.errors import ApiError, ErrorCode, Forbidden, Unauthenticated, engine_failure
 from onestop.graphql.language import request_language
 
 if TYPE_CHECKING:  # the schema (and `onestop export-schema`) must build without loading a catalogue
@@ -82,6 +84,18 @@ class Context:
         if not isinstance(result, Principal):
             raise TypeError(f"TokenVerifier.verify returned {type(result).__name__}, not Principal")
         return result, None
+
+    async def profile(self, sub: str) -> Profile:
+        """The e-ME profile of ``sub``, loaded at most once per request (several fields may need it)."""
+        profiles = self.engine.profiles
+        if profiles is None:
+            raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "Profiles are not configured on this server.")
+
+        async def load(subs: list[str]) -> list[Profile]:
+            return list(await asyncio.gather(*(profiles.get(one) for one in subs)))
+
+        loader: DataLoader[str, Profile] = self.loader("profiles", lambda: DataLoader(load_fn=load))
+        return await loader.load(sub)
 
     def loader(self, name: str, factory: Callable[[], L]) -> L:
         """A DataLoader created once per request under ``name`` (batching without cross-request caching)."""

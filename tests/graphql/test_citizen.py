@@ -309,3 +309,26 @@ async def test_auth_errors_carry_a_www_authenticate_challenge(seed_api: Api) -> 
     fine = await seed_api.client.post("/graphql", json={"query": VIEWER},
                                       headers=await login(seed_api, citizen=ADULT))
     assert "www-authenticate" not in fine.headers
+
+
+async def test_one_request_loads_a_profile_once_however_many_fields_need_it(seed_api: Api,
+                                                                           seed_engine: Engine) -> None:
+    from sqlalchemy import event
+
+    assert seed_engine.database is not None
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    headers = await login(seed_api, citizen=ELDER)
+    sync_engine = seed_engine.database.engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", record)
+    try:
+        data = await seed_api.data("{ services(first: 1) { totalCount } viewer { a: profile { nameEn } "
+                                   "b: profile { dateOfBirth } } }", headers=headers)
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", record)
+    assert data["viewer"]["a"]["nameEn"]
+    assert data["viewer"]["b"]["dateOfBirth"]
+    assert len([s for s in statements if "FROM profiles" in s]) == 1

@@ -44,9 +44,8 @@ async def _viewer_age_group(context: Context) -> str | None:
     if isinstance(claim, str):
         with contextlib.suppress(ValueError):
             born = date.fromisoformat(claim)
-    profiles = context.engine.profiles
-    if born is None and profiles is not None:
-        born = (await profiles.get(principal.sub)).date_of_birth
+    if born is None and context.engine.profiles is not None:
+        born = (await context.profile(principal.sub)).date_of_birth
     if born is None:
         return None
     today = date.today()

@@ -290,7 +290,7 @@ class Viewer:
 
     @field()
     async def profile(self, info: Info_) -> Profile | None:
-        return Profile.of(await citizen_services(info).profiles.get(self.principal.sub))
+        return Profile.of(await info.context.profile(self.principal.sub))
 
     @field(description="Every consent the citizen gave, newest first (revoked and expired ones included).")
     async def consents(self, info: Info_) -> list[Consent]:
