@@ -91,12 +91,13 @@ class IndexedApplication:
 
 class ApplicationService:
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
-                 ladder: AssuranceLadder | None = None) -> None:
+                 ladder: AssuranceLadder | None = None, *, history_limit: int = 0) -> None:
         self.client = client
         self.task_queue = task_queue
         self.database = database
         self.snapshots = snapshots
         self.ladder = ladder
+        self.history_limit = history_limit
 
     # ---- citizen actions ----
 
@@ -109,7 +110,7 @@ class ApplicationService:
         now = datetime.now(UTC)
         operation = WithStartWorkflowOperation(
             ServiceApplicationWorkflow.run,
-            ApplicationInput(application_id, snapshot, citizen_ref, citizen, now),
+            ApplicationInput(application_id, snapshot, citizen_ref, citizen, now, history_limit=self.history_limit),
             id=application_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -209,7 +209,7 @@ class ServiceApplicationWorkflow:
                     lambda: self._index_dirty
                     or self._deliver_pending
                     or self._status in TERMINAL
-                    or workflow.info().is_continue_as_new_suggested(),
+                    or self._history_full(),
                     timeout=timeout,
                 )
             except TimeoutError:
@@ -228,9 +228,14 @@ class ServiceApplicationWorkflow:
             if self._status in TERMINAL and not self._index_dirty:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return self._view()
-            if workflow.info().is_continue_as_new_suggested():
+            if self._history_full():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._carry())
+
+    def _history_full(self) -> bool:
+        info = workflow.info()
+        limit = self._in.history_limit
+        return info.is_continue_as_new_suggested() or (0 < limit < info.get_current_history_length())
 
     def _index_entry(self) -> IndexEntry:
         return IndexEntry(
@@ -247,7 +252,7 @@ class ServiceApplicationWorkflow:
             created_at=self._created_at,
         )
         return ApplicationInput(self._in.application_id, self._snapshot, self._in.citizen_ref, self._in.citizen,
-                                self._in.created_at, carried)
+                                self._in.created_at, carried, self._in.history_limit)
 
     async def _deliver(self) -> None:
         assert self._reference is not None

@@ -87,6 +87,8 @@ class ApplicationInput:
     citizen: Citizen
     created_at: datetime
     carried: Carried | None = None
+    # Continue as new past this many history events (0: only when the server suggests it).
+    history_limit: int = 0
 
 
 @dataclass(frozen=True)

@@ -246,3 +246,22 @@ async def test_step_up_refuses_a_weak_stale_or_unbound_token(
     assert challenge.value.extensions["reason"] == reason
     assert (await apps.get(app, "citizen-1")).current_step_id == "verify"
     assert await history_length(apps.client, app) == before
+
+
+async def test_a_long_application_continues_as_new_and_keeps_everything(
+    client: Client, task_queue: str, database: Database, catalogue: dict[str, ServiceSnapshot], worker: Worker
+) -> None:
+    apps = ApplicationService(client, task_queue, database, service_for(catalogue), LADDER, history_limit=20)
+    view = await through_details(apps)
+    app = view.application_id
+    view = await apps.complete_step_up(app, face(app), "citizen-1", "verify")
+    view = await apps.submit_step(app, "citizen-1", "review", {"declare": True})
+    view = await apps.submit_step(app, "citizen-1", "submit", {})
+    assert view.status == "SUBMITTED"
+    history = await client.get_workflow_handle(app).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert started.continued_execution_run_id  # the current run was continued from an earlier one
+    latest = await apps.get(app, "citizen-1")
+    assert latest.answers["hkid"] == "A123456(3)"
+    assert latest.completed[:3] == ["prefill", "terms", "applicant"]
+    assert latest.reference_number == view.reference_number
