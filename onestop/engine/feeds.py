@@ -165,11 +165,14 @@ class FeedService:
     async def start(cls, config: FeedsConfig, root: Path, *, client: httpx.AsyncClient | None = None,
                     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                     background: bool = True) -> FeedService:
-        """Read every feed once, then (``background``) keep HTTP feeds fresh on their refresh interval."""
+        """Read local files now; fetch HTTP feeds now (``background=False``) or in background pollers that
+        fetch at once and then every refresh interval, so a slow publisher never delays start-up."""
         service = cls(config, root, client=client, clock=clock)
-        await service.refresh()
         if background:
+            await asyncio.gather(*(service._refresh_slot(s) for s in service._slots if s.config.url is None))
             service._start_pollers()
+        else:
+            await service.refresh()
         return service
 
     @classmethod
@@ -237,15 +240,14 @@ class FeedService:
                 self._tasks.append(loop.create_task(self._poll(slot), name=f"feed-{slot.feed.id}"))
 
     async def _poll(self, slot: _Slot) -> None:
-        ok = True
         while True:
-            interval = slot.config.refresh_seconds
-            await asyncio.sleep(interval if ok else min(interval, RETRY_SECONDS))
             try:
                 ok = await self._refresh_slot(slot)
             except Exception:  # a poller that dies would freeze the feed silently
                 log.exception("feed %s refresh crashed", slot.feed.id)
                 ok = False
+            interval = slot.config.refresh_seconds
+            await asyncio.sleep(interval if ok else min(interval, RETRY_SECONDS))
 
     async def close(self) -> None:
         """Stop refreshing and release the HTTP client."""

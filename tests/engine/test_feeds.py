@@ -260,6 +260,24 @@ async def test_an_unreachable_publisher_is_recorded() -> None:
         await service.close()
 
 
+async def test_background_start_does_not_wait_for_a_slow_publisher(publisher: tuple[Publisher, str],
+                                                                   hko_en: bytes) -> None:
+    server, url = publisher
+    server.body, server.delay = hko_en, 1.0
+    began = time.perf_counter()
+    service = await FeedService.start(_http_config(url), Path("."))
+    try:
+        assert time.perf_counter() - began < 0.5
+        assert service.value("weather", Lang.EN) is None  # not fetched yet
+        for _ in range(60):
+            if service.value("weather", Lang.EN) is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert isinstance(service.value("weather", Lang.EN), WeatherReport)
+    finally:
+        await service.close()
+
+
 async def test_background_refresh_picks_up_new_data(publisher: tuple[Publisher, str], hko_en: bytes) -> None:
     server, url = publisher
     server.body = hko_en
