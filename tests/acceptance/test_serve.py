@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from onestop.graphql.relay import from_global_id
 
 from .conftest import (
     ACCESS_LOG,
@@ -100,9 +103,9 @@ def start(data_dir: Path, log: Path) -> Served:
     pytest.fail(f"onestop serve did not answer /healthz within 90 s:\n{served.output()}")
 
 
-def stop(served: Served) -> int:
+def stop(served: Served, sig: signal.Signals = signal.SIGTERM) -> int:
     if served.process.poll() is None:
-        served.process.send_signal(signal.SIGTERM)
+        served.process.send_signal(sig)
     try:
         return served.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
@@ -145,9 +148,14 @@ SHARED = Shared()
 
 async def test_serve_prints_its_urls_and_answers_health(served: Served) -> None:
     output = served.output()
-    for label in ["GraphQL API", "Temporal", "Health", "Dev identity"]:
+    for label in ["GraphQL API", "Temporal", "Temporal UI", "Health", "Dev identity"]:
         assert label in output, output
     assert f"{served.base_url}/graphql" in output
+    ui = re.search(r"Temporal UI\s+(http://\S+)", output)
+    assert ui, output
+    async with httpx.AsyncClient(timeout=10) as client:
+        assert (await client.get(ui.group(1))).status_code == 200
+        assert (await client.get(f"{served.base_url}/healthz")).status_code == 200
 
 
 @pytest.mark.parametrize("query", ["driving licence", "駕駛執照", "驾驶执照", "drivng"])
@@ -278,10 +286,18 @@ async def test_the_citizen_sees_the_prefill_consent_and_access_and_can_revoke_it
     assert {"provider": "td-licensing", "item": "driving-licence"} in consent["items"]
     assert {"provider": "eme", "item": "hkid"} in consent["items"]
 
+    app_key = from_global_id(SHARED.application_id)
+    assert app_key is not None
+    assert consent["applicationId"] == app_key[1]
     log = (await api.data(ACCESS_LOG, {}, citizen))["viewer"]["dataAccessLog"]
-    entries = [e["node"] for e in log["edges"] if e["node"]["serviceSlug"] == SLUG]
-    assert {e["provider"] for e in entries} >= {"eme", "td-licensing"}, entries
-    assert all(e["consentId"] == consent["id"] for e in entries if e["outcome"] == "granted"), entries
+    entries = [e["node"] for e in log["edges"] if e["node"]["applicationId"] == app_key[1]]
+    assert {e["provider"] for e in entries} == {"eme", "td-licensing"}, entries
+    for entry in entries:
+        assert entry["serviceSlug"] == SLUG
+        assert entry["outcome"] == "allowed", entry
+        assert entry["consentId"] == consent["id"], entry
+    assert {(i["provider"], i["item"]) for e in entries for i in e["items"]} >= {
+        ("eme", "hkid"), ("eme", "nameEn"), ("td-licensing", "driving-licence")}
 
     revoked = (await api.data(REVOKE, {"id": consent["id"]}, citizen))["revokeConsent"]
     assert revoked["userErrors"] == []
@@ -290,6 +306,17 @@ async def test_the_citizen_sees_the_prefill_consent_and_access_and_can_revoke_it
     assert revoked["receipt"]["signature"].count(".") == 2
     after = (await api.data(CONSENTS, {}, citizen))["viewer"]["consents"]
     assert next(c for c in after if c["id"] == consent["id"])["status"] == "REVOKED"
+
+    # the revoked consent is never used again: the next application asks afresh and reads under a new consent
+    fresh = (await api.data(START, {"slug": SLUG, "cmid": uuid.uuid4().hex}, citizen))["startApplication"]
+    assert fresh["application"]["currentStep"]["type"] == "PREFILL"
+    await _ok(api, GRANT, {"id": fresh["application"]["id"], "step": "your-details"}, citizen, "grantConsent")
+    log = (await api.data(ACCESS_LOG, {}, citizen))["viewer"]["dataAccessLog"]
+    fresh_key = from_global_id(fresh["application"]["id"])
+    assert fresh_key is not None
+    fresh_entries = [e["node"] for e in log["edges"] if e["node"]["applicationId"] == fresh_key[1]]
+    assert fresh_entries
+    assert all(e["consentId"] not in (None, consent["id"]) for e in fresh_entries), fresh_entries
 
 
 async def test_sigterm_stops_everything_and_a_restart_keeps_the_application(
@@ -318,8 +345,9 @@ async def test_sigterm_stops_everything_and_a_restart_keeps_the_application(
                                    {}, citizen))["viewer"]["applications"]["edges"]
             assert {"id": SHARED.application_id, "status": "APPROVED"} in [e["node"] for e in mine]
     finally:
-        code = stop(again)
-    assert code in (0, -signal.SIGTERM), again.output()
+        code = stop(again, signal.SIGINT)  # Ctrl-C stops it as cleanly as SIGTERM
+    assert code in (0, -signal.SIGINT), again.output()
+    assert "Traceback" not in again.output(), again.output()
     assert temporal_processes(data_dir) == []
 
 
