@@ -83,3 +83,48 @@ def test_serve_runs_everything_and_a_draft_survives_a_restart(tmp_path: Path, de
         assert again["data"]["application"] == {"status": "DRAFT", "currentStep": {"id": "your-details"}}
     finally:
         assert stop(process) == 0
+
+
+@pytest.mark.slow
+def test_api_and_worker_run_as_separate_processes_against_one_temporal(tmp_path: Path, definitions_dir: Path) -> None:
+    from temporalio.testing import WorkflowEnvironment
+
+    from onestop.engine.temporal import SEARCH_ATTRIBUTES, temporal_binary
+
+    async def start_server() -> WorkflowEnvironment:
+        return await WorkflowEnvironment.start_local(dev_server_existing_path=str(temporal_binary()),
+                                                     search_attributes=SEARCH_ATTRIBUTES,
+                                                     dev_server_log_level="error")
+
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    env = loop.run_until_complete(start_server())
+    address = env.client.service_client.config.target_host
+    common = ["--data-dir", str(tmp_path / "data"), "--definitions", str(definitions_dir), "--env", "development",
+              "--temporal-address", address]
+    processes: list[subprocess.Popen[str]] = []
+    try:
+        worker = subprocess.Popen([sys.executable, "-m", "onestop.cli", "worker", *common],  # noqa: S603
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        processes.append(worker)
+        assert worker.stdout is not None
+        assert worker.stdout.readline().startswith("Worker")
+        api = subprocess.Popen([sys.executable, "-m", "onestop.cli", "api", "--port", "0", *common],  # noqa: S603
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        processes.append(api)
+        assert api.stdout is not None
+        url = api.stdout.readline().split()[-1]
+        assert url.endswith("/graphql")
+        base = url.removesuffix("/graphql")
+        token = httpx.post(f"{base}/dev-idp/token", json={"citizen": "wong-ka-fai",
+                                                          "acr": "urn:onestop:acr:standard"}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        started = httpx.post(url, json={"query": START, "variables": {"cmid": "split"}}, headers=headers,
+                             timeout=30).json()
+        assert started["data"]["startApplication"]["application"]["currentStep"] == {"id": "your-details"}
+    finally:
+        for process in processes:
+            assert stop(process) == 0
+        loop.run_until_complete(env.shutdown())
+        loop.close()
