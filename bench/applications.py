@@ -19,12 +19,13 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -424,6 +425,19 @@ def write_definitions(target: Path) -> Path:
     return target
 
 
+def _quiet_server_class() -> Any:
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        # Ctrl-C must reach asyncio.run, which cancels the run and lets every part shut down in order;
+        # uvicorn's own capture would stop only the API and leave the rounds failing against it.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return QuietServer
+
+
 @contextlib.asynccontextmanager
 async def onestop_stack(client: Client, workdir: Path, task_queue: str, concurrency: int
                         ) -> AsyncIterator[tuple[Api, Client]]:
@@ -439,6 +453,7 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, concurre
     from onestop.engine.temporal import build_worker
     from onestop.graphql.app import create_app
 
+    _QuietServer = _quiet_server_class()
     settings = Settings(env=Environment.DEVELOPMENT, definitions=write_definitions(workdir / "definitions"),
                         data_dir=workdir / "data", database_url=None, temporal_address=None,
                         temporal_task_queue=task_queue, host="127.0.0.1", port=0, oidc_issuer=None,
@@ -454,8 +469,8 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, concurre
         async with httpx.AsyncClient(timeout=30, trust_env=False) as outbound:
             worker = build_worker(codec_client, task_queue, activities_for(engine, outbound).all())
             async with worker:
-                server = uvicorn.Server(uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=0,
-                                                       log_level="warning", lifespan="off", access_log=False))
+                server = _QuietServer(uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=0,
+                                                     log_level="warning", lifespan="off", access_log=False))
                 serving = asyncio.create_task(server.serve())
                 try:
                     while not server.started:
@@ -560,6 +575,9 @@ async def run(citizens: int, rounds: int, *, persist: bool = False, warmup: bool
     from onestop.engine.temporal import SEARCH_ATTRIBUTES, temporal_binary
 
     results = Results()
+    main_task = asyncio.current_task()
+    if main_task is not None:  # SIGTERM unwinds like Ctrl-C: every part below is shut down in order
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     with tempfile.TemporaryDirectory(prefix="onestop-bench-") as tmp:
         workdir = Path(tmp)
         env = await WorkflowEnvironment.start_local(
@@ -667,6 +685,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted; everything was shut down", file=sys.stderr)
+        return 130
     report(results, args.citizens, args.rounds, persist=args.persist)
     return 0
 
