@@ -654,7 +654,7 @@ def report(results: Results, citizens: int, rounds: int, *, persist: bool = Fals
     activities = ours.activities + ours.local_activities
     bound = 2 * (actions + activities)
     print(f"history events per application: onestop {ours.events:.0f}, baseline {theirs.events:.0f} "
-          f"(median of {HISTORY_SAMPLES} finished workflows)")
+          f"(x{ours.events / theirs.events:.2f}; median of {HISTORY_SAMPLES} finished workflows)")
     print(f"payload bytes per application: onestop {ours.payload_bytes:.0f}, baseline {theirs.payload_bytes:.0f}")
     print(f"citizen actions per application: {actions} (updates in history: onestop {ours.updates:.0f}, "
           f"baseline {theirs.updates:.0f})")
