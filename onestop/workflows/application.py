@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         Withdraw,
     )
     from onestop.workflows.interpreter import FieldError, Prefilled, Progress
-    from onestop.workflows.snapshot import StepSpec
+    from onestop.workflows.snapshot import StepSpec, Text
 
 STATUS_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopStatus")
 
@@ -86,16 +86,19 @@ class ServiceApplicationWorkflow:
         self._index_dirty = carried is None
         self._deliver_pending = bool(self._reference) and not self._delivered
         self._step_up_assurance = params.citizen.assurance
+        self._exit_message: Text | None = None
         if carried is None:
             # Decided here, not in run(): the first update (update-with-start) is handled before run() starts.
             problem = interp.eligibility_error(self._snapshot, params.citizen, self._today())
             status = Status.DRAFT if problem is None else Status.NOT_ELIGIBLE
             self._status = status
+            self._exit_message = problem.message if problem else None
             self._timeline.append(TimelineEntry(workflow.now(), status.value,
                                                 problem.message.get("en") if problem else None))
             step = self._current()
             if status is Status.DRAFT and step is not None and step.type == "exit":
                 self._status = Status.NOT_ELIGIBLE
+                self._exit_message = step.message
 
     # ---- state helpers ----
 
@@ -125,7 +128,7 @@ class ServiceApplicationWorkflow:
             delivered=self._delivered,
             created_at=self._created_at,
             updated_at=self._updated_at,
-            exit_message=step.message if step and step.type == "exit" else None,
+            exit_message=self._exit_message,
             current_step=step,
             outline=self._outline(step),
         )
@@ -168,6 +171,7 @@ class ServiceApplicationWorkflow:
         self._updated_at = workflow.now()
         step = self._current()
         if step is not None and step.type == "exit" and self._status is Status.DRAFT:
+            self._exit_message = step.message
             self._set_status(Status.NOT_ELIGIBLE)
 
     def _require_current(self, step_id: str, *types: str) -> StepSpec:

@@ -153,11 +153,15 @@ async def test_an_exit_step_ends_the_application_as_not_eligible(apps: Applicati
     await apps.submit_step(app, "citizen-1", "applicant", answers_applicant(years=10))
     view = await apps.submit_step(app, "citizen-1", "details", {"startDate": "2099-01-01"})
     assert view.status == "NOT_ELIGIBLE"
+    assert view.exit_message == {"en": "Ten-year licences are not available online.",
+                                 "tc": "Ten-year licences are not available online."}
 
 
 async def test_an_underage_citizen_is_not_eligible(apps: ApplicationService) -> None:
     view = await apps.start("citizen-2", Citizen(age=16, age_group="youth"), "renew-licence", fresh())
     assert view.status == "NOT_ELIGIBLE"
+    assert view.exit_message is not None
+    assert view.exit_message["en"] == "You must be 18 or over."
 
 
 async def test_a_required_consent_declined_blocks_progress(apps: ApplicationService) -> None:
