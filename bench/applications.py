@@ -673,7 +673,7 @@ def report(results: Results, citizens: int, rounds: int, *, persist: bool = Fals
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--citizens", type=int, default=16, help="concurrent citizens (default 16)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds; figures are medians (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; figures are medians (default 5)")
     parser.add_argument("--persist", action="store_true",
                         help="Temporal state in a SQLite file, as `onestop serve` runs it (default: in memory)")
     args = parser.parse_args(argv)
