@@ -98,6 +98,7 @@ class ApplicationService:
         self.snapshots = snapshots
         self.ladder = ladder
         self.history_limit = history_limit
+        self.refs: dict[str, str] = {}  # subject -> pseudonymous citizen reference
 
     # ---- citizen actions ----
 
@@ -341,9 +342,16 @@ class CatalogueSnapshots:
 
 
 async def citizen_ref_of(engine: Any, principal: Principal) -> str:
-    """The caller's pseudonymous reference (what applications are keyed on)."""
-    citizen = await engine.citizens.ensure(principal.sub)
-    ref: str = citizen.ref
+    """The caller's pseudonymous reference (what applications are keyed on); it never changes, so it is cached."""
+    service = engine.applications
+    cache: dict[str, str] = service.refs if isinstance(service, ApplicationService) else {}
+    ref = cache.get(principal.sub)
+    if ref is None:
+        citizen = await engine.citizens.ensure(principal.sub)
+        ref = str(citizen.ref)
+        if len(cache) >= 10_000:
+            cache.clear()
+        cache[principal.sub] = ref
     return ref
 
 
