@@ -210,13 +210,14 @@ class ApplicationService:
         query = select(delivery.ApplicationRow).where(
             delivery.ApplicationRow.department == department,
             delivery.ApplicationRow.status.in_([s.value for s in _STAFF_VISIBLE]),
+            delivery.ApplicationRow.reference_number.is_not(None),  # drafts withdrawn unsent stay private
         )
         return await self._list(query, status, limit, offset)
 
     async def get_for_staff(self, principal: Principal, application_id: str) -> ApplicationView:
         department = self._staff_department(principal)
         view = await self._query(application_id)
-        if view.department != department or Status(view.status) not in _STAFF_VISIBLE:
+        if view.department != department or view.reference_number is None:
             raise NotFound("application", application_id)
         return view
 
@@ -242,6 +243,7 @@ class ApplicationService:
             if len(view.timeline) > before:
                 break
             await asyncio.sleep(0.1)
+        await self._index(view)
         return view
 
     def _staff_department(self, principal: Principal) -> str:
@@ -296,7 +298,17 @@ class ApplicationService:
             await self.get(application_id, citizen_ref)  # a closed application of someone else stays unknown
             raise ApplicationRefused([FieldError([], "APPLICATION_CLOSED", {
                 "en": "This application is closed and cannot change.", "tc": "此申請已結束，無法更改。"})]) from exc
+        if view.status != Status.DRAFT.value:
+            await self._index(view)
         return view
+
+    async def _index(self, view: ApplicationView) -> None:
+        # The workflow indexes status changes itself, just after answering; writing here too means the caller's
+        # next list already shows what this action did (the upsert keeps the newest).
+        await record(self.database, IndexEntry(
+            view.application_id, view.citizen_ref, view.service_id, view.department, view.status,
+            view.reference_number, view.created_at, view.updated_at,
+        ))
 
 
 def step_up_binding(application_id: str, step_id: str) -> str:

@@ -269,3 +269,39 @@ async def test_a_long_application_continues_as_new_and_keeps_everything(
     assert latest.answers["hkid"] == "A123456(3)"
     assert latest.completed[:3] == ["prefill", "terms", "applicant"]
     assert latest.reference_number == view.reference_number
+
+
+async def test_department_staff_see_submitted_applications_of_their_department_only(
+    apps: ApplicationService,
+) -> None:
+    from onestop.engine.errors import Forbidden, NotFound
+
+    draft = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
+    await apps.withdraw(draft.application_id, "citizen-1")
+    view = await through_details(apps)
+    app = view.application_id
+    await apps.complete_step_up(app, face(app), "citizen-1", "verify")
+    await apps.submit_step(app, "citizen-1", "review", {"declare": True})
+    await apps.submit_step(app, "citizen-1", "submit", {})
+    td = Principal(sub="td-1", kind="staff", acr="urn:onestop:acr:standard", amr=("pwd",),
+                   auth_time=datetime.now(UTC), department="TD", roles=("caseworker",))
+    immd = Principal(sub="immd-1", kind="staff", acr="urn:onestop:acr:standard", amr=("pwd",),
+                     auth_time=datetime.now(UTC), department="IMMD", roles=("caseworker",))
+    inbox_ids = [x.application_id for x in await apps.department_inbox(td)]
+    assert app in inbox_ids
+    assert draft.application_id not in inbox_ids
+    assert await apps.department_inbox(immd) == []
+    with pytest.raises(NotFound):
+        await apps.get_for_staff(td, draft.application_id)
+    with pytest.raises(NotFound):
+        await apps.update_status(immd, app, "APPROVED")
+    with pytest.raises(Forbidden):
+        await apps.department_inbox(face(app))
+    with pytest.raises(ApplicationRefused) as no_message:
+        await apps.update_status(td, app, "NEEDS_INFO")
+    assert no_message.value.errors[0].code == "REQUIRED"
+    view = await apps.update_status(td, app, "REJECTED", "Licence suspended")
+    assert (view.status, view.timeline[-1].message) == ("REJECTED", "Licence suspended")
+    with pytest.raises(ApplicationRefused) as decided:
+        await apps.update_status(td, app, "APPROVED")
+    assert decided.value.errors[0].code == "INVALID_TRANSITION"
