@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,14 +78,14 @@ def temporal_processes(data_dir: Path) -> list[int]:
     return found
 
 
-def start(data_dir: Path, log: Path) -> Served:
+def start(data_dir: Path, log: Path, definitions: Path) -> Served:
     port = free_port()
     env = {**os.environ, "ONESTOP_TEMPORAL_UI_PORT": "0"}
     env.pop("ONESTOP_TEMPORAL_ADDRESS", None)
     env.pop("ONESTOP_DATABASE_URL", None)
     out = log.open("ab")
     process = subprocess.Popen(  # noqa: S603 - our own console script
-        [str(ONESTOP), "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        [str(ONESTOP), "serve", "--port", str(port), "--data-dir", str(data_dir), "--definitions", str(definitions)],
         stdout=out, stderr=subprocess.STDOUT, env=env,
     )
     out.close()
@@ -122,8 +123,16 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(data_dir: Path) -> Iterator[Served]:
-    first = start(data_dir, data_dir.parent / "serve-1.log")
+def definitions(definitions_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the seed tree, so a test can edit it under the running server."""
+    target = tmp_path_factory.mktemp("serve-definitions") / "definitions"
+    shutil.copytree(definitions_dir, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def served(data_dir: Path, definitions: Path) -> Iterator[Served]:
+    first = start(data_dir, data_dir.parent / "serve-1.log", definitions)
     yield first
     if first.process.poll() is None:
         stop(first)
@@ -154,8 +163,17 @@ async def test_serve_prints_its_urls_and_answers_health(served: Served) -> None:
     ui = re.search(r"Temporal UI\s+(http://\S+)", output)
     assert ui, output
     async with httpx.AsyncClient(timeout=10) as client:
-        assert (await client.get(ui.group(1))).status_code == 200
         assert (await client.get(f"{served.base_url}/healthz")).status_code == 200
+        ui_status: int | str = "never tried"
+        for _ in range(100):  # the UI server may come up a moment after the frontend
+            try:
+                ui_status = (await client.get(ui.group(1))).status_code
+            except httpx.HTTPError as exc:
+                ui_status = repr(exc)
+            if ui_status == 200:
+                break
+            await asyncio.sleep(0.2)
+        assert ui_status == 200, output
 
 
 @pytest.mark.parametrize("query", ["driving licence", "駕駛執照", "驾驶执照", "drivng"])
@@ -319,8 +337,57 @@ async def test_the_citizen_sees_the_prefill_consent_and_access_and_can_revoke_it
     assert all(e["consentId"] not in (None, consent["id"]) for e in fresh_entries), fresh_entries
 
 
+STATUS = """{ catalogueStatus { version services problems { path line column code message } }
+  service(slug: "renew-vehicle-licence") { title } }"""
+
+
+async def _status_after_sighup(api: Api, served: Served, before: str, *, broken: bool) -> dict[str, Any]:
+    served.process.send_signal(signal.SIGHUP)
+    for _ in range(100):
+        data = await api.data(STATUS)
+        status = data["catalogueStatus"]
+        if (status["problems"] if broken else status["version"] != before):
+            return data
+        await asyncio.sleep(0.1)
+    pytest.fail(f"SIGHUP did not reload the definitions: {data}")
+
+
+async def test_sighup_reloads_definitions_and_a_broken_tree_keeps_the_last_good_catalogue(
+        api: Api, served: Served, definitions: Path) -> None:
+    first = await api.data(STATUS)
+    version = first["catalogueStatus"]["version"]
+    assert first["catalogueStatus"]["problems"] == []
+    path = definitions / "services" / "transport" / "renew-vehicle-licence.yaml"
+    good = path.read_text(encoding="utf-8")
+    assert "themes: [transport]" in good
+
+    path.write_text(good.replace("themes: [transport]", "themes: [transprt]"), encoding="utf-8")
+    broken = await _status_after_sighup(api, served, version, broken=True)
+    assert broken["catalogueStatus"]["version"] == version  # still the last good catalogue
+    assert broken["service"] == first["service"]
+    problem = broken["catalogueStatus"]["problems"][0]
+    assert problem["code"] == "UNKNOWN_THEME"
+    assert problem["path"].endswith("renew-vehicle-licence.yaml")
+    assert problem["line"] == good.splitlines().index("themes: [transport]") + 1
+
+    title = "Renew a vehicle licence online"
+    path.write_text(_retitle(good, title), encoding="utf-8")
+    fixed = await _status_after_sighup(api, served, version, broken=False)
+    assert fixed["catalogueStatus"]["problems"] == []
+    assert fixed["catalogueStatus"]["version"] != version
+    assert fixed["service"]["title"] == title
+
+
+def _retitle(text: str, title: str) -> str:
+    lines = text.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("title: {en: "))
+    rest = lines[at].split(",", 1)[1]
+    lines[at] = f"title: {{en: {title},{rest}"
+    return "".join(lines)
+
+
 async def test_sigterm_stops_everything_and_a_restart_keeps_the_application(
-        served: Served, data_dir: Path) -> None:
+        served: Served, data_dir: Path, definitions: Path) -> None:
     assert SHARED.application_id, "needs the completed application"
     assert temporal_processes(data_dir), "the embedded Temporal server should be running before SIGTERM"
     code = stop(served)
@@ -332,7 +399,7 @@ async def test_sigterm_stops_everything_and_a_restart_keeps_the_application(
         await asyncio.sleep(0.1)
     assert temporal_processes(data_dir) == [], "the Temporal child outlived onestop serve"
 
-    again = start(data_dir, data_dir.parent / "serve-2.log")
+    again = start(data_dir, data_dir.parent / "serve-2.log", definitions)
     try:
         async with httpx.AsyncClient(base_url=again.base_url, timeout=60) as client:
             api = Api(client)
