@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import json
+import re
 import secrets
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+# Any port on the loopback names: a frontend dev server (Vite, Next.js ...) on the developer's machine.
+DEV_CORS_ORIGIN_REGEX = r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$"
+_ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+
+
+def _decode_key(setting: str, text: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError(f"{setting} must be 32 bytes, base64url-encoded")
+    return raw
 
 
 def _default_definitions() -> Path:
@@ -47,9 +66,47 @@ class Settings(BaseSettings):
     data_key: SecretStr | None = None
     codec_key: SecretStr | None = None
     signing_key: SecretStr | None = None
+    # Rotation: the keys replaced, comma-separated. They only read (decrypt, verify) what they wrote before;
+    # everything new uses the current key.
+    data_key_previous: SecretStr | None = None
+    codec_key_previous: SecretStr | None = None
+    signing_key_previous: SecretStr | None = None
 
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     catalogue_poll_seconds: float = Field(default=0.0, ge=0.0)
+
+    # Browser frontends on other origins (``https://app.example.gov.hk``); empty sends no CORS headers
+    # (in development, any localhost port is allowed then). Comma-separated or a JSON list.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Per caller (token subject, else client IP), per process. 0 turns a limit off.
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    rate_limit_burst: int | None = Field(default=None, ge=1)  # None: a whole minute's allowance at once
+    token_rate_limit_per_minute: int = Field(default=300, ge=0)  # POST /dev-idp/token, by client IP
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise ValueError("ONESTOP_CORS_ORIGINS is not a valid JSON list; "
+                                 'write ["https://a.example", "https://b.example"] or a,b') from None
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            # Browsers send Origin as scheme://host[:port]; anything more would silently never match.
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(f"ONESTOP_CORS_ORIGINS: {origin!r} is not an origin; write scheme://host[:port] "
+                                 "with no path or trailing slash, e.g. https://app.example.gov.hk")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -80,14 +137,16 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
 
+    @property
+    def cors_origin_regex(self) -> str | None:
+        """Origins allowed by pattern: any localhost port in development when no origins are configured."""
+        return DEV_CORS_ORIGIN_REGEX if self.development and not self.cors_origins else None
+
     def key_bytes(self, name: str) -> bytes:
         """A 32-byte key by setting name; in development a missing key is created once under the data dir."""
         value: SecretStr | None = getattr(self, name)
         if value is not None:
-            raw = base64.urlsafe_b64decode(value.get_secret_value() + "=" * (-len(value.get_secret_value()) % 4))
-            if len(raw) != 32:
-                raise ValueError(f"ONESTOP_{name.upper()} must be 32 bytes, base64url-encoded")
-            return raw
+            return _decode_key(f"ONESTOP_{name.upper()}", value.get_secret_value())
         if not self.development:
             raise ValueError(f"ONESTOP_{name.upper()} is required in production (32 random bytes, base64url)")
         path = self.data_dir / "keys" / f"{name}.key"
@@ -96,3 +155,12 @@ class Settings(BaseSettings):
             path.write_bytes(secrets.token_bytes(32))
             path.chmod(0o600)
         return path.read_bytes()
+
+    def previous_key_bytes(self, name: str) -> tuple[bytes, ...]:
+        """The rotated-out keys of ``name`` (from ``<name>_previous``), newest first as configured."""
+        value: SecretStr | None = getattr(self, f"{name}_previous")
+        if value is None:
+            return ()
+        setting = f"ONESTOP_{name.upper()}_PREVIOUS"
+        parts = [part.strip() for part in value.get_secret_value().split(",")]
+        return tuple(_decode_key(f"{setting} (entry {n})", part) for n, part in enumerate(parts, 1) if part)

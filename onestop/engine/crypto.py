@@ -62,7 +62,8 @@ class KeyRing:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyRing:
-        return cls.single(settings.key_bytes("data_key"))
+        """The current ``ONESTOP_DATA_KEY`` and the rotated-out ``ONESTOP_DATA_KEY_PREVIOUS`` keys."""
+        return cls.single(settings.key_bytes("data_key"), previous=settings.previous_key_bytes("data_key"))
 
     def key(self, kid: str) -> bytes | None:
         return self._keys.get(kid)
@@ -97,7 +98,7 @@ class FieldCipher:
         if key is None:
             raise DecryptionFailed(
                 f"stored value was encrypted with data key {kid!r}, which is not configured; "
-                "add the old key to the key ring (ONESTOP_DATA_KEY rotation) to read it"
+                "after a key rotation, list the old key in ONESTOP_DATA_KEY_PREVIOUS to read it"
             )
         raw = _b64d(body)
         try:

@@ -78,7 +78,9 @@ class Signer:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Signer:
-        return cls(settings.key_bytes("signing_key"))
+        """The current ``ONESTOP_SIGNING_KEY``; ``ONESTOP_SIGNING_KEY_PREVIOUS`` keys still verify (and stay
+        in the JWKS) so signatures made before a rotation remain checkable."""
+        return cls(settings.key_bytes("signing_key"), previous=settings.previous_key_bytes("signing_key"))
 
     def sign(self, payload: Mapping[str, Any], *, typ: str) -> str:
         """Compact JWS of the canonical form of ``payload``; ``typ`` names what is signed."""
@@ -104,7 +106,9 @@ class Signer:
             raise SignatureInvalid(f"algorithm {header.get('alg')!r} is not accepted; only EdDSA")
         public = self._public.get(str(header.get("kid")))
         if public is None:
-            raise SignatureInvalid(f"unknown signing key {header.get('kid')!r}; fetch the current JWKS")
+            raise SignatureInvalid(f"unknown signing key {header.get('kid')!r}; fetch the current JWKS (if this "
+                                   "platform signed it before a key rotation, list the old key in "
+                                   "ONESTOP_SIGNING_KEY_PREVIOUS)")
         if typ is not None and header.get("typ") != typ:
             raise SignatureInvalid(f"expected a {typ!r} signature, got {header.get('typ')!r}")
         try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -14,6 +16,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from onestop.config import Settings
 from onestop.engine.container import Engine
 from onestop.graphql.context import GraphQLView
+from onestop.graphql.ratelimit import Clock, RateLimit, limits_for
 from onestop.graphql.schema import build_schema
 from onestop.graphql.security import BodySizeLimit, Limits
 
@@ -30,8 +33,12 @@ def create_view(settings: Settings, engine: Engine, *, limits: Limits | None = N
     )
 
 
-def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = None) -> Starlette:
-    """The whole HTTP surface over an already-built engine (the caller owns ``engine`` and closes it)."""
+def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = None,
+               clock: Clock = time.monotonic) -> Starlette:
+    """The whole HTTP surface over an already-built engine (the caller owns ``engine`` and closes it).
+
+    ``clock`` drives the rate limiter's buckets (tests inject one instead of sleeping).
+    """
     view = create_view(settings, engine, limits=limits)
 
     async def healthz(_: Request) -> Response:
@@ -60,10 +67,30 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
     ]
     if settings.development and engine.dev_idp is not None:
         routes.append(Mount("/dev-idp", app=_dev_idp_app(engine)))
-    return Starlette(
-        routes=routes,
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
-    )
+    return Starlette(routes=routes, middleware=_middleware(settings, engine, clock))
+
+
+def _middleware(settings: Settings, engine: Engine, clock: Clock) -> list[Middleware]:
+    middleware = []
+    if settings.cors_origins or settings.cors_origin_regex:
+        # Outermost, so refusals (429, 413) carry CORS headers too and the browser lets the frontend read them.
+        # No credentials: the API authenticates by bearer token, never by cookie.
+        middleware.append(Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_origin_regex=settings.cors_origin_regex,
+            allow_methods=["GET", "POST"],
+            # Accept-Language picks the answer's language; browsers preflight it for some values.
+            allow_headers=["Authorization", "Content-Type", "Accept-Language"],
+            expose_headers=["WWW-Authenticate", "Retry-After"],
+            max_age=600,
+        ))
+    rate_limits = limits_for(settings, clock=clock)
+    if rate_limits:
+        verify = engine.tokens.verify if engine.tokens is not None else None
+        middleware.append(Middleware(RateLimit, limits=rate_limits, verify=verify))
+    middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
+    return middleware
 
 
 def _dev_idp_app(engine: Engine) -> Any:

@@ -87,6 +87,19 @@ class InsufficientUserAuthentication(ApiError):
         )
 
 
+class RateLimited(ApiError):
+    """Too many requests from one caller; ``retryAfter`` says how many seconds to wait."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(ErrorCode.RATE_LIMITED,
+                         f"Too many requests: wait {retry_after} s before retrying.", retryAfter=retry_after)
+
+
+def error_body(*errors: ApiError) -> dict[str, Any]:
+    """The GraphQL response shape for errors raised before GraphQL runs (HTTP-level limits)."""
+    return {"errors": [{"message": error.message, "extensions": error.extensions} for error in errors]}
+
+
 @strawberry.type(description="A problem with the input the caller can fix.")
 class UserError:
     field: list[str] | None = strawberry.field(description="Path to the input field, e.g. [\"input\", \"phone\"].")
