@@ -215,3 +215,55 @@ async def test_an_unknown_service_is_a_user_error(api: Api) -> None:
     citizen = await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})
     result = (await api.data(START, {"slug": "no-such-service"}, citizen))["startApplication"]
     assert result["userErrors"][0]["field"] == ["input", "serviceSlug"]
+
+
+DECLINE = APPLICATION + """mutation($id: ID!, $step: String!) {
+  declineConsent(input: {applicationId: $id, stepId: $step}) { application { ...A } userErrors { field code } } }"""
+BACK = APPLICATION + """mutation($id: ID!, $step: String!, $cmid: String) {
+  goBack(input: {applicationId: $id, stepId: $step, clientMutationId: $cmid}) {
+    application { ...A } userErrors { field code } clientMutationId } }"""
+WITHDRAW = APPLICATION + """mutation($id: ID!) {
+  withdrawApplication(input: {applicationId: $id}) { application { ...A } userErrors { field code } } }"""
+
+
+async def test_declining_prefill_leaves_fields_for_the_citizen_to_type(api: Api) -> None:
+    citizen = await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})
+    app = (await api.data(START, {"slug": "renew-driving-licence", "cmid": uuid.uuid4().hex}, citizen)
+           )["startApplication"]["application"]
+    app = (await api.data(DECLINE, {"id": app["id"], "step": "your-details"}, citizen))["declineConsent"]["application"]
+    assert app["currentStep"]["id"] == "licence"
+    assert all(not f["prefilled"] and f["value"] is None for f in app["currentStep"]["fields"])
+
+
+async def test_going_back_and_withdrawing_through_graphql(api: Api) -> None:
+    citizen = await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})
+    app = (await api.data(START, {"slug": "renew-driving-licence", "cmid": uuid.uuid4().hex}, citizen)
+           )["startApplication"]["application"]
+    app = (await api.data(GRANT, {"id": app["id"], "step": "your-details"}, citizen))["grantConsent"]["application"]
+    refused = (await api.data(BACK, {"id": app["id"], "step": "licence"}, citizen))["goBack"]
+    assert refused["userErrors"] == [{"field": ["input", "stepId"], "code": "STEP_NOT_COMPLETED"}]
+    back = (await api.data(BACK, {"id": app["id"], "step": "your-details", "cmid": "b1"}, citizen))["goBack"]
+    assert back["clientMutationId"] == "b1"
+    assert back["application"]["currentStep"]["id"] == "your-details"
+    assert [s["state"] for s in back["application"]["steps"]][:2] == ["CURRENT", "TODO"]
+    gone = (await api.data(WITHDRAW, {"id": app["id"]}, citizen))["withdrawApplication"]["application"]
+    assert gone["status"] == "WITHDRAWN"
+    assert gone["currentStep"] is None
+    again = (await api.data(WITHDRAW, {"id": app["id"]}, citizen))["withdrawApplication"]
+    assert again["userErrors"][0]["code"] == "NOT_WITHDRAWABLE"
+
+
+async def test_concurrent_starts_with_one_client_mutation_id_give_one_application(api: Api) -> None:
+    citizen = await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})
+    cmid = uuid.uuid4().hex
+    results = await asyncio.gather(*(api.data(START, {"slug": "renew-driving-licence", "cmid": cmid}, citizen)
+                                     for _ in range(3)))
+    assert len({r["startApplication"]["application"]["id"] for r in results}) == 1
+
+
+async def test_application_mutations_need_a_citizen_login(api: Api) -> None:
+    result = await api.post(START, {"slug": "renew-driving-licence"})
+    assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    staff = await api.token({"staff": "td-officer"})
+    result = await api.post(START, {"slug": "renew-driving-licence"}, staff)
+    assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
