@@ -87,6 +87,8 @@ class ServiceApplicationWorkflow:
         self._deliver_pending = bool(self._reference) and not self._delivered
         self._step_up_assurance = params.citizen.assurance
         self._exit_message: Text | None = None
+        # True while an update waits on an activity; other step actions are refused until it finishes.
+        self._busy = False
         if carried is None:
             # Decided here, not in run(): the first update (update-with-start) is handled before run() starts.
             problem = interp.eligibility_error(self._snapshot, params.citizen, self._today())
@@ -173,6 +175,11 @@ class ServiceApplicationWorkflow:
         if step is not None and step.type == "exit" and self._status is Status.DRAFT:
             self._exit_message = step.message
             self._set_status(Status.NOT_ELIGIBLE)
+
+    def _require_idle(self) -> None:
+        if self._busy:
+            raise _refuse(_error("", "BUSY", "Another action on this application is still running; try again.",
+                                 "此申請的另一項操作仍在進行，請稍後再試。"))
 
     def _require_current(self, step_id: str, *types: str) -> StepSpec:
         if self._status is not Status.DRAFT:
@@ -308,12 +315,16 @@ class ServiceApplicationWorkflow:
         step = self._require_current(action.step_id, "form", "review", "submit")
         self._remember(action.client_mutation_id)
         if step.type == "submit":
-            self._reference = await workflow.execute_local_activity(
-                Activity.ALLOCATE_REFERENCE,
-                ReferenceRequest(self._in.application_id, step.department or self._snapshot.department,
-                                 workflow.now().year),
-                start_to_close_timeout=_SHORT, result_type=str,
-            )
+            self._busy = True
+            try:
+                self._reference = await workflow.execute_local_activity(
+                    Activity.ALLOCATE_REFERENCE,
+                    ReferenceRequest(self._in.application_id, step.department or self._snapshot.department,
+                                     workflow.now().year),
+                    start_to_close_timeout=_SHORT, result_type=str,
+                )
+            finally:
+                self._busy = False
             self._complete(step)
             self._updated_at = workflow.now()
             self._set_status(Status.SUBMITTED)
@@ -333,6 +344,7 @@ class ServiceApplicationWorkflow:
         self._require_owner(action.citizen_ref)
         if self._seen(action.client_mutation_id):
             return
+        self._require_idle()
         step = self._require_current(action.step_id, "form", "review", "submit")
         if step.type == "submit":
             if action.answers:
@@ -351,18 +363,11 @@ class ServiceApplicationWorkflow:
         step = self._require_current(action.step_id, "prefill", "consent")
         self._remember(action.client_mutation_id)
         if step.type == "prefill":
-            result = await workflow.execute_activity(
-                Activity.PREFILL,
-                PrefillRequest(
-                    application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
-                    service_id=self._snapshot.id, department=self._snapshot.department, step_id=step.id,
-                    items=list(step.items), purpose=step.purpose or {}, lawful_basis=step.lawful_basis,
-                    mode=step.mode, valid_for_seconds=step.valid_for_seconds,
-                    content_hash=self._snapshot.content_hash, assurance=self._in.citizen.assurance,
-                ),
-                start_to_close_timeout=_SHORT, result_type=PrefillResult,
-                retry_policy=RetryPolicy(maximum_attempts=5),
-            )
+            self._busy = True
+            try:
+                result = await self._prefill(step)
+            finally:
+                self._busy = False
             self._consents[step.id] = result.consent_id
             self._apply_prefill(result)
         else:
@@ -370,6 +375,20 @@ class ServiceApplicationWorkflow:
         self._complete(step)
         self._touch()
         return self._view()
+
+    async def _prefill(self, step: StepSpec) -> PrefillResult:
+        request = PrefillRequest(
+            application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
+            service_id=self._snapshot.id, department=self._snapshot.department, step_id=step.id,
+            items=list(step.items), purpose=step.purpose or {}, lawful_basis=step.lawful_basis,
+            mode=step.mode, valid_for_seconds=step.valid_for_seconds,
+            content_hash=self._snapshot.content_hash, assurance=self._in.citizen.assurance,
+        )
+        result: PrefillResult = await workflow.execute_activity(
+            Activity.PREFILL, request, start_to_close_timeout=_SHORT, result_type=PrefillResult,
+            retry_policy=RetryPolicy(maximum_attempts=5),
+        )
+        return result
 
     def _apply_prefill(self, result: PrefillResult) -> None:
         fetched = {item.item: item for item in result.items}
@@ -392,6 +411,7 @@ class ServiceApplicationWorkflow:
     def _validate_grant(self, action: StepAction) -> None:
         self._require_owner(action.citizen_ref)
         if not self._seen(action.client_mutation_id):
+            self._require_idle()
             self._require_current(action.step_id, "prefill", "consent")
 
     @workflow.update(name=Update.DECLINE_CONSENT)
@@ -411,6 +431,7 @@ class ServiceApplicationWorkflow:
     def _validate_decline(self, action: StepAction) -> None:
         self._require_owner(action.citizen_ref)
         if not self._seen(action.client_mutation_id):
+            self._require_idle()
             self._require_current(action.step_id, "prefill", "consent")
 
     @workflow.update(name=Update.COMPLETE_STEP_UP)
@@ -429,6 +450,7 @@ class ServiceApplicationWorkflow:
         self._require_owner(proof.citizen_ref)
         if self._seen(proof.client_mutation_id):
             return
+        self._require_idle()
         step = self._require_current(proof.step_id, "stepUp")
         required = step.assurance or self._snapshot.assurance
         if self._snapshot.rank(proof.assurance) < self._snapshot.rank(required):
@@ -458,6 +480,7 @@ class ServiceApplicationWorkflow:
         self._require_owner(action.citizen_ref)
         if self._seen(action.client_mutation_id):
             return
+        self._require_idle()
         if self._status is not Status.DRAFT:
             raise _refuse(_error("", "NOT_A_DRAFT", f"The application is {self._status.value} and cannot change.",
                                  f"申請狀態為 {self._status.value}，無法更改。"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -75,9 +76,11 @@ class FakeGateway:
     """Stands in for the consent gateway at the workflow boundary; records each request it served."""
 
     requests: list[PrefillRequest]
+    delay: float = 0.0
 
     async def __call__(self, request: PrefillRequest) -> PrefillResult:
         self.requests.append(request)
+        await asyncio.sleep(self.delay)
         items = [PrefillItem(item, CITIZEN[item.split(".", 1)[1]], "Digital Policy Office (e-ME)")
                  for item in request.items if item.split(".", 1)[1] in CITIZEN]
         return PrefillResult(consent_id=f"consent-{len(self.requests)}", items=items)
