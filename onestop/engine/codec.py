@@ -11,6 +11,8 @@ from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
+from onestop.config import Settings
+
 ENCODING = b"binary/encrypted+aes256gcm"
 _NONCE = 12
 
@@ -26,7 +28,8 @@ class CodecKeyError(Exception):
     code = "CODEC_UNKNOWN_KEY"
 
     def __init__(self, kid: str) -> None:
-        super().__init__(f"payload encrypted with key id {kid!r}, which is not configured; add the old key to decode")
+        super().__init__(f"payload encrypted with codec key id {kid!r}, which is not configured; after a key "
+                         "rotation, list the old key in ONESTOP_CODEC_KEY_PREVIOUS to decode it")
         self.kid = kid
 
 
@@ -78,3 +81,8 @@ def data_converter(key: bytes, old_keys: Sequence[bytes] = ()) -> DataConverter:
         payload_codec=EncryptionCodec(key, old_keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
+
+
+def data_converter_for(settings: Settings) -> DataConverter:
+    """``data_converter`` with ``ONESTOP_CODEC_KEY``, still reading ``ONESTOP_CODEC_KEY_PREVIOUS`` payloads."""
+    return data_converter(settings.key_bytes("codec_key"), settings.previous_key_bytes("codec_key"))
