@@ -1,7 +1,7 @@
 """Per-caller request limits: a token bucket per caller, in memory, for POST /graphql and POST /dev-idp/token.
 
 The caller is the verified token subject when the request carries a valid bearer token, else the client IP
-(behind a proxy, run uvicorn with ``--proxy-headers --forwarded-allow-ips`` so that is the real client).
+(behind a proxy, set uvicorn's ``FORWARDED_ALLOW_IPS`` to the proxy's address so that is the real client).
 Each process counts on its own, so N API replicas allow N times the rate: at scale a shared limiter in front
 (the load balancer or API gateway) replaces this one, which then only guards a single process.
 """
