@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ from onestop.engine.temporal import workflow_runner
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.snapshot import ServiceSnapshot
 
-from .conftest import CITIZEN, CODEC_KEY, licence_service
+from .conftest import CITIZEN, CODEC_KEY, answers_applicant, licence_service
 from .test_application import ADULT, LADDER, face, fresh, through_details
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -86,19 +87,45 @@ async def _delivered(apps: ApplicationService, app: str) -> bool:
     return (await apps.get(app, "citizen-1")).delivered
 
 
+async def _record_full(apps: ApplicationService, client: Client) -> str:
+    app = await finish(apps)
+    await until(lambda: _delivered(apps, app))
+    await client.get_workflow_handle(app).signal("departmentStatus", _approved())
+    return app
+
+
+async def _record_back_and_withdraw(apps: ApplicationService, client: Client) -> str:
+    view = await through_details(apps)
+    app = view.application_id
+    await apps.go_back(app, "citizen-1", "applicant")
+    await apps.submit_step(app, "citizen-1", "applicant", answers_applicant(licenceClass="2"))
+    await apps.withdraw(app, "citizen-1")
+    return app
+
+
+async def _record_expired(apps: ApplicationService, client: Client) -> str:
+    view = await apps.start("citizen-1", ADULT, "renew-licence-short", fresh())
+    await apps.decline_consent(view.application_id, "citizen-1", "prefill")
+    return view.application_id
+
+
+SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back_and_withdraw,
+             "expired-draft": _record_expired}
+
+
 async def test_recorded_histories_replay_with_the_current_workflow_code(
     client: Client, task_queue: str, database: Database, worker: Worker
 ) -> None:
     if os.environ.get("ONESTOP_RECORD_HISTORIES"):
-        apps = apps_for(client, task_queue, database, licence_service())
-        app = await finish(apps)
-        await until(lambda: _delivered(apps, app))
-        await client.get_workflow_handle(app).signal("departmentStatus", _approved())
-        await client.get_workflow_handle(app).result()
-        history = await client.get_workflow_handle(app).fetch_history()
-        (HISTORIES / "full-application.json").write_text(history.to_json())
+        short = replace(licence_service(draft_expiry_seconds=2), id="renew-licence-short")
+        apps = apps_for(client, task_queue, database, licence_service(), short)
+        for name, scenario in SCENARIOS.items():
+            app = await scenario(apps, client)
+            await client.get_workflow_handle(app).result()
+            history = await client.get_workflow_handle(app).fetch_history()
+            (HISTORIES / f"{name}.json").write_text(history.to_json())
     files = sorted(HISTORIES.glob("*.json"))
-    assert files, "no recorded histories; run with ONESTOP_RECORD_HISTORIES=1 once"
+    assert {path.stem for path in files} >= set(SCENARIOS), "record with ONESTOP_RECORD_HISTORIES=1"
     replayer = Replayer(workflows=[ServiceApplicationWorkflow], data_converter=data_converter(CODEC_KEY),
                         workflow_runner=workflow_runner())
     for path in files:
