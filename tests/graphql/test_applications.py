@@ -152,7 +152,9 @@ async def test_a_citizen_renews_a_driving_licence_and_the_department_approves_it
     assert app["currentStep"]["id"] == "verify-face"
 
     refused = await api.post(STEP_UP, {"id": app_id, "step": "verify-face"}, citizen)
-    assert refused["errors"][0]["extensions"]["code"] == "INSUFFICIENT_USER_AUTHENTICATION"
+    extensions = refused["errors"][0]["extensions"]
+    assert extensions["code"] == "INSUFFICIENT_USER_AUTHENTICATION"
+    assert (extensions["acr_values"], extensions["max_age"]) == (FACE, 300)
     key = (await api.client.post("/graphql", json={"query": "{ __typename }"})).status_code  # app still serves
     assert key == 200
     from onestop.graphql.relay import from_global_id
