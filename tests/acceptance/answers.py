@@ -188,8 +188,9 @@ class Refused(AssertionError):
 
 
 async def drive(api: Api, slug: str, citizen: str, today: date, variation: dict[str, int] | None = None,
-                *, start_headers: dict[str, str] | None = None) -> Run:
-    """Start ``slug`` as ``citizen`` and answer every step until the application leaves DRAFT."""
+                *, start_headers: dict[str, str] | None = None, stop_at: str | None = None) -> Run:
+    """Start ``slug`` as ``citizen`` and answer every step until the application leaves DRAFT (or reaches a
+    step of type ``stop_at``)."""
     variation = dict(variation or {})
     headers = start_headers or await api.token({"citizen": citizen, "acr": STANDARD})
     payload = (await api.data(START, {"slug": slug, "cmid": uuid.uuid4().hex}, headers))["startApplication"]
@@ -200,7 +201,7 @@ async def drive(api: Api, slug: str, citizen: str, today: date, variation: dict[
     for _ in range(40):
         app = run.application
         step = app["currentStep"]
-        if app["status"] != "DRAFT" or step is None or step["type"] == "EXIT":
+        if app["status"] != "DRAFT" or step is None or step["type"] in ("EXIT", stop_at):
             return run
         variables: dict[str, Any] = {"id": app_id, "step": step["id"]}
         if step["type"] in ("PREFILL", "CONSENT"):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from .answers import drive
-from .conftest import DECIDE, GET, INBOX, NODE, STANDARD, START, System
+from .conftest import DECIDE, GET, INBOX, NODE, STANDARD, START, STEP_UP, System
 
 pytestmark = pytest.mark.slow
 
@@ -73,3 +73,25 @@ async def test_a_decided_application_cannot_change_or_be_withdrawn(system: Syste
     refused = (await api.data(withdraw, {"id": submitted}, citizen))["withdrawApplication"]
     assert refused["userErrors"][0]["code"] == "NOT_WITHDRAWABLE"
     assert (await api.data(GET, {"id": submitted}, citizen))["application"]["status"] == "APPROVED"
+
+
+async def test_a_face_check_bound_to_one_application_cannot_be_replayed_for_another(system: System) -> None:
+    api = system.api
+    today = datetime.now(UTC).date()
+    first, second = [(await drive(api, "renew-driving-licence", "wong-ka-fai", today, stop_at="STEP_UP")).application
+                     for _ in range(2)]
+    assert first["currentStep"]["id"] == second["currentStep"]["id"] == "verify-face"
+    challenge = await api.post(STEP_UP, {"id": first["id"], "step": "verify-face"},
+                               await api.face_token("wong-ka-fai", None))
+    binding = challenge["errors"][0]["extensions"]["binding"]
+    bound_to_first = await api.face_token("wong-ka-fai", binding)
+
+    replayed = await api.post(STEP_UP, {"id": second["id"], "step": "verify-face"}, bound_to_first)
+    assert replayed["errors"][0]["extensions"]["code"] == "INSUFFICIENT_USER_AUTHENTICATION"
+    assert replayed["errors"][0]["extensions"]["binding"] != binding
+    citizen = await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})
+    assert (await api.data(GET, {"id": second["id"]}, citizen))["application"]["currentStep"]["id"] == "verify-face"
+
+    passed = (await api.data(STEP_UP, {"id": first["id"], "step": "verify-face"}, bound_to_first))["completeStepUp"]
+    assert passed["userErrors"] == []
+    assert passed["application"]["currentStep"]["id"] == "check"
