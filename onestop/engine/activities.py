@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from onestop.engine import delivery
 from onestop.engine.db import Database
+from onestop.engine.errors import EngineError
 from onestop.engine.signing import Signer
 from onestop.workflows.contracts import (
     Activity,
@@ -104,25 +105,37 @@ async def record(db: Database, entry: IndexEntry) -> None:
 
 def gateway_prefill(engine: Any) -> Prefill:
     """The prefill port over the consent gateway: one consent artefact for exactly the step's items."""
-    from datetime import timedelta
-
     from onestop.workflows.contracts import PrefillItem
 
     async def prefill(request: PrefillRequest) -> PrefillResult:
         catalogue = engine.catalogue.catalogue
         level = catalogue.assurance_level(request.assurance)
-        consent, result = await engine.gateway.prefill(
-            request.citizen_ref, application_id=request.application_id, step_id=request.step_id,
-            service_slug=request.service_id, service_hash=request.content_hash, department=request.department,
-            items=request.items, purpose=request.purpose, acr=level.acr if level else request.assurance,
-            lawful_basis=request.lawful_basis, mode=request.mode,
-            valid_for=timedelta(seconds=request.valid_for_seconds) if request.valid_for_seconds else None,
-        )
+        try:
+            consent, result = await _gateway_prefill(engine, request, level.acr if level else request.assurance)
+        except EngineError as exc:
+            # A refusal (no such citizen, consent revoked, provider said no) does not improve with retries.
+            raise ApplicationError(exc.message, type=exc.code, non_retryable=not _transient(exc)) from exc
         items = [PrefillItem(ref, _jsonable(fetched.value), fetched.source_department)
                  for ref, fetched in result.items.items()]
         return PrefillResult(consent_id=consent.id, items=items)
 
     return prefill
+
+
+def _transient(exc: EngineError) -> bool:
+    return exc.code in ("PROVIDER_UNAVAILABLE", "RATE_LIMITED")
+
+
+async def _gateway_prefill(engine: Any, request: PrefillRequest, acr: str) -> Any:
+    from datetime import timedelta
+
+    return await engine.gateway.prefill(
+        request.citizen_ref, application_id=request.application_id, step_id=request.step_id,
+        service_slug=request.service_id, service_hash=request.content_hash, department=request.department,
+        items=request.items, purpose=request.purpose, acr=acr,
+        lawful_basis=request.lawful_basis, mode=request.mode,
+        valid_for=timedelta(seconds=request.valid_for_seconds) if request.valid_for_seconds else None,
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from onestop.workflows import interpreter as interp
@@ -313,23 +313,9 @@ class ServiceApplicationWorkflow:
         if self._seen(action.client_mutation_id):
             return self._view()
         step = self._require_current(action.step_id, "form", "review", "submit")
-        self._remember(action.client_mutation_id)
         if step.type == "submit":
-            self._busy = True
-            try:
-                self._reference = await workflow.execute_local_activity(
-                    Activity.ALLOCATE_REFERENCE,
-                    ReferenceRequest(self._in.application_id, step.department or self._snapshot.department,
-                                     workflow.now().year),
-                    start_to_close_timeout=_SHORT, result_type=str,
-                )
-            finally:
-                self._busy = False
-            self._complete(step)
-            self._updated_at = workflow.now()
-            self._set_status(Status.SUBMITTED)
-            self._deliver_pending = True
-            return self._view()
+            return await self._submit(step, action.client_mutation_id)
+        self._remember(action.client_mutation_id)
         answers, _ = interp.validate_step(self._snapshot, step, action.answers, self._progress,
                                           self._in.citizen, self._today())
         for spec in step.fields:
@@ -337,6 +323,24 @@ class ServiceApplicationWorkflow:
         self._progress.answers.update(answers)
         self._complete(step)
         self._touch()
+        return self._view()
+
+    async def _submit(self, step: StepSpec, client_mutation_id: str | None) -> ApplicationView:
+        self._busy = True
+        try:
+            self._reference = await workflow.execute_local_activity(
+                Activity.ALLOCATE_REFERENCE,
+                ReferenceRequest(self._in.application_id, step.department or self._snapshot.department,
+                                 workflow.now().year),
+                start_to_close_timeout=_SHORT, result_type=str,
+            )
+        finally:
+            self._busy = False
+        self._remember(client_mutation_id)
+        self._complete(step)
+        self._updated_at = workflow.now()
+        self._set_status(Status.SUBMITTED)
+        self._deliver_pending = True
         return self._view()
 
     @submit_step.validator
@@ -361,16 +365,22 @@ class ServiceApplicationWorkflow:
         if self._seen(action.client_mutation_id):
             return self._view()
         step = self._require_current(action.step_id, "prefill", "consent")
-        self._remember(action.client_mutation_id)
         if step.type == "prefill":
             self._busy = True
             try:
                 result = await self._prefill(step)
+            except ActivityError as exc:
+                # Nothing changed; the citizen may retry with a new client mutation id, or decline and type.
+                raise _refuse(_error("stepId", "PREFILL_FAILED",
+                                     "Your data could not be fetched just now; try again, or decline to type it.",
+                                     "暫時未能取得你的資料；請再試，或選擇不授權並自行填寫。")) from exc
             finally:
                 self._busy = False
+            self._remember(action.client_mutation_id)
             self._consents[step.id] = result.consent_id
             self._apply_prefill(result)
         else:
+            self._remember(action.client_mutation_id)
             self._consents[step.id] = "granted"
         self._complete(step)
         self._touch()

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -77,10 +78,13 @@ class FakeGateway:
 
     requests: list[PrefillRequest]
     delay: float = 0.0
+    fail: bool = False
 
     async def __call__(self, request: PrefillRequest) -> PrefillResult:
         self.requests.append(request)
         await asyncio.sleep(self.delay)
+        if self.fail:
+            raise ApplicationError("consent revoked", type="CONSENT_REVOKED", non_retryable=True)
         items = [PrefillItem(item, CITIZEN[item.split(".", 1)[1]], "Digital Policy Office (e-ME)")
                  for item in request.items if item.split(".", 1)[1] in CITIZEN]
         return PrefillResult(consent_id=f"consent-{len(self.requests)}", items=items)

@@ -323,3 +323,19 @@ async def test_a_second_action_while_prefill_runs_is_refused_as_busy(
     view = await granting
     assert view.completed == ["prefill"]
     assert view.consents == {"prefill": "consent-1"}
+
+
+async def test_a_failed_prefill_changes_nothing_and_can_be_retried(
+    apps: ApplicationService, gateway: FakeGateway
+) -> None:
+    view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
+    app = view.application_id
+    gateway.fail = True
+    with pytest.raises(ApplicationRefused) as failed:
+        await apps.grant_consent(app, "citizen-1", "prefill", "try-1")
+    assert failed.value.errors[0].code == "PREFILL_FAILED"
+    assert (await apps.get(app, "citizen-1")).current_step_id == "prefill"
+    gateway.fail = False
+    view = await apps.grant_consent(app, "citizen-1", "prefill", "try-2")
+    assert view.current_step_id == "terms"
+    assert view.prefilled["name"].value == "CHAN Tai Man"
