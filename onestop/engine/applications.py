@@ -172,30 +172,32 @@ class ApplicationService:
     async def complete_step_up(self, application_id: str, principal: Principal, citizen_ref: str, step_id: str,
                                client_mutation_id: str | None = None, *, now: datetime | None = None
                                ) -> ApplicationView:
-        """Check the caller's current token (RFC 9470) and record the step-up; face checks are bound to this step."""
-        view = await self.get(application_id, citizen_ref)
-        step = view.current_step
-        if step is None or step.type != "stepUp" or step.id != step_id:
-            raise ApplicationRefused([FieldError(["stepId"], "NOT_CURRENT_STEP", {
-                "en": f"Step {step_id!r} is not the current step-up step.",
-                "tc": f"步驟 {step_id!r} 並非目前的身份認證步驟。"})])
-        level = step.assurance or "basic"
+        """Check the caller's current token (RFC 9470) and record the step-up; face checks are bound to this step.
+
+        The workflow's validator decides (level, age, binding) without a query first; only a refusal costs
+        a query, to build the challenge with the step's own level and max age.
+        """
         ladder = self.ladder
-        if ladder is not None:
-            top = ladder.top.id == level
+        reached = ladder.level_for_acr(principal.acr) if ladder is not None else None
+        proof = StepUpProof(step_id, reached.id if reached else principal.acr, principal.auth_time,
+                            client_mutation_id, citizen_ref, principal.txn or "")
+        try:
+            return await self._update(application_id, citizen_ref, Update.COMPLETE_STEP_UP, proof,
+                                      client_mutation_id)
+        except ApplicationRefused as refused:
+            if refused.code != "INSUFFICIENT_USER_AUTHENTICATION" or ladder is None:
+                raise
+            view = await self.get(application_id, citizen_ref)
+            step = view.current_step
+            if step is None or step.type != "stepUp" or step.id != step_id:
+                raise
+            level = step.assurance or "basic"
             require_assurance(
                 principal, rank_of=ladder.rank_of, acr_of=ladder.acr_of, level=level, now=now or datetime.now(UTC),
                 max_age=timedelta(seconds=step.max_age_seconds) if step.max_age_seconds is not None else None,
-                binding=step_up_binding(application_id, step_id) if top else None,
+                binding=step_up_binding(application_id, step_id) if ladder.top.id == level else None,
             )
-            reached = ladder.level_for_acr(principal.acr)
-            assurance = reached.id if reached else principal.acr
-        else:
-            assurance = principal.acr
-        return await self._update(
-            application_id, citizen_ref, Update.COMPLETE_STEP_UP,
-            StepUpProof(step_id, assurance, principal.auth_time, client_mutation_id, citizen_ref), client_mutation_id,
-        )
+            raise
 
     async def list_for_citizen(self, citizen_ref: str, *, status: str | None = None, limit: int = 100,
                                offset: int = 0) -> list[IndexedApplication]:

@@ -473,6 +473,11 @@ class ServiceApplicationWorkflow:
             raise _refuse(_error("stepId", "INSUFFICIENT_USER_AUTHENTICATION",
                                  "Your authentication is too old for this step; authenticate again.",
                                  "你的身份認證已過時，請重新認證。"))
+        top = self._snapshot.assurance_levels[-1] if self._snapshot.assurance_levels else None
+        if required == top and proof.txn != f"{self._in.application_id}:{step.id}":
+            raise _refuse(_error("stepId", "INSUFFICIENT_USER_AUTHENTICATION",
+                                 "Verify your face for this step of this application; that check is not reusable.",
+                                 "請為此申請的這個步驟進行人臉核實；核實結果不可重用。"))
 
     @workflow.update(name=Update.GO_BACK)
     def go_back(self, action: StepAction) -> ApplicationView:

@@ -123,6 +123,8 @@ class StepUpProof:
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""
+    # The token's transaction binding (`txn`); a top-level (face) step-up must be bound to this step.
+    txn: str = ""
 
 
 @dataclass(frozen=True)
