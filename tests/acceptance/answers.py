@@ -191,12 +191,19 @@ async def drive(api: Api, slug: str, citizen: str, today: date, variation: dict[
                 *, start_headers: dict[str, str] | None = None, stop_at: str | None = None) -> Run:
     """Start ``slug`` as ``citizen`` and answer every step until the application leaves DRAFT (or reaches a
     step of type ``stop_at``)."""
-    variation = dict(variation or {})
     headers = start_headers or await api.token({"citizen": citizen, "acr": STANDARD})
     payload = (await api.data(START, {"slug": slug, "cmid": uuid.uuid4().hex}, headers))["startApplication"]
     if payload["userErrors"]:
         raise Refused(f"startApplication refused: {payload['userErrors']}")
-    run = Run(payload["application"])
+    return await advance(api, Run(payload["application"]), citizen, today, variation, headers=headers,
+                         stop_at=stop_at)
+
+
+async def advance(api: Api, run: Run, citizen: str, today: date, variation: dict[str, int] | None = None,
+                  *, headers: dict[str, str] | None = None, stop_at: str | None = None) -> Run:
+    """Carry on with ``run.application`` from its current step (e.g. a draft resumed later)."""
+    variation = dict(variation or {})
+    headers = headers or await api.token({"citizen": citizen, "acr": STANDARD})
     app_id = run.application["id"]
     for _ in range(40):
         app = run.application
@@ -215,7 +222,7 @@ async def drive(api: Api, slug: str, citizen: str, today: date, variation: dict[
         else:
             raise Refused(f"unknown step type {step['type']}")
         run.actions += 1
-    raise Refused(f"{slug}: still a draft after 40 actions: {run.application}")
+    raise Refused(f"{app['serviceSlug']}: still a draft after 40 actions: {run.application}")
 
 
 async def _apply(api: Api, query: str, variables: dict[str, Any], headers: dict[str, str], name: str

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import pytest
 
 from onestop.graphql.relay import from_global_id
 
+from .answers import Run, advance, drive
 from .conftest import (
     ACCESS_LOG,
     CONSENTS,
@@ -150,6 +152,7 @@ class Shared:
 
     application_id: str = ""
     reference: str = ""
+    draft_id: str = ""
 
 
 SHARED = Shared()
@@ -392,6 +395,13 @@ def _retitle(text: str, title: str) -> str:
 async def test_sigterm_stops_everything_and_a_restart_keeps_the_application(
         served: Served, data_dir: Path, definitions: Path) -> None:
     assert SHARED.application_id, "needs the completed application"
+    # a draft left half-way, with prefilled data, to resume after the restart
+    async with httpx.AsyncClient(base_url=served.base_url, timeout=60) as client:
+        draft = await drive(Api(client), SLUG, CITIZEN, datetime.now(UTC).date(), stop_at="CONSENT")
+    assert draft.application["currentStep"]["id"] == "share-with-police"
+    SHARED.draft_id = draft.application["id"]
+    draft_answers = draft.application["answers"]
+    assert draft_answers["hkid"] == "K305518(3)"
     assert temporal_processes(data_dir), "the embedded Temporal server should be running before SIGTERM"
     code = stop(served)
     assert code in (0, -signal.SIGTERM), f"exit code {code}:\n{served.output()}"
@@ -414,6 +424,15 @@ async def test_sigterm_stops_everything_and_a_restart_keeps_the_application(
             mine = (await api.data("{ viewer { applications(first: 10) { edges { node { id status } } } } }",
                                    {}, citizen))["viewer"]["applications"]["edges"]
             assert {"id": SHARED.application_id, "status": "APPROVED"} in [e["node"] for e in mine]
+
+            # the draft resumes where it was, answers intact, and goes on to submission
+            resumed = (await api.data(GET, {"id": SHARED.draft_id}, citizen))["application"]
+            assert resumed["status"] == "DRAFT"
+            assert resumed["currentStep"]["id"] == "share-with-police"
+            assert resumed["answers"] == draft_answers
+            finished = await advance(api, Run(resumed), CITIZEN, datetime.now(UTC).date(), headers=citizen)
+            assert finished.application["status"] == "SUBMITTED"
+            assert finished.application["referenceNumber"] not in (None, SHARED.reference)
     finally:
         code = stop(again, signal.SIGINT)  # Ctrl-C stops it as cleanly as SIGTERM
     assert code in (0, -signal.SIGINT), again.output()
