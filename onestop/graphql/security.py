@@ -31,6 +31,7 @@ from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxTokensLimiter,
+    ParserCache,
     SchemaExtension,
     ValidationCache,
 )
@@ -159,12 +160,30 @@ def schema_extensions(*, production: bool, limits: Limits) -> list[type[SchemaEx
         functools.partial(DepthLimit, max_depth=limits.max_depth),
         functools.partial(AliasLimit, max_aliases=limits.max_aliases),
         functools.partial(QueryCost, max_cost=limits.max_cost),
-        # Validation results depend only on the document and the (stable) rule classes above.
+        # Parsing and validation depend only on the query text and the (stable) rule classes above; frontends
+        # send the same few documents, so both are cached (bounded, so unique texts cannot grow memory).
+        functools.partial(CachedParse, maxsize=512),
         functools.partial(ValidationCache, maxsize=512),
     ]
     if production:
         factories.append(DisableIntrospection)
     return factories
+
+
+class CachedParse(ParserCache):
+    """strawberry's parser cache, except that a document that fails to parse is left to strawberry's own parse.
+
+    An exception raised inside an extension's hook skips the other extensions' exit, so a refused document
+    (too many tokens, bad syntax) would lose its ``extensions.code``; the normal path reports it properly.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        try:
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+        except GraphQLError:
+            context.graphql_document = None
+        yield
 
 
 class BodySizeLimit:

@@ -49,6 +49,17 @@ async def test_aliases_within_the_limit_are_answered(api: Api) -> None:
     assert result["a"] == result["b"]
 
 
+async def test_a_repeated_document_is_parsed_once(api: Api) -> None:
+    from strawberry.extensions.parser_cache import _get_parse_cache
+
+    cache = _get_parse_cache(512)
+    query = "{ themes { id } __typename }"
+    await api.data(query)
+    hits = cache.cache_info().hits
+    assert (await api.data(query))["__typename"] == "Query"
+    assert cache.cache_info().hits == hits + 1
+
+
 async def test_too_many_tokens_are_refused_while_parsing(api: Api) -> None:
     fields = " ".join("__typename" for _ in range(Limits().max_tokens + 10))
     result = await api.post("{ " + fields + " }")
