@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -43,8 +43,11 @@ class ApplicationActivities:
 
     @activity.defn(name=Activity.ALLOCATE_REFERENCE)
     async def allocate_reference(self, request: ReferenceRequest) -> str:
-        return await delivery.allocate_reference(self.database, request.application_id, request.department,
-                                                 request.year)
+        reference = await delivery.allocate_reference(self.database, request.application_id, request.department,
+                                                      request.year)
+        if request.index is not None:
+            await record(self.database, replace(request.index, reference_number=reference))
+        return reference
 
     @activity.defn(name=Activity.DELIVER)
     async def deliver_submission(self, submission: Submission) -> DeliveryReceipt:

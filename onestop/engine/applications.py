@@ -300,7 +300,7 @@ class ApplicationService:
             await self.get(application_id, citizen_ref)  # a closed application of someone else stays unknown
             raise ApplicationRefused([FieldError([], "APPLICATION_CLOSED", {
                 "en": "This application is closed and cannot change.", "tc": "此申請已結束，無法更改。"})]) from exc
-        if view.status != Status.DRAFT.value:
+        if view.status not in (Status.DRAFT.value, Status.SUBMITTED.value):  # the workflow indexed a submission
             await self._index(view)
         return view
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -163,10 +163,11 @@ class ServiceApplicationWorkflow:
             self._mutations.append(client_mutation_id)
             del self._mutations[:-_MAX_MUTATIONS]
 
-    def _set_status(self, status: Status, message: str | None = None, actor: str | None = None) -> None:
+    def _set_status(self, status: Status, message: str | None = None, actor: str | None = None, *,
+                    reindex: bool = True) -> None:
         self._status = status
         self._timeline.append(TimelineEntry(workflow.now(), status.value, message, actor))
-        self._index_dirty = True
+        self._index_dirty = self._index_dirty or reindex
         workflow.upsert_search_attributes([STATUS_ATTRIBUTE.value_set(status.value)])
 
     def _touch(self) -> None:
@@ -326,20 +327,25 @@ class ServiceApplicationWorkflow:
         return self._view()
 
     async def _submit(self, step: StepSpec, client_mutation_id: str | None) -> ApplicationView:
+        # Histories recorded before this patch index the submission in a separate local activity afterwards.
+        index_with_reference = workflow.patched("submit-indexes-with-reference")
+        entry = None
+        if index_with_reference:
+            entry = replace(self._index_entry(), status=Status.SUBMITTED.value, updated_at=workflow.now())
         self._busy = True
         try:
             self._reference = await workflow.execute_local_activity(
                 Activity.ALLOCATE_REFERENCE,
                 ReferenceRequest(self._in.application_id, step.department or self._snapshot.department,
-                                 workflow.now().year),
+                                 workflow.now().year, entry),
                 start_to_close_timeout=_SHORT, result_type=str,
             )
         finally:
             self._busy = False
         self._remember(client_mutation_id)
         self._complete(step)
-        self._updated_at = workflow.now()
-        self._set_status(Status.SUBMITTED)
+        self._updated_at = entry.updated_at if entry else workflow.now()
+        self._set_status(Status.SUBMITTED, reindex=not index_with_reference)
         self._deliver_pending = True
         return self._view()
 

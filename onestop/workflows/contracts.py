@@ -212,11 +212,6 @@ class PrefillResult:
     items: list[PrefillItem]
 
 
-@dataclass(frozen=True)
-class ReferenceRequest:
-    application_id: str
-    department: str
-    year: int
 
 
 @dataclass(frozen=True)
@@ -252,3 +247,12 @@ class IndexEntry:
     reference_number: str | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ReferenceRequest:
+    application_id: str
+    department: str
+    year: int
+    # When set, the same activity records the submission in the index (one write fewer on the way back).
+    index: IndexEntry | None = None
