@@ -181,6 +181,7 @@ class Run:
     application: dict[str, Any]
     varied: list[tuple[str, int]] = dataclasses.field(default_factory=list)  # (field id, number of candidates)
     actions: int = 0
+    seen: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # every step as it was rendered
 
 
 class Refused(AssertionError):
@@ -210,6 +211,7 @@ async def advance(api: Api, run: Run, citizen: str, today: date, variation: dict
         step = app["currentStep"]
         if app["status"] != "DRAFT" or step is None or step["type"] in ("EXIT", stop_at):
             return run
+        run.seen.append(step)
         variables: dict[str, Any] = {"id": app_id, "step": step["id"]}
         if step["type"] in ("PREFILL", "CONSENT"):
             run.application = await _apply(api, GRANT, variables, headers, "grantConsent")
@@ -250,11 +252,12 @@ async def _step_up(api: Api, citizen: str, variables: dict[str, Any], headers: d
     if acr == FACE:
         listing = await api.citizens()
         body["selfie"] = next(c for c in listing if c["id"] == citizen)["faceSamples"]["match"]
-    stepped = await api.token(body)
+    lang = headers.get("Accept-Language", "en")
+    stepped = await api.token(body, lang)
     again = await api.post(STEP_UP, variables, stepped)
     extensions = (again.get("errors") or [{}])[0].get("extensions", {})
     if extensions.get("binding"):  # the face check must be bound to this application and step
-        stepped = await api.token(body | {"binding": extensions["binding"]})
+        stepped = await api.token(body | {"binding": extensions["binding"]}, lang)
         again = await api.post(STEP_UP, variables, stepped)
     if again.get("errors"):
         raise Refused(f"completeStepUp with a fresh {acr} token: {again['errors']}")

@@ -9,6 +9,7 @@ lead to an `exit` step it varies one earlier choice at a time; when a citizen is
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ def test_the_seed_catalogue_has_services_on_both_sides_of_login() -> None:
     assert WITHOUT_LOGIN
 
 
-async def _complete(system: System, slug: str) -> tuple[str, Run, list[str]]:
+async def _complete(system: System, slug: str, lang: str = "en") -> tuple[str, Run, list[str]]:
     api = system.api
     service = (await api.data(SERVICE, {"slug": slug}))["service"]
     ages = {a["id"] for a in service["ageGroups"]}
@@ -42,7 +43,8 @@ async def _complete(system: System, slug: str) -> tuple[str, Run, list[str]]:
     today = datetime.now(UTC).date()
     tried: list[str] = []
     for citizen in citizens:
-        run = await drive(api, slug, citizen["id"], today)
+        headers = await api.token({"citizen": citizen["id"], "acr": STANDARD}, lang)
+        run = await drive(api, slug, citizen["id"], today, start_headers=headers)
         attempts = 1
         if run.application["status"] == "NOT_ELIGIBLE" and not any(
                 s["state"] == "DONE" for s in run.application["steps"]):
@@ -52,7 +54,7 @@ async def _complete(system: System, slug: str) -> tuple[str, Run, list[str]]:
         alternatives = [(f, v) for f, n in reversed(run.varied) for v in range(1, n)]
         while run.application["status"] == "NOT_ELIGIBLE" and alternatives and attempts < 25:
             field, index = alternatives.pop(0)
-            run = await drive(api, slug, citizen["id"], today, {field: index})
+            run = await drive(api, slug, citizen["id"], today, {field: index}, start_headers=headers)
             attempts += 1
         if run.application["status"] == "SUBMITTED":
             return citizen["id"], run, tried
@@ -94,6 +96,26 @@ async def test_a_citizen_completes_the_service_and_its_department_decides_it(sys
     assert seen["status"] == decision
     assert seen["timeline"][-1] == {"at": seen["timeline"][-1]["at"], "status": decision,
                                     "message": "Decided by acceptance"}
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("slug", WITH_LOGIN)
+async def test_every_step_is_rendered_in_traditional_chinese_for_a_zh_hk_citizen(system: System, slug: str) -> None:
+    _, run, _ = await _complete(system, slug, "zh-HK")
+    assert run.application["status"] == "SUBMITTED"
+    english: list[tuple[str, str]] = []
+    for step in run.seen:
+        texts = [(step["id"], step["title"])]
+        if step.get("description"):
+            texts.append((step["id"], step["description"]))
+        for f in step["fields"]:
+            texts.append((f["id"], f["label"]))
+            texts += [(f["id"], o["label"]) for o in f["options"] if not re.fullmatch(r"[\d\-]+", o["label"])]
+            texts += [(sub["id"], sub["label"]) for sub in f["fields"]]
+        english += [(where, text) for where, text in texts if not CJK.search(text)]
+    assert english == [], f"{slug}: shown untranslated to a zh-HK citizen: {english}"
 
 
 @pytest.mark.parametrize("slug", WITHOUT_LOGIN)
