@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -211,4 +210,4 @@ def run_worker(settings: Settings) -> int:
     return _main(settings, api=False, worker=True, embedded=False)
 
 
-__all__ = ["Path", "run_api", "run_worker", "serve", "start_dev_server"]
+__all__ = ["run_api", "run_worker", "serve", "start_dev_server"]

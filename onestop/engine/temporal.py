@@ -11,7 +11,6 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -57,10 +56,6 @@ async def connect(address: str, namespace: str, codec_key: bytes) -> Client:
     return await Client.connect(address, namespace=namespace, data_converter=data_converter(codec_key))
 
 
-def converter(codec_key: bytes) -> DataConverter:
-    return data_converter(codec_key)
-
-
 async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
     """Register any missing search attribute; returns the names added. Stops with their names if not allowed."""
     listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
@@ -95,7 +90,6 @@ __all__ = [
     "TemporalSetupError",
     "build_worker",
     "connect",
-    "converter",
     "dev_server_args",
     "ensure_search_attributes",
     "temporal_binary",

@@ -6,7 +6,7 @@ Everything takes ``today`` from the caller (the workflow's deterministic clock) 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -17,8 +17,6 @@ import isodate
 
 from onestop.workflows import values
 from onestop.workflows.snapshot import FieldSpec, ServiceSnapshot, StepSpec, Text
-
-INPUT_STEP_TYPES = frozenset({"form", "review"})
 
 
 @dataclass(frozen=True)
@@ -358,7 +356,3 @@ def _check_address(spec: FieldSpec, raw: Any, path: list[str]) -> tuple[Any, lis
         errors.append(FieldError([*path, "building"], "REQUIRED",
                                  _t("Enter a building or a street.", "請輸入大廈或街道。")))
     return (None, errors) if errors else (address, [])
-
-
-def step_value_fields(step: StepSpec) -> Sequence[FieldSpec]:
-    return step.fields
