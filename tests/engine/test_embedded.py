@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,9 +53,17 @@ def temporal_children(data_dir: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_serve_runs_everything_and_a_draft_survives_a_restart(tmp_path: Path, definitions_dir: Path) -> None:
+def test_serve_runs_everything_and_a_draft_and_its_timer_survive_a_restart(
+    tmp_path: Path, definitions_dir: Path
+) -> None:
     data_dir = tmp_path / "data"
-    process, urls = serve(data_dir, definitions_dir)
+    # A copy of the seed whose drafts expire in 25 s, so the expiry timer must fire after the restart.
+    definitions = tmp_path / "definitions"
+    shutil.copytree(definitions_dir, definitions)
+    service = definitions / "services" / "transport" / "renew-driving-licence.yaml"
+    service.write_text(service.read_text(encoding="utf-8").replace("draftExpiry: P30D", "draftExpiry: PT25S"),
+                       encoding="utf-8")
+    process, urls = serve(data_dir, definitions)
     try:
         assert re.match(r"http://127\.0\.0\.1:\d+$", urls["Temporal UI"])
         api = urls["GraphQL API"]
@@ -71,7 +80,7 @@ def test_serve_runs_everything_and_a_draft_survives_a_restart(tmp_path: Path, de
     assert temporal_children(data_dir) == []
     assert (data_dir / "temporal.db").exists()
 
-    process, urls = serve(data_dir, definitions_dir)
+    process, urls = serve(data_dir, definitions)
     try:
         api = urls["GraphQL API"]
         base = api.removesuffix("/graphql")
@@ -81,6 +90,13 @@ def test_serve_runs_everything_and_a_draft_survives_a_restart(tmp_path: Path, de
         again = httpx.post(api, json={"query": GET, "variables": {"id": app["id"]}}, headers=headers,
                            timeout=30).json()
         assert again["data"]["application"] == {"status": "DRAFT", "currentStep": {"id": "your-details"}}
+        deadline = time.monotonic() + 60
+        status = "DRAFT"
+        while status == "DRAFT" and time.monotonic() < deadline:
+            time.sleep(1)
+            status = httpx.post(api, json={"query": GET, "variables": {"id": app["id"]}}, headers=headers,
+                                timeout=30).json()["data"]["application"]["status"]
+        assert status == "EXPIRED"
     finally:
         assert stop(process) == 0
 
