@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Api, codes_of, errors_of
+from graphql_api import Api, codes_of, errors_of
 
 SLUGS = """
 query Page($first: Int, $after: String, $search: String, $theme: ID, $ageGroup: ID, $department: ID) {

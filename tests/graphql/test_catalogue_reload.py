@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import Api
+from graphql_api import Api
 
 from onestop.engine.container import Engine
 
@@ -112,7 +112,7 @@ async def test_sighup_reloads_the_catalogue(private_engine: Engine, tree_copy: P
 
 
 async def test_the_first_load_of_a_broken_tree_fails_with_every_problem(tree_copy: Path, tmp_path: Path) -> None:
-    from conftest import settings_for
+    from graphql_api import settings_for
 
     from onestop.catalogue import CatalogueError
     from onestop.config import Environment

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import Api, codes_of, errors_of, login
+from graphql_api import Api, codes_of, errors_of, login
 
 from onestop.engine.container import Engine
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Api, codes_of, errors_of, make_api
 from graphql import parse
+from graphql_api import Api, codes_of, errors_of, make_api
 
 from onestop.engine.container import Engine
 from onestop.graphql.app import create_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import Api, make_api, settings_for
+from graphql_api import Api, make_api, settings_for
 
 from onestop.config import Environment
 from onestop.engine.container import build_engine

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Api
+from graphql_api import Api
 
 SEARCH = """
 query Search($search: String, $theme: ID, $ageGroup: ID, $department: ID, $first: Int) {
