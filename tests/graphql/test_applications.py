@@ -44,7 +44,7 @@ SUBMIT = APPLICATION + """mutation($id: ID!, $step: String!, $answers: JSON!) {
 STEP_UP = APPLICATION + """mutation($id: ID!, $step: String!) {
   completeStepUp(input: {applicationId: $id, stepId: $step}) { application { ...A } userErrors { field code } } }"""
 GET = APPLICATION + "query($id: ID!) { application(id: $id) { ...A } }"
-MINE = "{ viewer { applications(first: 10) { totalCount edges { node { id status } } } } }"
+MINE = "{ viewer { applications(first: 100) { totalCount edges { node { id status definitionVersion } } } } }"
 INBOX = "{ departmentInbox(first: 10) { totalCount edges { node { id status referenceNumber answers } } } }"
 DECIDE = """mutation($id: ID!, $status: ApplicationStatus!, $message: String) {
   updateApplicationStatus(input: {applicationId: $id, status: $status, message: $message}) {
@@ -171,7 +171,9 @@ async def test_a_citizen_renews_a_driving_licence_and_the_department_approves_it
     assert app["referenceNumber"].startswith("TD-2026-")
 
     mine = (await api.data(MINE, headers=citizen))["viewer"]["applications"]
-    assert app_id in [e["node"]["id"] for e in mine["edges"]]
+    listed = next(e["node"] for e in mine["edges"] if e["node"]["id"] == app_id)
+    assert listed["status"] == "SUBMITTED"
+    assert listed["definitionVersion"] == app["definitionVersion"]  # beyond the index: queried on demand
 
     officer = await api.token({"staff": "td-officer"})
     for _ in range(50):  # the index is written by an activity just after the submit update returns

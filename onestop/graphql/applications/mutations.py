@@ -44,7 +44,7 @@ async def _act(info: Info_, global_id: str, client_mutation_id: str | None,
                                   client_mutation_id=client_mutation_id)
     except NotFound:
         return ApplicationPayload(application=None, user_errors=not_found(), client_mutation_id=client_mutation_id)
-    return ApplicationPayload(application=Application(view=view), user_errors=[],
+    return ApplicationPayload(application=Application.of(view), user_errors=[],
                               client_mutation_id=client_mutation_id)
 
 
@@ -61,7 +61,7 @@ class ApplicationsMutation:
             return ApplicationPayload(application=None, client_mutation_id=input.client_mutation_id, user_errors=[
                 UserError(field=["input", "serviceSlug"], code="NOT_FOUND",
                           message=f"No service {input.service_slug!r}; find slugs with the services query.")])
-        return ApplicationPayload(application=Application(view=view), user_errors=[],
+        return ApplicationPayload(application=Application.of(view), user_errors=[],
                                   client_mutation_id=input.client_mutation_id)
 
     @field(description="Answer a form or review step (or submit, on the submit step, with empty answers).")

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 import strawberry
 
-from onestop.engine.applications import citizen_ref_of
+from onestop.engine.applications import IndexedApplication, citizen_ref_of
 from onestop.engine.errors import NotFound
 from onestop.engine.principal import Principal
 from onestop.graphql.applications.services import application_key, application_service
-from onestop.graphql.applications.types import Application, ApplicationStatus
+from onestop.graphql.applications.types import Application, ApplicationStatus, Summary
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import Unauthenticated
 from onestop.graphql.fields import field
 from onestop.graphql.relay import Connection, connection_from_slice, page_of, register_node
+from onestop.workflows.contracts import ApplicationView
 
 
 async def _application(info: Info_, key: str) -> Application | None:
@@ -30,7 +32,7 @@ async def _application(info: Info_, key: str) -> Application | None:
             view = await service.get(key, citizen_ref)
     except NotFound:
         return None
-    return Application(view=view)
+    return Application.of(view)
 
 
 async def _node(info: Info_, key: str) -> Application | None:
@@ -48,8 +50,14 @@ async def viewer_applications(info: Info_, principal: Principal, first: int | No
     citizen_ref = await citizen_ref_of(info.context.engine, principal)
     rows = await service.list_for_citizen(citizen_ref, status=status.value if status else None, limit=1000)
     window = rows[page.offset: page.offset + page.limit]
-    views = await asyncio.gather(*(service.get(r.application_id, citizen_ref) for r in window))
-    return connection_from_slice([Application(view=v) for v in views], page, len(rows))
+    return connection_from_slice([from_index(r, partial(service.get, r.application_id, citizen_ref))
+                                  for r in window], page, len(rows))
+
+
+def from_index(row: IndexedApplication, load: Callable[[], Awaitable[ApplicationView]]) -> Application:
+    """A list entry answered from the index; fields beyond it query the workflow only when asked for."""
+    return Application(summary=Summary(row.application_id, row.service_id, row.department, row.status,
+                                       row.reference_number, row.created_at, row.updated_at), load=load)
 
 
 @strawberry.type

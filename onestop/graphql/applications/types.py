@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import cast
@@ -199,74 +202,103 @@ class TimelineEvent:
     message: str | None
 
 
+@dataclass(frozen=True)
+class Summary:
+    """What the applications index knows without asking the workflow (enough for lists)."""
+
+    application_id: str
+    service_id: str
+    department: str
+    status: str
+    reference_number: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
 @strawberry.type(description="A citizen's application for a service.")
 class Application(Node):
-    view: strawberry.Private[ApplicationView]
+    summary: strawberry.Private[Summary | ApplicationView]
+    # Fetches the full state (a workflow query) the first time a field needs more than the summary.
+    load: strawberry.Private[Callable[[], Awaitable[ApplicationView]] | None] = None
+    _loading: strawberry.Private[asyncio.Task[ApplicationView] | None] = None
+
+    @classmethod
+    def of(cls, view: ApplicationView) -> Application:
+        return cls(summary=view)
+
+    async def view(self) -> ApplicationView:
+        if isinstance(self.summary, ApplicationView):
+            return self.summary
+        if self._loading is None:
+            assert self.load is not None, "an Application from a summary needs a loader"
+            self._loading = asyncio.ensure_future(self.load())
+        return await self._loading
 
     @field(description="Opaque global id.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("Application", self.view.application_id))
+        return strawberry.ID(to_global_id("Application", self.summary.application_id))
 
     @field(description="The service as currently published (the application itself runs definitionVersion).")
     def service(self, info: Info_) -> Service | None:
-        model = info.context.snapshot.catalogue.service(self.view.service_id)
+        model = info.context.snapshot.catalogue.service(self.summary.service_id)
         return None if model is None else Service(model=model)
 
     @field()
     def service_slug(self) -> str:
-        return self.view.service_id
+        return self.summary.service_id
 
     @field()
     def status(self) -> ApplicationStatus:
-        return ApplicationStatus(self.view.status)
+        return ApplicationStatus(self.summary.status)
 
     @field()
     def reference_number(self) -> str | None:
-        return self.view.reference_number
+        return self.summary.reference_number
 
     @field(description="The service version this application started with and keeps.")
-    def definition_version(self) -> int:
-        return self.view.service_version
+    async def definition_version(self) -> int:
+        return (await self.view()).service_version
 
     @field()
-    def definition_hash(self) -> str:
-        return self.view.content_hash
+    async def definition_hash(self) -> str:
+        return (await self.view()).content_hash
 
     @field()
     def department(self) -> str:
-        return self.view.department
+        return self.summary.department
 
     @field()
-    def current_step(self) -> CurrentStep | None:
-        spec = self.view.current_step
-        return None if spec is None else CurrentStep(spec=spec, view=self.view)
+    async def current_step(self) -> CurrentStep | None:
+        view = await self.view()
+        spec = view.current_step
+        return None if spec is None else CurrentStep(spec=spec, view=view)
 
     @field()
-    def steps(self, info: Info_) -> list[ApplicationStep]:
+    async def steps(self, info: Info_) -> list[ApplicationStep]:
         return [ApplicationStep(id=s.id, type=StepType(s.type), title=localized(s.title, info.context.lang) or s.id,
-                                state=StepState(s.state)) for s in self.view.outline]
+                                state=StepState(s.state)) for s in (await self.view()).outline]
 
     @field(description="Answers so far, by field id.")
-    def answers(self) -> JSON:
-        return cast(JSON, dict(self.view.answers))
+    async def answers(self) -> JSON:
+        return cast(JSON, dict((await self.view()).answers))
 
     @field()
-    def timeline(self) -> list[TimelineEvent]:
+    async def timeline(self) -> list[TimelineEvent]:
         return [TimelineEvent(at=t.at, status=ApplicationStatus(t.status), message=t.message)
-                for t in self.view.timeline]
+                for t in (await self.view()).timeline]
 
     @field(description="Why the application ended as not eligible.")
-    def exit_message(self, info: Info_) -> str | None:
-        return localized(self.view.exit_message, info.context.lang)
+    async def exit_message(self, info: Info_) -> str | None:
+        return localized((await self.view()).exit_message, info.context.lang)
 
     @field()
-    def delivered(self) -> bool:
-        return self.view.delivered
+    async def delivered(self) -> bool:
+        return (await self.view()).delivered
 
     @field()
     def created_at(self) -> datetime:
-        return self.view.created_at
+        return self.summary.created_at
 
     @field()
     def updated_at(self) -> datetime:
-        return self.view.updated_at
+        return self.summary.updated_at

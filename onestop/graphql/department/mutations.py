@@ -48,5 +48,5 @@ class DepartmentMutation:
         except ApplicationRefused as exc:
             return ApplicationPayload(application=None, user_errors=refusal_errors(info, exc),
                                       client_mutation_id=input.client_mutation_id)
-        return ApplicationPayload(application=Application(view=view), user_errors=[],
+        return ApplicationPayload(application=Application.of(view), user_errors=[],
                                   client_mutation_id=input.client_mutation_id)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 
 import strawberry
 
 from onestop.engine.errors import Forbidden as EngineForbidden
+from onestop.graphql.applications.queries import from_index
 from onestop.graphql.applications.services import application_service
 from onestop.graphql.applications.types import Application, ApplicationStatus
 from onestop.graphql.context import Info_
@@ -30,5 +31,5 @@ class DepartmentQuery:
         except EngineForbidden as exc:
             raise Forbidden(exc.message) from exc
         window = rows[page.offset: page.offset + page.limit]
-        views = await asyncio.gather(*(service.get_for_staff(principal, r.application_id) for r in window))
-        return connection_from_slice([Application(view=v) for v in views], page, len(rows))
+        return connection_from_slice([from_index(r, partial(service.get_for_staff, principal, r.application_id))
+                                      for r in window], page, len(rows))
