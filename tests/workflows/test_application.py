@@ -307,16 +307,18 @@ async def test_department_staff_see_submitted_applications_of_their_department_o
     assert decided.value.errors[0].code == "INVALID_TRANSITION"
 
 
+@pytest.mark.slow
 async def test_a_second_action_while_prefill_runs_is_refused_as_busy(
     apps: ApplicationService, gateway: FakeGateway
 ) -> None:
     import asyncio
 
-    gateway.delay = 1.0
+    gateway.delay = 3.0
     view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
     app = view.application_id
     granting = asyncio.create_task(apps.grant_consent(app, "citizen-1", "prefill"))
-    await asyncio.sleep(0.3)
+    while not gateway.requests:  # the prefill activity has started: the grant is in progress
+        await asyncio.sleep(0.05)
     with pytest.raises(ApplicationRefused) as busy:
         await apps.decline_consent(app, "citizen-1", "prefill")
     assert busy.value.errors[0].code == "BUSY"
