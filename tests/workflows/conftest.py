@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +79,11 @@ class FakeGateway:
     requests: list[PrefillRequest]
     delay: float = 0.0
     fail: bool = False
+    started: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def __call__(self, request: PrefillRequest) -> PrefillResult:
         self.requests.append(request)
+        self.started.set()
         await asyncio.sleep(self.delay)
         if self.fail:
             raise ApplicationError("consent revoked", type="CONSENT_REVOKED", non_retryable=True)

@@ -317,8 +317,7 @@ async def test_a_second_action_while_prefill_runs_is_refused_as_busy(
     view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
     app = view.application_id
     granting = asyncio.create_task(apps.grant_consent(app, "citizen-1", "prefill"))
-    while not gateway.requests:  # the prefill activity has started: the grant is in progress
-        await asyncio.sleep(0.05)
+    await asyncio.wait_for(gateway.started.wait(), 20)  # the prefill runs: the grant is in progress
     with pytest.raises(ApplicationRefused) as busy:
         await apps.decline_consent(app, "citizen-1", "prefill")
     assert busy.value.errors[0].code == "BUSY"
