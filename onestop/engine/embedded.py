@@ -28,6 +28,12 @@ from onestop.engine.temporal import (
 log = logging.getLogger("onestop")
 
 
+class ListenError(Exception):
+    """The API could not listen on its host and port; the message names what to change."""
+
+    code = "LISTEN"
+
+
 def _free_port(preferred: int) -> int:
     for port in (preferred, 0):
         with socket.socket() as sock:
@@ -119,7 +125,17 @@ async def _serve_http(settings: Settings, engine: Any, stop: asyncio.Event, urls
     config = uvicorn.Config(create_app(settings, engine), host=settings.host, port=settings.port,
                             log_level="warning", lifespan="off")
     server = _QuietServer(config)
-    task = asyncio.create_task(server.serve())
+
+    async def serve() -> None:
+        try:
+            await server.serve()
+        except SystemExit as exc:
+            # uvicorn calls sys.exit when it cannot bind; escaping the event loop that way skips our shutdown and
+            # hangs the process (worker and Temporal child left running), so fail like any other setup error.
+            raise ListenError(f"the API cannot listen on {settings.host}:{settings.port} (address in use or not "
+                              f"allowed); choose another --port / ONESTOP_PORT") from exc
+
+    task = asyncio.create_task(serve())
     while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn exposes only a flag
         await asyncio.sleep(0.05)
     if server.started:
@@ -181,7 +197,7 @@ def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int
         elif settings.temporal_address is None:
             settings = settings.model_copy(update={"temporal_address": "127.0.0.1:7233"})
         return asyncio.run(_run(settings, api=api, worker=worker, process=process, ui_port=ui_port))
-    except TemporalSetupError as exc:
+    except (TemporalSetupError, ListenError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

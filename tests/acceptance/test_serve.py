@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from onestop.graphql.relay import from_global_id
 
@@ -446,3 +448,30 @@ async def _ok(api: Api, query: str, variables: dict[str, Any], headers: dict[str
     assert payload["userErrors"] == [], payload["userErrors"]
     application: dict[str, Any] = payload["application"]
     return application
+
+
+@pytest.mark.parametrize("command", ["serve", "api"])
+def test_a_busy_port_is_a_clear_error_not_a_hang(command: str, tmp_path: Path, temporal: WorkflowEnvironment) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {**os.environ, "ONESTOP_TEMPORAL_UI_PORT": "0", "ONESTOP_ENV": "development"}
+        if command == "api":
+            env["ONESTOP_TEMPORAL_ADDRESS"] = temporal.client.service_client.config.target_host
+        process = subprocess.Popen(  # noqa: S603 - our own console script
+            [str(ONESTOP), command, "--port", str(port), "--data-dir", str(tmp_path)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        try:
+            output, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+            for pid in temporal_processes(tmp_path):
+                os.kill(pid, signal.SIGKILL)
+            pytest.fail(f"onestop {command} hung on a busy port:\n{output.decode(errors='replace')}")
+    text = output.decode(errors="replace")
+    assert process.returncode not in (0, None), text
+    assert str(port) in text, text
+    assert "Traceback" not in text, text
+    assert temporal_processes(tmp_path) == []
