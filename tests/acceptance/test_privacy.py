@@ -32,6 +32,7 @@ CITIZEN = "wong-ka-fai"
 STRANGER = "lee-mei-ling"
 SLUG = "renew-driving-licence"
 LOCAL_ACTIVITY_META = ".marker_recorded_event_attributes.details[data]"
+PATCH_META = ".marker_recorded_event_attributes.details[patch-data]"  # workflow.patched(): the patch id only
 
 
 def personal_strings(definitions: Path, citizen_id: str) -> list[str]:
@@ -143,7 +144,7 @@ async def test_temporal_history_without_the_codec_holds_no_personal_data(system:
             _assert_clean(MessageToJson(event), finished.strings, f"{execution.id} event (JSON)")
             signals += event.HasField("workflow_execution_signaled_event_attributes")
             for where, payload in _payloads(event):
-                if ".search_attributes." in where or where.startswith(LOCAL_ACTIVITY_META):
+                if ".search_attributes." in where or where.startswith((LOCAL_ACTIVITY_META, PATCH_META)):
                     # Temporal must read search attributes; a local activity marker's `data` detail is the SDK's own
                     # bookkeeping (type, attempt, times). Both are still searched for personal data above.
                     continue
