@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from onestop.catalogue import CatalogueError
 from onestop.config import Settings
 from onestop.engine.temporal import (
     TemporalSetupError,
@@ -190,6 +191,12 @@ def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int
     process: subprocess.Popen[bytes] | None = None
     ui_port: int | None = None
     try:
+        for name in ("codec_key", "data_key", "signing_key"):
+            settings.key_bytes(name)  # a missing or bad key is a configuration error: say so before starting
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         if embedded and settings.temporal_address is None:
             process, address, ui_port = start_dev_server(settings)
             settings = settings.model_copy(update={"temporal_address": address})
@@ -200,6 +207,14 @@ def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int
     except (TemporalSetupError, ListenError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except CatalogueError as exc:
+        print(f"error: the definitions in {settings.definitions} do not load (fix them and start again):",
+              file=sys.stderr)
+        for problem in exc.problems:
+            print(problem.format(), file=sys.stderr)
+            if problem.hint:
+                print(f"  hint: {problem.hint}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
     finally:

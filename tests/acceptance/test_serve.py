@@ -475,3 +475,44 @@ def test_a_busy_port_is_a_clear_error_not_a_hang(command: str, tmp_path: Path, t
     assert str(port) in text, text
     assert "Traceback" not in text, text
     assert temporal_processes(tmp_path) == []
+
+
+def _run_to_exit(args: list[str], data_dir: Path, timeout: float = 60, **extra_env: str) -> tuple[int, str]:
+    env = {**os.environ, "ONESTOP_TEMPORAL_UI_PORT": "0", **extra_env}
+    for name in ("ONESTOP_DATA_KEY", "ONESTOP_CODEC_KEY", "ONESTOP_SIGNING_KEY", "ONESTOP_ENV"):
+        if name not in extra_env:
+            env.pop(name, None)
+    process = subprocess.Popen([str(ONESTOP), *args, "--data-dir", str(data_dir)],  # noqa: S603
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        for pid in temporal_processes(data_dir):
+            os.kill(pid, signal.SIGKILL)
+        pytest.fail(f"onestop {args[0]} did not exit within {timeout:.0f} s:\n{output.decode(errors='replace')}")
+    assert temporal_processes(data_dir) == [], "the Temporal child outlived the failed start"
+    return process.returncode, output.decode(errors="replace")
+
+
+def test_broken_definitions_at_start_up_are_listed_without_a_traceback(definitions_dir: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "definitions"
+    shutil.copytree(definitions_dir, tree)
+    path = tree / "services" / "transport" / "renew-vehicle-licence.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("themes: [transport]", "themes: [transprt]"), encoding="utf-8")
+    line = text.splitlines().index("themes: [transport]") + 1
+    code, output = _run_to_exit(["serve", "--port", str(free_port()), "--definitions", str(tree)], tmp_path / "data")
+    assert code not in (0, None), output
+    assert f"renew-vehicle-licence.yaml:{line}:10: error[UNKNOWN_THEME]" in output, output
+    assert "Traceback" not in output, output
+
+
+def test_production_without_keys_stops_at_once_naming_the_setting(tmp_path: Path) -> None:
+    started = time.monotonic()
+    code, output = _run_to_exit(["serve", "--port", str(free_port()), "--env", "production"], tmp_path, timeout=45)
+    assert code not in (0, None), output
+    assert re.search(r"ONESTOP_(DATA|CODEC|SIGNING)_KEY is required in production", output), output
+    assert "Traceback" not in output, output
+    assert time.monotonic() - started < 30, f"took {time.monotonic() - started:.0f} s to say so:\n{output}"
