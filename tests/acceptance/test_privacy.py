@@ -145,8 +145,9 @@ async def test_temporal_history_without_the_codec_holds_no_personal_data(system:
             signals += event.HasField("workflow_execution_signaled_event_attributes")
             for where, payload in _payloads(event):
                 if ".search_attributes." in where or where.startswith((LOCAL_ACTIVITY_META, PATCH_META)):
-                    # Temporal must read search attributes; a local activity marker's `data` detail is the SDK's own
-                    # bookkeeping (type, attempt, times). Both are still searched for personal data above.
+                    # Temporal must read search attributes; a local activity marker's `data` and a patch marker's
+                    # `patch-data` are the SDK's own bookkeeping (type, attempt, times; the patch id). All are still
+                    # searched for personal data above.
                     continue
                 encoding = payload.metadata.get("encoding", b"").decode()
                 assert encoding not in ("json/plain", "json/protobuf"), (
