@@ -29,10 +29,10 @@ from onestop.engine.temporal import (
 log = logging.getLogger("onestop")
 
 
-class ListenError(Exception):
-    """The API could not listen on its host and port; the message names what to change."""
+class StartupError(Exception):
+    """A setting or the host stops start-up (bad or missing setting, busy port); the message names what to change."""
 
-    code = "LISTEN"
+    code = "STARTUP"
 
 
 def _free_port(preferred: int) -> int:
@@ -86,7 +86,10 @@ async def _engine(settings: Settings, client: Any) -> AsyncIterator[Any]:
     from onestop.engine.applications import build_applications
     from onestop.engine.container import build_engine
 
-    engine = await build_engine(settings)
+    try:
+        engine = await build_engine(settings)
+    except ValueError as exc:  # the engine's services refuse a bad or missing setting with a ValueError naming it
+        raise StartupError(str(exc)) from exc
     engine.catalogue.install_sighup(asyncio.get_running_loop())  # `kill -HUP` reloads definitions (H6)
     try:
         if engine.applications is None:
@@ -133,7 +136,7 @@ async def _serve_http(settings: Settings, engine: Any, stop: asyncio.Event, urls
         except SystemExit as exc:
             # uvicorn calls sys.exit when it cannot bind; escaping the event loop that way skips our shutdown and
             # hangs the process (worker and Temporal child left running), so fail like any other setup error.
-            raise ListenError(f"the API cannot listen on {settings.host}:{settings.port} (address in use or not "
+            raise StartupError(f"the API cannot listen on {settings.host}:{settings.port} (address in use or not "
                               f"allowed); choose another --port / ONESTOP_PORT") from exc
 
     task = asyncio.create_task(serve())
@@ -204,7 +207,7 @@ def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int
         elif settings.temporal_address is None:
             settings = settings.model_copy(update={"temporal_address": "127.0.0.1:7233"})
         return asyncio.run(_run(settings, api=api, worker=worker, process=process, ui_port=ui_port))
-    except (TemporalSetupError, ListenError) as exc:
+    except (TemporalSetupError, StartupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except CatalogueError as exc:

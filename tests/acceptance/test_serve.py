@@ -9,6 +9,7 @@ the application.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import re
 import shutil
@@ -516,3 +517,12 @@ def test_production_without_keys_stops_at_once_naming_the_setting(tmp_path: Path
     assert re.search(r"ONESTOP_(DATA|CODEC|SIGNING)_KEY is required in production", output), output
     assert "Traceback" not in output, output
     assert time.monotonic() - started < 30, f"took {time.monotonic() - started:.0f} s to say so:\n{output}"
+
+
+def test_production_without_an_oidc_issuer_is_named_without_a_traceback(tmp_path: Path) -> None:
+    key = base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
+    code, output = _run_to_exit(["serve", "--port", str(free_port()), "--env", "production"], tmp_path, timeout=45,
+                                ONESTOP_DATA_KEY=key, ONESTOP_CODEC_KEY=key, ONESTOP_SIGNING_KEY=key)
+    assert code not in (0, None), output
+    assert "ONESTOP_OIDC_ISSUER is required in production" in output, output
+    assert "Traceback" not in output, output
