@@ -27,7 +27,7 @@ FACE = "urn:onestop:acr:face"
 
 APPLICATION = """
 fragment A on Application {
-  id status referenceNumber definitionVersion answers serviceSlug exitMessage
+  id status referenceNumber definitionVersion definitionHash answers serviceSlug exitMessage
   currentStep {
     id type title description items consentRequired assurance maxAge
     fields {

@@ -162,7 +162,11 @@ SHARED = Shared()
 
 
 async def test_serve_prints_its_urls_and_answers_health(served: Served) -> None:
-    output = served.output()
+    for _ in range(100):  # the URLs are printed just after uvicorn starts answering
+        output = served.output()
+        if "Dev identity" in output:
+            break
+        await asyncio.sleep(0.1)
     for label in ["GraphQL API", "Temporal", "Temporal UI", "Health", "Dev identity"]:
         assert label in output, output
     assert f"{served.base_url}/graphql" in output
@@ -379,12 +383,28 @@ async def test_sighup_reloads_definitions_and_a_broken_tree_keeps_the_last_good_
     assert problem["path"].endswith("renew-vehicle-licence.yaml")
     assert problem["line"] == good.splitlines().index("themes: [transport]") + 1
 
+    # a draft started on the old version keeps it; a new application gets the new one
+    citizen = await api.token({"citizen": CITIZEN, "acr": STANDARD})
+    old_draft = (await api.data(START, {"slug": "renew-vehicle-licence", "cmid": uuid.uuid4().hex}, citizen)
+                 )["startApplication"]["application"]
+    assert old_draft["currentStep"]["title"] == "Your vehicles"
+
     title = "Renew a vehicle licence online"
-    path.write_text(_retitle(good, title), encoding="utf-8")
+    new_text = _retitle(good, title).replace("title: {en: Your vehicles, tc:", "title: {en: Your cars, tc:")
+    assert new_text.count("Your cars") == 1
+    path.write_text(new_text, encoding="utf-8")
     fixed = await _status_after_sighup(api, served, version, broken=False)
     assert fixed["catalogueStatus"]["problems"] == []
     assert fixed["catalogueStatus"]["version"] != version
     assert fixed["service"]["title"] == title
+
+    kept = (await api.data(GET, {"id": old_draft["id"]}, citizen))["application"]
+    assert kept["definitionHash"] == old_draft["definitionHash"]
+    assert kept["currentStep"]["title"] == "Your vehicles"
+    new_draft = (await api.data(START, {"slug": "renew-vehicle-licence", "cmid": uuid.uuid4().hex}, citizen)
+                 )["startApplication"]["application"]
+    assert new_draft["definitionHash"] != old_draft["definitionHash"]
+    assert new_draft["currentStep"]["title"] == "Your cars"
 
 
 def _retitle(text: str, title: str) -> str:
