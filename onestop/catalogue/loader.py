@@ -101,6 +101,27 @@ def _descend(tp: Any, part: str | int) -> tuple[Any, bool]:
     return None, True
 
 
+def _union_choices(root: type[BaseModel], loc: Loc, tag: str) -> tuple[list[str], set[str]]:
+    """The tag values of the discriminated union at ``loc`` and every key its members allow."""
+    tp: Any = root
+    for part in loc:
+        tp, _ = _descend(tp, part)
+        if tp is None:
+            return [], set()
+    tp = _unwrap(tp)
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return [], set()
+    tags: list[str] = []
+    keys: set[str] = set()
+    for member in typing.get_args(tp):
+        if inspect.isclass(member) and issubclass(member, BaseModel):
+            keys.update(allowed_keys(member))
+            info = next((i for n, i in member.model_fields.items() if tag in (n, i.alias)), None)
+            if info is not None:
+                tags.extend(str(value) for value in typing.get_args(info.annotation))
+    return tags, keys
+
+
 def model_at(root: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     """The model class a validation-error loc points into, following union tags."""
     tp: Any = root
@@ -152,9 +173,16 @@ def _problem(source: Source, root: type[BaseModel], error: ErrorDetails) -> Prob
     if kind == "missing":
         return source.problem(data_loc, "MISSING_KEY", f"missing key '{key}'")
     if kind == "union_tag_not_found":
-        tag = ctx.get("discriminator", "type").strip("'")
+        tag = str(ctx.get("discriminator", "type")).strip("'")
+        tags, keys = _union_choices(root, loc, tag)
+        given = error["input"] if isinstance(error["input"], dict) else {}
+        # A misspelt discriminator ("typ: form") is the likely cause: name the key the author wrote.
+        misspelt = next((str(k) for k in given if str(k) not in keys and did_you_mean(str(k), [tag])), None)
+        if misspelt is not None:
+            return source.problem((*data_loc, misspelt), "UNKNOWN_KEY", f"unknown key '{misspelt}'",
+                                  f"did you mean '{tag}'?", at_key=True)
         return source.problem(data_loc, "MISSING_KEY", f"missing key '{tag}'",
-                              f"{tag} is one of {ctx.get('expected_tags', '')}")
+                              f"{tag} is one of: {', '.join(tags)}" if tags else None)
     if kind == "union_tag_invalid":
         tag_key = str(ctx.get("discriminator", "'type'")).strip("'")
         expected = [tag.strip(" '") for tag in str(ctx.get("expected_tags", "")).split(",")]

@@ -221,3 +221,18 @@ def test_field_constraints_must_be_consistent(
 ) -> None:
     tree.edit_service(old, new)
     assert (SERVICE_FILE, line, col, code) in codes_at(tree.problems())
+
+
+def test_a_misspelt_step_type_key_is_named_with_a_suggestion(tree: Tree) -> None:
+    tree.edit_service("    type: form", "    typ: form")
+    [problem] = tree.problems()
+    assert (problem.line, problem.col, problem.code) == (19, 5, "UNKNOWN_KEY")
+    assert problem.message == "unknown key 'typ'"
+    assert problem.hint == "did you mean 'type'?"
+
+
+def test_a_step_without_type_lists_the_step_types(tree: Tree) -> None:
+    tree.edit_service("    type: form\n", "")
+    [problem] = tree.problems()
+    assert problem.code == "MISSING_KEY"
+    assert problem.hint == "type is one of: form, prefill, consent, stepUp, review, submit, exit"
