@@ -390,14 +390,13 @@ async def citizen_context(engine: Any, principal: Principal) -> tuple[str, Citiz
 
 async def build_applications(engine: Any, client: Client | None = None) -> ApplicationService | None:
     """Attach ``ApplicationService`` to the engine when a Temporal address is configured."""
-    from onestop.engine.temporal import connect
+    from onestop.engine.temporal import connect_for
 
     settings = engine.settings
     if client is None:
         if settings.temporal_address is None:
             return None
-        client = await connect(settings.temporal_address, settings.temporal_namespace,
-                               settings.key_bytes("codec_key"))
+        client = await connect_for(settings)
     await engine.database.create_all()  # the inbox and index tables (delivery.py) join the others
     catalogue = engine.catalogue.catalogue
     ladder = AssuranceLadder.from_levels(catalogue.taxonomy.assurance_levels)

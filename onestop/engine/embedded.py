@@ -20,7 +20,7 @@ from onestop.config import Settings
 from onestop.engine.temporal import (
     TemporalSetupError,
     build_worker,
-    connect,
+    connect_for,
     dev_server_args,
     ensure_search_attributes,
     temporal_binary,
@@ -74,7 +74,7 @@ async def _wait_ready(address: str, process: subprocess.Popen[bytes] | None, set
             raise TemporalSetupError(f"the Temporal dev server exited with code {process.returncode}; "
                                      f"see {settings.data_dir / 'temporal.log'}")
         try:
-            return await connect(address, settings.temporal_namespace, settings.key_bytes("codec_key"))
+            return await connect_for(settings, address)
         except Exception as exc:  # the server is still starting
             last = exc
             await asyncio.sleep(0.3)

@@ -15,6 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from onestop.config import Settings
 from onestop.engine.codec import data_converter
 
 SERVICE_ID = SearchAttributeKey.for_keyword("OnestopServiceId")
@@ -51,9 +52,19 @@ def dev_server_args(keys: Sequence[SearchAttributeKey[str]] = SEARCH_ATTRIBUTES)
     return args
 
 
-async def connect(address: str, namespace: str, codec_key: bytes) -> Client:
-    """A client whose payloads are encrypted with the codec key."""
-    return await Client.connect(address, namespace=namespace, data_converter=data_converter(codec_key))
+async def connect(address: str, namespace: str, codec_key: bytes, previous_keys: Sequence[bytes] = ()) -> Client:
+    """A client whose payloads are encrypted with the codec key and still decrypt with the previous keys."""
+    return await Client.connect(address, namespace=namespace, data_converter=data_converter(codec_key, previous_keys))
+
+
+async def connect_for(settings: Settings, address: str | None = None) -> Client:
+    """``connect`` with the configured address, namespace, ``ONESTOP_CODEC_KEY`` and ``ONESTOP_CODEC_KEY_PREVIOUS``
+    (histories written before a key rotation keep decoding)."""
+    target = address or settings.temporal_address
+    if target is None:
+        raise TemporalSetupError("no Temporal address configured; set ONESTOP_TEMPORAL_ADDRESS")
+    return await connect(target, settings.temporal_namespace, settings.key_bytes("codec_key"),
+                         settings.previous_key_bytes("codec_key"))
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
@@ -90,6 +101,7 @@ __all__ = [
     "TemporalSetupError",
     "build_worker",
     "connect",
+    "connect_for",
     "dev_server_args",
     "ensure_search_attributes",
     "temporal_binary",
