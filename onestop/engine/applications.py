@@ -51,6 +51,10 @@ from onestop.workflows.snapshot import ServiceSnapshot
 SnapshotSource = Callable[[str], ServiceSnapshot | None]
 """The current pinned definition of a service by slug (None when the catalogue has no such service)."""
 
+APPROVER_ROLE = "approver"
+"""The staff role that may decide an application; caseworkers move it on (IN_REVIEW, NEEDS_INFO)."""
+DECISIONS = frozenset({Status.APPROVED, Status.REJECTED})
+
 
 class ApplicationRefused(EngineError):
     """The workflow refused an action; ``errors`` say which answers and why (nothing was changed)."""
@@ -230,6 +234,14 @@ class ApplicationService:
         if target not in DEPARTMENT_STATUSES:
             raise ApplicationRefused([FieldError(["status"], "INVALID_STATUS", {
                 "en": f"Staff can set IN_REVIEW, NEEDS_INFO, APPROVED or REJECTED, not {status}."})])
+        if target in DECISIONS and APPROVER_ROLE not in principal.roles:
+            raise ApplicationRefused([FieldError(["status"], "APPROVER_REQUIRED", {
+                "en": f"An approver must decide: only staff with the '{APPROVER_ROLE}' role may set {target.value}; "
+                      "a caseworker may set IN_REVIEW or NEEDS_INFO.",
+                "tc": f"須由審批人員決定：只有具「{APPROVER_ROLE}」角色的職員可設為 {target.value}；"
+                      "個案處理人員可設為 IN_REVIEW 或 NEEDS_INFO。",
+                "sc": f"须由审批人员决定：只有具“{APPROVER_ROLE}”角色的职员可设为 {target.value}；"
+                      "个案处理人员可设为 IN_REVIEW 或 NEEDS_INFO。"})])
         if Status(view.status) in TERMINAL:
             raise ApplicationRefused([FieldError(["status"], "INVALID_TRANSITION", {
                 "en": f"The application is already {view.status}; it cannot change."})])

@@ -196,6 +196,7 @@ def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int
     try:
         for name in ("codec_key", "data_key", "signing_key"):
             settings.key_bytes(name)  # a missing or bad key is a configuration error: say so before starting
+            settings.previous_key_bytes(name)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -48,7 +48,7 @@ MINE = "{ viewer { applications(first: 100) { totalCount edges { node { id statu
 INBOX = "{ departmentInbox(first: 10) { totalCount edges { node { id status referenceNumber answers } } } }"
 DECIDE = """mutation($id: ID!, $status: ApplicationStatus!, $message: String) {
   updateApplicationStatus(input: {applicationId: $id, status: $status, message: $message}) {
-    application { status timeline { status message } } userErrors { field code } } }"""
+    application { status timeline { status message } } userErrors { field code message } } }"""
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +191,13 @@ async def test_a_citizen_renews_a_driving_licence_and_the_department_approves_it
     decided = (await api.data(DECIDE, {"id": app_id, "status": "NEEDS_INFO", "message": "Upload a photo"}, officer)
                )["updateApplicationStatus"]["application"]
     assert decided["status"] == "NEEDS_INFO"
-    await api.data(DECIDE, {"id": app_id, "status": "APPROVED"}, officer)
+    refused = (await api.data(DECIDE, {"id": app_id, "status": "APPROVED"}, officer))["updateApplicationStatus"]
+    assert refused["application"] is None
+    assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [(["input", "status"], "APPROVER_REQUIRED")]
+    assert "approver must decide" in refused["userErrors"][0]["message"]
+    supervisor = await api.token({"staff": "td-supervisor"})
+    approved = (await api.data(DECIDE, {"id": app_id, "status": "APPROVED"}, supervisor))["updateApplicationStatus"]
+    assert approved["userErrors"] == []
     seen = (await api.data(GET, {"id": app_id}, citizen))["application"]
     assert seen["status"] == "APPROVED"
     assert [t["status"] for t in seen["timeline"]][-3:] == ["SUBMITTED", "NEEDS_INFO", "APPROVED"]

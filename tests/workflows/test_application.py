@@ -300,10 +300,18 @@ async def test_department_staff_see_submitted_applications_of_their_department_o
     with pytest.raises(ApplicationRefused) as no_message:
         await apps.update_status(td, app, "NEEDS_INFO")
     assert no_message.value.errors[0].code == "REQUIRED"
-    view = await apps.update_status(td, app, "REJECTED", "Licence suspended")
+    with pytest.raises(ApplicationRefused) as not_approver:
+        await apps.update_status(td, app, "REJECTED", "Licence suspended")
+    assert [(e.path, e.code) for e in not_approver.value.errors] == [(["status"], "APPROVER_REQUIRED")]
+    assert "approver must decide" in not_approver.value.errors[0].message["en"]
+    view = await apps.update_status(td, app, "IN_REVIEW")
+    assert view.status == "IN_REVIEW"
+    supervisor = Principal(sub="td-2", kind="staff", acr="urn:onestop:acr:standard", amr=("pwd",),
+                           auth_time=datetime.now(UTC), department="TD", roles=("caseworker", "approver"))
+    view = await apps.update_status(supervisor, app, "REJECTED", "Licence suspended")
     assert (view.status, view.timeline[-1].message) == ("REJECTED", "Licence suspended")
     with pytest.raises(ApplicationRefused) as decided:
-        await apps.update_status(td, app, "APPROVED")
+        await apps.update_status(supervisor, app, "APPROVED")
     assert decided.value.errors[0].code == "INVALID_TRANSITION"
 
 
