@@ -97,6 +97,7 @@ async def test_an_application_through_the_api_process_is_worked_by_the_worker_pr
             break
         await asyncio.sleep(0.1)
     assert run.application["id"] in [e["node"]["id"] for e in inbox]
-    decided = (await api.data(DECIDE, {"id": run.application["id"], "status": "APPROVED"}, officer)
+    supervisor = await api.token({"staff": "td-supervisor"})  # only an approver decides
+    decided = (await api.data(DECIDE, {"id": run.application["id"], "status": "APPROVED"}, supervisor)
                )["updateApplicationStatus"]
     assert decided["application"]["status"] == "APPROVED"

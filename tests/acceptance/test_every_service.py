@@ -87,9 +87,12 @@ async def test_a_citizen_completes_the_service_and_its_department_decides_it(sys
         await asyncio.sleep(0.1)
     assert app["id"] in [n["id"] for n in inbox], f"{slug} never reached the {department} inbox"
 
+    approvers = [s for s in staff if "approver" in s["roles"]]
+    assert approvers, f"no dev approver for department {department}: nobody can decide {slug}"
+    approver = await api.token({"staff": approvers[0]["id"]})
     decision = "APPROVED" if len(slug) % 2 else "REJECTED"
     decided = (await api.data(DECIDE, {"id": app["id"], "status": decision, "message": "Decided by acceptance"},
-                              officer))["updateApplicationStatus"]
+                              approver))["updateApplicationStatus"]
     assert decided["userErrors"] == []
     headers = await api.token({"citizen": citizen, "acr": STANDARD})
     seen = (await api.data(GET, {"id": app["id"]}, headers))["application"]

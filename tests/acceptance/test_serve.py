@@ -294,7 +294,8 @@ async def test_the_department_sees_and_approves_it_and_the_citizen_sees_the_deci
     assert SHARED.application_id not in [
         e["node"]["id"] for e in (await api.data(INBOX, {}, other))["departmentInbox"]["edges"]]
 
-    decided = (await api.data(DECIDE, {"id": SHARED.application_id, "status": "APPROVED"}, officer)
+    supervisor = await api.token({"staff": "td-supervisor"})  # only an approver decides
+    decided = (await api.data(DECIDE, {"id": SHARED.application_id, "status": "APPROVED"}, supervisor)
                )["updateApplicationStatus"]
     assert decided["userErrors"] == []
     assert decided["application"]["status"] == "APPROVED"
