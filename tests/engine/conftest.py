@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -42,7 +44,24 @@ POSTGRES_URL = os.environ.get("ONESTOP_TEST_POSTGRES_URL",
 _postgres_problem: list[str] = []
 
 
+def _start_local_postgres() -> None:
+    """Start the machine's PostgreSQL 15 and its test role when we may (root, default URL): CI runs these too."""
+    if "ONESTOP_TEST_POSTGRES_URL" in os.environ or os.geteuid() != 0 or not shutil.which("pg_ctlcluster"):
+        return
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+
+    run("pg_ctlcluster", "15", "main", "start")  # fails harmlessly when already running
+    sql = ("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'onestop') THEN "
+           "CREATE ROLE onestop LOGIN PASSWORD 'onestop'; END IF; END $$;")
+    run("su", "postgres", "-c", f'psql -qc "{sql}"')
+    exists = run("su", "postgres", "-c", "psql -tAc \"SELECT 1 FROM pg_database WHERE datname = 'onestop'\"")
+    if exists.stdout.strip() != "1":
+        run("su", "postgres", "-c", "createdb -O onestop onestop")
+
+
 async def _postgres_admin() -> AsyncEngine | None:
+    _start_local_postgres()
     engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from onestop.catalogue import load_catalogue
 from onestop.engine.errors import ProviderUnavailable, UnknownProvider
 from onestop.engine.gateway import DataServices
 from onestop.engine.profiles import Citizen
@@ -172,11 +173,7 @@ async def test_unknown_provider_is_a_clear_error(data_services: DataServices) ->
 
 
 def test_specs_come_from_the_catalogue(definitions_dir: Path) -> None:
-    catalogue_module = pytest.importorskip("onestop.catalogue")
-    load = getattr(catalogue_module, "load_catalogue", None)
-    if load is None:
-        pytest.skip("onestop.catalogue.load_catalogue is not available yet")
-    specs = specs_from_catalogue(load(definitions_dir))
+    specs = specs_from_catalogue(load_catalogue(definitions_dir))
     assert specs["eme"].department == "DPO"
     assert "hkid" in specs["eme"].items
     assert specs["td-licensing"].department == "TD"
