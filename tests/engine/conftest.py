@@ -52,12 +52,11 @@ def _start_local_postgres() -> None:
         return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
 
     run("pg_ctlcluster", "15", "main", "start")  # fails harmlessly when already running
-    sql = ("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'onestop') THEN "
-           "CREATE ROLE onestop LOGIN PASSWORD 'onestop'; END IF; END $$;")
-    run("su", "postgres", "-c", f'psql -qc "{sql}"')
-    exists = run("su", "postgres", "-c", "psql -tAc \"SELECT 1 FROM pg_database WHERE datname = 'onestop'\"")
-    if exists.stdout.strip() != "1":
-        run("su", "postgres", "-c", "createdb -O onestop onestop")
+    psql = ("runuser", "-u", "postgres", "--", "psql", "-qtA", "-c")  # no shell: $$ must reach psql intact
+    run(*psql, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'onestop') THEN "
+               "CREATE ROLE onestop LOGIN PASSWORD 'onestop'; END IF; END $$;")
+    if run(*psql, "SELECT 1 FROM pg_database WHERE datname = 'onestop'").stdout.strip() != "1":
+        run(*psql, "CREATE DATABASE onestop OWNER onestop")
 
 
 async def _postgres_admin() -> AsyncEngine | None:
