@@ -96,7 +96,8 @@ def _model_tables() -> set[str]:
     # Every table an onestop module maps; tables that tests add to Base for a moment are not the schema.
     import onestop.engine.delivery  # noqa: F401  (the application tables)
 
-    return {m.persist_selectable.description or "" for m in Base.registry.mappers if m.class_.__module__.startswith("onestop.")}
+    return {m.persist_selectable.description or "" for m in Base.registry.mappers
+            if m.class_.__module__.startswith("onestop.")}
 
 
 def _ours(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
