@@ -37,6 +37,7 @@ from onestop.workflows.contracts import (
     ApplicationView,
     DepartmentStatus,
     IndexEntry,
+    InfoResponse,
     OpenInput,
     Status,
     StepAction,
@@ -172,6 +173,20 @@ class ApplicationService:
             raise ApplicationRefused([FieldError([], "NOT_WITHDRAWABLE", {
                 "en": f"The application is {view.status}; it can no longer be withdrawn.",
                 "tc": f"申請狀態為 {view.status}，已不能撤回。"})]) from exc
+
+    async def respond(self, application_id: str, citizen_ref: str, message: str,
+                      client_mutation_id: str | None = None) -> ApplicationView:
+        """The citizen's reply to a NEEDS_INFO request: on the timeline, and the application is IN_REVIEW again."""
+        try:
+            return await self._update(application_id, citizen_ref, Update.RESPOND,
+                                      InfoResponse(message, client_mutation_id, citizen_ref), client_mutation_id)
+        except ApplicationRefused as exc:
+            if exc.code != "APPLICATION_CLOSED":
+                raise
+            view = await self.get(application_id, citizen_ref)
+            raise ApplicationRefused([FieldError([], "NOT_AWAITING_INFO", {
+                "en": f"The application is {view.status}; there is no request to reply to.",
+                "tc": f"申請狀態為 {view.status}；沒有需要回覆的要求。"})]) from exc
 
     async def complete_step_up(self, application_id: str, principal: Principal, citizen_ref: str, step_id: str,
                                client_mutation_id: str | None = None, *, now: datetime | None = None

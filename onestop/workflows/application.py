@@ -13,8 +13,10 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from onestop.workflows import interpreter as interp
     from onestop.workflows.contracts import (
+        CITIZEN_ACTOR,
         DEPARTMENT_STATUSES,
         QUERY_STATE,
+        RESPONSE_MAX_CHARS,
         SIGNAL_DEPARTMENT_STATUS,
         TERMINAL,
         WITHDRAWABLE,
@@ -26,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         DeliveryReceipt,
         DepartmentStatus,
         IndexEntry,
+        InfoResponse,
         OpenInput,
         PrefillRequest,
         PrefillResult,
@@ -525,3 +528,33 @@ class ServiceApplicationWorkflow:
             raise _refuse(_error("", "NOT_WITHDRAWABLE",
                                  f"The application is {self._status.value}; it can no longer be withdrawn.",
                                  f"申請狀態為 {self._status.value}，已不能撤回。"))
+
+    @workflow.update(name=Update.RESPOND)
+    def respond_to_request(self, response: InfoResponse) -> ApplicationView:
+        # New handler only: histories recorded before it have no such update, so their commands are unchanged.
+        if self._seen(response.client_mutation_id):
+            return self._view()
+        self._remember(response.client_mutation_id)
+        self._updated_at = workflow.now()
+        self._set_status(Status.IN_REVIEW, response.message.strip(), CITIZEN_ACTOR)
+        return self._view()
+
+    @respond_to_request.validator
+    def _validate_respond(self, response: InfoResponse) -> None:
+        self._require_owner(response.citizen_ref)
+        if self._seen(response.client_mutation_id):
+            return
+        if self._status is not Status.NEEDS_INFO:
+            raise _refuse(_error("", "NOT_AWAITING_INFO",
+                                 f"The application is {self._status.value}; the department has not asked for "
+                                 "information, so there is nothing to reply to.",
+                                 f"申請狀態為 {self._status.value}；部門沒有要求補充資料，無需回覆。"))
+        text = response.message.strip()
+        if not text:
+            raise _refuse(_error("message", "REQUIRED", "Write your reply to the department's request.",
+                                 "請填寫你對部門要求的回覆。"))
+        if len(response.message) > RESPONSE_MAX_CHARS:
+            raise _refuse(_error("message", "TOO_LONG",
+                                 f"Your reply has {len(response.message)} characters; at most "
+                                 f"{RESPONSE_MAX_CHARS} are allowed.",
+                                 f"你的回覆有 {len(response.message)} 個字元，上限為 {RESPONSE_MAX_CHARS} 個。"))

@@ -42,6 +42,7 @@ class Update:
     COMPLETE_STEP_UP = "completeStepUp"
     GO_BACK = "goBack"
     WITHDRAW = "withdraw"
+    RESPOND = "respondToRequest"
 
 
 SIGNAL_DEPARTMENT_STATUS = "departmentStatus"
@@ -129,6 +130,21 @@ class StepUpProof:
 
 @dataclass(frozen=True)
 class Withdraw:
+    client_mutation_id: str | None = None
+    # Who is acting; checked by the validator so a foreign application looks unknown.
+    citizen_ref: str = ""
+
+
+RESPONSE_MAX_CHARS = 2000
+CITIZEN_ACTOR = "citizen"
+"""The timeline actor of the citizen's own entries (staff entries carry the officer's subject)."""
+
+
+@dataclass(frozen=True)
+class InfoResponse:
+    """The citizen's answer to a department's NEEDS_INFO request."""
+
+    message: str
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""

@@ -30,7 +30,7 @@ fragment A on Application {
   id status referenceNumber definitionVersion answers delivered
   currentStep { id type title fields { id type label required value prefilled source options { value label } } }
   steps { id state }
-  timeline { status message }
+  timeline { status message author }
 }
 """
 START = APPLICATION + """mutation($slug: String!, $cmid: String) {
@@ -45,6 +45,9 @@ STEP_UP = APPLICATION + """mutation($id: ID!, $step: String!) {
   completeStepUp(input: {applicationId: $id, stepId: $step}) { application { ...A } userErrors { field code } } }"""
 GET = APPLICATION + "query($id: ID!) { application(id: $id) { ...A } }"
 MINE = "{ viewer { applications(first: 100) { totalCount edges { node { id status definitionVersion } } } } }"
+RESPOND = APPLICATION + """mutation($id: ID!, $message: String!) {
+  respondToRequest(input: {applicationId: $id, message: $message}) {
+    application { ...A } userErrors { field message code } } }"""
 INBOX = "{ departmentInbox(first: 10) { totalCount edges { node { id status referenceNumber answers } } } }"
 DECIDE = """mutation($id: ID!, $status: ApplicationStatus!, $message: String) {
   updateApplicationStatus(input: {applicationId: $id, status: $status, message: $message}) {
@@ -191,6 +194,23 @@ async def test_a_citizen_renews_a_driving_licence_and_the_department_approves_it
     decided = (await api.data(DECIDE, {"id": app_id, "status": "NEEDS_INFO", "message": "Upload a photo"}, officer)
                )["updateApplicationStatus"]["application"]
     assert decided["status"] == "NEEDS_INFO"
+    stranger = await api.token({"citizen": "lee-mei-ling", "acr": STANDARD})
+    foreign_reply = (await api.data(RESPOND, {"id": app_id, "message": "Mine"}, stranger))["respondToRequest"]
+    assert [e["code"] for e in foreign_reply["userErrors"]] == ["NOT_FOUND"]
+    blank = (await api.data(RESPOND, {"id": app_id, "message": ""}, citizen))["respondToRequest"]
+    assert [(e["field"], e["code"]) for e in blank["userErrors"]] == [(["input", "message"], "REQUIRED")]
+    replied = (await api.data(RESPOND, {"id": app_id, "message": "Photo uploaded"}, citizen))["respondToRequest"]
+    assert replied["userErrors"] == []
+    assert replied["application"]["status"] == "IN_REVIEW"
+    assert replied["application"]["timeline"][-1] == {"status": "IN_REVIEW", "message": "Photo uploaded",
+                                                      "author": "CITIZEN"}
+    by_status = """query($status: ApplicationStatus) { departmentInbox(first: 10, status: $status) {
+      edges { node { id status timeline { message author } } } } }"""
+    in_review = (await api.data(by_status, {"status": "IN_REVIEW"}, officer))["departmentInbox"]["edges"]
+    mine_in_review = next(e["node"] for e in in_review if e["node"]["id"] == app_id)
+    assert mine_in_review["timeline"][-2:] == [{"message": "Upload a photo", "author": "DEPARTMENT"},
+                                               {"message": "Photo uploaded", "author": "CITIZEN"}]
+
     refused = (await api.data(DECIDE, {"id": app_id, "status": "APPROVED"}, officer))["updateApplicationStatus"]
     assert refused["application"] is None
     assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [(["input", "status"], "APPROVER_REQUIRED")]
@@ -200,8 +220,9 @@ async def test_a_citizen_renews_a_driving_licence_and_the_department_approves_it
     assert approved["userErrors"] == []
     seen = (await api.data(GET, {"id": app_id}, citizen))["application"]
     assert seen["status"] == "APPROVED"
-    assert [t["status"] for t in seen["timeline"]][-3:] == ["SUBMITTED", "NEEDS_INFO", "APPROVED"]
-    assert seen["timeline"][-2]["message"] == "Upload a photo"
+    assert [t["status"] for t in seen["timeline"]][-4:] == ["SUBMITTED", "NEEDS_INFO", "IN_REVIEW", "APPROVED"]
+    assert seen["timeline"][-3]["message"] == "Upload a photo"
+    assert seen["timeline"][0]["author"] == "SYSTEM"
 
 
 async def test_another_citizen_sees_nothing_of_an_application(api: Api) -> None:

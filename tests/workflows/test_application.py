@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from onestop.engine.applications import ApplicationRefused, ApplicationService
 from onestop.engine.db import Database
 from onestop.engine.delivery import inbox
+from onestop.engine.errors import NotFound
 from onestop.engine.principal import Principal
 from onestop.engine.stepup import AssuranceLadder
 from onestop.workflows.contracts import ApplicationView
@@ -348,3 +349,73 @@ async def test_a_failed_prefill_changes_nothing_and_can_be_retried(
     view = await apps.grant_consent(app, "citizen-1", "prefill", "try-2")
     assert view.current_step_id == "terms"
     assert view.prefilled["name"].value == "CHAN Tai Man"
+
+
+def staff(department: str = "TD", *roles: str) -> Principal:
+    return Principal(sub=f"{department.lower()}-staff", kind="staff", acr="urn:onestop:acr:standard", amr=("pwd",),
+                     auth_time=datetime.now(UTC), department=department, roles=roles or ("caseworker",))
+
+
+async def submitted(apps: ApplicationService) -> str:
+    view = await through_details(apps)
+    app = view.application_id
+    await apps.complete_step_up(app, face(app), "citizen-1", "verify")
+    await apps.submit_step(app, "citizen-1", "review", {"declare": True})
+    await apps.submit_step(app, "citizen-1", "submit", {})
+    return app
+
+
+async def test_a_citizen_answers_a_request_for_information_and_the_application_is_in_review_again(
+    apps: ApplicationService,
+) -> None:
+    app = await submitted(apps)
+    officer = staff()
+    with pytest.raises(ApplicationRefused) as early:
+        await apps.respond(app, "citizen-1", "Here is my photo")
+    assert early.value.errors[0].code == "NOT_AWAITING_INFO"
+    await apps.update_status(officer, app, "NEEDS_INFO", "Upload a recent photo")
+    before = await history_length(apps.client, app)
+
+    with pytest.raises(NotFound):
+        await apps.respond(app, "citizen-2", "Not mine")
+    with pytest.raises(ApplicationRefused) as empty:
+        await apps.respond(app, "citizen-1", "   ")
+    assert [(e.path, e.code) for e in empty.value.errors] == [(["message"], "REQUIRED")]
+    with pytest.raises(ApplicationRefused) as long:
+        await apps.respond(app, "citizen-1", "x" * 2001)
+    assert [(e.path, e.code) for e in long.value.errors] == [(["message"], "TOO_LONG")]
+    assert await history_length(apps.client, app) == before  # refused by the validator: no history event
+    assert (await apps.get(app, "citizen-1")).status == "NEEDS_INFO"
+
+    view = await apps.respond(app, "citizen-1", " Photo uploaded to my e-ME locker. ", "reply-1")
+    assert view.status == "IN_REVIEW"
+    last = view.timeline[-1]
+    assert (last.status, last.message, last.actor) == ("IN_REVIEW", "Photo uploaded to my e-ME locker.", "citizen")
+    again = await apps.respond(app, "citizen-1", " Photo uploaded to my e-ME locker. ", "reply-1")
+    assert len(again.timeline) == len(view.timeline)  # a retried mutation is not a second reply
+
+    inbox_view = await apps.get_for_staff(officer, app)
+    assert inbox_view.timeline[-1].message == "Photo uploaded to my e-ME locker."
+    assert [(i.application_id, i.status) for i in await apps.department_inbox(officer, status="IN_REVIEW")] == [
+        (app, "IN_REVIEW")]
+    with pytest.raises(ApplicationRefused) as twice:
+        await apps.respond(app, "citizen-1", "And another thing")
+    assert twice.value.errors[0].code == "NOT_AWAITING_INFO"
+
+
+async def test_a_reply_fits_in_2000_characters(apps: ApplicationService) -> None:
+    app = await submitted(apps)
+    await apps.update_status(staff(), app, "NEEDS_INFO", "Tell us more")
+    view = await apps.respond(app, "citizen-1", "y" * 2000)
+    assert view.timeline[-1].message == "y" * 2000
+
+
+async def test_a_caseworker_may_not_decide_but_an_approver_may(apps: ApplicationService) -> None:
+    app = await submitted(apps)
+    for decision in ("APPROVED", "REJECTED"):
+        with pytest.raises(ApplicationRefused) as refused:
+            await apps.update_status(staff(), app, decision)
+        assert refused.value.errors[0].code == "APPROVER_REQUIRED"
+    assert (await apps.update_status(staff(), app, "IN_REVIEW")).status == "IN_REVIEW"
+    view = await apps.update_status(staff("TD", "caseworker", "approver"), app, "APPROVED")
+    assert view.status == "APPROVED"

@@ -109,8 +109,22 @@ async def _record_expired(apps: ApplicationService, client: Client) -> str:
     return view.application_id
 
 
+async def _record_needs_info_reply(apps: ApplicationService, client: Client) -> str:
+    from onestop.workflows.contracts import DepartmentStatus
+
+    app = await finish(apps)
+    await until(lambda: _delivered(apps, app))
+    handle = client.get_workflow_handle(app)
+    await handle.signal("departmentStatus", DepartmentStatus("NEEDS_INFO", "Upload a photo", "staff-1"))
+    await until(lambda: _status_is(apps, app, "NEEDS_INFO"))
+    await apps.respond(app, "citizen-1", "Uploaded", "reply-1")
+    await handle.signal("departmentStatus", _approved())
+    return app
+
+
 SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back_and_withdraw,
-             "expired-draft": _record_expired, "full-application-indexed-submit": _record_full}
+             "expired-draft": _record_expired, "full-application-indexed-submit": _record_full,
+             "needs-info-reply": _record_needs_info_reply}
 
 
 async def test_recorded_histories_replay_with_the_current_workflow_code(

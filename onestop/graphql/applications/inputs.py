@@ -33,3 +33,10 @@ class StepActionInput:
 class WithdrawApplicationInput:
     application_id: strawberry.ID
     client_mutation_id: str | None = strawberry.field(default=None, description=_CMID)
+
+
+@strawberry.input
+class RespondToRequestInput:
+    application_id: strawberry.ID
+    message: str = strawberry.field(description="Your reply to the department's request (1 to 2000 characters).")
+    client_mutation_id: str | None = strawberry.field(default=None, description=_CMID)

@@ -10,6 +10,7 @@ import strawberry
 from onestop.engine.applications import ApplicationRefused, citizen_context, citizen_ref_of
 from onestop.engine.errors import NotFound
 from onestop.graphql.applications.inputs import (
+    RespondToRequestInput,
     StartApplicationInput,
     StepActionInput,
     SubmitStepInput,
@@ -106,3 +107,10 @@ class ApplicationsMutation:
         service = application_service(info)
         return await _act(info, input.application_id, input.client_mutation_id,
                           lambda key, ref: service.withdraw(key, ref, input.client_mutation_id))
+
+    @field(description="Reply to the department's request for information (NEEDS_INFO); the application goes back "
+                       "to IN_REVIEW and your reply joins its timeline.")
+    async def respond_to_request(self, info: Info_, input: RespondToRequestInput) -> ApplicationPayload:
+        service = application_service(info)
+        return await _act(info, input.application_id, input.client_mutation_id,
+                          lambda key, ref: service.respond(key, ref, input.message, input.client_mutation_id))

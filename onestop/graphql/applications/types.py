@@ -17,7 +17,7 @@ from onestop.graphql.catalogue.types import Service, StepType
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
 from onestop.graphql.relay import Node, to_global_id
-from onestop.workflows.contracts import ApplicationView
+from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView
 from onestop.workflows.snapshot import FieldSpec, StepSpec, Text
 
 
@@ -40,6 +40,13 @@ class ApplicationStatus(Enum):
     WITHDRAWN = "WITHDRAWN"
     EXPIRED = "EXPIRED"
     NOT_ELIGIBLE = "NOT_ELIGIBLE"
+
+
+@strawberry.enum(description="Who wrote a timeline entry.")
+class TimelineAuthor(Enum):
+    SYSTEM = "SYSTEM"
+    CITIZEN = "CITIZEN"
+    DEPARTMENT = "DEPARTMENT"
 
 
 @strawberry.enum(description="Progress of one step of an application.")
@@ -200,6 +207,7 @@ class TimelineEvent:
     at: datetime
     status: ApplicationStatus
     message: str | None
+    author: TimelineAuthor
 
 
 @dataclass(frozen=True)
@@ -284,8 +292,8 @@ class Application(Node):
 
     @field()
     async def timeline(self) -> list[TimelineEvent]:
-        return [TimelineEvent(at=t.at, status=ApplicationStatus(t.status), message=t.message)
-                for t in (await self.view()).timeline]
+        return [TimelineEvent(at=t.at, status=ApplicationStatus(t.status), message=t.message,
+                              author=_author(t.actor)) for t in (await self.view()).timeline]
 
     @field(description="Why the application ended as not eligible.")
     async def exit_message(self, info: Info_) -> str | None:
@@ -302,3 +310,9 @@ class Application(Node):
     @field()
     def updated_at(self) -> datetime:
         return self.summary.updated_at
+
+
+def _author(actor: str | None) -> TimelineAuthor:
+    if actor is None:
+        return TimelineAuthor.SYSTEM
+    return TimelineAuthor.CITIZEN if actor == CITIZEN_ACTOR else TimelineAuthor.DEPARTMENT
