@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,13 +137,21 @@ class CatalogueStore:
 
         self._poller = asyncio.get_running_loop().create_task(poll(), name="catalogue-poll")
 
-    def install_sighup(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """Reload on SIGHUP; called by the process runner, never at import. False where unsupported."""
+    def install_sighup(self, loop: asyncio.AbstractEventLoop,
+                       *also: Callable[[], Awaitable[object]]) -> bool:
+        """Reload on SIGHUP, then run ``also`` (e.g. re-read local feed files); called by the process runner,
+        never at import. False where unsupported."""
         if not hasattr(signal, "SIGHUP"):
             return False
 
+        async def reload_all() -> bool:
+            reloaded = await self.reload()
+            for extra in also:
+                await extra()
+            return reloaded
+
         def on_signal() -> None:
-            task = loop.create_task(self.reload(), name="catalogue-sighup-reload")
+            task = loop.create_task(reload_all(), name="catalogue-sighup-reload")
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 

@@ -90,7 +90,9 @@ async def _engine(settings: Settings, client: Any) -> AsyncIterator[Any]:
         engine = await build_engine(settings)
     except ValueError as exc:  # the engine's services refuse a bad or missing setting with a ValueError naming it
         raise StartupError(str(exc)) from exc
-    engine.catalogue.install_sighup(asyncio.get_running_loop())  # `kill -HUP` reloads definitions (H6)
+    # `kill -HUP` reloads the definitions and re-reads the public information feeds.
+    refresh_feeds = [engine.feeds.refresh] if engine.feeds is not None else []
+    engine.catalogue.install_sighup(asyncio.get_running_loop(), *refresh_feeds)
     try:
         if engine.applications is None:
             await build_applications(engine, client)

@@ -111,6 +111,22 @@ async def test_sighup_reloads_the_catalogue(private_engine: Engine, tree_copy: P
         loop.remove_signal_handler(signal.SIGHUP)
 
 
+async def test_sighup_also_runs_the_extra_reloads(private_engine: Engine) -> None:
+    store = private_engine.catalogue
+    loop = asyncio.get_running_loop()
+    ran = asyncio.Event()
+
+    async def extra() -> None:
+        ran.set()
+
+    assert store.install_sighup(loop, extra) is True
+    try:
+        os.kill(os.getpid(), signal.SIGHUP)
+        await asyncio.wait_for(ran.wait(), timeout=5)
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+
 async def test_the_first_load_of_a_broken_tree_fails_with_every_problem(tree_copy: Path, tmp_path: Path) -> None:
     from graphql_api import settings_for
 
