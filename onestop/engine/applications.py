@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import secrets
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -112,6 +113,11 @@ class ApplicationService:
         snapshot = self.snapshots(service_slug)
         if snapshot is None:
             raise NotFound("service", service_slug)
+        if not citizen.logged_in and snapshot.eligibility_when and "citizen.age" in snapshot.eligibility_when:
+            # Without a login the age is unknown; saying "not eligible" would be wrong for most people.
+            raise ApplicationRefused([FieldError(["serviceSlug"], "LOGIN_REQUIRED", {
+                "en": "This service checks your age, which needs a login: log in and start again.",
+                "tc": "此服務需要核實你的年齡，請先登入再開始申請。"})])
         application_id = application_id_for(citizen_ref, snapshot.id, client_mutation_id)
         now = datetime.now(UTC)
         operation = WithStartWorkflowOperation(
@@ -413,6 +419,26 @@ async def citizen_context(engine: Any, principal: Principal) -> tuple[str, Citiz
         age_group = catalogue.age_group_for(age).id
     level = catalogue.level_for_acr(principal.acr)
     return citizen.ref, Citizen(age=age, age_group=age_group, assurance=level.id if level else "basic")
+
+
+def new_resume_token() -> str:
+    """A fresh secret for an anonymous applicant: returned once, never stored (only ``resume_ref`` of it is)."""
+    return secrets.token_urlsafe(32)
+
+
+def resume_ref(engine: Any, token: str) -> str:
+    """The pseudonymous citizen reference an anonymous applicant's resume token stands for.
+
+    A keyed HMAC (the data key's derived pseudonym key), so the reference reveals nothing of the token and no
+    one without the key can forge a token for a known reference.
+    """
+    return "anon-" + str(engine.citizens.cipher.pseudonym("resume-token", token))
+
+
+def anonymous_citizen(engine: Any) -> Citizen:
+    """What a workflow may see of an applicant without a login: not logged in, age unknown, lowest assurance."""
+    levels = engine.catalogue.catalogue.taxonomy.assurance_levels
+    return Citizen(age=None, age_group=None, assurance=levels[0].id if levels else "basic", logged_in=False)
 
 
 async def build_applications(engine: Any, client: Client | None = None) -> ApplicationService | None:

@@ -81,7 +81,7 @@ def _middleware(settings: Settings, engine: Engine, clock: Clock) -> list[Middle
             allow_origin_regex=settings.cors_origin_regex,
             allow_methods=["GET", "POST"],
             # Accept-Language picks the answer's language; browsers preflight it for some values.
-            allow_headers=["Authorization", "Content-Type", "Accept-Language"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language", "X-Resume-Token"],
             expose_headers=["WWW-Authenticate", "Retry-After"],
             max_age=600,
         ))

@@ -43,6 +43,9 @@ class Context:
     lang: Lang
     snapshot: CatalogueSnapshot
     _authorization: str | None = None
+    # X-Resume-Token: an anonymous applicant's key to their own `login: none` applications; only the application
+    # resolvers read it, so it grants nothing else (not viewer, consents or profiles).
+    resume_token: str | None = None
     _principal: Principal | None = None
     _auth_error: Exception | None = None
     _verified: bool = False
@@ -129,6 +132,7 @@ class GraphQLView(GraphQL[Context, None]):
             lang=request_language(headers.get("accept-language")),
             snapshot=self.engine.catalogue.snapshot,
             _authorization=headers.get("authorization"),
+            resume_token=headers.get("x-resume-token", "").strip() or None,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

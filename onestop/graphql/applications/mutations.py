@@ -7,7 +7,13 @@ from typing import Any
 
 import strawberry
 
-from onestop.engine.applications import ApplicationRefused, citizen_context, citizen_ref_of
+from onestop.engine.applications import (
+    ApplicationRefused,
+    anonymous_citizen,
+    citizen_context,
+    new_resume_token,
+    resume_ref,
+)
 from onestop.engine.errors import NotFound
 from onestop.graphql.applications.inputs import (
     RespondToRequestInput,
@@ -16,10 +22,16 @@ from onestop.graphql.applications.inputs import (
     SubmitStepInput,
     WithdrawApplicationInput,
 )
-from onestop.graphql.applications.services import application_key, application_service, not_found, refusal_errors
+from onestop.graphql.applications.services import (
+    application_key,
+    application_service,
+    caller_ref,
+    not_found,
+    refusal_errors,
+)
 from onestop.graphql.applications.types import Application
 from onestop.graphql.context import Info_
-from onestop.graphql.errors import UserError
+from onestop.graphql.errors import Unauthenticated, UserError
 from onestop.graphql.fields import field
 from onestop.workflows.contracts import ApplicationView
 
@@ -29,15 +41,18 @@ class ApplicationPayload:
     application: Application | None
     user_errors: list[UserError]
     client_mutation_id: str | None = None
+    resume_token: str | None = strawberry.field(default=None, description=(
+        "Only on startApplication without a login (a `login: none` service): the secret that resumes this "
+        "application. Keep it and send it as the X-Resume-Token header on later calls; it is shown once, never "
+        "stored by the server, and is the only key to the draft."))
 
 
 async def _act(info: Info_, global_id: str, client_mutation_id: str | None,
                action: Callable[[str, str], Awaitable[ApplicationView]]) -> ApplicationPayload:
-    principal = await info.context.require_citizen()
+    citizen_ref = await caller_ref(info)
     key = application_key(str(global_id))
     if key is None:
         return ApplicationPayload(application=None, user_errors=not_found(), client_mutation_id=client_mutation_id)
-    citizen_ref = await citizen_ref_of(info.context.engine, principal)
     try:
         view = await action(key, citizen_ref)
     except ApplicationRefused as exc:
@@ -53,17 +68,30 @@ async def _act(info: Info_, global_id: str, client_mutation_id: str | None,
 class ApplicationsMutation:
     @field(description="Start (or, with the same clientMutationId, get back) an application for a service.")
     async def start_application(self, info: Info_, input: StartApplicationInput) -> ApplicationPayload:
-        principal = await info.context.require_citizen()
+        engine = info.context.engine
+        principal = await info.context.principal()
+        resume_token: str | None = None
+        if principal is None:
+            # Anonymous only for a `login: none` service; a resume token never starts anything else.
+            catalogued = info.context.snapshot.catalogue.service(input.service_slug)
+            if catalogued is not None and catalogued.login_required:
+                raise Unauthenticated()
+            resume_token = new_resume_token()
+            citizen_ref, citizen = resume_ref(engine, resume_token), anonymous_citizen(engine)
+        else:
+            citizen_ref, citizen = await citizen_context(engine, await info.context.require_citizen())
         service = application_service(info)
-        citizen_ref, citizen = await citizen_context(info.context.engine, principal)
         try:
             view = await service.start(citizen_ref, citizen, input.service_slug, input.client_mutation_id)
         except NotFound:
             return ApplicationPayload(application=None, client_mutation_id=input.client_mutation_id, user_errors=[
                 UserError(field=["input", "serviceSlug"], code="NOT_FOUND",
                           message=f"No service {input.service_slug!r}; find slugs with the services query.")])
+        except ApplicationRefused as exc:
+            return ApplicationPayload(application=None, user_errors=refusal_errors(info, exc),
+                                      client_mutation_id=input.client_mutation_id)
         return ApplicationPayload(application=Application.of(view), user_errors=[],
-                                  client_mutation_id=input.client_mutation_id)
+                                  client_mutation_id=input.client_mutation_id, resume_token=resume_token)
 
     @field(description="Answer a form or review step (or submit, on the submit step, with empty answers).")
     async def submit_step(self, info: Info_, input: SubmitStepInput) -> ApplicationPayload:

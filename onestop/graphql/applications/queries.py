@@ -10,7 +10,7 @@ import strawberry
 from onestop.engine.applications import IndexedApplication, citizen_ref_of
 from onestop.engine.errors import NotFound
 from onestop.engine.principal import Principal
-from onestop.graphql.applications.services import application_key, application_service
+from onestop.graphql.applications.services import application_key, application_service, caller_ref
 from onestop.graphql.applications.types import Application, ApplicationStatus, Summary
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import Unauthenticated
@@ -21,15 +21,14 @@ from onestop.workflows.contracts import ApplicationView
 
 async def _application(info: Info_, key: str) -> Application | None:
     principal = await info.context.principal()
-    if principal is None:
+    if principal is None and info.context.resume_token is None:
         raise Unauthenticated()
     service = application_service(info)
     try:
-        if principal.is_staff:
+        if principal is not None and principal.is_staff:
             view = await service.get_for_staff(principal, key)
         else:
-            citizen_ref = await citizen_ref_of(info.context.engine, principal)
-            view = await service.get(key, citizen_ref)
+            view = await service.get(key, await caller_ref(info))
     except NotFound:
         return None
     return Application.of(view)

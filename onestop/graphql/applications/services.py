@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from onestop.engine.applications import ApplicationRefused, ApplicationService
+from onestop.engine.applications import ApplicationRefused, ApplicationService, citizen_ref_of, resume_ref
 from onestop.engine.errors import NotFound
 from onestop.graphql.applications.types import localized
 from onestop.graphql.context import Info_
@@ -38,3 +38,12 @@ def refusal_errors(info: Info_, exc: ApplicationRefused) -> list[UserError]:
 def not_found(_: NotFound | None = None) -> list[UserError]:
     return [UserError(field=["input", "applicationId"], code="NOT_FOUND",
                       message="No application of yours has this id; list them with viewer { applications }.")]
+
+
+async def caller_ref(info: Info_) -> str:
+    """The citizen reference the caller acts as: a logged-in citizen's, else the one an ``X-Resume-Token`` stands
+    for (it owns only the anonymous applications started with it; a wrong token owns nothing, like "not found")."""
+    if await info.context.principal() is None and info.context.resume_token is not None:
+        return resume_ref(info.context.engine, info.context.resume_token)
+    principal = await info.context.require_citizen()
+    return await citizen_ref_of(info.context.engine, principal)
