@@ -130,9 +130,6 @@ async def test_a_service_without_login_is_readable_by_anyone(system: System, slu
     assert service["steps"][-1]["type"] == "SUBMIT"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "finding: startApplication answers UNAUTHENTICATED for every service, even `login: none` ones; an anonymous "
-    "applicant would need another way to own and resume the draft (e.g. a resume secret), which does not exist"))
 @pytest.mark.parametrize("slug", WITHOUT_LOGIN)
 async def test_starting_a_service_without_login_needs_no_token(system: System, slug: str) -> None:
     result = await system.api.post(START, {"slug": slug})
