@@ -141,6 +141,17 @@ class ApplicationService:
         ))
         return view
 
+    async def owner_among(self, application_id: str, candidates: Sequence[str]) -> str:
+        """The one of ``candidates`` that owns the application (the first when none does: it then finds nothing)."""
+        if len(candidates) > 1:
+            try:
+                owner = (await self._query(application_id)).citizen_ref
+            except NotFound:
+                return candidates[0]
+            if owner in candidates:
+                return owner
+        return candidates[0]
+
     async def get(self, application_id: str, citizen_ref: str) -> ApplicationView:
         view = await self._query(application_id)
         if view.citizen_ref != citizen_ref:
@@ -426,13 +437,14 @@ def new_resume_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def resume_ref(engine: Any, token: str) -> str:
-    """The pseudonymous citizen reference an anonymous applicant's resume token stands for.
+def resume_refs(engine: Any, token: str) -> tuple[str, ...]:
+    """The pseudonymous citizen references an anonymous applicant's resume token stands for: under the current
+    data key first (what a new application is keyed on), then under each rotated-out key (older applications).
 
-    A keyed HMAC (the data key's derived pseudonym key), so the reference reveals nothing of the token and no
-    one without the key can forge a token for a known reference.
+    A keyed HMAC, so a reference reveals nothing of the token and no one without the key can forge a token for a
+    known reference.
     """
-    return "anon-" + str(engine.citizens.cipher.pseudonym("resume-token", token))
+    return tuple(f"anon-{ref}" for ref in engine.citizens.cipher.pseudonyms("resume-token", token))
 
 
 def anonymous_citizen(engine: Any) -> Citizen:

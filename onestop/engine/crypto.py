@@ -72,6 +72,12 @@ class KeyRing:
         """A separate 32-byte key for another purpose (HMAC references), derived from the current key."""
         return hmac.new(self._keys[self.current], b"onestop-derive:" + label.encode(), hashlib.sha256).digest()
 
+    def derive_all(self, label: str) -> tuple[bytes, ...]:
+        """``derive(label)`` under every key in the ring, the current key's first (to recognise old pseudonyms)."""
+        order = [self.current, *(kid for kid in self._keys if kid != self.current)]
+        return tuple(hmac.new(self._keys[kid], b"onestop-derive:" + label.encode(), hashlib.sha256).digest()
+                     for kid in order)
+
 
 class FieldCipher:
     """Encrypts single values (text or JSON) for one column of one row."""
@@ -118,3 +124,8 @@ class FieldCipher:
     def pseudonym(self, label: str, value: str) -> str:
         """A stable keyed pseudonym (HMAC-SHA256, hex) for ``value``; reversible only with the database."""
         return hmac.new(self.ring.derive(label), value.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def pseudonyms(self, label: str, value: str) -> tuple[str, ...]:
+        """``pseudonym(label, value)`` under every key in the ring, current first (for keys rotated since)."""
+        return tuple(hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+                     for key in self.ring.derive_all(label))

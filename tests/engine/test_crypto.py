@@ -67,3 +67,11 @@ def test_non_ciphertext_is_refused(token: str) -> None:
 def test_key_ring_refuses_short_keys() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         KeyRing({"k": b"short"}, "k")
+
+
+def test_pseudonyms_list_the_current_key_first_then_rotated_keys() -> None:
+    old, new = b"o" * 32, b"n" * 32
+    before = FieldCipher(KeyRing.single(old)).pseudonym("resume-token", "secret")
+    after = FieldCipher(KeyRing.single(new, previous=(old,)))
+    assert after.pseudonyms("resume-token", "secret") == (after.pseudonym("resume-token", "secret"), before)
+    assert before not in after.pseudonyms("other-label", "secret")

@@ -7,7 +7,9 @@ activities, the Starlette app over HTTP (httpx + ASGI), the dev IdP's tokens for
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import date
@@ -16,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -264,3 +267,34 @@ async def test_an_age_checked_service_asks_an_anonymous_applicant_to_log_in(engi
         await checking.start("anon-test", Citizen(logged_in=False), ENQUIRY)
     assert [(e.path, e.code) for e in refused.value.errors] == [(["serviceSlug"], "LOGIN_REQUIRED")]
     assert "log in" in refused.value.errors[0].message["en"]
+
+
+def _key_text(key: bytes) -> SecretStr:
+    return SecretStr(base64.urlsafe_b64encode(key).decode().rstrip("="))
+
+
+async def test_a_resume_token_still_resumes_after_the_data_key_is_rotated(
+        api: Api, engine: Engine, temporal: WorkflowEnvironment, tmp_path: Path) -> None:
+    started, token = await start_anonymous(api)
+    old = engine.settings
+    rotated = Settings(env=Environment.DEVELOPMENT, definitions=old.definitions, data_dir=tmp_path,
+                       temporal_task_queue=old.temporal_task_queue, codec_key=_key_text(old.key_bytes("codec_key")),
+                       data_key=_key_text(secrets.token_bytes(32)),
+                       data_key_previous=_key_text(old.key_bytes("data_key")))
+    built = await build_engine(rotated)
+    try:
+        config = temporal.client.config()
+        config["data_converter"] = data_converter(rotated.key_bytes("codec_key"))
+        await build_applications(built, Client(**config))
+        after = Api(built)
+        seen = (await after.data(GET, {"id": started["id"]}, resume(token)))["application"]
+        assert seen is not None
+        assert seen["id"] == started["id"]
+        moved = (await after.data(SUBMIT, {"id": started["id"], "step": "enquiry",
+                                           "answers": enquiry_answers(started)}, resume(token)))["submitStep"]
+        assert moved["userErrors"] == []
+        assert moved["application"]["currentStep"]["id"] == "send"
+        _, fresh = await start_anonymous(after)  # new applications are keyed under the new data key
+        assert (await after.data(GET, {"id": started["id"]}, resume(fresh)))["application"] is None
+    finally:
+        await built.close()

@@ -12,7 +12,7 @@ from onestop.engine.applications import (
     anonymous_citizen,
     citizen_context,
     new_resume_token,
-    resume_ref,
+    resume_refs,
 )
 from onestop.engine.errors import NotFound
 from onestop.graphql.applications.inputs import (
@@ -49,10 +49,12 @@ class ApplicationPayload:
 
 async def _act(info: Info_, global_id: str, client_mutation_id: str | None,
                action: Callable[[str, str], Awaitable[ApplicationView]]) -> ApplicationPayload:
-    citizen_ref = await caller_ref(info)
+    if info.context.resume_token is None or await info.context.principal() is not None:
+        await info.context.require_citizen()  # UNAUTHENTICATED without a login, FORBIDDEN for staff
     key = application_key(str(global_id))
     if key is None:
         return ApplicationPayload(application=None, user_errors=not_found(), client_mutation_id=client_mutation_id)
+    citizen_ref = await caller_ref(info, key)
     try:
         view = await action(key, citizen_ref)
     except ApplicationRefused as exc:
@@ -77,7 +79,7 @@ class ApplicationsMutation:
             if catalogued is not None and catalogued.login_required:
                 raise Unauthenticated()
             resume_token = new_resume_token()
-            citizen_ref, citizen = resume_ref(engine, resume_token), anonymous_citizen(engine)
+            citizen_ref, citizen = resume_refs(engine, resume_token)[0], anonymous_citizen(engine)
         else:
             citizen_ref, citizen = await citizen_context(engine, await info.context.require_citizen())
         service = application_service(info)

@@ -28,7 +28,7 @@ async def _application(info: Info_, key: str) -> Application | None:
         if principal is not None and principal.is_staff:
             view = await service.get_for_staff(principal, key)
         else:
-            view = await service.get(key, await caller_ref(info))
+            view = await service.get(key, await caller_ref(info, key))
     except NotFound:
         return None
     return Application.of(view)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from onestop.engine.applications import ApplicationRefused, ApplicationService, citizen_ref_of, resume_ref
+from onestop.engine.applications import ApplicationRefused, ApplicationService, citizen_ref_of, resume_refs
 from onestop.engine.errors import NotFound
 from onestop.graphql.applications.types import localized
 from onestop.graphql.context import Info_
@@ -40,10 +40,12 @@ def not_found(_: NotFound | None = None) -> list[UserError]:
                       message="No application of yours has this id; list them with viewer { applications }.")]
 
 
-async def caller_ref(info: Info_) -> str:
-    """The citizen reference the caller acts as: a logged-in citizen's, else the one an ``X-Resume-Token`` stands
-    for (it owns only the anonymous applications started with it; a wrong token owns nothing, like "not found")."""
+async def caller_ref(info: Info_, application_id: str) -> str:
+    """The citizen reference the caller acts as on ``application_id``: a logged-in citizen's, else the one an
+    ``X-Resume-Token`` stands for (it owns only the anonymous applications started with it; a wrong token owns
+    nothing, like "not found")."""
     if await info.context.principal() is None and info.context.resume_token is not None:
-        return resume_ref(info.context.engine, info.context.resume_token)
+        refs = resume_refs(info.context.engine, info.context.resume_token)
+        return await application_service(info).owner_among(application_id, refs)
     principal = await info.context.require_citizen()
     return await citizen_ref_of(info.context.engine, principal)
