@@ -11,7 +11,7 @@ from onestop.engine.applications import IndexedApplication, citizen_ref_of
 from onestop.engine.errors import NotFound
 from onestop.engine.principal import Principal
 from onestop.graphql.applications.services import application_key, application_service, caller_ref
-from onestop.graphql.applications.types import Application, ApplicationStatus, Summary
+from onestop.graphql.applications.types import Application, ApplicationStatus
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import Unauthenticated
 from onestop.graphql.fields import field
@@ -55,8 +55,7 @@ async def viewer_applications(info: Info_, principal: Principal, first: int | No
 
 def from_index(row: IndexedApplication, load: Callable[[], Awaitable[ApplicationView]]) -> Application:
     """A list entry answered from the index; fields beyond it query the workflow only when asked for."""
-    return Application(summary=Summary(row.application_id, row.service_id, row.department, row.status,
-                                       row.reference_number, row.created_at, row.updated_at), load=load)
+    return Application(summary=row, load=load)
 
 
 @strawberry.type

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import cast
@@ -13,6 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from onestop.catalogue.text import Lang
+from onestop.engine.applications import IndexedApplication
 from onestop.graphql.catalogue.types import Service, StepType
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
@@ -210,22 +210,10 @@ class TimelineEvent:
     author: TimelineAuthor
 
 
-@dataclass(frozen=True)
-class Summary:
-    """What the applications index knows without asking the workflow (enough for lists)."""
-
-    application_id: str
-    service_id: str
-    department: str
-    status: str
-    reference_number: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
 @strawberry.type(description="A citizen's application for a service.")
 class Application(Node):
-    summary: strawberry.Private[Summary | ApplicationView]
+    # A list entry starts from the applications index (IndexedApplication) and loads the rest on demand.
+    summary: strawberry.Private[IndexedApplication | ApplicationView]
     # Fetches the full state (a workflow query) the first time a field needs more than the summary.
     load: strawberry.Private[Callable[[], Awaitable[ApplicationView]] | None] = None
     _loading: strawberry.Private[asyncio.Task[ApplicationView] | None] = None
