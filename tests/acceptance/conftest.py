@@ -19,7 +19,7 @@ from onestop.engine.activities import activities_for
 from onestop.engine.applications import build_applications
 from onestop.engine.codec import data_converter
 from onestop.engine.container import Engine, build_engine
-from onestop.engine.temporal import SEARCH_ATTRIBUTES, build_worker, temporal_binary
+from onestop.engine.temporal import build_worker
 from onestop.graphql.app import create_app
 
 STANDARD = "urn:onestop:acr:standard"
@@ -133,11 +133,9 @@ class System:
 
 
 @pytest.fixture(scope="session")
-async def temporal() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(temporal_binary()),
-                                                search_attributes=SEARCH_ATTRIBUTES, dev_server_log_level="error")
-    yield env
-    await env.shutdown()
+def temporal(temporal_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """The session's one Temporal dev server (tests/conftest.py)."""
+    return temporal_env
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from onestop.engine.activities import activities_for
 from onestop.engine.applications import build_applications
 from onestop.engine.codec import data_converter
 from onestop.engine.container import Engine, build_engine
-from onestop.engine.temporal import SEARCH_ATTRIBUTES, build_worker, temporal_binary
+from onestop.engine.temporal import build_worker
 from onestop.graphql.app import create_app
 
 APPLICATION = """
@@ -55,20 +55,12 @@ DECIDE = """mutation($id: ID!, $status: ApplicationStatus!, $message: String) {
 
 
 @pytest.fixture(scope="module")
-async def temporal() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(temporal_binary()),
-                                                search_attributes=SEARCH_ATTRIBUTES, dev_server_log_level="error")
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture(scope="module")
-async def engine(temporal: WorkflowEnvironment, definitions_dir: Path,
+async def engine(temporal_env: WorkflowEnvironment, definitions_dir: Path,
                  tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
     settings = Settings(env=Environment.DEVELOPMENT, definitions=definitions_dir,
                         data_dir=tmp_path_factory.mktemp("apps-data"), temporal_task_queue=f"q-{uuid.uuid4()}")
     built = await build_engine(settings)
-    config = temporal.client.config()
+    config = temporal_env.client.config()
     config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
     client = Client(**config)
     await build_applications(built, client)

@@ -27,7 +27,7 @@ from onestop.engine.activities import activities_for
 from onestop.engine.applications import ApplicationRefused, ApplicationService, build_applications
 from onestop.engine.codec import data_converter
 from onestop.engine.container import Engine, build_engine
-from onestop.engine.temporal import SEARCH_ATTRIBUTES, build_worker, temporal_binary
+from onestop.engine.temporal import build_worker
 from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
 from onestop.workflows.interpreter import Citizen
@@ -63,20 +63,12 @@ STANDARD = "urn:onestop:acr:standard"
 
 
 @pytest.fixture(scope="module")
-async def temporal() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(temporal_binary()),
-                                                search_attributes=SEARCH_ATTRIBUTES, dev_server_log_level="error")
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture(scope="module")
-async def engine(temporal: WorkflowEnvironment, definitions_dir: Path,
+async def engine(temporal_env: WorkflowEnvironment, definitions_dir: Path,
                  tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
     settings = Settings(env=Environment.DEVELOPMENT, definitions=definitions_dir,
                         data_dir=tmp_path_factory.mktemp("anon-data"), temporal_task_queue=f"q-{uuid.uuid4()}")
     built = await build_engine(settings)
-    config = temporal.client.config()
+    config = temporal_env.client.config()
     config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
     await build_applications(built, Client(**config))
     async with httpx.AsyncClient(timeout=10) as http:
@@ -236,7 +228,7 @@ async def test_a_resume_token_grants_nothing_beyond_its_own_applications(api: Ap
 
 
 async def test_the_resume_token_never_reaches_temporal_or_the_logs(
-        api: Api, engine: Engine, temporal: WorkflowEnvironment, caplog: pytest.LogCaptureFixture) -> None:
+        api: Api, engine: Engine, temporal_env: WorkflowEnvironment, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     started, token = await start_anonymous(api)
     app_id = started["id"]
@@ -248,7 +240,7 @@ async def test_the_resume_token_never_reaches_temporal_or_the_logs(
     parsed = from_global_id(app_id)
     assert parsed is not None
     # The raw history as the server stores it (no codec): ids, search attributes, metadata and payloads.
-    history = await temporal.client.get_workflow_handle(parsed[1]).fetch_history()
+    history = await temporal_env.client.get_workflow_handle(parsed[1]).fetch_history()
     raw = b"".join(event.SerializeToString() for event in history.events)
     assert raw  # the history is there to search
     assert token.encode() not in raw
@@ -274,7 +266,7 @@ def _key_text(key: bytes) -> SecretStr:
 
 
 async def test_a_resume_token_still_resumes_after_the_data_key_is_rotated(
-        api: Api, engine: Engine, temporal: WorkflowEnvironment, tmp_path: Path) -> None:
+        api: Api, engine: Engine, temporal_env: WorkflowEnvironment, tmp_path: Path) -> None:
     started, token = await start_anonymous(api)
     old = engine.settings
     rotated = Settings(env=Environment.DEVELOPMENT, definitions=old.definitions, data_dir=tmp_path,
@@ -283,7 +275,7 @@ async def test_a_resume_token_still_resumes_after_the_data_key_is_rotated(
                        data_key_previous=_key_text(old.key_bytes("data_key")))
     built = await build_engine(rotated)
     try:
-        config = temporal.client.config()
+        config = temporal_env.client.config()
         config["data_converter"] = data_converter(rotated.key_bytes("codec_key"))
         await build_applications(built, Client(**config))
         after = Api(built)

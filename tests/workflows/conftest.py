@@ -21,7 +21,7 @@ from onestop.engine.activities import ApplicationActivities
 from onestop.engine.codec import data_converter
 from onestop.engine.db import Database
 from onestop.engine.signing import Signer
-from onestop.engine.temporal import SEARCH_ATTRIBUTES, build_worker, temporal_binary
+from onestop.engine.temporal import build_worker
 from onestop.workflows.contracts import PrefillItem, PrefillRequest, PrefillResult
 from onestop.workflows.snapshot import FieldSpec, OptionSpec, RuleSpec, ServiceSnapshot, StepSpec
 
@@ -35,19 +35,6 @@ CITIZEN = {
     "residentialAddress": {"flat": "12A", "building": "Harbour Mansion", "street": "88 Queen's Road East",
                            "district": "wan-chai", "region": "HK"},
 }
-
-
-@pytest.fixture(scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_binary()),
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 @pytest.fixture(scope="session")
