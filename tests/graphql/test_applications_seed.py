@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from test_applications import FACE, Api, api, engine, temporal  # noqa: F401 - module fixtures
+from test_applications import FACE, Api, api, engine  # noqa: F401 - module fixtures
 
 from onestop.catalogue.values import hkid_check_digit
 from onestop.graphql.relay import from_global_id
