@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,15 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from running import dev_settings, running_engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from onestop.config import Environment, Settings
-from onestop.engine.activities import activities_for
-from onestop.engine.applications import build_applications
-from onestop.engine.codec import data_converter
-from onestop.engine.container import Engine, build_engine
-from onestop.engine.temporal import build_worker
+from onestop.engine.container import Engine
 from onestop.graphql.app import create_app
 
 STANDARD = "urn:onestop:acr:standard"
@@ -141,17 +136,8 @@ def temporal(temporal_env: WorkflowEnvironment) -> WorkflowEnvironment:
 @pytest.fixture(scope="session")
 async def system(temporal: WorkflowEnvironment, definitions_dir: Path,
                  tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
-    settings = Settings(env=Environment.DEVELOPMENT, definitions=definitions_dir,
-                        data_dir=tmp_path_factory.mktemp("acceptance-data"), temporal_task_queue=f"q-{uuid.uuid4()}")
-    engine = await build_engine(settings)
-    config = temporal.client.config()
-    config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
-    client = Client(**config)
-    await build_applications(engine, client)
-    app = create_app(settings, engine)
-    async with httpx.AsyncClient(timeout=30) as http, httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://onestop.test", timeout=60) as asgi:
-        worker = build_worker(client, settings.temporal_task_queue, activities_for(engine, http).all())
-        async with worker:
-            yield System(Api(asgi), engine, temporal, client)
-    await engine.close()
+    settings = dev_settings(definitions_dir, tmp_path_factory.mktemp("acceptance-data"))
+    async with running_engine(temporal, settings, http_timeout=30) as (engine, client), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(settings, engine)), base_url="http://onestop.test",
+            timeout=60) as asgi:
+        yield System(Api(asgi), engine, temporal, client)

@@ -14,15 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
+from running import dev_settings, running_engine
 from temporalio.testing import WorkflowEnvironment
 
-from onestop.config import Environment, Settings
-from onestop.engine.activities import activities_for
-from onestop.engine.applications import build_applications
-from onestop.engine.codec import data_converter
-from onestop.engine.container import Engine, build_engine
-from onestop.engine.temporal import build_worker
+from onestop.engine.container import Engine
 from onestop.graphql.app import create_app
 
 APPLICATION = """
@@ -57,18 +52,9 @@ DECIDE = """mutation($id: ID!, $status: ApplicationStatus!, $message: String) {
 @pytest.fixture(scope="module")
 async def engine(temporal_env: WorkflowEnvironment, definitions_dir: Path,
                  tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
-    settings = Settings(env=Environment.DEVELOPMENT, definitions=definitions_dir,
-                        data_dir=tmp_path_factory.mktemp("apps-data"), temporal_task_queue=f"q-{uuid.uuid4()}")
-    built = await build_engine(settings)
-    config = temporal_env.client.config()
-    config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
-    client = Client(**config)
-    await build_applications(built, client)
-    async with httpx.AsyncClient(timeout=10) as http:
-        worker = build_worker(client, settings.temporal_task_queue, activities_for(built, http).all())
-        async with worker:
-            yield built
-    await built.close()
+    async with running_engine(temporal_env, dev_settings(definitions_dir, tmp_path_factory.mktemp("apps-data"))) \
+            as (built, _client):
+        yield built
 
 
 class Api:

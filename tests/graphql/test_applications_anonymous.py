@@ -10,7 +10,6 @@ import asyncio
 import base64
 import logging
 import secrets
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -19,15 +18,14 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from running import dev_settings, running_engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.config import Environment, Settings
-from onestop.engine.activities import activities_for
 from onestop.engine.applications import ApplicationRefused, ApplicationService, build_applications
 from onestop.engine.codec import data_converter
 from onestop.engine.container import Engine, build_engine
-from onestop.engine.temporal import build_worker
 from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
 from onestop.workflows.interpreter import Citizen
@@ -65,19 +63,10 @@ STANDARD = "urn:onestop:acr:standard"
 @pytest.fixture(scope="module")
 async def engine(temporal_env: WorkflowEnvironment, definitions_dir: Path,
                  tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
-    settings = Settings(env=Environment.DEVELOPMENT, definitions=definitions_dir,
-                        data_dir=tmp_path_factory.mktemp("anon-data"), temporal_task_queue=f"q-{uuid.uuid4()}")
-    built = await build_engine(settings)
-    config = temporal_env.client.config()
-    config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
-    await build_applications(built, Client(**config))
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with running_engine(temporal_env, dev_settings(definitions_dir, tmp_path_factory.mktemp("anon-data"))) \
+            as (built, _client):
         assert isinstance(built.applications, ApplicationService)
-        worker = build_worker(built.applications.client, settings.temporal_task_queue,
-                              activities_for(built, http).all())
-        async with worker:
-            yield built
-    await built.close()
+        yield built
 
 
 class Api:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import strawberry
@@ -13,6 +14,7 @@ from onestop.graphql.fields import field
 from onestop.graphql.public.types import NewsFeed, TrafficNewsFeed, Weather
 
 V = TypeVar("V")
+R = TypeVar("R")
 
 
 def _latest(info: Info_, kind: FeedKind, expected: type[V]) -> tuple[V, Any] | None:
@@ -27,39 +29,32 @@ def _latest(info: Info_, kind: FeedKind, expected: type[V]) -> tuple[V, Any] | N
     return None
 
 
+def _feed(info: Info_, kind: FeedKind, expected: type[V], render: Callable[..., R]) -> R | None:
+    """The feed rendered as its GraphQL type, with its freshness; None when never read."""
+    found = _latest(info, kind, expected)
+    if found is None:
+        return None
+    value, state = found
+    return render(value, stale=state.stale, fetched_at=state.fetched_at)
+
+
 @strawberry.type(description="Public information feeds; each is null when it has never been read successfully.")
 class PublicInfo:
     @field()
     def weather(self, info: Info_) -> Weather | None:
-        found = _latest(info, FeedKind.WEATHER, WeatherReport)
-        if found is None:
-            return None
-        value, state = found
-        return Weather.of(value, stale=state.stale, fetched_at=state.fetched_at)
+        return _feed(info, FeedKind.WEATHER, WeatherReport, Weather.of)
 
     @field()
     def traffic_news(self, info: Info_) -> TrafficNewsFeed | None:
-        found = _latest(info, FeedKind.TRAFFIC_NEWS, TrafficNews)
-        if found is None:
-            return None
-        value, state = found
-        return TrafficNewsFeed.of(value, stale=state.stale, fetched_at=state.fetched_at)
+        return _feed(info, FeedKind.TRAFFIC_NEWS, TrafficNews, TrafficNewsFeed.of)
 
     @field()
     def food_safety_alerts(self, info: Info_) -> NewsFeed | None:
-        found = _latest(info, FeedKind.FOOD_SAFETY_ALERTS, FoodSafetyAlerts)
-        if found is None:
-            return None
-        value, state = found
-        return NewsFeed.of(value, stale=state.stale, fetched_at=state.fetched_at)
+        return _feed(info, FeedKind.FOOD_SAFETY_ALERTS, FoodSafetyAlerts, NewsFeed.of)
 
     @field(description="Government press releases and announcements.")
     def announcements(self, info: Info_) -> NewsFeed | None:
-        found = _latest(info, FeedKind.ANNOUNCEMENTS, Announcements)
-        if found is None:
-            return None
-        value, state = found
-        return NewsFeed.of(value, stale=state.stale, fetched_at=state.fetched_at)
+        return _feed(info, FeedKind.ANNOUNCEMENTS, Announcements, NewsFeed.of)
 
 
 @strawberry.type

@@ -1,0 +1,44 @@
+"""A running onestop engine for tests: the real engine, the applications service on the session's Temporal
+server (with the payload codec, as onestop connects), and a worker on a fresh task queue."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from onestop.config import Environment, Settings
+from onestop.engine.activities import activities_for
+from onestop.engine.applications import build_applications
+from onestop.engine.codec import data_converter
+from onestop.engine.container import Engine, build_engine
+from onestop.engine.temporal import build_worker
+
+
+def dev_settings(definitions: Path, data_dir: Path, **extra: Any) -> Settings:
+    return Settings(env=Environment.DEVELOPMENT, definitions=definitions, data_dir=data_dir,
+                    temporal_task_queue=f"q-{uuid.uuid4()}", **extra)
+
+
+@asynccontextmanager
+async def running_engine(temporal: WorkflowEnvironment, settings: Settings,
+                         http_timeout: float = 10) -> AsyncIterator[tuple[Engine, Client]]:
+    """The engine with applications and a worker; yields it with the codec client it uses."""
+    engine = await build_engine(settings)
+    try:
+        config = temporal.client.config()
+        config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
+        client = Client(**config)
+        await build_applications(engine, client)
+        async with httpx.AsyncClient(timeout=http_timeout) as http:
+            worker = build_worker(client, settings.temporal_task_queue, activities_for(engine, http).all())
+            async with worker:
+                yield engine, client
+    finally:
+        await engine.close()
