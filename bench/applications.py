@@ -450,10 +450,9 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, concurre
     import uvicorn
 
     from onestop.config import Environment, Settings
-    from onestop.engine.activities import activities_for
-    from onestop.engine.applications import build_applications
-    from onestop.engine.codec import data_converter
+    from onestop.engine.applications.activities import activities_for
     from onestop.engine.container import build_engine
+    from onestop.engine.crypto.codec import data_converter
     from onestop.engine.temporal import build_worker
     from onestop.graphql.app import create_app
 
@@ -468,9 +467,8 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, concurre
     config = client.config()
     config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
     codec_client = Client(**config)
-    engine = await build_engine(settings)
+    engine = await build_engine(settings, codec_client)
     try:
-        await build_applications(engine, codec_client)
         limits = httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4)
         # trust_env=False: never route through a proxy from the environment; only 127.0.0.1 is spoken to.
         async with httpx.AsyncClient(timeout=30, trust_env=False) as outbound:

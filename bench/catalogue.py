@@ -16,6 +16,7 @@ import itertools
 import os
 import random
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Sequence
@@ -324,23 +325,33 @@ def _raw_schema(snapshot: Any) -> Any:
 
 
 async def _graphql_ratio(size: int, seconds: float) -> None:
-    from graphql import graphql as execute_raw
-    from starlette.requests import Request
-
-    from onestop.catalogue.text import Lang
-    from onestop.config import Settings
-    from onestop.engine.catalogue_store import CatalogueStore, build_snapshot
-    from onestop.engine.container import Engine
-    from onestop.graphql.context import Context
-    from onestop.graphql.schema import build_schema
+    from onestop.config import Environment, Settings
+    from onestop.engine import CatalogueStore, build_engine
+    from onestop.engine.catalogue_store import build_snapshot
 
     started = time.perf_counter()
     catalogue = _bench_catalogue(size)
     snapshot = build_snapshot(catalogue)
     print(f"catalogue of {len(catalogue.services):,} services built and indexed in "
           f"{time.perf_counter() - started:.1f} s")
-    settings = Settings()
-    engine = Engine(settings=settings, catalogue=CatalogueStore(ROOT / "definitions", snapshot))
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings(env=Environment.DEVELOPMENT, data_dir=Path(data_dir), catalogue_poll_seconds=0.0)
+        engine = await build_engine(settings)
+        engine.catalogue = CatalogueStore(ROOT / "definitions", snapshot)  # the generated catalogue, not the seed
+        try:
+            await _compare_graphql(settings, engine, snapshot, seconds)
+        finally:
+            await engine.close()
+
+
+async def _compare_graphql(settings: Any, engine: Any, snapshot: Any, seconds: float) -> None:
+    from graphql import graphql as execute_raw
+    from starlette.requests import Request
+
+    from onestop.catalogue.text import Lang
+    from onestop.graphql.context import Context
+    from onestop.graphql.schema import build_schema
+
     schema = build_schema(production=True)
     raw = _raw_schema(snapshot)
     scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": [], "query_string": b""}

@@ -78,7 +78,7 @@ def main() -> None:
 @_runtime_options(Environment.DEVELOPMENT)
 def serve(**options: Any) -> None:
     """Run everything on embedded defaults: Temporal dev server, worker, API, SQLite, seed definitions."""
-    from onestop.engine.embedded import serve as run
+    from onestop.runtime import serve as run
 
     sys.exit(run(_settings(**options)))
 
@@ -87,7 +87,7 @@ def serve(**options: Any) -> None:
 @_runtime_options(Environment.PRODUCTION)
 def api(**options: Any) -> None:
     """Run the GraphQL API (stateless; run many behind a load balancer)."""
-    from onestop.engine.embedded import run_api
+    from onestop.runtime import run_api
 
     sys.exit(run_api(_settings(**options)))
 
@@ -96,7 +96,7 @@ def api(**options: Any) -> None:
 @_runtime_options(Environment.PRODUCTION)
 def worker(**options: Any) -> None:
     """Run a Temporal worker for application workflows and activities."""
-    from onestop.engine.embedded import run_worker
+    from onestop.runtime import run_worker
 
     sys.exit(run_worker(_settings(**options)))
 

@@ -14,10 +14,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.config import Environment, Settings
-from onestop.engine.activities import activities_for
-from onestop.engine.applications import build_applications
-from onestop.engine.codec import data_converter
+from onestop.engine.applications.activities import activities_for
 from onestop.engine.container import Engine, build_engine
+from onestop.engine.crypto.codec import data_converter
 from onestop.engine.temporal import build_worker
 
 
@@ -30,12 +29,11 @@ def dev_settings(definitions: Path, data_dir: Path, **extra: Any) -> Settings:
 async def running_engine(temporal: WorkflowEnvironment, settings: Settings,
                          http_timeout: float = 10) -> AsyncIterator[tuple[Engine, Client]]:
     """The engine with applications and a worker; yields it with the codec client it uses."""
-    engine = await build_engine(settings)
+    config = temporal.client.config()
+    config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
+    client = Client(**config)
+    engine = await build_engine(settings, client)
     try:
-        config = temporal.client.config()
-        config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
-        client = Client(**config)
-        await build_applications(engine, client)
         async with httpx.AsyncClient(timeout=http_timeout) as http:
             worker = build_worker(client, settings.temporal_task_queue, activities_for(engine, http).all())
             async with worker:

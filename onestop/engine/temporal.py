@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from onestop.config import Settings
-from onestop.engine.codec import data_converter
+from onestop.engine.crypto.codec import data_converter
 
 SERVICE_ID = SearchAttributeKey.for_keyword("OnestopServiceId")
 CITIZEN_REF = SearchAttributeKey.for_keyword("OnestopCitizenRef")

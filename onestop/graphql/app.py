@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from onestop.config import Settings
-from onestop.engine.container import Engine
+from onestop.engine import Engine
 from onestop.graphql.context import GraphQLView
 from onestop.graphql.ratelimit import Clock, RateLimit, limits_for
 from onestop.graphql.schema import build_schema
@@ -53,9 +53,7 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
                             status_code=200 if ok else 503)
 
     async def jwks(_: Request) -> Response:
-        if engine.signer is None:
-            return JSONResponse({"keys": []})
-        return JSONResponse(engine.signer.jwks(), headers={"cache-control": "public, max-age=300"})
+        return JSONResponse(engine.data.signer.jwks(), headers={"cache-control": "public, max-age=300"})
 
     methods = ["GET", "POST"] if settings.development else ["POST"]
     routes: list[BaseRoute] = [
@@ -65,8 +63,8 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
         Route("/readyz", readyz, methods=["GET"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
     ]
-    if settings.development and engine.dev_idp is not None:
-        routes.append(Mount("/dev-idp", app=_dev_idp_app(engine)))
+    if settings.development and engine.identity_provider is not None:
+        routes.append(Mount("/dev-idp", app=engine.identity_provider.app))
     return Starlette(routes=routes, middleware=_middleware(settings, engine, clock))
 
 
@@ -87,17 +85,7 @@ def _middleware(settings: Settings, engine: Engine, clock: Clock) -> list[Middle
         ))
     rate_limits = limits_for(settings, clock=clock)
     if rate_limits:
-        verify = engine.tokens.verify if engine.tokens is not None else None
+        verify = engine.tokens.verify
         middleware.append(Middleware(RateLimit, limits=rate_limits, verify=verify))
     middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
     return middleware
-
-
-def _dev_idp_app(engine: Engine) -> Any:
-    dev_idp = engine.dev_idp
-    # The dev IdP is either an ASGI app itself or offers one (H4's choice).
-    for name in ("asgi_app", "app", "create_app"):
-        candidate = getattr(dev_idp, name, None)
-        if candidate is not None:
-            return candidate() if callable(candidate) and name == "create_app" else candidate
-    return dev_idp

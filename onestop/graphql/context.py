@@ -18,15 +18,13 @@ from strawberry.types import Info
 
 from onestop.catalogue.text import Lang
 from onestop.config import Settings
-from onestop.engine.principal import Principal
-from onestop.engine.profiles import Profile
-from onestop.graphql.errors import ApiError, ErrorCode, Forbidden, Unauthenticated, engine_failure
+from onestop.engine import Principal, Profile
+from onestop.graphql.errors import Forbidden, Unauthenticated, engine_failure
 from onestop.graphql.language import request_language
 from onestop.graphql.ratelimit import VERIFIED_PRINCIPAL
 
 if TYPE_CHECKING:  # the schema (and `onestop export-schema`) must build without loading a catalogue
-    from onestop.engine.catalogue_store import CatalogueSnapshot
-    from onestop.engine.container import Engine
+    from onestop.engine import CatalogueSnapshot, Engine
 
 L = TypeVar("L", bound=DataLoader[Any, Any])
 
@@ -78,11 +76,8 @@ class Context:
         verified = self.request.scope.get("state", {}).get(VERIFIED_PRINCIPAL)
         if isinstance(verified, tuple) and verified[0] == token.strip():
             return verified[1], None  # the rate limiter verified this very token moments ago
-        verifier = self.engine.tokens
-        if verifier is None:
-            return None, Unauthenticated("This server accepts no logins: no identity provider is configured.")
         try:
-            result = await verifier.verify(token.strip())
+            result = await self.engine.tokens.verify(token.strip())
         except Exception as exc:
             mapped = engine_failure(exc)
             if mapped is None:
@@ -94,9 +89,7 @@ class Context:
 
     async def profile(self, sub: str) -> Profile:
         """The e-ME profile of ``sub``, loaded at most once per request (several fields may need it)."""
-        profiles = self.engine.profiles
-        if profiles is None:
-            raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "Profiles are not configured on this server.")
+        profiles = self.engine.data.profiles
 
         async def load(subs: list[str]) -> list[Profile]:
             return list(await asyncio.gather(*(profiles.get(one) for one in subs)))

@@ -17,8 +17,8 @@ import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
+from onestop.engine import challenge_header
 from onestop.engine import errors as engine_errors
-from onestop.engine.stepup import challenge_header
 
 log = logging.getLogger("onestop.graphql")
 

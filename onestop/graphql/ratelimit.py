@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onestop.config import Settings
-from onestop.engine.principal import Principal
+from onestop.engine import Principal
 from onestop.graphql.errors import RateLimited, error_body
 
 Clock = Callable[[], float]

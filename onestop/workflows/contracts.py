@@ -1,7 +1,7 @@
 """Inputs and results crossing the workflow boundary: updates, signals, queries and activities.
 
 One dataclass per message so fields can be added (with defaults) without breaking recorded histories.
-Activities are referenced by name here and implemented in ``onestop.engine.activities``.
+Activities are referenced by name here and implemented in ``onestop.engine.applications.activities``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from onestop.workflows.interpreter import Citizen, FieldError, Prefilled
+from onestop.workflows.interpreter import Applicant, FieldError, Prefilled
 from onestop.workflows.snapshot import ServiceSnapshot, StepSpec, Text
 
 WORKFLOW_NAME = "ServiceApplication"
@@ -85,7 +85,7 @@ class ApplicationInput:
     application_id: str
     service: ServiceSnapshot
     citizen_ref: str
-    citizen: Citizen
+    citizen: Applicant
     created_at: datetime
     carried: Carried | None = None
     # Continue as new past this many history events (0: only when the server suggests it).

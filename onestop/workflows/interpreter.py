@@ -29,7 +29,7 @@ class FieldError:
 
 
 @dataclass(frozen=True)
-class Citizen:
+class Applicant:
     age: int | None = None
     age_group: str | None = None
     assurance: str = "basic"
@@ -69,7 +69,7 @@ def evaluate(source: str, context: Mapping[str, Any]) -> bool:
     return result is True
 
 
-def context(citizen: Citizen, answers: Mapping[str, Any], today: date) -> dict[str, Any]:
+def context(citizen: Applicant, answers: Mapping[str, Any], today: date) -> dict[str, Any]:
     return {
         "citizen": {
             "age": citizen.age if citizen.age is not None else -1,
@@ -86,7 +86,7 @@ def applies(when: str | None, ctx: Mapping[str, Any]) -> bool:
     return when is None or evaluate(when, ctx)
 
 
-def eligibility_error(snapshot: ServiceSnapshot, citizen: Citizen, today: date) -> FieldError | None:
+def eligibility_error(snapshot: ServiceSnapshot, citizen: Applicant, today: date) -> FieldError | None:
     if snapshot.eligibility_when is None:
         return None
     if evaluate(snapshot.eligibility_when, context(citizen, {}, today)):
@@ -95,7 +95,7 @@ def eligibility_error(snapshot: ServiceSnapshot, citizen: Citizen, today: date) 
     return FieldError([], "NOT_ELIGIBLE", message)
 
 
-def current_step(snapshot: ServiceSnapshot, progress: Progress, citizen: Citizen, today: date) -> StepSpec | None:
+def current_step(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, today: date) -> StepSpec | None:
     """The first applicable step not yet completed; None when every step is done."""
     ctx = context(citizen, progress.answers, today)
     for step in snapshot.steps:
@@ -105,7 +105,7 @@ def current_step(snapshot: ServiceSnapshot, progress: Progress, citizen: Citizen
     return None
 
 
-def applicable_steps(snapshot: ServiceSnapshot, progress: Progress, citizen: Citizen, today: date) -> list[StepSpec]:
+def applicable_steps(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, today: date) -> list[StepSpec]:
     ctx = context(citizen, progress.answers, today)
     return [s for s in snapshot.steps if applies(s.when, ctx)]
 
@@ -126,7 +126,7 @@ def go_back(snapshot: ServiceSnapshot, progress: Progress, step_id: str) -> Prog
     )
 
 
-def prune(snapshot: ServiceSnapshot, progress: Progress, citizen: Citizen, today: date) -> Progress:
+def prune(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, today: date) -> Progress:
     """Drop answers of steps and fields that no longer apply (after going back and changing an answer)."""
     answers = dict(progress.answers)
     completed = list(progress.completed)
@@ -156,7 +156,7 @@ def validate_step(
     step: StepSpec,
     submitted: Any,
     progress: Progress,
-    citizen: Citizen,
+    citizen: Applicant,
     today: date,
 ) -> tuple[dict[str, Any], list[FieldError]]:
     """Check one step's answers; returns the normalised answers to store and every error found."""
@@ -191,7 +191,7 @@ def _empty(raw: Any) -> bool:
 
 
 def _check_field(
-    spec: FieldSpec, raw: Any, path: list[str], citizen: Citizen, answers: Mapping[str, Any], today: date
+    spec: FieldSpec, raw: Any, path: list[str], citizen: Applicant, answers: Mapping[str, Any], today: date
 ) -> tuple[Any, list[FieldError]]:
     if _empty(raw) or (spec.type == "boolean" and raw is False and spec.required):
         if spec.required:
@@ -222,7 +222,7 @@ def _limit(spec_value: str, today: date) -> date:
 
 
 def _check_type(
-    spec: FieldSpec, raw: Any, path: list[str], citizen: Citizen, answers: Mapping[str, Any], today: date
+    spec: FieldSpec, raw: Any, path: list[str], citizen: Applicant, answers: Mapping[str, Any], today: date
 ) -> tuple[Any, list[FieldError]]:
     def err(code: str, en: str, tc: str) -> tuple[Any, list[FieldError]]:
         return None, [FieldError(path, code, _t(en, tc))]

@@ -13,11 +13,11 @@ from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from onestop.engine.crypto import FieldCipher, KeyRing
+from onestop.engine.crypto.cipher import FieldCipher, KeyRing
+from onestop.engine.crypto.signing import Signer
+from onestop.engine.data.gateway import DataServices
+from onestop.engine.data.providers import ProviderSpec
 from onestop.engine.db import Base, Database
-from onestop.engine.gateway import DataServices
-from onestop.engine.providers import ProviderSpec
-from onestop.engine.signing import Signer
 
 DATA_KEY = bytes(range(32))
 SIGNING_SEED = bytes(range(32, 64))

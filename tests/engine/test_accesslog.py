@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from onestop.engine.accesslog import CHECKPOINT_TYP, AccessLog
+from onestop.engine.crypto.signing import Signer
+from onestop.engine.data.accesslog import CHECKPOINT_TYP, AccessLog
+from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import Database
 from onestop.engine.errors import ChainBroken, InvalidInput, SignatureInvalid
-from onestop.engine.gateway import DataServices
-from onestop.engine.signing import Signer
 
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from temporalio.api.common.v1 import Payload
 
-from onestop.engine.codec import ENCODING, CodecKeyError, EncryptionCodec, key_id
+from onestop.engine.crypto.codec import ENCODING, CodecKeyError, EncryptionCodec, key_id
 
 OLD, NEW = bytes(32), bytes(range(32))
 

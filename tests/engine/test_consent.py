@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from onestop.engine.consent import Consent
+from onestop.engine.data.consent import Consent
+from onestop.engine.data.gateway import DataServices
 from onestop.engine.errors import InvalidInput, NotFound, SignatureInvalid
-from onestop.engine.gateway import DataServices
 
 PURPOSE = {"en": "Renew your driving licence", "tc": "續領駕駛執照"}
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from onestop.engine.crypto import FieldCipher, KeyRing
+from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.errors import DecryptionFailed
 
 KEY = bytes(range(32))

@@ -15,8 +15,8 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from onestop.config import Settings
+from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import AccessLogRow, Base, CitizenRow, Database
-from onestop.engine.gateway import DataServices
 
 
 async def test_create_all_makes_every_table(database: Database) -> None:
@@ -94,7 +94,7 @@ async def test_citizen_reference_is_a_pseudonym_not_the_sub(data_services: DataS
 
 def _model_tables() -> set[str]:
     # Every table an onestop module maps; tables that tests add to Base for a moment are not the schema.
-    import onestop.engine.delivery  # noqa: F401  (the application tables)
+    import onestop.engine.applications.delivery  # noqa: F401  (the application tables)
 
     return {m.persist_selectable.description or "" for m in Base.registry.mappers
             if m.class_.__module__.startswith("onestop.")}

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from onestop.engine import delivery
+from onestop.engine.applications import delivery
 from onestop.engine.db import Database
 
 

@@ -15,7 +15,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from onestop.config import Environment, Settings
-from onestop.engine.devidp import (
+from onestop.engine.dev.faces import DevFaceMatcher
+from onestop.engine.dev.idp import (
     DevIdentityProvider,
     DevSigningKey,
     FixtureError,
@@ -24,10 +25,9 @@ from onestop.engine.devidp import (
     load_dev_citizens,
     load_dev_staff,
 )
-from onestop.engine.faces import DevFaceMatcher
-from onestop.engine.identity import TokenVerifier
-from onestop.engine.jwks import HttpJwksSource, InProcessJwksSource
-from onestop.engine.stepup import AssuranceLadder
+from onestop.engine.identity.jwks import HttpJwksSource, InProcessJwksSource
+from onestop.engine.identity.stepup import AssuranceLadder
+from onestop.engine.identity.tokens import TokenVerifier
 
 BASIC, STANDARD, FACE = "urn:onestop:acr:basic", "urn:onestop:acr:standard", "urn:onestop:acr:face"
 LADDER = AssuranceLadder.of([("basic", BASIC), ("standard", STANDARD), ("face", FACE)])

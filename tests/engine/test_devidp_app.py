@@ -12,8 +12,8 @@ from pydantic import SecretStr
 
 from onestop.config import Environment, Settings
 from onestop.engine.container import Engine, build_engine
-from onestop.engine.devidp import citizen_sub
-from onestop.engine.stepup import InsufficientAuthentication, require_assurance
+from onestop.engine.dev.idp import citizen_sub
+from onestop.engine.identity.stepup import InsufficientAuthentication, require_assurance
 from onestop.graphql.app import create_app
 
 pytestmark = pytest.mark.slow  # builds the whole engine from the repository's definitions
@@ -85,7 +85,7 @@ async def test_production_has_no_dev_idp_and_needs_an_issuer(tmp_path: Path, def
                                              "oidc_jwks_url": "https://login.example/jwks.json", **keys})
     engine = await build_engine(configured)
     try:
-        assert engine.dev_idp is None
+        assert engine.identity_provider is None
         assert engine.tokens is not None
         assert engine.tokens.issuer == "https://login.example"
         app = create_app(configured, engine)

@@ -15,12 +15,12 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from onestop.config import Environment, Settings
-from onestop.engine.devidp import DevCitizen, DevIdentityProvider, DevSigningKey, DevStaff
-from onestop.engine.devidp_login import pkce_challenge
-from onestop.engine.faces import DevFaceMatcher
-from onestop.engine.identity import TokenVerifier
-from onestop.engine.jwks import InProcessJwksSource
-from onestop.engine.stepup import AssuranceLadder
+from onestop.engine.dev.faces import DevFaceMatcher
+from onestop.engine.dev.idp import DevCitizen, DevIdentityProvider, DevSigningKey, DevStaff
+from onestop.engine.dev.login import pkce_challenge
+from onestop.engine.identity.jwks import InProcessJwksSource
+from onestop.engine.identity.stepup import AssuranceLadder
+from onestop.engine.identity.tokens import TokenVerifier
 
 BASIC, STANDARD, FACE = "urn:onestop:acr:basic", "urn:onestop:acr:standard", "urn:onestop:acr:face"
 LADDER = AssuranceLadder.of([("basic", BASIC), ("standard", STANDARD), ("face", FACE)])

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from onestop.config import Settings
+from onestop.engine.data.gateway import SELF_ACCESS_SERVICE, DataServices
+from onestop.engine.data.providers import ProviderSpec, SqlRegistryProvider
 from onestop.engine.db import Database
 from onestop.engine.errors import (
     ConsentExpired,
@@ -23,8 +25,6 @@ from onestop.engine.errors import (
     ProviderUnavailable,
     PurposeMismatch,
 )
-from onestop.engine.gateway import SELF_ACCESS_SERVICE, DataServices
-from onestop.engine.providers import ProviderSpec, SqlRegistryProvider
 
 PURPOSE = {"en": "Renew your driving licence", "tc": "續領駕駛執照"}
 SLUG = "renew-driving-licence"

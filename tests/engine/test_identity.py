@@ -16,15 +16,15 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from onestop.engine.devidp import DevSigningKey
-from onestop.engine.identity import (
+from onestop.engine.dev.idp import DevSigningKey
+from onestop.engine.identity.jwks import InProcessJwksSource, JwksCache
+from onestop.engine.identity.tokens import (
     REQUIRED_CLAIMS,
     AuthenticationError,
     AuthFailure,
     TokenVerifier,
     bearer_token,
 )
-from onestop.engine.jwks import InProcessJwksSource, JwksCache
 
 ISSUER = "http://127.0.0.1:8000/dev-idp"
 AUDIENCE = "onestop"
@@ -305,7 +305,7 @@ async def test_tokens_never_reach_the_logs(caplog: pytest.LogCaptureFixture, key
 def test_principal_is_frozen_and_its_claims_read_only(key: DevSigningKey) -> None:
     from dataclasses import FrozenInstanceError
 
-    from onestop.engine.principal import Principal
+    from onestop.engine.identity.principal import Principal
 
     principal = Principal(sub="s", kind="citizen", acr="a", amr=(), auth_time=datetime.now(UTC),
                           claims={"sub": "s"})

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from onestop.config import Settings
-from onestop.engine.devidp import DevSigningKey
-from onestop.engine.identity import AuthenticationError, AuthFailure, TokenVerifier
-from onestop.engine.jwks import DiscoveredJwksSource, HttpJwksSource, JwksCache
+from onestop.engine.dev.idp import DevSigningKey
+from onestop.engine.identity.jwks import DiscoveredJwksSource, HttpJwksSource, JwksCache
+from onestop.engine.identity.tokens import AuthenticationError, AuthFailure, TokenVerifier
 
 ISSUER = "https://idp.example"
 AUDIENCE = "onestop"

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import text
 
 from onestop.config import Environment, Settings
-from onestop.engine.codec import CodecKeyError, data_converter_for
-from onestop.engine.codec import key_id as codec_key_id
-from onestop.engine.crypto import FieldCipher, KeyRing, key_id
+from onestop.engine.crypto.cipher import FieldCipher, KeyRing, key_id
+from onestop.engine.crypto.codec import CodecKeyError, data_converter_for
+from onestop.engine.crypto.codec import key_id as codec_key_id
+from onestop.engine.crypto.signing import Signer
+from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import Database
 from onestop.engine.errors import DecryptionFailed, SignatureInvalid
-from onestop.engine.gateway import DataServices
-from onestop.engine.signing import Signer
 
 KEY_A, KEY_B, KEY_C = bytes(range(32)), bytes(range(1, 33)), bytes(range(2, 34))
 CHANGES = {"nameEn": "WONG, Ka Fai", "hkid": "K305518(3)", "phone": "6234 5678"}

@@ -5,10 +5,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from onestop.engine.crypto import FieldCipher, KeyRing
+from onestop.engine.crypto.cipher import FieldCipher, KeyRing
+from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import Database
 from onestop.engine.errors import DecryptionFailed, InvalidInput
-from onestop.engine.gateway import DataServices
 
 ADDRESS = {"flat": "C", "floor": "21", "building": "Laguna City", "street": "12 Cha Kwo Ling Road",
            "district": "kwun-tong", "region": "KLN"}

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from onestop.catalogue import load_catalogue
+from onestop.engine.data.gateway import DataServices
+from onestop.engine.data.profiles import Citizen
+from onestop.engine.data.providers import HttpProvider, ProviderSpec, SqlRegistryProvider, specs_from_catalogue
 from onestop.engine.errors import ProviderUnavailable, UnknownProvider
-from onestop.engine.gateway import DataServices
-from onestop.engine.profiles import Citizen
-from onestop.engine.providers import HttpProvider, ProviderSpec, SqlRegistryProvider, specs_from_catalogue
 
 CITIZEN = Citizen(id="internal-id", sub="pairwise-sub", ref="pseudonymous-ref")
 

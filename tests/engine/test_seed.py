@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import text
 
 from onestop.config import Settings
-from onestop.engine.crypto import FieldCipher
+from onestop.engine.crypto.cipher import FieldCipher
+from onestop.engine.crypto.signing import Signer
+from onestop.engine.data.gateway import DataServices
+from onestop.engine.data.providers import ProviderSpec, specs_from_catalogue
 from onestop.engine.db import Database
-from onestop.engine.gateway import DataServices
-from onestop.engine.providers import ProviderSpec, specs_from_catalogue
-from onestop.engine.seed import SeedError, SeedReport, seed_citizens
-from onestop.engine.signing import Signer
+from onestop.engine.dev.seed import SeedError, SeedReport, seed_citizens
 
 
 def _sub(login: str) -> str:
@@ -115,7 +115,7 @@ async def test_no_test_citizens_personal_data_in_the_database_file(tmp_path: Pat
 
 async def test_the_engine_seeds_development_data_at_start_up(tmp_path: Path, definitions_dir: Path) -> None:
     from onestop.engine.container import build_engine
-    from onestop.engine.devidp import citizen_sub
+    from onestop.engine.dev.idp import citizen_sub
 
     settings = Settings(env="development", data_dir=tmp_path, definitions=definitions_dir)
     engine = await build_engine(settings)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from onestop.engine.crypto.signing import Signer, canonical_json
 from onestop.engine.errors import SignatureInvalid
-from onestop.engine.signing import Signer, canonical_json
 
 SEED = bytes(range(32, 64))
 

@@ -6,7 +6,7 @@ import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
-from onestop.engine.applications import application_id_for
+from onestop.engine.applications.service import application_id_for
 from onestop.engine.temporal import SEARCH_ATTRIBUTES, ensure_search_attributes, temporal_binary
 
 

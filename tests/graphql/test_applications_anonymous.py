@@ -23,12 +23,12 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.config import Environment, Settings
-from onestop.engine.applications import ApplicationRefused, ApplicationService, build_applications
-from onestop.engine.codec import data_converter
+from onestop.engine.applications.service import ApplicationRefused, ApplicationService
 from onestop.engine.container import Engine, build_engine
+from onestop.engine.crypto.codec import data_converter
 from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
-from onestop.workflows.interpreter import Citizen
+from onestop.workflows.interpreter import Applicant
 
 FRAGMENT = """
 fragment A on Application {
@@ -245,7 +245,7 @@ async def test_an_age_checked_service_asks_an_anonymous_applicant_to_log_in(engi
     aged = type(snapshot)(**{**snapshot.__dict__, "eligibility_when": "citizen.age >= 18"})
     checking = ApplicationService(service.client, service.task_queue, service.database, lambda slug: aged)
     with pytest.raises(ApplicationRefused) as refused:
-        await checking.start("anon-test", Citizen(logged_in=False), ENQUIRY)
+        await checking.start("anon-test", Applicant(logged_in=False), ENQUIRY)
     assert [(e.path, e.code) for e in refused.value.errors] == [(["serviceSlug"], "LOGIN_REQUIRED")]
     assert "log in" in refused.value.errors[0].message["en"]
 
@@ -262,11 +262,10 @@ async def test_a_resume_token_still_resumes_after_the_data_key_is_rotated(
                        temporal_task_queue=old.temporal_task_queue, codec_key=_key_text(old.key_bytes("codec_key")),
                        data_key=_key_text(secrets.token_bytes(32)),
                        data_key_previous=_key_text(old.key_bytes("data_key")))
-    built = await build_engine(rotated)
+    config = temporal_env.client.config()
+    config["data_converter"] = data_converter(rotated.key_bytes("codec_key"))
+    built = await build_engine(rotated, Client(**config))
     try:
-        config = temporal_env.client.config()
-        config["data_converter"] = data_converter(rotated.key_bytes("codec_key"))
-        await build_applications(built, Client(**config))
         after = Api(built)
         seen = (await after.data(GET, {"id": started["id"]}, resume(token)))["application"]
         assert seen is not None

@@ -191,8 +191,7 @@ NODE = "query N($id: ID!) { node(id: $id) { __typename id ... on Consent { statu
 
 
 async def _grant(engine: Engine, citizen_headers_sub: str) -> str:
-    assert engine.consents is not None
-    consent = await engine.consents.grant(
+    consent = await engine.data.consents.grant(
         citizen_headers_sub, service_slug="renew-driving-licence", service_hash="0" * 64, department="TD",
         items=["td-licensing.driving-licence"],
         purpose={"en": "To check your current licence.", "tc": "核對你現有的駕駛執照。"},
@@ -225,8 +224,7 @@ async def test_consents_are_listed_and_revocation_returns_a_signed_receipt(seed_
     assert payload["consent"]["status"] == "REVOKED"
     assert payload["receipt"]["consentId"] == consent_id
     assert payload["receipt"]["signature"].count(".") == 2
-    assert seed_engine.signer is not None
-    receipt = seed_engine.signer.verify(payload["receipt"]["signature"])
+    receipt = seed_engine.data.signer.verify(payload["receipt"]["signature"])
     assert receipt is not None
 
     again = (await seed_api.data(REVOKE, {"id": consent_id}, headers=headers))["revokeConsent"]

@@ -8,9 +8,9 @@ import pytest
 from graphql import GraphQLError, located_error
 
 from onestop.engine import errors as engine_errors
-from onestop.engine.identity import AuthenticationError, AuthFailure
-from onestop.engine.principal import Principal
-from onestop.engine.stepup import AssuranceLadder, InsufficientAuthentication, require_assurance
+from onestop.engine.identity.principal import Principal
+from onestop.engine.identity.stepup import AssuranceLadder, InsufficientAuthentication, require_assurance
+from onestop.engine.identity.tokens import AuthenticationError, AuthFailure
 from onestop.graphql.errors import MASKED_MESSAGE, BadUserInput, challenge, classify_errors, user_errors_from
 
 LADDER = AssuranceLadder.of([("basic", "urn:onestop:acr:basic"), ("standard", "urn:onestop:acr:standard"),

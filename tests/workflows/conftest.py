@@ -16,11 +16,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from onestop.engine import delivery  # noqa: F401 - registers the inbox/index tables on Base
-from onestop.engine.activities import ApplicationActivities
-from onestop.engine.codec import data_converter
+from onestop.engine.applications.activities import ApplicationActivities
+from onestop.engine.crypto.codec import data_converter
+from onestop.engine.crypto.signing import Signer
 from onestop.engine.db import Database
-from onestop.engine.signing import Signer
 from onestop.engine.temporal import build_worker
 from onestop.workflows.contracts import PrefillItem, PrefillRequest, PrefillResult
 from onestop.workflows.snapshot import FieldSpec, OptionSpec, RuleSpec, ServiceSnapshot, StepSpec

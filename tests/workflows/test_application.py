@@ -10,21 +10,21 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from onestop.engine.applications import ApplicationRefused, ApplicationService
+from onestop.engine.applications.delivery import inbox
+from onestop.engine.applications.service import ApplicationRefused, ApplicationService
 from onestop.engine.db import Database
-from onestop.engine.delivery import inbox
 from onestop.engine.errors import NotFound
-from onestop.engine.principal import Principal
-from onestop.engine.stepup import AssuranceLadder
+from onestop.engine.identity.principal import Principal
+from onestop.engine.identity.stepup import AssuranceLadder
 from onestop.workflows.contracts import ApplicationView
-from onestop.workflows.interpreter import Citizen
+from onestop.workflows.interpreter import Applicant
 from onestop.workflows.snapshot import ServiceSnapshot
 
 from .conftest import FakeGateway, answers_applicant, licence_service
 
 LADDER = AssuranceLadder.of([("basic", "urn:onestop:acr:basic"), ("standard", "urn:onestop:acr:standard"),
                              ("face", "urn:onestop:acr:face")])
-ADULT = Citizen(age=40, age_group="adult", assurance="standard")
+ADULT = Applicant(age=40, age_group="adult", assurance="standard")
 
 
 def fresh() -> str:
@@ -159,7 +159,7 @@ async def test_an_exit_step_ends_the_application_as_not_eligible(apps: Applicati
 
 
 async def test_an_underage_citizen_is_not_eligible(apps: ApplicationService) -> None:
-    view = await apps.start("citizen-2", Citizen(age=16, age_group="youth"), "renew-licence", fresh())
+    view = await apps.start("citizen-2", Applicant(age=16, age_group="youth"), "renew-licence", fresh())
     assert view.status == "NOT_ELIGIBLE"
     assert view.exit_message is not None
     assert view.exit_message["en"] == "You must be 18 or over."
@@ -237,7 +237,7 @@ async def test_step_up_refuses_a_weak_stale_or_unbound_token(
 ) -> None:
     from datetime import timedelta
 
-    from onestop.engine.stepup import InsufficientAuthentication
+    from onestop.engine.identity.stepup import InsufficientAuthentication
 
     view = await through_details(apps)
     app = view.application_id

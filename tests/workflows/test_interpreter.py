@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from onestop.workflows import interpreter as interp
-from onestop.workflows.interpreter import Citizen, Progress
+from onestop.workflows.interpreter import Applicant, Progress
 from onestop.workflows.snapshot import FieldSpec, OptionSpec, RuleSpec, ServiceSnapshot, StepSpec
 
 TODAY = date(2026, 11, 27)
-ADULT = Citizen(age=40, age_group="adult")
+ADULT = Applicant(age=40, age_group="adult")
 
 
 def t(en: str) -> dict[str, str]:
@@ -143,4 +143,4 @@ def test_eligibility_is_a_cel_condition_over_the_citizen() -> None:
     snap = ServiceSnapshot(id="s", version=1, content_hash="h", department="TD", title=t("S"), steps=steps(),
                            eligibility_when="citizen.age >= 65", eligibility_message=t("65 or over"))
     assert interp.eligibility_error(snap, ADULT, TODAY) is not None
-    assert interp.eligibility_error(snap, Citizen(age=70), TODAY) is None
+    assert interp.eligibility_error(snap, Applicant(age=70), TODAY) is None

@@ -12,9 +12,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.config import Settings
-from onestop.engine.activities import ApplicationActivities
-from onestop.engine.applications import ApplicationService
-from onestop.engine.codec import CodecKeyError, EncryptionCodec, key_id
+from onestop.engine.applications.activities import ApplicationActivities
+from onestop.engine.applications.service import ApplicationService
+from onestop.engine.crypto.codec import CodecKeyError, EncryptionCodec, key_id
 from onestop.engine.db import Database
 from onestop.engine.temporal import build_worker, connect_for
 

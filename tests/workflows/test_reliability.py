@@ -23,11 +23,11 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from onestop.engine.applications import ApplicationService
-from onestop.engine.codec import data_converter
+from onestop.engine.applications.delivery import inbox
+from onestop.engine.applications.service import ApplicationService
+from onestop.engine.crypto.codec import data_converter
+from onestop.engine.crypto.signing import Signer
 from onestop.engine.db import Database
-from onestop.engine.delivery import inbox
-from onestop.engine.signing import Signer
 from onestop.engine.temporal import workflow_runner
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.snapshot import ServiceSnapshot

@@ -1,4 +1,4 @@
-"""Citizen actions on applications: each one is a workflow update that answers with the new state."""
+"""Applicant actions on applications: each one is a workflow update that answers with the new state."""
 
 from __future__ import annotations
 
@@ -7,14 +7,7 @@ from typing import Any
 
 import strawberry
 
-from onestop.engine.applications import (
-    ApplicationRefused,
-    anonymous_citizen,
-    citizen_context,
-    new_resume_token,
-    resume_refs,
-)
-from onestop.engine.errors import NotFound
+from onestop.engine import ApplicationRefused, ApplicationView, NotFound, new_resume_token
 from onestop.graphql.applications.inputs import (
     RespondToRequestInput,
     StartApplicationInput,
@@ -33,7 +26,6 @@ from onestop.graphql.applications.types import Application
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import Unauthenticated, UserError
 from onestop.graphql.fields import field
-from onestop.workflows.contracts import ApplicationView
 
 
 @strawberry.type
@@ -79,9 +71,9 @@ class ApplicationsMutation:
             if catalogued is not None and catalogued.login_required:
                 raise Unauthenticated()
             resume_token = new_resume_token()
-            citizen_ref, citizen = resume_refs(engine, resume_token)[0], anonymous_citizen(engine)
+            citizen_ref, citizen = engine.applicants.resume_refs(resume_token)[0], engine.applicants.anonymous()
         else:
-            citizen_ref, citizen = await citizen_context(engine, await info.context.require_citizen())
+            citizen_ref, citizen = await engine.applicants.context_of(await info.context.require_citizen())
         service = application_service(info)
         try:
             view = await service.start(citizen_ref, citizen, input.service_slug, input.client_mutation_id)

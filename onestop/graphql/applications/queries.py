@@ -7,16 +7,13 @@ from functools import partial
 
 import strawberry
 
-from onestop.engine.applications import IndexedApplication, citizen_ref_of
-from onestop.engine.errors import NotFound
-from onestop.engine.principal import Principal
+from onestop.engine import ApplicationView, IndexedApplication, NotFound, Principal
 from onestop.graphql.applications.services import application_key, application_service, caller_ref
 from onestop.graphql.applications.types import Application, ApplicationStatus
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import Unauthenticated
 from onestop.graphql.fields import field
 from onestop.graphql.relay import Connection, connection_from_slice, page_of, register_node
-from onestop.workflows.contracts import ApplicationView
 
 
 async def _application(info: Info_, key: str) -> Application | None:
@@ -46,7 +43,7 @@ async def viewer_applications(info: Info_, principal: Principal, first: int | No
     """``viewer { applications }``: the citizen's applications, newest first."""
     page = page_of(first, after)
     service = application_service(info)
-    citizen_ref = await citizen_ref_of(info.context.engine, principal)
+    citizen_ref = await info.context.engine.applicants.ref_of(principal)
     rows = await service.list_for_citizen(citizen_ref, status=status.value if status else None, limit=1000)
     window = rows[page.offset: page.offset + page.limit]
     return connection_from_slice([from_index(r, partial(service.get, r.application_id, citizen_ref))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from onestop.engine.applications import ApplicationRefused, ApplicationService, citizen_ref_of, resume_refs
-from onestop.engine.errors import NotFound
+from onestop.engine import ApplicationRefused, ApplicationService, NotFound
 from onestop.graphql.applications.types import localized
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import ApiError, ErrorCode, UserError
@@ -15,7 +14,6 @@ def application_service(info: Info_) -> ApplicationService:
     if service is None:
         raise ApiError(ErrorCode.SERVICE_UNAVAILABLE,
                        "Applications are not available: this server has no Temporal connection; try again later.")
-    assert isinstance(service, ApplicationService)
     return service
 
 
@@ -45,7 +43,7 @@ async def caller_ref(info: Info_, application_id: str) -> str:
     ``X-Resume-Token`` stands for (it owns only the anonymous applications started with it; a wrong token owns
     nothing, like "not found")."""
     if await info.context.principal() is None and info.context.resume_token is not None:
-        refs = resume_refs(info.context.engine, info.context.resume_token)
+        refs = info.context.engine.applicants.resume_refs(info.context.resume_token)
         return await application_service(info).owner_among(application_id, refs)
     principal = await info.context.require_citizen()
-    return await citizen_ref_of(info.context.engine, principal)
+    return await info.context.engine.applicants.ref_of(principal)

@@ -12,13 +12,11 @@ import strawberry
 from strawberry.scalars import JSON
 
 from onestop.catalogue.text import Lang
-from onestop.engine.applications import IndexedApplication
+from onestop.engine import CITIZEN_ACTOR, ApplicationView, FieldSpec, IndexedApplication, StepSpec, Text
 from onestop.graphql.catalogue.types import Service, StepType
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
 from onestop.graphql.relay import Node, to_global_id
-from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView
-from onestop.workflows.snapshot import FieldSpec, StepSpec, Text
 
 
 def localized(text: Text | None, lang: Lang) -> str | None:

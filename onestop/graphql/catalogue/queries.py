@@ -44,7 +44,7 @@ async def _viewer_age_group(context: Context) -> str | None:
     if isinstance(claim, str):
         with contextlib.suppress(ValueError):
             born = date.fromisoformat(claim)
-    if born is None and context.engine.profiles is not None:
+    if born is None:
         born = (await context.profile(principal.sub)).date_of_birth
     if born is None:
         return None

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from onestop.engine.errors import InvalidInput, NotFound
+from onestop.engine import InvalidInput, NotFound
 from onestop.graphql.citizen.inputs import RevokeConsentInput, UpdateProfileInput
 from onestop.graphql.citizen.services import citizen_services
 from onestop.graphql.citizen.types import Consent, Profile

@@ -9,12 +9,9 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from onestop.engine.accesslog import AccessLogEntry
-from onestop.engine.consent import Consent as ConsentRecord
-from onestop.engine.errors import InvalidInput, NotFound
-from onestop.engine.gateway import FetchResult
-from onestop.engine.principal import Principal
-from onestop.engine.profiles import Profile as ProfileRecord
+from onestop.engine import AccessLogEntry, FetchResult, InvalidInput, NotFound, Principal
+from onestop.engine import Consent as ConsentRecord
+from onestop.engine import Profile as ProfileRecord
 from onestop.graphql.applications.queries import viewer_applications
 from onestop.graphql.applications.types import Application, ApplicationStatus
 from onestop.graphql.catalogue.types import Department, Service

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from onestop.engine.applications import ApplicationRefused
-from onestop.engine.errors import Forbidden as EngineForbidden
-from onestop.engine.errors import NotFound
+from onestop.engine import ApplicationRefused, NotFound
+from onestop.engine import Forbidden as EngineForbidden
 from onestop.graphql.applications.mutations import ApplicationPayload
 from onestop.graphql.applications.services import application_key, application_service, refusal_errors
 from onestop.graphql.applications.types import Application, ApplicationStatus

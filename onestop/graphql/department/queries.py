@@ -6,7 +6,7 @@ from functools import partial
 
 import strawberry
 
-from onestop.engine.errors import Forbidden as EngineForbidden
+from onestop.engine import Forbidden as EngineForbidden
 from onestop.graphql.applications.queries import from_index
 from onestop.graphql.applications.services import application_service
 from onestop.graphql.applications.types import Application, ApplicationStatus

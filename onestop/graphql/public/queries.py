@@ -20,8 +20,6 @@ R = TypeVar("R")
 def _latest(info: Info_, kind: FeedKind, expected: type[V]) -> tuple[V, Any] | None:
     """The feed's value in the request's language (else English) and its state; None when never read."""
     feeds = info.context.engine.feeds
-    if feeds is None:
-        return None
     for lang in dict.fromkeys((info.context.lang, Lang.EN)):
         state = feeds.state(kind, lang)
         if state is not None and isinstance(state.value, expected):

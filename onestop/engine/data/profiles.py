@@ -23,7 +23,7 @@ from onestop.catalogue.values import (
     normalize_hk_phone,
     normalize_hkid,
 )
-from onestop.engine.crypto import FieldCipher
+from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.db import CitizenRow, Database, ProfileRow
 from onestop.engine.errors import FieldError, InvalidInput
 

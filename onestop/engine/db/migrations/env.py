@@ -5,7 +5,6 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from onestop.engine import delivery  # noqa: F401  (its tables join Base.metadata for autogenerate)
 from onestop.engine.db import Base
 
 target_metadata = Base.metadata

@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from onestop.engine.crypto.signing import Signer, canonical_json
+from onestop.engine.data.profiles import CitizenDirectory
 from onestop.engine.db import AccessLogRow, Database
 from onestop.engine.errors import ChainBroken, FieldError, InvalidInput
-from onestop.engine.profiles import CitizenDirectory
-from onestop.engine.signing import Signer, canonical_json
 
 GENESIS = "0" * 64
 CHECKPOINT_TYP = "onestop-access-log-head+jws"

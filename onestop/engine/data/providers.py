@@ -18,10 +18,10 @@ from typing import Any, Protocol
 import httpx
 from sqlalchemy import select
 
-from onestop.engine.crypto import FieldCipher
+from onestop.engine.crypto.cipher import FieldCipher
+from onestop.engine.data.profiles import Citizen, ProfileService
 from onestop.engine.db import Database, ProviderRecordRow
 from onestop.engine.errors import ProviderUnavailable, UnknownProvider
-from onestop.engine.profiles import Citizen, ProfileService
 
 log = logging.getLogger(__name__)
 

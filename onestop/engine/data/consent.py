@@ -19,6 +19,9 @@ from typing import Any, Literal
 
 from sqlalchemy import select, update
 
+from onestop.engine.crypto.signing import Signer
+from onestop.engine.data.profiles import Citizen, CitizenDirectory
+from onestop.engine.data.providers import ProviderSpec
 from onestop.engine.db import ConsentRow, Database
 from onestop.engine.errors import (
     ConsentExpired,
@@ -31,9 +34,6 @@ from onestop.engine.errors import (
     PurposeMismatch,
     SignatureInvalid,
 )
-from onestop.engine.profiles import Citizen, CitizenDirectory
-from onestop.engine.providers import ProviderSpec
-from onestop.engine.signing import Signer
 
 Mode = Literal["one-off", "standing"]
 ONE_OFF_DEFAULT = timedelta(days=30)

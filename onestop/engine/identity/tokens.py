@@ -32,7 +32,7 @@ from jwt.exceptions import (
 
 from onestop.config import Settings
 from onestop.engine.errors import EngineError
-from onestop.engine.jwks import (
+from onestop.engine.identity.jwks import (
     DiscoveredJwksSource,
     HttpJwksSource,
     InProcessJwksSource,
@@ -40,7 +40,8 @@ from onestop.engine.jwks import (
     JwksError,
     JwksSource,
 )
-from onestop.engine.principal import Principal
+from onestop.engine.identity.principal import Principal
+from onestop.engine.identity.provider import EmbeddedIdentityProvider
 
 log = logging.getLogger(__name__)
 
@@ -146,21 +147,17 @@ class TokenVerifier:
         return cls(issuer=issuer, audience=audience, keys=cache, **options)
 
     @classmethod
-    def for_settings(cls, settings: Settings,
-                     dev_jwks: Callable[[], Mapping[str, Any]] | None = None) -> TokenVerifier:
+    def for_settings(cls, settings: Settings, embedded: EmbeddedIdentityProvider | None = None) -> TokenVerifier:
         """Production: ``ONESTOP_OIDC_ISSUER`` (keys from ``ONESTOP_OIDC_JWKS_URL``, or else from the issuer's
-        discovery document). Development without an issuer:
-        the built-in dev IdP's keys (pass ``dev_jwks``, e.g. ``DevSigningKey.jwks``)."""
+        discovery document). Development without an issuer: the keys of the ``embedded`` identity provider."""
         if settings.oidc_issuer:
             source: JwksSource = (HttpJwksSource(settings.oidc_jwks_url) if settings.oidc_jwks_url
                                   else DiscoveredJwksSource(settings.oidc_issuer))
             return cls.from_source(source, issuer=settings.oidc_issuer, audience=settings.oidc_audience)
-        if not settings.development or dev_jwks is None:
+        if not settings.development or embedded is None:
             raise ValueError("ONESTOP_OIDC_ISSUER is required in production (the OIDC issuer of access tokens)")
-        from onestop.engine.devidp import dev_issuer  # development only
-
-        return cls.from_source(InProcessJwksSource(dev_jwks, "dev-idp"),
-                               issuer=dev_issuer(settings), audience=settings.oidc_audience)
+        return cls.from_source(InProcessJwksSource(embedded.jwks, "dev-idp"),
+                               issuer=embedded.issuer, audience=settings.oidc_audience)
 
     async def aclose(self) -> None:
         closer = getattr(self.keys.source, "aclose", None)

@@ -4,21 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from onestop.engine import delivery
-from onestop.engine.db import Database
+if TYPE_CHECKING:
+    from onestop.engine.container import Engine
+
+from onestop.engine.applications import delivery
+from onestop.engine.catalogue_store import CatalogueStore
+from onestop.engine.crypto.signing import Signer
+from onestop.engine.data.consent import Consent
+from onestop.engine.data.gateway import DataGateway, FetchResult
+from onestop.engine.db import ApplicationRow, Database
 from onestop.engine.errors import EngineError
-from onestop.engine.signing import Signer
 from onestop.workflows.contracts import (
     Activity,
     DeliveryReceipt,
     IndexEntry,
+    PrefillItem,
     PrefillRequest,
     PrefillResult,
     ReferenceRequest,
@@ -89,9 +97,9 @@ async def record(db: Database, entry: IndexEntry) -> None:
     for _ in range(2):
         try:
             async with db.session() as session:
-                row = await session.get(delivery.ApplicationRow, entry.application_id)
+                row = await session.get(ApplicationRow, entry.application_id)
                 if row is None:
-                    session.add(delivery.ApplicationRow(
+                    session.add(ApplicationRow(
                         application_id=entry.application_id, citizen_ref=entry.citizen_ref,
                         service_id=entry.service_id, department=entry.department, status=entry.status,
                         reference_number=entry.reference_number, created_at=entry.created_at,
@@ -106,15 +114,13 @@ async def record(db: Database, entry: IndexEntry) -> None:
             continue  # another writer inserted the row first; update it on the next pass
 
 
-def gateway_prefill(engine: Any) -> Prefill:
+def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore) -> Prefill:
     """The prefill port over the consent gateway: one consent artefact for exactly the step's items."""
-    from onestop.workflows.contracts import PrefillItem
 
     async def prefill(request: PrefillRequest) -> PrefillResult:
-        catalogue = engine.catalogue.catalogue
-        level = catalogue.assurance_level(request.assurance)
+        level = catalogue.catalogue.assurance_level(request.assurance)
         try:
-            consent, result = await _gateway_prefill(engine, request, level.acr if level else request.assurance)
+            consent, result = await _gateway_prefill(gateway, request, level.acr if level else request.assurance)
         except EngineError as exc:
             # A refusal (no such citizen, consent revoked, provider said no) does not improve with retries.
             raise ApplicationError(exc.message, type=exc.code, non_retryable=not _transient(exc)) from exc
@@ -129,14 +135,12 @@ def _transient(exc: EngineError) -> bool:
     return exc.code in ("PROVIDER_UNAVAILABLE", "RATE_LIMITED")
 
 
-async def _gateway_prefill(engine: Any, request: PrefillRequest, acr: str) -> Any:
-    from datetime import timedelta
-
-    return await engine.gateway.prefill(
+async def _gateway_prefill(gateway: DataGateway, request: PrefillRequest, acr: str) -> tuple[Consent, FetchResult]:
+    return await gateway.prefill(
         request.citizen_ref, application_id=request.application_id, step_id=request.step_id,
         service_slug=request.service_id, service_hash=request.content_hash, department=request.department,
         items=request.items, purpose=request.purpose, acr=acr,
-        lawful_basis=request.lawful_basis, mode=request.mode,
+        lawful_basis=request.lawful_basis, mode="standing" if request.mode == "standing" else "one-off",
         valid_for=timedelta(seconds=request.valid_for_seconds) if request.valid_for_seconds else None,
     )
 
@@ -153,7 +157,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def activities_for(engine: Any, http: httpx.AsyncClient) -> ApplicationActivities:
-    return ApplicationActivities(database=engine.database, signer=engine.signer,
-                                 prefill_port=gateway_prefill(engine), http=http,
+def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivities:
+    """The worker's activities over the engine's services."""
+    return ApplicationActivities(database=engine.database, signer=engine.data.signer,
+                                 prefill_port=gateway_prefill(engine.data.gateway, engine.catalogue), http=http,
                                  http_delivery=not engine.settings.development)

@@ -15,9 +15,18 @@ from typing import Any
 import httpx
 
 from onestop.config import Settings
-from onestop.engine.accesslog import ALLOWED, FAILED, REFUSED, AccessLog
-from onestop.engine.consent import SELF_ACCESS_BASIS, Consent, ConsentService, Mode
-from onestop.engine.crypto import FieldCipher, KeyRing
+from onestop.engine.crypto.cipher import FieldCipher, KeyRing
+from onestop.engine.crypto.signing import Signer
+from onestop.engine.data.accesslog import ALLOWED, FAILED, REFUSED, AccessLog
+from onestop.engine.data.consent import SELF_ACCESS_BASIS, Consent, ConsentService, Mode
+from onestop.engine.data.profiles import Citizen, CitizenDirectory, ProfileService
+from onestop.engine.data.providers import (
+    ProvidedValue,
+    ProviderRegistry,
+    ProviderSpec,
+    SpecSource,
+    specs_from_catalogue,
+)
 from onestop.engine.db import Database
 from onestop.engine.errors import (
     ConsentRequired,
@@ -27,15 +36,6 @@ from onestop.engine.errors import (
     NotFound,
     ProviderUnavailable,
 )
-from onestop.engine.profiles import Citizen, CitizenDirectory, ProfileService
-from onestop.engine.providers import (
-    ProvidedValue,
-    ProviderRegistry,
-    ProviderSpec,
-    SpecSource,
-    specs_from_catalogue,
-)
-from onestop.engine.signing import Signer
 
 SELF_ACCESS_SERVICE = "onestop:personal-data"
 SELF_ACCESS_PURPOSE = {

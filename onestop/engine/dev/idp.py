@@ -23,29 +23,29 @@ from starlette.routing import Route, Router
 from starlette.types import ASGIApp
 
 from onestop.config import Settings
-from onestop.engine.devidp_fixtures import (
+from onestop.engine.dev.faces import DevFaceMatcher, FaceEnrolments, FaceError, FaceMatcher
+from onestop.engine.dev.fixtures import (
     DevCitizen,
     DevStaff,
     FixtureError,
     load_dev_citizens,
     load_dev_staff,
 )
-from onestop.engine.devidp_keys import (
+from onestop.engine.dev.keys import (
     DevSigningKey,
     citizen_sub,
     pairwise_secret,
     pairwise_sub,
     staff_sub,
 )
-from onestop.engine.devidp_login import (
+from onestop.engine.dev.login import (
     AuthorizationCodes,
     OAuthError,
     login_page,
     parse_authorize,
     redirect_with_code,
 )
-from onestop.engine.faces import DevFaceMatcher, FaceEnrolments, FaceError, FaceMatcher
-from onestop.engine.stepup import AssuranceLadder
+from onestop.engine.identity.stepup import AssuranceLadder
 
 __all__ = [
     "DevCitizen", "DevIdentityProvider", "DevSigningKey", "DevStaff", "FixtureError", "OAuthError",

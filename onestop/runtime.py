@@ -83,19 +83,15 @@ async def _wait_ready(address: str, process: subprocess.Popen[bytes] | None, set
 
 @contextlib.asynccontextmanager
 async def _engine(settings: Settings, client: Any) -> AsyncIterator[Any]:
-    from onestop.engine.applications import build_applications
-    from onestop.engine.container import build_engine
+    from onestop.engine import build_engine
 
     try:
-        engine = await build_engine(settings)
+        engine = await build_engine(settings, client)
     except ValueError as exc:  # the engine's services refuse a bad or missing setting with a ValueError naming it
         raise StartupError(str(exc)) from exc
     # `kill -HUP` reloads the definitions and re-reads the public information feeds.
-    refresh_feeds = [engine.feeds.refresh] if engine.feeds is not None else []
-    engine.catalogue.install_sighup(asyncio.get_running_loop(), *refresh_feeds)
+    engine.catalogue.install_sighup(asyncio.get_running_loop(), engine.feeds.refresh)
     try:
-        if engine.applications is None:
-            await build_applications(engine, client)
         yield engine
     finally:
         await engine.close()
@@ -170,7 +166,7 @@ async def _run(settings: Settings, *, api: bool, worker: bool, process: subproce
     async with _engine(settings, client) as engine, httpx.AsyncClient(timeout=30) as http:
         running: list[Any] = []
         if worker:
-            from onestop.engine.activities import activities_for
+            from onestop.engine.applications.activities import activities_for
 
             w = build_worker(client, settings.temporal_task_queue, activities_for(engine, http).all())
             running.append(asyncio.create_task(w.run()))

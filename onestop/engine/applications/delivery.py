@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
-from sqlalchemy import Integer, String, Text, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 
-from onestop.engine.db import Base, Database, utcnow
+from onestop.engine.db import Database, InboxRow, ReferenceRow
 from onestop.engine.errors import EngineError
 
 
@@ -24,46 +23,6 @@ class DeliveryFailed(EngineError):
     """The department endpoint refused a submission for a reason a retry cannot fix."""
 
     code = "DELIVERY_FAILED"
-
-
-class InboxRow(Base):
-    """A department's received submission (the embedded default channel)."""
-
-    __tablename__ = "department_inbox"
-
-    application_id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    department: Mapped[str] = mapped_column(String(20), index=True)
-    reference_number: Mapped[str] = mapped_column(String(40), unique=True)
-    service_id: Mapped[str] = mapped_column(String(120))
-    citizen_ref: Mapped[str] = mapped_column(String(120))
-    jws: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class ReferenceRow(Base):
-    """One row per submitted application; its autoincrement id is the reference number's sequence."""
-
-    __tablename__ = "application_references"
-
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    application_id: Mapped[str] = mapped_column(String(120), unique=True)
-    department: Mapped[str] = mapped_column(String(20))
-    year: Mapped[int] = mapped_column(Integer)
-
-
-class ApplicationRow(Base):
-    """The index of applications by citizen and department (Temporal holds the state itself)."""
-
-    __tablename__ = "applications"
-
-    application_id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    citizen_ref: Mapped[str] = mapped_column(String(120), index=True)
-    service_id: Mapped[str] = mapped_column(String(120))
-    department: Mapped[str] = mapped_column(String(20), index=True)
-    status: Mapped[str] = mapped_column(String(20), index=True)
-    reference_number: Mapped[str | None] = mapped_column(String(40))
-    created_at: Mapped[datetime] = mapped_column()
-    updated_at: Mapped[datetime] = mapped_column()
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import secrets
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,12 +20,11 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from onestop.engine import delivery
-from onestop.engine.activities import record
-from onestop.engine.db import Database
+from onestop.engine.applications.activities import record
+from onestop.engine.db import ApplicationRow, Database
 from onestop.engine.errors import EngineError, Forbidden, NotFound
-from onestop.engine.principal import Principal
-from onestop.engine.stepup import AssuranceLadder, require_assurance
+from onestop.engine.identity.principal import Principal
+from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
 from onestop.engine.temporal import CITIZEN_REF, DEPARTMENT, SERVICE_ID, STATUS
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.contracts import (
@@ -47,7 +45,7 @@ from onestop.workflows.contracts import (
     Update,
     Withdraw,
 )
-from onestop.workflows.interpreter import Citizen, FieldError
+from onestop.workflows.interpreter import Applicant, FieldError
 from onestop.workflows.snapshot import ServiceSnapshot
 
 SnapshotSource = Callable[[str], ServiceSnapshot | None]
@@ -108,7 +106,7 @@ class ApplicationService:
 
     # ---- citizen actions ----
 
-    async def start(self, citizen_ref: str, citizen: Citizen, service_slug: str,
+    async def start(self, citizen_ref: str, citizen: Applicant, service_slug: str,
                     client_mutation_id: str | None = None) -> ApplicationView:
         snapshot = self.snapshots(service_slug)
         if snapshot is None:
@@ -237,7 +235,7 @@ class ApplicationService:
 
     async def list_for_citizen(self, citizen_ref: str, *, status: str | None = None, limit: int = 100,
                                offset: int = 0) -> list[IndexedApplication]:
-        query = select(delivery.ApplicationRow).where(delivery.ApplicationRow.citizen_ref == citizen_ref)
+        query = select(ApplicationRow).where(ApplicationRow.citizen_ref == citizen_ref)
         return await self._list(query, status, limit, offset)
 
     # ---- department side ----
@@ -245,10 +243,10 @@ class ApplicationService:
     async def department_inbox(self, principal: Principal, *, status: str | None = None, limit: int = 100,
                                offset: int = 0) -> list[IndexedApplication]:
         department = self._staff_department(principal)
-        query = select(delivery.ApplicationRow).where(
-            delivery.ApplicationRow.department == department,
-            delivery.ApplicationRow.status.in_([s.value for s in _STAFF_VISIBLE]),
-            delivery.ApplicationRow.reference_number.is_not(None),  # drafts withdrawn unsent stay private
+        query = select(ApplicationRow).where(
+            ApplicationRow.department == department,
+            ApplicationRow.status.in_([s.value for s in _STAFF_VISIBLE]),
+            ApplicationRow.reference_number.is_not(None),  # drafts withdrawn unsent stay private
         )
         return await self._list(query, status, limit, offset)
 
@@ -301,8 +299,8 @@ class ApplicationService:
 
     async def _list(self, query: Any, status: str | None, limit: int, offset: int) -> list[IndexedApplication]:
         if status is not None:
-            query = query.where(delivery.ApplicationRow.status == status)
-        query = query.order_by(delivery.ApplicationRow.created_at.desc(), delivery.ApplicationRow.application_id)
+            query = query.where(ApplicationRow.status == status)
+        query = query.order_by(ApplicationRow.created_at.desc(), ApplicationRow.application_id)
         async with self.database.session() as session:
             rows = await session.scalars(query.limit(limit).offset(offset))
             return [IndexedApplication(r.application_id, r.service_id, r.department, r.status, r.reference_number,
@@ -397,75 +395,3 @@ class CatalogueSnapshots:
                 submission_url=getattr(submission, "url", None),
             )
         return cached
-
-
-async def citizen_ref_of(engine: Any, principal: Principal) -> str:
-    """The caller's pseudonymous reference (what applications are keyed on); it never changes, so it is cached."""
-    service = engine.applications
-    cache: dict[str, str] = service.refs if isinstance(service, ApplicationService) else {}
-    ref = cache.get(principal.sub)
-    if ref is None:
-        citizen = await engine.citizens.ensure(principal.sub)
-        ref = str(citizen.ref)
-        if len(cache) >= 10_000:
-            cache.clear()
-        cache[principal.sub] = ref
-    return ref
-
-
-async def citizen_context(engine: Any, principal: Principal) -> tuple[str, Citizen]:
-    """The pseudonymous reference and the attributes a workflow may see (age, age group, assurance)."""
-    citizen = await engine.citizens.ensure(principal.sub)
-    catalogue = engine.catalogue.catalogue
-    age: int | None = None
-    age_group: str | None = None
-    try:
-        profile = await engine.profiles.get(principal.sub)
-        born = profile.date_of_birth
-    except EngineError:
-        born = None
-    if born is not None:
-        today = datetime.now(UTC).date()
-        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-        age_group = catalogue.age_group_for(age).id
-    level = catalogue.level_for_acr(principal.acr)
-    return citizen.ref, Citizen(age=age, age_group=age_group, assurance=level.id if level else "basic")
-
-
-def new_resume_token() -> str:
-    """A fresh secret for an anonymous applicant: returned once, never stored (only ``resume_ref`` of it is)."""
-    return secrets.token_urlsafe(32)
-
-
-def resume_refs(engine: Any, token: str) -> tuple[str, ...]:
-    """The pseudonymous citizen references an anonymous applicant's resume token stands for: under the current
-    data key first (what a new application is keyed on), then under each rotated-out key (older applications).
-
-    A keyed HMAC, so a reference reveals nothing of the token and no one without the key can forge a token for a
-    known reference.
-    """
-    return tuple(f"anon-{ref}" for ref in engine.citizens.cipher.pseudonyms("resume-token", token))
-
-
-def anonymous_citizen(engine: Any) -> Citizen:
-    """What a workflow may see of an applicant without a login: not logged in, age unknown, lowest assurance."""
-    levels = engine.catalogue.catalogue.taxonomy.assurance_levels
-    return Citizen(age=None, age_group=None, assurance=levels[0].id if levels else "basic", logged_in=False)
-
-
-async def build_applications(engine: Any, client: Client | None = None) -> ApplicationService | None:
-    """Attach ``ApplicationService`` to the engine when a Temporal address is configured."""
-    from onestop.engine.temporal import connect_for
-
-    settings = engine.settings
-    if client is None:
-        if settings.temporal_address is None:
-            return None
-        client = await connect_for(settings)
-    await engine.database.create_all()  # the inbox and index tables (delivery.py) join the others
-    catalogue = engine.catalogue.catalogue
-    ladder = AssuranceLadder.from_levels(catalogue.taxonomy.assurance_levels)
-    service = ApplicationService(client, settings.temporal_task_queue, engine.database,
-                                 CatalogueSnapshots(engine.catalogue), ladder)
-    engine.applications = service
-    return service

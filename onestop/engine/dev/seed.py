@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
+from onestop.engine.data.profiles import PROFILE_COLUMNS, CitizenDirectory, ProfileService, validate_changes
+from onestop.engine.data.providers import EME, ProviderSpec, SqlRegistryProvider
 from onestop.engine.errors import EngineError, InvalidInput
-from onestop.engine.profiles import PROFILE_COLUMNS, CitizenDirectory, ProfileService, validate_changes
-from onestop.engine.providers import EME, ProviderSpec, SqlRegistryProvider
 
 
 class SeedError(EngineError):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from onestop.engine.errors import EngineError
-from onestop.engine.principal import Principal
+from onestop.engine.identity.principal import Principal
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 if TYPE_CHECKING:
-    from onestop.engine.devidp import DevIdentityProvider
+    from onestop.engine.dev.idp import DevIdentityProvider
 
 CODE_LIFETIME = timedelta(seconds=60)
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")

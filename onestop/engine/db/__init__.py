@@ -1,0 +1,29 @@
+"""The database: one declarative ``Base``, every table, the async ``Database`` and its Alembic migrations."""
+
+from onestop.engine.db.database import Base, Database, UTCDateTime, alembic_config, utcnow
+from onestop.engine.db.tables import (
+    AccessLogRow,
+    ApplicationRow,
+    CitizenRow,
+    ConsentRow,
+    InboxRow,
+    ProfileRow,
+    ProviderRecordRow,
+    ReferenceRow,
+)
+
+__all__ = [
+    "AccessLogRow",
+    "ApplicationRow",
+    "Base",
+    "CitizenRow",
+    "ConsentRow",
+    "Database",
+    "InboxRow",
+    "ProfileRow",
+    "ProviderRecordRow",
+    "ReferenceRow",
+    "UTCDateTime",
+    "alembic_config",
+    "utcnow",
+]

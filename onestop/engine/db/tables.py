@@ -1,0 +1,145 @@
+"""Every onestop table. Personal values are stored only as ciphertext (see ``crypto/cipher.py``); those columns
+hold the ciphertext as TEXT."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from onestop.engine.db.database import Base, utcnow
+
+
+class CitizenRow(Base):
+    """A citizen known to the platform. ``sub`` is the pairwise subject from the identity provider;
+    ``ref`` is the pseudonymous reference used outside the database (Temporal search attributes, logs)."""
+
+    __tablename__ = "citizens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sub: Mapped[str] = mapped_column(String(255), unique=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+
+
+class ProfileRow(Base):
+    """The e-ME profile; every personal column holds ciphertext bound to (column, citizen)."""
+
+    __tablename__ = "profiles"
+
+    citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True)
+    name_en: Mapped[str | None] = mapped_column(Text)
+    name_zh: Mapped[str | None] = mapped_column(Text)
+    date_of_birth: Mapped[str | None] = mapped_column(Text)
+    hkid: Mapped[str | None] = mapped_column(Text)
+    gender: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)
+    residential_address: Mapped[str | None] = mapped_column(Text)
+    correspondence_address: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class ProviderRecordRow(Base):
+    """One value a department holds about a citizen (the SQL-backed provider registry)."""
+
+    __tablename__ = "provider_records"
+    __table_args__ = (UniqueConstraint("citizen_id", "provider_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    provider_id: Mapped[str] = mapped_column(String(100))
+    item_id: Mapped[str] = mapped_column(String(100))
+    value: Mapped[str] = mapped_column(Text)  # ciphertext of the JSON value
+    updated_at: Mapped[datetime]
+
+
+class ConsentRow(Base):
+    """A consent artefact; ``jws`` is the platform's signature over its canonical form."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_citizen_granted", "citizen_id", "granted_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    service_slug: Mapped[str] = mapped_column(String(200))
+    service_hash: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str] = mapped_column(String(20))
+    providers: Mapped[list[Any]]
+    items: Mapped[list[Any]]
+    purpose: Mapped[dict[str, Any]]
+    lawful_basis: Mapped[str] = mapped_column(String(50))
+    mode: Mapped[str] = mapped_column(String(20))
+    acr: Mapped[str] = mapped_column(String(200))
+    application_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    step_id: Mapped[str | None] = mapped_column(String(100))
+    granted_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    jws: Mapped[str] = mapped_column(Text)
+    receipt_jws: Mapped[str | None] = mapped_column(Text)
+
+
+class AccessLogRow(Base):
+    """One entry of a citizen's hash-chained access log (``seq`` counts from 1 per citizen)."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (UniqueConstraint("citizen_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    service_slug: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(String(20))
+    provider_id: Mapped[str] = mapped_column(String(100))
+    items: Mapped[list[Any]]
+    consent_id: Mapped[str | None] = mapped_column(String(36))
+    application_id: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(50))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+
+class InboxRow(Base):
+    """A department's received submission (the embedded default channel)."""
+
+    __tablename__ = "department_inbox"
+
+    application_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    department: Mapped[str] = mapped_column(String(20), index=True)
+    reference_number: Mapped[str] = mapped_column(String(40), unique=True)
+    service_id: Mapped[str] = mapped_column(String(120))
+    citizen_ref: Mapped[str] = mapped_column(String(120))
+    jws: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReferenceRow(Base):
+    """One row per submitted application; its autoincrement id is the reference number's sequence."""
+
+    __tablename__ = "application_references"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[str] = mapped_column(String(120), unique=True)
+    department: Mapped[str] = mapped_column(String(20))
+    year: Mapped[int] = mapped_column(Integer)
+
+
+class ApplicationRow(Base):
+    """The index of applications by citizen and department (Temporal holds the state itself)."""
+
+    __tablename__ = "applications"
+
+    application_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    citizen_ref: Mapped[str] = mapped_column(String(120), index=True)
+    service_id: Mapped[str] = mapped_column(String(120))
+    department: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    reference_number: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
