@@ -1,6 +1,6 @@
 """The root schema: it only combines the domains.
 
-Adding a domain (H7: applications, department): its package's ``__init__`` exports ``Query`` and, if it has
+Adding a domain: its package's ``__init__`` exports ``Query`` and, if it has
 them, ``Mutation`` / ``Subscription`` strawberry types; then add ONE import line below and the package name to
 ``DOMAINS``. Nothing else changes: the root types are merged from every domain in ``DOMAINS``.
 Node types register themselves for ``node(id:)`` with ``onestop.graphql.relay.register_node``.

@@ -1,4 +1,4 @@
-"""Fixtures for tests/engine. Data-and-consent fixtures (H5) build real services on a real SQLite file."""
+"""Fixtures for tests/engine: data-and-consent services built on a real SQLite file (and PostgreSQL when reachable)."""
 
 from __future__ import annotations
 

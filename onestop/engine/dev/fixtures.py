@@ -1,4 +1,4 @@
-"""The dev IdP's test citizens and staff, read from ``definitions/dev/`` (the format is in team.md)."""
+"""The dev IdP's test citizens and staff, read from ``definitions/dev/``."""
 
 from __future__ import annotations
 

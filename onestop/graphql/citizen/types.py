@@ -313,7 +313,7 @@ class Viewer:
     @field(description="The citizen's applications, newest first (page size 1-100).")
     async def applications(self, info: Info_, first: int | None = None, after: str | None = None,
                            status: ApplicationStatus | None = None) -> Connection[Application]:
-        # Owned by the applications domain (H7); the Viewer type only hosts the field.
+        # The applications domain resolves it; the Viewer type only hosts the field.
         return await viewer_applications(info, self.principal, first, after, status)
 
     @field(description="Everything one provider holds about the citizen. The read is logged like any other.")
