@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from .conftest import FACE, GRANT, STANDARD, START, STEP_UP, SUBMIT, Api
+from client import FACE, STANDARD, Api
+
+from .conftest import GRANT, START, STEP_UP, SUBMIT
 
 HKID = "A123456(3)"
 PHONE = "91234567"

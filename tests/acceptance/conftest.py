@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from client import Api
 from running import dev_settings, running_engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.engine.container import Engine
 from onestop.graphql.app import create_app
-
-STANDARD = "urn:onestop:acr:standard"
-FACE = "urn:onestop:acr:face"
 
 APPLICATION = """
 fragment A on Application {
@@ -67,49 +64,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-class Api:
-    """GraphQL and dev-IdP calls over one httpx client (real HTTP or ASGI transport)."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def post(self, query: str, variables: Mapping[str, Any] | None = None,
-                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-        response = await self.client.post("/graphql", json={"query": query, "variables": dict(variables or {})},
-                                          headers=dict(headers or {}))
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-    async def data(self, query: str, variables: Mapping[str, Any] | None = None,
-                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-        result = await self.post(query, variables, headers)
-        assert "errors" not in result, result["errors"]
-        data: dict[str, Any] = result["data"]
-        return data
-
-    async def token(self, body: Mapping[str, Any], lang: str = "en") -> dict[str, str]:
-        response = await self.client.post("/dev-idp/token", json=dict(body))
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}", "Accept-Language": lang}
-
-    async def citizens(self) -> list[dict[str, Any]]:
-        response = await self.client.get("/dev-idp/citizens")
-        assert response.status_code == 200, response.text
-        listing: list[dict[str, Any]] = response.json()["citizens"]
-        return listing
-
-    async def face_token(self, citizen: str, binding: str | None) -> dict[str, str]:
-        sample = next(c for c in await self.citizens() if c["id"] == citizen)["faceSamples"]["match"]
-        body: dict[str, Any] = {"citizen": citizen, "acr": FACE, "selfie": sample}
-        if binding is not None:
-            body["binding"] = binding
-        return await self.token(body)
-
-
-# -- in-process system: the seed catalogue, the real app over ASGI, a real Temporal dev server and worker ----
 
 
 @dataclass

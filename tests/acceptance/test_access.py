@@ -6,9 +6,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from client import STANDARD
 
 from .answers import drive
-from .conftest import DECIDE, GET, INBOX, NODE, STANDARD, START, STEP_UP, System
+from .conftest import DECIDE, GET, INBOX, NODE, START, STEP_UP, System
 
 pytestmark = pytest.mark.slow
 

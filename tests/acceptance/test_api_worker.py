@@ -17,10 +17,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from client import Api
 from temporalio.testing import WorkflowEnvironment
 
 from .answers import drive
-from .conftest import DECIDE, INBOX, Api, free_port
+from .conftest import DECIDE, INBOX, free_port
 
 pytestmark = pytest.mark.slow
 

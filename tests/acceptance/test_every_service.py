@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from client import STANDARD
 
 from onestop.catalogue import load_catalogue
 
 from .answers import Refused, Run, drive
-from .conftest import DECIDE, GET, INBOX, STANDARD, START, System
+from .conftest import DECIDE, GET, INBOX, START, System
 
 pytestmark = pytest.mark.slow
 

@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 import yaml
+from client import STANDARD
 from google.protobuf.json_format import MessageToJson
 
 from onestop.graphql.relay import from_global_id, to_global_id
 
 from .answers import drive
-from .conftest import CONSENTS, DECIDE, GET, GRANT, NODE, REVOKE, STANDARD, START, SUBMIT, System
+from .conftest import CONSENTS, DECIDE, GET, GRANT, NODE, REVOKE, START, SUBMIT, System
 
 pytestmark = pytest.mark.slow
 

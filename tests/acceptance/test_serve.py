@@ -27,26 +27,13 @@ from typing import Any
 
 import httpx
 import pytest
+from client import STANDARD, Api
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.graphql.relay import from_global_id
 
 from .answers import Run, advance, drive
-from .conftest import (
-    ACCESS_LOG,
-    CONSENTS,
-    DECIDE,
-    GET,
-    GRANT,
-    INBOX,
-    REVOKE,
-    STANDARD,
-    START,
-    STEP_UP,
-    SUBMIT,
-    Api,
-    free_port,
-)
+from .conftest import ACCESS_LOG, CONSENTS, DECIDE, GET, GRANT, INBOX, REVOKE, START, STEP_UP, SUBMIT, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -5,12 +5,11 @@ A module with its own name (not conftest) so test folders never import each othe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from client import Api, codes_of, errors_of, login
 
 from onestop.config import Environment, Settings
 from onestop.engine.container import Engine
@@ -184,31 +183,6 @@ def write_tree(root: Path) -> Path:
     return root
 
 
-@dataclass
-class Api:
-    """An HTTP client bound to one app, with a GraphQL helper."""
-
-    client: httpx.AsyncClient
-    engine: Engine
-
-    async def post(self, query: str, variables: Mapping[str, Any] | None = None, *,
-                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"query": query}
-        if variables is not None:
-            body["variables"] = dict(variables)
-        response = await self.client.post("/graphql", json=body, headers=dict(headers or {}))
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-    async def data(self, query: str, variables: Mapping[str, Any] | None = None, *,
-                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-        result = await self.post(query, variables, headers=headers)
-        assert "errors" not in result, result["errors"]
-        data: dict[str, Any] = result["data"]
-        return data
-
-
 def settings_for(definitions: Path, data_dir: Path, env: Environment, **extra: Any) -> Settings:
     return Settings(env=env, definitions=definitions, data_dir=data_dir, **extra)
 
@@ -216,27 +190,7 @@ def settings_for(definitions: Path, data_dir: Path, env: Environment, **extra: A
 def make_api(settings: Settings, engine: Engine, *, limits: Limits | None = None) -> Api:
     app = create_app(settings, engine, limits=limits)
     transport = httpx.ASGITransport(app=app)
-    return Api(client=httpx.AsyncClient(transport=transport, base_url="http://onestop.test"), engine=engine)
+    return Api(httpx.AsyncClient(transport=transport, base_url="http://onestop.test"), engine=engine)
 
 
-def errors_of(result: Mapping[str, Any]) -> list[dict[str, Any]]:
-    errors: list[dict[str, Any]] = result.get("errors") or []
-    assert errors, f"expected errors, got {result}"
-    return errors
-
-
-def codes_of(result: Mapping[str, Any]) -> list[str]:
-    return [error.get("extensions", {}).get("code") for error in errors_of(result)]
-
-
-ErrorCodes = Callable[[Mapping[str, Any]], list[str]]
-
-
-async def login(api: Api, *, citizen: str | None = None, staff: str | None = None,
-                acr: str = "urn:onestop:acr:standard") -> dict[str, str]:
-    """Headers with a token from the dev IdP, obtained over HTTP like a frontend would."""
-    body: dict[str, Any] = {"staff": staff} if staff else {"citizen": citizen, "acr": acr}
-    response = await api.client.post("/dev-idp/token", json=body)
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
+__all__ = ["Api", "codes_of", "errors_of", "login", "make_api", "settings_for"]

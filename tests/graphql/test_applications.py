@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from client import FACE, STANDARD, Api
 from running import dev_settings, running_engine
 from temporalio.testing import WorkflowEnvironment
 
@@ -57,30 +58,6 @@ async def engine(temporal_env: WorkflowEnvironment, definitions_dir: Path,
         yield built
 
 
-class Api:
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def post(self, query: str, variables: Mapping[str, Any] | None = None,
-                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
-                                          headers=headers)
-        result: dict[str, Any] = response.json()
-        return result
-
-    async def data(self, query: str, variables: Mapping[str, Any] | None = None,
-                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-        result = await self.post(query, variables, headers)
-        assert "errors" not in result, result["errors"]
-        data: dict[str, Any] = result["data"]
-        return data
-
-    async def token(self, body: Mapping[str, Any], lang: str = "en") -> dict[str, str]:
-        response = await self.client.post("/dev-idp/token", json=dict(body))
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}", "Accept-Language": lang}
-
-
 @pytest.fixture(scope="module")
 async def api(engine: Engine) -> AsyncIterator[Api]:
     app = create_app(engine.settings, engine)
@@ -88,15 +65,6 @@ async def api(engine: Engine) -> AsyncIterator[Api]:
         yield Api(client)
 
 
-STANDARD = "urn:onestop:acr:standard"
-FACE = "urn:onestop:acr:face"
-
-
-async def face_token(api: Api, citizen: str, binding: str) -> dict[str, str]:
-    citizens = (await api.client.get("/dev-idp/citizens")).json()
-    entries = citizens["citizens"] if isinstance(citizens, dict) else citizens
-    sample = next(c for c in entries if c["id"] == citizen)["faceSamples"]["match"]
-    return await api.token({"citizen": citizen, "acr": FACE, "selfie": sample, "binding": binding})
 
 
 def field_values(app: Mapping[str, Any]) -> dict[str, Any]:
@@ -142,7 +110,7 @@ async def test_a_citizen_renews_a_driving_licence_and_the_department_approves_it
 
     parsed = from_global_id(app_id)
     assert parsed is not None
-    face = await face_token(api, "wong-ka-fai", f"{parsed[1]}:verify-face")
+    face = await api.face_token("wong-ka-fai", f"{parsed[1]}:verify-face")
     app = (await api.data(STEP_UP, {"id": app_id, "step": "verify-face"}, face))["completeStepUp"]["application"]
     assert app["currentStep"]["id"] == "check"
     app = (await api.data(SUBMIT, {"id": app_id, "step": "check", "answers": {"declaration": True}}, citizen)

@@ -10,13 +10,13 @@ import asyncio
 import base64
 import logging
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from client import STANDARD, Api
 from pydantic import SecretStr
 from running import dev_settings, running_engine
 from temporalio.client import Client
@@ -57,7 +57,7 @@ DECIDE = """mutation($id: ID!, $status: ApplicationStatus!, $message: String) {
 
 ENQUIRY = "facility-availability-enquiry"
 LOGIN_SERVICE = "renew-driving-licence"
-STANDARD = "urn:onestop:acr:standard"
+
 
 
 @pytest.fixture(scope="module")
@@ -69,39 +69,9 @@ async def engine(temporal_env: WorkflowEnvironment, definitions_dir: Path,
         yield built
 
 
-class Api:
-    """A fresh HTTP client per call, so nothing (cookies, connections) carries between 'devices'."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.app = create_app(engine.settings, engine)
-
-    async def post(self, query: str, variables: Mapping[str, Any] | None = None,
-                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
-                                     base_url="http://onestop.test") as client:
-            response = await client.post("/graphql", json={"query": query, "variables": variables or {}},
-                                         headers=headers)
-        result: dict[str, Any] = response.json()
-        return result
-
-    async def data(self, query: str, variables: Mapping[str, Any] | None = None,
-                   headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-        result = await self.post(query, variables, headers)
-        assert "errors" not in result, result["errors"]
-        data: dict[str, Any] = result["data"]
-        return data
-
-    async def token(self, body: Mapping[str, Any]) -> dict[str, str]:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
-                                     base_url="http://onestop.test") as client:
-            response = await client.post("/dev-idp/token", json=dict(body))
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
 @pytest.fixture(scope="module")
 def api(engine: Engine) -> Api:
-    return Api(engine)
+    return Api.isolated(create_app(engine.settings, engine), engine)
 
 
 def resume(token: str) -> dict[str, str]:
@@ -266,7 +236,7 @@ async def test_a_resume_token_still_resumes_after_the_data_key_is_rotated(
     config["data_converter"] = data_converter(rotated.key_bytes("codec_key"))
     built = await build_engine(rotated, Client(**config))
     try:
-        after = Api(built)
+        after = Api.isolated(create_app(built.settings, built), built)
         seen = (await after.data(GET, {"id": started["id"]}, resume(token)))["application"]
         assert seen is not None
         assert seen["id"] == started["id"]
