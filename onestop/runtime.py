@@ -14,9 +14,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+from temporalio.client import Client
 
 from onestop.catalogue import CatalogueError
 from onestop.config import Settings
+from onestop.engine import Engine, build_engine
 from onestop.engine.temporal import (
     TemporalSetupError,
     build_worker,
@@ -66,7 +68,7 @@ def start_dev_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str, 
 
 
 async def _wait_ready(address: str, process: subprocess.Popen[bytes] | None, settings: Settings,
-                      within: float = 60.0) -> Any:
+                      within: float = 60.0) -> Client:
     deadline = time.monotonic() + within
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -82,9 +84,7 @@ async def _wait_ready(address: str, process: subprocess.Popen[bytes] | None, set
 
 
 @contextlib.asynccontextmanager
-async def _engine(settings: Settings, client: Any) -> AsyncIterator[Any]:
-    from onestop.engine import build_engine
-
+async def _engine(settings: Settings, client: Client) -> AsyncIterator[Engine]:
     try:
         engine = await build_engine(settings, client)
     except ValueError as exc:  # the engine's services refuse a bad or missing setting with a ValueError naming it
@@ -118,7 +118,7 @@ def _quiet_server_class() -> Any:
     return QuietServer
 
 
-async def _serve_http(settings: Settings, engine: Any, stop: asyncio.Event, urls: list[str]) -> None:
+async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, urls: list[str]) -> None:
     import uvicorn
 
     from onestop.graphql.app import create_app

@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from onestop.engine.applications.activities import record
+from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.db import ApplicationRow, Database
 from onestop.engine.errors import EngineError, Forbidden, NotFound
 from onestop.engine.identity.principal import Principal
@@ -47,6 +48,9 @@ from onestop.workflows.contracts import (
 )
 from onestop.workflows.interpreter import Applicant, FieldError
 from onestop.workflows.snapshot import ServiceSnapshot
+
+UpdateInput = StepAnswers | StepAction | StepUpProof | Withdraw | InfoResponse
+"""What a citizen action sends to the workflow."""
 
 SnapshotSource = Callable[[str], ServiceSnapshot | None]
 """The current pinned definition of a service by slug (None when the catalogue has no such service)."""
@@ -316,7 +320,7 @@ class ApplicationService:
             raise
         return view
 
-    async def _update(self, application_id: str, citizen_ref: str, name: str, arg: Any,
+    async def _update(self, application_id: str, citizen_ref: str, name: str, arg: UpdateInput,
                       client_mutation_id: str | None) -> ApplicationView:
         """Send an update; the workflow's validator checks ownership, so no query round trip comes first."""
         handle = self.client.get_workflow_handle(application_id)
@@ -372,7 +376,7 @@ def _refused(exc: WorkflowUpdateFailedError) -> EngineError:
 class CatalogueSnapshots:
     """Pinned snapshots of the catalogue's current services, built once per content hash."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: CatalogueStore) -> None:
         self._store = store
         self._cache: dict[str, ServiceSnapshot] = {}
 

@@ -7,13 +7,14 @@ the consented items with their provenance, and appends one access-log entry per 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from onestop.catalogue.catalogue import Catalogue
 from onestop.config import Settings
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.signing import Signer
@@ -212,25 +213,24 @@ class DataServices:
     gateway: DataGateway
 
     @classmethod
-    def build(cls, settings: Settings, catalogue: Any, database: Database, *,
+    def build(cls, settings: Settings, catalogue: Catalogue | Callable[[], Catalogue], database: Database, *,
               http_client: httpx.AsyncClient | None = None) -> DataServices:
         """Construct from settings (keys), a catalogue and a ``Database``.
 
-        ``catalogue`` is a ``Catalogue``, or a callable returning the current one (``lambda: store.catalogue``)
-        so providers declared by a reloaded catalogue are served without a restart.
+        ``catalogue`` may be a callable returning the current one (``lambda: store.catalogue``), so providers
+        declared by a reloaded catalogue are served without a restart.
         """
         cipher = FieldCipher(KeyRing.from_settings(settings))
         signer = Signer.from_settings(settings)
-        current = catalogue if callable(catalogue) else (lambda: catalogue)
+        current: Callable[[], Catalogue] = catalogue if callable(catalogue) else (lambda: catalogue)
         cache: dict[str, Mapping[str, ProviderSpec]] = {}
 
         def specs() -> Mapping[str, ProviderSpec]:
             loaded = current()
-            version = str(getattr(loaded, "version", id(loaded)))
-            if version not in cache:
+            if loaded.version not in cache:
                 cache.clear()
-                cache[version] = specs_from_catalogue(loaded)
-            return cache[version]
+                cache[loaded.version] = specs_from_catalogue(loaded)
+            return cache[loaded.version]
 
         return cls.assemble(database, cipher, signer, specs, districts=_districts(current()),
                             http_client=http_client)
@@ -250,9 +250,6 @@ class DataServices:
         return cls(database, cipher, signer, citizens, profiles, consents, access_log, providers, gateway)
 
 
-def _districts(catalogue: Any) -> frozenset[str] | None:
-    lists = getattr(catalogue, "option_lists", None) or {}
-    options = lists.get("districts") if hasattr(lists, "get") else None
-    if not options:
-        return None
-    return frozenset(str(getattr(option, "value", option)) for option in options)
+def _districts(catalogue: Catalogue) -> frozenset[str] | None:
+    options = catalogue.option_lists.get("districts")
+    return frozenset(option.value for option in options) if options else None

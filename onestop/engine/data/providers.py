@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import httpx
 from sqlalchemy import select
 
+from onestop.catalogue.catalogue import Catalogue
+from onestop.catalogue.departments import HttpSource
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.profiles import Citizen, ProfileService
 from onestop.engine.db import Database, ProviderRecordRow
@@ -74,21 +76,20 @@ def _seconds(value: Any, default: float) -> float:
     return float(parsed.total_seconds()) if isinstance(parsed, timedelta) else default
 
 
-def specs_from_catalogue(catalogue: Any) -> dict[str, ProviderSpec]:
+def specs_from_catalogue(catalogue: Catalogue) -> dict[str, ProviderSpec]:
     """Provider specs from a ``Catalogue`` (``departments[*].providers``)."""
     specs: dict[str, ProviderSpec] = {}
     for department in catalogue.departments.values():
-        for provider in getattr(department, "providers", ()) or ():
-            source = getattr(provider, "source", None)
-            kind = str(getattr(source, "kind", "sql") or "sql")
-            url = getattr(source, "url", None)
+        for provider in department.providers:
+            source = provider.source
+            http = source if isinstance(source, HttpSource) else None
             specs[provider.id] = ProviderSpec(
                 id=provider.id,
-                department=str(department.code),
-                kind=getattr(kind, "value", kind),
+                department=department.code,
+                kind=source.kind,
                 items=tuple(item.id for item in provider.items),
-                url=str(url) if url else None,
-                timeout=_seconds(getattr(source, "timeout", None), 5.0),
+                url=http.url if http else None,
+                timeout=_seconds(http.timeout if http else None, 5.0),
             )
     return specs
 
