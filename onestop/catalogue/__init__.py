@@ -29,6 +29,7 @@ from onestop.catalogue.steps import (
     PrefillStep,
     ReviewStep,
     Step,
+    StepKind,
     StepUpStep,
     SubmitStep,
 )
@@ -40,6 +41,6 @@ __all__ = [
     "ConsentStep", "Contact", "DataItem", "DateField", "Department", "Eligibility", "EmailField", "ExitStep",
     "Expression", "ExpressionError", "Field", "FormStep", "GroupField", "HkidField", "Lang", "LocalizedList",
     "LocalizedText", "MultiChoiceField", "NumberField", "Option", "PhoneField", "PrefillStep", "Problem",
-    "Provider", "ReviewStep", "Rule", "Service", "Step", "StepUpStep", "Submission", "SubmitStep", "Taxonomy",
-    "TextField", "Theme", "duration", "load_catalogue", "resolve_date_bound",
+    "Provider", "ReviewStep", "Rule", "Service", "Step", "StepKind", "StepUpStep", "Submission", "SubmitStep",
+    "Taxonomy", "TextField", "Theme", "duration", "load_catalogue", "resolve_date_bound",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field as Key
@@ -13,6 +14,19 @@ from onestop.catalogue.expressions import Expression
 from onestop.catalogue.fields import Field, GroupField
 from onestop.catalogue.models import DataRef, DefinitionModel, Duration, Slug
 from onestop.catalogue.text import LocalizedText
+
+
+class StepKind(StrEnum):
+    """The kinds of step; each step model's ``type`` is one of these values, and GraphQL derives its enum here."""
+
+    FORM = "form"
+    PREFILL = "prefill"
+    CONSENT = "consent"
+    STEP_UP = "stepUp"
+    REVIEW = "review"
+    SUBMIT = "submit"
+    EXIT = "exit"
+
 
 StepId = Annotated[str, Key(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]
 
@@ -87,4 +101,3 @@ Step = Annotated[
     FormStep | PrefillStep | ConsentStep | StepUpStep | ReviewStep | SubmitStep | ExitStep,
     Key(discriminator="type"),
 ]
-STEP_TYPES = ("form", "prefill", "consent", "stepUp", "review", "submit", "exit")

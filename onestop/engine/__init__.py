@@ -1,8 +1,8 @@
 """The engine: every side effect of onestop, one sub-package per concern.
 
 Callers outside the engine (``graphql``, ``runtime``) import from here. The workflow contracts they need
-(the application view and the snapshot's step and field specs) are re-exported so that nothing outside the
-engine reaches into ``workflows``.
+(the application view, the step states, and the snapshot's step and field specs) are re-exported so that
+nothing outside the engine reaches into ``workflows``.
 """
 
 from onestop.engine.applications.applicants import Applicants, new_resume_token
@@ -16,8 +16,20 @@ from onestop.engine.data.profiles import Profile
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import challenge_header
-from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, Status, TimelineEntry
-from onestop.workflows.snapshot import FieldSpec, StepSpec, Text
+from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, Status, StepState, TimelineEntry
+from onestop.workflows.snapshot import (
+    ConsentSpec,
+    ExitSpec,
+    FieldSpec,
+    FormSpec,
+    PrefillSpec,
+    ReviewSpec,
+    StepSpec,
+    StepUpSpec,
+    SubmitSpec,
+    Text,
+    fields_of,
+)
 
 __all__ = [
     "CITIZEN_ACTOR",
@@ -29,23 +41,32 @@ __all__ = [
     "CatalogueSnapshot",
     "CatalogueStore",
     "Consent",
+    "ConsentSpec",
     "DataServices",
     "Engine",
     "EngineError",
+    "ExitSpec",
     "FetchResult",
     "FieldError",
     "FieldSpec",
     "Forbidden",
+    "FormSpec",
     "IndexedApplication",
     "InvalidInput",
     "NotFound",
+    "PrefillSpec",
     "Principal",
     "Profile",
+    "ReviewSpec",
     "Status",
     "StepSpec",
+    "StepState",
+    "StepUpSpec",
+    "SubmitSpec",
     "Text",
     "TimelineEntry",
     "build_engine",
     "challenge_header",
+    "fields_of",
     "new_resume_token",
 ]

@@ -11,6 +11,7 @@ from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from onestop.catalogue import StepKind
     from onestop.workflows import interpreter as interp
     from onestop.workflows.contracts import (
         CITIZEN_ACTOR,
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         StepAction,
         StepAnswers,
         StepOutline,
+        StepState,
         StepUpProof,
         Submission,
         TimelineEntry,
@@ -44,7 +46,16 @@ with workflow.unsafe.imports_passed_through():
         Withdraw,
     )
     from onestop.workflows.interpreter import FieldError, Prefilled, Progress
-    from onestop.workflows.snapshot import StepSpec, Text
+    from onestop.workflows.snapshot import (
+        ConsentSpec,
+        ExitSpec,
+        PrefillSpec,
+        StepSpec,
+        StepUpSpec,
+        SubmitSpec,
+        Text,
+        fields_of,
+    )
 
 STATUS_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopStatus")
 
@@ -101,7 +112,7 @@ class ServiceApplicationWorkflow:
             self._timeline.append(TimelineEntry(workflow.now(), status.value,
                                                 problem.message.get("en") if problem else None))
             step = self._current()
-            if status is Status.DRAFT and step is not None and step.type == "exit":
+            if status is Status.DRAFT and isinstance(step, ExitSpec):
                 self._status = Status.NOT_ELIGIBLE
                 self._exit_message = step.message
 
@@ -143,15 +154,15 @@ class ServiceApplicationWorkflow:
                                                               self._today())}
         done = set(self._progress.completed)
 
-        def state(step: StepSpec) -> str:
+        def state(step: StepSpec) -> StepState:
             if step.id in done:
-                return "DONE"
+                return StepState.DONE
             if current is not None and step.id == current.id:
-                return "CURRENT"
-            return "TODO" if step.id in applicable else "SKIPPED"
+                return StepState.CURRENT
+            return StepState.TODO if step.id in applicable else StepState.SKIPPED
 
-        return [StepOutline(s.id, s.type, s.title, state(s)) for s in self._snapshot.steps if s.type != "exit"
-                or (current is not None and s.id == current.id)]
+        return [StepOutline(s.id, StepKind(s.type), s.title, state(s)) for s in self._snapshot.steps
+                if not isinstance(s, ExitSpec) or (current is not None and s.id == current.id)]
 
     def _require_owner(self, citizen_ref: str) -> None:
         # Validators only (they do not run on replay): histories recorded before this field existed still replay.
@@ -176,7 +187,7 @@ class ServiceApplicationWorkflow:
     def _touch(self) -> None:
         self._updated_at = workflow.now()
         step = self._current()
-        if step is not None and step.type == "exit" and self._status is Status.DRAFT:
+        if isinstance(step, ExitSpec) and self._status is Status.DRAFT:
             self._exit_message = step.message
             self._set_status(Status.NOT_ELIGIBLE)
 
@@ -185,7 +196,7 @@ class ServiceApplicationWorkflow:
             raise _refuse(_error("", "BUSY", "Another action on this application is still running; try again.",
                                  "此申請的另一項操作仍在進行，請稍後再試。"))
 
-    def _require_current(self, step_id: str, *types: str) -> StepSpec:
+    def _require_current(self, step_id: str, *kinds: StepKind) -> StepSpec:
         if self._status is not Status.DRAFT:
             raise _refuse(_error("", "NOT_A_DRAFT", f"The application is {self._status.value} and cannot change.",
                                  f"申請狀態為 {self._status.value}，無法更改。"))
@@ -195,7 +206,7 @@ class ServiceApplicationWorkflow:
             raise _refuse(_error("stepId", "NOT_CURRENT_STEP",
                                  f"Step {step_id!r} is not the current step (the current step is {current!r}).",
                                  f"步驟 {step_id!r} 並非目前步驟（目前步驟為 {current!r}）。"))
-        if step.type not in types:
+        if step.type not in kinds:
             raise _refuse(_error("stepId", "WRONG_ACTION",
                                  f"Step {step_id!r} is a {step.type} step; this action does not apply to it.",
                                  f"步驟 {step_id!r} 為 {step.type} 步驟，不適用此操作。"))
@@ -271,7 +282,7 @@ class ServiceApplicationWorkflow:
 
     async def _deliver(self) -> None:
         assert self._reference is not None
-        submit = next((s for s in self._snapshot.steps if s.type == "submit"), None)
+        submit = next((s for s in self._snapshot.steps if isinstance(s, SubmitSpec)), None)
         submission = Submission(
             application_id=self._in.application_id, reference_number=self._reference,
             service_id=self._snapshot.id, service_version=self._snapshot.version,
@@ -316,20 +327,20 @@ class ServiceApplicationWorkflow:
     async def submit_step(self, action: StepAnswers) -> ApplicationView:
         if self._seen(action.client_mutation_id):
             return self._view()
-        step = self._require_current(action.step_id, "form", "review", "submit")
-        if step.type == "submit":
+        step = self._require_current(action.step_id, StepKind.FORM, StepKind.REVIEW, StepKind.SUBMIT)
+        if isinstance(step, SubmitSpec):
             return await self._submit(step, action.client_mutation_id)
         self._remember(action.client_mutation_id)
         answers, _ = interp.validate_step(self._snapshot, step, action.answers, self._progress,
                                           self._in.citizen, self._today())
-        for spec in step.fields:
+        for spec in fields_of(step):
             self._progress.answers.pop(spec.id, None)
         self._progress.answers.update(answers)
         self._complete(step)
         self._touch()
         return self._view()
 
-    async def _submit(self, step: StepSpec, client_mutation_id: str | None) -> ApplicationView:
+    async def _submit(self, step: SubmitSpec, client_mutation_id: str | None) -> ApplicationView:
         # Histories recorded before this patch index the submission in a separate local activity afterwards.
         index_with_reference = workflow.patched("submit-indexes-with-reference")
         entry = None
@@ -358,8 +369,8 @@ class ServiceApplicationWorkflow:
         if self._seen(action.client_mutation_id):
             return
         self._require_idle()
-        step = self._require_current(action.step_id, "form", "review", "submit")
-        if step.type == "submit":
+        step = self._require_current(action.step_id, StepKind.FORM, StepKind.REVIEW, StepKind.SUBMIT)
+        if isinstance(step, SubmitSpec):
             if action.answers:
                 raise _refuse(_error("answers", "UNKNOWN_FIELD", "A submit step takes no answers.",
                                      "提交步驟不接受答案。"))
@@ -373,8 +384,8 @@ class ServiceApplicationWorkflow:
     async def grant_consent(self, action: StepAction) -> ApplicationView:
         if self._seen(action.client_mutation_id):
             return self._view()
-        step = self._require_current(action.step_id, "prefill", "consent")
-        if step.type == "prefill":
+        step = self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
+        if isinstance(step, PrefillSpec):
             self._busy = True
             try:
                 result = await self._prefill(step)
@@ -395,11 +406,11 @@ class ServiceApplicationWorkflow:
         self._touch()
         return self._view()
 
-    async def _prefill(self, step: StepSpec) -> PrefillResult:
+    async def _prefill(self, step: PrefillSpec) -> PrefillResult:
         request = PrefillRequest(
             application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
             service_id=self._snapshot.id, department=self._snapshot.department, step_id=step.id,
-            items=list(step.items), purpose=step.purpose or {}, lawful_basis=step.lawful_basis,
+            items=list(step.items), purpose=step.purpose, lawful_basis=step.lawful_basis,
             mode=step.mode, valid_for_seconds=step.valid_for_seconds,
             content_hash=self._snapshot.content_hash, assurance=self._in.citizen.assurance,
         )
@@ -412,7 +423,7 @@ class ServiceApplicationWorkflow:
     def _apply_prefill(self, result: PrefillResult) -> None:
         fetched = {item.item: item for item in result.items}
         for step in self._snapshot.steps:
-            for spec in step.fields:
+            for spec in fields_of(step):
                 if spec.prefill is None:
                     continue
                 parts = spec.prefill.split(".")
@@ -431,17 +442,17 @@ class ServiceApplicationWorkflow:
         self._require_owner(action.citizen_ref)
         if not self._seen(action.client_mutation_id):
             self._require_idle()
-            self._require_current(action.step_id, "prefill", "consent")
+            self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
 
     @workflow.update(name=Update.DECLINE_CONSENT)
     def decline_consent(self, action: StepAction) -> ApplicationView:
         if self._seen(action.client_mutation_id):
             return self._view()
-        step = self._require_current(action.step_id, "prefill", "consent")
+        step = self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
         self._remember(action.client_mutation_id)
         self._consents[step.id] = "declined"
         # A required consent blocks progress when declined; it does not end the application.
-        if not (step.type == "consent" and step.consent_required):
+        if not (isinstance(step, ConsentSpec) and step.consent_required):
             self._complete(step)
         self._touch()
         return self._view()
@@ -451,13 +462,13 @@ class ServiceApplicationWorkflow:
         self._require_owner(action.citizen_ref)
         if not self._seen(action.client_mutation_id):
             self._require_idle()
-            self._require_current(action.step_id, "prefill", "consent")
+            self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
 
     @workflow.update(name=Update.COMPLETE_STEP_UP)
     def complete_step_up(self, proof: StepUpProof) -> ApplicationView:
         if self._seen(proof.client_mutation_id):
             return self._view()
-        step = self._require_current(proof.step_id, "stepUp")
+        step = self._require_current(proof.step_id, StepKind.STEP_UP)
         self._remember(proof.client_mutation_id)
         self._step_up_assurance = proof.assurance
         self._complete(step)
@@ -470,8 +481,9 @@ class ServiceApplicationWorkflow:
         if self._seen(proof.client_mutation_id):
             return
         self._require_idle()
-        step = self._require_current(proof.step_id, "stepUp")
-        required = step.assurance or self._snapshot.assurance
+        step = self._require_current(proof.step_id, StepKind.STEP_UP)
+        assert isinstance(step, StepUpSpec), "_require_current checked the kind"
+        required = step.assurance
         if self._snapshot.rank(proof.assurance) < self._snapshot.rank(required):
             raise _refuse(_error("stepId", "INSUFFICIENT_USER_AUTHENTICATION",
                                  f"This step needs assurance level {required!r}.",

@@ -2,89 +2,136 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import replace
 
-from onestop.catalogue.models import duration
-from onestop.workflows.snapshot import FieldSpec, OptionSpec, RuleSpec, ServiceSnapshot, StepSpec, Text
+from onestop.catalogue import (
+    AddressField,
+    ChoiceField,
+    ConsentStep,
+    DateField,
+    ExitStep,
+    Expression,
+    Field,
+    FormStep,
+    GroupField,
+    LocalizedText,
+    MultiChoiceField,
+    NumberField,
+    Option,
+    PrefillStep,
+    ReviewStep,
+    Service,
+    Step,
+    StepUpStep,
+    SubmitStep,
+    TextField,
+    duration,
+)
+from onestop.workflows.snapshot import (
+    ConsentSpec,
+    ExitSpec,
+    FieldSpec,
+    FormSpec,
+    OptionSpec,
+    PrefillSpec,
+    ReviewSpec,
+    RuleSpec,
+    ServiceSnapshot,
+    StepSpec,
+    StepUpSpec,
+    SubmitSpec,
+    Text,
+)
+
+_DRAFT_EXPIRY_SECONDS = 30 * 24 * 3600
 
 
-def _text(value: Any) -> Text:
-    if value is None:
-        return {}
-    data = value.model_dump(mode="json") if hasattr(value, "model_dump") else dict(value)
-    return {k: v for k, v in data.items() if isinstance(v, str)}
+def _text(value: LocalizedText) -> Text:
+    return {"en": value.en, "tc": value.tc, "sc": value.sc}
 
 
-def _source(expression: Any) -> str | None:
-    return None if expression is None else str(getattr(expression, "source", expression))
+def _source(expression: Expression | None) -> str | None:
+    return None if expression is None else expression.source
 
 
 def _seconds(value: str | None) -> int | None:
     return None if value is None else int(duration(value).total_seconds())
 
 
-def _options(field: Any, option_lists: Mapping[str, Sequence[Any]]) -> list[OptionSpec]:
-    options = getattr(field, "options", None)
-    if options is None and getattr(field, "option_list", None):
-        options = option_lists.get(field.option_list, ())
-    if field.type == "address":
-        options = option_lists.get("districts", ())
+def _options(options: Sequence[Option] | None) -> list[OptionSpec]:
+    # The catalogue has already copied option lists and districts into the fields (resolve_options).
     return [OptionSpec(o.value, _text(o.label)) for o in options or ()]
 
 
-def _field(field: Any, option_lists: Mapping[str, Sequence[Any]]) -> FieldSpec:
-    return FieldSpec(
+def _field(field: Field) -> FieldSpec:
+    spec = FieldSpec(
         id=field.id, type=field.type, label=_text(field.label), required=field.required, when=_source(field.when),
         help=_text(field.help) if field.help else None, prefill=field.prefill,
-        rules=[RuleSpec(_source(r.check) or "true", _text(r.message)) for r in field.rules],
-        min_length=getattr(field, "min_length", None), max_length=getattr(field, "max_length", None),
-        pattern=getattr(field, "pattern", None), multiline=getattr(field, "multiline", False),
-        minimum=getattr(field, "min", None), maximum=getattr(field, "max", None),
-        integer=getattr(field, "integer", False), after=getattr(field, "after", None),
-        before=getattr(field, "before", None), options=_options(field, option_lists),
-        min_items=getattr(field, "min_items", None), max_items=getattr(field, "max_items", None),
-        fields=[_field(f, option_lists) for f in getattr(field, "fields", ())] if field.type == "group" else [],
+        rules=[RuleSpec(r.check.source, _text(r.message)) for r in field.rules],
     )
+    match field:
+        case TextField():
+            return replace(spec, min_length=field.min_length, max_length=field.max_length, pattern=field.pattern,
+                           multiline=field.multiline)
+        case NumberField():
+            return replace(spec, minimum=field.min, maximum=field.max, integer=field.integer)
+        case DateField():
+            return replace(spec, after=field.after, before=field.before)
+        case MultiChoiceField():
+            return replace(spec, options=_options(field.options), min_items=field.min_items,
+                           max_items=field.max_items)
+        case ChoiceField():
+            return replace(spec, options=_options(field.options))
+        case AddressField():
+            return replace(spec, options=_options(field.districts))
+        case GroupField():
+            return replace(spec, fields=[_field(f) for f in field.fields], min_items=field.min_items,
+                           max_items=field.max_items)
+        case _:
+            return spec
 
 
-def _step(step: Any, option_lists: Mapping[str, Sequence[Any]]) -> StepSpec:
-    common: dict[str, Any] = {"id": step.id, "type": step.type, "title": _text(step.title), "when": _source(step.when)}
-    kind = step.type
-    if kind in ("form", "review"):
-        common["fields"] = [_field(f, option_lists) for f in step.fields]
-        if kind == "form" and step.description is not None:
-            common["description"] = _text(step.description)
-    elif kind == "prefill":
-        common.update(purpose=_text(step.purpose), items=list(step.items), lawful_basis=step.lawful_basis,
-                      mode=step.mode, valid_for_seconds=_seconds(step.valid_for))
-    elif kind == "consent":
-        common.update(statement=_text(step.statement), consent_required=step.required)
-    elif kind == "stepUp":
-        common.update(assurance=step.assurance, max_age_seconds=_seconds(step.max_age))
-    elif kind == "submit":
-        common.update(department=step.department, endpoint=step.endpoint)
-    elif kind == "exit":
-        common.update(message=_text(step.message))
-    return StepSpec(**common)
+def _step(step: Step) -> StepSpec:
+    title, when = _text(step.title), _source(step.when)
+    match step:
+        case FormStep():
+            description = _text(step.description) if step.description is not None else None
+            return FormSpec(id=step.id, title=title, when=when, description=description,
+                            fields=[_field(f) for f in step.fields])
+        case PrefillStep():
+            return PrefillSpec(id=step.id, title=title, when=when, purpose=_text(step.purpose),
+                               items=list(step.items), lawful_basis=step.lawful_basis, mode=step.mode,
+                               valid_for_seconds=_seconds(step.valid_for))
+        case ConsentStep():
+            return ConsentSpec(id=step.id, title=title, when=when, statement=_text(step.statement),
+                               consent_required=step.required)
+        case StepUpStep():
+            return StepUpSpec(id=step.id, title=title, when=when, assurance=step.assurance,
+                              max_age_seconds=_seconds(step.max_age))
+        case ReviewStep():
+            return ReviewSpec(id=step.id, title=title, when=when, fields=[_field(f) for f in step.fields])
+        case SubmitStep():
+            return SubmitSpec(id=step.id, title=title, when=when, department=step.department,
+                              endpoint=step.endpoint)
+        case ExitStep():
+            return ExitSpec(id=step.id, title=title, when=when, message=_text(step.message))
 
 
 def snapshot_from_service(
-    service: Any,
+    service: Service,
     *,
     assurance_levels: Sequence[str] = ("basic", "standard", "face"),
-    option_lists: Mapping[str, Sequence[Any]] | None = None,
     submission_url: str | None = None,
 ) -> ServiceSnapshot:
-    """The pinned definition: every text, rule and option list copied in, so later YAML changes cannot reach it."""
-    lists = option_lists or {}
+    """The pinned definition: every text, rule and option copied in, so later YAML changes cannot reach it."""
     eligibility = service.eligibility
     return ServiceSnapshot(
         id=service.id, version=service.version, content_hash=service.content_hash, department=service.department,
-        title=_text(service.title), steps=[_step(s, lists) for s in service.steps], assurance=service.assurance,
+        title=_text(service.title), steps=[_step(s) for s in service.steps], assurance=service.assurance,
         assurance_levels=list(assurance_levels),
         eligibility_when=_source(eligibility.when) if eligibility else None,
         eligibility_message=_text(eligibility.message) if eligibility else None,
-        draft_expiry_seconds=_seconds(service.draft_expiry) or 30 * 24 * 3600,
+        draft_expiry_seconds=_seconds(service.draft_expiry) or _DRAFT_EXPIRY_SECONDS,
         submission_url=submission_url,
     )

@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from onestop.catalogue import StepKind
 from onestop.workflows.interpreter import Applicant, FieldError, Prefilled
 from onestop.workflows.snapshot import ServiceSnapshot, StepSpec, Text
 
@@ -157,12 +158,21 @@ class DepartmentStatus:
     actor: str | None = None
 
 
+class StepState(StrEnum):
+    """Where one step of an application stands."""
+
+    DONE = "DONE"
+    CURRENT = "CURRENT"
+    TODO = "TODO"
+    SKIPPED = "SKIPPED"
+
+
 @dataclass(frozen=True)
 class StepOutline:
     id: str
-    type: str
+    type: StepKind
     title: Text
-    state: str  # DONE | CURRENT | TODO | SKIPPED
+    state: StepState
 
 
 @dataclass(frozen=True)

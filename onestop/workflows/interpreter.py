@@ -6,7 +6,7 @@ Everything takes ``today`` from the caller (the workflow's deterministic clock) 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -16,7 +16,7 @@ import cel
 import isodate
 
 from onestop.workflows import values
-from onestop.workflows.snapshot import FieldSpec, ServiceSnapshot, StepSpec, Text
+from onestop.workflows.snapshot import FieldSpec, ServiceSnapshot, StepSpec, Text, fields_of
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ class Progress:
     completed: list[str] = field(default_factory=list)
     answers: dict[str, Any] = field(default_factory=dict)
     prefilled: dict[str, Prefilled] = field(default_factory=dict)
+
+
+Checked = tuple[Any, list[FieldError]]
+"""A normalised value and no errors, or None and why."""
 
 
 def _t(en: str, tc: str) -> Text:
@@ -140,7 +144,7 @@ def prune(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, tod
             if step.id in completed:
                 keep_steps.append(step.id)
             step_ctx_answers: dict[str, Any] = dict(answers)
-            for spec in step.fields:
+            for spec in fields_of(step):
                 if spec.id in answers and applies(spec.when, context(citizen, step_ctx_answers, today)):
                     keep[spec.id] = answers[spec.id]
                 elif spec.id in step_ctx_answers:
@@ -163,7 +167,8 @@ def validate_step(
     if not isinstance(submitted, Mapping):
         return {}, [FieldError([], "WRONG_TYPE", _t("Answers must be an object keyed by field id.",
                                                     "答案必須是以欄位識別碼為鍵的物件。"))]
-    known = {f.id for f in step.fields}
+    fields = fields_of(step)
+    known = {f.id for f in fields}
     errors = [
         FieldError([key], "UNKNOWN_FIELD", _t(f"This step has no field {key!r}.", f"此步驟沒有欄位 {key!r}。"))
         for key in submitted
@@ -171,7 +176,7 @@ def validate_step(
     ]
     merged = dict(progress.answers)
     out: dict[str, Any] = {}
-    for spec in step.fields:
+    for spec in fields:
         if not applies(spec.when, context(citizen, merged, today)):
             merged.pop(spec.id, None)
             continue
@@ -192,7 +197,7 @@ def _empty(raw: Any) -> bool:
 
 def _check_field(
     spec: FieldSpec, raw: Any, path: list[str], citizen: Applicant, answers: Mapping[str, Any], today: date
-) -> tuple[Any, list[FieldError]]:
+) -> Checked:
     if _empty(raw) or (spec.type == "boolean" and raw is False and spec.required):
         if spec.required:
             if spec.type == "boolean":
@@ -221,105 +226,141 @@ def _limit(spec_value: str, today: date) -> date:
     return date.fromisoformat(spec_value)
 
 
-def _check_type(
-    spec: FieldSpec, raw: Any, path: list[str], citizen: Applicant, answers: Mapping[str, Any], today: date
-) -> tuple[Any, list[FieldError]]:
-    def err(code: str, en: str, tc: str) -> tuple[Any, list[FieldError]]:
-        return None, [FieldError(path, code, _t(en, tc))]
+@dataclass(frozen=True)
+class _At:
+    """Where a value is being checked: its path, and what its rules and date bounds see."""
 
-    kind = spec.type
-    if kind in ("text", "email", "phone", "hkid"):
-        if not isinstance(raw, str):
-            return err("WRONG_TYPE", "Enter text.", "請輸入文字。")
-        value = raw.strip()
-        if kind == "email":
-            return (value, []) if values.is_valid_email(value) else err(
-                "INVALID_EMAIL", "Enter an email address like name@example.com.", "請輸入有效的電郵地址。")
-        if kind == "phone":
-            return (values.normalize_hk_phone(value), []) if values.is_valid_hk_phone(value) else err(
-                "INVALID_PHONE", "Enter a Hong Kong phone number of 8 digits starting with 2, 3, 5, 6, 7, 8 or 9.",
-                "請輸入以2、3、5、6、7、8或9開頭的8位香港電話號碼。")
-        if kind == "hkid":
-            return (values.normalize_hkid(value), []) if values.is_valid_hkid(value) else err(
-                "INVALID_HKID", "Enter a valid HKID number, e.g. A123456(3); check the digit in brackets.",
-                "請輸入有效的香港身份證號碼，例如 A123456(3)；請檢查括號內的數字。")
-        if spec.min_length is not None and len(value) < spec.min_length:
-            return err("TOO_SHORT", f"Enter at least {spec.min_length} characters.",
-                       f"最少輸入 {spec.min_length} 個字元。")
-        if spec.max_length is not None and len(value) > spec.max_length:
-            return err("TOO_LONG", f"Enter at most {spec.max_length} characters.",
-                       f"最多輸入 {spec.max_length} 個字元。")
-        if spec.pattern is not None and re.fullmatch(spec.pattern, value) is None:
-            return err("PATTERN", "The format is not valid.", "格式不正確。")
+    path: list[str]
+    citizen: Applicant
+    answers: Mapping[str, Any]
+    today: date
+
+    def refuse(self, code: str, en: str, tc: str) -> Checked:
+        return None, [FieldError(self.path, code, _t(en, tc))]
+
+
+def _wrong_text(at: _At) -> Checked:
+    return at.refuse("WRONG_TYPE", "Enter text.", "請輸入文字。")
+
+
+def _check_text(spec: FieldSpec, raw: Any, at: _At) -> Checked:
+    if not isinstance(raw, str):
+        return _wrong_text(at)
+    value = raw.strip()
+    if spec.min_length is not None and len(value) < spec.min_length:
+        return at.refuse("TOO_SHORT", f"Enter at least {spec.min_length} characters.",
+                         f"最少輸入 {spec.min_length} 個字元。")
+    if spec.max_length is not None and len(value) > spec.max_length:
+        return at.refuse("TOO_LONG", f"Enter at most {spec.max_length} characters.",
+                         f"最多輸入 {spec.max_length} 個字元。")
+    if spec.pattern is not None and re.fullmatch(spec.pattern, value) is None:
+        return at.refuse("PATTERN", "The format is not valid.", "格式不正確。")
+    return value, []
+
+
+def _check_email(spec: FieldSpec, raw: Any, at: _At) -> Checked:
+    if not isinstance(raw, str):
+        return _wrong_text(at)
+    value = raw.strip()
+    if values.is_valid_email(value):
         return value, []
-    if kind == "number":
-        if isinstance(raw, bool) or not isinstance(raw, int | float):
-            return err("WRONG_TYPE", "Enter a number.", "請輸入數字。")
-        if spec.integer and not float(raw).is_integer():
-            return err("NOT_INTEGER", "Enter a whole number.", "請輸入整數。")
-        if spec.minimum is not None and raw < spec.minimum:
-            return err("TOO_SMALL", f"Enter {spec.minimum:g} or more.", f"請輸入不少於 {spec.minimum:g} 的數字。")
-        if spec.maximum is not None and raw > spec.maximum:
-            return err("TOO_LARGE", f"Enter {spec.maximum:g} or less.", f"請輸入不多於 {spec.maximum:g} 的數字。")
-        return (int(raw) if spec.integer else raw), []
-    if kind == "date":
-        try:
-            day = date.fromisoformat(raw) if isinstance(raw, str) and len(raw) == 10 else None
-        except ValueError:
-            day = None
-        if day is None:
-            return err("INVALID_DATE", "Enter a date as YYYY-MM-DD.", "請以 YYYY-MM-DD 格式輸入日期。")
-        if spec.after is not None and not day > _limit(spec.after, today):
-            limit = _limit(spec.after, today).isoformat()
-            return err("DATE_TOO_EARLY", f"Enter a date after {limit}.", f"請輸入 {limit} 之後的日期。")
-        if spec.before is not None and not day < _limit(spec.before, today):
-            limit = _limit(spec.before, today).isoformat()
-            return err("DATE_TOO_LATE", f"Enter a date before {limit}.", f"請輸入 {limit} 之前的日期。")
-        return day.isoformat(), []
-    if kind == "boolean":
-        if not isinstance(raw, bool):
-            return err("WRONG_TYPE", "Answer yes or no (true or false).", "請回答是或否。")
-        return raw, []
-    if kind == "choice":
-        allowed = {o.value for o in spec.options}
-        if not isinstance(raw, str) or raw not in allowed:
-            return err("INVALID_OPTION", f"Choose one of: {', '.join(sorted(allowed))}.", "請從選項中選擇。")
-        return raw, []
-    if kind == "multiChoice":
-        allowed = {o.value for o in spec.options}
-        if not isinstance(raw, list) or not all(isinstance(v, str) and v in allowed for v in raw):
-            return err("INVALID_OPTION", f"Choose from: {', '.join(sorted(allowed))}.", "請從選項中選擇。")
-        if len(set(raw)) != len(raw):
-            return err("DUPLICATE_OPTION", "Choose each option once.", "每個選項只可選擇一次。")
-        return _count(spec, list(raw), path)
-    if kind == "address":
-        return _check_address(spec, raw, path)
-    if kind == "group":
-        if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
-            return err("WRONG_TYPE", "Enter a list of entries.", "請輸入項目列表。")
-        items: list[dict[str, Any]] = []
-        errors: list[FieldError] = []
-        sub_ids = {f.id for f in spec.fields}
-        for index, item in enumerate(raw):
-            entry: dict[str, Any] = {}
-            for key in item:
-                if key not in sub_ids:
-                    errors.append(FieldError([*path, str(index), key], "UNKNOWN_FIELD",
-                                             _t(f"This entry has no field {key!r}.", f"此項目沒有欄位 {key!r}。")))
-            for sub in spec.fields:
-                sub_value, sub_errors = _check_field(sub, item.get(sub.id), [*path, str(index), sub.id],
-                                                     citizen, answers, today)
-                errors += sub_errors
-                if sub_value is not None:
-                    entry[sub.id] = sub_value
-            items.append(entry)
-        if errors:
-            return None, errors
-        return _count(spec, items, path)
-    return err("UNSUPPORTED_FIELD", f"Field type {kind!r} is not supported.", f"不支援欄位類型 {kind!r}。")
+    return at.refuse("INVALID_EMAIL", "Enter an email address like name@example.com.", "請輸入有效的電郵地址。")
 
 
-def _count(spec: FieldSpec, items: list[Any], path: list[str]) -> tuple[Any, list[FieldError]]:
+def _check_phone(spec: FieldSpec, raw: Any, at: _At) -> Checked:
+    if not isinstance(raw, str):
+        return _wrong_text(at)
+    value = raw.strip()
+    if values.is_valid_hk_phone(value):
+        return values.normalize_hk_phone(value), []
+    return at.refuse("INVALID_PHONE", "Enter a Hong Kong phone number of 8 digits starting with 2, 3, 5, 6, 7, 8 or 9.",
+                     "請輸入以2、3、5、6、7、8或9開頭的8位香港電話號碼。")
+
+
+def _check_hkid(spec: FieldSpec, raw: Any, at: _At) -> Checked:
+    if not isinstance(raw, str):
+        return _wrong_text(at)
+    value = raw.strip()
+    if values.is_valid_hkid(value):
+        return values.normalize_hkid(value), []
+    return at.refuse("INVALID_HKID", "Enter a valid HKID number, e.g. A123456(3); check the digit in brackets.",
+                     "請輸入有效的香港身份證號碼，例如 A123456(3)；請檢查括號內的數字。")
+
+
+def _check_number(spec: FieldSpec, raw: Any, at: _At) -> Checked:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return at.refuse("WRONG_TYPE", "Enter a number.", "請輸入數字。")
+    if spec.integer and not float(raw).is_integer():
+        return at.refuse("NOT_INTEGER", "Enter a whole number.", "請輸入整數。")
+    if spec.minimum is not None and raw < spec.minimum:
+        return at.refuse("TOO_SMALL", f"Enter {spec.minimum:g} or more.", f"請輸入不少於 {spec.minimum:g} 的數字。")
+    if spec.maximum is not None and raw > spec.maximum:
+        return at.refuse("TOO_LARGE", f"Enter {spec.maximum:g} or less.", f"請輸入不多於 {spec.maximum:g} 的數字。")
+    return (int(raw) if spec.integer else raw), []
+
+
+def _check_date(spec: FieldSpec, raw: Any, at: _At) -> Checked:
+    try:
+        day = date.fromisoformat(raw) if isinstance(raw, str) and len(raw) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        return at.refuse("INVALID_DATE", "Enter a date as YYYY-MM-DD.", "請以 YYYY-MM-DD 格式輸入日期。")
+    if spec.after is not None and not day > _limit(spec.after, at.today):
+        limit = _limit(spec.after, at.today).isoformat()
+        return at.refuse("DATE_TOO_EARLY", f"Enter a date after {limit}.", f"請輸入 {limit} 之後的日期。")
+    if spec.before is not None and not day < _limit(spec.before, at.today):
+        limit = _limit(spec.before, at.today).isoformat()
+        return at.refuse("DATE_TOO_LATE", f"Enter a date before {limit}.", f"請輸入 {limit} 之前的日期。")
+    return day.isoformat(), []
+
+
+def _check_boolean(spec: FieldSpec, raw: Any, at: _At) -> Checked:
+    if not isinstance(raw, bool):
+        return at.refuse("WRONG_TYPE", "Answer yes or no (true or false).", "請回答是或否。")
+    return raw, []
+
+
+def _check_choice(spec: FieldSpec, raw: Any, at: _At) -> Checked:
+    allowed = {o.value for o in spec.options}
+    if not isinstance(raw, str) or raw not in allowed:
+        return at.refuse("INVALID_OPTION", f"Choose one of: {', '.join(sorted(allowed))}.", "請從選項中選擇。")
+    return raw, []
+
+
+def _check_multi_choice(spec: FieldSpec, raw: Any, at: _At) -> Checked:
+    allowed = {o.value for o in spec.options}
+    if not isinstance(raw, list) or not all(isinstance(v, str) and v in allowed for v in raw):
+        return at.refuse("INVALID_OPTION", f"Choose from: {', '.join(sorted(allowed))}.", "請從選項中選擇。")
+    if len(set(raw)) != len(raw):
+        return at.refuse("DUPLICATE_OPTION", "Choose each option once.", "每個選項只可選擇一次。")
+    return _count(spec, list(raw), at.path)
+
+
+def _check_group(spec: FieldSpec, raw: Any, at: _At) -> Checked:
+    if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
+        return at.refuse("WRONG_TYPE", "Enter a list of entries.", "請輸入項目列表。")
+    items: list[dict[str, Any]] = []
+    errors: list[FieldError] = []
+    sub_ids = {f.id for f in spec.fields}
+    for index, item in enumerate(raw):
+        entry: dict[str, Any] = {}
+        errors += [FieldError([*at.path, str(index), key], "UNKNOWN_FIELD",
+                              _t(f"This entry has no field {key!r}.", f"此項目沒有欄位 {key!r}。"))
+                   for key in item if key not in sub_ids]
+        for sub in spec.fields:
+            sub_value, sub_errors = _check_field(sub, item.get(sub.id), [*at.path, str(index), sub.id],
+                                                 at.citizen, at.answers, at.today)
+            errors += sub_errors
+            if sub_value is not None:
+                entry[sub.id] = sub_value
+        items.append(entry)
+    if errors:
+        return None, errors
+    return _count(spec, items, at.path)
+
+
+def _count(spec: FieldSpec, items: list[Any], path: list[str]) -> Checked:
     if spec.min_items is not None and len(items) < spec.min_items:
         message = _t(f"Give at least {spec.min_items}.", f"最少提供 {spec.min_items} 項。")
         return None, [FieldError(path, "TOO_FEW", message)]
@@ -332,7 +373,8 @@ def _count(spec: FieldSpec, items: list[Any], path: list[str]) -> tuple[Any, lis
 _ADDRESS_KEYS = ("flat", "floor", "block", "building", "street", "district", "region")
 
 
-def _check_address(spec: FieldSpec, raw: Any, path: list[str]) -> tuple[Any, list[FieldError]]:
+def _check_address(spec: FieldSpec, raw: Any, at: _At) -> Checked:
+    path = at.path
     if not isinstance(raw, Mapping):
         return None, [FieldError(path, "WRONG_TYPE", _t("Enter an address.", "請輸入地址。"))]
     errors = [
@@ -356,3 +398,30 @@ def _check_address(spec: FieldSpec, raw: Any, path: list[str]) -> tuple[Any, lis
         errors.append(FieldError([*path, "building"], "REQUIRED",
                                  _t("Enter a building or a street.", "請輸入大廈或街道。")))
     return (None, errors) if errors else (address, [])
+
+
+_CHECKS: dict[str, Callable[[FieldSpec, Any, _At], Checked]] = {
+    "text": _check_text,
+    "email": _check_email,
+    "phone": _check_phone,
+    "hkid": _check_hkid,
+    "number": _check_number,
+    "date": _check_date,
+    "boolean": _check_boolean,
+    "choice": _check_choice,
+    "multiChoice": _check_multi_choice,
+    "address": _check_address,
+    "group": _check_group,
+}
+"""One checker per field type: each refuses a wrong value with a specific code, or returns it normalised."""
+
+
+def _check_type(
+    spec: FieldSpec, raw: Any, path: list[str], citizen: Applicant, answers: Mapping[str, Any], today: date
+) -> Checked:
+    at = _At(path, citizen, answers, today)
+    check = _CHECKS.get(spec.type)
+    if check is None:
+        return at.refuse("UNSUPPORTED_FIELD", f"Field type {spec.type!r} is not supported.",
+                         f"不支援欄位類型 {spec.type!r}。")
+    return check(spec, raw, at)

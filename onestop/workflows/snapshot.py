@@ -8,6 +8,7 @@ the workflow sandbox; new fields must have defaults so recorded histories still 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 Text = dict[str, str]
 """Multilingual text: ``{"en": ..., "tc": ..., "sc": ...}``."""
@@ -50,31 +51,75 @@ class FieldSpec:
     fields: list[FieldSpec] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class StepSpec:
+# One frozen dataclass per step kind, each tagged by a ``type`` literal. Temporal's converters decode
+# ``StepSpec`` by trying each member in turn: only the one whose literal matches the JSON's ``type`` accepts it,
+# and keys a member does not declare are ignored, so snapshots written when every step carried all twenty keys
+# of one flat class still decode to the right kind (the recorded histories prove it).
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Step:
     id: str
-    type: str
     title: Text
     when: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FormSpec(_Step):
+    type: Literal["form"] = "form"
     description: Text | None = None
     fields: list[FieldSpec] = field(default_factory=list)
-    # prefill
-    purpose: Text | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrefillSpec(_Step):
+    type: Literal["prefill"] = "prefill"
+    purpose: Text
     items: list[str] = field(default_factory=list)
     lawful_basis: str = "consent"
     mode: str = "one-off"
     valid_for_seconds: int | None = None
-    # consent
-    statement: Text | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentSpec(_Step):
+    type: Literal["consent"] = "consent"
+    statement: Text
     consent_required: bool = False
-    # stepUp
-    assurance: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepUpSpec(_Step):
+    type: Literal["stepUp"] = "stepUp"
+    assurance: str
     max_age_seconds: int | None = None
-    # submit
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewSpec(_Step):
+    type: Literal["review"] = "review"
+    fields: list[FieldSpec] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmitSpec(_Step):
+    type: Literal["submit"] = "submit"
     department: str | None = None
     endpoint: str | None = None
-    # exit
-    message: Text | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExitSpec(_Step):
+    type: Literal["exit"] = "exit"
+    message: Text
+
+
+StepSpec = FormSpec | PrefillSpec | ConsentSpec | StepUpSpec | ReviewSpec | SubmitSpec | ExitSpec
+
+
+def fields_of(step: StepSpec) -> list[FieldSpec]:
+    """The fields a step asks for: a form's or a review's, none for the other kinds."""
+    return step.fields if isinstance(step, FormSpec | ReviewSpec) else []
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,19 @@ from onestop.engine.crypto.signing import Signer
 from onestop.engine.db import Database
 from onestop.engine.temporal import build_worker
 from onestop.workflows.contracts import PrefillItem, PrefillRequest, PrefillResult
-from onestop.workflows.snapshot import FieldSpec, OptionSpec, RuleSpec, ServiceSnapshot, StepSpec
+from onestop.workflows.snapshot import (
+    ConsentSpec,
+    ExitSpec,
+    FieldSpec,
+    FormSpec,
+    OptionSpec,
+    PrefillSpec,
+    ReviewSpec,
+    RuleSpec,
+    ServiceSnapshot,
+    StepUpSpec,
+    SubmitSpec,
+)
 
 CODEC_KEY = bytes(range(32))
 
@@ -114,11 +126,11 @@ def licence_service(version: int = 1, *, draft_expiry_seconds: int = 30 * 24 * 3
         submission_url=endpoint,
         eligibility_when="citizen.age >= 18", eligibility_message=text("You must be 18 or over."),
         steps=[
-            StepSpec(id="prefill", type="prefill", title=text("Use your e-ME data"), purpose=text("Fill the form"),
+            PrefillSpec(id="prefill", title=text("Use your e-ME data"), purpose=text("Fill the form"),
                      items=["eme.nameEn", "eme.hkid", "eme.phone", "eme.residentialAddress"]),
-            StepSpec(id="terms", type="consent", title=text("Terms"), statement=text("I agree"),
+            ConsentSpec(id="terms", title=text("Terms"), statement=text("I agree"),
                      consent_required=True),
-            StepSpec(id="applicant", type="form", title=text("About you"), fields=[
+            FormSpec(id="applicant", title=text("About you"), fields=[
                 FieldSpec(id="name", type="text", label=text("Name"), required=True, prefill="eme.nameEn",
                           max_length=60),
                 FieldSpec(id="hkid", type="hkid", label=text("HKID"), required=True, prefill="eme.hkid"),
@@ -131,10 +143,10 @@ def licence_service(version: int = 1, *, draft_expiry_seconds: int = 30 * 24 * 3
                 FieldSpec(id="licenceClass", type="choice", label=text("Class"), required=True,
                           options=[OptionSpec("1", text("Car")), OptionSpec("2", text("Motorcycle"))]),
             ]),
-            StepSpec(id="medical", type="form", title=text("Medical"), when="answers.licenceClass == '2'", fields=[
+            FormSpec(id="medical", title=text("Medical"), when="answers.licenceClass == '2'", fields=[
                 FieldSpec(id="fit", type="boolean", label=text("I am fit to ride"), required=True),
             ]),
-            StepSpec(id="details", type="form", title=text("Details"), fields=[
+            FormSpec(id="details", title=text("Details"), fields=[
                 FieldSpec(id="startDate", type="date", label=text("Start"), required=True, after="today"),
                 FieldSpec(id="vehicles", type="group", label=text("Vehicles"), min_items=1, max_items=3, fields=[
                     FieldSpec(id="plate", type="text", label=text("Plate"), required=True,
@@ -143,13 +155,13 @@ def licence_service(version: int = 1, *, draft_expiry_seconds: int = 30 * 24 * 3
                 FieldSpec(id="reason", type="text", label=text("Reason"), when="size(answers.vehicles) > 1",
                           required=True),
             ]),
-            StepSpec(id="not-eligible", type="exit", title=text("Sorry"), when="answers.years == 10",
+            ExitSpec(id="not-eligible", title=text("Sorry"), when="answers.years == 10",
                      message=text("Ten-year licences are not available online.")),
-            StepSpec(id="verify", type="stepUp", title=text("Verify"), assurance="face", max_age_seconds=300),
-            StepSpec(id="review", type="review", title=text("Review"), fields=[
+            StepUpSpec(id="verify", title=text("Verify"), assurance="face", max_age_seconds=300),
+            ReviewSpec(id="review", title=text("Review"), fields=[
                 FieldSpec(id="declare", type="boolean", label=text("I declare it true"), required=True),
             ]),
-            StepSpec(id="submit", type="submit", title=text("Submit")),
+            SubmitSpec(id="submit", title=text("Submit")),
         ],
     )
 

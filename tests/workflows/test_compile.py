@@ -21,7 +21,7 @@ async def test_every_seed_service_round_trips_through_the_payload_converter(seed
     converter = DataConverter.default
     levels = [level.id for level in seed.taxonomy.assurance_levels]
     for service in seed.services.values():
-        snapshot = snapshot_from_service(service, assurance_levels=levels, option_lists=seed.option_lists)
+        snapshot = snapshot_from_service(service, assurance_levels=levels)
         [payload] = await converter.encode([snapshot])
         [back] = await converter.decode([payload], [ServiceSnapshot])
         assert back == snapshot
@@ -32,7 +32,7 @@ async def test_every_seed_service_round_trips_through_the_payload_converter(seed
 def test_option_lists_and_districts_are_copied_into_the_snapshot(seed: Catalogue) -> None:
     service = seed.service("renew-driving-licence")
     assert service is not None
-    snapshot = snapshot_from_service(service, option_lists=seed.option_lists)
+    snapshot = snapshot_from_service(service)
     licence = snapshot.step("licence")
     assert licence is not None
     address = next(f for f in licence.fields if f.type == "address")

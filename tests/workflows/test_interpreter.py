@@ -9,7 +9,7 @@ import pytest
 
 from onestop.workflows import interpreter as interp
 from onestop.workflows.interpreter import Applicant, Progress
-from onestop.workflows.snapshot import FieldSpec, OptionSpec, RuleSpec, ServiceSnapshot, StepSpec
+from onestop.workflows.snapshot import FieldSpec, FormSpec, OptionSpec, ReviewSpec, RuleSpec, ServiceSnapshot, StepSpec
 
 TODAY = date(2026, 11, 27)
 ADULT = Applicant(age=40, age_group="adult")
@@ -21,7 +21,7 @@ def t(en: str) -> dict[str, str]:
 
 def service(*fields: FieldSpec, steps: list[StepSpec] | None = None) -> ServiceSnapshot:
     return ServiceSnapshot(id="s", version=1, content_hash="h", department="TD", title=t("S"),
-                           steps=steps or [StepSpec(id="form", type="form", title=t("F"), fields=list(fields))])
+                           steps=steps or [FormSpec(id="form", title=t("F"), fields=list(fields))])
 
 
 def check(spec: FieldSpec, value: Any) -> tuple[Any, list[str]]:
@@ -104,10 +104,10 @@ def test_a_prefilled_value_is_used_when_the_citizen_leaves_it_unchanged() -> Non
 
 def steps() -> list[StepSpec]:
     return [
-        StepSpec("one", "form", t("1"), fields=[FieldSpec("kind", "text", t("K"))]),
-        StepSpec("two", "form", t("2"), when="answers.kind == 'b'", fields=[FieldSpec("b", "text", t("B"))]),
-        StepSpec("three", "form", t("3"), when="has(answers.b)", fields=[FieldSpec("c", "text", t("C"))]),
-        StepSpec("four", "review", t("4")),
+        FormSpec(id="one", title=t("1"), fields=[FieldSpec("kind", "text", t("K"))]),
+        FormSpec(id="two", title=t("2"), when="answers.kind == 'b'", fields=[FieldSpec("b", "text", t("B"))]),
+        FormSpec(id="three", title=t("3"), when="has(answers.b)", fields=[FieldSpec("c", "text", t("C"))]),
+        ReviewSpec(id="four", title=t("4")),
     ]
 
 

@@ -122,9 +122,11 @@ async def _record_needs_info_reply(apps: ApplicationService, client: Client) -> 
     return app
 
 
+# A scenario recorded again under a new name pins the payload shape of its time: "typed-steps" carries the
+# snapshot with one class per step kind; the older ones carry the flat step class with every key.
 SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back_and_withdraw,
              "expired-draft": _record_expired, "full-application-indexed-submit": _record_full,
-             "needs-info-reply": _record_needs_info_reply}
+             "needs-info-reply": _record_needs_info_reply, "full-application-typed-steps": _record_full}
 
 
 async def test_recorded_histories_replay_with_the_current_workflow_code(

@@ -395,7 +395,6 @@ class CatalogueSnapshots:
             cached = self._cache[key] = snapshot_from_service(
                 service,
                 assurance_levels=[level.id for level in catalogue.taxonomy.assurance_levels],
-                option_lists=catalogue.option_lists,
                 submission_url=getattr(submission, "url", None),
             )
         return cached

@@ -11,9 +11,24 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
+from onestop import engine
+from onestop.catalogue import StepKind
 from onestop.catalogue.text import Lang
-from onestop.engine import CITIZEN_ACTOR, ApplicationView, FieldSpec, IndexedApplication, StepSpec, Text
-from onestop.graphql.catalogue.types import Service, StepType
+from onestop.engine import (
+    CITIZEN_ACTOR,
+    ApplicationView,
+    ConsentSpec,
+    ExitSpec,
+    FieldSpec,
+    FormSpec,
+    IndexedApplication,
+    PrefillSpec,
+    StepSpec,
+    StepUpSpec,
+    Text,
+    fields_of,
+)
+from onestop.graphql.catalogue.types import Service
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
 from onestop.graphql.relay import Node, to_global_id
@@ -47,12 +62,7 @@ class TimelineAuthor(Enum):
     DEPARTMENT = "DEPARTMENT"
 
 
-@strawberry.enum(description="Progress of one step of an application.")
-class StepState(Enum):
-    DONE = "DONE"
-    CURRENT = "CURRENT"
-    TODO = "TODO"
-    SKIPPED = "SKIPPED"
+StepState = strawberry.enum(engine.StepState, name="StepState", description="Progress of one step of an application.")
 
 
 @strawberry.type
@@ -159,8 +169,8 @@ class CurrentStep:
         return self.spec.id
 
     @field()
-    def type(self) -> StepType:
-        return StepType(self.spec.type)
+    def type(self) -> StepKind:
+        return StepKind(self.spec.type)
 
     @field()
     def title(self, info: Info_) -> str:
@@ -168,36 +178,41 @@ class CurrentStep:
 
     @field(description="Form description, prefill purpose, consent statement or exit message.")
     def description(self, info: Info_) -> str | None:
-        text = self.spec.description or self.spec.purpose or self.spec.statement or self.spec.message
-        return localized(text, info.context.lang)
+        match self.spec:
+            case FormSpec(description=text) | PrefillSpec(purpose=text) | ConsentSpec(statement=text) | ExitSpec(
+                message=text
+            ):
+                return localized(text, info.context.lang)
+            case _:
+                return None
 
     @field()
     def fields(self) -> list[FormField]:
-        return [FormField(spec=f, view=self.view) for f in self.spec.fields]
+        return [FormField(spec=f, view=self.view) for f in fields_of(self.spec)]
 
     @field(description="Prefill steps: the data items (provider.item) the citizen is asked to share.")
     def items(self) -> list[str]:
-        return list(self.spec.items)
+        return list(self.spec.items) if isinstance(self.spec, PrefillSpec) else []
 
     @field(description="Consent steps: declining blocks progress.")
     def consent_required(self) -> bool:
-        return self.spec.consent_required
+        return isinstance(self.spec, ConsentSpec) and self.spec.consent_required
 
     @field(description="Step-up steps: the assurance level id needed.")
     def assurance(self) -> str | None:
-        return self.spec.assurance
+        return self.spec.assurance if isinstance(self.spec, StepUpSpec) else None
 
     @field(description="Step-up steps: how recent the sign-in must be, in seconds.")
     def max_age(self) -> int | None:
-        return self.spec.max_age_seconds
+        return self.spec.max_age_seconds if isinstance(self.spec, StepUpSpec) else None
 
 
 @strawberry.type
 class ApplicationStep:
     id: str
-    type: StepType
+    type: StepKind
     title: str
-    state: StepState
+    state: engine.StepState
 
 
 @strawberry.type
@@ -269,8 +284,8 @@ class Application(Node):
 
     @field()
     async def steps(self, info: Info_) -> list[ApplicationStep]:
-        return [ApplicationStep(id=s.id, type=StepType(s.type), title=localized(s.title, info.context.lang) or s.id,
-                                state=StepState(s.state)) for s in (await self.view()).outline]
+        return [ApplicationStep(id=s.id, type=s.type, title=localized(s.title, info.context.lang) or s.id,
+                                state=s.state) for s in (await self.view()).outline]
 
     @field(description="Answers so far, by field id.")
     async def answers(self) -> JSON:

@@ -6,7 +6,6 @@ Texts resolve in the request's language (``Accept-Language``), falling back to E
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -46,15 +45,9 @@ def iso_duration(value: Any) -> str | None:
     return str(value)
 
 
-@strawberry.enum(description="The kind of a step in a service's guided application.")
-class StepType(Enum):
-    FORM = "form"
-    PREFILL = "prefill"
-    CONSENT = "consent"
-    STEP_UP = "stepUp"
-    REVIEW = "review"
-    SUBMIT = "submit"
-    EXIT = "exit"
+# Derived from the catalogue's term: resolvers return ``StepKind`` members, which strawberry names StepType.
+StepType = strawberry.enum(domain.StepKind, name="StepType",
+                           description="The kind of a step in a service's guided application.")
 
 
 @strawberry.type
@@ -153,8 +146,8 @@ class Step:
         return str(self.model.id)
 
     @field()
-    def type(self) -> StepType:
-        return StepType(self.model.type)
+    def type(self) -> domain.StepKind:
+        return domain.StepKind(self.model.type)
 
     @field()
     def title(self, info: Info_) -> str:
