@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         QUERY_STATE,
         RESPONSE_MAX_CHARS,
         SIGNAL_DEPARTMENT_STATUS,
+        STATUS_ATTRIBUTE,
         TERMINAL,
         WITHDRAWABLE,
         WORKFLOW_NAME,
@@ -45,8 +46,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from onestop.workflows.interpreter import FieldError, Prefilled, Progress
     from onestop.workflows.snapshot import StepSpec, Text
-
-STATUS_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopStatus")
 
 _SHORT = timedelta(seconds=30)
 # Delivery keeps retrying with backoff for days: a department that is down delays a submission, never loses it.

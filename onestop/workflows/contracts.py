@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from temporalio.common import SearchAttributeKey
+
 from onestop.workflows.interpreter import Applicant, FieldError, Prefilled
 from onestop.workflows.snapshot import ServiceSnapshot, StepSpec, Text
 
@@ -44,6 +46,16 @@ class Update:
     WITHDRAW = "withdraw"
     RESPOND = "respondToRequest"
 
+
+# Visibility: the engine sets all four when it starts an application (and registers them with the server);
+# the workflow upserts the status as it changes.
+SERVICE_ID_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopServiceId")
+CITIZEN_REF_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopCitizenRef")
+STATUS_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopStatus")
+DEPARTMENT_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopDepartment")
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (
+    SERVICE_ID_ATTRIBUTE, CITIZEN_REF_ATTRIBUTE, STATUS_ATTRIBUTE, DEPARTMENT_ATTRIBUTE,
+)
 
 SIGNAL_DEPARTMENT_STATUS = "departmentStatus"
 QUERY_STATE = "state"

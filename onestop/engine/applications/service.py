@@ -25,12 +25,15 @@ from onestop.engine.db import ApplicationRow, Database
 from onestop.engine.errors import EngineError, Forbidden, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
-from onestop.engine.temporal import CITIZEN_REF, DEPARTMENT, SERVICE_ID, STATUS
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.contracts import (
+    CITIZEN_REF_ATTRIBUTE,
+    DEPARTMENT_ATTRIBUTE,
     DEPARTMENT_STATUSES,
     QUERY_STATE,
+    SERVICE_ID_ATTRIBUTE,
     SIGNAL_DEPARTMENT_STATUS,
+    STATUS_ATTRIBUTE,
     TERMINAL,
     ApplicationInput,
     ApplicationView,
@@ -125,8 +128,10 @@ class ApplicationService:
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             search_attributes=TypedSearchAttributes([
-                SearchAttributePair(SERVICE_ID, snapshot.id), SearchAttributePair(CITIZEN_REF, citizen_ref),
-                SearchAttributePair(STATUS, Status.DRAFT.value), SearchAttributePair(DEPARTMENT, snapshot.department),
+                SearchAttributePair(SERVICE_ID_ATTRIBUTE, snapshot.id),
+                SearchAttributePair(CITIZEN_REF_ATTRIBUTE, citizen_ref),
+                SearchAttributePair(STATUS_ATTRIBUTE, Status.DRAFT.value),
+                SearchAttributePair(DEPARTMENT_ATTRIBUTE, snapshot.department),
             ]),
         )
         view: ApplicationView = await self.client.execute_update_with_start_workflow(
