@@ -71,7 +71,7 @@ class Activity:
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    status: str
+    status: Status
     message: str | None = None
     actor: str | None = None
 
@@ -80,7 +80,7 @@ class TimelineEntry:
 class Carried:
     """State handed to the next run on continue-as-new."""
 
-    status: str
+    status: Status
     completed: list[str]
     answers: dict[str, Any]
     prefilled: dict[str, Prefilled]
@@ -164,7 +164,8 @@ class InfoResponse:
 
 @dataclass(frozen=True)
 class DepartmentStatus:
-    status: str
+    # A value outside Status fails to decode and the SDK drops the signal: signals cannot be refused.
+    status: Status
     message: str | None = None
     actor: str | None = None
 
@@ -185,7 +186,7 @@ class ApplicationView:
     content_hash: str
     department: str
     citizen_ref: str
-    status: str
+    status: Status
     current_step_id: str | None
     completed: list[str]
     answers: dict[str, Any]
@@ -271,7 +272,7 @@ class IndexEntry:
     citizen_ref: str
     service_id: str
     department: str
-    status: str
+    status: Status
     reference_number: str | None
     created_at: datetime
     updated_at: datetime

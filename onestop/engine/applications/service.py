@@ -277,7 +277,7 @@ class ApplicationService:
                       "個案處理人員可設為 IN_REVIEW 或 NEEDS_INFO。",
                 "sc": f"须由审批人员决定：只有具“{APPROVER_ROLE}”角色的职员可设为 {target.value}；"
                       "个案处理人员可设为 IN_REVIEW 或 NEEDS_INFO。"})])
-        if Status(view.status) in TERMINAL:
+        if view.status in TERMINAL:
             raise ApplicationRefused([FieldError(["status"], "INVALID_TRANSITION", {
                 "en": f"The application is already {view.status}; it cannot change."})])
         if target is Status.NEEDS_INFO and not message:
@@ -285,7 +285,7 @@ class ApplicationService:
                 "en": "Say what information is needed."})])
         handle = self.client.get_workflow_handle(application_id)
         before = len(view.timeline)
-        await handle.signal(SIGNAL_DEPARTMENT_STATUS, DepartmentStatus(target.value, message, principal.sub))
+        await handle.signal(SIGNAL_DEPARTMENT_STATUS, DepartmentStatus(target, message, principal.sub))
         # A signal has no answer; wait briefly until the workflow has applied it so the caller sees it.
         for _ in range(50):
             view = await self._query(application_id)
@@ -347,7 +347,7 @@ class ApplicationService:
             await self.get(application_id, citizen_ref)  # a closed application of someone else stays unknown
             raise ApplicationRefused([FieldError([], "APPLICATION_CLOSED", {
                 "en": "This application is closed and cannot change.", "tc": "此申請已結束，無法更改。"})]) from exc
-        if view.status not in (Status.DRAFT.value, Status.SUBMITTED.value):  # the workflow indexed a submission
+        if view.status not in (Status.DRAFT, Status.SUBMITTED):  # the workflow indexed a submission
             await self._index(view)
         return view
 

@@ -12,7 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from onestop.catalogue.text import Lang
-from onestop.engine import CITIZEN_ACTOR, ApplicationView, FieldSpec, IndexedApplication, StepSpec, Text
+from onestop.engine import CITIZEN_ACTOR, ApplicationView, FieldSpec, IndexedApplication, Status, StepSpec, Text
 from onestop.graphql.catalogue.types import Service, StepType
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
@@ -27,17 +27,9 @@ def localized(text: Text | None, lang: Lang) -> str | None:
     return next((text[k] for k in order if text.get(k)), None)
 
 
-@strawberry.enum(description="Where an application stands.")
-class ApplicationStatus(Enum):
-    DRAFT = "DRAFT"
-    SUBMITTED = "SUBMITTED"
-    IN_REVIEW = "IN_REVIEW"
-    NEEDS_INFO = "NEEDS_INFO"
-    APPROVED = "APPROVED"
-    REJECTED = "REJECTED"
-    WITHDRAWN = "WITHDRAWN"
-    EXPIRED = "EXPIRED"
-    NOT_ELIGIBLE = "NOT_ELIGIBLE"
+# Derived from the workflow's Status, never copied: a new status reaches the schema by itself.
+ApplicationStatus = Status
+strawberry.enum(ApplicationStatus, name="ApplicationStatus", description="Where an application stands.")
 
 
 @strawberry.enum(description="Who wrote a timeline entry.")
@@ -278,7 +270,7 @@ class Application(Node):
 
     @field()
     async def timeline(self) -> list[TimelineEvent]:
-        return [TimelineEvent(at=t.at, status=ApplicationStatus(t.status), message=t.message,
+        return [TimelineEvent(at=t.at, status=t.status, message=t.message,
                               author=_author(t.actor)) for t in (await self.view()).timeline]
 
     @field(description="Why the application ended as not eligible.")

@@ -38,7 +38,7 @@ class DepartmentMutation:
             return ApplicationPayload(application=None, user_errors=missing,
                                       client_mutation_id=input.client_mutation_id)
         try:
-            view = await service.update_status(principal, key, input.status.value, input.message)
+            view = await service.update_status(principal, key, input.status, input.message)
         except EngineForbidden as exc:
             raise Forbidden(exc.message) from exc
         except NotFound:
