@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
         CITIZEN_ACTOR,
         DEPARTMENT_STATUSES,
         QUERY_STATE,
+        REFUSED,
         RESPONSE_MAX_CHARS,
         SIGNAL_DEPARTMENT_STATUS,
         STATUS_ATTRIBUTE,
@@ -58,7 +59,7 @@ def _refuse(*errors: FieldError) -> ApplicationError:
     return ApplicationError(
         errors[0].message.get("en", "invalid input") if errors else "invalid input",
         [asdict(e) for e in errors],
-        type="InvalidInput",
+        type=REFUSED,
         non_retryable=True,
     )
 

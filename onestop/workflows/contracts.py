@@ -13,7 +13,7 @@ from typing import Any
 
 from temporalio.common import SearchAttributeKey
 
-from onestop.workflows.interpreter import Applicant, FieldError, Prefilled
+from onestop.workflows.interpreter import Applicant, Prefilled
 from onestop.workflows.snapshot import ServiceSnapshot, StepSpec, Text
 
 WORKFLOW_NAME = "ServiceApplication"
@@ -59,6 +59,8 @@ SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (
 
 SIGNAL_DEPARTMENT_STATUS = "departmentStatus"
 QUERY_STATE = "state"
+REFUSED = "InvalidInput"
+"""The ``type`` of the ApplicationError refusing an update; its first detail lists the FieldErrors as dicts."""
 
 
 class Activity:
@@ -200,13 +202,6 @@ class ApplicationView:
     exit_message: Text | None = None
     current_step: StepSpec | None = None
     outline: list[StepOutline] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class InvalidInput:
-    """Details of a refused update (the ApplicationError's first detail)."""
-
-    errors: list[FieldError] = field(default_factory=list)
 
 
 # Activities

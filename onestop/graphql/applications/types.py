@@ -11,21 +11,12 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
-from onestop.catalogue.text import Lang
-from onestop.engine import CITIZEN_ACTOR, ApplicationView, FieldSpec, IndexedApplication, Status, StepSpec, Text
+from onestop.catalogue.text import localized
+from onestop.engine import CITIZEN_ACTOR, ApplicationView, FieldSpec, IndexedApplication, Status, StepSpec
 from onestop.graphql.catalogue.types import Service, StepType
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
 from onestop.graphql.relay import Node, to_global_id
-
-
-def localized(text: Text | None, lang: Lang) -> str | None:
-    """Pick the request's language, falling back tc<->sc, then en (as LocalizedText.get does)."""
-    if not text:
-        return None
-    order = {Lang.EN: ("en", "tc", "sc"), Lang.TC: ("tc", "sc", "en"), Lang.SC: ("sc", "tc", "en")}[lang]
-    return next((text[k] for k in order if text.get(k)), None)
-
 
 # Derived from the workflow's Status, never copied: a new status reaches the schema by itself.
 ApplicationStatus = Status
