@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -85,6 +86,19 @@ def _sc_optional(schema: dict[str, Any]) -> None:
     schema["required"] = [key for key in schema.get("required", []) if key != "sc"]
 
 
+_FALLBACK = {Lang.EN: ("en", "tc", "sc"), Lang.TC: ("tc", "sc", "en"), Lang.SC: ("sc", "tc", "en")}
+
+
+def localized(text: Mapping[str, str] | None, lang: Lang | str) -> str | None:
+    """The text in ``lang``, else the other Chinese script, else English (None when there is no text at all).
+
+    The one fallback rule, for catalogue texts and for the plain ``{"en": ..}`` dicts of snapshots and errors.
+    """
+    if not text:
+        return None
+    return next((text[key] for key in _FALLBACK[Lang(lang)] if text.get(key)), None)
+
+
 class LocalizedText(BaseModel):
     """A text in en and tc (required) and sc (derived from tc by OpenCC when omitted)."""
 
@@ -111,9 +125,7 @@ class LocalizedText(BaseModel):
 
     def get(self, lang: Lang | str) -> str:
         """The text in ``lang``; the other Chinese script, then English, when that one is empty."""
-        lang = Lang(lang)
-        order = {Lang.EN: (self.en,), Lang.TC: (self.tc, self.sc, self.en), Lang.SC: (self.sc, self.tc, self.en)}
-        return next((text for text in order[lang] if text), self.en)
+        return next((text for key in _FALLBACK[Lang(lang)] if (text := getattr(self, key))), self.en)
 
 
 class LocalizedList(BaseModel):

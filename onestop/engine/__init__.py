@@ -6,7 +6,7 @@ nothing outside the engine reaches into ``workflows``.
 """
 
 from onestop.engine.applications.applicants import Applicants, new_resume_token
-from onestop.engine.applications.service import ApplicationRefused, ApplicationService, IndexedApplication
+from onestop.engine.applications.service import ApplicationService, IndexedApplication
 from onestop.engine.catalogue_store import CatalogueSnapshot, CatalogueStore
 from onestop.engine.container import Engine, build_engine
 from onestop.engine.data.accesslog import AccessLogEntry
@@ -35,7 +35,6 @@ __all__ = [
     "CITIZEN_ACTOR",
     "AccessLogEntry",
     "Applicants",
-    "ApplicationRefused",
     "ApplicationService",
     "ApplicationView",
     "CatalogueSnapshot",

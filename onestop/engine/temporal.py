@@ -17,12 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from onestop.config import Settings
 from onestop.engine.crypto.codec import data_converter
-
-SERVICE_ID = SearchAttributeKey.for_keyword("OnestopServiceId")
-CITIZEN_REF = SearchAttributeKey.for_keyword("OnestopCitizenRef")
-STATUS = SearchAttributeKey.for_keyword("OnestopStatus")
-DEPARTMENT = SearchAttributeKey.for_keyword("OnestopDepartment")
-SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (SERVICE_ID, CITIZEN_REF, STATUS, DEPARTMENT)
+from onestop.workflows.contracts import SEARCH_ATTRIBUTES
 
 
 class TemporalSetupError(Exception):
@@ -93,11 +88,7 @@ async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
 
 
 __all__ = [
-    "CITIZEN_REF",
-    "DEPARTMENT",
     "SEARCH_ATTRIBUTES",
-    "SERVICE_ID",
-    "STATUS",
     "TemporalSetupError",
     "build_worker",
     "connect",

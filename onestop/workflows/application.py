@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -17,8 +17,10 @@ with workflow.unsafe.imports_passed_through():
         CITIZEN_ACTOR,
         DEPARTMENT_STATUSES,
         QUERY_STATE,
+        REFUSED,
         RESPONSE_MAX_CHARS,
         SIGNAL_DEPARTMENT_STATUS,
+        STATUS_ATTRIBUTE,
         TERMINAL,
         WITHDRAWABLE,
         WORKFLOW_NAME,
@@ -57,8 +59,6 @@ with workflow.unsafe.imports_passed_through():
         fields_of,
     )
 
-STATUS_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopStatus")
-
 _SHORT = timedelta(seconds=30)
 # Delivery keeps retrying with backoff for days: a department that is down delays a submission, never loses it.
 _DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
@@ -70,7 +70,7 @@ def _refuse(*errors: FieldError) -> ApplicationError:
     return ApplicationError(
         errors[0].message.get("en", "invalid input") if errors else "invalid input",
         [asdict(e) for e in errors],
-        type="InvalidInput",
+        type=REFUSED,
         non_retryable=True,
     )
 
@@ -86,7 +86,7 @@ class ServiceApplicationWorkflow:
         self._in = params
         self._snapshot = params.service
         carried = params.carried
-        self._status = Status(carried.status) if carried else Status.DRAFT
+        self._status = carried.status if carried else Status.DRAFT
         self._progress = (
             Progress(list(carried.completed), dict(carried.answers), dict(carried.prefilled)) if carried else Progress()
         )
@@ -109,7 +109,7 @@ class ServiceApplicationWorkflow:
             status = Status.DRAFT if problem is None else Status.NOT_ELIGIBLE
             self._status = status
             self._exit_message = problem.message if problem else None
-            self._timeline.append(TimelineEntry(workflow.now(), status.value,
+            self._timeline.append(TimelineEntry(workflow.now(), status,
                                                 problem.message.get("en") if problem else None))
             step = self._current()
             if status is Status.DRAFT and isinstance(step, ExitSpec):
@@ -133,7 +133,7 @@ class ServiceApplicationWorkflow:
             content_hash=self._snapshot.content_hash,
             department=self._snapshot.department,
             citizen_ref=self._in.citizen_ref,
-            status=self._status.value,
+            status=self._status,
             current_step_id=step.id if step else None,
             completed=list(self._progress.completed),
             answers=dict(self._progress.answers),
@@ -180,7 +180,7 @@ class ServiceApplicationWorkflow:
     def _set_status(self, status: Status, message: str | None = None, actor: str | None = None, *,
                     reindex: bool = True) -> None:
         self._status = status
-        self._timeline.append(TimelineEntry(workflow.now(), status.value, message, actor))
+        self._timeline.append(TimelineEntry(workflow.now(), status, message, actor))
         self._index_dirty = self._index_dirty or reindex
         workflow.upsert_search_attributes([STATUS_ATTRIBUTE.value_set(status.value)])
 
@@ -266,13 +266,13 @@ class ServiceApplicationWorkflow:
     def _index_entry(self) -> IndexEntry:
         return IndexEntry(
             application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
-            service_id=self._snapshot.id, department=self._snapshot.department, status=self._status.value,
+            service_id=self._snapshot.id, department=self._snapshot.department, status=self._status,
             reference_number=self._reference, created_at=self._created_at, updated_at=self._updated_at,
         )
 
     def _carry(self) -> ApplicationInput:
         carried = Carried(
-            status=self._status.value, completed=self._progress.completed, answers=self._progress.answers,
+            status=self._status, completed=self._progress.completed, answers=self._progress.answers,
             prefilled=self._progress.prefilled, consents=self._consents, timeline=self._timeline,
             reference_number=self._reference, delivered=self._delivered, mutations=self._mutations,
             created_at=self._created_at,
@@ -308,10 +308,7 @@ class ServiceApplicationWorkflow:
     @workflow.signal(name=SIGNAL_DEPARTMENT_STATUS)
     def department_status(self, update: DepartmentStatus) -> None:
         # Signals cannot be refused; the engine checks the transition first, this guard keeps history honest.
-        try:
-            status = Status(update.status)
-        except ValueError:
-            return
+        status = update.status
         if status not in DEPARTMENT_STATUSES or self._status in TERMINAL or self._status is Status.DRAFT:
             return
         self._updated_at = workflow.now()
@@ -345,7 +342,7 @@ class ServiceApplicationWorkflow:
         index_with_reference = workflow.patched("submit-indexes-with-reference")
         entry = None
         if index_with_reference:
-            entry = replace(self._index_entry(), status=Status.SUBMITTED.value, updated_at=workflow.now())
+            entry = replace(self._index_entry(), status=Status.SUBMITTED, updated_at=workflow.now())
         self._busy = True
         try:
             self._reference = await workflow.execute_local_activity(

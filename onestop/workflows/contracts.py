@@ -11,8 +11,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from temporalio.common import SearchAttributeKey
+
 from onestop.catalogue import StepKind
-from onestop.workflows.interpreter import Applicant, FieldError, Prefilled
+from onestop.workflows.interpreter import Applicant, Prefilled
 from onestop.workflows.snapshot import ServiceSnapshot, StepSpec, Text
 
 WORKFLOW_NAME = "ServiceApplication"
@@ -46,8 +48,20 @@ class Update:
     RESPOND = "respondToRequest"
 
 
+# Visibility: the engine sets all four when it starts an application (and registers them with the server);
+# the workflow upserts the status as it changes.
+SERVICE_ID_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopServiceId")
+CITIZEN_REF_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopCitizenRef")
+STATUS_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopStatus")
+DEPARTMENT_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopDepartment")
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (
+    SERVICE_ID_ATTRIBUTE, CITIZEN_REF_ATTRIBUTE, STATUS_ATTRIBUTE, DEPARTMENT_ATTRIBUTE,
+)
+
 SIGNAL_DEPARTMENT_STATUS = "departmentStatus"
 QUERY_STATE = "state"
+REFUSED = "InvalidInput"
+"""The ``type`` of the ApplicationError refusing an update; its first detail lists the FieldErrors as dicts."""
 
 
 class Activity:
@@ -60,7 +74,7 @@ class Activity:
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    status: str
+    status: Status
     message: str | None = None
     actor: str | None = None
 
@@ -69,7 +83,7 @@ class TimelineEntry:
 class Carried:
     """State handed to the next run on continue-as-new."""
 
-    status: str
+    status: Status
     completed: list[str]
     answers: dict[str, Any]
     prefilled: dict[str, Prefilled]
@@ -153,7 +167,8 @@ class InfoResponse:
 
 @dataclass(frozen=True)
 class DepartmentStatus:
-    status: str
+    # A value outside Status fails to decode and the SDK drops the signal: signals cannot be refused.
+    status: Status
     message: str | None = None
     actor: str | None = None
 
@@ -183,7 +198,7 @@ class ApplicationView:
     content_hash: str
     department: str
     citizen_ref: str
-    status: str
+    status: Status
     current_step_id: str | None
     completed: list[str]
     answers: dict[str, Any]
@@ -197,13 +212,6 @@ class ApplicationView:
     exit_message: Text | None = None
     current_step: StepSpec | None = None
     outline: list[StepOutline] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class InvalidInput:
-    """Details of a refused update (the ApplicationError's first detail)."""
-
-    errors: list[FieldError] = field(default_factory=list)
 
 
 # Activities
@@ -269,7 +277,7 @@ class IndexEntry:
     citizen_ref: str
     service_id: str
     department: str
-    status: str
+    status: Status
     reference_number: str | None
     created_at: datetime
     updated_at: datetime

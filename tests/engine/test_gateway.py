@@ -275,7 +275,7 @@ async def test_services_build_from_settings_and_the_real_catalogue(database: Dat
     with pytest.raises(InvalidInput) as caught:  # districts come from the catalogue's option list
         await services.profiles.update("sub-a", {"residentialAddress": {"building": "X", "district": "atlantis",
                                                                         "region": "HK"}})
-    assert caught.value.errors[0].field == ("residentialAddress", "district")
+    assert caught.value.errors[0].path == ["residentialAddress", "district"]
     assert services.signer.verify(services.signer.sign({"a": 1}, typ="t")).payload == {"a": 1}
 
 

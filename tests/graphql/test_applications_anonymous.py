@@ -23,9 +23,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.config import Environment, Settings
-from onestop.engine.applications.service import ApplicationRefused, ApplicationService
+from onestop.engine.applications.service import ApplicationService
 from onestop.engine.container import Engine, build_engine
 from onestop.engine.crypto.codec import data_converter
+from onestop.engine.errors import InvalidInput
 from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
 from onestop.workflows.interpreter import Applicant
@@ -214,7 +215,7 @@ async def test_an_age_checked_service_asks_an_anonymous_applicant_to_log_in(engi
     assert snapshot is not None
     aged = type(snapshot)(**{**snapshot.__dict__, "eligibility_when": "citizen.age >= 18"})
     checking = ApplicationService(service.client, service.task_queue, service.database, lambda slug: aged)
-    with pytest.raises(ApplicationRefused) as refused:
+    with pytest.raises(InvalidInput) as refused:
         await checking.start("anon-test", Applicant(logged_in=False), ENQUIRY)
     assert [(e.path, e.code) for e in refused.value.errors] == [(["serviceSlug"], "LOGIN_REQUIRED")]
     assert "log in" in refused.value.errors[0].message["en"]

@@ -23,15 +23,19 @@ from temporalio.service import RPCError, RPCStatusCode
 from onestop.engine.applications.activities import record
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.db import ApplicationRow, Database
-from onestop.engine.errors import EngineError, Forbidden, NotFound
+from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
-from onestop.engine.temporal import CITIZEN_REF, DEPARTMENT, SERVICE_ID, STATUS
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.contracts import (
+    CITIZEN_REF_ATTRIBUTE,
+    DEPARTMENT_ATTRIBUTE,
     DEPARTMENT_STATUSES,
     QUERY_STATE,
+    REFUSED,
+    SERVICE_ID_ATTRIBUTE,
     SIGNAL_DEPARTMENT_STATUS,
+    STATUS_ATTRIBUTE,
     TERMINAL,
     ApplicationInput,
     ApplicationView,
@@ -46,7 +50,7 @@ from onestop.workflows.contracts import (
     Update,
     Withdraw,
 )
-from onestop.workflows.interpreter import Applicant, FieldError
+from onestop.workflows.interpreter import Applicant
 from onestop.workflows.snapshot import ServiceSnapshot
 
 UpdateInput = StepAnswers | StepAction | StepUpProof | Withdraw | InfoResponse
@@ -58,17 +62,6 @@ SnapshotSource = Callable[[str], ServiceSnapshot | None]
 APPROVER_ROLE = "approver"
 """The staff role that may decide an application; caseworkers move it on (IN_REVIEW, NEEDS_INFO)."""
 DECISIONS = frozenset({Status.APPROVED, Status.REJECTED})
-
-
-class ApplicationRefused(EngineError):
-    """The workflow refused an action; ``errors`` say which answers and why (nothing was changed)."""
-
-    code = "INVALID_INPUT"
-
-    def __init__(self, errors: Sequence[FieldError]) -> None:
-        first = errors[0] if errors else FieldError([], "INVALID_INPUT", {"en": "invalid input"})
-        super().__init__(first.code, first.message.get("en", "invalid input"), first.path)
-        self.errors = list(errors)
 
 
 _STAFF_VISIBLE = (Status.SUBMITTED, Status.IN_REVIEW, Status.NEEDS_INFO, Status.APPROVED, Status.REJECTED,
@@ -117,7 +110,7 @@ class ApplicationService:
             raise NotFound("service", service_slug)
         if not citizen.logged_in and snapshot.eligibility_when and "citizen.age" in snapshot.eligibility_when:
             # Without a login the age is unknown; saying "not eligible" would be wrong for most people.
-            raise ApplicationRefused([FieldError(["serviceSlug"], "LOGIN_REQUIRED", {
+            raise InvalidInput([FieldError(["serviceSlug"], "LOGIN_REQUIRED", {
                 "en": "This service checks your age, which needs a login: log in and start again.",
                 "tc": "此服務需要核實你的年齡，請先登入再開始申請。"})])
         application_id = application_id_for(citizen_ref, snapshot.id, client_mutation_id)
@@ -129,8 +122,10 @@ class ApplicationService:
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             search_attributes=TypedSearchAttributes([
-                SearchAttributePair(SERVICE_ID, snapshot.id), SearchAttributePair(CITIZEN_REF, citizen_ref),
-                SearchAttributePair(STATUS, Status.DRAFT.value), SearchAttributePair(DEPARTMENT, snapshot.department),
+                SearchAttributePair(SERVICE_ID_ATTRIBUTE, snapshot.id),
+                SearchAttributePair(CITIZEN_REF_ATTRIBUTE, citizen_ref),
+                SearchAttributePair(STATUS_ATTRIBUTE, Status.DRAFT.value),
+                SearchAttributePair(DEPARTMENT_ATTRIBUTE, snapshot.department),
             ]),
         )
         view: ApplicationView = await self.client.execute_update_with_start_workflow(
@@ -185,11 +180,11 @@ class ApplicationService:
         try:
             return await self._update(application_id, citizen_ref, Update.WITHDRAW,
                                       Withdraw(client_mutation_id, citizen_ref), client_mutation_id)
-        except ApplicationRefused as exc:
+        except InvalidInput as exc:
             if exc.code != "APPLICATION_CLOSED":
                 raise
             view = await self.get(application_id, citizen_ref)
-            raise ApplicationRefused([FieldError([], "NOT_WITHDRAWABLE", {
+            raise InvalidInput([FieldError([], "NOT_WITHDRAWABLE", {
                 "en": f"The application is {view.status}; it can no longer be withdrawn.",
                 "tc": f"申請狀態為 {view.status}，已不能撤回。"})]) from exc
 
@@ -199,11 +194,11 @@ class ApplicationService:
         try:
             return await self._update(application_id, citizen_ref, Update.RESPOND,
                                       InfoResponse(message, client_mutation_id, citizen_ref), client_mutation_id)
-        except ApplicationRefused as exc:
+        except InvalidInput as exc:
             if exc.code != "APPLICATION_CLOSED":
                 raise
             view = await self.get(application_id, citizen_ref)
-            raise ApplicationRefused([FieldError([], "NOT_AWAITING_INFO", {
+            raise InvalidInput([FieldError([], "NOT_AWAITING_INFO", {
                 "en": f"The application is {view.status}; there is no request to reply to.",
                 "tc": f"申請狀態為 {view.status}；沒有需要回覆的要求。"})]) from exc
 
@@ -222,7 +217,7 @@ class ApplicationService:
         try:
             return await self._update(application_id, citizen_ref, Update.COMPLETE_STEP_UP, proof,
                                       client_mutation_id)
-        except ApplicationRefused as refused:
+        except InvalidInput as refused:
             if refused.code != "INSUFFICIENT_USER_AUTHENTICATION" or ladder is None:
                 raise
             view = await self.get(application_id, citizen_ref)
@@ -266,25 +261,25 @@ class ApplicationService:
         view = await self.get_for_staff(principal, application_id)
         target = Status(status)
         if target not in DEPARTMENT_STATUSES:
-            raise ApplicationRefused([FieldError(["status"], "INVALID_STATUS", {
+            raise InvalidInput([FieldError(["status"], "INVALID_STATUS", {
                 "en": f"Staff can set IN_REVIEW, NEEDS_INFO, APPROVED or REJECTED, not {status}."})])
         if target in DECISIONS and APPROVER_ROLE not in principal.roles:
-            raise ApplicationRefused([FieldError(["status"], "APPROVER_REQUIRED", {
+            raise InvalidInput([FieldError(["status"], "APPROVER_REQUIRED", {
                 "en": f"An approver must decide: only staff with the '{APPROVER_ROLE}' role may set {target.value}; "
                       "a caseworker may set IN_REVIEW or NEEDS_INFO.",
                 "tc": f"須由審批人員決定：只有具「{APPROVER_ROLE}」角色的職員可設為 {target.value}；"
                       "個案處理人員可設為 IN_REVIEW 或 NEEDS_INFO。",
                 "sc": f"须由审批人员决定：只有具“{APPROVER_ROLE}”角色的职员可设为 {target.value}；"
                       "个案处理人员可设为 IN_REVIEW 或 NEEDS_INFO。"})])
-        if Status(view.status) in TERMINAL:
-            raise ApplicationRefused([FieldError(["status"], "INVALID_TRANSITION", {
+        if view.status in TERMINAL:
+            raise InvalidInput([FieldError(["status"], "INVALID_TRANSITION", {
                 "en": f"The application is already {view.status}; it cannot change."})])
         if target is Status.NEEDS_INFO and not message:
-            raise ApplicationRefused([FieldError(["message"], "REQUIRED", {
+            raise InvalidInput([FieldError(["message"], "REQUIRED", {
                 "en": "Say what information is needed."})])
         handle = self.client.get_workflow_handle(application_id)
         before = len(view.timeline)
-        await handle.signal(SIGNAL_DEPARTMENT_STATUS, DepartmentStatus(target.value, message, principal.sub))
+        await handle.signal(SIGNAL_DEPARTMENT_STATUS, DepartmentStatus(target, message, principal.sub))
         # A signal has no answer; wait briefly until the workflow has applied it so the caller sees it.
         for _ in range(50):
             view = await self._query(application_id)
@@ -335,7 +330,7 @@ class ApplicationService:
                                                                 result_type=ApplicationView)
         except WorkflowUpdateFailedError as exc:
             refused = _refused(exc)
-            if isinstance(refused, ApplicationRefused) and refused.code == "NOT_FOUND":
+            if isinstance(refused, InvalidInput) and refused.code == "NOT_FOUND":
                 raise NotFound("application", application_id) from exc
             raise refused from exc
         except RPCError as exc:
@@ -344,9 +339,9 @@ class ApplicationService:
             if "already completed" not in exc.message:
                 raise NotFound("application", application_id) from exc
             await self.get(application_id, citizen_ref)  # a closed application of someone else stays unknown
-            raise ApplicationRefused([FieldError([], "APPLICATION_CLOSED", {
+            raise InvalidInput([FieldError([], "APPLICATION_CLOSED", {
                 "en": "This application is closed and cannot change.", "tc": "此申請已結束，無法更改。"})]) from exc
-        if view.status not in (Status.DRAFT.value, Status.SUBMITTED.value):  # the workflow indexed a submission
+        if view.status not in (Status.DRAFT, Status.SUBMITTED):  # the workflow indexed a submission
             await self._index(view)
         return view
 
@@ -364,13 +359,21 @@ def step_up_binding(application_id: str, step_id: str) -> str:
     return f"{application_id}:{step_id}"
 
 
+# The workflow's paths point into the submitted answers, except these, which name the action's own inputs.
+_ACTION_FIELDS = frozenset({"stepId", "message"})
+
+
 def _refused(exc: WorkflowUpdateFailedError) -> EngineError:
+    """The workflow's refusal, with paths rooted at this service's call (answers sit under ``answers``)."""
     cause = exc.cause
-    if isinstance(cause, ApplicationError) and cause.type == "InvalidInput" and cause.details:
-        raw = cause.details[0]
-        errors = [FieldError(list(e["path"]), e["code"], dict(e["message"])) for e in raw]
-        return ApplicationRefused(errors)
+    if isinstance(cause, ApplicationError) and cause.type == REFUSED and cause.details:
+        errors = [FieldError(_action_path(list(e["path"])), e["code"], dict(e["message"])) for e in cause.details[0]]
+        return InvalidInput(errors)
     return EngineError("UPDATE_FAILED", "the application could not be updated; try again")
+
+
+def _action_path(path: list[str]) -> list[str]:
+    return ["answers", *path] if path and path[0] not in _ACTION_FIELDS else path
 
 
 class CatalogueSnapshots:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from onestop.engine.crypto.signing import Signer, canonical_json
 from onestop.engine.data.profiles import CitizenDirectory
 from onestop.engine.db import AccessLogRow, Database
-from onestop.engine.errors import ChainBroken, FieldError, InvalidInput
+from onestop.engine.errors import ChainBroken, InvalidInput, field_error
 
 GENESIS = "0" * 64
 CHECKPOINT_TYP = "onestop-access-log-head+jws"
@@ -70,7 +70,7 @@ def decode_cursor(cursor: str) -> int:
             raise ValueError(kind)
         return int(seq)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInput([FieldError(("after",), "not a cursor of this list; pass an endCursor from it",
+        raise InvalidInput([field_error(("after",), "not a cursor of this list; pass an endCursor from it",
                                        "BAD_CURSOR")]) from None
 
 
@@ -134,7 +134,7 @@ class AccessLog:
     async def list(self, sub: str, *, first: int = 20, after: str | None = None) -> AccessLogPage:
         """The caller's entries, newest first, ``first`` (1-100) after the ``after`` cursor."""
         if not 1 <= first <= 100:
-            raise InvalidInput([FieldError(("first",), "ask for between 1 and 100 entries", "BAD_PAGE_SIZE")])
+            raise InvalidInput([field_error(("first",), "ask for between 1 and 100 entries", "BAD_PAGE_SIZE")])
         before = decode_cursor(after) if after else None
         citizen = await self.citizens.get(sub)
         if citizen is None:

@@ -33,6 +33,7 @@ from onestop.engine.errors import (
     NotFound,
     PurposeMismatch,
     SignatureInvalid,
+    field_error,
 )
 
 Mode = Literal["one-off", "standing"]
@@ -49,7 +50,7 @@ def purpose_text(purpose: Any) -> dict[str, str]:
     if hasattr(purpose, "model_dump"):
         purpose = purpose.model_dump(mode="json")
     if not isinstance(purpose, Mapping):
-        raise InvalidInput([FieldError(("purpose",), "give the purpose as text per language ({en, tc})")])
+        raise InvalidInput([field_error(("purpose",), "give the purpose as text per language ({en, tc})")])
     return {str(lang): " ".join(str(text).split()) for lang, text in purpose.items() if text}
 
 
@@ -132,15 +133,15 @@ class ConsentService:
         errors: list[FieldError] = []
         specs = self.providers() if callable(self.providers) else self.providers
         if not items:
-            errors.append(FieldError(("items",), "list at least one data item (provider.item)"))
+            errors.append(field_error(("items",), "list at least one data item (provider.item)"))
         for index, item in enumerate(items):
             provider_id, _, item_id = item.partition(".")
             spec = specs.get(provider_id)
             if spec is None:
-                errors.append(FieldError(("items", str(index)), f"unknown data provider {provider_id!r}",
+                errors.append(field_error(("items", str(index)), f"unknown data provider {provider_id!r}",
                                          "UNKNOWN_PROVIDER"))
             elif item_id not in spec.items:
-                errors.append(FieldError(("items", str(index)),
+                errors.append(field_error(("items", str(index)),
                                          f"provider {provider_id!r} has no item {item_id!r}; "
                                          f"it offers {', '.join(spec.items)}", "UNKNOWN_DATA_ITEM"))
         if errors:
@@ -158,12 +159,12 @@ class ConsentService:
         ``who`` is the citizen's ``sub`` (GraphQL) or a resolved ``Citizen`` (workflow activities, by ref).
         """
         if mode not in ("one-off", "standing"):
-            raise InvalidInput([FieldError(("mode",), "mode must be one-off or standing")])
+            raise InvalidInput([field_error(("mode",), "mode must be one-off or standing")])
         if valid_for is not None and valid_for <= timedelta(0):
-            raise InvalidInput([FieldError(("validFor",), "give a positive duration")])
+            raise InvalidInput([field_error(("validFor",), "give a positive duration")])
         text = purpose_text(purpose)
         if not {"en", "tc"} <= set(text):
-            raise InvalidInput([FieldError(("purpose",), "state the purpose in English (en) and Chinese (tc)")])
+            raise InvalidInput([field_error(("purpose",), "state the purpose in English (en) and Chinese (tc)")])
         ordered, providers = self._check_items(items)
         citizen = who if isinstance(who, Citizen) else await self.citizens.ensure(who)
         granted = (now or datetime.now(UTC)).astimezone(UTC)

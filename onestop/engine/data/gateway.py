@@ -36,6 +36,7 @@ from onestop.engine.errors import (
     InvalidInput,
     NotFound,
     ProviderUnavailable,
+    field_error,
 )
 
 SELF_ACCESS_SERVICE = "onestop:personal-data"
@@ -71,13 +72,13 @@ def _split(items: Sequence[str]) -> dict[str, list[str]]:
     for index, item in enumerate(items):
         provider_id, dot, item_id = item.partition(".")
         if not dot or not provider_id or not item_id:
-            errors.append(FieldError(("items", str(index)), "name items as provider.item, e.g. eme.nameEn"))
+            errors.append(field_error(("items", str(index)), "name items as provider.item, e.g. eme.nameEn"))
             continue
         by_provider.setdefault(provider_id, [])
         if item_id not in by_provider[provider_id]:
             by_provider[provider_id].append(item_id)
     if errors or not items:
-        raise InvalidInput(errors or [FieldError(("items",), "request at least one item")])
+        raise InvalidInput(errors or [field_error(("items",), "request at least one item")])
     return by_provider
 
 

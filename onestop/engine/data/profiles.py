@@ -25,7 +25,7 @@ from onestop.catalogue.values import (
 )
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.db import CitizenRow, Database, ProfileRow
-from onestop.engine.errors import FieldError, InvalidInput
+from onestop.engine.errors import FieldError, InvalidInput, field_error
 
 # e-ME item id (the ``eme`` provider's items, GraphQL field names) -> column of ``profiles``.
 PROFILE_COLUMNS: Mapping[str, str] = {
@@ -149,7 +149,7 @@ def validate_changes(changes: Mapping[str, Any], *, districts: Collection[str] |
     clean: dict[str, Any] = {}
     for name, value in changes.items():
         if name not in PROFILE_COLUMNS:
-            errors.append(FieldError((name,), f"unknown profile field; use one of {', '.join(PROFILE_COLUMNS)}",
+            errors.append(field_error((name,), f"unknown profile field; use one of {', '.join(PROFILE_COLUMNS)}",
                                      "UNKNOWN_FIELD"))
             continue
         if value is None:
@@ -159,17 +159,17 @@ def validate_changes(changes: Mapping[str, Any], *, districts: Collection[str] |
             try:
                 clean[name] = _CHECKS[name](value)
             except ValueError as exc:
-                errors.append(FieldError((name,), str(exc)))
+                errors.append(field_error((name,), str(exc)))
             continue
         try:
             address = HKAddress.model_validate(value)
         except ValidationError as exc:
             for problem in exc.errors():
                 path = (name, *(str(part) for part in problem["loc"]))
-                errors.append(FieldError(path, problem["msg"].removeprefix("Value error, ")))
+                errors.append(field_error(path, problem["msg"].removeprefix("Value error, ")))
             continue
         if districts is not None and address.district not in districts:
-            errors.append(FieldError((name, "district"), "choose a district from the districts list"))
+            errors.append(field_error((name, "district"), "choose a district from the districts list"))
             continue
         clean[name] = address.model_dump(mode="json", exclude_none=True)
     if errors:

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from onestop.engine import ApplicationRefused, ApplicationView, NotFound, new_resume_token
+from onestop.engine import ApplicationView, new_resume_token
 from onestop.graphql.applications.inputs import (
     RespondToRequestInput,
     StartApplicationInput,
@@ -15,16 +15,10 @@ from onestop.graphql.applications.inputs import (
     SubmitStepInput,
     WithdrawApplicationInput,
 )
-from onestop.graphql.applications.services import (
-    application_key,
-    application_service,
-    caller_ref,
-    not_found,
-    refusal_errors,
-)
+from onestop.graphql.applications.services import NOT_FOUND, application_key, application_service, caller_ref
 from onestop.graphql.applications.types import Application
 from onestop.graphql.context import Info_
-from onestop.graphql.errors import Unauthenticated, UserError
+from onestop.graphql.errors import Outcome, Unauthenticated, UserError, UserErrorCode, outcome
 from onestop.graphql.fields import field
 
 
@@ -39,23 +33,23 @@ class ApplicationPayload:
         "stored by the server, and is the only key to the draft."))
 
 
+def application_payload(done: Outcome[ApplicationView], client_mutation_id: str | None,
+             resume_token: str | None = None) -> ApplicationPayload:
+    return ApplicationPayload(application=done.map(Application.of), user_errors=done.user_errors,
+                              client_mutation_id=client_mutation_id,
+                              resume_token=resume_token if done.value is not None else None)
+
+
 async def _act(info: Info_, global_id: str, client_mutation_id: str | None,
                action: Callable[[str, str], Awaitable[ApplicationView]]) -> ApplicationPayload:
     if info.context.resume_token is None or await info.context.principal() is not None:
         await info.context.require_citizen()  # UNAUTHENTICATED without a login, FORBIDDEN for staff
     key = application_key(str(global_id))
     if key is None:
-        return ApplicationPayload(application=None, user_errors=not_found(), client_mutation_id=client_mutation_id)
+        return application_payload(Outcome.refused(NOT_FOUND), client_mutation_id)
     citizen_ref = await caller_ref(info, key)
-    try:
-        view = await action(key, citizen_ref)
-    except ApplicationRefused as exc:
-        return ApplicationPayload(application=None, user_errors=refusal_errors(info, exc),
-                                  client_mutation_id=client_mutation_id)
-    except NotFound:
-        return ApplicationPayload(application=None, user_errors=not_found(), client_mutation_id=client_mutation_id)
-    return ApplicationPayload(application=Application.of(view), user_errors=[],
-                              client_mutation_id=client_mutation_id)
+    return application_payload(await outcome(lambda: action(key, citizen_ref), info.context.lang, not_found=NOT_FOUND),
+                    client_mutation_id)
 
 
 @strawberry.type
@@ -75,26 +69,22 @@ class ApplicationsMutation:
         else:
             citizen_ref, citizen = await engine.applicants.context_of(await info.context.require_citizen())
         service = application_service(info)
-        try:
-            view = await service.start(citizen_ref, citizen, input.service_slug, input.client_mutation_id)
-        except NotFound:
-            return ApplicationPayload(application=None, client_mutation_id=input.client_mutation_id, user_errors=[
-                UserError(field=["input", "serviceSlug"], code="NOT_FOUND",
-                          message=f"No service {input.service_slug!r}; find slugs with the services query.")])
-        except ApplicationRefused as exc:
-            return ApplicationPayload(application=None, user_errors=refusal_errors(info, exc),
-                                      client_mutation_id=input.client_mutation_id)
-        return ApplicationPayload(application=Application.of(view), user_errors=[],
-                                  client_mutation_id=input.client_mutation_id, resume_token=resume_token)
+        done = await outcome(
+            lambda: service.start(citizen_ref, citizen, input.service_slug, input.client_mutation_id),
+            info.context.lang,
+            not_found=UserError(field=["input", "serviceSlug"], code=UserErrorCode.NOT_FOUND,
+                                message=f"No service {input.service_slug!r}; find slugs with the services query."),
+        )
+        return application_payload(done, input.client_mutation_id, resume_token)
 
     @field(description="Answer a form or review step (or submit, on the submit step, with empty answers).")
     async def submit_step(self, info: Info_, input: SubmitStepInput) -> ApplicationPayload:
         service = application_service(info)
         answers: Any = input.answers
         if not isinstance(answers, dict):
-            return ApplicationPayload(application=None, client_mutation_id=input.client_mutation_id, user_errors=[
-                UserError(field=["input", "answers"], code="WRONG_TYPE",
-                          message="answers must be a JSON object keyed by field id.")])
+            return application_payload(Outcome.refused(UserError(
+                field=["input", "answers"], code=UserErrorCode.WRONG_TYPE,
+                message="answers must be a JSON object keyed by field id.")), input.client_mutation_id)
         return await _act(info, input.application_id, input.client_mutation_id, lambda key, ref: service.submit_step(
             key, ref, input.step_id, answers, input.client_mutation_id))
 

@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 
 from onestop import engine
 from onestop.catalogue import StepKind
-from onestop.catalogue.text import Lang
+from onestop.catalogue.text import localized
 from onestop.engine import (
     CITIZEN_ACTOR,
     ApplicationView,
@@ -23,9 +23,9 @@ from onestop.engine import (
     FormSpec,
     IndexedApplication,
     PrefillSpec,
+    Status,
     StepSpec,
     StepUpSpec,
-    Text,
     fields_of,
 )
 from onestop.graphql.catalogue.types import Service
@@ -33,26 +33,9 @@ from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
 from onestop.graphql.relay import Node, to_global_id
 
-
-def localized(text: Text | None, lang: Lang) -> str | None:
-    """Pick the request's language, falling back tc<->sc, then en (as LocalizedText.get does)."""
-    if not text:
-        return None
-    order = {Lang.EN: ("en", "tc", "sc"), Lang.TC: ("tc", "sc", "en"), Lang.SC: ("sc", "tc", "en")}[lang]
-    return next((text[k] for k in order if text.get(k)), None)
-
-
-@strawberry.enum(description="Where an application stands.")
-class ApplicationStatus(Enum):
-    DRAFT = "DRAFT"
-    SUBMITTED = "SUBMITTED"
-    IN_REVIEW = "IN_REVIEW"
-    NEEDS_INFO = "NEEDS_INFO"
-    APPROVED = "APPROVED"
-    REJECTED = "REJECTED"
-    WITHDRAWN = "WITHDRAWN"
-    EXPIRED = "EXPIRED"
-    NOT_ELIGIBLE = "NOT_ELIGIBLE"
+# Derived from the workflow's Status, never copied: a new status reaches the schema by itself.
+ApplicationStatus = Status
+strawberry.enum(ApplicationStatus, name="ApplicationStatus", description="Where an application stands.")
 
 
 @strawberry.enum(description="Who wrote a timeline entry.")
@@ -293,7 +276,7 @@ class Application(Node):
 
     @field()
     async def timeline(self) -> list[TimelineEvent]:
-        return [TimelineEvent(at=t.at, status=ApplicationStatus(t.status), message=t.message,
+        return [TimelineEvent(at=t.at, status=t.status, message=t.message,
                               author=_author(t.actor)) for t in (await self.view()).timeline]
 
     @field(description="Why the application ended as not eligible.")
