@@ -56,3 +56,17 @@ async def test_relabelling_a_payload_to_another_key_id_fails() -> None:
 
 async def test_unencrypted_payloads_pass_through() -> None:
     assert await EncryptionCodec(NEW).decode([payload("plain")]) == [payload("plain")]
+
+
+def test_fresh_payload_converters_share_one_type_adapter_per_type() -> None:
+    """Temporal builds a converter per workflow; building a TypeAdapter each time cost milliseconds per type."""
+    from onestop.engine.crypto.codec import PayloadConverter, _type_adapter
+    from onestop.workflows.contracts import OpenInput
+
+    payloads = PayloadConverter().to_payloads([OpenInput("cmid")])
+    before = _type_adapter.cache_info()
+    decoded = [PayloadConverter().from_payloads(payloads, [OpenInput])[0] for _ in range(3)]
+    after = _type_adapter.cache_info()
+    assert decoded == [OpenInput("cmid")] * 3
+    assert after.misses - before.misses <= 1
+    assert after.hits - before.hits >= 2
