@@ -16,6 +16,7 @@ from onestop.engine.data.profiles import Profile
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import challenge_header
+from onestop.engine.limits import Buckets, Limits, build_limits
 from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, Status, TimelineEntry
 from onestop.workflows.snapshot import FieldSpec, StepSpec, Text
 
@@ -26,6 +27,7 @@ __all__ = [
     "ApplicationRefused",
     "ApplicationService",
     "ApplicationView",
+    "Buckets",
     "CatalogueSnapshot",
     "CatalogueStore",
     "Consent",
@@ -38,6 +40,7 @@ __all__ = [
     "Forbidden",
     "IndexedApplication",
     "InvalidInput",
+    "Limits",
     "NotFound",
     "Principal",
     "Profile",
@@ -46,6 +49,7 @@ __all__ = [
     "Text",
     "TimelineEntry",
     "build_engine",
+    "build_limits",
     "challenge_header",
     "new_resume_token",
 ]
