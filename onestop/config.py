@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import re
 import secrets
@@ -83,6 +84,27 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int | None = Field(default=None, ge=1)  # None: a whole minute's allowance at once
     token_rate_limit_per_minute: int = Field(default=300, ge=0)  # POST /dev-idp/token, by client IP
+    # Anonymous `startApplication` calls (login: none services), per client IP and per service, an hour.
+    anonymous_starts_per_hour_per_ip: int = Field(default=30, ge=0)
+    anonymous_starts_per_hour_per_service: int = Field(default=3_000, ge=0)
+    # Top-level mutation fields one request may carry; each counts against the caller's rate limit.
+    max_mutations_per_request: int = Field(default=5, ge=1)
+    # Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); nobody else's is.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for proxy in value:
+                try:
+                    ipaddress.ip_network(str(proxy), strict=False)
+                except ValueError:
+                    raise ValueError(f"ONESTOP_TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR range "
+                                     "(e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -125,7 +125,9 @@ async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, u
 
     _QuietServer = _quiet_server_class()
     config = uvicorn.Config(create_app(settings, engine), host=settings.host, port=settings.port,
-                            log_level="warning", lifespan="off")
+                            log_level="warning", lifespan="off",
+                            # Forwarded headers are resolved by the rate limiter, against ONESTOP_TRUSTED_PROXIES only.
+                            proxy_headers=False)
     server = _QuietServer(config)
 
     async def serve() -> None:

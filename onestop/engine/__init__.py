@@ -16,6 +16,7 @@ from onestop.engine.data.profiles import Profile
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import challenge_header
+from onestop.engine.limits import Buckets, Limits, build_limits
 from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, Status, StepState, TimelineEntry
 from onestop.workflows.snapshot import (
     ConsentSpec,
@@ -37,6 +38,7 @@ __all__ = [
     "Applicants",
     "ApplicationService",
     "ApplicationView",
+    "Buckets",
     "CatalogueSnapshot",
     "CatalogueStore",
     "Consent",
@@ -52,6 +54,7 @@ __all__ = [
     "FormSpec",
     "IndexedApplication",
     "InvalidInput",
+    "Limits",
     "NotFound",
     "PrefillSpec",
     "Principal",
@@ -65,6 +68,7 @@ __all__ = [
     "Text",
     "TimelineEntry",
     "build_engine",
+    "build_limits",
     "challenge_header",
     "fields_of",
     "new_resume_token",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -14,18 +15,24 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from onestop.config import Settings
-from onestop.engine import Engine
+from onestop.engine import Engine, build_limits
+from onestop.engine import Limits as RateLimits
 from onestop.graphql.context import GraphQLView
-from onestop.graphql.ratelimit import Clock, RateLimit, limits_for
+from onestop.graphql.ratelimit import Limit, RateLimit, trusted_networks
 from onestop.graphql.schema import build_schema
 from onestop.graphql.security import BodySizeLimit, Limits
 
+Clock = Callable[[], float]
 
-def create_view(settings: Settings, engine: Engine, *, limits: Limits | None = None) -> GraphQLView:
+
+def create_view(settings: Settings, engine: Engine, *, limits: Limits | None = None,
+                rates: RateLimits | None = None) -> GraphQLView:
     """The GraphQL endpoint: GraphiQL and introspection only in development; queries by POST only."""
     return GraphQLView(
         engine,
-        schema=build_schema(production=not settings.development, limits=limits),
+        rates or rate_limits_for(settings, engine),
+        schema=build_schema(production=not settings.development,
+                            limits=limits or Limits(max_mutation_fields=settings.max_mutations_per_request)),
         graphql_ide="graphiql" if settings.development else None,
         # GET queries are cacheable by proxies and bypass CORS preflight; the contract is POST.
         allow_queries_via_get=False,
@@ -39,7 +46,8 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
 
     ``clock`` drives the rate limiter's buckets (tests inject one instead of sleeping).
     """
-    view = create_view(settings, engine, limits=limits)
+    rates = rate_limits_for(settings, engine, clock=clock)
+    view = create_view(settings, engine, limits=limits, rates=rates)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -65,10 +73,10 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
     ]
     if settings.development and engine.identity_provider is not None:
         routes.append(Mount("/dev-idp", app=engine.identity_provider.app))
-    return Starlette(routes=routes, middleware=_middleware(settings, engine, clock))
+    return Starlette(routes=routes, middleware=_middleware(settings, engine, rates))
 
 
-def _middleware(settings: Settings, engine: Engine, clock: Clock) -> list[Middleware]:
+def _middleware(settings: Settings, engine: Engine, rates: RateLimits) -> list[Middleware]:
     middleware = []
     if settings.cors_origins or settings.cors_origin_regex:
         # Outermost, so refusals (429, 413) carry CORS headers too and the browser lets the frontend read them.
@@ -83,9 +91,20 @@ def _middleware(settings: Settings, engine: Engine, clock: Clock) -> list[Middle
             expose_headers=["WWW-Authenticate", "Retry-After"],
             max_age=600,
         ))
-    rate_limits = limits_for(settings, clock=clock)
-    if rate_limits:
-        verify = engine.tokens.verify
-        middleware.append(Middleware(RateLimit, limits=rate_limits, verify=verify))
+    limits = [Limit("/graphql", rates.api, by_subject=True)] if rates.api else []
+    if rates.token_requests:
+        limits.append(Limit("/dev-idp/token", rates.token_requests, by_subject=False))
+    middleware.append(Middleware(RateLimit, limits=limits, trusted=trusted_networks(settings.trusted_proxies),
+                                 verify=engine.tokens.verify))
     middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
     return middleware
+
+
+def rate_limits_for(settings: Settings, engine: Engine, *, clock: Clock = time.monotonic) -> RateLimits:
+    """The limits the settings turn on, shared by every replica when the database is PostgreSQL."""
+    return build_limits(
+        shared=engine.database.shared, database=engine.database, cipher=engine.data.cipher,
+        api_per_minute=settings.rate_limit_per_minute, api_burst=settings.rate_limit_burst,
+        token_per_minute=settings.token_rate_limit_per_minute if settings.development else 0,
+        anonymous_per_ip_per_hour=settings.anonymous_starts_per_hour_per_ip,
+        anonymous_per_service_per_hour=settings.anonymous_starts_per_hour_per_service, clock=clock)

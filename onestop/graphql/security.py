@@ -39,6 +39,7 @@ from strawberry.extensions.max_aliases import create_validator as create_alias_v
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 
 from onestop.graphql.errors import ErrorCode, ErrorCodes
+from onestop.graphql.mutationlimits import MutationFieldCount, MutationFieldLimit
 from onestop.graphql.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 
@@ -48,6 +49,7 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 2_000
     max_cost: int = 5_000
+    max_mutation_fields: int = 5
 
 
 def _page_size(field: FieldNode, variables: Mapping[str, Any]) -> int:
@@ -160,6 +162,8 @@ def schema_extensions(*, production: bool, limits: Limits) -> list[type[SchemaEx
         functools.partial(DepthLimit, max_depth=limits.max_depth),
         functools.partial(AliasLimit, max_aliases=limits.max_aliases),
         functools.partial(QueryCost, max_cost=limits.max_cost),
+        functools.partial(MutationFieldLimit, max_fields=limits.max_mutation_fields),
+        MutationFieldCount,
         # Parsing and validation depend only on the query text and the (stable) rule classes above; frontends
         # send the same few documents, so both are cached (bounded, so unique texts cannot grow memory).
         functools.partial(CachedParse, maxsize=512),

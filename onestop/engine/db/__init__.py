@@ -9,6 +9,7 @@ from onestop.engine.db.tables import (
     InboxRow,
     ProfileRow,
     ProviderRecordRow,
+    RateLimitBucketRow,
     ReferenceRow,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "InboxRow",
     "ProfileRow",
     "ProviderRecordRow",
+    "RateLimitBucketRow",
     "ReferenceRow",
     "UTCDateTime",
     "alembic_config",

@@ -101,6 +101,11 @@ class Database:
         async with self.engine.begin() as conn:
             await conn.run_sync(_upgrade, revision)
 
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may share this database (PostgreSQL), so shared state must live in it."""
+        return self.engine.dialect.name == "postgresql"
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction: committed on success, rolled back on error."""

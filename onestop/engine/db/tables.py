@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from onestop.engine.db.database import Base, utcnow
@@ -143,3 +143,14 @@ class ApplicationRow(Base):
     reference_number: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
+
+
+class RateLimitBucketRow(Base):
+    """A token bucket shared by every API replica (PostgreSQL); ``key`` is a keyed hash, never an IP or subject."""
+
+    __tablename__ = "rate_limit_buckets"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)  # seconds since the epoch, by the database's clock
+    allowed: Mapped[bool] = mapped_column(Boolean)

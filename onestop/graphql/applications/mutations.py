@@ -64,6 +64,8 @@ class ApplicationsMutation:
             catalogued = info.context.snapshot.catalogue.service(input.service_slug)
             if catalogued is not None and catalogued.login_required:
                 raise Unauthenticated()
+            if catalogued is not None:
+                await info.context.spend_anonymous_start(catalogued.id)
             resume_token = new_resume_token()
             citizen_ref, citizen = engine.applicants.resume_refs(resume_token)[0], engine.applicants.anonymous()
         else:
