@@ -25,6 +25,7 @@ def create_view(settings: Settings, engine: Engine, *, limits: Limits | None = N
     """The GraphQL endpoint: GraphiQL and introspection only in development; queries by POST only."""
     return GraphQLView(
         engine,
+        max_json_depth=settings.max_json_depth,
         schema=build_schema(production=not settings.development, limits=limits),
         graphql_ide="graphiql" if settings.development else None,
         # GET queries are cacheable by proxies and bypass CORS preflight; the contract is POST.
