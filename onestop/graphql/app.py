@@ -15,6 +15,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from onestop.config import Settings
 from onestop.engine import Engine
+from onestop.graphql import graphiql
 from onestop.graphql.context import GraphQLView
 from onestop.graphql.ratelimit import Clock, RateLimit, limits_for
 from onestop.graphql.schema import build_schema
@@ -64,6 +65,8 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
         Route("/readyz", readyz, methods=["GET"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
     ]
+    if settings.development:
+        routes.append(Mount(graphiql.PREFIX, app=graphiql.Assets()))
     if settings.development and engine.identity_provider is not None:
         routes.append(Mount("/dev-idp", app=engine.identity_provider.app))
     return Starlette(routes=routes, middleware=_middleware(settings, engine, clock))

@@ -19,7 +19,7 @@ from strawberry.types import Info
 from onestop.catalogue.text import Lang
 from onestop.config import Settings
 from onestop.engine import Principal, Profile
-from onestop.graphql import body
+from onestop.graphql import body, graphiql
 from onestop.graphql.errors import Forbidden, Unauthenticated, engine_failure
 from onestop.graphql.language import request_language
 from onestop.graphql.ratelimit import VERIFIED_PRINCIPAL
@@ -119,6 +119,9 @@ class GraphQLView(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return body.decode(data, max_depth=self.max_json_depth)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.page(request)
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
