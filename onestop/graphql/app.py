@@ -17,6 +17,7 @@ from onestop.config import Settings
 from onestop.engine import Engine
 from onestop.graphql import graphiql
 from onestop.graphql.context import GraphQLView
+from onestop.graphql.headers import SecurityHeaders
 from onestop.graphql.ratelimit import Clock, RateLimit, limits_for
 from onestop.graphql.schema import build_schema
 from onestop.graphql.security import BodySizeLimit, Limits
@@ -73,9 +74,10 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
 
 
 def _middleware(settings: Settings, engine: Engine, clock: Clock) -> list[Middleware]:
-    middleware = []
+    # Outermost of all, so every answer (refusals and CORS preflights included) carries the headers.
+    middleware = [Middleware(SecurityHeaders, hsts=not settings.development)]
     if settings.cors_origins or settings.cors_origin_regex:
-        # Outermost, so refusals (429, 413) carry CORS headers too and the browser lets the frontend read them.
+        # Outside the limits, so refusals (429, 413) carry CORS headers too and the browser lets the frontend read them.
         # No credentials: the API authenticates by bearer token, never by cookie.
         middleware.append(Middleware(
             CORSMiddleware,
