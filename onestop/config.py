@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     signing_key_previous: SecretStr | None = None
 
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Arrays and objects in a request body; the deepest real answer (a group of addresses) is under ten.
+    max_json_depth: int = Field(default=32, ge=8, le=200)
     catalogue_poll_seconds: float = Field(default=0.0, ge=0.0)
 
     # Browser frontends on other origins (``https://app.example.gov.hk``); empty sends no CORS headers

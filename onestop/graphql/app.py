@@ -17,7 +17,9 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from onestop.config import Settings
 from onestop.engine import Engine, build_limits
 from onestop.engine import Limits as RateLimits
+from onestop.graphql import graphiql
 from onestop.graphql.context import GraphQLView
+from onestop.graphql.headers import SecurityHeaders
 from onestop.graphql.ratelimit import Limit, RateLimit, trusted_networks
 from onestop.graphql.schema import build_schema
 from onestop.graphql.security import BodySizeLimit, Limits
@@ -31,6 +33,7 @@ def create_view(settings: Settings, engine: Engine, *, limits: Limits | None = N
     return GraphQLView(
         engine,
         rates or rate_limits_for(settings, engine),
+        max_json_depth=settings.max_json_depth,
         schema=build_schema(production=not settings.development,
                             limits=limits or Limits(max_mutation_fields=settings.max_mutations_per_request)),
         graphql_ide="graphiql" if settings.development else None,
@@ -71,15 +74,18 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
         Route("/readyz", readyz, methods=["GET"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
     ]
+    if settings.development:
+        routes.append(Mount(graphiql.PREFIX, app=graphiql.Assets()))
     if settings.development and engine.identity_provider is not None:
         routes.append(Mount("/dev-idp", app=engine.identity_provider.app))
     return Starlette(routes=routes, middleware=_middleware(settings, engine, rates))
 
 
 def _middleware(settings: Settings, engine: Engine, rates: RateLimits) -> list[Middleware]:
-    middleware = []
+    # Outermost of all, so every answer (refusals and CORS preflights included) carries the headers.
+    middleware = [Middleware(SecurityHeaders, hsts=not settings.development)]
     if settings.cors_origins or settings.cors_origin_regex:
-        # Outermost, so refusals (429, 413) carry CORS headers too and the browser lets the frontend read them.
+        # Outside the limits, so refusals (429, 413) carry CORS headers too and the browser lets the frontend read them.
         # No credentials: the API authenticates by bearer token, never by cookie.
         middleware.append(Middleware(
             CORSMiddleware,

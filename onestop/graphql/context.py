@@ -20,6 +20,7 @@ from strawberry.types import Info
 from onestop.catalogue.text import Lang
 from onestop.config import Settings
 from onestop.engine import Limits, Principal, Profile
+from onestop.graphql import body, graphiql
 from onestop.graphql.errors import Forbidden, RateLimited, Unauthenticated, engine_failure
 from onestop.graphql.language import request_language
 from onestop.graphql.ratelimit import CLIENT_IP, VERIFIED_PRINCIPAL
@@ -134,10 +135,25 @@ Info_: TypeAlias = Info[Context, None]
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's Starlette view with our context (Starlette has no ``context_getter``)."""
 
-    def __init__(self, engine: Engine, rates: Limits, **kwargs: Any) -> None:
+    def __init__(self, engine: Engine, rates: Limits, *, max_json_depth: int = 32, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.engine = engine
         self.rates = rates
+        self.max_json_depth = max_json_depth
+
+    def decode_json(self, data: str | bytes) -> object:
+        return body.decode(data, max_depth=self.max_json_depth)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.page(request)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except body.MalformedJSON as exc:
+            raise HTTPException(400, exc.reason) from exc
+        except ValueError as exc:
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         headers = request.headers

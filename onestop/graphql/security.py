@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -170,8 +171,23 @@ def schema_extensions(*, production: bool, limits: Limits) -> list[type[SchemaEx
         functools.partial(ValidationCache, maxsize=512),
     ]
     if production:
-        factories.append(DisableIntrospection)
+        factories += [DisableIntrospection, HideSuggestions]
     return factories
+
+
+# graphql-core writes " Did you mean 'a', 'b', or 'c'?" (fields, arguments, types, enum values, input fields),
+# sometimes mid-message; its own switch (``hide_suggestions``) is not reachable through strawberry.
+_SUGGESTION = re.compile(r" Did you mean [^'?]*(?:'[^']*'(?:,? or |, )?)+\?")
+
+
+class HideSuggestions(SchemaExtension):
+    """Production: no "Did you mean ...?" in errors, which would spell out the schema introspection hides."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        for error in getattr(result, "errors", None) or ():
+            error.message = _SUGGESTION.sub("", error.message)
 
 
 class CachedParse(ParserCache):
