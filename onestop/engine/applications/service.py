@@ -397,7 +397,7 @@ class CatalogueSnapshots:
             submission = getattr(department, "submission", None)
             cached = self._cache[key] = snapshot_from_service(
                 service,
-                assurance_levels=[level.id for level in catalogue.taxonomy.assurance_levels],
+                assurance_levels=list(catalogue.assurance.ids),
                 submission_url=getattr(submission, "url", None),
             )
         return cached
