@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from types import MappingProxyType
 import rfc8785
 
 from onestop.catalogue import crossref
+from onestop.catalogue.assurance import AssuranceLadder
 from onestop.catalogue.departments import DataItem, Department, Provider
 from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
 from onestop.catalogue.loader import Files, find_files, load_file
@@ -18,7 +20,7 @@ from onestop.catalogue.models import dump_data
 from onestop.catalogue.problems import CatalogueError, Problem
 from onestop.catalogue.services import Service
 from onestop.catalogue.steps import Step
-from onestop.catalogue.taxonomy import AgeGroup, AssuranceLevel, Option, OptionLists, Taxonomy
+from onestop.catalogue.taxonomy import AgeGroup, Option, OptionLists, Taxonomy
 from onestop.catalogue.yamlsource import Source
 
 OptionListMap = Mapping[str, tuple[Option, ...]]
@@ -50,23 +52,10 @@ class Catalogue:
         item = provider.item(item_id.split(".")[0]) if provider else None
         return (provider, item) if provider and item else None
 
-    def assurance_level(self, level_id: str) -> AssuranceLevel | None:
-        return next((level for level in self.taxonomy.assurance_levels if level.id == level_id), None)
-
-    def assurance_rank(self, level_id: str) -> int:
-        """Position on the ladder (0 = weakest); ``KeyError`` for an unknown level id."""
-        for rank, level in enumerate(self.taxonomy.assurance_levels):
-            if level.id == level_id:
-                return rank
-        raise KeyError(level_id)
-
-    def level_for_acr(self, acr: str) -> AssuranceLevel | None:
-        return next((level for level in self.taxonomy.assurance_levels if level.acr == acr), None)
-
-    def acr_rank(self, acr: str | None) -> int:
-        """Rank of a token's ``acr``; -1 when it names no level (weaker than any)."""
-        level = self.level_for_acr(acr) if acr else None
-        return self.assurance_rank(level.id) if level else -1
+    @functools.cached_property
+    def assurance(self) -> AssuranceLadder:
+        """The assurance ladder, weakest first."""
+        return AssuranceLadder(tuple(self.taxonomy.assurance_levels))
 
     def age_group_for(self, age: int) -> AgeGroup:
         """The age group containing ``age`` (the nearest group when the ladder has a gap)."""

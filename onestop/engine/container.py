@@ -22,7 +22,6 @@ from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import Database
 from onestop.engine.feeds import FeedService
 from onestop.engine.identity.provider import EmbeddedIdentityProvider
-from onestop.engine.identity.stepup import AssuranceLadder
 from onestop.engine.identity.tokens import TokenVerifier
 from onestop.engine.temporal import connect_for
 
@@ -108,7 +107,7 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
         temporal = await connect_for(settings)
     applications = None
     if temporal is not None:
-        ladder = AssuranceLadder.from_levels(catalogue.catalogue.taxonomy.assurance_levels)
+        ladder = catalogue.catalogue.assurance
         applications = ApplicationService(temporal, settings.temporal_task_queue, database,
                                           CatalogueSnapshots(catalogue), ladder)
     return Engine(settings=settings, catalogue=catalogue, feeds=feeds, tokens=tokens, database=database, data=data,
@@ -125,7 +124,7 @@ def _development_identity_provider(settings: Settings, store: CatalogueStore) ->
 
     return DevIdentityProvider.from_settings(
         settings,
-        lambda: AssuranceLadder.from_levels(store.catalogue.taxonomy.assurance_levels),
+        lambda: store.catalogue.assurance,
         age_group_of=lambda age: store.catalogue.age_group_for(age).id,
     )
 

@@ -130,6 +130,14 @@ class UserErrorCode(Enum):
     TOO_SMALL = strawberry.enum_value("TOO_SMALL", description="A number below the field's minimum.")
     TOO_LARGE = strawberry.enum_value("TOO_LARGE", description="A number above the field's maximum.")
     NOT_INTEGER = strawberry.enum_value("NOT_INTEGER", description="A whole number is expected.")
+    NUMBER_OUT_OF_RANGE = strawberry.enum_value(
+        "NUMBER_OUT_OF_RANGE",
+        description="A number beyond ±2^53, or not finite: no client could read it back exactly.")
+    APPLICATION_FULL = strawberry.enum_value(
+        "APPLICATION_FULL",
+        description="The application has reached the size it can hold; shorten answers or messages.")
+    TOO_MANY_ERRORS = strawberry.enum_value(
+        "TOO_MANY_ERRORS", description="More problems than are listed; correct the listed ones and submit again.")
     PATTERN = strawberry.enum_value("PATTERN", description="The text does not match the field's format.")
     DATE_TOO_EARLY = strawberry.enum_value(
         "DATE_TOO_EARLY", description="The date is on or before the earliest allowed.")

@@ -16,12 +16,13 @@ with workflow.unsafe.imports_passed_through():
     from onestop.workflows.contracts import (
         CITIZEN_ACTOR,
         DEPARTMENT_STATUSES,
+        MESSAGE_MAX_CHARS,
         QUERY_STATE,
         REFUSED,
-        RESPONSE_MAX_CHARS,
         SIGNAL_DEPARTMENT_STATUS,
         STATUS_ATTRIBUTE,
         TERMINAL,
+        TIMELINE_MAX_ENTRIES,
         WITHDRAWABLE,
         WORKFLOW_NAME,
         Activity,
@@ -311,6 +312,12 @@ class ServiceApplicationWorkflow:
         status = update.status
         if status not in DEPARTMENT_STATUSES or self._status in TERMINAL or self._status is Status.DRAFT:
             return
+        oversized = (update.message is not None and len(update.message) > MESSAGE_MAX_CHARS) \
+            or len(self._timeline) >= TIMELINE_MAX_ENTRIES
+        if oversized and workflow.patched("bounded-department-status"):
+            # The engine refuses these before signalling; whoever signals Temporal directly must not be able to
+            # grow the application past its payload limit either.
+            return
         self._updated_at = workflow.now()
         self._set_status(status, update.message, update.actor)
 
@@ -329,7 +336,7 @@ class ServiceApplicationWorkflow:
             return await self._submit(step, action.client_mutation_id)
         self._remember(action.client_mutation_id)
         answers, _ = interp.validate_step(self._snapshot, step, action.answers, self._progress,
-                                          self._in.citizen, self._today())
+                                          self._in.citizen, self._today(), bounded=False)
         for spec in fields_of(step):
             self._progress.answers.pop(spec.id, None)
         self._progress.answers.update(answers)
@@ -375,7 +382,8 @@ class ServiceApplicationWorkflow:
         _, errors = interp.validate_step(self._snapshot, step, action.answers, self._progress,
                                          self._in.citizen, self._today())
         if errors:
-            raise _refuse(*errors)
+            # Rooted at the update's input: an answer's path starts with "answers", whatever the field is called.
+            raise _refuse(*(replace(e, path=["answers", *e.path]) if e.path else e for e in errors))
 
     @workflow.update(name=Update.GRANT_CONSENT)
     async def grant_consent(self, action: StepAction) -> ApplicationView:
@@ -562,8 +570,12 @@ class ServiceApplicationWorkflow:
         if not text:
             raise _refuse(_error("message", "REQUIRED", "Write your reply to the department's request.",
                                  "請填寫你對部門要求的回覆。"))
-        if len(response.message) > RESPONSE_MAX_CHARS:
+        if len(response.message) > MESSAGE_MAX_CHARS:
             raise _refuse(_error("message", "TOO_LONG",
                                  f"Your reply has {len(response.message)} characters; at most "
-                                 f"{RESPONSE_MAX_CHARS} are allowed.",
-                                 f"你的回覆有 {len(response.message)} 個字元，上限為 {RESPONSE_MAX_CHARS} 個。"))
+                                 f"{MESSAGE_MAX_CHARS} are allowed.",
+                                 f"你的回覆有 {len(response.message)} 個字元，上限為 {MESSAGE_MAX_CHARS} 個。"))
+        if len(self._timeline) >= TIMELINE_MAX_ENTRIES:
+            raise _refuse(_error("", "APPLICATION_FULL",
+                                 "This application's timeline is full; contact the department directly.",
+                                 "此申請的進度記錄已滿，請直接聯絡部門。"))

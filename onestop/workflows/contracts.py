@@ -150,7 +150,11 @@ class Withdraw:
     citizen_ref: str = ""
 
 
-RESPONSE_MAX_CHARS = 2000
+MESSAGE_MAX_CHARS = 2000
+"""The longest message on a timeline: a citizen's reply or a department's request."""
+TIMELINE_MAX_ENTRIES = 200
+"""The most timeline entries an application holds; with bounded messages it keeps the state far below Temporal's
+payload limit whatever staff or citizens send."""
 CITIZEN_ACTOR = "citizen"
 """The timeline actor of the citizen's own entries (staff entries carry the officer's subject)."""
 

@@ -5,6 +5,8 @@ Everything takes ``today`` from the caller (the workflow's deterministic clock) 
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -155,6 +157,17 @@ def prune(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, tod
     return Progress(completed=completed, answers=answers, prefilled=dict(progress.prefilled))
 
 
+TEXT_MAX_CHARS = 500
+LONG_TEXT_MAX_CHARS = 5_000
+ADDRESS_PART_MAX_CHARS = 200
+GROUP_MAX_ENTRIES = 100
+NUMBER_MAX = 2**53  # beyond it a JSON number loses integer precision in most clients
+MAX_ERRORS = 50
+ANSWERS_MAX_BYTES = 256 * 1024
+"""Bounds every answer meets unless its definition says otherwise, so no citizen's input can grow an application
+past Temporal's payload and history limits."""
+
+
 def validate_step(
     snapshot: ServiceSnapshot,
     step: StepSpec,
@@ -162,8 +175,15 @@ def validate_step(
     progress: Progress,
     citizen: Applicant,
     today: date,
+    *,
+    bounded: bool = True,
 ) -> tuple[dict[str, Any], list[FieldError]]:
-    """Check one step's answers; returns the normalised answers to store and every error found."""
+    """Check one step's answers; returns the normalised answers to store and the errors found.
+
+    ``bounded`` applies the default size bounds and caps the errors at ``MAX_ERRORS``. Update validators check
+    with bounds; the update handler re-reads answers the validator already accepted, and replays of histories
+    recorded before the bounds existed must read them as they were then.
+    """
     if not isinstance(submitted, Mapping):
         return {}, [FieldError([], "WRONG_TYPE", _t("Answers must be an object keyed by field id.",
                                                     "答案必須是以欄位識別碼為鍵的物件。"))]
@@ -183,12 +203,32 @@ def validate_step(
         raw = submitted.get(spec.id)
         if raw is None and spec.id in progress.prefilled:
             raw = progress.prefilled[spec.id].value
-        value, field_errors = _check_field(spec, raw, [spec.id], citizen, merged, today)
+        value, field_errors = _check_field(spec, raw, [spec.id], citizen, merged, today, bounded)
         errors += field_errors
         if value is not None and not field_errors:
             out[spec.id] = value
             merged[spec.id] = value
+        if bounded and len(errors) > MAX_ERRORS:
+            break
+    if bounded:
+        errors = _capped(errors)
+        if not errors and _json_size(merged) > ANSWERS_MAX_BYTES:
+            errors = [FieldError([], "APPLICATION_FULL", _t(
+                "Your answers have reached the size this application can hold; shorten some of them.",
+                "你的答案已達此申請可容納的上限，請縮短部分答案。"))]
     return out, errors
+
+
+def _capped(errors: list[FieldError]) -> list[FieldError]:
+    if len(errors) <= MAX_ERRORS:
+        return errors
+    return [*errors[:MAX_ERRORS], FieldError([], "TOO_MANY_ERRORS", _t(
+        f"More problems were found than can be listed; correct these {MAX_ERRORS} and submit again.",
+        f"發現的問題太多，未能全部列出；請先更正這 {MAX_ERRORS} 項再提交。"))]
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode())
 
 
 def _empty(raw: Any) -> bool:
@@ -196,7 +236,8 @@ def _empty(raw: Any) -> bool:
 
 
 def _check_field(
-    spec: FieldSpec, raw: Any, path: list[str], citizen: Applicant, answers: Mapping[str, Any], today: date
+    spec: FieldSpec, raw: Any, path: list[str], citizen: Applicant, answers: Mapping[str, Any], today: date,
+    bounded: bool = True,
 ) -> Checked:
     if _empty(raw) or (spec.type == "boolean" and raw is False and spec.required):
         if spec.required:
@@ -204,7 +245,7 @@ def _check_field(
                 return None, [FieldError(path, "REQUIRED", _t("Please confirm this declaration.", "請確認此聲明。"))]
             return None, [FieldError(path, "REQUIRED", _t("This field is required.", "此欄位必須填寫。"))]
         return (False if raw is False else None), []
-    value, errors = _check_type(spec, raw, path, citizen, answers, today)
+    value, errors = _check_type(spec, raw, path, citizen, answers, today, bounded)
     if errors:
         return None, errors
     rule_ctx = context(citizen, answers, today)
@@ -234,6 +275,7 @@ class _At:
     citizen: Applicant
     answers: Mapping[str, Any]
     today: date
+    bounded: bool = True
 
     def refuse(self, code: str, en: str, tc: str) -> Checked:
         return None, [FieldError(self.path, code, _t(en, tc))]
@@ -250,9 +292,11 @@ def _check_text(spec: FieldSpec, raw: Any, at: _At) -> Checked:
     if spec.min_length is not None and len(value) < spec.min_length:
         return at.refuse("TOO_SHORT", f"Enter at least {spec.min_length} characters.",
                          f"最少輸入 {spec.min_length} 個字元。")
-    if spec.max_length is not None and len(value) > spec.max_length:
-        return at.refuse("TOO_LONG", f"Enter at most {spec.max_length} characters.",
-                         f"最多輸入 {spec.max_length} 個字元。")
+    longest = spec.max_length
+    if longest is None and at.bounded:
+        longest = LONG_TEXT_MAX_CHARS if spec.multiline else TEXT_MAX_CHARS
+    if longest is not None and len(value) > longest:
+        return at.refuse("TOO_LONG", f"Enter at most {longest} characters.", f"最多輸入 {longest} 個字元。")
     if spec.pattern is not None and re.fullmatch(spec.pattern, value) is None:
         return at.refuse("PATTERN", "The format is not valid.", "格式不正確。")
     return value, []
@@ -290,6 +334,9 @@ def _check_hkid(spec: FieldSpec, raw: Any, at: _At) -> Checked:
 def _check_number(spec: FieldSpec, raw: Any, at: _At) -> Checked:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         return at.refuse("WRONG_TYPE", "Enter a number.", "請輸入數字。")
+    if at.bounded and (not math.isfinite(raw) or abs(raw) > NUMBER_MAX):
+        return at.refuse("NUMBER_OUT_OF_RANGE", f"Enter a number between -{NUMBER_MAX} and {NUMBER_MAX}.",
+                         f"請輸入介乎 -{NUMBER_MAX} 至 {NUMBER_MAX} 之間的數字。")
     if spec.integer and not float(raw).is_integer():
         return at.refuse("NOT_INTEGER", "Enter a whole number.", "請輸入整數。")
     if spec.minimum is not None and raw < spec.minimum:
@@ -340,6 +387,11 @@ def _check_multi_choice(spec: FieldSpec, raw: Any, at: _At) -> Checked:
 def _check_group(spec: FieldSpec, raw: Any, at: _At) -> Checked:
     if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
         return at.refuse("WRONG_TYPE", "Enter a list of entries.", "請輸入項目列表。")
+    if at.bounded:
+        # Before the entries themselves: ten thousand empty entries must not become thirty thousand errors.
+        most = spec.max_items if spec.max_items is not None else GROUP_MAX_ENTRIES
+        if len(raw) > most:
+            return at.refuse("TOO_MANY", f"Give at most {most}.", f"最多提供 {most} 項。")
     items: list[dict[str, Any]] = []
     errors: list[FieldError] = []
     sub_ids = {f.id for f in spec.fields}
@@ -350,7 +402,7 @@ def _check_group(spec: FieldSpec, raw: Any, at: _At) -> Checked:
                    for key in item if key not in sub_ids]
         for sub in spec.fields:
             sub_value, sub_errors = _check_field(sub, item.get(sub.id), [*at.path, str(index), sub.id],
-                                                 at.citizen, at.answers, at.today)
+                                                 at.citizen, at.answers, at.today, at.bounded)
             errors += sub_errors
             if sub_value is not None:
                 entry[sub.id] = sub_value
@@ -385,6 +437,9 @@ def _check_address(spec: FieldSpec, raw: Any, at: _At) -> Checked:
     for key in _ADDRESS_KEYS:
         if key in raw and raw[key] is not None and not isinstance(raw[key], str):
             errors.append(FieldError([*path, key], "WRONG_TYPE", _t("Enter text.", "請輸入文字。")))
+        elif at.bounded and isinstance(raw.get(key), str) and len(raw[key].strip()) > ADDRESS_PART_MAX_CHARS:
+            errors.append(FieldError([*path, key], "TOO_LONG", _t(
+                f"Enter at most {ADDRESS_PART_MAX_CHARS} characters.", f"最多輸入 {ADDRESS_PART_MAX_CHARS} 個字元。")))
     if errors:
         return None, errors
     address = {k: raw[k].strip() for k in _ADDRESS_KEYS if isinstance(raw.get(k), str) and raw[k].strip()}
@@ -417,9 +472,10 @@ _CHECKS: dict[str, Callable[[FieldSpec, Any, _At], Checked]] = {
 
 
 def _check_type(
-    spec: FieldSpec, raw: Any, path: list[str], citizen: Applicant, answers: Mapping[str, Any], today: date
+    spec: FieldSpec, raw: Any, path: list[str], citizen: Applicant, answers: Mapping[str, Any], today: date,
+    bounded: bool = True,
 ) -> Checked:
-    at = _At(path, citizen, answers, today)
+    at = _At(path, citizen, answers, today, bounded)
     check = _CHECKS.get(spec.type)
     if check is None:
         return at.refuse("UNSUPPORTED_FIELD", f"Field type {spec.type!r} is not supported.",

@@ -17,9 +17,9 @@ def test_minimal_tree_loads_with_every_accessor(tree: Tree) -> None:
     assert catalogue.department("TD") is not None
     assert catalogue.data_item("td-licensing.driving-licence") is not None
     assert catalogue.data_item("td-licensing.nothing") is None
-    assert catalogue.assurance_rank("face") == 2
-    assert catalogue.level_for_acr("urn:onestop:acr:standard").id == "standard"  # type: ignore[union-attr]
-    assert catalogue.acr_rank("urn:unknown") == -1
+    assert catalogue.assurance.rank("face") == 2
+    assert catalogue.assurance.level_for_acr("urn:onestop:acr:standard").id == "standard"  # type: ignore[union-attr]
+    assert catalogue.assurance.rank_of("urn:unknown") is None
     assert catalogue.age_group_for(70).id == "elderly"
     assert catalogue.age_group_for(30).id == "adult"
     assert service.title.sc == "续领执照"

@@ -95,7 +95,7 @@ def test_renewing_a_driving_licence_walks_through_every_interactive_step(catalog
     assert service is not None
     assert {"prefill", "consent", "form", "stepUp", "review", "submit"} <= {step.type for step in service.steps}
     step_up = next(step for step in service.steps if step.type == "stepUp")
-    assert catalogue.assurance_rank(step_up.assurance) == len(catalogue.taxonomy.assurance_levels) - 1
+    assert catalogue.assurance.rank(step_up.assurance) == len(catalogue.taxonomy.assurance_levels) - 1
 
 
 def test_some_services_need_no_login(catalogue: Catalogue) -> None:

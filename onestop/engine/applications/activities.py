@@ -118,7 +118,7 @@ def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore) -> Prefill:
     """The prefill port over the consent gateway: one consent artefact for exactly the step's items."""
 
     async def prefill(request: PrefillRequest) -> PrefillResult:
-        level = catalogue.catalogue.assurance_level(request.assurance)
+        level = catalogue.catalogue.assurance.level(request.assurance)
         try:
             consent, result = await _gateway_prefill(gateway, request, level.acr if level else request.assurance)
         except EngineError as exc:

@@ -60,7 +60,7 @@ class Applicants:
             today = self._today()
             age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
             age_group = catalogue.age_group_for(age).id
-        level = catalogue.level_for_acr(principal.acr)
+        level = catalogue.assurance.level_for_acr(principal.acr)
         return citizen.ref, Applicant(age=age, age_group=age_group, assurance=level.id if level else "basic")
 
     def resume_refs(self, token: str) -> tuple[str, ...]:
@@ -74,5 +74,5 @@ class Applicants:
 
     def anonymous(self) -> Applicant:
         """What a workflow may see of an applicant without a login: not logged in, age unknown, lowest level."""
-        levels = self._catalogue.catalogue.taxonomy.assurance_levels
-        return Applicant(age=None, age_group=None, assurance=levels[0].id if levels else "basic", logged_in=False)
+        weakest = self._catalogue.catalogue.assurance.levels[0]
+        return Applicant(age=None, age_group=None, assurance=weakest.id, logged_in=False)

@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from onestop.engine.applications.activities import record
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.db import ApplicationRow, Database
-from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound
+from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
 from onestop.workflows.application import ServiceApplicationWorkflow
@@ -31,12 +31,14 @@ from onestop.workflows.contracts import (
     CITIZEN_REF_ATTRIBUTE,
     DEPARTMENT_ATTRIBUTE,
     DEPARTMENT_STATUSES,
+    MESSAGE_MAX_CHARS,
     QUERY_STATE,
     REFUSED,
     SERVICE_ID_ATTRIBUTE,
     SIGNAL_DEPARTMENT_STATUS,
     STATUS_ATTRIBUTE,
     TERMINAL,
+    TIMELINE_MAX_ENTRIES,
     ApplicationInput,
     ApplicationView,
     DepartmentStatus,
@@ -105,6 +107,7 @@ class ApplicationService:
 
     async def start(self, citizen_ref: str, citizen: Applicant, service_slug: str,
                     client_mutation_id: str | None = None) -> ApplicationView:
+        _check_client_mutation_id(client_mutation_id)
         snapshot = self.snapshots(service_slug)
         if snapshot is None:
             raise NotFound("service", service_slug)
@@ -274,9 +277,17 @@ class ApplicationService:
         if view.status in TERMINAL:
             raise InvalidInput([FieldError(["status"], "INVALID_TRANSITION", {
                 "en": f"The application is already {view.status}; it cannot change."})])
+        message = message.strip() if message else None
         if target is Status.NEEDS_INFO and not message:
             raise InvalidInput([FieldError(["message"], "REQUIRED", {
                 "en": "Say what information is needed."})])
+        if message is not None and len(message) > MESSAGE_MAX_CHARS:
+            raise InvalidInput([field_error(["message"], f"The message has {len(message)} characters; at most "
+                                            f"{MESSAGE_MAX_CHARS} are allowed.", "TOO_LONG")])
+        if len(view.timeline) >= TIMELINE_MAX_ENTRIES:
+            raise InvalidInput([field_error(["status"], f"This application's timeline holds {len(view.timeline)} "
+                                            "entries, the most it can; decide it, or contact the platform team.",
+                                            "APPLICATION_FULL")])
         handle = self.client.get_workflow_handle(application_id)
         before = len(view.timeline)
         await handle.signal(SIGNAL_DEPARTMENT_STATUS, DepartmentStatus(target, message, principal.sub))
@@ -318,6 +329,7 @@ class ApplicationService:
     async def _update(self, application_id: str, citizen_ref: str, name: str, arg: UpdateInput,
                       client_mutation_id: str | None) -> ApplicationView:
         """Send an update; the workflow's validator checks ownership, so no query round trip comes first."""
+        _check_client_mutation_id(client_mutation_id)
         handle = self.client.get_workflow_handle(application_id)
         # Temporal answers a repeated update id with the first outcome without validating again: the id binds
         # the caller too, so someone else's retry of the same client mutation id is validated afresh.
@@ -354,26 +366,28 @@ class ApplicationService:
         ))
 
 
+CLIENT_MUTATION_ID_MAX_CHARS = 100
+
+
+def _check_client_mutation_id(client_mutation_id: str | None) -> None:
+    # The workflow keeps recent client mutation ids to answer retries: an unbounded one would grow its state.
+    if client_mutation_id is not None and len(client_mutation_id) > CLIENT_MUTATION_ID_MAX_CHARS:
+        raise InvalidInput([field_error(["clientMutationId"], f"A clientMutationId has at most "
+                                        f"{CLIENT_MUTATION_ID_MAX_CHARS} characters; use a UUID.", "TOO_LONG")])
+
+
 def step_up_binding(application_id: str, step_id: str) -> str:
     """The ``txn`` a face-verified token must carry to complete this step of this application."""
     return f"{application_id}:{step_id}"
 
 
-# The workflow's paths point into the submitted answers, except these, which name the action's own inputs.
-_ACTION_FIELDS = frozenset({"stepId", "message"})
-
-
 def _refused(exc: WorkflowUpdateFailedError) -> EngineError:
-    """The workflow's refusal, with paths rooted at this service's call (answers sit under ``answers``)."""
+    """The workflow's refusal; its paths are rooted at the update's input, as this service's calls are."""
     cause = exc.cause
     if isinstance(cause, ApplicationError) and cause.type == REFUSED and cause.details:
-        errors = [FieldError(_action_path(list(e["path"])), e["code"], dict(e["message"])) for e in cause.details[0]]
+        errors = [FieldError(list(e["path"]), e["code"], dict(e["message"])) for e in cause.details[0]]
         return InvalidInput(errors)
     return EngineError("UPDATE_FAILED", "the application could not be updated; try again")
-
-
-def _action_path(path: list[str]) -> list[str]:
-    return ["answers", *path] if path and path[0] not in _ACTION_FIELDS else path
 
 
 class CatalogueSnapshots:
@@ -397,7 +411,7 @@ class CatalogueSnapshots:
             submission = getattr(department, "submission", None)
             cached = self._cache[key] = snapshot_from_service(
                 service,
-                assurance_levels=[level.id for level in catalogue.taxonomy.assurance_levels],
+                assurance_levels=list(catalogue.assurance.ids),
                 submission_url=getattr(submission, "url", None),
             )
         return cached
