@@ -1,12 +1,13 @@
 """The engine: every side effect of onestop, one sub-package per concern.
 
 Callers outside the engine (``graphql``, ``runtime``) import from here. The workflow contracts they need
-(the application view and the snapshot's step and field specs) are re-exported so that nothing outside the
-engine reaches into ``workflows``.
+(the application view, the index entry and the snapshot's step and field specs) are re-exported so that
+nothing outside the engine reaches into ``workflows``.
 """
 
 from onestop.engine.applications.applicants import Applicants, new_resume_token
-from onestop.engine.applications.service import ApplicationRefused, ApplicationService, IndexedApplication
+from onestop.engine.applications.index import IndexPage, IndexPosition
+from onestop.engine.applications.service import ApplicationRefused, ApplicationService
 from onestop.engine.catalogue_store import CatalogueSnapshot, CatalogueStore
 from onestop.engine.container import Engine, build_engine
 from onestop.engine.data.accesslog import AccessLogEntry
@@ -16,7 +17,7 @@ from onestop.engine.data.profiles import Profile
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import challenge_header
-from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, Status, TimelineEntry
+from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, IndexEntry, Status, TimelineEntry
 from onestop.workflows.snapshot import FieldSpec, StepSpec, Text
 
 __all__ = [
@@ -36,7 +37,9 @@ __all__ = [
     "FieldError",
     "FieldSpec",
     "Forbidden",
-    "IndexedApplication",
+    "IndexEntry",
+    "IndexPage",
+    "IndexPosition",
     "InvalidInput",
     "NotFound",
     "Principal",

@@ -12,7 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from onestop.catalogue.text import Lang
-from onestop.engine import CITIZEN_ACTOR, ApplicationView, FieldSpec, IndexedApplication, StepSpec, Text
+from onestop.engine import CITIZEN_ACTOR, ApplicationView, FieldSpec, IndexEntry, StepSpec, Text
 from onestop.graphql.catalogue.types import Service, StepType
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
@@ -210,8 +210,8 @@ class TimelineEvent:
 
 @strawberry.type(description="A citizen's application for a service.")
 class Application(Node):
-    # A list entry starts from the applications index (IndexedApplication) and loads the rest on demand.
-    summary: strawberry.Private[IndexedApplication | ApplicationView]
+    # A list entry starts from its application index entry and loads the rest on demand.
+    summary: strawberry.Private[IndexEntry | ApplicationView]
     # Fetches the full state (a workflow query) the first time a field needs more than the summary.
     load: strawberry.Private[Callable[[], Awaitable[ApplicationView]] | None] = None
     _loading: strawberry.Private[asyncio.Task[ApplicationView] | None] = None
