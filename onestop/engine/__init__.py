@@ -1,12 +1,13 @@
 """The engine: every side effect of onestop, one sub-package per concern.
 
-Callers outside the engine (``graphql``, ``runtime``) import from here. The workflow contracts they need
-(the application view, the step states, and the snapshot's step and field specs) are re-exported so that
-nothing outside the engine reaches into ``workflows``.
+Callers outside the engine (``graphql``, ``runtime``) import from here. The workflow contracts they need (the
+application view, the index entry, the step states, and the snapshot's step and field specs) are re-exported so
+that nothing outside the engine reaches into ``workflows``.
 """
 
 from onestop.engine.applications.applicants import Applicants, new_resume_token
-from onestop.engine.applications.service import ApplicationService, IndexedApplication
+from onestop.engine.applications.index import IndexPage, IndexPosition
+from onestop.engine.applications.service import ApplicationService
 from onestop.engine.catalogue_store import CatalogueSnapshot, CatalogueStore
 from onestop.engine.container import Engine, build_engine
 from onestop.engine.data.accesslog import AccessLogEntry
@@ -17,7 +18,7 @@ from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInp
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import challenge_header
 from onestop.engine.limits import Buckets, Limits, build_limits
-from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, Status, StepState, TimelineEntry
+from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, IndexEntry, Status, StepState, TimelineEntry
 from onestop.workflows.snapshot import (
     ConsentSpec,
     ExitSpec,
@@ -52,7 +53,9 @@ __all__ = [
     "FieldSpec",
     "Forbidden",
     "FormSpec",
-    "IndexedApplication",
+    "IndexEntry",
+    "IndexPage",
+    "IndexPosition",
     "InvalidInput",
     "Limits",
     "NotFound",

@@ -206,7 +206,7 @@ async def test_two_concurrent_starts_with_one_client_mutation_id_give_one_applic
                                 apps.start("citizen-1", ADULT, "renew-licence", same))
     assert a.application_id == b.application_id
     listed = await apps.list_for_citizen("citizen-1")
-    assert [x.application_id for x in listed] == [a.application_id]
+    assert [x.application_id for x in listed.entries] == [a.application_id]
 
 
 async def test_another_citizen_cannot_see_or_act_on_an_application(apps: ApplicationService) -> None:
@@ -290,10 +290,10 @@ async def test_department_staff_see_submitted_applications_of_their_department_o
                    auth_time=datetime.now(UTC), department="TD", roles=("caseworker",))
     immd = Principal(sub="immd-1", kind="staff", acr="urn:onestop:acr:standard", amr=("pwd",),
                      auth_time=datetime.now(UTC), department="IMMD", roles=("caseworker",))
-    inbox_ids = [x.application_id for x in await apps.department_inbox(td)]
+    inbox_ids = [x.application_id for x in (await apps.department_inbox(td)).entries]
     assert app in inbox_ids
     assert draft.application_id not in inbox_ids
-    assert await apps.department_inbox(immd) == []
+    assert (await apps.department_inbox(immd)).entries == []
     with pytest.raises(NotFound):
         await apps.get_for_staff(td, draft.application_id)
     with pytest.raises(NotFound):
@@ -398,8 +398,8 @@ async def test_a_citizen_answers_a_request_for_information_and_the_application_i
 
     inbox_view = await apps.get_for_staff(officer, app)
     assert inbox_view.timeline[-1].message == "Photo uploaded to my e-ME locker."
-    assert [(i.application_id, i.status) for i in await apps.department_inbox(officer, status="IN_REVIEW")] == [
-        (app, "IN_REVIEW")]
+    in_review = await apps.department_inbox(officer, status="IN_REVIEW")
+    assert [(i.application_id, i.status) for i in in_review.entries] == [(app, "IN_REVIEW")]
     with pytest.raises(InvalidInput) as twice:
         await apps.respond(app, "citizen-1", "And another thing")
     assert twice.value.errors[0].code == "NOT_AWAITING_INFO"

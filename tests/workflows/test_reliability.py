@@ -167,7 +167,7 @@ async def _status_is(apps: ApplicationService, app: str, status: str) -> bool:
 
 
 async def _listed(apps: ApplicationService, app: str) -> bool:
-    return app in [x.application_id for x in await apps.list_for_citizen("citizen-1", status="EXPIRED")]
+    return app in [x.application_id for x in (await apps.list_for_citizen("citizen-1", status="EXPIRED")).entries]
 
 
 class FlakyDepartment:

@@ -8,19 +8,18 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 if TYPE_CHECKING:
     from onestop.engine.container import Engine
 
-from onestop.engine.applications import delivery
+from onestop.engine.applications import delivery, index
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.consent import Consent
 from onestop.engine.data.gateway import DataGateway, FetchResult
-from onestop.engine.db import ApplicationRow, Database
+from onestop.engine.db import Database
 from onestop.engine.errors import EngineError
 from onestop.workflows.contracts import (
     Activity,
@@ -54,7 +53,7 @@ class ApplicationActivities:
         reference = await delivery.allocate_reference(self.database, request.application_id, request.department,
                                                       request.year)
         if request.index is not None:
-            await record(self.database, replace(request.index, reference_number=reference))
+            await index.record(self.database, replace(request.index, reference_number=reference))
         return reference
 
     @activity.defn(name=Activity.DELIVER)
@@ -86,32 +85,10 @@ class ApplicationActivities:
 
     @activity.defn(name=Activity.INDEX)
     async def index_application(self, entry: IndexEntry) -> None:
-        await record(self.database, entry)
+        await index.record(self.database, entry)
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
         return [self.prefill, self.allocate_reference, self.deliver_submission, self.index_application]
-
-
-async def record(db: Database, entry: IndexEntry) -> None:
-    """Upsert the index row; an older update never overwrites a newer one (safe under concurrent writers)."""
-    for _ in range(2):
-        try:
-            async with db.session() as session:
-                row = await session.get(ApplicationRow, entry.application_id)
-                if row is None:
-                    session.add(ApplicationRow(
-                        application_id=entry.application_id, citizen_ref=entry.citizen_ref,
-                        service_id=entry.service_id, department=entry.department, status=entry.status,
-                        reference_number=entry.reference_number, created_at=entry.created_at,
-                        updated_at=entry.updated_at,
-                    ))
-                elif entry.updated_at >= row.updated_at:
-                    row.status = entry.status
-                    row.reference_number = entry.reference_number or row.reference_number
-                    row.updated_at = entry.updated_at
-            return
-        except IntegrityError:
-            continue  # another writer inserted the row first; update it on the next pass
 
 
 def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore) -> Prefill:

@@ -1,4 +1,4 @@
-"""Getting a submission to its department exactly once, plus the application index and reference numbers.
+"""Getting a submission to its department exactly once, plus reference numbers.
 
 The SQL inbox insert is keyed on the application id, so a retried activity finds its own row instead of
 adding a second. The HTTP channel sends the same ``Idempotency-Key`` on every attempt; receivers dedupe on it.

@@ -6,11 +6,9 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -20,9 +18,10 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from onestop.engine.applications.activities import record
+from onestop.engine.applications import index
+from onestop.engine.applications.index import IndexPage, IndexPosition
 from onestop.engine.catalogue_store import CatalogueStore
-from onestop.engine.db import ApplicationRow, Database
+from onestop.engine.db import Database
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
@@ -66,8 +65,6 @@ APPROVER_ROLE = "approver"
 DECISIONS = frozenset({Status.APPROVED, Status.REJECTED})
 
 
-_STAFF_VISIBLE = (Status.SUBMITTED, Status.IN_REVIEW, Status.NEEDS_INFO, Status.APPROVED, Status.REJECTED,
-                  Status.WITHDRAWN)
 
 
 def application_id_for(citizen_ref: str, service_id: str, client_mutation_id: str | None) -> str:
@@ -79,17 +76,6 @@ def application_id_for(citizen_ref: str, service_id: str, client_mutation_id: st
         return f"app-{uuid.uuid4().hex}"
     digest = hashlib.sha256(f"{citizen_ref}\x1f{service_id}\x1f{client_mutation_id}".encode()).hexdigest()
     return f"app-{digest[:32]}"
-
-
-@dataclass(frozen=True)
-class IndexedApplication:
-    application_id: str
-    service_id: str
-    department: str
-    status: str
-    reference_number: str | None
-    created_at: datetime
-    updated_at: datetime
 
 
 class ApplicationService:
@@ -135,10 +121,7 @@ class ApplicationService:
             Update.OPEN, OpenInput(client_mutation_id), start_workflow_operation=operation,
             result_type=ApplicationView,
         )
-        await record(self.database, IndexEntry(
-            application_id, citizen_ref, snapshot.id, snapshot.department, view.status,
-            view.reference_number, view.created_at, view.updated_at,
-        ))
+        await self._index(view)
         return view
 
     async def owner_among(self, application_id: str, candidates: Sequence[str]) -> str:
@@ -235,22 +218,18 @@ class ApplicationService:
             )
             raise
 
-    async def list_for_citizen(self, citizen_ref: str, *, status: str | None = None, limit: int = 100,
-                               offset: int = 0) -> list[IndexedApplication]:
-        query = select(ApplicationRow).where(ApplicationRow.citizen_ref == citizen_ref)
-        return await self._list(query, status, limit, offset)
+    async def list_for_citizen(self, citizen_ref: str, *, status: str | None = None, first: int = 100,
+                               after: IndexPosition | None = None) -> IndexPage:
+        """The citizen's applications from the index, newest first."""
+        return await index.citizen_page(self.database, citizen_ref, first=first, after=after, status=status)
 
     # ---- department side ----
 
-    async def department_inbox(self, principal: Principal, *, status: str | None = None, limit: int = 100,
-                               offset: int = 0) -> list[IndexedApplication]:
-        department = self._staff_department(principal)
-        query = select(ApplicationRow).where(
-            ApplicationRow.department == department,
-            ApplicationRow.status.in_([s.value for s in _STAFF_VISIBLE]),
-            ApplicationRow.reference_number.is_not(None),  # drafts withdrawn unsent stay private
-        )
-        return await self._list(query, status, limit, offset)
+    async def department_inbox(self, principal: Principal, *, status: str | None = None, first: int = 100,
+                               after: IndexPosition | None = None) -> IndexPage:
+        """The staff member's department's submitted applications from the index, newest first."""
+        return await index.department_page(self.database, self._staff_department(principal), first=first,
+                                           after=after, status=status)
 
     async def get_for_staff(self, principal: Principal, application_id: str) -> ApplicationView:
         department = self._staff_department(principal)
@@ -307,15 +286,6 @@ class ApplicationService:
 
     # ---- plumbing ----
 
-    async def _list(self, query: Any, status: str | None, limit: int, offset: int) -> list[IndexedApplication]:
-        if status is not None:
-            query = query.where(ApplicationRow.status == status)
-        query = query.order_by(ApplicationRow.created_at.desc(), ApplicationRow.application_id)
-        async with self.database.session() as session:
-            rows = await session.scalars(query.limit(limit).offset(offset))
-            return [IndexedApplication(r.application_id, r.service_id, r.department, r.status, r.reference_number,
-                                       r.created_at, r.updated_at) for r in rows]
-
     async def _query(self, application_id: str) -> ApplicationView:
         try:
             view: ApplicationView = await self.client.get_workflow_handle(application_id).query(
@@ -360,7 +330,7 @@ class ApplicationService:
     async def _index(self, view: ApplicationView) -> None:
         # The workflow indexes status changes itself, just after answering; writing here too means the caller's
         # next list already shows what this action did (the upsert keeps the newest).
-        await record(self.database, IndexEntry(
+        await index.record(self.database, IndexEntry(
             view.application_id, view.citizen_ref, view.service_id, view.department, view.status,
             view.reference_number, view.created_at, view.updated_at,
         ))

@@ -21,7 +21,7 @@ from onestop.engine import (
     ExitSpec,
     FieldSpec,
     FormSpec,
-    IndexedApplication,
+    IndexEntry,
     PrefillSpec,
     Status,
     StepSpec,
@@ -208,8 +208,8 @@ class TimelineEvent:
 
 @strawberry.type(description="A citizen's application for a service.")
 class Application(Node):
-    # A list entry starts from the applications index (IndexedApplication) and loads the rest on demand.
-    summary: strawberry.Private[IndexedApplication | ApplicationView]
+    # A list entry starts from its application index entry and loads the rest on demand.
+    summary: strawberry.Private[IndexEntry | ApplicationView]
     # Fetches the full state (a workflow query) the first time a field needs more than the summary.
     load: strawberry.Private[Callable[[], Awaitable[ApplicationView]] | None] = None
     _loading: strawberry.Private[asyncio.Task[ApplicationView] | None] = None
