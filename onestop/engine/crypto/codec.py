@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,9 @@ from onestop.config import Settings
 
 ENCODING = b"binary/encrypted+aes256gcm"
 _NONCE = 12
+_COMPRESSION = b"zlib"
+_COMPRESS_FROM = 256  # bytes; smaller payloads gain nothing
+_MAX_PLAIN = 8 * 1024 * 1024  # a decompressed payload never exceeds Temporal's own limits by this much
 
 
 def key_id(key: bytes) -> str:
@@ -57,14 +61,16 @@ class EncryptionCodec(PayloadCodec):
         out = []
         for payload in payloads:
             nonce = os.urandom(_NONCE)
+            plain = payload.SerializeToString()
+            metadata = {"encoding": ENCODING, "encryption-key-id": self._kid.encode()}
+            # Compressed before encryption (ciphertext does not compress): application JSON shrinks several
+            # times, and every byte of history is stored and shipped for the life of the application.
+            if len(plain) >= _COMPRESS_FROM:
+                plain = zlib.compress(plain, 6)
+                metadata["compression"] = _COMPRESSION
             # The key id is bound as associated data so a payload cannot be re-labelled to another key.
-            sealed = cipher.encrypt(nonce, payload.SerializeToString(), self._kid.encode())
-            out.append(
-                Payload(
-                    metadata={"encoding": ENCODING, "encryption-key-id": self._kid.encode()},
-                    data=nonce + sealed,
-                )
-            )
+            sealed = cipher.encrypt(nonce, plain, self._kid.encode())
+            out.append(Payload(metadata=metadata, data=nonce + sealed))
         return out
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -78,6 +84,8 @@ class EncryptionCodec(PayloadCodec):
             if cipher is None:
                 raise CodecKeyError(kid)
             plain = cipher.decrypt(payload.data[:_NONCE], payload.data[_NONCE:], kid.encode())
+            if payload.metadata.get("compression") == _COMPRESSION:
+                plain = _inflate(plain)
             out.append(Payload.FromString(plain))
         return out
 
@@ -111,6 +119,14 @@ class PayloadConverter(CompositePayloadConverter):
         json_converter = _SharedAdaptersJSONConverter()
         super().__init__(*(json_converter if isinstance(c, JSONPlainPayloadConverter) else c
                            for c in DefaultPayloadConverter.default_encoding_payload_converters))
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    plain = inflater.decompress(data, _MAX_PLAIN)
+    if inflater.unconsumed_tail:
+        raise ValueError(f"a compressed payload inflates past {_MAX_PLAIN} bytes; refusing it")
+    return plain
 
 
 def data_converter(key: bytes, old_keys: Sequence[bytes] = ()) -> DataConverter:
