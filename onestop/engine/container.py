@@ -16,7 +16,8 @@ from temporalio.client import Client
 
 from onestop.config import Settings
 from onestop.engine.applications.applicants import Applicants
-from onestop.engine.applications.service import ApplicationService, CatalogueSnapshots
+from onestop.engine.applications.service import ApplicationService
+from onestop.engine.applications.snapshots import CatalogueSnapshots
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import Database

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
         CITIZEN_ACTOR,
         DEPARTMENT_STATUSES,
         MESSAGE_MAX_CHARS,
+        QUERY_SNAPSHOT,
         QUERY_STATE,
         REFUSED,
         SIGNAL_DEPARTMENT_STATUS,
@@ -53,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         ConsentSpec,
         ExitSpec,
         PrefillSpec,
+        ServiceSnapshot,
         StepSpec,
         StepUpSpec,
         SubmitSpec,
@@ -146,7 +148,9 @@ class ServiceApplicationWorkflow:
             created_at=self._created_at,
             updated_at=self._updated_at,
             exit_message=self._exit_message,
-            current_step=step,
+            # The step's definition and the steps' titles are in the pinned snapshot the engine keeps by content
+            # hash; sending them with every answer multiplied the history's size several times.
+            current_step=None,
             outline=self._outline(step),
         )
 
@@ -162,7 +166,7 @@ class ServiceApplicationWorkflow:
                 return StepState.CURRENT
             return StepState.TODO if step.id in applicable else StepState.SKIPPED
 
-        return [StepOutline(s.id, StepKind(s.type), s.title, state(s)) for s in self._snapshot.steps
+        return [StepOutline(s.id, StepKind(s.type), {}, state(s)) for s in self._snapshot.steps
                 if not isinstance(s, ExitSpec) or (current is not None and s.id == current.id)]
 
     def _require_owner(self, citizen_ref: str) -> None:
@@ -305,6 +309,11 @@ class ServiceApplicationWorkflow:
     @workflow.query(name=QUERY_STATE)
     def state(self) -> ApplicationView:
         return self._view()
+
+    @workflow.query(name=QUERY_SNAPSHOT)
+    def snapshot(self) -> ServiceSnapshot:
+        """The pinned definition, for an engine that has not stored it (applications started before it did)."""
+        return self._snapshot
 
     @workflow.signal(name=SIGNAL_DEPARTMENT_STATUS)
     def department_status(self, update: DepartmentStatus) -> None:

@@ -60,6 +60,7 @@ SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (
 
 SIGNAL_DEPARTMENT_STATUS = "departmentStatus"
 QUERY_STATE = "state"
+QUERY_SNAPSHOT = "snapshot"
 REFUSED = "InvalidInput"
 """The ``type`` of the ApplicationError refusing an update; its first detail lists the FieldErrors as dicts."""
 

@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from onestop.engine.applications import index
 from onestop.engine.applications.index import IndexPage, IndexPosition
-from onestop.engine.catalogue_store import CatalogueStore
+from onestop.engine.applications.snapshots import SnapshotStore
 from onestop.engine.db import Database
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.identity.principal import Principal
@@ -31,6 +31,7 @@ from onestop.workflows.contracts import (
     DEPARTMENT_ATTRIBUTE,
     DEPARTMENT_STATUSES,
     MESSAGE_MAX_CHARS,
+    QUERY_SNAPSHOT,
     QUERY_STATE,
     REFUSED,
     SERVICE_ID_ATTRIBUTE,
@@ -80,14 +81,15 @@ def application_id_for(citizen_ref: str, service_id: str, client_mutation_id: st
 
 class ApplicationService:
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
-                 ladder: AssuranceLadder | None = None, *, history_limit: int = 0) -> None:
+                 ladder: AssuranceLadder | None = None, *, history_limit: int = 0,
+                 store: SnapshotStore | None = None) -> None:
         self.client = client
         self.task_queue = task_queue
         self.database = database
         self.snapshots = snapshots
         self.ladder = ladder
         self.history_limit = history_limit
-        self.refs: dict[str, str] = {}  # subject -> pseudonymous citizen reference
+        self.store = store if store is not None else SnapshotStore(database)
 
     # ---- citizen actions ----
 
@@ -103,6 +105,7 @@ class ApplicationService:
                 "en": "This service checks your age, which needs a login: log in and start again.",
                 "tc": "此服務需要核實你的年齡，請先登入再開始申請。"})])
         application_id = application_id_for(citizen_ref, snapshot.id, client_mutation_id)
+        await self.store.put(snapshot)
         now = datetime.now(UTC)
         operation = WithStartWorkflowOperation(
             ServiceApplicationWorkflow.run,
@@ -121,6 +124,7 @@ class ApplicationService:
             Update.OPEN, OpenInput(client_mutation_id), start_workflow_operation=operation,
             result_type=ApplicationView,
         )
+        view = await self._complete(view)
         await self._index(view)
         return view
 
@@ -294,7 +298,15 @@ class ApplicationService:
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 raise NotFound("application", application_id) from exc
             raise
-        return view
+        return await self._complete(view)
+
+    async def _complete(self, view: ApplicationView) -> ApplicationView:
+        async def ask_the_workflow() -> ServiceSnapshot:
+            snapshot: ServiceSnapshot = await self.client.get_workflow_handle(view.application_id).query(
+                QUERY_SNAPSHOT, result_type=ServiceSnapshot)
+            return snapshot
+
+        return await self.store.complete(view, ask_the_workflow)
 
     async def _update(self, application_id: str, citizen_ref: str, name: str, arg: UpdateInput,
                       client_mutation_id: str | None) -> ApplicationView:
@@ -323,6 +335,7 @@ class ApplicationService:
             await self.get(application_id, citizen_ref)  # a closed application of someone else stays unknown
             raise InvalidInput([FieldError([], "APPLICATION_CLOSED", {
                 "en": "This application is closed and cannot change.", "tc": "此申請已結束，無法更改。"})]) from exc
+        view = await self._complete(view)
         if view.status not in (Status.DRAFT, Status.SUBMITTED):  # the workflow indexed a submission
             await self._index(view)
         return view
@@ -360,28 +373,3 @@ def _refused(exc: WorkflowUpdateFailedError) -> EngineError:
     return EngineError("UPDATE_FAILED", "the application could not be updated; try again")
 
 
-class CatalogueSnapshots:
-    """Pinned snapshots of the catalogue's current services, built once per content hash."""
-
-    def __init__(self, store: CatalogueStore) -> None:
-        self._store = store
-        self._cache: dict[str, ServiceSnapshot] = {}
-
-    def __call__(self, slug: str) -> ServiceSnapshot | None:
-        from onestop.workflows.compile import snapshot_from_service
-
-        catalogue = self._store.catalogue
-        service = catalogue.service(slug)
-        if service is None:
-            return None
-        key = f"{catalogue.version}:{service.content_hash}"
-        cached = self._cache.get(key)
-        if cached is None:
-            department = catalogue.departments.get(service.department)
-            submission = getattr(department, "submission", None)
-            cached = self._cache[key] = snapshot_from_service(
-                service,
-                assurance_levels=list(catalogue.assurance.ids),
-                submission_url=getattr(submission, "url", None),
-            )
-        return cached

@@ -11,6 +11,7 @@ from onestop.engine.db.tables import (
     ProviderRecordRow,
     RateLimitBucketRow,
     ReferenceRow,
+    ServiceSnapshotRow,
 )
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "ProviderRecordRow",
     "RateLimitBucketRow",
     "ReferenceRow",
+    "ServiceSnapshotRow",
     "UTCDateTime",
     "alembic_config",
     "utcnow",

@@ -162,3 +162,14 @@ class RateLimitBucketRow(Base):
     tokens: Mapped[float] = mapped_column(Float)
     updated: Mapped[float] = mapped_column(Float)  # seconds since the epoch, by the database's clock
     allowed: Mapped[bool] = mapped_column(Boolean)
+
+
+class ServiceSnapshotRow(Base):
+    """A pinned service definition by content hash, as running applications interpret it (no personal data)."""
+
+    __tablename__ = "service_snapshots"
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(120))
+    version: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[str] = mapped_column(Text)
