@@ -74,7 +74,7 @@ CATALOGUE_PROBLEMS = Gauge(
     "onestop_catalogue_problems", "Problems found by the most recent catalogue reload (0 when it loaded).")
 
 
-def exposition(registry: CollectorRegistry = REGISTRY) -> tuple[bytes, str]:
+def metrics_exposition(registry: CollectorRegistry = REGISTRY) -> tuple[bytes, str]:
     """The registry in the Prometheus text format, with its content type."""
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
@@ -85,7 +85,7 @@ def record_catalogue_reload(problems: int) -> None:
     CATALOGUE_PROBLEMS.set(problems)
 
 
-def bounded(value: str, allowed: frozenset[str] | set[str], other: str = "OTHER") -> str:
+def bounded_label(value: str, allowed: frozenset[str] | set[str], other: str = "OTHER") -> str:
     """``value`` when it is one of ``allowed``, else ``other``: keeps a label's values a closed set."""
     return value if value in allowed else other
 
@@ -112,7 +112,7 @@ __all__ = [
     "REGISTRY",
     "STEPUP_CHALLENGES",
     "STEPUP_SUCCESSES",
-    "bounded",
-    "exposition",
+    "bounded_label",
+    "metrics_exposition",
     "record_catalogue_reload",
 ]

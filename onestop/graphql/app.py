@@ -16,6 +16,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from onestop.config import Settings
 from onestop.engine import Engine
 from onestop.graphql.context import GraphQLView
+from onestop.graphql.observability import REQUEST_ID_HEADER, metrics_endpoint, observability_middleware
 from onestop.graphql.ratelimit import Clock, RateLimit, limits_for
 from onestop.graphql.schema import build_schema
 from onestop.graphql.security import BodySizeLimit, Limits
@@ -62,10 +63,12 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
     if settings.development and engine.identity_provider is not None:
         routes.append(Mount("/dev-idp", app=engine.identity_provider.app))
-    return Starlette(routes=routes, middleware=_middleware(settings, engine, clock))
+    return Starlette(routes=routes, middleware=[*observability_middleware(routes),
+                                                *_middleware(settings, engine, clock)])
 
 
 def _middleware(settings: Settings, engine: Engine, clock: Clock) -> list[Middleware]:
@@ -80,7 +83,7 @@ def _middleware(settings: Settings, engine: Engine, clock: Clock) -> list[Middle
             allow_methods=["GET", "POST"],
             # Accept-Language picks the answer's language; browsers preflight it for some values.
             allow_headers=["Authorization", "Content-Type", "Accept-Language", "X-Resume-Token"],
-            expose_headers=["WWW-Authenticate", "Retry-After"],
+            expose_headers=["WWW-Authenticate", "Retry-After", REQUEST_ID_HEADER],
             max_age=600,
         ))
     rate_limits = limits_for(settings, clock=clock)

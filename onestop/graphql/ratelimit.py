@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onestop.config import Settings
-from onestop.engine import Principal
+from onestop.engine import RATE_LIMITED, Principal
 from onestop.graphql.errors import RateLimited, error_body
 
 Clock = Callable[[], float]
@@ -115,6 +115,7 @@ class RateLimit:
             return
         wait = limit.buckets.take(await self._caller(scope, by_subject=limit.by_subject))
         if wait > 0:
+            RATE_LIMITED.labels(limit.path).inc()
             seconds = max(1, math.ceil(wait))
             response = JSONResponse(error_body(RateLimited(seconds)), status_code=429,
                                     headers={"Retry-After": str(seconds)})
