@@ -157,7 +157,7 @@ class GraphQLMetrics(SchemaExtension):
 
 class GraphQLTracing(OpenTelemetryExtension):
     """Strawberry's OpenTelemetry spans without the query text or resolver arguments (they may hold personal
-    data); the operation span is named by its top-level fields."""
+    data); the operation span is named by its top-level fields; only root fields get a resolver span."""
 
     def __init__(self, *, tracer_provider: trace.TracerProvider | None = None, **kwargs: Any) -> None:
         super().__init__(arg_filter=lambda _args, _info: {}, tracer_provider=tracer_provider, **kwargs)
@@ -169,6 +169,14 @@ class GraphQLTracing(OpenTelemetryExtension):
         yield
         span.update_name(f"GraphQL {operation_label(self.execution_context)}")
         span.end()
+
+    async def resolve(self, _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo[Any], *args: Any,
+                      **kwargs: Any) -> Any:
+        if info.path.prev is None:
+            return await super().resolve(_next, root, info, *args, **kwargs)
+        # A span per nested field would dwarf the work it measures: only the operation's root fields get one.
+        result = _next(root, info, *args, **kwargs)
+        return await result if isawaitable(result) else result
 
 
 def observability_extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
