@@ -8,6 +8,7 @@ resolver arguments and query text, which may carry an HKID or an address, never 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import time
 import uuid
@@ -42,6 +43,8 @@ from onestop.engine import (
     tracer_provider,
 )
 from onestop.graphql.errors import ErrorCode
+
+access_log = logging.getLogger("onestop.http")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A caller's request id is echoed only when it is a plain token: it lands in every log line and response.
@@ -92,8 +95,11 @@ class RequestObservation:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            HTTP_LATENCY.labels(method, route).observe(elapsed)
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            # The access log: the route template, never the raw path or query string (they may carry ids).
+            access_log.info("%s %s %d %.1fms", method, route, status, elapsed * 1000)
             LOG_OPERATION.reset(operation_token)
             LOG_REQUEST_ID.reset(request_token)
 
