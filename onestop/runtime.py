@@ -208,6 +208,7 @@ async def _worker_metrics(settings: Settings, *, listen: bool) -> AsyncIterator[
         yield
     finally:
         server.shutdown()
+        server.server_close()
         thread.join(timeout=5)
 
 
