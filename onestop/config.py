@@ -21,6 +21,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
 # Any port on the loopback names: a frontend dev server (Vite, Next.js ...) on the developer's machine.
 DEV_CORS_ORIGIN_REGEX = r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$"
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
@@ -108,6 +113,15 @@ class Settings(BaseSettings):
                                      "(e.g. 10.0.0.5 or 10.0.0.0/24)") from None
         return value
 
+    # Operations. Logs: json (the default in production) or text (the default in development).
+    log_format: LogFormat | None = None
+    # A worker's own /metrics listener (the API serves /metrics on its port); None: no listener.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # host:port where the Temporal SDK's Prometheus exporter listens (its own metrics); None: not exported.
+    temporal_metrics_bind: str | None = None
+    # OTLP/HTTP collector base URL (http://collector:4318); None: no tracing at all.
+    otlp_endpoint: str | None = None
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origin_list(cls, value: Any) -> Any:
@@ -143,9 +157,22 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("temporal_metrics_bind")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$", value):
+            raise ValueError("ONESTOP_TEMPORAL_METRICS_BIND must be host:port, e.g. 0.0.0.0:9464")
+        return value
+
     @property
     def development(self) -> bool:
         return self.env is Environment.DEVELOPMENT
+
+    @property
+    def resolved_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.TEXT if self.development else LogFormat.JSON
 
     @property
     def resolved_database_url(self) -> str:

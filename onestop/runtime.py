@@ -18,7 +18,8 @@ from temporalio.client import Client
 
 from onestop.catalogue import CatalogueError
 from onestop.config import Settings
-from onestop.engine import Engine, build_engine
+from onestop.engine import Engine, build_engine, tracing
+from onestop.engine.logs import configure_logging
 from onestop.engine.temporal import (
     TemporalSetupError,
     build_worker,
@@ -165,7 +166,9 @@ async def _run(settings: Settings, *, api: bool, worker: bool, process: subproce
     urls = [f"Temporal        {settings.temporal_address} (namespace {settings.temporal_namespace})"]
     if ui_port:
         urls.append(f"Temporal UI     http://127.0.0.1:{ui_port}")
-    async with _engine(settings, client) as engine, httpx.AsyncClient(timeout=30) as http:
+    async with _engine(settings, client) as engine, httpx.AsyncClient(timeout=30) as http, \
+            _worker_metrics(settings, listen=worker and not api):
+        tracing.instrument_http(http)
         running: list[Any] = []
         if worker:
             from onestop.engine.applications.activities import activities_for
@@ -189,8 +192,31 @@ async def _run(settings: Settings, *, api: bool, worker: bool, process: subproce
     return 0
 
 
+@contextlib.asynccontextmanager
+async def _worker_metrics(settings: Settings, *, listen: bool) -> AsyncIterator[None]:
+    """A worker has no HTTP server of its own: ``ONESTOP_METRICS_PORT`` gives it one for ``/metrics``."""
+    if not listen or settings.metrics_port is None:
+        yield
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        server, thread = start_http_server(settings.metrics_port, addr=settings.host)
+    except OSError as exc:
+        raise StartupError(f"the worker cannot serve metrics on {settings.host}:{settings.metrics_port} ({exc}); "
+                           "choose another ONESTOP_METRICS_PORT") from exc
+    print(f"Metrics         http://{settings.host}:{server.server_port}/metrics", flush=True)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
+    tracing.configure(settings, "onestop" if api and worker else "onestop-api" if api else "onestop-worker")
     process: subprocess.Popen[bytes] | None = None
     ui_port: int | None = None
     try:
@@ -222,6 +248,7 @@ def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int
     except KeyboardInterrupt:
         return 0
     finally:
+        tracing.shutdown()
         if process is not None and process.poll() is None:
             process.terminate()
             try:

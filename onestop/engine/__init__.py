@@ -18,6 +18,18 @@ from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInp
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import challenge_header
 from onestop.engine.limits import Buckets, Limits, build_limits
+from onestop.engine.logs import LOG_OPERATION, LOG_REQUEST_ID
+from onestop.engine.metrics import (
+    GRAPHQL_ERRORS,
+    GRAPHQL_FIELD_LATENCY,
+    GRAPHQL_USER_ERRORS,
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    RATE_LIMITED,
+    bounded_label,
+    metrics_exposition,
+)
+from onestop.engine.tracing import provider as tracer_provider
 from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, IndexEntry, Status, StepState, TimelineEntry
 from onestop.workflows.snapshot import (
     ConsentSpec,
@@ -35,6 +47,14 @@ from onestop.workflows.snapshot import (
 
 __all__ = [
     "CITIZEN_ACTOR",
+    "GRAPHQL_ERRORS",
+    "GRAPHQL_FIELD_LATENCY",
+    "GRAPHQL_USER_ERRORS",
+    "HTTP_LATENCY",
+    "HTTP_REQUESTS",
+    "LOG_OPERATION",
+    "LOG_REQUEST_ID",
+    "RATE_LIMITED",
     "AccessLogEntry",
     "Applicants",
     "ApplicationService",
@@ -70,9 +90,12 @@ __all__ = [
     "SubmitSpec",
     "Text",
     "TimelineEntry",
+    "bounded_label",
     "build_engine",
     "build_limits",
     "challenge_header",
     "fields_of",
+    "metrics_exposition",
     "new_resume_token",
+    "tracer_provider",
 ]

@@ -20,6 +20,7 @@ from onestop.catalogue import CatalogueError, load_catalogue
 from onestop.catalogue.catalogue import Catalogue
 from onestop.catalogue.problems import Problem
 from onestop.catalogue.search import SearchIndex
+from onestop.engine import metrics
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class CatalogueStore:
                 catalogue = await asyncio.to_thread(load_catalogue, self.root)
             except CatalogueError as exc:
                 self._problems = tuple(exc.problems)
+                metrics.record_catalogue_reload(len(self._problems))
                 log.warning("catalogue reload failed with %d problem(s); still serving version %s",
                             len(self._problems), self._snapshot.catalogue.version)
                 return False
@@ -113,6 +115,7 @@ class CatalogueStore:
                 self._snapshot = await asyncio.to_thread(build_snapshot, catalogue, self._clock())
                 log.info("catalogue reloaded: version %s", catalogue.version)
             self._problems = ()
+            metrics.record_catalogue_reload(0)
             return True
 
     async def reload_if_changed(self) -> bool | None:

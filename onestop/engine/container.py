@@ -15,6 +15,7 @@ from sqlalchemy import text
 from temporalio.client import Client
 
 from onestop.config import Settings
+from onestop.engine import tracing
 from onestop.engine.applications.applicants import Applicants
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.applications.snapshots import CatalogueSnapshots
@@ -98,6 +99,7 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
 
     database = Database.from_settings(settings)
     closers.append(database.close)
+    tracing.instrument_database(database.engine)
     await database.create_all()
     data = DataServices.build(settings, lambda: catalogue.catalogue, database)  # follows catalogue reloads
     if settings.development:

@@ -20,6 +20,7 @@ from onestop.engine import Limits as RateLimits
 from onestop.graphql import graphiql
 from onestop.graphql.context import GraphQLView
 from onestop.graphql.headers import SecurityHeaders
+from onestop.graphql.observability import REQUEST_ID_HEADER, metrics_endpoint, observability_middleware
 from onestop.graphql.ratelimit import Limit, RateLimit, trusted_networks
 from onestop.graphql.schema import build_schema
 from onestop.graphql.security import BodySizeLimit, Limits
@@ -73,12 +74,14 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
     if settings.development:
         routes.append(Mount(graphiql.PREFIX, app=graphiql.Assets()))
     if settings.development and engine.identity_provider is not None:
         routes.append(Mount("/dev-idp", app=engine.identity_provider.app))
-    return Starlette(routes=routes, middleware=_middleware(settings, engine, rates))
+    return Starlette(routes=routes, middleware=[*observability_middleware(routes),
+                                                *_middleware(settings, engine, rates)])
 
 
 def _middleware(settings: Settings, engine: Engine, rates: RateLimits) -> list[Middleware]:
@@ -94,7 +97,7 @@ def _middleware(settings: Settings, engine: Engine, rates: RateLimits) -> list[M
             allow_methods=["GET", "POST"],
             # Accept-Language picks the answer's language; browsers preflight it for some values.
             allow_headers=["Authorization", "Content-Type", "Accept-Language", "X-Resume-Token"],
-            expose_headers=["WWW-Authenticate", "Retry-After"],
+            expose_headers=["WWW-Authenticate", "Retry-After", REQUEST_ID_HEADER],
             max_age=600,
         ))
     limits = [Limit("/graphql", rates.api, by_subject=True)] if rates.api else []

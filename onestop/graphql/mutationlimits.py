@@ -28,7 +28,7 @@ from graphql import (
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, SchemaExtension
 
-from onestop.engine import Buckets
+from onestop.engine import RATE_LIMITED, Buckets
 from onestop.graphql.errors import ErrorCode, RateLimited
 from onestop.graphql.ratelimit import CALLER
 
@@ -102,6 +102,7 @@ class MutationFieldCount(SchemaExtension):
             buckets: Buckets = limited[0]
             wait = await buckets.take(limited[1], extra)
             if wait > 0:
+                RATE_LIMITED.labels("/graphql").inc()
                 refused = RateLimited(max(1, math.ceil(wait)))
                 context.result = ExecutionResult(data=None, errors=[
                     GraphQLError(refused.message, extensions=refused.extensions)])

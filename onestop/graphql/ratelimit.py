@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from onestop.engine import Buckets, Principal
+from onestop.engine import RATE_LIMITED, Buckets, Principal
 from onestop.graphql.errors import RateLimited, error_body
 
 Verify = Callable[[str], Awaitable[Principal]]
@@ -110,6 +110,7 @@ class RateLimit:
         state[CALLER] = (limit.buckets, caller)
         wait = await limit.buckets.take(caller)
         if wait > 0:
+            RATE_LIMITED.labels(limit.path).inc()
             await refusal(wait)(scope, receive, send)
             return
         await self.app(scope, receive, send)

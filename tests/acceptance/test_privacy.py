@@ -22,6 +22,7 @@ import yaml
 from client import STANDARD
 from google.protobuf.json_format import MessageToJson
 
+from onestop.engine.logs import ContextFilter, JsonFormatter
 from onestop.graphql.relay import from_global_id, to_global_id
 
 from .answers import drive
@@ -52,18 +53,27 @@ def personal_strings(definitions: Path, citizen_id: str) -> list[str]:
 
 
 class Captured(logging.Handler):
+    """Every record, and the JSON line production writes for it (formatted at emit time: its request id,
+    trace id and operation come from the context the record was logged in)."""
+
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self.records: list[logging.LogRecord] = []
+        self.json_lines: list[str] = []
+        self.context = ContextFilter()
+        self.json = JsonFormatter()
 
     def emit(self, record: logging.LogRecord) -> None:
+        self.context.filter(record)
         self.records.append(record)
+        self.json_lines.append(self.json.format(record))
 
     def texts(self) -> Iterator[str]:
         formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
         for record in self.records:
             yield formatter.format(record)
             yield repr(record.__dict__)
+        yield from self.json_lines
 
 
 @dataclass
@@ -165,6 +175,18 @@ def test_logs_at_debug_hold_no_personal_data(finished: Finished) -> None:
     assert len(records) > 10, "DEBUG logging should have captured the run"
     for text in records:
         _assert_clean(text, finished.strings, "a log record")
+
+
+def test_json_log_lines_carry_request_and_operation_and_no_personal_data(finished: Finished) -> None:
+    lines = [json.loads(line) for line in finished.records.json_lines]
+    assert len(lines) > 10
+    for line in lines:
+        _assert_clean(json.dumps(line, ensure_ascii=False), finished.strings, "a JSON log line")
+        _assert_clean(json.dumps(line), finished.strings, "a JSON log line (ASCII)")
+    # lines logged while the API answered a mutation name it and its request, never the client's operation name
+    in_requests = [line for line in lines if line["request_id"] != "-"]
+    assert in_requests, "some lines were logged inside HTTP requests"
+    assert {line["operation"] for line in in_requests} & {"mutation startApplication", "mutation submitStep"}
 
 
 async def test_another_citizen_gets_not_found_for_the_application(system: System, finished: Finished) -> None:

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 if TYPE_CHECKING:
     from onestop.engine.container import Engine
 
+from onestop.engine import metrics
 from onestop.engine.applications import delivery, index
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.crypto.signing import Signer
@@ -79,8 +80,12 @@ class ApplicationActivities:
                 fresh = await delivery.deliver_http(self.http, submission.endpoint,
                                                     application_id=submission.application_id, jws=signed.jws)
             except delivery.DeliveryFailed as exc:
+                metrics.DELIVERIES.labels("http", "failed").inc()
                 raise ApplicationError(exc.message, type=exc.code, non_retryable=True) from exc
             channel = "http"
+        metrics.DELIVERIES.labels(channel, "delivered" if fresh else "duplicate").inc()
+        if fresh:
+            metrics.APPLICATIONS_SUBMITTED.labels(submission.service_id).inc()
         return DeliveryReceipt(submission.application_id, channel, duplicate=not fresh)
 
     @activity.defn(name=Activity.INDEX)

@@ -18,6 +18,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from onestop.engine import metrics
 from onestop.engine.applications import index
 from onestop.engine.applications.index import IndexPage, IndexPosition
 from onestop.engine.applications.snapshots import SnapshotStore
@@ -126,6 +127,7 @@ class ApplicationService:
         )
         view = await self._complete(view)
         await self._index(view)
+        metrics.APPLICATIONS_STARTED.labels(snapshot.id).inc()
         return view
 
     async def owner_among(self, application_id: str, candidates: Sequence[str]) -> str:
@@ -205,7 +207,7 @@ class ApplicationService:
         proof = StepUpProof(step_id, reached.id if reached else principal.acr, principal.auth_time,
                             client_mutation_id, citizen_ref, principal.txn or "")
         try:
-            return await self._update(application_id, citizen_ref, Update.COMPLETE_STEP_UP, proof,
+            view = await self._update(application_id, citizen_ref, Update.COMPLETE_STEP_UP, proof,
                                       client_mutation_id)
         except InvalidInput as refused:
             if refused.code != "INSUFFICIENT_USER_AUTHENTICATION" or ladder is None:
@@ -221,6 +223,8 @@ class ApplicationService:
                 binding=step_up_binding(application_id, step_id) if ladder.top.id == level else None,
             )
             raise
+        metrics.STEPUP_SUCCESSES.inc()
+        return view
 
     async def list_for_citizen(self, citizen_ref: str, *, status: str | None = None, first: int = 100,
                                after: IndexPosition | None = None) -> IndexPage:
@@ -281,6 +285,7 @@ class ApplicationService:
                 break
             await asyncio.sleep(0.1)
         await self._index(view)
+        metrics.APPLICATIONS_DECIDED.labels(view.service_id, target.value).inc()
         return view
 
     def _staff_department(self, principal: Principal) -> str:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from sqlalchemy import select, update
 
+from onestop.engine import metrics
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.profiles import Citizen, CitizenDirectory
 from onestop.engine.data.providers import ProviderSpec
@@ -183,6 +184,7 @@ class ConsentService:
                 lawful_basis=lawful_basis, mode=mode, acr=acr, application_id=application_id, step_id=step_id,
                 granted_at=granted, expires_at=consent.expires_at, revoked_at=None, jws=jws,
             ))
+        metrics.CONSENTS_GRANTED.labels(department).inc()
         return replace(consent, jws=jws)
 
     async def _row(self, sub: str, consent_id: str) -> tuple[ConsentRow, Citizen]:
@@ -230,6 +232,7 @@ class ConsentService:
             assert row.revoked_at is not None
             assert row.receipt_jws is not None
             return SignedReceipt(consent_id, row.revoked_at, row.receipt_jws)
+        metrics.CONSENTS_REVOKED.inc()
         return SignedReceipt(consent_id, revoked, receipt)
 
     def verify(self, consent: Consent) -> None:

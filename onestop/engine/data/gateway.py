@@ -16,6 +16,7 @@ import httpx
 
 from onestop.catalogue.catalogue import Catalogue
 from onestop.config import Settings
+from onestop.engine import metrics
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.accesslog import ALLOWED, FAILED, REFUSED, AccessLog
@@ -110,6 +111,7 @@ class DataGateway:
 
         async def log(provider_id: str, provider_items: Sequence[str], outcome: str, reason: str | None,
                       dept: str) -> None:
+            metrics.GATEWAY_FETCHES.labels(provider_id, outcome).inc()
             await self.access_log.append(
                 citizen.id, service_slug=service_slug, department=dept, provider_id=provider_id,
                 items=[f"{provider_id}.{i}" for i in provider_items], consent_id=consent_id,

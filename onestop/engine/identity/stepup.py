@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from onestop.catalogue.assurance import AssuranceLadder
+from onestop.engine import metrics
 from onestop.engine.errors import EngineError
 from onestop.engine.identity.principal import Principal
 
@@ -106,6 +107,7 @@ def require_assurance(
     max_age_seconds = _seconds(max_age)
 
     def challenge(reason: str, message: str) -> InsufficientAuthentication:
+        metrics.STEPUP_CHALLENGES.labels(reason).inc()
         return InsufficientAuthentication(acr_values=required_acr, max_age=max_age_seconds, reason=reason,
                                           message=message, binding=binding)
 
