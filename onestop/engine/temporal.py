@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client, Interceptor
-from temporalio.common import SearchAttributeKey
+from temporalio.common import HeaderCodecBehavior, SearchAttributeKey
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import (
@@ -61,8 +61,10 @@ def dev_server_args(keys: Sequence[SearchAttributeKey[str]] = SEARCH_ATTRIBUTES)
 async def connect(address: str, namespace: str, codec_key: bytes, previous_keys: Sequence[bytes] = (), *,
                   runtime: Runtime | None = None, interceptors: Sequence[Interceptor] = ()) -> Client:
     """A client whose payloads are encrypted with the codec key and still decrypt with the previous keys."""
+    # Headers too (tracing context travels in them): nothing reaches Temporal unencrypted.
     return await Client.connect(address, namespace=namespace, data_converter=data_converter(codec_key, previous_keys),
-                                runtime=runtime, interceptors=interceptors)
+                                runtime=runtime, interceptors=interceptors,
+                                header_codec_behavior=HeaderCodecBehavior.CODEC)
 
 
 @functools.cache

@@ -156,7 +156,8 @@ class GraphQLMetrics(SchemaExtension):
             GRAPHQL_FIELD_LATENCY.labels(info.operation.operation.value, info.field_name).observe(
                 time.perf_counter() - started)
         for user_error in getattr(result, "user_errors", None) or ():
-            code = str(getattr(user_error, "code", ""))
+            raw = getattr(user_error, "code", "")
+            code = str(getattr(raw, "value", raw))  # a UserErrorCode member, or a plain string
             GRAPHQL_USER_ERRORS.labels(info.field_name, code if _CODE.match(code) else "OTHER").inc()
         return result
 

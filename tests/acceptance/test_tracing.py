@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from running import dev_settings
 from temporalio.client import Client
+from temporalio.common import HeaderCodecBehavior
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.engine import tracing
@@ -53,6 +54,7 @@ async def traced(exporter: InMemorySpanExporter, temporal: WorkflowEnvironment, 
     config = temporal.client.config()
     config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
     config["interceptors"] = tracing.temporal_interceptors()  # as connect_for does
+    config["header_codec_behavior"] = HeaderCodecBehavior.CODEC
     client = Client(**config)
     engine = await build_engine(settings, client)
     try:
