@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+import sqlalchemy.exc
 from sqlalchemy import Integer, String, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import StatementError
@@ -175,3 +176,26 @@ def test_onestop_migrate_creates_every_table(tmp_path: Path) -> None:
         version = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
     assert _model_tables() <= tables
     assert version == _head()
+
+
+def test_pool_settings_reach_the_postgresql_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ONESTOP_DB_POOL_SIZE", "3")
+    monkeypatch.setenv("ONESTOP_DB_MAX_OVERFLOW", "1")
+    monkeypatch.setenv("ONESTOP_DB_POOL_TIMEOUT", "2.5")
+    db = Database.from_settings(Settings(database_url="postgresql://u@127.0.0.1/x"))
+    pool: Any = db.engine.pool
+    assert (pool.size(), pool._max_overflow, pool._timeout) == (3, 1, 2.5)
+
+
+async def test_a_process_waits_at_most_the_pool_timeout_for_a_connection(postgres_schema: Database | None) -> None:
+    if postgres_schema is None:
+        pytest.skip("PostgreSQL not reachable (see tests/engine/conftest.py)")
+    db = Database.from_settings(Settings(database_url=postgres_schema.url, db_pool_size=1, db_max_overflow=0,
+                                         db_pool_timeout=0.3))
+    try:
+        async with db.engine.connect():
+            with pytest.raises(sqlalchemy.exc.TimeoutError):
+                async with asyncio.timeout(5), db.engine.connect():
+                    pass
+    finally:
+        await db.close()

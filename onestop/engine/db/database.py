@@ -89,7 +89,11 @@ class Database:
             from pathlib import Path
 
             Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return cls(url)
+        if url.startswith("sqlite"):
+            # SQLite has no server connections to budget; SQLAlchemy picks its own pool for files.
+            return cls(url)
+        return cls(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                   pool_timeout=settings.db_pool_timeout)
 
     async def create_all(self) -> None:
         """Create missing tables (the embedded default; production uses Alembic migrations)."""
