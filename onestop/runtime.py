@@ -86,7 +86,8 @@ async def _engine(settings: Settings, client: Any) -> AsyncIterator[Any]:
     from onestop.engine import build_engine
 
     try:
-        engine = await build_engine(settings, client)
+        # _prepare_database has migrated (serve) or refused an old schema (api, worker) before this.
+        engine = await build_engine(settings, client, migrate=False)
     except ValueError as exc:  # the engine's services refuse a bad or missing setting with a ValueError naming it
         raise StartupError(str(exc)) from exc
     # `kill -HUP` reloads the definitions and re-reads the public information feeds.
@@ -152,10 +153,29 @@ async def _serve_http(settings: Settings, engine: Any, stop: asyncio.Event, urls
     await task
 
 
-async def _run(settings: Settings, *, api: bool, worker: bool, process: subprocess.Popen[bytes] | None,
-               ui_port: int | None) -> int:
+async def _prepare_database(settings: Settings, *, migrate: bool) -> None:
+    """``serve`` migrates; replicas (``api``, ``worker``) never change the schema, they refuse an old one."""
+    from onestop.engine.db import Database
+    from onestop.engine.errors import SchemaNotCurrent
+
+    database = Database.from_settings(settings)
+    try:
+        if migrate:
+            await database.migrate()
+        else:
+            await database.check_schema()
+    except SchemaNotCurrent as exc:
+        raise StartupError(exc.message) from exc
+    finally:
+        await database.close()
+
+
+async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
+               process: subprocess.Popen[bytes] | None, ui_port: int | None) -> int:
     assert settings.temporal_address is not None
     stop = _stop_event()
+    # Before Temporal: a database that is not ready is the operator's first thing to fix.
+    await _prepare_database(settings, migrate=migrate)
     client = await _wait_ready(settings.temporal_address, process, settings)
     added = await ensure_search_attributes(client, settings.temporal_namespace)
     if added:
@@ -205,7 +225,8 @@ def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int
             print(f"Temporal state  {(settings.data_dir / 'temporal.db').resolve()}", flush=True)
         elif settings.temporal_address is None:
             settings = settings.model_copy(update={"temporal_address": "127.0.0.1:7233"})
-        return asyncio.run(_run(settings, api=api, worker=worker, process=process, ui_port=ui_port))
+        return asyncio.run(_run(settings, api=api, worker=worker, migrate=embedded, process=process,
+                                ui_port=ui_port))
     except (TemporalSetupError, StartupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

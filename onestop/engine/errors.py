@@ -154,3 +154,16 @@ class ChainBroken(EngineError):
         super().__init__(None, f"access log entry {seq} of citizen {citizen_ref} fails verification: {reason}")
         self.seq = seq
         self.reason = reason
+
+
+class SchemaNotCurrent(EngineError):
+    """The database is not at the schema this release needs; ``onestop migrate`` brings it there."""
+
+    code = "SCHEMA_NOT_CURRENT"
+
+    def __init__(self, current: tuple[str, ...], head: tuple[str, ...]) -> None:
+        found = f"at revision {', '.join(current)}" if current else "empty (no onestop schema)"
+        super().__init__(None, f"the database is {found} but this release needs revision {', '.join(head)}; run "
+                               "`onestop migrate` with the same --database-url, then start again")
+        self.current = current
+        self.head = head

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-import sqlalchemy.exc
 from sqlalchemy import Integer, String, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import StatementError
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from onestop.config import Settings
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import AccessLogRow, Base, CitizenRow, Database
+from onestop.engine.errors import SchemaNotCurrent
 
 
 async def test_create_all_makes_every_table(database: Database) -> None:
@@ -199,3 +200,40 @@ async def test_a_process_waits_at_most_the_pool_timeout_for_a_connection(postgre
                     pass
     finally:
         await db.close()
+
+
+async def test_the_schema_check_refuses_an_empty_or_old_database_and_names_onestop_migrate(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/fresh.db")
+    try:
+        with pytest.raises(SchemaNotCurrent, match=r"empty .*run `onestop migrate`"):
+            await db.check_schema()
+        await db.migrate("0001")
+        with pytest.raises(SchemaNotCurrent, match=r"at revision 0001 .*run `onestop migrate`"):
+            await db.check_schema()
+        await db.migrate()
+        await db.check_schema()
+    finally:
+        await db.close()
+
+
+async def test_replicas_migrating_together_on_postgresql_all_start(postgres_schema: Database | None) -> None:
+    if postgres_schema is None:
+        pytest.skip("PostgreSQL not reachable (see tests/engine/conftest.py)")
+    schema = f"r_{uuid.uuid4().hex[:12]}"
+    async with postgres_schema.engine.connect() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await conn.commit()
+    replicas = [Database(postgres_schema.url, connect_args={"server_settings": {"search_path": schema}})
+                for _ in range(4)]
+    try:
+        await asyncio.gather(*(db.migrate() for db in replicas))
+        for db in replicas:
+            await db.check_schema()
+        async with replicas[0].engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM alembic_version"))).scalar() == 1
+    finally:
+        for db in replicas:
+            await db.close()
+        async with postgres_schema.engine.connect() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            await conn.commit()

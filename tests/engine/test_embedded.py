@@ -121,6 +121,8 @@ def test_api_and_worker_run_as_separate_processes_against_one_temporal(tmp_path:
               "--temporal-address", address]
     processes: list[subprocess.Popen[str]] = []
     try:
+        subprocess.run([sys.executable, "-m", "onestop.cli", "migrate", "--data-dir", str(tmp_path / "data")],  # noqa: S603
+                       check=True, capture_output=True, timeout=60)
         worker = subprocess.Popen([sys.executable, "-m", "onestop.cli", "worker", *common],  # noqa: S603
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         processes.append(worker)
