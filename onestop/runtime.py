@@ -170,6 +170,26 @@ async def _prepare_database(settings: Settings, *, migrate: bool) -> None:
         await database.close()
 
 
+@contextlib.asynccontextmanager
+async def _registered(settings: Settings, database: Any, role: str) -> AsyncIterator[None]:
+    """This process's heartbeat row for as long as it runs; an API warns when its peers' public URL differs."""
+    from onestop.engine.processes import API_ROLES, ProcessRegistry, public_url_warning
+
+    registry = ProcessRegistry(database, role=role, public_url=settings.public_url)
+    peers = await registry.join()
+    warning = public_url_warning(settings.public_url, peers) if role in API_ROLES else None
+    if warning:
+        log.warning(warning)
+    registry.start()
+    try:
+        yield
+    finally:
+        try:
+            await registry.leave()
+        except Exception:  # the row expires by itself when its heartbeat stops; keep shutting down
+            log.warning("could not remove this process's heartbeat row", exc_info=True)
+
+
 async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
                process: subprocess.Popen[bytes] | None, ui_port: int | None) -> int:
     assert settings.temporal_address is not None
@@ -183,7 +203,9 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
     urls = [f"Temporal        {settings.temporal_address} (namespace {settings.temporal_namespace})"]
     if ui_port:
         urls.append(f"Temporal UI     http://127.0.0.1:{ui_port}")
-    async with _engine(settings, client) as engine, httpx.AsyncClient(timeout=30) as http:
+    role = "serve" if api and worker else "api" if api else "worker"
+    async with (_engine(settings, client) as engine, _registered(settings, engine.database, role),
+                httpx.AsyncClient(timeout=30) as http):
         running: list[Any] = []
         if worker:
             from onestop.engine.applications.activities import activities_for

@@ -143,3 +143,18 @@ class ApplicationRow(Base):
     reference_number: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
+
+
+class ProcessRow(Base):
+    """A running onestop process (``serve``, ``api`` or ``worker``), refreshed by its heartbeat, so processes
+    sharing a database can notice each other and a configuration they must agree on."""
+
+    __tablename__ = "processes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    public_url: Mapped[str | None] = mapped_column(String(500))
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
