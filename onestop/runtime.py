@@ -231,6 +231,7 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
 
 def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin at every start
     process: subprocess.Popen[bytes] | None = None
     ui_port: int | None = None
     try:
