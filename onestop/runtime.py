@@ -156,7 +156,7 @@ async def _serve_http(settings: Settings, engine: Any, stop: asyncio.Event, urls
 async def _prepare_database(settings: Settings, *, migrate: bool) -> None:
     """``serve`` migrates; replicas (``api``, ``worker``) never change the schema, they refuse an old one."""
     from onestop.engine.db import Database
-    from onestop.engine.errors import SchemaNotCurrent
+    from onestop.engine.errors import SchemaNotCurrent, SchemaUnversioned
 
     database = Database.from_settings(settings)
     try:
@@ -164,7 +164,7 @@ async def _prepare_database(settings: Settings, *, migrate: bool) -> None:
             await database.migrate()
         else:
             await database.check_schema()
-    except SchemaNotCurrent as exc:
+    except (SchemaNotCurrent, SchemaUnversioned) as exc:
         raise StartupError(exc.message) from exc
     finally:
         await database.close()

@@ -167,3 +167,14 @@ class SchemaNotCurrent(EngineError):
                                "`onestop migrate` with the same --database-url, then start again")
         self.current = current
         self.head = head
+
+
+class SchemaUnversioned(EngineError):
+    """The database has onestop tables but no migration history, so migrations cannot know where to start."""
+
+    code = "SCHEMA_UNVERSIONED"
+
+    def __init__(self) -> None:
+        super().__init__(None, "the database has onestop tables but no migration history (a release before "
+                               "migrations created them); back it up and recreate it with `onestop migrate` "
+                               "(in development: move <data dir>/onestop.db aside)")

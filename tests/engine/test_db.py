@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from onestop.config import Settings
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import AccessLogRow, Base, CitizenRow, Database
-from onestop.engine.errors import SchemaNotCurrent
+from onestop.engine.errors import SchemaNotCurrent, SchemaUnversioned
 
 
 async def test_create_all_makes_every_table(database: Database) -> None:
@@ -237,3 +237,13 @@ async def test_replicas_migrating_together_on_postgresql_all_start(postgres_sche
         async with postgres_schema.engine.connect() as conn:
             await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             await conn.commit()
+
+
+async def test_migrating_tables_made_without_migrations_says_what_to_do(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/old.db")
+    try:
+        await db.create_all()
+        with pytest.raises(SchemaUnversioned, match="no migration history"):
+            await db.migrate()
+    finally:
+        await db.close()

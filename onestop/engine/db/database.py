@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
 from onestop.config import Settings
-from onestop.engine.errors import SchemaNotCurrent
+from onestop.engine.errors import SchemaNotCurrent, SchemaUnversioned
 
 # Named constraints so Alembic migrations are deterministic on every backend.
 _NAMING = {
@@ -154,7 +154,11 @@ def alembic_config(connection: Any = None) -> Any:
 
 def _upgrade(connection: Any, revision: str) -> None:
     from alembic import command
+    from sqlalchemy import inspect
 
+    if not _current_heads(connection) and set(inspect(connection).get_table_names()) & set(Base.metadata.tables):
+        # Migrating would fail half-way on "table already exists"; say what happened instead.
+        raise SchemaUnversioned
     command.upgrade(alembic_config(connection), revision)
 
 
