@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -25,6 +25,9 @@ from onestop.engine.temporal import (
     ensure_search_attributes,
     temporal_binary,
 )
+
+if TYPE_CHECKING:
+    from onestop.engine.db import Database
 
 log = logging.getLogger("onestop")
 
@@ -171,7 +174,7 @@ async def _prepare_database(settings: Settings, *, migrate: bool) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _registered(settings: Settings, database: Any, role: str) -> AsyncIterator[None]:
+async def _registered(settings: Settings, database: Database, role: str) -> AsyncIterator[None]:
     """This process's heartbeat row for as long as it runs; an API warns when its peers' public URL differs."""
     from onestop.engine.processes import API_ROLES, ProcessRegistry, public_url_warning
 
