@@ -73,6 +73,7 @@ def test_serve_runs_everything_and_a_draft_and_its_timer_survive_a_restart(
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         started = httpx.post(api, json={"query": START, "variables": {"cmid": "restart-test"}}, headers=headers,
                              timeout=30).json()
+        assert started.get("data"), started
         app = started["data"]["startApplication"]["application"]
         assert app["status"] == "DRAFT"
     finally:
