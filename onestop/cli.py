@@ -108,7 +108,7 @@ def worker(**options: Any) -> None:
               type=click.Path(file_okay=False, path_type=Path), help="[env ONESTOP_DATA_DIR]")
 @click.option("--revision", default="head", show_default=True, help="Alembic revision to upgrade to.")
 def migrate(database_url: str | None, data_dir: Path, revision: str) -> None:
-    """Bring the database schema up to date (production; the embedded default creates its tables itself)."""
+    """Bring the database schema up to date; run once per release before api and worker (serve migrates itself)."""
     import asyncio
 
     from onestop.engine.db import Database

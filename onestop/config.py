@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     # OTLP/HTTP collector base URL (http://collector:4318); None: no tracing at all.
     otlp_endpoint: str | None = None
 
+    # Running many processes on one PostgreSQL: each holds up to db_pool_size + db_max_overflow connections,
+    # and all of them together must stay under the server's max_connections (not used for SQLite).
+    db_pool_size: int = Field(default=5, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout: float = Field(default=30.0, gt=0)  # seconds a request waits for a free connection
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origin_list(cls, value: Any) -> Any:

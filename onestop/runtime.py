@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from temporalio.client import Client
@@ -28,6 +28,9 @@ from onestop.engine.temporal import (
     ensure_search_attributes,
     temporal_binary,
 )
+
+if TYPE_CHECKING:
+    from onestop.engine.db import Database
 
 log = logging.getLogger("onestop")
 
@@ -87,7 +90,8 @@ async def _wait_ready(address: str, process: subprocess.Popen[bytes] | None, set
 @contextlib.asynccontextmanager
 async def _engine(settings: Settings, client: Client) -> AsyncIterator[Engine]:
     try:
-        engine = await build_engine(settings, client)
+        # _prepare_database has migrated (serve) or refused an old schema (api, worker) before this.
+        engine = await build_engine(settings, client, migrate=False)
     except ValueError as exc:  # the engine's services refuse a bad or missing setting with a ValueError naming it
         raise StartupError(str(exc)) from exc
     # `kill -HUP` reloads the definitions and re-reads the public information feeds.
@@ -155,10 +159,49 @@ async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, u
     await task
 
 
-async def _run(settings: Settings, *, api: bool, worker: bool, process: subprocess.Popen[bytes] | None,
-               ui_port: int | None) -> int:
+async def _prepare_database(settings: Settings, *, migrate: bool) -> None:
+    """``serve`` migrates; replicas (``api``, ``worker``) never change the schema, they refuse an old one."""
+    from onestop.engine.db import Database
+    from onestop.engine.errors import SchemaNotCurrent, SchemaUnversioned
+
+    database = Database.from_settings(settings)
+    try:
+        if migrate:
+            await database.migrate()
+        else:
+            await database.check_schema()
+    except (SchemaNotCurrent, SchemaUnversioned) as exc:
+        raise StartupError(exc.message) from exc
+    finally:
+        await database.close()
+
+
+@contextlib.asynccontextmanager
+async def _registered(settings: Settings, database: Database, role: str) -> AsyncIterator[None]:
+    """This process's heartbeat row for as long as it runs; an API warns when its peers' public URL differs."""
+    from onestop.engine.processes import API_ROLES, ProcessRegistry, public_url_warning
+
+    registry = ProcessRegistry(database, role=role, public_url=settings.public_url)
+    peers = await registry.join()
+    warning = public_url_warning(settings.public_url, peers) if role in API_ROLES else None
+    if warning:
+        log.warning(warning)
+    registry.start()
+    try:
+        yield
+    finally:
+        try:
+            await registry.leave()
+        except Exception:  # the row expires by itself when its heartbeat stops; keep shutting down
+            log.warning("could not remove this process's heartbeat row", exc_info=True)
+
+
+async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
+               process: subprocess.Popen[bytes] | None, ui_port: int | None) -> int:
     assert settings.temporal_address is not None
     stop = _stop_event()
+    # Before Temporal: a database that is not ready is the operator's first thing to fix.
+    await _prepare_database(settings, migrate=migrate)
     client = await _wait_ready(settings.temporal_address, process, settings)
     added = await ensure_search_attributes(client, settings.temporal_namespace)
     if added:
@@ -166,8 +209,9 @@ async def _run(settings: Settings, *, api: bool, worker: bool, process: subproce
     urls = [f"Temporal        {settings.temporal_address} (namespace {settings.temporal_namespace})"]
     if ui_port:
         urls.append(f"Temporal UI     http://127.0.0.1:{ui_port}")
-    async with _engine(settings, client) as engine, httpx.AsyncClient(timeout=30) as http, \
-            _worker_metrics(settings, listen=worker and not api):
+    role = "serve" if api and worker else "api" if api else "worker"
+    async with (_engine(settings, client) as engine, _registered(settings, engine.database, role),
+                httpx.AsyncClient(timeout=30) as http, _worker_metrics(settings, listen=worker and not api)):
         tracing.instrument_http(http)
         running: list[Any] = []
         if worker:
@@ -217,6 +261,7 @@ async def _worker_metrics(settings: Settings, *, listen: bool) -> AsyncIterator[
 def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int:
     configure_logging(settings)
     tracing.configure(settings, "onestop" if api and worker else "onestop-api" if api else "onestop-worker")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin at every start
     process: subprocess.Popen[bytes] | None = None
     ui_port: int | None = None
     try:
@@ -233,7 +278,8 @@ def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int
             print(f"Temporal state  {(settings.data_dir / 'temporal.db').resolve()}", flush=True)
         elif settings.temporal_address is None:
             settings = settings.model_copy(update={"temporal_address": "127.0.0.1:7233"})
-        return asyncio.run(_run(settings, api=api, worker=worker, process=process, ui_port=ui_port))
+        return asyncio.run(_run(settings, api=api, worker=worker, migrate=embedded, process=process,
+                                ui_port=ui_port))
     except (TemporalSetupError, StartupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -71,12 +71,17 @@ class Engine:
                 log.exception("engine cleanup failed")
 
 
-async def build_engine(settings: Settings, temporal: Client | None = None) -> Engine:
+async def build_engine(settings: Settings, temporal: Client | None = None, *, migrate: bool | None = None) -> Engine:
     """Build every service from settings. Applications need Temporal: ``temporal``, else a connection to
-    ``settings.temporal_address`` when it is set, else the engine has none."""
+    ``settings.temporal_address`` when it is set, else the engine has none.
+
+    ``migrate`` brings the database schema to the head first; otherwise a database not at the head stops the
+    build with ``SchemaNotCurrent``. By default development migrates and production only checks, because
+    production replicas must never change the schema on their own (``onestop migrate`` does, once per release).
+    """
     closers: list[Closer] = []
     try:
-        return await _build(settings, temporal, closers)
+        return await _build(settings, temporal, closers, settings.development if migrate is None else migrate)
     except BaseException:
         for closer in reversed(closers):
             with contextlib.suppress(Exception):
@@ -84,7 +89,7 @@ async def build_engine(settings: Settings, temporal: Client | None = None) -> En
         raise
 
 
-async def _build(settings: Settings, temporal: Client | None, closers: list[Closer]) -> Engine:
+async def _build(settings: Settings, temporal: Client | None, closers: list[Closer], migrate: bool) -> Engine:
     catalogue = await CatalogueStore.open(settings.definitions)
     closers.append(catalogue.close)
     catalogue.start_polling(settings.catalogue_poll_seconds)
@@ -100,7 +105,10 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
     database = Database.from_settings(settings)
     closers.append(database.close)
     tracing.instrument_database(database.engine)
-    await database.create_all()
+    if migrate:
+        await database.migrate()
+    else:
+        await database.check_schema()
     data = DataServices.build(settings, lambda: catalogue.catalogue, database)  # follows catalogue reloads
     if settings.development:
         await _seed_development_data(settings, data)

@@ -160,3 +160,27 @@ class ChainBroken(EngineError):
         super().__init__(None, f"access log entry {seq} of citizen {citizen_ref} fails verification: {reason}")
         self.seq = seq
         self.reason = reason
+
+
+class SchemaNotCurrent(EngineError):
+    """The database is not at the schema this release needs; ``onestop migrate`` brings it there."""
+
+    code = "SCHEMA_NOT_CURRENT"
+
+    def __init__(self, current: tuple[str, ...], head: tuple[str, ...]) -> None:
+        found = f"at revision {', '.join(current)}" if current else "empty (no onestop schema)"
+        super().__init__(None, f"the database is {found} but this release needs revision {', '.join(head)}; run "
+                               "`onestop migrate` with the same --database-url, then start again")
+        self.current = current
+        self.head = head
+
+
+class SchemaUnversioned(EngineError):
+    """The database has onestop tables but no migration history, so migrations cannot know where to start."""
+
+    code = "SCHEMA_UNVERSIONED"
+
+    def __init__(self) -> None:
+        super().__init__(None, "the database has onestop tables but no migration history (a release before "
+                               "migrations created them); back it up and recreate it with `onestop migrate` "
+                               "(in development: move <data dir>/onestop.db aside)")

@@ -468,6 +468,8 @@ def test_a_busy_port_is_a_clear_error_not_a_hang(command: str, tmp_path: Path, t
         env = {**os.environ, "ONESTOP_TEMPORAL_UI_PORT": "0", "ONESTOP_ENV": "development"}
         if command == "api":
             env["ONESTOP_TEMPORAL_ADDRESS"] = temporal.client.service_client.config.target_host
+            subprocess.run([str(ONESTOP), "migrate", "--data-dir", str(tmp_path)], env=env,  # noqa: S603
+                           check=True, capture_output=True, timeout=60)
         process = subprocess.Popen(  # noqa: S603 - our own console script
             [str(ONESTOP), command, "--port", str(port), "--data-dir", str(tmp_path)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)

@@ -83,7 +83,7 @@ async def test_production_has_no_dev_idp_and_needs_an_issuer(tmp_path: Path, def
             for n, name in enumerate(("data_key", "codec_key", "signing_key"), start=1)}
     configured = settings.model_copy(update={"oidc_issuer": "https://login.example",
                                              "oidc_jwks_url": "https://login.example/jwks.json", **keys})
-    engine = await build_engine(configured)
+    engine = await build_engine(configured, migrate=True)
     try:
         assert engine.identity_provider is None
         assert engine.tokens is not None

@@ -21,7 +21,7 @@ from onestop.workflows.contracts import ApplicationView
 from onestop.workflows.interpreter import Applicant
 from onestop.workflows.snapshot import ServiceSnapshot
 
-from .conftest import FakeGateway, answers_applicant, licence_service
+from .conftest import CIPHER, FakeGateway, answers_applicant, licence_service
 
 LADDER = AssuranceLadder.of([("basic", "urn:onestop:acr:basic"), ("standard", "urn:onestop:acr:standard"),
                              ("face", "urn:onestop:acr:face")])
@@ -95,7 +95,7 @@ async def test_full_application_reaches_the_department_inbox_with_a_reference(
         if (await apps.get(view.application_id, "citizen-1")).delivered:
             break
         await __import__("asyncio").sleep(0.1)
-    items = await inbox(database, "TD")
+    items = await inbox(database, CIPHER, "TD")
     assert [i.application_id for i in items] == [view.application_id]
     assert items[0].reference_number == view.reference_number
     assert handle.id == view.application_id

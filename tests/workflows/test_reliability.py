@@ -32,7 +32,7 @@ from onestop.engine.temporal import workflow_runner
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.snapshot import ServiceSnapshot
 
-from .conftest import CITIZEN, CODEC_KEY, answers_applicant, licence_service
+from .conftest import CIPHER, CITIZEN, CODEC_KEY, answers_applicant, licence_service
 from .test_application import ADULT, LADDER, face, fresh, through_details
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -214,7 +214,7 @@ async def test_a_department_down_for_a_while_gets_the_submission_exactly_once(
     body = department.accepted[app]
     assert body["applicationId"] == app
     assert Signer(bytes(32)).verify_submission(body["jws"])["applicationId"] == app
-    assert [i.application_id for i in await inbox(database, "TD")] == [app]
+    assert [i.application_id for i in await inbox(database, CIPHER, "TD")] == [app]
 
 
 @pytest.mark.slow

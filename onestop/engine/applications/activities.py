@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 from onestop.engine import metrics
 from onestop.engine.applications import delivery, index
 from onestop.engine.catalogue_store import CatalogueStore
+from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.consent import Consent
 from onestop.engine.data.gateway import DataGateway, FetchResult
@@ -43,6 +44,7 @@ class ApplicationActivities:
     signer: Signer
     prefill_port: Prefill
     http: httpx.AsyncClient
+    cipher: FieldCipher  # the data key's cipher: the inbox copy of a submission is personal data at rest
     http_delivery: bool = True
 
     @activity.defn(name=Activity.PREFILL)
@@ -70,7 +72,7 @@ class ApplicationActivities:
         # The SQL inbox always receives it (the embedded default); an HTTP endpoint too when delivery over
         # HTTP is enabled (production). Both are keyed on the application id, so retries never duplicate.
         fresh = await delivery.deliver_to_inbox(
-            self.database, application_id=submission.application_id, department=submission.department,
+            self.database, self.cipher, application_id=submission.application_id, department=submission.department,
             reference_number=submission.reference_number, service_id=submission.service_id,
             citizen_ref=submission.citizen_ref, jws=signed.jws,
         )
@@ -143,4 +145,4 @@ def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivi
     """The worker's activities over the engine's services."""
     return ApplicationActivities(database=engine.database, signer=engine.data.signer,
                                  prefill_port=gateway_prefill(engine.data.gateway, engine.catalogue), http=http,
-                                 http_delivery=not engine.settings.development)
+                                 cipher=engine.data.cipher, http_delivery=not engine.settings.development)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from onestop.catalogue.catalogue import Catalogue
 from onestop.catalogue.departments import HttpSource
@@ -147,7 +148,15 @@ class SqlRegistryProvider:
         }
 
     async def put(self, citizen_id: str, item_id: str, value: Any, updated_at: datetime) -> bool:
-        """Store one record; False when an identical value is already there (so seeding is idempotent)."""
+        """Store one record; False when an identical value is already there (so seeding is idempotent, also
+        when several processes seed at once)."""
+        try:
+            return await self._put(citizen_id, item_id, value, updated_at)
+        except IntegrityError:
+            # Another writer inserted this record between our read and our insert; compare with theirs.
+            return await self._put(citizen_id, item_id, value, updated_at)
+
+    async def _put(self, citizen_id: str, item_id: str, value: Any, updated_at: datetime) -> bool:
         aad = self.aad(citizen_id, self.spec.id, item_id)
         async with self.database.session() as session:
             row = await session.scalar(select(ProviderRecordRow).where(

@@ -173,3 +173,18 @@ class ServiceSnapshotRow(Base):
     service_id: Mapped[str] = mapped_column(String(120))
     version: Mapped[int] = mapped_column(Integer)
     snapshot: Mapped[str] = mapped_column(Text)
+
+
+class ProcessRow(Base):
+    """A running onestop process (``serve``, ``api`` or ``worker``), refreshed by its heartbeat, so processes
+    sharing a database can notice each other and a configuration they must agree on."""
+
+    __tablename__ = "processes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    public_url: Mapped[str | None] = mapped_column(String(500))
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
