@@ -33,6 +33,7 @@ _MESSAGES: dict[str, tuple[str, str, str]] = {
     "stale": ("This information may be out of date.", "此資訊可能已過時。", "此资讯可能已过时。"),
     "unavailable": ("Not available right now.", "暫時未能提供。", "暂时未能提供。"),
     "next_page": ("Next page", "下一頁", "下一页"),
+    "pages": ("More results", "更多結果", "更多结果"),
     "first_page": ("First page", "第一頁", "第一页"),
     "department": ("Department", "部門", "部门"),
     "who_for": ("Who it is for", "適用對象", "适用对象"),

@@ -24,8 +24,14 @@ async def home(request: Request) -> Response:
 async def _listing(page: Page, heading_of: str | None, *, base: str, query: str | None = None,
                    theme: str | None = None, age_group: str | None = None) -> Response:
     after = page.request.query_params.get("after") or None
-    data = await page.api.execute("Services", {"first": PAGE_SIZE, "after": after, "search": query,
-                                               "theme": theme, "ageGroup": age_group}, page.caller)
+    try:
+        data = await page.api.execute("Services", {"first": PAGE_SIZE, "after": after, "search": query,
+                                                   "theme": theme, "ageGroup": age_group}, page.caller)
+    except ApiError as exc:
+        if exc.code != "BAD_USER_INPUT":
+            raise
+        # An unknown theme or age group, or a cursor from nowhere: nothing to list at this address.
+        return page.render("error.html", status=404, heading=page.t("not_found"), message=None)
     if heading_of is not None:
         names = {item["id"]: item["name"] for item in [*data["themes"], *data["ageGroups"]]}
         if heading_of not in names:
