@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -149,3 +150,52 @@ async def selfie_of(client: httpx.AsyncClient, citizen: str) -> str:
     listing = (await client.get("/dev-idp/citizens")).json()["citizens"]
     match: str = next(c for c in listing if c["id"] == citizen)["faceSamples"]["match"]
     return match
+
+
+class _Forms(HTMLParser):
+    """The forms of a page as a browser would submit them: every successful control, by form."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, Any]] = []
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append({"action": a.get("action", ""), "fields": [], "buttons": []})
+        elif not self.forms:
+            return
+        elif tag == "input":
+            kind = a.get("type", "text")
+            if kind in ("radio", "checkbox") and "checked" not in a:
+                return
+            if kind != "submit":
+                self.forms[-1]["fields"].append((a.get("name", ""), a.get("value", "")))
+        elif tag == "button" and a.get("name"):
+            self.forms[-1]["buttons"].append((a["name"], a.get("value", "")))
+        elif tag == "select":
+            self._select = a.get("name", "")
+        elif tag == "option" and self._select is not None and "selected" in a:
+            self.forms[-1]["fields"].append((self._select, a.get("value", "")))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+
+
+def form_fields(html: str, button: tuple[str, str]) -> list[tuple[str, str]]:
+    """The fields of the form holding ``button`` (name, value), plus the button itself."""
+    parser = _Forms()
+    parser.feed(html)
+    for form in parser.forms:
+        if button in form["buttons"]:
+            return [*form["fields"], button]
+    raise AssertionError(f"no form with button {button} in the page")
+
+
+def replace(fields: list[tuple[str, str]], **values: str) -> list[tuple[str, str]]:
+    """Set fields by name (``f_x_y`` stands for ``f.x.y``); other fields keep what the page had."""
+    names = {key.replace("_", "."): value for key, value in values.items()}
+    kept = [(k, v) for k, v in fields if k not in names]
+    return [*kept, *names.items()]
