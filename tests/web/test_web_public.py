@@ -26,13 +26,15 @@ async def test_search_finds_the_driving_licence_across_typos_and_scripts(system:
 async def test_a_theme_listing_pages_through_its_services(system: WebSystem) -> None:
     async with system.client() as client:
         first = await client.get("/age-groups/adult")
-        assert first.status_code == 200 and "First page" not in first.text
+        assert first.status_code == 200
+        assert 'First page' not in first.text
         cursor = first.text.split('href="/age-groups/adult?after=')[1].split('"')[0]
         second = await client.get(f"/age-groups/adult?after={cursor}")
     assert second.status_code == 200
     assert "First page" in second.text
     titles = [chunk.split('"')[0] for chunk in first.text.split('href="/services/')[1:]]
-    assert titles and not set(titles) & {c.split('"')[0] for c in second.text.split('href="/services/')[1:]}
+    assert titles
+    assert not set(titles) & {c.split('"')[0] for c in second.text.split('href="/services/')[1:]}
 
 
 async def test_an_unknown_theme_and_an_unknown_service_are_not_found(system: WebSystem) -> None:
@@ -54,7 +56,8 @@ async def test_the_service_page_says_who_it_is_for_and_what_is_prefilled(system:
 async def test_the_language_choice_persists_in_a_cookie(system: WebSystem, code: str, heading: str) -> None:
     async with system.client() as client:
         switched = await client.get(f"/language/{code}", params={"next": "/"})
-        assert switched.status_code == 303 and switched.headers["location"] == "/"
+        assert switched.status_code == 303
+        assert switched.headers['location'] == '/'
         page = await client.get("/")
     assert f'<html lang="{code}"' in page.text
     assert heading in page.text
@@ -63,7 +66,8 @@ async def test_the_language_choice_persists_in_a_cookie(system: WebSystem, code:
 async def test_accept_language_picks_the_language_until_one_is_chosen(system: WebSystem) -> None:
     async with system.client() as client:
         page = await client.get("/services/renew-driving-licence", headers={"Accept-Language": "zh-HK"})
-    assert '<html lang="zh-HK"' in page.text and "續領正式駕駛執照" in page.text
+    assert '<html lang="zh-HK"' in page.text
+    assert '續領正式駕駛執照' in page.text
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example"])
@@ -77,9 +81,12 @@ async def test_every_page_sends_a_strict_csp_and_no_framing(system: WebSystem) -
     async with system.client() as client:
         page = await client.get("/")
     csp = page.headers["content-security-policy"]
-    assert "script-src 'self';" in csp and "style-src 'self';" in csp and "frame-ancestors 'none'" in csp
+    assert "script-src 'self';" in csp
+    assert "style-src 'self';" in csp
+    assert "frame-ancestors 'none'" in csp
     assert "unsafe-inline" not in csp
-    assert "<script>" not in page.text and " style=" not in page.text
+    assert '<script>' not in page.text
+    assert ' style=' not in page.text
 
 
 async def test_the_assets_are_served_by_the_app(system: WebSystem) -> None:

@@ -9,9 +9,9 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
