@@ -162,5 +162,5 @@ def translate(language: str, key: str) -> str:
     return _MESSAGES[key][_INDEX.get(language, 0)]
 
 
-def keys() -> list[str]:
+def message_keys() -> list[str]:
     return list(_MESSAGES)
