@@ -144,8 +144,10 @@ async def test_a_citizen_renews_in_chinese_and_the_approver_approves(browser: Br
     row = page.locator("tr").filter(has_text=reference)
     await expect(row.locator(".onestop-status")).to_have_text("APPROVED")
     await visit.check("my-applications")
+    await page.get_by_role("link", name="English").click()
     await page.goto("/my/data")
-    await expect(page.locator("h1")).to_have_text("我的資料")
+    await expect(page.locator("h1")).to_have_text("My data")
+    await expect(page.locator("main")).to_contain_text("Who read your data")
     await visit.check("my-data")
     await staff.context.close()
     await visit.context.close()
@@ -209,4 +211,32 @@ async def test_every_field_type_passes_axe(browser: Browser, system: WebSystem, 
     await visit.page.get_by_role("button", name="Continue").click()
     await expect(visit.page.locator("#error-summary")).to_be_focused()
     await visit.check("every-field-errors")
+    await visit.context.close()
+
+
+async def test_a_form_is_usable_with_the_keyboard_alone(browser: Browser, system: WebSystem,
+                                                         artifacts: Path) -> None:
+    visit = await _visit(browser, system, artifacts, "keyboard")
+    page = visit.page
+    await page.goto(f"/services/{EVERY_FIELD}")
+    start = page.get_by_role("button", name="Start now")
+    for _ in range(40):  # Tab from the top of the page until "Start now" has focus, then press Enter
+        await page.keyboard.press("Tab")
+        if await start.evaluate("element => element === document.activeElement"):
+            break
+    await page.keyboard.press("Enter")
+    await expect(page.locator("h1")).to_have_text("Tell us everything")
+    reached: list[str] = []
+    for _ in range(80):
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()")
+        reached.append(focused)
+        if focused == "Continue":
+            break
+    controls = await page.locator("main form input:not([type=hidden]), main form select").evaluate_all(
+        "elements => elements.map(e => e.id)")
+    first_of_each = list(dict.fromkeys(c for c in controls if not c.split("-")[-1].isdigit()))
+    assert [c for c in reached if c in first_of_each] == first_of_each  # every field, in reading order
+    await page.keyboard.press("Enter")  # "Continue", from the keyboard
+    await expect(page.locator("#error-summary")).to_be_focused()
     await visit.context.close()
