@@ -139,7 +139,11 @@ def embedded_app(settings: Settings, engine: Any) -> Any:
     # The web app is one trusted caller for every visitor: its own calls are not rate limited as one client
     # (an anonymous visitor's calls would otherwise all share the in-process "client IP").
     internal = create_app(settings.model_copy(update={"rate_limit_per_minute": 0}), engine)
-    web = create_web_app(web_config(settings, transport=httpx.ASGITransport(app=internal)))
+    try:
+        config = web_config(settings, transport=httpx.ASGITransport(app=internal))
+    except ValueError as exc:  # a missing or bad ONESTOP_SESSION_KEY, named in the message
+        raise StartupError(str(exc)) from exc
+    web = create_web_app(config)
     return create_app(settings, engine, web=web)
 
 
@@ -223,8 +227,6 @@ def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int
         for name in ("codec_key", "data_key", "signing_key"):
             settings.key_bytes(name)  # a missing or bad key is a configuration error: say so before starting
             settings.previous_key_bytes(name)
-        if embedded:
-            settings.key_bytes("session_key")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
