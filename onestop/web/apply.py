@@ -64,7 +64,7 @@ def _render(page: Page, application: Mapping[str, Any], *, errors: Mapping[str, 
         "step.html", status=status, app=application, step=step, errors=errors or {}, values=current_values,
         raw=raw or {}, previous=previous, has_group=any(f["type"] == "group" for f in step["fields"]),
         summary=_summary(page, application) if step["type"] in ("SUBMIT", "REVIEW") else [],
-        item_names={}, anonymous=application["id"] in page.session.resume and not page.session.signed_in)
+        anonymous=application["id"] in page.session.resume and not page.session.signed_in)
 
 
 def _remember_labels(page: Page, application_id: str, step: Mapping[str, Any]) -> None:

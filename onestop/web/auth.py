@@ -49,7 +49,11 @@ async def callback(request: Request) -> Response:
     except SignInError:
         return page.render("error.html", status=400, heading=page.t("problem"), message=page.t("sign_in_again"))
     claims = tokens.claims
+    # A new session id and CSRF token at every sign-in: an id planted before it (fixation) is worth nothing.
+    page.services.store.delete(page.session_id)
+    page.session_id = page.services.store.new_id()
     session = page.session
+    session.csrf = secrets.token_urlsafe(32)
     session.token = tokens.access_token
     session.token_expires_at = time.time() + tokens.expires_in - 10
     session.kind = "staff" if "department" in claims else "citizen"

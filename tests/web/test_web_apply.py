@@ -162,7 +162,10 @@ async def test_a_post_without_the_csrf_token_is_refused(system: WebSystem) -> No
 
 async def test_the_session_cookie_is_httponly_lax_and_holds_no_token(system: WebSystem) -> None:
     async with system.client() as client:
+        await client.get("/")
+        before = client.cookies["onestop_session"]
         signed = await sign_in(client, citizen=CITIZEN)
+        assert client.cookies["onestop_session"] != before  # a new id at sign-in: no session fixation
         cookie = signed.headers["set-cookie"]
         assert 'HttpOnly' in cookie
         assert 'SameSite=lax' in cookie
