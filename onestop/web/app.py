@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -94,8 +96,15 @@ def create_web_app(config: WebConfig) -> Starlette:
         # those would open them to length side channels (BREACH).
         Mount("/static", app=GZipMiddleware(StaticFiles(directory=STATIC), minimum_size=1024), name="static"),
     ]
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # Run by ``onestop web``; mounted inside ``serve`` (lifespan off) the in-process transport holds no sockets.
+        yield
+        await services.aclose()
+
     app = Starlette(
         routes=routes,
+        lifespan=lifespan,
         middleware=[Middleware(SecurityHeaders, issuer=config.issuer, secure=config.secure_cookies)],
         exception_handlers={CsrfError: _csrf_refused, ApiError: _api_failed, SignInError: _sign_in_failed,
                             404: _not_found, 405: _not_found},

@@ -32,6 +32,10 @@ class Services:
     store: SessionStore
     templates: Environment
 
+    async def aclose(self) -> None:
+        """Close the connections to the API (and identity provider) this app holds."""
+        await self.api.http.aclose()
+
 
 def safe_next(target: str | None, default: str = "/") -> str:
     """Only the app's own absolute paths: never another origin, never a scheme-relative ``//host``."""

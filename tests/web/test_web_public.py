@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
+
+import httpx
 import pytest
 from web_system import WebSystem
+
+from onestop.web import WebConfig, create_web_app
 
 
 async def test_home_shows_public_information_themes_and_age_groups(system: WebSystem) -> None:
@@ -93,3 +98,17 @@ async def test_the_assets_are_served_by_the_app(system: WebSystem) -> None:
     async with system.client() as client:
         for path in ("/static/uswds/css/uswds.min.css", "/static/uswds/js/uswds.min.js", "/static/onestop.css"):
             assert (await client.get(path)).status_code == 200, path
+
+
+async def test_the_web_app_alone_calls_a_remote_api_over_http(system: WebSystem) -> None:
+    """``onestop web --api-url``: the same pages, with the API reached over the network instead of in process."""
+    config = WebConfig(api_url=system.base_url, issuer=f"{system.base_url}/dev-idp",
+                       session_key=secrets.token_bytes(32), secure_cookies=True)
+    app = create_web_app(config)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://web.example") as client:
+        page = await client.get("/search", params={"q": "駕駛執照"})
+        sign_in = await client.get("/sign-in")
+    await app.state.services.aclose()
+    assert 'href="/services/renew-driving-licence"' in page.text
+    assert "Secure" in page.headers["set-cookie"]
+    assert sign_in.headers["location"].startswith(f"{system.base_url}/dev-idp/authorize?")
