@@ -1,4 +1,4 @@
-"""The ``onestop`` command: serve | api | worker | validate | export-schema | json-schema.
+"""The ``onestop`` command: serve | api | worker | web | web-assets | validate | export-schema | json-schema.
 
 Option names and their ``ONESTOP_*`` variables are a contract with deployments: keep them.
 """
@@ -99,6 +99,31 @@ def worker(**options: Any) -> None:
     from onestop.runtime import run_worker
 
     sys.exit(run_worker(_settings(**options)))
+
+
+@main.command()
+@click.option("--api-url", envvar="ONESTOP_API_URL", required=True,
+              help="Base URL of the onestop API the pages call, e.g. https://api.example.gov.hk "
+                   "[env ONESTOP_API_URL].")
+@_runtime_options(Environment.PRODUCTION)
+def web(**options: Any) -> None:
+    """Run the web app alone against a remote API (serve already includes it at /)."""
+    from onestop.runtime import run_web
+
+    sys.exit(run_web(_settings(**options)))
+
+
+@main.command("web-assets")
+@click.option("--force", is_flag=True, help="Reinstall even when the installed assets match the lock file.")
+def web_assets(force: bool) -> None:
+    """Install the web app's front-end assets (USWDS) from npm once; nothing downloads at run time."""
+    from onestop.web.assets import AssetsError, install
+
+    try:
+        changed = install(force=force)
+    except AssetsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("web assets installed" if changed else "web assets up to date")
 
 
 @main.command()

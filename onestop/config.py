@@ -67,11 +67,15 @@ class Settings(BaseSettings):
     oidc_audience: str = "onestop"
     oidc_jwks_url: str | None = None
     public_url: str | None = None
+    # ``onestop web`` only: the API the web app calls (``serve`` embeds the API and calls it in process).
+    api_url: str | None = None
 
     # Keys, base64url. In development they are derived under the data dir when missing.
     data_key: SecretStr | None = None
     codec_key: SecretStr | None = None
     signing_key: SecretStr | None = None
+    # Encrypts the web app's server-side sessions (which hold the citizens' access tokens).
+    session_key: SecretStr | None = None
     # Rotation: the keys replaced, comma-separated. They only read (decrypt, verify) what they wrote before;
     # everything new uses the current key.
     data_key_previous: SecretStr | None = None

@@ -123,13 +123,44 @@ def _quiet_server_class() -> Any:
     return QuietServer
 
 
-async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, urls: list[str]) -> None:
+def web_config(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Any:
+    """How the web app reaches the API: in process through ``transport``, or at ``settings.api_url``."""
+    from onestop.web import WebConfig
+
+    api_url = (settings.api_url or settings.base_url).rstrip("/")
+    # The development IdP lives beside the API; production names its issuer.
+    issuer = settings.oidc_issuer or (f"{settings.base_url.rstrip('/')}/dev-idp" if transport is not None
+                                      else f"{api_url}/dev-idp")
+    return WebConfig(api_url=api_url, issuer=issuer, session_key=settings.key_bytes("session_key"),
+                     secure_cookies=not settings.development, transport=transport,
+                     development=settings.development)
+
+
+def embedded_app(settings: Settings, engine: Engine) -> Any:
+    """The API with the web app at ``/``; the web app calls the API in process, over HTTP semantics."""
+    from onestop.graphql.app import create_app
+    from onestop.web import create_web_app
+
+    # The web app is one trusted caller for every visitor: its own calls are not rate limited as one client
+    # (an anonymous visitor's calls would otherwise all share the in-process "client IP").
+    internal = create_app(settings.model_copy(update={"rate_limit_per_minute": 0}), engine)
+    try:
+        config = web_config(settings, transport=httpx.ASGITransport(app=internal))
+    except ValueError as exc:  # a missing or bad ONESTOP_SESSION_KEY, named in the message
+        raise StartupError(str(exc)) from exc
+    web = create_web_app(config)
+    return create_app(settings, engine, web=web)
+
+
+async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, urls: list[str], *,
+                      web: bool) -> None:
     import uvicorn
 
     from onestop.graphql.app import create_app
 
     _QuietServer = _quiet_server_class()
-    config = uvicorn.Config(create_app(settings, engine), host=settings.host, port=settings.port,
+    app = embedded_app(settings, engine) if web else create_app(settings, engine)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port,
                             log_level="warning", lifespan="off",
                             # Forwarded headers are resolved by the rate limiter, against ONESTOP_TRUSTED_PROXIES only.
                             proxy_headers=False)
@@ -150,7 +181,8 @@ async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, u
     if server.started:
         port = server.servers[0].sockets[0].getsockname()[1]
         base = f"http://{settings.host}:{port}"
-        for line in [f"GraphQL API     {base}/graphql", *urls, f"Health          {base}/healthz"]:
+        web_line = [f"Web             {base}/"] if web else []
+        for line in [*web_line, f"GraphQL API     {base}/graphql", *urls, f"Health          {base}/healthz"]:
             print(line, flush=True)
         if settings.development:
             print(f"Dev identity    {base}/dev-idp/", flush=True)
@@ -197,7 +229,7 @@ async def _registered(settings: Settings, database: Database, role: str) -> Asyn
 
 
 async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
-               process: subprocess.Popen[bytes] | None, ui_port: int | None) -> int:
+               process: subprocess.Popen[bytes] | None, ui_port: int | None, web: bool = False) -> int:
     assert settings.temporal_address is not None
     stop = _stop_event()
     # Before Temporal: a database that is not ready is the operator's first thing to fix.
@@ -222,7 +254,7 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
             print(f"Worker          task queue {settings.temporal_task_queue}", flush=True)
         try:
             if api:
-                await _serve_http(settings, engine, stop, urls)
+                await _serve_http(settings, engine, stop, urls, web=web)
             else:
                 for line in urls:
                     print(line, flush=True)
@@ -279,7 +311,7 @@ def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int
         elif settings.temporal_address is None:
             settings = settings.model_copy(update={"temporal_address": "127.0.0.1:7233"})
         return asyncio.run(_run(settings, api=api, worker=worker, migrate=embedded, process=process,
-                                ui_port=ui_port))
+                                ui_port=ui_port, web=embedded))
     except (TemporalSetupError, StartupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -308,6 +340,26 @@ def serve(settings: Settings) -> int:
     return _main(settings, api=True, worker=True, embedded=True)
 
 
+def run_web(settings: Settings) -> int:
+    """The web app alone, calling the API at ``--api-url``; sessions are per process (run one, or pin)."""
+    import uvicorn
+
+    from onestop.web import create_web_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not settings.api_url:
+        print("error: onestop web needs --api-url / ONESTOP_API_URL (the API's base URL)", file=sys.stderr)
+        return 2
+    try:
+        config = web_config(settings)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Web             http://{settings.host}:{settings.port}/ (API {config.api_url})", flush=True)
+    uvicorn.run(create_web_app(config), host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
 def run_api(settings: Settings) -> int:
     """The GraphQL API against ``--temporal-address`` (default 127.0.0.1:7233)."""
     return _main(settings, api=True, worker=False, embedded=False)
@@ -318,4 +370,4 @@ def run_worker(settings: Settings) -> int:
     return _main(settings, api=False, worker=True, embedded=False)
 
 
-__all__ = ["run_api", "run_worker", "serve", "start_dev_server"]
+__all__ = ["embedded_app", "run_api", "run_web", "run_worker", "serve", "start_dev_server", "web_config"]

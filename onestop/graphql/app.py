@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from onestop.config import Settings
@@ -45,10 +46,11 @@ def create_view(settings: Settings, engine: Engine, *, limits: Limits | None = N
 
 
 def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = None,
-               clock: Clock = time.monotonic) -> Starlette:
+               clock: Clock = time.monotonic, web: ASGIApp | None = None) -> Starlette:
     """The whole HTTP surface over an already-built engine (the caller owns ``engine`` and closes it).
 
-    ``clock`` drives the rate limiter's buckets (tests inject one instead of sleeping).
+    ``clock`` drives the rate limiter's buckets (tests inject one instead of sleeping). ``web``, when given,
+    is mounted at ``/`` behind every API route (the runtime builds it: this package never imports the web app).
     """
     rates = rate_limits_for(settings, engine, clock=clock)
     view = create_view(settings, engine, limits=limits, rates=rates)
@@ -80,6 +82,8 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
         routes.append(Mount(graphiql.PREFIX, app=graphiql.Assets()))
     if settings.development and engine.identity_provider is not None:
         routes.append(Mount("/dev-idp", app=engine.identity_provider.app))
+    if web is not None:
+        routes.append(Mount("/", app=web))
     return Starlette(routes=routes, middleware=[*observability_middleware(routes),
                                                 *_middleware(settings, engine, rates)])
 

@@ -154,9 +154,13 @@ async def test_serve_prints_its_urls_and_answers_health(served: Served) -> None:
         if "Dev identity" in output:
             break
         await asyncio.sleep(0.1)
-    for label in ["GraphQL API", "Temporal", "Temporal UI", "Health", "Dev identity"]:
+    for label in ["Web", "GraphQL API", "Temporal", "Temporal UI", "Health", "Dev identity"]:
         assert label in output, output
     assert f"{served.base_url}/graphql" in output
+    async with httpx.AsyncClient(timeout=10) as client:
+        home = await client.get(f"{served.base_url}/")
+    assert home.status_code == 200
+    assert 'href="/themes/transport"' in home.text  # the web app, served at / beside the API
     ui = re.search(r"Temporal UI\s+(http://\S+)", output)
     assert ui, output
     async with httpx.AsyncClient(timeout=10) as client:
