@@ -15,6 +15,10 @@ import gc
 import itertools
 import os
 import random
+import re
+import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -411,6 +415,84 @@ async def _throughputs(first: Callable[[], Awaitable[object]], second: Callable[
             # Per CPU second: another process taking the core must not count against either side.
             times[which] += time.thread_time() - started_cpu
     return counts[0] / times[0], counts[1] / times[1]
+
+
+# --- validate and load ---------------------------------------------------------------------------------------
+
+_SHARED_FILES = ("taxonomy.yaml", "option-lists.yaml", "feeds.yaml")
+_SHARED_DIRS = ("departments", "feeds")
+_ID_LINE = re.compile(r"^id: (\S+)$", re.MULTILINE)
+
+
+def generate_tree(dest: Path, count: int) -> Path:
+    """A definitions tree at ``dest`` with the seed's shared files and ``count`` services cloned from the seed
+    services (the n-th clone of ``x`` is ``x-nNNNNN``, in x's theme folder), so ``onestop validate`` reads it clean.
+    Texts repeat across clones, as the many shared labels of a real catalogue do."""
+    seed = ROOT / "definitions"
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in _SHARED_FILES:
+        shutil.copy(seed / name, dest / name)
+    for name in _SHARED_DIRS:
+        shutil.copytree(seed / name, dest / name, dirs_exist_ok=True)
+    templates = sorted((seed / "services").rglob("*.yaml"))
+    texts = [path.read_text(encoding="utf-8") for path in templates]
+    for number in range(count):
+        index = number % len(templates)
+        folder = dest / "services" / templates[index].parent.name
+        folder.mkdir(parents=True, exist_ok=True)
+        text = _ID_LINE.sub(rf"id: \1-n{number:05d}", texts[index], count=1)
+        (folder / f"{templates[index].stem}-n{number:05d}.yaml").write_text(text, encoding="utf-8")
+    return dest
+
+
+@dataclass(frozen=True)
+class ValidateResult:
+    size: int
+    cpu_seconds: float  # median of the runs: user + system time of the child process
+    wall_seconds: float
+    max_rss_bytes: int
+    exit_code: int
+
+    @property
+    def kb_per_service(self) -> float:
+        return self.max_rss_bytes / 1024 / self.size
+
+
+def _run_child(argv: list[str]) -> tuple[float, float, int, int]:
+    """CPU seconds, wall seconds, peak RSS bytes and exit status of one child process."""
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,  # noqa: S603 - our own CLI
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    # wait4 gives this child's own usage (RUSAGE_CHILDREN would be the maximum over every child so far).
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.stderr is not None:
+        child.stderr.close()
+    rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)  # Linux reports KiB, macOS bytes
+    return usage.ru_utime + usage.ru_stime, wall, rss, child.returncode
+
+
+def measure_validate(size: int, runs: int) -> ValidateResult:
+    """``onestop validate`` over a generated tree of ``size`` services, in a fresh process per run."""
+    with tempfile.TemporaryDirectory() as folder:
+        tree = generate_tree(Path(folder) / "definitions", size)
+        samples = [_run_child([sys.executable, "-m", "onestop.cli", "validate", str(tree)]) for _ in range(runs)]
+    cpu, wall = statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+    rss = int(statistics.median(s[2] for s in samples))
+    return ValidateResult(size, cpu, wall, rss, max(s[3] for s in samples))
+
+
+def report_validate(results: list[ValidateResult]) -> None:
+    print("\n== onestop validate (fresh process per run; median CPU time, wall clock, peak RSS) ==")
+    print(f"{'services':>9} {'cpu s':>8} {'wall s':>8} {'RSS MiB':>8} {'KB/service':>11} {'exit':>5}")
+    for r in results:
+        print(f"{r.size:>9,} {r.cpu_seconds:>8.2f} {r.wall_seconds:>8.2f} {r.max_rss_bytes / 2**20:>8.0f} "
+              f"{r.kb_per_service:>11.1f} {r.exit_code:>5}")
+    for before, after in itertools.pairwise(results):
+        print(f"  {before.size:,} -> {after.size:,} services (x{after.size / before.size:g}): "
+              f"cpu x{after.cpu_seconds / before.cpu_seconds:.1f}, "
+              f"RSS x{after.max_rss_bytes / before.max_rss_bytes:.1f}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
