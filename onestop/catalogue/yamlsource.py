@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,35 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
+_STR = "tag:yaml.org,2002:str"
+# A plain scalar can only be a number, boolean or null when it starts with one of these characters.
+_TYPED_START = frozenset(_Loader.yaml_implicit_resolvers)
+
+
+_COLLECTION_TAGS: dict[type[yaml.Node], str] = {
+    yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq",
+}
+
+
+def _resolve(self: Any, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
+    # libyaml calls back into Python to tag every node. Most scalars are texts that start with a letter no
+    # implicit type starts with, so they are answered before the regular expressions run. The tags are PyYAML's:
+    # this loader has no path resolvers, which are all its resolve does besides the implicit types.
+    if kind is not yaml.ScalarNode:
+        return _COLLECTION_TAGS[kind]
+    if implicit[0] and (not value or value[0] in _TYPED_START):
+        return str(_Base.resolve(self, kind, value, implicit))
+    return _STR
+
+
+def _no_path_resolvers(self: Any, *_: Any) -> None:
+    """PyYAML's descend/ascend bookkeeping does nothing without path resolvers; libyaml calls it per node."""
+
+
+_Loader.resolve = _resolve
+_Loader.descend_resolver = _no_path_resolvers
+_Loader.ascend_resolver = _no_path_resolvers
+
 
 @dataclass(frozen=True)
 class Mark:
@@ -38,12 +68,35 @@ class Mark:
 
 @dataclass(frozen=True)
 class Source:
-    """A parsed file: ``data`` and where each key (``keys``) and value (``values``) starts, by path."""
+    """A parsed file: ``data`` and where each key (``keys``) and value (``values``) starts, by path.
+
+    The positions are found on first use, by parsing ``text`` again: only files with problems need them, and a
+    map of every key and value of every file is most of the memory and a third of the time of a clean load.
+    """
 
     path: str
     data: Any
-    keys: dict[Loc, Mark] = field(default_factory=dict)
-    values: dict[Loc, Mark] = field(default_factory=dict)
+    text: str = field(default="", repr=False)
+
+    @functools.cached_property
+    def _positions(self) -> tuple[dict[Loc, Mark], dict[Loc, Mark]]:
+        loader = _Loader(self.text)
+        try:
+            node = loader.get_single_node()
+            builder = _Builder(loader, self.path)
+            if node is not None:
+                builder.build(node, ())
+        finally:
+            loader.dispose()
+        return builder.keys, builder.values
+
+    @property
+    def keys(self) -> dict[Loc, Mark]:
+        return self._positions[0]
+
+    @property
+    def values(self) -> dict[Loc, Mark]:
+        return self._positions[1]
 
     def resolve(self, loc: Sequence[str | int]) -> Loc:
         """The data path a validator's ``loc`` points at: parts that are not data keys (union tags) dropped."""
@@ -76,6 +129,30 @@ class Source:
 def _mark(node: yaml.Node) -> Mark:
     style = (node.style or None) if isinstance(node, yaml.ScalarNode) else None
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1, style)
+
+
+class _DuplicateKeyError(Exception):
+    """A mapping repeats a key: the file is built again by ``_Builder``, which says where."""
+
+
+def _data(loader: _Loader, node: yaml.Node) -> Any:
+    """A composed node tree as plain data, as ``_Builder`` builds it, without recording positions."""
+    if isinstance(node, yaml.ScalarNode):
+        return node.value if node.tag == _STR else loader.construct_object(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return [_data(loader, item) for item in node.value]
+    result: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == _STR and isinstance(key_node, yaml.ScalarNode):
+            key = key_node.value
+        else:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int) or isinstance(key, bool):
+                key = str(key)
+        if key in result:
+            raise _DuplicateKeyError
+        result[key] = _data(loader, value_node)
+    return result
 
 
 class _Builder:
@@ -119,6 +196,8 @@ _TAB_INDENT = re.compile(r"^[ ]*\t")
 
 
 def _tab_problems(path: str, text: str) -> list[Problem]:
+    if "\t" not in text:
+        return []
     problems = []
     for number, line in enumerate(text.splitlines(), start=1):
         match = _TAB_INDENT.match(line)
@@ -164,13 +243,16 @@ def parse_text(path: str, text: str) -> tuple[Source | None, list[Problem]]:
         if node is None:
             return None, [Problem(path, 1, 1, "EMPTY_FILE", "the file is empty",
                                   "write the definition or delete the file")]
-        builder = _Builder(loader, path)
-        data = builder.build(node, ())
+        try:
+            return Source(path, _data(loader, node), text), []
+        except _DuplicateKeyError:
+            builder = _Builder(loader, path)
+            data = builder.build(node, ())
     except yaml.YAMLError as exc:
         return None, [_syntax_problem(path, exc)]
     finally:
         loader.dispose()
-    return Source(path, data, builder.keys, builder.values), builder.problems
+    return Source(path, data, text), builder.problems
 
 
 def parse_file(file: Path, display: str | None = None) -> tuple[Source | None, list[Problem]]:

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import yaml
+
 from onestop.catalogue.yamlsource import Mark, parse_file, parse_text
 
 
@@ -88,3 +91,26 @@ def test_resolve_drops_union_tags_from_validator_locations() -> None:
     source, _ = parse_text("x.yaml", "steps:\n  - type: form\n    fields: [{id: a}]\n")
     assert source is not None
     assert source.resolve(("steps", 0, "form", "fields", 0, "text", "id")) == ("steps", 0, "fields", 0, "id")
+
+
+@pytest.mark.parametrize("scalar", [
+    "yes", "No", "OFF", "true", "~", "null", "Null", "0", "17", "-3", "+4", "0x1F", "0o17", "017", "1_000",
+    "1:30", "1.5", "-.5", "1e3", ".inf", "-.Inf", ".nan", "text", "yesterday", "nothing", "~home", "'1'", '"true"',
+    "0.5.1", "<<x", ".", "tc",
+])
+def test_scalars_get_the_types_pyyaml_gives_them(scalar: str) -> None:
+    text = f"a: {scalar}\nb: [{scalar}, x]\nc: {{k: {scalar}}}\n"
+    source, problems = parse_text("x.yaml", text)
+    assert problems == []
+    assert source is not None
+    assert source.data == yaml.safe_load(text)
+
+
+def test_positions_are_found_after_a_clean_parse_and_after_a_duplicate_key() -> None:
+    clean, _ = parse_text("x.yaml", "a:\n  b: [1, {c: 2}]\n")
+    duplicated, _ = parse_text("x.yaml", "a:\n  b: [1, {c: 2}]\na: 3\n")
+    assert clean is not None
+    assert duplicated is not None
+    for source in (clean, duplicated):
+        assert source.value_mark(("a", "b", 1, "c")) == Mark(2, 14)
+        assert source.key_mark(("a", "b")) == Mark(2, 3)
