@@ -131,27 +131,55 @@ def _mark(node: yaml.Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1, style)
 
 
-class _DuplicateKeyError(Exception):
-    """A mapping repeats a key: the file is built again by ``_Builder``, which says where."""
+class _Unusual(Exception):
+    """Something ``_plain_data`` leaves to the composer: anchors, aliases, explicit tags, a repeated or complex
+    key, several documents, no document, or an error (reported at the same place by the composer)."""
 
 
-def _data(loader: _Loader, node: yaml.Node) -> Any:
-    """A composed node tree as plain data, as ``_Builder`` builds it, without recording positions."""
-    if isinstance(node, yaml.ScalarNode):
-        return node.value if node.tag == _STR else loader.construct_object(node, deep=True)
-    if isinstance(node, yaml.SequenceNode):
-        return [_data(loader, item) for item in node.value]
+def _plain_data(loader: _Loader) -> Any:
+    """The document as ``_Builder`` builds it, read straight from libyaml's events for the common case.
+
+    Composing a node tree costs a Python object per node and twice as long as reading the events; definitions
+    rarely use what only the composer handles, and for those files ``_Unusual`` sends them down that path."""
+    get_event = loader.get_event
+    if type(get_event()) is not yaml.StreamStartEvent or type(get_event()) is not yaml.DocumentStartEvent:
+        raise _Unusual
+    data = _event_value(loader, get_event, get_event())
+    if type(get_event()) is not yaml.DocumentEndEvent or type(get_event()) is not yaml.StreamEndEvent:
+        raise _Unusual
+    return data
+
+
+def _event_value(loader: _Loader, get_event: Any, event: Any) -> Any:
+    kind = type(event)
+    if kind is yaml.AliasEvent or event.anchor is not None or event.tag is not None:
+        raise _Unusual
+    if kind is yaml.ScalarEvent:
+        value: str = event.value
+        # The composer asks resolve() for the tag of an untagged scalar: plain ones may be numbers or booleans.
+        if event.implicit[0] and (not value or value[0] in _TYPED_START):
+            tag = _Base.resolve(loader, yaml.ScalarNode, value, event.implicit)
+            if tag != _STR:
+                node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
+                return loader.construct_object(node, deep=True)
+        return value
+    if kind is yaml.SequenceStartEvent:
+        items = []
+        while type(item := get_event()) is not yaml.SequenceEndEvent:
+            items.append(_event_value(loader, get_event, item))
+        return items
+    if kind is not yaml.MappingStartEvent:
+        raise _Unusual
     result: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        if key_node.tag == _STR and isinstance(key_node, yaml.ScalarNode):
-            key = key_node.value
-        else:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int) or isinstance(key, bool):
-                key = str(key)
+    while type(key_event := get_event()) is not yaml.MappingEndEvent:
+        if type(key_event) is not yaml.ScalarEvent:
+            raise _Unusual
+        key = _event_value(loader, get_event, key_event)
+        if not isinstance(key, str | int) or isinstance(key, bool):
+            key = str(key)
         if key in result:
-            raise _DuplicateKeyError
-        result[key] = _data(loader, value_node)
+            raise _Unusual  # a duplicate: the composer's path reports it with both lines
+        result[key] = _event_value(loader, get_event, get_event())
     return result
 
 
@@ -239,15 +267,19 @@ def parse_text(path: str, text: str) -> tuple[Source | None, list[Problem]]:
         return None, tabs
     loader = _Loader(text)
     try:
+        return Source(path, _plain_data(loader), text), []
+    except (_Unusual, yaml.YAMLError):
+        pass
+    finally:
+        loader.dispose()
+    loader = _Loader(text)
+    try:
         node = loader.get_single_node()
         if node is None:
             return None, [Problem(path, 1, 1, "EMPTY_FILE", "the file is empty",
                                   "write the definition or delete the file")]
-        try:
-            return Source(path, _data(loader, node), text), []
-        except _DuplicateKeyError:
-            builder = _Builder(loader, path)
-            data = builder.build(node, ())
+        builder = _Builder(loader, path)
+        data = builder.build(node, ())
     except yaml.YAMLError as exc:
         return None, [_syntax_problem(path, exc)]
     finally:
