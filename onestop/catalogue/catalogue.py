@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-import rfc8785
-
 from onestop.catalogue import crossref
 from onestop.catalogue.assurance import AssuranceLadder
+from onestop.catalogue.canonical import canonical_json
 from onestop.catalogue.departments import DataItem, Department, Provider
 from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
 from onestop.catalogue.loader import Files, find_files, load_file
@@ -94,7 +93,7 @@ def _version(taxonomy: Taxonomy, lists: OptionListMap, departments: Mapping[str,
         "departments": {code: dump_data(department) for code, department in departments.items()},
         "services": {slug: service.content_hash for slug, service in services.items()},
     }
-    return hashlib.sha256(rfc8785.dumps(tree)).hexdigest()
+    return hashlib.sha256(canonical_json(tree)).hexdigest()
 
 
 @dataclass

@@ -65,6 +65,11 @@ def to_simplified(text: str) -> str:
     return str(_t2s().convert(text))
 
 
+# Definition texts recur (every service has "Name in English", every reload reads the same files again) and
+# the conversion is pure but slow, so theirs is cached; feed texts change all day and stay uncached.
+_derived_sc = functools.lru_cache(maxsize=1 << 16)(to_simplified)
+
+
 def _missing(data: Any, key: str) -> bool:
     return isinstance(data, dict) and (key not in data or data[key] is None)
 
@@ -113,7 +118,7 @@ class LocalizedText(BaseModel):
     def _derive_simplified(cls, data: Any) -> Any:
         _require_translations(data)
         if isinstance(data, dict) and _missing(data, "sc") and isinstance(data.get("tc"), str):
-            return {**data, "sc": to_simplified(data["tc"])}
+            return {**data, "sc": _derived_sc(data["tc"])}
         return data
 
     @field_validator("en", "tc", "sc")
@@ -143,7 +148,7 @@ class LocalizedList(BaseModel):
         _require_translations(data)
         tc = data.get("tc") if isinstance(data, dict) else None
         if isinstance(data, dict) and _missing(data, "sc") and isinstance(tc, list | tuple):
-            return {**data, "sc": [to_simplified(word) if isinstance(word, str) else word for word in tc]}
+            return {**data, "sc": [_derived_sc(word) if isinstance(word, str) else word for word in tc]}
         return data
 
     def get(self, lang: Lang | str) -> tuple[str, ...]:
