@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +107,14 @@ def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[
     """A worker for application workflows; our pure modules and the CEL engine bypass the sandbox reload."""
     from onestop.workflows.application import ServiceApplicationWorkflow
 
+    # A workflow's next task goes to the worker that cached it; when that worker was killed, the task waits this
+    # long before any other worker may take it (the SDK default, 10 s, is what a citizen waited after a crash).
+    options.setdefault("sticky_queue_schedule_to_start_timeout", STICKY_SCHEDULE_TO_START)
     return Worker(client, task_queue=task_queue, workflows=[ServiceApplicationWorkflow], activities=activities,
                   workflow_runner=workflow_runner(), **options)
+
+
+STICKY_SCHEDULE_TO_START = timedelta(seconds=3)
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

@@ -61,6 +61,12 @@ with workflow.unsafe.imports_passed_through():
     )
 
 _SHORT = timedelta(seconds=30)
+# I/O activities heartbeat every half second: a worker killed mid-attempt is noticed after this long, and the
+# attempt retried on another worker, instead of after the whole start-to-close timeout.
+_HEARTBEAT = timedelta(seconds=3)
+# A prefill the citizen waits for: retry soon, a few times, then let the citizen retry or type the data.
+_PREFILL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(seconds=5), maximum_attempts=5)
 # Delivery keeps retrying with backoff for days: a department that is down delays a submission, never loses it.
 _DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                               maximum_interval=timedelta(minutes=10))
@@ -420,8 +426,8 @@ class ServiceApplicationWorkflow:
             content_hash=self._snapshot.content_hash, assurance=self._in.citizen.assurance,
         )
         result: PrefillResult = await workflow.execute_activity(
-            Activity.PREFILL, request, start_to_close_timeout=_SHORT, result_type=PrefillResult,
-            retry_policy=RetryPolicy(maximum_attempts=5),
+            Activity.PREFILL, request, start_to_close_timeout=_SHORT, heartbeat_timeout=_HEARTBEAT,
+            result_type=PrefillResult, retry_policy=_PREFILL_RETRY,
         )
         return result
 

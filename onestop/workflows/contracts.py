@@ -235,6 +235,9 @@ class PrefillRequest:
     valid_for_seconds: int | None
     content_hash: str = ""
     assurance: str = ""
+    # Names this logical fetch, the same on every retry of it, so its consent and access-log entries are written
+    # once; the activity fills it in from its own identity when empty.
+    fetch_id: str = ""
 
 
 @dataclass(frozen=True)

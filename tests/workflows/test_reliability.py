@@ -11,6 +11,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,11 +28,13 @@ from onestop.engine.applications.delivery import inbox
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.crypto.signing import Signer
+from onestop.engine.data.providers import SqlRegistryProvider
 from onestop.engine.db import Database
 from onestop.engine.temporal import workflow_runner
 from onestop.workflows.application import ServiceApplicationWorkflow
-from onestop.workflows.snapshot import ServiceSnapshot
+from onestop.workflows.snapshot import PrefillSpec, ServiceSnapshot
 
+from . import worker_process
 from .conftest import CITIZEN, CODEC_KEY, answers_applicant, licence_service
 from .test_application import ADULT, LADDER, face, fresh, through_details
 
@@ -217,6 +220,22 @@ async def test_a_department_down_for_a_while_gets_the_submission_exactly_once(
     assert [i.application_id for i in await inbox(database, "TD")] == [app]
 
 
+def _spawner(temporal_env: WorkflowEnvironment, task_queue: str, db_path: Path
+             ) -> Callable[..., subprocess.Popen[bytes]]:
+    address = temporal_env.client.service_client.config.target_host
+
+    def spawn(mode: str = "fake") -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(  # noqa: S603 - our own test helper
+            [sys.executable, "-m", "tests.workflows.worker_process", address, task_queue, str(db_path), mode],
+            cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == b"ready"
+        return process
+
+    return spawn
+
+
 @pytest.mark.slow
 async def test_killing_the_worker_mid_application_loses_nothing(
     temporal_env: WorkflowEnvironment, client: Client, tmp_path: Path
@@ -225,17 +244,7 @@ async def test_killing_the_worker_mid_application_loses_nothing(
     database = Database(f"sqlite+aiosqlite:///{db_path}")
     await database.create_all()
     task_queue = f"crash-{uuid.uuid4()}"
-    address = temporal_env.client.service_client.config.target_host
-
-    def spawn() -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(  # noqa: S603 - our own test helper
-            [sys.executable, "-m", "tests.workflows.worker_process", address, task_queue, str(db_path)],
-            cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
-        )
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == b"ready"
-        return process
-
+    spawn = _spawner(temporal_env, task_queue, db_path)
     apps = apps_for(client, task_queue, database, licence_service())
     first = spawn()
     try:
@@ -256,6 +265,57 @@ async def test_killing_the_worker_mid_application_loses_nothing(
         assert view.completed == ["prefill", "terms", "applicant", "details"]
     finally:
         _kill(second)
+        await database.close()
+
+
+@pytest.mark.slow
+async def test_a_prefill_on_a_killed_worker_is_retried_in_seconds_and_logged_once(
+    temporal_env: WorkflowEnvironment, client: Client, tmp_path: Path
+) -> None:
+    db_path = tmp_path / "crash.db"
+    database = Database(f"sqlite+aiosqlite:///{db_path}")
+    await database.create_all()
+    data = worker_process.data_services(database)
+    await data.profiles.update("sub-crash", {"nameEn": "CHAN Tai Man", "hkid": "A123456(3)"})
+    citizen = await data.citizens.ensure("sub-crash")
+    registry = data.providers.get("td-licensing")
+    assert isinstance(registry, SqlRegistryProvider)
+    await registry.put(citizen.id, "driving-licence", {"number": "DL123"}, datetime.now(UTC))
+    service = licence_service()
+    prefill = service.steps[0]
+    assert isinstance(prefill, PrefillSpec)
+    service = replace(service, steps=[replace(prefill, items=[*prefill.items, "td-licensing.driving-licence"]),
+                                      *service.steps[1:]])
+    task_queue = f"crash-{uuid.uuid4()}"
+    spawn = _spawner(temporal_env, task_queue, db_path)
+    apps = apps_for(client, task_queue, database, service)
+    first = spawn("gateway-hang")
+    second = None
+    try:
+        view = await apps.start(citizen.ref, ADULT, "renew-licence", fresh())
+        app = view.application_id
+        grant = asyncio.create_task(apps.grant_consent(app, citizen.ref, "prefill"))
+        assert first.stdout is not None
+        # The first attempt has read the data and logged it; the worker dies before it can report.
+        assert await asyncio.to_thread(first.stdout.readline) == b"fetched\n"
+        _kill(first)
+        second = spawn("gateway")
+        began = asyncio.get_running_loop().time()
+        view = await asyncio.wait_for(grant, timeout=60)
+        waited = asyncio.get_running_loop().time() - began
+        # Before heartbeats the retry waited out the 30 s start-to-close timeout.
+        assert waited < 10, f"the grant completed {waited:.1f} s after the new worker started"
+        assert view.completed == ["prefill"]
+        assert view.prefilled["name"].value == "CHAN Tai Man"
+        entries = (await data.access_log.list("sub-crash")).entries
+        assert sorted(e.provider_id for e in entries if e.application_id == app) == ["eme", "td-licensing"]
+        assert {e.outcome for e in entries} == {"allowed"}
+        assert len(await data.consents.list("sub-crash")) == 1
+        assert await data.access_log.verify_chain(citizen.id) == 2
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                _kill(process)
         await database.close()
 
 
