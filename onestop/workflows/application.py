@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -301,6 +301,11 @@ class ServiceApplicationWorkflow:
                                 self._in.created_at, carried, self._in.history_limit,
                                 self._in.delivery_retry_seconds)
 
+    def _submitted_at(self) -> datetime:
+        # The first SUBMITTED entry, not the last change: a redelivery (or a status set meanwhile) must send the
+        # submission as it was signed the first time.
+        return next((t.at for t in self._timeline if t.status is Status.SUBMITTED), self._updated_at)
+
     async def _deliver(self) -> None:
         assert self._reference is not None
         submit = next((s for s in self._snapshot.steps if isinstance(s, SubmitSpec)), None)
@@ -311,7 +316,7 @@ class ServiceApplicationWorkflow:
             department=(submit.department if submit and submit.department else self._snapshot.department),
             endpoint=(submit.endpoint if submit and submit.endpoint else self._snapshot.submission_url),
             citizen_ref=self._in.citizen_ref, answers=self._progress.answers, consents=self._consents,
-            assurance=self._step_up_assurance, submitted_at=self._updated_at,
+            assurance=self._step_up_assurance, submitted_at=self._submitted_at(),
         )
         window = timedelta(seconds=self._in.delivery_retry_seconds) if self._in.delivery_retry_seconds > 0 \
             else DELIVERY_RETRY_DEFAULT

@@ -346,7 +346,11 @@ async def test_a_delivery_failing_past_its_window_waits_for_an_operator_and_the_
     await until(lambda: _delivered(apps, app), within=15)
     assert len(department.attempts) == failed_attempts + 1
     assert list(department.accepted) == [app]
-    assert (await apps.get(app, "citizen-1")).status == "SUBMITTED"
+    citizen_view = await apps.get(app, "citizen-1")
+    assert citizen_view.status == "SUBMITTED"
+    # What arrives is the submission as the citizen made it, not stamped with the redelivery's time.
+    signed = Signer(bytes(32)).verify_submission(department.accepted[app]["jws"])
+    assert signed["submittedAt"] == next(t.at for t in citizen_view.timeline if t.status == "SUBMITTED").isoformat()
     with pytest.raises(InvalidInput, match="only an application whose delivery failed"):
         await apps.redeliver(OPERATOR, app, "redeliver-2")
     # The same client mutation id answers again without a second delivery.
