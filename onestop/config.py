@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "onestop-applications"
     temporal_ui_port: int = Field(default=8233, ge=0, le=65535)
+    # How long delivery to a department retries (exponential backoff up to 10 minutes apart) before the
+    # application is DELIVERY_FAILED and waits for an operator's redelivery. Fixed per application at its start.
+    delivery_retry_hours: float = Field(default=24.0, gt=0)
 
     # Identity: the OIDC issuer whose access tokens the API accepts.
     oidc_issuer: str | None = None

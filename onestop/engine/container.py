@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import text
 from temporalio.client import Client
@@ -120,7 +121,8 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
     if temporal is not None:
         ladder = catalogue.catalogue.assurance
         applications = ApplicationService(temporal, settings.temporal_task_queue, database,
-                                          CatalogueSnapshots(catalogue), ladder)
+                                          CatalogueSnapshots(catalogue), ladder,
+                                          delivery_retry=timedelta(hours=settings.delivery_retry_hours))
     return Engine(settings=settings, catalogue=catalogue, feeds=feeds, tokens=tokens, database=database, data=data,
                   applicants=applicants, applications=applications, identity_provider=identity_provider,
                   _closers=closers)

@@ -6,6 +6,7 @@ import functools
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,9 @@ def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[
     from onestop.workflows.application import ServiceApplicationWorkflow
 
     interceptors = [ActivityMetrics(), *options.pop("interceptors", ())]
+    # A workflow's next task goes to the worker that cached it; when that worker was killed, the task waits this
+    # long before any other worker may take it (the SDK default, 10 s, is what a citizen waited after a crash).
+    options.setdefault("sticky_queue_schedule_to_start_timeout", STICKY_SCHEDULE_TO_START)
     return Worker(client, task_queue=task_queue, workflows=[ServiceApplicationWorkflow], activities=activities,
                   workflow_runner=workflow_runner(), interceptors=interceptors, **options)
 
@@ -159,6 +163,9 @@ class _TimedActivity(ActivityInboundInterceptor):
         finally:
             metrics.ACTIVITY_LATENCY.labels(name, outcome).observe(time.perf_counter() - started)
             LOG_OPERATION.reset(token)
+
+
+STICKY_SCHEDULE_TO_START = timedelta(seconds=3)
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

@@ -177,6 +177,8 @@ class UserErrorCode(Enum):
         "APPROVER_REQUIRED", description="Only staff with the approver role may approve or reject.")
     INVALID_TRANSITION = strawberry.enum_value(
         "INVALID_TRANSITION", description="The application already has a final status.")
+    NOT_DELIVERY_FAILED = strawberry.enum_value(
+        "NOT_DELIVERY_FAILED", description="Only an application whose delivery failed can be redelivered.")
     UNKNOWN_PROVIDER = strawberry.enum_value(
         "UNKNOWN_PROVIDER", description="A data item names a provider the catalogue does not have.")
     UNKNOWN_DATA_ITEM = strawberry.enum_value(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from onestop.workflows import interpreter as interp
     from onestop.workflows.contracts import (
         CITIZEN_ACTOR,
+        DELIVERY_RETRY_DEFAULT,
         DEPARTMENT_STATUSES,
         MESSAGE_MAX_CHARS,
         QUERY_SNAPSHOT,
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         OpenInput,
         PrefillRequest,
         PrefillResult,
+        Redeliver,
         ReferenceRequest,
         Status,
         StepAction,
@@ -63,7 +65,14 @@ with workflow.unsafe.imports_passed_through():
     )
 
 _SHORT = timedelta(seconds=30)
-# Delivery keeps retrying with backoff for days: a department that is down delays a submission, never loses it.
+# I/O activities heartbeat every half second: a worker killed mid-attempt is noticed after this long, and the
+# attempt retried on another worker, instead of after the whole start-to-close timeout.
+_HEARTBEAT = timedelta(seconds=3)
+# A prefill the citizen waits for: retry soon, a few times, then let the citizen retry or type the data.
+_PREFILL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(seconds=5), maximum_attempts=5)
+# Delivery retries with backoff for the application's delivery window (24 h unless the engine says otherwise): a
+# department down for a while delays a submission, never loses it; one down for longer needs an operator.
 _DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                               maximum_interval=timedelta(minutes=10))
 _MAX_MUTATIONS = 200
@@ -76,6 +85,14 @@ def _refuse(*errors: FieldError) -> ApplicationError:
         type=REFUSED,
         non_retryable=True,
     )
+
+
+def _failure(exc: ActivityError) -> str:
+    # The innermost cause says what the department answered (an HTTP status) or that the window ran out.
+    cause: BaseException = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    return f"Delivery to the department failed: {cause}"[:MESSAGE_MAX_CHARS]
 
 
 def _error(path: str, code: str, en: str, tc: str) -> FieldError:
@@ -101,7 +118,9 @@ class ServiceApplicationWorkflow:
         self._created_at = carried.created_at if carried else params.created_at
         self._updated_at = workflow.now()
         self._index_dirty = carried is None
-        self._deliver_pending = bool(self._reference) and not self._delivered
+        # A delivery that failed waits for an operator's redelivery, also in the next run.
+        self._deliver_pending = bool(self._reference) and not self._delivered \
+            and self._status is not Status.DELIVERY_FAILED
         self._step_up_assurance = params.citizen.assurance
         self._exit_message: Text | None = None
         # True while an update waits on an activity; other step actions are refused until it finishes.
@@ -283,7 +302,13 @@ class ServiceApplicationWorkflow:
             created_at=self._created_at,
         )
         return ApplicationInput(self._in.application_id, self._snapshot, self._in.citizen_ref, self._in.citizen,
-                                self._in.created_at, carried, self._in.history_limit)
+                                self._in.created_at, carried, self._in.history_limit,
+                                self._in.delivery_retry_seconds)
+
+    def _submitted_at(self) -> datetime:
+        # The first SUBMITTED entry, not the last change: a redelivery (or a status set meanwhile) must send the
+        # submission as it was signed the first time.
+        return next((t.at for t in self._timeline if t.status is Status.SUBMITTED), self._updated_at)
 
     async def _deliver(self) -> None:
         assert self._reference is not None
@@ -295,12 +320,25 @@ class ServiceApplicationWorkflow:
             department=(submit.department if submit and submit.department else self._snapshot.department),
             endpoint=(submit.endpoint if submit and submit.endpoint else self._snapshot.submission_url),
             citizen_ref=self._in.citizen_ref, answers=self._progress.answers, consents=self._consents,
-            assurance=self._step_up_assurance, submitted_at=self._updated_at,
+            assurance=self._step_up_assurance, submitted_at=self._submitted_at(),
         )
-        await workflow.execute_activity(
-            Activity.DELIVER, submission, start_to_close_timeout=timedelta(minutes=2),
-            retry_policy=_DELIVERY_RETRY, result_type=DeliveryReceipt,
-        )
+        window = timedelta(seconds=self._in.delivery_retry_seconds) if self._in.delivery_retry_seconds > 0 \
+            else DELIVERY_RETRY_DEFAULT
+        try:
+            await workflow.execute_activity(
+                Activity.DELIVER, submission, start_to_close_timeout=timedelta(minutes=2),
+                schedule_to_close_timeout=window, heartbeat_timeout=_HEARTBEAT,
+                retry_policy=_DELIVERY_RETRY, result_type=DeliveryReceipt,
+            )
+        except ActivityError as exc:
+            # Out of retries (the window passed) or refused for good: staff and operators see DELIVERY_FAILED and
+            # an operator redelivers once the cause is fixed. Before, this failed the whole workflow, so no
+            # recorded history takes this path.
+            self._deliver_pending = False
+            if self._status is Status.SUBMITTED:
+                self._updated_at = workflow.now()
+                self._set_status(Status.DELIVERY_FAILED, _failure(exc))
+            return
         self._delivered = True
         self._deliver_pending = False
 
@@ -319,7 +357,9 @@ class ServiceApplicationWorkflow:
     def department_status(self, update: DepartmentStatus) -> None:
         # Signals cannot be refused; the engine checks the transition first, this guard keeps history honest.
         status = update.status
-        if status not in DEPARTMENT_STATUSES or self._status in TERMINAL or self._status is Status.DRAFT:
+        if status not in DEPARTMENT_STATUSES or self._status in TERMINAL \
+                or self._status in (Status.DRAFT, Status.DELIVERY_FAILED):
+            # DELIVERY_FAILED: the department does not have it yet; an operator redelivers first.
             return
         oversized = (update.message is not None and len(update.message) > MESSAGE_MAX_CHARS) \
             or len(self._timeline) >= TIMELINE_MAX_ENTRIES
@@ -429,8 +469,8 @@ class ServiceApplicationWorkflow:
             content_hash=self._snapshot.content_hash, assurance=self._in.citizen.assurance,
         )
         result: PrefillResult = await workflow.execute_activity(
-            Activity.PREFILL, request, start_to_close_timeout=_SHORT, result_type=PrefillResult,
-            retry_policy=RetryPolicy(maximum_attempts=5),
+            Activity.PREFILL, request, start_to_close_timeout=_SHORT, heartbeat_timeout=_HEARTBEAT,
+            result_type=PrefillResult, retry_policy=_PREFILL_RETRY,
         )
         return result
 
@@ -554,6 +594,32 @@ class ServiceApplicationWorkflow:
             raise _refuse(_error("", "NOT_WITHDRAWABLE",
                                  f"The application is {self._status.value}; it can no longer be withdrawn.",
                                  f"申請狀態為 {self._status.value}，已不能撤回。"))
+
+    @workflow.update(name=Update.REDELIVER)
+    def redeliver(self, action: Redeliver) -> ApplicationView:
+        # New handler only: recorded histories have no such update. The main loop delivers again, with a fresh
+        # retry window; the answer is immediate, the outcome shows as the status later.
+        if self._seen(action.client_mutation_id):
+            return self._view()
+        self._remember(action.client_mutation_id)
+        self._updated_at = workflow.now()
+        self._set_status(Status.SUBMITTED, "Redelivery to the department requested", action.actor)
+        self._deliver_pending = True
+        return self._view()
+
+    @redeliver.validator
+    def _validate_redeliver(self, action: Redeliver) -> None:
+        if self._seen(action.client_mutation_id):
+            return
+        if self._status is not Status.DELIVERY_FAILED:
+            raise _refuse(_error("applicationId", "NOT_DELIVERY_FAILED",
+                                 f"The application is {self._status.value}; only an application whose delivery "
+                                 "failed can be redelivered.",
+                                 f"申請狀態為 {self._status.value}；只有遞交失敗的申請可以重新遞交。"))
+        if len(self._timeline) >= TIMELINE_MAX_ENTRIES:
+            raise _refuse(_error("", "APPLICATION_FULL",
+                                 "This application's timeline is full; contact the platform team.",
+                                 "此申請的進度記錄已滿，請聯絡平台團隊。"))
 
     @workflow.update(name=Update.RESPOND)
     def respond_to_request(self, response: InfoResponse) -> ApplicationView:

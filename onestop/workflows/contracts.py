@@ -7,7 +7,7 @@ Activities are referenced by name here and implemented in ``onestop.engine.appli
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -30,11 +30,17 @@ class Status(StrEnum):
     WITHDRAWN = "WITHDRAWN"
     EXPIRED = "EXPIRED"
     NOT_ELIGIBLE = "NOT_ELIGIBLE"
+    # Delivery to the department ran out of retries; staff and operators see it, the citizen sees SUBMITTED.
+    DELIVERY_FAILED = "DELIVERY_FAILED"
 
 
 TERMINAL = frozenset({Status.APPROVED, Status.REJECTED, Status.WITHDRAWN, Status.EXPIRED, Status.NOT_ELIGIBLE})
 DEPARTMENT_STATUSES = frozenset({Status.IN_REVIEW, Status.NEEDS_INFO, Status.APPROVED, Status.REJECTED})
-WITHDRAWABLE = frozenset({Status.DRAFT, Status.SUBMITTED, Status.IN_REVIEW, Status.NEEDS_INFO})
+# DELIVERY_FAILED too: to the citizen it is SUBMITTED, which they may withdraw.
+WITHDRAWABLE = frozenset({Status.DRAFT, Status.SUBMITTED, Status.IN_REVIEW, Status.NEEDS_INFO,
+                          Status.DELIVERY_FAILED})
+DELIVERY_RETRY_DEFAULT = timedelta(hours=24)
+"""How long delivery retries when the application's input names no window (``delivery_retry_seconds`` 0)."""
 
 
 class Update:
@@ -46,6 +52,7 @@ class Update:
     GO_BACK = "goBack"
     WITHDRAW = "withdraw"
     RESPOND = "respondToRequest"
+    REDELIVER = "redeliver"
 
 
 # Visibility: the engine sets all four when it starts an application (and registers them with the server);
@@ -106,6 +113,8 @@ class ApplicationInput:
     carried: Carried | None = None
     # Continue as new past this many history events (0: only when the server suggests it).
     history_limit: int = 0
+    # How long delivery to the department retries before the application is DELIVERY_FAILED (0: the default).
+    delivery_retry_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -168,6 +177,14 @@ class InfoResponse:
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""
+
+
+@dataclass(frozen=True)
+class Redeliver:
+    """An operator's request to deliver a DELIVERY_FAILED application again (the engine checked the role)."""
+
+    actor: str
+    client_mutation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -236,6 +253,9 @@ class PrefillRequest:
     valid_for_seconds: int | None
     content_hash: str = ""
     assurance: str = ""
+    # Names this logical fetch, the same on every retry of it, so its consent and access-log entries are written
+    # once; the activity fills it in from its own identity when empty.
+    fetch_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,9 @@ DECIDE = """mutation($id: ID!, $status: ApplicationStatus!, $message: String) {
   updateApplicationStatus(input: {applicationId: $id, status: $status, message: $message}) {
     application { status timeline { status message } } userErrors { field code message } } }"""
 
+REDELIVER = """mutation($id: ID!) { redeliverApplication(input: {applicationId: $id}) {
+    application { status } userErrors { field code message } } }"""
+
 
 @pytest.fixture(scope="module")
 async def engine(temporal_env: WorkflowEnvironment, definitions_dir: Path,
@@ -141,6 +144,14 @@ async def test_a_citizen_renews_a_driving_licence_and_the_department_approves_it
                           (await api.data(INBOX, headers=other))["departmentInbox"]["edges"]]
     foreign = (await api.data(DECIDE, {"id": app_id, "status": "APPROVED"}, other))["updateApplicationStatus"]
     assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
+    # Redelivery is for operators, and only for an application whose delivery failed (this one was delivered).
+    refused_redelivery = await api.post(REDELIVER, {"id": app_id}, officer)
+    assert refused_redelivery["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "operator" in refused_redelivery["errors"][0]["message"]
+    operator = await api.token({"staff": "td-supervisor"})
+    delivered = (await api.data(REDELIVER, {"id": app_id}, operator))["redeliverApplication"]
+    assert [(e["field"], e["code"]) for e in delivered["userErrors"]] == [(["input", "applicationId"],
+                                                                          "NOT_DELIVERY_FAILED")]
 
     decided = (await api.data(DECIDE, {"id": app_id, "status": "NEEDS_INFO", "message": "Upload a photo"}, officer)
                )["updateApplicationStatus"]["application"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from temporalio import activity
@@ -49,7 +50,12 @@ class ApplicationActivities:
 
     @activity.defn(name=Activity.PREFILL)
     async def prefill(self, request: PrefillRequest) -> PrefillResult:
-        return await self.prefill_port(request)
+        if not request.fetch_id:
+            # Run and activity id are the same on every attempt of this activity and differ for the next prefill
+            # (a new grant after going back is a new fetch), which is what the idempotency keys need.
+            info = activity.info()
+            request = replace(request, fetch_id=f"{info.workflow_run_id}/{info.activity_id}")
+        return await heartbeating(self.prefill_port(request))
 
     @activity.defn(name=Activity.ALLOCATE_REFERENCE)
     async def allocate_reference(self, request: ReferenceRequest) -> str:
@@ -61,6 +67,9 @@ class ApplicationActivities:
 
     @activity.defn(name=Activity.DELIVER)
     async def deliver_submission(self, submission: Submission) -> DeliveryReceipt:
+        return await heartbeating(self._deliver(submission))
+
+    async def _deliver(self, submission: Submission) -> DeliveryReceipt:
         signed = self.signer.sign_submission(
             application_id=submission.application_id, service_slug=submission.service_id,
             service_hash=submission.content_hash, department=submission.department,
@@ -98,6 +107,26 @@ class ApplicationActivities:
         return [self.prefill, self.allocate_reference, self.deliver_submission, self.index_application]
 
 
+T = TypeVar("T")
+
+HEARTBEAT_EVERY = 0.5
+"""Seconds between heartbeats of a running I/O activity; the workflow's heartbeat timeout is a few of these."""
+
+
+async def heartbeating(work: Awaitable[T]) -> T:
+    """Await ``work`` while heartbeating, so Temporal learns within seconds that a killed worker's attempt is
+    gone and retries it elsewhere, instead of waiting out the whole start-to-close timeout."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        task.cancel()
+
+
 def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore) -> Prefill:
     """The prefill port over the consent gateway: one consent artefact for exactly the step's items."""
 
@@ -126,6 +155,7 @@ async def _gateway_prefill(gateway: DataGateway, request: PrefillRequest, acr: s
         items=request.items, purpose=request.purpose, acr=acr,
         lawful_basis=request.lawful_basis, mode="standing" if request.mode == "standing" else "one-off",
         valid_for=timedelta(seconds=request.valid_for_seconds) if request.valid_for_seconds else None,
+        fetch_id=request.fetch_id or None,
     )
 
 

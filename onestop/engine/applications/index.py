@@ -12,7 +12,7 @@ nor vanish from the pages still to come.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -22,8 +22,11 @@ from onestop.engine.db import ApplicationRow, Database
 from onestop.workflows.contracts import IndexEntry, Status
 
 DEPARTMENT_VISIBLE = (Status.SUBMITTED, Status.IN_REVIEW, Status.NEEDS_INFO, Status.APPROVED, Status.REJECTED,
-                      Status.WITHDRAWN)
-"""What a department sees of its applications: everything from submission on."""
+                      Status.WITHDRAWN, Status.DELIVERY_FAILED)
+"""What a department sees of its applications: everything from submission on, failed deliveries included."""
+
+CITIZEN_SEES = {Status.DELIVERY_FAILED: Status.SUBMITTED}
+"""Statuses a citizen sees as another (see ``service.citizen_view``): a failed delivery is "being processed"."""
 
 ORDER = (ApplicationRow.created_at.desc(), ApplicationRow.application_id)
 """Newest first; the id breaks ties so the order is total, which a keyset needs."""
@@ -90,7 +93,13 @@ async def record(db: Database, entry: IndexEntry) -> None:
 async def citizen_page(db: Database, citizen_ref: str, *, first: int, after: IndexPosition | None = None,
                        status: str | None = None) -> IndexPage:
     """A citizen's applications, newest first: up to ``first`` entries after ``after``."""
-    return await _page(db, [ApplicationRow.citizen_ref == citizen_ref], first, after, status)
+    where = [ApplicationRow.citizen_ref == citizen_ref]
+    if status is not None:
+        # Filter on what the citizen sees: SUBMITTED includes failed deliveries, which never match on their own.
+        seen_as = [s.value for s in Status if CITIZEN_SEES.get(s, s).value == status]
+        where.append(ApplicationRow.status.in_(seen_as))
+    page = await _page(db, where, first, after, None)
+    return replace(page, entries=[replace(e, status=CITIZEN_SEES.get(e.status, e.status)) for e in page.entries])
 
 
 async def department_page(db: Database, department: str, *, first: int, after: IndexPosition | None = None,

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,10 +47,12 @@ from onestop.workflows.contracts import (
     IndexEntry,
     InfoResponse,
     OpenInput,
+    Redeliver,
     Status,
     StepAction,
     StepAnswers,
     StepUpProof,
+    TimelineEntry,
     Update,
     Withdraw,
 )
@@ -65,6 +68,27 @@ SnapshotSource = Callable[[str], ServiceSnapshot | None]
 APPROVER_ROLE = "approver"
 """The staff role that may decide an application; caseworkers move it on (IN_REVIEW, NEEDS_INFO)."""
 DECISIONS = frozenset({Status.APPROVED, Status.REJECTED})
+OPERATOR_ROLE = "operator"
+"""The staff role that may redeliver an application whose delivery failed, once the cause is fixed."""
+
+
+def citizen_view(view: ApplicationView) -> ApplicationView:
+    """The application as its citizen sees it: a failed delivery reads as SUBMITTED ("received, being processed").
+
+    Delivery is the platform's and the department's to fix, and the citizen can do nothing about it, so they
+    see neither the failure nor the operator's redelivery; staff and operators see both.
+    """
+    if view.status != Status.DELIVERY_FAILED and all(t.status != Status.DELIVERY_FAILED for t in view.timeline):
+        return view
+    timeline: list[TimelineEntry] = []
+    submitted = False
+    for entry in view.timeline:
+        if entry.status == Status.DELIVERY_FAILED or (entry.status == Status.SUBMITTED and submitted):
+            continue  # the failure, and the SUBMITTED of each redelivery after it
+        submitted = submitted or entry.status == Status.SUBMITTED
+        timeline.append(entry)
+    status = Status.SUBMITTED if view.status == Status.DELIVERY_FAILED else view.status
+    return replace(view, status=status, timeline=timeline)
 
 
 
@@ -83,8 +107,9 @@ def application_id_for(citizen_ref: str, service_id: str, client_mutation_id: st
 class ApplicationService:
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
                  ladder: AssuranceLadder | None = None, *, history_limit: int = 0,
-                 store: SnapshotStore | None = None) -> None:
+                 store: SnapshotStore | None = None, delivery_retry: timedelta | None = None) -> None:
         self.client = client
+        self.delivery_retry = delivery_retry
         self.task_queue = task_queue
         self.database = database
         self.snapshots = snapshots
@@ -110,7 +135,8 @@ class ApplicationService:
         now = datetime.now(UTC)
         operation = WithStartWorkflowOperation(
             ServiceApplicationWorkflow.run,
-            ApplicationInput(application_id, snapshot, citizen_ref, citizen, now, history_limit=self.history_limit),
+            ApplicationInput(application_id, snapshot, citizen_ref, citizen, now, history_limit=self.history_limit,
+                             delivery_retry_seconds=self._delivery_retry_seconds()),
             id=application_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -145,7 +171,7 @@ class ApplicationService:
         view = await self._query(application_id)
         if view.citizen_ref != citizen_ref:
             raise NotFound("application", application_id)
-        return view
+        return citizen_view(view)
 
     async def submit_step(self, application_id: str, citizen_ref: str, step_id: str, answers: dict[str, Any],
                           client_mutation_id: str | None = None) -> ApplicationView:
@@ -264,6 +290,10 @@ class ApplicationService:
         if view.status in TERMINAL:
             raise InvalidInput([FieldError(["status"], "INVALID_TRANSITION", {
                 "en": f"The application is already {view.status}; it cannot change."})])
+        if view.status == Status.DELIVERY_FAILED:
+            raise InvalidInput([FieldError(["status"], "INVALID_TRANSITION", {
+                "en": "The application has not reached the department: its delivery failed. An operator "
+                      "redelivers it once the department's endpoint is fixed; then it can move on."})])
         message = message.strip() if message else None
         if target is Status.NEEDS_INFO and not message:
             raise InvalidInput([FieldError(["message"], "REQUIRED", {
@@ -287,6 +317,30 @@ class ApplicationService:
         await self._index(view)
         metrics.APPLICATIONS_DECIDED.labels(view.service_id, target.value).inc()
         return view
+
+    async def redeliver(self, principal: Principal, application_id: str,
+                        client_mutation_id: str | None = None) -> ApplicationView:
+        """Deliver a DELIVERY_FAILED application again, with a fresh retry window (operators only)."""
+        _check_client_mutation_id(client_mutation_id)
+        if OPERATOR_ROLE not in principal.roles:
+            self._staff_department(principal)  # not staff at all: the same refusal as every staff call
+            raise Forbidden(f"redelivery needs the '{OPERATOR_ROLE}' staff role")
+        await self.get_for_staff(principal, application_id)
+        update_id = None
+        if client_mutation_id is not None:
+            digest = hashlib.sha256(f"{principal.sub}\x1f{client_mutation_id}".encode()).hexdigest()[:32]
+            update_id = f"{Update.REDELIVER}:{digest}"
+        try:
+            view: ApplicationView = await self.client.get_workflow_handle(application_id).execute_update(
+                Update.REDELIVER, Redeliver(principal.sub, client_mutation_id), id=update_id,
+                result_type=ApplicationView)
+        except WorkflowUpdateFailedError as exc:
+            raise _refused(exc) from exc
+        await self._index(view)
+        return view
+
+    def _delivery_retry_seconds(self) -> float:
+        return self.delivery_retry.total_seconds() if self.delivery_retry is not None else 0.0
 
     def _staff_department(self, principal: Principal) -> str:
         if not principal.is_staff or principal.department is None or not principal.roles:
@@ -343,7 +397,7 @@ class ApplicationService:
         view = await self._complete(view)
         if view.status not in (Status.DRAFT, Status.SUBMITTED):  # the workflow indexed a submission
             await self._index(view)
-        return view
+        return citizen_view(view)
 
     async def _index(self, view: ApplicationView) -> None:
         # The workflow indexes status changes itself, just after answering; writing here too means the caller's

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from onestop.engine import metrics
 from onestop.engine.crypto.signing import Signer
@@ -154,10 +155,11 @@ class ConsentService:
                     items: Sequence[str], purpose: Any, acr: str, lawful_basis: str = "consent",
                     mode: Mode = "one-off", valid_for: timedelta | None = None,
                     application_id: str | None = None, step_id: str | None = None,
-                    now: datetime | None = None) -> Consent:
+                    now: datetime | None = None, grant_key: str | None = None) -> Consent:
         """Record and sign a consent for exactly ``items`` (``provider.item``) for ``purpose``.
 
         ``who`` is the citizen's ``sub`` (GraphQL) or a resolved ``Citizen`` (workflow activities, by ref).
+        ``grant_key`` names one logical grant: granting again under it returns the consent already recorded.
         """
         if mode not in ("one-off", "standing"):
             raise InvalidInput([field_error(("mode",), "mode must be one-off or standing")])
@@ -177,13 +179,25 @@ class ConsentService:
             expires_at=granted + (valid_for or default), revoked_at=None, jws="",
         )
         jws = self.signer.sign(_artefact(consent), typ=CONSENT_TYP)
-        async with self.database.session() as session:
-            session.add(ConsentRow(
-                id=consent.id, citizen_id=citizen.id, service_slug=service_slug, service_hash=service_hash,
-                department=department, providers=list(providers), items=list(ordered), purpose=text,
-                lawful_basis=lawful_basis, mode=mode, acr=acr, application_id=application_id, step_id=step_id,
-                granted_at=granted, expires_at=consent.expires_at, revoked_at=None, jws=jws,
-            ))
+        row = ConsentRow(
+            id=consent.id, citizen_id=citizen.id, service_slug=service_slug, service_hash=service_hash,
+            department=department, providers=list(providers), items=list(ordered), purpose=text,
+            lawful_basis=lawful_basis, mode=mode, acr=acr, application_id=application_id, step_id=step_id,
+            granted_at=granted, expires_at=consent.expires_at, revoked_at=None, jws=jws, grant_key=grant_key,
+        )
+        try:
+            async with self.database.session() as session:
+                session.add(row)
+        except IntegrityError:
+            if grant_key is None:
+                raise
+            # Another attempt of the same grant (a retried activity whose first attempt still ran) recorded it.
+            async with self.database.session() as session:
+                first = await session.scalar(select(ConsentRow).where(
+                    ConsentRow.citizen_id == citizen.id, ConsentRow.grant_key == grant_key))
+            if first is None:
+                raise
+            return self._consent(first, citizen)
         metrics.CONSENTS_GRANTED.labels(department).inc()
         return replace(consent, jws=jws)
 

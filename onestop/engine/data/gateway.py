@@ -19,7 +19,7 @@ from onestop.config import Settings
 from onestop.engine import metrics
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.signing import Signer
-from onestop.engine.data.accesslog import ALLOWED, FAILED, REFUSED, AccessLog
+from onestop.engine.data.accesslog import ALLOWED, FAILED, REFUSED, AccessLog, fetch_key
 from onestop.engine.data.consent import SELF_ACCESS_BASIS, Consent, ConsentService, Mode
 from onestop.engine.data.profiles import Citizen, CitizenDirectory, ProfileService
 from onestop.engine.data.providers import (
@@ -95,13 +95,16 @@ class DataGateway:
 
     async def fetch(self, who: str | Citizen, *, consent_id: str | None, service_slug: str, purpose: Any,
                     items: Sequence[str], department: str = "", application_id: str | None = None,
-                    now: datetime | None = None) -> FetchResult:
+                    now: datetime | None = None, fetch_id: str | None = None) -> FetchResult:
         """Fetch ``items`` (``provider.item``) for ``service_slug`` under ``consent_id``.
 
         ``who`` is the caller's ``sub`` or a resolved ``Citizen`` (activities resolve ``citizen_ref`` first).
 
         Raises a ``ConsentRequired`` subclass (revoked, expired, items not covered, purpose mismatch) after
         logging the refusal, or ``ProviderUnavailable`` after logging the failure.
+
+        ``fetch_id`` names one logical fetch, the same on every retry of it: a retry logs nothing its first
+        attempt already logged (the same provider with the same outcome).
         """
         by_provider = _split(items)
         citizen = who if isinstance(who, Citizen) else await self.citizens.get(who)
@@ -116,6 +119,8 @@ class DataGateway:
                 citizen.id, service_slug=service_slug, department=dept, provider_id=provider_id,
                 items=[f"{provider_id}.{i}" for i in provider_items], consent_id=consent_id,
                 application_id=application_id, outcome=outcome, reason=reason, at=at,
+                fetch_key=None if fetch_id is None else fetch_key(
+                    application_id or "", fetch_id, consent_id or "", provider_id, outcome),
             )
 
         try:
@@ -165,8 +170,12 @@ class DataGateway:
     async def prefill(self, citizen_ref: str, *, application_id: str, step_id: str, service_slug: str,
                       service_hash: str, department: str, items: Sequence[str], purpose: Any, acr: str,
                       lawful_basis: str = "consent", mode: Mode = "one-off", valid_for: timedelta | None = None,
-                      now: datetime | None = None) -> tuple[Consent, FetchResult]:
-        """A prefill step: consent for exactly ``items`` (reused when a retry already granted it), then fetch."""
+                      now: datetime | None = None, fetch_id: str | None = None) -> tuple[Consent, FetchResult]:
+        """A prefill step: consent for exactly ``items`` (reused when a retry already granted it), then fetch.
+
+        ``fetch_id`` (the same on every attempt of one prefill) makes the consent and the access-log entries
+        idempotent: a retry after a crash reuses them instead of adding more.
+        """
         citizen = await self.citizens.by_ref(citizen_ref)
         if citizen is None:
             raise NotFound("citizen", citizen_ref)
@@ -177,9 +186,11 @@ class DataGateway:
             citizen, service_slug=service_slug, service_hash=service_hash, department=department, items=items,
             purpose=purpose, acr=acr, lawful_basis=lawful_basis, mode=mode, valid_for=valid_for,
             application_id=application_id, step_id=step_id, now=now,
+            grant_key=None if fetch_id is None else fetch_key(application_id, step_id, fetch_id),
         )
         result = await self.fetch(citizen, consent_id=consent.id, service_slug=service_slug, purpose=purpose,
-                                  items=items, department=department, application_id=application_id, now=now)
+                                  items=items, department=department, application_id=application_id, now=now,
+                                  fetch_id=None if fetch_id is None else f"{step_id}\x1f{fetch_id}")
         return consent, result
 
     async def personal_data(self, sub: str, provider_id: str, *, acr: str,

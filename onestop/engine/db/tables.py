@@ -60,7 +60,8 @@ class ConsentRow(Base):
     """A consent artefact; ``jws`` is the platform's signature over its canonical form."""
 
     __tablename__ = "consents"
-    __table_args__ = (Index("ix_consents_citizen_granted", "citizen_id", "granted_at"),)
+    __table_args__ = (Index("ix_consents_citizen_granted", "citizen_id", "granted_at"),
+                      UniqueConstraint("citizen_id", "grant_key", name="uq_consents_citizen_grant_key"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
@@ -80,13 +81,16 @@ class ConsentRow(Base):
     revoked_at: Mapped[datetime | None]
     jws: Mapped[str] = mapped_column(Text)
     receipt_jws: Mapped[str | None] = mapped_column(Text)
+    # Names the logical grant (application, step, fetch) so a retried prefill finds its consent, never adds one.
+    grant_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class AccessLogRow(Base):
     """One entry of a citizen's hash-chained access log (``seq`` counts from 1 per citizen)."""
 
     __tablename__ = "access_log"
-    __table_args__ = (UniqueConstraint("citizen_id", "seq"),)
+    __table_args__ = (UniqueConstraint("citizen_id", "seq"),
+                      UniqueConstraint("citizen_id", "fetch_key", name="uq_access_log_citizen_fetch_key"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
@@ -102,7 +106,9 @@ class AccessLogRow(Base):
     reason: Mapped[str | None] = mapped_column(String(50))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-
+    # Names the logical access (application, step, fetch, provider, outcome): a retried activity that repeats
+    # it finds its own entry instead of appending another. NULL for accesses outside a workflow.
+    fetch_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class InboxRow(Base):
