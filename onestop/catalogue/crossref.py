@@ -28,6 +28,7 @@ class Known:
     themes: set[str] = field(default_factory=set)
     age_groups: set[str] = field(default_factory=set)
     assurance: set[str] = field(default_factory=set)
+    weakest_assurance: str | None = None
     departments: set[str] = field(default_factory=set)
     providers: dict[str, Provider] = field(default_factory=dict)
     option_lists: Mapping[str, tuple[Option, ...]] = field(default_factory=dict)
@@ -164,6 +165,14 @@ class ServiceChecker:
     def _login(self) -> None:
         if self.service.login != "none":
             return
+        weakest = self.known.weakest_assurance
+        if weakest is not None and self.service.assurance != weakest and self.service.assurance in self.known.assurance:
+            # Without a login there is no token to rank, so a higher level could never be enforced.
+            self.problems.append(self.source.problem(
+                ("assurance",), "INVALID_VALUE",
+                f"a `login: none` service is used without a sign-in, so its assurance must be the lowest level "
+                f"'{weakest}', not '{self.service.assurance}'",
+                f"set `login: required`, or `assurance: {weakest}`"))
         for index, step in enumerate(self.service.steps):
             if isinstance(step, PrefillStep | StepUpStep):
                 self.problems.append(self.source.problem(

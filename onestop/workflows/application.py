@@ -148,6 +148,7 @@ class ServiceApplicationWorkflow:
             exit_message=self._exit_message,
             current_step=step,
             outline=self._outline(step),
+            assurance=self._snapshot.assurance,
         )
 
     def _outline(self, current: StepSpec | None) -> list[StepOutline]:
@@ -169,6 +170,15 @@ class ServiceApplicationWorkflow:
         # Validators only (they do not run on replay): histories recorded before this field existed still replay.
         if citizen_ref != self._in.citizen_ref:
             raise _refuse(_error("applicationId", "NOT_FOUND", "No such application.", "沒有此申請。"))
+
+    def _require_assurance(self, assurance: str) -> None:
+        # Validators only: the token is checked on every action, not just at the start, so a session downgraded
+        # after starting cannot carry on. Empty means the engine acts without a token (see the contracts).
+        required = self._snapshot.assurance
+        if assurance and self._snapshot.rank(assurance) < self._snapshot.rank(required):
+            raise _refuse(_error("assurance", "INSUFFICIENT_USER_AUTHENTICATION",
+                                 f"This service needs assurance level {required!r}; sign in again at that level.",
+                                 f"此服務需要 {required!r} 級別的身份認證，請以該級別重新登入。"))
 
     def _seen(self, client_mutation_id: str | None) -> bool:
         return client_mutation_id is not None and client_mutation_id in self._mutations
@@ -370,6 +380,7 @@ class ServiceApplicationWorkflow:
     @submit_step.validator
     def _validate_submit_step(self, action: StepAnswers) -> None:
         self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
         if self._seen(action.client_mutation_id):
             return
         self._require_idle()
@@ -445,6 +456,7 @@ class ServiceApplicationWorkflow:
     @grant_consent.validator
     def _validate_grant(self, action: StepAction) -> None:
         self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
         if not self._seen(action.client_mutation_id):
             self._require_idle()
             self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
@@ -465,6 +477,7 @@ class ServiceApplicationWorkflow:
     @decline_consent.validator
     def _validate_decline(self, action: StepAction) -> None:
         self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
         if not self._seen(action.client_mutation_id):
             self._require_idle()
             self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
@@ -483,6 +496,7 @@ class ServiceApplicationWorkflow:
     @complete_step_up.validator
     def _validate_step_up(self, proof: StepUpProof) -> None:
         self._require_owner(proof.citizen_ref)
+        self._require_assurance(proof.assurance)
         if self._seen(proof.client_mutation_id):
             return
         self._require_idle()
@@ -519,6 +533,7 @@ class ServiceApplicationWorkflow:
     @go_back.validator
     def _validate_go_back(self, action: StepAction) -> None:
         self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
         if self._seen(action.client_mutation_id):
             return
         self._require_idle()
@@ -541,6 +556,7 @@ class ServiceApplicationWorkflow:
     @withdraw.validator
     def _validate_withdraw(self, action: Withdraw) -> None:
         self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
         if not self._seen(action.client_mutation_id) and self._status not in WITHDRAWABLE:
             raise _refuse(_error("", "NOT_WITHDRAWABLE",
                                  f"The application is {self._status.value}; it can no longer be withdrawn.",
@@ -559,6 +575,7 @@ class ServiceApplicationWorkflow:
     @respond_to_request.validator
     def _validate_respond(self, response: InfoResponse) -> None:
         self._require_owner(response.citizen_ref)
+        self._require_assurance(response.assurance)
         if self._seen(response.client_mutation_id):
             return
         if self._status is not Status.NEEDS_INFO:

@@ -119,6 +119,10 @@ class StepAnswers:
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""
+    # The caller's assurance level id (from the token); below the service's level the validator refuses.
+    # Empty when the engine itself acts (tests, tools) or the caller has no token (a `login: none` service,
+    # which is always at the lowest level).
+    assurance: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,10 @@ class StepAction:
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""
+    # The caller's assurance level id (from the token); below the service's level the validator refuses.
+    # Empty when the engine itself acts (tests, tools) or the caller has no token (a `login: none` service,
+    # which is always at the lowest level).
+    assurance: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,10 @@ class Withdraw:
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""
+    # The caller's assurance level id (from the token); below the service's level the validator refuses.
+    # Empty when the engine itself acts (tests, tools) or the caller has no token (a `login: none` service,
+    # which is always at the lowest level).
+    assurance: str = ""
 
 
 MESSAGE_MAX_CHARS = 2000
@@ -167,6 +179,10 @@ class InfoResponse:
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""
+    # The caller's assurance level id (from the token); below the service's level the validator refuses.
+    # Empty when the engine itself acts (tests, tools) or the caller has no token (a `login: none` service,
+    # which is always at the lowest level).
+    assurance: str = ""
 
 
 @dataclass(frozen=True)
@@ -216,6 +232,8 @@ class ApplicationView:
     exit_message: Text | None = None
     current_step: StepSpec | None = None
     outline: list[StepOutline] = field(default_factory=list)
+    # The service's assurance level id, so a refused action can be answered with the right challenge.
+    assurance: str = ""
 
 
 # Activities
