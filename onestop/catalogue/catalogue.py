@@ -152,6 +152,7 @@ def _check(loaded: _Loaded) -> list[Problem]:
         problems += crossref.check_option_lists(lists, lists_source)
     known.option_lists = lists
     problems += crossref.check_departments(loaded.departments)
+    problems += crossref.check_verified_items(loaded.departments)
     known.departments = {department.code for department, _ in loaded.departments}
     known.providers = {p.id: p for department, _ in loaded.departments for p in department.providers}
     problems += crossref.check_duplicate_services(loaded.services)

@@ -109,6 +109,27 @@ def check_departments(departments: list[tuple[Department, Source]]) -> list[Prob
     return problems
 
 
+def check_verified_items(departments: list[tuple[Department, Source]]) -> list[Problem]:
+    """Every ``verifiedBy`` names an existing item that its provider marks ``authoritative``."""
+    items = {f"{p.id}.{i.id}": i for department, _ in departments for p in department.providers for i in p.items}
+    problems: list[Problem] = []
+    for department, source in departments:
+        for p_index, provider in enumerate(department.providers):
+            for i_index, item in enumerate(provider.items):
+                ref = item.verified_by
+                if ref is None:
+                    continue
+                loc = ("providers", p_index, "items", i_index, "verifiedBy")
+                target = items.get(ref)
+                if target is None:
+                    problems.append(unknown(source, loc, "UNKNOWN_DATA_ITEM", "data item", ref, items))
+                elif not target.authoritative:
+                    problems.append(source.problem(loc, "INVALID_VALUE", f"'{ref}' is not marked authoritative",
+                                                   "verify an item only by its source of truth: add "
+                                                   "`authoritative: true` to it"))
+    return problems
+
+
 def check_duplicate_services(services: list[tuple[Service, Source]]) -> list[Problem]:
     by_id: dict[str, list[Source]] = {}
     for service, source in services:

@@ -19,6 +19,7 @@ from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import challenge_header
 from onestop.engine.limits import Buckets, Limits, build_limits
 from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, IndexEntry, Status, StepState, TimelineEntry
+from onestop.workflows.provenance import FieldProvenance, editable
 from onestop.workflows.snapshot import (
     ConsentSpec,
     ExitSpec,
@@ -50,6 +51,7 @@ __all__ = [
     "ExitSpec",
     "FetchResult",
     "FieldError",
+    "FieldProvenance",
     "FieldSpec",
     "Forbidden",
     "FormSpec",
@@ -73,6 +75,7 @@ __all__ = [
     "build_engine",
     "build_limits",
     "challenge_header",
+    "editable",
     "fields_of",
     "new_resume_token",
 ]

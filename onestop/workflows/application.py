@@ -13,6 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from onestop.catalogue import StepKind
     from onestop.workflows import interpreter as interp
+    from onestop.workflows import provenance as prov
     from onestop.workflows.contracts import (
         CITIZEN_ACTOR,
         DEPARTMENT_STATUSES,
@@ -149,6 +150,7 @@ class ServiceApplicationWorkflow:
             current_step=step,
             outline=self._outline(step),
             assurance=self._snapshot.assurance,
+            provenance=prov.provenance(self._snapshot, self._progress, self._in.citizen, self._today()),
         )
 
     def _outline(self, current: StepSpec | None) -> list[StepOutline]:
@@ -302,6 +304,9 @@ class ServiceApplicationWorkflow:
             endpoint=(submit.endpoint if submit and submit.endpoint else self._snapshot.submission_url),
             citizen_ref=self._in.citizen_ref, answers=self._progress.answers, consents=self._consents,
             assurance=self._step_up_assurance, submitted_at=self._updated_at,
+            # Only the activity's input grows: recorded histories replay the same commands.
+            provenance=[p.as_json() for p in prov.provenance(self._snapshot, self._progress, self._in.citizen,
+                                                             self._today())],
         )
         await workflow.execute_activity(
             Activity.DELIVER, submission, start_to_close_timeout=timedelta(minutes=2),
@@ -390,8 +395,11 @@ class ServiceApplicationWorkflow:
                 raise _refuse(_error("answers", "UNKNOWN_FIELD", "A submit step takes no answers.",
                                      "提交步驟不接受答案。"))
             return
-        _, errors = interp.validate_step(self._snapshot, step, action.answers, self._progress,
-                                         self._in.citizen, self._today())
+        answers, errors = interp.validate_step(self._snapshot, step, action.answers, self._progress,
+                                               self._in.citizen, self._today())
+        if not errors:
+            # In the validator only: a refused update never reaches history, so replays are unaffected.
+            errors = prov.read_only_errors(step, answers, self._progress, self._in.citizen, self._today())
         if errors:
             # Rooted at the update's input: an answer's path starts with "answers", whatever the field is called.
             raise _refuse(*(replace(e, path=["answers", *e.path]) if e.path else e for e in errors))
@@ -451,7 +459,7 @@ class ServiceApplicationWorkflow:
                 for key in path:
                     value = value.get(key) if isinstance(value, dict) else None
                 if value is not None:
-                    self._progress.prefilled[spec.id] = Prefilled(value, item.source)
+                    self._progress.prefilled[spec.id] = Prefilled(value, item.source, item.verified)
 
     @grant_consent.validator
     def _validate_grant(self, action: StepAction) -> None:

@@ -15,6 +15,7 @@ from temporalio.common import SearchAttributeKey
 
 from onestop.catalogue import StepKind
 from onestop.workflows.interpreter import Applicant, Prefilled
+from onestop.workflows.provenance import FieldProvenance
 from onestop.workflows.snapshot import ServiceSnapshot, StepSpec, Text
 
 WORKFLOW_NAME = "ServiceApplication"
@@ -234,6 +235,7 @@ class ApplicationView:
     outline: list[StepOutline] = field(default_factory=list)
     # The service's assurance level id, so a refused action can be answered with the right challenge.
     assurance: str = ""
+    provenance: list[FieldProvenance] = field(default_factory=list)
 
 
 # Activities
@@ -260,6 +262,7 @@ class PrefillItem:
     item: str
     value: Any
     source: str
+    verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,8 @@ class Submission:
     consents: dict[str, str]
     assurance: str
     submitted_at: datetime
+    # Per answered field: where it came from (see ``provenance.FieldProvenance.as_json``).
+    provenance: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

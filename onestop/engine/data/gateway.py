@@ -19,7 +19,7 @@ from onestop.config import Settings
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.accesslog import ALLOWED, FAILED, REFUSED, AccessLog
-from onestop.engine.data.consent import SELF_ACCESS_BASIS, Consent, ConsentService, Mode
+from onestop.engine.data.consent import ELIGIBILITY_BASIS, SELF_ACCESS_BASIS, Consent, ConsentService, Mode
 from onestop.engine.data.profiles import Citizen, CitizenDirectory, ProfileService
 from onestop.engine.data.providers import (
     ProvidedValue,
@@ -46,6 +46,11 @@ SELF_ACCESS_PURPOSE = {
     "sc": "市民查阅本人资料",
 }
 SELF_ACCESS_LIFETIME = timedelta(minutes=1)
+ELIGIBILITY_PURPOSE = {
+    "en": "Checking your eligibility for the service against the official record",
+    "tc": "按官方紀錄核對你是否符合申請資格",
+    "sc": "按官方纪录核对你是否符合申请资格",
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class FetchedItem:
     provider_id: str
     source_department: str
     updated_at: datetime | None
+    verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,7 @@ class DataGateway:
                 if value is not None:
                     key = f"{provider_id}.{item_id}"
                     fetched[key] = FetchedItem(key, value.value, provider_id, value.source_department,
-                                               value.updated_at)
+                                               value.updated_at, value.verified)
         if failure is not None:
             if isinstance(failure, EngineError):
                 raise failure
@@ -179,6 +185,22 @@ class DataGateway:
         result = await self.fetch(citizen, consent_id=consent.id, service_slug=service_slug, purpose=purpose,
                                   items=items, department=department, application_id=application_id, now=now)
         return consent, result
+
+    async def eligibility_facts(self, citizen: Citizen, items: Sequence[str], *, service_slug: str, service_hash: str,
+                                department: str, acr: str, now: datetime | None = None) -> FetchResult:
+        """Authoritative items (``provider.item``) an eligibility rule needs, read like any other access.
+
+        Recorded as a short-lived artefact with lawful basis ``eligibility-check`` (a public task: not listed among
+        the citizen's consents) and an access-log entry per provider, so the citizen sees who read what and why.
+        """
+        at = (now or datetime.now(UTC)).astimezone(UTC)
+        consent = await self.consents.grant(
+            citizen, service_slug=service_slug, service_hash=service_hash, department=department, items=items,
+            purpose=ELIGIBILITY_PURPOSE, acr=acr, lawful_basis=ELIGIBILITY_BASIS, mode="one-off",
+            valid_for=SELF_ACCESS_LIFETIME, now=at,
+        )
+        return await self.fetch(citizen, consent_id=consent.id, service_slug=service_slug,
+                                purpose=ELIGIBILITY_PURPOSE, items=items, department=department, now=at)
 
     async def personal_data(self, sub: str, provider_id: str, *, acr: str,
                             now: datetime | None = None) -> FetchResult:
@@ -247,6 +269,7 @@ class DataServices:
         access_log = AccessLog(database, citizens, signer)
         providers = ProviderRegistry.build(specs, database=database, cipher=cipher, profiles=profiles,
                                            client=http_client)
+        profiles.records = providers
         gateway = DataGateway(citizens, consents, providers, access_log)
         return cls(database, cipher, signer, citizens, profiles, consents, access_log, providers, gateway)
 

@@ -74,7 +74,7 @@ class ApplicationsMutation:
             principal = await info.context.require_citizen()
             # Before the applicant's facts are read: a token below the service's level causes no data access.
             application_service(info).check_assurance(principal, input.service_slug)
-            citizen_ref, citizen = await engine.applicants.context_of(principal)
+            citizen_ref, citizen = await engine.applicants.context_of(principal, input.service_slug)
         service = application_service(info)
         done = await outcome(
             lambda: service.start(citizen_ref, citizen, input.service_slug, input.client_mutation_id,
