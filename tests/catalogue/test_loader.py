@@ -209,6 +209,15 @@ def test_login_none_needs_the_lowest_assurance_level(tree: Tree) -> None:
     assert [(Path(p.path).name, p.line) for p in problems] == [("renew-licence.yaml", 8)]
 
 
+def test_verified_by_needs_an_authoritative_item(tree: Tree) -> None:
+    tree.edit("departments/td.yaml", "        description: {en: Your licence, tc: 你的執照}",
+              "        description: {en: Your licence, tc: 你的執照}\n"
+              "      - {id: copy, type: object, description: {en: A copy, tc: 副本}, "
+              "verifiedBy: td-licensing.driving-licence}")
+    problems = [p.message for p in tree.problems() if "authoritative" in p.message]
+    assert problems == ["'td-licensing.driving-licence' is not marked authoritative"]
+
+
 def test_options_and_option_list_together_are_refused(tree: Tree) -> None:
     tree.edit_service("optionList: districts",
                       "optionList: districts\n        options: [{value: a, label: {en: a, tc: a}}]")
