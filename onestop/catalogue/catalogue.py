@@ -145,11 +145,13 @@ def _check(loaded: _Loaded) -> list[Problem]:
         known.themes = {theme.id for theme in taxonomy.themes}
         known.age_groups = {group.id for group in taxonomy.age_groups}
         known.assurance = {level.id for level in taxonomy.assurance_levels}
+        known.weakest_assurance = taxonomy.assurance_levels[0].id if taxonomy.assurance_levels else None
     lists, lists_source = loaded.option_lists
     if lists_source:
         problems += crossref.check_option_lists(lists, lists_source)
     known.option_lists = lists
     problems += crossref.check_departments(loaded.departments)
+    problems += crossref.check_verified_items(loaded.departments)
     known.departments = {department.code for department, _ in loaded.departments}
     known.providers = {p.id: p for department, _ in loaded.departments for p in department.providers}
     problems += crossref.check_duplicate_services(loaded.services)

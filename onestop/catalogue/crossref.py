@@ -28,6 +28,7 @@ class Known:
     themes: set[str] = field(default_factory=set)
     age_groups: set[str] = field(default_factory=set)
     assurance: set[str] = field(default_factory=set)
+    weakest_assurance: str | None = None
     departments: set[str] = field(default_factory=set)
     providers: dict[str, Provider] = field(default_factory=dict)
     option_lists: Mapping[str, tuple[Option, ...]] = field(default_factory=dict)
@@ -108,6 +109,27 @@ def check_departments(departments: list[tuple[Department, Source]]) -> list[Prob
     return problems
 
 
+def check_verified_items(departments: list[tuple[Department, Source]]) -> list[Problem]:
+    """Every ``verifiedBy`` names an existing item that its provider marks ``authoritative``."""
+    items = {f"{p.id}.{i.id}": i for department, _ in departments for p in department.providers for i in p.items}
+    problems: list[Problem] = []
+    for department, source in departments:
+        for p_index, provider in enumerate(department.providers):
+            for i_index, item in enumerate(provider.items):
+                ref = item.verified_by
+                if ref is None:
+                    continue
+                loc = ("providers", p_index, "items", i_index, "verifiedBy")
+                target = items.get(ref)
+                if target is None:
+                    problems.append(unknown(source, loc, "UNKNOWN_DATA_ITEM", "data item", ref, items))
+                elif not target.authoritative:
+                    problems.append(source.problem(loc, "INVALID_VALUE", f"'{ref}' is not marked authoritative",
+                                                   "verify an item only by its source of truth: add "
+                                                   "`authoritative: true` to it"))
+    return problems
+
+
 def check_duplicate_services(services: list[tuple[Service, Source]]) -> list[Problem]:
     by_id: dict[str, list[Source]] = {}
     for service, source in services:
@@ -164,6 +186,14 @@ class ServiceChecker:
     def _login(self) -> None:
         if self.service.login != "none":
             return
+        weakest = self.known.weakest_assurance
+        if weakest is not None and self.service.assurance != weakest and self.service.assurance in self.known.assurance:
+            # Without a login there is no token to rank, so a higher level could never be enforced.
+            self.problems.append(self.source.problem(
+                ("assurance",), "INVALID_VALUE",
+                f"a `login: none` service is used without a sign-in, so its assurance must be the lowest level "
+                f"'{weakest}', not '{self.service.assurance}'",
+                f"set `login: required`, or `assurance: {weakest}`"))
         for index, step in enumerate(self.service.steps):
             if isinstance(step, PrefillStep | StepUpStep):
                 self.problems.append(self.source.problem(

@@ -31,6 +31,7 @@ from onestop.engine.metrics import (
 )
 from onestop.engine.tracing import provider as tracer_provider
 from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, IndexEntry, Status, StepState, TimelineEntry
+from onestop.workflows.provenance import FieldProvenance, editable
 from onestop.workflows.snapshot import (
     ConsentSpec,
     ExitSpec,
@@ -70,6 +71,7 @@ __all__ = [
     "ExitSpec",
     "FetchResult",
     "FieldError",
+    "FieldProvenance",
     "FieldSpec",
     "Forbidden",
     "FormSpec",
@@ -94,6 +96,7 @@ __all__ = [
     "build_engine",
     "build_limits",
     "challenge_header",
+    "editable",
     "fields_of",
     "metrics_exposition",
     "new_resume_token",

@@ -113,7 +113,7 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
     data = DataServices.build(settings, lambda: catalogue.catalogue, database)  # follows catalogue reloads
     if settings.development:
         await _seed_development_data(settings, data)
-    applicants = Applicants(data.citizens, data.profiles, data.cipher, catalogue)
+    applicants = Applicants(data.citizens, data.profiles, data.cipher, catalogue, data.gateway)
 
     if temporal is None and settings.temporal_address is not None:
         temporal = await connect_for(settings)

@@ -146,6 +146,12 @@ class UserErrorCode(Enum):
     TOO_MANY = strawberry.enum_value("TOO_MANY", description="More entries than the field allows.")
     RULE = strawberry.enum_value(
         "RULE", description="A validation rule of the service is not met; the message is the department's.")
+    VERIFIED_ITEM = strawberry.enum_value(
+        "VERIFIED_ITEM",
+        description="A verified profile item comes from an authoritative record; correct it at its department.")
+    PREFILL_READ_ONLY = strawberry.enum_value(
+        "PREFILL_READ_ONLY",
+        description="This field keeps its prefilled (verified) value; the service does not let you change it.")
     EMPTY_INPUT = strawberry.enum_value("EMPTY_INPUT", description="Nothing to do: set at least one field.")
     NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="No such thing of yours; the field names which id.")
     NOT_ELIGIBLE = strawberry.enum_value(

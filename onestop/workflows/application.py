@@ -13,6 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from onestop.catalogue import StepKind
     from onestop.workflows import interpreter as interp
+    from onestop.workflows import provenance as prov
     from onestop.workflows.contracts import (
         CITIZEN_ACTOR,
         DELIVERY_RETRY_DEFAULT,
@@ -171,6 +172,8 @@ class ServiceApplicationWorkflow:
             # hash; sending them with every answer multiplied the history's size several times.
             current_step=None,
             outline=self._outline(step),
+            assurance=self._snapshot.assurance,
+            provenance=prov.provenance(self._snapshot, self._progress, self._in.citizen, self._today()),
         )
 
     def _outline(self, current: StepSpec | None) -> list[StepOutline]:
@@ -192,6 +195,15 @@ class ServiceApplicationWorkflow:
         # Validators only (they do not run on replay): histories recorded before this field existed still replay.
         if citizen_ref != self._in.citizen_ref:
             raise _refuse(_error("applicationId", "NOT_FOUND", "No such application.", "沒有此申請。"))
+
+    def _require_assurance(self, assurance: str) -> None:
+        # Validators only: the token is checked on every action, not just at the start, so a session downgraded
+        # after starting cannot carry on. Empty means the engine acts without a token (see the contracts).
+        required = self._snapshot.assurance
+        if assurance and self._snapshot.rank(assurance) < self._snapshot.rank(required):
+            raise _refuse(_error("assurance", "INSUFFICIENT_USER_AUTHENTICATION",
+                                 f"This service needs assurance level {required!r}; sign in again at that level.",
+                                 f"此服務需要 {required!r} 級別的身份認證，請以該級別重新登入。"))
 
     def _seen(self, client_mutation_id: str | None) -> bool:
         return client_mutation_id is not None and client_mutation_id in self._mutations
@@ -321,6 +333,9 @@ class ServiceApplicationWorkflow:
             endpoint=(submit.endpoint if submit and submit.endpoint else self._snapshot.submission_url),
             citizen_ref=self._in.citizen_ref, answers=self._progress.answers, consents=self._consents,
             assurance=self._step_up_assurance, submitted_at=self._submitted_at(),
+            # Only the activity's input grows: recorded histories replay the same commands.
+            provenance=[p.as_json() for p in prov.provenance(self._snapshot, self._progress, self._in.citizen,
+                                                             self._today())],
         )
         window = timedelta(seconds=self._in.delivery_retry_seconds) if self._in.delivery_retry_seconds > 0 \
             else DELIVERY_RETRY_DEFAULT
@@ -419,6 +434,7 @@ class ServiceApplicationWorkflow:
     @submit_step.validator
     def _validate_submit_step(self, action: StepAnswers) -> None:
         self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
         if self._seen(action.client_mutation_id):
             return
         self._require_idle()
@@ -428,8 +444,11 @@ class ServiceApplicationWorkflow:
                 raise _refuse(_error("answers", "UNKNOWN_FIELD", "A submit step takes no answers.",
                                      "提交步驟不接受答案。"))
             return
-        _, errors = interp.validate_step(self._snapshot, step, action.answers, self._progress,
-                                         self._in.citizen, self._today())
+        answers, errors = interp.validate_step(self._snapshot, step, action.answers, self._progress,
+                                               self._in.citizen, self._today())
+        if not errors:
+            # In the validator only: a refused update never reaches history, so replays are unaffected.
+            errors = prov.read_only_errors(step, answers, self._progress, self._in.citizen, self._today())
         if errors:
             # Rooted at the update's input: an answer's path starts with "answers", whatever the field is called.
             raise _refuse(*(replace(e, path=["answers", *e.path]) if e.path else e for e in errors))
@@ -489,11 +508,12 @@ class ServiceApplicationWorkflow:
                 for key in path:
                     value = value.get(key) if isinstance(value, dict) else None
                 if value is not None:
-                    self._progress.prefilled[spec.id] = Prefilled(value, item.source)
+                    self._progress.prefilled[spec.id] = Prefilled(value, item.source, item.verified)
 
     @grant_consent.validator
     def _validate_grant(self, action: StepAction) -> None:
         self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
         if not self._seen(action.client_mutation_id):
             self._require_idle()
             self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
@@ -514,6 +534,7 @@ class ServiceApplicationWorkflow:
     @decline_consent.validator
     def _validate_decline(self, action: StepAction) -> None:
         self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
         if not self._seen(action.client_mutation_id):
             self._require_idle()
             self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
@@ -532,6 +553,7 @@ class ServiceApplicationWorkflow:
     @complete_step_up.validator
     def _validate_step_up(self, proof: StepUpProof) -> None:
         self._require_owner(proof.citizen_ref)
+        self._require_assurance(proof.assurance)
         if self._seen(proof.client_mutation_id):
             return
         self._require_idle()
@@ -568,6 +590,7 @@ class ServiceApplicationWorkflow:
     @go_back.validator
     def _validate_go_back(self, action: StepAction) -> None:
         self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
         if self._seen(action.client_mutation_id):
             return
         self._require_idle()
@@ -590,6 +613,7 @@ class ServiceApplicationWorkflow:
     @withdraw.validator
     def _validate_withdraw(self, action: Withdraw) -> None:
         self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
         if not self._seen(action.client_mutation_id) and self._status not in WITHDRAWABLE:
             raise _refuse(_error("", "NOT_WITHDRAWABLE",
                                  f"The application is {self._status.value}; it can no longer be withdrawn.",
@@ -634,6 +658,7 @@ class ServiceApplicationWorkflow:
     @respond_to_request.validator
     def _validate_respond(self, response: InfoResponse) -> None:
         self._require_owner(response.citizen_ref)
+        self._require_assurance(response.assurance)
         if self._seen(response.client_mutation_id):
             return
         if self._status is not Status.NEEDS_INFO:

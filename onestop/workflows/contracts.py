@@ -15,6 +15,7 @@ from temporalio.common import SearchAttributeKey
 
 from onestop.catalogue import StepKind
 from onestop.workflows.interpreter import Applicant, Prefilled
+from onestop.workflows.provenance import FieldProvenance
 from onestop.workflows.snapshot import ServiceSnapshot, StepSpec, Text
 
 WORKFLOW_NAME = "ServiceApplication"
@@ -129,6 +130,10 @@ class StepAnswers:
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""
+    # The caller's assurance level id (from the token); below the service's level the validator refuses.
+    # Empty when the engine itself acts (tests, tools) or the caller has no token (a `login: none` service,
+    # which is always at the lowest level).
+    assurance: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,10 @@ class StepAction:
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""
+    # The caller's assurance level id (from the token); below the service's level the validator refuses.
+    # Empty when the engine itself acts (tests, tools) or the caller has no token (a `login: none` service,
+    # which is always at the lowest level).
+    assurance: str = ""
 
 
 @dataclass(frozen=True)
@@ -158,6 +167,10 @@ class Withdraw:
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""
+    # The caller's assurance level id (from the token); below the service's level the validator refuses.
+    # Empty when the engine itself acts (tests, tools) or the caller has no token (a `login: none` service,
+    # which is always at the lowest level).
+    assurance: str = ""
 
 
 MESSAGE_MAX_CHARS = 2000
@@ -177,6 +190,10 @@ class InfoResponse:
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""
+    # The caller's assurance level id (from the token); below the service's level the validator refuses.
+    # Empty when the engine itself acts (tests, tools) or the caller has no token (a `login: none` service,
+    # which is always at the lowest level).
+    assurance: str = ""
 
 
 @dataclass(frozen=True)
@@ -234,6 +251,9 @@ class ApplicationView:
     exit_message: Text | None = None
     current_step: StepSpec | None = None
     outline: list[StepOutline] = field(default_factory=list)
+    # The service's assurance level id, so a refused action can be answered with the right challenge.
+    assurance: str = ""
+    provenance: list[FieldProvenance] = field(default_factory=list)
 
 
 # Activities
@@ -263,6 +283,7 @@ class PrefillItem:
     item: str
     value: Any
     source: str
+    verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -287,6 +308,8 @@ class Submission:
     consents: dict[str, str]
     assurance: str
     submitted_at: datetime
+    # Per answered field: where it came from (see ``provenance.FieldProvenance.as_json``).
+    provenance: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

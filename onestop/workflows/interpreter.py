@@ -42,6 +42,8 @@ class Applicant:
 class Prefilled:
     value: Any
     source: str
+    # From an authoritative record: read-only unless the field says `prefillEditable: true`.
+    verified: bool = False
 
 
 @dataclass

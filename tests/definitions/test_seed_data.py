@@ -133,6 +133,14 @@ def test_test_citizens_span_the_age_groups(catalogue: Catalogue, citizens: list[
     assert groups.count("elderly") >= 2
 
 
+def test_every_test_citizen_has_an_authoritative_identity_record(citizens: list[dict[str, Any]]) -> None:
+    # Eligibility reads ImmD's record, not the profile: the two must agree for the ages above to hold.
+    for citizen in citizens:
+        record, profile = citizen["records"]["immd-records"], citizen["profile"]
+        assert (record["name-en"], record["name-zh"], record["date-of-birth"], record["hkid"]) == (
+            profile["nameEn"], profile["nameZh"], profile["dateOfBirth"], profile["hkid"]), citizen["id"]
+
+
 def test_test_citizen_ids_are_unique(citizens: list[dict[str, Any]]) -> None:
     ids = [c["id"] for c in citizens]
     assert len(ids) == len(set(ids))

@@ -76,7 +76,7 @@ class ApplicationActivities:
             citizen_ref=submission.citizen_ref, answers=submission.answers,
             consents=[c for c in submission.consents.values() if c not in ("granted", "declined")],
             assurance=submission.assurance, auth_time=None, submitted_at=submission.submitted_at,
-            reference_number=submission.reference_number,
+            reference_number=submission.reference_number, provenance=submission.provenance,
         )
         # The SQL inbox always receives it (the embedded default); an HTTP endpoint too when delivery over
         # HTTP is enabled (production). Both are keyed on the application id, so retries never duplicate.
@@ -137,7 +137,7 @@ def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore) -> Prefill:
         except EngineError as exc:
             # A refusal (no such citizen, consent revoked, provider said no) does not improve with retries.
             raise ApplicationError(exc.message, type=exc.code, non_retryable=not _transient(exc)) from exc
-        items = [PrefillItem(ref, _jsonable(fetched.value), fetched.source_department)
+        items = [PrefillItem(ref, _jsonable(fetched.value), fetched.source_department, fetched.verified)
                  for ref, fetched in result.items.items()]
         return PrefillResult(consent_id=consent.id, items=items)
 

@@ -119,12 +119,35 @@ class ApplicationService:
 
     # ---- citizen actions ----
 
+    def check_assurance(self, principal: Principal, service_slug: str, *, now: datetime | None = None) -> None:
+        """Raise the RFC 9470 challenge when the caller's token is below the service's assurance level.
+
+        Called before anything about the citizen is read for the service (eligibility facts, prefill), so a weak
+        token learns nothing and causes no data access.
+        """
+        snapshot = self.snapshots(service_slug)
+        if snapshot is None or self.ladder is None:
+            return
+        require_assurance(principal, rank_of=self.ladder.rank_of, acr_of=self.ladder.acr_of,
+                          level=snapshot.assurance, now=now or datetime.now(UTC))
+
+    def level_of(self, principal: Principal | None) -> str:
+        """The assurance level id a later action carries to the workflow: the token's, or "unknown" (ranked below
+        every level) for an acr the ladder does not know; empty without a token (no check, see the contracts)."""
+        if principal is None:
+            return ""
+        level = self.ladder.level_for_acr(principal.acr) if self.ladder is not None else None
+        return level.id if level is not None else (principal.acr or "unknown")
+
     async def start(self, citizen_ref: str, citizen: Applicant, service_slug: str,
-                    client_mutation_id: str | None = None) -> ApplicationView:
+                    client_mutation_id: str | None = None, *, principal: Principal | None = None
+                    ) -> ApplicationView:
         _check_client_mutation_id(client_mutation_id)
         snapshot = self.snapshots(service_slug)
         if snapshot is None:
             raise NotFound("service", service_slug)
+        if principal is not None:
+            self.check_assurance(principal, service_slug)
         if not citizen.logged_in and snapshot.eligibility_when and "citizen.age" in snapshot.eligibility_when:
             # Without a login the age is unknown; saying "not eligible" would be wrong for most people.
             raise InvalidInput([FieldError(["serviceSlug"], "LOGIN_REQUIRED", {
@@ -174,30 +197,40 @@ class ApplicationService:
         return citizen_view(view)
 
     async def submit_step(self, application_id: str, citizen_ref: str, step_id: str, answers: dict[str, Any],
-                          client_mutation_id: str | None = None) -> ApplicationView:
+                          client_mutation_id: str | None = None, *,
+                          principal: Principal | None = None) -> ApplicationView:
         return await self._update(application_id, citizen_ref, Update.SUBMIT_STEP,
-                                  StepAnswers(step_id, answers, client_mutation_id, citizen_ref), client_mutation_id)
+                                  StepAnswers(step_id, answers, client_mutation_id, citizen_ref,
+                                              self.level_of(principal)), client_mutation_id, principal)
 
     async def grant_consent(self, application_id: str, citizen_ref: str, step_id: str,
-                            client_mutation_id: str | None = None) -> ApplicationView:
+                            client_mutation_id: str | None = None, *,
+                            principal: Principal | None = None) -> ApplicationView:
         return await self._update(application_id, citizen_ref, Update.GRANT_CONSENT,
-                                  StepAction(step_id, client_mutation_id, citizen_ref), client_mutation_id)
+                                  StepAction(step_id, client_mutation_id, citizen_ref, self.level_of(principal)),
+                                  client_mutation_id, principal)
 
     async def decline_consent(self, application_id: str, citizen_ref: str, step_id: str,
-                              client_mutation_id: str | None = None) -> ApplicationView:
+                              client_mutation_id: str | None = None, *,
+                              principal: Principal | None = None) -> ApplicationView:
         return await self._update(application_id, citizen_ref, Update.DECLINE_CONSENT,
-                                  StepAction(step_id, client_mutation_id, citizen_ref), client_mutation_id)
+                                  StepAction(step_id, client_mutation_id, citizen_ref, self.level_of(principal)),
+                                  client_mutation_id, principal)
 
     async def go_back(self, application_id: str, citizen_ref: str, step_id: str,
-                      client_mutation_id: str | None = None) -> ApplicationView:
+                      client_mutation_id: str | None = None, *,
+                      principal: Principal | None = None) -> ApplicationView:
         return await self._update(application_id, citizen_ref, Update.GO_BACK,
-                                  StepAction(step_id, client_mutation_id, citizen_ref), client_mutation_id)
+                                  StepAction(step_id, client_mutation_id, citizen_ref, self.level_of(principal)),
+                                  client_mutation_id, principal)
 
     async def withdraw(self, application_id: str, citizen_ref: str,
-                       client_mutation_id: str | None = None) -> ApplicationView:
+                       client_mutation_id: str | None = None, *,
+                       principal: Principal | None = None) -> ApplicationView:
         try:
             return await self._update(application_id, citizen_ref, Update.WITHDRAW,
-                                      Withdraw(client_mutation_id, citizen_ref), client_mutation_id)
+                                      Withdraw(client_mutation_id, citizen_ref, self.level_of(principal)),
+                                      client_mutation_id, principal)
         except InvalidInput as exc:
             if exc.code != "APPLICATION_CLOSED":
                 raise
@@ -207,11 +240,13 @@ class ApplicationService:
                 "tc": f"申請狀態為 {view.status}，已不能撤回。"})]) from exc
 
     async def respond(self, application_id: str, citizen_ref: str, message: str,
-                      client_mutation_id: str | None = None) -> ApplicationView:
+                      client_mutation_id: str | None = None, *,
+                      principal: Principal | None = None) -> ApplicationView:
         """The citizen's reply to a NEEDS_INFO request: on the timeline, and the application is IN_REVIEW again."""
         try:
             return await self._update(application_id, citizen_ref, Update.RESPOND,
-                                      InfoResponse(message, client_mutation_id, citizen_ref), client_mutation_id)
+                                      InfoResponse(message, client_mutation_id, citizen_ref,
+                                                   self.level_of(principal)), client_mutation_id, principal)
         except InvalidInput as exc:
             if exc.code != "APPLICATION_CLOSED":
                 raise
@@ -234,7 +269,7 @@ class ApplicationService:
                             client_mutation_id, citizen_ref, principal.txn or "")
         try:
             view = await self._update(application_id, citizen_ref, Update.COMPLETE_STEP_UP, proof,
-                                      client_mutation_id)
+                                      client_mutation_id, principal)
         except InvalidInput as refused:
             if refused.code != "INSUFFICIENT_USER_AUTHENTICATION" or ladder is None:
                 raise
@@ -368,7 +403,7 @@ class ApplicationService:
         return await self.store.complete(view, ask_the_workflow)
 
     async def _update(self, application_id: str, citizen_ref: str, name: str, arg: UpdateInput,
-                      client_mutation_id: str | None) -> ApplicationView:
+                      client_mutation_id: str | None, principal: Principal | None = None) -> ApplicationView:
         """Send an update; the workflow's validator checks ownership, so no query round trip comes first."""
         _check_client_mutation_id(client_mutation_id)
         handle = self.client.get_workflow_handle(application_id)
@@ -385,6 +420,8 @@ class ApplicationService:
             refused = _refused(exc)
             if isinstance(refused, InvalidInput) and refused.code == "NOT_FOUND":
                 raise NotFound("application", application_id) from exc
+            if isinstance(refused, InvalidInput) and principal is not None and _below_service_level(refused):
+                await self._challenge(application_id, citizen_ref, principal)
             raise refused from exc
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND:
@@ -398,6 +435,16 @@ class ApplicationService:
         if view.status not in (Status.DRAFT, Status.SUBMITTED):  # the workflow indexed a submission
             await self._index(view)
         return citizen_view(view)
+
+    async def _challenge(self, application_id: str, citizen_ref: str, principal: Principal) -> None:
+        """Raise the RFC 9470 challenge for the application's own service level (pinned when it started)."""
+        ladder = self.ladder
+        if ladder is None:
+            return
+        view = await self.get(application_id, citizen_ref)
+        level = view.assurance if view.assurance in ladder.ids else ladder.levels[0].id
+        require_assurance(principal, rank_of=ladder.rank_of, acr_of=ladder.acr_of, level=level,
+                          now=datetime.now(UTC))
 
     async def _index(self, view: ApplicationView) -> None:
         # The workflow indexes status changes itself, just after answering; writing here too means the caller's
@@ -421,6 +468,11 @@ def _check_client_mutation_id(client_mutation_id: str | None) -> None:
 def step_up_binding(application_id: str, step_id: str) -> str:
     """The ``txn`` a face-verified token must carry to complete this step of this application."""
     return f"{application_id}:{step_id}"
+
+
+def _below_service_level(refused: InvalidInput) -> bool:
+    """The workflow refused the caller's token as below the service's level (not a step-up step's)."""
+    return any(e.code == "INSUFFICIENT_USER_AUTHENTICATION" and list(e.path) == ["assurance"] for e in refused.errors)
 
 
 def _refused(exc: WorkflowUpdateFailedError) -> EngineError:

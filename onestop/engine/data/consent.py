@@ -45,6 +45,9 @@ CONSENT_TYP = "onestop-consent+jws"
 RECEIPT_TYP = "onestop-consent-revocation+jws"
 # Lawful basis of the consents the platform records when citizens browse their own data.
 SELF_ACCESS_BASIS = "data-subject-access"
+ELIGIBILITY_BASIS = "eligibility-check"
+"""The lawful basis of reading an authoritative record to decide eligibility: a public task, not a consent the
+citizen gave, so (like self-access) it is logged but not listed among their consents."""
 
 
 def purpose_text(purpose: Any) -> dict[str, str]:
@@ -221,7 +224,7 @@ class ConsentService:
             return []
         query = select(ConsentRow).where(ConsentRow.citizen_id == citizen.id)
         if not include_self_access:
-            query = query.where(ConsentRow.lawful_basis != SELF_ACCESS_BASIS)
+            query = query.where(ConsentRow.lawful_basis.not_in((SELF_ACCESS_BASIS, ELIGIBILITY_BASIS)))
         async with self.database.session() as session:
             rows = (await session.scalars(query.order_by(ConsentRow.granted_at.desc(), ConsentRow.id))).all()
         return [self._consent(row, citizen) for row in rows]

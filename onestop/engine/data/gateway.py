@@ -20,7 +20,7 @@ from onestop.engine import metrics
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.accesslog import ALLOWED, FAILED, REFUSED, AccessLog, fetch_key
-from onestop.engine.data.consent import SELF_ACCESS_BASIS, Consent, ConsentService, Mode
+from onestop.engine.data.consent import ELIGIBILITY_BASIS, SELF_ACCESS_BASIS, Consent, ConsentService, Mode
 from onestop.engine.data.profiles import Citizen, CitizenDirectory, ProfileService
 from onestop.engine.data.providers import (
     ProvidedValue,
@@ -47,6 +47,11 @@ SELF_ACCESS_PURPOSE = {
     "sc": "市民查阅本人资料",
 }
 SELF_ACCESS_LIFETIME = timedelta(minutes=1)
+ELIGIBILITY_PURPOSE = {
+    "en": "Checking your eligibility for the service against the official record",
+    "tc": "按官方紀錄核對你是否符合申請資格",
+    "sc": "按官方纪录核对你是否符合申请资格",
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class FetchedItem:
     provider_id: str
     source_department: str
     updated_at: datetime | None
+    verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,7 +161,7 @@ class DataGateway:
                 if value is not None:
                     key = f"{provider_id}.{item_id}"
                     fetched[key] = FetchedItem(key, value.value, provider_id, value.source_department,
-                                               value.updated_at)
+                                               value.updated_at, value.verified)
         if failure is not None:
             if isinstance(failure, EngineError):
                 raise failure
@@ -192,6 +198,22 @@ class DataGateway:
                                   items=items, department=department, application_id=application_id, now=now,
                                   fetch_id=None if fetch_id is None else f"{step_id}\x1f{fetch_id}")
         return consent, result
+
+    async def eligibility_facts(self, citizen: Citizen, items: Sequence[str], *, service_slug: str, service_hash: str,
+                                department: str, acr: str, now: datetime | None = None) -> FetchResult:
+        """Authoritative items (``provider.item``) an eligibility rule needs, read like any other access.
+
+        Recorded as a short-lived artefact with lawful basis ``eligibility-check`` (a public task: not listed among
+        the citizen's consents) and an access-log entry per provider, so the citizen sees who read what and why.
+        """
+        at = (now or datetime.now(UTC)).astimezone(UTC)
+        consent = await self.consents.grant(
+            citizen, service_slug=service_slug, service_hash=service_hash, department=department, items=items,
+            purpose=ELIGIBILITY_PURPOSE, acr=acr, lawful_basis=ELIGIBILITY_BASIS, mode="one-off",
+            valid_for=SELF_ACCESS_LIFETIME, now=at,
+        )
+        return await self.fetch(citizen, consent_id=consent.id, service_slug=service_slug,
+                                purpose=ELIGIBILITY_PURPOSE, items=items, department=department, now=at)
 
     async def personal_data(self, sub: str, provider_id: str, *, acr: str,
                             now: datetime | None = None) -> FetchResult:
@@ -260,6 +282,7 @@ class DataServices:
         access_log = AccessLog(database, citizens, signer)
         providers = ProviderRegistry.build(specs, database=database, cipher=cipher, profiles=profiles,
                                            client=http_client)
+        profiles.records = providers
         gateway = DataGateway(citizens, consents, providers, access_log)
         return cls(database, cipher, signer, citizens, profiles, consents, access_log, providers, gateway)
 

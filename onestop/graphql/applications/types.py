@@ -19,6 +19,7 @@ from onestop.engine import (
     ApplicationView,
     ConsentSpec,
     ExitSpec,
+    FieldProvenance,
     FieldSpec,
     FormSpec,
     IndexEntry,
@@ -26,6 +27,7 @@ from onestop.engine import (
     Status,
     StepSpec,
     StepUpSpec,
+    editable,
     fields_of,
 )
 from onestop.graphql.catalogue.types import Service
@@ -106,6 +108,12 @@ class FormField:
         if self.view is None or self.spec.id not in self.view.prefilled:
             return None
         return self.view.prefilled[self.spec.id].source
+
+    @field(description="True when the field holds a prefilled value the citizen cannot change (a verified record's "
+                       "value, unless the service allows editing); a different answer is refused.")
+    def read_only(self) -> bool:
+        prefilled = None if self.view is None else self.view.prefilled.get(self.spec.id)
+        return prefilled is not None and not editable(self.spec, prefilled)
 
     @field(description="Smallest number, or minimum length for text.")
     def min(self) -> float | None:
@@ -198,6 +206,22 @@ class ApplicationStep:
     state: engine.StepState
 
 
+@strawberry.type(description="Where one answer came from.")
+class AnswerProvenance:
+    field: str = strawberry.field(description="The field id.")
+    source: str = strawberry.field(description=(
+        "The department whose record prefilled the field (e.g. IMMD), or `citizen` when the citizen typed it."))
+    verified: bool = strawberry.field(description="The answer is an authoritative record's value, unchanged.")
+    prefilled: bool
+    changed: bool = strawberry.field(description="The citizen replaced the prefilled value.")
+    original: JSON | None = strawberry.field(description="The prefilled value, kept when the citizen changed it.")
+
+    @classmethod
+    def of(cls, entry: FieldProvenance) -> AnswerProvenance:
+        return cls(field=entry.field, source=entry.source, verified=entry.verified, prefilled=entry.prefilled,
+                   changed=entry.changed, original=entry.original)
+
+
 @strawberry.type
 class TimelineEvent:
     at: datetime
@@ -273,6 +297,10 @@ class Application(Node):
     @field(description="Answers so far, by field id.")
     async def answers(self) -> JSON:
         return cast(JSON, dict((await self.view()).answers))
+
+    @field(description="Where each answer came from, in the form's order: what the department relies on.")
+    async def provenance(self) -> list[AnswerProvenance]:
+        return [AnswerProvenance.of(p) for p in (await self.view()).provenance]
 
     @field()
     async def timeline(self) -> list[TimelineEvent]:
