@@ -18,6 +18,7 @@ from client import STANDARD, Api
 from running import dev_settings, running_engine
 from temporalio.testing import WorkflowEnvironment
 
+from onestop.engine.applications.delivery import inbox as inbox_items
 from onestop.engine.container import Engine
 from onestop.engine.db import InboxRow
 from onestop.engine.dev.idp import citizen_sub
@@ -206,6 +207,8 @@ async def test_the_department_sees_a_changed_prefilled_value_and_its_original(ap
     changed = {p["field"]: p["original"] for p in inbox[app_id]["provenance"] if p["changed"]}
     assert changed == {"currentAddress": original_address}
     assert row is not None
-    signed = engine.data.signer.verify_submission(row.jws)
+    delivered = next(item for item in await inbox_items(engine.database, engine.data.cipher, row.department)
+                     if item.application_id == parsed[1])
+    signed = engine.data.signer.verify_submission(delivered.jws)  # stored encrypted; read as delivered
     signed_address = next(p for p in signed["provenance"] if p["field"] == "currentAddress")
     assert (signed_address["changed"], signed_address["original"]) == (True, original_address)
