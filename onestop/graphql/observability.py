@@ -12,7 +12,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Sequence
 from inspect import isawaitable
 from typing import Any
 
@@ -142,24 +142,39 @@ class GraphQLMetrics(SchemaExtension):
         LOG_OPERATION.set(operation_label(self.execution_context))
         yield
 
-    async def resolve(self, _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo[Any], *args: Any,
-                      **kwargs: Any) -> Any:
+    def resolve(self, _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo[Any], *args: Any,
+                **kwargs: Any) -> Any:
+        # Synchronous for every field but the awaited root ones: an ``async def`` here would turn each field into
+        # a coroutine, and graphql-core leaves some unawaited when a sibling fails.
         if info.path.prev is not None or is_introspection_field(info):
-            result = _next(root, info, *args, **kwargs)
-            return await result if isawaitable(result) else result
+            return _next(root, info, *args, **kwargs)
         started = time.perf_counter()
         try:
             result = _next(root, info, *args, **kwargs)
-            if isawaitable(result):
-                result = await result
+        except BaseException:
+            self._observe(info, started, None)
+            raise
+        if isawaitable(result):
+            return self._finish(result, info, started)
+        self._observe(info, started, result)
+        return result
+
+    async def _finish(self, pending: Awaitable[Any], info: GraphQLResolveInfo[Any], started: float) -> Any:
+        result = None
+        try:
+            result = await pending
         finally:
-            GRAPHQL_FIELD_LATENCY.labels(info.operation.operation.value, info.field_name).observe(
-                time.perf_counter() - started)
+            self._observe(info, started, result)
+        return result
+
+    @staticmethod
+    def _observe(info: GraphQLResolveInfo[Any], started: float, result: Any) -> None:
+        GRAPHQL_FIELD_LATENCY.labels(info.operation.operation.value, info.field_name).observe(
+            time.perf_counter() - started)
         for user_error in getattr(result, "user_errors", None) or ():
             raw = getattr(user_error, "code", "")
             code = str(getattr(raw, "value", raw))  # a UserErrorCode member, or a plain string
             GRAPHQL_USER_ERRORS.labels(info.field_name, code if _CODE.match(code) else "OTHER").inc()
-        return result
 
 
 class GraphQLTracing(OpenTelemetryExtension):
