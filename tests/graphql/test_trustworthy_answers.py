@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -201,7 +200,10 @@ async def test_an_expression_failing_at_run_time_is_reported_and_logged_never_fa
     assert [e["code"] for e in payload["userErrors"]] == ["DEFINITION_ERROR"]
     assert "try again later" in payload["userErrors"][0]["message"].lower()
     logged = [r.getMessage() for r in caplog.records if "definition fault" in r.getMessage()]
-    assert logged and "means-test" in logged[0] and "version 7" in logged[0] and "100 / value > 0" in logged[0]
+    assert logged
+    assert "means-test" in logged[0]
+    assert "version 7" in logged[0]
+    assert "100 / value > 0" in logged[0]
     assert _step(citizen) == "family"  # nothing was stored
     assert (await citizen.submit("family", {"members": [MEMBER], "adults": 1}))["userErrors"] == []
 
@@ -220,8 +222,8 @@ async def test_numbers_that_no_client_reads_back_exactly_are_refused_in_variable
 
 async def test_a_number_beyond_2_53_written_in_the_query_is_a_user_error(api: Api) -> None:
     citizen = await Citizen.start(api)
-    query = FRAGMENT + """mutation($id: ID!) { submitStep(input: {applicationId: $id, stepId: "means",
-      answers: {cash: %d, household: 1, why: "x"}}) { application { ...A } userErrors { field code } } }""" % 2**60
+    query = FRAGMENT + f"""mutation($id: ID!) {{ submitStep(input: {{applicationId: $id, stepId: "means",
+      answers: {{cash: {2**60}, household: 1, why: "x"}}}}) {{ application {{ ...A }} userErrors {{ field code }} }} }}"""
     payload = (await api.data(query, {"id": citizen.app["id"]}, citizen.headers))["submitStep"]
     assert payload["userErrors"][0] == {"field": ["input", "answers", "cash"], "code": "NUMBER_OUT_OF_RANGE"}
 
@@ -320,6 +322,7 @@ async def test_declining_a_required_consent_is_refused_with_the_ways_on(api: Api
     assert declined["application"] is None
     [error] = declined["userErrors"]
     assert (error["field"], error["code"]) == (["input", "stepId"], "CONSENT_REQUIRED")
-    assert "go back" in error["message"] and "withdraw" in error["message"]
+    assert "go back" in error["message"]
+    assert "withdraw" in error["message"]
     assert (await citizen.act(GO_BACK, "goBack", step="family"))["userErrors"] == []
     assert _step(citizen) == "family"

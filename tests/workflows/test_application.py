@@ -169,7 +169,8 @@ async def test_an_exit_step_shows_its_message_and_closing_it_ends_the_applicatio
     await apps.submit_step(app, "citizen-1", "applicant", answers_applicant(years=10))
     view = await apps.submit_step(app, "citizen-1", "details", {"startDate": "2099-01-01"})
     assert view.status == "DRAFT"
-    assert view.current_step is not None and view.current_step.type == "exit"
+    assert view.current_step is not None
+    assert view.current_step.type == "exit"
     message = {"en": "Ten-year licences are not available online.",
                "tc": "Ten-year licences are not available online."}
     assert view.exit_message == message
