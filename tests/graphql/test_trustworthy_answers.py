@@ -223,7 +223,8 @@ async def test_numbers_that_no_client_reads_back_exactly_are_refused_in_variable
 async def test_a_number_beyond_2_53_written_in_the_query_is_a_user_error(api: Api) -> None:
     citizen = await Citizen.start(api)
     query = FRAGMENT + f"""mutation($id: ID!) {{ submitStep(input: {{applicationId: $id, stepId: "means",
-      answers: {{cash: {2**60}, household: 1, why: "x"}}}}) {{ application {{ ...A }} userErrors {{ field code }} }} }}"""
+      answers: {{cash: {2**60}, household: 1, why: "x"}}}}) {{
+        application {{ ...A }} userErrors {{ field code }} }} }}"""
     payload = (await api.data(query, {"id": citizen.app["id"]}, citizen.headers))["submitStep"]
     assert payload["userErrors"][0] == {"field": ["input", "answers", "cash"], "code": "NUMBER_OUT_OF_RANGE"}
 
