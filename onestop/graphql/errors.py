@@ -125,6 +125,9 @@ class UserErrorCode(Enum):
     INVALID_DATE = strawberry.enum_value("INVALID_DATE", description="Not a date as YYYY-MM-DD.")
     INVALID_OPTION = strawberry.enum_value("INVALID_OPTION", description="Not one of the field's options.")
     DUPLICATE_OPTION = strawberry.enum_value("DUPLICATE_OPTION", description="The same option is chosen twice.")
+    INVALID_CHARACTERS = strawberry.enum_value(
+        "INVALID_CHARACTERS",
+        description="Text with control characters (line breaks outside multi-line text) or invalid Unicode.")
     TOO_SHORT = strawberry.enum_value("TOO_SHORT", description="Fewer characters than the field allows.")
     TOO_LONG = strawberry.enum_value("TOO_LONG", description="More characters than the field allows.")
     TOO_SMALL = strawberry.enum_value("TOO_SMALL", description="A number below the field's minimum.")
@@ -162,6 +165,13 @@ class UserErrorCode(Enum):
         "NOT_CURRENT_STEP", description="The step is not the current one; reload the application.")
     WRONG_ACTION = strawberry.enum_value(
         "WRONG_ACTION", description="This action does not apply to the current step's type.")
+    CONSENT_REQUIRED = strawberry.enum_value(
+        "CONSENT_REQUIRED",
+        description="A required consent cannot be declined: agree, go back to change an answer, or withdraw.")
+    DEFINITION_ERROR = strawberry.enum_value(
+        "DEFINITION_ERROR",
+        description="The service's definition failed while checking the answers (logged for the department); "
+                    "nothing was saved, try again later.")
     STEP_NOT_COMPLETED = strawberry.enum_value(
         "STEP_NOT_COMPLETED", description="Going back to a step that was never completed.")
     NOT_A_DRAFT = strawberry.enum_value(

@@ -100,6 +100,13 @@ def _error(path: str, code: str, en: str, tc: str) -> FieldError:
     return FieldError([path] if path else [], code, {"en": en, "tc": tc})
 
 
+_DEFINITION_ERROR = _error(
+    "", "DEFINITION_ERROR",
+    "This service's definition has a fault, so your answers cannot be checked right now. Nothing was saved; "
+    "the fault has been logged for the department. Try again later.",
+    "此服務的設定有錯誤，暫時未能核對你的答案。答案未有儲存；錯誤已記錄並轉交部門。請稍後再試。")
+
+
 @workflow.defn(name=WORKFLOW_NAME)
 class ServiceApplicationWorkflow:
     @workflow.init
@@ -126,16 +133,26 @@ class ServiceApplicationWorkflow:
         self._exit_message: Text | None = None
         # True while an update waits on an activity; other step actions are refused until it finishes.
         self._busy = False
+        # Typed numbers, definition faults instead of "false", entry scope, blank text refused, exits that can be
+        # left by going back. Decided once per run, at its first task: a run recorded before this reads answers
+        # and expressions as it did then, for its whole life.
+        self._strict = workflow.patched("trustworthy-answers")
+        self._fault: interp.DefinitionFault | None = None
         if carried is None:
             # Decided here, not in run(): the first update (update-with-start) is handled before run() starts.
-            problem = interp.eligibility_error(self._snapshot, params.citizen, self._today())
+            try:
+                problem = interp.eligibility_error(self._snapshot, params.citizen, self._today(),
+                                                   strict=self._strict)
+                step = self._current()
+            except interp.DefinitionFault as fault:
+                # Refused by the open update's validator; the draft then simply expires.
+                self._fault, problem, step = fault, None, None
             status = Status.DRAFT if problem is None else Status.NOT_ELIGIBLE
             self._status = status
             self._exit_message = problem.message if problem else None
             self._timeline.append(TimelineEntry(workflow.now(), status,
                                                 problem.message.get("en") if problem else None))
-            step = self._current()
-            if status is Status.DRAFT and isinstance(step, ExitSpec):
+            if status is Status.DRAFT and isinstance(step, ExitSpec) and not self._strict:
                 self._status = Status.NOT_ELIGIBLE
                 self._exit_message = step.message
 
@@ -145,10 +162,15 @@ class ServiceApplicationWorkflow:
         return workflow.now().date()
 
     def _current(self) -> StepSpec | None:
-        return interp.current_step(self._snapshot, self._progress, self._in.citizen, self._today())
+        if self._fault is not None:
+            return None
+        return interp.current_step(self._snapshot, self._progress, self._in.citizen, self._today(),
+                                   strict=self._strict)
 
     def _view(self) -> ApplicationView:
         step = self._current() if self._status is Status.DRAFT else None
+        # A draft on an exit page shows why; the citizen may still go back and change the answer that led there.
+        exit_message = step.message if isinstance(step, ExitSpec) else self._exit_message
         return ApplicationView(
             application_id=self._in.application_id,
             service_id=self._snapshot.id,
@@ -167,7 +189,7 @@ class ServiceApplicationWorkflow:
             delivered=self._delivered,
             created_at=self._created_at,
             updated_at=self._updated_at,
-            exit_message=self._exit_message,
+            exit_message=exit_message,
             # The step's definition and the steps' titles are in the pinned snapshot the engine keeps by content
             # hash; sending them with every answer multiplied the history's size several times.
             current_step=None,
@@ -177,8 +199,9 @@ class ServiceApplicationWorkflow:
         )
 
     def _outline(self, current: StepSpec | None) -> list[StepOutline]:
-        applicable = {s.id for s in interp.applicable_steps(self._snapshot, self._progress, self._in.citizen,
-                                                              self._today())}
+        applicable = set() if self._fault is not None else {
+            s.id for s in interp.applicable_steps(self._snapshot, self._progress, self._in.citizen, self._today(),
+                                                  strict=self._strict)}
         done = set(self._progress.completed)
 
         def state(step: StepSpec) -> StepState:
@@ -222,10 +245,46 @@ class ServiceApplicationWorkflow:
 
     def _touch(self) -> None:
         self._updated_at = workflow.now()
+        if self._strict:
+            return  # an exit page keeps the draft open: the citizen may go back, or close it
         step = self._current()
         if isinstance(step, ExitSpec) and self._status is Status.DRAFT:
             self._exit_message = step.message
             self._set_status(Status.NOT_ELIGIBLE)
+
+    def _at_exit(self) -> ExitSpec | None:
+        step = self._current() if self._strict and self._status is Status.DRAFT else None
+        return step if isinstance(step, ExitSpec) else None
+
+    def _close(self, otherwise: Status, actor: str | None = None) -> None:
+        """End the draft: as not eligible on an exit page (that is the outcome the citizen saw), else ``otherwise``."""
+        exit_step = self._at_exit()
+        if exit_step is not None:
+            self._exit_message = exit_step.message
+            self._set_status(Status.NOT_ELIGIBLE, exit_step.message.get("en"), actor)
+        else:
+            self._set_status(otherwise, actor=actor)
+
+    def _dry_run(self, progress: Progress) -> None:
+        """Evaluate every expression the handler will, on the state it would reach; refuse on a definition fault.
+
+        Validators run before history is written, so a fault found here leaves the application as it was.
+        """
+        try:
+            pruned = interp.prune(self._snapshot, progress, self._in.citizen, self._today(), strict=self._strict)
+            interp.current_step(self._snapshot, pruned, self._in.citizen, self._today(), strict=self._strict)
+            interp.applicable_steps(self._snapshot, pruned, self._in.citizen, self._today(), strict=self._strict)
+        except interp.DefinitionFault as fault:
+            raise self._refuse_fault(fault) from fault
+
+    def _refuse_fault(self, fault: interp.DefinitionFault) -> ApplicationError:
+        workflow.logger.error(
+            "definition fault in service %s version %s (%s): expression %r failed: %s",
+            self._snapshot.id, self._snapshot.version, self._snapshot.content_hash, fault.expression, fault.detail,
+            extra={"service_id": self._snapshot.id, "service_version": self._snapshot.version,
+                   "expression": fault.expression},
+        )
+        return _refuse(_DEFINITION_ERROR)
 
     def _require_idle(self) -> None:
         if self._busy:
@@ -252,7 +311,7 @@ class ServiceApplicationWorkflow:
         completed = [*self._progress.completed, step.id]
         self._progress = interp.prune(
             self._snapshot, Progress(completed, self._progress.answers, self._progress.prefilled),
-            self._in.citizen, self._today(),
+            self._in.citizen, self._today(), strict=self._strict,
         )
 
     # ---- main loop ----
@@ -276,7 +335,7 @@ class ServiceApplicationWorkflow:
                 )
             except TimeoutError:
                 if self._status is Status.DRAFT:
-                    self._set_status(Status.EXPIRED)
+                    self._close(Status.EXPIRED)
                 continue
             if self._index_dirty:
                 self._index_dirty = False
@@ -391,6 +450,11 @@ class ServiceApplicationWorkflow:
     def open(self, action: OpenInput) -> ApplicationView:
         return self._view()
 
+    @open.validator
+    def _validate_open(self, action: OpenInput) -> None:
+        if self._fault is not None:
+            raise self._refuse_fault(self._fault)
+
     @workflow.update(name=Update.SUBMIT_STEP)
     async def submit_step(self, action: StepAnswers) -> ApplicationView:
         if self._seen(action.client_mutation_id):
@@ -400,7 +464,7 @@ class ServiceApplicationWorkflow:
             return await self._submit(step, action.client_mutation_id)
         self._remember(action.client_mutation_id)
         answers, _ = interp.validate_step(self._snapshot, step, action.answers, self._progress,
-                                          self._in.citizen, self._today(), bounded=False)
+                                          self._in.citizen, self._today(), bounded=False, strict=self._strict)
         for spec in fields_of(step):
             self._progress.answers.pop(spec.id, None)
         self._progress.answers.update(answers)
@@ -444,14 +508,22 @@ class ServiceApplicationWorkflow:
                 raise _refuse(_error("answers", "UNKNOWN_FIELD", "A submit step takes no answers.",
                                      "提交步驟不接受答案。"))
             return
-        answers, errors = interp.validate_step(self._snapshot, step, action.answers, self._progress,
-                                               self._in.citizen, self._today())
+        try:
+            answers, errors = interp.validate_step(self._snapshot, step, action.answers, self._progress,
+                                                   self._in.citizen, self._today(), strict=self._strict)
+        except interp.DefinitionFault as fault:
+            raise self._refuse_fault(fault) from fault
         if not errors:
             # In the validator only: a refused update never reaches history, so replays are unaffected.
             errors = prov.read_only_errors(step, answers, self._progress, self._in.citizen, self._today())
         if errors:
             # Rooted at the update's input: an answer's path starts with "answers", whatever the field is called.
             raise _refuse(*(replace(e, path=["answers", *e.path]) if e.path else e for e in errors))
+        if self._strict:
+            step_fields = {spec.id for spec in fields_of(step)}
+            kept = {k: v for k, v in self._progress.answers.items() if k not in step_fields}
+            self._dry_run(Progress([*self._progress.completed, step.id], kept | answers,
+                                   self._progress.prefilled))
 
     @workflow.update(name=Update.GRANT_CONSENT)
     async def grant_consent(self, action: StepAction) -> ApplicationView:
@@ -516,7 +588,12 @@ class ServiceApplicationWorkflow:
         self._require_assurance(action.assurance)
         if not self._seen(action.client_mutation_id):
             self._require_idle()
-            self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
+            step = self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
+            if self._strict:
+                self._dry_run(self._completing(step))
+
+    def _completing(self, step: StepSpec) -> Progress:
+        return Progress([*self._progress.completed, step.id], self._progress.answers, self._progress.prefilled)
 
     @workflow.update(name=Update.DECLINE_CONSENT)
     def decline_consent(self, action: StepAction) -> ApplicationView:
@@ -535,9 +612,23 @@ class ServiceApplicationWorkflow:
     def _validate_decline(self, action: StepAction) -> None:
         self._require_owner(action.citizen_ref)
         self._require_assurance(action.assurance)
-        if not self._seen(action.client_mutation_id):
-            self._require_idle()
-            self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
+        if self._seen(action.client_mutation_id):
+            return
+        self._require_idle()
+        step = self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
+        if not self._strict:
+            return
+        if isinstance(step, ConsentSpec) and step.consent_required:
+            # Refused rather than recorded: a decline that changes nothing would leave the citizen on the same
+            # page with no word of why. The message names the ways on.
+            raise _refuse(_error(
+                "stepId", "CONSENT_REQUIRED",
+                "This consent is required: without it the department cannot process your application. Agree to "
+                "continue; or go back to change an earlier answer, or withdraw the application if you do not "
+                "want to go on.",
+                "此同意為必須：沒有你的同意，部門無法處理你的申請。請同意以繼續；或返回修改之前的答案，"
+                "如不想繼續，可撤回申請。"))
+        self._dry_run(self._completing(step))
 
     @workflow.update(name=Update.COMPLETE_STEP_UP)
     def complete_step_up(self, proof: StepUpProof) -> ApplicationView:
@@ -559,6 +650,8 @@ class ServiceApplicationWorkflow:
         self._require_idle()
         step = self._require_current(proof.step_id, StepKind.STEP_UP)
         assert isinstance(step, StepUpSpec), "_require_current checked the kind"
+        if self._strict:
+            self._dry_run(self._completing(step))
         required = step.assurance
         if self._snapshot.rank(proof.assurance) < self._snapshot.rank(required):
             raise _refuse(_error("stepId", "INSUFFICIENT_USER_AUTHENTICATION",
@@ -600,6 +693,8 @@ class ServiceApplicationWorkflow:
         result = interp.go_back(self._snapshot, self._progress, action.step_id)
         if isinstance(result, FieldError):
             raise _refuse(result)
+        if self._strict:
+            self._dry_run(result)
 
     @workflow.update(name=Update.WITHDRAW)
     def withdraw(self, action: Withdraw) -> ApplicationView:
@@ -607,7 +702,7 @@ class ServiceApplicationWorkflow:
             return self._view()
         self._remember(action.client_mutation_id)
         self._updated_at = workflow.now()
-        self._set_status(Status.WITHDRAWN)
+        self._close(Status.WITHDRAWN)
         return self._view()
 
     @withdraw.validator

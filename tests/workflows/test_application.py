@@ -160,16 +160,23 @@ async def test_going_back_and_changing_an_answer_drops_answers_that_no_longer_ap
     assert view.current_step_id == "details"
 
 
-async def test_an_exit_step_ends_the_application_as_not_eligible(apps: ApplicationService) -> None:
+async def test_an_exit_step_shows_its_message_and_closing_it_ends_the_application_as_not_eligible(
+        apps: ApplicationService) -> None:
     view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
     app = view.application_id
     await apps.grant_consent(app, "citizen-1", "prefill")
     await apps.grant_consent(app, "citizen-1", "terms")
     await apps.submit_step(app, "citizen-1", "applicant", answers_applicant(years=10))
     view = await apps.submit_step(app, "citizen-1", "details", {"startDate": "2099-01-01"})
+    assert view.status == "DRAFT"
+    assert view.current_step is not None
+    assert view.current_step.type == "exit"
+    message = {"en": "Ten-year licences are not available online.",
+               "tc": "Ten-year licences are not available online."}
+    assert view.exit_message == message
+    view = await apps.withdraw(app, "citizen-1")
     assert view.status == "NOT_ELIGIBLE"
-    assert view.exit_message == {"en": "Ten-year licences are not available online.",
-                                 "tc": "Ten-year licences are not available online."}
+    assert view.exit_message == message
 
 
 async def test_an_underage_citizen_is_not_eligible(apps: ApplicationService) -> None:
@@ -179,14 +186,17 @@ async def test_an_underage_citizen_is_not_eligible(apps: ApplicationService) -> 
     assert view.exit_message["en"] == "You must be 18 or over."
 
 
-async def test_a_required_consent_declined_blocks_progress(apps: ApplicationService) -> None:
+async def test_a_required_consent_cannot_be_declined(apps: ApplicationService) -> None:
     view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
     view = await apps.decline_consent(view.application_id, "citizen-1", "prefill")
     assert view.current_step_id == "terms"
     assert view.prefilled == {}
-    view = await apps.decline_consent(view.application_id, "citizen-1", "terms")
+    with pytest.raises(InvalidInput) as refused:
+        await apps.decline_consent(view.application_id, "citizen-1", "terms")
+    assert refused.value.errors[0].code == "CONSENT_REQUIRED"
+    view = await apps.get(view.application_id, "citizen-1")
     assert view.current_step_id == "terms"
-    assert view.consents["terms"] == "declined"
+    assert "terms" not in view.consents
 
 
 async def test_withdraw_before_a_decision(apps: ApplicationService) -> None:
