@@ -14,6 +14,7 @@ from onestop.catalogue.assurance import AssuranceLadder
 from onestop.catalogue.canonical import canonical_json
 from onestop.catalogue.departments import DataItem, Department, Provider
 from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
+from onestop.catalogue.fragments import Fragments
 from onestop.catalogue.loader import Files, find_files, load_file
 from onestop.catalogue.models import dump_data
 from onestop.catalogue.problems import CatalogueError, Problem
@@ -127,8 +128,9 @@ def _load(files: Files, problems: list[Problem]) -> _Loaded:
         known.departments_ok &= department is not None
         if department and dsource:
             departments.append((department, dsource))
+    fragments = Fragments(files.root)
     for path in files.services:
-        service, ssource, found = load_file(path, Service)
+        service, ssource, found = load_file(path, Service, fragments)
         problems += found
         if service and ssource:
             services.append((service, ssource))

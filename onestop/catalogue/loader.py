@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, RootModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from onestop.catalogue.fragments import Fragments
 from onestop.catalogue.problems import Problem
 from onestop.catalogue.text import LocalizedList, LocalizedText
 from onestop.catalogue.yamlsource import Loc, Source, parse_file
@@ -190,9 +191,11 @@ def _problem(source: Source, root: type[BaseModel], error: ErrorDetails) -> Prob
         hint = did_you_mean(value, expected) or f"use one of: {', '.join(expected)}"
         return source.problem((*data_loc, tag_key), "INVALID_VALUE", f"unknown {tag_key} '{value}'", hint)
     if kind in ("cel_syntax", "cel_too_long"):
-        line, col = _cel_mark(source, data_loc, ctx)
-        return Problem(source.path, line, col, kind.upper(), error["msg"],
-                       "CEL uses && || ! == and double-quoted strings, e.g. citizen.age >= 18")
+        written, written_loc, site = source.origin(data_loc)
+        line, col = _cel_mark(written, written_loc, ctx)
+        return Problem(written.path, line, col, kind.upper(), error["msg"],
+                       "CEL uses && || ! == and double-quoted strings, e.g. citizen.age >= 18",
+                       site)
     if kind in _CUSTOM:
         return source.problem(data_loc, kind.upper(), error["msg"])
     if kind in _TYPE_NAMES:
@@ -222,14 +225,22 @@ def validate_source(source: Source, model: type[M]) -> tuple[M | None, list[Prob
         return None, [_problem(source, model, error) for error in errors]
 
 
-def load_file(file: Path, model: type[M]) -> tuple[M | None, Source | None, list[Problem]]:
-    """Parse and validate one file; once the file validates, its source keeps the text but not the data."""
+def load_file(file: Path, model: type[M], fragments: Fragments | None = None,
+              ) -> tuple[M | None, Source | None, list[Problem]]:
+    """Parse and validate one file; once the file validates, its source keeps the text but not the data.
+
+    With ``fragments``, ``- include:`` items are resolved first (services only)."""
     source, problems = parse_file(file)
     if source is None:
         return None, None, problems
     if not isinstance(source.data, dict):
         message = f"the file should be a mapping of keys, not {_yaml_type(source.data)}"
         return None, source, [*problems, source.problem((), "WRONG_TYPE", message)]
+    if fragments is not None:
+        source, included = fragments.compose(source)
+        if included:
+            # A failed include leaves a hole the model would report again, less precisely: stop here.
+            return None, source, problems + included
     result, more = validate_source(source, model)
     if result is not None:
         # The model holds what it needs; the parsed tree would stay alive with the source until every file is

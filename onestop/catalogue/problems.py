@@ -16,6 +16,8 @@ class Problem:
     code: str
     message: str
     hint: str | None = None
+    # For a problem inside a fragment: "path:line:col" of the service's `include:` that brought it in.
+    included_from: str | None = None
 
     def format(self) -> str:
         """``path:line:col: error[CODE]: message``, the form editors and CI logs link to."""

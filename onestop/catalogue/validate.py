@@ -31,9 +31,13 @@ def _display_root(path: Path, root: Path) -> Path:
 
 
 def _relevant(problem: Problem, root: Path, targets: list[Path]) -> bool:
-    file = Path(problem.path).resolve()
-    if any(file == target or target in file.parents for target in targets):
+    files = [Path(problem.path).resolve()]
+    if problem.included_from:
+        # A problem in a fragment belongs to every service that includes it.
+        files.append(Path(problem.included_from.rsplit(":", 2)[0]).resolve())
+    if any(file == target or target in file.parents for file in files for target in targets):
         return True
+    file = files[0]
     # Problems in shared files decide whether the targets' references could be checked: always show them.
     relative = file.relative_to(root) if root in file.parents else file
     return bool(relative.parts) and relative.parts[0] in SHARED
@@ -84,6 +88,8 @@ def validate_command(paths: list[Path], out: TextIO) -> int:
         out.write(problem.format() + "\n")
         if problem.hint:
             out.write(f"  hint: {problem.hint}\n")
+        if problem.included_from:
+            out.write(f"  note: included from {problem.included_from}\n")
     if problems:
         count = len(set(problems))
         files = files_with_problems(problems)

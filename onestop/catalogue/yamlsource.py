@@ -108,6 +108,10 @@ class Source:
                 path.append(part)
         return tuple(path)
 
+    def origin(self, loc: Loc) -> tuple[Source, Loc, str | None]:
+        """The file and path ``loc`` is written at, and the include that brought it in (see ``fragments``)."""
+        return self, loc, None
+
     def value_mark(self, loc: Sequence[str | int]) -> Mark:
         """Where the value at ``loc`` starts, or its nearest ancestor's."""
         path = tuple(loc)

@@ -34,8 +34,17 @@ def test_schema_uses_yaml_key_names_and_forbids_unknown_keys() -> None:
     schema = schema_for("service")
     assert {"ageGroups", "draftExpiry", "steps"} <= set(schema["properties"])
     assert schema["additionalProperties"] is False
-    step_types = set(schema["properties"]["steps"]["items"]["discriminator"]["mapping"])
-    assert step_types == {"form", "prefill", "consent", "stepUp", "review", "submit", "exit"}
+    steps, include = schema["properties"]["steps"]["items"]["anyOf"]
+    assert set(steps["discriminator"]["mapping"]) == {"form", "prefill", "consent", "stepUp", "review", "submit",
+                                                      "exit"}
+    assert include == {"$ref": "#/$defs/Include"}
+
+
+def test_steps_and_fields_lists_accept_an_include() -> None:
+    schema = schema_for("service")
+    assert schema["$defs"]["Include"]["required"] == ["include"]
+    form_fields = schema["$defs"]["FormStep"]["properties"]["fields"]["items"]["anyOf"]
+    assert {"$ref": "#/$defs/Include"} in form_fields
 
 
 def test_texts_require_en_and_tc_but_not_sc() -> None:
@@ -50,6 +59,7 @@ def test_every_kind_names_the_draft(kind: str) -> None:
 
 def test_definition_files_reference_an_existing_schema(definitions_dir: Path) -> None:
     files = [definitions_dir / "taxonomy.yaml", *sorted((definitions_dir / "services").rglob("*.yaml")),
+             *sorted((definitions_dir / "fragments").glob("*.yaml")),
              *sorted((definitions_dir / "departments").glob("*.yaml"))]
     for file in files:
         first = file.read_text(encoding="utf-8").splitlines()[0]

@@ -61,6 +61,11 @@ def _relative(path: str, root: Path) -> str:
         return Path(path).name
 
 
+def _relative_site(site: str, root: Path) -> str:
+    path, line, col = site.rsplit(":", 2)
+    return f"{_relative(path, root)}:{line}:{col}"
+
+
 @strawberry.type
 class CatalogueQuery:
     @field(description=(
@@ -140,7 +145,9 @@ class CatalogueQuery:
             services=len(snapshot.catalogue.services),
             problems=[
                 CatalogueProblem(path=_relative(p.path, store.root), line=p.line, column=p.col, code=p.code,
-                                 message=p.message, hint=p.hint)
+                                 message=p.message, hint=p.hint,
+                                 included_from=None if p.included_from is None else _relative_site(p.included_from,
+                                                                                                   store.root))
                 for p in store.problems
             ],
         )

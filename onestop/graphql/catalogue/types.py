@@ -254,6 +254,8 @@ class CatalogueProblem:
     code: str
     message: str
     hint: str | None
+    included_from: str | None = strawberry.field(default=None, description=(
+        "for a problem inside a fragment: path:line:col of the include in the service that uses it"))
 
 
 @strawberry.type(description="Which catalogue version is served, and why the last reload failed, if it did.")
