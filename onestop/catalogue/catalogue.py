@@ -17,10 +17,12 @@ from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupFiel
 from onestop.catalogue.fragments import Fragments
 from onestop.catalogue.loader import Files, find_files, load_file
 from onestop.catalogue.models import dump_data
+from onestop.catalogue.predicates import generated_statement
 from onestop.catalogue.problems import CatalogueError, Problem
 from onestop.catalogue.services import Service
-from onestop.catalogue.steps import Step
+from onestop.catalogue.steps import PrefillStep, Step
 from onestop.catalogue.taxonomy import AgeGroup, Option, OptionLists, Taxonomy
+from onestop.catalogue.text import LocalizedText
 from onestop.catalogue.yamlsource import Source
 
 OptionListMap = Mapping[str, tuple[Option, ...]]
@@ -83,6 +85,25 @@ def resolve_options(service: Service, lists: OptionListMap) -> Service:
     for step in service.steps:
         fields = getattr(step, "fields", None)
         steps.append(step.model_copy(update={"fields": _resolve_fields(fields, lists)}) if fields else step)
+    return service.model_copy(update={"steps": tuple(steps)})
+
+
+def resolve_statements(service: Service, providers: Mapping[str, Provider]) -> Service:
+    """The service with a consent sentence for every predicate its author left without one."""
+    steps: list[Step] = []
+    for step in service.steps:
+        if isinstance(step, PrefillStep) and any(p.statement is None for p in step.predicates):
+            predicates = []
+            for predicate in step.predicates:
+                if predicate.statement is None:
+                    provider_id, _, item_id = predicate.over.partition(".")
+                    item = providers[provider_id].item(item_id)
+                    assert item is not None  # the cross-checks found it
+                    text = generated_statement(predicate.check.source, dump_data(item.description))
+                    predicate = predicate.model_copy(update={"statement": LocalizedText.model_validate(text)})
+                predicates.append(predicate)
+            step = step.model_copy(update={"predicates": tuple(predicates)})
+        steps.append(step)
     return service.model_copy(update={"steps": tuple(steps)})
 
 
@@ -172,8 +193,9 @@ def load_catalogue(path: Path) -> Catalogue:
         raise CatalogueError(problems)
     lists = MappingProxyType(loaded.option_lists[0])
     departments = {d.code: d for d, _ in sorted(loaded.departments, key=lambda pair: pair[0].code)}
-    services = {s.id: resolve_options(s, lists) for s, _ in sorted(loaded.services, key=lambda pair: pair[0].id)}
     providers = {p.id: p for d in departments.values() for p in d.providers}
+    services = {s.id: resolve_statements(resolve_options(s, lists), providers)
+                for s, _ in sorted(loaded.services, key=lambda pair: pair[0].id)}
     taxonomy = loaded.taxonomy[0]
     return Catalogue(
         root=path, version=_version(taxonomy, lists, departments, services), taxonomy=taxonomy, option_lists=lists,

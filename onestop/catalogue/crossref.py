@@ -11,6 +11,7 @@ from onestop.catalogue.departments import Department, Provider
 from onestop.catalogue.expressions import Expression
 from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
 from onestop.catalogue.loader import did_you_mean
+from onestop.catalogue.predicates import Predicate, sample_issue
 from onestop.catalogue.problems import Problem
 from onestop.catalogue.samples import FRACTIONAL, WHOLE, sample_context, sample_value
 from onestop.catalogue.services import Service
@@ -158,6 +159,7 @@ class ServiceChecker:
         self.ids: set[str] = set()  # every field id so far, group members included: ids are unique service-wide
         self.entry_of: dict[str, str] = {}  # group member id -> its group's id
         self.prefilled: set[str] = set()
+        self.predicates: set[str] = set()  # predicate ids asked for by the prefill steps so far
 
     def run(self) -> list[Problem]:
         service, known = self.service, self.known
@@ -229,6 +231,8 @@ class ServiceChecker:
             for index, ref in enumerate(step.items):
                 if self._data_ref((*loc, "items", index), ref):
                     self.prefilled.add(ref)
+            for index, predicate in enumerate(step.predicates):
+                self._predicate((*loc, "predicates", index), predicate)
         elif isinstance(step, StepUpStep) and self.known.taxonomy_ok:
             self._ref((*loc, "assurance"), step.assurance, "UNKNOWN_ASSURANCE_LEVEL", "assurance level",
                       self.known.assurance)
@@ -236,6 +240,26 @@ class ServiceChecker:
             self._ref((*loc, "department"), step.department, "UNKNOWN_DEPARTMENT", "department",
                       self.known.departments)
         self._fields((*loc, "fields"), getattr(step, "fields", ()))
+
+    def _predicate(self, loc: Loc, predicate: Predicate) -> None:
+        if predicate.id in self.predicates:
+            self.problems.append(self.source.problem((*loc, "id"), "DUPLICATE_ID",
+                                                     f"predicate '{predicate.id}' is already asked for"))
+        self.predicates.add(predicate.id)
+        if not self._data_ref((*loc, "over"), predicate.over) or not self.known.departments_ok:
+            return
+        provider_id, _, item_id = predicate.over.partition(".")
+        item = self.known.providers[provider_id].item(item_id.split(".")[0])
+        assert item is not None  # _data_ref found it
+        if not item.authoritative:
+            self.problems.append(self.source.problem(
+                (*loc, "over"), "INVALID_VALUE", f"'{predicate.over}' is not marked authoritative",
+                "a predicate vouches for a fact: read it from the record that is the source of truth "
+                "(e.g. immd-records.date-of-birth)"))
+        issue = sample_issue(predicate.check, item.type)
+        if issue is not None:
+            self.problems.append(self.source.problem((*loc, "check"), "CEL_TYPE_ERROR", issue,
+                                                     "e.g. `check: age >= 65` over a date of birth"))
 
     def _data_ref(self, loc: Loc, ref: str) -> bool:
         """Whether ``provider.item`` exists (reporting it when not)."""
@@ -268,7 +292,7 @@ class ServiceChecker:
         if item.when is not None:
             self._expression((*loc, "when"), item.when, entry=entry)
         if item.prefill is not None:
-            self._prefill((*loc, "prefill"), item.prefill)
+            self._prefill((*loc, "prefill"), item.prefill, item)
         self._options(loc, item)
         lists = self.known.option_lists
         values = (sample_value(item, lists, WHOLE), sample_value(item, lists, FRACTIONAL))
@@ -284,7 +308,15 @@ class ServiceChecker:
         else:
             self.answers[item.id], self.fractional[item.id] = values
 
-    def _prefill(self, loc: Loc, ref: str) -> None:
+    def _prefill(self, loc: Loc, ref: str, item: Field) -> None:
+        if "." not in ref:
+            if ref not in self.predicates:
+                self.problems.append(unknown(self.source, loc, "UNKNOWN_REFERENCE", "predicate", ref,
+                                             self.predicates))
+            elif item.type != "boolean":
+                self.problems.append(self.source.problem(
+                    loc, "INVALID_VALUE", f"predicate '{ref}' is true or false: show it in a boolean field"))
+            return
         if not self._data_ref(loc, ref):
             return
         item_ref = ".".join(ref.split(".")[:2])

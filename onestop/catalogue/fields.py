@@ -10,7 +10,7 @@ from pydantic import Field as Key
 from pydantic import field_validator, model_validator
 
 from onestop.catalogue.expressions import Expression
-from onestop.catalogue.models import DataRef, DefinitionModel, Pattern, Slug, shift_date
+from onestop.catalogue.models import DefinitionModel, Pattern, PrefillRef, Slug, shift_date
 from onestop.catalogue.taxonomy import Option
 from onestop.catalogue.text import LocalizedText
 
@@ -60,7 +60,8 @@ class FieldBase(DefinitionModel):
     help: LocalizedText | None = None
     required: bool = False
     when: Expression | None = None
-    prefill: DataRef | None = Key(default=None, description="provider.item or provider.item.path")
+    prefill: PrefillRef | None = Key(default=None, description=(
+        "provider.item or provider.item.path, or the id of a predicate of an earlier prefill step"))
     prefill_editable: bool | None = Key(default=None, description=(
         "whether the citizen may change the prefilled value; by default a verified (authoritative) value is "
         "read-only and any other prefilled value editable"))

@@ -43,6 +43,9 @@ Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$", max_leng
 Duration = Annotated[str, AfterValidator(_duration), Field(json_schema_extra={"format": "duration"})]
 Pattern = Annotated[str, AfterValidator(_pattern), Field(json_schema_extra={"format": "regex"})]
 DataRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$")]
+# A field's prefill: a data item (provider.item[.path]) or the id of a predicate of an earlier prefill step.
+PrefillRef = Annotated[str, Field(
+    pattern=r"^(?:[a-z][a-z0-9-]*\.[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*|[a-z][A-Za-z0-9]*)$")]
 
 
 def duration(value: str) -> dt.timedelta:

@@ -13,6 +13,7 @@ from onestop.catalogue.departments import HttpUrl
 from onestop.catalogue.expressions import Expression
 from onestop.catalogue.fields import Field, GroupField
 from onestop.catalogue.models import DataRef, DefinitionModel, Duration, Slug
+from onestop.catalogue.predicates import Predicate
 from onestop.catalogue.text import LocalizedText
 
 
@@ -57,10 +58,18 @@ class FormStep(StepBase):
 class PrefillStep(StepBase):
     type: Literal["prefill"]
     purpose: LocalizedText
-    items: tuple[DataRef, ...] = Key(min_length=1, description="provider.item references")
+    items: tuple[DataRef, ...] = Key(default=(), description="provider.item references")
+    predicates: tuple[Predicate, ...] = Key(default=(), description=(
+        "yes/no facts checked against authoritative records: only the boolean is shared, never the record"))
     lawful_basis: str = "consent"
     mode: Literal["one-off", "standing"] = "one-off"
     valid_for: Duration | None = Key(default=None, description="standing consents only")
+
+    @model_validator(mode="after")
+    def _asks_for_something(self) -> PrefillStep:
+        if not self.items and not self.predicates:
+            raise ValueError("a prefill step needs `items` (provider.item) or `predicates`, or both")
+        return self
 
     @model_validator(mode="after")
     def _valid_for_standing_only(self) -> PrefillStep:

@@ -558,6 +558,7 @@ class ServiceApplicationWorkflow:
             items=list(step.items), purpose=step.purpose, lawful_basis=step.lawful_basis,
             mode=step.mode, valid_for_seconds=step.valid_for_seconds,
             content_hash=self._snapshot.content_hash, assurance=self._in.citizen.assurance,
+            predicates=list(step.predicates),
         )
         result: PrefillResult = await workflow.execute_activity(
             Activity.PREFILL, request, start_to_close_timeout=_SHORT, heartbeat_timeout=_HEARTBEAT,

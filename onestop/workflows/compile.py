@@ -34,6 +34,7 @@ from onestop.workflows.snapshot import (
     FieldSpec,
     FormSpec,
     OptionSpec,
+    PredicateSpec,
     PrefillSpec,
     ReviewSpec,
     RuleSpec,
@@ -103,7 +104,10 @@ def _step(step: Step) -> StepSpec:
         case PrefillStep():
             return PrefillSpec(id=step.id, title=title, when=when, purpose=_text(step.purpose),
                                items=list(step.items), lawful_basis=step.lawful_basis, mode=step.mode,
-                               valid_for_seconds=_seconds(step.valid_for))
+                               valid_for_seconds=_seconds(step.valid_for),
+                               predicates=[PredicateSpec(p.id, p.over, p.check.source,
+                                                         _text(p.statement) if p.statement else {})
+                                           for p in step.predicates])
         case ConsentStep():
             return ConsentSpec(id=step.id, title=title, when=when, statement=_text(step.statement),
                                consent_required=step.required)

@@ -16,7 +16,7 @@ from temporalio.common import SearchAttributeKey
 from onestop.catalogue import StepKind
 from onestop.workflows.interpreter import Applicant, Prefilled
 from onestop.workflows.provenance import FieldProvenance
-from onestop.workflows.snapshot import ServiceSnapshot, StepSpec, Text
+from onestop.workflows.snapshot import PredicateSpec, ServiceSnapshot, StepSpec, Text
 
 WORKFLOW_NAME = "ServiceApplication"
 
@@ -276,6 +276,9 @@ class PrefillRequest:
     # Names this logical fetch, the same on every retry of it, so its consent and access-log entries are written
     # once; the activity fills it in from its own identity when empty.
     fetch_id: str = ""
+    # Yes/no facts the gateway checks against authoritative records; each comes back as a PrefillItem named by
+    # the predicate's id, with a boolean value.
+    predicates: list[PredicateSpec] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,16 @@ class FormSpec(_Step):
     fields: list[FieldSpec] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PredicateSpec:
+    """A yes/no fact checked against ``over`` by the gateway; only the boolean reaches the application."""
+
+    id: str
+    over: str
+    check: str
+    statement: Text
+
+
 @dataclass(frozen=True, kw_only=True)
 class PrefillSpec(_Step):
     type: Literal["prefill"] = "prefill"
@@ -81,6 +91,7 @@ class PrefillSpec(_Step):
     lawful_basis: str = "consent"
     mode: str = "one-off"
     valid_for_seconds: int | None = None
+    predicates: list[PredicateSpec] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

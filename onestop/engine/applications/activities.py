@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 if TYPE_CHECKING:
     from onestop.engine.container import Engine
 
+from onestop.catalogue.predicates import predicate_ref
 from onestop.engine import metrics
 from onestop.engine.applications import delivery, index
 from onestop.engine.catalogue_store import CatalogueStore
@@ -137,7 +138,10 @@ def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore) -> Prefill:
         except EngineError as exc:
             # A refusal (no such citizen, consent revoked, provider said no) does not improve with retries.
             raise ApplicationError(exc.message, type=exc.code, non_retryable=not _transient(exc)) from exc
-        items = [PrefillItem(ref, _jsonable(fetched.value), fetched.source_department, fetched.verified)
+        # A predicate's result is named by the predicate's id, which is what the fields' `prefill:` refer to.
+        names = {predicate_ref(p.over, p.check): p.id for p in request.predicates}
+        items = [PrefillItem(names.get(ref, ref), _jsonable(fetched.value), fetched.source_department,
+                             fetched.verified)
                  for ref, fetched in result.items.items()]
         return PrefillResult(consent_id=consent.id, items=items)
 
@@ -152,7 +156,8 @@ async def _gateway_prefill(gateway: DataGateway, request: PrefillRequest, acr: s
     return await gateway.prefill(
         request.citizen_ref, application_id=request.application_id, step_id=request.step_id,
         service_slug=request.service_id, service_hash=request.content_hash, department=request.department,
-        items=request.items, purpose=request.purpose, acr=acr,
+        items=[*request.items, *(predicate_ref(p.over, p.check) for p in request.predicates)],
+        purpose=request.purpose, acr=acr,
         lawful_basis=request.lawful_basis, mode="standing" if request.mode == "standing" else "one-off",
         valid_for=timedelta(seconds=request.valid_for_seconds) if request.valid_for_seconds else None,
         fetch_id=request.fetch_id or None,

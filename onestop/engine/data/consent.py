@@ -20,6 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from onestop.catalogue.predicates import split_ref
 from onestop.engine import metrics
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.profiles import Citizen, CitizenDirectory
@@ -140,7 +141,8 @@ class ConsentService:
         if not items:
             errors.append(field_error(("items",), "list at least one data item (provider.item)"))
         for index, item in enumerate(items):
-            provider_id, _, item_id = item.partition(".")
+            # A predicate (item?check) is consented to as itself: the check is what the citizen agreed to.
+            provider_id, _, item_id = split_ref(item)[0].partition(".")
             spec = specs.get(provider_id)
             if spec is None:
                 errors.append(field_error(("items", str(index)), f"unknown data provider {provider_id!r}",

@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 
 from onestop.catalogue.catalogue import Catalogue
+from onestop.catalogue.expressions import ExpressionError
+from onestop.catalogue.predicates import evaluate, split_ref
 from onestop.config import Settings
 from onestop.engine import metrics
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
@@ -157,11 +159,20 @@ class DataGateway:
             await log(provider_id, provider_items, ALLOWED, None, consent.department)
             # Trim: whatever the provider sent, only requested (hence consented) items pass.
             for item_id in provider_items:
-                value = outcome.get(item_id)
-                if value is not None:
-                    key = f"{provider_id}.{item_id}"
-                    fetched[key] = FetchedItem(key, value.value, provider_id, value.source_department,
-                                               value.updated_at, value.verified)
+                base, check = split_ref(item_id)
+                value = outcome.get(base)
+                if value is None:
+                    continue
+                key = f"{provider_id}.{item_id}"
+                shared: Any = value.value
+                if check is not None:
+                    # A predicate: the record stays here; only whether it satisfies the check goes on.
+                    try:
+                        shared = evaluate(check, value.value, at.date())
+                    except ExpressionError:
+                        continue  # neither true nor false: reported as missing, never as a "no"
+                fetched[key] = FetchedItem(key, shared, provider_id, value.source_department,
+                                           value.updated_at, value.verified)
         if failure is not None:
             if isinstance(failure, EngineError):
                 raise failure
@@ -171,7 +182,9 @@ class DataGateway:
 
     async def _fetch_one(self, citizen: Citizen, provider_id: str, items: Sequence[str],
                          consent_jws: str) -> Mapping[str, ProvidedValue]:
-        return await self.providers.get(provider_id).fetch(citizen, items, consent_jws=consent_jws)
+        # A predicate needs its item's record: the provider is asked for the item, once.
+        records = list(dict.fromkeys(split_ref(item)[0] for item in items))
+        return await self.providers.get(provider_id).fetch(citizen, records, consent_jws=consent_jws)
 
     async def prefill(self, citizen_ref: str, *, application_id: str, step_id: str, service_slug: str,
                       service_hash: str, department: str, items: Sequence[str], purpose: Any, acr: str,

@@ -23,6 +23,7 @@ from onestop.engine import (
     FieldSpec,
     FormSpec,
     IndexEntry,
+    PredicateSpec,
     PrefillSpec,
     Status,
     StepSpec,
@@ -150,6 +151,28 @@ class FormField:
         return [FormField(spec=f, view=None) for f in self.spec.fields]
 
 
+@strawberry.type(description="A fact a prefill step confirms from an official record, sharing only yes or no.")
+class PrefillPredicate:
+    spec: strawberry.Private[PredicateSpec]
+
+    @field(description="Names the answer: the field that shows it has `prefill: <id>`.")
+    def id(self) -> str:
+        return self.spec.id
+
+    @field(description="The record checked (provider.item); it is read by the platform and not shared.")
+    def item(self) -> str:
+        return self.spec.over
+
+    @field(description="The CEL check over the record, e.g. `age >= 65`.")
+    def check(self) -> str:
+        return self.spec.check
+
+    @field(description="What the consent screen says, e.g. 'We will confirm you are 65 or over. Your date of "
+                       "birth is not shared.'")
+    def statement(self, info: Info_) -> str:
+        return localized(self.spec.statement, info.context.lang) or self.spec.check
+
+
 @strawberry.type(description="The step the citizen is on, ready to render.")
 class CurrentStep:
     spec: strawberry.Private[StepSpec]
@@ -184,6 +207,12 @@ class CurrentStep:
     @field(description="Prefill steps: the data items (provider.item) the citizen is asked to share.")
     def items(self) -> list[str]:
         return list(self.spec.items) if isinstance(self.spec, PrefillSpec) else []
+
+    @field(description=(
+        "Prefill steps: yes/no facts checked against an official record; only the answer is shared, never the "
+        "record. Show each one's statement on the consent screen."))
+    def predicates(self) -> list[PrefillPredicate]:
+        return [PrefillPredicate(spec=p) for p in self.spec.predicates] if isinstance(self.spec, PrefillSpec) else []
 
     @field(description="Consent steps: declining blocks progress.")
     def consent_required(self) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from onestop.catalogue.predicates import split_ref
 from onestop.engine import AccessLogEntry, FetchResult, InvalidInput, NotFound, Principal
 from onestop.engine import Consent as ConsentRecord
 from onestop.engine import Profile as ProfileRecord
@@ -105,6 +106,9 @@ class Profile:
 class ConsentItem:
     provider: str
     item: str
+    check: str | None = strawberry.field(default=None, description=(
+        "For a predicate: the check made against the item (e.g. `age >= 65`); only its yes/no result was shared, "
+        "never the item's value."))
 
     @field(description="What the item is, in the request's language.")
     def description(self, info: Info_) -> str | None:
@@ -114,8 +118,9 @@ class ConsentItem:
 
 
 def _split_item(reference: str) -> ConsentItem:
-    provider, _, item = reference.partition(".")
-    return ConsentItem(provider=provider, item=item)
+    item_ref, check = split_ref(reference)
+    provider, _, item = item_ref.partition(".")
+    return ConsentItem(provider=provider, item=item, check=check)
 
 
 @strawberry.type(description="A consent artefact: who may read which of your data, for what, until when.")
