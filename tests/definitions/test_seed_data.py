@@ -108,6 +108,7 @@ def test_every_definition_file_names_its_schema(definitions_dir: Path) -> None:
     files = {definitions_dir / name: schema for name, schema in expected.items()}
     files |= {path: "../schema/department.schema.json" for path in (definitions_dir / "departments").glob("*.yaml")}
     files |= {path: "../../schema/service.schema.json" for path in (definitions_dir / "services").glob("*/*.yaml")}
+    files |= {path: "../schema/fragment.schema.json" for path in (definitions_dir / "fragments").glob("*.yaml")}
     wrong = [str(path) for path, schema in files.items()
              if path.read_text(encoding="utf-8").splitlines()[0] != f"# yaml-language-server: $schema={schema}"]
     assert wrong == []
@@ -120,6 +121,7 @@ def test_prefilled_fields_name_items_an_earlier_prefill_step_asks_for(catalogue:
         for step in service.steps:
             if isinstance(step, PrefillStep):
                 asked |= {str(item) for item in step.items}
+                asked |= {predicate.id for predicate in step.predicates}  # a field may show a predicate's answer
             for field in _walk(getattr(step, "fields", None) or ()):
                 if field.prefill is not None and ".".join(str(field.prefill).split(".")[:2]) not in asked:
                     unasked.append(f"{service.id}.{field.id} <- {field.prefill}")
