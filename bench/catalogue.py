@@ -425,7 +425,7 @@ async def _throughputs(first: Callable[[], Awaitable[object]], second: Callable[
 # --- validate and load ---------------------------------------------------------------------------------------
 
 _SHARED_FILES = ("taxonomy.yaml", "option-lists.yaml", "feeds.yaml")
-_SHARED_DIRS = ("departments", "feeds")
+_SHARED_DIRS = ("departments", "feeds", "fragments")
 _ID_LINE = re.compile(r"^id: (\S+)$", re.MULTILINE)
 
 
