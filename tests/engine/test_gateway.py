@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from onestop.catalogue.predicates import predicate_ref
 from onestop.config import Settings
 from onestop.engine.data.gateway import SELF_ACCESS_SERVICE, DataServices
 from onestop.engine.data.providers import ProviderSpec, SqlRegistryProvider
@@ -375,3 +376,30 @@ async def test_forty_concurrent_prefills_keep_every_chain_intact(data_services: 
     for sub in subs:
         citizen = await data_services.citizens.ensure(sub)
         assert await data_services.access_log.verify_chain(citizen.id) == per_citizen
+
+
+@pytest.mark.parametrize(("check", "expected"), [("value <= 12", True), ("value < 6", False)])
+async def test_a_predicate_hands_on_only_whether_the_record_satisfies_it(data_services: DataServices, check: str,
+                                                                         expected: bool) -> None:
+    await _citizen_with_data(data_services)  # 6 driving-offence points
+    citizen = await data_services.citizens.ensure("sub-a")
+    predicate = predicate_ref("td-licensing.driving-offence-points", check)
+    consent, result = await data_services.gateway.prefill(
+        citizen.ref, application_id="app-1", step_id="prefill", service_slug=SLUG, service_hash="h" * 64,
+        department="TD", items=["eme.nameEn", predicate], purpose=PURPOSE, acr="urn:onestop:acr:standard")
+    assert {ref: item.value for ref, item in result.items.items()} == {"eme.nameEn": NAME, predicate: expected}
+    assert predicate in consent.items
+    assert "td-licensing.driving-offence-points" not in consent.items
+    logged = {e.provider_id: e.items for e in (await data_services.access_log.list("sub-a")).entries}
+    assert logged["td-licensing"] == (predicate,)
+
+
+async def test_a_predicate_that_cannot_be_evaluated_is_missing_never_false(data_services: DataServices) -> None:
+    await _citizen_with_data(data_services)
+    citizen = await data_services.citizens.ensure("sub-a")
+    predicate = predicate_ref("td-licensing.driving-offence-points", "value / 0 > 1")
+    _, result = await data_services.gateway.prefill(
+        citizen.ref, application_id="app-1", step_id="prefill", service_slug=SLUG, service_hash="h" * 64,
+        department="TD", items=[predicate], purpose=PURPOSE, acr="urn:onestop:acr:standard")
+    assert result.items == {}
+    assert result.missing == (predicate,)
