@@ -262,10 +262,11 @@ class ServiceChecker:
                 f"'{weakest}', not '{self.service.assurance}'",
                 f"set `login: required`, or `assurance: {weakest}`"))
         for index, step in enumerate(self.service.steps):
-            if isinstance(step, PrefillStep | StepUpStep):
+            if isinstance(step, PrefillStep | StepUpStep) or (isinstance(step, ConsentStep) and step.departments):
                 self.problems.append(self.source.problem(
                     ("steps", index, "type"), "INVALID_VALUE",
-                    f"a {step.type} step needs a logged-in citizen, but the service has `login: none`",
+                    f"a {step.type} step needs a logged-in citizen (a consent record names who gave it), but the "
+                    "service has `login: none`",
                     "set `login: required`"))
 
     def _reachability(self) -> None:

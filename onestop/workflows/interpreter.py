@@ -19,7 +19,7 @@ import cel
 import isodate
 
 from onestop.catalogue.expressions import typed_number
-from onestop.catalogue.functions import execute
+from onestop.catalogue.functions import CUSTOM, execute
 from onestop.catalogue.functions import interpolate as interpolate
 from onestop.workflows import values
 from onestop.workflows.snapshot import ComputedSpec, FieldSpec, ServiceSnapshot, StepSpec, Text, fields_of
@@ -85,6 +85,16 @@ class DefinitionFault(Exception):
         self.detail = detail
 
 
+_UNDEFINED = re.compile(r"^Undefined variable or function: '([A-Za-z_]\w*)'")
+
+
+def _absent(exc: Exception, context: Mapping[str, Any]) -> bool:
+    """Whether ``exc`` is the library's report of a variable missing from ``context``: a computed value whose
+    inputs are not all answered yet (every other name is checked at load time), so "not yet", like a missing key."""
+    match = _UNDEFINED.match(str(exc)) if isinstance(exc, RuntimeError) else None
+    return match is not None and match.group(1) not in context and match.group(1) not in CUSTOM
+
+
 def evaluate(source: str, context: Mapping[str, Any], *, strict: bool = True) -> bool:
     """A CEL condition. Reading an unanswered field (a missing key) is false: the condition does not apply yet.
 
@@ -96,7 +106,7 @@ def evaluate(source: str, context: Mapping[str, Any], *, strict: bool = True) ->
     except KeyError:
         return False
     except Exception as exc:  # the library raises TypeError, OverflowError, ZeroDivisionError, RuntimeError, ...
-        if not strict:
+        if not strict or _absent(exc, context):
             return False
         raise DefinitionFault(source, str(exc).split(". ")[0]) from exc
     if strict and not isinstance(result, bool):
@@ -158,6 +168,8 @@ def context(citizen: Applicant, answers: Mapping[str, Any], today: date, numbers
         except KeyError:
             continue
         except Exception as exc:  # as in evaluate(): a fault of the definition, never a silent default
+            if _absent(exc, ctx):
+                continue
             raise DefinitionFault(spec.expression, str(exc).split(". ")[0]) from exc
     if entry is not None:
         ctx["entry"] = _typed_entry(entry, typed)
