@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field as Key
-from pydantic import model_validator
+from pydantic import WithJsonSchema, model_validator
 
 from onestop.catalogue.departments import HttpUrl
 from onestop.catalogue.expressions import Expression
@@ -30,7 +30,9 @@ class StepKind(StrEnum):
 
 StepId = Annotated[str, Key(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]
 ComputedName = Annotated[str, Key(pattern=r"^[a-z][A-Za-z0-9]*$", max_length=64)]
-Computations = dict[ComputedName, Expression]
+ComputedExpression = Annotated[Expression, WithJsonSchema({
+    "type": "string", "maxLength": 500, "description": "a CEL expression; its value may be of any type"})]
+Computations = dict[ComputedName, ComputedExpression]
 """``compute:``: named CEL expressions whose values conditions, rules and messages (``{name}``) can use."""
 
 
