@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     rate_limit_burst: int | None = Field(default=None, ge=1)  # None: a whole minute's allowance at once
     token_rate_limit_per_minute: int = Field(default=300, ge=0)  # POST /dev-idp/token, by client IP
 
+    # Security events are deleted after this many days (by a Temporal Schedule the worker registers).
+    security_event_retention_days: int = Field(default=90, ge=1)
+    # How often the anomaly detector's Temporal Schedule runs.
+    anomaly_interval_seconds: int = Field(default=60, ge=5, le=3600)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origin_list(cls, value: Any) -> Any:
