@@ -31,9 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from onestop.engine.security.detection import Detector, DetectorState  # noqa: E402 - after the path setup
-from onestop.engine.security.events import EventKind, SecurityEvent  # noqa: E402
-from onestop.engine.security.rules import Finding, Rule  # noqa: E402
+from onestop.engine.security.detection import Detector, DetectorState
+from onestop.engine.security.events import EventKind, SecurityEvent
+from onestop.engine.security.rules import Finding, Rule
 
 HKT = timedelta(hours=8)
 DAY = datetime(2026, 11, 2, tzinfo=UTC) - HKT  # 00:00 HKT

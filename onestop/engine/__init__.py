@@ -16,6 +16,20 @@ from onestop.engine.data.profiles import Profile
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import challenge_header
+from onestop.engine.security import (
+    NO_EVENTS,
+    Alert,
+    AlertStatus,
+    CitizenAlert,
+    CitizenAnswer,
+    Deviation,
+    EventKind,
+    EventSink,
+    SecurityAlerts,
+    SecurityServices,
+    Severity,
+    StepUpLocked,
+)
 from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, Status, StepState, TimelineEntry
 from onestop.workflows.snapshot import (
     ConsentSpec,
@@ -33,18 +47,26 @@ from onestop.workflows.snapshot import (
 
 __all__ = [
     "CITIZEN_ACTOR",
+    "NO_EVENTS",
     "AccessLogEntry",
+    "Alert",
+    "AlertStatus",
     "Applicants",
     "ApplicationRefused",
     "ApplicationService",
     "ApplicationView",
     "CatalogueSnapshot",
     "CatalogueStore",
+    "CitizenAlert",
+    "CitizenAnswer",
     "Consent",
     "ConsentSpec",
     "DataServices",
+    "Deviation",
     "Engine",
     "EngineError",
+    "EventKind",
+    "EventSink",
     "ExitSpec",
     "FetchResult",
     "FieldError",
@@ -58,9 +80,13 @@ __all__ = [
     "Principal",
     "Profile",
     "ReviewSpec",
+    "SecurityAlerts",
+    "SecurityServices",
+    "Severity",
     "Status",
     "StepSpec",
     "StepState",
+    "StepUpLocked",
     "StepUpSpec",
     "SubmitSpec",
     "Text",

@@ -20,6 +20,7 @@ from onestop.catalogue import CatalogueError, load_catalogue
 from onestop.catalogue.catalogue import Catalogue
 from onestop.catalogue.problems import Problem
 from onestop.catalogue.search import SearchIndex
+from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ def build_snapshot(catalogue: Catalogue, now: datetime | None = None) -> Catalog
 
 class CatalogueStore:
     """Holds the current catalogue snapshot and the problems of the last failed reload."""
+
+    events: EventSink = NO_EVENTS
 
     def __init__(self, root: Path, snapshot: CatalogueSnapshot, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
@@ -106,12 +109,14 @@ class CatalogueStore:
                 catalogue = await asyncio.to_thread(load_catalogue, self.root)
             except CatalogueError as exc:
                 self._problems = tuple(exc.problems)
+                self.events.record(EventKind.CATALOGUE_CHANGED, outcome="rejected", problems=len(self._problems))
                 log.warning("catalogue reload failed with %d problem(s); still serving version %s",
                             len(self._problems), self._snapshot.catalogue.version)
                 return False
             if catalogue.version != self._snapshot.catalogue.version:
                 self._snapshot = await asyncio.to_thread(build_snapshot, catalogue, self._clock())
                 log.info("catalogue reloaded: version %s", catalogue.version)
+                self.events.record(EventKind.CATALOGUE_CHANGED, outcome="applied", version=catalogue.version)
             self._problems = ()
             return True
 

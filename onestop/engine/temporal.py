@@ -114,8 +114,10 @@ def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[
                  **options: Any) -> Worker:
     """A worker for application workflows; our pure modules and the CEL engine bypass the sandbox reload."""
     from onestop.workflows.application import ServiceApplicationWorkflow
+    from onestop.workflows.operations import OPERATIONS_WORKFLOWS
 
-    return Worker(client, task_queue=task_queue, workflows=[ServiceApplicationWorkflow], activities=activities,
+    return Worker(client, task_queue=task_queue, workflows=[ServiceApplicationWorkflow, *OPERATIONS_WORKFLOWS],
+                  activities=activities,
                   workflow_runner=workflow_runner(), **options)
 
 

@@ -86,6 +86,6 @@ def _middleware(settings: Settings, engine: Engine, clock: Clock) -> list[Middle
     rate_limits = limits_for(settings, clock=clock)
     if rate_limits:
         verify = engine.tokens.verify
-        middleware.append(Middleware(RateLimit, limits=rate_limits, verify=verify))
+        middleware.append(Middleware(RateLimit, limits=rate_limits, verify=verify, events=engine.security.events))
     middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
     return middleware

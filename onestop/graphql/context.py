@@ -18,7 +18,7 @@ from strawberry.types import Info
 
 from onestop.catalogue.text import Lang
 from onestop.config import Settings
-from onestop.engine import Principal, Profile
+from onestop.engine import EventKind, Principal, Profile
 from onestop.graphql.errors import Forbidden, Unauthenticated, engine_failure
 from onestop.graphql.language import request_language
 from onestop.graphql.ratelimit import VERIFIED_PRINCIPAL
@@ -82,10 +82,18 @@ class Context:
             mapped = engine_failure(exc)
             if mapped is None:
                 raise
+            self.engine.security.events.record(EventKind.TOKEN_REFUSED, ip=self.client_ip,
+                                               outcome=str(mapped.extensions.get("reason", mapped.code)))
             return None, mapped
         if not isinstance(result, Principal):
             raise TypeError(f"TokenVerifier.verify returned {type(result).__name__}, not Principal")
         return result, None
+
+    @property
+    def client_ip(self) -> str | None:
+        """The caller's address as the server sees it (behind a proxy, uvicorn's forwarded-allow-ips decides)."""
+        client = self.request.client
+        return client.host if client else None
 
     async def profile(self, sub: str) -> Profile:
         """The e-ME profile of ``sub``, loaded at most once per request (several fields may need it)."""

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onestop.config import Settings
-from onestop.engine import Principal
+from onestop.engine import NO_EVENTS, EventKind, EventSink, Principal
 from onestop.graphql.errors import RateLimited, error_body
 
 Clock = Callable[[], float]
@@ -99,8 +99,10 @@ def _bearer(scope: Scope) -> str | None:
 class RateLimit:
     """Answers 429 with ``Retry-After`` and a RATE_LIMITED GraphQL error once a caller's bucket is empty."""
 
-    def __init__(self, app: ASGIApp, limits: Sequence[Limit], verify: Verify | None = None) -> None:
+    def __init__(self, app: ASGIApp, limits: Sequence[Limit], verify: Verify | None = None,
+                 events: EventSink = NO_EVENTS) -> None:
         self.app = app
+        self.events = events
         self.limits = {limit.path: limit for limit in limits}
         self.verify = verify
 
@@ -113,8 +115,12 @@ class RateLimit:
         if limit is None:
             await self.app(scope, receive, send)
             return
-        wait = limit.buckets.take(await self._caller(scope, by_subject=limit.by_subject))
+        caller = await self._caller(scope, by_subject=limit.by_subject)
+        wait = limit.buckets.take(caller)
         if wait > 0:
+            client = scope.get("client")
+            self.events.record(EventKind.RATE_LIMITED, ip=client[0] if client else None, path=limit.path,
+                               by="subject" if caller.startswith("sub:") else "ip")
             seconds = max(1, math.ceil(wait))
             response = JSONResponse(error_body(RateLimited(seconds)), status_code=429,
                                     headers={"Retry-After": str(seconds)})

@@ -26,6 +26,8 @@ from onestop.engine.db import ApplicationRow, Database
 from onestop.engine.errors import EngineError, Forbidden, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
+from onestop.engine.security.alerts import SecurityAlerts, StepUpLocked
+from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.engine.temporal import CITIZEN_REF, DEPARTMENT, SERVICE_ID, STATUS
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.contracts import (
@@ -98,6 +100,10 @@ class IndexedApplication:
 
 
 class ApplicationService:
+    events: EventSink = NO_EVENTS
+    # Face step-up locks set by the anomaly detector; None where no detector runs (unit tests, tools).
+    alerts: SecurityAlerts | None = None
+
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
                  ladder: AssuranceLadder | None = None, *, history_limit: int = 0) -> None:
         self.client = client
@@ -217,14 +223,24 @@ class ApplicationService:
         """
         ladder = self.ladder
         reached = ladder.level_for_acr(principal.acr) if ladder is not None else None
+        if self.alerts is not None and ladder is not None and principal.acr == ladder.top.acr:
+            try:
+                await self.alerts.require_face_unlocked(citizen_ref, now=now)
+            except StepUpLocked:
+                self.events.record(EventKind.STEP_UP_LOCKED, citizen_ref=citizen_ref, step=step_id)
+                raise
         proof = StepUpProof(step_id, reached.id if reached else principal.acr, principal.auth_time,
                             client_mutation_id, citizen_ref, principal.txn or "")
         try:
-            return await self._update(application_id, citizen_ref, Update.COMPLETE_STEP_UP, proof,
+            view = await self._update(application_id, citizen_ref, Update.COMPLETE_STEP_UP, proof,
                                       client_mutation_id)
+            self.events.record(EventKind.STEP_UP_PASSED, citizen_ref=citizen_ref, service=view.service_id,
+                               acr=principal.acr)
+            return view
         except ApplicationRefused as refused:
             if refused.code != "INSUFFICIENT_USER_AUTHENTICATION" or ladder is None:
                 raise
+            self.events.record(EventKind.STEP_UP_CHALLENGED, citizen_ref=citizen_ref, acr=principal.acr)
             view = await self.get(application_id, citizen_ref)
             step = view.current_step
             if step is None or step.type != "stepUp" or step.id != step_id:
@@ -259,6 +275,8 @@ class ApplicationService:
         view = await self._query(application_id)
         if view.department != department or view.reference_number is None:
             raise NotFound("application", application_id)
+        self.events.record(EventKind.STAFF_READ, staff=principal.sub, citizen_ref=view.citizen_ref,
+                           service=view.service_id, department=department)
         return view
 
     async def update_status(self, principal: Principal, application_id: str, status: str,
@@ -292,6 +310,8 @@ class ApplicationService:
                 break
             await asyncio.sleep(0.1)
         await self._index(view)
+        self.events.record(EventKind.STAFF_DECISION, staff=principal.sub, citizen_ref=view.citizen_ref,
+                           service=view.service_id, outcome=target.value)
         return view
 
     def _staff_department(self, principal: Principal) -> str:

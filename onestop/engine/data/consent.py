@@ -34,6 +34,7 @@ from onestop.engine.errors import (
     PurposeMismatch,
     SignatureInvalid,
 )
+from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
 Mode = Literal["one-off", "standing"]
 ONE_OFF_DEFAULT = timedelta(days=30)
@@ -112,6 +113,8 @@ def _artefact(consent: Consent) -> dict[str, Any]:
 class ConsentService:
     """Grant, list, revoke and check consents. Another citizen's consent is indistinguishable from none."""
 
+    events: EventSink = NO_EVENTS
+
     def __init__(self, database: Database, citizens: CitizenDirectory, signer: Signer,
                  providers: Mapping[str, ProviderSpec] | Callable[[], Mapping[str, ProviderSpec]]) -> None:
         self.database = database
@@ -182,6 +185,8 @@ class ConsentService:
                 lawful_basis=lawful_basis, mode=mode, acr=acr, application_id=application_id, step_id=step_id,
                 granted_at=granted, expires_at=consent.expires_at, revoked_at=None, jws=jws,
             ))
+        self.events.record(EventKind.CONSENT_GRANTED, citizen_ref=citizen.ref, service=service_slug,
+                           providers=list(providers), at=granted)
         return replace(consent, jws=jws)
 
     async def _row(self, sub: str, consent_id: str) -> tuple[ConsentRow, Citizen]:
@@ -229,6 +234,7 @@ class ConsentService:
             assert row.revoked_at is not None
             assert row.receipt_jws is not None
             return SignedReceipt(consent_id, row.revoked_at, row.receipt_jws)
+        self.events.record(EventKind.CONSENT_REVOKED, citizen_ref=citizen.ref, service=row.service_slug, at=revoked)
         return SignedReceipt(consent_id, revoked, receipt)
 
     def verify(self, consent: Consent) -> None:

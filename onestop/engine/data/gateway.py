@@ -37,6 +37,7 @@ from onestop.engine.errors import (
     NotFound,
     ProviderUnavailable,
 )
+from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
 SELF_ACCESS_SERVICE = "onestop:personal-data"
 SELF_ACCESS_PURPOSE = {
@@ -84,6 +85,8 @@ def _split(items: Sequence[str]) -> dict[str, list[str]]:
 class DataGateway:
     """Consent-checked, logged, trimmed access to providers."""
 
+    events: EventSink = NO_EVENTS
+
     def __init__(self, citizens: CitizenDirectory, consents: ConsentService, providers: ProviderRegistry,
                  access_log: AccessLog) -> None:
         self.citizens = citizens
@@ -114,6 +117,8 @@ class DataGateway:
                 items=[f"{provider_id}.{i}" for i in provider_items], consent_id=consent_id,
                 application_id=application_id, outcome=outcome, reason=reason, at=at,
             )
+            self.events.record(EventKind.DATA_ACCESS, citizen_ref=citizen.ref, provider=provider_id,
+                               service=service_slug, outcome=outcome, reason=reason, at=at)
 
         try:
             consent = await self.consents.require_live(

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from onestop.engine import ApplicationRefused, ApplicationView, NotFound, new_resume_token
+from onestop.engine import ApplicationRefused, ApplicationView, EventKind, NotFound, new_resume_token
 from onestop.graphql.applications.inputs import (
     RespondToRequestInput,
     StartApplicationInput,
@@ -75,6 +75,9 @@ class ApplicationsMutation:
         else:
             citizen_ref, citizen = await engine.applicants.context_of(await info.context.require_citizen())
         service = application_service(info)
+        engine.security.events.record(EventKind.APPLICATION_STARTED, ip=info.context.client_ip,
+                                      citizen_ref=None if principal is None else citizen_ref,
+                                      service=input.service_slug, anonymous=principal is None)
         try:
             view = await service.start(citizen_ref, citizen, input.service_slug, input.client_mutation_id)
         except NotFound:
