@@ -18,6 +18,7 @@ from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import challenge_header
 from onestop.engine.security import (
     NO_EVENTS,
+    OPERATOR_ROLE,
     Alert,
     AlertStatus,
     CitizenAlert,
@@ -29,6 +30,7 @@ from onestop.engine.security import (
     SecurityServices,
     Severity,
     StepUpLocked,
+    SystemHealth,
 )
 from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, Status, StepState, TimelineEntry
 from onestop.workflows.snapshot import (
@@ -48,6 +50,7 @@ from onestop.workflows.snapshot import (
 __all__ = [
     "CITIZEN_ACTOR",
     "NO_EVENTS",
+    "OPERATOR_ROLE",
     "AccessLogEntry",
     "Alert",
     "AlertStatus",
@@ -89,6 +92,7 @@ __all__ = [
     "StepUpLocked",
     "StepUpSpec",
     "SubmitSpec",
+    "SystemHealth",
     "Text",
     "TimelineEntry",
     "build_engine",

@@ -22,6 +22,7 @@ from onestop.engine.data.consent import Consent
 from onestop.engine.data.gateway import DataGateway, FetchResult
 from onestop.engine.db import ApplicationRow, Database
 from onestop.engine.errors import EngineError
+from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.contracts import (
     Activity,
     DeliveryReceipt,
@@ -44,6 +45,7 @@ class ApplicationActivities:
     prefill_port: Prefill
     http: httpx.AsyncClient
     http_delivery: bool = True
+    events: EventSink = NO_EVENTS
 
     @activity.defn(name=Activity.PREFILL)
     async def prefill(self, request: PrefillRequest) -> PrefillResult:
@@ -79,7 +81,11 @@ class ApplicationActivities:
             try:
                 fresh = await delivery.deliver_http(self.http, submission.endpoint,
                                                     application_id=submission.application_id, jws=signed.jws)
-            except delivery.DeliveryFailed as exc:
+            except (delivery.DeliveryFailed, httpx.HTTPError) as exc:
+                self.events.record(EventKind.DELIVERY_FAILED, service=submission.service_id,
+                                   department=submission.department, reason=type(exc).__name__)
+                if not isinstance(exc, delivery.DeliveryFailed):
+                    raise  # transient: the activity retries
                 raise ApplicationError(exc.message, type=exc.code, non_retryable=True) from exc
             channel = "http"
         return DeliveryReceipt(submission.application_id, channel, duplicate=not fresh)
@@ -161,4 +167,4 @@ def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivi
     """The worker's activities over the engine's services."""
     return ApplicationActivities(database=engine.database, signer=engine.data.signer,
                                  prefill_port=gateway_prefill(engine.data.gateway, engine.catalogue), http=http,
-                                 http_delivery=not engine.settings.development)
+                                 http_delivery=not engine.settings.development, events=engine.security.events)

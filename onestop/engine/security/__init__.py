@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from temporalio.client import Client
+
+from onestop.config import Settings
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.db import Database
 from onestop.engine.security.activities import SecurityActivities
-from onestop.engine.security.alerts import Alert, CitizenAlert, SecurityAlerts, StepUpLocked
+from onestop.engine.security.alerts import OPERATOR_ROLE, Alert, CitizenAlert, SecurityAlerts, StepUpLocked
 from onestop.engine.security.detection import Detector, DetectorState
 from onestop.engine.security.events import (
     NO_EVENTS,
@@ -19,6 +22,7 @@ from onestop.engine.security.events import (
     SecurityEventLog,
     SecurityEvents,
 )
+from onestop.engine.security.health import SystemHealth, system_health
 from onestop.engine.security.rules import AlertStatus, CitizenAnswer, Deviation, Finding, Rule, Severity, Thresholds
 from onestop.engine.security.schedules import ensure_schedules, schedule_ids
 
@@ -36,12 +40,17 @@ class SecurityServices:
         events = SecurityEvents(database, cipher)
         return cls(events, SecurityEventLog(database), SecurityAlerts(database, events.citizen_key))
 
+    async def health(self, catalogue_version: str, client: Client | None, settings: Settings) -> SystemHealth:
+        return await system_health(catalogue_version, client, settings.temporal_task_queue,
+                                   settings.temporal_namespace, self.log, self.alerts)
+
     def activities(self, detector: Detector | None = None) -> SecurityActivities:
         return SecurityActivities(self.events, self.log, self.alerts, detector or Detector())
 
 
 __all__ = [
     "NO_EVENTS",
+    "OPERATOR_ROLE",
     "Alert",
     "AlertStatus",
     "CitizenAlert",
@@ -61,6 +70,7 @@ __all__ = [
     "SecurityServices",
     "Severity",
     "StepUpLocked",
+    "SystemHealth",
     "Thresholds",
     "ensure_schedules",
     "schedule_ids",

@@ -32,6 +32,8 @@ from onestop.engine.security.rules import (
 )
 
 DETECTOR = "anomaly"
+OPERATOR_ROLE = "operator"
+"""The staff role that reads and handles security alerts and system health."""
 HKT = timedelta(hours=8)
 
 

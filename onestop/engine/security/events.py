@@ -51,6 +51,7 @@ class EventKind(StrEnum):
     STAFF_DECISION = "staff.decision"
     CATALOGUE_CHANGED = "catalogue.changed"
     APPLICATION_STARTED = "application.started"
+    DELIVERY_FAILED = "delivery.failed"
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,11 @@ class SecurityEventLog:
             rows = (await session.scalars(select(SecurityEventRow).where(SecurityEventRow.at >= start)
                                           .order_by(SecurityEventRow.id))).all()
         return [event_of(row) for row in rows]
+
+    async def count(self, kind: EventKind, since: datetime) -> int:
+        async with self.database.session() as session:
+            return int(await session.scalar(select(func.count()).select_from(SecurityEventRow).where(
+                SecurityEventRow.kind == kind.value, SecurityEventRow.at >= since)) or 0)
 
     async def last_id(self) -> int:
         async with self.database.session() as session:
