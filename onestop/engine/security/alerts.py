@@ -205,7 +205,7 @@ class SecurityAlerts:
                 select(SecurityAlertRow, SecurityAlertSubjectRow.answer)
                 .join(SecurityAlertSubjectRow, SecurityAlertSubjectRow.alert_id == SecurityAlertRow.id)
                 .where(SecurityAlertSubjectRow.citizen == key)
-                .order_by(SecurityAlertRow.opened_at.desc()).limit(100))).tuples().all()
+                .order_by(SecurityAlertRow.opened_at.desc()).limit(100))).all()
         return [self._citizen_alert(row, answer) for row, answer in rows]
 
     async def answer(self, citizen_ref: str, alert_id: str, answer: CitizenAnswer, *,

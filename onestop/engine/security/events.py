@@ -203,7 +203,7 @@ class SecurityEvents:
                     refs: dict[str, str] = {}
                     if subs:
                         refs = {sub: ref for sub, ref in (await session.execute(
-                            select(CitizenRow.sub, CitizenRow.ref).where(CitizenRow.sub.in_(subs)))).tuples()}
+                            select(CitizenRow.sub, CitizenRow.ref).where(CitizenRow.sub.in_(subs))))}
                     heads: dict[str, tuple[int, str]] = {}
                     for item in pending:
                         partition = partition_of(item.kind, item.at)
