@@ -128,7 +128,9 @@ def engine_failure(exc: BaseException) -> ApiError | None:
     if isinstance(exc, engine_errors.NotFound | engine_errors.UnknownProvider):
         return NotFound(exc.message)
     if isinstance(exc, engine_errors.Forbidden):
-        return Forbidden(exc.message)
+        # A specific refusal (STEP_UP_LOCKED) keeps its reason, so clients can tell it from a missing role.
+        return Forbidden(exc.message) if exc.code == ErrorCode.FORBIDDEN else ApiError(
+            ErrorCode.FORBIDDEN, exc.message, reason=exc.code)
     if isinstance(exc, engine_errors.ConsentRequired):
         return ApiError(ErrorCode.FORBIDDEN, exc.message, reason=exc.code)
     if isinstance(exc, engine_errors.ProviderUnavailable):

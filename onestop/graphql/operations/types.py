@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from onestop.catalogue.text import Lang
 from onestop.engine import OPERATOR_ROLE, Alert, AlertStatus, CitizenAlert, CitizenAnswer, Severity, SystemHealth
 from onestop.engine import Deviation as EngineDeviation
+from onestop.graphql.applications.types import localized
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import Forbidden, Unauthenticated
 from onestop.graphql.fields import field
@@ -131,11 +132,11 @@ class CitizenSecurityAlert:
 
     @field(description="e.g. \"Someone tried to confirm your face 5 times and failed\".")
     def title(self) -> str:
-        return self.record.title.get(self.lang.value) or self.record.title["en"]
+        return localized(self.record.title, self.lang) or self.record.title["en"]
 
     @field()
     def body(self) -> str:
-        return self.record.body.get(self.lang.value) or self.record.body["en"]
+        return localized(self.record.body, self.lang) or self.record.body["en"]
 
     @field()
     def raised_at(self) -> datetime:
