@@ -26,7 +26,7 @@ from onestop.engine.db import ApplicationRow, Database
 from onestop.engine.errors import EngineError, Forbidden, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
-from onestop.engine.security.alerts import SecurityAlerts, StepUpLocked
+from onestop.engine.security.alerts import OPERATOR_ROLE, SecurityAlerts, StepUpLocked
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.engine.temporal import CITIZEN_REF, DEPARTMENT, SERVICE_ID, STATUS
 from onestop.workflows.application import ServiceApplicationWorkflow
@@ -315,7 +315,8 @@ class ApplicationService:
         return view
 
     def _staff_department(self, principal: Principal) -> str:
-        if not principal.is_staff or principal.department is None or not principal.roles:
+        # Operators handle security alerts platform-wide; that role alone opens no department's applications.
+        if not principal.is_staff or principal.department is None or set(principal.roles) <= {OPERATOR_ROLE}:
             raise Forbidden("this needs a department staff sign-in with a staff role")
         return principal.department
 
