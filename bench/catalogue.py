@@ -1,7 +1,11 @@
 """Catalogue benchmark: search index build and query latency at 100, 1,000 and 10,000 services, and
 ``services(first: 20)`` GraphQL throughput against raw graphql-core over the same data.
 
-Run: ``.venv/bin/python bench/catalogue.py`` (``--sizes 100,1000`` to choose sizes, ``--queries N`` repeats).
+Also ``onestop validate`` over generated trees of 1,000 and 10,000 services (CPU seconds, peak RSS, KB per service)
+and the latency of a cheap GraphQL query while a 10,000-service catalogue reloads, against idle.
+
+Run: ``.venv/bin/python bench/catalogue.py`` (``--sizes 100,1000`` to choose sizes, ``--only validate`` for one
+part, ``--json`` for machine-readable output).
 Inputs are generated from fixed word lists with a fixed seed, so two runs measure the same work.
 """
 
@@ -13,14 +17,19 @@ import base64
 import functools
 import gc
 import itertools
+import json
 import os
 import random
+import re
+import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -413,17 +422,202 @@ async def _throughputs(first: Callable[[], Awaitable[object]], second: Callable[
     return counts[0] / times[0], counts[1] / times[1]
 
 
+# --- validate and load ---------------------------------------------------------------------------------------
+
+_SHARED_FILES = ("taxonomy.yaml", "option-lists.yaml", "feeds.yaml")
+_SHARED_DIRS = ("departments", "feeds")
+_ID_LINE = re.compile(r"^id: (\S+)$", re.MULTILINE)
+
+
+def generate_tree(dest: Path, count: int) -> Path:
+    """A definitions tree at ``dest`` with the seed's shared files and ``count`` services cloned from the seed
+    services (the n-th clone of ``x`` is ``x-nNNNNN``, in x's theme folder), so ``onestop validate`` reads it clean.
+    Texts repeat across clones, as the many shared labels of a real catalogue do."""
+    seed = ROOT / "definitions"
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in _SHARED_FILES:
+        shutil.copy(seed / name, dest / name)
+    for name in _SHARED_DIRS:
+        shutil.copytree(seed / name, dest / name, dirs_exist_ok=True)
+    templates = sorted((seed / "services").rglob("*.yaml"))
+    texts = [path.read_text(encoding="utf-8") for path in templates]
+    for number in range(count):
+        index = number % len(templates)
+        folder = dest / "services" / templates[index].parent.name
+        folder.mkdir(parents=True, exist_ok=True)
+        text = _ID_LINE.sub(rf"id: \1-n{number:05d}", texts[index], count=1)
+        (folder / f"{templates[index].stem}-n{number:05d}.yaml").write_text(text, encoding="utf-8")
+    return dest
+
+
+@dataclass(frozen=True)
+class ValidateResult:
+    size: int
+    cpu_seconds: float  # median of the runs: user + system time of the child process
+    wall_seconds: float
+    max_rss_bytes: int
+    exit_code: int
+
+    @property
+    def kb_per_service(self) -> float:
+        return self.max_rss_bytes / 1024 / self.size
+
+
+def _run_child(argv: list[str]) -> tuple[float, float, int, int]:
+    """CPU seconds, wall seconds, peak RSS bytes and exit status of one child process."""
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,  # noqa: S603 - our own CLI
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    # wait4 gives this child's own usage (RUSAGE_CHILDREN would be the maximum over every child so far).
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.stderr is not None:
+        child.stderr.close()
+    rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)  # Linux reports KiB, macOS bytes
+    return usage.ru_utime + usage.ru_stime, wall, rss, child.returncode
+
+
+def measure_validate(size: int, runs: int) -> ValidateResult:
+    """``onestop validate`` over a generated tree of ``size`` services, in a fresh process per run."""
+    with tempfile.TemporaryDirectory() as folder:
+        tree = generate_tree(Path(folder) / "definitions", size)
+        samples = [_run_child([sys.executable, "-m", "onestop.cli", "validate", str(tree)]) for _ in range(runs)]
+    cpu, wall = statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+    rss = int(statistics.median(s[2] for s in samples))
+    return ValidateResult(size, cpu, wall, rss, max(s[3] for s in samples))
+
+
+def report_validate(results: list[ValidateResult]) -> None:
+    print("\n== onestop validate (fresh process per run; median CPU time, wall clock, peak RSS) ==")
+    print(f"{'services':>9} {'cpu s':>8} {'wall s':>8} {'RSS MiB':>8} {'KB/service':>11} {'exit':>5}")
+    for r in results:
+        print(f"{r.size:>9,} {r.cpu_seconds:>8.2f} {r.wall_seconds:>8.2f} {r.max_rss_bytes / 2**20:>8.0f} "
+              f"{r.kb_per_service:>11.1f} {r.exit_code:>5}")
+    for before, after in itertools.pairwise(results):
+        print(f"  {before.size:,} -> {after.size:,} services (x{after.size / before.size:g}): "
+              f"cpu x{after.cpu_seconds / before.cpu_seconds:.1f}, "
+              f"RSS x{after.max_rss_bytes / before.max_rss_bytes:.1f}")
+
+
+# --- reload under load ---------------------------------------------------------------------------------------
+
+RELOAD_QUERY = "query { services(first: 1) { totalCount } }"
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    size: int
+    reload_seconds: float
+    idle: tuple[float, float]  # p50, p99 seconds
+    during: tuple[float, float]
+    samples: int
+    swapped: bool
+
+
+async def _reload_latency(size: int, idle_seconds: float) -> ReloadResult:
+    from starlette.requests import Request
+
+    from onestop.catalogue.text import Lang
+    from onestop.config import Environment, Settings
+    from onestop.engine import CatalogueStore, build_engine
+    from onestop.graphql.context import Context
+    from onestop.graphql.schema import build_schema
+
+    with tempfile.TemporaryDirectory() as folder:
+        tree = generate_tree(Path(folder) / "definitions", size)
+        store = await CatalogueStore.open(tree)
+        settings = Settings(env=Environment.DEVELOPMENT, data_dir=Path(folder) / "data", catalogue_poll_seconds=0.0)
+        engine = await build_engine(settings)
+        engine.catalogue = store
+        schema = build_schema(production=True)
+        scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": [], "query_string": b""}
+
+        async def query() -> float:
+            context = Context(request=Request(scope), response=None, settings=settings, engine=engine, lang=Lang.EN,
+                              snapshot=store.snapshot)
+            started = time.perf_counter()
+            result = await schema.execute(RELOAD_QUERY, context_value=context)
+            elapsed = time.perf_counter() - started
+            if result.errors:
+                raise RuntimeError(f"the query failed: {result.errors}")
+            await asyncio.sleep(0)  # back to the loop between requests, as a server is
+            return elapsed
+
+        try:
+            for _ in range(50):  # warm-up
+                await query()
+            idle: list[float] = []
+            began = time.perf_counter()
+            while time.perf_counter() - began < idle_seconds:
+                idle.append(await query())
+            # One service changes, so the reload goes all the way: load, validate, index, swap.
+            first = sorted((tree / "services").rglob("*.yaml"))[0]
+            first.write_text(first.read_text(encoding="utf-8").replace("\nversion: 1\n", "\nversion: 2\n", 1),
+                             encoding="utf-8")
+            version = store.catalogue.version
+            began = time.perf_counter()
+            reload = asyncio.get_running_loop().create_task(store.reload())
+            during: list[float] = []
+            while not reload.done():
+                during.append(await query())
+            swapped = await reload and store.catalogue.version != version
+            seconds = time.perf_counter() - began
+        finally:
+            await engine.close()
+    return ReloadResult(size, seconds, (_percentile(idle, 0.5), _percentile(idle, 0.99)),
+                        (_percentile(during, 0.5), _percentile(during, 0.99)), len(during), swapped)
+
+
+def measure_reload(size: int, idle_seconds: float) -> ReloadResult:
+    """Latency of a cheap GraphQL query, in process, idle and while the catalogue reloads."""
+    return asyncio.run(_reload_latency(size, idle_seconds))
+
+
+def report_reload(result: ReloadResult) -> None:
+    ms = 1000.0
+    print(f"\n== catalogue reload under load, {result.size:,} services: `{RELOAD_QUERY}` in process ==")
+    ratio = result.during[1] / result.idle[1]
+    verdict = "meets" if ratio <= 2 else "MISSES"
+    print(f"idle p50 {result.idle[0] * ms:.2f} ms, p99 {result.idle[1] * ms:.2f} ms | during the reload "
+          f"({result.reload_seconds:.1f} s, {result.samples:,} queries, swapped: {result.swapped}) "
+          f"p50 {result.during[0] * ms:.2f} ms, p99 {result.during[1] * ms:.2f} ms | p99 ratio {ratio:.1f} "
+          f"({verdict} the 2x aim)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--sizes", default="100,1000,10000", help="comma-separated service counts")
+    parser.add_argument("--sizes", default="100,1000,10000", help="comma-separated service counts for search")
     parser.add_argument("--repeats", type=int, default=30, help="passes over the query mix per size")
     parser.add_argument("--graphql-seconds", type=float, default=3.0, help="time per GraphQL measurement")
+    parser.add_argument("--validate-sizes", default="1000,10000",
+                        help="comma-separated service counts for onestop validate (empty: skip)")
+    parser.add_argument("--validate-runs", type=int, default=3, help="fresh processes per validate size")
+    parser.add_argument("--reload-size", type=int, default=10000, help="services in the reload measurement (0: skip)")
+    parser.add_argument("--only", choices=["search", "validate", "reload"], help="run one part only")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     args = parser.parse_args(argv)
-    sizes = [int(size) for size in args.sizes.split(",")]
-    print(f"python {sys.version.split()[0]}; {len(QUERIES)} queries x {args.repeats} passes per size; seed {SEED}")
-    results = [measure_search(size, args.repeats) for size in sizes]
-    report_search(results)
-    measure_graphql(max(sizes), args.graphql_seconds)
+    report: dict[str, Any] = {"python": sys.version.split()[0], "seed": SEED}
+    if args.only in (None, "search"):
+        sizes = [int(size) for size in args.sizes.split(",")]
+        results = [measure_search(size, args.repeats) for size in sizes]
+        report["search"] = [asdict(result) for result in results]
+        if not args.json:
+            print(f"python {report['python']}; {len(QUERIES)} queries x {args.repeats} passes per size; seed {SEED}")
+            report_search(results)
+            measure_graphql(max(sizes), args.graphql_seconds)
+    if args.only in (None, "validate") and args.validate_sizes:
+        checked = [measure_validate(int(size), args.validate_runs) for size in args.validate_sizes.split(",")]
+        report["validate"] = [{**asdict(r), "kb_per_service": r.kb_per_service} for r in checked]
+        if not args.json:
+            report_validate(checked)
+    if args.only in (None, "reload") and args.reload_size:
+        reloaded = measure_reload(args.reload_size, idle_seconds=5.0)
+        report["reload"] = asdict(reloaded)
+        if not args.json:
+            report_reload(reloaded)
+    if args.json:
+        print(json.dumps(report, indent=2))
     return 0
 
 

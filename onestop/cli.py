@@ -1,4 +1,4 @@
-"""The ``onestop`` command: serve | api | worker | validate | export-schema | json-schema.
+"""The ``onestop`` command: serve | api | worker | web | web-assets | validate | export-schema | json-schema.
 
 Option names and their ``ONESTOP_*`` variables are a contract with deployments: keep them.
 """
@@ -102,13 +102,38 @@ def worker(**options: Any) -> None:
 
 
 @main.command()
+@click.option("--api-url", envvar="ONESTOP_API_URL", required=True,
+              help="Base URL of the onestop API the pages call, e.g. https://api.example.gov.hk "
+                   "[env ONESTOP_API_URL].")
+@_runtime_options(Environment.PRODUCTION)
+def web(**options: Any) -> None:
+    """Run the web app alone against a remote API (serve already includes it at /)."""
+    from onestop.runtime import run_web
+
+    sys.exit(run_web(_settings(**options)))
+
+
+@main.command("web-assets")
+@click.option("--force", is_flag=True, help="Reinstall even when the installed assets match the lock file.")
+def web_assets(force: bool) -> None:
+    """Install the web app's front-end assets (USWDS) from npm once; nothing downloads at run time."""
+    from onestop.web.assets import AssetsError, install
+
+    try:
+        changed = install(force=force)
+    except AssetsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("web assets installed" if changed else "web assets up to date")
+
+
+@main.command()
 @click.option("--database-url", envvar="ONESTOP_DATABASE_URL", default=None,
               help="SQLAlchemy URL to migrate (default: SQLite under --data-dir) [env ONESTOP_DATABASE_URL].")
 @click.option("--data-dir", envvar="ONESTOP_DATA_DIR", default=".onestop", show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="[env ONESTOP_DATA_DIR]")
 @click.option("--revision", default="head", show_default=True, help="Alembic revision to upgrade to.")
 def migrate(database_url: str | None, data_dir: Path, revision: str) -> None:
-    """Bring the database schema up to date (production; the embedded default creates its tables itself)."""
+    """Bring the database schema up to date; run once per release before api and worker (serve migrates itself)."""
     import asyncio
 
     from onestop.engine.db import Database

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import re
 import secrets
@@ -18,6 +19,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
 
 
 # Any port on the loopback names: a frontend dev server (Vite, Next.js ...) on the developer's machine.
@@ -55,17 +61,24 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "onestop-applications"
     temporal_ui_port: int = Field(default=8233, ge=0, le=65535)
+    # How long delivery to a department retries (exponential backoff up to 10 minutes apart) before the
+    # application is DELIVERY_FAILED and waits for an operator's redelivery. Fixed per application at its start.
+    delivery_retry_hours: float = Field(default=24.0, gt=0)
 
     # Identity: the OIDC issuer whose access tokens the API accepts.
     oidc_issuer: str | None = None
     oidc_audience: str = "onestop"
     oidc_jwks_url: str | None = None
     public_url: str | None = None
+    # ``onestop web`` only: the API the web app calls (``serve`` embeds the API and calls it in process).
+    api_url: str | None = None
 
     # Keys, base64url. In development they are derived under the data dir when missing.
     data_key: SecretStr | None = None
     codec_key: SecretStr | None = None
     signing_key: SecretStr | None = None
+    # Encrypts the web app's server-side sessions (which hold the citizens' access tokens).
+    session_key: SecretStr | None = None
     # Rotation: the keys replaced, comma-separated. They only read (decrypt, verify) what they wrote before;
     # everything new uses the current key.
     data_key_previous: SecretStr | None = None
@@ -73,6 +86,8 @@ class Settings(BaseSettings):
     signing_key_previous: SecretStr | None = None
 
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Arrays and objects in a request body; the deepest real answer (a group of addresses) is under ten.
+    max_json_depth: int = Field(default=32, ge=8, le=200)
     catalogue_poll_seconds: float = Field(default=0.0, ge=0.0)
 
     # Browser frontends on other origins (``https://app.example.gov.hk``); empty sends no CORS headers
@@ -83,6 +98,42 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int | None = Field(default=None, ge=1)  # None: a whole minute's allowance at once
     token_rate_limit_per_minute: int = Field(default=300, ge=0)  # POST /dev-idp/token, by client IP
+    # Anonymous `startApplication` calls (login: none services), per client IP and per service, an hour.
+    anonymous_starts_per_hour_per_ip: int = Field(default=30, ge=0)
+    anonymous_starts_per_hour_per_service: int = Field(default=3_000, ge=0)
+    # Top-level mutation fields one request may carry; each counts against the caller's rate limit.
+    max_mutations_per_request: int = Field(default=5, ge=1)
+    # Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); nobody else's is.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for proxy in value:
+                try:
+                    ipaddress.ip_network(str(proxy), strict=False)
+                except ValueError:
+                    raise ValueError(f"ONESTOP_TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR range "
+                                     "(e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+        return value
+
+    # Operations. Logs: json (the default in production) or text (the default in development).
+    log_format: LogFormat | None = None
+    # A worker's own /metrics listener (the API serves /metrics on its port); None: no listener.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # host:port where the Temporal SDK's Prometheus exporter listens (its own metrics); None: not exported.
+    temporal_metrics_bind: str | None = None
+    # OTLP/HTTP collector base URL (http://collector:4318); None: no tracing at all.
+    otlp_endpoint: str | None = None
+
+    # Running many processes on one PostgreSQL: each holds up to db_pool_size + db_max_overflow connections,
+    # and all of them together must stay under the server's max_connections (not used for SQLite).
+    db_pool_size: int = Field(default=5, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout: float = Field(default=30.0, gt=0)  # seconds a request waits for a free connection
 
     # Security events are deleted after this many days (by a Temporal Schedule the worker registers).
     security_event_retention_days: int = Field(default=90, ge=1)
@@ -124,9 +175,22 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("temporal_metrics_bind")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$", value):
+            raise ValueError("ONESTOP_TEMPORAL_METRICS_BIND must be host:port, e.g. 0.0.0.0:9464")
+        return value
+
     @property
     def development(self) -> bool:
         return self.env is Environment.DEVELOPMENT
+
+    @property
+    def resolved_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.TEXT if self.development else LogFormat.JSON
 
     @property
     def resolved_database_url(self) -> str:

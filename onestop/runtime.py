@@ -11,14 +11,15 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from temporalio.client import Client
 
 from onestop.catalogue import CatalogueError
 from onestop.config import Settings
-from onestop.engine import Engine, build_engine
+from onestop.engine import Engine, build_engine, tracing
+from onestop.engine.logs import configure_logging
 from onestop.engine.temporal import (
     TemporalSetupError,
     build_worker,
@@ -27,6 +28,9 @@ from onestop.engine.temporal import (
     ensure_search_attributes,
     temporal_binary,
 )
+
+if TYPE_CHECKING:
+    from onestop.engine.db import Database
 
 log = logging.getLogger("onestop")
 
@@ -86,7 +90,8 @@ async def _wait_ready(address: str, process: subprocess.Popen[bytes] | None, set
 @contextlib.asynccontextmanager
 async def _engine(settings: Settings, client: Client) -> AsyncIterator[Engine]:
     try:
-        engine = await build_engine(settings, client)
+        # _prepare_database has migrated (serve) or refused an old schema (api, worker) before this.
+        engine = await build_engine(settings, client, migrate=False)
     except ValueError as exc:  # the engine's services refuse a bad or missing setting with a ValueError naming it
         raise StartupError(str(exc)) from exc
     # `kill -HUP` reloads the definitions and re-reads the public information feeds.
@@ -118,14 +123,47 @@ def _quiet_server_class() -> Any:
     return QuietServer
 
 
-async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, urls: list[str]) -> None:
+def web_config(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Any:
+    """How the web app reaches the API: in process through ``transport``, or at ``settings.api_url``."""
+    from onestop.web import WebConfig
+
+    api_url = (settings.api_url or settings.base_url).rstrip("/")
+    # The development IdP lives beside the API; production names its issuer.
+    issuer = settings.oidc_issuer or (f"{settings.base_url.rstrip('/')}/dev-idp" if transport is not None
+                                      else f"{api_url}/dev-idp")
+    return WebConfig(api_url=api_url, issuer=issuer, session_key=settings.key_bytes("session_key"),
+                     secure_cookies=not settings.development, transport=transport,
+                     development=settings.development)
+
+
+def embedded_app(settings: Settings, engine: Engine) -> Any:
+    """The API with the web app at ``/``; the web app calls the API in process, over HTTP semantics."""
+    from onestop.graphql.app import create_app
+    from onestop.web import create_web_app
+
+    # The web app is one trusted caller for every visitor: its own calls are not rate limited as one client
+    # (an anonymous visitor's calls would otherwise all share the in-process "client IP").
+    internal = create_app(settings.model_copy(update={"rate_limit_per_minute": 0}), engine)
+    try:
+        config = web_config(settings, transport=httpx.ASGITransport(app=internal))
+    except ValueError as exc:  # a missing or bad ONESTOP_SESSION_KEY, named in the message
+        raise StartupError(str(exc)) from exc
+    web = create_web_app(config)
+    return create_app(settings, engine, web=web)
+
+
+async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, urls: list[str], *,
+                      web: bool) -> None:
     import uvicorn
 
     from onestop.graphql.app import create_app
 
     _QuietServer = _quiet_server_class()
-    config = uvicorn.Config(create_app(settings, engine), host=settings.host, port=settings.port,
-                            log_level="warning", lifespan="off")
+    app = embedded_app(settings, engine) if web else create_app(settings, engine)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port,
+                            log_level="warning", lifespan="off",
+                            # Forwarded headers are resolved by the rate limiter, against ONESTOP_TRUSTED_PROXIES only.
+                            proxy_headers=False)
     server = _QuietServer(config)
 
     async def serve() -> None:
@@ -143,7 +181,8 @@ async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, u
     if server.started:
         port = server.servers[0].sockets[0].getsockname()[1]
         base = f"http://{settings.host}:{port}"
-        for line in [f"GraphQL API     {base}/graphql", *urls, f"Health          {base}/healthz"]:
+        web_line = [f"Web             {base}/"] if web else []
+        for line in [*web_line, f"GraphQL API     {base}/graphql", *urls, f"Health          {base}/healthz"]:
             print(line, flush=True)
         if settings.development:
             print(f"Dev identity    {base}/dev-idp/", flush=True)
@@ -152,10 +191,49 @@ async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, u
     await task
 
 
-async def _run(settings: Settings, *, api: bool, worker: bool, process: subprocess.Popen[bytes] | None,
-               ui_port: int | None) -> int:
+async def _prepare_database(settings: Settings, *, migrate: bool) -> None:
+    """``serve`` migrates; replicas (``api``, ``worker``) never change the schema, they refuse an old one."""
+    from onestop.engine.db import Database
+    from onestop.engine.errors import SchemaNotCurrent, SchemaUnversioned
+
+    database = Database.from_settings(settings)
+    try:
+        if migrate:
+            await database.migrate()
+        else:
+            await database.check_schema()
+    except (SchemaNotCurrent, SchemaUnversioned) as exc:
+        raise StartupError(exc.message) from exc
+    finally:
+        await database.close()
+
+
+@contextlib.asynccontextmanager
+async def _registered(settings: Settings, database: Database, role: str) -> AsyncIterator[None]:
+    """This process's heartbeat row for as long as it runs; an API warns when its peers' public URL differs."""
+    from onestop.engine.processes import API_ROLES, ProcessRegistry, public_url_warning
+
+    registry = ProcessRegistry(database, role=role, public_url=settings.public_url)
+    peers = await registry.join()
+    warning = public_url_warning(settings.public_url, peers) if role in API_ROLES else None
+    if warning:
+        log.warning(warning)
+    registry.start()
+    try:
+        yield
+    finally:
+        try:
+            await registry.leave()
+        except Exception:  # the row expires by itself when its heartbeat stops; keep shutting down
+            log.warning("could not remove this process's heartbeat row", exc_info=True)
+
+
+async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
+               process: subprocess.Popen[bytes] | None, ui_port: int | None, web: bool = False) -> int:
     assert settings.temporal_address is not None
     stop = _stop_event()
+    # Before Temporal: a database that is not ready is the operator's first thing to fix.
+    await _prepare_database(settings, migrate=migrate)
     client = await _wait_ready(settings.temporal_address, process, settings)
     added = await ensure_search_attributes(client, settings.temporal_namespace)
     if added:
@@ -163,7 +241,10 @@ async def _run(settings: Settings, *, api: bool, worker: bool, process: subproce
     urls = [f"Temporal        {settings.temporal_address} (namespace {settings.temporal_namespace})"]
     if ui_port:
         urls.append(f"Temporal UI     http://127.0.0.1:{ui_port}")
-    async with _engine(settings, client) as engine, httpx.AsyncClient(timeout=30) as http:
+    role = "serve" if api and worker else "api" if api else "worker"
+    async with (_engine(settings, client) as engine, _registered(settings, engine.database, role),
+                httpx.AsyncClient(timeout=30) as http, _worker_metrics(settings, listen=worker and not api)):
+        tracing.instrument_http(http)
         running: list[Any] = []
         if worker:
             from onestop.engine.applications.activities import activities_for
@@ -178,7 +259,7 @@ async def _run(settings: Settings, *, api: bool, worker: bool, process: subproce
                 print(f"Registered schedules: {', '.join(created)}", flush=True)
         try:
             if api:
-                await _serve_http(settings, engine, stop, urls)
+                await _serve_http(settings, engine, stop, urls, web=web)
             else:
                 for line in urls:
                     print(line, flush=True)
@@ -192,8 +273,32 @@ async def _run(settings: Settings, *, api: bool, worker: bool, process: subproce
     return 0
 
 
+@contextlib.asynccontextmanager
+async def _worker_metrics(settings: Settings, *, listen: bool) -> AsyncIterator[None]:
+    """A worker has no HTTP server of its own: ``ONESTOP_METRICS_PORT`` gives it one for ``/metrics``."""
+    if not listen or settings.metrics_port is None:
+        yield
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        server, thread = start_http_server(settings.metrics_port, addr=settings.host)
+    except OSError as exc:
+        raise StartupError(f"the worker cannot serve metrics on {settings.host}:{settings.metrics_port} ({exc}); "
+                           "choose another ONESTOP_METRICS_PORT") from exc
+    print(f"Metrics         http://{settings.host}:{server.server_port}/metrics", flush=True)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
+    tracing.configure(settings, "onestop" if api and worker else "onestop-api" if api else "onestop-worker")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin at every start
     process: subprocess.Popen[bytes] | None = None
     ui_port: int | None = None
     try:
@@ -210,7 +315,8 @@ def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int
             print(f"Temporal state  {(settings.data_dir / 'temporal.db').resolve()}", flush=True)
         elif settings.temporal_address is None:
             settings = settings.model_copy(update={"temporal_address": "127.0.0.1:7233"})
-        return asyncio.run(_run(settings, api=api, worker=worker, process=process, ui_port=ui_port))
+        return asyncio.run(_run(settings, api=api, worker=worker, migrate=embedded, process=process,
+                                ui_port=ui_port, web=embedded))
     except (TemporalSetupError, StartupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -225,6 +331,7 @@ def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int
     except KeyboardInterrupt:
         return 0
     finally:
+        tracing.shutdown()
         if process is not None and process.poll() is None:
             process.terminate()
             try:
@@ -238,6 +345,26 @@ def serve(settings: Settings) -> int:
     return _main(settings, api=True, worker=True, embedded=True)
 
 
+def run_web(settings: Settings) -> int:
+    """The web app alone, calling the API at ``--api-url``; sessions are per process (run one, or pin)."""
+    import uvicorn
+
+    from onestop.web import create_web_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not settings.api_url:
+        print("error: onestop web needs --api-url / ONESTOP_API_URL (the API's base URL)", file=sys.stderr)
+        return 2
+    try:
+        config = web_config(settings)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Web             http://{settings.host}:{settings.port}/ (API {config.api_url})", flush=True)
+    uvicorn.run(create_web_app(config), host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
 def run_api(settings: Settings) -> int:
     """The GraphQL API against ``--temporal-address`` (default 127.0.0.1:7233)."""
     return _main(settings, api=True, worker=False, embedded=False)
@@ -248,4 +375,4 @@ def run_worker(settings: Settings) -> int:
     return _main(settings, api=False, worker=True, embedded=False)
 
 
-__all__ = ["run_api", "run_worker", "serve", "start_dev_server"]
+__all__ = ["embedded_app", "run_api", "run_web", "run_worker", "serve", "start_dev_server", "web_config"]

@@ -109,6 +109,13 @@ def test_nothing_but_the_runtime_and_the_cli_imports_the_web_app(subpackage: str
     assert _violations(_modules(subpackage), ("onestop.web",)) == []
 
 
+def test_the_web_app_never_imports_the_engine_workflows_or_catalogue() -> None:
+    """The web app is a client of the GraphQL API and nothing else (ARCHITECTURE.md)."""
+    forbidden = ("onestop.engine", "onestop.workflows", "onestop.catalogue", "onestop.graphql", "onestop.runtime",
+                 "temporalio", "sqlalchemy")
+    assert _violations(_modules("web"), forbidden) == []
+
+
 def test_production_code_imports_the_dev_package_only_from_the_composition_root_when_developing() -> None:
     """``engine/dev`` is wired in by ``engine/container.py`` alone, inside functions that run in development."""
     dev = "onestop.engine.dev"

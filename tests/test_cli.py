@@ -16,7 +16,7 @@ CONTRACT_VARIABLES = ["ONESTOP_PORT", "ONESTOP_HOST", "ONESTOP_DATA_DIR", "ONEST
                       "ONESTOP_DATABASE_URL", "ONESTOP_TEMPORAL_ADDRESS", "ONESTOP_ENV"]
 
 
-@pytest.mark.parametrize("command", ["serve", "api", "worker"])
+@pytest.mark.parametrize("command", ["serve", "api", "worker", "web"])
 def test_every_runtime_command_documents_the_contract_options(command: str) -> None:
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0, result.output
@@ -28,12 +28,13 @@ def test_every_runtime_command_documents_the_contract_options(command: str) -> N
 def test_top_level_help_lists_commands_and_variables() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for name in ["serve", "api", "worker", "validate", "export-schema", "json-schema", *CONTRACT_VARIABLES]:
+    for name in ["serve", "api", "worker", "web", "web-assets", "validate",
+                 "export-schema", "json-schema", *CONTRACT_VARIABLES]:
         assert name in result.output
 
 
 @pytest.mark.parametrize(("command", "expected"), [("serve", "development"), ("api", "production"),
-                                                   ("worker", "production")])
+                                                   ("worker", "production"), ("web", "production")])
 def test_default_environment_per_command(command: str, expected: str) -> None:
     result = CliRunner().invoke(main, [command, "--help"])
     flat = " ".join(result.output.split())
@@ -88,3 +89,9 @@ def test_migrate_creates_the_schema_in_a_fresh_database(tmp_path: Path) -> None:
     tables = {row[0] for row in sqlite3.connect(tmp_path / "onestop.db").execute(
         "select name from sqlite_master where type = 'table'")}
     assert {"alembic_version", "citizens", "profiles", "consents", "access_log"} <= tables
+
+
+def test_web_needs_the_api_url() -> None:
+    result = CliRunner().invoke(main, ["web"], env={"ONESTOP_API_URL": ""})
+    assert result.exit_code == 2
+    assert "--api-url" in result.output

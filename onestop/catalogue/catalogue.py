@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-import rfc8785
-
 from onestop.catalogue import crossref
+from onestop.catalogue.assurance import AssuranceLadder
+from onestop.catalogue.canonical import canonical_json
 from onestop.catalogue.departments import DataItem, Department, Provider
 from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
 from onestop.catalogue.loader import Files, find_files, load_file
@@ -18,7 +19,7 @@ from onestop.catalogue.models import dump_data
 from onestop.catalogue.problems import CatalogueError, Problem
 from onestop.catalogue.services import Service
 from onestop.catalogue.steps import Step
-from onestop.catalogue.taxonomy import AgeGroup, AssuranceLevel, Option, OptionLists, Taxonomy
+from onestop.catalogue.taxonomy import AgeGroup, Option, OptionLists, Taxonomy
 from onestop.catalogue.yamlsource import Source
 
 OptionListMap = Mapping[str, tuple[Option, ...]]
@@ -50,23 +51,10 @@ class Catalogue:
         item = provider.item(item_id.split(".")[0]) if provider else None
         return (provider, item) if provider and item else None
 
-    def assurance_level(self, level_id: str) -> AssuranceLevel | None:
-        return next((level for level in self.taxonomy.assurance_levels if level.id == level_id), None)
-
-    def assurance_rank(self, level_id: str) -> int:
-        """Position on the ladder (0 = weakest); ``KeyError`` for an unknown level id."""
-        for rank, level in enumerate(self.taxonomy.assurance_levels):
-            if level.id == level_id:
-                return rank
-        raise KeyError(level_id)
-
-    def level_for_acr(self, acr: str) -> AssuranceLevel | None:
-        return next((level for level in self.taxonomy.assurance_levels if level.acr == acr), None)
-
-    def acr_rank(self, acr: str | None) -> int:
-        """Rank of a token's ``acr``; -1 when it names no level (weaker than any)."""
-        level = self.level_for_acr(acr) if acr else None
-        return self.assurance_rank(level.id) if level else -1
+    @functools.cached_property
+    def assurance(self) -> AssuranceLadder:
+        """The assurance ladder, weakest first."""
+        return AssuranceLadder(tuple(self.taxonomy.assurance_levels))
 
     def age_group_for(self, age: int) -> AgeGroup:
         """The age group containing ``age`` (the nearest group when the ladder has a gap)."""
@@ -105,7 +93,7 @@ def _version(taxonomy: Taxonomy, lists: OptionListMap, departments: Mapping[str,
         "departments": {code: dump_data(department) for code, department in departments.items()},
         "services": {slug: service.content_hash for slug, service in services.items()},
     }
-    return hashlib.sha256(rfc8785.dumps(tree)).hexdigest()
+    return hashlib.sha256(canonical_json(tree)).hexdigest()
 
 
 @dataclass
@@ -157,11 +145,13 @@ def _check(loaded: _Loaded) -> list[Problem]:
         known.themes = {theme.id for theme in taxonomy.themes}
         known.age_groups = {group.id for group in taxonomy.age_groups}
         known.assurance = {level.id for level in taxonomy.assurance_levels}
+        known.weakest_assurance = taxonomy.assurance_levels[0].id if taxonomy.assurance_levels else None
     lists, lists_source = loaded.option_lists
     if lists_source:
         problems += crossref.check_option_lists(lists, lists_source)
     known.option_lists = lists
     problems += crossref.check_departments(loaded.departments)
+    problems += crossref.check_verified_items(loaded.departments)
     known.departments = {department.code for department, _ in loaded.departments}
     known.providers = {p.id: p for department, _ in loaded.departments for p in department.providers}
     problems += crossref.check_duplicate_services(loaded.services)

@@ -12,7 +12,7 @@ from onestop.catalogue.expressions import Expression
 from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
 from onestop.catalogue.loader import did_you_mean
 from onestop.catalogue.problems import Problem
-from onestop.catalogue.samples import sample_context, sample_value
+from onestop.catalogue.samples import FRACTIONAL, WHOLE, sample_context, sample_value
 from onestop.catalogue.services import Service
 from onestop.catalogue.steps import ExitStep, PrefillStep, Step, StepUpStep, SubmitStep
 from onestop.catalogue.taxonomy import Option, Taxonomy
@@ -28,6 +28,7 @@ class Known:
     themes: set[str] = field(default_factory=set)
     age_groups: set[str] = field(default_factory=set)
     assurance: set[str] = field(default_factory=set)
+    weakest_assurance: str | None = None
     departments: set[str] = field(default_factory=set)
     providers: dict[str, Provider] = field(default_factory=dict)
     option_lists: Mapping[str, tuple[Option, ...]] = field(default_factory=dict)
@@ -108,6 +109,27 @@ def check_departments(departments: list[tuple[Department, Source]]) -> list[Prob
     return problems
 
 
+def check_verified_items(departments: list[tuple[Department, Source]]) -> list[Problem]:
+    """Every ``verifiedBy`` names an existing item that its provider marks ``authoritative``."""
+    items = {f"{p.id}.{i.id}": i for department, _ in departments for p in department.providers for i in p.items}
+    problems: list[Problem] = []
+    for department, source in departments:
+        for p_index, provider in enumerate(department.providers):
+            for i_index, item in enumerate(provider.items):
+                ref = item.verified_by
+                if ref is None:
+                    continue
+                loc = ("providers", p_index, "items", i_index, "verifiedBy")
+                target = items.get(ref)
+                if target is None:
+                    problems.append(unknown(source, loc, "UNKNOWN_DATA_ITEM", "data item", ref, items))
+                elif not target.authoritative:
+                    problems.append(source.problem(loc, "INVALID_VALUE", f"'{ref}' is not marked authoritative",
+                                                   "verify an item only by its source of truth: add "
+                                                   "`authoritative: true` to it"))
+    return problems
+
+
 def check_duplicate_services(services: list[tuple[Service, Source]]) -> list[Problem]:
     by_id: dict[str, list[Source]] = {}
     for service, source in services:
@@ -129,7 +151,12 @@ class ServiceChecker:
     def __init__(self, service: Service, source: Source, known: Known) -> None:
         self.service, self.source, self.known = service, source, known
         self.problems: list[Problem] = []
-        self.answers: dict[str, Any] = {}  # sample answers of the fields defined so far
+        # Sample answers of the top-level fields defined so far, typed as a citizen typing whole numbers would
+        # produce them, and as one typing fractions.
+        self.answers: dict[str, Any] = {}
+        self.fractional: dict[str, Any] = {}
+        self.ids: set[str] = set()  # every field id so far, group members included: ids are unique service-wide
+        self.entry_of: dict[str, str] = {}  # group member id -> its group's id
         self.prefilled: set[str] = set()
 
     def run(self) -> list[Problem]:
@@ -156,14 +183,27 @@ class ServiceChecker:
         if value not in choices:
             self.problems.append(unknown(self.source, loc, code, what, value, choices))
 
-    def _expression(self, loc: Loc, expression: Expression, value: Any = None, *, rule: bool = False) -> None:
-        context = sample_context(self.answers, value)
-        for issue in expression.check(context, self.answers.keys(), allow_value=rule):
+    def _expression(self, loc: Loc, expression: Expression, values: tuple[Any, Any] = (None, None), *,
+                    rule: bool = False, entry: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
+        samples = [sample_context(self.answers, values[0], entry[0] if entry else None),
+                   sample_context(self.fractional, values[1], entry[1] if entry else None)]
+        issues = expression.check(samples, self.answers.keys(), allow_value=rule,
+                                  entry_fields=entry[0].keys() if entry is not None else None,
+                                  entry_of=self.entry_of)
+        for issue in issues:
             self.problems.append(self.source.problem(loc, issue.code, issue.message, issue.hint))
 
     def _login(self) -> None:
         if self.service.login != "none":
             return
+        weakest = self.known.weakest_assurance
+        if weakest is not None and self.service.assurance != weakest and self.service.assurance in self.known.assurance:
+            # Without a login there is no token to rank, so a higher level could never be enforced.
+            self.problems.append(self.source.problem(
+                ("assurance",), "INVALID_VALUE",
+                f"a `login: none` service is used without a sign-in, so its assurance must be the lowest level "
+                f"'{weakest}', not '{self.service.assurance}'",
+                f"set `login: required`, or `assurance: {weakest}`"))
         for index, step in enumerate(self.service.steps):
             if isinstance(step, PrefillStep | StepUpStep):
                 self.problems.append(self.source.problem(
@@ -218,22 +258,31 @@ class ServiceChecker:
         for index, item in enumerate(fields):
             self._field((*loc, index), item)
 
-    def _field(self, loc: Loc, item: Field) -> None:
-        if item.id in self.answers:
+    def _field(self, loc: Loc, item: Field, entry: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
+        """One field; ``entry`` holds the samples of the earlier fields of the same group entry, inside a group."""
+        if item.id in self.ids:
             self.problems.append(self.source.problem((*loc, "id"), "DUPLICATE_FIELD",
                                                      f"field id '{item.id}' is already used in this service",
                                                      "field ids are unique across the whole service"))
+        self.ids.add(item.id)
         if item.when is not None:
-            self._expression((*loc, "when"), item.when)
+            self._expression((*loc, "when"), item.when, entry=entry)
         if item.prefill is not None:
             self._prefill((*loc, "prefill"), item.prefill)
         self._options(loc, item)
-        value = sample_value(item, self.known.option_lists)
-        self.answers[item.id] = value
+        lists = self.known.option_lists
+        values = (sample_value(item, lists, WHOLE), sample_value(item, lists, FRACTIONAL))
         for index, rule in enumerate(item.rules):
-            self._expression((*loc, "rules", index, "check"), rule.check, value, rule=True)
+            self._expression((*loc, "rules", index, "check"), rule.check, values, rule=True, entry=entry)
         if isinstance(item, GroupField):
-            self._fields((*loc, "fields"), item.fields)
+            members: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+            for index, member in enumerate(item.fields):
+                self._field((*loc, "fields", index), member, members)
+                self.entry_of[member.id] = item.id
+        if entry is not None:
+            entry[0][item.id], entry[1][item.id] = values
+        else:
+            self.answers[item.id], self.fractional[item.id] = values
 
     def _prefill(self, loc: Loc, ref: str) -> None:
         if not self._data_ref(loc, ref):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from onestop.catalogue.models import DefinitionModel, Duration, Slug
+from onestop.catalogue.models import DataRef, DefinitionModel, Duration, Slug
 from onestop.catalogue.text import LocalizedText
 
 HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s/]+\S*$")]
@@ -45,6 +45,11 @@ class DataItem(DefinitionModel):
     type: ItemType
     description: LocalizedText
     sensitivity: Sensitivity = "personal"
+    authoritative: bool = Field(default=False, description=(
+        "this provider is the source of truth for the item (e.g. ImmD for date of birth): eligibility and "
+        "verified e-ME items read it, never a self-declared value"))
+    verified_by: DataRef | None = Field(default=None, description=(
+        "e-ME items only: the authoritative provider.item this item shows; the citizen cannot edit it"))
 
 
 class Provider(DefinitionModel):

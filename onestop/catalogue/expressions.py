@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError, core_schema
 from onestop.catalogue.problems import CatalogueError, Problem
 
 MAX_LENGTH = 500
-VARIABLES = frozenset({"citizen", "answers", "value", "today"})
+VARIABLES = frozenset({"citizen", "answers", "value", "today", "entry"})
 # Standard CEL functions and macros; anything else (including the library's non-deterministic now()) is refused.
 FUNCTIONS = frozenset({
     "size", "has", "matches", "startsWith", "endsWith", "contains", "int", "uint", "double", "string", "bool",
@@ -26,7 +26,19 @@ FUNCTIONS = frozenset({
 })
 _COMPREHENSION = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
 _ANSWER = re.compile(r"\banswers\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*[\"']([^\"']+)[\"']\s*\])")
+_ENTRY = re.compile(r"\bentry\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*[\"']([^\"']+)[\"']\s*\])")
 _PARSE_ERROR = re.compile(r"<input>:(\d+):(\d+): (?:Syntax error: )?([^\n]*)")
+
+
+def typed_number(value: Any, integer: bool) -> Any:
+    """A ``number`` answer as expressions see it: an int for an ``integer`` field, a double otherwise.
+
+    JSON does not tell ``100000`` from ``100000.0``, and CEL refuses ``int + double``: without one type per
+    field, whether a means test works would depend on how the citizen typed the amount.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return int(value) if integer else float(value)
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,10 @@ class Expression:
         """Field ids read through ``answers.X`` or ``answers["X"]``, in order of appearance."""
         return [dotted or indexed for dotted, indexed in _ANSWER.findall(self.source)]
 
+    def entry_references(self) -> list[str]:
+        """Field ids read through ``entry.X`` or ``entry["X"]`` (inside a group entry)."""
+        return [dotted or indexed for dotted, indexed in _ENTRY.findall(self.source)]
+
     def evaluate(self, context: Mapping[str, Any]) -> bool:
         """The boolean result over ``context``; raises ExpressionError when it is not a boolean or fails."""
         try:
@@ -114,30 +130,54 @@ class Expression:
                                   self.source)
         return result
 
-    def check(self, sample: Mapping[str, Any], known_fields: Collection[str], *,
-              allow_value: bool = False) -> list[ExpressionIssue]:
-        """Load-time checks against a sample context: names, functions, and a boolean result."""
-        allowed = VARIABLES if allow_value else VARIABLES - {"value"}
+    def check(self, samples: Sequence[Mapping[str, Any]], known_fields: Collection[str], *,
+              allow_value: bool = False, entry_fields: Collection[str] | None = None,
+              entry_of: Mapping[str, str] | None = None) -> list[ExpressionIssue]:
+        """Load-time checks against sample contexts: names, functions, and a boolean result for every sample.
+
+        ``entry_fields`` are the fields an expression inside a group entry may read as ``entry.X`` (None outside
+        a group, where ``entry`` does not exist); ``entry_of`` maps a group member's id to its group, for hints.
+        """
+        allowed = set(VARIABLES if allow_value else VARIABLES - {"value"})
+        if entry_fields is None:
+            allowed.discard("entry")
         issues = [ExpressionIssue("UNKNOWN_REFERENCE", f"unknown variable '{name}' in '{self.source}'",
-                                  hint=f"expressions see {', '.join(sorted(allowed))}")
+                                  hint=_variable_hint(name, allowed))
                   for name in sorted(self.variables() - allowed)]
         issues += [ExpressionIssue("UNKNOWN_REFERENCE", f"unknown function '{name}' in '{self.source}'",
                                    hint="only standard CEL functions are available (size, matches, startsWith, ...)")
                    for name in sorted(self.functions() - FUNCTIONS)]
         for field_id in dict.fromkeys(self.answer_references()):
             if field_id not in known_fields:
+                group = (entry_of or {}).get(field_id)
+                hint = (f"'{field_id}' is a field of each entry of group '{group}': inside the group write "
+                        f"entry.{field_id}; outside it, read answers.{group}") if group else \
+                    _known_hint(field_id, known_fields)
                 issues.append(ExpressionIssue(
                     "UNKNOWN_REFERENCE", f"answers.{field_id} is not a field defined before this expression",
-                    hint=_known_hint(field_id, known_fields)))
-        return issues or self._check_result(sample)
+                    hint=hint))
+        if entry_fields is not None:
+            for field_id in dict.fromkeys(self.entry_references()):
+                if field_id not in entry_fields:
+                    issues.append(ExpressionIssue(
+                        "UNKNOWN_REFERENCE", f"entry.{field_id} is not a field defined before this one in the entry",
+                        hint=_known_hint(field_id, entry_fields, "entry")))
+        if issues:
+            return issues
+        for sample in samples:
+            found = self._check_result(sample)
+            if found:
+                return found
+        return []
 
     def _check_result(self, sample: Mapping[str, Any]) -> list[ExpressionIssue]:
         try:
             result = self._program.execute(dict(sample))
         except TypeError as exc:
             return [ExpressionIssue("CEL_TYPE_ERROR", f"'{self.source}' mixes types: {str(exc).split('. ')[0]}",
-                                    hint="convert explicitly with int(), double() or string()")]
-        except (KeyError, RuntimeError, ValueError, ZeroDivisionError):
+                                    hint="number fields are doubles unless `integer: true`; convert explicitly "
+                                         "with int(), double() or string()")]
+        except (KeyError, RuntimeError, ValueError, ZeroDivisionError, OverflowError):
             return []  # depends on real answers (a missing optional answer, a zero divisor): not an authoring error
         if not isinstance(result, bool):
             return [ExpressionIssue("CEL_NOT_BOOLEAN", f"'{self.source}' yields {type(result).__name__}, not a boolean",
@@ -156,13 +196,21 @@ class Expression:
         return {"type": "string", "maxLength": MAX_LENGTH, "description": "a CEL expression yielding a boolean"}
 
 
-def _known_hint(field_id: str, known: Collection[str]) -> str:
+def _known_hint(field_id: str, known: Collection[str], variable: str = "answers") -> str:
     import difflib
 
     close = difflib.get_close_matches(field_id, list(known), n=1)
     if close:
-        return f"did you mean answers.{close[0]}?"
+        return f"did you mean {variable}.{close[0]}?"
+    if variable == "entry":
+        return "an entry's fields can read the fields listed before them in the same group"
     return "only fields of earlier steps, or earlier fields of the same step, can be referenced"
+
+
+def _variable_hint(name: str, allowed: Collection[str]) -> str:
+    if name == "entry":
+        return "`entry` exists only in the fields of a group (each entry's own values)"
+    return f"expressions see {', '.join(sorted(allowed))}"
 
 
 def _from_yaml(source: object) -> Expression:

@@ -61,6 +61,9 @@ class FieldBase(DefinitionModel):
     required: bool = False
     when: Expression | None = None
     prefill: DataRef | None = Key(default=None, description="provider.item or provider.item.path")
+    prefill_editable: bool | None = Key(default=None, description=(
+        "whether the citizen may change the prefilled value; by default a verified (authoritative) value is "
+        "read-only and any other prefilled value editable"))
     rules: tuple[Rule, ...] = ()
 
 

@@ -7,7 +7,7 @@ import inspect
 import re
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -223,7 +223,7 @@ def validate_source(source: Source, model: type[M]) -> tuple[M | None, list[Prob
 
 
 def load_file(file: Path, model: type[M]) -> tuple[M | None, Source | None, list[Problem]]:
-    """Parse and validate one file."""
+    """Parse and validate one file; once the file validates, its source keeps the text but not the data."""
     source, problems = parse_file(file)
     if source is None:
         return None, None, problems
@@ -231,4 +231,8 @@ def load_file(file: Path, model: type[M]) -> tuple[M | None, Source | None, list
         message = f"the file should be a mapping of keys, not {_yaml_type(source.data)}"
         return None, source, [*problems, source.problem((), "WRONG_TYPE", message)]
     result, more = validate_source(source, model)
+    if result is not None:
+        # The model holds what it needs; the parsed tree would stay alive with the source until every file is
+        # cross-checked, and cross-checks place their problems from the text alone.
+        source = replace(source, data=None)
     return result, source, problems + more

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from onestop.catalogue.expressions import typed_number
 from onestop.catalogue.fields import (
     AddressField,
     BooleanField,
@@ -30,17 +31,21 @@ def _first_option(field: ChoiceField, lists: Mapping[str, tuple[Option, ...]]) -
     return options[0].value if options else "option"
 
 
-def sample_value(field: Field, lists: Mapping[str, tuple[Option, ...]]) -> Any:
-    """A value of the shape the field's answers have at run time."""
+WHOLE, FRACTIONAL = True, False
+"""The two ways a citizen types a number (``100000`` and ``2.5``): expressions are checked with both."""
+
+
+def sample_value(field: Field, lists: Mapping[str, tuple[Option, ...]], whole: bool = WHOLE) -> Any:
+    """A value of the shape, and CEL type, the field's answers have at run time."""
     if isinstance(field, MultiChoiceField):
         return [_first_option(field, lists)]
     if isinstance(field, ChoiceField):
         return _first_option(field, lists)
     if isinstance(field, GroupField):
-        return [{member.id: sample_value(member, lists) for member in field.fields}]
+        return [{member.id: sample_value(member, lists, whole) for member in field.fields}]
     if isinstance(field, NumberField):
-        # Non-integer answers arrive as doubles; CEL does not mix int and double, so sample the same type.
-        return 0 if field.integer else 0.0
+        # Typed as at run time, so a type error a citizen's input could cause shows here first.
+        return typed_number(100000 if whole or field.integer else 2.5, field.integer)
     simple: dict[type, Any] = {
         TextField: "x", DateField: "2000-01-01", BooleanField: False, EmailField: "a@example.hk",
         PhoneField: "+85291234567", HkidField: "A123456(3)",
@@ -50,9 +55,12 @@ def sample_value(field: Field, lists: Mapping[str, tuple[Option, ...]]) -> Any:
     return simple.get(type(field), "x")
 
 
-def sample_context(answers: Mapping[str, Any], value: Any = None) -> dict[str, Any]:
-    """The variables an expression sees, with sample citizen data and the given answers."""
+def sample_context(answers: Mapping[str, Any], value: Any = None,
+                   entry: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The variables an expression sees, with sample citizen data and the given answers (and group entry)."""
     context: dict[str, Any] = {"citizen": SAMPLE_CITIZEN, "answers": dict(answers), "today": SAMPLE_TODAY}
     if value is not None:
         context["value"] = value
+    if entry is not None:
+        context["entry"] = dict(entry)
     return context

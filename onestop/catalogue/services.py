@@ -7,9 +7,9 @@ import hashlib
 from collections.abc import Iterator
 from typing import Literal
 
-import rfc8785
 from pydantic import Field as Key
 
+from onestop.catalogue.canonical import canonical_json
 from onestop.catalogue.expressions import Expression
 from onestop.catalogue.fields import Field
 from onestop.catalogue.models import DefinitionModel, Duration, Slug, dump_data
@@ -51,7 +51,7 @@ class Service(DefinitionModel):
     @functools.cached_property
     def content_hash(self) -> str:
         """sha256 (hex) of the RFC 8785 canonical JSON of the definition (option lists already resolved in)."""
-        return hashlib.sha256(rfc8785.dumps(dump_data(self))).hexdigest()
+        return hashlib.sha256(canonical_json(dump_data(self))).hexdigest()
 
     def step(self, step_id: str) -> Step | None:
         return next((step for step in self.steps if step.id == step_id), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -64,6 +65,11 @@ def to_simplified(text: str) -> str:
     return str(_t2s().convert(text))
 
 
+# Definition texts recur (every service has "Name in English", every reload reads the same files again) and
+# the conversion is pure but slow, so theirs is cached; feed texts change all day and stay uncached.
+_derived_sc = functools.lru_cache(maxsize=1 << 16)(to_simplified)
+
+
 def _missing(data: Any, key: str) -> bool:
     return isinstance(data, dict) and (key not in data or data[key] is None)
 
@@ -85,6 +91,19 @@ def _sc_optional(schema: dict[str, Any]) -> None:
     schema["required"] = [key for key in schema.get("required", []) if key != "sc"]
 
 
+_FALLBACK = {Lang.EN: ("en", "tc", "sc"), Lang.TC: ("tc", "sc", "en"), Lang.SC: ("sc", "tc", "en")}
+
+
+def localized(text: Mapping[str, str] | None, lang: Lang | str) -> str | None:
+    """The text in ``lang``, else the other Chinese script, else English (None when there is no text at all).
+
+    The one fallback rule, for catalogue texts and for the plain ``{"en": ..}`` dicts of snapshots and errors.
+    """
+    if not text:
+        return None
+    return next((text[key] for key in _FALLBACK[Lang(lang)] if text.get(key)), None)
+
+
 class LocalizedText(BaseModel):
     """A text in en and tc (required) and sc (derived from tc by OpenCC when omitted)."""
 
@@ -99,7 +118,7 @@ class LocalizedText(BaseModel):
     def _derive_simplified(cls, data: Any) -> Any:
         _require_translations(data)
         if isinstance(data, dict) and _missing(data, "sc") and isinstance(data.get("tc"), str):
-            return {**data, "sc": to_simplified(data["tc"])}
+            return {**data, "sc": _derived_sc(data["tc"])}
         return data
 
     @field_validator("en", "tc", "sc")
@@ -111,9 +130,7 @@ class LocalizedText(BaseModel):
 
     def get(self, lang: Lang | str) -> str:
         """The text in ``lang``; the other Chinese script, then English, when that one is empty."""
-        lang = Lang(lang)
-        order = {Lang.EN: (self.en,), Lang.TC: (self.tc, self.sc, self.en), Lang.SC: (self.sc, self.tc, self.en)}
-        return next((text for text in order[lang] if text), self.en)
+        return next((text for key in _FALLBACK[Lang(lang)] if (text := getattr(self, key))), self.en)
 
 
 class LocalizedList(BaseModel):
@@ -131,7 +148,7 @@ class LocalizedList(BaseModel):
         _require_translations(data)
         tc = data.get("tc") if isinstance(data, dict) else None
         if isinstance(data, dict) and _missing(data, "sc") and isinstance(tc, list | tuple):
-            return {**data, "sc": [to_simplified(word) if isinstance(word, str) else word for word in tc]}
+            return {**data, "sc": [_derived_sc(word) if isinstance(word, str) else word for word in tc]}
         return data
 
     def get(self, lang: Lang | str) -> tuple[str, ...]:

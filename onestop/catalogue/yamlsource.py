@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,35 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
+_STR = "tag:yaml.org,2002:str"
+# A plain scalar can only be a number, boolean or null when it starts with one of these characters.
+_TYPED_START = frozenset(_Loader.yaml_implicit_resolvers)
+
+
+_COLLECTION_TAGS: dict[type[yaml.Node], str] = {
+    yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq",
+}
+
+
+def _resolve(self: Any, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
+    # libyaml calls back into Python to tag every node. Most scalars are texts that start with a letter no
+    # implicit type starts with, so they are answered before the regular expressions run. The tags are PyYAML's:
+    # this loader has no path resolvers, which are all its resolve does besides the implicit types.
+    if kind is not yaml.ScalarNode:
+        return _COLLECTION_TAGS[kind]
+    if implicit[0] and (not value or value[0] in _TYPED_START):
+        return str(_Base.resolve(self, kind, value, implicit))
+    return _STR
+
+
+def _no_path_resolvers(self: Any, *_: Any) -> None:
+    """PyYAML's descend/ascend bookkeeping does nothing without path resolvers; libyaml calls it per node."""
+
+
+_Loader.resolve = _resolve
+_Loader.descend_resolver = _no_path_resolvers
+_Loader.ascend_resolver = _no_path_resolvers
+
 
 @dataclass(frozen=True)
 class Mark:
@@ -38,12 +68,35 @@ class Mark:
 
 @dataclass(frozen=True)
 class Source:
-    """A parsed file: ``data`` and where each key (``keys``) and value (``values``) starts, by path."""
+    """A parsed file: ``data`` and where each key (``keys``) and value (``values``) starts, by path.
+
+    The positions are found on first use, by parsing ``text`` again: only files with problems need them, and a
+    map of every key and value of every file is most of the memory and a third of the time of a clean load.
+    """
 
     path: str
     data: Any
-    keys: dict[Loc, Mark] = field(default_factory=dict)
-    values: dict[Loc, Mark] = field(default_factory=dict)
+    text: str = field(default="", repr=False)
+
+    @functools.cached_property
+    def _positions(self) -> tuple[dict[Loc, Mark], dict[Loc, Mark]]:
+        loader = _Loader(self.text)
+        try:
+            node = loader.get_single_node()
+            builder = _Builder(loader, self.path)
+            if node is not None:
+                builder.build(node, ())
+        finally:
+            loader.dispose()
+        return builder.keys, builder.values
+
+    @property
+    def keys(self) -> dict[Loc, Mark]:
+        return self._positions[0]
+
+    @property
+    def values(self) -> dict[Loc, Mark]:
+        return self._positions[1]
 
     def resolve(self, loc: Sequence[str | int]) -> Loc:
         """The data path a validator's ``loc`` points at: parts that are not data keys (union tags) dropped."""
@@ -76,6 +129,58 @@ class Source:
 def _mark(node: yaml.Node) -> Mark:
     style = (node.style or None) if isinstance(node, yaml.ScalarNode) else None
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1, style)
+
+
+class _Unusual(Exception):
+    """Something ``_plain_data`` leaves to the composer: anchors, aliases, explicit tags, a repeated or complex
+    key, several documents, no document, or an error (reported at the same place by the composer)."""
+
+
+def _plain_data(loader: _Loader) -> Any:
+    """The document as ``_Builder`` builds it, read straight from libyaml's events for the common case.
+
+    Composing a node tree costs a Python object per node and twice as long as reading the events; definitions
+    rarely use what only the composer handles, and for those files ``_Unusual`` sends them down that path."""
+    get_event = loader.get_event
+    if type(get_event()) is not yaml.StreamStartEvent or type(get_event()) is not yaml.DocumentStartEvent:
+        raise _Unusual
+    data = _event_value(loader, get_event, get_event())
+    if type(get_event()) is not yaml.DocumentEndEvent or type(get_event()) is not yaml.StreamEndEvent:
+        raise _Unusual
+    return data
+
+
+def _event_value(loader: _Loader, get_event: Any, event: Any) -> Any:
+    kind = type(event)
+    if kind is yaml.AliasEvent or event.anchor is not None or event.tag is not None:
+        raise _Unusual
+    if kind is yaml.ScalarEvent:
+        value: str = event.value
+        # The composer asks resolve() for the tag of an untagged scalar: plain ones may be numbers or booleans.
+        if event.implicit[0] and (not value or value[0] in _TYPED_START):
+            tag = _Base.resolve(loader, yaml.ScalarNode, value, event.implicit)
+            if tag != _STR:
+                node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
+                return loader.construct_object(node, deep=True)
+        return value
+    if kind is yaml.SequenceStartEvent:
+        items = []
+        while type(item := get_event()) is not yaml.SequenceEndEvent:
+            items.append(_event_value(loader, get_event, item))
+        return items
+    if kind is not yaml.MappingStartEvent:
+        raise _Unusual
+    result: dict[Any, Any] = {}
+    while type(key_event := get_event()) is not yaml.MappingEndEvent:
+        if type(key_event) is not yaml.ScalarEvent:
+            raise _Unusual
+        key = _event_value(loader, get_event, key_event)
+        if not isinstance(key, str | int) or isinstance(key, bool):
+            key = str(key)
+        if key in result:
+            raise _Unusual  # a duplicate: the composer's path reports it with both lines
+        result[key] = _event_value(loader, get_event, get_event())
+    return result
 
 
 class _Builder:
@@ -119,6 +224,8 @@ _TAB_INDENT = re.compile(r"^[ ]*\t")
 
 
 def _tab_problems(path: str, text: str) -> list[Problem]:
+    if "\t" not in text:
+        return []
     problems = []
     for number, line in enumerate(text.splitlines(), start=1):
         match = _TAB_INDENT.match(line)
@@ -160,6 +267,13 @@ def parse_text(path: str, text: str) -> tuple[Source | None, list[Problem]]:
         return None, tabs
     loader = _Loader(text)
     try:
+        return Source(path, _plain_data(loader), text), []
+    except (_Unusual, yaml.YAMLError):
+        pass
+    finally:
+        loader.dispose()
+    loader = _Loader(text)
+    try:
         node = loader.get_single_node()
         if node is None:
             return None, [Problem(path, 1, 1, "EMPTY_FILE", "the file is empty",
@@ -170,7 +284,7 @@ def parse_text(path: str, text: str) -> tuple[Source | None, list[Problem]]:
         return None, [_syntax_problem(path, exc)]
     finally:
         loader.dispose()
-    return Source(path, data, builder.keys, builder.values), builder.problems
+    return Source(path, data, text), builder.problems
 
 
 def parse_file(file: Path, display: str | None = None) -> tuple[Source | None, list[Problem]]:

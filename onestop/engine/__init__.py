@@ -1,12 +1,13 @@
 """The engine: every side effect of onestop, one sub-package per concern.
 
-Callers outside the engine (``graphql``, ``runtime``) import from here. The workflow contracts they need
-(the application view, the step states, and the snapshot's step and field specs) are re-exported so that
-nothing outside the engine reaches into ``workflows``.
+Callers outside the engine (``graphql``, ``runtime``) import from here. The workflow contracts they need (the
+application view, the index entry, the step states, and the snapshot's step and field specs) are re-exported so
+that nothing outside the engine reaches into ``workflows``.
 """
 
 from onestop.engine.applications.applicants import Applicants, new_resume_token
-from onestop.engine.applications.service import ApplicationRefused, ApplicationService, IndexedApplication
+from onestop.engine.applications.index import IndexPage, IndexPosition
+from onestop.engine.applications.service import ApplicationService
 from onestop.engine.catalogue_store import CatalogueSnapshot, CatalogueStore
 from onestop.engine.container import Engine, build_engine
 from onestop.engine.data.accesslog import AccessLogEntry
@@ -16,6 +17,18 @@ from onestop.engine.data.profiles import Profile
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import challenge_header
+from onestop.engine.limits import Buckets, Limits, build_limits
+from onestop.engine.logs import LOG_OPERATION, LOG_REQUEST_ID
+from onestop.engine.metrics import (
+    GRAPHQL_ERRORS,
+    GRAPHQL_FIELD_LATENCY,
+    GRAPHQL_USER_ERRORS,
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    RATE_LIMITED,
+    bounded_label,
+    metrics_exposition,
+)
 from onestop.engine.security import (
     NO_EVENTS,
     OPERATOR_ROLE,
@@ -32,7 +45,9 @@ from onestop.engine.security import (
     StepUpLocked,
     SystemHealth,
 )
-from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, Status, StepState, TimelineEntry
+from onestop.engine.tracing import provider as tracer_provider
+from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, IndexEntry, Status, StepState, TimelineEntry
+from onestop.workflows.provenance import FieldProvenance, editable
 from onestop.workflows.snapshot import (
     ConsentSpec,
     ExitSpec,
@@ -49,15 +64,23 @@ from onestop.workflows.snapshot import (
 
 __all__ = [
     "CITIZEN_ACTOR",
+    "GRAPHQL_ERRORS",
+    "GRAPHQL_FIELD_LATENCY",
+    "GRAPHQL_USER_ERRORS",
+    "HTTP_LATENCY",
+    "HTTP_REQUESTS",
+    "LOG_OPERATION",
+    "LOG_REQUEST_ID",
     "NO_EVENTS",
     "OPERATOR_ROLE",
+    "RATE_LIMITED",
     "AccessLogEntry",
     "Alert",
     "AlertStatus",
     "Applicants",
-    "ApplicationRefused",
     "ApplicationService",
     "ApplicationView",
+    "Buckets",
     "CatalogueSnapshot",
     "CatalogueStore",
     "CitizenAlert",
@@ -73,11 +96,15 @@ __all__ = [
     "ExitSpec",
     "FetchResult",
     "FieldError",
+    "FieldProvenance",
     "FieldSpec",
     "Forbidden",
     "FormSpec",
-    "IndexedApplication",
+    "IndexEntry",
+    "IndexPage",
+    "IndexPosition",
     "InvalidInput",
+    "Limits",
     "NotFound",
     "PrefillSpec",
     "Principal",
@@ -95,8 +122,13 @@ __all__ = [
     "SystemHealth",
     "Text",
     "TimelineEntry",
+    "bounded_label",
     "build_engine",
+    "build_limits",
     "challenge_header",
+    "editable",
     "fields_of",
+    "metrics_exposition",
     "new_resume_token",
+    "tracer_provider",
 ]

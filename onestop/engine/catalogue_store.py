@@ -11,7 +11,9 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +22,7 @@ from onestop.catalogue import CatalogueError, load_catalogue
 from onestop.catalogue.catalogue import Catalogue
 from onestop.catalogue.problems import Problem
 from onestop.catalogue.search import SearchIndex
+from onestop.engine import metrics
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,34 @@ def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
                 stat = path.stat()
                 entries.append((str(path), stat.st_size, stat.st_mtime_ns))
     return tuple(sorted(entries))
+
+
+# A reload builds the new catalogue in a worker thread while the event loop keeps answering. CPython hands the
+# interpreter to a waiting thread only once per switch interval (5 ms by default), so every request arriving
+# during a reload would wait up to that long, several times over. For the reload's duration the interval is
+# lowered so requests keep close to their usual latency; the reload itself takes a little longer.
+RELOAD_SWITCH_INTERVAL = 0.0005
+_reloads = 0
+_reloads_lock = threading.Lock()
+_switch_interval = sys.getswitchinterval()
+
+
+@contextlib.contextmanager
+def responsive_loop() -> Iterator[None]:
+    """Lower the interpreter's switch interval while at least one reload runs."""
+    global _reloads, _switch_interval
+    with _reloads_lock:
+        if _reloads == 0:
+            _switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_interval, RELOAD_SWITCH_INTERVAL))
+        _reloads += 1
+    try:
+        yield
+    finally:
+        with _reloads_lock:
+            _reloads -= 1
+            if _reloads == 0:
+                sys.setswitchinterval(_switch_interval)
 
 
 def build_snapshot(catalogue: Catalogue, now: datetime | None = None) -> CatalogueSnapshot:
@@ -104,20 +135,24 @@ class CatalogueStore:
         """Load the tree again; on success swap it in, otherwise keep the previous one and record why."""
         async with self._lock:
             self._last_attempt_at = self._clock()
-            self._fingerprint = await asyncio.to_thread(_fingerprint, self.root)
-            try:
-                catalogue = await asyncio.to_thread(load_catalogue, self.root)
-            except CatalogueError as exc:
-                self._problems = tuple(exc.problems)
-                self.events.record(EventKind.CATALOGUE_CHANGED, outcome="rejected", problems=len(self._problems))
-                log.warning("catalogue reload failed with %d problem(s); still serving version %s",
-                            len(self._problems), self._snapshot.catalogue.version)
-                return False
-            if catalogue.version != self._snapshot.catalogue.version:
-                self._snapshot = await asyncio.to_thread(build_snapshot, catalogue, self._clock())
-                log.info("catalogue reloaded: version %s", catalogue.version)
-                self.events.record(EventKind.CATALOGUE_CHANGED, outcome="applied", version=catalogue.version)
+            with responsive_loop():
+                self._fingerprint = await asyncio.to_thread(_fingerprint, self.root)
+                try:
+                    catalogue = await asyncio.to_thread(load_catalogue, self.root)
+                except CatalogueError as exc:
+                    self._problems = tuple(exc.problems)
+                    metrics.record_catalogue_reload(len(self._problems))
+                    self.events.record(EventKind.CATALOGUE_CHANGED, outcome="rejected", problems=len(self._problems))
+                    log.warning("catalogue reload failed with %d problem(s); still serving version %s",
+                                len(self._problems), self._snapshot.catalogue.version)
+                    return False
+                if catalogue.version != self._snapshot.catalogue.version:
+                    # Built off the loop, then swapped in one assignment: a request sees the old or the new.
+                    self._snapshot = await asyncio.to_thread(build_snapshot, catalogue, self._clock())
+                    log.info("catalogue reloaded: version %s", catalogue.version)
+                    self.events.record(EventKind.CATALOGUE_CHANGED, outcome="applied", version=catalogue.version)
             self._problems = ()
+            metrics.record_catalogue_reload(0)
             return True
 
     async def reload_if_changed(self) -> bool | None:

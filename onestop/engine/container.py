@@ -10,19 +10,21 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import text
 from temporalio.client import Client
 
 from onestop.config import Settings
+from onestop.engine import tracing
 from onestop.engine.applications.applicants import Applicants
-from onestop.engine.applications.service import ApplicationService, CatalogueSnapshots
+from onestop.engine.applications.service import ApplicationService
+from onestop.engine.applications.snapshots import CatalogueSnapshots
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import Database
 from onestop.engine.feeds import FeedService
 from onestop.engine.identity.provider import EmbeddedIdentityProvider
-from onestop.engine.identity.stepup import AssuranceLadder
 from onestop.engine.identity.tokens import TokenVerifier
 from onestop.engine.security import SecurityServices
 from onestop.engine.temporal import connect_for
@@ -72,12 +74,17 @@ class Engine:
                 log.exception("engine cleanup failed")
 
 
-async def build_engine(settings: Settings, temporal: Client | None = None) -> Engine:
+async def build_engine(settings: Settings, temporal: Client | None = None, *, migrate: bool | None = None) -> Engine:
     """Build every service from settings. Applications need Temporal: ``temporal``, else a connection to
-    ``settings.temporal_address`` when it is set, else the engine has none."""
+    ``settings.temporal_address`` when it is set, else the engine has none.
+
+    ``migrate`` brings the database schema to the head first; otherwise a database not at the head stops the
+    build with ``SchemaNotCurrent``. By default development migrates and production only checks, because
+    production replicas must never change the schema on their own (``onestop migrate`` does, once per release).
+    """
     closers: list[Closer] = []
     try:
-        return await _build(settings, temporal, closers)
+        return await _build(settings, temporal, closers, settings.development if migrate is None else migrate)
     except BaseException:
         for closer in reversed(closers):
             with contextlib.suppress(Exception):
@@ -85,7 +92,7 @@ async def build_engine(settings: Settings, temporal: Client | None = None) -> En
         raise
 
 
-async def _build(settings: Settings, temporal: Client | None, closers: list[Closer]) -> Engine:
+async def _build(settings: Settings, temporal: Client | None, closers: list[Closer], migrate: bool) -> Engine:
     catalogue = await CatalogueStore.open(settings.definitions)
     closers.append(catalogue.close)
     catalogue.start_polling(settings.catalogue_poll_seconds)
@@ -100,11 +107,15 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
 
     database = Database.from_settings(settings)
     closers.append(database.close)
-    await database.create_all()
+    tracing.instrument_database(database.engine)
+    if migrate:
+        await database.migrate()
+    else:
+        await database.check_schema()
     data = DataServices.build(settings, lambda: catalogue.catalogue, database)  # follows catalogue reloads
     if settings.development:
         await _seed_development_data(settings, data)
-    applicants = Applicants(data.citizens, data.profiles, data.cipher, catalogue)
+    applicants = Applicants(data.citizens, data.profiles, data.cipher, catalogue, data.gateway)
     security = SecurityServices.build(database, data.cipher)
     closers.append(security.events.close)  # flushes before the database closes (closers run in reverse)
     catalogue.events = data.consents.events = data.gateway.events = security.events
@@ -115,9 +126,10 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
         temporal = await connect_for(settings)
     applications = None
     if temporal is not None:
-        ladder = AssuranceLadder.from_levels(catalogue.catalogue.taxonomy.assurance_levels)
+        ladder = catalogue.catalogue.assurance
         applications = ApplicationService(temporal, settings.temporal_task_queue, database,
-                                          CatalogueSnapshots(catalogue), ladder)
+                                          CatalogueSnapshots(catalogue), ladder,
+                                          delivery_retry=timedelta(hours=settings.delivery_retry_hours))
         applications.events, applications.alerts = security.events, security.alerts
     return Engine(settings=settings, catalogue=catalogue, feeds=feeds, tokens=tokens, database=database, data=data,
                   applicants=applicants, security=security, applications=applications,
@@ -133,7 +145,7 @@ def _development_identity_provider(settings: Settings, store: CatalogueStore) ->
 
     return DevIdentityProvider.from_settings(
         settings,
-        lambda: AssuranceLadder.from_levels(store.catalogue.taxonomy.assurance_levels),
+        lambda: store.catalogue.assurance,
         age_group_of=lambda age: store.catalogue.age_group_for(age).id,
     )
 

@@ -1,22 +1,22 @@
 """The engine's errors: one root, one class per failure mode, each carrying a stable ``code``.
 
-The GraphQL layer maps them in one place: ``InvalidInput`` to ``userErrors``, the others to
-``extensions.code``. Messages say what went wrong and what to do; they never contain personal data.
+The GraphQL layer maps them in one place (``onestop/graphql/errors.py``): ``InvalidInput`` to ``userErrors``,
+the others to ``extensions.code``. Messages say what went wrong and what to do; they never contain personal data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from onestop.workflows.interpreter import FieldError as FieldError  # re-exported: the engine's field error
+
+# The one field-error type is the workflow's (workflows cannot import the engine): ``path`` is where the
+# value sits in the input of the engine call that refused it, ``message`` is text per language.
 
 
-@dataclass(frozen=True)
-class FieldError:
-    """One invalid input value; ``field`` is its path (``("residentialAddress", "district")``)."""
-
-    field: tuple[str, ...]
-    message: str
-    code: str = "INVALID_VALUE"
+def field_error(path: Sequence[str], message: str, code: str = "INVALID_VALUE") -> FieldError:
+    """A field error of the engine's own checks, whose messages are in English only."""
+    return FieldError(list(path), code, {"en": message})
 
 
 class EngineError(Exception):
@@ -120,15 +120,21 @@ class UnknownProvider(EngineError):
 
 
 class InvalidInput(EngineError):
-    """Bad input, with every problem at once (never only the first)."""
+    """Input refused with every problem at once (never only the first); nothing was changed.
+
+    ``code`` is the first problem's, so a caller can tell refusals apart without reading messages.
+    """
 
     code = "BAD_USER_INPUT"
 
     def __init__(self, errors: Sequence[FieldError]) -> None:
-        self.errors = tuple(errors)
+        self.errors = list(errors)
         first = self.errors[0] if self.errors else None
-        message = "; ".join(f"{'.'.join(e.field)}: {e.message}" for e in self.errors) or "invalid input"
-        super().__init__(None, message, first.field if first else None)
+        message = "; ".join(
+            f"{'.'.join(e.path)}: {e.message.get('en', e.code)}" if e.path else e.message.get("en", e.code)
+            for e in self.errors
+        ) or "invalid input"
+        super().__init__(first.code if first else None, message, first.path if first else None)
 
 
 class DecryptionFailed(EngineError):
@@ -154,3 +160,27 @@ class ChainBroken(EngineError):
         super().__init__(None, f"access log entry {seq} of citizen {citizen_ref} fails verification: {reason}")
         self.seq = seq
         self.reason = reason
+
+
+class SchemaNotCurrent(EngineError):
+    """The database is not at the schema this release needs; ``onestop migrate`` brings it there."""
+
+    code = "SCHEMA_NOT_CURRENT"
+
+    def __init__(self, current: tuple[str, ...], head: tuple[str, ...]) -> None:
+        found = f"at revision {', '.join(current)}" if current else "empty (no onestop schema)"
+        super().__init__(None, f"the database is {found} but this release needs revision {', '.join(head)}; run "
+                               "`onestop migrate` with the same --database-url, then start again")
+        self.current = current
+        self.head = head
+
+
+class SchemaUnversioned(EngineError):
+    """The database has onestop tables but no migration history, so migrations cannot know where to start."""
+
+    code = "SCHEMA_UNVERSIONED"
+
+    def __init__(self) -> None:
+        super().__init__(None, "the database has onestop tables but no migration history (a release before "
+                               "migrations created them); back it up and recreate it with `onestop migrate` "
+                               "(in development: move <data dir>/onestop.db aside)")

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from temporalio import activity
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
+from temporalio.client import Client, Interceptor
+from temporalio.common import HeaderCodecBehavior, SearchAttributeKey
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Worker,
+)
+from temporalio.worker import Interceptor as WorkerInterceptor
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from onestop.config import Settings
+from onestop.engine import metrics, tracing
 from onestop.engine.crypto.codec import data_converter
-
-SERVICE_ID = SearchAttributeKey.for_keyword("OnestopServiceId")
-CITIZEN_REF = SearchAttributeKey.for_keyword("OnestopCitizenRef")
-STATUS = SearchAttributeKey.for_keyword("OnestopStatus")
-DEPARTMENT = SearchAttributeKey.for_keyword("OnestopDepartment")
-SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (SERVICE_ID, CITIZEN_REF, STATUS, DEPARTMENT)
+from onestop.engine.logs import LOG_OPERATION
+from onestop.workflows.contracts import SEARCH_ATTRIBUTES
 
 
 class TemporalSetupError(Exception):
@@ -52,9 +59,22 @@ def dev_server_args(keys: Sequence[SearchAttributeKey[str]] = SEARCH_ATTRIBUTES)
     return args
 
 
-async def connect(address: str, namespace: str, codec_key: bytes, previous_keys: Sequence[bytes] = ()) -> Client:
+async def connect(address: str, namespace: str, codec_key: bytes, previous_keys: Sequence[bytes] = (), *,
+                  runtime: Runtime | None = None, interceptors: Sequence[Interceptor] = ()) -> Client:
     """A client whose payloads are encrypted with the codec key and still decrypt with the previous keys."""
-    return await Client.connect(address, namespace=namespace, data_converter=data_converter(codec_key, previous_keys))
+    # Headers too (tracing context travels in them): nothing reaches Temporal unencrypted.
+    return await Client.connect(address, namespace=namespace, data_converter=data_converter(codec_key, previous_keys),
+                                runtime=runtime, interceptors=interceptors,
+                                header_codec_behavior=HeaderCodecBehavior.CODEC)
+
+
+@functools.cache
+def metrics_runtime(bind_address: str) -> Runtime:
+    """The Temporal runtime exporting the SDK's own metrics (``temporal_*``) for Prometheus at ``bind_address``.
+
+    One per process and address: a runtime owns its listener, so a second one on the same address could not bind.
+    """
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
 
 
 async def connect_for(settings: Settings, address: str | None = None) -> Client:
@@ -63,8 +83,10 @@ async def connect_for(settings: Settings, address: str | None = None) -> Client:
     target = address or settings.temporal_address
     if target is None:
         raise TemporalSetupError("no Temporal address configured; set ONESTOP_TEMPORAL_ADDRESS")
+    runtime = metrics_runtime(settings.temporal_metrics_bind) if settings.temporal_metrics_bind else None
     return await connect(target, settings.temporal_namespace, settings.key_bytes("codec_key"),
-                         settings.previous_key_bytes("codec_key"))
+                         settings.previous_key_bytes("codec_key"), runtime=runtime,
+                         interceptors=tracing.temporal_interceptors())
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
@@ -93,17 +115,15 @@ async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
 
 
 __all__ = [
-    "CITIZEN_REF",
-    "DEPARTMENT",
     "SEARCH_ATTRIBUTES",
-    "SERVICE_ID",
-    "STATUS",
+    "ActivityMetrics",
     "TemporalSetupError",
     "build_worker",
     "connect",
     "connect_for",
     "dev_server_args",
     "ensure_search_attributes",
+    "metrics_runtime",
     "temporal_binary",
     "test_server_binary",
     "workflow_runner",
@@ -116,13 +136,44 @@ def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[
     from onestop.workflows.application import ServiceApplicationWorkflow
     from onestop.workflows.operations import OPERATIONS_WORKFLOWS
 
+    interceptors = [ActivityMetrics(), *options.pop("interceptors", ())]
+    # A workflow's next task goes to the worker that cached it; when that worker was killed, the task waits this
+    # long before any other worker may take it (the SDK default, 10 s, is what a citizen waited after a crash).
+    options.setdefault("sticky_queue_schedule_to_start_timeout", STICKY_SCHEDULE_TO_START)
     return Worker(client, task_queue=task_queue, workflows=[ServiceApplicationWorkflow, *OPERATIONS_WORKFLOWS],
                   activities=activities,
-                  workflow_runner=workflow_runner(), **options)
+                  workflow_runner=workflow_runner(), interceptors=interceptors, **options)
+
+
+class ActivityMetrics(WorkerInterceptor):
+    """Times every activity attempt into ``onestop_activity_duration_seconds`` and names it for the logs."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _TimedActivity(next)
+
+
+class _TimedActivity(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        name = activity.info().activity_type  # one of the worker's registered names: bounded
+        token = LOG_OPERATION.set(f"activity {name}")
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            result = await super().execute_activity(input)
+            outcome = "completed"
+            return result
+        finally:
+            metrics.ACTIVITY_LATENCY.labels(name, outcome).observe(time.perf_counter() - started)
+            LOG_OPERATION.reset(token)
+
+
+STICKY_SCHEDULE_TO_START = timedelta(seconds=3)
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
     """The sandbox, with our deterministic modules and the CEL engine passed through (loaded once, not per run)."""
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("onestop", "cel", "isodate", "pydantic")
+        # opentelemetry: the tracing interceptor's workflow side keeps its context across the sandbox boundary.
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("onestop", "cel", "isodate", "pydantic",
+                                                                          "opentelemetry")
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -11,21 +12,32 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from onestop.config import Settings
-from onestop.engine import Engine
+from onestop.engine import Engine, build_limits
+from onestop.engine import Limits as RateLimits
+from onestop.graphql import graphiql
 from onestop.graphql.context import GraphQLView
-from onestop.graphql.ratelimit import Clock, RateLimit, limits_for
+from onestop.graphql.headers import SecurityHeaders
+from onestop.graphql.observability import REQUEST_ID_HEADER, metrics_endpoint, observability_middleware
+from onestop.graphql.ratelimit import Limit, RateLimit, trusted_networks
 from onestop.graphql.schema import build_schema
 from onestop.graphql.security import BodySizeLimit, Limits
 
+Clock = Callable[[], float]
 
-def create_view(settings: Settings, engine: Engine, *, limits: Limits | None = None) -> GraphQLView:
+
+def create_view(settings: Settings, engine: Engine, *, limits: Limits | None = None,
+                rates: RateLimits | None = None) -> GraphQLView:
     """The GraphQL endpoint: GraphiQL and introspection only in development; queries by POST only."""
     return GraphQLView(
         engine,
-        schema=build_schema(production=not settings.development, limits=limits),
+        rates or rate_limits_for(settings, engine),
+        max_json_depth=settings.max_json_depth,
+        schema=build_schema(production=not settings.development,
+                            limits=limits or Limits(max_mutation_fields=settings.max_mutations_per_request)),
         graphql_ide="graphiql" if settings.development else None,
         # GET queries are cacheable by proxies and bypass CORS preflight; the contract is POST.
         allow_queries_via_get=False,
@@ -34,12 +46,14 @@ def create_view(settings: Settings, engine: Engine, *, limits: Limits | None = N
 
 
 def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = None,
-               clock: Clock = time.monotonic) -> Starlette:
+               clock: Clock = time.monotonic, web: ASGIApp | None = None) -> Starlette:
     """The whole HTTP surface over an already-built engine (the caller owns ``engine`` and closes it).
 
-    ``clock`` drives the rate limiter's buckets (tests inject one instead of sleeping).
+    ``clock`` drives the rate limiter's buckets (tests inject one instead of sleeping). ``web``, when given,
+    is mounted at ``/`` behind every API route (the runtime builds it: this package never imports the web app).
     """
-    view = create_view(settings, engine, limits=limits)
+    rates = rate_limits_for(settings, engine, clock=clock)
+    view = create_view(settings, engine, limits=limits, rates=rates)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -62,16 +76,23 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
+    if settings.development:
+        routes.append(Mount(graphiql.PREFIX, app=graphiql.Assets()))
     if settings.development and engine.identity_provider is not None:
         routes.append(Mount("/dev-idp", app=engine.identity_provider.app))
-    return Starlette(routes=routes, middleware=_middleware(settings, engine, clock))
+    if web is not None:
+        routes.append(Mount("/", app=web))
+    return Starlette(routes=routes, middleware=[*observability_middleware(routes),
+                                                *_middleware(settings, engine, rates)])
 
 
-def _middleware(settings: Settings, engine: Engine, clock: Clock) -> list[Middleware]:
-    middleware = []
+def _middleware(settings: Settings, engine: Engine, rates: RateLimits) -> list[Middleware]:
+    # Outermost of all, so every answer (refusals and CORS preflights included) carries the headers.
+    middleware = [Middleware(SecurityHeaders, hsts=not settings.development)]
     if settings.cors_origins or settings.cors_origin_regex:
-        # Outermost, so refusals (429, 413) carry CORS headers too and the browser lets the frontend read them.
+        # Outside the limits, so refusals (429, 413) carry CORS headers too and the browser lets the frontend read them.
         # No credentials: the API authenticates by bearer token, never by cookie.
         middleware.append(Middleware(
             CORSMiddleware,
@@ -80,12 +101,23 @@ def _middleware(settings: Settings, engine: Engine, clock: Clock) -> list[Middle
             allow_methods=["GET", "POST"],
             # Accept-Language picks the answer's language; browsers preflight it for some values.
             allow_headers=["Authorization", "Content-Type", "Accept-Language", "X-Resume-Token"],
-            expose_headers=["WWW-Authenticate", "Retry-After"],
+            expose_headers=["WWW-Authenticate", "Retry-After", REQUEST_ID_HEADER],
             max_age=600,
         ))
-    rate_limits = limits_for(settings, clock=clock)
-    if rate_limits:
-        verify = engine.tokens.verify
-        middleware.append(Middleware(RateLimit, limits=rate_limits, verify=verify, events=engine.security.events))
+    limits = [Limit("/graphql", rates.api, by_subject=True)] if rates.api else []
+    if rates.token_requests:
+        limits.append(Limit("/dev-idp/token", rates.token_requests, by_subject=False))
+    middleware.append(Middleware(RateLimit, limits=limits, trusted=trusted_networks(settings.trusted_proxies),
+                                 verify=engine.tokens.verify, events=engine.security.events))
     middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
     return middleware
+
+
+def rate_limits_for(settings: Settings, engine: Engine, *, clock: Clock = time.monotonic) -> RateLimits:
+    """The limits the settings turn on, shared by every replica when the database is PostgreSQL."""
+    return build_limits(
+        shared=engine.database.shared, database=engine.database, cipher=engine.data.cipher,
+        api_per_minute=settings.rate_limit_per_minute, api_burst=settings.rate_limit_burst,
+        token_per_minute=settings.token_rate_limit_per_minute if settings.development else 0,
+        anonymous_per_ip_per_hour=settings.anonymous_starts_per_hour_per_ip,
+        anonymous_per_service_per_hour=settings.anonymous_starts_per_hour_per_service, clock=clock)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
@@ -18,10 +19,11 @@ from strawberry.types import Info
 
 from onestop.catalogue.text import Lang
 from onestop.config import Settings
-from onestop.engine import EventKind, Principal, Profile
-from onestop.graphql.errors import Forbidden, Unauthenticated, engine_failure
+from onestop.engine import EventKind, Limits, Principal, Profile
+from onestop.graphql import body, graphiql
+from onestop.graphql.errors import Forbidden, RateLimited, Unauthenticated, engine_failure
 from onestop.graphql.language import request_language
-from onestop.graphql.ratelimit import VERIFIED_PRINCIPAL
+from onestop.graphql.ratelimit import CLIENT_IP, VERIFIED_PRINCIPAL
 
 if TYPE_CHECKING:  # the schema (and `onestop export-schema`) must build without loading a catalogue
     from onestop.engine import CatalogueSnapshot, Engine
@@ -44,6 +46,7 @@ class Context:
     # X-Resume-Token: an anonymous applicant's key to their own `login: none` applications; only the application
     # resolvers read it, so it grants nothing else (not viewer, consents or profiles).
     resume_token: str | None = None
+    rates: Limits | None = None
     _principal: Principal | None = None
     _auth_error: Exception | None = None
     _verified: bool = False
@@ -57,6 +60,29 @@ class Context:
         if self._auth_error is not None:
             raise self._auth_error
         return self._principal
+
+    @property
+    def client_ip(self) -> str:
+        """The caller's address as the rate limiter resolved it (trusted proxies' forwarding applied)."""
+        state = self.request.scope.get("state", {})
+        resolved = state.get(CLIENT_IP) if isinstance(state, dict) else None
+        if isinstance(resolved, str):
+            return resolved
+        client = self.request.client
+        return client.host if client else "unknown"
+
+    async def spend_anonymous_start(self, service_slug: str) -> None:
+        """Count an anonymous start against the client's and the service's hourly budgets (RATE_LIMITED when spent)."""
+        if self.rates is None:
+            return
+        budgets = ((self.rates.anonymous_starts_by_ip, f"ip:{self.client_ip}"),
+                   (self.rates.anonymous_starts_by_service, f"service:{service_slug}"))
+        for buckets, key in budgets:
+            wait = await buckets.take(key) if buckets is not None else 0.0
+            if wait > 0:
+                self.engine.security.events.record(EventKind.RATE_LIMITED, ip=self.client_ip,
+                                                   path="startApplication", by=key.partition(":")[0])
+                raise RateLimited(max(1, math.ceil(wait)))
 
     async def require_citizen(self) -> Principal:
         principal = await self.principal()
@@ -89,12 +115,6 @@ class Context:
             raise TypeError(f"TokenVerifier.verify returned {type(result).__name__}, not Principal")
         return result, None
 
-    @property
-    def client_ip(self) -> str | None:
-        """The caller's address as the server sees it (behind a proxy, uvicorn's forwarded-allow-ips decides)."""
-        client = self.request.client
-        return client.host if client else None
-
     async def profile(self, sub: str) -> Profile:
         """The e-ME profile of ``sub``, loaded at most once per request (several fields may need it)."""
         profiles = self.engine.data.profiles
@@ -119,9 +139,25 @@ Info_: TypeAlias = Info[Context, None]
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's Starlette view with our context (Starlette has no ``context_getter``)."""
 
-    def __init__(self, engine: Engine, **kwargs: Any) -> None:
+    def __init__(self, engine: Engine, rates: Limits, *, max_json_depth: int = 32, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.engine = engine
+        self.rates = rates
+        self.max_json_depth = max_json_depth
+
+    def decode_json(self, data: str | bytes) -> object:
+        return body.decode(data, max_depth=self.max_json_depth)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.page(request)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except body.MalformedJSON as exc:
+            raise HTTPException(400, exc.reason) from exc
+        except ValueError as exc:
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         headers = request.headers
@@ -134,6 +170,7 @@ class GraphQLView(GraphQL[Context, None]):
             snapshot=self.engine.catalogue.snapshot,
             _authorization=headers.get("authorization"),
             resume_token=headers.get("x-resume-token", "").strip() or None,
+            rates=self.rates,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -8,19 +8,25 @@ Anything unexpected is masked to ``INTERNAL_SERVER_ERROR`` and logged with its t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import timedelta
-from enum import StrEnum
-from typing import Any
+from enum import Enum, StrEnum
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
+from onestop.catalogue.text import Lang, localized
 from onestop.engine import challenge_header
 from onestop.engine import errors as engine_errors
 
 log = logging.getLogger("onestop.graphql")
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ErrorCode(StrEnum):
@@ -100,15 +106,124 @@ def error_body(*errors: ApiError) -> dict[str, Any]:
     return {"errors": [{"message": error.message, "extensions": error.extensions} for error in errors]}
 
 
+@strawberry.enum(description="Why an input was refused: the stable code of a userError (the message may change).")
+class UserErrorCode(Enum):
+    REQUIRED = strawberry.enum_value(
+        "REQUIRED", description="A required answer is missing (or a declaration is not confirmed).")
+    WRONG_TYPE = strawberry.enum_value(
+        "WRONG_TYPE", description="The value has the wrong type, e.g. text where a number is expected.")
+    UNKNOWN_FIELD = strawberry.enum_value(
+        "UNKNOWN_FIELD", description="There is no such field here; check the field ids of the step or profile.")
+    UNSUPPORTED_FIELD = strawberry.enum_value(
+        "UNSUPPORTED_FIELD", description="A field type this server cannot check; report it to the department.")
+    INVALID_VALUE = strawberry.enum_value("INVALID_VALUE", description="The value is not valid; the message says why.")
+    INVALID_EMAIL = strawberry.enum_value("INVALID_EMAIL", description="Not an email address like name@example.com.")
+    INVALID_PHONE = strawberry.enum_value(
+        "INVALID_PHONE", description="Not a Hong Kong phone number (8 digits starting with 2, 3, 5, 6, 7, 8 or 9).")
+    INVALID_HKID = strawberry.enum_value(
+        "INVALID_HKID", description="Not a valid HKID number; check the digit in brackets.")
+    INVALID_DATE = strawberry.enum_value("INVALID_DATE", description="Not a date as YYYY-MM-DD.")
+    INVALID_OPTION = strawberry.enum_value("INVALID_OPTION", description="Not one of the field's options.")
+    DUPLICATE_OPTION = strawberry.enum_value("DUPLICATE_OPTION", description="The same option is chosen twice.")
+    INVALID_CHARACTERS = strawberry.enum_value(
+        "INVALID_CHARACTERS",
+        description="Text with control characters (line breaks outside multi-line text) or invalid Unicode.")
+    TOO_SHORT = strawberry.enum_value("TOO_SHORT", description="Fewer characters than the field allows.")
+    TOO_LONG = strawberry.enum_value("TOO_LONG", description="More characters than the field allows.")
+    TOO_SMALL = strawberry.enum_value("TOO_SMALL", description="A number below the field's minimum.")
+    TOO_LARGE = strawberry.enum_value("TOO_LARGE", description="A number above the field's maximum.")
+    NOT_INTEGER = strawberry.enum_value("NOT_INTEGER", description="A whole number is expected.")
+    NUMBER_OUT_OF_RANGE = strawberry.enum_value(
+        "NUMBER_OUT_OF_RANGE",
+        description="A number beyond ±2^53, or not finite: no client could read it back exactly.")
+    APPLICATION_FULL = strawberry.enum_value(
+        "APPLICATION_FULL",
+        description="The application has reached the size it can hold; shorten answers or messages.")
+    TOO_MANY_ERRORS = strawberry.enum_value(
+        "TOO_MANY_ERRORS", description="More problems than are listed; correct the listed ones and submit again.")
+    PATTERN = strawberry.enum_value("PATTERN", description="The text does not match the field's format.")
+    DATE_TOO_EARLY = strawberry.enum_value(
+        "DATE_TOO_EARLY", description="The date is on or before the earliest allowed.")
+    DATE_TOO_LATE = strawberry.enum_value("DATE_TOO_LATE", description="The date is on or after the latest allowed.")
+    TOO_FEW = strawberry.enum_value("TOO_FEW", description="Fewer entries than the field needs.")
+    TOO_MANY = strawberry.enum_value("TOO_MANY", description="More entries than the field allows.")
+    RULE = strawberry.enum_value(
+        "RULE", description="A validation rule of the service is not met; the message is the department's.")
+    VERIFIED_ITEM = strawberry.enum_value(
+        "VERIFIED_ITEM",
+        description="A verified profile item comes from an authoritative record; correct it at its department.")
+    PREFILL_READ_ONLY = strawberry.enum_value(
+        "PREFILL_READ_ONLY",
+        description="This field keeps its prefilled (verified) value; the service does not let you change it.")
+    EMPTY_INPUT = strawberry.enum_value("EMPTY_INPUT", description="Nothing to do: set at least one field.")
+    NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="No such thing of yours; the field names which id.")
+    NOT_ELIGIBLE = strawberry.enum_value(
+        "NOT_ELIGIBLE", description="The service's eligibility rule excludes the applicant.")
+    LOGIN_REQUIRED = strawberry.enum_value(
+        "LOGIN_REQUIRED", description="The service needs what only a login tells (such as age): log in, start again.")
+    NOT_CURRENT_STEP = strawberry.enum_value(
+        "NOT_CURRENT_STEP", description="The step is not the current one; reload the application.")
+    WRONG_ACTION = strawberry.enum_value(
+        "WRONG_ACTION", description="This action does not apply to the current step's type.")
+    CONSENT_REQUIRED = strawberry.enum_value(
+        "CONSENT_REQUIRED",
+        description="A required consent cannot be declined: agree, go back to change an answer, or withdraw.")
+    DEFINITION_ERROR = strawberry.enum_value(
+        "DEFINITION_ERROR",
+        description="The service's definition failed while checking the answers (logged for the department); "
+                    "nothing was saved, try again later.")
+    STEP_NOT_COMPLETED = strawberry.enum_value(
+        "STEP_NOT_COMPLETED", description="Going back to a step that was never completed.")
+    NOT_A_DRAFT = strawberry.enum_value(
+        "NOT_A_DRAFT", description="The application was submitted or closed and cannot change.")
+    BUSY = strawberry.enum_value("BUSY", description="Another action on the application is still running; retry.")
+    PREFILL_FAILED = strawberry.enum_value(
+        "PREFILL_FAILED", description="The data to prefill could not be fetched; retry, or decline and type it.")
+    INSUFFICIENT_USER_AUTHENTICATION = strawberry.enum_value(
+        "INSUFFICIENT_USER_AUTHENTICATION", description="The sign-in is not strong or recent enough for this step.")
+    APPLICATION_CLOSED = strawberry.enum_value(
+        "APPLICATION_CLOSED", description="The application has ended and cannot change.")
+    NOT_WITHDRAWABLE = strawberry.enum_value(
+        "NOT_WITHDRAWABLE", description="The application can no longer be withdrawn.")
+    NOT_AWAITING_INFO = strawberry.enum_value(
+        "NOT_AWAITING_INFO", description="The department has not asked for information: nothing to reply to.")
+    INVALID_STATUS = strawberry.enum_value(
+        "INVALID_STATUS", description="Staff can set only IN_REVIEW, NEEDS_INFO, APPROVED or REJECTED.")
+    APPROVER_REQUIRED = strawberry.enum_value(
+        "APPROVER_REQUIRED", description="Only staff with the approver role may approve or reject.")
+    INVALID_TRANSITION = strawberry.enum_value(
+        "INVALID_TRANSITION",
+        description="The status cannot move that way: the application (or security alert) already has a final status.")
+    NOT_DELIVERY_FAILED = strawberry.enum_value(
+        "NOT_DELIVERY_FAILED", description="Only an application whose delivery failed can be redelivered.")
+    UNKNOWN_PROVIDER = strawberry.enum_value(
+        "UNKNOWN_PROVIDER", description="A data item names a provider the catalogue does not have.")
+    UNKNOWN_DATA_ITEM = strawberry.enum_value(
+        "UNKNOWN_DATA_ITEM", description="A data item the provider does not offer.")
+    BAD_CURSOR = strawberry.enum_value(
+        "BAD_CURSOR", description="Not a cursor of this list; pass an endCursor from it.")
+    BAD_PAGE_SIZE = strawberry.enum_value("BAD_PAGE_SIZE", description="Ask for between 1 and 100 entries.")
+
+
 @strawberry.type(description="A problem with the input the caller can fix.")
 class UserError:
     field: list[str] | None = strawberry.field(description="Path to the input field, e.g. [\"input\", \"phone\"].")
     message: str
-    code: str
+    code: UserErrorCode
 
 
-def user_error(message: str, code: str, *field: str) -> UserError:
+def user_error(message: str, code: UserErrorCode, *field: str) -> UserError:
     return UserError(field=list(field) if field else None, message=message, code=code)
+
+
+def _code(code: str) -> UserErrorCode:
+    try:
+        return UserErrorCode(code)
+    except ValueError:
+        # A test keeps every code the engine can produce in the enum; should one slip through, the client still
+        # gets a valid answer and the log says which code to add.
+        log.error("user error code %r is missing from UserErrorCode", code)
+        return UserErrorCode.INVALID_VALUE
 
 
 def engine_failure(exc: BaseException) -> ApiError | None:
@@ -143,18 +258,44 @@ def engine_failure(exc: BaseException) -> ApiError | None:
     return ApiError(ErrorCode.BAD_USER_INPUT, exc.message, reason=exc.code)
 
 
-def user_errors_from(exc: BaseException, *, input_name: str = "input") -> list[UserError] | None:
-    """Input the caller can fix, as userErrors (every field at once); None when ``exc`` is not that."""
-    if isinstance(exc, engine_errors.InvalidInput):
-        return [UserError(field=[input_name, *e.field], message=e.message, code=e.code) for e in exc.errors]
-    if isinstance(exc, BadUserInput) or (
-        isinstance(exc, engine_errors.EngineError) and (mapped := engine_failure(exc)) is not None
-        and mapped.code is ErrorCode.BAD_USER_INPUT
-    ):
-        field = getattr(exc, "field", None)
-        return [UserError(field=[input_name, *field] if field else None,
-                          message=getattr(exc, "message", str(exc)), code=str(getattr(exc, "code", "INVALID")))]
-    return None
+def user_errors_from(exc: BaseException, *, lang: Lang = Lang.EN, input_name: str = "input"
+                     ) -> list[UserError] | None:
+    """Refused input as userErrors, one per field, paths under ``input_name``; None when ``exc`` is not that."""
+    if not isinstance(exc, engine_errors.InvalidInput):
+        return None
+    return [UserError(field=[input_name, *e.path], message=localized(e.message, lang) or e.code, code=_code(e.code))
+            for e in exc.errors]
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """What a mutation's engine call gave: its value, or the userErrors saying why not."""
+
+    value: T | None = None
+    user_errors: list[UserError] = dataclass_field(default_factory=list)
+
+    @classmethod
+    def refused(cls, *errors: UserError) -> Outcome[T]:
+        return cls(user_errors=list(errors))
+
+    def map(self, make: Callable[[T], R]) -> R | None:
+        return None if self.value is None else make(self.value)
+
+
+async def outcome(call: Callable[[], Awaitable[T]], lang: Lang, *, not_found: UserError | None = None) -> Outcome[T]:
+    """Run a mutation's engine call, turning its refusal into userErrors: the mutations' one refusal path.
+
+    ``InvalidInput`` gives one userError per field; ``NotFound`` gives ``not_found`` when the mutation names
+    the id that was not found. Every other failure propagates to ``classify_errors`` (``extensions.code``).
+    """
+    try:
+        return Outcome(await call())
+    except engine_errors.InvalidInput as exc:
+        return Outcome(user_errors=user_errors_from(exc, lang=lang) or [])
+    except engine_errors.NotFound:
+        if not_found is None:
+            raise
+        return Outcome.refused(not_found)
 
 
 _LIMIT_MARKERS = ("exceeds maximum operation depth", "aliases found")

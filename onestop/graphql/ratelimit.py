@@ -1,70 +1,33 @@
-"""Per-caller request limits: a token bucket per caller, in memory, for POST /graphql and POST /dev-idp/token.
+"""Per-caller request limits on POST /graphql and POST /dev-idp/token, and who the caller is.
 
-The caller is the verified token subject when the request carries a valid bearer token, else the client IP
-(behind a proxy, set uvicorn's ``FORWARDED_ALLOW_IPS`` to the proxy's address so that is the real client).
-Each process counts on its own, so N API replicas allow N times the rate: at scale a shared limiter in front
-(the load balancer or API gateway) replaces this one, which then only guards a single process.
+The caller is the verified token subject when the request carries a valid bearer token, else the client IP. The
+client IP is the connection's peer, or, when that peer is one of ``ONESTOP_TRUSTED_PROXIES``, the nearest address
+in ``X-Forwarded-For`` that is not a trusted proxy: a forwarded header from anyone else is ignored, so a caller
+cannot pick a fresh identity per request. On PostgreSQL the buckets live in the database and every replica shares
+them (``onestop.engine.limits``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from onestop.config import Settings
-from onestop.engine import NO_EVENTS, EventKind, EventSink, Principal
+from onestop.engine import NO_EVENTS, RATE_LIMITED, Buckets, EventKind, EventSink, Principal
 from onestop.graphql.errors import RateLimited, error_body
 
-Clock = Callable[[], float]
 Verify = Callable[[str], Awaitable[Principal]]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Scope state key under which the limiter leaves the principal it verified, so the GraphQL context does not
-# verify the same token twice.
+# Scope state keys: the principal the limiter verified (so the GraphQL context does not verify the same token
+# twice), the caller's bucket key and the client IP (so per-mutation counting and anonymous budgets use them).
 VERIFIED_PRINCIPAL = "onestop.verified_principal"
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-
-
-class TokenBuckets:
-    """``burst`` requests at once per key, refilled at ``per_minute`` a minute (``burst`` defaults to that)."""
-
-    def __init__(self, per_minute: int, burst: int | None = None, *, clock: Clock = time.monotonic,
-                 max_keys: int = 100_000) -> None:
-        if per_minute < 1:
-            raise ValueError("per_minute must be at least 1 (turn the limit off by not installing it)")
-        self.rate = per_minute / 60.0
-        self.capacity = float(burst or per_minute)
-        self.clock = clock
-        self.max_keys = max_keys
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
-
-    def take(self, key: str) -> float:
-        """0 when a request by ``key`` may go ahead (it is counted), else the seconds until one may."""
-        now = self.clock()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = _Bucket(self.capacity, now)
-            if len(self._buckets) > self.max_keys:
-                # Bounded memory under many spoofed callers: forgetting the longest-idle caller only forgives it.
-                self._buckets.popitem(last=False)
-        else:
-            self._buckets.move_to_end(key)
-            bucket.tokens = min(self.capacity, bucket.tokens + max(0.0, now - bucket.updated) * self.rate)
-            bucket.updated = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            return 0.0
-        return (1 - bucket.tokens) / self.rate
+CALLER = "onestop.caller"
+CLIENT_IP = "onestop.client_ip"
 
 
 @dataclass(frozen=True)
@@ -72,20 +35,37 @@ class Limit:
     """POST requests to ``path`` share ``buckets``; ``by_subject`` keys them by token subject when verified."""
 
     path: str
-    buckets: TokenBuckets
+    buckets: Buckets
     by_subject: bool
 
 
-def limits_for(settings: Settings, *, clock: Clock = time.monotonic) -> list[Limit]:
-    """The limits the settings turn on (a rate of 0 turns one off)."""
-    limits = []
-    if settings.rate_limit_per_minute:
-        limits.append(Limit("/graphql", TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst,
-                                                     clock=clock), by_subject=True))
-    if settings.token_rate_limit_per_minute and settings.development:
-        limits.append(Limit("/dev-idp/token", TokenBuckets(settings.token_rate_limit_per_minute, clock=clock),
-                            by_subject=False))
-    return limits
+def trusted_networks(proxies: Sequence[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+
+
+def client_ip(scope: Scope, trusted: Sequence[Network]) -> str:
+    """The caller's address: the peer, unless the peer is a trusted proxy (then what it forwarded)."""
+    client = scope.get("client")
+    peer = client[0] if client else "unknown"
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    forwarded: list[str] = []
+    for name, value in scope.get("headers", ()):
+        if name == b"x-forwarded-for":
+            forwarded.extend(part.strip() for part in value.decode("latin-1").split(","))
+    # Right to left: each trusted proxy appended the address it saw; the first untrusted one is the caller.
+    for address in reversed([a for a in forwarded if a]):
+        if not _is_trusted(address, trusted):
+            return address
+    return peer
+
+
+def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
 
 
 def _bearer(scope: Scope) -> str | None:
@@ -96,19 +76,31 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
-class RateLimit:
-    """Answers 429 with ``Retry-After`` and a RATE_LIMITED GraphQL error once a caller's bucket is empty."""
+def refusal(seconds_to_wait: float) -> JSONResponse:
+    """HTTP 429 with ``Retry-After`` and a RATE_LIMITED GraphQL error."""
+    seconds = max(1, math.ceil(seconds_to_wait))
+    return JSONResponse(error_body(RateLimited(seconds)), status_code=429, headers={"Retry-After": str(seconds)})
 
-    def __init__(self, app: ASGIApp, limits: Sequence[Limit], verify: Verify | None = None,
-                 events: EventSink = NO_EVENTS) -> None:
+
+class RateLimit:
+    """Counts each limited POST against its caller's bucket; a refusal is ``refusal(...)``."""
+
+    def __init__(self, app: ASGIApp, limits: Sequence[Limit], trusted: Sequence[Network] = (),
+                 verify: Verify | None = None, events: EventSink = NO_EVENTS) -> None:
         self.app = app
         self.events = events
         self.limits = {limit.path: limit for limit in limits}
+        self.trusted = tuple(trusted)
         self.verify = verify
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state[CLIENT_IP] = client_ip(scope, self.trusted)
         limit = None
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if scope["method"] == "POST":
             path: str = scope["path"]
             root: str = scope.get("root_path", "")
             limit = self.limits.get(path.removeprefix(root) if root else path)
@@ -116,15 +108,13 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         caller = await self._caller(scope, by_subject=limit.by_subject)
-        wait = limit.buckets.take(caller)
+        state[CALLER] = (limit.buckets, caller)
+        wait = await limit.buckets.take(caller)
         if wait > 0:
-            client = scope.get("client")
-            self.events.record(EventKind.RATE_LIMITED, ip=client[0] if client else None, path=limit.path,
+            RATE_LIMITED.labels(limit.path).inc()
+            self.events.record(EventKind.RATE_LIMITED, ip=state[CLIENT_IP], path=limit.path,
                                by="subject" if caller.startswith("sub:") else "ip")
-            seconds = max(1, math.ceil(wait))
-            response = JSONResponse(error_body(RateLimited(seconds)), status_code=429,
-                                    headers={"Retry-After": str(seconds)})
-            await response(scope, receive, send)
+            await refusal(wait)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -136,7 +126,6 @@ class RateLimit:
             except Exception:  # the GraphQL layer reports the bad token; here the request counts by IP
                 principal = None
             if isinstance(principal, Principal):
-                scope.setdefault("state", {})[VERIFIED_PRINCIPAL] = (token, principal)
+                scope["state"][VERIFIED_PRINCIPAL] = (token, principal)
                 return f"sub:{principal.sub}"
-        client = scope.get("client")
-        return f"ip:{client[0] if client else 'unknown'}"
+        return f"ip:{scope['state'][CLIENT_IP]}"

@@ -1,4 +1,9 @@
-"""Relay plumbing: the ``Node`` interface, opaque global ids and cursor connections (page size 1-100)."""
+"""Relay plumbing: the ``Node`` interface, opaque global ids and cursor connections (page size 1-100).
+
+Two kinds of cursor, both opaque to clients: an offset, for lists held in memory (the catalogue), and a
+position in a keyset order, for lists paged in the database (applications), where an offset would make every
+page read all the rows before it.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from onestop.graphql.errors import BadUserInput
 from onestop.graphql.fields import field
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -102,22 +108,73 @@ def _offset_of(cursor: str) -> int | None:
 
 def page_of(first: int | None, after: str | None) -> Page:
     """Validate ``first``/``after`` or raise BAD_USER_INPUT naming the argument."""
+    limit = _page_size(first)
+    offset = 0
+    if after is not None:
+        position = _offset_of(after)
+        if position is None:
+            raise _not_a_cursor()
+        offset = position + 1
+    return Page(offset=offset, limit=limit)
+
+
+def _page_size(first: int | None) -> int:
     limit = DEFAULT_PAGE_SIZE if first is None else first
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise BadUserInput(
             f"'first' must be between 1 and {MAX_PAGE_SIZE} (got {limit}); page with 'after' for more.",
             argument="first",
         )
-    offset = 0
-    if after is not None:
-        position = _offset_of(after)
-        if position is None:
-            raise BadUserInput(
-                "'after' is not a cursor from this connection; pass an edge's cursor or pageInfo.endCursor.",
-                argument="after",
-            )
-        offset = position + 1
-    return Page(offset=offset, limit=limit)
+    return limit
+
+
+def _not_a_cursor() -> BadUserInput:
+    return BadUserInput(
+        "'after' is not a cursor from this connection; pass an edge's cursor or pageInfo.endCursor.",
+        argument="after",
+    )
+
+
+@dataclass(frozen=True)
+class KeysetPage(Generic[K]):
+    """A page of a list paged in the database: ``limit`` entries after the position ``after`` (None: the start)."""
+
+    limit: int
+    after: K | None
+
+
+def keyset_page_of(first: int | None, after: str | None, parse: Callable[[str], K | None]) -> KeysetPage[K]:
+    """Validate ``first``/``after`` or raise BAD_USER_INPUT naming the argument; ``parse`` reads the position
+    from the token that ``keyset_cursor`` wrapped (None when it is not one)."""
+    limit = _page_size(first)
+    if after is None:
+        return KeysetPage(limit, None)
+    parsed = from_global_id(after)
+    position = parse(parsed[1]) if parsed is not None and parsed[0] == "position" else None
+    if position is None:
+        raise _not_a_cursor()
+    return KeysetPage(limit, position)
+
+
+def keyset_cursor(token: str) -> str:
+    """The opaque cursor for an entry whose position in the keyset order ``token`` names."""
+    return to_global_id("position", token)
+
+
+def connection_from_keyset(nodes: Sequence[tuple[str, T]], page: KeysetPage[Any], *, has_next_page: bool,
+                           total_count: int) -> Connection[T]:
+    """A connection from a page the database cut: ``nodes`` pairs each node's position token with the node."""
+    edges = [Edge(cursor=keyset_cursor(token), node=node) for token, node in nodes]
+    return Connection(
+        total_count=total_count,
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next_page,
+            has_previous_page=page.after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
 
 
 def connection(items: Sequence[T], page: Page, total_count: int | None = None) -> Connection[T]:

@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 from onestop.graphql import applications, catalogue, citizen, department, operations, public
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
+from onestop.graphql.observability import observability_extensions
 from onestop.graphql.relay import Node, resolve_node
 from onestop.graphql.security import Limits, schema_extensions
 
@@ -59,7 +60,7 @@ def build_schema(*, production: bool, limits: Limits | None = None) -> Schema:
     subscription = _merged("Subscription")
     if subscription is not None:
         kwargs["subscription"] = subscription
-    extensions = schema_extensions(production=production, limits=limits or Limits())
+    extensions = [*observability_extensions(), *schema_extensions(production=production, limits=limits or Limits())]
     return Schema(query=query, extensions=extensions, **kwargs)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ from strawberry.extensions.max_aliases import create_validator as create_alias_v
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 
 from onestop.graphql.errors import ErrorCode, ErrorCodes
+from onestop.graphql.mutationlimits import MutationFieldCount, MutationFieldLimit
 from onestop.graphql.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 
@@ -48,6 +50,7 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 2_000
     max_cost: int = 5_000
+    max_mutation_fields: int = 5
 
 
 def _page_size(field: FieldNode, variables: Mapping[str, Any]) -> int:
@@ -160,14 +163,31 @@ def schema_extensions(*, production: bool, limits: Limits) -> list[type[SchemaEx
         functools.partial(DepthLimit, max_depth=limits.max_depth),
         functools.partial(AliasLimit, max_aliases=limits.max_aliases),
         functools.partial(QueryCost, max_cost=limits.max_cost),
+        functools.partial(MutationFieldLimit, max_fields=limits.max_mutation_fields),
+        MutationFieldCount,
         # Parsing and validation depend only on the query text and the (stable) rule classes above; frontends
         # send the same few documents, so both are cached (bounded, so unique texts cannot grow memory).
         functools.partial(CachedParse, maxsize=512),
         functools.partial(ValidationCache, maxsize=512),
     ]
     if production:
-        factories.append(DisableIntrospection)
+        factories += [DisableIntrospection, HideSuggestions]
     return factories
+
+
+# graphql-core writes " Did you mean 'a', 'b', or 'c'?" (fields, arguments, types, enum values, input fields),
+# sometimes mid-message; its own switch (``hide_suggestions``) is not reachable through strawberry.
+_SUGGESTION = re.compile(r" Did you mean [^'?]*(?:'[^']*'(?:,? or |, )?)+\?")
+
+
+class HideSuggestions(SchemaExtension):
+    """Production: no "Did you mean ...?" in errors, which would spell out the schema introspection hides."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        for error in getattr(result, "errors", None) or ():
+            error.message = _SUGGESTION.sub("", error.message)
 
 
 class CachedParse(ParserCache):

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from onestop.catalogue import StepKind
     from onestop.workflows import interpreter as interp
+    from onestop.workflows import provenance as prov
     from onestop.workflows.contracts import (
         CITIZEN_ACTOR,
+        DELIVERY_RETRY_DEFAULT,
         DEPARTMENT_STATUSES,
+        MESSAGE_MAX_CHARS,
+        QUERY_SNAPSHOT,
         QUERY_STATE,
-        RESPONSE_MAX_CHARS,
+        REFUSED,
         SIGNAL_DEPARTMENT_STATUS,
+        STATUS_ATTRIBUTE,
         TERMINAL,
+        TIMELINE_MAX_ENTRIES,
         WITHDRAWABLE,
         WORKFLOW_NAME,
         Activity,
@@ -33,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         OpenInput,
         PrefillRequest,
         PrefillResult,
+        Redeliver,
         ReferenceRequest,
         Status,
         StepAction,
@@ -50,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         ConsentSpec,
         ExitSpec,
         PrefillSpec,
+        ServiceSnapshot,
         StepSpec,
         StepUpSpec,
         SubmitSpec,
@@ -57,10 +65,15 @@ with workflow.unsafe.imports_passed_through():
         fields_of,
     )
 
-STATUS_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopStatus")
-
 _SHORT = timedelta(seconds=30)
-# Delivery keeps retrying with backoff for days: a department that is down delays a submission, never loses it.
+# I/O activities heartbeat every half second: a worker killed mid-attempt is noticed after this long, and the
+# attempt retried on another worker, instead of after the whole start-to-close timeout.
+_HEARTBEAT = timedelta(seconds=3)
+# A prefill the citizen waits for: retry soon, a few times, then let the citizen retry or type the data.
+_PREFILL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(seconds=5), maximum_attempts=5)
+# Delivery retries with backoff for the application's delivery window (24 h unless the engine says otherwise): a
+# department down for a while delays a submission, never loses it; one down for longer needs an operator.
 _DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                               maximum_interval=timedelta(minutes=10))
 _MAX_MUTATIONS = 200
@@ -70,13 +83,28 @@ def _refuse(*errors: FieldError) -> ApplicationError:
     return ApplicationError(
         errors[0].message.get("en", "invalid input") if errors else "invalid input",
         [asdict(e) for e in errors],
-        type="InvalidInput",
+        type=REFUSED,
         non_retryable=True,
     )
 
 
+def _failure(exc: ActivityError) -> str:
+    # The innermost cause says what the department answered (an HTTP status) or that the window ran out.
+    cause: BaseException = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    return f"Delivery to the department failed: {cause}"[:MESSAGE_MAX_CHARS]
+
+
 def _error(path: str, code: str, en: str, tc: str) -> FieldError:
     return FieldError([path] if path else [], code, {"en": en, "tc": tc})
+
+
+_DEFINITION_ERROR = _error(
+    "", "DEFINITION_ERROR",
+    "This service's definition has a fault, so your answers cannot be checked right now. Nothing was saved; "
+    "the fault has been logged for the department. Try again later.",
+    "此服務的設定有錯誤，暫時未能核對你的答案。答案未有儲存；錯誤已記錄並轉交部門。請稍後再試。")
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -86,7 +114,7 @@ class ServiceApplicationWorkflow:
         self._in = params
         self._snapshot = params.service
         carried = params.carried
-        self._status = Status(carried.status) if carried else Status.DRAFT
+        self._status = carried.status if carried else Status.DRAFT
         self._progress = (
             Progress(list(carried.completed), dict(carried.answers), dict(carried.prefilled)) if carried else Progress()
         )
@@ -98,21 +126,33 @@ class ServiceApplicationWorkflow:
         self._created_at = carried.created_at if carried else params.created_at
         self._updated_at = workflow.now()
         self._index_dirty = carried is None
-        self._deliver_pending = bool(self._reference) and not self._delivered
+        # A delivery that failed waits for an operator's redelivery, also in the next run.
+        self._deliver_pending = bool(self._reference) and not self._delivered \
+            and self._status is not Status.DELIVERY_FAILED
         self._step_up_assurance = params.citizen.assurance
         self._exit_message: Text | None = None
         # True while an update waits on an activity; other step actions are refused until it finishes.
         self._busy = False
+        # Typed numbers, definition faults instead of "false", entry scope, blank text refused, exits that can be
+        # left by going back. Decided once per run, at its first task: a run recorded before this reads answers
+        # and expressions as it did then, for its whole life.
+        self._strict = workflow.patched("trustworthy-answers")
+        self._fault: interp.DefinitionFault | None = None
         if carried is None:
             # Decided here, not in run(): the first update (update-with-start) is handled before run() starts.
-            problem = interp.eligibility_error(self._snapshot, params.citizen, self._today())
+            try:
+                problem = interp.eligibility_error(self._snapshot, params.citizen, self._today(),
+                                                   strict=self._strict)
+                step = self._current()
+            except interp.DefinitionFault as fault:
+                # Refused by the open update's validator; the draft then simply expires.
+                self._fault, problem, step = fault, None, None
             status = Status.DRAFT if problem is None else Status.NOT_ELIGIBLE
             self._status = status
             self._exit_message = problem.message if problem else None
-            self._timeline.append(TimelineEntry(workflow.now(), status.value,
+            self._timeline.append(TimelineEntry(workflow.now(), status,
                                                 problem.message.get("en") if problem else None))
-            step = self._current()
-            if status is Status.DRAFT and isinstance(step, ExitSpec):
+            if status is Status.DRAFT and isinstance(step, ExitSpec) and not self._strict:
                 self._status = Status.NOT_ELIGIBLE
                 self._exit_message = step.message
 
@@ -122,10 +162,15 @@ class ServiceApplicationWorkflow:
         return workflow.now().date()
 
     def _current(self) -> StepSpec | None:
-        return interp.current_step(self._snapshot, self._progress, self._in.citizen, self._today())
+        if self._fault is not None:
+            return None
+        return interp.current_step(self._snapshot, self._progress, self._in.citizen, self._today(),
+                                   strict=self._strict)
 
     def _view(self) -> ApplicationView:
         step = self._current() if self._status is Status.DRAFT else None
+        # A draft on an exit page shows why; the citizen may still go back and change the answer that led there.
+        exit_message = step.message if isinstance(step, ExitSpec) else self._exit_message
         return ApplicationView(
             application_id=self._in.application_id,
             service_id=self._snapshot.id,
@@ -133,7 +178,7 @@ class ServiceApplicationWorkflow:
             content_hash=self._snapshot.content_hash,
             department=self._snapshot.department,
             citizen_ref=self._in.citizen_ref,
-            status=self._status.value,
+            status=self._status,
             current_step_id=step.id if step else None,
             completed=list(self._progress.completed),
             answers=dict(self._progress.answers),
@@ -144,14 +189,19 @@ class ServiceApplicationWorkflow:
             delivered=self._delivered,
             created_at=self._created_at,
             updated_at=self._updated_at,
-            exit_message=self._exit_message,
-            current_step=step,
+            exit_message=exit_message,
+            # The step's definition and the steps' titles are in the pinned snapshot the engine keeps by content
+            # hash; sending them with every answer multiplied the history's size several times.
+            current_step=None,
             outline=self._outline(step),
+            assurance=self._snapshot.assurance,
+            provenance=prov.provenance(self._snapshot, self._progress, self._in.citizen, self._today()),
         )
 
     def _outline(self, current: StepSpec | None) -> list[StepOutline]:
-        applicable = {s.id for s in interp.applicable_steps(self._snapshot, self._progress, self._in.citizen,
-                                                              self._today())}
+        applicable = set() if self._fault is not None else {
+            s.id for s in interp.applicable_steps(self._snapshot, self._progress, self._in.citizen, self._today(),
+                                                  strict=self._strict)}
         done = set(self._progress.completed)
 
         def state(step: StepSpec) -> StepState:
@@ -161,13 +211,22 @@ class ServiceApplicationWorkflow:
                 return StepState.CURRENT
             return StepState.TODO if step.id in applicable else StepState.SKIPPED
 
-        return [StepOutline(s.id, StepKind(s.type), s.title, state(s)) for s in self._snapshot.steps
+        return [StepOutline(s.id, StepKind(s.type), {}, state(s)) for s in self._snapshot.steps
                 if not isinstance(s, ExitSpec) or (current is not None and s.id == current.id)]
 
     def _require_owner(self, citizen_ref: str) -> None:
         # Validators only (they do not run on replay): histories recorded before this field existed still replay.
         if citizen_ref != self._in.citizen_ref:
             raise _refuse(_error("applicationId", "NOT_FOUND", "No such application.", "沒有此申請。"))
+
+    def _require_assurance(self, assurance: str) -> None:
+        # Validators only: the token is checked on every action, not just at the start, so a session downgraded
+        # after starting cannot carry on. Empty means the engine acts without a token (see the contracts).
+        required = self._snapshot.assurance
+        if assurance and self._snapshot.rank(assurance) < self._snapshot.rank(required):
+            raise _refuse(_error("assurance", "INSUFFICIENT_USER_AUTHENTICATION",
+                                 f"This service needs assurance level {required!r}; sign in again at that level.",
+                                 f"此服務需要 {required!r} 級別的身份認證，請以該級別重新登入。"))
 
     def _seen(self, client_mutation_id: str | None) -> bool:
         return client_mutation_id is not None and client_mutation_id in self._mutations
@@ -180,16 +239,52 @@ class ServiceApplicationWorkflow:
     def _set_status(self, status: Status, message: str | None = None, actor: str | None = None, *,
                     reindex: bool = True) -> None:
         self._status = status
-        self._timeline.append(TimelineEntry(workflow.now(), status.value, message, actor))
+        self._timeline.append(TimelineEntry(workflow.now(), status, message, actor))
         self._index_dirty = self._index_dirty or reindex
         workflow.upsert_search_attributes([STATUS_ATTRIBUTE.value_set(status.value)])
 
     def _touch(self) -> None:
         self._updated_at = workflow.now()
+        if self._strict:
+            return  # an exit page keeps the draft open: the citizen may go back, or close it
         step = self._current()
         if isinstance(step, ExitSpec) and self._status is Status.DRAFT:
             self._exit_message = step.message
             self._set_status(Status.NOT_ELIGIBLE)
+
+    def _at_exit(self) -> ExitSpec | None:
+        step = self._current() if self._strict and self._status is Status.DRAFT else None
+        return step if isinstance(step, ExitSpec) else None
+
+    def _close(self, otherwise: Status, actor: str | None = None) -> None:
+        """End the draft: as not eligible on an exit page (that is the outcome the citizen saw), else ``otherwise``."""
+        exit_step = self._at_exit()
+        if exit_step is not None:
+            self._exit_message = exit_step.message
+            self._set_status(Status.NOT_ELIGIBLE, exit_step.message.get("en"), actor)
+        else:
+            self._set_status(otherwise, actor=actor)
+
+    def _dry_run(self, progress: Progress) -> None:
+        """Evaluate every expression the handler will, on the state it would reach; refuse on a definition fault.
+
+        Validators run before history is written, so a fault found here leaves the application as it was.
+        """
+        try:
+            pruned = interp.prune(self._snapshot, progress, self._in.citizen, self._today(), strict=self._strict)
+            interp.current_step(self._snapshot, pruned, self._in.citizen, self._today(), strict=self._strict)
+            interp.applicable_steps(self._snapshot, pruned, self._in.citizen, self._today(), strict=self._strict)
+        except interp.DefinitionFault as fault:
+            raise self._refuse_fault(fault) from fault
+
+    def _refuse_fault(self, fault: interp.DefinitionFault) -> ApplicationError:
+        workflow.logger.error(
+            "definition fault in service %s version %s (%s): expression %r failed: %s",
+            self._snapshot.id, self._snapshot.version, self._snapshot.content_hash, fault.expression, fault.detail,
+            extra={"service_id": self._snapshot.id, "service_version": self._snapshot.version,
+                   "expression": fault.expression},
+        )
+        return _refuse(_DEFINITION_ERROR)
 
     def _require_idle(self) -> None:
         if self._busy:
@@ -216,7 +311,7 @@ class ServiceApplicationWorkflow:
         completed = [*self._progress.completed, step.id]
         self._progress = interp.prune(
             self._snapshot, Progress(completed, self._progress.answers, self._progress.prefilled),
-            self._in.citizen, self._today(),
+            self._in.citizen, self._today(), strict=self._strict,
         )
 
     # ---- main loop ----
@@ -240,7 +335,7 @@ class ServiceApplicationWorkflow:
                 )
             except TimeoutError:
                 if self._status is Status.DRAFT:
-                    self._set_status(Status.EXPIRED)
+                    self._close(Status.EXPIRED)
                 continue
             if self._index_dirty:
                 self._index_dirty = False
@@ -266,19 +361,25 @@ class ServiceApplicationWorkflow:
     def _index_entry(self) -> IndexEntry:
         return IndexEntry(
             application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
-            service_id=self._snapshot.id, department=self._snapshot.department, status=self._status.value,
+            service_id=self._snapshot.id, department=self._snapshot.department, status=self._status,
             reference_number=self._reference, created_at=self._created_at, updated_at=self._updated_at,
         )
 
     def _carry(self) -> ApplicationInput:
         carried = Carried(
-            status=self._status.value, completed=self._progress.completed, answers=self._progress.answers,
+            status=self._status, completed=self._progress.completed, answers=self._progress.answers,
             prefilled=self._progress.prefilled, consents=self._consents, timeline=self._timeline,
             reference_number=self._reference, delivered=self._delivered, mutations=self._mutations,
             created_at=self._created_at,
         )
         return ApplicationInput(self._in.application_id, self._snapshot, self._in.citizen_ref, self._in.citizen,
-                                self._in.created_at, carried, self._in.history_limit)
+                                self._in.created_at, carried, self._in.history_limit,
+                                self._in.delivery_retry_seconds)
+
+    def _submitted_at(self) -> datetime:
+        # The first SUBMITTED entry, not the last change: a redelivery (or a status set meanwhile) must send the
+        # submission as it was signed the first time.
+        return next((t.at for t in self._timeline if t.status is Status.SUBMITTED), self._updated_at)
 
     async def _deliver(self) -> None:
         assert self._reference is not None
@@ -290,12 +391,28 @@ class ServiceApplicationWorkflow:
             department=(submit.department if submit and submit.department else self._snapshot.department),
             endpoint=(submit.endpoint if submit and submit.endpoint else self._snapshot.submission_url),
             citizen_ref=self._in.citizen_ref, answers=self._progress.answers, consents=self._consents,
-            assurance=self._step_up_assurance, submitted_at=self._updated_at,
+            assurance=self._step_up_assurance, submitted_at=self._submitted_at(),
+            # Only the activity's input grows: recorded histories replay the same commands.
+            provenance=[p.as_json() for p in prov.provenance(self._snapshot, self._progress, self._in.citizen,
+                                                             self._today())],
         )
-        await workflow.execute_activity(
-            Activity.DELIVER, submission, start_to_close_timeout=timedelta(minutes=2),
-            retry_policy=_DELIVERY_RETRY, result_type=DeliveryReceipt,
-        )
+        window = timedelta(seconds=self._in.delivery_retry_seconds) if self._in.delivery_retry_seconds > 0 \
+            else DELIVERY_RETRY_DEFAULT
+        try:
+            await workflow.execute_activity(
+                Activity.DELIVER, submission, start_to_close_timeout=timedelta(minutes=2),
+                schedule_to_close_timeout=window, heartbeat_timeout=_HEARTBEAT,
+                retry_policy=_DELIVERY_RETRY, result_type=DeliveryReceipt,
+            )
+        except ActivityError as exc:
+            # Out of retries (the window passed) or refused for good: staff and operators see DELIVERY_FAILED and
+            # an operator redelivers once the cause is fixed. Before, this failed the whole workflow, so no
+            # recorded history takes this path.
+            self._deliver_pending = False
+            if self._status is Status.SUBMITTED:
+                self._updated_at = workflow.now()
+                self._set_status(Status.DELIVERY_FAILED, _failure(exc))
+            return
         self._delivered = True
         self._deliver_pending = False
 
@@ -305,14 +422,24 @@ class ServiceApplicationWorkflow:
     def state(self) -> ApplicationView:
         return self._view()
 
+    @workflow.query(name=QUERY_SNAPSHOT)
+    def snapshot(self) -> ServiceSnapshot:
+        """The pinned definition, for an engine that has not stored it (applications started before it did)."""
+        return self._snapshot
+
     @workflow.signal(name=SIGNAL_DEPARTMENT_STATUS)
     def department_status(self, update: DepartmentStatus) -> None:
         # Signals cannot be refused; the engine checks the transition first, this guard keeps history honest.
-        try:
-            status = Status(update.status)
-        except ValueError:
+        status = update.status
+        if status not in DEPARTMENT_STATUSES or self._status in TERMINAL \
+                or self._status in (Status.DRAFT, Status.DELIVERY_FAILED):
+            # DELIVERY_FAILED: the department does not have it yet; an operator redelivers first.
             return
-        if status not in DEPARTMENT_STATUSES or self._status in TERMINAL or self._status is Status.DRAFT:
+        oversized = (update.message is not None and len(update.message) > MESSAGE_MAX_CHARS) \
+            or len(self._timeline) >= TIMELINE_MAX_ENTRIES
+        if oversized and workflow.patched("bounded-department-status"):
+            # The engine refuses these before signalling; whoever signals Temporal directly must not be able to
+            # grow the application past its payload limit either.
             return
         self._updated_at = workflow.now()
         self._set_status(status, update.message, update.actor)
@@ -323,6 +450,11 @@ class ServiceApplicationWorkflow:
     def open(self, action: OpenInput) -> ApplicationView:
         return self._view()
 
+    @open.validator
+    def _validate_open(self, action: OpenInput) -> None:
+        if self._fault is not None:
+            raise self._refuse_fault(self._fault)
+
     @workflow.update(name=Update.SUBMIT_STEP)
     async def submit_step(self, action: StepAnswers) -> ApplicationView:
         if self._seen(action.client_mutation_id):
@@ -332,7 +464,7 @@ class ServiceApplicationWorkflow:
             return await self._submit(step, action.client_mutation_id)
         self._remember(action.client_mutation_id)
         answers, _ = interp.validate_step(self._snapshot, step, action.answers, self._progress,
-                                          self._in.citizen, self._today())
+                                          self._in.citizen, self._today(), bounded=False, strict=self._strict)
         for spec in fields_of(step):
             self._progress.answers.pop(spec.id, None)
         self._progress.answers.update(answers)
@@ -345,7 +477,7 @@ class ServiceApplicationWorkflow:
         index_with_reference = workflow.patched("submit-indexes-with-reference")
         entry = None
         if index_with_reference:
-            entry = replace(self._index_entry(), status=Status.SUBMITTED.value, updated_at=workflow.now())
+            entry = replace(self._index_entry(), status=Status.SUBMITTED, updated_at=workflow.now())
         self._busy = True
         try:
             self._reference = await workflow.execute_local_activity(
@@ -366,6 +498,7 @@ class ServiceApplicationWorkflow:
     @submit_step.validator
     def _validate_submit_step(self, action: StepAnswers) -> None:
         self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
         if self._seen(action.client_mutation_id):
             return
         self._require_idle()
@@ -375,10 +508,22 @@ class ServiceApplicationWorkflow:
                 raise _refuse(_error("answers", "UNKNOWN_FIELD", "A submit step takes no answers.",
                                      "提交步驟不接受答案。"))
             return
-        _, errors = interp.validate_step(self._snapshot, step, action.answers, self._progress,
-                                         self._in.citizen, self._today())
+        try:
+            answers, errors = interp.validate_step(self._snapshot, step, action.answers, self._progress,
+                                                   self._in.citizen, self._today(), strict=self._strict)
+        except interp.DefinitionFault as fault:
+            raise self._refuse_fault(fault) from fault
+        if not errors:
+            # In the validator only: a refused update never reaches history, so replays are unaffected.
+            errors = prov.read_only_errors(step, answers, self._progress, self._in.citizen, self._today())
         if errors:
-            raise _refuse(*errors)
+            # Rooted at the update's input: an answer's path starts with "answers", whatever the field is called.
+            raise _refuse(*(replace(e, path=["answers", *e.path]) if e.path else e for e in errors))
+        if self._strict:
+            step_fields = {spec.id for spec in fields_of(step)}
+            kept = {k: v for k, v in self._progress.answers.items() if k not in step_fields}
+            self._dry_run(Progress([*self._progress.completed, step.id], kept | answers,
+                                   self._progress.prefilled))
 
     @workflow.update(name=Update.GRANT_CONSENT)
     async def grant_consent(self, action: StepAction) -> ApplicationView:
@@ -415,8 +560,8 @@ class ServiceApplicationWorkflow:
             content_hash=self._snapshot.content_hash, assurance=self._in.citizen.assurance,
         )
         result: PrefillResult = await workflow.execute_activity(
-            Activity.PREFILL, request, start_to_close_timeout=_SHORT, result_type=PrefillResult,
-            retry_policy=RetryPolicy(maximum_attempts=5),
+            Activity.PREFILL, request, start_to_close_timeout=_SHORT, heartbeat_timeout=_HEARTBEAT,
+            result_type=PrefillResult, retry_policy=_PREFILL_RETRY,
         )
         return result
 
@@ -435,14 +580,20 @@ class ServiceApplicationWorkflow:
                 for key in path:
                     value = value.get(key) if isinstance(value, dict) else None
                 if value is not None:
-                    self._progress.prefilled[spec.id] = Prefilled(value, item.source)
+                    self._progress.prefilled[spec.id] = Prefilled(value, item.source, item.verified)
 
     @grant_consent.validator
     def _validate_grant(self, action: StepAction) -> None:
         self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
         if not self._seen(action.client_mutation_id):
             self._require_idle()
-            self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
+            step = self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
+            if self._strict:
+                self._dry_run(self._completing(step))
+
+    def _completing(self, step: StepSpec) -> Progress:
+        return Progress([*self._progress.completed, step.id], self._progress.answers, self._progress.prefilled)
 
     @workflow.update(name=Update.DECLINE_CONSENT)
     def decline_consent(self, action: StepAction) -> ApplicationView:
@@ -460,9 +611,24 @@ class ServiceApplicationWorkflow:
     @decline_consent.validator
     def _validate_decline(self, action: StepAction) -> None:
         self._require_owner(action.citizen_ref)
-        if not self._seen(action.client_mutation_id):
-            self._require_idle()
-            self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
+        self._require_assurance(action.assurance)
+        if self._seen(action.client_mutation_id):
+            return
+        self._require_idle()
+        step = self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
+        if not self._strict:
+            return
+        if isinstance(step, ConsentSpec) and step.consent_required:
+            # Refused rather than recorded: a decline that changes nothing would leave the citizen on the same
+            # page with no word of why. The message names the ways on.
+            raise _refuse(_error(
+                "stepId", "CONSENT_REQUIRED",
+                "This consent is required: without it the department cannot process your application. Agree to "
+                "continue; or go back to change an earlier answer, or withdraw the application if you do not "
+                "want to go on.",
+                "此同意為必須：沒有你的同意，部門無法處理你的申請。請同意以繼續；或返回修改之前的答案，"
+                "如不想繼續，可撤回申請。"))
+        self._dry_run(self._completing(step))
 
     @workflow.update(name=Update.COMPLETE_STEP_UP)
     def complete_step_up(self, proof: StepUpProof) -> ApplicationView:
@@ -478,11 +644,14 @@ class ServiceApplicationWorkflow:
     @complete_step_up.validator
     def _validate_step_up(self, proof: StepUpProof) -> None:
         self._require_owner(proof.citizen_ref)
+        self._require_assurance(proof.assurance)
         if self._seen(proof.client_mutation_id):
             return
         self._require_idle()
         step = self._require_current(proof.step_id, StepKind.STEP_UP)
         assert isinstance(step, StepUpSpec), "_require_current checked the kind"
+        if self._strict:
+            self._dry_run(self._completing(step))
         required = step.assurance
         if self._snapshot.rank(proof.assurance) < self._snapshot.rank(required):
             raise _refuse(_error("stepId", "INSUFFICIENT_USER_AUTHENTICATION",
@@ -514,6 +683,7 @@ class ServiceApplicationWorkflow:
     @go_back.validator
     def _validate_go_back(self, action: StepAction) -> None:
         self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
         if self._seen(action.client_mutation_id):
             return
         self._require_idle()
@@ -523,6 +693,8 @@ class ServiceApplicationWorkflow:
         result = interp.go_back(self._snapshot, self._progress, action.step_id)
         if isinstance(result, FieldError):
             raise _refuse(result)
+        if self._strict:
+            self._dry_run(result)
 
     @workflow.update(name=Update.WITHDRAW)
     def withdraw(self, action: Withdraw) -> ApplicationView:
@@ -530,16 +702,43 @@ class ServiceApplicationWorkflow:
             return self._view()
         self._remember(action.client_mutation_id)
         self._updated_at = workflow.now()
-        self._set_status(Status.WITHDRAWN)
+        self._close(Status.WITHDRAWN)
         return self._view()
 
     @withdraw.validator
     def _validate_withdraw(self, action: Withdraw) -> None:
         self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
         if not self._seen(action.client_mutation_id) and self._status not in WITHDRAWABLE:
             raise _refuse(_error("", "NOT_WITHDRAWABLE",
                                  f"The application is {self._status.value}; it can no longer be withdrawn.",
                                  f"申請狀態為 {self._status.value}，已不能撤回。"))
+
+    @workflow.update(name=Update.REDELIVER)
+    def redeliver(self, action: Redeliver) -> ApplicationView:
+        # New handler only: recorded histories have no such update. The main loop delivers again, with a fresh
+        # retry window; the answer is immediate, the outcome shows as the status later.
+        if self._seen(action.client_mutation_id):
+            return self._view()
+        self._remember(action.client_mutation_id)
+        self._updated_at = workflow.now()
+        self._set_status(Status.SUBMITTED, "Redelivery to the department requested", action.actor)
+        self._deliver_pending = True
+        return self._view()
+
+    @redeliver.validator
+    def _validate_redeliver(self, action: Redeliver) -> None:
+        if self._seen(action.client_mutation_id):
+            return
+        if self._status is not Status.DELIVERY_FAILED:
+            raise _refuse(_error("applicationId", "NOT_DELIVERY_FAILED",
+                                 f"The application is {self._status.value}; only an application whose delivery "
+                                 "failed can be redelivered.",
+                                 f"申請狀態為 {self._status.value}；只有遞交失敗的申請可以重新遞交。"))
+        if len(self._timeline) >= TIMELINE_MAX_ENTRIES:
+            raise _refuse(_error("", "APPLICATION_FULL",
+                                 "This application's timeline is full; contact the platform team.",
+                                 "此申請的進度記錄已滿，請聯絡平台團隊。"))
 
     @workflow.update(name=Update.RESPOND)
     def respond_to_request(self, response: InfoResponse) -> ApplicationView:
@@ -554,6 +753,7 @@ class ServiceApplicationWorkflow:
     @respond_to_request.validator
     def _validate_respond(self, response: InfoResponse) -> None:
         self._require_owner(response.citizen_ref)
+        self._require_assurance(response.assurance)
         if self._seen(response.client_mutation_id):
             return
         if self._status is not Status.NEEDS_INFO:
@@ -565,8 +765,12 @@ class ServiceApplicationWorkflow:
         if not text:
             raise _refuse(_error("message", "REQUIRED", "Write your reply to the department's request.",
                                  "請填寫你對部門要求的回覆。"))
-        if len(response.message) > RESPONSE_MAX_CHARS:
+        if len(response.message) > MESSAGE_MAX_CHARS:
             raise _refuse(_error("message", "TOO_LONG",
                                  f"Your reply has {len(response.message)} characters; at most "
-                                 f"{RESPONSE_MAX_CHARS} are allowed.",
-                                 f"你的回覆有 {len(response.message)} 個字元，上限為 {RESPONSE_MAX_CHARS} 個。"))
+                                 f"{MESSAGE_MAX_CHARS} are allowed.",
+                                 f"你的回覆有 {len(response.message)} 個字元，上限為 {MESSAGE_MAX_CHARS} 個。"))
+        if len(self._timeline) >= TIMELINE_MAX_ENTRIES:
+            raise _refuse(_error("", "APPLICATION_FULL",
+                                 "This application's timeline is full; contact the department directly.",
+                                 "此申請的進度記錄已滿，請直接聯絡部門。"))

@@ -69,6 +69,7 @@ def _field(field: Field) -> FieldSpec:
         id=field.id, type=field.type, label=_text(field.label), required=field.required, when=_source(field.when),
         help=_text(field.help) if field.help else None, prefill=field.prefill,
         rules=[RuleSpec(r.check.source, _text(r.message)) for r in field.rules],
+        prefill_editable=field.prefill_editable,
     )
     match field:
         case TextField():

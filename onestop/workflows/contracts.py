@@ -7,12 +7,15 @@ Activities are referenced by name here and implemented in ``onestop.engine.appli
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from temporalio.common import SearchAttributeKey
+
 from onestop.catalogue import StepKind
-from onestop.workflows.interpreter import Applicant, FieldError, Prefilled
+from onestop.workflows.interpreter import Applicant, Prefilled
+from onestop.workflows.provenance import FieldProvenance
 from onestop.workflows.snapshot import ServiceSnapshot, StepSpec, Text
 
 WORKFLOW_NAME = "ServiceApplication"
@@ -28,11 +31,17 @@ class Status(StrEnum):
     WITHDRAWN = "WITHDRAWN"
     EXPIRED = "EXPIRED"
     NOT_ELIGIBLE = "NOT_ELIGIBLE"
+    # Delivery to the department ran out of retries; staff and operators see it, the citizen sees SUBMITTED.
+    DELIVERY_FAILED = "DELIVERY_FAILED"
 
 
 TERMINAL = frozenset({Status.APPROVED, Status.REJECTED, Status.WITHDRAWN, Status.EXPIRED, Status.NOT_ELIGIBLE})
 DEPARTMENT_STATUSES = frozenset({Status.IN_REVIEW, Status.NEEDS_INFO, Status.APPROVED, Status.REJECTED})
-WITHDRAWABLE = frozenset({Status.DRAFT, Status.SUBMITTED, Status.IN_REVIEW, Status.NEEDS_INFO})
+# DELIVERY_FAILED too: to the citizen it is SUBMITTED, which they may withdraw.
+WITHDRAWABLE = frozenset({Status.DRAFT, Status.SUBMITTED, Status.IN_REVIEW, Status.NEEDS_INFO,
+                          Status.DELIVERY_FAILED})
+DELIVERY_RETRY_DEFAULT = timedelta(hours=24)
+"""How long delivery retries when the application's input names no window (``delivery_retry_seconds`` 0)."""
 
 
 class Update:
@@ -44,10 +53,24 @@ class Update:
     GO_BACK = "goBack"
     WITHDRAW = "withdraw"
     RESPOND = "respondToRequest"
+    REDELIVER = "redeliver"
 
+
+# Visibility: the engine sets all four when it starts an application (and registers them with the server);
+# the workflow upserts the status as it changes.
+SERVICE_ID_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopServiceId")
+CITIZEN_REF_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopCitizenRef")
+STATUS_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopStatus")
+DEPARTMENT_ATTRIBUTE = SearchAttributeKey.for_keyword("OnestopDepartment")
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (
+    SERVICE_ID_ATTRIBUTE, CITIZEN_REF_ATTRIBUTE, STATUS_ATTRIBUTE, DEPARTMENT_ATTRIBUTE,
+)
 
 SIGNAL_DEPARTMENT_STATUS = "departmentStatus"
 QUERY_STATE = "state"
+QUERY_SNAPSHOT = "snapshot"
+REFUSED = "InvalidInput"
+"""The ``type`` of the ApplicationError refusing an update; its first detail lists the FieldErrors as dicts."""
 
 
 class Activity:
@@ -60,7 +83,7 @@ class Activity:
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    status: str
+    status: Status
     message: str | None = None
     actor: str | None = None
 
@@ -69,7 +92,7 @@ class TimelineEntry:
 class Carried:
     """State handed to the next run on continue-as-new."""
 
-    status: str
+    status: Status
     completed: list[str]
     answers: dict[str, Any]
     prefilled: dict[str, Prefilled]
@@ -91,6 +114,8 @@ class ApplicationInput:
     carried: Carried | None = None
     # Continue as new past this many history events (0: only when the server suggests it).
     history_limit: int = 0
+    # How long delivery to the department retries before the application is DELIVERY_FAILED (0: the default).
+    delivery_retry_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +130,10 @@ class StepAnswers:
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""
+    # The caller's assurance level id (from the token); below the service's level the validator refuses.
+    # Empty when the engine itself acts (tests, tools) or the caller has no token (a `login: none` service,
+    # which is always at the lowest level).
+    assurance: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +142,10 @@ class StepAction:
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""
+    # The caller's assurance level id (from the token); below the service's level the validator refuses.
+    # Empty when the engine itself acts (tests, tools) or the caller has no token (a `login: none` service,
+    # which is always at the lowest level).
+    assurance: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,9 +167,17 @@ class Withdraw:
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""
+    # The caller's assurance level id (from the token); below the service's level the validator refuses.
+    # Empty when the engine itself acts (tests, tools) or the caller has no token (a `login: none` service,
+    # which is always at the lowest level).
+    assurance: str = ""
 
 
-RESPONSE_MAX_CHARS = 2000
+MESSAGE_MAX_CHARS = 2000
+"""The longest message on a timeline: a citizen's reply or a department's request."""
+TIMELINE_MAX_ENTRIES = 200
+"""The most timeline entries an application holds; with bounded messages it keeps the state far below Temporal's
+payload limit whatever staff or citizens send."""
 CITIZEN_ACTOR = "citizen"
 """The timeline actor of the citizen's own entries (staff entries carry the officer's subject)."""
 
@@ -149,11 +190,24 @@ class InfoResponse:
     client_mutation_id: str | None = None
     # Who is acting; checked by the validator so a foreign application looks unknown.
     citizen_ref: str = ""
+    # The caller's assurance level id (from the token); below the service's level the validator refuses.
+    # Empty when the engine itself acts (tests, tools) or the caller has no token (a `login: none` service,
+    # which is always at the lowest level).
+    assurance: str = ""
+
+
+@dataclass(frozen=True)
+class Redeliver:
+    """An operator's request to deliver a DELIVERY_FAILED application again (the engine checked the role)."""
+
+    actor: str
+    client_mutation_id: str | None = None
 
 
 @dataclass(frozen=True)
 class DepartmentStatus:
-    status: str
+    # A value outside Status fails to decode and the SDK drops the signal: signals cannot be refused.
+    status: Status
     message: str | None = None
     actor: str | None = None
 
@@ -183,7 +237,7 @@ class ApplicationView:
     content_hash: str
     department: str
     citizen_ref: str
-    status: str
+    status: Status
     current_step_id: str | None
     completed: list[str]
     answers: dict[str, Any]
@@ -197,13 +251,9 @@ class ApplicationView:
     exit_message: Text | None = None
     current_step: StepSpec | None = None
     outline: list[StepOutline] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class InvalidInput:
-    """Details of a refused update (the ApplicationError's first detail)."""
-
-    errors: list[FieldError] = field(default_factory=list)
+    # The service's assurance level id, so a refused action can be answered with the right challenge.
+    assurance: str = ""
+    provenance: list[FieldProvenance] = field(default_factory=list)
 
 
 # Activities
@@ -223,6 +273,9 @@ class PrefillRequest:
     valid_for_seconds: int | None
     content_hash: str = ""
     assurance: str = ""
+    # Names this logical fetch, the same on every retry of it, so its consent and access-log entries are written
+    # once; the activity fills it in from its own identity when empty.
+    fetch_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -230,6 +283,7 @@ class PrefillItem:
     item: str
     value: Any
     source: str
+    verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -254,6 +308,8 @@ class Submission:
     consents: dict[str, str]
     assurance: str
     submitted_at: datetime
+    # Per answered field: where it came from (see ``provenance.FieldProvenance.as_json``).
+    provenance: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -269,7 +325,7 @@ class IndexEntry:
     citizen_ref: str
     service_id: str
     department: str
-    status: str
+    status: Status
     reference_number: str | None
     created_at: datetime
     updated_at: datetime

@@ -5,9 +5,12 @@ Everything takes ``today`` from the caller (the workflow's deterministic clock) 
 
 from __future__ import annotations
 
+import json
+import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -15,6 +18,7 @@ from typing import Any
 import cel
 import isodate
 
+from onestop.catalogue.expressions import typed_number
 from onestop.workflows import values
 from onestop.workflows.snapshot import FieldSpec, ServiceSnapshot, StepSpec, Text, fields_of
 
@@ -40,6 +44,8 @@ class Applicant:
 class Prefilled:
     value: Any
     source: str
+    # From an authoritative record: read-only unless the field says `prefillEditable: true`.
+    verified: bool = False
 
 
 @dataclass
@@ -64,54 +70,123 @@ def _program(source: str) -> Any:
     return cel.compile(source)
 
 
-def evaluate(source: str, context: Mapping[str, Any]) -> bool:
-    """A CEL condition; an evaluation error (e.g. an unanswered field) counts as false."""
+class DefinitionFault(Exception):
+    """An expression of the pinned definition failed at run time: a fault of the definition, not of the citizen.
+
+    A type error, an overflow, a division by zero or a non-boolean result is never read as "false": the citizen
+    would silently take the wrong path (skip an exit, pass a means test).
+    """
+
+    def __init__(self, expression: str, detail: str) -> None:
+        super().__init__(f"cannot evaluate {expression!r}: {detail}")
+        self.expression = expression
+        self.detail = detail
+
+
+def evaluate(source: str, context: Mapping[str, Any], *, strict: bool = True) -> bool:
+    """A CEL condition. Reading an unanswered field (a missing key) is false: the condition does not apply yet.
+
+    Any other failure raises ``DefinitionFault``; ``strict=False`` keeps the old reading (every failure is false)
+    for applications recorded before it.
+    """
     try:
         result = _program(source).execute(dict(context))
-    except Exception:  # a runtime error (e.g. an unanswered field) means "not met"
+    except KeyError:
         return False
+    except Exception as exc:  # the library raises TypeError, OverflowError, ZeroDivisionError, RuntimeError, ...
+        if not strict:
+            return False
+        raise DefinitionFault(source, str(exc).split(". ")[0]) from exc
+    if strict and not isinstance(result, bool):
+        raise DefinitionFault(source, f"it gave {result!r}, not true or false")
     return result is True
 
 
-def context(citizen: Applicant, answers: Mapping[str, Any], today: date) -> dict[str, Any]:
-    return {
+NumberTypes = Mapping[str, bool]
+"""The ``number`` fields of a service (group members included): field id -> whether it is ``integer``."""
+
+
+def number_types(snapshot: ServiceSnapshot) -> dict[str, bool]:
+    found: dict[str, bool] = {}
+
+    def walk(specs: list[FieldSpec]) -> None:
+        for spec in specs:
+            if spec.type == "number":
+                found[spec.id] = spec.integer
+            walk(spec.fields)
+
+    for step in snapshot.steps:
+        walk(fields_of(step))
+    return found
+
+
+def _typed(value: Any, numbers: NumberTypes, key: str) -> Any:
+    if key in numbers:
+        return typed_number(value, numbers[key])
+    if isinstance(value, list) and all(isinstance(item, Mapping) for item in value):
+        return [_typed_entry(item, numbers) for item in value]
+    return value
+
+
+def _typed_entry(entry: Mapping[str, Any], numbers: NumberTypes) -> dict[str, Any]:
+    return {k: _typed(v, numbers, k) for k, v in entry.items() if v is not None}
+
+
+def context(citizen: Applicant, answers: Mapping[str, Any], today: date, numbers: NumberTypes | None = None,
+            entry: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The CEL variables. With ``numbers``, a number answer is an int for an ``integer`` field and a double
+    otherwise, whatever JSON it was typed as: CEL does not mix int and double in arithmetic, so ``100000``
+    and ``100000.5`` must reach an expression as the same type."""
+    typed = numbers if numbers is not None else {}
+    ctx = {
         "citizen": {
             "age": citizen.age if citizen.age is not None else -1,
             "ageGroup": citizen.age_group or "",
             "assurance": citizen.assurance,
             "loggedIn": citizen.logged_in,
         },
-        "answers": {k: v for k, v in answers.items() if v is not None},
+        "answers": _typed_entry(answers, typed) if numbers is not None else
+        {k: v for k, v in answers.items() if v is not None},
         "today": today.isoformat(),
     }
+    if entry is not None:
+        ctx["entry"] = _typed_entry(entry, typed)
+    return ctx
 
 
-def applies(when: str | None, ctx: Mapping[str, Any]) -> bool:
-    return when is None or evaluate(when, ctx)
+def _numbers(snapshot: ServiceSnapshot, strict: bool) -> NumberTypes | None:
+    return number_types(snapshot) if strict else None
 
 
-def eligibility_error(snapshot: ServiceSnapshot, citizen: Applicant, today: date) -> FieldError | None:
+def applies(when: str | None, ctx: Mapping[str, Any], *, strict: bool = True) -> bool:
+    return when is None or evaluate(when, ctx, strict=strict)
+
+
+def eligibility_error(snapshot: ServiceSnapshot, citizen: Applicant, today: date, *,
+                      strict: bool = True) -> FieldError | None:
     if snapshot.eligibility_when is None:
         return None
-    if evaluate(snapshot.eligibility_when, context(citizen, {}, today)):
+    if evaluate(snapshot.eligibility_when, context(citizen, {}, today), strict=strict):
         return None
     message = snapshot.eligibility_message or _t("You are not eligible for this service.", "你不符合申請資格。")
     return FieldError([], "NOT_ELIGIBLE", message)
 
 
-def current_step(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, today: date) -> StepSpec | None:
+def current_step(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, today: date, *,
+                 strict: bool = True) -> StepSpec | None:
     """The first applicable step not yet completed; None when every step is done."""
-    ctx = context(citizen, progress.answers, today)
+    ctx = context(citizen, progress.answers, today, _numbers(snapshot, strict))
     for step in snapshot.steps:
-        if step.id in progress.completed or not applies(step.when, ctx):
+        if step.id in progress.completed or not applies(step.when, ctx, strict=strict):
             continue
         return step
     return None
 
 
-def applicable_steps(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, today: date) -> list[StepSpec]:
-    ctx = context(citizen, progress.answers, today)
-    return [s for s in snapshot.steps if applies(s.when, ctx)]
+def applicable_steps(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, today: date, *,
+                     strict: bool = True) -> list[StepSpec]:
+    ctx = context(citizen, progress.answers, today, _numbers(snapshot, strict))
+    return [s for s in snapshot.steps if applies(s.when, ctx, strict=strict)]
 
 
 def go_back(snapshot: ServiceSnapshot, progress: Progress, step_id: str) -> Progress | FieldError:
@@ -130,22 +205,25 @@ def go_back(snapshot: ServiceSnapshot, progress: Progress, step_id: str) -> Prog
     )
 
 
-def prune(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, today: date) -> Progress:
+def prune(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, today: date, *,
+          strict: bool = True) -> Progress:
     """Drop answers of steps and fields that no longer apply (after going back and changing an answer)."""
+    numbers = _numbers(snapshot, strict)
     answers = dict(progress.answers)
     completed = list(progress.completed)
     for _ in range(len(snapshot.steps) + 1):  # conditions can cascade; iterate to a fixed point
-        ctx = context(citizen, answers, today)
+        ctx = context(citizen, answers, today, numbers)
         keep: dict[str, Any] = {}
         keep_steps: list[str] = []
         for step in snapshot.steps:
-            if not applies(step.when, ctx):
+            if not applies(step.when, ctx, strict=strict):
                 continue
             if step.id in completed:
                 keep_steps.append(step.id)
             step_ctx_answers: dict[str, Any] = dict(answers)
             for spec in fields_of(step):
-                if spec.id in answers and applies(spec.when, context(citizen, step_ctx_answers, today)):
+                if spec.id in answers and applies(spec.when, context(citizen, step_ctx_answers, today, numbers),
+                                                  strict=strict):
                     keep[spec.id] = answers[spec.id]
                 elif spec.id in step_ctx_answers:
                     del step_ctx_answers[spec.id]
@@ -155,6 +233,17 @@ def prune(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, tod
     return Progress(completed=completed, answers=answers, prefilled=dict(progress.prefilled))
 
 
+TEXT_MAX_CHARS = 500
+LONG_TEXT_MAX_CHARS = 5_000
+ADDRESS_PART_MAX_CHARS = 200
+GROUP_MAX_ENTRIES = 100
+NUMBER_MAX = 2**53  # beyond it a JSON number loses integer precision in most clients
+MAX_ERRORS = 50
+ANSWERS_MAX_BYTES = 256 * 1024
+"""Bounds every answer meets unless its definition says otherwise, so no citizen's input can grow an application
+past Temporal's payload and history limits."""
+
+
 def validate_step(
     snapshot: ServiceSnapshot,
     step: StepSpec,
@@ -162,57 +251,124 @@ def validate_step(
     progress: Progress,
     citizen: Applicant,
     today: date,
+    *,
+    bounded: bool = True,
+    strict: bool = True,
 ) -> tuple[dict[str, Any], list[FieldError]]:
-    """Check one step's answers; returns the normalised answers to store and every error found."""
+    """Check one step's answers; returns the normalised answers to store and the errors found.
+
+    ``bounded`` applies the default size bounds and caps the errors at ``MAX_ERRORS``. Update validators check
+    with bounds; the update handler re-reads answers the validator already accepted, and replays of histories
+    recorded before the bounds existed must read them as they were then. ``strict`` is the reading of answers
+    and expressions since "trustworthy answers" (typed numbers, blank text, entry scope, definition faults);
+    histories recorded before it replay with ``strict=False``.
+    """
     if not isinstance(submitted, Mapping):
         return {}, [FieldError([], "WRONG_TYPE", _t("Answers must be an object keyed by field id.",
                                                     "答案必須是以欄位識別碼為鍵的物件。"))]
     fields = fields_of(step)
     known = {f.id for f in fields}
     errors = [
-        FieldError([key], "UNKNOWN_FIELD", _t(f"This step has no field {key!r}.", f"此步驟沒有欄位 {key!r}。"))
+        FieldError([_printable(key)], "UNKNOWN_FIELD", _t(f"This step has no field {key!r}.",
+                                                          f"此步驟沒有欄位 {key!r}。"))
         for key in submitted
         if key not in known
     ]
     merged = dict(progress.answers)
     out: dict[str, Any] = {}
+    at = _At([], citizen, merged, today, bounded, strict, _numbers(snapshot, strict))
     for spec in fields:
-        if not applies(spec.when, context(citizen, merged, today)):
+        if not applies(spec.when, at.context(), strict=strict):
             merged.pop(spec.id, None)
             continue
         raw = submitted.get(spec.id)
         if raw is None and spec.id in progress.prefilled:
             raw = progress.prefilled[spec.id].value
-        value, field_errors = _check_field(spec, raw, [spec.id], citizen, merged, today)
+        value, field_errors = _check_field(spec, raw, replace(at, path=[spec.id]))
         errors += field_errors
         if value is not None and not field_errors:
             out[spec.id] = value
             merged[spec.id] = value
+        if bounded and len(errors) > MAX_ERRORS:
+            break
+    if bounded:
+        errors = _capped(errors)
+        if not errors and _json_size(merged) > ANSWERS_MAX_BYTES:
+            errors = [FieldError([], "APPLICATION_FULL", _t(
+                "Your answers have reached the size this application can hold; shorten some of them.",
+                "你的答案已達此申請可容納的上限，請縮短部分答案。"))]
     return out, errors
 
 
-def _empty(raw: Any) -> bool:
+def _capped(errors: list[FieldError]) -> list[FieldError]:
+    if len(errors) <= MAX_ERRORS:
+        return errors
+    return [*errors[:MAX_ERRORS], FieldError([], "TOO_MANY_ERRORS", _t(
+        f"More problems were found than can be listed; correct these {MAX_ERRORS} and submit again.",
+        f"發現的問題太多，未能全部列出；請先更正這 {MAX_ERRORS} 項再提交。"))]
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode())
+
+
+def _printable(key: Any) -> str:
+    # A key that is not valid Unicode (a lone surrogate) must not make the error itself unencodable.
+    return str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+# Characters that render as nothing: a text made only of them (and white space) is blank.
+_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f")
+
+
+def _invisible(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) == "Cf" or char in _FILLERS
+
+
+def trimmed(text: str) -> str:
+    """``text`` without white space or invisible characters (zero-width spaces, joiners, BOM, ...) at either end."""
+    start, end = 0, len(text)
+    while start < end and _invisible(text[start]):
+        start += 1
+    while end > start and _invisible(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def _empty(raw: Any, strict: bool = False) -> bool:
+    if strict and isinstance(raw, str):
+        return trimmed(raw) == ""
     return raw is None or raw == "" or raw == [] or raw == {}
 
 
-def _check_field(
-    spec: FieldSpec, raw: Any, path: list[str], citizen: Applicant, answers: Mapping[str, Any], today: date
-) -> Checked:
-    if _empty(raw) or (spec.type == "boolean" and raw is False and spec.required):
+def _check_field(spec: FieldSpec, raw: Any, at: _At) -> Checked:
+    path = at.path
+    if at.strict and isinstance(raw, str) and _has_surrogate(raw):
+        return at.refuse("INVALID_CHARACTERS", "Remove the characters that are not valid text.",
+                         "請刪除無效的字元。")
+    if _empty(raw, at.strict) or (spec.type == "boolean" and raw is False and spec.required):
         if spec.required:
             if spec.type == "boolean":
                 return None, [FieldError(path, "REQUIRED", _t("Please confirm this declaration.", "請確認此聲明。"))]
             return None, [FieldError(path, "REQUIRED", _t("This field is required.", "此欄位必須填寫。"))]
         return (False if raw is False else None), []
-    value, errors = _check_type(spec, raw, path, citizen, answers, today)
+    check = _CHECKS.get(spec.type)
+    if check is None:
+        return at.refuse("UNSUPPORTED_FIELD", f"Field type {spec.type!r} is not supported.",
+                         f"不支援欄位類型 {spec.type!r}。")
+    value, errors = check(spec, raw, at)
     if errors:
         return None, errors
-    rule_ctx = context(citizen, answers, today)
+    rule_ctx = at.context()
     for rule in spec.rules:
-        rule_ctx["value"] = value
-        if not evaluate(rule.check, rule_ctx):
+        rule_ctx["value"] = typed_number(value, spec.integer) if at.strict and spec.type == "number" else value
+        if not evaluate(rule.check, rule_ctx, strict=at.strict):
             errors.append(FieldError(path, "RULE", rule.message))
     return (None if errors else value), errors
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= char <= "\udfff" for char in text)
 
 
 def _limit(spec_value: str, today: date) -> date:
@@ -228,31 +384,56 @@ def _limit(spec_value: str, today: date) -> date:
 
 @dataclass(frozen=True)
 class _At:
-    """Where a value is being checked: its path, and what its rules and date bounds see."""
+    """Where a value is being checked: its path, and what its rules, conditions and date bounds see."""
 
     path: list[str]
     citizen: Applicant
     answers: Mapping[str, Any]
     today: date
+    bounded: bool = True
+    strict: bool = False
+    numbers: NumberTypes | None = None
+    entry: Mapping[str, Any] | None = None
+    """Inside a group entry: the entry's values so far, which its fields' conditions and rules read as ``entry``."""
 
     def refuse(self, code: str, en: str, tc: str) -> Checked:
         return None, [FieldError(self.path, code, _t(en, tc))]
+
+    def context(self) -> dict[str, Any]:
+        return context(self.citizen, self.answers, self.today, self.numbers, self.entry)
 
 
 def _wrong_text(at: _At) -> Checked:
     return at.refuse("WRONG_TYPE", "Enter text.", "請輸入文字。")
 
 
+def _text_value(spec: FieldSpec, raw: str, at: _At) -> tuple[str, Checked | None]:
+    """The text to store, or a refusal: trimmed, and (strictly) free of control characters."""
+    if not at.strict:
+        return raw.strip(), None
+    value = trimmed(raw)
+    allowed = "\n\r" if spec.multiline else ""
+    if any(unicodedata.category(char) == "Cc" and char not in allowed for char in value):
+        where = "" if spec.multiline else " or line breaks"
+        return value, at.refuse("INVALID_CHARACTERS", f"Remove control characters{where} from this text.",
+                                "請刪除文字中的控制字元。" if spec.multiline else "請刪除文字中的控制字元或換行。")
+    return value, None
+
+
 def _check_text(spec: FieldSpec, raw: Any, at: _At) -> Checked:
     if not isinstance(raw, str):
         return _wrong_text(at)
-    value = raw.strip()
+    value, refused = _text_value(spec, raw, at)
+    if refused is not None:
+        return refused
     if spec.min_length is not None and len(value) < spec.min_length:
         return at.refuse("TOO_SHORT", f"Enter at least {spec.min_length} characters.",
                          f"最少輸入 {spec.min_length} 個字元。")
-    if spec.max_length is not None and len(value) > spec.max_length:
-        return at.refuse("TOO_LONG", f"Enter at most {spec.max_length} characters.",
-                         f"最多輸入 {spec.max_length} 個字元。")
+    longest = spec.max_length
+    if longest is None and at.bounded:
+        longest = LONG_TEXT_MAX_CHARS if spec.multiline else TEXT_MAX_CHARS
+    if longest is not None and len(value) > longest:
+        return at.refuse("TOO_LONG", f"Enter at most {longest} characters.", f"最多輸入 {longest} 個字元。")
     if spec.pattern is not None and re.fullmatch(spec.pattern, value) is None:
         return at.refuse("PATTERN", "The format is not valid.", "格式不正確。")
     return value, []
@@ -261,7 +442,9 @@ def _check_text(spec: FieldSpec, raw: Any, at: _At) -> Checked:
 def _check_email(spec: FieldSpec, raw: Any, at: _At) -> Checked:
     if not isinstance(raw, str):
         return _wrong_text(at)
-    value = raw.strip()
+    value, refused = _text_value(spec, raw, at)
+    if refused is not None:
+        return refused
     if values.is_valid_email(value):
         return value, []
     return at.refuse("INVALID_EMAIL", "Enter an email address like name@example.com.", "請輸入有效的電郵地址。")
@@ -270,7 +453,9 @@ def _check_email(spec: FieldSpec, raw: Any, at: _At) -> Checked:
 def _check_phone(spec: FieldSpec, raw: Any, at: _At) -> Checked:
     if not isinstance(raw, str):
         return _wrong_text(at)
-    value = raw.strip()
+    value, refused = _text_value(spec, raw, at)
+    if refused is not None:
+        return refused
     if values.is_valid_hk_phone(value):
         return values.normalize_hk_phone(value), []
     return at.refuse("INVALID_PHONE", "Enter a Hong Kong phone number of 8 digits starting with 2, 3, 5, 6, 7, 8 or 9.",
@@ -280,7 +465,9 @@ def _check_phone(spec: FieldSpec, raw: Any, at: _At) -> Checked:
 def _check_hkid(spec: FieldSpec, raw: Any, at: _At) -> Checked:
     if not isinstance(raw, str):
         return _wrong_text(at)
-    value = raw.strip()
+    value, refused = _text_value(spec, raw, at)
+    if refused is not None:
+        return refused
     if values.is_valid_hkid(value):
         return values.normalize_hkid(value), []
     return at.refuse("INVALID_HKID", "Enter a valid HKID number, e.g. A123456(3); check the digit in brackets.",
@@ -290,6 +477,9 @@ def _check_hkid(spec: FieldSpec, raw: Any, at: _At) -> Checked:
 def _check_number(spec: FieldSpec, raw: Any, at: _At) -> Checked:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         return at.refuse("WRONG_TYPE", "Enter a number.", "請輸入數字。")
+    if at.bounded and (not math.isfinite(raw) or abs(raw) > NUMBER_MAX):
+        return at.refuse("NUMBER_OUT_OF_RANGE", f"Enter a number between -{NUMBER_MAX} and {NUMBER_MAX}.",
+                         f"請輸入介乎 -{NUMBER_MAX} 至 {NUMBER_MAX} 之間的數字。")
     if spec.integer and not float(raw).is_integer():
         return at.refuse("NOT_INTEGER", "Enter a whole number.", "請輸入整數。")
     if spec.minimum is not None and raw < spec.minimum:
@@ -340,17 +530,25 @@ def _check_multi_choice(spec: FieldSpec, raw: Any, at: _At) -> Checked:
 def _check_group(spec: FieldSpec, raw: Any, at: _At) -> Checked:
     if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
         return at.refuse("WRONG_TYPE", "Enter a list of entries.", "請輸入項目列表。")
+    if at.bounded:
+        # Before the entries themselves: ten thousand empty entries must not become thirty thousand errors.
+        most = spec.max_items if spec.max_items is not None else GROUP_MAX_ENTRIES
+        if len(raw) > most:
+            return at.refuse("TOO_MANY", f"Give at most {most}.", f"最多提供 {most} 項。")
     items: list[dict[str, Any]] = []
     errors: list[FieldError] = []
     sub_ids = {f.id for f in spec.fields}
     for index, item in enumerate(raw):
         entry: dict[str, Any] = {}
-        errors += [FieldError([*at.path, str(index), key], "UNKNOWN_FIELD",
+        errors += [FieldError([*at.path, str(index), _printable(key)], "UNKNOWN_FIELD",
                               _t(f"This entry has no field {key!r}.", f"此項目沒有欄位 {key!r}。"))
                    for key in item if key not in sub_ids]
         for sub in spec.fields:
-            sub_value, sub_errors = _check_field(sub, item.get(sub.id), [*at.path, str(index), sub.id],
-                                                 at.citizen, at.answers, at.today)
+            sub_at = replace(at, path=[*at.path, str(index), sub.id], entry=entry if at.strict else None)
+            # Each entry is its own scope: a member's condition reads that member's earlier answers.
+            if at.strict and not applies(sub.when, sub_at.context()):
+                continue
+            sub_value, sub_errors = _check_field(sub, item.get(sub.id), sub_at)
             errors += sub_errors
             if sub_value is not None:
                 entry[sub.id] = sub_value
@@ -378,16 +576,26 @@ def _check_address(spec: FieldSpec, raw: Any, at: _At) -> Checked:
     if not isinstance(raw, Mapping):
         return None, [FieldError(path, "WRONG_TYPE", _t("Enter an address.", "請輸入地址。"))]
     errors = [
-        FieldError([*path, key], "UNKNOWN_FIELD", _t(f"An address has no part {key!r}.", f"地址沒有 {key!r} 部分。"))
+        FieldError([*path, _printable(key)], "UNKNOWN_FIELD",
+                   _t(f"An address has no part {key!r}.", f"地址沒有 {key!r} 部分。"))
         for key in raw
         if key not in _ADDRESS_KEYS
     ]
     for key in _ADDRESS_KEYS:
         if key in raw and raw[key] is not None and not isinstance(raw[key], str):
             errors.append(FieldError([*path, key], "WRONG_TYPE", _t("Enter text.", "請輸入文字。")))
+        elif at.strict and isinstance(raw.get(key), str) and (
+                _has_surrogate(raw[key]) or any(unicodedata.category(c) == "Cc" for c in raw[key])):
+            errors.append(FieldError([*path, key], "INVALID_CHARACTERS", _t(
+                "Remove control characters or line breaks from this part of the address.",
+                "請刪除地址此部分中的控制字元或換行。")))
+        elif at.bounded and isinstance(raw.get(key), str) and len(raw[key].strip()) > ADDRESS_PART_MAX_CHARS:
+            errors.append(FieldError([*path, key], "TOO_LONG", _t(
+                f"Enter at most {ADDRESS_PART_MAX_CHARS} characters.", f"最多輸入 {ADDRESS_PART_MAX_CHARS} 個字元。")))
     if errors:
         return None, errors
-    address = {k: raw[k].strip() for k in _ADDRESS_KEYS if isinstance(raw.get(k), str) and raw[k].strip()}
+    clean = trimmed if at.strict else str.strip
+    address = {k: clean(raw[k]) for k in _ADDRESS_KEYS if isinstance(raw.get(k), str) and clean(raw[k])}
     if address.get("region") not in ("HK", "KLN", "NT"):
         errors.append(FieldError([*path, "region"], "INVALID_OPTION",
                                  _t("Choose a region: HK, KLN or NT.", "請選擇區域：HK、KLN 或 NT。")))
@@ -415,13 +623,3 @@ _CHECKS: dict[str, Callable[[FieldSpec, Any, _At], Checked]] = {
 }
 """One checker per field type: each refuses a wrong value with a specific code, or returns it normalised."""
 
-
-def _check_type(
-    spec: FieldSpec, raw: Any, path: list[str], citizen: Applicant, answers: Mapping[str, Any], today: date
-) -> Checked:
-    at = _At(path, citizen, answers, today)
-    check = _CHECKS.get(spec.type)
-    if check is None:
-        return at.refuse("UNSUPPORTED_FIELD", f"Field type {spec.type!r} is not supported.",
-                         f"不支援欄位類型 {spec.type!r}。")
-    return check(spec, raw, at)

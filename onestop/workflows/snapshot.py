@@ -49,6 +49,8 @@ class FieldSpec:
     min_items: int | None = None
     max_items: int | None = None
     fields: list[FieldSpec] = field(default_factory=list)
+    # None: a verified prefilled value is read-only, any other editable; True/False: always editable/read-only.
+    prefill_editable: bool | None = None
 
 
 # One frozen dataclass per step kind, each tagged by a ``type`` literal. Temporal's converters decode

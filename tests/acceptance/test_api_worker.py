@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -55,6 +56,33 @@ def _stop(process: subprocess.Popen[bytes]) -> int:
         return process.wait()
 
 
+def test_an_api_refuses_a_database_that_was_not_migrated_until_onestop_migrate_runs(
+        temporal: WorkflowEnvironment, tmp_path: Path) -> None:
+    database = tmp_path / "fresh.db"
+    env = {**os.environ,
+           "ONESTOP_TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
+           "ONESTOP_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+           "ONESTOP_DATA_DIR": str(tmp_path),
+           "ONESTOP_ENV": "development",
+           "ONESTOP_TEMPORAL_TASK_QUEUE": f"fresh-{uuid.uuid4()}"}
+    refused = subprocess.run([str(ONESTOP), "api", "--port", "0"], env=env, capture_output=True, text=True,  # noqa: S603
+                             timeout=60, check=False)
+    assert refused.returncode == 2, refused.stderr
+    assert "run `onestop migrate`" in refused.stderr
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == []
+
+    migrated = subprocess.run([str(ONESTOP), "migrate"], env=env, capture_output=True, text=True,  # noqa: S603
+                              timeout=60, check=False)
+    assert migrated.returncode == 0, migrated.stderr
+    log = tmp_path / "api.log"
+    api = _spawn(["api", "--port", str(free_port())], env, log)
+    try:
+        _wait_for(log, "GraphQL API", api)
+    finally:
+        assert _stop(api) in (0, -signal.SIGTERM), log.read_text(errors="replace")
+
+
 @pytest.fixture(scope="module")
 def split(temporal: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data_dir = tmp_path_factory.mktemp("split")
@@ -66,6 +94,7 @@ def split(temporal: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactor
            "ONESTOP_ENV": "development",
            "ONESTOP_TEMPORAL_TASK_QUEUE": f"split-{uuid.uuid4()}"}
     worker_log, api_log = data_dir / "worker.log", data_dir / "api.log"
+    subprocess.run([str(ONESTOP), "migrate"], env=env, check=True, capture_output=True, timeout=60)  # noqa: S603
     worker = _spawn(["worker"], env, worker_log)
     processes = [worker]
     try:

@@ -22,11 +22,15 @@ def run(script: str, *args: str) -> str:
 
 
 def test_the_catalogue_benchmark_prints_latency_percentiles_and_the_graphql_ratio() -> None:
-    output = run("catalogue.py", "--sizes", "100,300", "--repeats", "2", "--graphql-seconds", "0.2")
+    output = run("catalogue.py", "--sizes", "100,300", "--repeats", "2", "--graphql-seconds", "0.2",
+                 "--validate-sizes", "20,40", "--validate-runs", "1", "--reload-size", "20")
     assert re.search(r"p50\s+p95\s+p99", output), output
     for size in ("100", "300"):
         assert re.search(rf"^\s+{size}\s+\d+\.\d+", output, re.MULTILINE), output
     assert re.search(r"ratio \d+\.\d+", output), output
+    for size in ("20", "40"):  # onestop validate: CPU s, wall s, RSS MiB, KB/service, exit 0 (the tree is clean)
+        assert re.search(rf"^\s+{size}\s+\d+\.\d+\s+\d+\.\d+\s+\d+\s+\d+\.\d+\s+0$", output, re.MULTILINE), output
+    assert re.search(r"during the reload .*swapped: True.* p99 ratio \d+\.\d+", output), output
 
 
 def test_the_applications_benchmark_prints_throughput_ratio_and_history_figures() -> None:

@@ -36,6 +36,12 @@ def test_the_seed_catalogue_has_services_on_both_sides_of_login() -> None:
     assert WITHOUT_LOGIN
 
 
+def _at_exit(run: Run) -> bool:
+    """Not eligible: refused at the start, or on an exit page (a draft the citizen could go back from)."""
+    step = run.application["currentStep"]
+    return run.application["status"] == "NOT_ELIGIBLE" or (step is not None and step["type"] == "EXIT")
+
+
 async def _complete(system: System, slug: str, lang: str = "en") -> tuple[str, Run, list[str]]:
     api = system.api
     service = (await api.data(SERVICE, {"slug": slug}))["service"]
@@ -47,13 +53,12 @@ async def _complete(system: System, slug: str, lang: str = "en") -> tuple[str, R
         headers = await api.token({"citizen": citizen["id"], "acr": STANDARD}, lang)
         run = await drive(api, slug, citizen["id"], today, start_headers=headers)
         attempts = 1
-        if run.application["status"] == "NOT_ELIGIBLE" and not any(
-                s["state"] == "DONE" for s in run.application["steps"]):
+        if _at_exit(run) and not any(s["state"] == "DONE" for s in run.application["steps"]):
             tried.append(f"{citizen['id']} (age {citizen['age']}): not eligible at start")
             continue
         # an exit reached through answers: change one earlier choice at a time
         alternatives = [(f, v) for f, n in reversed(run.varied) for v in range(1, n)]
-        while run.application["status"] == "NOT_ELIGIBLE" and alternatives and attempts < 25:
+        while _at_exit(run) and alternatives and attempts < 25:
             field, index = alternatives.pop(0)
             run = await drive(api, slug, citizen["id"], today, {field: index}, start_headers=headers)
             attempts += 1

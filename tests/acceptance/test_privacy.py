@@ -2,11 +2,14 @@
 
 (a) Temporal's raw history (read without the payload codec) holds none of the citizen's personal data;
 (b) nothing logged while the application ran, at DEBUG for every logger, holds any of it;
-(c) another citizen's answers about it are identical to the answers about things that do not exist.
+(c) another citizen's answers about it are identical to the answers about things that do not exist;
+(d) no column of any table holds it, even after base64url-decoding and JSON-parsing what is stored.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import logging
 import re
@@ -18,10 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from client import STANDARD
 from google.protobuf.json_format import MessageToJson
 
+from onestop.engine.db import Base
+from onestop.engine.logs import ContextFilter, JsonFormatter
 from onestop.graphql.relay import from_global_id, to_global_id
 
 from .answers import drive
@@ -52,18 +58,27 @@ def personal_strings(definitions: Path, citizen_id: str) -> list[str]:
 
 
 class Captured(logging.Handler):
+    """Every record, and the JSON line production writes for it (formatted at emit time: its request id,
+    trace id and operation come from the context the record was logged in)."""
+
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self.records: list[logging.LogRecord] = []
+        self.json_lines: list[str] = []
+        self.context = ContextFilter()
+        self.json = JsonFormatter()
 
     def emit(self, record: logging.LogRecord) -> None:
+        self.context.filter(record)
         self.records.append(record)
+        self.json_lines.append(self.json.format(record))
 
     def texts(self) -> Iterator[str]:
         formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
         for record in self.records:
             yield formatter.format(record)
             yield repr(record.__dict__)
+        yield from self.json_lines
 
 
 @dataclass
@@ -167,6 +182,18 @@ def test_logs_at_debug_hold_no_personal_data(finished: Finished) -> None:
         _assert_clean(text, finished.strings, "a log record")
 
 
+def test_json_log_lines_carry_request_and_operation_and_no_personal_data(finished: Finished) -> None:
+    lines = [json.loads(line) for line in finished.records.json_lines]
+    assert len(lines) > 10
+    for line in lines:
+        _assert_clean(json.dumps(line, ensure_ascii=False), finished.strings, "a JSON log line")
+        _assert_clean(json.dumps(line), finished.strings, "a JSON log line (ASCII)")
+    # lines logged while the API answered a mutation name it and its request, never the client's operation name
+    in_requests = [line for line in lines if line["request_id"] != "-"]
+    assert in_requests, "some lines were logged inside HTTP requests"
+    assert {line["operation"] for line in in_requests} & {"mutation startApplication", "mutation submitStep"}
+
+
 async def test_another_citizen_gets_not_found_for_the_application(system: System, finished: Finished) -> None:
     api = system.api
     stranger = await api.token({"citizen": STRANGER, "acr": STANDARD})
@@ -205,6 +232,74 @@ async def test_another_citizen_cannot_revoke_the_consent_and_learns_nothing(syst
     owner = await api.token({"citizen": CITIZEN, "acr": STANDARD})
     consents = (await api.data(CONSENTS, {}, owner))["viewer"]["consents"]
     assert next(c for c in consents if c["id"] == finished.consent_id)["status"] == "ACTIVE"
+
+
+async def test_no_column_of_any_table_holds_personal_data_even_once_decoded(system: System,
+                                                                            finished: Finished) -> None:
+    key = from_global_id(finished.application_id)
+    assert key is not None
+    database = system.engine.database
+    async with database.engine.connect() as conn:
+        for _ in range(100):  # delivery to the inbox runs as an activity after the submit answered
+            delivered = await conn.scalar(sa.text("SELECT count(*) FROM department_inbox WHERE application_id = :id"),
+                                          {"id": key[1]})
+            await conn.commit()
+            if delivered:
+                break
+            await asyncio.sleep(0.1)
+        assert delivered == 1, "the submission should have reached the department inbox"
+        tables = await conn.run_sync(lambda sync: set(sa.inspect(sync).get_table_names()))
+        assert {table.name for table in Base.metadata.sorted_tables} <= tables
+        values = 0
+        for table in sorted(tables):
+            # the names come from the database's own catalogue
+            result = await conn.execute(sa.text(f'SELECT * FROM "{table}"'))  # noqa: S608
+            columns = list(result.keys())
+            for row in result.all():
+                for column, value in zip(columns, row, strict=True):
+                    values += 1
+                    for view in _decodings(value):
+                        _assert_clean(view, finished.strings, f"{table}.{column}")
+    assert values > 100, "the database should hold the finished application and the seed"
+
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]{8,}")
+
+
+def _decodings(value: Any, depth: int = 0) -> Iterator[str]:
+    """A stored value as text, and every reading a person with the database could make of it: base64url
+    segments (JWS parts, ciphertexts) decoded, JSON parsed, recursively."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        value = bytes(value).decode("utf-8", errors="replace")
+    text_value = value if isinstance(value, str) else repr(value)
+    yield text_value
+    if depth >= 3 or not isinstance(value, str):
+        return
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        pass
+    else:
+        yield json.dumps(parsed, ensure_ascii=False)
+        for nested in _strings_in(parsed):
+            yield from _decodings(nested, depth + 1)
+    for segment in _BASE64URL.findall(value):
+        try:
+            decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except ValueError:
+            continue
+        yield from _decodings(decoded.decode("utf-8", errors="replace"), depth + 1)
+
+
+def _strings_in(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings_in(item)
 
 
 def _assert_clean(text: str, strings: list[str], where: str) -> None:

@@ -154,9 +154,13 @@ async def test_serve_prints_its_urls_and_answers_health(served: Served) -> None:
         if "Dev identity" in output:
             break
         await asyncio.sleep(0.1)
-    for label in ["GraphQL API", "Temporal", "Temporal UI", "Health", "Dev identity"]:
+    for label in ["Web", "GraphQL API", "Temporal", "Temporal UI", "Health", "Dev identity"]:
         assert label in output, output
     assert f"{served.base_url}/graphql" in output
+    async with httpx.AsyncClient(timeout=10) as client:
+        home = await client.get(f"{served.base_url}/")
+    assert home.status_code == 200
+    assert 'href="/themes/transport"' in home.text  # the web app, served at / beside the API
     ui = re.search(r"Temporal UI\s+(http://\S+)", output)
     assert ui, output
     async with httpx.AsyncClient(timeout=10) as client:
@@ -468,6 +472,8 @@ def test_a_busy_port_is_a_clear_error_not_a_hang(command: str, tmp_path: Path, t
         env = {**os.environ, "ONESTOP_TEMPORAL_UI_PORT": "0", "ONESTOP_ENV": "development"}
         if command == "api":
             env["ONESTOP_TEMPORAL_ADDRESS"] = temporal.client.service_client.config.target_host
+            subprocess.run([str(ONESTOP), "migrate", "--data-dir", str(tmp_path)], env=env,  # noqa: S603
+                           check=True, capture_output=True, timeout=60)
         process = subprocess.Popen(  # noqa: S603 - our own console script
             [str(ONESTOP), command, "--port", str(port), "--data-dir", str(tmp_path)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)

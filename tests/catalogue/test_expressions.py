@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from onestop.catalogue.expressions import MAX_LENGTH, Expression, ExpressionError
+from onestop.catalogue.problems import CatalogueError
 
 from .conftest import Tree, codes_at
 
@@ -108,3 +109,70 @@ def test_expressions_compare_by_source_and_serialise_as_text(tree: Tree) -> None
     assert service.eligibility is not None
     assert service.eligibility.when == Expression("citizen.age >= 18")
     assert service.model_dump(mode="json")["eligibility"]["when"] == "citizen.age >= 18"
+
+
+HOUSEHOLD = """\
+  - id: household
+    type: form
+    title: {en: Household, tc: 家庭}
+    fields:
+      - {id: cash, type: number, label: {en: Cash, tc: 現金}}
+      - id: members
+        type: group
+        label: {en: Members, tc: 成員}
+        fields:
+          - {id: memberAge, type: number, integer: true, label: {en: Age, tc: 年齡}}
+          - id: memberIncome
+            type: number
+            label: {en: Income, tc: 入息}
+            when: WHEN
+            rules:
+              - check: CHECK
+                message: {en: Too much, tc: 太多}
+  - id: submit
+"""
+
+
+def _household(tree: Tree, when: str = "entry.memberAge >= 18", check: str = "value <= 50000.0") -> list[str]:
+    tree.edit_service("  - id: submit\n", HOUSEHOLD.replace("WHEN", when).replace("CHECK", check))
+    try:
+        tree.load()
+    except CatalogueError as error:
+        return [p.code for p in error.problems]
+    return []
+
+
+def test_a_group_member_reads_its_earlier_siblings_through_entry(tree: Tree) -> None:
+    assert _household(tree, check="value <= 50000.0 || entry.memberAge >= 65") == []
+
+
+@pytest.mark.parametrize(("when", "check"), [
+    ("answers.memberAge >= 18", "value <= 50000.0"),  # a member is not an answer of the service
+    ("entry.memberIncome > 0.0", "value <= 50000.0"),  # not yet defined in the entry
+    ("entry.memberAgee >= 18", "value <= 50000.0"),
+    ("entry.memberAge >= 18", "entry.nobody > 1"),
+])
+def test_references_outside_an_entry_s_scope_are_refused(tree: Tree, when: str, check: str) -> None:
+    assert "UNKNOWN_REFERENCE" in _household(tree, when, check)
+
+
+def test_a_member_read_as_an_answer_is_pointed_at_entry(tree: Tree) -> None:
+    _household(tree, when="answers.memberAge >= 18")
+    hints = [p.hint or "" for p in tree.problems()]
+    assert any("entry.memberAge" in hint for hint in hints), hints
+
+
+def test_entry_does_not_exist_outside_a_group(tree: Tree) -> None:
+    tree.edit_service('when: answers.district == "eastern"', "when: entry.district == 1")
+    assert [p.code for p in tree.problems()] == ["UNKNOWN_REFERENCE"]
+
+
+@pytest.mark.parametrize(("check", "code"), [
+    ("value + 1 > 0", "CEL_TYPE_ERROR"),  # a decimal field is a double, whether 100000 or 2.5 was typed
+    ("answers.cash + 0.5 > 100000.0", None),
+    ("double(entry.memberAge) + value > 1.0", None),
+    ("entry.memberAge + value > 1.0", "CEL_TYPE_ERROR"),  # an integer field is an int
+])
+def test_number_arithmetic_is_checked_with_whole_and_decimal_samples(tree: Tree, check: str,
+                                                                      code: str | None) -> None:
+    assert _household(tree, check=check) == ([code] if code else [])

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from onestop.catalogue import CatalogueError, ChoiceField, Service, load_catalogue
@@ -17,9 +19,9 @@ def test_minimal_tree_loads_with_every_accessor(tree: Tree) -> None:
     assert catalogue.department("TD") is not None
     assert catalogue.data_item("td-licensing.driving-licence") is not None
     assert catalogue.data_item("td-licensing.nothing") is None
-    assert catalogue.assurance_rank("face") == 2
-    assert catalogue.level_for_acr("urn:onestop:acr:standard").id == "standard"  # type: ignore[union-attr]
-    assert catalogue.acr_rank("urn:unknown") == -1
+    assert catalogue.assurance.rank("face") == 2
+    assert catalogue.assurance.level_for_acr("urn:onestop:acr:standard").id == "standard"  # type: ignore[union-attr]
+    assert catalogue.assurance.rank_of("urn:unknown") is None
     assert catalogue.age_group_for(70).id == "elderly"
     assert catalogue.age_group_for(30).id == "adult"
     assert service.title.sc == "续领执照"
@@ -199,6 +201,21 @@ def test_duplicate_department_and_provider_ids_are_reported(tree: Tree) -> None:
 def test_login_none_cannot_prefill(tree: Tree) -> None:
     tree.edit_service("assurance: standard", "assurance: standard\nlogin: none")
     assert ("renew-licence.yaml", 15, 11, "INVALID_VALUE") in codes_at(tree.problems())
+
+
+def test_login_none_needs_the_lowest_assurance_level(tree: Tree) -> None:
+    tree.edit_service("assurance: standard", "assurance: standard\nlogin: none")
+    problems = [p for p in tree.problems() if p.code == "INVALID_VALUE" and "lowest level" in p.message]
+    assert [(Path(p.path).name, p.line) for p in problems] == [("renew-licence.yaml", 8)]
+
+
+def test_verified_by_needs_an_authoritative_item(tree: Tree) -> None:
+    tree.edit("departments/td.yaml", "        description: {en: Your licence, tc: 你的執照}",
+              "        description: {en: Your licence, tc: 你的執照}\n"
+              "      - {id: copy, type: object, description: {en: A copy, tc: 副本}, "
+              "verifiedBy: td-licensing.driving-licence}")
+    problems = [p.message for p in tree.problems() if "authoritative" in p.message]
+    assert problems == ["'td-licensing.driving-licence' is not marked authoritative"]
 
 
 def test_options_and_option_list_together_are_refused(tree: Tree) -> None:

@@ -88,3 +88,14 @@ def test_importing_the_package_reads_no_dictionaries() -> None:
             "assert t._t2s.cache_info().currsize == 0; "
             "t.to_simplified('長'); assert t._t2s.cache_info().currsize == 1")
     subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603 - fixed argv, our interpreter
+
+
+def test_a_repeated_traditional_text_is_converted_once() -> None:
+    from onestop.catalogue.text import _derived_sc
+
+    first = LocalizedText.model_validate({"en": "Name", "tc": "英文姓名（轉換快取測試）"})
+    before = _derived_sc.cache_info()
+    again = LocalizedText.model_validate({"en": "Name again", "tc": "英文姓名（轉換快取測試）"})
+    after = _derived_sc.cache_info()
+    assert again.sc == first.sc == "英文姓名（转换快取测试）"
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import yaml
+
 from onestop.catalogue.yamlsource import Mark, parse_file, parse_text
 
 
@@ -88,3 +91,62 @@ def test_resolve_drops_union_tags_from_validator_locations() -> None:
     source, _ = parse_text("x.yaml", "steps:\n  - type: form\n    fields: [{id: a}]\n")
     assert source is not None
     assert source.resolve(("steps", 0, "form", "fields", 0, "text", "id")) == ("steps", 0, "fields", 0, "id")
+
+
+@pytest.mark.parametrize("scalar", [
+    "yes", "No", "OFF", "true", "~", "null", "Null", "0", "17", "-3", "+4", "0x1F", "0o17", "017", "1_000",
+    "1:30", "1.5", "-.5", "1e3", ".inf", "-.Inf", ".nan", "text", "yesterday", "nothing", "~home", "'1'", '"true"',
+    "0.5.1", "<<x", ".", "tc",
+])
+def test_scalars_get_the_types_pyyaml_gives_them(scalar: str) -> None:
+    text = f"a: {scalar}\nb: [{scalar}, x]\nc: {{k: {scalar}}}\n"
+    source, problems = parse_text("x.yaml", text)
+    assert problems == []
+    assert source is not None
+    assert source.data == yaml.safe_load(text)
+
+
+def test_positions_are_found_after_a_clean_parse_and_after_a_duplicate_key() -> None:
+    clean, _ = parse_text("x.yaml", "a:\n  b: [1, {c: 2}]\n")
+    duplicated, _ = parse_text("x.yaml", "a:\n  b: [1, {c: 2}]\na: 3\n")
+    assert clean is not None
+    assert duplicated is not None
+    for source in (clean, duplicated):
+        assert source.value_mark(("a", "b", 1, "c")) == Mark(2, 14)
+        assert source.key_mark(("a", "b")) == Mark(2, 3)
+
+
+def _composed(text: str) -> object:
+    """The data as the node composer's path builds it (the reference the event reader must match)."""
+    from onestop.catalogue.yamlsource import _Builder, _Loader
+
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        return None if node is None else _Builder(loader, "x.yaml").build(node, ())
+    finally:
+        loader.dispose()
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\nb: [x, {c: true, d: null}]\ne: |\n  block\n  text\n",
+    "base: &b {x: 1}\nother: *b\n",  # anchors and aliases
+    "a: !!str 12\nb: !!int '7'\n",  # explicit tags
+    "? [complex, key]\n: value\n",  # a key that is not a scalar
+    "1: one\ntrue: yes\n~: null\n2.5: f\n",  # keys of other types become texts or stay whole numbers
+    "---\na: 1\n...\n",  # explicit document markers
+    "- 1\n- [2, 3]\n- {}\n- []\n",  # a list at the top
+    "---\n",  # an empty document
+])
+def test_the_event_reader_builds_what_the_composer_builds(text: str) -> None:
+    source, problems = parse_text("x.yaml", text)
+    assert problems == []
+    assert source is not None
+    assert repr(source.data) == repr(_composed(text))  # repr: 1 and "1" as keys must not pass for each other
+
+
+@pytest.mark.parametrize("text", ["a: 1\n---\nb: 2\n", "a: *missing\n", "a: !custom x\n"])
+def test_what_the_event_reader_leaves_to_the_composer_fails_as_before(text: str) -> None:
+    source, problems = parse_text("x.yaml", text)
+    assert source is None
+    assert [p.code for p in problems] == ["YAML_SYNTAX"]

@@ -95,7 +95,7 @@ def test_renewing_a_driving_licence_walks_through_every_interactive_step(catalog
     assert service is not None
     assert {"prefill", "consent", "form", "stepUp", "review", "submit"} <= {step.type for step in service.steps}
     step_up = next(step for step in service.steps if step.type == "stepUp")
-    assert catalogue.assurance_rank(step_up.assurance) == len(catalogue.taxonomy.assurance_levels) - 1
+    assert catalogue.assurance.rank(step_up.assurance) == len(catalogue.taxonomy.assurance_levels) - 1
 
 
 def test_some_services_need_no_login(catalogue: Catalogue) -> None:
@@ -131,6 +131,14 @@ def test_test_citizens_span_the_age_groups(catalogue: Catalogue, citizens: list[
     assert groups.count("youth") >= 1
     assert groups.count("adult") >= 2
     assert groups.count("elderly") >= 2
+
+
+def test_every_test_citizen_has_an_authoritative_identity_record(citizens: list[dict[str, Any]]) -> None:
+    # Eligibility reads ImmD's record, not the profile: the two must agree for the ages above to hold.
+    for citizen in citizens:
+        record, profile = citizen["records"]["immd-records"], citizen["profile"]
+        assert (record["name-en"], record["name-zh"], record["date-of-birth"], record["hkid"]) == (
+            profile["nameEn"], profile["nameZh"], profile["dateOfBirth"], profile["hkid"]), citizen["id"]
 
 
 def test_test_citizen_ids_are_unique(citizens: list[dict[str, Any]]) -> None:

@@ -82,7 +82,7 @@ async def test_bad_paging_arguments_are_field_errors(data_services: DataServices
                                                      after: str | None, path: tuple[str, ...]) -> None:
     with pytest.raises(InvalidInput) as caught:
         await data_services.access_log.list("sub-a", first=first, after=after)
-    assert caught.value.errors[0].field == path
+    assert caught.value.errors[0].path == list(path)
 
 
 async def test_concurrent_appends_keep_one_unbroken_chain(data_services: DataServices) -> None:

@@ -56,3 +56,53 @@ async def test_relabelling_a_payload_to_another_key_id_fails() -> None:
 
 async def test_unencrypted_payloads_pass_through() -> None:
     assert await EncryptionCodec(NEW).decode([payload("plain")]) == [payload("plain")]
+
+
+def test_fresh_payload_converters_share_one_type_adapter_per_type() -> None:
+    """Temporal builds a converter per workflow; building a TypeAdapter each time cost milliseconds per type."""
+    from onestop.engine.crypto.codec import PayloadConverter, _type_adapter
+    from onestop.workflows.contracts import OpenInput
+
+    payloads = PayloadConverter().to_payloads([OpenInput("cmid")])
+    before = _type_adapter.cache_info()
+    decoded = [PayloadConverter().from_payloads(payloads, [OpenInput])[0] for _ in range(3)]
+    after = _type_adapter.cache_info()
+    assert decoded == [OpenInput("cmid")] * 3
+    assert after.misses - before.misses <= 1
+    assert after.hits - before.hits >= 2
+
+
+async def test_large_payloads_are_compressed_before_encryption_and_decode_back() -> None:
+    codec = EncryptionCodec(NEW)
+    steps = ", ".join(f'{{"id": "step-{i}", "title": {{"en": "Your details"}}}}' for i in range(80))
+    text = '{"steps": [' + steps + "]}"
+    [sealed] = await codec.encode([payload(text)])
+    assert sealed.metadata["compression"] == b"zlib"
+    assert len(sealed.data) < len(text) / 4
+    assert (await codec.decode([sealed])) == [payload(text)]
+    [small] = await codec.encode([payload('{"a": 1}')])
+    assert "compression" not in small.metadata
+
+
+async def test_payloads_written_before_compression_still_decode() -> None:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = bytes(12)
+    plain = payload('{"x": "' + "y" * 500 + '"}')
+    sealed = Payload(metadata={"encoding": ENCODING, "encryption-key-id": key_id(NEW).encode()},
+                     data=nonce + AESGCM(NEW).encrypt(nonce, plain.SerializeToString(), key_id(NEW).encode()))
+    assert (await EncryptionCodec(NEW).decode([sealed])) == [plain]
+
+
+async def test_a_payload_that_inflates_past_the_limit_is_refused() -> None:
+    import zlib
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = bytes(12)
+    bomb = zlib.compress(b"\0" * (9 * 1024 * 1024))
+    sealed = Payload(metadata={"encoding": ENCODING, "encryption-key-id": key_id(NEW).encode(),
+                               "compression": b"zlib"},
+                     data=nonce + AESGCM(NEW).encrypt(nonce, bomb, key_id(NEW).encode()))
+    with pytest.raises(ValueError, match="inflates"):
+        await EncryptionCodec(NEW).decode([sealed])

@@ -64,7 +64,7 @@ async def test_bad_grants_are_refused_with_field_errors(data_services: DataServi
                                                         path: tuple[str, ...], code: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         await grant(data_services, **overrides)
-    assert caught.value.errors[0].field == path
+    assert caught.value.errors[0].path == list(path)
     assert caught.value.errors[0].code == code
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Integer, String, inspect, select, text
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from onestop.config import Settings
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import AccessLogRow, Base, CitizenRow, Database
+from onestop.engine.errors import SchemaNotCurrent, SchemaUnversioned
 
 
 async def test_create_all_makes_every_table(database: Database) -> None:
@@ -175,3 +177,73 @@ def test_onestop_migrate_creates_every_table(tmp_path: Path) -> None:
         version = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
     assert _model_tables() <= tables
     assert version == _head()
+
+
+def test_pool_settings_reach_the_postgresql_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ONESTOP_DB_POOL_SIZE", "3")
+    monkeypatch.setenv("ONESTOP_DB_MAX_OVERFLOW", "1")
+    monkeypatch.setenv("ONESTOP_DB_POOL_TIMEOUT", "2.5")
+    db = Database.from_settings(Settings(database_url="postgresql://u@127.0.0.1/x"))
+    pool: Any = db.engine.pool
+    assert (pool.size(), pool._max_overflow, pool._timeout) == (3, 1, 2.5)
+
+
+async def test_a_process_waits_at_most_the_pool_timeout_for_a_connection(postgres_schema: Database | None) -> None:
+    if postgres_schema is None:
+        pytest.skip("PostgreSQL not reachable (see tests/engine/conftest.py)")
+    db = Database.from_settings(Settings(database_url=postgres_schema.url, db_pool_size=1, db_max_overflow=0,
+                                         db_pool_timeout=0.3))
+    try:
+        async with db.engine.connect():
+            with pytest.raises(sqlalchemy.exc.TimeoutError):
+                async with asyncio.timeout(5), db.engine.connect():
+                    pass
+    finally:
+        await db.close()
+
+
+async def test_the_schema_check_refuses_an_empty_or_old_database_and_names_onestop_migrate(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/fresh.db")
+    try:
+        with pytest.raises(SchemaNotCurrent, match=r"empty .*run `onestop migrate`"):
+            await db.check_schema()
+        await db.migrate("0001")
+        with pytest.raises(SchemaNotCurrent, match=r"at revision 0001 .*run `onestop migrate`"):
+            await db.check_schema()
+        await db.migrate()
+        await db.check_schema()
+    finally:
+        await db.close()
+
+
+async def test_replicas_migrating_together_on_postgresql_all_start(postgres_schema: Database | None) -> None:
+    if postgres_schema is None:
+        pytest.skip("PostgreSQL not reachable (see tests/engine/conftest.py)")
+    schema = f"r_{uuid.uuid4().hex[:12]}"
+    async with postgres_schema.engine.connect() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await conn.commit()
+    replicas = [Database(postgres_schema.url, connect_args={"server_settings": {"search_path": schema}})
+                for _ in range(4)]
+    try:
+        await asyncio.gather(*(db.migrate() for db in replicas))
+        for db in replicas:
+            await db.check_schema()
+        async with replicas[0].engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM alembic_version"))).scalar() == 1
+    finally:
+        for db in replicas:
+            await db.close()
+        async with postgres_schema.engine.connect() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            await conn.commit()
+
+
+async def test_migrating_tables_made_without_migrations_says_what_to_do(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/old.db")
+    try:
+        await db.create_all()
+        with pytest.raises(SchemaUnversioned, match="no migration history"):
+            await db.migrate()
+    finally:
+        await db.close()

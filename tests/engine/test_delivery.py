@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from onestop.engine.applications import delivery
+from onestop.engine.crypto.cipher import FieldCipher, KeyRing
+from onestop.engine.crypto.signing import Signer
 from onestop.engine.db import Database
+from onestop.engine.errors import DecryptionFailed
+
+DATA_KEY = bytes(range(32))
+CIPHER = FieldCipher(KeyRing.single(DATA_KEY))
+SIGNER = Signer(bytes(range(32, 64)))
+ANSWERS = {"name": "CHAN Tai Man", "hkid": "A123456(3)", "phone": "91234567"}
 
 
 @pytest.fixture
@@ -37,10 +48,57 @@ async def test_concurrent_allocations_for_one_application_agree(db: Database) ->
 async def test_the_inbox_keeps_one_copy_of_a_redelivered_submission(db: Database) -> None:
     args = {"application_id": "app-1", "department": "TD", "reference_number": "TD-2026-000001",
             "service_id": "s", "citizen_ref": "ref", "jws": "a.b.c"}
-    assert await delivery.deliver_to_inbox(db, **args) is True
-    assert await delivery.deliver_to_inbox(db, **args) is False
-    assert [i.application_id for i in await delivery.inbox(db, "TD")] == ["app-1"]
-    assert await delivery.inbox(db, "IMMD") == []
+    assert await delivery.deliver_to_inbox(db, CIPHER, **args) is True
+    assert await delivery.deliver_to_inbox(db, CIPHER, **args) is False
+    assert [i.application_id for i in await delivery.inbox(db, CIPHER, "TD")] == ["app-1"]
+    assert await delivery.inbox(db, CIPHER, "IMMD") == []
+
+
+def _signed_submission(application_id: str) -> str:
+    return SIGNER.sign_submission(
+        application_id=application_id, service_slug="renew-driving-licence", service_hash="h" * 64,
+        department="TD", citizen_ref="ref", answers=ANSWERS, consents=[], assurance="urn:onestop:acr:standard",
+        auth_time=None, submitted_at=datetime(2026, 11, 27, tzinfo=UTC), reference_number="TD-2026-000001",
+    ).jws
+
+
+async def _deliver(db: Database, cipher: FieldCipher, application_id: str = "app-1") -> str:
+    jws = _signed_submission(application_id)
+    await delivery.deliver_to_inbox(db, cipher, application_id=application_id, department="TD",
+                                    reference_number=f"TD-{application_id}", service_id="renew-driving-licence",
+                                    citizen_ref="ref", jws=jws)
+    return jws
+
+
+async def test_the_inbox_stores_a_submission_encrypted_and_gives_back_the_verifiable_jws(db: Database) -> None:
+    jws = await _deliver(db, CIPHER)
+    async with db.engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT jws FROM department_inbox"))).scalar_one()
+    payload = base64.urlsafe_b64decode(jws.split(".")[1] + "==").decode()
+    assert "CHAN Tai Man" in payload  # what a plain JWS would have exposed
+    assert stored.startswith("v1.")
+    assert jws.split(".")[1] not in stored
+    [item] = await delivery.inbox(db, CIPHER, "TD")
+    assert item.jws == jws
+    assert SIGNER.verify_submission(item.jws)["answers"] == ANSWERS
+
+
+async def test_the_inbox_still_reads_submissions_stored_before_a_data_key_rotation(db: Database) -> None:
+    jws = await _deliver(db, CIPHER)
+    rotated = FieldCipher(KeyRing.single(bytes(range(64, 96)), previous=(DATA_KEY,)))
+    assert [i.jws for i in await delivery.inbox(db, rotated, "TD")] == [jws]
+    with pytest.raises(DecryptionFailed, match="ONESTOP_DATA_KEY_PREVIOUS"):
+        await delivery.inbox(db, FieldCipher(KeyRing.single(bytes(range(64, 96)))), "TD")
+
+
+async def test_an_inbox_ciphertext_moved_to_another_submission_does_not_decrypt(db: Database) -> None:
+    await _deliver(db, CIPHER, "app-1")
+    await _deliver(db, CIPHER, "app-2")
+    async with db.engine.begin() as conn:
+        await conn.execute(text("UPDATE department_inbox SET jws = (SELECT jws FROM department_inbox "
+                                "WHERE application_id = 'app-1') WHERE application_id = 'app-2'"))
+    with pytest.raises(DecryptionFailed):
+        await delivery.inbox(db, CIPHER, "TD")
 
 
 def client_answering(status: int, seen: list[httpx.Request]) -> httpx.AsyncClient:

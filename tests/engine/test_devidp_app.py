@@ -56,12 +56,12 @@ async def test_engine_verifier_accepts_dev_tokens_and_the_catalogue_ranks_them(
     assert principal.sub == citizen_sub(engine.settings, citizen["id"])
     catalogue = engine.catalogue.catalogue
     # The catalogue's own ranking plugs straight into the step-up check.
-    require_assurance(principal, acr_values="urn:onestop:acr:face", rank_of=catalogue.acr_rank,
+    require_assurance(principal, acr_values="urn:onestop:acr:face", rank_of=catalogue.assurance.rank_of,
                       max_age=300, now=principal.auth_time)
     basic = await client.post("/dev-idp/token", json={"citizen": citizen["id"], "acr": "urn:onestop:acr:basic"})
     weak = await engine.tokens.verify(basic.json()["access_token"])
     with pytest.raises(InsufficientAuthentication):
-        require_assurance(weak, acr_values="urn:onestop:acr:standard", rank_of=catalogue.acr_rank,
+        require_assurance(weak, acr_values="urn:onestop:acr:standard", rank_of=catalogue.assurance.rank_of,
                           max_age=None, now=weak.auth_time)
 
 
@@ -83,7 +83,7 @@ async def test_production_has_no_dev_idp_and_needs_an_issuer(tmp_path: Path, def
             for n, name in enumerate(("data_key", "codec_key", "signing_key"), start=1)}
     configured = settings.model_copy(update={"oidc_issuer": "https://login.example",
                                              "oidc_jwks_url": "https://login.example/jwks.json", **keys})
-    engine = await build_engine(configured)
+    engine = await build_engine(configured, migrate=True)
     try:
         assert engine.identity_provider is None
         assert engine.tokens is not None

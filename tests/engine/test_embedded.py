@@ -73,6 +73,7 @@ def test_serve_runs_everything_and_a_draft_and_its_timer_survive_a_restart(
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         started = httpx.post(api, json={"query": START, "variables": {"cmid": "restart-test"}}, headers=headers,
                              timeout=30).json()
+        assert started.get("data"), started
         app = started["data"]["startApplication"]["application"]
         assert app["status"] == "DRAFT"
     finally:
@@ -121,6 +122,8 @@ def test_api_and_worker_run_as_separate_processes_against_one_temporal(tmp_path:
               "--temporal-address", address]
     processes: list[subprocess.Popen[str]] = []
     try:
+        subprocess.run([sys.executable, "-m", "onestop.cli", "migrate", "--data-dir", str(tmp_path / "data")],  # noqa: S603
+                       check=True, capture_output=True, timeout=60)
         worker = subprocess.Popen([sys.executable, "-m", "onestop.cli", "worker", *common],  # noqa: S603
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         processes.append(worker)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -275,7 +276,7 @@ async def test_services_build_from_settings_and_the_real_catalogue(database: Dat
     with pytest.raises(InvalidInput) as caught:  # districts come from the catalogue's option list
         await services.profiles.update("sub-a", {"residentialAddress": {"building": "X", "district": "atlantis",
                                                                         "region": "HK"}})
-    assert caught.value.errors[0].field == ("residentialAddress", "district")
+    assert caught.value.errors[0].path == ["residentialAddress", "district"]
     assert services.signer.verify(services.signer.sign({"a": 1}, typ="t")).payload == {"a": 1}
 
 
@@ -323,3 +324,54 @@ async def test_prefill_reuses_a_live_standing_consent_for_a_later_application(da
     await data_services.consents.revoke("sub-a", first.id)
     third, _ = await data_services.gateway.prefill(citizen.ref, application_id="app-3", **args)
     assert third.id != first.id  # a revoked standing consent is never reused; the citizen granted anew
+
+
+def _prefill_args(application_id: str = "app-1", **overrides: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {"application_id": application_id, "step_id": "prefill", "service_slug": SLUG,
+                            "service_hash": "h" * 64, "department": "TD", "items": ITEMS, "purpose": PURPOSE,
+                            "acr": "urn:onestop:acr:standard"}
+    args.update(overrides)
+    return args
+
+
+async def test_a_retried_prefill_writes_its_consent_and_access_log_once(data_services: DataServices) -> None:
+    await _citizen_with_data(data_services)
+    citizen = await data_services.citizens.ensure("sub-a")
+    first, _ = await data_services.gateway.prefill(citizen.ref, **_prefill_args(fetch_id="run-1/1"))
+    retried, result = await data_services.gateway.prefill(citizen.ref, **_prefill_args(fetch_id="run-1/1"))
+    assert retried.id == first.id
+    assert result.items["eme.nameEn"].value == NAME
+    entries = (await data_services.access_log.list("sub-a")).entries
+    assert sorted(e.provider_id for e in entries) == ["eme", "td-licensing"]
+    # The next prefill of the step (the citizen went back and granted again) is a new access, logged again.
+    await data_services.gateway.prefill(citizen.ref, **_prefill_args(fetch_id="run-1/2"))
+    assert await data_services.access_log.count(citizen.id) == 4
+    assert await data_services.access_log.verify_chain(citizen.id) == 4
+
+
+async def test_concurrent_attempts_of_one_grant_record_one_consent(data_services: DataServices) -> None:
+    citizen = await data_services.citizens.ensure("sub-a")
+    args = {"service_slug": SLUG, "service_hash": "h" * 64, "department": "TD", "items": ITEMS,
+            "purpose": PURPOSE, "acr": "urn:onestop:acr:standard", "application_id": "app-1",
+            "step_id": "prefill", "grant_key": "k" * 64}
+    granted = await asyncio.gather(*(data_services.consents.grant(citizen, **args) for _ in range(5)))
+    assert len({c.id for c in granted}) == 1
+    assert len(await data_services.consents.list("sub-a")) == 1
+
+
+@pytest.mark.parametrize("citizens", [40, 4])
+async def test_forty_concurrent_prefills_keep_every_chain_intact(data_services: DataServices, citizens: int) -> None:
+    # 40 applications at once: 40 citizens, or 4 citizens with 10 applications each (one chain, many writers).
+    subs = [f"sub-{n}" for n in range(citizens)]
+    refs = []
+    for sub in subs:
+        await _citizen_with_data(data_services, sub)
+        refs.append((await data_services.citizens.ensure(sub)).ref)
+    await asyncio.gather(*(
+        data_services.gateway.prefill(refs[n % citizens], **_prefill_args(f"app-{n}", fetch_id=f"run-{n}/1"))
+        for n in range(40)
+    ))
+    per_citizen = 40 // citizens * 2  # two providers per prefill
+    for sub in subs:
+        citizen = await data_services.citizens.ensure(sub)
+        assert await data_services.access_log.verify_chain(citizen.id) == per_citizen

@@ -9,7 +9,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -350,3 +350,25 @@ async def test_in_process_source_failure_keeps_known_keys(key: DevSigningKey) ->
     assert error.reason is AuthFailure.UNKNOWN_KID
     assert calls["n"] == 2
     assert (await verifier.verify(key.sign(claims()))).sub == "pairwise-abc"
+
+
+async def test_a_verified_token_is_not_verified_again_until_it_expires(key: DevSigningKey,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [datetime.now(UTC)]
+    verifier = verifier_for(key.jwks)
+    verifier._clock = lambda: now[0]
+    token = key.sign(claims(exp=int(now[0].timestamp()) + 60))
+    first = await verifier.verify(token)
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        decoded.append(args[0])
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    assert await verifier.verify(token) is first
+    assert decoded == []
+    now[0] += timedelta(seconds=61)  # past its expiry: the signature and claims are checked afresh
+    await verifier.verify(token)
+    assert decoded == [token]

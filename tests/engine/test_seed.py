@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import text
 
 from onestop.config import Settings
@@ -57,6 +59,22 @@ async def test_seeding_the_dev_citizens_is_idempotent(catalogue_services: DataSe
     assert await _dump(catalogue_services.database) == before
 
 
+async def test_replicas_seeding_together_all_succeed_and_write_each_row_once(
+        catalogue_services: DataServices, definitions_dir: Path) -> None:
+    fixture = definitions_dir / "dev" / "citizens.yaml"
+    reports = await asyncio.gather(*(_seed(catalogue_services, fixture) for _ in range(4)))
+    citizens = len(yaml.safe_load(fixture.read_text(encoding="utf-8"))["citizens"])
+    assert all(report.profiles_written <= citizens for report in reports)
+    async with catalogue_services.database.engine.connect() as conn:
+        counts = [(await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar()  # noqa: S608
+                  for table in ("citizens", "profiles")]
+    assert counts == [citizens, citizens]
+    before = await _dump(catalogue_services.database)
+    again = await _seed(catalogue_services, fixture)
+    assert (again.citizens_created, again.profiles_written, again.records_written) == (0, 0, 0)
+    assert await _dump(catalogue_services.database) == before
+
+
 async def test_seeded_citizen_can_be_read_through_the_gateway(catalogue_services: DataServices,
                                                               definitions_dir: Path) -> None:
     await _seed(catalogue_services, definitions_dir / "dev" / "citizens.yaml")
@@ -86,7 +104,6 @@ async def test_bad_fixture_gives_a_clear_error(data_services: DataServices, tmp_
 
 
 def _read_files(tmp_path: Path, definitions_dir: Path) -> tuple[bytes, Any]:
-    import yaml
 
     raw = b"".join(path.read_bytes() for path in tmp_path.glob("at-rest.db*"))  # with the WAL
     return raw, yaml.safe_load((definitions_dir / "dev" / "citizens.yaml").read_text(encoding="utf-8"))

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 from graphql_api import (
+    EVERY_FIELD_SERVICE,
     Api,
     make_api,
     settings_for,
     write_tree,
 )
+from running import dev_settings, running_engine
+from temporalio.testing import WorkflowEnvironment
 
 from onestop.config import Environment
 from onestop.engine.container import Engine, build_engine
@@ -84,3 +87,21 @@ async def seed_api(seed_engine: Engine) -> AsyncIterator[Api]:
     yield bound
     await bound.client.aclose()
 
+
+
+@pytest.fixture(scope="session")
+async def live_engine(temporal_env: WorkflowEnvironment,
+                      tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
+    """The small tree plus the every-field service, with applications on Temporal and a worker."""
+    tree = write_tree(tmp_path_factory.mktemp("live-definitions"))
+    (tree / "services" / "every-field.yaml").write_text(EVERY_FIELD_SERVICE, encoding="utf-8")
+    settings = dev_settings(tree, tmp_path_factory.mktemp("live-data"))
+    async with running_engine(temporal_env, settings) as (built, _client):
+        yield built
+
+
+@pytest.fixture(scope="session")
+async def live_api(live_engine: Engine) -> AsyncIterator[Api]:
+    bound = make_api(live_engine.settings, live_engine)
+    yield bound
+    await bound.client.aclose()

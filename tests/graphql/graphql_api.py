@@ -168,6 +168,60 @@ SERVICES = {
 }
 
 
+EVERY_FIELD_SERVICE = """\
+id: every-field
+version: 1
+department: DH
+title: {en: Every field type, tc: 所有欄位類型}
+summary: {en: One form with one field of each type., tc: 每種欄位各一。}
+keywords: {en: [], tc: []}
+themes: [health]
+ageGroups: [adult]
+login: none
+draftExpiry: P1D
+steps:
+  - id: form
+    type: form
+    title: {en: Everything, tc: 全部}
+    fields:
+      - {id: text, type: text, label: {en: Text, tc: 文字}, required: true, maxLength: 50}
+      - {id: number, type: number, label: {en: Number, tc: 數字}, min: 0, max: 100, integer: true}
+      - {id: date, type: date, label: {en: Date, tc: 日期}, after: -P1Y, before: P1Y}
+      - {id: boolean, type: boolean, label: {en: Boolean, tc: 是非}}
+      - id: choice
+        type: choice
+        label: {en: Choice, tc: 選擇}
+        options: [{value: a, label: {en: A, tc: 甲}}, {value: b, label: {en: B, tc: 乙}}]
+      - id: multiChoice
+        type: multiChoice
+        label: {en: Several, tc: 多選}
+        maxItems: 2
+        options: [{value: a, label: {en: A, tc: 甲}}, {value: b, label: {en: B, tc: 乙}}]
+      - {id: email, type: email, label: {en: Email, tc: 電郵}}
+      - {id: phone, type: phone, label: {en: Phone, tc: 電話}}
+      - {id: hkid, type: hkid, label: {en: HKID, tc: 身份證}}
+      - {id: address, type: address, label: {en: Address, tc: 地址}}
+      - id: group
+        type: group
+        label: {en: Group, tc: 組}
+        maxItems: 3
+        fields:
+          - {id: name, type: text, label: {en: Name, tc: 名稱}, required: true}
+          - {id: born, type: date, label: {en: Born, tc: 出生}}
+  - id: send
+    type: submit
+    title: {en: Submit, tc: 遞交}
+"""
+
+# One valid answer per field of EVERY_FIELD_SERVICE.
+EVERY_FIELD_ANSWERS: dict[str, Any] = {
+    "text": "Chan Tai Man", "number": 42, "date": "2026-01-02", "boolean": True, "choice": "a",
+    "multiChoice": ["a", "b"], "email": "someone@example.org", "phone": "91234567", "hkid": "A1234563",
+    "address": {"building": "Tower", "street": "1 Road", "district": "wan-chai", "region": "HK"},
+    "group": [{"name": "Siu Ming", "born": "2020-05-06"}],
+}
+
+
 def write_tree(root: Path) -> Path:
     """Write the tree under ``root`` and return it."""
     root.mkdir(parents=True, exist_ok=True)

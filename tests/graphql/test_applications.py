@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,12 @@ from client import FACE, STANDARD, Api
 from running import dev_settings, running_engine
 from temporalio.testing import WorkflowEnvironment
 
+from onestop.engine import IndexEntry
+from onestop.engine.applications import index
 from onestop.engine.container import Engine
+from onestop.engine.dev.idp import citizen_sub
 from onestop.graphql.app import create_app
+from onestop.graphql.relay import to_global_id
 
 APPLICATION = """
 fragment A on Application {
@@ -48,6 +53,9 @@ INBOX = "{ departmentInbox(first: 10) { totalCount edges { node { id status refe
 DECIDE = """mutation($id: ID!, $status: ApplicationStatus!, $message: String) {
   updateApplicationStatus(input: {applicationId: $id, status: $status, message: $message}) {
     application { status timeline { status message } } userErrors { field code message } } }"""
+
+REDELIVER = """mutation($id: ID!) { redeliverApplication(input: {applicationId: $id}) {
+    application { status } userErrors { field code message } } }"""
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +144,14 @@ async def test_a_citizen_renews_a_driving_licence_and_the_department_approves_it
                           (await api.data(INBOX, headers=other))["departmentInbox"]["edges"]]
     foreign = (await api.data(DECIDE, {"id": app_id, "status": "APPROVED"}, other))["updateApplicationStatus"]
     assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
+    # Redelivery is for operators, and only for an application whose delivery failed (this one was delivered).
+    refused_redelivery = await api.post(REDELIVER, {"id": app_id}, officer)
+    assert refused_redelivery["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "operator" in refused_redelivery["errors"][0]["message"]
+    operator = await api.token({"staff": "td-supervisor"})
+    delivered = (await api.data(REDELIVER, {"id": app_id}, operator))["redeliverApplication"]
+    assert [(e["field"], e["code"]) for e in delivered["userErrors"]] == [(["input", "applicationId"],
+                                                                          "NOT_DELIVERY_FAILED")]
 
     decided = (await api.data(DECIDE, {"id": app_id, "status": "NEEDS_INFO", "message": "Upload a photo"}, officer)
                )["updateApplicationStatus"]["application"]
@@ -244,3 +260,95 @@ async def test_application_mutations_need_a_citizen_login(api: Api) -> None:
     staff = await api.token({"staff": "td-officer"})
     result = await api.post(START, {"slug": "renew-driving-licence"}, staff)
     assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+MY_PAGE = """query($first: Int, $after: String, $status: ApplicationStatus) {
+  viewer { applications(first: $first, after: $after, status: $status) {
+    totalCount edges { cursor node { id status referenceNumber createdAt } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
+INBOX_PAGE = """query($first: Int, $after: String, $status: ApplicationStatus) {
+  departmentInbox(first: $first, after: $after, status: $status) {
+    totalCount edges { cursor node { id status referenceNumber createdAt } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
+PAGED = 130
+PAGED_AT = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+async def paged(engine: Engine) -> list[IndexEntry]:
+    """Index entries for one citizen, all submitted to IMMD (a department no other test here applies to),
+    newest first; pairs share a second so the id decides between them."""
+    ref = (await engine.data.citizens.ensure(citizen_sub(engine.settings, "ng-wing-sze"))).ref
+    entries = [IndexEntry(f"app-paging-{n:03d}", ref, "hksar-passport", "IMMD",
+                          "IN_REVIEW" if n % 3 else "SUBMITTED", f"IMMD-2025-{n:06d}",
+                          PAGED_AT + timedelta(seconds=n // 2), PAGED_AT + timedelta(seconds=n // 2))
+               for n in range(PAGED)]
+    for entry in entries:
+        await index.record(engine.database, entry)
+    return sorted(entries, key=lambda e: (-e.created_at.timestamp(), e.application_id))
+
+
+async def follow_pages(api: Api, query: str, path: str, headers: Mapping[str, str], first: int,
+                       status: str | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """Every node id, following pageInfo.endCursor from the first page to the last, and each page."""
+    ids: list[str] = []
+    pages: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        page = (await api.data(query, {"first": first, "after": after, "status": status}, headers))
+        for key in path.split("."):
+            page = page[key]
+        pages.append(page)
+        ids.extend(edge["node"]["id"] for edge in page["edges"])
+        if not page["pageInfo"]["hasNextPage"]:
+            return ids, pages
+        after = page["pageInfo"]["endCursor"]
+
+
+@pytest.mark.parametrize(("who", "query", "path", "status"), [
+    ({"citizen": "ng-wing-sze", "acr": STANDARD}, MY_PAGE, "viewer.applications", None),
+    ({"citizen": "ng-wing-sze", "acr": STANDARD}, MY_PAGE, "viewer.applications", "IN_REVIEW"),
+    ({"staff": "immd-officer"}, INBOX_PAGE, "departmentInbox", None),
+    ({"staff": "immd-officer"}, INBOX_PAGE, "departmentInbox", "SUBMITTED"),
+], ids=["citizen", "citizen-in-review", "department", "department-submitted"])
+async def test_lists_page_with_after_cursors_to_the_last_entry(api: Api, paged: list[IndexEntry], who: dict[str, str],
+                                                               query: str, path: str, status: str | None) -> None:
+    expected = [e for e in paged if status is None or e.status == status]
+    ids, pages = await follow_pages(api, query, path, await api.token(who), first=20, status=status)
+    assert ids == [to_global_id("Application", e.application_id) for e in expected]
+    assert [len(p["edges"]) for p in pages] == [20] * (len(expected) // 20) + [len(expected) % 20]
+    assert {p["totalCount"] for p in pages} == {len(expected)}
+    assert [p["pageInfo"]["hasPreviousPage"] for p in pages] == [False] + [True] * (len(pages) - 1)
+    assert all(p["pageInfo"]["endCursor"] == p["edges"][-1]["cursor"] for p in pages)
+    last = pages[-1]["edges"][-1]["node"]
+    assert (last["status"], last["referenceNumber"]) == (expected[-1].status, expected[-1].reference_number)
+
+
+async def test_a_cursor_of_the_last_entry_gives_an_empty_last_page(api: Api, paged: list[IndexEntry]) -> None:
+    citizen = await api.token({"citizen": "ng-wing-sze", "acr": STANDARD})
+    whole = (await api.data(MY_PAGE, {"first": 100}, citizen))["viewer"]["applications"]
+    rest = (await api.data(MY_PAGE, {"first": 100, "after": whole["pageInfo"]["endCursor"]}, citizen)
+            )["viewer"]["applications"]
+    end = (await api.data(MY_PAGE, {"first": 100, "after": rest["pageInfo"]["endCursor"]}, citizen)
+           )["viewer"]["applications"]
+    assert len(whole["edges"]) + len(rest["edges"]) == PAGED
+    assert end["edges"] == []
+    assert end["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True, "startCursor": None,
+                               "endCursor": None}
+
+
+@pytest.mark.parametrize(("variables", "argument"), [
+    ({"after": "not-a-cursor"}, "after"),
+    ({"after": to_global_id("cursor", "3")}, "after"),  # an offset cursor, as the catalogue's lists give
+    ({"after": to_global_id("position", "yesterday app-1")}, "after"),
+    ({"after": to_global_id("position", "2026-03-01T09:00:00 app-1")}, "after"),  # no time zone
+    ({"first": 0}, "first"),
+    ({"first": 101}, "first"),
+])
+@pytest.mark.parametrize(("who", "query"), [({"citizen": "ng-wing-sze", "acr": STANDARD}, MY_PAGE),
+                                            ({"staff": "immd-officer"}, INBOX_PAGE)], ids=["citizen", "department"])
+async def test_a_bad_page_argument_is_bad_user_input(api: Api, who: dict[str, str], query: str,
+                                                     variables: dict[str, Any], argument: str) -> None:
+    result = await api.post(query, variables, await api.token(who))
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["BAD_USER_INPUT"]
+    assert result["errors"][0]["extensions"]["argument"] == argument

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from client import STANDARD, Api
 from pydantic import SecretStr
@@ -23,9 +24,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.config import Environment, Settings
-from onestop.engine.applications.service import ApplicationRefused, ApplicationService
+from onestop.engine.applications.service import ApplicationService
 from onestop.engine.container import Engine, build_engine
 from onestop.engine.crypto.codec import data_converter
+from onestop.engine.errors import InvalidInput
 from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
 from onestop.workflows.interpreter import Applicant
@@ -214,7 +216,7 @@ async def test_an_age_checked_service_asks_an_anonymous_applicant_to_log_in(engi
     assert snapshot is not None
     aged = type(snapshot)(**{**snapshot.__dict__, "eligibility_when": "citizen.age >= 18"})
     checking = ApplicationService(service.client, service.task_queue, service.database, lambda slug: aged)
-    with pytest.raises(ApplicationRefused) as refused:
+    with pytest.raises(InvalidInput) as refused:
         await checking.start("anon-test", Applicant(logged_in=False), ENQUIRY)
     assert [(e.path, e.code) for e in refused.value.errors] == [(["serviceSlug"], "LOGIN_REQUIRED")]
     assert "log in" in refused.value.errors[0].message["en"]
@@ -248,3 +250,43 @@ async def test_a_resume_token_still_resumes_after_the_data_key_is_rotated(
         assert (await after.data(GET, {"id": started["id"]}, resume(fresh)))["application"] is None
     finally:
         await built.close()
+
+
+def _from(engine: Engine, ip: str, **settings: Any) -> Api:
+    app = create_app(engine.settings.model_copy(update=settings), engine)
+    return Api(connect=lambda: httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(ip, 4000)),
+                                                 base_url="http://onestop.test"))
+
+
+async def _start_codes(api: Api, times: int) -> list[str | None]:
+    codes = []
+    for _ in range(times):
+        answer = await api.post(START, {"slug": ENQUIRY})
+        codes.append(answer["errors"][0]["extensions"]["code"] if answer.get("errors") else None)
+    return codes
+
+
+async def test_anonymous_starts_are_budgeted_per_client_ip(engine: Engine) -> None:
+    budget = {"anonymous_starts_per_hour_per_ip": 2}
+    flooding = _from(engine, "203.0.113.50", **budget)
+    assert await _start_codes(flooding, 4) == [None, None, "RATE_LIMITED", "RATE_LIMITED"]
+    assert await _start_codes(_from(engine, "203.0.113.51", **budget), 1) == [None]
+
+
+async def test_anonymous_starts_are_budgeted_per_service(engine: Engine) -> None:
+    app = create_app(engine.settings.model_copy(update={"anonymous_starts_per_hour_per_service": 2}), engine)
+    codes = []
+    for i in range(3):  # three different addresses, one service
+        api = Api(connect=lambda i=i: httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(f"198.51.100.{i}", 4000)), base_url="http://onestop.test"))
+        codes += await _start_codes(api, 1)
+    assert codes == [None, None, "RATE_LIMITED"]
+
+
+async def test_a_signed_in_start_does_not_spend_the_anonymous_budget(engine: Engine) -> None:
+    api = _from(engine, "203.0.113.60", anonymous_starts_per_hour_per_ip=1)
+    citizen = await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})
+    for _ in range(2):
+        started = (await api.data(START, {"slug": ENQUIRY}, citizen))["startApplication"]
+        assert started["userErrors"] == []
+    assert await _start_codes(api, 2) == [None, "RATE_LIMITED"]

@@ -57,7 +57,7 @@ def test_authentication_failures_are_unauthenticated_with_a_reason() -> None:
     (engine_errors.PurposeMismatch("c1"), "FORBIDDEN"),
     (engine_errors.ProviderUnavailable("td-licensing", "timeout"), "SERVICE_UNAVAILABLE"),
     (engine_errors.EngineError("RATE_LIMITED", "slow down"), "RATE_LIMITED"),
-    (engine_errors.InvalidInput([engine_errors.FieldError(("phone",), "bad")]), "BAD_USER_INPUT"),
+    (engine_errors.InvalidInput([engine_errors.field_error(("phone",), "bad")]), "BAD_USER_INPUT"),
     (BadUserInput("first must be 1-100", argument="first"), "BAD_USER_INPUT"),
 ])
 def test_engine_errors_map_to_stable_codes(exc: Exception, code: str) -> None:
@@ -81,14 +81,14 @@ def test_faults_are_masked(exc: Exception) -> None:
 
 def test_invalid_input_becomes_one_user_error_per_field() -> None:
     exc = engine_errors.InvalidInput([
-        engine_errors.FieldError(("phone",), "not a Hong Kong number"),
-        engine_errors.FieldError(("residentialAddress", "district"), "unknown district", "UNKNOWN_DISTRICT"),
+        engine_errors.field_error(("phone",), "not a Hong Kong number"),
+        engine_errors.field_error(("residentialAddress", "district"), "unknown district", "INVALID_OPTION"),
     ])
     errors = user_errors_from(exc)
     assert errors is not None
-    assert [(e.field, e.code) for e in errors] == [
-        (["input", "phone"], "INVALID_VALUE"),
-        (["input", "residentialAddress", "district"], "UNKNOWN_DISTRICT"),
+    assert [(e.field, e.code.value, e.message) for e in errors] == [
+        (["input", "phone"], "INVALID_VALUE", "not a Hong Kong number"),
+        (["input", "residentialAddress", "district"], "INVALID_OPTION", "unknown district"),
     ]
 
 

@@ -309,3 +309,23 @@ async def test_malformed_requests_are_400_with_a_specific_message(api: Api, body
     error = response.json()["errors"][0]
     assert fragment in error["message"]
     assert error["extensions"]["code"] == "BAD_REQUEST"
+
+
+MISTAKES = {
+    "field": ("{ viewr { id } }", None),
+    "argument": ("{ services(frist: 1) { totalCount } }", None),
+    "type": ("query($n: Itn) { services(first: $n) { totalCount } }", None),
+    "input field": ("mutation($i: StartApplicationInput!) { startApplication(input: $i) { resumeToken } }",
+                    {"i": {"serviceSlug": "x", "serviceSlg": "x"}}),
+    "enum value": ("""mutation($s: ApplicationStatus!) { updateApplicationStatus(input: {applicationId: "x",
+                   status: $s}) { userErrors { code } } }""", {"s": "APPROVD"}),
+}
+
+
+@pytest.mark.parametrize(("query", "variables"), MISTAKES.values(), ids=MISTAKES.keys())
+async def test_production_errors_suggest_no_names(api: Api, production_api: Api, query: str,
+                                                  variables: dict[str, Any] | None) -> None:
+    assert "Did you mean" in errors_of(await api.post(query, variables))[0]["message"]  # development helps
+    errors = errors_of(await production_api.post(query, variables))
+    assert all("did you mean" not in error["message"].lower() for error in errors), errors
+    assert {error["extensions"]["code"] for error in errors} <= {"GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}

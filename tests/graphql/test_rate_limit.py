@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from onestop.engine.container import Engine
+from onestop.engine.limits import TokenBuckets
 from onestop.graphql.app import create_app
-from onestop.graphql.ratelimit import TokenBuckets
 
 QUERY = {"query": "{ __typename }"}
 LOGIN = {"citizen": "wong-ka-fai", "acr": "urn:onestop:acr:standard"}
@@ -152,14 +152,76 @@ async def test_other_routes_and_methods_are_not_counted(seed_engine: Engine, clo
 def test_buckets_forget_the_longest_idle_caller_beyond_their_capacity() -> None:
     clock = FakeClock()
     buckets = TokenBuckets(1, clock=clock, max_keys=2)
-    assert buckets.take("a") == 0
-    assert buckets.take("a") == pytest.approx(60)
-    assert buckets.take("b") == 0
-    assert buckets.take("c") == 0  # "a" is evicted, so its debt is forgotten
-    assert buckets.take("a") == 0
-    assert buckets.take("c") == pytest.approx(60)  # "c" was kept
+    assert buckets.take_now("a") == 0
+    assert buckets.take_now("a") == pytest.approx(60)
+    assert buckets.take_now("b") == 0
+    assert buckets.take_now("c") == 0  # "a" is evicted, so its debt is forgotten
+    assert buckets.take_now("a") == 0
+    assert buckets.take_now("c") == pytest.approx(60)  # "c" was kept
 
 
 def test_a_zero_rate_is_not_a_bucket() -> None:
     with pytest.raises(ValueError, match="per_minute"):
         TokenBuckets(0)
+
+
+def forwarded(*addresses: str) -> dict[str, str]:
+    return {"X-Forwarded-For": ", ".join(addresses)}
+
+
+async def test_forwarded_for_from_an_untrusted_peer_is_ignored(seed_engine: Engine, clock: FakeClock) -> None:
+    """Varying X-Forwarded-For from a loopback client used to give each request a fresh bucket."""
+    async with client(app_for(seed_engine, clock, rate_limit_per_minute=3)) as http:
+        statuses = [(await http.post("/graphql", json=QUERY, headers=forwarded(f"198.51.100.{i}"))).status_code
+                    for i in range(10)]
+    assert statuses == [200, 200, 200] + [429] * 7
+
+
+async def test_a_trusted_proxy_forwards_the_callers_address(seed_engine: Engine, clock: FakeClock) -> None:
+    app = app_for(seed_engine, clock, rate_limit_per_minute=2, trusted_proxies=["10.0.0.0/24"])
+    async with client(app, "10.0.0.5") as proxy:
+        # The nearest untrusted address counts: a spoofed left-most entry is ignored.
+        for _ in range(2):
+            assert (await proxy.post("/graphql", json=QUERY,
+                                     headers=forwarded("1.2.3.4", "203.0.113.9"))).status_code == 200
+        assert (await proxy.post("/graphql", json=QUERY, headers=forwarded("5.6.7.8", "203.0.113.9"))).status_code \
+            == 429
+        assert (await proxy.post("/graphql", json=QUERY, headers=forwarded("203.0.113.10"))).status_code == 200
+        # A chain of trusted proxies is walked past.
+        assert (await proxy.post("/graphql", json=QUERY,
+                                 headers=forwarded("203.0.113.11", "10.0.0.7"))).status_code == 200
+
+
+def test_a_bad_trusted_proxy_setting_names_itself() -> None:
+    from onestop.config import Settings
+
+    with pytest.raises(ValueError, match="ONESTOP_TRUSTED_PROXIES"):
+        Settings(trusted_proxies="10.0.0.0/33")
+
+
+REVOKE_TWICE = {"query": """mutation {
+  a: revokeConsent(input: {consentId: "x"}) { userErrors { code } }
+  b: revokeConsent(input: {consentId: "y"}) { userErrors { code } }
+  c: revokeConsent(input: {consentId: "z"}) { userErrors { code } }
+}"""}
+
+
+async def test_each_mutation_field_counts_against_the_caller(seed_engine: Engine, clock: FakeClock) -> None:
+    async with client(app_for(seed_engine, clock, rate_limit_per_minute=4)) as http:
+        first = await http.post("/graphql", json=REVOKE_TWICE)
+        assert first.status_code == 200
+        assert "RATE_LIMITED" not in first.text
+        # Three of four tokens are spent; the next three-field request is refused before it runs.
+        second = (await http.post("/graphql", json=REVOKE_TWICE)).json()
+        assert [e["extensions"]["code"] for e in second["errors"]] == ["RATE_LIMITED"]
+        assert second["data"] is None
+
+
+async def test_a_request_carries_at_most_the_configured_mutation_fields(seed_engine: Engine,
+                                                                        clock: FakeClock) -> None:
+    many = "mutation { " + " ".join(f'm{i}: revokeConsent(input: {{consentId: "{i}"}}) {{ userErrors {{ code }} }}'
+                                    for i in range(6)) + " }"
+    async with client(app_for(seed_engine, clock, max_mutations_per_request=5)) as http:
+        answer = (await http.post("/graphql", json={"query": many})).json()
+    assert [e["extensions"]["code"] for e in answer["errors"]] == ["QUERY_TOO_COMPLEX"]
+    assert "at most 5" in answer["errors"][0]["message"]

@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from onestop.engine.applications.activities import ApplicationActivities
+from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.db import Database
@@ -37,6 +38,7 @@ from onestop.workflows.snapshot import (
 )
 
 CODEC_KEY = bytes(range(32))
+CIPHER = FieldCipher(KeyRing.single(bytes(range(32, 64))))
 
 # The test citizen's personal data; the codec test asserts none of it reaches Temporal in clear.
 CITIZEN = {
@@ -103,7 +105,8 @@ def task_queue() -> str:
 @pytest.fixture
 async def activities(database: Database, gateway: FakeGateway) -> AsyncIterator[ApplicationActivities]:
     async with httpx.AsyncClient(timeout=5) as http:
-        yield ApplicationActivities(database=database, signer=Signer(bytes(32)), prefill_port=gateway, http=http)
+        yield ApplicationActivities(database=database, signer=Signer(bytes(32)), prefill_port=gateway, http=http,
+                                    cipher=CIPHER)
 
 
 @pytest.fixture

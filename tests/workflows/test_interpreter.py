@@ -144,3 +144,22 @@ def test_eligibility_is_a_cel_condition_over_the_citizen() -> None:
                            eligibility_when="citizen.age >= 65", eligibility_message=t("65 or over"))
     assert interp.eligibility_error(snap, ADULT, TODAY) is not None
     assert interp.eligibility_error(snap, Applicant(age=70), TODAY) is None
+
+
+def test_an_unanswered_field_makes_a_condition_false_but_a_type_error_is_a_definition_fault() -> None:
+    ctx = interp.context(ADULT, {"cash": 100000}, TODAY, {"cash": False, "shares": False})
+    assert interp.evaluate("answers.shares > 1.0", ctx) is False
+    assert interp.evaluate("answers.cash + 0.5 > 100000.0", ctx) is True  # 100000 reaches CEL as a double
+    with pytest.raises(interp.DefinitionFault) as fault:
+        interp.evaluate("answers.cash + 1 > 0", ctx)
+    assert fault.value.expression == "answers.cash + 1 > 0"
+    assert interp.evaluate("answers.cash + 1 > 0", ctx, strict=False) is False  # how old histories read it
+
+
+@pytest.mark.parametrize("text", ["\ud800", "ok\udfff"])
+def test_a_lone_surrogate_is_a_user_error_not_a_crash(text: str) -> None:
+    assert check(FieldSpec("s", "text", t("S"), required=True), text) == (None, ["INVALID_CHARACTERS"])
+    snap = service(FieldSpec("s", "text", t("S")))
+    _, errors = interp.validate_step(snap, snap.steps[0], {text: "x"}, Progress(), ADULT, TODAY)
+    assert [e.code for e in errors] == ["UNKNOWN_FIELD"]
+    errors[0].path[0].encode("utf-8")  # the path can be sent back as JSON

@@ -10,7 +10,9 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,12 +29,16 @@ from onestop.engine.applications.delivery import inbox
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.crypto.signing import Signer
+from onestop.engine.data.providers import SqlRegistryProvider
 from onestop.engine.db import Database
+from onestop.engine.errors import Forbidden, InvalidInput
+from onestop.engine.identity.principal import Principal
 from onestop.engine.temporal import workflow_runner
 from onestop.workflows.application import ServiceApplicationWorkflow
-from onestop.workflows.snapshot import ServiceSnapshot
+from onestop.workflows.snapshot import PrefillSpec, ServiceSnapshot
 
-from .conftest import CITIZEN, CODEC_KEY, answers_applicant, licence_service
+from . import worker_process
+from .conftest import CIPHER, CITIZEN, CODEC_KEY, answers_applicant, licence_service
 from .test_application import ADULT, LADDER, face, fresh, through_details
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -122,11 +128,27 @@ async def _record_needs_info_reply(apps: ApplicationService, client: Client) -> 
     return app
 
 
+async def _record_redelivery(apps: ApplicationService, client: Client) -> str:
+    department = BrokenDepartment(500)
+    async with _serving(department.receive) as url:
+        failing = ApplicationService(client, apps.task_queue, apps.database,
+                                     {"renew-licence": licence_service(endpoint=url)}.get, LADDER,
+                                     delivery_retry=DELIVERY_WINDOW)
+        app = await finish(failing)
+        await until(lambda: _staff_status_is(failing, app, "DELIVERY_FAILED"), within=30)
+        department.status = 200
+        await failing.redeliver(OPERATOR, app, "redeliver-1")
+        await until(lambda: _delivered(failing, app), within=15)
+        await client.get_workflow_handle(app).signal("departmentStatus", _approved())
+    return app
+
+
 # A scenario recorded again under a new name pins the payload shape of its time: "typed-steps" carries the
 # snapshot with one class per step kind; the older ones carry the flat step class with every key.
 SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back_and_withdraw,
              "expired-draft": _record_expired, "full-application-indexed-submit": _record_full,
-             "needs-info-reply": _record_needs_info_reply, "full-application-typed-steps": _record_full}
+             "needs-info-reply": _record_needs_info_reply, "full-application-typed-steps": _record_full,
+             "delivery-failed-redelivered": _record_redelivery}
 
 
 async def test_recorded_histories_replay_with_the_current_workflow_code(
@@ -167,7 +189,7 @@ async def _status_is(apps: ApplicationService, app: str, status: str) -> bool:
 
 
 async def _listed(apps: ApplicationService, app: str) -> bool:
-    return app in [x.application_id for x in await apps.list_for_citizen("citizen-1", status="EXPIRED")]
+    return app in [x.application_id for x in (await apps.list_for_citizen("citizen-1", status="EXPIRED")).entries]
 
 
 class FlakyDepartment:
@@ -187,18 +209,27 @@ class FlakyDepartment:
         return JSONResponse({"ok": True})
 
 
-@pytest.fixture
-async def flaky() -> AsyncIterator[tuple[FlakyDepartment, str]]:
-    department = FlakyDepartment(failures=2)
-    app = Starlette(routes=[Route("/submissions", department.receive, methods=["POST"])])
+@asynccontextmanager
+async def _serving(receive: Callable[[Request], Awaitable[Response]]) -> AsyncIterator[str]:
+    """A department endpoint on a real local port; its URL."""
+    app = Starlette(routes=[Route("/submissions", receive, methods=["POST"])])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="off"))
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn exposes only a flag
         await asyncio.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield department, f"http://127.0.0.1:{port}/submissions"
-    server.should_exit = True
-    await task
+    try:
+        yield f"http://127.0.0.1:{port}/submissions"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def flaky() -> AsyncIterator[tuple[FlakyDepartment, str]]:
+    department = FlakyDepartment(failures=2)
+    async with _serving(department.receive) as url:
+        yield department, url
 
 
 @pytest.mark.slow
@@ -214,7 +245,134 @@ async def test_a_department_down_for_a_while_gets_the_submission_exactly_once(
     body = department.accepted[app]
     assert body["applicationId"] == app
     assert Signer(bytes(32)).verify_submission(body["jws"])["applicationId"] == app
-    assert [i.application_id for i in await inbox(database, "TD")] == [app]
+    assert [i.application_id for i in await inbox(database, CIPHER, "TD")] == [app]
+
+
+def _spawner(temporal_env: WorkflowEnvironment, task_queue: str, db_path: Path
+             ) -> Callable[..., subprocess.Popen[bytes]]:
+    address = temporal_env.client.service_client.config.target_host
+
+    def spawn(mode: str = "fake") -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(  # noqa: S603 - our own test helper
+            [sys.executable, "-m", "tests.workflows.worker_process", address, task_queue, str(db_path), mode],
+            cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == b"ready"
+        return process
+
+    return spawn
+
+
+class BrokenDepartment:
+    """A department endpoint answering ``status`` to every delivery until it is repaired, then accepting once per
+    Idempotency-Key."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.attempts: list[str] = []
+        self.accepted: dict[str, dict[str, str]] = {}
+
+    async def receive(self, request: Request) -> Response:
+        key = request.headers["idempotency-key"]
+        self.attempts.append(key)
+        if self.status != 200:
+            return JSONResponse({"error": "broken"}, status_code=self.status)
+        if key in self.accepted:
+            return JSONResponse({"error": "duplicate"}, status_code=409)
+        self.accepted[key] = await request.json()
+        return JSONResponse({"ok": True})
+
+
+@pytest.fixture
+async def broken() -> AsyncIterator[tuple[BrokenDepartment, str]]:
+    department = BrokenDepartment(500)
+    async with _serving(department.receive) as url:
+        yield department, url
+
+
+def _staff(*roles: str) -> Principal:
+    return Principal(sub=f"td-{'-'.join(roles)}", kind="staff", acr="urn:onestop:acr:standard", amr=("pwd",),
+                     auth_time=datetime.now(UTC), department="TD", roles=roles)
+
+
+CASEWORKER = _staff("caseworker")
+OPERATOR = _staff("operator")  # alone the role opens no inbox, yet it redelivers
+DELIVERY_WINDOW = timedelta(seconds=4)
+
+
+async def _staff_status_is(apps: ApplicationService, app: str, status: str) -> bool:
+    return (await apps.get_for_staff(CASEWORKER, app)).status == status
+
+
+@pytest.mark.slow
+async def test_a_delivery_failing_past_its_window_waits_for_an_operator_and_the_citizen_sees_submitted(
+    client: Client, task_queue: str, database: Database, worker: Worker, broken: tuple[BrokenDepartment, str]
+) -> None:
+    department, url = broken
+    apps = ApplicationService(client, task_queue, database, {"renew-licence": licence_service(endpoint=url)}.get,
+                              LADDER, delivery_retry=DELIVERY_WINDOW)
+    app = await finish(apps)
+    began = asyncio.get_running_loop().time()
+    await until(lambda: _staff_status_is(apps, app, "DELIVERY_FAILED"), within=30)
+    # Attempts at 0, 1 and 3 s (backoff from 1 s, doubling); the next would fall outside the 4 s window.
+    assert 2 <= len(department.attempts) <= 4, department.attempts
+    assert asyncio.get_running_loop().time() - began < 15
+    staff_view = await apps.get_for_staff(CASEWORKER, app)
+    assert staff_view.timeline[-1].status == "DELIVERY_FAILED"
+    assert "500" in (staff_view.timeline[-1].message or "")
+    inbox_page = await apps.department_inbox(CASEWORKER)
+    assert [(e.application_id, e.status) for e in inbox_page.entries] == [(app, "DELIVERY_FAILED")]
+    assert set(department.attempts) == {app}  # one Idempotency-Key for every attempt
+    # The citizen sees "received, being processed": SUBMITTED, in the view, the timeline and the list.
+    view = await apps.get(app, "citizen-1")
+    assert view.status == "SUBMITTED"
+    assert [t.status for t in view.timeline][-1] == "SUBMITTED"
+    assert "DELIVERY_FAILED" not in [t.status for t in view.timeline]
+    listed = await apps.list_for_citizen("citizen-1", status="SUBMITTED")
+    assert [(e.application_id, e.status) for e in listed.entries] == [(app, "SUBMITTED")]
+    assert (await apps.list_for_citizen("citizen-1", status="DELIVERY_FAILED")).entries == []
+    # Staff cannot move on what the department never received.
+    with pytest.raises(InvalidInput, match="delivery failed"):
+        await apps.update_status(CASEWORKER, app, "IN_REVIEW")
+
+    # A caseworker may not redeliver; once the endpoint is fixed an operator does, and it arrives exactly once.
+    with pytest.raises(Forbidden, match="operator"):
+        await apps.redeliver(CASEWORKER, app)
+    with pytest.raises(Forbidden):
+        await apps.department_inbox(OPERATOR)
+    failed_attempts = len(department.attempts)
+    department.status = 200
+    redelivered = await apps.redeliver(OPERATOR, app, "redeliver-1")
+    assert redelivered.status == "SUBMITTED"
+    await until(lambda: _delivered(apps, app), within=15)
+    assert len(department.attempts) == failed_attempts + 1
+    assert list(department.accepted) == [app]
+    citizen_view = await apps.get(app, "citizen-1")
+    assert citizen_view.status == "SUBMITTED"
+    # What arrives is the submission as the citizen made it, not stamped with the redelivery's time.
+    signed = Signer(bytes(32)).verify_submission(department.accepted[app]["jws"])
+    assert signed["submittedAt"] == next(t.at for t in citizen_view.timeline if t.status == "SUBMITTED").isoformat()
+    with pytest.raises(InvalidInput, match="only an application whose delivery failed"):
+        await apps.redeliver(OPERATOR, app, "redeliver-2")
+    # The same client mutation id answers again without a second delivery.
+    assert (await apps.redeliver(OPERATOR, app, "redeliver-1")).application_id == app
+    await apps.update_status(CASEWORKER, app, "IN_REVIEW")
+    assert len(department.attempts) == failed_attempts + 1
+
+
+@pytest.mark.slow
+async def test_a_delivery_the_department_refuses_for_good_fails_after_one_attempt(
+    client: Client, task_queue: str, database: Database, worker: Worker, broken: tuple[BrokenDepartment, str]
+) -> None:
+    department, url = broken
+    department.status = 400
+    apps = ApplicationService(client, task_queue, database, {"renew-licence": licence_service(endpoint=url)}.get,
+                              LADDER, delivery_retry=timedelta(hours=1))
+    app = await finish(apps)
+    await until(lambda: _staff_status_is(apps, app, "DELIVERY_FAILED"), within=15)
+    assert department.attempts == [app]
+    assert (await apps.get(app, "citizen-1")).status == "SUBMITTED"
 
 
 @pytest.mark.slow
@@ -225,17 +383,7 @@ async def test_killing_the_worker_mid_application_loses_nothing(
     database = Database(f"sqlite+aiosqlite:///{db_path}")
     await database.create_all()
     task_queue = f"crash-{uuid.uuid4()}"
-    address = temporal_env.client.service_client.config.target_host
-
-    def spawn() -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(  # noqa: S603 - our own test helper
-            [sys.executable, "-m", "tests.workflows.worker_process", address, task_queue, str(db_path)],
-            cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
-        )
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == b"ready"
-        return process
-
+    spawn = _spawner(temporal_env, task_queue, db_path)
     apps = apps_for(client, task_queue, database, licence_service())
     first = spawn()
     try:
@@ -259,6 +407,57 @@ async def test_killing_the_worker_mid_application_loses_nothing(
         await database.close()
 
 
+@pytest.mark.slow
+async def test_a_prefill_on_a_killed_worker_is_retried_in_seconds_and_logged_once(
+    temporal_env: WorkflowEnvironment, client: Client, tmp_path: Path
+) -> None:
+    db_path = tmp_path / "crash.db"
+    database = Database(f"sqlite+aiosqlite:///{db_path}")
+    await database.create_all()
+    data = worker_process.data_services(database)
+    await data.profiles.update("sub-crash", {"nameEn": "CHAN Tai Man", "hkid": "A123456(3)"})
+    citizen = await data.citizens.ensure("sub-crash")
+    registry = data.providers.get("td-licensing")
+    assert isinstance(registry, SqlRegistryProvider)
+    await registry.put(citizen.id, "driving-licence", {"number": "DL123"}, datetime.now(UTC))
+    service = licence_service()
+    prefill = service.steps[0]
+    assert isinstance(prefill, PrefillSpec)
+    service = replace(service, steps=[replace(prefill, items=[*prefill.items, "td-licensing.driving-licence"]),
+                                      *service.steps[1:]])
+    task_queue = f"crash-{uuid.uuid4()}"
+    spawn = _spawner(temporal_env, task_queue, db_path)
+    apps = apps_for(client, task_queue, database, service)
+    first = spawn("gateway-hang")
+    second = None
+    try:
+        view = await apps.start(citizen.ref, ADULT, "renew-licence", fresh())
+        app = view.application_id
+        grant = asyncio.create_task(apps.grant_consent(app, citizen.ref, "prefill"))
+        assert first.stdout is not None
+        # The first attempt has read the data and logged it; the worker dies before it can report.
+        assert await asyncio.to_thread(first.stdout.readline) == b"fetched\n"
+        _kill(first)
+        second = spawn("gateway")
+        began = asyncio.get_running_loop().time()
+        view = await asyncio.wait_for(grant, timeout=60)
+        waited = asyncio.get_running_loop().time() - began
+        # Before heartbeats the retry waited out the 30 s start-to-close timeout.
+        assert waited < 10, f"the grant completed {waited:.1f} s after the new worker started"
+        assert view.completed == ["prefill"]
+        assert view.prefilled["name"].value == "CHAN Tai Man"
+        entries = (await data.access_log.list("sub-crash")).entries
+        assert sorted(e.provider_id for e in entries if e.application_id == app) == ["eme", "td-licensing"]
+        assert {e.outcome for e in entries} == {"allowed"}
+        assert len(await data.consents.list("sub-crash")) == 1
+        assert await data.access_log.verify_chain(citizen.id) == 2
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                _kill(process)
+        await database.close()
+
+
 def _kill(process: subprocess.Popen[bytes]) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -275,5 +474,5 @@ async def test_history_stays_small_per_citizen_action(
     events = (await client.get_workflow_handle(app).fetch_history()).events
     # An accepted Update costs 5 events (its workflow task's 3, accepted, completed); an activity 3 plus its
     # task; local activities and patches one marker each; the rest is start, timer and search attributes.
-    updates, activities, markers, overhead = 8, 2, 3, 10
+    updates, activities, markers, overhead = 8, 2, 4, 10
     assert len(events) <= 5 * updates + 4 * activities + markers + overhead, len(events)

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 if TYPE_CHECKING:
     from onestop.engine.container import Engine
 
-from onestop.engine.applications import delivery
+from onestop.engine import metrics
+from onestop.engine.applications import delivery, index
 from onestop.engine.catalogue_store import CatalogueStore
+from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.consent import Consent
 from onestop.engine.data.gateway import DataGateway, FetchResult
-from onestop.engine.db import ApplicationRow, Database
+from onestop.engine.db import Database
 from onestop.engine.errors import EngineError
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.contracts import (
@@ -44,35 +46,44 @@ class ApplicationActivities:
     signer: Signer
     prefill_port: Prefill
     http: httpx.AsyncClient
+    cipher: FieldCipher  # the data key's cipher: the inbox copy of a submission is personal data at rest
     http_delivery: bool = True
     events: EventSink = NO_EVENTS
 
     @activity.defn(name=Activity.PREFILL)
     async def prefill(self, request: PrefillRequest) -> PrefillResult:
-        return await self.prefill_port(request)
+        if not request.fetch_id:
+            # Run and activity id are the same on every attempt of this activity and differ for the next prefill
+            # (a new grant after going back is a new fetch), which is what the idempotency keys need.
+            info = activity.info()
+            request = replace(request, fetch_id=f"{info.workflow_run_id}/{info.activity_id}")
+        return await heartbeating(self.prefill_port(request))
 
     @activity.defn(name=Activity.ALLOCATE_REFERENCE)
     async def allocate_reference(self, request: ReferenceRequest) -> str:
         reference = await delivery.allocate_reference(self.database, request.application_id, request.department,
                                                       request.year)
         if request.index is not None:
-            await record(self.database, replace(request.index, reference_number=reference))
+            await index.record(self.database, replace(request.index, reference_number=reference))
         return reference
 
     @activity.defn(name=Activity.DELIVER)
     async def deliver_submission(self, submission: Submission) -> DeliveryReceipt:
+        return await heartbeating(self._deliver(submission))
+
+    async def _deliver(self, submission: Submission) -> DeliveryReceipt:
         signed = self.signer.sign_submission(
             application_id=submission.application_id, service_slug=submission.service_id,
             service_hash=submission.content_hash, department=submission.department,
             citizen_ref=submission.citizen_ref, answers=submission.answers,
             consents=[c for c in submission.consents.values() if c not in ("granted", "declined")],
             assurance=submission.assurance, auth_time=None, submitted_at=submission.submitted_at,
-            reference_number=submission.reference_number,
+            reference_number=submission.reference_number, provenance=submission.provenance,
         )
         # The SQL inbox always receives it (the embedded default); an HTTP endpoint too when delivery over
         # HTTP is enabled (production). Both are keyed on the application id, so retries never duplicate.
         fresh = await delivery.deliver_to_inbox(
-            self.database, application_id=submission.application_id, department=submission.department,
+            self.database, self.cipher, application_id=submission.application_id, department=submission.department,
             reference_number=submission.reference_number, service_id=submission.service_id,
             citizen_ref=submission.citizen_ref, jws=signed.jws,
         )
@@ -86,51 +97,53 @@ class ApplicationActivities:
                                    department=submission.department, reason=type(exc).__name__)
                 if not isinstance(exc, delivery.DeliveryFailed):
                     raise  # transient: the activity retries
+                metrics.DELIVERIES.labels("http", "failed").inc()
                 raise ApplicationError(exc.message, type=exc.code, non_retryable=True) from exc
             channel = "http"
+        metrics.DELIVERIES.labels(channel, "delivered" if fresh else "duplicate").inc()
+        if fresh:
+            metrics.APPLICATIONS_SUBMITTED.labels(submission.service_id).inc()
         return DeliveryReceipt(submission.application_id, channel, duplicate=not fresh)
 
     @activity.defn(name=Activity.INDEX)
     async def index_application(self, entry: IndexEntry) -> None:
-        await record(self.database, entry)
+        await index.record(self.database, entry)
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
         return [self.prefill, self.allocate_reference, self.deliver_submission, self.index_application]
 
 
-async def record(db: Database, entry: IndexEntry) -> None:
-    """Upsert the index row; an older update never overwrites a newer one (safe under concurrent writers)."""
-    for _ in range(2):
-        try:
-            async with db.session() as session:
-                row = await session.get(ApplicationRow, entry.application_id)
-                if row is None:
-                    session.add(ApplicationRow(
-                        application_id=entry.application_id, citizen_ref=entry.citizen_ref,
-                        service_id=entry.service_id, department=entry.department, status=entry.status,
-                        reference_number=entry.reference_number, created_at=entry.created_at,
-                        updated_at=entry.updated_at,
-                    ))
-                elif entry.updated_at >= row.updated_at:
-                    row.status = entry.status
-                    row.reference_number = entry.reference_number or row.reference_number
-                    row.updated_at = entry.updated_at
-            return
-        except IntegrityError:
-            continue  # another writer inserted the row first; update it on the next pass
+T = TypeVar("T")
+
+HEARTBEAT_EVERY = 0.5
+"""Seconds between heartbeats of a running I/O activity; the workflow's heartbeat timeout is a few of these."""
+
+
+async def heartbeating(work: Awaitable[T]) -> T:
+    """Await ``work`` while heartbeating, so Temporal learns within seconds that a killed worker's attempt is
+    gone and retries it elsewhere, instead of waiting out the whole start-to-close timeout."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        task.cancel()
 
 
 def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore) -> Prefill:
     """The prefill port over the consent gateway: one consent artefact for exactly the step's items."""
 
     async def prefill(request: PrefillRequest) -> PrefillResult:
-        level = catalogue.catalogue.assurance_level(request.assurance)
+        level = catalogue.catalogue.assurance.level(request.assurance)
         try:
             consent, result = await _gateway_prefill(gateway, request, level.acr if level else request.assurance)
         except EngineError as exc:
             # A refusal (no such citizen, consent revoked, provider said no) does not improve with retries.
             raise ApplicationError(exc.message, type=exc.code, non_retryable=not _transient(exc)) from exc
-        items = [PrefillItem(ref, _jsonable(fetched.value), fetched.source_department)
+        items = [PrefillItem(ref, _jsonable(fetched.value), fetched.source_department, fetched.verified)
                  for ref, fetched in result.items.items()]
         return PrefillResult(consent_id=consent.id, items=items)
 
@@ -148,6 +161,7 @@ async def _gateway_prefill(gateway: DataGateway, request: PrefillRequest, acr: s
         items=request.items, purpose=request.purpose, acr=acr,
         lawful_basis=request.lawful_basis, mode="standing" if request.mode == "standing" else "one-off",
         valid_for=timedelta(seconds=request.valid_for_seconds) if request.valid_for_seconds else None,
+        fetch_id=request.fetch_id or None,
     )
 
 
@@ -167,4 +181,5 @@ def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivi
     """The worker's activities over the engine's services."""
     return ApplicationActivities(database=engine.database, signer=engine.data.signer,
                                  prefill_port=gateway_prefill(engine.data.gateway, engine.catalogue), http=http,
-                                 http_delivery=not engine.settings.development, events=engine.security.events)
+                                 cipher=engine.data.cipher, http_delivery=not engine.settings.development,
+                                 events=engine.security.events)

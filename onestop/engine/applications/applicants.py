@@ -7,12 +7,16 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
+from onestop.catalogue import Service
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.crypto.cipher import FieldCipher
-from onestop.engine.data.profiles import CitizenDirectory, ProfileService
-from onestop.engine.errors import EngineError
+from onestop.engine.data.gateway import DataGateway
+from onestop.engine.data.profiles import Citizen, CitizenDirectory, ProfileService
 from onestop.engine.identity.principal import Principal
 from onestop.workflows.interpreter import Applicant
+
+DATE_OF_BIRTH = "dateOfBirth"
+"""The e-ME item whose ``verifiedBy`` names the authoritative date of birth that ``citizen.age`` is computed from."""
 
 _REF_CACHE_SIZE = 10_000
 
@@ -26,10 +30,11 @@ class Applicants:
     """Citizen references, the applicant context a workflow sees, and resume-token references."""
 
     def __init__(self, citizens: CitizenDirectory, profiles: ProfileService, cipher: FieldCipher,
-                 catalogue: CatalogueStore, *,
+                 catalogue: CatalogueStore, gateway: DataGateway, *,
                  today: Callable[[], date] = lambda: datetime.now(UTC).date()) -> None:
         self._citizens = citizens
         self._profiles = profiles
+        self._gateway = gateway
         self._cipher = cipher
         self._catalogue = catalogue
         self._today = today
@@ -46,22 +51,39 @@ class Applicants:
             self._refs[principal.sub] = ref
         return ref
 
-    async def context_of(self, principal: Principal) -> tuple[str, Applicant]:
-        """The reference and the attributes a workflow may see: age, age group, assurance."""
+    async def context_of(self, principal: Principal, service_slug: str | None = None) -> tuple[str, Applicant]:
+        """The reference and the attributes a workflow may see: age, age group, assurance.
+
+        The age is read only when the service's rules use it, and only from the authoritative record (through the
+        gateway, logged): a self-declared date of birth in the e-ME profile never decides eligibility.
+        """
         citizen = await self._citizens.ensure(principal.sub)
         catalogue = self._catalogue.catalogue
+        service = catalogue.service(service_slug) if service_slug else None
         age: int | None = None
         age_group: str | None = None
-        try:
-            born = (await self._profiles.get(principal.sub)).date_of_birth
-        except EngineError:
-            born = None
+        born = await self._date_of_birth(citizen, service, principal.acr) if service is not None else None
         if born is not None:
             today = self._today()
             age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
             age_group = catalogue.age_group_for(age).id
-        level = catalogue.level_for_acr(principal.acr)
+        level = catalogue.assurance.level_for_acr(principal.acr)
         return citizen.ref, Applicant(age=age, age_group=age_group, assurance=level.id if level else "basic")
+
+    async def _date_of_birth(self, citizen: Citizen, service: Service, acr: str) -> date | None:
+        ref = self._profiles.verified_items().get(DATE_OF_BIRTH)
+        if ref is None or not _reads_age(service):
+            return None
+        facts = await self._gateway.eligibility_facts(
+            citizen, [ref], service_slug=service.id, service_hash=service.content_hash,
+            department=service.department, acr=acr)
+        fetched = facts.items.get(ref)
+        if fetched is None:
+            return None
+        try:
+            return date.fromisoformat(str(fetched.value))
+        except ValueError:
+            return None
 
     def resume_refs(self, token: str) -> tuple[str, ...]:
         """The references a resume token stands for: under the current data key first (what a new application is
@@ -74,5 +96,16 @@ class Applicants:
 
     def anonymous(self) -> Applicant:
         """What a workflow may see of an applicant without a login: not logged in, age unknown, lowest level."""
-        levels = self._catalogue.catalogue.taxonomy.assurance_levels
-        return Applicant(age=None, age_group=None, assurance=levels[0].id if levels else "basic", logged_in=False)
+        weakest = self._catalogue.catalogue.assurance.levels[0]
+        return Applicant(age=None, age_group=None, assurance=weakest.id, logged_in=False)
+
+
+def _reads_age(service: Service) -> bool:
+    """Whether any rule of the service reads ``citizen.age`` or ``citizen.ageGroup``."""
+    expressions = [service.eligibility.when] if service.eligibility is not None else []
+    for step in service.steps:
+        expressions += [step.when] if step.when is not None else []
+    for field in service.all_fields():
+        expressions += [field.when] if field.when is not None else []
+        expressions += [rule.check for rule in field.rules]
+    return any("citizen.age" in expression.source for expression in expressions)

@@ -1,4 +1,4 @@
-"""Getting a submission to its department exactly once, plus the application index and reference numbers.
+"""Getting a submission to its department exactly once, plus reference numbers.
 
 The SQL inbox insert is keyed on the application id, so a retried activity finds its own row instead of
 adding a second. The HTTP channel sends the same ``Idempotency-Key`` on every attempt; receivers dedupe on it.
@@ -15,6 +15,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.db import Database, InboxRow, ReferenceRow
 from onestop.engine.errors import EngineError
 
@@ -53,17 +54,25 @@ async def allocate_reference(db: Database, application_id: str, department: str,
     return f"{row.department}-{row.year}-{row.seq:06d}"
 
 
+def _aad(application_id: str) -> str:
+    return f"department_inbox.jws|{application_id}"
+
+
 async def deliver_to_inbox(
-    db: Database, *, application_id: str, department: str, reference_number: str, service_id: str,
-    citizen_ref: str, jws: str,
+    db: Database, cipher: FieldCipher, *, application_id: str, department: str, reference_number: str,
+    service_id: str, citizen_ref: str, jws: str,
 ) -> bool:
-    """Insert into the department inbox; False when this application was already delivered."""
+    """Insert into the department inbox; False when this application was already delivered.
+
+    The JWS carries the citizen's answers in its (only base64url-encoded) payload, so it is stored encrypted
+    with the data key, bound to its row like every other personal value.
+    """
     async with db.session() as session:
         if await session.get(InboxRow, application_id) is not None:
             return False
         session.add(InboxRow(application_id=application_id, department=department,
                              reference_number=reference_number, service_id=service_id,
-                             citizen_ref=citizen_ref, jws=jws))
+                             citizen_ref=citizen_ref, jws=cipher.encrypt(jws.encode(), _aad(application_id))))
     return True
 
 
@@ -84,11 +93,14 @@ async def deliver_http(client: httpx.AsyncClient, url: str, *, application_id: s
     raise DeliveryFailed(None, f"department endpoint answered HTTP {response.status_code}; check its configuration")
 
 
-async def inbox(db: Database, department: str, *, limit: int = 100, offset: int = 0) -> Sequence[InboxItem]:
+async def inbox(db: Database, cipher: FieldCipher, department: str, *, limit: int = 100,
+                offset: int = 0) -> Sequence[InboxItem]:
+    """A department's received submissions, newest first, each with its signed JWS as delivered."""
     async with db.session() as session:
         rows = await session.scalars(
             select(InboxRow).where(InboxRow.department == department)
             .order_by(InboxRow.received_at.desc(), InboxRow.application_id).limit(limit).offset(offset)
         )
-        return [InboxItem(r.application_id, r.department, r.reference_number, r.service_id, r.jws, r.received_at)
+        return [InboxItem(r.application_id, r.department, r.reference_number, r.service_id,
+                          cipher.decrypt(r.jws, _aad(r.application_id)).decode(), r.received_at)
                 for r in rows]

@@ -6,11 +6,10 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -20,35 +19,46 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from onestop.engine.applications.activities import record
-from onestop.engine.catalogue_store import CatalogueStore
-from onestop.engine.db import ApplicationRow, Database
-from onestop.engine.errors import EngineError, Forbidden, NotFound
+from onestop.engine import metrics
+from onestop.engine.applications import index
+from onestop.engine.applications.index import IndexPage, IndexPosition
+from onestop.engine.applications.snapshots import SnapshotStore
+from onestop.engine.db import Database
+from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
 from onestop.engine.security.alerts import OPERATOR_ROLE, SecurityAlerts, StepUpLocked
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
-from onestop.engine.temporal import CITIZEN_REF, DEPARTMENT, SERVICE_ID, STATUS
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.contracts import (
+    CITIZEN_REF_ATTRIBUTE,
+    DEPARTMENT_ATTRIBUTE,
     DEPARTMENT_STATUSES,
+    MESSAGE_MAX_CHARS,
+    QUERY_SNAPSHOT,
     QUERY_STATE,
+    REFUSED,
+    SERVICE_ID_ATTRIBUTE,
     SIGNAL_DEPARTMENT_STATUS,
+    STATUS_ATTRIBUTE,
     TERMINAL,
+    TIMELINE_MAX_ENTRIES,
     ApplicationInput,
     ApplicationView,
     DepartmentStatus,
     IndexEntry,
     InfoResponse,
     OpenInput,
+    Redeliver,
     Status,
     StepAction,
     StepAnswers,
     StepUpProof,
+    TimelineEntry,
     Update,
     Withdraw,
 )
-from onestop.workflows.interpreter import Applicant, FieldError
+from onestop.workflows.interpreter import Applicant
 from onestop.workflows.snapshot import ServiceSnapshot
 
 UpdateInput = StepAnswers | StepAction | StepUpProof | Withdraw | InfoResponse
@@ -62,19 +72,25 @@ APPROVER_ROLE = "approver"
 DECISIONS = frozenset({Status.APPROVED, Status.REJECTED})
 
 
-class ApplicationRefused(EngineError):
-    """The workflow refused an action; ``errors`` say which answers and why (nothing was changed)."""
+def citizen_view(view: ApplicationView) -> ApplicationView:
+    """The application as its citizen sees it: a failed delivery reads as SUBMITTED ("received, being processed").
 
-    code = "INVALID_INPUT"
+    Delivery is the platform's and the department's to fix, and the citizen can do nothing about it, so they
+    see neither the failure nor the operator's redelivery; staff and operators see both.
+    """
+    if view.status != Status.DELIVERY_FAILED and all(t.status != Status.DELIVERY_FAILED for t in view.timeline):
+        return view
+    timeline: list[TimelineEntry] = []
+    submitted = False
+    for entry in view.timeline:
+        if entry.status == Status.DELIVERY_FAILED or (entry.status == Status.SUBMITTED and submitted):
+            continue  # the failure, and the SUBMITTED of each redelivery after it
+        submitted = submitted or entry.status == Status.SUBMITTED
+        timeline.append(entry)
+    status = Status.SUBMITTED if view.status == Status.DELIVERY_FAILED else view.status
+    return replace(view, status=status, timeline=timeline)
 
-    def __init__(self, errors: Sequence[FieldError]) -> None:
-        first = errors[0] if errors else FieldError([], "INVALID_INPUT", {"en": "invalid input"})
-        super().__init__(first.code, first.message.get("en", "invalid input"), first.path)
-        self.errors = list(errors)
 
-
-_STAFF_VISIBLE = (Status.SUBMITTED, Status.IN_REVIEW, Status.NEEDS_INFO, Status.APPROVED, Status.REJECTED,
-                  Status.WITHDRAWN)
 
 
 def application_id_for(citizen_ref: str, service_id: str, client_mutation_id: str | None) -> str:
@@ -88,65 +104,83 @@ def application_id_for(citizen_ref: str, service_id: str, client_mutation_id: st
     return f"app-{digest[:32]}"
 
 
-@dataclass(frozen=True)
-class IndexedApplication:
-    application_id: str
-    service_id: str
-    department: str
-    status: str
-    reference_number: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
 class ApplicationService:
     events: EventSink = NO_EVENTS
     # Face step-up locks set by the anomaly detector; None where no detector runs (unit tests, tools).
     alerts: SecurityAlerts | None = None
 
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
-                 ladder: AssuranceLadder | None = None, *, history_limit: int = 0) -> None:
+                 ladder: AssuranceLadder | None = None, *, history_limit: int = 0,
+                 store: SnapshotStore | None = None, delivery_retry: timedelta | None = None) -> None:
         self.client = client
+        self.delivery_retry = delivery_retry
         self.task_queue = task_queue
         self.database = database
         self.snapshots = snapshots
         self.ladder = ladder
         self.history_limit = history_limit
-        self.refs: dict[str, str] = {}  # subject -> pseudonymous citizen reference
+        self.store = store if store is not None else SnapshotStore(database)
 
     # ---- citizen actions ----
 
+    def check_assurance(self, principal: Principal, service_slug: str, *, now: datetime | None = None) -> None:
+        """Raise the RFC 9470 challenge when the caller's token is below the service's assurance level.
+
+        Called before anything about the citizen is read for the service (eligibility facts, prefill), so a weak
+        token learns nothing and causes no data access.
+        """
+        snapshot = self.snapshots(service_slug)
+        if snapshot is None or self.ladder is None:
+            return
+        require_assurance(principal, rank_of=self.ladder.rank_of, acr_of=self.ladder.acr_of,
+                          level=snapshot.assurance, now=now or datetime.now(UTC))
+
+    def level_of(self, principal: Principal | None) -> str:
+        """The assurance level id a later action carries to the workflow: the token's, or "unknown" (ranked below
+        every level) for an acr the ladder does not know; empty without a token (no check, see the contracts)."""
+        if principal is None:
+            return ""
+        level = self.ladder.level_for_acr(principal.acr) if self.ladder is not None else None
+        return level.id if level is not None else (principal.acr or "unknown")
+
     async def start(self, citizen_ref: str, citizen: Applicant, service_slug: str,
-                    client_mutation_id: str | None = None) -> ApplicationView:
+                    client_mutation_id: str | None = None, *, principal: Principal | None = None
+                    ) -> ApplicationView:
+        _check_client_mutation_id(client_mutation_id)
         snapshot = self.snapshots(service_slug)
         if snapshot is None:
             raise NotFound("service", service_slug)
+        if principal is not None:
+            self.check_assurance(principal, service_slug)
         if not citizen.logged_in and snapshot.eligibility_when and "citizen.age" in snapshot.eligibility_when:
             # Without a login the age is unknown; saying "not eligible" would be wrong for most people.
-            raise ApplicationRefused([FieldError(["serviceSlug"], "LOGIN_REQUIRED", {
+            raise InvalidInput([FieldError(["serviceSlug"], "LOGIN_REQUIRED", {
                 "en": "This service checks your age, which needs a login: log in and start again.",
                 "tc": "此服務需要核實你的年齡，請先登入再開始申請。"})])
         application_id = application_id_for(citizen_ref, snapshot.id, client_mutation_id)
+        await self.store.put(snapshot)
         now = datetime.now(UTC)
         operation = WithStartWorkflowOperation(
             ServiceApplicationWorkflow.run,
-            ApplicationInput(application_id, snapshot, citizen_ref, citizen, now, history_limit=self.history_limit),
+            ApplicationInput(application_id, snapshot, citizen_ref, citizen, now, history_limit=self.history_limit,
+                             delivery_retry_seconds=self._delivery_retry_seconds()),
             id=application_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             search_attributes=TypedSearchAttributes([
-                SearchAttributePair(SERVICE_ID, snapshot.id), SearchAttributePair(CITIZEN_REF, citizen_ref),
-                SearchAttributePair(STATUS, Status.DRAFT.value), SearchAttributePair(DEPARTMENT, snapshot.department),
+                SearchAttributePair(SERVICE_ID_ATTRIBUTE, snapshot.id),
+                SearchAttributePair(CITIZEN_REF_ATTRIBUTE, citizen_ref),
+                SearchAttributePair(STATUS_ATTRIBUTE, Status.DRAFT.value),
+                SearchAttributePair(DEPARTMENT_ATTRIBUTE, snapshot.department),
             ]),
         )
         view: ApplicationView = await self.client.execute_update_with_start_workflow(
             Update.OPEN, OpenInput(client_mutation_id), start_workflow_operation=operation,
             result_type=ApplicationView,
         )
-        await record(self.database, IndexEntry(
-            application_id, citizen_ref, snapshot.id, snapshot.department, view.status,
-            view.reference_number, view.created_at, view.updated_at,
-        ))
+        view = await self._complete(view)
+        await self._index(view)
+        metrics.APPLICATIONS_STARTED.labels(snapshot.id).inc()
         return view
 
     async def owner_among(self, application_id: str, candidates: Sequence[str]) -> str:
@@ -164,52 +198,64 @@ class ApplicationService:
         view = await self._query(application_id)
         if view.citizen_ref != citizen_ref:
             raise NotFound("application", application_id)
-        return view
+        return citizen_view(view)
 
     async def submit_step(self, application_id: str, citizen_ref: str, step_id: str, answers: dict[str, Any],
-                          client_mutation_id: str | None = None) -> ApplicationView:
+                          client_mutation_id: str | None = None, *,
+                          principal: Principal | None = None) -> ApplicationView:
         return await self._update(application_id, citizen_ref, Update.SUBMIT_STEP,
-                                  StepAnswers(step_id, answers, client_mutation_id, citizen_ref), client_mutation_id)
+                                  StepAnswers(step_id, answers, client_mutation_id, citizen_ref,
+                                              self.level_of(principal)), client_mutation_id, principal)
 
     async def grant_consent(self, application_id: str, citizen_ref: str, step_id: str,
-                            client_mutation_id: str | None = None) -> ApplicationView:
+                            client_mutation_id: str | None = None, *,
+                            principal: Principal | None = None) -> ApplicationView:
         return await self._update(application_id, citizen_ref, Update.GRANT_CONSENT,
-                                  StepAction(step_id, client_mutation_id, citizen_ref), client_mutation_id)
+                                  StepAction(step_id, client_mutation_id, citizen_ref, self.level_of(principal)),
+                                  client_mutation_id, principal)
 
     async def decline_consent(self, application_id: str, citizen_ref: str, step_id: str,
-                              client_mutation_id: str | None = None) -> ApplicationView:
+                              client_mutation_id: str | None = None, *,
+                              principal: Principal | None = None) -> ApplicationView:
         return await self._update(application_id, citizen_ref, Update.DECLINE_CONSENT,
-                                  StepAction(step_id, client_mutation_id, citizen_ref), client_mutation_id)
+                                  StepAction(step_id, client_mutation_id, citizen_ref, self.level_of(principal)),
+                                  client_mutation_id, principal)
 
     async def go_back(self, application_id: str, citizen_ref: str, step_id: str,
-                      client_mutation_id: str | None = None) -> ApplicationView:
+                      client_mutation_id: str | None = None, *,
+                      principal: Principal | None = None) -> ApplicationView:
         return await self._update(application_id, citizen_ref, Update.GO_BACK,
-                                  StepAction(step_id, client_mutation_id, citizen_ref), client_mutation_id)
+                                  StepAction(step_id, client_mutation_id, citizen_ref, self.level_of(principal)),
+                                  client_mutation_id, principal)
 
     async def withdraw(self, application_id: str, citizen_ref: str,
-                       client_mutation_id: str | None = None) -> ApplicationView:
+                       client_mutation_id: str | None = None, *,
+                       principal: Principal | None = None) -> ApplicationView:
         try:
             return await self._update(application_id, citizen_ref, Update.WITHDRAW,
-                                      Withdraw(client_mutation_id, citizen_ref), client_mutation_id)
-        except ApplicationRefused as exc:
+                                      Withdraw(client_mutation_id, citizen_ref, self.level_of(principal)),
+                                      client_mutation_id, principal)
+        except InvalidInput as exc:
             if exc.code != "APPLICATION_CLOSED":
                 raise
             view = await self.get(application_id, citizen_ref)
-            raise ApplicationRefused([FieldError([], "NOT_WITHDRAWABLE", {
+            raise InvalidInput([FieldError([], "NOT_WITHDRAWABLE", {
                 "en": f"The application is {view.status}; it can no longer be withdrawn.",
                 "tc": f"申請狀態為 {view.status}，已不能撤回。"})]) from exc
 
     async def respond(self, application_id: str, citizen_ref: str, message: str,
-                      client_mutation_id: str | None = None) -> ApplicationView:
+                      client_mutation_id: str | None = None, *,
+                      principal: Principal | None = None) -> ApplicationView:
         """The citizen's reply to a NEEDS_INFO request: on the timeline, and the application is IN_REVIEW again."""
         try:
             return await self._update(application_id, citizen_ref, Update.RESPOND,
-                                      InfoResponse(message, client_mutation_id, citizen_ref), client_mutation_id)
-        except ApplicationRefused as exc:
+                                      InfoResponse(message, client_mutation_id, citizen_ref,
+                                                   self.level_of(principal)), client_mutation_id, principal)
+        except InvalidInput as exc:
             if exc.code != "APPLICATION_CLOSED":
                 raise
             view = await self.get(application_id, citizen_ref)
-            raise ApplicationRefused([FieldError([], "NOT_AWAITING_INFO", {
+            raise InvalidInput([FieldError([], "NOT_AWAITING_INFO", {
                 "en": f"The application is {view.status}; there is no request to reply to.",
                 "tc": f"申請狀態為 {view.status}；沒有需要回覆的要求。"})]) from exc
 
@@ -233,11 +279,10 @@ class ApplicationService:
                             client_mutation_id, citizen_ref, principal.txn or "")
         try:
             view = await self._update(application_id, citizen_ref, Update.COMPLETE_STEP_UP, proof,
-                                      client_mutation_id)
+                                      client_mutation_id, principal)
             self.events.record(EventKind.STEP_UP_PASSED, citizen_ref=citizen_ref, service=view.service_id,
                                acr=principal.acr)
-            return view
-        except ApplicationRefused as refused:
+        except InvalidInput as refused:
             if refused.code != "INSUFFICIENT_USER_AUTHENTICATION" or ladder is None:
                 raise
             self.events.record(EventKind.STEP_UP_CHALLENGED, citizen_ref=citizen_ref, acr=principal.acr)
@@ -252,26 +297,26 @@ class ApplicationService:
                 binding=step_up_binding(application_id, step_id) if ladder.top.id == level else None,
             )
             raise
+        metrics.STEPUP_SUCCESSES.inc()
+        return view
 
-    async def list_for_citizen(self, citizen_ref: str, *, status: str | None = None, limit: int = 100,
-                               offset: int = 0) -> list[IndexedApplication]:
-        query = select(ApplicationRow).where(ApplicationRow.citizen_ref == citizen_ref)
-        return await self._list(query, status, limit, offset)
+    async def list_for_citizen(self, citizen_ref: str, *, status: str | None = None, first: int = 100,
+                               after: IndexPosition | None = None) -> IndexPage:
+        """The citizen's applications from the index, newest first."""
+        return await index.citizen_page(self.database, citizen_ref, first=first, after=after, status=status)
 
     # ---- department side ----
 
-    async def department_inbox(self, principal: Principal, *, status: str | None = None, limit: int = 100,
-                               offset: int = 0) -> list[IndexedApplication]:
-        department = self._staff_department(principal)
-        query = select(ApplicationRow).where(
-            ApplicationRow.department == department,
-            ApplicationRow.status.in_([s.value for s in _STAFF_VISIBLE]),
-            ApplicationRow.reference_number.is_not(None),  # drafts withdrawn unsent stay private
-        )
-        return await self._list(query, status, limit, offset)
+    async def department_inbox(self, principal: Principal, *, status: str | None = None, first: int = 100,
+                               after: IndexPosition | None = None) -> IndexPage:
+        """The staff member's department's submitted applications from the index, newest first."""
+        return await index.department_page(self.database, self._staff_department(principal), first=first,
+                                           after=after, status=status)
 
     async def get_for_staff(self, principal: Principal, application_id: str) -> ApplicationView:
-        department = self._staff_department(principal)
+        return await self._read_for_staff(principal, application_id, self._staff_department(principal))
+
+    async def _read_for_staff(self, principal: Principal, application_id: str, department: str) -> ApplicationView:
         view = await self._query(application_id)
         if view.department != department or view.reference_number is None:
             raise NotFound("application", application_id)
@@ -284,25 +329,37 @@ class ApplicationService:
         view = await self.get_for_staff(principal, application_id)
         target = Status(status)
         if target not in DEPARTMENT_STATUSES:
-            raise ApplicationRefused([FieldError(["status"], "INVALID_STATUS", {
+            raise InvalidInput([FieldError(["status"], "INVALID_STATUS", {
                 "en": f"Staff can set IN_REVIEW, NEEDS_INFO, APPROVED or REJECTED, not {status}."})])
         if target in DECISIONS and APPROVER_ROLE not in principal.roles:
-            raise ApplicationRefused([FieldError(["status"], "APPROVER_REQUIRED", {
+            raise InvalidInput([FieldError(["status"], "APPROVER_REQUIRED", {
                 "en": f"An approver must decide: only staff with the '{APPROVER_ROLE}' role may set {target.value}; "
                       "a caseworker may set IN_REVIEW or NEEDS_INFO.",
                 "tc": f"須由審批人員決定：只有具「{APPROVER_ROLE}」角色的職員可設為 {target.value}；"
                       "個案處理人員可設為 IN_REVIEW 或 NEEDS_INFO。",
                 "sc": f"须由审批人员决定：只有具“{APPROVER_ROLE}”角色的职员可设为 {target.value}；"
                       "个案处理人员可设为 IN_REVIEW 或 NEEDS_INFO。"})])
-        if Status(view.status) in TERMINAL:
-            raise ApplicationRefused([FieldError(["status"], "INVALID_TRANSITION", {
+        if view.status in TERMINAL:
+            raise InvalidInput([FieldError(["status"], "INVALID_TRANSITION", {
                 "en": f"The application is already {view.status}; it cannot change."})])
+        if view.status == Status.DELIVERY_FAILED:
+            raise InvalidInput([FieldError(["status"], "INVALID_TRANSITION", {
+                "en": "The application has not reached the department: its delivery failed. An operator "
+                      "redelivers it once the department's endpoint is fixed; then it can move on."})])
+        message = message.strip() if message else None
         if target is Status.NEEDS_INFO and not message:
-            raise ApplicationRefused([FieldError(["message"], "REQUIRED", {
+            raise InvalidInput([FieldError(["message"], "REQUIRED", {
                 "en": "Say what information is needed."})])
+        if message is not None and len(message) > MESSAGE_MAX_CHARS:
+            raise InvalidInput([field_error(["message"], f"The message has {len(message)} characters; at most "
+                                            f"{MESSAGE_MAX_CHARS} are allowed.", "TOO_LONG")])
+        if len(view.timeline) >= TIMELINE_MAX_ENTRIES:
+            raise InvalidInput([field_error(["status"], f"This application's timeline holds {len(view.timeline)} "
+                                            "entries, the most it can; decide it, or contact the platform team.",
+                                            "APPLICATION_FULL")])
         handle = self.client.get_workflow_handle(application_id)
         before = len(view.timeline)
-        await handle.signal(SIGNAL_DEPARTMENT_STATUS, DepartmentStatus(target.value, message, principal.sub))
+        await handle.signal(SIGNAL_DEPARTMENT_STATUS, DepartmentStatus(target, message, principal.sub))
         # A signal has no answer; wait briefly until the workflow has applied it so the caller sees it.
         for _ in range(50):
             view = await self._query(application_id)
@@ -312,7 +369,35 @@ class ApplicationService:
         await self._index(view)
         self.events.record(EventKind.STAFF_DECISION, staff=principal.sub, citizen_ref=view.citizen_ref,
                            service=view.service_id, outcome=target.value)
+        metrics.APPLICATIONS_DECIDED.labels(view.service_id, target.value).inc()
         return view
+
+    async def redeliver(self, principal: Principal, application_id: str,
+                        client_mutation_id: str | None = None) -> ApplicationView:
+        """Deliver a DELIVERY_FAILED application again, with a fresh retry window (operators only)."""
+        _check_client_mutation_id(client_mutation_id)
+        if OPERATOR_ROLE not in principal.roles:
+            self._staff_department(principal)  # not staff at all: the same refusal as every staff call
+            raise Forbidden(f"redelivery needs the '{OPERATOR_ROLE}' staff role")
+        if not principal.is_staff or principal.department is None:
+            raise Forbidden("this needs a department staff sign-in with a staff role")
+        # The operator role alone may redeliver (within the operator's department), though it opens no inbox.
+        await self._read_for_staff(principal, application_id, principal.department)
+        update_id = None
+        if client_mutation_id is not None:
+            digest = hashlib.sha256(f"{principal.sub}\x1f{client_mutation_id}".encode()).hexdigest()[:32]
+            update_id = f"{Update.REDELIVER}:{digest}"
+        try:
+            view: ApplicationView = await self.client.get_workflow_handle(application_id).execute_update(
+                Update.REDELIVER, Redeliver(principal.sub, client_mutation_id), id=update_id,
+                result_type=ApplicationView)
+        except WorkflowUpdateFailedError as exc:
+            raise _refused(exc) from exc
+        await self._index(view)
+        return view
+
+    def _delivery_retry_seconds(self) -> float:
+        return self.delivery_retry.total_seconds() if self.delivery_retry is not None else 0.0
 
     def _staff_department(self, principal: Principal) -> str:
         # Operators handle security alerts platform-wide; that role alone opens no department's applications.
@@ -322,15 +407,6 @@ class ApplicationService:
 
     # ---- plumbing ----
 
-    async def _list(self, query: Any, status: str | None, limit: int, offset: int) -> list[IndexedApplication]:
-        if status is not None:
-            query = query.where(ApplicationRow.status == status)
-        query = query.order_by(ApplicationRow.created_at.desc(), ApplicationRow.application_id)
-        async with self.database.session() as session:
-            rows = await session.scalars(query.limit(limit).offset(offset))
-            return [IndexedApplication(r.application_id, r.service_id, r.department, r.status, r.reference_number,
-                                       r.created_at, r.updated_at) for r in rows]
-
     async def _query(self, application_id: str) -> ApplicationView:
         try:
             view: ApplicationView = await self.client.get_workflow_handle(application_id).query(
@@ -339,11 +415,20 @@ class ApplicationService:
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 raise NotFound("application", application_id) from exc
             raise
-        return view
+        return await self._complete(view)
+
+    async def _complete(self, view: ApplicationView) -> ApplicationView:
+        async def ask_the_workflow() -> ServiceSnapshot:
+            snapshot: ServiceSnapshot = await self.client.get_workflow_handle(view.application_id).query(
+                QUERY_SNAPSHOT, result_type=ServiceSnapshot)
+            return snapshot
+
+        return await self.store.complete(view, ask_the_workflow)
 
     async def _update(self, application_id: str, citizen_ref: str, name: str, arg: UpdateInput,
-                      client_mutation_id: str | None) -> ApplicationView:
+                      client_mutation_id: str | None, principal: Principal | None = None) -> ApplicationView:
         """Send an update; the workflow's validator checks ownership, so no query round trip comes first."""
+        _check_client_mutation_id(client_mutation_id)
         handle = self.client.get_workflow_handle(application_id)
         # Temporal answers a repeated update id with the first outcome without validating again: the id binds
         # the caller too, so someone else's retry of the same client mutation id is validated afresh.
@@ -356,8 +441,10 @@ class ApplicationService:
                                                                 result_type=ApplicationView)
         except WorkflowUpdateFailedError as exc:
             refused = _refused(exc)
-            if isinstance(refused, ApplicationRefused) and refused.code == "NOT_FOUND":
+            if isinstance(refused, InvalidInput) and refused.code == "NOT_FOUND":
                 raise NotFound("application", application_id) from exc
+            if isinstance(refused, InvalidInput) and principal is not None and _below_service_level(refused):
+                await self._challenge(application_id, citizen_ref, principal)
             raise refused from exc
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND:
@@ -365,19 +452,40 @@ class ApplicationService:
             if "already completed" not in exc.message:
                 raise NotFound("application", application_id) from exc
             await self.get(application_id, citizen_ref)  # a closed application of someone else stays unknown
-            raise ApplicationRefused([FieldError([], "APPLICATION_CLOSED", {
+            raise InvalidInput([FieldError([], "APPLICATION_CLOSED", {
                 "en": "This application is closed and cannot change.", "tc": "此申請已結束，無法更改。"})]) from exc
-        if view.status not in (Status.DRAFT.value, Status.SUBMITTED.value):  # the workflow indexed a submission
+        view = await self._complete(view)
+        if view.status not in (Status.DRAFT, Status.SUBMITTED):  # the workflow indexed a submission
             await self._index(view)
-        return view
+        return citizen_view(view)
+
+    async def _challenge(self, application_id: str, citizen_ref: str, principal: Principal) -> None:
+        """Raise the RFC 9470 challenge for the application's own service level (pinned when it started)."""
+        ladder = self.ladder
+        if ladder is None:
+            return
+        view = await self.get(application_id, citizen_ref)
+        level = view.assurance if view.assurance in ladder.ids else ladder.levels[0].id
+        require_assurance(principal, rank_of=ladder.rank_of, acr_of=ladder.acr_of, level=level,
+                          now=datetime.now(UTC))
 
     async def _index(self, view: ApplicationView) -> None:
         # The workflow indexes status changes itself, just after answering; writing here too means the caller's
         # next list already shows what this action did (the upsert keeps the newest).
-        await record(self.database, IndexEntry(
+        await index.record(self.database, IndexEntry(
             view.application_id, view.citizen_ref, view.service_id, view.department, view.status,
             view.reference_number, view.created_at, view.updated_at,
         ))
+
+
+CLIENT_MUTATION_ID_MAX_CHARS = 100
+
+
+def _check_client_mutation_id(client_mutation_id: str | None) -> None:
+    # The workflow keeps recent client mutation ids to answer retries: an unbounded one would grow its state.
+    if client_mutation_id is not None and len(client_mutation_id) > CLIENT_MUTATION_ID_MAX_CHARS:
+        raise InvalidInput([field_error(["clientMutationId"], f"A clientMutationId has at most "
+                                        f"{CLIENT_MUTATION_ID_MAX_CHARS} characters; use a UUID.", "TOO_LONG")])
 
 
 def step_up_binding(application_id: str, step_id: str) -> str:
@@ -385,37 +493,17 @@ def step_up_binding(application_id: str, step_id: str) -> str:
     return f"{application_id}:{step_id}"
 
 
+def _below_service_level(refused: InvalidInput) -> bool:
+    """The workflow refused the caller's token as below the service's level (not a step-up step's)."""
+    return any(e.code == "INSUFFICIENT_USER_AUTHENTICATION" and list(e.path) == ["assurance"] for e in refused.errors)
+
+
 def _refused(exc: WorkflowUpdateFailedError) -> EngineError:
+    """The workflow's refusal; its paths are rooted at the update's input, as this service's calls are."""
     cause = exc.cause
-    if isinstance(cause, ApplicationError) and cause.type == "InvalidInput" and cause.details:
-        raw = cause.details[0]
-        errors = [FieldError(list(e["path"]), e["code"], dict(e["message"])) for e in raw]
-        return ApplicationRefused(errors)
+    if isinstance(cause, ApplicationError) and cause.type == REFUSED and cause.details:
+        errors = [FieldError(list(e["path"]), e["code"], dict(e["message"])) for e in cause.details[0]]
+        return InvalidInput(errors)
     return EngineError("UPDATE_FAILED", "the application could not be updated; try again")
 
 
-class CatalogueSnapshots:
-    """Pinned snapshots of the catalogue's current services, built once per content hash."""
-
-    def __init__(self, store: CatalogueStore) -> None:
-        self._store = store
-        self._cache: dict[str, ServiceSnapshot] = {}
-
-    def __call__(self, slug: str) -> ServiceSnapshot | None:
-        from onestop.workflows.compile import snapshot_from_service
-
-        catalogue = self._store.catalogue
-        service = catalogue.service(slug)
-        if service is None:
-            return None
-        key = f"{catalogue.version}:{service.content_hash}"
-        cached = self._cache.get(key)
-        if cached is None:
-            department = catalogue.departments.get(service.department)
-            submission = getattr(department, "submission", None)
-            cached = self._cache[key] = snapshot_from_service(
-                service,
-                assurance_levels=[level.id for level in catalogue.taxonomy.assurance_levels],
-                submission_url=getattr(submission, "url", None),
-            )
-        return cached

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import zlib
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import TypeAdapter
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import PydanticPayloadConverter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+    PayloadCodec,
+)
 
 from onestop.config import Settings
 
 ENCODING = b"binary/encrypted+aes256gcm"
 _NONCE = 12
+_COMPRESSION = b"zlib"
+_COMPRESS_FROM = 256  # bytes; smaller payloads gain nothing
+_MAX_PLAIN = 8 * 1024 * 1024  # a decompressed payload never exceeds Temporal's own limits by this much
 
 
 def key_id(key: bytes) -> str:
@@ -47,14 +61,16 @@ class EncryptionCodec(PayloadCodec):
         out = []
         for payload in payloads:
             nonce = os.urandom(_NONCE)
+            plain = payload.SerializeToString()
+            metadata = {"encoding": ENCODING, "encryption-key-id": self._kid.encode()}
+            # Compressed before encryption (ciphertext does not compress): application JSON shrinks several
+            # times, and every byte of history is stored and shipped for the life of the application.
+            if len(plain) >= _COMPRESS_FROM:
+                plain = zlib.compress(plain, 6)
+                metadata["compression"] = _COMPRESSION
             # The key id is bound as associated data so a payload cannot be re-labelled to another key.
-            sealed = cipher.encrypt(nonce, payload.SerializeToString(), self._kid.encode())
-            out.append(
-                Payload(
-                    metadata={"encoding": ENCODING, "encryption-key-id": self._kid.encode()},
-                    data=nonce + sealed,
-                )
-            )
+            sealed = cipher.encrypt(nonce, plain, self._kid.encode())
+            out.append(Payload(metadata=metadata, data=nonce + sealed))
         return out
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -68,8 +84,49 @@ class EncryptionCodec(PayloadCodec):
             if cipher is None:
                 raise CodecKeyError(kid)
             plain = cipher.decrypt(payload.data[:_NONCE], payload.data[_NONCE:], kid.encode())
+            if payload.metadata.get("compression") == _COMPRESSION:
+                plain = _inflate(plain)
             out.append(Payload.FromString(plain))
         return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_adapter(type_hint: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(type_hint)
+
+
+class _SharedAdaptersJSONConverter(PydanticJSONPlainPayloadConverter):
+    """pydantic JSON with one TypeAdapter per type for the whole process.
+
+    Temporal builds a payload converter per workflow instance, so the stock per-converter cache starts cold for
+    every application and rebuilds the adapters of the large workflow input and view each time (milliseconds
+    per type). Adapters are immutable and safe to share.
+    """
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        hint: Any = type_hint if type_hint is not None else Any
+        try:
+            adapter = _type_adapter(hint)
+        except TypeError:
+            adapter = TypeAdapter(hint)  # an unhashable hint: no cache
+        return adapter.validate_json(payload.data)
+
+
+class PayloadConverter(CompositePayloadConverter):
+    """Temporal's default converters, with pydantic JSON (shared adapters) in place of the plain JSON one."""
+
+    def __init__(self) -> None:
+        json_converter = _SharedAdaptersJSONConverter()
+        super().__init__(*(json_converter if isinstance(c, JSONPlainPayloadConverter) else c
+                           for c in DefaultPayloadConverter.default_encoding_payload_converters))
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    plain = inflater.decompress(data, _MAX_PLAIN)
+    if inflater.unconsumed_tail:
+        raise ValueError(f"a compressed payload inflates past {_MAX_PLAIN} bytes; refusing it")
+    return plain
 
 
 def data_converter(key: bytes, old_keys: Sequence[bytes] = ()) -> DataConverter:
@@ -77,7 +134,7 @@ def data_converter(key: bytes, old_keys: Sequence[bytes] = ()) -> DataConverter:
     # pydantic-core converts our dataclasses about 30 times faster than the default JSON converter's
     # type-hint walk, and reads payloads written by it (recorded histories keep replaying).
     return DataConverter(
-        payload_converter_class=PydanticPayloadConverter,
+        payload_converter_class=PayloadConverter,
         payload_codec=EncryptionCodec(key, old_keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

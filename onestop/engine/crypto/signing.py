@@ -140,8 +140,11 @@ class Signer:
         auth_time: datetime | None,
         submitted_at: datetime,
         reference_number: str | None = None,
+        provenance: Sequence[Mapping[str, Any]] = (),
     ) -> SignedSubmission:
-        """Sign a submitted application; the signature covers answers, consents used and signer assurance."""
+        """Sign a submitted application; the signature covers answers, where each came from (``provenance``: per
+        field its source, whether verified, whether the citizen changed a prefilled value and the original),
+        consents used and signer assurance."""
         payload: dict[str, Any] = {
             "type": "onestop.submission.v1",
             "applicationId": application_id,
@@ -150,6 +153,7 @@ class Signer:
             "department": department,
             "citizen": citizen_ref,
             "answers": dict(answers),
+            "provenance": [dict(entry) for entry in provenance],
             "consents": sorted(consents),
             "signer": {"acr": assurance, "authTime": auth_time.isoformat() if auth_time else None},
             "submittedAt": submitted_at.isoformat(),

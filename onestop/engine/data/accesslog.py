@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestop.engine.crypto.signing import Signer, canonical_json
 from onestop.engine.data.profiles import CitizenDirectory
-from onestop.engine.db import AccessLogRow, Database
-from onestop.engine.errors import ChainBroken, FieldError, InvalidInput
+from onestop.engine.db import AccessLogRow, CitizenRow, Database
+from onestop.engine.errors import ChainBroken, InvalidInput, field_error
 
 GENESIS = "0" * 64
 CHECKPOINT_TYP = "onestop-access-log-head+jws"
@@ -70,8 +70,28 @@ def decode_cursor(cursor: str) -> int:
             raise ValueError(kind)
         return int(seq)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInput([FieldError(("after",), "not a cursor of this list; pass an endCursor from it",
+        raise InvalidInput([field_error(("after",), "not a cursor of this list; pass an endCursor from it",
                                        "BAD_CURSOR")]) from None
+
+
+def fetch_key(*parts: str) -> str:
+    """The idempotency key of one logical access, from the parts that name it (never the attempt)."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+async def _lock_chain(session: AsyncSession, citizen_id: str) -> None:
+    """Hold the citizen's chain until the transaction ends, so concurrent appends queue instead of colliding.
+
+    Reading the head and inserting after it must be one step per citizen; without a lock every concurrent
+    append of the same citizen (one person, several applications at once) read the same head and all but one
+    failed on the unique seq and retried. PostgreSQL locks the citizen's row, so other citizens' chains are
+    untouched. SQLite has no row locks and its driver starts a transaction only at the first write, so a
+    no-op write takes the database's write lock before the head is read.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(CitizenRow.id).where(CitizenRow.id == citizen_id).with_for_update())
+    else:
+        await session.execute(update(CitizenRow).where(CitizenRow.id == citizen_id).values(id=CitizenRow.id))
 
 
 def _timestamp(at: datetime) -> str:
@@ -106,35 +126,41 @@ class AccessLog:
 
     async def append(self, citizen_id: str, *, service_slug: str, department: str, provider_id: str,
                      items: Sequence[str], consent_id: str | None, application_id: str | None,
-                     outcome: str, reason: str | None = None, at: datetime | None = None) -> AccessLogEntry:
-        """Add an entry in its own transaction (so refusals are recorded even when the caller fails)."""
-        for _attempt in range(20):
-            try:
-                async with self.database.session() as session:
-                    last = (await session.execute(
-                        select(AccessLogRow.seq, AccessLogRow.hash)
-                        .where(AccessLogRow.citizen_id == citizen_id)
-                        .order_by(AccessLogRow.seq.desc()).limit(1)
-                    )).first()
-                    row = AccessLogRow(
-                        citizen_id=citizen_id, seq=(last[0] + 1) if last else 1,
-                        at=(at or datetime.now(UTC)).astimezone(UTC),
-                        service_slug=service_slug, department=department, provider_id=provider_id,
-                        items=sorted(items), consent_id=consent_id, application_id=application_id,
-                        outcome=outcome, reason=reason, prev_hash=last[1] if last else GENESIS, hash="",
-                    )
-                    row.hash = entry_hash(row)
-                    session.add(row)
-                return _entry(row)
-            except IntegrityError:
-                # A concurrent append took this seq; chain onto it.
-                continue
-        raise RuntimeError("access log append kept conflicting; the database is overloaded")
+                     outcome: str, reason: str | None = None, at: datetime | None = None,
+                     fetch_key: str | None = None) -> AccessLogEntry:
+        """Add an entry in its own transaction (so refusals are recorded even when the caller fails).
+
+        With ``fetch_key`` (one logical access, the same on every retry of it) an entry already written under
+        that key is returned and nothing is appended.
+        """
+        async with self.database.session() as session:
+            await _lock_chain(session, citizen_id)
+            if fetch_key is not None:
+                done = await session.scalar(select(AccessLogRow).where(
+                    AccessLogRow.citizen_id == citizen_id, AccessLogRow.fetch_key == fetch_key))
+                if done is not None:
+                    return _entry(done)
+            last = (await session.execute(
+                select(AccessLogRow.seq, AccessLogRow.hash)
+                .where(AccessLogRow.citizen_id == citizen_id)
+                .order_by(AccessLogRow.seq.desc()).limit(1)
+            )).first()
+            row = AccessLogRow(
+                citizen_id=citizen_id, seq=(last[0] + 1) if last else 1,
+                at=(at or datetime.now(UTC)).astimezone(UTC),
+                service_slug=service_slug, department=department, provider_id=provider_id,
+                items=sorted(items), consent_id=consent_id, application_id=application_id,
+                outcome=outcome, reason=reason, prev_hash=last[1] if last else GENESIS, hash="",
+                fetch_key=fetch_key,
+            )
+            row.hash = entry_hash(row)
+            session.add(row)
+        return _entry(row)
 
     async def list(self, sub: str, *, first: int = 20, after: str | None = None) -> AccessLogPage:
         """The caller's entries, newest first, ``first`` (1-100) after the ``after`` cursor."""
         if not 1 <= first <= 100:
-            raise InvalidInput([FieldError(("first",), "ask for between 1 and 100 entries", "BAD_PAGE_SIZE")])
+            raise InvalidInput([field_error(("first",), "ask for between 1 and 100 entries", "BAD_PAGE_SIZE")])
         before = decode_cursor(after) if after else None
         citizen = await self.citizens.get(sub)
         if citizen is None:

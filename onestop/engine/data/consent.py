@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
+from onestop.engine import metrics
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.profiles import Citizen, CitizenDirectory
 from onestop.engine.data.providers import ProviderSpec
@@ -33,6 +35,7 @@ from onestop.engine.errors import (
     NotFound,
     PurposeMismatch,
     SignatureInvalid,
+    field_error,
 )
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
@@ -43,6 +46,9 @@ CONSENT_TYP = "onestop-consent+jws"
 RECEIPT_TYP = "onestop-consent-revocation+jws"
 # Lawful basis of the consents the platform records when citizens browse their own data.
 SELF_ACCESS_BASIS = "data-subject-access"
+ELIGIBILITY_BASIS = "eligibility-check"
+"""The lawful basis of reading an authoritative record to decide eligibility: a public task, not a consent the
+citizen gave, so (like self-access) it is logged but not listed among their consents."""
 
 
 def purpose_text(purpose: Any) -> dict[str, str]:
@@ -50,7 +56,7 @@ def purpose_text(purpose: Any) -> dict[str, str]:
     if hasattr(purpose, "model_dump"):
         purpose = purpose.model_dump(mode="json")
     if not isinstance(purpose, Mapping):
-        raise InvalidInput([FieldError(("purpose",), "give the purpose as text per language ({en, tc})")])
+        raise InvalidInput([field_error(("purpose",), "give the purpose as text per language ({en, tc})")])
     return {str(lang): " ".join(str(text).split()) for lang, text in purpose.items() if text}
 
 
@@ -135,15 +141,15 @@ class ConsentService:
         errors: list[FieldError] = []
         specs = self.providers() if callable(self.providers) else self.providers
         if not items:
-            errors.append(FieldError(("items",), "list at least one data item (provider.item)"))
+            errors.append(field_error(("items",), "list at least one data item (provider.item)"))
         for index, item in enumerate(items):
             provider_id, _, item_id = item.partition(".")
             spec = specs.get(provider_id)
             if spec is None:
-                errors.append(FieldError(("items", str(index)), f"unknown data provider {provider_id!r}",
+                errors.append(field_error(("items", str(index)), f"unknown data provider {provider_id!r}",
                                          "UNKNOWN_PROVIDER"))
             elif item_id not in spec.items:
-                errors.append(FieldError(("items", str(index)),
+                errors.append(field_error(("items", str(index)),
                                          f"provider {provider_id!r} has no item {item_id!r}; "
                                          f"it offers {', '.join(spec.items)}", "UNKNOWN_DATA_ITEM"))
         if errors:
@@ -155,18 +161,19 @@ class ConsentService:
                     items: Sequence[str], purpose: Any, acr: str, lawful_basis: str = "consent",
                     mode: Mode = "one-off", valid_for: timedelta | None = None,
                     application_id: str | None = None, step_id: str | None = None,
-                    now: datetime | None = None) -> Consent:
+                    now: datetime | None = None, grant_key: str | None = None) -> Consent:
         """Record and sign a consent for exactly ``items`` (``provider.item``) for ``purpose``.
 
         ``who`` is the citizen's ``sub`` (GraphQL) or a resolved ``Citizen`` (workflow activities, by ref).
+        ``grant_key`` names one logical grant: granting again under it returns the consent already recorded.
         """
         if mode not in ("one-off", "standing"):
-            raise InvalidInput([FieldError(("mode",), "mode must be one-off or standing")])
+            raise InvalidInput([field_error(("mode",), "mode must be one-off or standing")])
         if valid_for is not None and valid_for <= timedelta(0):
-            raise InvalidInput([FieldError(("validFor",), "give a positive duration")])
+            raise InvalidInput([field_error(("validFor",), "give a positive duration")])
         text = purpose_text(purpose)
         if not {"en", "tc"} <= set(text):
-            raise InvalidInput([FieldError(("purpose",), "state the purpose in English (en) and Chinese (tc)")])
+            raise InvalidInput([field_error(("purpose",), "state the purpose in English (en) and Chinese (tc)")])
         ordered, providers = self._check_items(items)
         citizen = who if isinstance(who, Citizen) else await self.citizens.ensure(who)
         granted = (now or datetime.now(UTC)).astimezone(UTC)
@@ -178,13 +185,26 @@ class ConsentService:
             expires_at=granted + (valid_for or default), revoked_at=None, jws="",
         )
         jws = self.signer.sign(_artefact(consent), typ=CONSENT_TYP)
-        async with self.database.session() as session:
-            session.add(ConsentRow(
-                id=consent.id, citizen_id=citizen.id, service_slug=service_slug, service_hash=service_hash,
-                department=department, providers=list(providers), items=list(ordered), purpose=text,
-                lawful_basis=lawful_basis, mode=mode, acr=acr, application_id=application_id, step_id=step_id,
-                granted_at=granted, expires_at=consent.expires_at, revoked_at=None, jws=jws,
-            ))
+        row = ConsentRow(
+            id=consent.id, citizen_id=citizen.id, service_slug=service_slug, service_hash=service_hash,
+            department=department, providers=list(providers), items=list(ordered), purpose=text,
+            lawful_basis=lawful_basis, mode=mode, acr=acr, application_id=application_id, step_id=step_id,
+            granted_at=granted, expires_at=consent.expires_at, revoked_at=None, jws=jws, grant_key=grant_key,
+        )
+        try:
+            async with self.database.session() as session:
+                session.add(row)
+        except IntegrityError:
+            if grant_key is None:
+                raise
+            # Another attempt of the same grant (a retried activity whose first attempt still ran) recorded it.
+            async with self.database.session() as session:
+                first = await session.scalar(select(ConsentRow).where(
+                    ConsentRow.citizen_id == citizen.id, ConsentRow.grant_key == grant_key))
+            if first is None:
+                raise
+            return self._consent(first, citizen)
+        metrics.CONSENTS_GRANTED.labels(department).inc()
         self.events.record(EventKind.CONSENT_GRANTED, citizen_ref=citizen.ref, service=service_slug,
                            providers=list(providers), at=granted)
         return replace(consent, jws=jws)
@@ -209,7 +229,7 @@ class ConsentService:
             return []
         query = select(ConsentRow).where(ConsentRow.citizen_id == citizen.id)
         if not include_self_access:
-            query = query.where(ConsentRow.lawful_basis != SELF_ACCESS_BASIS)
+            query = query.where(ConsentRow.lawful_basis.not_in((SELF_ACCESS_BASIS, ELIGIBILITY_BASIS)))
         async with self.database.session() as session:
             rows = (await session.scalars(query.order_by(ConsentRow.granted_at.desc(), ConsentRow.id))).all()
         return [self._consent(row, citizen) for row in rows]
@@ -235,6 +255,7 @@ class ConsentService:
             assert row.receipt_jws is not None
             return SignedReceipt(consent_id, row.revoked_at, row.receipt_jws)
         self.events.record(EventKind.CONSENT_REVOKED, citizen_ref=citizen.ref, service=row.service_slug, at=revoked)
+        metrics.CONSENTS_REVOKED.inc()
         return SignedReceipt(consent_id, revoked, receipt)
 
     def verify(self, consent: Consent) -> None:

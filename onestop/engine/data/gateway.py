@@ -16,10 +16,11 @@ import httpx
 
 from onestop.catalogue.catalogue import Catalogue
 from onestop.config import Settings
+from onestop.engine import metrics
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.signing import Signer
-from onestop.engine.data.accesslog import ALLOWED, FAILED, REFUSED, AccessLog
-from onestop.engine.data.consent import SELF_ACCESS_BASIS, Consent, ConsentService, Mode
+from onestop.engine.data.accesslog import ALLOWED, FAILED, REFUSED, AccessLog, fetch_key
+from onestop.engine.data.consent import ELIGIBILITY_BASIS, SELF_ACCESS_BASIS, Consent, ConsentService, Mode
 from onestop.engine.data.profiles import Citizen, CitizenDirectory, ProfileService
 from onestop.engine.data.providers import (
     ProvidedValue,
@@ -36,6 +37,7 @@ from onestop.engine.errors import (
     InvalidInput,
     NotFound,
     ProviderUnavailable,
+    field_error,
 )
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
@@ -46,6 +48,11 @@ SELF_ACCESS_PURPOSE = {
     "sc": "市民查阅本人资料",
 }
 SELF_ACCESS_LIFETIME = timedelta(minutes=1)
+ELIGIBILITY_PURPOSE = {
+    "en": "Checking your eligibility for the service against the official record",
+    "tc": "按官方紀錄核對你是否符合申請資格",
+    "sc": "按官方纪录核对你是否符合申请资格",
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class FetchedItem:
     provider_id: str
     source_department: str
     updated_at: datetime | None
+    verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,13 +80,13 @@ def _split(items: Sequence[str]) -> dict[str, list[str]]:
     for index, item in enumerate(items):
         provider_id, dot, item_id = item.partition(".")
         if not dot or not provider_id or not item_id:
-            errors.append(FieldError(("items", str(index)), "name items as provider.item, e.g. eme.nameEn"))
+            errors.append(field_error(("items", str(index)), "name items as provider.item, e.g. eme.nameEn"))
             continue
         by_provider.setdefault(provider_id, [])
         if item_id not in by_provider[provider_id]:
             by_provider[provider_id].append(item_id)
     if errors or not items:
-        raise InvalidInput(errors or [FieldError(("items",), "request at least one item")])
+        raise InvalidInput(errors or [field_error(("items",), "request at least one item")])
     return by_provider
 
 
@@ -96,13 +104,16 @@ class DataGateway:
 
     async def fetch(self, who: str | Citizen, *, consent_id: str | None, service_slug: str, purpose: Any,
                     items: Sequence[str], department: str = "", application_id: str | None = None,
-                    now: datetime | None = None) -> FetchResult:
+                    now: datetime | None = None, fetch_id: str | None = None) -> FetchResult:
         """Fetch ``items`` (``provider.item``) for ``service_slug`` under ``consent_id``.
 
         ``who`` is the caller's ``sub`` or a resolved ``Citizen`` (activities resolve ``citizen_ref`` first).
 
         Raises a ``ConsentRequired`` subclass (revoked, expired, items not covered, purpose mismatch) after
         logging the refusal, or ``ProviderUnavailable`` after logging the failure.
+
+        ``fetch_id`` names one logical fetch, the same on every retry of it: a retry logs nothing its first
+        attempt already logged (the same provider with the same outcome).
         """
         by_provider = _split(items)
         citizen = who if isinstance(who, Citizen) else await self.citizens.get(who)
@@ -112,10 +123,13 @@ class DataGateway:
 
         async def log(provider_id: str, provider_items: Sequence[str], outcome: str, reason: str | None,
                       dept: str) -> None:
+            metrics.GATEWAY_FETCHES.labels(provider_id, outcome).inc()
             await self.access_log.append(
                 citizen.id, service_slug=service_slug, department=dept, provider_id=provider_id,
                 items=[f"{provider_id}.{i}" for i in provider_items], consent_id=consent_id,
                 application_id=application_id, outcome=outcome, reason=reason, at=at,
+                fetch_key=None if fetch_id is None else fetch_key(
+                    application_id or "", fetch_id, consent_id or "", provider_id, outcome),
             )
             self.events.record(EventKind.DATA_ACCESS, citizen_ref=citizen.ref, provider=provider_id,
                                service=service_slug, outcome=outcome, reason=reason, at=at)
@@ -152,7 +166,7 @@ class DataGateway:
                 if value is not None:
                     key = f"{provider_id}.{item_id}"
                     fetched[key] = FetchedItem(key, value.value, provider_id, value.source_department,
-                                               value.updated_at)
+                                               value.updated_at, value.verified)
         if failure is not None:
             if isinstance(failure, EngineError):
                 raise failure
@@ -167,8 +181,12 @@ class DataGateway:
     async def prefill(self, citizen_ref: str, *, application_id: str, step_id: str, service_slug: str,
                       service_hash: str, department: str, items: Sequence[str], purpose: Any, acr: str,
                       lawful_basis: str = "consent", mode: Mode = "one-off", valid_for: timedelta | None = None,
-                      now: datetime | None = None) -> tuple[Consent, FetchResult]:
-        """A prefill step: consent for exactly ``items`` (reused when a retry already granted it), then fetch."""
+                      now: datetime | None = None, fetch_id: str | None = None) -> tuple[Consent, FetchResult]:
+        """A prefill step: consent for exactly ``items`` (reused when a retry already granted it), then fetch.
+
+        ``fetch_id`` (the same on every attempt of one prefill) makes the consent and the access-log entries
+        idempotent: a retry after a crash reuses them instead of adding more.
+        """
         citizen = await self.citizens.by_ref(citizen_ref)
         if citizen is None:
             raise NotFound("citizen", citizen_ref)
@@ -179,10 +197,28 @@ class DataGateway:
             citizen, service_slug=service_slug, service_hash=service_hash, department=department, items=items,
             purpose=purpose, acr=acr, lawful_basis=lawful_basis, mode=mode, valid_for=valid_for,
             application_id=application_id, step_id=step_id, now=now,
+            grant_key=None if fetch_id is None else fetch_key(application_id, step_id, fetch_id),
         )
         result = await self.fetch(citizen, consent_id=consent.id, service_slug=service_slug, purpose=purpose,
-                                  items=items, department=department, application_id=application_id, now=now)
+                                  items=items, department=department, application_id=application_id, now=now,
+                                  fetch_id=None if fetch_id is None else f"{step_id}\x1f{fetch_id}")
         return consent, result
+
+    async def eligibility_facts(self, citizen: Citizen, items: Sequence[str], *, service_slug: str, service_hash: str,
+                                department: str, acr: str, now: datetime | None = None) -> FetchResult:
+        """Authoritative items (``provider.item``) an eligibility rule needs, read like any other access.
+
+        Recorded as a short-lived artefact with lawful basis ``eligibility-check`` (a public task: not listed among
+        the citizen's consents) and an access-log entry per provider, so the citizen sees who read what and why.
+        """
+        at = (now or datetime.now(UTC)).astimezone(UTC)
+        consent = await self.consents.grant(
+            citizen, service_slug=service_slug, service_hash=service_hash, department=department, items=items,
+            purpose=ELIGIBILITY_PURPOSE, acr=acr, lawful_basis=ELIGIBILITY_BASIS, mode="one-off",
+            valid_for=SELF_ACCESS_LIFETIME, now=at,
+        )
+        return await self.fetch(citizen, consent_id=consent.id, service_slug=service_slug,
+                                purpose=ELIGIBILITY_PURPOSE, items=items, department=department, now=at)
 
     async def personal_data(self, sub: str, provider_id: str, *, acr: str,
                             now: datetime | None = None) -> FetchResult:
@@ -251,6 +287,7 @@ class DataServices:
         access_log = AccessLog(database, citizens, signer)
         providers = ProviderRegistry.build(specs, database=database, cipher=cipher, profiles=profiles,
                                            client=http_client)
+        profiles.records = providers
         gateway = DataGateway(citizens, consents, providers, access_log)
         return cls(database, cipher, signer, citizens, profiles, consents, access_log, providers, gateway)
 

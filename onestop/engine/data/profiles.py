@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
@@ -25,7 +25,7 @@ from onestop.catalogue.values import (
 )
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.db import CitizenRow, Database, ProfileRow
-from onestop.engine.errors import FieldError, InvalidInput
+from onestop.engine.errors import FieldError, InvalidInput, field_error
 
 # e-ME item id (the ``eme`` provider's items, GraphQL field names) -> column of ``profiles``.
 PROFILE_COLUMNS: Mapping[str, str] = {
@@ -53,8 +53,38 @@ class Citizen:
     ref: str
 
 
+@dataclass(frozen=True)
+class VerifiedValue:
+    """An authoritative record's value, with the department that holds it and when it was last verified there."""
+
+    value: Any
+    source: str
+    verified_at: datetime | None
+
+
+class VerifiedItem(BaseModel):
+    """Provenance of one verified e-ME item: read-only, shown from ``source``'s record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item: str
+    source: str
+    verified_at: datetime | None = None
+
+
+class VerifiedRecords(Protocol):
+    """Where verified e-ME items come from (the provider registry)."""
+
+    def verified_items(self) -> Mapping[str, str]: ...
+
+    async def verified_values(self, citizen: Citizen) -> Mapping[str, VerifiedValue]: ...
+
+
 class Profile(BaseModel):
-    """The e-ME profile. Attributes are snake_case; the JSON/GraphQL names are the camelCase item ids."""
+    """The e-ME profile. Attributes are snake_case; the JSON/GraphQL names are the camelCase item ids.
+
+    ``verified`` lists the items shown from an authoritative record (read-only); every other item is self-declared.
+    """
 
     model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
@@ -68,6 +98,7 @@ class Profile(BaseModel):
     residential_address: HKAddress | None = None
     correspondence_address: HKAddress | None = None
     updated_at: datetime | None = None
+    verified: tuple[VerifiedItem, ...] = ()
 
     @field_validator("gender", mode="before")
     @classmethod
@@ -78,6 +109,7 @@ class Profile(BaseModel):
         """The set profile values by e-ME item id, as JSON values."""
         data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         data.pop("updatedAt", None)
+        data.pop("verified", None)
         return data
 
 
@@ -149,7 +181,7 @@ def validate_changes(changes: Mapping[str, Any], *, districts: Collection[str] |
     clean: dict[str, Any] = {}
     for name, value in changes.items():
         if name not in PROFILE_COLUMNS:
-            errors.append(FieldError((name,), f"unknown profile field; use one of {', '.join(PROFILE_COLUMNS)}",
+            errors.append(field_error((name,), f"unknown profile field; use one of {', '.join(PROFILE_COLUMNS)}",
                                      "UNKNOWN_FIELD"))
             continue
         if value is None:
@@ -159,17 +191,17 @@ def validate_changes(changes: Mapping[str, Any], *, districts: Collection[str] |
             try:
                 clean[name] = _CHECKS[name](value)
             except ValueError as exc:
-                errors.append(FieldError((name,), str(exc)))
+                errors.append(field_error((name,), str(exc)))
             continue
         try:
             address = HKAddress.model_validate(value)
         except ValidationError as exc:
             for problem in exc.errors():
                 path = (name, *(str(part) for part in problem["loc"]))
-                errors.append(FieldError(path, problem["msg"].removeprefix("Value error, ")))
+                errors.append(field_error(path, problem["msg"].removeprefix("Value error, ")))
             continue
         if districts is not None and address.district not in districts:
-            errors.append(FieldError((name, "district"), "choose a district from the districts list"))
+            errors.append(field_error((name, "district"), "choose a district from the districts list"))
             continue
         clean[name] = address.model_dump(mode="json", exclude_none=True)
     if errors:
@@ -231,6 +263,29 @@ class ProfileService:
         self.cipher = cipher
         self.citizens = citizens
         self.districts = frozenset(districts) if districts is not None else None
+        # Set once the provider registry exists (it is built from this service): verified items come from there.
+        self.records: VerifiedRecords | None = None
+
+    def verified_items(self) -> Mapping[str, str]:
+        """e-ME item id -> the authoritative ``provider.item`` it shows; these items are read-only."""
+        return self.records.verified_items() if self.records is not None else {}
+
+    async def verified_values(self, citizen: Citizen) -> Mapping[str, VerifiedValue]:
+        return await self.records.verified_values(citizen) if self.records is not None else {}
+
+    async def _with_verified(self, citizen: Citizen, profile: Profile) -> Profile:
+        """The profile with each verified item replaced by its authoritative value (absent without a record)."""
+        items = self.verified_items()
+        if not items:
+            return profile
+        values = await self.verified_values(citizen)
+        data = profile.model_dump(by_alias=True, exclude={"verified"})
+        for item in items:
+            record = values.get(item)
+            data[item] = record.value if record is not None else None
+        data["verified"] = [VerifiedItem(item=item, source=record.source, verified_at=record.verified_at)
+                            for item, record in values.items()]
+        return Profile.model_validate(data)
 
     def _decode(self, row: ProfileRow) -> Profile:
         data: dict[str, Any] = {"updated_at": row.updated_at}
@@ -258,20 +313,33 @@ class ProfileService:
         row.updated_at = updated_at
 
     async def get(self, sub: str) -> Profile:
-        """The caller's profile; empty when they have none yet."""
+        """The caller's profile, verified items from their authoritative records; empty when they have none yet."""
         citizen = await self.citizens.get(sub)
         if citizen is None:
             return Profile()
         async with self.database.session() as session:
-            return await self.load(session, citizen.id) or Profile()
+            profile = await self.load(session, citizen.id) or Profile()
+        return await self._with_verified(citizen, profile)
 
     async def update(self, sub: str, changes: Mapping[str, Any], *, now: datetime | None = None) -> Profile:
-        """Apply validated changes (by item id, ``None`` clears); raises ``InvalidInput`` and changes nothing."""
-        clean = validate_changes(changes, districts=self.districts)
+        """Apply validated changes (by item id, ``None`` clears); raises ``InvalidInput`` and changes nothing.
+
+        Verified items are refused: they are the authoritative record's, corrected only at its department.
+        """
+        verified = self.verified_items()
+        refused = [field_error((name,), f"{name} is verified from {verified[name].partition('.')[0]}'s record and "
+                               "cannot be changed here; to correct it, contact the department that holds it",
+                               "VERIFIED_ITEM") for name in changes if name in verified]
+        try:
+            clean = validate_changes({k: v for k, v in changes.items() if k not in verified}, districts=self.districts)
+        except InvalidInput as invalid:
+            raise InvalidInput([*refused, *invalid.errors]) from None
+        if refused:
+            raise InvalidInput(refused)
         citizen = await self.citizens.ensure(sub)
         async with self.database.session() as session:
             await self.store(session, citizen.id, clean, updated_at=now or datetime.now(UTC))
             await session.flush()
             profile = await self.load(session, citizen.id)
         assert profile is not None  # just written
-        return profile
+        return await self._with_verified(citizen, profile)

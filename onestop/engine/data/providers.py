@@ -17,11 +17,12 @@ from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from onestop.catalogue.catalogue import Catalogue
 from onestop.catalogue.departments import HttpSource
 from onestop.engine.crypto.cipher import FieldCipher
-from onestop.engine.data.profiles import Citizen, ProfileService
+from onestop.engine.data.profiles import Citizen, ProfileService, VerifiedValue
 from onestop.engine.db import Database, ProviderRecordRow
 from onestop.engine.errors import ProviderUnavailable, UnknownProvider
 
@@ -37,6 +38,8 @@ class ProvidedValue:
     value: Any
     source_department: str
     updated_at: datetime | None
+    # True when the value comes from an authoritative record (directly, or as a verified e-ME item).
+    verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class ProviderSpec:
     items: tuple[str, ...]
     url: str | None = None
     timeout: float = 5.0
+    authoritative: frozenset[str] = frozenset()
+    # e-ME item id -> the authoritative ``provider.item`` it shows (read-only in the profile).
+    verified_by: tuple[tuple[str, str], ...] = ()
 
 
 class DataProvider(Protocol):
@@ -90,6 +96,8 @@ def specs_from_catalogue(catalogue: Catalogue) -> dict[str, ProviderSpec]:
                 items=tuple(item.id for item in provider.items),
                 url=http.url if http else None,
                 timeout=_seconds(http.timeout if http else None, 5.0),
+                authoritative=frozenset(item.id for item in provider.items if item.authoritative),
+                verified_by=tuple((item.id, item.verified_by) for item in provider.items if item.verified_by),
             )
     return specs
 
@@ -106,13 +114,24 @@ class EmeProvider:
                     consent_jws: str | None = None) -> dict[str, ProvidedValue]:
         async with self.database.session() as session:
             profile = await self.profiles.load(session, citizen.id)
-        if profile is None:
-            return {}
-        values = profile.items()
-        return {
-            item: ProvidedValue(values[item], self.spec.department, profile.updated_at)
+        values = profile.items() if profile is not None else {}
+        found = {
+            item: ProvidedValue(values[item], self.spec.department, profile.updated_at if profile else None)
             for item in items if item in values
         }
+        # Verified items are the authoritative record's value with its provenance, whatever the stored copy says.
+        verified_items = self.profiles.verified_items()
+        if not any(item in verified_items for item in items):
+            return found
+        verified = await self.profiles.verified_values(citizen)
+        for item in items:
+            if item in verified_items:
+                record = verified.get(item)
+                if record is None:
+                    found.pop(item, None)
+                else:
+                    found[item] = ProvidedValue(record.value, record.source, record.verified_at, verified=True)
+        return found
 
 
 class SqlRegistryProvider:
@@ -142,12 +161,21 @@ class SqlRegistryProvider:
                 self.cipher.decrypt_json(row.value, self.aad(citizen.id, self.spec.id, row.item_id)),
                 self.spec.department,
                 row.updated_at,
+                verified=row.item_id in self.spec.authoritative,
             )
             for row in rows
         }
 
     async def put(self, citizen_id: str, item_id: str, value: Any, updated_at: datetime) -> bool:
-        """Store one record; False when an identical value is already there (so seeding is idempotent)."""
+        """Store one record; False when an identical value is already there (so seeding is idempotent, also
+        when several processes seed at once)."""
+        try:
+            return await self._put(citizen_id, item_id, value, updated_at)
+        except IntegrityError:
+            # Another writer inserted this record between our read and our insert; compare with theirs.
+            return await self._put(citizen_id, item_id, value, updated_at)
+
+    async def _put(self, citizen_id: str, item_id: str, value: Any, updated_at: datetime) -> bool:
         aad = self.aad(citizen_id, self.spec.id, item_id)
         async with self.database.session() as session:
             row = await session.scalar(select(ProviderRecordRow).where(
@@ -256,7 +284,8 @@ class HttpProvider:
         for item, entry in found.items():
             if isinstance(entry, dict) and "value" in entry:
                 result[str(item)] = ProvidedValue(entry["value"], self.spec.department,
-                                                  _parse_time(entry.get("updatedAt")))
+                                                  _parse_time(entry.get("updatedAt")),
+                                                  verified=str(item) in self.spec.authoritative)
         return result
 
 
@@ -305,3 +334,23 @@ class ProviderRegistry:
 
     def __contains__(self, provider_id: object) -> bool:
         return provider_id in self.source()
+
+    def verified_items(self) -> dict[str, str]:
+        """The e-ME items shown from an authoritative record: e-ME item id -> ``provider.item``."""
+        eme = self.source().get(EME)
+        return dict(eme.verified_by) if eme is not None else {}
+
+    async def verified_values(self, citizen: Citizen) -> dict[str, VerifiedValue]:
+        """The citizen's verified e-ME items, read from their authoritative providers (by e-ME item id)."""
+        by_provider: dict[str, list[tuple[str, str]]] = {}
+        for eme_item, ref in self.verified_items().items():
+            provider_id, _, item_id = ref.partition(".")
+            by_provider.setdefault(provider_id, []).append((eme_item, item_id))
+        found: dict[str, VerifiedValue] = {}
+        for provider_id, pairs in by_provider.items():
+            values = await self.get(provider_id).fetch(citizen, [item for _, item in pairs])
+            for eme_item, item_id in pairs:
+                value = values.get(item_id)
+                if value is not None:
+                    found[eme_item] = VerifiedValue(value.value, value.source_department, value.updated_at)
+        return found

@@ -17,12 +17,14 @@ from sqlalchemy import (
     MetaData,
     TypeDecorator,
     event,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
 from onestop.config import Settings
+from onestop.engine.errors import SchemaNotCurrent, SchemaUnversioned
 
 # Named constraints so Alembic migrations are deterministic on every backend.
 _NAMING = {
@@ -32,6 +34,10 @@ _NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Any fixed 64-bit number, the same in every onestop process: the PostgreSQL advisory lock key of migrations.
+_MIGRATION_LOCK = 0x6F6E6573_746F7001
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -89,17 +95,40 @@ class Database:
             from pathlib import Path
 
             Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return cls(url)
+        if url.startswith("sqlite"):
+            # SQLite has no server connections to budget; SQLAlchemy picks its own pool for files.
+            return cls(url)
+        return cls(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                   pool_timeout=settings.db_pool_timeout)
 
     async def create_all(self) -> None:
-        """Create missing tables (the embedded default; production uses Alembic migrations)."""
+        """Create missing tables from the models (tests only; every process uses ``migrate``)."""
         async with self.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
 
     async def migrate(self, revision: str = "head") -> None:
-        """Bring the schema to ``revision`` with the Alembic migrations in ``onestop/engine/db/migrations``."""
+        """Bring the schema to ``revision`` with the Alembic migrations in ``onestop/engine/db/migrations``.
+
+        Safe when several processes start together: on PostgreSQL they queue on an advisory lock held until
+        the migration commits, so the first migrates and the others then find the schema already there.
+        """
         async with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             await conn.run_sync(_upgrade, revision)
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may share this database (PostgreSQL), so shared state must live in it."""
+        return self.engine.dialect.name == "postgresql"
+
+    async def check_schema(self) -> None:
+        """Raise ``SchemaNotCurrent`` unless the database is at the migrations' head."""
+        async with self.engine.connect() as conn:
+            current = await conn.run_sync(_current_heads)
+        head = _script_heads()
+        if set(current) != set(head):
+            raise SchemaNotCurrent(current, head)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -130,5 +159,21 @@ def alembic_config(connection: Any = None) -> Any:
 
 def _upgrade(connection: Any, revision: str) -> None:
     from alembic import command
+    from sqlalchemy import inspect
 
+    if not _current_heads(connection) and set(inspect(connection).get_table_names()) & set(Base.metadata.tables):
+        # Migrating would fail half-way on "table already exists"; say what happened instead.
+        raise SchemaUnversioned
     command.upgrade(alembic_config(connection), revision)
+
+
+def _current_heads(connection: Any) -> tuple[str, ...]:
+    from alembic.runtime.migration import MigrationContext
+
+    return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
+
+
+def _script_heads() -> tuple[str, ...]:
+    from alembic.script import ScriptDirectory
+
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))

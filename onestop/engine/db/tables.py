@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from onestop.engine.db.database import Base, utcnow
@@ -60,7 +60,8 @@ class ConsentRow(Base):
     """A consent artefact; ``jws`` is the platform's signature over its canonical form."""
 
     __tablename__ = "consents"
-    __table_args__ = (Index("ix_consents_citizen_granted", "citizen_id", "granted_at"),)
+    __table_args__ = (Index("ix_consents_citizen_granted", "citizen_id", "granted_at"),
+                      UniqueConstraint("citizen_id", "grant_key", name="uq_consents_citizen_grant_key"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
@@ -80,13 +81,16 @@ class ConsentRow(Base):
     revoked_at: Mapped[datetime | None]
     jws: Mapped[str] = mapped_column(Text)
     receipt_jws: Mapped[str | None] = mapped_column(Text)
+    # Names the logical grant (application, step, fetch) so a retried prefill finds its consent, never adds one.
+    grant_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class AccessLogRow(Base):
     """One entry of a citizen's hash-chained access log (``seq`` counts from 1 per citizen)."""
 
     __tablename__ = "access_log"
-    __table_args__ = (UniqueConstraint("citizen_id", "seq"),)
+    __table_args__ = (UniqueConstraint("citizen_id", "seq"),
+                      UniqueConstraint("citizen_id", "fetch_key", name="uq_access_log_citizen_fetch_key"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
@@ -102,7 +106,9 @@ class AccessLogRow(Base):
     reason: Mapped[str | None] = mapped_column(String(50))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-
+    # Names the logical access (application, step, fetch, provider, outcome): a retried activity that repeats
+    # it finds its own entry instead of appending another. NULL for accesses outside a workflow.
+    fetch_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class InboxRow(Base):
@@ -136,13 +142,58 @@ class ApplicationRow(Base):
     __tablename__ = "applications"
 
     application_id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    citizen_ref: Mapped[str] = mapped_column(String(120), index=True)
+    citizen_ref: Mapped[str] = mapped_column(String(120))
     service_id: Mapped[str] = mapped_column(String(120))
-    department: Mapped[str] = mapped_column(String(20), index=True)
+    department: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), index=True)
     reference_number: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
+
+
+# The keyset order of every list (see ``applications/index.py``) after the column each list filters on, so a page
+# reads its rows in index order and stops, however deep it is.
+Index("ix_applications_citizen_ref_created", ApplicationRow.citizen_ref, ApplicationRow.created_at.desc(),
+      ApplicationRow.application_id)
+Index("ix_applications_department_created", ApplicationRow.department, ApplicationRow.created_at.desc(),
+      ApplicationRow.application_id)
+
+
+class RateLimitBucketRow(Base):
+    """A token bucket shared by every API replica (PostgreSQL); ``key`` is a keyed hash, never an IP or subject."""
+
+    __tablename__ = "rate_limit_buckets"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)  # seconds since the epoch, by the database's clock
+    allowed: Mapped[bool] = mapped_column(Boolean)
+
+
+class ServiceSnapshotRow(Base):
+    """A pinned service definition by content hash, as running applications interpret it (no personal data)."""
+
+    __tablename__ = "service_snapshots"
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(120))
+    version: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[str] = mapped_column(Text)
+
+
+class ProcessRow(Base):
+    """A running onestop process (``serve``, ``api`` or ``worker``), refreshed by its heartbeat, so processes
+    sharing a database can notice each other and a configuration they must agree on."""
+
+    __tablename__ = "processes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    public_url: Mapped[str | None] = mapped_column(String(500))
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
 
 
 class SecurityEventRow(Base):

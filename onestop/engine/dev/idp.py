@@ -23,6 +23,7 @@ from starlette.routing import Route, Router
 from starlette.types import ASGIApp
 
 from onestop.config import Settings
+from onestop.engine import metrics
 from onestop.engine.dev.faces import DevFaceMatcher, FaceEnrolments, FaceError, FaceMatcher
 from onestop.engine.dev.fixtures import (
     DevCitizen,
@@ -169,7 +170,9 @@ class DevIdentityProvider:
             try:
                 self.enrolments.verify(citizen_id, selfie)
             except FaceError as exc:
+                metrics.FACE_CHECKS.labels(exc.code).inc()
                 raise OAuthError(_FACE_ERROR_STATUS.get(exc.code, 400), exc.code, exc.message) from exc
+            metrics.FACE_CHECKS.labels("match").inc()
         amr = ["face"] if face else (["pwd"] if rank == 0 else ["pwd", "otp"])
         return self._token_response(self.citizen_sub(citizen_id), acr, amr, binding, {})
 

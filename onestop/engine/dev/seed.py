@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy.exc import IntegrityError
 
 from onestop.engine.data.profiles import PROFILE_COLUMNS, CitizenDirectory, ProfileService, validate_changes
 from onestop.engine.data.providers import EME, ProviderSpec, SqlRegistryProvider
@@ -50,6 +51,28 @@ def _updated(value: Any, path: Path, where: str) -> datetime:
     raise SeedError(path, f"{where}.updated must be a date (YYYY-MM-DD)")
 
 
+async def _store_profile(profiles: ProfileService, citizen_id: str, values: Mapping[str, Any],
+                         updated: datetime) -> bool:
+    """Write the profile unless it already holds ``values``; True when written."""
+    wanted = {k: v for k, v in values.items() if v is not None}
+
+    async def write() -> bool:
+        async with profiles.database.session() as session:
+            current = await profiles.load(session, citizen_id)
+            if current is not None and current.items() == wanted:
+                return False
+            await profiles.store(session, citizen_id, {name: values.get(name) for name in PROFILE_COLUMNS},
+                                 updated_at=updated)
+        return True
+
+    try:
+        return await write()
+    except IntegrityError:
+        # Replicas starting together seed together: another one inserted this profile between our read and
+        # our insert, so read it again (it is equal, and nothing more is written).
+        return await write()
+
+
 async def seed_citizens(path: Path, *, citizens: CitizenDirectory, profiles: ProfileService,
                         providers: Mapping[str, ProviderSpec], sub_for: Callable[[str], str]) -> SeedReport:
     """Load the fixture and write what differs. ``sub_for`` maps a dev login id to its pairwise ``sub``."""
@@ -76,12 +99,7 @@ async def seed_citizens(path: Path, *, citizens: CitizenDirectory, profiles: Pro
         existed = await citizens.get(sub)
         citizen = await citizens.ensure(sub)
         created += existed is None
-        async with database.session() as session:
-            current = await profiles.load(session, citizen.id)
-            if current is None or current.items() != {k: v for k, v in values.items() if v is not None}:
-                await profiles.store(session, citizen.id, {name: values.get(name) for name in PROFILE_COLUMNS},
-                                     updated_at=updated)
-                profiles_written += 1
+        profiles_written += await _store_profile(profiles, citizen.id, values, updated)
         records = entry.get("records") or {}
         if not isinstance(records, dict):
             raise SeedError(path, f"{where}.records must map provider ids to items")

@@ -7,77 +7,14 @@ challenge counts for nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
+from onestop.catalogue.assurance import AssuranceLadder
+from onestop.engine import metrics
 from onestop.engine.errors import EngineError
 from onestop.engine.identity.principal import Principal
-
-
-@dataclass(frozen=True)
-class AssuranceLevel:
-    id: str
-    acr: str
-
-
-@dataclass(frozen=True)
-class AssuranceLadder:
-    """The assurance levels, weakest first (``taxonomy.yaml``'s ``assuranceLevels``); the last is face."""
-
-    levels: tuple[AssuranceLevel, ...]
-
-    def __post_init__(self) -> None:
-        if not self.levels:
-            raise ValueError("an assurance ladder needs at least one level")
-        ids = [level.id for level in self.levels]
-        acrs = [level.acr for level in self.levels]
-        if len(set(ids)) != len(ids) or len(set(acrs)) != len(acrs):
-            raise ValueError("assurance level ids and acr values must be unique")
-
-    @classmethod
-    def of(cls, levels: Iterable[tuple[str, str]]) -> AssuranceLadder:
-        """From ``(level id, acr URI)`` pairs, weakest first."""
-        return cls(tuple(AssuranceLevel(id=level_id, acr=acr) for level_id, acr in levels))
-
-    @classmethod
-    def from_levels(cls, levels: Iterable[_HasIdAndAcr]) -> AssuranceLadder:
-        """From objects with ``.id`` and ``.acr`` (the catalogue's assurance level models), weakest first."""
-        return cls(tuple(AssuranceLevel(id=level.id, acr=level.acr) for level in levels))
-
-    @property
-    def top(self) -> AssuranceLevel:
-        return self.levels[-1]
-
-    @property
-    def acrs(self) -> tuple[str, ...]:
-        return tuple(level.acr for level in self.levels)
-
-    def level(self, level_id: str) -> AssuranceLevel | None:
-        return next((level for level in self.levels if level.id == level_id), None)
-
-    def level_for_acr(self, acr: str) -> AssuranceLevel | None:
-        return next((level for level in self.levels if level.acr == acr), None)
-
-    def acr_of(self, level_id: str) -> str:
-        """The acr URI of a level id (``KeyError`` for an unknown level: a definitions bug, not a user's)."""
-        level = self.level(level_id)
-        if level is None:
-            raise KeyError(f"unknown assurance level {level_id!r}")
-        return level.acr
-
-    def rank_of(self, acr: str) -> int | None:
-        """Position of an acr URI on the ladder (0 = weakest); None for an acr the ladder does not know."""
-        return next((i for i, level in enumerate(self.levels) if level.acr == acr), None)
-
-
-class _HasIdAndAcr(Protocol):
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def acr(self) -> str: ...
 
 
 class InsufficientAuthentication(EngineError):
@@ -170,6 +107,7 @@ def require_assurance(
     max_age_seconds = _seconds(max_age)
 
     def challenge(reason: str, message: str) -> InsufficientAuthentication:
+        metrics.STEPUP_CHALLENGES.labels(reason).inc()
         return InsufficientAuthentication(acr_values=required_acr, max_age=max_age_seconds, reason=reason,
                                           message=message, binding=binding)
 
@@ -184,3 +122,6 @@ def require_assurance(
     if binding is not None and principal.txn != binding:
         raise challenge("binding", "this action needs a sign-in bound to it; sign in again for this step "
                                    f"(binding {binding!r})")
+
+
+__all__ = ["AssuranceLadder", "InsufficientAuthentication", "challenge_header", "require_assurance"]

@@ -9,7 +9,9 @@ and operators can tell an expired token from a forged one. The token itself is n
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -50,6 +52,7 @@ REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "aud", "exp", "iat", "sub", "acr", "a
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 DEFAULT_LEEWAY = timedelta(seconds=30)
 MAX_TOKEN_BYTES = 16 * 1024
+_VERIFIED_CACHE_SIZE = 10_000
 
 
 class AuthFailure(StrEnum):
@@ -138,6 +141,10 @@ class TokenVerifier:
         self.algorithms = algorithms
         self.leeway = leeway
         self._clock = clock
+        # sha256(token) -> (principal, expiry). A client sends the same token with every request for minutes;
+        # its signature and claims need checking once. A key removed from the JWKS stops new tokens at once and
+        # already-verified ones at their expiry, the same bound any stateless resource server has.
+        self._verified: OrderedDict[bytes, tuple[Principal, datetime]] = OrderedDict()
 
     @classmethod
     def from_source(cls, source: JwksSource, *, issuer: str, audience: str,
@@ -170,6 +177,22 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid access token; ``AuthenticationError`` with a specific reason otherwise."""
+        digest = hashlib.sha256(token.encode()).digest() if isinstance(token, str) else b""
+        cached = self._verified.get(digest)
+        if cached is not None:
+            if self._clock() < cached[1]:
+                self._verified.move_to_end(digest)
+                return cached[0]
+            del self._verified[digest]
+        principal = await self._verify(token)
+        expiry = principal.claims.get("exp")
+        if isinstance(expiry, int | float) and not isinstance(expiry, bool):
+            self._verified[digest] = (principal, datetime.fromtimestamp(expiry, UTC))
+            if len(self._verified) > _VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> Principal:
         if not isinstance(token, str) or not token:
             raise _fail(AuthFailure.MISSING_TOKEN, "send an access token: Authorization: Bearer <token>")
         if len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:

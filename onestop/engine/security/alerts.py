@@ -19,7 +19,7 @@ from onestop.engine.db import (
     SecurityAlertSubjectRow,
     SecurityLockRow,
 )
-from onestop.engine.errors import FieldError, Forbidden, InvalidInput, NotFound
+from onestop.engine.errors import Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.security.detection import DetectorState
 from onestop.engine.security.rules import (
     LOCK_FACE_STEP_UP,
@@ -176,9 +176,9 @@ class SecurityAlerts:
         async with self.database.session() as session:
             row = await self._row(session, alert_id)
             if AlertStatus(row.status) not in sources:
-                raise InvalidInput([FieldError(("alertId",), f"the alert is {row.status}; only "
-                                               f"{' or '.join(sorted(sources))} alerts can become {target}",
-                                               "INVALID_TRANSITION")])
+                raise InvalidInput([field_error(["alertId"], f"The alert is {row.status}; only "
+                                                f"{' or '.join(sorted(sources))} alerts can become {target}.",
+                                                "INVALID_TRANSITION")])
             row.status, row.handled_by, row.updated_at = target.value, operator, at
             if note:
                 row.note = note

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from onestop.engine import ApplicationRefused, ApplicationView, EventKind, NotFound, new_resume_token
+from onestop.engine import ApplicationView, EventKind, Principal, new_resume_token
 from onestop.graphql.applications.inputs import (
     RespondToRequestInput,
     StartApplicationInput,
@@ -15,16 +15,10 @@ from onestop.graphql.applications.inputs import (
     SubmitStepInput,
     WithdrawApplicationInput,
 )
-from onestop.graphql.applications.services import (
-    application_key,
-    application_service,
-    caller_ref,
-    not_found,
-    refusal_errors,
-)
+from onestop.graphql.applications.services import NOT_FOUND, application_key, application_service, caller_ref
 from onestop.graphql.applications.types import Application
 from onestop.graphql.context import Info_
-from onestop.graphql.errors import Unauthenticated, UserError
+from onestop.graphql.errors import Outcome, Unauthenticated, UserError, UserErrorCode, outcome
 from onestop.graphql.fields import field
 
 
@@ -39,23 +33,25 @@ class ApplicationPayload:
         "stored by the server, and is the only key to the draft."))
 
 
+def application_payload(done: Outcome[ApplicationView], client_mutation_id: str | None,
+             resume_token: str | None = None) -> ApplicationPayload:
+    return ApplicationPayload(application=done.map(Application.of), user_errors=done.user_errors,
+                              client_mutation_id=client_mutation_id,
+                              resume_token=resume_token if done.value is not None else None)
+
+
 async def _act(info: Info_, global_id: str, client_mutation_id: str | None,
-               action: Callable[[str, str], Awaitable[ApplicationView]]) -> ApplicationPayload:
+               action: Callable[[str, str, Principal | None], Awaitable[ApplicationView]]) -> ApplicationPayload:
+    principal: Principal | None = None
     if info.context.resume_token is None or await info.context.principal() is not None:
-        await info.context.require_citizen()  # UNAUTHENTICATED without a login, FORBIDDEN for staff
+        # UNAUTHENTICATED without a login, FORBIDDEN for staff; the token's level is checked on every action.
+        principal = await info.context.require_citizen()
     key = application_key(str(global_id))
     if key is None:
-        return ApplicationPayload(application=None, user_errors=not_found(), client_mutation_id=client_mutation_id)
+        return application_payload(Outcome.refused(NOT_FOUND), client_mutation_id)
     citizen_ref = await caller_ref(info, key)
-    try:
-        view = await action(key, citizen_ref)
-    except ApplicationRefused as exc:
-        return ApplicationPayload(application=None, user_errors=refusal_errors(info, exc),
-                                  client_mutation_id=client_mutation_id)
-    except NotFound:
-        return ApplicationPayload(application=None, user_errors=not_found(), client_mutation_id=client_mutation_id)
-    return ApplicationPayload(application=Application.of(view), user_errors=[],
-                              client_mutation_id=client_mutation_id)
+    return application_payload(await outcome(lambda: action(key, citizen_ref, principal), info.context.lang,
+                                             not_found=NOT_FOUND), client_mutation_id)
 
 
 @strawberry.type
@@ -70,72 +66,79 @@ class ApplicationsMutation:
             catalogued = info.context.snapshot.catalogue.service(input.service_slug)
             if catalogued is not None and catalogued.login_required:
                 raise Unauthenticated()
+            if catalogued is not None:
+                await info.context.spend_anonymous_start(catalogued.id)
             resume_token = new_resume_token()
             citizen_ref, citizen = engine.applicants.resume_refs(resume_token)[0], engine.applicants.anonymous()
         else:
-            citizen_ref, citizen = await engine.applicants.context_of(await info.context.require_citizen())
+            principal = await info.context.require_citizen()
+            # Before the applicant's facts are read: a token below the service's level causes no data access.
+            application_service(info).check_assurance(principal, input.service_slug)
+            citizen_ref, citizen = await engine.applicants.context_of(principal, input.service_slug)
         service = application_service(info)
         engine.security.events.record(EventKind.APPLICATION_STARTED, ip=info.context.client_ip,
                                       citizen_ref=None if principal is None else citizen_ref,
                                       service=input.service_slug, anonymous=principal is None)
-        try:
-            view = await service.start(citizen_ref, citizen, input.service_slug, input.client_mutation_id)
-        except NotFound:
-            return ApplicationPayload(application=None, client_mutation_id=input.client_mutation_id, user_errors=[
-                UserError(field=["input", "serviceSlug"], code="NOT_FOUND",
-                          message=f"No service {input.service_slug!r}; find slugs with the services query.")])
-        except ApplicationRefused as exc:
-            return ApplicationPayload(application=None, user_errors=refusal_errors(info, exc),
-                                      client_mutation_id=input.client_mutation_id)
-        return ApplicationPayload(application=Application.of(view), user_errors=[],
-                                  client_mutation_id=input.client_mutation_id, resume_token=resume_token)
+        done = await outcome(
+            lambda: service.start(citizen_ref, citizen, input.service_slug, input.client_mutation_id,
+                                  principal=principal),
+            info.context.lang,
+            not_found=UserError(field=["input", "serviceSlug"], code=UserErrorCode.NOT_FOUND,
+                                message=f"No service {input.service_slug!r}; find slugs with the services query."),
+        )
+        return application_payload(done, input.client_mutation_id, resume_token)
 
     @field(description="Answer a form or review step (or submit, on the submit step, with empty answers).")
     async def submit_step(self, info: Info_, input: SubmitStepInput) -> ApplicationPayload:
         service = application_service(info)
         answers: Any = input.answers
         if not isinstance(answers, dict):
-            return ApplicationPayload(application=None, client_mutation_id=input.client_mutation_id, user_errors=[
-                UserError(field=["input", "answers"], code="WRONG_TYPE",
-                          message="answers must be a JSON object keyed by field id.")])
-        return await _act(info, input.application_id, input.client_mutation_id, lambda key, ref: service.submit_step(
-            key, ref, input.step_id, answers, input.client_mutation_id))
+            return application_payload(Outcome.refused(UserError(
+                field=["input", "answers"], code=UserErrorCode.WRONG_TYPE,
+                message="answers must be a JSON object keyed by field id.")), input.client_mutation_id)
+        return await _act(info, input.application_id, input.client_mutation_id,
+                          lambda key, ref, who: service.submit_step(key, ref, input.step_id, answers,
+                                                                    input.client_mutation_id, principal=who))
 
     @field(description="Agree on a prefill or consent step (a prefill step then fetches the listed data).")
     async def grant_consent(self, info: Info_, input: StepActionInput) -> ApplicationPayload:
         service = application_service(info)
-        return await _act(info, input.application_id, input.client_mutation_id, lambda key, ref: service.grant_consent(
-            key, ref, input.step_id, input.client_mutation_id))
+        return await _act(info, input.application_id, input.client_mutation_id,
+                          lambda key, ref, who: service.grant_consent(key, ref, input.step_id,
+                                                                      input.client_mutation_id, principal=who))
 
     @field(description="Decline a prefill step (type the data yourself) or a consent step.")
     async def decline_consent(self, info: Info_, input: StepActionInput) -> ApplicationPayload:
         service = application_service(info)
         return await _act(info, input.application_id, input.client_mutation_id,
-                          lambda key, ref: service.decline_consent(key, ref, input.step_id, input.client_mutation_id))
+                          lambda key, ref, who: service.decline_consent(key, ref, input.step_id,
+                                                                          input.client_mutation_id, principal=who))
 
     @field(description="Complete a step-up step with the current token (RFC 9470 error when it is not enough).")
     async def complete_step_up(self, info: Info_, input: StepActionInput) -> ApplicationPayload:
         principal = await info.context.require_citizen()
         service = application_service(info)
         return await _act(info, input.application_id, input.client_mutation_id,
-                          lambda key, ref: service.complete_step_up(key, principal, ref, input.step_id,
-                                                                    input.client_mutation_id))
+                          lambda key, ref, _who: service.complete_step_up(key, principal, ref, input.step_id,
+                                                                          input.client_mutation_id))
 
     @field(description="Reopen an earlier step; later answers that no longer apply are dropped when you resubmit.")
     async def go_back(self, info: Info_, input: StepActionInput) -> ApplicationPayload:
         service = application_service(info)
         return await _act(info, input.application_id, input.client_mutation_id,
-                          lambda key, ref: service.go_back(key, ref, input.step_id, input.client_mutation_id))
+                          lambda key, ref, who: service.go_back(key, ref, input.step_id, input.client_mutation_id,
+                                                                  principal=who))
 
     @field(description="Withdraw an application before the department decides.")
     async def withdraw_application(self, info: Info_, input: WithdrawApplicationInput) -> ApplicationPayload:
         service = application_service(info)
         return await _act(info, input.application_id, input.client_mutation_id,
-                          lambda key, ref: service.withdraw(key, ref, input.client_mutation_id))
+                          lambda key, ref, who: service.withdraw(key, ref, input.client_mutation_id, principal=who))
 
     @field(description="Reply to the department's request for information (NEEDS_INFO); the application goes back "
                        "to IN_REVIEW and your reply joins its timeline.")
     async def respond_to_request(self, info: Info_, input: RespondToRequestInput) -> ApplicationPayload:
         service = application_service(info)
         return await _act(info, input.application_id, input.client_mutation_id,
-                          lambda key, ref: service.respond(key, ref, input.message, input.client_mutation_id))
+                          lambda key, ref, who: service.respond(key, ref, input.message, input.client_mutation_id,
+                                                                  principal=who))

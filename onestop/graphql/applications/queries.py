@@ -7,13 +7,13 @@ from functools import partial
 
 import strawberry
 
-from onestop.engine import ApplicationView, IndexedApplication, NotFound, Principal
+from onestop.engine import ApplicationView, IndexEntry, IndexPage, IndexPosition, NotFound, Principal
 from onestop.graphql.applications.services import application_key, application_service, caller_ref
 from onestop.graphql.applications.types import Application, ApplicationStatus
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import Unauthenticated
 from onestop.graphql.fields import field
-from onestop.graphql.relay import Connection, connection_from_slice, page_of, register_node
+from onestop.graphql.relay import Connection, KeysetPage, connection_from_keyset, keyset_page_of, register_node
 
 
 async def _application(info: Info_, key: str) -> Application | None:
@@ -41,18 +41,31 @@ register_node("Application", _node)
 async def viewer_applications(info: Info_, principal: Principal, first: int | None, after: str | None,
                               status: ApplicationStatus | None) -> Connection[Application]:
     """``viewer { applications }``: the citizen's applications, newest first."""
-    page = page_of(first, after)
+    page = index_page_of(first, after)
     service = application_service(info)
     citizen_ref = await info.context.engine.applicants.ref_of(principal)
-    rows = await service.list_for_citizen(citizen_ref, status=status.value if status else None, limit=1000)
-    window = rows[page.offset: page.offset + page.limit]
-    return connection_from_slice([from_index(r, partial(service.get, r.application_id, citizen_ref))
-                                  for r in window], page, len(rows))
+    found = await service.list_for_citizen(citizen_ref, status=status.value if status else None, first=page.limit,
+                                           after=page.after)
+    return index_connection(found, page, lambda entry: partial(service.get, entry.application_id, citizen_ref))
 
 
-def from_index(row: IndexedApplication, load: Callable[[], Awaitable[ApplicationView]]) -> Application:
+def index_page_of(first: int | None, after: str | None) -> KeysetPage[IndexPosition]:
+    """``first``/``after`` of a list read from the application index (BAD_USER_INPUT when not valid)."""
+    return keyset_page_of(first, after, IndexPosition.parse)
+
+
+def index_connection(found: IndexPage, page: KeysetPage[IndexPosition],
+                     loader: Callable[[IndexEntry], Callable[[], Awaitable[ApplicationView]]]
+                     ) -> Connection[Application]:
+    """A page of the application index as a connection; ``loader`` fetches an entry's full state on demand."""
+    return connection_from_keyset(
+        [(IndexPosition.of(entry).token(), from_index(entry, loader(entry))) for entry in found.entries], page,
+        has_next_page=found.has_next_page, total_count=found.total_count)
+
+
+def from_index(entry: IndexEntry, load: Callable[[], Awaitable[ApplicationView]]) -> Application:
     """A list entry answered from the index; fields beyond it query the workflow only when asked for."""
-    return Application(summary=row, load=load)
+    return Application(summary=entry, load=load)
 
 
 @strawberry.type

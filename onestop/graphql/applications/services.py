@@ -1,11 +1,10 @@
-"""Reaching the application service from a resolver, and mapping its errors to userErrors once."""
+"""Reaching the application service from a resolver."""
 
 from __future__ import annotations
 
-from onestop.engine import ApplicationRefused, ApplicationService, NotFound
-from onestop.graphql.applications.types import localized
+from onestop.engine import ApplicationService
 from onestop.graphql.context import Info_
-from onestop.graphql.errors import ApiError, ErrorCode, UserError
+from onestop.graphql.errors import ApiError, ErrorCode, UserError, UserErrorCode
 from onestop.graphql.relay import from_global_id
 
 
@@ -22,20 +21,8 @@ def application_key(global_id: str) -> str | None:
     return parsed[1] if parsed is not None and parsed[0] == "Application" else None
 
 
-def refusal_errors(info: Info_, exc: ApplicationRefused) -> list[UserError]:
-    errors = []
-    for error in exc.errors:
-        path = list(error.path)
-        if path and path[0] not in ("stepId", "status", "message", "serviceSlug"):
-            path = ["answers", *path]
-        errors.append(UserError(field=["input", *path] if path else ["input"], code=error.code,
-                                message=localized(error.message, info.context.lang) or error.code))
-    return errors
-
-
-def not_found(_: NotFound | None = None) -> list[UserError]:
-    return [UserError(field=["input", "applicationId"], code="NOT_FOUND",
-                      message="No application of yours has this id; list them with viewer { applications }.")]
+NOT_FOUND = UserError(field=["input", "applicationId"], code=UserErrorCode.NOT_FOUND,
+                      message="No application of yours has this id; list them with viewer { applications }.")
 
 
 async def caller_ref(info: Info_, application_id: str) -> str:

@@ -13,19 +13,21 @@ from strawberry.scalars import JSON
 
 from onestop import engine
 from onestop.catalogue import StepKind
-from onestop.catalogue.text import Lang
+from onestop.catalogue.text import localized
 from onestop.engine import (
     CITIZEN_ACTOR,
     ApplicationView,
     ConsentSpec,
     ExitSpec,
+    FieldProvenance,
     FieldSpec,
     FormSpec,
-    IndexedApplication,
+    IndexEntry,
     PrefillSpec,
+    Status,
     StepSpec,
     StepUpSpec,
-    Text,
+    editable,
     fields_of,
 )
 from onestop.graphql.catalogue.types import Service
@@ -33,26 +35,9 @@ from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
 from onestop.graphql.relay import Node, to_global_id
 
-
-def localized(text: Text | None, lang: Lang) -> str | None:
-    """Pick the request's language, falling back tc<->sc, then en (as LocalizedText.get does)."""
-    if not text:
-        return None
-    order = {Lang.EN: ("en", "tc", "sc"), Lang.TC: ("tc", "sc", "en"), Lang.SC: ("sc", "tc", "en")}[lang]
-    return next((text[k] for k in order if text.get(k)), None)
-
-
-@strawberry.enum(description="Where an application stands.")
-class ApplicationStatus(Enum):
-    DRAFT = "DRAFT"
-    SUBMITTED = "SUBMITTED"
-    IN_REVIEW = "IN_REVIEW"
-    NEEDS_INFO = "NEEDS_INFO"
-    APPROVED = "APPROVED"
-    REJECTED = "REJECTED"
-    WITHDRAWN = "WITHDRAWN"
-    EXPIRED = "EXPIRED"
-    NOT_ELIGIBLE = "NOT_ELIGIBLE"
+# Derived from the workflow's Status, never copied: a new status reaches the schema by itself.
+ApplicationStatus = Status
+strawberry.enum(ApplicationStatus, name="ApplicationStatus", description="Where an application stands.")
 
 
 @strawberry.enum(description="Who wrote a timeline entry.")
@@ -123,6 +108,12 @@ class FormField:
         if self.view is None or self.spec.id not in self.view.prefilled:
             return None
         return self.view.prefilled[self.spec.id].source
+
+    @field(description="True when the field holds a prefilled value the citizen cannot change (a verified record's "
+                       "value, unless the service allows editing); a different answer is refused.")
+    def read_only(self) -> bool:
+        prefilled = None if self.view is None else self.view.prefilled.get(self.spec.id)
+        return prefilled is not None and not editable(self.spec, prefilled)
 
     @field(description="Smallest number, or minimum length for text.")
     def min(self) -> float | None:
@@ -215,6 +206,22 @@ class ApplicationStep:
     state: engine.StepState
 
 
+@strawberry.type(description="Where one answer came from.")
+class AnswerProvenance:
+    field: str = strawberry.field(description="The field id.")
+    source: str = strawberry.field(description=(
+        "The department whose record prefilled the field (e.g. IMMD), or `citizen` when the citizen typed it."))
+    verified: bool = strawberry.field(description="The answer is an authoritative record's value, unchanged.")
+    prefilled: bool
+    changed: bool = strawberry.field(description="The citizen replaced the prefilled value.")
+    original: JSON | None = strawberry.field(description="The prefilled value, kept when the citizen changed it.")
+
+    @classmethod
+    def of(cls, entry: FieldProvenance) -> AnswerProvenance:
+        return cls(field=entry.field, source=entry.source, verified=entry.verified, prefilled=entry.prefilled,
+                   changed=entry.changed, original=entry.original)
+
+
 @strawberry.type
 class TimelineEvent:
     at: datetime
@@ -225,8 +232,8 @@ class TimelineEvent:
 
 @strawberry.type(description="A citizen's application for a service.")
 class Application(Node):
-    # A list entry starts from the applications index (IndexedApplication) and loads the rest on demand.
-    summary: strawberry.Private[IndexedApplication | ApplicationView]
+    # A list entry starts from its application index entry and loads the rest on demand.
+    summary: strawberry.Private[IndexEntry | ApplicationView]
     # Fetches the full state (a workflow query) the first time a field needs more than the summary.
     load: strawberry.Private[Callable[[], Awaitable[ApplicationView]] | None] = None
     _loading: strawberry.Private[asyncio.Task[ApplicationView] | None] = None
@@ -291,9 +298,13 @@ class Application(Node):
     async def answers(self) -> JSON:
         return cast(JSON, dict((await self.view()).answers))
 
+    @field(description="Where each answer came from, in the form's order: what the department relies on.")
+    async def provenance(self) -> list[AnswerProvenance]:
+        return [AnswerProvenance.of(p) for p in (await self.view()).provenance]
+
     @field()
     async def timeline(self) -> list[TimelineEvent]:
-        return [TimelineEvent(at=t.at, status=ApplicationStatus(t.status), message=t.message,
+        return [TimelineEvent(at=t.at, status=t.status, message=t.message,
                               author=_author(t.actor)) for t in (await self.view()).timeline]
 
     @field(description="Why the application ended as not eligible.")

@@ -6,12 +6,11 @@ from datetime import datetime
 
 import strawberry
 
-from onestop.engine import InvalidInput, NotFound
 from onestop.graphql.citizen.inputs import RevokeConsentInput, UpdateProfileInput
 from onestop.graphql.citizen.services import citizen_services
 from onestop.graphql.citizen.types import Consent, Profile
 from onestop.graphql.context import Info_
-from onestop.graphql.errors import UserError, user_errors_from
+from onestop.graphql.errors import UserError, UserErrorCode, outcome
 from onestop.graphql.fields import field
 from onestop.graphql.relay import from_global_id
 
@@ -49,24 +48,22 @@ class CitizenMutation:
         changes = input.changes()
         if not changes:
             return UpdateProfilePayload(profile=None, user_errors=[UserError(
-                field=["input"], message="Nothing to change: set at least one field.", code="EMPTY_INPUT")])
-        try:
-            record = await citizen_services(info).profiles.update(principal.sub, changes)
-        except InvalidInput as exc:
-            return UpdateProfilePayload(profile=None, user_errors=user_errors_from(exc) or [])
-        return UpdateProfilePayload(profile=Profile.of(record), user_errors=[])
+                field=["input"], message="Nothing to change: set at least one field.", code=UserErrorCode.EMPTY_INPUT)])
+        profiles = citizen_services(info).profiles
+        done = await outcome(lambda: profiles.update(principal.sub, changes), info.context.lang)
+        return UpdateProfilePayload(profile=done.map(Profile.of), user_errors=done.user_errors)
 
     @field(description="Revoke a consent now: later reads under it are refused, even for running applications.")
     async def revoke_consent(self, info: Info_, input: RevokeConsentInput) -> RevokeConsentPayload:
         principal = await info.context.require_citizen()
         consent_id = _artefact_id(str(input.consent_id))
         consents = citizen_services(info).consents
-        try:
-            receipt = await consents.revoke(principal.sub, consent_id)
-        except NotFound:
-            return RevokeConsentPayload(consent=None, receipt=None, user_errors=[UserError(
-                field=["input", "consentId"], code="NOT_FOUND",
-                message="No consent of yours has this id; list them with viewer { consents { id } }.")])
+        done = await outcome(lambda: consents.revoke(principal.sub, consent_id), info.context.lang, not_found=UserError(
+            field=["input", "consentId"], code=UserErrorCode.NOT_FOUND,
+            message="No consent of yours has this id; list them with viewer { consents { id } }."))
+        receipt = done.value
+        if receipt is None:
+            return RevokeConsentPayload(consent=None, receipt=None, user_errors=done.user_errors)
         record = await consents.get(principal.sub, consent_id)
         return RevokeConsentPayload(
             consent=Consent(record=record),

@@ -68,7 +68,15 @@ class Address:
                    street=value.street, district=value.district, region=Region(value.region))
 
 
-@strawberry.type(description="The citizen's e-ME profile.")
+@strawberry.type(description="Where a verified e-ME item comes from: it is read-only, shown from this record.")
+class VerifiedItem:
+    item: str = strawberry.field(description="The profile field's e-ME item id, e.g. dateOfBirth.")
+    source: str = strawberry.field(description="Code of the department holding the authoritative record, e.g. IMMD.")
+    verified_at: datetime | None = strawberry.field(description="When that record was last updated.")
+
+
+@strawberry.type(description="The citizen's e-ME profile. Items listed in `verified` come from an authoritative "
+                             "record and cannot be changed with updateProfile; the others are self-declared.")
 class Profile:
     name_en: str | None
     name_zh: str | None
@@ -80,6 +88,8 @@ class Profile:
     residential_address: Address | None
     correspondence_address: Address | None
     updated_at: datetime | None
+    verified: list[VerifiedItem] = strawberry.field(description=(
+        "The verified (read-only) items with their source; every other item is self-declared."))
 
     @classmethod
     def of(cls, record: ProfileRecord) -> Profile:
@@ -88,6 +98,7 @@ class Profile:
             hkid=record.hkid, gender=Gender(record.gender) if record.gender else None, phone=record.phone,
             email=record.email, residential_address=Address.of(record.residential_address),
             correspondence_address=Address.of(record.correspondence_address), updated_at=record.updated_at,
+            verified=[VerifiedItem(item=v.item, source=v.source, verified_at=v.verified_at) for v in record.verified],
         )
 
 

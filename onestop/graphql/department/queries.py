@@ -7,13 +7,13 @@ from functools import partial
 import strawberry
 
 from onestop.engine import Forbidden as EngineForbidden
-from onestop.graphql.applications.queries import from_index
+from onestop.graphql.applications.queries import index_connection, index_page_of
 from onestop.graphql.applications.services import application_service
 from onestop.graphql.applications.types import Application, ApplicationStatus
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import Forbidden, Unauthenticated
 from onestop.graphql.fields import field
-from onestop.graphql.relay import Connection, connection_from_slice, page_of
+from onestop.graphql.relay import Connection
 
 
 @strawberry.type
@@ -24,12 +24,12 @@ class DepartmentQuery:
         principal = await info.context.principal()
         if principal is None:
             raise Unauthenticated()
-        page = page_of(first, after)
+        page = index_page_of(first, after)
         service = application_service(info)
         try:
-            rows = await service.department_inbox(principal, status=status.value if status else None, limit=1000)
+            found = await service.department_inbox(principal, status=status.value if status else None,
+                                                   first=page.limit, after=page.after)
         except EngineForbidden as exc:
             raise Forbidden(exc.message) from exc
-        window = rows[page.offset: page.offset + page.limit]
-        return connection_from_slice([from_index(r, partial(service.get_for_staff, principal, r.application_id))
-                                      for r in window], page, len(rows))
+        return index_connection(found, page,
+                                lambda entry: partial(service.get_for_staff, principal, entry.application_id))

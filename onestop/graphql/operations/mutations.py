@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import strawberry
 
-from onestop.engine import CitizenAnswer, InvalidInput, NotFound
+from onestop.engine import Alert, CitizenAlert, CitizenAnswer
 from onestop.graphql.context import Info_
-from onestop.graphql.errors import UserError, user_errors_from
+from onestop.graphql.errors import Outcome, UserError, UserErrorCode, outcome
 from onestop.graphql.fields import field
 from onestop.graphql.operations.types import (
     CitizenSecurityAlert,
@@ -52,45 +54,35 @@ class AnswerSecurityAlertPayload:
     client_mutation_id: str | None = None
 
 
-def _unknown() -> list[UserError]:
-    return [UserError(field=["input", "alertId"], code="NOT_FOUND", message="No security alert has this id.")]
+def _unknown() -> UserError:
+    return UserError(field=["input", "alertId"], code=UserErrorCode.NOT_FOUND, message="No security alert has this id.")
+
+
+async def _moved(info: Info_, alert_id: strawberry.ID, move: Callable[[str, str], Awaitable[Alert]]
+                 ) -> Outcome[Alert]:
+    operator = await require_operator(info)
+    key = alert_key(str(alert_id))
+    if key is None:
+        return Outcome.refused(_unknown())
+    staff_key = info.context.engine.security.events.staff_key(operator)
+    return await outcome(lambda: move(key, staff_key), info.context.lang, not_found=_unknown())
 
 
 @strawberry.type
 class OperationsMutation:
     @field(description="Take an OPEN alert on (operators only).")
     async def acknowledge_alert(self, info: Info_, input: AcknowledgeAlertInput) -> SecurityAlertPayload:
-        operator = await require_operator(info)
-        key = alert_key(str(input.alert_id))
-        if key is None:
-            return SecurityAlertPayload(alert=None, user_errors=_unknown(), client_mutation_id=input.client_mutation_id)
-        try:
-            alert = await info.context.engine.security.alerts.acknowledge(
-                key, info.context.engine.security.events.staff_key(operator))
-        except NotFound:
-            return SecurityAlertPayload(alert=None, user_errors=_unknown(), client_mutation_id=input.client_mutation_id)
-        except InvalidInput as exc:
-            return SecurityAlertPayload(alert=None, user_errors=user_errors_from(exc) or [],
-                                        client_mutation_id=input.client_mutation_id)
-        return SecurityAlertPayload(alert=SecurityAlert(record=alert), user_errors=[],
+        alerts = info.context.engine.security.alerts
+        done = await _moved(info, input.alert_id, alerts.acknowledge)
+        return SecurityAlertPayload(alert=done.map(lambda a: SecurityAlert(record=a)), user_errors=done.user_errors,
                                     client_mutation_id=input.client_mutation_id)
 
     @field(description="Close an alert as RESOLVED, or as FALSE_POSITIVE to teach the detector (operators only).")
     async def resolve_alert(self, info: Info_, input: ResolveAlertInput) -> SecurityAlertPayload:
-        operator = await require_operator(info)
-        key = alert_key(str(input.alert_id))
-        if key is None:
-            return SecurityAlertPayload(alert=None, user_errors=_unknown(), client_mutation_id=input.client_mutation_id)
-        try:
-            alert = await info.context.engine.security.alerts.resolve(
-                key, info.context.engine.security.events.staff_key(operator), false_positive=input.false_positive,
-                note=input.note)
-        except NotFound:
-            return SecurityAlertPayload(alert=None, user_errors=_unknown(), client_mutation_id=input.client_mutation_id)
-        except InvalidInput as exc:
-            return SecurityAlertPayload(alert=None, user_errors=user_errors_from(exc) or [],
-                                        client_mutation_id=input.client_mutation_id)
-        return SecurityAlertPayload(alert=SecurityAlert(record=alert), user_errors=[],
+        alerts = info.context.engine.security.alerts
+        done = await _moved(info, input.alert_id, lambda key, operator: alerts.resolve(
+            key, operator, false_positive=input.false_positive, note=input.note))
+        return SecurityAlertPayload(alert=done.map(lambda a: SecurityAlert(record=a)), user_errors=done.user_errors,
                                     client_mutation_id=input.client_mutation_id)
 
     @field(description="Tell us whether an alert about you was you (WAS_ME) or not (WAS_NOT_ME); "
@@ -100,14 +92,13 @@ class OperationsMutation:
         principal = await info.context.require_citizen()
         engine = info.context.engine
         key = alert_key(str(input.alert_id))
+        done: Outcome[CitizenAlert]
         if key is None:
-            return AnswerSecurityAlertPayload(alert=None, user_errors=_unknown(),
-                                              client_mutation_id=input.client_mutation_id)
-        citizen_ref = await engine.applicants.ref_of(principal)
-        try:
-            alert = await engine.security.alerts.answer(citizen_ref, key, input.answer)
-        except NotFound:
-            return AnswerSecurityAlertPayload(alert=None, user_errors=_unknown(),
-                                              client_mutation_id=input.client_mutation_id)
-        return AnswerSecurityAlertPayload(alert=CitizenSecurityAlert(record=alert, lang=info.context.lang),
-                                          user_errors=[], client_mutation_id=input.client_mutation_id)
+            done = Outcome.refused(_unknown())
+        else:
+            citizen_ref = await engine.applicants.ref_of(principal)
+            done = await outcome(lambda: engine.security.alerts.answer(citizen_ref, key, input.answer),
+                                 info.context.lang, not_found=_unknown())
+        lang = info.context.lang
+        return AnswerSecurityAlertPayload(alert=done.map(lambda a: CitizenSecurityAlert(record=a, lang=lang)),
+                                          user_errors=done.user_errors, client_mutation_id=input.client_mutation_id)

@@ -8,10 +8,9 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
-from onestop.catalogue.text import Lang
+from onestop.catalogue.text import Lang, localized
 from onestop.engine import OPERATOR_ROLE, Alert, AlertStatus, CitizenAlert, CitizenAnswer, Severity, SystemHealth
 from onestop.engine import Deviation as EngineDeviation
-from onestop.graphql.applications.types import localized
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import Forbidden, Unauthenticated
 from onestop.graphql.fields import field

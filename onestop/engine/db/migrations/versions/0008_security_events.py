@@ -1,9 +1,7 @@
 """Security events, alerts, locks and detector state
 
-Numbered 0006 on its own branch after 0002; re-chained onto the newest revision when branches merge.
-
-Revision ID: 0006
-Revises: 0002
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-28 21:23:51.159019
 
 """
@@ -13,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = '0006'
-down_revision: str | Sequence[str] | None = '0002'
+revision: str = '0008'
+down_revision: str | Sequence[str] | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

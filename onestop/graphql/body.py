@@ -1,0 +1,88 @@
+"""Strict JSON for request bodies: what a browser's ``JSON.stringify`` can send, and nothing that crashes later.
+
+Python's ``json`` accepts more than RFC 8259 and JavaScript do: ``NaN``/``Infinity``, integers of any size (and
+raises ValueError past 4,300 digits), lone surrogates from ``\\ud800`` escapes (which no UTF-8 encoder, SQLite or
+Temporal payload can then store), and nesting until the interpreter's recursion limit. Each of those got past
+the HTTP layer and failed deep inside as a 500; here they are refused with a reason before GraphQL runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, NoReturn
+
+# JavaScript's Number.MAX_SAFE_INTEGER: a larger integer does not survive a round trip through a browser.
+MAX_SAFE_INTEGER = 2**53 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class MalformedJSON(json.JSONDecodeError):
+    """The body is not JSON we accept; ``reason`` says what to change.
+
+    A JSONDecodeError, so strawberry treats it like any unparsable message (the WebSocket transport too).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "", 0)
+        self.reason = reason
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise MalformedJSON(f"{name} is not JSON: send numbers as finite decimal values.")
+
+
+def _integer(text: str) -> int:
+    # Check the length first: int() of a 5,000-digit string raises ValueError, and slowly.
+    if len(text.lstrip("-")) > len(str(MAX_SAFE_INTEGER)) or abs(value := int(text)) > MAX_SAFE_INTEGER:
+        raise MalformedJSON(f"The integer {text[:20]}{'...' if len(text) > 20 else ''} is too large: "
+                            f"integers must be within ±{MAX_SAFE_INTEGER} (2^53 - 1); send larger values as strings.")
+    return value
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise MalformedJSON(f"The number {text[:20]} is too large to be a finite value.")
+    return value
+
+
+def decode(data: str | bytes, *, max_depth: int) -> Any:
+    """The JSON value of ``data`` (UTF-8), or MalformedJSON for anything a strict reader refuses."""
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedJSON("The request body is not valid JSON text: encode it as UTF-8.") from None
+    else:
+        text = data
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_int=_integer, parse_float=_number)
+    except RecursionError:
+        raise _too_deep(max_depth) from None
+    _check(value, max_depth)
+    return value
+
+
+def _too_deep(max_depth: int) -> MalformedJSON:
+    return MalformedJSON(f"The JSON is nested too deeply: at most {max_depth} levels of arrays and objects.")
+
+
+def _check(value: Any, max_depth: int) -> None:
+    # Iterative, so the check itself cannot run out of stack on what json.loads accepted.
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise MalformedJSON("A string contains an unpaired UTF-16 surrogate (\\ud800-\\udfff), "
+                                    "which is not text; send valid Unicode.")
+        elif isinstance(item, dict | list):
+            if depth >= max_depth:
+                raise _too_deep(max_depth)
+            if isinstance(item, dict):
+                pending.extend((key, depth) for key in item)
+                pending.extend((child, depth + 1) for child in item.values())
+            else:
+                pending.extend((child, depth + 1) for child in item)

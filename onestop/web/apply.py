@@ -1,0 +1,201 @@
+"""An application as a guided conversation: one page per current step, one POST per citizen action."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from onestop.web import forms
+from onestop.web.client import ApiError
+from onestop.web.context import Page
+
+_MUTATIONS = {"grant": ("GrantConsent", "grantConsent"), "decline": ("DeclineConsent", "declineConsent"),
+              "back": ("GoBack", "goBack"), "send": ("SubmitStep", "submitStep"),
+              "withdraw": ("WithdrawApplication", "withdrawApplication")}
+
+
+def _path(application_id: str) -> str:
+    return f"/applications/{quote(application_id)}"
+
+
+async def _load(page: Page, application_id: str) -> dict[str, Any] | None:
+    data = await page.api.execute("Application", {"id": application_id}, page.caller_for(application_id))
+    application: dict[str, Any] | None = data["application"]
+    return application
+
+
+def _not_found(page: Page) -> Response:
+    return page.render("error.html", status=404, heading=page.t("not_found"), message=None)
+
+
+async def show(request: Request) -> Response:
+    page = await Page.open(request)
+    application_id = request.path_params["id"]
+    try:
+        application = await _load(page, application_id)
+    except ApiError as exc:
+        if exc.code == "UNAUTHENTICATED":
+            return page.redirect(page.sign_in_url())
+        raise
+    if application is None:
+        return _not_found(page)
+    return _render(page, application)
+
+
+def _render(page: Page, application: Mapping[str, Any], *, errors: Mapping[str, str] | None = None,
+            values: Mapping[str, Any] | None = None, raw: Mapping[str, str] | None = None,
+            status: int = 200) -> Response:
+    step = application.get("currentStep")
+    if application["status"] != "DRAFT" or step is None:
+        done = page.request.query_params.get("done") == "1"
+        return page.render("status.html", status=status, app=application, done=done, errors=errors or {})
+    if step["type"] in ("FORM", "REVIEW"):
+        _remember_labels(page, application["id"], step)
+    current_values = dict(values) if values is not None else {f["id"]: f.get("value") for f in step["fields"]}
+    done_steps = [s for s in application["steps"] if s["state"] == "DONE"]
+    previous = next((s["id"] for s in reversed(done_steps) if s["type"] in ("FORM", "REVIEW", "PREFILL",
+                                                                             "CONSENT")), None)
+    return page.render(
+        "step.html", status=status, app=application, step=step, errors=errors or {}, values=current_values,
+        raw=raw or {}, previous=previous, has_group=any(f["type"] == "group" for f in step["fields"]),
+        summary=_summary(page, application) if step["type"] in ("SUBMIT", "REVIEW") else [],
+        anonymous=application["id"] in page.session.resume and not page.session.signed_in)
+
+
+def _remember_labels(page: Page, application_id: str, step: Mapping[str, Any]) -> None:
+    """Labels of the fields asked, for "Check your answers" (the API keeps answers by field id only)."""
+    known = page.session.labels.setdefault(application_id, {})
+    for field in step["fields"]:
+        known[field["id"]] = [step["id"], field["label"],
+                              {o["value"]: o["label"] for o in field.get("options") or []}]
+
+
+def _summary(page: Page, application: Mapping[str, Any]) -> list[dict[str, Any]]:
+    known = page.session.labels.get(application["id"], {})
+    answers: Mapping[str, Any] = application.get("answers") or {}
+    sections = []
+    for step in application["steps"]:
+        if step["state"] != "DONE" or step["type"] not in ("FORM", "REVIEW"):
+            continue
+        rows = []
+        for field_id, (step_id, label, options) in known.items():
+            if step_id == step["id"] and field_id in answers:
+                spec = {"options": [{"value": k, "label": v} for k, v in dict(options).items()]}
+                rows.append({"label": label, "value": forms.display(answers[field_id], spec, page.t("yes"),
+                                                                   page.t("no"))})
+        sections.append({"id": step["id"], "title": step["title"], "rows": rows, "change": True})
+    # Answered in another browser session: no labels here, so show them by field id, still all of them.
+    unknown = [{"label": key, "value": forms.display(value, None, page.t("yes"), page.t("no"))}
+               for key, value in answers.items() if key not in known]
+    if unknown:
+        sections.append({"id": "", "title": page.t("answers"), "rows": unknown, "change": False})
+    return sections
+
+
+async def act(request: Request) -> Response:
+    """Every action on an application page: answer, add/remove an entry, agree, decline, back, send, ..."""
+    page = await Page.open(request)
+    application_id = request.path_params["id"]
+    action = page.field("action")
+    try:
+        application = await _load(page, application_id)
+    except ApiError as exc:
+        if exc.code == "UNAUTHENTICATED":
+            return page.redirect(page.sign_in_url(_path(application_id)))
+        raise
+    if application is None:
+        return _not_found(page)
+    step = application.get("currentStep")
+    step_id = page.field("step") or (step["id"] if step else "")
+    if step is not None and step_id != step["id"] and action != "back":
+        # A stale page (another tab moved on): show where the application is now.
+        return page.redirect(_path(application_id))
+    caller = page.caller_for(application_id)
+    cmid = uuid.uuid4().hex
+    if action == "respond":
+        message = page.field("message")
+        if not message:
+            return _render(page, application, errors={"message": page.t("reply")}, status=400)
+        data = await page.api.execute("RespondToRequest", {"id": application_id, "message": message[:2000],
+                                                          "cmid": cmid}, caller)
+        return _after(page, application, data["respondToRequest"])
+    if action == "stepup":
+        return await finish_step_up(page, application_id, step_id)
+    if action.startswith(("add:", "remove:", "submit")) and step is not None:
+        return await _answer(page, application, step, action)
+    if action in _MUTATIONS:
+        operation, field = _MUTATIONS[action]
+        variables: dict[str, Any] = {"id": application_id, "cmid": cmid}
+        if action == "back":
+            variables["step"] = page.field("to")
+        elif action != "withdraw":
+            variables["step"] = step_id
+        if action == "send":
+            variables["answers"] = {}
+        data = await page.api.execute(operation, variables, caller)
+        payload = data[field]
+        if action == "send" and not payload["userErrors"]:
+            return page.redirect(_path(application_id) + "?done=1")
+        return _after(page, application, payload)
+    return page.redirect(_path(application_id))
+
+
+async def _answer(page: Page, application: Mapping[str, Any], step: Mapping[str, Any], action: str) -> Response:
+    parsed = forms.read_step(step["fields"], page.form)
+    if action != "submit":
+        values = forms.regroup(parsed.answers, action, step["fields"])
+        return _render(page, application, values=values, raw=parsed.raw)
+    if parsed.errors:
+        errors = {key: page.t(code) for key, code in parsed.errors.items()}
+        return _render(page, application, errors=errors, values=parsed.answers, raw=parsed.raw, status=400)
+    data = await page.api.execute("SubmitStep", {"id": application["id"], "step": step["id"],
+                                                 "answers": parsed.answers, "cmid": uuid.uuid4().hex},
+                                  page.caller_for(application["id"]))
+    payload = data["submitStep"]
+    if payload["userErrors"]:
+        return _render(page, application, errors=_errors(payload["userErrors"]), values=parsed.answers,
+                       raw=parsed.raw, status=400)
+    return page.redirect(_path(application["id"]))
+
+
+def _errors(user_errors: list[dict[str, Any]]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for error in user_errors:
+        key = forms.error_key(error.get("field")) or (error.get("field") or ["form"])[-1]
+        errors.setdefault(key, error["message"])
+    return errors
+
+
+def _after(page: Page, application: Mapping[str, Any], payload: Mapping[str, Any]) -> Response:
+    if payload["userErrors"]:
+        return _render(page, application, errors=_errors(payload["userErrors"]), status=400)
+    return page.redirect(_path(application["id"]))
+
+
+async def finish_step_up(page: Page, application_id: str, step_id: str) -> Response:
+    """Complete a step-up with the session's token; when it is not enough, sign in again as the API asks."""
+    from onestop.web.auth import begin
+
+    try:
+        data = await page.api.execute("CompleteStepUp", {"id": application_id, "step": step_id,
+                                                         "cmid": uuid.uuid4().hex}, page.caller_for(application_id))
+    except ApiError as exc:
+        if exc.code not in ("INSUFFICIENT_USER_AUTHENTICATION", "UNAUTHENTICATED"):
+            raise
+        # Each round trip needs the citizen at the identity provider, so this cannot loop on its own.
+        return await begin(page, next_path=_path(application_id),
+                           acr_values=str(exc.extensions.get("acr_values") or "") or None,
+                           binding=str(exc.extensions.get("binding") or "") or None,
+                           application=application_id, step=step_id)
+    payload = data["completeStepUp"]
+    if payload["userErrors"]:
+        application = await _load(page, application_id)
+        if application is None:
+            return _not_found(page)
+        return _render(page, application, errors=_errors(payload["userErrors"]), status=400)
+    return page.redirect(_path(application_id))

@@ -1,0 +1,90 @@
+"""The department console: the inbox with status filters and paging, one application, decisions by role."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from onestop.web import forms
+from onestop.web.context import Page, query_params
+
+STATUSES = ("SUBMITTED", "IN_REVIEW", "NEEDS_INFO", "APPROVED", "REJECTED", "WITHDRAWN")
+CASEWORKER = ("IN_REVIEW", "NEEDS_INFO")
+APPROVER = ("APPROVED", "REJECTED")
+PAGE_SIZE = 20
+
+
+def _staff(page: Page) -> bool:
+    return page.session.signed_in and page.session.kind == "staff"
+
+
+def _refuse(page: Page) -> Response:
+    if not page.session.signed_in:
+        return page.redirect(page.sign_in_url())
+    return page.render("error.html", status=403, heading=page.t("console"), message=page.t("staff_only"))
+
+
+async def inbox(request: Request) -> Response:
+    page = await Page.open(request)
+    if not _staff(page):
+        return _refuse(page)
+    status = request.query_params.get("status") or None
+    status = status if status in STATUSES else None
+    after = request.query_params.get("after") or None
+    data = await page.api.execute("DepartmentInbox", {"first": PAGE_SIZE, "after": after, "status": status},
+                                  page.caller)
+    connection = data["departmentInbox"]
+    return page.render("console_inbox.html", inbox=connection, statuses=STATUSES, selected=status, after=after,
+                       first_url="/console" + query_params({"status": status}),
+                       next_url="/console" + query_params({"status": status,
+                                                           "after": connection["pageInfo"]["endCursor"]}))
+
+
+def _decisions(page: Page, status: str) -> list[str]:
+    if status in ("APPROVED", "REJECTED", "WITHDRAWN", "DRAFT", "EXPIRED", "NOT_ELIGIBLE"):
+        return []
+    allowed = list(CASEWORKER)
+    if "approver" in page.session.roles:
+        allowed += APPROVER
+    return allowed
+
+
+async def _show(page: Page, application_id: str, errors: dict[str, str], status: int = 200) -> Response:
+    data = await page.api.execute("Application", {"id": application_id}, page.caller)
+    application: dict[str, Any] | None = data["application"]
+    if application is None:
+        return page.render("error.html", status=404, heading=page.t("not_found"), message=None)
+    answers = [(key, forms.display(value, None, page.t("yes"), page.t("no")))
+               for key, value in (application.get("answers") or {}).items()]
+    return page.render("console_application.html", app=application, answers=answers, errors=errors,
+                       decisions=_decisions(page, application["status"]), status=status)
+
+
+async def application(request: Request) -> Response:
+    page = await Page.open(request)
+    if not _staff(page):
+        return _refuse(page)
+    return await _show(page, request.path_params["id"], {})
+
+
+async def decide(request: Request) -> Response:
+    page = await Page.open(request)
+    if not _staff(page):
+        return _refuse(page)
+    application_id = request.path_params["id"]
+    status = page.field("status")
+    if status not in (*CASEWORKER, *APPROVER):
+        return await _show(page, application_id, {"status": page.t("update_status")}, status=400)
+    data = await page.api.execute("UpdateApplicationStatus", {
+        "id": application_id, "status": status, "message": page.field("message") or None,
+        "cmid": uuid.uuid4().hex}, page.caller)
+    payload = data["updateApplicationStatus"]
+    if payload["userErrors"]:
+        errors = {(e.get("field") or ["", "status"])[-1]: e["message"] for e in payload["userErrors"]}
+        return await _show(page, application_id, errors, status=400)
+    page.session.flash = page.t("saved")
+    return page.redirect(f"/console/applications/{quote(application_id)}")
