@@ -24,6 +24,7 @@ from onestop.engine.data.consent import Consent, ConsentService
 from onestop.engine.data.gateway import DataGateway, FetchResult
 from onestop.engine.db import Database
 from onestop.engine.errors import EngineError
+from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.contracts import (
     Activity,
     ConsentGrantRequest,
@@ -53,6 +54,7 @@ class ApplicationActivities:
     cipher: FieldCipher  # the data key's cipher: the inbox copy of a submission is personal data at rest
     http_delivery: bool = True
     consent_port: GrantConsent | None = None
+    events: EventSink = NO_EVENTS
 
     @activity.defn(name=Activity.PREFILL)
     async def prefill(self, request: PrefillRequest) -> PrefillResult:
@@ -105,7 +107,11 @@ class ApplicationActivities:
             try:
                 fresh = await delivery.deliver_http(self.http, submission.endpoint,
                                                     application_id=submission.application_id, jws=signed.jws)
-            except delivery.DeliveryFailed as exc:
+            except (delivery.DeliveryFailed, httpx.HTTPError) as exc:
+                self.events.record(EventKind.DELIVERY_FAILED, service=submission.service_id,
+                                   department=submission.department, reason=type(exc).__name__)
+                if not isinstance(exc, delivery.DeliveryFailed):
+                    raise  # transient: the activity retries
                 metrics.DELIVERIES.labels("http", "failed").inc()
                 raise ApplicationError(exc.message, type=exc.code, non_retryable=True) from exc
             channel = "http"
@@ -217,4 +223,5 @@ def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivi
     return ApplicationActivities(database=engine.database, signer=engine.data.signer,
                                  prefill_port=gateway_prefill(engine.data.gateway, engine.catalogue), http=http,
                                  cipher=engine.data.cipher, http_delivery=not engine.settings.development,
-                                 consent_port=consent_grants(engine.data.consents, engine.catalogue))
+                                 consent_port=consent_grants(engine.data.consents, engine.catalogue),
+                                 events=engine.security.events)

@@ -37,6 +37,7 @@ from onestop.engine.errors import (
     SignatureInvalid,
     field_error,
 )
+from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
 Mode = Literal["one-off", "standing"]
 ONE_OFF_DEFAULT = timedelta(days=30)
@@ -117,6 +118,8 @@ def _artefact(consent: Consent) -> dict[str, Any]:
 
 class ConsentService:
     """Grant, list, revoke and check consents. Another citizen's consent is indistinguishable from none."""
+
+    events: EventSink = NO_EVENTS
 
     def __init__(self, database: Database, citizens: CitizenDirectory, signer: Signer,
                  providers: Mapping[str, ProviderSpec] | Callable[[], Mapping[str, ProviderSpec]]) -> None:
@@ -204,6 +207,8 @@ class ConsentService:
                 raise
             return self._consent(first, citizen)
         metrics.CONSENTS_GRANTED.labels(department).inc()
+        self.events.record(EventKind.CONSENT_GRANTED, citizen_ref=citizen.ref, service=service_slug,
+                           providers=list(providers), at=granted)
         return replace(consent, jws=jws)
 
     async def _row(self, sub: str, consent_id: str) -> tuple[ConsentRow, Citizen]:
@@ -251,6 +256,7 @@ class ConsentService:
             assert row.revoked_at is not None
             assert row.receipt_jws is not None
             return SignedReceipt(consent_id, row.revoked_at, row.receipt_jws)
+        self.events.record(EventKind.CONSENT_REVOKED, citizen_ref=citizen.ref, service=row.service_slug, at=revoked)
         metrics.CONSENTS_REVOKED.inc()
         return SignedReceipt(consent_id, revoked, receipt)
 
