@@ -74,7 +74,8 @@ class Fragments:
         self.root = root
         self._parsed: dict[str, tuple[Source | None, list[Problem]]] = {}
 
-    def _load(self, name: str) -> tuple[Source | None, list[Problem]]:
+    def load(self, name: str) -> tuple[Source | None, list[Problem]]:
+        """The parsed fragment ``name`` (relative to the definitions root) and its parse problems."""
         if name not in self._parsed:
             display = str(self.root / name)
             self._parsed[name] = parse_file(self.root / name, display)
@@ -125,9 +126,10 @@ class _Composer:
             name = str(item[INCLUDE])
             mark = source.value_mark((*at, index))
             here = f"{source.path}:{mark.line}:{mark.col}"
-            fragment, found = self.fragments._load(name)
+            fragment, found = self.fragments.load(name)
+            # Parse problems (syntax, a repeated key) belong to the fragment; name the include that hit them.
+            self.problems += [_noted(problem, here) for problem in found]
             if fragment is None:
-                self.problems += [_noted(problem, here) for problem in found]
                 continue
             body = fragment.data.get(kind) if isinstance(fragment.data, dict) else None
             if not isinstance(body, list):

@@ -120,3 +120,10 @@ def test_a_fragment_cannot_include_another(with_fragments: Tree) -> None:
     problems = with_fragments.problems()
     assert {(p.path, p.line, p.code) for p in problems} == {
         (with_fragments.where("fragments/contact.yaml"), 2, "NESTED_INCLUDE")}
+
+
+def test_a_repeated_key_in_a_fragment_is_reported_with_the_include(with_fragments: Tree) -> None:
+    with_fragments.edit("fragments/contact.yaml", "    type: phone\n", "    type: phone\n    type: phone\n")
+    problems = [p for p in with_fragments.problems() if SERVICE_PATH in (p.included_from or "")]
+    assert [(p.path, p.line, p.code) for p in problems] == [
+        (with_fragments.where("fragments/contact.yaml"), 7, "DUPLICATE_KEY")]
