@@ -21,6 +21,7 @@ from onestop.engine.applications.applicants import Applicants
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.applications.snapshots import CatalogueSnapshots
 from onestop.engine.catalogue_store import CatalogueStore
+from onestop.engine.catalogue_watch import CatalogueWatch
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import Database
 from onestop.engine.feeds import FeedService
@@ -39,6 +40,8 @@ class Engine:
 
     settings: Settings
     catalogue: CatalogueStore
+    # Announces this process's catalogue reloads to the others on the database and follows theirs.
+    catalogue_watch: CatalogueWatch
     feeds: FeedService
     tokens: TokenVerifier
     database: Database
@@ -110,6 +113,9 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
         await database.migrate()
     else:
         await database.check_schema()
+    catalogue_watch = CatalogueWatch(database, catalogue)
+    await catalogue_watch.start(settings.catalogue_watch_seconds)
+    closers.append(catalogue_watch.close)
     data = DataServices.build(settings, lambda: catalogue.catalogue, database)  # follows catalogue reloads
     if settings.development:
         await _seed_development_data(settings, data)
@@ -123,7 +129,8 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
         applications = ApplicationService(temporal, settings.temporal_task_queue, database,
                                           CatalogueSnapshots(catalogue), ladder,
                                           delivery_retry=timedelta(hours=settings.delivery_retry_hours))
-    return Engine(settings=settings, catalogue=catalogue, feeds=feeds, tokens=tokens, database=database, data=data,
+    return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
+                  tokens=tokens, database=database, data=data,
                   applicants=applicants, applications=applications, identity_provider=identity_provider,
                   _closers=closers)
 

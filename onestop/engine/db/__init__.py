@@ -4,6 +4,7 @@ from onestop.engine.db.database import Base, Database, UTCDateTime, alembic_conf
 from onestop.engine.db.tables import (
     AccessLogRow,
     ApplicationRow,
+    CatalogueVersionRow,
     CitizenRow,
     ConsentRow,
     InboxRow,
@@ -19,6 +20,7 @@ __all__ = [
     "AccessLogRow",
     "ApplicationRow",
     "Base",
+    "CatalogueVersionRow",
     "CitizenRow",
     "ConsentRow",
     "Database",
