@@ -125,9 +125,9 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
         temporal = await connect_for(settings)
     applications = None
     if temporal is not None:
-        ladder = catalogue.catalogue.assurance
         applications = ApplicationService(temporal, settings.temporal_task_queue, database,
-                                          CatalogueSnapshots(catalogue), ladder,
+                                          # Read at each check, so a reloaded ladder applies at once.
+                                          CatalogueSnapshots(catalogue), lambda: catalogue.catalogue.assurance,
                                           delivery_retry=timedelta(hours=settings.delivery_retry_hours))
     return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
                   tokens=tokens, database=database, data=data,

@@ -8,12 +8,17 @@ import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
 from postgres import fresh_database, postgres_admin, postgres_problem
 from running import dev_settings
+from temporalio.client import Client
 
+from onestop.catalogue import load_catalogue
+from onestop.catalogue.assurance import AssuranceLadder
+from onestop.engine.applications.service import ApplicationService
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.catalogue_watch import CatalogueWatch
 from onestop.engine.container import Engine, build_engine
@@ -141,3 +146,12 @@ async def test_a_replica_whose_tree_lags_catches_up_when_its_files_change(
         assert stores[1].catalogue.version == stores[0].catalogue.version
     finally:
         await database.close()
+
+
+def test_the_application_service_checks_against_the_ladder_of_the_catalogue_served_now() -> None:
+    served = [load_catalogue(DEFINITIONS).assurance]
+    service = ApplicationService(cast(Client, None), "q", cast(Database, None), lambda _slug: None,
+                                 lambda: served[-1])
+    assert service.ladder is served[0]
+    served.append(AssuranceLadder(served[0].levels[:1]))  # what a reload swaps in
+    assert service.ladder is served[1]
