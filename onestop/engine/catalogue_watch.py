@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -46,9 +47,13 @@ def _this_process() -> str:
 class CatalogueWatch:
     """Announces this process's own reloads and follows everyone else's."""
 
-    def __init__(self, database: Database, store: CatalogueStore, *, announced_by: str | None = None) -> None:
+    def __init__(self, database: Database, store: CatalogueStore, *, announced_by: str | None = None,
+                 also: Sequence[Callable[[], Awaitable[object]]] = ()) -> None:
+        """``also`` runs on every announcement this process follows, as a SIGHUP runs it (e.g. re-read the feeds,
+        which a reload may have changed without changing the catalogue's version)."""
         self.database = database
         self.store = store
+        self.also = tuple(also)
         self.announced_by = announced_by or _this_process()
         self._seen = 0
         self._latest: Announcement | None = None
@@ -98,10 +103,13 @@ class CatalogueWatch:
         served = self.store.catalogue.version
         if latest.generation > self._seen:
             self._seen = latest.generation
+            if latest.version != served:
+                log.info("catalogue version %s announced by %s; reloading", latest.version, latest.announced_by)
+                await self.store.reload(announce=False)
+            for extra in self.also:
+                await extra()
             if latest.version == served:
                 return False
-            log.info("catalogue version %s announced by %s; reloading", latest.version, latest.announced_by)
-            await self.store.reload(announce=False)
         elif latest.version != served:
             # Still behind (this process's copy of the tree had not changed yet): reload only when its files move.
             if await self.store.reload_if_changed(announce=False) is None:

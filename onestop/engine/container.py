@@ -113,7 +113,7 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
         await database.migrate()
     else:
         await database.check_schema()
-    catalogue_watch = CatalogueWatch(database, catalogue)
+    catalogue_watch = CatalogueWatch(database, catalogue, also=(feeds.refresh,))
     await catalogue_watch.start(settings.catalogue_watch_seconds)
     closers.append(catalogue_watch.close)
     data = DataServices.build(settings, lambda: catalogue.catalogue, database)  # follows catalogue reloads

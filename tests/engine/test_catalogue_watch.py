@@ -105,7 +105,13 @@ async def test_a_reload_that_follows_an_announcement_does_not_announce_again(
     await database.migrate()
     try:
         stores = [await CatalogueStore.open(tree) for _ in range(2)]
-        watches = [CatalogueWatch(database, store, announced_by=f"replica {n}") for n, store in enumerate(stores)]
+        followed: list[str] = []
+
+        async def refresh_feeds() -> None:
+            followed.append("feeds")
+
+        watches = [CatalogueWatch(database, store, announced_by=f"replica {n}", also=(refresh_feeds,))
+                   for n, store in enumerate(stores)]
         for watch in watches:
             await watch.start(0)  # checked by hand below
         _retitle(tree, "Renewed once")
@@ -118,6 +124,7 @@ async def test_a_reload_that_follows_an_announcement_does_not_announce_again(
         assert stores[1].catalogue.version == stores[0].catalogue.version
         assert await watches[1].read() == announced  # no echo: the generation stays where replica 0 left it
         assert await watches[1].check() is False  # and nothing new to do
+        assert followed == ["feeds"]  # the follower re-read its feeds once, as a SIGHUP would have
     finally:
         await database.close()
 
