@@ -179,6 +179,8 @@ class UserErrorCode(Enum):
     BUSY = strawberry.enum_value("BUSY", description="Another action on the application is still running; retry.")
     PREFILL_FAILED = strawberry.enum_value(
         "PREFILL_FAILED", description="The data to prefill could not be fetched; retry, or decline and type it.")
+    CONSENT_FAILED = strawberry.enum_value(
+        "CONSENT_FAILED", description="The consent could not be recorded for the departments it names; retry.")
     INSUFFICIENT_USER_AUTHENTICATION = strawberry.enum_value(
         "INSUFFICIENT_USER_AUTHENTICATION", description="The sign-in is not strong or recent enough for this step.")
     APPLICATION_CLOSED = strawberry.enum_value(

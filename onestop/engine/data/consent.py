@@ -134,10 +134,10 @@ class ConsentService:
             expires_at=row.expires_at, revoked_at=row.revoked_at, jws=row.jws, receipt_jws=row.receipt_jws,
         )
 
-    def _check_items(self, items: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def _check_items(self, items: Sequence[str], required: bool = True) -> tuple[tuple[str, ...], tuple[str, ...]]:
         errors: list[FieldError] = []
         specs = self.providers() if callable(self.providers) else self.providers
-        if not items:
+        if not items and required:
             errors.append(field_error(("items",), "list at least one data item (provider.item)"))
         for index, item in enumerate(items):
             provider_id, _, item_id = item.partition(".")
@@ -158,9 +158,11 @@ class ConsentService:
                     items: Sequence[str], purpose: Any, acr: str, lawful_basis: str = "consent",
                     mode: Mode = "one-off", valid_for: timedelta | None = None,
                     application_id: str | None = None, step_id: str | None = None,
-                    now: datetime | None = None, grant_key: str | None = None) -> Consent:
+                    now: datetime | None = None, grant_key: str | None = None,
+                    items_required: bool = True) -> Consent:
         """Record and sign a consent for exactly ``items`` (``provider.item``) for ``purpose``.
 
+        ``items_required=False`` records a consent step's grant to ``department`` that names no data items.
         ``who`` is the citizen's ``sub`` (GraphQL) or a resolved ``Citizen`` (workflow activities, by ref).
         ``grant_key`` names one logical grant: granting again under it returns the consent already recorded.
         """
@@ -171,7 +173,7 @@ class ConsentService:
         text = purpose_text(purpose)
         if not {"en", "tc"} <= set(text):
             raise InvalidInput([field_error(("purpose",), "state the purpose in English (en) and Chinese (tc)")])
-        ordered, providers = self._check_items(items)
+        ordered, providers = self._check_items(items, items_required)
         citizen = who if isinstance(who, Citizen) else await self.citizens.ensure(who)
         granted = (now or datetime.now(UTC)).astimezone(UTC)
         default = ONE_OFF_DEFAULT if mode == "one-off" else STANDING_DEFAULT
