@@ -110,16 +110,21 @@ class ApplicationService:
     alerts: SecurityAlerts | None = None
 
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
-                 ladder: AssuranceLadder | None = None, *, history_limit: int = 0,
+                 ladder: AssuranceLadder | Callable[[], AssuranceLadder] | None = None, *, history_limit: int = 0,
                  store: SnapshotStore | None = None, delivery_retry: timedelta | None = None) -> None:
         self.client = client
         self.delivery_retry = delivery_retry
         self.task_queue = task_queue
         self.database = database
         self.snapshots = snapshots
-        self.ladder = ladder
+        self._ladder = ladder
         self.history_limit = history_limit
         self.store = store if store is not None else SnapshotStore(database)
+
+    @property
+    def ladder(self) -> AssuranceLadder | None:
+        """The assurance ladder of the catalogue served now (a callable source follows catalogue reloads)."""
+        return self._ladder() if callable(self._ladder) else self._ladder
 
     # ---- citizen actions ----
 
