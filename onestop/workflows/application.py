@@ -9,6 +9,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from onestop.catalogue import StepKind
@@ -77,6 +78,9 @@ _PREFILL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), backo
 _DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                               maximum_interval=timedelta(minutes=10))
 _MAX_MUTATIONS = 200
+# A local activity's failure reaches the workflow as the activity's own error (or a timeout), not wrapped in an
+# ActivityError as a scheduled activity's is.
+_PREFILL_FAILURES = (ActivityError, ApplicationError, ActivityTimeoutError)
 
 
 def _refuse(*errors: FieldError) -> ApplicationError:
@@ -125,7 +129,6 @@ class ServiceApplicationWorkflow:
         self._mutations: list[str] = list(carried.mutations) if carried else []
         self._created_at = carried.created_at if carried else params.created_at
         self._updated_at = workflow.now()
-        self._index_dirty = carried is None
         # A delivery that failed waits for an operator's redelivery, also in the next run.
         self._deliver_pending = bool(self._reference) and not self._delivered \
             and self._status is not Status.DELIVERY_FAILED
@@ -136,7 +139,14 @@ class ServiceApplicationWorkflow:
         # Typed numbers, definition faults instead of "false", entry scope, blank text refused, exits that can be
         # left by going back. Decided once per run, at its first task: a run recorded before this reads answers
         # and expressions as it did then, for its whole life.
-        self._strict = workflow.patched("trustworthy-answers")
+        # Fewer events per application: the engine indexes a new draft as it starts it, so the workflow no longer
+        # indexes it too, and prefill runs as a local activity (its retries are seconds apart, within the
+        # workflow task). Runs recorded before this index at the start and schedule prefill as an activity.
+        # "lean-history" implies every patch before it, whose markers are then not recorded: each patch costs
+        # two events (its marker and the SDK's TemporalChangeVersion upsert) in every application's history.
+        self._lean = workflow.patched("lean-history")
+        self._strict = self._lean or workflow.patched("trustworthy-answers")
+        self._index_dirty = carried is None and not self._lean
         self._fault: interp.DefinitionFault | None = None
         if carried is None:
             # Decided here, not in run(): the first update (update-with-start) is handled before run() starts.
@@ -437,7 +447,7 @@ class ServiceApplicationWorkflow:
             return
         oversized = (update.message is not None and len(update.message) > MESSAGE_MAX_CHARS) \
             or len(self._timeline) >= TIMELINE_MAX_ENTRIES
-        if oversized and workflow.patched("bounded-department-status"):
+        if oversized and (self._lean or workflow.patched("bounded-department-status")):
             # The engine refuses these before signalling; whoever signals Temporal directly must not be able to
             # grow the application past its payload limit either.
             return
@@ -474,7 +484,7 @@ class ServiceApplicationWorkflow:
 
     async def _submit(self, step: SubmitSpec, client_mutation_id: str | None) -> ApplicationView:
         # Histories recorded before this patch index the submission in a separate local activity afterwards.
-        index_with_reference = workflow.patched("submit-indexes-with-reference")
+        index_with_reference = self._lean or workflow.patched("submit-indexes-with-reference")
         entry = None
         if index_with_reference:
             entry = replace(self._index_entry(), status=Status.SUBMITTED, updated_at=workflow.now())
@@ -534,7 +544,7 @@ class ServiceApplicationWorkflow:
             self._busy = True
             try:
                 result = await self._prefill(step)
-            except ActivityError as exc:
+            except _PREFILL_FAILURES as exc:
                 # Nothing changed; the citizen may retry with a new client mutation id, or decline and type.
                 raise _refuse(_error("stepId", "PREFILL_FAILED",
                                      "Your data could not be fetched just now; try again, or decline to type it.",
@@ -559,7 +569,16 @@ class ServiceApplicationWorkflow:
             mode=step.mode, valid_for_seconds=step.valid_for_seconds,
             content_hash=self._snapshot.content_hash, assurance=self._in.citizen.assurance,
         )
-        result: PrefillResult = await workflow.execute_activity(
+        result: PrefillResult
+        if self._lean:
+            # A local activity: one marker event instead of three activity events and a second workflow task. A
+            # worker lost mid-prefill fails its workflow task, and the next worker runs the prefill again.
+            result = await workflow.execute_local_activity(
+                Activity.PREFILL, request, start_to_close_timeout=_SHORT, result_type=PrefillResult,
+                retry_policy=_PREFILL_RETRY,
+            )
+            return result
+        result = await workflow.execute_activity(
             Activity.PREFILL, request, start_to_close_timeout=_SHORT, heartbeat_timeout=_HEARTBEAT,
             result_type=PrefillResult, retry_policy=_PREFILL_RETRY,
         )

@@ -148,7 +148,9 @@ async def _record_redelivery(apps: ApplicationService, client: Client) -> str:
 SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back_and_withdraw,
              "expired-draft": _record_expired, "full-application-indexed-submit": _record_full,
              "needs-info-reply": _record_needs_info_reply, "full-application-typed-steps": _record_full,
-             "delivery-failed-redelivered": _record_redelivery}
+             "delivery-failed-redelivered": _record_redelivery,
+             # One patch for all before it; no index activity at the start; prefill as a local activity.
+             "full-application-lean-history": _record_full, "back-and-withdraw-lean-history": _record_back_and_withdraw}
 
 
 async def test_recorded_histories_replay_with_the_current_workflow_code(
