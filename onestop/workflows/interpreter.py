@@ -439,39 +439,29 @@ def _check_text(spec: FieldSpec, raw: Any, at: _At) -> Checked:
     return value, []
 
 
-def _check_email(spec: FieldSpec, raw: Any, at: _At) -> Checked:
-    if not isinstance(raw, str):
-        return _wrong_text(at)
-    value, refused = _text_value(spec, raw, at)
-    if refused is not None:
-        return refused
-    if values.is_valid_email(value):
-        return value, []
-    return at.refuse("INVALID_EMAIL", "Enter an email address like name@example.com.", "請輸入有效的電郵地址。")
+def _formatted(valid: Callable[[str], bool], normal: Callable[[str], str], code: str, en: str,
+               tc: str) -> Callable[[FieldSpec, Any, _At], Checked]:
+    """A checker for a text with a known format (email, phone, HKID): cleaned as text, then checked and normalised."""
+
+    def check(spec: FieldSpec, raw: Any, at: _At) -> Checked:
+        if not isinstance(raw, str):
+            return _wrong_text(at)
+        value, refused = _text_value(spec, raw, at)
+        if refused is not None:
+            return refused
+        return (normal(value), []) if valid(value) else at.refuse(code, en, tc)
+
+    return check
 
 
-def _check_phone(spec: FieldSpec, raw: Any, at: _At) -> Checked:
-    if not isinstance(raw, str):
-        return _wrong_text(at)
-    value, refused = _text_value(spec, raw, at)
-    if refused is not None:
-        return refused
-    if values.is_valid_hk_phone(value):
-        return values.normalize_hk_phone(value), []
-    return at.refuse("INVALID_PHONE", "Enter a Hong Kong phone number of 8 digits starting with 2, 3, 5, 6, 7, 8 or 9.",
-                     "請輸入以2、3、5、6、7、8或9開頭的8位香港電話號碼。")
-
-
-def _check_hkid(spec: FieldSpec, raw: Any, at: _At) -> Checked:
-    if not isinstance(raw, str):
-        return _wrong_text(at)
-    value, refused = _text_value(spec, raw, at)
-    if refused is not None:
-        return refused
-    if values.is_valid_hkid(value):
-        return values.normalize_hkid(value), []
-    return at.refuse("INVALID_HKID", "Enter a valid HKID number, e.g. A123456(3); check the digit in brackets.",
-                     "請輸入有效的香港身份證號碼，例如 A123456(3)；請檢查括號內的數字。")
+_check_email = _formatted(values.is_valid_email, str, "INVALID_EMAIL",
+                          "Enter an email address like name@example.com.", "請輸入有效的電郵地址。")
+_check_phone = _formatted(values.is_valid_hk_phone, values.normalize_hk_phone, "INVALID_PHONE",
+                          "Enter a Hong Kong phone number of 8 digits starting with 2, 3, 5, 6, 7, 8 or 9.",
+                          "請輸入以2、3、5、6、7、8或9開頭的8位香港電話號碼。")
+_check_hkid = _formatted(values.is_valid_hkid, values.normalize_hkid, "INVALID_HKID",
+                         "Enter a valid HKID number, e.g. A123456(3); check the digit in brackets.",
+                         "請輸入有效的香港身份證號碼，例如 A123456(3)；請檢查括號內的數字。")
 
 
 def _check_number(spec: FieldSpec, raw: Any, at: _At) -> Checked:

@@ -17,6 +17,7 @@ CODE_ARGUMENT: dict[str, tuple[int, str | None]] = {
     "FieldError": (1, None),  # the workflow's FieldError(path, code, message)
     "_error": (1, None),  # the workflow's _error(path, code, en, tc)
     "refuse": (0, None),  # the interpreter's field checks: at.refuse(code, en, tc)
+    "_formatted": (2, None),  # the interpreter's formatted-text checkers: _formatted(valid, normal, code, en, tc)
     "field_error": (2, "INVALID_VALUE"),  # the engine's field_error(path, message, code="INVALID_VALUE")
     "user_error": (1, None),
     "UserError": (-1, None),  # keyword only
