@@ -175,6 +175,7 @@ class ApplicationService:
             result_type=ApplicationView,
         )
         view = await self._complete(view)
+        # The only index write for a new application: workflows started since "lean-history" leave it to us.
         await self._index(view)
         metrics.APPLICATIONS_STARTED.labels(snapshot.id).inc()
         return view
