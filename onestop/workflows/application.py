@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         CITIZEN_ACTOR,
         DELIVERY_RETRY_DEFAULT,
         DEPARTMENT_STATUSES,
+        LEAN_BEHAVIOUR,
         MESSAGE_MAX_CHARS,
         QUERY_SNAPSHOT,
         QUERY_STATE,
@@ -141,10 +142,10 @@ class ServiceApplicationWorkflow:
         # and expressions as it did then, for its whole life.
         # Fewer events per application: the engine indexes a new draft as it starts it, so the workflow no longer
         # indexes it too, and prefill runs as a local activity (its retries are seconds apart, within the
-        # workflow task). Runs recorded before this index at the start and schedule prefill as an activity.
-        # "lean-history" implies every patch before it, whose markers are then not recorded: each patch costs
-        # two events (its marker and the SDK's TemporalChangeVersion upsert) in every application's history.
-        self._lean = workflow.patched("lean-history")
+        # workflow task). Decided by the input (see ApplicationInput.behaviour), not by a patch: runs started
+        # before it carry 0 and index at the start and schedule prefill as an activity, as recorded. It implies
+        # every patch before it, whose markers are then not recorded either.
+        self._lean = params.behaviour >= LEAN_BEHAVIOUR
         self._strict = self._lean or workflow.patched("trustworthy-answers")
         self._index_dirty = carried is None and not self._lean
         self._fault: interp.DefinitionFault | None = None
@@ -382,9 +383,10 @@ class ServiceApplicationWorkflow:
             reference_number=self._reference, delivered=self._delivered, mutations=self._mutations,
             created_at=self._created_at,
         )
+        # The next run is a new run: it takes the newest behaviour, as a patch would in a run with no history yet.
         return ApplicationInput(self._in.application_id, self._snapshot, self._in.citizen_ref, self._in.citizen,
                                 self._in.created_at, carried, self._in.history_limit,
-                                self._in.delivery_retry_seconds)
+                                self._in.delivery_retry_seconds, LEAN_BEHAVIOUR)
 
     def _submitted_at(self) -> datetime:
         # The first SUBMITTED entry, not the last change: a redelivery (or a status set meanwhile) must send the

@@ -149,8 +149,8 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "expired-draft": _record_expired, "full-application-indexed-submit": _record_full,
              "needs-info-reply": _record_needs_info_reply, "full-application-typed-steps": _record_full,
              "delivery-failed-redelivered": _record_redelivery,
-             # One patch for all before it; no index activity at the start; prefill as a local activity.
-             "full-application-lean-history": _record_full, "back-and-withdraw-lean-history": _record_back_and_withdraw}
+             # Started with LEAN_BEHAVIOUR: no patch markers, no index write at the start, prefill as a local activity.
+             "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw}
 
 
 async def test_recorded_histories_replay_with_the_current_workflow_code(
@@ -175,7 +175,7 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
         await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
 
 
-async def test_a_new_application_records_one_patch_no_index_at_start_and_prefill_as_a_marker(
+async def test_a_new_application_records_no_patch_no_index_at_start_and_prefill_as_a_marker(
     client: Client, task_queue: str, database: Database, worker: Worker
 ) -> None:
     from temporalio.api.enums.v1 import EventType
@@ -191,8 +191,8 @@ async def test_a_new_application_records_one_patch_no_index_at_start_and_prefill
     markers = [e.marker_recorded_event_attributes.marker_name for e in events
                if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
     assert scheduled == []
-    # One patch ("lean-history" implies the ones before it) and one local activity: the prefill.
-    assert markers == ["core_patch", "core_local_activity"]
+    # No patch marker (the input says which behaviour the run has) and one local activity: the prefill.
+    assert markers == ["core_local_activity"]
 
 
 @pytest.mark.slow
