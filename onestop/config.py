@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=30.0, gt=0)  # seconds a request waits for a free connection
 
+    # Security events are deleted after this many days (by a Temporal Schedule the worker registers).
+    security_event_retention_days: int = Field(default=90, ge=1)
+    # How often the anomaly detector's Temporal Schedule runs.
+    anomaly_interval_seconds: int = Field(default=60, ge=5, le=3600)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origin_list(cls, value: Any) -> Any:

@@ -248,10 +248,15 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
         running: list[Any] = []
         if worker:
             from onestop.engine.applications.activities import activities_for
+            from onestop.engine.security import ensure_schedules
 
-            w = build_worker(client, settings.temporal_task_queue, activities_for(engine, http).all())
+            w = build_worker(client, settings.temporal_task_queue,
+                             [*activities_for(engine, http).all(), *engine.security.activities().all()])
             running.append(asyncio.create_task(w.run()))
             print(f"Worker          task queue {settings.temporal_task_queue}", flush=True)
+            created = await ensure_schedules(client, settings)
+            if created:
+                print(f"Registered schedules: {', '.join(created)}", flush=True)
         try:
             if api:
                 await _serve_http(settings, engine, stop, urls, web=web)

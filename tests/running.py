@@ -35,7 +35,8 @@ async def running_engine(temporal: WorkflowEnvironment, settings: Settings,
     engine = await build_engine(settings, client)
     try:
         async with httpx.AsyncClient(timeout=http_timeout) as http:
-            worker = build_worker(client, settings.temporal_task_queue, activities_for(engine, http).all())
+            worker = build_worker(client, settings.temporal_task_queue,
+                                  [*activities_for(engine, http).all(), *engine.security.activities().all()])
             async with worker:
                 yield engine, client
     finally:

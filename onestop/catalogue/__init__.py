@@ -21,7 +21,7 @@ from onestop.catalogue.fields import (
 )
 from onestop.catalogue.models import duration
 from onestop.catalogue.problems import CatalogueError, Problem
-from onestop.catalogue.services import Eligibility, Service
+from onestop.catalogue.services import Eligibility, Service, computations
 from onestop.catalogue.steps import (
     ConsentStep,
     ExitStep,
@@ -42,5 +42,5 @@ __all__ = [
     "Expression", "ExpressionError", "Field", "FormStep", "GroupField", "HkidField", "Lang", "LocalizedList",
     "LocalizedText", "MultiChoiceField", "NumberField", "Option", "PhoneField", "PrefillStep", "Problem",
     "Provider", "ReviewStep", "Rule", "Service", "Step", "StepKind", "StepUpStep", "Submission", "SubmitStep",
-    "Taxonomy", "TextField", "Theme", "duration", "load_catalogue", "resolve_date_bound",
+    "Taxonomy", "TextField", "Theme", "computations", "duration", "load_catalogue", "resolve_date_bound",
 ]

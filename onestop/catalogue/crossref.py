@@ -8,14 +8,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from onestop.catalogue.departments import Department, Provider
-from onestop.catalogue.expressions import Expression
+from onestop.catalogue.expressions import VARIABLES, Expression
 from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
+from onestop.catalogue.functions import CUSTOM, PLACEHOLDER
 from onestop.catalogue.loader import did_you_mean
 from onestop.catalogue.problems import Problem
 from onestop.catalogue.samples import FRACTIONAL, WHOLE, sample_context, sample_value
-from onestop.catalogue.services import Service
-from onestop.catalogue.steps import ExitStep, PrefillStep, Step, StepUpStep, SubmitStep
+from onestop.catalogue.services import Service, computation_order
+from onestop.catalogue.steps import Computations, ConsentStep, ExitStep, PrefillStep, Step, StepUpStep, SubmitStep
 from onestop.catalogue.taxonomy import Option, Taxonomy
+from onestop.catalogue.text import LocalizedText
 from onestop.catalogue.yamlsource import Loc, Source
 
 MIN_ASSURANCE_LEVELS = 3
@@ -145,6 +147,10 @@ def check_duplicate_services(services: list[tuple[Service, Source]]) -> list[Pro
     return problems
 
 
+def _present(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
 class ServiceChecker:
     """Every cross-reference check of one service."""
 
@@ -158,6 +164,8 @@ class ServiceChecker:
         self.ids: set[str] = set()  # every field id so far, group members included: ids are unique service-wide
         self.entry_of: dict[str, str] = {}  # group member id -> its group's id
         self.prefilled: set[str] = set()
+        # Sample values of the computed values in scope (whole, fractional), as for answers.
+        self.computed: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
 
     def run(self) -> list[Problem]:
         service, known = self.service, self.known
@@ -175,6 +183,8 @@ class ServiceChecker:
                                                   for i, step in enumerate(service.steps)), "step", "DUPLICATE_STEP")
         self._login()
         self._reachability()
+        if service.compute:
+            self._service_compute(service.compute)
         for index, step in enumerate(service.steps):
             self._step(("steps", index), step)
         return self.problems
@@ -184,14 +194,61 @@ class ServiceChecker:
             self.problems.append(unknown(self.source, loc, code, what, value, choices))
 
     def _expression(self, loc: Loc, expression: Expression, values: tuple[Any, Any] = (None, None), *,
-                    rule: bool = False, entry: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
-        samples = [sample_context(self.answers, values[0], entry[0] if entry else None),
-                   sample_context(self.fractional, values[1], entry[1] if entry else None)]
+                    rule: bool = False, entry: tuple[dict[str, Any], dict[str, Any]] | None = None,
+                    boolean: bool = True) -> None:
+        # A computed value the samples could not compute is left out: reading it is then like reading an
+        # unanswered field, not a type error.
+        known = [_present(computed) for computed in self.computed]
+        samples = [known[0] | sample_context(self.answers, values[0], entry[0] if entry else None),
+                   known[1] | sample_context(self.fractional, values[1], entry[1] if entry else None)]
         issues = expression.check(samples, self.answers.keys(), allow_value=rule,
                                   entry_fields=entry[0].keys() if entry is not None else None,
-                                  entry_of=self.entry_of)
+                                  entry_of=self.entry_of, computed=self.computed[0].keys(), boolean=boolean)
         for issue in issues:
             self.problems.append(self.source.problem(loc, issue.code, issue.message, issue.hint))
+
+    def _service_compute(self, compute: Computations) -> None:
+        # The service's values may read any top-level answer: they are checked against samples of them all, and
+        # are absent at run time until the answers they read are given (like reading an unanswered field).
+        saved = dict(self.answers), dict(self.fractional)
+        lists = self.known.option_lists
+        for step in self.service.steps:
+            for item in getattr(step, "fields", ()):
+                self.answers[item.id] = sample_value(item, lists, WHOLE)
+                self.fractional[item.id] = sample_value(item, lists, FRACTIONAL)
+        self._compute(("compute",), compute)
+        self.answers, self.fractional = saved
+
+    def _compute(self, loc: Loc, compute: Computations) -> None:
+        """Check each named value (in dependency order) and put its sample values in scope."""
+        for name in compute:
+            taken = name in VARIABLES or name in CUSTOM or name in self.computed[0] or name in self.ids
+            if taken:
+                self.problems.append(self.source.problem(
+                    (*loc, name), "DUPLICATE_ID", f"the computed value name '{name}' is already in use",
+                    "computed values share one namespace with each other, fields, functions and "
+                    f"{', '.join(sorted(VARIABLES))}: choose another name"))
+        order, cycle = computation_order(compute)
+        if cycle:
+            self.problems.append(self.source.problem(
+                (*loc, cycle[0]), "COMPUTE_CYCLE",
+                f"computed values {', '.join(cycle)} depend on each other in a cycle",
+                "a computed value can read others only if they do not read it back"))
+        for name in order:
+            expression = compute[name]
+            self._expression((*loc, name), expression, boolean=False)
+            whole, fractional = (expression.sample_result(_present(self.computed[0]) | sample_context(self.answers)),
+                                 expression.sample_result(_present(self.computed[1]) |
+                                                          sample_context(self.fractional)))
+            self.computed[0][name], self.computed[1][name] = whole, fractional
+
+    def _message(self, loc: Loc, text: LocalizedText) -> None:
+        """``{name}`` in a message must be a computed value in scope."""
+        for lang in ("en", "tc", "sc"):
+            for name in PLACEHOLDER.findall(getattr(text, lang, None) or ""):
+                if name not in self.computed[0]:
+                    self.problems.append(unknown(self.source, (*loc, lang), "UNKNOWN_REFERENCE",
+                                                 "computed value in the message", name, self.computed[0]))
 
     def _login(self) -> None:
         if self.service.login != "none":
@@ -205,10 +262,11 @@ class ServiceChecker:
                 f"'{weakest}', not '{self.service.assurance}'",
                 f"set `login: required`, or `assurance: {weakest}`"))
         for index, step in enumerate(self.service.steps):
-            if isinstance(step, PrefillStep | StepUpStep):
+            if isinstance(step, PrefillStep | StepUpStep) or (isinstance(step, ConsentStep) and step.departments):
                 self.problems.append(self.source.problem(
                     ("steps", index, "type"), "INVALID_VALUE",
-                    f"a {step.type} step needs a logged-in citizen, but the service has `login: none`",
+                    f"a {step.type} step needs a logged-in citizen (a consent record names who gave it), but the "
+                    "service has `login: none`",
                     "set `login: required`"))
 
     def _reachability(self) -> None:
@@ -223,8 +281,19 @@ class ServiceChecker:
                 return
 
     def _step(self, loc: Loc, step: Step) -> None:
+        if step.compute:
+            self._compute((*loc, "compute"), step.compute)
         if step.when is not None:
             self._expression((*loc, "when"), step.when)
+        if isinstance(step, ExitStep):
+            self._message((*loc, "message"), step.message)
+        if isinstance(step, ConsentStep):
+            for index, code in enumerate(step.departments or ()):
+                if self.known.departments_ok:
+                    self._ref((*loc, "departments", index), code, "UNKNOWN_DEPARTMENT", "department",
+                              self.known.departments)
+            for index, ref in enumerate(step.items or ()):
+                self._data_ref((*loc, "items", index), ref)
         if isinstance(step, PrefillStep):
             for index, ref in enumerate(step.items):
                 if self._data_ref((*loc, "items", index), ref):
@@ -274,6 +343,7 @@ class ServiceChecker:
         values = (sample_value(item, lists, WHOLE), sample_value(item, lists, FRACTIONAL))
         for index, rule in enumerate(item.rules):
             self._expression((*loc, "rules", index, "check"), rule.check, values, rule=True, entry=entry)
+            self._message((*loc, "rules", index, "message"), rule.message)
         if isinstance(item, GroupField):
             members: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
             for index, member in enumerate(item.fields):

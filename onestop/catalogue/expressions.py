@@ -13,6 +13,7 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from onestop.catalogue.functions import CUSTOM, execute
 from onestop.catalogue.problems import CatalogueError, Problem
 
 MAX_LENGTH = 500
@@ -23,7 +24,8 @@ FUNCTIONS = frozenset({
     "bytes", "timestamp", "duration", "type", "dyn", "all", "exists", "exists_one", "map", "filter",
     "getFullYear", "getMonth", "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours",
     "getMinutes", "getSeconds", "getMilliseconds",
-})
+}) | frozenset(CUSTOM)
+_FUNCTIONS_HINT = f"standard CEL functions (size, matches, ...) and {', '.join(sorted(CUSTOM))} are available"
 _COMPREHENSION = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
 _ANSWER = re.compile(r"\banswers\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*[\"']([^\"']+)[\"']\s*\])")
 _ENTRY = re.compile(r"\bentry\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*[\"']([^\"']+)[\"']\s*\])")
@@ -122,7 +124,7 @@ class Expression:
     def evaluate(self, context: Mapping[str, Any]) -> bool:
         """The boolean result over ``context``; raises ExpressionError when it is not a boolean or fails."""
         try:
-            result = self._program.execute(dict(context))
+            result = execute(self._program, dict(context))
         except (KeyError, RuntimeError, TypeError, ValueError, ZeroDivisionError) as exc:
             raise ExpressionError("CEL_EVALUATION", f"cannot evaluate '{self.source}': {exc}", self.source) from exc
         if not isinstance(result, bool):
@@ -132,20 +134,23 @@ class Expression:
 
     def check(self, samples: Sequence[Mapping[str, Any]], known_fields: Collection[str], *,
               allow_value: bool = False, entry_fields: Collection[str] | None = None,
-              entry_of: Mapping[str, str] | None = None) -> list[ExpressionIssue]:
+              entry_of: Mapping[str, str] | None = None, computed: Collection[str] = (),
+              boolean: bool = True) -> list[ExpressionIssue]:
         """Load-time checks against sample contexts: names, functions, and a boolean result for every sample.
 
         ``entry_fields`` are the fields an expression inside a group entry may read as ``entry.X`` (None outside
         a group, where ``entry`` does not exist); ``entry_of`` maps a group member's id to its group, for hints.
+        ``computed`` are the names of computed values in scope; ``boolean=False`` checks a computed value, which may
+        be of any type.
         """
-        allowed = set(VARIABLES if allow_value else VARIABLES - {"value"})
+        allowed = set(VARIABLES if allow_value else VARIABLES - {"value"}) | set(computed)
         if entry_fields is None:
             allowed.discard("entry")
         issues = [ExpressionIssue("UNKNOWN_REFERENCE", f"unknown variable '{name}' in '{self.source}'",
                                   hint=_variable_hint(name, allowed))
                   for name in sorted(self.variables() - allowed)]
         issues += [ExpressionIssue("UNKNOWN_REFERENCE", f"unknown function '{name}' in '{self.source}'",
-                                   hint="only standard CEL functions are available (size, matches, startsWith, ...)")
+                                                   hint=_FUNCTIONS_HINT)
                    for name in sorted(self.functions() - FUNCTIONS)]
         for field_id in dict.fromkeys(self.answer_references()):
             if field_id not in known_fields:
@@ -165,20 +170,32 @@ class Expression:
         if issues:
             return issues
         for sample in samples:
-            found = self._check_result(sample)
+            found = self._check_result(sample, boolean)
             if found:
                 return found
         return []
 
-    def _check_result(self, sample: Mapping[str, Any]) -> list[ExpressionIssue]:
+    def sample_result(self, sample: Mapping[str, Any]) -> Any:
+        """The value over one sample context, or None when it cannot be computed from it."""
         try:
-            result = self._program.execute(dict(sample))
+            return execute(self._program, dict(sample))
+        except (KeyError, RuntimeError, TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return None
+
+    def _check_result(self, sample: Mapping[str, Any], boolean: bool = True) -> list[ExpressionIssue]:
+        try:
+            result = execute(self._program, dict(sample))
         except TypeError as exc:
-            return [ExpressionIssue("CEL_TYPE_ERROR", f"'{self.source}' mixes types: {str(exc).split('. ')[0]}",
-                                    hint="number fields are doubles unless `integer: true`; convert explicitly "
-                                         "with int(), double() or string()")]
-        except (KeyError, RuntimeError, ValueError, ZeroDivisionError, OverflowError):
+            return [_type_issue(self.source, str(exc))]
+        except RuntimeError as exc:
+            # A custom function refusing its argument types arrives wrapped in a RuntimeError.
+            if "TypeError" in str(exc):
+                return [_type_issue(self.source, str(exc).split("TypeError: ")[-1])]
+            return []
+        except (KeyError, ValueError, ZeroDivisionError, OverflowError):
             return []  # depends on real answers (a missing optional answer, a zero divisor): not an authoring error
+        if not boolean:
+            return []
         if not isinstance(result, bool):
             return [ExpressionIssue("CEL_NOT_BOOLEAN", f"'{self.source}' yields {type(result).__name__}, not a boolean",
                                     hint="compare the value, e.g. size(answers.children) > 0")]
@@ -194,6 +211,12 @@ class Expression:
     def __get_pydantic_json_schema__(cls, schema: core_schema.CoreSchema,
                                      handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         return {"type": "string", "maxLength": MAX_LENGTH, "description": "a CEL expression yielding a boolean"}
+
+
+def _type_issue(source: str, detail: str) -> ExpressionIssue:
+    return ExpressionIssue("CEL_TYPE_ERROR", f"'{source}' mixes types: {detail.split('. ')[0]}",
+                           hint="number fields are doubles unless `integer: true`; convert explicitly "
+                                "with int(), double() or string()")
 
 
 def _known_hint(field_id: str, known: Collection[str], variable: str = "answers") -> str:

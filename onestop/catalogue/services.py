@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Literal
 
 from pydantic import Field as Key
@@ -13,7 +13,7 @@ from onestop.catalogue.canonical import canonical_json
 from onestop.catalogue.expressions import Expression
 from onestop.catalogue.fields import Field
 from onestop.catalogue.models import DefinitionModel, Duration, Slug, dump_data
-from onestop.catalogue.steps import Step
+from onestop.catalogue.steps import Computations, Step
 from onestop.catalogue.text import LocalizedList, LocalizedText
 
 
@@ -38,6 +38,8 @@ class Service(DefinitionModel):
     assurance: Slug = "basic"
     eligibility: Eligibility | None = None
     draft_expiry: Duration = "P30D"
+    compute: Computations | None = Key(default=None, description="named values computed from the answers, "
+                                "e.g. totalAssets: sum(answers.assets.map(a, a.value)); usable everywhere")
     steps: tuple[Step, ...] = Key(min_length=1)
 
     @property
@@ -63,3 +65,28 @@ class Service(DefinitionModel):
 
     def field(self, field_id: str) -> Field | None:
         return next((field for field in self.all_fields() if field.id == field_id), None)
+
+
+def computation_order(compute: Mapping[str, Expression]) -> tuple[list[str], list[str]]:
+    """The names of ``compute`` so that each comes after the values it reads, and the names caught in a cycle."""
+    order: list[str] = []
+    pending = {name: expression.variables() & set(compute) for name, expression in compute.items()}
+    while pending:
+        ready = [name for name, needs in pending.items() if needs <= set(order)]
+        if not ready:
+            return order, sorted(pending)
+        for name in ready:
+            order.append(name)
+            del pending[name]
+    return order, []
+
+
+def computations(service: Service) -> list[tuple[str, Expression, str | None]]:
+    """Every computed value as (name, expression, step id or None), in an order in which each can be evaluated:
+    the service's, then each step's in step order (a cycle's members are left out; `validate` refuses them)."""
+    found: list[tuple[str, Expression, str | None]] = []
+    for owner, compute in [(None, service.compute), *((step.id, step.compute) for step in service.steps)]:
+        if compute:
+            order, _ = computation_order(compute)
+            found += [(name, compute[name], owner) for name in order]
+    return found

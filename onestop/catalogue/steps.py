@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field as Key
-from pydantic import model_validator
+from pydantic import WithJsonSchema, model_validator
 
 from onestop.catalogue.departments import HttpUrl
 from onestop.catalogue.expressions import Expression
@@ -29,12 +29,19 @@ class StepKind(StrEnum):
 
 
 StepId = Annotated[str, Key(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]
+ComputedName = Annotated[str, Key(pattern=r"^[a-z][A-Za-z0-9]*$", max_length=64)]
+ComputedExpression = Annotated[Expression, WithJsonSchema({
+    "type": "string", "maxLength": 500, "description": "a CEL expression; its value may be of any type"})]
+Computations = dict[ComputedName, ComputedExpression]
+"""``compute:``: named CEL expressions whose values conditions, rules and messages (``{name}``) can use."""
 
 
 class StepBase(DefinitionModel):
     id: StepId
     title: LocalizedText
     when: Expression | None = Key(default=None, description="CEL; the step is skipped when false")
+    compute: Computations | None = Key(default=None, description="named values computed from the answers before "
+                                "this step; usable from this step on")
 
     def all_fields(self) -> Iterator[Field]:
         """Every field of the step, group members after their group."""
@@ -73,6 +80,18 @@ class ConsentStep(StepBase):
     type: Literal["consent"]
     statement: LocalizedText
     required: bool = False
+    departments: tuple[str, ...] | None = Key(default=None, description="the departments the consent is given to; each "
+                                       "gets a signed, revocable consent record the citizen sees")
+    items: tuple[DataRef, ...] | None = Key(default=None, description="provider.item references of the data concerned")
+    purpose: LocalizedText | None = Key(default=None, description="why; the statement when not given")
+
+    @model_validator(mode="after")
+    def _structured_needs_departments(self) -> ConsentStep:
+        # None rather than empty defaults: an old definition's content hash must not change.
+        if (self.items or self.purpose is not None) and not self.departments:
+            raise ValueError("name the departments the consent is given to (`departments: [IRD]`) "
+                             "when you give items or a purpose")
+        return self
 
 
 class StepUpStep(StepBase):

@@ -23,6 +23,7 @@ from onestop.catalogue.catalogue import Catalogue
 from onestop.catalogue.problems import Problem
 from onestop.catalogue.search import SearchIndex
 from onestop.engine import metrics
+from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ def build_snapshot(catalogue: Catalogue, now: datetime | None = None) -> Catalog
 class CatalogueStore:
     """Holds the current catalogue snapshot and the problems of the last failed reload."""
 
+    events: EventSink = NO_EVENTS
+
     def __init__(self, root: Path, snapshot: CatalogueSnapshot, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.root = root
@@ -139,6 +142,7 @@ class CatalogueStore:
                 except CatalogueError as exc:
                     self._problems = tuple(exc.problems)
                     metrics.record_catalogue_reload(len(self._problems))
+                    self.events.record(EventKind.CATALOGUE_CHANGED, outcome="rejected", problems=len(self._problems))
                     log.warning("catalogue reload failed with %d problem(s); still serving version %s",
                                 len(self._problems), self._snapshot.catalogue.version)
                     return False
@@ -146,6 +150,7 @@ class CatalogueStore:
                     # Built off the loop, then swapped in one assignment: a request sees the old or the new.
                     self._snapshot = await asyncio.to_thread(build_snapshot, catalogue, self._clock())
                     log.info("catalogue reloaded: version %s", catalogue.version)
+                    self.events.record(EventKind.CATALOGUE_CHANGED, outcome="applied", version=catalogue.version)
             self._problems = ()
             metrics.record_catalogue_reload(0)
             return True

@@ -26,6 +26,7 @@ from onestop.engine.db import Database
 from onestop.engine.feeds import FeedService
 from onestop.engine.identity.provider import EmbeddedIdentityProvider
 from onestop.engine.identity.tokens import TokenVerifier
+from onestop.engine.security import SecurityServices
 from onestop.engine.temporal import connect_for
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Engine:
     database: Database
     data: DataServices
     applicants: Applicants
+    security: SecurityServices
     # None when the process has no Temporal connection (catalogue and citizen data still answer).
     applications: ApplicationService | None
     # The development identity provider served at /dev-idp; None in production.
@@ -114,6 +116,11 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
     if settings.development:
         await _seed_development_data(settings, data)
     applicants = Applicants(data.citizens, data.profiles, data.cipher, catalogue, data.gateway)
+    security = SecurityServices.build(database, data.cipher)
+    closers.append(security.events.close)  # flushes before the database closes (closers run in reverse)
+    catalogue.events = data.consents.events = data.gateway.events = security.events
+    if identity_provider is not None:
+        identity_provider.events = security.events
 
     if temporal is None and settings.temporal_address is not None:
         temporal = await connect_for(settings)
@@ -123,9 +130,10 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
         applications = ApplicationService(temporal, settings.temporal_task_queue, database,
                                           CatalogueSnapshots(catalogue), ladder,
                                           delivery_retry=timedelta(hours=settings.delivery_retry_hours))
+        applications.events, applications.alerts = security.events, security.alerts
     return Engine(settings=settings, catalogue=catalogue, feeds=feeds, tokens=tokens, database=database, data=data,
-                  applicants=applicants, applications=applications, identity_provider=identity_provider,
-                  _closers=closers)
+                  applicants=applicants, security=security, applications=applications,
+                  identity_provider=identity_provider, _closers=closers)
 
 
 def _development_identity_provider(settings: Settings, store: CatalogueStore) -> EmbeddedIdentityProvider | None:

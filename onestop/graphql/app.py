@@ -108,7 +108,7 @@ def _middleware(settings: Settings, engine: Engine, rates: RateLimits) -> list[M
     if rates.token_requests:
         limits.append(Limit("/dev-idp/token", rates.token_requests, by_subject=False))
     middleware.append(Middleware(RateLimit, limits=limits, trusted=trusted_networks(settings.trusted_proxies),
-                                 verify=engine.tokens.verify))
+                                 verify=engine.tokens.verify, events=engine.security.events))
     middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
     return middleware
 

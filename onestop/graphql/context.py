@@ -19,7 +19,7 @@ from strawberry.types import Info
 
 from onestop.catalogue.text import Lang
 from onestop.config import Settings
-from onestop.engine import Limits, Principal, Profile
+from onestop.engine import EventKind, Limits, Principal, Profile
 from onestop.graphql import body, graphiql
 from onestop.graphql.errors import Forbidden, RateLimited, Unauthenticated, engine_failure
 from onestop.graphql.language import request_language
@@ -80,6 +80,8 @@ class Context:
         for buckets, key in budgets:
             wait = await buckets.take(key) if buckets is not None else 0.0
             if wait > 0:
+                self.engine.security.events.record(EventKind.RATE_LIMITED, ip=self.client_ip,
+                                                   path="startApplication", by=key.partition(":")[0])
                 raise RateLimited(max(1, math.ceil(wait)))
 
     async def require_citizen(self) -> Principal:
@@ -106,6 +108,8 @@ class Context:
             mapped = engine_failure(exc)
             if mapped is None:
                 raise
+            self.engine.security.events.record(EventKind.TOKEN_REFUSED, ip=self.client_ip,
+                                               outcome=str(mapped.extensions.get("reason", mapped.code)))
             return None, mapped
         if not isinstance(result, Principal):
             raise TypeError(f"TokenVerifier.verify returned {type(result).__name__}, not Principal")

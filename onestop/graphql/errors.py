@@ -179,6 +179,8 @@ class UserErrorCode(Enum):
     BUSY = strawberry.enum_value("BUSY", description="Another action on the application is still running; retry.")
     PREFILL_FAILED = strawberry.enum_value(
         "PREFILL_FAILED", description="The data to prefill could not be fetched; retry, or decline and type it.")
+    CONSENT_FAILED = strawberry.enum_value(
+        "CONSENT_FAILED", description="The consent could not be recorded for the departments it names; retry.")
     INSUFFICIENT_USER_AUTHENTICATION = strawberry.enum_value(
         "INSUFFICIENT_USER_AUTHENTICATION", description="The sign-in is not strong or recent enough for this step.")
     APPLICATION_CLOSED = strawberry.enum_value(
@@ -192,7 +194,8 @@ class UserErrorCode(Enum):
     APPROVER_REQUIRED = strawberry.enum_value(
         "APPROVER_REQUIRED", description="Only staff with the approver role may approve or reject.")
     INVALID_TRANSITION = strawberry.enum_value(
-        "INVALID_TRANSITION", description="The application already has a final status.")
+        "INVALID_TRANSITION",
+        description="The status cannot move that way: the application (or security alert) already has a final status.")
     NOT_DELIVERY_FAILED = strawberry.enum_value(
         "NOT_DELIVERY_FAILED", description="Only an application whose delivery failed can be redelivered.")
     UNKNOWN_PROVIDER = strawberry.enum_value(
@@ -242,7 +245,9 @@ def engine_failure(exc: BaseException) -> ApiError | None:
     if isinstance(exc, engine_errors.NotFound | engine_errors.UnknownProvider):
         return NotFound(exc.message)
     if isinstance(exc, engine_errors.Forbidden):
-        return Forbidden(exc.message)
+        # A specific refusal (STEP_UP_LOCKED) keeps its reason, so clients can tell it from a missing role.
+        return Forbidden(exc.message) if exc.code == ErrorCode.FORBIDDEN else ApiError(
+            ErrorCode.FORBIDDEN, exc.message, reason=exc.code)
     if isinstance(exc, engine_errors.ConsentRequired):
         return ApiError(ErrorCode.FORBIDDEN, exc.message, reason=exc.code)
     if isinstance(exc, engine_errors.ProviderUnavailable):

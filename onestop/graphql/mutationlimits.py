@@ -28,9 +28,9 @@ from graphql import (
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, SchemaExtension
 
-from onestop.engine import RATE_LIMITED, Buckets
+from onestop.engine import NO_EVENTS, RATE_LIMITED, Buckets, EventKind, EventSink
 from onestop.graphql.errors import ErrorCode, RateLimited
-from onestop.graphql.ratelimit import CALLER
+from onestop.graphql.ratelimit import CALLER, CLIENT_IP
 
 
 def mutation_fields(operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]) -> int:
@@ -103,6 +103,9 @@ class MutationFieldCount(SchemaExtension):
             wait = await buckets.take(limited[1], extra)
             if wait > 0:
                 RATE_LIMITED.labels("/graphql").inc()
+                by = "subject" if limited[1].startswith("sub:") else "ip"
+                _events(context.context).record(EventKind.RATE_LIMITED, ip=state.get(CLIENT_IP) if state else None,
+                                                path="/graphql", by=by)
                 refused = RateLimited(max(1, math.ceil(wait)))
                 context.result = ExecutionResult(data=None, errors=[
                     GraphQLError(refused.message, extensions=refused.extensions)])
@@ -114,3 +117,10 @@ def _state(context: Any) -> dict[str, Any] | None:
     scope = getattr(request, "scope", None)
     state = scope.get("state") if isinstance(scope, dict) else None
     return state if isinstance(state, dict) else None
+
+
+def _events(context: Any) -> EventSink:
+    engine = getattr(context, "engine", None)
+    security = getattr(engine, "security", None)
+    events = getattr(security, "events", None)
+    return events if events is not None else NO_EVENTS

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from onestop.engine import RATE_LIMITED, Buckets, Principal
+from onestop.engine import NO_EVENTS, RATE_LIMITED, Buckets, EventKind, EventSink, Principal
 from onestop.graphql.errors import RateLimited, error_body
 
 Verify = Callable[[str], Awaitable[Principal]]
@@ -86,8 +86,9 @@ class RateLimit:
     """Counts each limited POST against its caller's bucket; a refusal is ``refusal(...)``."""
 
     def __init__(self, app: ASGIApp, limits: Sequence[Limit], trusted: Sequence[Network] = (),
-                 verify: Verify | None = None) -> None:
+                 verify: Verify | None = None, events: EventSink = NO_EVENTS) -> None:
         self.app = app
+        self.events = events
         self.limits = {limit.path: limit for limit in limits}
         self.trusted = tuple(trusted)
         self.verify = verify
@@ -111,6 +112,8 @@ class RateLimit:
         wait = await limit.buckets.take(caller)
         if wait > 0:
             RATE_LIMITED.labels(limit.path).inc()
+            self.events.record(EventKind.RATE_LIMITED, ip=state[CLIENT_IP], path=limit.path,
+                               by="subject" if caller.startswith("sub:") else "ip")
             await refusal(wait)(scope, receive, send)
             return
         await self.app(scope, receive, send)

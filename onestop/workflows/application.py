@@ -34,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
         ApplicationInput,
         ApplicationView,
         Carried,
+        ConsentGrantRequest,
+        ConsentGrantResult,
         DeliveryReceipt,
         DepartmentStatus,
         IndexEntry,
@@ -178,10 +180,22 @@ class ServiceApplicationWorkflow:
         return interp.current_step(self._snapshot, self._progress, self._in.citizen, self._today(),
                                    strict=self._strict)
 
+    def _computed(self) -> dict[str, Any]:
+        if not self._snapshot.computed or self._fault is not None:
+            return {}
+        try:
+            return interp.computed_values(self._snapshot, self._progress, self._in.citizen, self._today())
+        except interp.DefinitionFault:
+            return {}  # the actions that evaluate it refuse with DEFINITION_ERROR; the view still renders
+
+    def _message(self, step: ExitSpec) -> Text:
+        # Snapshots without computed values show their messages exactly as written (recorded histories included).
+        return interp.interpolate(step.message, self._computed())
+
     def _view(self) -> ApplicationView:
         step = self._current() if self._status is Status.DRAFT else None
         # A draft on an exit page shows why; the citizen may still go back and change the answer that led there.
-        exit_message = step.message if isinstance(step, ExitSpec) else self._exit_message
+        exit_message = self._message(step) if isinstance(step, ExitSpec) else self._exit_message
         return ApplicationView(
             application_id=self._in.application_id,
             service_id=self._snapshot.id,
@@ -207,6 +221,7 @@ class ServiceApplicationWorkflow:
             outline=self._outline(step),
             assurance=self._snapshot.assurance,
             provenance=prov.provenance(self._snapshot, self._progress, self._in.citizen, self._today()),
+            computed=self._computed(),
         )
 
     def _outline(self, current: StepSpec | None) -> list[StepOutline]:
@@ -260,7 +275,7 @@ class ServiceApplicationWorkflow:
             return  # an exit page keeps the draft open: the citizen may go back, or close it
         step = self._current()
         if isinstance(step, ExitSpec) and self._status is Status.DRAFT:
-            self._exit_message = step.message
+            self._exit_message = self._message(step)
             self._set_status(Status.NOT_ELIGIBLE)
 
     def _at_exit(self) -> ExitSpec | None:
@@ -271,8 +286,8 @@ class ServiceApplicationWorkflow:
         """End the draft: as not eligible on an exit page (that is the outcome the citizen saw), else ``otherwise``."""
         exit_step = self._at_exit()
         if exit_step is not None:
-            self._exit_message = exit_step.message
-            self._set_status(Status.NOT_ELIGIBLE, exit_step.message.get("en"), actor)
+            self._exit_message = self._message(exit_step)
+            self._set_status(Status.NOT_ELIGIBLE, self._exit_message.get("en"), actor)
         else:
             self._set_status(otherwise, actor=actor)
 
@@ -407,6 +422,7 @@ class ServiceApplicationWorkflow:
             # Only the activity's input grows: recorded histories replay the same commands.
             provenance=[p.as_json() for p in prov.provenance(self._snapshot, self._progress, self._in.citizen,
                                                              self._today())],
+            computed=self._computed(),
         )
         window = timedelta(seconds=self._in.delivery_retry_seconds) if self._in.delivery_retry_seconds > 0 \
             else DELIVERY_RETRY_DEFAULT
@@ -556,6 +572,22 @@ class ServiceApplicationWorkflow:
             self._remember(action.client_mutation_id)
             self._consents[step.id] = result.consent_id
             self._apply_prefill(result)
+        elif isinstance(step, ConsentSpec) and step.departments:
+            # Only structured consents (new in the definition format) run this activity, so no recorded history
+            # reaches it: a free-text consent takes the branch below, as it always did.
+            self._busy = True
+            try:
+                granted = await self._grant(step)
+            except ActivityError as exc:
+                raise _refuse(_error("stepId", "CONSENT_FAILED",
+                                     "Your consent could not be recorded just now; please try again.",
+                                     "暫時未能記錄你的同意；請再試。")) from exc
+            finally:
+                self._busy = False
+            self._remember(action.client_mutation_id)
+            self._consents[step.id] = "granted"
+            for department, consent_id in granted.consent_ids.items():
+                self._consents[f"{step.id}:{department}"] = consent_id
         else:
             self._remember(action.client_mutation_id)
             self._consents[step.id] = "granted"
@@ -583,6 +615,18 @@ class ServiceApplicationWorkflow:
         result = await workflow.execute_activity(
             Activity.PREFILL, request, start_to_close_timeout=_SHORT, heartbeat_timeout=_HEARTBEAT,
             result_type=PrefillResult, retry_policy=_PREFILL_RETRY,
+        )
+        return result
+
+    async def _grant(self, step: ConsentSpec) -> ConsentGrantResult:
+        request = ConsentGrantRequest(
+            application_id=self._in.application_id, citizen_ref=self._in.citizen_ref, service_id=self._snapshot.id,
+            content_hash=self._snapshot.content_hash, step_id=step.id, departments=list(step.departments),
+            items=list(step.items), purpose=step.purpose or step.statement, assurance=self._in.citizen.assurance,
+        )
+        result: ConsentGrantResult = await workflow.execute_activity(
+            Activity.GRANT_CONSENT, request, start_to_close_timeout=_SHORT, heartbeat_timeout=_HEARTBEAT,
+            result_type=ConsentGrantResult, retry_policy=_PREFILL_RETRY,
         )
         return result
 

@@ -26,9 +26,11 @@ from onestop.catalogue import (
     StepUpStep,
     SubmitStep,
     TextField,
+    computations,
     duration,
 )
 from onestop.workflows.snapshot import (
+    ComputedSpec,
     ConsentSpec,
     ExitSpec,
     FieldSpec,
@@ -106,7 +108,9 @@ def _step(step: Step) -> StepSpec:
                                valid_for_seconds=_seconds(step.valid_for))
         case ConsentStep():
             return ConsentSpec(id=step.id, title=title, when=when, statement=_text(step.statement),
-                               consent_required=step.required)
+                               consent_required=step.required, departments=list(step.departments or ()),
+                               items=list(step.items or ()),
+                               purpose=_text(step.purpose) if step.purpose is not None else None)
         case StepUpStep():
             return StepUpSpec(id=step.id, title=title, when=when, assurance=step.assurance,
                               max_age_seconds=_seconds(step.max_age))
@@ -135,4 +139,5 @@ def snapshot_from_service(
         eligibility_message=_text(eligibility.message) if eligibility else None,
         draft_expiry_seconds=_seconds(service.draft_expiry) or _DRAFT_EXPIRY_SECONDS,
         submission_url=submission_url,
+        computed=[ComputedSpec(name, expression.source, step) for name, expression, step in computations(service)],
     )

@@ -77,6 +77,7 @@ class Activity:
     PREFILL = "onestop.prefill"
     ALLOCATE_REFERENCE = "onestop.allocate_reference"
     DELIVER = "onestop.deliver_submission"
+    GRANT_CONSENT = "onestop.grant_consent"
     INDEX = "onestop.index_application"
 
 
@@ -263,9 +264,32 @@ class ApplicationView:
     # The service's assurance level id, so a refused action can be answered with the right challenge.
     assurance: str = ""
     provenance: list[FieldProvenance] = field(default_factory=list)
+    # The service's computed values over the answers so far (those computable yet), by name.
+    computed: dict[str, Any] = field(default_factory=dict)
 
 
 # Activities
+
+
+@dataclass(frozen=True)
+class ConsentGrantRequest:
+    """A structured consent step granted: one signed consent record per department it names."""
+
+    application_id: str
+    citizen_ref: str
+    service_id: str
+    content_hash: str
+    step_id: str
+    departments: list[str]
+    items: list[str]
+    purpose: Text
+    assurance: str = ""
+
+
+@dataclass(frozen=True)
+class ConsentGrantResult:
+    # Department code -> the consent record's id.
+    consent_ids: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -319,6 +343,8 @@ class Submission:
     submitted_at: datetime
     # Per answered field: where it came from (see ``provenance.FieldProvenance.as_json``).
     provenance: list[dict[str, Any]] = field(default_factory=list)
+    # The computed values the citizen saw, so the department sees them too.
+    computed: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
@@ -19,8 +19,10 @@ import cel
 import isodate
 
 from onestop.catalogue.expressions import typed_number
+from onestop.catalogue.functions import CUSTOM, execute
+from onestop.catalogue.functions import interpolate as interpolate
 from onestop.workflows import values
-from onestop.workflows.snapshot import FieldSpec, ServiceSnapshot, StepSpec, Text, fields_of
+from onestop.workflows.snapshot import ComputedSpec, FieldSpec, ServiceSnapshot, StepSpec, Text, fields_of
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,16 @@ class DefinitionFault(Exception):
         self.detail = detail
 
 
+_UNDEFINED = re.compile(r"^Undefined variable or function: '([A-Za-z_]\w*)'")
+
+
+def _absent(exc: Exception, context: Mapping[str, Any]) -> bool:
+    """Whether ``exc`` is the library's report of a variable missing from ``context``: a computed value whose
+    inputs are not all answered yet (every other name is checked at load time), so "not yet", like a missing key."""
+    match = _UNDEFINED.match(str(exc)) if isinstance(exc, RuntimeError) else None
+    return match is not None and match.group(1) not in context and match.group(1) not in CUSTOM
+
+
 def evaluate(source: str, context: Mapping[str, Any], *, strict: bool = True) -> bool:
     """A CEL condition. Reading an unanswered field (a missing key) is false: the condition does not apply yet.
 
@@ -90,11 +102,11 @@ def evaluate(source: str, context: Mapping[str, Any], *, strict: bool = True) ->
     for applications recorded before it.
     """
     try:
-        result = _program(source).execute(dict(context))
+        result = execute(_program(source), dict(context))
     except KeyError:
         return False
     except Exception as exc:  # the library raises TypeError, OverflowError, ZeroDivisionError, RuntimeError, ...
-        if not strict:
+        if not strict or _absent(exc, context):
             return False
         raise DefinitionFault(source, str(exc).split(". ")[0]) from exc
     if strict and not isinstance(result, bool):
@@ -133,10 +145,11 @@ def _typed_entry(entry: Mapping[str, Any], numbers: NumberTypes) -> dict[str, An
 
 
 def context(citizen: Applicant, answers: Mapping[str, Any], today: date, numbers: NumberTypes | None = None,
-            entry: Mapping[str, Any] | None = None) -> dict[str, Any]:
+            entry: Mapping[str, Any] | None = None, computed: Sequence[ComputedSpec] = ()) -> dict[str, Any]:
     """The CEL variables. With ``numbers``, a number answer is an int for an ``integer`` field and a double
     otherwise, whatever JSON it was typed as: CEL does not mix int and double in arithmetic, so ``100000``
-    and ``100000.5`` must reach an expression as the same type."""
+    and ``100000.5`` must reach an expression as the same type. ``computed`` values join as variables of their
+    own names; one whose inputs are not all answered yet is absent, like an unanswered field."""
     typed = numbers if numbers is not None else {}
     ctx = {
         "citizen": {
@@ -149,13 +162,35 @@ def context(citizen: Applicant, answers: Mapping[str, Any], today: date, numbers
         {k: v for k, v in answers.items() if v is not None},
         "today": today.isoformat(),
     }
+    for spec in computed:
+        try:
+            ctx[spec.name] = execute(_program(spec.expression), dict(ctx))
+        except KeyError:
+            continue
+        except Exception as exc:  # as in evaluate(): a fault of the definition, never a silent default
+            if _absent(exc, ctx):
+                continue
+            raise DefinitionFault(spec.expression, str(exc).split(". ")[0]) from exc
     if entry is not None:
         ctx["entry"] = _typed_entry(entry, typed)
     return ctx
 
 
+def computed_values(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, today: date) -> dict[str, Any]:
+    """The computed values over the answers so far, by name (those not computable yet left out)."""
+    if not snapshot.computed:
+        return {}
+    ctx = context(citizen, progress.answers, today, number_types(snapshot), computed=snapshot.computed)
+    return {spec.name: ctx[spec.name] for spec in snapshot.computed if spec.name in ctx}
+
+
 def _numbers(snapshot: ServiceSnapshot, strict: bool) -> NumberTypes | None:
     return number_types(snapshot) if strict else None
+
+
+def _context(snapshot: ServiceSnapshot, citizen: Applicant, answers: Mapping[str, Any], today: date,
+             strict: bool) -> dict[str, Any]:
+    return context(citizen, answers, today, _numbers(snapshot, strict), computed=snapshot.computed)
 
 
 def applies(when: str | None, ctx: Mapping[str, Any], *, strict: bool = True) -> bool:
@@ -175,7 +210,7 @@ def eligibility_error(snapshot: ServiceSnapshot, citizen: Applicant, today: date
 def current_step(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, today: date, *,
                  strict: bool = True) -> StepSpec | None:
     """The first applicable step not yet completed; None when every step is done."""
-    ctx = context(citizen, progress.answers, today, _numbers(snapshot, strict))
+    ctx = _context(snapshot, citizen, progress.answers, today, strict)
     for step in snapshot.steps:
         if step.id in progress.completed or not applies(step.when, ctx, strict=strict):
             continue
@@ -185,7 +220,7 @@ def current_step(snapshot: ServiceSnapshot, progress: Progress, citizen: Applica
 
 def applicable_steps(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, today: date, *,
                      strict: bool = True) -> list[StepSpec]:
-    ctx = context(citizen, progress.answers, today, _numbers(snapshot, strict))
+    ctx = _context(snapshot, citizen, progress.answers, today, strict)
     return [s for s in snapshot.steps if applies(s.when, ctx, strict=strict)]
 
 
@@ -212,7 +247,7 @@ def prune(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, tod
     answers = dict(progress.answers)
     completed = list(progress.completed)
     for _ in range(len(snapshot.steps) + 1):  # conditions can cascade; iterate to a fixed point
-        ctx = context(citizen, answers, today, numbers)
+        ctx = context(citizen, answers, today, numbers, computed=snapshot.computed)
         keep: dict[str, Any] = {}
         keep_steps: list[str] = []
         for step in snapshot.steps:
@@ -222,8 +257,8 @@ def prune(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, tod
                 keep_steps.append(step.id)
             step_ctx_answers: dict[str, Any] = dict(answers)
             for spec in fields_of(step):
-                if spec.id in answers and applies(spec.when, context(citizen, step_ctx_answers, today, numbers),
-                                                  strict=strict):
+                if spec.id in answers and applies(spec.when, context(citizen, step_ctx_answers, today, numbers,
+                                                                     computed=snapshot.computed), strict=strict):
                     keep[spec.id] = answers[spec.id]
                 elif spec.id in step_ctx_answers:
                     del step_ctx_answers[spec.id]
@@ -276,7 +311,7 @@ def validate_step(
     ]
     merged = dict(progress.answers)
     out: dict[str, Any] = {}
-    at = _At([], citizen, merged, today, bounded, strict, _numbers(snapshot, strict))
+    at = _At([], citizen, merged, today, bounded, strict, _numbers(snapshot, strict), computed=snapshot.computed)
     for spec in fields:
         if not applies(spec.when, at.context(), strict=strict):
             merged.pop(spec.id, None)
@@ -363,7 +398,8 @@ def _check_field(spec: FieldSpec, raw: Any, at: _At) -> Checked:
     for rule in spec.rules:
         rule_ctx["value"] = typed_number(value, spec.integer) if at.strict and spec.type == "number" else value
         if not evaluate(rule.check, rule_ctx, strict=at.strict):
-            errors.append(FieldError(path, "RULE", rule.message))
+            shown = {spec.name: rule_ctx[spec.name] for spec in at.computed if spec.name in rule_ctx}
+            errors.append(FieldError(path, "RULE", interpolate(rule.message, shown)))
     return (None if errors else value), errors
 
 
@@ -395,12 +431,13 @@ class _At:
     numbers: NumberTypes | None = None
     entry: Mapping[str, Any] | None = None
     """Inside a group entry: the entry's values so far, which its fields' conditions and rules read as ``entry``."""
+    computed: Sequence[ComputedSpec] = ()
 
     def refuse(self, code: str, en: str, tc: str) -> Checked:
         return None, [FieldError(self.path, code, _t(en, tc))]
 
     def context(self) -> dict[str, Any]:
-        return context(self.citizen, self.answers, self.today, self.numbers, self.entry)
+        return context(self.citizen, self.answers, self.today, self.numbers, self.entry, self.computed)
 
 
 def _wrong_text(at: _At) -> Checked:

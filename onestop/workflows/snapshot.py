@@ -88,6 +88,10 @@ class ConsentSpec(_Step):
     type: Literal["consent"] = "consent"
     statement: Text
     consent_required: bool = False
+    # Structured consent: each department gets a signed consent record; none for a free-text statement.
+    departments: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    purpose: Text | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +129,15 @@ def fields_of(step: StepSpec) -> list[FieldSpec]:
 
 
 @dataclass(frozen=True)
+class ComputedSpec:
+    """A named value; ``step`` is the step it was declared on (None: the service)."""
+
+    name: str
+    expression: str
+    step: str | None = None
+
+
+@dataclass(frozen=True)
 class ServiceSnapshot:
     id: str
     version: int
@@ -139,6 +152,8 @@ class ServiceSnapshot:
     eligibility_message: Text | None = None
     draft_expiry_seconds: int = 30 * 24 * 3600
     submission_url: str | None = None
+    # In evaluation order: each after the values it reads.
+    computed: list[ComputedSpec] = field(default_factory=list)
 
     def step(self, step_id: str) -> StepSpec | None:
         return next((s for s in self.steps if s.id == step_id), None)

@@ -319,7 +319,7 @@ def _staff(*roles: str) -> Principal:
 
 
 CASEWORKER = _staff("caseworker")
-OPERATOR = _staff("caseworker", "operator")
+OPERATOR = _staff("operator")  # alone the role opens no inbox, yet it redelivers
 DELIVERY_WINDOW = timedelta(seconds=4)
 
 
@@ -361,6 +361,8 @@ async def test_a_delivery_failing_past_its_window_waits_for_an_operator_and_the_
     # A caseworker may not redeliver; once the endpoint is fixed an operator does, and it arrives exactly once.
     with pytest.raises(Forbidden, match="operator"):
         await apps.redeliver(CASEWORKER, app)
+    with pytest.raises(Forbidden):
+        await apps.department_inbox(OPERATOR)
     failed_attempts = len(department.attempts)
     department.status = 200
     redelivered = await apps.redeliver(OPERATOR, app, "redeliver-1")

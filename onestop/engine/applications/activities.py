@@ -20,12 +20,15 @@ from onestop.engine.applications import delivery, index
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.crypto.signing import Signer
-from onestop.engine.data.consent import Consent
+from onestop.engine.data.consent import Consent, ConsentService
 from onestop.engine.data.gateway import DataGateway, FetchResult
 from onestop.engine.db import Database
 from onestop.engine.errors import EngineError
+from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.contracts import (
     Activity,
+    ConsentGrantRequest,
+    ConsentGrantResult,
     DeliveryReceipt,
     IndexEntry,
     PrefillItem,
@@ -37,6 +40,9 @@ from onestop.workflows.contracts import (
 
 Prefill = Callable[[PrefillRequest], Awaitable[PrefillResult]]
 """Creates a consent artefact for exactly the listed items and fetches them through the gateway."""
+GrantConsent = Callable[[ConsentGrantRequest, str], Awaitable[ConsentGrantResult]]
+"""Records a structured consent step's grant: one consent artefact per department; the second argument names
+this logical grant (the same on every retry)."""
 
 
 @dataclass
@@ -47,6 +53,8 @@ class ApplicationActivities:
     http: httpx.AsyncClient
     cipher: FieldCipher  # the data key's cipher: the inbox copy of a submission is personal data at rest
     http_delivery: bool = True
+    consent_port: GrantConsent | None = None
+    events: EventSink = NO_EVENTS
 
     @activity.defn(name=Activity.PREFILL)
     async def prefill(self, request: PrefillRequest) -> PrefillResult:
@@ -58,6 +66,14 @@ class ApplicationActivities:
         if activity.info().is_local:
             return await self.prefill_port(request)  # local activities have no heartbeats; the workflow task has
         return await heartbeating(self.prefill_port(request))
+
+    @activity.defn(name=Activity.GRANT_CONSENT)
+    async def grant_consent(self, request: ConsentGrantRequest) -> ConsentGrantResult:
+        if self.consent_port is None:
+            raise ApplicationError("this worker records no consents", type="NOT_CONFIGURED", non_retryable=True)
+        # Run and activity id: the same on every attempt of this grant, different after going back and agreeing again.
+        info = activity.info()
+        return await heartbeating(self.consent_port(request, f"{info.workflow_run_id}/{info.activity_id}"))
 
     @activity.defn(name=Activity.ALLOCATE_REFERENCE)
     async def allocate_reference(self, request: ReferenceRequest) -> str:
@@ -79,6 +95,7 @@ class ApplicationActivities:
             consents=[c for c in submission.consents.values() if c not in ("granted", "declined")],
             assurance=submission.assurance, auth_time=None, submitted_at=submission.submitted_at,
             reference_number=submission.reference_number, provenance=submission.provenance,
+            computed=submission.computed,
         )
         # The SQL inbox always receives it (the embedded default); an HTTP endpoint too when delivery over
         # HTTP is enabled (production). Both are keyed on the application id, so retries never duplicate.
@@ -92,7 +109,11 @@ class ApplicationActivities:
             try:
                 fresh = await delivery.deliver_http(self.http, submission.endpoint,
                                                     application_id=submission.application_id, jws=signed.jws)
-            except delivery.DeliveryFailed as exc:
+            except (delivery.DeliveryFailed, httpx.HTTPError) as exc:
+                self.events.record(EventKind.DELIVERY_FAILED, service=submission.service_id,
+                                   department=submission.department, reason=type(exc).__name__)
+                if not isinstance(exc, delivery.DeliveryFailed):
+                    raise  # transient: the activity retries
                 metrics.DELIVERIES.labels("http", "failed").inc()
                 raise ApplicationError(exc.message, type=exc.code, non_retryable=True) from exc
             channel = "http"
@@ -106,7 +127,8 @@ class ApplicationActivities:
         await index.record(self.database, entry)
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
-        return [self.prefill, self.allocate_reference, self.deliver_submission, self.index_application]
+        return [self.prefill, self.grant_consent, self.allocate_reference, self.deliver_submission,
+                self.index_application]
 
 
 T = TypeVar("T")
@@ -146,6 +168,31 @@ def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore) -> Prefill:
     return prefill
 
 
+def consent_grants(consents: ConsentService, catalogue: CatalogueStore) -> GrantConsent:
+    """The consent port: the same signed, revocable artefact a prefill creates, one per named department."""
+
+    async def grant(request: ConsentGrantRequest, grant_id: str) -> ConsentGrantResult:
+        level = catalogue.catalogue.assurance.level(request.assurance)
+        citizen = await consents.citizens.by_ref(request.citizen_ref)
+        if citizen is None:
+            raise ApplicationError(f"no citizen {request.citizen_ref}", type="NOT_FOUND", non_retryable=True)
+        ids: dict[str, str] = {}
+        for department in request.departments:
+            try:
+                consent = await consents.grant(
+                    citizen, service_slug=request.service_id, service_hash=request.content_hash,
+                    department=department, items=request.items, purpose=request.purpose,
+                    acr=level.acr if level else request.assurance, application_id=request.application_id,
+                    step_id=request.step_id, grant_key=f"{grant_id}/{department}", items_required=False,
+                )
+            except EngineError as exc:
+                raise ApplicationError(exc.message, type=exc.code, non_retryable=True) from exc
+            ids[department] = consent.id
+        return ConsentGrantResult(ids)
+
+    return grant
+
+
 def _transient(exc: EngineError) -> bool:
     return exc.code in ("PROVIDER_UNAVAILABLE", "RATE_LIMITED")
 
@@ -177,4 +224,6 @@ def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivi
     """The worker's activities over the engine's services."""
     return ApplicationActivities(database=engine.database, signer=engine.data.signer,
                                  prefill_port=gateway_prefill(engine.data.gateway, engine.catalogue), http=http,
-                                 cipher=engine.data.cipher, http_delivery=not engine.settings.development)
+                                 cipher=engine.data.cipher, http_delivery=not engine.settings.development,
+                                 consent_port=consent_grants(engine.data.consents, engine.catalogue),
+                                 events=engine.security.events)

@@ -27,6 +27,8 @@ from onestop.engine.db import Database
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
+from onestop.engine.security.alerts import OPERATOR_ROLE, SecurityAlerts, StepUpLocked
+from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.contracts import (
     CITIZEN_REF_ATTRIBUTE,
@@ -69,8 +71,6 @@ SnapshotSource = Callable[[str], ServiceSnapshot | None]
 APPROVER_ROLE = "approver"
 """The staff role that may decide an application; caseworkers move it on (IN_REVIEW, NEEDS_INFO)."""
 DECISIONS = frozenset({Status.APPROVED, Status.REJECTED})
-OPERATOR_ROLE = "operator"
-"""The staff role that may redeliver an application whose delivery failed, once the cause is fixed."""
 
 
 def citizen_view(view: ApplicationView) -> ApplicationView:
@@ -106,6 +106,10 @@ def application_id_for(citizen_ref: str, service_id: str, client_mutation_id: st
 
 
 class ApplicationService:
+    events: EventSink = NO_EVENTS
+    # Face step-up locks set by the anomaly detector; None where no detector runs (unit tests, tools).
+    alerts: SecurityAlerts | None = None
+
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
                  ladder: AssuranceLadder | None = None, *, history_limit: int = 0,
                  store: SnapshotStore | None = None, delivery_retry: timedelta | None = None) -> None:
@@ -267,14 +271,23 @@ class ApplicationService:
         """
         ladder = self.ladder
         reached = ladder.level_for_acr(principal.acr) if ladder is not None else None
+        if self.alerts is not None and ladder is not None and principal.acr == ladder.top.acr:
+            try:
+                await self.alerts.require_face_unlocked(citizen_ref, now=now)
+            except StepUpLocked:
+                self.events.record(EventKind.STEP_UP_LOCKED, citizen_ref=citizen_ref, step=step_id)
+                raise
         proof = StepUpProof(step_id, reached.id if reached else principal.acr, principal.auth_time,
                             client_mutation_id, citizen_ref, principal.txn or "")
         try:
             view = await self._update(application_id, citizen_ref, Update.COMPLETE_STEP_UP, proof,
                                       client_mutation_id, principal)
+            self.events.record(EventKind.STEP_UP_PASSED, citizen_ref=citizen_ref, service=view.service_id,
+                               acr=principal.acr)
         except InvalidInput as refused:
             if refused.code != "INSUFFICIENT_USER_AUTHENTICATION" or ladder is None:
                 raise
+            self.events.record(EventKind.STEP_UP_CHALLENGED, citizen_ref=citizen_ref, acr=principal.acr)
             view = await self.get(application_id, citizen_ref)
             step = view.current_step
             if step is None or step.type != "stepUp" or step.id != step_id:
@@ -303,10 +316,14 @@ class ApplicationService:
                                            after=after, status=status)
 
     async def get_for_staff(self, principal: Principal, application_id: str) -> ApplicationView:
-        department = self._staff_department(principal)
+        return await self._read_for_staff(principal, application_id, self._staff_department(principal))
+
+    async def _read_for_staff(self, principal: Principal, application_id: str, department: str) -> ApplicationView:
         view = await self._query(application_id)
         if view.department != department or view.reference_number is None:
             raise NotFound("application", application_id)
+        self.events.record(EventKind.STAFF_READ, staff=principal.sub, citizen_ref=view.citizen_ref,
+                           service=view.service_id, department=department)
         return view
 
     async def update_status(self, principal: Principal, application_id: str, status: str,
@@ -352,6 +369,8 @@ class ApplicationService:
                 break
             await asyncio.sleep(0.1)
         await self._index(view)
+        self.events.record(EventKind.STAFF_DECISION, staff=principal.sub, citizen_ref=view.citizen_ref,
+                           service=view.service_id, outcome=target.value)
         metrics.APPLICATIONS_DECIDED.labels(view.service_id, target.value).inc()
         return view
 
@@ -362,7 +381,10 @@ class ApplicationService:
         if OPERATOR_ROLE not in principal.roles:
             self._staff_department(principal)  # not staff at all: the same refusal as every staff call
             raise Forbidden(f"redelivery needs the '{OPERATOR_ROLE}' staff role")
-        await self.get_for_staff(principal, application_id)
+        if not principal.is_staff or principal.department is None:
+            raise Forbidden("this needs a department staff sign-in with a staff role")
+        # The operator role alone may redeliver (within the operator's department), though it opens no inbox.
+        await self._read_for_staff(principal, application_id, principal.department)
         update_id = None
         if client_mutation_id is not None:
             digest = hashlib.sha256(f"{principal.sub}\x1f{client_mutation_id}".encode()).hexdigest()[:32]
@@ -380,7 +402,8 @@ class ApplicationService:
         return self.delivery_retry.total_seconds() if self.delivery_retry is not None else 0.0
 
     def _staff_department(self, principal: Principal) -> str:
-        if not principal.is_staff or principal.department is None or not principal.roles:
+        # Operators handle security alerts platform-wide; that role alone opens no department's applications.
+        if not principal.is_staff or principal.department is None or set(principal.roles) <= {OPERATOR_ROLE}:
             raise Forbidden("this needs a department staff sign-in with a staff role")
         return principal.department
 

@@ -141,10 +141,11 @@ class Signer:
         submitted_at: datetime,
         reference_number: str | None = None,
         provenance: Sequence[Mapping[str, Any]] = (),
+        computed: Mapping[str, Any] | None = None,
     ) -> SignedSubmission:
         """Sign a submitted application; the signature covers answers, where each came from (``provenance``: per
         field its source, whether verified, whether the citizen changed a prefilled value and the original),
-        consents used and signer assurance."""
+        the computed values the citizen saw, consents used and signer assurance."""
         payload: dict[str, Any] = {
             "type": "onestop.submission.v1",
             "applicationId": application_id,
@@ -154,6 +155,7 @@ class Signer:
             "citizen": citizen_ref,
             "answers": dict(answers),
             "provenance": [dict(entry) for entry in provenance],
+            "computed": dict(computed or {}),
             "consents": sorted(consents),
             "signer": {"acr": assurance, "authTime": auth_time.isoformat() if auth_time else None},
             "submittedAt": submitted_at.isoformat(),

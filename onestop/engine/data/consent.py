@@ -37,6 +37,7 @@ from onestop.engine.errors import (
     SignatureInvalid,
     field_error,
 )
+from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
 Mode = Literal["one-off", "standing"]
 ONE_OFF_DEFAULT = timedelta(days=30)
@@ -118,6 +119,8 @@ def _artefact(consent: Consent) -> dict[str, Any]:
 class ConsentService:
     """Grant, list, revoke and check consents. Another citizen's consent is indistinguishable from none."""
 
+    events: EventSink = NO_EVENTS
+
     def __init__(self, database: Database, citizens: CitizenDirectory, signer: Signer,
                  providers: Mapping[str, ProviderSpec] | Callable[[], Mapping[str, ProviderSpec]]) -> None:
         self.database = database
@@ -134,10 +137,10 @@ class ConsentService:
             expires_at=row.expires_at, revoked_at=row.revoked_at, jws=row.jws, receipt_jws=row.receipt_jws,
         )
 
-    def _check_items(self, items: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def _check_items(self, items: Sequence[str], required: bool = True) -> tuple[tuple[str, ...], tuple[str, ...]]:
         errors: list[FieldError] = []
         specs = self.providers() if callable(self.providers) else self.providers
-        if not items:
+        if not items and required:
             errors.append(field_error(("items",), "list at least one data item (provider.item)"))
         for index, item in enumerate(items):
             provider_id, _, item_id = item.partition(".")
@@ -158,9 +161,11 @@ class ConsentService:
                     items: Sequence[str], purpose: Any, acr: str, lawful_basis: str = "consent",
                     mode: Mode = "one-off", valid_for: timedelta | None = None,
                     application_id: str | None = None, step_id: str | None = None,
-                    now: datetime | None = None, grant_key: str | None = None) -> Consent:
+                    now: datetime | None = None, grant_key: str | None = None,
+                    items_required: bool = True) -> Consent:
         """Record and sign a consent for exactly ``items`` (``provider.item``) for ``purpose``.
 
+        ``items_required=False`` records a consent step's grant to ``department`` that names no data items.
         ``who`` is the citizen's ``sub`` (GraphQL) or a resolved ``Citizen`` (workflow activities, by ref).
         ``grant_key`` names one logical grant: granting again under it returns the consent already recorded.
         """
@@ -171,7 +176,7 @@ class ConsentService:
         text = purpose_text(purpose)
         if not {"en", "tc"} <= set(text):
             raise InvalidInput([field_error(("purpose",), "state the purpose in English (en) and Chinese (tc)")])
-        ordered, providers = self._check_items(items)
+        ordered, providers = self._check_items(items, items_required)
         citizen = who if isinstance(who, Citizen) else await self.citizens.ensure(who)
         granted = (now or datetime.now(UTC)).astimezone(UTC)
         default = ONE_OFF_DEFAULT if mode == "one-off" else STANDING_DEFAULT
@@ -202,6 +207,8 @@ class ConsentService:
                 raise
             return self._consent(first, citizen)
         metrics.CONSENTS_GRANTED.labels(department).inc()
+        self.events.record(EventKind.CONSENT_GRANTED, citizen_ref=citizen.ref, service=service_slug,
+                           providers=list(providers), at=granted)
         return replace(consent, jws=jws)
 
     async def _row(self, sub: str, consent_id: str) -> tuple[ConsentRow, Citizen]:
@@ -249,6 +256,7 @@ class ConsentService:
             assert row.revoked_at is not None
             assert row.receipt_jws is not None
             return SignedReceipt(consent_id, row.revoked_at, row.receipt_jws)
+        self.events.record(EventKind.CONSENT_REVOKED, citizen_ref=citizen.ref, service=row.service_slug, at=revoked)
         metrics.CONSENTS_REVOKED.inc()
         return SignedReceipt(consent_id, revoked, receipt)
 

@@ -39,6 +39,7 @@ from onestop.engine.errors import (
     ProviderUnavailable,
     field_error,
 )
+from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
 SELF_ACCESS_SERVICE = "onestop:personal-data"
 SELF_ACCESS_PURPOSE = {
@@ -92,6 +93,8 @@ def _split(items: Sequence[str]) -> dict[str, list[str]]:
 class DataGateway:
     """Consent-checked, logged, trimmed access to providers."""
 
+    events: EventSink = NO_EVENTS
+
     def __init__(self, citizens: CitizenDirectory, consents: ConsentService, providers: ProviderRegistry,
                  access_log: AccessLog) -> None:
         self.citizens = citizens
@@ -128,6 +131,8 @@ class DataGateway:
                 fetch_key=None if fetch_id is None else fetch_key(
                     application_id or "", fetch_id, consent_id or "", provider_id, outcome),
             )
+            self.events.record(EventKind.DATA_ACCESS, citizen_ref=citizen.ref, provider=provider_id,
+                               service=service_slug, outcome=outcome, reason=reason, at=at)
 
         try:
             consent = await self.consents.require_live(

@@ -194,3 +194,79 @@ class ProcessRow(Base):
     public_url: Mapped[str | None] = mapped_column(String(500))
     started_at: Mapped[datetime]
     seen_at: Mapped[datetime]
+
+
+class SecurityEventRow(Base):
+    """One security event, hash-chained within its partition ``<kind>:<UTC day>`` (``seq`` counts from 1).
+    Every key column holds a keyed pseudonym, never an identifier itself."""
+
+    __tablename__ = "security_events"
+    __table_args__ = (UniqueConstraint("partition", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partition: Mapped[str] = mapped_column(String(60))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    citizen: Mapped[str | None] = mapped_column(String(64))
+    staff: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    provider: Mapped[str | None] = mapped_column(String(100))
+    service: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class SecurityAlertRow(Base):
+    """An explained anomaly: the rule or baseline, the series, the deviating features and the events behind it."""
+
+    __tablename__ = "security_alerts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(50))
+    severity: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    series: Mapped[str] = mapped_column(String(200), index=True)
+    features: Mapped[list[Any]]
+    event_ids: Mapped[list[Any]]
+    facts: Mapped[dict[str, Any]]
+    opened_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    lock_until: Mapped[datetime | None]
+    handled_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class SecurityAlertSubjectRow(Base):
+    """A citizen an alert concerns (by pseudonym) and their answer to it: ``was_me`` or ``was_not_me``."""
+
+    __tablename__ = "security_alert_subjects"
+
+    alert_id: Mapped[str] = mapped_column(ForeignKey("security_alerts.id", ondelete="CASCADE"), primary_key=True)
+    citizen: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    answer: Mapped[str | None] = mapped_column(String(20))
+    answered_at: Mapped[datetime | None]
+
+
+class SecurityLockRow(Base):
+    """A temporary lock (``face_step_up``) on one subject (a citizen pseudonym), until ``until``."""
+
+    __tablename__ = "security_locks"
+
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime]
+    alert_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class DetectorStateRow(Base):
+    """The anomaly detector's durable state: its watermark (last event id read) and its learned baselines."""
+
+    __tablename__ = "detector_state"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    watermark: Mapped[int] = mapped_column(Integer)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]

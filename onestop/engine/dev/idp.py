@@ -47,6 +47,7 @@ from onestop.engine.dev.login import (
     redirect_with_code,
 )
 from onestop.engine.identity.stepup import AssuranceLadder
+from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
 __all__ = [
     "DevCitizen", "DevIdentityProvider", "DevSigningKey", "DevStaff", "FixtureError", "OAuthError",
@@ -78,6 +79,8 @@ LadderSource = AssuranceLadder | Callable[[], AssuranceLadder]
 
 class DevIdentityProvider:
     """State and endpoints of the development IdP; ``app`` is the ASGI app to mount at ``/dev-idp``."""
+
+    events: EventSink = NO_EVENTS
 
     def __init__(
         self,
@@ -260,7 +263,7 @@ class DevIdentityProvider:
             if body.get("grant_type") is not None:
                 raise OAuthError(400, "unsupported_grant_type",
                                  "grant_type must be authorization_code (or omitted for a direct test login)")
-            result = self._issue(body)
+            result = self._issue_recorded(body, request)
         except OAuthError as exc:
             return exc.response()
         return JSONResponse(result, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
@@ -282,6 +285,24 @@ class DevIdentityProvider:
         selfie = _optional_str(body, "selfie", max_length=4096)
         return self.issue_citizen_token(citizen, acr, selfie=selfie, binding=binding)
 
+    def _issue_recorded(self, body: Mapping[str, Any], request: Request) -> dict[str, Any]:
+        """``_issue``, reporting the sign-in (and a face mismatch) as a security event either way."""
+        citizen, staff = body.get("citizen"), body.get("staff")
+        sub = self.citizen_sub(citizen) if isinstance(citizen, str) else None
+        staff_sub = self.staff_sub(staff) if isinstance(staff, str) else None
+        ip = request.client.host if request.client else None
+        try:
+            result = self._issue(body)
+        except OAuthError as exc:
+            if exc.error == "face_mismatch":
+                self.events.record(EventKind.FACE_MISMATCH, citizen_sub=sub, ip=ip)
+            self.events.record(EventKind.SIGN_IN, citizen_sub=sub, staff=staff_sub, ip=ip, outcome="failed",
+                               reason=exc.error)
+            raise
+        self.events.record(EventKind.SIGN_IN, citizen_sub=sub, staff=staff_sub, ip=ip, outcome="ok",
+                           acr=body.get("acr"))
+        return result
+
     async def _authorize(self, request: Request) -> Response:
         if request.method == "GET":
             params: dict[str, Any] = dict(request.query_params)
@@ -301,7 +322,7 @@ class DevIdentityProvider:
         if authorize.binding:
             login["binding"] = authorize.binding
         try:
-            result = self._issue(login)
+            result = self._issue_recorded(login, request)
         except OAuthError as exc:
             return login_page(self, authorize, error=exc.description, status=exc.status)
         code = self.codes.issue(client_id=authorize.client_id, redirect_uri=authorize.redirect_uri,

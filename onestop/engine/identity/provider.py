@@ -6,11 +6,14 @@ from typing import Any, Protocol
 
 from starlette.types import ASGIApp
 
+from onestop.engine.security.events import EventSink
+
 
 class EmbeddedIdentityProvider(Protocol):
     """What the rest of the process needs of an in-process identity provider: its routes, issuer and keys."""
 
     issuer: str
     app: ASGIApp
+    events: EventSink  # where sign-ins are reported
 
     def jwks(self) -> dict[str, Any]: ...

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from onestop.engine import ApplicationView, Principal, new_resume_token
+from onestop.engine import ApplicationView, EventKind, Principal, new_resume_token
 from onestop.graphql.applications.inputs import (
     RespondToRequestInput,
     StartApplicationInput,
@@ -76,6 +76,9 @@ class ApplicationsMutation:
             application_service(info).check_assurance(principal, input.service_slug)
             citizen_ref, citizen = await engine.applicants.context_of(principal, input.service_slug)
         service = application_service(info)
+        engine.security.events.record(EventKind.APPLICATION_STARTED, ip=info.context.client_ip,
+                                      citizen_ref=None if principal is None else citizen_ref,
+                                      service=input.service_slug, anonymous=principal is None)
         done = await outcome(
             lambda: service.start(citizen_ref, citizen, input.service_slug, input.client_mutation_id,
                                   principal=principal),

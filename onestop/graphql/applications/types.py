@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 
 from onestop import engine
 from onestop.catalogue import StepKind
+from onestop.catalogue.functions import display
 from onestop.catalogue.text import localized
 from onestop.engine import (
     CITIZEN_ACTOR,
@@ -170,9 +171,10 @@ class CurrentStep:
     @field(description="Form description, prefill purpose, consent statement or exit message.")
     def description(self, info: Info_) -> str | None:
         match self.spec:
-            case FormSpec(description=text) | PrefillSpec(purpose=text) | ConsentSpec(statement=text) | ExitSpec(
-                message=text
-            ):
+            case ExitSpec(message=text):
+                # With its computed values filled in ("Your assets of HK$500,000 are above ...").
+                return localized(self.view.exit_message or text, info.context.lang)
+            case FormSpec(description=text) | PrefillSpec(purpose=text) | ConsentSpec(statement=text):
                 return localized(text, info.context.lang)
             case _:
                 return None
@@ -181,9 +183,21 @@ class CurrentStep:
     def fields(self) -> list[FormField]:
         return [FormField(spec=f, view=self.view) for f in fields_of(self.spec)]
 
-    @field(description="Prefill steps: the data items (provider.item) the citizen is asked to share.")
+    @field(description="Prefill and consent steps: the data items (provider.item) the citizen is asked to share.")
     def items(self) -> list[str]:
-        return list(self.spec.items) if isinstance(self.spec, PrefillSpec) else []
+        return list(self.spec.items) if isinstance(self.spec, PrefillSpec | ConsentSpec) else []
+
+    @field(description="Consent steps: the departments the consent is given to; each gets a revocable consent "
+                       "record listed in viewer.consents. Empty for a statement the citizen only acknowledges.")
+    def departments(self) -> list[str]:
+        return list(self.spec.departments) if isinstance(self.spec, ConsentSpec) else []
+
+    @field(description="Consent steps: why the data is shared, when the definition states it apart from the "
+                       "statement.")
+    def purpose(self, info: Info_) -> str | None:
+        if isinstance(self.spec, ConsentSpec) and self.spec.purpose is not None:
+            return localized(self.spec.purpose, info.context.lang)
+        return None
 
     @field(description="Consent steps: declining blocks progress.")
     def consent_required(self) -> bool:
@@ -196,6 +210,13 @@ class CurrentStep:
     @field(description="Step-up steps: how recent the sign-in must be, in seconds.")
     def max_age(self) -> int | None:
         return self.spec.max_age_seconds if isinstance(self.spec, StepUpSpec) else None
+
+
+@strawberry.type(description="A value the service computes from the answers (e.g. total assets).")
+class ComputedValue:
+    name: str
+    value: JSON | None = strawberry.field(description="The value as computed: a number, text, boolean or list.")
+    text: str = strawberry.field(description="The value as messages show it.")
 
 
 @strawberry.type
@@ -297,6 +318,12 @@ class Application(Node):
     @field(description="Answers so far, by field id.")
     async def answers(self) -> JSON:
         return cast(JSON, dict((await self.view()).answers))
+
+    @field(description="The service's computed values over the answers so far (those that can be computed yet), "
+                       "as the review step shows them and the department receives them.")
+    async def computed(self) -> list[ComputedValue]:
+        return [ComputedValue(name=name, value=cast(JSON, value), text=display(value))
+                for name, value in (await self.view()).computed.items()]
 
     @field(description="Where each answer came from, in the form's order: what the department relies on.")
     async def provenance(self) -> list[AnswerProvenance]:

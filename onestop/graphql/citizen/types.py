@@ -19,6 +19,7 @@ from onestop.graphql.citizen.services import citizen_services
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import BadUserInput
 from onestop.graphql.fields import field
+from onestop.graphql.operations.types import CitizenSecurityAlert
 from onestop.graphql.relay import Connection, Edge, Node, PageInfo, page_of, register_node, to_global_id
 
 
@@ -299,6 +300,14 @@ class Viewer:
     @field()
     async def profile(self, info: Info_) -> Profile | None:
         return Profile.of(await info.context.profile(self.principal.sub))
+
+    @field(description="Security alerts about the citizen (unusual access, failed face confirmations), newest first, "
+                       "in plain language; answer each with answerSecurityAlert.")
+    async def security_alerts(self, info: Info_) -> list[CitizenSecurityAlert]:
+        engine = info.context.engine
+        citizen_ref = await engine.applicants.ref_of(self.principal)
+        return [CitizenSecurityAlert(record=alert, lang=info.context.lang)
+                for alert in await engine.security.alerts.for_citizen(citizen_ref)]
 
     @field(description="Every consent the citizen gave, newest first (revoked and expired ones included).")
     async def consents(self, info: Info_) -> list[Consent]:
