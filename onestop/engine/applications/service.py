@@ -34,6 +34,7 @@ from onestop.workflows.contracts import (
     CITIZEN_REF_ATTRIBUTE,
     DEPARTMENT_ATTRIBUTE,
     DEPARTMENT_STATUSES,
+    LEAN_BEHAVIOUR,
     MESSAGE_MAX_CHARS,
     QUERY_SNAPSHOT,
     QUERY_STATE,
@@ -168,7 +169,7 @@ class ApplicationService:
         operation = WithStartWorkflowOperation(
             ServiceApplicationWorkflow.run,
             ApplicationInput(application_id, snapshot, citizen_ref, citizen, now, history_limit=self.history_limit,
-                             delivery_retry_seconds=self._delivery_retry_seconds()),
+                             delivery_retry_seconds=self._delivery_retry_seconds(), behaviour=LEAN_BEHAVIOUR),
             id=application_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -184,6 +185,7 @@ class ApplicationService:
             result_type=ApplicationView,
         )
         view = await self._complete(view)
+        # The only index write for a new application: workflows started with LEAN_BEHAVIOUR leave it to us.
         await self._index(view)
         metrics.APPLICATIONS_STARTED.labels(snapshot.id).inc()
         return view
