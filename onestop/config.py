@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # Arrays and objects in a request body; the deepest real answer (a group of addresses) is under ten.
     max_json_depth: int = Field(default=32, ge=8, le=200)
     catalogue_poll_seconds: float = Field(default=0.0, ge=0.0)
+    # How often each process reads the catalogue version announced in the database (one primary-key read), so a
+    # reload on one replica reaches every API and worker within this long; 0: never follow others' reloads.
+    catalogue_watch_seconds: float = Field(default=2.0, ge=0.0)
 
     # Browser frontends on other origins (``https://app.example.gov.hk``); empty sends no CORS headers
     # (in development, any localhost port is allowed then). Comma-separated or a JSON list.

@@ -102,6 +102,7 @@ class CatalogueStore:
         self._lock = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[bool]] = set()
+        self._listeners: list[Callable[[CatalogueSnapshot], Awaitable[object]]] = []
 
     @classmethod
     async def open(cls, root: Path) -> CatalogueStore:
@@ -131,8 +132,26 @@ class CatalogueStore:
     def last_attempt_at(self) -> datetime:
         return self._last_attempt_at
 
-    async def reload(self) -> bool:
-        """Load the tree again; on success swap it in, otherwise keep the previous one and record why."""
+    def on_reload(self, listener: Callable[[CatalogueSnapshot], Awaitable[object]]) -> None:
+        """Call ``listener`` after each successful reload that announces (SIGHUP, file polling)."""
+        self._listeners.append(listener)
+
+    async def reload(self, *, announce: bool = True) -> bool:
+        """Load the tree again; on success swap it in, otherwise keep the previous one and record why.
+
+        ``announce`` tells the listeners (the other processes, through the database); a reload that follows
+        another process's announcement passes False."""
+        reloaded = await self._reload()
+        if reloaded and announce:
+            for listener in self._listeners:
+                try:
+                    await listener(self._snapshot)
+                except Exception:  # this process serves the new version anyway; the others keep their poll
+                    log.warning("could not announce catalogue version %s", self._snapshot.catalogue.version,
+                                exc_info=True)
+        return reloaded
+
+    async def _reload(self) -> bool:
         async with self._lock:
             self._last_attempt_at = self._clock()
             with responsive_loop():
@@ -155,12 +174,12 @@ class CatalogueStore:
             metrics.record_catalogue_reload(0)
             return True
 
-    async def reload_if_changed(self) -> bool | None:
+    async def reload_if_changed(self, *, announce: bool = True) -> bool | None:
         """Reload when files under the root changed since the last attempt; None when nothing changed."""
         current = await asyncio.to_thread(_fingerprint, self.root)
         if current == self._fingerprint:
             return None
-        return await self.reload()
+        return await self.reload(announce=announce)
 
     def start_polling(self, interval: float) -> None:
         """Check the tree every ``interval`` seconds (0 disables); idempotent."""

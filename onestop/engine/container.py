@@ -21,6 +21,7 @@ from onestop.engine.applications.applicants import Applicants
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.applications.snapshots import CatalogueSnapshots
 from onestop.engine.catalogue_store import CatalogueStore
+from onestop.engine.catalogue_watch import CatalogueWatch
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import Database
 from onestop.engine.feeds import FeedService
@@ -40,6 +41,8 @@ class Engine:
 
     settings: Settings
     catalogue: CatalogueStore
+    # Announces this process's catalogue reloads to the others on the database and follows theirs.
+    catalogue_watch: CatalogueWatch
     feeds: FeedService
     tokens: TokenVerifier
     database: Database
@@ -112,6 +115,9 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
         await database.migrate()
     else:
         await database.check_schema()
+    catalogue_watch = CatalogueWatch(database, catalogue, also=(feeds.refresh,))
+    await catalogue_watch.start(settings.catalogue_watch_seconds)
+    closers.append(catalogue_watch.close)
     data = DataServices.build(settings, lambda: catalogue.catalogue, database)  # follows catalogue reloads
     if settings.development:
         await _seed_development_data(settings, data)
@@ -126,14 +132,14 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
         temporal = await connect_for(settings)
     applications = None
     if temporal is not None:
-        ladder = catalogue.catalogue.assurance
         applications = ApplicationService(temporal, settings.temporal_task_queue, database,
-                                          CatalogueSnapshots(catalogue), ladder,
+                                          # Read at each check, so a reloaded ladder applies at once.
+                                          CatalogueSnapshots(catalogue), lambda: catalogue.catalogue.assurance,
                                           delivery_retry=timedelta(hours=settings.delivery_retry_hours))
         applications.events, applications.alerts = security.events, security.alerts
-    return Engine(settings=settings, catalogue=catalogue, feeds=feeds, tokens=tokens, database=database, data=data,
-                  applicants=applicants, security=security, applications=applications,
-                  identity_provider=identity_provider, _closers=closers)
+    return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
+                  tokens=tokens, database=database, data=data, applicants=applicants, security=security,
+                  applications=applications, identity_provider=identity_provider, _closers=closers)
 
 
 def _development_identity_provider(settings: Settings, store: CatalogueStore) -> EmbeddedIdentityProvider | None:

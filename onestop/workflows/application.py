@@ -9,6 +9,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from onestop.catalogue import StepKind
@@ -18,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         CITIZEN_ACTOR,
         DELIVERY_RETRY_DEFAULT,
         DEPARTMENT_STATUSES,
+        LEAN_BEHAVIOUR,
         MESSAGE_MAX_CHARS,
         QUERY_SNAPSHOT,
         QUERY_STATE,
@@ -79,6 +81,9 @@ _PREFILL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), backo
 _DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                               maximum_interval=timedelta(minutes=10))
 _MAX_MUTATIONS = 200
+# A local activity's failure reaches the workflow as the activity's own error (or a timeout), not wrapped in an
+# ActivityError as a scheduled activity's is.
+_PREFILL_FAILURES = (ActivityError, ApplicationError, ActivityTimeoutError)
 
 
 def _refuse(*errors: FieldError) -> ApplicationError:
@@ -127,7 +132,6 @@ class ServiceApplicationWorkflow:
         self._mutations: list[str] = list(carried.mutations) if carried else []
         self._created_at = carried.created_at if carried else params.created_at
         self._updated_at = workflow.now()
-        self._index_dirty = carried is None
         # A delivery that failed waits for an operator's redelivery, also in the next run.
         self._deliver_pending = bool(self._reference) and not self._delivered \
             and self._status is not Status.DELIVERY_FAILED
@@ -138,7 +142,14 @@ class ServiceApplicationWorkflow:
         # Typed numbers, definition faults instead of "false", entry scope, blank text refused, exits that can be
         # left by going back. Decided once per run, at its first task: a run recorded before this reads answers
         # and expressions as it did then, for its whole life.
-        self._strict = workflow.patched("trustworthy-answers")
+        # Fewer events per application: the engine indexes a new draft as it starts it, so the workflow no longer
+        # indexes it too, and prefill runs as a local activity (its retries are seconds apart, within the
+        # workflow task). Decided by the input (see ApplicationInput.behaviour), not by a patch: runs started
+        # before it carry 0 and index at the start and schedule prefill as an activity, as recorded. It implies
+        # every patch before it, whose markers are then not recorded either.
+        self._lean = params.behaviour >= LEAN_BEHAVIOUR
+        self._strict = self._lean or workflow.patched("trustworthy-answers")
+        self._index_dirty = carried is None and not self._lean
         self._fault: interp.DefinitionFault | None = None
         if carried is None:
             # Decided here, not in run(): the first update (update-with-start) is handled before run() starts.
@@ -387,9 +398,10 @@ class ServiceApplicationWorkflow:
             reference_number=self._reference, delivered=self._delivered, mutations=self._mutations,
             created_at=self._created_at,
         )
+        # The next run is a new run: it takes the newest behaviour, as a patch would in a run with no history yet.
         return ApplicationInput(self._in.application_id, self._snapshot, self._in.citizen_ref, self._in.citizen,
                                 self._in.created_at, carried, self._in.history_limit,
-                                self._in.delivery_retry_seconds)
+                                self._in.delivery_retry_seconds, LEAN_BEHAVIOUR)
 
     def _submitted_at(self) -> datetime:
         # The first SUBMITTED entry, not the last change: a redelivery (or a status set meanwhile) must send the
@@ -453,7 +465,7 @@ class ServiceApplicationWorkflow:
             return
         oversized = (update.message is not None and len(update.message) > MESSAGE_MAX_CHARS) \
             or len(self._timeline) >= TIMELINE_MAX_ENTRIES
-        if oversized and workflow.patched("bounded-department-status"):
+        if oversized and (self._lean or workflow.patched("bounded-department-status")):
             # The engine refuses these before signalling; whoever signals Temporal directly must not be able to
             # grow the application past its payload limit either.
             return
@@ -490,7 +502,7 @@ class ServiceApplicationWorkflow:
 
     async def _submit(self, step: SubmitSpec, client_mutation_id: str | None) -> ApplicationView:
         # Histories recorded before this patch index the submission in a separate local activity afterwards.
-        index_with_reference = workflow.patched("submit-indexes-with-reference")
+        index_with_reference = self._lean or workflow.patched("submit-indexes-with-reference")
         entry = None
         if index_with_reference:
             entry = replace(self._index_entry(), status=Status.SUBMITTED, updated_at=workflow.now())
@@ -550,7 +562,7 @@ class ServiceApplicationWorkflow:
             self._busy = True
             try:
                 result = await self._prefill(step)
-            except ActivityError as exc:
+            except _PREFILL_FAILURES as exc:
                 # Nothing changed; the citizen may retry with a new client mutation id, or decline and type.
                 raise _refuse(_error("stepId", "PREFILL_FAILED",
                                      "Your data could not be fetched just now; try again, or decline to type it.",
@@ -592,7 +604,16 @@ class ServiceApplicationWorkflow:
             content_hash=self._snapshot.content_hash, assurance=self._in.citizen.assurance,
             predicates=list(step.predicates),
         )
-        result: PrefillResult = await workflow.execute_activity(
+        result: PrefillResult
+        if self._lean:
+            # A local activity: one marker event instead of three activity events and a second workflow task. A
+            # worker lost mid-prefill fails its workflow task, and the next worker runs the prefill again.
+            result = await workflow.execute_local_activity(
+                Activity.PREFILL, request, start_to_close_timeout=_SHORT, result_type=PrefillResult,
+                retry_policy=_PREFILL_RETRY,
+            )
+            return result
+        result = await workflow.execute_activity(
             Activity.PREFILL, request, start_to_close_timeout=_SHORT, heartbeat_timeout=_HEARTBEAT,
             result_type=PrefillResult, retry_policy=_PREFILL_RETRY,
         )

@@ -117,6 +117,15 @@ class ApplicationInput:
     history_limit: int = 0
     # How long delivery to the department retries before the application is DELIVERY_FAILED (0: the default).
     delivery_retry_seconds: float = 0.0
+    # The workflow behaviour this run was started with, from the input rather than a patch marker: a patch costs
+    # two events in every history (its marker and the SDK's TemporalChangeVersion upsert). Runs started without
+    # it (0) take the paths their patch markers recorded. 1: no index write at start, prefill as a local activity,
+    # and every patch before it in force.
+    behaviour: int = 0
+
+
+LEAN_BEHAVIOUR = 1
+"""``ApplicationInput.behaviour`` of runs the engine starts now (see there)."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from client import Api
+from postgres import fresh_database, postgres_admin, postgres_problem
 from running import dev_settings, running_engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -95,3 +96,16 @@ async def system(temporal: WorkflowEnvironment, definitions_dir: Path,
             transport=httpx.ASGITransport(app=create_app(settings, engine)), base_url="http://onestop.test",
             timeout=60) as asgi:
         yield System(Api(asgi), engine, temporal, client)
+
+
+@pytest.fixture(scope="module")
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for the module's onestop processes (dropped afterwards); its URL."""
+    admin = await postgres_admin()
+    if admin is None:
+        pytest.skip(postgres_problem[0])
+    try:
+        async with fresh_database(admin) as url:
+            yield url
+    finally:
+        await admin.dispose()

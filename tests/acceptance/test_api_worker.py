@@ -83,13 +83,16 @@ def test_an_api_refuses_a_database_that_was_not_migrated_until_onestop_migrate_r
         assert _stop(api) in (0, -signal.SIGTERM), log.read_text(errors="replace")
 
 
-@pytest.fixture(scope="module")
-def split(temporal: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def split(request: pytest.FixtureRequest, temporal: WorkflowEnvironment,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data_dir = tmp_path_factory.mktemp("split")
     port = free_port()
+    database_url = (f"sqlite+aiosqlite:///{data_dir / 'shared.db'}" if request.param == "sqlite"
+                    else request.getfixturevalue("postgres_url"))
     env = {**os.environ,
            "ONESTOP_TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
-           "ONESTOP_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'shared.db'}",
+           "ONESTOP_DATABASE_URL": database_url,
            "ONESTOP_DATA_DIR": str(data_dir),
            "ONESTOP_ENV": "development",
            "ONESTOP_TEMPORAL_TASK_QUEUE": f"split-{uuid.uuid4()}"}

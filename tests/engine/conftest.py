@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlalchemy import make_url, text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from postgres import POSTGRES_URL, postgres_admin, postgres_problem
+from sqlalchemy import text
 
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.signing import Signer
@@ -36,50 +33,11 @@ def provider_specs(**extra: ProviderSpec) -> dict[str, ProviderSpec]:
     return specs
 
 
-# PostgreSQL runs when reachable: ONESTOP_TEST_POSTGRES_URL names a database the role may create schemas in.
-# Locally: pg_ctlcluster 15 main start; CREATE ROLE onestop LOGIN PASSWORD 'onestop';
-# CREATE DATABASE onestop OWNER onestop.
-POSTGRES_URL = os.environ.get("ONESTOP_TEST_POSTGRES_URL",
-                              "postgresql+asyncpg://onestop:onestop@127.0.0.1:5432/onestop")
-_postgres_problem: list[str] = []
-
-
-def _start_local_postgres() -> None:
-    """Start the machine's PostgreSQL 15 and its test role when we may (root, default URL): CI runs these too."""
-    if "ONESTOP_TEST_POSTGRES_URL" in os.environ or os.geteuid() != 0 or not shutil.which("pg_ctlcluster"):
-        return
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
-
-    run("pg_ctlcluster", "15", "main", "start")  # fails harmlessly when already running
-    psql = ("runuser", "-u", "postgres", "--", "psql", "-qtA", "-c")  # no shell: $$ must reach psql intact
-    run(*psql, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'onestop') THEN "
-               "CREATE ROLE onestop LOGIN PASSWORD 'onestop'; END IF; END $$;")
-    if run(*psql, "SELECT 1 FROM pg_database WHERE datname = 'onestop'").stdout.strip() != "1":
-        run(*psql, "CREATE DATABASE onestop OWNER onestop")
-
-
-async def _postgres_admin() -> AsyncEngine | None:
-    _start_local_postgres()
-    engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except (OSError, SQLAlchemyError) as exc:
-        await engine.dispose()
-        _postgres_problem.append(
-            f"PostgreSQL not reachable at {make_url(POSTGRES_URL).render_as_string(hide_password=True)} "
-            f"({type(exc).__name__}); set ONESTOP_TEST_POSTGRES_URL or start a server to run these"
-        )
-        return None
-    return engine
-
-
 @pytest.fixture(scope="session")
 async def postgres_schema() -> AsyncIterator[Database | None]:
     """One schema for the session's PostgreSQL tests (search_path pins every connection to it);
     None when no server is reachable."""
-    admin = await _postgres_admin()
+    admin = await postgres_admin()
     if admin is None:
         yield None
         return
@@ -108,7 +66,7 @@ async def database(request: pytest.FixtureRequest, tmp_path: os.PathLike[str],
         await db.close()
         return
     if postgres_schema is None:
-        pytest.skip(_postgres_problem[0])
+        pytest.skip(postgres_problem[0])
     await postgres_schema.create_all()  # tables other test modules registered on Base since the session began
     async with postgres_schema.engine.begin() as conn:
         names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,11 +23,9 @@ ANSWERS = {"name": "CHAN Tai Man", "hkid": "A123456(3)", "phone": "91234567"}
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'd.db'}")
-    await database.create_all()
-    yield database
-    await database.close()
+def db(database: Database) -> Database:
+    """A fresh SQLite file, then the session's PostgreSQL schema (the ``database`` fixture runs both)."""
+    return database
 
 
 async def test_a_reference_number_is_issued_once_per_application(db: Database) -> None:

@@ -148,7 +148,9 @@ async def _record_redelivery(apps: ApplicationService, client: Client) -> str:
 SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back_and_withdraw,
              "expired-draft": _record_expired, "full-application-indexed-submit": _record_full,
              "needs-info-reply": _record_needs_info_reply, "full-application-typed-steps": _record_full,
-             "delivery-failed-redelivered": _record_redelivery}
+             "delivery-failed-redelivered": _record_redelivery,
+             # Started with LEAN_BEHAVIOUR: no patch markers, no index write at the start, prefill as a local activity.
+             "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw}
 
 
 async def test_recorded_histories_replay_with_the_current_workflow_code(
@@ -171,6 +173,26 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
                         workflow_runner=workflow_runner())
     for path in files:
         await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
+
+
+async def test_a_new_application_records_no_patch_no_index_at_start_and_prefill_as_a_marker(
+    client: Client, task_queue: str, database: Database, worker: Worker
+) -> None:
+    from temporalio.api.enums.v1 import EventType
+
+    apps = apps_for(client, task_queue, database, licence_service())
+    view = await through_details(apps)
+    # The engine's start indexed the draft; the workflow wrote nothing else to the index before the prefill.
+    listed = await apps.list_for_citizen("citizen-1")
+    assert view.application_id in [entry.application_id for entry in listed.entries]
+    events = (await client.get_workflow_handle(view.application_id).fetch_history()).events
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in events
+                 if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+    markers = [e.marker_recorded_event_attributes.marker_name for e in events
+               if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+    assert scheduled == []
+    # No patch marker (the input says which behaviour the run has) and one local activity: the prefill.
+    assert markers == ["core_local_activity"]
 
 
 @pytest.mark.slow

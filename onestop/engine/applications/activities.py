@@ -64,6 +64,8 @@ class ApplicationActivities:
             # (a new grant after going back is a new fetch), which is what the idempotency keys need.
             info = activity.info()
             request = replace(request, fetch_id=f"{info.workflow_run_id}/{info.activity_id}")
+        if activity.info().is_local:
+            return await self.prefill_port(request)  # local activities have no heartbeats; the workflow task has
         return await heartbeating(self.prefill_port(request))
 
     @activity.defn(name=Activity.GRANT_CONSENT)

@@ -34,6 +34,7 @@ from onestop.workflows.contracts import (
     CITIZEN_REF_ATTRIBUTE,
     DEPARTMENT_ATTRIBUTE,
     DEPARTMENT_STATUSES,
+    LEAN_BEHAVIOUR,
     MESSAGE_MAX_CHARS,
     QUERY_SNAPSHOT,
     QUERY_STATE,
@@ -110,16 +111,21 @@ class ApplicationService:
     alerts: SecurityAlerts | None = None
 
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
-                 ladder: AssuranceLadder | None = None, *, history_limit: int = 0,
+                 ladder: AssuranceLadder | Callable[[], AssuranceLadder] | None = None, *, history_limit: int = 0,
                  store: SnapshotStore | None = None, delivery_retry: timedelta | None = None) -> None:
         self.client = client
         self.delivery_retry = delivery_retry
         self.task_queue = task_queue
         self.database = database
         self.snapshots = snapshots
-        self.ladder = ladder
+        self._ladder = ladder
         self.history_limit = history_limit
         self.store = store if store is not None else SnapshotStore(database)
+
+    @property
+    def ladder(self) -> AssuranceLadder | None:
+        """The assurance ladder of the catalogue served now (a callable source follows catalogue reloads)."""
+        return self._ladder() if callable(self._ladder) else self._ladder
 
     # ---- citizen actions ----
 
@@ -163,7 +169,7 @@ class ApplicationService:
         operation = WithStartWorkflowOperation(
             ServiceApplicationWorkflow.run,
             ApplicationInput(application_id, snapshot, citizen_ref, citizen, now, history_limit=self.history_limit,
-                             delivery_retry_seconds=self._delivery_retry_seconds()),
+                             delivery_retry_seconds=self._delivery_retry_seconds(), behaviour=LEAN_BEHAVIOUR),
             id=application_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -179,6 +185,7 @@ class ApplicationService:
             result_type=ApplicationView,
         )
         view = await self._complete(view)
+        # The only index write for a new application: workflows started with LEAN_BEHAVIOUR leave it to us.
         await self._index(view)
         metrics.APPLICATIONS_STARTED.labels(snapshot.id).inc()
         return view

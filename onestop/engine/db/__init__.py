@@ -4,6 +4,7 @@ from onestop.engine.db.database import Base, Database, UTCDateTime, alembic_conf
 from onestop.engine.db.tables import (
     AccessLogRow,
     ApplicationRow,
+    CatalogueVersionRow,
     CitizenRow,
     ConsentRow,
     DetectorStateRow,
@@ -24,6 +25,7 @@ __all__ = [
     "AccessLogRow",
     "ApplicationRow",
     "Base",
+    "CatalogueVersionRow",
     "CitizenRow",
     "ConsentRow",
     "Database",

@@ -270,3 +270,17 @@ class DetectorStateRow(Base):
     watermark: Mapped[int] = mapped_column(Integer)
     state: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+
+
+class CatalogueVersionRow(Base):
+    """The catalogue version announced most recently to every process on this database. A process that reloads
+    its definitions (SIGHUP, file polling) raises ``generation``; the others watch it and reload their own."""
+
+    __tablename__ = "catalogue_versions"
+
+    # One row per catalogue the processes share; today only "definitions". The primary key is the watched index.
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(64))
+    announced_by: Mapped[str] = mapped_column(String(300))
+    announced_at: Mapped[datetime]

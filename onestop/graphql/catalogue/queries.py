@@ -138,8 +138,10 @@ class CatalogueQuery:
     def catalogue_status(self, info: Info_) -> CatalogueStatus:
         store = info.context.engine.catalogue
         snapshot = store.snapshot
+        announced = info.context.engine.catalogue_watch.latest
         return CatalogueStatus(
             version=str(snapshot.catalogue.version),
+            announced_version=None if announced is None else announced.version,
             loaded_at=snapshot.loaded_at,
             last_attempt_at=store.last_attempt_at,
             services=len(snapshot.catalogue.services),

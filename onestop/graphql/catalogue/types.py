@@ -264,6 +264,9 @@ class CatalogueStatus:
     loaded_at: datetime
     last_attempt_at: datetime
     services: int
+    announced_version: str | None = strawberry.field(description=(
+        "The version announced most recently to every process on the database (by the one that reloaded); "
+        "differs from `version` for a few seconds while this process catches up. Null before any reload."))
     problems: list[CatalogueProblem] = strawberry.field(
         description="Empty when the last reload succeeded; otherwise the previous version is still served.")
 

@@ -1,0 +1,150 @@
+"""One catalogue reload reaches every process on the database: API replicas and workers alike.
+
+A process that reloads its definitions on its own (SIGHUP, file polling) announces the version it now serves in
+the ``catalogue_versions`` row, raising its generation. Every process reads that row every few seconds (one
+primary-key read) and, on a generation it has not seen, reloads from its own definitions directory. All
+processes are meant to read the same definitions tree (a shared volume, or the same image); a process whose tree
+gives another version keeps checking its files until they catch up, and says so in the log.
+
+Only local reloads announce, so a reload prompted by an announcement never echoes back to the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from onestop.engine.catalogue_store import CatalogueSnapshot, CatalogueStore
+from onestop.engine.db import CatalogueVersionRow, Database
+
+log = logging.getLogger(__name__)
+
+_NAME = "definitions"
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """The version a process announced most recently, and which announcement it was."""
+
+    generation: int
+    version: str
+    announced_by: str
+    announced_at: datetime
+
+
+def _this_process() -> str:
+    return f"{socket.gethostname()} pid {os.getpid()}"
+
+
+class CatalogueWatch:
+    """Announces this process's own reloads and follows everyone else's."""
+
+    def __init__(self, database: Database, store: CatalogueStore, *, announced_by: str | None = None,
+                 also: Sequence[Callable[[], Awaitable[object]]] = ()) -> None:
+        """``also`` runs on every announcement this process follows, as a SIGHUP runs it (e.g. re-read the feeds,
+        which a reload may have changed without changing the catalogue's version)."""
+        self.database = database
+        self.store = store
+        self.also = tuple(also)
+        self.announced_by = announced_by or _this_process()
+        self._seen = 0
+        self._latest: Announcement | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def latest(self) -> Announcement | None:
+        """The newest announcement this process has read; None before the first read or when there is none."""
+        return self._latest
+
+    async def read(self) -> Announcement | None:
+        async with self.database.session() as session:
+            row = await session.get(CatalogueVersionRow, _NAME)
+            if row is None:
+                return None
+            return Announcement(row.generation, row.version, row.announced_by, row.announced_at)
+
+    async def announce(self, snapshot: CatalogueSnapshot) -> Announcement:
+        """Tell every process that ``snapshot``'s version is the one to serve now."""
+        now = datetime.now(UTC)
+        dialect = postgresql if self.database.engine.dialect.name == "postgresql" else sqlite
+        values = {"name": _NAME, "generation": 1, "version": snapshot.catalogue.version,
+                  "announced_by": self.announced_by[:300], "announced_at": now}
+        insert = dialect.insert(CatalogueVersionRow).values(**values)
+        # One statement, so two processes announcing at once both get a generation of their own.
+        upsert = insert.on_conflict_do_update(
+            index_elements=[CatalogueVersionRow.name],
+            set_={"generation": CatalogueVersionRow.generation + 1, "version": insert.excluded.version,
+                  "announced_by": insert.excluded.announced_by, "announced_at": insert.excluded.announced_at},
+        ).returning(CatalogueVersionRow.generation)
+        async with self.database.session() as session:
+            generation = (await session.execute(upsert)).scalar_one()
+        announcement = Announcement(generation, snapshot.catalogue.version, self.announced_by, now)
+        # Our own announcement needs no reload here.
+        self._seen = max(self._seen, generation)
+        self._latest = announcement
+        log.info("catalogue version %s announced to every process (generation %d)",
+                 announcement.version, generation)
+        return announcement
+
+    async def check(self) -> bool:
+        """Read the announced version; reload when it is new to this process. True when a reload ran."""
+        latest = await self.read()
+        if latest is None:
+            return False
+        self._latest = latest
+        served = self.store.catalogue.version
+        if latest.generation > self._seen:
+            self._seen = latest.generation
+            if latest.version != served:
+                log.info("catalogue version %s announced by %s; reloading", latest.version, latest.announced_by)
+                await self.store.reload(announce=False)
+            for extra in self.also:
+                await extra()
+            if latest.version == served:
+                return False
+        elif latest.version != served:
+            # Still behind (this process's copy of the tree had not changed yet): reload only when its files move.
+            if await self.store.reload_if_changed(announce=False) is None:
+                return False
+        else:
+            return False
+        if self.store.catalogue.version != latest.version:
+            log.warning("catalogue version %s was announced by %s, but this process's definitions in %s give "
+                        "version %s; every process should read the same definitions tree",
+                        latest.version, latest.announced_by, self.store.root, self.store.catalogue.version)
+        return True
+
+    async def start(self, interval: float) -> None:
+        """Remember the current announcement, announce this process's reloads, and check every ``interval``
+        seconds (0: announce only, never follow)."""
+        current = await self.read()
+        if current is not None:
+            # What was announced before this process loaded its tree is already in that tree.
+            self._seen = current.generation
+            self._latest = current
+        self.store.on_reload(self.announce)
+        if interval > 0 and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._watch(interval), name="catalogue-watch")
+
+    async def _watch(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.check()
+            except Exception:  # a watcher that dies silently would leave this process on an old catalogue
+                log.warning("catalogue version check failed", exc_info=True)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
