@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -75,4 +76,23 @@ async def revoke_consent(request: Request) -> Response:
     if payload["userErrors"]:
         return await _my_data(page, {"consent": payload["userErrors"][0]["message"]}, status=400)
     page.session.flash = page.t("saved")
+    return page.redirect("/my/data")
+
+
+ANSWERS = ("WAS_ME", "WAS_NOT_ME")
+
+
+async def answer_alert(request: Request) -> Response:
+    page = await Page.open(request)
+    if not page.session.signed_in or page.session.kind == "staff":
+        return page.redirect(page.sign_in_url("/my/data"))
+    answer = page.field("answer")
+    if answer not in ANSWERS:
+        return await _my_data(page, {"alert": page.t("choose_answer")}, status=400)
+    data = await page.api.execute("AnswerSecurityAlert", {"id": page.field("alert"), "answer": answer,
+                                                          "cmid": uuid.uuid4().hex}, page.caller)
+    payload = data["answerSecurityAlert"]
+    if payload["userErrors"]:
+        return await _my_data(page, {"alert": payload["userErrors"][0]["message"]}, status=400)
+    page.session.flash = page.t("alert_answered")
     return page.redirect("/my/data")

@@ -89,7 +89,10 @@ def create_web_app(config: WebConfig) -> Starlette:
         Route("/my/data", account.my_data, methods=["GET"]),
         Route("/my/data/profile", account.update_profile, methods=["POST"]),
         Route("/my/data/consents/revoke", account.revoke_consent, methods=["POST"]),
+        Route("/my/data/alerts/answer", account.answer_alert, methods=["POST"]),
         Route("/console", console.inbox, methods=["GET"]),
+        Route("/console/alerts", console.alerts, methods=["GET"]),
+        Route("/console/alerts/{id}", console.alert_action, methods=["POST"]),
         Route("/console/applications/{id}", console.application, methods=["GET"]),
         Route("/console/applications/{id}", console.decide, methods=["POST"]),
         # Only the static files are compressed: pages carry CSRF tokens beside reflected input, and compressing

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from onestop.web import forms
+from onestop.web.client import ApiError
 from onestop.web.context import Page, query_params
 
 STATUSES = ("SUBMITTED", "IN_REVIEW", "NEEDS_INFO", "APPROVED", "REJECTED", "WITHDRAWN")
@@ -88,3 +89,64 @@ async def decide(request: Request) -> Response:
         return await _show(page, application_id, errors, status=400)
     page.session.flash = page.t("saved")
     return page.redirect(f"/console/applications/{quote(application_id)}")
+
+
+ALERT_STATUSES = ("OPEN", "ACKNOWLEDGED", "RESOLVED", "FALSE_POSITIVE")
+SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+def _forbidden(page: Page) -> Response:
+    return page.render("error.html", status=403, heading=page.t("operations"), message=page.t("operator_only"))
+
+
+async def alerts(request: Request) -> Response:
+    page = await Page.open(request)
+    if not _staff(page):
+        return _refuse(page)
+    if "operator" not in page.session.roles:
+        return _forbidden(page)
+    status = request.query_params.get("status") or None
+    status = status if status in ALERT_STATUSES else None
+    severity = request.query_params.get("severity") or None
+    severity = severity if severity in SEVERITIES else None
+    after = request.query_params.get("after") or None
+    try:
+        data = await page.api.execute("OperatorAlerts", {"first": PAGE_SIZE, "after": after, "status": status,
+                                                         "severity": severity}, page.caller)
+    except ApiError as error:
+        if error.code == "FORBIDDEN":
+            return _forbidden(page)
+        raise
+    connection = data["securityAlerts"]
+    filters = {"status": status, "severity": severity}
+    return page.render("console_alerts.html", alerts=connection, health=data["systemHealth"],
+                       statuses=ALERT_STATUSES, severities=SEVERITIES, selected=status, selected_severity=severity,
+                       after=after, first_url="/console/alerts" + query_params(filters),
+                       next_url="/console/alerts" + query_params({**filters,
+                                                                  "after": connection["pageInfo"]["endCursor"]}))
+
+
+async def alert_action(request: Request) -> Response:
+    page = await Page.open(request)
+    if not _staff(page):
+        return _refuse(page)
+    if "operator" not in page.session.roles:
+        return _forbidden(page)
+    action = page.field("action")
+    variables: dict[str, Any] = {"id": request.path_params["id"], "cmid": uuid.uuid4().hex}
+    if action == "acknowledge":
+        name, key = "AcknowledgeAlert", "acknowledgeAlert"
+    elif action == "resolve":
+        name, key = "ResolveAlert", "resolveAlert"
+        variables["note"] = page.field("note") or None
+    else:
+        return page.render("error.html", status=400, heading=page.t("operations"), message=page.t("update_status"))
+    try:
+        data = await page.api.execute(name, variables, page.caller)
+    except ApiError as error:
+        if error.code == "FORBIDDEN":
+            return _forbidden(page)
+        raise
+    errors = data[key]["userErrors"]
+    page.session.flash = errors[0]["message"] if errors else page.t("saved")
+    return page.redirect("/console/alerts")
