@@ -247,3 +247,13 @@ async def test_a_form_is_usable_with_the_keyboard_alone(browser: Browser, system
     await page.keyboard.press("Enter")  # "Continue", from the keyboard
     await expect(page.locator("#error-summary")).to_be_focused()
     await visit.context.close()
+
+
+async def test_the_operator_view_passes_axe(browser: Browser, system: WebSystem, artifacts: Path) -> None:
+    visit = await _visit(browser, system, artifacts, "operator")
+    await visit.page.goto("/console/alerts")
+    await _idp_pick(visit.page, staff="dpo-operator")
+    await expect(visit.page.locator("h1")).to_contain_text("Security alerts")
+    await expect(visit.page.locator("main")).to_contain_text("System health")
+    await visit.check("operator-alerts")
+    await visit.context.close()
