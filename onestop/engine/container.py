@@ -24,6 +24,7 @@ from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.catalogue_watch import CatalogueWatch
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import Database
+from onestop.engine.documents import DocumentService, build_documents
 from onestop.engine.feeds import FeedService
 from onestop.engine.identity.provider import EmbeddedIdentityProvider
 from onestop.engine.identity.tokens import TokenVerifier
@@ -49,6 +50,7 @@ class Engine:
     data: DataServices
     applicants: Applicants
     security: SecurityServices
+    documents: DocumentService
     # None when the process has no Temporal connection (catalogue and citizen data still answer).
     applications: ApplicationService | None
     # The development identity provider served at /dev-idp; None in production.
@@ -137,9 +139,12 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
                                           CatalogueSnapshots(catalogue), lambda: catalogue.catalogue.assurance,
                                           delivery_retry=timedelta(hours=settings.delivery_retry_hours))
         applications.events, applications.alerts = security.events, security.alerts
+    documents = build_documents(settings, database, data.cipher)
+    if applications is not None:
+        applications.documents, documents.applications = documents, applications
     return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
                   tokens=tokens, database=database, data=data, applicants=applicants, security=security,
-                  applications=applications, identity_provider=identity_provider, _closers=closers)
+                  documents=documents, applications=applications, identity_provider=identity_provider, _closers=closers)
 
 
 def _development_identity_provider(settings: Settings, store: CatalogueStore) -> EmbeddedIdentityProvider | None:

@@ -20,6 +20,7 @@ from onestop.engine import Engine, build_limits
 from onestop.engine import Limits as RateLimits
 from onestop.graphql import graphiql
 from onestop.graphql.context import GraphQLView
+from onestop.graphql.documents import http as documents_http
 from onestop.graphql.headers import SecurityHeaders
 from onestop.graphql.observability import REQUEST_ID_HEADER, metrics_endpoint, observability_middleware
 from onestop.graphql.ratelimit import Limit, RateLimit, trusted_networks
@@ -69,6 +70,7 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
     async def jwks(_: Request) -> Response:
         return JSONResponse(engine.data.signer.jwks(), headers={"cache-control": "public, max-age=300"})
 
+    documents = documents_http.DocumentEndpoints(engine)
     methods = ["GET", "POST"] if settings.development else ["POST"]
     routes: list[BaseRoute] = [
         Route("/graphql", view, methods=methods),
@@ -77,6 +79,8 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
         Route("/readyz", readyz, methods=["GET"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route(documents_http.PREFIX, documents.upload, methods=["POST"]),
+        Route(documents_http.PREFIX + "/{document_id}", documents.download, methods=["GET"]),
     ]
     if settings.development:
         routes.append(Mount(graphiql.PREFIX, app=graphiql.Assets()))
@@ -100,7 +104,7 @@ def _middleware(settings: Settings, engine: Engine, rates: RateLimits) -> list[M
             allow_origin_regex=settings.cors_origin_regex,
             allow_methods=["GET", "POST"],
             # Accept-Language picks the answer's language; browsers preflight it for some values.
-            allow_headers=["Authorization", "Content-Type", "Accept-Language", "X-Resume-Token"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language", "X-Resume-Token", "X-File-Name"],
             expose_headers=["WWW-Authenticate", "Retry-After", REQUEST_ID_HEADER],
             max_age=600,
         ))
@@ -109,7 +113,9 @@ def _middleware(settings: Settings, engine: Engine, rates: RateLimits) -> list[M
         limits.append(Limit("/dev-idp/token", rates.token_requests, by_subject=False))
     middleware.append(Middleware(RateLimit, limits=limits, trusted=trusted_networks(settings.trusted_proxies),
                                  verify=engine.tokens.verify, events=engine.security.events))
-    middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
+    # Uploads stream under their file field's own limit (``documents/http.py``), checked while reading.
+    middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                                 exempt=(documents_http.PREFIX,)))
     return middleware
 
 

@@ -24,6 +24,7 @@ from onestop.engine.applications import index
 from onestop.engine.applications.index import IndexPage, IndexPosition
 from onestop.engine.applications.snapshots import SnapshotStore
 from onestop.engine.db import Database
+from onestop.engine.documents.service import DocumentService
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
@@ -109,6 +110,8 @@ class ApplicationService:
     events: EventSink = NO_EVENTS
     # Face step-up locks set by the anomaly detector; None where no detector runs (unit tests, tools).
     alerts: SecurityAlerts | None = None
+    # Uploaded files: answers naming documents are checked against them; a decision starts their retention.
+    documents: DocumentService | None = None
 
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
                  ladder: AssuranceLadder | Callable[[], AssuranceLadder] | None = None, *, history_limit: int = 0,
@@ -210,6 +213,9 @@ class ApplicationService:
     async def submit_step(self, application_id: str, citizen_ref: str, step_id: str, answers: dict[str, Any],
                           client_mutation_id: str | None = None, *,
                           principal: Principal | None = None) -> ApplicationView:
+        if self.documents is not None and isinstance(answers, dict):
+            # Before the workflow: only the engine knows whose a document is (the validator sees only its id).
+            await self.documents.check_answers(application_id, citizen_ref, answers)
         return await self._update(application_id, citizen_ref, Update.SUBMIT_STEP,
                                   StepAnswers(step_id, answers, client_mutation_id, citizen_ref,
                                               self.level_of(principal)), client_mutation_id, principal)
@@ -239,9 +245,12 @@ class ApplicationService:
                        client_mutation_id: str | None = None, *,
                        principal: Principal | None = None) -> ApplicationView:
         try:
-            return await self._update(application_id, citizen_ref, Update.WITHDRAW,
+            view = await self._update(application_id, citizen_ref, Update.WITHDRAW,
                                       Withdraw(client_mutation_id, citizen_ref, self.level_of(principal)),
                                       client_mutation_id, principal)
+            if self.documents is not None:
+                await self.documents.start_retention(application_id, datetime.now(UTC))
+            return view
         except InvalidInput as exc:
             if exc.code != "APPLICATION_CLOSED":
                 raise
@@ -374,6 +383,8 @@ class ApplicationService:
                 break
             await asyncio.sleep(0.1)
         await self._index(view)
+        if self.documents is not None and target in DECISIONS:
+            await self.documents.start_retention(application_id, datetime.now(UTC))
         self.events.record(EventKind.STAFF_DECISION, staff=principal.sub, citizen_ref=view.citizen_ref,
                            service=view.service_id, outcome=target.value)
         metrics.APPLICATIONS_DECIDED.labels(view.service_id, target.value).inc()

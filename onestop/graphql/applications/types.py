@@ -34,6 +34,7 @@ from onestop.engine import (
 )
 from onestop.graphql.catalogue.types import Service
 from onestop.graphql.context import Info_
+from onestop.graphql.documents.types import Document
 from onestop.graphql.fields import field
 from onestop.graphql.relay import Node, to_global_id
 
@@ -146,6 +147,18 @@ class FormField:
     @field()
     def max_items(self) -> int | None:
         return self.spec.max_items
+
+    @field(description="A file field: the media types accepted, checked by the file's content.")
+    def accept(self) -> list[str] | None:
+        return [engine.DOCUMENT_KINDS[kind] for kind in self.spec.accept] if self.spec.type == "file" else None
+
+    @field(description="A file field: the largest file, in bytes.")
+    def max_bytes(self) -> int | None:
+        return self.spec.max_bytes
+
+    @field(description="A file field: whether the answer is a list of document ids.")
+    def multiple(self) -> bool:
+        return self.spec.multiple
 
     @field(description="The fields of each entry of a repeatable group.")
     def fields(self) -> list[FormField]:
@@ -338,6 +351,12 @@ class Application(Node):
         view = await self.view()
         spec = view.current_step
         return None if spec is None else CurrentStep(spec=spec, view=view)
+
+    @field(description="The files uploaded for this application (POST /documents) and not removed or deleted "
+                        "yet, each with its virus scan status.")
+    async def documents(self, info: Info_) -> list[Document]:
+        found = await info.context.engine.documents.for_application(self.summary.application_id)
+        return [Document(model=d) for d in found]
 
     @field()
     async def steps(self, info: Info_) -> list[ApplicationStep]:
