@@ -50,7 +50,7 @@ class Document:
     deleted: bool
 
 
-def _refuse(path: Sequence[str], code: str, en: str, tc: str) -> InvalidInput:
+def _error(path: Sequence[str], code: str, en: str, tc: str) -> InvalidInput:
     return InvalidInput([FieldError(list(path), code, {"en": en, "tc": tc})])
 
 
@@ -106,7 +106,7 @@ class DocumentService:
         existing = await self._count(application_id, field_id)
         most = (spec.max_items or LIST_MAX_FILES) if spec.multiple else 1
         if existing >= most:
-            raise _refuse(
+            raise _error(
                 ["fieldId"],
                 "TOO_MANY",
                 f"This field takes at most {most} file{'s' if most > 1 else ''}; remove one "
@@ -122,14 +122,14 @@ class DocumentService:
             parts.append(chunk)
         content = b"".join(parts)
         if not content:
-            raise _refuse(
+            raise _error(
                 ["file"], "EMPTY_FILE", "The file is empty; choose the file again.", "檔案是空的；請重新選擇檔案。"
             )
         kind = sniff(content[:SNIFF_BYTES])
         if kind not in spec.accept:
             allowed = ", ".join(k.upper() for k in spec.accept)
             seen = f"a {kind.upper()} file" if kind else "not a file of a kind we recognise"
-            raise _refuse(
+            raise _error(
                 ["file"],
                 "FILE_TYPE_NOT_ACCEPTED",
                 f"This file's content is {seen}; upload {allowed} (the file name does not matter).",
@@ -137,7 +137,7 @@ class DocumentService:
             )
         scanned = await self.scanner.scan(content)
         if scanned.status is ScanStatus.INFECTED:
-            raise _refuse(
+            raise _error(
                 ["file"],
                 "FILE_INFECTED",
                 "The virus scan found malware in this file, so it was not accepted; scan your device "
@@ -172,14 +172,14 @@ class DocumentService:
         row = await self._owned(citizen_ref, document_id)
         status, answers = await self._state(citizen_ref, row.application_id)
         if row.submitted_at is not None or status != Status.DRAFT:
-            raise _refuse(
+            raise _error(
                 ["documentId"],
                 "NOT_A_DRAFT",
                 "The application was submitted, so its documents stay with the department.",
                 "申請已遞交，文件已交予部門，無法移除。",
             )
         if any(row.id in ids for ids in attached_ids(answers).values()):
-            raise _refuse(
+            raise _error(
                 ["documentId"],
                 "DOCUMENT_ATTACHED",
                 f"This file is your answer to {row.field_id!r}: go back to that step and answer it "
@@ -346,7 +346,7 @@ class DocumentService:
             raise Forbidden("documents need applications, and this process has no Temporal connection")
         view = await self.applications.get(application_id, citizen_ref)  # NotFound unless the caller's
         if view.status != Status.DRAFT:
-            raise _refuse(
+            raise _error(
                 ["applicationId"],
                 "NOT_A_DRAFT",
                 f"The application is {view.status}; files can be added only before it is submitted.",
@@ -359,7 +359,7 @@ class DocumentService:
                 (f for step in snapshot.steps for f in fields_of(step) if f.id == field_id and f.type == "file"), None
             )
         if spec is None:
-            raise _refuse(
+            raise _error(
                 ["fieldId"],
                 "UNKNOWN_FIELD",
                 f"This application has no file field {field_id!r}; use the id of a field of type file.",
@@ -402,7 +402,7 @@ class DocumentService:
                     row.name = self.cipher.encrypt(b"", _aad(document_id))
 
     def _too_large(self, limit: int) -> InvalidInput:
-        return _refuse(
+        return _error(
             ["file"],
             "FILE_TOO_LARGE",
             f"The file is larger than {_size_text(limit)}; make it smaller "
