@@ -89,10 +89,14 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
     if web is not None:
         routes.append(Mount("/", app=web))
     return Starlette(routes=routes, middleware=[*observability_middleware(routes),
-                                                *_middleware(settings, engine, rates)])
+                                                *_middleware(settings, engine, rates,
+                                                                                 web=web is not None)])
 
 
-def _middleware(settings: Settings, engine: Engine, rates: RateLimits) -> list[Middleware]:
+WEB_UPLOAD_PATH = "/applications"
+
+
+def _middleware(settings: Settings, engine: Engine, rates: RateLimits, web: bool = False) -> list[Middleware]:
     # Outermost of all, so every answer (refusals and CORS preflights included) carries the headers.
     middleware = [Middleware(SecurityHeaders, hsts=not settings.development)]
     if settings.cors_origins or settings.cors_origin_regex:
@@ -114,8 +118,9 @@ def _middleware(settings: Settings, engine: Engine, rates: RateLimits) -> list[M
     middleware.append(Middleware(RateLimit, limits=limits, trusted=trusted_networks(settings.trusted_proxies),
                                  verify=engine.tokens.verify, events=engine.security.events))
     # Uploads stream under their file field's own limit (``documents/http.py``), checked while reading.
-    middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
-                                 exempt=(documents_http.PREFIX,)))
+    # The web app's application pages take file uploads too, and limit their bodies themselves.
+    exempt = (documents_http.PREFIX, *((WEB_UPLOAD_PATH,) if web else ()))
+    middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt=exempt))
     return middleware
 
 

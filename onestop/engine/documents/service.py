@@ -170,7 +170,7 @@ class DocumentService:
     async def remove(self, citizen_ref: str, document_id: str) -> Document:
         """Delete one of the citizen's documents of a draft; a submitted one stays with the department."""
         row = await self._owned(citizen_ref, document_id)
-        status, answers = await self._state(citizen_ref, row.application_id)
+        status, answers, completed = await self._state(citizen_ref, row.application_id)
         if row.submitted_at is not None or status != Status.DRAFT:
             raise _error(
                 ["documentId"],
@@ -178,7 +178,8 @@ class DocumentService:
                 "The application was submitted, so its documents stay with the department.",
                 "申請已遞交，文件已交予部門，無法移除。",
             )
-        if any(row.id in ids for ids in attached_ids(answers).values()):
+        # The answer of a completed step names it; a step being answered again (after going back) checks anew.
+        if row.field_id in completed and row.id in attached_ids(answers).get(row.field_id, []):
             raise _error(
                 ["documentId"],
                 "DOCUMENT_ATTACHED",
@@ -367,11 +368,15 @@ class DocumentService:
             )
         return spec
 
-    async def _state(self, citizen_ref: str, application_id: str) -> tuple[str, Mapping[str, Any]]:
+    async def _state(self, citizen_ref: str, application_id: str) -> tuple[str, Mapping[str, Any], set[str]]:
+        """The application's status, answers, and the fields of its completed steps."""
         if self.applications is None:
-            return Status.DRAFT, {}
+            return Status.DRAFT, {}, set()
         view = await self.applications.get(application_id, citizen_ref)
-        return view.status, view.answers
+        snapshot = await self.applications.store.get(view.content_hash)
+        steps = snapshot.steps if snapshot is not None else []
+        completed = {f.id for step in steps if step.id in view.completed for f in fields_of(step)}
+        return view.status, view.answers, completed
 
     async def _owned(self, citizen_ref: str, document_id: str) -> DocumentRow:
         async with self.database.session() as session:
