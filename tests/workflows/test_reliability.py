@@ -35,7 +35,7 @@ from onestop.engine.errors import Forbidden, InvalidInput
 from onestop.engine.identity.principal import Principal
 from onestop.engine.temporal import workflow_runner
 from onestop.workflows.application import ServiceApplicationWorkflow
-from onestop.workflows.snapshot import PrefillSpec, ServiceSnapshot
+from onestop.workflows.snapshot import FieldSpec, FormSpec, PrefillSpec, ServiceSnapshot, SubmitSpec
 
 from . import worker_process
 from .conftest import CIPHER, CITIZEN, CODEC_KEY, answers_applicant, licence_service
@@ -143,6 +143,41 @@ async def _record_redelivery(apps: ApplicationService, client: Client) -> str:
     return app
 
 
+def documents_service() -> ServiceSnapshot:
+    """A form with a file field and a list of files: answers are document ids (the engine checks whose)."""
+    return ServiceSnapshot(
+        id="documents-service", version=1, content_hash="hash-documents-v1", department="TD",
+        title={"en": "Send documents", "tc": "遞交文件"},
+        steps=[
+            FormSpec(id="evidence", title={"en": "Evidence", "tc": "證明"}, fields=[
+                FieldSpec(id="report", type="file", label={"en": "Report", "tc": "報告"}, required=True,
+                          accept=["pdf"], max_bytes=1024 * 1024, delete_after_decision_days=90),
+                FieldSpec(id="proofs", type="file", label={"en": "Proofs", "tc": "證明"}, multiple=True,
+                          min_items=1, max_items=2, accept=["pdf", "png"], max_bytes=1024 * 1024),
+            ]),
+            SubmitSpec(id="submit", title={"en": "Submit", "tc": "遞交"}),
+        ],
+    )
+
+
+async def _record_file_fields(apps: ApplicationService, client: Client) -> str:
+    view = await apps.start("citizen-1", ADULT, "documents-service", fresh())
+    app = view.application_id
+    refused = None
+    try:
+        await apps.submit_step(app, "citizen-1", "evidence", {"report": "not-a-document-id", "proofs": []})
+    except InvalidInput as exc:
+        refused = exc
+    assert refused is not None
+    assert refused.code == "WRONG_TYPE"
+    await apps.submit_step(app, "citizen-1", "evidence", {
+        "report": "doc-" + "a" * 32, "proofs": ["doc-" + "b" * 32, "doc-" + "c" * 32]})
+    await apps.submit_step(app, "citizen-1", "submit", {})
+    await until(lambda: _delivered(apps, app))
+    await client.get_workflow_handle(app).signal("departmentStatus", _approved())
+    return app
+
+
 # A scenario recorded again under a new name pins the payload shape of its time: "typed-steps" carries the
 # snapshot with one class per step kind; the older ones carry the flat step class with every key.
 SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back_and_withdraw,
@@ -150,7 +185,9 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "needs-info-reply": _record_needs_info_reply, "full-application-typed-steps": _record_full,
              "delivery-failed-redelivered": _record_redelivery,
              # Started with LEAN_BEHAVIOUR: no patch markers, no index write at the start, prefill as a local activity.
-             "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw}
+             "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw,
+             # File fields: document ids as answers.
+             "file-fields": _record_file_fields}
 
 
 async def test_recorded_histories_replay_with_the_current_workflow_code(
@@ -159,7 +196,7 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
     if os.environ.get("ONESTOP_RECORD_HISTORIES"):
         # Recorded histories are never overwritten: they stand for applications already running in production.
         short = replace(licence_service(draft_expiry_seconds=2), id="renew-licence-short")
-        apps = apps_for(client, task_queue, database, licence_service(), short)
+        apps = apps_for(client, task_queue, database, licence_service(), short, documents_service())
         for name, scenario in SCENARIOS.items():
             if (HISTORIES / f"{name}.json").exists():
                 continue
