@@ -13,8 +13,8 @@ from onestop.graphql.fields import field
 DocumentScanStatus = strawberry.enum(
     ScanStatus,
     name="DocumentScanStatus",
-    description="CLEAN: the virus scanner found nothing; NOT_SCANNED: no scanner "
-    "is configured, so nobody has checked the file.",
+    description="CLEAN: the virus scanner found nothing; NOT_SCANNED: no scanner is configured, so nobody has "
+    "checked the file. A stored document is never INFECTED: an infected upload is refused and not kept.",
 )
 
 
