@@ -112,7 +112,8 @@ def _middleware(settings: Settings, engine: Engine, rates: RateLimits, web: bool
             expose_headers=["WWW-Authenticate", "Retry-After", REQUEST_ID_HEADER],
             max_age=600,
         ))
-    limits = [Limit("/graphql", rates.api, by_subject=True)] if rates.api else []
+    limits = [Limit("/graphql", rates.api, by_subject=True),
+              Limit(documents_http.PREFIX, rates.api, by_subject=True)] if rates.api else []
     if rates.token_requests:
         limits.append(Limit("/dev-idp/token", rates.token_requests, by_subject=False))
     middleware.append(Middleware(RateLimit, limits=limits, trusted=trusted_networks(settings.trusted_proxies),
