@@ -12,6 +12,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +25,7 @@ from temporalio.client import Client
 from onestop.engine.applications.delivery import inbox
 from onestop.engine.container import Engine
 from onestop.engine.db import DocumentRow
-from onestop.engine.documents import NoScanner, S3Store, seal, unseal
+from onestop.engine.documents import ClamdScanner, NoScanner, S3Store, seal, unseal
 from onestop.engine.documents.schedules import ensure_document_schedule, schedule_id
 from onestop.workflows.documents import PurgeDocumentsInput, PurgeDocumentsResult, PurgeDocumentsWorkflow
 
@@ -352,3 +353,16 @@ async def test_uploads_and_downloads_work_over_the_s3_store(s3_endpoint: str, ap
         assert await local.get(stored["id"]) is None
     finally:
         engine.documents.store = local
+
+
+async def test_a_scanner_that_cannot_be_reached_refuses_the_upload_and_stores_nothing(
+        api: Api, engine: Engine, citizen: dict[str, str], draft: dict[str, Any], tmp_path: Path) -> None:
+    scanner = engine.documents.scanner
+    engine.documents.scanner = ClamdScanner(f"unix:{tmp_path / 'no-clamd.sock'}", timeout=2)
+    try:
+        refused = await upload(api, citizen, draft["id"], PDF)
+    finally:
+        engine.documents.scanner = scanner
+    assert refused.status_code == 503
+    assert refused.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert (await api.data(GET, {"id": draft["id"]}, citizen))["application"]["documents"] == []
