@@ -24,7 +24,7 @@ from temporalio.client import Client
 
 from onestop.engine.applications.delivery import inbox
 from onestop.engine.container import Engine
-from onestop.engine.db import DocumentRow
+from onestop.engine.db import ApplicationRow, DocumentRow
 from onestop.engine.documents import ClamdScanner, NoScanner, S3Store, seal, unseal
 from onestop.engine.documents.schedules import ensure_document_schedule, schedule_id
 from onestop.workflows.documents import PurgeDocumentsInput, PurgeDocumentsResult, PurgeDocumentsWorkflow
@@ -366,3 +366,32 @@ async def test_a_scanner_that_cannot_be_reached_refuses_the_upload_and_stores_no
     assert refused.status_code == 503
     assert refused.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     assert (await api.data(GET, {"id": draft["id"]}, citizen))["application"]["documents"] == []
+
+
+WITHDRAW = """mutation($id: ID!) { withdrawApplication(input: {applicationId: $id}) {
+  application { status } userErrors { code } } }"""
+
+
+async def _purge(engine: Engine, client: Client) -> int:
+    result: PurgeDocumentsResult = await client.execute_workflow(
+        PurgeDocumentsWorkflow.run, PurgeDocumentsInput(), id=f"purge-{uuid.uuid4()}",
+        task_queue=engine.settings.temporal_task_queue)
+    return result.deleted
+
+
+async def test_files_of_a_withdrawn_or_expired_draft_are_deleted_by_the_next_purge(
+        api: Api, engine: Engine, running: tuple[Engine, Client], citizen: dict[str, str],
+        draft: dict[str, Any]) -> None:
+    withdrawn = (await upload(api, citizen, draft["id"], PDF)).json()["document"]
+    assert (await api.data(WITHDRAW, {"id": draft["id"]}, citizen))["withdrawApplication"]["userErrors"] == []
+    other = (await api.data(START, {"slug": "change-of-address"}, citizen))["startApplication"]["application"]
+    other = (await api.data(GRANT, {"id": other["id"], "step": "records"}, citizen))["grantConsent"]["application"]
+    expired = (await upload(api, citizen, other["id"], PNG)).json()["document"]
+    async with engine.database.session() as session:  # the draft's durable expiry timer fired (index updated)
+        row = await session.get(DocumentRow, expired["id"])
+        assert row is not None
+        await session.execute(update(ApplicationRow).where(ApplicationRow.application_id == row.application_id)
+                              .values(status="EXPIRED"))
+    assert await _purge(engine, running[1]) >= 2
+    assert await engine.documents.store.get(withdrawn["id"]) is None
+    assert await engine.documents.store.get(expired["id"]) is None

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from onestop.engine.crypto.cipher import FieldCipher
-from onestop.engine.db import Database, DocumentRow
+from onestop.engine.db import ApplicationRow, Database, DocumentRow
 from onestop.engine.documents.kinds import SNIFF_BYTES, media_type, sniff
 from onestop.engine.documents.scanner import Scanner, ScanStatus
 from onestop.engine.documents.stores import DocumentStore, seal, unseal
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from onestop.engine.identity.principal import Principal
 
 NAME_MAX_CHARS = 200
+_CLOSED = (Status.APPROVED, Status.REJECTED, Status.WITHDRAWN, Status.EXPIRED, Status.NOT_ELIGIBLE)
 LIST_MAX_FILES = 20
 """The most files a ``multiple`` field without ``maxItems`` takes."""
 
@@ -329,6 +330,7 @@ class DocumentService:
 
     async def purge_due(self, now: datetime, *, limit: int = 500) -> int:
         """Delete the content of every document past its retention; the row keeps its SHA-256 for the record."""
+        await self._close_finished(limit)
         async with self.database.session() as session:
             due = list(
                 await session.scalars(
@@ -339,6 +341,26 @@ class DocumentService:
             )
         await self._erase(due)
         return len(due)
+
+    async def _close_finished(self, limit: int) -> None:
+        """Start the retention of files whose application the index shows closed (expired, withdrawn, decided)
+        without it having started: a draft that expired, or a decision whose API call died before it could."""
+        async with self.database.session() as session:
+            rows = (
+                await session.execute(
+                    select(DocumentRow, ApplicationRow.updated_at)
+                    .join(ApplicationRow, ApplicationRow.application_id == DocumentRow.application_id)
+                    .where(DocumentRow.deleted_at.is_(None), DocumentRow.delete_after.is_(None),
+                           ApplicationRow.status.in_(_CLOSED),
+                           or_(DocumentRow.submitted_at.is_(None), DocumentRow.retention_days.is_not(None)))
+                    .limit(limit)
+                )
+            ).all()
+            for row, closed_at in rows:
+                if row.submitted_at is None:
+                    row.delete_after = closed_at
+                elif row.retention_days is not None:
+                    row.delete_after = closed_at + timedelta(days=row.retention_days)
 
     # ---- plumbing ----
 
