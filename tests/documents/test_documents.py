@@ -395,3 +395,10 @@ async def test_files_of_a_withdrawn_or_expired_draft_are_deleted_by_the_next_pur
     assert await _purge(engine, running[1]) >= 2
     assert await engine.documents.store.get(withdrawn["id"]) is None
     assert await engine.documents.store.get(expired["id"]) is None
+
+
+async def test_the_stored_name_is_the_files_own_without_folders_or_control_characters(
+        api: Api, citizen: dict[str, str], draft: dict[str, Any]) -> None:
+    stored = await api.client.post("/documents", params={"applicationId": draft["id"], "fieldId": FIELD},
+                                   content=PDF, headers={**citizen, "X-File-Name": "C%3A%5Cfakepath%5Cbill%00%0A.pdf"})
+    assert stored.json()["document"]["name"] == "bill.pdf"

@@ -7,6 +7,7 @@ lookup is by (id, owner), and someone else's id answers exactly like an unknown 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,6 +60,13 @@ def _aad(document_id: str) -> str:
     return f"documents.name|{document_id}"
 
 
+def _clean_name(name: str) -> str:
+    """The file's own name: no folders (``C:\\fakepath\\``), control characters or invalid Unicode."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(c for c in base if unicodedata.category(c) not in ("Cc", "Cs")).strip()
+    return text[:NAME_MAX_CHARS] or "document"
+
+
 def _size_text(size: int) -> str:
     return f"{size // (1024 * 1024)}MB" if size % (1024 * 1024) == 0 else f"{size // 1024}KB"
 
@@ -101,7 +109,7 @@ class DocumentService:
         """
         spec = await self._file_field(citizen_ref, application_id, field_id)
         limit = spec.max_bytes or 0
-        name = name.strip()[:NAME_MAX_CHARS] or "document"
+        name = _clean_name(name)
         if declared_size is not None and declared_size > limit:
             raise self._too_large(limit)
         existing = await self._count(application_id, field_id)
