@@ -83,7 +83,7 @@ def answers_for(app: dict[str, Any], proof: list[str]) -> dict[str, Any]:
 
 async def test_the_file_field_tells_the_frontend_what_it_accepts(draft: dict[str, Any]) -> None:
     field = next(f for f in draft["currentStep"]["fields"] if f["id"] == FIELD)
-    assert field["type"] == "FILE" or field["type"] == "file"
+    assert field["type"] == "file"
     assert field["accept"] == ["application/pdf", "image/jpeg", "image/png"]
     assert (field["maxBytes"], field["multiple"], field["minItems"], field["maxItems"]) == (5 * 1024 * 1024, True,
                                                                                           1, 3)
