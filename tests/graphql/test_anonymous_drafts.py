@@ -278,3 +278,23 @@ async def test_a_logged_in_start_still_runs_its_workflow_at_once(api: Api, engin
 def test_an_applicant_round_trips_through_the_draft_payload() -> None:
     assert Applicant(**{"age": None, "age_group": None, "assurance": "basic", "logged_in": False}) \
         == Applicant(logged_in=False)
+
+
+async def test_a_draft_row_left_behind_never_starts_a_second_workflow(api: Api, engine: Engine) -> None:
+    started, token = await start(api)
+    app_id = key_of(started["id"])
+    async with engine.database.session() as session:
+        row = await session.get(AnonymousDraftRow, app_id)
+        assert row is not None
+        kept = {c.name: getattr(row, c.name) for c in AnonymousDraftRow.__table__.columns}
+    withdrawn = (await api.data(WITHDRAW, {"id": started["id"]}, resume(token)))["withdrawApplication"]
+    assert withdrawn["application"]["status"] == "WITHDRAWN"
+    async with engine.database.session() as session:  # as if the process died between the start and the delete
+        session.add(AnonymousDraftRow(**kept))
+    client = service_of(engine).client
+    await client.get_workflow_handle(app_id).result()
+    again = (await api.data(SUBMIT, {"id": started["id"], "step": "enquiry", "answers": enquiry_answers(started)},
+                            resume(token)))["submitStep"]
+    assert [e["code"] for e in again["userErrors"]] == ["APPLICATION_CLOSED"]
+    assert (await api.data(GET, {"id": started["id"]}, resume(token)))["application"]["status"] == "WITHDRAWN"
+    assert await runs_of(client, app_id) == 1
