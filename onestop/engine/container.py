@@ -28,6 +28,7 @@ from onestop.engine.db import Database
 from onestop.engine.feeds import FeedService
 from onestop.engine.identity.provider import EmbeddedIdentityProvider
 from onestop.engine.identity.tokens import TokenVerifier
+from onestop.engine.legacy import encrypt_clear_rows, settings_cipher
 from onestop.engine.security import SecurityServices
 from onestop.engine.temporal import connect_for
 
@@ -114,6 +115,7 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
     tracing.instrument_database(database.engine)
     if migrate:
         await database.migrate()
+        await encrypt_clear_rows(database, settings_cipher(settings))
     else:
         await database.check_schema()
     catalogue_watch = CatalogueWatch(database, catalogue, also=(feeds.refresh,))
