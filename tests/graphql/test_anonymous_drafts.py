@@ -298,3 +298,25 @@ async def test_a_draft_row_left_behind_never_starts_a_second_workflow(api: Api, 
     assert [e["code"] for e in again["userErrors"]] == ["APPLICATION_CLOSED"]
     assert (await api.data(GET, {"id": started["id"]}, resume(token)))["application"]["status"] == "WITHDRAWN"
     assert await runs_of(client, app_id) == 1
+
+
+async def test_the_first_answer_runs_the_version_the_draft_was_started_on(engine: Engine) -> None:
+    service = service_of(engine)
+    pinned = service.snapshots(ENQUIRY)
+    assert pinned is not None
+    served = {ENQUIRY: pinned}
+    drafting = ApplicationService(service.client, service.task_queue, service.database, served.get,
+                                  store=service.store, drafts=service.drafts)
+    view = await drafting.start("anon-pinned", engine.applicants.anonymous(), ENQUIRY)
+    assert not await workflow_exists(service.client, view.application_id)
+    # The catalogue moves on before the citizen answers.
+    served[ENQUIRY] = replace(pinned, version=pinned.version + 1, content_hash=f"{pinned.content_hash}-next")
+    step = view.current_step
+    assert step is not None
+    options = {f.id: f.options[0].value for f in getattr(step, "fields", []) if f.options}
+    tomorrow = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    moved = await drafting.submit_step(view.application_id, "anon-pinned", step.id, {
+        "facilityTypes": [options["facilityTypes"]], "districts": [options["districts"]], "date": tomorrow,
+        "replyEmail": "someone@example.org"})
+    assert (moved.service_version, moved.content_hash) == (pinned.version, pinned.content_hash)
+    assert moved.current_step_id == "send"
