@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from client import Api
+from document_samples import EICAR
 from running import dev_settings, running_engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -22,8 +23,6 @@ from onestop.engine.container import Engine
 from onestop.graphql.app import create_app
 
 CLAMD = Path("/usr/sbin/clamd")
-EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-"""The EICAR anti-virus test file: harmless, and detected by every scanner as if it were malware."""
 
 
 def _install_clamd() -> None:

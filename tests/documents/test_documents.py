@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 from client import STANDARD, Api
-from conftest import EICAR
+from document_samples import EICAR
 from sqlalchemy import select, update
 from temporalio.client import Client
 
