@@ -9,6 +9,7 @@ they never carry answers or identity numbers (the citizen reads those after sign
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 
 from pydantic import Field as Key
@@ -89,55 +90,64 @@ def _text(en: str, tc: str) -> LocalizedText:
 
 
 _SIGN_IN = ("Sign in to see the details.", "請登入查看詳情。")
-DEFAULT_NOTICES: dict[NoticeEvent, Notice] = {
-    NoticeEvent.SUBMITTED: Notice(
-        subject=_text("We have received your application {reference}", "我們已收到你的申請 {reference}"),
-        body=_text("Your application for {service} has been submitted. Your reference number is {reference}; "
-                   f"quote it if you contact the department. {_SIGN_IN[0]}",
-                   f"你的「{{service}}」申請已經遞交。參考編號為 {{reference}}，聯絡部門時請提供此編號。{_SIGN_IN[1]}"),
-        sms=_text("Application {reference} for {service} received.", "已收到你的「{service}」申請 {reference}。")),
-    NoticeEvent.STATUS_CHANGED: Notice(
-        subject=_text("Your application {reference} is now: {status}", "你的申請 {reference} 狀態：{status}"),
-        body=_text(f"The status of your application {{reference}} for {{service}} is now: {{status}}. {_SIGN_IN[0]}",
-                   f"你的「{{service}}」申請 {{reference}} 現時狀態為：{{status}}。{_SIGN_IN[1]}"),
-        sms=_text("Application {reference}: {status}.", "申請 {reference}：{status}。")),
-    NoticeEvent.INFORMATION_NEEDED: Notice(
-        subject=_text("More information needed for application {reference}", "申請 {reference} 需要補充資料"),
-        body=_text("The department needs more information for your application {reference} for {service}. Sign in "
-                   "to read the request and reply.",
-                   "部門需要你為「{service}」申請 {reference} 補充資料。請登入閱讀要求並回覆。"),
-        sms=_text("Application {reference}: more information needed. Sign in to reply.",
-                  "申請 {reference} 需要補充資料，請登入回覆。")),
-    NoticeEvent.PAYMENT_RECEIVED: Notice(
-        subject=_text("Payment received for application {reference}", "已收到申請 {reference} 的付款"),
-        body=_text(f"We have received your payment of {{amount}} for application {{reference}} ({{service}}). "
-                   f"{_SIGN_IN[0]}",
-                   f"我們已收到你為申請 {{reference}}（{{service}}）繳付的 {{amount}}。{_SIGN_IN[1]}"),
-        sms=_text("Payment of {amount} received for application {reference}.",
-                  "已收到申請 {reference} 的付款 {amount}。")),
-    NoticeEvent.APPOINTMENT_REMINDER: Notice(
-        subject=_text("Reminder: your appointment on {appointment}", "提示：你於 {appointment} 的預約"),
-        body=_text(f"This is a reminder of your appointment for {{service}} at {{office}} on {{appointment}} "
-                   f"(application {{reference}}). {_SIGN_IN[0]}",
-                   "提示你「{service}」的預約：{appointment}，地點：{office}"
-                   f"（申請 {{reference}}）。{_SIGN_IN[1]}"),
-        sms=_text("Reminder: appointment {appointment} at {office} ({reference}).",
-                  "提示：{appointment} 於 {office} 的預約（{reference}）。"),
-        before=DEFAULT_BEFORE[NoticeEvent.APPOINTMENT_REMINDER]),
-    NoticeEvent.DRAFT_EXPIRING: Notice(
-        subject=_text("Your draft application for {service} expires soon", "你的「{service}」申請草稿即將失效"),
-        body=_text("Your draft application for {service} will expire on {expiresOn} and its answers will be "
-                   "deleted. Sign in to finish and submit it before then.",
-                   "你的「{service}」申請草稿將於 {expiresOn} 失效，已填寫的答案會被刪除。"
-                   "請在此之前登入完成並遞交。"),
-        sms=_text("Your draft for {service} expires on {expiresOn}.",
-                  "你的「{service}」申請草稿將於 {expiresOn} 失效。"),
-        before=DEFAULT_BEFORE[NoticeEvent.DRAFT_EXPIRING]),
-}
-"""The platform's template for each event, used when a service declares none for it."""
+
+
+@functools.cache
+def default_notices() -> dict[NoticeEvent, Notice]:
+    """The platform's template for each event, used when a service declares none for it.
+
+    Built on first use: deriving the Simplified Chinese reads OpenCC's dictionaries, and importing must do no I/O.
+    """
+    return {
+        NoticeEvent.SUBMITTED: Notice(
+            subject=_text("We have received your application {reference}", "我們已收到你的申請 {reference}"),
+            body=_text("Your application for {service} has been submitted. Your reference number is {reference}; "
+                       f"quote it if you contact the department. {_SIGN_IN[0]}",
+                       "你的「{service}」申請已經遞交。參考編號為 {reference}，"
+                       f"聯絡部門時請提供此編號。{_SIGN_IN[1]}"),
+            sms=_text("Application {reference} for {service} received.", "已收到你的「{service}」申請 {reference}。")),
+        NoticeEvent.STATUS_CHANGED: Notice(
+            subject=_text("Your application {reference} is now: {status}", "你的申請 {reference} 狀態：{status}"),
+            body=_text("The status of your application {reference} for {service} is now: {status}. "
+                       f"{_SIGN_IN[0]}",
+                       f"你的「{{service}}」申請 {{reference}} 現時狀態為：{{status}}。{_SIGN_IN[1]}"),
+            sms=_text("Application {reference}: {status}.", "申請 {reference}：{status}。")),
+        NoticeEvent.INFORMATION_NEEDED: Notice(
+            subject=_text("More information needed for application {reference}", "申請 {reference} 需要補充資料"),
+            body=_text("The department needs more information for your application {reference} for {service}. Sign in "
+                       "to read the request and reply.",
+                       "部門需要你為「{service}」申請 {reference} 補充資料。請登入閱讀要求並回覆。"),
+            sms=_text("Application {reference}: more information needed. Sign in to reply.",
+                      "申請 {reference} 需要補充資料，請登入回覆。")),
+        NoticeEvent.PAYMENT_RECEIVED: Notice(
+            subject=_text("Payment received for application {reference}", "已收到申請 {reference} 的付款"),
+            body=_text(f"We have received your payment of {{amount}} for application {{reference}} ({{service}}). "
+                       f"{_SIGN_IN[0]}",
+                       f"我們已收到你為申請 {{reference}}（{{service}}）繳付的 {{amount}}。{_SIGN_IN[1]}"),
+            sms=_text("Payment of {amount} received for application {reference}.",
+                      "已收到申請 {reference} 的付款 {amount}。")),
+        NoticeEvent.APPOINTMENT_REMINDER: Notice(
+            subject=_text("Reminder: your appointment on {appointment}", "提示：你於 {appointment} 的預約"),
+            body=_text(f"This is a reminder of your appointment for {{service}} at {{office}} on {{appointment}} "
+                       f"(application {{reference}}). {_SIGN_IN[0]}",
+                       "提示你「{service}」的預約：{appointment}，地點：{office}"
+                       f"（申請 {{reference}}）。{_SIGN_IN[1]}"),
+            sms=_text("Reminder: appointment {appointment} at {office} ({reference}).",
+                      "提示：{appointment} 於 {office} 的預約（{reference}）。"),
+            before=DEFAULT_BEFORE[NoticeEvent.APPOINTMENT_REMINDER]),
+        NoticeEvent.DRAFT_EXPIRING: Notice(
+            subject=_text("Your draft application for {service} expires soon", "你的「{service}」申請草稿即將失效"),
+            body=_text("Your draft application for {service} will expire on {expiresOn} and its answers will be "
+                       "deleted. Sign in to finish and submit it before then.",
+                       "你的「{service}」申請草稿將於 {expiresOn} 失效，已填寫的答案會被刪除。"
+                       "請在此之前登入完成並遞交。"),
+            sms=_text("Your draft for {service} expires on {expiresOn}.",
+                      "你的「{service}」申請草稿將於 {expiresOn} 失效。"),
+            before=DEFAULT_BEFORE[NoticeEvent.DRAFT_EXPIRING]),
+    }
 
 
 def notice_for(notices: Notices | None, event: NoticeEvent) -> Notice:
     """The service's template for ``event``, else the platform's."""
     own = getattr(notices, _attribute(event)) if notices is not None else None
-    return own if own is not None else DEFAULT_NOTICES[event]
+    return own if own is not None else default_notices()[event]

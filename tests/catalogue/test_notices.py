@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from onestop.catalogue.notices import DEFAULT_NOTICES, PLACEHOLDERS, NoticeEvent
+from onestop.catalogue.notices import PLACEHOLDERS, NoticeEvent, default_notices
 from onestop.workflows.compile import snapshot_from_service
 
 from .conftest import SERVICE, Tree
@@ -39,7 +39,7 @@ def test_declared_notices_load_and_every_other_event_gets_the_platform_default(t
     assert by_event["submitted"].subject["en"] == "Received {reference}"
     assert by_event["submitted"].sms == by_event["submitted"].subject  # no sms text: the subject
     assert by_event["draftExpiring"].before_seconds == 86400
-    default = DEFAULT_NOTICES[NoticeEvent.STATUS_CHANGED]
+    default = default_notices()[NoticeEvent.STATUS_CHANGED]
     assert by_event["statusChanged"].body["tc"] == default.body.tc
     # Simplified Chinese is derived from the Traditional, like every other text.
     assert by_event["submitted"].body["sc"].startswith("你的")
@@ -86,7 +86,7 @@ def test_a_contact_needs_a_login_free_service_and_fields_of_the_right_type(tree:
 def test_every_default_template_uses_only_what_its_event_offers() -> None:
     from onestop.catalogue.functions import PLACEHOLDER
 
-    for event, notice in DEFAULT_NOTICES.items():
+    for event, notice in default_notices().items():
         for text in (notice.subject, notice.body, notice.sms):
             assert text is not None
             for lang in ("en", "tc", "sc"):
