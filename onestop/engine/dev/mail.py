@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import html
 import json
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ class DevMailbox:
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        # aiosmtpd logs every envelope (recipients' addresses) at INFO: personal data stays out of our logs.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
 
     # ---- the SMTP sink ----
 

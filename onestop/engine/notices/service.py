@@ -114,11 +114,11 @@ class NoticeService:
             address = recipient.email if channel is Channel.EMAIL else recipient.phone
             transport = self.mailer if channel is Channel.EMAIL else self.sms
             if not address:
-                outcomes[channel] = "no-contact"
+                outcomes[channel.value] = "no-contact"
             elif transport is None:
-                outcomes[channel] = "no-channel"
+                outcomes[channel.value] = "no-channel"
             else:
-                outcomes[channel] = await self._once(request, channel, address, rendered)
+                outcomes[channel.value] = await self._once(request, channel, address, rendered)
         # Keys and outcomes only: the address and the text never reach the log.
         log.info("notice %s: %s", request.key, outcomes, extra={"notice_event": request.event})
         return NoticeResult(request.key, outcomes)
