@@ -143,6 +143,22 @@ async def _record_redelivery(apps: ApplicationService, client: Client) -> str:
     return app
 
 
+async def _record_notices(apps: ApplicationService, client: Client) -> str:
+    from .test_notices import noticed_service
+
+    noticing = ApplicationService(client, apps.task_queue, apps.database,
+                                  {"renew-licence": noticed_service()}.get, LADDER)
+    return await _record_needs_info_reply(noticing, client)
+
+
+async def _record_draft_reminder(apps: ApplicationService, client: Client) -> str:
+    from .test_notices import noticed_service
+
+    noticing = ApplicationService(client, apps.task_queue, apps.database,
+                                  {"renew-licence": noticed_service(draft_expiry_seconds=4)}.get, LADDER)
+    return (await noticing.start("citizen-1", ADULT, "renew-licence", fresh())).application_id
+
+
 # A scenario recorded again under a new name pins the payload shape of its time: "typed-steps" carries the
 # snapshot with one class per step kind; the older ones carry the flat step class with every key.
 SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back_and_withdraw,
@@ -150,7 +166,9 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "needs-info-reply": _record_needs_info_reply, "full-application-typed-steps": _record_full,
              "delivery-failed-redelivered": _record_redelivery,
              # Started with LEAN_BEHAVIOUR: no patch markers, no index write at the start, prefill as a local activity.
-             "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw}
+             "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw,
+             # Snapshots with notices: a notice activity per event (patch "notices"), a reminder timer for drafts.
+             "notices-needs-info-reply": _record_notices, "notices-draft-reminder": _record_draft_reminder}
 
 
 async def test_recorded_histories_replay_with_the_current_workflow_code(
