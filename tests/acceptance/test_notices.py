@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 import yaml
+from client import STANDARD
 
-from .answers import EMAIL, HKID, PHONE, TEXT, Run, advance
+from .answers import EMAIL, HKID, PHONE, TEXT, Run, advance, drive
 from .conftest import APPLICATION, DECIDE, System
 from .test_every_service import _complete
 
@@ -21,6 +22,10 @@ pytestmark = pytest.mark.slow
 FIXTURE_EMAILS = {citizen["id"]: citizen["profile"]["email"] for citizen in yaml.safe_load(
     (Path(__file__).resolve().parents[2] / "definitions" / "dev" / "citizens.yaml").read_text())["citizens"]}
 
+NOTICES = "query($id: ID!) { application(id: $id) { notices { event channel status subject sentAt } } }"
+PREFERENCES = """mutation($language: NoticeLanguage, $channels: NoticeChannels) {
+  setNoticePreferences(input: {language: $language, channels: $channels}) {
+    preferences { language channels } userErrors { field message code } } }"""
 START_ANONYMOUS = APPLICATION + """mutation($slug: String!) { startApplication(input: {serviceSlug: $slug}) {
   application { ...A } resumeToken userErrors { field message code } } }"""
 
@@ -66,6 +71,13 @@ async def test_a_citizen_gets_one_email_per_event_without_answers(system: System
                         f"More information needed for application {reference}",
                         f"Old Age Living Allowance {reference}: approved"]
     assert_no_personal_data(mails)
+    owner = await api.token({"citizen": citizen, "acr": STANDARD})
+    listed = (await api.data(NOTICES, {"id": app}, owner))["application"]["notices"]
+    assert [(n["event"], n["channel"], n["status"]) for n in listed] == [
+        ("SUBMITTED", "email", "sent"), ("INFORMATION_NEEDED", "email", "sent"), ("STATUS_CHANGED", "email", "sent")]
+    assert listed[0]["subject"].split() == mails[0]["subject"].split()
+    staff_view = (await api.data(NOTICES, {"id": app}, approver))["application"]
+    assert staff_view is None or staff_view["notices"] == []  # the list is the applicant's alone
     page = await api.client.get("/dev-mail/")
     assert page.status_code == 200
     assert f"More information needed for application {reference}" in page.text
@@ -82,3 +94,22 @@ async def test_an_anonymous_reporter_is_written_to_only_at_the_address_they_gave
     assert receipt["to"] == EMAIL
     assert receipt["subject"].startswith(f"Your pollution report {reference} has been received")
     assert_no_personal_data([receipt])
+
+
+async def test_a_citizen_who_chose_chinese_and_both_channels_gets_a_chinese_email_and_sms(system: System) -> None:
+    api = system.api
+    citizen = "cheung-kwok-wing"
+    headers = await api.token({"citizen": citizen, "acr": STANDARD})
+    chosen = (await api.data(PREFERENCES, {"language": "TC", "channels": "BOTH"}, headers))["setNoticePreferences"]
+    assert chosen == {"preferences": {"language": "TC", "channels": "BOTH"}, "userErrors": []}
+    assert (await api.data("{ noticePreferences { language channels } }", None, headers))[
+        "noticePreferences"] == {"language": "TC", "channels": "BOTH"}
+    run = await drive(api, "senior-citizen-card", citizen, datetime.now(UTC).date(), start_headers=headers)
+    reference = run.application["referenceNumber"]
+    assert reference, run.application
+    [receipt] = await mails_for(system, reference, 1)
+    assert receipt["subject"] == f"我們已收到你的申請 {reference}"
+    assert "Your application" not in receipt["body"]
+    texts = [t for t in system.engine.dev_mailbox.texts() if reference in t["text"]]
+    assert len(texts) == 1
+    assert texts[0]["text"].startswith("已收到你的")
