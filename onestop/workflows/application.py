@@ -427,7 +427,14 @@ class ServiceApplicationWorkflow:
         application leaves with it.
         """
         spec = self._snapshot.notice(event.value)
-        if spec is None or not workflow.patched(NOTICES_PATCH):
+        contact: dict[str, str] = {}
+        if not self._in.citizen.logged_in:
+            for channel, field_id in self._snapshot.notice_contact.items():
+                answer = self._progress.answers.get(field_id)
+                if isinstance(answer, str) and answer.strip():
+                    contact[channel] = answer.strip()
+        # An anonymous applicant who left no contact has nobody to write to: no activity, no events.
+        if spec is None or (not self._in.citizen.logged_in and not contact) or not workflow.patched(NOTICES_PATCH):
             return
         key = f"{self._in.application_id}/{event.value}/{revision if revision is not None else len(self._timeline)}"
         if key in self._noticed:
@@ -437,12 +444,6 @@ class ServiceApplicationWorkflow:
                  for name in PLACEHOLDER.findall(message)}
         computed = self._computed() if named - {"service", "reference", *(values or {})} else {}
         filled = {name: display(computed[name]) for name in sorted(named) if computed.get(name) is not None}
-        contact: dict[str, str] = {}
-        if not self._in.citizen.logged_in:
-            for channel, field_id in self._snapshot.notice_contact.items():
-                answer = self._progress.answers.get(field_id)
-                if isinstance(answer, str) and answer.strip():
-                    contact[channel] = answer.strip()
         self._notices_pending.append(NoticeRequest(
             key=key, event=event.value, application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
             service_id=self._snapshot.id, service_title=self._snapshot.title, subject=spec.subject, body=spec.body,

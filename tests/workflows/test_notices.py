@@ -129,3 +129,14 @@ async def test_a_service_pinned_without_notices_sends_none(
     await client.get_workflow_handle(app).signal("departmentStatus", DepartmentStatus("APPROVED", None, "s"))
     await client.get_workflow_handle(app).result()
     assert recorder.sent == []
+
+
+@pytest.mark.slow
+async def test_an_anonymous_applicant_without_a_contact_is_sent_nothing(
+        client: Client, task_queue: str, database: Database, noticing_worker: Worker, recorder: Recorder) -> None:
+    service = replace(noticed_service(draft_expiry_seconds=4), eligibility_when=None)
+    apps = ApplicationService(client, task_queue, database, {"renew-licence": service}.get, LADDER)
+    anonymous = replace(ADULT, age=None, age_group=None, logged_in=False)
+    view = await apps.start("anon-1", anonymous, "renew-licence", fresh())
+    await client.get_workflow_handle(view.application_id).result()
+    assert recorder.sent == []
