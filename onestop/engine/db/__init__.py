@@ -3,6 +3,7 @@
 from onestop.engine.db.database import Base, Database, UTCDateTime, alembic_config, utcnow
 from onestop.engine.db.tables import (
     AccessLogRow,
+    AnonymousDraftRow,
     ApplicationRow,
     CatalogueVersionRow,
     CitizenRow,
@@ -25,6 +26,7 @@ from onestop.engine.db.tables import (
 
 __all__ = [
     "AccessLogRow",
+    "AnonymousDraftRow",
     "ApplicationRow",
     "Base",
     "CatalogueVersionRow",

@@ -2,7 +2,7 @@
 notice preferences
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-28 23:50:00.000000
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0014'
-down_revision: str | Sequence[str] | None = '0009'
+down_revision: str | Sequence[str] | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
