@@ -158,5 +158,6 @@ async def test_bad_preferences_are_refused_by_name(notices: NoticeService) -> No
 
 
 def test_a_missing_placeholder_value_stays_visible_rather_than_guessed() -> None:
-    rendered = render(SUBMITTED, "en")
+    rendered = render(NoticeRequest(**{**SUBMITTED.__dict__, "values": {}}), "en")
     assert rendered.subject == "We have received TD-2026-000042"
+    assert "application TD-2026-000042: {fee}." in rendered.body
