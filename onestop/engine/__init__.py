@@ -6,6 +6,7 @@ that nothing outside the engine reaches into ``workflows``.
 """
 
 from onestop.engine.applications.applicants import Applicants, new_resume_token
+from onestop.engine.appointments import AppointmentServices, SlotAvailability, hold_minutes
 from onestop.engine.applications.index import IndexPage, IndexPosition
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.catalogue_store import CatalogueSnapshot, CatalogueStore
@@ -46,9 +47,19 @@ from onestop.engine.security import (
     SystemHealth,
 )
 from onestop.engine.tracing import provider as tracer_provider
-from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, IndexEntry, Status, StepState, TimelineEntry
+from onestop.workflows.contracts import (
+    BOOKING_HELD,
+    CITIZEN_ACTOR,
+    ApplicationView,
+    Booking,
+    IndexEntry,
+    Status,
+    StepState,
+    TimelineEntry,
+)
 from onestop.workflows.provenance import FieldProvenance, editable
 from onestop.workflows.snapshot import (
+    AppointmentSpec,
     ConsentSpec,
     ExitSpec,
     FieldSpec,
@@ -64,6 +75,7 @@ from onestop.workflows.snapshot import (
 )
 
 __all__ = [
+    "BOOKING_HELD",
     "CITIZEN_ACTOR",
     "GRAPHQL_ERRORS",
     "GRAPHQL_FIELD_LATENCY",
@@ -79,8 +91,11 @@ __all__ = [
     "Alert",
     "AlertStatus",
     "Applicants",
+    "AppointmentServices",
+    "AppointmentSpec",
     "ApplicationService",
     "ApplicationView",
+    "Booking",
     "Buckets",
     "CatalogueSnapshot",
     "CatalogueStore",
@@ -115,6 +130,7 @@ __all__ = [
     "SecurityAlerts",
     "SecurityServices",
     "Severity",
+    "SlotAvailability",
     "Status",
     "StepSpec",
     "StepState",
@@ -130,6 +146,7 @@ __all__ = [
     "challenge_header",
     "editable",
     "fields_of",
+    "hold_minutes",
     "metrics_exposition",
     "new_resume_token",
     "tracer_provider",

@@ -20,6 +20,7 @@ from onestop.engine import tracing
 from onestop.engine.applications.applicants import Applicants
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.applications.snapshots import CatalogueSnapshots
+from onestop.engine.appointments import AppointmentServices
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.catalogue_watch import CatalogueWatch
 from onestop.engine.data.gateway import DataServices
@@ -53,6 +54,7 @@ class Engine:
     applications: ApplicationService | None
     # The development identity provider served at /dev-idp; None in production.
     identity_provider: EmbeddedIdentityProvider | None
+    appointments: AppointmentServices
     _closers: list[Closer] = field(default_factory=list, repr=False)
 
     async def readiness(self) -> dict[str, str]:
@@ -139,7 +141,8 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
         applications.events, applications.alerts = security.events, security.alerts
     return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
                   tokens=tokens, database=database, data=data, applicants=applicants, security=security,
-                  applications=applications, identity_provider=identity_provider, _closers=closers)
+                  applications=applications, identity_provider=identity_provider,
+                  appointments=AppointmentServices.build(database), _closers=closers)
 
 
 def _development_identity_provider(settings: Settings, store: CatalogueStore) -> EmbeddedIdentityProvider | None:
