@@ -142,7 +142,7 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
     return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
                   tokens=tokens, database=database, data=data, applicants=applicants, security=security,
                   applications=applications, identity_provider=identity_provider,
-                  appointments=AppointmentServices.build(database), _closers=closers)
+                  appointments=AppointmentServices.build(database, catalogue), _closers=closers)
 
 
 def _development_identity_provider(settings: Settings, store: CatalogueStore) -> EmbeddedIdentityProvider | None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from onestop.engine.appointments.activities import AppointmentActivities, ReminderHook, no_reminder
 from onestop.engine.appointments.service import AppointmentService, SlotAvailability, hold_minutes
 from onestop.engine.appointments.store import BookingRecord, Hold, SlotStore
+from onestop.engine.applications.snapshots import CatalogueSnapshots
+from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.db import Database
 
 
@@ -18,9 +20,9 @@ class AppointmentServices:
     reminder_hook: ReminderHook = no_reminder
 
     @classmethod
-    def build(cls, database: Database) -> AppointmentServices:
+    def build(cls, database: Database, catalogue: CatalogueStore) -> AppointmentServices:
         store = SlotStore(database)
-        return cls(store, AppointmentService(store))
+        return cls(store, AppointmentService(store, CatalogueSnapshots(catalogue)))
 
     def activities(self) -> AppointmentActivities:
         return AppointmentActivities(self.store, self.reminder_hook)

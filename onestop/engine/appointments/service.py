@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from onestop.engine.appointments.calendar import ics
 from onestop.engine.appointments.store import SlotStore
-from onestop.engine.errors import FieldError, InvalidInput
+from onestop.engine.errors import FieldError, InvalidInput, NotFound
 from onestop.workflows import slots
 from onestop.workflows.contracts import Booking
-from onestop.workflows.snapshot import AppointmentSpec, Text
+from onestop.workflows.snapshot import AppointmentSpec, ServiceSnapshot, Text
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,19 @@ def _refuse(path: str, code: str, en: str, tc: str) -> InvalidInput:
 
 
 class AppointmentService:
-    def __init__(self, slots_store: SlotStore) -> None:
+    def __init__(self, slots_store: SlotStore, snapshots: Callable[[str], ServiceSnapshot | None]) -> None:
         self.slots = slots_store
+        self.snapshots = snapshots
+
+    def step(self, service_slug: str, step_id: str) -> AppointmentSpec:
+        """The appointment step of a service as currently published."""
+        snapshot = self.snapshots(service_slug)
+        if snapshot is None:
+            raise NotFound("service", service_slug)
+        spec = snapshot.step(step_id)
+        if not isinstance(spec, AppointmentSpec):
+            raise NotFound("appointment step", step_id)
+        return spec
 
     async def availability(self, service_id: str, spec: AppointmentSpec, office: str, first: date, last: date, *,
                            now: datetime | None = None) -> list[SlotAvailability]:
