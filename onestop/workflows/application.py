@@ -367,7 +367,9 @@ class ServiceApplicationWorkflow:
                     lambda: self._index_dirty
                     or self._deliver_pending
                     or self._status in TERMINAL
-                    or self._history_full(),
+                    or self._history_full()
+                    # A booking made, moved or confirmed since: wait again with its due time.
+                    or self._appointments.next_due(self._status) != due,
                     timeout=timeout,
                 )
             except TimeoutError:

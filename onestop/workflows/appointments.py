@@ -129,7 +129,7 @@ class Appointments:
                   if b.state == BOOKING_HELD and b.held_until is not None and b.held_until <= now]
         for booking in lapsed:
             await self._release(booking)
-        return [b.step_id for b in lapsed]
+        return [b.step_id for b in lapsed if b.step_id not in self._bookings]
 
     async def confirm(self) -> None:
         for booking in list(self._bookings.values()):
@@ -147,7 +147,9 @@ class Appointments:
         await workflow.execute_activity(
             Activity.RELEASE_SLOT, BookingRef(booking.booking_id), start_to_close_timeout=_TIMEOUT,
             schedule_to_close_timeout=_FOREVER, retry_policy=_RETRY, result_type=type(None))
-        del self._bookings[booking.step_id]
+        # An update may have booked the step again while the release ran: keep that newer booking.
+        if self._bookings.get(booking.step_id) == booking:
+            del self._bookings[booking.step_id]
 
     async def remind_due(self, *, wait: bool = False) -> bool:
         """Run the day-before hook of every confirmed booking whose time has come (with ``wait``, sleep until the

@@ -128,7 +128,7 @@ class SlotStore:
                 select(AppointmentSlotRow.starts_at, AppointmentSlotRow.booked)
                 .where(AppointmentSlotRow.service_id == service_id, AppointmentSlotRow.office == office,
                        AppointmentSlotRow.starts_at >= first, AppointmentSlotRow.starts_at <= last))
-            return {start: count for start, count in rows.tuples()}
+            return {start: count for start, count in rows}
 
     async def bookings(self, application_id: str) -> Sequence[BookingRecord]:
         async with self.database.session() as session:
