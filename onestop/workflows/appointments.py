@@ -79,9 +79,10 @@ class Appointments:
             return _error("", "NOT_A_DRAFT", f"The application is {status.value}; its appointment cannot change.",
                           f"申請狀態為 {status.value}，預約無法更改。")
         found = slots.slot_problem(spec, action.office, action.start, now)
+        if found is not None and action.office not in {o.value for o in spec.offices}:
+            return _error("office", "UNKNOWN_OFFICE", *found)
         if found is not None:
-            code = "UNKNOWN_OFFICE" if action.office not in {o.value for o in spec.offices} else "INVALID_SLOT"
-            return _error("office" if code == "UNKNOWN_OFFICE" else "start", code, *found)
+            return _error("start", "INVALID_SLOT", *found)
         if booked is not None and booked.office == action.office and booked.start == action.start:
             return _error("start", "ALREADY_BOOKED", "You already have this time.", "你已預約此時間。")
         return None

@@ -21,8 +21,8 @@ class SlotAvailability:
     remaining: int
 
 
-def _refuse(path: str, code: str, en: str, tc: str) -> InvalidInput:
-    return InvalidInput([FieldError([path], code, {"en": en, "tc": tc})])
+def _error(path: str, code: str, en: str, tc: str) -> FieldError:
+    return FieldError([path], code, {"en": en, "tc": tc})
 
 
 class AppointmentService:
@@ -45,12 +45,12 @@ class AppointmentService:
         """Every bookable slot of ``office`` from ``first`` to ``last`` (Hong Kong dates) with its free places;
         full slots are listed with 0, so a frontend can show them taken."""
         if office not in {o.value for o in spec.offices}:
-            raise _refuse("office", "UNKNOWN_OFFICE", f"There is no office {office!r} for this appointment.",
-                          f"此預約沒有辦事處 {office!r}。")
+            raise InvalidInput([_error("office", "UNKNOWN_OFFICE", f"There is no office {office!r} for this "
+                                       "appointment.", f"此預約沒有辦事處 {office!r}。")])
         if last < first or (last - first).days >= slots.MAX_RANGE_DAYS:
-            raise _refuse("to", "INVALID_RANGE",
-                          f"Ask for 1 to {slots.MAX_RANGE_DAYS} days, with `to` on or after `from`.",
-                          f"請查詢1至{slots.MAX_RANGE_DAYS}日，結束日期不可早於開始日期。")
+            raise InvalidInput([_error("to", "INVALID_RANGE",
+                                       f"Ask for 1 to {slots.MAX_RANGE_DAYS} days, with `to` on or after `from`.",
+                                       f"請查詢1至{slots.MAX_RANGE_DAYS}日，結束日期不可早於開始日期。")])
         starts = list(slots.bookable_between(spec, first, last, now or datetime.now(UTC)))
         if not starts:
             return []
