@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from onestop.catalogue.appointments import check_appointment
 from onestop.catalogue.departments import Department, Provider
 from onestop.catalogue.expressions import VARIABLES, Expression
 from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
@@ -16,8 +17,16 @@ from onestop.catalogue.predicates import Predicate, sample_issue
 from onestop.catalogue.problems import Problem
 from onestop.catalogue.samples import FRACTIONAL, WHOLE, sample_context, sample_value
 from onestop.catalogue.services import Service, computation_order
-from onestop.catalogue.appointments import check_appointment
-from onestop.catalogue.steps import AppointmentStep, Computations, ConsentStep, ExitStep, PrefillStep, Step, StepUpStep, SubmitStep
+from onestop.catalogue.steps import (
+    AppointmentStep,
+    Computations,
+    ConsentStep,
+    ExitStep,
+    PrefillStep,
+    Step,
+    StepUpStep,
+    SubmitStep,
+)
 from onestop.catalogue.taxonomy import Option, Taxonomy
 from onestop.catalogue.text import LocalizedText
 from onestop.catalogue.yamlsource import Loc, Source

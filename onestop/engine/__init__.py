@@ -6,9 +6,9 @@ that nothing outside the engine reaches into ``workflows``.
 """
 
 from onestop.engine.applications.applicants import Applicants, new_resume_token
-from onestop.engine.appointments import AppointmentServices, SlotAvailability, hold_minutes
 from onestop.engine.applications.index import IndexPage, IndexPosition
 from onestop.engine.applications.service import ApplicationService
+from onestop.engine.appointments import AppointmentServices, SlotAvailability, hold_minutes
 from onestop.engine.catalogue_store import CatalogueSnapshot, CatalogueStore
 from onestop.engine.container import Engine, build_engine
 from onestop.engine.data.accesslog import AccessLogEntry
@@ -91,10 +91,10 @@ __all__ = [
     "Alert",
     "AlertStatus",
     "Applicants",
-    "AppointmentServices",
-    "AppointmentSpec",
     "ApplicationService",
     "ApplicationView",
+    "AppointmentServices",
+    "AppointmentSpec",
     "Booking",
     "Buckets",
     "CatalogueSnapshot",

@@ -368,8 +368,9 @@ class ServiceApplicationWorkflow:
                     or self._deliver_pending
                     or self._status in TERMINAL
                     or self._history_full()
-                    # A booking made, moved or confirmed since: wait again with its due time.
-                    or self._appointments.next_due(self._status) != due,
+                    # A booking made, moved or confirmed since: wait again with its due time. (The condition is
+                    # checked only within this iteration, so reading the loop's `due` is safe.)
+                    or self._appointments.next_due(self._status) != due,  # noqa: B023
                     timeout=timeout,
                 )
             except TimeoutError:

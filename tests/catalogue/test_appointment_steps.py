@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from .conftest import SERVICE_PATH, Tree
 
 from onestop.catalogue import AppointmentStep
 from onestop.workflows.compile import snapshot_from_service
 from onestop.workflows.snapshot import AppointmentSpec
+
+from .conftest import SERVICE_PATH, Tree
 
 APPOINTMENT = """\
   - id: visit
@@ -56,9 +57,12 @@ def test_an_appointment_step_loads_with_its_offices_and_closed_days(booking_tree
     assert [o.value for o in step.office_options or ()] == ["north-office", "south-office"]
     spec = snapshot_from_service(service).step("visit")
     assert isinstance(spec, AppointmentSpec)
-    assert spec.hours[0] == [[540, 720], [840, 1020]] and spec.hours[5] == [[540, 720]] and spec.hours[6] == []
+    assert spec.hours[0] == [[540, 720], [840, 1020]]
+    assert spec.hours[5] == [[540, 720]]
+    assert spec.hours[6] == []
     assert (spec.slot_minutes, spec.capacity, spec.hold_seconds, spec.closed) == (30, 4, 600, ["2026-12-25"])
-    assert spec.min_notice_seconds == 86400 and spec.book_ahead_seconds == 90 * 86400
+    assert spec.min_notice_seconds == 86400
+    assert spec.book_ahead_seconds == 90 * 86400
 
 
 @pytest.mark.parametrize(("old", "new", "anchor", "key", "code"), [

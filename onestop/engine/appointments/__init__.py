@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from onestop.engine.applications.snapshots import CatalogueSnapshots
 from onestop.engine.appointments.activities import AppointmentActivities, ReminderHook, no_reminder
 from onestop.engine.appointments.service import AppointmentService, SlotAvailability, hold_minutes
 from onestop.engine.appointments.store import BookingRecord, Hold, SlotStore
-from onestop.engine.applications.snapshots import CatalogueSnapshots
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.db import Database
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
