@@ -92,6 +92,7 @@ _MESSAGES: dict[str, tuple[str, str, str]] = {
     "places_left": ("places left", "個名額", "个名额"),
     "book": ("Book this time", "預約此時間", "预约此时间"),
     "your_appointment": ("Your appointment", "你的預約", "你的预约"),
+    "appointment": ("Appointment", "預約", "预约"),
     "send": ("Accept and send", "確認並遞交", "确认并递交"),
     "confirmation": ("Application complete", "申請已完成", "申请已完成"),
     "reference": ("Your reference number", "你的參考編號", "你的参考编号"),

@@ -374,8 +374,13 @@ class ServiceApplicationWorkflow:
                     timeout=timeout,
                 )
             except TimeoutError:
-                if due is not None and due <= workflow.now() and await self._appointments_due():
-                    continue
+                if due is not None and due <= workflow.now():
+                    if self._busy:
+                        # An update is confirming or moving the booking right now: decide after it.
+                        await workflow.wait_condition(lambda: not self._busy)
+                        continue
+                    if await self._appointments_due():
+                        continue
                 if self._status is Status.DRAFT:
                     self._close(Status.EXPIRED)
                 continue

@@ -40,7 +40,7 @@ def _weekday_ahead() -> str:
 
 
 async def test_a_citizen_books_a_time_at_an_office_and_sends_the_booking(system: WebSystem) -> None:
-    async with system.client() as client:
+    async with system.client() as client, system.client() as staff:
         service = await client.get("/services/hkid-replacement-appointment")
         started = await client.post("/services/hkid-replacement-appointment/start",
                                     data={"csrf": csrf_of(service.text)})
@@ -70,3 +70,14 @@ async def test_a_citizen_books_a_time_at_an_office_and_sends_the_booking(system:
         done = await _follow(client, await _press(client, check, ("action", "send")))
         assert "Application complete" in done.text
         assert "Kowloon Office (Cheung Sha Wan)" in done.text
+        reference = re.search(r'class="onestop-reference">([^<]+)<', done.text)
+        assert reference
+        # The department's console shows the confirmed booking.
+        console = await staff.get("/console")
+        inbox = await _follow(staff, await sign_in(staff, staff="immd-officer",
+                                                   start=await staff.get(console.headers["location"])))
+        link = re.search(r'href="(/console/applications/[^"]+)">' + re.escape(reference.group(1)), inbox.text)
+        assert link, inbox.text
+        case = await staff.get(link.group(1))
+        assert "Kowloon Office (Cheung Sha Wan)" in case.text
+        assert "CONFIRMED" in case.text
