@@ -1,7 +1,7 @@
 """Appointments: slot counters and bookings
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-28 23:55:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0013'
-down_revision: str | Sequence[str] | None = '0009'
+down_revision: str | Sequence[str] | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
