@@ -35,6 +35,7 @@ def templates() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["fid"] = forms.html_id
     env.filters["date_parts"] = forms.date_parts
+    env.filters["words"] = forms.words
     return env
 
 

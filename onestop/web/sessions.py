@@ -37,8 +37,6 @@ class Session:
     login: dict[str, str] = field(default_factory=dict)
     # Application id -> resume token of a `login: none` draft
     resume: dict[str, str] = field(default_factory=dict)
-    # Application id -> field id -> (step id, label): labels for "Check your answers"
-    labels: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     # A start asked for before sign-in, resumed after it
     pending_start: str | None = None
     flash: str | None = None
