@@ -19,6 +19,7 @@ from onestop.engine.db.tables import (
     SecurityEventRow,
     SecurityLockRow,
     ServiceSnapshotRow,
+    WebSessionRow,
 )
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "SecurityLockRow",
     "ServiceSnapshotRow",
     "UTCDateTime",
+    "WebSessionRow",
     "alembic_config",
     "utcnow",
 ]
