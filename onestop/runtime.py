@@ -150,8 +150,9 @@ def embedded_app(settings: Settings, engine: Engine) -> Any:
         raise StartupError(str(exc)) from exc
     from onestop.engine.websessions import SqlSessionRows
 
-    # Sessions in the platform database: every `serve` replica on one PostgreSQL serves any browser.
-    web = create_web_app(config, SqlSessionRows(engine.database))
+    # On PostgreSQL (shared by replicas) sessions live in the database, so every `serve` replica serves any
+    # browser; a SQLite file belongs to this one process, where memory is as good and a read cheaper.
+    web = create_web_app(config, SqlSessionRows(engine.database) if engine.database.shared else None)
     return create_app(settings, engine, web=web)
 
 

@@ -31,8 +31,9 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def templates() -> Environment:
+    # Templates ship with the package: no file checks on every render (auto_reload would stat each one).
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters["fid"] = forms.html_id
     env.filters["date_parts"] = forms.date_parts
     env.filters["words"] = forms.words
