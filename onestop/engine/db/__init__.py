@@ -3,6 +3,7 @@
 from onestop.engine.db.database import Base, Database, UTCDateTime, alembic_config, utcnow
 from onestop.engine.db.tables import (
     AccessLogRow,
+    AnonymousDraftRow,
     ApplicationRow,
     CatalogueVersionRow,
     CitizenRow,
@@ -24,6 +25,7 @@ from onestop.engine.db.tables import (
 
 __all__ = [
     "AccessLogRow",
+    "AnonymousDraftRow",
     "ApplicationRow",
     "Base",
     "CatalogueVersionRow",

@@ -286,6 +286,23 @@ class CatalogueVersionRow(Base):
     announced_at: Mapped[datetime]
 
 
+class AnonymousDraftRow(Base):
+    """An anonymous application nobody has answered yet: no workflow runs for it until its citizen first acts.
+
+    ``citizen_ref`` is the resume token's keyed reference (never the token); ``payload`` is ciphertext of what the
+    workflow will be started with. Deleted once the workflow runs, or ``expires_at`` by the sweep."""
+
+    __tablename__ = "anonymous_drafts"
+
+    application_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    citizen_ref: Mapped[str] = mapped_column(String(120))
+    service_id: Mapped[str] = mapped_column(String(120))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class WebSessionRow(Base):
     """A web app session, shared by every web replica. ``slot`` is a hash of the cookie's random id (the cookie
     itself is never stored); ``blob`` is AES-GCM ciphertext bound to the slot, sealed by the web app's key."""
