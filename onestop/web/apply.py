@@ -48,8 +48,8 @@ async def show(request: Request) -> Response:
 
 
 async def _render(page: Page, application: Mapping[str, Any], *, errors: Mapping[str, str] | None = None,
-            values: Mapping[str, Any] | None = None, raw: Mapping[str, str] | None = None,
-            status: int = 200) -> Response:
+                  values: Mapping[str, Any] | None = None, raw: Mapping[str, str] | None = None,
+                  status: int = 200) -> Response:
     step = application.get("currentStep")
     if application["status"] != "DRAFT" or step is None:
         done = page.request.query_params.get("done") == "1"
@@ -132,7 +132,7 @@ async def _answer(page: Page, application: Mapping[str, Any], step: Mapping[str,
     payload = data["submitStep"]
     if payload["userErrors"]:
         return await _render(page, application, errors=_errors(payload["userErrors"]), values=parsed.answers,
-                       raw=parsed.raw, status=400)
+                             raw=parsed.raw, status=400)
     return page.redirect(_path(application["id"]))
 
 
