@@ -190,6 +190,7 @@ async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, u
             print(line, flush=True)
         if settings.development:
             print(f"Dev identity    {base}/dev-idp/", flush=True)
+            print(f"Dev mailbox     {base}/dev-mail/", flush=True)
     await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
     await task

@@ -12,6 +12,7 @@ from onestop.catalogue.expressions import VARIABLES, Expression
 from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
 from onestop.catalogue.functions import CUSTOM, PLACEHOLDER
 from onestop.catalogue.loader import did_you_mean
+from onestop.catalogue.noticecheck import check_notices
 from onestop.catalogue.predicates import Predicate, sample_issue
 from onestop.catalogue.problems import Problem
 from onestop.catalogue.samples import FRACTIONAL, WHOLE, sample_context, sample_value
@@ -189,6 +190,8 @@ class ServiceChecker:
             self._service_compute(service.compute)
         for index, step in enumerate(service.steps):
             self._step(("steps", index), step)
+        if service.notices is not None:
+            self.problems += check_notices(self.service, self.source, self.computed[0].keys())
         return self.problems
 
     def _ref(self, loc: Loc, value: str, code: str, what: str, choices: Iterable[str]) -> None:

@@ -29,6 +29,7 @@ from onestop.engine.metrics import (
     bounded_label,
     metrics_exposition,
 )
+from onestop.engine.notices import ChannelChoice, NoticePreferences, SentNotice
 from onestop.engine.security import (
     NO_EVENTS,
     OPERATOR_ROLE,
@@ -84,6 +85,7 @@ __all__ = [
     "Buckets",
     "CatalogueSnapshot",
     "CatalogueStore",
+    "ChannelChoice",
     "CitizenAlert",
     "CitizenAnswer",
     "Consent",
@@ -107,6 +109,7 @@ __all__ = [
     "InvalidInput",
     "Limits",
     "NotFound",
+    "NoticePreferences",
     "PredicateSpec",
     "PrefillSpec",
     "Principal",
@@ -114,6 +117,7 @@ __all__ = [
     "ReviewSpec",
     "SecurityAlerts",
     "SecurityServices",
+    "SentNotice",
     "Severity",
     "Status",
     "StepSpec",

@@ -29,12 +29,14 @@ from onestop.catalogue import (
     computations,
     duration,
 )
+from onestop.catalogue.notices import NoticeEvent, notice_for
 from onestop.workflows.snapshot import (
     ComputedSpec,
     ConsentSpec,
     ExitSpec,
     FieldSpec,
     FormSpec,
+    NoticeSpec,
     OptionSpec,
     PredicateSpec,
     PrefillSpec,
@@ -127,6 +129,22 @@ def _step(step: Step) -> StepSpec:
             return ExitSpec(id=step.id, title=title, when=when, message=_text(step.message))
 
 
+def _notices(service: Service) -> list[NoticeSpec]:
+    specs = []
+    for event in NoticeEvent:
+        notice = notice_for(service.notices, event)
+        specs.append(NoticeSpec(event.value, _text(notice.subject), _text(notice.body),
+                                _text(notice.sms or notice.subject), _seconds(notice.before)))
+    return specs
+
+
+def _notice_contact(service: Service) -> dict[str, str]:
+    contact = service.notices.contact if service.notices is not None else None
+    if contact is None:
+        return {}
+    return {key: value for key, value in (("email", contact.email), ("phone", contact.phone)) if value}
+
+
 def snapshot_from_service(
     service: Service,
     *,
@@ -144,4 +162,6 @@ def snapshot_from_service(
         draft_expiry_seconds=_seconds(service.draft_expiry) or _DRAFT_EXPIRY_SECONDS,
         submission_url=submission_url,
         computed=[ComputedSpec(name, expression.source, step) for name, expression, step in computations(service)],
+        notices=_notices(service),
+        notice_contact=_notice_contact(service),
     )

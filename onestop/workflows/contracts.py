@@ -79,6 +79,7 @@ class Activity:
     DELIVER = "onestop.deliver_submission"
     GRANT_CONSENT = "onestop.grant_consent"
     INDEX = "onestop.index_application"
+    SEND_NOTICE = "onestop.send_notice"
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,36 @@ class TimelineEntry:
     status: Status
     message: str | None = None
     actor: str | None = None
+
+
+@dataclass(frozen=True)
+class NoticeRequest:
+    """One notice to the applicant. ``key`` names it (application, event, revision): the same on every retry, so the
+    engine sends it once. It carries only what its templates name: no answers, no identity numbers."""
+
+    key: str
+    event: str
+    application_id: str
+    citizen_ref: str
+    service_id: str
+    service_title: Text
+    subject: Text
+    body: Text
+    sms: Text
+    reference_number: str | None = None
+    # Placeholder name -> value as text: the event's own (status, expiresOn, amount ...) and the computed values the
+    # templates use, nothing else.
+    values: dict[str, str] = field(default_factory=dict)
+    # An applicant without a sign-in: channel ("email", "phone") -> the address they gave in the service's contact
+    # field. Empty for a signed-in citizen, whose e-ME profile says where to write.
+    contact: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NoticeResult:
+    key: str
+    # Channel -> "sent", "duplicate" (an earlier attempt sent it) or why not ("no-contact", "no-channel", "opted-out").
+    outcomes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,6 +134,8 @@ class Carried:
     delivered: bool
     mutations: list[str]
     created_at: datetime
+    # The events notices were sent for, as the revisions they were sent at (a continued run must not repeat them).
+    noticed: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,17 @@ class ComputedSpec:
 
 
 @dataclass(frozen=True)
+class NoticeSpec:
+    """One event's notice templates (``{name}`` placeholders); ``before_seconds`` for notices sent ahead."""
+
+    event: str
+    subject: Text
+    body: Text
+    sms: Text
+    before_seconds: int | None = None
+
+
+@dataclass(frozen=True)
 class ServiceSnapshot:
     id: str
     version: int
@@ -165,6 +176,14 @@ class ServiceSnapshot:
     submission_url: str | None = None
     # In evaluation order: each after the values it reads.
     computed: list[ComputedSpec] = field(default_factory=list)
+    # One per event. Snapshots pinned before notices existed have none, so their runs send none and record no
+    # new commands: the pinned input decides, as ``ApplicationInput.behaviour`` does.
+    notices: list[NoticeSpec] = field(default_factory=list)
+    # login: none services: channel ("email", "phone") -> the field whose answer receives the notices.
+    notice_contact: dict[str, str] = field(default_factory=dict)
+
+    def notice(self, event: str) -> NoticeSpec | None:
+        return next((n for n in self.notices if n.event == event), None)
 
     def step(self, step_id: str) -> StepSpec | None:
         return next((s for s in self.steps if s.id == step_id), None)

@@ -145,6 +145,22 @@ async def _record_redelivery(apps: ApplicationService, client: Client) -> str:
     return app
 
 
+async def _record_notices(apps: ApplicationService, client: Client) -> str:
+    from .test_notices import noticed_service
+
+    noticing = ApplicationService(client, apps.task_queue, apps.database,
+                                  {"renew-licence": noticed_service()}.get, LADDER)
+    return await _record_needs_info_reply(noticing, client)
+
+
+async def _record_draft_reminder(apps: ApplicationService, client: Client) -> str:
+    from .test_notices import noticed_service
+
+    noticing = ApplicationService(client, apps.task_queue, apps.database,
+                                  {"renew-licence": noticed_service(draft_expiry_seconds=4)}.get, LADDER)
+    return (await noticing.start("citizen-1", ADULT, "renew-licence", fresh())).application_id
+
+
 async def _record_anonymous_draft(apps: ApplicationService, client: Client) -> str:
     # An anonymous start records a draft and no workflow; the first action starts it with the draft carried in.
     drafting = ApplicationService(client, apps.task_queue, apps.database,
@@ -169,6 +185,8 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "delivery-failed-redelivered": _record_redelivery,
              # Started with LEAN_BEHAVIOUR: no patch markers, no index write at the start, prefill as a local activity.
              "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw,
+             # Snapshots with notices: a notice activity per event (patch "notices"), a reminder timer for drafts.
+             "notices-needs-info-reply": _record_notices, "notices-draft-reminder": _record_draft_reminder,
              # Started by its first action from an anonymous draft: the first run carries the draft's state.
              "anonymous-draft-first-action": _record_anonymous_draft}
 

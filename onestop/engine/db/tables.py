@@ -303,6 +303,38 @@ class AnonymousDraftRow(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class NoticeRow(Base):
+    """One notice to one applicant on one channel, written before it is sent: ``key`` (application, event,
+    revision, channel) is unique, so a retried or repeated send finds it and never sends twice. ``message`` is
+    ciphertext (recipient and text); ``citizen_ref`` is the pseudonym, for the citizen's own list."""
+
+    __tablename__ = "notices_sent"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    application_id: Mapped[str] = mapped_column(String(120), index=True)
+    citizen_ref: Mapped[str] = mapped_column(String(120), index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class NoticePreferenceRow(Base):
+    """How a citizen wants notices: ``language`` (en, tc, sc; none: both English and Chinese) and ``channels``
+    (email, sms, both, none; none set: email when the profile has one, else SMS)."""
+
+    __tablename__ = "notice_preferences"
+
+    citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    channels: Mapped[str | None] = mapped_column(String(10))
+    updated_at: Mapped[datetime]
+
+
 class WebSessionRow(Base):
     """A web app session, shared by every web replica. ``slot`` is a hash of the cookie's random id (the cookie
     itself is never stored); ``blob`` is AES-GCM ciphertext bound to the slot, sealed by the web app's key."""

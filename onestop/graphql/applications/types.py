@@ -35,6 +35,7 @@ from onestop.engine import (
 from onestop.graphql.catalogue.types import ConsentItem, Department, FieldOption, Service, split_item
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
+from onestop.graphql.notices.types import NoticeType
 from onestop.graphql.relay import Node, to_global_id
 
 # Derived from the workflow's Status, never copied: a new status reaches the schema by itself.
@@ -324,6 +325,19 @@ class Application(Node):
     @field()
     def reference_number(self) -> str | None:
         return self.summary.reference_number
+
+    @field(description="The emails and SMS sent to the applicant about it, oldest first (its owner only; empty "
+                       "for staff and anonymous applicants).")
+    async def notices(self, info: Info_) -> list[NoticeType]:
+        principal = await info.context.principal()
+        if principal is None or principal.kind != "citizen":
+            return []
+        engine = info.context.engine
+        citizen_ref = await engine.applicants.ref_of(principal)
+        if citizen_ref != self.summary.citizen_ref:
+            return []
+        return [NoticeType.of(n) for n in await engine.notices.for_application(self.summary.application_id,
+                                                                             citizen_ref)]
 
     @field(description="The service version this application started with and keeps.")
     async def definition_version(self) -> int:

@@ -1,7 +1,7 @@
 """Web sessions: encrypted server-side sessions every web replica shares
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-28 23:50:00.000000
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = '0011'
-down_revision: str | Sequence[str] | None = '0010'
+revision: str = '0015'
+down_revision: str | Sequence[str] | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
