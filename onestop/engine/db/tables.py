@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from onestop.engine.db.database import Base, utcnow
@@ -366,3 +377,14 @@ class NoticePreferenceRow(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     channels: Mapped[str | None] = mapped_column(String(10))
     updated_at: Mapped[datetime]
+
+
+class WebSessionRow(Base):
+    """A web app session, shared by every web replica. ``slot`` is a hash of the cookie's random id (the cookie
+    itself is never stored); ``blob`` is AES-GCM ciphertext bound to the slot, sealed by the web app's key."""
+
+    __tablename__ = "web_sessions"
+
+    slot: Mapped[str] = mapped_column(String(64), primary_key=True)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    touched_at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch
