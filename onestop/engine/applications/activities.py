@@ -27,6 +27,7 @@ from onestop.engine.db import Database
 from onestop.engine.documents.schedules import DocumentActivities
 from onestop.engine.documents.service import DocumentService
 from onestop.engine.errors import EngineError
+from onestop.engine.notices import NoticeService
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.contracts import (
     Activity,
@@ -34,6 +35,8 @@ from onestop.workflows.contracts import (
     ConsentGrantResult,
     DeliveryReceipt,
     IndexEntry,
+    NoticeRequest,
+    NoticeResult,
     PrefillItem,
     PrefillRequest,
     PrefillResult,
@@ -59,6 +62,7 @@ class ApplicationActivities:
     consent_port: GrantConsent | None = None
     events: EventSink = NO_EVENTS
     documents: DocumentService | None = None
+    notices: NoticeService | None = None
 
     @activity.defn(name=Activity.PREFILL)
     async def prefill(self, request: PrefillRequest) -> PrefillResult:
@@ -142,10 +146,16 @@ class ApplicationActivities:
     async def index_application(self, entry: IndexEntry) -> None:
         await index.record(self.database, entry)
 
+    @activity.defn(name=Activity.SEND_NOTICE)
+    async def send_notice(self, request: NoticeRequest) -> NoticeResult:
+        if self.notices is None:
+            return NoticeResult(request.key, {"any": "no-channel"})
+        return await heartbeating(self.notices.send(request))
+
     def all(self) -> list[Callable[..., Awaitable[object]]]:
         retention = [] if self.documents is None else [DocumentActivities(self.documents).purge_documents]
         return [self.prefill, self.grant_consent, self.allocate_reference, self.deliver_submission,
-                self.index_application, *retention]
+                self.index_application, self.send_notice, *retention]
 
 
 T = TypeVar("T")
@@ -247,4 +257,4 @@ def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivi
                                  prefill_port=gateway_prefill(engine.data.gateway, engine.catalogue), http=http,
                                  cipher=engine.data.cipher, http_delivery=not engine.settings.development,
                                  consent_port=consent_grants(engine.data.consents, engine.catalogue),
-                                 events=engine.security.events, documents=engine.documents)
+                                 events=engine.security.events, notices=engine.notices, documents=engine.documents)

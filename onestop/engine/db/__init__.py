@@ -11,6 +11,8 @@ from onestop.engine.db.tables import (
     DetectorStateRow,
     DocumentRow,
     InboxRow,
+    NoticePreferenceRow,
+    NoticeRow,
     ProcessRow,
     ProfileRow,
     ProviderRecordRow,
@@ -21,6 +23,7 @@ from onestop.engine.db.tables import (
     SecurityEventRow,
     SecurityLockRow,
     ServiceSnapshotRow,
+    WebSessionRow,
 )
 
 __all__ = [
@@ -35,6 +38,8 @@ __all__ = [
     "DetectorStateRow",
     "DocumentRow",
     "InboxRow",
+    "NoticePreferenceRow",
+    "NoticeRow",
     "ProcessRow",
     "ProfileRow",
     "ProviderRecordRow",
@@ -46,6 +51,7 @@ __all__ = [
     "SecurityLockRow",
     "ServiceSnapshotRow",
     "UTCDateTime",
+    "WebSessionRow",
     "alembic_config",
     "utcnow",
 ]

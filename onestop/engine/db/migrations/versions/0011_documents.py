@@ -1,7 +1,7 @@
 """Documents: files citizens upload for file fields, sealed in the document store
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0015
 Create Date: 2026-11-28 23:40:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0011'
-down_revision: str | Sequence[str] | None = '0010'
+down_revision: str | Sequence[str] | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
