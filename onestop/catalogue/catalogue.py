@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import hashlib
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -183,8 +186,40 @@ def _check(loaded: _Loaded) -> list[Problem]:
     return problems
 
 
+_pauses = 0
+_pauses_lock = threading.Lock()
+_collector_was_enabled = True
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """CPython's cyclic collector off while at least one load runs.
+
+    A load allocates millions of long-lived objects and next to no reference cycles, and every generation-2
+    collection walks all the objects loaded so far: a fifth of the CPU of a 10,000-service load went to
+    collections that found nothing to free. The few cycles made meanwhile are collected once it is back on."""
+    global _pauses, _collector_was_enabled
+    with _pauses_lock:
+        if _pauses == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pauses_lock:
+            _pauses -= 1
+            if _pauses == 0 and _collector_was_enabled:
+                gc.enable()
+
+
 def load_catalogue(path: Path) -> Catalogue:
     """Load and validate a definitions tree; raises ``CatalogueError`` listing every problem found."""
+    with _collector_paused():
+        return _load_catalogue(path)
+
+
+def _load_catalogue(path: Path) -> Catalogue:
     files = find_files(path)
     problems: list[Problem] = []
     loaded = _load(files, problems)
