@@ -11,7 +11,7 @@ was written at, so a problem inside an included item is placed in the fragment, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,10 @@ class ComposedSource(Source):
                 return found.source, (*found.loc, *loc[length:]), None if found.site is None else str(found.site)
         return self.base or self, tuple(loc), None
 
+    def packed(self) -> Source:
+        text = self.text.encode("utf-8") if isinstance(self.text, str) else self.text
+        return replace(self, data=None, text=text, base=self.base.packed() if self.base is not None else None)
+
     def value_mark(self, loc: Any) -> Mark:
         source, translated, _ = self.origin(tuple(loc))
         return Source.value_mark(source, translated)
@@ -96,7 +100,7 @@ class Fragments:
 
     def compose(self, source: Source) -> tuple[Source, list[Problem]]:
         """``source`` with every include resolved, and the problems of the includes (bad paths, broken files)."""
-        if f"{INCLUDE}:" not in source.text:
+        if f"{INCLUDE}:" not in source.plain_text:
             return source, []
         composer = _Composer(self, source)
         data = composer.walk(source.data, (), source, ())

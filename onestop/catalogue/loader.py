@@ -7,7 +7,7 @@ import inspect
 import re
 import types
 import typing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -245,5 +245,5 @@ def load_file(file: Path, model: type[M], fragments: Fragments | None = None,
     if result is not None:
         # The model holds what it needs; the parsed tree would stay alive with the source until every file is
         # cross-checked, and cross-checks place their problems from the text alone.
-        source = replace(source, data=None)
+        source = source.packed()
     return result, source, problems + more

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +76,22 @@ class Source:
 
     path: str
     data: Any
-    text: str = field(default="", repr=False)
+    text: str | bytes = field(default="", repr=False)  # bytes: UTF-8, once packed
+
+    @property
+    def plain_text(self) -> str:
+        return self.text.decode("utf-8") if isinstance(self.text, bytes) else self.text
+
+    def packed(self) -> Source:
+        """This source without its data, its text kept as UTF-8: a file that validated is read again only to place
+        a cross-check's problem, and most definitions mix Chinese into ASCII, which a str keeps at two bytes a
+        character."""
+        text = self.text.encode("utf-8") if isinstance(self.text, str) else self.text
+        return replace(self, data=None, text=text)
 
     @functools.cached_property
     def _positions(self) -> tuple[dict[Loc, Mark], dict[Loc, Mark]]:
-        loader = _Loader(self.text)
+        loader = _Loader(self.plain_text)
         try:
             node = loader.get_single_node()
             builder = _Builder(loader, self.path)
