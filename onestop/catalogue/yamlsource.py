@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from sys import intern
 from typing import Any
 
 import yaml
@@ -165,6 +166,9 @@ def _plain_data(loader: _Loader) -> Any:
     return data
 
 
+_INTERNED_LENGTH = 40
+
+
 def _event_value(loader: _Loader, get_event: Any, event: Any) -> Any:
     kind = type(event)
     if kind is yaml.AliasEvent or event.anchor is not None or event.tag is not None:
@@ -177,7 +181,9 @@ def _event_value(loader: _Loader, get_event: Any, event: Any) -> Any:
             if tag != _STR:
                 node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
                 return loader.construct_object(node, deep=True)
-        return value
+        # Keys and short values (ids, types, references, conditions) recur in every definition: one copy of each
+        # stays in memory, and pydantic finds interned keys by identity.
+        return intern(value) if len(value) <= _INTERNED_LENGTH else value
     if kind is yaml.SequenceStartEvent:
         items = []
         while type(item := get_event()) is not yaml.SequenceEndEvent:
