@@ -81,3 +81,27 @@ def test_the_stepped_load_and_index_equal_the_one_shot_ones() -> None:
     assert stepped.version == whole.version
     index = run_steps(SearchIndex.build_steps(stepped))
     assert [hit.id for hit in index.search("licence")] == [hit.id for hit in SearchIndex.build(whole).search("licence")]
+
+
+def test_a_replaced_snapshot_is_let_go_of_a_few_services_at_a_time() -> None:
+    import weakref
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from onestop.engine.catalogue_store import _released
+
+    class Service:
+        pass
+
+    services = {f"s{number}": Service() for number in range(120)}
+    alive = [weakref.ref(service) for service in services.values()]
+    holder = [cast(Any, SimpleNamespace(catalogue=SimpleNamespace(services=services)))]
+    del services
+    steps = _released(holder)
+    next(steps)
+    assert holder == []
+    assert all(ref() is not None for ref in alive)  # the snapshot went; its services are still held
+    next(steps)
+    assert 0 < sum(ref() is None for ref in alive) < len(alive)
+    run_steps(steps)
+    assert all(ref() is None for ref in alive)
