@@ -19,7 +19,7 @@ from onestop.catalogue.canonical import canonical_json
 from onestop.catalogue.departments import DataItem, Department, Provider
 from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
 from onestop.catalogue.fragments import Fragments
-from onestop.catalogue.loader import Files, find_files, load_file
+from onestop.catalogue.loader import Files, find_files_steps, load_file
 from onestop.catalogue.models import dump_data
 from onestop.catalogue.predicates import generated_statement
 from onestop.catalogue.problems import CatalogueError, Problem
@@ -237,7 +237,7 @@ def load_steps(path: Path) -> Steps[Catalogue]:
     """``load_catalogue`` in steps of about one file each: a server reloading the catalogue runs them between
     requests (``engine/catalogue_store.py``), so no request waits for more than one step."""
     with _collector_paused():
-        files = find_files(path)
+        files = yield from find_files_steps(path)
         problems: list[Problem] = []
         loaded = yield from _load(files, problems)
         problems += yield from _check(loaded)
