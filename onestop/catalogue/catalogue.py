@@ -19,7 +19,7 @@ from onestop.catalogue.canonical import canonical_json
 from onestop.catalogue.departments import DataItem, Department, Provider
 from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
 from onestop.catalogue.fragments import Fragments
-from onestop.catalogue.loader import Files, find_files_steps, load_file
+from onestop.catalogue.loader import Files, find_files_steps, load_file, load_file_steps
 from onestop.catalogue.models import dump_data
 from onestop.catalogue.predicates import generated_statement
 from onestop.catalogue.problems import CatalogueError, Problem
@@ -158,7 +158,7 @@ def _load(files: Files, problems: list[Problem]) -> Steps[_Loaded]:
         yield
     fragments = Fragments(files.root)
     for path in files.services:
-        service, ssource, found = load_file(path, Service, fragments)
+        service, ssource, found = yield from load_file_steps(path, Service, fragments)
         problems += found
         if service and ssource:
             services.append((service, ssource))

@@ -249,12 +249,24 @@ def load_file(file: Path, model: type[M], fragments: Fragments | None = None,
     """Parse and validate one file; once the file validates, its source keeps the text but not the data.
 
     With ``fragments``, ``- include:`` items are resolved first (services only)."""
+    steps = load_file_steps(file, model, fragments)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast(tuple[M | None, Source | None, list[Problem]], done.value)
+
+
+def load_file_steps(file: Path, model: type[M], fragments: Fragments | None = None,
+                    ) -> Generator[None, None, tuple[M | None, Source | None, list[Problem]]]:
+    """``load_file`` in two steps, parsing then validating (see ``catalogue.load_steps``)."""
     source, problems = parse_file(file)
     if source is None:
         return None, None, problems
     if not isinstance(source.data, dict):
         message = f"the file should be a mapping of keys, not {_yaml_type(source.data)}"
         return None, source, [*problems, source.problem((), "WRONG_TYPE", message)]
+    yield
     if fragments is not None:
         source, included = fragments.compose(source)
         if included:
