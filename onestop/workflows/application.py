@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from onestop.workflows import interpreter as interp
     from onestop.workflows import provenance as prov
     from onestop.workflows.contracts import (
+        BRIEF_BEHAVIOUR,
         CITIZEN_ACTOR,
         DELIVERY_RETRY_DEFAULT,
         DEPARTMENT_STATUSES,
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         TIMELINE_MAX_ENTRIES,
         WITHDRAWABLE,
         WORKFLOW_NAME,
+        ActionResult,
         Activity,
         ApplicationInput,
         ApplicationView,
@@ -119,6 +121,10 @@ class ServiceApplicationWorkflow:
     @workflow.init
     def __init__(self, params: ApplicationInput) -> None:
         self._in = params
+        if params.service is None:
+            # The engine's payload converter puts a pinned snapshot back into the input before this runs; a worker
+            # that could not fails the task (not the workflow), and the task is retried.
+            raise RuntimeError(f"the pinned snapshot {params.service_ref!r} was not resolved")
         self._snapshot = params.service
         carried = params.carried
         self._status = carried.status if carried else Status.DRAFT
@@ -149,6 +155,9 @@ class ServiceApplicationWorkflow:
         # every patch before it, whose markers are then not recorded either.
         self._lean = params.behaviour >= LEAN_BEHAVIOUR
         self._strict = self._lean or workflow.patched("trustworthy-answers")
+        # Answers the citizen's step actions with an ActionResult; decided by the input, as above. Update results
+        # are not replayed, so this changes no command of any recorded history either way.
+        self._brief = params.behaviour >= BRIEF_BEHAVIOUR
         self._index_dirty = carried is None and not self._lean
         self._fault: interp.DefinitionFault | None = None
         if carried is None:
@@ -222,6 +231,23 @@ class ServiceApplicationWorkflow:
             assurance=self._snapshot.assurance,
             provenance=prov.provenance(self._snapshot, self._progress, self._in.citizen, self._today()),
             computed=self._computed(),
+        )
+
+    def _answer(self) -> ApplicationView | ActionResult:
+        """A citizen action's answer: brief while the application is a draft or just submitted (the engine renders
+        the rest from the pinned snapshot); the whole view otherwise, and for runs started before briefs."""
+        if not self._brief or self._status not in (Status.DRAFT, Status.SUBMITTED):
+            return self._view()
+        step = self._current() if self._status is Status.DRAFT else None
+        own = {spec.id for spec in fields_of(step)} if step is not None else set()
+        return ActionResult(
+            status=self._status,
+            current_step_id=step.id if step else None,
+            steps="".join(entry.state.value[0] for entry in self._outline(step)),
+            answers={k: v for k, v in self._progress.answers.items() if k in own},
+            prefilled={k: v for k, v in self._progress.prefilled.items() if k in own},
+            reference_number=self._reference,
+            exit_message=self._message(step) if isinstance(step, ExitSpec) else self._exit_message,
         )
 
     def _outline(self, current: StepSpec | None) -> list[StepOutline]:
@@ -399,9 +425,11 @@ class ServiceApplicationWorkflow:
             created_at=self._created_at,
         )
         # The next run is a new run: it takes the newest behaviour, as a patch would in a run with no history yet.
-        return ApplicationInput(self._in.application_id, self._snapshot, self._in.citizen_ref, self._in.citizen,
-                                self._in.created_at, carried, self._in.history_limit,
-                                self._in.delivery_retry_seconds, LEAN_BEHAVIOUR)
+        # A snapshot that came by reference goes on by reference.
+        return ApplicationInput(self._in.application_id, None if self._in.service_ref else self._snapshot,
+                                self._in.citizen_ref, self._in.citizen, self._in.created_at, carried,
+                                self._in.history_limit, self._in.delivery_retry_seconds, BRIEF_BEHAVIOUR,
+                                self._in.service_ref)
 
     def _submitted_at(self) -> datetime:
         # The first SUBMITTED entry, not the last change: a redelivery (or a status set meanwhile) must send the
@@ -475,8 +503,8 @@ class ServiceApplicationWorkflow:
     # ---- updates: every citizen action ----
 
     @workflow.update(name=Update.OPEN)
-    def open(self, action: OpenInput) -> ApplicationView:
-        return self._view()
+    def open(self, action: OpenInput) -> ApplicationView | ActionResult:
+        return self._answer()
 
     @open.validator
     def _validate_open(self, action: OpenInput) -> None:
@@ -484,9 +512,9 @@ class ServiceApplicationWorkflow:
             raise self._refuse_fault(self._fault)
 
     @workflow.update(name=Update.SUBMIT_STEP)
-    async def submit_step(self, action: StepAnswers) -> ApplicationView:
+    async def submit_step(self, action: StepAnswers) -> ApplicationView | ActionResult:
         if self._seen(action.client_mutation_id):
-            return self._view()
+            return self._answer()
         step = self._require_current(action.step_id, StepKind.FORM, StepKind.REVIEW, StepKind.SUBMIT)
         if isinstance(step, SubmitSpec):
             return await self._submit(step, action.client_mutation_id)
@@ -498,9 +526,9 @@ class ServiceApplicationWorkflow:
         self._progress.answers.update(answers)
         self._complete(step)
         self._touch()
-        return self._view()
+        return self._answer()
 
-    async def _submit(self, step: SubmitSpec, client_mutation_id: str | None) -> ApplicationView:
+    async def _submit(self, step: SubmitSpec, client_mutation_id: str | None) -> ApplicationView | ActionResult:
         # Histories recorded before this patch index the submission in a separate local activity afterwards.
         index_with_reference = self._lean or workflow.patched("submit-indexes-with-reference")
         entry = None
@@ -521,7 +549,7 @@ class ServiceApplicationWorkflow:
         self._updated_at = entry.updated_at if entry else workflow.now()
         self._set_status(Status.SUBMITTED, reindex=not index_with_reference)
         self._deliver_pending = True
-        return self._view()
+        return self._answer()
 
     @submit_step.validator
     def _validate_submit_step(self, action: StepAnswers) -> None:
@@ -554,9 +582,9 @@ class ServiceApplicationWorkflow:
                                    self._progress.prefilled))
 
     @workflow.update(name=Update.GRANT_CONSENT)
-    async def grant_consent(self, action: StepAction) -> ApplicationView:
+    async def grant_consent(self, action: StepAction) -> ApplicationView | ActionResult:
         if self._seen(action.client_mutation_id):
-            return self._view()
+            return self._answer()
         step = self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
         if isinstance(step, PrefillSpec):
             self._busy = True
@@ -593,7 +621,7 @@ class ServiceApplicationWorkflow:
             self._consents[step.id] = "granted"
         self._complete(step)
         self._touch()
-        return self._view()
+        return self._answer()
 
     async def _prefill(self, step: PrefillSpec) -> PrefillResult:
         request = PrefillRequest(
@@ -662,9 +690,9 @@ class ServiceApplicationWorkflow:
         return Progress([*self._progress.completed, step.id], self._progress.answers, self._progress.prefilled)
 
     @workflow.update(name=Update.DECLINE_CONSENT)
-    def decline_consent(self, action: StepAction) -> ApplicationView:
+    def decline_consent(self, action: StepAction) -> ApplicationView | ActionResult:
         if self._seen(action.client_mutation_id):
-            return self._view()
+            return self._answer()
         step = self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
         self._remember(action.client_mutation_id)
         self._consents[step.id] = "declined"
@@ -672,7 +700,7 @@ class ServiceApplicationWorkflow:
         if not (isinstance(step, ConsentSpec) and step.consent_required):
             self._complete(step)
         self._touch()
-        return self._view()
+        return self._answer()
 
     @decline_consent.validator
     def _validate_decline(self, action: StepAction) -> None:
@@ -697,15 +725,15 @@ class ServiceApplicationWorkflow:
         self._dry_run(self._completing(step))
 
     @workflow.update(name=Update.COMPLETE_STEP_UP)
-    def complete_step_up(self, proof: StepUpProof) -> ApplicationView:
+    def complete_step_up(self, proof: StepUpProof) -> ApplicationView | ActionResult:
         if self._seen(proof.client_mutation_id):
-            return self._view()
+            return self._answer()
         step = self._require_current(proof.step_id, StepKind.STEP_UP)
         self._remember(proof.client_mutation_id)
         self._step_up_assurance = proof.assurance
         self._complete(step)
         self._touch()
-        return self._view()
+        return self._answer()
 
     @complete_step_up.validator
     def _validate_step_up(self, proof: StepUpProof) -> None:
@@ -736,15 +764,15 @@ class ServiceApplicationWorkflow:
                                  "請為此申請的這個步驟進行人臉核實；核實結果不可重用。"))
 
     @workflow.update(name=Update.GO_BACK)
-    def go_back(self, action: StepAction) -> ApplicationView:
+    def go_back(self, action: StepAction) -> ApplicationView | ActionResult:
         if self._seen(action.client_mutation_id):
-            return self._view()
+            return self._answer()
         self._remember(action.client_mutation_id)
         result = interp.go_back(self._snapshot, self._progress, action.step_id)
         if isinstance(result, Progress):
             self._progress = result
         self._touch()
-        return self._view()
+        return self._answer()
 
     @go_back.validator
     def _validate_go_back(self, action: StepAction) -> None:
@@ -763,13 +791,13 @@ class ServiceApplicationWorkflow:
             self._dry_run(result)
 
     @workflow.update(name=Update.WITHDRAW)
-    def withdraw(self, action: Withdraw) -> ApplicationView:
+    def withdraw(self, action: Withdraw) -> ApplicationView | ActionResult:
         if self._seen(action.client_mutation_id):
-            return self._view()
+            return self._answer()
         self._remember(action.client_mutation_id)
         self._updated_at = workflow.now()
         self._close(Status.WITHDRAWN)
-        return self._view()
+        return self._answer()
 
     @withdraw.validator
     def _validate_withdraw(self, action: Withdraw) -> None:
@@ -807,14 +835,14 @@ class ServiceApplicationWorkflow:
                                  "此申請的進度記錄已滿，請聯絡平台團隊。"))
 
     @workflow.update(name=Update.RESPOND)
-    def respond_to_request(self, response: InfoResponse) -> ApplicationView:
+    def respond_to_request(self, response: InfoResponse) -> ApplicationView | ActionResult:
         # New handler only: histories recorded before it have no such update, so their commands are unchanged.
         if self._seen(response.client_mutation_id):
-            return self._view()
+            return self._answer()
         self._remember(response.client_mutation_id)
         self._updated_at = workflow.now()
         self._set_status(Status.IN_REVIEW, response.message.strip(), CITIZEN_ACTOR)
-        return self._view()
+        return self._answer()
 
     @respond_to_request.validator
     def _validate_respond(self, response: InfoResponse) -> None:

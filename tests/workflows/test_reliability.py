@@ -25,6 +25,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from onestop.engine.applications import pinned
 from onestop.engine.applications.delivery import inbox
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.crypto.codec import data_converter
@@ -150,7 +151,11 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "needs-info-reply": _record_needs_info_reply, "full-application-typed-steps": _record_full,
              "delivery-failed-redelivered": _record_redelivery,
              # Started with LEAN_BEHAVIOUR: no patch markers, no index write at the start, prefill as a local activity.
-             "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw}
+             "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw,
+             # Started with BRIEF_BEHAVIOUR: the snapshot by reference (kept in pinned/), brief action answers.
+             "full-application-brief": _record_full, "back-and-withdraw-brief": _record_back_and_withdraw}
+PINNED = HISTORIES / "pinned"
+"""The snapshots recorded histories name by reference, as ``pinned.dump`` wrote them (the store's rows)."""
 
 
 async def test_recorded_histories_replay_with_the_current_workflow_code(
@@ -167,6 +172,14 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
             await client.get_workflow_handle(app).result()
             history = await client.get_workflow_handle(app).fetch_history()
             (HISTORIES / f"{name}.json").write_text(history.to_json())
+        PINNED.mkdir(exist_ok=True)
+        for snapshot in (licence_service(), short):
+            ref, data = pinned.dump(snapshot)
+            (PINNED / f"{ref}.json").write_bytes(data)
+    for path in PINNED.glob("*.json"):  # as a worker finds them in its database
+        snapshot = pinned.load(path.stem, path.read_bytes())
+        assert snapshot is not None, f"{path} is not the snapshot its name is the digest of"
+        pinned.remember(path.stem, snapshot)
     files = sorted(HISTORIES.glob("*.json"))
     assert {path.stem for path in files} >= set(SCENARIOS), "record with ONESTOP_RECORD_HISTORIES=1"
     replayer = Replayer(workflows=[ServiceApplicationWorkflow], data_converter=data_converter(CODEC_KEY),
