@@ -34,7 +34,7 @@ from onestop.engine.data.providers import SqlRegistryProvider
 from onestop.engine.db import Database
 from onestop.engine.errors import Forbidden, InvalidInput
 from onestop.engine.identity.principal import Principal
-from onestop.engine.temporal import workflow_runner
+from onestop.engine.temporal import sandboxed_runner, workflow_runner
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.snapshot import PrefillSpec, ServiceSnapshot
 
@@ -182,10 +182,12 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
         pinned.remember(path.stem, snapshot)
     files = sorted(HISTORIES.glob("*.json"))
     assert {path.stem for path in files} >= set(SCENARIOS), "record with ONESTOP_RECORD_HISTORIES=1"
-    replayer = Replayer(workflows=[ServiceApplicationWorkflow], data_converter=data_converter(CODEC_KEY),
-                        workflow_runner=workflow_runner())
-    for path in files:
-        await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
+    # In the sandbox too: workers run without it, and here it still refuses a clock or I/O call in workflow code.
+    for runner in (workflow_runner(), sandboxed_runner()):
+        replayer = Replayer(workflows=[ServiceApplicationWorkflow], data_converter=data_converter(CODEC_KEY),
+                            workflow_runner=runner)
+        for path in files:
+            await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
 
 
 async def test_a_new_application_records_no_patch_no_index_at_start_and_prefill_as_a_marker(
