@@ -27,6 +27,7 @@ from temporalio.worker import Replayer, Worker
 
 from onestop.engine.applications import pinned
 from onestop.engine.applications.delivery import inbox
+from onestop.engine.applications.drafts import DraftStore
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.crypto.signing import Signer
@@ -36,6 +37,7 @@ from onestop.engine.errors import Forbidden, InvalidInput
 from onestop.engine.identity.principal import Principal
 from onestop.engine.temporal import sandboxed_runner, workflow_runner
 from onestop.workflows.application import ServiceApplicationWorkflow
+from onestop.workflows.interpreter import Applicant
 from onestop.workflows.snapshot import PrefillSpec, ServiceSnapshot
 
 from . import worker_process
@@ -144,6 +146,25 @@ async def _record_redelivery(apps: ApplicationService, client: Client) -> str:
     return app
 
 
+def _anonymous_service() -> ServiceSnapshot:
+    return replace(licence_service(), id="renew-licence-anon", eligibility_when=None)
+
+
+async def _record_anonymous_draft(apps: ApplicationService, client: Client) -> str:
+    # An anonymous start records a draft and no workflow; the first action starts it with the draft carried in.
+    drafting = ApplicationService(client, apps.task_queue, apps.database,
+                                  {"renew-licence-anon": _anonymous_service()}.get, LADDER,
+                                  drafts=DraftStore(apps.database, CIPHER, timedelta(days=1)))
+    anonymous = Applicant(assurance="basic", logged_in=False)
+    view = await drafting.start("anon-1", anonymous, "renew-licence-anon", fresh())
+    app = view.application_id
+    await drafting.decline_consent(app, "anon-1", "prefill")
+    await drafting.grant_consent(app, "anon-1", "terms")
+    await drafting.submit_step(app, "anon-1", "applicant", answers_applicant())
+    await drafting.withdraw(app, "anon-1")
+    return app
+
+
 # A scenario recorded again under a new name pins the payload shape of its time: "typed-steps" carries the
 # snapshot with one class per step kind; the older ones carry the flat step class with every key.
 SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back_and_withdraw,
@@ -152,8 +173,11 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "delivery-failed-redelivered": _record_redelivery,
              # Started with LEAN_BEHAVIOUR: no patch markers, no index write at the start, prefill as a local activity.
              "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw,
+             # Started by its first action from an anonymous draft: the first run carries the draft's state.
+             "anonymous-draft-first-action": _record_anonymous_draft,
              # Started with BRIEF_BEHAVIOUR: the snapshot by reference (kept in pinned/), brief action answers.
-             "full-application-brief": _record_full, "back-and-withdraw-brief": _record_back_and_withdraw}
+             "full-application-brief": _record_full, "back-and-withdraw-brief": _record_back_and_withdraw,
+             "anonymous-draft-first-action-brief": _record_anonymous_draft}
 PINNED = HISTORIES / "pinned"
 """The snapshots recorded histories name by reference, as ``pinned.dump`` wrote them (the store's rows)."""
 
@@ -173,7 +197,7 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
             history = await client.get_workflow_handle(app).fetch_history()
             (HISTORIES / f"{name}.json").write_text(history.to_json())
         PINNED.mkdir(exist_ok=True)
-        for snapshot in (licence_service(), short):
+        for snapshot in (licence_service(), short, _anonymous_service()):
             ref, data = pinned.dump(snapshot)
             (PINNED / f"{ref}.json").write_bytes(data)
     for path in PINNED.glob("*.json"):  # as a worker finds them in its database

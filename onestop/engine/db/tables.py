@@ -284,3 +284,20 @@ class CatalogueVersionRow(Base):
     version: Mapped[str] = mapped_column(String(64))
     announced_by: Mapped[str] = mapped_column(String(300))
     announced_at: Mapped[datetime]
+
+
+class AnonymousDraftRow(Base):
+    """An anonymous application nobody has answered yet: no workflow runs for it until its citizen first acts.
+
+    ``citizen_ref`` is the resume token's keyed reference (never the token); ``payload`` is ciphertext of what the
+    workflow will be started with. Deleted once the workflow runs, or ``expires_at`` by the sweep."""
+
+    __tablename__ = "anonymous_drafts"
+
+    application_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    citizen_ref: Mapped[str] = mapped_column(String(120))
+    service_id: Mapped[str] = mapped_column(String(120))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
