@@ -25,6 +25,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from onestop.engine.applications import pinned
 from onestop.engine.applications.delivery import inbox
 from onestop.engine.applications.drafts import DraftStore
 from onestop.engine.applications.service import ApplicationService
@@ -35,7 +36,7 @@ from onestop.engine.data.providers import SqlRegistryProvider
 from onestop.engine.db import Database
 from onestop.engine.errors import Forbidden, InvalidInput
 from onestop.engine.identity.principal import Principal
-from onestop.engine.temporal import workflow_runner
+from onestop.engine.temporal import sandboxed_runner, workflow_runner
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.interpreter import Applicant
 from onestop.workflows.snapshot import (
@@ -188,6 +189,10 @@ async def _record_file_fields(apps: ApplicationService, client: Client) -> str:
     return app
 
 
+def _anonymous_service() -> ServiceSnapshot:
+    return replace(licence_service(), id="renew-licence-anon", eligibility_when=None)
+
+
 async def _record_notices(apps: ApplicationService, client: Client) -> str:
     from .test_notices import noticed_service
 
@@ -255,8 +260,7 @@ async def _no_booking(apps: ApplicationService, app: str) -> bool:
 async def _record_anonymous_draft(apps: ApplicationService, client: Client) -> str:
     # An anonymous start records a draft and no workflow; the first action starts it with the draft carried in.
     drafting = ApplicationService(client, apps.task_queue, apps.database,
-                                  {"renew-licence-anon": replace(licence_service(), id="renew-licence-anon",
-                                                                 eligibility_when=None)}.get, LADDER,
+                                  {"renew-licence-anon": _anonymous_service()}.get, LADDER,
                                   drafts=DraftStore(apps.database, CIPHER, timedelta(days=1)))
     anonymous = Applicant(assurance="basic", logged_in=False)
     view = await drafting.start("anon-1", anonymous, "renew-licence-anon", fresh())
@@ -284,7 +288,12 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              # Started by its first action from an anonymous draft: the first run carries the draft's state.
              "anonymous-draft-first-action": _record_anonymous_draft,
              # File fields: document ids as answers.
-             "file-fields": _record_file_fields}
+             "file-fields": _record_file_fields,
+             # Started with BRIEF_BEHAVIOUR: the snapshot by reference (kept in pinned/), brief action answers.
+             "full-application-brief": _record_full, "back-and-withdraw-brief": _record_back_and_withdraw,
+             "anonymous-draft-first-action-brief": _record_anonymous_draft}
+PINNED = HISTORIES / "pinned"
+"""The snapshots recorded histories name by reference, as ``pinned.dump`` wrote them (the store's rows)."""
 
 
 async def test_recorded_histories_replay_with_the_current_workflow_code(
@@ -303,12 +312,22 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
             await client.get_workflow_handle(app).result()
             history = await client.get_workflow_handle(app).fetch_history()
             (HISTORIES / f"{name}.json").write_text(history.to_json())
+        PINNED.mkdir(exist_ok=True)
+        for snapshot in (licence_service(), short, _anonymous_service()):
+            ref, data = pinned.dump(snapshot)
+            (PINNED / f"{ref}.json").write_bytes(data)
+    for path in PINNED.glob("*.json"):  # as a worker finds them in its database
+        snapshot = pinned.load(path.stem, path.read_bytes())
+        assert snapshot is not None, f"{path} is not the snapshot its name is the digest of"
+        pinned.remember(path.stem, snapshot)
     files = sorted(HISTORIES.glob("*.json"))
     assert {path.stem for path in files} >= set(SCENARIOS), "record with ONESTOP_RECORD_HISTORIES=1"
-    replayer = Replayer(workflows=[ServiceApplicationWorkflow], data_converter=data_converter(CODEC_KEY),
-                        workflow_runner=workflow_runner())
-    for path in files:
-        await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
+    # In the sandbox too: workers run without it, and here it still refuses a clock or I/O call in workflow code.
+    for runner in (workflow_runner(), sandboxed_runner()):
+        replayer = Replayer(workflows=[ServiceApplicationWorkflow], data_converter=data_converter(CODEC_KEY),
+                            workflow_runner=runner)
+        for path in files:
+            await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
 
 
 async def test_a_new_application_records_no_patch_no_index_at_start_and_prefill_as_a_marker(

@@ -316,11 +316,12 @@ class Application(Node):
     _loading: strawberry.Private[asyncio.Task[ApplicationView] | None] = None
 
     @classmethod
-    def of(cls, view: ApplicationView) -> Application:
-        return cls(summary=view)
+    def of(cls, view: ApplicationView, load: Callable[[], Awaitable[ApplicationView]] | None = None) -> Application:
+        """``load`` fetches the whole view for the fields a partial one (an action's brief answer) leaves out."""
+        return cls(summary=view, load=load)
 
     async def view(self) -> ApplicationView:
-        if isinstance(self.summary, ApplicationView):
+        if isinstance(self.summary, ApplicationView) and not self.summary.partial:
             return self.summary
         if self._loading is None:
             assert self.load is not None, "an Application from a summary needs a loader"
@@ -348,6 +349,10 @@ class Application(Node):
     def reference_number(self) -> str | None:
         return self.summary.reference_number
 
+    async def screen(self) -> ApplicationView:
+        """The view for what an action's answer holds whole (even partial): step, outline, status, version."""
+        return self.summary if isinstance(self.summary, ApplicationView) else await self.view()
+
     @field(description="The emails and SMS sent to the applicant about it, oldest first (its owner only; empty "
                        "for staff and anonymous applicants).")
     async def notices(self, info: Info_) -> list[NoticeType]:
@@ -363,11 +368,11 @@ class Application(Node):
 
     @field(description="The service version this application started with and keeps.")
     async def definition_version(self) -> int:
-        return (await self.view()).service_version
+        return (await self.screen()).service_version
 
     @field()
     async def definition_hash(self) -> str:
-        return (await self.view()).content_hash
+        return (await self.screen()).content_hash
 
     @field()
     def department(self) -> str:
@@ -375,7 +380,7 @@ class Application(Node):
 
     @field()
     async def current_step(self) -> CurrentStep | None:
-        view = await self.view()
+        view = await self.screen()
         spec = view.current_step
         return None if spec is None else CurrentStep(spec=spec, view=view)
 
@@ -388,7 +393,7 @@ class Application(Node):
     @field()
     async def steps(self, info: Info_) -> list[ApplicationStep]:
         return [ApplicationStep(id=s.id, type=s.type, title=localized(s.title, info.context.lang) or s.id,
-                                state=s.state) for s in (await self.view()).outline]
+                                state=s.state) for s in (await self.screen()).outline]
 
     @field(description="Answers so far, by field id.")
     async def answers(self) -> JSON:
@@ -418,19 +423,24 @@ class Application(Node):
 
     @field(description="Why the application ended as not eligible.")
     async def exit_message(self, info: Info_) -> str | None:
-        return localized((await self.view()).exit_message, info.context.lang)
+        return localized((await self.screen()).exit_message, info.context.lang)
 
     @field()
     async def delivered(self) -> bool:
         return (await self.view()).delivered
 
     @field()
-    def created_at(self) -> datetime:
-        return self.summary.created_at
+    async def created_at(self) -> datetime:
+        return (await self._dated()).created_at
 
     @field()
-    def updated_at(self) -> datetime:
-        return self.summary.updated_at
+    async def updated_at(self) -> datetime:
+        return (await self._dated()).updated_at
+
+    async def _dated(self) -> IndexEntry | ApplicationView:
+        # A partial view's times are placeholders.
+        partial = isinstance(self.summary, ApplicationView) and self.summary.partial
+        return await self.view() if partial else self.summary
 
 
 def _author(actor: str | None) -> TimelineAuthor:
