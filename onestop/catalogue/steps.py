@@ -11,6 +11,7 @@ from pydantic import WithJsonSchema, model_validator
 
 from onestop.catalogue.departments import HttpUrl
 from onestop.catalogue.expressions import Expression
+from onestop.catalogue.fees import AmountExpression
 from onestop.catalogue.fields import Field, GroupField
 from onestop.catalogue.models import DataRef, DefinitionModel, Duration, Slug
 from onestop.catalogue.predicates import Predicate
@@ -27,6 +28,7 @@ class StepKind(StrEnum):
     REVIEW = "review"
     SUBMIT = "submit"
     EXIT = "exit"
+    PAYMENT = "payment"
 
 
 StepId = Annotated[str, Key(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]
@@ -125,7 +127,16 @@ class ExitStep(StepBase):
     message: LocalizedText
 
 
+class PaymentStep(StepBase):
+    type: Literal["payment"]
+    description: LocalizedText = Key(description="what the citizen pays for; on the payment page and the receipt")
+    amount: AmountExpression
+    currency: Literal["HKD"] = "HKD"
+    refundable: bool = Key(default=True, description="refund the fee when the application is withdrawn or "
+                           "rejected after payment (it is always refunded when it cannot be delivered)")
+
+
 Step = Annotated[
-    FormStep | PrefillStep | ConsentStep | StepUpStep | ReviewStep | SubmitStep | ExitStep,
+    FormStep | PrefillStep | ConsentStep | StepUpStep | ReviewStep | SubmitStep | ExitStep | PaymentStep,
     Key(discriminator="type"),
 ]

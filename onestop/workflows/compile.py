@@ -19,6 +19,7 @@ from onestop.catalogue import (
     MultiChoiceField,
     NumberField,
     Option,
+    PaymentStep,
     PrefillStep,
     ReviewStep,
     Service,
@@ -36,6 +37,7 @@ from onestop.workflows.snapshot import (
     FieldSpec,
     FormSpec,
     OptionSpec,
+    PaymentSpec,
     PredicateSpec,
     PrefillSpec,
     ReviewSpec,
@@ -125,6 +127,9 @@ def _step(step: Step) -> StepSpec:
                               endpoint=step.endpoint)
         case ExitStep():
             return ExitSpec(id=step.id, title=title, when=when, message=_text(step.message))
+        case PaymentStep():
+            return PaymentSpec(id=step.id, title=title, when=when, description=_text(step.description),
+                               amount=step.amount.source, currency=step.currency, refundable=step.refundable)
 
 
 def snapshot_from_service(
@@ -144,4 +149,5 @@ def snapshot_from_service(
         draft_expiry_seconds=_seconds(service.draft_expiry) or _DRAFT_EXPIRY_SECONDS,
         submission_url=submission_url,
         computed=[ComputedSpec(name, expression.source, step) for name, expression, step in computations(service)],
+        fees={name: fee.amount for name, fee in (service.fees or {}).items()},
     )

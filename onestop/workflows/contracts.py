@@ -15,6 +15,7 @@ from temporalio.common import SearchAttributeKey
 
 from onestop.catalogue import StepKind
 from onestop.workflows.interpreter import Applicant, Prefilled
+from onestop.workflows.payments import PaymentAttempt
 from onestop.workflows.provenance import FieldProvenance
 from onestop.workflows.snapshot import PredicateSpec, ServiceSnapshot, StepSpec, Text
 
@@ -54,6 +55,7 @@ class Update:
     WITHDRAW = "withdraw"
     RESPOND = "respondToRequest"
     REDELIVER = "redeliver"
+    BEGIN_PAYMENT = "beginPayment"
 
 
 # Visibility: the engine sets all four when it starts an application (and registers them with the server);
@@ -103,6 +105,7 @@ class Carried:
     delivered: bool
     mutations: list[str]
     created_at: datetime
+    payments: list[PaymentAttempt] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,8 @@ class ApplicationInput:
     # it (0) take the paths their patch markers recorded. 1: no index write at start, prefill as a local activity,
     # and every patch before it in force.
     behaviour: int = 0
+    # How long a hosted payment page waits for the citizen before the attempt times out (0: the default).
+    payment_timeout_seconds: float = 0.0
 
 
 LEAN_BEHAVIOUR = 1
@@ -266,6 +271,9 @@ class ApplicationView:
     provenance: list[FieldProvenance] = field(default_factory=list)
     # The service's computed values over the answers so far (those computable yet), by name.
     computed: dict[str, Any] = field(default_factory=dict)
+    # Every payment attempt, newest last; and what the current payment step charges, in cents.
+    payments: list[PaymentAttempt] = field(default_factory=list)
+    amount_due_cents: int | None = None
 
 
 # Activities
@@ -348,6 +356,8 @@ class Submission:
     provenance: list[dict[str, Any]] = field(default_factory=list)
     # The computed values the citizen saw, so the department sees them too.
     computed: dict[str, Any] = field(default_factory=dict)
+    # The fees paid (payment id, amount, reference), signed with the rest.
+    payments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,17 @@ class ExitSpec(_Step):
     message: Text
 
 
-StepSpec = FormSpec | PrefillSpec | ConsentSpec | StepUpSpec | ReviewSpec | SubmitSpec | ExitSpec
+@dataclass(frozen=True, kw_only=True)
+class PaymentSpec(_Step):
+    type: Literal["payment"] = "payment"
+    description: Text
+    # A CEL expression in HK dollars over answers, computed values and ``fees`` (a number is a constant).
+    amount: str
+    currency: str = "HKD"
+    refundable: bool = True
+
+
+StepSpec = FormSpec | PrefillSpec | ConsentSpec | StepUpSpec | ReviewSpec | SubmitSpec | ExitSpec | PaymentSpec
 
 
 def fields_of(step: StepSpec) -> list[FieldSpec]:
@@ -165,6 +175,8 @@ class ServiceSnapshot:
     submission_url: str | None = None
     # In evaluation order: each after the values it reads.
     computed: list[ComputedSpec] = field(default_factory=list)
+    # The fee table in HK dollars by name; payment amounts read it as ``fees``.
+    fees: dict[str, float] = field(default_factory=dict)
 
     def step(self, step_id: str) -> StepSpec | None:
         return next((s for s in self.steps if s.id == step_id), None)
