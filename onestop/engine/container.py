@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import text
+from starlette.types import ASGIApp
 from temporalio.client import Client
 
 from onestop.config import Settings
@@ -27,6 +29,7 @@ from onestop.engine.db import Database
 from onestop.engine.feeds import FeedService
 from onestop.engine.identity.provider import EmbeddedIdentityProvider
 from onestop.engine.identity.tokens import TokenVerifier
+from onestop.engine.payments import HttpAcquirer, PaymentRecords, PaymentService
 from onestop.engine.security import SecurityServices
 from onestop.engine.temporal import connect_for
 
@@ -53,6 +56,9 @@ class Engine:
     applications: ApplicationService | None
     # The development identity provider served at /dev-idp; None in production.
     identity_provider: EmbeddedIdentityProvider | None
+    # Fees: the provider's webhook into the workflows, payment records; the simulator app at /dev-pay in development.
+    payments: PaymentService
+    payment_simulator: ASGIApp | None
     _closers: list[Closer] = field(default_factory=list, repr=False)
 
     async def readiness(self) -> dict[str, str]:
@@ -130,16 +136,57 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
 
     if temporal is None and settings.temporal_address is not None:
         temporal = await connect_for(settings)
+    payments, payment_simulator = _payments(settings, database, temporal, closers)
     applications = None
     if temporal is not None:
         applications = ApplicationService(temporal, settings.temporal_task_queue, database,
                                           # Read at each check, so a reloaded ladder applies at once.
                                           CatalogueSnapshots(catalogue), lambda: catalogue.catalogue.assurance,
-                                          delivery_retry=timedelta(hours=settings.delivery_retry_hours))
+                                          delivery_retry=timedelta(hours=settings.delivery_retry_hours),
+                                          payment_timeout=timedelta(seconds=settings.payment_timeout_seconds))
         applications.events, applications.alerts = security.events, security.alerts
     return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
                   tokens=tokens, database=database, data=data, applicants=applicants, security=security,
-                  applications=applications, identity_provider=identity_provider, _closers=closers)
+                  applications=applications, identity_provider=identity_provider, payments=payments,
+                  payment_simulator=payment_simulator, _closers=closers)
+
+
+def _payments(settings: Settings, database: Database, temporal: Client | None,
+              closers: list[Closer]) -> tuple[PaymentService, ASGIApp | None]:
+    """The payment provider the settings name; in development without one, the simulator at /dev-pay."""
+    records = PaymentRecords(database)
+    timeout = settings.payment_timeout_seconds
+    if settings.payment_provider_url:
+        if settings.payment_api_key is None or settings.payment_webhook_secret is None:
+            raise ValueError("ONESTOP_PAYMENT_PROVIDER_URL needs ONESTOP_PAYMENT_API_KEY and "
+                             "ONESTOP_PAYMENT_WEBHOOK_SECRET")
+        http = httpx.AsyncClient(timeout=15)
+        closers.append(http.aclose)
+        provider = HttpAcquirer(http, settings.payment_provider_url, settings.payment_api_key.get_secret_value())
+        secret = settings.payment_webhook_secret.get_secret_value().encode()
+        return PaymentService(records, secret, client=temporal, provider=provider, timeout_seconds=timeout), None
+    if not settings.development:
+        # No acquirer: payment steps answer PAYMENT_UNAVAILABLE, and every webhook is refused (no secret).
+        return PaymentService(records, b"", client=temporal, timeout_seconds=timeout), None
+    from onestop.engine.dev.payments import PaymentSimulator
+
+    secret = (settings.payment_webhook_secret.get_secret_value().encode() if settings.payment_webhook_secret
+              else settings.key_bytes("payment_webhook_secret"))
+    api_key = settings.payment_api_key.get_secret_value() if settings.payment_api_key else "dev-pay-key"
+    simulator = PaymentSimulator(api_key=api_key, webhook_secret=secret,
+                                 public_base=f"{settings.base_url.rstrip('/')}/dev-pay")
+    # The simulator runs in this process; the engine calls it through its REST API all the same.
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator.app), base_url="http://dev-pay", timeout=15)
+    closers.append(http.aclose)
+    provider = HttpAcquirer(http, "http://dev-pay/api", api_key)
+    service = PaymentService(records, secret, client=temporal, provider=provider, timeout_seconds=timeout)
+
+    async def deliver(body: bytes, headers: dict[str, str]) -> int:
+        status, _ = await service.receive(body, headers)
+        return status
+
+    simulator.send = deliver
+    return service, simulator.app
 
 
 def _development_identity_provider(settings: Settings, store: CatalogueStore) -> EmbeddedIdentityProvider | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -82,10 +82,22 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
         routes.append(Mount(graphiql.PREFIX, app=graphiql.Assets()))
     if settings.development and engine.identity_provider is not None:
         routes.append(Mount("/dev-idp", app=engine.identity_provider.app))
+    routes.append(Route("/payments/webhook", _payment_webhook(engine), methods=["POST"]))
+    if settings.development and engine.payment_simulator is not None:
+        routes.append(Mount("/dev-pay", app=engine.payment_simulator))
     if web is not None:
         routes.append(Mount("/", app=web))
     return Starlette(routes=routes, middleware=[*observability_middleware(routes),
                                                 *_middleware(settings, engine, rates)])
+
+
+def _payment_webhook(engine: Engine) -> Callable[[Request], Awaitable[Response]]:
+    async def receive(request: Request) -> Response:
+        # The payment provider's signed notification (HMAC over the exact body); 2xx stops its resending.
+        status, word = await engine.payments.receive(await request.body(), request.headers)
+        return JSONResponse({"result": word}, status_code=status)
+
+    return receive
 
 
 def _middleware(settings: Settings, engine: Engine, rates: RateLimits) -> list[Middleware]:

@@ -25,6 +25,7 @@ from onestop.engine.data.consent import Consent, ConsentService
 from onestop.engine.data.gateway import DataGateway, FetchResult
 from onestop.engine.db import Database
 from onestop.engine.errors import EngineError
+from onestop.engine.payments import PaymentActivities
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.contracts import (
     Activity,
@@ -56,6 +57,8 @@ class ApplicationActivities:
     http_delivery: bool = True
     consent_port: GrantConsent | None = None
     events: EventSink = NO_EVENTS
+    # The fee activities (a payment step's hosted page, receipt, refund); None where no payments are wired.
+    payments: PaymentActivities | None = None
 
     @activity.defn(name=Activity.PREFILL)
     async def prefill(self, request: PrefillRequest) -> PrefillResult:
@@ -96,7 +99,7 @@ class ApplicationActivities:
             consents=[c for c in submission.consents.values() if c not in ("granted", "declined")],
             assurance=submission.assurance, auth_time=None, submitted_at=submission.submitted_at,
             reference_number=submission.reference_number, provenance=submission.provenance,
-            computed=submission.computed,
+            computed=submission.computed, payments=submission.payments,
         )
         # The SQL inbox always receives it (the embedded default); an HTTP endpoint too when delivery over
         # HTTP is enabled (production). Both are keyed on the application id, so retries never duplicate.
@@ -128,8 +131,9 @@ class ApplicationActivities:
         await index.record(self.database, entry)
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
+        fees = self.payments.all() if self.payments is not None else []
         return [self.prefill, self.grant_consent, self.allocate_reference, self.deliver_submission,
-                self.index_application]
+                self.index_application, *fees]
 
 
 T = TypeVar("T")
@@ -231,4 +235,6 @@ def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivi
                                  prefill_port=gateway_prefill(engine.data.gateway, engine.catalogue), http=http,
                                  cipher=engine.data.cipher, http_delivery=not engine.settings.development,
                                  consent_port=consent_grants(engine.data.consents, engine.catalogue),
-                                 events=engine.security.events)
+                                 events=engine.security.events,
+                                 payments=PaymentActivities(engine.payments.provider, engine.payments.records,
+                                                            engine.data.signer))
