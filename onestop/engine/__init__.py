@@ -29,6 +29,7 @@ from onestop.engine.metrics import (
     bounded_label,
     metrics_exposition,
 )
+from onestop.engine.payments import PaymentRecord
 from onestop.engine.security import (
     NO_EVENTS,
     OPERATOR_ROLE,
@@ -47,12 +48,14 @@ from onestop.engine.security import (
 )
 from onestop.engine.tracing import provider as tracer_provider
 from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, IndexEntry, Status, StepState, TimelineEntry
+from onestop.workflows.payments import PaymentAttempt, PaymentStatus, dollars
 from onestop.workflows.provenance import FieldProvenance, editable
 from onestop.workflows.snapshot import (
     ConsentSpec,
     ExitSpec,
     FieldSpec,
     FormSpec,
+    PaymentSpec,
     PredicateSpec,
     PrefillSpec,
     ReviewSpec,
@@ -107,6 +110,10 @@ __all__ = [
     "InvalidInput",
     "Limits",
     "NotFound",
+    "PaymentAttempt",
+    "PaymentRecord",
+    "PaymentSpec",
+    "PaymentStatus",
     "PredicateSpec",
     "PrefillSpec",
     "Principal",
@@ -128,6 +135,7 @@ __all__ = [
     "build_engine",
     "build_limits",
     "challenge_header",
+    "dollars",
     "editable",
     "fields_of",
     "metrics_exposition",

@@ -1016,7 +1016,7 @@ class ServiceApplicationWorkflow:
         attempt.receipt_id = receipt.receipt_id
         self._timeline.append(TimelineEntry(
             workflow.now(), self._status,
-            f"Payment of {pay.dollars(attempt.amount_cents)} received (payment {attempt.payment_id})", "payment"))
+            f"Payment of {pay.dollars(attempt.amount_cents)} received (payment {attempt.payment_id})"))
         step = self._current()
         if isinstance(step, PaymentSpec) and step.id == attempt.step_id:
             self._complete(step)
@@ -1081,11 +1081,11 @@ class ServiceApplicationWorkflow:
             self._timeline.append(TimelineEntry(
                 workflow.now(), self._status,
                 f"Refund of {pay.dollars(attempt.amount_cents)} failed (payment {payment_id}); staff will "
-                "follow up", "payment"))
+                "follow up"))
             return
         self._refunds.pop(payment_id, None)
         attempt.refund_id = result.refund_id
         self._mark(attempt, PaymentStatus.REFUNDED)
         self._timeline.append(TimelineEntry(
             workflow.now(), self._status,
-            f"Fee of {pay.dollars(attempt.amount_cents)} refunded: {reason} (payment {payment_id})", "payment"))
+            f"Fee of {pay.dollars(attempt.amount_cents)} refunded: {reason} (payment {payment_id})"))
