@@ -152,6 +152,7 @@ class ServiceApplicationWorkflow:
         self._payments: list[PaymentAttempt] = list(carried.payments) if carried else []
         self._outcomes: list[PaymentOutcome] = []
         self._refunds: dict[str, str] = {}
+        self._waiting_on: PaymentAttempt | None = None  # the open payment the main loop's current wait knows of
         # Typed numbers, definition faults instead of "false", entry scope, blank text refused, exits that can be
         # left by going back. Decided once per run, at its first task: a run recorded before this reads answers
         # and expressions as it did then, for its whole life.
@@ -379,16 +380,20 @@ class ServiceApplicationWorkflow:
             if pending is not None:
                 left = max(pending.deadline - workflow.now(), timedelta(0))
                 timeout = left if timeout is None else min(timeout, left)
+            self._waiting_on = pending
+
+            def ready() -> bool:
+                return (self._index_dirty
+                        or self._deliver_pending
+                        or self._status in TERMINAL
+                        or self._history_full()
+                        or bool(self._outcomes)
+                        or bool(self._refunds)
+                        # A payment page opened (or closed) since: wait again, with its deadline.
+                        or self._pending_payment() is not self._waiting_on)
+
             try:
-                await workflow.wait_condition(
-                    lambda: self._index_dirty
-                    or self._deliver_pending
-                    or self._status in TERMINAL
-                    or self._history_full()
-                    or bool(self._outcomes)
-                    or bool(self._refunds),
-                    timeout=timeout,
-                )
+                await workflow.wait_condition(ready, timeout=timeout)
             except TimeoutError:
                 pending = self._pending_payment()
                 if pending is not None and workflow.now() >= pending.deadline:
