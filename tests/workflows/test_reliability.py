@@ -38,7 +38,7 @@ from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.snapshot import PrefillSpec, ServiceSnapshot
 
 from . import worker_process
-from .conftest import CIPHER, CITIZEN, CODEC_KEY, answers_applicant, licence_service
+from .conftest import CIPHER, CITIZEN, CODEC_KEY, answers_applicant, fee_service, licence_service
 from .test_application import ADULT, LADDER, face, fresh, through_details
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -143,6 +143,50 @@ async def _record_redelivery(apps: ApplicationService, client: Client) -> str:
     return app
 
 
+async def _to_fee(apps: ApplicationService) -> str:
+    view = await apps.start("citizen-1", ADULT, "licence-fee", fresh())
+    await apps.submit_step(view.application_id, "citizen-1", "licence", {"period": "10"})
+    return view.application_id
+
+
+async def _pay(apps: ApplicationService, client: Client, app: str, result: str) -> str:
+    from onestop.workflows.payments import SIGNAL_PAYMENT_RESULT, PaymentOutcome, ProviderResult
+
+    view = await apps.begin_payment(app, "citizen-1", "fee", "https://onestop.example/back", fresh())
+    payment = view.payments[-1]
+    outcome = PaymentOutcome(payment.payment_id, ProviderResult(result), f"evt-{payment.payment_id}", "fps",
+                             "FPS-1" if result == "succeeded" else None)
+    handle = client.get_workflow_handle(app)
+    await handle.signal(SIGNAL_PAYMENT_RESULT, outcome)
+    await handle.signal(SIGNAL_PAYMENT_RESULT, outcome)  # the provider's duplicate: changes nothing
+    await until(lambda: _payment_is(apps, app, payment.payment_id, "PAID" if result == "succeeded" else "FAILED"))
+    return payment.payment_id
+
+
+async def _payment_is(apps: ApplicationService, app: str, payment_id: str, status: str) -> bool:
+    view = await apps.get(app, "citizen-1")
+    return any(p.payment_id == payment_id and p.status == status and (status != "PAID" or p.receipt_id)
+               for p in view.payments)
+
+
+async def _record_paid(apps: ApplicationService, client: Client) -> str:
+    app = await _to_fee(apps)
+    await _pay(apps, client, app, "succeeded")
+    await apps.submit_step(app, "citizen-1", "send", {})
+    await until(lambda: _delivered(apps, app))
+    await client.get_workflow_handle(app).signal("departmentStatus", _approved())
+    return app
+
+
+async def _record_paid_then_withdrawn(apps: ApplicationService, client: Client) -> str:
+    app = await _to_fee(apps)
+    await _pay(apps, client, app, "failed")
+    paid = await _pay(apps, client, app, "succeeded")
+    await apps.withdraw(app, "citizen-1")
+    await until(lambda: _payment_is(apps, app, paid, "REFUNDED"))
+    return app
+
+
 # A scenario recorded again under a new name pins the payload shape of its time: "typed-steps" carries the
 # snapshot with one class per step kind; the older ones carry the flat step class with every key.
 SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back_and_withdraw,
@@ -150,7 +194,10 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "needs-info-reply": _record_needs_info_reply, "full-application-typed-steps": _record_full,
              "delivery-failed-redelivered": _record_redelivery,
              # Started with LEAN_BEHAVIOUR: no patch markers, no index write at the start, prefill as a local activity.
-             "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw}
+             "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw,
+             # A payment step: paid (a duplicate webhook ignored), delivered, approved; declined then paid, then
+             # withdrawn and refunded.
+             "payment-paid-lean": _record_paid, "payment-refunded-lean": _record_paid_then_withdrawn}
 
 
 async def test_recorded_histories_replay_with_the_current_workflow_code(
@@ -159,7 +206,7 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
     if os.environ.get("ONESTOP_RECORD_HISTORIES"):
         # Recorded histories are never overwritten: they stand for applications already running in production.
         short = replace(licence_service(draft_expiry_seconds=2), id="renew-licence-short")
-        apps = apps_for(client, task_queue, database, licence_service(), short)
+        apps = apps_for(client, task_queue, database, licence_service(), short, fee_service())
         for name, scenario in SCENARIOS.items():
             if (HISTORIES / f"{name}.json").exists():
                 continue
