@@ -364,6 +364,202 @@ class ServiceApplicationWorkflow:
             self._in.citizen, self._today(), strict=self._strict,
         )
 
+    # ---- fees: new handlers and paths, reached only by snapshots with a payment step ----
+
+    def _pending_payment(self) -> PaymentAttempt | None:
+        return next((p for p in self._payments if p.status is PaymentStatus.PENDING), None)
+
+    def _payment_timeout(self) -> timedelta:
+        seconds = self._in.payment_timeout_seconds
+        return timedelta(seconds=seconds) if seconds > 0 else pay.PAYMENT_TIMEOUT_DEFAULT
+
+    def _require_unpaid_after(self, step_id: str) -> None:
+        """Going back must not reopen a payment step: the fee is paid (or being paid) for the answers as they are."""
+        ids = [s.id for s in self._snapshot.steps]
+        if step_id not in ids or not self._payments:
+            return
+        target = ids.index(step_id)
+        for attempt in self._payments:
+            if attempt.status in (PaymentStatus.PAID, PaymentStatus.PENDING) and attempt.step_id in ids \
+                    and ids.index(attempt.step_id) >= target:
+                if attempt.status is PaymentStatus.PAID:
+                    raise _refuse(_error(
+                        "stepId", "PAYMENT_MADE",
+                        "You have paid the fee, so the answers it was charged for can no longer change; withdraw "
+                        "the application instead (a refundable fee is refunded).",
+                        "你已繳費，計算費用所依據的答案不能再更改；如需更改，請撤回申請（可退還的費用會退還）。"))
+                raise _refuse(_error("stepId", "PAYMENT_IN_PROGRESS",
+                                     "A payment is in progress: finish or cancel it on the payment page first.",
+                                     "付款正在進行中：請先在付款頁面完成或取消付款。"))
+
+    @workflow.update(name=Update.BEGIN_PAYMENT)
+    async def begin_payment(self, action: BeginPayment) -> ApplicationView:
+        if self._seen(action.client_mutation_id):
+            return self._view()
+        step = self._require_current(action.step_id, StepKind.PAYMENT)
+        assert isinstance(step, PaymentSpec), "_require_current checked the kind"
+        if self._pending_payment() is not None:
+            # One open payment page per application: asking again shows the same page, never a second charge.
+            self._remember(action.client_mutation_id)
+            return self._view()
+        amount = pay.amount_cents(self._snapshot, step, self._progress.answers, self._in.citizen, self._today())
+        attempt = 1 + sum(1 for p in self._payments if p.step_id == step.id)
+        request = pay.CreatePayment(
+            application_id=self._in.application_id, step_id=step.id, attempt=attempt, amount_cents=amount,
+            currency=step.currency, description=step.description, return_url=action.return_url,
+            idempotency_key=f"{self._in.application_id}:{step.id}:{attempt}",
+        )
+        self._busy = True
+        try:
+            hosted = await workflow.execute_activity(
+                pay.PaymentActivity.CREATE, request, start_to_close_timeout=_SHORT, retry_policy=_PAYMENT_RETRY,
+                result_type=pay.HostedPayment,
+            )
+        except ActivityError as exc:
+            raise _refuse(_error("stepId", "PAYMENT_UNAVAILABLE",
+                                 "The payment service cannot be reached just now; nothing was charged. Try again.",
+                                 "暫時未能連接付款服務；未有收取任何款項。請再試。")) from exc
+        finally:
+            self._busy = False
+        now = workflow.now()
+        self._payments.append(PaymentAttempt(
+            payment_id=hosted.payment_id, step_id=step.id, attempt=attempt, amount_cents=amount,
+            currency=step.currency, status=PaymentStatus.PENDING, url=hosted.url, started_at=now,
+            deadline=now + self._payment_timeout(), refundable=step.refundable,
+        ))
+        self._remember(action.client_mutation_id)
+        self._updated_at = now
+        return self._view()
+
+    @begin_payment.validator
+    def _validate_begin_payment(self, action: BeginPayment) -> None:
+        self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
+        if self._seen(action.client_mutation_id):
+            return
+        self._require_idle()
+        step = self._require_current(action.step_id, StepKind.PAYMENT)
+        assert isinstance(step, PaymentSpec), "_require_current checked the kind"
+        try:
+            pay.amount_cents(self._snapshot, step, self._progress.answers, self._in.citizen, self._today())
+        except interp.DefinitionFault as fault:
+            raise self._refuse_fault(fault) from fault
+        except pay.AmountFault as fault:
+            raise self._refuse_fault(interp.DefinitionFault(step.amount, str(fault))) from fault
+
+    @workflow.signal(name=pay.SIGNAL_PAYMENT_RESULT)
+    def payment_result(self, outcome: PaymentOutcome) -> None:
+        # Applied by the main loop (which may run activities); a duplicate or late one changes nothing there.
+        self._outcomes.append(outcome)
+
+    async def _settle(self, outcome: PaymentOutcome) -> None:
+        attempt = next((p for p in self._payments if p.payment_id == outcome.payment_id), None)
+        status = pay.SETTLED.get(outcome.result)
+        if attempt is None or status is None:
+            return
+        if attempt.status is not PaymentStatus.PENDING:
+            if status is PaymentStatus.PAID and attempt.status in (
+                    PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.TIMED_OUT):
+                # Money taken on an attempt already closed (the provider answered the cancel wrongly, or late):
+                # it is not the application's fee, so it goes back.
+                self._mark(attempt, PaymentStatus.PAID, outcome)
+                self._refunds[attempt.payment_id] = "the payment arrived after its payment page had closed"
+            return  # a duplicate, or news of an attempt already settled: nothing changes
+        self._mark(attempt, status, outcome)
+        if status is not PaymentStatus.PAID:
+            return
+        if self._status in TERMINAL:
+            self._refunds[attempt.payment_id] = "the application was closed before the payment arrived"
+            return
+        receipt = await workflow.execute_activity(
+            pay.PaymentActivity.RECEIPT,
+            pay.ReceiptRequest(
+                application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
+                service_id=self._snapshot.id, department=self._snapshot.department, step_id=attempt.step_id,
+                description=self._payment_step_description(attempt.step_id), payment_id=attempt.payment_id,
+                amount_cents=attempt.amount_cents, currency=attempt.currency,
+                paid_at=attempt.settled_at or workflow.now(), method=attempt.method,
+                provider_reference=attempt.provider_reference,
+            ),
+            start_to_close_timeout=_SHORT, heartbeat_timeout=_HEARTBEAT, result_type=pay.Receipt,
+        )
+        attempt.receipt_id = receipt.receipt_id
+        self._timeline.append(TimelineEntry(
+            workflow.now(), self._status,
+            f"Payment of {pay.dollars(attempt.amount_cents)} received (payment {attempt.payment_id})"))
+        step = self._current()
+        if isinstance(step, PaymentSpec) and step.id == attempt.step_id:
+            self._complete(step)
+            self._touch()
+        self._payment_received(attempt)
+
+    def _payment_received(self, attempt: PaymentAttempt) -> None:
+        """NOTICE HOOK: "payment received". The fee is paid and its receipt signed; send the citizen the
+        "payment received" notice from here (an activity with an idempotency key such as the payment id), once
+        notices exist. Nothing is sent yet."""
+
+    def _payment_step_description(self, step_id: str) -> dict[str, str]:
+        step = self._snapshot.step(step_id)
+        return dict(step.description) if isinstance(step, PaymentSpec) else dict(self._snapshot.title)
+
+    def _mark(self, attempt: PaymentAttempt, status: PaymentStatus, outcome: PaymentOutcome | None = None) -> None:
+        attempt.status = status
+        attempt.settled_at = workflow.now()
+        if outcome is not None:
+            attempt.method = outcome.method or attempt.method
+            attempt.provider_reference = outcome.provider_reference or attempt.provider_reference
+        self._updated_at = workflow.now()
+
+    async def _close_payment(self, attempt: PaymentAttempt) -> None:
+        """The payment page's time is up (or the application closed): cancel it at the provider, which may answer
+        that the citizen paid just in time."""
+        try:
+            result = await workflow.execute_activity(
+                pay.PaymentActivity.CANCEL, pay.CancelPayment(attempt.payment_id, f"cancel:{attempt.payment_id}"),
+                start_to_close_timeout=_SHORT, schedule_to_close_timeout=_MONEY_WINDOW,
+                heartbeat_timeout=_HEARTBEAT, retry_policy=_DELIVERY_RETRY, result_type=pay.ProviderResult,
+            )
+        except ActivityError:
+            result = pay.ProviderResult.EXPIRED  # a late success webhook is refunded (see _settle)
+        if result is pay.ProviderResult.SUCCEEDED:
+            self._outcomes.append(PaymentOutcome(attempt.payment_id, result, f"cancel:{attempt.payment_id}"))
+            return
+        if attempt.status is PaymentStatus.PENDING:
+            self._mark(attempt, PaymentStatus.TIMED_OUT if result in (pay.ProviderResult.EXPIRED,
+                                                                      pay.ProviderResult.PENDING)
+                       else pay.SETTLED[result])
+
+    def _queue_refunds(self, reason: str, *, every: bool = False) -> None:
+        for attempt in self._payments:
+            if attempt.status is PaymentStatus.PAID and (every or attempt.refundable):
+                self._refunds.setdefault(attempt.payment_id, reason)
+
+    async def _refund(self, payment_id: str, reason: str) -> None:
+        """The compensating step of the fee: give the money back, exactly once (the provider dedupes by key)."""
+        attempt = next(p for p in self._payments if p.payment_id == payment_id)
+        try:
+            result = await workflow.execute_activity(
+                pay.PaymentActivity.REFUND,
+                pay.RefundPayment(self._in.application_id, payment_id, attempt.amount_cents, reason,
+                                  f"refund:{payment_id}"),
+                start_to_close_timeout=_SHORT, schedule_to_close_timeout=_MONEY_WINDOW,
+                heartbeat_timeout=_HEARTBEAT, retry_policy=_DELIVERY_RETRY, result_type=pay.RefundResult,
+            )
+        except ActivityError:
+            self._refunds.pop(payment_id, None)
+            self._mark(attempt, PaymentStatus.REFUND_FAILED)
+            self._timeline.append(TimelineEntry(
+                workflow.now(), self._status,
+                f"Refund of {pay.dollars(attempt.amount_cents)} failed (payment {payment_id}); staff will "
+                "follow up"))
+            return
+        self._refunds.pop(payment_id, None)
+        attempt.refund_id = result.refund_id
+        self._mark(attempt, PaymentStatus.REFUNDED)
+        self._timeline.append(TimelineEntry(
+            workflow.now(), self._status,
+            f"Fee of {pay.dollars(attempt.amount_cents)} refunded: {reason} (payment {payment_id})"))
+
     # ---- main loop ----
 
     @workflow.run
@@ -424,7 +620,8 @@ class ServiceApplicationWorkflow:
             if self._status in TERMINAL and not self._index_dirty:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return self._view()
-            if self._history_full():
+            # Payment outcomes and refunds not yet applied are not carried: apply them first.
+            if self._history_full() and not self._outcomes and not self._refunds:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._carry())
 
@@ -898,199 +1095,3 @@ class ServiceApplicationWorkflow:
             raise _refuse(_error("", "APPLICATION_FULL",
                                  "This application's timeline is full; contact the department directly.",
                                  "此申請的進度記錄已滿，請直接聯絡部門。"))
-
-    # ---- fees: new handlers and paths, reached only by snapshots with a payment step ----
-
-    def _pending_payment(self) -> PaymentAttempt | None:
-        return next((p for p in self._payments if p.status is PaymentStatus.PENDING), None)
-
-    def _payment_timeout(self) -> timedelta:
-        seconds = self._in.payment_timeout_seconds
-        return timedelta(seconds=seconds) if seconds > 0 else pay.PAYMENT_TIMEOUT_DEFAULT
-
-    def _require_unpaid_after(self, step_id: str) -> None:
-        """Going back must not reopen a payment step: the fee is paid (or being paid) for the answers as they are."""
-        ids = [s.id for s in self._snapshot.steps]
-        if step_id not in ids or not self._payments:
-            return
-        target = ids.index(step_id)
-        for attempt in self._payments:
-            if attempt.status in (PaymentStatus.PAID, PaymentStatus.PENDING) and attempt.step_id in ids \
-                    and ids.index(attempt.step_id) >= target:
-                if attempt.status is PaymentStatus.PAID:
-                    raise _refuse(_error(
-                        "stepId", "PAYMENT_MADE",
-                        "You have paid the fee, so the answers it was charged for can no longer change; withdraw "
-                        "the application instead (a refundable fee is refunded).",
-                        "你已繳費，計算費用所依據的答案不能再更改；如需更改，請撤回申請（可退還的費用會退還）。"))
-                raise _refuse(_error("stepId", "PAYMENT_IN_PROGRESS",
-                                     "A payment is in progress: finish or cancel it on the payment page first.",
-                                     "付款正在進行中：請先在付款頁面完成或取消付款。"))
-
-    @workflow.update(name=Update.BEGIN_PAYMENT)
-    async def begin_payment(self, action: BeginPayment) -> ApplicationView:
-        if self._seen(action.client_mutation_id):
-            return self._view()
-        step = self._require_current(action.step_id, StepKind.PAYMENT)
-        assert isinstance(step, PaymentSpec), "_require_current checked the kind"
-        if self._pending_payment() is not None:
-            # One open payment page per application: asking again shows the same page, never a second charge.
-            self._remember(action.client_mutation_id)
-            return self._view()
-        amount = pay.amount_cents(self._snapshot, step, self._progress.answers, self._in.citizen, self._today())
-        attempt = 1 + sum(1 for p in self._payments if p.step_id == step.id)
-        request = pay.CreatePayment(
-            application_id=self._in.application_id, step_id=step.id, attempt=attempt, amount_cents=amount,
-            currency=step.currency, description=step.description, return_url=action.return_url,
-            idempotency_key=f"{self._in.application_id}:{step.id}:{attempt}",
-        )
-        self._busy = True
-        try:
-            hosted = await workflow.execute_activity(
-                pay.PaymentActivity.CREATE, request, start_to_close_timeout=_SHORT, retry_policy=_PAYMENT_RETRY,
-                result_type=pay.HostedPayment,
-            )
-        except ActivityError as exc:
-            raise _refuse(_error("stepId", "PAYMENT_UNAVAILABLE",
-                                 "The payment service cannot be reached just now; nothing was charged. Try again.",
-                                 "暫時未能連接付款服務；未有收取任何款項。請再試。")) from exc
-        finally:
-            self._busy = False
-        now = workflow.now()
-        self._payments.append(PaymentAttempt(
-            payment_id=hosted.payment_id, step_id=step.id, attempt=attempt, amount_cents=amount,
-            currency=step.currency, status=PaymentStatus.PENDING, url=hosted.url, started_at=now,
-            deadline=now + self._payment_timeout(), refundable=step.refundable,
-        ))
-        self._remember(action.client_mutation_id)
-        self._updated_at = now
-        return self._view()
-
-    @begin_payment.validator
-    def _validate_begin_payment(self, action: BeginPayment) -> None:
-        self._require_owner(action.citizen_ref)
-        self._require_assurance(action.assurance)
-        if self._seen(action.client_mutation_id):
-            return
-        self._require_idle()
-        step = self._require_current(action.step_id, StepKind.PAYMENT)
-        assert isinstance(step, PaymentSpec), "_require_current checked the kind"
-        try:
-            pay.amount_cents(self._snapshot, step, self._progress.answers, self._in.citizen, self._today())
-        except interp.DefinitionFault as fault:
-            raise self._refuse_fault(fault) from fault
-        except pay.AmountFault as fault:
-            raise self._refuse_fault(interp.DefinitionFault(step.amount, str(fault))) from fault
-
-    @workflow.signal(name=pay.SIGNAL_PAYMENT_RESULT)
-    def payment_result(self, outcome: PaymentOutcome) -> None:
-        # Applied by the main loop (which may run activities); a duplicate or late one changes nothing there.
-        self._outcomes.append(outcome)
-
-    async def _settle(self, outcome: PaymentOutcome) -> None:
-        attempt = next((p for p in self._payments if p.payment_id == outcome.payment_id), None)
-        status = pay.SETTLED.get(outcome.result)
-        if attempt is None or status is None:
-            return
-        if attempt.status is not PaymentStatus.PENDING:
-            if status is PaymentStatus.PAID and attempt.status in (
-                    PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.TIMED_OUT):
-                # Money taken on an attempt already closed (the provider answered the cancel wrongly, or late):
-                # it is not the application's fee, so it goes back.
-                self._mark(attempt, PaymentStatus.PAID, outcome)
-                self._refunds[attempt.payment_id] = "the payment arrived after its payment page had closed"
-            return  # a duplicate, or news of an attempt already settled: nothing changes
-        self._mark(attempt, status, outcome)
-        if status is not PaymentStatus.PAID:
-            return
-        if self._status in TERMINAL:
-            self._refunds[attempt.payment_id] = "the application was closed before the payment arrived"
-            return
-        receipt = await workflow.execute_activity(
-            pay.PaymentActivity.RECEIPT,
-            pay.ReceiptRequest(
-                application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
-                service_id=self._snapshot.id, department=self._snapshot.department, step_id=attempt.step_id,
-                description=self._payment_step_description(attempt.step_id), payment_id=attempt.payment_id,
-                amount_cents=attempt.amount_cents, currency=attempt.currency,
-                paid_at=attempt.settled_at or workflow.now(), method=attempt.method,
-                provider_reference=attempt.provider_reference,
-            ),
-            start_to_close_timeout=_SHORT, heartbeat_timeout=_HEARTBEAT, result_type=pay.Receipt,
-        )
-        attempt.receipt_id = receipt.receipt_id
-        self._timeline.append(TimelineEntry(
-            workflow.now(), self._status,
-            f"Payment of {pay.dollars(attempt.amount_cents)} received (payment {attempt.payment_id})"))
-        step = self._current()
-        if isinstance(step, PaymentSpec) and step.id == attempt.step_id:
-            self._complete(step)
-            self._touch()
-        self._payment_received(attempt)
-
-    def _payment_received(self, attempt: PaymentAttempt) -> None:
-        """NOTICE HOOK: "payment received". The fee is paid and its receipt signed; send the citizen the
-        "payment received" notice from here (an activity with an idempotency key such as the payment id), once
-        notices exist. Nothing is sent yet."""
-
-    def _payment_step_description(self, step_id: str) -> dict[str, str]:
-        step = self._snapshot.step(step_id)
-        return dict(step.description) if isinstance(step, PaymentSpec) else dict(self._snapshot.title)
-
-    def _mark(self, attempt: PaymentAttempt, status: PaymentStatus, outcome: PaymentOutcome | None = None) -> None:
-        attempt.status = status
-        attempt.settled_at = workflow.now()
-        if outcome is not None:
-            attempt.method = outcome.method or attempt.method
-            attempt.provider_reference = outcome.provider_reference or attempt.provider_reference
-        self._updated_at = workflow.now()
-
-    async def _close_payment(self, attempt: PaymentAttempt) -> None:
-        """The payment page's time is up (or the application closed): cancel it at the provider, which may answer
-        that the citizen paid just in time."""
-        try:
-            result = await workflow.execute_activity(
-                pay.PaymentActivity.CANCEL, pay.CancelPayment(attempt.payment_id, f"cancel:{attempt.payment_id}"),
-                start_to_close_timeout=_SHORT, schedule_to_close_timeout=_MONEY_WINDOW,
-                heartbeat_timeout=_HEARTBEAT, retry_policy=_DELIVERY_RETRY, result_type=pay.ProviderResult,
-            )
-        except ActivityError:
-            result = pay.ProviderResult.EXPIRED  # a late success webhook is refunded (see _settle)
-        if result is pay.ProviderResult.SUCCEEDED:
-            self._outcomes.append(PaymentOutcome(attempt.payment_id, result, f"cancel:{attempt.payment_id}"))
-            return
-        if attempt.status is PaymentStatus.PENDING:
-            self._mark(attempt, PaymentStatus.TIMED_OUT if result in (pay.ProviderResult.EXPIRED,
-                                                                      pay.ProviderResult.PENDING)
-                       else pay.SETTLED[result])
-
-    def _queue_refunds(self, reason: str, *, every: bool = False) -> None:
-        for attempt in self._payments:
-            if attempt.status is PaymentStatus.PAID and (every or attempt.refundable):
-                self._refunds.setdefault(attempt.payment_id, reason)
-
-    async def _refund(self, payment_id: str, reason: str) -> None:
-        """The compensating step of the fee: give the money back, exactly once (the provider dedupes by key)."""
-        attempt = next(p for p in self._payments if p.payment_id == payment_id)
-        try:
-            result = await workflow.execute_activity(
-                pay.PaymentActivity.REFUND,
-                pay.RefundPayment(self._in.application_id, payment_id, attempt.amount_cents, reason,
-                                  f"refund:{payment_id}"),
-                start_to_close_timeout=_SHORT, schedule_to_close_timeout=_MONEY_WINDOW,
-                heartbeat_timeout=_HEARTBEAT, retry_policy=_DELIVERY_RETRY, result_type=pay.RefundResult,
-            )
-        except ActivityError:
-            self._refunds.pop(payment_id, None)
-            self._mark(attempt, PaymentStatus.REFUND_FAILED)
-            self._timeline.append(TimelineEntry(
-                workflow.now(), self._status,
-                f"Refund of {pay.dollars(attempt.amount_cents)} failed (payment {payment_id}); staff will "
-                "follow up"))
-            return
-        self._refunds.pop(payment_id, None)
-        attempt.refund_id = result.refund_id
-        self._mark(attempt, PaymentStatus.REFUNDED)
-        self._timeline.append(TimelineEntry(
-            workflow.now(), self._status,
-            f"Fee of {pay.dollars(attempt.amount_cents)} refunded: {reason} (payment {payment_id})"))
