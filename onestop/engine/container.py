@@ -173,8 +173,16 @@ def _payments(settings: Settings, database: Database, temporal: Client | None,
     secret = (settings.payment_webhook_secret.get_secret_value().encode() if settings.payment_webhook_secret
               else settings.key_bytes("payment_webhook_secret"))
     api_key = settings.payment_api_key.get_secret_value() if settings.payment_api_key else "dev-pay-key"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Its state is a file under the data dir: a separate `onestop worker` of this set-up sees the same payments.
     simulator = PaymentSimulator(api_key=api_key, webhook_secret=secret,
-                                 public_base=f"{settings.base_url.rstrip('/')}/dev-pay")
+                                 public_base=f"{settings.base_url.rstrip('/')}/dev-pay",
+                                 state=settings.data_dir / "dev-pay.sqlite3")
+
+    async def close_simulator() -> None:
+        simulator.store.close()
+
+    closers.append(close_simulator)
     # The simulator runs in this process; the engine calls it through its REST API all the same.
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator.app), base_url="http://dev-pay", timeout=15)
     closers.append(http.aclose)

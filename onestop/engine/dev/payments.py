@@ -2,19 +2,23 @@
 fails, is cancelled or left to time out, and signs a webhook for each outcome.
 
 It speaks the acquirer REST API ``HttpAcquirer`` calls (``/dev-pay/api/...``, bearer key, ``Idempotency-Key``), so
-development runs the production client. State lives in memory: one process, development only.
+development runs the production client. State lives in a small SQLite file under the data dir, so an API process
+(which serves the page) and a worker process (which calls the API) of one development set-up share it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
+import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html import escape
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -52,15 +56,49 @@ class SimulatedPayment:
                 "refunds": sorted(self.refunds.values()), "events": self.events}
 
 
+class _Store:
+    """The simulator's payments, by id and by the idempotency key that created each (a few rows; development)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._db = sqlite3.connect(str(path) if path else ":memory:", timeout=10, isolation_level=None,
+                                   check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, key TEXT UNIQUE, body TEXT)")
+
+    def get(self, payment_id: str) -> SimulatedPayment | None:
+        row = self._db.execute("SELECT body FROM payments WHERE id = ?", (payment_id,)).fetchone()
+        return SimulatedPayment(**json.loads(row[0])) if row else None
+
+    def by_key(self, key: str) -> SimulatedPayment | None:
+        row = self._db.execute("SELECT body FROM payments WHERE key = ?", (key,)).fetchone()
+        return SimulatedPayment(**json.loads(row[0])) if row else None
+
+    def add(self, key: str, payment: SimulatedPayment) -> SimulatedPayment:
+        try:
+            self._db.execute("INSERT INTO payments (id, key, body) VALUES (?, ?, ?)",
+                             (payment.id, key, json.dumps(dataclasses.asdict(payment))))
+        except sqlite3.IntegrityError:  # the same key from another process at the same moment
+            found = self.by_key(key)
+            assert found is not None
+            return found
+        return payment
+
+    def put(self, payment: SimulatedPayment) -> None:
+        self._db.execute("UPDATE payments SET body = ? WHERE id = ?",
+                         (json.dumps(dataclasses.asdict(payment)), payment.id))
+
+    def close(self) -> None:
+        self._db.close()
+
+
 class PaymentSimulator:
     def __init__(self, *, api_key: str, webhook_secret: bytes, public_base: str,
-                 send: WebhookSender | None = None) -> None:
+                 send: WebhookSender | None = None, state: Path | None = None) -> None:
         self.api_key = api_key
         self.webhook_secret = webhook_secret
         self.public_base = public_base.rstrip("/")
         self.send = send
-        self.payments: dict[str, SimulatedPayment] = {}
-        self._by_key: dict[str, str] = {}
+        self.store = _Store(state)
         self.app = Starlette(routes=[
             Route("/api/payments", self._create, methods=["POST"]),
             Route("/api/payments/{id}", self._show, methods=["GET"]),
@@ -83,8 +121,9 @@ class PaymentSimulator:
         key = request.headers.get("idempotency-key", "")
         if not key:
             return JSONResponse({"error": "an Idempotency-Key header is required"}, status_code=400)
-        if key in self._by_key:
-            return JSONResponse(self._created(self.payments[self._by_key[key]]))
+        known = self.store.by_key(key)
+        if known is not None:
+            return JSONResponse(self._created(known))
         body = await request.json()
         amount = body.get("amount")
         if not isinstance(amount, int) or amount <= 0 or body.get("currency") != "HKD":
@@ -94,29 +133,28 @@ class PaymentSimulator:
                                    description=str(body.get("description", ""))[:200],
                                    reference=str(body.get("reference", ""))[:200],
                                    return_url=str(body.get("returnUrl", "")))
-        self.payments[payment.id] = payment
-        self._by_key[key] = payment.id
-        return JSONResponse(self._created(payment), status_code=201)
+        return JSONResponse(self._created(self.store.add(key, payment)), status_code=201)
 
     def _created(self, payment: SimulatedPayment) -> dict[str, Any]:
         return {"id": payment.id, "status": payment.status, "url": f"{self.public_base}/checkout/{payment.id}"}
 
     async def _show(self, request: Request) -> Response:
-        payment = self.payments.get(request.path_params["id"])
+        payment = self.store.get(request.path_params["id"])
         if not self._authorised(request) or payment is None:
             return JSONResponse({"error": "not found"}, status_code=404)
         return JSONResponse(payment.public())
 
     async def _cancel(self, request: Request) -> Response:
-        payment = self.payments.get(request.path_params["id"])
+        payment = self.store.get(request.path_params["id"])
         if not self._authorised(request) or payment is None:
             return JSONResponse({"error": "not found"}, status_code=404)
         if payment.status == "pending":
             payment.status = "expired"
+            self.store.put(payment)
         return JSONResponse({"id": payment.id, "status": payment.status})
 
     async def _refund(self, request: Request) -> Response:
-        payment = self.payments.get(request.path_params["id"])
+        payment = self.store.get(request.path_params["id"])
         if not self._authorised(request) or payment is None:
             return JSONResponse({"error": "not found"}, status_code=404)
         key = request.headers.get("idempotency-key", "")
@@ -129,11 +167,12 @@ class PaymentSimulator:
             if payment.refunds:
                 return JSONResponse({"error": "already refunded in full"}, status_code=409)
             payment.refunds[key] = f"re_{uuid.uuid4().hex[:24]}"
+            self.store.put(payment)
         return JSONResponse({"id": payment.refunds[key], "amount": payment.amount})
 
     async def _resend(self, request: Request) -> Response:
         """Send the last notification again, byte for byte and freshly signed (acquirers resend on request)."""
-        payment = self.payments.get(request.path_params["id"])
+        payment = self.store.get(request.path_params["id"])
         if not self._authorised(request) or payment is None or not payment.events:
             return JSONResponse({"error": "not found"}, status_code=404)
         status = await self._deliver(payment.events[-1]["body"].encode())
@@ -142,7 +181,7 @@ class PaymentSimulator:
     # ---- the hosted page ----
 
     async def _page(self, request: Request) -> Response:
-        payment = self.payments.get(request.path_params["id"])
+        payment = self.store.get(request.path_params["id"])
         if payment is None:
             return HTMLResponse(_page("Payment not found", "<p>There is no such payment.</p>"), status_code=404)
         if payment.status != "pending":
@@ -160,7 +199,7 @@ class PaymentSimulator:
         return HTMLResponse(_page("Development payment page", body))
 
     async def _complete(self, request: Request) -> Response:
-        payment = self.payments.get(request.path_params["id"])
+        payment = self.store.get(request.path_params["id"])
         if payment is None:
             return HTMLResponse(_page("Payment not found", "<p>There is no such payment.</p>"), status_code=404)
         form = await request.form()
@@ -187,6 +226,7 @@ class PaymentSimulator:
                            "currency": payment.currency, "created": int(time.time())},
                           separators=(",", ":")).encode()
         payment.events.append({"body": body.decode()})
+        self.store.put(payment)
         return await self._deliver(body)
 
     async def _deliver(self, body: bytes) -> int:
