@@ -137,16 +137,25 @@ def migrate(database_url: str | None, data_dir: Path, revision: str) -> None:
     import asyncio
 
     from onestop.engine.db import Database
+    from onestop.engine.legacy import encrypt_clear_rows, settings_cipher
 
-    async def run(settings: Settings) -> None:
+    async def run(settings: Settings) -> dict[str, int]:
         database = Database.from_settings(settings)
         try:
             await database.migrate(revision)
+            # Rows written before their column was encrypted (idempotent; needs the data key only if any are).
+            return await encrypt_clear_rows(database, settings_cipher(settings)) if revision == "head" else {}
         finally:
             await database.close()
 
     settings = _settings(database_url=database_url, data_dir=data_dir)
-    asyncio.run(run(settings))
+    try:
+        encrypted = asyncio.run(run(settings))
+    except ValueError as exc:  # a clear legacy row, and no data key to encrypt it with
+        raise click.ClickException(f"bad configuration: {exc}") from exc
+    for column, count in encrypted.items():
+        if count:
+            click.echo(f"encrypted {count} clear legacy value(s) of {column}")
     click.echo(f"database at revision {revision}")
 
 

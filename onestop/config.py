@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     # Anonymous `startApplication` calls (login: none services), per client IP and per service, an hour.
     anonymous_starts_per_hour_per_ip: int = Field(default=30, ge=0)
     anonymous_starts_per_hour_per_service: int = Field(default=3_000, ge=0)
+    # How long an anonymous draft nobody has answered is kept (no workflow runs for it until the first answer).
+    anonymous_draft_ttl_seconds: float = Field(default=7 * 24 * 3600, gt=0)
     # Top-level mutation fields one request may carry; each counts against the caller's rate limit.
     max_mutations_per_request: int = Field(default=5, ge=1)
     # Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); nobody else's is.

@@ -201,7 +201,10 @@ async def _prepare_database(settings: Settings, *, migrate: bool) -> None:
     database = Database.from_settings(settings)
     try:
         if migrate:
+            from onestop.engine.legacy import encrypt_clear_rows, settings_cipher
+
             await database.migrate()
+            await encrypt_clear_rows(database, settings_cipher(settings))
         else:
             await database.check_schema()
     except (SchemaNotCurrent, SchemaUnversioned) as exc:

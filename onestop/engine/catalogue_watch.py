@@ -7,6 +7,10 @@ processes are meant to read the same definitions tree (a shared volume, or the s
 gives another version keeps checking its files until they catch up, and says so in the log.
 
 Only local reloads announce, so a reload prompted by an announcement never echoes back to the others.
+
+On PostgreSQL an announcement also sends ``NOTIFY onestop_catalogue`` in its own transaction, and every process
+LISTENs on a connection of its own (outside the pool), so the others check at once instead of at their next poll.
+Polling stays as the fallback: for SQLite, and for a notification lost while a listening connection was down.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from onestop.engine.catalogue_store import CatalogueSnapshot, CatalogueStore
@@ -28,6 +34,8 @@ from onestop.engine.db import CatalogueVersionRow, Database
 log = logging.getLogger(__name__)
 
 _NAME = "definitions"
+CHANNEL = "onestop_catalogue"
+"""The PostgreSQL notification channel of announcements (the payload is the new generation)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,8 @@ class CatalogueWatch:
         self._seen = 0
         self._latest: Announcement | None = None
         self._task: asyncio.Task[None] | None = None
+        self._notified = asyncio.Event()
+        self._listener: Any = None  # the asyncpg connection LISTENing, on PostgreSQL
 
     @property
     def latest(self) -> Announcement | None:
@@ -74,7 +84,7 @@ class CatalogueWatch:
     async def announce(self, snapshot: CatalogueSnapshot) -> Announcement:
         """Tell every process that ``snapshot``'s version is the one to serve now."""
         now = datetime.now(UTC)
-        dialect = postgresql if self.database.engine.dialect.name == "postgresql" else sqlite
+        dialect = postgresql if self._postgresql else sqlite
         values = {"name": _NAME, "generation": 1, "version": snapshot.catalogue.version,
                   "announced_by": self.announced_by[:300], "announced_at": now}
         insert = dialect.insert(CatalogueVersionRow).values(**values)
@@ -86,6 +96,10 @@ class CatalogueWatch:
         ).returning(CatalogueVersionRow.generation)
         async with self.database.session() as session:
             generation = (await session.execute(upsert)).scalar_one()
+            if self._postgresql:
+                # Delivered when this transaction commits, so a listener reads the row already changed.
+                await session.execute(text("SELECT pg_notify(:channel, :generation)"),
+                                      {"channel": CHANNEL, "generation": str(generation)})
         announcement = Announcement(generation, snapshot.catalogue.version, self.announced_by, now)
         # Our own announcement needs no reload here.
         self._seen = max(self._seen, generation)
@@ -134,13 +148,52 @@ class CatalogueWatch:
         if interval > 0 and self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._watch(interval), name="catalogue-watch")
 
+    @property
+    def listening(self) -> bool:
+        """Whether announcements reach this process at once (PostgreSQL LISTEN), not only at its next poll."""
+        return self._listener is not None and not self._listener.is_closed()
+
+    @property
+    def _postgresql(self) -> bool:
+        return self.database.engine.dialect.name == "postgresql"
+
     async def _watch(self, interval: float) -> None:
         while True:
-            await asyncio.sleep(interval)
+            if self._postgresql and not self.listening:
+                await self._listen()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._notified.wait(), interval)
+            self._notified.clear()
             try:
                 await self.check()
             except Exception:  # a watcher that dies silently would leave this process on an old catalogue
                 log.warning("catalogue version check failed", exc_info=True)
+
+    async def _listen(self) -> None:
+        """LISTEN on a connection of its own; on failure the poll carries on and the next round tries again."""
+        import asyncpg  # type: ignore[import-untyped]  # the PostgreSQL driver; only PostgreSQL reaches here
+
+        await self._unlisten()
+        engine = self.database.engine
+        _args, params = engine.dialect.create_connect_args(engine.url)
+        try:
+            connection = await asyncpg.connect(**params, timeout=10)
+            await connection.add_listener(CHANNEL, self._on_notify)
+        except (OSError, asyncpg.PostgresError):
+            log.warning("cannot LISTEN for catalogue announcements; following them by polling only", exc_info=True)
+            return
+        self._listener = connection
+        # An announcement made while no connection listened is read by this check, not lost.
+        self._notified.set()
+
+    def _on_notify(self, *_notification: object) -> None:
+        self._notified.set()
+
+    async def _unlisten(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail; it is gone either way
+                await listener.close(timeout=2)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -148,3 +201,4 @@ class CatalogueWatch:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._unlisten()

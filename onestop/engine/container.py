@@ -20,6 +20,7 @@ from temporalio.client import Client
 from onestop.config import Settings
 from onestop.engine import tracing
 from onestop.engine.applications.applicants import Applicants
+from onestop.engine.applications.drafts import DraftStore, sweep_interval
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.applications.snapshots import CatalogueSnapshots
 from onestop.engine.catalogue_store import CatalogueStore
@@ -29,6 +30,7 @@ from onestop.engine.db import Database
 from onestop.engine.feeds import FeedService
 from onestop.engine.identity.provider import EmbeddedIdentityProvider
 from onestop.engine.identity.tokens import TokenVerifier
+from onestop.engine.legacy import encrypt_clear_rows, settings_cipher
 from onestop.engine.payments import HttpAcquirer, PaymentRecords, PaymentService
 from onestop.engine.security import SecurityServices
 from onestop.engine.temporal import connect_for
@@ -119,6 +121,7 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
     tracing.instrument_database(database.engine)
     if migrate:
         await database.migrate()
+        await encrypt_clear_rows(database, settings_cipher(settings))
     else:
         await database.check_schema()
     catalogue_watch = CatalogueWatch(database, catalogue, also=(feeds.refresh,))
@@ -139,11 +142,15 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
     payments, payment_simulator = _payments(settings, database, temporal, closers)
     applications = None
     if temporal is not None:
+        drafts = DraftStore(database, data.cipher, timedelta(seconds=settings.anonymous_draft_ttl_seconds))
+        drafts.start_sweeping(sweep_interval(drafts.ttl))
+        closers.append(drafts.close)
         applications = ApplicationService(temporal, settings.temporal_task_queue, database,
                                           # Read at each check, so a reloaded ladder applies at once.
                                           CatalogueSnapshots(catalogue), lambda: catalogue.catalogue.assurance,
                                           delivery_retry=timedelta(hours=settings.delivery_retry_hours),
-                                          payment_timeout=timedelta(seconds=settings.payment_timeout_seconds))
+                                          payment_timeout=timedelta(seconds=settings.payment_timeout_seconds),
+                                          drafts=drafts)
         applications.events, applications.alerts = security.events, security.alerts
     return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
                   tokens=tokens, database=database, data=data, applicants=applicants, security=security,

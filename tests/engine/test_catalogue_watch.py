@@ -14,6 +14,7 @@ import httpx
 import pytest
 from postgres import fresh_database, postgres_admin, postgres_problem
 from running import dev_settings
+from sqlalchemy import make_url, text
 from temporalio.client import Client
 
 from onestop.catalogue import load_catalogue
@@ -162,3 +163,91 @@ def test_the_application_service_checks_against_the_ladder_of_the_catalogue_serv
     assert service.ladder is served[0]
     served.append(AssuranceLadder(served[0].levels[:1]))  # what a reload swaps in
     assert service.ladder is served[1]
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    admin = await postgres_admin()
+    if admin is None:
+        pytest.skip(postgres_problem[0])
+    try:
+        async with fresh_database(admin) as url:
+            yield url
+    finally:
+        await admin.dispose()
+
+
+async def _caught_up(engine: Engine, version: str, within: float) -> float:
+    started = time.monotonic()
+    while engine.catalogue.catalogue.version != version and time.monotonic() - started < within:  # noqa: ASYNC110 - the watch sets no event; polling it is the point
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
+
+
+async def _replicas(tree: Path, database_url: str, tmp_path: Path, watch_seconds: float) -> list[Engine]:
+    replicas = []
+    for n in (1, 2):
+        settings = dev_settings(tree, tmp_path / f"replica-{n}", database_url=database_url,
+                                catalogue_watch_seconds=watch_seconds)
+        replicas.append(await build_engine(settings, migrate=True))
+    return replicas
+
+
+async def _listening(watch: CatalogueWatch, within: float = 10) -> bool:
+    deadline = time.monotonic() + within
+    while not watch.listening and time.monotonic() < deadline:  # noqa: ASYNC110 - connecting sets no event
+        await asyncio.sleep(0.02)
+    return watch.listening
+
+
+async def test_on_postgresql_a_reload_is_notified_at_once_not_at_the_next_poll(
+        tree: Path, postgres_url: str, tmp_path: Path) -> None:
+    replicas = await _replicas(tree, postgres_url, tmp_path, watch_seconds=60)
+    try:
+        first, second = replicas
+        assert await _listening(second.catalogue_watch)
+        _retitle(tree, "Renew a driving licence (notified)")
+        assert await first.catalogue.reload()
+        after = first.catalogue.catalogue.version
+        # A poll would take 60 s; the notification brings it within one load of the tree.
+        caught_up = await _caught_up(second, after, within=30)
+        assert second.catalogue.catalogue.version == after
+        assert caught_up < 10, caught_up
+        status = await _status(second)
+        assert status["service"] == {"title": "Renew a driving licence (notified)"}
+    finally:
+        for engine in replicas:
+            await engine.close()
+
+
+async def test_on_postgresql_polling_carries_on_while_the_listener_is_down_and_it_listens_again(
+        tree: Path, postgres_url: str, tmp_path: Path) -> None:
+    admin = await postgres_admin()
+    assert admin is not None
+    replicas = await _replicas(tree, postgres_url, tmp_path, watch_seconds=0.5)
+    try:
+        first, second = replicas
+        assert await _listening(second.catalogue_watch)
+        database = make_url(postgres_url).database
+        async with admin.connect() as conn:  # every LISTENing connection on this database goes away
+            await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE datname = :db AND query LIKE 'LISTEN%'"), {"db": database})
+        _retitle(tree, "Renew a driving licence (polled)")
+        assert await first.catalogue.reload()
+        caught_up = await _caught_up(second, first.catalogue.catalogue.version, within=15)
+        assert second.catalogue.catalogue.version == first.catalogue.catalogue.version, caught_up
+        assert await _listening(second.catalogue_watch)
+    finally:
+        for engine in replicas:
+            await engine.close()
+        await admin.dispose()
+
+
+async def test_on_sqlite_the_watch_polls_without_listening(tree: Path, tmp_path: Path) -> None:
+    replicas = await _replicas(tree, f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}", tmp_path, watch_seconds=0.2)
+    try:
+        await asyncio.sleep(0.5)
+        assert not replicas[1].catalogue_watch.listening
+    finally:
+        for engine in replicas:
+            await engine.close()

@@ -230,8 +230,10 @@ async def test_a_resume_token_still_resumes_after_the_data_key_is_rotated(
         api: Api, engine: Engine, temporal_env: WorkflowEnvironment, tmp_path: Path) -> None:
     started, token = await start_anonymous(api)
     old = engine.settings
+    # The same database: an unanswered draft lives there, not in Temporal.
     rotated = Settings(env=Environment.DEVELOPMENT, definitions=old.definitions, data_dir=tmp_path,
-                       temporal_task_queue=old.temporal_task_queue, codec_key=_key_text(old.key_bytes("codec_key")),
+                       database_url=old.resolved_database_url, temporal_task_queue=old.temporal_task_queue,
+                       codec_key=_key_text(old.key_bytes("codec_key")),
                        data_key=_key_text(secrets.token_bytes(32)),
                        data_key_previous=_key_text(old.key_bytes("data_key")))
     config = temporal_env.client.config()

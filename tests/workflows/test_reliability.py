@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from onestop.engine.applications.delivery import inbox
+from onestop.engine.applications.drafts import DraftStore
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.crypto.signing import Signer
@@ -35,6 +36,7 @@ from onestop.engine.errors import Forbidden, InvalidInput
 from onestop.engine.identity.principal import Principal
 from onestop.engine.temporal import workflow_runner
 from onestop.workflows.application import ServiceApplicationWorkflow
+from onestop.workflows.interpreter import Applicant
 from onestop.workflows.snapshot import PrefillSpec, ServiceSnapshot
 
 from . import worker_process
@@ -187,6 +189,22 @@ async def _record_paid_then_withdrawn(apps: ApplicationService, client: Client) 
     return app
 
 
+async def _record_anonymous_draft(apps: ApplicationService, client: Client) -> str:
+    # An anonymous start records a draft and no workflow; the first action starts it with the draft carried in.
+    drafting = ApplicationService(client, apps.task_queue, apps.database,
+                                  {"renew-licence-anon": replace(licence_service(), id="renew-licence-anon",
+                                                                 eligibility_when=None)}.get, LADDER,
+                                  drafts=DraftStore(apps.database, CIPHER, timedelta(days=1)))
+    anonymous = Applicant(assurance="basic", logged_in=False)
+    view = await drafting.start("anon-1", anonymous, "renew-licence-anon", fresh())
+    app = view.application_id
+    await drafting.decline_consent(app, "anon-1", "prefill")
+    await drafting.grant_consent(app, "anon-1", "terms")
+    await drafting.submit_step(app, "anon-1", "applicant", answers_applicant())
+    await drafting.withdraw(app, "anon-1")
+    return app
+
+
 # A scenario recorded again under a new name pins the payload shape of its time: "typed-steps" carries the
 # snapshot with one class per step kind; the older ones carry the flat step class with every key.
 SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back_and_withdraw,
@@ -197,7 +215,9 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw,
              # A payment step: paid (a duplicate webhook ignored), delivered, approved; declined then paid, then
              # withdrawn and refunded.
-             "payment-paid-lean": _record_paid, "payment-refunded-lean": _record_paid_then_withdrawn}
+             "payment-paid-lean": _record_paid, "payment-refunded-lean": _record_paid_then_withdrawn,
+             # Started by its first action from an anonymous draft: the first run carries the draft's state.
+             "anonymous-draft-first-action": _record_anonymous_draft}
 
 
 async def test_recorded_histories_replay_with_the_current_workflow_code(

@@ -54,7 +54,8 @@ async def allocate_reference(db: Database, application_id: str, department: str,
     return f"{row.department}-{row.year}-{row.seq:06d}"
 
 
-def _aad(application_id: str) -> str:
+def inbox_aad(application_id: str) -> str:
+    """The associated data binding an inbox row's ciphertext to that row."""
     return f"department_inbox.jws|{application_id}"
 
 
@@ -72,7 +73,7 @@ async def deliver_to_inbox(
             return False
         session.add(InboxRow(application_id=application_id, department=department,
                              reference_number=reference_number, service_id=service_id,
-                             citizen_ref=citizen_ref, jws=cipher.encrypt(jws.encode(), _aad(application_id))))
+                             citizen_ref=citizen_ref, jws=cipher.encrypt(jws.encode(), inbox_aad(application_id))))
     return True
 
 
@@ -102,5 +103,5 @@ async def inbox(db: Database, cipher: FieldCipher, department: str, *, limit: in
             .order_by(InboxRow.received_at.desc(), InboxRow.application_id).limit(limit).offset(offset)
         )
         return [InboxItem(r.application_id, r.department, r.reference_number, r.service_id,
-                          cipher.decrypt(r.jws, _aad(r.application_id)).decode(), r.received_at)
+                          cipher.decrypt(r.jws, inbox_aad(r.application_id)).decode(), r.received_at)
                 for r in rows]

@@ -15,12 +15,18 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from onestop.engine import metrics
 from onestop.engine.applications import index
+from onestop.engine.applications.drafts import Draft, DraftStore
 from onestop.engine.applications.index import IndexPage, IndexPosition
 from onestop.engine.applications.snapshots import SnapshotStore
 from onestop.engine.db import Database
@@ -46,6 +52,7 @@ from onestop.workflows.contracts import (
     TIMELINE_MAX_ENTRIES,
     ApplicationInput,
     ApplicationView,
+    Carried,
     DepartmentStatus,
     IndexEntry,
     InfoResponse,
@@ -59,7 +66,8 @@ from onestop.workflows.contracts import (
     Update,
     Withdraw,
 )
-from onestop.workflows.interpreter import Applicant
+from onestop.workflows.interpreter import Applicant, DefinitionFault
+from onestop.workflows.opening import opening_carried, opening_view
 from onestop.workflows.payments import BeginPayment
 from onestop.workflows.snapshot import ServiceSnapshot
 
@@ -114,8 +122,10 @@ class ApplicationService:
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
                  ladder: AssuranceLadder | Callable[[], AssuranceLadder] | None = None, *, history_limit: int = 0,
                  store: SnapshotStore | None = None, delivery_retry: timedelta | None = None,
-                 payment_timeout: timedelta | None = None) -> None:
+                 drafts: DraftStore | None = None, payment_timeout: timedelta | None = None) -> None:
         self.client = client
+        # Where anonymous starts are recorded without a workflow; None starts a workflow at once.
+        self.drafts = drafts
         self.delivery_retry = delivery_retry
         self.payment_timeout = payment_timeout
         self.task_queue = task_queue
@@ -169,24 +179,14 @@ class ApplicationService:
         application_id = application_id_for(citizen_ref, snapshot.id, client_mutation_id)
         await self.store.put(snapshot)
         now = datetime.now(UTC)
-        operation = WithStartWorkflowOperation(
-            ServiceApplicationWorkflow.run,
-            ApplicationInput(application_id, snapshot, citizen_ref, citizen, now, history_limit=self.history_limit,
-                             delivery_retry_seconds=self._delivery_retry_seconds(), behaviour=LEAN_BEHAVIOUR,
-                             payment_timeout_seconds=self.payment_timeout.total_seconds()
-                             if self.payment_timeout is not None else 0.0),
-            id=application_id,
-            task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(SERVICE_ID_ATTRIBUTE, snapshot.id),
-                SearchAttributePair(CITIZEN_REF_ATTRIBUTE, citizen_ref),
-                SearchAttributePair(STATUS_ATTRIBUTE, Status.DRAFT.value),
-                SearchAttributePair(DEPARTMENT_ATTRIBUTE, snapshot.department),
-            ]),
-        )
+        if not citizen.logged_in and self.drafts is not None:
+            drafted = await self._draft(application_id, snapshot, citizen_ref, citizen, client_mutation_id, now)
+            if drafted is not None:
+                metrics.APPLICATIONS_STARTED.labels(snapshot.id).inc()
+                return drafted
         view: ApplicationView = await self.client.execute_update_with_start_workflow(
-            Update.OPEN, OpenInput(client_mutation_id), start_workflow_operation=operation,
+            Update.OPEN, OpenInput(client_mutation_id),
+            start_workflow_operation=self._start_operation(application_id, snapshot, citizen_ref, citizen, now),
             result_type=ApplicationView,
         )
         view = await self._complete(view)
@@ -194,6 +194,98 @@ class ApplicationService:
         await self._index(view)
         metrics.APPLICATIONS_STARTED.labels(snapshot.id).inc()
         return view
+
+    def _start_operation(self, application_id: str, snapshot: ServiceSnapshot, citizen_ref: str,
+                         citizen: Applicant, created_at: datetime, carried: Carried | None = None
+                         ) -> WithStartWorkflowOperation[ServiceApplicationWorkflow, ApplicationView]:
+        return WithStartWorkflowOperation(
+            ServiceApplicationWorkflow.run,
+            ApplicationInput(application_id, snapshot, citizen_ref, citizen, created_at, carried,
+                             history_limit=self.history_limit,
+                             delivery_retry_seconds=self._delivery_retry_seconds(), behaviour=LEAN_BEHAVIOUR,
+                             payment_timeout_seconds=self.payment_timeout.total_seconds()
+                             if self.payment_timeout is not None else 0.0),
+            id=application_id,
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # A draft's workflow starts once: an id whose workflow has closed is never started again.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE if carried is not None
+            else WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            search_attributes=TypedSearchAttributes([
+                SearchAttributePair(SERVICE_ID_ATTRIBUTE, snapshot.id),
+                SearchAttributePair(CITIZEN_REF_ATTRIBUTE, citizen_ref),
+                SearchAttributePair(STATUS_ATTRIBUTE, Status.DRAFT.value),
+                SearchAttributePair(DEPARTMENT_ATTRIBUTE, snapshot.department),
+            ]),
+        )
+
+    # ---- anonymous drafts: no workflow until the first action ----
+
+    async def _draft(self, application_id: str, snapshot: ServiceSnapshot, citizen_ref: str, citizen: Applicant,
+                     client_mutation_id: str | None, now: datetime) -> ApplicationView | None:
+        """Record an anonymous draft and answer its first step from the snapshot; None when only the workflow
+        may answer (a definition fault, or not eligible: it refuses or closes at once, as it always did)."""
+        assert self.drafts is not None
+        try:
+            view = opening_view(application_id, snapshot, citizen_ref, citizen, now)
+        except DefinitionFault:
+            return None
+        if view.status is not Status.DRAFT:
+            return None
+        lifetime = min(self.drafts.ttl, timedelta(seconds=snapshot.draft_expiry_seconds))
+        await self.drafts.create(Draft(application_id, citizen_ref, snapshot.id, snapshot.content_hash, citizen,
+                                       client_mutation_id, now, now + lifetime))
+        return await self._complete(view)
+
+    async def _draft_view(self, application_id: str) -> ApplicationView | None:
+        """An unstarted draft's state, as its workflow would answer it; None when there is no such draft."""
+        found = await self._drafted(application_id)
+        if found is None:
+            return None
+        draft, snapshot = found
+        return await self._complete(opening_view(draft.application_id, snapshot, draft.citizen_ref, draft.citizen,
+                                                 draft.created_at))
+
+    async def _drafted(self, application_id: str) -> tuple[Draft, ServiceSnapshot] | None:
+        if self.drafts is None:
+            return None
+        draft = await self.drafts.get(application_id)
+        if draft is None:
+            return None
+        snapshot = await self.store.get(draft.content_hash)
+        return None if snapshot is None else (draft, snapshot)
+
+    async def _start_draft(self, draft: Draft, snapshot: ServiceSnapshot, name: str, arg: UpdateInput,
+                           update_id: str | None) -> ApplicationView:
+        """The citizen's first action on a draft: start its workflow with that action (update-with-start).
+
+        Concurrent first actions all name the same workflow id, so one workflow starts and takes each in turn.
+        The workflow carries the draft's creation time and timeline, so nothing the citizen saw changes.
+        """
+        assert self.drafts is not None
+        opened = opening_view(draft.application_id, snapshot, draft.citizen_ref, draft.citizen, draft.created_at)
+        operation = self._start_operation(draft.application_id, snapshot, draft.citizen_ref, draft.citizen,
+                                          draft.created_at, opening_carried(opened))
+        try:
+            view: ApplicationView = await self.client.execute_update_with_start_workflow(
+                name, arg, id=update_id, start_workflow_operation=operation, result_type=ApplicationView)
+        except WorkflowUpdateFailedError:
+            await self._started(opened)  # refused, but the workflow runs now
+            raise
+        except WorkflowAlreadyStartedError:
+            # Its workflow ran and closed (the draft outlived its removal): answer as for any closed one.
+            await self.drafts.remove(draft.application_id)
+            view = await self.client.get_workflow_handle(draft.application_id).execute_update(
+                name, arg, id=update_id, result_type=ApplicationView)
+            return view
+        await self._started(opened)
+        return view
+
+    async def _started(self, opened: ApplicationView) -> None:
+        assert self.drafts is not None
+        # Indexed as a start used to be (the upsert keeps whatever newer state the workflow indexed meanwhile).
+        await self._index(opened)
+        await self.drafts.remove(opened.application_id)
 
     async def owner_among(self, application_id: str, candidates: Sequence[str]) -> str:
         """The one of ``candidates`` that owns the application (the first when none does: it then finds nothing)."""
@@ -429,14 +521,21 @@ class ApplicationService:
     # ---- plumbing ----
 
     async def _query(self, application_id: str) -> ApplicationView:
-        try:
-            view: ApplicationView = await self.client.get_workflow_handle(application_id).query(
-                QUERY_STATE, result_type=ApplicationView)
-        except RPCError as exc:
-            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-                raise NotFound("application", application_id) from exc
-            raise
-        return await self._complete(view)
+        for attempt in range(2):
+            try:
+                view: ApplicationView = await self.client.get_workflow_handle(application_id).query(
+                    QUERY_STATE, result_type=ApplicationView)
+            except RPCError as exc:
+                if exc.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                    raise
+                drafted = await self._draft_view(application_id)
+                if drafted is not None:
+                    return drafted
+                if attempt == 1 or self.drafts is None:
+                    raise NotFound("application", application_id) from exc
+                continue  # no draft either: its workflow may have started just now, and removed it; ask again
+            return await self._complete(view)
+        raise AssertionError("unreachable")
 
     async def _complete(self, view: ApplicationView) -> ApplicationView:
         async def ask_the_workflow() -> ServiceSnapshot:
@@ -450,7 +549,6 @@ class ApplicationService:
                       client_mutation_id: str | None, principal: Principal | None = None) -> ApplicationView:
         """Send an update; the workflow's validator checks ownership, so no query round trip comes first."""
         _check_client_mutation_id(client_mutation_id)
-        handle = self.client.get_workflow_handle(application_id)
         # Temporal answers a repeated update id with the first outcome without validating again: the id binds
         # the caller too, so someone else's retry of the same client mutation id is validated afresh.
         update_id = None
@@ -458,8 +556,7 @@ class ApplicationService:
             digest = hashlib.sha256(f"{citizen_ref}\x1f{client_mutation_id}".encode()).hexdigest()[:32]
             update_id = f"{name}:{digest}"
         try:
-            view: ApplicationView = await handle.execute_update(name, arg, id=update_id,
-                                                                result_type=ApplicationView)
+            view = await self._send(application_id, name, arg, update_id)
         except WorkflowUpdateFailedError as exc:
             refused = _refused(exc)
             if isinstance(refused, InvalidInput) and refused.code == "NOT_FOUND":
@@ -479,6 +576,28 @@ class ApplicationService:
         if view.status not in (Status.DRAFT, Status.SUBMITTED):  # the workflow indexed a submission
             await self._index(view)
         return citizen_view(view)
+
+    async def _send(self, application_id: str, name: str, arg: UpdateInput, update_id: str | None
+                    ) -> ApplicationView:
+        """The update to the application's workflow, which an anonymous draft's first action starts."""
+        handle = self.client.get_workflow_handle(application_id)
+        try:
+            view: ApplicationView = await handle.execute_update(name, arg, id=update_id,
+                                                                result_type=ApplicationView)
+            return view
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND or "already completed" in exc.message \
+                    or self.drafts is None:
+                raise
+            drafted = await self._drafted(application_id)
+            if drafted is None:
+                # Its workflow may have started just now (and removed the draft): ask it once more.
+                view = await handle.execute_update(name, arg, id=update_id, result_type=ApplicationView)
+                return view
+        if drafted[0].citizen_ref != arg.citizen_ref:
+            # Someone else's draft looks unknown, and starts nothing.
+            raise NotFound("application", application_id)
+        return await self._start_draft(*drafted, name, arg, update_id)
 
     async def _challenge(self, application_id: str, citizen_ref: str, principal: Principal) -> None:
         """Raise the RFC 9470 challenge for the application's own service level (pinned when it started)."""

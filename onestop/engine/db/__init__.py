@@ -3,6 +3,7 @@
 from onestop.engine.db.database import Base, Database, UTCDateTime, alembic_config, utcnow
 from onestop.engine.db.tables import (
     AccessLogRow,
+    AnonymousDraftRow,
     ApplicationRow,
     CatalogueVersionRow,
     CitizenRow,
@@ -23,6 +24,7 @@ from onestop.engine.db.tables import (
 
 __all__ = [
     "AccessLogRow",
+    "AnonymousDraftRow",
     "ApplicationRow",
     "Base",
     "CatalogueVersionRow",

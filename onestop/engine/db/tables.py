@@ -320,3 +320,20 @@ class PaymentEventRow(Base):
     payment_id: Mapped[str] = mapped_column(String(64))
     result: Mapped[str] = mapped_column(String(20))
     received_at: Mapped[datetime]
+
+
+class AnonymousDraftRow(Base):
+    """An anonymous application nobody has answered yet: no workflow runs for it until its citizen first acts.
+
+    ``citizen_ref`` is the resume token's keyed reference (never the token); ``payload`` is ciphertext of what the
+    workflow will be started with. Deleted once the workflow runs, or ``expires_at`` by the sweep."""
+
+    __tablename__ = "anonymous_drafts"
+
+    application_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    citizen_ref: Mapped[str] = mapped_column(String(120))
+    service_id: Mapped[str] = mapped_column(String(120))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
