@@ -31,7 +31,7 @@ from onestop.engine.applications import delivery
 from onestop.engine.applications.activities import activities_for
 from onestop.engine.container import Engine, build_engine
 from onestop.engine.crypto.codec import data_converter
-from onestop.engine.payments import RECEIPT_TYPE, SIGNATURE_HEADER, sign
+from onestop.engine.payments import RECEIPT_TYPE, SIGNATURE_HEADER, PaymentActivities, sign
 from onestop.engine.temporal import build_worker
 from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
@@ -455,3 +455,22 @@ async def test_a_worker_stopped_between_the_webhook_and_the_next_step_completes_
         assert [(r.status, r.receipt_id) for r in records] == [("PAID", current["payment"]["receiptId"])]
         items = await delivery.inbox(engine.database, engine.data.cipher, "IMMD")
         assert len([i for i in items if i.application_id == records[0].application_id]) == 1
+
+
+async def test_without_a_payment_provider_the_citizen_is_told_and_nothing_is_charged(
+        temporal_env: WorkflowEnvironment, definitions_dir: Path, tmp_path: Path) -> None:
+    async with _engine(temporal_env, tmp_path / "data", definitions_dir, worker=False) as (engine, client, api), \
+            httpx.AsyncClient(timeout=2) as http:
+        # As in production with no ONESTOP_PAYMENT_PROVIDER_URL: the worker's payment activities have no provider.
+        unconfigured = PaymentActivities(None, engine.payments.records, engine.data.signer)
+        async with _worker(engine, client, http, unconfigured.create_payment):
+            citizen = await api.token({"citizen": "lee-mei-ling", "acr": STANDARD})
+            app = await to_fee_step_of_birth_certificate(api, citizen)
+            refused = (await api.data(BEGIN, {"id": app["id"], "step": "fee", "cmid": None, "back": None},
+                                      citizen))["beginPayment"]
+            assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [(["input", "stepId"],
+                                                                                 "PAYMENT_UNAVAILABLE")]
+            assert refused["paymentUrl"] is None
+            current = await get(api, app["id"], citizen)
+            assert current["payments"] == []
+            assert current["currentStep"]["id"] == "fee"
