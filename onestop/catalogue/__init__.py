@@ -24,6 +24,7 @@ from onestop.catalogue.models import duration
 from onestop.catalogue.problems import CatalogueError, Problem
 from onestop.catalogue.services import Eligibility, Service, computations
 from onestop.catalogue.steps import (
+    AppointmentStep,
     ConsentStep,
     ExitStep,
     FormStep,
@@ -40,7 +41,8 @@ from onestop.catalogue.text import Lang, LocalizedList, LocalizedText
 
 __all__ = [
     "CURRENCY", "FEES_VARIABLE", "MAX_FEE",
-    "AddressField", "AgeGroup", "AssuranceLevel", "BooleanField", "Catalogue", "CatalogueError", "ChoiceField",
+    "AddressField", "AgeGroup", "AppointmentStep", "AssuranceLevel", "BooleanField", "Catalogue", "CatalogueError",
+    "ChoiceField",
     "ConsentStep", "Contact", "DataItem", "DateField", "Department", "Eligibility", "EmailField", "ExitStep",
     "Expression", "ExpressionError", "Fee", "Field", "FormStep", "GroupField", "HkidField", "Lang", "LocalizedList",
     "LocalizedText", "MultiChoiceField", "NumberField", "Option", "PaymentStep", "PhoneField", "PrefillStep",

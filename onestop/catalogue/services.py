@@ -14,6 +14,7 @@ from onestop.catalogue.expressions import Expression
 from onestop.catalogue.fees import FeeTable
 from onestop.catalogue.fields import Field
 from onestop.catalogue.models import DefinitionModel, Duration, Slug, dump_data
+from onestop.catalogue.notices import Notices
 from onestop.catalogue.steps import Computations, Step
 from onestop.catalogue.text import LocalizedList, LocalizedText
 
@@ -44,6 +45,8 @@ class Service(DefinitionModel):
     fees: FeeTable | None = Key(default=None, description="the service's fees in HK dollars, by name; payment "
                                 "steps read them as fees.<name>")
     steps: tuple[Step, ...] = Key(min_length=1)
+    notices: Notices | None = Key(default=None, description="the email and SMS notices per event; the platform's "
+                                  "default template for every event not declared")
 
     @property
     def slug(self) -> str:

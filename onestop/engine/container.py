@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -23,6 +24,7 @@ from onestop.engine.applications.applicants import Applicants
 from onestop.engine.applications.drafts import DraftStore, sweep_interval
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.applications.snapshots import CatalogueSnapshots
+from onestop.engine.appointments import AppointmentServices
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.catalogue_watch import CatalogueWatch
 from onestop.engine.data.gateway import DataServices
@@ -31,6 +33,7 @@ from onestop.engine.feeds import FeedService
 from onestop.engine.identity.provider import EmbeddedIdentityProvider
 from onestop.engine.identity.tokens import TokenVerifier
 from onestop.engine.legacy import encrypt_clear_rows, settings_cipher
+from onestop.engine.notices import NoticeService, SmsProvider, SmtpMailer
 from onestop.engine.payments import HttpAcquirer, PaymentRecords, PaymentService
 from onestop.engine.security import SecurityServices
 from onestop.engine.temporal import connect_for
@@ -61,6 +64,10 @@ class Engine:
     # Fees: the provider's webhook into the workflows, payment records; the simulator app at /dev-pay in development.
     payments: PaymentService
     payment_simulator: ASGIApp | None
+    notices: NoticeService
+    appointments: AppointmentServices
+    # The development mail and SMS sink shown at /dev-mail (its ``app``); None in production.
+    dev_mailbox: Any = None
     _closers: list[Closer] = field(default_factory=list, repr=False)
 
     async def readiness(self) -> dict[str, str]:
@@ -137,6 +144,8 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
     if identity_provider is not None:
         identity_provider.events = security.events
 
+    notices, dev_mailbox = await _notices(settings, database, data, closers)
+
     if temporal is None and settings.temporal_address is not None:
         temporal = await connect_for(settings)
     payments, payment_simulator = _payments(settings, database, temporal, closers)
@@ -154,8 +163,10 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
         applications.events, applications.alerts = security.events, security.alerts
     return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
                   tokens=tokens, database=database, data=data, applicants=applicants, security=security,
-                  applications=applications, identity_provider=identity_provider, payments=payments,
-                  payment_simulator=payment_simulator, _closers=closers)
+                  applications=applications, identity_provider=identity_provider, notices=notices,
+                  appointments=AppointmentServices.build(database, catalogue),
+                  dev_mailbox=dev_mailbox, payments=payments, payment_simulator=payment_simulator,
+                  _closers=closers)
 
 
 def _payments(settings: Settings, database: Database, temporal: Client | None,
@@ -202,6 +213,27 @@ def _payments(settings: Settings, database: Database, temporal: Client | None,
 
     simulator.send = deliver
     return service, simulator.app
+
+
+async def _notices(settings: Settings, database: Database, data: DataServices,
+                   closers: list[Closer]) -> tuple[NoticeService, Any]:
+    mailer = SmtpMailer.from_settings(settings)
+    sms: SmsProvider | None = None
+    mailbox = None
+    if settings.development:
+        # No relay configured: a local SMTP sink receives the mail, and SMS, shown at /dev-mail/.
+        from onestop.config import SmtpSecurity
+        from onestop.engine.dev.mail import DevMailbox
+
+        mailbox = DevMailbox(settings.data_dir / "dev-mail")
+        sms = mailbox
+        if mailer is None:
+            host, port = await mailbox.start()
+            closers.append(mailbox.close)
+            mailer = SmtpMailer(host, port, sender=settings.mail_from, security=SmtpSecurity.NONE)
+    link = f"{settings.base_url.rstrip('/')}/"
+    return NoticeService(database, data.cipher, data.citizens, data.profiles, mailer=mailer, sms=sms,
+                         link=link), mailbox
 
 
 def _development_identity_provider(settings: Settings, store: CatalogueStore) -> EmbeddedIdentityProvider | None:

@@ -82,6 +82,8 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
         routes.append(Mount(graphiql.PREFIX, app=graphiql.Assets()))
     if settings.development and engine.identity_provider is not None:
         routes.append(Mount("/dev-idp", app=engine.identity_provider.app))
+    if settings.development and engine.dev_mailbox is not None:
+        routes.append(Mount("/dev-mail", app=engine.dev_mailbox.app))
     routes.append(Route("/payments/webhook", _payment_webhook(engine), methods=["POST"]))
     if settings.development and engine.payment_simulator is not None:
         routes.append(Mount("/dev-pay", app=engine.payment_simulator))

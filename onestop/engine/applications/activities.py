@@ -25,6 +25,7 @@ from onestop.engine.data.consent import Consent, ConsentService
 from onestop.engine.data.gateway import DataGateway, FetchResult
 from onestop.engine.db import Database
 from onestop.engine.errors import EngineError
+from onestop.engine.notices import NoticeService
 from onestop.engine.payments import PaymentActivities
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.contracts import (
@@ -33,6 +34,8 @@ from onestop.workflows.contracts import (
     ConsentGrantResult,
     DeliveryReceipt,
     IndexEntry,
+    NoticeRequest,
+    NoticeResult,
     PrefillItem,
     PrefillRequest,
     PrefillResult,
@@ -57,6 +60,7 @@ class ApplicationActivities:
     http_delivery: bool = True
     consent_port: GrantConsent | None = None
     events: EventSink = NO_EVENTS
+    notices: NoticeService | None = None
     # The fee activities (a payment step's hosted page, receipt, refund); None where no payments are wired.
     payments: PaymentActivities | None = None
 
@@ -130,10 +134,16 @@ class ApplicationActivities:
     async def index_application(self, entry: IndexEntry) -> None:
         await index.record(self.database, entry)
 
+    @activity.defn(name=Activity.SEND_NOTICE)
+    async def send_notice(self, request: NoticeRequest) -> NoticeResult:
+        if self.notices is None:
+            return NoticeResult(request.key, {"any": "no-channel"})
+        return await heartbeating(self.notices.send(request))
+
     def all(self) -> list[Callable[..., Awaitable[object]]]:
         fees = self.payments.all() if self.payments is not None else []
         return [self.prefill, self.grant_consent, self.allocate_reference, self.deliver_submission,
-                self.index_application, *fees]
+                self.index_application, self.send_notice, *fees]
 
 
 T = TypeVar("T")
@@ -235,6 +245,6 @@ def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivi
                                  prefill_port=gateway_prefill(engine.data.gateway, engine.catalogue), http=http,
                                  cipher=engine.data.cipher, http_delivery=not engine.settings.development,
                                  consent_port=consent_grants(engine.data.consents, engine.catalogue),
-                                 events=engine.security.events,
+                                 events=engine.security.events, notices=engine.notices,
                                  payments=PaymentActivities(engine.payments.provider, engine.payments.records,
                                                             engine.data.signer))

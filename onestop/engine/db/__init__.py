@@ -10,6 +10,8 @@ from onestop.engine.db.tables import (
     ConsentRow,
     DetectorStateRow,
     InboxRow,
+    NoticePreferenceRow,
+    NoticeRow,
     ProcessRow,
     ProfileRow,
     ProviderRecordRow,
@@ -20,6 +22,7 @@ from onestop.engine.db.tables import (
     SecurityEventRow,
     SecurityLockRow,
     ServiceSnapshotRow,
+    WebSessionRow,
 )
 
 __all__ = [
@@ -33,6 +36,8 @@ __all__ = [
     "Database",
     "DetectorStateRow",
     "InboxRow",
+    "NoticePreferenceRow",
+    "NoticeRow",
     "ProcessRow",
     "ProfileRow",
     "ProviderRecordRow",
@@ -44,6 +49,7 @@ __all__ = [
     "SecurityLockRow",
     "ServiceSnapshotRow",
     "UTCDateTime",
+    "WebSessionRow",
     "alembic_config",
     "utcnow",
 ]

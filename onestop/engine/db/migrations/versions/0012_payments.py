@@ -1,7 +1,7 @@
 """Payments: hosted payment attempts with their receipts, and the provider webhooks already handled
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0015
 Create Date: 2026-11-28 23:40:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0012'
-down_revision: str | Sequence[str] | None = '0010'
+down_revision: str | Sequence[str] | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
