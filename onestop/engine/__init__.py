@@ -33,6 +33,7 @@ from onestop.engine.metrics import (
     metrics_exposition,
 )
 from onestop.engine.notices import ChannelChoice, NoticePreferences, SentNotice
+from onestop.engine.payments import PaymentRecord
 from onestop.engine.security import (
     NO_EVENTS,
     OPERATOR_ROLE,
@@ -60,6 +61,7 @@ from onestop.workflows.contracts import (
     StepState,
     TimelineEntry,
 )
+from onestop.workflows.payments import PaymentAttempt, PaymentStatus, dollars
 from onestop.workflows.provenance import FieldProvenance, editable
 from onestop.workflows.snapshot import (
     AppointmentSpec,
@@ -67,6 +69,7 @@ from onestop.workflows.snapshot import (
     ExitSpec,
     FieldSpec,
     FormSpec,
+    PaymentSpec,
     PredicateSpec,
     PrefillSpec,
     ReviewSpec,
@@ -130,6 +133,10 @@ __all__ = [
     "Limits",
     "NotFound",
     "NoticePreferences",
+    "PaymentAttempt",
+    "PaymentRecord",
+    "PaymentSpec",
+    "PaymentStatus",
     "PredicateSpec",
     "PrefillSpec",
     "Principal",
@@ -155,6 +162,7 @@ __all__ = [
     "build_engine",
     "build_limits",
     "challenge_header",
+    "dollars",
     "editable",
     "fields_of",
     "hold_minutes",
