@@ -33,6 +33,7 @@ from onestop.engine.db import Database
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
+from onestop.engine.sandbox.roles import PLATFORM_DEPARTMENT, PLATFORM_ROLE
 from onestop.engine.security.alerts import OPERATOR_ROLE, SecurityAlerts, StepUpLocked
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.application import ServiceApplicationWorkflow
@@ -503,6 +504,8 @@ class ApplicationService:
         # Operators handle security alerts platform-wide; that role alone opens no department's applications.
         if not principal.is_staff or principal.department is None or set(principal.roles) <= {OPERATOR_ROLE}:
             raise Forbidden("this needs a department staff sign-in with a staff role")
+        if principal.department == PLATFORM_DEPARTMENT and PLATFORM_ROLE not in principal.roles:
+            raise Forbidden(f"the platform team's inbox needs the '{PLATFORM_ROLE}' staff role")
         return principal.department
 
     # ---- plumbing ----
