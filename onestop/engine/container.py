@@ -29,6 +29,7 @@ from onestop.engine.feeds import FeedService
 from onestop.engine.identity.provider import EmbeddedIdentityProvider
 from onestop.engine.identity.tokens import TokenVerifier
 from onestop.engine.legacy import encrypt_clear_rows, settings_cipher
+from onestop.engine.sandbox import SandboxService, age_group_spans
 from onestop.engine.security import SecurityServices
 from onestop.engine.temporal import connect_for
 
@@ -55,7 +56,13 @@ class Engine:
     applications: ApplicationService | None
     # The development identity provider served at /dev-idp; None in production.
     identity_provider: EmbeddedIdentityProvider | None
+    # The sandbox programme: provisioning on approval, the sandboxes' clients and logins.
+    sandbox: SandboxService | None = None
     _closers: list[Closer] = field(default_factory=list, repr=False)
+
+    def sandbox_activities(self) -> list[Callable[..., Awaitable[object]]]:
+        """The worker's sandbox programme activities (provisioning)."""
+        return self.sandbox.activities().all() if self.sandbox is not None else []
 
     async def readiness(self) -> dict[str, str]:
         """What a load balancer's readiness probe needs: each dependency ``ok`` or ``unavailable``."""
@@ -144,9 +151,16 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
                                           delivery_retry=timedelta(hours=settings.delivery_retry_hours),
                                           drafts=drafts)
         applications.events, applications.alerts = security.events, security.alerts
+    sandbox = SandboxService(database, data.cipher, lambda: age_group_spans(catalogue.catalogue), temporal,
+                             settings.temporal_task_queue)
+    if applications is not None:
+        applications.after_decision = sandbox.after_decision
+    if identity_provider is not None:
+        identity_provider.directory = sandbox
     return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
                   tokens=tokens, database=database, data=data, applicants=applicants, security=security,
-                  applications=applications, identity_provider=identity_provider, _closers=closers)
+                  applications=applications, identity_provider=identity_provider, sandbox=sandbox,
+                  _closers=closers)
 
 
 def _development_identity_provider(settings: Settings, store: CatalogueStore) -> EmbeddedIdentityProvider | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -118,6 +118,8 @@ class ApplicationService:
     events: EventSink = NO_EVENTS
     # Face step-up locks set by the anomaly detector; None where no detector runs (unit tests, tools).
     alerts: SecurityAlerts | None = None
+    # Called after staff approve or reject (e.g. an approved application to join provisions a sandbox).
+    after_decision: Callable[[Principal, ApplicationView], Awaitable[None]] | None = None
 
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
                  ladder: AssuranceLadder | Callable[[], AssuranceLadder] | None = None, *, history_limit: int = 0,
@@ -471,6 +473,8 @@ class ApplicationService:
         self.events.record(EventKind.STAFF_DECISION, staff=principal.sub, citizen_ref=view.citizen_ref,
                            service=view.service_id, outcome=target.value)
         metrics.APPLICATIONS_DECIDED.labels(view.service_id, target.value).inc()
+        if target in DECISIONS and self.after_decision is not None:
+            await self.after_decision(principal, view)
         return view
 
     async def redeliver(self, principal: Principal, application_id: str,

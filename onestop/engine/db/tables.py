@@ -301,3 +301,37 @@ class AnonymousDraftRow(Base):
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SandboxRow(Base):
+    """A sandbox programme provider's sandbox, provisioned once per approved application to join.
+
+    ``namespace`` scopes everything of the sandbox (its catalogue, inbox and task queue) and is the department
+    code of its staff. ``details`` is ciphertext (organisation and contact); ``client_secret_hash`` is the SHA-256
+    of the OIDC client secret, which is derived from the data key and never stored."""
+
+    __tablename__ = "sandboxes"
+
+    provider_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(120), unique=True)
+    namespace: Mapped[str] = mapped_column(String(12), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_secret_hash: Mapped[str] = mapped_column(String(64))
+    redirect_uris: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class SandboxMemberRow(Base):
+    """A login of a sandbox: one of its provider's staff, or one of its synthetic test citizens.
+
+    ``details`` is ciphertext (staff name and email; a test citizen's synthetic identity)."""
+
+    __tablename__ = "sandbox_members"
+
+    login: Mapped[str] = mapped_column(String(80), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.provider_id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    age_group: Mapped[str | None] = mapped_column(String(40))
+    details: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
