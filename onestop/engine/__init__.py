@@ -29,6 +29,7 @@ from onestop.engine.metrics import (
     bounded_label,
     metrics_exposition,
 )
+from onestop.engine.sandbox import SandboxCatalogues, SandboxService, SandboxVersion, UploadResult
 from onestop.engine.security import (
     NO_EVENTS,
     OPERATOR_ROLE,
@@ -112,6 +113,9 @@ __all__ = [
     "Principal",
     "Profile",
     "ReviewSpec",
+    "SandboxCatalogues",
+    "SandboxService",
+    "SandboxVersion",
     "SecurityAlerts",
     "SecurityServices",
     "Severity",
@@ -124,6 +128,7 @@ __all__ = [
     "SystemHealth",
     "Text",
     "TimelineEntry",
+    "UploadResult",
     "bounded_label",
     "build_engine",
     "build_limits",

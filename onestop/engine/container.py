@@ -29,7 +29,7 @@ from onestop.engine.feeds import FeedService
 from onestop.engine.identity.provider import EmbeddedIdentityProvider
 from onestop.engine.identity.tokens import TokenVerifier
 from onestop.engine.legacy import encrypt_clear_rows, settings_cipher
-from onestop.engine.sandbox import SandboxService, age_group_spans
+from onestop.engine.sandbox import SandboxCatalogues, SandboxService, UploadLimits, age_group_spans
 from onestop.engine.security import SecurityServices
 from onestop.engine.temporal import connect_for
 
@@ -152,7 +152,10 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
                                           drafts=drafts)
         applications.events, applications.alerts = security.events, security.alerts
     sandbox = SandboxService(database, data.cipher, lambda: age_group_spans(catalogue.catalogue), temporal,
-                             settings.temporal_task_queue)
+                             settings.temporal_task_queue, SandboxCatalogues(
+                                 database, settings.definitions, settings.data_dir / "sandboxes",
+                                 UploadLimits(max_upload_bytes=settings.sandbox_max_upload_bytes),
+                                 settings.sandbox_max_services))
     if applications is not None:
         applications.after_decision = sandbox.after_decision
     if identity_provider is not None:

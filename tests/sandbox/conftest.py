@@ -15,7 +15,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.engine.container import Engine
+from onestop.engine.sandbox import Sandbox
 from onestop.graphql.app import create_app
+from onestop.graphql.relay import from_global_id
 
 JOIN = "join-sandbox-programme"
 START = """mutation($slug: String!) { startApplication(input: {serviceSlug: $slug}) {
@@ -65,6 +67,23 @@ async def apply_to_join(
     return application
 
 
+async def approve(api: Api, citizen: str, organisation: str, redirect: str = "https://app.example.com/callback"
+                  ) -> tuple[str, Sandbox]:
+    """Apply to join as ``citizen`` and have the platform officer approve: the application id and the sandbox."""
+    application = await apply_to_join(api, citizen, organisation, redirect)
+    officer = await api.token({"staff": "platform-officer"})
+    decided = (await api.data(DECIDE, {"id": application["id"], "status": "APPROVED"}, officer)
+               )["updateApplicationStatus"]
+    assert decided["userErrors"] == [], decided
+    decoded = from_global_id(application["id"])
+    assert decoded is not None
+    engine: Engine = api.engine
+    assert engine.sandbox is not None
+    found = await engine.sandbox.sandbox_of(decoded[1])
+    assert found is not None, "approval provisioned no sandbox"
+    return decoded[1], found
+
+
 @pytest.fixture(scope="module")
 async def running(
     temporal_env: WorkflowEnvironment, definitions_dir: Path, tmp_path_factory: pytest.TempPathFactory
@@ -81,4 +100,4 @@ async def api(running: tuple[Engine, Client]) -> AsyncIterator[Api]:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://onestop.test", timeout=60
     ) as client:
-        yield Api(client)
+        yield Api(client, engine=engine)

@@ -335,3 +335,20 @@ class SandboxMemberRow(Base):
     age_group: Mapped[str | None] = mapped_column(String(40))
     details: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class SandboxCatalogueVersionRow(Base):
+    """One version of a sandbox's own catalogue: every definition file its provider has uploaded so far.
+
+    ``files`` is JSON ``{tree path: text}``; the public catalogue never reads this table."""
+
+    __tablename__ = "sandbox_catalogue_versions"
+
+    provider_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.provider_id", ondelete="CASCADE"),
+                                             primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    files: Mapped[str] = mapped_column(Text)
+    services: Mapped[str] = mapped_column(Text)
+    uploaded_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]

@@ -18,6 +18,7 @@ from onestop.engine.db import Database, SandboxMemberRow, SandboxRow
 from onestop.engine.errors import EngineError, Forbidden
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.provider import RegisteredClient, SandboxLogin
+from onestop.engine.sandbox.catalogues import SandboxCatalogues
 from onestop.engine.sandbox.provisioning import STAFF_ROLES, SandboxActivities, SandboxProvisioner, _aad
 from onestop.engine.sandbox.roles import JOIN_SERVICE, PLATFORM_ROLE
 from onestop.workflows.contracts import ApplicationView, Status
@@ -86,8 +87,11 @@ class SandboxService:
         age_groups: Callable[[], Sequence[AgeGroupSpan]],
         client: Client | None = None,
         task_queue: str = "",
+        catalogues: SandboxCatalogues | None = None,
     ) -> None:
         self.database = database
+        # The sandboxes' own catalogues (uploads and versions); None where nothing is authored (tools, tests).
+        self.catalogues = catalogues
         self.cipher = cipher
         self.client = client
         self.task_queue = task_queue

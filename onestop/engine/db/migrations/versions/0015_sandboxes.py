@@ -45,10 +45,23 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('login', name=op.f('pk_sandbox_members'))
     )
     op.create_index(op.f('ix_sandbox_members_provider_id'), 'sandbox_members', ['provider_id'], unique=False)
+    op.create_table('sandbox_catalogue_versions',
+    sa.Column('provider_id', sa.String(length=40), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.Column('files', sa.Text(), nullable=False),
+    sa.Column('services', sa.Text(), nullable=False),
+    sa.Column('uploaded_by', sa.String(length=255), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['provider_id'], ['sandboxes.provider_id'],
+                            name=op.f('fk_sandbox_catalogue_versions_provider_id_sandboxes'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('provider_id', 'version', name=op.f('pk_sandbox_catalogue_versions'))
+    )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_table('sandbox_catalogue_versions')
     op.drop_index(op.f('ix_sandbox_members_provider_id'), table_name='sandbox_members')
     op.drop_table('sandbox_members')
     op.drop_table('sandboxes')
