@@ -19,9 +19,11 @@ from sqlalchemy import func, select
 from onestop.catalogue import Catalogue, load_catalogue
 from onestop.catalogue.problems import CatalogueError, Problem
 from onestop.engine.db import Database, SandboxCatalogueVersionRow, SandboxRow
-from onestop.engine.errors import Forbidden, InvalidInput, field_error
+from onestop.engine.errors import Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.identity.principal import Principal
 from onestop.engine.sandbox.uploads import UploadLimits, shape_problems, unpack, upload_refused
+from onestop.workflows.compile import snapshot_from_service
+from onestop.workflows.snapshot import ServiceSnapshot, StepSpec
 
 PROVIDER_ROLE = "provider"
 """The staff role of a provider's own staff: they author in their sandbox (their department is its namespace)."""
@@ -272,6 +274,26 @@ class SandboxCatalogues:
                 self._load, sandbox.namespace, json.loads(row.files), row.version
             )
         return self._loaded[key]
+
+    async def preview(self, principal: Principal | None, slug: str, step_id: str | None,
+                      version: int | None = None) -> tuple[int, ServiceSnapshot, list[StepSpec]]:
+        """The steps of a sandbox service (``step_id`` one, or all) as a citizen would be shown them, pinned the
+        way an application would pin them, from the caller's own sandbox only; the version previewed."""
+        sandbox = await self.sandbox_for(principal)
+        versions = await self.versions(sandbox.provider_id)
+        chosen = next((v for v in versions if v.version == version), None) if version is not None else \
+            (versions[-1] if versions else None)
+        if chosen is None:
+            raise NotFound("sandbox catalogue version", str(version) if version is not None else "latest")
+        catalogue = await self.catalogue(sandbox.provider_id, chosen.version)
+        service = catalogue.service(slug) if catalogue is not None else None
+        if catalogue is None or service is None:
+            raise NotFound("sandbox service", slug)
+        snapshot = snapshot_from_service(service, assurance_levels=list(catalogue.assurance.ids))
+        steps = [step for step in snapshot.steps if step_id is None or step.id == step_id]
+        if not steps:
+            raise NotFound("step", step_id or "")
+        return chosen.version, snapshot, steps
 
     def _load(self, namespace: str, files: dict[str, str], version: int) -> Catalogue:
         root = self._tree(namespace, files, f"load-{version}-{uuid.uuid4().hex}")

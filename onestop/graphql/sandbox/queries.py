@@ -8,6 +8,7 @@ import strawberry
 
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
+from onestop.graphql.sandbox.preview import PreviewStep, SandboxPreview
 from onestop.graphql.sandbox.types import SandboxCatalogueVersion, sandbox_catalogues
 
 
@@ -22,6 +23,25 @@ class ProviderSandbox:
 
 @strawberry.type
 class SandboxQuery:
+    @field(
+        description="Render a service of the caller's sandbox (its latest version, or `version`) as the citizen "
+        "would see it, in English, Traditional and Simplified Chinese: one step (`stepId`) or all. "
+        "Nothing is started. A sandbox provider's staff only, and only their own sandbox."
+    )
+    async def sandbox_preview(
+        self, info: Info_, service_slug: str, step_id: str | None = None, version: int | None = None
+    ) -> SandboxPreview:
+        catalogues = sandbox_catalogues(info)
+        previewed, snapshot, steps = await catalogues.preview(
+            await info.context.principal(), service_slug, step_id, version
+        )
+        return SandboxPreview(
+            service_slug=service_slug,
+            version=previewed,
+            content_hash=snapshot.content_hash,
+            steps=[PreviewStep.of(step) for step in steps],
+        )
+
     @field(description="The caller's own sandbox (a sandbox provider's staff only).")
     async def my_sandbox(self, info: Info_) -> ProviderSandbox:
         catalogues = sandbox_catalogues(info)
