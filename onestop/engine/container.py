@@ -155,9 +155,11 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
                              settings.temporal_task_queue, SandboxCatalogues(
                                  database, settings.definitions, settings.data_dir / "sandboxes",
                                  UploadLimits(max_upload_bytes=settings.sandbox_max_upload_bytes),
-                                 settings.sandbox_max_services))
+                                 settings.sandbox_max_services),
+                             applications_per_day=settings.sandbox_applications_per_day)
     if applications is not None:
         applications.after_decision = sandbox.after_decision
+        sandbox.applications = applications
     if identity_provider is not None:
         identity_provider.directory = sandbox
     return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,

@@ -32,8 +32,8 @@ from onestop.engine.applications.snapshots import SnapshotStore
 from onestop.engine.db import Database
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.identity.principal import Principal
+from onestop.engine.identity.roles import PLATFORM_DEPARTMENT, PLATFORM_ROLE
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
-from onestop.engine.sandbox.roles import PLATFORM_DEPARTMENT, PLATFORM_ROLE
 from onestop.engine.security.alerts import OPERATOR_ROLE, SecurityAlerts, StepUpLocked
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.application import ServiceApplicationWorkflow

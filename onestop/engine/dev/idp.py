@@ -114,6 +114,8 @@ class DevIdentityProvider:
         self._secret = pairwise_secret(settings)
         self.codes = AuthorizationCodes(clock)
         self.clients: dict[str, RegisteredClient] = {}
+        # Sandbox test citizens' tokens carry their sandbox (namespace) and login, so the API keeps them inside.
+        self.sandbox_citizens: dict[str, str] = {}
         for citizen in citizens:
             if citizen.face_consented_at is not None:
                 self.enrolments.enrol(citizen.id, consent=True, consented_at=citizen.face_consented_at,
@@ -181,7 +183,9 @@ class DevIdentityProvider:
                 raise OAuthError(_FACE_ERROR_STATUS.get(exc.code, 400), exc.code, exc.message) from exc
             metrics.FACE_CHECKS.labels("match").inc()
         amr = ["face"] if face else (["pwd"] if rank == 0 else ["pwd", "otp"])
-        return self._token_response(self.citizen_sub(citizen_id), acr, amr, binding, {})
+        sandbox = self.sandbox_citizens.get(citizen_id)
+        extra = {"sandbox": sandbox, "sandbox_login": citizen_id} if sandbox is not None else {}
+        return self._token_response(self.citizen_sub(citizen_id), acr, amr, binding, extra)
 
     def issue_staff_token(self, staff_id: str, *, binding: str | None = None) -> dict[str, Any]:
         member = self.staff.get(staff_id)
@@ -271,6 +275,7 @@ class DevIdentityProvider:
                     self.staff[ident] = DevStaff(ident, found.name, found.department, found.roles)
                 elif found.date_of_birth is not None:
                     self.citizens[ident] = DevCitizen(ident, found.name, None, found.date_of_birth, found.created_at)
+                    self.sandbox_citizens[ident] = found.department
                     # Synthetic citizens are provisioned with a consented test face template.
                     self.enrolments.enrol(ident, consent=True, consented_at=found.created_at or self._clock(),
                                           source="sandbox")

@@ -275,14 +275,18 @@ class SandboxCatalogues:
             )
         return self._loaded[key]
 
-    async def preview(self, principal: Principal | None, slug: str, step_id: str | None,
-                      version: int | None = None) -> tuple[int, ServiceSnapshot, list[StepSpec]]:
+    async def preview(
+        self, principal: Principal | None, slug: str, step_id: str | None, version: int | None = None
+    ) -> tuple[int, ServiceSnapshot, list[StepSpec]]:
         """The steps of a sandbox service (``step_id`` one, or all) as a citizen would be shown them, pinned the
         way an application would pin them, from the caller's own sandbox only; the version previewed."""
         sandbox = await self.sandbox_for(principal)
         versions = await self.versions(sandbox.provider_id)
-        chosen = next((v for v in versions if v.version == version), None) if version is not None else \
-            (versions[-1] if versions else None)
+        chosen = (
+            next((v for v in versions if v.version == version), None)
+            if version is not None
+            else (versions[-1] if versions else None)
+        )
         if chosen is None:
             raise NotFound("sandbox catalogue version", str(version) if version is not None else "latest")
         catalogue = await self.catalogue(sandbox.provider_id, chosen.version)

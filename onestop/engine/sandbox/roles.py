@@ -1,12 +1,10 @@
-"""Who runs the sandbox programme: the platform team's department and staff role."""
+"""Who runs the sandbox programme: the platform team's department and staff role, and the service to join."""
 
 from __future__ import annotations
 
-PLATFORM_DEPARTMENT = "PLATFORM"
-"""The department code of the platform team (``definitions/departments/platform.yaml``)."""
-
-PLATFORM_ROLE = "platform"
-"""The staff role that opens the platform team's inbox: joins to the sandbox programme and enquiries."""
+from onestop.engine.identity.roles import PLATFORM_DEPARTMENT, PLATFORM_ROLE
 
 JOIN_SERVICE = "join-sandbox-programme"
 """The service whose approval provisions a provider's sandbox."""
+
+__all__ = ["JOIN_SERVICE", "PLATFORM_DEPARTMENT", "PLATFORM_ROLE"]

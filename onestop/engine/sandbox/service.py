@@ -5,23 +5,26 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 
 from onestop.catalogue import Catalogue
+from onestop.engine.applications.service import ApplicationService
 from onestop.engine.crypto.cipher import FieldCipher
-from onestop.engine.db import Database, SandboxMemberRow, SandboxRow
-from onestop.engine.errors import EngineError, Forbidden
+from onestop.engine.db import ApplicationRow, Database, SandboxMemberRow, SandboxRow
+from onestop.engine.errors import EngineError, Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.provider import RegisteredClient, SandboxLogin
 from onestop.engine.sandbox.catalogues import SandboxCatalogues
 from onestop.engine.sandbox.provisioning import STAFF_ROLES, SandboxActivities, SandboxProvisioner, _aad
 from onestop.engine.sandbox.roles import JOIN_SERVICE, PLATFORM_ROLE
+from onestop.workflows.compile import snapshot_from_service
 from onestop.workflows.contracts import ApplicationView, Status
+from onestop.workflows.interpreter import Applicant
 from onestop.workflows.sandbox import (
     AgeGroupSpan,
     ProvisionRequest,
@@ -77,6 +80,11 @@ def age_group_spans(catalogue: Catalogue) -> list[AgeGroupSpan]:
     return [AgeGroupSpan(g.id, g.min_age, g.max_age) for g in catalogue.taxonomy.age_groups]
 
 
+def _age(born: date) -> int:
+    today = datetime.now(UTC).date()
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
 class SandboxService:
     """Provisions sandboxes (through Temporal, once per approved application) and answers for them."""
 
@@ -88,6 +96,7 @@ class SandboxService:
         client: Client | None = None,
         task_queue: str = "",
         catalogues: SandboxCatalogues | None = None,
+        applications_per_day: int = 200,
     ) -> None:
         self.database = database
         # The sandboxes' own catalogues (uploads and versions); None where nothing is authored (tools, tests).
@@ -97,6 +106,9 @@ class SandboxService:
         self.task_queue = task_queue
         self._age_groups = age_groups
         self.provisioner = SandboxProvisioner(database, cipher)
+        # Set by the composition root when the process runs applications.
+        self.applications: ApplicationService | None = None
+        self.applications_per_day = applications_per_day
 
     def activities(self) -> SandboxActivities:
         return SandboxActivities(self.provisioner)
@@ -129,6 +141,66 @@ class SandboxService:
         except WorkflowFailureError as exc:
             cause = exc.cause
             raise ProvisioningFailed(None, f"provisioning failed: {getattr(cause, 'message', cause)}") from exc
+
+    # ---- applications of sandbox services ----
+
+    async def start_application(
+        self, principal: Principal, citizen_ref: str, service_slug: str, client_mutation_id: str | None = None
+    ) -> ApplicationView:
+        """A sandbox's test citizen starts one of its services. The application runs like any other, tagged with
+        the sandbox's namespace as its department, so it reaches that sandbox's inbox and no other."""
+        namespace, login = principal.claims.get("sandbox"), principal.claims.get("sandbox_login")
+        if not principal.is_citizen or not isinstance(namespace, str) or not isinstance(login, str):
+            raise Forbidden("sandbox services are started by the sandbox's test citizens only")
+        if self.applications is None or self.catalogues is None:
+            raise ProvisioningFailed(None, "this process runs no applications")
+        async with self.database.session() as session:
+            sandbox = (await session.scalars(select(SandboxRow).where(SandboxRow.namespace == namespace))).first()
+            started = await session.scalar(
+                select(func.count())
+                .select_from(ApplicationRow)
+                .where(
+                    ApplicationRow.department == namespace,
+                    ApplicationRow.created_at >= datetime.now(UTC) - timedelta(days=1),
+                )
+            )
+        if sandbox is None:
+            raise NotFound("sandbox service", service_slug)
+        catalogue = await self.catalogues.catalogue(sandbox.provider_id)
+        service = catalogue.service(service_slug) if catalogue is not None else None
+        if catalogue is None or service is None:
+            raise NotFound("sandbox service", service_slug)
+        if int(started or 0) >= self.applications_per_day:
+            raise InvalidInput(
+                [
+                    field_error(
+                        ["input", "serviceSlug"],
+                        f"this sandbox's test citizens started "
+                        f"{started} applications in the last 24 hours, the most it allows "
+                        f"({self.applications_per_day}); try again later",
+                        "SANDBOX_LIMIT",
+                    )
+                ]
+            )
+        snapshot = snapshot_from_service(service, assurance_levels=list(catalogue.assurance.ids))
+        member = await self.sandbox_login(login)
+        age = _age(member.date_of_birth) if member is not None and member.date_of_birth is not None else None
+        applicant = Applicant(
+            age=age,
+            age_group=catalogue.age_group_for(age).id if age is not None else None,
+            assurance=self.applications.level_of(principal),
+        )
+        # The shared application service over this one pinned snapshot: the same workflow and inbox machinery.
+        pinned = ApplicationService(
+            self.applications.client,
+            self.applications.task_queue,
+            self.database,
+            {service_slug: snapshot}.get,
+            self.applications.ladder,
+            store=self.applications.store,
+        )
+        pinned.events, pinned.alerts = self.applications.events, self.applications.alerts
+        return await pinned.start(citizen_ref, applicant, service_slug, client_mutation_id, principal=principal)
 
     # ---- reading ----
 

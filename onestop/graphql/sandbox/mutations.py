@@ -8,8 +8,9 @@ import binascii
 import strawberry
 
 from onestop.engine import UploadResult
+from onestop.graphql.applications.mutations import ApplicationPayload, application_payload
 from onestop.graphql.context import Info_
-from onestop.graphql.errors import Outcome, UserError, UserErrorCode, outcome
+from onestop.graphql.errors import ApiError, ErrorCode, Outcome, UserError, UserErrorCode, outcome
 from onestop.graphql.fields import field
 from onestop.graphql.sandbox.types import DefinitionProblem, SandboxCatalogueVersion, sandbox_catalogues
 
@@ -35,8 +36,37 @@ class UploadSandboxDefinitionsPayload:
     client_mutation_id: str | None = None
 
 
+@strawberry.input
+class StartSandboxApplicationInput:
+    service_slug: str
+    client_mutation_id: str | None = None
+
+
 @strawberry.type
 class SandboxMutation:
+    @field(
+        description="Start an application of a sandbox service, as one of that sandbox's test citizens (the "
+        "only ones who can). Go on with the usual mutations (submitStep, grantConsent, ...); the "
+        "application reaches that sandbox's inbox only."
+    )
+    async def start_sandbox_application(self, info: Info_, input: StartSandboxApplicationInput) -> ApplicationPayload:
+        principal = await info.context.require_citizen()
+        engine = info.context.engine
+        if engine.sandbox is None:
+            raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "sandboxes are not served by this process")
+        sandbox = engine.sandbox
+        citizen_ref = await engine.applicants.ref_of(principal)
+        done = await outcome(
+            lambda: sandbox.start_application(principal, citizen_ref, input.service_slug, input.client_mutation_id),
+            info.context.lang,
+            not_found=UserError(
+                field=["input", "serviceSlug"],
+                code=UserErrorCode.NOT_FOUND,
+                message=f"No service {input.service_slug!r} in your sandbox.",
+            ),
+        )
+        return application_payload(done, input.client_mutation_id)
+
     @field(
         description="Upload definitions to the caller's sandbox (its provider's staff only). A valid upload "
         "becomes a new version of the sandbox's own catalogue, never of the public one."
