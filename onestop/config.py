@@ -21,6 +21,12 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class SmtpSecurity(StrEnum):
+    STARTTLS = "starttls"
+    TLS = "tls"
+    NONE = "none"
+
+
 class LogFormat(StrEnum):
     JSON = "json"
     TEXT = "text"
@@ -145,6 +151,16 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=30.0, gt=0)  # seconds a request waits for a free connection
+
+    # Notices. Email goes through this SMTP relay; none set: in development a local sink (shown at /dev-mail/),
+    # in production no email is sent. SMS needs a provider (development: the same sink).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # starttls (port 587), tls (implicit, port 465) or none (a relay on a trusted network only).
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    mail_from: str = "GovHK onestop <no-reply@onestop.gov.hk>"
 
     # Security events are deleted after this many days (by a Temporal Schedule the worker registers).
     security_event_retention_days: int = Field(default=90, ge=1)

@@ -186,6 +186,7 @@ async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, u
             print(line, flush=True)
         if settings.development:
             print(f"Dev identity    {base}/dev-idp/", flush=True)
+            print(f"Dev mailbox     {base}/dev-mail/", flush=True)
     await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
     await task
@@ -255,6 +256,7 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
 
             w = build_worker(client, settings.temporal_task_queue,
                              [*activities_for(engine, http).all(), *engine.security.activities().all(),
+                              *engine.appointments.activities().all(),
                               *engine.sandbox_activities()])
             running.append(asyncio.create_task(w.run()))
             print(f"Worker          task queue {settings.temporal_task_queue}", flush=True)

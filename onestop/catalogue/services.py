@@ -13,6 +13,7 @@ from onestop.catalogue.canonical import canonical_json
 from onestop.catalogue.expressions import Expression
 from onestop.catalogue.fields import Field
 from onestop.catalogue.models import DefinitionModel, Duration, Slug, dump_data
+from onestop.catalogue.notices import Notices
 from onestop.catalogue.steps import Computations, Step
 from onestop.catalogue.text import LocalizedList, LocalizedText
 
@@ -41,6 +42,8 @@ class Service(DefinitionModel):
     compute: Computations | None = Key(default=None, description="named values computed from the answers, "
                                 "e.g. totalAssets: sum(answers.assets.map(a, a.value)); usable everywhere")
     steps: tuple[Step, ...] = Key(min_length=1)
+    notices: Notices | None = Key(default=None, description="the email and SMS notices per event; the platform's "
+                                  "default template for every event not declared")
 
     @property
     def slug(self) -> str:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import text
 from temporalio.client import Client
@@ -21,6 +22,7 @@ from onestop.engine.applications.applicants import Applicants
 from onestop.engine.applications.drafts import DraftStore, sweep_interval
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.applications.snapshots import CatalogueSnapshots
+from onestop.engine.appointments import AppointmentServices
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.catalogue_watch import CatalogueWatch
 from onestop.engine.data.gateway import DataServices
@@ -30,6 +32,7 @@ from onestop.engine.identity.provider import EmbeddedIdentityProvider
 from onestop.engine.identity.tokens import TokenVerifier
 from onestop.engine.legacy import encrypt_clear_rows, settings_cipher
 from onestop.engine.sandbox import SandboxCatalogues, SandboxService, UploadLimits, age_group_spans
+from onestop.engine.notices import NoticeService, SmsProvider, SmtpMailer
 from onestop.engine.security import SecurityServices
 from onestop.engine.temporal import connect_for
 
@@ -56,6 +59,10 @@ class Engine:
     applications: ApplicationService | None
     # The development identity provider served at /dev-idp; None in production.
     identity_provider: EmbeddedIdentityProvider | None
+    notices: NoticeService
+    appointments: AppointmentServices
+    # The development mail and SMS sink shown at /dev-mail (its ``app``); None in production.
+    dev_mailbox: Any = None
     # The sandbox programme: provisioning on approval, the sandboxes' clients and logins.
     sandbox: SandboxService | None = None
     _closers: list[Closer] = field(default_factory=list, repr=False)
@@ -138,6 +145,8 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
     if identity_provider is not None:
         identity_provider.events = security.events
 
+    notices, dev_mailbox = await _notices(settings, database, data, closers)
+
     if temporal is None and settings.temporal_address is not None:
         temporal = await connect_for(settings)
     applications = None
@@ -164,8 +173,30 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
         identity_provider.directory = sandbox
     return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
                   tokens=tokens, database=database, data=data, applicants=applicants, security=security,
-                  applications=applications, identity_provider=identity_provider, sandbox=sandbox,
-                  _closers=closers)
+                  applications=applications, identity_provider=identity_provider, notices=notices,
+                  appointments=AppointmentServices.build(database, catalogue),
+                  dev_mailbox=dev_mailbox, sandbox=sandbox, _closers=closers)
+
+
+async def _notices(settings: Settings, database: Database, data: DataServices,
+                   closers: list[Closer]) -> tuple[NoticeService, Any]:
+    mailer = SmtpMailer.from_settings(settings)
+    sms: SmsProvider | None = None
+    mailbox = None
+    if settings.development:
+        # No relay configured: a local SMTP sink receives the mail, and SMS, shown at /dev-mail/.
+        from onestop.config import SmtpSecurity
+        from onestop.engine.dev.mail import DevMailbox
+
+        mailbox = DevMailbox(settings.data_dir / "dev-mail")
+        sms = mailbox
+        if mailer is None:
+            host, port = await mailbox.start()
+            closers.append(mailbox.close)
+            mailer = SmtpMailer(host, port, sender=settings.mail_from, security=SmtpSecurity.NONE)
+    link = f"{settings.base_url.rstrip('/')}/"
+    return NoticeService(database, data.cipher, data.citizens, data.profiles, mailer=mailer, sms=sms,
+                         link=link), mailbox
 
 
 def _development_identity_provider(settings: Settings, store: CatalogueStore) -> EmbeddedIdentityProvider | None:

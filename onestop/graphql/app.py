@@ -82,6 +82,8 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
         routes.append(Mount(graphiql.PREFIX, app=graphiql.Assets()))
     if settings.development and engine.identity_provider is not None:
         routes.append(Mount("/dev-idp", app=engine.identity_provider.app))
+    if settings.development and engine.dev_mailbox is not None:
+        routes.append(Mount("/dev-mail", app=engine.dev_mailbox.app))
     if web is not None:
         routes.append(Mount("/", app=web))
     return Starlette(routes=routes, middleware=[*observability_middleware(routes),

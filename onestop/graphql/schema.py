@@ -16,14 +16,26 @@ from graphql import GraphQLError
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from onestop.graphql import applications, catalogue, citizen, department, operations, public, sandbox
+from onestop.graphql import (
+    applications,
+    appointments,
+    catalogue,
+    citizen,
+    department,
+    notices,
+    operations,
+    public,
+    sandbox,
+)
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
 from onestop.graphql.observability import observability_extensions
 from onestop.graphql.relay import Node, resolve_node
 from onestop.graphql.security import Limits, schema_extensions
 
-DOMAINS: tuple[ModuleType, ...] = (catalogue, public, citizen, applications, department, operations, sandbox)
+DOMAINS: tuple[ModuleType, ...] = (
+    catalogue, public, citizen, applications, department, operations, notices, appointments, sandbox,
+)
 
 
 @strawberry.type

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -44,12 +45,42 @@ async def show(request: Request) -> Response:
         raise
     if application is None:
         return _not_found(page)
+    step = application.get("currentStep")
+    if application["status"] == "DRAFT" and step is not None and step["type"] == "APPOINTMENT":
+        return await _appointment_page(page, application)
     return _render(page, application)
+
+
+_HONG_KONG = timezone(timedelta(hours=8))
+
+
+async def _appointment_page(page: Page, application: Mapping[str, Any], *, errors: Mapping[str, str] | None = None,
+                            status: int = 200) -> Response:
+    """The appointment step: an office and a day chosen by a GET form, that day's free times as radios."""
+    step = application["currentStep"]
+    offices = [o["value"] for o in step["appointment"]["offices"]]
+    office = page.request.query_params.get("office") or page.field("office")
+    office = office if office in offices else (offices[0] if offices else "")
+    tomorrow = datetime.now(_HONG_KONG).date() + timedelta(days=1)
+    try:
+        day = date.fromisoformat(page.request.query_params.get("day") or page.field("day") or "")
+    except ValueError:
+        day = tomorrow
+    slots: list[dict[str, Any]] = []
+    if office:
+        data = await page.api.execute("AppointmentSlots", {"id": application["id"], "office": office,
+                                                           "from": day.isoformat()},
+                                      page.caller_for(application["id"]))
+        found = (data["application"] or {}).get("currentStep") or {}
+        slots = [s | {"time": datetime.fromisoformat(s["start"]).astimezone(_HONG_KONG).strftime("%H:%M")}
+                 for s in (found.get("appointment") or {}).get("availability") or []]
+    booking = {"office": office, "day": day.isoformat(), "min_day": tomorrow.isoformat(), "slots": slots}
+    return _render(page, application, errors=errors, status=status, booking=booking)
 
 
 def _render(page: Page, application: Mapping[str, Any], *, errors: Mapping[str, str] | None = None,
             values: Mapping[str, Any] | None = None, raw: Mapping[str, str] | None = None,
-            status: int = 200) -> Response:
+            status: int = 200, booking: Mapping[str, Any] | None = None) -> Response:
     step = application.get("currentStep")
     if application["status"] != "DRAFT" or step is None:
         done = page.request.query_params.get("done") == "1"
@@ -64,7 +95,7 @@ def _render(page: Page, application: Mapping[str, Any], *, errors: Mapping[str, 
         "step.html", status=status, app=application, step=step, errors=errors or {}, values=current_values,
         raw=raw or {}, previous=previous, has_group=any(f["type"] == "group" for f in step["fields"]),
         summary=_summary(page, application) if step["type"] in ("SUBMIT", "REVIEW") else [],
-        anonymous=application["id"] in page.session.resume and not page.session.signed_in)
+        booking=booking or {}, anonymous=application["id"] in page.session.resume and not page.session.signed_in)
 
 
 def _remember_labels(page: Page, application_id: str, step: Mapping[str, Any]) -> None:
@@ -126,6 +157,17 @@ async def act(request: Request) -> Response:
         return _after(page, application, data["respondToRequest"])
     if action == "stepup":
         return await finish_step_up(page, application_id, step_id)
+    if action == "book" and step is not None:
+        start = page.field("start")
+        if not start:
+            return await _appointment_page(page, application, errors={"start": page.t("choose_time")}, status=400)
+        data = await page.api.execute("BookAppointment", {"id": application_id, "step": step_id,
+                                                          "office": page.field("office"), "start": start,
+                                                          "cmid": cmid}, caller)
+        payload = data["bookAppointment"]
+        if payload["userErrors"]:
+            return await _appointment_page(page, application, errors=_errors(payload["userErrors"]), status=400)
+        return page.redirect(_path(application_id))
     if action.startswith(("add:", "remove:", "submit")) and step is not None:
         return await _answer(page, application, step, action)
     if action in _MUTATIONS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -13,8 +14,11 @@ from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from onestop.catalogue import StepKind
+    from onestop.catalogue.functions import PLACEHOLDER, display
+    from onestop.catalogue.notices import NoticeEvent
     from onestop.workflows import interpreter as interp
     from onestop.workflows import provenance as prov
+    from onestop.workflows.appointments import RELEASED_WHEN, Appointments
     from onestop.workflows.contracts import (
         CITIZEN_ACTOR,
         DELIVERY_RETRY_DEFAULT,
@@ -33,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
         Activity,
         ApplicationInput,
         ApplicationView,
+        BookAppointment,
+        Booking,
         Carried,
         ConsentGrantRequest,
         ConsentGrantResult,
@@ -40,6 +46,8 @@ with workflow.unsafe.imports_passed_through():
         DepartmentStatus,
         IndexEntry,
         InfoResponse,
+        NoticeRequest,
+        NoticeResult,
         OpenInput,
         PrefillRequest,
         PrefillResult,
@@ -58,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from onestop.workflows.interpreter import FieldError, Prefilled, Progress
     from onestop.workflows.snapshot import (
+        AppointmentSpec,
         ConsentSpec,
         ExitSpec,
         PrefillSpec,
@@ -80,6 +89,13 @@ _PREFILL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), backo
 # department down for a while delays a submission, never loses it; one down for longer needs an operator.
 _DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                               maximum_interval=timedelta(minutes=10))
+# A notice retries for a day (an SMTP relay down for the night delays it, never loses it), then is given up:
+# the timeline stays the record. Its idempotency key makes every retry the same notice.
+_NOTICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                            maximum_interval=timedelta(minutes=10))
+_NOTICE_WINDOW = timedelta(hours=24)
+NOTICES_PATCH = "notices"
+_HKT = timedelta(hours=8)
 _MAX_MUTATIONS = 200
 # A local activity's failure reaches the workflow as the activity's own error (or a timeout), not wrapped in an
 # ActivityError as a scheduled activity's is.
@@ -131,6 +147,11 @@ class ServiceApplicationWorkflow:
         self._delivered = carried.delivered if carried else False
         self._mutations: list[str] = list(carried.mutations) if carried else []
         self._created_at = carried.created_at if carried else params.created_at
+        self._noticed: list[str] = list(carried.noticed) if carried else []
+        self._notices_pending: list[NoticeRequest] = []
+        self._sending = 0
+        self._appointments = Appointments(params.application_id, params.service.id, params.citizen_ref,
+                                          list(carried.bookings) if carried else [], self._remind_appointment)
         self._updated_at = workflow.now()
         # A delivery that failed waits for an operator's redelivery, also in the next run.
         self._deliver_pending = bool(self._reference) and not self._delivered \
@@ -222,6 +243,7 @@ class ServiceApplicationWorkflow:
             assurance=self._snapshot.assurance,
             provenance=prov.provenance(self._snapshot, self._progress, self._in.citizen, self._today()),
             computed=self._computed(),
+            bookings=self._appointments.all(),
         )
 
     def _outline(self, current: StepSpec | None) -> list[StepOutline]:
@@ -347,22 +369,52 @@ class ServiceApplicationWorkflow:
         if self._status is not Status.DRAFT:
             workflow.upsert_search_attributes([STATUS_ATTRIBUTE.value_set(self._status.value)])
         expires_at = self._created_at + timedelta(seconds=self._snapshot.draft_expiry_seconds)
+        # Snapshots pinned before notices existed have no reminder, so their timers are the ones recorded.
+        reminder = self._snapshot.notice(NoticeEvent.DRAFT_EXPIRING)
+        remind_at = expires_at - timedelta(seconds=reminder.before_seconds) \
+            if reminder is not None and reminder.before_seconds else None
         while True:
             timeout = None
+            reminding = False
             if self._status is Status.DRAFT:
                 timeout = max(expires_at - workflow.now(), timedelta(0))
+                if remind_at is not None and workflow.now() < remind_at and "draft" not in self._noticed:
+                    timeout, reminding = remind_at - workflow.now(), True
+            # Only applications holding a booking have a due time, so no recorded history meets this timer.
+            due = self._appointments.next_due(self._status)
+            if due is not None:
+                until = max(due - workflow.now(), timedelta(0))
+                if timeout is None or until < timeout:
+                    timeout, reminding = until, False
             try:
                 await workflow.wait_condition(
                     lambda: self._index_dirty
                     or self._deliver_pending
+                    or bool(self._notices_pending)
                     or self._status in TERMINAL
-                    or self._history_full(),
+                    or self._history_full()
+                    # A booking made, moved or confirmed since: wait again with its due time. (The condition is
+                    # checked only within this iteration, so reading the loop's `due` is safe.)
+                    or self._appointments.next_due(self._status) != due,  # noqa: B023
                     timeout=timeout,
                 )
             except TimeoutError:
-                if self._status is Status.DRAFT:
+                if due is not None and due <= workflow.now():
+                    if self._busy:
+                        # An update is confirming or moving the booking right now: decide after it.
+                        await workflow.wait_condition(lambda: not self._busy)
+                        continue
+                    if await self._appointments_due():
+                        continue
+                if reminding and self._status is Status.DRAFT:
+                    self._noticed.append("draft")
+                    self.notify(NoticeEvent.DRAFT_EXPIRING, {"expiresOn": f"{expires_at + _HKT:%Y-%m-%d %H:%M} HKT"},
+                                revision="draft")
+                elif self._status is Status.DRAFT:
                     self._close(Status.EXPIRED)
                 continue
+            if self._notices_pending:
+                self._start_notices()
             if self._index_dirty:
                 self._index_dirty = False
                 # Local activities: one marker event each instead of three activity events plus a task.
@@ -373,11 +425,103 @@ class ServiceApplicationWorkflow:
             if self._deliver_pending:
                 await self._deliver()
             if self._status in TERMINAL and not self._index_dirty:
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.wait_condition(self._settled)
+                if self._notices_pending:
+                    continue  # a handler queued a notice meanwhile: send it first
+                if self._appointments:
+                    await self._settle_appointments()
+                    if self._notices_pending:  # the day-before reminder
+                        self._start_notices()
+                        await workflow.wait_condition(self._settled)
                 return self._view()
             if self._history_full():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.wait_condition(self._settled)
+                if self._notices_pending:
+                    continue
                 workflow.continue_as_new(self._carry())
+
+    def _settled(self) -> bool:
+        # Runs recorded before notices never have one sending, so this waits exactly as they did.
+        return workflow.all_handlers_finished() and self._sending == 0
+
+    # ---- notices ----
+
+    def notify(self, event: NoticeEvent, values: dict[str, str] | None = None, *, revision: str | None = None) -> None:
+        """Send the applicant the service's notice for ``event`` (once per ``revision``: by default the timeline's
+        length, so each status change is its own notice; a step with its own moments passes e.g. its payment id).
+
+        ``values`` fill the event's own placeholders (``amount``, ``appointment``, ``office`` ...); the reference
+        number, the service's title and the computed values the templates name are added here. Nothing else of the
+        application leaves with it.
+        """
+        spec = self._snapshot.notice(event.value)
+        contact: dict[str, str] = {}
+        if not self._in.citizen.logged_in:
+            for channel, field_id in self._snapshot.notice_contact.items():
+                answer = self._progress.answers.get(field_id)
+                if isinstance(answer, str) and answer.strip():
+                    contact[channel] = answer.strip()
+        # An anonymous applicant who left no contact has nobody to write to: no activity, no events.
+        if spec is None or (not self._in.citizen.logged_in and not contact) or not workflow.patched(NOTICES_PATCH):
+            return
+        key = f"{self._in.application_id}/{event.value}/{revision if revision is not None else len(self._timeline)}"
+        if key in self._noticed:
+            return
+        self._noticed.append(key)
+        named = {name for text in (spec.subject, spec.body, spec.sms) for message in text.values()
+                 for name in PLACEHOLDER.findall(message)}
+        computed = self._computed() if named - {"service", "reference", *(values or {})} else {}
+        filled = {name: display(computed[name]) for name in sorted(named) if computed.get(name) is not None}
+        self._notices_pending.append(NoticeRequest(
+            key=key, event=event.value, application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
+            service_id=self._snapshot.id, service_title=self._snapshot.title, subject=spec.subject, body=spec.body,
+            sms=spec.sms, reference_number=self._reference, values=filled | (values or {}), contact=contact,
+        ))
+
+    def _remind_appointment(self, booking: Booking) -> None:
+        # Snapshots pinned before notices have no reminder notice: notify() sends nothing for them.
+        self.notify(NoticeEvent.APPOINTMENT_REMINDER,
+                    {"appointment": f"{booking.start + _HKT:%Y-%m-%d %H:%M} HKT", "office": booking.office},
+                    revision=booking.booking_id)
+
+    def _start_notices(self) -> None:
+        # Sent beside the main loop: a slow mail relay must not hold up delivery to the department.
+        for request in self._notices_pending:
+            self._sending += 1
+            asyncio.get_running_loop().create_task(self._send_notice(request))
+        self._notices_pending = []
+
+    async def _send_notice(self, request: NoticeRequest) -> None:
+        try:
+            await workflow.execute_activity(
+                Activity.SEND_NOTICE, request, start_to_close_timeout=timedelta(minutes=1),
+                schedule_to_close_timeout=_NOTICE_WINDOW, heartbeat_timeout=_HEARTBEAT,
+                retry_policy=_NOTICE_RETRY, result_type=NoticeResult,
+            )
+        except ActivityError:
+            workflow.logger.warning("notice %s was not sent within its retry window", request.key)
+        finally:
+            self._sending -= 1
+    async def _appointments_due(self) -> bool:
+        """A hold ran out (its step is open again) or a reminder is due; False when nothing was due."""
+        if self._status is Status.DRAFT:
+            released = await self._appointments.expire_holds()
+            for step_id in released:
+                if step_id in self._progress.completed:
+                    back = interp.go_back(self._snapshot, self._progress, step_id)
+                    if isinstance(back, Progress):
+                        self._progress = back
+            if released:
+                self._updated_at = workflow.now()
+            return bool(released)
+        return await self._appointments.remind_due()
+
+    async def _settle_appointments(self) -> None:
+        """At the end: give the places back, or (approved) keep the booking and still remind the day before."""
+        if self._status in RELEASED_WHEN:
+            await self._appointments.release_all()
+        else:
+            await self._appointments.remind_due(wait=True)
 
     def _history_full(self) -> bool:
         info = workflow.info()
@@ -396,7 +540,7 @@ class ServiceApplicationWorkflow:
             status=self._status, completed=self._progress.completed, answers=self._progress.answers,
             prefilled=self._progress.prefilled, consents=self._consents, timeline=self._timeline,
             reference_number=self._reference, delivered=self._delivered, mutations=self._mutations,
-            created_at=self._created_at,
+            created_at=self._created_at, noticed=self._noticed, bookings=self._appointments.all(),
         )
         # The next run is a new run: it takes the newest behaviour, as a patch would in a run with no history yet.
         return ApplicationInput(self._in.application_id, self._snapshot, self._in.citizen_ref, self._in.citizen,
@@ -471,6 +615,11 @@ class ServiceApplicationWorkflow:
             return
         self._updated_at = workflow.now()
         self._set_status(status, update.message, update.actor)
+        # The department's message stays on the timeline: it may name personal details, a notice must not.
+        if status is Status.NEEDS_INFO:
+            self.notify(NoticeEvent.INFORMATION_NEEDED)
+        else:
+            self.notify(NoticeEvent.STATUS_CHANGED, {"status": status.value})
 
     # ---- updates: every citizen action ----
 
@@ -508,6 +657,8 @@ class ServiceApplicationWorkflow:
             entry = replace(self._index_entry(), status=Status.SUBMITTED, updated_at=workflow.now())
         self._busy = True
         try:
+            if self._appointments:
+                await self._appointments.confirm()  # the held slots are the citizen's for good now
             self._reference = await workflow.execute_local_activity(
                 Activity.ALLOCATE_REFERENCE,
                 ReferenceRequest(self._in.application_id, step.department or self._snapshot.department,
@@ -521,6 +672,7 @@ class ServiceApplicationWorkflow:
         self._updated_at = entry.updated_at if entry else workflow.now()
         self._set_status(Status.SUBMITTED, reindex=not index_with_reference)
         self._deliver_pending = True
+        self.notify(NoticeEvent.SUBMITTED)
         return self._view()
 
     @submit_step.validator
@@ -535,6 +687,10 @@ class ServiceApplicationWorkflow:
             if action.answers:
                 raise _refuse(_error("answers", "UNKNOWN_FIELD", "A submit step takes no answers.",
                                      "提交步驟不接受答案。"))
+            if self._appointments.hold_lapsed(workflow.now()):
+                raise _refuse(_error("stepId", "HOLD_EXPIRED",
+                                     "The time we held for you has run out; choose a time again.",
+                                     "為你保留的時間已屆滿，請重新選擇時間。"))
             return
         try:
             answers, errors = interp.validate_step(self._snapshot, step, action.answers, self._progress,
@@ -840,3 +996,40 @@ class ServiceApplicationWorkflow:
             raise _refuse(_error("", "APPLICATION_FULL",
                                  "This application's timeline is full; contact the department directly.",
                                  "此申請的進度記錄已滿，請直接聯絡部門。"))
+
+    @workflow.update(name=Update.BOOK_APPOINTMENT)
+    async def book_appointment(self, action: BookAppointment) -> ApplicationView:
+        # New handler only: no recorded history has this update.
+        if self._seen(action.client_mutation_id):
+            return self._view()
+        step = self._snapshot.step(action.step_id)
+        assert isinstance(step, AppointmentSpec), "the validator checked the kind"
+        self._busy = True
+        try:
+            booked = await self._appointments.book(step, action, confirmed=self._status is not Status.DRAFT)
+        finally:
+            self._busy = False
+        if not booked:
+            raise _refuse(_error("start", "SLOT_FULL", "Every place at that time has just been taken; choose "
+                                 "another time.", "該時間的名額剛已額滿，請選擇其他時間。"))
+        self._remember(action.client_mutation_id)
+        self._updated_at = workflow.now()
+        current = self._current() if self._status is Status.DRAFT else None
+        if current is not None and current.id == step.id:
+            self._complete(step)
+            self._touch()
+        return self._view()
+
+    @book_appointment.validator
+    def _validate_book_appointment(self, action: BookAppointment) -> None:
+        self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
+        if self._seen(action.client_mutation_id):
+            return
+        self._require_idle()
+        current = self._current() if self._status is Status.DRAFT else None
+        problem = self._appointments.problem(self._snapshot, action, self._status, current, workflow.now())
+        if problem is not None:
+            raise _refuse(problem)
+        if self._strict and current is not None and current.id == action.step_id:
+            self._dry_run(self._completing(current))

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from onestop.catalogue import (
     AddressField,
+    AppointmentStep,
     ChoiceField,
     ConsentStep,
     DateField,
@@ -29,12 +30,15 @@ from onestop.catalogue import (
     computations,
     duration,
 )
+from onestop.catalogue.notices import NoticeEvent, notice_for
 from onestop.workflows.snapshot import (
+    AppointmentSpec,
     ComputedSpec,
     ConsentSpec,
     ExitSpec,
     FieldSpec,
     FormSpec,
+    NoticeSpec,
     OptionSpec,
     PredicateSpec,
     PrefillSpec,
@@ -125,6 +129,31 @@ def _step(step: Step) -> StepSpec:
                               endpoint=step.endpoint)
         case ExitStep():
             return ExitSpec(id=step.id, title=title, when=when, message=_text(step.message))
+        case AppointmentStep():
+            return AppointmentSpec(
+                id=step.id, title=title, when=when,
+                description=_text(step.description) if step.description is not None else None,
+                offices=_options(step.office_options), hours=[[list(p) for p in day] for day in step.hours.periods()],
+                slot_minutes=step.slot_minutes, capacity=step.capacity, closed=list(step.closed_dates or ()),
+                hold_seconds=_seconds(step.hold) or 0, book_ahead_seconds=_seconds(step.book_ahead) or 0,
+                min_notice_seconds=_seconds(step.min_notice) or 0,
+            )
+
+
+def _notices(service: Service) -> list[NoticeSpec]:
+    specs = []
+    for event in NoticeEvent:
+        notice = notice_for(service.notices, event)
+        specs.append(NoticeSpec(event.value, _text(notice.subject), _text(notice.body),
+                                _text(notice.sms or notice.subject), _seconds(notice.before)))
+    return specs
+
+
+def _notice_contact(service: Service) -> dict[str, str]:
+    contact = service.notices.contact if service.notices is not None else None
+    if contact is None:
+        return {}
+    return {key: value for key, value in (("email", contact.email), ("phone", contact.phone)) if value}
 
 
 def snapshot_from_service(
@@ -144,4 +173,6 @@ def snapshot_from_service(
         draft_expiry_seconds=_seconds(service.draft_expiry) or _DRAFT_EXPIRY_SECONDS,
         submission_url=submission_url,
         computed=[ComputedSpec(name, expression.source, step) for name, expression, step in computations(service)],
+        notices=_notices(service),
+        notice_contact=_notice_contact(service),
     )

@@ -54,6 +54,7 @@ class Update:
     WITHDRAW = "withdraw"
     RESPOND = "respondToRequest"
     REDELIVER = "redeliver"
+    BOOK_APPOINTMENT = "bookAppointment"
 
 
 # Visibility: the engine sets all four when it starts an application (and registers them with the server);
@@ -79,6 +80,81 @@ class Activity:
     DELIVER = "onestop.deliver_submission"
     GRANT_CONSENT = "onestop.grant_consent"
     INDEX = "onestop.index_application"
+    SEND_NOTICE = "onestop.send_notice"
+    HOLD_SLOT = "onestop.hold_slot"
+    CONFIRM_SLOT = "onestop.confirm_slot"
+    RELEASE_SLOT = "onestop.release_slot"
+    # The day-before timer calls it; it records that the reminder is due (the notices hook in here).
+    APPOINTMENT_REMINDER_DUE = "onestop.appointment_reminder_due"
+
+
+BOOKING_HELD = "HELD"
+BOOKING_CONFIRMED = "CONFIRMED"
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A slot an appointment step booked: HELD until the application is submitted, then CONFIRMED."""
+
+    booking_id: str
+    step_id: str
+    office: str
+    start: datetime
+    end: datetime
+    state: str = BOOKING_HELD
+    held_until: datetime | None = None
+    reminded: bool = False
+
+
+@dataclass(frozen=True)
+class BookAppointment:
+    """The citizen books (or reschedules to) one slot of an appointment step."""
+
+    step_id: str
+    office: str
+    start: datetime
+    client_mutation_id: str | None = None
+    # Who is acting; checked by the validator so a foreign application looks unknown.
+    citizen_ref: str = ""
+    # The caller's assurance level id (see StepAnswers).
+    assurance: str = ""
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    """Hold one place of a slot, atomically releasing ``release`` (a booking being rescheduled) in the same go."""
+
+    booking_id: str
+    application_id: str
+    service_id: str
+    office: str
+    start: datetime
+    end: datetime
+    capacity: int
+    held_until: datetime | None
+    release: str | None = None
+
+
+@dataclass(frozen=True)
+class SlotResult:
+    booked: bool
+
+
+@dataclass(frozen=True)
+class BookingRef:
+    booking_id: str
+
+
+@dataclass(frozen=True)
+class ReminderDue:
+    """The day before an appointment: what a reminder notice needs (no personal data; the notice looks it up)."""
+
+    application_id: str
+    citizen_ref: str
+    service_id: str
+    booking_id: str
+    office: str
+    start: datetime
 
 
 @dataclass(frozen=True)
@@ -87,6 +163,36 @@ class TimelineEntry:
     status: Status
     message: str | None = None
     actor: str | None = None
+
+
+@dataclass(frozen=True)
+class NoticeRequest:
+    """One notice to the applicant. ``key`` names it (application, event, revision): the same on every retry, so the
+    engine sends it once. It carries only what its templates name: no answers, no identity numbers."""
+
+    key: str
+    event: str
+    application_id: str
+    citizen_ref: str
+    service_id: str
+    service_title: Text
+    subject: Text
+    body: Text
+    sms: Text
+    reference_number: str | None = None
+    # Placeholder name -> value as text: the event's own (status, expiresOn, amount ...) and the computed values the
+    # templates use, nothing else.
+    values: dict[str, str] = field(default_factory=dict)
+    # An applicant without a sign-in: channel ("email", "phone") -> the address they gave in the service's contact
+    # field. Empty for a signed-in citizen, whose e-ME profile says where to write.
+    contact: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NoticeResult:
+    key: str
+    # Channel -> "sent", "duplicate" (an earlier attempt sent it) or why not ("no-contact", "no-channel", "opted-out").
+    outcomes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,6 +209,9 @@ class Carried:
     delivered: bool
     mutations: list[str]
     created_at: datetime
+    # The events notices were sent for, as the revisions they were sent at (a continued run must not repeat them).
+    noticed: list[str] = field(default_factory=list)
+    bookings: list[Booking] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -266,6 +375,8 @@ class ApplicationView:
     provenance: list[FieldProvenance] = field(default_factory=list)
     # The service's computed values over the answers so far (those computable yet), by name.
     computed: dict[str, Any] = field(default_factory=dict)
+    # Appointment slots the application holds or has booked, one per appointment step.
+    bookings: list[Booking] = field(default_factory=list)
 
 
 # Activities

@@ -131,7 +131,24 @@ class ExitSpec(_Step):
     message: Text
 
 
-StepSpec = FormSpec | PrefillSpec | ConsentSpec | StepUpSpec | ReviewSpec | SubmitSpec | ExitSpec
+@dataclass(frozen=True, kw_only=True)
+class AppointmentSpec(_Step):
+    """Book one slot at one office; the slot calendar is in ``workflows/slots.py``."""
+
+    type: Literal["appointment"] = "appointment"
+    description: Text | None = None
+    offices: list[OptionSpec] = field(default_factory=list)
+    # Per weekday, Monday first: opening periods as [start, end] minutes after midnight, Hong Kong time.
+    hours: list[list[list[int]]] = field(default_factory=list)
+    slot_minutes: int = 15
+    capacity: int = 1
+    closed: list[str] = field(default_factory=list)
+    hold_seconds: int = 900
+    book_ahead_seconds: int = 90 * 24 * 3600
+    min_notice_seconds: int = 24 * 3600
+
+
+StepSpec = FormSpec | PrefillSpec | ConsentSpec | StepUpSpec | ReviewSpec | SubmitSpec | ExitSpec | AppointmentSpec
 
 
 def fields_of(step: StepSpec) -> list[FieldSpec]:
@@ -146,6 +163,17 @@ class ComputedSpec:
     name: str
     expression: str
     step: str | None = None
+
+
+@dataclass(frozen=True)
+class NoticeSpec:
+    """One event's notice templates (``{name}`` placeholders); ``before_seconds`` for notices sent ahead."""
+
+    event: str
+    subject: Text
+    body: Text
+    sms: Text
+    before_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +193,14 @@ class ServiceSnapshot:
     submission_url: str | None = None
     # In evaluation order: each after the values it reads.
     computed: list[ComputedSpec] = field(default_factory=list)
+    # One per event. Snapshots pinned before notices existed have none, so their runs send none and record no
+    # new commands: the pinned input decides, as ``ApplicationInput.behaviour`` does.
+    notices: list[NoticeSpec] = field(default_factory=list)
+    # login: none services: channel ("email", "phone") -> the field whose answer receives the notices.
+    notice_contact: dict[str, str] = field(default_factory=dict)
+
+    def notice(self, event: str) -> NoticeSpec | None:
+        return next((n for n in self.notices if n.event == event), None)
 
     def step(self, step_id: str) -> StepSpec | None:
         return next((s for s in self.steps if s.id == step_id), None)

@@ -25,6 +25,7 @@ from onestop.engine.data.consent import Consent, ConsentService
 from onestop.engine.data.gateway import DataGateway, FetchResult
 from onestop.engine.db import Database
 from onestop.engine.errors import EngineError
+from onestop.engine.notices import NoticeService
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.contracts import (
     Activity,
@@ -32,6 +33,8 @@ from onestop.workflows.contracts import (
     ConsentGrantResult,
     DeliveryReceipt,
     IndexEntry,
+    NoticeRequest,
+    NoticeResult,
     PrefillItem,
     PrefillRequest,
     PrefillResult,
@@ -56,6 +59,7 @@ class ApplicationActivities:
     http_delivery: bool = True
     consent_port: GrantConsent | None = None
     events: EventSink = NO_EVENTS
+    notices: NoticeService | None = None
 
     @activity.defn(name=Activity.PREFILL)
     async def prefill(self, request: PrefillRequest) -> PrefillResult:
@@ -127,9 +131,15 @@ class ApplicationActivities:
     async def index_application(self, entry: IndexEntry) -> None:
         await index.record(self.database, entry)
 
+    @activity.defn(name=Activity.SEND_NOTICE)
+    async def send_notice(self, request: NoticeRequest) -> NoticeResult:
+        if self.notices is None:
+            return NoticeResult(request.key, {"any": "no-channel"})
+        return await heartbeating(self.notices.send(request))
+
     def all(self) -> list[Callable[..., Awaitable[object]]]:
         return [self.prefill, self.grant_consent, self.allocate_reference, self.deliver_submission,
-                self.index_application]
+                self.index_application, self.send_notice]
 
 
 T = TypeVar("T")
@@ -231,4 +241,4 @@ def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivi
                                  prefill_port=gateway_prefill(engine.data.gateway, engine.catalogue), http=http,
                                  cipher=engine.data.cipher, http_delivery=not engine.settings.development,
                                  consent_port=consent_grants(engine.data.consents, engine.catalogue),
-                                 events=engine.security.events)
+                                 events=engine.security.events, notices=engine.notices)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from onestop.engine.db.database import Base, utcnow
@@ -286,6 +286,39 @@ class CatalogueVersionRow(Base):
     announced_at: Mapped[datetime]
 
 
+class AppointmentSlotRow(Base):
+    """How many bookings one slot of one office holds. Booking raises ``booked`` only while it is below the
+    slot's capacity, in one conditional UPDATE, so concurrent bookers can never overfill a slot."""
+
+    __tablename__ = "appointment_slots"
+    __table_args__ = (CheckConstraint("booked >= 0", name="booked_not_negative"),)
+
+    service_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    office: Mapped[str] = mapped_column(String(100), primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(primary_key=True)
+    booked: Mapped[int] = mapped_column(Integer)
+
+
+class AppointmentBookingRow(Base):
+    """One booking of a slot by an application: ``held`` until the application is submitted (``held_until``),
+    then ``confirmed``; ``released`` after a withdrawal, a reschedule or an expired hold. No personal data."""
+
+    __tablename__ = "appointment_bookings"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(64), index=True)
+    service_id: Mapped[str] = mapped_column(String(80))
+    office: Mapped[str] = mapped_column(String(100))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    held_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
+    # When the workflow's day-before timer fired (the hook the reminder notice is sent from).
+    reminder_due_at: Mapped[datetime | None]
+
+
 class AnonymousDraftRow(Base):
     """An anonymous application nobody has answered yet: no workflow runs for it until its citizen first acts.
 
@@ -301,6 +334,38 @@ class AnonymousDraftRow(Base):
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class NoticeRow(Base):
+    """One notice to one applicant on one channel, written before it is sent: ``key`` (application, event,
+    revision, channel) is unique, so a retried or repeated send finds it and never sends twice. ``message`` is
+    ciphertext (recipient and text); ``citizen_ref`` is the pseudonym, for the citizen's own list."""
+
+    __tablename__ = "notices_sent"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    application_id: Mapped[str] = mapped_column(String(120), index=True)
+    citizen_ref: Mapped[str] = mapped_column(String(120), index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class NoticePreferenceRow(Base):
+    """How a citizen wants notices: ``language`` (en, tc, sc; none: both English and Chinese) and ``channels``
+    (email, sms, both, none; none set: email when the profile has one, else SMS)."""
+
+    __tablename__ = "notice_preferences"
+
+    citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    channels: Mapped[str | None] = mapped_column(String(10))
+    updated_at: Mapped[datetime]
 
 
 class SandboxRow(Base):

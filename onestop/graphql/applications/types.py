@@ -18,6 +18,7 @@ from onestop.catalogue.text import localized
 from onestop.engine import (
     CITIZEN_ACTOR,
     ApplicationView,
+    AppointmentSpec,
     ConsentSpec,
     ExitSpec,
     FieldProvenance,
@@ -32,9 +33,11 @@ from onestop.engine import (
     editable,
     fields_of,
 )
+from onestop.graphql.appointments.types import Appointment, AppointmentStepDetails
 from onestop.graphql.catalogue.types import Service
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
+from onestop.graphql.notices.types import NoticeType
 from onestop.graphql.relay import Node, to_global_id
 
 # Derived from the workflow's Status, never copied: a new status reaches the schema by itself.
@@ -197,7 +200,8 @@ class CurrentStep:
             case ExitSpec(message=text):
                 # With its computed values filled in ("Your assets of HK$500,000 are above ...").
                 return localized(self.view.exit_message or text, info.context.lang)
-            case FormSpec(description=text) | PrefillSpec(purpose=text) | ConsentSpec(statement=text):
+            case FormSpec(description=text) | PrefillSpec(purpose=text) | ConsentSpec(statement=text) \
+                    | AppointmentSpec(description=text):
                 return localized(text, info.context.lang)
             case _:
                 return None
@@ -239,6 +243,12 @@ class CurrentStep:
     @field(description="Step-up steps: how recent the sign-in must be, in seconds.")
     def max_age(self) -> int | None:
         return self.spec.max_age_seconds if isinstance(self.spec, StepUpSpec) else None
+
+    @field(description="Appointment steps: the offices and their free slots; book with bookAppointment.")
+    def appointment(self) -> AppointmentStepDetails | None:
+        if not isinstance(self.spec, AppointmentSpec):
+            return None
+        return AppointmentStepDetails(spec=self.spec, service_id=self.view.service_id)
 
 
 @strawberry.type(description="A value the service computes from the answers (e.g. total assets).")
@@ -321,6 +331,19 @@ class Application(Node):
     def reference_number(self) -> str | None:
         return self.summary.reference_number
 
+    @field(description="The emails and SMS sent to the applicant about it, oldest first (its owner only; empty "
+                       "for staff and anonymous applicants).")
+    async def notices(self, info: Info_) -> list[NoticeType]:
+        principal = await info.context.principal()
+        if principal is None or principal.kind != "citizen":
+            return []
+        engine = info.context.engine
+        citizen_ref = await engine.applicants.ref_of(principal)
+        if citizen_ref != self.summary.citizen_ref:
+            return []
+        return [NoticeType.of(n) for n in await engine.notices.for_application(self.summary.application_id,
+                                                                             citizen_ref)]
+
     @field(description="The service version this application started with and keeps.")
     async def definition_version(self) -> int:
         return (await self.view()).service_version
@@ -357,6 +380,13 @@ class Application(Node):
     @field(description="Where each answer came from, in the form's order: what the department relies on.")
     async def provenance(self) -> list[AnswerProvenance]:
         return [AnswerProvenance.of(p) for p in (await self.view()).provenance]
+
+    @field(description="Appointments booked by the application's appointment steps (held, or confirmed once "
+                       "submitted), each with its .ics calendar file.")
+    async def appointments(self) -> list[Appointment]:
+        view = await self.view()
+        return [Appointment(booking=b, service_id=view.service_id, reference=view.reference_number)
+                for b in view.bookings]
 
     @field()
     async def timeline(self) -> list[TimelineEvent]:

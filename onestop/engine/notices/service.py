@@ -1,0 +1,222 @@
+"""``NoticeService``: who a notice goes to, in which language and on which channels; sending it exactly once.
+
+Each (notice, channel) is a row of ``notices_sent`` written *before* the send, keyed on the notice's idempotency
+key. A retry (a new activity attempt after a worker died, a replayed request) finds the row: ``sent`` means done;
+``sending`` means an earlier attempt may have gone out, and the resend carries the same Message-ID (or SMS
+idempotency key), which the receiving store deduplicates. The row's text and recipient are encrypted.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from onestop.catalogue.text import Lang
+from onestop.engine.crypto.cipher import FieldCipher
+from onestop.engine.data.profiles import CitizenDirectory, ProfileService
+from onestop.engine.db import Database, NoticePreferenceRow, NoticeRow
+from onestop.engine.errors import InvalidInput, field_error
+from onestop.engine.notices.channels import Mailer, SmsProvider
+from onestop.engine.notices.render import Rendered, render
+from onestop.workflows.contracts import NoticeRequest, NoticeResult
+
+log = logging.getLogger(__name__)
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class ChannelChoice(StrEnum):
+    """A citizen's choice of channels; no choice: email when the profile has an address, else SMS."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    BOTH = "both"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str | None = None
+    phone: str | None = None
+    language: str | None = None  # None: English and Chinese
+    choice: ChannelChoice | None = None
+
+    def channels(self) -> list[Channel]:
+        match self.choice:
+            case ChannelChoice.NONE:
+                return []
+            case ChannelChoice.BOTH:
+                return [Channel.EMAIL, Channel.SMS]
+            case ChannelChoice.EMAIL:
+                return [Channel.EMAIL]
+            case ChannelChoice.SMS:
+                return [Channel.SMS]
+        return [Channel.EMAIL] if self.email else [Channel.SMS]
+
+
+@dataclass(frozen=True)
+class NoticePreferences:
+    language: Lang | None = None
+    channels: ChannelChoice | None = None
+
+
+@dataclass(frozen=True)
+class SentNotice:
+    """What the citizen may see of a notice: never the address, the text only to its owner."""
+
+    id: str
+    application_id: str
+    event: str
+    channel: str
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+    subject: str
+
+
+def _aad(key: str) -> str:
+    return f"notices_sent.message|{key}"
+
+
+@dataclass
+class NoticeService:
+    database: Database
+    cipher: FieldCipher
+    citizens: CitizenDirectory
+    profiles: ProfileService
+    mailer: Mailer | None = None
+    sms: SmsProvider | None = None
+    # Where the citizen signs in to read the details; added under the text.
+    link: str | None = None
+    _now: Any = field(default=lambda: datetime.now(UTC), repr=False)
+
+    async def send(self, request: NoticeRequest) -> NoticeResult:
+        """Send ``request`` on the recipient's channels, each at most once per key (see the module's text)."""
+        recipient = await self.recipient(request)
+        if recipient is None:
+            return NoticeResult(request.key, {"any": "no-contact"})
+        outcomes: dict[str, str] = {}
+        channels = recipient.channels()
+        if not channels:
+            return NoticeResult(request.key, {"any": "opted-out"})
+        rendered = render(request, recipient.language, link=self.link)
+        for channel in channels:
+            address = recipient.email if channel is Channel.EMAIL else recipient.phone
+            transport = self.mailer if channel is Channel.EMAIL else self.sms
+            if not address:
+                outcomes[channel.value] = "no-contact"
+            elif transport is None:
+                outcomes[channel.value] = "no-channel"
+            else:
+                outcomes[channel.value] = await self._once(request, channel, address, rendered)
+        # Keys and outcomes only: the address and the text never reach the log.
+        log.info("notice %s: %s", request.key, outcomes, extra={"notice_event": request.event})
+        return NoticeResult(request.key, outcomes)
+
+    async def recipient(self, request: NoticeRequest) -> Recipient | None:
+        """Where the notice goes: the contact an anonymous applicant gave, or the citizen's e-ME profile."""
+        if request.contact:
+            return Recipient(email=request.contact.get("email"), phone=request.contact.get("phone"))
+        citizen = await self.citizens.by_ref(request.citizen_ref)
+        if citizen is None:
+            return None  # an anonymous applicant who left no contact
+        async with self.database.session() as session:
+            profile = await self.profiles.load(session, citizen.id)
+            preference = await session.get(NoticePreferenceRow, citizen.id)
+        if profile is None or not (profile.email or profile.phone):
+            return None
+        return Recipient(email=profile.email, phone=profile.phone,
+                         language=preference.language if preference else None,
+                         choice=ChannelChoice(preference.channels) if preference and preference.channels else None)
+
+    async def _once(self, request: NoticeRequest, channel: Channel, address: str, rendered: Rendered) -> str:
+        key = f"{request.key}/{channel.value}"
+        text = {"to": address, "subject": rendered.subject,
+                "body": rendered.body if channel is Channel.EMAIL else rendered.sms}
+        row_id = await self._claim(request, channel, key, text)
+        if row_id is None:
+            return "duplicate"
+        if channel is Channel.EMAIL:
+            assert self.mailer is not None
+            await self.mailer.send(address, rendered.subject, rendered.body, key=key)
+        else:
+            assert self.sms is not None
+            await self.sms.send(address, rendered.sms, key=key)
+        async with self.database.session() as session:
+            row = await session.get(NoticeRow, row_id)
+            assert row is not None
+            row.status, row.sent_at = "sent", self._now()
+        return "sent"
+
+    async def _claim(self, request: NoticeRequest, channel: Channel, key: str, text: dict[str, str]) -> str | None:
+        """The outbox row's id to send under, or None when this key was sent already."""
+        async with self.database.session() as session:
+            row = await session.scalar(select(NoticeRow).where(NoticeRow.key == key))
+            if row is not None:
+                if row.status == "sent":
+                    return None
+                row.attempts += 1
+                return row.id
+        row = NoticeRow(id=str(uuid.uuid4()), key=key, application_id=request.application_id,
+                        citizen_ref=request.citizen_ref, event=request.event, channel=channel.value,
+                        status="sending", attempts=1, message=self.cipher.encrypt_json(text, _aad(key)),
+                        created_at=self._now(), sent_at=None)
+        try:
+            async with self.database.session() as session:
+                session.add(row)
+        except IntegrityError:
+            return await self._claim(request, channel, key, text)  # another attempt wrote it first
+        return row.id
+
+    async def for_application(self, application_id: str, citizen_ref: str) -> list[SentNotice]:
+        """The notices of one application, for its owner (``citizen_ref`` must match), oldest first."""
+        async with self.database.session() as session:
+            rows = (await session.scalars(
+                select(NoticeRow).where(NoticeRow.application_id == application_id,
+                                        NoticeRow.citizen_ref == citizen_ref)
+                .order_by(NoticeRow.created_at, NoticeRow.key))).all()
+        return [SentNotice(row.id, row.application_id, row.event, row.channel, row.status, row.created_at,
+                           row.sent_at, str(self.cipher.decrypt_json(row.message, _aad(row.key))["subject"]))
+                for row in rows]
+
+    async def preferences(self, sub: str) -> NoticePreferences:
+        citizen = await self.citizens.get(sub)
+        if citizen is None:
+            return NoticePreferences()
+        async with self.database.session() as session:
+            row = await session.get(NoticePreferenceRow, citizen.id)
+        if row is None:
+            return NoticePreferences()
+        return NoticePreferences(Lang(row.language) if row.language else None,
+                                 ChannelChoice(row.channels) if row.channels else None)
+
+    async def set_preferences(self, sub: str, *, language: str | None, channels: str | None) -> NoticePreferences:
+        """Store the caller's choice (None: the default); refuses an unknown language or channel."""
+        errors = []
+        if language is not None and language not in {lang.value for lang in Lang}:
+            errors.append(field_error(("language",), f"'{language}' is not a language notices are sent in; "
+                                      "use en, tc or sc", "INVALID_VALUE"))
+        if channels is not None and channels not in {choice.value for choice in ChannelChoice}:
+            errors.append(field_error(("channels",), f"'{channels}' is not a choice of channels; use email, sms, "
+                                      "both or none", "INVALID_VALUE"))
+        if errors:
+            raise InvalidInput(errors)
+        citizen = await self.citizens.ensure(sub)
+        async with self.database.session() as session:
+            row = await session.get(NoticePreferenceRow, citizen.id)
+            if row is None:
+                row = NoticePreferenceRow(citizen_id=citizen.id, updated_at=self._now())
+                session.add(row)
+            row.language, row.channels, row.updated_at = language, channels, self._now()
+        return NoticePreferences(Lang(language) if language else None,
+                                 ChannelChoice(channels) if channels else None)

@@ -1,0 +1,163 @@
+"""Notices: the recipient from the e-ME profile and preferences, exactly once per key over a real SMTP sink, no
+personal data in the text, the outbox encrypted at rest."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+from sqlalchemy import text
+
+from onestop.config import SmtpSecurity
+from onestop.engine.crypto.cipher import FieldCipher
+from onestop.engine.data.gateway import DataServices
+from onestop.engine.db import Database
+from onestop.engine.dev.mail import DevMailbox
+from onestop.engine.errors import InvalidInput
+from onestop.engine.notices import NoticeService, SmtpMailer, render
+from onestop.workflows.contracts import NoticeRequest
+
+ADDRESS = {"flat": "C", "floor": "21", "building": "Laguna City", "street": "12 Cha Kwo Ling Road",
+           "district": "kwun-tong", "region": "KLN"}
+CHANGES = {"nameEn": "WONG, Ka Fai", "nameZh": "黃家輝", "dateOfBirth": "1988-01-22", "hkid": "K305518(3)",
+           "phone": "6234 5678", "email": "kafai.wong@example.com", "residentialAddress": ADDRESS}
+SUBMITTED = NoticeRequest(
+    key="app-1/submitted/2", event="submitted", application_id="app-1", citizen_ref="", service_id="renew",
+    service_title={"en": "Renew a driving licence", "tc": "續領駕駛執照", "sc": "续领驾驶执照"},
+    subject={"en": "We have received {reference}", "tc": "已收到 {reference}", "sc": "已收到 {reference}"},
+    body={"en": "Your {service} application {reference}: {fee}. {hkid}", "tc": "你的{service}申請 {reference}。",
+          "sc": "你的{service}申请 {reference}。"},
+    sms={"en": "Received {reference}", "tc": "已收到 {reference}", "sc": "已收到 {reference}"},
+    reference_number="TD-2026-000042", values={"fee": "HK$900", "hkid": "K305518(3)"},
+)
+
+
+@pytest.fixture
+async def mailbox(tmp_path: Path) -> AsyncIterator[tuple[DevMailbox, SmtpMailer]]:
+    box = DevMailbox(tmp_path / "mail")
+    host, port = await box.start()
+    try:
+        yield box, SmtpMailer(host, port, sender="onestop <no-reply@onestop.test>", security=SmtpSecurity.NONE)
+    finally:
+        await box.close()
+
+
+@pytest.fixture
+async def notices(database: Database, cipher: FieldCipher, data_services: DataServices,
+                  mailbox: tuple[DevMailbox, SmtpMailer]) -> NoticeService:
+    return NoticeService(database, cipher, data_services.citizens, data_services.profiles, mailer=mailbox[1],
+                         sms=mailbox[0], link="https://onestop.test/")
+
+
+async def _citizen(data_services: DataServices, **changes: object) -> str:
+    await data_services.profiles.update("sub-a", {**CHANGES, **changes})
+    citizen = await data_services.citizens.get("sub-a")
+    assert citizen is not None
+    return citizen.ref
+
+
+async def test_a_notice_goes_to_the_profile_email_in_english_and_chinese_once_per_key(
+        notices: NoticeService, data_services: DataServices, mailbox: tuple[DevMailbox, SmtpMailer]) -> None:
+    request = NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": await _citizen(data_services)})
+    first = await notices.send(request)
+    again = await notices.send(request)
+    assert first.outcomes == {"email": "sent"}
+    assert again.outcomes == {"email": "duplicate"}
+    box = mailbox[0]
+    assert box.received == 1
+    [mail] = box.mails()
+    assert mail["to"] == "kafai.wong@example.com"
+    assert mail["subject"] == "We have received TD-2026-000042 / 已收到 TD-2026-000042"
+    assert "Your Renew a driving licence application TD-2026-000042: HK$900." in mail["body"]
+    assert "你的續領駕駛執照申請 TD-2026-000042。" in mail["body"]
+    assert "https://onestop.test/" in mail["body"]
+
+
+async def test_a_notice_carries_no_identity_number_and_no_answers(
+        notices: NoticeService, data_services: DataServices, mailbox: tuple[DevMailbox, SmtpMailer]) -> None:
+    request = NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": await _citizen(data_services)})
+    await notices.send(request)
+    [mail] = mailbox[0].mails()
+    raw = "".join(path.read_text() for path in mailbox[0].directory.glob("*.eml"))
+    for personal in ("K305518", "WONG", "黃家輝", "Laguna City", "Cha Kwo Ling", "1988-01-22", "6234 5678"):
+        assert personal not in raw, personal
+    assert "[withheld]" in mail["body"]
+
+
+async def test_the_language_and_channel_preferences_choose_the_text_and_the_way(
+        notices: NoticeService, data_services: DataServices, mailbox: tuple[DevMailbox, SmtpMailer]) -> None:
+    ref = await _citizen(data_services)
+    await notices.set_preferences("sub-a", language="tc", channels="both")
+    result = await notices.send(NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": ref}))
+    assert result.outcomes == {"email": "sent", "sms": "sent"}
+    [mail] = mailbox[0].mails()
+    assert mail["subject"] == "已收到 TD-2026-000042"
+    assert "Your" not in mail["body"]
+    [sms] = mailbox[0].texts()
+    assert sms == {"to": "+85262345678", "text": "已收到 TD-2026-000042", "at": sms["at"]}
+
+
+async def test_a_citizen_without_an_email_gets_an_sms_and_one_who_opted_out_gets_nothing(
+        notices: NoticeService, data_services: DataServices, mailbox: tuple[DevMailbox, SmtpMailer]) -> None:
+    ref = await _citizen(data_services, email=None)
+    assert (await notices.send(NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": ref}))).outcomes == {
+        "sms": "sent"}
+    await notices.set_preferences("sub-a", language=None, channels="none")
+    request = NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": ref, "key": "app-1/statusChanged/3"})
+    assert (await notices.send(request)).outcomes == {"any": "opted-out"}
+    assert mailbox[0].mails() == []
+
+
+async def test_an_anonymous_applicant_gets_a_notice_only_at_the_contact_they_gave(
+        notices: NoticeService, mailbox: tuple[DevMailbox, SmtpMailer]) -> None:
+    anonymous = NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": "anon-abc"})
+    assert (await notices.send(anonymous)).outcomes == {"any": "no-contact"}
+    given = NoticeRequest(**{**anonymous.__dict__, "contact": {"email": "reporter@example.com"}})
+    assert (await notices.send(given)).outcomes == {"email": "sent"}
+    assert [mail["to"] for mail in mailbox[0].mails()] == ["reporter@example.com"]
+
+
+async def test_the_outbox_holds_the_address_and_text_encrypted_and_the_log_neither(
+        notices: NoticeService, data_services: DataServices, database: Database,
+        caplog: pytest.LogCaptureFixture) -> None:
+    ref = await _citizen(data_services)
+    with caplog.at_level(logging.DEBUG):
+        await notices.send(NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": ref}))
+    async with database.session() as session:
+        rows = (await session.execute(text("SELECT * FROM notices_sent"))).all()
+    assert len(rows) == 1
+    dump = repr(rows)
+    for clear in ("kafai.wong@example.com", "TD-2026-000042", "received"):
+        assert clear not in dump
+    assert "kafai.wong" not in caplog.text
+    listed = await notices.for_application("app-1", ref)
+    assert [(n.event, n.channel, n.status) for n in listed] == [("submitted", "email", "sent")]
+    assert await notices.for_application("app-1", "someone-else") == []
+
+
+async def test_a_send_that_failed_after_claiming_is_sent_again_with_the_same_message_id(
+        notices: NoticeService, data_services: DataServices, mailbox: tuple[DevMailbox, SmtpMailer]) -> None:
+    ref = await _citizen(data_services)
+    request = NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": ref})
+    box, mailer = mailbox
+    await box.close()  # the relay is down: the attempt claims the row, then fails
+    with pytest.raises(aiosmtplib.SMTPConnectError):
+        await notices.send(request)
+    await box.start(port=mailer.port)
+    assert (await notices.send(request)).outcomes == {"email": "sent"}
+    assert len(box.mails()) == 1
+
+
+async def test_bad_preferences_are_refused_by_name(notices: NoticeService) -> None:
+    with pytest.raises(InvalidInput) as info:
+        await notices.set_preferences("sub-a", language="fr", channels="pigeon")
+    assert [e.path for e in info.value.errors] == [["language"], ["channels"]]
+
+
+def test_a_missing_placeholder_value_stays_visible_rather_than_guessed() -> None:
+    rendered = render(NoticeRequest(**{**SUBMITTED.__dict__, "values": {}}), "en")
+    assert rendered.subject == "We have received TD-2026-000042"
+    assert "application TD-2026-000042: {fee}." in rendered.body
