@@ -31,8 +31,8 @@ from onestop.engine.feeds import FeedService
 from onestop.engine.identity.provider import EmbeddedIdentityProvider
 from onestop.engine.identity.tokens import TokenVerifier
 from onestop.engine.legacy import encrypt_clear_rows, settings_cipher
-from onestop.engine.sandbox import SandboxCatalogues, SandboxService, UploadLimits, age_group_spans
 from onestop.engine.notices import NoticeService, SmsProvider, SmtpMailer
+from onestop.engine.sandbox import SandboxCatalogues, SandboxService, UploadLimits, age_group_spans
 from onestop.engine.security import SecurityServices
 from onestop.engine.temporal import connect_for
 

@@ -1,7 +1,7 @@
 """Sandbox programme: providers' sandboxes and their logins (staff and synthetic test citizens)
 
 Revision ID: 0015
-Revises: 0010
+Revises: 0014
 Create Date: 2026-11-29 00:30:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0015'
-down_revision: str | Sequence[str] | None = '0010'
+down_revision: str | Sequence[str] | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
