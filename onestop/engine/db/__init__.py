@@ -25,6 +25,7 @@ from onestop.engine.db.tables import (
     SecurityEventRow,
     SecurityLockRow,
     ServiceSnapshotRow,
+    WebSessionRow,
 )
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "SecurityLockRow",
     "ServiceSnapshotRow",
     "UTCDateTime",
+    "WebSessionRow",
     "alembic_config",
     "utcnow",
 ]

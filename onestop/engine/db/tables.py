@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from onestop.engine.db.database import Base, utcnow
@@ -368,12 +379,23 @@ class NoticePreferenceRow(Base):
     updated_at: Mapped[datetime]
 
 
+class WebSessionRow(Base):
+    """A web app session, shared by every web replica. ``slot`` is a hash of the cookie's random id (the cookie
+    itself is never stored); ``blob`` is AES-GCM ciphertext bound to the slot, sealed by the web app's key."""
+
+    __tablename__ = "web_sessions"
+
+    slot: Mapped[str] = mapped_column(String(64), primary_key=True)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    touched_at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch
+
+
 class SandboxRow(Base):
     """A sandbox programme provider's sandbox, provisioned once per approved application to join.
 
     ``namespace`` scopes everything of the sandbox (its catalogue, inbox and task queue) and is the department
-    code of its staff. ``details`` is ciphertext (organisation and contact); ``client_secret_hash`` is the SHA-256
-    of the OIDC client secret, which is derived from the data key and never stored."""
+    code of its staff. ``details`` is ciphertext (organisation, contact and the OIDC client secret, shown to the
+    provider's staff); ``client_secret_hash`` is the secret's SHA-256, all the identity provider needs to check it."""
 
     __tablename__ = "sandboxes"
 

@@ -34,7 +34,7 @@ from onestop.engine import (
     fields_of,
 )
 from onestop.graphql.appointments.types import Appointment, AppointmentStepDetails
-from onestop.graphql.catalogue.types import Service
+from onestop.graphql.catalogue.types import ConsentItem, Department, FieldOption, Service, split_item
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
 from onestop.graphql.notices.types import NoticeType
@@ -53,12 +53,6 @@ class TimelineAuthor(Enum):
 
 
 StepState = strawberry.enum(engine.StepState, name="StepState", description="Progress of one step of an application.")
-
-
-@strawberry.type
-class FieldOption:
-    value: str
-    label: str
 
 
 @strawberry.type(description="One input of the current step, with its constraints and current value.")
@@ -213,6 +207,16 @@ class CurrentStep:
     @field(description="Prefill and consent steps: the data items (provider.item) the citizen is asked to share.")
     def items(self) -> list[str]:
         return list(self.spec.items) if isinstance(self.spec, PrefillSpec | ConsentSpec) else []
+
+    @field(description="Prefill and consent steps: the data items asked for, each with its description in the "
+                       "request's language.")
+    def data_items(self) -> list[ConsentItem]:
+        return [split_item(reference) for reference in self.items()]
+
+    @field(description="Consent steps: the departments the consent is given to, with their names.")
+    def recipients(self, info: Info_) -> list[Department]:
+        known = info.context.snapshot.catalogue.departments
+        return [Department(model=known[code]) for code in self.departments() if code in known]
 
     @field(description="Consent steps: the departments the consent is given to; each gets a revocable consent "
                        "record listed in viewer.consents. Empty for a statement the citizen only acknowledges.")
