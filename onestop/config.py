@@ -10,7 +10,7 @@ import re
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     # How long delivery to a department retries (exponential backoff up to 10 minutes apart) before the
     # application is DELIVERY_FAILED and waits for an operator's redelivery. Fixed per application at its start.
     delivery_retry_hours: float = Field(default=24.0, gt=0)
+    # Fees: an acquirer's REST API for hosted payment pages (unset: the simulator at /dev-pay/ in development, no
+    # payments in production), its API key and webhook signing secret, and how long a payment page may stay open.
+    payment_provider_url: str | None = None
+    payment_api_key: SecretStr | None = None
+    payment_webhook_secret: SecretStr | None = None
+    payment_timeout_seconds: float = Field(default=900.0, gt=0)
 
     # Identity: the OIDC issuer whose access tokens the API accepts.
     oidc_issuer: str | None = None
@@ -90,6 +96,18 @@ class Settings(BaseSettings):
     data_key_previous: SecretStr | None = None
     codec_key_previous: SecretStr | None = None
     signing_key_previous: SecretStr | None = None
+
+    # Documents (file fields): "local" seals files under the data dir; "s3" in an S3-compatible bucket (sealed too).
+    documents_store: Literal["local", "s3"] = "local"
+    documents_s3_bucket: str | None = None
+    documents_s3_prefix: str = "documents/"
+    documents_s3_endpoint: str | None = None
+    documents_s3_region: str | None = None
+    documents_s3_access_key: str | None = None
+    documents_s3_secret_key: SecretStr | None = None
+    # The ClamAV daemon that scans every upload: unix:/run/clamav/clamd.ctl or tcp://host:3310. Unset: documents
+    # are stored NOT_SCANNED, and staff see that.
+    clamd_address: str | None = None
 
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     # Arrays and objects in a request body; the deepest real answer (a group of addresses) is under ten.

@@ -191,6 +191,8 @@ async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, u
         if settings.development:
             print(f"Dev identity    {base}/dev-idp/", flush=True)
             print(f"Dev mailbox     {base}/dev-mail/", flush=True)
+            if engine.payment_simulator is not None:
+                print(f"Dev payments    {base}/dev-pay/ (hosted page simulator; webhooks signed)", flush=True)
     await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
     await task
@@ -265,6 +267,10 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
             running.append(asyncio.create_task(w.run()))
             print(f"Worker          task queue {settings.temporal_task_queue}", flush=True)
             created = await ensure_schedules(client, settings)
+            from onestop.engine.documents.schedules import ensure_document_schedule, schedule_id
+
+            if await ensure_document_schedule(client, settings.temporal_task_queue):
+                created.append(schedule_id(settings.temporal_task_queue))
             if created:
                 print(f"Registered schedules: {', '.join(created)}", flush=True)
         try:

@@ -5,6 +5,7 @@ application view, the index entry, the step states, and the snapshot's step and 
 that nothing outside the engine reaches into ``workflows``.
 """
 
+from onestop.catalogue import DOCUMENT_KINDS
 from onestop.engine.applications.applicants import Applicants, new_resume_token
 from onestop.engine.applications.index import IndexPage, IndexPosition
 from onestop.engine.applications.service import ApplicationService
@@ -15,6 +16,7 @@ from onestop.engine.data.accesslog import AccessLogEntry
 from onestop.engine.data.consent import Consent
 from onestop.engine.data.gateway import DataServices, FetchResult
 from onestop.engine.data.profiles import Profile
+from onestop.engine.documents import Document, DocumentService, ScannerUnavailable, ScanStatus
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import challenge_header
@@ -31,6 +33,7 @@ from onestop.engine.metrics import (
     metrics_exposition,
 )
 from onestop.engine.notices import ChannelChoice, NoticePreferences, SentNotice
+from onestop.engine.payments import PaymentRecord
 from onestop.engine.sandbox import SandboxCatalogues, SandboxService, SandboxVersion, UploadResult
 from onestop.engine.security import (
     NO_EVENTS,
@@ -59,6 +62,7 @@ from onestop.workflows.contracts import (
     StepState,
     TimelineEntry,
 )
+from onestop.workflows.payments import PaymentAttempt, PaymentStatus, dollars
 from onestop.workflows.provenance import FieldProvenance, editable
 from onestop.workflows.snapshot import (
     AppointmentSpec,
@@ -66,6 +70,7 @@ from onestop.workflows.snapshot import (
     ExitSpec,
     FieldSpec,
     FormSpec,
+    PaymentSpec,
     PredicateSpec,
     PrefillSpec,
     ReviewSpec,
@@ -79,6 +84,7 @@ from onestop.workflows.snapshot import (
 __all__ = [
     "BOOKING_HELD",
     "CITIZEN_ACTOR",
+    "DOCUMENT_KINDS",
     "GRAPHQL_ERRORS",
     "GRAPHQL_FIELD_LATENCY",
     "GRAPHQL_USER_ERRORS",
@@ -108,6 +114,8 @@ __all__ = [
     "ConsentSpec",
     "DataServices",
     "Deviation",
+    "Document",
+    "DocumentService",
     "Engine",
     "EngineError",
     "EventKind",
@@ -126,11 +134,17 @@ __all__ = [
     "Limits",
     "NotFound",
     "NoticePreferences",
+    "PaymentAttempt",
+    "PaymentRecord",
+    "PaymentSpec",
+    "PaymentStatus",
     "PredicateSpec",
     "PrefillSpec",
     "Principal",
     "Profile",
     "ReviewSpec",
+    "ScanStatus",
+    "ScannerUnavailable",
     "SandboxCatalogues",
     "SandboxService",
     "SandboxVersion",
@@ -153,6 +167,7 @@ __all__ = [
     "build_engine",
     "build_limits",
     "challenge_header",
+    "dollars",
     "editable",
     "fields_of",
     "hold_minutes",

@@ -22,8 +22,10 @@ from onestop.graphql import (
     catalogue,
     citizen,
     department,
+    documents,
     notices,
     operations,
+    payments,
     public,
     sandbox,
 )
@@ -34,7 +36,8 @@ from onestop.graphql.relay import Node, resolve_node
 from onestop.graphql.security import Limits, schema_extensions
 
 DOMAINS: tuple[ModuleType, ...] = (
-    catalogue, public, citizen, applications, department, operations, notices, appointments, sandbox,
+    catalogue, public, citizen, applications, department, operations, notices, appointments, documents, payments,
+    sandbox,
 )
 
 

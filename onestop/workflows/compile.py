@@ -14,12 +14,14 @@ from onestop.catalogue import (
     ExitStep,
     Expression,
     Field,
+    FileField,
     FormStep,
     GroupField,
     LocalizedText,
     MultiChoiceField,
     NumberField,
     Option,
+    PaymentStep,
     PrefillStep,
     ReviewStep,
     Service,
@@ -40,6 +42,7 @@ from onestop.workflows.snapshot import (
     FormSpec,
     NoticeSpec,
     OptionSpec,
+    PaymentSpec,
     PredicateSpec,
     PrefillSpec,
     ReviewSpec,
@@ -93,6 +96,11 @@ def _field(field: Field) -> FieldSpec:
             return replace(spec, options=_options(field.options))
         case AddressField():
             return replace(spec, options=_options(field.districts))
+        case FileField():
+            return replace(spec, accept=list(field.accept), max_bytes=field.max_bytes, multiple=field.multiple,
+                           min_items=field.min_items, max_items=field.max_items,
+                           delete_after_decision_days=field.retention.delete_after_decision_days
+                           if field.retention else None)
         case GroupField():
             return replace(spec, fields=[_field(f) for f in field.fields], min_items=field.min_items,
                            max_items=field.max_items)
@@ -129,6 +137,9 @@ def _step(step: Step) -> StepSpec:
                               endpoint=step.endpoint)
         case ExitStep():
             return ExitSpec(id=step.id, title=title, when=when, message=_text(step.message))
+        case PaymentStep():
+            return PaymentSpec(id=step.id, title=title, when=when, description=_text(step.description),
+                               amount=step.amount.source, currency=step.currency, refundable=step.refundable)
         case AppointmentStep():
             return AppointmentSpec(
                 id=step.id, title=title, when=when,
@@ -173,6 +184,7 @@ def snapshot_from_service(
         draft_expiry_seconds=_seconds(service.draft_expiry) or _DRAFT_EXPIRY_SECONDS,
         submission_url=submission_url,
         computed=[ComputedSpec(name, expression.source, step) for name, expression, step in computations(service)],
+        fees={name: fee.amount for name, fee in (service.fees or {}).items()},
         notices=_notices(service),
         notice_contact=_notice_contact(service),
     )
