@@ -132,6 +132,12 @@ class Settings(BaseSettings):
     anonymous_draft_ttl_seconds: float = Field(default=7 * 24 * 3600, gt=0)
     # Top-level mutation fields one request may carry; each counts against the caller's rate limit.
     max_mutations_per_request: int = Field(default=5, ge=1)
+    # The sandbox programme, per provider's sandbox: the largest upload (a YAML file or a zip; also bounded by
+    # max_body_bytes, as base64), the services its catalogue may hold, the applications its test citizens may start
+    # in 24 hours.
+    sandbox_max_upload_bytes: int = Field(default=128 * 1024, ge=1024)
+    sandbox_max_services: int = Field(default=20, ge=1)
+    sandbox_applications_per_day: int = Field(default=200, ge=0)
     # Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); nobody else's is.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

@@ -262,7 +262,8 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
 
             w = build_worker(client, settings.temporal_task_queue,
                              [*activities_for(engine, http).all(), *engine.security.activities().all(),
-                              *engine.appointments.activities().all()])
+                              *engine.appointments.activities().all(),
+                              *engine.sandbox_activities()])
             running.append(asyncio.create_task(w.run()))
             print(f"Worker          task queue {settings.temporal_task_queue}", flush=True)
             created = await ensure_schedules(client, settings)

@@ -34,6 +34,7 @@ from onestop.engine.metrics import (
 )
 from onestop.engine.notices import ChannelChoice, NoticePreferences, SentNotice
 from onestop.engine.payments import PaymentRecord
+from onestop.engine.sandbox import SandboxCatalogues, SandboxService, SandboxVersion, UploadResult
 from onestop.engine.security import (
     NO_EVENTS,
     OPERATOR_ROLE,
@@ -142,6 +143,9 @@ __all__ = [
     "Principal",
     "Profile",
     "ReviewSpec",
+    "SandboxCatalogues",
+    "SandboxService",
+    "SandboxVersion",
     "ScanStatus",
     "ScannerUnavailable",
     "SecurityAlerts",
@@ -158,6 +162,7 @@ __all__ = [
     "SystemHealth",
     "Text",
     "TimelineEntry",
+    "UploadResult",
     "bounded_label",
     "build_engine",
     "build_limits",

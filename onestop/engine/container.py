@@ -36,6 +36,7 @@ from onestop.engine.identity.tokens import TokenVerifier
 from onestop.engine.legacy import encrypt_clear_rows, settings_cipher
 from onestop.engine.notices import NoticeService, SmsProvider, SmtpMailer
 from onestop.engine.payments import HttpAcquirer, PaymentRecords, PaymentService
+from onestop.engine.sandbox import SandboxCatalogues, SandboxService, UploadLimits, age_group_spans
 from onestop.engine.security import SecurityServices
 from onestop.engine.temporal import connect_for
 
@@ -70,7 +71,13 @@ class Engine:
     appointments: AppointmentServices
     # The development mail and SMS sink shown at /dev-mail (its ``app``); None in production.
     dev_mailbox: Any = None
+    # The sandbox programme: provisioning on approval, the sandboxes' clients and logins.
+    sandbox: SandboxService | None = None
     _closers: list[Closer] = field(default_factory=list, repr=False)
+
+    def sandbox_activities(self) -> list[Callable[..., Awaitable[object]]]:
+        """The worker's sandbox programme activities (provisioning)."""
+        return self.sandbox.activities().all() if self.sandbox is not None else []
 
     async def readiness(self) -> dict[str, str]:
         """What a load balancer's readiness probe needs: each dependency ``ok`` or ``unavailable``."""
@@ -166,12 +173,23 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
     documents = build_documents(settings, database, data.cipher)
     if applications is not None:
         applications.documents, documents.applications = documents, applications
+    sandbox = SandboxService(database, data.cipher, lambda: age_group_spans(catalogue.catalogue), temporal,
+                             settings.temporal_task_queue, SandboxCatalogues(
+                                 database, settings.definitions, settings.data_dir / "sandboxes",
+                                 UploadLimits(max_upload_bytes=settings.sandbox_max_upload_bytes),
+                                 settings.sandbox_max_services),
+                             applications_per_day=settings.sandbox_applications_per_day)
+    if applications is not None:
+        applications.after_decision = sandbox.after_decision
+        sandbox.applications = applications
+    if identity_provider is not None:
+        identity_provider.directory = sandbox
     return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
                   tokens=tokens, database=database, data=data, applicants=applicants, security=security,
                   documents=documents, applications=applications, identity_provider=identity_provider,
                   notices=notices,
                   appointments=AppointmentServices.build(database, catalogue),
-                  dev_mailbox=dev_mailbox, payments=payments, payment_simulator=payment_simulator,
+                  dev_mailbox=dev_mailbox, payments=payments, payment_simulator=payment_simulator, sandbox=sandbox,
                   _closers=closers)
 
 

@@ -236,6 +236,17 @@ class UserErrorCode(Enum):
         "HOLD_EXPIRED", description="The appointment hold ran out before submission; book a time again.")
     INVALID_RANGE = strawberry.enum_value(
         "INVALID_RANGE", description="The date range is empty or longer than the most one question may span.")
+    UPLOAD_TOO_LARGE = strawberry.enum_value(
+        "UPLOAD_TOO_LARGE", description="The sandbox upload (or what its zip expands to) is over the sandbox's limit.")
+    UNSAFE_ARCHIVE = strawberry.enum_value(
+        "UNSAFE_ARCHIVE",
+        description="The zip has a path leaving the sandbox (../, absolute), an encrypted entry or a zip bomb.")
+    NOT_A_DEFINITION_FILE = strawberry.enum_value(
+        "NOT_A_DEFINITION_FILE",
+        description="An upload holds .yaml files only: services/…, fragments/… and option-lists.yaml.")
+    NOT_BASE64 = strawberry.enum_value("NOT_BASE64", description="The upload's content is not base64.")
+    SANDBOX_LIMIT = strawberry.enum_value(
+        "SANDBOX_LIMIT", description="A limit of the sandbox (services, applications a day) would be exceeded.")
 
 
 @strawberry.type(description="A problem with the input the caller can fix.")

@@ -27,6 +27,7 @@ from onestop.graphql import (
     operations,
     payments,
     public,
+    sandbox,
 )
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
@@ -36,6 +37,7 @@ from onestop.graphql.security import Limits, schema_extensions
 
 DOMAINS: tuple[ModuleType, ...] = (
     catalogue, public, citizen, applications, department, operations, notices, appointments, documents, payments,
+    sandbox,
 )
 
 

@@ -20,6 +20,7 @@ CODE_ARGUMENT: dict[str, tuple[int, str | None]] = {
     "_formatted": (2, None),  # the interpreter's formatted-text checkers: _formatted(valid, normal, code, en, tc)
     "field_error": (2, "INVALID_VALUE"),  # the engine's field_error(path, message, code="INVALID_VALUE")
     "user_error": (1, None),
+    "upload_refused": (1, None),  # the sandbox uploads' upload_refused(message, code)
     "UserError": (-1, None),  # keyword only
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ from onestop.engine.db import Database
 from onestop.engine.documents.service import DocumentService
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.identity.principal import Principal
+from onestop.engine.identity.roles import PLATFORM_DEPARTMENT, PLATFORM_ROLE
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
 from onestop.engine.security.alerts import OPERATOR_ROLE, SecurityAlerts, StepUpLocked
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
@@ -133,6 +134,8 @@ class ApplicationService:
     alerts: SecurityAlerts | None = None
     # Uploaded files: answers naming documents are checked against them; a decision starts their retention.
     documents: DocumentService | None = None
+    # Called after staff approve or reject (e.g. an approved application to join provisions a sandbox).
+    after_decision: Callable[[Principal, ApplicationView], Awaitable[None]] | None = None
 
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
                  ladder: AssuranceLadder | Callable[[], AssuranceLadder] | None = None, *, history_limit: int = 0,
@@ -524,6 +527,8 @@ class ApplicationService:
         self.events.record(EventKind.STAFF_DECISION, staff=principal.sub, citizen_ref=view.citizen_ref,
                            service=view.service_id, outcome=target.value)
         metrics.APPLICATIONS_DECIDED.labels(view.service_id, target.value).inc()
+        if target in DECISIONS and self.after_decision is not None:
+            await self.after_decision(principal, view)
         return view
 
     async def redeliver(self, principal: Principal, application_id: str,
@@ -557,6 +562,8 @@ class ApplicationService:
         # Operators handle security alerts platform-wide; that role alone opens no department's applications.
         if not principal.is_staff or principal.department is None or set(principal.roles) <= {OPERATOR_ROLE}:
             raise Forbidden("this needs a department staff sign-in with a staff role")
+        if principal.department == PLATFORM_DEPARTMENT and PLATFORM_ROLE not in principal.roles:
+            raise Forbidden(f"the platform team's inbox needs the '{PLATFORM_ROLE}' staff role")
         return principal.department
 
     # ---- plumbing ----

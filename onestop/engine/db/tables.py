@@ -450,3 +450,54 @@ class WebSessionRow(Base):
     slot: Mapped[str] = mapped_column(String(64), primary_key=True)
     blob: Mapped[bytes] = mapped_column(LargeBinary)
     touched_at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch
+
+
+class SandboxRow(Base):
+    """A sandbox programme provider's sandbox, provisioned once per approved application to join.
+
+    ``namespace`` scopes everything of the sandbox (its catalogue, inbox and task queue) and is the department
+    code of its staff. ``details`` is ciphertext (organisation, contact and the OIDC client secret, shown to the
+    provider's staff); ``client_secret_hash`` is the secret's SHA-256, all the identity provider needs to check it."""
+
+    __tablename__ = "sandboxes"
+
+    provider_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(120), unique=True)
+    namespace: Mapped[str] = mapped_column(String(12), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_secret_hash: Mapped[str] = mapped_column(String(64))
+    redirect_uris: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class SandboxMemberRow(Base):
+    """A login of a sandbox: one of its provider's staff, or one of its synthetic test citizens.
+
+    ``details`` is ciphertext (staff name and email; a test citizen's synthetic identity)."""
+
+    __tablename__ = "sandbox_members"
+
+    login: Mapped[str] = mapped_column(String(80), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.provider_id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    age_group: Mapped[str | None] = mapped_column(String(40))
+    details: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class SandboxCatalogueVersionRow(Base):
+    """One version of a sandbox's own catalogue: every definition file its provider has uploaded so far.
+
+    ``files`` is JSON ``{tree path: text}``; the public catalogue never reads this table."""
+
+    __tablename__ = "sandbox_catalogue_versions"
+
+    provider_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.provider_id", ondelete="CASCADE"),
+                                             primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    files: Mapped[str] = mapped_column(Text)
+    services: Mapped[str] = mapped_column(Text)
+    uploaded_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]

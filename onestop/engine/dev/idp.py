@@ -8,6 +8,9 @@ matcher), face enrolment with consent and its withdrawal. Tokens look like a rea
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -15,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -46,6 +49,7 @@ from onestop.engine.dev.login import (
     parse_authorize,
     redirect_with_code,
 )
+from onestop.engine.identity.provider import RegisteredClient, SandboxDirectory
 from onestop.engine.identity.stepup import AssuranceLadder
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
@@ -81,6 +85,8 @@ class DevIdentityProvider:
     """State and endpoints of the development IdP; ``app`` is the ASGI app to mount at ``/dev-idp``."""
 
     events: EventSink = NO_EVENTS
+    # The sandboxes' registered clients and logins (staff, synthetic citizens), looked up on first use.
+    directory: SandboxDirectory | None = None
 
     def __init__(
         self,
@@ -107,6 +113,9 @@ class DevIdentityProvider:
         self._clock = clock
         self._secret = pairwise_secret(settings)
         self.codes = AuthorizationCodes(clock)
+        self.clients: dict[str, RegisteredClient] = {}
+        # Sandbox test citizens' tokens carry their sandbox (namespace) and login, so the API keeps them inside.
+        self.sandbox_citizens: dict[str, str] = {}
         for citizen in citizens:
             if citizen.face_consented_at is not None:
                 self.enrolments.enrol(citizen.id, consent=True, consented_at=citizen.face_consented_at,
@@ -174,7 +183,9 @@ class DevIdentityProvider:
                 raise OAuthError(_FACE_ERROR_STATUS.get(exc.code, 400), exc.code, exc.message) from exc
             metrics.FACE_CHECKS.labels("match").inc()
         amr = ["face"] if face else (["pwd"] if rank == 0 else ["pwd", "otp"])
-        return self._token_response(self.citizen_sub(citizen_id), acr, amr, binding, {})
+        sandbox = self.sandbox_citizens.get(citizen_id)
+        extra = {"sandbox": sandbox, "sandbox_login": citizen_id} if sandbox is not None else {}
+        return self._token_response(self.citizen_sub(citizen_id), acr, amr, binding, extra)
 
     def issue_staff_token(self, staff_id: str, *, binding: str | None = None) -> dict[str, Any]:
         member = self.staff.get(staff_id)
@@ -250,10 +261,36 @@ class DevIdentityProvider:
             for s in self.staff.values()
         ]})
 
+    async def admit(self, login: Mapping[str, Any]) -> None:
+        """Make a sandbox's staff member or test citizen (and its client) known before they sign in."""
+        if self.directory is None:
+            return
+        for key in ("citizen", "staff"):
+            ident = login.get(key)
+            if isinstance(ident, str) and ident not in self.citizens and ident not in self.staff:
+                found = await self.directory.sandbox_login(ident)
+                if found is None or found.kind != key:
+                    continue
+                if found.kind == "staff":
+                    self.staff[ident] = DevStaff(ident, found.name, found.department, found.roles)
+                elif found.date_of_birth is not None:
+                    self.citizens[ident] = DevCitizen(ident, found.name, None, found.date_of_birth, found.created_at)
+                    self.sandbox_citizens[ident] = found.department
+                    # Synthetic citizens are provisioned with a consented test face template.
+                    self.enrolments.enrol(ident, consent=True, consented_at=found.created_at or self._clock(),
+                                          source="sandbox")
+        client_id = login.get("client_id")
+        if isinstance(client_id, str) and client_id not in self.clients:
+            client = await self.directory.registered_client(client_id)
+            if client is not None:
+                self.clients[client_id] = client
+
     async def _token(self, request: Request) -> Response:
         try:
             body = await _json_body(request)
+            await self.admit(body)
             if body.get("grant_type") == "authorization_code":
+                self._authenticate_client(body, request)
                 result = self.codes.redeem(
                     code=_required_str(body, "code"), client_id=_required_str(body, "client_id"),
                     redirect_uri=_required_str(body, "redirect_uri"),
@@ -267,6 +304,25 @@ class DevIdentityProvider:
         except OAuthError as exc:
             return exc.response()
         return JSONResponse(result, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _authenticate_client(self, body: Mapping[str, Any], request: Request) -> None:
+        """A registered (confidential) client proves itself with its secret: HTTP Basic or ``client_secret``."""
+        client = self.clients.get(str(body.get("client_id", "")))
+        if client is None:
+            return
+        secret = body.get("client_secret")
+        basic = request.headers.get("authorization", "")
+        if basic.lower().startswith("basic "):
+            try:
+                user, _, password = base64.b64decode(basic[6:]).decode("utf-8").partition(":")
+            except (ValueError, UnicodeDecodeError):
+                raise OAuthError(401, "invalid_client", "malformed HTTP Basic credentials") from None
+            if unquote(user) == client.client_id:
+                secret = unquote(password)
+        digest = hashlib.sha256(secret.encode()).hexdigest() if isinstance(secret, str) else ""
+        if not hmac.compare_digest(digest, client.secret_sha256):
+            raise OAuthError(401, "invalid_client", "client authentication failed: send the client secret "
+                                                    "(HTTP Basic or client_secret)")
 
     def _issue(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """A token response for a direct request body ``{citizen, acr, selfie?, binding?}`` or ``{staff}``."""
@@ -311,6 +367,7 @@ class DevIdentityProvider:
                 params = await _json_body(request)
             except OAuthError as exc:
                 return exc.response()
+        await self.admit(params)
         try:
             authorize = parse_authorize({k: v for k, v in params.items() if isinstance(v, str)}, self)
         except OAuthError as exc:

@@ -124,7 +124,12 @@ class AuthorizeRequest:
 def parse_authorize(params: Mapping[str, str], idp: DevIdentityProvider) -> AuthorizeRequest:
     """Check an authorization request; errors are shown on the page, never redirected."""
     redirect_uri = params.get("redirect_uri", "")
-    if not _allowed_redirect(redirect_uri, idp.settings.base_url):
+    registered = idp.clients.get(params.get("client_id", ""))
+    if registered is not None:
+        # A registered client's redirect URI must be one it registered, exactly (no prefix, no wildcard).
+        if redirect_uri not in registered.redirect_uris:
+            raise OAuthError(400, "invalid_request", "redirect_uri is not one this client registered (exact match)")
+    elif not _allowed_redirect(redirect_uri, idp.settings.base_url):
         raise OAuthError(400, "invalid_request",
                          "redirect_uri must be an http(s) URL on localhost/127.0.0.1 or this server's origin")
     if params.get("response_type", "code") != "code":

@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from starlette.types import ASGIApp
 
 from onestop.engine.security.events import EventSink
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    """A relying party registered with the identity provider: exact redirect URIs, a confidential secret."""
+
+    client_id: str
+    redirect_uris: tuple[str, ...]
+    secret_sha256: str
+
+
+@dataclass(frozen=True)
+class SandboxLogin:
+    """A login a sandbox provides: one of its provider's staff (``department`` is the sandbox's namespace) or
+    one of its synthetic test citizens (``date_of_birth`` set, face enrolled with consent when provisioned)."""
+
+    login: str
+    kind: str  # "staff" or "citizen"
+    name: str
+    department: str
+    roles: tuple[str, ...] = ()
+    date_of_birth: date | None = None
+    created_at: datetime | None = None
+
+
+class SandboxDirectory(Protocol):
+    """Where an identity provider finds the clients and logins that sandboxes were provisioned with."""
+
+    async def registered_client(self, client_id: str) -> RegisteredClient | None: ...
+
+    async def sandbox_login(self, login: str) -> SandboxLogin | None: ...
 
 
 class EmbeddedIdentityProvider(Protocol):
@@ -15,5 +48,6 @@ class EmbeddedIdentityProvider(Protocol):
     issuer: str
     app: ASGIApp
     events: EventSink  # where sign-ins are reported
+    directory: SandboxDirectory | None  # sandboxes' clients and logins, when the process has sandboxes
 
     def jwks(self) -> dict[str, Any]: ...

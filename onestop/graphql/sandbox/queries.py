@@ -1,0 +1,56 @@
+"""The caller's sandbox, as its provider's staff see it."""
+
+from __future__ import annotations
+
+import json
+
+import strawberry
+
+from onestop.graphql.context import Info_
+from onestop.graphql.fields import field
+from onestop.graphql.sandbox.preview import PreviewStep, SandboxPreview
+from onestop.graphql.sandbox.types import SandboxCatalogueVersion, sandbox_catalogues
+
+
+@strawberry.type(description="A provider's sandbox: its ids and the versions of its own catalogue.")
+class ProviderSandbox:
+    provider_id: str
+    namespace: str = strawberry.field(description="The department code of the sandbox's staff and services.")
+    client_id: str = strawberry.field(description="The OIDC client id of the provider's sign-in app.")
+    redirect_uris: list[str]
+    versions: list[SandboxCatalogueVersion]
+
+
+@strawberry.type
+class SandboxQuery:
+    @field(
+        description="Render a service of the caller's sandbox (its latest version, or `version`) as the citizen "
+        "would see it, in English, Traditional and Simplified Chinese: one step (`stepId`) or all. "
+        "Nothing is started. A sandbox provider's staff only, and only their own sandbox."
+    )
+    async def sandbox_preview(
+        self, info: Info_, service_slug: str, step_id: str | None = None, version: int | None = None
+    ) -> SandboxPreview:
+        catalogues = sandbox_catalogues(info)
+        previewed, snapshot, steps = await catalogues.preview(
+            await info.context.principal(), service_slug, step_id, version
+        )
+        return SandboxPreview(
+            service_slug=service_slug,
+            version=previewed,
+            content_hash=snapshot.content_hash,
+            steps=[PreviewStep.of(step) for step in steps],
+        )
+
+    @field(description="The caller's own sandbox (a sandbox provider's staff only).")
+    async def my_sandbox(self, info: Info_) -> ProviderSandbox:
+        catalogues = sandbox_catalogues(info)
+        row = await catalogues.sandbox_for(await info.context.principal())
+        versions = await catalogues.versions(row.provider_id)
+        return ProviderSandbox(
+            provider_id=row.provider_id,
+            namespace=row.namespace,
+            client_id=row.client_id,
+            redirect_uris=[str(uri) for uri in json.loads(row.redirect_uris)],
+            versions=[SandboxCatalogueVersion.of(v) for v in versions],
+        )
