@@ -4,12 +4,16 @@ from onestop.engine.db.database import Base, Database, UTCDateTime, alembic_conf
 from onestop.engine.db.tables import (
     AccessLogRow,
     AnonymousDraftRow,
+    ApplicationPartyRow,
     ApplicationRow,
+    BirthRegistrationRow,
     CatalogueVersionRow,
+    CitizenIdentifierRow,
     CitizenRow,
     ConsentRow,
     DetectorStateRow,
     InboxRow,
+    MandateRow,
     NoticePreferenceRow,
     NoticeRow,
     ProcessRow,
@@ -25,6 +29,10 @@ from onestop.engine.db.tables import (
 )
 
 __all__ = [
+    "MandateRow",
+    "CitizenIdentifierRow",
+    "BirthRegistrationRow",
+    "ApplicationPartyRow",
     "AccessLogRow",
     "AnonymousDraftRow",
     "ApplicationRow",
