@@ -30,6 +30,7 @@ from onestop.engine.metrics import (
     metrics_exposition,
 )
 from onestop.engine.notices import ChannelChoice, NoticePreferences, SentNotice
+from onestop.engine.relationships import ActingAs, Dependent, Mandate, MandateStatus, Parties
 from onestop.engine.security import (
     NO_EVENTS,
     OPERATOR_ROLE,
@@ -77,6 +78,7 @@ __all__ = [
     "OPERATOR_ROLE",
     "RATE_LIMITED",
     "AccessLogEntry",
+    "ActingAs",
     "Alert",
     "AlertStatus",
     "Applicants",
@@ -91,6 +93,7 @@ __all__ = [
     "Consent",
     "ConsentSpec",
     "DataServices",
+    "Dependent",
     "Deviation",
     "Engine",
     "EngineError",
@@ -108,8 +111,11 @@ __all__ = [
     "IndexPosition",
     "InvalidInput",
     "Limits",
+    "Mandate",
+    "MandateStatus",
     "NotFound",
     "NoticePreferences",
+    "Parties",
     "PredicateSpec",
     "PrefillSpec",
     "Principal",

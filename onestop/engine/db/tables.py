@@ -337,7 +337,7 @@ class NoticePreferenceRow(Base):
 
 class BirthRegistrationRow(Base):
     """ImmD's birth registrations as links between citizens: a child and one registered parent per row. The
-    child's date of birth is ciphertext; parental rights end on the 18th birthday computed from it."""
+    child's name and date of birth are ciphertext; parental rights end on the 18th birthday computed from it."""
 
     __tablename__ = "birth_registrations"
 
@@ -345,6 +345,7 @@ class BirthRegistrationRow(Base):
     parent_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True,
                                            index=True)
     date_of_birth: Mapped[str] = mapped_column(Text)  # ciphertext
+    child_name: Mapped[str] = mapped_column(Text)  # ciphertext: the name as registered
     registered_at: Mapped[datetime] = mapped_column()
 
 

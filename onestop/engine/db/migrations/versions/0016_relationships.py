@@ -26,6 +26,7 @@ def upgrade() -> None:
     sa.Column('child_id', sa.String(length=36), nullable=False),
     sa.Column('parent_id', sa.String(length=36), nullable=False),
     sa.Column('date_of_birth', sa.Text(), nullable=False),
+    sa.Column('child_name', sa.Text(), nullable=False),
     sa.Column('registered_at', onestop.engine.db.database.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['child_id'], ['citizens.id'], name=op.f('fk_birth_registrations_child_id_citizens'),
                             ondelete='CASCADE'),
