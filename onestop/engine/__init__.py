@@ -30,7 +30,7 @@ from onestop.engine.metrics import (
     metrics_exposition,
 )
 from onestop.engine.notices import ChannelChoice, NoticePreferences, SentNotice
-from onestop.engine.relationships import ActingAs, Dependent, Mandate, MandateStatus, Parties
+from onestop.engine.relationships import Acting, ActingAs, Dependent, Mandate, MandateStatus, Parties
 from onestop.engine.security import (
     NO_EVENTS,
     OPERATOR_ROLE,
@@ -78,6 +78,7 @@ __all__ = [
     "OPERATOR_ROLE",
     "RATE_LIMITED",
     "AccessLogEntry",
+    "Acting",
     "ActingAs",
     "Alert",
     "AlertStatus",
