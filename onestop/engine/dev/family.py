@@ -61,7 +61,10 @@ async def seed_family(path: Path, *, citizens: CitizenDirectory, births: BirthRe
         born = _day(record["date-of-birth"], path, f"{where}: the child's immd-records.date-of-birth")
         for parent_login in birth["parents"]:
             parent = await citizen(parent_login, f"{where}.parents")
-            registered += await births.register(child.id, parent.id, str(record["name-en"]), born.date(), born)
+            # Registered "when the fixture was updated": a registration time equal to the birth would give the
+            # date of birth away in clear.
+            at = _day(entries[birth["child"]].get("updated", "2026-01-01"), path, f"{where}: the child's updated")
+            registered += await births.register(child.id, parent.id, str(record["name-en"]), born.date(), at)
     for index, grant in enumerate(data.get("mandates") or []):
         where = f"mandates[{index}]"
         if not isinstance(grant, dict):

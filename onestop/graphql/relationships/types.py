@@ -112,7 +112,8 @@ class Mandate:
 
 @strawberry.type(description="The person acting on an application, or the person it is about.")
 class ApplicationParty:
-    relationship: ActingAsKind = strawberry.field(description="How the actor acts for the subject (SELF when the same).")
+    relationship: ActingAsKind = strawberry.field(
+        description="How the actor acts for the subject (SELF when the same).")
     is_you: bool = strawberry.field(description="True when this party is the signed-in caller.")
     name: str | None = strawberry.field(description="The subject's name, shown to the actor; null otherwise.")
 
