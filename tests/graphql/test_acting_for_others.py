@@ -35,6 +35,10 @@ GRANT = """mutation($input: GrantMandateInput!) { grantMandate(input: $input) {
   userErrors { field message code } } }"""
 REVOKE = """mutation($id: ID!) { revokeMandate(input: {mandateId: $id}) {
   mandate { id status revokedAt } userErrors { field message code } } }"""
+ACTION = """mutation($id: ID!, $step: String!) { grantConsent(input: {applicationId: $id, stepId: $step}) {
+  application { id } userErrors { field message code } } }"""
+CONSENT = """mutation($id: ID!, $step: String!) { grantConsent(input: {applicationId: $id, stepId: $step}) {
+  application { id currentStep { id fields { id value } } } userErrors { field message code } } }"""
 READS = """query { viewer { dataAccessLog(first: 100) { edges { node { provider
   items { provider item } } } } } }"""
 
@@ -172,6 +176,17 @@ async def test_a_carer_with_a_health_mandate_applies_for_the_voucher(api: Api, r
     payload = await start(api, carer, "elderly-health-care-voucher", grandfather)
     assert payload["userErrors"] == []
     assert payload["application"]["subject"] == {"relationship": "MANDATE", "isYou": False, "name": "TSANG, Kam Po"}
+    # Prefill reads the grandfather's records under the mandate, not the carer's (44, so not 65 or over).
+    consented = (await api.data(CONSENT, {"id": payload["application"]["id"], "step": "records"}, carer))
+    assert consented["grantConsent"]["userErrors"] == []
+    values = {f["id"]: f["value"] for f in consented["grantConsent"]["application"]["currentStep"]["fields"]}
+    assert values["aged65OrOver"] is True
+    assert "TSANG, Kam Po" in values.values()
+    assert "TSANG, Chi Keung" not in values.values()
+    # The grandfather sees the access in his own data-access log.
+    reads = (await api.data(READS, {}, await login(api, "tsang-kam-po")))["viewer"]["dataAccessLog"]["edges"]
+    assert {"provider": "dh-records", "item": "health-care-voucher"} in [
+        item for edge in reads for item in edge["node"]["items"]]
     refused = await start(api, carer, "public-rental-housing", grandfather)
     assert [e["code"] for e in refused["userErrors"]] == ["CANNOT_ACT_FOR"]
 
@@ -212,7 +227,9 @@ async def test_the_grantor_revokes_a_mandate_and_the_carer_can_no_longer_start(
     assert [d["name"] for d in (await dependents(api, "yip-suk-fan"))["dependents"]
             if d["relationship"] == "MANDATE"] == ["TSANG, Kam Po"]
     grandfather = await ref_of(engine, "tsang-kam-po")
-    assert (await start(api, carer, "elderly-health-care-voucher", grandfather))["userErrors"] == []
+    started = await start(api, carer, "elderly-health-care-voucher", grandfather)
+    assert started["userErrors"] == []
+    application_id = started["application"]["id"]
 
     # Only the grantor can revoke; to anyone else the mandate does not exist.
     other = (await api.data(REVOKE, {"id": mandate["id"]}, carer))["revokeMandate"]
@@ -225,6 +242,11 @@ async def test_the_grantor_revokes_a_mandate_and_the_carer_can_no_longer_start(
         (mandate["id"], "REVOKED")]
     again = await start(api, carer, "elderly-health-care-voucher", grandfather)
     assert [e["code"] for e in again["userErrors"]] == ["CANNOT_ACT_FOR"]
+    # The application started under the mandate stops at the carer's next action, with a clear message.
+    step = started["application"]["currentStep"]["id"]
+    refused = (await api.data(ACTION, {"id": application_id, "step": step}, carer))["grantConsent"]
+    assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [(["input", "applicationId"], "CANNOT_ACT_FOR")]
+    assert "no longer act for the person" in refused["userErrors"][0]["message"]
 
 
 async def test_relationship_rows_hold_no_personal_data_in_clear(running: tuple[Engine, Client]) -> None:

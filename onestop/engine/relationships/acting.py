@@ -17,7 +17,7 @@ from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.data.gateway import DataGateway
 from onestop.engine.data.profiles import Citizen, CitizenDirectory, ProfileService
 from onestop.engine.db import CitizenRow
-from onestop.engine.errors import InvalidInput, field_error
+from onestop.engine.errors import Forbidden, InvalidInput, field_error
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import require_assurance
 from onestop.engine.relationships.births import ADULT_AGE, BirthRegister, age_on
@@ -167,6 +167,41 @@ class Relationships:
             return next((m.grantor_name for m in await self.mandates.received(viewer) if m.id == parties.mandate_id),
                         None)
         return None
+
+    async def check_still_acting(self, application_id: str, actor: Citizen) -> None:
+        """Refuse the actor's next action on an application for someone they no longer act for: the mandate was
+        revoked or has expired, or the child has turned 18. The application itself is left as it is."""
+        parties = await self.parties(application_id)
+        if parties is None or parties.actor_ref != actor.ref or parties.subject_ref == actor.ref:
+            return
+        if parties.acting_as is ActingAs.PARENT:
+            allowed = any(c.ref == parties.subject_ref for c in await self.births.children_of(actor.id))
+        else:
+            now = self.now()
+            allowed = any(m.id == parties.mandate_id and m.status(now) is MandateStatus.ACTIVE
+                          for m in await self.mandates.received(actor))
+        if not allowed:
+            raise InvalidInput([field_error(["applicationId"], (
+                "You no longer act for the person this application is for: their mandate was revoked or has ended, "
+                "or they have turned 18. The application is kept for them."), CANNOT_ACT_FOR)])
+
+    async def prefill_subject(self, application_id: str, citizen_ref: str, items: Sequence[str]) -> str:
+        """Whose records a prefill of ``application_id`` reads: the subject's when the applicant acts for someone,
+        under the relationship's rights (a mandate's data items only), else the applicant's own."""
+        parties = await self.parties(application_id)
+        if parties is None or parties.actor_ref != citizen_ref or parties.subject_ref == citizen_ref:
+            return citizen_ref
+        actor = await self.citizens.by_ref(citizen_ref)
+        if actor is None:
+            raise Forbidden("the applicant of this application is unknown")
+        await self.check_still_acting(application_id, actor)
+        if parties.acting_as is ActingAs.MANDATE:
+            mandate = next(m for m in await self.mandates.received(actor) if m.id == parties.mandate_id)
+            outside = sorted(set(items) - set(mandate.scope.items))
+            if outside:
+                raise Forbidden(f"the mandate does not cover the data items {', '.join(outside)}; the person who "
+                                "granted it can grant a new one that does")
+        return parties.subject_ref
 
     async def revoke(self, grantor: Citizen, mandate_id: str) -> Mandate:
         return await self.mandates.revoke(grantor, mandate_id, self.now())

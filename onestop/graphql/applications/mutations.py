@@ -51,8 +51,15 @@ async def _act(info: Info_, global_id: str, client_mutation_id: str | None,
     if key is None:
         return application_payload(Outcome.refused(NOT_FOUND), client_mutation_id)
     citizen_ref = await caller_ref(info, key)
-    return application_payload(await outcome(lambda: action(key, citizen_ref, principal), info.context.lang,
-                                             not_found=NOT_FOUND), client_mutation_id)
+
+    async def act() -> ApplicationView:
+        if principal is not None:
+            # Acting for someone: the relationship must still hold at each action, not only at the start.
+            engine = info.context.engine
+            await engine.relationships.check_still_acting(key, await engine.data.citizens.ensure(principal.sub))
+        return await action(key, citizen_ref, principal)
+
+    return application_payload(await outcome(act, info.context.lang, not_found=NOT_FOUND), client_mutation_id)
 
 
 async def _acting(info: Info_, principal: Principal, service: Service,
