@@ -5,6 +5,7 @@ mandate. Real pieces: the seed catalogue and the Tsang family of definitions/dev
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -259,3 +260,22 @@ async def test_relationship_rows_hold_no_personal_data_in_clear(running: tuple[E
     assert dumped
     for clear in ("TSANG", "2021-03-08", "V731402", "D190342", "health-care-voucher"):
         assert clear not in dumped
+
+
+@pytest.mark.slow
+async def test_the_18th_birthday_ends_parental_access_at_the_next_action(
+        api: Api, running: tuple[Engine, Client], monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, _ = running
+    parent = await login(api, "tsang-chi-keung")
+    daughter = await ref_of(engine, "tsang-hoi-ching")
+    started = await start(api, parent, "child-immunisation-appointment", daughter)
+    assert started["userErrors"] == []
+    # Her 18th birthday (2026-12-20): the age is computed from the registered date of birth on every read.
+    monkeypatch.setattr(engine.relationships.births, "today", lambda: date(2026, 12, 20))
+    assert [d["name"] for d in (await dependents(api, "tsang-chi-keung"))["dependents"]] == [
+        "TSANG, Ho Yin", "TSANG, Kam Po"]
+    again = await start(api, parent, "child-immunisation-appointment", daughter)
+    assert [e["code"] for e in again["userErrors"]] == ["CANNOT_ACT_FOR"]
+    step = started["application"]["currentStep"]["id"]
+    refused = (await api.data(ACTION, {"id": started["application"]["id"], "step": step}, parent))["grantConsent"]
+    assert [e["code"] for e in refused["userErrors"]] == ["CANNOT_ACT_FOR"]
