@@ -46,7 +46,7 @@ class Dependent:
 
 
 def _refuse(message: str = _NOT_FOR_THEM) -> InvalidInput:
-    return InvalidInput([field_error(["onBehalfOf"], message, CANNOT_ACT_FOR)])
+    return InvalidInput([field_error(["onBehalfOf"], message, "CANNOT_ACT_FOR")])
 
 
 class Relationships:
@@ -183,7 +183,7 @@ class Relationships:
         if not allowed:
             raise InvalidInput([field_error(["applicationId"], (
                 "You no longer act for the person this application is for: their mandate was revoked or has ended, "
-                "or they have turned 18. The application is kept for them."), CANNOT_ACT_FOR)])
+                "or they have turned 18. The application is kept for them."), "CANNOT_ACT_FOR")])
 
     async def prefill_subject(self, application_id: str, citizen_ref: str, items: Sequence[str]) -> str:
         """Whose records a prefill of ``application_id`` reads: the subject's when the applicant acts for someone,
