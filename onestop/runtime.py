@@ -148,7 +148,11 @@ def embedded_app(settings: Settings, engine: Engine) -> Any:
         config = web_config(settings, transport=httpx.ASGITransport(app=internal))
     except ValueError as exc:  # a missing or bad ONESTOP_SESSION_KEY, named in the message
         raise StartupError(str(exc)) from exc
-    web = create_web_app(config)
+    from onestop.engine.websessions import SqlSessionRows
+
+    # On PostgreSQL (shared by replicas) sessions live in the database, so every `serve` replica serves any
+    # browser; a SQLite file belongs to this one process, where memory is as good and a read cheaper.
+    web = create_web_app(config, SqlSessionRows(engine.database) if engine.database.shared else None)
     return create_app(settings, engine, web=web)
 
 
@@ -255,7 +259,8 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
             from onestop.engine.security import ensure_schedules
 
             w = build_worker(client, settings.temporal_task_queue,
-                             [*activities_for(engine, http).all(), *engine.security.activities().all()])
+                             [*activities_for(engine, http).all(), *engine.security.activities().all(),
+                              *engine.appointments.activities().all()])
             running.append(asyncio.create_task(w.run()))
             print(f"Worker          task queue {settings.temporal_task_queue}", flush=True)
             created = await ensure_schedules(client, settings)
@@ -350,9 +355,12 @@ def serve(settings: Settings) -> int:
 
 
 def run_web(settings: Settings) -> int:
-    """The web app alone, calling the API at ``--api-url``; sessions are per process (run one, or pin)."""
+    """The web app alone, calling the API at ``--api-url``; its sessions live in the database (``--database-url``,
+    the API's), so any number of web replicas behind a load balancer serve any browser."""
     import uvicorn
 
+    from onestop.engine.db import Database
+    from onestop.engine.websessions import SqlSessionRows
     from onestop.web import create_web_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -364,8 +372,17 @@ def run_web(settings: Settings) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        # The web app never changes the schema: `onestop migrate` (or `serve`) has created its table.
+        asyncio.run(_prepare_database(settings, migrate=False))
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    database = Database.from_settings(settings)
     print(f"Web             http://{settings.host}:{settings.port}/ (API {config.api_url})", flush=True)
-    uvicorn.run(create_web_app(config), host=settings.host, port=settings.port, log_level="warning")
+    # The app's lifespan closes the database on shutdown, in the loop that opened its connections.
+    uvicorn.run(create_web_app(config, SqlSessionRows(database, owned=True)), host=settings.host,
+                port=settings.port, log_level="warning")
     return 0
 
 

@@ -36,7 +36,8 @@ async def running_engine(temporal: WorkflowEnvironment, settings: Settings,
     try:
         async with httpx.AsyncClient(timeout=http_timeout) as http:
             worker = build_worker(client, settings.temporal_task_queue,
-                                  [*activities_for(engine, http).all(), *engine.security.activities().all()])
+                                  [*activities_for(engine, http).all(), *engine.security.activities().all(),
+                                   *engine.appointments.activities().all()])
             async with worker:
                 yield engine, client
     finally:

@@ -23,6 +23,7 @@ from onestop.catalogue.models import duration
 from onestop.catalogue.problems import CatalogueError, Problem
 from onestop.catalogue.services import Eligibility, Service, computations
 from onestop.catalogue.steps import (
+    AppointmentStep,
     ConsentStep,
     ExitStep,
     FormStep,
@@ -37,7 +38,8 @@ from onestop.catalogue.taxonomy import AgeGroup, AssuranceLevel, Option, Taxonom
 from onestop.catalogue.text import Lang, LocalizedList, LocalizedText
 
 __all__ = [
-    "AddressField", "AgeGroup", "AssuranceLevel", "BooleanField", "Catalogue", "CatalogueError", "ChoiceField",
+    "AddressField", "AgeGroup", "AppointmentStep", "AssuranceLevel", "BooleanField", "Catalogue", "CatalogueError",
+    "ChoiceField",
     "ConsentStep", "Contact", "DataItem", "DateField", "Department", "Eligibility", "EmailField", "ExitStep",
     "Expression", "ExpressionError", "Field", "FormStep", "GroupField", "HkidField", "Lang", "LocalizedList",
     "LocalizedText", "MultiChoiceField", "NumberField", "Option", "PhoneField", "PrefillStep", "Problem",

@@ -20,7 +20,7 @@ from onestop.catalogue.models import dump_data
 from onestop.catalogue.predicates import generated_statement
 from onestop.catalogue.problems import CatalogueError, Problem
 from onestop.catalogue.services import Service
-from onestop.catalogue.steps import PrefillStep, Step
+from onestop.catalogue.steps import AppointmentStep, PrefillStep, Step
 from onestop.catalogue.taxonomy import AgeGroup, Option, OptionLists, Taxonomy
 from onestop.catalogue.text import LocalizedText
 from onestop.catalogue.yamlsource import Source
@@ -83,6 +83,11 @@ def resolve_options(service: Service, lists: OptionListMap) -> Service:
     """The service with every option list copied in, so its snapshot stands alone."""
     steps: list[Step] = []
     for step in service.steps:
+        if isinstance(step, AppointmentStep):
+            holidays = lists.get(step.holidays, ()) if step.holidays else ()
+            steps.append(step.model_copy(update={"office_options": lists[step.offices],
+                                                 "closed_dates": tuple(o.value for o in holidays)}))
+            continue
         fields = getattr(step, "fields", None)
         steps.append(step.model_copy(update={"fields": _resolve_fields(fields, lists)}) if fields else step)
     return service.model_copy(update={"steps": tuple(steps)})

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from onestop.catalogue.appointments import check_appointment
 from onestop.catalogue.departments import Department, Provider
 from onestop.catalogue.expressions import VARIABLES, Expression
 from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
@@ -17,7 +18,16 @@ from onestop.catalogue.predicates import Predicate, sample_issue
 from onestop.catalogue.problems import Problem
 from onestop.catalogue.samples import FRACTIONAL, WHOLE, sample_context, sample_value
 from onestop.catalogue.services import Service, computation_order
-from onestop.catalogue.steps import Computations, ConsentStep, ExitStep, PrefillStep, Step, StepUpStep, SubmitStep
+from onestop.catalogue.steps import (
+    AppointmentStep,
+    Computations,
+    ConsentStep,
+    ExitStep,
+    PrefillStep,
+    Step,
+    StepUpStep,
+    SubmitStep,
+)
 from onestop.catalogue.taxonomy import Option, Taxonomy
 from onestop.catalogue.text import LocalizedText
 from onestop.catalogue.yamlsource import Loc, Source
@@ -330,6 +340,11 @@ class ServiceChecker:
         elif isinstance(step, StepUpStep) and self.known.taxonomy_ok:
             self._ref((*loc, "assurance"), step.assurance, "UNKNOWN_ASSURANCE_LEVEL", "assurance level",
                       self.known.assurance)
+        elif isinstance(step, AppointmentStep):
+            later = self.service.steps[int(loc[-1]) + 1:]
+            self.problems += check_appointment(self.source, loc, step, self.known.option_lists,
+                                               lists_ok=self.known.lists_ok,
+                                               submitted_later=any(isinstance(s, SubmitStep) for s in later))
         elif isinstance(step, SubmitStep) and step.department is not None and self.known.departments_ok:
             self._ref((*loc, "department"), step.department, "UNKNOWN_DEPARTMENT", "department",
                       self.known.departments)

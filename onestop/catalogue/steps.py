@@ -9,11 +9,13 @@ from typing import Annotated, Literal
 from pydantic import Field as Key
 from pydantic import WithJsonSchema, model_validator
 
+from onestop.catalogue.appointments import OpeningHours
 from onestop.catalogue.departments import HttpUrl
 from onestop.catalogue.expressions import Expression
 from onestop.catalogue.fields import Field, GroupField
 from onestop.catalogue.models import DataRef, DefinitionModel, Duration, Slug
 from onestop.catalogue.predicates import Predicate
+from onestop.catalogue.taxonomy import Option
 from onestop.catalogue.text import LocalizedText
 
 
@@ -27,6 +29,7 @@ class StepKind(StrEnum):
     REVIEW = "review"
     SUBMIT = "submit"
     EXIT = "exit"
+    APPOINTMENT = "appointment"
 
 
 StepId = Annotated[str, Key(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]
@@ -125,7 +128,28 @@ class ExitStep(StepBase):
     message: LocalizedText
 
 
+class AppointmentStep(StepBase):
+    """Book a time at one of the offices of an option list; capacity is held per slot by the engine."""
+
+    type: Literal["appointment"]
+    description: LocalizedText | None = None
+    offices: Slug = Key(description="the option list whose options are the offices (values are office ids)")
+    hours: OpeningHours = Key(description="opening periods per weekday, Hong Kong time")
+    slot_minutes: int = Key(ge=5, le=480, description="length of one slot in minutes")
+    capacity: int = Key(ge=1, le=10_000, description="bookings one slot of one office takes")
+    holidays: Slug | None = Key(default=None, description="an option list of closed days: values are YYYY-MM-DD "
+                                "dates (e.g. hk-public-holidays)")
+    hold: Duration = Key(default="PT15M", description="how long a booked slot is held before the application "
+                         "is submitted; unsubmitted, it is released")
+    book_ahead: Duration = Key(default="P90D", description="how far ahead slots can be booked")
+    min_notice: Duration = Key(default="P1D", description="the earliest slot is at least this far ahead")
+    office_options: tuple[Option, ...] | None = Key(
+        default=None, description="filled from the `offices` option list at load; leave it out")
+    closed_dates: tuple[str, ...] | None = Key(
+        default=None, description="filled from the `holidays` option list at load; leave it out")
+
+
 Step = Annotated[
-    FormStep | PrefillStep | ConsentStep | StepUpStep | ReviewStep | SubmitStep | ExitStep,
+    FormStep | PrefillStep | ConsentStep | StepUpStep | ReviewStep | SubmitStep | ExitStep | AppointmentStep,
     Key(discriminator="type"),
 ]

@@ -8,6 +8,7 @@ that nothing outside the engine reaches into ``workflows``.
 from onestop.engine.applications.applicants import Applicants, new_resume_token
 from onestop.engine.applications.index import IndexPage, IndexPosition
 from onestop.engine.applications.service import ApplicationService
+from onestop.engine.appointments import AppointmentServices, SlotAvailability, hold_minutes
 from onestop.engine.catalogue_store import CatalogueSnapshot, CatalogueStore
 from onestop.engine.container import Engine, build_engine
 from onestop.engine.data.accesslog import AccessLogEntry
@@ -48,9 +49,19 @@ from onestop.engine.security import (
     SystemHealth,
 )
 from onestop.engine.tracing import provider as tracer_provider
-from onestop.workflows.contracts import CITIZEN_ACTOR, ApplicationView, IndexEntry, Status, StepState, TimelineEntry
+from onestop.workflows.contracts import (
+    BOOKING_HELD,
+    CITIZEN_ACTOR,
+    ApplicationView,
+    Booking,
+    IndexEntry,
+    Status,
+    StepState,
+    TimelineEntry,
+)
 from onestop.workflows.provenance import FieldProvenance, editable
 from onestop.workflows.snapshot import (
+    AppointmentSpec,
     ConsentSpec,
     ExitSpec,
     FieldSpec,
@@ -66,6 +77,7 @@ from onestop.workflows.snapshot import (
 )
 
 __all__ = [
+    "BOOKING_HELD",
     "CITIZEN_ACTOR",
     "GRAPHQL_ERRORS",
     "GRAPHQL_FIELD_LATENCY",
@@ -85,6 +97,9 @@ __all__ = [
     "Applicants",
     "ApplicationService",
     "ApplicationView",
+    "AppointmentServices",
+    "AppointmentSpec",
+    "Booking",
     "Buckets",
     "CatalogueSnapshot",
     "CatalogueStore",
@@ -126,6 +141,7 @@ __all__ = [
     "SecurityServices",
     "SentNotice",
     "Severity",
+    "SlotAvailability",
     "Status",
     "StepSpec",
     "StepState",
@@ -141,6 +157,7 @@ __all__ = [
     "challenge_header",
     "editable",
     "fields_of",
+    "hold_minutes",
     "metrics_exposition",
     "new_resume_token",
     "tracer_provider",

@@ -22,6 +22,7 @@ from onestop.engine.applications.applicants import Applicants
 from onestop.engine.applications.drafts import DraftStore, sweep_interval
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.applications.snapshots import CatalogueSnapshots
+from onestop.engine.appointments import AppointmentServices
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.catalogue_watch import CatalogueWatch
 from onestop.engine.data.gateway import DataServices
@@ -60,6 +61,7 @@ class Engine:
     identity_provider: EmbeddedIdentityProvider | None
     notices: NoticeService
     relationships: Relationships
+    appointments: AppointmentServices
     # The development mail and SMS sink shown at /dev-mail (its ``app``); None in production.
     dev_mailbox: Any = None
     _closers: list[Closer] = field(default_factory=list, repr=False)
@@ -159,7 +161,8 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
     return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
                   tokens=tokens, database=database, data=data, applicants=applicants, security=security,
                   applications=applications, identity_provider=identity_provider, notices=notices,
-                  relationships=relationships, dev_mailbox=dev_mailbox, _closers=closers)
+                  appointments=AppointmentServices.build(database, catalogue), relationships=relationships,
+                  dev_mailbox=dev_mailbox, _closers=closers)
 
 
 async def _notices(settings: Settings, database: Database, data: DataServices,

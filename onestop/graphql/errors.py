@@ -208,6 +208,19 @@ class UserErrorCode(Enum):
     BAD_CURSOR = strawberry.enum_value(
         "BAD_CURSOR", description="Not a cursor of this list; pass an endCursor from it.")
     BAD_PAGE_SIZE = strawberry.enum_value("BAD_PAGE_SIZE", description="Ask for between 1 and 100 entries.")
+    SLOT_FULL = strawberry.enum_value(
+        "SLOT_FULL", description="Every place of that appointment slot is taken; choose another time.")
+    INVALID_SLOT = strawberry.enum_value(
+        "INVALID_SLOT", description="Not a bookable time of the office: outside its hours, closed, too soon or too "
+                                   "far ahead; choose one of the available times.")
+    UNKNOWN_OFFICE = strawberry.enum_value(
+        "UNKNOWN_OFFICE", description="The appointment step has no such office; choose one of its offices.")
+    ALREADY_BOOKED = strawberry.enum_value(
+        "ALREADY_BOOKED", description="The application already holds that slot.")
+    HOLD_EXPIRED = strawberry.enum_value(
+        "HOLD_EXPIRED", description="The appointment hold ran out before submission; book a time again.")
+    INVALID_RANGE = strawberry.enum_value(
+        "INVALID_RANGE", description="The date range is empty or longer than the most one question may span.")
 
 
 @strawberry.type(description="A problem with the input the caller can fix.")

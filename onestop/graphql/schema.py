@@ -16,15 +16,26 @@ from graphql import GraphQLError
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from onestop.graphql import applications, catalogue, citizen, department, notices, operations, public, relationships
+from onestop.graphql import (
+    applications,
+    appointments,
+    catalogue,
+    citizen,
+    department,
+    notices,
+    operations,
+    public,
+    relationships,
+)
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
 from onestop.graphql.observability import observability_extensions
 from onestop.graphql.relay import Node, resolve_node
 from onestop.graphql.security import Limits, schema_extensions
 
-DOMAINS: tuple[ModuleType, ...] = (catalogue, public, citizen, applications, department, operations, notices,
-                                   relationships)
+DOMAINS: tuple[ModuleType, ...] = (
+    catalogue, public, citizen, applications, department, operations, notices, appointments, relationships,
+)
 
 
 @strawberry.type

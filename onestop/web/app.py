@@ -21,20 +21,22 @@ from onestop.web import account, apply, auth, console, forms, i18n, public
 from onestop.web.assets import STATIC
 from onestop.web.client import ApiClient, ApiError
 from onestop.web.config import WebConfig
-from onestop.web.context import CsrfError, Page, Services
+from onestop.web.context import CommitSessions, CsrfError, Page, Services
 from onestop.web.oidc import OidcClient, SignInError
 from onestop.web.security import SecurityHeaders
-from onestop.web.sessions import SessionStore
+from onestop.web.sessions import SessionRows, SessionStore
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def templates() -> Environment:
+    # Templates ship with the package: no file checks on every render (auto_reload would stat each one).
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters["fid"] = forms.html_id
     env.filters["date_parts"] = forms.date_parts
+    env.filters["words"] = forms.words
     return env
 
 
@@ -50,13 +52,13 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
 async def _api_failed(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     log.warning("API error on %s: %s %s", request.url.path, exc.code, exc.message)
-    page = Page(request, request.app.state.services)
+    page = await Page.begin(request)
     status = 429 if exc.code == "RATE_LIMITED" else 503 if exc.code == "INTERNAL_SERVER_ERROR" else 400
     return page.render("error.html", status=status, heading=page.t("problem"), message=exc.message)
 
 
 async def _sign_in_failed(request: Request, exc: Exception) -> Response:
-    page = Page(request, request.app.state.services)
+    page = await Page.begin(request)
     return page.render("error.html", status=502, heading=page.t("problem"), message=page.t("sign_in_again"))
 
 
@@ -66,11 +68,15 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return _plain(status, i18n.translate(language, "not_found") if status == 404 else "Error")
 
 
-def create_web_app(config: WebConfig) -> Starlette:
-    """The web app; it reaches the API and the identity provider only through ``config``'s HTTP client."""
+def create_web_app(config: WebConfig, sessions: SessionRows | None = None) -> Starlette:
+    """The web app; it reaches the API and the identity provider only through ``config``'s HTTP client.
+
+    ``sessions`` is where sealed sessions are kept: in this process when None, shared (the platform database)
+    when several web replicas serve the same browsers.
+    """
     http = config.http_client()
     services = Services(config=config, api=ApiClient(http), oidc=OidcClient(http, config.issuer, config.client_id),
-                        store=SessionStore(config.session_key), templates=templates())
+                        store=SessionStore(config.session_key, sessions), templates=templates())
     routes = [
         Route("/", public.home, methods=["GET"]),
         Route("/search", public.search, methods=["GET"]),
@@ -108,7 +114,8 @@ def create_web_app(config: WebConfig) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders, issuer=config.issuer, secure=config.secure_cookies)],
+        middleware=[Middleware(SecurityHeaders, issuer=config.issuer, secure=config.secure_cookies),
+                    Middleware(CommitSessions)],
         exception_handlers={CsrfError: _csrf_refused, ApiError: _api_failed, SignInError: _sign_in_failed,
                             404: _not_found, 405: _not_found},
     )

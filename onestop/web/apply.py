@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from onestop.web import forms
+from onestop.web import answers, forms
 from onestop.web.client import ApiError
 from onestop.web.context import Page
 
@@ -44,57 +45,60 @@ async def show(request: Request) -> Response:
         raise
     if application is None:
         return _not_found(page)
-    return _render(page, application)
+    step = application.get("currentStep")
+    if application["status"] == "DRAFT" and step is not None and step["type"] == "APPOINTMENT":
+        return await _appointment_page(page, application)
+    return await _render(page, application)
 
 
-def _render(page: Page, application: Mapping[str, Any], *, errors: Mapping[str, str] | None = None,
-            values: Mapping[str, Any] | None = None, raw: Mapping[str, str] | None = None,
-            status: int = 200) -> Response:
+_HONG_KONG = timezone(timedelta(hours=8))
+
+
+async def _appointment_page(page: Page, application: Mapping[str, Any], *, errors: Mapping[str, str] | None = None,
+                            status: int = 200) -> Response:
+    """The appointment step: an office and a day chosen by a GET form, that day's free times as radios."""
+    step = application["currentStep"]
+    offices = [o["value"] for o in step["appointment"]["offices"]]
+    office = page.request.query_params.get("office") or page.field("office")
+    office = office if office in offices else (offices[0] if offices else "")
+    tomorrow = datetime.now(_HONG_KONG).date() + timedelta(days=1)
+    try:
+        day = date.fromisoformat(page.request.query_params.get("day") or page.field("day") or "")
+    except ValueError:
+        day = tomorrow
+    slots: list[dict[str, Any]] = []
+    if office:
+        data = await page.api.execute("AppointmentSlots", {"id": application["id"], "office": office,
+                                                           "from": day.isoformat()},
+                                      page.caller_for(application["id"]))
+        found = (data["application"] or {}).get("currentStep") or {}
+        slots = [s | {"time": datetime.fromisoformat(s["start"]).astimezone(_HONG_KONG).strftime("%H:%M")}
+                 for s in (found.get("appointment") or {}).get("availability") or []]
+    booking = {"office": office, "day": day.isoformat(), "min_day": tomorrow.isoformat(), "slots": slots}
+    return await _render(page, application, errors=errors, status=status, booking=booking)
+
+
+async def _render(page: Page, application: Mapping[str, Any], *, errors: Mapping[str, str] | None = None,
+                  values: Mapping[str, Any] | None = None, raw: Mapping[str, str] | None = None,
+                  status: int = 200, booking: Mapping[str, Any] | None = None) -> Response:
     step = application.get("currentStep")
     if application["status"] != "DRAFT" or step is None:
         done = page.request.query_params.get("done") == "1"
         return page.render("status.html", status=status, app=application, done=done, errors=errors or {})
-    if step["type"] in ("FORM", "REVIEW"):
-        _remember_labels(page, application["id"], step)
     current_values = dict(values) if values is not None else {f["id"]: f.get("value") for f in step["fields"]}
     done_steps = [s for s in application["steps"] if s["state"] == "DONE"]
     previous = next((s["id"] for s in reversed(done_steps) if s["type"] in ("FORM", "REVIEW", "PREFILL",
                                                                              "CONSENT")), None)
+    summary: list[dict[str, Any]] = []
+    if step["type"] in ("SUBMIT", "REVIEW"):
+        data = await page.api.execute("ServiceOutline", {"slug": application["serviceSlug"]}, page.caller)
+        summary = answers.summary(application, data["service"], yes=page.t("yes"), no=page.t("no"),
+                                  other=page.t("answers"), change=True)
     return page.render(
         "step.html", status=status, app=application, step=step, errors=errors or {}, values=current_values,
         raw=raw or {}, previous=previous, has_group=any(f["type"] == "group" for f in step["fields"]),
-        summary=_summary(page, application) if step["type"] in ("SUBMIT", "REVIEW") else [],
-        anonymous=application["id"] in page.session.resume and not page.session.signed_in)
-
-
-def _remember_labels(page: Page, application_id: str, step: Mapping[str, Any]) -> None:
-    """Labels of the fields asked, for "Check your answers" (the API keeps answers by field id only)."""
-    known = page.session.labels.setdefault(application_id, {})
-    for field in step["fields"]:
-        known[field["id"]] = [step["id"], field["label"],
-                              {o["value"]: o["label"] for o in field.get("options") or []}]
-
-
-def _summary(page: Page, application: Mapping[str, Any]) -> list[dict[str, Any]]:
-    known = page.session.labels.get(application["id"], {})
-    answers: Mapping[str, Any] = application.get("answers") or {}
-    sections = []
-    for step in application["steps"]:
-        if step["state"] != "DONE" or step["type"] not in ("FORM", "REVIEW"):
-            continue
-        rows = []
-        for field_id, (step_id, label, options) in known.items():
-            if step_id == step["id"] and field_id in answers:
-                spec = {"options": [{"value": k, "label": v} for k, v in dict(options).items()]}
-                rows.append({"label": label, "value": forms.display(answers[field_id], spec, page.t("yes"),
-                                                                   page.t("no"))})
-        sections.append({"id": step["id"], "title": step["title"], "rows": rows, "change": True})
-    # Answered in another browser session: no labels here, so show them by field id, still all of them.
-    unknown = [{"label": key, "value": forms.display(value, None, page.t("yes"), page.t("no"))}
-               for key, value in answers.items() if key not in known]
-    if unknown:
-        sections.append({"id": "", "title": page.t("answers"), "rows": unknown, "change": False})
-    return sections
+        summary=summary, progress=[s for s in application["steps"] if s["state"] != "SKIPPED"],
+        booking=booking or {}, anonymous=application["id"] in page.session.resume and not page.session.signed_in)
 
 
 async def act(request: Request) -> Response:
@@ -120,12 +124,23 @@ async def act(request: Request) -> Response:
     if action == "respond":
         message = page.field("message")
         if not message:
-            return _render(page, application, errors={"message": page.t("reply")}, status=400)
+            return await _render(page, application, errors={"message": page.t("reply")}, status=400)
         data = await page.api.execute("RespondToRequest", {"id": application_id, "message": message[:2000],
                                                           "cmid": cmid}, caller)
-        return _after(page, application, data["respondToRequest"])
+        return await _after(page, application, data["respondToRequest"])
     if action == "stepup":
         return await finish_step_up(page, application_id, step_id)
+    if action == "book" and step is not None:
+        start = page.field("start")
+        if not start:
+            return await _appointment_page(page, application, errors={"start": page.t("choose_time")}, status=400)
+        data = await page.api.execute("BookAppointment", {"id": application_id, "step": step_id,
+                                                          "office": page.field("office"), "start": start,
+                                                          "cmid": cmid}, caller)
+        payload = data["bookAppointment"]
+        if payload["userErrors"]:
+            return await _appointment_page(page, application, errors=_errors(payload["userErrors"]), status=400)
+        return page.redirect(_path(application_id))
     if action.startswith(("add:", "remove:", "submit")) and step is not None:
         return await _answer(page, application, step, action)
     if action in _MUTATIONS:
@@ -141,7 +156,7 @@ async def act(request: Request) -> Response:
         payload = data[field]
         if action == "send" and not payload["userErrors"]:
             return page.redirect(_path(application_id) + "?done=1")
-        return _after(page, application, payload)
+        return await _after(page, application, payload)
     return page.redirect(_path(application_id))
 
 
@@ -149,17 +164,17 @@ async def _answer(page: Page, application: Mapping[str, Any], step: Mapping[str,
     parsed = forms.read_step(step["fields"], page.form)
     if action != "submit":
         values = forms.regroup(parsed.answers, action, step["fields"])
-        return _render(page, application, values=values, raw=parsed.raw)
+        return await _render(page, application, values=values, raw=parsed.raw)
     if parsed.errors:
         errors = {key: page.t(code) for key, code in parsed.errors.items()}
-        return _render(page, application, errors=errors, values=parsed.answers, raw=parsed.raw, status=400)
+        return await _render(page, application, errors=errors, values=parsed.answers, raw=parsed.raw, status=400)
     data = await page.api.execute("SubmitStep", {"id": application["id"], "step": step["id"],
                                                  "answers": parsed.answers, "cmid": uuid.uuid4().hex},
                                   page.caller_for(application["id"]))
     payload = data["submitStep"]
     if payload["userErrors"]:
-        return _render(page, application, errors=_errors(payload["userErrors"]), values=parsed.answers,
-                       raw=parsed.raw, status=400)
+        return await _render(page, application, errors=_errors(payload["userErrors"]), values=parsed.answers,
+                             raw=parsed.raw, status=400)
     return page.redirect(_path(application["id"]))
 
 
@@ -171,9 +186,9 @@ def _errors(user_errors: list[dict[str, Any]]) -> dict[str, str]:
     return errors
 
 
-def _after(page: Page, application: Mapping[str, Any], payload: Mapping[str, Any]) -> Response:
+async def _after(page: Page, application: Mapping[str, Any], payload: Mapping[str, Any]) -> Response:
     if payload["userErrors"]:
-        return _render(page, application, errors=_errors(payload["userErrors"]), status=400)
+        return await _render(page, application, errors=_errors(payload["userErrors"]), status=400)
     return page.redirect(_path(application["id"]))
 
 
@@ -197,5 +212,5 @@ async def finish_step_up(page: Page, application_id: str, step_id: str) -> Respo
         application = await _load(page, application_id)
         if application is None:
             return _not_found(page)
-        return _render(page, application, errors=_errors(payload["userErrors"]), status=400)
+        return await _render(page, application, errors=_errors(payload["userErrors"]), status=400)
     return page.redirect(_path(application_id))

@@ -50,7 +50,7 @@ async def callback(request: Request) -> Response:
         return page.render("error.html", status=400, heading=page.t("problem"), message=page.t("sign_in_again"))
     claims = tokens.claims
     # A new session id and CSRF token at every sign-in: an id planted before it (fixation) is worth nothing.
-    page.services.store.delete(page.session_id)
+    await page.services.store.delete(page.session_id)
     page.session_id = page.services.store.new_id()
     session = page.session
     session.csrf = secrets.token_urlsafe(32)
@@ -68,7 +68,7 @@ async def callback(request: Request) -> Response:
 
 async def sign_out(request: Request) -> Response:
     page = await Page.open(request)
-    page.services.store.delete(page.session_id)
+    await page.services.store.delete(page.session_id)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax",
                            secure=page.services.config.secure_cookies)

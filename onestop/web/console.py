@@ -9,11 +9,11 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from onestop.web import forms
+from onestop.web import answers
 from onestop.web.client import ApiError
 from onestop.web.context import Page, query_params
 
-STATUSES = ("SUBMITTED", "IN_REVIEW", "NEEDS_INFO", "APPROVED", "REJECTED", "WITHDRAWN")
+STATUSES = ("SUBMITTED", "IN_REVIEW", "NEEDS_INFO", "APPROVED", "REJECTED", "WITHDRAWN", "DELIVERY_FAILED")
 CASEWORKER = ("IN_REVIEW", "NEEDS_INFO")
 APPROVER = ("APPROVED", "REJECTED")
 PAGE_SIZE = 20
@@ -46,7 +46,8 @@ async def inbox(request: Request) -> Response:
 
 
 def _decisions(page: Page, status: str) -> list[str]:
-    if status in ("APPROVED", "REJECTED", "WITHDRAWN", "DRAFT", "EXPIRED", "NOT_ELIGIBLE"):
+    # Not delivered yet: the department has nothing to decide on until an operator delivers it again.
+    if status in ("APPROVED", "REJECTED", "WITHDRAWN", "DRAFT", "EXPIRED", "NOT_ELIGIBLE", "DELIVERY_FAILED"):
         return []
     allowed = list(CASEWORKER)
     if "approver" in page.session.roles:
@@ -55,14 +56,15 @@ def _decisions(page: Page, status: str) -> list[str]:
 
 
 async def _show(page: Page, application_id: str, errors: dict[str, str], status: int = 200) -> Response:
-    data = await page.api.execute("Application", {"id": application_id}, page.caller)
+    data = await page.api.execute("ConsoleApplication", {"id": application_id}, page.caller)
     application: dict[str, Any] | None = data["application"]
     if application is None:
         return page.render("error.html", status=404, heading=page.t("not_found"), message=None)
-    answers = [(key, forms.display(value, None, page.t("yes"), page.t("no")))
-               for key, value in (application.get("answers") or {}).items()]
-    return page.render("console_application.html", app=application, answers=answers, errors=errors,
-                       decisions=_decisions(page, application["status"]), status=status)
+    summary = answers.summary(application, application.get("service"), yes=page.t("yes"), no=page.t("no"),
+                              other=page.t("answers"), change=False)
+    return page.render("console_application.html", app=application, summary=summary, errors=errors,
+                       decisions=_decisions(page, application["status"]), status=status,
+                       redeliver="operator" in page.session.roles)
 
 
 async def application(request: Request) -> Response:
@@ -77,6 +79,8 @@ async def decide(request: Request) -> Response:
     if not _staff(page):
         return _refuse(page)
     application_id = request.path_params["id"]
+    if page.field("action") == "redeliver":
+        return await _redeliver(page, application_id)
     status = page.field("status")
     if status not in (*CASEWORKER, *APPROVER):
         return await _show(page, application_id, {"status": page.t("update_status")}, status=400)
@@ -88,6 +92,21 @@ async def decide(request: Request) -> Response:
         errors = {(e.get("field") or ["", "status"])[-1]: e["message"] for e in payload["userErrors"]}
         return await _show(page, application_id, errors, status=400)
     page.session.flash = page.t("saved")
+    return page.redirect(f"/console/applications/{quote(application_id)}")
+
+
+async def _redeliver(page: Page, application_id: str) -> Response:
+    try:
+        data = await page.api.execute("RedeliverApplication", {"id": application_id, "cmid": uuid.uuid4().hex},
+                                      page.caller)
+    except ApiError as error:
+        if error.code == "FORBIDDEN":
+            return _forbidden(page)
+        raise
+    payload = data["redeliverApplication"]
+    if payload["userErrors"]:
+        return await _show(page, application_id, {"action": payload["userErrors"][0]["message"]}, status=400)
+    page.session.flash = page.t("redelivered")
     return page.redirect(f"/console/applications/{quote(application_id)}")
 
 

@@ -15,7 +15,7 @@ from onestop.web import i18n
 from onestop.web.client import ApiClient, Caller
 from onestop.web.config import WebConfig
 from onestop.web.oidc import OidcClient
-from onestop.web.sessions import COOKIE, Session, SessionStore
+from onestop.web.sessions import COOKIE, Loaded, Session, SessionStore
 
 
 class CsrfError(Exception):
@@ -35,6 +35,7 @@ class Services:
     async def aclose(self) -> None:
         """Close the connections to the API (and identity provider) this app holds."""
         await self.api.http.aclose()
+        await self.store.rows.aclose()
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -47,23 +48,60 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
+PAGES = "onestop.pages"
+
+
+class CommitSessions:
+    """Writes the request's session before its response starts: the browser's next request may reach another
+    replica, which must find it (ASGI middleware, so every page, redirect and error page goes through it)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        pages: list[Page] = []
+        scope[PAGES] = pages
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                for page in pages:
+                    await page.commit()
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 class Page:
     """One request's view of the app."""
 
-    def __init__(self, request: Request, services: Services) -> None:
+    def __init__(self, request: Request, services: Services, loaded: Loaded | None = None) -> None:
         self.request = request
         self.services = services
         self.api = services.api
         cookie_id = request.cookies.get(COOKIE)
-        loaded = services.store.load(cookie_id)
+        self.loaded = loaded
         self.new_session = loaded is None
         self.session_id = cookie_id if loaded is not None and cookie_id else services.store.new_id()
-        self.session: Session = loaded or Session()
+        self._loaded_id = self.session_id if loaded is not None else None
+        self.session: Session = loaded.session if loaded is not None else Session()
         self.language = i18n.pick(request.cookies.get(i18n.COOKIE) or request.headers.get("accept-language"))
+        self.finished = False
+        pages = request.scope.get(PAGES)
+        if pages is not None:
+            pages.append(self)
+
+    @classmethod
+    async def begin(cls, request: Request) -> Page:
+        """The page with its session loaded, without reading a form (error pages)."""
+        services: Services = request.app.state.services
+        return cls(request, services, await services.store.read(request.cookies.get(COOKIE)))
 
     @classmethod
     async def open(cls, request: Request) -> Page:
-        page = cls(request, request.app.state.services)
+        page = await cls.begin(request)
         if request.method == "POST":
             form = await request.form()
             page.form = form
@@ -85,8 +123,15 @@ class Page:
         token = self.session.token if self.session.signed_in else None
         return Caller(language=self.language, token=token, resume_token=self.session.resume.get(application_id))
 
+    async def commit(self) -> None:
+        """Store the session if a response for it was made (``CommitSessions`` calls it)."""
+        if self.finished:
+            self.finished = False
+            previous = self.loaded if self._loaded_id == self.session_id else None
+            await self.services.store.save(self.session_id, self.session, previous=previous)
+
     def _finish(self, response: Response) -> Response:
-        self.services.store.save(self.session_id, self.session)
+        self.finished = True
         response.set_cookie(COOKIE, self.session_id, httponly=True, samesite="lax",
                             secure=self.services.config.secure_cookies, path="/")
         return response

@@ -6,6 +6,7 @@ count in ``f.<group>.count``, so adding and removing entries works as plain form
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -152,3 +153,9 @@ def date_parts(value: Any) -> dict[str, str]:
         year, month, day = value.split("-")
         return {"year": year, "month": str(int(month)), "day": str(int(day))}
     return {"year": "", "month": "", "day": ""}
+
+
+def words(name: str) -> str:
+    """A camelCase or snake_case name as words (``totalAssets`` -> ``Total assets``), for computed values."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").strip()
+    return spaced[:1].upper() + spaced[1:].lower()

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from onestop.catalogue.notices import NoticeEvent
     from onestop.workflows import interpreter as interp
     from onestop.workflows import provenance as prov
+    from onestop.workflows.appointments import RELEASED_WHEN, Appointments
     from onestop.workflows.contracts import (
         CITIZEN_ACTOR,
         DELIVERY_RETRY_DEFAULT,
@@ -36,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
         Activity,
         ApplicationInput,
         ApplicationView,
+        BookAppointment,
+        Booking,
         Carried,
         ConsentGrantRequest,
         ConsentGrantResult,
@@ -63,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from onestop.workflows.interpreter import FieldError, Prefilled, Progress
     from onestop.workflows.snapshot import (
+        AppointmentSpec,
         ConsentSpec,
         ExitSpec,
         PrefillSpec,
@@ -146,6 +150,8 @@ class ServiceApplicationWorkflow:
         self._noticed: list[str] = list(carried.noticed) if carried else []
         self._notices_pending: list[NoticeRequest] = []
         self._sending = 0
+        self._appointments = Appointments(params.application_id, params.service.id, params.citizen_ref,
+                                          list(carried.bookings) if carried else [], self._remind_appointment)
         self._updated_at = workflow.now()
         # A delivery that failed waits for an operator's redelivery, also in the next run.
         self._deliver_pending = bool(self._reference) and not self._delivered \
@@ -237,6 +243,7 @@ class ServiceApplicationWorkflow:
             assurance=self._snapshot.assurance,
             provenance=prov.provenance(self._snapshot, self._progress, self._in.citizen, self._today()),
             computed=self._computed(),
+            bookings=self._appointments.all(),
         )
 
     def _outline(self, current: StepSpec | None) -> list[StepOutline]:
@@ -373,16 +380,32 @@ class ServiceApplicationWorkflow:
                 timeout = max(expires_at - workflow.now(), timedelta(0))
                 if remind_at is not None and workflow.now() < remind_at and "draft" not in self._noticed:
                     timeout, reminding = remind_at - workflow.now(), True
+            # Only applications holding a booking have a due time, so no recorded history meets this timer.
+            due = self._appointments.next_due(self._status)
+            if due is not None:
+                until = max(due - workflow.now(), timedelta(0))
+                if timeout is None or until < timeout:
+                    timeout, reminding = until, False
             try:
                 await workflow.wait_condition(
                     lambda: self._index_dirty
                     or self._deliver_pending
                     or bool(self._notices_pending)
                     or self._status in TERMINAL
-                    or self._history_full(),
+                    or self._history_full()
+                    # A booking made, moved or confirmed since: wait again with its due time. (The condition is
+                    # checked only within this iteration, so reading the loop's `due` is safe.)
+                    or self._appointments.next_due(self._status) != due,  # noqa: B023
                     timeout=timeout,
                 )
             except TimeoutError:
+                if due is not None and due <= workflow.now():
+                    if self._busy:
+                        # An update is confirming or moving the booking right now: decide after it.
+                        await workflow.wait_condition(lambda: not self._busy)
+                        continue
+                    if await self._appointments_due():
+                        continue
                 if reminding and self._status is Status.DRAFT:
                     self._noticed.append("draft")
                     self.notify(NoticeEvent.DRAFT_EXPIRING, {"expiresOn": f"{expires_at + _HKT:%Y-%m-%d %H:%M} HKT"},
@@ -405,6 +428,11 @@ class ServiceApplicationWorkflow:
                 await workflow.wait_condition(self._settled)
                 if self._notices_pending:
                     continue  # a handler queued a notice meanwhile: send it first
+                if self._appointments:
+                    await self._settle_appointments()
+                    if self._notices_pending:  # the day-before reminder
+                        self._start_notices()
+                        await workflow.wait_condition(self._settled)
                 return self._view()
             if self._history_full():
                 await workflow.wait_condition(self._settled)
@@ -450,6 +478,12 @@ class ServiceApplicationWorkflow:
             sms=spec.sms, reference_number=self._reference, values=filled | (values or {}), contact=contact,
         ))
 
+    def _remind_appointment(self, booking: Booking) -> None:
+        # Snapshots pinned before notices have no reminder notice: notify() sends nothing for them.
+        self.notify(NoticeEvent.APPOINTMENT_REMINDER,
+                    {"appointment": f"{booking.start + _HKT:%Y-%m-%d %H:%M} HKT", "office": booking.office},
+                    revision=booking.booking_id)
+
     def _start_notices(self) -> None:
         # Sent beside the main loop: a slow mail relay must not hold up delivery to the department.
         for request in self._notices_pending:
@@ -468,6 +502,26 @@ class ServiceApplicationWorkflow:
             workflow.logger.warning("notice %s was not sent within its retry window", request.key)
         finally:
             self._sending -= 1
+    async def _appointments_due(self) -> bool:
+        """A hold ran out (its step is open again) or a reminder is due; False when nothing was due."""
+        if self._status is Status.DRAFT:
+            released = await self._appointments.expire_holds()
+            for step_id in released:
+                if step_id in self._progress.completed:
+                    back = interp.go_back(self._snapshot, self._progress, step_id)
+                    if isinstance(back, Progress):
+                        self._progress = back
+            if released:
+                self._updated_at = workflow.now()
+            return bool(released)
+        return await self._appointments.remind_due()
+
+    async def _settle_appointments(self) -> None:
+        """At the end: give the places back, or (approved) keep the booking and still remind the day before."""
+        if self._status in RELEASED_WHEN:
+            await self._appointments.release_all()
+        else:
+            await self._appointments.remind_due(wait=True)
 
     def _history_full(self) -> bool:
         info = workflow.info()
@@ -486,7 +540,7 @@ class ServiceApplicationWorkflow:
             status=self._status, completed=self._progress.completed, answers=self._progress.answers,
             prefilled=self._progress.prefilled, consents=self._consents, timeline=self._timeline,
             reference_number=self._reference, delivered=self._delivered, mutations=self._mutations,
-            created_at=self._created_at, noticed=self._noticed,
+            created_at=self._created_at, noticed=self._noticed, bookings=self._appointments.all(),
         )
         # The next run is a new run: it takes the newest behaviour, as a patch would in a run with no history yet.
         return ApplicationInput(self._in.application_id, self._snapshot, self._in.citizen_ref, self._in.citizen,
@@ -603,6 +657,8 @@ class ServiceApplicationWorkflow:
             entry = replace(self._index_entry(), status=Status.SUBMITTED, updated_at=workflow.now())
         self._busy = True
         try:
+            if self._appointments:
+                await self._appointments.confirm()  # the held slots are the citizen's for good now
             self._reference = await workflow.execute_local_activity(
                 Activity.ALLOCATE_REFERENCE,
                 ReferenceRequest(self._in.application_id, step.department or self._snapshot.department,
@@ -631,6 +687,10 @@ class ServiceApplicationWorkflow:
             if action.answers:
                 raise _refuse(_error("answers", "UNKNOWN_FIELD", "A submit step takes no answers.",
                                      "提交步驟不接受答案。"))
+            if self._appointments.hold_lapsed(workflow.now()):
+                raise _refuse(_error("stepId", "HOLD_EXPIRED",
+                                     "The time we held for you has run out; choose a time again.",
+                                     "為你保留的時間已屆滿，請重新選擇時間。"))
             return
         try:
             answers, errors = interp.validate_step(self._snapshot, step, action.answers, self._progress,
@@ -936,3 +996,40 @@ class ServiceApplicationWorkflow:
             raise _refuse(_error("", "APPLICATION_FULL",
                                  "This application's timeline is full; contact the department directly.",
                                  "此申請的進度記錄已滿，請直接聯絡部門。"))
+
+    @workflow.update(name=Update.BOOK_APPOINTMENT)
+    async def book_appointment(self, action: BookAppointment) -> ApplicationView:
+        # New handler only: no recorded history has this update.
+        if self._seen(action.client_mutation_id):
+            return self._view()
+        step = self._snapshot.step(action.step_id)
+        assert isinstance(step, AppointmentSpec), "the validator checked the kind"
+        self._busy = True
+        try:
+            booked = await self._appointments.book(step, action, confirmed=self._status is not Status.DRAFT)
+        finally:
+            self._busy = False
+        if not booked:
+            raise _refuse(_error("start", "SLOT_FULL", "Every place at that time has just been taken; choose "
+                                 "another time.", "該時間的名額剛已額滿，請選擇其他時間。"))
+        self._remember(action.client_mutation_id)
+        self._updated_at = workflow.now()
+        current = self._current() if self._status is Status.DRAFT else None
+        if current is not None and current.id == step.id:
+            self._complete(step)
+            self._touch()
+        return self._view()
+
+    @book_appointment.validator
+    def _validate_book_appointment(self, action: BookAppointment) -> None:
+        self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
+        if self._seen(action.client_mutation_id):
+            return
+        self._require_idle()
+        current = self._current() if self._status is Status.DRAFT else None
+        problem = self._appointments.problem(self._snapshot, action, self._status, current, workflow.now())
+        if problem is not None:
+            raise _refuse(problem)
+        if self._strict and current is not None and current.id == action.step_id:
+            self._dry_run(self._completing(current))

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from onestop.catalogue import (
     AddressField,
+    AppointmentStep,
     ChoiceField,
     ConsentStep,
     DateField,
@@ -31,6 +32,7 @@ from onestop.catalogue import (
 )
 from onestop.catalogue.notices import NoticeEvent, notice_for
 from onestop.workflows.snapshot import (
+    AppointmentSpec,
     ComputedSpec,
     ConsentSpec,
     ExitSpec,
@@ -127,6 +129,15 @@ def _step(step: Step) -> StepSpec:
                               endpoint=step.endpoint)
         case ExitStep():
             return ExitSpec(id=step.id, title=title, when=when, message=_text(step.message))
+        case AppointmentStep():
+            return AppointmentSpec(
+                id=step.id, title=title, when=when,
+                description=_text(step.description) if step.description is not None else None,
+                offices=_options(step.office_options), hours=[[list(p) for p in day] for day in step.hours.periods()],
+                slot_minutes=step.slot_minutes, capacity=step.capacity, closed=list(step.closed_dates or ()),
+                hold_seconds=_seconds(step.hold) or 0, book_ahead_seconds=_seconds(step.book_ahead) or 0,
+                min_notice_seconds=_seconds(step.min_notice) or 0,
+            )
 
 
 def _notices(service: Service) -> list[NoticeSpec]:

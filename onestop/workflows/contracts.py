@@ -54,6 +54,7 @@ class Update:
     WITHDRAW = "withdraw"
     RESPOND = "respondToRequest"
     REDELIVER = "redeliver"
+    BOOK_APPOINTMENT = "bookAppointment"
 
 
 # Visibility: the engine sets all four when it starts an application (and registers them with the server);
@@ -80,6 +81,80 @@ class Activity:
     GRANT_CONSENT = "onestop.grant_consent"
     INDEX = "onestop.index_application"
     SEND_NOTICE = "onestop.send_notice"
+    HOLD_SLOT = "onestop.hold_slot"
+    CONFIRM_SLOT = "onestop.confirm_slot"
+    RELEASE_SLOT = "onestop.release_slot"
+    # The day-before timer calls it; it records that the reminder is due (the notices hook in here).
+    APPOINTMENT_REMINDER_DUE = "onestop.appointment_reminder_due"
+
+
+BOOKING_HELD = "HELD"
+BOOKING_CONFIRMED = "CONFIRMED"
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A slot an appointment step booked: HELD until the application is submitted, then CONFIRMED."""
+
+    booking_id: str
+    step_id: str
+    office: str
+    start: datetime
+    end: datetime
+    state: str = BOOKING_HELD
+    held_until: datetime | None = None
+    reminded: bool = False
+
+
+@dataclass(frozen=True)
+class BookAppointment:
+    """The citizen books (or reschedules to) one slot of an appointment step."""
+
+    step_id: str
+    office: str
+    start: datetime
+    client_mutation_id: str | None = None
+    # Who is acting; checked by the validator so a foreign application looks unknown.
+    citizen_ref: str = ""
+    # The caller's assurance level id (see StepAnswers).
+    assurance: str = ""
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    """Hold one place of a slot, atomically releasing ``release`` (a booking being rescheduled) in the same go."""
+
+    booking_id: str
+    application_id: str
+    service_id: str
+    office: str
+    start: datetime
+    end: datetime
+    capacity: int
+    held_until: datetime | None
+    release: str | None = None
+
+
+@dataclass(frozen=True)
+class SlotResult:
+    booked: bool
+
+
+@dataclass(frozen=True)
+class BookingRef:
+    booking_id: str
+
+
+@dataclass(frozen=True)
+class ReminderDue:
+    """The day before an appointment: what a reminder notice needs (no personal data; the notice looks it up)."""
+
+    application_id: str
+    citizen_ref: str
+    service_id: str
+    booking_id: str
+    office: str
+    start: datetime
 
 
 @dataclass(frozen=True)
@@ -136,6 +211,7 @@ class Carried:
     created_at: datetime
     # The events notices were sent for, as the revisions they were sent at (a continued run must not repeat them).
     noticed: list[str] = field(default_factory=list)
+    bookings: list[Booking] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -299,6 +375,8 @@ class ApplicationView:
     provenance: list[FieldProvenance] = field(default_factory=list)
     # The service's computed values over the answers so far (those computable yet), by name.
     computed: dict[str, Any] = field(default_factory=dict)
+    # Appointment slots the application holds or has booked, one per appointment step.
+    bookings: list[Booking] = field(default_factory=list)
 
 
 # Activities

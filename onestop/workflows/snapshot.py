@@ -131,7 +131,24 @@ class ExitSpec(_Step):
     message: Text
 
 
-StepSpec = FormSpec | PrefillSpec | ConsentSpec | StepUpSpec | ReviewSpec | SubmitSpec | ExitSpec
+@dataclass(frozen=True, kw_only=True)
+class AppointmentSpec(_Step):
+    """Book one slot at one office; the slot calendar is in ``workflows/slots.py``."""
+
+    type: Literal["appointment"] = "appointment"
+    description: Text | None = None
+    offices: list[OptionSpec] = field(default_factory=list)
+    # Per weekday, Monday first: opening periods as [start, end] minutes after midnight, Hong Kong time.
+    hours: list[list[list[int]]] = field(default_factory=list)
+    slot_minutes: int = 15
+    capacity: int = 1
+    closed: list[str] = field(default_factory=list)
+    hold_seconds: int = 900
+    book_ahead_seconds: int = 90 * 24 * 3600
+    min_notice_seconds: int = 24 * 3600
+
+
+StepSpec = FormSpec | PrefillSpec | ConsentSpec | StepUpSpec | ReviewSpec | SubmitSpec | ExitSpec | AppointmentSpec
 
 
 def fields_of(step: StepSpec) -> list[FieldSpec]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from client import FACE, STANDARD, Api
 
-from .conftest import GRANT, START, STEP_UP, SUBMIT
+from .conftest import BOOK, GRANT, OFFERED, OFFICES, START, STEP_UP, SUBMIT
 
 HKID = "A123456(3)"
 PHONE = "91234567"
@@ -223,6 +223,8 @@ async def advance(api: Api, run: Run, citizen: str, today: date, variation: dict
             run.application = await _step_up(api, citizen, variables, headers)
         elif step["type"] in ("FORM", "REVIEW"):
             run.application = await _answer(api, run, variables, step["fields"], headers, today, variation)
+        elif step["type"] == "APPOINTMENT":
+            run.application = await _book(api, variables, headers, today)
         else:
             raise Refused(f"unknown step type {step['type']}")
         run.actions += 1
@@ -236,6 +238,19 @@ async def _apply(api: Api, query: str, variables: dict[str, Any], headers: dict[
         raise Refused(f"{name} on {variables['step']}: {payload['userErrors']}")
     application: dict[str, Any] = payload["application"]
     return application
+
+
+async def _book(api: Api, variables: dict[str, Any], headers: dict[str, str], today: date) -> dict[str, Any]:
+    """Book the first free slot of the first office with one in the coming four weeks."""
+    window = {"id": variables["id"], "from": today.isoformat(), "to": (today + timedelta(days=28)).isoformat()}
+    step = (await api.data(OFFICES, {"id": variables["id"]}, headers))["application"]["currentStep"]
+    for office in [o["value"] for o in step["appointment"]["offices"]]:
+        found = (await api.data(OFFERED, window | {"office": office}, headers))["application"]["currentStep"]
+        free = [s["start"] for s in found["appointment"]["availability"] if s["remaining"] > 0]
+        if free:
+            return await _apply(api, BOOK, variables | {"office": office, "start": free[0]}, headers,
+                                "bookAppointment")
+    raise Refused(f"no free appointment slot on {variables['step']}")
 
 
 async def _step_up(api: Api, citizen: str, variables: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:

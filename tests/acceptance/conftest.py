@@ -46,6 +46,12 @@ STEP_UP = APPLICATION + """mutation($id: ID!, $step: String!) {
   completeStepUp(input: {applicationId: $id, stepId: $step}) {
     application { ...A } userErrors { field message code } } }"""
 GET = APPLICATION + "query($id: ID!) { application(id: $id) { ...A } }"
+BOOK = APPLICATION + """mutation($id: ID!, $step: String!, $office: String!, $start: DateTime!) {
+  bookAppointment(input: {applicationId: $id, stepId: $step, office: $office, start: $start}) {
+    application { ...A } userErrors { field message code } } }"""
+OFFICES = """query($id: ID!) { application(id: $id) { currentStep { appointment { offices { value } } } } }"""
+OFFERED = """query($id: ID!, $office: String!, $from: Date!, $to: Date) { application(id: $id) { currentStep {
+  appointment { availability(office: $office, from: $from, to: $to) { start remaining } } } } }"""
 NODE = "query($id: ID!) { node(id: $id) { id __typename ... on Application { status answers } } }"
 INBOX = """query($status: ApplicationStatus) { departmentInbox(first: 50, status: $status) {
   totalCount edges { node { id status referenceNumber serviceSlug } } } }"""

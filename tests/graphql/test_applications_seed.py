@@ -30,6 +30,11 @@ SUBMIT = A + """mutation($id: ID!, $step: String!, $answers: JSON!) { submitStep
   stepId: $step, answers: $answers}) { application { ...A } userErrors { field message code } } }"""
 STEP_UP = A + """mutation($id: ID!, $step: String!) { completeStepUp(input: {applicationId: $id, stepId: $step}) {
   application { ...A } userErrors { field message code } } }"""
+BOOK = A + """mutation($id: ID!, $step: String!, $office: String!, $start: DateTime!) { bookAppointment(input: {
+  applicationId: $id, stepId: $step, office: $office, start: $start}) { application { ...A } userErrors { code } } }"""
+OFFICES = """query($id: ID!) { application(id: $id) { currentStep { appointment { offices { value } } } } }"""
+FREE = """query($id: ID!, $office: String!, $from: Date!, $to: Date!) { application(id: $id) { currentStep {
+  appointment { availability(office: $office, from: $from, to: $to) { start remaining } } } } }"""
 
 # Samples for the seed's text patterns (a regex sampler is more than a test needs).
 PATTERNS = {
@@ -124,6 +129,22 @@ async def fill(client: Api, headers: dict[str, str], app: dict[str, Any], varian
     raise AssertionError(f"step {step['id']} refused every candidate: {last}")
 
 
+async def book(client: Api, headers: dict[str, str], app: dict[str, Any]) -> dict[str, Any]:
+    """Book the first free slot of the first office with one in the coming four weeks."""
+    today = datetime.now(UTC).date()
+    window = {"id": app["id"], "from": today.isoformat(), "to": (today + timedelta(days=28)).isoformat()}
+    step = (await client.data(OFFICES, {"id": app["id"]}, headers))["application"]["currentStep"]
+    for office in [o["value"] for o in step["appointment"]["offices"]]:
+        found = (await client.data(FREE, window | {"office": office}, headers))["application"]["currentStep"]
+        free = [s["start"] for s in found["appointment"]["availability"] if s["remaining"] > 0]
+        if free:
+            result = (await client.data(BOOK, {"id": app["id"], "step": app["currentStep"]["id"], "office": office,
+                                               "start": free[0]}, headers))["bookAppointment"]
+            assert result["application"] is not None, result["userErrors"]
+            return result["application"]  # type: ignore[no-any-return]
+    raise AssertionError(f"no free appointment slot on {app['currentStep']['id']}")
+
+
 async def drive(client: Api, citizen: str, slug: str, variant: int = 0) -> dict[str, Any]:
     headers = await client.token({"citizen": citizen, "acr": "urn:onestop:acr:standard"})
     result = (await client.data(START, {"slug": slug, "cmid": uuid.uuid4().hex}, headers))["startApplication"]
@@ -161,6 +182,8 @@ async def drive(client: Api, citizen: str, slug: str, variant: int = 0) -> dict[
             app = await fill(client, headers, app, variant)
         elif step["type"] == "SUBMIT":
             app = (await client.data(SUBMIT, {**variables, "answers": {}}, headers))["submitStep"]["application"]
+        elif step["type"] == "APPOINTMENT":
+            app = await book(client, headers, app)
         else:
             return app  # type: ignore[no-any-return]
     return app  # type: ignore[no-any-return]

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime
 import re
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
-from web_system import EVERY_FIELD, FACE, STANDARD, WebSystem
+from web_system import API_FEATURES, EVERY_FIELD, FACE, STANDARD, WebSystem
 
 from onestop.web.assets import AXE
 
@@ -33,12 +34,14 @@ async def browser() -> AsyncIterator[Browser]:
 class Visit:
     """One browser context: checks every page it lands on (axe, CSP) and keeps screenshots of it."""
 
-    def __init__(self, context: BrowserContext, page: Page, artifacts: Path, name: str, *, axe: bool) -> None:
+    def __init__(self, context: BrowserContext, page: Page, artifacts: Path, name: str, *, axe: bool,
+                 screenshots: bool = True) -> None:
         self.context = context
         self.page = page
         self.artifacts = artifacts
         self.name = name
         self.axe = axe
+        self.screenshots = screenshots
         self.csp_violations: list[str] = []
         page.on("console", lambda message: self._console(message.text))
         self.count = 0
@@ -56,7 +59,7 @@ class Visit:
                 "axe.run(document, {resultTypes: ['violations']})")
             violations = [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
             assert violations == [], f"{label}: {violations}"
-        for width, height in ((1280, 900), (375, 800)):
+        for width, height in ((1280, 900), (375, 800)) if self.screenshots else ():
             await self.page.set_viewport_size({"width": width, "height": height})
             await self.page.screenshot(path=self.artifacts / f"{self.name}-{self.count:02d}-{label}-{width}.png",
                                        full_page=True)
@@ -64,11 +67,11 @@ class Visit:
         assert self.csp_violations == []
 
 
-async def _visit(browser: Browser, system: WebSystem, artifacts: Path, name: str, *, javascript: bool = True
-                 ) -> Visit:
+async def _visit(browser: Browser, system: WebSystem, artifacts: Path, name: str, *, javascript: bool = True,
+                 screenshots: bool = True) -> Visit:
     context = await browser.new_context(base_url=system.base_url, java_script_enabled=javascript,
                                         viewport={"width": 1280, "height": 900})
-    return Visit(context, await context.new_page(), artifacts, name, axe=javascript)
+    return Visit(context, await context.new_page(), artifacts, name, axe=javascript, screenshots=screenshots)
 
 
 async def _tick(page: Page, label: str) -> None:
@@ -154,6 +157,21 @@ async def test_a_citizen_renews_in_chinese_and_the_approver_approves(browser: Br
     await expect(page.locator("h1")).to_have_text("My data")
     await expect(page.locator("main")).to_contain_text("Who read your data")
     await visit.check("my-data")
+    # The prefill read the licence under the consent given on the way: it is in the log, against that consent.
+    title = "Renew a full driving licence"
+    logged = page.locator("#access-log tbody tr").filter(has_text=title)
+    await expect(logged.first).to_contain_text(re.compile("driving licence", re.IGNORECASE))
+    revoke = page.locator("#consents tbody tr").filter(has_text=title).get_by_role(
+        "button", name=re.compile("^Revoke"))
+    active = await revoke.count()  # other tests' applications by the same citizen may hold consents too
+    assert active >= 1
+    # Newest first: the consent this journey gave.
+    await revoke.first.click()
+    await expect(page.locator("main")).to_contain_text("Saved.")
+    await expect(page.locator("#consents tbody tr").filter(has_text=title).first).to_contain_text("REVOKED")
+    await expect(revoke).to_have_count(active - 1)
+    await expect(logged.first).to_contain_text("REVOKED")  # the entry names the consent, now revoked
+    await visit.check("my-data-revoked")
     await staff.context.close()
     await visit.context.close()
 
@@ -256,4 +274,86 @@ async def test_the_operator_view_passes_axe(browser: Browser, system: WebSystem,
     await expect(visit.page.locator("h1")).to_contain_text("Security alerts")
     await expect(visit.page.locator("main")).to_contain_text("System health")
     await visit.check("operator-alerts")
+    await visit.context.close()
+
+
+# Texts of each language the sweep below looks for (page chrome from i18n, service text from the definitions).
+WORDS = {
+    "en": {"search": "Search", "start": "Start now", "agree_prefill": "Yes, fill it in for me",
+           "continue": "Continue", "agree": "I agree", "records": "Your records", "about": "About you",
+           "married": "Are you married", "no": "No", "check": "Check your answers before sending"},
+    "zh-HK": {"search": "搜尋", "start": "立即開始", "agree_prefill": "同意，代我填寫", "continue": "繼續",
+              "agree": "我同意", "records": "你的記錄", "about": "關於你", "married": "你是否已婚", "no": "否",
+              "check": "遞交前請核對你的答案"},
+    "zh-CN": {"search": "搜索", "start": "立即开始", "agree_prefill": "同意，代我填写", "continue": "继续",
+              "agree": "我同意", "records": "你的记录", "about": "关于你", "married": "你是否已婚", "no": "否",
+              "check": "递交前请核对你的答案"},
+}
+
+
+def _cjk_families() -> set[str]:
+    """Font families installed here that cover Chinese (fontconfig's view, as chromium's on Linux)."""
+    listed = subprocess.run(["fc-list", ":lang=zh-hk", "family"], capture_output=True, text=True,  # noqa: S607
+                            check=True).stdout
+    return {name.strip() for line in listed.splitlines() for name in line.split(",") if name.strip()}
+
+
+async def _assert_no_tofu(page: Page, selector: str) -> None:
+    """Every Chinese character of ``selector``'s text is drawn from a font that has it, not as a missing-glyph
+    box: chromium reports the fonts it used for a node's glyphs (DevTools ``CSS.getPlatformFontsForNode``)."""
+    text = await page.locator(selector).first.inner_text()
+    chinese = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
+    assert chinese > 0, text
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("DOM.enable")
+    await cdp.send("CSS.enable")
+    root = await cdp.send("DOM.getDocument")
+    node = await cdp.send("DOM.querySelector", {"nodeId": root["root"]["nodeId"], "selector": selector})
+    used = (await cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]}))["fonts"]
+    await cdp.detach()
+    covering = _cjk_families()
+    drawn = sum(font["glyphCount"] for font in used if font["familyName"] in covering)
+    assert drawn >= chinese, (text, used, sorted(covering)[:5])
+
+
+@pytest.mark.parametrize("language", ["en", "zh-HK", "zh-CN"])
+async def test_key_pages_pass_axe_in_every_language(browser: Browser, system: WebSystem, artifacts: Path,
+                                                    language: str) -> None:
+    words = WORDS[language]
+    visit = await _visit(browser, system, artifacts, f"lang-{language}", screenshots=False)
+    page = visit.page
+    await page.goto(f"/language/{language}?next=/")
+    await expect(page.locator("html")).to_have_attribute("lang", language)
+    await visit.check("home")
+    await page.goto("/search?q=licence")
+    await visit.check("search")
+    await page.goto(f"/services/{EVERY_FIELD}")
+    await visit.check("service")
+    await page.get_by_role("button", name=words["start"]).click()
+    await expect(page.locator("#f-name")).to_be_visible()
+    await visit.check("step")
+    await page.goto(f"/services/{API_FEATURES}")
+    await page.get_by_role("button", name=words["start"]).click()
+    await _idp_pick(page, citizen=CITIZEN)
+    await expect(page.locator("h1")).to_have_text(words["records"])
+    if language != "en":
+        await _assert_no_tofu(page, "main h1")
+    await visit.check("prefill")
+    await page.get_by_role("button", name=words["agree_prefill"]).click()
+    await expect(page.locator("h1")).to_have_text(words["about"])
+    await visit.check("prefilled-form")
+    await page.get_by_label(re.compile("^" + {"en": "Your savings", "zh-HK": "你的儲蓄",
+                                              "zh-CN": "你的储蓄"}[language])).fill("1000")
+    await page.get_by_role("group", name=words["married"]).locator(f'label:text-is("{words["no"]}")').click()
+    await page.get_by_role("button", name=words["continue"]).click()
+    await expect(page.locator(".onestop-recipients")).to_be_visible()
+    await visit.check("consent")
+    await page.get_by_role("button", name=words["agree"], exact=True).click()
+    await expect(page.locator("h1")).to_have_text(words["check"])
+    await expect(page.locator("main dl").first).to_contain_text(words["married"])  # a label, not a field id
+    await visit.check("check-answers")
+    await page.goto("/my/data")
+    await visit.check("my-data")
+    await page.goto("/my/applications")
+    await visit.check("my-applications")
     await visit.context.close()

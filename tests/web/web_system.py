@@ -79,6 +79,64 @@ steps:
     title: {{en: Send, tc: 發送}}
 """
 
+# A service with what the API decides and the pages must show: prefill provenance (verified and read-only),
+# a yes/no predicate, a field condition, a step that does not apply, a computed value and a structured consent.
+API_FEATURES = "web-api-features"
+API_FEATURES_YAML = f"""\
+id: {API_FEATURES}
+version: 1
+department: TD
+title: {{en: API features test service, tc: 介面功能測試服務, sc: 接口功能测试服务}}
+summary: {{en: Shows what the API decides., tc: 顯示介面決定的內容。}}
+keywords: {{en: [api features], tc: [介面功能]}}
+themes: [transport]
+ageGroups: [adult]
+assurance: standard
+draftExpiry: P3D
+compute:
+  doubledSavings: "answers.savings * 2.0"
+steps:
+  - id: records
+    type: prefill
+    title: {{en: Your records, tc: 你的記錄, sc: 你的记录}}
+    purpose: {{en: To fill in your name., tc: 用以填寫你的姓名。, sc: 用以填写你的姓名。}}
+    items: [eme.nameEn, eme.hkid]
+    predicates:
+      - {{id: adult, over: immd-records.date-of-birth, check: age >= 18}}
+  - id: about
+    type: form
+    title: {{en: About you, tc: 關於你, sc: 关于你}}
+    fields:
+      - {{id: applicantName, type: text, label: {{en: Your full name, tc: 你的全名, sc: 你的全名}}, required: true,
+         prefill: eme.nameEn}}
+      - {{id: applicantHkid, type: hkid, label: {{en: Your identity card, tc: 你的身份證, sc: 你的身份证}},
+         required: true, prefill: eme.hkid}}
+      - {{id: adult, type: boolean, label: {{en: Aged 18 or over, tc: 年滿18歲, sc: 年满18岁}}, required: true,
+         prefill: adult}}
+      - {{id: savings, type: number, label: {{en: Your savings, tc: 你的儲蓄, sc: 你的储蓄}}, required: true, min: 0}}
+      - {{id: married, type: choice, label: {{en: Are you married, tc: 你是否已婚, sc: 你是否已婚}}, required: true,
+         optionList: yes-no}}
+      - {{id: spouseName, type: text, label: {{en: Spouse name, tc: 配偶姓名, sc: 配偶姓名}}, required: true,
+         when: 'answers.married == "yes"'}}
+  - id: centenarian
+    type: form
+    when: citizen.age >= 100
+    title: {{en: Over one hundred, tc: 百歲以上, sc: 百岁以上}}
+    fields:
+      - {{id: telegram, type: boolean, label: {{en: Send a telegram, tc: 發送電報}}}}
+  - id: share
+    type: consent
+    title: {{en: Sharing your tax records, tc: 分享你的稅務記錄, sc: 分享你的税务记录}}
+    statement: {{en: I agree to the check., tc: 本人同意核實。, sc: 本人同意核实。}}
+    departments: [IRD]
+    items: [ird-tax.employer-returns]
+    purpose: {{en: To check your income is as you say., tc: 用以核實你的入息。, sc: 用以核实你的入息。}}
+    required: true
+  - id: send
+    type: submit
+    title: {{en: Send, tc: 發送, sc: 发送}}
+"""
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -91,6 +149,7 @@ def definitions_with_test_service(seed: Path, target: Path) -> Path:
     shutil.copytree(seed, target)
     (target / "services" / "web-tests").mkdir()
     (target / "services" / "web-tests" / f"{EVERY_FIELD}.yaml").write_text(EVERY_FIELD_YAML, encoding="utf-8")
+    (target / "services" / "web-tests" / f"{API_FEATURES}.yaml").write_text(API_FEATURES_YAML, encoding="utf-8")
     return target
 
 

@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from onestop.engine.applications.activities import ApplicationActivities
+from onestop.engine.appointments import AppointmentActivities, SlotStore
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.crypto.signing import Signer
@@ -24,6 +25,7 @@ from onestop.engine.db import Database
 from onestop.engine.temporal import build_worker
 from onestop.workflows.contracts import PrefillItem, PrefillRequest, PrefillResult
 from onestop.workflows.snapshot import (
+    AppointmentSpec,
     ConsentSpec,
     ExitSpec,
     FieldSpec,
@@ -110,8 +112,9 @@ async def activities(database: Database, gateway: FakeGateway) -> AsyncIterator[
 
 
 @pytest.fixture
-async def worker(client: Client, task_queue: str, activities: ApplicationActivities) -> AsyncIterator[Worker]:
-    w = build_worker(client, task_queue, activities.all())
+async def worker(client: Client, task_queue: str, activities: ApplicationActivities,
+                 database: Database) -> AsyncIterator[Worker]:
+    w = build_worker(client, task_queue, [*activities.all(), *AppointmentActivities(SlotStore(database)).all()])
     async with w:
         yield w
 
@@ -164,6 +167,20 @@ def licence_service(version: int = 1, *, draft_expiry_seconds: int = 30 * 24 * 3
             ReviewSpec(id="review", title=text("Review"), fields=[
                 FieldSpec(id="declare", type="boolean", label=text("I declare it true"), required=True),
             ]),
+            SubmitSpec(id="submit", title=text("Submit")),
+        ],
+    )
+
+
+def appointment_service(*, hold_seconds: int = 3600) -> ServiceSnapshot:
+    """A booking service: one appointment step open all day (no notice needed), then submit."""
+    return ServiceSnapshot(
+        id="book-visit", version=1, content_hash="hash-visit", department="IMMD", title=text("Book a visit"),
+        steps=[
+            AppointmentSpec(id="visit", title=text("Choose a time"),
+                            offices=[OptionSpec("north", text("North")), OptionSpec("south", text("South"))],
+                            hours=[[[0, 23 * 60 + 30]]] * 7, slot_minutes=30, capacity=3,
+                            hold_seconds=hold_seconds, book_ahead_seconds=30 * 86400, min_notice_seconds=0),
             SubmitSpec(id="submit", title=text("Submit")),
         ],
     )

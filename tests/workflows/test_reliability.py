@@ -28,6 +28,7 @@ from temporalio.worker import Replayer, Worker
 from onestop.engine.applications.delivery import inbox
 from onestop.engine.applications.drafts import DraftStore
 from onestop.engine.applications.service import ApplicationService
+from onestop.engine.appointments import SlotStore
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.providers import SqlRegistryProvider
@@ -37,10 +38,10 @@ from onestop.engine.identity.principal import Principal
 from onestop.engine.temporal import workflow_runner
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.interpreter import Applicant
-from onestop.workflows.snapshot import PrefillSpec, ServiceSnapshot
+from onestop.workflows.snapshot import AppointmentSpec, PrefillSpec, ServiceSnapshot
 
 from . import worker_process
-from .conftest import CIPHER, CITIZEN, CODEC_KEY, answers_applicant, licence_service
+from .conftest import CIPHER, CITIZEN, CODEC_KEY, answers_applicant, appointment_service, licence_service
 from .test_application import ADULT, LADDER, face, fresh, through_details
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -161,6 +162,54 @@ async def _record_draft_reminder(apps: ApplicationService, client: Client) -> st
     return (await noticing.start("citizen-1", ADULT, "renew-licence", fresh())).application_id
 
 
+def _slots_ahead(count: int) -> list[datetime]:
+    """The next ``count`` half-hour slot starts at least an hour ahead (Hong Kong time), within opening hours."""
+    from onestop.workflows.slots import HONG_KONG, slots_on
+
+    now = datetime.now(HONG_KONG)
+    spec = appointment_service().steps[0]
+    assert isinstance(spec, AppointmentSpec)
+    starts = [s for day in (now.date(), now.date() + timedelta(days=1)) for s in slots_on(spec, day)
+              if s > now + timedelta(hours=1)]
+    return starts[:count]
+
+
+async def _record_appointment(apps: ApplicationService, client: Client) -> str:
+    # Booked, moved, submitted (the slot confirmed, the day-before hook fires at once: the slot is within a day),
+    # then approved.
+    first, second = _slots_ahead(2)
+    view = await apps.start("citizen-1", ADULT, "book-visit", fresh())
+    app = view.application_id
+    await apps.book_appointment(app, "citizen-1", "visit", "north", first)
+    await apps.book_appointment(app, "citizen-1", "visit", "south", second)
+    await apps.submit_step(app, "citizen-1", "submit", {})
+    await until(lambda: _delivered(apps, app))
+    await until(lambda: _reminded(apps, app))
+    await client.get_workflow_handle(app).signal("departmentStatus", _approved())
+    return app
+
+
+async def _record_appointment_expired(apps: ApplicationService, client: Client) -> str:
+    # A hold runs out (the place is released, the step reopens), the citizen books again, then withdraws.
+    first, second = _slots_ahead(2)
+    view = await apps.start("citizen-1", ADULT, "book-visit-brief", fresh())
+    app = view.application_id
+    await apps.book_appointment(app, "citizen-1", "visit", "north", first)
+    await until(lambda: _no_booking(apps, app))
+    await apps.book_appointment(app, "citizen-1", "visit", "north", second)
+    await apps.withdraw(app, "citizen-1")
+    return app
+
+
+async def _reminded(apps: ApplicationService, app: str) -> bool:
+    records = await SlotStore(apps.database).bookings(app)
+    return any(r.reminder_due_at is not None for r in records)
+
+
+async def _no_booking(apps: ApplicationService, app: str) -> bool:
+    return not (await apps.get(app, "citizen-1")).bookings
+
+
 async def _record_anonymous_draft(apps: ApplicationService, client: Client) -> str:
     # An anonymous start records a draft and no workflow; the first action starts it with the draft carried in.
     drafting = ApplicationService(client, apps.task_queue, apps.database,
@@ -187,6 +236,9 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw,
              # Snapshots with notices: a notice activity per event (patch "notices"), a reminder timer for drafts.
              "notices-needs-info-reply": _record_notices, "notices-draft-reminder": _record_draft_reminder,
+             # Appointment steps: holds, reschedule, confirmation, the day-before hook, expiry and release.
+             "appointment-booked-moved-approved": _record_appointment,
+             "appointment-hold-expired-withdrawn": _record_appointment_expired,
              # Started by its first action from an anonymous draft: the first run carries the draft's state.
              "anonymous-draft-first-action": _record_anonymous_draft}
 
@@ -197,7 +249,8 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
     if os.environ.get("ONESTOP_RECORD_HISTORIES"):
         # Recorded histories are never overwritten: they stand for applications already running in production.
         short = replace(licence_service(draft_expiry_seconds=2), id="renew-licence-short")
-        apps = apps_for(client, task_queue, database, licence_service(), short)
+        brief = replace(appointment_service(hold_seconds=3), id="book-visit-brief")
+        apps = apps_for(client, task_queue, database, licence_service(), short, appointment_service(), brief)
         for name, scenario in SCENARIOS.items():
             if (HISTORIES / f"{name}.json").exists():
                 continue

@@ -53,6 +53,7 @@ from onestop.workflows.contracts import (
     TIMELINE_MAX_ENTRIES,
     ApplicationInput,
     ApplicationView,
+    BookAppointment,
     Carried,
     DepartmentStatus,
     IndexEntry,
@@ -71,7 +72,7 @@ from onestop.workflows.interpreter import Applicant, DefinitionFault
 from onestop.workflows.opening import opening_carried, opening_view
 from onestop.workflows.snapshot import ServiceSnapshot
 
-UpdateInput = StepAnswers | StepAction | StepUpProof | Withdraw | InfoResponse
+UpdateInput = StepAnswers | StepAction | StepUpProof | Withdraw | InfoResponse | BookAppointment
 """What a citizen action sends to the workflow."""
 
 SnapshotSource = Callable[[str], ServiceSnapshot | None]
@@ -313,6 +314,14 @@ class ApplicationService:
         return await self._update(application_id, citizen_ref, Update.SUBMIT_STEP,
                                   StepAnswers(step_id, answers, client_mutation_id, citizen_ref,
                                               self.level_of(principal)), client_mutation_id, principal)
+
+    async def book_appointment(self, application_id: str, citizen_ref: str, step_id: str, office: str,
+                               start: datetime, client_mutation_id: str | None = None, *,
+                               principal: Principal | None = None) -> ApplicationView:
+        """Book a slot of an appointment step, or move the booking to another slot (also after submission)."""
+        return await self._update(application_id, citizen_ref, Update.BOOK_APPOINTMENT,
+                                  BookAppointment(step_id, office, start, client_mutation_id, citizen_ref,
+                                                  self.level_of(principal)), client_mutation_id, principal)
 
     async def grant_consent(self, application_id: str, citizen_ref: str, step_id: str,
                             client_mutation_id: str | None = None, *,

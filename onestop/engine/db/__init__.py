@@ -26,6 +26,7 @@ from onestop.engine.db.tables import (
     SecurityEventRow,
     SecurityLockRow,
     ServiceSnapshotRow,
+    WebSessionRow,
 )
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "SecurityLockRow",
     "ServiceSnapshotRow",
     "UTCDateTime",
+    "WebSessionRow",
     "alembic_config",
     "utcnow",
 ]

@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from onestop.engine.db.database import Base, utcnow
@@ -286,6 +297,39 @@ class CatalogueVersionRow(Base):
     announced_at: Mapped[datetime]
 
 
+class AppointmentSlotRow(Base):
+    """How many bookings one slot of one office holds. Booking raises ``booked`` only while it is below the
+    slot's capacity, in one conditional UPDATE, so concurrent bookers can never overfill a slot."""
+
+    __tablename__ = "appointment_slots"
+    __table_args__ = (CheckConstraint("booked >= 0", name="booked_not_negative"),)
+
+    service_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    office: Mapped[str] = mapped_column(String(100), primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(primary_key=True)
+    booked: Mapped[int] = mapped_column(Integer)
+
+
+class AppointmentBookingRow(Base):
+    """One booking of a slot by an application: ``held`` until the application is submitted (``held_until``),
+    then ``confirmed``; ``released`` after a withdrawal, a reschedule or an expired hold. No personal data."""
+
+    __tablename__ = "appointment_bookings"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(64), index=True)
+    service_id: Mapped[str] = mapped_column(String(80))
+    office: Mapped[str] = mapped_column(String(100))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    held_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
+    # When the workflow's day-before timer fired (the hook the reminder notice is sent from).
+    reminder_due_at: Mapped[datetime | None]
+
+
 class AnonymousDraftRow(Base):
     """An anonymous application nobody has answered yet: no workflow runs for it until its citizen first acts.
 
@@ -384,3 +428,14 @@ class ApplicationPartyRow(Base):
     subject_ref: Mapped[str] = mapped_column(String(120), index=True)
     acting_as: Mapped[str] = mapped_column(String(20))
     mandate_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class WebSessionRow(Base):
+    """A web app session, shared by every web replica. ``slot`` is a hash of the cookie's random id (the cookie
+    itself is never stored); ``blob`` is AES-GCM ciphertext bound to the slot, sealed by the web app's key."""
+
+    __tablename__ = "web_sessions"
+
+    slot: Mapped[str] = mapped_column(String(64), primary_key=True)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    touched_at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch

@@ -41,7 +41,7 @@ def application_payload(done: Outcome[ApplicationView], client_mutation_id: str 
                               resume_token=resume_token if done.value is not None else None)
 
 
-async def _act(info: Info_, global_id: str, client_mutation_id: str | None,
+async def act(info: Info_, global_id: str, client_mutation_id: str | None,
                action: Callable[[str, str, Principal | None], Awaitable[ApplicationView]]) -> ApplicationPayload:
     principal: Principal | None = None
     if info.context.resume_token is None or await info.context.principal() is not None:
@@ -129,21 +129,21 @@ class ApplicationsMutation:
             return application_payload(Outcome.refused(UserError(
                 field=["input", "answers"], code=UserErrorCode.WRONG_TYPE,
                 message="answers must be a JSON object keyed by field id.")), input.client_mutation_id)
-        return await _act(info, input.application_id, input.client_mutation_id,
+        return await act(info, input.application_id, input.client_mutation_id,
                           lambda key, ref, who: service.submit_step(key, ref, input.step_id, answers,
                                                                     input.client_mutation_id, principal=who))
 
     @field(description="Agree on a prefill or consent step (a prefill step then fetches the listed data).")
     async def grant_consent(self, info: Info_, input: StepActionInput) -> ApplicationPayload:
         service = application_service(info)
-        return await _act(info, input.application_id, input.client_mutation_id,
+        return await act(info, input.application_id, input.client_mutation_id,
                           lambda key, ref, who: service.grant_consent(key, ref, input.step_id,
                                                                       input.client_mutation_id, principal=who))
 
     @field(description="Decline a prefill step (type the data yourself) or a consent step.")
     async def decline_consent(self, info: Info_, input: StepActionInput) -> ApplicationPayload:
         service = application_service(info)
-        return await _act(info, input.application_id, input.client_mutation_id,
+        return await act(info, input.application_id, input.client_mutation_id,
                           lambda key, ref, who: service.decline_consent(key, ref, input.step_id,
                                                                           input.client_mutation_id, principal=who))
 
@@ -151,27 +151,27 @@ class ApplicationsMutation:
     async def complete_step_up(self, info: Info_, input: StepActionInput) -> ApplicationPayload:
         principal = await info.context.require_citizen()
         service = application_service(info)
-        return await _act(info, input.application_id, input.client_mutation_id,
+        return await act(info, input.application_id, input.client_mutation_id,
                           lambda key, ref, _who: service.complete_step_up(key, principal, ref, input.step_id,
                                                                           input.client_mutation_id))
 
     @field(description="Reopen an earlier step; later answers that no longer apply are dropped when you resubmit.")
     async def go_back(self, info: Info_, input: StepActionInput) -> ApplicationPayload:
         service = application_service(info)
-        return await _act(info, input.application_id, input.client_mutation_id,
+        return await act(info, input.application_id, input.client_mutation_id,
                           lambda key, ref, who: service.go_back(key, ref, input.step_id, input.client_mutation_id,
                                                                   principal=who))
 
     @field(description="Withdraw an application before the department decides.")
     async def withdraw_application(self, info: Info_, input: WithdrawApplicationInput) -> ApplicationPayload:
         service = application_service(info)
-        return await _act(info, input.application_id, input.client_mutation_id,
+        return await act(info, input.application_id, input.client_mutation_id,
                           lambda key, ref, who: service.withdraw(key, ref, input.client_mutation_id, principal=who))
 
     @field(description="Reply to the department's request for information (NEEDS_INFO); the application goes back "
                        "to IN_REVIEW and your reply joins its timeline.")
     async def respond_to_request(self, info: Info_, input: RespondToRequestInput) -> ApplicationPayload:
         service = application_service(info)
-        return await _act(info, input.application_id, input.client_mutation_id,
+        return await act(info, input.application_id, input.client_mutation_id,
                           lambda key, ref, who: service.respond(key, ref, input.message, input.client_mutation_id,
                                                                   principal=who))

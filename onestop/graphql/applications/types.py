@@ -18,6 +18,7 @@ from onestop.catalogue.text import localized
 from onestop.engine import (
     CITIZEN_ACTOR,
     ApplicationView,
+    AppointmentSpec,
     ConsentSpec,
     ExitSpec,
     FieldProvenance,
@@ -32,7 +33,8 @@ from onestop.engine import (
     editable,
     fields_of,
 )
-from onestop.graphql.catalogue.types import Service
+from onestop.graphql.appointments.types import Appointment, AppointmentStepDetails
+from onestop.graphql.catalogue.types import ConsentItem, Department, FieldOption, Service, split_item
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
 from onestop.graphql.notices.types import NoticeType
@@ -52,12 +54,6 @@ class TimelineAuthor(Enum):
 
 
 StepState = strawberry.enum(engine.StepState, name="StepState", description="Progress of one step of an application.")
-
-
-@strawberry.type
-class FieldOption:
-    value: str
-    label: str
 
 
 @strawberry.type(description="One input of the current step, with its constraints and current value.")
@@ -199,7 +195,8 @@ class CurrentStep:
             case ExitSpec(message=text):
                 # With its computed values filled in ("Your assets of HK$500,000 are above ...").
                 return localized(self.view.exit_message or text, info.context.lang)
-            case FormSpec(description=text) | PrefillSpec(purpose=text) | ConsentSpec(statement=text):
+            case FormSpec(description=text) | PrefillSpec(purpose=text) | ConsentSpec(statement=text) \
+                    | AppointmentSpec(description=text):
                 return localized(text, info.context.lang)
             case _:
                 return None
@@ -211,6 +208,16 @@ class CurrentStep:
     @field(description="Prefill and consent steps: the data items (provider.item) the citizen is asked to share.")
     def items(self) -> list[str]:
         return list(self.spec.items) if isinstance(self.spec, PrefillSpec | ConsentSpec) else []
+
+    @field(description="Prefill and consent steps: the data items asked for, each with its description in the "
+                       "request's language.")
+    def data_items(self) -> list[ConsentItem]:
+        return [split_item(reference) for reference in self.items()]
+
+    @field(description="Consent steps: the departments the consent is given to, with their names.")
+    def recipients(self, info: Info_) -> list[Department]:
+        known = info.context.snapshot.catalogue.departments
+        return [Department(model=known[code]) for code in self.departments() if code in known]
 
     @field(description="Consent steps: the departments the consent is given to; each gets a revocable consent "
                        "record listed in viewer.consents. Empty for a statement the citizen only acknowledges.")
@@ -241,6 +248,12 @@ class CurrentStep:
     @field(description="Step-up steps: how recent the sign-in must be, in seconds.")
     def max_age(self) -> int | None:
         return self.spec.max_age_seconds if isinstance(self.spec, StepUpSpec) else None
+
+    @field(description="Appointment steps: the offices and their free slots; book with bookAppointment.")
+    def appointment(self) -> AppointmentStepDetails | None:
+        if not isinstance(self.spec, AppointmentSpec):
+            return None
+        return AppointmentStepDetails(spec=self.spec, service_id=self.view.service_id)
 
 
 @strawberry.type(description="A value the service computes from the answers (e.g. total assets).")
@@ -380,6 +393,13 @@ class Application(Node):
     @field(description="Where each answer came from, in the form's order: what the department relies on.")
     async def provenance(self) -> list[AnswerProvenance]:
         return [AnswerProvenance.of(p) for p in (await self.view()).provenance]
+
+    @field(description="Appointments booked by the application's appointment steps (held, or confirmed once "
+                       "submitted), each with its .ics calendar file.")
+    async def appointments(self) -> list[Appointment]:
+        view = await self.view()
+        return [Appointment(booking=b, service_id=view.service_id, reference=view.reference_number)
+                for b in view.bookings]
 
     @field()
     async def timeline(self) -> list[TimelineEvent]:

@@ -11,6 +11,7 @@ from typing import Any
 import strawberry
 
 import onestop.catalogue as domain
+from onestop.catalogue.predicates import split_ref
 from onestop.catalogue.text import Lang
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
@@ -137,6 +138,60 @@ class Department(Node):
         )
 
 
+@strawberry.type(description="One data item a consent covers.")
+class ConsentItem:
+    provider: str
+    item: str
+    check: str | None = strawberry.field(default=None, description=(
+        "For a predicate: the check made against the item (e.g. `age >= 65`); only its yes/no result was shared, "
+        "never the item's value."))
+
+    @field(description="What the item is, in the request's language.")
+    def description(self, info: Info_) -> str | None:
+        provider = info.context.snapshot.catalogue.providers.get(self.provider)
+        data_item = provider.item(self.item) if provider is not None else None
+        return None if data_item is None else data_item.description.get(info.context.lang)
+
+
+def split_item(reference: str) -> ConsentItem:
+    item_ref, check = split_ref(reference)
+    provider, _, item = item_ref.partition(".")
+    return ConsentItem(provider=provider, item=item, check=check)
+
+
+@strawberry.type
+class FieldOption:
+    value: str
+    label: str
+
+
+@strawberry.type(description="A field of a step in the service's outline: its label and option labels, so a "
+                             "client can show answers (kept by field id) back in words.")
+class StepField:
+    model: strawberry.Private[Any]
+
+    @field()
+    def id(self) -> str:
+        return str(self.model.id)
+
+    @field(description="text, number, date, boolean, choice, multiChoice, email, phone, hkid, address or group.")
+    def type(self) -> str:
+        return str(self.model.type)
+
+    @field()
+    def label(self, info: Info_) -> str:
+        return _localized(self.model.label, _lang(info)) or str(self.model.id)
+
+    @field(description="Choice options, or an address's districts.")
+    def options(self, info: Info_) -> list[FieldOption]:
+        options = getattr(self.model, "options", None) or getattr(self.model, "districts", None) or ()
+        return [FieldOption(value=o.value, label=_localized(o.label, _lang(info)) or o.value) for o in options]
+
+    @field(description="The fields of each entry of a repeatable group.")
+    def fields(self) -> list[StepField]:
+        return [StepField(model=f) for f in getattr(self.model, "fields", ())]
+
+
 @strawberry.type(description="One step of a service's outline (for progress indicators).")
 class Step:
     model: strawberry.Private[domain.Step]
@@ -156,6 +211,10 @@ class Step:
     @field(description="True when the step only runs under a condition (`when:` in YAML).")
     def conditional(self) -> bool:
         return getattr(self.model, "when", None) is not None
+
+    @field(description="The fields the step asks for (form and review steps), with their labels.")
+    def fields(self) -> list[StepField]:
+        return [StepField(model=f) for f in getattr(self.model, "fields", ())]
 
 
 @strawberry.type(description="A government service a citizen can learn about and apply for.")

@@ -9,13 +9,12 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from onestop.catalogue.predicates import split_ref
 from onestop.engine import AccessLogEntry, FetchResult, InvalidInput, NotFound, Principal
 from onestop.engine import Consent as ConsentRecord
 from onestop.engine import Profile as ProfileRecord
 from onestop.graphql.applications.queries import viewer_applications
 from onestop.graphql.applications.types import Application, ApplicationStatus
-from onestop.graphql.catalogue.types import Department, Service
+from onestop.graphql.catalogue.types import ConsentItem, Department, Service, split_item
 from onestop.graphql.citizen.services import citizen_services
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import BadUserInput
@@ -104,27 +103,6 @@ class Profile:
         )
 
 
-@strawberry.type(description="One data item a consent covers.")
-class ConsentItem:
-    provider: str
-    item: str
-    check: str | None = strawberry.field(default=None, description=(
-        "For a predicate: the check made against the item (e.g. `age >= 65`); only its yes/no result was shared, "
-        "never the item's value."))
-
-    @field(description="What the item is, in the request's language.")
-    def description(self, info: Info_) -> str | None:
-        provider = info.context.snapshot.catalogue.providers.get(self.provider)
-        data_item = provider.item(self.item) if provider is not None else None
-        return None if data_item is None else data_item.description.get(info.context.lang)
-
-
-def _split_item(reference: str) -> ConsentItem:
-    item_ref, check = split_ref(reference)
-    provider, _, item = item_ref.partition(".")
-    return ConsentItem(provider=provider, item=item, check=check)
-
-
 @strawberry.type(description="A consent artefact: who may read which of your data, for what, until when.")
 class Consent(Node):
     record: strawberry.Private[ConsentRecord]
@@ -157,7 +135,7 @@ class Consent(Node):
 
     @field()
     def items(self) -> list[ConsentItem]:
-        return [_split_item(reference) for reference in self.record.items]
+        return [split_item(reference) for reference in self.record.items]
 
     @field(description="Why the data is needed, in the request's language.")
     def purpose(self, info: Info_) -> str:
@@ -234,7 +212,7 @@ class DataAccessEntry:
 
     @field()
     def items(self) -> list[ConsentItem]:
-        return [_split_item(reference) if "." in reference else ConsentItem(provider=self.entry.provider_id,
+        return [split_item(reference) if "." in reference else ConsentItem(provider=self.entry.provider_id,
                                                                             item=reference)
                 for reference in self.entry.items]
 
