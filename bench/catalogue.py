@@ -513,6 +513,10 @@ class ReloadResult:
     during: tuple[float, float]
     samples: int
     swapped: bool
+    # The same, counted from the request's arrival: with the wait for the event loop's next turn, which is where a
+    # reload running on the loop (rather than in a thread) delays a request.
+    idle_arrival: tuple[float, float] = (0.0, 0.0)
+    during_arrival: tuple[float, float] = (0.0, 0.0)
 
 
 async def _reload_latency(size: int, idle_seconds: float) -> ReloadResult:
@@ -533,24 +537,31 @@ async def _reload_latency(size: int, idle_seconds: float) -> ReloadResult:
         schema = build_schema(production=True)
         scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": [], "query_string": b""}
 
+        arrivals: list[float] = []
+
         async def query() -> float:
+            arrived = time.perf_counter()
+            await asyncio.sleep(0)  # a request arriving now is read on the loop's next turn
             context = Context(request=Request(scope), response=None, settings=settings, engine=engine, lang=Lang.EN,
                               snapshot=store.snapshot)
             started = time.perf_counter()
             result = await schema.execute(RELOAD_QUERY, context_value=context)
-            elapsed = time.perf_counter() - started
+            finished = time.perf_counter()
             if result.errors:
                 raise RuntimeError(f"the query failed: {result.errors}")
-            await asyncio.sleep(0)  # back to the loop between requests, as a server is
-            return elapsed
+            arrivals.append(finished - arrived)
+            return finished - started
 
         try:
             for _ in range(50):  # warm-up
                 await query()
             idle: list[float] = []
+            arrivals.clear()
             began = time.perf_counter()
             while time.perf_counter() - began < idle_seconds:
                 idle.append(await query())
+            idle_arrivals = list(arrivals)
+            arrivals.clear()
             # One service changes, so the reload goes all the way: load, validate, index, swap.
             first = sorted((tree / "services").rglob("*.yaml"))[0]
             first.write_text(first.read_text(encoding="utf-8").replace("\nversion: 1\n", "\nversion: 2\n", 1),
@@ -566,7 +577,9 @@ async def _reload_latency(size: int, idle_seconds: float) -> ReloadResult:
         finally:
             await engine.close()
     return ReloadResult(size, seconds, (_percentile(idle, 0.5), _percentile(idle, 0.99)),
-                        (_percentile(during, 0.5), _percentile(during, 0.99)), len(during), swapped)
+                        (_percentile(during, 0.5), _percentile(during, 0.99)), len(during), swapped,
+                        (_percentile(idle_arrivals, 0.5), _percentile(idle_arrivals, 0.99)),
+                        (_percentile(arrivals, 0.5), _percentile(arrivals, 0.99)))
 
 
 def measure_reload(size: int, idle_seconds: float) -> ReloadResult:
@@ -583,6 +596,12 @@ def report_reload(result: ReloadResult) -> None:
           f"({result.reload_seconds:.1f} s, {result.samples:,} queries, swapped: {result.swapped}) "
           f"p50 {result.during[0] * ms:.2f} ms, p99 {result.during[1] * ms:.2f} ms | p99 ratio {ratio:.1f} "
           f"({verdict} the 2x aim)")
+    ratio = result.during_arrival[1] / result.idle_arrival[1]
+    verdict = "meets" if ratio <= 2 else "MISSES"
+    print(f"from arrival (with the wait for the loop's turn): idle p50 {result.idle_arrival[0] * ms:.2f} ms, "
+          f"p99 {result.idle_arrival[1] * ms:.2f} ms | during the reload p50 {result.during_arrival[0] * ms:.2f} ms, "
+          f"p99 {result.during_arrival[1] * ms:.2f} ms | p99 ratio {ratio:.1f} ({verdict} the 2x aim); "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,7 @@ import re
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -90,6 +90,18 @@ class Settings(BaseSettings):
     data_key_previous: SecretStr | None = None
     codec_key_previous: SecretStr | None = None
     signing_key_previous: SecretStr | None = None
+
+    # Documents (file fields): "local" seals files under the data dir; "s3" in an S3-compatible bucket (sealed too).
+    documents_store: Literal["local", "s3"] = "local"
+    documents_s3_bucket: str | None = None
+    documents_s3_prefix: str = "documents/"
+    documents_s3_endpoint: str | None = None
+    documents_s3_region: str | None = None
+    documents_s3_access_key: str | None = None
+    documents_s3_secret_key: SecretStr | None = None
+    # The ClamAV daemon that scans every upload: unix:/run/clamav/clamd.ctl or tcp://host:3310. Unset: documents
+    # are stored NOT_SCANNED, and staff see that.
+    clamd_address: str | None = None
 
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     # Arrays and objects in a request body; the deepest real answer (a group of addresses) is under ten.

@@ -264,6 +264,10 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
             running.append(asyncio.create_task(w.run()))
             print(f"Worker          task queue {settings.temporal_task_queue}", flush=True)
             created = await ensure_schedules(client, settings)
+            from onestop.engine.documents.schedules import ensure_document_schedule, schedule_id
+
+            if await ensure_document_schedule(client, settings.temporal_task_queue):
+                created.append(schedule_id(settings.temporal_task_queue))
             if created:
                 print(f"Registered schedules: {', '.join(created)}", flush=True)
         try:

@@ -4,12 +4,14 @@ from onestop.catalogue.catalogue import Catalogue, load_catalogue
 from onestop.catalogue.departments import Contact, DataItem, Department, Provider, Submission
 from onestop.catalogue.expressions import Expression, ExpressionError
 from onestop.catalogue.fields import (
+    DOCUMENT_KINDS,
     AddressField,
     BooleanField,
     ChoiceField,
     DateField,
     EmailField,
     Field,
+    FileField,
     GroupField,
     HkidField,
     MultiChoiceField,
@@ -38,10 +40,11 @@ from onestop.catalogue.taxonomy import AgeGroup, AssuranceLevel, Option, Taxonom
 from onestop.catalogue.text import Lang, LocalizedList, LocalizedText
 
 __all__ = [
-    "AddressField", "AgeGroup", "AppointmentStep", "AssuranceLevel", "BooleanField", "Catalogue", "CatalogueError",
-    "ChoiceField",
+    "DOCUMENT_KINDS", "AddressField", "AgeGroup", "AppointmentStep", "AssuranceLevel", "BooleanField", "Catalogue",
+    "CatalogueError", "ChoiceField",
     "ConsentStep", "Contact", "DataItem", "DateField", "Department", "Eligibility", "EmailField", "ExitStep",
-    "Expression", "ExpressionError", "Field", "FormStep", "GroupField", "HkidField", "Lang", "LocalizedList",
+    "Expression", "ExpressionError", "Field", "FileField", "FormStep", "GroupField", "HkidField", "Lang",
+    "LocalizedList",
     "LocalizedText", "MultiChoiceField", "NumberField", "Option", "PhoneField", "PrefillStep", "Problem",
     "Provider", "ReviewStep", "Rule", "Service", "Step", "StepKind", "StepUpStep", "Submission", "SubmitStep",
     "Taxonomy", "TextField", "Theme", "computations", "duration", "load_catalogue", "resolve_date_bound",

@@ -152,6 +152,63 @@ class AddressField(FieldBase):
         default=None, description="filled from the `districts` option list at load; leave it out")
 
 
+DOCUMENT_KINDS: dict[str, str] = {
+    "pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png", "heic": "image/heic",
+    "webp": "image/webp", "tiff": "image/tiff", "gif": "image/gif",
+}
+"""The kinds of document a file field may accept, by the media type their content (magic bytes) shows."""
+DocumentKind = Literal["pdf", "jpeg", "png", "heic", "webp", "tiff", "gif"]
+_SIZE = re.compile(r"^([1-9][0-9]*)\s*(KB|MB)$")
+DOCUMENT_MAX_BYTES = 50 * 1024 * 1024
+"""The largest ``maxSize`` a file field may declare."""
+
+
+def size_in_bytes(value: str) -> int:
+    """``"5MB"`` -> 5242880 (units of 1024)."""
+    match = _SIZE.match(value)
+    if match is None:
+        raise ValueError(f"'{value}' is not a size: write a whole number of KB or MB, like 500KB or 5MB")
+    return int(match.group(1)) * (1024 if match.group(2) == "KB" else 1024 * 1024)
+
+
+class Retention(DefinitionModel):
+    delete_after_decision_days: int = Key(ge=1, le=36_500, description=(
+        "days after the department's decision (approved or rejected) or a withdrawal at which the uploaded "
+        "files are deleted; the signed submission keeps their SHA-256"))
+
+
+class FileField(FieldBase):
+    type: Literal["file"]
+    accept: tuple[DocumentKind, ...] = Key(min_length=1, description=(
+        "the kinds of file accepted, checked by their content (magic bytes), not by their name"))
+    max_size: str = Key(description="the largest file, e.g. 500KB or 5MB (at most 50MB)",
+                        pattern=r"^[1-9][0-9]*\s*(KB|MB)$")
+    multiple: bool = Key(default=False, description="the answer is a list of files (see minItems, maxItems)")
+    min_items: int | None = Key(default=None, ge=0)
+    max_items: int | None = Key(default=None, ge=1, le=20)
+    retention: Retention | None = None
+
+    @field_validator("max_size")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if size_in_bytes(value) > DOCUMENT_MAX_BYTES:
+            raise ValueError(f"maxSize {value} is above the largest allowed, 50MB")
+        return value
+
+    @model_validator(mode="after")
+    def _shape(self) -> FileField:
+        if (self.min_items is not None or self.max_items is not None) and not self.multiple:
+            raise ValueError("minItems/maxItems apply to a list of files: add `multiple: true` or drop them")
+        if self.prefill is not None:
+            raise ValueError("a file field cannot be prefilled: the citizen uploads the file")
+        _ordered(self.min_items, self.max_items, "minItems/maxItems")
+        return self
+
+    @property
+    def max_bytes(self) -> int:
+        return size_in_bytes(self.max_size)
+
+
 class GroupField(FieldBase):
     type: Literal["group"]
     fields: tuple[Field, ...] = Key(min_length=1)
@@ -161,15 +218,18 @@ class GroupField(FieldBase):
     @model_validator(mode="after")
     def _counts(self) -> GroupField:
         _ordered(self.min_items, self.max_items, "minItems/maxItems")
+        if any(isinstance(member, FileField) for member in self.fields):
+            raise ValueError("a group cannot hold a file field: put the file field on the step, with "
+                             "`multiple: true` for several files")
         return self
 
 
 Field = Annotated[
     TextField | NumberField | DateField | BooleanField | ChoiceField | MultiChoiceField | EmailField | PhoneField
-    | HkidField | AddressField | GroupField,
+    | HkidField | AddressField | GroupField | FileField,
     Key(discriminator="type"),
 ]
 GroupField.model_rebuild()
 
 FIELD_TYPES = ("text", "number", "date", "boolean", "choice", "multiChoice", "email", "phone", "hkid", "address",
-               "group")
+               "group", "file")

@@ -11,7 +11,7 @@ was written at, so a problem inside an included item is placed in the fragment, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,25 @@ LISTS = ("steps", "fields")
 
 
 @dataclass(frozen=True)
+class IncludeSite:
+    """The ``- include:`` item at ``loc`` in ``source``. Its line and column are looked up only when a problem
+    names it: finding them parses the service again, which a clean load never needs."""
+
+    source: Source
+    loc: Loc
+
+    def __str__(self) -> str:
+        mark = self.source.value_mark(self.loc)
+        return f"{self.source.path}:{mark.line}:{mark.col}"
+
+
+@dataclass(frozen=True)
 class Origin:
     """Where a spliced list item is written: its file, its path there, and the include that brought it in."""
 
     source: Source
     loc: Loc
-    site: str | None = None  # "path:line:col" of the `include:` for items from a fragment
+    site: IncludeSite | None = None  # the `include:` for items from a fragment
 
 
 @dataclass(frozen=True)
@@ -44,8 +57,12 @@ class ComposedSource(Source):
         for length in range(len(loc), 0, -1):
             found = self.origins.get(tuple(loc[:length]))
             if found is not None:
-                return found.source, (*found.loc, *loc[length:]), found.site
+                return found.source, (*found.loc, *loc[length:]), None if found.site is None else str(found.site)
         return self.base or self, tuple(loc), None
+
+    def packed(self) -> Source:
+        text = self.text.encode("utf-8") if isinstance(self.text, str) else self.text
+        return replace(self, data=None, text=text, base=self.base.packed() if self.base is not None else None)
 
     def value_mark(self, loc: Any) -> Mark:
         source, translated, _ = self.origin(tuple(loc))
@@ -62,9 +79,9 @@ class ComposedSource(Source):
         return found if site is None else _noted(found, site)
 
 
-def _noted(problem: Problem, site: str) -> Problem:
+def _noted(problem: Problem, site: str | IncludeSite) -> Problem:
     return Problem(problem.path, problem.line, problem.col, problem.code, problem.message, problem.hint,
-                   site)
+                   str(site))
 
 
 class Fragments:
@@ -83,7 +100,7 @@ class Fragments:
 
     def compose(self, source: Source) -> tuple[Source, list[Problem]]:
         """``source`` with every include resolved, and the problems of the includes (bad paths, broken files)."""
-        if f"{INCLUDE}:" not in source.text:
+        if f"{INCLUDE}:" not in source.plain_text:
             return source, []
         composer = _Composer(self, source)
         data = composer.walk(source.data, (), source, ())
@@ -99,7 +116,7 @@ class _Composer:
         self.origins: dict[Loc, Origin] = {}
         self.problems: list[Problem] = []
 
-    def walk(self, data: Any, loc: Loc, source: Source, at: Loc, site: str | None = None) -> Any:
+    def walk(self, data: Any, loc: Loc, source: Source, at: Loc, site: IncludeSite | None = None) -> Any:
         """``data`` (at ``loc`` in the result, ``at`` in ``source``) with includes spliced into its lists."""
         if isinstance(data, dict):
             result = {}
@@ -113,8 +130,9 @@ class _Composer:
             return [self.walk(item, (*loc, index), source, (*at, index), site) for index, item in enumerate(data)]
         return data
 
-    def _list(self, kind: str, items: list[Any], loc: Loc, source: Source, at: Loc, site: str | None) -> list[Any]:
-        spliced: list[tuple[Any, Source, Loc, str | None]] = []
+    def _list(self, kind: str, items: list[Any], loc: Loc, source: Source, at: Loc,
+              site: IncludeSite | None) -> list[Any]:
+        spliced: list[tuple[Any, Source, Loc, IncludeSite | None]] = []
         for index, item in enumerate(items):
             if not (isinstance(item, dict) and INCLUDE in item):
                 spliced.append((item, source, (*at, index), site))
@@ -124,8 +142,7 @@ class _Composer:
                 self.problems.append(problem)
                 continue
             name = str(item[INCLUDE])
-            mark = source.value_mark((*at, index))
-            here = f"{source.path}:{mark.line}:{mark.col}"
+            here = IncludeSite(source, (*at, index))
             fragment, found = self.fragments.load(name)
             # Parse problems (syntax, a repeated key) belong to the fragment; name the include that hit them.
             self.problems += [_noted(problem, here) for problem in found]
@@ -152,7 +169,8 @@ class _Composer:
             result.append(self.walk(item, (*loc, index), origin, origin_at, origin_site))
         return result
 
-    def _check_include(self, item: dict[Any, Any], source: Source, at: Loc, site: str | None) -> Problem | None:
+    def _check_include(self, item: dict[Any, Any], source: Source, at: Loc,
+                       site: IncludeSite | None) -> Problem | None:
         def problem(loc: Loc, code: str, message: str, hint: str) -> Problem:
             found = source.problem(loc, code, message, hint, at_key=loc[-1] != INCLUDE)
             return found if site is None else _noted(found, site)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import os
 import re
 import types
 import typing
-from dataclasses import dataclass, field, replace
+from collections.abc import Generator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, RootModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -45,15 +47,32 @@ class Files:
 def find_files(root: Path) -> Files:
     """Every definition file under ``root`` (only departments/ and services/ are scanned: dev/, feeds/ and
     schema/ hold other things)."""
-    def yaml_files(folder: Path) -> list[Path]:
+    steps = find_files_steps(root)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast(Files, done.value)
+
+
+def find_files_steps(root: Path) -> Generator[None, None, Files]:
+    """``find_files`` a folder at a time (see ``catalogue.load_steps``)."""
+    def yaml_files(folder: Path) -> Generator[None, None, list[Path]]:
+        found: list[Path] = []
         if not folder.is_dir():
-            return []
-        return sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")])
+            return found
+        # As Path.rglob: subfolders that are symbolic links are not entered.
+        for dirpath, _dirs, names in os.walk(folder):
+            found += [Path(dirpath, name) for name in names if name.endswith((".yaml", ".yml"))]
+            yield
+        return sorted(found)
 
     option_lists = root / "option-lists.yaml"
     feeds = root / "feeds.yaml"
+    departments = yield from yaml_files(root / "departments")
+    services = yield from yaml_files(root / "services")
     return Files(root, root / "taxonomy.yaml", option_lists if option_lists.exists() else None,
-                 yaml_files(root / "departments"), yaml_files(root / "services"), feeds if feeds.exists() else None)
+                 departments, services, feeds if feeds.exists() else None)
 
 
 def _yaml_type(value: Any) -> str:
@@ -230,12 +249,24 @@ def load_file(file: Path, model: type[M], fragments: Fragments | None = None,
     """Parse and validate one file; once the file validates, its source keeps the text but not the data.
 
     With ``fragments``, ``- include:`` items are resolved first (services only)."""
+    steps = load_file_steps(file, model, fragments)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast(tuple[M | None, Source | None, list[Problem]], done.value)
+
+
+def load_file_steps(file: Path, model: type[M], fragments: Fragments | None = None,
+                    ) -> Generator[None, None, tuple[M | None, Source | None, list[Problem]]]:
+    """``load_file`` in two steps, parsing then validating (see ``catalogue.load_steps``)."""
     source, problems = parse_file(file)
     if source is None:
         return None, None, problems
     if not isinstance(source.data, dict):
         message = f"the file should be a mapping of keys, not {_yaml_type(source.data)}"
         return None, source, [*problems, source.problem((), "WRONG_TYPE", message)]
+    yield
     if fragments is not None:
         source, included = fragments.compose(source)
         if included:
@@ -245,5 +276,5 @@ def load_file(file: Path, model: type[M], fragments: Fragments | None = None,
     if result is not None:
         # The model holds what it needs; the parsed tree would stay alive with the source until every file is
         # cross-checked, and cross-checks place their problems from the text alone.
-        source = replace(source, data=None)
+        source = source.packed()
     return result, source, problems + more

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, Self
 
 import isodate
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
+
+# The names of the keys each model instance was given, one shared set per distinct combination. pydantic keeps a
+# set per instance (216 bytes at the least), more than a loaded service's texts take: a tenth of a 10,000-service
+# catalogue's memory went to copies of a few dozen sets. The models are frozen, so nothing adds to a shared set
+# (``model_copy`` adds its updates to a copy of it, then shares the result).
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+
+
+def share_fields_set(model: BaseModel) -> None:
+    """Swap the model's set of given keys for the shared equal one."""
+    given = model.__pydantic_fields_set__
+    object.__setattr__(model, "__pydantic_fields_set__", _FIELDS_SETS.setdefault(frozenset(given), given))
 
 
 class DefinitionModel(BaseModel):
@@ -17,6 +30,14 @@ class DefinitionModel(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, alias_generator=to_camel,
                               serialize_by_alias=True)
+
+    def model_post_init(self, context: Any, /) -> None:
+        share_fields_set(self)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        share_fields_set(copied)
+        return copied
 
 
 def _duration(value: str) -> str:

@@ -13,6 +13,7 @@ from onestop.catalogue.fields import (
     DateField,
     EmailField,
     Field,
+    FileField,
     GroupField,
     HkidField,
     MultiChoiceField,
@@ -43,6 +44,9 @@ def sample_value(field: Field, lists: Mapping[str, tuple[Option, ...]], whole: b
         return _first_option(field, lists)
     if isinstance(field, GroupField):
         return [{member.id: sample_value(member, lists, whole) for member in field.fields}]
+    if isinstance(field, FileField):
+        sample = "doc-00000000000000000000000000000000"
+        return [sample] if field.multiple else sample
     if isinstance(field, NumberField):
         # Typed as at run time, so a type error a citizen's input could cause shows here first.
         return typed_number(100000 if whole or field.integer else 2.5, field.integer)

@@ -20,7 +20,7 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -44,6 +44,7 @@ _MAX_EXPANSIONS = 24
 _TITLE_BONUS = 1000.0
 _MATCH_BONUS = 100.0
 _CACHE_LIMIT = 4096
+_STEP = 200  # documents (or terms) per step of build_steps
 _MAX_QUERY_TERMS = 24
 
 _STOPWORDS = frozenset({
@@ -232,6 +233,11 @@ class SearchIndex:
     """An immutable search index over a fixed set of documents. Build with ``SearchIndex.build``."""
 
     def __init__(self, documents: Sequence[SearchDocument]) -> None:
+        steps = self._construct(documents)
+        while next(steps, True) is None:
+            pass
+
+    def _construct(self, documents: Sequence[SearchDocument]) -> Generator[None, None, None]:
         self._docs = tuple(documents)
         self._ids = tuple(doc.id for doc in self._docs)
         # term -> {doc index: title bonus + idf * saturated BM25F term frequency}; all of it is query
@@ -242,7 +248,7 @@ class SearchIndex:
         self._by_age: dict[str, frozenset[int]] = {}
         self._by_department: dict[str, frozenset[int]] = {}
         self._expansions: dict[str, tuple[tuple[str, float], ...]] = {}
-        self._build()
+        yield from self._build()
         self._words_sorted = sorted(self._surface)
         self._words_by_length: dict[int, list[str]] = defaultdict(list)
         for word in self._words_sorted:
@@ -263,10 +269,23 @@ class SearchIndex:
             seen.add(doc.id)
         return cls(docs)
 
+    @classmethod
+    def build_steps(cls, catalogue: Any) -> Generator[None, None, SearchIndex]:
+        """``build`` of a catalogue's services in steps of a few hundred documents, for a server to run between
+        requests (see ``catalogue.load_steps``)."""
+        docs = []
+        for number, service in enumerate(catalogue.services.values(), start=1):
+            docs.append(SearchDocument.from_service(service))
+            if number % _STEP == 0:
+                yield
+        index = cls.__new__(cls)
+        yield from index._construct(docs)
+        return index
+
     def __len__(self) -> int:
         return len(self._docs)
 
-    def _build(self) -> None:
+    def _build(self) -> Generator[None, None, None]:
         fields: dict[str, list[Counter[str]]] = {name: [] for name in _WEIGHTS}
         surface: set[str] = set()
         lengths: dict[str, list[int]] = {name: [] for name in _WEIGHTS}
@@ -293,6 +312,8 @@ class SearchIndex:
                 ages[age].append(index)
             if doc.department is not None:
                 departments[doc.department].append(index)
+            if index % _STEP == 0:
+                yield
 
         for word in surface:
             self._surface[word].add(_stem(word))
@@ -308,7 +329,11 @@ class SearchIndex:
                     weighted[term][index] += weight * tf / norm
                     if name == "title":
                         title_terms[term].add(index)
-        for term, per_doc_tf in weighted.items():
+                if index % _STEP == 0:
+                    yield
+        for number, (term, per_doc_tf) in enumerate(weighted.items()):
+            if number % _STEP == 0:
+                yield
             df = len(per_doc_tf)
             idf = math.log(1 + (count - df + 0.5) / (df + 0.5))
             in_title = title_terms.get(term, set())

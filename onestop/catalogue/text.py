@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from onestop.catalogue.models import share_fields_set
+
 
 class Lang(StrEnum):
     EN = "en"
@@ -113,6 +115,9 @@ class LocalizedText(BaseModel):
     tc: str
     sc: str
 
+    def model_post_init(self, context: Any, /) -> None:
+        share_fields_set(self)
+
     @model_validator(mode="before")
     @classmethod
     def _derive_simplified(cls, data: Any) -> Any:
@@ -141,6 +146,9 @@ class LocalizedList(BaseModel):
     en: tuple[str, ...]
     tc: tuple[str, ...]
     sc: tuple[str, ...]
+
+    def model_post_init(self, context: Any, /) -> None:
+        share_fields_set(self)
 
     @model_validator(mode="before")
     @classmethod

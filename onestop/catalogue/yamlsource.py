@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from sys import intern
 from typing import Any
 
 import yaml
@@ -76,11 +77,22 @@ class Source:
 
     path: str
     data: Any
-    text: str = field(default="", repr=False)
+    text: str | bytes = field(default="", repr=False)  # bytes: UTF-8, once packed
+
+    @property
+    def plain_text(self) -> str:
+        return self.text.decode("utf-8") if isinstance(self.text, bytes) else self.text
+
+    def packed(self) -> Source:
+        """This source without its data, its text kept as UTF-8: a file that validated is read again only to place
+        a cross-check's problem, and most definitions mix Chinese into ASCII, which a str keeps at two bytes a
+        character."""
+        text = self.text.encode("utf-8") if isinstance(self.text, str) else self.text
+        return replace(self, data=None, text=text)
 
     @functools.cached_property
     def _positions(self) -> tuple[dict[Loc, Mark], dict[Loc, Mark]]:
-        loader = _Loader(self.text)
+        loader = _Loader(self.plain_text)
         try:
             node = loader.get_single_node()
             builder = _Builder(loader, self.path)
@@ -154,19 +166,44 @@ def _plain_data(loader: _Loader) -> Any:
     return data
 
 
+_INTERNED_LENGTH = 40
+_MISSING = object()
+# The value of a plain scalar that starts like a number, boolean or null, by its text. Such scalars are mostly
+# short words that recur in every file ("type", "text", "true", "no", "1"), and resolving one runs PyYAML's
+# regular expressions. Only short texts are kept, and the values are immutable (str, int, float, bool, None).
+_PLAIN: dict[str, Any] = {}
+_PLAIN_LIMIT = 1 << 16
+
+
+def _scalar(loader: _Loader, event: Any) -> Any:
+    value: str = event.value
+    # The composer asks resolve() for the tag of an untagged scalar: plain ones may be numbers or booleans.
+    if event.implicit[0] and (not value or value[0] in _TYPED_START):
+        known = _PLAIN.get(value, _MISSING)
+        if known is not _MISSING:
+            return known
+        tag = _Base.resolve(loader, yaml.ScalarNode, value, event.implicit)
+        if tag != _STR:
+            node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
+            result = loader.construct_object(node, deep=True)
+        else:
+            result = intern(value) if len(value) <= _INTERNED_LENGTH else value
+        if len(value) <= _INTERNED_LENGTH and type(result) in (str, int, float, bool, type(None)):
+            if len(_PLAIN) >= _PLAIN_LIMIT:
+                _PLAIN.clear()
+            _PLAIN[value] = result
+        return result
+    # Keys and short values (ids, types, references, conditions) recur in every definition: one copy of each
+    # stays in memory, and pydantic finds interned keys by identity.
+    return intern(value) if len(value) <= _INTERNED_LENGTH else value
+
+
 def _event_value(loader: _Loader, get_event: Any, event: Any) -> Any:
     kind = type(event)
     if kind is yaml.AliasEvent or event.anchor is not None or event.tag is not None:
         raise _Unusual
     if kind is yaml.ScalarEvent:
-        value: str = event.value
-        # The composer asks resolve() for the tag of an untagged scalar: plain ones may be numbers or booleans.
-        if event.implicit[0] and (not value or value[0] in _TYPED_START):
-            tag = _Base.resolve(loader, yaml.ScalarNode, value, event.implicit)
-            if tag != _STR:
-                node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
-                return loader.construct_object(node, deep=True)
-        return value
+        return _scalar(loader, event)
     if kind is yaml.SequenceStartEvent:
         items = []
         while type(item := get_event()) is not yaml.SequenceEndEvent:
@@ -176,14 +213,18 @@ def _event_value(loader: _Loader, get_event: Any, event: Any) -> Any:
         raise _Unusual
     result: dict[Any, Any] = {}
     while type(key_event := get_event()) is not yaml.MappingEndEvent:
-        if type(key_event) is not yaml.ScalarEvent:
+        if type(key_event) is not yaml.ScalarEvent or key_event.anchor is not None or key_event.tag is not None:
             raise _Unusual
-        key = _event_value(loader, get_event, key_event)
+        key = _scalar(loader, key_event)
         if not isinstance(key, str | int) or isinstance(key, bool):
             key = str(key)
         if key in result:
             raise _Unusual  # a duplicate: the composer's path reports it with both lines
-        result[key] = _event_value(loader, get_event, get_event())
+        value_event = get_event()
+        if type(value_event) is yaml.ScalarEvent and value_event.anchor is None and value_event.tag is None:
+            result[key] = _scalar(loader, value_event)
+        else:
+            result[key] = _event_value(loader, get_event, value_event)
     return result
 
 

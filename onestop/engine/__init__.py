@@ -5,6 +5,7 @@ application view, the index entry, the step states, and the snapshot's step and 
 that nothing outside the engine reaches into ``workflows``.
 """
 
+from onestop.catalogue import DOCUMENT_KINDS
 from onestop.engine.applications.applicants import Applicants, new_resume_token
 from onestop.engine.applications.index import IndexPage, IndexPosition
 from onestop.engine.applications.service import ApplicationService
@@ -15,6 +16,7 @@ from onestop.engine.data.accesslog import AccessLogEntry
 from onestop.engine.data.consent import Consent
 from onestop.engine.data.gateway import DataServices, FetchResult
 from onestop.engine.data.profiles import Profile
+from onestop.engine.documents import Document, DocumentService, ScannerUnavailable, ScanStatus
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import challenge_header
@@ -79,6 +81,7 @@ from onestop.workflows.snapshot import (
 __all__ = [
     "BOOKING_HELD",
     "CITIZEN_ACTOR",
+    "DOCUMENT_KINDS",
     "GRAPHQL_ERRORS",
     "GRAPHQL_FIELD_LATENCY",
     "GRAPHQL_USER_ERRORS",
@@ -111,6 +114,8 @@ __all__ = [
     "DataServices",
     "Dependent",
     "Deviation",
+    "Document",
+    "DocumentService",
     "Engine",
     "EngineError",
     "EventKind",
@@ -137,6 +142,8 @@ __all__ = [
     "Principal",
     "Profile",
     "ReviewSpec",
+    "ScanStatus",
+    "ScannerUnavailable",
     "SecurityAlerts",
     "SecurityServices",
     "SentNotice",

@@ -27,6 +27,7 @@ from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.catalogue_watch import CatalogueWatch
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import Database
+from onestop.engine.documents import DocumentService, build_documents
 from onestop.engine.feeds import FeedService
 from onestop.engine.identity.provider import EmbeddedIdentityProvider
 from onestop.engine.identity.tokens import TokenVerifier
@@ -55,6 +56,7 @@ class Engine:
     data: DataServices
     applicants: Applicants
     security: SecurityServices
+    documents: DocumentService
     # None when the process has no Temporal connection (catalogue and citizen data still answer).
     applications: ApplicationService | None
     # The development identity provider served at /dev-idp; None in production.
@@ -158,9 +160,13 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
                                           delivery_retry=timedelta(hours=settings.delivery_retry_hours),
                                           drafts=drafts)
         applications.events, applications.alerts = security.events, security.alerts
+    documents = build_documents(settings, database, data.cipher)
+    if applications is not None:
+        applications.documents, documents.applications = documents, applications
     return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
                   tokens=tokens, database=database, data=data, applicants=applicants, security=security,
-                  applications=applications, identity_provider=identity_provider, notices=notices,
+                  documents=documents, applications=applications, identity_provider=identity_provider,
+                  notices=notices,
                   appointments=AppointmentServices.build(database, catalogue), relationships=relationships,
                   dev_mailbox=dev_mailbox, _closers=closers)
 

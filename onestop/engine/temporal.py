@@ -20,7 +20,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
+    UnsandboxedWorkflowRunner,
     Worker,
+    WorkflowRunner,
 )
 from temporalio.worker import Interceptor as WorkerInterceptor
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -124,6 +126,7 @@ __all__ = [
     "dev_server_args",
     "ensure_search_attributes",
     "metrics_runtime",
+    "sandboxed_runner",
     "temporal_binary",
     "test_server_binary",
     "workflow_runner",
@@ -134,13 +137,15 @@ def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[
                  **options: Any) -> Worker:
     """A worker for application workflows; our pure modules and the CEL engine bypass the sandbox reload."""
     from onestop.workflows.application import ServiceApplicationWorkflow
+    from onestop.workflows.documents import PurgeDocumentsWorkflow
     from onestop.workflows.operations import OPERATIONS_WORKFLOWS
 
     interceptors = [ActivityMetrics(), *options.pop("interceptors", ())]
     # A workflow's next task goes to the worker that cached it; when that worker was killed, the task waits this
     # long before any other worker may take it (the SDK default, 10 s, is what a citizen waited after a crash).
     options.setdefault("sticky_queue_schedule_to_start_timeout", STICKY_SCHEDULE_TO_START)
-    return Worker(client, task_queue=task_queue, workflows=[ServiceApplicationWorkflow, *OPERATIONS_WORKFLOWS],
+    return Worker(client, task_queue=task_queue, workflows=[ServiceApplicationWorkflow, *OPERATIONS_WORKFLOWS,
+                                                                    PurgeDocumentsWorkflow],
                   activities=activities,
                   workflow_runner=workflow_runner(), interceptors=interceptors, **options)
 
@@ -170,7 +175,21 @@ class _TimedActivity(ActivityInboundInterceptor):
 STICKY_SCHEDULE_TO_START = timedelta(seconds=3)
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
+def workflow_runner() -> WorkflowRunner:
+    """Workflow code runs without the SDK's sandbox.
+
+    Our workflow modules were already passed through (loaded once, not per run), so the sandbox kept only its
+    runtime guard, and that cost about a tenth of the engine's CPU per application: every workflow task and every
+    payload conversion went through it (the SDK compiles and runs a code string in the sandbox for each, to read
+    the serialization context). Determinism is guarded instead where it is decided, before run time: the
+    workflows import no I/O module (tests/test_architecture.py), call no clock, random source, environment or file
+    (tests/workflows/test_determinism.py), CEL refuses its non-deterministic functions at load, and the recorded
+    histories in tests/histories replay on every test run. ``sandboxed_runner`` is the sandbox as it was.
+    """
+    return UnsandboxedWorkflowRunner()
+
+
+def sandboxed_runner() -> SandboxedWorkflowRunner:
     """The sandbox, with our deterministic modules and the CEL engine passed through (loaded once, not per run)."""
     return SandboxedWorkflowRunner(
         # opentelemetry: the tracing interceptor's workflow side keeps its context across the sandbox boundary.

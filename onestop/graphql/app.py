@@ -20,6 +20,7 @@ from onestop.engine import Engine, build_limits
 from onestop.engine import Limits as RateLimits
 from onestop.graphql import graphiql
 from onestop.graphql.context import GraphQLView
+from onestop.graphql.documents import http as documents_http
 from onestop.graphql.headers import SecurityHeaders
 from onestop.graphql.observability import REQUEST_ID_HEADER, metrics_endpoint, observability_middleware
 from onestop.graphql.ratelimit import Limit, RateLimit, trusted_networks
@@ -69,6 +70,7 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
     async def jwks(_: Request) -> Response:
         return JSONResponse(engine.data.signer.jwks(), headers={"cache-control": "public, max-age=300"})
 
+    documents = documents_http.DocumentEndpoints(engine)
     methods = ["GET", "POST"] if settings.development else ["POST"]
     routes: list[BaseRoute] = [
         Route("/graphql", view, methods=methods),
@@ -77,6 +79,8 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
         Route("/readyz", readyz, methods=["GET"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route(documents_http.PREFIX, documents.upload, methods=["POST"]),
+        Route(documents_http.PREFIX + "/{document_id}", documents.download, methods=["GET"]),
     ]
     if settings.development:
         routes.append(Mount(graphiql.PREFIX, app=graphiql.Assets()))
@@ -87,10 +91,14 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
     if web is not None:
         routes.append(Mount("/", app=web))
     return Starlette(routes=routes, middleware=[*observability_middleware(routes),
-                                                *_middleware(settings, engine, rates)])
+                                                *_middleware(settings, engine, rates,
+                                                                                 web=web is not None)])
 
 
-def _middleware(settings: Settings, engine: Engine, rates: RateLimits) -> list[Middleware]:
+WEB_UPLOAD_PATH = "/applications"
+
+
+def _middleware(settings: Settings, engine: Engine, rates: RateLimits, web: bool = False) -> list[Middleware]:
     # Outermost of all, so every answer (refusals and CORS preflights included) carries the headers.
     middleware = [Middleware(SecurityHeaders, hsts=not settings.development)]
     if settings.cors_origins or settings.cors_origin_regex:
@@ -102,16 +110,20 @@ def _middleware(settings: Settings, engine: Engine, rates: RateLimits) -> list[M
             allow_origin_regex=settings.cors_origin_regex,
             allow_methods=["GET", "POST"],
             # Accept-Language picks the answer's language; browsers preflight it for some values.
-            allow_headers=["Authorization", "Content-Type", "Accept-Language", "X-Resume-Token"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language", "X-Resume-Token", "X-File-Name"],
             expose_headers=["WWW-Authenticate", "Retry-After", REQUEST_ID_HEADER],
             max_age=600,
         ))
-    limits = [Limit("/graphql", rates.api, by_subject=True)] if rates.api else []
+    limits = [Limit("/graphql", rates.api, by_subject=True),
+              Limit(documents_http.PREFIX, rates.api, by_subject=True)] if rates.api else []
     if rates.token_requests:
         limits.append(Limit("/dev-idp/token", rates.token_requests, by_subject=False))
     middleware.append(Middleware(RateLimit, limits=limits, trusted=trusted_networks(settings.trusted_proxies),
                                  verify=engine.tokens.verify, events=engine.security.events))
-    middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
+    # Uploads stream under their file field's own limit (``documents/http.py``), checked while reading.
+    # The web app's application pages take file uploads too, and limit their bodies themselves.
+    exempt = (documents_http.PREFIX, *((WEB_UPLOAD_PATH,) if web else ()))
+    middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt=exempt))
     return middleware
 
 

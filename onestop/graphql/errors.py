@@ -208,6 +208,18 @@ class UserErrorCode(Enum):
     BAD_CURSOR = strawberry.enum_value(
         "BAD_CURSOR", description="Not a cursor of this list; pass an endCursor from it.")
     BAD_PAGE_SIZE = strawberry.enum_value("BAD_PAGE_SIZE", description="Ask for between 1 and 100 entries.")
+    FILE_TOO_LARGE = strawberry.enum_value("FILE_TOO_LARGE", description="The file is larger than the field allows.")
+    FILE_TYPE_NOT_ACCEPTED = strawberry.enum_value(
+        "FILE_TYPE_NOT_ACCEPTED",
+        description="The file's content (not its name) is not of a kind the field accepts.")
+    FILE_INFECTED = strawberry.enum_value(
+        "FILE_INFECTED", description="The virus scan found malware in the file; it was not stored.")
+    EMPTY_FILE = strawberry.enum_value("EMPTY_FILE", description="The uploaded file has no content.")
+    DOCUMENT_NOT_FOUND = strawberry.enum_value(
+        "DOCUMENT_NOT_FOUND",
+        description="No file of yours uploaded to this application and field has this document id.")
+    DOCUMENT_ATTACHED = strawberry.enum_value(
+        "DOCUMENT_ATTACHED", description="The file is an answer of a completed step; change that answer first.")
     SLOT_FULL = strawberry.enum_value(
         "SLOT_FULL", description="Every place of that appointment slot is taken; choose another time.")
     INVALID_SLOT = strawberry.enum_value(

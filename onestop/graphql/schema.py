@@ -22,6 +22,7 @@ from onestop.graphql import (
     catalogue,
     citizen,
     department,
+    documents,
     notices,
     operations,
     public,
@@ -34,7 +35,8 @@ from onestop.graphql.relay import Node, resolve_node
 from onestop.graphql.security import Limits, schema_extensions
 
 DOMAINS: tuple[ModuleType, ...] = (
-    catalogue, public, citizen, applications, department, operations, notices, appointments, relationships,
+    catalogue, public, citizen, applications, department, operations, notices, appointments, documents,
+    relationships,
 )
 
 

@@ -209,9 +209,10 @@ class CachedParse(ParserCache):
 class BodySizeLimit:
     """Refuses request bodies over ``max_bytes`` with 413, by Content-Length and while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt = exempt  # paths (and what lies under them) that enforce a limit of their own
 
     def _refusal(self) -> bytes:
         return json.dumps({"errors": [{
@@ -227,7 +228,8 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.exempt):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):

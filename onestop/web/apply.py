@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -86,6 +87,9 @@ async def _render(page: Page, application: Mapping[str, Any], *, errors: Mapping
         done = page.request.query_params.get("done") == "1"
         return page.render("status.html", status=status, app=application, done=done, errors=errors or {})
     current_values = dict(values) if values is not None else {f["id"]: f.get("value") for f in step["fields"]}
+    for f in step["fields"]:
+        if f["type"] == "file":  # the files uploaded for it, to keep or drop
+            current_values[f["id"]] = [d for d in application.get("documents") or [] if d["fieldId"] == f["id"]]
     done_steps = [s for s in application["steps"] if s["state"] == "DONE"]
     previous = next((s["id"] for s in reversed(done_steps) if s["type"] in ("FORM", "REVIEW", "PREFILL",
                                                                              "CONSENT")), None)
@@ -104,6 +108,13 @@ async def _render(page: Page, application: Mapping[str, Any], *, errors: Mapping
 async def act(request: Request) -> Response:
     """Every action on an application page: answer, add/remove an entry, agree, decline, back, send, ..."""
     page = await Page.open(request)
+    try:
+        return await _act(request, page)
+    finally:
+        await page.form.close()  # uploaded files spool to temporary files until closed
+
+
+async def _act(request: Request, page: Page) -> Response:
     application_id = request.path_params["id"]
     action = page.field("action")
     try:
@@ -160,13 +171,40 @@ async def act(request: Request) -> Response:
     return page.redirect(_path(application_id))
 
 
+async def _upload(page: Page, application: Mapping[str, Any], step: Mapping[str, Any],
+                  parsed: forms.Parsed) -> dict[str, str]:
+    """Forward the files chosen in a file field to the API's upload endpoint; their ids join the answer, and the
+    API's refusals (wrong kind, too large, infected) come back by field."""
+    refused: dict[str, str] = {}
+    for spec in step["fields"]:
+        if spec["type"] != "file":
+            continue
+        chosen = [f for f in page.form.getlist(f"f.{spec['id']}") if isinstance(f, UploadFile) and f.filename]
+        new: list[str] = []
+        for upload in chosen:
+            document_id, problem = await page.api.upload(application["id"], spec["id"], upload.filename or "",
+                                                         await upload.read(), page.caller_for(application["id"]))
+            if problem is not None:
+                refused[spec["id"]] = problem
+            elif document_id is not None:
+                new.append(document_id)
+        if spec.get("multiple"):
+            parsed.answers[spec["id"]] = [*parsed.answers.get(spec["id"], []), *new]
+        elif new:
+            parsed.answers[spec["id"]] = new[-1]
+    return refused
+
+
 async def _answer(page: Page, application: Mapping[str, Any], step: Mapping[str, Any], action: str) -> Response:
     parsed = forms.read_step(step["fields"], page.form)
+    refused = await _upload(page, application, step, parsed) if action == "submit" else {}
     if action != "submit":
         values = forms.regroup(parsed.answers, action, step["fields"])
         return await _render(page, application, values=values, raw=parsed.raw)
-    if parsed.errors:
-        errors = {key: page.t(code) for key, code in parsed.errors.items()}
+    if parsed.errors or refused:
+        errors = {key: page.t(code) for key, code in parsed.errors.items()} | refused
+        if refused:
+            application = await _load(page, application["id"]) or application  # with the files just uploaded
         return await _render(page, application, errors=errors, values=parsed.answers, raw=parsed.raw, status=400)
     data = await page.api.execute("SubmitStep", {"id": application["id"], "step": step["id"],
                                                  "answers": parsed.answers, "cmid": uuid.uuid4().hex},

@@ -92,3 +92,20 @@ class ApiClient:
                            extensions)
         data: dict[str, Any] = body.get("data") or {}
         return data
+
+    async def upload(self, application_id: str, field_id: str, name: str, content: bytes,
+                     caller: Caller) -> tuple[str | None, str | None]:
+        """Upload one file for a file field (``POST /documents``): its document id, or the API's message why not."""
+        from urllib.parse import quote
+
+        headers = {"Accept-Language": caller.language, "X-File-Name": quote(name),
+                   "Content-Type": "application/octet-stream"}
+        if caller.token:
+            headers["Authorization"] = f"Bearer {caller.token}"
+        response = await self.http.post("/documents", params={"applicationId": application_id, "fieldId": field_id},
+                                        content=content, headers=headers)
+        body: dict[str, Any] = response.json()
+        if response.status_code == 201:
+            return str(body["document"]["id"]), None
+        problems = body.get("userErrors") or body.get("errors") or [{"message": "The file could not be uploaded."}]
+        return None, str(problems[0].get("message", ""))

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -16,6 +17,10 @@ from onestop.web.client import ApiClient, Caller
 from onestop.web.config import WebConfig
 from onestop.web.oidc import OidcClient
 from onestop.web.sessions import COOKIE, Loaded, Session, SessionStore
+
+MAX_POST_BYTES = 60 * 1024 * 1024
+"""The largest form post: a step's files (the API still holds each to its field's maxSize)."""
+MAX_FILES = 20
 
 
 class CsrfError(Exception):
@@ -103,7 +108,12 @@ class Page:
     async def open(cls, request: Request) -> Page:
         page = await cls.begin(request)
         if request.method == "POST":
-            form = await request.form()
+            # Checked before anything is read: the body of a page with a file field carries the files.
+            declared = request.headers.get("content-length", "")
+            if not declared.isdigit() or int(declared) > MAX_POST_BYTES:
+                raise HTTPException(413 if declared.isdigit() else 411,
+                                    f"A form may send at most {MAX_POST_BYTES // (1024 * 1024)}MB.")
+            form = await request.form(max_files=MAX_FILES)
             page.form = form
             if form.get("csrf") != page.session.csrf or page.new_session:
                 raise CsrfError

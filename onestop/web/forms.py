@@ -82,6 +82,12 @@ def read_field(spec: Mapping[str, Any], form: FormData, key: str, parsed: Parsed
         return (True, value == "true") if value in ("true", "false") else (False, None)
     if kind == "multiChoice":
         return True, [v for v in form.getlist(name) if isinstance(v, str) and v]
+    if kind == "file":
+        # The files kept from earlier uploads; new ones are uploaded by the page (``apply.py``) and added there.
+        kept = [v for v in form.getlist(f"{name}.keep") if isinstance(v, str) and v]
+        if spec.get("multiple"):
+            return True, kept
+        return (True, kept[-1]) if kept else (False, None)
     if kind == "address":
         address = {part: _text(form, f"{name}.{part}") for part in ADDRESS_PARTS}
         if not any(v for p, v in address.items() if p != "region"):

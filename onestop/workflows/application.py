@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from onestop.workflows import provenance as prov
     from onestop.workflows.appointments import RELEASED_WHEN, Appointments
     from onestop.workflows.contracts import (
+        BRIEF_BEHAVIOUR,
         CITIZEN_ACTOR,
         DELIVERY_RETRY_DEFAULT,
         DEPARTMENT_STATUSES,
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         TIMELINE_MAX_ENTRIES,
         WITHDRAWABLE,
         WORKFLOW_NAME,
+        ActionResult,
         Activity,
         ApplicationInput,
         ApplicationView,
@@ -135,6 +137,10 @@ class ServiceApplicationWorkflow:
     @workflow.init
     def __init__(self, params: ApplicationInput) -> None:
         self._in = params
+        if params.service is None:
+            # The engine's payload converter puts a pinned snapshot back into the input before this runs; a worker
+            # that could not fails the task (not the workflow), and the task is retried.
+            raise RuntimeError(f"the pinned snapshot {params.service_ref!r} was not resolved")
         self._snapshot = params.service
         carried = params.carried
         self._status = carried.status if carried else Status.DRAFT
@@ -170,6 +176,9 @@ class ServiceApplicationWorkflow:
         # every patch before it, whose markers are then not recorded either.
         self._lean = params.behaviour >= LEAN_BEHAVIOUR
         self._strict = self._lean or workflow.patched("trustworthy-answers")
+        # Answers the citizen's step actions with an ActionResult; decided by the input, as above. Update results
+        # are not replayed, so this changes no command of any recorded history either way.
+        self._brief = params.behaviour >= BRIEF_BEHAVIOUR
         self._index_dirty = carried is None and not self._lean
         self._fault: interp.DefinitionFault | None = None
         if carried is None:
@@ -244,6 +253,23 @@ class ServiceApplicationWorkflow:
             provenance=prov.provenance(self._snapshot, self._progress, self._in.citizen, self._today()),
             computed=self._computed(),
             bookings=self._appointments.all(),
+        )
+
+    def _answer(self) -> ApplicationView | ActionResult:
+        """A citizen action's answer: brief while the application is a draft or just submitted (the engine renders
+        the rest from the pinned snapshot); the whole view otherwise, and for runs started before briefs."""
+        if not self._brief or self._status not in (Status.DRAFT, Status.SUBMITTED):
+            return self._view()
+        step = self._current() if self._status is Status.DRAFT else None
+        own = {spec.id for spec in fields_of(step)} if step is not None else set()
+        return ActionResult(
+            status=self._status,
+            current_step_id=step.id if step else None,
+            steps="".join(entry.state.value[0] for entry in self._outline(step)),
+            answers={k: v for k, v in self._progress.answers.items() if k in own},
+            prefilled={k: v for k, v in self._progress.prefilled.items() if k in own},
+            reference_number=self._reference,
+            exit_message=self._message(step) if isinstance(step, ExitSpec) else self._exit_message,
         )
 
     def _outline(self, current: StepSpec | None) -> list[StepOutline]:
@@ -543,9 +569,12 @@ class ServiceApplicationWorkflow:
             created_at=self._created_at, noticed=self._noticed, bookings=self._appointments.all(),
         )
         # The next run is a new run: it takes the newest behaviour, as a patch would in a run with no history yet.
-        return ApplicationInput(self._in.application_id, self._snapshot, self._in.citizen_ref, self._in.citizen,
-                                self._in.created_at, carried, self._in.history_limit,
-                                self._in.delivery_retry_seconds, LEAN_BEHAVIOUR)
+        # A snapshot that came by reference goes on by reference.
+        return ApplicationInput(self._in.application_id, None if self._in.service_ref else self._snapshot,
+                                self._in.citizen_ref, self._in.citizen, self._in.created_at, carried,
+                                history_limit=self._in.history_limit,
+                                delivery_retry_seconds=self._in.delivery_retry_seconds, behaviour=BRIEF_BEHAVIOUR,
+                                service_ref=self._in.service_ref)
 
     def _submitted_at(self) -> datetime:
         # The first SUBMITTED entry, not the last change: a redelivery (or a status set meanwhile) must send the
@@ -624,8 +653,8 @@ class ServiceApplicationWorkflow:
     # ---- updates: every citizen action ----
 
     @workflow.update(name=Update.OPEN)
-    def open(self, action: OpenInput) -> ApplicationView:
-        return self._view()
+    def open(self, action: OpenInput) -> ApplicationView | ActionResult:
+        return self._answer()
 
     @open.validator
     def _validate_open(self, action: OpenInput) -> None:
@@ -633,9 +662,9 @@ class ServiceApplicationWorkflow:
             raise self._refuse_fault(self._fault)
 
     @workflow.update(name=Update.SUBMIT_STEP)
-    async def submit_step(self, action: StepAnswers) -> ApplicationView:
+    async def submit_step(self, action: StepAnswers) -> ApplicationView | ActionResult:
         if self._seen(action.client_mutation_id):
-            return self._view()
+            return self._answer()
         step = self._require_current(action.step_id, StepKind.FORM, StepKind.REVIEW, StepKind.SUBMIT)
         if isinstance(step, SubmitSpec):
             return await self._submit(step, action.client_mutation_id)
@@ -647,9 +676,9 @@ class ServiceApplicationWorkflow:
         self._progress.answers.update(answers)
         self._complete(step)
         self._touch()
-        return self._view()
+        return self._answer()
 
-    async def _submit(self, step: SubmitSpec, client_mutation_id: str | None) -> ApplicationView:
+    async def _submit(self, step: SubmitSpec, client_mutation_id: str | None) -> ApplicationView | ActionResult:
         # Histories recorded before this patch index the submission in a separate local activity afterwards.
         index_with_reference = self._lean or workflow.patched("submit-indexes-with-reference")
         entry = None
@@ -673,7 +702,7 @@ class ServiceApplicationWorkflow:
         self._set_status(Status.SUBMITTED, reindex=not index_with_reference)
         self._deliver_pending = True
         self.notify(NoticeEvent.SUBMITTED)
-        return self._view()
+        return self._answer()
 
     @submit_step.validator
     def _validate_submit_step(self, action: StepAnswers) -> None:
@@ -710,9 +739,9 @@ class ServiceApplicationWorkflow:
                                    self._progress.prefilled))
 
     @workflow.update(name=Update.GRANT_CONSENT)
-    async def grant_consent(self, action: StepAction) -> ApplicationView:
+    async def grant_consent(self, action: StepAction) -> ApplicationView | ActionResult:
         if self._seen(action.client_mutation_id):
-            return self._view()
+            return self._answer()
         step = self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
         if isinstance(step, PrefillSpec):
             self._busy = True
@@ -749,7 +778,7 @@ class ServiceApplicationWorkflow:
             self._consents[step.id] = "granted"
         self._complete(step)
         self._touch()
-        return self._view()
+        return self._answer()
 
     async def _prefill(self, step: PrefillSpec) -> PrefillResult:
         request = PrefillRequest(
@@ -818,9 +847,9 @@ class ServiceApplicationWorkflow:
         return Progress([*self._progress.completed, step.id], self._progress.answers, self._progress.prefilled)
 
     @workflow.update(name=Update.DECLINE_CONSENT)
-    def decline_consent(self, action: StepAction) -> ApplicationView:
+    def decline_consent(self, action: StepAction) -> ApplicationView | ActionResult:
         if self._seen(action.client_mutation_id):
-            return self._view()
+            return self._answer()
         step = self._require_current(action.step_id, StepKind.PREFILL, StepKind.CONSENT)
         self._remember(action.client_mutation_id)
         self._consents[step.id] = "declined"
@@ -828,7 +857,7 @@ class ServiceApplicationWorkflow:
         if not (isinstance(step, ConsentSpec) and step.consent_required):
             self._complete(step)
         self._touch()
-        return self._view()
+        return self._answer()
 
     @decline_consent.validator
     def _validate_decline(self, action: StepAction) -> None:
@@ -853,15 +882,15 @@ class ServiceApplicationWorkflow:
         self._dry_run(self._completing(step))
 
     @workflow.update(name=Update.COMPLETE_STEP_UP)
-    def complete_step_up(self, proof: StepUpProof) -> ApplicationView:
+    def complete_step_up(self, proof: StepUpProof) -> ApplicationView | ActionResult:
         if self._seen(proof.client_mutation_id):
-            return self._view()
+            return self._answer()
         step = self._require_current(proof.step_id, StepKind.STEP_UP)
         self._remember(proof.client_mutation_id)
         self._step_up_assurance = proof.assurance
         self._complete(step)
         self._touch()
-        return self._view()
+        return self._answer()
 
     @complete_step_up.validator
     def _validate_step_up(self, proof: StepUpProof) -> None:
@@ -892,15 +921,15 @@ class ServiceApplicationWorkflow:
                                  "請為此申請的這個步驟進行人臉核實；核實結果不可重用。"))
 
     @workflow.update(name=Update.GO_BACK)
-    def go_back(self, action: StepAction) -> ApplicationView:
+    def go_back(self, action: StepAction) -> ApplicationView | ActionResult:
         if self._seen(action.client_mutation_id):
-            return self._view()
+            return self._answer()
         self._remember(action.client_mutation_id)
         result = interp.go_back(self._snapshot, self._progress, action.step_id)
         if isinstance(result, Progress):
             self._progress = result
         self._touch()
-        return self._view()
+        return self._answer()
 
     @go_back.validator
     def _validate_go_back(self, action: StepAction) -> None:
@@ -919,13 +948,13 @@ class ServiceApplicationWorkflow:
             self._dry_run(result)
 
     @workflow.update(name=Update.WITHDRAW)
-    def withdraw(self, action: Withdraw) -> ApplicationView:
+    def withdraw(self, action: Withdraw) -> ApplicationView | ActionResult:
         if self._seen(action.client_mutation_id):
-            return self._view()
+            return self._answer()
         self._remember(action.client_mutation_id)
         self._updated_at = workflow.now()
         self._close(Status.WITHDRAWN)
-        return self._view()
+        return self._answer()
 
     @withdraw.validator
     def _validate_withdraw(self, action: Withdraw) -> None:
@@ -963,14 +992,14 @@ class ServiceApplicationWorkflow:
                                  "此申請的進度記錄已滿，請聯絡平台團隊。"))
 
     @workflow.update(name=Update.RESPOND)
-    def respond_to_request(self, response: InfoResponse) -> ApplicationView:
+    def respond_to_request(self, response: InfoResponse) -> ApplicationView | ActionResult:
         # New handler only: histories recorded before it have no such update, so their commands are unchanged.
         if self._seen(response.client_mutation_id):
-            return self._view()
+            return self._answer()
         self._remember(response.client_mutation_id)
         self._updated_at = workflow.now()
         self._set_status(Status.IN_REVIEW, response.message.strip(), CITIZEN_ACTOR)
-        return self._view()
+        return self._answer()
 
     @respond_to_request.validator
     def _validate_respond(self, response: InfoResponse) -> None:

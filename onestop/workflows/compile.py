@@ -14,6 +14,7 @@ from onestop.catalogue import (
     ExitStep,
     Expression,
     Field,
+    FileField,
     FormStep,
     GroupField,
     LocalizedText,
@@ -93,6 +94,11 @@ def _field(field: Field) -> FieldSpec:
             return replace(spec, options=_options(field.options))
         case AddressField():
             return replace(spec, options=_options(field.districts))
+        case FileField():
+            return replace(spec, accept=list(field.accept), max_bytes=field.max_bytes, multiple=field.multiple,
+                           min_items=field.min_items, max_items=field.max_items,
+                           delete_after_decision_days=field.retention.delete_after_decision_days
+                           if field.retention else None)
         case GroupField():
             return replace(spec, fields=[_field(f) for f in field.fields], min_items=field.min_items,
                            max_items=field.max_items)

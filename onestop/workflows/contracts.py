@@ -217,7 +217,9 @@ class Carried:
 @dataclass(frozen=True)
 class ApplicationInput:
     application_id: str
-    service: ServiceSnapshot
+    # None when ``service_ref`` names it instead: the engine's payload converter puts the pinned snapshot back
+    # before the workflow sees its input (see ``onestop.engine.applications.pinned``).
+    service: ServiceSnapshot | None
     citizen_ref: str
     citizen: Applicant
     created_at: datetime
@@ -231,10 +233,15 @@ class ApplicationInput:
     # it (0) take the paths their patch markers recorded. 1: no index write at start, prefill as a local activity,
     # and every patch before it in force.
     behaviour: int = 0
+    # The pinned snapshot's digest (``pinned.snapshot_ref``) when ``service`` travels by reference: one copy per
+    # version in the engine's snapshot store instead of one in every application's history.
+    service_ref: str = ""
 
 
 LEAN_BEHAVIOUR = 1
 """``ApplicationInput.behaviour`` of runs the engine starts now (see there)."""
+BRIEF_BEHAVIOUR = 2
+"""Also answers the citizen's step actions with an ``ActionResult`` instead of the whole view."""
 
 
 @dataclass(frozen=True)
@@ -377,6 +384,26 @@ class ApplicationView:
     computed: dict[str, Any] = field(default_factory=dict)
     # Appointment slots the application holds or has booked, one per appointment step.
     bookings: list[Booking] = field(default_factory=list)
+    # Built by the engine from an ActionResult: status, current step and outline are whole; answers and prefilled
+    # hold the current step's fields only; the rest (timeline, consents, provenance, ...) is left empty.
+    partial: bool = False
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What a citizen's step action leaves on screen: status, the step now current with its fields' values, and
+    each step's state. The engine completes it from the pinned snapshot; a few hundred bytes of history instead
+    of the whole application at every action."""
+
+    status: Status
+    current_step_id: str | None
+    # One letter per outline entry, in the outline's order: the first letter of its StepState.
+    steps: str
+    # The current step's fields only.
+    answers: dict[str, Any] = field(default_factory=dict)
+    prefilled: dict[str, Prefilled] = field(default_factory=dict)
+    reference_number: str | None = None
+    exit_message: Text | None = None
 
 
 # Activities

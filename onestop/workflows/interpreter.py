@@ -635,6 +635,25 @@ def _check_address(spec: FieldSpec, raw: Any, at: _At) -> Checked:
     return (None, errors) if errors else (address, [])
 
 
+DOCUMENT_ID = re.compile(r"^doc-[0-9a-f]{32}$")
+"""The id ``POST /documents`` gives an uploaded file; a file field's answer is one (or a list of them). The engine
+checks, before the answer reaches the workflow, that each belongs to this citizen, application and field."""
+
+
+def _check_file(spec: FieldSpec, raw: Any, at: _At) -> Checked:
+    ids = raw if spec.multiple and isinstance(raw, list) else [raw]
+    if (spec.multiple and not isinstance(raw, list)) or not all(
+            isinstance(item, str) and DOCUMENT_ID.match(item) for item in ids):
+        return at.refuse("WRONG_TYPE", "Upload the file first, then give the document id the upload returned"
+                         + (" (a list of them)." if spec.multiple else "."),
+                         "請先上載檔案，然後提供上載後取得的文件編號。")
+    if len(set(ids)) != len(ids):
+        return at.refuse("DUPLICATE_OPTION", "Attach each file once.", "每個檔案只可附上一次。")
+    if not spec.multiple:
+        return raw, []
+    return _count(spec, list(ids), at.path)
+
+
 _CHECKS: dict[str, Callable[[FieldSpec, Any, _At], Checked]] = {
     "text": _check_text,
     "email": _check_email,
@@ -647,6 +666,7 @@ _CHECKS: dict[str, Callable[[FieldSpec, Any, _At], Checked]] = {
     "multiChoice": _check_multi_choice,
     "address": _check_address,
     "group": _check_group,
+    "file": _check_file,
 }
 """One checker per field type: each refuses a wrong value with a specific code, or returns it normalised."""
 

@@ -51,6 +51,11 @@ class FieldSpec:
     fields: list[FieldSpec] = field(default_factory=list)
     # None: a verified prefilled value is read-only, any other editable; True/False: always editable/read-only.
     prefill_editable: bool | None = None
+    # File fields: the accepted kinds (by content), the largest file, a list of files or one, the retention.
+    accept: list[str] = field(default_factory=list)
+    max_bytes: int | None = None
+    multiple: bool = False
+    delete_after_decision_days: int | None = None
 
 
 # One frozen dataclass per step kind, each tagged by a ``type`` literal. Temporal's converters decode

@@ -152,6 +152,8 @@ def candidates(field: dict[str, Any], today: date) -> list[Any]:
         generated = [HKID]
     elif kind == "address":
         generated = _address(field)
+    elif kind == "file":
+        generated = []  # uploaded by the driver (``_upload``): a file field's answer is a document id
     elif kind == "group":
         count = max(int(field.get("minItems") or 0), 1)
         if field.get("maxItems") is not None:
@@ -169,6 +171,8 @@ def answer(fields: list[dict[str, Any]], today: date, variation: dict[str, int])
     """Answers for every rendered field; ``variation[field]`` picks a later candidate after a refusal."""
     result: dict[str, Any] = {}
     for field in fields:
+        if field["type"] == "file":
+            continue
         options = candidates(field, today)
         if not options:
             raise AssertionError(f"no candidate value for field {field['id']} ({field})")
@@ -301,14 +305,32 @@ async def _step_up(api: Api, citizen: str, variables: dict[str, Any], headers: d
     return application
 
 
+SAMPLE_FILES = {"application/pdf": b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n",
+                "image/png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02"}
+
+
+async def _upload(api: Api, app_id: str, field: dict[str, Any], headers: dict[str, str]) -> Any:
+    """Upload sample files for a file field (POST /documents); the document id (or ids) it answers with."""
+    media = next(m for m in field.get("accept") or [] if m in SAMPLE_FILES)
+    ids = []
+    for _ in range(max(int(field.get("minItems") or 1), 1)):
+        response = await api.request("POST", "/documents", params={"applicationId": app_id, "fieldId": field["id"]},
+                                     content=SAMPLE_FILES[media], headers=headers | {"X-File-Name": "sample"})
+        if response.status_code != 201:
+            raise Refused(f"upload for {field['id']}: {response.status_code} {response.text}")
+        ids.append(response.json()["document"]["id"])
+    return ids if field.get("multiple") else ids[0]
+
+
 async def _answer(api: Api, run: Run, variables: dict[str, Any], fields: list[dict[str, Any]],
                   headers: dict[str, str], today: date, variation: dict[str, int]) -> dict[str, Any]:
     for f in fields:
         if f["type"] in ("choice", "number", "multiChoice") and not f.get("prefilled"):
             run.varied.append((f["id"], len(candidates(f, today))))
     last: list[dict[str, Any]] = []
+    uploaded = {f["id"]: await _upload(api, run.application["id"], f, headers) for f in fields if f["type"] == "file"}
     for _ in range(12):
-        answers = answer(fields, today, variation)
+        answers = answer(fields, today, variation) | uploaded
         payload = (await api.data(SUBMIT, variables | {"answers": answers}, headers))["submitStep"]
         if not payload["userErrors"]:
             application: dict[str, Any] = payload["application"]

@@ -25,6 +25,7 @@ fragment A on Application {
     id type title description items consentRequired assurance maxAge
     fields {
       id type label required value prefilled source min max pattern after before minItems maxItems
+      accept multiple
       options { value label }
       fields { id type label required min max pattern after before options { value label } }
     }

@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.data.gateway import DataServices
+from onestop.engine.data.profiles import CitizenDirectory
 from onestop.engine.db import Database
 from onestop.engine.errors import DecryptionFailed, InvalidInput
 
@@ -112,3 +113,25 @@ async def test_none_clears_a_field(data_services: DataServices) -> None:
     profile = await data_services.profiles.update("sub-a", {"correspondenceAddress": None})
     assert profile.correspondence_address is None
     assert profile.name_en == "WONG, Ka Fai"
+
+
+async def test_a_citizen_once_seen_is_found_again_without_reading_the_database(database: Database) -> None:
+    citizens = CitizenDirectory(database, FieldCipher(KeyRing.single(bytes(range(32)))))
+    first = await citizens.ensure("sub-cached")
+    sessions: list[None] = []
+    opened = database.session
+
+    def counted() -> Any:
+        sessions.append(None)
+        return opened()
+
+    database.session = counted  # type: ignore[method-assign]
+    try:
+        assert await citizens.ensure("sub-cached") == first
+        assert await citizens.get("sub-cached") == first
+        assert await citizens.by_ref(first.ref) == first
+        assert sessions == []
+        assert await citizens.get("sub-never-seen") is None
+        assert len(sessions) == 1  # an unknown subject is read, and not remembered as missing
+    finally:
+        database.session = opened  # type: ignore[method-assign]

@@ -25,6 +25,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from onestop.engine.applications import pinned
 from onestop.engine.applications.delivery import inbox
 from onestop.engine.applications.drafts import DraftStore
 from onestop.engine.applications.service import ApplicationService
@@ -35,10 +36,17 @@ from onestop.engine.data.providers import SqlRegistryProvider
 from onestop.engine.db import Database
 from onestop.engine.errors import Forbidden, InvalidInput
 from onestop.engine.identity.principal import Principal
-from onestop.engine.temporal import workflow_runner
+from onestop.engine.temporal import sandboxed_runner, workflow_runner
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.interpreter import Applicant
-from onestop.workflows.snapshot import AppointmentSpec, PrefillSpec, ServiceSnapshot
+from onestop.workflows.snapshot import (
+    AppointmentSpec,
+    FieldSpec,
+    FormSpec,
+    PrefillSpec,
+    ServiceSnapshot,
+    SubmitSpec,
+)
 
 from . import worker_process
 from .conftest import CIPHER, CITIZEN, CODEC_KEY, answers_applicant, appointment_service, licence_service
@@ -146,6 +154,45 @@ async def _record_redelivery(apps: ApplicationService, client: Client) -> str:
     return app
 
 
+def documents_service() -> ServiceSnapshot:
+    """A form with a file field and a list of files: answers are document ids (the engine checks whose)."""
+    return ServiceSnapshot(
+        id="documents-service", version=1, content_hash="hash-documents-v1", department="TD",
+        title={"en": "Send documents", "tc": "遞交文件"},
+        steps=[
+            FormSpec(id="evidence", title={"en": "Evidence", "tc": "證明"}, fields=[
+                FieldSpec(id="report", type="file", label={"en": "Report", "tc": "報告"}, required=True,
+                          accept=["pdf"], max_bytes=1024 * 1024, delete_after_decision_days=90),
+                FieldSpec(id="proofs", type="file", label={"en": "Proofs", "tc": "證明"}, multiple=True,
+                          min_items=1, max_items=2, accept=["pdf", "png"], max_bytes=1024 * 1024),
+            ]),
+            SubmitSpec(id="submit", title={"en": "Submit", "tc": "遞交"}),
+        ],
+    )
+
+
+async def _record_file_fields(apps: ApplicationService, client: Client) -> str:
+    view = await apps.start("citizen-1", ADULT, "documents-service", fresh())
+    app = view.application_id
+    refused = None
+    try:
+        await apps.submit_step(app, "citizen-1", "evidence", {"report": "not-a-document-id", "proofs": []})
+    except InvalidInput as exc:
+        refused = exc
+    assert refused is not None
+    assert refused.code == "WRONG_TYPE"
+    await apps.submit_step(app, "citizen-1", "evidence", {
+        "report": "doc-" + "a" * 32, "proofs": ["doc-" + "b" * 32, "doc-" + "c" * 32]})
+    await apps.submit_step(app, "citizen-1", "submit", {})
+    await until(lambda: _delivered(apps, app))
+    await client.get_workflow_handle(app).signal("departmentStatus", _approved())
+    return app
+
+
+def _anonymous_service() -> ServiceSnapshot:
+    return replace(licence_service(), id="renew-licence-anon", eligibility_when=None)
+
+
 async def _record_notices(apps: ApplicationService, client: Client) -> str:
     from .test_notices import noticed_service
 
@@ -213,8 +260,7 @@ async def _no_booking(apps: ApplicationService, app: str) -> bool:
 async def _record_anonymous_draft(apps: ApplicationService, client: Client) -> str:
     # An anonymous start records a draft and no workflow; the first action starts it with the draft carried in.
     drafting = ApplicationService(client, apps.task_queue, apps.database,
-                                  {"renew-licence-anon": replace(licence_service(), id="renew-licence-anon",
-                                                                 eligibility_when=None)}.get, LADDER,
+                                  {"renew-licence-anon": _anonymous_service()}.get, LADDER,
                                   drafts=DraftStore(apps.database, CIPHER, timedelta(days=1)))
     anonymous = Applicant(assurance="basic", logged_in=False)
     view = await drafting.start("anon-1", anonymous, "renew-licence-anon", fresh())
@@ -240,7 +286,14 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "appointment-booked-moved-approved": _record_appointment,
              "appointment-hold-expired-withdrawn": _record_appointment_expired,
              # Started by its first action from an anonymous draft: the first run carries the draft's state.
-             "anonymous-draft-first-action": _record_anonymous_draft}
+             "anonymous-draft-first-action": _record_anonymous_draft,
+             # File fields: document ids as answers.
+             "file-fields": _record_file_fields,
+             # Started with BRIEF_BEHAVIOUR: the snapshot by reference (kept in pinned/), brief action answers.
+             "full-application-brief": _record_full, "back-and-withdraw-brief": _record_back_and_withdraw,
+             "anonymous-draft-first-action-brief": _record_anonymous_draft}
+PINNED = HISTORIES / "pinned"
+"""The snapshots recorded histories name by reference, as ``pinned.dump`` wrote them (the store's rows)."""
 
 
 async def test_recorded_histories_replay_with_the_current_workflow_code(
@@ -250,7 +303,8 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
         # Recorded histories are never overwritten: they stand for applications already running in production.
         short = replace(licence_service(draft_expiry_seconds=2), id="renew-licence-short")
         brief = replace(appointment_service(hold_seconds=3), id="book-visit-brief")
-        apps = apps_for(client, task_queue, database, licence_service(), short, appointment_service(), brief)
+        apps = apps_for(client, task_queue, database, licence_service(), short, appointment_service(), brief,
+                        documents_service())
         for name, scenario in SCENARIOS.items():
             if (HISTORIES / f"{name}.json").exists():
                 continue
@@ -258,12 +312,22 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
             await client.get_workflow_handle(app).result()
             history = await client.get_workflow_handle(app).fetch_history()
             (HISTORIES / f"{name}.json").write_text(history.to_json())
+        PINNED.mkdir(exist_ok=True)
+        for snapshot in (licence_service(), short, _anonymous_service()):
+            ref, data = pinned.dump(snapshot)
+            (PINNED / f"{ref}.json").write_bytes(data)
+    for path in PINNED.glob("*.json"):  # as a worker finds them in its database
+        snapshot = pinned.load(path.stem, path.read_bytes())
+        assert snapshot is not None, f"{path} is not the snapshot its name is the digest of"
+        pinned.remember(path.stem, snapshot)
     files = sorted(HISTORIES.glob("*.json"))
     assert {path.stem for path in files} >= set(SCENARIOS), "record with ONESTOP_RECORD_HISTORIES=1"
-    replayer = Replayer(workflows=[ServiceApplicationWorkflow], data_converter=data_converter(CODEC_KEY),
-                        workflow_runner=workflow_runner())
-    for path in files:
-        await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
+    # In the sandbox too: workers run without it, and here it still refuses a clock or I/O call in workflow code.
+    for runner in (workflow_runner(), sandboxed_runner()):
+        replayer = Replayer(workflows=[ServiceApplicationWorkflow], data_converter=data_converter(CODEC_KEY),
+                            workflow_runner=runner)
+        for path in files:
+            await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
 
 
 async def test_a_new_application_records_no_patch_no_index_at_start_and_prefill_as_a_marker(

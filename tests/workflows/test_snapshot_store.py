@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 from sqlalchemy import text
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
+from onestop.engine.applications import pinned
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.applications.snapshots import SnapshotStore
 from onestop.engine.db import Database
 from onestop.engine.identity.stepup import AssuranceLadder
+from onestop.engine.temporal import workflow_runner
+from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.contracts import QUERY_STATE, ApplicationView
 from onestop.workflows.interpreter import Applicant
-from onestop.workflows.snapshot import ServiceSnapshot
+from onestop.workflows.snapshot import ServiceSnapshot, fields_of
 
 from .conftest import licence_service
 
@@ -72,4 +77,86 @@ async def test_another_replica_without_the_snapshot_asks_the_workflow_once(
     assert seen.current_step.id == "prefill"
     async with database.session() as session:
         stored = (await session.execute(text("SELECT content_hash FROM service_snapshots"))).scalars().all()
-    assert stored == ["hash-v1"]
+    assert "hash-v1" in stored
+
+
+async def _input_payload(client: Client, application_id: str) -> Payload:
+    history = await client.get_workflow_handle(application_id).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    decoded = await client.data_converter.payload_codec.decode(list(started.input.payloads))  # type: ignore[union-attr]
+    return decoded[0]
+
+
+async def test_a_new_application_names_its_snapshot_by_digest_instead_of_carrying_it(
+        client: Client, task_queue: str, database: Database, catalogue: dict[str, ServiceSnapshot],
+        worker: Worker) -> None:
+    view = await service(client, task_queue, database, catalogue).start("citizen-1", ADULT, "renew-licence",
+                                                                        uuid.uuid4().hex)
+    payload = await _input_payload(client, view.application_id)
+    carried = json.loads(payload.data)
+    ref, data = pinned.dump(catalogue["renew-licence"])
+    assert carried["service"] is None
+    assert carried["service_ref"] == ref
+    assert payload.metadata[pinned.METADATA_KEY] == ref.encode()
+    assert len(payload.data) < len(data)
+    async with database.session() as session:
+        stored = (await session.execute(text("SELECT snapshot FROM service_snapshots WHERE content_hash = :ref"),
+                                        {"ref": ref})).scalar_one()
+    assert stored.encode() == data
+
+
+async def test_a_worker_that_never_saw_the_snapshot_reads_it_from_the_store(
+        client: Client, task_queue: str, database: Database, catalogue: dict[str, ServiceSnapshot],
+        worker: Worker, monkeypatch: pytest.MonkeyPatch) -> None:
+    apps = service(client, task_queue, database, catalogue)
+    view = await apps.start("citizen-1", ADULT, "renew-licence", uuid.uuid4().hex)
+    # As a freshly started worker process replaying it: no snapshot in memory.
+    monkeypatch.setattr(pinned, "_pinned", {})
+    replayed = await client.get_workflow_handle(view.application_id).fetch_history()
+    await Replayer(workflows=[ServiceApplicationWorkflow], data_converter=client.data_converter,
+                   workflow_runner=workflow_runner()).replay_workflow(replayed)
+    assert pinned.known(pinned.dump(catalogue["renew-licence"])[0])
+
+
+async def test_a_reference_names_only_the_bytes_it_was_made_from() -> None:
+    ref, data = pinned.dump(licence_service(1))
+    assert pinned.load(ref, data) == licence_service(1)
+    assert pinned.load(ref, data.replace(b"hash-v1", b"hash-v9")) is None
+
+
+async def test_an_input_naming_an_unknown_snapshot_is_not_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pinned, "_pinned", {})
+    monkeypatch.setattr(pinned, "_loader", [])
+    with pytest.raises(pinned.PinnedSnapshotMissing, match="service_snapshots"):
+        await pinned.prefetch("0" * 64)
+
+
+async def test_a_brief_answer_renders_the_step_from_the_pinned_snapshot_without_a_query(
+        client: Client, task_queue: str, database: Database, catalogue: dict[str, ServiceSnapshot],
+        worker: Worker) -> None:
+    apps = service(client, task_queue, database, catalogue)
+    full = await apps.start("citizen-1", ADULT, "renew-licence", uuid.uuid4().hex)
+    queries: list[str] = []
+    real_query = apps._query
+
+    async def counted(application_id: str) -> ApplicationView:
+        queries.append(application_id)
+        return await real_query(application_id)
+
+    apps._query = counted  # type: ignore[method-assign]
+    brief = await apps.grant_consent(full.application_id, "citizen-1", "prefill", uuid.uuid4().hex, brief=True)
+    whole = await apps.get(full.application_id, "citizen-1")
+    assert queries == [full.application_id]  # the get above, not the action
+    assert brief.partial
+    assert not whole.partial
+    assert brief.current_step == whole.current_step
+    assert [(o.id, o.state) for o in brief.outline] == [(o.id, o.state) for o in whole.outline]
+    assert brief.outline[0].title == whole.outline[0].title
+    own = {f.id for f in fields_of(whole.current_step)} if whole.current_step else set()
+    assert brief.prefilled == {k: v for k, v in whole.prefilled.items() if k in own}
+    assert (brief.status, brief.content_hash, brief.service_version) == (whole.status, whole.content_hash,
+                                                                         whole.service_version)
+    # The engine's own callers still get the whole view.
+    plain = await apps.go_back(full.application_id, "citizen-1", "prefill", uuid.uuid4().hex)
+    assert not plain.partial
+    assert plain.timeline == whole.timeline

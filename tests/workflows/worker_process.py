@@ -17,7 +17,9 @@ from typing import Any, cast
 import httpx
 from temporalio.client import Client
 
+from onestop.engine.applications import pinned
 from onestop.engine.applications.activities import ApplicationActivities, Prefill, gateway_prefill
+from onestop.engine.applications.snapshots import SnapshotStore
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.codec import data_converter
@@ -66,6 +68,8 @@ def real_prefill(database: Database, *, hang: bool) -> Prefill:
 async def main(address: str, task_queue: str, db_path: str, mode: str = "fake") -> None:
     client = await Client.connect(address, data_converter=data_converter(CODEC_KEY))
     database = Database(f"sqlite+aiosqlite:///{db_path}")
+    # As the engine does in a worker process: inputs naming their snapshot by reference read it from the database.
+    pinned.use_loader(SnapshotStore(database).pinned)
     prefill = fake_prefill if mode == "fake" else real_prefill(database, hang=mode == "gateway-hang")
     async with httpx.AsyncClient() as http:
         activities = ApplicationActivities(database, Signer(bytes(32)), prefill, http, CIPHER)

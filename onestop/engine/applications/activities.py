@@ -24,6 +24,8 @@ from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.consent import Consent, ConsentService
 from onestop.engine.data.gateway import DataGateway, FetchResult
 from onestop.engine.db import Database
+from onestop.engine.documents.schedules import DocumentActivities
+from onestop.engine.documents.service import DocumentService
 from onestop.engine.errors import EngineError
 from onestop.engine.notices import NoticeService
 from onestop.engine.relationships import Relationships
@@ -60,6 +62,7 @@ class ApplicationActivities:
     http_delivery: bool = True
     consent_port: GrantConsent | None = None
     events: EventSink = NO_EVENTS
+    documents: DocumentService | None = None
     notices: NoticeService | None = None
 
     @activity.defn(name=Activity.PREFILL)
@@ -94,6 +97,8 @@ class ApplicationActivities:
         return await heartbeating(self._deliver(submission))
 
     async def _deliver(self, submission: Submission) -> DeliveryReceipt:
+        documents = [] if self.documents is None else await self.documents.deliver(
+            submission.application_id, submission.answers, submission.submitted_at)
         signed = self.signer.sign_submission(
             application_id=submission.application_id, service_slug=submission.service_id,
             service_hash=submission.content_hash, department=submission.department,
@@ -101,7 +106,7 @@ class ApplicationActivities:
             consents=[c for c in submission.consents.values() if c not in ("granted", "declined")],
             assurance=submission.assurance, auth_time=None, submitted_at=submission.submitted_at,
             reference_number=submission.reference_number, provenance=submission.provenance,
-            computed=submission.computed,
+            computed=submission.computed, documents=documents,
         )
         # The SQL inbox always receives it (the embedded default); an HTTP endpoint too when delivery over
         # HTTP is enabled (production). Both are keyed on the application id, so retries never duplicate.
@@ -114,7 +119,8 @@ class ApplicationActivities:
         if submission.endpoint and self.http_delivery:
             try:
                 fresh = await delivery.deliver_http(self.http, submission.endpoint,
-                                                    application_id=submission.application_id, jws=signed.jws)
+                                                    application_id=submission.application_id, jws=signed.jws,
+                                                    files=await self._files(documents))
             except (delivery.DeliveryFailed, httpx.HTTPError) as exc:
                 self.events.record(EventKind.DELIVERY_FAILED, service=submission.service_id,
                                    department=submission.department, reason=type(exc).__name__)
@@ -128,6 +134,15 @@ class ApplicationActivities:
             metrics.APPLICATIONS_SUBMITTED.labels(submission.service_id).inc()
         return DeliveryReceipt(submission.application_id, channel, duplicate=not fresh)
 
+    async def _files(self, documents: list[dict[str, Any]]) -> dict[str, bytes]:
+        """The attached files' content by document id, for a channel that carries them with the submission."""
+        files: dict[str, bytes] = {}
+        for entry in documents:
+            content = None if self.documents is None else await self.documents.content(entry["id"])
+            if content is not None:
+                files[entry["id"]] = content
+        return files
+
     @activity.defn(name=Activity.INDEX)
     async def index_application(self, entry: IndexEntry) -> None:
         await index.record(self.database, entry)
@@ -139,8 +154,9 @@ class ApplicationActivities:
         return await heartbeating(self.notices.send(request))
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
+        retention = [] if self.documents is None else [DocumentActivities(self.documents).purge_documents]
         return [self.prefill, self.grant_consent, self.allocate_reference, self.deliver_submission,
-                self.index_application, self.send_notice]
+                self.index_application, self.send_notice, *retention]
 
 
 T = TypeVar("T")
@@ -250,4 +266,4 @@ def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivi
                                                               engine.relationships), http=http,
                                  cipher=engine.data.cipher, http_delivery=not engine.settings.development,
                                  consent_port=consent_grants(engine.data.consents, engine.catalogue),
-                                 events=engine.security.events, notices=engine.notices)
+                                 events=engine.security.events, notices=engine.notices, documents=engine.documents)

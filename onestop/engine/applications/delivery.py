@@ -6,8 +6,9 @@ adding a second. The HTTP channel sends the same ``Idempotency-Key`` on every at
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,11 +78,18 @@ async def deliver_to_inbox(
     return True
 
 
-async def deliver_http(client: httpx.AsyncClient, url: str, *, application_id: str, jws: str) -> bool:
-    """POST the signed submission; retryable failures raise ``httpx.HTTPError`` so the activity retries."""
+async def deliver_http(client: httpx.AsyncClient, url: str, *, application_id: str, jws: str,
+                       files: Mapping[str, bytes] | None = None) -> bool:
+    """POST the signed submission; retryable failures raise ``httpx.HTTPError`` so the activity retries.
+
+    ``files``: the attached documents' content by id (base64), each checkable against the SHA-256 in the JWS.
+    """
+    body: dict[str, object] = {"applicationId": application_id, "jws": jws}
+    if files:
+        body["documents"] = {key: base64.b64encode(content).decode() for key, content in files.items()}
     response = await client.post(
         url,
-        content=json.dumps({"applicationId": application_id, "jws": jws}),
+        content=json.dumps(body),
         headers={"Content-Type": "application/json", "Idempotency-Key": application_id},
         follow_redirects=False,
     )

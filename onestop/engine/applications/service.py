@@ -24,12 +24,14 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from onestop.catalogue import StepKind
 from onestop.engine import metrics
-from onestop.engine.applications import index
+from onestop.engine.applications import index, pinned
 from onestop.engine.applications.drafts import Draft, DraftStore
 from onestop.engine.applications.index import IndexPage, IndexPosition
 from onestop.engine.applications.snapshots import SnapshotStore
 from onestop.engine.db import Database
+from onestop.engine.documents.service import DocumentService
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
@@ -38,10 +40,10 @@ from onestop.engine.security.alerts import OPERATOR_ROLE, SecurityAlerts, StepUp
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.contracts import (
+    BRIEF_BEHAVIOUR,
     CITIZEN_REF_ATTRIBUTE,
     DEPARTMENT_ATTRIBUTE,
     DEPARTMENT_STATUSES,
-    LEAN_BEHAVIOUR,
     MESSAGE_MAX_CHARS,
     QUERY_SNAPSHOT,
     QUERY_STATE,
@@ -51,6 +53,7 @@ from onestop.workflows.contracts import (
     STATUS_ATTRIBUTE,
     TERMINAL,
     TIMELINE_MAX_ENTRIES,
+    ActionResult,
     ApplicationInput,
     ApplicationView,
     BookAppointment,
@@ -63,6 +66,8 @@ from onestop.workflows.contracts import (
     Status,
     StepAction,
     StepAnswers,
+    StepOutline,
+    StepState,
     StepUpProof,
     TimelineEntry,
     Update,
@@ -70,7 +75,14 @@ from onestop.workflows.contracts import (
 )
 from onestop.workflows.interpreter import Applicant, DefinitionFault
 from onestop.workflows.opening import opening_carried, opening_view
-from onestop.workflows.snapshot import ServiceSnapshot
+from onestop.workflows.snapshot import ExitSpec, ServiceSnapshot
+
+Answer = ApplicationView | ActionResult
+"""What a workflow answers a citizen's action with: the whole view, or (runs started with BRIEF_BEHAVIOUR, while a
+draft or just submitted) an ActionResult."""
+_ANSWER_TYPE: Any = Answer  # a union, which the client's result_type takes though typed as a class
+_STATES = {state.value[0]: state for state in StepState}
+_KNOWN_MAX = 20_000
 
 UpdateInput = StepAnswers | StepAction | StepUpProof | Withdraw | InfoResponse | BookAppointment
 """What a citizen action sends to the workflow."""
@@ -119,6 +131,8 @@ class ApplicationService:
     events: EventSink = NO_EVENTS
     # Face step-up locks set by the anomaly detector; None where no detector runs (unit tests, tools).
     alerts: SecurityAlerts | None = None
+    # Uploaded files: answers naming documents are checked against them; a decision starts their retention.
+    documents: DocumentService | None = None
 
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
                  ladder: AssuranceLadder | Callable[[], AssuranceLadder] | None = None, *, history_limit: int = 0,
@@ -134,6 +148,10 @@ class ApplicationService:
         self._ladder = ladder
         self.history_limit = history_limit
         self.store = store if store is not None else SnapshotStore(database)
+        # Workers decoding an input that names its snapshot by reference read it from this store.
+        pinned.use_loader(self.store.pinned)
+        # Application id -> the content hash of its pinned snapshot, for rendering brief answers without a query.
+        self._pins: dict[str, str] = {}
 
     @property
     def ladder(self) -> AssuranceLadder | None:
@@ -164,7 +182,7 @@ class ApplicationService:
 
     async def start(self, citizen_ref: str, citizen: Applicant, service_slug: str,
                     client_mutation_id: str | None = None, *, principal: Principal | None = None,
-                    acting: Acting | None = None) -> ApplicationView:
+                    brief: bool = False, acting: Acting | None = None) -> ApplicationView:
         _check_client_mutation_id(client_mutation_id)
         snapshot = self.snapshots(service_slug)
         if snapshot is None:
@@ -190,25 +208,31 @@ class ApplicationService:
             if drafted is not None:
                 metrics.APPLICATIONS_STARTED.labels(snapshot.id).inc()
                 return drafted
-        view: ApplicationView = await self.client.execute_update_with_start_workflow(
+        answer: Answer = await self.client.execute_update_with_start_workflow(
             Update.OPEN, OpenInput(client_mutation_id),
-            start_workflow_operation=self._start_operation(application_id, snapshot, citizen_ref, citizen, now),
-            result_type=ApplicationView,
+            start_workflow_operation=await self._start_operation(application_id, snapshot, citizen_ref, citizen,
+                                                                 now),
+            result_type=_ANSWER_TYPE,
         )
-        view = await self._complete(view)
+        # A same-id start finds the application as it is; it runs the snapshot it started with.
+        self._pins.setdefault(application_id, snapshot.content_hash)
+        view = await self._expand(application_id, citizen_ref, answer, brief, created_at=now)
         # The only index write for a new application: workflows started with LEAN_BEHAVIOUR leave it to us.
         await self._index(view)
         metrics.APPLICATIONS_STARTED.labels(snapshot.id).inc()
         return view
 
-    def _start_operation(self, application_id: str, snapshot: ServiceSnapshot, citizen_ref: str,
-                         citizen: Applicant, created_at: datetime, carried: Carried | None = None
-                         ) -> WithStartWorkflowOperation[ServiceApplicationWorkflow, ApplicationView]:
+    async def _start_operation(self, application_id: str, snapshot: ServiceSnapshot, citizen_ref: str,
+                               citizen: Applicant, created_at: datetime, carried: Carried | None = None
+                               ) -> WithStartWorkflowOperation[ServiceApplicationWorkflow, ApplicationView]:
+        # The input names the snapshot by reference (see ``pinned``): stored once, not carried in every history.
+        ref = await self.store.pin(snapshot)
         return WithStartWorkflowOperation(
             ServiceApplicationWorkflow.run,
-            ApplicationInput(application_id, snapshot, citizen_ref, citizen, created_at, carried,
+            ApplicationInput(application_id, None, citizen_ref, citizen, created_at, carried,
                              history_limit=self.history_limit,
-                             delivery_retry_seconds=self._delivery_retry_seconds(), behaviour=LEAN_BEHAVIOUR),
+                             delivery_retry_seconds=self._delivery_retry_seconds(), behaviour=BRIEF_BEHAVIOUR,
+                             service_ref=ref),
             id=application_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -260,7 +284,7 @@ class ApplicationService:
         return None if snapshot is None else (draft, snapshot)
 
     async def _start_draft(self, draft: Draft, snapshot: ServiceSnapshot, name: str, arg: UpdateInput,
-                           update_id: str | None) -> ApplicationView:
+                           update_id: str | None) -> Answer:
         """The citizen's first action on a draft: start its workflow with that action (update-with-start).
 
         Concurrent first actions all name the same workflow id, so one workflow starts and takes each in turn.
@@ -268,11 +292,11 @@ class ApplicationService:
         """
         assert self.drafts is not None
         opened = opening_view(draft.application_id, snapshot, draft.citizen_ref, draft.citizen, draft.created_at)
-        operation = self._start_operation(draft.application_id, snapshot, draft.citizen_ref, draft.citizen,
-                                          draft.created_at, opening_carried(opened))
+        operation = await self._start_operation(draft.application_id, snapshot, draft.citizen_ref, draft.citizen,
+                                                draft.created_at, opening_carried(opened))
         try:
-            view: ApplicationView = await self.client.execute_update_with_start_workflow(
-                name, arg, id=update_id, start_workflow_operation=operation, result_type=ApplicationView)
+            view: Answer = await self.client.execute_update_with_start_workflow(
+                name, arg, id=update_id, start_workflow_operation=operation, result_type=_ANSWER_TYPE)
         except WorkflowUpdateFailedError:
             await self._started(opened)  # refused, but the workflow runs now
             raise
@@ -280,7 +304,7 @@ class ApplicationService:
             # Its workflow ran and closed (the draft outlived its removal): answer as for any closed one.
             await self.drafts.remove(draft.application_id)
             view = await self.client.get_workflow_handle(draft.application_id).execute_update(
-                name, arg, id=update_id, result_type=ApplicationView)
+                name, arg, id=update_id, result_type=_ANSWER_TYPE)
             return view
         await self._started(opened)
         return view
@@ -310,10 +334,13 @@ class ApplicationService:
 
     async def submit_step(self, application_id: str, citizen_ref: str, step_id: str, answers: dict[str, Any],
                           client_mutation_id: str | None = None, *,
-                          principal: Principal | None = None) -> ApplicationView:
+                          principal: Principal | None = None, brief: bool = False) -> ApplicationView:
+        if self.documents is not None and isinstance(answers, dict):
+            # Before the workflow: only the engine knows whose a document is (the validator sees only its id).
+            await self.documents.check_answers(application_id, citizen_ref, answers)
         return await self._update(application_id, citizen_ref, Update.SUBMIT_STEP,
                                   StepAnswers(step_id, answers, client_mutation_id, citizen_ref,
-                                              self.level_of(principal)), client_mutation_id, principal)
+                                              self.level_of(principal)), client_mutation_id, principal, brief)
 
     async def book_appointment(self, application_id: str, citizen_ref: str, step_id: str, office: str,
                                start: datetime, client_mutation_id: str | None = None, *,
@@ -325,32 +352,35 @@ class ApplicationService:
 
     async def grant_consent(self, application_id: str, citizen_ref: str, step_id: str,
                             client_mutation_id: str | None = None, *,
-                            principal: Principal | None = None) -> ApplicationView:
+                            principal: Principal | None = None, brief: bool = False) -> ApplicationView:
         return await self._update(application_id, citizen_ref, Update.GRANT_CONSENT,
                                   StepAction(step_id, client_mutation_id, citizen_ref, self.level_of(principal)),
-                                  client_mutation_id, principal)
+                                  client_mutation_id, principal, brief)
 
     async def decline_consent(self, application_id: str, citizen_ref: str, step_id: str,
                               client_mutation_id: str | None = None, *,
-                              principal: Principal | None = None) -> ApplicationView:
+                              principal: Principal | None = None, brief: bool = False) -> ApplicationView:
         return await self._update(application_id, citizen_ref, Update.DECLINE_CONSENT,
                                   StepAction(step_id, client_mutation_id, citizen_ref, self.level_of(principal)),
-                                  client_mutation_id, principal)
+                                  client_mutation_id, principal, brief)
 
     async def go_back(self, application_id: str, citizen_ref: str, step_id: str,
                       client_mutation_id: str | None = None, *,
-                      principal: Principal | None = None) -> ApplicationView:
+                      principal: Principal | None = None, brief: bool = False) -> ApplicationView:
         return await self._update(application_id, citizen_ref, Update.GO_BACK,
                                   StepAction(step_id, client_mutation_id, citizen_ref, self.level_of(principal)),
-                                  client_mutation_id, principal)
+                                  client_mutation_id, principal, brief)
 
     async def withdraw(self, application_id: str, citizen_ref: str,
                        client_mutation_id: str | None = None, *,
-                       principal: Principal | None = None) -> ApplicationView:
+                       principal: Principal | None = None, brief: bool = False) -> ApplicationView:
         try:
-            return await self._update(application_id, citizen_ref, Update.WITHDRAW,
+            view = await self._update(application_id, citizen_ref, Update.WITHDRAW,
                                       Withdraw(client_mutation_id, citizen_ref, self.level_of(principal)),
-                                      client_mutation_id, principal)
+                                      client_mutation_id, principal, brief)
+            if self.documents is not None:
+                await self.documents.start_retention(application_id, datetime.now(UTC))
+            return view
         except InvalidInput as exc:
             if exc.code != "APPLICATION_CLOSED":
                 raise
@@ -361,12 +391,12 @@ class ApplicationService:
 
     async def respond(self, application_id: str, citizen_ref: str, message: str,
                       client_mutation_id: str | None = None, *,
-                      principal: Principal | None = None) -> ApplicationView:
+                      principal: Principal | None = None, brief: bool = False) -> ApplicationView:
         """The citizen's reply to a NEEDS_INFO request: on the timeline, and the application is IN_REVIEW again."""
         try:
             return await self._update(application_id, citizen_ref, Update.RESPOND,
                                       InfoResponse(message, client_mutation_id, citizen_ref,
-                                                   self.level_of(principal)), client_mutation_id, principal)
+                                                   self.level_of(principal)), client_mutation_id, principal, brief)
         except InvalidInput as exc:
             if exc.code != "APPLICATION_CLOSED":
                 raise
@@ -376,8 +406,8 @@ class ApplicationService:
                 "tc": f"申請狀態為 {view.status}；沒有需要回覆的要求。"})]) from exc
 
     async def complete_step_up(self, application_id: str, principal: Principal, citizen_ref: str, step_id: str,
-                               client_mutation_id: str | None = None, *, now: datetime | None = None
-                               ) -> ApplicationView:
+                               client_mutation_id: str | None = None, *, now: datetime | None = None,
+                               brief: bool = False) -> ApplicationView:
         """Check the caller's current token (RFC 9470) and record the step-up; face checks are bound to this step.
 
         The workflow's validator decides (level, age, binding) without a query first; only a refusal costs
@@ -395,7 +425,7 @@ class ApplicationService:
                             client_mutation_id, citizen_ref, principal.txn or "")
         try:
             view = await self._update(application_id, citizen_ref, Update.COMPLETE_STEP_UP, proof,
-                                      client_mutation_id, principal)
+                                      client_mutation_id, principal, brief)
             self.events.record(EventKind.STEP_UP_PASSED, citizen_ref=citizen_ref, service=view.service_id,
                                acr=principal.acr)
         except InvalidInput as refused:
@@ -483,6 +513,8 @@ class ApplicationService:
                 break
             await asyncio.sleep(0.1)
         await self._index(view)
+        if self.documents is not None and target in DECISIONS:
+            await self.documents.start_retention(application_id, datetime.now(UTC))
         self.events.record(EventKind.STAFF_DECISION, staff=principal.sub, citizen_ref=view.citizen_ref,
                            service=view.service_id, outcome=target.value)
         metrics.APPLICATIONS_DECIDED.labels(view.service_id, target.value).inc()
@@ -540,7 +572,35 @@ class ApplicationService:
             return await self._complete(view)
         raise AssertionError("unreachable")
 
+    async def _expand(self, application_id: str, citizen_ref: str, answer: Answer, brief: bool, *,
+                      created_at: datetime | None = None) -> ApplicationView:
+        """The view to answer with: the workflow's whole view, or one built from its brief answer.
+
+        ``brief``: the caller renders the step (GraphQL), so a brief answer becomes a partial view from the pinned
+        snapshot (no query); otherwise, and whenever the snapshot is not known here, the whole view is queried.
+        """
+        if isinstance(answer, ApplicationView):
+            return await self._complete(answer)
+        content_hash = self._pins.get(application_id)
+        snapshot = await self.store.get(content_hash) if brief and content_hash else None
+        outline = _outline(snapshot, answer) if snapshot is not None else None
+        if snapshot is None or outline is None:
+            return await self._query(application_id)
+        at = created_at or datetime.now(UTC)  # not read from a partial view: GraphQL loads the whole one for it
+        view = ApplicationView(
+            application_id=application_id, service_id=snapshot.id, service_version=snapshot.version,
+            content_hash=snapshot.content_hash, department=snapshot.department, citizen_ref=citizen_ref,
+            status=answer.status, current_step_id=answer.current_step_id, completed=[], answers=answer.answers,
+            prefilled=answer.prefilled, consents={}, timeline=[], reference_number=answer.reference_number,
+            delivered=False, created_at=at, updated_at=at, exit_message=answer.exit_message, outline=outline,
+            assurance=snapshot.assurance, partial=True,
+        )
+        return await self._complete(view)
+
     async def _complete(self, view: ApplicationView) -> ApplicationView:
+        if len(self._pins) >= _KNOWN_MAX:
+            self._pins.clear()
+        self._pins[view.application_id] = view.content_hash
         async def ask_the_workflow() -> ServiceSnapshot:
             snapshot: ServiceSnapshot = await self.client.get_workflow_handle(view.application_id).query(
                 QUERY_SNAPSHOT, result_type=ServiceSnapshot)
@@ -549,7 +609,8 @@ class ApplicationService:
         return await self.store.complete(view, ask_the_workflow)
 
     async def _update(self, application_id: str, citizen_ref: str, name: str, arg: UpdateInput,
-                      client_mutation_id: str | None, principal: Principal | None = None) -> ApplicationView:
+                      client_mutation_id: str | None, principal: Principal | None = None,
+                      brief: bool = False) -> ApplicationView:
         """Send an update; the workflow's validator checks ownership, so no query round trip comes first."""
         _check_client_mutation_id(client_mutation_id)
         # Temporal answers a repeated update id with the first outcome without validating again: the id binds
@@ -559,7 +620,7 @@ class ApplicationService:
             digest = hashlib.sha256(f"{citizen_ref}\x1f{client_mutation_id}".encode()).hexdigest()[:32]
             update_id = f"{name}:{digest}"
         try:
-            view = await self._send(application_id, name, arg, update_id)
+            answer = await self._send(application_id, name, arg, update_id)
         except WorkflowUpdateFailedError as exc:
             refused = _refused(exc)
             if isinstance(refused, InvalidInput) and refused.code == "NOT_FOUND":
@@ -575,18 +636,17 @@ class ApplicationService:
             await self.get(application_id, citizen_ref)  # a closed application of someone else stays unknown
             raise InvalidInput([FieldError([], "APPLICATION_CLOSED", {
                 "en": "This application is closed and cannot change.", "tc": "此申請已結束，無法更改。"})]) from exc
-        view = await self._complete(view)
+        view = await self._expand(application_id, citizen_ref, answer, brief)
         if view.status not in (Status.DRAFT, Status.SUBMITTED):  # the workflow indexed a submission
             await self._index(view)
         return citizen_view(view)
 
     async def _send(self, application_id: str, name: str, arg: UpdateInput, update_id: str | None
-                    ) -> ApplicationView:
+                    ) -> Answer:
         """The update to the application's workflow, which an anonymous draft's first action starts."""
         handle = self.client.get_workflow_handle(application_id)
         try:
-            view: ApplicationView = await handle.execute_update(name, arg, id=update_id,
-                                                                result_type=ApplicationView)
+            view: Answer = await handle.execute_update(name, arg, id=update_id, result_type=_ANSWER_TYPE)
             return view
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND or "already completed" in exc.message \
@@ -595,7 +655,7 @@ class ApplicationService:
             drafted = await self._drafted(application_id)
             if drafted is None:
                 # Its workflow may have started just now (and removed the draft): ask it once more.
-                view = await handle.execute_update(name, arg, id=update_id, result_type=ApplicationView)
+                view = await handle.execute_update(name, arg, id=update_id, result_type=_ANSWER_TYPE)
                 return view
         if drafted[0].citizen_ref != arg.citizen_ref:
             # Someone else's draft looks unknown, and starts nothing.
@@ -619,6 +679,15 @@ class ApplicationService:
             view.application_id, view.citizen_ref, view.service_id, view.department, view.status,
             view.reference_number, view.created_at, view.updated_at,
         ))
+
+
+def _outline(snapshot: ServiceSnapshot, answer: ActionResult) -> list[StepOutline] | None:
+    """The outline of a brief answer, from the snapshot's steps (None if the two disagree)."""
+    steps = [s for s in snapshot.steps if not isinstance(s, ExitSpec) or s.id == answer.current_step_id]
+    if len(steps) != len(answer.steps) or any(letter not in _STATES for letter in answer.steps):
+        return None
+    return [StepOutline(s.id, StepKind(s.type), {}, _STATES[letter]) for s, letter in zip(steps, answer.steps,
+                                                                                          strict=True)]
 
 
 CLIENT_MUTATION_ID_MAX_CHARS = 100

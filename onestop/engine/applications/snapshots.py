@@ -14,6 +14,7 @@ from dataclasses import replace
 from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError
 
+from onestop.engine.applications import pinned
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.db import Database, ServiceSnapshotRow
 from onestop.workflows.compile import snapshot_from_service
@@ -56,6 +57,7 @@ class SnapshotStore:
     def __init__(self, database: Database) -> None:
         self._database = database
         self._cache: dict[str, ServiceSnapshot] = {}
+        self._pins: set[str] = set()  # pinned in this database
 
     async def put(self, snapshot: ServiceSnapshot) -> None:
         """Keep ``snapshot`` (written once per content hash; later puts of the same hash change nothing)."""
@@ -70,6 +72,31 @@ class SnapshotStore:
         except IntegrityError:
             pass  # another replica stored the same version first
         self._remember(snapshot)
+
+    async def pin(self, snapshot: ServiceSnapshot) -> str:
+        """Store ``snapshot`` under the digest of its JSON (once) and return that reference for a workflow input."""
+        ref, data = pinned.dump(snapshot)
+        if ref in self._pins:
+            pinned.remember(ref, snapshot)
+            return ref
+        try:
+            async with self._database.session() as session:
+                if await session.get(ServiceSnapshotRow, ref) is None:
+                    session.add(ServiceSnapshotRow(content_hash=ref, service_id=snapshot.id,
+                                                   version=snapshot.version, snapshot=data.decode()))
+        except IntegrityError:
+            pass  # another replica pinned the same bytes first
+        if len(self._pins) >= _CACHE_SIZE:
+            self._pins.clear()
+        self._pins.add(ref)
+        pinned.remember(ref, snapshot)
+        return ref
+
+    async def pinned(self, ref: str) -> ServiceSnapshot | None:
+        """The snapshot pinned under ``ref`` (``pin``), for a worker decoding a workflow input that names it."""
+        async with self._database.session() as session:
+            row = await session.get(ServiceSnapshotRow, ref)
+        return None if row is None else pinned.load(ref, row.snapshot.encode())
 
     async def get(self, content_hash: str) -> ServiceSnapshot | None:
         cached = self._cache.get(content_hash)

@@ -23,6 +23,8 @@ from temporalio.converter import (
 )
 
 from onestop.config import Settings
+from onestop.engine.applications import pinned
+from onestop.workflows.contracts import ApplicationInput
 
 ENCODING = b"binary/encrypted+aes256gcm"
 _NONCE = 12
@@ -86,7 +88,13 @@ class EncryptionCodec(PayloadCodec):
             plain = cipher.decrypt(payload.data[:_NONCE], payload.data[_NONCE:], kid.encode())
             if payload.metadata.get("compression") == _COMPRESSION:
                 plain = _inflate(plain)
-            out.append(Payload.FromString(plain))
+            inner = Payload.FromString(plain)
+            ref = inner.metadata.get(pinned.METADATA_KEY)
+            if ref is not None:
+                # Here, not in the converter: loading a pinned snapshot is I/O, and the converter runs inside the
+                # workflow sandbox, where none is allowed.
+                await pinned.prefetch(ref.decode())
+            out.append(inner)
         return out
 
 
@@ -103,13 +111,22 @@ class _SharedAdaptersJSONConverter(PydanticJSONPlainPayloadConverter):
     per type). Adapters are immutable and safe to share.
     """
 
+    def to_payload(self, value: Any) -> Payload | None:
+        payload = super().to_payload(value)
+        if payload is not None and isinstance(value, ApplicationInput) and value.service is None \
+                and value.service_ref:
+            payload.metadata[pinned.METADATA_KEY] = value.service_ref.encode()
+        return payload
+
     def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
         hint: Any = type_hint if type_hint is not None else Any
         try:
             adapter = _type_adapter(hint)
         except TypeError:
             adapter = TypeAdapter(hint)  # an unhashable hint: no cache
-        return adapter.validate_json(payload.data)
+        value = adapter.validate_json(payload.data)
+        # The snapshot a workflow input names by reference, back in place (the codec has loaded it).
+        return pinned.resolve(value) if isinstance(value, ApplicationInput) else value
 
 
 class PayloadConverter(CompositePayloadConverter):

@@ -142,6 +142,7 @@ class Signer:
         reference_number: str | None = None,
         provenance: Sequence[Mapping[str, Any]] = (),
         computed: Mapping[str, Any] | None = None,
+        documents: Sequence[Mapping[str, Any]] = (),
     ) -> SignedSubmission:
         """Sign a submitted application; the signature covers answers, where each came from (``provenance``: per
         field its source, whether verified, whether the citizen changed a prefilled value and the original),
@@ -160,6 +161,8 @@ class Signer:
             "signer": {"acr": assurance, "authTime": auth_time.isoformat() if auth_time else None},
             "submittedAt": submitted_at.isoformat(),
         }
+        if documents:  # each attached file with its SHA-256, so the department can prove what it received
+            payload["documents"] = [dict(entry) for entry in documents]
         try:
             jws = self.sign(payload, typ="onestop-submission+jws")
         except (TypeError, ValueError) as exc:  # rfc8785 refuses NaN, non-string keys, unknown types

@@ -213,23 +213,41 @@ def _aad(column: str, citizen_id: str) -> str:
     return f"profiles.{column}|{citizen_id}"
 
 
+_CITIZENS_KEPT = 50_000
+
+
 class CitizenDirectory:
     """Finds citizens by subject and creates them on first sight."""
 
     def __init__(self, database: Database, cipher: FieldCipher) -> None:
         self.database = database
         self.cipher = cipher
+        # A citizen's id, subject and reference never change once written (rows are never updated or deleted), so
+        # every lookup after the first is answered here: the start, the prefill and the caller's reference each
+        # read it once per action otherwise.
+        self._by_sub: dict[str, Citizen] = {}
+        self._by_ref: dict[str, Citizen] = {}
 
-    @staticmethod
-    def _citizen(row: CitizenRow) -> Citizen:
-        return Citizen(id=row.id, sub=row.sub, ref=row.ref)
+    def _citizen(self, row: CitizenRow) -> Citizen:
+        citizen = Citizen(id=row.id, sub=row.sub, ref=row.ref)
+        if len(self._by_sub) >= _CITIZENS_KEPT:
+            self._by_sub.clear()
+            self._by_ref.clear()
+        self._by_sub[citizen.sub] = self._by_ref[citizen.ref] = citizen
+        return citizen
 
     async def get(self, sub: str) -> Citizen | None:
+        known = self._by_sub.get(sub)
+        if known is not None:
+            return known
         async with self.database.session() as session:
             row = await session.scalar(select(CitizenRow).where(CitizenRow.sub == sub))
             return self._citizen(row) if row else None
 
     async def by_ref(self, ref: str) -> Citizen | None:
+        known = self._by_ref.get(ref)
+        if known is not None:
+            return known
         async with self.database.session() as session:
             row = await session.scalar(select(CitizenRow).where(CitizenRow.ref == ref))
             return self._citizen(row) if row else None

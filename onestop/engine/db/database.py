@@ -36,6 +36,9 @@ _NAMING = {
 }
 
 
+_SQLITE_POOL = 20
+"""Connections a SQLite file database keeps open: the concurrency of one embedded process under load."""
+
 # Any fixed 64-bit number, the same in every onestop process: the PostgreSQL advisory lock key of migrations.
 _MIGRATION_LOCK = 0x6F6E6573_746F7001
 
@@ -80,6 +83,10 @@ class Database:
         if url.startswith("sqlite"):
             # Writers wait for each other instead of failing with "database is locked".
             kwargs["connect_args"] = {"timeout": 30}
+            if ":memory:" not in url and not url.endswith("://"):
+                # Each connection is a thread, a file open and the pragmas; with SQLAlchemy's default of 5, every
+                # request past the fifth closed its connection after use and the next opened one again.
+                kwargs["pool_size"] = _SQLITE_POOL
         else:
             kwargs["pool_pre_ping"] = True
         kwargs.update(engine_options)

@@ -297,6 +297,32 @@ class CatalogueVersionRow(Base):
     announced_at: Mapped[datetime]
 
 
+class DocumentRow(Base):
+    """A file a citizen uploaded for one field of one of their applications. The content lives sealed in the
+    document store under ``id``; the file name is ciphertext bound to the row; ``deleted_at`` marks content gone
+    (retention or removal) while the row keeps the SHA-256 the signed submission names."""
+
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_application", "application_id", "field_id"),
+                      Index("ix_documents_delete_after", "delete_after"))
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(64))
+    citizen_ref: Mapped[str] = mapped_column(String(64))
+    field_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)  # ciphertext
+    kind: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    scan_status: Mapped[str] = mapped_column(String(16))
+    store: Mapped[str] = mapped_column(String(16))
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    delete_after: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+
+
 class AppointmentSlotRow(Base):
     """How many bookings one slot of one office holds. Booking raises ``booked`` only while it is below the
     slot's capacity, in one conditional UPDATE, so concurrent bookers can never overfill a slot."""

@@ -35,8 +35,13 @@ class ApplicationPayload:
 
 
 def application_payload(done: Outcome[ApplicationView], client_mutation_id: str | None,
-             resume_token: str | None = None) -> ApplicationPayload:
-    return ApplicationPayload(application=done.map(Application.of), user_errors=done.user_errors,
+             resume_token: str | None = None,
+             load: Callable[[ApplicationView], Callable[[], Awaitable[ApplicationView]]] | None = None
+             ) -> ApplicationPayload:
+    def application(view: ApplicationView) -> Application:
+        return Application.of(view, None if load is None else load(view))
+
+    return ApplicationPayload(application=done.map(application), user_errors=done.user_errors,
                               client_mutation_id=client_mutation_id,
                               resume_token=resume_token if done.value is not None else None)
 
@@ -51,6 +56,7 @@ async def act(info: Info_, global_id: str, client_mutation_id: str | None,
     if key is None:
         return application_payload(Outcome.refused(NOT_FOUND), client_mutation_id)
     citizen_ref = await caller_ref(info, key)
+    service = application_service(info)
 
     async def act() -> ApplicationView:
         if principal is not None:
@@ -59,7 +65,8 @@ async def act(info: Info_, global_id: str, client_mutation_id: str | None,
             await engine.relationships.check_still_acting(key, await engine.data.citizens.ensure(principal.sub))
         return await action(key, citizen_ref, principal)
 
-    return application_payload(await outcome(act, info.context.lang, not_found=NOT_FOUND), client_mutation_id)
+    return application_payload(await outcome(act, info.context.lang, not_found=NOT_FOUND), client_mutation_id,
+                               load=lambda view: lambda: service.get(view.application_id, citizen_ref))
 
 
 async def _acting(info: Info_, principal: Principal, service: Service,
@@ -119,7 +126,8 @@ class ApplicationsMutation:
             not_found=UserError(field=["input", "serviceSlug"], code=UserErrorCode.NOT_FOUND,
                                 message=f"No service {input.service_slug!r}; find slugs with the services query."),
         )
-        return application_payload(done, input.client_mutation_id, resume_token)
+        return application_payload(done, input.client_mutation_id, resume_token,
+                                   load=lambda view: lambda: service.get(view.application_id, citizen_ref))
 
     @field(description="Answer a form or review step (or submit, on the submit step, with empty answers).")
     async def submit_step(self, info: Info_, input: SubmitStepInput) -> ApplicationPayload:
@@ -131,21 +139,24 @@ class ApplicationsMutation:
                 message="answers must be a JSON object keyed by field id.")), input.client_mutation_id)
         return await act(info, input.application_id, input.client_mutation_id,
                           lambda key, ref, who: service.submit_step(key, ref, input.step_id, answers,
-                                                                    input.client_mutation_id, principal=who))
+                                                                    input.client_mutation_id, principal=who,
+                                                                    brief=True))
 
     @field(description="Agree on a prefill or consent step (a prefill step then fetches the listed data).")
     async def grant_consent(self, info: Info_, input: StepActionInput) -> ApplicationPayload:
         service = application_service(info)
         return await act(info, input.application_id, input.client_mutation_id,
                           lambda key, ref, who: service.grant_consent(key, ref, input.step_id,
-                                                                      input.client_mutation_id, principal=who))
+                                                                      input.client_mutation_id, principal=who,
+                                                                      brief=True))
 
     @field(description="Decline a prefill step (type the data yourself) or a consent step.")
     async def decline_consent(self, info: Info_, input: StepActionInput) -> ApplicationPayload:
         service = application_service(info)
         return await act(info, input.application_id, input.client_mutation_id,
                           lambda key, ref, who: service.decline_consent(key, ref, input.step_id,
-                                                                          input.client_mutation_id, principal=who))
+                                                                          input.client_mutation_id, principal=who,
+                                                                          brief=True))
 
     @field(description="Complete a step-up step with the current token (RFC 9470 error when it is not enough).")
     async def complete_step_up(self, info: Info_, input: StepActionInput) -> ApplicationPayload:
@@ -153,20 +164,21 @@ class ApplicationsMutation:
         service = application_service(info)
         return await act(info, input.application_id, input.client_mutation_id,
                           lambda key, ref, _who: service.complete_step_up(key, principal, ref, input.step_id,
-                                                                          input.client_mutation_id))
+                                                                          input.client_mutation_id, brief=True))
 
     @field(description="Reopen an earlier step; later answers that no longer apply are dropped when you resubmit.")
     async def go_back(self, info: Info_, input: StepActionInput) -> ApplicationPayload:
         service = application_service(info)
         return await act(info, input.application_id, input.client_mutation_id,
                           lambda key, ref, who: service.go_back(key, ref, input.step_id, input.client_mutation_id,
-                                                                  principal=who))
+                                                                  principal=who, brief=True))
 
     @field(description="Withdraw an application before the department decides.")
     async def withdraw_application(self, info: Info_, input: WithdrawApplicationInput) -> ApplicationPayload:
         service = application_service(info)
         return await act(info, input.application_id, input.client_mutation_id,
-                          lambda key, ref, who: service.withdraw(key, ref, input.client_mutation_id, principal=who))
+                         lambda key, ref, who: service.withdraw(key, ref, input.client_mutation_id, principal=who,
+                                                                brief=True))
 
     @field(description="Reply to the department's request for information (NEEDS_INFO); the application goes back "
                        "to IN_REVIEW and your reply joins its timeline.")
@@ -174,4 +186,4 @@ class ApplicationsMutation:
         service = application_service(info)
         return await act(info, input.application_id, input.client_mutation_id,
                           lambda key, ref, who: service.respond(key, ref, input.message, input.client_mutation_id,
-                                                                  principal=who))
+                                                                  principal=who, brief=True))

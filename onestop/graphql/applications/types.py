@@ -36,6 +36,7 @@ from onestop.engine import (
 from onestop.graphql.appointments.types import Appointment, AppointmentStepDetails
 from onestop.graphql.catalogue.types import ConsentItem, Department, FieldOption, Service, split_item
 from onestop.graphql.context import Info_
+from onestop.graphql.documents.types import Document
 from onestop.graphql.fields import field
 from onestop.graphql.notices.types import NoticeType
 from onestop.graphql.relationships.types import ApplicationParty, application_parties
@@ -144,6 +145,18 @@ class FormField:
     @field()
     def max_items(self) -> int | None:
         return self.spec.max_items
+
+    @field(description="A file field: the media types accepted, checked by the file's content.")
+    def accept(self) -> list[str] | None:
+        return [engine.DOCUMENT_KINDS[kind] for kind in self.spec.accept] if self.spec.type == "file" else None
+
+    @field(description="A file field: the largest file, in bytes.")
+    def max_bytes(self) -> int | None:
+        return self.spec.max_bytes
+
+    @field(description="A file field: whether the answer is a list of document ids.")
+    def multiple(self) -> bool:
+        return self.spec.multiple
 
     @field(description="The fields of each entry of a repeatable group.")
     def fields(self) -> list[FormField]:
@@ -304,11 +317,12 @@ class Application(Node):
     _loading: strawberry.Private[asyncio.Task[ApplicationView] | None] = None
 
     @classmethod
-    def of(cls, view: ApplicationView) -> Application:
-        return cls(summary=view)
+    def of(cls, view: ApplicationView, load: Callable[[], Awaitable[ApplicationView]] | None = None) -> Application:
+        """``load`` fetches the whole view for the fields a partial one (an action's brief answer) leaves out."""
+        return cls(summary=view, load=load)
 
     async def view(self) -> ApplicationView:
-        if isinstance(self.summary, ApplicationView):
+        if isinstance(self.summary, ApplicationView) and not self.summary.partial:
             return self.summary
         if self._loading is None:
             assert self.load is not None, "an Application from a summary needs a loader"
@@ -344,6 +358,10 @@ class Application(Node):
     def reference_number(self) -> str | None:
         return self.summary.reference_number
 
+    async def screen(self) -> ApplicationView:
+        """The view for what an action's answer holds whole (even partial): step, outline, status, version."""
+        return self.summary if isinstance(self.summary, ApplicationView) else await self.view()
+
     @field(description="The emails and SMS sent to the applicant about it, oldest first (its owner only; empty "
                        "for staff and anonymous applicants).")
     async def notices(self, info: Info_) -> list[NoticeType]:
@@ -359,11 +377,11 @@ class Application(Node):
 
     @field(description="The service version this application started with and keeps.")
     async def definition_version(self) -> int:
-        return (await self.view()).service_version
+        return (await self.screen()).service_version
 
     @field()
     async def definition_hash(self) -> str:
-        return (await self.view()).content_hash
+        return (await self.screen()).content_hash
 
     @field()
     def department(self) -> str:
@@ -371,14 +389,20 @@ class Application(Node):
 
     @field()
     async def current_step(self) -> CurrentStep | None:
-        view = await self.view()
+        view = await self.screen()
         spec = view.current_step
         return None if spec is None else CurrentStep(spec=spec, view=view)
+
+    @field(description="The files uploaded for this application (POST /documents) and not removed or deleted "
+                        "yet, each with its virus scan status.")
+    async def documents(self, info: Info_) -> list[Document]:
+        found = await info.context.engine.documents.for_application(self.summary.application_id)
+        return [Document(model=d) for d in found]
 
     @field()
     async def steps(self, info: Info_) -> list[ApplicationStep]:
         return [ApplicationStep(id=s.id, type=s.type, title=localized(s.title, info.context.lang) or s.id,
-                                state=s.state) for s in (await self.view()).outline]
+                                state=s.state) for s in (await self.screen()).outline]
 
     @field(description="Answers so far, by field id.")
     async def answers(self) -> JSON:
@@ -408,19 +432,24 @@ class Application(Node):
 
     @field(description="Why the application ended as not eligible.")
     async def exit_message(self, info: Info_) -> str | None:
-        return localized((await self.view()).exit_message, info.context.lang)
+        return localized((await self.screen()).exit_message, info.context.lang)
 
     @field()
     async def delivered(self) -> bool:
         return (await self.view()).delivered
 
     @field()
-    def created_at(self) -> datetime:
-        return self.summary.created_at
+    async def created_at(self) -> datetime:
+        return (await self._dated()).created_at
 
     @field()
-    def updated_at(self) -> datetime:
-        return self.summary.updated_at
+    async def updated_at(self) -> datetime:
+        return (await self._dated()).updated_at
+
+    async def _dated(self) -> IndexEntry | ApplicationView:
+        # A partial view's times are placeholders.
+        partial = isinstance(self.summary, ApplicationView) and self.summary.partial
+        return await self.view() if partial else self.summary
 
 
 def _author(actor: str | None) -> TimelineAuthor:
