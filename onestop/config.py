@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     # How long delivery to a department retries (exponential backoff up to 10 minutes apart) before the
     # application is DELIVERY_FAILED and waits for an operator's redelivery. Fixed per application at its start.
     delivery_retry_hours: float = Field(default=24.0, gt=0)
+    # Fees: an acquirer's REST API for hosted payment pages (unset: the simulator at /dev-pay/ in development, no
+    # payments in production), its API key and webhook signing secret, and how long a payment page may stay open.
+    payment_provider_url: str | None = None
+    payment_api_key: SecretStr | None = None
+    payment_webhook_secret: SecretStr | None = None
+    payment_timeout_seconds: float = Field(default=900.0, gt=0)
 
     # Identity: the OIDC issuer whose access tokens the API accepts.
     oidc_issuer: str | None = None

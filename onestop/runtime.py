@@ -191,6 +191,8 @@ async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, u
         if settings.development:
             print(f"Dev identity    {base}/dev-idp/", flush=True)
             print(f"Dev mailbox     {base}/dev-mail/", flush=True)
+            if engine.payment_simulator is not None:
+                print(f"Dev payments    {base}/dev-pay/ (hosted page simulator; webhooks signed)", flush=True)
     await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
     await task

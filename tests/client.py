@@ -114,3 +114,29 @@ def errors_of(result: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def codes_of(result: Mapping[str, Any]) -> list[str]:
     return [error.get("extensions", {}).get("code") for error in errors_of(result)]
+
+
+BEGIN_PAYMENT = """mutation($id: ID!, $step: String!) {
+  beginPayment(input: {applicationId: $id, stepId: $step}) { paymentUrl userErrors { field message code } } }"""
+CURRENT_STEP = "query($id: ID!) { application(id: $id) { currentStep { id } payment { status receiptId } } }"
+
+
+async def pay_fee(api: Api, application_id: str, step_id: str, headers: Mapping[str, str], *,
+                  within: float = 30.0) -> None:
+    """Pay a payment step as a citizen would: beginPayment, then "Pay" on the development provider's hosted page
+    (``/dev-pay/``, whose signed webhook moves the application on); returns once the step is done."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    begun = (await api.data(BEGIN_PAYMENT, {"id": application_id, "step": step_id}, headers))["beginPayment"]
+    assert begun["userErrors"] == [], begun["userErrors"]
+    path = urlsplit(begun["paymentUrl"]).path
+    answered = await api.request("POST", path, data={"outcome": "succeeded", "method": "fps"})
+    assert answered.status_code in (200, 303), answered.text
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        app = (await api.data(CURRENT_STEP, {"id": application_id}, headers))["application"]
+        if app["payment"]["receiptId"] and (app["currentStep"] or {}).get("id") != step_id:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"the payment of {step_id} did not complete: {app}"
+        await asyncio.sleep(0.1)

@@ -3,6 +3,7 @@
 from onestop.catalogue.catalogue import Catalogue, load_catalogue
 from onestop.catalogue.departments import Contact, DataItem, Department, Provider, Submission
 from onestop.catalogue.expressions import Expression, ExpressionError
+from onestop.catalogue.fees import CURRENCY, FEES_VARIABLE, MAX_FEE, Fee
 from onestop.catalogue.fields import (
     DOCUMENT_KINDS,
     AddressField,
@@ -29,6 +30,7 @@ from onestop.catalogue.steps import (
     ConsentStep,
     ExitStep,
     FormStep,
+    PaymentStep,
     PrefillStep,
     ReviewStep,
     Step,
@@ -40,12 +42,11 @@ from onestop.catalogue.taxonomy import AgeGroup, AssuranceLevel, Option, Taxonom
 from onestop.catalogue.text import Lang, LocalizedList, LocalizedText
 
 __all__ = [
-    "DOCUMENT_KINDS", "AddressField", "AgeGroup", "AppointmentStep", "AssuranceLevel", "BooleanField", "Catalogue",
-    "CatalogueError", "ChoiceField",
-    "ConsentStep", "Contact", "DataItem", "DateField", "Department", "Eligibility", "EmailField", "ExitStep",
-    "Expression", "ExpressionError", "Field", "FileField", "FormStep", "GroupField", "HkidField", "Lang",
-    "LocalizedList",
-    "LocalizedText", "MultiChoiceField", "NumberField", "Option", "PhoneField", "PrefillStep", "Problem",
-    "Provider", "ReviewStep", "Rule", "Service", "Step", "StepKind", "StepUpStep", "Submission", "SubmitStep",
-    "Taxonomy", "TextField", "Theme", "computations", "duration", "load_catalogue", "resolve_date_bound",
+    "CURRENCY", "DOCUMENT_KINDS", "FEES_VARIABLE", "MAX_FEE", "AddressField", "AgeGroup", "AppointmentStep",
+    "AssuranceLevel", "BooleanField", "Catalogue", "CatalogueError", "ChoiceField", "ConsentStep", "Contact",
+    "DataItem", "DateField", "Department", "Eligibility", "EmailField", "ExitStep", "Expression", "ExpressionError",
+    "Fee", "Field", "FileField", "FormStep", "GroupField", "HkidField", "Lang", "LocalizedList", "LocalizedText",
+    "MultiChoiceField", "NumberField", "Option", "PaymentStep", "PhoneField", "PrefillStep", "Problem", "Provider",
+    "ReviewStep", "Rule", "Service", "Step", "StepKind", "StepUpStep", "Submission", "SubmitStep", "Taxonomy",
+    "TextField", "Theme", "computations", "duration", "load_catalogue", "resolve_date_bound",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from onestop.catalogue.appointments import check_appointment
 from onestop.catalogue.departments import Department, Provider
 from onestop.catalogue.expressions import VARIABLES, Expression
+from onestop.catalogue.fees import FEES_VARIABLE, MAX_FEE
 from onestop.catalogue.fields import AddressField, ChoiceField, Field, GroupField
 from onestop.catalogue.functions import CUSTOM, PLACEHOLDER
 from onestop.catalogue.loader import did_you_mean
@@ -23,6 +25,7 @@ from onestop.catalogue.steps import (
     Computations,
     ConsentStep,
     ExitStep,
+    PaymentStep,
     PrefillStep,
     Step,
     StepUpStep,
@@ -324,6 +327,8 @@ class ServiceChecker:
             self._expression((*loc, "when"), step.when)
         if isinstance(step, ExitStep):
             self._message((*loc, "message"), step.message)
+        if isinstance(step, PaymentStep):
+            self._amount((*loc, "amount"), step)
         if isinstance(step, ConsentStep):
             for index, code in enumerate(step.departments or ()):
                 if self.known.departments_ok:
@@ -349,6 +354,42 @@ class ServiceChecker:
             self._ref((*loc, "department"), step.department, "UNKNOWN_DEPARTMENT", "department",
                       self.known.departments)
         self._fields((*loc, "fields"), getattr(step, "fields", ()))
+
+    def _amount(self, loc: Loc, step: PaymentStep) -> None:
+        """A payment's amount: CEL over the answers, computed values and ``fees``; a positive number of dollars."""
+        fees = {name: fee.amount for name, fee in (self.service.fees or {}).items()}
+        if self.service.login != "required":
+            self.problems.append(self.source.problem(
+                (*loc[:-1], "type"), "INVALID_VALUE",
+                "a payment step needs a logged-in citizen (the receipt and any refund name who paid), but the "
+                "service has `login: none`", "set `login: required`"))
+        known = [_present(computed) | {FEES_VARIABLE: fees} for computed in self.computed]
+        samples = [known[0] | sample_context(self.answers), known[1] | sample_context(self.fractional)]
+        issues = step.amount.check(samples, self.answers.keys(), computed=[*self.computed[0], FEES_VARIABLE],
+                                   boolean=False)
+        for issue in issues:
+            self.problems.append(self.source.problem(loc, issue.code, issue.message, issue.hint))
+        if issues:
+            return
+        for name in _fee_references(step.amount.source):
+            if name not in fees:
+                self.problems.append(unknown(self.source, loc, "UNKNOWN_REFERENCE", "fee", name, fees))
+                return
+        for sample in samples:
+            value = step.amount.sample_result(sample)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                self.problems.append(self.source.problem(
+                    loc, "CEL_TYPE_ERROR", f"the amount '{step.amount.source}' yields {type(value).__name__}, "
+                    "not a number of HK dollars", "write a number, or an expression such as fees.oneYear"))
+                return
+            if not 0 < value <= MAX_FEE and not step.amount.variables() - {FEES_VARIABLE}:
+                # Only a fixed amount is wrong for sure; a computed one depends on the real answers.
+                self.problems.append(self.source.problem(
+                    loc, "INVALID_VALUE", f"the amount is {value}; a fee is more than 0 and at most {MAX_FEE:,.0f}",
+                    "charge a positive amount of HK dollars"))
+                return
 
     def _predicate(self, loc: Loc, predicate: Predicate) -> None:
         if predicate.id in self.predicates:
@@ -451,3 +492,10 @@ class ServiceChecker:
             self.problems.append(self.source.problem(loc, "UNKNOWN_OPTION_LIST",
                                                      "address fields need the 'districts' option list",
                                                      "define districts in option-lists.yaml"))
+
+
+_FEE_REFERENCE = re.compile(rf"\b{FEES_VARIABLE}\s*\.\s*([A-Za-z_]\w*)")
+
+
+def _fee_references(source: str) -> list[str]:
+    return _FEE_REFERENCE.findall(source)

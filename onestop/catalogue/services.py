@@ -11,6 +11,7 @@ from pydantic import Field as Key
 
 from onestop.catalogue.canonical import canonical_json
 from onestop.catalogue.expressions import Expression
+from onestop.catalogue.fees import FeeTable
 from onestop.catalogue.fields import Field
 from onestop.catalogue.models import DefinitionModel, Duration, Slug, dump_data
 from onestop.catalogue.notices import Notices
@@ -47,6 +48,8 @@ class Service(DefinitionModel):
     draft_expiry: Duration = "P30D"
     compute: Computations | None = Key(default=None, description="named values computed from the answers, "
                                 "e.g. totalAssets: sum(answers.assets.map(a, a.value)); usable everywhere")
+    fees: FeeTable | None = Key(default=None, description="the service's fees in HK dollars, by name; payment "
+                                "steps read them as fees.<name>")
     steps: tuple[Step, ...] = Key(min_length=1)
     notices: Notices | None = Key(default=None, description="the email and SMS notices per event; the platform's "
                                   "default template for every event not declared")

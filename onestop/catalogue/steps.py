@@ -12,6 +12,7 @@ from pydantic import WithJsonSchema, model_validator
 from onestop.catalogue.appointments import OpeningHours
 from onestop.catalogue.departments import HttpUrl
 from onestop.catalogue.expressions import Expression
+from onestop.catalogue.fees import AmountExpression
 from onestop.catalogue.fields import Field, GroupField
 from onestop.catalogue.models import DataRef, DefinitionModel, Duration, Slug
 from onestop.catalogue.predicates import Predicate
@@ -30,6 +31,7 @@ class StepKind(StrEnum):
     SUBMIT = "submit"
     EXIT = "exit"
     APPOINTMENT = "appointment"
+    PAYMENT = "payment"
 
 
 StepId = Annotated[str, Key(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]
@@ -128,6 +130,16 @@ class ExitStep(StepBase):
     message: LocalizedText
 
 
+class PaymentStep(StepBase):
+    type: Literal["payment"]
+    description: LocalizedText = Key(description="what the citizen pays for; on the payment page and the receipt")
+    amount: AmountExpression
+    currency: Literal["HKD"] = "HKD"
+    refundable: bool = Key(default=True, description="refund the fee when the application is withdrawn or "
+                           "rejected after payment (it is always refunded when it cannot be delivered)")
+
+
+
 class AppointmentStep(StepBase):
     """Book a time at one of the offices of an option list; capacity is held per slot by the engine."""
 
@@ -150,6 +162,7 @@ class AppointmentStep(StepBase):
 
 
 Step = Annotated[
-    FormStep | PrefillStep | ConsentStep | StepUpStep | ReviewStep | SubmitStep | ExitStep | AppointmentStep,
+    FormStep | PrefillStep | ConsentStep | StepUpStep | ReviewStep | SubmitStep | ExitStep | AppointmentStep
+    | PaymentStep,
     Key(discriminator="type"),
 ]

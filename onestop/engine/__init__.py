@@ -33,6 +33,7 @@ from onestop.engine.metrics import (
     metrics_exposition,
 )
 from onestop.engine.notices import ChannelChoice, NoticePreferences, SentNotice
+from onestop.engine.payments import PaymentRecord
 from onestop.engine.relationships import Acting, ActingAs, Dependent, Mandate, MandateStatus, Parties
 from onestop.engine.security import (
     NO_EVENTS,
@@ -61,6 +62,7 @@ from onestop.workflows.contracts import (
     StepState,
     TimelineEntry,
 )
+from onestop.workflows.payments import PaymentAttempt, PaymentStatus, dollars
 from onestop.workflows.provenance import FieldProvenance, editable
 from onestop.workflows.snapshot import (
     AppointmentSpec,
@@ -68,6 +70,7 @@ from onestop.workflows.snapshot import (
     ExitSpec,
     FieldSpec,
     FormSpec,
+    PaymentSpec,
     PredicateSpec,
     PrefillSpec,
     ReviewSpec,
@@ -137,6 +140,10 @@ __all__ = [
     "NotFound",
     "NoticePreferences",
     "Parties",
+    "PaymentAttempt",
+    "PaymentRecord",
+    "PaymentSpec",
+    "PaymentStatus",
     "PredicateSpec",
     "PrefillSpec",
     "Principal",
@@ -162,6 +169,7 @@ __all__ = [
     "build_engine",
     "build_limits",
     "challenge_header",
+    "dollars",
     "editable",
     "fields_of",
     "hold_minutes",

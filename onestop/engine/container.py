@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import text
+from starlette.types import ASGIApp
 from temporalio.client import Client
 
 from onestop.config import Settings
@@ -33,6 +35,7 @@ from onestop.engine.identity.provider import EmbeddedIdentityProvider
 from onestop.engine.identity.tokens import TokenVerifier
 from onestop.engine.legacy import encrypt_clear_rows, settings_cipher
 from onestop.engine.notices import NoticeService, SmsProvider, SmtpMailer
+from onestop.engine.payments import HttpAcquirer, PaymentRecords, PaymentService
 from onestop.engine.relationships import BirthRegister, MandateStore, Relationships
 from onestop.engine.security import SecurityServices
 from onestop.engine.temporal import connect_for
@@ -61,6 +64,9 @@ class Engine:
     applications: ApplicationService | None
     # The development identity provider served at /dev-idp; None in production.
     identity_provider: EmbeddedIdentityProvider | None
+    # Fees: the provider's webhook into the workflows, payment records; the simulator app at /dev-pay in development.
+    payments: PaymentService
+    payment_simulator: ASGIApp | None
     notices: NoticeService
     relationships: Relationships
     appointments: AppointmentServices
@@ -149,6 +155,7 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
 
     if temporal is None and settings.temporal_address is not None:
         temporal = await connect_for(settings)
+    payments, payment_simulator = _payments(settings, database, temporal, closers)
     applications = None
     if temporal is not None:
         drafts = DraftStore(database, data.cipher, timedelta(seconds=settings.anonymous_draft_ttl_seconds))
@@ -158,6 +165,7 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
                                           # Read at each check, so a reloaded ladder applies at once.
                                           CatalogueSnapshots(catalogue), lambda: catalogue.catalogue.assurance,
                                           delivery_retry=timedelta(hours=settings.delivery_retry_hours),
+                                          payment_timeout=timedelta(seconds=settings.payment_timeout_seconds),
                                           drafts=drafts)
         applications.events, applications.alerts = security.events, security.alerts
     documents = build_documents(settings, database, data.cipher)
@@ -168,7 +176,54 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
                   documents=documents, applications=applications, identity_provider=identity_provider,
                   notices=notices,
                   appointments=AppointmentServices.build(database, catalogue), relationships=relationships,
-                  dev_mailbox=dev_mailbox, _closers=closers)
+                  dev_mailbox=dev_mailbox, payments=payments, payment_simulator=payment_simulator,
+                  _closers=closers)
+
+
+def _payments(settings: Settings, database: Database, temporal: Client | None,
+              closers: list[Closer]) -> tuple[PaymentService, ASGIApp | None]:
+    """The payment provider the settings name; in development without one, the simulator at /dev-pay."""
+    records = PaymentRecords(database)
+    timeout = settings.payment_timeout_seconds
+    if settings.payment_provider_url:
+        if settings.payment_api_key is None or settings.payment_webhook_secret is None:
+            raise ValueError("ONESTOP_PAYMENT_PROVIDER_URL needs ONESTOP_PAYMENT_API_KEY and "
+                             "ONESTOP_PAYMENT_WEBHOOK_SECRET")
+        http = httpx.AsyncClient(timeout=15)
+        closers.append(http.aclose)
+        provider = HttpAcquirer(http, settings.payment_provider_url, settings.payment_api_key.get_secret_value())
+        secret = settings.payment_webhook_secret.get_secret_value().encode()
+        return PaymentService(records, secret, client=temporal, provider=provider, timeout_seconds=timeout), None
+    if not settings.development:
+        # No acquirer: payment steps answer PAYMENT_UNAVAILABLE, and every webhook is refused (no secret).
+        return PaymentService(records, b"", client=temporal, timeout_seconds=timeout), None
+    from onestop.engine.dev.payments import PaymentSimulator
+
+    secret = (settings.payment_webhook_secret.get_secret_value().encode() if settings.payment_webhook_secret
+              else settings.key_bytes("payment_webhook_secret"))
+    api_key = settings.payment_api_key.get_secret_value() if settings.payment_api_key else "dev-pay-key"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Its state is a file under the data dir: a separate `onestop worker` of this set-up sees the same payments.
+    simulator = PaymentSimulator(api_key=api_key, webhook_secret=secret,
+                                 public_base=f"{settings.base_url.rstrip('/')}/dev-pay",
+                                 state=settings.data_dir / "dev-pay.sqlite3")
+
+    async def close_simulator() -> None:
+        simulator.store.close()
+
+    closers.append(close_simulator)
+    # The simulator runs in this process; the engine calls it through its REST API all the same.
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator.app), base_url="http://dev-pay", timeout=15)
+    closers.append(http.aclose)
+    provider = HttpAcquirer(http, "http://dev-pay/api", api_key)
+    service = PaymentService(records, secret, client=temporal, provider=provider, timeout_seconds=timeout)
+
+    async def deliver(body: bytes, headers: dict[str, str]) -> int:
+        status, _ = await service.receive(body, headers)
+        return status
+
+    simulator.send = deliver
+    return service, simulator.app
 
 
 async def _notices(settings: Settings, database: Database, data: DataServices,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -88,11 +88,23 @@ def create_app(settings: Settings, engine: Engine, *, limits: Limits | None = No
         routes.append(Mount("/dev-idp", app=engine.identity_provider.app))
     if settings.development and engine.dev_mailbox is not None:
         routes.append(Mount("/dev-mail", app=engine.dev_mailbox.app))
+    routes.append(Route("/payments/webhook", _payment_webhook(engine), methods=["POST"]))
+    if settings.development and engine.payment_simulator is not None:
+        routes.append(Mount("/dev-pay", app=engine.payment_simulator))
     if web is not None:
         routes.append(Mount("/", app=web))
     return Starlette(routes=routes, middleware=[*observability_middleware(routes),
                                                 *_middleware(settings, engine, rates,
                                                                                  web=web is not None)])
+
+
+def _payment_webhook(engine: Engine) -> Callable[[Request], Awaitable[Response]]:
+    async def receive(request: Request) -> Response:
+        # The payment provider's signed notification (HMAC over the exact body); 2xx stops its resending.
+        status, word = await engine.payments.receive(await request.body(), request.headers)
+        return JSONResponse({"result": word}, status_code=status)
+
+    return receive
 
 
 WEB_UPLOAD_PATH = "/applications"

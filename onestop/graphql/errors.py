@@ -205,6 +205,12 @@ class UserErrorCode(Enum):
         "UNKNOWN_PROVIDER", description="A data item names a provider the catalogue does not have.")
     UNKNOWN_DATA_ITEM = strawberry.enum_value(
         "UNKNOWN_DATA_ITEM", description="A data item the provider does not offer.")
+    PAYMENT_UNAVAILABLE = strawberry.enum_value(
+        "PAYMENT_UNAVAILABLE", description="The payment service cannot be reached; nothing was charged, try again.")
+    PAYMENT_IN_PROGRESS = strawberry.enum_value(
+        "PAYMENT_IN_PROGRESS", description="A payment page is open: finish or cancel it (or let it time out) first.")
+    PAYMENT_MADE = strawberry.enum_value(
+        "PAYMENT_MADE", description="The fee is paid: the answers it was charged for can no longer change.")
     BAD_CURSOR = strawberry.enum_value(
         "BAD_CURSOR", description="Not a cursor of this list; pass an endCursor from it.")
     BAD_PAGE_SIZE = strawberry.enum_value("BAD_PAGE_SIZE", description="Ask for between 1 and 100 entries.")

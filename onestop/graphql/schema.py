@@ -25,6 +25,7 @@ from onestop.graphql import (
     documents,
     notices,
     operations,
+    payments,
     public,
     relationships,
 )
@@ -35,7 +36,7 @@ from onestop.graphql.relay import Node, resolve_node
 from onestop.graphql.security import Limits, schema_extensions
 
 DOMAINS: tuple[ModuleType, ...] = (
-    catalogue, public, citizen, applications, department, operations, notices, appointments, documents,
+    catalogue, public, citizen, applications, department, operations, notices, appointments, documents, payments,
     relationships,
 )
 

@@ -152,6 +152,8 @@ async def _act(request: Request, page: Page) -> Response:
         if payload["userErrors"]:
             return await _appointment_page(page, application, errors=_errors(payload["userErrors"]), status=400)
         return page.redirect(_path(application_id))
+    if action == "pay":
+        return await _pay(page, application, step_id)
     if action.startswith(("add:", "remove:", "submit")) and step is not None:
         return await _answer(page, application, step, action)
     if action in _MUTATIONS:
@@ -214,6 +216,17 @@ async def _answer(page: Page, application: Mapping[str, Any], step: Mapping[str,
         return await _render(page, application, errors=_errors(payload["userErrors"]), values=parsed.answers,
                              raw=parsed.raw, status=400)
     return page.redirect(_path(application["id"]))
+
+
+async def _pay(page: Page, application: Mapping[str, Any], step_id: str) -> Response:
+    """Open the payment provider's hosted page; the citizen comes back to this application's page."""
+    back = str(page.request.base_url).rstrip("/") + _path(application["id"])
+    data = await page.api.execute("BeginPayment", {"id": application["id"], "step": step_id, "back": back,
+                                                   "cmid": uuid.uuid4().hex}, page.caller_for(application["id"]))
+    payload = data["beginPayment"]
+    if payload["userErrors"] or not payload["paymentUrl"]:
+        return await _render(page, application, errors=_errors(payload["userErrors"]), status=400)
+    return page.redirect(payload["paymentUrl"])
 
 
 def _errors(user_errors: list[dict[str, Any]]) -> dict[str, str]:

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from onestop.catalogue.functions import PLACEHOLDER, display
     from onestop.catalogue.notices import NoticeEvent
     from onestop.workflows import interpreter as interp
+    from onestop.workflows import payments as pay
     from onestop.workflows import provenance as prov
     from onestop.workflows.appointments import RELEASED_WHEN, Appointments
     from onestop.workflows.contracts import (
@@ -67,10 +68,12 @@ with workflow.unsafe.imports_passed_through():
         Withdraw,
     )
     from onestop.workflows.interpreter import FieldError, Prefilled, Progress
+    from onestop.workflows.payments import BeginPayment, PaymentAttempt, PaymentOutcome, PaymentStatus
     from onestop.workflows.snapshot import (
         AppointmentSpec,
         ConsentSpec,
         ExitSpec,
+        PaymentSpec,
         PrefillSpec,
         ServiceSnapshot,
         StepSpec,
@@ -91,6 +94,11 @@ _PREFILL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), backo
 # department down for a while delays a submission, never loses it; one down for longer needs an operator.
 _DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                               maximum_interval=timedelta(minutes=10))
+# A payment the citizen waits for (creating the hosted page): a few quick retries, then they may try again.
+_PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(seconds=5), maximum_attempts=5)
+# Cancelling and refunding nobody waits for: retried for as long as a delivery is.
+_MONEY_WINDOW = timedelta(hours=24)
 # A notice retries for a day (an SMTP relay down for the night delays it, never loses it), then is given up:
 # the timeline stays the record. Its idempotency key makes every retry the same notice.
 _NOTICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
@@ -166,6 +174,12 @@ class ServiceApplicationWorkflow:
         self._exit_message: Text | None = None
         # True while an update waits on an activity; other step actions are refused until it finishes.
         self._busy = False
+        # Fees: every attempt (carried over continue-as-new), the provider's outcomes not yet applied, and the paid
+        # attempts to refund (payment id -> why). Applications without a payment step never touch these.
+        self._payments: list[PaymentAttempt] = list(carried.payments) if carried else []
+        self._outcomes: list[PaymentOutcome] = []
+        self._refunds: dict[str, str] = {}
+        self._waiting_on: PaymentAttempt | None = None  # the open payment the main loop's current wait knows of
         # Typed numbers, definition faults instead of "false", entry scope, blank text refused, exits that can be
         # left by going back. Decided once per run, at its first task: a run recorded before this reads answers
         # and expressions as it did then, for its whole life.
@@ -252,6 +266,8 @@ class ServiceApplicationWorkflow:
             assurance=self._snapshot.assurance,
             provenance=prov.provenance(self._snapshot, self._progress, self._in.citizen, self._today()),
             computed=self._computed(),
+            payments=list(self._payments),
+            amount_due_cents=self._amount_due(step),
             bookings=self._appointments.all(),
         )
 
@@ -261,6 +277,8 @@ class ServiceApplicationWorkflow:
         if not self._brief or self._status not in (Status.DRAFT, Status.SUBMITTED):
             return self._view()
         step = self._current() if self._status is Status.DRAFT else None
+        if isinstance(step, PaymentSpec):
+            return self._view()  # the amount due is computed here, from answers the engine does not render
         own = {spec.id for spec in fields_of(step)} if step is not None else set()
         return ActionResult(
             status=self._status,
@@ -271,6 +289,14 @@ class ServiceApplicationWorkflow:
             reference_number=self._reference,
             exit_message=self._message(step) if isinstance(step, ExitSpec) else self._exit_message,
         )
+
+    def _amount_due(self, step: StepSpec | None) -> int | None:
+        if not isinstance(step, PaymentSpec):
+            return None
+        try:
+            return pay.amount_cents(self._snapshot, step, self._progress.answers, self._in.citizen, self._today())
+        except (interp.DefinitionFault, pay.AmountFault):
+            return None  # beginPayment refuses with DEFINITION_ERROR; the view still renders
 
     def _outline(self, current: StepSpec | None) -> list[StepOutline]:
         applicable = set() if self._fault is not None else {
@@ -388,6 +414,203 @@ class ServiceApplicationWorkflow:
             self._in.citizen, self._today(), strict=self._strict,
         )
 
+    # ---- fees: new handlers and paths, reached only by snapshots with a payment step ----
+
+    def _pending_payment(self) -> PaymentAttempt | None:
+        return next((p for p in self._payments if p.status is PaymentStatus.PENDING), None)
+
+    def _payment_timeout(self) -> timedelta:
+        seconds = self._in.payment_timeout_seconds
+        return timedelta(seconds=seconds) if seconds > 0 else pay.PAYMENT_TIMEOUT_DEFAULT
+
+    def _require_unpaid_after(self, step_id: str) -> None:
+        """Going back must not reopen a payment step: the fee is paid (or being paid) for the answers as they are."""
+        ids = [s.id for s in self._snapshot.steps]
+        if step_id not in ids or not self._payments:
+            return
+        target = ids.index(step_id)
+        for attempt in self._payments:
+            if attempt.status in (PaymentStatus.PAID, PaymentStatus.PENDING) and attempt.step_id in ids \
+                    and ids.index(attempt.step_id) >= target:
+                if attempt.status is PaymentStatus.PAID:
+                    raise _refuse(_error(
+                        "stepId", "PAYMENT_MADE",
+                        "You have paid the fee, so the answers it was charged for can no longer change; withdraw "
+                        "the application instead (a refundable fee is refunded).",
+                        "你已繳費，計算費用所依據的答案不能再更改；如需更改，請撤回申請（可退還的費用會退還）。"))
+                raise _refuse(_error("stepId", "PAYMENT_IN_PROGRESS",
+                                     "A payment is in progress: finish or cancel it on the payment page first.",
+                                     "付款正在進行中：請先在付款頁面完成或取消付款。"))
+
+    @workflow.update(name=Update.BEGIN_PAYMENT)
+    async def begin_payment(self, action: BeginPayment) -> ApplicationView:
+        if self._seen(action.client_mutation_id):
+            return self._view()
+        step = self._require_current(action.step_id, StepKind.PAYMENT)
+        assert isinstance(step, PaymentSpec), "_require_current checked the kind"
+        if self._pending_payment() is not None:
+            # One open payment page per application: asking again shows the same page, never a second charge.
+            self._remember(action.client_mutation_id)
+            return self._view()
+        amount = pay.amount_cents(self._snapshot, step, self._progress.answers, self._in.citizen, self._today())
+        attempt = 1 + sum(1 for p in self._payments if p.step_id == step.id)
+        request = pay.CreatePayment(
+            application_id=self._in.application_id, step_id=step.id, attempt=attempt, amount_cents=amount,
+            currency=step.currency, description=step.description, return_url=action.return_url,
+            idempotency_key=f"{self._in.application_id}:{step.id}:{attempt}",
+        )
+        self._busy = True
+        try:
+            hosted = await workflow.execute_activity(
+                pay.PaymentActivity.CREATE, request, start_to_close_timeout=_SHORT, retry_policy=_PAYMENT_RETRY,
+                result_type=pay.HostedPayment,
+            )
+        except ActivityError as exc:
+            raise _refuse(_error("stepId", "PAYMENT_UNAVAILABLE",
+                                 "The payment service cannot be reached just now; nothing was charged. Try again.",
+                                 "暫時未能連接付款服務；未有收取任何款項。請再試。")) from exc
+        finally:
+            self._busy = False
+        now = workflow.now()
+        self._payments.append(PaymentAttempt(
+            payment_id=hosted.payment_id, step_id=step.id, attempt=attempt, amount_cents=amount,
+            currency=step.currency, status=PaymentStatus.PENDING, url=hosted.url, started_at=now,
+            deadline=now + self._payment_timeout(), refundable=step.refundable,
+        ))
+        self._remember(action.client_mutation_id)
+        self._updated_at = now
+        return self._view()
+
+    @begin_payment.validator
+    def _validate_begin_payment(self, action: BeginPayment) -> None:
+        self._require_owner(action.citizen_ref)
+        self._require_assurance(action.assurance)
+        if self._seen(action.client_mutation_id):
+            return
+        self._require_idle()
+        step = self._require_current(action.step_id, StepKind.PAYMENT)
+        assert isinstance(step, PaymentSpec), "_require_current checked the kind"
+        try:
+            pay.amount_cents(self._snapshot, step, self._progress.answers, self._in.citizen, self._today())
+        except interp.DefinitionFault as fault:
+            raise self._refuse_fault(fault) from fault
+        except pay.AmountFault as fault:
+            raise self._refuse_fault(interp.DefinitionFault(step.amount, str(fault))) from fault
+
+    @workflow.signal(name=pay.SIGNAL_PAYMENT_RESULT)
+    def payment_result(self, outcome: PaymentOutcome) -> None:
+        # Applied by the main loop (which may run activities); a duplicate or late one changes nothing there.
+        self._outcomes.append(outcome)
+
+    async def _settle(self, outcome: PaymentOutcome) -> None:
+        attempt = next((p for p in self._payments if p.payment_id == outcome.payment_id), None)
+        status = pay.SETTLED.get(outcome.result)
+        if attempt is None or status is None:
+            return
+        if attempt.status is not PaymentStatus.PENDING:
+            if status is PaymentStatus.PAID and attempt.status in (
+                    PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.TIMED_OUT):
+                # Money taken on an attempt already closed (the provider answered the cancel wrongly, or late):
+                # it is not the application's fee, so it goes back.
+                self._mark(attempt, PaymentStatus.PAID, outcome)
+                self._refunds[attempt.payment_id] = "the payment arrived after its payment page had closed"
+            return  # a duplicate, or news of an attempt already settled: nothing changes
+        self._mark(attempt, status, outcome)
+        if status is not PaymentStatus.PAID:
+            return
+        if self._status in TERMINAL:
+            self._refunds[attempt.payment_id] = "the application was closed before the payment arrived"
+            return
+        receipt = await workflow.execute_activity(
+            pay.PaymentActivity.RECEIPT,
+            pay.ReceiptRequest(
+                application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
+                service_id=self._snapshot.id, department=self._snapshot.department, step_id=attempt.step_id,
+                description=self._payment_step_description(attempt.step_id), payment_id=attempt.payment_id,
+                amount_cents=attempt.amount_cents, currency=attempt.currency,
+                paid_at=attempt.settled_at or workflow.now(), method=attempt.method,
+                provider_reference=attempt.provider_reference,
+            ),
+            start_to_close_timeout=_SHORT, heartbeat_timeout=_HEARTBEAT, result_type=pay.Receipt,
+        )
+        attempt.receipt_id = receipt.receipt_id
+        self._timeline.append(TimelineEntry(
+            workflow.now(), self._status,
+            f"Payment of {pay.dollars(attempt.amount_cents)} received (payment {attempt.payment_id})"))
+        step = self._current()
+        if isinstance(step, PaymentSpec) and step.id == attempt.step_id:
+            self._complete(step)
+            self._touch()
+        self._payment_received(attempt)
+
+    def _payment_received(self, attempt: PaymentAttempt) -> None:
+        """NOTICE HOOK: "payment received". The fee is paid and its receipt signed: the citizen's notice, once per
+        payment (snapshots without notices, such as those pinned before them, send none)."""
+        self.notify(NoticeEvent.PAYMENT_RECEIVED, {"amount": pay.dollars(attempt.amount_cents)},
+                    revision=attempt.payment_id)
+
+    def _payment_step_description(self, step_id: str) -> dict[str, str]:
+        step = self._snapshot.step(step_id)
+        return dict(step.description) if isinstance(step, PaymentSpec) else dict(self._snapshot.title)
+
+    def _mark(self, attempt: PaymentAttempt, status: PaymentStatus, outcome: PaymentOutcome | None = None) -> None:
+        attempt.status = status
+        attempt.settled_at = workflow.now()
+        if outcome is not None:
+            attempt.method = outcome.method or attempt.method
+            attempt.provider_reference = outcome.provider_reference or attempt.provider_reference
+        self._updated_at = workflow.now()
+
+    async def _close_payment(self, attempt: PaymentAttempt) -> None:
+        """The payment page's time is up (or the application closed): cancel it at the provider, which may answer
+        that the citizen paid just in time."""
+        try:
+            result = await workflow.execute_activity(
+                pay.PaymentActivity.CANCEL, pay.CancelPayment(attempt.payment_id, f"cancel:{attempt.payment_id}"),
+                start_to_close_timeout=_SHORT, schedule_to_close_timeout=_MONEY_WINDOW,
+                heartbeat_timeout=_HEARTBEAT, retry_policy=_DELIVERY_RETRY, result_type=pay.ProviderResult,
+            )
+        except ActivityError:
+            result = pay.ProviderResult.EXPIRED  # a late success webhook is refunded (see _settle)
+        if result is pay.ProviderResult.SUCCEEDED:
+            self._outcomes.append(PaymentOutcome(attempt.payment_id, result, f"cancel:{attempt.payment_id}"))
+            return
+        if attempt.status is PaymentStatus.PENDING:
+            self._mark(attempt, PaymentStatus.TIMED_OUT if result in (pay.ProviderResult.EXPIRED,
+                                                                      pay.ProviderResult.PENDING)
+                       else pay.SETTLED[result])
+
+    def _queue_refunds(self, reason: str, *, every: bool = False) -> None:
+        for attempt in self._payments:
+            if attempt.status is PaymentStatus.PAID and (every or attempt.refundable):
+                self._refunds.setdefault(attempt.payment_id, reason)
+
+    async def _refund(self, payment_id: str, reason: str) -> None:
+        """The compensating step of the fee: give the money back, exactly once (the provider dedupes by key)."""
+        attempt = next(p for p in self._payments if p.payment_id == payment_id)
+        try:
+            result = await workflow.execute_activity(
+                pay.PaymentActivity.REFUND,
+                pay.RefundPayment(self._in.application_id, payment_id, attempt.amount_cents, reason,
+                                  f"refund:{payment_id}"),
+                start_to_close_timeout=_SHORT, schedule_to_close_timeout=_MONEY_WINDOW,
+                heartbeat_timeout=_HEARTBEAT, retry_policy=_DELIVERY_RETRY, result_type=pay.RefundResult,
+            )
+        except ActivityError:
+            self._refunds.pop(payment_id, None)
+            self._mark(attempt, PaymentStatus.REFUND_FAILED)
+            self._timeline.append(TimelineEntry(
+                workflow.now(), self._status,
+                f"Refund of {pay.dollars(attempt.amount_cents)} failed (payment {payment_id}); staff will "
+                "follow up"))
+            return
+        self._refunds.pop(payment_id, None)
+        attempt.refund_id = result.refund_id
+        self._mark(attempt, PaymentStatus.REFUNDED)
+        self._timeline.append(TimelineEntry(
+            workflow.now(), self._status,
+            f"Fee of {pay.dollars(attempt.amount_cents)} refunded: {reason} (payment {payment_id})"))
+
     # ---- main loop ----
 
     @workflow.run
@@ -412,6 +635,13 @@ class ServiceApplicationWorkflow:
                 until = max(due - workflow.now(), timedelta(0))
                 if timeout is None or until < timeout:
                     timeout, reminding = until, False
+            # Only applications with a payment step have attempts: for every other one the wait is as it was.
+            pending = self._pending_payment()
+            if pending is not None:
+                left = max(pending.deadline - workflow.now(), timedelta(0))
+                if timeout is None or left < timeout:
+                    timeout, reminding = left, False
+            self._waiting_on = pending
             try:
                 await workflow.wait_condition(
                     lambda: self._index_dirty
@@ -421,10 +651,18 @@ class ServiceApplicationWorkflow:
                     or self._history_full()
                     # A booking made, moved or confirmed since: wait again with its due time. (The condition is
                     # checked only within this iteration, so reading the loop's `due` is safe.)
-                    or self._appointments.next_due(self._status) != due,  # noqa: B023
+                    or self._appointments.next_due(self._status) != due  # noqa: B023
+                    or bool(self._outcomes)
+                    or bool(self._refunds)
+                    # A payment page opened (or closed) since: wait again, with its deadline.
+                    or self._pending_payment() is not self._waiting_on,
                     timeout=timeout,
                 )
             except TimeoutError:
+                pending = self._pending_payment()
+                if pending is not None and workflow.now() >= pending.deadline:
+                    await self._close_payment(pending)
+                    continue
                 if due is not None and due <= workflow.now():
                     if self._busy:
                         # An update is confirming or moving the booking right now: decide after it.
@@ -441,6 +679,16 @@ class ServiceApplicationWorkflow:
                 continue
             if self._notices_pending:
                 self._start_notices()
+            if self._outcomes:
+                await self._settle(self._outcomes.pop(0))
+                continue
+            if self._refunds:
+                await self._refund(*next(iter(self._refunds.items())))
+                continue
+            pending = self._pending_payment()
+            if pending is not None and self._status in TERMINAL:
+                await self._close_payment(pending)  # withdrawn or expired with the payment page still open
+                continue
             if self._index_dirty:
                 self._index_dirty = False
                 # Local activities: one marker event each instead of three activity events plus a task.
@@ -460,7 +708,8 @@ class ServiceApplicationWorkflow:
                         self._start_notices()
                         await workflow.wait_condition(self._settled)
                 return self._view()
-            if self._history_full():
+            # Payment outcomes and refunds not yet applied are not carried: apply them first.
+            if self._history_full() and not self._outcomes and not self._refunds:
                 await workflow.wait_condition(self._settled)
                 if self._notices_pending:
                     continue
@@ -567,6 +816,7 @@ class ServiceApplicationWorkflow:
             prefilled=self._progress.prefilled, consents=self._consents, timeline=self._timeline,
             reference_number=self._reference, delivered=self._delivered, mutations=self._mutations,
             created_at=self._created_at, noticed=self._noticed, bookings=self._appointments.all(),
+            payments=self._payments,
         )
         # The next run is a new run: it takes the newest behaviour, as a patch would in a run with no history yet.
         # A snapshot that came by reference goes on by reference.
@@ -574,7 +824,8 @@ class ServiceApplicationWorkflow:
                                 self._in.citizen_ref, self._in.citizen, self._in.created_at, carried,
                                 history_limit=self._in.history_limit,
                                 delivery_retry_seconds=self._in.delivery_retry_seconds, behaviour=BRIEF_BEHAVIOUR,
-                                service_ref=self._in.service_ref)
+                                service_ref=self._in.service_ref,
+                                payment_timeout_seconds=self._in.payment_timeout_seconds)
 
     def _submitted_at(self) -> datetime:
         # The first SUBMITTED entry, not the last change: a redelivery (or a status set meanwhile) must send the
@@ -596,6 +847,7 @@ class ServiceApplicationWorkflow:
             provenance=[p.as_json() for p in prov.provenance(self._snapshot, self._progress, self._in.citizen,
                                                              self._today())],
             computed=self._computed(),
+            payments=[pay.paid_entry(p) for p in self._payments if p.status is PaymentStatus.PAID],
         )
         window = timedelta(seconds=self._in.delivery_retry_seconds) if self._in.delivery_retry_seconds > 0 \
             else DELIVERY_RETRY_DEFAULT
@@ -613,6 +865,8 @@ class ServiceApplicationWorkflow:
             if self._status is Status.SUBMITTED:
                 self._updated_at = workflow.now()
                 self._set_status(Status.DELIVERY_FAILED, _failure(exc))
+            # The department never got it: the fee goes back, refundable or not.
+            self._queue_refunds("the application could not be delivered to the department", every=True)
             return
         self._delivered = True
         self._deliver_pending = False
@@ -649,6 +903,8 @@ class ServiceApplicationWorkflow:
             self.notify(NoticeEvent.INFORMATION_NEEDED)
         else:
             self.notify(NoticeEvent.STATUS_CHANGED, {"status": status.value})
+        if status is Status.REJECTED:
+            self._queue_refunds("the application was rejected")
 
     # ---- updates: every citizen action ----
 
@@ -941,6 +1197,7 @@ class ServiceApplicationWorkflow:
         if self._status is not Status.DRAFT:
             raise _refuse(_error("", "NOT_A_DRAFT", f"The application is {self._status.value} and cannot change.",
                                  f"申請狀態為 {self._status.value}，無法更改。"))
+        self._require_unpaid_after(action.step_id)
         result = interp.go_back(self._snapshot, self._progress, action.step_id)
         if isinstance(result, FieldError):
             raise _refuse(result)
@@ -954,6 +1211,8 @@ class ServiceApplicationWorkflow:
         self._remember(action.client_mutation_id)
         self._updated_at = workflow.now()
         self._close(Status.WITHDRAWN)
+        if self._status is Status.WITHDRAWN:
+            self._queue_refunds("the application was withdrawn")
         return self._answer()
 
     @withdraw.validator

@@ -21,6 +21,7 @@ from onestop.catalogue import (
     MultiChoiceField,
     NumberField,
     Option,
+    PaymentStep,
     PrefillStep,
     ReviewStep,
     Service,
@@ -41,6 +42,7 @@ from onestop.workflows.snapshot import (
     FormSpec,
     NoticeSpec,
     OptionSpec,
+    PaymentSpec,
     PredicateSpec,
     PrefillSpec,
     ReviewSpec,
@@ -135,6 +137,9 @@ def _step(step: Step) -> StepSpec:
                               endpoint=step.endpoint)
         case ExitStep():
             return ExitSpec(id=step.id, title=title, when=when, message=_text(step.message))
+        case PaymentStep():
+            return PaymentSpec(id=step.id, title=title, when=when, description=_text(step.description),
+                               amount=step.amount.source, currency=step.currency, refundable=step.refundable)
         case AppointmentStep():
             return AppointmentSpec(
                 id=step.id, title=title, when=when,
@@ -179,6 +184,7 @@ def snapshot_from_service(
         draft_expiry_seconds=_seconds(service.draft_expiry) or _DRAFT_EXPIRY_SECONDS,
         submission_url=submission_url,
         computed=[ComputedSpec(name, expression.source, step) for name, expression, step in computations(service)],
+        fees={name: fee.amount for name, fee in (service.fees or {}).items()},
         notices=_notices(service),
         notice_contact=_notice_contact(service),
     )

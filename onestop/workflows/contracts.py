@@ -15,6 +15,7 @@ from temporalio.common import SearchAttributeKey
 
 from onestop.catalogue import StepKind
 from onestop.workflows.interpreter import Applicant, Prefilled
+from onestop.workflows.payments import PaymentAttempt
 from onestop.workflows.provenance import FieldProvenance
 from onestop.workflows.snapshot import PredicateSpec, ServiceSnapshot, StepSpec, Text
 
@@ -54,6 +55,7 @@ class Update:
     WITHDRAW = "withdraw"
     RESPOND = "respondToRequest"
     REDELIVER = "redeliver"
+    BEGIN_PAYMENT = "beginPayment"
     BOOK_APPOINTMENT = "bookAppointment"
 
 
@@ -209,6 +211,7 @@ class Carried:
     delivered: bool
     mutations: list[str]
     created_at: datetime
+    payments: list[PaymentAttempt] = field(default_factory=list)
     # The events notices were sent for, as the revisions they were sent at (a continued run must not repeat them).
     noticed: list[str] = field(default_factory=list)
     bookings: list[Booking] = field(default_factory=list)
@@ -236,6 +239,8 @@ class ApplicationInput:
     # The pinned snapshot's digest (``pinned.snapshot_ref``) when ``service`` travels by reference: one copy per
     # version in the engine's snapshot store instead of one in every application's history.
     service_ref: str = ""
+    # How long a hosted payment page waits for the citizen before the attempt times out (0: the default).
+    payment_timeout_seconds: float = 0.0
 
 
 LEAN_BEHAVIOUR = 1
@@ -382,6 +387,9 @@ class ApplicationView:
     provenance: list[FieldProvenance] = field(default_factory=list)
     # The service's computed values over the answers so far (those computable yet), by name.
     computed: dict[str, Any] = field(default_factory=dict)
+    # Every payment attempt, newest last; and what the current payment step charges, in cents.
+    payments: list[PaymentAttempt] = field(default_factory=list)
+    amount_due_cents: int | None = None
     # Appointment slots the application holds or has booked, one per appointment step.
     bookings: list[Booking] = field(default_factory=list)
     # Built by the engine from an ActionResult: status, current step and outline are whole; answers and prefilled
@@ -486,6 +494,8 @@ class Submission:
     provenance: list[dict[str, Any]] = field(default_factory=list)
     # The computed values the citizen saw, so the department sees them too.
     computed: dict[str, Any] = field(default_factory=dict)
+    # The fees paid (payment id, amount, reference), signed with the rest.
+    payments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

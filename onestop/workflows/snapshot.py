@@ -137,6 +137,16 @@ class ExitSpec(_Step):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PaymentSpec(_Step):
+    type: Literal["payment"] = "payment"
+    description: Text
+    # A CEL expression in HK dollars over answers, computed values and ``fees`` (a number is a constant).
+    amount: str
+    currency: str = "HKD"
+    refundable: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
 class AppointmentSpec(_Step):
     """Book one slot at one office; the slot calendar is in ``workflows/slots.py``."""
 
@@ -153,7 +163,8 @@ class AppointmentSpec(_Step):
     min_notice_seconds: int = 24 * 3600
 
 
-StepSpec = FormSpec | PrefillSpec | ConsentSpec | StepUpSpec | ReviewSpec | SubmitSpec | ExitSpec | AppointmentSpec
+StepSpec = (FormSpec | PrefillSpec | ConsentSpec | StepUpSpec | ReviewSpec | SubmitSpec | ExitSpec | AppointmentSpec
+            | PaymentSpec)
 
 
 def fields_of(step: StepSpec) -> list[FieldSpec]:
@@ -198,6 +209,8 @@ class ServiceSnapshot:
     submission_url: str | None = None
     # In evaluation order: each after the values it reads.
     computed: list[ComputedSpec] = field(default_factory=list)
+    # The fee table in HK dollars by name; payment amounts read it as ``fees``.
+    fees: dict[str, float] = field(default_factory=dict)
     # One per event. Snapshots pinned before notices existed have none, so their runs send none and record no
     # new commands: the pinned input decides, as ``ApplicationInput.behaviour`` does.
     notices: list[NoticeSpec] = field(default_factory=list)

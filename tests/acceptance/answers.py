@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from client import FACE, STANDARD, Api
+from client import FACE, STANDARD, Api, pay_fee
 
-from .conftest import BOOK, GRANT, OFFERED, OFFICES, START, STEP_UP, SUBMIT
+from .conftest import BOOK, GET, GRANT, OFFERED, OFFICES, START, STEP_UP, SUBMIT
 
 HKID = "A123456(3)"
 PHONE = "91234567"
@@ -239,6 +239,9 @@ async def advance(api: Api, run: Run, citizen: str, today: date, variation: dict
             run.application = await _apply(api, GRANT, variables, headers, "grantConsent")
         elif step["type"] == "SUBMIT":
             run.application = await _apply(api, SUBMIT, variables | {"answers": {}}, headers, "submitStep")
+        elif step["type"] == "PAYMENT":
+            await pay_fee(api, app_id, step["id"], headers)
+            run.application = (await api.data(GET, {"id": app_id}, headers))["application"]
         elif step["type"] == "STEP_UP":
             run.application = await _step_up(api, citizen, variables, headers)
         elif step["type"] in ("FORM", "REVIEW"):

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
-from client import STANDARD, Api
+from client import STANDARD, Api, pay_fee
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.graphql.relay import from_global_id
@@ -259,7 +259,9 @@ async def test_a_citizen_completes_every_step_of_renew_driving_licence(api: Api)
 
     app = await _ok(api, SUBMIT, {"id": app_id, "step": "check", "answers": {"declaration": True}}, citizen,
                     "submitStep")
-    assert app["currentStep"]["type"] == "SUBMIT"
+    assert app["currentStep"]["type"] == "PAYMENT"
+    # The fee on the development provider's hosted page at /dev-pay/; its signed webhook moves the application on.
+    await pay_fee(api, app_id, "fee", citizen)
     app = await _ok(api, SUBMIT, {"id": app_id, "step": "send", "answers": {}}, citizen, "submitStep")
     assert app["status"] == "SUBMITTED"
     assert app["referenceNumber"]

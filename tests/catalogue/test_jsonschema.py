@@ -36,7 +36,7 @@ def test_schema_uses_yaml_key_names_and_forbids_unknown_keys() -> None:
     assert schema["additionalProperties"] is False
     steps, include = schema["properties"]["steps"]["items"]["anyOf"]
     assert set(steps["discriminator"]["mapping"]) == {"form", "prefill", "consent", "stepUp", "review", "submit",
-                                                      "exit", "appointment"}
+                                                      "exit", "appointment", "payment"}
     assert include == {"$ref": "#/$defs/Include"}
 
 

@@ -252,4 +252,4 @@ def test_a_step_without_type_lists_the_step_types(tree: Tree) -> None:
     tree.edit_service("    type: form\n", "")
     [problem] = tree.problems()
     assert problem.code == "MISSING_KEY"
-    assert problem.hint == "type is one of: form, prefill, consent, stepUp, review, submit, exit, appointment"
+    assert problem.hint == "type is one of: form, prefill, consent, stepUp, review, submit, exit, appointment, payment"

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from client import FACE, STANDARD, Api
+from client import FACE, STANDARD, Api, pay_fee
 from running import dev_settings, running_engine
 from temporalio.testing import WorkflowEnvironment
 
@@ -123,6 +123,8 @@ async def test_a_citizen_renews_a_driving_licence_and_the_department_approves_it
     assert app["currentStep"]["id"] == "check"
     app = (await api.data(SUBMIT, {"id": app_id, "step": "check", "answers": {"declaration": True}}, citizen)
            )["submitStep"]["application"]
+    assert app["currentStep"]["id"] == "fee"
+    await pay_fee(api, app_id, "fee", citizen)
     app = (await api.data(SUBMIT, {"id": app_id, "step": "send", "answers": {}}, citizen))["submitStep"]["application"]
     assert app["status"] == "SUBMITTED"
     assert app["referenceNumber"].startswith("TD-2026-")

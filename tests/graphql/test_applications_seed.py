@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from client import pay_fee
 from test_applications import FACE, Api, api, engine  # noqa: F401 - module fixtures
 
 from onestop.catalogue.values import hkid_check_digit
@@ -28,6 +29,7 @@ GRANT = A + """mutation($id: ID!, $step: String!) { grantConsent(input: {applica
   application { ...A } userErrors { field message code } } }"""
 SUBMIT = A + """mutation($id: ID!, $step: String!, $answers: JSON!) { submitStep(input: {applicationId: $id,
   stepId: $step, answers: $answers}) { application { ...A } userErrors { field message code } } }"""
+GET = A + "query($id: ID!) { application(id: $id) { ...A } }"
 STEP_UP = A + """mutation($id: ID!, $step: String!) { completeStepUp(input: {applicationId: $id, stepId: $step}) {
   application { ...A } userErrors { field message code } } }"""
 BOOK = A + """mutation($id: ID!, $step: String!, $office: String!, $start: DateTime!) { bookAppointment(input: {
@@ -180,6 +182,9 @@ async def drive(client: Api, citizen: str, slug: str, variant: int = 0) -> dict[
             app = outcome["application"]
         elif step["type"] in ("FORM", "REVIEW"):
             app = await fill(client, headers, app, variant)
+        elif step["type"] == "PAYMENT":
+            await pay_fee(client, app["id"], step["id"], headers)
+            app = (await client.data(GET, {"id": app["id"]}, headers))["application"]
         elif step["type"] == "SUBMIT":
             app = (await client.data(SUBMIT, {**variables, "answers": {}}, headers))["submitStep"]["application"]
         elif step["type"] == "APPOINTMENT":

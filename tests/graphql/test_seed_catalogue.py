@@ -70,7 +70,7 @@ async def test_the_seed_catalogue_is_served_whole(seed_api: Api) -> None:
 async def test_every_step_type_appears_in_the_seed_outlines(seed_api: Api) -> None:
     data = await seed_api.data("{ services(first: 100) { edges { node { steps { type } } } } }")
     types = {step["type"] for edge in data["services"]["edges"] for step in edge["node"]["steps"]}
-    assert types == {"FORM", "PREFILL", "CONSENT", "STEP_UP", "REVIEW", "SUBMIT", "EXIT", "APPOINTMENT"}
+    assert types == {"FORM", "PREFILL", "CONSENT", "STEP_UP", "REVIEW", "SUBMIT", "EXIT", "APPOINTMENT", "PAYMENT"}
 
 
 async def test_platform_signing_keys_are_published(seed_api: Api) -> None:

@@ -3,6 +3,7 @@ the department's decision, a `login: none` service, errors, CSRF and sessions.""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from urllib.parse import urlencode
 
@@ -41,6 +42,26 @@ def _heading(page: httpx.Response) -> str:
     return match.group(1).strip()
 
 
+async def pay_on_hosted_page(client: httpx.AsyncClient, fee: httpx.Response) -> httpx.Response:
+    """"Pay" goes to the development provider's hosted page; paying there comes back to the application, which
+    moves on once the provider's signed webhook is in."""
+    to_provider = await _press(client, fee, ("action", "pay"))
+    assert to_provider.status_code == 303
+    hosted = await client.get(to_provider.headers["location"])
+    assert "/dev-pay/checkout/" in str(hosted.url)
+    assert "HK$900.00" in hosted.text
+    back = await client.post(str(hosted.url), data={"outcome": "succeeded", "method": "fps"})
+    assert back.status_code == 303
+    page = await client.get(back.headers["location"])
+    for _ in range(100):
+        if _heading(page) != "Pay the licence fee":
+            return page
+        assert "waiting for the payment provider" in page.text
+        await asyncio.sleep(0.1)
+        page = await client.get(back.headers["location"])
+    raise AssertionError("the payment was not confirmed")
+
+
 async def renew_driving_licence(system: WebSystem, client: httpx.AsyncClient) -> str:
     """Sign in from "Start now", complete every step; returns the reference number."""
     service = await client.get("/services/renew-driving-licence")
@@ -62,7 +83,10 @@ async def renew_driving_licence(system: WebSystem, client: httpx.AsyncClient) ->
     review = await _follow(client, await sign_in(client, citizen=CITIZEN, acr=FACE,
                                                  selfie=await selfie_of(client, CITIZEN), start=to_idp))
     assert _heading(review) == "Check your answers"
-    check = await _follow(client, await _press(client, review, ("action", "submit"), f_declaration="true"))
+    fee = await _follow(client, await _press(client, review, ("action", "submit"), f_declaration="true"))
+    assert _heading(fee) == "Pay the licence fee"
+    assert "HK$900" in fee.text
+    check = await pay_on_hosted_page(client, fee)
     assert _heading(check) == "Check your answers before sending"
     assert 'Driving licence number' in check.text
     assert 'K305518(3)' in check.text

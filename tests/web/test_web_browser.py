@@ -128,7 +128,15 @@ async def test_a_citizen_renews_in_chinese_and_the_approver_approves(browser: Br
     await visit.check("review")
     await page.locator(".usa-checkbox__label").click()
     await page.get_by_role("button", name="繼續").click()
-    await expect(page.locator("h1")).to_have_text("遞交前請核對你的答案")
+    await expect(page.locator("h1")).to_have_text("繳付執照費用")
+    await expect(page.locator(".onestop-fee")).to_contain_text("HK$900")
+    await visit.check("payment")
+    await page.get_by_role("button", name="付款").click()
+    await expect(page.locator("h1")).to_have_text("Development payment page")  # the provider's hosted page
+    await visit.check("hosted-payment")
+    await page.get_by_role("button", name="Pay", exact=True).click()
+    # Back on the service; the page refreshes itself until the provider's confirmation is in.
+    await expect(page.locator("h1")).to_have_text("遞交前請核對你的答案", timeout=20000)
     await visit.check("check-answers")
     await page.get_by_role("button", name="確認並遞交").click()
     reference = (await page.locator(".onestop-reference").text_content() or "").strip()

@@ -22,8 +22,10 @@ from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.db import Database
+from onestop.engine.payments import PaymentActivities, PaymentRecords
 from onestop.engine.temporal import build_worker
 from onestop.workflows.contracts import PrefillItem, PrefillRequest, PrefillResult
+from onestop.workflows.payments import CreatePayment, HostedPayment, ProviderResult
 from onestop.workflows.snapshot import (
     AppointmentSpec,
     ConsentSpec,
@@ -31,6 +33,7 @@ from onestop.workflows.snapshot import (
     FieldSpec,
     FormSpec,
     OptionSpec,
+    PaymentSpec,
     PrefillSpec,
     ReviewSpec,
     RuleSpec,
@@ -94,6 +97,29 @@ class FakeGateway:
         return PrefillResult(consent_id=f"consent-{len(self.requests)}", items=items)
 
 
+@dataclass
+class FakeAcquirer:
+    """Stands in for the payment provider at the engine's boundary: one payment per idempotency key."""
+
+    payments: dict[str, str] = field(default_factory=dict)
+    refunds: dict[str, str] = field(default_factory=dict)
+
+    async def create(self, request: CreatePayment) -> HostedPayment:
+        payment_id = self.payments.setdefault(request.idempotency_key, f"pay-{len(self.payments) + 1}")
+        return HostedPayment(payment_id, f"https://pay.example/checkout/{payment_id}")
+
+    async def cancel(self, payment_id: str, idempotency_key: str) -> ProviderResult:
+        return ProviderResult.EXPIRED
+
+    async def refund(self, payment_id: str, amount_cents: int, idempotency_key: str) -> str:
+        return self.refunds.setdefault(idempotency_key, f"re-{len(self.refunds) + 1}")
+
+
+@pytest.fixture
+def acquirer() -> FakeAcquirer:
+    return FakeAcquirer()
+
+
 @pytest.fixture
 def gateway() -> FakeGateway:
     return FakeGateway([])
@@ -105,10 +131,12 @@ def task_queue() -> str:
 
 
 @pytest.fixture
-async def activities(database: Database, gateway: FakeGateway) -> AsyncIterator[ApplicationActivities]:
+async def activities(database: Database, gateway: FakeGateway,
+                     acquirer: FakeAcquirer) -> AsyncIterator[ApplicationActivities]:
     async with httpx.AsyncClient(timeout=5) as http:
         yield ApplicationActivities(database=database, signer=Signer(bytes(32)), prefill_port=gateway, http=http,
-                                    cipher=CIPHER)
+                                    cipher=CIPHER,
+                                    payments=PaymentActivities(acquirer, PaymentRecords(database), Signer(bytes(32))))
 
 
 @pytest.fixture
@@ -190,3 +218,20 @@ def answers_applicant(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"name": "CHAN Tai Man", "hkid": "A123456(3)", "years": 5, "licenceClass": "1"}
     base.update(overrides)
     return base
+
+
+def fee_service(version: int = 1) -> ServiceSnapshot:
+    """A licence whose fee depends on an answer: a form, a payment step, submit."""
+    return ServiceSnapshot(
+        id="licence-fee", version=version, content_hash=f"fee-hash-v{version}", department="TD",
+        title=text("Renew a licence, with its fee"), fees={"tenYear": 900.0, "shortTerm": 50.0},
+        steps=[
+            FormSpec(id="licence", title=text("Your licence"), fields=[
+                FieldSpec(id="period", type="choice", label=text("Period"), required=True,
+                          options=[OptionSpec("10", text("10 years")), OptionSpec("1", text("1 year"))]),
+            ]),
+            PaymentSpec(id="fee", title=text("Pay"), description=text("Licence fee"),
+                        amount='answers.period == "10" ? fees.tenYear : fees.shortTerm'),
+            SubmitSpec(id="send", title=text("Submit")),
+        ],
+    )

@@ -49,7 +49,15 @@ from onestop.workflows.snapshot import (
 )
 
 from . import worker_process
-from .conftest import CIPHER, CITIZEN, CODEC_KEY, answers_applicant, appointment_service, licence_service
+from .conftest import (
+    CIPHER,
+    CITIZEN,
+    CODEC_KEY,
+    answers_applicant,
+    appointment_service,
+    fee_service,
+    licence_service,
+)
 from .test_application import ADULT, LADDER, face, fresh, through_details
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -189,6 +197,41 @@ async def _record_file_fields(apps: ApplicationService, client: Client) -> str:
     return app
 
 
+async def _to_fee(apps: ApplicationService) -> str:
+    view = await apps.start("citizen-1", ADULT, "licence-fee", fresh())
+    await apps.submit_step(view.application_id, "citizen-1", "licence", {"period": "10"})
+    return view.application_id
+
+
+async def _pay(apps: ApplicationService, client: Client, app: str, result: str) -> str:
+    from onestop.workflows.payments import SIGNAL_PAYMENT_RESULT, PaymentOutcome, ProviderResult
+
+    view = await apps.begin_payment(app, "citizen-1", "fee", "https://onestop.example/back", fresh())
+    payment = view.payments[-1]
+    outcome = PaymentOutcome(payment.payment_id, ProviderResult(result), f"evt-{payment.payment_id}", "fps",
+                             "FPS-1" if result == "succeeded" else None)
+    handle = client.get_workflow_handle(app)
+    await handle.signal(SIGNAL_PAYMENT_RESULT, outcome)
+    await handle.signal(SIGNAL_PAYMENT_RESULT, outcome)  # the provider's duplicate: changes nothing
+    await until(lambda: _payment_is(apps, app, payment.payment_id, "PAID" if result == "succeeded" else "FAILED"))
+    return payment.payment_id
+
+
+async def _payment_is(apps: ApplicationService, app: str, payment_id: str, status: str) -> bool:
+    view = await apps.get(app, "citizen-1")
+    return any(p.payment_id == payment_id and p.status == status and (status != "PAID" or p.receipt_id)
+               for p in view.payments)
+
+
+async def _record_paid(apps: ApplicationService, client: Client) -> str:
+    app = await _to_fee(apps)
+    await _pay(apps, client, app, "succeeded")
+    await apps.submit_step(app, "citizen-1", "send", {})
+    await until(lambda: _delivered(apps, app))
+    await client.get_workflow_handle(app).signal("departmentStatus", _approved())
+    return app
+
+
 def _anonymous_service() -> ServiceSnapshot:
     return replace(licence_service(), id="renew-licence-anon", eligibility_when=None)
 
@@ -236,6 +279,15 @@ async def _record_appointment(apps: ApplicationService, client: Client) -> str:
     return app
 
 
+async def _record_paid_then_withdrawn(apps: ApplicationService, client: Client) -> str:
+    app = await _to_fee(apps)
+    await _pay(apps, client, app, "failed")
+    paid = await _pay(apps, client, app, "succeeded")
+    await apps.withdraw(app, "citizen-1")
+    await until(lambda: _payment_is(apps, app, paid, "REFUNDED"))
+    return app
+
+
 async def _record_appointment_expired(apps: ApplicationService, client: Client) -> str:
     # A hold runs out (the place is released, the step reopens), the citizen books again, then withdraws.
     first, second = _slots_ahead(2)
@@ -280,6 +332,9 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "delivery-failed-redelivered": _record_redelivery,
              # Started with LEAN_BEHAVIOUR: no patch markers, no index write at the start, prefill as a local activity.
              "full-application-lean": _record_full, "back-and-withdraw-lean": _record_back_and_withdraw,
+             # A payment step: paid (a duplicate webhook ignored), delivered, approved; declined then paid, then
+             # withdrawn and refunded.
+             "payment-paid-lean": _record_paid, "payment-refunded-lean": _record_paid_then_withdrawn,
              # Snapshots with notices: a notice activity per event (patch "notices"), a reminder timer for drafts.
              "notices-needs-info-reply": _record_notices, "notices-draft-reminder": _record_draft_reminder,
              # Appointment steps: holds, reschedule, confirmation, the day-before hook, expiry and release.
@@ -302,6 +357,7 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
     if os.environ.get("ONESTOP_RECORD_HISTORIES"):
         # Recorded histories are never overwritten: they stand for applications already running in production.
         short = replace(licence_service(draft_expiry_seconds=2), id="renew-licence-short")
+        apps = apps_for(client, task_queue, database, licence_service(), short, fee_service())
         brief = replace(appointment_service(hold_seconds=3), id="book-visit-brief")
         apps = apps_for(client, task_queue, database, licence_service(), short, appointment_service(), brief,
                         documents_service())

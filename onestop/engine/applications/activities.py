@@ -28,6 +28,7 @@ from onestop.engine.documents.schedules import DocumentActivities
 from onestop.engine.documents.service import DocumentService
 from onestop.engine.errors import EngineError
 from onestop.engine.notices import NoticeService
+from onestop.engine.payments import PaymentActivities
 from onestop.engine.relationships import Relationships
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.contracts import (
@@ -64,6 +65,8 @@ class ApplicationActivities:
     events: EventSink = NO_EVENTS
     documents: DocumentService | None = None
     notices: NoticeService | None = None
+    # The fee activities (a payment step's hosted page, receipt, refund); None where no payments are wired.
+    payments: PaymentActivities | None = None
 
     @activity.defn(name=Activity.PREFILL)
     async def prefill(self, request: PrefillRequest) -> PrefillResult:
@@ -106,7 +109,7 @@ class ApplicationActivities:
             consents=[c for c in submission.consents.values() if c not in ("granted", "declined")],
             assurance=submission.assurance, auth_time=None, submitted_at=submission.submitted_at,
             reference_number=submission.reference_number, provenance=submission.provenance,
-            computed=submission.computed, documents=documents,
+            computed=submission.computed, documents=documents, payments=submission.payments,
         )
         # The SQL inbox always receives it (the embedded default); an HTTP endpoint too when delivery over
         # HTTP is enabled (production). Both are keyed on the application id, so retries never duplicate.
@@ -155,8 +158,9 @@ class ApplicationActivities:
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
         retention = [] if self.documents is None else [DocumentActivities(self.documents).purge_documents]
+        fees = self.payments.all() if self.payments is not None else []
         return [self.prefill, self.grant_consent, self.allocate_reference, self.deliver_submission,
-                self.index_application, self.send_notice, *retention]
+                self.index_application, self.send_notice, *retention, *fees]
 
 
 T = TypeVar("T")
@@ -266,4 +270,6 @@ def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivi
                                                               engine.relationships), http=http,
                                  cipher=engine.data.cipher, http_delivery=not engine.settings.development,
                                  consent_port=consent_grants(engine.data.consents, engine.catalogue),
-                                 events=engine.security.events, notices=engine.notices, documents=engine.documents)
+                                 events=engine.security.events, notices=engine.notices, documents=engine.documents,
+                                 payments=PaymentActivities(engine.payments.provider, engine.payments.records,
+                                                            engine.data.signer))

@@ -75,6 +75,7 @@ from onestop.workflows.contracts import (
 )
 from onestop.workflows.interpreter import Applicant, DefinitionFault
 from onestop.workflows.opening import opening_carried, opening_view
+from onestop.workflows.payments import BeginPayment
 from onestop.workflows.snapshot import ExitSpec, ServiceSnapshot
 
 Answer = ApplicationView | ActionResult
@@ -84,7 +85,7 @@ _ANSWER_TYPE: Any = Answer  # a union, which the client's result_type takes thou
 _STATES = {state.value[0]: state for state in StepState}
 _KNOWN_MAX = 20_000
 
-UpdateInput = StepAnswers | StepAction | StepUpProof | Withdraw | InfoResponse | BookAppointment
+UpdateInput = StepAnswers | StepAction | StepUpProof | Withdraw | InfoResponse | BookAppointment | BeginPayment
 """What a citizen action sends to the workflow."""
 
 SnapshotSource = Callable[[str], ServiceSnapshot | None]
@@ -137,11 +138,12 @@ class ApplicationService:
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
                  ladder: AssuranceLadder | Callable[[], AssuranceLadder] | None = None, *, history_limit: int = 0,
                  store: SnapshotStore | None = None, delivery_retry: timedelta | None = None,
-                 drafts: DraftStore | None = None) -> None:
+                 drafts: DraftStore | None = None, payment_timeout: timedelta | None = None) -> None:
         self.client = client
         # Where anonymous starts are recorded without a workflow; None starts a workflow at once.
         self.drafts = drafts
         self.delivery_retry = delivery_retry
+        self.payment_timeout = payment_timeout
         self.task_queue = task_queue
         self.database = database
         self.snapshots = snapshots
@@ -232,7 +234,9 @@ class ApplicationService:
             ApplicationInput(application_id, None, citizen_ref, citizen, created_at, carried,
                              history_limit=self.history_limit,
                              delivery_retry_seconds=self._delivery_retry_seconds(), behaviour=BRIEF_BEHAVIOUR,
-                             service_ref=ref),
+                             service_ref=ref,
+                             payment_timeout_seconds=self.payment_timeout.total_seconds()
+                             if self.payment_timeout is not None else 0.0),
             id=application_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -388,6 +392,15 @@ class ApplicationService:
             raise InvalidInput([FieldError([], "NOT_WITHDRAWABLE", {
                 "en": f"The application is {view.status}; it can no longer be withdrawn.",
                 "tc": f"申請狀態為 {view.status}，已不能撤回。"})]) from exc
+
+    async def begin_payment(self, application_id: str, citizen_ref: str, step_id: str, return_url: str = "",
+                            client_mutation_id: str | None = None, *,
+                            principal: Principal | None = None) -> ApplicationView:
+        """Open (or show again) the hosted payment page of the current payment step; its URL is the view's
+        pending payment's. Asking twice never opens a second page while one is open."""
+        return await self._update(application_id, citizen_ref, Update.BEGIN_PAYMENT,
+                                  BeginPayment(step_id, return_url, client_mutation_id, citizen_ref,
+                                               self.level_of(principal)), client_mutation_id, principal)
 
     async def respond(self, application_id: str, citizen_ref: str, message: str,
                       client_mutation_id: str | None = None, *,

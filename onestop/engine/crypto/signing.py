@@ -143,6 +143,7 @@ class Signer:
         provenance: Sequence[Mapping[str, Any]] = (),
         computed: Mapping[str, Any] | None = None,
         documents: Sequence[Mapping[str, Any]] = (),
+        payments: Sequence[Mapping[str, Any]] = (),
     ) -> SignedSubmission:
         """Sign a submitted application; the signature covers answers, where each came from (``provenance``: per
         field its source, whether verified, whether the citizen changed a prefilled value and the original),
@@ -163,6 +164,9 @@ class Signer:
         }
         if documents:  # each attached file with its SHA-256, so the department can prove what it received
             payload["documents"] = [dict(entry) for entry in documents]
+        if payments:
+            # Only when fees were paid, so every other submission keeps its exact shape.
+            payload["payments"] = [dict(entry) for entry in payments]
         try:
             jws = self.sign(payload, typ="onestop-submission+jws")
         except (TypeError, ValueError) as exc:  # rfc8785 refuses NaN, non-string keys, unknown types

@@ -323,6 +323,42 @@ class DocumentRow(Base):
     deleted_at: Mapped[datetime | None]
 
 
+class PaymentRow(Base):
+    """One hosted payment attempt of an application's payment step, as the provider knows it. Holds no personal
+    data: the payment id is the provider's, the application id is opaque, and card or account details never reach
+    the platform. The webhook finds the application here; ``receipt`` is the signed receipt (a JWS)."""
+
+    __tablename__ = "payments"
+
+    payment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(64), index=True)
+    step_id: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer)
+    # The provider's idempotency key of the creation: one row, one charge, however often the activity retries.
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20))
+    method: Mapped[str | None] = mapped_column(String(20))
+    provider_reference: Mapped[str | None] = mapped_column(String(100))
+    receipt_id: Mapped[str | None] = mapped_column(String(64))
+    receipt: Mapped[str | None] = mapped_column(Text)
+    refund_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PaymentEventRow(Base):
+    """A provider webhook already passed to its application: a second delivery of the same event is dropped."""
+
+    __tablename__ = "payment_events"
+
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime]
+
+
 class AppointmentSlotRow(Base):
     """How many bookings one slot of one office holds. Booking raises ``booked`` only while it is below the
     slot's capacity, in one conditional UPDATE, so concurrent bookers can never overfill a slot."""

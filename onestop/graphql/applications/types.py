@@ -25,11 +25,13 @@ from onestop.engine import (
     FieldSpec,
     FormSpec,
     IndexEntry,
+    PaymentSpec,
     PredicateSpec,
     PrefillSpec,
     Status,
     StepSpec,
     StepUpSpec,
+    dollars,
     editable,
     fields_of,
 )
@@ -39,6 +41,7 @@ from onestop.graphql.context import Info_
 from onestop.graphql.documents.types import Document
 from onestop.graphql.fields import field
 from onestop.graphql.notices.types import NoticeType
+from onestop.graphql.payments.types import Payment, payments_of
 from onestop.graphql.relationships.types import ApplicationParty, application_parties
 from onestop.graphql.relay import Node, to_global_id
 
@@ -208,8 +211,8 @@ class CurrentStep:
             case ExitSpec(message=text):
                 # With its computed values filled in ("Your assets of HK$500,000 are above ...").
                 return localized(self.view.exit_message or text, info.context.lang)
-            case FormSpec(description=text) | PrefillSpec(purpose=text) | ConsentSpec(statement=text) \
-                    | AppointmentSpec(description=text):
+            case (FormSpec(description=text) | PrefillSpec(purpose=text) | ConsentSpec(statement=text)
+                  | AppointmentSpec(description=text) | PaymentSpec(description=text)):
                 return localized(text, info.context.lang)
             case _:
                 return None
@@ -261,6 +264,21 @@ class CurrentStep:
     @field(description="Step-up steps: how recent the sign-in must be, in seconds.")
     def max_age(self) -> int | None:
         return self.spec.max_age_seconds if isinstance(self.spec, StepUpSpec) else None
+
+    @field(description="Payment steps: the fee due in the currency's units (HK dollars), computed from the "
+                       "answers; null for other steps.")
+    def amount(self) -> float | None:
+        cents = self.view.amount_due_cents if isinstance(self.spec, PaymentSpec) else None
+        return None if cents is None else cents / 100
+
+    @field(description="Payment steps: the fee as shown to people, e.g. HK$900.")
+    def amount_text(self) -> str | None:
+        cents = self.view.amount_due_cents if isinstance(self.spec, PaymentSpec) else None
+        return None if cents is None else dollars(cents)
+
+    @field(description="Payment steps: the currency (HKD).")
+    def currency(self) -> str | None:
+        return self.spec.currency if isinstance(self.spec, PaymentSpec) else None
 
     @field(description="Appointment steps: the offices and their free slots; book with bookAppointment.")
     def appointment(self) -> AppointmentStepDetails | None:
@@ -433,6 +451,17 @@ class Application(Node):
     @field(description="Why the application ended as not eligible.")
     async def exit_message(self, info: Info_) -> str | None:
         return localized((await self.screen()).exit_message, info.context.lang)
+
+    @field(description="Every payment attempt of the application's payment steps, oldest first: status, amount, "
+                       "provider reference and signed receipt (for the citizen and the department alike).")
+    async def payments(self) -> list[Payment]:
+        view = await self.view()
+        return payments_of(view.application_id, view.payments)
+
+    @field(description="The latest payment attempt, or null when the application has none.")
+    async def payment(self) -> Payment | None:
+        view = await self.view()
+        return payments_of(view.application_id, view.payments[-1:])[0] if view.payments else None
 
     @field()
     async def delivered(self) -> bool:

@@ -2,7 +2,7 @@
 each application
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0015
 Create Date: 2026-11-29 00:55:00.000000
 
 """
@@ -15,7 +15,7 @@ import onestop.engine.db.database
 
 # revision identifiers, used by Alembic.
 revision: str = '0016'
-down_revision: str | Sequence[str] | None = '0011'
+down_revision: str | Sequence[str] | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

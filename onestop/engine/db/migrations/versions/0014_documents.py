@@ -1,7 +1,7 @@
 """Documents: files citizens upload for file fields, sealed in the document store
 
-Revision ID: 0011
-Revises: 0015
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-28 23:40:00.000000
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = '0011'
-down_revision: str | Sequence[str] | None = '0015'
+revision: str = '0014'
+down_revision: str | Sequence[str] | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
