@@ -198,6 +198,7 @@ class ServiceChecker:
         self.problems += duplicates(self.source, ((step.id, ("steps", i, "id"))
                                                   for i, step in enumerate(service.steps)), "step", "DUPLICATE_STEP")
         self._login()
+        self._applicant()
         self._reachability()
         if service.compute:
             self._service_compute(service.compute)
@@ -286,6 +287,27 @@ class ServiceChecker:
                     f"a {step.type} step needs a logged-in citizen (a consent record names who gave it), but the "
                     "service has `login: none`",
                     "set `login: required`"))
+
+    def _applicant(self) -> None:
+        service = self.service
+        if service.who_applies == "self":
+            if service.acting_as:
+                self.problems.append(self.source.problem(
+                    ("actingAs",), "INVALID_VALUE",
+                    "`actingAs` names who may act for a dependent, but the service is applied for by the citizen "
+                    "themself (`applicant: self`)",
+                    "set `applicant: dependent` or `applicant: either`, or remove `actingAs`"))
+            return
+        if not service.acting_as:
+            self.problems.append(self.source.problem(
+                ("applicant",), "INVALID_VALUE",
+                f"`applicant: {service.who_applies}` needs `actingAs`: which relationships may act for the dependent",
+                "add e.g. `actingAs: [parent]` (parent, mandate, guardian)"))
+        if service.login == "none":
+            self.problems.append(self.source.problem(
+                ("applicant",), "INVALID_VALUE",
+                "acting for a dependent needs a signed-in citizen, but the service has `login: none`",
+                "set `login: required`, or `applicant: self`"))
 
     def _reachability(self) -> None:
         for index, step in enumerate(self.service.steps):

@@ -37,6 +37,12 @@ class Service(DefinitionModel):
     themes: tuple[Slug, ...] = Key(min_length=1)
     age_groups: tuple[Slug, ...] = Key(min_length=1)
     login: Literal["none", "required"] = "required"
+    applicant: Literal["self", "dependent", "either"] | None = Key(
+        default=None, description="who the application is about: self (the default), a dependent the signed-in "
+        "citizen acts for, or either")
+    acting_as: tuple[Literal["parent", "mandate", "guardian"], ...] | None = Key(
+        default=None, description="with applicant dependent or either: the relationships that "
+        "may act for the dependent")
     assurance: Slug = "basic"
     eligibility: Eligibility | None = None
     draft_expiry: Duration = "P30D"
@@ -51,6 +57,11 @@ class Service(DefinitionModel):
     @property
     def slug(self) -> str:
         return self.id
+
+    @property
+    def who_applies(self) -> str:
+        """``self``, ``dependent`` or ``either`` (unset means ``self``, so existing content hashes stay)."""
+        return self.applicant or "self"
 
     @property
     def login_required(self) -> bool:

@@ -34,6 +34,7 @@ from onestop.engine.metrics import (
 )
 from onestop.engine.notices import ChannelChoice, NoticePreferences, SentNotice
 from onestop.engine.payments import PaymentRecord
+from onestop.engine.relationships import Acting, ActingAs, Dependent, Mandate, MandateStatus, Parties
 from onestop.engine.sandbox import SandboxCatalogues, SandboxService, SandboxVersion, UploadResult
 from onestop.engine.security import (
     NO_EVENTS,
@@ -96,6 +97,8 @@ __all__ = [
     "OPERATOR_ROLE",
     "RATE_LIMITED",
     "AccessLogEntry",
+    "Acting",
+    "ActingAs",
     "Alert",
     "AlertStatus",
     "Applicants",
@@ -113,6 +116,7 @@ __all__ = [
     "Consent",
     "ConsentSpec",
     "DataServices",
+    "Dependent",
     "Deviation",
     "Document",
     "DocumentService",
@@ -132,8 +136,11 @@ __all__ = [
     "IndexPosition",
     "InvalidInput",
     "Limits",
+    "Mandate",
+    "MandateStatus",
     "NotFound",
     "NoticePreferences",
+    "Parties",
     "PaymentAttempt",
     "PaymentRecord",
     "PaymentSpec",

@@ -36,6 +36,7 @@ from onestop.engine.identity.tokens import TokenVerifier
 from onestop.engine.legacy import encrypt_clear_rows, settings_cipher
 from onestop.engine.notices import NoticeService, SmsProvider, SmtpMailer
 from onestop.engine.payments import HttpAcquirer, PaymentRecords, PaymentService
+from onestop.engine.relationships import BirthRegister, MandateStore, Relationships
 from onestop.engine.sandbox import SandboxCatalogues, SandboxService, UploadLimits, age_group_spans
 from onestop.engine.security import SecurityServices
 from onestop.engine.temporal import connect_for
@@ -68,6 +69,7 @@ class Engine:
     payments: PaymentService
     payment_simulator: ASGIApp | None
     notices: NoticeService
+    relationships: Relationships
     appointments: AppointmentServices
     # The development mail and SMS sink shown at /dev-mail (its ``app``); None in production.
     dev_mailbox: Any = None
@@ -144,9 +146,12 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
     await catalogue_watch.start(settings.catalogue_watch_seconds)
     closers.append(catalogue_watch.close)
     data = DataServices.build(settings, lambda: catalogue.catalogue, database)  # follows catalogue reloads
+    births = BirthRegister(database, data.cipher)
+    mandates = MandateStore(database, data.cipher, data.signer)
     if settings.development:
-        await _seed_development_data(settings, data)
+        await _seed_development_data(settings, data, births, mandates)
     applicants = Applicants(data.citizens, data.profiles, data.cipher, catalogue, data.gateway)
+    relationships = Relationships(births, mandates, data.citizens, data.profiles, data.gateway, catalogue)
     security = SecurityServices.build(database, data.cipher)
     closers.append(security.events.close)  # flushes before the database closes (closers run in reverse)
     catalogue.events = data.consents.events = data.gateway.events = security.events
@@ -188,7 +193,7 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
                   tokens=tokens, database=database, data=data, applicants=applicants, security=security,
                   documents=documents, applications=applications, identity_provider=identity_provider,
                   notices=notices,
-                  appointments=AppointmentServices.build(database, catalogue),
+                  appointments=AppointmentServices.build(database, catalogue), relationships=relationships,
                   dev_mailbox=dev_mailbox, payments=payments, payment_simulator=payment_simulator, sandbox=sandbox,
                   _closers=closers)
 
@@ -274,7 +279,8 @@ def _development_identity_provider(settings: Settings, store: CatalogueStore) ->
     )
 
 
-async def _seed_development_data(settings: Settings, data: DataServices) -> None:
+async def _seed_development_data(settings: Settings, data: DataServices, births: BirthRegister,
+                                 mandates: MandateStore) -> None:
     fixture = settings.definitions / "dev" / "citizens.yaml"
     if not fixture.exists():
         return
@@ -285,3 +291,8 @@ async def _seed_development_data(settings: Settings, data: DataServices) -> None
                                  providers=data.providers.specs(),
                                  sub_for=lambda login: citizen_sub(settings, login))
     log.info("seeded development data: %s", report)
+    from onestop.engine.dev.family import seed_family
+
+    family = await seed_family(fixture, citizens=data.citizens, births=births, mandates=mandates,
+                               sub_for=lambda login: citizen_sub(settings, login))
+    log.info("seeded development relationships: %s", family)

@@ -157,6 +157,9 @@ class UserErrorCode(Enum):
         description="This field keeps its prefilled (verified) value; the service does not let you change it.")
     EMPTY_INPUT = strawberry.enum_value("EMPTY_INPUT", description="Nothing to do: set at least one field.")
     NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="No such thing of yours; the field names which id.")
+    CANNOT_ACT_FOR = strawberry.enum_value(
+        "CANNOT_ACT_FOR", description="You cannot act for this person in this service (not your child under 18, no "
+        "mandate covering it), or the service is only for the applicant themself.")
     NOT_ELIGIBLE = strawberry.enum_value(
         "NOT_ELIGIBLE", description="The service's eligibility rule excludes the applicant.")
     LOGIN_REQUIRED = strawberry.enum_value(

@@ -27,6 +27,7 @@ from onestop.graphql import (
     operations,
     payments,
     public,
+    relationships,
     sandbox,
 )
 from onestop.graphql.context import Info_
@@ -38,6 +39,7 @@ from onestop.graphql.security import Limits, schema_extensions
 DOMAINS: tuple[ModuleType, ...] = (
     catalogue, public, citizen, applications, department, operations, notices, appointments, documents, payments,
     sandbox,
+    relationships,
 )
 
 

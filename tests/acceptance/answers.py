@@ -194,12 +194,28 @@ class Refused(AssertionError):
     """The server refused an action the generic citizen could not fix."""
 
 
+class NoDependent(Refused):
+    """The service is applied for on someone's behalf, and this citizen acts for no one it accepts."""
+
+
+DEPENDENTS = "query { viewer { dependents { id } } }"
+
+
 async def drive(api: Api, slug: str, citizen: str, today: date, variation: dict[str, int] | None = None,
                 *, start_headers: dict[str, str] | None = None, stop_at: str | None = None) -> Run:
     """Start ``slug`` as ``citizen`` and answer every step until the application leaves DRAFT (or reaches a
     step of type ``stop_at``)."""
     headers = start_headers or await api.token({"citizen": citizen, "acr": STANDARD})
     payload = (await api.data(START, {"slug": slug, "cmid": uuid.uuid4().hex}, headers))["startApplication"]
+    if [e["code"] for e in payload["userErrors"]] == ["CANNOT_ACT_FOR"]:
+        # A service applied for on someone's behalf (a parent for a child): the first dependent it accepts.
+        for dependent in (await api.data(DEPENDENTS, {}, headers))["viewer"]["dependents"]:
+            payload = (await api.data(START, {"slug": slug, "cmid": uuid.uuid4().hex, "for": dependent["id"]},
+                                      headers))["startApplication"]
+            if payload["application"] is not None and payload["application"]["status"] != "NOT_ELIGIBLE":
+                break
+        if payload["application"] is None:
+            raise NoDependent(f"startApplication refused: {payload['userErrors']}")
     if payload["userErrors"]:
         raise Refused(f"startApplication refused: {payload['userErrors']}")
     return await advance(api, Run(payload["application"]), citizen, today, variation, headers=headers,

@@ -34,8 +34,8 @@ fragment A on Application {
   timeline { at status message }
 }
 """
-START = APPLICATION + """mutation($slug: String!, $cmid: String) {
-  startApplication(input: {serviceSlug: $slug, clientMutationId: $cmid}) {
+START = APPLICATION + """mutation($slug: String!, $cmid: String, $for: ID) {
+  startApplication(input: {serviceSlug: $slug, clientMutationId: $cmid, onBehalfOf: $for}) {
     application { ...A } userErrors { field message code } } }"""
 GRANT = APPLICATION + """mutation($id: ID!, $step: String!) {
   grantConsent(input: {applicationId: $id, stepId: $step}) {

@@ -22,8 +22,9 @@ FIELDS = """fields { id type required value prefilled min max pattern after befo
   options { value } fields { id type required min max pattern after before options { value } } }"""
 A = f"""fragment A on Application {{ id status referenceNumber exitMessage
   currentStep {{ id type assurance {FIELDS} }} }}"""
-START = A + """mutation($slug: String!, $cmid: String) { startApplication(input: {serviceSlug: $slug,
-  clientMutationId: $cmid}) { application { ...A } userErrors { field message code } } }"""
+START = A + """mutation($slug: String!, $cmid: String, $for: ID) { startApplication(input: {serviceSlug: $slug,
+  clientMutationId: $cmid, onBehalfOf: $for}) { application { ...A } userErrors { field message code } } }"""
+DEPENDENTS = "query { viewer { dependents { id } } }"
 GRANT = A + """mutation($id: ID!, $step: String!) { grantConsent(input: {applicationId: $id, stepId: $step}) {
   application { ...A } userErrors { field message code } } }"""
 SUBMIT = A + """mutation($id: ID!, $step: String!, $answers: JSON!) { submitStep(input: {applicationId: $id,
@@ -150,7 +151,16 @@ async def book(client: Api, headers: dict[str, str], app: dict[str, Any]) -> dic
 async def drive(client: Api, citizen: str, slug: str, variant: int = 0) -> dict[str, Any]:
     headers = await client.token({"citizen": citizen, "acr": "urn:onestop:acr:standard"})
     result = (await client.data(START, {"slug": slug, "cmid": uuid.uuid4().hex}, headers))["startApplication"]
+    if [e["code"] for e in result["userErrors"]] == ["CANNOT_ACT_FOR"]:
+        # A service applied for on someone's behalf (a parent for a child): try each of the citizen's dependents.
+        for dependent in (await client.data(DEPENDENTS, {}, headers))["viewer"]["dependents"]:
+            result = (await client.data(START, {"slug": slug, "cmid": uuid.uuid4().hex, "for": dependent["id"]},
+                                        headers))["startApplication"]
+            if result["application"] is not None and result["application"]["status"] != "NOT_ELIGIBLE":
+                break
     app = result["application"]
+    if app is None:
+        return {"status": "NOT_STARTED", "exitMessage": str(result["userErrors"]), "referenceNumber": None}
     for _ in range(30):
         if app["status"] != "DRAFT":
             return app  # type: ignore[no-any-return]

@@ -29,6 +29,7 @@ from onestop.engine.documents.service import DocumentService
 from onestop.engine.errors import EngineError
 from onestop.engine.notices import NoticeService
 from onestop.engine.payments import PaymentActivities
+from onestop.engine.relationships import Relationships
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.contracts import (
     Activity,
@@ -182,12 +183,19 @@ async def heartbeating(work: Awaitable[T]) -> T:
         task.cancel()
 
 
-def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore) -> Prefill:
-    """The prefill port over the consent gateway: one consent artefact for exactly the step's items."""
+def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore,
+                    relationships: Relationships | None = None) -> Prefill:
+    """The prefill port over the consent gateway: one consent artefact for exactly the step's items. Acting for
+    someone, the subject's records are read (consent and access log in the subject's name)."""
 
     async def prefill(request: PrefillRequest) -> PrefillResult:
         level = catalogue.catalogue.assurance.level(request.assurance)
         try:
+            if relationships is not None:
+                wanted = [*request.items, *(p.over for p in request.predicates)]
+                subject = await relationships.prefill_subject(request.application_id, request.citizen_ref, wanted)
+                if subject != request.citizen_ref:
+                    request = replace(request, citizen_ref=subject)
             consent, result = await _gateway_prefill(gateway, request, level.acr if level else request.assurance)
         except EngineError as exc:
             # A refusal (no such citizen, consent revoked, provider said no) does not improve with retries.
@@ -258,7 +266,8 @@ def _jsonable(value: Any) -> Any:
 def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivities:
     """The worker's activities over the engine's services."""
     return ApplicationActivities(database=engine.database, signer=engine.data.signer,
-                                 prefill_port=gateway_prefill(engine.data.gateway, engine.catalogue), http=http,
+                                 prefill_port=gateway_prefill(engine.data.gateway, engine.catalogue,
+                                                              engine.relationships), http=http,
                                  cipher=engine.data.cipher, http_delivery=not engine.settings.development,
                                  consent_port=consent_grants(engine.data.consents, engine.catalogue),
                                  events=engine.security.events, notices=engine.notices, documents=engine.documents,

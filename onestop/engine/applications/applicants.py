@@ -58,17 +58,22 @@ class Applicants:
         gateway, logged): a self-declared date of birth in the e-ME profile never decides eligibility.
         """
         citizen = await self._citizens.ensure(principal.sub)
+        return citizen.ref, await self.context_for(citizen, principal.acr, service_slug)
+
+    async def context_for(self, citizen: Citizen, acr: str, service_slug: str | None = None) -> Applicant:
+        """What a workflow may see of the citizen an application is about (the subject), at the actor's ``acr``:
+        acting for a dependent, the age rules read the dependent's authoritative record, logged in their log."""
         catalogue = self._catalogue.catalogue
         service = catalogue.service(service_slug) if service_slug else None
         age: int | None = None
         age_group: str | None = None
-        born = await self._date_of_birth(citizen, service, principal.acr) if service is not None else None
+        born = await self._date_of_birth(citizen, service, acr) if service is not None else None
         if born is not None:
             today = self._today()
             age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
             age_group = catalogue.age_group_for(age).id
-        level = catalogue.assurance.level_for_acr(principal.acr)
-        return citizen.ref, Applicant(age=age, age_group=age_group, assurance=level.id if level else "basic")
+        level = catalogue.assurance.level_for_acr(acr)
+        return Applicant(age=age, age_group=age_group, assurance=level.id if level else "basic")
 
     async def _date_of_birth(self, citizen: Citizen, service: Service, acr: str) -> date | None:
         ref = self._profiles.verified_items().get(DATE_OF_BIRTH)

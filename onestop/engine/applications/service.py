@@ -36,6 +36,7 @@ from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInp
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.roles import PLATFORM_DEPARTMENT, PLATFORM_ROLE
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
+from onestop.engine.relationships.parties import Acting, record_parties
 from onestop.engine.security.alerts import OPERATOR_ROLE, SecurityAlerts, StepUpLocked
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.application import ServiceApplicationWorkflow
@@ -186,7 +187,7 @@ class ApplicationService:
 
     async def start(self, citizen_ref: str, citizen: Applicant, service_slug: str,
                     client_mutation_id: str | None = None, *, principal: Principal | None = None,
-                    brief: bool = False) -> ApplicationView:
+                    brief: bool = False, acting: Acting | None = None) -> ApplicationView:
         _check_client_mutation_id(client_mutation_id)
         snapshot = self.snapshots(service_slug)
         if snapshot is None:
@@ -198,7 +199,13 @@ class ApplicationService:
             raise InvalidInput([FieldError(["serviceSlug"], "LOGIN_REQUIRED", {
                 "en": "This service checks your age, which needs a login: log in and start again.",
                 "tc": "此服務需要核實你的年齡，請先登入再開始申請。"})])
-        application_id = application_id_for(citizen_ref, snapshot.id, client_mutation_id)
+        acting_for = acting is not None and acting.subject.ref != acting.actor.ref
+        # Acting for someone: the subject is part of the key, so one retry id never mixes two dependents.
+        key = f"{citizen_ref}\x1f{acting.subject.ref}" if acting is not None and acting_for else citizen_ref
+        application_id = application_id_for(key, snapshot.id, client_mutation_id)
+        if acting is not None and acting_for:
+            # Before the workflow exists, so an application acted for another never lacks its parties.
+            await record_parties(self.database, application_id, acting)
         await self.store.put(snapshot)
         now = datetime.now(UTC)
         if not citizen.logged_in and self.drafts is not None:

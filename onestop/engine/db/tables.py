@@ -441,6 +441,57 @@ class NoticePreferenceRow(Base):
     updated_at: Mapped[datetime]
 
 
+class BirthRegistrationRow(Base):
+    """ImmD's birth registrations as links between citizens: a child and one registered parent per row. The
+    child's name and date of birth are ciphertext; parental rights end on the 18th birthday computed from it."""
+
+    __tablename__ = "birth_registrations"
+
+    child_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True)
+    parent_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True,
+                                           index=True)
+    date_of_birth: Mapped[str] = mapped_column(Text)  # ciphertext
+    child_name: Mapped[str] = mapped_column(Text)  # ciphertext: the name as registered
+    registered_at: Mapped[datetime] = mapped_column()
+
+
+class CitizenIdentifierRow(Base):
+    """A keyed pseudonym of a citizen's HKID (never the HKID itself), to find the citizen another names."""
+
+    __tablename__ = "citizen_identifiers"
+
+    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+
+
+class MandateRow(Base):
+    """A mandate one citizen grants another: the scope is ciphertext, the artefact is signed (``jws``)."""
+
+    __tablename__ = "mandates"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    grantor_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    grantee_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(Text)  # ciphertext of {services, themes, items}
+    valid_from: Mapped[datetime] = mapped_column()
+    valid_until: Mapped[datetime] = mapped_column()
+    granted_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    jws: Mapped[str] = mapped_column(Text)
+
+
+class ApplicationPartyRow(Base):
+    """Who acts and whom an application is about, by pseudonymous references only, and under which relationship."""
+
+    __tablename__ = "application_parties"
+
+    application_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    actor_ref: Mapped[str] = mapped_column(String(120), index=True)
+    subject_ref: Mapped[str] = mapped_column(String(120), index=True)
+    acting_as: Mapped[str] = mapped_column(String(20))
+    mandate_id: Mapped[str | None] = mapped_column(String(36))
+
+
 class WebSessionRow(Base):
     """A web app session, shared by every web replica. ``slot`` is a hash of the cookie's random id (the cookie
     itself is never stored); ``blob`` is AES-GCM ciphertext bound to the slot, sealed by the web app's key."""

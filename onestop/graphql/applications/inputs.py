@@ -11,6 +11,9 @@ _CMID = "Any string unique per intended action; repeating it (a retry) does not 
 @strawberry.input
 class StartApplicationInput:
     service_slug: str
+    on_behalf_of: strawberry.ID | None = strawberry.field(default=None, description=(
+        "Apply for someone you may act for: a Dependent's id from viewer { dependents { id } }. Omit to apply for "
+        "yourself."))
     client_mutation_id: str | None = strawberry.field(default=None, description=_CMID)
 
 

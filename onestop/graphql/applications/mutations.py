@@ -7,7 +7,8 @@ from typing import Any
 
 import strawberry
 
-from onestop.engine import ApplicationView, EventKind, Principal, new_resume_token
+from onestop.catalogue import Service
+from onestop.engine import Acting, ApplicationView, EventKind, Principal, new_resume_token
 from onestop.graphql.applications.inputs import (
     RespondToRequestInput,
     StartApplicationInput,
@@ -56,9 +57,26 @@ async def act(info: Info_, global_id: str, client_mutation_id: str | None,
         return application_payload(Outcome.refused(NOT_FOUND), client_mutation_id)
     citizen_ref = await caller_ref(info, key)
     service = application_service(info)
-    return application_payload(await outcome(lambda: action(key, citizen_ref, principal), info.context.lang,
-                                             not_found=NOT_FOUND), client_mutation_id,
+
+    async def act() -> ApplicationView:
+        if principal is not None:
+            # Acting for someone: the relationship must still hold at each action, not only at the start.
+            engine = info.context.engine
+            await engine.relationships.check_still_acting(key, await engine.data.citizens.ensure(principal.sub))
+        return await action(key, citizen_ref, principal)
+
+    return application_payload(await outcome(act, info.context.lang, not_found=NOT_FOUND), client_mutation_id,
                                load=lambda view: lambda: service.get(view.application_id, citizen_ref))
+
+
+async def _acting(info: Info_, principal: Principal, service: Service,
+                  on_behalf_of: strawberry.ID | None) -> Outcome[Acting]:
+    """Whether the caller may start ``service`` for ``on_behalf_of`` (themself when None); refusals say nothing
+    about the person named."""
+    engine = info.context.engine
+    actor = await engine.data.citizens.ensure(principal.sub)
+    subject_ref = None if on_behalf_of is None else str(on_behalf_of)
+    return await outcome(lambda: engine.relationships.authorise(actor, subject_ref, service), info.context.lang)
 
 
 @strawberry.type
@@ -68,6 +86,9 @@ class ApplicationsMutation:
         engine = info.context.engine
         principal = await info.context.principal()
         resume_token: str | None = None
+        acting: Acting | None = None
+        if principal is None and input.on_behalf_of is not None:
+            raise Unauthenticated()  # acting for someone needs to know who acts
         if principal is None:
             # Anonymous only for a `login: none` service; a resume token never starts anything else.
             catalogued = info.context.snapshot.catalogue.service(input.service_slug)
@@ -81,14 +102,26 @@ class ApplicationsMutation:
             principal = await info.context.require_citizen()
             # Before the applicant's facts are read: a token below the service's level causes no data access.
             application_service(info).check_assurance(principal, input.service_slug)
-            citizen_ref, citizen = await engine.applicants.context_of(principal, input.service_slug)
+            catalogued = info.context.snapshot.catalogue.service(input.service_slug)
+            if catalogued is not None:  # an unknown slug is refused by start, as NOT_FOUND
+                allowed = await _acting(info, principal, catalogued, input.on_behalf_of)
+                if allowed.value is None:
+                    return ApplicationPayload(application=None, user_errors=allowed.user_errors,
+                                              client_mutation_id=input.client_mutation_id)
+                acting = allowed.value
+            if acting is not None and acting.subject.ref != acting.actor.ref:
+                # The service's rules are about the subject: their age, from their authoritative record.
+                citizen_ref = acting.actor.ref
+                citizen = await engine.applicants.context_for(acting.subject, principal.acr, input.service_slug)
+            else:
+                citizen_ref, citizen = await engine.applicants.context_of(principal, input.service_slug)
         service = application_service(info)
         engine.security.events.record(EventKind.APPLICATION_STARTED, ip=info.context.client_ip,
                                       citizen_ref=None if principal is None else citizen_ref,
                                       service=input.service_slug, anonymous=principal is None)
         done = await outcome(
             lambda: service.start(citizen_ref, citizen, input.service_slug, input.client_mutation_id,
-                                  principal=principal),
+                                  principal=principal, acting=acting),
             info.context.lang,
             not_found=UserError(field=["input", "serviceSlug"], code=UserErrorCode.NOT_FOUND,
                                 message=f"No service {input.service_slug!r}; find slugs with the services query."),

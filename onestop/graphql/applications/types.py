@@ -42,6 +42,7 @@ from onestop.graphql.documents.types import Document
 from onestop.graphql.fields import field
 from onestop.graphql.notices.types import NoticeType
 from onestop.graphql.payments.types import Payment, payments_of
+from onestop.graphql.relationships.types import ApplicationParty, application_parties
 from onestop.graphql.relay import Node, to_global_id
 
 # Derived from the workflow's Status, never copied: a new status reaches the schema by itself.
@@ -358,6 +359,14 @@ class Application(Node):
     @field()
     def service_slug(self) -> str:
         return self.summary.service_id
+
+    @field(description="Who acts on the application: the applicant, or a parent or mandate holder for the subject.")
+    async def actor(self, info: Info_) -> ApplicationParty:
+        return (await application_parties(info, self.summary.application_id))[0]
+
+    @field(description="Whom the application is about: the applicant themself, or the person acted for.")
+    async def subject(self, info: Info_) -> ApplicationParty:
+        return (await application_parties(info, self.summary.application_id))[1]
 
     @field()
     def status(self) -> ApplicationStatus:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
@@ -20,6 +20,7 @@ from onestop.graphql.context import Info_
 from onestop.graphql.errors import BadUserInput
 from onestop.graphql.fields import field
 from onestop.graphql.operations.types import CitizenSecurityAlert
+from onestop.graphql.relationships.types import Dependent, Mandate
 from onestop.graphql.relay import Connection, Edge, Node, PageInfo, page_of, register_node, to_global_id
 
 
@@ -291,6 +292,28 @@ class Viewer:
         citizen_ref = await engine.applicants.ref_of(self.principal)
         return [CitizenSecurityAlert(record=alert, lang=info.context.lang)
                 for alert in await engine.security.alerts.for_citizen(citizen_ref)]
+
+    @field(description="People you may act for: your children under 18 (from the birth registration) and the "
+                       "people whose mandate you hold, in force now.")
+    async def dependents(self, info: Info_) -> list[Dependent]:
+        engine = info.context.engine
+        citizen = await engine.data.citizens.ensure(self.principal.sub)
+        today = datetime.now(UTC).date()
+        return [Dependent(record=d, today=today) for d in await engine.relationships.dependents(citizen)]
+
+    @field(description="Mandates you granted, newest first (revoked and expired ones included).")
+    async def mandates_granted(self, info: Info_) -> list[Mandate]:
+        engine = info.context.engine
+        citizen = await engine.data.citizens.ensure(self.principal.sub)
+        now = datetime.now(UTC)
+        return [Mandate(record=m, now=now) for m in await engine.relationships.mandates.granted(citizen)]
+
+    @field(description="Mandates others granted you, newest first (revoked and expired ones included).")
+    async def mandates_received(self, info: Info_) -> list[Mandate]:
+        engine = info.context.engine
+        citizen = await engine.data.citizens.ensure(self.principal.sub)
+        now = datetime.now(UTC)
+        return [Mandate(record=m, now=now) for m in await engine.relationships.mandates.received(citizen)]
 
     @field(description="Every consent the citizen gave, newest first (revoked and expired ones included).")
     async def consents(self, info: Info_) -> list[Consent]:

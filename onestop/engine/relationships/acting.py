@@ -1,0 +1,222 @@
+"""Who may act for whom: the one check before anything is started or read on someone else's behalf.
+
+Every refusal answers the same, so an id another citizen tries (an adult child, someone else's child, a made-up
+reference) tells them nothing about that person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+
+from onestop.catalogue import Service
+from onestop.engine.catalogue_store import CatalogueStore
+from onestop.engine.data.gateway import DataGateway
+from onestop.engine.data.profiles import Citizen, CitizenDirectory, ProfileService
+from onestop.engine.db import CitizenRow
+from onestop.engine.errors import Forbidden, InvalidInput, field_error
+from onestop.engine.identity.principal import Principal
+from onestop.engine.identity.stepup import require_assurance
+from onestop.engine.relationships.births import ADULT_AGE, BirthRegister, age_on
+from onestop.engine.relationships.mandates import Mandate, MandateScope, MandateStatus, MandateStore
+from onestop.engine.relationships.parties import Acting, ActingAs, Parties, parties_of
+
+CANNOT_ACT_FOR = "CANNOT_ACT_FOR"
+GRANT_MANDATE_SERVICE = "grant-mandate"
+"""The service name the grantor's age check is logged under in their data-access log."""
+DATE_OF_BIRTH_ITEM = "immd-records.date-of-birth"
+MANDATE_STEP_UP_MAX_AGE = timedelta(minutes=10)
+MANDATE_MAX_LENGTH = timedelta(days=5 * 366)
+_NOT_FOR_THEM = ("You cannot act for this person in this service: only a parent of a child under 18, or someone "
+                 "holding a current mandate that covers the service, can. Choose someone from your dependents.")
+
+
+@dataclass(frozen=True)
+class Dependent:
+    """Someone the viewer may act for: a child under 18, or a grantor of a mandate in force."""
+
+    ref: str
+    name: str
+    relationship: ActingAs
+    date_of_birth: date | None  # a child's, from the birth registration; None for a mandate's grantor
+    mandate_id: str | None
+
+
+def _refuse(message: str = _NOT_FOR_THEM) -> InvalidInput:
+    return InvalidInput([field_error(["onBehalfOf"], message, "CANNOT_ACT_FOR")])
+
+
+class Relationships:
+    """Dependents, mandates and the acting check, over the birth register and the mandate store."""
+
+    def __init__(self, births: BirthRegister, mandates: MandateStore, citizens: CitizenDirectory,
+                 profiles: ProfileService, gateway: DataGateway, catalogue: CatalogueStore, *,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.births = births
+        self.mandates = mandates
+        self.citizens = citizens
+        self.profiles = profiles
+        self.gateway = gateway
+        self.catalogue = catalogue
+        self.now = now
+
+    async def dependents(self, actor: Citizen) -> list[Dependent]:
+        people = [Dependent(child.ref, child.name, ActingAs.PARENT, child.date_of_birth, None)
+                  for child in await self.births.children_of(actor.id)]
+        now = self.now()
+        people += [Dependent(m.grantor_ref, m.grantor_name, ActingAs.MANDATE, None, m.id)
+                   for m in await self.mandates.received(actor) if m.status(now) is MandateStatus.ACTIVE]
+        return people
+
+    async def authorise(self, actor: Citizen, subject_ref: str | None, service: Service) -> Acting:
+        """The actor may apply to ``service`` for ``subject_ref`` (None: for themself), or ``InvalidInput``."""
+        who = service.who_applies
+        if subject_ref is None or subject_ref == actor.ref:
+            if who == "dependent":
+                raise _refuse("This service is applied for on behalf of someone else (for example your child): "
+                              "choose who it is for with onBehalfOf, from your dependents.")
+            return Acting(actor, actor, ActingAs.SELF)
+        if who == "self":
+            raise _refuse("This service can only be applied for by the person it is for; start it without "
+                          "onBehalfOf.")
+        allowed = set(service.acting_as or ())
+        if ActingAs.PARENT.value in allowed:
+            for child in await self.births.children_of(actor.id):
+                if child.ref == subject_ref:
+                    subject = await self.citizens.by_ref(subject_ref)
+                    if subject is not None:
+                        return Acting(actor, subject, ActingAs.PARENT)
+        if ActingAs.MANDATE.value in allowed:
+            mandate = await self.mandates.acting_for(actor, subject_ref, service, self.now())
+            if mandate is not None:
+                subject = await self.citizens.by_ref(subject_ref)
+                if subject is not None:
+                    return Acting(actor, subject, ActingAs.MANDATE, mandate.id)
+        raise _refuse()
+
+    async def grant(self, principal: Principal, grantor: Citizen, *, grantee_hkid: str, grantee_name: str,
+                    services: Sequence[str], themes: Sequence[str], items: Sequence[str],
+                    valid_from: datetime | None, valid_until: datetime) -> Mandate:
+        """Grant a mandate: needs a face-level sign-in within ``MANDATE_STEP_UP_MAX_AGE`` and a grantor of 18+."""
+        catalogue = self.catalogue.catalogue
+        ladder = catalogue.assurance
+        now = self.now()
+        require_assurance(principal, rank_of=ladder.rank_of, acr_of=ladder.acr_of, level=ladder.top.id,
+                          max_age=MANDATE_STEP_UP_MAX_AGE, now=now)
+        errors = []
+        start = (valid_from or now).astimezone(UTC)
+        until = valid_until.astimezone(UTC)
+        if not services and not themes:
+            errors.append(field_error(["services"], "Name at least one service or theme the mandate covers.",
+                                      "REQUIRED"))
+        errors += [field_error(["services", str(i)], f"There is no service {slug!r}.", "NOT_FOUND")
+                   for i, slug in enumerate(services) if catalogue.service(slug) is None]
+        known_themes = {theme.id for theme in catalogue.taxonomy.themes}
+        errors += [field_error(["themes", str(i)], f"There is no theme {theme!r}.", "NOT_FOUND")
+                   for i, theme in enumerate(themes) if theme not in known_themes]
+        known_items = {f"{p.id}.{item}" for d in catalogue.departments.values() for p in d.providers
+                       for item in (i.id for i in p.items)}
+        errors += [field_error(["items", str(i)], f"There is no data item {item!r} (write provider.item).",
+                               "NOT_FOUND") for i, item in enumerate(items) if item not in known_items]
+        if until <= start or until <= now:
+            errors.append(field_error(["validUntil"], "The mandate must end after it starts, and in the future.",
+                                      "DATE_TOO_EARLY"))
+        elif until - start > MANDATE_MAX_LENGTH:
+            errors.append(field_error(["validUntil"], "A mandate lasts at most five years; grant a new one then.",
+                                      "DATE_TOO_LATE"))
+        name = " ".join(grantee_name.split())
+        if not 1 <= len(name) <= 200:
+            errors.append(field_error(["granteeName"], "Give the name of the person, as on their identity card.",
+                                      "REQUIRED"))
+        if errors:
+            raise InvalidInput(errors)
+        grantee_id = await self.births.citizen_with_hkid(grantee_hkid)
+        if grantee_id is None or grantee_id == grantor.id:
+            raise InvalidInput([field_error(["granteeHkid"], (
+                "We cannot grant a mandate to this HKID: check the number, and that the person has signed in to "
+                "the platform at least once (you cannot grant one to yourself)."), "INVALID_HKID")])
+        age = await self._age(grantor, principal.acr, now)
+        if age is None or age < ADULT_AGE:
+            raise InvalidInput([field_error(["granteeHkid"], "Only a person aged 18 or over can grant a mandate.",
+                                            "NOT_ELIGIBLE")])
+        grantee = await self._citizen_by_id(grantee_id)
+        profile = None
+        async with self.profiles.database.session() as session:
+            profile = await self.profiles.load(session, grantor.id)
+        grantor_name = (profile.name_en if profile is not None else None) or ""
+        scope = MandateScope(tuple(dict.fromkeys(services)), tuple(dict.fromkeys(themes)),
+                             tuple(dict.fromkeys(items)))
+        return await self.mandates.grant(grantor, grantee, scope, grantor_name=grantor_name, grantee_name=name,
+                                         valid_from=start, valid_until=until, now=now)
+
+    async def parties(self, application_id: str) -> Parties | None:
+        """Who acts on the application and whom it is about; None when the applicant acts for themself."""
+        return await parties_of(self.births.database, application_id)
+
+    async def name_for(self, viewer_ref: str, viewer: Citizen | None, parties: Parties) -> str | None:
+        """The subject's name as the actor may see it (the birth registration's, or the mandate's); None otherwise."""
+        if viewer is None or viewer_ref != parties.actor_ref:
+            return None
+        if parties.acting_as is ActingAs.PARENT:
+            return next((c.name for c in await self.births.children_of(viewer.id, minors_only=False)
+                         if c.ref == parties.subject_ref), None)
+        if parties.mandate_id is not None:
+            return next((m.grantor_name for m in await self.mandates.received(viewer) if m.id == parties.mandate_id),
+                        None)
+        return None
+
+    async def check_still_acting(self, application_id: str, actor: Citizen) -> None:
+        """Refuse the actor's next action on an application for someone they no longer act for: the mandate was
+        revoked or has expired, or the child has turned 18. The application itself is left as it is."""
+        parties = await self.parties(application_id)
+        if parties is None or parties.actor_ref != actor.ref or parties.subject_ref == actor.ref:
+            return
+        if parties.acting_as is ActingAs.PARENT:
+            allowed = any(c.ref == parties.subject_ref for c in await self.births.children_of(actor.id))
+        else:
+            now = self.now()
+            allowed = any(m.id == parties.mandate_id and m.status(now) is MandateStatus.ACTIVE
+                          for m in await self.mandates.received(actor))
+        if not allowed:
+            raise InvalidInput([field_error(["applicationId"], (
+                "You no longer act for the person this application is for: their mandate was revoked or has ended, "
+                "or they have turned 18. The application is kept for them."), "CANNOT_ACT_FOR")])
+
+    async def prefill_subject(self, application_id: str, citizen_ref: str, items: Sequence[str]) -> str:
+        """Whose records a prefill of ``application_id`` reads: the subject's when the applicant acts for someone,
+        under the relationship's rights (a mandate's data items only), else the applicant's own."""
+        parties = await self.parties(application_id)
+        if parties is None or parties.actor_ref != citizen_ref or parties.subject_ref == citizen_ref:
+            return citizen_ref
+        actor = await self.citizens.by_ref(citizen_ref)
+        if actor is None:
+            raise Forbidden("the applicant of this application is unknown")
+        await self.check_still_acting(application_id, actor)
+        if parties.acting_as is ActingAs.MANDATE:
+            mandate = next(m for m in await self.mandates.received(actor) if m.id == parties.mandate_id)
+            outside = sorted(set(items) - set(mandate.scope.items))
+            if outside:
+                raise Forbidden(f"the mandate does not cover the data items {', '.join(outside)}; the person who "
+                                "granted it can grant a new one that does")
+        return parties.subject_ref
+
+    async def revoke(self, grantor: Citizen, mandate_id: str) -> Mandate:
+        return await self.mandates.revoke(grantor, mandate_id, self.now())
+
+    async def _age(self, citizen: Citizen, acr: str, now: datetime) -> int | None:
+        facts = await self.gateway.eligibility_facts(citizen, [DATE_OF_BIRTH_ITEM], service_slug=GRANT_MANDATE_SERVICE,
+                                                     service_hash="", department="IMMD", acr=acr, now=now)
+        fetched = facts.items.get(DATE_OF_BIRTH_ITEM)
+        try:
+            return age_on(date.fromisoformat(str(fetched.value)), now.date()) if fetched is not None else None
+        except ValueError:
+            return None
+
+    async def _citizen_by_id(self, citizen_id: str) -> Citizen:
+        async with self.citizens.database.session() as session:
+            row = await session.scalar(select(CitizenRow).where(CitizenRow.id == citizen_id))
+        assert row is not None  # the identifier row references it (ON DELETE CASCADE)
+        return Citizen(id=row.id, sub=row.sub, ref=row.ref)

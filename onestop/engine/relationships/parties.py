@@ -1,0 +1,57 @@
+"""The actor and the subject of each application, by pseudonymous reference: who acted, for whom, and under
+which relationship. Kept beside the application index, never in search attributes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from onestop.engine.data.profiles import Citizen
+from onestop.engine.db import ApplicationPartyRow, Database
+
+
+class ActingAs(StrEnum):
+    SELF = "self"
+    PARENT = "parent"
+    MANDATE = "mandate"
+    GUARDIAN = "guardian"
+
+
+@dataclass(frozen=True)
+class Acting:
+    """Who acts, for whom, under which relationship (the outcome of the acting check)."""
+
+    actor: Citizen
+    subject: Citizen
+    acting_as: ActingAs
+    mandate_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Parties:
+    actor_ref: str
+    subject_ref: str
+    acting_as: ActingAs
+    mandate_id: str | None = None
+
+
+async def record_parties(database: Database, application_id: str, acting: Acting) -> None:
+    """Record once; a retried start (same application id) keeps the first record."""
+    async with database.session() as session:
+        if await session.get(ApplicationPartyRow, application_id) is not None:
+            return
+        session.add(ApplicationPartyRow(application_id=application_id, actor_ref=acting.actor.ref,
+                                        subject_ref=acting.subject.ref, acting_as=acting.acting_as.value,
+                                        mandate_id=acting.mandate_id))
+
+
+async def parties_of(database: Database, application_id: str) -> Parties | None:
+    """None for an application started before parties were recorded, or by the applicant for themself."""
+    async with database.session() as session:
+        row = await session.scalar(select(ApplicationPartyRow).where(
+            ApplicationPartyRow.application_id == application_id))
+    if row is None:
+        return None
+    return Parties(row.actor_ref, row.subject_ref, ActingAs(row.acting_as), row.mandate_id)

@@ -1,0 +1,24 @@
+"""Mutation inputs of the relationships domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+
+@strawberry.input
+class GrantMandateInput:
+    grantee_hkid: str = strawberry.field(description="The HKID of the person who will act for you.")
+    grantee_name: str = strawberry.field(description="Their name as on their identity card.")
+    services: list[str] = strawberry.field(default_factory=list, description="Service slugs covered.")
+    themes: list[str] = strawberry.field(default_factory=list, description="Theme ids covered.")
+    items: list[str] = strawberry.field(default_factory=list,
+                                        description="Data items (provider.item) they may have read for you.")
+    valid_from: datetime | None = strawberry.field(default=None, description="Default: now.")
+    valid_until: datetime = strawberry.field(description="When the mandate ends (at most five years on).")
+
+
+@strawberry.input
+class RevokeMandateInput:
+    mandate_id: strawberry.ID

@@ -1,0 +1,47 @@
+"""Granting and revoking mandates. Granting needs a face-level sign-in (INSUFFICIENT_USER_AUTHENTICATION else)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import strawberry
+
+from onestop.graphql.context import Info_
+from onestop.graphql.errors import UserError, UserErrorCode, outcome
+from onestop.graphql.fields import field
+from onestop.graphql.relationships.inputs import GrantMandateInput, RevokeMandateInput
+from onestop.graphql.relationships.types import Mandate
+
+
+@strawberry.type
+class MandatePayload:
+    mandate: Mandate | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class RelationshipsMutation:
+    @field(description="Let another citizen act for you in the services and themes named, until validUntil. Needs "
+                       "you to be 18 or over and a face-level sign-in within the last 10 minutes.")
+    async def grant_mandate(self, info: Info_, input: GrantMandateInput) -> MandatePayload:
+        principal = await info.context.require_citizen()
+        engine = info.context.engine
+        grantor = await engine.data.citizens.ensure(principal.sub)
+        done = await outcome(lambda: engine.relationships.grant(
+            principal, grantor, grantee_hkid=input.grantee_hkid, grantee_name=input.grantee_name,
+            services=input.services, themes=input.themes, items=input.items, valid_from=input.valid_from,
+            valid_until=input.valid_until), info.context.lang)
+        now = datetime.now(UTC)
+        return MandatePayload(mandate=done.map(lambda m: Mandate(record=m, now=now)), user_errors=done.user_errors)
+
+    @field(description="Revoke a mandate you granted, at once: the person stops at their next action.")
+    async def revoke_mandate(self, info: Info_, input: RevokeMandateInput) -> MandatePayload:
+        principal = await info.context.require_citizen()
+        engine = info.context.engine
+        grantor = await engine.data.citizens.ensure(principal.sub)
+        done = await outcome(lambda: engine.relationships.revoke(grantor, str(input.mandate_id)), info.context.lang,
+                             not_found=UserError(field=["input", "mandateId"], code=UserErrorCode.NOT_FOUND,
+                                                 message="No mandate you granted has this id; list them with "
+                                                         "viewer { mandatesGranted { id } }."))
+        now = datetime.now(UTC)
+        return MandatePayload(mandate=done.map(lambda m: Mandate(record=m, now=now)), user_errors=done.user_errors)
