@@ -273,6 +273,9 @@ async def test_the_calendar_file_parses_back_with_the_booking(api: Api, citizen:
     assert CITIZEN not in appointment["ics"]
 
 
+NOTICES = "query($id: ID!) { application(id: $id) { notices { event status } } }"
+
+
 async def test_the_day_before_hook_fires_for_a_confirmed_booking(api: Api, citizen: dict[str, str]) -> None:
     # minNotice PT0S: a slot within the next day is bookable, so its reminder is due as soon as it is confirmed.
     now = datetime.now(HONG_KONG)
@@ -294,6 +297,12 @@ async def test_the_day_before_hook_fires_for_a_confirmed_booking(api: Api, citiz
         return any(r.reminder_due_at is not None for r in records)
 
     await eventually(reminded)
+
+    async def noticed() -> bool:
+        found = (await api.data(NOTICES, {"id": key}, citizen))["application"]["notices"]
+        return [n["status"] for n in found if n["event"] == "APPOINTMENT_REMINDER"] == ["sent"]
+
+    await eventually(noticed)  # the day-before reminder goes out as the service's appointmentReminder notice
 
 
 @pytest.mark.parametrize(("office", "days", "hour", "minute", "code"), [
