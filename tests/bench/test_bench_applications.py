@@ -47,6 +47,7 @@ def test_the_applications_benchmark_prints_the_ratio_and_history_figures(repo_ro
     # The driver's CPU is its own process's: it is measured, and not part of the engine's.
     assert cpu["load_driver"] > 0
     assert cpu["engine"] > 0
-    assert sum(cpu["engine_by_thread"].values()) == pytest.approx(cpu["engine"], rel=0.01)
+    # Each part is its own median over the rounds, so the parts add up to the engine's median only roughly.
+    assert sum(cpu["engine_by_thread"].values()) == pytest.approx(cpu["engine"], rel=0.1)
     assert figures["history"]["onestop"]["events"] == int(events.group(1))
     assert set(figures["latency"]["onestop"]) >= {"start", "submit"}
