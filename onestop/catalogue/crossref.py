@@ -297,6 +297,12 @@ class ServiceChecker:
                     "`actingAs` names who may act for a dependent, but the service is applied for by the citizen "
                     "themself (`applicant: self`)",
                     "set `applicant: dependent` or `applicant: either`, or remove `actingAs`"))
+            if service.when_acting_ends is not None:
+                self.problems.append(self.source.problem(
+                    ("whenActingEnds",), "INVALID_VALUE",
+                    "`whenActingEnds` says what becomes of an application when someone stops acting for a "
+                    "dependent, but the service is applied for by the citizen themself (`applicant: self`)",
+                    "set `applicant: dependent` or `applicant: either`, or remove `whenActingEnds`"))
             return
         if not service.acting_as:
             self.problems.append(self.source.problem(

@@ -43,6 +43,10 @@ class Service(DefinitionModel):
     acting_as: tuple[Literal["parent", "mandate", "guardian"], ...] | None = Key(
         default=None, description="with applicant dependent or either: the relationships that "
         "may act for the dependent")
+    when_acting_ends: Literal["move", "close"] | None = Key(
+        default=None, description="with applicant dependent or either: what becomes of an application in progress "
+        "when the actor's right ends (the child turns 18, the mandate expires or is revoked): move (the default) "
+        "hands it to the person it is for; close ends a draft, with a notice")
     assurance: Slug = "basic"
     eligibility: Eligibility | None = None
     draft_expiry: Duration = "P30D"

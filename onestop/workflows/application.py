@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from onestop.workflows.contracts import (
         BRIEF_BEHAVIOUR,
         CITIZEN_ACTOR,
+        CITIZEN_REF_ATTRIBUTE,
         DELIVERY_RETRY_DEFAULT,
         DEPARTMENT_STATUSES,
         LEAN_BEHAVIOUR,
@@ -30,12 +31,15 @@ with workflow.unsafe.imports_passed_through():
         QUERY_SNAPSHOT,
         QUERY_STATE,
         REFUSED,
+        SIGNAL_ACTING_ENDED,
         SIGNAL_DEPARTMENT_STATUS,
         STATUS_ATTRIBUTE,
         TERMINAL,
         TIMELINE_MAX_ENTRIES,
         WITHDRAWABLE,
         WORKFLOW_NAME,
+        ActingEnd,
+        ActingEnded,
         ActionResult,
         Activity,
         ApplicationInput,
@@ -105,6 +109,13 @@ _NOTICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeff
                             maximum_interval=timedelta(minutes=10))
 _NOTICE_WINDOW = timedelta(hours=24)
 NOTICES_PATCH = "notices"
+ACTING_PATCH = "acting-ends"
+# What the timeline says when the actor's right ends and the application becomes the subject's.
+_HANDED_OVER = {
+    ActingEnd.ADULT: "The person this application is for has turned 18: it is now theirs to continue",
+    ActingEnd.EXPIRED: "The mandate it was started under has ended: it is now the grantor's to continue",
+    ActingEnd.REVOKED: "The mandate it was started under was revoked: it is now the grantor's to continue",
+}
 _HKT = timedelta(hours=8)
 _MAX_MUTATIONS = 200
 # A local activity's failure reaches the workflow as the activity's own error (or a timeout), not wrapped in an
@@ -151,6 +162,9 @@ class ServiceApplicationWorkflow:
             raise RuntimeError(f"the pinned snapshot {params.service_ref!r} was not resolved")
         self._snapshot = params.service
         carried = params.carried
+        # Whose application it is: the applicant's, until someone acting for another hands it over (see acting).
+        self._owner = params.citizen_ref
+        self._acting = params.acting
         self._status = carried.status if carried else Status.DRAFT
         self._progress = (
             Progress(list(carried.completed), dict(carried.answers), dict(carried.prefilled)) if carried else Progress()
@@ -246,7 +260,7 @@ class ServiceApplicationWorkflow:
             service_version=self._snapshot.version,
             content_hash=self._snapshot.content_hash,
             department=self._snapshot.department,
-            citizen_ref=self._in.citizen_ref,
+            citizen_ref=self._owner,
             status=self._status,
             current_step_id=step.id if step else None,
             completed=list(self._progress.completed),
@@ -316,7 +330,7 @@ class ServiceApplicationWorkflow:
 
     def _require_owner(self, citizen_ref: str) -> None:
         # Validators only (they do not run on replay): histories recorded before this field existed still replay.
-        if citizen_ref != self._in.citizen_ref:
+        if citizen_ref != self._owner:
             raise _refuse(_error("applicationId", "NOT_FOUND", "No such application.", "沒有此申請。"))
 
     def _require_assurance(self, assurance: str) -> None:
@@ -524,7 +538,7 @@ class ServiceApplicationWorkflow:
         receipt = await workflow.execute_activity(
             pay.PaymentActivity.RECEIPT,
             pay.ReceiptRequest(
-                application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
+                application_id=self._in.application_id, citizen_ref=self._owner,
                 service_id=self._snapshot.id, department=self._snapshot.department, step_id=attempt.step_id,
                 description=self._payment_step_description(attempt.step_id), payment_id=attempt.payment_id,
                 amount_cents=attempt.amount_cents, currency=attempt.currency,
@@ -642,6 +656,12 @@ class ServiceApplicationWorkflow:
                 if timeout is None or left < timeout:
                     timeout, reminding = left, False
             self._waiting_on = pending
+            # Only applications started for someone else have an end to the actor's right.
+            acting_ends = self._acting_ends_at()
+            if acting_ends is not None:
+                left = max(acting_ends - workflow.now(), timedelta(0))
+                if timeout is None or left < timeout:
+                    timeout, reminding = left, False
             try:
                 await workflow.wait_condition(
                     lambda: self._index_dirty
@@ -659,6 +679,9 @@ class ServiceApplicationWorkflow:
                     timeout=timeout,
                 )
             except TimeoutError:
+                if self._acting is not None and acting_ends is not None and workflow.now() >= acting_ends:
+                    self._hand_over(self._acting.reason)
+                    continue
                 pending = self._pending_payment()
                 if pending is not None and workflow.now() >= pending.deadline:
                     await self._close_payment(pending)
@@ -715,6 +738,38 @@ class ServiceApplicationWorkflow:
                     continue
                 workflow.continue_as_new(self._carry())
 
+    # ---- acting for someone ----
+
+    def _acting_ends_at(self) -> datetime | None:
+        """When the actor's right ends, while the application is still theirs and open; None for everyone else."""
+        if self._acting is None or self._status in TERMINAL or not workflow.patched(ACTING_PATCH):
+            return None
+        return self._acting.ends_at
+
+    def _hand_over(self, reason: ActingEnd) -> None:
+        """The actor's right has ended: the application becomes the subject's, or (a draft of a service that says
+        ``close``) is closed with a notice to them. The actor's next action finds nothing to act on."""
+        term = self._acting
+        if term is None or self._status in TERMINAL:
+            return
+        self._acting = None
+        self._owner = term.subject_ref
+        self._updated_at = workflow.now()
+        self._index_dirty = True
+        workflow.upsert_search_attributes([CITIZEN_REF_ATTRIBUTE.value_set(term.subject_ref)])
+        if term.on_end == "close" and self._status is Status.DRAFT:
+            self._set_status(Status.WITHDRAWN, _HANDED_OVER[reason].split(":")[0] + ": the draft was closed")
+            self.notify(NoticeEvent.STATUS_CHANGED, {"status": Status.WITHDRAWN.value})
+            self._queue_refunds("the draft was closed when acting for its subject ended")
+        else:
+            self._timeline.append(TimelineEntry(workflow.now(), self._status, _HANDED_OVER[reason]))
+
+    @workflow.signal(name=SIGNAL_ACTING_ENDED)
+    def acting_ended(self, ended: ActingEnded) -> None:
+        # Sent by the engine when a mandate is revoked: hand over now instead of at the mandate's end date.
+        if self._acting is not None and workflow.patched(ACTING_PATCH):
+            self._hand_over(ended.reason)
+
     def _settled(self) -> bool:
         # Runs recorded before notices never have one sending, so this waits exactly as they did.
         return workflow.all_handlers_finished() and self._sending == 0
@@ -748,7 +803,7 @@ class ServiceApplicationWorkflow:
         computed = self._computed() if named - {"service", "reference", *(values or {})} else {}
         filled = {name: display(computed[name]) for name in sorted(named) if computed.get(name) is not None}
         self._notices_pending.append(NoticeRequest(
-            key=key, event=event.value, application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
+            key=key, event=event.value, application_id=self._in.application_id, citizen_ref=self._owner,
             service_id=self._snapshot.id, service_title=self._snapshot.title, subject=spec.subject, body=spec.body,
             sms=spec.sms, reference_number=self._reference, values=filled | (values or {}), contact=contact,
         ))
@@ -805,7 +860,7 @@ class ServiceApplicationWorkflow:
 
     def _index_entry(self) -> IndexEntry:
         return IndexEntry(
-            application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
+            application_id=self._in.application_id, citizen_ref=self._owner,
             service_id=self._snapshot.id, department=self._snapshot.department, status=self._status,
             reference_number=self._reference, created_at=self._created_at, updated_at=self._updated_at,
         )
@@ -821,11 +876,11 @@ class ServiceApplicationWorkflow:
         # The next run is a new run: it takes the newest behaviour, as a patch would in a run with no history yet.
         # A snapshot that came by reference goes on by reference.
         return ApplicationInput(self._in.application_id, None if self._in.service_ref else self._snapshot,
-                                self._in.citizen_ref, self._in.citizen, self._in.created_at, carried,
+                                self._owner, self._in.citizen, self._in.created_at, carried,
                                 history_limit=self._in.history_limit,
                                 delivery_retry_seconds=self._in.delivery_retry_seconds, behaviour=BRIEF_BEHAVIOUR,
                                 service_ref=self._in.service_ref,
-                                payment_timeout_seconds=self._in.payment_timeout_seconds)
+                                payment_timeout_seconds=self._in.payment_timeout_seconds, acting=self._acting)
 
     def _submitted_at(self) -> datetime:
         # The first SUBMITTED entry, not the last change: a redelivery (or a status set meanwhile) must send the
@@ -841,7 +896,7 @@ class ServiceApplicationWorkflow:
             content_hash=self._snapshot.content_hash,
             department=(submit.department if submit and submit.department else self._snapshot.department),
             endpoint=(submit.endpoint if submit and submit.endpoint else self._snapshot.submission_url),
-            citizen_ref=self._in.citizen_ref, answers=self._progress.answers, consents=self._consents,
+            citizen_ref=self._owner, answers=self._progress.answers, consents=self._consents,
             assurance=self._step_up_assurance, submitted_at=self._submitted_at(),
             # Only the activity's input grows: recorded histories replay the same commands.
             provenance=[p.as_json() for p in prov.provenance(self._snapshot, self._progress, self._in.citizen,
@@ -1038,7 +1093,7 @@ class ServiceApplicationWorkflow:
 
     async def _prefill(self, step: PrefillSpec) -> PrefillResult:
         request = PrefillRequest(
-            application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
+            application_id=self._in.application_id, citizen_ref=self._owner,
             service_id=self._snapshot.id, department=self._snapshot.department, step_id=step.id,
             items=list(step.items), purpose=step.purpose, lawful_basis=step.lawful_basis,
             mode=step.mode, valid_for_seconds=step.valid_for_seconds,
@@ -1062,7 +1117,7 @@ class ServiceApplicationWorkflow:
 
     async def _grant(self, step: ConsentSpec) -> ConsentGrantResult:
         request = ConsentGrantRequest(
-            application_id=self._in.application_id, citizen_ref=self._in.citizen_ref, service_id=self._snapshot.id,
+            application_id=self._in.application_id, citizen_ref=self._owner, service_id=self._snapshot.id,
             content_hash=self._snapshot.content_hash, step_id=step.id, departments=list(step.departments),
             items=list(step.items), purpose=step.purpose or step.statement, assurance=self._in.citizen.assurance,
         )

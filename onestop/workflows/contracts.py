@@ -70,6 +70,7 @@ SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (
 )
 
 SIGNAL_DEPARTMENT_STATUS = "departmentStatus"
+SIGNAL_ACTING_ENDED = "actingEnded"
 QUERY_STATE = "state"
 QUERY_SNAPSHOT = "snapshot"
 REFUSED = "InvalidInput"
@@ -217,6 +218,32 @@ class Carried:
     bookings: list[Booking] = field(default_factory=list)
 
 
+class ActingEnd(StrEnum):
+    """Why someone stopped acting for the person an application is for."""
+
+    ADULT = "adult"  # the child turned 18
+    EXPIRED = "expired"  # the mandate reached its end date
+    REVOKED = "revoked"  # the grantor revoked the mandate
+
+
+@dataclass(frozen=True)
+class ActingTerm:
+    """An application started by one citizen for another: until when the actor may act, and what then becomes of
+    the application (``move``: it becomes the subject's; ``close``: a draft is closed, anything further moves)."""
+
+    subject_ref: str
+    ends_at: datetime
+    reason: ActingEnd  # why it ends at ``ends_at`` (the 18th birthday or the mandate's end)
+    on_end: str = "move"
+
+
+@dataclass(frozen=True)
+class ActingEnded:
+    """Signalled when the right ends before ``ActingTerm.ends_at`` (a revoked mandate)."""
+
+    reason: ActingEnd
+
+
 @dataclass(frozen=True)
 class ApplicationInput:
     application_id: str
@@ -241,6 +268,9 @@ class ApplicationInput:
     service_ref: str = ""
     # How long a hosted payment page waits for the citizen before the attempt times out (0: the default).
     payment_timeout_seconds: float = 0.0
+    # Set when ``citizen_ref`` acts for someone else (a parent, a mandate holder): the durable timer that hands the
+    # application over when that right ends. None for an applicant acting for themself (and every older run).
+    acting: ActingTerm | None = None
 
 
 LEAN_BEHAVIOUR = 1

@@ -34,7 +34,7 @@ from onestop.engine.crypto.codec import data_converter
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.providers import SqlRegistryProvider
 from onestop.engine.db import Database
-from onestop.engine.errors import Forbidden, InvalidInput
+from onestop.engine.errors import Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.temporal import sandboxed_runner, workflow_runner
 from onestop.workflows.application import ServiceApplicationWorkflow
@@ -58,6 +58,7 @@ from .conftest import (
     fee_service,
     licence_service,
 )
+from .test_acting_timers import school_service
 from .test_application import ADULT, LADDER, face, fresh, through_details
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -324,6 +325,39 @@ async def _record_anonymous_draft(apps: ApplicationService, client: Client) -> s
     return app
 
 
+async def _owned_by(apps: ApplicationService, app: str, ref: str) -> bool:
+    try:
+        await apps.get(app, ref)
+    except NotFound:
+        return False
+    return True
+
+
+async def _record_acting_turns_18(apps: ApplicationService, client: Client) -> str:
+    # A parent's draft for a child whose 18th birthday comes in 3 seconds: the timer hands it to the new adult,
+    # who withdraws it.
+    from .test_acting_timers import CHILD, parent_for, started
+
+    app = (await started(apps, parent_for(datetime.now(UTC) + timedelta(seconds=3)))).application_id
+    await until(lambda: _owned_by(apps, app, CHILD.ref))
+    await apps.withdraw(app, CHILD.ref)
+    return app
+
+
+async def _record_acting_mandate_revoked(apps: ApplicationService, client: Client) -> str:
+    # A carer's draft under a mandate: revoked (the actingEnded signal), the grantor withdraws it.
+    from onestop.engine.relationships import Acting, ActingAs
+
+    from .test_acting_timers import CARER, GRANTOR, started
+
+    acting = Acting(CARER, GRANTOR, ActingAs.MANDATE, "mandate-r", until=datetime.now(UTC) + timedelta(days=30))
+    app = (await started(apps, acting)).application_id
+    await apps.end_acting([app])
+    await until(lambda: _owned_by(apps, app, GRANTOR.ref))
+    await apps.withdraw(app, GRANTOR.ref)
+    return app
+
+
 # A scenario recorded again under a new name pins the payload shape of its time: "typed-steps" carries the
 # snapshot with one class per step kind; the older ones carry the flat step class with every key.
 SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back_and_withdraw,
@@ -346,7 +380,10 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "file-fields": _record_file_fields,
              # Started with BRIEF_BEHAVIOUR: the snapshot by reference (kept in pinned/), brief action answers.
              "full-application-brief": _record_full, "back-and-withdraw-brief": _record_back_and_withdraw,
-             "anonymous-draft-first-action-brief": _record_anonymous_draft}
+             "anonymous-draft-first-action-brief": _record_anonymous_draft,
+             # Started for someone else (patch "acting-ends"): handed over on the birthday timer, or on revocation.
+             "acting-child-turns-18": _record_acting_turns_18,
+             "acting-mandate-revoked": _record_acting_mandate_revoked}
 PINNED = HISTORIES / "pinned"
 """The snapshots recorded histories name by reference, as ``pinned.dump`` wrote them (the store's rows)."""
 
@@ -360,7 +397,7 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
         apps = apps_for(client, task_queue, database, licence_service(), short, fee_service())
         brief = replace(appointment_service(hold_seconds=3), id="book-visit-brief")
         apps = apps_for(client, task_queue, database, licence_service(), short, appointment_service(), brief,
-                        documents_service())
+                        documents_service(), school_service())
         for name, scenario in SCENARIOS.items():
             if (HISTORIES / f"{name}.json").exists():
                 continue
@@ -369,7 +406,7 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
             history = await client.get_workflow_handle(app).fetch_history()
             (HISTORIES / f"{name}.json").write_text(history.to_json())
         PINNED.mkdir(exist_ok=True)
-        for snapshot in (licence_service(), short, _anonymous_service()):
+        for snapshot in (licence_service(), short, _anonymous_service(), school_service()):
             ref, data = pinned.dump(snapshot)
             (PINNED / f"{ref}.json").write_bytes(data)
     for path in PINNED.glob("*.json"):  # as a worker finds them in its database

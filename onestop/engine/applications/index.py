@@ -82,6 +82,7 @@ async def record(db: Database, entry: IndexEntry) -> None:
                         updated_at=entry.updated_at,
                     ))
                 elif entry.updated_at >= row.updated_at:
+                    row.citizen_ref = entry.citizen_ref  # an application handed to the person it is for
                     row.status = entry.status
                     row.reference_number = entry.reference_number or row.reference_number
                     row.updated_at = entry.updated_at

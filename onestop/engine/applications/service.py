@@ -36,7 +36,7 @@ from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInp
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.roles import PLATFORM_DEPARTMENT, PLATFORM_ROLE
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
-from onestop.engine.relationships.parties import Acting, record_parties
+from onestop.engine.relationships.parties import Acting, ActingAs, record_parties
 from onestop.engine.security.alerts import OPERATOR_ROLE, SecurityAlerts, StepUpLocked
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.application import ServiceApplicationWorkflow
@@ -50,10 +50,14 @@ from onestop.workflows.contracts import (
     QUERY_STATE,
     REFUSED,
     SERVICE_ID_ATTRIBUTE,
+    SIGNAL_ACTING_ENDED,
     SIGNAL_DEPARTMENT_STATUS,
     STATUS_ATTRIBUTE,
     TERMINAL,
     TIMELINE_MAX_ENTRIES,
+    ActingEnd,
+    ActingEnded,
+    ActingTerm,
     ActionResult,
     ApplicationInput,
     ApplicationView,
@@ -216,7 +220,7 @@ class ApplicationService:
         answer: Answer = await self.client.execute_update_with_start_workflow(
             Update.OPEN, OpenInput(client_mutation_id),
             start_workflow_operation=await self._start_operation(application_id, snapshot, citizen_ref, citizen,
-                                                                 now),
+                                                                 now, acting=_term(acting)),
             result_type=_ANSWER_TYPE,
         )
         # A same-id start finds the application as it is; it runs the snapshot it started with.
@@ -228,7 +232,8 @@ class ApplicationService:
         return view
 
     async def _start_operation(self, application_id: str, snapshot: ServiceSnapshot, citizen_ref: str,
-                               citizen: Applicant, created_at: datetime, carried: Carried | None = None
+                               citizen: Applicant, created_at: datetime, carried: Carried | None = None, *,
+                               acting: ActingTerm | None = None
                                ) -> WithStartWorkflowOperation[ServiceApplicationWorkflow, ApplicationView]:
         # The input names the snapshot by reference (see ``pinned``): stored once, not carried in every history.
         ref = await self.store.pin(snapshot)
@@ -239,7 +244,7 @@ class ApplicationService:
                              delivery_retry_seconds=self._delivery_retry_seconds(), behaviour=BRIEF_BEHAVIOUR,
                              service_ref=ref,
                              payment_timeout_seconds=self.payment_timeout.total_seconds()
-                             if self.payment_timeout is not None else 0.0),
+                             if self.payment_timeout is not None else 0.0, acting=acting),
             id=application_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -661,6 +666,17 @@ class ApplicationService:
             await self._index(view)
         return citizen_view(view)
 
+    async def end_acting(self, application_ids: list[str], reason: ActingEnd = ActingEnd.REVOKED) -> None:
+        """Tell each application that its actor's right has ended (a revoked mandate): it is handed to the person
+        it is for at once. Closed applications are left as they are."""
+        for application_id in application_ids:
+            try:
+                await self.client.get_workflow_handle(application_id).signal(SIGNAL_ACTING_ENDED,
+                                                                             ActingEnded(reason))
+            except RPCError as exc:
+                if exc.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+
     async def _send(self, application_id: str, name: str, arg: UpdateInput, update_id: str | None
                     ) -> Answer:
         """The update to the application's workflow, which an anonymous draft's first action starts."""
@@ -739,3 +755,9 @@ def _refused(exc: WorkflowUpdateFailedError) -> EngineError:
     return EngineError("UPDATE_FAILED", "the application could not be updated; try again")
 
 
+def _term(acting: Acting | None) -> ActingTerm | None:
+    """The durable end of an actor's right, for an application started for someone else."""
+    if acting is None or acting.subject.ref == acting.actor.ref or acting.until is None:
+        return None
+    reason = ActingEnd.ADULT if acting.acting_as is ActingAs.PARENT else ActingEnd.EXPIRED
+    return ActingTerm(acting.subject.ref, acting.until, reason, acting.on_end)

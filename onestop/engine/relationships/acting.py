@@ -6,7 +6,7 @@ reference) tells them nothing about that person.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,9 +20,9 @@ from onestop.engine.db import CitizenRow
 from onestop.engine.errors import Forbidden, InvalidInput, field_error
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import require_assurance
-from onestop.engine.relationships.births import ADULT_AGE, BirthRegister, age_on
+from onestop.engine.relationships.births import ADULT_AGE, BirthRegister, age_on, comes_of_age
 from onestop.engine.relationships.mandates import Mandate, MandateScope, MandateStatus, MandateStore
-from onestop.engine.relationships.parties import Acting, ActingAs, Parties, parties_of
+from onestop.engine.relationships.parties import Acting, ActingAs, Parties, acted_under, parties_of
 
 CANNOT_ACT_FOR = "CANNOT_ACT_FOR"
 GRANT_MANDATE_SERVICE = "grant-mandate"
@@ -62,6 +62,9 @@ class Relationships:
         self.gateway = gateway
         self.catalogue = catalogue
         self.now = now
+        # Set by the composition root when applications run: tells each application started under a revoked
+        # mandate (by id) that its actor's right has ended.
+        self.on_revoked: Callable[[list[str]], Awaitable[None]] | None = None
 
     async def dependents(self, actor: Citizen) -> list[Dependent]:
         people = [Dependent(child.ref, child.name, ActingAs.PARENT, child.date_of_birth, None)
@@ -83,18 +86,21 @@ class Relationships:
             raise _refuse("This service can only be applied for by the person it is for; start it without "
                           "onBehalfOf.")
         allowed = set(service.acting_as or ())
+        on_end = service.when_acting_ends or "move"
         if ActingAs.PARENT.value in allowed:
             for child in await self.births.children_of(actor.id):
                 if child.ref == subject_ref:
                     subject = await self.citizens.by_ref(subject_ref)
                     if subject is not None:
-                        return Acting(actor, subject, ActingAs.PARENT)
+                        return Acting(actor, subject, ActingAs.PARENT, until=comes_of_age(child.date_of_birth),
+                                      on_end=on_end)
         if ActingAs.MANDATE.value in allowed:
             mandate = await self.mandates.acting_for(actor, subject_ref, service, self.now())
             if mandate is not None:
                 subject = await self.citizens.by_ref(subject_ref)
                 if subject is not None:
-                    return Acting(actor, subject, ActingAs.MANDATE, mandate.id)
+                    return Acting(actor, subject, ActingAs.MANDATE, mandate.id, until=mandate.valid_until,
+                                  on_end=on_end)
         raise _refuse()
 
     async def grant(self, principal: Principal, grantor: Citizen, *, grantee_hkid: str, grantee_name: str,
@@ -204,7 +210,11 @@ class Relationships:
         return parties.subject_ref
 
     async def revoke(self, grantor: Citizen, mandate_id: str) -> Mandate:
-        return await self.mandates.revoke(grantor, mandate_id, self.now())
+        """Revoke at once; applications started under the mandate are handed to the grantor (``on_revoked``)."""
+        mandate = await self.mandates.revoke(grantor, mandate_id, self.now())
+        if self.on_revoked is not None:
+            await self.on_revoked(await acted_under(self.births.database, mandate.id))
+        return mandate
 
     async def _age(self, citizen: Citizen, acr: str, now: datetime) -> int | None:
         facts = await self.gateway.eligibility_facts(citizen, [DATE_OF_BIRTH_ITEM], service_slug=GRANT_MANDATE_SERVICE,

@@ -24,6 +24,16 @@ def age_on(born: date, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
+def comes_of_age(born: date) -> datetime:
+    """The start (UTC, as ``age_on`` counts days) of the 18th birthday; 1 March for a child born on 29 February."""
+    year = born.year + ADULT_AGE
+    try:
+        day = born.replace(year=year)
+    except ValueError:
+        day = date(year, 3, 1)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class Child:
     """A registered child of the parent asking, still a minor today."""

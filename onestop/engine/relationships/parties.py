@@ -4,6 +4,7 @@ which relationship. Kept beside the application index, never in search attribute
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -27,6 +28,10 @@ class Acting:
     subject: Citizen
     acting_as: ActingAs
     mandate_id: str | None = None
+    until: datetime | None = None
+    """When the actor's right ends by itself: the child's 18th birthday, the mandate's end."""
+    on_end: str = "move"
+    """What becomes of an application in progress then (the service's ``whenActingEnds``)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,14 @@ async def record_parties(database: Database, application_id: str, acting: Acting
         session.add(ApplicationPartyRow(application_id=application_id, actor_ref=acting.actor.ref,
                                         subject_ref=acting.subject.ref, acting_as=acting.acting_as.value,
                                         mandate_id=acting.mandate_id))
+
+
+async def acted_under(database: Database, mandate_id: str) -> list[str]:
+    """The applications started under a mandate (open or not: the workflow ignores a closed one)."""
+    async with database.session() as session:
+        rows = await session.scalars(select(ApplicationPartyRow.application_id).where(
+            ApplicationPartyRow.mandate_id == mandate_id))
+        return list(rows)
 
 
 async def parties_of(database: Database, application_id: str) -> Parties | None:
