@@ -16,6 +16,7 @@ SERVICE_FILE = "renew-licence.yaml"
     ("applicant: either\nactingAs: []", 9, 12, "needs `actingAs`"),
     ("actingAs: [parent]", 9, 11, "`applicant: self`"),
     ("applicant: self\nactingAs: [mandate]", 10, 11, "`applicant: self`"),
+    ("whenActingEnds: close", 9, 17, "`whenActingEnds`"),
 ])
 def test_a_wrong_applicant_declaration_is_reported_where_it_is(tree: Tree, added: str, line: int, col: int,
                                                                fragment: str) -> None:
@@ -33,6 +34,14 @@ def test_a_dependent_service_loads_with_its_relationships(tree: Tree) -> None:
     tree.edit_service("assurance: standard", "assurance: standard\napplicant: dependent\nactingAs: [parent, mandate]")
     service = tree.load().services["renew-licence"]
     assert (service.who_applies, service.acting_as) == ("dependent", ("parent", "mandate"))
+
+
+def test_a_dependent_service_says_what_becomes_of_a_draft_when_acting_ends(tree: Tree) -> None:
+    tree.edit_service("assurance: standard",
+                      "assurance: standard\napplicant: dependent\nactingAs: [parent]\nwhenActingEnds: close")
+    assert tree.load().services["renew-licence"].when_acting_ends == "close"
+    tree.edit_service("whenActingEnds: close", "whenActingEnds: later")
+    assert any(name == SERVICE_FILE and line == 11 for name, line, _, _ in codes_at(tree.problems()))
 
 
 def test_a_service_without_applicant_applies_for_itself_and_keeps_its_hash(tree: Tree) -> None:

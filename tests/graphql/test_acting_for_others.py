@@ -4,6 +4,7 @@ mandate. Real pieces: the seed catalogue and the Tsang family of definitions/dev
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -248,6 +249,28 @@ async def test_the_grantor_revokes_a_mandate_and_the_carer_can_no_longer_start(
     refused = (await api.data(ACTION, {"id": application_id, "step": step}, carer))["grantConsent"]
     assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [(["input", "applicationId"], "CANNOT_ACT_FOR")]
     assert "no longer act for the person" in refused["userErrors"][0]["message"]
+    # The draft is kept for the grantor: it is his now, listed among his applications, and the carer's no more.
+    mine = await login(api, "tsang-kam-po")
+    seen = await until_seen(api, application_id, mine)
+    assert seen["subject"]["isYou"] is True
+    assert "was revoked" in seen["timeline"][-1]["message"]
+    assert application_id in [e["node"]["id"] for e in (await api.data(
+        MY_APPLICATIONS, {}, mine))["viewer"]["applications"]["edges"]]
+    assert (await api.data(SEEN, {"id": application_id}, carer))["application"] is None
+
+
+SEEN = """query($id: ID!) { application(id: $id) { id status subject { isYou } timeline { message } } }"""
+MY_APPLICATIONS = """query { viewer { applications(first: 50) { edges { node { id } } } } }"""
+
+
+async def until_seen(api: Api, application_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    """The application as ``headers``' citizen sees it, once it is theirs (a signal is applied in a moment)."""
+    for _ in range(100):
+        found: dict[str, Any] | None = (await api.data(SEEN, {"id": application_id}, headers))["application"]
+        if found is not None:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError("the application never became theirs")
 
 
 async def test_relationship_rows_hold_no_personal_data_in_clear(running: tuple[Engine, Client]) -> None:

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType, IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from onestop.engine import temporal
 from onestop.engine.applications.activities import ApplicationActivities
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.crypto.codec import data_converter
@@ -27,7 +28,6 @@ from onestop.engine.db import ApplicationRow, Database
 from onestop.engine.errors import NotFound
 from onestop.engine.relationships import Acting, ActingAs
 from onestop.engine.relationships.births import comes_of_age
-from onestop.engine import temporal
 from onestop.engine.temporal import build_worker
 from onestop.workflows.contracts import SEARCH_ATTRIBUTES, ActingEnd, ApplicationView, Status
 from onestop.workflows.snapshot import FieldSpec, FormSpec, ServiceSnapshot, SubmitSpec
@@ -44,22 +44,36 @@ CARER = Citizen(id="carer-id", sub="carer-sub", ref="carer-ref")
 def school_service() -> ServiceSnapshot:
     """A form about the child, then submit: long-lived drafts, so a birthday weeks away falls inside one."""
     return ServiceSnapshot(
-        id="school-place", version=1, content_hash="hash-school", department="EDB",
-        title=text("Apply for a school place"), draft_expiry_seconds=90 * 86400,
-        steps=[FormSpec(id="child", title=text("About the child"), fields=[
-                   FieldSpec(id="school", type="text", label=text("Preferred school"), required=True)]),
-               FormSpec(id="contact", title=text("Contact"), fields=[
-                   FieldSpec(id="phone", type="phone", label=text("Phone"))]),
-               SubmitSpec(id="submit", title=text("Submit"))])
+        id="school-place",
+        version=1,
+        content_hash="hash-school",
+        department="EDB",
+        title=text("Apply for a school place"),
+        draft_expiry_seconds=90 * 86400,
+        steps=[
+            FormSpec(
+                id="child",
+                title=text("About the child"),
+                fields=[FieldSpec(id="school", type="text", label=text("Preferred school"), required=True)],
+            ),
+            FormSpec(
+                id="contact", title=text("Contact"), fields=[FieldSpec(id="phone", type="phone", label=text("Phone"))]
+            ),
+            SubmitSpec(id="submit", title=text("Submit")),
+        ],
+    )
 
 
 # One test server per test: a workflow left behind with no worker for its queue would keep the server from skipping.
 @pytest.fixture
 async def skipping() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(temporal.test_server_binary()))
-    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=env.client.namespace,
-        search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTES}))
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTES},
+        )
+    )
     try:
         yield env
     finally:
@@ -83,8 +97,9 @@ def new_worker(client: Client, queue: str, activities: ApplicationActivities, **
 
 
 @pytest.fixture
-async def skipping_worker(skipping_client: Client, queue: str,
-                          activities: ApplicationActivities) -> AsyncIterator[Worker]:
+async def skipping_worker(
+    skipping_client: Client, queue: str, activities: ApplicationActivities
+) -> AsyncIterator[Worker]:
     async with new_worker(skipping_client, queue, activities) as worker:
         yield worker
 
@@ -104,8 +119,7 @@ def parent_for(turns_18: datetime, on_end: str = "move") -> Acting:
 
 async def owner_in_index(database: Database, app: str) -> str:
     async with database.session() as session:
-        return str(await session.scalar(select(ApplicationRow.citizen_ref)
-                                        .where(ApplicationRow.application_id == app)))
+        return str(await session.scalar(select(ApplicationRow.citizen_ref).where(ApplicationRow.application_id == app)))
 
 
 def test_the_18th_birthday_is_the_start_of_the_day_and_1_march_for_a_leap_day_child() -> None:
@@ -114,8 +128,8 @@ def test_the_18th_birthday_is_the_start_of_the_day_and_1_march_for_a_leap_day_ch
 
 
 async def test_the_childs_18th_birthday_hands_the_draft_to_the_new_adult_on_the_day(
-        skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database,
-        skipping_worker: Worker) -> None:
+    skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database, skipping_worker: Worker
+) -> None:
     apps = service(skipping_client, queue, database)
     now = await skipping.get_current_time()
     view = await started(apps, parent_for(now + timedelta(days=20)))
@@ -142,8 +156,12 @@ async def test_the_childs_18th_birthday_hands_the_draft_to_the_new_adult_on_the_
 
 
 async def test_the_birthday_timer_fires_for_a_new_worker_after_the_old_one_stopped(
-        skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database,
-        activities: ApplicationActivities) -> None:
+    skipping: WorkflowEnvironment,
+    skipping_client: Client,
+    queue: str,
+    database: Database,
+    activities: ApplicationActivities,
+) -> None:
     apps = service(skipping_client, queue, database)
     # Nothing cached, so no sticky queue: the test server would hold the timer's task for the stopped worker.
     async with new_worker(skipping_client, queue, activities, max_cached_workflows=0):
@@ -160,8 +178,8 @@ async def test_the_birthday_timer_fires_for_a_new_worker_after_the_old_one_stopp
 
 
 async def test_a_service_that_closes_on_the_birthday_closes_the_draft_for_the_new_adult(
-        skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database,
-        skipping_worker: Worker) -> None:
+    skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database, skipping_worker: Worker
+) -> None:
     apps = service(skipping_client, queue, database)
     now = await skipping.get_current_time()
     app = (await started(apps, parent_for(now + timedelta(days=2), on_end="close"))).application_id
@@ -173,8 +191,8 @@ async def test_a_service_that_closes_on_the_birthday_closes_the_draft_for_the_ne
 
 
 async def test_a_submitted_application_moves_to_the_new_adult_to_receive_the_decision(
-        skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database,
-        skipping_worker: Worker) -> None:
+    skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database, skipping_worker: Worker
+) -> None:
     apps = service(skipping_client, queue, database)
     now = await skipping.get_current_time()
     acting = parent_for(now + timedelta(days=5), on_end="close")
@@ -188,8 +206,8 @@ async def test_a_submitted_application_moves_to_the_new_adult_to_receive_the_dec
 
 
 async def test_a_mandate_ends_on_its_date_and_the_grantor_gets_the_draft(
-        skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database,
-        skipping_worker: Worker) -> None:
+    skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database, skipping_worker: Worker
+) -> None:
     apps = service(skipping_client, queue, database)
     now = await skipping.get_current_time()
     until = now + timedelta(days=10)
@@ -204,12 +222,13 @@ async def test_a_mandate_ends_on_its_date_and_the_grantor_gets_the_draft(
 
 
 async def test_a_revoked_mandate_hands_the_draft_to_the_grantor_at_once_and_not_again_at_its_end(
-        skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database,
-        skipping_worker: Worker) -> None:
+    skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database, skipping_worker: Worker
+) -> None:
     apps = service(skipping_client, queue, database)
     now = await skipping.get_current_time()
-    app = (await started(apps, Acting(CARER, GRANTOR, ActingAs.MANDATE, "mandate-2",
-                                      until=now + timedelta(days=60)))).application_id
+    app = (
+        await started(apps, Acting(CARER, GRANTOR, ActingAs.MANDATE, "mandate-2", until=now + timedelta(days=60)))
+    ).application_id
     await apps.end_acting([app, "no-such-application"], ActingEnd.REVOKED)
     theirs = await apps.get(app, GRANTOR.ref)
     assert "was revoked" in (theirs.timeline[-1].message or "")
@@ -221,17 +240,21 @@ async def test_a_revoked_mandate_hands_the_draft_to_the_grantor_at_once_and_not_
 
 
 def patch_markers(events: list[HistoryEvent]) -> list[str]:
-    return [e.marker_recorded_event_attributes.marker_name for e in events
-            if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-            and e.marker_recorded_event_attributes.marker_name == "core_patch"]
+    return [
+        e.marker_recorded_event_attributes.marker_name
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
 
 
 async def test_only_an_application_acted_for_someone_else_records_the_acting_patch(
-        skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database,
-        skipping_worker: Worker) -> None:
+    skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database, skipping_worker: Worker
+) -> None:
     apps = service(skipping_client, queue, database)
-    own = await apps.start(PARENT.ref, ADULT, "school-place", uuid.uuid4().hex,
-                           acting=Acting(PARENT, PARENT, ActingAs.SELF))
+    own = await apps.start(
+        PARENT.ref, ADULT, "school-place", uuid.uuid4().hex, acting=Acting(PARENT, PARENT, ActingAs.SELF)
+    )
     now = await skipping.get_current_time()
     acted = await started(apps, parent_for(now + timedelta(days=30)))
     events = (await skipping_client.get_workflow_handle(own.application_id).fetch_history()).events
