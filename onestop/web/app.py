@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from onestop.web import account, apply, auth, console, forms, i18n, public
+from onestop.web import account, apply, auth, console, forms, i18n, people, public
 from onestop.web.assets import STATIC
 from onestop.web.client import ApiClient, ApiError
 from onestop.web.config import WebConfig
@@ -96,6 +96,9 @@ def create_web_app(config: WebConfig, sessions: SessionRows | None = None) -> St
         Route("/my/data/profile", account.update_profile, methods=["POST"]),
         Route("/my/data/consents/revoke", account.revoke_consent, methods=["POST"]),
         Route("/my/data/alerts/answer", account.answer_alert, methods=["POST"]),
+        Route("/my/people", people.page, methods=["GET"]),
+        Route("/my/people/mandates", people.grant, methods=["POST"]),
+        Route("/my/people/mandates/revoke", people.revoke, methods=["POST"]),
         Route("/console", console.inbox, methods=["GET"]),
         Route("/console/alerts", console.alerts, methods=["GET"]),
         Route("/console/alerts/{id}", console.alert_action, methods=["POST"]),

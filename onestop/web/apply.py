@@ -32,7 +32,9 @@ async def _load(page: Page, application_id: str) -> dict[str, Any] | None:
 
 
 def _not_found(page: Page) -> Response:
-    return page.render("error.html", status=404, heading=page.t("not_found"), message=None)
+    # The same for every id: it tells a former actor why without saying anything about the application.
+    message = page.t("not_yours_now") if page.session.signed_in else None
+    return page.render("error.html", status=404, heading=page.t("not_found"), message=message)
 
 
 async def show(request: Request) -> Response:

@@ -19,12 +19,12 @@ def _callback_url(request: Request) -> str:
 
 
 async def begin(page: Page, *, next_path: str, acr_values: str | None = None, binding: str | None = None,
-                application: str | None = None, step: str | None = None) -> Response:
+                application: str | None = None, step: str | None = None, mandate: bool = False) -> Response:
     """Send the browser to the identity provider; PKCE verifier and state stay in the session."""
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(24)
     page.session.login = {"verifier": verifier, "state": state, "next": next_path,
-                          "application": application or "", "step": step or ""}
+                          "application": application or "", "step": step or "", "mandate": "1" if mandate else ""}
     url = await page.services.oidc.authorize_url(redirect_uri=_callback_url(page.request), state=state,
                                                  challenge=challenge, acr_values=acr_values, binding=binding)
     return page.redirect(url)
@@ -63,6 +63,10 @@ async def callback(request: Request) -> Response:
         from onestop.web.apply import finish_step_up
 
         return await finish_step_up(page, login["application"], login["step"])
+    if login.get("mandate"):
+        from onestop.web.people import finish_grant
+
+        return await finish_grant(page)
     return page.redirect(safe_next(login.get("next")))
 
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from onestop.web import i18n
+from onestop.web import i18n, people
 from onestop.web.client import ApiError
 from onestop.web.context import Page, query_params, safe_next
 
@@ -84,6 +84,12 @@ async def start(request: Request) -> Response:
     if found["loginRequired"] and not page.session.signed_in:
         page.session.pending_start = slug
         return page.redirect(page.sign_in_url(f"/services/{quote(slug)}/start"))
+    if found.get("applicant", "SELF") != "SELF":
+        # "Who is this for?" first; its form comes back here with the choice.
+        chosen = page.field("for")
+        if not chosen:
+            return await people.who_for(page, found, missing=page.field("choosing") == "1")
+        return await _start(page, slug, None if chosen == people.MYSELF else chosen)
     return await _start(page, slug)
 
 
@@ -94,12 +100,16 @@ async def resume_start(request: Request) -> Response:
     if page.session.pending_start != slug or not page.session.signed_in:
         return page.redirect(f"/services/{quote(slug)}")
     page.session.pending_start = None
+    data = await page.api.execute("Service", {"slug": slug}, page.caller)
+    if data["service"] is not None and data["service"].get("applicant", "SELF") != "SELF":
+        return await people.who_for(page, data["service"])
     return await _start(page, slug)
 
 
-async def _start(page: Page, slug: str) -> Response:
+async def _start(page: Page, slug: str, on_behalf_of: str | None = None) -> Response:
     try:
-        data = await page.api.execute("StartApplication", {"slug": slug, "cmid": uuid.uuid4().hex}, page.caller)
+        data = await page.api.execute("StartApplication", {"slug": slug, "cmid": uuid.uuid4().hex,
+                                                           "for": on_behalf_of}, page.caller)
     except ApiError as exc:
         if exc.code == "UNAUTHENTICATED":
             page.session.pending_start = slug

@@ -46,6 +46,8 @@ class Session:
     resume: dict[str, str] = field(default_factory=dict)
     # A start asked for before sign-in, resumed after it
     pending_start: str | None = None
+    # A mandate to grant once the citizen has confirmed their face (GrantMandateInput's variables)
+    pending_mandate: dict[str, Any] = field(default_factory=dict)
     flash: str | None = None
 
     @property

@@ -137,6 +137,33 @@ steps:
     title: {{en: Send, tc: 發送, sc: 发送}}
 """
 
+# Applied for by the citizen, a parent for a child, or a mandate holder: "Who is this for?" and the pages that name
+# the person it is for.
+ACTING = "web-acting"
+ACTING_YAML = f"""\
+id: {ACTING}
+version: 1
+department: TD
+title: {{en: Acting test service, tc: 代辦測試服務, sc: 代办测试服务}}
+summary: {{en: Applied for by yourself or someone acting for you., tc: 由本人或代辦人申請。}}
+keywords: {{en: [acting test], tc: [代辦測試]}}
+themes: [family]
+ageGroups: [children, adult]
+assurance: standard
+applicant: either
+actingAs: [parent, mandate]
+draftExpiry: P3D
+steps:
+  - id: about
+    type: form
+    title: {{en: About the application, tc: 申請資料, sc: 申请资料}}
+    fields:
+      - {{id: note, type: text, label: {{en: A note, tc: 備註, sc: 备注}}, required: true}}
+  - id: send
+    type: submit
+    title: {{en: Send, tc: 發送, sc: 发送}}
+"""
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -150,6 +177,7 @@ def definitions_with_test_service(seed: Path, target: Path) -> Path:
     (target / "services" / "web-tests").mkdir()
     (target / "services" / "web-tests" / f"{EVERY_FIELD}.yaml").write_text(EVERY_FIELD_YAML, encoding="utf-8")
     (target / "services" / "web-tests" / f"{API_FEATURES}.yaml").write_text(API_FEATURES_YAML, encoding="utf-8")
+    (target / "services" / "web-tests" / f"{ACTING}.yaml").write_text(ACTING_YAML, encoding="utf-8")
     return target
 
 

@@ -6,6 +6,7 @@ Texts resolve in the request's language (``Accept-Language``), falling back to E
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -15,6 +16,7 @@ from onestop.catalogue.predicates import split_ref
 from onestop.catalogue.text import Lang
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
+from onestop.graphql.relationships.types import ActingAsKind
 from onestop.graphql.relay import Node, register_node, to_global_id
 
 
@@ -217,6 +219,13 @@ class Step:
         return [StepField(model=f) for f in getattr(self.model, "fields", ())]
 
 
+@strawberry.enum(description="Whom an application for the service is about (`applicant` in its definition).")
+class ServiceApplicant(Enum):
+    SELF = "self"
+    DEPENDENT = "dependent"
+    EITHER = "either"
+
+
 @strawberry.type(description="A government service a citizen can learn about and apply for.")
 class Service(Node):
     model: strawberry.Private[domain.Service]
@@ -289,6 +298,24 @@ class Service(Node):
         if rule is None:
             return None
         return _localized(getattr(rule, "message", None), _lang(info))
+
+    @field(description="Whom an application is about: SELF (the applicant), DEPENDENT (someone they act for: pass "
+                       "startApplication's onBehalfOf) or EITHER.")
+    def applicant(self) -> ServiceApplicant:
+        return ServiceApplicant(self.model.who_applies)
+
+    @field(description="With DEPENDENT or EITHER: the relationships that may act for the person it is about.")
+    def acting_as(self) -> list[ActingAsKind]:
+        return [ActingAsKind(kind) for kind in self.model.acting_as or ()]
+
+    @field(description="The data items (provider.item) the service's prefill steps read, checks included: what a "
+                       "mandate for it needs to name.")
+    def data_items(self) -> list[str]:
+        found: list[str] = []
+        for step in self.model.steps:
+            if isinstance(step, domain.PrefillStep):
+                found += [str(item) for item in step.items] + [str(p.over) for p in step.predicates]
+        return list(dict.fromkeys(found))
 
     @field(description="The outline of the guided application, in order.")
     def steps(self) -> list[Step]:
