@@ -61,7 +61,8 @@ async def _page(page: Page, errors: Mapping[str, str], values: Mapping[str, Any]
     if data is None:
         return page.redirect(page.sign_in_url(PATH))
     services = [edge["node"] for edge in data["services"]["edges"] if "MANDATE" in edge["node"]["actingAs"]]
-    titles = {s["slug"]: s["title"] for edge in data["services"]["edges"] for s in [edge["node"]]}
+    nodes = [edge["node"] for edge in data["services"]["edges"]]
+    titles = {s["slug"]: s["title"] for s in nodes} | {t["id"]: t["name"] for s in nodes for t in s["themes"]}
     return page.render("people.html", viewer=data["viewer"], services=services, titles=titles, errors=errors,
                        values=values or {}, min_day=date.today().isoformat(), status=status)
 
