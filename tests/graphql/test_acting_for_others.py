@@ -191,6 +191,12 @@ async def test_a_carer_with_a_health_mandate_applies_for_the_voucher(api: Api, r
         item for edge in reads for item in edge["node"]["items"]]
     refused = await start(api, carer, "public-rental-housing", grandfather)
     assert [e["code"] for e in refused["userErrors"]] == ["CANNOT_ACT_FOR"]
+    # The grantor sees what is done in his name while the carer carries on.
+    his = await login(api, "tsang-kam-po")
+    seen = (await api.data(SEEN, {"id": payload["application"]["id"]}, his))["application"]
+    assert seen["subject"]["isYou"] is True
+    assert payload["application"]["id"] in [e["node"]["id"] for e in (await api.data(
+        MY_APPLICATIONS, {}, his))["viewer"]["applications"]["edges"]]
 
 
 async def test_granting_a_mandate_needs_a_face_level_sign_in(api: Api) -> None:
@@ -302,3 +308,37 @@ async def test_the_18th_birthday_ends_parental_access_at_the_next_action(
     step = started["application"]["currentStep"]["id"]
     refused = (await api.data(ACTION, {"id": started["application"]["id"], "step": step}, parent))["grantConsent"]
     assert [e["code"] for e in refused["userErrors"]] == ["CANNOT_ACT_FOR"]
+
+
+WITHDRAW = """mutation($id: ID!) { withdrawApplication(input: {applicationId: $id}) {
+  application { id status } userErrors { field message code } } }"""
+
+
+async def test_the_new_adult_sees_the_applications_a_parent_made_for_them(
+        api: Api, running: tuple[Engine, Client], monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, _ = running
+    monkeypatch.setattr(engine.relationships.births, "today", lambda: date(2026, 12, 19))  # the day before 18
+    parent = await login(api, "tsang-chi-keung")
+    daughter_ref = await ref_of(engine, "tsang-hoi-ching")
+    started = await start(api, parent, "child-immunisation-appointment", daughter_ref)
+    assert started["userErrors"] == []
+    application_id = started["application"]["id"]
+    closed = (await api.data(WITHDRAW, {"id": application_id}, parent))["withdrawApplication"]
+    assert closed["application"]["status"] == "WITHDRAWN"  # its workflow has ended: no timer moves it any more
+    daughter = await login(api, "tsang-hoi-ching")
+    listed = (await api.data(MY_APPLICATIONS, {}, daughter))["viewer"]["applications"]["edges"]
+    assert application_id not in [e["node"]["id"] for e in listed]  # a minor: it is her parent's to see
+    assert (await api.data(SEEN, {"id": application_id}, daughter))["application"] is None
+
+    monkeypatch.setattr(engine.relationships.births, "today", lambda: date(2026, 12, 20))  # 18 today
+    listed = (await api.data(MY_APPLICATIONS, {}, daughter))["viewer"]["applications"]["edges"]
+    assert application_id in [e["node"]["id"] for e in listed]
+    seen = (await api.data(SEEN, {"id": application_id}, daughter))["application"]
+    assert seen["status"] == "WITHDRAWN"
+    assert seen["subject"]["isYou"] is True
+    # Reading is all: its actions stay with whoever made it.
+    refused = (await api.data(WITHDRAW, {"id": application_id}, daughter))["withdrawApplication"]
+    assert [e["code"] for e in refused["userErrors"]] == ["NOT_FOUND"]
+    # Her brother, still a minor, sees nothing of it.
+    son = await login(api, "tsang-ho-yin")
+    assert (await api.data(SEEN, {"id": application_id}, son))["application"] is None

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from onestop.engine.db import ApplicationRow, Database
+from onestop.engine.db import ApplicationPartyRow, ApplicationRow, Database
 from onestop.workflows.contracts import IndexEntry, Status
 
 DEPARTMENT_VISIBLE = (Status.SUBMITTED, Status.IN_REVIEW, Status.NEEDS_INFO, Status.APPROVED, Status.REJECTED,
@@ -92,9 +92,13 @@ async def record(db: Database, entry: IndexEntry) -> None:
 
 
 async def citizen_page(db: Database, citizen_ref: str, *, first: int, after: IndexPosition | None = None,
-                       status: str | None = None) -> IndexPage:
-    """A citizen's applications, newest first: up to ``first`` entries after ``after``."""
-    where = [ApplicationRow.citizen_ref == citizen_ref]
+                       status: str | None = None, acted_for: Sequence[str] = ()) -> IndexPage:
+    """A citizen's applications, newest first: up to ``first`` entries after ``after``; with ``acted_for``, also
+    those others made for them under these relationships (``mandate``, ``parent``)."""
+    mine = ApplicationRow.citizen_ref == citizen_ref
+    where = [mine if not acted_for else or_(mine, ApplicationRow.application_id.in_(
+        select(ApplicationPartyRow.application_id).where(ApplicationPartyRow.subject_ref == citizen_ref,
+                                                         ApplicationPartyRow.acting_as.in_(acted_for))))]
     if status is not None:
         # Filter on what the citizen sees: SUBMITTED includes failed deliveries, which never match on their own.
         seen_as = [s.value for s in Status if CITIZEN_SEES.get(s, s).value == status]

@@ -36,7 +36,7 @@ from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInp
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.roles import PLATFORM_DEPARTMENT, PLATFORM_ROLE
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
-from onestop.engine.relationships.parties import Acting, ActingAs, record_parties
+from onestop.engine.relationships.parties import Acting, ActingAs, parties_of, record_parties
 from onestop.engine.security.alerts import OPERATOR_ROLE, SecurityAlerts, StepUpLocked
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.application import ServiceApplicationWorkflow
@@ -338,10 +338,14 @@ class ApplicationService:
                 return owner
         return candidates[0]
 
-    async def get(self, application_id: str, citizen_ref: str) -> ApplicationView:
+    async def get(self, application_id: str, citizen_ref: str, *, as_subject: Sequence[str] = ()) -> ApplicationView:
+        """The owner's application; with ``as_subject``, also one another citizen made for ``citizen_ref`` under
+        these relationships, to read (its actions stay the owner's)."""
         view = await self._query(application_id)
         if view.citizen_ref != citizen_ref:
-            raise NotFound("application", application_id)
+            parties = await parties_of(self.database, application_id) if as_subject else None
+            if parties is None or parties.subject_ref != citizen_ref or parties.acting_as.value not in as_subject:
+                raise NotFound("application", application_id)
         return citizen_view(view)
 
     async def submit_step(self, application_id: str, citizen_ref: str, step_id: str, answers: dict[str, Any],
@@ -468,9 +472,10 @@ class ApplicationService:
         return view
 
     async def list_for_citizen(self, citizen_ref: str, *, status: str | None = None, first: int = 100,
-                               after: IndexPosition | None = None) -> IndexPage:
-        """The citizen's applications from the index, newest first."""
-        return await index.citizen_page(self.database, citizen_ref, first=first, after=after, status=status)
+                               after: IndexPosition | None = None, acted_for: Sequence[str] = ()) -> IndexPage:
+        """The citizen's applications from the index, newest first (and those made for them, see citizen_page)."""
+        return await index.citizen_page(self.database, citizen_ref, first=first, after=after, status=status,
+                                        acted_for=acted_for)
 
     # ---- department side ----
 

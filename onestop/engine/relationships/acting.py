@@ -158,6 +158,13 @@ class Relationships:
         return await self.mandates.grant(grantor, grantee, scope, grantor_name=grantor_name, grantee_name=name,
                                          valid_from=start, valid_until=until, now=now)
 
+    async def history_kinds(self, viewer: Citizen) -> tuple[str, ...]:
+        """Whose applications made for ``viewer`` they see among their own: a mandate holder's always (acts done in
+        their name), a parent's once they are 18 (the new adult sees their history)."""
+        born = await self.births.born(viewer.id)
+        adult = born is None or age_on(born, self.births.today()) >= ADULT_AGE
+        return (ActingAs.MANDATE.value, ActingAs.PARENT.value) if adult else (ActingAs.MANDATE.value,)
+
     async def parties(self, application_id: str) -> Parties | None:
         """Who acts on the application and whom it is about; None when the applicant acts for themself."""
         return await parties_of(self.births.database, application_id)

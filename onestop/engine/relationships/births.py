@@ -91,6 +91,16 @@ class BirthRegister:
             children.append(Child(id=row.child_id, ref=ref, name=str(name), date_of_birth=born))
         return sorted(children, key=lambda child: (child.date_of_birth, child.ref))
 
+    async def born(self, child_id: str) -> date | None:
+        """A citizen's registered date of birth; None when no registration names them as the child."""
+        async with self.database.session() as session:
+            row = await session.scalar(select(BirthRegistrationRow).where(BirthRegistrationRow.child_id == child_id)
+                                       .limit(1))
+        if row is None:
+            return None
+        return date.fromisoformat(self.cipher.decrypt_json(row.date_of_birth,
+                                                           _aad(row.child_id, row.parent_id, "date_of_birth")))
+
     async def record_identifier(self, citizen_id: str, hkid: str) -> bool:
         """Keep the keyed pseudonym of a citizen's HKID; False when already kept."""
         pseudonym = self.cipher.pseudonym("citizen-hkid", normalize_hkid(hkid))

@@ -24,6 +24,11 @@ async def _application(info: Info_, key: str) -> Application | None:
     try:
         if principal is not None and principal.is_staff:
             view = await service.get_for_staff(principal, key)
+        elif principal is not None:
+            # A citizen reads their own, and those made for them that they may see (relationships.history_kinds).
+            engine = info.context.engine
+            kinds = await engine.relationships.history_kinds(await engine.data.citizens.ensure(principal.sub))
+            view = await service.get(key, await caller_ref(info, key), as_subject=kinds)
         else:
             view = await service.get(key, await caller_ref(info, key))
     except NotFound:
@@ -43,10 +48,13 @@ async def viewer_applications(info: Info_, principal: Principal, first: int | No
     """``viewer { applications }``: the citizen's applications, newest first."""
     page = index_page_of(first, after)
     service = application_service(info)
-    citizen_ref = await info.context.engine.applicants.ref_of(principal)
+    engine = info.context.engine
+    citizen_ref = await engine.applicants.ref_of(principal)
+    kinds = await engine.relationships.history_kinds(await engine.data.citizens.ensure(principal.sub))
     found = await service.list_for_citizen(citizen_ref, status=status.value if status else None, first=page.limit,
-                                           after=page.after)
-    return index_connection(found, page, lambda entry: partial(service.get, entry.application_id, citizen_ref))
+                                           after=page.after, acted_for=kinds)
+    return index_connection(found, page, lambda entry: partial(service.get, entry.application_id, citizen_ref,
+                                                               as_subject=kinds))
 
 
 def index_page_of(first: int | None, after: str | None) -> KeysetPage[IndexPosition]:

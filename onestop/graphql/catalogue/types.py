@@ -14,9 +14,10 @@ import strawberry
 import onestop.catalogue as domain
 from onestop.catalogue.predicates import split_ref
 from onestop.catalogue.text import Lang
+from onestop.engine import ActingAs as ActingAsKind
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
-from onestop.graphql.relationships.types import ActingAsKind
+from onestop.graphql.relationships import types as _relationships  # noqa: F401 (registers the ActingAs enum first)
 from onestop.graphql.relay import Node, register_node, to_global_id
 
 
