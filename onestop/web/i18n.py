@@ -243,9 +243,9 @@ _MESSAGES: dict[str, tuple[str, str, str]] = {
     "as_MANDATE": ("under the mandate they granted you", "按其授予你的授權", "按其授予你的授权"),
     "as_GUARDIAN": ("as their guardian", "以監護人身份", "以监护人身份"),
     "started_for_you": ("This application was started for you by someone acting for you (a parent or a mandate "
-                        "holder). It is yours now.",
-                        "此申請由代你辦理的人士（家長或獲授權人）為你開始，現已交由你處理。",
-                        "此申请由代你办理的人士（家长或获授权人）为你开始，现已交由你处理。"),
+                        "holder).",
+                        "此申請由代你辦理的人士（家長或獲授權人）為你開始。",
+                        "此申请由代你办理的人士（家长或获授权人）为你开始。"),
     "made_by": ("Made by", "由誰提出", "由谁提出"),
     "made_by_SELF": ("The applicant, for themself", "申請人本人", "申请人本人"),
     "made_by_PARENT": ("A parent, for their child under 18", "家長代未滿18歲子女", "家长代未满18岁子女"),
