@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -342,3 +342,27 @@ async def test_the_new_adult_sees_the_applications_a_parent_made_for_them(
     # Her brother, still a minor, sees nothing of it.
     son = await login(api, "tsang-ho-yin")
     assert (await api.data(SEEN, {"id": application_id}, son))["application"] is None
+
+
+async def test_the_acting_check_gives_the_durable_end_of_the_right_and_what_the_service_does_then(
+        running: tuple[Engine, Client], monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, _ = running
+    monkeypatch.setattr(engine.relationships.births, "today", lambda: date(2026, 12, 1))
+    catalogue = engine.catalogue.catalogue
+    parent = await engine.data.citizens.ensure(citizen_sub(engine.settings, "tsang-chi-keung"))
+    daughter, son = await ref_of(engine, "tsang-hoi-ching"), await ref_of(engine, "tsang-ho-yin")
+    immunisation = catalogue.service("child-immunisation-appointment")
+    admission = catalogue.service("primary-one-admission")
+    assert immunisation is not None
+    assert admission is not None
+    for_her = await engine.relationships.authorise(parent, daughter, immunisation)
+    assert (for_her.until, for_her.on_end) == (datetime(2026, 12, 20, tzinfo=UTC), "close")  # `whenActingEnds`
+    for_him = await engine.relationships.authorise(parent, son, admission)
+    assert (for_him.until, for_him.on_end) == (datetime(2039, 3, 8, tzinfo=UTC), "move")  # the default
+    grandfather = await ref_of(engine, "tsang-kam-po")
+    voucher = catalogue.service("elderly-health-care-voucher")
+    assert voucher is not None
+    under_mandate = await engine.relationships.authorise(parent, grandfather, voucher)
+    assert under_mandate.mandate_id is not None
+    mandate = next(m for m in await engine.relationships.mandates.received(parent) if m.id == under_mandate.mandate_id)
+    assert under_mandate.until == mandate.valid_until
