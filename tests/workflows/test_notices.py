@@ -1,5 +1,6 @@
-"""Notices from the workflow: one per event and revision, sent by an activity beside the main loop, carrying only
-what the templates name; a durable timer reminds before a draft expires."""
+"""Notices from the workflow: one per event and revision, handed to the engine's outbox by a local activity the run
+makes anyway (or by a send_notice activity, in runs started before the outbox), carrying only what the templates
+name; a durable timer reminds before a draft expires."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ class Recorder:
     async def send(self, request: NoticeRequest) -> NoticeResult:
         self.sent.append(request)
         return NoticeResult(request.key, {"email": "sent"})
+
+    async def enqueue(self, requests: list[NoticeRequest]) -> None:
+        # The outbox (runs started with OUTBOX_BEHAVIOUR): once per key, as the engine's outbox keeps them.
+        self.sent += [r for r in requests if r.key not in {s.key for s in self.sent}]
 
     def events(self) -> list[str]:
         return [request.event for request in self.sent]
