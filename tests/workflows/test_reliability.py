@@ -349,7 +349,8 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "anonymous-draft-first-action-brief": _record_anonymous_draft,
              # Started with OUTBOX_BEHAVIOUR: notices go to the engine's outbox from the reference's local activity
              # and the index's (record_changes), with no send_notice activity and no "notices" patch marker.
-             "notices-needs-info-reply-outbox": _record_notices, "notices-draft-reminder-outbox": _record_draft_reminder}
+             "notices-needs-info-reply-outbox": _record_notices,
+             "notices-draft-reminder-outbox": _record_draft_reminder}
 PINNED = HISTORIES / "pinned"
 """The snapshots recorded histories name by reference, as ``pinned.dump`` wrote them (the store's rows)."""
 

@@ -41,12 +41,11 @@ from onestop.engine.security.alerts import OPERATOR_ROLE, SecurityAlerts, StepUp
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.contracts import (
-    BRIEF_BEHAVIOUR,
-    OUTBOX_BEHAVIOUR,
     CITIZEN_REF_ATTRIBUTE,
     DEPARTMENT_ATTRIBUTE,
     DEPARTMENT_STATUSES,
     MESSAGE_MAX_CHARS,
+    OUTBOX_BEHAVIOUR,
     QUERY_SNAPSHOT,
     QUERY_STATE,
     REFUSED,

@@ -210,7 +210,7 @@ class NoticeService:
             else:
                 assert self.sms is not None, "rows are written only for a channel with a transport"
                 await self.sms.send(str(text["to"]), str(text["body"]), key=row.key)
-        except Exception as exc:  # noqa: BLE001 - any failure of the channel: the sweep tries again later
+        except Exception as exc:
             log.warning("notice %s not sent (attempt %d): %s", row.key, row.attempts, type(exc).__name__,
                         extra={"notice_event": row.event})
             return
@@ -251,7 +251,7 @@ class NoticeService:
         while True:
             try:
                 await self.sweep()
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the relay
+            except Exception:
                 log.exception("the notice relay's sweep failed; trying again")
             await asyncio.sleep(self.sweep_seconds)
 
