@@ -130,12 +130,12 @@ class NoticeService:
     async def enqueue(self, requests: Sequence[NoticeRequest]) -> None:
         """Write each notice's rows (one per channel), once per key, then send them from this process, beside the
         caller: a slow mail relay holds up no workflow. What is not sent here, the relay's sweep sends."""
-        claimed: list[str] = []
+        claimed: list[tuple[NoticeRow, dict[str, Any]]] = []
         for request in requests:
             rows, outcomes = await self._rows(request)
-            fresh = await self._insert(rows)
-            claimed += fresh
-            outcomes |= {row.channel: "duplicate" for row in rows if row.id not in fresh}
+            fresh = await self._insert([row for row, _ in rows])
+            claimed += [(row, text) for row, text in rows if row.id in fresh]
+            outcomes |= {row.channel: "duplicate" for row, _ in rows if row.id not in fresh}
             # Keys and outcomes only: the address and the text never reach the log.
             log.info("notice %s: %s", request.key, outcomes, extra={"notice_event": request.event})
         if claimed:
@@ -143,8 +143,9 @@ class NoticeService:
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
 
-    async def _rows(self, request: NoticeRequest) -> tuple[list[NoticeRow], dict[str, str]]:
-        """The outbox rows for ``request`` (one per channel it goes out on), and each channel's outcome."""
+    async def _rows(self, request: NoticeRequest) -> tuple[list[tuple[NoticeRow, dict[str, Any]]], dict[str, str]]:
+        """The outbox rows for ``request`` (one per channel it goes out on, each with its clear text), and each
+        channel's outcome."""
         recipient = await self.recipient(request)
         if recipient is None:
             return [], {"any": "no-contact"}
@@ -152,7 +153,7 @@ class NoticeService:
         if not channels:
             return [], {"any": "opted-out"}
         rendered = render(request, recipient.language, link=self.link)
-        rows: list[NoticeRow] = []
+        rows: list[tuple[NoticeRow, dict[str, Any]]] = []
         outcomes: dict[str, str] = {}
         for channel in channels:
             address = recipient.email if channel is Channel.EMAIL else recipient.phone
@@ -166,15 +167,16 @@ class NoticeService:
                 outcomes[channel.value] = "queued"
         return rows, outcomes
 
-    def _row(self, request: NoticeRequest, channel: Channel, address: str, rendered: Rendered) -> NoticeRow:
+    def _row(self, request: NoticeRequest, channel: Channel, address: str,
+             rendered: Rendered) -> tuple[NoticeRow, dict[str, Any]]:
         key = f"{request.key}/{channel.value}"
-        text = {"to": address, "subject": rendered.subject,
-                "body": rendered.body if channel is Channel.EMAIL else rendered.sms}
+        text: dict[str, Any] = {"to": address, "subject": rendered.subject,
+                                "body": rendered.body if channel is Channel.EMAIL else rendered.sms}
         # Claimed by this process as it is written: the send follows at once (attempt 1).
         return NoticeRow(id=str(uuid.uuid4()), key=key, application_id=request.application_id,
                          citizen_ref=request.citizen_ref, event=request.event, channel=channel.value,
                          status=SENDING, attempts=1, message=self.cipher.encrypt_json(text, _aad(key)),
-                         created_at=self._now(), sent_at=None)
+                         created_at=self._now(), sent_at=None), text
 
     async def _insert(self, rows: list[NoticeRow]) -> list[str]:
         """The ids of the rows written now; a row whose key is in the outbox already is not written again."""
@@ -192,9 +194,9 @@ class NoticeService:
                 continue  # a concurrent attempt wrote one first: look again
         return []
 
-    async def _send_rows(self, row_ids: Sequence[str]) -> None:
-        for row_id in row_ids:
-            await self._send_row(row_id)
+    async def _send_rows(self, rows: Sequence[tuple[NoticeRow, dict[str, Any]]]) -> None:
+        for row, text in rows:  # as this process has just written them: no need to read them back
+            await self._send(row, text)
 
     async def _send_row(self, row_id: str) -> None:
         """Send a row this process has claimed, and record it sent; a failure leaves it to the sweep."""
@@ -202,7 +204,9 @@ class NoticeService:
             row = await session.get(NoticeRow, row_id)
         if row is None or row.status != SENDING:
             return
-        text = self.cipher.decrypt_json(row.message, _aad(row.key))
+        await self._send(row, self.cipher.decrypt_json(row.message, _aad(row.key)))
+
+    async def _send(self, row: NoticeRow, text: dict[str, Any]) -> None:
         try:
             if row.channel == Channel.EMAIL.value:
                 assert self.mailer is not None, "rows are written only for a channel with a transport"
@@ -215,7 +219,7 @@ class NoticeService:
                         extra={"notice_event": row.event})
             return
         async with self.database.session() as session:
-            await session.execute(update(NoticeRow).where(NoticeRow.id == row_id)
+            await session.execute(update(NoticeRow).where(NoticeRow.id == row.id)
                                   .values(status=SENT, sent_at=self._now()))
 
     async def sweep(self) -> int:
