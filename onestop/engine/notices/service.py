@@ -14,6 +14,7 @@ again after ``lease``, backing off, for the notice's ``window``, and then marks 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestop.catalogue.text import Lang
 from onestop.engine.crypto.cipher import FieldCipher
@@ -131,11 +133,27 @@ class NoticeService:
         """Write each notice's rows (one per channel), once per key, then send them from this process, beside the
         caller: a slow mail relay holds up no workflow. What is not sent here, the relay's sweep sends."""
         claimed: list[tuple[NoticeRow, dict[str, Any]]] = []
-        for request in requests:
-            rows, outcomes = await self._rows(request)
-            fresh = await self._insert([row for row, _ in rows])
-            claimed += [(row, text) for row, text in rows if row.id in fresh]
-            outcomes |= {row.channel: "duplicate" for row, _ in rows if row.id not in fresh}
+        done: list[tuple[NoticeRequest, dict[str, str]]] = []
+        for attempt in range(2):
+            try:
+                # One transaction for the lot: recipients read, rows written (it runs inside a citizen's submit).
+                async with self.database.session() as session:
+                    claimed, done = [], []
+                    for request in requests:
+                        rows, outcomes = await self._rows(request, session)
+                        present = set((await session.scalars(select(NoticeRow.key).where(
+                            NoticeRow.key.in_([row.key for row, _ in rows])))).all()) if rows else set()
+                        fresh = [(row, text) for row, text in rows if row.key not in present]
+                        session.add_all([row for row, _ in fresh])
+                        claimed += fresh
+                        done.append((request, outcomes | {row.channel: "duplicate" for row, _ in rows
+                                                          if row.key in present}))
+                break
+            except IntegrityError:
+                if attempt:
+                    raise
+                # A concurrent attempt wrote one of the keys first: look again.
+        for request, outcomes in done:
             # Keys and outcomes only: the address and the text never reach the log.
             log.info("notice %s: %s", request.key, outcomes, extra={"notice_event": request.event})
         if claimed:
@@ -143,10 +161,11 @@ class NoticeService:
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
 
-    async def _rows(self, request: NoticeRequest) -> tuple[list[tuple[NoticeRow, dict[str, Any]]], dict[str, str]]:
+    async def _rows(self, request: NoticeRequest, session: AsyncSession
+                    ) -> tuple[list[tuple[NoticeRow, dict[str, Any]]], dict[str, str]]:
         """The outbox rows for ``request`` (one per channel it goes out on, each with its clear text), and each
         channel's outcome."""
-        recipient = await self.recipient(request)
+        recipient = await self.recipient(request, session)
         if recipient is None:
             return [], {"any": "no-contact"}
         channels = recipient.channels()
@@ -177,22 +196,6 @@ class NoticeService:
                          citizen_ref=request.citizen_ref, event=request.event, channel=channel.value,
                          status=SENDING, attempts=1, message=self.cipher.encrypt_json(text, _aad(key)),
                          created_at=self._now(), sent_at=None), text
-
-    async def _insert(self, rows: list[NoticeRow]) -> list[str]:
-        """The ids of the rows written now; a row whose key is in the outbox already is not written again."""
-        if not rows:
-            return []
-        for _ in range(2):
-            try:
-                async with self.database.session() as session:
-                    present = set((await session.scalars(
-                        select(NoticeRow.key).where(NoticeRow.key.in_([row.key for row in rows])))).all())
-                    fresh = [row for row in rows if row.key not in present]
-                    session.add_all(fresh)
-                return [row.id for row in fresh]
-            except IntegrityError:
-                continue  # a concurrent attempt wrote one first: look again
-        return []
 
     async def _send_rows(self, rows: Sequence[tuple[NoticeRow, dict[str, Any]]]) -> None:
         for row, text in rows:  # as this process has just written them: no need to read them back
@@ -289,16 +292,17 @@ class NoticeService:
         log.info("notice %s: %s", request.key, outcomes, extra={"notice_event": request.event})
         return NoticeResult(request.key, outcomes)
 
-    async def recipient(self, request: NoticeRequest) -> Recipient | None:
-        """Where the notice goes: the contact an anonymous applicant gave, or the citizen's e-ME profile."""
+    async def recipient(self, request: NoticeRequest, session: AsyncSession | None = None) -> Recipient | None:
+        """Where the notice goes: the contact an anonymous applicant gave, or the citizen's e-ME profile (read in
+        ``session`` when given)."""
         if request.contact:
             return Recipient(email=request.contact.get("email"), phone=request.contact.get("phone"))
         citizen = await self.citizens.by_ref(request.citizen_ref)
         if citizen is None:
             return None  # an anonymous applicant who left no contact
-        async with self.database.session() as session:
-            profile = await self.profiles.load(session, citizen.id)
-            preference = await session.get(NoticePreferenceRow, citizen.id)
+        async with contextlib.nullcontext(session) if session is not None else self.database.session() as reading:
+            profile = await self.profiles.load(reading, citizen.id)
+            preference = await reading.get(NoticePreferenceRow, citizen.id)
         if profile is None or not (profile.email or profile.phone):
             return None
         return Recipient(email=profile.email, phone=profile.phone,
