@@ -20,6 +20,7 @@ from onestop.engine.errors import EngineError, Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.provider import RegisteredClient, SandboxLogin
 from onestop.engine.sandbox.catalogues import SandboxCatalogues
+from onestop.engine.sandbox.promotions import SandboxPromotions
 from onestop.engine.sandbox.provisioning import STAFF_ROLES, SandboxActivities, SandboxProvisioner, _aad
 from onestop.engine.sandbox.roles import JOIN_SERVICE, PLATFORM_ROLE
 from onestop.workflows.compile import snapshot_from_service
@@ -109,9 +110,11 @@ class SandboxService:
         # Set by the composition root when the process runs applications.
         self.applications: ApplicationService | None = None
         self.applications_per_day = applications_per_day
+        # Going live (set by the composition root, with the live catalogue it writes into).
+        self.promotions: SandboxPromotions | None = None
 
     def activities(self) -> SandboxActivities:
-        return SandboxActivities(self.provisioner)
+        return SandboxActivities(self.provisioner, self.promotions.activities() if self.promotions else ())
 
     async def after_decision(self, principal: Principal, view: ApplicationView) -> None:
         """The application service's hook: an approved application to join provisions its sandbox."""
@@ -200,7 +203,11 @@ class SandboxService:
             store=self.applications.store,
         )
         pinned.events, pinned.alerts = self.applications.events, self.applications.alerts
-        return await pinned.start(citizen_ref, applicant, service_slug, client_mutation_id, principal=principal)
+        view = await pinned.start(citizen_ref, applicant, service_slug, client_mutation_id, principal=principal)
+        if self.promotions is not None:
+            await self.promotions.record_test_run(view.application_id, sandbox.provider_id, service_slug,
+                                                  snapshot.content_hash)
+        return view
 
     # ---- reading ----
 
