@@ -98,7 +98,7 @@ class PromotionUnavailable(EngineError):
 
 
 def _decided(message: str, *field: str) -> InvalidInput:
-    return InvalidInput([field_error(["input", *field] if field else ["input"], message, "PROMOTION_DECIDED")])
+    return InvalidInput([field_error(list(field), message, "PROMOTION_DECIDED")])
 
 
 class SandboxPromotions:
@@ -135,7 +135,7 @@ class SandboxPromotions:
         pinned = service.content_hash
         if content_hash is not None and content_hash != pinned:
             raise InvalidInput([field_error(
-                ["input", "contentHash"],
+                ["contentHash"],
                 f"version {chosen.version} of {service_slug} has content hash {pinned}, not {content_hash}; "
                 "request the version you tested", "CONTENT_HASH_MISMATCH")])
         promotion_id = promotion_workflow_id(sandbox.provider_id, service_slug, pinned)
@@ -205,10 +205,10 @@ class SandboxPromotions:
 
     async def reject(self, principal: Principal | None, promotion_id: str, reason: str) -> Promotion:
         if not reason.strip():
-            raise InvalidInput([field_error(["input", "reason"], "give the provider a reason they can act on",
+            raise InvalidInput([field_error(["reason"], "give the provider a reason they can act on",
                                             "REQUIRED")])
         if len(reason) > MAX_REASON:
-            raise InvalidInput([field_error(["input", "reason"], f"the reason is longer than {MAX_REASON} "
+            raise InvalidInput([field_error(["reason"], f"the reason is longer than {MAX_REASON} "
                                             "characters", "TOO_LONG")])
         return await self._decide(principal, promotion_id, "reject", reason)
 

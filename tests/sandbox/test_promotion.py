@@ -1,0 +1,262 @@
+"""Going live, through GraphQL over HTTP on the real Temporal dev server: a provider asks that a tested sandbox
+service join the public catalogue, the platform team approves (it appears in the public catalogue, on another
+replica too) or rejects it with a reason; what goes live is exactly the version tested, and every step is a
+security event with who, when and the content hash."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from client import Api, codes_of
+from running import dev_settings, running_engine
+from sqlalchemy import select
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from onestop.engine.container import Engine, build_engine
+from onestop.engine.db import SecurityEventRow
+from onestop.engine.sandbox import Sandbox
+
+from .conftest import approve
+from .test_sandbox_applications import _submitted
+from .test_uploads import UPLOAD, b64, service_yaml
+
+PROMOTION = """id serviceSlug version contentHash namespace status checks { name passed detail }
+  requestedBy decidedBy decidedAt reason catalogueVersion"""
+REQUEST = f"""mutation($slug: String!, $version: Int, $hash: String) {{
+  requestSandboxPromotion(input: {{serviceSlug: $slug, version: $version, contentHash: $hash}}) {{
+    promotion {{ {PROMOTION} }} userErrors {{ field code message }} }} }}"""
+APPROVE = f"""mutation($id: ID!) {{ approveSandboxPromotion(input: {{promotionId: $id}}) {{
+    promotion {{ {PROMOTION} }} userErrors {{ field code message }} }} }}"""
+REJECT = f"""mutation($id: ID!, $reason: String!) {{
+  rejectSandboxPromotion(input: {{promotionId: $id, reason: $reason}}) {{
+    promotion {{ {PROMOTION} }} userErrors {{ field code message }} }} }}"""
+LIST = f"""query($status: SandboxPromotionStatus) {{ sandboxPromotions(status: $status, first: 50) {{
+    totalCount edges {{ node {{ {PROMOTION} }} }} }} }}"""
+PUBLIC = "query($slug: String!) { service(slug: $slug) { slug title contentHash department { code name } } }"
+
+
+@pytest.fixture(scope="module")
+def live_tree(tmp_path_factory: pytest.TempPathFactory, definitions_dir: Path) -> Path:
+    """A copy of the seed definitions: approval writes into the live tree."""
+    tree = tmp_path_factory.mktemp("live") / "definitions"
+    shutil.copytree(definitions_dir, tree, ignore=shutil.ignore_patterns("schema"))
+    return tree
+
+
+@pytest.fixture(scope="module")
+async def running(temporal_env: WorkflowEnvironment, live_tree: Path, tmp_path_factory: pytest.TempPathFactory
+                  ) -> AsyncIterator[tuple[Engine, Client]]:
+    settings = dev_settings(live_tree, tmp_path_factory.mktemp("promotion-data"), catalogue_watch_seconds=0.2)
+    async with running_engine(temporal_env, settings) as (built, client):
+        yield built, client
+
+
+@pytest.fixture(scope="module")
+async def replica(running: tuple[Engine, Client]) -> AsyncIterator[Engine]:
+    """Another API process on the same database and definitions (no Temporal of its own)."""
+    engine, _ = running
+    other = await build_engine(engine.settings)
+    yield other
+    await other.close()
+
+
+@pytest.fixture(scope="module")
+async def provider(api: Api) -> Sandbox:
+    return (await approve(api, "chan-siu-ming", "Golden Harbour Parking Ltd"))[1]
+
+
+async def _upload(api: Api, sandbox: Sandbox, slug: str, text: str) -> dict[str, Any]:
+    headers = await api.token({"staff": sandbox.staff[0].login})
+    payload = (await api.data(UPLOAD, {"filename": f"{slug}.yaml", "content": b64(text)}, headers)
+               )["uploadSandboxDefinitions"]
+    assert payload["problems"] == [] and payload["userErrors"] == [], payload
+    version: dict[str, Any] = payload["version"]
+    return version
+
+
+async def _tested(api: Api, sandbox: Sandbox, slug: str) -> None:
+    """A test citizen completes the service, and the index has it as submitted."""
+    await _submitted(api, sandbox, slug)
+    promotions = api.engine.sandbox.promotions
+    for _ in range(100):
+        hashes = await _hashes(api, sandbox, slug)
+        if any([await promotions.completed_test_runs(sandbox.provider_id, slug, h) for h in hashes]):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the test application was never indexed as submitted")
+
+
+async def _hashes(api: Api, sandbox: Sandbox, slug: str) -> list[str]:
+    catalogue = await api.engine.sandbox.catalogues.catalogue(sandbox.provider_id)
+    service = catalogue.service(slug) if catalogue is not None else None
+    return [service.content_hash] if service is not None else []
+
+
+async def _request(api: Api, sandbox: Sandbox, slug: str, **variables: Any) -> dict[str, Any]:
+    headers = await api.token({"staff": sandbox.staff[0].login})
+    payload: dict[str, Any] = (await api.data(REQUEST, {"slug": slug, **variables}, headers)
+                               )["requestSandboxPromotion"]
+    return payload
+
+
+async def _platform(api: Api) -> dict[str, str]:
+    return await api.token({"staff": "platform-officer"})
+
+
+async def _sub(api: Api, staff: str) -> str:
+    """The subject of ``staff``'s access token: what decisions and events name them by."""
+    token = (await api.token({"staff": staff}))["Authorization"].removeprefix("Bearer ")
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    return str(claims["sub"])
+
+
+async def _public(api: Api, slug: str) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = (await api.data(PUBLIC, {"slug": slug}))["service"]
+    return found
+
+
+async def _events(engine: Engine, promotion_id: str) -> list[SecurityEventRow]:
+    await engine.security.events.flush()
+    async with engine.database.session() as session:
+        rows = (await session.scalars(select(SecurityEventRow).where(SecurityEventRow.kind == "sandbox.promotion")
+                                      .order_by(SecurityEventRow.id))).all()
+    return [row for row in rows if row.detail.get("promotion") == promotion_id]
+
+
+async def test_an_approved_promotion_goes_live_exactly_as_tested_on_every_replica(
+        api: Api, provider: Sandbox, replica: Engine) -> None:
+    slug = "sbx-live-permit"
+    first = await _upload(api, provider, slug, service_yaml(slug, provider.namespace))
+    pinned = (await _hashes(api, provider, slug))[0]
+
+    # Not tested yet: the checks say so, and nobody can approve it.
+    untested = await _request(api, provider, slug)
+    assert untested["userErrors"] == [], untested
+    promotion = untested["promotion"]
+    assert promotion["status"] == "CHECKS_FAILED", promotion
+    assert {c["name"]: c["passed"] for c in promotion["checks"]} == {
+        "validated": True, "tested": False, "fits-live": True}
+    refused = (await api.data(APPROVE, {"id": promotion["id"]}, await _platform(api)))["approveSandboxPromotion"]
+    assert [e["code"] for e in refused["userErrors"]] == ["PROMOTION_DECIDED"], refused
+
+    await _tested(api, provider, slug)
+    asked = await _request(api, provider, slug, version=first["version"], hash=pinned)
+    promotion = asked["promotion"]
+    assert asked["userErrors"] == [] and promotion["status"] == "AWAITING_APPROVAL", asked
+    assert promotion["contentHash"] == pinned and all(c["passed"] for c in promotion["checks"])
+    again = await _request(api, provider, slug, version=first["version"])
+    assert again["promotion"]["id"] == promotion["id"]  # asking again joins the same promotion
+
+    # After the request the provider uploads a changed version: the promotion stays pinned to the one tested.
+    changed = service_yaml(slug, provider.namespace).replace(f"Parking permit {slug}", "Changed after the request")
+    second = await _upload(api, provider, slug, changed)
+    assert second["version"] == first["version"] + 1
+    assert await _public(api, slug) is None
+
+    approved = (await api.data(APPROVE, {"id": promotion["id"]}, await _platform(api)))["approveSandboxPromotion"]
+    assert approved["userErrors"] == [], approved
+    live = approved["promotion"]
+    officer = await _sub(api, "platform-officer")
+    assert live["status"] == "LIVE" and live["decidedBy"] == officer and live["catalogueVersion"]
+    public = await _public(api, slug)
+    assert public is not None
+    assert public["contentHash"] == pinned
+    assert public["title"] == f"Parking permit {slug}"  # the tested version's, not the later upload's
+    assert public["department"]["code"] == provider.namespace
+    assert public["department"]["name"] == "Golden Harbour Parking Ltd"
+    assert (api.engine.settings.definitions / "services" / "providers" / provider.namespace.lower()
+            / f"{slug}.yaml").is_file()
+
+    # Another replica on the same database follows the reload it announced.
+    for _ in range(100):
+        if replica.catalogue.catalogue.service(slug) is not None:
+            break
+        await asyncio.sleep(0.1)
+    served = replica.catalogue.catalogue.service(slug)
+    assert served is not None and served.content_hash == pinned
+
+    # Approving again changes nothing; rejecting a live promotion is refused.
+    twice = (await api.data(APPROVE, {"id": promotion["id"]}, await _platform(api)))["approveSandboxPromotion"]
+    assert twice["userErrors"] == [] and twice["promotion"] == live
+    late = (await api.data(REJECT, {"id": promotion["id"], "reason": "Too late"}, await _platform(api))
+            )["rejectSandboxPromotion"]
+    assert [e["code"] for e in late["userErrors"]] == ["PROMOTION_DECIDED"]
+
+    # Every step is recorded: who (a pseudonymous staff key), when and the content hash.
+    events = await _events(api.engine, promotion["id"])
+    assert [e.outcome for e in events] == ["requested", "checks_failed", "requested", "checked", "approved", "live"]
+    assert all(e.detail["content_hash"] == pinned and e.service == slug for e in events)
+    keys = api.engine.security.events
+    assert [e.staff for e in events[-2:]] == [keys.staff_key(officer)] * 2
+    assert events[0].staff == events[2].staff == keys.staff_key(await _sub(api, provider.staff[0].login))
+    assert all(e.at is not None for e in events)
+
+
+@pytest.mark.parametrize("who", ["td-supervisor", "provider-staff"])
+async def test_only_the_platform_team_decides(api: Api, provider: Sandbox, who: str) -> None:
+    slug = f"sbx-live-{who}"
+    await _upload(api, provider, slug, service_yaml(slug, provider.namespace))
+    await _tested(api, provider, slug)
+    promotion = (await _request(api, provider, slug))["promotion"]
+    assert promotion["status"] == "AWAITING_APPROVAL", promotion
+    staff = provider.staff[0].login if who == "provider-staff" else who
+    headers = await api.token({"staff": staff})
+    for query, variables in ((APPROVE, {"id": promotion["id"]}), (REJECT, {"id": promotion["id"], "reason": "No"})):
+        assert codes_of(await api.post(query, variables, headers)) == ["FORBIDDEN"]
+    # The citizen-facing catalogue never got it, and the promotion still waits.
+    assert await _public(api, slug) is None
+    listed = (await api.data(LIST, {"status": "AWAITING_APPROVAL"}, await _platform(api)))["sandboxPromotions"]
+    assert promotion["id"] in [edge["node"]["id"] for edge in listed["edges"]]
+
+
+async def test_a_rejected_promotion_stays_out_with_its_reason(api: Api, provider: Sandbox) -> None:
+    slug = "sbx-live-rejected"
+    await _upload(api, provider, slug, service_yaml(slug, provider.namespace))
+    await _tested(api, provider, slug)
+    promotion = (await _request(api, provider, slug))["promotion"]
+    blank = (await api.data(REJECT, {"id": promotion["id"], "reason": "  "}, await _platform(api))
+             )["rejectSandboxPromotion"]
+    assert [(e["field"], e["code"]) for e in blank["userErrors"]] == [(["input", "reason"], "REQUIRED")]
+    reason = "The summary must say who may apply."
+    rejected = (await api.data(REJECT, {"id": promotion["id"], "reason": reason}, await _platform(api))
+                )["rejectSandboxPromotion"]
+    assert rejected["userErrors"] == [], rejected
+    assert rejected["promotion"]["status"] == "REJECTED" and rejected["promotion"]["reason"] == reason
+    assert await _public(api, slug) is None
+    # The provider sees why; asking again for the same definition is refused, approving it too.
+    mine = (await api.data(LIST, {"status": "REJECTED"}, await api.token({"staff": provider.staff[0].login}))
+            )["sandboxPromotions"]
+    assert reason in [edge["node"]["reason"] for edge in mine["edges"]]
+    again = await _request(api, provider, slug)
+    assert [e["code"] for e in again["userErrors"]] == ["PROMOTION_DECIDED"]
+    assert reason in again["userErrors"][0]["message"]
+    late = (await api.data(APPROVE, {"id": promotion["id"]}, await _platform(api)))["approveSandboxPromotion"]
+    assert [e["code"] for e in late["userErrors"]] == ["PROMOTION_DECIDED"]
+    events = await _events(api.engine, promotion["id"])
+    assert [e.outcome for e in events] == ["requested", "checked", "rejected"]
+    assert events[-1].staff == api.engine.security.events.staff_key(await _sub(api, "platform-officer"))
+
+
+async def test_a_hash_other_than_the_versions_is_refused(api: Api, provider: Sandbox) -> None:
+    slug = "sbx-live-hash"
+    version = await _upload(api, provider, slug, service_yaml(slug, provider.namespace))
+    payload = await _request(api, provider, slug, version=version["version"], hash="0" * 64)
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["input", "contentHash"],
+                                                                          "CONTENT_HASH_MISMATCH")]
+    unknown = await _request(api, provider, "sbx-no-such-service")
+    assert [(e["field"], e["code"]) for e in unknown["userErrors"]] == [(["input", "serviceSlug"], "NOT_FOUND")]
+
+
+async def test_a_citizen_cannot_request_or_list_promotions(api: Api, provider: Sandbox) -> None:
+    citizen = await api.token({"citizen": "chan-siu-ming", "acr": "urn:onestop:acr:standard"})
+    assert codes_of(await api.post(REQUEST, {"slug": "sbx-live-permit"}, citizen)) == ["FORBIDDEN"]
+    assert codes_of(await api.post(LIST, {}, citizen)) == ["FORBIDDEN"]
+
