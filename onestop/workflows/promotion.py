@@ -104,8 +104,9 @@ def promotion_workflow_id(provider_id: str, service_slug: str, content_hash: str
     return f"sandbox-promotion:{provider_id}:{service_slug}:{content_hash[:24]}"
 
 
-_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10),
-                     maximum_attempts=20)
+_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10), maximum_attempts=20
+)
 
 
 @workflow.defn(name="SandboxPromotion")
@@ -124,8 +125,12 @@ class SandboxPromotionWorkflow:
     async def run(self, request: PromotionRequest) -> PromotionState:
         self._request = request
         result: CheckResult = await workflow.execute_activity(
-            CHECK_PROMOTION, request, result_type=CheckResult, start_to_close_timeout=timedelta(minutes=2),
-            retry_policy=_RETRY)
+            CHECK_PROMOTION,
+            request,
+            result_type=CheckResult,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=_RETRY,
+        )
         self._checks = list(result.checks)
         if not result.passed:
             self._status = PromotionStatus.CHECKS_FAILED
@@ -146,8 +151,12 @@ class SandboxPromotionWorkflow:
         self._decided, self._status, self._decided_by = True, PromotionStatus.PUBLISHING, decision.by
         try:
             published: PublishResult = await workflow.execute_activity(
-                PUBLISH_PROMOTION, PublishInput(self._request.promotion_id, decision.by), result_type=PublishResult,
-                start_to_close_timeout=timedelta(minutes=5), retry_policy=_RETRY)
+                PUBLISH_PROMOTION,
+                PublishInput(self._request.promotion_id, decision.by),
+                result_type=PublishResult,
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=_RETRY,
+            )
         except ActivityError as failed:
             cause = failed.cause
             self._reason = cause.message if isinstance(cause, ApplicationError) else str(cause or failed)
@@ -166,8 +175,11 @@ class SandboxPromotionWorkflow:
         assert self._request is not None
         self._decided, self._decided_by, self._reason = True, decision.by, decision.reason.strip()
         await workflow.execute_activity(
-            REJECT_PROMOTION, RejectInput(self._request.promotion_id, decision.by, self._reason),
-            start_to_close_timeout=timedelta(minutes=1), retry_policy=_RETRY)
+            REJECT_PROMOTION,
+            RejectInput(self._request.promotion_id, decision.by, self._reason),
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=_RETRY,
+        )
         self._status = PromotionStatus.REJECTED
         return self._state()
 
@@ -188,8 +200,7 @@ class SandboxPromotionWorkflow:
             raise ValueError(f"cannot {action}: the promotion is {self._status.value}, not AWAITING_APPROVAL")
 
     def _state(self) -> PromotionState:
-        return PromotionState(self._status, list(self._checks), self._decided_by, self._reason,
-                              self._catalogue_version)
+        return PromotionState(self._status, list(self._checks), self._decided_by, self._reason, self._catalogue_version)
 
 
 _DONE = frozenset({PromotionStatus.LIVE, PromotionStatus.REJECTED, PromotionStatus.FAILED})

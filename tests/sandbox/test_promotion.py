@@ -52,8 +52,9 @@ def live_tree(tmp_path_factory: pytest.TempPathFactory, definitions_dir: Path) -
 
 
 @pytest.fixture(scope="module")
-async def running(temporal_env: WorkflowEnvironment, live_tree: Path, tmp_path_factory: pytest.TempPathFactory
-                  ) -> AsyncIterator[tuple[Engine, Client]]:
+async def running(
+    temporal_env: WorkflowEnvironment, live_tree: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Engine, Client]]:
     settings = dev_settings(live_tree, tmp_path_factory.mktemp("promotion-data"), catalogue_watch_seconds=0.2)
     async with running_engine(temporal_env, settings) as (built, client):
         yield built, client
@@ -75,9 +76,11 @@ async def provider(api: Api) -> Sandbox:
 
 async def _upload(api: Api, sandbox: Sandbox, slug: str, text: str) -> dict[str, Any]:
     headers = await api.token({"staff": sandbox.staff[0].login})
-    payload = (await api.data(UPLOAD, {"filename": f"{slug}.yaml", "content": b64(text)}, headers)
-               )["uploadSandboxDefinitions"]
-    assert payload["problems"] == [] and payload["userErrors"] == [], payload
+    payload = (await api.data(UPLOAD, {"filename": f"{slug}.yaml", "content": b64(text)}, headers))[
+        "uploadSandboxDefinitions"
+    ]
+    assert payload["problems"] == [], payload
+    assert payload["userErrors"] == [], payload
     version: dict[str, Any] = payload["version"]
     return version
 
@@ -102,8 +105,7 @@ async def _hashes(api: Api, sandbox: Sandbox, slug: str) -> list[str]:
 
 async def _request(api: Api, sandbox: Sandbox, slug: str, **variables: Any) -> dict[str, Any]:
     headers = await api.token({"staff": sandbox.staff[0].login})
-    payload: dict[str, Any] = (await api.data(REQUEST, {"slug": slug, **variables}, headers)
-                               )["requestSandboxPromotion"]
+    payload: dict[str, Any] = (await api.data(REQUEST, {"slug": slug, **variables}, headers))["requestSandboxPromotion"]
     return payload
 
 
@@ -126,13 +128,19 @@ async def _public(api: Api, slug: str) -> dict[str, Any] | None:
 async def _events(engine: Engine, promotion_id: str) -> list[SecurityEventRow]:
     await engine.security.events.flush()
     async with engine.database.session() as session:
-        rows = (await session.scalars(select(SecurityEventRow).where(SecurityEventRow.kind == "sandbox.promotion")
-                                      .order_by(SecurityEventRow.id))).all()
+        rows = (
+            await session.scalars(
+                select(SecurityEventRow)
+                .where(SecurityEventRow.kind == "sandbox.promotion")
+                .order_by(SecurityEventRow.id)
+            )
+        ).all()
     return [row for row in rows if row.detail.get("promotion") == promotion_id]
 
 
 async def test_an_approved_promotion_goes_live_exactly_as_tested_on_every_replica(
-        api: Api, provider: Sandbox, replica: Engine) -> None:
+    api: Api, provider: Sandbox, replica: Engine
+) -> None:
     slug = "sbx-live-permit"
     first = await _upload(api, provider, slug, service_yaml(slug, provider.namespace))
     pinned = (await _hashes(api, provider, slug))[0]
@@ -143,15 +151,20 @@ async def test_an_approved_promotion_goes_live_exactly_as_tested_on_every_replic
     promotion = untested["promotion"]
     assert promotion["status"] == "CHECKS_FAILED", promotion
     assert {c["name"]: c["passed"] for c in promotion["checks"]} == {
-        "validated": True, "tested": False, "fits-live": True}
+        "validated": True,
+        "tested": False,
+        "fits-live": True,
+    }
     refused = (await api.data(APPROVE, {"id": promotion["id"]}, await _platform(api)))["approveSandboxPromotion"]
     assert [e["code"] for e in refused["userErrors"]] == ["PROMOTION_DECIDED"], refused
 
     await _tested(api, provider, slug)
     asked = await _request(api, provider, slug, version=first["version"], hash=pinned)
     promotion = asked["promotion"]
-    assert asked["userErrors"] == [] and promotion["status"] == "AWAITING_APPROVAL", asked
-    assert promotion["contentHash"] == pinned and all(c["passed"] for c in promotion["checks"])
+    assert asked["userErrors"] == [], asked
+    assert promotion["status"] == "AWAITING_APPROVAL", asked
+    assert promotion["contentHash"] == pinned
+    assert all(c["passed"] for c in promotion["checks"])
     again = await _request(api, provider, slug, version=first["version"])
     assert again["promotion"]["id"] == promotion["id"]  # asking again joins the same promotion
 
@@ -165,15 +178,18 @@ async def test_an_approved_promotion_goes_live_exactly_as_tested_on_every_replic
     assert approved["userErrors"] == [], approved
     live = approved["promotion"]
     officer = await _sub(api, "platform-officer")
-    assert live["status"] == "LIVE" and live["decidedBy"] == officer and live["catalogueVersion"]
+    assert live["status"] == "LIVE"
+    assert live["decidedBy"] == officer
+    assert live["catalogueVersion"]
     public = await _public(api, slug)
     assert public is not None
     assert public["contentHash"] == pinned
     assert public["title"] == f"Parking permit {slug}"  # the tested version's, not the later upload's
     assert public["department"]["code"] == provider.namespace
     assert public["department"]["name"] == "Golden Harbour Parking Ltd"
-    assert (api.engine.settings.definitions / "services" / "providers" / provider.namespace.lower()
-            / f"{slug}.yaml").is_file()
+    assert (
+        api.engine.settings.definitions / "services" / "providers" / provider.namespace.lower() / f"{slug}.yaml"
+    ).is_file()
 
     # Another replica on the same database follows the reload it announced.
     for _ in range(100):
@@ -181,13 +197,16 @@ async def test_an_approved_promotion_goes_live_exactly_as_tested_on_every_replic
             break
         await asyncio.sleep(0.1)
     served = replica.catalogue.catalogue.service(slug)
-    assert served is not None and served.content_hash == pinned
+    assert served is not None
+    assert served.content_hash == pinned
 
     # Approving again changes nothing; rejecting a live promotion is refused.
     twice = (await api.data(APPROVE, {"id": promotion["id"]}, await _platform(api)))["approveSandboxPromotion"]
-    assert twice["userErrors"] == [] and twice["promotion"] == live
-    late = (await api.data(REJECT, {"id": promotion["id"], "reason": "Too late"}, await _platform(api))
-            )["rejectSandboxPromotion"]
+    assert twice["userErrors"] == []
+    assert twice["promotion"] == live
+    late = (await api.data(REJECT, {"id": promotion["id"], "reason": "Too late"}, await _platform(api)))[
+        "rejectSandboxPromotion"
+    ]
     assert [e["code"] for e in late["userErrors"]] == ["PROMOTION_DECIDED"]
 
     # Every step is recorded: who (a pseudonymous staff key), when and the content hash.
@@ -222,18 +241,22 @@ async def test_a_rejected_promotion_stays_out_with_its_reason(api: Api, provider
     await _upload(api, provider, slug, service_yaml(slug, provider.namespace))
     await _tested(api, provider, slug)
     promotion = (await _request(api, provider, slug))["promotion"]
-    blank = (await api.data(REJECT, {"id": promotion["id"], "reason": "  "}, await _platform(api))
-             )["rejectSandboxPromotion"]
+    blank = (await api.data(REJECT, {"id": promotion["id"], "reason": "  "}, await _platform(api)))[
+        "rejectSandboxPromotion"
+    ]
     assert [(e["field"], e["code"]) for e in blank["userErrors"]] == [(["input", "reason"], "REQUIRED")]
     reason = "The summary must say who may apply."
-    rejected = (await api.data(REJECT, {"id": promotion["id"], "reason": reason}, await _platform(api))
-                )["rejectSandboxPromotion"]
+    rejected = (await api.data(REJECT, {"id": promotion["id"], "reason": reason}, await _platform(api)))[
+        "rejectSandboxPromotion"
+    ]
     assert rejected["userErrors"] == [], rejected
-    assert rejected["promotion"]["status"] == "REJECTED" and rejected["promotion"]["reason"] == reason
+    assert rejected["promotion"]["status"] == "REJECTED"
+    assert rejected["promotion"]["reason"] == reason
     assert await _public(api, slug) is None
     # The provider sees why; asking again for the same definition is refused, approving it too.
-    mine = (await api.data(LIST, {"status": "REJECTED"}, await api.token({"staff": provider.staff[0].login}))
-            )["sandboxPromotions"]
+    mine = (await api.data(LIST, {"status": "REJECTED"}, await api.token({"staff": provider.staff[0].login})))[
+        "sandboxPromotions"
+    ]
     assert reason in [edge["node"]["reason"] for edge in mine["edges"]]
     again = await _request(api, provider, slug)
     assert [e["code"] for e in again["userErrors"]] == ["PROMOTION_DECIDED"]
@@ -249,8 +272,9 @@ async def test_a_hash_other_than_the_versions_is_refused(api: Api, provider: San
     slug = "sbx-live-hash"
     version = await _upload(api, provider, slug, service_yaml(slug, provider.namespace))
     payload = await _request(api, provider, slug, version=version["version"], hash="0" * 64)
-    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["input", "contentHash"],
-                                                                          "CONTENT_HASH_MISMATCH")]
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+        (["input", "contentHash"], "CONTENT_HASH_MISMATCH")
+    ]
     unknown = await _request(api, provider, "sbx-no-such-service")
     assert [(e["field"], e["code"]) for e in unknown["userErrors"]] == [(["input", "serviceSlug"], "NOT_FOUND")]
 
@@ -259,4 +283,3 @@ async def test_a_citizen_cannot_request_or_list_promotions(api: Api, provider: S
     citizen = await api.token({"citizen": "chan-siu-ming", "acr": "urn:onestop:acr:standard"})
     assert codes_of(await api.post(REQUEST, {"slug": "sbx-live-permit"}, citizen)) == ["FORBIDDEN"]
     assert codes_of(await api.post(LIST, {}, citizen)) == ["FORBIDDEN"]
-

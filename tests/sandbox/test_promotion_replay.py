@@ -44,9 +44,13 @@ def _activities(tested: bool) -> list[Callable[..., Awaitable[object]]]:
 
     @activity.defn(name=CHECK_PROMOTION)
     async def check(request: PromotionRequest) -> CheckResult:
-        return CheckResult([PromotionCheck("validated", True, "version 1 validates"),
-                            PromotionCheck("tested", tested, "1 test application(s)" if tested else "none"),
-                            PromotionCheck("fits-live", True, "the live catalogue loads with it")])
+        return CheckResult(
+            [
+                PromotionCheck("validated", True, "version 1 validates"),
+                PromotionCheck("tested", tested, "1 test application(s)" if tested else "none"),
+                PromotionCheck("fits-live", True, "the live catalogue loads with it"),
+            ]
+        )
 
     @activity.defn(name=PUBLISH_PROMOTION)
     async def publish(publish: PublishInput) -> PublishResult:
@@ -71,18 +75,22 @@ async def _record(temporal_env: WorkflowEnvironment, scenario: str) -> None:
     config["data_converter"] = data_converter(CODEC_KEY)
     client = Client(**config)
     queue = f"promotion-record-{uuid.uuid4()}"
-    request = PromotionRequest(f"sandbox-promotion:recorded:{scenario}", "prv-recorded", "SBXRECORDED",
-                               "recorded-permit", 1, "a" * 64)
+    request = PromotionRequest(
+        f"sandbox-promotion:recorded:{scenario}", "prv-recorded", "SBXRECORDED", "recorded-permit", 1, "a" * 64
+    )
     async with build_worker(client, queue, _activities(tested=scenario != "checks-failed")):
-        handle = await client.start_workflow(SandboxPromotionWorkflow.run, request,
-                                             id=f"{request.promotion_id}:{uuid.uuid4()}", task_queue=queue)
+        handle = await client.start_workflow(
+            SandboxPromotionWorkflow.run, request, id=f"{request.promotion_id}:{uuid.uuid4()}", task_queue=queue
+        )
         await _awaiting(handle)
         if scenario == "approved":
-            await handle.execute_update(SandboxPromotionWorkflow.approve, PromotionDecision("platform-sub"),
-                                        id="approve")
+            await handle.execute_update(
+                SandboxPromotionWorkflow.approve, PromotionDecision("platform-sub"), id="approve"
+            )
         elif scenario == "rejected":
-            await handle.execute_update(SandboxPromotionWorkflow.reject,
-                                        PromotionDecision("platform-sub", "Say who may apply."), id="reject")
+            await handle.execute_update(
+                SandboxPromotionWorkflow.reject, PromotionDecision("platform-sub", "Say who may apply."), id="reject"
+            )
         await handle.result()
     HISTORIES.mkdir(parents=True, exist_ok=True)
     (HISTORIES / f"{scenario}.json").write_text((await handle.fetch_history()).to_json())
@@ -95,6 +103,7 @@ async def test_the_recorded_promotion_histories_replay(temporal_env: WorkflowEnv
         await _record(temporal_env, scenario)
     assert path.exists(), "record with ONESTOP_RECORD_HISTORIES=1"
     for runner in (workflow_runner(), sandboxed_runner()):
-        replayer = Replayer(workflows=[SandboxPromotionWorkflow], data_converter=data_converter(CODEC_KEY),
-                            workflow_runner=runner)
+        replayer = Replayer(
+            workflows=[SandboxPromotionWorkflow], data_converter=data_converter(CODEC_KEY), workflow_runner=runner
+        )
         await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))

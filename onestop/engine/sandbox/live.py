@@ -65,8 +65,11 @@ def live_files(files: Mapping[str, str], slug: str, namespace: str) -> dict[str,
 
 def department_file(namespace: str, organisation: str) -> tuple[str, str]:
     name = organisation.strip() or namespace
-    text = yaml.safe_dump({"code": namespace, "name": {"en": name, "tc": name, "sc": name},
-                           "submission": {"inbox": True}}, allow_unicode=True, sort_keys=False)
+    text = yaml.safe_dump(
+        {"code": namespace, "name": {"en": name, "tc": name, "sc": name}, "submission": {"inbox": True}},
+        allow_unicode=True,
+        sort_keys=False,
+    )
     return f"departments/{namespace.lower()}.yaml", text
 
 
@@ -123,9 +126,14 @@ class LiveDefinitions:
                 catalogue: Catalogue = load_catalogue(root)
             except CatalogueError as error:
                 prefix = str(root) + "/"
-                return Trial(None, None, tuple(
-                    Problem(p.path.removeprefix(prefix), p.line, p.col, p.code, p.message, p.hint)
-                    for p in error.problems))
+                return Trial(
+                    None,
+                    None,
+                    tuple(
+                        Problem(p.path.removeprefix(prefix), p.line, p.col, p.code, p.message, p.hint)
+                        for p in error.problems
+                    ),
+                )
         service = catalogue.service(slug)
         if service is None:
             return Trial(None, None, ())
@@ -159,7 +167,8 @@ class LiveDefinitions:
                     raise LiveConflict(
                         f"the live catalogue did not take {slug} as tested"
                         + (f": {detail}" if detail else f" (it hashes as {served.content_hash if served else None})")
-                        + "; the previous files were put back")
+                        + "; the previous files were put back"
+                    )
             return self.store.catalogue.version
 
 

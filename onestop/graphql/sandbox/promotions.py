@@ -14,10 +14,13 @@ from onestop.graphql.errors import ApiError, ErrorCode, Outcome, UserError, User
 from onestop.graphql.fields import field
 from onestop.graphql.relay import Connection, connection_from_slice, page_of
 
-strawberry.enum(PromotionStatus, name="SandboxPromotionStatus",
-                description="Where a promotion stands: CHECKING, CHECKS_FAILED (see checks), AWAITING_APPROVAL by "
-                            "the platform team, PUBLISHING, LIVE in the public catalogue, REJECTED (see reason), "
-                            "FAILED (the live catalogue did not take it; see reason).")
+strawberry.enum(
+    PromotionStatus,
+    name="SandboxPromotionStatus",
+    description="Where a promotion stands: CHECKING, CHECKS_FAILED (see checks), AWAITING_APPROVAL by "
+    "the platform team, PUBLISHING, LIVE in the public catalogue, REJECTED (see reason), "
+    "FAILED (the live catalogue did not take it; see reason).",
+)
 
 
 @strawberry.type(description="One check a promotion must pass before the platform team may approve it.")
@@ -87,11 +90,13 @@ class SandboxPromotion:
 @strawberry.input
 class RequestSandboxPromotionInput:
     service_slug: str
-    version: int | None = strawberry.field(default=None, description="The sandbox catalogue version; default the "
-                                           "latest.")
+    version: int | None = strawberry.field(
+        default=None, description="The sandbox catalogue version; default the latest."
+    )
     content_hash: str | None = strawberry.field(
-        default=None, description="The content hash you tested (as sandboxPreview shows it): refused when the version "
-        "holds another.")
+        default=None,
+        description="The content hash you tested (as sandboxPreview shows it): refused when the version holds another.",
+    )
     client_mutation_id: str | None = None
 
 
@@ -123,62 +128,87 @@ def _promotions(info: Info_) -> SandboxPromotions:
 
 
 def _payload(done: Outcome[PromotionRecord], client_mutation_id: str | None) -> SandboxPromotionPayload:
-    return SandboxPromotionPayload(promotion=done.map(lambda record: SandboxPromotion(record=record)),
-                                   user_errors=done.user_errors, client_mutation_id=client_mutation_id)
+    return SandboxPromotionPayload(
+        promotion=done.map(lambda record: SandboxPromotion(record=record)),
+        user_errors=done.user_errors,
+        client_mutation_id=client_mutation_id,
+    )
 
 
 def _not_found(promotion_id: str) -> UserError:
-    return UserError(field=["input", "promotionId"], code=UserErrorCode.NOT_FOUND,
-                     message=f"No promotion {promotion_id!r}.")
+    return UserError(
+        field=["input", "promotionId"], code=UserErrorCode.NOT_FOUND, message=f"No promotion {promotion_id!r}."
+    )
 
 
 @strawberry.type
 class PromotionMutation:
-    @field(description="Ask that a service of the caller's sandbox (a provider's staff) go live in the public "
-           "catalogue, pinned to its content hash. Its checks run at once (validated, tested by a test citizen to "
-           "submission, fits the live catalogue); then the platform team decides. Asking again answers the same "
-           "promotion.")
-    async def request_sandbox_promotion(self, info: Info_, input: RequestSandboxPromotionInput
-                                        ) -> SandboxPromotionPayload:
+    @field(
+        description="Ask that a service of the caller's sandbox (a provider's staff) go live in the public "
+        "catalogue, pinned to its content hash. Its checks run at once (validated, tested by a test citizen to "
+        "submission, fits the live catalogue); then the platform team decides. Asking again answers the same "
+        "promotion."
+    )
+    async def request_sandbox_promotion(
+        self, info: Info_, input: RequestSandboxPromotionInput
+    ) -> SandboxPromotionPayload:
         promotions = _promotions(info)
         principal = await info.context.principal()
         done = await outcome(
             lambda: promotions.request(principal, input.service_slug, input.version, input.content_hash),
             info.context.lang,
-            not_found=UserError(field=["input", "serviceSlug"], code=UserErrorCode.NOT_FOUND,
-                                message=f"No service {input.service_slug!r} in that version of your sandbox."))
+            not_found=UserError(
+                field=["input", "serviceSlug"],
+                code=UserErrorCode.NOT_FOUND,
+                message=f"No service {input.service_slug!r} in that version of your sandbox.",
+            ),
+        )
         return _payload(done, input.client_mutation_id)
 
-    @field(description="Approve a promotion (the platform team only): the definition, exactly as tested, is "
-           "written into the live definitions and every replica reloads. Approving again changes nothing.")
-    async def approve_sandbox_promotion(self, info: Info_, input: ApproveSandboxPromotionInput
-                                        ) -> SandboxPromotionPayload:
+    @field(
+        description="Approve a promotion (the platform team only): the definition, exactly as tested, is "
+        "written into the live definitions and every replica reloads. Approving again changes nothing."
+    )
+    async def approve_sandbox_promotion(
+        self, info: Info_, input: ApproveSandboxPromotionInput
+    ) -> SandboxPromotionPayload:
         promotions = _promotions(info)
         principal = await info.context.principal()
-        done = await outcome(lambda: promotions.approve(principal, str(input.promotion_id)), info.context.lang,
-                             not_found=_not_found(str(input.promotion_id)))
+        done = await outcome(
+            lambda: promotions.approve(principal, str(input.promotion_id)),
+            info.context.lang,
+            not_found=_not_found(str(input.promotion_id)),
+        )
         return _payload(done, input.client_mutation_id)
 
     @field(description="Reject a promotion with a reason the provider can act on (the platform team only).")
-    async def reject_sandbox_promotion(self, info: Info_, input: RejectSandboxPromotionInput
-                                       ) -> SandboxPromotionPayload:
+    async def reject_sandbox_promotion(
+        self, info: Info_, input: RejectSandboxPromotionInput
+    ) -> SandboxPromotionPayload:
         promotions = _promotions(info)
         principal = await info.context.principal()
-        done = await outcome(lambda: promotions.reject(principal, str(input.promotion_id), input.reason),
-                             info.context.lang, not_found=_not_found(str(input.promotion_id)))
+        done = await outcome(
+            lambda: promotions.reject(principal, str(input.promotion_id), input.reason),
+            info.context.lang,
+            not_found=_not_found(str(input.promotion_id)),
+        )
         return _payload(done, input.client_mutation_id)
 
 
 @strawberry.type
 class PromotionQuery:
-    @field(description="Promotions, newest first: every sandbox's for the platform team, the caller's own "
-           "sandbox's for a provider's staff.")
-    async def sandbox_promotions(self, info: Info_, status: PromotionStatus | None = None, first: int | None = None,
-                                 after: str | None = None) -> Connection[SandboxPromotion]:
+    @field(
+        description="Promotions, newest first: every sandbox's for the platform team, the caller's own "
+        "sandbox's for a provider's staff."
+    )
+    async def sandbox_promotions(
+        self, info: Info_, status: PromotionStatus | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[SandboxPromotion]:
         promotions = _promotions(info)
         page = page_of(first, after)
-        records, total = await promotions.list(await info.context.principal(), status=status, offset=page.offset,
-                                               limit=page.limit)
+        records, total = await promotions.list(
+            await info.context.principal(), status=status, offset=page.offset, limit=page.limit
+        )
         return connection_from_slice([SandboxPromotion(record=r) for r in records], page, total)
 
     @field(description="One promotion; null when unknown or not yours.")
