@@ -14,15 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from client import Api, codes_of
+from client import STANDARD, Api, codes_of
 from running import dev_settings, running_engine
 from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.engine.container import Engine, build_engine
-from onestop.engine.db import SecurityEventRow
+from onestop.engine.db import SandboxPromotionRow, SecurityEventRow
+from onestop.engine.identity.principal import Principal
 from onestop.engine.sandbox import Sandbox
+from onestop.workflows.promotion import PublishInput
 
 from .conftest import approve
 from .test_sandbox_applications import _submitted
@@ -283,3 +285,75 @@ async def test_a_citizen_cannot_request_or_list_promotions(api: Api, provider: S
     citizen = await api.token({"citizen": "chan-siu-ming", "acr": "urn:onestop:acr:standard"})
     assert codes_of(await api.post(REQUEST, {"slug": "sbx-live-permit"}, citizen)) == ["FORBIDDEN"]
     assert codes_of(await api.post(LIST, {}, citizen)) == ["FORBIDDEN"]
+
+
+START = """mutation($slug: String!) { startApplication(input: {serviceSlug: $slug}) {
+  application { id definitionHash } userErrors { field code message } } }"""
+SUBMIT = """mutation($id: ID!, $step: String!, $answers: JSON!) {
+  submitStep(input: {applicationId: $id, stepId: $step, answers: $answers}) {
+    application { id status definitionHash } userErrors { field code message } } }"""
+
+
+async def _approved(api: Api, provider: Sandbox, slug: str, text: str) -> str:
+    """Upload ``text``, test it, ask and have it approved: the content hash now live."""
+    await _upload(api, provider, slug, text)
+    await _tested(api, provider, slug)
+    promotion = (await _request(api, provider, slug))["promotion"]
+    assert promotion["status"] == "AWAITING_APPROVAL", promotion
+    approved = (await api.data(APPROVE, {"id": promotion["id"]}, await _platform(api)))["approveSandboxPromotion"]
+    assert approved["promotion"]["status"] == "LIVE", approved
+    return str(promotion["contentHash"])
+
+
+async def test_a_new_version_goes_live_and_running_applications_keep_theirs(api: Api, provider: Sandbox) -> None:
+    slug = "sbx-live-update"
+    first = await _approved(api, provider, slug, service_yaml(slug, provider.namespace))
+    citizen = await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})
+    started = (await api.data(START, {"slug": slug}, citizen))["startApplication"]
+    assert started["userErrors"] == [], started
+    application = started["application"]
+    assert application["definitionHash"] == first
+
+    changed = service_yaml(slug, provider.namespace).replace("version: 1", "version: 2")
+    second = await _approved(api, provider, slug, changed.replace(f"Parking permit {slug}", "Parking permit v2"))
+    assert second != first
+    public = await _public(api, slug)
+    assert public is not None
+    assert (public["contentHash"], public["title"]) == (second, "Parking permit v2")
+
+    # The application started on the first version finishes on it.
+    for step, answers in (("car", {"plate": "XY 987"}), ("send", {})):
+        payload = (await api.data(SUBMIT, {"id": application["id"], "step": step, "answers": answers}, citizen))[
+            "submitStep"
+        ]
+        assert payload["userErrors"] == [], payload
+    assert payload["application"]["status"] == "SUBMITTED"
+    assert payload["application"]["definitionHash"] == first
+
+
+async def test_publishing_again_after_a_worker_died_mid_way_writes_nothing_twice(api: Api, provider: Sandbox) -> None:
+    slug = "sbx-live-retried"
+    pinned = await _approved(api, provider, slug, service_yaml(slug, provider.namespace))
+    promotions = api.engine.sandbox.promotions
+    listed, _ = await promotions.list(await _platform_principal(api))
+    promotion = next(p for p in listed if p.service_slug == slug)
+    written = api.engine.settings.definitions / "services" / "providers" / provider.namespace.lower() / f"{slug}.yaml"
+    before = written.stat().st_mtime_ns
+    # As if the worker had died after writing the files and before recording LIVE: the retry finds them in place.
+    async with api.engine.database.session() as session:
+        row = await session.get(SandboxPromotionRow, promotion.promotion_id)
+        assert row is not None
+        row.status = "PUBLISHING"
+    result = await promotions.steps.publish(PublishInput(promotion.promotion_id, promotion.decided_by or ""))
+    assert result.catalogue_version == api.engine.catalogue.catalogue.version
+    assert written.stat().st_mtime_ns == before
+    again = await promotions.get(await _platform_principal(api), promotion.promotion_id)
+    assert again.status == "LIVE"
+    assert again.content_hash == pinned
+    outcomes = [e.outcome for e in await _events(api.engine, promotion.promotion_id)]
+    assert outcomes.count("approved") == 1
+
+
+async def _platform_principal(api: Api) -> Principal:
+    token = (await _platform(api))["Authorization"].removeprefix("Bearer ")
+    return await api.engine.tokens.verify(token)
