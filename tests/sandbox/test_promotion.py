@@ -357,3 +357,31 @@ async def test_publishing_again_after_a_worker_died_mid_way_writes_nothing_twice
 async def _platform_principal(api: Api) -> Principal:
     token = (await _platform(api))["Authorization"].removeprefix("Bearer ")
     return await api.engine.tokens.verify(token)
+
+
+async def test_a_live_tree_that_no_longer_takes_it_fails_the_promotion_and_keeps_the_old_files(
+    api: Api, provider: Sandbox
+) -> None:
+    slug = "sbx-live-clash"
+    await _upload(api, provider, slug, service_yaml(slug, provider.namespace))
+    await _tested(api, provider, slug)
+    promotion = (await _request(api, provider, slug))["promotion"]
+    assert promotion["status"] == "AWAITING_APPROVAL", promotion
+    # Meanwhile a department publishes a service of the same id: the promoted file would make it a duplicate.
+    tree = api.engine.settings.definitions
+    taken = tree / "services" / "transport" / f"{slug}.yaml"
+    taken.write_text(service_yaml(slug, "TD"), encoding="utf-8")
+    try:
+        failed = (await api.data(APPROVE, {"id": promotion["id"]}, await _platform(api)))["approveSandboxPromotion"]
+        assert failed["userErrors"] == [], failed
+        assert failed["promotion"]["status"] == "FAILED", failed
+        assert "put back" in failed["promotion"]["reason"]
+        assert not (tree / "services" / "providers" / provider.namespace.lower() / f"{slug}.yaml").exists()
+        public = await _public(api, slug)
+        assert public is not None
+        assert public["department"]["code"] == "TD"  # the department's, not the promoted one
+        events = await _events(api.engine, promotion["id"])
+        assert [e.outcome for e in events] == ["requested", "checked", "approved", "failed"]
+    finally:
+        taken.unlink()
+        await api.engine.catalogue.reload()
