@@ -192,9 +192,15 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
                                  settings.sandbox_max_services),
                              applications_per_day=settings.sandbox_applications_per_day)
     assert sandbox.catalogues is not None
-    sandbox.promotions = SandboxPromotions(database, data.cipher, sandbox.catalogues, LiveDefinitions(catalogue),
-                                           temporal, settings.temporal_task_queue)
+    live = LiveDefinitions(catalogue, announce=lambda: catalogue_watch.announce(catalogue.snapshot))
+    sandbox.promotions = SandboxPromotions(database, data.cipher, sandbox.catalogues, live, temporal,
+                                           settings.temporal_task_queue)
     sandbox.promotions.events = security.events
+    # The live promotions in the database are part of the live definitions: a replica with a tree of its own
+    # writes them in at start and before each reload an announcement prompts.
+    catalogue_watch.before_reload.append(sandbox.promotions.steps.materialize)
+    if await sandbox.promotions.steps.materialize():
+        await catalogue.reload(announce=False)
     if applications is not None:
         applications.after_decision = sandbox.after_decision
         sandbox.applications = applications

@@ -63,10 +63,13 @@ async def running(
 
 
 @pytest.fixture(scope="module")
-async def replica(running: tuple[Engine, Client]) -> AsyncIterator[Engine]:
-    """Another API process on the same database and definitions (no Temporal of its own)."""
+async def replica(running: tuple[Engine, Client], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
+    """Another API process on the same database (no Temporal of its own), with a definitions tree of its own: the
+    promotions reach it through the database."""
     engine, _ = running
-    other = await build_engine(engine.settings)
+    tree = tmp_path_factory.mktemp("replica") / "definitions"
+    shutil.copytree(engine.settings.definitions, tree)
+    other = await build_engine(engine.settings.model_copy(update={"definitions": tree}))
     yield other
     await other.close()
 
@@ -201,6 +204,9 @@ async def test_an_approved_promotion_goes_live_exactly_as_tested_on_every_replic
     served = replica.catalogue.catalogue.service(slug)
     assert served is not None
     assert served.content_hash == pinned
+    assert (
+        replica.settings.definitions / "services" / "providers" / provider.namespace.lower() / f"{slug}.yaml"
+    ).is_file()
 
     # Approving again changes nothing; rejecting a live promotion is refused.
     twice = (await api.data(APPROVE, {"id": promotion["id"]}, await _platform(api)))["approveSandboxPromotion"]

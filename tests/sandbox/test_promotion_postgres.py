@@ -53,7 +53,10 @@ async def running(
 
 async def test_on_postgresql_an_approval_reaches_another_replica_at_once(api: Api) -> None:
     engine = api.engine
-    replica = await build_engine(engine.settings)
+    # Another replica, with a definitions tree of its own: the promotion reaches it through the database.
+    tree = engine.settings.data_dir.parent / "replica-definitions"
+    shutil.copytree(engine.settings.definitions, tree)
+    replica = await build_engine(engine.settings.model_copy(update={"definitions": tree}))
     try:
         for _ in range(500):
             if replica.catalogue_watch.listening:

@@ -3,19 +3,22 @@
 A promoted service goes in ``services/providers/<namespace>/``, the fragments it includes in ``fragments/`` and
 its provider's department in ``departments/<namespace>.yaml``. Before anything is written, the tree is tried in a
 copy: it must load, and the service must hash there exactly as it did in the sandbox. After writing, the catalogue
-is reloaded (and the reload announced to every other process through the database, at once on PostgreSQL by
-``NOTIFY``); a reload that fails, or gives another hash, puts the previous files back.
+is reloaded; a reload that fails, or gives another hash, puts the previous files back. Once the promotion is
+recorded LIVE the reload is announced to every other process through the database (at once on PostgreSQL by
+``NOTIFY``); each writes the live promotions' files into its own tree first (``materialize``), so replicas need not
+share a volume.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,8 @@ import yaml
 from onestop.catalogue import Catalogue, load_catalogue
 from onestop.catalogue.problems import CatalogueError, Problem
 from onestop.engine.catalogue_store import CatalogueStore
+
+log = logging.getLogger(__name__)
 
 PROVIDERS_FOLDER = "services/providers"
 _INCLUDE = re.compile(r"include:\s*['\"]?(fragments/[A-Za-z0-9._/-]+\.ya?ml)")
@@ -85,9 +90,33 @@ class Trial:
 class LiveDefinitions:
     """Writes promoted definitions into the live tree, one promotion at a time per process."""
 
-    def __init__(self, store: CatalogueStore) -> None:
+    def __init__(self, store: CatalogueStore, announce: Callable[[], Awaitable[object]] | None = None) -> None:
         self.store = store
+        # Tells every other process to reload (``CatalogueWatch.announce``); None where this process is alone.
+        self.announce = announce
         self._lock = asyncio.Lock()
+
+    async def announce_reload(self) -> None:
+        if self.announce is not None:
+            await self.announce()
+
+    async def materialize(self, files: Sequence[tuple[str, str]]) -> int:
+        """Bring this process's tree up to ``files`` (path, text; a later entry wins): the live promotions, as the
+        database holds them, for a replica whose tree is its own. The number of files written."""
+        wanted = dict(files)
+        async with self._lock:
+            written = 0
+            for path, text in wanted.items():
+                target = self.root / path
+                try:
+                    if target.exists() and target.read_text(encoding="utf-8") == text:
+                        continue
+                    _write(target, text)
+                except OSError:  # a read-only tree (an image): this process serves what it has, and says so
+                    log.warning("cannot write the promoted %s into %s", path, self.root, exc_info=True)
+                    continue
+                written += 1
+            return written
 
     @property
     def root(self) -> Path:
@@ -153,7 +182,9 @@ class LiveDefinitions:
                 _write(target, text)
             served = self.store.catalogue.service(slug)
             if previous or served is None or served.content_hash != content_hash:
-                reloaded = await self.store.reload()
+                # Announced only once the promotion is recorded LIVE (``announce``), so a replica that follows
+                # the announcement finds the promotion's files in the database (``materialize``).
+                reloaded = await self.store.reload(announce=False)
                 served = self.store.catalogue.service(slug)
                 if not reloaded or served is None or served.content_hash != content_hash:
                     problems = self.store.problems
@@ -162,7 +193,7 @@ class LiveDefinitions:
                             (self.root / path).unlink(missing_ok=True)
                         else:
                             _write(self.root / path, earlier)
-                    await self.store.reload()
+                    await self.store.reload(announce=False)
                     detail = "; ".join(f"{p.path}:{p.line}:{p.col}: {p.message}" for p in problems[:3])
                     raise LiveConflict(
                         f"the live catalogue did not take {slug} as tested"

@@ -203,6 +203,7 @@ class PromotionSteps:
         if row is None:
             raise ApplicationError(f"no promotion {publish.promotion_id}", non_retryable=True)
         if row.status == PromotionStatus.LIVE and row.catalogue_version:
+            await self.live.announce_reload()  # a retry after dying before the announcement
             return PublishResult(row.catalogue_version)
         if await self._move(
             row.promotion_id,
@@ -256,7 +257,27 @@ class PromotionSteps:
                 content_hash=row.content_hash,
                 catalogue_version=version,
             )
+        await self.live.announce_reload()
         return PublishResult(version)
+
+    async def materialize(self) -> int:
+        """Write every live promotion's files (and its provider's department) into this process's tree, oldest
+        decision first; the number of files written (0 where the tree is shared and already has them)."""
+        async with self.database.session() as session:
+            rows = (
+                await session.scalars(
+                    select(SandboxPromotionRow)
+                    .where(SandboxPromotionRow.status == PromotionStatus.LIVE.value)
+                    .order_by(SandboxPromotionRow.decided_at, SandboxPromotionRow.promotion_id)
+                )
+            ).all()
+        files: list[tuple[str, str]] = []
+        for row in rows:
+            department, text = department_file(row.namespace, await self._organisation(row.provider_id))
+            if not (self.live.root / department).exists():
+                files.append((department, text))
+            files += sorted(json.loads(row.files).items())
+        return await self.live.materialize(files)
 
     async def record_rejection(self, rejected: RejectInput) -> None:
         row = await self._row(rejected.promotion_id)
