@@ -14,10 +14,11 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
@@ -45,7 +46,7 @@ from onestop.workflows.promotion import (
     promotion_workflow_id,
 )
 
-_OPEN = frozenset({PromotionStatus.CHECKING, PromotionStatus.AWAITING_APPROVAL, PromotionStatus.PUBLISHING})
+_DECIDABLE = frozenset({PromotionStatus.AWAITING_APPROVAL, PromotionStatus.PUBLISHING, PromotionStatus.LIVE})
 _WAIT_FOR_CHECKS_SECONDS = 20.0
 
 
@@ -162,27 +163,31 @@ class SandboxPromotions:
                 "change it, test the new version and ask again",
                 "serviceSlug",
             )
-        if existing is not None and existing.status in {*_OPEN, PromotionStatus.LIVE}:
+        if existing is not None and existing.status in _DECIDABLE:
             return Promotion.of(existing)
-        files = live_files(
-            json.loads(await self._version_files(sandbox.provider_id, chosen.version)), service_slug, sandbox.namespace
-        )
         if self.client is None:
             raise PromotionUnavailable()
-        now = datetime.now(UTC)
-        await self._write_request(
-            promotion_id, sandbox, service_slug, chosen.version, pinned, files, principal.sub, now
-        )
-        self.events.record(
-            EventKind.SANDBOX_PROMOTION,
-            outcome="requested",
-            staff=principal.sub,
-            provider=sandbox.provider_id,
-            service=service_slug,
-            promotion=promotion_id,
-            version=chosen.version,
-            content_hash=pinned,
-        )
+        if existing is None or existing.status in {PromotionStatus.CHECKS_FAILED, PromotionStatus.FAILED}:
+            files = live_files(
+                json.loads(await self._version_files(sandbox.provider_id, chosen.version)),
+                service_slug,
+                sandbox.namespace,
+            )
+            now = datetime.now(UTC)
+            await self._write_request(
+                promotion_id, sandbox, service_slug, chosen.version, pinned, files, principal.sub, now
+            )
+            self.events.record(
+                EventKind.SANDBOX_PROMOTION,
+                outcome="requested",
+                staff=principal.sub,
+                provider=sandbox.provider_id,
+                service=service_slug,
+                promotion=promotion_id,
+                version=chosen.version,
+                content_hash=pinned,
+            )
+        # Still CHECKING: start its workflow, or join it (a request that died before starting it leaves none).
         await self.client.start_workflow(
             SandboxPromotionWorkflow.run,
             PromotionRequest(
@@ -276,6 +281,7 @@ class SandboxPromotions:
         if self.client is None:
             raise PromotionUnavailable()
         handle = self.client.get_workflow_handle(promotion_id)
+        await self._checked(handle)
         method = SandboxPromotionWorkflow.approve if action == "approve" else SandboxPromotionWorkflow.reject
         try:
             # One update id per kind of decision: two platform officers approving at once get the one outcome.
@@ -297,6 +303,19 @@ class SandboxPromotions:
         row = await self._row(promotion_id)
         assert row is not None
         return Promotion.of(row)
+
+    async def _checked(self, handle: WorkflowHandle[Any, Any]) -> None:
+        """Wait for the workflow to take in its checks' result: the row says AWAITING_APPROVAL a moment before the
+        workflow does, and a decision in between would be refused."""
+        deadline = asyncio.get_running_loop().time() + _WAIT_FOR_CHECKS_SECONDS
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                state = await handle.query(SandboxPromotionWorkflow.state)
+            except (RPCError, WorkflowQueryFailedError):
+                return  # ended, or not answering: the update's refusal says why
+            if state.status != PromotionStatus.CHECKING:
+                return
+            await asyncio.sleep(0.05)
 
     # ---- reading ----
 
