@@ -24,6 +24,7 @@ from onestop.engine.container import Engine, build_engine
 from onestop.engine.db import SandboxPromotionRow, SecurityEventRow
 from onestop.engine.identity.principal import Principal
 from onestop.engine.sandbox import Sandbox
+from onestop.graphql.relay import from_global_id, to_global_id
 from onestop.workflows.promotion import PublishInput
 
 from .conftest import approve
@@ -131,6 +132,10 @@ async def _public(api: Api, slug: str) -> dict[str, Any] | None:
 
 
 async def _events(engine: Engine, promotion_id: str) -> list[SecurityEventRow]:
+    """The promotion's security events (``promotion_id`` its global id, or its own)."""
+    decoded = from_global_id(promotion_id)
+    if decoded is not None and decoded[0] == "SandboxPromotion":
+        promotion_id = decoded[1]
     await engine.security.events.flush()
     async with engine.database.session() as session:
         rows = (
@@ -238,6 +243,11 @@ async def test_only_the_platform_team_decides(api: Api, provider: Sandbox, who: 
     headers = await api.token({"staff": staff})
     for query, variables in ((APPROVE, {"id": promotion["id"]}), (REJECT, {"id": promotion["id"], "reason": "No"})):
         assert codes_of(await api.post(query, variables, headers)) == ["FORBIDDEN"]
+    # Nobody but the platform team and the provider's own staff can read it.
+    node = "query($id: ID!) { node(id: $id) { id ... on SandboxPromotion { status } } }"
+    for reader, seen in (("td-supervisor", False), (provider.staff[0].login, True), ("platform-officer", True)):
+        found = (await api.data(node, {"id": promotion["id"]}, await api.token({"staff": reader})))["node"]
+        assert (found is not None) is seen, (reader, found)
     # The citizen-facing catalogue never got it, and the promotion still waits.
     assert await _public(api, slug) is None
     listed = (await api.data(LIST, {"status": "AWAITING_APPROVAL"}, await _platform(api)))["sandboxPromotions"]
@@ -285,6 +295,9 @@ async def test_a_hash_other_than_the_versions_is_refused(api: Api, provider: San
     ]
     unknown = await _request(api, provider, "sbx-no-such-service")
     assert [(e["field"], e["code"]) for e in unknown["userErrors"]] == [(["input", "serviceSlug"], "NOT_FOUND")]
+    for bogus in ("not-an-id", to_global_id("Service", "renew-driving-licence"), to_global_id("SandboxPromotion", "x")):
+        refused = (await api.data(APPROVE, {"id": bogus}, await _platform(api)))["approveSandboxPromotion"]
+        assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [(["input", "promotionId"], "NOT_FOUND")]
 
 
 async def test_a_citizen_cannot_request_or_list_promotions(api: Api, provider: Sandbox) -> None:

@@ -12,7 +12,17 @@ from onestop.engine import Promotion as PromotionRecord
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import ApiError, ErrorCode, Outcome, UserError, UserErrorCode, outcome
 from onestop.graphql.fields import field
-from onestop.graphql.relay import Connection, connection_from_slice, page_of
+from onestop.graphql.relay import (
+    Connection,
+    Node,
+    connection_from_slice,
+    from_global_id,
+    page_of,
+    register_node,
+    to_global_id,
+)
+
+PROMOTION_TYPE = "SandboxPromotion"
 
 strawberry.enum(
     PromotionStatus,
@@ -31,12 +41,12 @@ class SandboxPromotionCheck:
 
 
 @strawberry.type(description="A request that a sandbox service's version join the public catalogue.")
-class SandboxPromotion:
+class SandboxPromotion(Node):
     record: strawberry.Private[PromotionRecord]
 
-    @field(description="Pass to approveSandboxPromotion / rejectSandboxPromotion.")
+    @field(description="Opaque, stable global id: pass to approveSandboxPromotion / rejectSandboxPromotion.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(self.record.promotion_id)
+        return strawberry.ID(to_global_id(PROMOTION_TYPE, self.record.promotion_id))
 
     @field(description="The service's id, in the sandbox and, once live, in the public catalogue.")
     def service_slug(self) -> str:
@@ -135,6 +145,12 @@ def _payload(done: Outcome[PromotionRecord], client_mutation_id: str | None) -> 
     )
 
 
+def _key(global_id: str) -> str:
+    """The promotion's own id in a global id; an id of anything else is a key no promotion has."""
+    decoded = from_global_id(str(global_id))
+    return decoded[1] if decoded is not None and decoded[0] == PROMOTION_TYPE else ""
+
+
 def _not_found(promotion_id: str) -> UserError:
     return UserError(
         field=["input", "promotionId"], code=UserErrorCode.NOT_FOUND, message=f"No promotion {promotion_id!r}."
@@ -175,7 +191,7 @@ class PromotionMutation:
         promotions = _promotions(info)
         principal = await info.context.principal()
         done = await outcome(
-            lambda: promotions.approve(principal, str(input.promotion_id)),
+            lambda: promotions.approve(principal, _key(input.promotion_id)),
             info.context.lang,
             not_found=_not_found(str(input.promotion_id)),
         )
@@ -188,7 +204,7 @@ class PromotionMutation:
         promotions = _promotions(info)
         principal = await info.context.principal()
         done = await outcome(
-            lambda: promotions.reject(principal, str(input.promotion_id), input.reason),
+            lambda: promotions.reject(principal, _key(input.promotion_id), input.reason),
             info.context.lang,
             not_found=_not_found(str(input.promotion_id)),
         )
@@ -213,8 +229,18 @@ class PromotionQuery:
 
     @field(description="One promotion; null when unknown or not yours.")
     async def sandbox_promotion(self, info: Info_, id: strawberry.ID) -> SandboxPromotion | None:
-        try:
-            record = await _promotions(info).get(await info.context.principal(), str(id))
-        except NotFound:
-            return None
-        return SandboxPromotion(record=record)
+        return await _promotion_node(info, _key(id))
+
+
+async def _promotion_node(info: Info_, key: str) -> SandboxPromotion | None:
+    sandbox = info.context.engine.sandbox
+    if sandbox is None or sandbox.promotions is None:
+        return None
+    try:
+        record = await sandbox.promotions.get(await info.context.principal(), key)
+    except NotFound:  # unknown and not yours answer alike
+        return None
+    return SandboxPromotion(record=record)
+
+
+register_node(PROMOTION_TYPE, _promotion_node)
