@@ -1,7 +1,7 @@
 """Sandbox promotions: requests that a sandbox service's version go live, and the test runs they rest on
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0021 (the notice outbox, file 0018_notice_outbox.py)
 Create Date: 2026-11-29 02:35:00.000000
 
 """
@@ -14,8 +14,8 @@ from alembic import op
 import onestop.engine.db.database
 
 # revision identifiers, used by Alembic.
-revision: str = "0018"
-down_revision: str | Sequence[str] | None = "0017"
+revision: str = "0019"
+down_revision: str | Sequence[str] | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
