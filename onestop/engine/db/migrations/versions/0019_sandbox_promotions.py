@@ -1,7 +1,7 @@
 """Sandbox promotions: requests that a sandbox service's version go live, and the test runs they rest on
 
 Revision ID: 0019
-Revises: 0021 (the notice outbox, file 0018_notice_outbox.py)
+Revises: 0018
 Create Date: 2026-11-29 02:35:00.000000
 
 """
@@ -15,7 +15,7 @@ import onestop.engine.db.database
 
 # revision identifiers, used by Alembic.
 revision: str = "0019"
-down_revision: str | Sequence[str] | None = "0021"
+down_revision: str | Sequence[str] | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
