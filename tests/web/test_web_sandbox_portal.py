@@ -180,7 +180,7 @@ async def test_the_news_page_and_its_atom_feed(system: WebSystem, lang: str, hea
     assert not feed.bozo, feed.bozo_exception
     assert feed.version == "atom10"
     assert feed.feed.language == lang
-    assert [entry.title for entry in feed.entries][0] == title
+    assert feed.entries[0].title == title
     assert len(feed.entries) == 3
     assert all(entry.link.startswith(system.base_url + "/sandbox/") for entry in feed.entries)
     assert all(entry.updated_parsed is not None and entry.id.startswith("urn:onestop:sandbox:news:")
