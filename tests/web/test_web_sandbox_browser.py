@@ -54,7 +54,8 @@ async def _guide_steps(page: Page) -> list[str]:
 async def _sandbox_sign_in(page: Page, kind: str, login: str) -> None:
     await expect(page.locator("h1")).to_have_text("Development sign-in")
     await page.get_by_label(f"Sandbox {kind} login").fill(login)
-    await page.get_by_role("button", name=f"sign in as {'sandbox staff' if kind == 'staff' else 'test citizen'}").click()
+    button = "sign in as sandbox staff" if kind == "staff" else "sign in as test citizen"
+    await page.get_by_role("button", name=button).click()
 
 
 async def test_a_provider_follows_the_getting_started_guide(browser: Browser, system: WebSystem,
