@@ -10,6 +10,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page, expect
 from test_web_browser import _idp_pick, _tick, _visit, browser
+from test_web_sandbox_portal import service_yaml
 from web_system import WebSystem
 
 from onestop.web.i18n import translate
@@ -19,29 +20,6 @@ __all__ = ["browser"]  # the module-scoped chromium fixture, shared with the oth
 APPLICANT = "lam-yuk-lan"
 ORGANISATION = "Browser Portal Ltd"
 SLUG = "browser-permit"
-
-
-def service_yaml(namespace: str, *, broken: bool) -> bytes:
-    return f"""id: {SLUG}
-version: 1
-department: {namespace}
-title: {{en: Browser parking permit, tc: 瀏覽器泊車許可證, sc: 浏览器泊车许可证}}
-summary: {{en: Apply for a parking permit., tc: 申請泊車許可證。}}
-themes: [transport]
-ageGroups: [adult]
-steps:
-  - id: car
-    type: form
-    title: {{en: Your car, tc: 你的車輛, sc: 你的车辆}}
-    fields:
-      - id: plate
-        {"tpye" if broken else "type"}: text
-        label: {{en: Registration mark, tc: 車輛登記號碼, sc: 车辆登记号码}}
-        required: true
-  - id: send
-    type: submit
-    title: {{en: Send, tc: 遞交, sc: 递交}}
-""".encode()
 
 
 async def _guide_steps(page: Page) -> list[str]:
@@ -130,7 +108,7 @@ async def test_a_provider_follows_the_getting_started_guide(browser: Browser, sy
     await provider.check("upload")
     await page.locator("input#definitions").set_input_files(
         files=[{"name": f"{SLUG}.yaml", "mimeType": "application/yaml",
-                "buffer": service_yaml(sandbox.namespace, broken=True)}])
+                "buffer": service_yaml(sandbox.namespace, broken=True, slug=SLUG).encode()}])
     await page.get_by_role("button", name="Upload", exact=True).click()
     await expect(page.locator(".onestop-location")).to_have_text(f"services/{SLUG}.yaml:14:9")
     await expect(page.locator(".onestop-problems")).to_contain_text("UNKNOWN_KEY")
@@ -138,7 +116,7 @@ async def test_a_provider_follows_the_getting_started_guide(browser: Browser, sy
     await provider.check("upload-problems")
     await page.locator("input#definitions").set_input_files(
         files=[{"name": f"{SLUG}.yaml", "mimeType": "application/yaml",
-                "buffer": service_yaml(sandbox.namespace, broken=False)}])
+                "buffer": service_yaml(sandbox.namespace, slug=SLUG).encode()}])
     await page.get_by_role("button", name="Upload", exact=True).click()
     await expect(page.locator(".usa-alert--success")).to_contain_text(SLUG)
 

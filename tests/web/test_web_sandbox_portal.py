@@ -12,6 +12,7 @@ import httpx
 import pytest
 from client import Api
 from sandbox.conftest import approve
+from sandbox.test_uploads import service_yaml as uploaded_service
 from test_web_apply import _follow, _heading
 from web_system import WebSystem, csrf_of, sign_in
 
@@ -20,28 +21,10 @@ from onestop.engine.sandbox import Sandbox
 PROVIDER_CITIZEN = "cheung-kwok-wing"
 
 
-def service_yaml(namespace: str, *, broken: bool = False) -> str:
-    plate = "tpye: text" if broken else "type: text"
-    return f"""id: portal-permit
-version: 1
-department: {namespace}
-title: {{en: Portal parking permit, tc: 網站泊車許可證, sc: 网站泊车许可证}}
-summary: {{en: Apply for a parking permit., tc: 申請泊車許可證。}}
-themes: [transport]
-ageGroups: [adult]
-steps:
-  - id: car
-    type: form
-    title: {{en: Your car, tc: 你的車輛, sc: 你的车辆}}
-    fields:
-      - id: plate
-        {plate}
-        label: {{en: Registration mark, tc: 車輛登記號碼, sc: 车辆登记号码}}
-        required: true
-  - id: send
-    type: submit
-    title: {{en: Send, tc: 遞交, sc: 递交}}
-"""
+def service_yaml(namespace: str, *, broken: bool = False, slug: str = "portal-permit") -> str:
+    """The sandbox upload tests' service; ``broken`` misspells a key on line 14, column 9."""
+    text = uploaded_service(slug, namespace)
+    return text.replace("        type: text", "        tpye: text") if broken else text
 
 
 @pytest.fixture(scope="module")
