@@ -104,6 +104,7 @@ def create_web_app(config: WebConfig, sessions: SessionRows | None = None) -> St
         Route("/sandbox", portal.home, methods=["GET"]),
         Route("/sandbox/join", portal.join, methods=["GET"]),
         Route("/sandbox/mine", portal.mine, methods=["GET"]),
+        Route("/sandbox/mine/secret", portal.rotate_secret, methods=["POST"]),
         Route("/sandbox/upload", portal.upload_form, methods=["GET"]),
         Route("/sandbox/upload", portal.upload, methods=["POST"]),
         Route("/sandbox/services/{slug}/preview", portal.preview, methods=["GET"]),

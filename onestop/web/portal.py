@@ -65,7 +65,27 @@ async def mine(request: Request) -> Response:
     if sandbox is None:
         return _refuse(page, "provider_only")
     latest = sandbox["versions"][-1] if sandbox["versions"] else None
-    return page.render("sandbox_mine.html", sandbox=sandbox, latest=latest)
+    return page.render("sandbox_mine.html", sandbox=sandbox, latest=latest, new_secret=None, errors=[])
+
+
+async def rotate_secret(request: Request) -> Response:
+    """A new client secret, shown on this response only (never kept in the session or a flash message)."""
+    page = await Page.open(request)
+    if not _provider(page):
+        return _refuse(page, "provider_only")
+    data = await page.api.execute("RotateSandboxClientSecret", {"cmid": uuid.uuid4().hex}, page.caller)
+    payload = data["rotateSandboxClientSecret"]
+    sandbox = await _my_sandbox(page)
+    if sandbox is None:
+        return _refuse(page, "provider_only")
+    latest = sandbox["versions"][-1] if sandbox["versions"] else None
+    return page.render(
+        "sandbox_mine.html",
+        sandbox=sandbox,
+        latest=latest,
+        new_secret=payload["clientSecret"],
+        errors=[e["message"] for e in payload["userErrors"]],
+    )
 
 
 async def upload_form(request: Request) -> Response:

@@ -44,9 +44,17 @@ PORTAL_MESSAGES: dict[str, tuple[str, str, str]] = {
     "client_id": ("OIDC client id", "OIDC 用戶端編號", "OIDC 客户端编号"),
     "redirect_uris": ("Registered redirect URIs", "已登記的重新導向網址", "已登记的重新导向网址"),
     "client_secret_note": (
-        "Your client secret was issued when your sandbox was provisioned; ask the platform team if you need it again.",
-        "用戶端密碼已於設立沙盒時發出；如需再次取得，請聯絡平台團隊。",
-        "客户端密码已于设立沙盒时发出；如需再次取得，请联络平台团队。",
+        "Your client secret is shown only when it is issued. Issue a new one if you do not have it; the old one "
+        "stops working at once.",
+        "用戶端密碼只會在發出時顯示。如你沒有密碼，可發出新密碼；舊密碼會即時失效。",
+        "客户端密码只会在发出时显示。如你没有密码，可发出新密码；旧密码会即时失效。",
+    ),
+    "rotate_client_secret": ("Issue a new client secret", "發出新的用戶端密碼", "发出新的客户端密码"),
+    "new_client_secret": ("Your new client secret", "你的新用戶端密碼", "你的新客户端密码"),
+    "new_client_secret_note": (
+        "Copy it into your app now: it will not be shown again.",
+        "請立即複製到你的應用程式：此密碼不會再次顯示。",
+        "请立即复制到你的应用程序：此密码不会再次显示。",
     ),
     "sandbox_services": ("Your services", "你的服務", "你的服务"),
     "versions": ("Versions of your sandbox catalogue", "沙盒服務目錄的版本", "沙盒服务目录的版本"),

@@ -74,6 +74,25 @@ async def test_a_provider_sees_their_sandbox_ids_staff_and_test_citizens(system:
         assert all(c.login in mine.text for c in sandbox.citizens)
         assert all(s.login in mine.text for s in sandbox.staff)
         assert sandbox.client_secret not in mine.text
+        assert "onestop-client-secret" not in mine.text
+
+
+async def test_a_new_client_secret_is_shown_once(system: WebSystem, sandbox: Sandbox) -> None:
+    async with system.client() as client:
+        await _provider(client, sandbox)
+        mine = await client.get("/sandbox/mine")
+        rotated = await client.post("/sandbox/mine/secret", data={"csrf": csrf_of(mine.text)})
+        assert rotated.status_code == 200, rotated.text
+        shown = re.search(r'class="onestop-client-secret">([^<]+)<', rotated.text)
+        assert shown
+        assert system.engine.sandbox is not None
+        stored = await system.engine.sandbox.sandbox_of(sandbox.application_id)
+        assert stored is not None
+        assert shown.group(1) == stored.client_secret != sandbox.client_secret
+        assert rotated.headers["cache-control"] == "no-store"
+        assert shown.group(1) not in (await client.get("/sandbox/mine")).text  # once
+        refused = await client.post("/sandbox/mine/secret", data={"csrf": "forged"})
+        assert refused.status_code == 403
 
 
 async def test_an_upload_with_an_error_lists_file_line_col_and_a_good_one_is_previewed(system: WebSystem,
