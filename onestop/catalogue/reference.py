@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,9 @@ from typing import Any
 import cel
 import yaml
 
+from onestop.catalogue.catalogue import load_catalogue
 from onestop.catalogue.functions import CUSTOM, execute
+from onestop.catalogue.problems import CatalogueError, Problem
 
 _KINDS = ("service", "fragment", "department", "taxonomy", "option-lists", "feeds")
 _MAX_EXAMPLE_LINES = 40
@@ -118,6 +122,126 @@ def _run(expression: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+EXAMPLE_SERVICE = """id: example
+version: 1
+department: TD
+title: {en: Example, tc: 例子}
+summary: {en: An example., tc: 一個例子。}
+themes: [transport]
+ageGroups: [adult]
+steps:
+  - id: about
+    type: form
+    title: {en: About you, tc: 關於你}
+    fields:
+      - id: name
+        type: text
+        label: {en: Name, tc: 姓名}
+        required: true
+  - id: send
+    type: submit
+    title: {en: Send, tc: 遞交}
+"""
+"""A valid service; each error code's example changes one thing in it."""
+
+ERROR_EXAMPLES: dict[str, tuple[str, str]] = {
+    "YAML_SYNTAX": ("title: {en: Example, tc: 例子}", "title: {en: Example, tc: 例子"),
+    "TAB_INDENT": ("        required: true", "\trequired: true"),
+    "UNKNOWN_KEY": ("        required: true", "        requird: true"),
+    "WRONG_TYPE": ("version: 1", "version: one"),
+    "MISSING_KEY": ("summary: {en: An example., tc: 一個例子。}\n", ""),
+    "INVALID_VALUE": ("ageGroups: [adult]", "ageGroups: [adult]\nlogin: maybe"),
+    "DUPLICATE_KEY": ("themes: [transport]", "themes: [transport]\nthemes: [health]"),
+    "DUPLICATE_STEP": ("  - id: send", "  - id: about"),
+    "DUPLICATE_FIELD": (
+        "        required: true",
+        "        required: true\n      - {id: name, type: text, label: {en: Name, tc: 姓名}}",
+    ),
+    "UNKNOWN_THEME": ("themes: [transport]", "themes: [space]"),
+    "UNKNOWN_AGE_GROUP": ("ageGroups: [adult]", "ageGroups: [toddler]"),
+    "UNKNOWN_DEPARTMENT": ("department: TD", "department: XYZ"),
+    "UNKNOWN_OPTION_LIST": ("        type: text", "        type: choice\n        optionList: nothing"),
+    "UNKNOWN_ASSURANCE_LEVEL": ("ageGroups: [adult]", "ageGroups: [adult]\nassurance: platinum"),
+    "MISSING_TRANSLATION": ("summary: {en: An example., tc: 一個例子。}", "summary: {en: An example.}"),
+    "BAD_DURATION": ("ageGroups: [adult]", "ageGroups: [adult]\ndraftExpiry: 3 days"),
+    "CEL_SYNTAX": ("    type: submit", "    type: submit\n    when: answers.name =="),
+    "CEL_NOT_BOOLEAN": ("    type: submit", "    type: submit\n    when: answers.name"),
+    "CEL_TYPE_ERROR": ("    type: submit", "    type: submit\n    when: answers.name > 3"),
+    "UNKNOWN_REFERENCE": ("    type: submit", '    type: submit\n    when: answers.nope == "x"'),
+    "UNKNOWN_FRAGMENT": ("  - id: send", "  - include: fragments/nothing.yaml\n  - id: send"),
+}
+"""Per error code: the text replaced in ``EXAMPLE_SERVICE`` and its replacement. The reference shows what the loader
+really reports for each, at generation; a replacement that stops producing its code fails generation."""
+
+
+def error_examples(definitions: Path) -> dict[str, Problem]:
+    """What the loader reports first in the example service broken as ``ERROR_EXAMPLES`` says, code by code, in a
+    tree with the given definitions' shared files."""
+    shown: dict[str, Problem] = {}
+    with tempfile.TemporaryDirectory(prefix="onestop-reference-") as temporary:
+        root = Path(temporary)
+        for name in ("taxonomy.yaml", "option-lists.yaml"):
+            shutil.copy(definitions / name, root / name)
+        for folder in ("departments", "fragments"):
+            shutil.copytree(definitions / folder, root / folder)
+        (root / "services" / "examples").mkdir(parents=True)
+        example = root / "services" / "examples" / "example.yaml"
+        for code, (old, new) in ERROR_EXAMPLES.items():
+            example.write_text(EXAMPLE_SERVICE.replace(old, new, 1), "utf-8")
+            try:
+                load_catalogue(root)
+            except CatalogueError as error:
+                found = [p for p in error.problems if p.path.endswith("example.yaml")]
+                if not found or found[0].code != code:
+                    raise ValueError(f"the {code} example gives {[p.code for p in found]}") from error
+                first = found[0]
+                shown[code] = Problem(
+                    "services/examples/example.yaml", first.line, first.col, first.code, first.message, first.hint
+                )
+            else:
+                raise ValueError(f"the {code} example loads without a problem")
+    return shown
+
+
+def _errors(definitions: Path) -> list[str]:
+    lines = [
+        "## Error codes",
+        "",
+        "What `onestop validate` (and a sandbox upload) reports, each shown by breaking one line of this "
+        "valid service and loading it at generation:",
+        "",
+        "```yaml",
+        *EXAMPLE_SERVICE.splitlines(),
+        "```",
+        "",
+    ]
+    for code, problem in error_examples(definitions).items():
+        old, new = ERROR_EXAMPLES[code]
+        lines += [
+            f"### {code}",
+            "",
+            "Change",
+            "",
+            "```yaml",
+            *(old.rstrip("\n") or " ").splitlines(),
+            "```",
+            "",
+            "to",
+            "",
+            "```yaml",
+            *(new.replace("\t", "→   ") or "(nothing)").splitlines(),
+            "```",
+            "",
+            "and `onestop validate` says:",
+            "",
+            "```text",
+            problem.format(),
+        ]
+        lines += [f"  hint: {problem.hint}"] if problem.hint else []
+        lines += ["```", ""]
+    return lines
+
+
 def _example(where: str, value: Any) -> list[str]:
     text = yaml.safe_dump([value], allow_unicode=True, sort_keys=False, width=110).rstrip().splitlines()
     if len(text) > _MAX_EXAMPLE_LINES:
@@ -183,5 +307,6 @@ def definitions_reference(schema_dir: Path, services_dir: Path) -> str:
         lines += ["```cel", FUNCTION_EXAMPLES[name], "```", "", f"gives `{_run(FUNCTION_EXAMPLES[name])}`.", ""]
         if name in calls:
             lines += [f"In a seed service: {calls[name]}", ""]
+    lines += _errors(services_dir.parent)
     lines += _section("Other objects", definitions, other, {})
     return "\n".join(lines).rstrip() + "\n"
