@@ -1,7 +1,7 @@
 """The sandbox portal in a real browser (Debian's chromium through Playwright), following the getting-started
 guide literally: a provider applies to join, the platform team approves from its inbox, the provider's staff
 upload a service with an error and see it at file:line:col with its hint, upload the fix, preview it in Chinese,
-and one of the sandbox's test citizens completes it, which reaches the sandbox's inbox."""
+and one of the sandbox's test citizens completes it, face step-up included, which reaches the sandbox's inbox."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from playwright.async_api import Browser, Page, expect
 from test_web_browser import _idp_pick, _tick, _visit, browser
 from test_web_sandbox_portal import service_yaml
-from web_system import WebSystem
+from web_system import FACE, WebSystem
 
 from onestop.web.i18n import translate
 
@@ -20,6 +20,12 @@ __all__ = ["browser"]  # the module-scoped chromium fixture, shared with the oth
 APPLICANT = "lam-yuk-lan"
 ORGANISATION = "Browser Portal Ltd"
 SLUG = "browser-permit"
+STEP_UP = """  - id: verify
+    type: stepUp
+    title: {en: Confirm it is you, tc: 確認你的身份, sc: 确认你的身份}
+    assurance: face
+    maxAge: PT15M
+"""
 
 
 async def _guide_steps(page: Page) -> list[str]:
@@ -116,7 +122,7 @@ async def test_a_provider_follows_the_getting_started_guide(browser: Browser, sy
     await provider.check("upload-problems")
     await page.locator("input#definitions").set_input_files(
         files=[{"name": f"{SLUG}.yaml", "mimeType": "application/yaml",
-                "buffer": service_yaml(sandbox.namespace, slug=SLUG).encode()}])
+                "buffer": service_yaml(sandbox.namespace, slug=SLUG, extra_step=STEP_UP).encode()}])
     await page.get_by_role("button", name="Upload", exact=True).click()
     await expect(page.locator(".usa-alert--success")).to_contain_text(SLUG)
 
@@ -142,6 +148,10 @@ async def test_a_provider_follows_the_getting_started_guide(browser: Browser, sy
     await expect(citizen.page.locator("h1")).to_have_text("Your car")
     await citizen.page.get_by_label("Registration mark").fill("AB 1234")
     await citizen.page.get_by_role("button", name="Continue").click()
+    await expect(citizen.page.locator("h1")).to_have_text("Confirm it is you")
+    await citizen.page.get_by_role("button", name=translate("en", "stepup_button")).click()
+    # Signed in once, the test citizen is listed on the sign-in page with its test face samples.
+    await _idp_pick(citizen.page, citizen=sandbox.citizens[-1].login, acr=FACE, label="face ✓")
     await expect(citizen.page.locator("h1")).to_have_text("Check your answers before sending")
     await citizen.page.get_by_role("button", name="Accept and send").click()
     test_reference = (await citizen.page.locator(".onestop-reference").text_content() or "").strip()

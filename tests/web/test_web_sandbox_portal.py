@@ -21,9 +21,9 @@ from onestop.engine.sandbox import Sandbox
 PROVIDER_CITIZEN = "cheung-kwok-wing"
 
 
-def service_yaml(namespace: str, *, broken: bool = False, slug: str = "portal-permit") -> str:
+def service_yaml(namespace: str, *, broken: bool = False, slug: str = "portal-permit", extra_step: str = "") -> str:
     """The sandbox upload tests' service; ``broken`` misspells a key on line 14, column 9."""
-    text = uploaded_service(slug, namespace)
+    text = uploaded_service(slug, namespace, extra_step=extra_step)
     return text.replace("        type: text", "        tpye: text") if broken else text
 
 
