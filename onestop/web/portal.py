@@ -21,7 +21,7 @@ PROVIDER_ROLE = "provider"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 """What the portal forwards at most; the sandbox's own (smaller) limit is the API's to enforce and explain."""
 INBOX_PAGE = 20
-# The API's language codes for the preview's renderings, by the page language that reads them.
+# The HTML language of each language the API renders a preview in.
 RENDERING_LANG = {"en": "en", "tc": "zh-HK", "sc": "zh-CN"}
 
 
