@@ -4,6 +4,7 @@ news as a page and as an Atom feed (both from ``publicInfo.sandboxNews``, itself
 from __future__ import annotations
 
 import functools
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -27,7 +28,15 @@ def reference_html(name: str) -> str:
     """A reference rendered once per process; raw HTML in the Markdown is escaped, not passed through."""
     markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
     html: str = markdown.render((REFERENCE / f"{name}.md").read_text(encoding="utf-8"))
-    return html
+    # Headings get the ids the references' own links (#formstep, #providersandbox) point at.
+    return _HEADING.sub(lambda m: f'<h{m[1]} id="{_anchor(m[2])}">{m[2]}</h{m[1]}>', html)
+
+
+_HEADING = re.compile(r"<h([1-4])>(.*?)</h\1>")
+
+
+def _anchor(heading: str) -> str:
+    return re.sub(r"[^a-z0-9_-]", "", re.sub(r"<[^>]+>", "", heading).strip().lower().replace(" ", "-"))
 
 
 async def guide(request: Request) -> Response:

@@ -191,8 +191,10 @@ async def test_the_news_page_and_its_atom_feed(system: WebSystem, lang: str, hea
 
 
 @pytest.mark.parametrize(("name", "expected"), [
-    ("definitions", ["FormStep", "GroupField", "days_between", "gives <code>59</code>"]),
-    ("graphql", ["uploadSandboxDefinitions", "ProviderSandbox", "UserErrorCode"]),
+    ("definitions", ['<h3 id="formstep">FormStep</h3>', 'href="#groupfield"', "days_between",
+                     "gives <code>59</code>", "error[UNKNOWN_KEY]"]),
+    ("graphql", ["uploadSandboxDefinitions", '<h3 id="providersandbox">ProviderSandbox</h3>',
+                 'href="#providersandbox"', "UserErrorCode"]),
 ])
 async def test_the_references_are_served(system: WebSystem, name: str, expected: list[str]) -> None:
     async with system.client() as client:
