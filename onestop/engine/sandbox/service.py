@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -258,6 +260,23 @@ class SandboxService:
             date_of_birth=date.fromisoformat(born) if isinstance(born, str) else None,
             created_at=member.created_at,
         )
+
+    async def rotate_client_secret(self, principal: Principal | None) -> tuple[str, str]:
+        """A new client secret for the caller's sandbox (its provider's staff only): the client id and the secret,
+        which is returned this once. The old secret stops working at once."""
+        if self.catalogues is None:
+            raise ProvisioningFailed(None, "this process serves no sandboxes")
+        found = await self.catalogues.sandbox_for(principal)
+        secret = secrets.token_urlsafe(32)
+        aad = _aad("sandboxes.details", found.provider_id)
+        async with self.database.session() as session:
+            row = await session.get(SandboxRow, found.provider_id, with_for_update=True)
+            if row is None:
+                raise NotFound("sandbox", found.provider_id)
+            details = self.cipher.decrypt_json(row.details, aad)
+            row.details = self.cipher.encrypt_json({**details, "clientSecret": secret}, aad)
+            row.client_secret_hash = hashlib.sha256(secret.encode()).hexdigest()
+        return found.client_id, secret
 
     # ---- the identity provider's directory ----
 
