@@ -7,19 +7,16 @@ with the engine's activities, the database the drafts live in, and the Starlette
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from client import Api
-from running import dev_settings, running_engine
+from graphql_api import running_seed
 from sqlalchemy import func, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.testing import WorkflowEnvironment
 from test_applications_anonymous import ENQUIRY, GET, START, SUBMIT, WITHDRAW, enquiry_answers, resume
 
 from onestop.engine.applications.drafts import DraftStore
@@ -27,7 +24,6 @@ from onestop.engine.applications.service import ApplicationService
 from onestop.engine.container import Engine
 from onestop.engine.db import AnonymousDraftRow
 from onestop.engine.errors import InvalidInput
-from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
 from onestop.workflows.contracts import ApplicationView, TimelineEntry
 from onestop.workflows.interpreter import Applicant, DefinitionFault
@@ -44,18 +40,8 @@ FULL = """query($id: ID!) { application(id: $id) {
 } }"""
 
 
-@pytest.fixture(scope="module")
-async def engine(temporal_env: WorkflowEnvironment, definitions_dir: Path,
-                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
-    settings = dev_settings(definitions_dir, tmp_path_factory.mktemp("drafts-data"),
-                            anonymous_starts_per_hour_per_ip=10_000, anonymous_starts_per_hour_per_service=10_000)
-    async with running_engine(temporal_env, settings) as (built, _client):
-        yield built
-
-
-@pytest.fixture(scope="module")
-def api(engine: Engine) -> Api:
-    return Api.isolated(create_app(engine.settings, engine), engine)
+running, engine, api = running_seed("drafts-data", isolated=True, anonymous_starts_per_hour_per_ip=10_000,
+                                     anonymous_starts_per_hour_per_service=10_000)
 
 
 def service_of(engine: Engine) -> ApplicationService:
@@ -278,6 +264,7 @@ async def test_an_expired_draft_reads_as_its_workflow_reads_once_the_draft_expir
     drafted = await service.store.complete(expired_view(opened, started.created_at + timedelta(seconds=2)),
                                            lambda: pytest.fail("the snapshot is stored"))
     assert _comparable(drafted) == _comparable(closed)
+    await service.client.get_workflow_handle(started.application_id).result()  # closed, not just closing
     with pytest.raises(InvalidInput) as refused:  # what the draft answers too (the test above)
         await eager.submit_step(started.application_id, "anon-expiring", "enquiry", {})
     assert refused.value.code == "APPLICATION_CLOSED"
