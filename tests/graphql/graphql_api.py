@@ -5,16 +5,11 @@ A module with its own name (not conftest) so test folders never import each othe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from client import Api, codes_of, errors_of, login
-from running import dev_settings, running_engine
-from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from onestop.config import Environment, Settings
 from onestop.engine.container import Engine
@@ -252,34 +247,4 @@ def make_api(settings: Settings, engine: Engine, *, limits: Limits | None = None
     return Api(httpx.AsyncClient(transport=transport, base_url="http://onestop.test"), engine=engine)
 
 
-def running_seed(data: str, *, isolated: bool = False, **settings: Any) -> tuple[Any, Any, Any]:
-    """Module-scoped fixtures for a module of its own running engine: ``running`` (the engine over the seed
-    catalogue, with applications on the session's Temporal server and a worker, and its codec client), ``engine``
-    and ``api`` (the app over in-process HTTP; ``isolated``: a fresh HTTP client per call). In a module:
-    ``running, engine, api = running_seed("apps-data")``; a module's own ``running`` replaces the first."""
-
-    @pytest.fixture(scope="module")
-    async def running(temporal_env: WorkflowEnvironment, definitions_dir: Path,
-                      tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Engine, Client]]:
-        async with running_engine(temporal_env, dev_settings(definitions_dir, tmp_path_factory.mktemp(data),
-                                                             **settings)) as pair:
-            yield pair
-
-    @pytest.fixture(scope="module")
-    def engine(running: tuple[Engine, Client]) -> Engine:
-        return running[0]
-
-    @pytest.fixture(scope="module")
-    async def api(engine: Engine) -> AsyncIterator[Api]:
-        app = create_app(engine.settings, engine)
-        if isolated:
-            yield Api.isolated(app, engine)
-            return
-        bound = Api.in_process(app, engine)
-        yield bound
-        await bound.client.aclose()
-
-    return running, engine, api
-
-
-__all__ = ["Api", "codes_of", "errors_of", "login", "make_api", "running_seed", "settings_for"]
+__all__ = ["Api", "codes_of", "errors_of", "login", "make_api", "settings_for"]

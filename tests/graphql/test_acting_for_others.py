@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from client import STANDARD, Api, codes_of
-from graphql_api import running_seed
+from running import running_seed
 from sqlalchemy import select, text
 from temporalio.client import Client
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from client import Api
-from graphql_api import running_seed
+from running import running_seed
 from sqlalchemy import func, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from client import FACE, STANDARD, Api, pay_fee
-from graphql_api import running_seed
+from running import running_seed
 
 from onestop.engine import IndexEntry
 from onestop.engine.applications import index

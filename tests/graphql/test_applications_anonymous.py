@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from client import STANDARD, Api
-from graphql_api import running_seed
 from pydantic import SecretStr
+from running import running_seed
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from client import STANDARD, Api
-from graphql_api import running_seed
+from running import running_seed
 
 from onestop.engine.applications.delivery import inbox as inbox_items
 from onestop.engine.container import Engine

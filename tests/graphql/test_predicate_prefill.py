@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from client import STANDARD, Api
-from graphql_api import running_seed
+from running import running_seed
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 from client import FACE, STANDARD, Api, codes_of
-from graphql_api import running_seed
-from running import dev_settings, running_engine
+from running import dev_settings, running_engine, running_seed
 from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 
