@@ -1,6 +1,6 @@
 """Notices: the outbox's relay finds the notices still to send (queued, or a send that did not finish) by status
 
-Revision ID: 0021
+Revision ID: 0018
 Revises: 0017
 Create Date: 2026-11-29 03:00:00.000000
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = '0021'
+revision: str = '0018'
 down_revision: str | Sequence[str] | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
