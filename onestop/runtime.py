@@ -285,6 +285,7 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
         finally:
             if worker:
                 relay.cancel()
+                await asyncio.wait({relay})  # its database session is back in the pool before the engine closes
                 await w.shutdown()
             for task in running:
                 with contextlib.suppress(Exception):

@@ -143,6 +143,8 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
 
     database = Database.from_settings(settings)
     closers.append(database.close)
+    # Its poller reloads, and a reload announces itself and records events in the database: it stops first.
+    closers.append(catalogue.close)
     tracing.instrument_database(database.engine)
     if migrate:
         await database.migrate()

@@ -109,6 +109,8 @@ class Booking:
     state: str = BOOKING_HELD
     held_until: datetime | None = None
     reminded: bool = False
+    # How long before ``start`` the reminder goes out (bookings recorded before it was declarable: a day).
+    reminder_seconds: int = 24 * 3600
 
 
 @dataclass(frozen=True)

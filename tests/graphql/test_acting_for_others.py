@@ -5,23 +5,18 @@ mandate. Real pieces: the seed catalogue and the Tsang family of definitions/dev
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from client import STANDARD, Api, codes_of
-from running import dev_settings, running_engine
+from running import running_seed
 from sqlalchemy import select, text
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from onestop.engine.container import Engine
 from onestop.engine.db import ApplicationPartyRow
 from onestop.engine.dev.idp import citizen_sub
-from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
 
 DEPENDENTS = """query { viewer { dependents { id name relationship dateOfBirth age mandateId }
@@ -45,20 +40,7 @@ READS = """query { viewer { dataAccessLog(first: 100) { edges { node { provider
   items { provider item } } } } } }"""
 
 
-@pytest.fixture(scope="module")
-async def running(temporal_env: WorkflowEnvironment, definitions_dir: Path,
-                  tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Engine, Client]]:
-    async with running_engine(temporal_env, dev_settings(definitions_dir, tmp_path_factory.mktemp("acting-data"))) \
-            as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-async def api(running: tuple[Engine, Client]) -> AsyncIterator[Api]:
-    engine, _ = running
-    app = create_app(engine.settings, engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://onestop.test") as client:
-        yield Api(client)
+running, engine, api = running_seed("acting-data")
 
 
 async def login(api: Api, citizen: str) -> dict[str, str]:

@@ -194,7 +194,14 @@ async def heartbeating(work: Awaitable[T]) -> T:
                 return task.result()
             activity.heartbeat()
     finally:
-        task.cancel()
+        if not task.done():
+            task.cancel()
+            # Wait for its clean-up: a database session it holds goes back to the pool now. Left running, the work
+            # finished after the worker had stopped and the engine had closed its database, and the connection went
+            # into a pool nobody would close.
+            await asyncio.wait({task})
+            if not task.cancelled():
+                task.exception()  # retrieved: the activity is cancelled, whatever the work raised on its way out
 
 
 def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore,

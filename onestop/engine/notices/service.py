@@ -268,6 +268,8 @@ class NoticeService:
             _, pending = await asyncio.wait(set(self._sending), timeout=5)
             for task in pending:
                 task.cancel()
+            if pending:
+                await asyncio.wait(pending)  # their clean-up gives their database connections back before it closes
 
     async def send(self, request: NoticeRequest) -> NoticeResult:
         """Send ``request`` on the recipient's channels, each at most once per key (see the module's text)."""
