@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from client import STANDARD, Api, codes_of
+from postgres import fresh_database, postgres_admin, postgres_problem
 from running import dev_settings, running_engine
 from sqlalchemy import select, text
 from temporalio.client import Client
@@ -44,12 +45,23 @@ READS = """query { viewer { dataAccessLog(first: 100) { edges { node { provider
   items { provider item } } } } } }"""
 
 
-@pytest.fixture(scope="module")
-async def running(temporal_env: WorkflowEnvironment, definitions_dir: Path,
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def running(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironment, definitions_dir: Path,
                   tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Engine, Client]]:
-    async with running_engine(temporal_env, dev_settings(definitions_dir, tmp_path_factory.mktemp("acting-data"))) \
-            as pair:
-        yield pair
+    data = tmp_path_factory.mktemp("acting-data")
+    if request.param == "sqlite":
+        async with running_engine(temporal_env, dev_settings(definitions_dir, data)) as pair:
+            yield pair
+        return
+    admin = await postgres_admin()
+    if admin is None:
+        pytest.skip(postgres_problem[0])
+    try:
+        async with fresh_database(admin) as url, \
+                running_engine(temporal_env, dev_settings(definitions_dir, data, database_url=url)) as pair:
+            yield pair
+    finally:
+        await admin.dispose()
 
 
 @pytest.fixture(scope="module")
