@@ -53,3 +53,26 @@ def test_the_seed_services_declare_who_applies(definitions_dir: Path) -> None:
         "senior-citizen-card": ("either", ("mandate",)),
         "elderly-health-care-voucher": ("either", ("mandate",)),
     }
+
+
+@pytest.mark.parametrize("rule", [
+    "actor.age >= 18 && subject.age >= 18",
+    'actor.relationship == "self" || citizen.age >= 18',
+    "actor.ageGroup == subject.ageGroup && actor.assurance == citizen.assurance && actor.loggedIn",
+])
+def test_actor_and_subject_are_known_to_rules(tree: Tree, rule: str) -> None:
+    tree.edit_service("when: citizen.age >= 18", f"when: {rule}")
+    assert tree.load().services["renew-licence"].eligibility is not None
+
+
+@pytest.mark.parametrize(("rule", "fragment"), [
+    ("actor.phone == \"x\"", "actor.phone does not exist"),
+    ("subject.relationship == \"parent\"", "subject.relationship does not exist"),
+    ("citizen.agee >= 18", "citizen.agee does not exist"),
+    ("carer.age >= 18", "unknown variable 'carer'"),
+])
+def test_a_wrong_actor_or_subject_reference_is_reported(tree: Tree, rule: str, fragment: str) -> None:
+    tree.edit_service("when: citizen.age >= 18", f"when: {rule}")
+    problems = [p for p in tree.problems() if p.code == "UNKNOWN_REFERENCE"]
+    assert [Path(p.path).name for p in problems] == [SERVICE_FILE]
+    assert fragment in problems[0].message

@@ -191,12 +191,14 @@ def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore,
     async def prefill(request: PrefillRequest) -> PrefillResult:
         level = catalogue.catalogue.assurance.level(request.assurance)
         try:
+            actor_ref = None
             if relationships is not None:
                 wanted = [*request.items, *(p.over for p in request.predicates)]
                 subject = await relationships.prefill_subject(request.application_id, request.citizen_ref, wanted)
                 if subject != request.citizen_ref:
-                    request = replace(request, citizen_ref=subject)
-            consent, result = await _gateway_prefill(gateway, request, level.acr if level else request.assurance)
+                    actor_ref, request = request.citizen_ref, replace(request, citizen_ref=subject)
+            consent, result = await _gateway_prefill(gateway, request, level.acr if level else request.assurance,
+                                                     actor_ref)
         except EngineError as exc:
             # A refusal (no such citizen, consent revoked, provider said no) does not improve with retries.
             raise ApplicationError(exc.message, type=exc.code, non_retryable=not _transient(exc)) from exc
@@ -239,7 +241,8 @@ def _transient(exc: EngineError) -> bool:
     return exc.code in ("PROVIDER_UNAVAILABLE", "RATE_LIMITED")
 
 
-async def _gateway_prefill(gateway: DataGateway, request: PrefillRequest, acr: str) -> tuple[Consent, FetchResult]:
+async def _gateway_prefill(gateway: DataGateway, request: PrefillRequest, acr: str,
+                           actor_ref: str | None = None) -> tuple[Consent, FetchResult]:
     return await gateway.prefill(
         request.citizen_ref, application_id=request.application_id, step_id=request.step_id,
         service_slug=request.service_id, service_hash=request.content_hash, department=request.department,
@@ -247,7 +250,7 @@ async def _gateway_prefill(gateway: DataGateway, request: PrefillRequest, acr: s
         purpose=request.purpose, acr=acr,
         lawful_basis=request.lawful_basis, mode="standing" if request.mode == "standing" else "one-off",
         valid_for=timedelta(seconds=request.valid_for_seconds) if request.valid_for_seconds else None,
-        fetch_id=request.fetch_id or None,
+        fetch_id=request.fetch_id or None, actor_ref=actor_ref,
     )
 
 
