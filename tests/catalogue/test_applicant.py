@@ -50,8 +50,8 @@ def test_the_seed_services_declare_who_applies(definitions_dir: Path) -> None:
     assert declared == {
         "primary-one-admission": ("dependent", ("parent",)),
         "child-immunisation-appointment": ("dependent", ("parent",)),
-        "senior-citizen-card": ("either", ("mandate",)),
-        "elderly-health-care-voucher": ("either", ("mandate",)),
+        "senior-citizen-card": ("either", ("mandate", "guardian")),
+        "elderly-health-care-voucher": ("either", ("mandate", "guardian")),
     }
 
 

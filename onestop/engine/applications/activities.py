@@ -30,6 +30,7 @@ from onestop.engine.errors import EngineError
 from onestop.engine.notices import NoticeService
 from onestop.engine.payments import PaymentActivities
 from onestop.engine.relationships import Relationships
+from onestop.engine.relationships.parties import parties_of
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.contracts import (
     Activity,
@@ -110,6 +111,7 @@ class ApplicationActivities:
             assurance=submission.assurance, auth_time=None, submitted_at=submission.submitted_at,
             reference_number=submission.reference_number, provenance=submission.provenance,
             computed=submission.computed, documents=documents, payments=submission.payments,
+            parties=await self._parties(submission.application_id),
         )
         # The SQL inbox always receives it (the embedded default); an HTTP endpoint too when delivery over
         # HTTP is enabled (production). Both are keyed on the application id, so retries never duplicate.
@@ -136,6 +138,14 @@ class ApplicationActivities:
         if fresh:
             metrics.APPLICATIONS_SUBMITTED.labels(submission.service_id).inc()
         return DeliveryReceipt(submission.application_id, channel, duplicate=not fresh)
+
+    async def _parties(self, application_id: str) -> dict[str, Any] | None:
+        """The actor and subject for the department, when the applicant acted for someone else."""
+        parties = await parties_of(self.database, application_id)
+        if parties is None or parties.actor_ref == parties.subject_ref:
+            return None
+        return {"actor": {"ref": parties.actor_ref, "relationship": parties.acting_as.value},
+                "subject": {"ref": parties.subject_ref}}
 
     async def _files(self, documents: list[dict[str, Any]]) -> dict[str, bytes]:
         """The attached files' content by document id, for a channel that carries them with the submission."""

@@ -52,6 +52,8 @@ class EventKind(StrEnum):
     CATALOGUE_CHANGED = "catalogue.changed"
     APPLICATION_STARTED = "application.started"
     DELIVERY_FAILED = "delivery.failed"
+    GUARDIAN_APPOINTED = "guardian.appointed"
+    GUARDIAN_ENDED = "guardian.ended"
 
 
 @dataclass(frozen=True)
