@@ -376,7 +376,8 @@ async def test_a_parent_completes_primary_one_with_the_child_prefilled_from_the_
     # The child sees the same entries and consent, made by his parent.
     own = (await api.data(OWN_LOG, {}, await login(api, "tsang-ho-yin")))["viewer"]
     mine = [e["node"] for e in own["dataAccessLog"]["edges"] if e["node"]["applicationId"] == parsed[1]]
-    assert mine and all(r["actor"] == {"relationship": "PARENT", "isYou": False, "name": None} and
+    assert mine
+    assert all(r["actor"] == {"relationship": "PARENT", "isYou": False, "name": None} and
                         r["subject"] == {"relationship": "PARENT", "isYou": True, "name": None} for r in mine)
     (consent,) = [c for c in own["consents"] if c["applicationId"] == parsed[1]]
     assert consent["actor"] == {"relationship": "PARENT", "isYou": False, "name": None}

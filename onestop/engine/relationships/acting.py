@@ -281,7 +281,8 @@ class Relationships:
             errors.append(field_error(["guardianHkid"], "A citizen cannot be their own guardian.", "INVALID_HKID"))
         if errors:
             raise InvalidInput(errors)
-        assert guardian_id is not None and ward_id is not None
+        assert guardian_id is not None
+        assert ward_id is not None
         guardian, ward = await self._citizen_by_id(guardian_id), await self._citizen_by_id(ward_id)
         return await self.guardians.appoint(
             staff, guardian, ward, guardian_name=names["guardianName"], ward_name=names["wardName"],

@@ -175,8 +175,10 @@ _BASIS: dict[ActingAsKind, dict[str, str]] = {
     ActingAsKind.PARENT: {
         "en": "You are their parent (from the birth registration): you may act for them, and their records are read "
               "for this application, until they turn 18. They see every access in their data-access log.",
-        "tc": "你是其家長（按出生登記）：在其年滿18歲前，你可代其申請，並為此申請讀取其紀錄。每次讀取都記錄在其資料存取紀錄。",
-        "sc": "你是其家长（按出生登记）：在其年满18岁前，你可代其申请，并为此申请读取其纪录。每次读取都记录在其资料存取纪录。"},
+        "tc": "你是其家長（按出生登記）：在其年滿18歲前，你可代其申請，並為此申請讀取其紀錄。"
+              "每次讀取都記錄在其資料存取紀錄。",
+        "sc": "你是其家长（按出生登记）：在其年满18岁前，你可代其申请，并为此申请读取其纪录。"
+              "每次读取都记录在其资料存取纪录。"},
     ActingAsKind.MANDATE: {
         "en": "Under the mandate they granted you: only the data items it names are read, and they see every access "
               "in their data-access log.",
