@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from postgres import fresh_database, postgres_admin, postgres_problem
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -43,3 +45,23 @@ async def running_engine(temporal: WorkflowEnvironment, settings: Settings,
                 yield engine, client
     finally:
         await engine.close()
+
+
+@asynccontextmanager
+async def running_on(database: str, temporal: WorkflowEnvironment, definitions: Path,
+                     data_dir: Path) -> AsyncIterator[tuple[Engine, Client]]:
+    """``running_engine`` in development on ``database`` ("sqlite", or "postgresql": a fresh database, the test
+    skipped with the reason when PostgreSQL is not reachable)."""
+    if database == "sqlite":
+        async with running_engine(temporal, dev_settings(definitions, data_dir)) as pair:
+            yield pair
+        return
+    admin = await postgres_admin()
+    if admin is None:
+        pytest.skip(postgres_problem[0])
+    try:
+        async with fresh_database(admin) as url, \
+                running_engine(temporal, dev_settings(definitions, data_dir, database_url=url)) as pair:
+            yield pair
+    finally:
+        await admin.dispose()

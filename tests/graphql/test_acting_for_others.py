@@ -13,8 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from client import STANDARD, Api, codes_of
-from postgres import fresh_database, postgres_admin, postgres_problem
-from running import dev_settings, running_engine
+from running import running_on
 from sqlalchemy import select, text
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -63,20 +62,9 @@ STAFF_VIEW = "query($id: ID!) { application(id: $id) { status actor " + PARTY + 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 async def running(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironment, definitions_dir: Path,
                   tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Engine, Client]]:
-    data = tmp_path_factory.mktemp("acting-data")
-    if request.param == "sqlite":
-        async with running_engine(temporal_env, dev_settings(definitions_dir, data)) as pair:
-            yield pair
-        return
-    admin = await postgres_admin()
-    if admin is None:
-        pytest.skip(postgres_problem[0])
-    try:
-        async with fresh_database(admin) as url, \
-                running_engine(temporal_env, dev_settings(definitions_dir, data, database_url=url)) as pair:
-            yield pair
-    finally:
-        await admin.dispose()
+    async with running_on(request.param, temporal_env, definitions_dir,
+                          tmp_path_factory.mktemp("acting-data")) as pair:
+        yield pair
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from client import STANDARD, Api, codes_of
-from postgres import fresh_database, postgres_admin, postgres_problem
-from running import dev_settings, running_engine
+from running import running_on
 from sqlalchemy import select, text
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -98,20 +97,8 @@ async def running(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironm
     shutil.copytree(definitions_dir, tree)
     (tree / "services" / "test").mkdir()
     (tree / "services" / "test" / "act-for-someone.yaml").write_text(TEST_SERVICE, encoding="utf-8")
-    data = tmp_path_factory.mktemp("guardians-data")
-    if request.param == "sqlite":
-        async with running_engine(temporal_env, dev_settings(tree, data)) as pair:
-            yield pair
-        return
-    admin = await postgres_admin()
-    if admin is None:
-        pytest.skip(postgres_problem[0])
-    try:
-        async with fresh_database(admin) as url, \
-                running_engine(temporal_env, dev_settings(tree, data, database_url=url)) as pair:
-            yield pair
-    finally:
-        await admin.dispose()
+    async with running_on(request.param, temporal_env, tree, tmp_path_factory.mktemp("guardians-data")) as pair:
+        yield pair
 
 
 @pytest.fixture(scope="module")

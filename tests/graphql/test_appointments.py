@@ -18,8 +18,7 @@ import httpx
 import pytest
 from client import Api, login
 from icalendar import Calendar
-from postgres import fresh_database, postgres_admin, postgres_problem
-from running import dev_settings, running_engine
+from running import running_on
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.engine.container import Engine
@@ -101,20 +100,9 @@ async def engine(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironme
         appointment_service("crowded-appointment", capacity=10, hold="PT1H", min_notice="P1D"), encoding="utf-8")
     (services / "brief.yaml").write_text(
         appointment_service("brief-appointment", capacity=2, hold="PT4S", min_notice="PT0S"), encoding="utf-8")
-    data = tmp_path_factory.mktemp("appointments-data")
-    if request.param == "sqlite":
-        async with running_engine(temporal_env, dev_settings(tree, data)) as (built, _client):
-            yield built
-        return
-    admin = await postgres_admin()
-    if admin is None:
-        pytest.skip(postgres_problem[0])
-    try:
-        async with fresh_database(admin) as url, \
-                running_engine(temporal_env, dev_settings(tree, data, database_url=url)) as (built, _client):
-            yield built
-    finally:
-        await admin.dispose()
+    async with running_on(request.param, temporal_env, tree,
+                          tmp_path_factory.mktemp("appointments-data")) as (built, _client):
+        yield built
 
 
 @pytest.fixture(scope="module")
