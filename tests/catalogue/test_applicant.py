@@ -76,3 +76,12 @@ def test_a_wrong_actor_or_subject_reference_is_reported(tree: Tree, rule: str, f
     problems = [p for p in tree.problems() if p.code == "UNKNOWN_REFERENCE"]
     assert [Path(p.path).name for p in problems] == [SERVICE_FILE]
     assert fragment in problems[0].message
+
+
+def test_reading_the_actors_records_needs_someone_acting_for_another(tree: Tree) -> None:
+    tree.edit_service("type: prefill", "type: prefill\n    of: actor")
+    problems = [p for p in tree.problems() if p.code == "INVALID_VALUE" and "`of: actor`" in p.message]
+    assert [Path(p.path).name for p in problems] == [SERVICE_FILE]
+    tree.edit_service("assurance: standard", "assurance: standard\napplicant: either\nactingAs: [mandate]")
+    (step,) = [s for s in tree.load().services["renew-licence"].steps if s.type == "prefill"]
+    assert step.of == "actor"

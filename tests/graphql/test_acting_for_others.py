@@ -320,14 +320,20 @@ async def test_a_parent_completes_primary_one_with_the_child_prefilled_from_the_
     assert "their parent (from the birth registration)" in screen["actingBasis"]
     consented = (await api.data(CONSENT, {"id": application_id, "step": "records"}, parent))["grantConsent"]
     assert consented["userErrors"] == []
+    # Then the parent's own contact details, from the parent's own e-ME profile (`of: actor`).
+    screen = (await api.data(CONSENT_SCREEN, {"id": application_id}, parent))["application"]["currentStep"]
+    assert (screen["id"], screen["dataSubject"], screen["actingBasis"]) == (
+        "parent", {"relationship": "PARENT", "isYou": True, "name": None}, None)
+    consented = (await api.data(CONSENT, {"id": application_id, "step": "parent"}, parent))["grantConsent"]
+    assert consented["userErrors"] == []
     values = {f["id"]: f["value"] for f in consented["application"]["currentStep"]["fields"]}
-    # The child's name, date of birth and birth certificate number come from his birth record.
+    # The child's name, date of birth and birth certificate number come from his birth record, the parent's name
+    # from the parent's profile.
     assert (values["childName"], values["childDateOfBirth"], values["childBirthCertificate"]) == (
         "TSANG, Ho Yin", "2021-03-08", "V731402(7)")
-    assert values["parentName"] is None  # the parent's own details are theirs to give
+    assert values["parentName"] == "TSANG, Chi Keung"
     await submit(api, parent, application_id, "child", values | {
-        "parentName": "TSANG, Chi Keung", "parentPhone": "+85291882301", "childGender": "male",
-        "kindergarten": "Kwai Chung Baptist Kindergarten"})
+        "childGender": "male", "kindergarten": "Kwai Chung Baptist Kindergarten"})
     await submit(api, parent, application_id, "choices", {"schoolNet": "11"})
     await submit(api, parent, application_id, "check", {"oneApplication": True})
     done = await submit(api, parent, application_id, "send", {})

@@ -202,7 +202,7 @@ def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore,
         level = catalogue.catalogue.assurance.level(request.assurance)
         try:
             actor_ref = None
-            if relationships is not None:
+            if relationships is not None and not request.of_actor:
                 wanted = [*request.items, *(p.over for p in request.predicates)]
                 subject = await relationships.prefill_subject(request.application_id, request.citizen_ref, wanted)
                 if subject != request.citizen_ref:

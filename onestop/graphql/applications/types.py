@@ -235,12 +235,14 @@ class CurrentStep:
     async def data_subject(self, info: Info_) -> ApplicationParty | None:
         if not isinstance(self.spec, PrefillSpec | ConsentSpec):
             return None
-        return (await application_parties(info, self.view.application_id))[1]
+        actor, subject = await application_parties(info, self.view.application_id)
+        return actor if isinstance(self.spec, PrefillSpec) and self.spec.of_actor else subject
 
     @field(description="Prefill and consent steps, acting for someone else: on what right their data is fetched "
                        "(as their parent, under their mandate, as their appointed guardian). Null for yourself.")
     async def acting_basis(self, info: Info_) -> str | None:
-        if not isinstance(self.spec, PrefillSpec | ConsentSpec):
+        if not isinstance(self.spec, PrefillSpec | ConsentSpec) or (
+                isinstance(self.spec, PrefillSpec) and self.spec.of_actor):
             return None
         return await acting_basis(info, self.view.application_id)
 
