@@ -262,8 +262,9 @@ async def _notices(settings: Settings, database: Database, data: DataServices,
             closers.append(mailbox.close)
             mailer = SmtpMailer(host, port, sender=settings.mail_from, security=SmtpSecurity.NONE)
     link = f"{settings.base_url.rstrip('/')}/"
-    return NoticeService(database, data.cipher, data.citizens, data.profiles, mailer=mailer, sms=sms,
-                         link=link), mailbox
+    service = NoticeService(database, data.cipher, data.citizens, data.profiles, mailer=mailer, sms=sms, link=link)
+    closers.append(service.aclose)  # before the mailbox closes: sends under way finish first
+    return service, mailbox
 
 
 def _development_identity_provider(settings: Settings, store: CatalogueStore) -> EmbeddedIdentityProvider | None:

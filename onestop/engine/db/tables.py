@@ -415,10 +415,14 @@ class AnonymousDraftRow(Base):
 
 class NoticeRow(Base):
     """One notice to one applicant on one channel, written before it is sent: ``key`` (application, event,
-    revision, channel) is unique, so a retried or repeated send finds it and never sends twice. ``message`` is
-    ciphertext (recipient and text); ``citizen_ref`` is the pseudonym, for the citizen's own list."""
+    revision, channel) is unique, so a retried or repeated send finds it and never sends twice. ``status``: queued
+    (written by a workflow's activity, for the relay to send), sending (claimed; ``attempts`` counts the claims),
+    sent, or failed (its retry window passed). ``message`` is ciphertext (recipient and text); ``citizen_ref`` is
+    the pseudonym, for the citizen's own list."""
 
     __tablename__ = "notices_sent"
+    # The relay's sweep reads the few rows not yet sent (queued, or a send that did not finish) by status.
+    __table_args__ = (Index("ix_notices_sent_status_created", "status", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)

@@ -1,7 +1,7 @@
 """Appointed guardians, and the actor on consents and access-log entries
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0021 (main's notice outbox index, file 0018)
 Create Date: 2026-11-29 02:50:00.000000
 
 """
@@ -14,7 +14,7 @@ import onestop.engine.db.database
 
 # revision identifiers, used by Alembic.
 revision: str = '0019'
-down_revision: str | Sequence[str] | None = '0017'
+down_revision: str | Sequence[str] | None = '0021'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
