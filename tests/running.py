@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from client import Api
+from postgres import database_url_for
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -76,3 +77,13 @@ def running_seed(data: str, *, isolated: bool = False, **settings: Any) -> tuple
         await bound.client.aclose()
 
     return running, engine, api
+
+
+@asynccontextmanager
+async def running_on(database: str, temporal: WorkflowEnvironment, definitions: Path,
+                     data_dir: Path) -> AsyncIterator[tuple[Engine, Client]]:
+    """``running_engine`` in development on ``database`` ("sqlite", or "postgresql": a fresh database, the test
+    skipped with the reason when PostgreSQL is not reachable)."""
+    async with database_url_for(database, data_dir / "onestop.db") as url, \
+            running_engine(temporal, dev_settings(definitions, data_dir, database_url=url)) as pair:
+        yield pair

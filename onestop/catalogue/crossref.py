@@ -291,6 +291,12 @@ class ServiceChecker:
     def _applicant(self) -> None:
         service = self.service
         if service.who_applies == "self":
+            self.problems += [self.source.problem(
+                ("steps", index, "of"), "INVALID_VALUE",
+                "`of: actor` reads the records of the person acting for someone, but the service is applied for by "
+                "the citizen themself (`applicant: self`)",
+                "remove `of`, or set `applicant: dependent` or `either`")
+                for index, step in enumerate(service.steps) if isinstance(step, PrefillStep) and step.of == "actor"]
             if service.acting_as:
                 self.problems.append(self.source.problem(
                     ("actingAs",), "INVALID_VALUE",

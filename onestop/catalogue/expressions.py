@@ -17,7 +17,12 @@ from onestop.catalogue.functions import CUSTOM, execute
 from onestop.catalogue.problems import CatalogueError, Problem
 
 MAX_LENGTH = 500
-VARIABLES = frozenset({"citizen", "answers", "value", "today", "entry"})
+VARIABLES = frozenset({"citizen", "subject", "actor", "answers", "value", "today", "entry"})
+PERSON_ATTRIBUTES = ("age", "ageGroup", "assurance", "loggedIn")
+"""What ``citizen`` (the person the application is about; ``subject`` is the same) and ``actor`` offer."""
+ACTOR_ATTRIBUTES = (*PERSON_ATTRIBUTES, "relationship")
+"""``actor``: the person acting (a parent, carer or guardian, or the citizen themself) and how they act."""
+_PERSON = re.compile(r"(?<![.\w])(citizen|subject|actor)\s*\.\s*([A-Za-z_]\w*)")
 # Standard CEL functions and macros; anything else (including the library's non-deterministic now()) is refused.
 FUNCTIONS = frozenset({
     "size", "has", "matches", "startsWith", "endsWith", "contains", "int", "uint", "double", "string", "bool",
@@ -152,6 +157,12 @@ class Expression:
         issues += [ExpressionIssue("UNKNOWN_REFERENCE", f"unknown function '{name}' in '{self.source}'",
                                                    hint=_FUNCTIONS_HINT)
                    for name in sorted(self.functions() - FUNCTIONS)]
+        for person, attribute in dict.fromkeys(_PERSON.findall(self.source)):
+            offered = ACTOR_ATTRIBUTES if person == "actor" else PERSON_ATTRIBUTES
+            if attribute not in offered:
+                issues.append(ExpressionIssue(
+                    "UNKNOWN_REFERENCE", f"{person}.{attribute} does not exist in '{self.source}'",
+                    hint=f"{person} offers {', '.join(offered)}"))
         for field_id in dict.fromkeys(self.answer_references()):
             if field_id not in known_fields:
                 group = (entry_of or {}).get(field_id)

@@ -24,6 +24,7 @@ from onestop.catalogue.fields import (
 from onestop.catalogue.taxonomy import Option
 
 SAMPLE_CITIZEN = {"age": 30, "ageGroup": "adult", "assurance": "basic", "loggedIn": True}
+SAMPLE_ACTOR = {**SAMPLE_CITIZEN, "age": 40, "relationship": "parent"}
 SAMPLE_TODAY = "2026-01-01"
 
 
@@ -62,7 +63,8 @@ def sample_value(field: Field, lists: Mapping[str, tuple[Option, ...]], whole: b
 def sample_context(answers: Mapping[str, Any], value: Any = None,
                    entry: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The variables an expression sees, with sample citizen data and the given answers (and group entry)."""
-    context: dict[str, Any] = {"citizen": SAMPLE_CITIZEN, "answers": dict(answers), "today": SAMPLE_TODAY}
+    context: dict[str, Any] = {"citizen": SAMPLE_CITIZEN, "subject": SAMPLE_CITIZEN, "actor": SAMPLE_ACTOR,
+                               "answers": dict(answers), "today": SAMPLE_TODAY}
     if value is not None:
         context["value"] = value
     if entry is not None:

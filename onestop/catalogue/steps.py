@@ -76,6 +76,9 @@ class PrefillStep(StepBase):
     lawful_basis: str = "consent"
     mode: Literal["one-off", "standing"] = "one-off"
     valid_for: Duration | None = Key(default=None, description="standing consents only")
+    of: Literal["subject", "actor"] | None = Key(default=None, description=(
+        "whose records: the subject, whom the application is about (the default), or the actor, the person acting "
+        "for them (e.g. a parent's own name and phone)"))
 
     @model_validator(mode="after")
     def _asks_for_something(self) -> PrefillStep:

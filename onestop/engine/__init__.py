@@ -15,7 +15,7 @@ from onestop.engine.container import Engine, build_engine
 from onestop.engine.data.accesslog import AccessLogEntry
 from onestop.engine.data.consent import Consent
 from onestop.engine.data.gateway import DataServices, FetchResult
-from onestop.engine.data.profiles import Profile
+from onestop.engine.data.profiles import Citizen, Profile
 from onestop.engine.documents import Document, DocumentService, ScannerUnavailable, ScanStatus
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
@@ -34,7 +34,16 @@ from onestop.engine.metrics import (
 )
 from onestop.engine.notices import ChannelChoice, NoticePreferences, SentNotice
 from onestop.engine.payments import PaymentRecord
-from onestop.engine.relationships import Acting, ActingAs, Dependent, Mandate, MandateStatus, Parties
+from onestop.engine.relationships import (
+    Acting,
+    ActingAs,
+    Dependent,
+    Guardianship,
+    GuardianshipStatus,
+    Mandate,
+    MandateStatus,
+    Parties,
+)
 from onestop.engine.sandbox import (
     Promotion,
     SandboxCatalogues,
@@ -119,6 +128,7 @@ __all__ = [
     "CatalogueSnapshot",
     "CatalogueStore",
     "ChannelChoice",
+    "Citizen",
     "CitizenAlert",
     "CitizenAnswer",
     "Consent",
@@ -139,6 +149,8 @@ __all__ = [
     "FieldSpec",
     "Forbidden",
     "FormSpec",
+    "Guardianship",
+    "GuardianshipStatus",
     "IndexEntry",
     "IndexPage",
     "IndexPosition",

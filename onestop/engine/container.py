@@ -164,6 +164,7 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
     security = SecurityServices.build(database, data.cipher)
     closers.append(security.events.close)  # flushes before the database closes (closers run in reverse)
     catalogue.events = data.consents.events = data.gateway.events = security.events
+    relationships.guardians.events = security.events  # appointing or ending a guardian is audited
     if identity_provider is not None:
         identity_provider.events = security.events
 

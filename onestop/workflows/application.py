@@ -1133,7 +1133,7 @@ class ServiceApplicationWorkflow:
             items=list(step.items), purpose=step.purpose, lawful_basis=step.lawful_basis,
             mode=step.mode, valid_for_seconds=step.valid_for_seconds,
             content_hash=self._snapshot.content_hash, assurance=self._in.citizen.assurance,
-            predicates=list(step.predicates),
+            predicates=list(step.predicates), of_actor=step.of_actor,
         )
         result: PrefillResult
         if self._lean:

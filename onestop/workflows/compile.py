@@ -122,7 +122,7 @@ def _step(step: Step, reminder: str = "P1D") -> StepSpec:
                                valid_for_seconds=_seconds(step.valid_for),
                                predicates=[PredicateSpec(p.id, p.over, p.check.source,
                                                          _text(p.statement) if p.statement else {})
-                                           for p in step.predicates])
+                                           for p in step.predicates], of_actor=step.of == "actor")
         case ConsentStep():
             return ConsentSpec(id=step.id, title=title, when=when, statement=_text(step.statement),
                                consent_required=step.required, departments=list(step.departments or ()),

@@ -496,6 +496,8 @@ class PrefillRequest:
     # Yes/no facts the gateway checks against authoritative records; each comes back as a PrefillItem named by
     # the predicate's id, with a boolean value.
     predicates: list[PredicateSpec] = field(default_factory=list)
+    # Acting for someone: read the actor's own records (`of: actor`) instead of the subject's.
+    of_actor: bool = False
 
 
 @dataclass(frozen=True)

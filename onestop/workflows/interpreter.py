@@ -40,6 +40,10 @@ class Applicant:
     age_group: str | None = None
     assurance: str = "basic"
     logged_in: bool = True
+    # Acting for someone (``citizen`` is then the subject): who acts and how; CEL reads them as ``actor.*``.
+    acting_as: str = "self"
+    actor_age: int | None = None
+    actor_age_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,13 +155,19 @@ def context(citizen: Applicant, answers: Mapping[str, Any], today: date, numbers
     and ``100000.5`` must reach an expression as the same type. ``computed`` values join as variables of their
     own names; one whose inputs are not all answered yet is absent, like an unanswered field."""
     typed = numbers if numbers is not None else {}
+    subject = {
+        "age": citizen.age if citizen.age is not None else -1,
+        "ageGroup": citizen.age_group or "",
+        "assurance": citizen.assurance,
+        "loggedIn": citizen.logged_in,
+    }
+    actor = {**subject, "relationship": citizen.acting_as} if citizen.acting_as == "self" else {
+        **subject, "relationship": citizen.acting_as, "ageGroup": citizen.actor_age_group or "",
+        "age": citizen.actor_age if citizen.actor_age is not None else -1}
     ctx = {
-        "citizen": {
-            "age": citizen.age if citizen.age is not None else -1,
-            "ageGroup": citizen.age_group or "",
-            "assurance": citizen.assurance,
-            "loggedIn": citizen.logged_in,
-        },
+        "citizen": subject,
+        "subject": subject,
+        "actor": actor,
         "answers": _typed_entry(answers, typed) if numbers is not None else
         {k: v for k, v in answers.items() if v is not None},
         "today": today.isoformat(),

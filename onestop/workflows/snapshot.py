@@ -97,6 +97,8 @@ class PrefillSpec(_Step):
     mode: str = "one-off"
     valid_for_seconds: int | None = None
     predicates: list[PredicateSpec] = field(default_factory=list)
+    # `of: actor`: the records of the person acting, not of the subject the application is about.
+    of_actor: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

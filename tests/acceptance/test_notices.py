@@ -5,6 +5,7 @@ reference, never an answer or an identity number; an anonymous reporter is writt
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,24 @@ START_ANONYMOUS = APPLICATION + """mutation($slug: String!) { startApplication(i
   application { ...A } resumeToken userErrors { field message code } } }"""
 
 
-async def mails_for(system: System, reference: str, count: int, within: float = 30) -> list[dict[str, str]]:
-    mailbox = system.engine.dev_mailbox
+async def _waited(found: Callable[[], list[dict[str, str]]], count: int, within: float) -> list[dict[str, str]]:
     deadline = asyncio.get_running_loop().time() + within
     while True:
-        found = [mail for mail in mailbox.mails() if reference in mail["subject"]]
-        if len(found) >= count or asyncio.get_running_loop().time() > deadline:
-            return found
+        now = found()
+        if len(now) >= count or asyncio.get_running_loop().time() > deadline:
+            return now
         await asyncio.sleep(0.2)
+
+
+async def mails_for(system: System, reference: str, count: int, within: float = 30) -> list[dict[str, str]]:
+    mailbox = system.engine.dev_mailbox
+    return await _waited(lambda: [mail for mail in mailbox.mails() if reference in mail["subject"]], count, within)
+
+
+async def texts_for(system: System, reference: str, within: float = 30) -> list[dict[str, str]]:
+    """The SMS texts naming ``reference``: sent after the email of the same notice, so waited for like it."""
+    mailbox = system.engine.dev_mailbox
+    return await _waited(lambda: [text for text in mailbox.texts() if reference in text["text"]], 1, within)
 
 
 def assert_no_personal_data(mails: list[dict[str, Any]], *more: str) -> None:
@@ -110,6 +121,6 @@ async def test_a_citizen_who_chose_chinese_and_both_channels_gets_a_chinese_emai
     [receipt] = await mails_for(system, reference, 1)
     assert receipt["subject"] == f"我們已收到你的申請 {reference}"
     assert "Your application" not in receipt["body"]
-    texts = [t for t in system.engine.dev_mailbox.texts() if reference in t["text"]]
+    texts = await texts_for(system, reference)
     assert len(texts) == 1
     assert texts[0]["text"].startswith("已收到你的")

@@ -59,6 +59,38 @@ def test_the_seed_services_declare_who_applies(definitions_dir: Path) -> None:
     assert declared == {
         "primary-one-admission": ("dependent", ("parent",)),
         "child-immunisation-appointment": ("dependent", ("parent",)),
-        "senior-citizen-card": ("either", ("mandate",)),
-        "elderly-health-care-voucher": ("either", ("mandate",)),
+        "senior-citizen-card": ("either", ("mandate", "guardian")),
+        "elderly-health-care-voucher": ("either", ("mandate", "guardian")),
     }
+
+
+@pytest.mark.parametrize("rule", [
+    "actor.age >= 18 && subject.age >= 18",
+    'actor.relationship == "self" || citizen.age >= 18',
+    "actor.ageGroup == subject.ageGroup && actor.assurance == citizen.assurance && actor.loggedIn",
+])
+def test_actor_and_subject_are_known_to_rules(tree: Tree, rule: str) -> None:
+    tree.edit_service("when: citizen.age >= 18", f"when: {rule}")
+    assert tree.load().services["renew-licence"].eligibility is not None
+
+
+@pytest.mark.parametrize(("rule", "fragment"), [
+    ("actor.phone == \"x\"", "actor.phone does not exist"),
+    ("subject.relationship == \"parent\"", "subject.relationship does not exist"),
+    ("citizen.agee >= 18", "citizen.agee does not exist"),
+    ("carer.age >= 18", "unknown variable 'carer'"),
+])
+def test_a_wrong_actor_or_subject_reference_is_reported(tree: Tree, rule: str, fragment: str) -> None:
+    tree.edit_service("when: citizen.age >= 18", f"when: {rule}")
+    problems = [p for p in tree.problems() if p.code == "UNKNOWN_REFERENCE"]
+    assert [Path(p.path).name for p in problems] == [SERVICE_FILE]
+    assert fragment in problems[0].message
+
+
+def test_reading_the_actors_records_needs_someone_acting_for_another(tree: Tree) -> None:
+    tree.edit_service("type: prefill", "type: prefill\n    of: actor")
+    problems = [p for p in tree.problems() if p.code == "INVALID_VALUE" and "`of: actor`" in p.message]
+    assert [Path(p.path).name for p in problems] == [SERVICE_FILE]
+    tree.edit_service("assurance: standard", "assurance: standard\napplicant: either\nactingAs: [mandate]")
+    (step,) = [s for s in tree.load().services["renew-licence"].steps if s.type == "prefill"]
+    assert step.of == "actor"

@@ -118,3 +118,24 @@ async def test_checkpoint_of_another_citizen_or_forged_is_refused(data_services:
     forged = Signer(bytes(32)).sign({"citizen": a.id, "seq": 1, "hash": "0" * 64}, typ=CHECKPOINT_TYP)
     with pytest.raises(SignatureInvalid):
         await data_services.access_log.verify_chain(a.id, checkpoint=forged)
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE access_log SET actor_ref = 'someone-else' WHERE seq = 2",  # a different actor
+    "UPDATE access_log SET actor_ref = NULL WHERE seq = 2",  # the actor erased: it would read as the citizen's own
+])
+async def test_the_actor_of_an_entry_is_part_of_the_chain(data_services: DataServices, database: Database,
+                                                          statement: str) -> None:
+    citizen = await data_services.citizens.ensure("sub-child")
+    for n in range(3):
+        await data_services.access_log.append(
+            citizen.id, service_slug="primary-one-admission", department="EDB", provider_id="immd-records",
+            items=["immd-records.hkid"], consent_id=f"c{n}", application_id="app", outcome="allowed",
+            at=T0 + timedelta(minutes=n), actor_ref="parent-ref")
+    page = await data_services.access_log.list("sub-child", first=10)
+    assert {entry.actor_ref for entry in page.entries} == {"parent-ref"}
+    assert await data_services.access_log.verify_chain(citizen.id) == 3
+    async with database.engine.begin() as conn:
+        await conn.execute(text(statement))
+    with pytest.raises(ChainBroken, match="content changed"):
+        await data_services.access_log.verify_chain(citizen.id)

@@ -5,18 +5,23 @@ mandate. Real pieces: the seed catalogue and the Tsang family of definitions/dev
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from client import STANDARD, Api, codes_of
-from running import running_seed
+from running import running_on
 from sqlalchemy import select, text
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
+from onestop.engine.applications import delivery
 from onestop.engine.container import Engine
 from onestop.engine.db import ApplicationPartyRow
 from onestop.engine.dev.idp import citizen_sub
+from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
 
 DEPENDENTS = """query { viewer { dependents { id name relationship dateOfBirth age mandateId }
@@ -38,9 +43,35 @@ CONSENT = """mutation($id: ID!, $step: String!) { grantConsent(input: {applicati
   application { id currentStep { id fields { id value } } } userErrors { field message code } } }"""
 READS = """query { viewer { dataAccessLog(first: 100) { edges { node { provider
   items { provider item } } } } } }"""
+PARTY = "{ relationship isYou name }"
+CONSENT_SCREEN = """query($id: ID!) { application(id: $id) { currentStep { id type actingBasis
+  dataSubject """ + PARTY + " } } }"
+SUBMIT = """mutation($id: ID!, $step: String!, $answers: JSON!) {
+  submitStep(input: {applicationId: $id, stepId: $step, answers: $answers}) {
+    application { id status currentStep { id fields { id value } } } userErrors { field message code } } }"""
+DEPENDENT_LOG = """query($who: ID!) { viewer { dependentAccessLog(dependentId: $who, first: 100) { totalCount
+  edges { node { provider applicationId items { provider item } actor """ + PARTY + " subject " + PARTY + """ } } }
+  } }"""
+OWN_LOG = """query { viewer { dataAccessLog(first: 100) { edges { node { provider applicationId
+  actor """ + PARTY + " subject " + PARTY + """ } } } consents { applicationId items { provider item }
+  actor """ + PARTY + " subject " + PARTY + " } } }"
+STAFF_VIEW = "query($id: ID!) { application(id: $id) { status actor " + PARTY + " subject " + PARTY + " } }"
 
 
-running, engine, api = running_seed("acting-data")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def running(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironment, definitions_dir: Path,
+                  tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Engine, Client]]:
+    async with running_on(request.param, temporal_env, definitions_dir,
+                          tmp_path_factory.mktemp("acting-data")) as pair:
+        yield pair
+
+
+@pytest.fixture(scope="module")
+async def api(running: tuple[Engine, Client]) -> AsyncIterator[Api]:
+    engine, _ = running
+    bound = Api.in_process(create_app(engine.settings, engine), engine)
+    yield bound
+    await bound.client.aclose()
 
 
 async def login(api: Api, citizen: str) -> dict[str, str]:
@@ -348,6 +379,106 @@ async def test_the_acting_check_gives_the_durable_end_of_the_right_and_what_the_
     assert under_mandate.mandate_id is not None
     mandate = next(m for m in await engine.relationships.mandates.received(parent) if m.id == under_mandate.mandate_id)
     assert under_mandate.until == mandate.valid_until
+
+
+async def submit(api: Api, headers: dict[str, str], application_id: str, step: str, answers: dict[str, Any]
+                 ) -> dict[str, Any]:
+    payload: dict[str, Any] = (await api.data(SUBMIT, {"id": application_id, "step": step, "answers": answers},
+                                              headers))["submitStep"]
+    assert payload["userErrors"] == [], payload
+    return payload
+
+
+@pytest.mark.slow
+async def test_a_parent_completes_primary_one_with_the_child_prefilled_from_the_birth_record(
+        api: Api, running: tuple[Engine, Client]) -> None:
+    engine, _ = running
+    parent = await login(api, "tsang-chi-keung")
+    son = await ref_of(engine, "tsang-ho-yin")
+    started = await start(api, parent, "primary-one-admission", son)
+    assert started["userErrors"] == []
+    application_id = started["application"]["id"]
+    # The consent screen says whose data is fetched, and on what right.
+    screen = (await api.data(CONSENT_SCREEN, {"id": application_id}, parent))["application"]["currentStep"]
+    assert (screen["id"], screen["type"]) == ("records", "PREFILL")
+    assert screen["dataSubject"] == {"relationship": "PARENT", "isYou": False, "name": "TSANG, Ho Yin"}
+    assert "their parent (from the birth registration)" in screen["actingBasis"]
+    consented = (await api.data(CONSENT, {"id": application_id, "step": "records"}, parent))["grantConsent"]
+    assert consented["userErrors"] == []
+    # Then the parent's own contact details, from the parent's own e-ME profile (`of: actor`).
+    screen = (await api.data(CONSENT_SCREEN, {"id": application_id}, parent))["application"]["currentStep"]
+    assert (screen["id"], screen["dataSubject"], screen["actingBasis"]) == (
+        "parent", {"relationship": "PARENT", "isYou": True, "name": None}, None)
+    consented = (await api.data(CONSENT, {"id": application_id, "step": "parent"}, parent))["grantConsent"]
+    assert consented["userErrors"] == []
+    values = {f["id"]: f["value"] for f in consented["application"]["currentStep"]["fields"]}
+    # The child's name, date of birth and birth certificate number come from his birth record, the parent's name
+    # from the parent's profile.
+    assert (values["childName"], values["childDateOfBirth"], values["childBirthCertificate"]) == (
+        "TSANG, Ho Yin", "2021-03-08", "V731402(7)")
+    assert values["parentName"] == "TSANG, Chi Keung"
+    await submit(api, parent, application_id, "child", values | {
+        "childGender": "male", "kindergarten": "Kwai Chung Baptist Kindergarten"})
+    await submit(api, parent, application_id, "choices", {"schoolNet": "11"})
+    await submit(api, parent, application_id, "check", {"oneApplication": True})
+    done = await submit(api, parent, application_id, "send", {})
+    assert done["application"]["status"] == "SUBMITTED"
+
+    # The department receives actor and subject (by reference) in the signed submission, and sees both.
+    parsed = from_global_id(application_id)
+    assert parsed is not None
+    delivered: list[Any] = []
+    for _ in range(100):  # delivery runs as an activity after the citizen's submit is answered
+        delivered = [item for item in await delivery.inbox(engine.database, engine.data.cipher, "EDB")
+                     if item.application_id == parsed[1]]
+        if delivered:
+            break
+        await asyncio.sleep(0.1)
+    assert len(delivered) == 1
+    signed = engine.data.signer.verify_submission(delivered[0].jws)
+    father = await ref_of(engine, "tsang-chi-keung")
+    assert signed["actor"] == {"ref": father, "relationship": "parent"}
+    assert signed["subject"] == {"ref": son}
+    assert signed["citizen"] == father
+    staff = await api.token({"staff": "edb-officer"})
+    seen = (await api.data(STAFF_VIEW, {"id": application_id}, staff))["application"]
+    assert (seen["actor"], seen["subject"]) == ({"relationship": "PARENT", "isYou": False, "name": None},
+                                                {"relationship": "PARENT", "isYou": False, "name": None})
+
+    # The parent sees the reads in the child's own log, as the parent who acted.
+    log = (await api.data(DEPENDENT_LOG, {"who": son}, parent))["viewer"]["dependentAccessLog"]
+    reads = [e["node"] for e in log["edges"] if e["node"]["applicationId"] == parsed[1]]
+    assert {"provider": "immd-records", "item": "hkid"} in [i for r in reads for i in r["items"]]
+    assert {(str(r["actor"]), str(r["subject"])) for r in reads} == {(
+        str({"relationship": "PARENT", "isYou": True, "name": None}),
+        str({"relationship": "PARENT", "isYou": False, "name": "TSANG, Ho Yin"}))}
+    # The child sees the same entries and consent, made by his parent.
+    own = (await api.data(OWN_LOG, {}, await login(api, "tsang-ho-yin")))["viewer"]
+    mine = [e["node"] for e in own["dataAccessLog"]["edges"] if e["node"]["applicationId"] == parsed[1]]
+    assert mine
+    assert all(r["actor"] == {"relationship": "PARENT", "isYou": False, "name": None} and
+                        r["subject"] == {"relationship": "PARENT", "isYou": True, "name": None} for r in mine)
+    (consent,) = [c for c in own["consents"] if c["applicationId"] == parsed[1]]
+    assert consent["actor"] == {"relationship": "PARENT", "isYou": False, "name": None}
+    # The signed consent artefact names the actor too.
+    stored = [c for c in await engine.data.consents.list(citizen_sub(engine.settings, "tsang-ho-yin"))
+              if c.application_id == parsed[1]]
+    assert [c.actor_ref for c in stored] == [father]
+    engine.data.consents.verify(stored[0])
+
+
+@pytest.mark.parametrize(("viewer", "whose"), [
+    ("lee-mei-ling", "tsang-ho-yin"),  # someone else's child
+    ("tsang-chi-keung", "tsang-kam-po"),  # a mandate's grantor keeps his log to himself
+    ("tsang-kam-po", "tsang-chi-keung"),  # an adult child
+    ("tsang-chi-keung", None),  # a made-up reference
+])
+async def test_no_one_else_reads_a_dependents_access_log(api: Api, running: tuple[Engine, Client], viewer: str,
+                                                       whose: str | None) -> None:
+    engine, _ = running
+    ref = await ref_of(engine, whose) if whose is not None else "0" * 32
+    result = await api.data(DEPENDENT_LOG, {"who": ref}, await login(api, viewer))
+    assert result["viewer"]["dependentAccessLog"] is None
 
 
 async def test_parties_once_read_are_kept_and_none_only_for_an_application_known_to_exist(

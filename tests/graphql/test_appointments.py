@@ -18,8 +18,7 @@ import httpx
 import pytest
 from client import Api, login
 from icalendar import Calendar
-from postgres import database_url_for
-from running import dev_settings, running_engine
+from running import running_on
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.engine.container import Engine
@@ -101,9 +100,8 @@ async def engine(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironme
         appointment_service("crowded-appointment", capacity=10, hold="PT1H", min_notice="P1D"), encoding="utf-8")
     (services / "brief.yaml").write_text(
         appointment_service("brief-appointment", capacity=2, hold="PT4S", min_notice="PT0S"), encoding="utf-8")
-    data = tmp_path_factory.mktemp("appointments-data")
-    async with database_url_for(request.param, data / "onestop.db") as url, \
-            running_engine(temporal_env, dev_settings(tree, data, database_url=url)) as (built, _client):
+    async with running_on(request.param, temporal_env, tree,
+                          tmp_path_factory.mktemp("appointments-data")) as (built, _client):
         yield built
 
 

@@ -30,6 +30,7 @@ from onestop.engine.errors import EngineError
 from onestop.engine.notices import NoticeService
 from onestop.engine.payments import PaymentActivities
 from onestop.engine.relationships import Relationships
+from onestop.engine.relationships.parties import parties_of
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.contracts import (
     Activity,
@@ -113,6 +114,7 @@ class ApplicationActivities:
             assurance=submission.assurance, auth_time=None, submitted_at=submission.submitted_at,
             reference_number=submission.reference_number, provenance=submission.provenance,
             computed=submission.computed, documents=documents, payments=submission.payments,
+            parties=await self._parties(submission.application_id),
         )
         # The SQL inbox always receives it (the embedded default); an HTTP endpoint too when delivery over
         # HTTP is enabled (production). Both are keyed on the application id, so retries never duplicate.
@@ -139,6 +141,14 @@ class ApplicationActivities:
         if fresh:
             metrics.APPLICATIONS_SUBMITTED.labels(submission.service_id).inc()
         return DeliveryReceipt(submission.application_id, channel, duplicate=not fresh)
+
+    async def _parties(self, application_id: str) -> dict[str, Any] | None:
+        """The actor and subject for the department, when the applicant acted for someone else."""
+        parties = await parties_of(self.database, application_id)
+        if parties is None or parties.actor_ref == parties.subject_ref:
+            return None
+        return {"actor": {"ref": parties.actor_ref, "relationship": parties.acting_as.value},
+                "subject": {"ref": parties.subject_ref}}
 
     async def _files(self, documents: list[dict[str, Any]]) -> dict[str, bytes]:
         """The attached files' content by document id, for a channel that carries them with the submission."""
@@ -212,12 +222,14 @@ def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore,
     async def prefill(request: PrefillRequest) -> PrefillResult:
         level = catalogue.catalogue.assurance.level(request.assurance)
         try:
-            if relationships is not None:
+            actor_ref = None
+            if relationships is not None and not request.of_actor:
                 wanted = [*request.items, *(p.over for p in request.predicates)]
                 subject = await relationships.prefill_subject(request.application_id, request.citizen_ref, wanted)
                 if subject != request.citizen_ref:
-                    request = replace(request, citizen_ref=subject)
-            consent, result = await _gateway_prefill(gateway, request, level.acr if level else request.assurance)
+                    actor_ref, request = request.citizen_ref, replace(request, citizen_ref=subject)
+            consent, result = await _gateway_prefill(gateway, request, level.acr if level else request.assurance,
+                                                     actor_ref)
         except EngineError as exc:
             # A refusal (no such citizen, consent revoked, provider said no) does not improve with retries.
             raise ApplicationError(exc.message, type=exc.code, non_retryable=not _transient(exc)) from exc
@@ -260,7 +272,8 @@ def _transient(exc: EngineError) -> bool:
     return exc.code in ("PROVIDER_UNAVAILABLE", "RATE_LIMITED")
 
 
-async def _gateway_prefill(gateway: DataGateway, request: PrefillRequest, acr: str) -> tuple[Consent, FetchResult]:
+async def _gateway_prefill(gateway: DataGateway, request: PrefillRequest, acr: str,
+                           actor_ref: str | None = None) -> tuple[Consent, FetchResult]:
     return await gateway.prefill(
         request.citizen_ref, application_id=request.application_id, step_id=request.step_id,
         service_slug=request.service_id, service_hash=request.content_hash, department=request.department,
@@ -268,7 +281,7 @@ async def _gateway_prefill(gateway: DataGateway, request: PrefillRequest, acr: s
         purpose=request.purpose, acr=acr,
         lawful_basis=request.lawful_basis, mode="standing" if request.mode == "standing" else "one-off",
         valid_for=timedelta(seconds=request.valid_for_seconds) if request.valid_for_seconds else None,
-        fetch_id=request.fetch_id or None,
+        fetch_id=request.fetch_id or None, actor_ref=actor_ref,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from onestop.catalogue import Service
@@ -13,6 +14,7 @@ from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.gateway import DataGateway
 from onestop.engine.data.profiles import Citizen, CitizenDirectory, ProfileService
 from onestop.engine.identity.principal import Principal
+from onestop.engine.relationships.parties import Acting
 from onestop.workflows.interpreter import Applicant
 
 DATE_OF_BIRTH = "dateOfBirth"
@@ -60,28 +62,43 @@ class Applicants:
         citizen = await self._citizens.ensure(principal.sub)
         return citizen.ref, await self.context_for(citizen, principal.acr, service_slug)
 
-    async def context_for(self, citizen: Citizen, acr: str, service_slug: str | None = None) -> Applicant:
+    async def context_for(self, citizen: Citizen, acr: str, service_slug: str | None = None, *,
+                          actor_ref: str | None = None) -> Applicant:
         """What a workflow may see of the citizen an application is about (the subject), at the actor's ``acr``:
         acting for a dependent, the age rules read the dependent's authoritative record, logged in their log."""
         catalogue = self._catalogue.catalogue
         service = catalogue.service(service_slug) if service_slug else None
-        age: int | None = None
-        age_group: str | None = None
-        born = await self._date_of_birth(citizen, service, acr) if service is not None else None
-        if born is not None:
-            today = self._today()
-            age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-            age_group = catalogue.age_group_for(age).id
+        born = await self._date_of_birth(citizen, service, acr, actor_ref) if service is not None else None
+        age, age_group = self._age(born)
         level = catalogue.assurance.level_for_acr(acr)
         return Applicant(age=age, age_group=age_group, assurance=level.id if level else "basic")
 
-    async def _date_of_birth(self, citizen: Citizen, service: Service, acr: str) -> date | None:
+    async def acting_context(self, acting: Acting, acr: str, service_slug: str) -> Applicant:
+        """Acting for someone: the subject's context (``citizen.*``/``subject.*``) with the actor's as ``actor.*``;
+        the actor's own age is read (in their own log) only when a rule of the service reads ``actor.age``."""
+        subject = await self.context_for(acting.subject, acr, service_slug, actor_ref=acting.actor.ref)
+        service = self._catalogue.catalogue.service(service_slug)
+        born = None
+        if service is not None:
+            born = await self._date_of_birth(acting.actor, service, acr, reads=("actor.age",))
+        age, age_group = self._age(born)
+        return replace(subject, acting_as=acting.acting_as.value, actor_age=age, actor_age_group=age_group)
+
+    def _age(self, born: date | None) -> tuple[int | None, str | None]:
+        if born is None:
+            return None, None
+        today = self._today()
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        return age, self._catalogue.catalogue.age_group_for(age).id
+
+    async def _date_of_birth(self, citizen: Citizen, service: Service, acr: str, actor_ref: str | None = None,
+                             reads: tuple[str, ...] = ("citizen.age", "subject.age")) -> date | None:
         ref = self._profiles.verified_items().get(DATE_OF_BIRTH)
-        if ref is None or not _reads_age(service):
+        if ref is None or not _reads_age(service, reads):
             return None
         facts = await self._gateway.eligibility_facts(
             citizen, [ref], service_slug=service.id, service_hash=service.content_hash,
-            department=service.department, acr=acr)
+            department=service.department, acr=acr, actor_ref=actor_ref)
         fetched = facts.items.get(ref)
         if fetched is None:
             return None
@@ -105,12 +122,12 @@ class Applicants:
         return Applicant(age=None, age_group=None, assurance=weakest.id, logged_in=False)
 
 
-def _reads_age(service: Service) -> bool:
-    """Whether any rule of the service reads ``citizen.age`` or ``citizen.ageGroup``."""
+def _reads_age(service: Service, reads: tuple[str, ...]) -> bool:
+    """Whether any rule of the service reads one of ``reads`` (``citizen.age`` also covers ``citizen.ageGroup``)."""
     expressions = [service.eligibility.when] if service.eligibility is not None else []
     for step in service.steps:
         expressions += [step.when] if step.when is not None else []
     for field in service.all_fields():
         expressions += [field.when] if field.when is not None else []
         expressions += [rule.check for rule in field.rules]
-    return any("citizen.age" in expression.source for expression in expressions)
+    return any(read in expression.source for expression in expressions for read in reads)

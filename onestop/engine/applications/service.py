@@ -446,8 +446,16 @@ class ApplicationService:
             except StepUpLocked:
                 self.events.record(EventKind.STEP_UP_LOCKED, citizen_ref=citizen_ref, step=step_id)
                 raise
+        parties = await parties_of(self.database, application_id)
+        subject_ref = parties.subject_ref if parties is not None and parties.actor_ref != parties.subject_ref else None
+        txn = principal.txn or ""
+        if subject_ref is not None:
+            # Acting for someone, the face check names the subject too: a check done on one dependent's behalf is
+            # never accepted for another. The workflow sees the plain step binding only when the token had it.
+            txn = step_up_binding(application_id, step_id) if txn == step_up_binding(
+                application_id, step_id, subject_ref) else ""
         proof = StepUpProof(step_id, reached.id if reached else principal.acr, principal.auth_time,
-                            client_mutation_id, citizen_ref, principal.txn or "")
+                            client_mutation_id, citizen_ref, txn)
         try:
             view = await self._update(application_id, citizen_ref, Update.COMPLETE_STEP_UP, proof,
                                       client_mutation_id, principal, brief)
@@ -465,7 +473,7 @@ class ApplicationService:
             require_assurance(
                 principal, rank_of=ladder.rank_of, acr_of=ladder.acr_of, level=level, now=now or datetime.now(UTC),
                 max_age=timedelta(seconds=step.max_age_seconds) if step.max_age_seconds is not None else None,
-                binding=step_up_binding(application_id, step_id) if ladder.top.id == level else None,
+                binding=step_up_binding(application_id, step_id, subject_ref) if ladder.top.id == level else None,
             )
             raise
         metrics.STEPUP_SUCCESSES.inc()
@@ -742,9 +750,13 @@ def _check_client_mutation_id(client_mutation_id: str | None) -> None:
                                         f"{CLIENT_MUTATION_ID_MAX_CHARS} characters; use a UUID.", "TOO_LONG")])
 
 
-def step_up_binding(application_id: str, step_id: str) -> str:
-    """The ``txn`` a face-verified token must carry to complete this step of this application."""
-    return f"{application_id}:{step_id}"
+def step_up_binding(application_id: str, step_id: str, subject_ref: str | None = None) -> str:
+    """The ``txn`` a face-verified token must carry to complete this step of this application; acting for someone,
+    it also names the subject (by a digest: the binding travels in sign-in URLs, the reference must not)."""
+    if subject_ref is None:
+        return f"{application_id}:{step_id}"
+    digest = hashlib.sha256(f"{application_id}\x1f{subject_ref}".encode()).hexdigest()[:32]
+    return f"{application_id}:{step_id}:for-{digest}"
 
 
 def _below_service_level(refused: InvalidInput) -> bool:

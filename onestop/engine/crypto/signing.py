@@ -144,6 +144,7 @@ class Signer:
         computed: Mapping[str, Any] | None = None,
         documents: Sequence[Mapping[str, Any]] = (),
         payments: Sequence[Mapping[str, Any]] = (),
+        parties: Mapping[str, Any] | None = None,
     ) -> SignedSubmission:
         """Sign a submitted application; the signature covers answers, where each came from (``provenance``: per
         field its source, whether verified, whether the citizen changed a prefilled value and the original),
@@ -167,6 +168,9 @@ class Signer:
         if payments:
             # Only when fees were paid, so every other submission keeps its exact shape.
             payload["payments"] = [dict(entry) for entry in payments]
+        if parties:
+            # Acted for someone else: who acted (``citizen`` is the actor) and whom it is about, by reference.
+            payload.update(parties)
         try:
             jws = self.sign(payload, typ="onestop-submission+jws")
         except (TypeError, ValueError) as exc:  # rfc8785 refuses NaN, non-string keys, unknown types

@@ -45,6 +45,8 @@ class AccessLogEntry:
     outcome: str
     reason: str | None
     hash: str
+    # Whom the access was for when not the citizen whose log it is: a parent, carer or guardian (their ref).
+    actor_ref: str | None = None
 
     @property
     def cursor(self) -> str:
@@ -105,6 +107,8 @@ def entry_hash(row: AccessLogRow) -> str:
         "consent": row.consent_id, "application": row.application_id, "outcome": row.outcome,
         "reason": row.reason, "prev": row.prev_hash,
     }
+    if row.actor_ref is not None:  # only then, so entries written before actors were recorded keep their hash
+        fields["actor"] = row.actor_ref
     return hashlib.sha256(canonical_json(fields)).hexdigest()
 
 
@@ -113,6 +117,7 @@ def _entry(row: AccessLogRow) -> AccessLogEntry:
         seq=row.seq, at=row.at, service_slug=row.service_slug, department=row.department,
         provider_id=row.provider_id, items=tuple(row.items), consent_id=row.consent_id,
         application_id=row.application_id, outcome=row.outcome, reason=row.reason, hash=row.hash,
+        actor_ref=row.actor_ref,
     )
 
 
@@ -127,7 +132,7 @@ class AccessLog:
     async def append(self, citizen_id: str, *, service_slug: str, department: str, provider_id: str,
                      items: Sequence[str], consent_id: str | None, application_id: str | None,
                      outcome: str, reason: str | None = None, at: datetime | None = None,
-                     fetch_key: str | None = None) -> AccessLogEntry:
+                     fetch_key: str | None = None, actor_ref: str | None = None) -> AccessLogEntry:
         """Add an entry in its own transaction (so refusals are recorded even when the caller fails).
 
         With ``fetch_key`` (one logical access, the same on every retry of it) an entry already written under
@@ -151,7 +156,7 @@ class AccessLog:
                 service_slug=service_slug, department=department, provider_id=provider_id,
                 items=sorted(items), consent_id=consent_id, application_id=application_id,
                 outcome=outcome, reason=reason, prev_hash=last[1] if last else GENESIS, hash="",
-                fetch_key=fetch_key,
+                fetch_key=fetch_key, actor_ref=actor_ref,
             )
             row.hash = entry_hash(row)
             session.add(row)
@@ -159,13 +164,17 @@ class AccessLog:
 
     async def list(self, sub: str, *, first: int = 20, after: str | None = None) -> AccessLogPage:
         """The caller's entries, newest first, ``first`` (1-100) after the ``after`` cursor."""
+        citizen = await self.citizens.get(sub)
+        return await self.list_for(None if citizen is None else citizen.id, first=first, after=after)
+
+    async def list_for(self, citizen_id: str | None, *, first: int = 20, after: str | None = None) -> AccessLogPage:
+        """One citizen's entries by id (their own log, or a minor's as their parent sees it), newest first."""
         if not 1 <= first <= 100:
             raise InvalidInput([field_error(("first",), "ask for between 1 and 100 entries", "BAD_PAGE_SIZE")])
         before = decode_cursor(after) if after else None
-        citizen = await self.citizens.get(sub)
-        if citizen is None:
+        if citizen_id is None:
             return AccessLogPage((), False, None)
-        query = select(AccessLogRow).where(AccessLogRow.citizen_id == citizen.id)
+        query = select(AccessLogRow).where(AccessLogRow.citizen_id == citizen_id)
         if before is not None:
             query = query.where(AccessLogRow.seq < before)
         async with self.database.session() as session:

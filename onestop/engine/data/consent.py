@@ -89,6 +89,8 @@ class Consent:
     revoked_at: datetime | None
     jws: str
     receipt_jws: str | None = None  # the signed revocation receipt, once revoked
+    # Who gave it when not the citizen the data is about: a parent, carer or guardian acting for them (their ref).
+    actor_ref: str | None = None
 
     def status(self, now: datetime | None = None) -> str:
         """``active``, ``revoked`` or ``expired`` at ``now``."""
@@ -114,7 +116,7 @@ def _artefact(consent: Consent) -> dict[str, Any]:
         "purpose": dict(consent.purpose), "lawfulBasis": consent.lawful_basis, "mode": consent.mode,
         "acr": consent.acr, "applicationId": consent.application_id, "stepId": consent.step_id,
         "grantedAt": consent.granted_at.isoformat(), "expiresAt": consent.expires_at.isoformat(),
-    }
+    } | ({"actor": consent.actor_ref} if consent.actor_ref is not None else {})
 
 
 class ConsentService:
@@ -136,6 +138,7 @@ class ConsentService:
             purpose=dict(row.purpose), lawful_basis=row.lawful_basis, mode=row.mode, acr=row.acr,
             application_id=row.application_id, step_id=row.step_id, granted_at=row.granted_at,
             expires_at=row.expires_at, revoked_at=row.revoked_at, jws=row.jws, receipt_jws=row.receipt_jws,
+            actor_ref=row.actor_ref,
         )
 
     def _check_items(self, items: Sequence[str], required: bool = True) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -164,12 +167,13 @@ class ConsentService:
                     mode: Mode = "one-off", valid_for: timedelta | None = None,
                     application_id: str | None = None, step_id: str | None = None,
                     now: datetime | None = None, grant_key: str | None = None,
-                    items_required: bool = True) -> Consent:
+                    items_required: bool = True, actor_ref: str | None = None) -> Consent:
         """Record and sign a consent for exactly ``items`` (``provider.item``) for ``purpose``.
 
         ``items_required=False`` records a consent step's grant to ``department`` that names no data items.
         ``who`` is the citizen's ``sub`` (GraphQL) or a resolved ``Citizen`` (workflow activities, by ref).
         ``grant_key`` names one logical grant: granting again under it returns the consent already recorded.
+        ``actor_ref`` names who grants it when not the citizen (someone acting for them); signed into the artefact.
         """
         if mode not in ("one-off", "standing"):
             raise InvalidInput([field_error(("mode",), "mode must be one-off or standing")])
@@ -187,6 +191,7 @@ class ConsentService:
             department=department, providers=providers, items=ordered, purpose=text, lawful_basis=lawful_basis,
             mode=mode, acr=acr, application_id=application_id, step_id=step_id, granted_at=granted,
             expires_at=granted + (valid_for or default), revoked_at=None, jws="",
+            actor_ref=actor_ref if actor_ref != citizen.ref else None,
         )
         jws = self.signer.sign(_artefact(consent), typ=CONSENT_TYP)
         row = ConsentRow(
@@ -194,6 +199,7 @@ class ConsentService:
             department=department, providers=list(providers), items=list(ordered), purpose=text,
             lawful_basis=lawful_basis, mode=mode, acr=acr, application_id=application_id, step_id=step_id,
             granted_at=granted, expires_at=consent.expires_at, revoked_at=None, jws=jws, grant_key=grant_key,
+            actor_ref=consent.actor_ref,
         )
         try:
             async with self.database.session() as session:

@@ -107,7 +107,7 @@ class DataGateway:
     async def fetch(self, who: str | Citizen, *, consent_id: str | None, service_slug: str, purpose: Any,
                     items: Sequence[str], department: str = "", application_id: str | None = None,
                     now: datetime | None = None, fetch_id: str | None = None,
-                    consent: Consent | None = None) -> FetchResult:
+                    consent: Consent | None = None, actor_ref: str | None = None) -> FetchResult:
         """Fetch ``items`` (``provider.item``) for ``service_slug`` under ``consent_id``.
 
         ``who`` is the caller's ``sub`` or a resolved ``Citizen`` (activities resolve ``citizen_ref`` first).
@@ -118,6 +118,8 @@ class DataGateway:
         ``fetch_id`` names one logical fetch, the same on every retry of it: a retry logs nothing its first
         attempt already logged (the same provider with the same outcome). ``consent`` is that consent as the caller
         found or granted it a moment ago (see ``ConsentService.require_live``).
+
+        ``actor_ref``: who the fetch is for when not the citizen (a parent, carer or guardian), kept in the entry.
         """
         by_provider = _split(items)
         citizen = who if isinstance(who, Citizen) else await self.citizens.get(who)
@@ -134,6 +136,7 @@ class DataGateway:
                 application_id=application_id, outcome=outcome, reason=reason, at=at,
                 fetch_key=None if fetch_id is None else fetch_key(
                     application_id or "", fetch_id, consent_id or "", provider_id, outcome),
+                actor_ref=actor_ref if actor_ref != citizen.ref else None,
             )
             self.events.record(EventKind.DATA_ACCESS, citizen_ref=citizen.ref, provider=provider_id,
                                service=service_slug, outcome=outcome, reason=reason, at=at)
@@ -196,7 +199,8 @@ class DataGateway:
     async def prefill(self, citizen_ref: str, *, application_id: str, step_id: str, service_slug: str,
                       service_hash: str, department: str, items: Sequence[str], purpose: Any, acr: str,
                       lawful_basis: str = "consent", mode: Mode = "one-off", valid_for: timedelta | None = None,
-                      now: datetime | None = None, fetch_id: str | None = None) -> tuple[Consent, FetchResult]:
+                      now: datetime | None = None, fetch_id: str | None = None,
+                      actor_ref: str | None = None) -> tuple[Consent, FetchResult]:
         """A prefill step: consent for exactly ``items`` (reused when a retry already granted it), then fetch.
 
         ``fetch_id`` (the same on every attempt of one prefill) makes the consent and the access-log entries
@@ -212,16 +216,17 @@ class DataGateway:
             citizen, service_slug=service_slug, service_hash=service_hash, department=department, items=items,
             purpose=purpose, acr=acr, lawful_basis=lawful_basis, mode=mode, valid_for=valid_for,
             application_id=application_id, step_id=step_id, now=now,
-            grant_key=None if fetch_id is None else fetch_key(application_id, step_id, fetch_id),
+            grant_key=None if fetch_id is None else fetch_key(application_id, step_id, fetch_id), actor_ref=actor_ref,
         )
         result = await self.fetch(citizen, consent_id=consent.id, service_slug=service_slug, purpose=purpose,
                                   items=items, department=department, application_id=application_id, now=now,
                                   fetch_id=None if fetch_id is None else f"{step_id}\x1f{fetch_id}",
-                                  consent=consent)
+                                  consent=consent, actor_ref=actor_ref)
         return consent, result
 
     async def eligibility_facts(self, citizen: Citizen, items: Sequence[str], *, service_slug: str, service_hash: str,
-                                department: str, acr: str, now: datetime | None = None) -> FetchResult:
+                                department: str, acr: str, now: datetime | None = None,
+                                actor_ref: str | None = None) -> FetchResult:
         """Authoritative items (``provider.item``) an eligibility rule needs, read like any other access.
 
         Recorded as a short-lived artefact with lawful basis ``eligibility-check`` (a public task: not listed among
@@ -231,10 +236,11 @@ class DataGateway:
         consent = await self.consents.grant(
             citizen, service_slug=service_slug, service_hash=service_hash, department=department, items=items,
             purpose=ELIGIBILITY_PURPOSE, acr=acr, lawful_basis=ELIGIBILITY_BASIS, mode="one-off",
-            valid_for=SELF_ACCESS_LIFETIME, now=at,
+            valid_for=SELF_ACCESS_LIFETIME, now=at, actor_ref=actor_ref,
         )
         return await self.fetch(citizen, consent_id=consent.id, service_slug=service_slug,
-                                purpose=ELIGIBILITY_PURPOSE, items=items, department=department, now=at)
+                                purpose=ELIGIBILITY_PURPOSE, items=items, department=department, now=at,
+                                actor_ref=actor_ref)
 
     async def personal_data(self, sub: str, provider_id: str, *, acr: str,
                             now: datetime | None = None) -> FetchResult:

@@ -94,6 +94,8 @@ class ConsentRow(Base):
     receipt_jws: Mapped[str | None] = mapped_column(Text)
     # Names the logical grant (application, step, fetch) so a retried prefill finds its consent, never adds one.
     grant_key: Mapped[str | None] = mapped_column(String(64))
+    # Who gave it, by pseudonymous ref, when not the citizen the data is about (a parent, carer or guardian).
+    actor_ref: Mapped[str | None] = mapped_column(String(120))
 
 
 class AccessLogRow(Base):
@@ -120,6 +122,8 @@ class AccessLogRow(Base):
     # Names the logical access (application, step, fetch, provider, outcome): a retried activity that repeats
     # it finds its own entry instead of appending another. NULL for accesses outside a workflow.
     fetch_key: Mapped[str | None] = mapped_column(String(64))
+    # Who the access was for, by pseudonymous ref, when not the citizen whose log it is (a parent, carer, guardian).
+    actor_ref: Mapped[str | None] = mapped_column(String(120))
 
 
 class InboxRow(Base):
@@ -494,6 +498,25 @@ class ApplicationPartyRow(Base):
     subject_ref: Mapped[str] = mapped_column(String(120), index=True)
     acting_as: Mapped[str] = mapped_column(String(20))
     mandate_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class GuardianshipRow(Base):
+    """A guardian a department (SWD) appointed for a citizen who cannot grant a mandate. The names and the order's
+    reference are ciphertext; the staff member who recorded or ended it is kept by their sign-in subject."""
+
+    __tablename__ = "guardianships"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    guardian_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    ward_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    department: Mapped[str] = mapped_column(String(20))
+    details: Mapped[str] = mapped_column(Text)  # ciphertext of {wardName, guardianName, orderReference}
+    valid_until: Mapped[datetime | None] = mapped_column()
+    appointed_at: Mapped[datetime] = mapped_column()
+    appointed_by: Mapped[str] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None] = mapped_column()
+    ended_by: Mapped[str | None] = mapped_column(String(200))
+    jws: Mapped[str] = mapped_column(Text)
 
 
 class WebSessionRow(Base):

@@ -23,6 +23,12 @@ from onestop.engine.errors import Forbidden, InvalidInput, field_error
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.stepup import require_assurance
 from onestop.engine.relationships.births import ADULT_AGE, BirthRegister, age_on, comes_of_age
+from onestop.engine.relationships.guardians import (
+    Guardianship,
+    GuardianshipStatus,
+    GuardianStore,
+    require_guardian_staff,
+)
 from onestop.engine.relationships.mandates import Mandate, MandateScope, MandateStatus, MandateStore
 from onestop.engine.relationships.parties import Acting, ActingAs, Parties, acted_under, parties_of
 
@@ -32,13 +38,14 @@ GRANT_MANDATE_SERVICE = "grant-mandate"
 DATE_OF_BIRTH_ITEM = "immd-records.date-of-birth"
 MANDATE_STEP_UP_MAX_AGE = timedelta(minutes=10)
 MANDATE_MAX_LENGTH = timedelta(days=5 * 366)
-_NOT_FOR_THEM = ("You cannot act for this person in this service: only a parent of a child under 18, or someone "
-                 "holding a current mandate that covers the service, can. Choose someone from your dependents.")
+_NOT_FOR_THEM = ("You cannot act for this person in this service: only a parent of a child under 18, someone "
+                 "holding a current mandate that covers the service, or an appointed guardian can. Choose someone "
+                 "from your dependents.")
 
 
 @dataclass(frozen=True)
 class Dependent:
-    """Someone the viewer may act for: a child under 18, or a grantor of a mandate in force."""
+    """Someone the viewer may act for: a child under 18, a grantor of a mandate in force, or a ward."""
 
     ref: str
     name: str
@@ -67,9 +74,11 @@ class Relationships:
 
     def __init__(self, births: BirthRegister, mandates: MandateStore, citizens: CitizenDirectory,
                  profiles: ProfileService, gateway: DataGateway, catalogue: CatalogueStore, *,
+                 guardians: GuardianStore | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.births = births
         self.mandates = mandates
+        self.guardians = guardians or GuardianStore(births.database, births.cipher, mandates.signer)
         self.citizens = citizens
         self.profiles = profiles
         self.gateway = gateway
@@ -90,7 +99,37 @@ class Relationships:
         now = self.now()
         people += [Dependent(m.grantor_ref, m.grantor_name, ActingAs.MANDATE, None, m.id)
                    for m in await self.mandates.received(actor) if m.status(now) is MandateStatus.ACTIVE]
+        people += [Dependent(g.ward_ref, g.ward_name, ActingAs.GUARDIAN, None, None)
+                   for g in await self.wards(actor)]
         return people
+
+    async def wards(self, guardian: Citizen) -> list[Guardianship]:
+        """The guardian's guardianships in force now."""
+        now = self.now()
+        return [g for g in await self.guardians.wards_of(guardian) if g.status(now) is GuardianshipStatus.ACTIVE]
+
+    async def log_owner(self, viewer: Citizen, dependent_ref: str) -> str | None:
+        """The citizen id whose data-access log ``viewer`` may read for ``dependent_ref``: their child while a
+        minor, or their ward; None for anyone else (a mandate's grantor keeps their log to themself)."""
+        allowed = any(c.ref == dependent_ref for c in await self.births.children_of(viewer.id)) or any(
+            g.ward_ref == dependent_ref for g in await self.wards(viewer))
+        if not allowed:
+            return None
+        subject = await self.citizens.by_ref(dependent_ref)
+        return None if subject is None else subject.id
+
+    async def relationship_to(self, actor_ref: str, subject: Citizen) -> ActingAs:
+        """How ``actor_ref`` stands to ``subject`` (for an access or consent recorded in the subject's name):
+        parent by birth registration, holder of a mandate the subject granted, or appointed guardian."""
+        if actor_ref == subject.ref:
+            return ActingAs.SELF
+        actor = await self.citizens.by_ref(actor_ref)
+        if actor is not None:
+            if any(c.ref == subject.ref for c in await self.births.children_of(actor.id, minors_only=False)):
+                return ActingAs.PARENT
+            if any(g.ward_ref == subject.ref for g in await self.guardians.wards_of(actor)):
+                return ActingAs.GUARDIAN
+        return ActingAs.MANDATE
 
     async def authorise(self, actor: Citizen, subject_ref: str | None, service: Service) -> Acting:
         """The actor may apply to ``service`` for ``subject_ref`` (None: for themself), or ``InvalidInput``."""
@@ -119,6 +158,10 @@ class Relationships:
                 if subject is not None:
                     return Acting(actor, subject, ActingAs.MANDATE, mandate.id, until=mandate.valid_until,
                                   on_end=on_end)
+        if ActingAs.GUARDIAN.value in allowed and any(g.ward_ref == subject_ref for g in await self.wards(actor)):
+            subject = await self.citizens.by_ref(subject_ref)
+            if subject is not None:
+                return Acting(actor, subject, ActingAs.GUARDIAN, on_end=on_end)
         raise _refuse()
 
     async def grant(self, principal: Principal, grantor: Citizen, *, grantee_hkid: str, grantee_name: str,
@@ -207,6 +250,9 @@ class Relationships:
         if parties.mandate_id is not None:
             return next((m.grantor_name for m in await self.mandates.received(viewer) if m.id == parties.mandate_id),
                         None)
+        if parties.acting_as is ActingAs.GUARDIAN:
+            return next((g.ward_name for g in await self.guardians.wards_of(viewer)
+                         if g.ward_ref == parties.subject_ref), None)
         return None
 
     async def check_still_acting(self, application_id: str, actor: Citizen) -> None:
@@ -217,6 +263,8 @@ class Relationships:
             return
         if parties.acting_as is ActingAs.PARENT:
             allowed = any(c.ref == parties.subject_ref for c in await self.births.children_of(actor.id))
+        elif parties.acting_as is ActingAs.GUARDIAN:
+            allowed = any(g.ward_ref == parties.subject_ref for g in await self.wards(actor))
         else:
             now = self.now()
             allowed = any(m.id == parties.mandate_id and m.status(now) is MandateStatus.ACTIVE
@@ -224,7 +272,8 @@ class Relationships:
         if not allowed:
             raise InvalidInput([field_error(["applicationId"], (
                 "You no longer act for the person this application is for: their mandate was revoked or has ended, "
-                "or they have turned 18. The application is kept for them."), "CANNOT_ACT_FOR")])
+                "your guardianship ended, or they have turned 18. The application is kept for them."),
+                "CANNOT_ACT_FOR")])
 
     async def prefill_subject(self, application_id: str, citizen_ref: str, items: Sequence[str]) -> str:
         """Whose records a prefill of ``application_id`` reads: the subject's when the applicant acts for someone,
@@ -250,6 +299,43 @@ class Relationships:
         if self.on_revoked is not None:
             await self.on_revoked(await acted_under(self.births.database, mandate.id))
         return mandate
+
+    async def appoint_guardian(self, staff: Principal, *, guardian_hkid: str, guardian_name: str, ward_hkid: str,
+                               ward_name: str, order_reference: str, valid_until: datetime | None) -> Guardianship:
+        """Record a guardian (SWD staff with the approving role; audited). Both people must be on the platform."""
+        require_guardian_staff(staff)
+        now = self.now()
+        errors = []
+        names = {"guardianName": " ".join(guardian_name.split()), "wardName": " ".join(ward_name.split())}
+        errors += [field_error([key], "Give the name as on the identity card.", "REQUIRED")
+                   for key, value in names.items() if not 1 <= len(value) <= 200]
+        reference = " ".join(order_reference.split())
+        if not 1 <= len(reference) <= 100:
+            errors.append(field_error(["orderReference"], "Give the reference of the order or decision appointing "
+                                      "the guardian (at most 100 characters).", "REQUIRED"))
+        if valid_until is not None and valid_until.astimezone(UTC) <= now:
+            errors.append(field_error(["validUntil"], "The guardianship must end in the future (or leave it open).",
+                                      "DATE_TOO_EARLY"))
+        guardian_id = await self.births.citizen_with_hkid(guardian_hkid)
+        ward_id = await self.births.citizen_with_hkid(ward_hkid)
+        for key, found in (("guardianHkid", guardian_id), ("wardHkid", ward_id)):
+            if found is None:
+                errors.append(field_error([key], "No citizen on the platform has this HKID; check the number (the "
+                                          "person must have signed in at least once).", "INVALID_HKID"))
+        if guardian_id is not None and guardian_id == ward_id:
+            errors.append(field_error(["guardianHkid"], "A citizen cannot be their own guardian.", "INVALID_HKID"))
+        if errors:
+            raise InvalidInput(errors)
+        assert guardian_id is not None
+        assert ward_id is not None
+        guardian, ward = await self._citizen_by_id(guardian_id), await self._citizen_by_id(ward_id)
+        return await self.guardians.appoint(
+            staff, guardian, ward, guardian_name=names["guardianName"], ward_name=names["wardName"],
+            order_reference=reference, valid_until=None if valid_until is None else valid_until.astimezone(UTC),
+            now=now)
+
+    async def end_guardianship(self, staff: Principal, guardianship_id: str) -> Guardianship:
+        return await self.guardians.end(staff, guardianship_id, self.now())
 
     async def _age(self, citizen: Citizen, acr: str, now: datetime) -> int | None:
         facts = await self.gateway.eligibility_facts(citizen, [DATE_OF_BIRTH_ITEM], service_slug=GRANT_MANDATE_SERVICE,

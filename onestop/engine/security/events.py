@@ -54,6 +54,8 @@ class EventKind(StrEnum):
     DELIVERY_FAILED = "delivery.failed"
     # A sandbox service going live: requested, checked, approved or rejected, live (outcome says which).
     SANDBOX_PROMOTION = "sandbox.promotion"
+    GUARDIAN_APPOINTED = "guardian.appointed"
+    GUARDIAN_ENDED = "guardian.ended"
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ class ApplicationsMutation:
             if acting is not None and acting.subject.ref != acting.actor.ref:
                 # The service's rules are about the subject: their age, from their authoritative record.
                 citizen_ref = acting.actor.ref
-                citizen = await engine.applicants.context_for(acting.subject, principal.acr, input.service_slug)
+                citizen = await engine.applicants.acting_context(acting, principal.acr, input.service_slug)
             else:
                 citizen_ref, citizen = await engine.applicants.context_of(principal, input.service_slug)
         service = application_service(info)

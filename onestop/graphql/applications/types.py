@@ -42,7 +42,7 @@ from onestop.graphql.documents.types import Document
 from onestop.graphql.fields import field
 from onestop.graphql.notices.types import NoticeType
 from onestop.graphql.payments.types import Payment, payments_of
-from onestop.graphql.relationships.types import ApplicationParty, application_parties
+from onestop.graphql.relationships.types import ApplicationParty, acting_basis, application_parties
 from onestop.graphql.relay import Node, to_global_id
 
 # Derived from the workflow's Status, never copied: a new status reaches the schema by itself.
@@ -229,6 +229,22 @@ class CurrentStep:
                        "request's language.")
     def data_items(self) -> list[ConsentItem]:
         return [split_item(reference) for reference in self.items()]
+
+    @field(description="Prefill and consent steps: whose data is fetched or shared: you, or the person you act for "
+                       "(with their name). Null for other steps.")
+    async def data_subject(self, info: Info_) -> ApplicationParty | None:
+        if not isinstance(self.spec, PrefillSpec | ConsentSpec):
+            return None
+        actor, subject = await application_parties(info, self.view.application_id)
+        return actor if isinstance(self.spec, PrefillSpec) and self.spec.of_actor else subject
+
+    @field(description="Prefill and consent steps, acting for someone else: on what right their data is fetched "
+                       "(as their parent, under their mandate, as their appointed guardian). Null for yourself.")
+    async def acting_basis(self, info: Info_) -> str | None:
+        if not isinstance(self.spec, PrefillSpec | ConsentSpec) or (
+                isinstance(self.spec, PrefillSpec) and self.spec.of_actor):
+            return None
+        return await acting_basis(info, self.view.application_id)
 
     @field(description="Consent steps: the departments the consent is given to, with their names.")
     def recipients(self, info: Info_) -> list[Department]:

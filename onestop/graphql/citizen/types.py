@@ -9,7 +9,8 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from onestop.engine import AccessLogEntry, FetchResult, InvalidInput, NotFound, Principal
+from onestop.engine import AccessLogEntry, Citizen, FetchResult, InvalidInput, NotFound, Principal
+from onestop.engine import ActingAs as ActingAsKind
 from onestop.engine import Consent as ConsentRecord
 from onestop.engine import Profile as ProfileRecord
 from onestop.graphql.applications.queries import viewer_applications
@@ -20,7 +21,7 @@ from onestop.graphql.context import Info_
 from onestop.graphql.errors import BadUserInput
 from onestop.graphql.fields import field
 from onestop.graphql.operations.types import CitizenSecurityAlert
-from onestop.graphql.relationships.types import Dependent, Mandate
+from onestop.graphql.relationships.types import ApplicationParty, Dependent, Mandate, data_parties
 from onestop.graphql.relay import Connection, Edge, Node, PageInfo, page_of, register_node, to_global_id
 
 
@@ -179,10 +180,39 @@ class Consent(Node):
     def signature(self) -> str:
         return self.record.jws
 
+    @field(description="Who gave the consent: you, or a parent, carer or guardian acting for you.")
+    async def actor(self, info: Info_) -> ApplicationParty:
+        return (await self._parties(info))[0]
+
+    @field(description="Whose data the consent covers: always you; a consent given for someone else is in theirs.")
+    async def subject(self, info: Info_) -> ApplicationParty:
+        return (await self._parties(info))[1]
+
+    async def _parties(self, info: Info_) -> tuple[ApplicationParty, ApplicationParty]:
+        engine = info.context.engine
+        owner = await engine.data.citizens.by_ref(self.record.citizen_ref)
+        if owner is None:
+            alone = ApplicationParty(relationship=ActingAsKind.SELF, is_you=True, name=None)
+            return alone, alone
+        return await data_parties(info, owner, self.record.actor_ref, self.record.application_id, owner.ref)
+
 
 @strawberry.type(description="One read of the citizen's data, from the tamper-evident access log.")
 class DataAccessEntry:
     entry: strawberry.Private[AccessLogEntry]
+    owner: strawberry.Private[Citizen]  # whose log it is (the subject)
+    viewer_ref: strawberry.Private[str]  # who reads it: the owner, or their parent or guardian
+
+    @field(description="Who the data was read for: the subject themself, or a parent, carer or guardian acting for "
+                       "them.")
+    async def actor(self, info: Info_) -> ApplicationParty:
+        return (await data_parties(info, self.owner, self.entry.actor_ref, self.entry.application_id,
+                                   self.viewer_ref))[0]
+
+    @field(description="Whose data was read (the owner of this log).")
+    async def subject(self, info: Info_) -> ApplicationParty:
+        return (await data_parties(info, self.owner, self.entry.actor_ref, self.entry.application_id,
+                                   self.viewer_ref))[1]
 
     @field()
     def at(self) -> datetime:
@@ -322,19 +352,22 @@ class Viewer:
     @field(description="Who read the citizen's data, newest first (page size 1-100).")
     async def data_access_log(self, info: Info_, first: int | None = None,
                               after: str | None = None) -> Connection[DataAccessEntry]:
-        page_of(first, None)  # the same page-size rule and error as every connection
-        services = citizen_services(info)
-        try:
-            page = await services.access_log.list(self.principal.sub, first=first or 20, after=after)
-        except InvalidInput as exc:
-            raise BadUserInput(f"'after' is not a cursor of this list: {exc.errors[0].message}",
-                               argument="after") from exc
-        citizen = await services.citizens.get(self.principal.sub)
-        total = 0 if citizen is None else await services.access_log.count(citizen.id)
-        edges = [Edge(cursor=entry.cursor, node=DataAccessEntry(entry=entry)) for entry in page.entries]
-        return Connection(total_count=total, edges=edges, page_info=PageInfo(
-            has_next_page=page.has_next_page, has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None, end_cursor=page.end_cursor))
+        citizen = await citizen_services(info).citizens.ensure(self.principal.sub)
+        return await _access_log(info, citizen, citizen.ref, first, after)
+
+    @field(description="The data-access log of your child under 18 or of your ward, as they would see it, newest "
+                       "first (page size 1-100); dependentId is a Dependent's id. Null for anyone else, including "
+                       "the grantor of a mandate you hold (their log is theirs alone).")
+    async def dependent_access_log(self, info: Info_, dependent_id: strawberry.ID, first: int | None = None,
+                                   after: str | None = None) -> Connection[DataAccessEntry] | None:
+        engine = info.context.engine
+        viewer = await engine.data.citizens.ensure(self.principal.sub)
+        owner_id = await engine.relationships.log_owner(viewer, str(dependent_id))
+        owner = None if owner_id is None else await engine.data.citizens.by_ref(str(dependent_id))
+        if owner is None:
+            page_of(first, None)  # a bad page size is still reported as such
+            return None
+        return await _access_log(info, owner, viewer.ref, first, after)
 
     @field(description="The citizen's applications, newest first (page size 1-100).")
     async def applications(self, info: Info_, first: int | None = None, after: str | None = None,
@@ -347,6 +380,23 @@ class Viewer:
         result = await citizen_services(info).gateway.personal_data(
             self.principal.sub, str(provider), acr=self.principal.acr)
         return PersonalData.of(str(provider), result)
+
+
+async def _access_log(info: Info_, owner: Citizen, viewer_ref: str, first: int | None,
+                      after: str | None) -> Connection[DataAccessEntry]:
+    page_of(first, None)  # the same page-size rule and error as every connection
+    log = citizen_services(info).access_log
+    try:
+        page = await log.list_for(owner.id, first=first or 20, after=after)
+    except InvalidInput as exc:
+        raise BadUserInput(f"'after' is not a cursor of this list: {exc.errors[0].message}",
+                           argument="after") from exc
+    total = await log.count(owner.id)
+    edges = [Edge(cursor=entry.cursor, node=DataAccessEntry(entry=entry, owner=owner, viewer_ref=viewer_ref))
+             for entry in page.entries]
+    return Connection(total_count=total, edges=edges, page_info=PageInfo(
+        has_next_page=page.has_next_page, has_previous_page=after is not None,
+        start_cursor=edges[0].cursor if edges else None, end_cursor=page.end_cursor))
 
 
 async def _consent_node(info: Info_, key: str) -> Consent | None:

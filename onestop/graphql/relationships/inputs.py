@@ -22,3 +22,18 @@ class GrantMandateInput:
 @strawberry.input
 class RevokeMandateInput:
     mandate_id: strawberry.ID
+
+
+@strawberry.input
+class AppointGuardianInput:
+    guardian_hkid: str = strawberry.field(description="The HKID of the person appointed guardian.")
+    guardian_name: str = strawberry.field(description="Their name as on their identity card.")
+    ward_hkid: str = strawberry.field(description="The HKID of the person who cannot grant a mandate themself.")
+    ward_name: str = strawberry.field(description="Their name as on their identity card.")
+    order_reference: str = strawberry.field(description="The reference of the order or decision appointing them.")
+    valid_until: datetime | None = strawberry.field(default=None, description="When it ends; omit for until ended.")
+
+
+@strawberry.input
+class EndGuardianshipInput:
+    guardianship_id: strawberry.ID

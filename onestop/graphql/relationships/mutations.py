@@ -1,4 +1,5 @@
-"""Granting and revoking mandates. Granting needs a face-level sign-in (INSUFFICIENT_USER_AUTHENTICATION else)."""
+"""Granting and revoking mandates (granting needs a face-level sign-in: INSUFFICIENT_USER_AUTHENTICATION else);
+appointing and ending guardians (SWD staff with the approver role: FORBIDDEN else)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,26 @@ from datetime import UTC, datetime
 import strawberry
 
 from onestop.graphql.context import Info_
-from onestop.graphql.errors import UserError, UserErrorCode, outcome
+from onestop.graphql.errors import Unauthenticated, UserError, UserErrorCode, outcome
 from onestop.graphql.fields import field
-from onestop.graphql.relationships.inputs import GrantMandateInput, RevokeMandateInput
-from onestop.graphql.relationships.types import Mandate
+from onestop.graphql.relationships.inputs import (
+    AppointGuardianInput,
+    EndGuardianshipInput,
+    GrantMandateInput,
+    RevokeMandateInput,
+)
+from onestop.graphql.relationships.types import Guardianship, Mandate
 
 
 @strawberry.type
 class MandatePayload:
     mandate: Mandate | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class GuardianshipPayload:
+    guardianship: Guardianship | None
     user_errors: list[UserError]
 
 
@@ -45,3 +57,35 @@ class RelationshipsMutation:
                                                          "viewer { mandatesGranted { id } }."))
         now = datetime.now(UTC)
         return MandatePayload(mandate=done.map(lambda m: Mandate(record=m, now=now)), user_errors=done.user_errors)
+
+    @field(description="Record a guardian for a citizen who cannot grant a mandate themself (SWD staff with the "
+                       "approver role; the action is audited). The guardian can then act for them in services whose "
+                       "actingAs includes guardian.")
+    async def appoint_guardian(self, info: Info_, input: AppointGuardianInput) -> GuardianshipPayload:
+        principal = await info.context.principal()
+        if principal is None:
+            raise Unauthenticated()
+        engine = info.context.engine
+        done = await outcome(lambda: engine.relationships.appoint_guardian(
+            principal, guardian_hkid=input.guardian_hkid, guardian_name=input.guardian_name,
+            ward_hkid=input.ward_hkid, ward_name=input.ward_name, order_reference=input.order_reference,
+            valid_until=input.valid_until), info.context.lang)
+        now = datetime.now(UTC)
+        return GuardianshipPayload(guardianship=done.map(lambda g: Guardianship(record=g, now=now)),
+                                   user_errors=done.user_errors)
+
+    @field(description="End a guardianship at once (SWD staff with the approver role; audited): the guardian stops "
+                       "at their next action.")
+    async def end_guardianship(self, info: Info_, input: EndGuardianshipInput) -> GuardianshipPayload:
+        principal = await info.context.principal()
+        if principal is None:
+            raise Unauthenticated()
+        engine = info.context.engine
+        done = await outcome(lambda: engine.relationships.end_guardianship(principal, str(input.guardianship_id)),
+                             info.context.lang,
+                             not_found=UserError(field=["input", "guardianshipId"], code=UserErrorCode.NOT_FOUND,
+                                                 message="No guardianship your department recorded has this id; list "
+                                                         "them with the guardianships query."))
+        now = datetime.now(UTC)
+        return GuardianshipPayload(guardianship=done.map(lambda g: Guardianship(record=g, now=now)),
+                                   user_errors=done.user_errors)

@@ -7,7 +7,10 @@ from datetime import date, datetime
 import strawberry
 
 from onestop.engine import ActingAs as ActingAsKind
+from onestop.engine import Citizen, Parties
 from onestop.engine import Dependent as DependentRecord
+from onestop.engine import Guardianship as GuardianshipRecord
+from onestop.engine import GuardianshipStatus as GuardianshipStatusKind
 from onestop.engine import Mandate as MandateRecord
 from onestop.engine import MandateStatus as MandateStatusKind
 from onestop.graphql.context import Info_
@@ -18,6 +21,7 @@ strawberry.enum(ActingAsKind, name="ActingAs",
                            description="How one citizen may act for another: for themself, as a parent of a child "
                                        "under 18, under a mandate, or as an appointed guardian.")
 strawberry.enum(MandateStatusKind, name="MandateStatus")
+strawberry.enum(GuardianshipStatusKind, name="GuardianshipStatus")
 
 
 @strawberry.type(description="Someone you may act for: your child under 18, or a person whose mandate you hold.")
@@ -110,12 +114,113 @@ class Mandate:
         return self.record.jws
 
 
-@strawberry.type(description="The person acting on an application, or the person it is about.")
+@strawberry.type(description="A guardian a department (SWD) appointed for a citizen who cannot grant a mandate. "
+                             "Signed by the platform; recording and ending one are audited.")
+class Guardianship:
+    record: strawberry.Private[GuardianshipRecord]
+    now: strawberry.Private[datetime]
+
+    @field(description="Pass to endGuardianship.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.id)
+
+    @field()
+    def guardian_name(self) -> str:
+        return self.record.guardian_name
+
+    @field()
+    def ward_name(self) -> str:
+        return self.record.ward_name
+
+    @field(description="The reference of the order or decision appointing the guardian.")
+    def order_reference(self) -> str:
+        return self.record.order_reference
+
+    @field(description="The appointing department's code (SWD).")
+    def department(self) -> str:
+        return self.record.department
+
+    @field(description="Null: until ended.")
+    def valid_until(self) -> datetime | None:
+        return self.record.valid_until
+
+    @field()
+    def appointed_at(self) -> datetime:
+        return self.record.appointed_at
+
+    @field()
+    def ended_at(self) -> datetime | None:
+        return self.record.ended_at
+
+    @field()
+    def status(self) -> GuardianshipStatusKind:
+        return self.record.status(self.now)
+
+    @field(description="The signed guardianship artefact (compact JWS); it names both people by pseudonymous "
+                       "reference only.")
+    def signature(self) -> str:
+        return self.record.jws
+
+
+@strawberry.type(description="The person acting (on an application, a consent or a data access), or the person it "
+                             "is about.")
 class ApplicationParty:
     relationship: ActingAsKind = strawberry.field(
         description="How the actor acts for the subject (SELF when the same).")
     is_you: bool = strawberry.field(description="True when this party is the signed-in caller.")
     name: str | None = strawberry.field(description="The subject's name, shown to the actor; null otherwise.")
+
+
+_BASIS: dict[ActingAsKind, dict[str, str]] = {
+    ActingAsKind.PARENT: {
+        "en": "You are their parent (from the birth registration): you may act for them, and their records are read "
+              "for this application, until they turn 18. They see every access in their data-access log.",
+        "tc": "你是其家長（按出生登記）：在其年滿18歲前，你可代其申請，並為此申請讀取其紀錄。"
+              "每次讀取都記錄在其資料存取紀錄。",
+        "sc": "你是其家长（按出生登记）：在其年满18岁前，你可代其申请，并为此申请读取其纪录。"
+              "每次读取都记录在其资料存取纪录。"},
+    ActingAsKind.MANDATE: {
+        "en": "Under the mandate they granted you: only the data items it names are read, and they see every access "
+              "in their data-access log.",
+        "tc": "按其授予你的授權：只讀取授權列明的資料項目，每次讀取都記錄在其資料存取紀錄。",
+        "sc": "按其授予你的授权：只读取授权列明的资料项目，每次读取都记录在其资料存取纪录。"},
+    ActingAsKind.GUARDIAN: {
+        "en": "You are their guardian, appointed through the Social Welfare Department: their records are read for "
+              "this application, and every access is in their data-access log.",
+        "tc": "你是經社會福利署委任的監護人：為此申請讀取其紀錄，每次讀取都記錄在其資料存取紀錄。",
+        "sc": "你是经社会福利署委任的监护人：为此申请读取其纪录，每次读取都记录在其资料存取纪录。"},
+}
+
+
+async def acting_basis(info: Info_, application_id: str) -> str | None:
+    """Why the actor may fetch the subject's data, in the request's language; None when acting for oneself."""
+    parties = await info.context.engine.relationships.parties(application_id)
+    if parties is None or parties.actor_ref == parties.subject_ref or parties.acting_as not in _BASIS:
+        return None
+    texts = _BASIS[parties.acting_as]
+    return texts.get(info.context.lang.value) or texts["en"]
+
+
+async def data_parties(info: Info_, subject: Citizen, actor_ref: str | None, application_id: str | None,
+                       viewer_ref: str) -> tuple[ApplicationParty, ApplicationParty]:
+    """(actor, subject) of a consent or access-log entry recorded in ``subject``'s name, as ``viewer_ref`` sees them:
+    the subject's name only for someone who acted for them."""
+    if actor_ref is None or actor_ref == subject.ref:
+        alone = ApplicationParty(relationship=ActingAsKind.SELF, is_you=viewer_ref == subject.ref, name=None)
+        return alone, alone
+    engine = info.context.engine
+    parties = await engine.relationships.parties(application_id) if application_id else None
+    if parties is not None and parties.actor_ref == actor_ref:
+        relationship = parties.acting_as
+    else:
+        relationship = await engine.relationships.relationship_to(actor_ref, subject)
+    name = None
+    if viewer_ref == actor_ref:
+        viewer = await engine.data.citizens.by_ref(viewer_ref)
+        name = await engine.relationships.name_for(viewer_ref, viewer, Parties(
+            actor_ref, subject.ref, relationship, parties.mandate_id if parties is not None else None))
+    return (ApplicationParty(relationship=relationship, is_you=viewer_ref == actor_ref, name=None),
+            ApplicationParty(relationship=relationship, is_you=viewer_ref == subject.ref, name=name))
 
 
 async def application_parties(info: Info_, application_id: str) -> tuple[ApplicationParty, ApplicationParty]:
