@@ -266,6 +266,12 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
                               *engine.sandbox_activities()])
             running.append(asyncio.create_task(w.run()))
             print(f"Worker          task queue {settings.temporal_task_queue}", flush=True)
+            from onestop.engine.sandbox.workers import sandbox_workers
+
+            # Each provisioned sandbox's own queue: found now, when this process provisions one, and by polling.
+            sandboxes = sandbox_workers(engine, client, http)
+            await sandboxes.start()
+            print(f"Sandbox workers {len(sandboxes.queues)} sandbox task queue(s), sandbox-<provider id>", flush=True)
             created = await ensure_schedules(client, settings)
             from onestop.engine.documents.schedules import ensure_document_schedule, schedule_id
 
@@ -282,6 +288,7 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
                 await stop.wait()
         finally:
             if worker:
+                await sandboxes.close()
                 await w.shutdown()
             for task in running:
                 with contextlib.suppress(Exception):
