@@ -57,8 +57,9 @@ class TestCitizenIssuer(Protocol):
     """An identity provider that signs a sandbox's synthetic test citizens in for its provider's staff, who preview
     their services as them (the caller has checked the test citizen is of the staff member's own sandbox)."""
 
-    async def sign_in_test_citizen(self, login: str, *, selfie: str | None = None,
-                                   binding: str | None = None) -> IssuedToken:
+    async def sign_in_test_citizen(
+        self, login: str, *, selfie: str | None = None, binding: str | None = None
+    ) -> IssuedToken:
         """A token for test citizen ``login``: at the face level when ``selfie`` matches their test face (else
         ``InvalidInput`` with ``FACE_MISMATCH``), otherwise at the standard level; ``binding`` becomes ``txn``."""
         ...

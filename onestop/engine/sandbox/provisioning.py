@@ -132,8 +132,11 @@ class SandboxProvisioner:
             await self._member(ids.provider_id, login, kind, group_id, details)
             if kind == "citizen":
                 # Their prefill data: made up here, never copied from anyone (see records.py).
-                await self.records.seed(login, synthetic_records(
-                    login, str(details["nameEn"]), date.fromisoformat(str(details["dateOfBirth"]))), self._clock())
+                await self.records.seed(
+                    login,
+                    synthetic_records(login, str(details["nameEn"]), date.fromisoformat(str(details["dateOfBirth"]))),
+                    self._clock(),
+                )
             if activity.in_activity():
                 activity.heartbeat(login)
         return ProvisionResult(ids.provider_id, ids.namespace, ids.client_id, staff, citizens)
@@ -198,8 +201,9 @@ def _aad(column: str, key: str) -> str:
 class SandboxActivities:
     """The worker's sandbox activities."""
 
-    def __init__(self, provisioner: SandboxProvisioner, provisioned: Callable[[str], Awaitable[None]] | None = None
-                 ) -> None:
+    def __init__(
+        self, provisioner: SandboxProvisioner, provisioned: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
         self.provisioner = provisioner
         # This process's sandbox workers start polling the new sandbox's task queue before the approval returns.
         self.provisioned = provisioned

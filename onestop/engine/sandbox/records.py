@@ -30,8 +30,16 @@ from onestop.engine.errors import EngineError
 IDENTITY_PROVIDER = "immd-records"
 """The provider whose identity items the e-ME profile's verified items show (name, date of birth, HKID)."""
 
-_SURNAMES_ZH = {"CHAN": "陳", "WONG": "黃", "LEE": "李", "CHEUNG": "張", "LAU": "劉", "NG": "吳", "HO": "何",
-                "YEUNG": "楊"}
+_SURNAMES_ZH = {
+    "CHAN": "陳",
+    "WONG": "黃",
+    "LEE": "李",
+    "CHEUNG": "張",
+    "LAU": "劉",
+    "NG": "吳",
+    "HO": "何",
+    "YEUNG": "楊",
+}
 
 
 class NotATestCitizen(EngineError):
@@ -40,8 +48,11 @@ class NotATestCitizen(EngineError):
     code = "NOT_A_TEST_CITIZEN"
 
     def __init__(self) -> None:
-        super().__init__(None, "a sandbox reads only its own test citizens' synthetic records; start the "
-                               "application as one of this sandbox's test citizens")
+        super().__init__(
+            None,
+            "a sandbox reads only its own test citizens' synthetic records; start the "
+            "application as one of this sandbox's test citizens",
+        )
 
 
 def synthetic_hkid(login: str) -> str:
@@ -58,8 +69,14 @@ def synthetic_records(login: str, name_en: str, born: date, *, gender: str = "X"
     name_zh = f"{_SURNAMES_ZH.get(surname, '陳')}沙盒"
     hkid = synthetic_hkid(login)
     number = int(hashlib.sha256(f"onestop-sandbox-phone:{login}".encode()).hexdigest(), 16) % 10_000_000
-    address = {"flat": "1", "floor": "1", "building": "Sandbox Court", "street": "1 Synthetic Road",
-               "district": "sha-tin", "region": "NT"}
+    address = {
+        "flat": "1",
+        "floor": "1",
+        "building": "Sandbox Court",
+        "street": "1 Synthetic Road",
+        "district": "sha-tin",
+        "region": "NT",
+    }
     return {
         (EME, "nameEn"): name_en,
         (EME, "nameZh"): name_zh,
@@ -93,9 +110,11 @@ class SandboxRecords:
     async def seed(self, login: str, records: Mapping[tuple[str, str], Any], at: datetime) -> int:
         """Store the records a test citizen lacks (seeding again adds nothing); how many were added."""
         async with self.database.session() as session:
-            rows = (await session.execute(
-                select(SandboxRecordRow.source, SandboxRecordRow.item_id).where(SandboxRecordRow.login == login)
-            )).all()
+            rows = (
+                await session.execute(
+                    select(SandboxRecordRow.source, SandboxRecordRow.item_id).where(SandboxRecordRow.login == login)
+                )
+            ).all()
         have = {(str(source), str(item_id)) for source, item_id in rows}
         added = 0
         for (source, item_id), value in records.items():
@@ -103,8 +122,15 @@ class SandboxRecords:
                 continue
             try:
                 async with self.database.session() as session:
-                    session.add(SandboxRecordRow(login=login, source=source, item_id=item_id, updated_at=at,
-                                                 value=self.cipher.encrypt_json(value, _aad(login, source, item_id))))
+                    session.add(
+                        SandboxRecordRow(
+                            login=login,
+                            source=source,
+                            item_id=item_id,
+                            updated_at=at,
+                            value=self.cipher.encrypt_json(value, _aad(login, source, item_id)),
+                        )
+                    )
                 added += 1
             except IntegrityError:
                 continue  # a concurrent provisioning attempt stored it first
@@ -112,11 +138,19 @@ class SandboxRecords:
 
     async def values(self, login: str, source: str, items: Sequence[str]) -> dict[str, tuple[Any, datetime]]:
         async with self.database.session() as session:
-            rows = (await session.scalars(select(SandboxRecordRow).where(
-                SandboxRecordRow.login == login, SandboxRecordRow.source == source,
-                SandboxRecordRow.item_id.in_(list(items))))).all()
-        return {row.item_id: (self.cipher.decrypt_json(row.value, _aad(login, source, row.item_id)), row.updated_at)
-                for row in rows}
+            rows = (
+                await session.scalars(
+                    select(SandboxRecordRow).where(
+                        SandboxRecordRow.login == login,
+                        SandboxRecordRow.source == source,
+                        SandboxRecordRow.item_id.in_(list(items)),
+                    )
+                )
+            ).all()
+        return {
+            row.item_id: (self.cipher.decrypt_json(row.value, _aad(login, source, row.item_id)), row.updated_at)
+            for row in rows
+        }
 
     async def remember(self, citizen_ref: str, login: str, provider_id: str) -> None:
         """Record that ``citizen_ref`` is the test citizen ``login`` of sandbox ``provider_id`` (once)."""
@@ -125,8 +159,11 @@ class SandboxRecords:
                 return
         try:
             async with self.database.session() as session:
-                session.add(SandboxApplicantRow(citizen_ref=citizen_ref, login=login, provider_id=provider_id,
-                                                created_at=datetime.now(UTC)))
+                session.add(
+                    SandboxApplicantRow(
+                        citizen_ref=citizen_ref, login=login, provider_id=provider_id, created_at=datetime.now(UTC)
+                    )
+                )
         except IntegrityError:
             return  # a concurrent start recorded it
 
@@ -148,24 +185,37 @@ class SyntheticProvider:
         self.records = records
         self.provider_id = provider_id
 
-    async def fetch(self, citizen: Citizen, items: Sequence[str], *,
-                    consent_jws: str | None = None) -> dict[str, ProvidedValue]:
+    async def fetch(
+        self, citizen: Citizen, items: Sequence[str], *, consent_jws: str | None = None
+    ) -> dict[str, ProvidedValue]:
         login = await self.records.login_of(citizen.ref, self.provider_id)
         if login is None:
             raise NotATestCitizen()
         found = await self.records.values(login, self.spec.id, items)
         # e-ME items shown from the identity record are verified, as in the real profile.
         verified = {eme_item for eme_item, _ in self.spec.verified_by}
-        return {item: ProvidedValue(value, self.spec.department, at,
-                                    verified=item in self.spec.authoritative or item in verified)
-                for item, (value, at) in found.items()}
+        return {
+            item: ProvidedValue(
+                value, self.spec.department, at, verified=item in self.spec.authoritative or item in verified
+            )
+            for item, (value, at) in found.items()
+        }
 
 
 class SyntheticProviders(ProviderRegistry):
     """The provider registry of one sandbox: every catalogue provider, each answering from synthetic records."""
 
-    def __init__(self, source: SpecSource, records: SandboxRecords, provider_id: str, *, database: Database,
-                 cipher: FieldCipher, profiles: ProfileService, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        source: SpecSource,
+        records: SandboxRecords,
+        provider_id: str,
+        *,
+        database: Database,
+        cipher: FieldCipher,
+        profiles: ProfileService,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
         super().__init__(source, database=database, cipher=cipher, profiles=profiles, client=client)
         self.records = records
         self.provider_id = provider_id
@@ -178,8 +228,9 @@ class SyntheticProviders(ProviderRegistry):
 def sandbox_gateway(data: DataServices, records: SandboxRecords, provider_id: str) -> DataGateway:
     """The consent gateway of sandbox ``provider_id``'s worker: real consents and access log for its test
     citizens, values from their synthetic records only."""
-    providers = SyntheticProviders(data.providers.source, records, provider_id, database=data.database,
-                                   cipher=data.cipher, profiles=data.profiles)
+    providers = SyntheticProviders(
+        data.providers.source, records, provider_id, database=data.database, cipher=data.cipher, profiles=data.profiles
+    )
     gateway = DataGateway(data.citizens, data.consents, providers, data.access_log)
     gateway.events = data.gateway.events
     return gateway

@@ -35,7 +35,6 @@ from onestop.workflows.sandbox import (
     provisioning_workflow_id,
 )
 
-
 _SELFIE_MAX = 4096
 _BINDING_MAX = 200
 
@@ -230,16 +229,19 @@ class SandboxService:
         row = await self.catalogues.sandbox_for(principal)
         return list((await self._sandbox(row)).citizens)
 
-    async def sign_in_test_citizen(self, principal: Principal | None, login: str, *, selfie: str | None = None,
-                                   binding: str | None = None) -> IssuedToken:
+    async def sign_in_test_citizen(
+        self, principal: Principal | None, login: str, *, selfie: str | None = None, binding: str | None = None
+    ) -> IssuedToken:
         """A token for one of the caller's own sandbox's test citizens, so its staff run a service as that citizen
         (face step-up included: a ``selfie`` matching the test face gives the face level, bound by ``binding``)."""
         if self.catalogues is None or self.issuer is None:
             raise ProvisioningFailed(None, "this process signs no test citizens in")
         row = await self.catalogues.sandbox_for(principal)
-        problems = [field_error([name], f"{name} has {len(value)} characters; at most {limit}", "TOO_LONG")
-                    for name, value, limit in (("selfie", selfie, _SELFIE_MAX), ("binding", binding, _BINDING_MAX))
-                    if value is not None and len(value) > limit]
+        problems = [
+            field_error([name], f"{name} has {len(value)} characters; at most {limit}", "TOO_LONG")
+            for name, value, limit in (("selfie", selfie, _SELFIE_MAX), ("binding", binding, _BINDING_MAX))
+            if value is not None and len(value) > limit
+        ]
         if problems:
             raise InvalidInput(problems)
         member = await self.sandbox_login(login)

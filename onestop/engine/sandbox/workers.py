@@ -103,23 +103,34 @@ class SandboxWorkers:
         await self.close()
 
 
-def sandbox_workers(engine: Engine, client: Client, http: httpx.AsyncClient, *,
-                    poll_seconds: float | None = None) -> SandboxWorkers:
+def sandbox_workers(
+    engine: Engine, client: Client, http: httpx.AsyncClient, *, poll_seconds: float | None = None
+) -> SandboxWorkers:
     """The sandbox workers of a worker process over ``engine``, hooked to its provisioning."""
     records = SandboxRecords(engine.database, engine.data.cipher)
 
     def make(provider_id: str) -> Worker:
         # The live activities, but prefill through the sandbox's own gateway: synthetic records only.
-        activities = replace(activities_for(engine, http), prefill_port=gateway_prefill(
-            sandbox_gateway(engine.data, records, provider_id), engine.catalogue))
-        return build_worker(client, sandbox_task_queue(provider_id),
-                            [*activities.all(), *engine.appointments.activities().all()],
-                            sandbox=True, identity=f"{client.identity}/{sandbox_task_queue(provider_id)}",
-                            max_concurrent_workflow_task_polls=2, max_concurrent_activity_task_polls=2,
-                            max_cached_workflows=100)
+        activities = replace(
+            activities_for(engine, http),
+            prefill_port=gateway_prefill(sandbox_gateway(engine.data, records, provider_id), engine.catalogue),
+        )
+        return build_worker(
+            client,
+            sandbox_task_queue(provider_id),
+            [*activities.all(), *engine.appointments.activities().all()],
+            sandbox=True,
+            identity=f"{client.identity}/{sandbox_task_queue(provider_id)}",
+            max_concurrent_workflow_task_polls=2,
+            max_concurrent_activity_task_polls=2,
+            max_cached_workflows=100,
+        )
 
-    workers = SandboxWorkers(engine.database, make, poll_seconds=poll_seconds if poll_seconds is not None
-                             else engine.settings.sandbox_worker_poll_seconds)
+    workers = SandboxWorkers(
+        engine.database,
+        make,
+        poll_seconds=poll_seconds if poll_seconds is not None else engine.settings.sandbox_worker_poll_seconds,
+    )
     if engine.sandbox is not None:
         engine.sandbox.on_provisioned = workers.provisioned
     return workers

@@ -9,7 +9,12 @@ import strawberry
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
 from onestop.graphql.sandbox.preview import PreviewStep, SandboxPreview
-from onestop.graphql.sandbox.types import SandboxCatalogueVersion, sandbox_catalogues
+from onestop.graphql.sandbox.types import (
+    SandboxCatalogueVersion,
+    SandboxTestCitizen,
+    sandbox_catalogues,
+    sandbox_service,
+)
 
 
 @strawberry.type(description="A provider's sandbox: its ids and the versions of its own catalogue.")
@@ -19,6 +24,10 @@ class ProviderSandbox:
     client_id: str = strawberry.field(description="The OIDC client id of the provider's sign-in app.")
     redirect_uris: list[str]
     versions: list[SandboxCatalogueVersion]
+    test_citizens: list[SandboxTestCitizen] = strawberry.field(
+        description="The sandbox's synthetic test citizens, one per age group, with their test face samples: "
+        "`signInAsTestCitizen` runs the sandbox's services as one of them."
+    )
 
 
 @strawberry.type
@@ -47,10 +56,13 @@ class SandboxQuery:
         catalogues = sandbox_catalogues(info)
         row = await catalogues.sandbox_for(await info.context.principal())
         versions = await catalogues.versions(row.provider_id)
+        sandbox = sandbox_service(info)
+        citizens = await sandbox.test_citizens(await info.context.principal())
         return ProviderSandbox(
             provider_id=row.provider_id,
             namespace=row.namespace,
             client_id=row.client_id,
             redirect_uris=[str(uri) for uri in json.loads(row.redirect_uris)],
             versions=[SandboxCatalogueVersion.of(v) for v in versions],
+            test_citizens=[SandboxTestCitizen.of(c, sandbox.face_samples(c.login)) for c in citizens],
         )
