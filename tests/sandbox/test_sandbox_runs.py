@@ -103,7 +103,8 @@ async def providers(api: Api) -> tuple[Sandbox, Sandbox, str]:
                                                                                  namespace=sandbox.namespace))):
             payload = (await api.data(UPLOAD, {"filename": filename, "content": b64(text)}, headers)
                        )["uploadSandboxDefinitions"]
-            assert payload["problems"] == [] and payload["userErrors"] == [], payload
+            assert payload["problems"] == [], payload
+            assert payload["userErrors"] == [], payload
     return first, second, live_app
 
 
@@ -165,7 +166,8 @@ async def test_a_sandbox_application_runs_on_its_sandboxs_queue_and_never_live(
     runners = {event.workflow_task_started_event_attributes.identity
                async for event in client.get_workflow_handle(workflow_id).fetch_history_events()
                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED}
-    assert runners and all(identity.endswith(f"/{own}") for identity in runners), runners
+    assert runners
+    assert all(identity.endswith(f"/{own}") for identity in runners), runners
     # A search of the live queue never finds it; one of the sandbox's queue does.
     assert await _listed(client, f"TaskQueue = '{own}'", workflow_id, present=True)
     assert not await _listed(client, f"TaskQueue = '{live}'", workflow_id, present=False)
@@ -236,7 +238,8 @@ async def test_prefill_in_a_sandbox_answers_from_the_synthetic_records(
     assert granted["userErrors"] == [], granted
     fields = {f["id"]: f for f in granted["application"]["currentStep"]["fields"]}
     citizen = next(c for c in alpha.citizens if c.login == login)
-    assert fields["applicantName"]["value"] == citizen.name and fields["applicantName"]["prefilled"]
+    assert fields["applicantName"]["value"] == citizen.name
+    assert fields["applicantName"]["prefilled"]
     assert fields["hkid"]["value"] == synthetic_hkid(login)
     assert fields["hkid"]["value"].startswith("Z")  # made up at provisioning, not anyone's card
 
@@ -275,7 +278,9 @@ async def test_staff_run_their_service_as_a_test_citizen_with_a_face_step_up(
                                                             for c in alpha.citizens}
     chosen = next(c for c in mine["testCitizens"] if c["ageGroup"] == "adult")
     signed = (await api.data(SIGN_IN, {"login": chosen["login"]}, staff))["signInAsTestCitizen"]
-    assert signed["userErrors"] == [] and signed["acr"] == STANDARD and signed["expiresIn"] > 0
+    assert signed["userErrors"] == []
+    assert signed["acr"] == STANDARD
+    assert signed["expiresIn"] > 0
     citizen = {"Authorization": f"Bearer {signed['accessToken']}"}
     app = (await api.data(START, {"slug": "sbx-q-alpha-permit"}, citizen))["startSandboxApplication"]["application"]
     app = (await api.data(GRANT, {"id": app["id"], "step": "records"}, citizen))["grantConsent"]["application"]
@@ -290,10 +295,12 @@ async def test_staff_run_their_service_as_a_test_citizen_with_a_face_step_up(
     samples = chosen["faceSamples"]
     refused = (await api.data(SIGN_IN, {"login": chosen["login"], "selfie": samples["mismatch"], "binding": binding},
                               staff))["signInAsTestCitizen"]
-    assert [e["code"] for e in refused["userErrors"]] == ["FACE_MISMATCH"] and refused["accessToken"] is None
+    assert [e["code"] for e in refused["userErrors"]] == ["FACE_MISMATCH"]
+    assert refused["accessToken"] is None
     face = (await api.data(SIGN_IN, {"login": chosen["login"], "selfie": samples["match"], "binding": binding},
                            staff))["signInAsTestCitizen"]
-    assert face["userErrors"] == [] and face["acr"] == FACE
+    assert face["userErrors"] == []
+    assert face["acr"] == FACE
     stepped = (await api.data(STEP_UP, {"id": app["id"], "step": "confirm"},
                               {"Authorization": f"Bearer {face['accessToken']}"}))["completeStepUp"]
     assert stepped["userErrors"] == [], stepped
@@ -308,7 +315,8 @@ async def test_staff_run_their_service_as_a_test_citizen_with_a_face_step_up(
         await asyncio.sleep(0.1)
     assert app["id"] in inbox
     seen = (await api.data(STAFF_GET, {"id": app["id"]}, staff))["application"]
-    assert seen["status"] == "SUBMITTED" and seen["referenceNumber"]
+    assert seen["status"] == "SUBMITTED"
+    assert seen["referenceNumber"]
     assert seen["answers"]["hkid"] == synthetic_hkid(chosen["login"]), seen["answers"]
 
 
@@ -320,7 +328,8 @@ async def test_staff_sign_in_only_as_their_own_test_citizens(
              "unknown": "nobody"}[who]
     result = (await api.data(SIGN_IN, {"login": login}, await api.token({"staff": alpha.staff[0].login}))
               )["signInAsTestCitizen"]
-    assert [e["code"] for e in result["userErrors"]] == ["NOT_FOUND"] and result["accessToken"] is None
+    assert [e["code"] for e in result["userErrors"]] == ["NOT_FOUND"]
+    assert result["accessToken"] is None
 
 
 @pytest.mark.parametrize("who", [{"citizen": "wong-ka-fai", "acr": STANDARD}, {"staff": "platform-officer"}, None])
