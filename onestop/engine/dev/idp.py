@@ -299,12 +299,14 @@ class DevIdentityProvider:
         try:
             issued = self.issue_citizen_token(login, acr, selfie=selfie, binding=binding)
         except OAuthError as exc:
-            code = "FACE_MISMATCH" if exc.error == "face_mismatch" else "INVALID_VALUE"
-            if code == "FACE_MISMATCH":
+            mismatch = exc.error == "face_mismatch"
+            if mismatch:
                 self.events.record(EventKind.FACE_MISMATCH, citizen_sub=self.citizen_sub(login))
             self.events.record(EventKind.SIGN_IN, citizen_sub=self.citizen_sub(login), outcome="failed",
                                reason=exc.error)
-            raise InvalidInput([field_error(["selfie"], exc.description, code)]) from exc
+            refusal = field_error(["selfie"], exc.description, "FACE_MISMATCH") if mismatch \
+                else field_error(["selfie"], exc.description)
+            raise InvalidInput([refusal]) from exc
         self.events.record(EventKind.SIGN_IN, citizen_sub=self.citizen_sub(login), outcome="ok", acr=acr)
         return IssuedToken(str(issued["access_token"]), int(issued["expires_in"]), acr)
 
