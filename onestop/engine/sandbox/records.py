@@ -83,7 +83,8 @@ def synthetic_records(login: str, name_en: str, born: date, *, gender: str = "X"
         (EME, "dateOfBirth"): born.isoformat(),
         (EME, "hkid"): hkid,
         (EME, "gender"): gender,
-        # 5 then 7 digits: a mobile-shaped number in a block no operator is given (never a real subscriber).
+        # Shaped like a mobile number so phone fields accept it; notices never use it (they read the real e-ME
+        # profile table, where a test citizen has none), and the address's domain is reserved (RFC 2606).
         (EME, "phone"): f"+8525{number:07d}",
         (EME, "email"): f"{login}@sandbox.invalid",
         (EME, "residentialAddress"): address,

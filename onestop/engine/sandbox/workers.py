@@ -73,7 +73,10 @@ class SandboxWorkers:
 
     async def provisioned(self, provider_id: str) -> None:
         """The hook provisioning calls in this process: the new sandbox's queue is polled at once."""
-        self.ensure(provider_id)
+        try:
+            self.ensure(provider_id)
+        except Exception:  # the sandbox is provisioned all the same; the next look in the database starts it
+            log.warning("could not start polling a new sandbox's task queue", exc_info=True)
 
     async def _poll(self) -> None:
         while True:
