@@ -265,6 +265,8 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
                               *engine.appointments.activities().all(),
                               *engine.sandbox_activities()])
             running.append(asyncio.create_task(w.run()))
+            # The notice outbox's relay: sends what a worker that died left unsent.
+            relay = asyncio.create_task(engine.notices.relay())
             print(f"Worker          task queue {settings.temporal_task_queue}", flush=True)
             from onestop.engine.sandbox.workers import sandbox_workers
 
@@ -288,6 +290,7 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
                 await stop.wait()
         finally:
             if worker:
+                relay.cancel()
                 await sandboxes.close()
                 await w.shutdown()
             for task in running:

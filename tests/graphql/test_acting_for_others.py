@@ -279,3 +279,30 @@ async def test_the_18th_birthday_ends_parental_access_at_the_next_action(
     step = started["application"]["currentStep"]["id"]
     refused = (await api.data(ACTION, {"id": started["application"]["id"], "step": step}, parent))["grantConsent"]
     assert [e["code"] for e in refused["userErrors"]] == ["CANNOT_ACT_FOR"]
+
+
+async def test_parties_once_read_are_kept_and_none_only_for_an_application_known_to_exist(
+        running: tuple[Engine, Client]) -> None:
+    from onestop.engine.relationships.parties import Acting, ActingAs, record_parties
+
+    engine, _ = running
+    relationships = engine.relationships
+    parent = await engine.data.citizens.ensure(citizen_sub(engine.settings, "tsang-chi-keung"))
+    child = await engine.data.citizens.ensure(citizen_sub(engine.settings, "tsang-hoi-ching"))
+    acting = Acting(parent, child, ActingAs.PARENT)
+    # Asked about before it was started: "none" is not kept, so the parties recorded at its start are found.
+    assert await relationships.parties("app-asked-early") is None
+    await record_parties(engine.database, "app-asked-early", acting)
+    found = await relationships.parties("app-asked-early")
+    assert found is not None
+    assert (found.actor_ref, found.subject_ref) == (parent.ref, child.ref)
+    # Once the application is known to exist, "none" is settled: it is kept, as parties once read are.
+    relationships.exists("app-for-self")
+    assert await relationships.parties("app-for-self") is None
+    await record_parties(engine.database, "app-for-self", acting)  # cannot happen after a start; shows the keeping
+    assert await relationships.parties("app-for-self") is None
+    async with engine.database.session() as session:
+        row = await session.get(ApplicationPartyRow, "app-asked-early")
+        assert row is not None
+        row.subject_ref = "someone-else"
+    assert await relationships.parties("app-asked-early") == found

@@ -346,7 +346,11 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "file-fields": _record_file_fields,
              # Started with BRIEF_BEHAVIOUR: the snapshot by reference (kept in pinned/), brief action answers.
              "full-application-brief": _record_full, "back-and-withdraw-brief": _record_back_and_withdraw,
-             "anonymous-draft-first-action-brief": _record_anonymous_draft}
+             "anonymous-draft-first-action-brief": _record_anonymous_draft,
+             # Started with OUTBOX_BEHAVIOUR: notices go to the engine's outbox from the reference's local activity
+             # and the index's (record_changes), with no send_notice activity and no "notices" patch marker.
+             "notices-needs-info-reply-outbox": _record_notices,
+             "notices-draft-reminder-outbox": _record_draft_reminder}
 PINNED = HISTORIES / "pinned"
 """The snapshots recorded histories name by reference, as ``pinned.dump`` wrote them (the store's rows)."""
 
@@ -369,7 +373,10 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
             history = await client.get_workflow_handle(app).fetch_history()
             (HISTORIES / f"{name}.json").write_text(history.to_json())
         PINNED.mkdir(exist_ok=True)
-        for snapshot in (licence_service(), short, _anonymous_service()):
+        from .test_notices import noticed_service
+
+        for snapshot in (licence_service(), short, _anonymous_service(), noticed_service(),
+                         noticed_service(draft_expiry_seconds=4)):
             ref, data = pinned.dump(snapshot)
             (PINNED / f"{ref}.json").write_bytes(data)
     for path in PINNED.glob("*.json"):  # as a worker finds them in its database

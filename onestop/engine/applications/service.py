@@ -41,11 +41,11 @@ from onestop.engine.security.alerts import OPERATOR_ROLE, SecurityAlerts, StepUp
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.contracts import (
-    BRIEF_BEHAVIOUR,
     CITIZEN_REF_ATTRIBUTE,
     DEPARTMENT_ATTRIBUTE,
     DEPARTMENT_STATUSES,
     MESSAGE_MAX_CHARS,
+    OUTBOX_BEHAVIOUR,
     QUERY_SNAPSHOT,
     QUERY_STATE,
     REFUSED,
@@ -236,7 +236,7 @@ class ApplicationService:
             ServiceApplicationWorkflow.run,
             ApplicationInput(application_id, None, citizen_ref, citizen, created_at, carried,
                              history_limit=self.history_limit,
-                             delivery_retry_seconds=self._delivery_retry_seconds(), behaviour=BRIEF_BEHAVIOUR,
+                             delivery_retry_seconds=self._delivery_retry_seconds(), behaviour=OUTBOX_BEHAVIOUR,
                              service_ref=ref,
                              payment_timeout_seconds=self.payment_timeout.total_seconds()
                              if self.payment_timeout is not None else 0.0),

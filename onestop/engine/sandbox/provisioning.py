@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -201,10 +201,10 @@ def _aad(column: str, key: str) -> str:
 class SandboxActivities:
     """The worker's sandbox activities."""
 
-    def __init__(
-        self, provisioner: SandboxProvisioner, provisioned: Callable[[str], Awaitable[None]] | None = None
-    ) -> None:
+    def __init__(self, provisioner: SandboxProvisioner, more: Sequence[Callable[..., Awaitable[object]]] = (),
+                 provisioned: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.provisioner = provisioner
+        self.more = tuple(more)  # the promotion workflow's
         # This process's sandbox workers start polling the new sandbox's task queue before the approval returns.
         self.provisioned = provisioned
 
@@ -216,7 +216,7 @@ class SandboxActivities:
         return result
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
-        return [self.provision_sandbox]
+        return [self.provision_sandbox, *self.more]
 
 
 async def sandbox_rows(database: Database, provider_id: str | None = None) -> list[SandboxRow]:

@@ -20,6 +20,7 @@ from onestop.engine.errors import EngineError, Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.provider import IssuedToken, RegisteredClient, SandboxLogin, TestCitizenIssuer
 from onestop.engine.sandbox.catalogues import SandboxCatalogues
+from onestop.engine.sandbox.promotions import SandboxPromotions
 from onestop.engine.sandbox.provisioning import STAFF_ROLES, SandboxActivities, SandboxProvisioner, _aad
 from onestop.engine.sandbox.queues import sandbox_task_queue
 from onestop.engine.sandbox.roles import JOIN_SERVICE, PLATFORM_ROLE
@@ -118,9 +119,12 @@ class SandboxService:
         # Set by the composition root when the process runs applications.
         self.applications: ApplicationService | None = None
         self.applications_per_day = applications_per_day
+        # Going live (set by the composition root, with the live catalogue it writes into).
+        self.promotions: SandboxPromotions | None = None
 
     def activities(self) -> SandboxActivities:
-        return SandboxActivities(self.provisioner, self._provisioned)
+        return SandboxActivities(self.provisioner, self.promotions.activities() if self.promotions else (),
+                                 self._provisioned)
 
     async def _provisioned(self, provider_id: str) -> None:
         if self.on_provisioned is not None:
@@ -218,7 +222,11 @@ class SandboxService:
             store=self.applications.store,
         )
         pinned.events, pinned.alerts = self.applications.events, self.applications.alerts
-        return await pinned.start(citizen_ref, applicant, service_slug, client_mutation_id, principal=principal)
+        view = await pinned.start(citizen_ref, applicant, service_slug, client_mutation_id, principal=principal)
+        if self.promotions is not None:
+            await self.promotions.record_test_run(view.application_id, sandbox.provider_id, service_slug,
+                                                  snapshot.content_hash)
+        return view
 
     # ---- previewing as a test citizen ----
 

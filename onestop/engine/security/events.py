@@ -52,6 +52,8 @@ class EventKind(StrEnum):
     CATALOGUE_CHANGED = "catalogue.changed"
     APPLICATION_STARTED = "application.started"
     DELIVERY_FAILED = "delivery.failed"
+    # A sandbox service going live: requested, checked, approved or rejected, live (outcome says which).
+    SANDBOX_PROMOTION = "sandbox.promotion"
 
 
 @dataclass(frozen=True)

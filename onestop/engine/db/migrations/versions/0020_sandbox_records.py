@@ -1,7 +1,7 @@
 """Sandbox synthetic records: the test citizens' prefill data, and which citizen reference is which test citizen
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 Create Date: 2026-11-29 02:40:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0020'
-down_revision: str | Sequence[str] | None = '0017'
+down_revision: str | Sequence[str] | None = '0019'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
