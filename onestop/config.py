@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     sandbox_max_upload_bytes: int = Field(default=128 * 1024, ge=1024)
     sandbox_max_services: int = Field(default=20, ge=1)
     sandbox_applications_per_day: int = Field(default=200, ge=0)
+    # How often a worker looks in the database for sandboxes another process provisioned, to poll their task
+    # queues (a process polls the ones it provisions at once); 0 looks only at start.
+    sandbox_worker_poll_seconds: float = Field(default=10.0, ge=0)
     # Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); nobody else's is.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

@@ -268,6 +268,12 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
             # The notice outbox's relay: sends what a worker that died left unsent.
             relay = asyncio.create_task(engine.notices.relay())
             print(f"Worker          task queue {settings.temporal_task_queue}", flush=True)
+            from onestop.engine.sandbox.workers import sandbox_workers
+
+            # Each provisioned sandbox's own queue: found now, when this process provisions one, and by polling.
+            sandboxes = sandbox_workers(engine, client, http)
+            await sandboxes.start()
+            print(f"Sandbox workers {len(sandboxes.queues)} sandbox task queue(s), sandbox-<provider id>", flush=True)
             created = await ensure_schedules(client, settings)
             from onestop.engine.documents.schedules import ensure_document_schedule, schedule_id
 
@@ -286,6 +292,7 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
             if worker:
                 relay.cancel()
                 await asyncio.wait({relay})  # its database session is back in the pool before the engine closes
+                await sandboxes.close()
                 await w.shutdown()
             for task in running:
                 with contextlib.suppress(Exception):

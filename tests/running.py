@@ -20,6 +20,7 @@ from onestop.config import Environment, Settings
 from onestop.engine.applications.activities import activities_for
 from onestop.engine.container import Engine, build_engine
 from onestop.engine.crypto.codec import data_converter
+from onestop.engine.sandbox.workers import sandbox_workers
 from onestop.engine.temporal import build_worker
 from onestop.graphql.app import create_app
 
@@ -43,7 +44,8 @@ async def running_engine(temporal: WorkflowEnvironment, settings: Settings,
                                   [*activities_for(engine, http).all(), *engine.security.activities().all(),
                                    *engine.appointments.activities().all(),
                                    *engine.sandbox_activities()])
-            async with worker:
+            # Each sandbox's own task queue, as `onestop worker` polls them (found at start and when provisioned).
+            async with worker, sandbox_workers(engine, client, http, poll_seconds=0):
                 yield engine, client
     finally:
         await engine.close()

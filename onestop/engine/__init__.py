@@ -19,6 +19,7 @@ from onestop.engine.data.profiles import Citizen, Profile
 from onestop.engine.documents import Document, DocumentService, ScannerUnavailable, ScanStatus
 from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
+from onestop.engine.identity.provider import IssuedToken, SandboxLogin
 from onestop.engine.identity.stepup import challenge_header
 from onestop.engine.limits import Buckets, Limits, build_limits
 from onestop.engine.logs import LOG_OPERATION, LOG_REQUEST_ID
@@ -155,6 +156,7 @@ __all__ = [
     "IndexPage",
     "IndexPosition",
     "InvalidInput",
+    "IssuedToken",
     "Limits",
     "Mandate",
     "MandateStatus",
@@ -174,6 +176,7 @@ __all__ = [
     "PromotionStatus",
     "ReviewSpec",
     "SandboxCatalogues",
+    "SandboxLogin",
     "SandboxPromotions",
     "SandboxService",
     "SandboxVersion",

@@ -31,7 +31,7 @@ from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import Database
 from onestop.engine.documents import DocumentService, build_documents
 from onestop.engine.feeds import FeedService
-from onestop.engine.identity.provider import EmbeddedIdentityProvider
+from onestop.engine.identity.provider import EmbeddedIdentityProvider, test_citizen_issuer
 from onestop.engine.identity.tokens import TokenVerifier
 from onestop.engine.legacy import encrypt_clear_rows, settings_cipher
 from onestop.engine.notices import NoticeService, SmsProvider, SmtpMailer
@@ -210,6 +210,8 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
         sandbox.applications = applications
     if identity_provider is not None:
         identity_provider.directory = sandbox
+    # The identity provider of the sandboxes' test citizens, for their staff's previews (development: the dev IdP).
+    sandbox.issuer = test_citizen_issuer(identity_provider)
     return Engine(settings=settings, catalogue=catalogue, catalogue_watch=catalogue_watch, feeds=feeds,
                   tokens=tokens, database=database, data=data, applicants=applicants, security=security,
                   documents=documents, applications=applications, identity_provider=identity_provider,

@@ -133,9 +133,11 @@ __all__ = [
 ]
 
 
-def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[..., Any]],
-                 **options: Any) -> Worker:
-    """A worker for application workflows; our pure modules and the CEL engine bypass the sandbox reload."""
+def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[..., Any]], *,
+                 sandbox: bool = False, **options: Any) -> Worker:
+    """A worker for application workflows; our pure modules and the CEL engine bypass the sandbox reload.
+
+    ``sandbox``: the worker of a sandbox programme sandbox's own queue, which runs its applications only."""
     from onestop.workflows.application import ServiceApplicationWorkflow
     from onestop.workflows.documents import PurgeDocumentsWorkflow
     from onestop.workflows.operations import OPERATIONS_WORKFLOWS
@@ -148,6 +150,8 @@ def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[
     options.setdefault("sticky_queue_schedule_to_start_timeout", STICKY_SCHEDULE_TO_START)
     workflows = [ServiceApplicationWorkflow, *OPERATIONS_WORKFLOWS, PurgeDocumentsWorkflow, SandboxProvisioningWorkflow,
                  SandboxPromotionWorkflow]
+    if sandbox:
+        workflows = [ServiceApplicationWorkflow]
     return Worker(client, task_queue=task_queue, workflows=workflows,
                   activities=activities,
                   workflow_runner=workflow_runner(), interceptors=interceptors, **options)

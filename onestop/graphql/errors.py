@@ -250,6 +250,8 @@ class UserErrorCode(Enum):
     NOT_BASE64 = strawberry.enum_value("NOT_BASE64", description="The upload's content is not base64.")
     SANDBOX_LIMIT = strawberry.enum_value(
         "SANDBOX_LIMIT", description="A limit of the sandbox (services, applications a day) would be exceeded.")
+    FACE_MISMATCH = strawberry.enum_value(
+        "FACE_MISMATCH", description="The face image does not match the (test) citizen's enrolled face.")
     CONTENT_HASH_MISMATCH = strawberry.enum_value(
         "CONTENT_HASH_MISMATCH", description="The sandbox version's service has another content hash than the one "
         "given: request the version that was tested.")

@@ -581,6 +581,33 @@ class SandboxCatalogueVersionRow(Base):
     created_at: Mapped[datetime]
 
 
+class SandboxRecordRow(Base):
+    """A synthetic record of a sandbox test citizen, seeded when the sandbox is provisioned: what the sandbox's
+    prefill answers with instead of a real provider (``source`` is the catalogue provider id, e.g. ``eme``).
+
+    ``value`` is ciphertext bound to (login, source, item), as real records are; no real record is ever copied here."""
+
+    __tablename__ = "sandbox_records"
+
+    login: Mapped[str] = mapped_column(ForeignKey("sandbox_members.login", ondelete="CASCADE"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(80), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class SandboxApplicantRow(Base):
+    """Which sandbox test citizen a pseudonymous citizen reference is, recorded when it starts a sandbox
+    application: the sandbox's prefill finds the synthetic records by it, and answers nobody else."""
+
+    __tablename__ = "sandbox_applicants"
+
+    citizen_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    login: Mapped[str] = mapped_column(ForeignKey("sandbox_members.login", ondelete="CASCADE"), index=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.provider_id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+
+
 class SandboxTestRunRow(Base):
     """An application a sandbox's test citizen started, with the exact definition (content hash) it ran: a
     promotion to the public catalogue needs one of that very hash to have been completed in the sandbox."""

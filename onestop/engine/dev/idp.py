@@ -49,7 +49,8 @@ from onestop.engine.dev.login import (
     parse_authorize,
     redirect_with_code,
 )
-from onestop.engine.identity.provider import RegisteredClient, SandboxDirectory
+from onestop.engine.errors import InvalidInput, field_error
+from onestop.engine.identity.provider import IssuedToken, RegisteredClient, SandboxDirectory
 from onestop.engine.identity.stepup import AssuranceLadder
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
@@ -287,6 +288,30 @@ class DevIdentityProvider:
             if client is not None:
                 self.clients[client_id] = client
                 self.sandbox_clients.add(client_id)
+
+    async def sign_in_test_citizen(self, login: str, *, selfie: str | None = None,
+                                   binding: str | None = None) -> IssuedToken:
+        """A sandbox test citizen's token for its provider's staff (``TestCitizenIssuer``), through the same checks
+        as the token endpoint: the face level only with a selfie that matches the citizen's test face."""
+        await self.admit({"citizen": login})
+        if login not in self.sandbox_citizens:
+            raise InvalidInput([field_error(["login"], f"no test citizen {login!r} in this sandbox", "NOT_FOUND")])
+        ladder = self.ladder
+        standard = ladder.level("standard") or ladder.levels[max(0, len(ladder.levels) - 2)]
+        acr = ladder.top.acr if selfie is not None else standard.acr
+        try:
+            issued = self.issue_citizen_token(login, acr, selfie=selfie, binding=binding)
+        except OAuthError as exc:
+            mismatch = exc.error == "face_mismatch"
+            if mismatch:
+                self.events.record(EventKind.FACE_MISMATCH, citizen_sub=self.citizen_sub(login))
+            self.events.record(EventKind.SIGN_IN, citizen_sub=self.citizen_sub(login), outcome="failed",
+                               reason=exc.error)
+            refusal = field_error(["selfie"], exc.description, "FACE_MISMATCH") if mismatch \
+                else field_error(["selfie"], exc.description)
+            raise InvalidInput([refusal]) from exc
+        self.events.record(EventKind.SIGN_IN, citizen_sub=self.citizen_sub(login), outcome="ok", acr=acr)
+        return IssuedToken(str(issued["access_token"]), int(issued["expires_in"]), acr)
 
     async def _token(self, request: Request) -> Response:
         try:

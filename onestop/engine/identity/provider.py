@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from starlette.types import ASGIApp
 
@@ -32,6 +32,7 @@ class SandboxLogin:
     roles: tuple[str, ...] = ()
     date_of_birth: date | None = None
     created_at: datetime | None = None
+    age_group: str | None = None
 
 
 class SandboxDirectory(Protocol):
@@ -40,6 +41,37 @@ class SandboxDirectory(Protocol):
     async def registered_client(self, client_id: str) -> RegisteredClient | None: ...
 
     async def sandbox_login(self, login: str) -> SandboxLogin | None: ...
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """An access token the identity provider issued, as its token endpoint would answer."""
+
+    access_token: str
+    expires_in: int
+    acr: str
+
+
+@runtime_checkable
+class TestCitizenIssuer(Protocol):
+    """An identity provider that signs a sandbox's synthetic test citizens in for its provider's staff, who preview
+    their services as them (the caller has checked the test citizen is of the staff member's own sandbox)."""
+
+    async def sign_in_test_citizen(
+        self, login: str, *, selfie: str | None = None, binding: str | None = None
+    ) -> IssuedToken:
+        """A token for test citizen ``login``: at the face level when ``selfie`` matches their test face (else
+        ``InvalidInput`` with ``FACE_MISMATCH``), otherwise at the standard level; ``binding`` becomes ``txn``."""
+        ...
+
+    def face_samples(self, citizen_id: str) -> dict[str, str] | None:
+        """The test face samples (``match``, ``mismatch``) of a test citizen, when the face matcher has them."""
+        ...
+
+
+def test_citizen_issuer(provider: object) -> TestCitizenIssuer | None:
+    """``provider`` when it signs sandbox test citizens in (the development identity provider does)."""
+    return provider if isinstance(provider, TestCitizenIssuer) else None
 
 
 class EmbeddedIdentityProvider(Protocol):

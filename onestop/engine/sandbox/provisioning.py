@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.db import Database, SandboxMemberRow, SandboxRow
+from onestop.engine.sandbox.records import SandboxRecords, synthetic_records
 from onestop.workflows.sandbox import PROVISION_SANDBOX, AgeGroupSpan, ProvisionRequest, ProvisionResult
 
 STAFF_ROLES = ("caseworker", "approver", "provider")
@@ -94,6 +95,7 @@ class SandboxProvisioner:
         self._clock = clock or (lambda: datetime.now(UTC))
         # Called between the writes (after the sandbox row, before the logins), where a crash is most awkward.
         self._between_steps = between_steps
+        self.records = SandboxRecords(database, cipher)
 
     async def provision(self, request: ProvisionRequest) -> ProvisionResult:
         refused = [f"{uri}: {why}" for uri in request.redirect_uris if (why := exact_redirect_uri(uri))]
@@ -128,6 +130,13 @@ class SandboxProvisioner:
             )
         for login, kind, group_id, details in members:
             await self._member(ids.provider_id, login, kind, group_id, details)
+            if kind == "citizen":
+                # Their prefill data: made up here, never copied from anyone (see records.py).
+                await self.records.seed(
+                    login,
+                    synthetic_records(login, str(details["nameEn"]), date.fromisoformat(str(details["dateOfBirth"]))),
+                    self._clock(),
+                )
             if activity.in_activity():
                 activity.heartbeat(login)
         return ProvisionResult(ids.provider_id, ids.namespace, ids.client_id, staff, citizens)
@@ -192,14 +201,19 @@ def _aad(column: str, key: str) -> str:
 class SandboxActivities:
     """The worker's sandbox activities."""
 
-    def __init__(self, provisioner: SandboxProvisioner, more: Sequence[Callable[..., Awaitable[object]]] = ()
-                 ) -> None:
+    def __init__(self, provisioner: SandboxProvisioner, more: Sequence[Callable[..., Awaitable[object]]] = (),
+                 provisioned: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.provisioner = provisioner
         self.more = tuple(more)  # the promotion workflow's
+        # This process's sandbox workers start polling the new sandbox's task queue before the approval returns.
+        self.provisioned = provisioned
 
     @activity.defn(name=PROVISION_SANDBOX)
     async def provision_sandbox(self, request: ProvisionRequest) -> ProvisionResult:
-        return await self.provisioner.provision(request)
+        result = await self.provisioner.provision(request)
+        if self.provisioned is not None:
+            await self.provisioned(result.provider_id)
+        return result
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
         return [self.provision_sandbox, *self.more]

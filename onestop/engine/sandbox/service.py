@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,10 +20,11 @@ from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.db import ApplicationRow, Database, SandboxMemberRow, SandboxRow
 from onestop.engine.errors import EngineError, Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.identity.principal import Principal
-from onestop.engine.identity.provider import RegisteredClient, SandboxLogin
+from onestop.engine.identity.provider import IssuedToken, RegisteredClient, SandboxLogin, TestCitizenIssuer
 from onestop.engine.sandbox.catalogues import SandboxCatalogues
 from onestop.engine.sandbox.promotions import SandboxPromotions
 from onestop.engine.sandbox.provisioning import STAFF_ROLES, SandboxActivities, SandboxProvisioner, _aad
+from onestop.engine.sandbox.queues import sandbox_task_queue
 from onestop.engine.sandbox.roles import JOIN_SERVICE, PLATFORM_ROLE
 from onestop.workflows.compile import snapshot_from_service
 from onestop.workflows.contracts import ApplicationView, Status
@@ -36,6 +37,9 @@ from onestop.workflows.sandbox import (
     SandboxStaffRequest,
     provisioning_workflow_id,
 )
+
+_SELFIE_MAX = 4096
+_BINDING_MAX = 200
 
 
 class ProvisioningFailed(EngineError):
@@ -109,6 +113,11 @@ class SandboxService:
         self.task_queue = task_queue
         self._age_groups = age_groups
         self.provisioner = SandboxProvisioner(database, cipher)
+        self.records = self.provisioner.records
+        # Set by a worker process's sandbox workers: a sandbox provisioned here is polled at once.
+        self.on_provisioned: Callable[[str], Awaitable[None]] | None = None
+        # The identity provider that signs test citizens in for their provider's staff (development: the dev IdP).
+        self.issuer: TestCitizenIssuer | None = None
         # Set by the composition root when the process runs applications.
         self.applications: ApplicationService | None = None
         self.applications_per_day = applications_per_day
@@ -116,7 +125,12 @@ class SandboxService:
         self.promotions: SandboxPromotions | None = None
 
     def activities(self) -> SandboxActivities:
-        return SandboxActivities(self.provisioner, self.promotions.activities() if self.promotions else ())
+        return SandboxActivities(self.provisioner, self.promotions.activities() if self.promotions else (),
+                                 self._provisioned)
+
+    async def _provisioned(self, provider_id: str) -> None:
+        if self.on_provisioned is not None:
+            await self.on_provisioned(provider_id)
 
     async def after_decision(self, principal: Principal, view: ApplicationView) -> None:
         """The application service's hook: an approved application to join provisions its sandbox."""
@@ -189,16 +203,21 @@ class SandboxService:
             )
         snapshot = snapshot_from_service(service, assurance_levels=list(catalogue.assurance.ids))
         member = await self.sandbox_login(login)
+        if member is None or member.kind != "citizen" or member.department != namespace:
+            raise Forbidden("sandbox services are started by the sandbox's test citizens only")
         age = _age(member.date_of_birth) if member is not None and member.date_of_birth is not None else None
         applicant = Applicant(
             age=age,
             age_group=catalogue.age_group_for(age).id if age is not None else None,
             assurance=self.applications.level_of(principal),
         )
-        # The shared application service over this one pinned snapshot: the same workflow and inbox machinery.
+        # Which test citizen this reference is: the sandbox's prefill answers from their synthetic records only.
+        await self.records.remember(citizen_ref, login, sandbox.provider_id)
+        # The shared application service over this one pinned snapshot: the same workflow and inbox machinery, on
+        # the sandbox's own task queue (its workers' prefill reads synthetic records; no live worker runs it).
         pinned = ApplicationService(
             self.applications.client,
-            self.applications.task_queue,
+            sandbox_task_queue(sandbox.provider_id),
             self.database,
             {service_slug: snapshot}.get,
             self.applications.ladder,
@@ -210,6 +229,38 @@ class SandboxService:
             await self.promotions.record_test_run(view.application_id, sandbox.provider_id, service_slug,
                                                   snapshot.content_hash)
         return view
+
+    # ---- previewing as a test citizen ----
+
+    async def test_citizens(self, principal: Principal | None) -> list[SandboxLogin]:
+        """The synthetic test citizens of the caller's own sandbox (its provider's staff only)."""
+        if self.catalogues is None:
+            raise ProvisioningFailed(None, "this process serves no sandboxes")
+        row = await self.catalogues.sandbox_for(principal)
+        return list((await self._sandbox(row)).citizens)
+
+    async def sign_in_test_citizen(
+        self, principal: Principal | None, login: str, *, selfie: str | None = None, binding: str | None = None
+    ) -> IssuedToken:
+        """A token for one of the caller's own sandbox's test citizens, so its staff run a service as that citizen
+        (face step-up included: a ``selfie`` matching the test face gives the face level, bound by ``binding``)."""
+        if self.catalogues is None or self.issuer is None:
+            raise ProvisioningFailed(None, "this process signs no test citizens in")
+        row = await self.catalogues.sandbox_for(principal)
+        problems = [
+            field_error([name], f"{name} has {len(value)} characters; at most {limit}", "TOO_LONG")
+            for name, value, limit in (("selfie", selfie, _SELFIE_MAX), ("binding", binding, _BINDING_MAX))
+            if value is not None and len(value) > limit
+        ]
+        if problems:
+            raise InvalidInput(problems)
+        member = await self.sandbox_login(login)
+        if member is None or member.kind != "citizen" or member.department != row.namespace:
+            raise NotFound("test citizen", login)  # another sandbox's, a staff login, a real citizen: unknown
+        return await self.issuer.sign_in_test_citizen(login, selfie=selfie, binding=binding)
+
+    def face_samples(self, login: str) -> dict[str, str] | None:
+        return self.issuer.face_samples(login) if self.issuer is not None else None
 
     # ---- reading ----
 
@@ -259,6 +310,7 @@ class SandboxService:
             roles=STAFF_ROLES if member.kind == "staff" else (),
             date_of_birth=date.fromisoformat(born) if isinstance(born, str) else None,
             created_at=member.created_at,
+            age_group=member.age_group,
         )
 
     async def rotate_client_secret(self, principal: Principal | None) -> tuple[str, str]:

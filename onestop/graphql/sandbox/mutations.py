@@ -7,12 +7,17 @@ import binascii
 
 import strawberry
 
-from onestop.engine import UploadResult
+from onestop.engine import IssuedToken, UploadResult
 from onestop.graphql.applications.mutations import ApplicationPayload, application_payload
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import ApiError, ErrorCode, Outcome, UserError, UserErrorCode, outcome
 from onestop.graphql.fields import field
-from onestop.graphql.sandbox.types import DefinitionProblem, SandboxCatalogueVersion, sandbox_catalogues
+from onestop.graphql.sandbox.types import (
+    DefinitionProblem,
+    SandboxCatalogueVersion,
+    sandbox_catalogues,
+    sandbox_service,
+)
 
 
 @strawberry.input
@@ -57,6 +62,34 @@ class RotateSandboxClientSecretPayload:
     client_mutation_id: str | None = None
 
 
+@strawberry.input
+class SignInAsTestCitizenInput:
+    login: str = strawberry.field(description="One of the caller's sandbox's test citizens (`mySandbox.testCitizens`).")
+    selfie: str | None = strawberry.field(
+        default=None,
+        description="A face image (base64) for the face level: the test citizen's `faceSamples.match` "
+        "passes, `mismatch` is refused. Without it, the token is at the standard level.",
+    )
+    binding: str | None = strawberry.field(
+        default=None,
+        description="What a face step-up binds the token to: `<application id>:<step id>` (the "
+        "token's `txn`), as the step-up challenge asks.",
+    )
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class SignInAsTestCitizenPayload:
+    access_token: str | None = strawberry.field(
+        description="A bearer token of the test citizen: send it as `Authorization: Bearer …` to run the sandbox's "
+        "services as them (startSandboxApplication, submitStep, completeStepUp, …)."
+    )
+    expires_in: int | None = strawberry.field(description="Seconds the token is valid for.")
+    acr: str | None = strawberry.field(description="The assurance level the token carries.")
+    user_errors: list[UserError]
+    client_mutation_id: str | None = None
+
+
 @strawberry.type
 class SandboxMutation:
     @field(
@@ -75,6 +108,34 @@ class SandboxMutation:
         return RotateSandboxClientSecretPayload(
             client_id=client_id,
             client_secret=secret,
+            user_errors=done.user_errors,
+            client_mutation_id=input.client_mutation_id,
+        )
+
+    @field(
+        description="Sign in as one of the caller's sandbox's synthetic test citizens (its provider's staff only), "
+        "to run a sandbox service end to end as that citizen, face step-up included. Another sandbox's test "
+        "citizen, or anyone else, is NOT_FOUND."
+    )
+    async def sign_in_as_test_citizen(self, info: Info_, input: SignInAsTestCitizenInput) -> SignInAsTestCitizenPayload:
+        sandbox = sandbox_service(info)
+        if sandbox.issuer is None or sandbox.catalogues is None:
+            raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "this process has no identity provider for test citizens")
+        principal = await info.context.principal()
+        done: Outcome[IssuedToken] = await outcome(
+            lambda: sandbox.sign_in_test_citizen(principal, input.login, selfie=input.selfie, binding=input.binding),
+            info.context.lang,
+            not_found=UserError(
+                field=["input", "login"],
+                code=UserErrorCode.NOT_FOUND,
+                message=f"No test citizen {input.login!r} in your sandbox.",
+            ),
+        )
+        token = done.value
+        return SignInAsTestCitizenPayload(
+            access_token=token.access_token if token else None,
+            expires_in=token.expires_in if token else None,
+            acr=token.acr if token else None,
             user_errors=done.user_errors,
             client_mutation_id=input.client_mutation_id,
         )

@@ -10,7 +10,12 @@ import strawberry
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
 from onestop.graphql.sandbox.preview import PreviewStep, SandboxPreview
-from onestop.graphql.sandbox.types import SandboxCatalogueVersion, sandbox_catalogues
+from onestop.graphql.sandbox.types import (
+    SandboxCatalogueVersion,
+    SandboxTestCitizen,
+    sandbox_catalogues,
+    sandbox_service,
+)
 
 
 @strawberry.type(description="A sign-in a sandbox was provisioned with: one of its staff or a synthetic citizen.")
@@ -29,8 +34,9 @@ class ProviderSandbox:
     redirect_uris: list[str]
     versions: list[SandboxCatalogueVersion]
     staff: list[SandboxMember] = strawberry.field(description="The provider's staff sign-ins for the portal.")
-    test_citizens: list[SandboxMember] = strawberry.field(
-        description="The sandbox's synthetic citizens, one per age group, with test face samples."
+    test_citizens: list[SandboxTestCitizen] = strawberry.field(
+        description="The sandbox's synthetic test citizens, one per age group, with their test face samples: "
+        "`signInAsTestCitizen` runs the sandbox's services as one of them."
     )
 
 
@@ -60,9 +66,9 @@ class SandboxQuery:
         catalogues = sandbox_catalogues(info)
         row = await catalogues.sandbox_for(await info.context.principal())
         versions = await catalogues.versions(row.provider_id)
-        sandbox = info.context.engine.sandbox
-        found = await sandbox.sandbox_of(row.application_id) if sandbox is not None else None
-        members = (found.staff, found.citizens) if found is not None else ((), ())
+        sandbox = sandbox_service(info)
+        found = await sandbox.sandbox_of(row.application_id)
+        citizens = await sandbox.test_citizens(await info.context.principal())
         return ProviderSandbox(
             provider_id=row.provider_id,
             namespace=row.namespace,
@@ -70,7 +76,6 @@ class SandboxQuery:
             redirect_uris=[str(uri) for uri in json.loads(row.redirect_uris)],
             versions=[SandboxCatalogueVersion.of(v) for v in versions],
             staff=[SandboxMember(login=m.login, name=m.name, date_of_birth=None, roles=list(m.roles))
-                   for m in members[0]],
-            test_citizens=[SandboxMember(login=m.login, name=m.name, date_of_birth=m.date_of_birth, roles=[])
-                           for m in members[1]],
+                   for m in (found.staff if found is not None else ())],
+            test_citizens=[SandboxTestCitizen.of(c, sandbox.face_samples(c.login)) for c in citizens],
         )

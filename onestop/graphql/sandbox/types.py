@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import strawberry
 
 from onestop.catalogue.problems import Problem
-from onestop.engine import SandboxCatalogues, SandboxVersion
+from onestop.engine import SandboxCatalogues, SandboxLogin, SandboxService, SandboxVersion
 from onestop.graphql.context import Info_
 from onestop.graphql.errors import ApiError, ErrorCode
 
@@ -54,6 +54,40 @@ class SandboxCatalogueVersion:
             service_slugs=list(version.services),
             created_at=version.created_at,
         )
+
+
+@strawberry.type(description="A test citizen's test face images (base64): one the face check matches, one it refuses.")
+class FaceSamples:
+    match: str
+    mismatch: str
+
+
+@strawberry.type(description="A synthetic test citizen of the caller's sandbox, to run its services as.")
+class SandboxTestCitizen:
+    login: str = strawberry.field(description="What `signInAsTestCitizen` takes.")
+    name: str
+    age_group: str | None
+    date_of_birth: date | None
+    face_samples: FaceSamples | None = strawberry.field(
+        description="Selfies for a face step-up as this citizen; null when the identity provider has none."
+    )
+
+    @classmethod
+    def of(cls, login: SandboxLogin, samples: dict[str, str] | None) -> SandboxTestCitizen:
+        return cls(
+            login=login.login,
+            name=login.name,
+            age_group=login.age_group,
+            date_of_birth=login.date_of_birth,
+            face_samples=FaceSamples(match=samples["match"], mismatch=samples["mismatch"]) if samples else None,
+        )
+
+
+def sandbox_service(info: Info_) -> SandboxService:
+    sandbox = info.context.engine.sandbox
+    if sandbox is None:
+        raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "sandboxes are not served by this process")
+    return sandbox
 
 
 def sandbox_catalogues(info: Info_) -> SandboxCatalogues:
