@@ -1,5 +1,6 @@
 """The sandbox portal for service providers: join, my sandbox, upload definitions, preview, test applications,
-and the platform team's inbox of applications to join. Everything goes through the sandbox GraphQL operations."""
+the platform team's inbox of applications to join, and going live: a provider asks that a service join the public
+catalogue, the platform team approves or rejects it. Everything goes through the sandbox GraphQL operations."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ PROVIDER_ROLE = "provider"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 """What the portal forwards at most; the sandbox's own (smaller) limit is the API's to enforce and explain."""
 INBOX_PAGE = 20
+PROMOTIONS_PAGE = 20
 # The HTML language of each language the API renders a preview in.
 RENDERING_LANG = {"en": "en", "tc": "zh-HK", "sc": "zh-CN"}
 
@@ -64,8 +66,43 @@ async def mine(request: Request) -> Response:
     sandbox = await _my_sandbox(page)
     if sandbox is None:
         return _refuse(page, "provider_only")
+    return await _render_mine(page, sandbox)
+
+
+async def _promotions(page: Page, status: str | None, first: int) -> list[dict[str, Any]]:
+    """The caller's promotions, newest first (a provider's own sandbox's; every sandbox's for the platform team);
+    none where this process serves no promotions."""
+    try:
+        data = await page.api.execute(
+            "SandboxPromotions", {"status": status, "first": first, "after": None}, page.caller
+        )
+    except ApiError as error:
+        if error.code == "SERVICE_UNAVAILABLE":
+            return []
+        raise
+    return [edge["node"] for edge in data["sandboxPromotions"]["edges"]]
+
+
+async def _render_mine(
+    page: Page,
+    sandbox: dict[str, Any],
+    *,
+    new_secret: str | None = None,
+    errors: list[str] | None = None,
+    requested: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
     latest = sandbox["versions"][-1] if sandbox["versions"] else None
-    return page.render("sandbox_mine.html", sandbox=sandbox, latest=latest, new_secret=None, errors=[])
+    return page.render(
+        "sandbox_mine.html",
+        status=status,
+        sandbox=sandbox,
+        latest=latest,
+        new_secret=new_secret,
+        errors=errors or [],
+        promotions=await _promotions(page, None, PROMOTIONS_PAGE),
+        requested=requested,
+    )
 
 
 async def rotate_secret(request: Request) -> Response:
@@ -78,13 +115,35 @@ async def rotate_secret(request: Request) -> Response:
     sandbox = await _my_sandbox(page)
     if sandbox is None:
         return _refuse(page, "provider_only")
-    latest = sandbox["versions"][-1] if sandbox["versions"] else None
-    return page.render(
-        "sandbox_mine.html",
-        sandbox=sandbox,
-        latest=latest,
-        new_secret=payload["clientSecret"],
-        errors=[e["message"] for e in payload["userErrors"]],
+    return await _render_mine(
+        page, sandbox, new_secret=payload["clientSecret"], errors=[e["message"] for e in payload["userErrors"]]
+    )
+
+
+async def request_promotion(request: Request) -> Response:
+    """Ask that a service of the sandbox go live, pinned to the version (and content hash) the provider saw."""
+    page = await Page.open(request)
+    if not _provider(page):
+        return _refuse(page, "provider_only")
+    slug = str(page.form.get("slug") or "")
+    content_hash = str(page.form.get("contentHash") or "") or None
+    data = await page.api.execute(
+        "RequestSandboxPromotion",
+        {
+            "slug": slug,
+            "version": _int(str(page.form.get("version") or "")),
+            "contentHash": content_hash,
+            "cmid": uuid.uuid4().hex,
+        },
+        page.caller,
+    )
+    payload = data["requestSandboxPromotion"]
+    sandbox = await _my_sandbox(page)
+    if sandbox is None:
+        return _refuse(page, "provider_only")
+    errors = [e["message"] for e in payload["userErrors"]]
+    return await _render_mine(
+        page, sandbox, errors=errors, requested=payload["promotion"], status=422 if errors else 200
     )
 
 
@@ -208,7 +267,7 @@ async def start(request: Request) -> Response:
 async def inbox(request: Request) -> Response:
     """The platform team's inbox: applications to join (and everything else sent to the platform team)."""
     page = await Page.open(request)
-    if not (page.session.signed_in and page.session.kind == "staff" and PLATFORM_ROLE in page.session.roles):
+    if not _platform(page):
         return _refuse(page, "platform_only")
     status = request.query_params.get("status") or None
     status = status if status in ("SUBMITTED", "IN_REVIEW", "NEEDS_INFO", "APPROVED", "REJECTED") else None
@@ -224,4 +283,51 @@ async def inbox(request: Request) -> Response:
         after=after,
         first_url="/sandbox/inbox" + query_params({"status": status}),
         next_url="/sandbox/inbox" + query_params({"status": status, "after": connection["pageInfo"]["endCursor"]}),
+    )
+
+
+def _platform(page: Page) -> bool:
+    return page.session.signed_in and page.session.kind == "staff" and PLATFORM_ROLE in page.session.roles
+
+
+async def _render_promotions(
+    page: Page, *, errors: list[str] | None = None, decided: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    awaiting = await _promotions(page, "AWAITING_APPROVAL", PROMOTIONS_PAGE * 5)
+    recent = [p for p in await _promotions(page, None, PROMOTIONS_PAGE) if p["status"] != "AWAITING_APPROVAL"]
+    return page.render(
+        "sandbox_promotions.html", status=status, awaiting=awaiting, recent=recent, errors=errors or [], decided=decided
+    )
+
+
+async def promotions(request: Request) -> Response:
+    """The platform team's promotions: those awaiting a decision, and the latest decided or still being checked."""
+    page = await Page.open(request)
+    if not _platform(page):
+        return _refuse(page, "platform_only")
+    return await _render_promotions(page)
+
+
+async def decide_promotion(request: Request) -> Response:
+    """Approve, or reject with a reason; the API's userErrors are shown as they are."""
+    page = await Page.open(request)
+    if not _platform(page):
+        return _refuse(page, "platform_only")
+    decision = request.path_params["decision"]
+    if decision not in ("approve", "reject"):
+        return page.render("error.html", status=404, heading=page.t("not_found"), message=page.t("not_found"))
+    promotion_id = str(page.form.get("promotion") or "")
+    cmid = uuid.uuid4().hex
+    if decision == "approve":
+        data = await page.api.execute("ApproveSandboxPromotion", {"id": promotion_id, "cmid": cmid}, page.caller)
+        payload = data["approveSandboxPromotion"]
+    else:
+        reason = str(page.form.get("reason") or "")
+        data = await page.api.execute(
+            "RejectSandboxPromotion", {"id": promotion_id, "reason": reason, "cmid": cmid}, page.caller
+        )
+        payload = data["rejectSandboxPromotion"]
+    errors = [e["message"] for e in payload["userErrors"]]
+    return await _render_promotions(
+        page, errors=errors, decided=None if errors else payload["promotion"], status=422 if errors else 200
     )

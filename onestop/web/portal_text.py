@@ -106,6 +106,38 @@ PORTAL_MESSAGES: dict[str, tuple[str, str, str]] = {
         "只有你沙盒的測試市民才可開始其服務。",
         "只有你沙盒的测试市民才可开始其服务。",
     ),
+    "go_live": ("Going live", "正式上線", "正式上线"),
+    "go_live_note": (
+        "Ask for a service of this version to join the public catalogue, exactly as it is now. Its checks run at "
+        "once: it must be valid, completed by a test citizen up to submission, and fit the live catalogue. "
+        "Then the platform team decides.",
+        "申請把此版本的服務原樣加入公開服務目錄。系統會即時檢查：服務必須有效、已由測試市民完成至遞交，"
+        "並與正式服務目錄相容，然後由平台團隊決定。",
+        "申请把此版本的服务原样加入公开服务目录。系统会即时检查：服务必须有效、已由测试市民完成至递交，"
+        "并与正式服务目录相容，然后由平台团队决定。",
+    ),
+    "request_go_live": ("Request to go live", "申請正式上線", "申请正式上线"),
+    "promotions": ("Requests to go live", "正式上線申請", "正式上线申请"),
+    "no_promotions": ("No requests to go live yet.", "尚未有正式上線申請。", "尚未有正式上线申请。"),
+    "promotion_requested": ("Request to go live sent", "已提交正式上線申請", "已提交正式上线申请"),
+    "promotion_checks": ("Checks", "檢查", "检查"),
+    "check_passed": ("passed", "通過", "通过"),
+    "check_failed": ("failed", "未通過", "未通过"),
+    "reason": ("Reason", "原因", "原因"),
+    "reason_hint": (
+        "What the provider must change. Required to reject.",
+        "服務提供者須作出的修改。拒絕時必須填寫。",
+        "服务提供者须作出的修改。拒绝时必须填写。",
+    ),
+    "requested_by": ("Requested by", "申請人", "申请人"),
+    "decided_by": ("Decided by", "決定人", "决定人"),
+    "platform_promotions": ("Requests to go live (platform team)", "正式上線申請（平台團隊）", "正式上线申请（平台团队）"),
+    "awaiting_approval": ("Awaiting your decision", "待你決定", "待你决定"),
+    "nothing_awaiting": ("Nothing awaits a decision.", "沒有待決定的申請。", "没有待决定的申请。"),
+    "recently_decided": ("Recent requests", "最近的申請", "最近的申请"),
+    "approve_go_live": ("Approve: publish", "批准：發布", "批准：发布"),
+    "reject_go_live": ("Reject", "拒絕", "拒绝"),
+    "promotion_decided": ("Decided", "已決定", "已决定"),
     "definitions_reference": ("Definitions reference", "定義語言參考", "定义语言参考"),
     "graphql_reference": ("GraphQL reference", "GraphQL 參考", "GraphQL 参考"),
     "sandbox_news": ("Sandbox programme news", "沙盒計劃消息", "沙盒计划消息"),

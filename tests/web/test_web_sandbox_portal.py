@@ -1,6 +1,7 @@
 """The sandbox portal over HTTP against the real engine: who may see which page, my sandbox, uploads with
 problems at file:line:col, the preview in three languages, a test citizen's application, the platform team's
-inbox, the generated references and the programme's news as a page and as an Atom feed."""
+inbox, going live (a provider's request, the platform team's approval or rejection), the generated references and
+the programme's news as a page and as an Atom feed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from client import Api
 from sandbox.conftest import approve
+from sandbox.test_promotion import _tested
 from sandbox.test_uploads import service_yaml as uploaded_service
 from test_web_apply import _follow, _heading
 from web_system import WebSystem, csrf_of, sign_in
@@ -162,6 +164,117 @@ async def test_the_platform_team_sees_applications_to_join(system: WebSystem, sa
         assert inbox.status_code == 200, inbox.text
         assert "APPROVED" in inbox.text
         assert "/console/applications/" in inbox.text
+
+
+def _checks(page: str) -> dict[str, bool]:
+    return {name: passed == "true" for name, passed in
+            re.findall(r'class="onestop-check" data-check="([^"]+)" data-passed="([^"]+)"', page)}
+
+
+def _promotion_ids(page: str) -> list[str]:
+    return re.findall(r'name="promotion" value="([^"]+)"', page)
+
+
+def _awaiting(page: str, slug: str) -> str:
+    """The id of ``slug``'s promotion among those awaiting a decision on the platform team's page."""
+    sections = page.split('class="onestop-awaiting')[1:]
+    (promotion,) = {_promotion_ids(section)[0] for section in sections if f"<code>{slug}</code>" in section}
+    return promotion
+
+
+async def test_a_provider_asks_to_go_live_and_the_platform_team_decides(system: WebSystem, sandbox: Sandbox) -> None:
+    slug = "portal-live-permit"
+    async with system.client() as provider, system.client() as platform, system.client() as public:
+        await _provider(provider, sandbox)
+        assert (await _upload(provider, f"{slug}.yaml", service_yaml(sandbox.namespace, slug=slug))).status_code == 200
+        mine = await provider.get("/sandbox/mine")
+        assert f'name="slug" value="{slug}"' in mine.text
+        # Nothing tested yet: the checks say so, and the platform team has nothing to decide.
+        untested = await provider.post("/sandbox/mine/promotions", data={
+            "csrf": csrf_of(mine.text), "slug": slug,
+            "version": re.findall(r'name="version" value="(\d+)"', mine.text)[-1]})
+        assert untested.status_code == 200, untested.text
+        assert 'data-status="CHECKS_FAILED"' in untested.text
+        assert _checks(untested.text) == {"validated": True, "tested": False, "fits-live": True}
+        assert (await provider.get("/sandbox/mine")).text.count('data-status="CHECKS_FAILED"') >= 1
+        assert (await provider.post("/sandbox/mine/promotions", data={"csrf": "forged", "slug": slug})
+                ).status_code == 403
+
+        # A test citizen completes it; asked again from the preview (pinned to the hash shown), it awaits approval.
+        async with httpx.AsyncClient(base_url=system.base_url, timeout=60) as http:
+            await _tested(Api(http, engine=system.engine), sandbox, slug)
+        preview = await provider.get(f"/sandbox/services/{slug}/preview")
+        shown = re.search(r'name="contentHash" value="([0-9a-f]+)"', preview.text)
+        assert shown, preview.text
+        asked = await provider.post("/sandbox/mine/promotions", data={
+            "csrf": csrf_of(preview.text), "slug": slug, "contentHash": shown.group(1),
+            "version": re.search(r'name="version" value="(\d+)"', preview.text).group(1)})  # type: ignore[union-attr]
+        assert asked.status_code == 200, asked.text
+        assert 'data-status="AWAITING_APPROVAL"' in asked.text
+        assert all(_checks(asked.text).values())
+        stale = await provider.post("/sandbox/mine/promotions", data={
+            "csrf": csrf_of(preview.text), "slug": slug, "contentHash": "0" * 64})
+        assert stale.status_code == 422
+        assert "usa-alert--error" in stale.text
+        assert (await public.get(f"/services/{slug}")).status_code == 404
+
+        # The platform team: a reject without a reason shows the API's error; approval publishes it.
+        await _follow(platform, await sign_in(platform, staff="platform-officer", next_path="/sandbox/promotions"))
+        listed = await platform.get("/sandbox/promotions")
+        assert listed.status_code == 200, listed.text
+        assert slug in listed.text
+        promotion = _awaiting(listed.text, slug)
+        no_reason = await platform.post("/sandbox/promotions/reject", data={
+            "csrf": csrf_of(listed.text), "promotion": promotion, "reason": "  "})
+        assert no_reason.status_code == 422
+        assert re.search(r'onestop-user-error.*give the provider a reason they can act on', no_reason.text, re.S)
+        assert promotion in _promotion_ids(no_reason.text)  # still awaiting
+        approved = await platform.post("/sandbox/promotions/approve", data={
+            "csrf": csrf_of(no_reason.text), "promotion": promotion})
+        assert approved.status_code == 200, approved.text
+        assert 'data-status="LIVE"' in approved.text
+        assert promotion not in _promotion_ids(approved.text)
+        assert (await platform.post("/sandbox/promotions/publish", data={
+            "csrf": csrf_of(approved.text), "promotion": promotion})).status_code == 404
+        live = await public.get(f"/services/{slug}")
+        assert live.status_code == 200, live.text
+        assert f"Parking permit {slug}" in live.text
+        assert 'data-status="LIVE"' in (await provider.get("/sandbox/mine")).text
+
+
+async def test_a_rejected_request_shows_its_reason_to_the_provider(system: WebSystem, sandbox: Sandbox) -> None:
+    slug = "portal-refused-permit"
+    async with system.client() as provider, system.client() as platform:
+        await _provider(provider, sandbox)
+        assert (await _upload(provider, f"{slug}.yaml", service_yaml(sandbox.namespace, slug=slug))).status_code == 200
+        async with httpx.AsyncClient(base_url=system.base_url, timeout=60) as http:
+            await _tested(Api(http, engine=system.engine), sandbox, slug)
+        mine = await provider.get("/sandbox/mine")
+        asked = await provider.post("/sandbox/mine/promotions", data={"csrf": csrf_of(mine.text), "slug": slug})
+        assert 'data-status="AWAITING_APPROVAL"' in asked.text, asked.text
+        await _follow(platform, await sign_in(platform, staff="platform-officer", next_path="/sandbox/promotions"))
+        listed = await platform.get("/sandbox/promotions")
+        promotion = _awaiting(listed.text, slug)
+        rejected = await platform.post("/sandbox/promotions/reject", data={
+            "csrf": csrf_of(listed.text), "promotion": promotion, "reason": "Add a Chinese title for the fee."})
+        assert rejected.status_code == 200, rejected.text
+        assert 'data-status="REJECTED"' in rejected.text
+        seen = (await provider.get("/sandbox/mine")).text
+        assert re.search(r'onestop-promotion-reason">.*Add a Chinese title for the fee\.', seen)
+
+
+async def test_only_the_platform_team_sees_and_decides_promotions(system: WebSystem, sandbox: Sandbox) -> None:
+    async with system.client() as provider, system.client() as td, system.client() as anonymous:
+        await _provider(provider, sandbox)
+        mine = await provider.get("/sandbox/mine")
+        assert (await provider.get("/sandbox/promotions")).status_code == 403
+        refused = await provider.post("/sandbox/promotions/approve", data={"csrf": csrf_of(mine.text),
+                                                                           "promotion": "anything"})
+        assert refused.status_code == 403
+        assert "This page is for the platform team." in refused.text
+        await _follow(td, await sign_in(td, staff="td-supervisor"))
+        assert (await td.get("/sandbox/promotions")).status_code == 403
+        assert (await anonymous.get("/sandbox/promotions")).headers["location"].startswith("/sign-in?next=")
 
 
 @pytest.mark.parametrize(("lang", "heading", "title"), [
