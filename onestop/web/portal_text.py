@@ -131,7 +131,11 @@ PORTAL_MESSAGES: dict[str, tuple[str, str, str]] = {
     ),
     "requested_by": ("Requested by", "申請人", "申请人"),
     "decided_by": ("Decided by", "決定人", "决定人"),
-    "platform_promotions": ("Requests to go live (platform team)", "正式上線申請（平台團隊）", "正式上线申请（平台团队）"),
+    "platform_promotions": (
+        "Requests to go live (platform team)",
+        "正式上線申請（平台團隊）",
+        "正式上线申请（平台团队）",
+    ),
     "awaiting_approval": ("Awaiting your decision", "待你決定", "待你决定"),
     "nothing_awaiting": ("Nothing awaits a decision.", "沒有待決定的申請。", "没有待决定的申请。"),
     "recently_decided": ("Recent requests", "最近的申請", "最近的申请"),

@@ -208,7 +208,7 @@ async def test_a_provider_asks_to_go_live_and_the_platform_team_decides(system: 
         assert shown, preview.text
         asked = await provider.post("/sandbox/mine/promotions", data={
             "csrf": csrf_of(preview.text), "slug": slug, "contentHash": shown.group(1),
-            "version": re.search(r'name="version" value="(\d+)"', preview.text).group(1)})  # type: ignore[union-attr]
+            "version": re.findall(r'name="version" value="(\d+)"', preview.text)[0]})
         assert asked.status_code == 200, asked.text
         assert 'data-status="AWAITING_APPROVAL"' in asked.text
         assert all(_checks(asked.text).values())
@@ -232,7 +232,7 @@ async def test_a_provider_asks_to_go_live_and_the_platform_team_decides(system: 
         approved = await platform.post("/sandbox/promotions/approve", data={
             "csrf": csrf_of(no_reason.text), "promotion": promotion})
         assert approved.status_code == 200, approved.text
-        assert 'data-status="LIVE"' in approved.text
+        assert re.search(r'usa-alert--success.*data-status="LIVE"', approved.text, re.S)
         assert promotion not in _promotion_ids(approved.text)
         assert (await platform.post("/sandbox/promotions/publish", data={
             "csrf": csrf_of(approved.text), "promotion": promotion})).status_code == 404
