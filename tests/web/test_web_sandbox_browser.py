@@ -1,7 +1,8 @@
 """The sandbox portal in a real browser (Debian's chromium through Playwright), following the getting-started
 guide literally: a provider applies to join, the platform team approves from its inbox, the provider's staff
 upload a service with an error and see it at file:line:col with its hint, upload the fix, preview it in Chinese,
-and one of the sandbox's test citizens completes it, face step-up included, which reaches the sandbox's inbox."""
+and one of the sandbox's test citizens completes it, face step-up included, which reaches the sandbox's inbox; then
+the provider asks for it to go live and the platform team approves it into the public catalogue."""
 
 from __future__ import annotations
 
@@ -161,4 +162,23 @@ async def test_a_provider_follows_the_getting_started_guide(browser: Browser, sy
     # The provider sees it in the sandbox's own inbox.
     await page.goto("/console")
     await expect(page.locator("main")).to_contain_text(test_reference)
+
+    # Going live: the provider asks from My sandbox (still in Chinese), the platform team approves, and it is in
+    # the public catalogue.
+    await page.goto("/sandbox/mine")
+    await page.get_by_role("button", name=f"{translate('zh-HK', 'request_go_live')} {SLUG}").click()
+    await expect(page.locator(".usa-alert--info .onestop-promotion")).to_have_attribute("data-status",
+                                                                                       "AWAITING_APPROVAL")
+    await provider.check("go-live")
     await provider.context.close()
+    platform = await _visit(browser, system, artifacts, "sandbox-promotions", screenshots=False)
+    await platform.page.goto("/sandbox/promotions")
+    await _idp_pick(platform.page, staff="platform-officer")
+    await expect(platform.page.locator("h1")).to_have_text("Requests to go live (platform team)")
+    await platform.check("promotions")
+    await platform.page.get_by_role("button", name=f"Approve: publish {SLUG}").click()
+    await expect(platform.page.locator(".usa-alert--success .onestop-promotion")).to_have_attribute("data-status",
+                                                                                                   "LIVE")
+    await platform.page.goto(f"/services/{SLUG}")
+    await expect(platform.page.locator("h1")).to_contain_text(SLUG)
+    await platform.context.close()
