@@ -22,8 +22,9 @@ from onestop.catalogue import CatalogueError, load_catalogue
 from onestop.catalogue.catalogue import Catalogue, Steps, load_steps, run_steps
 from onestop.catalogue.problems import Problem
 from onestop.catalogue.search import SearchIndex
+from onestop.catalogue.transfer import read_catalogue_steps
 from onestop.engine import metrics
-from onestop.engine.catalogue_process import ChildFailed, discard, load_in_child, read_catalogue_steps
+from onestop.engine.catalogue_process import ChildFailed, discard, load_in_child
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from onestop.catalogue import load_catalogue
 from onestop.catalogue.catalogue import run_steps
 from onestop.catalogue.services import Service
-from onestop.engine.catalogue_process import read_catalogue_steps, write_catalogue
+from onestop.catalogue.transfer import read_catalogue_steps, write_catalogue
 from onestop.engine.catalogue_store import CatalogueStore
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
