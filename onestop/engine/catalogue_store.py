@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import pickle
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -204,14 +205,13 @@ class CatalogueStore:
         if self.reload_in_child:
             try:
                 path = await load_in_child(self.root)
-            except (ChildFailed, OSError):
-                log.warning("catalogue child process failed; loading on the event loop instead", exc_info=True)
-            else:
                 try:
                     with open(path, "rb") as file:  # noqa: ASYNC230 - a local file, read a service per step
                         return await run_between_requests(read_catalogue_steps(file))
                 finally:
                     discard(path)
+            except (ChildFailed, OSError, EOFError, pickle.UnpicklingError):
+                log.warning("catalogue child process failed; loading on the event loop instead", exc_info=True)
         return await run_between_requests(load_steps(self.root))
 
     async def reload_if_changed(self, *, announce: bool = True) -> bool | None:

@@ -177,3 +177,23 @@ async def test_a_child_that_fails_leaves_the_reload_to_the_loop(
     assert store.catalogue.services["renew-driving-licence"].version == version
     assert "catalogue child process failed" in caplog.text
     assert list((tree.parent / "tmp").iterdir()) == []
+
+
+async def test_a_child_that_leaves_no_catalogue_leaves_the_reload_to_the_loop(
+    tree: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from onestop.engine import catalogue_store
+
+    store = await CatalogueStore.open(tree, reload_in_child=True)
+    version = _bump_version(tree)
+    empty = tree.parent / "tmp" / "empty.pickle"
+
+    async def truncated(root: Path) -> Path:
+        empty.write_bytes(b"")
+        return empty
+
+    monkeypatch.setattr(catalogue_store, "load_in_child", truncated)
+    assert await store.reload()
+    assert store.catalogue.services["renew-driving-licence"].version == version
+    assert "catalogue child process failed" in caplog.text
+    assert not empty.exists()
