@@ -47,6 +47,9 @@ class CatalogueSnapshot:
 # so requests arriving during a reload waited several times over (p99 2 to 5.5 times the idle one at 10,000
 # services) even with the interval lowered.
 RELOAD_SLICE_SECONDS = 0.0005
+# A child process costs most of a second of CPU before it reads the first file (the interpreter, pydantic, the
+# models): it pays for itself only on a large tree. Below this many files the reload stays on the loop.
+CHILD_FROM_FILES = 300
 
 
 async def run_between_requests(steps: Steps[T], slice_seconds: float = RELOAD_SLICE_SECONDS) -> T:
@@ -117,8 +120,10 @@ class CatalogueStore:
     def __init__(self, root: Path, snapshot: CatalogueSnapshot, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC), reload_in_child: bool = False) -> None:
         self.root = root
-        # Reloads parse and validate in a child process (see ``catalogue_process``); otherwise on the event loop.
+        # Reloads of a tree of CHILD_FROM_FILES files or more parse and validate in a child process (see
+        # ``catalogue_process``); smaller ones, or all with reload_in_child off, on the event loop.
         self.reload_in_child = reload_in_child
+        self.child_from_files = CHILD_FROM_FILES
         self._snapshot = snapshot
         self._problems: tuple[Problem, ...] = ()
         self._last_attempt_at = snapshot.loaded_at
@@ -202,7 +207,7 @@ class CatalogueStore:
             return True
 
     async def _load(self) -> Catalogue:
-        if self.reload_in_child:
+        if self.reload_in_child and len(self._fingerprint) >= self.child_from_files:
             try:
                 path = await load_in_child(self.root)
                 try:

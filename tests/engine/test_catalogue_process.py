@@ -22,6 +22,7 @@ from onestop.engine.catalogue_store import CatalogueStore
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
 SERVICE = Path("services/transport/renew-driving-licence.yaml")
+DEFINITIONS_FILES = [path for path in DEFINITIONS.rglob("*") if path.is_file()]
 
 
 @pytest.fixture
@@ -40,6 +41,11 @@ def _bump_version(tree: Path) -> int:
     old = int(re.search(r"^version: (\d+)$", text, re.M).group(1))  # type: ignore[union-attr]
     service.write_text(text.replace(f"\nversion: {old}\n", f"\nversion: {old + 1}\n", 1), encoding="utf-8")
     return old + 1
+
+
+def _in_child(store: CatalogueStore) -> CatalogueStore:
+    store.child_from_files = 0  # the seed tree is below the size where a child pays for itself
+    return store
 
 
 def test_the_catalogue_read_back_equals_the_one_loaded() -> None:
@@ -140,7 +146,7 @@ async def _turns_while(task: asyncio.Task[bool]) -> int:
 
 
 async def test_a_reload_in_a_child_process_swaps_the_new_version_in(tree: Path) -> None:
-    store = await CatalogueStore.open(tree, reload_in_child=True)
+    store = _in_child(await CatalogueStore.open(tree, reload_in_child=True))
     before = store.catalogue.version
     version = _bump_version(tree)
     reload = asyncio.get_running_loop().create_task(store.reload())
@@ -155,7 +161,7 @@ async def test_a_reload_in_a_child_process_swaps_the_new_version_in(tree: Path) 
 
 
 async def test_a_broken_tree_reloaded_in_a_child_keeps_the_catalogue_with_the_loop_s_problems(tree: Path) -> None:
-    in_child = await CatalogueStore.open(tree, reload_in_child=True)
+    in_child = _in_child(await CatalogueStore.open(tree, reload_in_child=True))
     on_loop = await CatalogueStore.open(tree)
     before = in_child.catalogue.version
     (tree / SERVICE).write_text("id: renew-driving-licence\nversion: [\nsteps: x\n", encoding="utf-8")
@@ -170,7 +176,7 @@ async def test_a_broken_tree_reloaded_in_a_child_keeps_the_catalogue_with_the_lo
 async def test_a_child_that_fails_leaves_the_reload_to_the_loop(
     tree: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = await CatalogueStore.open(tree, reload_in_child=True)
+    store = _in_child(await CatalogueStore.open(tree, reload_in_child=True))
     version = _bump_version(tree)
     monkeypatch.setattr(sys, "executable", "/bin/false")  # the child exits 1 without a result
     assert await store.reload()
@@ -184,7 +190,7 @@ async def test_a_child_that_leaves_no_catalogue_leaves_the_reload_to_the_loop(
 ) -> None:
     from onestop.engine import catalogue_store
 
-    store = await CatalogueStore.open(tree, reload_in_child=True)
+    store = _in_child(await CatalogueStore.open(tree, reload_in_child=True))
     version = _bump_version(tree)
     empty = tree.parent / "tmp" / "empty.pickle"
 
@@ -197,3 +203,18 @@ async def test_a_child_that_leaves_no_catalogue_leaves_the_reload_to_the_loop(
     assert store.catalogue.services["renew-driving-licence"].version == version
     assert "catalogue child process failed" in caplog.text
     assert not empty.exists()
+
+
+async def test_a_small_tree_reloads_on_the_loop(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from onestop.engine import catalogue_store
+
+    store = await CatalogueStore.open(tree, reload_in_child=True)
+    assert store.child_from_files == catalogue_store.CHILD_FROM_FILES > len(DEFINITIONS_FILES)
+
+    async def refused(root: Path) -> Path:
+        raise AssertionError("no child for a small tree")
+
+    monkeypatch.setattr(catalogue_store, "load_in_child", refused)
+    version = _bump_version(tree)
+    assert await store.reload()
+    assert store.catalogue.services["renew-driving-licence"].version == version
