@@ -8,6 +8,7 @@ server's reload starts (``engine/catalogue_process.py``); it imports only the ca
 
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 from pathlib import Path
@@ -71,8 +72,10 @@ def read_catalogue_steps(file: BinaryIO) -> Steps[Catalogue]:
 
 
 def main(argv: list[str]) -> int:
-    """``ROOT OUT``: load the tree at ROOT and write the result to the file OUT."""
+    """``ROOT OUT [NICENESS]``: load the tree at ROOT and write the result to the file OUT, at the given niceness."""
     root, out = Path(argv[0]), Path(argv[1])
+    if len(argv) > 2 and hasattr(os, "nice"):
+        os.nice(int(argv[2]))
     with out.open("wb") as file:
         write_catalogue(root, file)
     return 0

@@ -1,9 +1,9 @@
 """A catalogue reload done in a child process, handed back as a file of pickles and read between requests.
 
 Loading and validating a large tree is seconds of CPU. Done on the server's event loop, even in small steps, every
-request arriving meanwhile waits for the step in progress. Here a child process parses and validates and writes the
-result with ``catalogue.transfer``; the server reads it back a service at a time between requests, which is a small
-fraction of the work.
+request arriving meanwhile waits for the step in progress. Here a child process, at a lower scheduling priority,
+parses and validates and writes the result with ``catalogue.transfer``; the server reads it back a service at a time
+between requests, which is a small fraction of the work.
 
 The file is made with ``mkstemp`` (mode 0600) and read only by the process that started the child: the pickles come
 from our own code, never from outside.
@@ -20,6 +20,9 @@ from pathlib import Path
 
 import onestop
 
+# The child runs below the server's priority: on a busy machine requests come first, the reload after (a reload
+# that takes longer harms no one; the previous catalogue is served meanwhile).
+CHILD_NICENESS = 10
 # The child imports onestop from where this process did.
 _PACKAGE_PARENT = str(Path(onestop.__file__).resolve().parent.parent)
 
@@ -41,6 +44,7 @@ async def load_in_child(root: Path) -> Path:
             "onestop.catalogue.transfer",
             str(root),
             name,
+            str(CHILD_NICENESS),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
