@@ -1,4 +1,5 @@
-"""The ``onestop`` command: serve | api | worker | web | web-assets | validate | export-schema | json-schema.
+"""The ``onestop`` command: serve | api | worker | web | web-assets | validate | export-schema | json-schema |
+reference.
 
 Option names and their ``ONESTOP_*`` variables are a contract with deployments: keep them.
 """
@@ -193,6 +194,33 @@ def json_schema(output_dir: Path | None, check: bool) -> None:
 
     target = output_dir or Settings().definitions / "schema"
     stale = write_schemas(target, check=check)
+    for path in stale:
+        click.echo(f"{'out of date' if check else 'wrote'}: {path}")
+    sys.exit(1 if check and stale else 0)
+
+
+@main.command("reference")
+@click.option("--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write definitions.md and graphql.md here (default: the web app's onestop/web/reference).")
+@click.option("--check", is_flag=True, help="Exit 1 when the files on disk differ from the generated ones.")
+def reference(output_dir: Path | None, check: bool) -> None:
+    """Generate the definitions and GraphQL references the sandbox portal serves."""
+    from onestop.catalogue.reference import definitions_reference
+    from onestop.graphql.reference import graphql_reference
+    from onestop.graphql.schema import export_sdl
+
+    definitions = Settings().definitions
+    target = output_dir or Path(__file__).resolve().parent / "web" / "reference"
+    generated = {"definitions.md": definitions_reference(definitions / "schema", definitions / "services"),
+                 "graphql.md": graphql_reference(export_sdl())}
+    stale = []
+    for name, text in generated.items():
+        path = target / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            stale.append(path)
+            if not check:
+                target.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
     for path in stale:
         click.echo(f"{'out of date' if check else 'wrote'}: {path}")
     sys.exit(1 if check and stale else 0)

@@ -265,6 +265,8 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
                               *engine.appointments.activities().all(),
                               *engine.sandbox_activities()])
             running.append(asyncio.create_task(w.run()))
+            # The notice outbox's relay: sends what a worker that died left unsent.
+            relay = asyncio.create_task(engine.notices.relay())
             print(f"Worker          task queue {settings.temporal_task_queue}", flush=True)
             created = await ensure_schedules(client, settings)
             from onestop.engine.documents.schedules import ensure_document_schedule, schedule_id
@@ -282,6 +284,8 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
                 await stop.wait()
         finally:
             if worker:
+                relay.cancel()
+                await asyncio.wait({relay})  # its database session is back in the pool before the engine closes
                 await w.shutdown()
             for task in running:
                 with contextlib.suppress(Exception):

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import _workflow as sdk_workflow_worker
 
 from onestop.engine.temporal import SEARCH_ATTRIBUTES, temporal_binary
 
 ROOT = Path(__file__).resolve().parent.parent
+
+TEST_DEADLOCK_SECONDS = 30
+"""How long a workflow activation may run before the SDK calls it a deadlock, in the tests' own workers.
+
+The SDK allows 2 s of wall-clock time, queueing for the worker's thread pool and the GIL included. On a loaded
+two-core machine an activation that needs 0.2 s of CPU (the first of a run re-imports the workflow modules into
+its sandbox) sometimes took longer; the task failed, the workflow was evicted, and the next task replayed it from
+scratch, so a test waiting on an update timed out. A real deadlock (workflow code that never yields) is still
+caught, within pytest's timeout."""
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +32,22 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def definitions_dir() -> Path:
     return ROOT / "definitions"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def patient_deadlock_detector() -> Iterator[None]:
+    """Every worker a test builds in this process gets ``TEST_DEADLOCK_SECONDS`` (there is no public setting)."""
+    original = sdk_workflow_worker._WorkflowWorker.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        assert hasattr(self, "_deadlock_timeout_seconds"), "temporalio renamed its deadlock timeout: update this"
+        if self._deadlock_timeout_seconds is not None:  # None: debug mode, no detection at all
+            self._deadlock_timeout_seconds = TEST_DEADLOCK_SECONDS
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sdk_workflow_worker._WorkflowWorker, "__init__", init)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,9 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -69,3 +71,27 @@ async def fresh_database(admin: AsyncEngine) -> AsyncIterator[str]:
     finally:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database on the test server, dropped afterwards; its URL. Skips the test (with the
+    reason) when no server is reachable."""
+    admin = await postgres_admin()
+    if admin is None:
+        pytest.skip(postgres_problem[0])
+    try:
+        async with fresh_database(admin) as url:
+            yield url
+    finally:
+        await admin.dispose()
+
+
+@asynccontextmanager
+async def database_url_for(kind: str, sqlite_file: Path) -> AsyncIterator[str]:
+    """A database URL of ``kind`` (``sqlite``: the file ``sqlite_file``; ``postgresql``: a fresh database)."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{sqlite_file}"
+        return
+    async with postgres_database() as url:
+        yield url

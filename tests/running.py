@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from client import Api
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -18,6 +20,7 @@ from onestop.engine.applications.activities import activities_for
 from onestop.engine.container import Engine, build_engine
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.temporal import build_worker
+from onestop.graphql.app import create_app
 
 
 def dev_settings(definitions: Path, data_dir: Path, **extra: Any) -> Settings:
@@ -43,3 +46,33 @@ async def running_engine(temporal: WorkflowEnvironment, settings: Settings,
                 yield engine, client
     finally:
         await engine.close()
+
+
+def running_seed(data: str, *, isolated: bool = False, **settings: Any) -> tuple[Any, Any, Any]:
+    """Module-scoped fixtures for a module of its own running engine: ``running`` (the engine over the seed
+    catalogue, with applications on the session's Temporal server and a worker, and its codec client), ``engine``
+    and ``api`` (the app over in-process HTTP; ``isolated``: a fresh HTTP client per call). In a module:
+    ``running, engine, api = running_seed("apps-data")``; a module's own ``running`` replaces the first."""
+
+    @pytest.fixture(scope="module")
+    async def running(temporal_env: WorkflowEnvironment, definitions_dir: Path,
+                      tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Engine, Client]]:
+        async with running_engine(temporal_env, dev_settings(definitions_dir, tmp_path_factory.mktemp(data),
+                                                             **settings)) as pair:
+            yield pair
+
+    @pytest.fixture(scope="module")
+    def engine(running: tuple[Engine, Client]) -> Engine:
+        return running[0]
+
+    @pytest.fixture(scope="module")
+    async def api(engine: Engine) -> AsyncIterator[Api]:
+        app = create_app(engine.settings, engine)
+        if isolated:
+            yield Api.isolated(app, engine)
+            return
+        bound = Api.in_process(app, engine)
+        yield bound
+        await bound.client.aclose()
+
+    return running, engine, api

@@ -10,7 +10,7 @@ from pydantic import Field as Key
 from pydantic import model_validator
 
 from onestop.catalogue.loader import did_you_mean
-from onestop.catalogue.models import DefinitionModel, duration
+from onestop.catalogue.models import DefinitionModel, Duration, duration
 from onestop.catalogue.problems import Problem
 from onestop.catalogue.taxonomy import Option
 from onestop.catalogue.yamlsource import Loc, Source
@@ -61,6 +61,13 @@ class OpeningHours(DefinitionModel):
         return self
 
 
+class AppointmentReminder(DefinitionModel):
+    """When the appointment reminder notice goes out."""
+
+    before: Duration = Key(default="P1D", description="how long before the appointment, e.g. P2D or PT3H; default "
+                           "P1D (the day before, at the appointment's time)")
+
+
 def check_appointment(source: Source, loc: Loc, step: AppointmentStep, lists: Mapping[str, tuple[Option, ...]],
                       *, lists_ok: bool, submitted_later: bool) -> list[Problem]:
     """Cross-file checks of an appointment step: its option lists exist, closed days are dates, a submit follows."""
@@ -97,6 +104,12 @@ def check_appointment(source: Source, loc: Loc, step: AppointmentStep, lists: Ma
     if duration(step.hold) <= dt.timedelta(0) or duration(step.book_ahead) <= duration(step.min_notice):
         problems.append(source.problem(
             (*loc, "bookAhead"), "INVALID_VALUE", "hold must be positive and bookAhead longer than minNotice"))
+    if step.reminder is not None and not (
+            dt.timedelta(0) < duration(step.reminder.before) <= duration(step.book_ahead)):
+        problems.append(source.problem(
+            (*loc, "reminder", "before"), "INVALID_VALUE",
+            f"reminder before {step.reminder.before} must be positive and at most bookAhead ({step.book_ahead})",
+            "write how long before the appointment the reminder goes out, e.g. before: P2D"))
     if not submitted_later:
         problems.append(source.problem(
             (*loc, "type"), "INVALID_VALUE", "an appointment step needs a submit step after it",

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field as Key
 from pydantic import WithJsonSchema, model_validator
 
-from onestop.catalogue.appointments import OpeningHours
+from onestop.catalogue.appointments import AppointmentReminder, OpeningHours
 from onestop.catalogue.departments import HttpUrl
 from onestop.catalogue.expressions import Expression
 from onestop.catalogue.fees import AmountExpression
@@ -155,6 +155,9 @@ class AppointmentStep(StepBase):
                          "is submitted; unsubmitted, it is released")
     book_ahead: Duration = Key(default="P90D", description="how far ahead slots can be booked")
     min_notice: Duration = Key(default="P1D", description="the earliest slot is at least this far ahead")
+    reminder: AppointmentReminder | None = Key(
+        default=None, description="when the appointment reminder goes out ({before: P2D}); default: the service's "
+        "notices.appointmentReminder.before, else P1D")
     office_options: tuple[Option, ...] | None = Key(
         default=None, description="filled from the `offices` option list at load; leave it out")
     closed_dates: tuple[str, ...] | None = Key(

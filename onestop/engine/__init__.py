@@ -35,7 +35,14 @@ from onestop.engine.metrics import (
 from onestop.engine.notices import ChannelChoice, NoticePreferences, SentNotice
 from onestop.engine.payments import PaymentRecord
 from onestop.engine.relationships import Acting, ActingAs, Dependent, Mandate, MandateStatus, Parties
-from onestop.engine.sandbox import SandboxCatalogues, SandboxService, SandboxVersion, UploadResult
+from onestop.engine.sandbox import (
+    Promotion,
+    SandboxCatalogues,
+    SandboxPromotions,
+    SandboxService,
+    SandboxVersion,
+    UploadResult,
+)
 from onestop.engine.security import (
     NO_EVENTS,
     OPERATOR_ROLE,
@@ -64,6 +71,7 @@ from onestop.workflows.contracts import (
     TimelineEntry,
 )
 from onestop.workflows.payments import PaymentAttempt, PaymentStatus, dollars
+from onestop.workflows.promotion import PromotionCheck, PromotionStatus
 from onestop.workflows.provenance import FieldProvenance, editable
 from onestop.workflows.snapshot import (
     AppointmentSpec,
@@ -149,8 +157,12 @@ __all__ = [
     "PrefillSpec",
     "Principal",
     "Profile",
+    "Promotion",
+    "PromotionCheck",
+    "PromotionStatus",
     "ReviewSpec",
     "SandboxCatalogues",
+    "SandboxPromotions",
     "SandboxService",
     "SandboxVersion",
     "ScanStatus",

@@ -266,8 +266,9 @@ class CatalogueStore:
         return True
 
     async def close(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
+        """Stop polling, and any reload a SIGHUP started (a reload writes to the database, which closes next)."""
+        tasks = [*self._pending, *([self._poller] if self._poller is not None else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._poller = None

@@ -62,6 +62,9 @@ class CatalogueWatch:
         self.database = database
         self.store = store
         self.also = tuple(also)
+        # Run before a reload an announcement prompts: bring this process's tree up to what the database says is
+        # live (promoted sandbox services), for replicas that do not share the announcing process's tree.
+        self.before_reload: list[Callable[[], Awaitable[object]]] = []
         self.announced_by = announced_by or _this_process()
         self._seen = 0
         self._latest: Announcement | None = None
@@ -119,6 +122,7 @@ class CatalogueWatch:
             self._seen = latest.generation
             if latest.version != served:
                 log.info("catalogue version %s announced by %s; reloading", latest.version, latest.announced_by)
+                await self._prepare()
                 await self.store.reload(announce=False)
             for extra in self.also:
                 await extra()
@@ -126,6 +130,7 @@ class CatalogueWatch:
                 return False
         elif latest.version != served:
             # Still behind (this process's copy of the tree had not changed yet): reload only when its files move.
+            await self._prepare()
             if await self.store.reload_if_changed(announce=False) is None:
                 return False
         else:
@@ -135,6 +140,13 @@ class CatalogueWatch:
                         "version %s; every process should read the same definitions tree",
                         latest.version, latest.announced_by, self.store.root, self.store.catalogue.version)
         return True
+
+    async def _prepare(self) -> None:
+        for prepare in self.before_reload:
+            try:
+                await prepare()
+            except Exception:  # the reload goes on with the tree as it is
+                log.warning("could not prepare the definitions tree before a reload", exc_info=True)
 
     async def start(self, interval: float) -> None:
         """Remember the current announcement, announce this process's reloads, and check every ``interval``

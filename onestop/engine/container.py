@@ -37,7 +37,14 @@ from onestop.engine.legacy import encrypt_clear_rows, settings_cipher
 from onestop.engine.notices import NoticeService, SmsProvider, SmtpMailer
 from onestop.engine.payments import HttpAcquirer, PaymentRecords, PaymentService
 from onestop.engine.relationships import BirthRegister, MandateStore, Relationships
-from onestop.engine.sandbox import SandboxCatalogues, SandboxService, UploadLimits, age_group_spans
+from onestop.engine.sandbox import (
+    LiveDefinitions,
+    SandboxCatalogues,
+    SandboxPromotions,
+    SandboxService,
+    UploadLimits,
+    age_group_spans,
+)
 from onestop.engine.security import SecurityServices
 from onestop.engine.temporal import connect_for
 
@@ -136,6 +143,8 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
 
     database = Database.from_settings(settings)
     closers.append(database.close)
+    # Its poller reloads, and a reload announces itself and records events in the database: it stops first.
+    closers.append(catalogue.close)
     tracing.instrument_database(database.engine)
     if migrate:
         await database.migrate()
@@ -184,6 +193,16 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
                                  UploadLimits(max_upload_bytes=settings.sandbox_max_upload_bytes),
                                  settings.sandbox_max_services),
                              applications_per_day=settings.sandbox_applications_per_day)
+    assert sandbox.catalogues is not None
+    live = LiveDefinitions(catalogue, announce=lambda: catalogue_watch.announce(catalogue.snapshot))
+    sandbox.promotions = SandboxPromotions(database, data.cipher, sandbox.catalogues, live, temporal,
+                                           settings.temporal_task_queue)
+    sandbox.promotions.events = security.events
+    # The live promotions in the database are part of the live definitions: a replica with a tree of its own
+    # writes them in at start and before each reload an announcement prompts.
+    catalogue_watch.before_reload.append(sandbox.promotions.steps.materialize)
+    if await sandbox.promotions.steps.materialize():
+        await catalogue.reload(announce=False)
     if applications is not None:
         applications.after_decision = sandbox.after_decision
         sandbox.applications = applications
@@ -261,8 +280,9 @@ async def _notices(settings: Settings, database: Database, data: DataServices,
             closers.append(mailbox.close)
             mailer = SmtpMailer(host, port, sender=settings.mail_from, security=SmtpSecurity.NONE)
     link = f"{settings.base_url.rstrip('/')}/"
-    return NoticeService(database, data.cipher, data.citizens, data.profiles, mailer=mailer, sms=sms,
-                         link=link), mailbox
+    service = NoticeService(database, data.cipher, data.citizens, data.profiles, mailer=mailer, sms=sms, link=link)
+    closers.append(service.aclose)  # before the mailbox closes: sends under way finish first
+    return service, mailbox
 
 
 def _development_identity_provider(settings: Settings, store: CatalogueStore) -> EmbeddedIdentityProvider | None:

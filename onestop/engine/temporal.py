@@ -139,13 +139,15 @@ def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[
     from onestop.workflows.application import ServiceApplicationWorkflow
     from onestop.workflows.documents import PurgeDocumentsWorkflow
     from onestop.workflows.operations import OPERATIONS_WORKFLOWS
+    from onestop.workflows.promotion import SandboxPromotionWorkflow
     from onestop.workflows.sandbox import SandboxProvisioningWorkflow
 
     interceptors = [ActivityMetrics(), *options.pop("interceptors", ())]
     # A workflow's next task goes to the worker that cached it; when that worker was killed, the task waits this
     # long before any other worker may take it (the SDK default, 10 s, is what a citizen waited after a crash).
     options.setdefault("sticky_queue_schedule_to_start_timeout", STICKY_SCHEDULE_TO_START)
-    workflows = [ServiceApplicationWorkflow, *OPERATIONS_WORKFLOWS, PurgeDocumentsWorkflow, SandboxProvisioningWorkflow]
+    workflows = [ServiceApplicationWorkflow, *OPERATIONS_WORKFLOWS, PurgeDocumentsWorkflow, SandboxProvisioningWorkflow,
+                 SandboxPromotionWorkflow]
     return Worker(client, task_queue=task_queue, workflows=workflows,
                   activities=activities,
                   workflow_runner=workflow_runner(), interceptors=interceptors, **options)

@@ -250,6 +250,12 @@ class UserErrorCode(Enum):
     NOT_BASE64 = strawberry.enum_value("NOT_BASE64", description="The upload's content is not base64.")
     SANDBOX_LIMIT = strawberry.enum_value(
         "SANDBOX_LIMIT", description="A limit of the sandbox (services, applications a day) would be exceeded.")
+    CONTENT_HASH_MISMATCH = strawberry.enum_value(
+        "CONTENT_HASH_MISMATCH", description="The sandbox version's service has another content hash than the one "
+        "given: request the version that was tested.")
+    PROMOTION_DECIDED = strawberry.enum_value(
+        "PROMOTION_DECIDED", description="The promotion awaits no such decision: it was decided otherwise already, "
+        "its checks failed, or it is still being checked.")
 
 
 @strawberry.type(description="A problem with the input the caller can fix.")

@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from onestop.web import account, apply, auth, console, forms, i18n, public
+from onestop.web import account, apply, auth, console, forms, i18n, portal, portal_docs, public
 from onestop.web.assets import STATIC
 from onestop.web.client import ApiClient, ApiError
 from onestop.web.config import WebConfig
@@ -101,6 +101,20 @@ def create_web_app(config: WebConfig, sessions: SessionRows | None = None) -> St
         Route("/console/alerts/{id}", console.alert_action, methods=["POST"]),
         Route("/console/applications/{id}", console.application, methods=["GET"]),
         Route("/console/applications/{id}", console.decide, methods=["POST"]),
+        Route("/sandbox", portal.home, methods=["GET"]),
+        Route("/sandbox/join", portal.join, methods=["GET"]),
+        Route("/sandbox/mine", portal.mine, methods=["GET"]),
+        Route("/sandbox/mine/secret", portal.rotate_secret, methods=["POST"]),
+        Route("/sandbox/upload", portal.upload_form, methods=["GET"]),
+        Route("/sandbox/upload", portal.upload, methods=["POST"]),
+        Route("/sandbox/services/{slug}/preview", portal.preview, methods=["GET"]),
+        Route("/sandbox/services/{slug}/test", portal.test_application, methods=["GET"]),
+        Route("/sandbox/services/{slug}/test", portal.start, methods=["POST"]),
+        Route("/sandbox/inbox", portal.inbox, methods=["GET"]),
+        Route("/sandbox/guide", portal_docs.guide, methods=["GET"]),
+        Route("/sandbox/reference/{name}", portal_docs.reference, methods=["GET"]),
+        Route("/sandbox/news", portal_docs.news, methods=["GET"]),
+        Route("/sandbox/news.atom", portal_docs.news_atom, methods=["GET"]),
         # Only the static files are compressed: pages carry CSRF tokens beside reflected input, and compressing
         # those would open them to length side channels (BREACH).
         Mount("/static", app=GZipMiddleware(StaticFiles(directory=STATIC), minimum_size=1024), name="static"),

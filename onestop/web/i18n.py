@@ -248,3 +248,15 @@ def translate(language: str, key: str) -> str:
 
 def message_keys() -> list[str]:
     return list(_MESSAGES)
+
+
+def _with_portal() -> None:
+    from onestop.web.portal_text import PORTAL_MESSAGES
+
+    clashes = set(PORTAL_MESSAGES) & set(_MESSAGES)
+    if clashes:
+        raise RuntimeError(f"the portal's text keys clash with the app's: {sorted(clashes)}")
+    _MESSAGES.update(PORTAL_MESSAGES)
+
+
+_with_portal()

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         DEPARTMENT_STATUSES,
         LEAN_BEHAVIOUR,
         MESSAGE_MAX_CHARS,
+        OUTBOX_BEHAVIOUR,
         QUERY_SNAPSHOT,
         QUERY_STATE,
         REFUSED,
@@ -43,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         BookAppointment,
         Booking,
         Carried,
+        Changes,
         ConsentGrantRequest,
         ConsentGrantResult,
         DeliveryReceipt,
@@ -193,6 +195,9 @@ class ServiceApplicationWorkflow:
         # Answers the citizen's step actions with an ActionResult; decided by the input, as above. Update results
         # are not replayed, so this changes no command of any recorded history either way.
         self._brief = params.behaviour >= BRIEF_BEHAVIOUR
+        # Notices go to the engine's outbox from a local activity the run makes anyway (or one of their own): no
+        # send_notice activity, no "notices" patch marker. Decided by the input, as above.
+        self._outbox = params.behaviour >= OUTBOX_BEHAVIOUR
         self._index_dirty = carried is None and not self._lean
         self._fault: interp.DefinitionFault | None = None
         if carried is None:
@@ -677,7 +682,7 @@ class ServiceApplicationWorkflow:
                 elif self._status is Status.DRAFT:
                     self._close(Status.EXPIRED)
                 continue
-            if self._notices_pending:
+            if self._notices_pending and not self._outbox:
                 self._start_notices()
             if self._outcomes:
                 await self._settle(self._outcomes.pop(0))
@@ -689,12 +694,8 @@ class ServiceApplicationWorkflow:
             if pending is not None and self._status in TERMINAL:
                 await self._close_payment(pending)  # withdrawn or expired with the payment page still open
                 continue
-            if self._index_dirty:
-                self._index_dirty = False
-                # Local activities: one marker event each instead of three activity events plus a task.
-                await workflow.execute_local_activity(
-                    Activity.INDEX, self._index_entry(), start_to_close_timeout=_SHORT, result_type=type(None),
-                )
+            if self._index_dirty or (self._outbox and self._notices_pending):
+                await self._record()
                 continue
             if self._deliver_pending:
                 await self._deliver()
@@ -705,7 +706,10 @@ class ServiceApplicationWorkflow:
                 if self._appointments:
                     await self._settle_appointments()
                     if self._notices_pending:  # the day-before reminder
-                        self._start_notices()
+                        if self._outbox:
+                            await self._record()
+                        else:
+                            self._start_notices()
                         await workflow.wait_condition(self._settled)
                 return self._view()
             # Payment outcomes and refunds not yet applied are not carried: apply them first.
@@ -714,6 +718,22 @@ class ServiceApplicationWorkflow:
                 if self._notices_pending:
                     continue
                 workflow.continue_as_new(self._carry())
+
+    async def _record(self) -> None:
+        """Write the index entry (if it changed) and hand the pending notices to the outbox, in one local activity:
+        one marker event instead of three activity events plus a task."""
+        index, self._index_dirty = self._index_dirty, False
+        if not (self._outbox and self._notices_pending):
+            # As every run before the outbox recorded it (and a run with nothing to tell but its status).
+            await workflow.execute_local_activity(
+                Activity.INDEX, self._index_entry(), start_to_close_timeout=_SHORT, result_type=type(None),
+            )
+            return
+        notices, self._notices_pending = self._notices_pending, []
+        await workflow.execute_local_activity(
+            Activity.RECORD_CHANGES, Changes(self._index_entry() if index else None, notices),
+            start_to_close_timeout=_SHORT, result_type=type(None),
+        )
 
     def _settled(self) -> bool:
         # Runs recorded before notices never have one sending, so this waits exactly as they did.
@@ -729,6 +749,14 @@ class ServiceApplicationWorkflow:
         number, the service's title and the computed values the templates name are added here. Nothing else of the
         application leaves with it.
         """
+        request = self._notice(event, values, revision=revision)
+        if request is not None:
+            self._noticed.append(request.key)
+            self._notices_pending.append(request)
+
+    def _notice(self, event: NoticeEvent, values: dict[str, str] | None = None, *,
+                revision: str | None = None) -> NoticeRequest | None:
+        """The notice ``notify`` would send, or None (no such notice, nobody to write to, or sent already)."""
         spec = self._snapshot.notice(event.value)
         contact: dict[str, str] = {}
         if not self._in.citizen.logged_in:
@@ -737,21 +765,22 @@ class ServiceApplicationWorkflow:
                 if isinstance(answer, str) and answer.strip():
                     contact[channel] = answer.strip()
         # An anonymous applicant who left no contact has nobody to write to: no activity, no events.
-        if spec is None or (not self._in.citizen.logged_in and not contact) or not workflow.patched(NOTICES_PATCH):
-            return
+        # Runs with the outbox decide by their input, not by the patch (see __init__).
+        if spec is None or (not self._in.citizen.logged_in and not contact) \
+                or not (self._outbox or workflow.patched(NOTICES_PATCH)):
+            return None
         key = f"{self._in.application_id}/{event.value}/{revision if revision is not None else len(self._timeline)}"
         if key in self._noticed:
-            return
-        self._noticed.append(key)
+            return None
         named = {name for text in (spec.subject, spec.body, spec.sms) for message in text.values()
                  for name in PLACEHOLDER.findall(message)}
         computed = self._computed() if named - {"service", "reference", *(values or {})} else {}
         filled = {name: display(computed[name]) for name in sorted(named) if computed.get(name) is not None}
-        self._notices_pending.append(NoticeRequest(
+        return NoticeRequest(
             key=key, event=event.value, application_id=self._in.application_id, citizen_ref=self._in.citizen_ref,
             service_id=self._snapshot.id, service_title=self._snapshot.title, subject=spec.subject, body=spec.body,
             sms=spec.sms, reference_number=self._reference, values=filled | (values or {}), contact=contact,
-        ))
+        )
 
     def _remind_appointment(self, booking: Booking) -> None:
         # Snapshots pinned before notices have no reminder notice: notify() sends nothing for them.
@@ -823,7 +852,7 @@ class ServiceApplicationWorkflow:
         return ApplicationInput(self._in.application_id, None if self._in.service_ref else self._snapshot,
                                 self._in.citizen_ref, self._in.citizen, self._in.created_at, carried,
                                 history_limit=self._in.history_limit,
-                                delivery_retry_seconds=self._in.delivery_retry_seconds, behaviour=BRIEF_BEHAVIOUR,
+                                delivery_retry_seconds=self._in.delivery_retry_seconds, behaviour=OUTBOX_BEHAVIOUR,
                                 service_ref=self._in.service_ref,
                                 payment_timeout_seconds=self._in.payment_timeout_seconds)
 
@@ -940,6 +969,9 @@ class ServiceApplicationWorkflow:
         entry = None
         if index_with_reference:
             entry = replace(self._index_entry(), status=Status.SUBMITTED, updated_at=workflow.now())
+        # With the outbox, the receipt notice rides on the reference's activity, which fills in the reference: no
+        # activity of its own. Its revision is the timeline's length once SUBMITTED is on it, as notify() would name it.
+        receipt = self._notice(NoticeEvent.SUBMITTED, revision=str(len(self._timeline) + 1)) if self._outbox else None
         self._busy = True
         try:
             if self._appointments:
@@ -947,7 +979,7 @@ class ServiceApplicationWorkflow:
             self._reference = await workflow.execute_local_activity(
                 Activity.ALLOCATE_REFERENCE,
                 ReferenceRequest(self._in.application_id, step.department or self._snapshot.department,
-                                 workflow.now().year, entry),
+                                 workflow.now().year, entry, [receipt] if receipt else []),
                 start_to_close_timeout=_SHORT, result_type=str,
             )
         finally:
@@ -957,7 +989,10 @@ class ServiceApplicationWorkflow:
         self._updated_at = entry.updated_at if entry else workflow.now()
         self._set_status(Status.SUBMITTED, reindex=not index_with_reference)
         self._deliver_pending = True
-        self.notify(NoticeEvent.SUBMITTED)
+        if receipt is not None:
+            self._noticed.append(receipt.key)  # in the outbox already
+        elif not self._outbox:
+            self.notify(NoticeEvent.SUBMITTED)
         return self._answer()
 
     @submit_step.validator

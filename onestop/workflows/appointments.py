@@ -97,7 +97,8 @@ class Appointments:
         held_until = None if confirmed else workflow.now() + timedelta(seconds=spec.hold_seconds)
         booking = Booking(booking_id=f"{self._application_id}/{spec.id}/{workflow.uuid4().hex[:12]}",
                           step_id=spec.id, office=action.office, start=start, end=slots.end_of(spec, start),
-                          state=BOOKING_CONFIRMED if confirmed else BOOKING_HELD, held_until=held_until)
+                          state=BOOKING_CONFIRMED if confirmed else BOOKING_HELD, held_until=held_until,
+                          reminder_seconds=spec.reminder_seconds)
         result: SlotResult = await workflow.execute_activity(
             Activity.HOLD_SLOT,
             SlotRequest(booking.booking_id, self._application_id, self._service_id, booking.office, booking.start,
@@ -122,7 +123,7 @@ class Appointments:
         elif status in RELEASED_WHEN:
             due = []
         else:
-            due = [slots.reminder_at(b.start) for b in self._bookings.values()
+            due = [slots.reminder_at(b.start, b.reminder_seconds) for b in self._bookings.values()
                    if b.state == BOOKING_CONFIRMED and not b.reminded]
         return min(due) if due else None
 
@@ -156,13 +157,13 @@ class Appointments:
             del self._bookings[booking.step_id]
 
     async def remind_due(self, *, wait: bool = False) -> bool:
-        """Run the day-before hook of every confirmed booking whose time has come (with ``wait``, sleep until the
+        """Run the reminder hook of every confirmed booking whose time has come (with ``wait``, sleep until the
         last one first: an application decided before its appointment still gets the reminder)."""
         sent = False
         for booking in sorted(self._bookings.values(), key=lambda b: b.start):
             if booking.state != BOOKING_CONFIRMED or booking.reminded:
                 continue
-            due = slots.reminder_at(booking.start)
+            due = slots.reminder_at(booking.start, booking.reminder_seconds)
             if due > workflow.now():
                 if not wait:
                     continue

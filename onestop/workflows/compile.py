@@ -108,7 +108,8 @@ def _field(field: Field) -> FieldSpec:
             return spec
 
 
-def _step(step: Step) -> StepSpec:
+def _step(step: Step, reminder: str = "P1D") -> StepSpec:
+    """``reminder``: the appointment reminder's lead time where an appointment step declares none."""
     title, when = _text(step.title), _source(step.when)
     match step:
         case FormStep():
@@ -148,7 +149,13 @@ def _step(step: Step) -> StepSpec:
                 slot_minutes=step.slot_minutes, capacity=step.capacity, closed=list(step.closed_dates or ()),
                 hold_seconds=_seconds(step.hold) or 0, book_ahead_seconds=_seconds(step.book_ahead) or 0,
                 min_notice_seconds=_seconds(step.min_notice) or 0,
+                reminder_seconds=_seconds(step.reminder.before if step.reminder is not None else reminder) or 0,
             )
+
+
+def _appointment_reminder(service: Service) -> str:
+    """The lead time of appointment reminders the service's steps do not set: its appointmentReminder notice's."""
+    return notice_for(service.notices, NoticeEvent.APPOINTMENT_REMINDER).before or "P1D"
 
 
 def _notices(service: Service) -> list[NoticeSpec]:
@@ -177,7 +184,8 @@ def snapshot_from_service(
     eligibility = service.eligibility
     return ServiceSnapshot(
         id=service.id, version=service.version, content_hash=service.content_hash, department=service.department,
-        title=_text(service.title), steps=[_step(s) for s in service.steps], assurance=service.assurance,
+        title=_text(service.title), steps=[_step(s, _appointment_reminder(service)) for s in service.steps],
+        assurance=service.assurance,
         assurance_levels=list(assurance_levels),
         eligibility_when=_source(eligibility.when) if eligibility else None,
         eligibility_message=_text(eligibility.message) if eligibility else None,

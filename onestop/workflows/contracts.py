@@ -83,6 +83,8 @@ class Activity:
     GRANT_CONSENT = "onestop.grant_consent"
     INDEX = "onestop.index_application"
     SEND_NOTICE = "onestop.send_notice"
+    # A local activity: the index entry and notices for the engine's outbox, in one call (see ``Changes``).
+    RECORD_CHANGES = "onestop.record_changes"
     HOLD_SLOT = "onestop.hold_slot"
     CONFIRM_SLOT = "onestop.confirm_slot"
     RELEASE_SLOT = "onestop.release_slot"
@@ -106,6 +108,8 @@ class Booking:
     state: str = BOOKING_HELD
     held_until: datetime | None = None
     reminded: bool = False
+    # How long before ``start`` the reminder goes out (bookings recorded before it was declarable: a day).
+    reminder_seconds: int = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -247,6 +251,10 @@ LEAN_BEHAVIOUR = 1
 """``ApplicationInput.behaviour`` of runs the engine starts now (see there)."""
 BRIEF_BEHAVIOUR = 2
 """Also answers the citizen's step actions with an ``ActionResult`` instead of the whole view."""
+OUTBOX_BEHAVIOUR = 3
+"""Also hands notices to the engine's outbox from a local activity the workflow runs anyway (the reference's at
+submission, the index's after a status change) instead of a ``send_notice`` activity each, with no patch marker;
+the engine's relay sends them."""
 
 
 @dataclass(frozen=True)
@@ -524,3 +532,14 @@ class ReferenceRequest:
     year: int
     # When set, the same activity records the submission in the index (one write fewer on the way back).
     index: IndexEntry | None = None
+    # Notices for the engine's outbox, sent with the reference the activity allocates (OUTBOX_BEHAVIOUR).
+    notices: list[NoticeRequest] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a ``record_changes`` local activity writes: the index entry (None: unchanged) and notices for the
+    engine's outbox, which its relay sends once per key."""
+
+    index: IndexEntry | None = None
+    notices: list[NoticeRequest] = field(default_factory=list)

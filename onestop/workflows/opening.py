@@ -8,6 +8,7 @@ two for every service of the seed catalogue.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +57,18 @@ def opening_view(application_id: str, snapshot: ServiceSnapshot, citizen_ref: st
         assurance=snapshot.assurance, provenance=prov.provenance(snapshot, progress, citizen, today),
         computed=computed,
     )
+
+
+def expired_view(opened: ApplicationView, expired_at: datetime) -> ApplicationView:
+    """The opening view of a draft nobody answered, closed at ``expired_at`` by its service's ``draftExpiry`` as
+    the workflow closes it: not eligible when it stands on an exit page (the outcome the citizen saw), else
+    expired; no current step, and the status change on the timeline."""
+    status = Status.NOT_ELIGIBLE if opened.exit_message is not None else Status.EXPIRED
+    message = opened.exit_message.get("en") if status is Status.NOT_ELIGIBLE and opened.exit_message else None
+    outline = [replace(s, state=StepState.TODO) if s.state is StepState.CURRENT else s for s in opened.outline
+               if s.type is not StepKind.EXIT]
+    return replace(opened, status=status, current_step_id=None, outline=outline,
+                   timeline=[*opened.timeline, TimelineEntry(expired_at, status, message)])
 
 
 def opening_carried(view: ApplicationView) -> Carried:

@@ -69,6 +69,7 @@ def end_of(spec: AppointmentSpec, start: datetime) -> datetime:
     return start + timedelta(minutes=spec.slot_minutes)
 
 
-def reminder_at(start: datetime) -> datetime:
-    """When the day-before reminder is due: the same time on the day before the appointment."""
-    return start - timedelta(days=1)
+def reminder_at(start: datetime, before_seconds: int = 24 * 3600) -> datetime:
+    """When the reminder is due: ``before_seconds`` ahead of the appointment (by default the same time on the day
+    before)."""
+    return start - timedelta(seconds=before_seconds)

@@ -161,6 +161,8 @@ class AppointmentSpec(_Step):
     hold_seconds: int = 900
     book_ahead_seconds: int = 90 * 24 * 3600
     min_notice_seconds: int = 24 * 3600
+    # How long before the appointment its reminder goes out (snapshots from before it was declarable: a day).
+    reminder_seconds: int = 24 * 3600
 
 
 StepSpec = (FormSpec | PrefillSpec | ConsentSpec | StepUpSpec | ReviewSpec | SubmitSpec | ExitSpec | AppointmentSpec

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from client import Api
-from postgres import fresh_database, postgres_admin, postgres_problem
+from postgres import postgres_database
 from running import dev_settings, running_engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -108,11 +108,5 @@ async def system(temporal: WorkflowEnvironment, definitions_dir: Path,
 @pytest.fixture(scope="module")
 async def postgres_url() -> AsyncIterator[str]:
     """A fresh PostgreSQL database for the module's onestop processes (dropped afterwards); its URL."""
-    admin = await postgres_admin()
-    if admin is None:
-        pytest.skip(postgres_problem[0])
-    try:
-        async with fresh_database(admin) as url:
-            yield url
-    finally:
-        await admin.dispose()
+    async with postgres_database() as url:
+        yield url

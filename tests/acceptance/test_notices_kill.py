@@ -2,9 +2,10 @@
 
 Real parts only: `onestop worker` processes on the session's Temporal server and a shared SQLite database, the API
 in this process over HTTP semantics, and an aiosmtpd server (the development mailbox) as the relay. The relay
-stores the receipt and then holds its "250" answer; the worker waiting for that answer is killed. Temporal retries
-the notice activity on a second worker, which sends the same message again (same Message-ID, from the outbox row
-written before the first attempt); the mailbox holds it once. The next event goes out once, with no kill.
+stores the receipt and then holds its "250" answer; the worker waiting for that answer is killed. The second
+worker's outbox relay finds the row the first left "sending" and, once its lease has passed, sends the same message
+again (same Message-ID, from the outbox row written before the first attempt); the mailbox holds it once. The next
+event goes out once, with no kill.
 """
 
 from __future__ import annotations

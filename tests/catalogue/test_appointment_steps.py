@@ -74,6 +74,10 @@ def test_an_appointment_step_loads_with_its_offices_and_closed_days(booking_tree
     ('sat: ["09:00-12:00"]', 'sat: ["09:00-09:20"]', "sat:", "sat", "INVALID_VALUE"),
     ("slotMinutes: 30", "slotMinute: 30", "slotMinute:", "slotMinute", "UNKNOWN_KEY"),
     ("hold: PT10M", "hold: ten minutes", "hold:", "ten", "BAD_DURATION"),
+    ("hold: PT10M", "hold: PT10M\n    reminder: {before: PT0S}", "reminder:", "before", "INVALID_VALUE"),
+    ("hold: PT10M", "hold: PT10M\n    reminder: {before: P91D}", "reminder:", "before", "INVALID_VALUE"),
+    ("hold: PT10M", "hold: PT10M\n    reminder: {before: soon}", "reminder:", "soon", "BAD_DURATION"),
+    ("hold: PT10M", "hold: PT10M\n    reminder: {befor: P2D}", "reminder:", "befor", "UNKNOWN_KEY"),
 ])
 def test_a_wrong_appointment_step_is_reported_where_it_is_written(booking_tree: Tree, old: str, new: str,
                                                                   anchor: str, key: str, code: str) -> None:
@@ -85,6 +89,31 @@ def test_a_wrong_appointment_step_is_reported_where_it_is_written(booking_tree: 
     line, _ = where(booking_tree, anchor, anchor.split(":")[0])
     assert problem.line in (line, line + 1), (problem, line)
     assert problem.message
+
+
+NOTICES = """notices:
+  appointmentReminder:
+    before: P2D
+    subject: {en: "Your appointment for {service}", tc: "你的{service}預約"}
+    body: {en: "See you at {office} on {appointment}.", tc: "請於 {appointment} 到 {office}。"}
+steps:
+"""
+
+
+@pytest.mark.parametrize(("step", "notices", "seconds"), [
+    ("", "", 86400),  # the day before
+    ("    reminder: {before: PT3H}\n", "", 3 * 3600),
+    ("", NOTICES, 2 * 86400),  # the service's appointmentReminder notice says when
+    ("    reminder: {before: PT3H}\n", NOTICES, 3 * 3600),  # the step's own wins
+])
+def test_the_reminder_goes_out_the_lead_time_the_definition_declares(booking_tree: Tree, step: str, notices: str,
+                                                                     seconds: int) -> None:
+    booking_tree.edit_service("    hold: PT10M\n", "    hold: PT10M\n" + step)
+    if notices:
+        booking_tree.edit_service("steps:\n", notices)
+    spec = snapshot_from_service(booking_tree.load().services["renew-licence"]).step("visit")
+    assert isinstance(spec, AppointmentSpec)
+    assert spec.reminder_seconds == seconds
 
 
 def test_an_appointment_step_needs_a_submit_step_after_it(tree: Tree) -> None:

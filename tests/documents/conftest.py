@@ -11,16 +11,13 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from client import Api
 from document_samples import EICAR
-from running import dev_settings, running_engine
+from running import dev_settings, running_engine, running_seed
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.engine.container import Engine
-from onestop.graphql.app import create_app
 
 CLAMD = Path("/usr/sbin/clamd")
 
@@ -106,13 +103,4 @@ async def running(temporal_env: WorkflowEnvironment, definitions_dir: Path, clam
         yield both
 
 
-@pytest.fixture(scope="module")
-def engine(running: tuple[Engine, Client]) -> Engine:
-    return running[0]
-
-
-@pytest.fixture(scope="module")
-async def api(engine: Engine) -> AsyncIterator[Api]:
-    app = create_app(engine.settings, engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://onestop.test") as client:
-        yield Api(client, engine=engine)
+engine, api = running_seed("documents-data")[1:]  # over the module's own `running` above (it needs clamd)

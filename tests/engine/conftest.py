@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
-from postgres import POSTGRES_URL, postgres_admin, postgres_problem
+from postgres import POSTGRES_URL, database_url_for, postgres_admin, postgres_problem
 from sqlalchemy import text
 
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
@@ -72,6 +73,14 @@ async def database(request: pytest.FixtureRequest, tmp_path: os.PathLike[str],
         names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
         await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     yield postgres_schema
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> AsyncIterator[str]:
+    """An empty database's URL, for code that opens its own (the CLI, engines): a SQLite file, or a fresh
+    PostgreSQL database."""
+    async with database_url_for(request.param, Path(tmp_path) / "onestop.db") as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import cast
 
 import httpx
 import pytest
-from postgres import fresh_database, postgres_admin, postgres_problem
+from postgres import postgres_admin, postgres_database
 from running import dev_settings
 from sqlalchemy import make_url, text
 from temporalio.client import Client
@@ -38,21 +38,6 @@ def tree(tmp_path: Path) -> Path:
     root = tmp_path / "definitions"
     shutil.copytree(DEFINITIONS, root)
     return root
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-        return
-    admin = await postgres_admin()
-    if admin is None:
-        pytest.skip(postgres_problem[0])
-    try:
-        async with fresh_database(admin) as url:
-            yield url
-    finally:
-        await admin.dispose()
 
 
 def _retitle(tree: Path, title: str) -> None:
@@ -167,14 +152,8 @@ def test_the_application_service_checks_against_the_ladder_of_the_catalogue_serv
 
 @pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
-    admin = await postgres_admin()
-    if admin is None:
-        pytest.skip(postgres_problem[0])
-    try:
-        async with fresh_database(admin) as url:
-            yield url
-    finally:
-        await admin.dispose()
+    async with postgres_database() as url:
+        yield url
 
 
 async def _caught_up(engine: Engine, version: str, within: float) -> float:

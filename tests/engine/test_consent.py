@@ -111,3 +111,29 @@ async def test_ending_an_application_ends_its_one_off_consents(data_services: Da
     assert (await data_services.consents.get("sub-a", one_off.id)).status(NOW + timedelta(hours=1)) == "expired"
     assert (await data_services.consents.get("sub-a", standing.id)).status(NOW + timedelta(hours=1)) == "active"
     assert (await data_services.consents.get("sub-a", other.id)).status(NOW + timedelta(hours=1)) == "active"
+
+
+async def test_a_consent_just_granted_is_checked_as_loaded_and_another_ones_is_read_again(
+        data_services: DataServices) -> None:
+    from onestop.engine.errors import ConsentRequired, ConsentRevoked, ItemsNotConsented
+
+    consents = data_services.consents
+    consent = await grant(data_services)
+    citizen = await data_services.citizens.get("sub-a")
+    assert citizen is not None
+    use = {"service_slug": "renew-driving-licence", "purpose": PURPOSE, "application_id": "app-1",
+           "now": NOW + timedelta(minutes=1)}
+    # Checked as it was loaded: every rule still applies, without reading the row again.
+    assert await consents.require_live(citizen, consent.id, items=["eme.nameEn"], loaded=consent, **use) == consent
+    with pytest.raises(ItemsNotConsented):
+        await consents.require_live(citizen, consent.id, items=["eme.hkid"], loaded=consent, **use)
+    with pytest.raises(ConsentRevoked):
+        await consents.require_live(citizen, consent.id, items=["eme.nameEn"],
+                                    loaded=replace(consent, revoked_at=NOW), **use)
+    # A loaded consent that is not the one named (or not this citizen's) is no shortcut: the row is read.
+    await consents.revoke("sub-a", consent.id, now=NOW)
+    other = await grant(data_services, "sub-b")
+    with pytest.raises(ConsentRevoked):
+        await consents.require_live(citizen, consent.id, items=["eme.nameEn"], loaded=other, **use)
+    with pytest.raises(ConsentRequired):
+        await consents.require_live(citizen, other.id, items=["eme.nameEn"], loaded=other, **use)

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
+import warnings
+import weakref
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -10,12 +13,13 @@ import pytest
 import sqlalchemy.exc
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Integer, String, inspect, select, text
+from sqlalchemy import Integer, String, event, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from onestop.config import Settings
+from onestop.engine.applications.activities import heartbeating
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import AccessLogRow, Base, CitizenRow, Database
 from onestop.engine.errors import SchemaNotCurrent, SchemaUnversioned
@@ -247,3 +251,60 @@ async def test_migrating_tables_made_without_migrations_says_what_to_do(tmp_path
             await db.migrate()
     finally:
         await db.close()
+
+
+class Unclosed:
+    """The driver connections a SQLite ``Database`` opens, and which of them were garbage-collected unclosed
+    (aiosqlite warns when it finalises a connection nobody closed; pytest's ``error`` filter fails the test that
+    happens to be running then, however unrelated)."""
+
+    def __init__(self, database: Database) -> None:
+        self.opened: list[weakref.ref[Any]] = []
+        self.names: set[str] = set()
+        event.listen(database.engine.sync_engine, "connect", self._opened)
+
+    def _opened(self, dbapi_connection: Any, _record: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        self.opened.append(weakref.ref(driver))
+        self.names.add(repr(driver))
+
+    def collected(self) -> list[str]:
+        """Collect garbage; the warnings about this database's connections it finalised unclosed."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            gc.collect()
+        assert self.opened
+        assert all(ref() is None for ref in self.opened), "every connection is gone"
+        return [str(w.message) for w in caught if any(name in str(w.message) for name in self.names)]
+
+
+async def holding_a_connection(db: Database, in_use: asyncio.Event) -> None:
+    """Database work that is in a transaction when it is cancelled."""
+    async with db.session() as session:
+        await session.execute(text("SELECT 1"))
+        in_use.set()
+        await asyncio.sleep(60)
+
+
+async def test_closing_waits_for_the_connection_a_cancelled_task_is_still_giving_back(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/closing.db")
+    unclosed = Unclosed(db)
+    in_use = asyncio.Event()
+    task = asyncio.create_task(holding_a_connection(db, in_use))
+    await in_use.wait()
+    task.cancel()  # and not awaited: its rollback and check-in are still to run when the database closes
+    await db.close()
+    await asyncio.gather(task, return_exceptions=True)
+    assert unclosed.collected() == []
+
+
+async def test_a_cancelled_heartbeating_activity_gives_its_connection_back_before_it_ends(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/activity.db")
+    unclosed = Unclosed(db)
+    in_use = asyncio.Event()
+    activity = asyncio.create_task(heartbeating(holding_a_connection(db, in_use)))
+    await in_use.wait()
+    activity.cancel()  # a worker shutting down cancels its running activities, then the engine closes
+    await asyncio.gather(activity, return_exceptions=True)
+    await db.close(drain_seconds=0)  # no grace: the activity itself must have given the connection back
+    assert unclosed.collected() == []

@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from postgres import fresh_database, postgres_admin, postgres_problem
 from sqlalchemy import select
 
 from onestop.cli import main
@@ -27,21 +25,6 @@ CIPHER = FieldCipher(KeyRing.single(DATA_KEY))
 SIGNER = Signer(bytes(range(32, 64)))
 ANSWERS = {"name": "CHAN Tai Man", "hkid": "A123456(3)", "phone": "91234567"}
 KEY_ENV = {"ONESTOP_DATA_KEY": base64.urlsafe_b64encode(DATA_KEY).decode().rstrip("=")}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'legacy.db'}"
-        return
-    admin = await postgres_admin()
-    if admin is None:
-        pytest.skip(postgres_problem[0])
-    try:
-        async with fresh_database(admin) as url:
-            yield url
-    finally:
-        await admin.dispose()
 
 
 async def migrate(database_url: str, tmp_path: Path, env: dict[str, str | None]) -> Result:

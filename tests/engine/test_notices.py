@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import aiosmtplib
@@ -161,3 +162,74 @@ def test_a_missing_placeholder_value_stays_visible_rather_than_guessed() -> None
     rendered = render(NoticeRequest(**{**SUBMITTED.__dict__, "values": {}}), "en")
     assert rendered.subject == "We have received TD-2026-000042"
     assert "application TD-2026-000042: {fee}." in rendered.body
+
+
+async def _sent(notices: NoticeService) -> None:
+    """Wait for the sends ``enqueue`` started beside its caller."""
+    await notices.aclose()
+
+
+async def _rows(database: Database) -> list[tuple[str, int]]:
+    async with database.session() as session:
+        return [tuple(row) for row in (await session.execute(  # type: ignore[misc]
+            text("SELECT status, attempts FROM notices_sent ORDER BY key"))).all()]
+
+
+async def test_the_outbox_writes_each_notice_once_and_sends_it_beside_the_caller(
+        notices: NoticeService, data_services: DataServices, database: Database,
+        mailbox: tuple[DevMailbox, SmtpMailer]) -> None:
+    request = NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": await _citizen(data_services)})
+    await notices.enqueue([request])
+    await notices.enqueue([request])  # the local activity ran again: the key is in the outbox already
+    await _sent(notices)
+    assert await _rows(database) == [("sent", 1)]
+    [mail] = mailbox[0].mails()
+    assert mail["subject"] == "We have received TD-2026-000042 / 已收到 TD-2026-000042"
+    assert await notices.sweep() == 0  # nothing left to send
+
+
+async def test_the_outbox_writes_nothing_for_an_applicant_nobody_can_write_to(
+        notices: NoticeService, database: Database) -> None:
+    await notices.enqueue([NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": "anon-abc"})])
+    await _sent(notices)
+    assert await _rows(database) == []
+
+
+async def test_the_sweep_sends_again_what_a_failed_send_left_after_its_lease_with_the_same_message_id(
+        notices: NoticeService, data_services: DataServices, database: Database,
+        mailbox: tuple[DevMailbox, SmtpMailer]) -> None:
+    request = NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": await _citizen(data_services)})
+    box, mailer = mailbox
+    await box.close()  # the relay is down: the row is written and claimed, the send fails
+    await notices.enqueue([request])
+    await _sent(notices)
+    assert await _rows(database) == [("sending", 1)]
+    assert await notices.sweep() == 0  # within its lease: the sender may still be at it
+    await box.start(port=mailer.port)
+    clock = notices._now()
+    notices._now = lambda: clock + timedelta(seconds=31)  # the lease has passed
+    assert await notices.sweep() == 1
+    assert await _rows(database) == [("sent", 2)]
+    assert len(box.mails()) == 1
+    assert await notices.sweep() == 0
+
+
+async def test_the_sweep_backs_off_and_gives_a_notice_up_after_its_window(
+        notices: NoticeService, data_services: DataServices, database: Database,
+        mailbox: tuple[DevMailbox, SmtpMailer]) -> None:
+    request = NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": await _citizen(data_services)})
+    await mailbox[0].close()  # down for good
+    await notices.enqueue([request])
+    await _sent(notices)
+    clock = notices._now()
+    notices._now = lambda: clock + timedelta(seconds=31)
+    assert await notices.sweep() == 1  # attempt 2, failed again
+    assert await notices.sweep() == 0  # the next is due a minute after the first lease, not now
+    notices._now = lambda: clock + timedelta(seconds=91)
+    assert await notices.sweep() == 1
+    assert await _rows(database) == [("sending", 3)]
+    notices._now = lambda: clock + timedelta(hours=25)
+    await notices.sweep()
+    assert await _rows(database) == [("failed", 3)]
+    listed = await notices.for_application("app-1", request.citizen_ref)
+    assert [n.status for n in listed] == ["failed"]

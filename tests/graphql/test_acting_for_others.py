@@ -4,23 +4,18 @@ mandate. Real pieces: the seed catalogue and the Tsang family of definitions/dev
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from client import STANDARD, Api, codes_of
-from running import dev_settings, running_engine
+from running import running_seed
 from sqlalchemy import select, text
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from onestop.engine.container import Engine
 from onestop.engine.db import ApplicationPartyRow
 from onestop.engine.dev.idp import citizen_sub
-from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
 
 DEPENDENTS = """query { viewer { dependents { id name relationship dateOfBirth age mandateId }
@@ -44,20 +39,7 @@ READS = """query { viewer { dataAccessLog(first: 100) { edges { node { provider
   items { provider item } } } } } }"""
 
 
-@pytest.fixture(scope="module")
-async def running(temporal_env: WorkflowEnvironment, definitions_dir: Path,
-                  tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Engine, Client]]:
-    async with running_engine(temporal_env, dev_settings(definitions_dir, tmp_path_factory.mktemp("acting-data"))) \
-            as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-async def api(running: tuple[Engine, Client]) -> AsyncIterator[Api]:
-    engine, _ = running
-    app = create_app(engine.settings, engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://onestop.test") as client:
-        yield Api(client)
+running, engine, api = running_seed("acting-data")
 
 
 async def login(api: Api, citizen: str) -> dict[str, str]:
@@ -279,3 +261,30 @@ async def test_the_18th_birthday_ends_parental_access_at_the_next_action(
     step = started["application"]["currentStep"]["id"]
     refused = (await api.data(ACTION, {"id": started["application"]["id"], "step": step}, parent))["grantConsent"]
     assert [e["code"] for e in refused["userErrors"]] == ["CANNOT_ACT_FOR"]
+
+
+async def test_parties_once_read_are_kept_and_none_only_for_an_application_known_to_exist(
+        running: tuple[Engine, Client]) -> None:
+    from onestop.engine.relationships.parties import Acting, ActingAs, record_parties
+
+    engine, _ = running
+    relationships = engine.relationships
+    parent = await engine.data.citizens.ensure(citizen_sub(engine.settings, "tsang-chi-keung"))
+    child = await engine.data.citizens.ensure(citizen_sub(engine.settings, "tsang-hoi-ching"))
+    acting = Acting(parent, child, ActingAs.PARENT)
+    # Asked about before it was started: "none" is not kept, so the parties recorded at its start are found.
+    assert await relationships.parties("app-asked-early") is None
+    await record_parties(engine.database, "app-asked-early", acting)
+    found = await relationships.parties("app-asked-early")
+    assert found is not None
+    assert (found.actor_ref, found.subject_ref) == (parent.ref, child.ref)
+    # Once the application is known to exist, "none" is settled: it is kept, as parties once read are.
+    relationships.exists("app-for-self")
+    assert await relationships.parties("app-for-self") is None
+    await record_parties(engine.database, "app-for-self", acting)  # cannot happen after a start; shows the keeping
+    assert await relationships.parties("app-for-self") is None
+    async with engine.database.session() as session:
+        row = await session.get(ApplicationPartyRow, "app-asked-early")
+        assert row is not None
+        row.subject_ref = "someone-else"
+    assert await relationships.parties("app-asked-early") == found

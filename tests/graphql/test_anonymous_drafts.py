@@ -7,19 +7,16 @@ with the engine's activities, the database the drafts live in, and the Starlette
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from client import Api
-from running import dev_settings, running_engine
+from running import running_seed
 from sqlalchemy import func, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.testing import WorkflowEnvironment
 from test_applications_anonymous import ENQUIRY, GET, START, SUBMIT, WITHDRAW, enquiry_answers, resume
 
 from onestop.engine.applications.drafts import DraftStore
@@ -27,11 +24,10 @@ from onestop.engine.applications.service import ApplicationService
 from onestop.engine.container import Engine
 from onestop.engine.db import AnonymousDraftRow
 from onestop.engine.errors import InvalidInput
-from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
 from onestop.workflows.contracts import ApplicationView, TimelineEntry
 from onestop.workflows.interpreter import Applicant, DefinitionFault
-from onestop.workflows.opening import opening_view
+from onestop.workflows.opening import expired_view, opening_view
 
 FULL = """query($id: ID!) { application(id: $id) {
   id status serviceSlug referenceNumber definitionVersion definitionHash department answers delivered
@@ -44,18 +40,8 @@ FULL = """query($id: ID!) { application(id: $id) {
 } }"""
 
 
-@pytest.fixture(scope="module")
-async def engine(temporal_env: WorkflowEnvironment, definitions_dir: Path,
-                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
-    settings = dev_settings(definitions_dir, tmp_path_factory.mktemp("drafts-data"),
-                            anonymous_starts_per_hour_per_ip=10_000, anonymous_starts_per_hour_per_service=10_000)
-    async with running_engine(temporal_env, settings) as (built, _client):
-        yield built
-
-
-@pytest.fixture(scope="module")
-def api(engine: Engine) -> Api:
-    return Api.isolated(create_app(engine.settings, engine), engine)
+running, engine, api = running_seed("drafts-data", isolated=True, anonymous_starts_per_hour_per_ip=10_000,
+                                     anonymous_starts_per_hour_per_service=10_000)
 
 
 def service_of(engine: Engine) -> ApplicationService:
@@ -214,6 +200,76 @@ async def test_stale_unanswered_drafts_expire(api: Api, engine: Engine) -> None:
     assert not await workflow_exists(service_of(engine).client, key_of(app_id))
 
 
+async def backdate(engine: Engine, application_id: str, by: timedelta) -> None:
+    """As if the draft had been started ``by`` earlier (its expiry moves with it)."""
+    async with engine.database.session() as session:
+        row = await session.get(AnonymousDraftRow, key_of(application_id))
+        assert row is not None
+        row.created_at, row.expires_at = row.created_at - by, row.expires_at - by
+
+
+async def test_a_draft_past_its_services_draft_expiry_reads_as_expired_and_refuses_actions(
+        api: Api, engine: Engine) -> None:
+    started, token = await start(api)
+    app_id = started["id"]
+    drafts = service_of(engine).drafts
+    assert drafts is not None
+    draft_expiry = timedelta(days=1)  # the enquiry's draftExpiry, sooner than the drafts' time to live
+    assert draft_expiry < drafts.ttl
+    await backdate(engine, app_id, draft_expiry + timedelta(minutes=1))
+
+    seen = (await api.data(FULL, {"id": app_id}, resume(token)))["application"]
+    assert seen["status"] == "EXPIRED"
+    assert seen["currentStep"] is None
+    assert [t["status"] for t in seen["timeline"]] == ["DRAFT", "EXPIRED"]
+    assert [s["state"] for s in seen["steps"]][:1] == ["TODO"]
+    # What a closed workflow answers: the step cannot change, and an expired application is not withdrawable.
+    for mutation, variables, name, code in [
+            (SUBMIT, {"id": app_id, "step": "enquiry", "answers": enquiry_answers(started)}, "submitStep",
+             "APPLICATION_CLOSED"),
+            (WITHDRAW, {"id": app_id}, "withdrawApplication", "NOT_WITHDRAWABLE")]:
+        refused = (await api.data(mutation, variables, resume(token)))[name]
+        assert [e["code"] for e in refused["userErrors"]] == [code], name
+    _, other = await start(api)
+    assert (await api.data(GET, {"id": app_id}, resume(other)))["application"] is None
+    assert not await workflow_exists(service_of(engine).client, key_of(app_id))
+
+    # The sweep keeps it until the time to live, then it is gone like any stale draft.
+    await drafts.purge()
+    assert (await api.data(GET, {"id": app_id}, resume(token)))["application"]["status"] == "EXPIRED"
+    await backdate(engine, app_id, drafts.ttl)
+    assert (await api.data(GET, {"id": app_id}, resume(token)))["application"] is None
+    assert await drafts.purge() >= 1
+    async with engine.database.session() as session:
+        assert await session.get(AnonymousDraftRow, key_of(app_id)) is None
+
+
+async def test_an_expired_draft_reads_as_its_workflow_reads_once_the_draft_expiry_closed_it(engine: Engine) -> None:
+    service = service_of(engine)
+    pinned = service.snapshots(ENQUIRY)
+    assert pinned is not None
+    short = replace(pinned, draft_expiry_seconds=2, content_hash=f"{pinned.content_hash}-short-expiry")
+    eager = ApplicationService(service.client, service.task_queue, service.database, {ENQUIRY: short}.get,
+                               store=service.store)
+    anonymous = engine.applicants.anonymous()
+    started = await eager.start("anon-expiring", anonymous, ENQUIRY)
+    closed = started
+    for _ in range(200):  # the workflow's draft expiry timer fires after 2 s
+        closed = await eager.get(started.application_id, "anon-expiring")
+        if closed.status != "DRAFT":
+            break
+        await asyncio.sleep(0.1)
+    assert closed.status == "EXPIRED"
+    opened = opening_view(started.application_id, short, started.citizen_ref, anonymous, started.created_at)
+    drafted = await service.store.complete(expired_view(opened, started.created_at + timedelta(seconds=2)),
+                                           lambda: pytest.fail("the snapshot is stored"))
+    assert _comparable(drafted) == _comparable(closed)
+    await service.client.get_workflow_handle(started.application_id).result()  # closed, not just closing
+    with pytest.raises(InvalidInput) as refused:  # what the draft answers too (the test above)
+        await eager.submit_step(started.application_id, "anon-expiring", "enquiry", {})
+    assert refused.value.code == "APPLICATION_CLOSED"
+
+
 async def test_the_sweep_deletes_expired_drafts_on_its_own(api: Api, engine: Engine) -> None:
     started, _token = await start(api)
     service = service_of(engine)
@@ -221,6 +277,7 @@ async def test_the_sweep_deletes_expired_drafts_on_its_own(api: Api, engine: Eng
     async with engine.database.session() as session:
         row = await session.get(AnonymousDraftRow, key_of(started["id"]))
         assert row is not None
+        row.created_at = datetime.now(UTC) - service.drafts.ttl - timedelta(seconds=1)
         row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     sweeping = DraftStore(engine.database, service.drafts.cipher, service.drafts.ttl)
     sweeping.start_sweeping(0.05)

@@ -8,22 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from client import FACE, STANDARD, Api, pay_fee
-from running import dev_settings, running_engine
-from temporalio.testing import WorkflowEnvironment
+from running import running_seed
 
 from onestop.engine import IndexEntry
 from onestop.engine.applications import index
 from onestop.engine.container import Engine
 from onestop.engine.dev.idp import citizen_sub
-from onestop.graphql.app import create_app
 from onestop.graphql.relay import to_global_id
 
 APPLICATION = """
@@ -58,19 +54,7 @@ REDELIVER = """mutation($id: ID!) { redeliverApplication(input: {applicationId: 
     application { status } userErrors { field code message } } }"""
 
 
-@pytest.fixture(scope="module")
-async def engine(temporal_env: WorkflowEnvironment, definitions_dir: Path,
-                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
-    async with running_engine(temporal_env, dev_settings(definitions_dir, tmp_path_factory.mktemp("apps-data"))) \
-            as (built, _client):
-        yield built
-
-
-@pytest.fixture(scope="module")
-async def api(engine: Engine) -> AsyncIterator[Api]:
-    app = create_app(engine.settings, engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://onestop.test") as client:
-        yield Api(client)
+running, engine, api = running_seed("apps-data")
 
 
 

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import logging
 import secrets
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import httpx
 import pytest
 from client import STANDARD, Api
 from pydantic import SecretStr
-from running import dev_settings, running_engine
+from running import running_seed
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -62,18 +61,7 @@ LOGIN_SERVICE = "renew-driving-licence"
 
 
 
-@pytest.fixture(scope="module")
-async def engine(temporal_env: WorkflowEnvironment, definitions_dir: Path,
-                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
-    async with running_engine(temporal_env, dev_settings(definitions_dir, tmp_path_factory.mktemp("anon-data"))) \
-            as (built, _client):
-        assert isinstance(built.applications, ApplicationService)
-        yield built
-
-
-@pytest.fixture(scope="module")
-def api(engine: Engine) -> Api:
-    return Api.isolated(create_app(engine.settings, engine), engine)
+running, engine, api = running_seed("anon-data", isolated=True)
 
 
 def resume(token: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from client import pay_fee
-from test_applications import FACE, Api, api, engine  # noqa: F401 - module fixtures
+from test_applications import FACE, Api, api, engine, running  # noqa: F401 - module fixtures
 
 from onestop.catalogue.values import hkid_check_digit
 from onestop.graphql.relay import from_global_id

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from client import Api, login
 from icalendar import Calendar
-from postgres import fresh_database, postgres_admin, postgres_problem
+from postgres import database_url_for
 from running import dev_settings, running_engine
 from temporalio.testing import WorkflowEnvironment
 
@@ -102,19 +102,9 @@ async def engine(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironme
     (services / "brief.yaml").write_text(
         appointment_service("brief-appointment", capacity=2, hold="PT4S", min_notice="PT0S"), encoding="utf-8")
     data = tmp_path_factory.mktemp("appointments-data")
-    if request.param == "sqlite":
-        async with running_engine(temporal_env, dev_settings(tree, data)) as (built, _client):
-            yield built
-        return
-    admin = await postgres_admin()
-    if admin is None:
-        pytest.skip(postgres_problem[0])
-    try:
-        async with fresh_database(admin) as url, \
-                running_engine(temporal_env, dev_settings(tree, data, database_url=url)) as (built, _client):
-            yield built
-    finally:
-        await admin.dispose()
+    async with database_url_for(request.param, data / "onestop.db") as url, \
+            running_engine(temporal_env, dev_settings(tree, data, database_url=url)) as (built, _client):
+        yield built
 
 
 @pytest.fixture(scope="module")

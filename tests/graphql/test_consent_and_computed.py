@@ -6,19 +6,14 @@ Real pieces: the seed catalogue and test citizens, dev IdP tokens, SQLite, a Tem
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from client import STANDARD, Api
-from running import dev_settings, running_engine
-from temporalio.testing import WorkflowEnvironment
+from running import running_seed
 
 from onestop.engine.applications.delivery import inbox as inbox_items
 from onestop.engine.container import Engine
-from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
 
 pytestmark = pytest.mark.slow
@@ -46,19 +41,7 @@ REVOKE = """mutation($id: ID!) { revokeConsent(input: {consentId: $id}) {
 SERVICE = "old-age-living-allowance"
 
 
-@pytest.fixture(scope="module")
-async def engine(temporal_env: WorkflowEnvironment, definitions_dir: Path,
-                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
-    async with running_engine(temporal_env, dev_settings(definitions_dir, tmp_path_factory.mktemp("cc-data"))) \
-            as (built, _client):
-        yield built
-
-
-@pytest.fixture(scope="module")
-async def api(engine: Engine) -> AsyncIterator[Api]:
-    app = create_app(engine.settings, engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://onestop.test") as client:
-        yield Api(client)
+running, engine, api = running_seed("cc-data")
 
 
 class Applicant:

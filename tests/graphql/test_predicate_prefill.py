@@ -8,22 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from client import STANDARD, Api
-from running import dev_settings, running_engine
+from running import running_seed
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from onestop.engine.applications.delivery import inbox as inbox_items
 from onestop.engine.container import Engine
 from onestop.engine.db import InboxRow
-from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
 
 BORN = "1946-08-30"  # lam-yuk-lan's date of birth in ImmD's record (definitions/dev/citizens.yaml)
@@ -47,20 +42,7 @@ READS = """query($after: String) { viewer { dataAccessLog(first: 100, after: $af
 STAFF_VIEW = "query($id: ID!) { application(id: $id) { answers provenance { field source verified prefilled } } }"
 
 
-@pytest.fixture(scope="module")
-async def running(temporal_env: WorkflowEnvironment, definitions_dir: Path,
-                  tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Engine, Client]]:
-    async with running_engine(temporal_env, dev_settings(definitions_dir, tmp_path_factory.mktemp("predicate-data"))) \
-            as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-async def api(running: tuple[Engine, Client]) -> AsyncIterator[Api]:
-    engine, _ = running
-    app = create_app(engine.settings, engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://onestop.test") as client:
-        yield Api(client)
+running, engine, api = running_seed("predicate-data")
 
 
 async def act(api: Api, query: str, name: str, token: dict[str, str], **variables: Any) -> dict[str, Any]:

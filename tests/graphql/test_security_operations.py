@@ -9,17 +9,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from client import FACE, STANDARD, Api, codes_of
-from running import dev_settings, running_engine
+from running import dev_settings, running_engine, running_seed
 from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 
 from onestop.engine.container import Engine
 from onestop.engine.db import DetectorStateRow
 from onestop.engine.security import ensure_schedules, schedule_ids
-from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
 from onestop.workflows.operations import PurgeResult
 
@@ -56,12 +54,7 @@ async def running(temporal_env: WorkflowEnvironment, definitions_dir: Path,
             await client.get_schedule_handle(schedule_id).delete()
 
 
-@pytest.fixture(scope="module")
-async def api(running: tuple[Engine, Client]) -> AsyncIterator[Api]:
-    engine, _ = running
-    app = create_app(engine.settings, engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://onestop.test") as client:
-        yield Api(client)
+engine, api = running_seed("ops-data")[1:]  # the api over the module's own `running` above
 
 
 async def _watermark(engine: Engine) -> int:

@@ -7,22 +7,17 @@ Real pieces: the seed catalogue and test citizens, dev IdP tokens, SQLite, a Tem
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from client import STANDARD, Api
-from running import dev_settings, running_engine
-from temporalio.testing import WorkflowEnvironment
+from running import running_seed
 
 from onestop.engine.applications.delivery import inbox as inbox_items
 from onestop.engine.container import Engine
 from onestop.engine.db import InboxRow
 from onestop.engine.dev.idp import citizen_sub
-from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
 
 BASIC = "urn:onestop:acr:basic"
@@ -47,19 +42,7 @@ READS = "{ viewer { dataAccessLog(first: 100) { edges { node { provider items { 
 ACCESS = "{ viewer { dataAccessLog(first: 100) { totalCount } applications(first: 100) { totalCount } } }"
 
 
-@pytest.fixture(scope="module")
-async def engine(temporal_env: WorkflowEnvironment, definitions_dir: Path,
-                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
-    async with running_engine(temporal_env, dev_settings(definitions_dir, tmp_path_factory.mktemp("trust-data"))) \
-            as (built, _client):
-        yield built
-
-
-@pytest.fixture(scope="module")
-async def api(engine: Engine) -> AsyncIterator[Api]:
-    app = create_app(engine.settings, engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://onestop.test") as client:
-        yield Api(client)
+running, engine, api = running_seed("trust-data")
 
 
 def challenge_of(result: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Notices from the workflow: one per event and revision, sent by an activity beside the main loop, carrying only
-what the templates name; a durable timer reminds before a draft expires."""
+"""Notices from the workflow: one per event and revision, handed to the engine's outbox by a local activity the run
+makes anyway (or by a send_notice activity, in runs started before the outbox), carrying only what the templates
+name; a durable timer reminds before a draft expires."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ class Recorder:
     async def send(self, request: NoticeRequest) -> NoticeResult:
         self.sent.append(request)
         return NoticeResult(request.key, {"email": "sent"})
+
+    async def enqueue(self, requests: list[NoticeRequest]) -> None:
+        # The outbox (runs started with OUTBOX_BEHAVIOUR): once per key, as the engine's outbox keeps them.
+        self.sent += [r for r in requests if r.key not in {s.key for s in self.sent}]
 
     def events(self) -> list[str]:
         return [request.event for request in self.sent]
@@ -140,3 +145,28 @@ async def test_an_anonymous_applicant_without_a_contact_is_sent_nothing(
     view = await apps.start("anon-1", anonymous, "renew-licence", fresh())
     await client.get_workflow_handle(view.application_id).result()
     assert recorder.sent == []
+
+
+async def test_notices_ride_on_local_activities_the_run_makes_anyway(
+        client: Client, task_queue: str, database: Database, noticing_worker: Worker, recorder: Recorder) -> None:
+    from temporalio.api.enums.v1 import EventType
+
+    apps = ApplicationService(client, task_queue, database, {"renew-licence": noticed_service()}.get, LADDER)
+    view = await through_details(apps)
+    app = view.application_id
+    await apps.complete_step_up(app, face(app), "citizen-1", "verify")
+    await apps.submit_step(app, "citizen-1", "review", {"declare": True})
+    await apps.submit_step(app, "citizen-1", "submit", {})
+    assert recorder.events() == ["submitted"]  # in the outbox when the submit answers: it rode on the reference
+    handle = client.get_workflow_handle(app)
+    await handle.signal("departmentStatus", DepartmentStatus("APPROVED", None, "staff-1"))
+    await handle.result()
+    assert recorder.events() == ["submitted", "statusChanged"]
+    events = (await handle.fetch_history()).events
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in events
+                 if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+    markers = [e.marker_recorded_event_attributes.marker_name for e in events
+               if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+    assert scheduled == ["onestop.deliver_submission"]  # no send_notice activity
+    # Prefill, the reference (with the receipt notice), the approval's index entry with its notice: no patch marker.
+    assert markers == ["core_local_activity"] * 3

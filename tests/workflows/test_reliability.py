@@ -268,15 +268,34 @@ async def _record_appointment(apps: ApplicationService, client: Client) -> str:
     # Booked, moved, submitted (the slot confirmed, the day-before hook fires at once: the slot is within a day),
     # then approved.
     first, second = _slots_ahead(2)
-    view = await apps.start("citizen-1", ADULT, "book-visit", fresh())
-    app = view.application_id
-    await apps.book_appointment(app, "citizen-1", "visit", "north", first)
-    await apps.book_appointment(app, "citizen-1", "visit", "south", second)
+    return await _booked_reminded_approved(apps, client, "book-visit", ("north", first), ("south", second))
+
+
+async def _booked_reminded_approved(apps: ApplicationService, client: Client, service_id: str,
+                                    *bookings: tuple[str, datetime]) -> str:
+    """Booked (and moved, for each booking after the first), submitted, reminded, then approved."""
+    app = (await apps.start("citizen-1", ADULT, service_id, fresh())).application_id
+    for office, start in bookings:
+        await apps.book_appointment(app, "citizen-1", "visit", office, start)
     await apps.submit_step(app, "citizen-1", "submit", {})
     await until(lambda: _delivered(apps, app))
     await until(lambda: _reminded(apps, app))
     await client.get_workflow_handle(app).signal("departmentStatus", _approved())
     return app
+
+
+def _early_reminder_service() -> ServiceSnapshot:
+    """The booking service with its reminder three days ahead (a lead time declared on the step)."""
+    service = appointment_service()
+    visit, *rest = service.steps
+    assert isinstance(visit, AppointmentSpec)
+    return replace(service, id="book-visit-early", steps=[replace(visit, reminder_seconds=3 * 86400), *rest])
+
+
+async def _record_early_reminder(apps: ApplicationService, client: Client) -> str:
+    # A reminder lead time longer than the wait for the slot: the hook fires as soon as the booking is confirmed.
+    [start] = _slots_ahead(1)
+    return await _booked_reminded_approved(apps, client, "book-visit-early", ("north", start))
 
 
 async def _record_paid_then_withdrawn(apps: ApplicationService, client: Client) -> str:
@@ -340,13 +359,19 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              # Appointment steps: holds, reschedule, confirmation, the day-before hook, expiry and release.
              "appointment-booked-moved-approved": _record_appointment,
              "appointment-hold-expired-withdrawn": _record_appointment_expired,
+             # The reminder's lead time declared on the appointment step (three days, not the day before).
+             "appointment-reminder-lead-time": _record_early_reminder,
              # Started by its first action from an anonymous draft: the first run carries the draft's state.
              "anonymous-draft-first-action": _record_anonymous_draft,
              # File fields: document ids as answers.
              "file-fields": _record_file_fields,
              # Started with BRIEF_BEHAVIOUR: the snapshot by reference (kept in pinned/), brief action answers.
              "full-application-brief": _record_full, "back-and-withdraw-brief": _record_back_and_withdraw,
-             "anonymous-draft-first-action-brief": _record_anonymous_draft}
+             "anonymous-draft-first-action-brief": _record_anonymous_draft,
+             # Started with OUTBOX_BEHAVIOUR: notices go to the engine's outbox from the reference's local activity
+             # and the index's (record_changes), with no send_notice activity and no "notices" patch marker.
+             "notices-needs-info-reply-outbox": _record_notices,
+             "notices-draft-reminder-outbox": _record_draft_reminder}
 PINNED = HISTORIES / "pinned"
 """The snapshots recorded histories name by reference, as ``pinned.dump`` wrote them (the store's rows)."""
 
@@ -360,7 +385,7 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
         apps = apps_for(client, task_queue, database, licence_service(), short, fee_service())
         brief = replace(appointment_service(hold_seconds=3), id="book-visit-brief")
         apps = apps_for(client, task_queue, database, licence_service(), short, appointment_service(), brief,
-                        documents_service())
+                        documents_service(), _early_reminder_service())
         for name, scenario in SCENARIOS.items():
             if (HISTORIES / f"{name}.json").exists():
                 continue
@@ -369,7 +394,10 @@ async def test_recorded_histories_replay_with_the_current_workflow_code(
             history = await client.get_workflow_handle(app).fetch_history()
             (HISTORIES / f"{name}.json").write_text(history.to_json())
         PINNED.mkdir(exist_ok=True)
-        for snapshot in (licence_service(), short, _anonymous_service()):
+        from .test_notices import noticed_service
+
+        for snapshot in (licence_service(), short, _anonymous_service(), noticed_service(),
+                         noticed_service(draft_expiry_seconds=4), _early_reminder_service()):
             ref, data = pinned.dump(snapshot)
             (PINNED / f"{ref}.json").write_bytes(data)
     for path in PINNED.glob("*.json"):  # as a worker finds them in its database

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from onestop.catalogue.feeds.atom import parse_sandbox_news
 from onestop.catalogue.feeds.hko import parse_rhrread
 from onestop.catalogue.feeds.models import FeedKind, FeedValue
 from onestop.catalogue.feeds.rss import parse_food_safety_alerts, parse_press_releases
@@ -40,5 +41,7 @@ ADAPTERS: Mapping[str, Adapter] = MappingProxyType({
                 "Centre for Food Safety, food alerts (RSS 2.0)"),
         Adapter("isd-press-releases-rss", FeedKind.ANNOUNCEMENTS, parse_press_releases,
                 "Information Services Department, government press releases (RSS 2.0)"),
+        Adapter("sandbox-news-atom", FeedKind.SANDBOX_NEWS, parse_sandbox_news,
+                "The platform team, news of the service providers' sandbox programme (Atom 1.0)"),
     )
 })

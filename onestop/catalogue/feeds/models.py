@@ -17,6 +17,7 @@ class FeedKind(StrEnum):
     TRAFFIC_NEWS = "trafficNews"
     FOOD_SAFETY_ALERTS = "foodSafetyAlerts"
     ANNOUNCEMENTS = "announcements"
+    SANDBOX_NEWS = "sandboxNews"
 
 
 class FeedModel(BaseModel):
@@ -117,7 +118,16 @@ class Announcements(FeedModel):
     items: tuple[FeedItem, ...] = ()
 
 
-FeedValue = WeatherReport | TrafficNews | FoodSafetyAlerts | Announcements
+class SandboxNews(FeedModel):
+    """News of the service providers' sandbox programme, newest first."""
+
+    kind: Literal[FeedKind.SANDBOX_NEWS] = FeedKind.SANDBOX_NEWS
+    language: Lang
+    title: str
+    items: tuple[FeedItem, ...] = ()
+
+
+FeedValue = WeatherReport | TrafficNews | FoodSafetyAlerts | Announcements | SandboxNews
 
 
 class FeedFormatError(CatalogueError):

@@ -33,6 +33,7 @@ from onestop.engine.relationships import Relationships
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.contracts import (
     Activity,
+    Changes,
     ConsentGrantRequest,
     ConsentGrantResult,
     DeliveryReceipt,
@@ -93,6 +94,8 @@ class ApplicationActivities:
                                                       request.year)
         if request.index is not None:
             await index.record(self.database, replace(request.index, reference_number=reference))
+        if request.notices:
+            await self._queue([replace(n, reference_number=reference) for n in request.notices])
         return reference
 
     @activity.defn(name=Activity.DELIVER)
@@ -150,6 +153,17 @@ class ApplicationActivities:
     async def index_application(self, entry: IndexEntry) -> None:
         await index.record(self.database, entry)
 
+    @activity.defn(name=Activity.RECORD_CHANGES)
+    async def record_changes(self, changes: Changes) -> None:
+        if changes.index is not None:
+            await index.record(self.database, changes.index)
+        await self._queue(changes.notices)
+
+    async def _queue(self, notices: list[NoticeRequest]) -> None:
+        # Into the outbox, once per key (a local activity may run again); the engine's relay sends them.
+        if notices and self.notices is not None:
+            await self.notices.enqueue(notices)
+
     @activity.defn(name=Activity.SEND_NOTICE)
     async def send_notice(self, request: NoticeRequest) -> NoticeResult:
         if self.notices is None:
@@ -160,7 +174,7 @@ class ApplicationActivities:
         retention = [] if self.documents is None else [DocumentActivities(self.documents).purge_documents]
         fees = self.payments.all() if self.payments is not None else []
         return [self.prefill, self.grant_consent, self.allocate_reference, self.deliver_submission,
-                self.index_application, self.send_notice, *retention, *fees]
+                self.index_application, self.record_changes, self.send_notice, *retention, *fees]
 
 
 T = TypeVar("T")
@@ -180,7 +194,14 @@ async def heartbeating(work: Awaitable[T]) -> T:
                 return task.result()
             activity.heartbeat()
     finally:
-        task.cancel()
+        if not task.done():
+            task.cancel()
+            # Wait for its clean-up: a database session it holds goes back to the pool now. Left running, the work
+            # finished after the worker had stopped and the engine had closed its database, and the connection went
+            # into a pool nobody would close.
+            await asyncio.wait({task})
+            if not task.cancelled():
+                task.exception()  # retrieved: the activity is cancelled, whatever the work raised on its way out
 
 
 def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore,

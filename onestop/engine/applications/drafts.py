@@ -4,8 +4,9 @@ first acts on it.
 Anyone can start a `login: none` service, so each start must be cheap: the engine records the draft here (the
 pinned snapshot's content hash, the resume token's reference, and, encrypted, what the workflow will start with)
 and answers from the snapshot. The citizen's first action starts the workflow (update-with-start, same id, same
-pinned version) and the row goes. Drafts nobody acted on are deleted after ``ONESTOP_ANONYMOUS_DRAFT_TTL_SECONDS``
-(or the service's own draft expiry, when sooner).
+pinned version) and the row goes. Drafts nobody acted on are deleted after ``ONESTOP_ANONYMOUS_DRAFT_TTL_SECONDS``.
+A service's own draft expiry, when sooner, ends the draft as it ends a workflow's: from then until the row goes, the
+draft reads as ``EXPIRED`` and refuses every action, instead of vanishing.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Draft:
     client_mutation_id: str | None
     created_at: datetime
     expires_at: datetime
+    # Ended by its service's draft expiry (it reads as EXPIRED); kept until the time to live deletes it.
+    expired: bool = False
 
 
 class DraftStore:
@@ -58,14 +61,22 @@ class DraftStore:
                 expires_at=draft.expires_at))
 
     async def get(self, application_id: str, *, now: datetime | None = None) -> Draft | None:
-        """The draft, unless it has expired (then it is as good as deleted, whether or not the sweep has run)."""
+        """The draft; ``expired`` once its service's draft expiry has passed. None past the time to live (then it
+        is as good as deleted, whether or not the sweep has run)."""
+        now = now or datetime.now(UTC)
         async with self.database.session() as session:
             row = await session.get(AnonymousDraftRow, application_id)
-        if row is None or row.expires_at <= (now or datetime.now(UTC)):
+        if row is None or self.kept_until(row.created_at, row.expires_at) <= now:
             return None
         payload = self.cipher.decrypt_json(row.payload, _aad(application_id))
         return Draft(row.application_id, row.citizen_ref, row.service_id, row.content_hash,
-                     Applicant(**payload["citizen"]), payload["clientMutationId"], row.created_at, row.expires_at)
+                     Applicant(**payload["citizen"]), payload["clientMutationId"], row.created_at, row.expires_at,
+                     expired=row.expires_at <= now)
+
+    def kept_until(self, created_at: datetime, expires_at: datetime) -> datetime:
+        """When a draft's row goes: at its expiry, or, when its service's expiry came sooner, at the time to live
+        (until then it answers as the expired application its workflow would have been)."""
+        return max(expires_at, created_at + self.ttl)
 
     async def remove(self, application_id: str) -> None:
         """Forget the draft: its workflow runs now and holds its state."""
@@ -73,10 +84,12 @@ class DraftStore:
             await session.execute(delete(AnonymousDraftRow).where(AnonymousDraftRow.application_id == application_id))
 
     async def purge(self, *, now: datetime | None = None) -> int:
-        """Delete every expired draft; returns how many went."""
+        """Delete every draft past its time to live (see ``kept_until``); returns how many went."""
+        now = now or datetime.now(UTC)
         async with self.database.session() as session:
             result = await session.execute(
-                delete(AnonymousDraftRow).where(AnonymousDraftRow.expires_at <= (now or datetime.now(UTC))))
+                delete(AnonymousDraftRow).where(AnonymousDraftRow.expires_at <= now,
+                                                AnonymousDraftRow.created_at <= now - self.ttl))
         return int(getattr(result, "rowcount", 0) or 0)
 
     def start_sweeping(self, interval: float) -> None:

@@ -41,11 +41,11 @@ from onestop.engine.security.alerts import OPERATOR_ROLE, SecurityAlerts, StepUp
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.application import ServiceApplicationWorkflow
 from onestop.workflows.contracts import (
-    BRIEF_BEHAVIOUR,
     CITIZEN_REF_ATTRIBUTE,
     DEPARTMENT_ATTRIBUTE,
     DEPARTMENT_STATUSES,
     MESSAGE_MAX_CHARS,
+    OUTBOX_BEHAVIOUR,
     QUERY_SNAPSHOT,
     QUERY_STATE,
     REFUSED,
@@ -75,7 +75,7 @@ from onestop.workflows.contracts import (
     Withdraw,
 )
 from onestop.workflows.interpreter import Applicant, DefinitionFault
-from onestop.workflows.opening import opening_carried, opening_view
+from onestop.workflows.opening import expired_view, opening_carried, opening_view
 from onestop.workflows.payments import BeginPayment
 from onestop.workflows.snapshot import ExitSpec, ServiceSnapshot
 
@@ -236,7 +236,7 @@ class ApplicationService:
             ServiceApplicationWorkflow.run,
             ApplicationInput(application_id, None, citizen_ref, citizen, created_at, carried,
                              history_limit=self.history_limit,
-                             delivery_retry_seconds=self._delivery_retry_seconds(), behaviour=BRIEF_BEHAVIOUR,
+                             delivery_retry_seconds=self._delivery_retry_seconds(), behaviour=OUTBOX_BEHAVIOUR,
                              service_ref=ref,
                              payment_timeout_seconds=self.payment_timeout.total_seconds()
                              if self.payment_timeout is not None else 0.0),
@@ -278,8 +278,8 @@ class ApplicationService:
         if found is None:
             return None
         draft, snapshot = found
-        return await self._complete(opening_view(draft.application_id, snapshot, draft.citizen_ref, draft.citizen,
-                                                 draft.created_at))
+        view = opening_view(draft.application_id, snapshot, draft.citizen_ref, draft.citizen, draft.created_at)
+        return await self._complete(expired_view(view, draft.expires_at) if draft.expired else view)
 
     async def _drafted(self, application_id: str) -> tuple[Draft, ServiceSnapshot] | None:
         if self.drafts is None:
@@ -654,8 +654,7 @@ class ApplicationService:
             if "already completed" not in exc.message:
                 raise NotFound("application", application_id) from exc
             await self.get(application_id, citizen_ref)  # a closed application of someone else stays unknown
-            raise InvalidInput([FieldError([], "APPLICATION_CLOSED", {
-                "en": "This application is closed and cannot change.", "tc": "此申請已結束，無法更改。"})]) from exc
+            raise _closed() from exc
         view = await self._expand(application_id, citizen_ref, answer, brief)
         if view.status not in (Status.DRAFT, Status.SUBMITTED):  # the workflow indexed a submission
             await self._index(view)
@@ -680,6 +679,8 @@ class ApplicationService:
         if drafted[0].citizen_ref != arg.citizen_ref:
             # Someone else's draft looks unknown, and starts nothing.
             raise NotFound("application", application_id)
+        if drafted[0].expired:
+            raise _closed()  # as its workflow, closed by the service's draft expiry, would answer
         return await self._start_draft(*drafted, name, arg, update_id)
 
     async def _challenge(self, application_id: str, citizen_ref: str, principal: Principal) -> None:
@@ -728,6 +729,11 @@ def step_up_binding(application_id: str, step_id: str) -> str:
 def _below_service_level(refused: InvalidInput) -> bool:
     """The workflow refused the caller's token as below the service's level (not a step-up step's)."""
     return any(e.code == "INSUFFICIENT_USER_AUTHENTICATION" and list(e.path) == ["assurance"] for e in refused.errors)
+
+
+def _closed() -> InvalidInput:
+    return InvalidInput([FieldError([], "APPLICATION_CLOSED", {
+        "en": "This application is closed and cannot change.", "tc": "此申請已結束，無法更改。"})])
 
 
 def _refused(exc: WorkflowUpdateFailedError) -> EngineError:

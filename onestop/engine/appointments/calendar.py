@@ -10,8 +10,8 @@ PRODUCT_ID = "-//onestop//appointments//EN"
 
 
 def ics(*, booking_id: str, title: str, office: str, start: datetime, end: datetime, reference: str | None,
-        now: datetime | None = None) -> bytes:
-    """One VEVENT for the booking, with a reminder alarm the day before. Nothing personal: the title, the office
+        now: datetime | None = None, remind_before: timedelta = timedelta(days=1)) -> bytes:
+    """One VEVENT for the booking, with a reminder alarm ``remind_before`` it. Nothing personal: the title, the office
     and the reference number only, since calendar files travel to phones and shared calendars."""
     calendar = Calendar()
     calendar.add("prodid", PRODUCT_ID)
@@ -29,7 +29,7 @@ def ics(*, booking_id: str, title: str, office: str, start: datetime, end: datet
     alarm = Alarm()
     alarm.add("action", "DISPLAY")
     alarm.add("description", title)
-    alarm.add("trigger", timedelta(days=-1))
+    alarm.add("trigger", -remind_before)
     event.add_component(alarm)
     calendar.add_component(event)
     content: bytes = calendar.to_ical()

@@ -65,7 +65,7 @@ class AppointmentService:
         title = service_title.get(lang) or service_title.get("en", "")
         office = (office_label or {}).get(lang) or (office_label or {}).get("en") or booking.office
         return ics(booking_id=booking.booking_id, title=title, office=office, start=booking.start, end=booking.end,
-                   reference=reference).decode()
+                   reference=reference, remind_before=timedelta(seconds=booking.reminder_seconds)).decode()
 
 
 def hold_minutes(spec: AppointmentSpec) -> int:

@@ -270,15 +270,22 @@ class ConsentService:
 
     async def require_live(self, citizen: Citizen, consent_id: str | None, *, service_slug: str, purpose: Any,
                            items: Sequence[str], application_id: str | None,
-                           now: datetime | None = None) -> Consent:
-        """The consent, when it is live and covers this exact use; else the specific ``ConsentRequired``."""
+                           now: datetime | None = None, loaded: Consent | None = None) -> Consent:
+        """The consent, when it is live and covers this exact use; else the specific ``ConsentRequired``.
+
+        ``loaded`` is the consent as the caller has just read or granted it in this same operation (a prefill):
+        checked as it is, without reading it again.
+        """
         if consent_id is None:
             raise ConsentRequired()
-        async with self.database.session() as session:
-            row = await session.get(ConsentRow, consent_id)
-        if row is None or row.citizen_id != citizen.id:
-            raise ConsentRequired(f"no consent {consent_id} for this citizen; ask the citizen to grant one")
-        consent = self._consent(row, citizen)
+        if loaded is not None and loaded.id == consent_id and loaded.citizen_ref == citizen.ref:
+            consent = loaded
+        else:
+            async with self.database.session() as session:
+                row = await session.get(ConsentRow, consent_id)
+            if row is None or row.citizen_id != citizen.id:
+                raise ConsentRequired(f"no consent {consent_id} for this citizen; ask the citizen to grant one")
+            consent = self._consent(row, citizen)
         status = consent.status(now)
         if status == "revoked":
             raise ConsentRevoked(consent_id)

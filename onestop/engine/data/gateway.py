@@ -106,7 +106,8 @@ class DataGateway:
 
     async def fetch(self, who: str | Citizen, *, consent_id: str | None, service_slug: str, purpose: Any,
                     items: Sequence[str], department: str = "", application_id: str | None = None,
-                    now: datetime | None = None, fetch_id: str | None = None) -> FetchResult:
+                    now: datetime | None = None, fetch_id: str | None = None,
+                    consent: Consent | None = None) -> FetchResult:
         """Fetch ``items`` (``provider.item``) for ``service_slug`` under ``consent_id``.
 
         ``who`` is the caller's ``sub`` or a resolved ``Citizen`` (activities resolve ``citizen_ref`` first).
@@ -115,7 +116,8 @@ class DataGateway:
         logging the refusal, or ``ProviderUnavailable`` after logging the failure.
 
         ``fetch_id`` names one logical fetch, the same on every retry of it: a retry logs nothing its first
-        attempt already logged (the same provider with the same outcome).
+        attempt already logged (the same provider with the same outcome). ``consent`` is that consent as the caller
+        found or granted it a moment ago (see ``ConsentService.require_live``).
         """
         by_provider = _split(items)
         citizen = who if isinstance(who, Citizen) else await self.citizens.get(who)
@@ -139,7 +141,7 @@ class DataGateway:
         try:
             consent = await self.consents.require_live(
                 citizen, consent_id, service_slug=service_slug, purpose=purpose, items=items,
-                application_id=application_id, now=at,
+                application_id=application_id, now=at, loaded=consent,
             )
         except ConsentRequired as refusal:
             for provider_id, provider_items in by_provider.items():
@@ -214,7 +216,8 @@ class DataGateway:
         )
         result = await self.fetch(citizen, consent_id=consent.id, service_slug=service_slug, purpose=purpose,
                                   items=items, department=department, application_id=application_id, now=now,
-                                  fetch_id=None if fetch_id is None else f"{step_id}\x1f{fetch_id}")
+                                  fetch_id=None if fetch_id is None else f"{step_id}\x1f{fetch_id}",
+                                  consent=consent)
         return consent, result
 
     async def eligibility_facts(self, citizen: Citizen, items: Sequence[str], *, service_slug: str, service_hash: str,

@@ -6,6 +6,9 @@ Portable across SQLite (aiosqlite, the embedded default) and PostgreSQL (asyncpg
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -38,6 +41,11 @@ _NAMING = {
 
 _SQLITE_POOL = 20
 """Connections a SQLite file database keeps open: the concurrency of one embedded process under load."""
+
+_DRAIN_SECONDS = 5.0
+"""How long closing waits for connections still in use to come back to the pool."""
+
+log = logging.getLogger(__name__)
 
 # Any fixed 64-bit number, the same in every onestop process: the PostgreSQL advisory lock key of migrations.
 _MIGRATION_LOCK = 0x6F6E6573_746F7001
@@ -143,7 +151,17 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
-    async def close(self) -> None:
+    async def close(self, *, drain_seconds: float = _DRAIN_SECONDS) -> None:
+        """Close every connection. Connections still checked out (a task finishing its clean-up after being
+        cancelled) get ``drain_seconds`` to come back first: ``dispose`` closes only those in the pool, and one
+        returned later would go into a pool nobody closes any more."""
+        checked_out = getattr(self.engine.pool, "checkedout", None)
+        if checked_out is not None:
+            deadline = time.monotonic() + drain_seconds
+            while checked_out() and time.monotonic() < deadline:  # noqa: ASYNC110 - a pool has no awaitable check-in
+                await asyncio.sleep(0.01)
+            if checked_out():
+                log.warning("closing the database with %d connections still in use", checked_out())
         await self.engine.dispose()
 
 

@@ -411,10 +411,14 @@ class AnonymousDraftRow(Base):
 
 class NoticeRow(Base):
     """One notice to one applicant on one channel, written before it is sent: ``key`` (application, event,
-    revision, channel) is unique, so a retried or repeated send finds it and never sends twice. ``message`` is
-    ciphertext (recipient and text); ``citizen_ref`` is the pseudonym, for the citizen's own list."""
+    revision, channel) is unique, so a retried or repeated send finds it and never sends twice. ``status``: queued
+    (written by a workflow's activity, for the relay to send), sending (claimed; ``attempts`` counts the claims),
+    sent, or failed (its retry window passed). ``message`` is ciphertext (recipient and text); ``citizen_ref`` is
+    the pseudonym, for the citizen's own list."""
 
     __tablename__ = "notices_sent"
+    # The relay's sweep reads the few rows not yet sent (queued, or a send that did not finish) by status.
+    __table_args__ = (Index("ix_notices_sent_status_created", "status", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)
@@ -552,3 +556,42 @@ class SandboxCatalogueVersionRow(Base):
     services: Mapped[str] = mapped_column(Text)
     uploaded_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
+
+
+class SandboxTestRunRow(Base):
+    """An application a sandbox's test citizen started, with the exact definition (content hash) it ran: a
+    promotion to the public catalogue needs one of that very hash to have been completed in the sandbox."""
+
+    __tablename__ = "sandbox_test_runs"
+
+    application_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.provider_id", ondelete="CASCADE"), index=True)
+    service_slug: Mapped[str] = mapped_column(String(120))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class SandboxPromotionRow(Base):
+    """A provider's request that a sandbox service's version go live, and where it stands (the workflow
+    ``SandboxPromotionWorkflow`` decides; this row is what lists and repeated calls read).
+
+    ``files`` is JSON ``{tree path: text}``: exactly the files of the requested version that are written into the
+    live definitions on approval, fixed when the request is made; ``checks`` JSON ``[{name, passed, detail}]``."""
+
+    __tablename__ = "sandbox_promotions"
+
+    promotion_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.provider_id", ondelete="CASCADE"), index=True)
+    namespace: Mapped[str] = mapped_column(String(12))
+    service_slug: Mapped[str] = mapped_column(String(120))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    files: Mapped[str] = mapped_column(Text)
+    checks: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(255))
+    requested_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    catalogue_version: Mapped[str | None] = mapped_column(String(64))

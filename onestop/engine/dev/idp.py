@@ -116,6 +116,7 @@ class DevIdentityProvider:
         self.clients: dict[str, RegisteredClient] = {}
         # Sandbox test citizens' tokens carry their sandbox (namespace) and login, so the API keeps them inside.
         self.sandbox_citizens: dict[str, str] = {}
+        self.sandbox_clients: set[str] = set()
         for citizen in citizens:
             if citizen.face_consented_at is not None:
                 self.enrolments.enrol(citizen.id, consent=True, consented_at=citizen.face_consented_at,
@@ -280,10 +281,12 @@ class DevIdentityProvider:
                     self.enrolments.enrol(ident, consent=True, consented_at=found.created_at or self._clock(),
                                           source="sandbox")
         client_id = login.get("client_id")
-        if isinstance(client_id, str) and client_id not in self.clients:
+        # A sandbox's client is read again on each use: its provider may have rotated the secret since.
+        if isinstance(client_id, str) and (client_id not in self.clients or client_id in self.sandbox_clients):
             client = await self.directory.registered_client(client_id)
             if client is not None:
                 self.clients[client_id] = client
+                self.sandbox_clients.add(client_id)
 
     async def _token(self, request: Request) -> Response:
         try:

@@ -191,8 +191,18 @@ def login_page(idp: DevIdentityProvider, request: AuthorizeRequest | None, *, er
         for s in idp.staff.values()
     ]
     notice = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    # Sandboxes' staff and synthetic citizens are provisioned at run time: typed in, looked up on submit.
+    acr_options = "".join(f'<option value="{escape(level.acr)}">{escape(level.id)}</option>' for level in levels
+                          if level.acr != ladder.top.acr)
+    sandbox = (
+        f'<form {action}>{hidden}<label>Sandbox staff login <input name="staff" required></label> '
+        f'<button type="submit">sign in as sandbox staff</button></form><br>'
+        f'<form {action}>{hidden}<label>Sandbox test citizen login <input name="citizen" required></label> '
+        f'<label>level <select name="acr">{acr_options}</select></label> '
+        f'<button type="submit">sign in as test citizen</button></form>'
+    ) if acr_options else ""
     body = _PAGE.format(
-        notice=notice, citizens="".join(rows), staff="".join(staff_rows),
+        notice=notice, citizens="".join(rows), staff="".join(staff_rows), sandbox=sandbox,
         mode="Signing in for an application" if request else "Tokens for GraphiQL (Authorization: Bearer ...)",
     )
     return HTMLResponse(body, status_code=status, headers={
@@ -214,6 +224,7 @@ padding:.5rem}}</style></head>
 <body><h1>Development sign-in</h1><p>Test citizens and staff only — this page exists in development mode.
 {mode}.</p>{notice}
 <h2>Citizens</h2><table>{citizens}</table><h2>Staff</h2><table>{staff}</table>
+<h2>Sandbox sign-ins</h2>{sandbox}
 <pre id="token" hidden></pre>
 <script>
 for (const form of document.querySelectorAll("form[data-direct]")) {{
@@ -235,7 +246,7 @@ for (const form of document.querySelectorAll("form[data-direct]")) {{
 def _hashes(tag: str) -> str:
     # The page's only inline script and style are constant, so the policy allows exactly them by hash
     # (CSP3) instead of 'unsafe-inline', which would also run any script an injection slipped in.
-    page = _PAGE.format(notice="", citizens="", staff="", mode="")
+    page = _PAGE.format(notice="", citizens="", staff="", sandbox="", mode="")
     found = re.findall(rf"<{tag}>(.*?)</{tag}>", page, re.DOTALL)
     return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()}'"
                     for text in found)

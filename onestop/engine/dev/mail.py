@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +63,15 @@ class DevMailbox:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
-        message = message_from_bytes(content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
+        # The headers alone name the file (parsing the whole message, the modern way, cost as much as sending it);
+        # the whole message is parsed for a listener only.
+        headers = BytesHeaderParser(policy=compat32).parsebytes(content)
         self.received += 1
-        identity = str(message.get("Message-ID") or hashlib.sha256(content).hexdigest())
+        identity = str(headers.get("Message-ID") or hashlib.sha256(content).hexdigest())
         self._write(f"mail-{hashlib.sha256(identity.encode()).hexdigest()[:32]}.eml", content)
         if self.on_message is not None:
+            message = message_from_bytes(content, policy=policy.default)
+            assert isinstance(message, EmailMessage)
             await self.on_message(message)
         return "250 Message accepted for delivery"
 

@@ -91,8 +91,15 @@ class LocalStore:
         partial.replace(path)
 
     async def get(self, key: str) -> bytes | None:
-        path = self._path(key)
-        return await asyncio.to_thread(lambda: path.read_bytes() if path.exists() else None)
+        return await asyncio.to_thread(self._read, self._path(key))
+
+    @staticmethod
+    def _read(path: Path) -> bytes | None:
+        # Not "exists, then read": a delete (retention, an unattached upload) can come in between.
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, True)

@@ -4,19 +4,28 @@ Each (notice, channel) is a row of ``notices_sent`` written *before* the send, k
 key. A retry (a new activity attempt after a worker died, a replayed request) finds the row: ``sent`` means done;
 ``sending`` means an earlier attempt may have gone out, and the resend carries the same Message-ID (or SMS
 idempotency key), which the receiving store deduplicates. The row's text and recipient are encrypted.
+
+Workflows hand their notices to ``enqueue`` from a local activity they run anyway (a transactional outbox): the
+rows are written there, once per key, and this process sends them straight after, beside the workflow. A process
+that dies before a row is sent leaves it ``sending``; the relay's sweep (``relay``, run by every worker) claims it
+again after ``lease``, backing off, for the notice's ``window``, and then marks it ``failed``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestop.catalogue.text import Lang
 from onestop.engine.crypto.cipher import FieldCipher
@@ -88,6 +97,20 @@ def _aad(key: str) -> str:
     return f"notices_sent.message|{key}"
 
 
+SENDING, SENT, FAILED = "sending", "sent", "failed"
+_BACKOFF_CAP = timedelta(minutes=10)
+
+
+def _due(created_at: datetime, attempts: int, lease: timedelta) -> datetime:
+    """When a row claimed ``attempts`` times may be claimed again: a lease after its first claim, then twice as long
+    each time (at most ten minutes between claims), as a notice activity's retry policy did."""
+    waited, step = timedelta(0), lease
+    for _ in range(max(attempts, 1)):
+        waited += min(step, _BACKOFF_CAP)
+        step *= 2
+    return created_at + waited
+
+
 @dataclass
 class NoticeService:
     database: Database
@@ -98,7 +121,155 @@ class NoticeService:
     sms: SmsProvider | None = None
     # Where the citizen signs in to read the details; added under the text.
     link: str | None = None
+    # The relay: a send not finished after ``lease`` (longer than the mailer's timeout) is claimed again, with
+    # backoff, until ``window`` after the notice was queued; the sweep looks every ``sweep_seconds``.
+    lease: timedelta = timedelta(seconds=30)
+    window: timedelta = timedelta(hours=24)
+    sweep_seconds: float = 5.0
     _now: Any = field(default=lambda: datetime.now(UTC), repr=False)
+    _sending: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+
+    async def enqueue(self, requests: Sequence[NoticeRequest]) -> None:
+        """Write each notice's rows (one per channel), once per key, then send them from this process, beside the
+        caller: a slow mail relay holds up no workflow. What is not sent here, the relay's sweep sends."""
+        claimed: list[tuple[NoticeRow, dict[str, Any]]] = []
+        done: list[tuple[NoticeRequest, dict[str, str]]] = []
+        for attempt in range(2):
+            try:
+                # One transaction for the lot: recipients read, rows written (it runs inside a citizen's submit).
+                async with self.database.session() as session:
+                    claimed, done = [], []
+                    for request in requests:
+                        rows, outcomes = await self._rows(request, session)
+                        present = set((await session.scalars(select(NoticeRow.key).where(
+                            NoticeRow.key.in_([row.key for row, _ in rows])))).all()) if rows else set()
+                        fresh = [(row, text) for row, text in rows if row.key not in present]
+                        session.add_all([row for row, _ in fresh])
+                        claimed += fresh
+                        done.append((request, outcomes | {row.channel: "duplicate" for row, _ in rows
+                                                          if row.key in present}))
+                break
+            except IntegrityError:
+                if attempt:
+                    raise
+                # A concurrent attempt wrote one of the keys first: look again.
+        for request, outcomes in done:
+            # Keys and outcomes only: the address and the text never reach the log.
+            log.info("notice %s: %s", request.key, outcomes, extra={"notice_event": request.event})
+        if claimed:
+            task = asyncio.get_running_loop().create_task(self._send_rows(claimed))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _rows(self, request: NoticeRequest, session: AsyncSession
+                    ) -> tuple[list[tuple[NoticeRow, dict[str, Any]]], dict[str, str]]:
+        """The outbox rows for ``request`` (one per channel it goes out on, each with its clear text), and each
+        channel's outcome."""
+        recipient = await self.recipient(request, session)
+        if recipient is None:
+            return [], {"any": "no-contact"}
+        channels = recipient.channels()
+        if not channels:
+            return [], {"any": "opted-out"}
+        rendered = render(request, recipient.language, link=self.link)
+        rows: list[tuple[NoticeRow, dict[str, Any]]] = []
+        outcomes: dict[str, str] = {}
+        for channel in channels:
+            address = recipient.email if channel is Channel.EMAIL else recipient.phone
+            transport = self.mailer if channel is Channel.EMAIL else self.sms
+            if not address:
+                outcomes[channel.value] = "no-contact"
+            elif transport is None:
+                outcomes[channel.value] = "no-channel"
+            else:
+                rows.append(self._row(request, channel, address, rendered))
+                outcomes[channel.value] = "queued"
+        return rows, outcomes
+
+    def _row(self, request: NoticeRequest, channel: Channel, address: str,
+             rendered: Rendered) -> tuple[NoticeRow, dict[str, Any]]:
+        key = f"{request.key}/{channel.value}"
+        text: dict[str, Any] = {"to": address, "subject": rendered.subject,
+                                "body": rendered.body if channel is Channel.EMAIL else rendered.sms}
+        # Claimed by this process as it is written: the send follows at once (attempt 1).
+        return NoticeRow(id=str(uuid.uuid4()), key=key, application_id=request.application_id,
+                         citizen_ref=request.citizen_ref, event=request.event, channel=channel.value,
+                         status=SENDING, attempts=1, message=self.cipher.encrypt_json(text, _aad(key)),
+                         created_at=self._now(), sent_at=None), text
+
+    async def _send_rows(self, rows: Sequence[tuple[NoticeRow, dict[str, Any]]]) -> None:
+        for row, text in rows:  # as this process has just written them: no need to read them back
+            await self._send(row, text)
+
+    async def _send_row(self, row_id: str) -> None:
+        """Send a row this process has claimed, and record it sent; a failure leaves it to the sweep."""
+        async with self.database.session() as session:
+            row = await session.get(NoticeRow, row_id)
+        if row is None or row.status != SENDING:
+            return
+        await self._send(row, self.cipher.decrypt_json(row.message, _aad(row.key)))
+
+    async def _send(self, row: NoticeRow, text: dict[str, Any]) -> None:
+        try:
+            if row.channel == Channel.EMAIL.value:
+                assert self.mailer is not None, "rows are written only for a channel with a transport"
+                await self.mailer.send(str(text["to"]), str(text["subject"]), str(text["body"]), key=row.key)
+            else:
+                assert self.sms is not None, "rows are written only for a channel with a transport"
+                await self.sms.send(str(text["to"]), str(text["body"]), key=row.key)
+        except Exception as exc:
+            log.warning("notice %s not sent (attempt %d): %s", row.key, row.attempts, type(exc).__name__,
+                        extra={"notice_event": row.event})
+            return
+        async with self.database.session() as session:
+            await session.execute(update(NoticeRow).where(NoticeRow.id == row.id)
+                                  .values(status=SENT, sent_at=self._now()))
+
+    async def sweep(self) -> int:
+        """Claim and send the rows whose send did not finish (the process died, or the channel failed), each when
+        its backoff is due; mark those past the window failed. Returns how many were sent again."""
+        now = self._now()
+        async with self.database.session() as session:
+            expired = await session.execute(
+                update(NoticeRow).where(NoticeRow.status == SENDING, NoticeRow.created_at < now - self.window)
+                .values(status=FAILED))
+            if expired.rowcount:  # type: ignore[attr-defined]
+                log.warning("%d notices were given up after their retry window", expired.rowcount)  # type: ignore[attr-defined]
+            rows = (await session.execute(
+                select(NoticeRow.id, NoticeRow.attempts, NoticeRow.created_at)
+                .where(NoticeRow.status == SENDING, NoticeRow.created_at < now - self.lease)
+                .order_by(NoticeRow.created_at).limit(500))).all()
+        resent = 0
+        for row_id, attempts, created_at in rows:
+            if _due(created_at, attempts, self.lease) > now:
+                continue
+            async with self.database.session() as session:
+                won = await session.execute(
+                    update(NoticeRow).where(NoticeRow.id == row_id, NoticeRow.status == SENDING,
+                                            NoticeRow.attempts == attempts)
+                    .values(attempts=attempts + 1))
+            if won.rowcount == 1:  # type: ignore[attr-defined]  # another relay may have claimed it first
+                await self._send_row(row_id)
+                resent += 1
+        return resent
+
+    async def relay(self) -> None:
+        """Sweep every ``sweep_seconds`` until cancelled (every worker runs one)."""
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("the notice relay's sweep failed; trying again")
+            await asyncio.sleep(self.sweep_seconds)
+
+    async def aclose(self) -> None:
+        """Let the sends under way finish (briefly); what is left, the next sweep sends."""
+        if self._sending:
+            _, pending = await asyncio.wait(set(self._sending), timeout=5)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)  # their clean-up gives their database connections back before it closes
 
     async def send(self, request: NoticeRequest) -> NoticeResult:
         """Send ``request`` on the recipient's channels, each at most once per key (see the module's text)."""
@@ -123,16 +294,17 @@ class NoticeService:
         log.info("notice %s: %s", request.key, outcomes, extra={"notice_event": request.event})
         return NoticeResult(request.key, outcomes)
 
-    async def recipient(self, request: NoticeRequest) -> Recipient | None:
-        """Where the notice goes: the contact an anonymous applicant gave, or the citizen's e-ME profile."""
+    async def recipient(self, request: NoticeRequest, session: AsyncSession | None = None) -> Recipient | None:
+        """Where the notice goes: the contact an anonymous applicant gave, or the citizen's e-ME profile (read in
+        ``session`` when given)."""
         if request.contact:
             return Recipient(email=request.contact.get("email"), phone=request.contact.get("phone"))
         citizen = await self.citizens.by_ref(request.citizen_ref)
         if citizen is None:
             return None  # an anonymous applicant who left no contact
-        async with self.database.session() as session:
-            profile = await self.profiles.load(session, citizen.id)
-            preference = await session.get(NoticePreferenceRow, citizen.id)
+        async with contextlib.nullcontext(session) if session is not None else self.database.session() as reading:
+            profile = await self.profiles.load(reading, citizen.id)
+            preference = await reading.get(NoticePreferenceRow, citizen.id)
         if profile is None or not (profile.email or profile.phone):
             return None
         return Recipient(email=profile.email, phone=profile.phone,

@@ -6,9 +6,11 @@ reference) tells them nothing about that person.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -49,6 +51,17 @@ def _refuse(message: str = _NOT_FOR_THEM) -> InvalidInput:
     return InvalidInput([field_error(["onBehalfOf"], message, "CANNOT_ACT_FOR")])
 
 
+_KEPT = 10_000
+"""Applications whose parties a process keeps in memory (a few hundred bytes each)."""
+
+
+def _keep(kept: OrderedDict[str, Any], key: str, value: Any) -> None:
+    kept[key] = value
+    kept.move_to_end(key)
+    while len(kept) > _KEPT:
+        kept.popitem(last=False)
+
+
 class Relationships:
     """Dependents, mandates and the acting check, over the birth register and the mandate store."""
 
@@ -62,6 +75,11 @@ class Relationships:
         self.gateway = gateway
         self.catalogue = catalogue
         self.now = now
+        # An application's parties are written once, before its workflow exists, and never change, so a read is
+        # kept (every citizen action asks). That it has none is kept only once the application is known to exist
+        # (``exists``): an id asked about before its start might yet get them.
+        self._parties: OrderedDict[str, Parties | None] = OrderedDict()
+        self._existing: OrderedDict[str, None] = OrderedDict()
 
     async def dependents(self, actor: Citizen) -> list[Dependent]:
         people = [Dependent(child.ref, child.name, ActingAs.PARENT, child.date_of_birth, None)
@@ -154,7 +172,17 @@ class Relationships:
 
     async def parties(self, application_id: str) -> Parties | None:
         """Who acts on the application and whom it is about; None when the applicant acts for themself."""
-        return await parties_of(self.births.database, application_id)
+        if application_id in self._parties:
+            self._parties.move_to_end(application_id)
+            return self._parties[application_id]
+        parties = await parties_of(self.births.database, application_id)
+        if parties is not None or application_id in self._existing:
+            _keep(self._parties, application_id, parties)
+        return parties
+
+    def exists(self, application_id: str) -> None:
+        """Note that ``application_id``'s workflow exists (an action on it succeeded): its parties are settled."""
+        _keep(self._existing, application_id, None)
 
     async def name_for(self, viewer_ref: str, viewer: Citizen | None, parties: Parties) -> str | None:
         """The subject's name as the actor may see it (the birth registration's, or the mandate's); None otherwise."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -192,15 +192,17 @@ def _aad(column: str, key: str) -> str:
 class SandboxActivities:
     """The worker's sandbox activities."""
 
-    def __init__(self, provisioner: SandboxProvisioner) -> None:
+    def __init__(self, provisioner: SandboxProvisioner, more: Sequence[Callable[..., Awaitable[object]]] = ()
+                 ) -> None:
         self.provisioner = provisioner
+        self.more = tuple(more)  # the promotion workflow's
 
     @activity.defn(name=PROVISION_SANDBOX)
     async def provision_sandbox(self, request: ProvisionRequest) -> ProvisionResult:
         return await self.provisioner.provision(request)
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
-        return [self.provision_sandbox]
+        return [self.provision_sandbox, *self.more]
 
 
 async def sandbox_rows(database: Database, provider_id: str | None = None) -> list[SandboxRow]:

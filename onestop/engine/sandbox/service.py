@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +22,7 @@ from onestop.engine.errors import EngineError, Forbidden, InvalidInput, NotFound
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.provider import RegisteredClient, SandboxLogin
 from onestop.engine.sandbox.catalogues import SandboxCatalogues
+from onestop.engine.sandbox.promotions import SandboxPromotions
 from onestop.engine.sandbox.provisioning import STAFF_ROLES, SandboxActivities, SandboxProvisioner, _aad
 from onestop.engine.sandbox.roles import JOIN_SERVICE, PLATFORM_ROLE
 from onestop.workflows.compile import snapshot_from_service
@@ -109,9 +112,11 @@ class SandboxService:
         # Set by the composition root when the process runs applications.
         self.applications: ApplicationService | None = None
         self.applications_per_day = applications_per_day
+        # Going live (set by the composition root, with the live catalogue it writes into).
+        self.promotions: SandboxPromotions | None = None
 
     def activities(self) -> SandboxActivities:
-        return SandboxActivities(self.provisioner)
+        return SandboxActivities(self.provisioner, self.promotions.activities() if self.promotions else ())
 
     async def after_decision(self, principal: Principal, view: ApplicationView) -> None:
         """The application service's hook: an approved application to join provisions its sandbox."""
@@ -200,7 +205,11 @@ class SandboxService:
             store=self.applications.store,
         )
         pinned.events, pinned.alerts = self.applications.events, self.applications.alerts
-        return await pinned.start(citizen_ref, applicant, service_slug, client_mutation_id, principal=principal)
+        view = await pinned.start(citizen_ref, applicant, service_slug, client_mutation_id, principal=principal)
+        if self.promotions is not None:
+            await self.promotions.record_test_run(view.application_id, sandbox.provider_id, service_slug,
+                                                  snapshot.content_hash)
+        return view
 
     # ---- reading ----
 
@@ -251,6 +260,23 @@ class SandboxService:
             date_of_birth=date.fromisoformat(born) if isinstance(born, str) else None,
             created_at=member.created_at,
         )
+
+    async def rotate_client_secret(self, principal: Principal | None) -> tuple[str, str]:
+        """A new client secret for the caller's sandbox (its provider's staff only): the client id and the secret,
+        which is returned this once. The old secret stops working at once."""
+        if self.catalogues is None:
+            raise ProvisioningFailed(None, "this process serves no sandboxes")
+        found = await self.catalogues.sandbox_for(principal)
+        secret = secrets.token_urlsafe(32)
+        aad = _aad("sandboxes.details", found.provider_id)
+        async with self.database.session() as session:
+            row = await session.get(SandboxRow, found.provider_id, with_for_update=True)
+            if row is None:
+                raise NotFound("sandbox", found.provider_id)
+            details = self.cipher.decrypt_json(row.details, aad)
+            row.details = self.cipher.encrypt_json({**details, "clientSecret": secret}, aad)
+            row.client_secret_hash = hashlib.sha256(secret.encode()).hexdigest()
+        return found.client_id, secret
 
     # ---- the identity provider's directory ----
 

@@ -52,6 +52,8 @@ class EventKind(StrEnum):
     CATALOGUE_CHANGED = "catalogue.changed"
     APPLICATION_STARTED = "application.started"
     DELIVERY_FAILED = "delivery.failed"
+    # A sandbox service going live: requested, checked, approved or rejected, live (outcome says which).
+    SANDBOX_PROMOTION = "sandbox.promotion"
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class SecurityEvents:
         self._queue: list[_Pending] = []
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._closed = False
 
     def citizen_key(self, citizen_ref: str) -> str:
         """The pseudonym every security record uses for a citizen (from the citizen reference)."""
@@ -167,8 +170,8 @@ class SecurityEvents:
             log.warning("could not record security event %s", kind, exc_info=True)
 
     def _ensure_flusher(self) -> None:
-        if self._task is not None and not self._task.done():
-            return
+        if self._closed or (self._task is not None and not self._task.done()):
+            return  # closed: the database goes next, so nothing may start writing to it any more
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -233,6 +236,7 @@ class SecurityEvents:
         raise RuntimeError("security event append kept conflicting; the database is overloaded")
 
     async def close(self) -> None:
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):  # its failure was logged already

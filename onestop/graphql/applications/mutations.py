@@ -63,6 +63,9 @@ async def act(info: Info_, global_id: str, client_mutation_id: str | None,
             # Acting for someone: the relationship must still hold at each action, not only at the start.
             engine = info.context.engine
             await engine.relationships.check_still_acting(key, await engine.data.citizens.ensure(principal.sub))
+            view = await action(key, citizen_ref, principal)
+            engine.relationships.exists(key)  # its parties are settled: the next check need not read them
+            return view
         return await action(key, citizen_ref, principal)
 
     return application_payload(await outcome(act, info.context.lang, not_found=NOT_FOUND), client_mutation_id,
@@ -126,6 +129,8 @@ class ApplicationsMutation:
             not_found=UserError(field=["input", "serviceSlug"], code=UserErrorCode.NOT_FOUND,
                                 message=f"No service {input.service_slug!r}; find slugs with the services query."),
         )
+        if principal is not None and done.value is not None:
+            engine.relationships.exists(done.value.application_id)  # started: its parties are settled
         return application_payload(done, input.client_mutation_id, resume_token,
                                    load=lambda view: lambda: service.get(view.application_id, citizen_ref))
 

@@ -103,7 +103,8 @@ class Appointment:
     def held_until(self) -> dt.datetime | None:
         return self.booking.held_until
 
-    @field(description="The appointment as an iCalendar (.ics, RFC 5545) file, with a reminder the day before.")
+    @field(description="The appointment as an iCalendar (.ics, RFC 5545) file, with a reminder alarm when the "
+                       "reminder notice goes out (by default the day before).")
     def ics(self, info: Info_) -> str:
         model = info.context.snapshot.catalogue.service(self.service_id)
         title = {"en": model.title.en, "tc": model.title.tc, "sc": model.title.sc or model.title.tc} \

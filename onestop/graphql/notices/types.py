@@ -32,7 +32,8 @@ class NoticePreferencesType:
 class NoticeType:
     event: NoticeEvent
     channel: str = strawberry.field(description="email or sms.")
-    status: str = strawberry.field(description="sent, or sending while it is being (re)tried.")
+    status: str = strawberry.field(description=(
+        "sent; sending while it is being (re)tried; failed once its retry window (a day) passed."))
     subject: str
     created_at: datetime
     sent_at: datetime | None

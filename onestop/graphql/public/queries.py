@@ -7,7 +7,14 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from onestop.catalogue.feeds import Announcements, FeedKind, FoodSafetyAlerts, TrafficNews, WeatherReport
+from onestop.catalogue.feeds import (
+    Announcements,
+    FeedKind,
+    FoodSafetyAlerts,
+    SandboxNews,
+    TrafficNews,
+    WeatherReport,
+)
 from onestop.catalogue.text import Lang
 from onestop.graphql.context import Info_
 from onestop.graphql.fields import field
@@ -53,6 +60,10 @@ class PublicInfo:
     @field(description="Government press releases and announcements.")
     def announcements(self, info: Info_) -> NewsFeed | None:
         return _feed(info, FeedKind.ANNOUNCEMENTS, Announcements, NewsFeed.of)
+
+    @field(description="News of the service providers' sandbox programme (the portal's news page and Atom feed).")
+    def sandbox_news(self, info: Info_) -> NewsFeed | None:
+        return _feed(info, FeedKind.SANDBOX_NEWS, SandboxNews, NewsFeed.of)
 
 
 @strawberry.type

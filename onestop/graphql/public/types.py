@@ -10,7 +10,7 @@ from datetime import datetime
 
 import strawberry
 
-from onestop.catalogue.feeds import Announcements, FoodSafetyAlerts, TrafficNews, WeatherReport
+from onestop.catalogue.feeds import Announcements, FoodSafetyAlerts, SandboxNews, TrafficNews, WeatherReport
 from onestop.catalogue.feeds.models import FeedItem, RainfallReading, Reading, TrafficNewsItem, UVIndex
 
 
@@ -129,7 +129,7 @@ class NewsFeed:
     fetched_at: datetime | None
 
     @classmethod
-    def of(cls, feed: FoodSafetyAlerts | Announcements, *, stale: bool,
+    def of(cls, feed: FoodSafetyAlerts | Announcements | SandboxNews, *, stale: bool,
            fetched_at: datetime | None) -> NewsFeed:
         return cls(title=feed.title, items=[NewsItem.of(item) for item in feed.items], stale=stale,
                    fetched_at=fetched_at)

@@ -1,6 +1,13 @@
-"""The sandbox domain: providers' staff upload definitions to their sandbox and read its versions."""
+"""The sandbox domain: providers' staff upload definitions to their sandbox, read its versions, and ask that a
+tested service go live; the platform team decides."""
 
-from onestop.graphql.sandbox.mutations import SandboxMutation as Mutation
-from onestop.graphql.sandbox.queries import SandboxQuery as Query
+from strawberry.tools import merge_types
+
+from onestop.graphql.sandbox.mutations import SandboxMutation
+from onestop.graphql.sandbox.promotions import PromotionMutation, PromotionQuery
+from onestop.graphql.sandbox.queries import SandboxQuery
+
+Mutation = merge_types("SandboxMutation", (SandboxMutation, PromotionMutation))
+Query = merge_types("SandboxQuery", (SandboxQuery, PromotionQuery))
 
 __all__ = ["Mutation", "Query"]

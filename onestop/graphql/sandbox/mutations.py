@@ -42,8 +42,43 @@ class StartSandboxApplicationInput:
     client_mutation_id: str | None = None
 
 
+@strawberry.input
+class RotateSandboxClientSecretInput:
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class RotateSandboxClientSecretPayload:
+    client_id: str | None
+    client_secret: str | None = strawberry.field(
+        description="The new secret, shown this once: store it in your app; the old one no longer works."
+    )
+    user_errors: list[UserError]
+    client_mutation_id: str | None = None
+
+
 @strawberry.type
 class SandboxMutation:
+    @field(
+        description="Issue a new OIDC client secret for the caller's sandbox (its provider's staff only). The secret "
+        "is returned in this payload only; the previous one stops working at once."
+    )
+    async def rotate_sandbox_client_secret(
+        self, info: Info_, input: RotateSandboxClientSecretInput
+    ) -> RotateSandboxClientSecretPayload:
+        sandbox = info.context.engine.sandbox
+        if sandbox is None:
+            raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "sandboxes are not served by this process")
+        principal = await info.context.principal()
+        done = await outcome(lambda: sandbox.rotate_client_secret(principal), info.context.lang)
+        client_id, secret = done.value if done.value is not None else (None, None)
+        return RotateSandboxClientSecretPayload(
+            client_id=client_id,
+            client_secret=secret,
+            user_errors=done.user_errors,
+            client_mutation_id=input.client_mutation_id,
+        )
+
     @field(
         description="Start an application of a sandbox service, as one of that sandbox's test citizens (the "
         "only ones who can). Go on with the usual mutations (submitStep, grantConsent, ...); the "
