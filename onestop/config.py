@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     # Arrays and objects in a request body; the deepest real answer (a group of addresses) is under ten.
     max_json_depth: int = Field(default=32, ge=8, le=200)
     catalogue_poll_seconds: float = Field(default=0.0, ge=0.0)
+    # A reload of a large tree (300 files or more) parses and validates in a child process and the server reads the
+    # result back between requests; false: every reload runs on the server's event loop, in small steps.
+    catalogue_reload_in_child: bool = True
     # How often each process reads the catalogue version announced in the database (one primary-key read), so a
     # reload on one replica reaches every API and worker within this long; 0: never follow others' reloads.
     catalogue_watch_seconds: float = Field(default=2.0, ge=0.0)

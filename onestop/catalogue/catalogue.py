@@ -224,6 +224,10 @@ def _collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
+collector_paused = _collector_paused
+"""The cyclic collector off while a block builds many long-lived objects (a catalogue read back, too)."""
+
+
 def load_catalogue(path: Path) -> Catalogue:
     """Load and validate a definitions tree; raises ``CatalogueError`` listing every problem found."""
     return run_steps(load_steps(path))

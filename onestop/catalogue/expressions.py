@@ -103,6 +103,10 @@ class Expression:
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
 
+    def __reduce__(self) -> tuple[type[Expression], tuple[str]]:
+        # The compiled program is native and cannot be pickled; its text compiles again (cached by text).
+        return (Expression, (self.source,))
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Expression) and other.source == self.source
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import pickle
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,9 @@ from onestop.catalogue import CatalogueError, load_catalogue
 from onestop.catalogue.catalogue import Catalogue, Steps, load_steps, run_steps
 from onestop.catalogue.problems import Problem
 from onestop.catalogue.search import SearchIndex
+from onestop.catalogue.transfer import read_catalogue_steps
 from onestop.engine import metrics
+from onestop.engine.catalogue_process import ChildFailed, discard, load_in_child
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,9 @@ class CatalogueSnapshot:
 # so requests arriving during a reload waited several times over (p99 2 to 5.5 times the idle one at 10,000
 # services) even with the interval lowered.
 RELOAD_SLICE_SECONDS = 0.0005
+# A child process costs most of a second of CPU before it reads the first file (the interpreter, pydantic, the
+# models): it pays for itself only on a large tree. Below this many files the reload stays on the loop.
+CHILD_FROM_FILES = 300
 
 
 async def run_between_requests(steps: Steps[T], slice_seconds: float = RELOAD_SLICE_SECONDS) -> T:
@@ -112,8 +118,12 @@ class CatalogueStore:
     events: EventSink = NO_EVENTS
 
     def __init__(self, root: Path, snapshot: CatalogueSnapshot, *,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), reload_in_child: bool = False) -> None:
         self.root = root
+        # Reloads of a tree of CHILD_FROM_FILES files or more parse and validate in a child process (see
+        # ``catalogue_process``); smaller ones, or all with reload_in_child off, on the event loop.
+        self.reload_in_child = reload_in_child
+        self.child_from_files = CHILD_FROM_FILES
         self._snapshot = snapshot
         self._problems: tuple[Problem, ...] = ()
         self._last_attempt_at = snapshot.loaded_at
@@ -125,11 +135,11 @@ class CatalogueStore:
         self._listeners: list[Callable[[CatalogueSnapshot], Awaitable[object]]] = []
 
     @classmethod
-    async def open(cls, root: Path) -> CatalogueStore:
+    async def open(cls, root: Path, *, reload_in_child: bool = False) -> CatalogueStore:
         """Load the tree; the first load must succeed (raises ``CatalogueError`` with every problem)."""
         catalogue = await asyncio.to_thread(load_catalogue, root)
         snapshot = await asyncio.to_thread(build_snapshot, catalogue)
-        return cls(root, snapshot)
+        return cls(root, snapshot, reload_in_child=reload_in_child)
 
     @property
     def snapshot(self) -> CatalogueSnapshot:
@@ -176,7 +186,7 @@ class CatalogueStore:
             self._last_attempt_at = self._clock()
             self._fingerprint = await run_between_requests(_fingerprint_steps(self.root))
             try:
-                catalogue = await run_between_requests(load_steps(self.root))
+                catalogue = await self._load()
             except CatalogueError as exc:
                 self._problems = tuple(exc.problems)
                 metrics.record_catalogue_reload(len(self._problems))
@@ -195,6 +205,19 @@ class CatalogueStore:
             self._problems = ()
             metrics.record_catalogue_reload(0)
             return True
+
+    async def _load(self) -> Catalogue:
+        if self.reload_in_child and len(self._fingerprint) >= self.child_from_files:
+            try:
+                path = await load_in_child(self.root)
+                try:
+                    with open(path, "rb") as file:  # noqa: ASYNC230 - a local file, read a service per step
+                        return await run_between_requests(read_catalogue_steps(file))
+                finally:
+                    discard(path)
+            except (ChildFailed, OSError, EOFError, pickle.UnpicklingError):
+                log.warning("catalogue child process failed; loading on the event loop instead", exc_info=True)
+        return await run_between_requests(load_steps(self.root))
 
     async def reload_if_changed(self, *, announce: bool = True) -> bool | None:
         """Reload when files under the root changed since the last attempt; None when nothing changed."""

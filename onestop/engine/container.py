@@ -129,7 +129,7 @@ async def build_engine(settings: Settings, temporal: Client | None = None, *, mi
 
 
 async def _build(settings: Settings, temporal: Client | None, closers: list[Closer], migrate: bool) -> Engine:
-    catalogue = await CatalogueStore.open(settings.definitions)
+    catalogue = await CatalogueStore.open(settings.definitions, reload_in_child=settings.catalogue_reload_in_child)
     closers.append(catalogue.close)
     catalogue.start_polling(settings.catalogue_poll_seconds)
 
