@@ -212,15 +212,7 @@ class PromotionSteps:
             decided_by=publish.approved_by,
             decided_at=datetime.now(UTC),
         ):
-            self.events.record(
-                EventKind.SANDBOX_PROMOTION,
-                outcome="approved",
-                staff=publish.approved_by,
-                provider=row.provider_id,
-                service=row.service_slug,
-                promotion=row.promotion_id,
-                content_hash=row.content_hash,
-            )
+            self._record(row, "approved", publish.approved_by)
         files: dict[str, str] = json.loads(row.files)
         department, text = department_file(row.namespace, await self._organisation(row.provider_id))
         if not (self.live.root / department).exists():
@@ -234,29 +226,12 @@ class PromotionSteps:
                 status=PromotionStatus.FAILED.value,
                 reason=str(conflict),
             )
-            self.events.record(
-                EventKind.SANDBOX_PROMOTION,
-                outcome="failed",
-                staff=publish.approved_by,
-                provider=row.provider_id,
-                service=row.service_slug,
-                promotion=row.promotion_id,
-                content_hash=row.content_hash,
-            )
+            self._record(row, "failed", publish.approved_by)
             raise ApplicationError(str(conflict), non_retryable=True) from conflict
         if await self._move(
             row.promotion_id, {PromotionStatus.PUBLISHING}, status=PromotionStatus.LIVE.value, catalogue_version=version
         ):
-            self.events.record(
-                EventKind.SANDBOX_PROMOTION,
-                outcome="live",
-                staff=publish.approved_by,
-                provider=row.provider_id,
-                service=row.service_slug,
-                promotion=row.promotion_id,
-                content_hash=row.content_hash,
-                catalogue_version=version,
-            )
+            self._record(row, "live", publish.approved_by, catalogue_version=version)
         await self.live.announce_reload()
         return PublishResult(version)
 
@@ -291,15 +266,21 @@ class PromotionSteps:
             decided_at=datetime.now(UTC),
             reason=rejected.reason,
         ):
-            self.events.record(
-                EventKind.SANDBOX_PROMOTION,
-                outcome="rejected",
-                staff=rejected.rejected_by,
-                provider=row.provider_id,
-                service=row.service_slug,
-                promotion=row.promotion_id,
-                content_hash=row.content_hash,
-            )
+            self._record(row, "rejected", rejected.rejected_by)
+
+    def _record(self, row: SandboxPromotionRow, outcome: str, staff: str, *, catalogue_version: str | None = None
+                ) -> None:
+        """The promotion's security event: who, and the promotion's provider, service and content hash."""
+        self.events.record(
+            EventKind.SANDBOX_PROMOTION,
+            outcome=outcome,
+            staff=staff,
+            provider=row.provider_id,
+            service=row.service_slug,
+            promotion=row.promotion_id,
+            content_hash=row.content_hash,
+            catalogue_version=catalogue_version,
+        )
 
     async def _move(self, promotion_id: str, before: set[PromotionStatus], **values: object) -> bool:
         """Change the row only from one of the ``before`` statuses; True when this call moved it (so each step is
