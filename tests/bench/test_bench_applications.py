@@ -47,8 +47,9 @@ def test_the_applications_benchmark_prints_the_ratio_and_history_figures(repo_ro
     # The driver's CPU is its own process's: it is measured, and not part of the engine's.
     assert cpu["load_driver"] > 0
     assert cpu["engine"] > 0
-    # Each part is its own median over the rounds, so the parts add up to the engine's median only roughly.
-    assert sum(cpu["engine_by_thread"].values()) == pytest.approx(cpu["engine"], rel=0.1)
+    # Each part is its own median over the rounds, so the parts add up to the engine's median only roughly (a
+    # loaded machine's rounds differ by 15 % and more); a split that missed a thread would be off by far more.
+    assert sum(cpu["engine_by_thread"].values()) == pytest.approx(cpu["engine"], rel=0.25)
     # The printed figure is the median rounded to a whole event (a median of an even count can end in .5).
     assert figures["history"]["onestop"]["events"] == pytest.approx(int(events.group(1)), abs=0.5)
     assert set(figures["latency"]["onestop"]) >= {"start", "submit"}

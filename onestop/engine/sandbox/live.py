@@ -100,11 +100,12 @@ class LiveDefinitions:
         if self.announce is not None:
             await self.announce()
 
-    async def materialize(self, files: Sequence[tuple[str, str]]) -> int:
-        """Bring this process's tree up to ``files`` (path, text; a later entry wins): the live promotions, as the
-        database holds them, for a replica whose tree is its own. The number of files written."""
-        wanted = dict(files)
+    async def materialize(self, files: Callable[[], Awaitable[Sequence[tuple[str, str]]]]) -> int:
+        """Bring this process's tree up to ``files()`` (path, text; a later entry wins): the live promotions, as the
+        database holds them, for a replica whose tree is its own. The number of files written. ``files`` is read
+        under the lock a publish holds, so it never sees the database from before a publish this process made."""
         async with self._lock:
+            wanted = dict(await files())
             written = 0
             for path, text in wanted.items():
                 target = self.root / path

@@ -237,22 +237,30 @@ class PromotionSteps:
 
     async def materialize(self) -> int:
         """Write every live promotion's files (and its provider's department) into this process's tree, oldest
-        decision first; the number of files written (0 where the tree is shared and already has them)."""
+        decision first; the number of files written (0 where the tree is shared and already has them). A service
+        whose latest decision is still publishing is left to that publish."""
+        return await self.live.materialize(self._live_files)
+
+    async def _live_files(self) -> list[tuple[str, str]]:
+        current = (PromotionStatus.LIVE.value, PromotionStatus.PUBLISHING.value)
         async with self.database.session() as session:
             rows = (
                 await session.scalars(
                     select(SandboxPromotionRow)
-                    .where(SandboxPromotionRow.status == PromotionStatus.LIVE.value)
+                    .where(SandboxPromotionRow.status.in_(current))
                     .order_by(SandboxPromotionRow.decided_at, SandboxPromotionRow.promotion_id)
                 )
             ).all()
+        latest = {(row.namespace, row.service_slug): row.status for row in rows}
         files: list[tuple[str, str]] = []
         for row in rows:
+            if row.status != PromotionStatus.LIVE.value or latest[(row.namespace, row.service_slug)] != row.status:
+                continue
             department, text = department_file(row.namespace, await self._organisation(row.provider_id))
             if not (self.live.root / department).exists():
                 files.append((department, text))
             files += sorted(json.loads(row.files).items())
-        return await self.live.materialize(files)
+        return files
 
     async def record_rejection(self, rejected: RejectInput) -> None:
         row = await self._row(rejected.promotion_id)
