@@ -10,7 +10,7 @@ from pydantic import Field as Key
 from pydantic import field_validator, model_validator
 
 from onestop.catalogue.expressions import Expression
-from onestop.catalogue.models import DefinitionModel, Pattern, PrefillRef, Slug, shift_date
+from onestop.catalogue.models import DefinitionModel, Number, Pattern, PrefillRef, Slug, shift_date
 from onestop.catalogue.taxonomy import Option
 from onestop.catalogue.text import LocalizedText
 
@@ -83,8 +83,8 @@ class TextField(FieldBase):
 
 class NumberField(FieldBase):
     type: Literal["number"]
-    min: float | None = None
-    max: float | None = None
+    min: Number | None = None
+    max: Number | None = None
     integer: bool = False
 
     @model_validator(mode="after")
