@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Self
@@ -48,13 +49,20 @@ class DefinitionModel(BaseModel):
         return copied
 
 
-def _duration(value: str) -> str:
+@functools.lru_cache(maxsize=1024)
+def _is_duration(value: str) -> bool:
+    # Services repeat a handful of durations (P30D, PT15M): parsed once each.
     try:
         isodate.parse_duration(value)
-    except (isodate.ISO8601Error, ValueError) as exc:
+    except (isodate.ISO8601Error, ValueError):
+        return False
+    return True
+
+
+def _duration(value: str) -> str:
+    if not _is_duration(value):
         raise PydanticCustomError(
-            "bad_duration", "'{value}' is not an ISO-8601 duration (e.g. P30D, PT5M, P1Y)", {"value": value}
-        ) from exc
+            "bad_duration", "'{value}' is not an ISO-8601 duration (e.g. P30D, PT5M, P1Y)", {"value": value})
     return value
 
 
