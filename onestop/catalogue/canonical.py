@@ -14,6 +14,7 @@ the hash of a definition never depends on which path wrote it.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -76,6 +77,9 @@ _ORJSON = (orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER | orjson.OPT_PASSTHR
 _SHAPE = bytes(ord("0") if 0x30 <= byte <= 0x39 else ord("+") if byte in b"+-" else byte if byte in b".e"
                else ord("!") if byte >= 0xF0 else ord(" ") for byte in range(256))
 _FLOATS = (b"0.0", b"0e0", b"0e+")
+# A float where a value starts (first, or after ":", "[" or ","): what the shape's hint is narrowed to before the
+# slow way is taken, so that texts such as "x <= 23.0" in a condition do not send their service there.
+_FLOAT = re.compile(rb"(?:^|[:\[,])-?[0-9]+(?:\.[0-9]|e)")
 
 
 def canonical_json(value: Any) -> bytes:
@@ -85,7 +89,8 @@ def canonical_json(value: Any) -> bytes:
     ``\\u001f``, nothing else escaped), UTF-8, no spaces. Where it would differ, the value goes the slower way:
     floats (Python spells them differently from ECMAScript), keys beyond the BMP (UTF-8 order is not JCS's UTF-16
     order there), and nulls (orjson writes NaN and infinities as null, where JCS refuses them). Those are found on
-    the output: digits around a "." or "e" (every float, and texts like "v1.0", which merely go the slow way),
+    the output: digits around a "." or "e" where a value starts (every float, and the odd text like "a,1.5",
+    which merely goes the slow way),
     a 4-byte UTF-8 sequence, or ``null``. ``tests/catalogue/test_canonical.py`` checks the bytes against rfc8785.
     """
     try:
@@ -93,7 +98,9 @@ def canonical_json(value: Any) -> bytes:
     except TypeError:  # orjson.JSONEncodeError: anything above
         return _canonical_json(value)
     shape = written.translate(_SHAPE)
-    if b"!" in shape or b"null" in written or any(pattern in shape for pattern in _FLOATS):
+    if b"!" in shape or b"null" in written:
+        return _canonical_json(value)
+    if any(pattern in shape for pattern in _FLOATS) and _FLOAT.search(written):
         return _canonical_json(value)
     return written
 
