@@ -6,14 +6,16 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, TypeVar, cast
 
 import isodate
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     SerializationInfo,
     SerializerFunctionWrapHandler,
     WrapSerializer,
@@ -57,6 +59,37 @@ def _is_duration(value: str) -> bool:
     except (isodate.ISO8601Error, ValueError):
         return False
     return True
+
+
+# Models validated from plain data, by class and the data's JSON (see ``validated_once``).
+_VALIDATED: dict[tuple[type[BaseModel], bytes], BaseModel] = {}
+_VALIDATED_LIMIT = 1 << 15
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated_once(cls: type[M], data: Any, handler: ModelWrapValidatorHandler[M]) -> M:
+    """``handler(data)``, or the equal model validated before from the same data (a model's wrap validator).
+
+    The same fields recur across services (name, HKID, phone, address; fragments; clones of one template), the
+    models are frozen and their validation is a function of the data alone, so one instance serves them all.
+    Only successes are kept: bad data reports its errors every time. JSON keeps apart what validation tells apart
+    (1, 1.0 and true; key order) except None and NaN, which are both null: data with a null is not kept."""
+    if type(data) is not dict:
+        return handler(data)
+    try:
+        written = orjson.dumps(data)
+    except TypeError:  # a key that is not a text, a value that is not plain data
+        return handler(data)
+    key = (cls, written)
+    found = _VALIDATED.get(key)
+    if found is not None:
+        return cast(M, found)
+    made = handler(data)
+    if b"null" not in written:
+        if len(_VALIDATED) >= _VALIDATED_LIMIT:
+            _VALIDATED.clear()
+        _VALIDATED[key] = made
+    return made
 
 
 def _duration(value: str) -> str:
