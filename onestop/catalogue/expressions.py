@@ -109,7 +109,8 @@ def _sample_outcome(program: Any, source: str, sample: Mapping[str, Any]) -> _Ou
     try:
         outcome: _Outcome = (execute(program, dict(sample)), None, "")
     except _CAUGHT as exc:
-        outcome = (None, type(exc), str(exc))
+        # Kept as the caught class it belongs to, which the checks tell apart and which takes just a message.
+        outcome = (None, next(kind for kind in _CAUGHT if isinstance(exc, kind)), str(exc))
     if b"null" not in written and type(outcome[0]) in _IMMUTABLE:
         if len(_OUTCOMES) >= _OUTCOMES_LIMIT:
             _OUTCOMES.clear()
