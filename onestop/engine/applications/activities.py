@@ -69,6 +69,8 @@ class ApplicationActivities:
     notices: NoticeService | None = None
     # The fee activities (a payment step's hosted page, receipt, refund); None where no payments are wired.
     payments: PaymentActivities | None = None
+    # An application's parties, kept once read (``Relationships.parties``); None: read them each time.
+    relationships: Relationships | None = None
 
     @activity.defn(name=Activity.PREFILL)
     async def prefill(self, request: PrefillRequest) -> PrefillResult:
@@ -144,7 +146,11 @@ class ApplicationActivities:
 
     async def _parties(self, application_id: str) -> dict[str, Any] | None:
         """The actor and subject for the department, when the applicant acted for someone else."""
-        parties = await parties_of(self.database, application_id)
+        if self.relationships is not None:
+            self.relationships.exists(application_id)  # it is delivering: its parties were settled at its start
+            parties = await self.relationships.parties(application_id)
+        else:
+            parties = await parties_of(self.database, application_id)
         if parties is None or parties.actor_ref == parties.subject_ref:
             return None
         return {"actor": {"ref": parties.actor_ref, "relationship": parties.acting_as.value},
@@ -224,6 +230,7 @@ def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore,
         try:
             actor_ref = None
             if relationships is not None and not request.of_actor:
+                relationships.exists(request.application_id)  # its workflow runs this: its parties are settled
                 wanted = [*request.items, *(p.over for p in request.predicates)]
                 subject = await relationships.prefill_subject(request.application_id, request.citizen_ref, wanted)
                 if subject != request.citizen_ref:
@@ -306,4 +313,5 @@ def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivi
                                  consent_port=consent_grants(engine.data.consents, engine.catalogue),
                                  events=engine.security.events, notices=engine.notices, documents=engine.documents,
                                  payments=PaymentActivities(engine.payments.provider, engine.payments.records,
-                                                            engine.data.signer))
+                                                            engine.data.signer),
+                                 relationships=engine.relationships)

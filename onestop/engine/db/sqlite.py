@@ -74,7 +74,8 @@ class OneTripCursor:
     async def _trip(self, sql: str, parameters: Any, *, many: bool) -> OneTripCursor:
         connection = self._connection
         try:
-            outcome: _Outcome = await connection._execute(_run, connection._conn, sql, parameters, many)
+            outcome: _Outcome = await connection._execute(  # type: ignore[no-untyped-call]  # aiosqlite's queue
+                _run, connection._conn, sql, parameters, many)
         except BaseException:
             connection.transaction_open = True  # unknown after a failure: the next commit or rollback goes through
             raise
@@ -119,7 +120,7 @@ class OneTripConnection(aiosqlite.Connection):
         if not self.transaction_open:
             return  # sqlite3 would do nothing: no statement since the last end opened a transaction
         try:
-            self.transaction_open = await self._execute(_end, self._conn, commit)
+            self.transaction_open = await self._execute(_end, self._conn, commit)  # type: ignore[no-untyped-call]
         except BaseException:
             self.transaction_open = True
             raise
@@ -127,7 +128,8 @@ class OneTripConnection(aiosqlite.Connection):
 
 def _opener(database: str, **options: Any) -> Callable[[], sqlite3.Connection]:
     def connect() -> sqlite3.Connection:
-        return sqlite3.connect(database, **options)
+        connection: sqlite3.Connection = sqlite3.connect(database, **options)
+        return connection
 
     return connect
 
@@ -145,4 +147,3 @@ def install(engine: AsyncEngine) -> None:
         return dialect.loaded_dbapi.connect(*cargs, async_creator_fn=create, **cparams)
 
     del _connect
-
