@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -28,6 +30,7 @@ from onestop.engine.documents.schedules import DocumentActivities
 from onestop.engine.documents.service import DocumentService
 from onestop.engine.errors import EngineError
 from onestop.engine.notices import NoticeService
+from onestop.engine.notices.service import Outbox
 from onestop.engine.payments import PaymentActivities
 from onestop.engine.relationships import Relationships
 from onestop.engine.relationships.parties import parties_of
@@ -93,12 +96,22 @@ class ApplicationActivities:
 
     @activity.defn(name=Activity.ALLOCATE_REFERENCE)
     async def allocate_reference(self, request: ReferenceRequest) -> str:
-        reference = await delivery.allocate_reference(self.database, request.application_id, request.department,
-                                                      request.year)
-        if request.index is not None:
-            await index.record(self.database, replace(request.index, reference_number=reference))
-        if request.notices:
-            await self._queue([replace(n, reference_number=reference) for n in request.notices])
+        # One transaction: the number, the index entry that carries it and the receipt notice in the outbox.
+        for attempt in range(3):
+            try:
+                async with self.database.session() as session:
+                    reference = await delivery.reference_in(session, request.application_id, request.department,
+                                                            request.year)
+                    if request.index is not None:
+                        await index.record_in(session, replace(request.index, reference_number=reference))
+                    outbox = await self._outbox(session, [replace(n, reference_number=reference)
+                                                          for n in request.notices])
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                # A concurrent attempt wrote the number, the entry or a notice first: the next pass reads them.
+        self._dispatch(outbox)
         return reference
 
     @activity.defn(name=Activity.DELIVER)
@@ -171,14 +184,28 @@ class ApplicationActivities:
 
     @activity.defn(name=Activity.RECORD_CHANGES)
     async def record_changes(self, changes: Changes) -> None:
-        if changes.index is not None:
-            await index.record(self.database, changes.index)
-        await self._queue(changes.notices)
+        # One transaction for the index entry and the notices (a local activity may run again: both are upserts).
+        for attempt in range(2):
+            try:
+                async with self.database.session() as session:
+                    if changes.index is not None:
+                        await index.record_in(session, changes.index)
+                    outbox = await self._outbox(session, changes.notices)
+                break
+            except IntegrityError:
+                if attempt:
+                    raise
+        self._dispatch(outbox)
 
-    async def _queue(self, notices: list[NoticeRequest]) -> None:
-        # Into the outbox, once per key (a local activity may run again); the engine's relay sends them.
+    async def _outbox(self, session: AsyncSession, notices: list[NoticeRequest]) -> Outbox | None:
+        # Into the outbox, once per key (a local activity may run again); sent once the transaction has committed.
         if notices and self.notices is not None:
-            await self.notices.enqueue(notices)
+            return await self.notices.write(session, notices)
+        return None
+
+    def _dispatch(self, outbox: Outbox | None) -> None:
+        if outbox is not None and self.notices is not None:
+            self.notices.dispatch(outbox)
 
     @activity.defn(name=Activity.SEND_NOTICE)
     async def send_notice(self, request: NoticeRequest) -> NoticeResult:
