@@ -29,8 +29,7 @@ from onestop.engine.db import Database
 from onestop.engine.documents.schedules import DocumentActivities
 from onestop.engine.documents.service import DocumentService
 from onestop.engine.errors import EngineError
-from onestop.engine.notices import NoticeService
-from onestop.engine.notices.service import Outbox
+from onestop.engine.notices import NoticeService, Outbox
 from onestop.engine.payments import PaymentActivities
 from onestop.engine.relationships import Relationships
 from onestop.engine.relationships.parties import parties_of
