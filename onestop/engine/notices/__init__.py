@@ -12,5 +12,5 @@ from onestop.engine.notices.service import (
     SentNotice,
 )
 
-__all__ = ["Channel", "ChannelChoice", "Mailer", "NoticePreferences", "NoticeService", "Outbox", "Recipient", "Rendered",
-           "SentNotice", "SmsProvider", "SmtpMailer", "message_id", "render"]
+__all__ = ["Channel", "ChannelChoice", "Mailer", "NoticePreferences", "NoticeService", "Outbox", "Recipient",
+           "Rendered", "SentNotice", "SmsProvider", "SmtpMailer", "message_id", "render"]
