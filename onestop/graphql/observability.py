@@ -26,6 +26,7 @@ from graphql import (
 )
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+from prometheus_client import Counter, Histogram
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -103,12 +104,29 @@ class RequestObservation:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            HTTP_LATENCY.labels(method, route).observe(elapsed)
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            _http_latency(method, route).observe(elapsed)
+            _http_requests(method, route, status).inc()
             # The access log: the route template, never the raw path or query string (they may carry ids).
             access_log.info("%s %s %d %.1fms", method, route, status, elapsed * 1000)
             LOG_OPERATION.reset(operation_token)
             LOG_REQUEST_ID.reset(request_token)
+
+
+# Metric children by their label values, which are all bounded here (methods, route templates, statuses, root
+# fields): ``labels()`` takes a lock and builds its key on every call.
+@functools.lru_cache(maxsize=1024)
+def _http_latency(method: str, route: str) -> Histogram:
+    return HTTP_LATENCY.labels(method, route)
+
+
+@functools.lru_cache(maxsize=1024)
+def _http_requests(method: str, route: str, status: int) -> Counter:
+    return HTTP_REQUESTS.labels(method, route, str(status))
+
+
+@functools.lru_cache(maxsize=1024)
+def _field_latency(operation: str, field_name: str) -> Histogram:
+    return GRAPHQL_FIELD_LATENCY.labels(operation, field_name)
 
 
 def top_level_fields(operation: OperationDefinitionNode | None) -> list[str]:
@@ -189,8 +207,7 @@ async def _finish(pending: Awaitable[Any], info: GraphQLResolveInfo[Any], starte
 
 
 def _observe(info: GraphQLResolveInfo[Any], started: float, result: Any) -> None:
-    GRAPHQL_FIELD_LATENCY.labels(info.operation.operation.value, info.field_name).observe(
-        time.perf_counter() - started)
+    _field_latency(info.operation.operation.value, info.field_name).observe(time.perf_counter() - started)
     for user_error in getattr(result, "user_errors", None) or ():
         raw = getattr(user_error, "code", "")
         code = str(getattr(raw, "value", raw))  # a UserErrorCode member, or a plain string

@@ -31,6 +31,7 @@ from onestop.graphql import (
     sandbox,
 )
 from onestop.graphql.context import Info_
+from onestop.graphql.fastpath import use_direct_resolvers
 from onestop.graphql.fields import field
 from onestop.graphql.guard import schema_extensions
 from onestop.graphql.observability import observability_extensions, time_root_fields
@@ -80,7 +81,8 @@ def build_schema(*, production: bool, limits: Limits | None = None) -> Schema:
         kwargs["subscription"] = subscription
     extensions = [*observability_extensions(), *schema_extensions(production=production, limits=limits or Limits())]
     schema = Schema(query=query, extensions=extensions, **kwargs)
-    time_root_fields(schema._schema)
+    use_direct_resolvers(schema)
+    time_root_fields(schema._schema)  # after: it wraps the root fields' resolvers as they end up
     return schema
 
 
