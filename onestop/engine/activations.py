@@ -1,11 +1,11 @@
 """Workflow activations run on the worker's event loop, with a watchdog in place of the SDK's deadlock detector.
 
 The SDK runs each workflow activation on a thread of its own pool so that it can time it out. Every activation
-then hands the GIL from the event loop to that thread and back, and wakes both: on a loaded two-core machine that
-cost more CPU than the workflow code itself (about an eighth of the engine's CPU per application in
-bench/applications.py). Our workflows run unsandboxed and never block (no I/O: tests/test_architecture.py,
-tests/workflows/test_determinism.py), so an activation is a few hundred microseconds of Python that may as well run
-where the worker already is, as the SDK itself does in debug mode.
+then hands the GIL from the event loop to that thread and back, and wakes both: on a loaded two-core machine about
+0.1-0.2 ms of CPU per activation, 1-2 ms per bare application of nine activations (the baseline workflow of
+bench/applications.py, paired rounds in one process). Our workflows run unsandboxed and never block (no I/O:
+tests/test_architecture.py, tests/workflows/test_determinism.py), so an activation is a few hundred microseconds of
+Python that may as well run where the worker already is, as the SDK itself does in debug mode.
 
 What the pool also gave is a deadlock detector: an activation still running after two seconds fails its workflow
 task. ``Watchdog`` keeps that. A thread looks twice a second; when one activation has run longer than
@@ -49,42 +49,48 @@ def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
 
 
 class Watchdog:
-    """Interrupts an activation that overruns; one per executor, its thread started at the first activation."""
+    """Interrupts an activation that overruns. One for the process (every worker's executor shares it, so a worker
+    per sandbox adds no thread); its thread starts with the first activation."""
 
     def __init__(self, limit: Callable[[], float]) -> None:
         self._limit = limit
         self._lock = threading.Lock()
-        self._running: tuple[int, float] | None = None  # (thread id, monotonic start) of the activation running
-        self._interrupted = False
+        self._running: dict[int, float] = {}  # thread id -> monotonic start of the activation running there
+        self._interrupted: set[int] = set()
         self._thread: threading.Thread | None = None
 
     def begin(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._watch, name="onestop-activation-watchdog", daemon=True)
-            self._thread.start()
         with self._lock:
-            self._running = (threading.get_ident(), time.monotonic())
-            self._interrupted = False
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="onestop-activation-watchdog", daemon=True)
+                self._thread.start()
+            thread_id = threading.get_ident()
+            self._running[thread_id] = time.monotonic()
+            self._interrupted.discard(thread_id)
 
     def end(self) -> bool:
         """The activation is over; True when it was interrupted (an interrupt not yet delivered is withdrawn)."""
+        thread_id = threading.get_ident()
         with self._lock:
-            running, self._running = self._running, None
-            interrupted, self._interrupted = self._interrupted, False
-            if interrupted and running is not None:
-                _raise_in(running[0], None)
+            self._running.pop(thread_id, None)
+            interrupted = thread_id in self._interrupted
+            if interrupted:
+                self._interrupted.discard(thread_id)
+                _raise_in(thread_id, None)
         return interrupted
 
     def _watch(self) -> None:
         while True:
             time.sleep(_LOOK_EVERY)
+            now = time.monotonic()
             with self._lock:
-                if self._running is None or self._interrupted:
-                    continue
-                thread_id, started = self._running
-                if time.monotonic() - started > self._limit():
-                    self._interrupted = True
-                    _raise_in(thread_id, _Interrupt)
+                for thread_id, started in self._running.items():
+                    if thread_id not in self._interrupted and now - started > self._limit():
+                        self._interrupted.add(thread_id)
+                        _raise_in(thread_id, _Interrupt)
+
+
+WATCHDOG = Watchdog(lambda: ACTIVATION_LIMIT)
 
 
 class InlineActivations(concurrent.futures.Executor):
@@ -95,8 +101,8 @@ class InlineActivations(concurrent.futures.Executor):
     it runs).
     """
 
-    def __init__(self) -> None:
-        self.watchdog = Watchdog(lambda: ACTIVATION_LIMIT)
+    def __init__(self, watchdog: Watchdog = WATCHDOG) -> None:
+        self.watchdog = watchdog
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
