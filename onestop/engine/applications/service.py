@@ -226,7 +226,9 @@ class ApplicationService:
                                                                  now, acting=_term(acting)),
             result_type=_ANSWER_TYPE,
         )
-        # A same-id start finds the application as it is; it runs the snapshot it started with.
+        # A same-id start finds the application as it is; it runs the snapshot it started with. The workflow answers
+        # only its own start briefly (rendered from this snapshot, no query); a retried start gets the whole view,
+        # whose content hash then replaces this pin.
         self._pins.setdefault(application_id, snapshot.content_hash)
         view = await self._expand(application_id, citizen_ref, answer, brief, created_at=now)
         # The only index write for a new application: workflows started with LEAN_BEHAVIOUR leave it to us.

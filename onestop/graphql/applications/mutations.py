@@ -124,7 +124,7 @@ class ApplicationsMutation:
                                       service=input.service_slug, anonymous=principal is None)
         done = await outcome(
             lambda: service.start(citizen_ref, citizen, input.service_slug, input.client_mutation_id,
-                                  principal=principal, acting=acting),
+                                  principal=principal, acting=acting, brief=True),
             info.context.lang,
             not_found=UserError(field=["input", "serviceSlug"], code=UserErrorCode.NOT_FOUND,
                                 message=f"No service {input.service_slug!r}; find slugs with the services query."),
