@@ -7,10 +7,10 @@ reference) tells them nothing about that person.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -30,7 +30,8 @@ from onestop.engine.relationships.guardians import (
     require_guardian_staff,
 )
 from onestop.engine.relationships.mandates import Mandate, MandateScope, MandateStatus, MandateStore
-from onestop.engine.relationships.parties import Acting, ActingAs, Parties, acted_under, parties_of
+from onestop.engine.relationships.parties import Acting, ActingAs, Parties, open_acted_for, parties_of
+from onestop.workflows.contracts import ActingEnd, ActingTerm
 
 CANNOT_ACT_FOR = "CANNOT_ACT_FOR"
 GRANT_MANDATE_SERVICE = "grant-mandate"
@@ -52,6 +53,15 @@ class Dependent:
     relationship: ActingAs
     date_of_birth: date | None  # a child's, from the birth registration; None for a mandate's grantor
     mandate_id: str | None
+
+
+class ActingSignals(Protocol):
+    """How the applications hear that an actor's right has ended, or has a new end (the application service)."""
+
+    async def end_acting(self, application_ids: list[str], reason: ActingEnd = ActingEnd.REVOKED, *,
+                         subject_ref: str = "", on_end: Mapping[str, str] | None = None) -> None: ...
+
+    async def set_acting_term(self, terms: Mapping[str, ActingTerm]) -> None: ...
 
 
 def _refuse(message: str = _NOT_FOR_THEM) -> InvalidInput:
@@ -84,9 +94,9 @@ class Relationships:
         self.gateway = gateway
         self.catalogue = catalogue
         self.now = now
-        # Set by the composition root when applications run: tells each application started under a revoked
-        # mandate (by id) that its actor's right has ended.
-        self.on_revoked: Callable[[list[str]], Awaitable[None]] | None = None
+        # Set by the composition root when applications run: tells the applications started under a revoked
+        # mandate or an ended guardianship that their actor's right has ended, or when it will.
+        self.signals: ActingSignals | None = None
         # An application's parties are written once, before its workflow exists, and never change, so a read is
         # kept (every citizen action asks). That it has none is kept only once the application is known to exist
         # (``exists``): an id asked about before its start might yet get them.
@@ -158,10 +168,11 @@ class Relationships:
                 if subject is not None:
                     return Acting(actor, subject, ActingAs.MANDATE, mandate.id, until=mandate.valid_until,
                                   on_end=on_end)
-        if ActingAs.GUARDIAN.value in allowed and any(g.ward_ref == subject_ref for g in await self.wards(actor)):
-            subject = await self.citizens.by_ref(subject_ref)
-            if subject is not None:
-                return Acting(actor, subject, ActingAs.GUARDIAN, on_end=on_end)
+        if ActingAs.GUARDIAN.value in allowed:
+            guardianship = next((g for g in await self.wards(actor) if g.ward_ref == subject_ref), None)
+            subject = await self.citizens.by_ref(subject_ref) if guardianship is not None else None
+            if guardianship is not None and subject is not None:
+                return Acting(actor, subject, ActingAs.GUARDIAN, until=guardianship.valid_until, on_end=on_end)
         raise _refuse()
 
     async def grant(self, principal: Principal, grantor: Citizen, *, grantee_hkid: str, grantee_name: str,
@@ -294,11 +305,27 @@ class Relationships:
         return parties.subject_ref
 
     async def revoke(self, grantor: Citizen, mandate_id: str) -> Mandate:
-        """Revoke at once; applications started under the mandate are handed to the grantor (``on_revoked``)."""
+        """Revoke at once; applications started under the mandate are handed to the grantor (``signals``)."""
         mandate = await self.mandates.revoke(grantor, mandate_id, self.now())
-        if self.on_revoked is not None:
-            await self.on_revoked(await acted_under(self.births.database, mandate.id))
+        await self._acting_ended(mandate.grantee_ref, mandate.grantor_ref, ActingAs.MANDATE, ActingEnd.REVOKED,
+                                 mandate_id=mandate.id)
         return mandate
+
+    async def _acting_ended(self, actor_ref: str, subject_ref: str, acting_as: ActingAs, reason: ActingEnd, *,
+                            mandate_id: str | None = None, at: datetime | None = None) -> None:
+        """Tell the open applications ``actor_ref`` started for ``subject_ref`` that the right ends: now (``at``
+        None), handing them to the subject, or at ``at``, by their durable timer."""
+        if self.signals is None:
+            return
+        applications = await open_acted_for(self.births.database, actor_ref, subject_ref, acting_as, mandate_id)
+        catalogue = self.catalogue.catalogue
+        on_end = {app: getattr(catalogue.service(service), "when_acting_ends", None) or "move"
+                  for app, service in applications.items()}
+        if at is None:
+            await self.signals.end_acting(list(applications), reason, subject_ref=subject_ref, on_end=on_end)
+        else:
+            await self.signals.set_acting_term({app: ActingTerm(subject_ref, at, reason, on_end[app])
+                                                for app in applications})
 
     async def appoint_guardian(self, staff: Principal, *, guardian_hkid: str, guardian_name: str, ward_hkid: str,
                                ward_name: str, order_reference: str, valid_until: datetime | None) -> Guardianship:
@@ -334,8 +361,24 @@ class Relationships:
             order_reference=reference, valid_until=None if valid_until is None else valid_until.astimezone(UTC),
             now=now)
 
-    async def end_guardianship(self, staff: Principal, guardianship_id: str) -> Guardianship:
-        return await self.guardians.end(staff, guardianship_id, self.now())
+    async def end_guardianship(self, staff: Principal, guardianship_id: str,
+                               valid_until: datetime | None = None) -> Guardianship:
+        """End a guardianship at once, or (``valid_until``) give it an end date. Either way the applications the
+        guardian started for the ward learn it: handed to the ward now, or by a durable timer at the end date."""
+        require_guardian_staff(staff)
+        now = self.now()
+        until = None if valid_until is None else valid_until.astimezone(UTC)
+        if until is not None and until <= now:
+            raise InvalidInput([field_error(["validUntil"], (
+                "The end date must be in the future; to end the guardianship now, leave it out."), "DATE_TOO_EARLY")])
+        ended = await self.guardians.end(staff, guardianship_id, now, until=until)
+        guardian = await self.citizens.by_ref(ended.guardian_ref)
+        if guardian is not None and any(g.ward_ref == ended.ward_ref and g.id != ended.id
+                                        for g in await self.wards(guardian)):
+            return ended  # another guardianship of the same ward: the guardian acts on under it
+        at = ended.valid_until if ended.status(now) is GuardianshipStatus.ACTIVE else None
+        await self._acting_ended(ended.guardian_ref, ended.ward_ref, ActingAs.GUARDIAN, ActingEnd.GUARDIANSHIP, at=at)
+        return ended
 
     async def _age(self, citizen: Citizen, acr: str, now: datetime) -> int | None:
         facts = await self.gateway.eligibility_facts(citizen, [DATE_OF_BIRTH_ITEM], service_slug=GRANT_MANDATE_SERVICE,
