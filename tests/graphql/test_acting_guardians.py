@@ -4,7 +4,11 @@ definitions/dev/citizens.yaml, dev IdP tokens, SQLite and PostgreSQL, a Temporal
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -359,3 +363,29 @@ async def test_an_end_date_set_later_ends_the_guardians_running_application_by_i
         outcomes = (await session.scalars(select(SecurityEventRow.outcome).where(
             SecurityEventRow.kind == "guardian.ended"))).all()
     assert "end date set" in outcomes
+
+
+@pytest.mark.slow
+async def test_onestop_acting_terms_gives_an_application_started_before_terms_its_end(
+        api: Api, running: tuple[Engine, Client], temporal_env: WorkflowEnvironment) -> None:
+    engine, _ = running
+    _, guardian, guardianship, app_id = await guardians_draft(api, engine)  # no end date: no timer
+    # An end date recorded the way code before terms did: in the row alone, with nothing told to the application.
+    ends = datetime.now(UTC) + timedelta(seconds=2)
+    async with engine.database.session() as session:
+        await session.execute(text("UPDATE guardianships SET valid_until = :at WHERE id = :id"),
+                              {"at": ends, "id": guardianship})
+    ward = await citizen(api, WARD)
+    await asyncio.sleep(max((ends - datetime.now(UTC)).total_seconds(), 0) + 2)
+    assert (await api.data(SEEN, {"id": app_id}, ward))["application"] is None  # no timer: still the guardian's
+
+    settings = engine.settings
+    done = await asyncio.to_thread(subprocess.run, [
+        str(Path(sys.executable).parent / "onestop"), "acting-terms", "--env", "development",
+        "--data-dir", str(settings.data_dir), "--database-url", settings.resolved_database_url,
+        "--definitions", str(settings.definitions),
+        "--temporal-address", temporal_env.client.service_client.config.target_host,
+    ], env=os.environ, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "told" in done.stdout
+    await handed_to_ward(api, app_id, guardian)

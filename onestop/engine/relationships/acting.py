@@ -30,7 +30,15 @@ from onestop.engine.relationships.guardians import (
     require_guardian_staff,
 )
 from onestop.engine.relationships.mandates import Mandate, MandateScope, MandateStatus, MandateStore
-from onestop.engine.relationships.parties import Acting, ActingAs, Parties, open_acted_for, parties_of
+from onestop.engine.relationships.parties import (
+    ActedApplication,
+    Acting,
+    ActingAs,
+    Parties,
+    open_acted,
+    open_acted_for,
+    parties_of,
+)
 from onestop.workflows.contracts import ActingEnd, ActingTerm
 
 CANNOT_ACT_FOR = "CANNOT_ACT_FOR"
@@ -315,17 +323,60 @@ class Relationships:
                             mandate_id: str | None = None, at: datetime | None = None) -> None:
         """Tell the open applications ``actor_ref`` started for ``subject_ref`` that the right ends: now (``at``
         None), handing them to the subject, or at ``at``, by their durable timer."""
-        if self.signals is None:
-            return
         applications = await open_acted_for(self.births.database, actor_ref, subject_ref, acting_as, mandate_id)
+        await self._tell(applications, reason, at)
+
+    async def _tell(self, applications: list[ActedApplication], reason: ActingEnd, at: datetime | None) -> None:
+        if self.signals is None or not applications:
+            return
         catalogue = self.catalogue.catalogue
-        on_end = {app: getattr(catalogue.service(service), "when_acting_ends", None) or "move"
-                  for app, service in applications.items()}
-        if at is None:
-            await self.signals.end_acting(list(applications), reason, subject_ref=subject_ref, on_end=on_end)
-        else:
-            await self.signals.set_acting_term({app: ActingTerm(subject_ref, at, reason, on_end[app])
-                                                for app in applications})
+        for acted in applications:
+            service = catalogue.service(acted.service_id)
+            on_end = (service.when_acting_ends if service is not None else None) or "move"
+            subject = acted.parties.subject_ref
+            if at is None:
+                await self.signals.end_acting([acted.application_id], reason, subject_ref=subject,
+                                              on_end={acted.application_id: on_end})
+            else:
+                await self.signals.set_acting_term({acted.application_id: ActingTerm(subject, at, reason, on_end)})
+
+    async def give_terms(self) -> int:
+        """Tell every open application acted for someone when its actor's right ends, as a new one is told at its
+        start: those started before applications had terms get their durable timer (or are handed over now, if
+        the right has already ended). Safe to run again. Answers how many applications were told."""
+        told = 0
+        now = self.now()
+        for acted in await open_acted(self.births.database):
+            end = await self._end_of(acted.parties, now)
+            if end is not None:
+                await self._tell([acted], *end)
+                told += 1
+        return told
+
+    async def _end_of(self, parties: Parties, now: datetime) -> tuple[ActingEnd, datetime | None] | None:
+        """Why and when ``parties``' actor stops acting (None: now); None when nothing ends it (a guardianship
+        with no end date) or the actor is unknown."""
+        actor = await self.citizens.by_ref(parties.actor_ref)
+        if actor is None:
+            return None
+        if parties.acting_as is ActingAs.PARENT:
+            child = next((c for c in await self.births.children_of(actor.id, minors_only=False)
+                          if c.ref == parties.subject_ref), None)
+            return None if child is None else (ActingEnd.ADULT, comes_of_age(child.date_of_birth))
+        if parties.acting_as is ActingAs.MANDATE:
+            mandate = next((m for m in await self.mandates.received(actor) if m.id == parties.mandate_id), None)
+            if mandate is None:
+                return None
+            if mandate.status(now) is MandateStatus.REVOKED:
+                return ActingEnd.REVOKED, None
+            return ActingEnd.EXPIRED, mandate.valid_until
+        if parties.acting_as is ActingAs.GUARDIAN:
+            theirs = [g for g in await self.guardians.wards_of(actor) if g.ward_ref == parties.subject_ref]
+            if any(g.status(now) is GuardianshipStatus.ACTIVE and g.valid_until is None for g in theirs):
+                return None  # in force with no end date: only ending it ends acting
+            ends = [g.valid_until for g in theirs if g.status(now) is GuardianshipStatus.ACTIVE and g.valid_until]
+            return ActingEnd.GUARDIANSHIP, max(ends) if ends else None
+        return None
 
     async def appoint_guardian(self, staff: Principal, *, guardian_hkid: str, guardian_name: str, ward_hkid: str,
                                ward_name: str, order_reference: str, valid_until: datetime | None) -> Guardianship:
