@@ -68,15 +68,31 @@ async def receipt_held(engine: Engine, payment_id: str) -> AsyncIterator[None]:
         return
     path = engine.database.engine.url.database
     assert path is not None
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
     try:
-        conn.execute("BEGIN IMMEDIATE")  # the write lock: readers go on, every writer waits (30 s busy timeout)
+        # The write lock: readers go on, every writer waits (30 s busy timeout). Taken off the event loop, which
+        # may have to finish another writer's transaction (the API's, in this process) before the lock is free.
+        await asyncio.to_thread(conn.execute, "BEGIN IMMEDIATE")
         try:
             yield
         finally:
             conn.execute("ROLLBACK")
     finally:
         conn.close()
+
+
+async def idle(handle: WorkflowHandle[object, object], within: float = 30) -> None:
+    """The application waits for the citizen: its last workflow task completed and nothing is pending, so none of
+    its writes (an index entry, a notice) is under way when the lock is taken."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        described = (await handle.describe()).raw_description
+        # A local activity (the index entry, the notices) runs inside a workflow task.
+        if not described.pending_activities and not described.HasField("pending_workflow_task"):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the application was still busy after {within:.0f} s")
+        await asyncio.sleep(0.1)
 
 
 async def receipt_waiting(handle: WorkflowHandle[object, object], within: float = 20) -> None:
@@ -130,9 +146,11 @@ async def test_a_worker_killed_between_the_webhook_and_the_receipt_completes_the
                 assert key is not None
                 url = (await begin(api, app["id"], citizen))["paymentUrl"]
                 payment_id = payment_id_of(url)
+                handle = client.get_workflow_handle(key[1])
+                await idle(handle)
                 async with receipt_held(engine, payment_id):
                     paying = asyncio.create_task(pay(api, url))  # the citizen pays; the simulator sends the webhook
-                    await receipt_waiting(client.get_workflow_handle(key[1]))
+                    await receipt_waiting(handle)
                     first.send_signal(signal.SIGKILL)
                     await asyncio.to_thread(first.wait, 10)
                 assert (await paying).status_code == 303
