@@ -639,9 +639,10 @@ def server_cpu(driver: int | None) -> float:
     return total
 
 
-THREAD_PARTS = ("event loop", "SQLite", "workflow tasks", "SDK core")
-"""This process's CPU by thread: the event loop runs the API, the activities and the worker's Python side; SQLite
-is aiosqlite's connection threads; workflow tasks are the worker's workflow threads; the SDK core is Rust."""
+THREAD_PARTS = ("event loop", "SQLite", "workflow tasks", "other threads", "SDK core")
+"""This process's CPU by thread: the event loop runs the API, the activities and the worker's Python side (and the
+workflow activations, which onestop's workers run there: engine/activations.py); SQLite is aiosqlite's connection
+threads; workflow tasks are the SDK's workflow threads (the baseline's); the SDK core is Rust."""
 
 
 def thread_cpu() -> dict[int, tuple[str, float]]:
@@ -660,9 +661,16 @@ def thread_cpu() -> dict[int, tuple[str, float]]:
         tid = int(stat.parent.name)
         thread = python.get(tid)
         part = ("event loop" if tid == main else "SDK core" if thread is None
-                else "SQLite" if isinstance(thread, aiosqlite.Connection) else "workflow tasks")
+                else "SQLite" if _is_sqlite(thread, aiosqlite.Connection)
+                else "workflow tasks" if thread.name.startswith("temporal_workflow") else "other threads")
         found[tid] = (part, figures[1])
     return found
+
+
+def _is_sqlite(thread: Any, connection: type) -> bool:
+    # aiosqlite before 0.22 made each connection a Thread; since, a connection runs a Thread of its own whose
+    # target is _connection_worker_thread (in the thread's default name).
+    return isinstance(thread, connection) or "_connection_worker_thread" in thread.name
 
 
 @dataclass(frozen=True)

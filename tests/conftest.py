@@ -10,6 +10,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import _workflow as sdk_workflow_worker
 
+from onestop.engine import activations
 from onestop.engine.temporal import SEARCH_ATTRIBUTES, temporal_binary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,7 @@ def definitions_dir() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def patient_deadlock_detector() -> Iterator[None]:
-    """Every worker a test builds in this process gets ``TEST_DEADLOCK_SECONDS`` (there is no public setting)."""
+    """Every worker a test builds in this process gets ``TEST_DEADLOCK_SECONDS`` (the SDK has no public setting)."""
     original = sdk_workflow_worker._WorkflowWorker.__init__
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -47,6 +48,8 @@ def patient_deadlock_detector() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sdk_workflow_worker._WorkflowWorker, "__init__", init)
+        # Our workers run activations on the event loop, timed by their own watchdog: as patient.
+        patch.setattr(activations, "ACTIVATION_LIMIT", TEST_DEADLOCK_SECONDS)
         yield
 
 

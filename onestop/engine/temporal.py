@@ -29,6 +29,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from onestop.config import Settings
 from onestop.engine import metrics, tracing
+from onestop.engine.activations import InlineActivations
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.logs import LOG_OPERATION
 from onestop.workflows.contracts import SEARCH_ATTRIBUTES
@@ -152,6 +153,8 @@ def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[
                  SandboxPromotionWorkflow]
     if sandbox:
         workflows = [ServiceApplicationWorkflow]
+    # Activations on the event loop, not a thread pool (see activations.py).
+    options.setdefault("workflow_task_executor", InlineActivations())
     return Worker(client, task_queue=task_queue, workflows=workflows,
                   activities=activities,
                   workflow_runner=workflow_runner(), interceptors=interceptors, **options)

@@ -196,6 +196,7 @@ class ServiceApplicationWorkflow:
         self._exit_message: Text | None = None
         # True while an update waits on an activity; other step actions are refused until it finishes.
         self._busy = False
+        self._opened = False  # whether an open update was handled in this run (see open)
         # Fees: every attempt (carried over continue-as-new), the provider's outcomes not yet applied, and the paid
         # attempts to refund (payment id -> why). Applications without a payment step never touch these.
         self._payments: list[PaymentAttempt] = list(carried.payments) if carried else []
@@ -1023,7 +1024,11 @@ class ServiceApplicationWorkflow:
 
     @workflow.update(name=Update.OPEN)
     def open(self, action: OpenInput) -> ApplicationView | ActionResult:
-        return self._answer()
+        # The first open of a new application is its own start, whose caller knows the snapshot it pinned: a brief
+        # answer it renders without a query. A later open (a retried start, maybe after a catalogue reload) gets the
+        # whole view, with the snapshot this run is pinned to. An update's result is not a command: no patch.
+        first, self._opened = not self._opened and self._in.carried is None, True
+        return self._answer() if first else self._view()
 
     @open.validator
     def _validate_open(self, action: OpenInput) -> None:

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from onestop.catalogue.predicates import predicate_ref
 from onestop.config import Settings
+from onestop.engine.data import gateway as gateway_module
 from onestop.engine.data.gateway import SELF_ACCESS_SERVICE, DataServices
 from onestop.engine.data.providers import ProviderSpec, SqlRegistryProvider
-from onestop.engine.db import Database
+from onestop.engine.db import ConsentRow, Database
 from onestop.engine.errors import (
     ConsentExpired,
     ConsentRequired,
@@ -403,3 +405,54 @@ async def test_a_predicate_that_cannot_be_evaluated_is_missing_never_false(data_
         department="TD", items=[predicate], purpose=PURPOSE, acr="urn:onestop:acr:standard")
     assert result.items == {}
     assert result.missing == (predicate,)
+
+
+async def _consent_rows(database: Database, application_id: str) -> list[ConsentRow]:
+    async with database.session() as session:
+        return list(await session.scalars(select(ConsentRow).where(ConsentRow.application_id == application_id)))
+
+
+async def test_a_prefill_whose_access_log_cannot_be_written_leaves_no_consent(
+        data_services: DataServices, monkeypatch: pytest.MonkeyPatch) -> None:
+    await _citizen_with_data(data_services)
+    citizen = await data_services.citizens.ensure("sub-a")
+
+    async def failing(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the access log is unavailable")
+
+    monkeypatch.setattr(gateway_module, "append_entries", failing)
+    with pytest.raises(RuntimeError):
+        await data_services.gateway.prefill(citizen.ref, **_prefill_args(fetch_id="run-1/1"))
+    assert await _consent_rows(data_services.database, "app-1") == []
+    assert await data_services.access_log.count(citizen.id) == 0
+
+    monkeypatch.undo()  # the retry of the same prefill records both, once
+    consent, _ = await data_services.gateway.prefill(citizen.ref, **_prefill_args(fetch_id="run-1/1"))
+    assert [row.id for row in await _consent_rows(data_services.database, "app-1")] == [consent.id]
+    assert {e.consent_id for e in (await data_services.access_log.list("sub-a")).entries} == {consent.id}
+
+
+async def test_a_prefill_whose_provider_fails_records_its_consent_with_the_failure(
+        services_with: Callable[..., DataServices]) -> None:
+    spec = ProviderSpec("td-http", "TD", "http", ("driving-licence",), "http://127.0.0.1:9/", 0.5)
+    services = services_with(**{"td-http": spec})
+    services.providers.get("td-http").backoff = 0.01  # type: ignore[attr-defined]
+    citizen = await services.citizens.ensure("sub-a")
+    with pytest.raises(ProviderUnavailable):
+        await services.gateway.prefill(citizen.ref, **_prefill_args(items=["td-http.driving-licence"],
+                                                                    fetch_id="run-1/1"))
+    (row,) = await _consent_rows(services.database, "app-1")
+    (entry,) = (await services.access_log.list("sub-a")).entries
+    assert (entry.consent_id, entry.outcome, entry.reason) == (row.id, "failed", "PROVIDER_UNAVAILABLE")
+
+
+async def test_concurrent_attempts_of_one_prefill_record_one_consent_and_log_it_once(
+        data_services: DataServices) -> None:
+    await _citizen_with_data(data_services)
+    citizen = await data_services.citizens.ensure("sub-a")
+    done = await asyncio.gather(*(data_services.gateway.prefill(citizen.ref, **_prefill_args(fetch_id="run-1/1"))
+                                  for _ in range(4)))
+    assert len({consent.id for consent, _ in done}) == 1
+    assert all(result.items["eme.nameEn"].value == NAME for _, result in done)
+    assert len(await _consent_rows(data_services.database, "app-1")) == 1
+    assert await data_services.access_log.verify_chain(citizen.id) == 2  # one entry per provider

@@ -5,21 +5,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosmtplib
+import httpx
 import pytest
 from sqlalchemy import text
 
 from onestop.config import SmtpSecurity
+from onestop.engine.applications import index
+from onestop.engine.applications.activities import ApplicationActivities
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import Database
 from onestop.engine.dev.mail import DevMailbox
 from onestop.engine.errors import InvalidInput
 from onestop.engine.notices import NoticeService, SmtpMailer, render
-from onestop.workflows.contracts import NoticeRequest
+from onestop.workflows.contracts import (
+    IndexEntry,
+    NoticeRequest,
+    PrefillRequest,
+    PrefillResult,
+    ReferenceRequest,
+    Status,
+)
 
 ADDRESS = {"flat": "C", "floor": "21", "building": "Laguna City", "street": "12 Cha Kwo Ling Road",
            "district": "kwun-tong", "region": "KLN"}
@@ -233,3 +243,41 @@ async def test_the_sweep_backs_off_and_gives_a_notice_up_after_its_window(
     assert await _rows(database) == [("failed", 3)]
     listed = await notices.for_application("app-1", request.citizen_ref)
     assert [n.status for n in listed] == ["failed"]
+
+
+async def test_the_reference_its_index_entry_and_the_receipt_notice_are_written_together(
+        notices: NoticeService, data_services: DataServices, database: Database,
+        mailbox: tuple[DevMailbox, SmtpMailer], monkeypatch: pytest.MonkeyPatch) -> None:
+    citizen_ref = await _citizen(data_services)
+    at = datetime(2026, 11, 27, tzinfo=UTC)
+    request = ReferenceRequest(
+        "app-1", "TD", 2026, IndexEntry("app-1", citizen_ref, "renew", "TD", Status.SUBMITTED, None, at, at),
+        [NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": citizen_ref, "reference_number": None})])
+    async with httpx.AsyncClient() as http:
+        activities = ApplicationActivities(database=database, signer=data_services.signer, prefill_port=_no_prefill,
+                                           http=http, cipher=data_services.cipher, notices=notices)
+
+        async def unwritable(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("the outbox is unavailable")
+
+        monkeypatch.setattr(notices, "write", unwritable)
+        with pytest.raises(RuntimeError):
+            await activities.allocate_reference(request)
+        async with database.session() as session:
+            counts = await session.execute(text(
+                "SELECT (SELECT count(*) FROM application_references), (SELECT count(*) FROM applications), "
+                "(SELECT count(*) FROM notices_sent)"))
+            assert tuple(counts.one()) == (0, 0, 0)  # nothing of the three without the others
+        monkeypatch.undo()
+        reference = await activities.allocate_reference(request)
+        assert await activities.allocate_reference(request) == reference  # the local activity ran again
+    await _sent(notices)
+    (entry,) = (await index.citizen_page(database, citizen_ref, first=10)).entries
+    assert entry.reference_number == reference
+    assert await _rows(database) == [("sent", 1)]
+    [mail] = mailbox[0].mails()
+    assert reference in mail["subject"]
+
+
+async def _no_prefill(request: PrefillRequest) -> PrefillResult:
+    raise AssertionError("no prefill here")

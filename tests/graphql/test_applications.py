@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from client import FACE, STANDARD, Api, pay_fee
 from running import running_seed
+from temporalio.client import WorkflowHandle
 
 from onestop.engine import IndexEntry
 from onestop.engine.applications import index
@@ -238,6 +239,40 @@ async def test_concurrent_starts_with_one_client_mutation_id_give_one_applicatio
     results = await asyncio.gather(*(api.data(START, {"slug": "renew-driving-licence", "cmid": cmid}, citizen)
                                      for _ in range(3)))
     assert len({r["startApplication"]["application"]["id"] for r in results}) == 1
+
+
+BRIEF_START = """mutation($slug: String!, $cmid: String) {
+  startApplication(input: {serviceSlug: $slug, clientMutationId: $cmid}) {
+    application { id status currentStep { id fields { id value } } steps { id state } }
+    userErrors { field message code } } }"""
+
+
+async def test_a_start_asks_the_workflow_nothing_more_and_a_retried_start_sees_the_application_as_it_is(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    queries: list[str] = []
+    ask = WorkflowHandle.query
+
+    async def counted(self: WorkflowHandle[Any, Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        queries.append(str(query))
+        return await ask(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(WorkflowHandle, "query", counted)
+    citizen = await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})
+    cmid = uuid.uuid4().hex
+    app = (await api.data(BRIEF_START, {"slug": "renew-driving-licence", "cmid": cmid}, citizen)
+           )["startApplication"]["application"]
+    assert (app["status"], app["currentStep"]["id"]) == ("DRAFT", "your-details")
+    assert app["steps"][0] == {"id": "your-details", "state": "CURRENT"}
+    assert queries == []  # the start's own (brief) answer is rendered from the snapshot it pinned
+    moved = (await api.data(GRANT, {"id": app["id"], "step": "your-details"}, citizen))["grantConsent"]
+    assert moved["application"]["currentStep"]["id"] == "licence"
+    queries.clear()
+    again = (await api.data(BRIEF_START, {"slug": "renew-driving-licence", "cmid": cmid}, citizen)
+             )["startApplication"]["application"]
+    assert again["id"] == app["id"]
+    assert again["currentStep"]["id"] == "licence"  # the whole view as it is now, still without a query
+    assert again["steps"][0] == {"id": "your-details", "state": "DONE"}
+    assert queries == []
 
 
 async def test_application_mutations_need_a_citizen_login(api: Api) -> None:

@@ -231,6 +231,23 @@ async def test_two_concurrent_starts_with_one_client_mutation_id_give_one_applic
     assert [x.application_id for x in listed.entries] == [a.application_id]
 
 
+async def test_a_new_start_answers_briefly_and_a_retried_start_with_the_application_on_its_pinned_version(
+    client: Client, task_queue: str, database: Database, catalogue: dict[str, ServiceSnapshot], worker: Worker
+) -> None:
+    same = fresh()
+    first = await ApplicationService(client, task_queue, database, service_for(catalogue), LADDER).start(
+        "citizen-1", ADULT, "renew-licence", same, brief=True)
+    # Rendered from the snapshot this start pinned, without asking the workflow again.
+    assert (first.partial, first.current_step_id, first.content_hash) == (True, "prefill", "hash-v1")
+    catalogue["renew-licence"] = licence_service(version=2)
+    # Another process (it knows nothing of the application) retries the start after a catalogue reload: the
+    # workflow answers with the whole view, on the version it runs, not the catalogue's new one.
+    again = await ApplicationService(client, task_queue, database, service_for(catalogue), LADDER).start(
+        "citizen-1", ADULT, "renew-licence", same, brief=True)
+    assert again.application_id == first.application_id
+    assert (again.partial, again.content_hash, again.service_version) == (False, "hash-v1", 1)
+
+
 async def test_another_citizen_cannot_see_or_act_on_an_application(apps: ApplicationService) -> None:
     from onestop.engine.errors import NotFound
 

@@ -17,6 +17,7 @@ from onestop.engine.applications.activities import ApplicationActivities
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.db import Database
+from onestop.engine.notices import Outbox
 from onestop.engine.temporal import build_worker
 from onestop.workflows.contracts import DepartmentStatus, NoticeRequest, NoticeResult
 from onestop.workflows.snapshot import ComputedSpec, NoticeSpec, ServiceSnapshot
@@ -38,6 +39,14 @@ class Recorder:
     async def enqueue(self, requests: list[NoticeRequest]) -> None:
         # The outbox (runs started with OUTBOX_BEHAVIOUR): once per key, as the engine's outbox keeps them.
         self.sent += [r for r in requests if r.key not in {s.key for s in self.sent}]
+
+    async def write(self, session: object, requests: list[NoticeRequest]) -> Outbox:
+        # The outbox as the activities write it, in their own transaction.
+        await self.enqueue(requests)
+        return Outbox()
+
+    def dispatch(self, outbox: Outbox) -> None:
+        pass
 
     def events(self) -> list[str]:
         return [request.event for request in self.sent]

@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -27,7 +29,7 @@ from onestop.engine.db import Database
 from onestop.engine.documents.schedules import DocumentActivities
 from onestop.engine.documents.service import DocumentService
 from onestop.engine.errors import EngineError
-from onestop.engine.notices import NoticeService
+from onestop.engine.notices import NoticeService, Outbox
 from onestop.engine.payments import PaymentActivities
 from onestop.engine.relationships import Relationships
 from onestop.engine.relationships.parties import parties_of
@@ -69,6 +71,8 @@ class ApplicationActivities:
     notices: NoticeService | None = None
     # The fee activities (a payment step's hosted page, receipt, refund); None where no payments are wired.
     payments: PaymentActivities | None = None
+    # An application's parties, kept once read (``Relationships.parties``); None: read them each time.
+    relationships: Relationships | None = None
 
     @activity.defn(name=Activity.PREFILL)
     async def prefill(self, request: PrefillRequest) -> PrefillResult:
@@ -91,12 +95,22 @@ class ApplicationActivities:
 
     @activity.defn(name=Activity.ALLOCATE_REFERENCE)
     async def allocate_reference(self, request: ReferenceRequest) -> str:
-        reference = await delivery.allocate_reference(self.database, request.application_id, request.department,
-                                                      request.year)
-        if request.index is not None:
-            await index.record(self.database, replace(request.index, reference_number=reference))
-        if request.notices:
-            await self._queue([replace(n, reference_number=reference) for n in request.notices])
+        # One transaction: the number, the index entry that carries it and the receipt notice in the outbox.
+        for attempt in range(3):
+            try:
+                async with self.database.session() as session:
+                    reference = await delivery.reference_in(session, request.application_id, request.department,
+                                                            request.year)
+                    if request.index is not None:
+                        await index.record_in(session, replace(request.index, reference_number=reference))
+                    outbox = await self._outbox(session, [replace(n, reference_number=reference)
+                                                          for n in request.notices])
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                # A concurrent attempt wrote the number, the entry or a notice first: the next pass reads them.
+        self._dispatch(outbox)
         return reference
 
     @activity.defn(name=Activity.DELIVER)
@@ -144,7 +158,11 @@ class ApplicationActivities:
 
     async def _parties(self, application_id: str) -> dict[str, Any] | None:
         """The actor and subject for the department, when the applicant acted for someone else."""
-        parties = await parties_of(self.database, application_id)
+        if self.relationships is not None:
+            self.relationships.exists(application_id)  # it is delivering: its parties were settled at its start
+            parties = await self.relationships.parties(application_id)
+        else:
+            parties = await parties_of(self.database, application_id)
         if parties is None or parties.actor_ref == parties.subject_ref:
             return None
         return {"actor": {"ref": parties.actor_ref, "relationship": parties.acting_as.value},
@@ -165,14 +183,28 @@ class ApplicationActivities:
 
     @activity.defn(name=Activity.RECORD_CHANGES)
     async def record_changes(self, changes: Changes) -> None:
-        if changes.index is not None:
-            await index.record(self.database, changes.index)
-        await self._queue(changes.notices)
+        # One transaction for the index entry and the notices (a local activity may run again: both are upserts).
+        for attempt in range(2):
+            try:
+                async with self.database.session() as session:
+                    if changes.index is not None:
+                        await index.record_in(session, changes.index)
+                    outbox = await self._outbox(session, changes.notices)
+                break
+            except IntegrityError:
+                if attempt:
+                    raise
+        self._dispatch(outbox)
 
-    async def _queue(self, notices: list[NoticeRequest]) -> None:
-        # Into the outbox, once per key (a local activity may run again); the engine's relay sends them.
+    async def _outbox(self, session: AsyncSession, notices: list[NoticeRequest]) -> Outbox | None:
+        # Into the outbox, once per key (a local activity may run again); sent once the transaction has committed.
         if notices and self.notices is not None:
-            await self.notices.enqueue(notices)
+            return await self.notices.write(session, notices)
+        return None
+
+    def _dispatch(self, outbox: Outbox | None) -> None:
+        if outbox is not None and self.notices is not None:
+            self.notices.dispatch(outbox)
 
     @activity.defn(name=Activity.SEND_NOTICE)
     async def send_notice(self, request: NoticeRequest) -> NoticeResult:
@@ -224,6 +256,7 @@ def gateway_prefill(gateway: DataGateway, catalogue: CatalogueStore,
         try:
             actor_ref = None
             if relationships is not None and not request.of_actor:
+                relationships.exists(request.application_id)  # its workflow runs this: its parties are settled
                 wanted = [*request.items, *(p.over for p in request.predicates)]
                 subject = await relationships.prefill_subject(request.application_id, request.citizen_ref, wanted)
                 if subject != request.citizen_ref:
@@ -306,4 +339,5 @@ def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivi
                                  consent_port=consent_grants(engine.data.consents, engine.catalogue),
                                  events=engine.security.events, notices=engine.notices, documents=engine.documents,
                                  payments=PaymentActivities(engine.payments.provider, engine.payments.records,
-                                                            engine.data.signer))
+                                                            engine.data.signer),
+                                 relationships=engine.relationships)

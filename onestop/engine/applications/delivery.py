@@ -15,6 +15,7 @@ from datetime import datetime
 import httpx
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.db import Database, InboxRow, ReferenceRow
@@ -39,19 +40,25 @@ class InboxItem:
 
 async def allocate_reference(db: Database, application_id: str, department: str, year: int) -> str:
     """``TD-2026-000123``: issued once per application; asking again returns the same number."""
-    async with db.session() as session:
-        row = await session.scalar(select(ReferenceRow).where(ReferenceRow.application_id == application_id))
-        if row is None:
-            row = ReferenceRow(application_id=application_id, department=department, year=year)
-            session.add(row)
-            try:
-                await session.flush()
-            except IntegrityError:
-                row = None
-    if row is None:  # a concurrent attempt won the insert; read its number
-        async with db.session() as session:
-            row = await session.scalar(select(ReferenceRow).where(ReferenceRow.application_id == application_id))
-            assert row is not None
+    for attempt in range(2):
+        try:
+            async with db.session() as session:
+                return await reference_in(session, application_id, department, year)
+        except IntegrityError:
+            if attempt:
+                raise
+            # A concurrent attempt won the insert; the next pass reads its number.
+    raise AssertionError("unreachable")
+
+
+async def reference_in(session: AsyncSession, application_id: str, department: str, year: int) -> str:
+    """``allocate_reference`` in the caller's transaction; an ``IntegrityError`` when a concurrent attempt
+    inserted the application's number first (the caller's next attempt reads it)."""
+    row = await session.scalar(select(ReferenceRow).where(ReferenceRow.application_id == application_id))
+    if row is None:
+        row = ReferenceRow(application_id=application_id, department=department, year=year)
+        session.add(row)
+        await session.flush()
     return f"{row.department}-{row.year}-{row.seq:06d}"
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestop.engine.db import ApplicationPartyRow, ApplicationRow, Database
 from onestop.workflows.contracts import IndexEntry, Status
@@ -73,22 +74,28 @@ async def record(db: Database, entry: IndexEntry) -> None:
     for _ in range(2):
         try:
             async with db.session() as session:
-                row = await session.get(ApplicationRow, entry.application_id)
-                if row is None:
-                    session.add(ApplicationRow(
-                        application_id=entry.application_id, citizen_ref=entry.citizen_ref,
-                        service_id=entry.service_id, department=entry.department, status=entry.status,
-                        reference_number=entry.reference_number, created_at=entry.created_at,
-                        updated_at=entry.updated_at,
-                    ))
-                elif entry.updated_at >= row.updated_at:
-                    row.citizen_ref = entry.citizen_ref  # an application handed to the person it is for
-                    row.status = entry.status
-                    row.reference_number = entry.reference_number or row.reference_number
-                    row.updated_at = entry.updated_at
+                await record_in(session, entry)
             return
         except IntegrityError:
             continue  # another writer inserted the row first; update it on the next pass
+
+
+async def record_in(session: AsyncSession, entry: IndexEntry) -> None:
+    """``record`` in the caller's transaction; an ``IntegrityError`` (at its commit) when another writer inserted
+    the row first, so the caller's next attempt updates it."""
+    row = await session.get(ApplicationRow, entry.application_id)
+    if row is None:
+        session.add(ApplicationRow(
+            application_id=entry.application_id, citizen_ref=entry.citizen_ref,
+            service_id=entry.service_id, department=entry.department, status=entry.status,
+            reference_number=entry.reference_number, created_at=entry.created_at,
+            updated_at=entry.updated_at,
+        ))
+    elif entry.updated_at >= row.updated_at:
+        row.citizen_ref = entry.citizen_ref  # an application handed to the person it is for
+        row.status = entry.status
+        row.reference_number = entry.reference_number or row.reference_number
+        row.updated_at = entry.updated_at
 
 
 async def citizen_page(db: Database, citizen_ref: str, *, first: int, after: IndexPosition | None = None,

@@ -81,7 +81,7 @@ def fetch_key(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-async def _lock_chain(session: AsyncSession, citizen_id: str) -> None:
+async def lock_chain(session: AsyncSession, citizen_id: str) -> None:
     """Hold the citizen's chain until the transaction ends, so concurrent appends queue instead of colliding.
 
     Reading the head and inserting after it must be one step per citizen; without a lock every concurrent
@@ -98,6 +98,67 @@ async def _lock_chain(session: AsyncSession, citizen_id: str) -> None:
 
 def _timestamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """An access to append: what ``append_entries`` chains onto a citizen's log."""
+
+    service_slug: str
+    department: str
+    provider_id: str
+    items: Sequence[str]
+    consent_id: str | None
+    application_id: str | None
+    outcome: str
+    reason: str | None = None
+    at: datetime | None = None
+    fetch_key: str | None = None
+    actor_ref: str | None = None
+
+
+async def append_entries(session: AsyncSession, citizen_id: str, entries: Sequence[NewEntry], *,
+                         locked: bool = False) -> list[AccessLogEntry]:
+    """Chain ``entries`` onto the citizen's log in the caller's transaction, in order; an entry whose ``fetch_key``
+    is already in the log is not appended again (the one written is returned in its place).
+
+    The chain is locked first (``lock_chain``; ``locked``: the caller has), so the head read here is still the head
+    when the transaction commits; the entries after the first link to each other without reading it again.
+    """
+    if not locked:
+        await lock_chain(session, citizen_id)
+    keys = [e.fetch_key for e in entries if e.fetch_key is not None]
+    done: dict[str, AccessLogEntry] = {}
+    if keys:
+        done = {row.fetch_key: _entry(row) for row in (await session.scalars(select(AccessLogRow).where(
+            AccessLogRow.citizen_id == citizen_id, AccessLogRow.fetch_key.in_(keys)))).all()
+            if row.fetch_key is not None}
+    last = (await session.execute(
+        select(AccessLogRow.seq, AccessLogRow.hash)
+        .where(AccessLogRow.citizen_id == citizen_id)
+        .order_by(AccessLogRow.seq.desc()).limit(1)
+    )).first() if len(done) < len(entries) else None
+    seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+    written: list[AccessLogEntry] = []
+    for new in entries:
+        if new.fetch_key is not None and new.fetch_key in done:
+            written.append(done[new.fetch_key])
+            continue
+        seq += 1
+        row = AccessLogRow(
+            citizen_id=citizen_id, seq=seq, at=(new.at or datetime.now(UTC)).astimezone(UTC),
+            service_slug=new.service_slug, department=new.department, provider_id=new.provider_id,
+            items=sorted(new.items), consent_id=new.consent_id, application_id=new.application_id,
+            outcome=new.outcome, reason=new.reason, prev_hash=prev, hash="", fetch_key=new.fetch_key,
+            actor_ref=new.actor_ref,
+        )
+        row.hash = prev = entry_hash(row)
+        session.add(row)
+        entry = _entry(row)
+        if new.fetch_key is not None:
+            done[new.fetch_key] = entry  # the same key twice in one call: appended once
+        written.append(entry)
+    return written
 
 
 def entry_hash(row: AccessLogRow) -> str:
@@ -138,29 +199,11 @@ class AccessLog:
         With ``fetch_key`` (one logical access, the same on every retry of it) an entry already written under
         that key is returned and nothing is appended.
         """
+        entry = NewEntry(service_slug=service_slug, department=department, provider_id=provider_id, items=items,
+                         consent_id=consent_id, application_id=application_id, outcome=outcome, reason=reason,
+                         at=at, fetch_key=fetch_key, actor_ref=actor_ref)
         async with self.database.session() as session:
-            await _lock_chain(session, citizen_id)
-            if fetch_key is not None:
-                done = await session.scalar(select(AccessLogRow).where(
-                    AccessLogRow.citizen_id == citizen_id, AccessLogRow.fetch_key == fetch_key))
-                if done is not None:
-                    return _entry(done)
-            last = (await session.execute(
-                select(AccessLogRow.seq, AccessLogRow.hash)
-                .where(AccessLogRow.citizen_id == citizen_id)
-                .order_by(AccessLogRow.seq.desc()).limit(1)
-            )).first()
-            row = AccessLogRow(
-                citizen_id=citizen_id, seq=(last[0] + 1) if last else 1,
-                at=(at or datetime.now(UTC)).astimezone(UTC),
-                service_slug=service_slug, department=department, provider_id=provider_id,
-                items=sorted(items), consent_id=consent_id, application_id=application_id,
-                outcome=outcome, reason=reason, prev_hash=last[1] if last else GENESIS, hash="",
-                fetch_key=fetch_key, actor_ref=actor_ref,
-            )
-            row.hash = entry_hash(row)
-            session.add(row)
-        return _entry(row)
+            return (await append_entries(session, citizen_id, [entry]))[0]
 
     async def list(self, sub: str, *, first: int = 20, after: str | None = None) -> AccessLogPage:
         """The caller's entries, newest first, ``first`` (1-100) after the ``after`` cursor."""

@@ -175,15 +175,37 @@ class ConsentService:
         ``grant_key`` names one logical grant: granting again under it returns the consent already recorded.
         ``actor_ref`` names who grants it when not the citizen (someone acting for them); signed into the artefact.
         """
-        if mode not in ("one-off", "standing"):
-            raise InvalidInput([field_error(("mode",), "mode must be one-off or standing")])
-        if valid_for is not None and valid_for <= timedelta(0):
-            raise InvalidInput([field_error(("validFor",), "give a positive duration")])
-        text = purpose_text(purpose)
-        if not {"en", "tc"} <= set(text):
-            raise InvalidInput([field_error(("purpose",), "state the purpose in English (en) and Chinese (tc)")])
-        ordered, providers = self._check_items(items, items_required)
+        if not isinstance(who, Citizen):
+            self._check(mode, valid_for, purpose, items, items_required)  # before a new citizen is recorded
         citizen = who if isinstance(who, Citizen) else await self.citizens.ensure(who)
+        consent, row = self.prepare(
+            citizen, service_slug=service_slug, service_hash=service_hash, department=department, items=items,
+            purpose=purpose, acr=acr, lawful_basis=lawful_basis, mode=mode, valid_for=valid_for,
+            application_id=application_id, step_id=step_id, now=now, grant_key=grant_key,
+            items_required=items_required, actor_ref=actor_ref)
+        try:
+            async with self.database.session() as session:
+                session.add(row)
+        except IntegrityError:
+            if grant_key is None:
+                raise
+            # Another attempt of the same grant (a retried activity whose first attempt still ran) recorded it.
+            first = await self.by_grant_key(citizen, grant_key)
+            if first is None:
+                raise
+            return first
+        self.recorded(consent)
+        return consent
+
+    def prepare(self, citizen: Citizen, *, service_slug: str, service_hash: str, department: str,
+                items: Sequence[str], purpose: Any, acr: str, lawful_basis: str = "consent",
+                mode: Mode = "one-off", valid_for: timedelta | None = None,
+                application_id: str | None = None, step_id: str | None = None,
+                now: datetime | None = None, grant_key: str | None = None,
+                items_required: bool = True, actor_ref: str | None = None) -> tuple[Consent, ConsentRow]:
+        """A signed consent and its row, not yet written: the caller adds the row in its own transaction (a
+        prefill writes it with the access-log entries of the fetch it allows) and then calls ``recorded``."""
+        text, ordered, providers = self._check(mode, valid_for, purpose, items, items_required)
         granted = (now or datetime.now(UTC)).astimezone(UTC)
         default = ONE_OFF_DEFAULT if mode == "one-off" else STANDING_DEFAULT
         consent = Consent(
@@ -201,23 +223,31 @@ class ConsentService:
             granted_at=granted, expires_at=consent.expires_at, revoked_at=None, jws=jws, grant_key=grant_key,
             actor_ref=consent.actor_ref,
         )
-        try:
-            async with self.database.session() as session:
-                session.add(row)
-        except IntegrityError:
-            if grant_key is None:
-                raise
-            # Another attempt of the same grant (a retried activity whose first attempt still ran) recorded it.
-            async with self.database.session() as session:
-                first = await session.scalar(select(ConsentRow).where(
-                    ConsentRow.citizen_id == citizen.id, ConsentRow.grant_key == grant_key))
-            if first is None:
-                raise
-            return self._consent(first, citizen)
-        metrics.CONSENTS_GRANTED.labels(department).inc()
-        self.events.record(EventKind.CONSENT_GRANTED, citizen_ref=citizen.ref, service=service_slug,
-                           providers=list(providers), at=granted)
-        return replace(consent, jws=jws)
+        return replace(consent, jws=jws), row
+
+    def _check(self, mode: str, valid_for: timedelta | None, purpose: Any, items: Sequence[str],
+               items_required: bool) -> tuple[dict[str, str], tuple[str, ...], tuple[str, ...]]:
+        if mode not in ("one-off", "standing"):
+            raise InvalidInput([field_error(("mode",), "mode must be one-off or standing")])
+        if valid_for is not None and valid_for <= timedelta(0):
+            raise InvalidInput([field_error(("validFor",), "give a positive duration")])
+        text = purpose_text(purpose)
+        if not {"en", "tc"} <= set(text):
+            raise InvalidInput([field_error(("purpose",), "state the purpose in English (en) and Chinese (tc)")])
+        return (text, *self._check_items(items, items_required))
+
+    async def by_grant_key(self, citizen: Citizen, grant_key: str) -> Consent | None:
+        """The consent recorded under ``grant_key``, if any."""
+        async with self.database.session() as session:
+            row = await session.scalar(select(ConsentRow).where(
+                ConsentRow.citizen_id == citizen.id, ConsentRow.grant_key == grant_key))
+        return None if row is None else self._consent(row, citizen)
+
+    def recorded(self, consent: Consent) -> None:
+        """Count and report a consent once its row is committed."""
+        metrics.CONSENTS_GRANTED.labels(consent.department).inc()
+        self.events.record(EventKind.CONSENT_GRANTED, citizen_ref=consent.citizen_ref, service=consent.service_slug,
+                           providers=list(consent.providers), at=consent.granted_at)
 
     async def _row(self, sub: str, consent_id: str) -> tuple[ConsentRow, Citizen]:
         citizen = await self.citizens.get(sub)

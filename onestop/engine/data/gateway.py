@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 
 from onestop.catalogue.catalogue import Catalogue
 from onestop.catalogue.expressions import ExpressionError
@@ -21,7 +22,16 @@ from onestop.config import Settings
 from onestop.engine import metrics
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.signing import Signer
-from onestop.engine.data.accesslog import ALLOWED, FAILED, REFUSED, AccessLog, fetch_key
+from onestop.engine.data.accesslog import (
+    ALLOWED,
+    FAILED,
+    REFUSED,
+    AccessLog,
+    NewEntry,
+    append_entries,
+    fetch_key,
+    lock_chain,
+)
 from onestop.engine.data.consent import ELIGIBILITY_BASIS, SELF_ACCESS_BASIS, Consent, ConsentService, Mode
 from onestop.engine.data.profiles import Citizen, CitizenDirectory, ProfileService
 from onestop.engine.data.providers import (
@@ -31,7 +41,7 @@ from onestop.engine.data.providers import (
     SpecSource,
     specs_from_catalogue,
 )
-from onestop.engine.db import Database
+from onestop.engine.db import ConsentRow, Database
 from onestop.engine.errors import (
     ConsentRequired,
     EngineError,
@@ -55,6 +65,14 @@ ELIGIBILITY_PURPOSE = {
     "tc": "按官方紀錄核對你是否符合申請資格",
     "sc": "按官方纪录核对你是否符合申请资格",
 }
+
+
+class _GrantRaced(Exception):
+    """A prefill's consent was not written: another attempt of the same prefill wrote one under its key first."""
+
+    def __init__(self, grant_key: str) -> None:
+        super().__init__(grant_key)
+        self.grant_key = grant_key
 
 
 @dataclass(frozen=True)
@@ -121,26 +139,36 @@ class DataGateway:
 
         ``actor_ref``: who the fetch is for when not the citizen (a parent, carer or guardian), kept in the entry.
         """
+        return await self._fetch(who, consent_id=consent_id, service_slug=service_slug, purpose=purpose, items=items,
+                                 department=department, application_id=application_id, now=now, fetch_id=fetch_id,
+                                 consent=consent, actor_ref=actor_ref, unsaved=None)
+
+    async def _fetch(self, who: str | Citizen, *, consent_id: str | None, service_slug: str, purpose: Any,
+                     items: Sequence[str], department: str, application_id: str | None, now: datetime | None,
+                     fetch_id: str | None, consent: Consent | None, actor_ref: str | None,
+                     unsaved: ConsentRow | None) -> FetchResult:
+        """``fetch``; ``unsaved`` is the row of ``consent`` when it is not written yet: it is written in the one
+        transaction that appends the fetch's access-log entries, so there is never a consent without them."""
         by_provider = _split(items)
         citizen = who if isinstance(who, Citizen) else await self.citizens.get(who)
         if citizen is None:
             raise ConsentRequired()
         at = (now or datetime.now(UTC)).astimezone(UTC)
+        entries: list[NewEntry] = []
 
-        async def log(provider_id: str, provider_items: Sequence[str], outcome: str, reason: str | None,
-                      dept: str) -> None:
+        def log(provider_id: str, provider_items: Sequence[str], outcome: str, reason: str | None,
+                dept: str) -> None:
             metrics.GATEWAY_FETCHES.labels(provider_id, outcome).inc()
-            await self.access_log.append(
-                citizen.id, service_slug=service_slug, department=dept, provider_id=provider_id,
+            entries.append(NewEntry(
+                service_slug=service_slug, department=dept, provider_id=provider_id,
                 items=[f"{provider_id}.{i}" for i in provider_items], consent_id=consent_id,
                 application_id=application_id, outcome=outcome, reason=reason, at=at,
                 fetch_key=None if fetch_id is None else fetch_key(
                     application_id or "", fetch_id, consent_id or "", provider_id, outcome),
                 actor_ref=actor_ref if actor_ref != citizen.ref else None,
-            )
-            self.events.record(EventKind.DATA_ACCESS, citizen_ref=citizen.ref, provider=provider_id,
-                               service=service_slug, outcome=outcome, reason=reason, at=at)
+            ))
 
+        unsaved_consent = consent if unsaved is not None else None
         try:
             consent = await self.consents.require_live(
                 citizen, consent_id, service_slug=service_slug, purpose=purpose, items=items,
@@ -148,7 +176,8 @@ class DataGateway:
             )
         except ConsentRequired as refusal:
             for provider_id, provider_items in by_provider.items():
-                await log(provider_id, provider_items, REFUSED, refusal.code, department)
+                log(provider_id, provider_items, REFUSED, refusal.code, department)
+            await self._record(citizen, entries, unsaved, unsaved_consent)
             raise
         assert consent_id is not None  # require_live refuses a missing id
 
@@ -163,10 +192,10 @@ class DataGateway:
                 if not isinstance(outcome, Exception):
                     raise outcome  # cancellation and interpreter exits are not provider failures
                 code = outcome.code if isinstance(outcome, EngineError) else "PROVIDER_ERROR"
-                await log(provider_id, provider_items, FAILED, code, consent.department)
+                log(provider_id, provider_items, FAILED, code, consent.department)
                 failure = failure or outcome
                 continue
-            await log(provider_id, provider_items, ALLOWED, None, consent.department)
+            log(provider_id, provider_items, ALLOWED, None, consent.department)
             # Trim: whatever the provider sent, only requested (hence consented) items pass.
             for item_id in provider_items:
                 base, check = split_ref(item_id)
@@ -183,12 +212,34 @@ class DataGateway:
                         continue  # neither true nor false: reported as missing, never as a "no"
                 fetched[key] = FetchedItem(key, shared, provider_id, value.source_department,
                                            value.updated_at, value.verified)
+        await self._record(citizen, entries, unsaved, unsaved_consent)
         if failure is not None:
             if isinstance(failure, EngineError):
                 raise failure
             raise ProviderUnavailable("/".join(by_provider), type(failure).__name__) from failure
         missing = tuple(item for item in dict.fromkeys(items) if item not in fetched)
         return FetchResult(consent_id, fetched, missing)
+
+    async def _record(self, citizen: Citizen, entries: Sequence[NewEntry], unsaved: ConsentRow | None,
+                      consent: Consent | None) -> None:
+        """One transaction: the consent not written yet (if any) and the access-log entries of the fetch."""
+        try:
+            async with self.access_log.database.session() as session:
+                # The chain's lock before the consent's row: on PostgreSQL that row's foreign key takes a share lock
+                # on the citizen, which two prefills of one citizen would each hold while waiting for the other's.
+                await lock_chain(session, citizen.id)
+                if unsaved is not None:
+                    session.add(unsaved)
+                await append_entries(session, citizen.id, entries, locked=True)
+        except IntegrityError as exc:
+            if unsaved is None or unsaved.grant_key is None:
+                raise
+            raise _GrantRaced(unsaved.grant_key) from exc
+        if consent is not None:
+            self.consents.recorded(consent)
+        for entry in entries:
+            self.events.record(EventKind.DATA_ACCESS, citizen_ref=citizen.ref, provider=entry.provider_id,
+                               service=entry.service_slug, outcome=entry.outcome, reason=entry.reason, at=entry.at)
 
     async def _fetch_one(self, citizen: Citizen, provider_id: str, items: Sequence[str],
                          consent_jws: str) -> Mapping[str, ProvidedValue]:
@@ -212,16 +263,31 @@ class DataGateway:
         consent = await self.consents.find_live(
             citizen, application_id=application_id, step_id=step_id, service_slug=service_slug, items=items,
             purpose=purpose, mode=mode, now=now,
-        ) or await self.consents.grant(
-            citizen, service_slug=service_slug, service_hash=service_hash, department=department, items=items,
-            purpose=purpose, acr=acr, lawful_basis=lawful_basis, mode=mode, valid_for=valid_for,
-            application_id=application_id, step_id=step_id, now=now,
-            grant_key=None if fetch_id is None else fetch_key(application_id, step_id, fetch_id), actor_ref=actor_ref,
         )
-        result = await self.fetch(citizen, consent_id=consent.id, service_slug=service_slug, purpose=purpose,
-                                  items=items, department=department, application_id=application_id, now=now,
-                                  fetch_id=None if fetch_id is None else f"{step_id}\x1f{fetch_id}",
-                                  consent=consent, actor_ref=actor_ref)
+        unsaved = None
+        if consent is None:
+            # Signed now; written with the fetch's access-log entries, in one transaction (``_record``).
+            consent, unsaved = self.consents.prepare(
+                citizen, service_slug=service_slug, service_hash=service_hash, department=department, items=items,
+                purpose=purpose, acr=acr, lawful_basis=lawful_basis, mode=mode, valid_for=valid_for,
+                application_id=application_id, step_id=step_id, now=now,
+                grant_key=None if fetch_id is None else fetch_key(application_id, step_id, fetch_id),
+                actor_ref=actor_ref,
+            )
+        fetching: dict[str, Any] = {
+            "service_slug": service_slug, "purpose": purpose, "items": items, "department": department,
+            "application_id": application_id, "now": now, "actor_ref": actor_ref,
+            "fetch_id": None if fetch_id is None else f"{step_id}\x1f{fetch_id}"}
+        try:
+            result = await self._fetch(citizen, consent_id=consent.id, consent=consent, unsaved=unsaved, **fetching)
+        except _GrantRaced as raced:
+            # Another attempt of this prefill (a retry while the first attempt still ran) wrote its consent first:
+            # fetch under that one, as that attempt did.
+            recorded = await self.consents.by_grant_key(citizen, raced.grant_key)
+            if recorded is None:
+                raise
+            consent = recorded
+            result = await self._fetch(citizen, consent_id=consent.id, consent=consent, unsaved=None, **fetching)
         return consent, result
 
     async def eligibility_facts(self, citizen: Citizen, items: Sequence[str], *, service_slug: str, service_hash: str,

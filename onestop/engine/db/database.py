@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
 from onestop.config import Settings
+from onestop.engine.db import sqlite
 from onestop.engine.errors import SchemaNotCurrent, SchemaUnversioned
 
 # Named constraints so Alembic migrations are deterministic on every backend.
@@ -100,6 +101,7 @@ class Database:
         kwargs.update(engine_options)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
+            sqlite.install(self.engine)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

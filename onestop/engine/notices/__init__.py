@@ -7,9 +7,10 @@ from onestop.engine.notices.service import (
     ChannelChoice,
     NoticePreferences,
     NoticeService,
+    Outbox,
     Recipient,
     SentNotice,
 )
 
-__all__ = ["Channel", "ChannelChoice", "Mailer", "NoticePreferences", "NoticeService", "Recipient", "Rendered",
-           "SentNotice", "SmsProvider", "SmtpMailer", "message_id", "render"]
+__all__ = ["Channel", "ChannelChoice", "Mailer", "NoticePreferences", "NoticeService", "Outbox", "Recipient",
+           "Rendered", "SentNotice", "SmsProvider", "SmtpMailer", "message_id", "render"]

@@ -112,6 +112,15 @@ def _due(created_at: datetime, attempts: int, lease: timedelta) -> datetime:
 
 
 @dataclass
+class Outbox:
+    """What ``NoticeService.write`` queued in a transaction: the rows to send (each with its clear text) and each
+    notice's outcome by channel."""
+
+    claimed: list[tuple[NoticeRow, dict[str, Any]]] = field(default_factory=list)
+    done: list[tuple[NoticeRequest, dict[str, str]]] = field(default_factory=list)
+
+
+@dataclass
 class NoticeService:
     database: Database
     cipher: FieldCipher
@@ -132,32 +141,42 @@ class NoticeService:
     async def enqueue(self, requests: Sequence[NoticeRequest]) -> None:
         """Write each notice's rows (one per channel), once per key, then send them from this process, beside the
         caller: a slow mail relay holds up no workflow. What is not sent here, the relay's sweep sends."""
-        claimed: list[tuple[NoticeRow, dict[str, Any]]] = []
-        done: list[tuple[NoticeRequest, dict[str, str]]] = []
+        outbox: Outbox | None = None
         for attempt in range(2):
             try:
                 # One transaction for the lot: recipients read, rows written (it runs inside a citizen's submit).
                 async with self.database.session() as session:
-                    claimed, done = [], []
-                    for request in requests:
-                        rows, outcomes = await self._rows(request, session)
-                        present = set((await session.scalars(select(NoticeRow.key).where(
-                            NoticeRow.key.in_([row.key for row, _ in rows])))).all()) if rows else set()
-                        fresh = [(row, text) for row, text in rows if row.key not in present]
-                        session.add_all([row for row, _ in fresh])
-                        claimed += fresh
-                        done.append((request, outcomes | {row.channel: "duplicate" for row, _ in rows
-                                                          if row.key in present}))
+                    outbox = await self.write(session, requests)
                 break
             except IntegrityError:
                 if attempt:
                     raise
                 # A concurrent attempt wrote one of the keys first: look again.
-        for request, outcomes in done:
+        if outbox is not None:
+            self.dispatch(outbox)
+
+    async def write(self, session: AsyncSession, requests: Sequence[NoticeRequest]) -> Outbox:
+        """``enqueue``'s rows in the caller's transaction (an ``IntegrityError`` at its commit when a concurrent
+        attempt wrote one of the keys first); once it has committed, ``dispatch`` sends them."""
+        outbox = Outbox()
+        for request in requests:
+            rows, outcomes = await self._rows(request, session)
+            present = set((await session.scalars(select(NoticeRow.key).where(
+                NoticeRow.key.in_([row.key for row, _ in rows])))).all()) if rows else set()
+            fresh = [(row, text) for row, text in rows if row.key not in present]
+            session.add_all([row for row, _ in fresh])
+            outbox.claimed += fresh
+            outbox.done.append((request, outcomes | {row.channel: "duplicate" for row, _ in rows
+                                                     if row.key in present}))
+        return outbox
+
+    def dispatch(self, outbox: Outbox) -> None:
+        """Log what ``write`` queued and send its rows from this process, beside the caller (committed first)."""
+        for request, outcomes in outbox.done:
             # Keys and outcomes only: the address and the text never reach the log.
             log.info("notice %s: %s", request.key, outcomes, extra={"notice_event": request.event})
-        if claimed:
-            task = asyncio.get_running_loop().create_task(self._send_rows(claimed))
+        if outbox.claimed:
+            task = asyncio.get_running_loop().create_task(self._send_rows(outbox.claimed))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
 
