@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import pickle
@@ -22,7 +23,7 @@ from types import MappingProxyType
 from typing import TypeVar, cast
 
 from onestop.catalogue import CatalogueError, load_catalogue
-from onestop.catalogue.catalogue import Catalogue, Steps, load_steps, run_steps
+from onestop.catalogue.catalogue import Catalogue, Steps, collector_paused, load_steps, run_steps
 from onestop.catalogue.problems import Problem
 from onestop.catalogue.search import SearchDocument, SearchIndex
 from onestop.catalogue.services import Service
@@ -233,43 +234,60 @@ class CatalogueStore:
             self._last_attempt_at = self._clock()
             self._fingerprint = await run_between_requests(_fingerprint_steps(self.root))
             current = self._snapshot
-            try:
-                catalogue, index = await self._load(current)
-            except CatalogueError as exc:
-                self._problems = tuple(exc.problems)
-                metrics.record_catalogue_reload(len(self._problems))
-                self.events.record(EventKind.CATALOGUE_CHANGED, outcome="rejected", problems=len(self._problems))
-                log.warning("catalogue reload failed with %d problem(s); still serving version %s",
-                            len(self._problems), self._snapshot.catalogue.version)
-                return False
-            if catalogue.version != current.catalogue.version:
-                if index is None:
-                    index = await run_between_requests(SearchIndex.build_steps(catalogue))
-                # Built between requests, then swapped in one assignment: a request sees the old or the new.
-                previous = [self._snapshot]
-                self._snapshot = CatalogueSnapshot(catalogue=catalogue, index=index, loaded_at=self._clock())
-                log.info("catalogue reloaded: version %s", catalogue.version)
-                self.events.record(EventKind.CATALOGUE_CHANGED, outcome="applied", version=catalogue.version)
+            previous: list[CatalogueSnapshot] = []
+            with contextlib.ExitStack() as paused:
+                try:
+                    catalogue, index = await self._load(current, paused)
+                except CatalogueError as exc:
+                    self._problems = tuple(exc.problems)
+                    metrics.record_catalogue_reload(len(self._problems))
+                    self.events.record(EventKind.CATALOGUE_CHANGED, outcome="rejected", problems=len(self._problems))
+                    log.warning("catalogue reload failed with %d problem(s); still serving version %s",
+                                len(self._problems), self._snapshot.catalogue.version)
+                    return False
+                if catalogue.version != current.catalogue.version:
+                    if index is None:
+                        index = await run_between_requests(SearchIndex.build_steps(catalogue))
+                    # Built between requests, then swapped in one assignment: a request sees the old or the new.
+                    previous.append(self._snapshot)
+                    self._snapshot = CatalogueSnapshot(catalogue=catalogue, index=index, loaded_at=self._clock())
+                    # The objects just loaded (hundreds of thousands at 10,000 services) would otherwise all sit in
+                    # the collector's youngest generation when it comes back on, and its next passes would walk
+                    # them all at once: tens of milliseconds per thousand services on the loop. Frozen, they are
+                    # never walked. A catalogue and its index hold no reference cycles (tests/engine/
+                    # test_catalogue_reuse.py checks it), so freezing leaks nothing: they are freed by reference
+                    # counting when replaced.
+                    gc.freeze()
+            if previous:
+                log.info("catalogue reloaded: version %s", self._snapshot.catalogue.version)
+                self.events.record(EventKind.CATALOGUE_CHANGED, outcome="applied",
+                                   version=self._snapshot.catalogue.version)
                 await run_between_requests(_released(previous))
             self._problems = ()
             metrics.record_catalogue_reload(0)
             return True
 
-    async def _load(self, current: CatalogueSnapshot) -> tuple[Catalogue, SearchIndex | None]:
+    async def _load(self, current: CatalogueSnapshot,
+                    paused: contextlib.ExitStack) -> tuple[Catalogue, SearchIndex | None]:
         """The tree loaded again, its services that did not change being ``current``'s own objects; and its search
-        index when one is at hand (``current``'s, when no service's searchable text moved, or the child's)."""
+        index when one is at hand (``current``'s, when no service's searchable text moved, or the child's). The
+        cyclic collector is paused on ``paused`` from when the loading on this loop starts."""
         if self.reload_in_child and len(self._fingerprint) >= self.child_from_files:
             try:
-                return await self._load_in_child(current)
+                return await self._load_in_child(current, paused)
             except (ChildFailed, OSError, EOFError, pickle.UnpicklingError):
                 log.warning("catalogue child process failed; loading on the event loop instead", exc_info=True)
+        paused.enter_context(collector_paused())
         catalogue = await run_between_requests(load_steps(self.root))
         catalogue = await run_between_requests(_reusing_steps(catalogue, current.catalogue))
         return catalogue, await run_between_requests(_kept_index_steps(current, catalogue))
 
-    async def _load_in_child(self, current: CatalogueSnapshot) -> tuple[Catalogue, SearchIndex | None]:
+    async def _load_in_child(self, current: CatalogueSnapshot,
+                             paused: contextlib.ExitStack) -> tuple[Catalogue, SearchIndex | None]:
         known = await run_between_requests(_known_steps(current.catalogue))
         path = await load_in_child(self.root, known)
+        # Not while the child works (minutes, maybe): only from the reading back to the swap.
+        paused.enter_context(collector_paused())
         try:
             with open(path, "rb") as file:  # noqa: ASYNC230 - a local file, read a service per step
                 reader = CatalogueReader(file, current.catalogue.services)

@@ -3,6 +3,7 @@ searchable text moved; a reload child sends only what changed, and the index it 
 
 from __future__ import annotations
 
+import gc
 import io
 import pickle
 import re
@@ -168,3 +169,30 @@ async def test_a_child_result_that_cannot_be_read_back_leaves_the_reload_to_the_
     assert await store.reload()
     assert store.catalogue.services[SLUG].version == load_catalogue(tree).services[SLUG].version
     assert not written.exists()
+
+
+def test_a_catalogue_and_its_index_hold_no_reference_cycles() -> None:
+    # The store freezes a reloaded catalogue out of the collector's reach: safe only because reference counting
+    # alone frees it when it is replaced.
+    def load_and_drop() -> None:
+        catalogue = load_catalogue(DEFINITIONS)
+        index = SearchIndex.build(catalogue)
+        for service in catalogue.services.values():
+            service.content_hash  # noqa: B018 - cached on the service, as a reload leaves it
+        assert index.search("driving licence")
+        assert catalogue.assurance  # the cached property too
+
+    gc.collect()
+    load_and_drop()
+    assert gc.collect() == 0
+
+
+@pytest.mark.parametrize("in_child", [True, False], ids=["child", "loop"])
+async def test_a_reloaded_catalogue_is_frozen_out_of_the_collector_s_passes(tree: Path, in_child: bool) -> None:
+    store = await _store(tree, in_child=in_child)
+    frozen = gc.get_freeze_count()
+    _edit(tree, title="Quarterly driving permit")
+    assert await store.reload()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > frozen + 1000
+    assert store.index.search("quarterly")[0].id == SLUG
