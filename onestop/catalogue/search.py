@@ -46,8 +46,10 @@ _MATCH_BONUS = 100.0
 _CACHE_LIMIT = 4096
 _STEP = 200  # documents (or terms) per step of build_steps
 _MAX_QUERY_TERMS = 24
-# Pieces of ``SearchIndex.parts``: about this many postings, or words, each.
-_PART_POSTINGS = 2000
+# Pieces of ``SearchIndex.parts``: about this many documents, postings or words each (about half a millisecond
+# to read back).
+_PART_DOCS = 100
+_PART_POSTINGS = 1000
 _PART_WORDS = 1000
 
 _STOPWORDS = frozenset({
@@ -302,8 +304,8 @@ class SearchIndex:
         """The built index as small pieces, for a process that built it to hand it to another (``from_parts``):
         each piece is cheap to pickle and to read back, so the reader can read between requests."""
         docs = self._docs
-        for start in range(0, len(docs), _STEP):
-            yield "docs", docs[start : start + _STEP]
+        for start in range(0, len(docs), _PART_DOCS):
+            yield "docs", docs[start : start + _PART_DOCS]
         postings = list(self._postings.items())
         size = 0
         chunk: list[tuple[str, dict[int, float]]] = []

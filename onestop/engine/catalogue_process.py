@@ -3,7 +3,8 @@
 Loading and validating a large tree is seconds of CPU. Done on the server's event loop, even in small steps, every
 request arriving meanwhile waits for the step in progress. Here a child process, at a lower scheduling priority,
 parses and validates and writes the result with ``catalogue.transfer``; the server reads it back a service at a time
-between requests, which is a small fraction of the work.
+between requests, which is a small fraction of the work. The server hands the child the content hashes of the services
+it holds, so only changed services (and, when any changed, the child's search index) come back.
 
 The file is made with ``mkstemp`` (mode 0600) and read only by the process that started the child: the pickles come
 from our own code, never from outside.

@@ -9,7 +9,7 @@ import pytest
 
 from onestop.catalogue import load_catalogue
 from onestop.catalogue.catalogue import run_steps
-from onestop.catalogue.search import _PART_POSTINGS, _PART_WORDS, SearchIndex
+from onestop.catalogue.search import _PART_DOCS, _PART_POSTINGS, _PART_WORDS, SearchIndex
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
 QUERIES = ["driving licence", "drivng licnce", "licen", "passport", "長者", "长者", "駕駛執照", "tax return",
@@ -53,7 +53,7 @@ def test_a_large_index_comes_in_many_small_parts() -> None:
     built = SearchIndex(docs)
     parts = list(built.parts())
     assert len(parts) > 10
-    assert max(len(part) for kind, part in parts if kind in ("docs", "surface")) <= max(_PART_WORDS, 200)
+    assert max(len(part) for kind, part in parts if kind in ("docs", "surface")) <= max(_PART_WORDS, _PART_DOCS)
     assert max(sum(len(postings) for _, postings in part) for kind, part in parts if kind == "postings") <= (
         _PART_POSTINGS + 3000)
     shipped = run_steps(SearchIndex.from_parts(parts))
