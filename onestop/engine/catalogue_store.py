@@ -90,21 +90,32 @@ def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
     return run_steps(_fingerprint_steps(root))
 
 
-def _released(holder: list[CatalogueSnapshot]) -> Steps[None]:
+def _released(holder: list[CatalogueSnapshot], index_kept: bool = True) -> Steps[None]:
     """Let go of the snapshot in ``holder`` (its only reference) a few services at a time.
 
     Freeing 10,000 services' millions of objects at once would stall the loop for most of a second: the services
-    are held here while the snapshot goes, then let go of in steps. (A request still holding the snapshot keeps
-    it all alive; it is then freed when that request ends.)"""
+    are held here while the snapshot goes, then let go of in steps; so are the pieces of its search index, unless
+    the new snapshot kept it. (A request still holding the snapshot keeps it all alive; it is then freed when that
+    request ends.)"""
     services = list(holder[0].catalogue.services.values())
+    pieces: list[object] = []
+    if not index_kept:
+        for number, piece in enumerate(holder[0].index.parts()):
+            pieces.append(piece)
+            if number % _RELEASE_STEP == 0:
+                yield
     holder.clear()
     yield
     while services:
         del services[-_RELEASE_STEP:]
         yield
+    while pieces:
+        del pieces[-_RELEASE_PIECES:]
+        yield
 
 
 _RELEASE_STEP = 50
+_RELEASE_PIECES = 2  # pieces of a search index (``SearchIndex.parts``) per step
 _COMPARE_STEP = 200  # services per step when comparing a loaded catalogue with the current one
 
 
@@ -262,7 +273,7 @@ class CatalogueStore:
                 log.info("catalogue reloaded: version %s", self._snapshot.catalogue.version)
                 self.events.record(EventKind.CATALOGUE_CHANGED, outcome="applied",
                                    version=self._snapshot.catalogue.version)
-                await run_between_requests(_released(previous))
+                await run_between_requests(_released(previous, index_kept=previous[0].index is self._snapshot.index))
             self._problems = ()
             metrics.record_catalogue_reload(0)
             return True

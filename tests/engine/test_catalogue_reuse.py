@@ -196,3 +196,30 @@ async def test_a_reloaded_catalogue_is_frozen_out_of_the_collector_s_passes(tree
     assert gc.isenabled()
     assert gc.get_freeze_count() > frozen + 1000
     assert store.index.search("quarterly")[0].id == SLUG
+
+
+def test_a_replaced_index_is_let_go_of_in_pieces() -> None:
+    import weakref
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from onestop.catalogue.search import SearchDocument
+    from onestop.engine.catalogue_store import _released
+
+    def holder() -> list[Any]:
+        docs = [SearchDocument(id=f"s{number}", title={"en": f"service {number} word{number}"})
+                for number in range(2000)]
+        return [cast(Any, SimpleNamespace(catalogue=SimpleNamespace(services={}), index=SearchIndex(docs)))]
+
+    kept = holder()
+    kept_steps = sum(1 for _ in _released(kept, index_kept=True))
+    replaced = holder()
+    index = weakref.ref(replaced[0].index)
+    steps = _released(replaced, index_kept=False)
+    taken = 0
+    while replaced:
+        next(steps)
+        taken += 1
+    next(steps)
+    assert index() is None  # the index went, its pieces are still held and let go of step by step
+    assert taken + 1 + sum(1 for _ in steps) > kept_steps + 10
