@@ -186,6 +186,7 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
                                           drafts=drafts)
         applications.events, applications.alerts = security.events, security.alerts
         relationships.on_revoked = applications.end_acting
+        applications.parties = relationships.parties
     documents = build_documents(settings, database, data.cipher)
     if applications is not None:
         applications.documents, documents.applications = documents, applications

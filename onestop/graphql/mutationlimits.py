@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import AsyncIterator
 from typing import Any
 
 from graphql import (
     DocumentNode,
-    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -26,7 +24,6 @@ from graphql import (
     ValidationContext,
 )
 from graphql.validation import ASTValidationRule
-from strawberry.extensions import AddValidationRules, SchemaExtension
 
 from onestop.engine import NO_EVENTS, RATE_LIMITED, Buckets, EventKind, EventSink
 from onestop.graphql.errors import ErrorCode, RateLimited
@@ -52,17 +49,17 @@ def mutation_fields(operation: OperationDefinitionNode, fragments: dict[str, Fra
     return count(operation.selection_set, frozenset())
 
 
-def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
     return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
 
 @functools.cache
-def _rule(max_fields: int) -> type[ASTValidationRule]:
+def mutation_rule(max_fields: int) -> type[ASTValidationRule]:
     # One rule class per limit for the whole process, so cached validation results stay valid.
     class MutationFieldLimit(ASTValidationRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
-            self._fragments = _fragments(context.document)
+            self._fragments = fragments_of(context.document)
 
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
             if node.operation is not OperationType.MUTATION:
@@ -77,39 +74,23 @@ def _rule(max_fields: int) -> type[ASTValidationRule]:
     return MutationFieldLimit
 
 
-class MutationFieldLimit(AddValidationRules):
-    def __init__(self, *, max_fields: int) -> None:
-        super().__init__([_rule(max_fields)])
-
-
-class MutationFieldCount(SchemaExtension):
-    """Takes one token per mutation field beyond the first from the caller's bucket before execution."""
-
-    async def on_execute(self) -> AsyncIterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        state = _state(context.context)
-        limited = state.get(CALLER) if state is not None else None
-        if document is None or context.result is not None or limited is None:
-            yield
-            return
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
-                      and (context.operation_name is None or (d.name and d.name.value == context.operation_name))]
-        extra = 0
-        if len(operations) == 1 and operations[0].operation is OperationType.MUTATION:
-            extra = mutation_fields(operations[0], _fragments(document)) - 1
-        if extra > 0:
-            buckets: Buckets = limited[0]
-            wait = await buckets.take(limited[1], extra)
-            if wait > 0:
-                RATE_LIMITED.labels("/graphql").inc()
-                by = "subject" if limited[1].startswith("sub:") else "ip"
-                _events(context.context).record(EventKind.RATE_LIMITED, ip=state.get(CLIENT_IP) if state else None,
-                                                path="/graphql", by=by)
-                refused = RateLimited(max(1, math.ceil(wait)))
-                context.result = ExecutionResult(data=None, errors=[
-                    GraphQLError(refused.message, extensions=refused.extensions)])
-        yield
+async def spend_extra_mutations(context: Any, extra: int) -> GraphQLError | None:
+    """Take ``extra`` more tokens from the caller's bucket (the request's GraphQL ``context``); the RATE_LIMITED
+    error when they are spent, None when they were taken or the request is not rate limited."""
+    state = _state(context)
+    limited = state.get(CALLER) if state is not None else None
+    if limited is None:
+        return None
+    buckets: Buckets = limited[0]
+    wait = await buckets.take(limited[1], extra)
+    if wait <= 0:
+        return None
+    RATE_LIMITED.labels("/graphql").inc()
+    by = "subject" if limited[1].startswith("sub:") else "ip"
+    _events(context).record(EventKind.RATE_LIMITED, ip=state.get(CLIENT_IP) if state else None,
+                            path="/graphql", by=by)
+    refused = RateLimited(max(1, math.ceil(wait)))
+    return GraphQLError(refused.message, extensions=refused.extensions)
 
 
 def _state(context: Any) -> dict[str, Any] | None:

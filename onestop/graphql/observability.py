@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Sequence
 from inspect import isawaitable
 from typing import Any
 
-from graphql import FieldNode, GraphQLResolveInfo, OperationDefinitionNode
+from graphql import (
+    FieldNode,
+    GraphQLFieldResolver,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    default_field_resolver,
+)
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+from prometheus_client import Counter, Histogram
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -27,7 +35,6 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import LifecycleStep, SchemaExtension
 from strawberry.extensions.tracing.opentelemetry import OpenTelemetryExtension
-from strawberry.extensions.utils import is_introspection_field
 from strawberry.types import ExecutionContext
 
 from onestop.engine import (
@@ -77,7 +84,8 @@ class RequestObservation:
             await self.app(scope, receive, send)
             return
         given = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-request-id"), "")
-        request_id = given if _CALLER_ID.match(given) else uuid.uuid4().hex
+        # Unique, not secret: no need for uuid4's system call and UUID object on every request.
+        request_id = given if _CALLER_ID.match(given) else f"{random.getrandbits(128):032x}"
         request_token = LOG_REQUEST_ID.set(request_id)
         operation_token = LOG_OPERATION.set(None)
         method = bounded_label(scope["method"], _METHODS)
@@ -96,12 +104,29 @@ class RequestObservation:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            HTTP_LATENCY.labels(method, route).observe(elapsed)
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            _http_latency(method, route).observe(elapsed)
+            _http_requests(method, route, status).inc()
             # The access log: the route template, never the raw path or query string (they may carry ids).
             access_log.info("%s %s %d %.1fms", method, route, status, elapsed * 1000)
             LOG_OPERATION.reset(operation_token)
             LOG_REQUEST_ID.reset(request_token)
+
+
+# Metric children by their label values, which are all bounded here (methods, route templates, statuses, root
+# fields): ``labels()`` takes a lock and builds its key on every call.
+@functools.lru_cache(maxsize=1024)
+def _http_latency(method: str, route: str) -> Histogram:
+    return HTTP_LATENCY.labels(method, route)
+
+
+@functools.lru_cache(maxsize=1024)
+def _http_requests(method: str, route: str, status: int) -> Counter:
+    return HTTP_REQUESTS.labels(method, route, str(status))
+
+
+@functools.lru_cache(maxsize=1024)
+def _field_latency(operation: str, field_name: str) -> Histogram:
+    return GRAPHQL_FIELD_LATENCY.labels(operation, field_name)
 
 
 def top_level_fields(operation: OperationDefinitionNode | None) -> list[str]:
@@ -127,8 +152,9 @@ def operation_label(context: ExecutionContext) -> str:
 
 
 class GraphQLMetrics(SchemaExtension):
-    """Latency per top-level field, errors by ``extensions.code``, userErrors by code; names the operation for
-    the logs. Listed before ``ErrorCodes`` so it counts the codes that extension stamps (hooks exit in reverse)."""
+    """Errors by ``extensions.code``; names the operation for the logs (root fields are timed by
+    ``time_root_fields``). Listed before ``ErrorCodes`` so it counts the codes that extension stamps (hooks exit in
+    reverse)."""
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -142,39 +168,50 @@ class GraphQLMetrics(SchemaExtension):
         LOG_OPERATION.set(operation_label(self.execution_context))
         yield
 
-    def resolve(self, _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo[Any], *args: Any,
-                **kwargs: Any) -> Any:
-        # Synchronous for every field but the awaited root ones: an ``async def`` here would turn each field into
-        # a coroutine, and graphql-core leaves some unawaited when a sibling fails.
-        if info.path.prev is not None or is_introspection_field(info):
-            return _next(root, info, *args, **kwargs)
+
+def time_root_fields(schema: GraphQLSchema) -> None:
+    """Latency and userErrors per root field, by wrapping the root types' resolvers once.
+
+    Not an extension's ``resolve``: that makes graphql-core wrap every field of every answer, per request, to time
+    only the root ones.
+    """
+    for root in (schema.query_type, schema.mutation_type, schema.subscription_type):
+        for definition in (root.fields.values() if root is not None else ()):
+            definition.resolve = _timed(definition.resolve or default_field_resolver)
+
+
+def _timed(resolver: GraphQLFieldResolver) -> GraphQLFieldResolver:
+    # Synchronous around the resolver: an ``async def`` here would turn a synchronous field into a coroutine.
+    def resolve(root: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:
-            result = _next(root, info, *args, **kwargs)
+            result = resolver(root, info, **kwargs)
         except BaseException:
-            self._observe(info, started, None)
+            _observe(info, started, None)
             raise
         if isawaitable(result):
-            return self._finish(result, info, started)
-        self._observe(info, started, result)
+            return _finish(result, info, started)
+        _observe(info, started, result)
         return result
 
-    async def _finish(self, pending: Awaitable[Any], info: GraphQLResolveInfo[Any], started: float) -> Any:
-        result = None
-        try:
-            result = await pending
-        finally:
-            self._observe(info, started, result)
-        return result
+    return resolve
 
-    @staticmethod
-    def _observe(info: GraphQLResolveInfo[Any], started: float, result: Any) -> None:
-        GRAPHQL_FIELD_LATENCY.labels(info.operation.operation.value, info.field_name).observe(
-            time.perf_counter() - started)
-        for user_error in getattr(result, "user_errors", None) or ():
-            raw = getattr(user_error, "code", "")
-            code = str(getattr(raw, "value", raw))  # a UserErrorCode member, or a plain string
-            GRAPHQL_USER_ERRORS.labels(info.field_name, code if _CODE.match(code) else "OTHER").inc()
+
+async def _finish(pending: Awaitable[Any], info: GraphQLResolveInfo[Any], started: float) -> Any:
+    result = None
+    try:
+        result = await pending
+    finally:
+        _observe(info, started, result)
+    return result
+
+
+def _observe(info: GraphQLResolveInfo[Any], started: float, result: Any) -> None:
+    _field_latency(info.operation.operation.value, info.field_name).observe(time.perf_counter() - started)
+    for user_error in getattr(result, "user_errors", None) or ():
+        raw = getattr(user_error, "code", "")
+        code = str(getattr(raw, "value", raw))  # a UserErrorCode member, or a plain string
+        GRAPHQL_USER_ERRORS.labels(info.field_name, code if _CODE.match(code) else "OTHER").inc()
 
 
 class GraphQLTracing(OpenTelemetryExtension):
@@ -231,4 +268,5 @@ async def metrics_endpoint(_: Request) -> Response:
 
 
 __all__ = ["REQUEST_ID_HEADER", "GraphQLMetrics", "GraphQLTracing", "RequestObservation", "metrics_endpoint",
-           "observability_extensions", "observability_middleware", "operation_label", "top_level_fields"]
+           "observability_extensions", "observability_middleware", "operation_label", "time_root_fields",
+           "top_level_fields"]

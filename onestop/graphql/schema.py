@@ -31,10 +31,12 @@ from onestop.graphql import (
     sandbox,
 )
 from onestop.graphql.context import Info_
+from onestop.graphql.fastpath import use_direct_resolvers
 from onestop.graphql.fields import field
-from onestop.graphql.observability import observability_extensions
+from onestop.graphql.guard import schema_extensions
+from onestop.graphql.observability import observability_extensions, time_root_fields
 from onestop.graphql.relay import Node, resolve_node
-from onestop.graphql.security import Limits, schema_extensions
+from onestop.graphql.security import Limits
 
 DOMAINS: tuple[ModuleType, ...] = (
     catalogue, public, citizen, applications, department, operations, notices, appointments, documents, payments,
@@ -78,7 +80,10 @@ def build_schema(*, production: bool, limits: Limits | None = None) -> Schema:
     if subscription is not None:
         kwargs["subscription"] = subscription
     extensions = [*observability_extensions(), *schema_extensions(production=production, limits=limits or Limits())]
-    return Schema(query=query, extensions=extensions, **kwargs)
+    schema = Schema(query=query, extensions=extensions, **kwargs)
+    use_direct_resolvers(schema)
+    time_root_fields(schema._schema)  # after: it wraps the root fields' resolvers as they end up
+    return schema
 
 
 def export_sdl() -> str:

@@ -1,7 +1,7 @@
-"""Limits every request passes before a resolver runs: body size, tokens, depth, aliases, cost, introspection.
+"""Limits every request passes before a resolver runs: body size, depth, aliases, cost, suggestions.
 
-Strawberry extensions are given as classes or factories, never instances: an instance would be shared by
-concurrent requests (STYLE.md).
+The GraphQL ones are applied by one extension over cached documents (``guard.py``). Strawberry extensions are given
+as classes or factories, never instances: an instance would be shared by concurrent requests (STYLE.md).
 """
 
 from __future__ import annotations
@@ -9,13 +9,12 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
     DocumentNode,
-    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -28,19 +27,11 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as create_alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 
-from onestop.graphql.errors import ErrorCode, ErrorCodes
-from onestop.graphql.mutationlimits import MutationFieldCount, MutationFieldLimit
+from onestop.graphql.errors import ErrorCode
 from onestop.graphql.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 
@@ -101,78 +92,31 @@ def query_cost(document: DocumentNode, variables: Mapping[str, Any] | None = Non
     return costs
 
 
-def too_expensive(document: DocumentNode, variables: Mapping[str, Any] | None, max_cost: int) -> list[GraphQLError]:
-    """One error per operation whose estimated cost exceeds ``max_cost``."""
+def too_expensive(costs: Mapping[str, int], max_cost: int) -> list[GraphQLError]:
+    """One error per operation whose estimated cost (``query_cost``) exceeds ``max_cost``.
+
+    Checked just before execution rather than as a validation rule: the cost depends on the request's variables
+    (``first: $n``), and validation results are cached per document.
+    """
     return [
         GraphQLError(
             f"Operation '{name}' is too expensive: estimated cost {cost}, limit {max_cost}. "
             "Ask for fewer fields or smaller pages (first), or split the query.",
             extensions={"code": ErrorCode.QUERY_TOO_COMPLEX.value, "cost": cost, "maxCost": max_cost},
         )
-        for name, cost in query_cost(document, variables).items() if cost > max_cost
+        for name, cost in costs.items() if cost > max_cost
     ]
 
 
-class QueryCost(SchemaExtension):
-    """Refuses operations whose estimated cost (page sizes from literals or variables) exceeds ``max_cost``.
-
-    Checked just before execution rather than as a validation rule: the cost depends on this request's
-    variables (``first: $n``), and validation results are cached per document.
-    """
-
-    def __init__(self, *, max_cost: int) -> None:
-        self.max_cost = max_cost
-
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        if context.graphql_document is not None and context.result is None:
-            errors = too_expensive(context.graphql_document, context.variables, self.max_cost)
-            if errors:
-                context.result = ExecutionResult(data=None, errors=errors)
-        yield
-
-
 @functools.cache
-def _depth_rule(max_depth: int) -> type[ASTValidationRule]:
-    # One rule class per limit for the whole process, so cached validation results can be reused
-    # (strawberry's limiters build a new class per instance, i.e. per request).
+def depth_rule(max_depth: int) -> type[ASTValidationRule]:
+    """One rule class per limit for the whole process (strawberry's limiters build a new class per instance)."""
     return create_depth_validator(max_depth, None, None)
 
 
 @functools.cache
-def _alias_rule(max_aliases: int) -> type[ASTValidationRule]:
+def alias_rule(max_aliases: int) -> type[ASTValidationRule]:
     return create_alias_validator(max_aliases)
-
-
-class DepthLimit(AddValidationRules):
-    def __init__(self, *, max_depth: int) -> None:
-        super().__init__([_depth_rule(max_depth)])
-
-
-class AliasLimit(AddValidationRules):
-    def __init__(self, *, max_aliases: int) -> None:
-        super().__init__([_alias_rule(max_aliases)])
-
-
-def schema_extensions(*, production: bool, limits: Limits) -> list[type[SchemaExtension]
-                                                                 | Callable[[], SchemaExtension]]:
-    """The extension factories for a schema; introspection is refused in production."""
-    factories: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        ErrorCodes,
-        functools.partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        functools.partial(DepthLimit, max_depth=limits.max_depth),
-        functools.partial(AliasLimit, max_aliases=limits.max_aliases),
-        functools.partial(QueryCost, max_cost=limits.max_cost),
-        functools.partial(MutationFieldLimit, max_fields=limits.max_mutation_fields),
-        MutationFieldCount,
-        # Parsing and validation depend only on the query text and the (stable) rule classes above; frontends
-        # send the same few documents, so both are cached (bounded, so unique texts cannot grow memory).
-        functools.partial(CachedParse, maxsize=512),
-        functools.partial(ValidationCache, maxsize=512),
-    ]
-    if production:
-        factories += [DisableIntrospection, HideSuggestions]
-    return factories
 
 
 # graphql-core writes " Did you mean 'a', 'b', or 'c'?" (fields, arguments, types, enum values, input fields),
@@ -188,22 +132,6 @@ class HideSuggestions(SchemaExtension):
         result = self.execution_context.result
         for error in getattr(result, "errors", None) or ():
             error.message = _SUGGESTION.sub("", error.message)
-
-
-class CachedParse(ParserCache):
-    """strawberry's parser cache, except that a document that fails to parse is left to strawberry's own parse.
-
-    An exception raised inside an extension's hook skips the other extensions' exit, so a refused document
-    (too many tokens, bad syntax) would lose its ``extensions.code``; the normal path reports it properly.
-    """
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        try:
-            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
-        except GraphQLError:
-            context.graphql_document = None
-        yield
 
 
 class BodySizeLimit:

@@ -506,3 +506,18 @@ async def test_parties_once_read_are_kept_and_none_only_for_an_application_known
         assert row is not None
         row.subject_ref = "someone-else"
     assert await relationships.parties("app-asked-early") == found
+
+
+async def test_a_self_started_application_is_known_to_have_no_parties_without_a_read(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from onestop.engine.relationships import acting
+
+    async def no_read(*_: object) -> None:
+        raise AssertionError("the parties of a self-started application were read from the database")
+
+    monkeypatch.setattr(acting, "parties_of", no_read)
+    engine.relationships.exists("self-started", own=True)
+    assert await engine.relationships.parties("self-started") is None
+    engine.relationships.exists("started-for-someone")  # not known to be its applicant's own: read
+    with pytest.raises(AssertionError, match="were read"):
+        await engine.relationships.parties("started-for-someone")

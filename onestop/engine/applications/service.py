@@ -36,7 +36,7 @@ from onestop.engine.errors import EngineError, FieldError, Forbidden, InvalidInp
 from onestop.engine.identity.principal import Principal
 from onestop.engine.identity.roles import PLATFORM_DEPARTMENT, PLATFORM_ROLE
 from onestop.engine.identity.stepup import AssuranceLadder, require_assurance
-from onestop.engine.relationships.parties import Acting, ActingAs, parties_of, record_parties
+from onestop.engine.relationships.parties import Acting, ActingAs, Parties, parties_of, record_parties
 from onestop.engine.security.alerts import OPERATOR_ROLE, SecurityAlerts, StepUpLocked
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
 from onestop.workflows.application import ServiceApplicationWorkflow
@@ -141,6 +141,9 @@ class ApplicationService:
     documents: DocumentService | None = None
     # Called after staff approve or reject (e.g. an approved application to join provisions a sandbox).
     after_decision: Callable[[Principal, ApplicationView], Awaitable[None]] | None = None
+    # An application's parties (None: its applicant acts for themself); the composition root gives the
+    # relationships' reader, which keeps them (they never change once the workflow exists).
+    parties: Callable[[str], Awaitable[Parties | None]] | None = None
 
     def __init__(self, client: Client, task_queue: str, database: Database, snapshots: SnapshotSource,
                  ladder: AssuranceLadder | Callable[[], AssuranceLadder] | None = None, *, history_limit: int = 0,
@@ -446,7 +449,7 @@ class ApplicationService:
             except StepUpLocked:
                 self.events.record(EventKind.STEP_UP_LOCKED, citizen_ref=citizen_ref, step=step_id)
                 raise
-        parties = await parties_of(self.database, application_id)
+        parties = await (self.parties or self._read_parties)(application_id)
         subject_ref = parties.subject_ref if parties is not None and parties.actor_ref != parties.subject_ref else None
         txn = principal.txn or ""
         if subject_ref is not None:
@@ -721,6 +724,9 @@ class ApplicationService:
         level = view.assurance if view.assurance in ladder.ids else ladder.levels[0].id
         require_assurance(principal, rank_of=ladder.rank_of, acr_of=ladder.acr_of, level=level,
                           now=datetime.now(UTC))
+
+    async def _read_parties(self, application_id: str) -> Parties | None:
+        return await parties_of(self.database, application_id)
 
     async def _index(self, view: ApplicationView) -> None:
         # The workflow indexes status changes itself, just after answering; writing here too means the caller's

@@ -58,6 +58,8 @@ class SnapshotStore:
         self._database = database
         self._cache: dict[str, ServiceSnapshot] = {}
         self._pins: set[str] = set()  # pinned in this database
+        # By the snapshot object's id, kept alive with it so the id cannot be reused: (snapshot, ref, bytes).
+        self._dumped: dict[int, tuple[ServiceSnapshot, str, bytes]] = {}
 
     async def put(self, snapshot: ServiceSnapshot) -> None:
         """Keep ``snapshot`` (written once per content hash; later puts of the same hash change nothing)."""
@@ -75,7 +77,13 @@ class SnapshotStore:
 
     async def pin(self, snapshot: ServiceSnapshot) -> str:
         """Store ``snapshot`` under the digest of its JSON (once) and return that reference for a workflow input."""
-        ref, data = pinned.dump(snapshot)
+        dumped = self._dumped.get(id(snapshot))
+        if dumped is None or dumped[0] is not snapshot:
+            # Every start of a service version pins the same snapshot object: its JSON is made once.
+            if len(self._dumped) >= _CACHE_SIZE:
+                self._dumped.clear()
+            dumped = self._dumped[id(snapshot)] = (snapshot, *pinned.dump(snapshot))
+        _, ref, data = dumped
         if ref in self._pins:
             pinned.remember(ref, snapshot)
             return ref

@@ -236,9 +236,13 @@ class Relationships:
             _keep(self._parties, application_id, parties)
         return parties
 
-    def exists(self, application_id: str) -> None:
-        """Note that ``application_id``'s workflow exists (an action on it succeeded): its parties are settled."""
+    def exists(self, application_id: str, *, own: bool = False) -> None:
+        """Note that ``application_id``'s workflow exists (an action on it succeeded): its parties are settled.
+        ``own``: started by its applicant for themself, so it has none (its id is keyed apart from any acted
+        for), and the next check need not read them."""
         _keep(self._existing, application_id, None)
+        if own:
+            _keep(self._parties, application_id, None)
 
     async def name_for(self, viewer_ref: str, viewer: Citizen | None, parties: Parties) -> str | None:
         """The subject's name as the actor may see it (the birth registration's, or the mandate's); None otherwise."""

@@ -129,8 +129,9 @@ class ApplicationsMutation:
             not_found=UserError(field=["input", "serviceSlug"], code=UserErrorCode.NOT_FOUND,
                                 message=f"No service {input.service_slug!r}; find slugs with the services query."),
         )
-        if principal is not None and done.value is not None:
-            engine.relationships.exists(done.value.application_id)  # started: its parties are settled
+        if principal is not None and done.value is not None:  # started: its parties are settled
+            engine.relationships.exists(done.value.application_id,
+                                        own=acting is None or acting.subject.ref == acting.actor.ref)
         return application_payload(done, input.client_mutation_id, resume_token,
                                    load=lambda view: lambda: service.get(view.application_id, citizen_ref))
 

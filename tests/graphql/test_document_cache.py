@@ -1,0 +1,162 @@
+"""Documents are parsed and validated once per query text; every limit still applies to every request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import strawberry
+from graphql import parse, specified_rules
+from graphql_api import Api, codes_of, errors_of, make_api
+
+from onestop.engine.container import Engine
+from onestop.graphql.app import create_app
+from onestop.graphql.fastpath import use_direct_resolvers
+from onestop.graphql.guard import DocumentCache
+from onestop.graphql.schema import build_schema
+from onestop.graphql.security import Limits
+
+STEPS = " ".join(f"s{i}: steps {{ id type title }}" for i in range(20))
+PAGED = "query Paged($n: Int) { services(first: $n) { edges { node { " + STEPS + " } } } }"
+
+
+async def test_a_cached_document_is_costed_with_each_requests_variables(api: Api) -> None:
+    assert "errors" not in await api.post(PAGED, {"n": 1})
+    refused = await api.post(PAGED, {"n": 100})  # the same text, now from the cache
+    assert codes_of(refused) == ["QUERY_TOO_COMPLEX"]
+    assert refused["data"] is None
+    assert errors_of(refused)[0]["extensions"]["cost"] > errors_of(refused)[0]["extensions"]["maxCost"]
+    assert "errors" not in await api.post(PAGED, {"n": 1})
+
+
+async def test_a_document_costed_from_literals_is_refused_every_time(api: Api) -> None:
+    query = "{ services(first: 100) { edges { node { " + STEPS + " } } } }"
+    for _ in range(2):
+        assert codes_of(await api.post(query)) == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_a_document_refused_by_validation_is_refused_again_from_the_cache(engine: Engine) -> None:
+    api = make_api(engine.settings, engine, limits=Limits(max_depth=3))
+    try:
+        deep = "{ services { edges { node { department { code } } } } }"
+        first, second = await api.post(deep), await api.post(deep)
+        assert codes_of(first) == codes_of(second) == ["QUERY_TOO_COMPLEX"]
+        assert errors_of(first)[0]["message"] == errors_of(second)[0]["message"]
+        assert "errors" not in await api.post("{ services { edges { node { slug } } } }")
+    finally:
+        await api.client.aclose()
+
+
+async def test_too_many_tokens_are_refused_on_every_request(api: Api) -> None:
+    fields = " ".join("__typename" for _ in range(Limits().max_tokens + 10))
+    for _ in range(2):
+        result = await api.post("{ " + fields + " }")
+        assert codes_of(result) == ["QUERY_TOO_COMPLEX"]
+        assert "tokens" in errors_of(result)[0]["message"]
+
+
+async def test_introspection_stays_refused_in_production_when_repeated(production_api: Api,
+                                                                       api: Api) -> None:
+    query = "{ __schema { queryType { name } } }"
+    assert (await api.data(query))["__schema"]["queryType"]["name"] == "Query"  # development: answered
+    for _ in range(2):
+        assert "introspection" in errors_of(await production_api.post(query))[0]["message"].lower()
+
+
+async def test_production_answers_carry_no_suggestions_when_repeated(production_api: Api) -> None:
+    for _ in range(2):
+        message = errors_of(await production_api.post("{ servics { slug } }"))[0]["message"]
+        assert "Did you mean" not in message
+
+
+MANY = {"query": """mutation Three {
+  a: revokeConsent(input: {consentId: "x"}) { userErrors { code } }
+  b: revokeConsent(input: {consentId: "y"}) { userErrors { code } }
+  c: revokeConsent(input: {consentId: "z"}) { userErrors { code } }
+}
+mutation One { revokeConsent(input: {consentId: "w"}) { userErrors { code } } }"""}
+
+
+async def test_extra_mutations_are_counted_for_the_operation_each_request_selects(seed_engine: Engine) -> None:
+    settings = seed_engine.settings.model_copy(update={"rate_limit_per_minute": 4})
+    app = create_app(settings, seed_engine, clock=lambda: 1_000.0)  # no refill during the test
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50_000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://onestop.test") as http:
+        # One field: one token each time, from the same cached document.
+        for _ in range(2):
+            answer = (await http.post("/graphql", json=MANY | {"operationName": "One"})).json()
+            assert "RATE_LIMITED" not in str(answer)
+        # Three fields need three tokens; two are left.
+        answer = (await http.post("/graphql", json=MANY | {"operationName": "Three"})).json()
+        assert [e["extensions"]["code"] for e in answer["errors"]] == ["RATE_LIMITED"]
+        assert answer["data"] is None
+
+
+def test_the_document_cache_is_bounded_and_keeps_the_most_recent() -> None:
+    schema = build_schema(production=False)._schema
+    cache = DocumentCache(tuple(specified_rules), max_tokens=100, maxsize=2)
+    first = cache.get(schema, "{ __typename }")
+    assert first is not None
+    assert cache.get(schema, "{ __typename }") is first
+    cache.get(schema, "{ a: __typename }")
+    cache.get(schema, "{ __typename }")  # now the most recent
+    cache.get(schema, "{ b: __typename }")  # evicts "{ a: __typename }"
+    assert cache.get(schema, "{ __typename }") is first
+    assert cache.get(schema, "{ ") is None  # unparsable: left to strawberry's own parse, never cached
+    assert len(cache._entries) == 2
+
+
+def test_a_cached_document_keeps_its_validation_errors() -> None:
+    schema = build_schema(production=False)._schema
+    cache = DocumentCache(tuple(specified_rules), max_tokens=100)
+    checked = cache.get(schema, "{ zzz }")
+    assert checked is not None
+    assert [e.message for e in checked.errors] == ["Cannot query field 'zzz' on type 'Query'."]
+    assert cache.get(schema, "{ zzz }") is checked
+    assert checked.document == parse("{ zzz }")
+
+
+@strawberry.type
+class Thing:
+    name: str
+
+    @strawberry.field
+    def plain(self) -> str:
+        return self.name.upper()
+
+    @strawberry.field
+    def with_info(self, info: strawberry.Info) -> str:
+        return f"{self.name}:{info.field_name}:{info.context['who']}"
+
+    @strawberry.field
+    async def later(self) -> int:
+        return len(self.name)
+
+    @strawberry.field
+    def argued(self, times: int = 2) -> str:
+        return self.name * times
+
+
+@strawberry.type
+class Root:
+    @strawberry.field
+    def things(self) -> list[Thing]:
+        return [Thing(name="a"), Thing(name="bc")]
+
+
+@pytest.mark.parametrize("query", [
+    "{ things { name plain withInfo later argued } }",
+    "{ things { argued(times: 3) x: plain y: withInfo } }",
+])
+async def test_direct_resolvers_answer_as_strawberry_does(query: str) -> None:
+    direct, chained = strawberry.Schema(query=Root), strawberry.Schema(query=Root)
+    assert use_direct_resolvers(direct) == 4  # plain, withInfo, later, things; argued keeps strawberry's chain
+    context: dict[str, Any] = {"who": "me"}
+    ours, theirs = await direct.execute(query, context_value=context), await chained.execute(query,
+                                                                                             context_value=context)
+    assert ours.errors is None
+    assert theirs.errors is None
+    assert ours.data == theirs.data
+    assert ours.data is not None
+    assert ours.data["things"][0]["y" if "y:" in query else "withInfo"] == "a:withInfo:me"
