@@ -20,7 +20,7 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -46,6 +46,11 @@ _MATCH_BONUS = 100.0
 _CACHE_LIMIT = 4096
 _STEP = 200  # documents (or terms) per step of build_steps
 _MAX_QUERY_TERMS = 24
+# Pieces of ``SearchIndex.parts``: about this many documents, postings or words each (about half a millisecond
+# to read back).
+_PART_DOCS = 100
+_PART_POSTINGS = 1000
+_PART_WORDS = 1000
 
 _STOPWORDS = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "how", "i", "in", "is", "it", "me", "my",
@@ -70,11 +75,16 @@ _TOKEN_RE = re.compile(
 class _Service(Protocol):
     """The parts of a catalogue ``Service`` the index reads (duck-typed: the catalogue imports us)."""
 
-    id: str
-    department: str
-    themes: Sequence[str]
-    title: Any
-    summary: Any
+    @property
+    def id(self) -> str: ...
+    @property
+    def department(self) -> str: ...
+    @property
+    def themes(self) -> Sequence[str]: ...
+    @property
+    def title(self) -> Any: ...
+    @property
+    def summary(self) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +294,66 @@ class SearchIndex:
 
     def __len__(self) -> int:
         return len(self._docs)
+
+    @property
+    def documents(self) -> tuple[SearchDocument, ...]:
+        """The indexed documents, in catalogue order."""
+        return self._docs
+
+    def parts(self) -> Iterator[tuple[str, Any]]:
+        """The built index as small pieces, for a process that built it to hand it to another (``from_parts``):
+        each piece is cheap to pickle and to read back, so the reader can read between requests."""
+        docs = self._docs
+        for start in range(0, len(docs), _PART_DOCS):
+            yield "docs", docs[start : start + _PART_DOCS]
+        postings = list(self._postings.items())
+        size = 0
+        chunk: list[tuple[str, dict[int, float]]] = []
+        for item in postings:
+            chunk.append(item)
+            size += len(item[1]) + 1
+            if size >= _PART_POSTINGS:
+                yield "postings", chunk
+                chunk, size = [], 0
+        if chunk:
+            yield "postings", chunk
+        words = self._words_sorted
+        for start in range(0, len(words), _PART_WORDS):
+            part = words[start : start + _PART_WORDS]
+            yield "surface", [(word, self._surface[word]) for word in part]
+        yield "filters", (self._by_theme, self._by_age, self._by_department)
+
+    @classmethod
+    def from_parts(cls, parts: Iterable[tuple[str, Any]]) -> Generator[None, None, SearchIndex]:
+        """The index ``parts`` gave, put together a piece per step (a server reads them between requests)."""
+        index = cls.__new__(cls)
+        docs: list[SearchDocument] = []
+        index._postings = {}
+        index._surface = defaultdict(set)
+        index._expansions = {}
+        words: list[str] = []
+        for kind, part in parts:
+            if kind == "docs":
+                docs.extend(part)
+            elif kind == "postings":
+                index._postings.update(part)
+            elif kind == "surface":
+                index._surface.update(part)
+                words.extend(word for word, _ in part)
+            elif kind == "filters":
+                index._by_theme, index._by_age, index._by_department = part
+            else:
+                raise ValueError(f"unknown search index part {kind!r}")
+            yield
+        index._docs = tuple(docs)
+        index._ids = tuple(doc.id for doc in index._docs)
+        index._words_sorted = words  # written in sorted order
+        index._words_by_length = defaultdict(list)
+        for number, word in enumerate(words):
+            index._words_by_length[len(word)].append(word)
+            if number % (_PART_WORDS * 4) == 0:
+                yield
+        return index
 
     def _build(self) -> Generator[None, None, None]:
         fields: dict[str, list[Counter[str]]] = {name: [] for name in _WEIGHTS}

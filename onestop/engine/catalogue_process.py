@@ -3,7 +3,8 @@
 Loading and validating a large tree is seconds of CPU. Done on the server's event loop, even in small steps, every
 request arriving meanwhile waits for the step in progress. Here a child process, at a lower scheduling priority,
 parses and validates and writes the result with ``catalogue.transfer``; the server reads it back a service at a time
-between requests, which is a small fraction of the work.
+between requests, which is a small fraction of the work. The server hands the child the content hashes of the services
+it holds, so only changed services (and, when any changed, the child's search index) come back.
 
 The file is made with ``mkstemp`` (mode 0600) and read only by the process that started the child: the pickles come
 from our own code, never from outside.
@@ -19,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 import onestop
+from onestop.catalogue.transfer import KNOWN_FLAG
 
 # The child runs below the server's priority: on a busy machine requests come first, the reload after (a reload
 # that takes longer harms no one; the previous catalogue is served meanwhile).
@@ -31,8 +33,11 @@ class ChildFailed(RuntimeError):
     """The child process stopped without a result (killed, out of memory, a bug): not a problem of the tree."""
 
 
-async def load_in_child(root: Path) -> Path:
-    """Run the load in a child process; the path of the file it wrote (the caller reads, then deletes it)."""
+async def load_in_child(root: Path, known: bytes | None = None) -> Path:
+    """Run the load in a child process; the path of the file it wrote (the caller reads, then deletes it).
+
+    ``known`` (``slug hash`` lines, see ``transfer.read_known``): the services this process holds; the child
+    writes those unchanged as their slugs, and the search index when anything changed."""
     descriptor, name = tempfile.mkstemp(prefix="onestop-catalogue-", suffix=".pickle")
     os.close(descriptor)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))}
@@ -45,12 +50,13 @@ async def load_in_child(root: Path) -> Path:
             str(root),
             name,
             str(CHILD_NICENESS),
-            stdin=asyncio.subprocess.DEVNULL,
+            *([KNOWN_FLAG] if known is not None else []),
+            stdin=asyncio.subprocess.PIPE if known is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             env=env,
         )
-        _, errors = await child.communicate()
+        _, errors = await child.communicate(known)
     except BaseException:  # cancelled (a shutdown): the child goes too
         if child is not None and child.returncode is None:
             with contextlib.suppress(ProcessLookupError):

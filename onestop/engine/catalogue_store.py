@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import gc
 import logging
 import os
 import pickle
@@ -17,13 +19,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import TypeVar, cast
 
 from onestop.catalogue import CatalogueError, load_catalogue
-from onestop.catalogue.catalogue import Catalogue, Steps, load_steps, run_steps
+from onestop.catalogue.catalogue import Catalogue, Steps, collector_paused, load_steps, run_steps
 from onestop.catalogue.problems import Problem
-from onestop.catalogue.search import SearchIndex
-from onestop.catalogue.transfer import read_catalogue_steps
+from onestop.catalogue.search import SearchDocument, SearchIndex
+from onestop.catalogue.services import Service
+from onestop.catalogue.transfer import CatalogueReader
 from onestop.engine import metrics
 from onestop.engine.catalogue_process import ChildFailed, discard, load_in_child
 from onestop.engine.security.events import NO_EVENTS, EventKind, EventSink
@@ -86,21 +90,76 @@ def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
     return run_steps(_fingerprint_steps(root))
 
 
-def _released(holder: list[CatalogueSnapshot]) -> Steps[None]:
+def _released(holder: list[CatalogueSnapshot], index_kept: bool = True) -> Steps[None]:
     """Let go of the snapshot in ``holder`` (its only reference) a few services at a time.
 
     Freeing 10,000 services' millions of objects at once would stall the loop for most of a second: the services
-    are held here while the snapshot goes, then let go of in steps. (A request still holding the snapshot keeps
-    it all alive; it is then freed when that request ends.)"""
+    are held here while the snapshot goes, then let go of in steps; so are the pieces of its search index, unless
+    the new snapshot kept it. (A request still holding the snapshot keeps it all alive; it is then freed when that
+    request ends.)"""
     services = list(holder[0].catalogue.services.values())
+    pieces: list[object] = []
+    if not index_kept:
+        for number, piece in enumerate(holder[0].index.parts()):
+            pieces.append(piece)
+            if number % _RELEASE_STEP == 0:
+                yield
     holder.clear()
     yield
     while services:
         del services[-_RELEASE_STEP:]
         yield
+    while pieces:
+        del pieces[-_RELEASE_PIECES:]
+        yield
 
 
 _RELEASE_STEP = 50
+_RELEASE_PIECES = 2  # pieces of a search index (``SearchIndex.parts``) per step
+_COMPARE_STEP = 200  # services per step when comparing a loaded catalogue with the current one
+
+
+def _known_steps(catalogue: Catalogue) -> Steps[bytes]:
+    """The ``slug hash`` lines a reload child reads on stdin: the services this process holds."""
+    lines: list[str] = []
+    for number, (slug, service) in enumerate(catalogue.services.items(), start=1):
+        lines.append(f"{slug} {service.content_hash}\n")
+        if number % _COMPARE_STEP == 0:
+            yield
+    return "".join(lines).encode()
+
+
+def _reusing_steps(catalogue: Catalogue, current: Catalogue) -> Steps[Catalogue]:
+    """``catalogue`` with each service whose content hash is unchanged replaced by ``current``'s object.
+
+    Running applications pin a service by its content hash, so the object is the same definition; keeping it
+    keeps one copy in memory, and lets the search index be kept when no searchable text moved."""
+    services: dict[str, Service] = {}
+    for number, (slug, service) in enumerate(catalogue.services.items(), start=1):
+        held = current.services.get(slug)
+        services[slug] = held if held is not None and held.content_hash == service.content_hash else service
+        if number % _COMPARE_STEP == 0:
+            yield
+    return dataclasses.replace(catalogue, services=MappingProxyType(services))
+
+
+def _kept_index_steps(current: CatalogueSnapshot, catalogue: Catalogue) -> Steps[SearchIndex | None]:
+    """``current``'s index when it indexes ``catalogue`` as well (the same services in the same order, each
+    reused or with the same search document); None when it must be built again."""
+    if catalogue.version == current.catalogue.version:
+        return current.index
+    documents = current.index.documents
+    if len(documents) != len(catalogue.services):
+        return None
+    for number, (document, service) in enumerate(zip(documents, catalogue.services.values(), strict=True)):
+        if document.id != service.id:
+            return None
+        held = current.catalogue.services.get(service.id)
+        if service is not held and SearchDocument.from_service(service) != document:
+            return None
+        if number % _COMPARE_STEP == 0:
+            yield
+    return current.index
 
 
 def build_snapshot(catalogue: Catalogue, now: datetime | None = None) -> CatalogueSnapshot:
@@ -185,39 +244,71 @@ class CatalogueStore:
         async with self._lock:
             self._last_attempt_at = self._clock()
             self._fingerprint = await run_between_requests(_fingerprint_steps(self.root))
-            try:
-                catalogue = await self._load()
-            except CatalogueError as exc:
-                self._problems = tuple(exc.problems)
-                metrics.record_catalogue_reload(len(self._problems))
-                self.events.record(EventKind.CATALOGUE_CHANGED, outcome="rejected", problems=len(self._problems))
-                log.warning("catalogue reload failed with %d problem(s); still serving version %s",
-                            len(self._problems), self._snapshot.catalogue.version)
-                return False
-            if catalogue.version != self._snapshot.catalogue.version:
-                # Built between requests, then swapped in one assignment: a request sees the old or the new.
-                index = await run_between_requests(SearchIndex.build_steps(catalogue))
-                previous = [self._snapshot]
-                self._snapshot = CatalogueSnapshot(catalogue=catalogue, index=index, loaded_at=self._clock())
-                log.info("catalogue reloaded: version %s", catalogue.version)
-                self.events.record(EventKind.CATALOGUE_CHANGED, outcome="applied", version=catalogue.version)
-                await run_between_requests(_released(previous))
+            current = self._snapshot
+            previous: list[CatalogueSnapshot] = []
+            with contextlib.ExitStack() as paused:
+                try:
+                    catalogue, index = await self._load(current, paused)
+                except CatalogueError as exc:
+                    self._problems = tuple(exc.problems)
+                    metrics.record_catalogue_reload(len(self._problems))
+                    self.events.record(EventKind.CATALOGUE_CHANGED, outcome="rejected", problems=len(self._problems))
+                    log.warning("catalogue reload failed with %d problem(s); still serving version %s",
+                                len(self._problems), self._snapshot.catalogue.version)
+                    return False
+                if catalogue.version != current.catalogue.version:
+                    if index is None:
+                        index = await run_between_requests(SearchIndex.build_steps(catalogue))
+                    # Built between requests, then swapped in one assignment: a request sees the old or the new.
+                    previous.append(self._snapshot)
+                    self._snapshot = CatalogueSnapshot(catalogue=catalogue, index=index, loaded_at=self._clock())
+                    # The objects just loaded (hundreds of thousands at 10,000 services) would otherwise all sit in
+                    # the collector's youngest generation when it comes back on, and its next passes would walk
+                    # them all at once: tens of milliseconds per thousand services on the loop. Frozen, they are
+                    # never walked. A catalogue and its index hold no reference cycles (tests/engine/
+                    # test_catalogue_reuse.py checks it), so freezing leaks nothing: they are freed by reference
+                    # counting when replaced.
+                    gc.freeze()
+            if previous:
+                log.info("catalogue reloaded: version %s", self._snapshot.catalogue.version)
+                self.events.record(EventKind.CATALOGUE_CHANGED, outcome="applied",
+                                   version=self._snapshot.catalogue.version)
+                await run_between_requests(_released(previous, index_kept=previous[0].index is self._snapshot.index))
             self._problems = ()
             metrics.record_catalogue_reload(0)
             return True
 
-    async def _load(self) -> Catalogue:
+    async def _load(self, current: CatalogueSnapshot,
+                    paused: contextlib.ExitStack) -> tuple[Catalogue, SearchIndex | None]:
+        """The tree loaded again, its services that did not change being ``current``'s own objects; and its search
+        index when one is at hand (``current``'s, when no service's searchable text moved, or the child's). The
+        cyclic collector is paused on ``paused`` from when the loading on this loop starts."""
         if self.reload_in_child and len(self._fingerprint) >= self.child_from_files:
             try:
-                path = await load_in_child(self.root)
-                try:
-                    with open(path, "rb") as file:  # noqa: ASYNC230 - a local file, read a service per step
-                        return await run_between_requests(read_catalogue_steps(file))
-                finally:
-                    discard(path)
+                return await self._load_in_child(current, paused)
             except (ChildFailed, OSError, EOFError, pickle.UnpicklingError):
                 log.warning("catalogue child process failed; loading on the event loop instead", exc_info=True)
-        return await run_between_requests(load_steps(self.root))
+        paused.enter_context(collector_paused())
+        catalogue = await run_between_requests(load_steps(self.root))
+        catalogue = await run_between_requests(_reusing_steps(catalogue, current.catalogue))
+        return catalogue, await run_between_requests(_kept_index_steps(current, catalogue))
+
+    async def _load_in_child(self, current: CatalogueSnapshot,
+                             paused: contextlib.ExitStack) -> tuple[Catalogue, SearchIndex | None]:
+        known = await run_between_requests(_known_steps(current.catalogue))
+        path = await load_in_child(self.root, known)
+        # Not while the child works (minutes, maybe): only from the reading back to the swap.
+        paused.enter_context(collector_paused())
+        try:
+            with open(path, "rb") as file:  # noqa: ASYNC230 - a local file, read a service per step
+                reader = CatalogueReader(file, current.catalogue.services)
+                catalogue = await run_between_requests(reader.catalogue_steps())
+                index = await run_between_requests(_kept_index_steps(current, catalogue))
+                if index is None and reader.has_index:
+                    index = await run_between_requests(reader.index_steps())
+                return catalogue, index
+        finally:
+            discard(path)
 
     async def reload_if_changed(self, *, announce: bool = True) -> bool | None:
         """Reload when files under the root changed since the last attempt; None when nothing changed."""

@@ -194,7 +194,7 @@ async def test_a_child_that_leaves_no_catalogue_leaves_the_reload_to_the_loop(
     version = _bump_version(tree)
     empty = tree.parent / "tmp" / "empty.pickle"
 
-    async def truncated(root: Path) -> Path:
+    async def truncated(root: Path, known: bytes | None = None) -> Path:
         empty.write_bytes(b"")
         return empty
 
@@ -211,7 +211,7 @@ async def test_a_small_tree_reloads_on_the_loop(tree: Path, monkeypatch: pytest.
     store = await CatalogueStore.open(tree, reload_in_child=True)
     assert store.child_from_files == catalogue_store.CHILD_FROM_FILES > len(DEFINITIONS_FILES)
 
-    async def refused(root: Path) -> Path:
+    async def refused(root: Path, known: bytes | None = None) -> Path:
         raise AssertionError("no child for a small tree")
 
     monkeypatch.setattr(catalogue_store, "load_in_child", refused)
