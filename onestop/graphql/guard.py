@@ -33,9 +33,10 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from onestop.graphql.errors import ErrorCodes
+from onestop.graphql.errors import stamp_codes
 from onestop.graphql.mutationlimits import fragments_of, mutation_fields, mutation_rule, spend_extra_mutations
-from onestop.graphql.security import HideSuggestions, Limits, alias_rule, depth_rule, query_cost, too_expensive
+from onestop.graphql.observability import count_errors, name_operation
+from onestop.graphql.security import Limits, alias_rule, depth_rule, hide_suggestions, query_cost, too_expensive
 
 CACHED_DOCUMENTS = 512  # bounded: unique query texts cannot grow memory
 
@@ -109,12 +110,23 @@ class DocumentCache:
 
 class RequestGuard(SchemaExtension):
     """The token, depth, alias, mutation-field and introspection limits (validated once per query text), and the
-    cost and per-mutation rate limit (checked on every request)."""
+    cost and per-mutation rate limit (checked on every request). As the operation ends: suggestions hidden
+    (production), error codes stamped, then errors counted (once three more extensions: strawberry's per-request
+    cost grows with every extension's hooks)."""
 
-    def __init__(self, *, cache: DocumentCache, max_cost: int) -> None:
+    def __init__(self, *, cache: DocumentCache, max_cost: int, production: bool) -> None:
         self.cache = cache
         self.max_cost = max_cost
+        self.production = production
         self.checked: Checked | None = None
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        if self.production:
+            hide_suggestions(context)
+        stamp_codes(context)
+        count_errors(context)
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
@@ -138,6 +150,7 @@ class RequestGuard(SchemaExtension):
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
+        name_operation(context)
         document = context.graphql_document
         if document is not None and context.result is None:
             checked = self.checked if self.checked is not None and self.checked.document is document \
@@ -166,10 +179,4 @@ def schema_extensions(*, production: bool, limits: Limits) -> list[type[SchemaEx
     """The extension factories for a schema (each request gets its own instances); introspection is refused in
     production, and so are suggestions that would spell out the schema."""
     cache = DocumentCache(validation_rules(production=production, limits=limits), limits.max_tokens)
-    factories: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        ErrorCodes,
-        functools.partial(RequestGuard, cache=cache, max_cost=limits.max_cost),
-    ]
-    if production:
-        factories.append(HideSuggestions)
-    return factories
+    return [functools.partial(RequestGuard, cache=cache, max_cost=limits.max_cost, production=production)]
