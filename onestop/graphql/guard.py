@@ -32,10 +32,11 @@ from graphql.language import Visitor
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionContext
 
 from onestop.graphql.errors import stamp_codes
 from onestop.graphql.mutationlimits import fragments_of, mutation_fields, mutation_rule, spend_extra_mutations
-from onestop.graphql.observability import count_errors, name_operation
+from onestop.graphql.observability import count_errors, name_operation, operation_label
 from onestop.graphql.security import Limits, alias_rule, depth_rule, hide_suggestions, query_cost, too_expensive
 
 CACHED_DOCUMENTS = 512  # bounded: unique query texts cannot grow memory
@@ -49,6 +50,16 @@ class Checked:
     errors: list[GraphQLError]
     costs: dict[str, int] | None
     mutations: dict[str | None, int] = field(default_factory=dict)  # extra mutation fields by operation name
+    labels: dict[str | None, str] = field(default_factory=dict)  # the logs' operation label by operation name
+
+    def label(self, context: ExecutionContext) -> str:
+        """The selected operation's label for the logs (``observability.operation_label``), once per name."""
+        found = self.labels.get(context.operation_name)
+        if found is None:
+            found = operation_label(context)
+            if len(self.labels) < 16:  # operation names are the client's: keep only a few
+                self.labels[context.operation_name] = found
+        return found
 
     def extra_mutations(self, operation_name: str | None) -> int:
         """Mutation fields beyond the first that the selected operation runs (0 unless exactly one matches)."""
@@ -150,11 +161,11 @@ class RequestGuard(SchemaExtension):
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
-        name_operation(context)
         document = context.graphql_document
+        cached = self.checked if self.checked is not None and self.checked.document is document else None
+        name_operation(context, cached.label(context) if cached is not None else None)
         if document is not None and context.result is None:
-            checked = self.checked if self.checked is not None and self.checked.document is document \
-                else Checked(document, [], None)
+            checked = cached if cached is not None else Checked(document, [], None)
             costs = checked.costs if checked.costs is not None else query_cost(document, context.variables)
             errors = too_expensive(costs, self.max_cost)
             extra = 0 if errors else checked.extra_mutations(context.operation_name)

@@ -159,9 +159,10 @@ def count_errors(context: ExecutionContext) -> None:
         GRAPHQL_ERRORS.labels(bounded_label(code, _ERROR_CODES)).inc()
 
 
-def name_operation(context: ExecutionContext) -> None:
-    """Names the operation for the logs; parsed and validated by now: the root fields are the schema's names."""
-    LOG_OPERATION.set(operation_label(context))
+def name_operation(context: ExecutionContext, label: str | None = None) -> None:
+    """Names the operation for the logs (``label`` when the caller already has it); parsed and validated by now:
+    the root fields are the schema's names."""
+    LOG_OPERATION.set(operation_label(context) if label is None else label)
 
 
 def time_root_fields(schema: GraphQLSchema) -> None:
