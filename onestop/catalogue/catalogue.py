@@ -80,9 +80,11 @@ def _resolve_fields(fields: tuple[Field, ...], lists: OptionListMap) -> tuple[Fi
         elif isinstance(item, AddressField):
             item = item.model_copy(update={"districts": lists.get("districts")})
         elif isinstance(item, GroupField):
-            item = item.model_copy(update={"fields": _resolve_fields(item.fields, lists)})
+            members = _resolve_fields(item.fields, lists)
+            item = item if members is item.fields else item.model_copy(update={"fields": members})
         resolved.append(item)
-    return tuple(resolved)
+    # Unchanged fields keep their tuple, so a step without option lists is not copied.
+    return fields if all(new is old for new, old in zip(resolved, fields, strict=True)) else tuple(resolved)
 
 
 def resolve_options(service: Service, lists: OptionListMap) -> Service:
@@ -95,7 +97,10 @@ def resolve_options(service: Service, lists: OptionListMap) -> Service:
                                                  "closed_dates": tuple(o.value for o in holidays)}))
             continue
         fields = getattr(step, "fields", None)
-        steps.append(step.model_copy(update={"fields": _resolve_fields(fields, lists)}) if fields else step)
+        resolved = _resolve_fields(fields, lists) if fields else fields
+        steps.append(step if resolved is fields else step.model_copy(update={"fields": resolved}))
+    if all(new is old for new, old in zip(steps, service.steps, strict=True)):
+        return service
     return service.model_copy(update={"steps": tuple(steps)})
 
 
@@ -115,6 +120,8 @@ def resolve_statements(service: Service, providers: Mapping[str, Provider]) -> S
                 predicates.append(predicate)
             step = step.model_copy(update={"predicates": tuple(predicates)})
         steps.append(step)
+    if all(new is old for new, old in zip(steps, service.steps, strict=True)):
+        return service
     return service.model_copy(update={"steps": tuple(steps)})
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cel
+import orjson
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
@@ -74,6 +75,49 @@ def _compile(source: str) -> Any:
     return cel.compile(source)
 
 
+@functools.lru_cache(maxsize=4096)
+def _names(source: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The top-level variables (comprehension variables excluded) and the named functions of an expression."""
+    program = _compile(source)
+    bound = set(_COMPREHENSION.findall(source))
+    return (frozenset(name for name in program.variables() if name not in bound),
+            frozenset(name for name in program.functions() if re.fullmatch(r"[A-Za-z_]\w*", name)))
+
+
+# What an expression gave over a sample context at load time: a result, or the type and message of the error it
+# raised. The same expressions meet the same samples in service after service (shared conditions, rules and
+# fragments), and the CEL call with its context conversion is most of a cross-check's time. Only the synthetic
+# samples of load-time checks are kept here, never a citizen's answers (``evaluate`` is not cached).
+_Outcome = tuple[Any, type[Exception] | None, str]
+_OUTCOMES: dict[tuple[str, bytes], _Outcome] = {}
+_OUTCOMES_LIMIT = 1 << 15
+_CAUGHT = (KeyError, RuntimeError, TypeError, ValueError, ZeroDivisionError, OverflowError)
+_IMMUTABLE = (bool, int, float, str, type(None))
+
+
+def _sample_outcome(program: Any, source: str, sample: Mapping[str, Any]) -> _Outcome:
+    """``execute`` over a sample, remembered by the expression's text and the sample's JSON."""
+    try:
+        # JSON keeps what CEL tells apart (1 and 1.0, true and 1, key order); None and NaN would both be null.
+        written = orjson.dumps(sample)
+    except TypeError:
+        written = b"null"
+    key = (source, written)
+    found = _OUTCOMES.get(key)
+    if found is not None:
+        return found
+    try:
+        outcome: _Outcome = (execute(program, dict(sample)), None, "")
+    except _CAUGHT as exc:
+        # Kept as the caught class it belongs to, which the checks tell apart and which takes just a message.
+        outcome = (None, next(kind for kind in _CAUGHT if isinstance(exc, kind)), str(exc))
+    if b"null" not in written and type(outcome[0]) in _IMMUTABLE:
+        if len(_OUTCOMES) >= _OUTCOMES_LIMIT:
+            _OUTCOMES.clear()
+        _OUTCOMES[key] = outcome
+    return outcome
+
+
 def _syntax_issue(source: str, exc: Exception) -> ExpressionIssue:
     match = _PARSE_ERROR.search(str(exc))
     if match is None:
@@ -115,12 +159,11 @@ class Expression:
 
     def variables(self) -> set[str]:
         """Top-level names referenced, comprehension variables excluded."""
-        bound = set(_COMPREHENSION.findall(self.source))
-        return {name for name in self._program.variables() if name not in bound}
+        return set(_names(self.source)[0])
 
     def functions(self) -> set[str]:
         """Named functions called (operators excluded)."""
-        return {name for name in self._program.functions() if re.fullmatch(r"[A-Za-z_]\w*", name)}
+        return set(_names(self.source)[1])
 
     def answer_references(self) -> list[str]:
         """Field ids read through ``answers.X`` or ``answers["X"]``, in order of appearance."""
@@ -192,14 +235,14 @@ class Expression:
 
     def sample_result(self, sample: Mapping[str, Any]) -> Any:
         """The value over one sample context, or None when it cannot be computed from it."""
-        try:
-            return execute(self._program, dict(sample))
-        except (KeyError, RuntimeError, TypeError, ValueError, ZeroDivisionError, OverflowError):
-            return None
+        result, error, _ = _sample_outcome(self._program, self.source, sample)
+        return None if error is not None else result
 
     def _check_result(self, sample: Mapping[str, Any], boolean: bool = True) -> list[ExpressionIssue]:
         try:
-            result = execute(self._program, dict(sample))
+            result, error, message = _sample_outcome(self._program, self.source, sample)
+            if error is not None:
+                raise error(message)
         except TypeError as exc:
             return [_type_issue(self.source, str(exc))]
         except RuntimeError as exc:

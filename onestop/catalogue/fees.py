@@ -8,7 +8,7 @@ from pydantic import BeforeValidator, WithJsonSchema, model_validator
 from pydantic import Field as Key
 
 from onestop.catalogue.expressions import Expression
-from onestop.catalogue.models import DefinitionModel
+from onestop.catalogue.models import DefinitionModel, Number
 from onestop.catalogue.text import LocalizedText
 
 CURRENCY = "HKD"
@@ -37,7 +37,7 @@ FeeName = Annotated[str, Key(pattern=r"^[a-z][A-Za-z0-9]*$", max_length=64)]
 class Fee(DefinitionModel):
     """One line of a service's fee table, in HK dollars."""
 
-    amount: float = Key(gt=0, le=MAX_FEE, description="HK dollars, at most two decimals")
+    amount: Number = Key(gt=0, le=MAX_FEE, description="HK dollars, at most two decimals")
     label: LocalizedText
 
     @model_validator(mode="after")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field as Key
-from pydantic import field_validator, model_validator
+from pydantic import ModelWrapValidatorHandler, field_validator, model_validator
 
 from onestop.catalogue.expressions import Expression
-from onestop.catalogue.models import DefinitionModel, Pattern, PrefillRef, Slug, shift_date
+from onestop.catalogue.models import DefinitionModel, Number, Pattern, PrefillRef, Slug, shift_date, validated_once
 from onestop.catalogue.taxonomy import Option
 from onestop.catalogue.text import LocalizedText
 
@@ -67,6 +67,11 @@ class FieldBase(DefinitionModel):
         "read-only and any other prefilled value editable"))
     rules: tuple[Rule, ...] = ()
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _validated_once(cls, data: Any, handler: ModelWrapValidatorHandler[FieldBase]) -> FieldBase:
+        return validated_once(cls, data, handler)
+
 
 class TextField(FieldBase):
     type: Literal["text"]
@@ -83,8 +88,8 @@ class TextField(FieldBase):
 
 class NumberField(FieldBase):
     type: Literal["number"]
-    min: float | None = None
-    max: float | None = None
+    min: Number | None = None
+    max: Number | None = None
     integer: bool = False
 
     @model_validator(mode="after")

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, TypeVar, cast
 
 import isodate
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+import orjson
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    WrapSerializer,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -40,13 +51,51 @@ class DefinitionModel(BaseModel):
         return copied
 
 
-def _duration(value: str) -> str:
+@functools.lru_cache(maxsize=1024)
+def _is_duration(value: str) -> bool:
+    # Services repeat a handful of durations (P30D, PT15M): parsed once each.
     try:
         isodate.parse_duration(value)
-    except (isodate.ISO8601Error, ValueError) as exc:
+    except (isodate.ISO8601Error, ValueError):
+        return False
+    return True
+
+
+# Models validated from plain data, by class and the data's JSON (see ``validated_once``).
+_VALIDATED: dict[tuple[type[BaseModel], bytes], BaseModel] = {}
+_VALIDATED_LIMIT = 1 << 15
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated_once(cls: type[M], data: Any, handler: ModelWrapValidatorHandler[M]) -> M:
+    """``handler(data)``, or the equal model validated before from the same data (a model's wrap validator).
+
+    The same fields recur across services (name, HKID, phone, address; fragments; clones of one template), the
+    models are frozen and their validation is a function of the data alone, so one instance serves them all.
+    Only successes are kept: bad data reports its errors every time. JSON keeps apart what validation tells apart
+    (1, 1.0 and true; key order) except None and NaN, which are both null: data with a null is not kept."""
+    if type(data) is not dict:
+        return handler(data)
+    try:
+        written = orjson.dumps(data)
+    except TypeError:  # a key that is not a text, a value that is not plain data
+        return handler(data)
+    key = (cls, written)
+    found = _VALIDATED.get(key)
+    if found is not None:
+        return cast(M, found)
+    made = handler(data)
+    if b"null" not in written:
+        if len(_VALIDATED) >= _VALIDATED_LIMIT:
+            _VALIDATED.clear()
+        _VALIDATED[key] = made
+    return made
+
+
+def _duration(value: str) -> str:
+    if not _is_duration(value):
         raise PydanticCustomError(
-            "bad_duration", "'{value}' is not an ISO-8601 duration (e.g. P30D, PT5M, P1Y)", {"value": value}
-        ) from exc
+            "bad_duration", "'{value}' is not an ISO-8601 duration (e.g. P30D, PT5M, P1Y)", {"value": value})
     return value
 
 
@@ -69,6 +118,22 @@ PrefillRef = Annotated[str, Field(
     pattern=r"^(?:[a-z][a-z0-9-]*\.[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*|[a-z][A-Za-z0-9]*)$")]
 
 
+CANONICAL = {"canonical": True}
+"""The serialisation context of ``canonical_data``."""
+_WHOLE_LIMIT = 2**53 - 1
+
+
+def _number(value: float, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+    # JCS writes a whole float as the integer (5.0 as 5): given as one, canonical_json's fast path can write it.
+    if info.context is CANONICAL and value.is_integer() and -_WHOLE_LIMIT <= value <= _WHOLE_LIMIT:
+        return int(value)
+    return handler(value)
+
+
+Number = Annotated[float, WrapSerializer(_number, when_used="json")]
+"""A float field: ``canonical_data`` gives whole values as integers (the RFC 8785 bytes are the same)."""
+
+
 def duration(value: str) -> dt.timedelta:
     """An ISO-8601 duration as a timedelta (years count 365 days and months 30: for expiry, not calendars)."""
     parsed = isodate.parse_duration(value)
@@ -88,3 +153,8 @@ def shift_date(day: dt.date, value: str) -> dt.date:
 def dump_data(model: BaseModel) -> Any:
     """A model as plain JSON data with YAML's key names, omitting unset optional keys."""
     return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def canonical_data(model: BaseModel) -> Any:
+    """``dump_data`` with whole floats as integers: what ``canonical_json`` hashes fastest, to the same bytes."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True, context=CANONICAL)

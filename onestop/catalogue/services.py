@@ -13,7 +13,7 @@ from onestop.catalogue.canonical import canonical_json
 from onestop.catalogue.expressions import Expression
 from onestop.catalogue.fees import FeeTable
 from onestop.catalogue.fields import Field
-from onestop.catalogue.models import DefinitionModel, Duration, Slug, dump_data
+from onestop.catalogue.models import DefinitionModel, Duration, Slug, canonical_data
 from onestop.catalogue.notices import Notices
 from onestop.catalogue.steps import Computations, Step
 from onestop.catalogue.text import LocalizedList, LocalizedText
@@ -74,7 +74,7 @@ class Service(DefinitionModel):
     @functools.cached_property
     def content_hash(self) -> str:
         """sha256 (hex) of the RFC 8785 canonical JSON of the definition (option lists already resolved in)."""
-        return hashlib.sha256(canonical_json(dump_data(self))).hexdigest()
+        return hashlib.sha256(canonical_json(canonical_data(self))).hexdigest()
 
     def step(self, step_id: str) -> Step | None:
         return next((step for step in self.steps if step.id == step_id), None)

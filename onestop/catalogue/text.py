@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ModelWrapValidatorHandler, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from onestop.catalogue.models import share_fields_set
@@ -93,6 +93,23 @@ def _sc_optional(schema: dict[str, Any]) -> None:
     schema["required"] = [key for key in schema.get("required", []) if key != "sc"]
 
 
+# Validated texts by what was written (en, tc, sc or None): the same labels recur in every definition ("Name in
+# English", "Yes", "Date of birth"), the models are frozen, so one instance serves them all, once validated, in less
+# memory. Only successes are kept, and only plain texts, so a bad text reports its errors every time.
+_TEXTS: dict[tuple[str, str, str | None], LocalizedText] = {}
+_TEXTS_LIMIT = 1 << 16
+_LANGS = frozenset(("en", "tc", "sc"))
+
+
+def _text_key(data: Any) -> tuple[str, str, str | None] | None:
+    if type(data) is not dict or not data.keys() <= _LANGS:
+        return None
+    en, tc, sc = data.get("en"), data.get("tc"), data.get("sc")
+    if type(en) is not str or type(tc) is not str or (sc is not None and type(sc) is not str):
+        return None
+    return en, tc, sc
+
+
 _FALLBACK = {Lang.EN: ("en", "tc", "sc"), Lang.TC: ("tc", "sc", "en"), Lang.SC: ("sc", "tc", "en")}
 
 
@@ -118,13 +135,21 @@ class LocalizedText(BaseModel):
     def model_post_init(self, context: Any, /) -> None:
         share_fields_set(self)
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _derive_simplified(cls, data: Any) -> Any:
+    def _derive_simplified(cls, data: Any, handler: ModelWrapValidatorHandler[LocalizedText]) -> LocalizedText:
+        key = _text_key(data) if cls is LocalizedText else None
+        if key is not None and (found := _TEXTS.get(key)) is not None:
+            return found
         _require_translations(data)
         if isinstance(data, dict) and _missing(data, "sc") and isinstance(data.get("tc"), str):
-            return {**data, "sc": _derived_sc(data["tc"])}
-        return data
+            data = {**data, "sc": _derived_sc(data["tc"])}
+        text = handler(data)
+        if key is not None:
+            if len(_TEXTS) >= _TEXTS_LIMIT:
+                _TEXTS.clear()
+            _TEXTS[key] = text
+        return text
 
     @field_validator("en", "tc", "sc")
     @classmethod

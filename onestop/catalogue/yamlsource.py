@@ -198,34 +198,61 @@ def _scalar(loader: _Loader, event: Any) -> Any:
     return intern(value) if len(value) <= _INTERNED_LENGTH else value
 
 
+_ScalarEvent, _SequenceStartEvent, _SequenceEndEvent = yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.SequenceEndEvent
+_MappingStartEvent, _MappingEndEvent = yaml.MappingStartEvent, yaml.MappingEndEvent
+
+
 def _event_value(loader: _Loader, get_event: Any, event: Any) -> Any:
+    # Called for every collection of every file: the common scalar (a text that cannot be a number, boolean or
+    # null) is read inline rather than through ``_scalar``, and the collection types are module globals.
     kind = type(event)
-    if kind is yaml.AliasEvent or event.anchor is not None or event.tag is not None:
+    if event.anchor is not None or kind is yaml.AliasEvent or event.tag is not None:
         raise _Unusual
-    if kind is yaml.ScalarEvent:
+    if kind is _ScalarEvent:
         return _scalar(loader, event)
-    if kind is yaml.SequenceStartEvent:
-        items = []
-        while type(item := get_event()) is not yaml.SequenceEndEvent:
-            items.append(_event_value(loader, get_event, item))
-        return items
-    if kind is not yaml.MappingStartEvent:
+    if kind is _SequenceStartEvent:
+        items: list[Any] = []
+        while True:
+            item = get_event()
+            kind = type(item)
+            if kind is _ScalarEvent and item.anchor is None and item.tag is None:
+                value = item.value
+                if item.implicit[0] and (not value or value[0] in _TYPED_START):
+                    items.append(_scalar(loader, item))
+                else:
+                    items.append(intern(value) if len(value) <= _INTERNED_LENGTH else value)
+            elif kind is _SequenceEndEvent:
+                return items
+            else:
+                items.append(_event_value(loader, get_event, item))
+    if kind is not _MappingStartEvent:
         raise _Unusual
     result: dict[Any, Any] = {}
-    while type(key_event := get_event()) is not yaml.MappingEndEvent:
-        if type(key_event) is not yaml.ScalarEvent or key_event.anchor is not None or key_event.tag is not None:
+    while True:
+        key_event = get_event()
+        kind = type(key_event)
+        if kind is not _ScalarEvent or key_event.anchor is not None or key_event.tag is not None:
+            if kind is _MappingEndEvent:
+                return result
             raise _Unusual
-        key = _scalar(loader, key_event)
-        if not isinstance(key, str | int) or isinstance(key, bool):
-            key = str(key)
+        key: Any = key_event.value
+        if key_event.implicit[0] and (not key or key[0] in _TYPED_START):
+            key = _scalar(loader, key_event)
+            if not isinstance(key, str | int) or isinstance(key, bool):
+                key = str(key)
+        elif len(key) <= _INTERNED_LENGTH:
+            key = intern(key)
         if key in result:
             raise _Unusual  # a duplicate: the composer's path reports it with both lines
         value_event = get_event()
-        if type(value_event) is yaml.ScalarEvent and value_event.anchor is None and value_event.tag is None:
-            result[key] = _scalar(loader, value_event)
+        if type(value_event) is _ScalarEvent and value_event.anchor is None and value_event.tag is None:
+            value = value_event.value
+            if value_event.implicit[0] and (not value or value[0] in _TYPED_START):
+                result[key] = _scalar(loader, value_event)
+            else:
+                result[key] = intern(value) if len(value) <= _INTERNED_LENGTH else value
         else:
             result[key] = _event_value(loader, get_event, value_event)
-    return result
 
 
 class _Builder:
