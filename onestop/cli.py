@@ -1,5 +1,5 @@
 """The ``onestop`` command: serve | api | worker | web | web-assets | validate | export-schema | json-schema |
-reference.
+reference | acting-terms.
 
 Option names and their ``ONESTOP_*`` variables are a contract with deployments: keep them.
 """
@@ -100,6 +100,17 @@ def worker(**options: Any) -> None:
     from onestop.runtime import run_worker
 
     sys.exit(run_worker(_settings(**options)))
+
+
+@main.command("acting-terms")
+@_runtime_options(Environment.PRODUCTION)
+def acting_terms(**options: Any) -> None:
+    """Give each open application someone started for another person the durable end of their right to act (the
+    18th birthday, the mandate's or guardianship's end), as new applications get at their start; one whose right
+    has already ended is handed over now. For applications started before they had one; safe to run again."""
+    from onestop.runtime import give_acting_terms
+
+    sys.exit(give_acting_terms(_settings(**options)))
 
 
 @main.command()

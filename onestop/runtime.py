@@ -414,4 +414,24 @@ def run_worker(settings: Settings) -> int:
     return _main(settings, api=False, worker=True, embedded=False)
 
 
-__all__ = ["embedded_app", "run_api", "run_web", "run_worker", "serve", "start_dev_server", "web_config"]
+def give_acting_terms(settings: Settings) -> int:
+    """Tell every open application acted for someone when the actor's right ends (``onestop acting-terms``)."""
+    configure_logging(settings)
+
+    async def run() -> int:
+        await _prepare_database(settings, migrate=False)
+        client = await connect_for(settings, settings.temporal_address or "127.0.0.1:7233")
+        async with _engine(settings, client) as engine:
+            told = await engine.relationships.give_terms()
+        print(f"told {told} open application(s) acted for someone when acting for them ends", flush=True)
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except (TemporalSetupError, StartupError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["embedded_app", "give_acting_terms", "run_api", "run_web", "run_worker", "serve", "start_dev_server",
+           "web_config"]

@@ -16,7 +16,7 @@ CONTRACT_VARIABLES = ["ONESTOP_PORT", "ONESTOP_HOST", "ONESTOP_DATA_DIR", "ONEST
                       "ONESTOP_DATABASE_URL", "ONESTOP_TEMPORAL_ADDRESS", "ONESTOP_ENV"]
 
 
-@pytest.mark.parametrize("command", ["serve", "api", "worker", "web"])
+@pytest.mark.parametrize("command", ["serve", "api", "worker", "web", "acting-terms"])
 def test_every_runtime_command_documents_the_contract_options(command: str) -> None:
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0, result.output
@@ -28,7 +28,7 @@ def test_every_runtime_command_documents_the_contract_options(command: str) -> N
 def test_top_level_help_lists_commands_and_variables() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for name in ["serve", "api", "worker", "web", "web-assets", "validate",
+    for name in ["serve", "api", "worker", "web", "web-assets", "validate", "acting-terms",
                  "export-schema", "json-schema", *CONTRACT_VARIABLES]:
         assert name in result.output
 

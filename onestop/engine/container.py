@@ -185,7 +185,7 @@ async def _build(settings: Settings, temporal: Client | None, closers: list[Clos
                                           payment_timeout=timedelta(seconds=settings.payment_timeout_seconds),
                                           drafts=drafts)
         applications.events, applications.alerts = security.events, security.alerts
-        relationships.on_revoked = applications.end_acting
+        relationships.signals = applications
         applications.parties = relationships.parties
     documents = build_documents(settings, database, data.cipher)
     if applications is not None:

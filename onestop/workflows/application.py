@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         QUERY_STATE,
         REFUSED,
         SIGNAL_ACTING_ENDED,
+        SIGNAL_ACTING_TERM,
         SIGNAL_DEPARTMENT_STATUS,
         STATUS_ATTRIBUTE,
         TERMINAL,
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         WORKFLOW_NAME,
         ActingEnd,
         ActingEnded,
+        ActingTerm,
         ActionResult,
         Activity,
         ApplicationInput,
@@ -112,11 +114,14 @@ _NOTICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeff
 _NOTICE_WINDOW = timedelta(hours=24)
 NOTICES_PATCH = "notices"
 ACTING_PATCH = "acting-ends"
+# An acting term given (or changed) by signal, and an end signalled to an application started before terms.
+ACTING_TERMS_PATCH = "acting-terms"
 # What the timeline says when the actor's right ends and the application becomes the subject's.
 _HANDED_OVER = {
     ActingEnd.ADULT: "The person this application is for has turned 18: it is now theirs to continue",
     ActingEnd.EXPIRED: "The mandate it was started under has ended: it is now the grantor's to continue",
     ActingEnd.REVOKED: "The mandate it was started under was revoked: it is now the grantor's to continue",
+    ActingEnd.GUARDIANSHIP: "The guardianship it was started under has ended: it is now the ward's to continue",
 }
 _HKT = timedelta(hours=8)
 _MAX_MUTATIONS = 200
@@ -167,6 +172,7 @@ class ServiceApplicationWorkflow:
         # Whose application it is: the applicant's, until someone acting for another hands it over (see acting).
         self._owner = params.citizen_ref
         self._acting = params.acting
+        self._acting_changed = False  # a new term arrived by signal: wait again with its end
         self._status = carried.status if carried else Status.DRAFT
         self._progress = (
             Progress(list(carried.completed), dict(carried.answers), dict(carried.prefilled)) if carried else Progress()
@@ -663,6 +669,7 @@ class ServiceApplicationWorkflow:
                     timeout, reminding = left, False
             self._waiting_on = pending
             # Only applications started for someone else have an end to the actor's right.
+            self._acting_changed = False
             acting_ends = self._acting_ends_at()
             if acting_ends is not None:
                 left = max(acting_ends - workflow.now(), timedelta(0))
@@ -681,7 +688,9 @@ class ServiceApplicationWorkflow:
                     or bool(self._outcomes)
                     or bool(self._refunds)
                     # A payment page opened (or closed) since: wait again, with its deadline.
-                    or self._pending_payment() is not self._waiting_on,
+                    or self._pending_payment() is not self._waiting_on
+                    # A new end to the actor's right (only ever set by the actingTerm signal).
+                    or self._acting_changed,
                     timeout=timeout,
                 )
             except TimeoutError:
@@ -787,9 +796,29 @@ class ServiceApplicationWorkflow:
 
     @workflow.signal(name=SIGNAL_ACTING_ENDED)
     def acting_ended(self, ended: ActingEnded) -> None:
-        # Sent by the engine when a mandate is revoked: hand over now instead of at the mandate's end date.
+        # Sent by the engine when a mandate is revoked or a guardianship ended: hand over now instead of at the end
+        # date (if there is one).
         if self._acting is not None and workflow.patched(ACTING_PATCH):
             self._hand_over(ended.reason)
+        elif self._stranger(ended.subject_ref) and workflow.patched(ACTING_TERMS_PATCH):
+            # Started before it had a term: the signal names the subject instead.
+            self._acting = ActingTerm(ended.subject_ref, workflow.now(), ended.reason, ended.on_end)
+            self._hand_over(ended.reason)
+
+    @workflow.signal(name=SIGNAL_ACTING_TERM)
+    def acting_term(self, term: ActingTerm) -> None:
+        # Sent by the engine when the actor's right gets an end date (a guardianship's), or to an application
+        # started before it had a term: the durable timer is set (or moved) to the new end.
+        if self._acting is not None and self._acting.subject_ref != term.subject_ref:
+            return
+        if (self._acting is not None or self._stranger(term.subject_ref)) and workflow.patched(ACTING_TERMS_PATCH):
+            self._acting = term
+            self._acting_changed = True
+
+    def _stranger(self, subject_ref: str) -> bool:
+        """An open application whose owner acts for ``subject_ref``, someone else (and has no term yet)."""
+        return (self._acting is None and bool(subject_ref) and subject_ref != self._owner
+                and self._status not in TERMINAL)
 
     def _settled(self) -> bool:
         # Runs recorded before notices never have one sending, so this waits exactly as they did.

@@ -71,6 +71,7 @@ SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (
 
 SIGNAL_DEPARTMENT_STATUS = "departmentStatus"
 SIGNAL_ACTING_ENDED = "actingEnded"
+SIGNAL_ACTING_TERM = "actingTerm"
 QUERY_STATE = "state"
 QUERY_SNAPSHOT = "snapshot"
 REFUSED = "InvalidInput"
@@ -228,6 +229,7 @@ class ActingEnd(StrEnum):
     ADULT = "adult"  # the child turned 18
     EXPIRED = "expired"  # the mandate reached its end date
     REVOKED = "revoked"  # the grantor revoked the mandate
+    GUARDIANSHIP = "guardianship"  # the guardianship reached its end date, or the department ended it
 
 
 @dataclass(frozen=True)
@@ -243,9 +245,14 @@ class ActingTerm:
 
 @dataclass(frozen=True)
 class ActingEnded:
-    """Signalled when the right ends before ``ActingTerm.ends_at`` (a revoked mandate)."""
+    """Signalled when the right ends before ``ActingTerm.ends_at`` (a revoked mandate, an ended guardianship).
+
+    ``subject_ref`` and ``on_end`` stand in for the term of an application started before it had one: it is handed
+    to ``subject_ref`` all the same (empty: applications with a term only, as before)."""
 
     reason: ActingEnd
+    subject_ref: str = ""
+    on_end: str = "move"
 
 
 @dataclass(frozen=True)

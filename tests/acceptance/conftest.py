@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +21,9 @@ from running import dev_settings, running_engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from onestop.engine.container import Engine
+from onestop.config import Environment, Settings
+from onestop.engine.container import Engine, build_engine
+from onestop.engine.crypto.codec import data_converter
 from onestop.graphql.app import create_app
 
 APPLICATION = """
@@ -67,6 +75,9 @@ REVOKE = """mutation($id: ID!) { revokeConsent(input: {consentId: $id}) {
   consent { id status revokedAt } receipt { consentId revokedAt signature } userErrors { field message code } } }"""
 
 
+ONESTOP = Path(sys.executable).parent / "onestop"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -110,3 +121,35 @@ async def postgres_url() -> AsyncIterator[str]:
     """A fresh PostgreSQL database for the module's onestop processes (dropped afterwards); its URL."""
     async with postgres_database() as url:
         yield url
+
+
+@asynccontextmanager
+async def api_beside_workers(
+    temporal: WorkflowEnvironment, data_dir: Path, database_url: str, queue: str, **options: Any
+) -> AsyncIterator[tuple[dict[str, str], Settings, Client, Engine]]:
+    """A migrated database for `onestop worker` processes, and the engine of an API in this process (no worker of
+    its own) beside them: the workers' environment, the settings, the codec client and the engine. ``options`` are
+    settings both sides get (as ``ONESTOP_<NAME>`` for the processes). Stop the workers before the block ends."""
+    env = {
+        **os.environ,
+        "ONESTOP_TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
+        "ONESTOP_DATABASE_URL": database_url,
+        "ONESTOP_DATA_DIR": str(data_dir),
+        "ONESTOP_ENV": "development",
+        "ONESTOP_TEMPORAL_TASK_QUEUE": queue,
+        **{f"ONESTOP_{name.upper()}": str(value) for name, value in options.items()},
+    }
+    await asyncio.to_thread(
+        subprocess.run, [str(ONESTOP), "migrate"], env=env, check=True, capture_output=True, timeout=60
+    )
+    settings = Settings(
+        env=Environment.DEVELOPMENT, data_dir=data_dir, database_url=database_url, temporal_task_queue=queue, **options
+    )
+    config = temporal.client.config()
+    config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
+    client = Client(**config)
+    engine = await build_engine(settings, client)
+    try:
+        yield env, settings, client, engine
+    finally:
+        await engine.close()

@@ -9,7 +9,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,12 +21,9 @@ from client import Api
 from temporalio.testing import WorkflowEnvironment
 
 from .answers import drive
-from .conftest import DECIDE, INBOX, free_port
+from .conftest import DECIDE, INBOX, ONESTOP, free_port
 
 pytestmark = pytest.mark.slow
-
-ONESTOP = Path(sys.executable).parent / "onestop"
-
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:

@@ -13,10 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
@@ -27,23 +24,17 @@ import httpx
 import pytest
 from client import Api
 from sqlalchemy import text
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from onestop.config import Environment, Settings, SmtpSecurity
-from onestop.engine.container import build_engine
-from onestop.engine.crypto.codec import data_converter
+from onestop.config import SmtpSecurity
 from onestop.engine.dev.mail import DevMailbox
 from onestop.graphql.app import create_app
 
-from .conftest import DECIDE
+from .conftest import DECIDE, api_beside_workers
 from .test_api_worker import _spawn, _stop, _wait_for
 from .test_every_service import _complete
 
 pytestmark = pytest.mark.slow
-
-ONESTOP = Path(sys.executable).parent / "onestop"
-
 
 class HoldingRelay:
     """The first message is stored, then its 250 is held until ``release``: the sender is mid-send."""
@@ -77,50 +68,40 @@ async def test_exactly_one_email_per_event_after_a_worker_is_killed_mid_send(
     mailbox, holding, port = relay
     queue = f"notices-kill-{uuid.uuid4()}"
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    env = {**os.environ, "ONESTOP_TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
-           "ONESTOP_DATABASE_URL": database_url, "ONESTOP_DATA_DIR": str(tmp_path), "ONESTOP_ENV": "development",
-           "ONESTOP_TEMPORAL_TASK_QUEUE": queue, "ONESTOP_SMTP_HOST": "127.0.0.1", "ONESTOP_SMTP_PORT": str(port),
-           "ONESTOP_SMTP_SECURITY": "none"}
-    await asyncio.to_thread(subprocess.run, [str(ONESTOP), "migrate"], env=env, check=True, capture_output=True,
-                            timeout=60)
-    settings = Settings(env=Environment.DEVELOPMENT, data_dir=tmp_path, database_url=database_url,
-                        temporal_task_queue=queue, smtp_host="127.0.0.1", smtp_port=port,
-                        smtp_security=SmtpSecurity.NONE)
-    config = temporal.client.config()
-    config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
-    engine = await build_engine(settings, Client(**config))  # the API only: the workflows run in the workers
-    logs = [tmp_path / "worker-1.log", tmp_path / "worker-2.log"]
-    first = _spawn(["worker"], env, logs[0])
-    second = None
-    try:
-        await asyncio.to_thread(_wait_for, logs[0], "Worker", first)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, engine)),
-                                     base_url="http://onestop.test", timeout=60) as http:
-            api = Api(http)
-            _, run, _ = await _complete(SimpleNamespace(api=api), "old-age-living-allowance")  # type: ignore[arg-type]
-            node_id, reference = run.application["id"], run.application["referenceNumber"]
-            app = base64.b64decode(node_id).decode().partition(":")[2]  # the Relay id names the application
+    smtp = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": SmtpSecurity.NONE}
+    # The API only in this process: the workflows run in the workers.
+    async with api_beside_workers(temporal, tmp_path, database_url, queue, **smtp) as (env, settings, _, engine):
+        logs = [tmp_path / "worker-1.log", tmp_path / "worker-2.log"]
+        first = _spawn(["worker"], env, logs[0])
+        second = None
+        try:
+            await asyncio.to_thread(_wait_for, logs[0], "Worker", first)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, engine)),
+                                         base_url="http://onestop.test", timeout=60) as http:
+                api = Api(http)
+                _, run, _ = await _complete(SimpleNamespace(api=api), "old-age-living-allowance")  # type: ignore[arg-type]
+                node_id, reference = run.application["id"], run.application["referenceNumber"]
+                app = base64.b64decode(node_id).decode().partition(":")[2]  # the Relay id names the application
 
-            await asyncio.wait_for(holding.held.wait(), timeout=30)  # the receipt is stored, its 250 held
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=10)
-            holding.release.set()
-            second = _spawn(["worker"], env, logs[1])
-            await asyncio.to_thread(_wait_for, logs[1], "Worker", second)
-            await until_sent(engine.database, app, 1)
+                await asyncio.wait_for(holding.held.wait(), timeout=30)  # the receipt is stored, its 250 held
+                first.send_signal(signal.SIGKILL)
+                first.wait(timeout=10)
+                holding.release.set()
+                second = _spawn(["worker"], env, logs[1])
+                await asyncio.to_thread(_wait_for, logs[1], "Worker", second)
+                await until_sent(engine.database, app, 1)
 
-            approver = await api.token({"staff": "swd-supervisor"})
-            decided = (await api.data(DECIDE, {"id": node_id, "status": "APPROVED"}, approver)
-                       )["updateApplicationStatus"]
-            assert decided["userErrors"] == []
-            await until_sent(engine.database, app, 2)
-            async with engine.database.session() as session:
-                rows = (await session.execute(text(
-                    "SELECT event, status, attempts FROM notices_sent WHERE application_id = :app "
-                    "ORDER BY created_at"), {"app": app})).all()
-    finally:
-        codes = [_stop(process) for process in (second, first) if process is not None]
-        await engine.close()
+                approver = await api.token({"staff": "swd-supervisor"})
+                decided = (await api.data(DECIDE, {"id": node_id, "status": "APPROVED"}, approver)
+                           )["updateApplicationStatus"]
+                assert decided["userErrors"] == []
+                await until_sent(engine.database, app, 2)
+                async with engine.database.session() as session:
+                    rows = (await session.execute(text(
+                        "SELECT event, status, attempts FROM notices_sent WHERE application_id = :app "
+                        "ORDER BY created_at"), {"app": app})).all()
+        finally:
+            codes = [_stop(process) for process in (second, first) if process is not None]
     assert codes[0] in (0, -signal.SIGTERM), logs[1].read_text(errors="replace")
 
     mails = [mail for mail in mailbox.mails() if reference in mail["subject"]]

@@ -4,8 +4,13 @@ definitions/dev/citizens.yaml, dev IdP tokens, SQLite and PostgreSQL, a Temporal
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,7 @@ from running import running_on
 from sqlalchemy import select, text
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
+from test_acting_for_others import MY_APPLICATIONS, SEEN, until_seen
 
 from onestop.engine.container import Engine
 from onestop.engine.db import SecurityEventRow
@@ -81,6 +87,8 @@ APPOINT = """mutation($input: AppointGuardianInput!) { appointGuardian(input: $i
   userErrors { field message code } } }"""
 END = """mutation($id: ID!) { endGuardianship(input: {guardianshipId: $id}) {
   guardianship { id status endedAt } userErrors { field message code } } }"""
+END_ON = """mutation($id: ID!, $until: DateTime) { endGuardianship(input: {guardianshipId: $id, validUntil: $until}) {
+  guardianship { id status endedAt validUntil signature } userErrors { field message code } } }"""
 LISTED = "{ guardianships { id status wardName } }"
 DEPENDENTS = "query { viewer { dependents { id name relationship } } }"
 WARD_LOG = """query($who: ID!) { viewer { dependentAccessLog(dependentId: $who, first: 100) {
@@ -279,3 +287,105 @@ async def test_a_rule_reads_the_actor_beside_the_subject(api: Api, running: tupl
         "slug": "act-for-someone-test", "for": await ref_of(engine, "tsang-hoi-ching")}, await citizen(api, parent))
     assert started["userErrors"] == []
     assert started["application"]["status"] == status
+
+
+HANDED_TO_WARD = "The guardianship it was started under has ended: it is now the ward's to continue"
+
+
+async def guardians_draft(api: Api, engine: Engine) -> tuple[dict[str, str], dict[str, str], str, str]:
+    """A new guardianship of the ward with no end date (no other in force: earlier tests leave some), and a draft
+    the guardian started for the ward under it: the supervisor's and guardian's headers, and both ids."""
+    supervisor, guardian = await api.token({"staff": "swd-supervisor"}), await citizen(api, GUARDIAN)
+    for listed in (await api.data(LISTED, {}, supervisor))["guardianships"]:
+        if listed["status"] == "ACTIVE" and listed["wardName"] == "LAM, Yuk Lan":
+            assert (await action(api, END, "endGuardianship", {"id": listed["id"]}, supervisor))["userErrors"] == []
+    appointed = await action(api, APPOINT, "appointGuardian", {"input": appointment()}, supervisor)
+    assert appointed["userErrors"] == []
+    ward = await ref_of(engine, WARD)
+    started = await action(api, START, "startApplication", {"slug": "senior-citizen-card", "for": ward}, guardian)
+    assert started["userErrors"] == []
+    return supervisor, guardian, appointed["guardianship"]["id"], started["application"]["id"]
+
+
+async def handed_to_ward(api: Api, app_id: str, guardian: dict[str, str]) -> dict[str, Any]:
+    """The application once the ward has it (as they see it); the guardian is refused with a clear code."""
+    seen = await until_seen(api, app_id, await citizen(api, WARD))
+    assert seen["subject"]["isYou"] is True
+    assert seen["timeline"][-1]["message"] == HANDED_TO_WARD
+    refused = await action(api, GRANT, "grantConsent", {"id": app_id, "step": "records"}, guardian)
+    assert [e["code"] for e in refused["userErrors"]] == ["CANNOT_ACT_FOR"]
+    assert "guardianship ended" in refused["userErrors"][0]["message"]
+    assert (await api.data(SEEN, {"id": app_id}, guardian))["application"] is None
+    return seen
+
+
+@pytest.mark.slow
+async def test_ending_a_guardianship_hands_the_guardians_applications_to_the_ward_at_once(
+        api: Api, running: tuple[Engine, Client]) -> None:
+    engine, _ = running
+    supervisor, guardian, guardianship, app_id = await guardians_draft(api, engine)  # no end date: no timer
+    assert (await action(api, END, "endGuardianship", {"id": guardianship}, supervisor))["userErrors"] == []
+    seen = await handed_to_ward(api, app_id, guardian)
+    assert seen["status"] == "DRAFT"
+    mine = (await api.data(MY_APPLICATIONS, {}, await citizen(api, WARD)))["viewer"]["applications"]["edges"]
+    assert app_id in [e["node"]["id"] for e in mine]
+
+
+@pytest.mark.slow
+async def test_an_end_date_set_later_ends_the_guardians_running_application_by_its_timer(
+        api: Api, running: tuple[Engine, Client]) -> None:
+    engine, _ = running
+    supervisor, guardian, guardianship, app_id = await guardians_draft(api, engine)  # begun with no end date
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    refused = await action(api, END_ON, "endGuardianship", {"id": guardianship, "until": past}, supervisor)
+    assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [(["input", "validUntil"], "DATE_TOO_EARLY")]
+    assert codes_of(await api.post(END_ON, {"id": guardianship, "until": past}, guardian)) == ["FORBIDDEN"]
+
+    ends = datetime.now(UTC) + timedelta(seconds=4)
+    dated = await action(api, END_ON, "endGuardianship", {"id": guardianship, "until": ends.isoformat()}, supervisor)
+    assert dated["userErrors"] == []
+    assert (dated["guardianship"]["status"], dated["guardianship"]["endedAt"]) == ("ACTIVE", None)
+    assert datetime.fromisoformat(dated["guardianship"]["validUntil"]) == ends
+    # The signed artefact carries the new end.
+    signed = engine.data.signer.verify(dated["guardianship"]["signature"], typ="onestop-guardianship+jws").payload
+    assert datetime.fromisoformat(signed["validUntil"]) == ends
+    ward = await citizen(api, WARD)
+    assert (await api.data(SEEN, {"id": app_id}, ward))["application"] is None  # still the guardian's until then
+
+    await handed_to_ward(api, app_id, guardian)  # by the application's own durable timer: nobody acted
+    assert datetime.now(UTC) >= ends
+    # The end date passed: the guardianship has expired, and a new end date no longer changes it.
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    again = await action(api, END_ON, "endGuardianship", {"id": guardianship, "until": later}, supervisor)
+    assert again["guardianship"]["status"] == "EXPIRED"
+    await engine.security.events.flush()
+    async with engine.database.session() as session:
+        outcomes = (await session.scalars(select(SecurityEventRow.outcome).where(
+            SecurityEventRow.kind == "guardian.ended"))).all()
+    assert "end date set" in outcomes
+
+
+@pytest.mark.slow
+async def test_onestop_acting_terms_gives_an_application_started_before_terms_its_end(
+        api: Api, running: tuple[Engine, Client], temporal_env: WorkflowEnvironment) -> None:
+    engine, _ = running
+    _, guardian, guardianship, app_id = await guardians_draft(api, engine)  # no end date: no timer
+    # An end date recorded the way code before terms did: in the row alone, with nothing told to the application.
+    ends = datetime.now(UTC) + timedelta(seconds=2)
+    async with engine.database.session() as session:
+        await session.execute(text("UPDATE guardianships SET valid_until = :at WHERE id = :id"),
+                              {"at": ends, "id": guardianship})
+    ward = await citizen(api, WARD)
+    await asyncio.sleep(max((ends - datetime.now(UTC)).total_seconds(), 0) + 2)
+    assert (await api.data(SEEN, {"id": app_id}, ward))["application"] is None  # no timer: still the guardian's
+
+    settings = engine.settings
+    done = await asyncio.to_thread(subprocess.run, [
+        str(Path(sys.executable).parent / "onestop"), "acting-terms", "--env", "development",
+        "--data-dir", str(settings.data_dir), "--database-url", settings.resolved_database_url,
+        "--definitions", str(settings.definitions),
+        "--temporal-address", temporal_env.client.service_client.config.target_host,
+    ], env=os.environ, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "told" in done.stdout
+    await handed_to_ward(api, app_id, guardian)

@@ -15,12 +15,29 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from client import STANDARD, Api
+from paying import (
+    BACK,
+    BEGIN,
+    DEV_PAY_KEY,
+    INBOX,
+    RETURN_URL,
+    SUBMIT,
+    WITHDRAW,
+    begin,
+    delivered,
+    get,
+    pay,
+    payment_id_of,
+    simulated,
+    to_fee_step_of_birth_certificate,
+    to_fee_step_of_vehicle_licence,
+    until,
+)
 from running import dev_settings
 from temporalio import activity
 from temporalio.client import Client
@@ -36,37 +53,6 @@ from onestop.engine.temporal import build_worker
 from onestop.graphql.app import create_app
 from onestop.graphql.relay import from_global_id
 from onestop.workflows.payments import PaymentActivity, Receipt, ReceiptRequest
-
-APPLICATION = """
-fragment A on Application {
-  id status referenceNumber delivered
-  currentStep { id type title description amount amountText currency fields { id value } }
-  payment { id attempt status amount amountText currency method reference url receiptId receipt refundId }
-  payments { id status }
-  timeline { status message author }
-}
-"""
-START = APPLICATION + """mutation($slug: String!) {
-  startApplication(input: {serviceSlug: $slug, clientMutationId: null}) {
-    application { ...A } userErrors { field message code } } }"""
-GRANT = APPLICATION + """mutation($id: ID!, $step: String!) {
-  grantConsent(input: {applicationId: $id, stepId: $step}) { application { ...A } userErrors { field code } } }"""
-SUBMIT = APPLICATION + """mutation($id: ID!, $step: String!, $answers: JSON!) {
-  submitStep(input: {applicationId: $id, stepId: $step, answers: $answers}) {
-    application { ...A } userErrors { field message code } } }"""
-BEGIN = APPLICATION + """mutation($id: ID!, $step: String!, $cmid: String, $back: String) {
-  beginPayment(input: {applicationId: $id, stepId: $step, clientMutationId: $cmid, returnUrl: $back}) {
-    paymentUrl payment { id attempt status url } application { ...A } userErrors { field message code } } }"""
-BACK = APPLICATION + """mutation($id: ID!, $step: String!) {
-  goBack(input: {applicationId: $id, stepId: $step}) { application { ...A } userErrors { field message code } } }"""
-WITHDRAW = APPLICATION + """mutation($id: ID!) {
-  withdrawApplication(input: {applicationId: $id}) { application { ...A } userErrors { field code } } }"""
-GET = APPLICATION + "query($id: ID!) { application(id: $id) { ...A } }"
-INBOX = """{ departmentInbox(first: 20) { edges { node { id status payment { status amount reference receiptId }
-  timeline { message } } } } }"""
-
-RETURN_URL = "http://onestop.test/applications/return"
-DEV_PAY_KEY = "Bearer dev-pay-key"
 
 
 @asynccontextmanager
@@ -114,72 +100,6 @@ async def live(temporal_env: WorkflowEnvironment, definitions_dir: Path,
 @pytest.fixture
 def api(live: tuple[Engine, Client, Api]) -> Api:
     return live[2]
-
-
-async def until(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
-
-
-async def get(api: Api, app_id: str, who: dict[str, str]) -> dict[str, Any]:
-    application: dict[str, Any] = (await api.data(GET, {"id": app_id}, who))["application"]
-    return application
-
-
-async def to_fee_step_of_birth_certificate(api: Api, who: dict[str, str], copies: int = 2) -> dict[str, Any]:
-    app = (await api.data(START, {"slug": "birth-certificate-copy"}, who))["startApplication"]["application"]
-    app = (await api.data(GRANT, {"id": app["id"], "step": "records"}, who))["grantConsent"]["application"]
-    values = {f["id"]: f["value"] for f in app["currentStep"]["fields"] if f["value"] is not None}
-    answers = {**values, "whose": "mine", "copies": copies, "purpose": "school", "delivery": "collect"}
-    answers.pop("postalAddress", None)
-    done = (await api.data(SUBMIT, {"id": app["id"], "step": "entry", "answers": answers}, who))["submitStep"]
-    assert done["userErrors"] == []
-    application: dict[str, Any] = done["application"]
-    return application
-
-
-async def to_fee_step_of_vehicle_licence(api: Api, who: dict[str, str]) -> dict[str, Any]:
-    app = (await api.data(START, {"slug": "renew-vehicle-licence"}, who))["startApplication"]["application"]
-    app = (await api.data(GRANT, {"id": app["id"], "step": "records"}, who))["grantConsent"]["application"]
-    values = {f["id"]: f["value"] for f in app["currentStep"]["fields"] if f["value"] is not None}
-    answers = {**values, "registrationMark": "KF 8823", "licencePeriod": "4", "insurer": "Harbour Insurance",
-               "policyNumber": "HI-2026-001", "insuranceExpiry": "2099-12-31", "vehicleOlderThanSix": "no"}
-    app = (await api.data(SUBMIT, {"id": app["id"], "step": "vehicle", "answers": answers}, who)
-           )["submitStep"]["application"]
-    app = (await api.data(SUBMIT, {"id": app["id"], "step": "check", "answers": {}}, who))["submitStep"]["application"]
-    assert app["currentStep"]["id"] == "fee", app
-    return app
-
-
-async def begin(api: Api, app_id: str, who: dict[str, str], cmid: str | None = None) -> dict[str, Any]:
-    result: dict[str, Any] = (await api.data(BEGIN, {"id": app_id, "step": "fee", "cmid": cmid or uuid.uuid4().hex,
-                                                      "back": RETURN_URL}, who))["beginPayment"]
-    assert result["userErrors"] == [], result
-    return result
-
-
-async def pay(api: Api, payment_url: str, outcome: str = "succeeded", method: str = "fps") -> httpx.Response:
-    """A citizen on the hosted page: it shows the amount, and the chosen button answers back to the service."""
-    path = urlsplit(payment_url).path
-    page = await api.request("GET", path)
-    assert page.status_code == 200, page.text
-    assert "HK$" in page.text
-    assert 'name="outcome"' in page.text
-    return await api.request("POST", path, data={"outcome": outcome, "method": method})
-
-
-async def simulated(api: Api, payment_id: str) -> dict[str, Any]:
-    response = await api.request("GET", f"/dev-pay/api/payments/{payment_id}", headers={"Authorization": DEV_PAY_KEY})
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()
-    return data
-
-
-def payment_id_of(url: str) -> str:
-    return urlsplit(url).path.rsplit("/", 1)[-1]
 
 
 async def test_a_citizen_pays_the_computed_fee_gets_a_signed_receipt_and_the_department_sees_it(
@@ -239,16 +159,12 @@ async def test_a_citizen_pays_the_computed_fee_gets_a_signed_receipt_and_the_dep
                 if e["node"]["id"] == app["id"])
     assert seen["payment"] == {"status": "PAID", "amount": 280.0, "reference": payment["reference"],
                                "receiptId": payment["receiptId"]}
-    await until(lambda: _delivered(api, app["id"], citizen))
+    await until(lambda: delivered(api, app["id"], citizen))
     items = await delivery.inbox(engine.database, engine.data.cipher, "IMMD")
     signed = next(i for i in items if i.application_id == key[1])
     submission = engine.data.signer.verify_submission(signed.jws)
     assert [(p["paymentId"], p["amount"], p["receiptId"]) for p in submission["payments"]] == [
         (payment["id"], 280.0, payment["receiptId"])]
-
-
-async def _delivered(api: Api, app_id: str, who: dict[str, str]) -> bool:
-    return bool((await get(api, app_id, who))["delivered"])
 
 
 async def test_a_declined_then_cancelled_payment_can_be_tried_again_and_only_the_last_one_is_paid(api: Api) -> None:
@@ -447,7 +363,7 @@ async def test_a_worker_stopped_between_the_webhook_and_the_next_step_completes_
             await until(moved_on, within=30)
             done = (await api.data(SUBMIT, {"id": app["id"], "step": "send", "answers": {}}, citizen))["submitStep"]
             assert done["application"]["status"] == "SUBMITTED"
-            await until(lambda: _delivered(api, app["id"], citizen))
+            await until(lambda: delivered(api, app["id"], citizen))
             current = await get(api, app["id"], citizen)
         assert [p["status"] for p in current["payments"]] == ["PAID"]
         assert len([t for t in current["timeline"] if (t["message"] or "").startswith("Payment of")]) == 1

@@ -29,7 +29,7 @@ from onestop.engine.errors import NotFound
 from onestop.engine.relationships import Acting, ActingAs
 from onestop.engine.relationships.births import comes_of_age
 from onestop.engine.temporal import build_worker
-from onestop.workflows.contracts import SEARCH_ATTRIBUTES, ActingEnd, ApplicationView, Status
+from onestop.workflows.contracts import SEARCH_ATTRIBUTES, ActingEnd, ActingTerm, ApplicationView, Status
 from onestop.workflows.snapshot import FieldSpec, FormSpec, ServiceSnapshot, SubmitSpec
 
 from .conftest import CODEC_KEY, text
@@ -261,3 +261,98 @@ async def test_only_an_application_acted_for_someone_else_records_the_acting_pat
     assert patch_markers(list(events)) == []  # every application not acted for records what it always did
     events = (await skipping_client.get_workflow_handle(acted.application_id).fetch_history()).events
     assert patch_markers(list(events)) == ["core_patch"]
+
+
+WARD = Citizen(id="ward-id", sub="ward-sub", ref="ward-ref")
+GUARDIAN = Citizen(id="guardian-id", sub="guardian-sub", ref="guardian-ref")
+
+
+def guardian_for(until: datetime | None = None, on_end: str = "move") -> Acting:
+    return Acting(GUARDIAN, WARD, ActingAs.GUARDIAN, until=until, on_end=on_end)
+
+
+async def test_a_guardianship_ends_on_its_date_and_the_ward_gets_the_draft(
+    skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database, skipping_worker: Worker
+) -> None:
+    apps = service(skipping_client, queue, database)
+    now = await skipping.get_current_time()
+    app = (await started(apps, guardian_for(now + timedelta(days=30)))).application_id
+    await skipping.sleep(timedelta(days=29))
+    assert (await apps.get(app, GUARDIAN.ref)).status is Status.DRAFT
+    with pytest.raises(NotFound):
+        await apps.get(app, WARD.ref)
+    await skipping.sleep(timedelta(days=2))
+    theirs = await apps.get(app, WARD.ref)
+    assert theirs.status is Status.DRAFT
+    assert theirs.answers["school"] == "St Paul's"
+    assert theirs.timeline[-1].message == (
+        "The guardianship it was started under has ended: it is now the ward's to continue"
+    )
+    assert now + timedelta(days=30) <= theirs.timeline[-1].at < now + timedelta(days=31)
+    assert await owner_in_index(database, app) == WARD.ref
+    with pytest.raises(NotFound):
+        await apps.get(app, GUARDIAN.ref)
+
+
+async def test_an_end_date_given_later_sets_the_timer_of_an_application_that_had_none(
+    skipping: WorkflowEnvironment, skipping_client: Client, queue: str, database: Database, skipping_worker: Worker
+) -> None:
+    # A guardianship with no end date: the application starts with no term, as every application started before
+    # terms existed did. SWD then gives the guardianship an end date, and the engine tells the application.
+    apps = service(skipping_client, queue, database)
+    app = (await started(apps, guardian_for())).application_id
+    now = await skipping.get_current_time()
+    await apps.set_acting_term({app: ActingTerm(WARD.ref, now + timedelta(days=10), ActingEnd.GUARDIANSHIP)})
+    # Moved earlier again (SWD corrects the date): the timer follows the newest end.
+    await apps.set_acting_term({app: ActingTerm(WARD.ref, now + timedelta(days=6), ActingEnd.GUARDIANSHIP)})
+    # A term naming someone else (a stale or wrong signal) changes nothing.
+    await apps.set_acting_term({app: ActingTerm(CHILD.ref, now + timedelta(days=1), ActingEnd.ADULT)})
+    await skipping.sleep(timedelta(days=5))
+    assert (await apps.get(app, GUARDIAN.ref)).status is Status.DRAFT
+    await skipping.sleep(timedelta(days=2))
+    theirs = await apps.get(app, WARD.ref)
+    assert "guardianship it was started under has ended" in (theirs.timeline[-1].message or "")
+    with pytest.raises(NotFound):
+        await apps.get(app, GUARDIAN.ref)
+    with pytest.raises(NotFound):
+        await apps.get(app, CHILD.ref)
+
+
+@pytest.mark.parametrize(
+    ("acting", "reason", "on_end"),
+    [
+        (guardian_for(), ActingEnd.GUARDIANSHIP, "close"),
+        (Acting(CARER, GRANTOR, ActingAs.MANDATE, "mandate-old"), ActingEnd.REVOKED, "move"),
+    ],
+)
+async def test_an_application_with_no_term_is_handed_over_when_the_right_ends_now(
+    skipping: WorkflowEnvironment,
+    skipping_client: Client,
+    queue: str,
+    database: Database,
+    skipping_worker: Worker,
+    acting: Acting,
+    reason: ActingEnd,
+    on_end: str,
+) -> None:
+    # Started with no term (before terms existed, or a guardianship with no end date): the end signal names the
+    # subject and what the service declares, and the application is handed over (or closed) all the same.
+    apps = service(skipping_client, queue, database)
+    app = (await started(apps, acting)).application_id
+    subject, actor = acting.subject.ref, acting.actor.ref
+    # As before: a signal without the subject reaches only applications with a term.
+    await apps.end_acting([app], reason)
+    assert (await apps.get(app, actor)).status is Status.DRAFT
+    await apps.end_acting([app, "no-such-application"], reason, subject_ref=subject, on_end={app: on_end})
+    theirs = await apps.get(app, subject)
+    with pytest.raises(NotFound):
+        await apps.get(app, actor)
+    if on_end == "close":
+        assert theirs.status is Status.WITHDRAWN
+        assert "the draft was closed" in (theirs.timeline[-1].message or "")
+    else:
+        assert theirs.status is Status.DRAFT
+        assert "was revoked" in (theirs.timeline[-1].message or "")
+    entries = len(theirs.timeline)
+    await apps.end_acting([app], reason, subject_ref=subject)  # again: nothing more happens
+    assert len((await apps.get(app, subject)).timeline) == entries

@@ -377,6 +377,33 @@ async def _record_acting_mandate_revoked(apps: ApplicationService, client: Clien
     return app
 
 
+async def _record_acting_guardianship_end_date(apps: ApplicationService, client: Client) -> str:
+    # A guardian's draft with no term (a guardianship with no end date, as every application before terms): given
+    # an end date by the actingTerm signal (patch "acting-terms"), its timer hands it to the ward, who withdraws it.
+    from onestop.workflows.contracts import ActingEnd, ActingTerm
+
+    from .test_acting_timers import WARD, guardian_for, started
+
+    app = (await started(apps, guardian_for())).application_id
+    term = ActingTerm(WARD.ref, datetime.now(UTC) + timedelta(seconds=3), ActingEnd.GUARDIANSHIP)
+    await apps.set_acting_term({app: term})
+    await until(lambda: _owned_by(apps, app, WARD.ref))
+    await apps.withdraw(app, WARD.ref)
+    return app
+
+
+async def _record_acting_ended_without_term(apps: ApplicationService, client: Client) -> str:
+    # A guardian's draft with no term, ended at once (the actingEnded signal naming the ward): closed, as a service
+    # declaring `whenActingEnds: close` asks.
+    from onestop.workflows.contracts import ActingEnd
+
+    from .test_acting_timers import WARD, guardian_for, started
+
+    app = (await started(apps, guardian_for())).application_id
+    await apps.end_acting([app], ActingEnd.GUARDIANSHIP, subject_ref=WARD.ref, on_end={app: "close"})
+    return app
+
+
 # A scenario recorded again under a new name pins the payload shape of its time: "typed-steps" carries the
 # snapshot with one class per step kind; the older ones carry the flat step class with every key.
 SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back_and_withdraw,
@@ -408,7 +435,10 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "notices-draft-reminder-outbox": _record_draft_reminder,
              # Started for someone else (patch "acting-ends"): handed over on the birthday timer, or on revocation.
              "acting-child-turns-18": _record_acting_turns_18,
-             "acting-mandate-revoked": _record_acting_mandate_revoked}
+             "acting-mandate-revoked": _record_acting_mandate_revoked,
+             # Given a term by signal, or ended by a signal naming the subject (patch "acting-terms").
+             "acting-guardianship-end-date-set": _record_acting_guardianship_end_date,
+             "acting-ended-without-term": _record_acting_ended_without_term}
 PINNED = HISTORIES / "pinned"
 """The snapshots recorded histories name by reference, as ``pinned.dump`` wrote them (the store's rows)."""
 

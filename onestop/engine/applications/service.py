@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,6 +51,7 @@ from onestop.workflows.contracts import (
     REFUSED,
     SERVICE_ID_ATTRIBUTE,
     SIGNAL_ACTING_ENDED,
+    SIGNAL_ACTING_TERM,
     SIGNAL_DEPARTMENT_STATUS,
     STATUS_ATTRIBUTE,
     TERMINAL,
@@ -683,16 +684,26 @@ class ApplicationService:
             await self._index(view)
         return citizen_view(view)
 
-    async def end_acting(self, application_ids: list[str], reason: ActingEnd = ActingEnd.REVOKED) -> None:
-        """Tell each application that its actor's right has ended (a revoked mandate): it is handed to the person
-        it is for at once. Closed applications are left as they are."""
+    async def end_acting(self, application_ids: list[str], reason: ActingEnd = ActingEnd.REVOKED, *,
+                         subject_ref: str = "", on_end: Mapping[str, str] | None = None) -> None:
+        """Tell each application that its actor's right has ended (a revoked mandate, an ended guardianship): it is
+        handed to the person it is for at once. ``subject_ref`` and ``on_end`` (by application) reach applications
+        started before they had a term too. Closed applications are left as they are."""
         for application_id in application_ids:
-            try:
-                await self.client.get_workflow_handle(application_id).signal(SIGNAL_ACTING_ENDED,
-                                                                             ActingEnded(reason))
-            except RPCError as exc:
-                if exc.status is not RPCStatusCode.NOT_FOUND:
-                    raise
+            ended = ActingEnded(reason, subject_ref, (on_end or {}).get(application_id, "move"))
+            await self._signal_open(application_id, SIGNAL_ACTING_ENDED, ended)
+
+    async def set_acting_term(self, terms: Mapping[str, ActingTerm]) -> None:
+        """Give each application (by id) a new end to its actor's right: a durable timer hands it over then."""
+        for application_id, term in terms.items():
+            await self._signal_open(application_id, SIGNAL_ACTING_TERM, term)
+
+    async def _signal_open(self, application_id: str, name: str, arg: object) -> None:
+        try:
+            await self.client.get_workflow_handle(application_id).signal(name, arg)
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
 
     async def _send(self, application_id: str, name: str, arg: UpdateInput, update_id: str | None
                     ) -> Answer:
@@ -790,5 +801,6 @@ def _term(acting: Acting | None) -> ActingTerm | None:
     """The durable end of an actor's right, for an application started for someone else."""
     if acting is None or acting.subject.ref == acting.actor.ref or acting.until is None:
         return None
-    reason = ActingEnd.ADULT if acting.acting_as is ActingAs.PARENT else ActingEnd.EXPIRED
+    reason = {ActingAs.PARENT: ActingEnd.ADULT, ActingAs.GUARDIAN: ActingEnd.GUARDIANSHIP}.get(acting.acting_as,
+                                                                                            ActingEnd.EXPIRED)
     return ActingTerm(acting.subject.ref, acting.until, reason, acting.on_end)

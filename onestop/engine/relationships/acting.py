@@ -7,10 +7,10 @@ reference) tells them nothing about that person.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -30,7 +30,16 @@ from onestop.engine.relationships.guardians import (
     require_guardian_staff,
 )
 from onestop.engine.relationships.mandates import Mandate, MandateScope, MandateStatus, MandateStore
-from onestop.engine.relationships.parties import Acting, ActingAs, Parties, acted_under, parties_of
+from onestop.engine.relationships.parties import (
+    ActedApplication,
+    Acting,
+    ActingAs,
+    Parties,
+    open_acted,
+    open_acted_for,
+    parties_of,
+)
+from onestop.workflows.contracts import ActingEnd, ActingTerm
 
 CANNOT_ACT_FOR = "CANNOT_ACT_FOR"
 GRANT_MANDATE_SERVICE = "grant-mandate"
@@ -52,6 +61,15 @@ class Dependent:
     relationship: ActingAs
     date_of_birth: date | None  # a child's, from the birth registration; None for a mandate's grantor
     mandate_id: str | None
+
+
+class ActingSignals(Protocol):
+    """How the applications hear that an actor's right has ended, or has a new end (the application service)."""
+
+    async def end_acting(self, application_ids: list[str], reason: ActingEnd = ActingEnd.REVOKED, *,
+                         subject_ref: str = "", on_end: Mapping[str, str] | None = None) -> None: ...
+
+    async def set_acting_term(self, terms: Mapping[str, ActingTerm]) -> None: ...
 
 
 def _refuse(message: str = _NOT_FOR_THEM) -> InvalidInput:
@@ -84,9 +102,9 @@ class Relationships:
         self.gateway = gateway
         self.catalogue = catalogue
         self.now = now
-        # Set by the composition root when applications run: tells each application started under a revoked
-        # mandate (by id) that its actor's right has ended.
-        self.on_revoked: Callable[[list[str]], Awaitable[None]] | None = None
+        # Set by the composition root when applications run: tells the applications started under a revoked
+        # mandate or an ended guardianship that their actor's right has ended, or when it will.
+        self.signals: ActingSignals | None = None
         # An application's parties are written once, before its workflow exists, and never change, so a read is
         # kept (every citizen action asks). That it has none is kept only once the application is known to exist
         # (``exists``): an id asked about before its start might yet get them.
@@ -158,10 +176,11 @@ class Relationships:
                 if subject is not None:
                     return Acting(actor, subject, ActingAs.MANDATE, mandate.id, until=mandate.valid_until,
                                   on_end=on_end)
-        if ActingAs.GUARDIAN.value in allowed and any(g.ward_ref == subject_ref for g in await self.wards(actor)):
-            subject = await self.citizens.by_ref(subject_ref)
-            if subject is not None:
-                return Acting(actor, subject, ActingAs.GUARDIAN, on_end=on_end)
+        if ActingAs.GUARDIAN.value in allowed:
+            guardianship = next((g for g in await self.wards(actor) if g.ward_ref == subject_ref), None)
+            subject = await self.citizens.by_ref(subject_ref) if guardianship is not None else None
+            if guardianship is not None and subject is not None:
+                return Acting(actor, subject, ActingAs.GUARDIAN, until=guardianship.valid_until, on_end=on_end)
         raise _refuse()
 
     async def grant(self, principal: Principal, grantor: Citizen, *, grantee_hkid: str, grantee_name: str,
@@ -298,11 +317,70 @@ class Relationships:
         return parties.subject_ref
 
     async def revoke(self, grantor: Citizen, mandate_id: str) -> Mandate:
-        """Revoke at once; applications started under the mandate are handed to the grantor (``on_revoked``)."""
+        """Revoke at once; applications started under the mandate are handed to the grantor (``signals``)."""
         mandate = await self.mandates.revoke(grantor, mandate_id, self.now())
-        if self.on_revoked is not None:
-            await self.on_revoked(await acted_under(self.births.database, mandate.id))
+        await self._acting_ended(mandate.grantee_ref, mandate.grantor_ref, ActingAs.MANDATE, ActingEnd.REVOKED,
+                                 mandate_id=mandate.id)
         return mandate
+
+    async def _acting_ended(self, actor_ref: str, subject_ref: str, acting_as: ActingAs, reason: ActingEnd, *,
+                            mandate_id: str | None = None, at: datetime | None = None) -> None:
+        """Tell the open applications ``actor_ref`` started for ``subject_ref`` that the right ends: now (``at``
+        None), handing them to the subject, or at ``at``, by their durable timer."""
+        applications = await open_acted_for(self.births.database, actor_ref, subject_ref, acting_as, mandate_id)
+        await self._tell(applications, reason, at)
+
+    async def _tell(self, applications: list[ActedApplication], reason: ActingEnd, at: datetime | None) -> None:
+        if self.signals is None or not applications:
+            return
+        catalogue = self.catalogue.catalogue
+        for acted in applications:
+            service = catalogue.service(acted.service_id)
+            on_end = (service.when_acting_ends if service is not None else None) or "move"
+            subject = acted.parties.subject_ref
+            if at is None:
+                await self.signals.end_acting([acted.application_id], reason, subject_ref=subject,
+                                              on_end={acted.application_id: on_end})
+            else:
+                await self.signals.set_acting_term({acted.application_id: ActingTerm(subject, at, reason, on_end)})
+
+    async def give_terms(self) -> int:
+        """Tell every open application acted for someone when its actor's right ends, as a new one is told at its
+        start: those started before applications had terms get their durable timer (or are handed over now, if
+        the right has already ended). Safe to run again. Answers how many applications were told."""
+        told = 0
+        now = self.now()
+        for acted in await open_acted(self.births.database):
+            end = await self._end_of(acted.parties, now)
+            if end is not None:
+                await self._tell([acted], *end)
+                told += 1
+        return told
+
+    async def _end_of(self, parties: Parties, now: datetime) -> tuple[ActingEnd, datetime | None] | None:
+        """Why and when ``parties``' actor stops acting (None: now); None when nothing ends it (a guardianship
+        with no end date) or the actor is unknown."""
+        actor = await self.citizens.by_ref(parties.actor_ref)
+        if actor is None:
+            return None
+        if parties.acting_as is ActingAs.PARENT:
+            child = next((c for c in await self.births.children_of(actor.id, minors_only=False)
+                          if c.ref == parties.subject_ref), None)
+            return None if child is None else (ActingEnd.ADULT, comes_of_age(child.date_of_birth))
+        if parties.acting_as is ActingAs.MANDATE:
+            mandate = next((m for m in await self.mandates.received(actor) if m.id == parties.mandate_id), None)
+            if mandate is None:
+                return None
+            if mandate.status(now) is MandateStatus.REVOKED:
+                return ActingEnd.REVOKED, None
+            return ActingEnd.EXPIRED, mandate.valid_until
+        if parties.acting_as is ActingAs.GUARDIAN:
+            theirs = [g for g in await self.guardians.wards_of(actor) if g.ward_ref == parties.subject_ref]
+            if any(g.status(now) is GuardianshipStatus.ACTIVE and g.valid_until is None for g in theirs):
+                return None  # in force with no end date: only ending it ends acting
+            ends = [g.valid_until for g in theirs if g.status(now) is GuardianshipStatus.ACTIVE and g.valid_until]
+            return ActingEnd.GUARDIANSHIP, max(ends) if ends else None
+        return None
 
     async def appoint_guardian(self, staff: Principal, *, guardian_hkid: str, guardian_name: str, ward_hkid: str,
                                ward_name: str, order_reference: str, valid_until: datetime | None) -> Guardianship:
@@ -338,8 +416,24 @@ class Relationships:
             order_reference=reference, valid_until=None if valid_until is None else valid_until.astimezone(UTC),
             now=now)
 
-    async def end_guardianship(self, staff: Principal, guardianship_id: str) -> Guardianship:
-        return await self.guardians.end(staff, guardianship_id, self.now())
+    async def end_guardianship(self, staff: Principal, guardianship_id: str,
+                               valid_until: datetime | None = None) -> Guardianship:
+        """End a guardianship at once, or (``valid_until``) give it an end date. Either way the applications the
+        guardian started for the ward learn it: handed to the ward now, or by a durable timer at the end date."""
+        require_guardian_staff(staff)
+        now = self.now()
+        until = None if valid_until is None else valid_until.astimezone(UTC)
+        if until is not None and until <= now:
+            raise InvalidInput([field_error(["validUntil"], (
+                "The end date must be in the future; to end the guardianship now, leave it out."), "DATE_TOO_EARLY")])
+        ended = await self.guardians.end(staff, guardianship_id, now, until=until)
+        guardian = await self.citizens.by_ref(ended.guardian_ref)
+        if guardian is not None and any(g.ward_ref == ended.ward_ref and g.id != ended.id
+                                        for g in await self.wards(guardian)):
+            return ended  # another guardianship of the same ward: the guardian acts on under it
+        at = ended.valid_until if ended.status(now) is GuardianshipStatus.ACTIVE else None
+        await self._acting_ended(ended.guardian_ref, ended.ward_ref, ActingAs.GUARDIAN, ActingEnd.GUARDIANSHIP, at=at)
+        return ended
 
     async def _age(self, citizen: Citizen, acr: str, now: datetime) -> int | None:
         facts = await self.gateway.eligibility_facts(citizen, [DATE_OF_BIRTH_ITEM], service_slug=GRANT_MANDATE_SERVICE,

@@ -8,12 +8,12 @@ citizens by pseudonymous reference. The names and the order's reference are stor
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, true, update
 
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.crypto.signing import Signer
@@ -83,11 +83,7 @@ class GuardianStore:
                       now: datetime) -> Guardianship:
         require_guardian_staff(staff)
         guardianship_id = str(uuid.uuid4())
-        payload: dict[str, Any] = {
-            "id": guardianship_id, "guardian": guardian.ref, "ward": ward.ref, "department": GUARDIAN_DEPARTMENT,
-            "validUntil": None if valid_until is None else valid_until.isoformat(), "appointedAt": now.isoformat(),
-        }
-        jws = self.signer.sign(payload, typ=GUARDIANSHIP_TYP)
+        jws = self._sign(guardianship_id, guardian.ref, ward.ref, valid_until, now)
         secret = {"guardianName": guardian_name, "wardName": ward_name, "orderReference": order_reference}
         async with self.database.session() as session:
             session.add(GuardianshipRow(
@@ -99,19 +95,43 @@ class GuardianStore:
         return Guardianship(guardianship_id, guardian.ref, ward.ref, guardian_name, ward_name, order_reference,
                             GUARDIAN_DEPARTMENT, valid_until, now, None, jws)
 
-    async def end(self, staff: Principal, guardianship_id: str, now: datetime) -> Guardianship:
-        """End a guardianship at once (again is a no-op); the guardian stops at their next action."""
+    def _sign(self, guardianship_id: str, guardian_ref: str, ward_ref: str, valid_until: datetime | None,
+              appointed_at: datetime) -> str:
+        payload: dict[str, Any] = {
+            "id": guardianship_id, "guardian": guardian_ref, "ward": ward_ref, "department": GUARDIAN_DEPARTMENT,
+            "validUntil": None if valid_until is None else valid_until.isoformat(),
+            "appointedAt": appointed_at.isoformat(),
+        }
+        return self.signer.sign(payload, typ=GUARDIANSHIP_TYP)
+
+    async def end(self, staff: Principal, guardianship_id: str, now: datetime,
+                  until: datetime | None = None) -> Guardianship:
+        """End a guardianship at once (again is a no-op), or (``until``) set or move its end date while it has not
+        ended; the applications the guardian started for the ward are told by the caller."""
         require_guardian_staff(staff)
+        values: dict[str, Any] = {"ended_at": now, "ended_by": staff.sub} if until is None else {"valid_until": until}
+        # An end date is set only while the guardianship is in force (one past its date stays expired).
+        in_force = true() if until is None else or_(GuardianshipRow.valid_until.is_(None),
+                                                    GuardianshipRow.valid_until > now)
         async with self.database.session() as session:
             done = await session.execute(update(GuardianshipRow).where(
                 GuardianshipRow.id == guardianship_id, GuardianshipRow.department == GUARDIAN_DEPARTMENT,
-                GuardianshipRow.ended_at.is_(None)).values(ended_at=now, ended_by=staff.sub))
+                GuardianshipRow.ended_at.is_(None), in_force).values(**values))
+        changed = bool(getattr(done, "rowcount", 0))
         found = await self._load(GuardianshipRow.id == guardianship_id)
         if not found:
             raise NotFound("guardianship", guardianship_id)
-        if getattr(done, "rowcount", 0):
+        if until is not None and changed:
+            # The signed artefact says when it ends: signed again with the new end.
+            g = found[0]
+            jws = self._sign(g.id, g.guardian_ref, g.ward_ref, until, g.appointed_at)
+            async with self.database.session() as session:
+                await session.execute(update(GuardianshipRow).where(GuardianshipRow.id == g.id).values(jws=jws))
+            found[0] = replace(g, jws=jws)
+        if changed:
             self.events.record(EventKind.GUARDIAN_ENDED, staff=staff.sub, citizen_ref=found[0].ward_ref,
-                               outcome="ended", at=now, guardianship=guardianship_id)
+                               outcome="ended" if until is None else "end date set", at=now,
+                               guardianship=guardianship_id, **({} if until is None else {"until": until.isoformat()}))
         return found[0]
 
     async def recorded(self, staff: Principal) -> list[Guardianship]:

@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 
 from onestop.engine.data.profiles import Citizen
-from onestop.engine.db import ApplicationPartyRow, Database
+from onestop.engine.db import ApplicationPartyRow, ApplicationRow, Database
+from onestop.workflows.contracts import TERMINAL
 
 
 class ActingAs(StrEnum):
@@ -52,12 +54,37 @@ async def record_parties(database: Database, application_id: str, acting: Acting
                                         mandate_id=acting.mandate_id))
 
 
-async def acted_under(database: Database, mandate_id: str) -> list[str]:
-    """The applications started under a mandate (open or not: the workflow ignores a closed one)."""
+@dataclass(frozen=True)
+class ActedApplication:
+    """An open application someone started for someone else, with its service's id."""
+
+    application_id: str
+    service_id: str
+    parties: Parties
+
+
+async def open_acted(database: Database, *conditions: Any) -> list[ActedApplication]:
+    """The open applications acted for someone else whose parties meet ``conditions`` (all of them, if none);
+    closed ones are left out (the index says they are)."""
     async with database.session() as session:
-        rows = await session.scalars(select(ApplicationPartyRow.application_id).where(
-            ApplicationPartyRow.mandate_id == mandate_id))
-        return list(rows)
+        rows = (await session.execute(
+            select(ApplicationPartyRow, ApplicationRow.service_id, ApplicationRow.status)
+            .outerjoin(ApplicationRow, ApplicationRow.application_id == ApplicationPartyRow.application_id)
+            .where(ApplicationPartyRow.actor_ref != ApplicationPartyRow.subject_ref, *conditions)
+            .order_by(ApplicationPartyRow.application_id))).all()
+    return [ActedApplication(row.application_id, service or "",
+                             Parties(row.actor_ref, row.subject_ref, ActingAs(row.acting_as), row.mandate_id))
+            for row, service, status in rows if status not in TERMINAL]
+
+
+async def open_acted_for(database: Database, actor_ref: str, subject_ref: str, acting_as: ActingAs,
+                         mandate_id: str | None = None) -> list[ActedApplication]:
+    """The open applications ``actor_ref`` started for ``subject_ref`` under ``acting_as`` (and ``mandate_id``)."""
+    conditions = [ApplicationPartyRow.actor_ref == actor_ref, ApplicationPartyRow.subject_ref == subject_ref,
+                  ApplicationPartyRow.acting_as == acting_as.value]
+    if mandate_id is not None:
+        conditions.append(ApplicationPartyRow.mandate_id == mandate_id)
+    return await open_acted(database, *conditions)
 
 
 async def parties_of(database: Database, application_id: str) -> Parties | None:

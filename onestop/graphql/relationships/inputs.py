@@ -37,3 +37,6 @@ class AppointGuardianInput:
 @strawberry.input
 class EndGuardianshipInput:
     guardianship_id: strawberry.ID
+    valid_until: datetime | None = strawberry.field(
+        default=None, description="End it at this time (in the future) instead of at once: the applications the "
+        "guardian started for the ward are handed to the ward then, by a durable timer. Setting it again moves it.")

@@ -74,14 +74,16 @@ class RelationshipsMutation:
         return GuardianshipPayload(guardianship=done.map(lambda g: Guardianship(record=g, now=now)),
                                    user_errors=done.user_errors)
 
-    @field(description="End a guardianship at once (SWD staff with the approver role; audited): the guardian stops "
-                       "at their next action.")
+    @field(description="End a guardianship at once, or on a date (SWD staff with the approver role; audited). The "
+                       "applications the guardian started for the ward are handed to the ward then, and the guardian "
+                       "is refused with CANNOT_ACT_FOR from then on.")
     async def end_guardianship(self, info: Info_, input: EndGuardianshipInput) -> GuardianshipPayload:
         principal = await info.context.principal()
         if principal is None:
             raise Unauthenticated()
         engine = info.context.engine
-        done = await outcome(lambda: engine.relationships.end_guardianship(principal, str(input.guardianship_id)),
+        done = await outcome(lambda: engine.relationships.end_guardianship(principal, str(input.guardianship_id),
+                                                                         input.valid_until),
                              info.context.lang,
                              not_found=UserError(field=["input", "guardianshipId"], code=UserErrorCode.NOT_FOUND,
                                                  message="No guardianship your department recorded has this id; list "
