@@ -15,7 +15,10 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.dataloader import DataLoader
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import Info
+from strawberry.types.graphql import OperationType
 
 from onestop.catalogue.text import Lang
 from onestop.config import Settings
@@ -177,8 +180,11 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = await self._run_json_post(request) if scope["method"] == "POST" else None
+            if response is None:
+                response = await self.run(request)
         except HTTPException as exc:
             # Clients parse JSON errors; strawberry's plain-text reason would be the only non-JSON answer.
             code = "BAD_REQUEST" if exc.status_code == 400 else f"HTTP_{exc.status_code}"
@@ -187,6 +193,48 @@ class GraphQLView(GraphQL[Context, None]):
                 status_code=exc.status_code,
             )
         await response(scope, receive, send)
+
+
+    async def _run_json_post(self, request: Request) -> Response | None:
+        """Strawberry's ``run`` for its common case, a POSTed JSON object with one operation, without its generic
+        steps (content-type parsed by ``email.message``, runtime-protocol checks on the result); None for anything
+        else, which strawberry's ``run`` then handles (the body read here is cached on ``request``)."""
+        mime = request.headers.get("content-type", "").partition(";")[0].strip()
+        if mime != "application/json" or self._get_stream_transport_from_headers(request.headers) is not None:
+            return None
+        try:
+            data = self.decode_json(await request.body())
+        except ValueError:
+            return None
+        if isinstance(data, list):
+            return None  # a batch
+        if not isinstance(data, dict):  # strawberry's run crashes on these (a 500)
+            raise HTTPException(400, "No GraphQL query found in the request")
+        query, variables, extensions = data.get("query"), data.get("variables"), data.get("extensions")
+        if (not isinstance(query, str | None) or not isinstance(variables, dict | None)
+                or not isinstance(extensions, dict | None)):
+            return None
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        try:
+            result = await self.schema.execute(query, root_value=None,
+                                               variable_values=variables, context_value=context,
+                                               operation_name=data.get("operationName"),
+                                               allowed_operation_types=_POST_OPERATIONS,
+                                               operation_extensions=extensions)
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason("POST")) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
+        response_data = await self.process_result(request=request, result=result)
+        if result.errors:
+            self._handle_errors(result.errors, response_data)
+        return self.create_response(response_data=response_data, sub_response=sub_response)
+
+
+_POST_OPERATIONS = OperationType.from_http("POST")
 
 
 def _http_message(exc: HTTPException) -> str:

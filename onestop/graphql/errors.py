@@ -8,7 +8,7 @@ Anything unexpected is masked to ``INTERNAL_SERVER_ERROR`` and logged with its t
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import timedelta
@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from onestop.catalogue.text import Lang, localized
 from onestop.engine import challenge_header
@@ -410,22 +410,20 @@ def challenge(errors: Sequence[GraphQLError]) -> str | None:
     return None
 
 
-class ErrorCodes(SchemaExtension):
-    """Stamps ``extensions.code`` on every error and masks internal ones (pass the class, not an instance).
+def stamp_codes(context: ExecutionContext) -> None:
+    """Stamps ``extensions.code`` on every error of the operation's result and masks internal ones (run as the
+    operation ends, by the request's one extension, ``guard.RequestGuard``).
 
     Auth errors also set ``WWW-Authenticate`` on the HTTP response, so generic OAuth clients see the
     challenge; the status stays 200 as GraphQL answers carry data beside errors.
     """
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if result is None or not errors:
-            return
-        result.errors = classify_errors(errors)
-        header = challenge(result.errors)
-        response = getattr(self.execution_context.context, "response", None)
-        headers = getattr(response, "headers", None)
-        if header is not None and headers is not None:
-            headers["WWW-Authenticate"] = header
+    result = context.result
+    errors = getattr(result, "errors", None)
+    if result is None or not errors:
+        return
+    result.errors = classify_errors(errors)
+    header = challenge(result.errors)
+    response = getattr(context.context, "response", None)
+    headers = getattr(response, "headers", None)
+    if header is not None and headers is not None:
+        headers["WWW-Authenticate"] = header

@@ -32,10 +32,12 @@ from graphql.language import Visitor
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionContext
 
-from onestop.graphql.errors import ErrorCodes
+from onestop.graphql.errors import stamp_codes
 from onestop.graphql.mutationlimits import fragments_of, mutation_fields, mutation_rule, spend_extra_mutations
-from onestop.graphql.security import HideSuggestions, Limits, alias_rule, depth_rule, query_cost, too_expensive
+from onestop.graphql.observability import count_errors, name_operation, operation_label
+from onestop.graphql.security import Limits, alias_rule, depth_rule, hide_suggestions, query_cost, too_expensive
 
 CACHED_DOCUMENTS = 512  # bounded: unique query texts cannot grow memory
 
@@ -48,6 +50,16 @@ class Checked:
     errors: list[GraphQLError]
     costs: dict[str, int] | None
     mutations: dict[str | None, int] = field(default_factory=dict)  # extra mutation fields by operation name
+    labels: dict[str | None, str] = field(default_factory=dict)  # the logs' operation label by operation name
+
+    def label(self, context: ExecutionContext) -> str:
+        """The selected operation's label for the logs (``observability.operation_label``), once per name."""
+        found = self.labels.get(context.operation_name)
+        if found is None:
+            found = operation_label(context)
+            if len(self.labels) < 16:  # operation names are the client's: keep only a few
+                self.labels[context.operation_name] = found
+        return found
 
     def extra_mutations(self, operation_name: str | None) -> int:
         """Mutation fields beyond the first that the selected operation runs (0 unless exactly one matches)."""
@@ -109,12 +121,23 @@ class DocumentCache:
 
 class RequestGuard(SchemaExtension):
     """The token, depth, alias, mutation-field and introspection limits (validated once per query text), and the
-    cost and per-mutation rate limit (checked on every request)."""
+    cost and per-mutation rate limit (checked on every request). As the operation ends: suggestions hidden
+    (production), error codes stamped, then errors counted (once three more extensions: strawberry's per-request
+    cost grows with every extension's hooks)."""
 
-    def __init__(self, *, cache: DocumentCache, max_cost: int) -> None:
+    def __init__(self, *, cache: DocumentCache, max_cost: int, production: bool) -> None:
         self.cache = cache
         self.max_cost = max_cost
+        self.production = production
         self.checked: Checked | None = None
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        if self.production:
+            hide_suggestions(context)
+        stamp_codes(context)
+        count_errors(context)
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
@@ -139,9 +162,10 @@ class RequestGuard(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
         document = context.graphql_document
+        cached = self.checked if self.checked is not None and self.checked.document is document else None
+        name_operation(context, cached.label(context) if cached is not None else None)
         if document is not None and context.result is None:
-            checked = self.checked if self.checked is not None and self.checked.document is document \
-                else Checked(document, [], None)
+            checked = cached if cached is not None else Checked(document, [], None)
             costs = checked.costs if checked.costs is not None else query_cost(document, context.variables)
             errors = too_expensive(costs, self.max_cost)
             extra = 0 if errors else checked.extra_mutations(context.operation_name)
@@ -166,10 +190,4 @@ def schema_extensions(*, production: bool, limits: Limits) -> list[type[SchemaEx
     """The extension factories for a schema (each request gets its own instances); introspection is refused in
     production, and so are suggestions that would spell out the schema."""
     cache = DocumentCache(validation_rules(production=production, limits=limits), limits.max_tokens)
-    factories: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        ErrorCodes,
-        functools.partial(RequestGuard, cache=cache, max_cost=limits.max_cost),
-    ]
-    if production:
-        factories.append(HideSuggestions)
-    return factories
+    return [functools.partial(RequestGuard, cache=cache, max_cost=limits.max_cost, production=production)]

@@ -12,7 +12,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from inspect import isawaitable
 from typing import Any
 
@@ -151,22 +151,18 @@ def operation_label(context: ExecutionContext) -> str:
     return "unknown"
 
 
-class GraphQLMetrics(SchemaExtension):
-    """Errors by ``extensions.code``; names the operation for the logs (root fields are timed by
-    ``time_root_fields``). Listed before ``ErrorCodes`` so it counts the codes that extension stamps (hooks exit in
-    reverse)."""
+def count_errors(context: ExecutionContext) -> None:
+    """Errors by ``extensions.code``, counted as the operation ends (after ``errors.stamp_codes``) by the request's
+    one extension, ``guard.RequestGuard``; root fields are timed by ``time_root_fields``."""
+    for error in getattr(context.result, "errors", None) or ():
+        code = str((error.extensions or {}).get("code", ErrorCode.INTERNAL_SERVER_ERROR.value))
+        GRAPHQL_ERRORS.labels(bounded_label(code, _ERROR_CODES)).inc()
 
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        for error in getattr(result, "errors", None) or ():
-            code = str((error.extensions or {}).get("code", ErrorCode.INTERNAL_SERVER_ERROR.value))
-            GRAPHQL_ERRORS.labels(bounded_label(code, _ERROR_CODES)).inc()
 
-    def on_execute(self) -> Iterator[None]:
-        # Parsed and validated by now: the selected operation's root fields are the schema's names.
-        LOG_OPERATION.set(operation_label(self.execution_context))
-        yield
+def name_operation(context: ExecutionContext, label: str | None = None) -> None:
+    """Names the operation for the logs (``label`` when the caller already has it); parsed and validated by now:
+    the root fields are the schema's names."""
+    LOG_OPERATION.set(operation_label(context) if label is None else label)
 
 
 def time_root_fields(schema: GraphQLSchema) -> None:
@@ -239,12 +235,11 @@ class GraphQLTracing(OpenTelemetryExtension):
 
 
 def observability_extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
-    """Schema extensions to put first: metrics always, tracing when this process traces."""
-    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [GraphQLMetrics]
+    """Schema extensions to put first: tracing when this process traces (metrics are ``guard.RequestGuard``'s)."""
     provider = tracer_provider()
-    if provider is not None:
-        extensions.append(functools.partial(GraphQLTracing, tracer_provider=provider))
-    return extensions
+    if provider is None:
+        return []
+    return [functools.partial(GraphQLTracing, tracer_provider=provider)]
 
 
 def observability_middleware(routes: Sequence[BaseRoute]) -> list[Middleware]:
@@ -267,6 +262,7 @@ async def metrics_endpoint(_: Request) -> Response:
     return Response(body, media_type=content_type)
 
 
-__all__ = ["REQUEST_ID_HEADER", "GraphQLMetrics", "GraphQLTracing", "RequestObservation", "metrics_endpoint",
-           "observability_extensions", "observability_middleware", "operation_label", "time_root_fields",
+__all__ = ["REQUEST_ID_HEADER", "GraphQLTracing", "RequestObservation", "count_errors", "metrics_endpoint",
+           "name_operation", "observability_extensions", "observability_middleware",
+           "operation_label", "time_root_fields",
            "top_level_fields"]

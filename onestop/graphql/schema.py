@@ -56,7 +56,7 @@ class Schema(strawberry.Schema):
     """Strawberry's schema without its per-error logging.
 
     Client mistakes (bad input, auth, limits) are not server faults, and unexpected errors are already
-    logged once, with their traceback, where they are masked (``errors.ErrorCodes``).
+    logged once, with their traceback, where they are masked (``errors.stamp_codes``).
     """
 
     def process_errors(self, errors: list[GraphQLError],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +27,9 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as create_alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
+from strawberry.types import ExecutionContext
 
 from onestop.graphql.errors import ErrorCode
 from onestop.graphql.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -124,14 +124,11 @@ def alias_rule(max_aliases: int) -> type[ASTValidationRule]:
 _SUGGESTION = re.compile(r" Did you mean [^'?]*(?:'[^']*'(?:,? or |, )?)+\?")
 
 
-class HideSuggestions(SchemaExtension):
-    """Production: no "Did you mean ...?" in errors, which would spell out the schema introspection hides."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        for error in getattr(result, "errors", None) or ():
-            error.message = _SUGGESTION.sub("", error.message)
+def hide_suggestions(context: ExecutionContext) -> None:
+    """Production: no "Did you mean ...?" in errors, which would spell out the schema introspection hides (run as
+    the operation ends, by ``guard.RequestGuard``)."""
+    for error in getattr(context.result, "errors", None) or ():
+        error.message = _SUGGESTION.sub("", error.message)
 
 
 class BodySizeLimit:

@@ -160,3 +160,16 @@ async def test_direct_resolvers_answer_as_strawberry_does(query: str) -> None:
     assert ours.data == theirs.data
     assert ours.data is not None
     assert ours.data["things"][0]["y" if "y:" in query else "withInfo"] == "a:withInfo:me"
+
+
+async def test_a_cached_document_names_each_selected_operation_for_the_logs(api: Api,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from onestop.graphql import guard
+
+    labels: list[str] = []
+    monkeypatch.setattr(guard, "name_operation", lambda _context, label=None: labels.append(str(label)))
+    text = "query Q { __typename } query S { services(first: 1) { totalCount } __typename }"
+    for name in ("Q", "S", "Q", "S"):  # the same text: from the cache after the first
+        answer = await api.client.post("/graphql", json={"query": text, "operationName": name})
+        assert "errors" not in answer.json()
+    assert labels == ["query __typename", "query __typename,services"] * 2
