@@ -156,11 +156,15 @@ class GraphQLView(GraphQL[Context, None]):
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
-            return self.decode_json(data)
+            parsed = self.decode_json(data)
         except body.MalformedJSON as exc:
             raise HTTPException(400, exc.reason) from exc
         except ValueError as exc:
             raise HTTPException(400, "Unable to parse request body as JSON") from exc
+        items = parsed if isinstance(parsed, list) else [parsed]
+        if not all(isinstance(item, dict) for item in items):  # strawberry's run would crash on these (a 500)
+            raise HTTPException(400, "No GraphQL query found in the request")
+        return parsed
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         headers = request.headers
@@ -193,7 +197,6 @@ class GraphQLView(GraphQL[Context, None]):
                 status_code=exc.status_code,
             )
         await response(scope, receive, send)
-
 
     async def _run_json_post(self, request: Request) -> Response | None:
         """Strawberry's ``run`` for its common case, a POSTed JSON object with one operation, without its generic
