@@ -569,7 +569,7 @@ RELOAD_CHANGES = {
     "title": "one service's title (the search index changes)",
     "all": "every service's version (nothing can be kept)",
 }
-_VERSION_LINE = re.compile(r"^version: \d+$", re.MULTILINE)
+_VERSION_LINE = re.compile(r"^version: (\d+)$", re.MULTILINE)
 _TITLE_START = re.compile(r"^title: \{en: (Reloaded \d+ )?", re.MULTILINE)
 
 
@@ -581,7 +581,8 @@ def _change_tree(tree: Path, change: str, number: int) -> None:
         if change == "title":
             edited = _TITLE_START.sub(f"title: {{en: Reloaded {number} ", text, count=1)
         else:
-            edited = _VERSION_LINE.sub(f"version: {number + 1}", text, count=1)
+            # One more than the file's own version: generated services do not all start at version 1.
+            edited = _VERSION_LINE.sub(lambda found: f"version: {int(found[1]) + 1}", text, count=1)
         if edited == text:
             raise RuntimeError(f"could not change {path}")
         path.write_text(edited, encoding="utf-8")
