@@ -167,7 +167,7 @@ async def test_a_cached_document_names_each_selected_operation_for_the_logs(api:
     from onestop.graphql import guard
 
     labels: list[str] = []
-    monkeypatch.setattr(guard, "name_operation", lambda _context, label=None: labels.append(str(label)))
+    monkeypatch.setattr(guard, "name_operation", labels.append)
     text = "query Q { __typename } query S { services(first: 1) { totalCount } __typename }"
     for name in ("Q", "S", "Q", "S"):  # the same text: from the cache after the first
         answer = await api.client.post("/graphql", json={"query": text, "operationName": name})
