@@ -34,6 +34,7 @@ from graphql import (
     visit,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.execution import Executor
 from graphql.language import Visitor
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.exceptions import MissingQueryError
@@ -41,7 +42,7 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.schema.schema import validate_document
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as AllowedType
 from strawberry.utils.operation import get_operation_type
@@ -208,8 +209,7 @@ class Guard:
         outcome = execute(schema._schema, document, root_value=None, context_value=context,
                           variable_values=variables, operation_name=operation_name,
                           is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # strawberry's, as its execute
-                          executor_class=schema.execution_context_class,
-                          operation_extensions=extensions)
+                          executor_class=PlainExecutor, operation_extensions=extensions)
         result = await outcome if isawaitable(outcome) else outcome
         if result.errors:
             schema._process_errors(result.errors)
@@ -223,6 +223,21 @@ class Guard:
         return result
 
 
+class PlainExecutor(Executor[None]):
+    """graphql-core's executor without incremental delivery, handing resolvers the info strawberry's executor builds.
+
+    Strawberry's executor is graphql-core's incremental one, which sets up the bookkeeping for ``@defer`` and
+    ``@stream`` on every request; our schemas declare neither directive, so documents using them fail validation
+    and the plain executor runs every other document the same way.
+    """
+
+    def __init__(self, *args: Any, operation_extensions: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.operation_extensions = operation_extensions
+
+    build_resolve_info = StrawberryGraphQLCoreExecutionContext.build_resolve_info
+
+
 def direct_execute(schema: BaseSchema) -> Callable[..., Awaitable[ExecutionResult]] | None:
     """``Guard.execute`` for ``schema`` when it answers exactly as ``schema.execute`` would: the guard is the
     schema's only extension (no tracing) and the schema has no directives (strawberry runs those as one more
@@ -230,7 +245,9 @@ def direct_execute(schema: BaseSchema) -> Callable[..., Awaitable[ExecutionResul
     if not isinstance(schema, strawberry.Schema):
         return None
     extensions = schema.extensions
-    if len(extensions) != 1 or not isinstance(extensions[0], Guard) or schema.directives:
+    if (len(extensions) != 1 or not isinstance(extensions[0], Guard) or schema.directives
+            or schema.execution_context_class is not StrawberryGraphQLCoreExecutionContext
+            or schema._schema.get_directive("defer") or schema._schema.get_directive("stream")):
         return None
     return functools.partial(extensions[0].execute, schema)
 
