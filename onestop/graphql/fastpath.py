@@ -1,5 +1,5 @@
-"""Direct resolvers: the bulk of every answer (a step's fields, their labels and values, the outline) and the
-mutations' root fields.
+"""Direct resolvers: the bulk of every answer (a step's fields, their labels and values, the outline, plain
+attributes) and the mutations' root fields.
 
 Strawberry resolves a field with a resolver method through a generic chain on every call: argument conversion
 (which evaluates each argument's and input field's type annotation again), field extensions folded with
@@ -55,6 +55,8 @@ def use_direct_resolvers(schema: strawberry.Schema) -> int:
 def _direct(field: StrawberryField, info_class: type[Any], config: StrawberryConfig,
             registry: Registry) -> Callable[..., Any] | None:
     resolver = field.base_resolver
+    if resolver is None and not field.extensions and not field.is_subscription:
+        return _attribute(field.python_name, config.default_resolver)
     if (resolver is None or field.extensions or field.is_subscription
             or resolver.parent_parameter is not None or resolver.root_parameter is not None):
         return None
@@ -78,6 +80,15 @@ def _direct(field: StrawberryField, info_class: type[Any], config: StrawberryCon
         return function(source, **given) if own else function(**given)
 
     return with_info
+
+
+def _attribute(name: str, default: Callable[[Any, str], Any]) -> Callable[..., Any]:
+    # Strawberry's resolver for a field without one calls ``field.get_result``, which calls the default resolver.
+    def attribute(source: Any, _info: GraphQLResolveInfo[Any], **_: Any) -> Any:
+        return default(source, name)
+
+    attribute._is_default = True  # type: ignore[attr-defined]  # as strawberry marks it (tracing skips these)
+    return attribute
 
 
 def _with_arguments(field: StrawberryField, function: Callable[..., Any], own: bool, info_name: str | None,

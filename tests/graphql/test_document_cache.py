@@ -191,7 +191,7 @@ SHAPED = "query($o: Outer!, $c: [Colour!]) { things { shaped(outer: $o, colours:
 ])
 async def test_direct_resolvers_answer_as_strawberry_does(query: str, variables: dict[str, Any] | None) -> None:
     direct, chained = strawberry.Schema(query=Root), strawberry.Schema(query=Root)
-    assert use_direct_resolvers(direct) == 6  # things, plain, withInfo, later, argued, shaped
+    assert use_direct_resolvers(direct) == 7  # things, name, plain, withInfo, later, argued, shaped
     context: dict[str, Any] = {"who": "me"}
     ours = await direct.execute(query, variables, context_value=context)
     theirs = await chained.execute(query, variables, context_value=context)
