@@ -35,11 +35,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from temporalio import activity, workflow
+from baseline import ACTIONS, BaselineAction, BaselineInput, BaselineWorkflow, baseline_fetch
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WithStartWorkflowOperation
@@ -52,8 +51,6 @@ if TYPE_CHECKING:
 SERVICE = "bench-licence-renewal"
 STANDARD = "urn:onestop:acr:standard"
 FACE = "urn:onestop:acr:face"
-# One citizen action per entry, in order; each is one GraphQL mutation and one workflow update.
-ACTIONS = ("start", "prefill", "applicant", "preferences", "consent", "stepUp", "review", "submit")
 HISTORY_SAMPLES = 3
 # Activity.DELIVER of onestop.workflows.contracts, spelled out: this module imports no onestop at its top level.
 DELIVER_ACTIVITY = "onestop.deliver_submission"
@@ -159,71 +156,6 @@ STEP_UP = _mutation("$id: ID!, $step: String!, $cmid: String",
 
 class BenchError(Exception):
     """The application path refused or failed a step; the message says which and what came back."""
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The baseline: a bare workflow with one update per citizen action and one activity per application.
-
-
-@dataclass(frozen=True)
-class BaselineInput:
-    citizen: str
-
-
-@dataclass(frozen=True)
-class BaselineAction:
-    step: str
-    answers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class BaselineState:
-    completed: int
-    current: str | None
-
-
-@activity.defn(name="bench.baseline_fetch")
-async def baseline_fetch(citizen: str) -> dict[str, str]:
-    return {"applicantName": citizen, "hkid": "A123456(3)"}
-
-
-@workflow.defn(name="BenchBaselineWorkflow")
-class BaselineWorkflow:
-    def __init__(self) -> None:
-        self._completed: list[str] = []
-        self._answers: dict[str, str] = {}
-        self._citizen = ""
-
-    @workflow.run
-    async def run(self, params: BaselineInput) -> int:
-        self._citizen = params.citizen
-        await workflow.wait_condition(lambda: len(self._completed) == len(ACTIONS) - 1)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return len(self._completed)
-
-    def _state(self) -> BaselineState:
-        done = len(self._completed) + 1
-        return BaselineState(len(self._completed), ACTIONS[done] if done < len(ACTIONS) else None)
-
-    @workflow.update(name="open")
-    def open(self, action: BaselineAction) -> BaselineState:
-        return self._state()
-
-    @workflow.update(name="act")
-    async def act(self, action: BaselineAction) -> BaselineState:
-        if action.step == "prefill":
-            fetched = await workflow.execute_activity(baseline_fetch, self._citizen,
-                                                      start_to_close_timeout=timedelta(seconds=30))
-            self._answers.update(fetched)
-        self._answers.update(action.answers)
-        self._completed.append(action.step)
-        return self._state()
-
-    @act.validator
-    def _validate_act(self, action: BaselineAction) -> None:
-        expected = self._state().current
-        if action.step != expected:
-            raise ValueError(f"step {action.step!r} is not the current step {expected!r}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -880,6 +812,24 @@ def report(results: Results) -> None:
     print(f"onestop payload bytes by event type: {largest}")
 
 
+def cache_baseline_bytecode(scratch: Path) -> None:
+    """Write bench/baseline.py's bytecode where imports look for it, whatever PYTHONDONTWRITEBYTECODE says.
+
+    The baseline's workflow sandbox re-imports that module for every workflow it starts. Without its bytecode
+    each of those imports compiles the module from source, which no deployed worker does: its bytecode is cached,
+    or written on its first import. (Onestop's modules are imported once per process, so they need no such help.)
+    When the bench directory cannot be written, the bytecode of every import goes under ``scratch`` instead."""
+    import importlib.util
+    import py_compile
+
+    source = Path(__file__).resolve().parent / "baseline.py"
+    try:
+        py_compile.compile(str(source), doraise=True)
+    except OSError:
+        sys.pycache_prefix = str(scratch)
+        py_compile.compile(str(source), cfile=importlib.util.cache_from_source(str(source)), doraise=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--citizens", type=int, default=16, help="concurrent citizens (default 16)")
@@ -898,7 +848,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(drive(args.drive, args.citizens))
         return 0
     try:
-        results = asyncio.run(run(args.citizens, args.rounds, persist=args.persist))
+        with tempfile.TemporaryDirectory(prefix="onestop-bench-pycache-") as pycache:
+            cache_baseline_bytecode(Path(pycache))
+            results = asyncio.run(run(args.citizens, args.rounds, persist=args.persist))
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
