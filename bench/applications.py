@@ -9,14 +9,26 @@ Everything is started here and stopped at the end: a real Temporal dev server, a
 definitions tree in a temporary directory (the seed taxonomy, departments, option lists and dev citizens plus one
 fixed-shape service: prefill, two forms, consent, step-up, review, submit), the engine, a worker and the API
 under uvicorn. Every connection goes to 127.0.0.1. The figures are medians over the rounds; the machine is noisy.
-The baseline runs on the same server with Temporal's default converter and sandbox: no codec, no GraphQL, no engine.
-The citizens' HTTP load comes from a driver process of its own, so its CPU is counted apart from onestop's.
-Printed: applications/s and the ratio, CPU per application (the engine by thread, the Temporal server, the load
-driver), p50/p95 per citizen action, and from a few finished workflows the history events, payload bytes, updates
-and activities per application.
 
-This module's top level imports only the standard library and temporalio: the workflow sandbox re-runs it for
-every baseline workflow, so the heavy imports (onestop, httpx, uvicorn) happen inside functions.
+Each part runs as it would in production, so that the engine's CPU is the engine's:
+- The baseline (bench/baseline.py) runs on the same server with Temporal's default converter and sandbox: no codec,
+  no GraphQL, no engine. It is a small module of its own, and its bytecode is written before the rounds
+  (``cache_baseline_bytecode``): the sandbox re-imports a workflow's module for every workflow, and with
+  PYTHONDONTWRITEBYTECODE set (as here) each import compiled it from source, which no deployed worker does.
+- The citizens' HTTP load comes from a driver process of its own, so its CPU is counted apart from onestop's.
+- The external systems the engine calls are simulated in a process of their own (``Externals``): the identity
+  provider that signs the citizens in and mints the step-up token (the dev IdP; the engine verifies its tokens
+  against its JWKS over HTTP, as with ``ONESTOP_OIDC_ISSUER`` in production) and the SMTP relay the receipt mail
+  goes to (the dev mail sink). The engine reaches them through its ordinary settings; only the client side of those
+  calls is its CPU. The department's copy of a submission stays in the SQL inbox and e-ME's verified items come
+  from the SQL registry of department records, the embedded defaults, which run in the engine as in a deployment
+  that uses them.
+Printed: applications/s and the ratio, CPU per application (the engine by thread, the Temporal server, the load
+driver, the simulated externals), p50/p95 per citizen action, and from a few finished workflows the history events,
+payload bytes, updates and activities per application.
+
+This module's top level imports only the standard library, temporalio and bench/baseline.py; the heavy imports
+(onestop, httpx, uvicorn) happen inside functions, so the driver and externals processes start light.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +59,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 if TYPE_CHECKING:
     import httpx
     from google.protobuf.message import Message
+
+    from onestop.config import Settings
 
 SERVICE = "bench-licence-renewal"
 STANDARD = "urn:onestop:acr:standard"
@@ -272,8 +286,9 @@ class Citizen:
 
 
 class Api:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, idp: str) -> None:
         self.http = http
+        self.idp = idp  # the dev IdP's issuer URL (in the simulated externals' process)
 
     async def mutation(self, query: str, variables: Mapping[str, Any], headers: Mapping[str, str],
                        name: str) -> dict[str, Any]:
@@ -291,7 +306,7 @@ class Api:
         return application
 
     async def token(self, body: Mapping[str, Any]) -> dict[str, str]:
-        response = await self.http.post("/dev-idp/token", json=dict(body))
+        response = await self.http.post(f"{self.idp}/token", json=dict(body))
         if response.status_code != 200:
             raise BenchError(f"dev IdP token: HTTP {response.status_code}: {response.text[:300]}")
         return {"Authorization": f"Bearer {response.json()['access_token']}", "Accept-Language": "en"}
@@ -382,13 +397,26 @@ def _quiet_server_class() -> Any:
     return QuietServer
 
 
+def bench_settings(workdir: Path, **values: Any) -> Settings:
+    """The engine's settings (development, its data in ``workdir``); the simulated externals use the same data dir,
+    so the dev IdP's signing key and pairwise subjects are the ones the engine seeds its citizens' data under."""
+    from onestop.config import Environment, Settings
+
+    fixed: dict[str, Any] = {"env": Environment.DEVELOPMENT, "definitions": workdir / "definitions",
+                             "data_dir": workdir / "data", "database_url": None, "temporal_address": None,
+                             "host": "127.0.0.1", "port": 0, "catalogue_poll_seconds": 0.0}
+    return Settings(**(fixed | values))
+
+
 @contextlib.asynccontextmanager
-async def onestop_stack(client: Client, workdir: Path, task_queue: str) -> AsyncIterator[tuple[str, Client]]:
-    """Engine, worker and API under uvicorn on 127.0.0.1, as ``onestop serve`` wires them."""
+async def onestop_stack(client: Client, workdir: Path, task_queue: str, externals: Externals
+                        ) -> AsyncIterator[tuple[str, Client]]:
+    """Engine, worker and API under uvicorn on 127.0.0.1, as ``onestop serve`` wires them, pointed at the simulated
+    external systems (identity provider, SMTP relay) through its ordinary settings."""
     import httpx
     import uvicorn
 
-    from onestop.config import Environment, Settings
+    from onestop.config import SmtpSecurity
     from onestop.engine.applications.activities import activities_for
     from onestop.engine.container import build_engine
     from onestop.engine.crypto.codec import data_converter
@@ -396,13 +424,13 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str) -> Async
     from onestop.graphql.app import create_app
 
     _QuietServer = _quiet_server_class()
-    settings = Settings(env=Environment.DEVELOPMENT, definitions=write_definitions(workdir / "definitions"),
-                        data_dir=workdir / "data", database_url=None, temporal_address=None,
-                        temporal_task_queue=task_queue, host="127.0.0.1", port=0, oidc_issuer=None,
-                        oidc_jwks_url=None, catalogue_poll_seconds=0.0,
-                        # The per-caller limiter stays in the path but never refuses: the benchmark's citizens
-                        # share seven dev subjects and one client address, which no real caller does.
-                        rate_limit_per_minute=10_000_000, token_rate_limit_per_minute=10_000_000)
+    settings = bench_settings(
+        workdir, temporal_task_queue=task_queue,
+        oidc_issuer=externals.issuer, oidc_jwks_url=f"{externals.issuer}/jwks.json",
+        smtp_host=externals.smtp[0], smtp_port=externals.smtp[1], smtp_security=SmtpSecurity.NONE,
+        # The per-caller limiter stays in the path but never refuses: the benchmark's citizens share seven dev
+        # subjects and one client address, which no real caller does.
+        rate_limit_per_minute=10_000_000, token_rate_limit_per_minute=10_000_000)
     config = client.config()
     config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
     codec_client = Client(**config)
@@ -431,7 +459,7 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str) -> Async
 
 
 async def sign_in(api: Api, count: int) -> list[Citizen]:
-    listed = (await api.http.get("/dev-idp/citizens")).json()
+    listed = (await api.http.get(f"{api.idp}/citizens")).json()
     entries = listed["citizens"] if isinstance(listed, dict) else listed
     people = [(e["id"], e["faceSamples"]["match"]) for e in entries]
     citizens: list[Citizen] = []
@@ -455,10 +483,11 @@ class Driver:
         self.process = process
 
     @classmethod
-    async def start(cls, url: str, citizens: int) -> Driver:
+    async def start(cls, url: str, citizens: int, idp: str) -> Driver:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, str(repo_root() / "bench" / "applications.py"), "--drive", url, "--citizens", str(citizens),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=str(repo_root()))
+            sys.executable, str(repo_root() / "bench" / "applications.py"), "--drive", url, "--idp", idp,
+            "--citizens", str(citizens), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            cwd=str(repo_root()))
         driver = cls(process)
         await driver._answer()  # signed in and ready
         return driver
@@ -494,7 +523,7 @@ class Driver:
             await self.process.wait()
 
 
-async def drive(url: str, citizens: int) -> None:
+async def drive(url: str, citizens: int, idp: str) -> None:
     """The driver's side: sign the citizens in, then run one round per request line on stdin until it closes."""
     import httpx
 
@@ -508,7 +537,7 @@ async def drive(url: str, citizens: int) -> None:
         sys.stdout.flush()
 
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits, trust_env=False) as http:
-        api = Api(http)
+        api = Api(http, idp)
         try:
             people = await sign_in(api, citizens)
         except BenchError as exc:
@@ -525,6 +554,92 @@ async def drive(url: str, citizens: int) -> None:
                 say({"error": str(exc)})
                 return
             say({"rate": rate, "ids": ids, "cpu": time.process_time() - cpu, "latencies": samples.latencies})
+
+
+class Externals:
+    """The simulated external systems, run in a process of their own (``--externals``) as they are other systems in
+    production: the dev identity provider (the citizens' tokens, the face step-up) and the SMTP relay (the dev mail
+    sink). The engine reaches them through its ordinary settings (OIDC issuer and JWKS URL, SMTP host and port), so
+    only the client side of those calls is the engine's CPU; theirs is measured apart, like the load driver's."""
+
+    def __init__(self, process: asyncio.subprocess.Process, issuer: str, smtp: tuple[str, int]) -> None:
+        self.process = process
+        self.issuer = issuer
+        self.smtp = smtp
+        self.mails = 0  # messages the SMTP sink accepted, known once stopped
+
+    @classmethod
+    async def start(cls, workdir: Path) -> Externals:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(repo_root() / "bench" / "applications.py"), "--externals", str(workdir),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=str(repo_root()))
+        answer = await cls._answer(process)
+        return cls(process, answer["issuer"], (answer["smtp"][0], answer["smtp"][1]))
+
+    @staticmethod
+    async def _answer(process: asyncio.subprocess.Process) -> dict[str, Any]:
+        assert process.stdout is not None
+        line = await process.stdout.readline()
+        if not line:
+            raise BenchError(f"the simulated externals stopped (exit code {await process.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    async def stop(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.is_closing():
+            self.process.stdin.close()
+        try:
+            self.mails = (await asyncio.wait_for(self._answer(self.process), 10))["mails"]
+            await asyncio.wait_for(self.process.wait(), 10)
+        except (TimeoutError, BenchError, KeyError):
+            if self.process.returncode is None:
+                self.process.kill()
+            await self.process.wait()
+
+
+async def serve_externals(workdir: Path) -> None:
+    """The externals' side: serve the dev IdP over HTTP and the SMTP sink until stdin closes."""
+    import socket
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from onestop.catalogue.catalogue import load_catalogue
+    from onestop.engine.dev.idp import DevIdentityProvider
+    from onestop.engine.dev.mail import DevMailbox
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    # The IdP's issuer is its own address; its key and pairwise secret are the data dir's (see bench_settings).
+    settings = bench_settings(workdir, port=port)
+    catalogue = await asyncio.to_thread(load_catalogue, settings.definitions)
+    idp = DevIdentityProvider.from_settings(settings, catalogue.assurance,
+                                            age_group_of=lambda age: catalogue.age_group_for(age).id)
+    mailbox = DevMailbox(workdir / "externals" / "mail")
+    smtp = await mailbox.start()
+    server = _quiet_server_class()(uvicorn.Config(Starlette(routes=[Mount("/dev-idp", app=idp.app)]),
+                                                  log_level="warning", lifespan="off", access_log=False))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        while not server.started:
+            if serving.done():
+                serving.result()
+                raise BenchError("uvicorn stopped before it started")
+            await asyncio.sleep(0.05)
+        sys.stdout.write(json.dumps({"issuer": idp.issuer, "smtp": list(smtp)}) + "\n")
+        sys.stdout.flush()
+        reader = asyncio.StreamReader()
+        await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        await reader.read()  # until the bench closes our stdin
+    finally:
+        server.should_exit = True
+        await serving
+        await mailbox.close()
+    sys.stdout.write(json.dumps({"mails": mailbox.received}) + "\n")
+    sys.stdout.flush()
 
 
 async def baseline_application(client: Client, task_queue: str, citizen: str, samples: Samples) -> str:
@@ -561,14 +676,21 @@ def _cpu_of(stat: Path) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK  # ppid; utime and stime
 
 
-def server_cpu(driver: int | None) -> float:
-    """CPU seconds of this process's children (the Temporal dev server) but the load driver; 0 without /proc."""
-    me, total = os.getpid(), 0.0
+def server_cpu(apart: Collection[int | None]) -> float:
+    """CPU seconds of this process's children (the Temporal dev server) but those ``apart`` (the load driver, the
+    simulated externals); 0 without /proc."""
+    me, total, others = os.getpid(), 0.0, {str(pid) for pid in apart}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         found = _cpu_of(stat)
-        if found is not None and found[0] == me and stat.parent.name != str(driver):
+        if found is not None and found[0] == me and stat.parent.name not in others:
             total += found[1]
     return total
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds of process ``pid`` (all its threads); 0 when it is None or gone, or without /proc."""
+    found = None if pid is None else _cpu_of(Path(f"/proc/{pid}/stat"))
+    return 0.0 if found is None else found[1]
 
 
 THREAD_PARTS = ("event loop", "SQLite", "workflow tasks", "other threads", "SDK core")
@@ -627,15 +749,18 @@ class Cpu:
     engine: float  # this process: onestop's API and worker (or the baseline's client and worker)
     server: float  # the Temporal dev server
     driver: float = 0.0  # the load driver process (onestop only)
+    externals: float = 0.0  # the simulated external systems' process (the dev IdP, the SMTP sink)
     threads: dict[str, float] = field(default_factory=lambda: {})  # ``engine`` by thread part
 
 
 async def measured(round_: Awaitable[tuple[float, list[str], float]], rates: list[float], cpu: list[Cpu],
-                   driver: int | None) -> list[str]:
+                   driver: int | None, externals: int | None) -> list[str]:
     """Run a round; record its rate and its CPU per application."""
-    process, server, threads = time.process_time(), server_cpu(driver), thread_cpu()
+    apart = (driver, externals)
+    process, server, outside, threads = time.process_time(), server_cpu(apart), process_cpu(externals), thread_cpu()
     rate, ids, driven = await round_
     after = thread_cpu()
+    simulated = process_cpu(externals) - outside
     count = len(ids)
     engine = time.process_time() - process
     parts = dict.fromkeys(THREAD_PARTS, 0.0)
@@ -645,7 +770,7 @@ async def measured(round_: Awaitable[tuple[float, list[str], float]], rates: lis
     parts["ended threads"] = max(0.0, engine - sum(parts.values()))
     rates.append(rate)
     per = 1000 / count
-    cpu.append(Cpu(engine * per, (server_cpu(driver) - server) * per, driven * per,
+    cpu.append(Cpu(engine * per, (server_cpu(apart) - server) * per, driven * per, simulated * per,
                    {part: seconds * per for part, seconds in parts.items()}))
     return ids
 
@@ -668,6 +793,7 @@ class Results:
     baseline_history: HistoryFigures | None = None
     onestop_ids: list[str] = field(default_factory=list)  # the last round's workflows
     baseline_ids: list[str] = field(default_factory=list)
+    external_mails: int = 0  # messages the simulated SMTP relay accepted over the whole run
 
 
 async def run(citizens: int, rounds: int, *, persist: bool = False, warmup: bool = True,
@@ -690,30 +816,41 @@ async def run(citizens: int, rounds: int, *, persist: bool = False, warmup: bool
         )
         try:
             baseline_queue, onestop_queue = f"bench-baseline-{uuid.uuid4().hex}", f"bench-onestop-{uuid.uuid4().hex}"
-            async with onestop_stack(env.client, workdir, onestop_queue) as (url, codec_client), Worker(
-                env.client, task_queue=baseline_queue, workflows=[BaselineWorkflow], activities=[baseline_fetch],
-            ):
-                driver = await Driver.start(url, citizens)
-                try:
-                    await _rounds(results, driver, env.client, baseline_queue, warmup=warmup, progress=progress)
-                finally:
-                    await driver.stop()
-                sample_onestop = results.onestop_ids[:HISTORY_SAMPLES]
-                sample_baseline = results.baseline_ids[:HISTORY_SAMPLES]
-                for workflow_id in sample_onestop:
-                    await settled(codec_client, workflow_id, _delivered)
-                for workflow_id in sample_baseline:
-                    await settled(env.client, workflow_id, _completed)
-                results.onestop_history = await history_figures(codec_client, sample_onestop)
-                results.baseline_history = await history_figures(env.client, sample_baseline)
+            write_definitions(workdir / "definitions")
+            externals = await Externals.start(workdir)
+            try:
+                async with onestop_stack(env.client, workdir, onestop_queue, externals) as (url, codec_client), \
+                        Worker(env.client, task_queue=baseline_queue, workflows=[BaselineWorkflow],
+                               activities=[baseline_fetch]):
+                    driver = await Driver.start(url, citizens, externals.issuer)
+                    try:
+                        await _rounds(results, driver, externals, env.client, baseline_queue, warmup=warmup,
+                                      progress=progress)
+                    finally:
+                        await driver.stop()
+                    await _histories(results, env.client, codec_client)
+            finally:
+                await externals.stop()
+                results.external_mails = externals.mails
         finally:
             await env.shutdown()
     return results
 
 
-async def _rounds(results: Results, driver: Driver, client: Client, baseline_queue: str, *, warmup: bool,
-                  progress: bool) -> None:
-    citizens, pid = results.citizens, driver.process.pid
+async def _histories(results: Results, client: Client, codec_client: Client) -> None:
+    sample_onestop = results.onestop_ids[:HISTORY_SAMPLES]
+    sample_baseline = results.baseline_ids[:HISTORY_SAMPLES]
+    for workflow_id in sample_onestop:
+        await settled(codec_client, workflow_id, _delivered)
+    for workflow_id in sample_baseline:
+        await settled(client, workflow_id, _completed)
+    results.onestop_history = await history_figures(codec_client, sample_onestop)
+    results.baseline_history = await history_figures(client, sample_baseline)
+
+
+async def _rounds(results: Results, driver: Driver, externals: Externals, client: Client, baseline_queue: str, *,
+                  warmup: bool, progress: bool) -> None:
+    citizens, pid, outside = results.citizens, driver.process.pid, externals.process.pid
 
     async def baseline(count: int, samples: Samples) -> tuple[float, list[str], float]:
         rate, ids = await baseline_round(client, baseline_queue, count, samples)
@@ -727,11 +864,11 @@ async def _rounds(results: Results, driver: Driver, client: Client, baseline_que
 
         async def measure_onestop() -> None:
             results.onestop_ids = await measured(driver.round(citizens, results.onestop_samples),
-                                                 results.onestop_rates, results.onestop_cpu, pid)
+                                                 results.onestop_rates, results.onestop_cpu, pid, outside)
 
         async def measure_baseline() -> None:
             results.baseline_ids = await measured(baseline(citizens, results.baseline_samples),
-                                                  results.baseline_rates, results.baseline_cpu, pid)
+                                                  results.baseline_rates, results.baseline_cpu, pid, outside)
 
         sides: list[Callable[[], Awaitable[None]]] = [measure_onestop, measure_baseline]
         for side in sides if number % 2 == 0 else reversed(sides):
@@ -744,7 +881,7 @@ async def _rounds(results: Results, driver: Driver, client: Client, baseline_que
 def _median_cpu(rounds: Sequence[Cpu]) -> Cpu:
     parts = {part for c in rounds for part in c.threads}
     return Cpu(statistics.median(c.engine for c in rounds), statistics.median(c.server for c in rounds),
-               statistics.median(c.driver for c in rounds),
+               statistics.median(c.driver for c in rounds), statistics.median(c.externals for c in rounds),
                {part: statistics.median(c.threads.get(part, 0.0) for c in rounds) for part in sorted(parts)})
 
 
@@ -778,10 +915,12 @@ def figures(results: Results) -> dict[str, Any]:
         "ratio": onestop / baseline,
         "cpu_ms_per_application": {
             "onestop": {"engine": ours_cpu.engine, "engine_by_thread": ours_cpu.threads,
-                        "temporal_server": ours_cpu.server, "load_driver": ours_cpu.driver},
+                        "temporal_server": ours_cpu.server, "load_driver": ours_cpu.driver,
+                        "simulated_externals": ours_cpu.externals},
             "baseline": {"worker_and_client": base_cpu.engine, "temporal_server": base_cpu.server},
         },
         "engine_cpu_ratio": ours_cpu.engine / base_cpu.engine,
+        "simulated_externals": {"mails_received": results.external_mails},
         "latency": {"onestop": latency(results.onestop_samples), "baseline": latency(results.baseline_samples)},
         "history": {"onestop": history(ours), "baseline": history(theirs),
                     "events_ratio": ours.events / theirs.events},
@@ -801,7 +940,8 @@ def report(results: Results) -> None:
     print(f"ratio onestop/baseline: {data['ratio']:.2f} (aim >= 0.75 in memory, >= 0.85 with --persist)")
     mine, base = cpu["onestop"], cpu["baseline"]
     print(f"CPU ms per application: onestop engine {mine['engine']:.0f} (API + worker), Temporal server "
-          f"{mine['temporal_server']:.0f}, load driver {mine['load_driver']:.0f} (its own process); "
+          f"{mine['temporal_server']:.0f}, load driver {mine['load_driver']:.0f} (its own process), simulated "
+          f"externals {mine['simulated_externals']:.0f} (dev IdP and SMTP relay, their own process); "
           f"baseline worker and client {base['worker_and_client']:.0f}, Temporal server {base['temporal_server']:.0f}")
     split = ", ".join(f"{part} {ms:.0f}" for part, ms in mine["engine_by_thread"].items())
     print(f"  onestop engine by thread: {split}")
@@ -854,13 +994,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="PATH",
                         help="also write every figure to PATH as JSON (stdout carries the dev server's banner)")
     parser.add_argument("--drive", metavar="URL", help=argparse.SUPPRESS)  # the load driver process (Driver)
+    parser.add_argument("--idp", metavar="URL", help=argparse.SUPPRESS)  # the dev IdP the driver signs in at
+    parser.add_argument("--externals", type=Path, metavar="DIR", help=argparse.SUPPRESS)  # Externals' process
     args = parser.parse_args(argv)
     if args.citizens < 1 or args.rounds < 1:
         parser.error("--citizens and --rounds must be at least 1")
     sys.path.insert(0, str(repo_root()))
     if args.drive:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(drive(args.drive, args.citizens))
+            asyncio.run(drive(args.drive, args.citizens, args.idp))
+        return 0
+    if args.externals:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_externals(args.externals))
         return 0
     try:
         with tempfile.TemporaryDirectory(prefix="onestop-bench-pycache-") as pycache:
