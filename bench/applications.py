@@ -18,11 +18,12 @@ Each part runs as it would in production, so that the engine's CPU is the engine
 - The citizens' HTTP load comes from a driver process of its own, so its CPU is counted apart from onestop's.
 - The external systems the engine calls are simulated in a process of their own (``Externals``): the identity
   provider that signs the citizens in and mints the step-up token (the dev IdP; the engine verifies its tokens
-  against its JWKS over HTTP, as with ``ONESTOP_OIDC_ISSUER`` in production) and the SMTP relay the receipt mail
-  goes to (the dev mail sink). The engine reaches them through its ordinary settings; only the client side of those
-  calls is its CPU. The department's copy of a submission stays in the SQL inbox and e-ME's verified items come
-  from the SQL registry of department records, the embedded defaults, which run in the engine as in a deployment
-  that uses them.
+  against its JWKS over HTTP, as with ``ONESTOP_OIDC_ISSUER`` in production), the SMTP relay the receipt mail
+  goes to (the dev mail sink) and the department's submission endpoint. The engine reaches them through its
+  ordinary settings and definitions; only the client side of those calls is its CPU. As in production, the engine
+  delivers each submission over HTTP as well as into its SQL inbox (development alone skips the HTTP call).
+  e-ME's verified items still come from the SQL registry of department records, the embedded default, which runs
+  in the engine as in a deployment that uses it.
 Printed: applications/s and the ratio, CPU per application (the engine by thread, the Temporal server, the load
 driver, the simulated externals), p50/p95 per citizen action, and from a few finished workflows the history events,
 payload bytes, updates and activities per application.
@@ -384,6 +385,17 @@ def write_definitions(target: Path) -> Path:
     return target
 
 
+def point_submissions_at(definitions: Path, base: str) -> None:
+    """Each department's submission endpoint becomes ``<base>/<code>/submissions`` (the simulated departments)."""
+    import yaml
+
+    for path in sorted((definitions / "departments").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(data.get("submission"), dict) and data["submission"].get("url"):
+            data["submission"]["url"] = f"{base}/{data['code']}/submissions"
+            path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
 def _quiet_server_class() -> Any:
     import uvicorn
 
@@ -438,7 +450,11 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, external
     try:
         # trust_env=False: never route through a proxy from the environment; only 127.0.0.1 is spoken to.
         async with httpx.AsyncClient(timeout=30, trust_env=False) as outbound:
-            worker = build_worker(codec_client, task_queue, activities_for(engine, outbound).all())
+            activities = activities_for(engine, outbound)
+            # Production delivers each submission to its department's endpoint over HTTP as well as into the SQL
+            # inbox; development skips the HTTP call. Here the endpoint is the simulated department.
+            activities.http_delivery = True
+            worker = build_worker(codec_client, task_queue, activities.all())
             async with worker:
                 server = _QuietServer(uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=0,
                                                      log_level="warning", lifespan="off", access_log=False))
@@ -562,11 +578,13 @@ class Externals:
     sink). The engine reaches them through its ordinary settings (OIDC issuer and JWKS URL, SMTP host and port), so
     only the client side of those calls is the engine's CPU; theirs is measured apart, like the load driver's."""
 
-    def __init__(self, process: asyncio.subprocess.Process, issuer: str, smtp: tuple[str, int]) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, issuer: str, smtp: tuple[str, int],
+                 departments: str) -> None:
         self.process = process
         self.issuer = issuer
         self.smtp = smtp
-        self.mails = 0  # messages the SMTP sink accepted, known once stopped
+        self.departments = departments  # base URL of the departments' submission endpoints
+        self.received: dict[str, int] = {}  # mails and submissions received, known once stopped
 
     @classmethod
     async def start(cls, workdir: Path) -> Externals:
@@ -574,7 +592,7 @@ class Externals:
             sys.executable, str(repo_root() / "bench" / "applications.py"), "--externals", str(workdir),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=str(repo_root()))
         answer = await cls._answer(process)
-        return cls(process, answer["issuer"], (answer["smtp"][0], answer["smtp"][1]))
+        return cls(process, answer["issuer"], (answer["smtp"][0], answer["smtp"][1]), answer["departments"])
 
     @staticmethod
     async def _answer(process: asyncio.subprocess.Process) -> dict[str, Any]:
@@ -589,7 +607,7 @@ class Externals:
         if self.process.stdin is not None and not self.process.stdin.is_closing():
             self.process.stdin.close()
         try:
-            self.mails = (await asyncio.wait_for(self._answer(self.process), 10))["mails"]
+            self.received = (await asyncio.wait_for(self._answer(self.process), 10))["received"]
             await asyncio.wait_for(self.process.wait(), 10)
         except (TimeoutError, BenchError, KeyError):
             if self.process.returncode is None:
@@ -598,12 +616,15 @@ class Externals:
 
 
 async def serve_externals(workdir: Path) -> None:
-    """The externals' side: serve the dev IdP over HTTP and the SMTP sink until stdin closes."""
+    """The externals' side: serve the dev IdP and the departments' endpoints over HTTP and the SMTP sink until stdin
+    closes."""
     import socket
 
     import uvicorn
     from starlette.applications import Starlette
-    from starlette.routing import Mount
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Mount, Route
 
     from onestop.catalogue.catalogue import load_catalogue
     from onestop.engine.dev.idp import DevIdentityProvider
@@ -620,8 +641,23 @@ async def serve_externals(workdir: Path) -> None:
                                             age_group_of=lambda age: catalogue.age_group_for(age).id)
     mailbox = DevMailbox(workdir / "externals" / "mail")
     smtp = await mailbox.start()
-    server = _quiet_server_class()(uvicorn.Config(Starlette(routes=[Mount("/dev-idp", app=idp.app)]),
-                                                  log_level="warning", lifespan="off", access_log=False))
+    submissions = 0
+
+    async def department(request: Request) -> Response:
+        # A department takes the signed submission (checking it against the platform's keys is its own work).
+        nonlocal submissions
+        body = json.loads(await request.body())
+        if not body.get("jws") or request.headers.get("Idempotency-Key") != body.get("applicationId"):
+            return Response(status_code=400)
+        submissions += 1
+        return Response(status_code=202)
+
+    app = Starlette(routes=[Mount("/dev-idp", app=idp.app),
+                            Route("/departments/{code}/submissions", department, methods=["POST"])])
+    # Idle connections stay open between rounds (uvicorn's default closes them after 5 s, and a client reusing one
+    # just as it closes fails with a ReadError): the driver calls the IdP once per application only.
+    server = _quiet_server_class()(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
+                                                  timeout_keep_alive=600))
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         while not server.started:
@@ -629,7 +665,8 @@ async def serve_externals(workdir: Path) -> None:
                 serving.result()
                 raise BenchError("uvicorn stopped before it started")
             await asyncio.sleep(0.05)
-        sys.stdout.write(json.dumps({"issuer": idp.issuer, "smtp": list(smtp)}) + "\n")
+        sys.stdout.write(json.dumps({"issuer": idp.issuer, "smtp": list(smtp),
+                                     "departments": f"http://127.0.0.1:{port}/departments"}) + "\n")
         sys.stdout.flush()
         reader = asyncio.StreamReader()
         await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -638,7 +675,7 @@ async def serve_externals(workdir: Path) -> None:
         server.should_exit = True
         await serving
         await mailbox.close()
-    sys.stdout.write(json.dumps({"mails": mailbox.received}) + "\n")
+    sys.stdout.write(json.dumps({"received": {"mails": mailbox.received, "submissions": submissions}}) + "\n")
     sys.stdout.flush()
 
 
@@ -793,7 +830,7 @@ class Results:
     baseline_history: HistoryFigures | None = None
     onestop_ids: list[str] = field(default_factory=list)  # the last round's workflows
     baseline_ids: list[str] = field(default_factory=list)
-    external_mails: int = 0  # messages the simulated SMTP relay accepted over the whole run
+    externals_received: dict[str, int] = field(default_factory=dict)  # mails, submissions over the whole run
 
 
 async def run(citizens: int, rounds: int, *, persist: bool = False, warmup: bool = True,
@@ -819,6 +856,7 @@ async def run(citizens: int, rounds: int, *, persist: bool = False, warmup: bool
             write_definitions(workdir / "definitions")
             externals = await Externals.start(workdir)
             try:
+                point_submissions_at(workdir / "definitions", externals.departments)
                 async with onestop_stack(env.client, workdir, onestop_queue, externals) as (url, codec_client), \
                         Worker(env.client, task_queue=baseline_queue, workflows=[BaselineWorkflow],
                                activities=[baseline_fetch]):
@@ -831,7 +869,7 @@ async def run(citizens: int, rounds: int, *, persist: bool = False, warmup: bool
                     await _histories(results, env.client, codec_client)
             finally:
                 await externals.stop()
-                results.external_mails = externals.mails
+                results.externals_received = externals.received
         finally:
             await env.shutdown()
     return results
@@ -920,7 +958,7 @@ def figures(results: Results) -> dict[str, Any]:
             "baseline": {"worker_and_client": base_cpu.engine, "temporal_server": base_cpu.server},
         },
         "engine_cpu_ratio": ours_cpu.engine / base_cpu.engine,
-        "simulated_externals": {"mails_received": results.external_mails},
+        "simulated_externals_received": results.externals_received,
         "latency": {"onestop": latency(results.onestop_samples), "baseline": latency(results.baseline_samples)},
         "history": {"onestop": history(ours), "baseline": history(theirs),
                     "events_ratio": ours.events / theirs.events},
@@ -941,7 +979,7 @@ def report(results: Results) -> None:
     mine, base = cpu["onestop"], cpu["baseline"]
     print(f"CPU ms per application: onestop engine {mine['engine']:.0f} (API + worker), Temporal server "
           f"{mine['temporal_server']:.0f}, load driver {mine['load_driver']:.0f} (its own process), simulated "
-          f"externals {mine['simulated_externals']:.0f} (dev IdP and SMTP relay, their own process); "
+          f"externals {mine['simulated_externals']:.0f} (dev IdP, SMTP relay, department endpoint: their own process); "
           f"baseline worker and client {base['worker_and_client']:.0f}, Temporal server {base['temporal_server']:.0f}")
     split = ", ".join(f"{part} {ms:.0f}" for part, ms in mine["engine_by_thread"].items())
     print(f"  onestop engine by thread: {split}")
