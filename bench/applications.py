@@ -16,6 +16,9 @@ Each part runs as it would in production, so that the engine's CPU is the engine
   (``cache_baseline_bytecode``): the sandbox re-imports a workflow's module for every workflow, and with
   PYTHONDONTWRITEBYTECODE set (as here) each import compiled it from source, which no deployed worker does.
 - The citizens' HTTP load comes from a driver process of its own, so its CPU is counted apart from onestop's.
+- A onestop round's CPU window closes when its applications are delivered and their receipt mails sent, work the
+  engine does after the submit has answered; at the last answer it fell into the next round's window, the baseline's
+  every other round.
 - The external systems the engine calls are simulated in a process of their own (``Externals``): the identity
   provider that signs the citizens in and mints the step-up token (the dev IdP; the engine verifies its tokens
   against its JWKS over HTTP, as with ``ONESTOP_OIDC_ISSUER`` in production), the SMTP relay the receipt mail
@@ -62,6 +65,7 @@ if TYPE_CHECKING:
     from google.protobuf.message import Message
 
     from onestop.config import Settings
+    from onestop.engine.container import Engine
 
 SERVICE = "bench-licence-renewal"
 STANDARD = "urn:onestop:acr:standard"
@@ -422,7 +426,7 @@ def bench_settings(workdir: Path, **values: Any) -> Settings:
 
 @contextlib.asynccontextmanager
 async def onestop_stack(client: Client, workdir: Path, task_queue: str, externals: Externals
-                        ) -> AsyncIterator[tuple[str, Client]]:
+                        ) -> AsyncIterator[tuple[str, Client, Engine]]:
     """Engine, worker and API under uvicorn on 127.0.0.1, as ``onestop serve`` wires them, pointed at the simulated
     external systems (identity provider, SMTP relay) through its ordinary settings."""
     import httpx
@@ -466,7 +470,7 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, external
                             raise BenchError("uvicorn stopped before it started")
                         await asyncio.sleep(0.05)
                     port = server.servers[0].sockets[0].getsockname()[1]
-                    yield f"http://127.0.0.1:{port}", codec_client
+                    yield f"http://127.0.0.1:{port}", codec_client, engine
                 finally:
                     server.should_exit = True
                     await serving
@@ -857,13 +861,14 @@ async def run(citizens: int, rounds: int, *, persist: bool = False, warmup: bool
             externals = await Externals.start(workdir)
             try:
                 point_submissions_at(workdir / "definitions", externals.departments)
-                async with onestop_stack(env.client, workdir, onestop_queue, externals) as (url, codec_client), \
+                async with onestop_stack(env.client, workdir, onestop_queue, externals) as stack, \
                         Worker(env.client, task_queue=baseline_queue, workflows=[BaselineWorkflow],
                                activities=[baseline_fetch]):
+                    url, codec_client, engine = stack
                     driver = await Driver.start(url, citizens, externals.issuer)
                     try:
-                        await _rounds(results, driver, externals, env.client, baseline_queue, warmup=warmup,
-                                      progress=progress)
+                        await _rounds(results, driver, engine, externals, env.client, baseline_queue,
+                                      warmup=warmup, progress=progress)
                     finally:
                         await driver.stop()
                     await _histories(results, env.client, codec_client)
@@ -873,6 +878,23 @@ async def run(citizens: int, rounds: int, *, persist: bool = False, warmup: bool
         finally:
             await env.shutdown()
     return results
+
+
+def deliveries() -> float:
+    """Submissions this process has delivered (or found delivered) since it started."""
+    from onestop.engine import metrics
+
+    return sum(sample.value for family in metrics.DELIVERIES.collect() for sample in family.samples
+               if sample.name.endswith("_total") and sample.labels["outcome"] in ("delivered", "duplicate"))
+
+
+async def delivered(engine: Engine, target: float, within: float = 60.0) -> None:
+    """Wait until ``target`` submissions are delivered and no notice is being sent."""
+    deadline = time.monotonic() + within
+    while deliveries() < target or engine.notices._sending:
+        if time.monotonic() > deadline:
+            raise BenchError(f"{target - deliveries():.0f} submissions were not delivered within {within:.0f}s")
+        await asyncio.sleep(0.02)
 
 
 async def _histories(results: Results, client: Client, codec_client: Client) -> None:
@@ -886,22 +908,31 @@ async def _histories(results: Results, client: Client, codec_client: Client) -> 
     results.baseline_history = await history_figures(client, sample_baseline)
 
 
-async def _rounds(results: Results, driver: Driver, externals: Externals, client: Client, baseline_queue: str, *,
-                  warmup: bool, progress: bool) -> None:
+async def _rounds(results: Results, driver: Driver, engine: Engine, externals: Externals, client: Client,
+                  baseline_queue: str, *, warmup: bool, progress: bool) -> None:
     citizens, pid, outside = results.citizens, driver.process.pid, externals.process.pid
+
+    async def onestop(count: int, samples: Samples) -> tuple[float, list[str], float]:
+        # The round ends when its last application is delivered and its notices sent, not at the last response:
+        # the delivery activity and the receipt mail run after the submit answers, and are the round's CPU (they
+        # would fall into the next round's figures, the baseline's every other round).
+        before = deliveries()
+        answer = await driver.round(count, samples)
+        await delivered(engine, before + count)
+        return answer
 
     async def baseline(count: int, samples: Samples) -> tuple[float, list[str], float]:
         rate, ids = await baseline_round(client, baseline_queue, count, samples)
         return rate, ids, 0.0
 
     if warmup:  # first-use costs (imports, sandbox, SQLite pages) stay out of the figures
-        await driver.round(2, Samples())
+        await onestop(2, Samples())
         await baseline(2, Samples())
     for number in range(results.rounds):
         # Alternate which side goes first so drift on the machine does not favour one.
 
         async def measure_onestop() -> None:
-            results.onestop_ids = await measured(driver.round(citizens, results.onestop_samples),
+            results.onestop_ids = await measured(onestop(citizens, results.onestop_samples),
                                                  results.onestop_rates, results.onestop_cpu, pid, outside)
 
         async def measure_baseline() -> None:
