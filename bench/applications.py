@@ -428,7 +428,7 @@ def bench_settings(workdir: Path, **values: Any) -> Settings:
 async def onestop_stack(client: Client, workdir: Path, task_queue: str, externals: Externals
                         ) -> AsyncIterator[tuple[str, Client, Engine]]:
     """Engine, worker and API under uvicorn on 127.0.0.1, as ``onestop serve`` wires them, pointed at the simulated
-    external systems (identity provider, SMTP relay) through its ordinary settings."""
+    external systems (identity provider, SMTP relay, department endpoint) through its ordinary settings."""
     import httpx
     import uvicorn
 
