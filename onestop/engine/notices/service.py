@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,7 @@ from onestop.catalogue.text import Lang
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.profiles import CitizenDirectory, ProfileService
 from onestop.engine.db import Database, NoticePreferenceRow, NoticeRow
+from onestop.engine.db.prepared import insert_for, prepared
 from onestop.engine.errors import InvalidInput, field_error
 from onestop.engine.notices.channels import Mailer, SmsProvider
 from onestop.engine.notices.render import Rendered, render
@@ -98,6 +99,22 @@ def _aad(key: str) -> str:
 
 
 SENDING, SENT, FAILED = "sending", "sent", "failed"
+
+
+def _claim(dialect: str) -> Any:
+    notices = NoticeRow.__table__
+    return (insert_for(dialect)(notices).on_conflict_do_nothing(index_elements=[notices.c.key])
+            .returning(notices.c.id))
+
+
+def _values(row: NoticeRow) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in NoticeRow.__table__.columns}
+
+
+def _sent(dialect: str) -> Any:
+    notices = NoticeRow.__table__
+    return update(notices).where(notices.c.id == bindparam("row")).values(status=SENT,
+                                                                           sent_at=bindparam("sent_at"))
 _BACKOFF_CAP = timedelta(minutes=10)
 
 
@@ -156,16 +173,18 @@ class NoticeService:
             self.dispatch(outbox)
 
     async def write(self, session: AsyncSession, requests: Sequence[NoticeRequest]) -> Outbox:
-        """``enqueue``'s rows in the caller's transaction (an ``IntegrityError`` at its commit when a concurrent
-        attempt wrote one of the keys first); once it has committed, ``dispatch`` sends them."""
+        """``enqueue``'s rows in the caller's transaction (a key an earlier or concurrent attempt wrote first is a
+        duplicate, left to that attempt); once it has committed, ``dispatch`` sends them."""
         outbox = Outbox()
         for request in requests:
             rows, outcomes = await self._rows(request, session)
-            present = set((await session.scalars(select(NoticeRow.key).where(
-                NoticeRow.key.in_([row.key for row, _ in rows])))).all()) if rows else set()
-            fresh = [(row, text) for row, text in rows if row.key not in present]
-            session.add_all([row for row, _ in fresh])
-            outbox.claimed += fresh
+            present: set[str] = set()
+            for row, text in rows:
+                # Written unless a row of its key is there already (an earlier attempt's): one statement each.
+                if (await session.execute(prepared(session, _claim), _values(row))).first() is None:
+                    present.add(row.key)
+                else:
+                    outbox.claimed.append((row, text))
             outbox.done.append((request, outcomes | {row.channel: "duplicate" for row, _ in rows
                                                      if row.key in present}))
         return outbox
@@ -240,9 +259,8 @@ class NoticeService:
             log.warning("notice %s not sent (attempt %d): %s", row.key, row.attempts, type(exc).__name__,
                         extra={"notice_event": row.event})
             return
-        async with self.database.session() as session:
-            await session.execute(update(NoticeRow).where(NoticeRow.id == row.id)
-                                  .values(status=SENT, sent_at=self._now()))
+        async with self.database.engine.begin() as connection:
+            await connection.execute(prepared(connection, _sent), {"row": row.id, "sent_at": self._now()})
 
     async def sweep(self) -> int:
         """Claim and send the rows whose send did not finish (the process died, or the channel failed), each when
