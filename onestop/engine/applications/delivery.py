@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.db import Database, InboxRow, ReferenceRow, utcnow
-from onestop.engine.db.prepared import Executor, insert_for, prepared
+from onestop.engine.db.prepared import Executor, insert_for, prepared, table_of
 from onestop.engine.errors import EngineError
 
 
@@ -67,7 +67,7 @@ async def reference_in(session: Executor, application_id: str, department: str, 
 def _new_reference(dialect: str) -> Any:
     """The application's number, inserted unless it has one: ``INSERT ... SELECT ... WHERE NOT EXISTS`` rather than
     ``ON CONFLICT DO NOTHING``, which takes a number from PostgreSQL's sequence even when it inserts nothing."""
-    references = ReferenceRow.__table__
+    references = table_of(ReferenceRow)
     application_id = bindparam("application_id", type_=String)
     issued = select(references.c.seq).where(references.c.application_id == application_id).exists()
     wanted = select(application_id, bindparam("department", type_=String), bindparam("year", type_=Integer))

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from onestop.engine.crypto.signing import Signer, canonical_json
 from onestop.engine.data.profiles import CitizenDirectory
 from onestop.engine.db import AccessLogRow, CitizenRow, Database
-from onestop.engine.db.prepared import Executor, prepared
+from onestop.engine.db.prepared import Executor, prepared, table_of
 from onestop.engine.errors import ChainBroken, InvalidInput, field_error
 
 GENESIS = "0" * 64
@@ -98,7 +98,7 @@ def _lock(dialect: str) -> Any:
     citizens = CitizenRow.__table__.c
     if dialect == "postgresql":
         return select(citizens.id).where(citizens.id == bindparam("citizen")).with_for_update()
-    return update(CitizenRow.__table__).where(citizens.id == bindparam("citizen")).values(id=citizens.id)
+    return update(table_of(CitizenRow)).where(citizens.id == bindparam("citizen")).values(id=citizens.id)
 
 
 def _written(dialect: str) -> Any:
@@ -110,7 +110,7 @@ def _written(dialect: str) -> Any:
 
 
 def _insert(dialect: str) -> Any:
-    return insert(AccessLogRow.__table__)
+    return insert(table_of(AccessLogRow))
 
 
 def _timestamp(at: datetime) -> str:

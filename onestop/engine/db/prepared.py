@@ -9,9 +9,9 @@ its key each time, and ORM statements add the identity map, attribute events and
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -37,7 +37,7 @@ def prepared(executor: Executor, build: Callable[[str], T]) -> T:
     statement = _BUILT.get(key)
     if statement is None:
         statement = _BUILT[key] = build(dialect)
-    return statement  # type: ignore[no-any-return]
+    return statement
 
 
 async def insert_row(executor: Executor, row: Any) -> None:
@@ -60,6 +60,11 @@ def _insert_of(table: Any) -> Callable[[str], Any]:
 
         _INSERTS[table] = build
     return build
+
+
+def table_of(mapped: type[Any]) -> Table:
+    """A mapped class's table, typed as one (``__table__`` is typed as any ``FromClause``)."""
+    return cast(Table, mapped.__table__)
 
 
 def insert_for(dialect: str) -> Any:

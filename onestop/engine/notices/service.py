@@ -31,7 +31,7 @@ from onestop.catalogue.text import Lang
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.profiles import CitizenDirectory, ProfileService
 from onestop.engine.db import Database, NoticePreferenceRow, NoticeRow
-from onestop.engine.db.prepared import insert_for, prepared
+from onestop.engine.db.prepared import insert_for, prepared, table_of
 from onestop.engine.errors import InvalidInput, field_error
 from onestop.engine.notices.channels import Mailer, SmsProvider
 from onestop.engine.notices.render import Rendered, render
@@ -111,8 +111,13 @@ def _values(row: NoticeRow) -> dict[str, Any]:
     return {column.key: getattr(row, column.key) for column in NoticeRow.__table__.columns}
 
 
+def _preference(dialect: str) -> Any:
+    preferences = NoticePreferenceRow.__table__.c
+    return select(preferences.language, preferences.channels).where(preferences.citizen_id == bindparam("citizen"))
+
+
 def _sent(dialect: str) -> Any:
-    notices = NoticeRow.__table__
+    notices = table_of(NoticeRow)
     return update(notices).where(notices.c.id == bindparam("row")).values(status=SENT,
                                                                            sent_at=bindparam("sent_at"))
 _BACKOFF_CAP = timedelta(minutes=10)
@@ -341,7 +346,7 @@ class NoticeService:
             return None  # an anonymous applicant who left no contact
         async with contextlib.nullcontext(session) if session is not None else self.database.session() as reading:
             profile = await self.profiles.load(reading, citizen.id)
-            preference = await reading.get(NoticePreferenceRow, citizen.id)
+            preference = (await reading.execute(prepared(reading, _preference), {"citizen": citizen.id})).first()
         if profile is None or not (profile.email or profile.phone):
             return None
         return Recipient(email=profile.email, phone=profile.phone,

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.crypto.signing import canonical_json
 from onestop.engine.db import CitizenRow, Database, SecurityEventRow
+from onestop.engine.db.prepared import prepared, table_of
 from onestop.engine.errors import ChainBroken
 
 log = logging.getLogger(__name__)
@@ -239,7 +240,7 @@ class SecurityEvents:
                         heads[partition] = (row.seq, row.hash)
                         rows.append({column: getattr(row, column) for column in _EVENT_COLUMNS})
                     # One statement for the batch (an executemany): the rows' ids are not needed back.
-                    await session.execute(insert(SecurityEventRow), rows)
+                    await session.execute(prepared(session, _insert), rows)
                 return len(pending)
             except IntegrityError:
                 continue  # another process appended to one of these chains: read the heads again
@@ -255,6 +256,11 @@ class SecurityEvents:
             await self.flush()
         except Exception:
             log.warning("security events lost at shutdown: %d", len(self._queue), exc_info=True)
+
+
+def _insert(dialect: str) -> Any:
+    # The table's insert, not the mapped class's: an executemany without the ORM's bulk machinery.
+    return insert(table_of(SecurityEventRow))
 
 
 class SecurityEventLog:
