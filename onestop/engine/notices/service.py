@@ -25,13 +25,12 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestop.catalogue.text import Lang
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.profiles import CitizenDirectory, ProfileService
 from onestop.engine.db import Database, NoticePreferenceRow, NoticeRow
-from onestop.engine.db.prepared import insert_for, prepared, table_of
+from onestop.engine.db.prepared import Executor, insert_for, prepared, table_of
 from onestop.engine.errors import InvalidInput, field_error
 from onestop.engine.notices.channels import Mailer, SmsProvider
 from onestop.engine.notices.render import Rendered, render
@@ -167,8 +166,8 @@ class NoticeService:
         for attempt in range(2):
             try:
                 # One transaction for the lot: recipients read, rows written (it runs inside a citizen's submit).
-                async with self.database.session() as session:
-                    outbox = await self.write(session, requests)
+                async with self.database.engine.begin() as connection:
+                    outbox = await self.write(connection, requests)
                 break
             except IntegrityError:
                 if attempt:
@@ -177,7 +176,7 @@ class NoticeService:
         if outbox is not None:
             self.dispatch(outbox)
 
-    async def write(self, session: AsyncSession, requests: Sequence[NoticeRequest]) -> Outbox:
+    async def write(self, session: Executor, requests: Sequence[NoticeRequest]) -> Outbox:
         """``enqueue``'s rows in the caller's transaction (a key an earlier or concurrent attempt wrote first is a
         duplicate, left to that attempt); once it has committed, ``dispatch`` sends them."""
         outbox = Outbox()
@@ -204,7 +203,7 @@ class NoticeService:
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
 
-    async def _rows(self, request: NoticeRequest, session: AsyncSession
+    async def _rows(self, request: NoticeRequest, session: Executor
                     ) -> tuple[list[tuple[NoticeRow, dict[str, Any]]], dict[str, str]]:
         """The outbox rows for ``request`` (one per channel it goes out on, each with its clear text), and each
         channel's outcome."""
@@ -336,7 +335,7 @@ class NoticeService:
         log.info("notice %s: %s", request.key, outcomes, extra={"notice_event": request.event})
         return NoticeResult(request.key, outcomes)
 
-    async def recipient(self, request: NoticeRequest, session: AsyncSession | None = None) -> Recipient | None:
+    async def recipient(self, request: NoticeRequest, session: Executor | None = None) -> Recipient | None:
         """Where the notice goes: the contact an anonymous applicant gave, or the citizen's e-ME profile (read in
         ``session`` when given)."""
         if request.contact:
@@ -344,7 +343,8 @@ class NoticeService:
         citizen = await self.citizens.by_ref(request.citizen_ref)
         if citizen is None:
             return None  # an anonymous applicant who left no contact
-        async with contextlib.nullcontext(session) if session is not None else self.database.session() as reading:
+        reader = contextlib.nullcontext(session) if session is not None else self.database.engine.connect()
+        async with reader as reading:
             profile = await self.profiles.load(reading, citizen.id)
             preference = (await reading.execute(prepared(reading, _preference), {"citizen": citizen.id})).first()
         if profile is None or not (profile.email or profile.phone):
