@@ -210,7 +210,7 @@ class SecurityEvents:
         subs = {p.citizen_sub for p in pending if p.citizen_sub and not p.citizen}
         for _attempt in range(10):
             try:
-                async with self.database.session() as session:
+                async with self.database.engine.begin() as session:
                     refs: dict[str, str] = {}
                     if subs:
                         refs = {sub: ref for sub, ref in (await session.execute(
