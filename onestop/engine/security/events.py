@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from onestop.engine.crypto.cipher import FieldCipher
@@ -215,16 +215,14 @@ class SecurityEvents:
                     if subs:
                         refs = {sub: ref for sub, ref in (await session.execute(
                             select(CitizenRow.sub, CitizenRow.ref).where(CitizenRow.sub.in_(subs))))}
-                    heads: dict[str, tuple[int, str]] = {}
+                    partitions = {partition_of(item.kind, item.at) for item in pending}
+                    # Every chain's head in one read; a chain not begun yet starts from the genesis hash.
+                    heads: dict[str, tuple[int, str]] = dict.fromkeys(partitions, (0, GENESIS)) | {
+                        row.partition: (row.seq, row.hash) for row in await session.execute(
+                            prepared(session, _heads), {"partitions": sorted(partitions)})}
                     rows: list[dict[str, Any]] = []
                     for item in pending:
                         partition = partition_of(item.kind, item.at)
-                        if partition not in heads:
-                            last = (await session.execute(
-                                select(SecurityEventRow.seq, SecurityEventRow.hash)
-                                .where(SecurityEventRow.partition == partition)
-                                .order_by(SecurityEventRow.seq.desc()).limit(1))).first()
-                            heads[partition] = (last[0], last[1]) if last else (0, GENESIS)
                         seq, prev = heads[partition]
                         citizen = item.citizen
                         if citizen is None and item.citizen_sub:
@@ -256,6 +254,16 @@ class SecurityEvents:
             await self.flush()
         except Exception:
             log.warning("security events lost at shutdown: %d", len(self._queue), exc_info=True)
+
+
+def _heads(dialect: str) -> Any:
+    """The newest event of each named chain (the unique (partition, seq) index finds each chain's maximum)."""
+    events = table_of(SecurityEventRow).c
+    newest = (select(events.partition, func.max(events.seq).label("seq"))
+              .where(events.partition.in_(bindparam("partitions", expanding=True)))
+              .group_by(events.partition).subquery())
+    return select(events.partition, events.seq, events.hash).join(
+        newest, (events.partition == newest.c.partition) & (events.seq == newest.c.seq))
 
 
 def _insert(dialect: str) -> Any:
