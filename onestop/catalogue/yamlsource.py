@@ -233,6 +233,20 @@ def _scalar(loader: _Loader, event: Any) -> Any:
     return intern(value) if len(value) <= _INTERNED_LENGTH else value
 
 
+# The key a plain scalar's text makes (keys recur in every file: "id", "type", "title", "en", "zh-HK" ...).
+_PLAIN_KEYS: dict[str, str | int] = {}
+
+
+def _plain_key(loader: _Loader, event: Any) -> str | int:
+    value = _scalar(loader, event)
+    key: str | int = value if isinstance(value, str | int) and not isinstance(value, bool) else str(value)
+    if len(event.value) <= _INTERNED_LENGTH:
+        if len(_PLAIN_KEYS) >= _PLAIN_LIMIT:
+            _PLAIN_KEYS.clear()
+        _PLAIN_KEYS[event.value] = key
+    return key
+
+
 _ScalarEvent, _SequenceStartEvent, _SequenceEndEvent = yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.SequenceEndEvent
 _MappingStartEvent, _MappingEndEvent = yaml.MappingStartEvent, yaml.MappingEndEvent
 
@@ -270,10 +284,9 @@ def _event_value(loader: _Loader, get_event: Any, event: Any) -> Any:
                 return result
             raise _Unusual
         key: Any = key_event.value
-        if key_event.implicit[0] and (not key or key[0] in _TYPED_START):
-            key = _scalar(loader, key_event)
-            if not isinstance(key, str | int) or isinstance(key, bool):
-                key = str(key)
+        if key_event.implicit[0]:
+            known = _PLAIN_KEYS.get(key)
+            key = _plain_key(loader, key_event) if known is None else known
         elif len(key) <= _INTERNED_LENGTH:
             key = intern(key)
         if key in result:

@@ -145,10 +145,11 @@ def _composed(text: str) -> object:
     "when: citizen.age >= 6 && answers.x != 'y'\nfee: double(answers.copies) * 2\nnote: Hello! & welcome\n",
 ])
 def test_the_event_reader_builds_what_the_composer_builds(text: str) -> None:
-    source, problems = parse_text("x.yaml", text)
-    assert problems == []
-    assert source is not None
-    assert repr(source.data) == repr(_composed(text))  # repr: 1 and "1" as keys must not pass for each other
+    for _ in range(2):  # the second time, its keys and short scalars come from the reader's caches
+        source, problems = parse_text("x.yaml", text)
+        assert problems == []
+        assert source is not None
+        assert repr(source.data) == repr(_composed(text))  # repr: 1 and "1" as keys must not pass for each other
 
 
 @pytest.mark.parametrize("text", ["a: 1\n---\nb: 2\n", "a: *missing\n", "a: !custom x\n", "- !custom x\n",
