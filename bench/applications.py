@@ -849,7 +849,7 @@ async def run(citizens: int, rounds: int, *, persist: bool = False, warmup: bool
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
-    from onestop.engine.temporal import SEARCH_ATTRIBUTES, temporal_binary
+    from onestop.engine.temporal import DEV_SERVER_DYNAMIC_CONFIG, SEARCH_ATTRIBUTES, temporal_binary
     from onestop.runtime import running_loop_name
 
     results = Results(citizens, rounds, persist, running_loop_name())
@@ -860,7 +860,7 @@ async def run(citizens: int, rounds: int, *, persist: bool = False, warmup: bool
         workdir = Path(tmp)
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(temporal_binary()), ip="127.0.0.1", search_attributes=SEARCH_ATTRIBUTES,
-            dev_server_log_level="error",
+            dev_server_log_level="error", dev_server_extra_args=list(DEV_SERVER_DYNAMIC_CONFIG),
             dev_server_database_filename=str(workdir / "temporal.db") if persist else None,
         )
         try:

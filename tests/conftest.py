@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import _workflow as sdk_workflow_worker
 
 from onestop.engine import activations
-from onestop.engine.temporal import SEARCH_ATTRIBUTES, temporal_binary
+from onestop.engine.temporal import DEV_SERVER_DYNAMIC_CONFIG, SEARCH_ATTRIBUTES, temporal_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,6 +92,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=str(temporal_binary()),
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_log_level="error",
+        dev_server_extra_args=list(DEV_SERVER_DYNAMIC_CONFIG),  # as `onestop serve` runs it
     )
     try:
         yield env

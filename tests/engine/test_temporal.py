@@ -1,13 +1,23 @@
-"""Temporal wiring: missing search attributes are registered on the namespace a process uses."""
+"""Temporal wiring: missing search attributes are registered on the namespace a process uses; the dev server caches
+them as a production server does."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import urllib.request
+import uuid
+
 import pytest
+from temporalio import workflow
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from onestop.engine.applications.service import application_id_for
-from onestop.engine.temporal import SEARCH_ATTRIBUTES, ensure_search_attributes, temporal_binary
+from onestop.engine.temporal import SEARCH_ATTRIBUTES, dev_server_args, ensure_search_attributes, temporal_binary
+from onestop.workflows.contracts import STATUS_ATTRIBUTE
 
 
 @pytest.mark.slow
@@ -21,6 +31,58 @@ async def test_missing_search_attributes_are_registered_once() -> None:
             ListSearchAttributesRequest(namespace="default"))
         assert {key.name for key in SEARCH_ATTRIBUTES} <= set(listed.custom_attributes)
         assert await ensure_search_attributes(env.client, "default") == []
+    finally:
+        await env.shutdown()
+
+
+def _cluster_metadata_reads(metrics_port: int) -> float:
+    """The dev server's own count of cluster-metadata reads from its store (search attributes live there)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("persistence_requests{") and 'operation="GetCurrentClusterMetadata"' in line)
+
+
+@workflow.defn(name="UpsertsStatus", sandboxed=False)
+class UpsertsStatus:
+    """Starts with our search attributes and upserts the status, as an application does at submission."""
+
+    @workflow.run
+    async def run(self) -> None:
+        workflow.upsert_search_attributes([STATUS_ATTRIBUTE.value_set("SUBMITTED")])
+
+
+@pytest.mark.slow
+async def test_dev_server_serves_our_search_attributes_from_its_cache() -> None:
+    """``onestop serve``'s dev server validates and indexes an application's search attributes without re-reading
+    them from its store each time (a production server's default), and visibility still finds it by them."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        metrics_port = sock.getsockname()[1]
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_binary()), dev_server_log_level="error",
+        dev_server_extra_args=[*dev_server_args(), "--metrics-port", str(metrics_port)])
+    task_queue = f"cache-{uuid.uuid4().hex}"
+
+    async def run_and_find() -> None:
+        workflow_id = f"cache-{uuid.uuid4().hex}"
+        await env.client.execute_workflow(
+            UpsertsStatus.run, id=workflow_id, task_queue=task_queue,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(key, "DRAFT") for key in SEARCH_ATTRIBUTES]))
+        query = f'OnestopStatus = "SUBMITTED" AND WorkflowId = "{workflow_id}"'
+        for _ in range(100):
+            if [w async for w in env.client.list_workflows(query)]:
+                await asyncio.sleep(2)  # the server publishes its metrics about every second
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("visibility never found the workflow by its search attributes")
+
+    try:
+        async with Worker(env.client, task_queue=task_queue, workflows=[UpsertsStatus]):
+            await run_and_find()  # the first reads of each part of the server fill its cache
+            before = _cluster_metadata_reads(metrics_port)
+            await run_and_find()
+            # Forced to refresh (the dev server's own default), this one workflow re-reads them 14 times.
+            assert _cluster_metadata_reads(metrics_port) == before
     finally:
         await env.shutdown()
 
