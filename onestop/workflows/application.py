@@ -188,6 +188,23 @@ class _DryRun:
                 and self.prefilled == progress.prefilled)
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """A submitStep validator's accepted answers and the progress it checked them against (copied)."""
+
+    action: StepAnswers
+    today: date
+    answers: dict[str, Any]
+    prefilled: dict[str, Prefilled]
+    accepted: dict[str, Any]
+
+    def holds(self, action: StepAnswers, today: date, progress: Progress) -> bool:
+        """Whether the handler checks the same answers against the same progress: checking again gives ``accepted``
+        (the handler's unbounded check normalises as the validator's bounded one; bounds only add errors)."""
+        return (self.action == action and self.today == today and self.answers == progress.answers
+                and self.prefilled == progress.prefilled)
+
+
 @workflow.defn(name=WORKFLOW_NAME)
 class ServiceApplicationWorkflow:
     @workflow.init
@@ -253,6 +270,7 @@ class ServiceApplicationWorkflow:
         self._fault: interp.DefinitionFault | None = None
         self._derived: _Derived | None = None
         self._dry: _DryRun | None = None
+        self._checked: _Checked | None = None
         if carried is None:
             # Decided here, not in run(): the first update (update-with-start) is handled before run() starts.
             try:
@@ -1102,8 +1120,12 @@ class ServiceApplicationWorkflow:
         if isinstance(step, SubmitSpec):
             return await self._submit(step, action.client_mutation_id)
         self._remember(action.client_mutation_id)
-        answers, _ = interp.validate_step(self._snapshot, step, action.answers, self._progress,
-                                          self._in.citizen, self._today(), bounded=False, strict=self._strict)
+        checked, self._checked = self._checked, None
+        if checked is not None and checked.holds(action, self._today(), self._progress):
+            answers = checked.accepted  # its validator's, just now (a replay has none and checks again)
+        else:
+            answers, _ = interp.validate_step(self._snapshot, step, action.answers, self._progress,
+                                              self._in.citizen, self._today(), bounded=False, strict=self._strict)
         own = {spec.id for spec in fields_of(step)}
         kept = {k: v for k, v in self._progress.answers.items() if k not in own}
         self._progress = Progress(self._progress.completed, kept | answers, self._progress.prefilled)
@@ -1176,6 +1198,8 @@ class ServiceApplicationWorkflow:
             kept = {k: v for k, v in self._progress.answers.items() if k not in step_fields}
             self._dry_run(Progress([*self._progress.completed, step.id], kept | answers,
                                    self._progress.prefilled))
+        self._checked = _Checked(action, self._today(), dict(self._progress.answers), dict(self._progress.prefilled),
+                                 answers)
 
     @workflow.update(name=Update.GRANT_CONSENT)
     async def grant_consent(self, action: StepAction) -> ApplicationView | ActionResult:
