@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel
+from objects import models_in
 
 from onestop.catalogue import LocalizedText, load_catalogue
 from onestop.catalogue.models import DefinitionModel
@@ -13,24 +13,10 @@ from onestop.catalogue.yamlsource import parse_text
 DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
 
 
-def _models(value: object) -> list[BaseModel]:
-    found: list[BaseModel] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, BaseModel):
-            found.append(item)
-            stack.extend(item.__dict__.values())
-        elif isinstance(item, tuple | list):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-    return found
-
 
 def test_models_given_the_same_keys_share_one_set_of_them() -> None:
     catalogue = load_catalogue(DEFINITIONS)
-    models = [model for service in catalogue.services.values() for model in _models(service)]
+    models = [model for service in catalogue.services.values() for model in models_in(service)]
     sets = {id(model.__pydantic_fields_set__): frozenset(model.__pydantic_fields_set__) for model in models}
     assert len(models) > 1000
     assert len(sets) == len(set(sets.values()))  # one set object per distinct combination of keys

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
+from objects import models_in
 
 from onestop.catalogue import load_catalogue
 from onestop.catalogue.catalogue import run_steps
@@ -87,18 +87,6 @@ def test_expressions_read_back_are_compiled_again() -> None:
         assert expression.functions() == original.functions()
 
 
-def _models(value: object) -> list[BaseModel]:
-    found: list[BaseModel] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, BaseModel):
-            found.append(item)
-            stack.extend(item.__dict__.values())
-        elif isinstance(item, tuple | list):
-            stack.extend(item)
-    return found
-
 
 def test_what_services_share_is_read_back_as_one_object() -> None:
     stream = io.BytesIO()
@@ -106,7 +94,7 @@ def test_what_services_share_is_read_back_as_one_object() -> None:
     stream.seek(0)
     services: list[Service] = list(run_steps(read_catalogue_steps(stream)).services.values())
     # The shared sets of given keys and the interned texts stay shared: a reload does not grow the memory.
-    models = [model for service in services for model in _models(service)]
+    models = [model for service in services for model in models_in(service)]
     sets = {id(model.__pydantic_fields_set__): frozenset(model.__pydantic_fields_set__) for model in models}
     assert len(models) > 1000
     assert len(sets) == len(set(sets.values()))

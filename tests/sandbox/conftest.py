@@ -26,6 +26,8 @@ SUBMIT = """mutation($id: ID!, $step: String!, $answers: JSON!) {
   submitStep(input: {applicationId: $id, stepId: $step, answers: $answers}) {
     application { id status referenceNumber currentStep { id type } } userErrors { field code message } } }"""
 INBOX = """{ departmentInbox(first: 50) { edges { node { id status serviceSlug referenceNumber } } } }"""
+SANDBOX_START = """mutation($slug: String!) { startSandboxApplication(input: {serviceSlug: $slug}) {
+  application { id status department currentStep { id } } userErrors { field code message } } }"""
 DECIDE = """mutation($id: ID!, $status: ApplicationStatus!) {
   updateApplicationStatus(input: {applicationId: $id, status: $status, message: "Welcome"}) {
     application { id status } userErrors { field code message } } }"""
@@ -101,3 +103,40 @@ async def api(running: tuple[Engine, Client]) -> AsyncIterator[Api]:
         transport=httpx.ASGITransport(app=app), base_url="http://onestop.test", timeout=60
     ) as client:
         yield Api(client, engine=engine)
+
+
+def adult(sandbox: Sandbox) -> str:
+    """The login of the programme's adult test citizen."""
+    return next(c.login for c in sandbox.citizens if c.login.endswith("-adult"))
+
+
+async def sandbox_citizen(api: Api, sandbox: Sandbox) -> dict[str, str]:
+    """Headers of the sandbox's adult test citizen, signed in at the standard level."""
+    return await api.token({"citizen": adult(sandbox), "acr": STANDARD})
+
+
+async def submitted_sandbox_application(api: Api, sandbox: Sandbox, slug: str) -> dict[str, Any]:
+    """Start ``slug`` (the uploads' two-step service) in ``sandbox`` as its adult and submit it; the application."""
+    headers = await sandbox_citizen(api, sandbox)
+    started = (await api.data(SANDBOX_START, {"slug": slug}, headers))["startSandboxApplication"]
+    assert started["userErrors"] == [], started
+    app: dict[str, Any] = started["application"]
+    assert app["department"] == sandbox.namespace
+    for step, answers in (("car", {"plate": "AB 1234"}), ("send", {})):
+        payload = (await api.data(SUBMIT, {"id": app["id"], "step": step, "answers": answers}, headers)
+                   )["submitStep"]
+        assert payload["userErrors"] == [], payload
+        app = payload["application"]
+    assert app["status"] == "SUBMITTED"
+    return app
+
+
+async def inbox_nodes(api: Api, staff: str) -> list[dict[str, Any]]:
+    """The department inbox ``staff`` sees (first 50): id, status, service and reference of each."""
+    return [edge["node"] for edge in (await api.data(INBOX, None, await api.token({"staff": staff})))[
+        "departmentInbox"]["edges"]]
+
+
+async def inbox_ids(api: Api, staff: str) -> list[str]:
+    """The ids in the department inbox ``staff`` sees (first 50)."""
+    return [node["id"] for node in await inbox_nodes(api, staff)]

@@ -9,7 +9,7 @@ from typing import Any
 
 from client import Api
 
-from .conftest import INBOX
+from .conftest import inbox_ids
 
 SLUG = "sandbox-technical-support"
 APPLICATION = """fragment A on Application { id status referenceNumber department currentStep { id }
@@ -58,15 +58,11 @@ async def _enquire(api: Api) -> tuple[dict[str, Any], dict[str, str]]:
     return app, token
 
 
-async def _inbox(api: Api, staff: str) -> list[str]:
-    result = await api.data(INBOX, None, await api.token({"staff": staff}))
-    return [edge["node"]["id"] for edge in result["departmentInbox"]["edges"]]
-
 
 async def test_an_enquiry_needs_no_login_and_reaches_the_platform_team_only(api: Api) -> None:
     app, _ = await _enquire(api)
-    assert app["id"] in await _inbox(api, "platform-officer")
-    assert app["id"] not in await _inbox(api, "td-officer")
+    assert app["id"] in await inbox_ids(api, "platform-officer")
+    assert app["id"] not in await inbox_ids(api, "td-officer")
     [receipt] = await _mails(api, app["referenceNumber"], 1)
     assert receipt["to"] == EMAIL
     assert receipt["subject"].startswith(f"Sandbox technical support: enquiry {app['referenceNumber']} received")

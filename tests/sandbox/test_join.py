@@ -14,13 +14,7 @@ from temporalio.client import Client
 from onestop.catalogue import load_catalogue
 from onestop.engine import Engine, Forbidden, Principal
 
-from .conftest import DECIDE, INBOX, JOIN, apply_to_join
-
-
-async def _inbox(api: Api, staff: str) -> list[dict[str, Any]]:
-    result = await api.post(INBOX, None, await api.token({"staff": staff}))
-    assert "errors" not in result, result
-    return [edge["node"] for edge in result["data"]["departmentInbox"]["edges"]]
+from .conftest import DECIDE, JOIN, apply_to_join, inbox_nodes
 
 
 def test_the_join_service_is_written_in_the_definitions_language(definitions_dir: Any) -> None:
@@ -34,13 +28,13 @@ async def test_an_application_to_join_lands_in_the_platform_teams_inbox(api: Api
     assert application["referenceNumber"]
     inbox: list[dict[str, Any]] = []
     for _ in range(100):  # the inbox index is written by an activity just after the submit
-        inbox = await _inbox(api, "platform-officer")
+        inbox = await inbox_nodes(api, "platform-officer")
         if any(node["id"] == application["id"] for node in inbox):
             break
         await asyncio.sleep(0.1)
     assert [n["serviceSlug"] for n in inbox if n["id"] == application["id"]] == [JOIN]
     # Other departments' staff never see it, not even the Digital Policy Office's.
-    assert application["id"] not in [n["id"] for n in await _inbox(api, "dpo-supervisor")]
+    assert application["id"] not in [n["id"] for n in await inbox_nodes(api, "dpo-supervisor")]
 
 
 async def test_only_staff_with_the_platform_role_open_the_platform_inbox(running: tuple[Engine, Client]) -> None:

@@ -27,8 +27,7 @@ from onestop.engine.sandbox import Sandbox
 from onestop.graphql.relay import from_global_id, to_global_id
 from onestop.workflows.promotion import PublishInput
 
-from .conftest import approve
-from .test_sandbox_applications import _submitted
+from .conftest import approve, submitted_sandbox_application
 from .test_uploads import UPLOAD, b64, service_yaml
 
 PROMOTION = """id serviceSlug version contentHash namespace status checks { name passed detail }
@@ -93,7 +92,7 @@ async def _upload(api: Api, sandbox: Sandbox, slug: str, text: str) -> dict[str,
 
 async def _tested(api: Api, sandbox: Sandbox, slug: str) -> None:
     """A test citizen completes the service, and the index has it as submitted."""
-    await _submitted(api, sandbox, slug)
+    await submitted_sandbox_application(api, sandbox, slug)
     promotions = api.engine.sandbox.promotions
     for _ in range(100):
         hashes = await _hashes(api, sandbox, slug)

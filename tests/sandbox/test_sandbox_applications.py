@@ -4,14 +4,12 @@ it. A sandbox starts at most its daily number of applications."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from client import STANDARD, Api, codes_of
 
 from onestop.engine.sandbox import Sandbox
 
-from .conftest import DECIDE, approve
+from .conftest import DECIDE, approve, inbox_ids, sandbox_citizen, submitted_sandbox_application
 from .test_uploads import UPLOAD, b64, service_yaml
 
 START = """mutation($slug: String!) { startSandboxApplication(input: {serviceSlug: $slug}) {
@@ -22,7 +20,6 @@ SUBMIT = """mutation($id: ID!, $step: String!, $answers: JSON!) {
   submitStep(input: {applicationId: $id, stepId: $step, answers: $answers}) {
     application { id status referenceNumber currentStep { id } } userErrors { field code message } } }"""
 GET = "query($id: ID!) { application(id: $id) { id status } }"
-INBOX = "{ departmentInbox(first: 50) { edges { node { id serviceSlug } } } }"
 
 
 @pytest.fixture(scope="module")
@@ -37,33 +34,8 @@ async def providers(api: Api) -> tuple[Sandbox, Sandbox]:
     return first, second
 
 
-def _adult(sandbox: Sandbox) -> str:
-    return next(c.login for c in sandbox.citizens if c.login.endswith("-adult"))
 
 
-async def _citizen(api: Api, sandbox: Sandbox) -> dict[str, str]:
-    return await api.token({"citizen": _adult(sandbox), "acr": STANDARD})
-
-
-async def _submitted(api: Api, sandbox: Sandbox, slug: str) -> dict[str, Any]:
-    headers = await _citizen(api, sandbox)
-    started = (await api.data(START, {"slug": slug}, headers))["startSandboxApplication"]
-    assert started["userErrors"] == [], started
-    app = started["application"]
-    assert app["department"] == sandbox.namespace
-    for step, answers in (("car", {"plate": "AB 1234"}), ("send", {})):
-        payload = (await api.data(SUBMIT, {"id": app["id"], "step": step, "answers": answers}, headers)
-                   )["submitStep"]
-        assert payload["userErrors"] == [], payload
-        app = payload["application"]
-    assert app["status"] == "SUBMITTED"
-    return app
-
-
-async def _inbox(api: Api, staff: str) -> list[str]:
-    result = await api.post(INBOX, None, await api.token({"staff": staff}))
-    assert "errors" not in result, result
-    return [edge["node"]["id"] for edge in result["data"]["departmentInbox"]["edges"]]
 
 
 async def _eventually_in(api: Api, staff: str, app_id: str) -> list[str]:
@@ -71,7 +43,7 @@ async def _eventually_in(api: Api, staff: str, app_id: str) -> list[str]:
 
     inbox: list[str] = []
     for _ in range(100):
-        inbox = await _inbox(api, staff)
+        inbox = await inbox_ids(api, staff)
         if app_id in inbox:
             break
         await asyncio.sleep(0.1)
@@ -81,11 +53,11 @@ async def _eventually_in(api: Api, staff: str, app_id: str) -> list[str]:
 async def test_a_test_citizen_completes_a_sandbox_service_into_its_sandboxs_inbox(
         api: Api, providers: tuple[Sandbox, Sandbox]) -> None:
     alpha, beta = providers
-    app = await _submitted(api, alpha, "sbx-run-alpha")
+    app = await submitted_sandbox_application(api, alpha, "sbx-run-alpha")
     assert app["id"] in await _eventually_in(api, alpha.staff[0].login, app["id"])
     # Nobody else's inbox has it: the other sandbox's, the platform team's, a department's.
     for staff in (beta.staff[0].login, "platform-officer", "td-officer"):
-        assert app["id"] not in await _inbox(api, staff)
+        assert app["id"] not in await inbox_ids(api, staff)
     # The sandbox's own staff decide it; the other sandbox's staff cannot even find it.
     refused = await api.data(DECIDE, {"id": app["id"], "status": "APPROVED"},
                              await api.token({"staff": beta.staff[0].login}))
@@ -93,14 +65,14 @@ async def test_a_test_citizen_completes_a_sandbox_service_into_its_sandboxs_inbo
     decided = await api.data(DECIDE, {"id": app["id"], "status": "APPROVED"},
                              await api.token({"staff": alpha.staff[0].login}))
     assert decided["updateApplicationStatus"]["userErrors"] == []
-    seen = (await api.data(GET, {"id": app["id"]}, await _citizen(api, alpha)))["application"]
+    seen = (await api.data(GET, {"id": app["id"]}, await sandbox_citizen(api, alpha)))["application"]
     assert seen["status"] == "APPROVED"
 
 
 async def test_nobody_else_reads_a_sandbox_application(api: Api, providers: tuple[Sandbox, Sandbox]) -> None:
     alpha, beta = providers
-    app = await _submitted(api, alpha, "sbx-run-alpha")
-    for headers in (await _citizen(api, beta), await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})):
+    app = await submitted_sandbox_application(api, alpha, "sbx-run-alpha")
+    for headers in (await sandbox_citizen(api, beta), await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})):
         result = await api.post(GET, {"id": app["id"]}, headers)
         assert result.get("data", {}).get("application") is None, result
         node = await api.post("query($id: ID!) { node(id: $id) { id } }", {"id": app["id"]}, headers)
@@ -112,7 +84,7 @@ async def test_only_the_sandboxs_test_citizens_start_its_services(
         api: Api, providers: tuple[Sandbox, Sandbox], who: str) -> None:
     _, beta = providers
     if who == "beta-citizen":
-        result = await api.data(START, {"slug": "sbx-run-alpha"}, await _citizen(api, beta))
+        result = await api.data(START, {"slug": "sbx-run-alpha"}, await sandbox_citizen(api, beta))
         assert [e["code"] for e in result["startSandboxApplication"]["userErrors"]] == ["NOT_FOUND"]
     else:
         result = await api.post(START, {"slug": "sbx-run-alpha"},
@@ -122,7 +94,7 @@ async def test_only_the_sandboxs_test_citizens_start_its_services(
 
 async def test_the_public_start_does_not_know_sandbox_services(api: Api, providers: tuple[Sandbox, Sandbox]) -> None:
     alpha, _ = providers
-    for headers in (await _citizen(api, alpha), await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})):
+    for headers in (await sandbox_citizen(api, alpha), await api.token({"citizen": "wong-ka-fai", "acr": STANDARD})):
         payload = (await api.data(PUBLIC_START, {"slug": "sbx-run-alpha"}, headers))["startApplication"]
         assert [e["code"] for e in payload["userErrors"]] == ["NOT_FOUND"]
 
@@ -133,8 +105,8 @@ async def test_a_sandbox_starts_at_most_its_daily_applications(api: Api, provide
     before = sandbox_service.applications_per_day
     sandbox_service.applications_per_day = 1
     try:
-        await _submitted(api, beta, "sbx-run-beta")
-        result = await api.data(START, {"slug": "sbx-run-beta"}, await _citizen(api, beta))
+        await submitted_sandbox_application(api, beta, "sbx-run-beta")
+        result = await api.data(START, {"slug": "sbx-run-beta"}, await sandbox_citizen(api, beta))
         errors = result["startSandboxApplication"]["userErrors"]
         assert [e["code"] for e in errors] == ["SANDBOX_LIMIT"]
         assert "24 hours" in errors[0]["message"]

@@ -27,7 +27,7 @@ from onestop.engine.sandbox.workers import SandboxWorkers
 from onestop.graphql.relay import from_global_id
 from onestop.workflows.contracts import PrefillRequest
 
-from .conftest import DECIDE, approve
+from .conftest import DECIDE, adult, approve, inbox_ids, submitted_sandbox_application
 from .test_uploads import UPLOAD, b64, service_yaml
 
 APPLICATION = """fragment A on Application {
@@ -43,7 +43,6 @@ GRANT = APPLICATION + """mutation($id: ID!, $step: String!) {
   grantConsent(input: {applicationId: $id, stepId: $step}) { application { ...A } userErrors { field code } } }"""
 STEP_UP = APPLICATION + """mutation($id: ID!, $step: String!) {
   completeStepUp(input: {applicationId: $id, stepId: $step}) { application { ...A } userErrors { field code } } }"""
-INBOX = "{ departmentInbox(first: 50) { edges { node { id status serviceSlug referenceNumber } } } }"
 TEST_CITIZENS = """{ mySandbox { namespace testCitizens { login name ageGroup dateOfBirth
   faceSamples { match mismatch } } } }"""
 SIGN_IN = """mutation($login: String!, $selfie: String, $binding: String) {
@@ -108,9 +107,6 @@ async def providers(api: Api) -> tuple[Sandbox, Sandbox, str]:
     return first, second, live_app
 
 
-def _adult(sandbox: Sandbox) -> str:
-    return next(c.login for c in sandbox.citizens if c.login.endswith("-adult"))
-
 
 def _workflow_id(global_id: str) -> str:
     decoded = from_global_id(global_id)
@@ -118,23 +114,6 @@ def _workflow_id(global_id: str) -> str:
     return decoded[1]
 
 
-async def _plain_submitted(api: Api, sandbox: Sandbox, slug: str) -> dict[str, Any]:
-    headers = await api.token({"citizen": _adult(sandbox), "acr": STANDARD})
-    started = (await api.data(START, {"slug": slug}, headers))["startSandboxApplication"]
-    assert started["userErrors"] == [], started
-    app = started["application"]
-    for step, answers in (("car", {"plate": "AB 1234"}), ("send", {})):
-        payload = (await api.data(SUBMIT, {"id": app["id"], "step": step, "answers": answers}, headers)
-                   )["submitStep"]
-        assert payload["userErrors"] == [], payload
-        app = payload["application"]
-    assert app["status"] == "SUBMITTED"
-    return app
-
-
-async def _inbox(api: Api, staff: str) -> list[str]:
-    result = await api.data(INBOX, None, await api.token({"staff": staff}))
-    return [edge["node"]["id"] for edge in result["departmentInbox"]["edges"]]
 
 
 async def _listed(client: Client, query: str, workflow_id: str, *, present: bool) -> bool:
@@ -157,7 +136,7 @@ def _client(api: Api) -> Client:
 async def test_a_sandbox_application_runs_on_its_sandboxs_queue_and_never_live(
         api: Api, providers: tuple[Sandbox, Sandbox, str]) -> None:
     alpha, beta, _ = providers
-    app = await _plain_submitted(api, alpha, "sbx-q-alpha")
+    app = await submitted_sandbox_application(api, alpha, "sbx-q-alpha")
     workflow_id = _workflow_id(app["id"])
     client, live = _client(api), api.engine.settings.temporal_task_queue
     own = sandbox_task_queue(alpha.provider_id)
@@ -174,9 +153,9 @@ async def test_a_sandbox_application_runs_on_its_sandboxs_queue_and_never_live(
     assert not await _listed(client, f"TaskQueue = '{sandbox_task_queue(beta.provider_id)}'", workflow_id,
                              present=False)
     # Only the sandbox's inbox has it: not the live departments', the platform team's or the other sandbox's.
-    assert app["id"] in await _inbox(api, alpha.staff[0].login)
+    assert app["id"] in await inbox_ids(api, alpha.staff[0].login)
     for staff in ("td-officer", "platform-officer", beta.staff[0].login):
-        assert app["id"] not in await _inbox(api, staff)
+        assert app["id"] not in await inbox_ids(api, staff)
 
 
 async def test_a_live_application_runs_on_the_live_queue_and_never_in_a_sandbox(
@@ -188,10 +167,10 @@ async def test_a_live_application_runs_on_the_live_queue_and_never_in_a_sandbox(
     for sandbox in (alpha, beta):
         assert not await _listed(client, f"TaskQueue = '{sandbox_task_queue(sandbox.provider_id)}'", live_app,
                                  present=False)
-    platform = await _inbox(api, "platform-officer")
+    platform = await inbox_ids(api, "platform-officer")
     assert any(_workflow_id(node) == live_app for node in platform)
     for sandbox in (alpha, beta):
-        assert all(_workflow_id(node) != live_app for node in await _inbox(api, sandbox.staff[0].login))
+        assert all(_workflow_id(node) != live_app for node in await inbox_ids(api, sandbox.staff[0].login))
 
 
 async def test_every_provisioned_sandboxs_queue_is_polled(api: Api, providers: tuple[Sandbox, Sandbox, str]) -> None:
@@ -230,7 +209,7 @@ def _never() -> Any:
 async def test_prefill_in_a_sandbox_answers_from_the_synthetic_records(
         api: Api, providers: tuple[Sandbox, Sandbox, str]) -> None:
     alpha, _, _ = providers
-    login = _adult(alpha)
+    login = adult(alpha)
     headers = await api.token({"citizen": login, "acr": STANDARD})
     app = (await api.data(START, {"slug": "sbx-q-alpha-permit"}, headers))["startSandboxApplication"]["application"]
     assert app["currentStep"]["id"] == "records"
@@ -250,11 +229,11 @@ async def test_a_sandbox_reads_no_real_citizens_records_and_no_other_sandboxs(
     engine: Engine = api.engine
     assert engine.identity_provider is not None
     # The beta test citizen has started an application (so their reference is known as beta's).
-    await _plain_submitted(api, beta, "sbx-q-beta")
+    await submitted_sandbox_application(api, beta, "sbx-q-beta")
     real = await engine.data.citizens.ensure(engine.identity_provider.citizen_sub("wong-ka-fai"))  # type: ignore[attr-defined]
     async with engine.database.session() as session:
         beta_ref = await session.scalar(select(SandboxApplicantRow.citizen_ref).where(
-            SandboxApplicantRow.login == _adult(beta)))
+            SandboxApplicantRow.login == adult(beta)))
     assert beta_ref is not None
     prefill = gateway_prefill(sandbox_gateway(engine.data, SandboxRecords(engine.database, engine.data.cipher),
                                               alpha.provider_id), engine.catalogue)
@@ -309,7 +288,7 @@ async def test_staff_run_their_service_as_a_test_citizen_with_a_face_step_up(
     # The staff's inbox view of the result: in their sandbox's inbox, readable with the answers given.
     inbox = []
     for _ in range(50):
-        inbox = await _inbox(api, alpha.staff[0].login)
+        inbox = await inbox_ids(api, alpha.staff[0].login)
         if app["id"] in inbox:
             break
         await asyncio.sleep(0.1)
@@ -324,7 +303,7 @@ async def test_staff_run_their_service_as_a_test_citizen_with_a_face_step_up(
 async def test_staff_sign_in_only_as_their_own_test_citizens(
         api: Api, providers: tuple[Sandbox, Sandbox, str], who: str) -> None:
     alpha, beta, _ = providers
-    login = {"beta-citizen": _adult(beta), "alpha-staff-login": alpha.staff[1].login, "real-citizen": "wong-ka-fai",
+    login = {"beta-citizen": adult(beta), "alpha-staff-login": alpha.staff[1].login, "real-citizen": "wong-ka-fai",
              "unknown": "nobody"}[who]
     result = (await api.data(SIGN_IN, {"login": login}, await api.token({"staff": alpha.staff[0].login}))
               )["signInAsTestCitizen"]
@@ -337,14 +316,14 @@ async def test_nobody_but_a_sandboxs_staff_signs_in_as_its_test_citizens(
         api: Api, providers: tuple[Sandbox, Sandbox, str], who: dict[str, str] | None) -> None:
     alpha, _, _ = providers
     headers = await api.token(who) if who else None
-    assert codes_of(await api.post(SIGN_IN, {"login": _adult(alpha)}, headers)) == ["FORBIDDEN"]
+    assert codes_of(await api.post(SIGN_IN, {"login": adult(alpha)}, headers)) == ["FORBIDDEN"]
 
 
 async def test_a_test_citizen_signed_in_by_staff_is_refused_a_decision(
         api: Api, providers: tuple[Sandbox, Sandbox, str]) -> None:
     alpha, _, _ = providers
-    app = await _plain_submitted(api, alpha, "sbx-q-alpha")
+    app = await submitted_sandbox_application(api, alpha, "sbx-q-alpha")
     staff = await api.token({"staff": alpha.staff[0].login})
-    signed = (await api.data(SIGN_IN, {"login": _adult(alpha)}, staff))["signInAsTestCitizen"]
+    signed = (await api.data(SIGN_IN, {"login": adult(alpha)}, staff))["signInAsTestCitizen"]
     as_citizen = {"Authorization": f"Bearer {signed['accessToken']}"}
     assert codes_of(await api.post(DECIDE, {"id": app["id"], "status": "APPROVED"}, as_citizen)) == ["FORBIDDEN"]
