@@ -9,14 +9,30 @@ Everything is started here and stopped at the end: a real Temporal dev server, a
 definitions tree in a temporary directory (the seed taxonomy, departments, option lists and dev citizens plus one
 fixed-shape service: prefill, two forms, consent, step-up, review, submit), the engine, a worker and the API
 under uvicorn. Every connection goes to 127.0.0.1. The figures are medians over the rounds; the machine is noisy.
-The baseline runs on the same server with Temporal's default converter and sandbox: no codec, no GraphQL, no engine.
-The citizens' HTTP load comes from a driver process of its own, so its CPU is counted apart from onestop's.
-Printed: applications/s and the ratio, CPU per application (the engine by thread, the Temporal server, the load
-driver), p50/p95 per citizen action, and from a few finished workflows the history events, payload bytes, updates
-and activities per application.
 
-This module's top level imports only the standard library and temporalio: the workflow sandbox re-runs it for
-every baseline workflow, so the heavy imports (onestop, httpx, uvicorn) happen inside functions.
+Each part runs as it would in production, so that the engine's CPU is the engine's:
+- The baseline (bench/baseline.py) runs on the same server with Temporal's default converter and sandbox: no codec,
+  no GraphQL, no engine. It is a small module of its own, and its bytecode is written before the rounds
+  (``cache_baseline_bytecode``): the sandbox re-imports a workflow's module for every workflow, and with
+  PYTHONDONTWRITEBYTECODE set (as here) each import compiled it from source, which no deployed worker does.
+- The citizens' HTTP load comes from a driver process of its own, so its CPU is counted apart from onestop's.
+- A onestop round's CPU window closes when its applications are delivered and their receipt mails sent, work the
+  engine does after the submit has answered; at the last answer it fell into the next round's window, the baseline's
+  every other round.
+- The external systems the engine calls are simulated in a process of their own (``Externals``): the identity
+  provider that signs the citizens in and mints the step-up token (the dev IdP; the engine verifies its tokens
+  against its JWKS over HTTP, as with ``ONESTOP_OIDC_ISSUER`` in production), the SMTP relay the receipt mail
+  goes to (the dev mail sink) and the department's submission endpoint. The engine reaches them through its
+  ordinary settings and definitions; only the client side of those calls is its CPU. As in production, the engine
+  delivers each submission over HTTP as well as into its SQL inbox (development alone skips the HTTP call).
+  e-ME's verified items still come from the SQL registry of department records, the embedded default, which runs
+  in the engine as in a deployment that uses it.
+Printed: applications/s and the ratio, CPU per application (the engine by thread, the Temporal server, the load
+driver, the simulated externals), p50/p95 per citizen action, and from a few finished workflows the history events,
+payload bytes, updates and activities per application.
+
+This module's top level imports only the standard library, temporalio and bench/baseline.py; the heavy imports
+(onestop, httpx, uvicorn) happen inside functions, so the driver and externals processes start light.
 """
 
 from __future__ import annotations
@@ -33,13 +49,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from temporalio import activity, workflow
+from baseline import ACTIONS, BaselineAction, BaselineInput, BaselineWorkflow, baseline_fetch
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WithStartWorkflowOperation
@@ -49,11 +64,12 @@ if TYPE_CHECKING:
     import httpx
     from google.protobuf.message import Message
 
+    from onestop.config import Settings
+    from onestop.engine.container import Engine
+
 SERVICE = "bench-licence-renewal"
 STANDARD = "urn:onestop:acr:standard"
 FACE = "urn:onestop:acr:face"
-# One citizen action per entry, in order; each is one GraphQL mutation and one workflow update.
-ACTIONS = ("start", "prefill", "applicant", "preferences", "consent", "stepUp", "review", "submit")
 HISTORY_SAMPLES = 3
 # Activity.DELIVER of onestop.workflows.contracts, spelled out: this module imports no onestop at its top level.
 DELIVER_ACTIVITY = "onestop.deliver_submission"
@@ -159,71 +175,6 @@ STEP_UP = _mutation("$id: ID!, $step: String!, $cmid: String",
 
 class BenchError(Exception):
     """The application path refused or failed a step; the message says which and what came back."""
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The baseline: a bare workflow with one update per citizen action and one activity per application.
-
-
-@dataclass(frozen=True)
-class BaselineInput:
-    citizen: str
-
-
-@dataclass(frozen=True)
-class BaselineAction:
-    step: str
-    answers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class BaselineState:
-    completed: int
-    current: str | None
-
-
-@activity.defn(name="bench.baseline_fetch")
-async def baseline_fetch(citizen: str) -> dict[str, str]:
-    return {"applicantName": citizen, "hkid": "A123456(3)"}
-
-
-@workflow.defn(name="BenchBaselineWorkflow")
-class BaselineWorkflow:
-    def __init__(self) -> None:
-        self._completed: list[str] = []
-        self._answers: dict[str, str] = {}
-        self._citizen = ""
-
-    @workflow.run
-    async def run(self, params: BaselineInput) -> int:
-        self._citizen = params.citizen
-        await workflow.wait_condition(lambda: len(self._completed) == len(ACTIONS) - 1)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return len(self._completed)
-
-    def _state(self) -> BaselineState:
-        done = len(self._completed) + 1
-        return BaselineState(len(self._completed), ACTIONS[done] if done < len(ACTIONS) else None)
-
-    @workflow.update(name="open")
-    def open(self, action: BaselineAction) -> BaselineState:
-        return self._state()
-
-    @workflow.update(name="act")
-    async def act(self, action: BaselineAction) -> BaselineState:
-        if action.step == "prefill":
-            fetched = await workflow.execute_activity(baseline_fetch, self._citizen,
-                                                      start_to_close_timeout=timedelta(seconds=30))
-            self._answers.update(fetched)
-        self._answers.update(action.answers)
-        self._completed.append(action.step)
-        return self._state()
-
-    @act.validator
-    def _validate_act(self, action: BaselineAction) -> None:
-        expected = self._state().current
-        if action.step != expected:
-            raise ValueError(f"step {action.step!r} is not the current step {expected!r}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -340,8 +291,9 @@ class Citizen:
 
 
 class Api:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, idp: str) -> None:
         self.http = http
+        self.idp = idp  # the dev IdP's issuer URL (in the simulated externals' process)
 
     async def mutation(self, query: str, variables: Mapping[str, Any], headers: Mapping[str, str],
                        name: str) -> dict[str, Any]:
@@ -359,7 +311,7 @@ class Api:
         return application
 
     async def token(self, body: Mapping[str, Any]) -> dict[str, str]:
-        response = await self.http.post("/dev-idp/token", json=dict(body))
+        response = await self.http.post(f"{self.idp}/token", json=dict(body))
         if response.status_code != 200:
             raise BenchError(f"dev IdP token: HTTP {response.status_code}: {response.text[:300]}")
         return {"Authorization": f"Bearer {response.json()['access_token']}", "Accept-Language": "en"}
@@ -437,6 +389,17 @@ def write_definitions(target: Path) -> Path:
     return target
 
 
+def point_submissions_at(definitions: Path, base: str) -> None:
+    """Each department's submission endpoint becomes ``<base>/<code>/submissions`` (the simulated departments)."""
+    import yaml
+
+    for path in sorted((definitions / "departments").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(data.get("submission"), dict) and data["submission"].get("url"):
+            data["submission"]["url"] = f"{base}/{data['code']}/submissions"
+            path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
 def _quiet_server_class() -> Any:
     import uvicorn
 
@@ -450,13 +413,26 @@ def _quiet_server_class() -> Any:
     return QuietServer
 
 
+def bench_settings(workdir: Path, **values: Any) -> Settings:
+    """The engine's settings (development, its data in ``workdir``); the simulated externals use the same data dir,
+    so the dev IdP's signing key and pairwise subjects are the ones the engine seeds its citizens' data under."""
+    from onestop.config import Environment, Settings
+
+    fixed: dict[str, Any] = {"env": Environment.DEVELOPMENT, "definitions": workdir / "definitions",
+                             "data_dir": workdir / "data", "database_url": None, "temporal_address": None,
+                             "host": "127.0.0.1", "port": 0, "catalogue_poll_seconds": 0.0}
+    return Settings(**(fixed | values))
+
+
 @contextlib.asynccontextmanager
-async def onestop_stack(client: Client, workdir: Path, task_queue: str) -> AsyncIterator[tuple[str, Client]]:
-    """Engine, worker and API under uvicorn on 127.0.0.1, as ``onestop serve`` wires them."""
+async def onestop_stack(client: Client, workdir: Path, task_queue: str, externals: Externals
+                        ) -> AsyncIterator[tuple[str, Client, Engine]]:
+    """Engine, worker and API under uvicorn on 127.0.0.1, as ``onestop serve`` wires them, pointed at the simulated
+    external systems (identity provider, SMTP relay, department endpoint) through its ordinary settings."""
     import httpx
     import uvicorn
 
-    from onestop.config import Environment, Settings
+    from onestop.config import SmtpSecurity
     from onestop.engine.applications.activities import activities_for
     from onestop.engine.container import build_engine
     from onestop.engine.crypto.codec import data_converter
@@ -464,13 +440,13 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str) -> Async
     from onestop.graphql.app import create_app
 
     _QuietServer = _quiet_server_class()
-    settings = Settings(env=Environment.DEVELOPMENT, definitions=write_definitions(workdir / "definitions"),
-                        data_dir=workdir / "data", database_url=None, temporal_address=None,
-                        temporal_task_queue=task_queue, host="127.0.0.1", port=0, oidc_issuer=None,
-                        oidc_jwks_url=None, catalogue_poll_seconds=0.0,
-                        # The per-caller limiter stays in the path but never refuses: the benchmark's citizens
-                        # share seven dev subjects and one client address, which no real caller does.
-                        rate_limit_per_minute=10_000_000, token_rate_limit_per_minute=10_000_000)
+    settings = bench_settings(
+        workdir, temporal_task_queue=task_queue,
+        oidc_issuer=externals.issuer, oidc_jwks_url=f"{externals.issuer}/jwks.json",
+        smtp_host=externals.smtp[0], smtp_port=externals.smtp[1], smtp_security=SmtpSecurity.NONE,
+        # The per-caller limiter stays in the path but never refuses: the benchmark's citizens share seven dev
+        # subjects and one client address, which no real caller does.
+        rate_limit_per_minute=10_000_000, token_rate_limit_per_minute=10_000_000)
     config = client.config()
     config["data_converter"] = data_converter(settings.key_bytes("codec_key"))
     codec_client = Client(**config)
@@ -478,7 +454,11 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str) -> Async
     try:
         # trust_env=False: never route through a proxy from the environment; only 127.0.0.1 is spoken to.
         async with httpx.AsyncClient(timeout=30, trust_env=False) as outbound:
-            worker = build_worker(codec_client, task_queue, activities_for(engine, outbound).all())
+            activities = activities_for(engine, outbound)
+            # Production delivers each submission to its department's endpoint over HTTP as well as into the SQL
+            # inbox; development skips the HTTP call. Here the endpoint is the simulated department.
+            activities.http_delivery = True
+            worker = build_worker(codec_client, task_queue, activities.all())
             async with worker:
                 server = _QuietServer(uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=0,
                                                      log_level="warning", lifespan="off", access_log=False))
@@ -490,7 +470,7 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str) -> Async
                             raise BenchError("uvicorn stopped before it started")
                         await asyncio.sleep(0.05)
                     port = server.servers[0].sockets[0].getsockname()[1]
-                    yield f"http://127.0.0.1:{port}", codec_client
+                    yield f"http://127.0.0.1:{port}", codec_client, engine
                 finally:
                     server.should_exit = True
                     await serving
@@ -499,7 +479,7 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str) -> Async
 
 
 async def sign_in(api: Api, count: int) -> list[Citizen]:
-    listed = (await api.http.get("/dev-idp/citizens")).json()
+    listed = (await api.http.get(f"{api.idp}/citizens")).json()
     entries = listed["citizens"] if isinstance(listed, dict) else listed
     people = [(e["id"], e["faceSamples"]["match"]) for e in entries]
     citizens: list[Citizen] = []
@@ -523,10 +503,11 @@ class Driver:
         self.process = process
 
     @classmethod
-    async def start(cls, url: str, citizens: int) -> Driver:
+    async def start(cls, url: str, citizens: int, idp: str) -> Driver:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, str(repo_root() / "bench" / "applications.py"), "--drive", url, "--citizens", str(citizens),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=str(repo_root()))
+            sys.executable, str(repo_root() / "bench" / "applications.py"), "--drive", url, "--idp", idp,
+            "--citizens", str(citizens), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            cwd=str(repo_root()))
         driver = cls(process)
         await driver._answer()  # signed in and ready
         return driver
@@ -562,7 +543,7 @@ class Driver:
             await self.process.wait()
 
 
-async def drive(url: str, citizens: int) -> None:
+async def drive(url: str, citizens: int, idp: str) -> None:
     """The driver's side: sign the citizens in, then run one round per request line on stdin until it closes."""
     import httpx
 
@@ -576,7 +557,7 @@ async def drive(url: str, citizens: int) -> None:
         sys.stdout.flush()
 
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits, trust_env=False) as http:
-        api = Api(http)
+        api = Api(http, idp)
         try:
             people = await sign_in(api, citizens)
         except BenchError as exc:
@@ -593,6 +574,113 @@ async def drive(url: str, citizens: int) -> None:
                 say({"error": str(exc)})
                 return
             say({"rate": rate, "ids": ids, "cpu": time.process_time() - cpu, "latencies": samples.latencies})
+
+
+class Externals:
+    """The simulated external systems, run in a process of their own (``--externals``) as they are other systems in
+    production: the dev identity provider (the citizens' tokens, the face step-up) and the SMTP relay (the dev mail
+    sink). The engine reaches them through its ordinary settings (OIDC issuer and JWKS URL, SMTP host and port), so
+    only the client side of those calls is the engine's CPU; theirs is measured apart, like the load driver's."""
+
+    def __init__(self, process: asyncio.subprocess.Process, issuer: str, smtp: tuple[str, int],
+                 departments: str) -> None:
+        self.process = process
+        self.issuer = issuer
+        self.smtp = smtp
+        self.departments = departments  # base URL of the departments' submission endpoints
+        self.received: dict[str, int] = {}  # mails and submissions received, known once stopped
+
+    @classmethod
+    async def start(cls, workdir: Path) -> Externals:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(repo_root() / "bench" / "applications.py"), "--externals", str(workdir),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=str(repo_root()))
+        answer = await cls._answer(process)
+        return cls(process, answer["issuer"], (answer["smtp"][0], answer["smtp"][1]), answer["departments"])
+
+    @staticmethod
+    async def _answer(process: asyncio.subprocess.Process) -> dict[str, Any]:
+        assert process.stdout is not None
+        line = await process.stdout.readline()
+        if not line:
+            raise BenchError(f"the simulated externals stopped (exit code {await process.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    async def stop(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.is_closing():
+            self.process.stdin.close()
+        try:
+            self.received = (await asyncio.wait_for(self._answer(self.process), 10))["received"]
+            await asyncio.wait_for(self.process.wait(), 10)
+        except (TimeoutError, BenchError, KeyError):
+            if self.process.returncode is None:
+                self.process.kill()
+            await self.process.wait()
+
+
+async def serve_externals(workdir: Path) -> None:
+    """The externals' side: serve the dev IdP and the departments' endpoints over HTTP and the SMTP sink until stdin
+    closes."""
+    import socket
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Mount, Route
+
+    from onestop.catalogue.catalogue import load_catalogue
+    from onestop.engine.dev.idp import DevIdentityProvider
+    from onestop.engine.dev.mail import DevMailbox
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    # The IdP's issuer is its own address; its key and pairwise secret are the data dir's (see bench_settings).
+    settings = bench_settings(workdir, port=port)
+    catalogue = await asyncio.to_thread(load_catalogue, settings.definitions)
+    idp = DevIdentityProvider.from_settings(settings, catalogue.assurance,
+                                            age_group_of=lambda age: catalogue.age_group_for(age).id)
+    mailbox = DevMailbox(workdir / "externals" / "mail")
+    smtp = await mailbox.start()
+    submissions = 0
+
+    async def department(request: Request) -> Response:
+        # A department takes the signed submission (checking it against the platform's keys is its own work).
+        nonlocal submissions
+        body = json.loads(await request.body())
+        if not body.get("jws") or request.headers.get("Idempotency-Key") != body.get("applicationId"):
+            return Response(status_code=400)
+        submissions += 1
+        return Response(status_code=202)
+
+    app = Starlette(routes=[Mount("/dev-idp", app=idp.app),
+                            Route("/departments/{code}/submissions", department, methods=["POST"])])
+    # Idle connections stay open between rounds (uvicorn's default closes them after 5 s, and a client reusing one
+    # just as it closes fails with a ReadError): the driver calls the IdP once per application only.
+    server = _quiet_server_class()(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
+                                                  timeout_keep_alive=600))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        while not server.started:
+            if serving.done():
+                serving.result()
+                raise BenchError("uvicorn stopped before it started")
+            await asyncio.sleep(0.05)
+        sys.stdout.write(json.dumps({"issuer": idp.issuer, "smtp": list(smtp),
+                                     "departments": f"http://127.0.0.1:{port}/departments"}) + "\n")
+        sys.stdout.flush()
+        reader = asyncio.StreamReader()
+        await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        await reader.read()  # until the bench closes our stdin
+    finally:
+        server.should_exit = True
+        await serving
+        await mailbox.close()
+    sys.stdout.write(json.dumps({"received": {"mails": mailbox.received, "submissions": submissions}}) + "\n")
+    sys.stdout.flush()
 
 
 async def baseline_application(client: Client, task_queue: str, citizen: str, samples: Samples) -> str:
@@ -629,20 +717,33 @@ def _cpu_of(stat: Path) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK  # ppid; utime and stime
 
 
-def server_cpu(driver: int | None) -> float:
-    """CPU seconds of this process's children (the Temporal dev server) but the load driver; 0 without /proc."""
-    me, total = os.getpid(), 0.0
+def server_cpu(apart: Collection[int | None]) -> float:
+    """CPU seconds of this process's children (the Temporal dev server) but those ``apart`` (the load driver, the
+    simulated externals); 0 without /proc."""
+    me, total, others = os.getpid(), 0.0, {str(pid) for pid in apart}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         found = _cpu_of(stat)
-        if found is not None and found[0] == me and stat.parent.name != str(driver):
+        if found is not None and found[0] == me and stat.parent.name not in others:
             total += found[1]
     return total
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds of process ``pid`` (all its threads); 0 when it is None or gone, or without /proc."""
+    found = None if pid is None else _cpu_of(Path(f"/proc/{pid}/stat"))
+    return 0.0 if found is None else found[1]
 
 
 THREAD_PARTS = ("event loop", "SQLite", "workflow tasks", "other threads", "SDK core")
 """This process's CPU by thread: the event loop runs the API, the activities and the worker's Python side (and the
 workflow activations, which onestop's workers run there: engine/activations.py); SQLite is aiosqlite's connection
-threads; workflow tasks are the SDK's workflow threads (the baseline's); the SDK core is Rust."""
+threads; workflow tasks are the SDK's workflow threads (the baseline's); the SDK core is Rust. Ended threads is the
+rest of the process's CPU: threads that ended during the round (none do in a round today: the SQLite pool and the
+SDK's threads live as long as the process), plus the error of the per-thread figures.
+
+Each thread's CPU is its scheduler run time (``/proc/self/task/<tid>/schedstat``, in nanoseconds). The tick-sampled
+utime + stime of ``/proc/self/task/<tid>/stat`` lags the process's precise total by about 5 ms per application
+under this load, which showed up as 5 ms of "ended threads" that no thread had used."""
 
 
 def thread_cpu() -> dict[int, tuple[str, float]]:
@@ -655,16 +756,25 @@ def thread_cpu() -> dict[int, tuple[str, float]]:
     main = threading.main_thread().native_id
     found: dict[int, tuple[str, float]] = {}
     for stat in Path("/proc/self/task").glob("[0-9]*/stat"):
-        figures = _cpu_of(stat)
-        if figures is None:
+        seconds = _run_time(stat.parent)
+        if seconds is None:
             continue
         tid = int(stat.parent.name)
         thread = python.get(tid)
         part = ("event loop" if tid == main else "SDK core" if thread is None
                 else "SQLite" if _is_sqlite(thread, aiosqlite.Connection)
                 else "workflow tasks" if thread.name.startswith("temporal_workflow") else "other threads")
-        found[tid] = (part, figures[1])
+        found[tid] = (part, seconds)
     return found
+
+
+def _run_time(task: Path) -> float | None:
+    """A thread's CPU seconds: its scheduler run time, else (no schedstat) its utime + stime; None when gone."""
+    try:
+        return int((task / "schedstat").read_text().split()[0]) / 1e9
+    except (OSError, IndexError, ValueError):
+        figures = _cpu_of(task / "stat")
+        return None if figures is None else figures[1]
 
 
 def _is_sqlite(thread: Any, connection: type) -> bool:
@@ -680,15 +790,18 @@ class Cpu:
     engine: float  # this process: onestop's API and worker (or the baseline's client and worker)
     server: float  # the Temporal dev server
     driver: float = 0.0  # the load driver process (onestop only)
+    externals: float = 0.0  # the simulated external systems' process (the dev IdP, the SMTP sink)
     threads: dict[str, float] = field(default_factory=lambda: {})  # ``engine`` by thread part
 
 
 async def measured(round_: Awaitable[tuple[float, list[str], float]], rates: list[float], cpu: list[Cpu],
-                   driver: int | None) -> list[str]:
+                   driver: int | None, externals: int | None) -> list[str]:
     """Run a round; record its rate and its CPU per application."""
-    process, server, threads = time.process_time(), server_cpu(driver), thread_cpu()
+    apart = (driver, externals)
+    process, server, outside, threads = time.process_time(), server_cpu(apart), process_cpu(externals), thread_cpu()
     rate, ids, driven = await round_
     after = thread_cpu()
+    simulated = process_cpu(externals) - outside
     count = len(ids)
     engine = time.process_time() - process
     parts = dict.fromkeys(THREAD_PARTS, 0.0)
@@ -698,7 +811,7 @@ async def measured(round_: Awaitable[tuple[float, list[str], float]], rates: lis
     parts["ended threads"] = max(0.0, engine - sum(parts.values()))
     rates.append(rate)
     per = 1000 / count
-    cpu.append(Cpu(engine * per, (server_cpu(driver) - server) * per, driven * per,
+    cpu.append(Cpu(engine * per, (server_cpu(apart) - server) * per, driven * per, simulated * per,
                    {part: seconds * per for part, seconds in parts.items()}))
     return ids
 
@@ -721,6 +834,7 @@ class Results:
     baseline_history: HistoryFigures | None = None
     onestop_ids: list[str] = field(default_factory=list)  # the last round's workflows
     baseline_ids: list[str] = field(default_factory=list)
+    externals_received: dict[str, int] = field(default_factory=dict)  # mails, submissions over the whole run
 
 
 async def run(citizens: int, rounds: int, *, persist: bool = False, warmup: bool = True,
@@ -743,48 +857,87 @@ async def run(citizens: int, rounds: int, *, persist: bool = False, warmup: bool
         )
         try:
             baseline_queue, onestop_queue = f"bench-baseline-{uuid.uuid4().hex}", f"bench-onestop-{uuid.uuid4().hex}"
-            async with onestop_stack(env.client, workdir, onestop_queue) as (url, codec_client), Worker(
-                env.client, task_queue=baseline_queue, workflows=[BaselineWorkflow], activities=[baseline_fetch],
-            ):
-                driver = await Driver.start(url, citizens)
-                try:
-                    await _rounds(results, driver, env.client, baseline_queue, warmup=warmup, progress=progress)
-                finally:
-                    await driver.stop()
-                sample_onestop = results.onestop_ids[:HISTORY_SAMPLES]
-                sample_baseline = results.baseline_ids[:HISTORY_SAMPLES]
-                for workflow_id in sample_onestop:
-                    await settled(codec_client, workflow_id, _delivered)
-                for workflow_id in sample_baseline:
-                    await settled(env.client, workflow_id, _completed)
-                results.onestop_history = await history_figures(codec_client, sample_onestop)
-                results.baseline_history = await history_figures(env.client, sample_baseline)
+            write_definitions(workdir / "definitions")
+            externals = await Externals.start(workdir)
+            try:
+                point_submissions_at(workdir / "definitions", externals.departments)
+                async with onestop_stack(env.client, workdir, onestop_queue, externals) as stack, \
+                        Worker(env.client, task_queue=baseline_queue, workflows=[BaselineWorkflow],
+                               activities=[baseline_fetch]):
+                    url, codec_client, engine = stack
+                    driver = await Driver.start(url, citizens, externals.issuer)
+                    try:
+                        await _rounds(results, driver, engine, externals, env.client, baseline_queue,
+                                      warmup=warmup, progress=progress)
+                    finally:
+                        await driver.stop()
+                    await _histories(results, env.client, codec_client)
+            finally:
+                await externals.stop()
+                results.externals_received = externals.received
         finally:
             await env.shutdown()
     return results
 
 
-async def _rounds(results: Results, driver: Driver, client: Client, baseline_queue: str, *, warmup: bool,
-                  progress: bool) -> None:
-    citizens, pid = results.citizens, driver.process.pid
+def deliveries() -> float:
+    """Submissions this process has delivered (or found delivered) since it started."""
+    from onestop.engine import metrics
+
+    return sum(sample.value for family in metrics.DELIVERIES.collect() for sample in family.samples
+               if sample.name.endswith("_total") and sample.labels["outcome"] in ("delivered", "duplicate"))
+
+
+async def delivered(engine: Engine, target: float, within: float = 60.0) -> None:
+    """Wait until ``target`` submissions are delivered and no notice is being sent."""
+    deadline = time.monotonic() + within
+    while deliveries() < target or engine.notices._sending:
+        if time.monotonic() > deadline:
+            raise BenchError(f"{target - deliveries():.0f} submissions were not delivered within {within:.0f}s")
+        await asyncio.sleep(0.02)
+
+
+async def _histories(results: Results, client: Client, codec_client: Client) -> None:
+    sample_onestop = results.onestop_ids[:HISTORY_SAMPLES]
+    sample_baseline = results.baseline_ids[:HISTORY_SAMPLES]
+    for workflow_id in sample_onestop:
+        await settled(codec_client, workflow_id, _delivered)
+    for workflow_id in sample_baseline:
+        await settled(client, workflow_id, _completed)
+    results.onestop_history = await history_figures(codec_client, sample_onestop)
+    results.baseline_history = await history_figures(client, sample_baseline)
+
+
+async def _rounds(results: Results, driver: Driver, engine: Engine, externals: Externals, client: Client,
+                  baseline_queue: str, *, warmup: bool, progress: bool) -> None:
+    citizens, pid, outside = results.citizens, driver.process.pid, externals.process.pid
+
+    async def onestop(count: int, samples: Samples) -> tuple[float, list[str], float]:
+        # The round ends when its last application is delivered and its notices sent, not at the last response:
+        # the delivery activity and the receipt mail run after the submit answers, and are the round's CPU (they
+        # would fall into the next round's figures, the baseline's every other round).
+        before = deliveries()
+        answer = await driver.round(count, samples)
+        await delivered(engine, before + count)
+        return answer
 
     async def baseline(count: int, samples: Samples) -> tuple[float, list[str], float]:
         rate, ids = await baseline_round(client, baseline_queue, count, samples)
         return rate, ids, 0.0
 
     if warmup:  # first-use costs (imports, sandbox, SQLite pages) stay out of the figures
-        await driver.round(2, Samples())
+        await onestop(2, Samples())
         await baseline(2, Samples())
     for number in range(results.rounds):
         # Alternate which side goes first so drift on the machine does not favour one.
 
         async def measure_onestop() -> None:
-            results.onestop_ids = await measured(driver.round(citizens, results.onestop_samples),
-                                                 results.onestop_rates, results.onestop_cpu, pid)
+            results.onestop_ids = await measured(onestop(citizens, results.onestop_samples),
+                                                 results.onestop_rates, results.onestop_cpu, pid, outside)
 
         async def measure_baseline() -> None:
             results.baseline_ids = await measured(baseline(citizens, results.baseline_samples),
-                                                  results.baseline_rates, results.baseline_cpu, pid)
+                                                  results.baseline_rates, results.baseline_cpu, pid, outside)
 
         sides: list[Callable[[], Awaitable[None]]] = [measure_onestop, measure_baseline]
         for side in sides if number % 2 == 0 else reversed(sides):
@@ -797,7 +950,7 @@ async def _rounds(results: Results, driver: Driver, client: Client, baseline_que
 def _median_cpu(rounds: Sequence[Cpu]) -> Cpu:
     parts = {part for c in rounds for part in c.threads}
     return Cpu(statistics.median(c.engine for c in rounds), statistics.median(c.server for c in rounds),
-               statistics.median(c.driver for c in rounds),
+               statistics.median(c.driver for c in rounds), statistics.median(c.externals for c in rounds),
                {part: statistics.median(c.threads.get(part, 0.0) for c in rounds) for part in sorted(parts)})
 
 
@@ -831,10 +984,12 @@ def figures(results: Results) -> dict[str, Any]:
         "ratio": onestop / baseline,
         "cpu_ms_per_application": {
             "onestop": {"engine": ours_cpu.engine, "engine_by_thread": ours_cpu.threads,
-                        "temporal_server": ours_cpu.server, "load_driver": ours_cpu.driver},
+                        "temporal_server": ours_cpu.server, "load_driver": ours_cpu.driver,
+                        "simulated_externals": ours_cpu.externals},
             "baseline": {"worker_and_client": base_cpu.engine, "temporal_server": base_cpu.server},
         },
         "engine_cpu_ratio": ours_cpu.engine / base_cpu.engine,
+        "simulated_externals_received": results.externals_received,
         "latency": {"onestop": latency(results.onestop_samples), "baseline": latency(results.baseline_samples)},
         "history": {"onestop": history(ours), "baseline": history(theirs),
                     "events_ratio": ours.events / theirs.events},
@@ -854,7 +1009,8 @@ def report(results: Results) -> None:
     print(f"ratio onestop/baseline: {data['ratio']:.2f} (aim >= 0.75 in memory, >= 0.85 with --persist)")
     mine, base = cpu["onestop"], cpu["baseline"]
     print(f"CPU ms per application: onestop engine {mine['engine']:.0f} (API + worker), Temporal server "
-          f"{mine['temporal_server']:.0f}, load driver {mine['load_driver']:.0f} (its own process); "
+          f"{mine['temporal_server']:.0f}, load driver {mine['load_driver']:.0f} (its own process), simulated "
+          f"externals {mine['simulated_externals']:.0f} (dev IdP, SMTP relay, department endpoint: their own process); "
           f"baseline worker and client {base['worker_and_client']:.0f}, Temporal server {base['temporal_server']:.0f}")
     split = ", ".join(f"{part} {ms:.0f}" for part, ms in mine["engine_by_thread"].items())
     print(f"  onestop engine by thread: {split}")
@@ -880,6 +1036,24 @@ def report(results: Results) -> None:
     print(f"onestop payload bytes by event type: {largest}")
 
 
+def cache_baseline_bytecode(scratch: Path) -> None:
+    """Write bench/baseline.py's bytecode where imports look for it, whatever PYTHONDONTWRITEBYTECODE says.
+
+    The baseline's workflow sandbox re-imports that module for every workflow it starts. Without its bytecode
+    each of those imports compiles the module from source, which no deployed worker does: its bytecode is cached,
+    or written on its first import. (Onestop's modules are imported once per process, so they need no such help.)
+    When the bench directory cannot be written, the bytecode of every import goes under ``scratch`` instead."""
+    import importlib.util
+    import py_compile
+
+    source = Path(__file__).resolve().parent / "baseline.py"
+    try:
+        py_compile.compile(str(source), doraise=True)
+    except OSError:
+        sys.pycache_prefix = str(scratch)
+        py_compile.compile(str(source), cfile=importlib.util.cache_from_source(str(source)), doraise=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--citizens", type=int, default=16, help="concurrent citizens (default 16)")
@@ -889,16 +1063,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="PATH",
                         help="also write every figure to PATH as JSON (stdout carries the dev server's banner)")
     parser.add_argument("--drive", metavar="URL", help=argparse.SUPPRESS)  # the load driver process (Driver)
+    parser.add_argument("--idp", metavar="URL", help=argparse.SUPPRESS)  # the dev IdP the driver signs in at
+    parser.add_argument("--externals", type=Path, metavar="DIR", help=argparse.SUPPRESS)  # Externals' process
     args = parser.parse_args(argv)
     if args.citizens < 1 or args.rounds < 1:
         parser.error("--citizens and --rounds must be at least 1")
     sys.path.insert(0, str(repo_root()))
     if args.drive:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(drive(args.drive, args.citizens))
+            asyncio.run(drive(args.drive, args.citizens, args.idp))
+        return 0
+    if args.externals:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_externals(args.externals))
         return 0
     try:
-        results = asyncio.run(run(args.citizens, args.rounds, persist=args.persist))
+        with tempfile.TemporaryDirectory(prefix="onestop-bench-pycache-") as pycache:
+            cache_baseline_bytecode(Path(pycache))
+            results = asyncio.run(run(args.citizens, args.rounds, persist=args.persist))
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -47,9 +48,44 @@ def test_the_applications_benchmark_prints_the_ratio_and_history_figures(repo_ro
     # The driver's CPU is its own process's: it is measured, and not part of the engine's.
     assert cpu["load_driver"] > 0
     assert cpu["engine"] > 0
+    # The simulated externals are reached through the engine's settings: the IdP's tokens were accepted (else no
+    # application would have started), and every application's receipt mail and submission arrived there.
+    received = figures["simulated_externals_received"]
+    applications = 2 + 2  # the warm-up's and the round's
+    assert received == {"mails": applications, "submissions": applications}
+    assert cpu["simulated_externals"] >= 0
     # Each part is its own median over the rounds, so the parts add up to the engine's median only roughly (a
     # loaded machine's rounds differ by 15 % and more); a split that missed a thread would be off by far more.
     assert sum(cpu["engine_by_thread"].values()) == pytest.approx(cpu["engine"], rel=0.25)
     # The printed figure is the median rounded to a whole event (a median of an even count can end in .5).
     assert figures["history"]["onestop"]["events"] == pytest.approx(int(events.group(1)), abs=0.5)
     assert set(figures["latency"]["onestop"]) >= {"start", "submit"}
+
+
+def test_the_baseline_workflow_module_is_imported_from_bytecode_whatever_the_environment_says(
+        repo_root: Path, tmp_path: Path) -> None:
+    # The baseline's sandbox re-imports bench/baseline.py for every workflow; once the bench has cached its bytecode
+    # those imports compile nothing, even with PYTHONDONTWRITEBYTECODE set (a deployed worker has its bytecode).
+    script = f"""
+import sys
+from importlib import _bootstrap_external
+from pathlib import Path
+sys.path.insert(0, {str(repo_root / "bench")!r})
+compiled = []
+original = _bootstrap_external.SourceLoader.source_to_code
+def counting(self, data, path, *args, **kwargs):
+    compiled.append(str(path))
+    return original(self, data, path, *args, **kwargs)
+_bootstrap_external.SourceLoader.source_to_code = counting
+import applications
+applications.cache_baseline_bytecode(Path({str(tmp_path)!r}))
+compiled.clear()
+for _ in range(3):
+    del sys.modules["baseline"]
+    import baseline
+print(sum(path.endswith("baseline.py") for path in compiled))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,  # noqa: S603
+                            cwd=repo_root, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0", result.stdout

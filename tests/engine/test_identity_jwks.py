@@ -136,6 +136,17 @@ async def test_unknown_kid_triggers_one_refresh_that_finds_a_rotated_key(
     assert server.fetches == 2
 
 
+async def test_requests_arriving_during_the_first_fetch_wait_for_it(server: KeyServer,
+                                                                      verifier: TokenVerifier) -> None:
+    # A burst of requests at start-up: the first fetches the keys, the others wait for that fetch instead of
+    # finding no key (a refusal as unknown_kid of every valid token but the first; the applications bench hit it).
+    key = DevSigningKey.generate()
+    server.publish(key)
+    principals = await asyncio.gather(*(verifier.verify(token(key)) for _ in range(8)))
+    assert [p.sub for p in principals] == ["s"] * 8
+    assert server.fetches == 1
+
+
 async def test_cooldown_prevents_a_refresh_storm_of_unknown_kids(
     server: KeyServer, verifier: TokenVerifier, clock: FakeClock
 ) -> None:
