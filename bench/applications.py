@@ -1,9 +1,10 @@
 """Applications benchmark: N concurrent citizens complete a full application through the GraphQL API over HTTP,
 against a bare Temporal workflow (the same number of updates and one activity per application) in the same run.
 
-Run: ``.venv/bin/python bench/applications.py [--citizens N] [--rounds R] [--persist] [--json PATH]`` (defaults:
-16 citizens, 5 rounds, Temporal state in memory; ``--persist`` keeps it in a SQLite file as ``onestop serve`` does;
-``--json`` also writes every figure to PATH).
+Run: ``.venv/bin/python bench/applications.py [--citizens N] [--rounds R] [--persist] [--json PATH]
+[--loop asyncio|uvloop]`` (defaults: 16 citizens, 5 rounds, Temporal state in memory; ``--persist`` keeps it in a
+SQLite file as ``onestop serve`` does; ``--json`` also writes every figure to PATH; ``--loop`` the event loop both
+sides share, by default the one ``onestop serve`` runs on).
 
 Everything is started here and stopped at the end: a real Temporal dev server, a fresh SQLite data dir and a
 definitions tree in a temporary directory (the seed taxonomy, departments, option lists and dev citizens plus one
@@ -504,10 +505,12 @@ class Driver:
 
     @classmethod
     async def start(cls, url: str, citizens: int, idp: str) -> Driver:
+        from onestop.runtime import running_loop_name
+
         process = await asyncio.create_subprocess_exec(
             sys.executable, str(repo_root() / "bench" / "applications.py"), "--drive", url, "--idp", idp,
-            "--citizens", str(citizens), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            cwd=str(repo_root()))
+            "--citizens", str(citizens), "--loop", running_loop_name(),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=str(repo_root()))
         driver = cls(process)
         await driver._answer()  # signed in and ready
         return driver
@@ -592,9 +595,12 @@ class Externals:
 
     @classmethod
     async def start(cls, workdir: Path) -> Externals:
+        from onestop.runtime import running_loop_name
+
         process = await asyncio.create_subprocess_exec(
             sys.executable, str(repo_root() / "bench" / "applications.py"), "--externals", str(workdir),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=str(repo_root()))
+            "--loop", running_loop_name(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            cwd=str(repo_root()))
         answer = await cls._answer(process)
         return cls(process, answer["issuer"], (answer["smtp"][0], answer["smtp"][1]), answer["departments"])
 
@@ -824,6 +830,7 @@ class Results:
     citizens: int
     rounds: int
     persist: bool
+    loop: str = "asyncio"  # the event loop onestop and the baseline shared, as it ran
     onestop_rates: list[float] = field(default_factory=list)
     baseline_rates: list[float] = field(default_factory=list)
     onestop_samples: Samples = field(default_factory=Samples)
@@ -843,8 +850,9 @@ async def run(citizens: int, rounds: int, *, persist: bool = False, warmup: bool
     from temporalio.worker import Worker
 
     from onestop.engine.temporal import SEARCH_ATTRIBUTES, temporal_binary
+    from onestop.runtime import running_loop_name
 
-    results = Results(citizens, rounds, persist)
+    results = Results(citizens, rounds, persist, running_loop_name())
     main_task = asyncio.current_task()
     if main_task is not None:  # SIGTERM unwinds like Ctrl-C: every part below is shut down in order
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
@@ -977,6 +985,7 @@ def figures(results: Results) -> dict[str, Any]:
 
     return {
         "citizens": results.citizens, "rounds": results.rounds, "persist": results.persist,
+        "event_loop": results.loop,
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "applications_per_second": {"onestop": onestop, "baseline": baseline,
                                     "onestop_rounds": results.onestop_rates,
@@ -1005,6 +1014,7 @@ def report(results: Results) -> None:
     state = "a SQLite file" if results.persist else "memory"
     print(f"{results.citizens} concurrent citizens x {results.rounds} rounds, Temporal state in {state}; medians"
           + (f"; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs" if load else ""))
+    print(f"event loop: {results.loop} (onestop's API and worker and the baseline's worker and client share it)")
     print(f"applications/s: onestop {rates['onestop']:.2f}, baseline {rates['baseline']:.2f}")
     print(f"ratio onestop/baseline: {data['ratio']:.2f} (aim >= 0.75 in memory, >= 0.85 with --persist)")
     mine, base = cpu["onestop"], cpu["baseline"]
@@ -1062,6 +1072,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="Temporal state in a SQLite file, as `onestop serve` runs it (default: in memory)")
     parser.add_argument("--json", type=Path, metavar="PATH",
                         help="also write every figure to PATH as JSON (stdout carries the dev server's banner)")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default=None,
+                        help="the event loop both sides run on (default: the one `onestop serve` runs on, "
+                             "ONESTOP_EVENT_LOOP: uvloop where installed)")
     parser.add_argument("--drive", metavar="URL", help=argparse.SUPPRESS)  # the load driver process (Driver)
     parser.add_argument("--idp", metavar="URL", help=argparse.SUPPRESS)  # the dev IdP the driver signs in at
     parser.add_argument("--externals", type=Path, metavar="DIR", help=argparse.SUPPRESS)  # Externals' process
@@ -1069,18 +1082,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.citizens < 1 or args.rounds < 1:
         parser.error("--citizens and --rounds must be at least 1")
     sys.path.insert(0, str(repo_root()))
+    from onestop.config import EventLoop, Settings
+    from onestop.runtime import StartupError, loop_factory, run_on_loop
+
+    try:
+        loop = EventLoop(args.loop) if args.loop else Settings().event_loop
+        loop = EventLoop.ASYNCIO if loop_factory(loop) is None else EventLoop.UVLOOP
+    except StartupError as exc:
+        parser.error(str(exc))
     if args.drive:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(drive(args.drive, args.citizens, args.idp))
+            run_on_loop(lambda: drive(args.drive, args.citizens, args.idp), loop)
         return 0
     if args.externals:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve_externals(args.externals))
+            run_on_loop(lambda: serve_externals(args.externals), loop)
         return 0
     try:
         with tempfile.TemporaryDirectory(prefix="onestop-bench-pycache-") as pycache:
             cache_baseline_bytecode(Path(pycache))
-            results = asyncio.run(run(args.citizens, args.rounds, persist=args.persist))
+            results = run_on_loop(lambda: run(args.citizens, args.rounds, persist=args.persist), loop)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

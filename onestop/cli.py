@@ -6,6 +6,7 @@ Option names and their ``ONESTOP_*`` variables are a contract with deployments: 
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -178,7 +179,17 @@ def validate(paths: tuple[Path, ...]) -> None:
     from onestop.catalogue.validate import validate_command
 
     targets = list(paths) or [Settings().definitions]
-    sys.exit(validate_command(targets, out=sys.stdout))
+    # The cyclic collector stays off until the loaded tree is freed: the load pauses it anyway, and turning it back
+    # on while the tree is alive makes the next allocation walk every object loaded (0.18 s at 10,000 services)
+    # to free nothing. After the command, the tree is gone and a collection has next to nothing to walk.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        code = validate_command(targets, out=sys.stdout)
+    finally:
+        if was_enabled:
+            gc.enable()
+    sys.exit(code)
 
 
 @main.command("export-schema")

@@ -32,6 +32,14 @@ class LogFormat(StrEnum):
     TEXT = "text"
 
 
+class EventLoop(StrEnum):
+    """The asyncio event loop the long-running commands run on (``ONESTOP_EVENT_LOOP``)."""
+
+    AUTO = "auto"  # uvloop where it is installed (a runtime dependency except on Windows), else asyncio's own
+    UVLOOP = "uvloop"
+    ASYNCIO = "asyncio"
+
+
 # Any port on the loopback names: a frontend dev server (Vite, Next.js ...) on the developer's machine.
 DEV_CORS_ORIGIN_REGEX = r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$"
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
@@ -67,6 +75,9 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "onestop-applications"
     temporal_ui_port: int = Field(default=8233, ge=0, le=65535)
+    # serve, api, worker, web and acting-terms run on uvloop when it is installed (less CPU per request and per
+    # workflow activation); "asyncio" turns it off, "uvloop" refuses to start without it.
+    event_loop: EventLoop = EventLoop.AUTO
     # How long delivery to a department retries (exponential backoff up to 10 minutes apart) before the
     # application is DELIVERY_FAILED and waits for an operator's redelivery. Fixed per application at its start.
     delivery_retry_hours: float = Field(default=24.0, gt=0)

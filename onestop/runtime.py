@@ -10,14 +10,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from temporalio.client import Client
 
 from onestop.catalogue import CatalogueError
-from onestop.config import Settings
+from onestop.config import EventLoop, Settings
 from onestop.engine import Engine, build_engine, tracing
 from onestop.engine.logs import configure_logging
 from onestop.engine.temporal import (
@@ -33,12 +33,40 @@ if TYPE_CHECKING:
     from onestop.engine.db import Database
 
 log = logging.getLogger("onestop")
+T = TypeVar("T")
 
 
 class StartupError(Exception):
     """A setting or the host stops start-up (bad or missing setting, busy port); the message names what to change."""
 
     code = "STARTUP"
+
+
+def loop_factory(choice: EventLoop) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop for ``auto`` (when installed) and ``uvloop``; None is asyncio's own loop."""
+    if choice is EventLoop.ASYNCIO:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice is EventLoop.UVLOOP:
+            raise StartupError("ONESTOP_EVENT_LOOP is uvloop but uvloop is not installed (pip install uvloop, "
+                               "or set ONESTOP_EVENT_LOOP=asyncio)") from None
+        return None
+    return uvloop.new_event_loop
+
+
+def run_on_loop(main: Callable[[], Coroutine[Any, Any, T]], choice: EventLoop) -> T:
+    """``asyncio.run(main())`` on the chosen event loop (uvloop's ``Loop`` serves temporalio's thread-safe
+    callbacks, aiosqlite's threads, subprocesses and signal handlers as asyncio's own loop does)."""
+    factory = loop_factory(choice)  # before main() exists: a refused choice leaves no coroutine un-awaited
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main())
+
+
+def running_loop_name() -> str:
+    """``uvloop`` or ``asyncio``: the loop this coroutine runs on."""
+    return "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
 
 
 def _free_port(preferred: int) -> int:
@@ -251,6 +279,7 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
     urls = [f"Temporal        {settings.temporal_address} (namespace {settings.temporal_namespace})"]
     if ui_port:
         urls.append(f"Temporal UI     http://127.0.0.1:{ui_port}")
+    urls.append(f"Event loop      {running_loop_name()}")
     role = "serve" if api and worker else "api" if api else "worker"
     async with (_engine(settings, client) as engine, _registered(settings, engine.database, role),
                 httpx.AsyncClient(timeout=30) as http, _worker_metrics(settings, listen=worker and not api)):
@@ -336,14 +365,15 @@ def _main(settings: Settings, *, api: bool, worker: bool, embedded: bool) -> int
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
+        loop_factory(settings.event_loop)  # a refused loop choice stops start-up before anything has started
         if embedded and settings.temporal_address is None:
             process, address, ui_port = start_dev_server(settings)
             settings = settings.model_copy(update={"temporal_address": address})
             print(f"Temporal state  {(settings.data_dir / 'temporal.db').resolve()}", flush=True)
         elif settings.temporal_address is None:
             settings = settings.model_copy(update={"temporal_address": "127.0.0.1:7233"})
-        return asyncio.run(_run(settings, api=api, worker=worker, migrate=embedded, process=process,
-                                ui_port=ui_port, web=embedded))
+        return run_on_loop(lambda: _run(settings, api=api, worker=worker, migrate=embedded, process=process,
+                                        ui_port=ui_port, web=embedded), settings.event_loop)
     except (TemporalSetupError, StartupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -392,7 +422,8 @@ def run_web(settings: Settings) -> int:
         return 2
     try:
         # The web app never changes the schema: `onestop migrate` (or `serve`) has created its table.
-        asyncio.run(_prepare_database(settings, migrate=False))
+        run_on_loop(lambda: _prepare_database(settings, migrate=False), settings.event_loop)
+        loop = "asyncio" if loop_factory(settings.event_loop) is None else "uvloop"
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -400,7 +431,7 @@ def run_web(settings: Settings) -> int:
     print(f"Web             http://{settings.host}:{settings.port}/ (API {config.api_url})", flush=True)
     # The app's lifespan closes the database on shutdown, in the loop that opened its connections.
     uvicorn.run(create_web_app(config, SqlSessionRows(database, owned=True)), host=settings.host,
-                port=settings.port, log_level="warning")
+                port=settings.port, log_level="warning", loop=loop)
     return 0
 
 
@@ -427,11 +458,11 @@ def give_acting_terms(settings: Settings) -> int:
         return 0
 
     try:
-        return asyncio.run(run())
+        return run_on_loop(run, settings.event_loop)
     except (TemporalSetupError, StartupError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
-__all__ = ["embedded_app", "give_acting_terms", "run_api", "run_web", "run_worker", "serve", "start_dev_server",
-           "web_config"]
+__all__ = ["embedded_app", "give_acting_terms", "loop_factory", "run_api", "run_on_loop", "run_web", "run_worker",
+           "running_loop_name", "serve", "start_dev_server", "web_config"]

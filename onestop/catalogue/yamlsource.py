@@ -152,12 +152,47 @@ class _Unusual(Exception):
     key, several documents, no document, or an error (reported at the same place by the composer)."""
 
 
-def _plain_data(loader: _Loader) -> Any:
+# Where a node's properties (an &anchor or a !tag) or an *alias can start: after the text's start, a line break
+# or an indicator (``-``, ``?``, ``:``, ``[``, ``{``, ``,``), and blanks. CEL's ``&&``, ``!=`` and ``*`` after a
+# letter or a blank are not such places.
+_PROPERTY_START = re.compile(r"[&*!]")
+_BLANKS = " \t\ufeff"
+_BEFORE_PROPERTY = frozenset("\n\r\x85\u2028\u2029-?:[{,")
+
+
+def _may_hold_properties(text: str) -> bool:
+    """False when ``text`` has no anchor, alias or tag, so its events need not be checked one by one."""
+    if "&" not in text and "*" not in text and "!" not in text:
+        return False
+    for match in _PROPERTY_START.finditer(text):
+        at = match.start() - 1
+        while at >= 0 and text[at] in _BLANKS:
+            at -= 1
+        if at < 0 or text[at] in _BEFORE_PROPERTY:
+            return True
+    return False
+
+
+def _checked(get_event: Any) -> Any:
+    """``get_event`` raising ``_Unusual`` at an anchor, an alias or an explicit tag (left to the composer)."""
+    alias = yaml.AliasEvent
+
+    def checked_event() -> Any:
+        event = get_event()
+        if (getattr(event, "anchor", None) is not None or getattr(event, "tag", None) is not None
+                or type(event) is alias):
+            raise _Unusual
+        return event
+
+    return checked_event
+
+
+def _plain_data(loader: _Loader, text: str) -> Any:
     """The document as ``_Builder`` builds it, read straight from libyaml's events for the common case.
 
     Composing a node tree costs a Python object per node and twice as long as reading the events; definitions
     rarely use what only the composer handles, and for those files ``_Unusual`` sends them down that path."""
-    get_event = loader.get_event
+    get_event = _checked(loader.get_event) if _may_hold_properties(text) else loader.get_event
     if type(get_event()) is not yaml.StreamStartEvent or type(get_event()) is not yaml.DocumentStartEvent:
         raise _Unusual
     data = _event_value(loader, get_event, get_event())
@@ -198,6 +233,20 @@ def _scalar(loader: _Loader, event: Any) -> Any:
     return intern(value) if len(value) <= _INTERNED_LENGTH else value
 
 
+# The key a plain scalar's text makes (keys recur in every file: "id", "type", "title", "en", "zh-HK" ...).
+_PLAIN_KEYS: dict[str, str | int] = {}
+
+
+def _plain_key(loader: _Loader, event: Any) -> str | int:
+    value = _scalar(loader, event)
+    key: str | int = value if isinstance(value, str | int) and not isinstance(value, bool) else str(value)
+    if len(event.value) <= _INTERNED_LENGTH:
+        if len(_PLAIN_KEYS) >= _PLAIN_LIMIT:
+            _PLAIN_KEYS.clear()
+        _PLAIN_KEYS[event.value] = key
+    return key
+
+
 _ScalarEvent, _SequenceStartEvent, _SequenceEndEvent = yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.SequenceEndEvent
 _MappingStartEvent, _MappingEndEvent = yaml.MappingStartEvent, yaml.MappingEndEvent
 
@@ -205,9 +254,8 @@ _MappingStartEvent, _MappingEndEvent = yaml.MappingStartEvent, yaml.MappingEndEv
 def _event_value(loader: _Loader, get_event: Any, event: Any) -> Any:
     # Called for every collection of every file: the common scalar (a text that cannot be a number, boolean or
     # null) is read inline rather than through ``_scalar``, and the collection types are module globals.
+    # ``get_event`` has refused anchors, aliases and tags (``_checked``), or the text cannot hold any.
     kind = type(event)
-    if event.anchor is not None or kind is yaml.AliasEvent or event.tag is not None:
-        raise _Unusual
     if kind is _ScalarEvent:
         return _scalar(loader, event)
     if kind is _SequenceStartEvent:
@@ -215,7 +263,7 @@ def _event_value(loader: _Loader, get_event: Any, event: Any) -> Any:
         while True:
             item = get_event()
             kind = type(item)
-            if kind is _ScalarEvent and item.anchor is None and item.tag is None:
+            if kind is _ScalarEvent:
                 value = item.value
                 if item.implicit[0] and (not value or value[0] in _TYPED_START):
                     items.append(_scalar(loader, item))
@@ -231,21 +279,20 @@ def _event_value(loader: _Loader, get_event: Any, event: Any) -> Any:
     while True:
         key_event = get_event()
         kind = type(key_event)
-        if kind is not _ScalarEvent or key_event.anchor is not None or key_event.tag is not None:
+        if kind is not _ScalarEvent:
             if kind is _MappingEndEvent:
                 return result
             raise _Unusual
         key: Any = key_event.value
-        if key_event.implicit[0] and (not key or key[0] in _TYPED_START):
-            key = _scalar(loader, key_event)
-            if not isinstance(key, str | int) or isinstance(key, bool):
-                key = str(key)
+        if key_event.implicit[0]:
+            known = _PLAIN_KEYS.get(key)
+            key = _plain_key(loader, key_event) if known is None else known
         elif len(key) <= _INTERNED_LENGTH:
             key = intern(key)
         if key in result:
             raise _Unusual  # a duplicate: the composer's path reports it with both lines
         value_event = get_event()
-        if type(value_event) is _ScalarEvent and value_event.anchor is None and value_event.tag is None:
+        if type(value_event) is _ScalarEvent:
             value = value_event.value
             if value_event.implicit[0] and (not value or value[0] in _TYPED_START):
                 result[key] = _scalar(loader, value_event)
@@ -339,7 +386,7 @@ def parse_text(path: str, text: str) -> tuple[Source | None, list[Problem]]:
         return None, tabs
     loader = _Loader(text)
     try:
-        return Source(path, _plain_data(loader), text), []
+        return Source(path, _plain_data(loader, text), text), []
     except (_Unusual, yaml.YAMLError):
         pass
     finally:

@@ -25,6 +25,7 @@ from onestop.config import Settings
 from onestop.engine import EventKind, Limits, Principal, Profile
 from onestop.graphql import body, graphiql
 from onestop.graphql.errors import Forbidden, RateLimited, Unauthenticated, engine_failure
+from onestop.graphql.guard import direct_execute
 from onestop.graphql.language import request_language
 from onestop.graphql.ratelimit import CLIENT_IP, VERIFIED_PRINCIPAL
 
@@ -147,6 +148,8 @@ class GraphQLView(GraphQL[Context, None]):
         self.engine = engine
         self.rates = rates
         self.max_json_depth = max_json_depth
+        # The request's checks run in-line when they are the schema's only extension (no tracing).
+        self.direct = direct_execute(self.schema)
 
     def decode_json(self, data: str | bytes) -> object:
         return body.decode(data, max_depth=self.max_json_depth)
@@ -219,12 +222,17 @@ class GraphQLView(GraphQL[Context, None]):
             return None
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
+        operation_name = data.get("operationName")
         try:
-            result = await self.schema.execute(query, root_value=None,
-                                               variable_values=variables, context_value=context,
-                                               operation_name=data.get("operationName"),
-                                               allowed_operation_types=_POST_OPERATIONS,
-                                               operation_extensions=extensions)
+            if self.direct is not None and isinstance(operation_name, str | None):
+                result = await self.direct(query, variables=variables, context=context, operation_name=operation_name,
+                                           allowed=_POST_OPERATIONS, extensions=extensions)
+            else:
+                result = await self.schema.execute(query, root_value=None,
+                                                   variable_values=variables, context_value=context,
+                                                   operation_name=operation_name,
+                                                   allowed_operation_types=_POST_OPERATIONS,
+                                                   operation_extensions=extensions)
         except CannotGetOperationTypeError as exc:
             raise HTTPException(400, exc.as_http_error_reason()) from exc
         except InvalidOperationTypeError as exc:

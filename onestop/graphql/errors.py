@@ -17,7 +17,6 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.types import ExecutionContext
 
 from onestop.catalogue.text import Lang, localized
 from onestop.engine import challenge_header
@@ -410,20 +409,20 @@ def challenge(errors: Sequence[GraphQLError]) -> str | None:
     return None
 
 
-def stamp_codes(context: ExecutionContext) -> None:
-    """Stamps ``extensions.code`` on every error of the operation's result and masks internal ones (run as the
-    operation ends, by the request's one extension, ``guard.RequestGuard``).
+def stamp_codes(result: object, context: object) -> None:
+    """Stamps ``extensions.code`` on every error of the operation's ``result`` and masks internal ones (run as the
+    operation ends, by ``guard.Guard``); ``context`` is the request's (its ``response`` gets the challenge).
 
     Auth errors also set ``WWW-Authenticate`` on the HTTP response, so generic OAuth clients see the
     challenge; the status stays 200 as GraphQL answers carry data beside errors.
     """
-    result = context.result
     errors = getattr(result, "errors", None)
     if result is None or not errors:
         return
-    result.errors = classify_errors(errors)
-    header = challenge(result.errors)
-    response = getattr(context.context, "response", None)
+    stamped = classify_errors(errors)
+    result.errors = stamped  # type: ignore[attr-defined]  # graphql-core's and strawberry's results alike
+    header = challenge(stamped)
+    response = getattr(context, "response", None)
     headers = getattr(response, "headers", None)
     if header is not None and headers is not None:
         headers["WWW-Authenticate"] = header

@@ -1,27 +1,42 @@
-"""Direct resolvers for the fields that take no arguments: the bulk of every answer (a step's fields, their
-labels and values, the outline).
+"""Direct resolvers: the bulk of every answer (a step's fields, their labels and values, the outline, plain
+attributes) and the mutations' root fields.
 
-Strawberry resolves a field with a resolver method through a generic chain on every call: argument conversion,
-field extensions folded with ``reduce``/``partial``, closures for exception handlers. A field without arguments,
-extensions, exception handlers or ``root``/``parent`` parameters needs none of it: it is called with its source
-(``self``) and, when it asks, the same ``Info`` strawberry would build. Everything else keeps strawberry's chain.
+Strawberry resolves a field with a resolver method through a generic chain on every call: argument conversion
+(which evaluates each argument's and input field's type annotation again), field extensions folded with
+``reduce``/``partial``, closures for exception handlers. A field without extensions, exception handlers or
+``root``/``parent`` parameters needs none of it: it is called with its source (``self``), its arguments converted
+as strawberry converts them (by converters built once from the types), and, when it asks, the same ``Info``
+strawberry would build. A field with an argument type the converters do not cover (``Maybe``, ``GlobalID``, an
+input with its own ``from_input``) keeps strawberry's chain, and so does everything else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING
 from typing import Any
 
 import strawberry
 from graphql import GraphQLObjectType, GraphQLResolveInfo
+from strawberry.relay.types import GlobalID
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.arguments import _is_leaf_type, _is_optional_leaf_type
+from strawberry.types.base import StrawberryList, StrawberryMaybe, StrawberryOptional, has_object_definition
+from strawberry.types.enum import has_enum_definition
 from strawberry.types.field import StrawberryField
+from strawberry.types.lazy_type import LazyType
+from strawberry.types.unset import UNSET
+
+Convert = Callable[[Any], Any]
+Registry = Mapping[object, Any]
 
 
 def use_direct_resolvers(schema: strawberry.Schema) -> int:
     """Replace the eligible fields' resolvers in ``schema``; returns how many were replaced."""
     converter = schema.schema_converter
     info_class = schema.config.info_class
+    config, registry = schema.config, converter.scalar_registry
     replaced = 0
     for graphql_type in schema._schema.type_map.values():
         if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name.startswith("__"):
@@ -30,16 +45,19 @@ def use_direct_resolvers(schema: strawberry.Schema) -> int:
             field = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
             if not isinstance(field, StrawberryField) or converter._get_field_exception_handlers(field):
                 continue
-            direct = _direct(field, info_class)
+            direct = _direct(field, info_class, config, registry)
             if direct is not None:
                 graphql_field.resolve = direct
                 replaced += 1
     return replaced
 
 
-def _direct(field: StrawberryField, info_class: type[Any]) -> Callable[..., Any] | None:
+def _direct(field: StrawberryField, info_class: type[Any], config: StrawberryConfig,
+            registry: Registry) -> Callable[..., Any] | None:
     resolver = field.base_resolver
-    if (resolver is None or field.extensions or field.arguments or field.is_subscription
+    if resolver is None and not field.extensions and not field.is_subscription:
+        return _attribute(field.python_name, config.default_resolver)
+    if (resolver is None or field.extensions or field.is_subscription
             or resolver.parent_parameter is not None or resolver.root_parameter is not None):
         return None
     wrapped = resolver.wrapped_func
@@ -48,6 +66,9 @@ def _direct(field: StrawberryField, info_class: type[Any]) -> Callable[..., Any]
     function: Callable[..., Any] = wrapped
     own = resolver.self_parameter is not None
     info_parameter = resolver.info_parameter
+    if field.arguments:
+        return _with_arguments(field, function, own, info_parameter.name if info_parameter else None, info_class,
+                               config, registry)
     if info_parameter is None:
         if own:
             return lambda source, _info, **_: function(source)
@@ -59,3 +80,103 @@ def _direct(field: StrawberryField, info_class: type[Any]) -> Callable[..., Any]
         return function(source, **given) if own else function(**given)
 
     return with_info
+
+
+def _attribute(name: str, default: Callable[[Any, str], Any]) -> Callable[..., Any]:
+    # Strawberry's resolver for a field without one calls ``field.get_result``, which calls the default resolver.
+    def attribute(source: Any, _info: GraphQLResolveInfo[Any], **_: Any) -> Any:
+        return default(source, name)
+
+    attribute._is_default = True  # type: ignore[attr-defined]  # as strawberry marks it (tracing skips these)
+    return attribute
+
+
+def _with_arguments(field: StrawberryField, function: Callable[..., Any], own: bool, info_name: str | None,
+                    info_class: type[Any], config: StrawberryConfig, registry: Registry) -> Callable[..., Any] | None:
+    # As strawberry's ``convert_arguments``: only the arguments GraphQL gave, by their GraphQL names.
+    arguments: list[tuple[str, str, Convert]] = []
+    for argument in field.arguments:
+        convert = converter(argument.type, config, registry)
+        if convert is None or argument.python_name is None:
+            return None
+        arguments.append((config.name_converter.from_argument(argument), argument.python_name, convert))
+
+    def resolve(source: Any, info: GraphQLResolveInfo[Any], **given: Any) -> Any:
+        kwargs = {python: convert(given[name]) for name, python, convert in arguments if name in given}
+        if info_name is not None:
+            kwargs[info_name] = info_class(_raw_info=info, _field=field)
+        return function(source, **kwargs) if own else function(**kwargs)
+
+    if not field.is_async:
+        return resolve
+
+    # Strawberry converts an async field's arguments once its coroutine runs: a failed conversion is then reported
+    # in the same order among the other fields' errors.
+    async def resolve_later(source: Any, info: GraphQLResolveInfo[Any], **given: Any) -> Any:
+        return await resolve(source, info, **given)
+
+    return resolve_later
+
+
+def converter(type_: Any, config: StrawberryConfig, registry: Registry) -> Convert | None:
+    """A function converting a GraphQL input value of ``type_`` exactly as strawberry's ``convert_argument`` does,
+    with every type decision taken here, once; None for a type it does not cover."""
+    if isinstance(type_, StrawberryMaybe):
+        return None
+    if isinstance(type_, StrawberryOptional):  # converted as its inner type (which lets None and UNSET through)
+        return converter(type_.of_type, config, registry)
+    convert = _present(type_, config, registry)
+    if convert is None:
+        return None
+
+    def given(value: Any) -> Any:
+        if value is None:
+            return None
+        if value is UNSET:
+            return UNSET
+        return convert(value)
+
+    return given
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _present(type_: Any, config: StrawberryConfig, registry: Registry) -> Convert | None:
+    if isinstance(type_, StrawberryList):
+        if (_is_leaf_type(type_.of_type, registry, skip_classes=(GlobalID,))
+                or _is_optional_leaf_type(type_.of_type, registry, skip_classes=(GlobalID,))):
+            return list  # copied: graphql-core hands every request the same default list
+        item = converter(type_.of_type, config, registry)
+        return None if item is None else (lambda values: [item(value) for value in values])
+    if _is_leaf_type(type_, registry):
+        return None if type_ is GlobalID else _same
+    if isinstance(type_, LazyType):
+        return converter(type_.resolve_type(), config, registry)
+    if has_enum_definition(type_):
+        return converter(type_.__strawberry_definition__, config, registry)
+    if not has_object_definition(type_):
+        return None
+    definition = type_.__strawberry_definition__
+    if definition.from_input is not None:
+        return None
+    # Every input field without a default starts as None; GraphQL has checked the required ones are present.
+    defaults = {f.python_name: None for f in definition.fields
+                if f.default_value is MISSING and f.default_factory is MISSING} if definition.is_input else {}
+    fields: list[tuple[str, str, Convert]] = []
+    for input_field in definition.fields:
+        convert = converter(input_field.resolve_type(type_definition=definition), config, registry)
+        if convert is None:
+            return None
+        fields.append((config.name_converter.from_field(input_field), input_field.python_name, convert))
+    build: Callable[..., Any] = type_
+
+    def instance(value: Mapping[str, Any]) -> Any:
+        kwargs = dict(defaults)
+        for name, python, convert in fields:
+            if name in value:
+                kwargs[python] = convert(value[name])
+        return build(**kwargs)
+
+    return instance

@@ -17,6 +17,7 @@ from inspect import isawaitable
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     GraphQLFieldResolver,
     GraphQLResolveInfo,
@@ -139,10 +140,13 @@ def top_level_fields(operation: OperationDefinitionNode | None) -> list[str]:
 def operation_label(context: ExecutionContext) -> str:
     """``mutation startApplication``: the selected operation's type and root fields; ``unknown`` before parsing
     or when ``operationName`` names no operation."""
-    document = context.graphql_document
+    return label_of(context.graphql_document, context.operation_name)
+
+
+def label_of(document: DocumentNode | None, wanted: str | None) -> str:
+    """``operation_label`` of the operation named ``wanted`` in ``document`` (the first one when None)."""
     if document is None:
         return "unknown"
-    wanted = context.operation_name
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode) and (
                 wanted is None or (definition.name is not None and definition.name.value == wanted)):
@@ -151,18 +155,18 @@ def operation_label(context: ExecutionContext) -> str:
     return "unknown"
 
 
-def count_errors(context: ExecutionContext) -> None:
-    """Errors by ``extensions.code``, counted as the operation ends (after ``errors.stamp_codes``) by the request's
-    one extension, ``guard.RequestGuard``; root fields are timed by ``time_root_fields``."""
-    for error in getattr(context.result, "errors", None) or ():
+def count_errors(result: object) -> None:
+    """The errors of ``result`` by ``extensions.code``, counted as the operation ends (after
+    ``errors.stamp_codes``) by ``guard.Guard``; root fields are timed by ``time_root_fields``."""
+    for error in getattr(result, "errors", None) or ():
         code = str((error.extensions or {}).get("code", ErrorCode.INTERNAL_SERVER_ERROR.value))
         GRAPHQL_ERRORS.labels(bounded_label(code, _ERROR_CODES)).inc()
 
 
-def name_operation(context: ExecutionContext, label: str | None = None) -> None:
-    """Names the operation for the logs (``label`` when the caller already has it); parsed and validated by now:
-    the root fields are the schema's names."""
-    LOG_OPERATION.set(operation_label(context) if label is None else label)
+def name_operation(label: str) -> None:
+    """Names the operation for the logs by its ``operation_label``; parsed and validated by now: the root fields
+    are the schema's names."""
+    LOG_OPERATION.set(label)
 
 
 def time_root_fields(schema: GraphQLSchema) -> None:
@@ -262,7 +266,6 @@ async def metrics_endpoint(_: Request) -> Response:
     return Response(body, media_type=content_type)
 
 
-__all__ = ["REQUEST_ID_HEADER", "GraphQLTracing", "RequestObservation", "count_errors", "metrics_endpoint",
-           "name_operation", "observability_extensions", "observability_middleware",
-           "operation_label", "time_root_fields",
-           "top_level_fields"]
+__all__ = ["REQUEST_ID_HEADER", "GraphQLTracing", "RequestObservation", "count_errors", "label_of",
+           "metrics_endpoint", "name_operation", "observability_extensions", "observability_middleware",
+           "operation_label", "time_root_fields", "top_level_fields"]

@@ -29,7 +29,6 @@ from graphql.validation import ASTValidationRule
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions.max_aliases import create_validator as create_alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
-from strawberry.types import ExecutionContext
 
 from onestop.graphql.errors import ErrorCode
 from onestop.graphql.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -124,10 +123,10 @@ def alias_rule(max_aliases: int) -> type[ASTValidationRule]:
 _SUGGESTION = re.compile(r" Did you mean [^'?]*(?:'[^']*'(?:,? or |, )?)+\?")
 
 
-def hide_suggestions(context: ExecutionContext) -> None:
-    """Production: no "Did you mean ...?" in errors, which would spell out the schema introspection hides (run as
-    the operation ends, by ``guard.RequestGuard``)."""
-    for error in getattr(context.result, "errors", None) or ():
+def hide_suggestions(result: object) -> None:
+    """Production: no "Did you mean ...?" in the errors of ``result``, which would spell out the schema
+    introspection hides (run as the operation ends, by ``guard.Guard``)."""
+    for error in getattr(result, "errors", None) or ():
         error.message = _SUGGESTION.sub("", error.message)
 
 

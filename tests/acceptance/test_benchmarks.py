@@ -35,7 +35,8 @@ def test_the_catalogue_benchmark_prints_latency_percentiles_and_the_graphql_rati
 
 
 def test_the_applications_benchmark_prints_throughput_ratio_and_history_figures() -> None:
-    output = run("applications.py", "--citizens", "2", "--rounds", "1")
+    output = run("applications.py", "--citizens", "2", "--rounds", "1", "--loop", "asyncio")
+    assert re.search(r"^event loop: asyncio ", output, re.MULTILINE), output
     assert re.search(r"applications/s: onestop \d+\.\d+, baseline \d+\.\d+", output), output
     assert re.search(r"ratio onestop/baseline: \d+\.\d+", output), output
     assert re.search(r"history events per application: onestop \d+, baseline \d+", output), output

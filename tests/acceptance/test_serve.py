@@ -70,9 +70,9 @@ def temporal_processes(data_dir: Path) -> list[int]:
     return found
 
 
-def start(data_dir: Path, log: Path, definitions: Path) -> Served:
+def start(data_dir: Path, log: Path, definitions: Path, **settings: str) -> Served:
     port = free_port()
-    env = {**os.environ, "ONESTOP_TEMPORAL_UI_PORT": "0"}
+    env = {**os.environ, "ONESTOP_TEMPORAL_UI_PORT": "0", **settings}
     env.pop("ONESTOP_TEMPORAL_ADDRESS", None)
     env.pop("ONESTOP_DATABASE_URL", None)
     out = log.open("ab")
@@ -107,6 +107,15 @@ def stop(served: Served, sig: signal.Signals = signal.SIGTERM) -> int:
         for pid in temporal_processes(served.data_dir):
             os.kill(pid, signal.SIGKILL)
         pytest.fail(f"onestop serve ignored SIGTERM for 30 s:\n{served.output()}")
+
+
+def printed(served: Served, pattern: str) -> str:
+    """The server's output once a line matches ``pattern`` (the URLs are printed just after uvicorn answers)."""
+    deadline = time.monotonic() + 10
+    while not re.search(pattern, output := served.output(), re.MULTILINE) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert re.search(pattern, output, re.MULTILINE), output
+    return output
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +165,8 @@ async def test_serve_prints_its_urls_and_answers_health(served: Served) -> None:
         await asyncio.sleep(0.1)
     for label in ["Web", "GraphQL API", "Temporal", "Temporal UI", "Health", "Dev identity"]:
         assert label in output, output
+    # uvloop is a runtime dependency on Linux, and ONESTOP_EVENT_LOOP's default (auto) runs on it
+    assert re.search(r"^Event loop\s+uvloop$", output, re.MULTILINE), output
     assert f"{served.base_url}/graphql" in output
     async with httpx.AsyncClient(timeout=10) as client:
         home = await client.get(f"{served.base_url}/")
@@ -429,8 +440,11 @@ async def test_sigterm_stops_everything_and_a_restart_keeps_the_application(
         await asyncio.sleep(0.1)
     assert temporal_processes(data_dir) == [], "the Temporal child outlived onestop serve"
 
-    again = start(data_dir, data_dir.parent / "serve-2.log", definitions)
+    # the restart runs on asyncio's own loop (ONESTOP_EVENT_LOOP=asyncio turns uvloop off): the same state, the
+    # same application, the same clean stop
+    again = start(data_dir, data_dir.parent / "serve-2.log", definitions, ONESTOP_EVENT_LOOP="asyncio")
     try:
+        printed(again, r"^Event loop\s+asyncio$")
         async with httpx.AsyncClient(base_url=again.base_url, timeout=60) as client:
             api = Api(client)
             citizen = await api.token({"citizen": CITIZEN, "acr": STANDARD})

@@ -60,6 +60,9 @@ def test_the_applications_benchmark_prints_the_ratio_and_history_figures(repo_ro
     # The printed figure is the median rounded to a whole event (a median of an even count can end in .5).
     assert figures["history"]["onestop"]["events"] == pytest.approx(int(events.group(1)), abs=0.5)
     assert set(figures["latency"]["onestop"]) >= {"start", "submit"}
+    # Both sides share the loop `onestop serve` runs on by default: uvloop, a runtime dependency on Linux.
+    assert re.search(r"^event loop: uvloop ", out, re.MULTILINE), out
+    assert figures["event_loop"] == "uvloop"
 
 
 def test_the_baseline_workflow_module_is_imported_from_bytecode_whatever_the_environment_says(

@@ -4,10 +4,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from onestop.engine.crypto.signing import Signer
-from onestop.engine.data.accesslog import CHECKPOINT_TYP, AccessLog
+from onestop.engine.data.accesslog import CHECKPOINT_TYP, AccessLog, AccessLogEntry
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import Database
 from onestop.engine.errors import ChainBroken, InvalidInput, SignatureInvalid
@@ -139,3 +139,35 @@ async def test_the_actor_of_an_entry_is_part_of_the_chain(data_services: DataSer
         await conn.execute(text(statement))
     with pytest.raises(ChainBroken, match="content changed"):
         await data_services.access_log.verify_chain(citizen.id)
+
+
+async def test_an_append_reads_its_chain_once_for_both_its_head_and_a_retry_s_entries(
+        data_services: DataServices, database: Database) -> None:
+    citizen = await data_services.citizens.ensure("sub-a")
+    log = data_services.access_log
+
+    async def append(key: str) -> AccessLogEntry:
+        return await log.append(citizen.id, service_slug="renew", department="TD", provider_id="td-licensing",
+                                items=["td-licensing.driving-licence"], consent_id="c1", application_id="app",
+                                outcome="allowed", at=T0, fetch_key=key)
+
+    first = await append("fetch-1")
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        again = await append("fetch-1")  # a retry of the same access: found, nothing appended
+        retried = len(statements)
+        second = await append("fetch-2")
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
+    assert again == first
+    # The chain's lock, then one read (the head and any entry of these keys); a new entry adds its insert.
+    assert retried == 2
+    assert statements[1] == "SELECT"
+    assert statements[2:] == [statements[0], "SELECT", "INSERT"]
+    assert second.seq == 2
+    assert await log.verify_chain(citizen.id) == 2

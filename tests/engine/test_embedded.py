@@ -66,6 +66,8 @@ def test_serve_runs_everything_and_a_draft_and_its_timer_survive_a_restart(
     process, urls = serve(data_dir, definitions)
     try:
         assert re.match(r"http://127\.0\.0\.1:\d+$", urls["Temporal UI"])
+        # uvloop is a runtime dependency on Linux; ONESTOP_EVENT_LOOP's default (auto) picks it up
+        assert urls["Event loop"] == "uvloop"
         api = urls["GraphQL API"]
         base = api.removesuffix("/graphql")
         token = httpx.post(f"{base}/dev-idp/token", json={"citizen": "wong-ka-fai",

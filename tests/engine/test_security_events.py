@@ -51,11 +51,12 @@ async def test_each_kind_and_day_is_its_own_chain_that_verifies(recorder: Securi
         recorder.record(EventKind.RATE_LIMITED, ip=f"ip-{n}", at=NOW + timedelta(days=n % 2))
     await recorder.flush()
     recorder.record(EventKind.TOKEN_REFUSED, ip="late", outcome="bad_signature", at=NOW)
-    await recorder.flush()  # a second batch continues the same chain
+    recorder.record(EventKind.RATE_LIMITED, ip="late", at=NOW + timedelta(days=1))
+    await recorder.flush()  # a second batch continues the same chains (their heads read together)
     log = SecurityEventLog(database)
     assert await log.verify(partition_of(EventKind.TOKEN_REFUSED, NOW)) == 6
     assert await log.verify(partition_of(EventKind.RATE_LIMITED, NOW)) == 3
-    assert await log.verify(partition_of(EventKind.RATE_LIMITED, NOW + timedelta(days=1))) == 2
+    assert await log.verify(partition_of(EventKind.RATE_LIMITED, NOW + timedelta(days=1))) == 3
 
 
 async def test_editing_an_event_breaks_its_chain(recorder: SecurityEvents, database: Database) -> None:

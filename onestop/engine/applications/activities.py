@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -26,6 +25,7 @@ from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.consent import Consent, ConsentService
 from onestop.engine.data.gateway import DataGateway, FetchResult
 from onestop.engine.db import Database
+from onestop.engine.db.prepared import Executor
 from onestop.engine.documents.schedules import DocumentActivities
 from onestop.engine.documents.service import DocumentService
 from onestop.engine.errors import EngineError
@@ -98,13 +98,13 @@ class ApplicationActivities:
         # One transaction: the number, the index entry that carries it and the receipt notice in the outbox.
         for attempt in range(3):
             try:
-                async with self.database.session() as session:
-                    reference = await delivery.reference_in(session, request.application_id, request.department,
-                                                            request.year)
+                async with self.database.engine.begin() as connection:
+                    reference = await delivery.reference_in(connection, request.application_id,
+                                                            request.department, request.year)
                     if request.index is not None:
-                        await index.record_in(session, replace(request.index, reference_number=reference))
-                    outbox = await self._outbox(session, [replace(n, reference_number=reference)
-                                                          for n in request.notices])
+                        await index.record_in(connection, replace(request.index, reference_number=reference))
+                    outbox = await self._outbox(connection, [replace(n, reference_number=reference)
+                                                             for n in request.notices])
                 break
             except IntegrityError:
                 if attempt == 2:
@@ -186,17 +186,17 @@ class ApplicationActivities:
         # One transaction for the index entry and the notices (a local activity may run again: both are upserts).
         for attempt in range(2):
             try:
-                async with self.database.session() as session:
+                async with self.database.engine.begin() as connection:
                     if changes.index is not None:
-                        await index.record_in(session, changes.index)
-                    outbox = await self._outbox(session, changes.notices)
+                        await index.record_in(connection, changes.index)
+                    outbox = await self._outbox(connection, changes.notices)
                 break
             except IntegrityError:
                 if attempt:
                     raise
         self._dispatch(outbox)
 
-    async def _outbox(self, session: AsyncSession, notices: list[NoticeRequest]) -> Outbox | None:
+    async def _outbox(self, session: Executor, notices: list[NoticeRequest]) -> Outbox | None:
         # Into the outbox, once per key (a local activity may run again); sent once the transaction has committed.
         if notices and self.notices is not None:
             return await self.notices.write(session, notices)

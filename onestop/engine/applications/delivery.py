@@ -11,14 +11,15 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import Integer, String, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestop.engine.crypto.cipher import FieldCipher
-from onestop.engine.db import Database, InboxRow, ReferenceRow
+from onestop.engine.db import Database, InboxRow, ReferenceRow, utcnow
+from onestop.engine.db.prepared import Executor, insert_for, prepared, table_of
 from onestop.engine.errors import EngineError
 
 
@@ -51,15 +52,33 @@ async def allocate_reference(db: Database, application_id: str, department: str,
     raise AssertionError("unreachable")
 
 
-async def reference_in(session: AsyncSession, application_id: str, department: str, year: int) -> str:
+async def reference_in(session: Executor, application_id: str, department: str, year: int) -> str:
     """``allocate_reference`` in the caller's transaction; an ``IntegrityError`` when a concurrent attempt
     inserted the application's number first (the caller's next attempt reads it)."""
-    row = await session.scalar(select(ReferenceRow).where(ReferenceRow.application_id == application_id))
-    if row is None:
-        row = ReferenceRow(application_id=application_id, department=department, year=year)
-        session.add(row)
-        await session.flush()
+    params = {"application_id": application_id, "department": department, "year": year}
+    row = (await session.execute(prepared(session, _new_reference), params)).first()
+    if row is None:  # issued before (a retry): the number it was given
+        row = (await session.execute(prepared(session, _reference), params)).first()
+        if row is None:
+            raise AssertionError(f"no reference row for {application_id} after its insert was refused")
     return f"{row.department}-{row.year}-{row.seq:06d}"
+
+
+def _new_reference(dialect: str) -> Any:
+    """The application's number, inserted unless it has one: ``INSERT ... SELECT ... WHERE NOT EXISTS`` rather than
+    ``ON CONFLICT DO NOTHING``, which takes a number from PostgreSQL's sequence even when it inserts nothing."""
+    references = table_of(ReferenceRow)
+    application_id = bindparam("application_id", type_=String)
+    issued = select(references.c.seq).where(references.c.application_id == application_id).exists()
+    wanted = select(application_id, bindparam("department", type_=String), bindparam("year", type_=Integer))
+    return (insert(references).from_select(["application_id", "department", "year"], wanted.where(~issued))
+            .returning(references.c.seq, references.c.department, references.c.year))
+
+
+def _reference(dialect: str) -> Any:
+    references = ReferenceRow.__table__.c
+    return select(references.seq, references.department, references.year).where(
+        references.application_id == bindparam("application_id"))
 
 
 def inbox_aad(application_id: str) -> str:
@@ -76,13 +95,19 @@ async def deliver_to_inbox(
     The JWS carries the citizen's answers in its (only base64url-encoded) payload, so it is stored encrypted
     with the data key, bound to its row like every other personal value.
     """
-    async with db.session() as session:
-        if await session.get(InboxRow, application_id) is not None:
-            return False
-        session.add(InboxRow(application_id=application_id, department=department,
-                             reference_number=reference_number, service_id=service_id,
-                             citizen_ref=citizen_ref, jws=cipher.encrypt(jws.encode(), inbox_aad(application_id))))
-    return True
+    async with db.engine.begin() as connection:
+        inserted = await connection.execute(prepared(connection, _deliver), {
+            "application_id": application_id, "department": department, "reference_number": reference_number,
+            "service_id": service_id, "citizen_ref": citizen_ref, "received_at": utcnow(),
+            "jws": cipher.encrypt(jws.encode(), inbox_aad(application_id))})
+        return inserted.first() is not None
+
+
+def _deliver(dialect: str) -> Any:
+    """Into the inbox unless the application is there already (a retry): the id back only when inserted."""
+    inbox = InboxRow.__table__
+    return (insert_for(dialect)(inbox).on_conflict_do_nothing(index_elements=[inbox.c.application_id])
+            .returning(inbox.c.application_id))
 
 
 async def deliver_http(client: httpx.AsyncClient, url: str, *, application_id: str, jws: str,

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestop.engine.db import ApplicationPartyRow, ApplicationRow, Database
+from onestop.engine.db.prepared import Executor, insert_for, prepared
 from onestop.workflows.contracts import IndexEntry, Status
 
 DEPARTMENT_VISIBLE = (Status.SUBMITTED, Status.IN_REVIEW, Status.NEEDS_INFO, Status.APPROVED, Status.REJECTED,
@@ -71,31 +71,31 @@ class IndexPage:
 
 async def record(db: Database, entry: IndexEntry) -> None:
     """Upsert the index row; an older update never overwrites a newer one (safe under concurrent writers)."""
-    for _ in range(2):
-        try:
-            async with db.session() as session:
-                await record_in(session, entry)
-            return
-        except IntegrityError:
-            continue  # another writer inserted the row first; update it on the next pass
+    async with db.engine.begin() as connection:
+        await record_in(connection, entry)
 
 
-async def record_in(session: AsyncSession, entry: IndexEntry) -> None:
-    """``record`` in the caller's transaction; an ``IntegrityError`` (at its commit) when another writer inserted
-    the row first, so the caller's next attempt updates it."""
-    row = await session.get(ApplicationRow, entry.application_id)
-    if row is None:
-        session.add(ApplicationRow(
-            application_id=entry.application_id, citizen_ref=entry.citizen_ref,
-            service_id=entry.service_id, department=entry.department, status=entry.status,
-            reference_number=entry.reference_number, created_at=entry.created_at,
-            updated_at=entry.updated_at,
-        ))
-    elif entry.updated_at >= row.updated_at:
-        row.citizen_ref = entry.citizen_ref  # an application handed to the person it is for
-        row.status = entry.status
-        row.reference_number = entry.reference_number or row.reference_number
-        row.updated_at = entry.updated_at
+async def record_in(executor: Executor, entry: IndexEntry) -> None:
+    """``record`` in the caller's transaction: one statement, an insert that updates the row already there."""
+    await executor.execute(prepared(executor, _upsert), {
+        "application_id": entry.application_id, "citizen_ref": entry.citizen_ref, "service_id": entry.service_id,
+        "department": entry.department, "status": entry.status, "reference_number": entry.reference_number,
+        "created_at": entry.created_at, "updated_at": entry.updated_at})
+
+
+def _upsert(dialect: str) -> Any:
+    table = ApplicationRow.__table__
+    insert = insert_for(dialect)(table)
+    excluded, columns = insert.excluded, table.c
+    return insert.on_conflict_do_update(
+        index_elements=[columns.application_id],
+        set_={"citizen_ref": excluded.citizen_ref,  # an application handed to the person it is for
+              "status": excluded.status,
+              "reference_number": func.coalesce(excluded.reference_number, columns.reference_number),
+              "updated_at": excluded.updated_at},
+        # The newest change wins, whichever writer comes last (the API's own write or the workflow's).
+        where=excluded.updated_at >= columns.updated_at,
+    )
 
 
 async def citizen_page(db: Database, citizen_ref: str, *, first: int, after: IndexPosition | None = None,

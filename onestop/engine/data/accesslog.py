@@ -13,14 +13,15 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from onestop.engine.crypto.signing import Signer, canonical_json
 from onestop.engine.data.profiles import CitizenDirectory
 from onestop.engine.db import AccessLogRow, CitizenRow, Database
+from onestop.engine.db.prepared import Executor, prepared, table_of
 from onestop.engine.errors import ChainBroken, InvalidInput, field_error
 
 GENESIS = "0" * 64
@@ -81,7 +82,7 @@ def fetch_key(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-async def lock_chain(session: AsyncSession, citizen_id: str) -> None:
+async def lock_chain(executor: Executor, citizen_id: str) -> None:
     """Hold the citizen's chain until the transaction ends, so concurrent appends queue instead of colliding.
 
     Reading the head and inserting after it must be one step per citizen; without a lock every concurrent
@@ -90,10 +91,26 @@ async def lock_chain(session: AsyncSession, citizen_id: str) -> None:
     untouched. SQLite has no row locks and its driver starts a transaction only at the first write, so a
     no-op write takes the database's write lock before the head is read.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(select(CitizenRow.id).where(CitizenRow.id == citizen_id).with_for_update())
-    else:
-        await session.execute(update(CitizenRow).where(CitizenRow.id == citizen_id).values(id=CitizenRow.id))
+    await executor.execute(prepared(executor, _lock), {"citizen": citizen_id})
+
+
+def _lock(dialect: str) -> Any:
+    citizens = CitizenRow.__table__.c
+    if dialect == "postgresql":
+        return select(citizens.id).where(citizens.id == bindparam("citizen")).with_for_update()
+    return update(table_of(CitizenRow)).where(citizens.id == bindparam("citizen")).values(id=citizens.id)
+
+
+def _written(dialect: str) -> Any:
+    """The entries already written under the given fetch keys, and the chain's head, in one read."""
+    log = AccessLogRow.__table__
+    head = select(func.max(log.c.seq)).where(log.c.citizen_id == bindparam("citizen")).scalar_subquery()
+    return select(log).where(log.c.citizen_id == bindparam("citizen"),
+                             or_(log.c.fetch_key.in_(bindparam("keys", expanding=True)), log.c.seq == head))
+
+
+def _insert(dialect: str) -> Any:
+    return insert(table_of(AccessLogRow))
 
 
 def _timestamp(at: datetime) -> str:
@@ -117,7 +134,7 @@ class NewEntry:
     actor_ref: str | None = None
 
 
-async def append_entries(session: AsyncSession, citizen_id: str, entries: Sequence[NewEntry], *,
+async def append_entries(session: Executor, citizen_id: str, entries: Sequence[NewEntry], *,
                          locked: bool = False) -> list[AccessLogEntry]:
     """Chain ``entries`` onto the citizen's log in the caller's transaction, in order; an entry whose ``fetch_key``
     is already in the log is not appended again (the one written is returned in its place).
@@ -128,40 +145,37 @@ async def append_entries(session: AsyncSession, citizen_id: str, entries: Sequen
     if not locked:
         await lock_chain(session, citizen_id)
     keys = [e.fetch_key for e in entries if e.fetch_key is not None]
-    done: dict[str, AccessLogEntry] = {}
-    if keys:
-        done = {row.fetch_key: _entry(row) for row in (await session.scalars(select(AccessLogRow).where(
-            AccessLogRow.citizen_id == citizen_id, AccessLogRow.fetch_key.in_(keys)))).all()
-            if row.fetch_key is not None}
-    last = (await session.execute(
-        select(AccessLogRow.seq, AccessLogRow.hash)
-        .where(AccessLogRow.citizen_id == citizen_id)
-        .order_by(AccessLogRow.seq.desc()).limit(1)
-    )).first() if len(done) < len(entries) else None
-    seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+    found = (await session.execute(prepared(session, _written), {"citizen": citizen_id, "keys": keys})).all()
+    done: dict[str, AccessLogEntry] = {row.fetch_key: _entry(row) for row in found
+                                       if row.fetch_key is not None and row.fetch_key in keys}
+    last = max(found, key=lambda row: row.seq, default=None)  # the head: no entry of the chain is past it
+    seq, prev = (last.seq, last.hash) if last is not None else (0, GENESIS)
     written: list[AccessLogEntry] = []
+    rows: list[dict[str, Any]] = []
     for new in entries:
         if new.fetch_key is not None and new.fetch_key in done:
             written.append(done[new.fetch_key])
             continue
         seq += 1
-        row = AccessLogRow(
-            citizen_id=citizen_id, seq=seq, at=(new.at or datetime.now(UTC)).astimezone(UTC),
-            service_slug=new.service_slug, department=new.department, provider_id=new.provider_id,
-            items=sorted(new.items), consent_id=new.consent_id, application_id=new.application_id,
-            outcome=new.outcome, reason=new.reason, prev_hash=prev, hash="", fetch_key=new.fetch_key,
-            actor_ref=new.actor_ref,
-        )
-        row.hash = prev = entry_hash(row)
-        session.add(row)
-        entry = _entry(row)
+        values: dict[str, Any] = {
+            "citizen_id": citizen_id, "seq": seq, "at": (new.at or datetime.now(UTC)).astimezone(UTC),
+            "service_slug": new.service_slug, "department": new.department, "provider_id": new.provider_id,
+            "items": sorted(new.items), "consent_id": new.consent_id, "application_id": new.application_id,
+            "outcome": new.outcome, "reason": new.reason, "prev_hash": prev, "fetch_key": new.fetch_key,
+            "actor_ref": new.actor_ref}
+        values["hash"] = prev = entry_hash(SimpleNamespace(**values))
+        rows.append(values)
+        entry = _entry(SimpleNamespace(**values))
         if new.fetch_key is not None:
             done[new.fetch_key] = entry  # the same key twice in one call: appended once
         written.append(entry)
+    if rows:
+        await session.execute(prepared(session, _insert), rows)
     return written
 
 
-def entry_hash(row: AccessLogRow) -> str:
+def entry_hash(row: Any) -> str:
+    """The chain hash of an entry (a row, or the values of one about to be written)."""
     fields: dict[str, Any] = {
         "citizen": row.citizen_id, "seq": row.seq, "at": _timestamp(row.at), "service": row.service_slug,
         "department": row.department, "provider": row.provider_id, "items": list(row.items),
@@ -173,7 +187,7 @@ def entry_hash(row: AccessLogRow) -> str:
     return hashlib.sha256(canonical_json(fields)).hexdigest()
 
 
-def _entry(row: AccessLogRow) -> AccessLogEntry:
+def _entry(row: Any) -> AccessLogEntry:
     return AccessLogEntry(
         seq=row.seq, at=row.at, service_slug=row.service_slug, department=row.department,
         provider_id=row.provider_id, items=tuple(row.items), consent_id=row.consent_id,

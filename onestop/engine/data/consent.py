@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from onestop.catalogue.predicates import split_ref
@@ -26,6 +26,7 @@ from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.profiles import Citizen, CitizenDirectory
 from onestop.engine.data.providers import ProviderSpec
 from onestop.engine.db import ConsentRow, Database
+from onestop.engine.db.prepared import prepared
 from onestop.engine.errors import (
     ConsentExpired,
     ConsentRequired,
@@ -119,6 +120,23 @@ def _artefact(consent: Consent) -> dict[str, Any]:
     } | ({"actor": consent.actor_ref} if consent.actor_ref is not None else {})
 
 
+def _live(scope: ColumnElement[bool]) -> Any:
+    consents = ConsentRow.__table__.c
+    return select(ConsentRow.__table__).where(
+        consents.citizen_id == bindparam("citizen"), consents.service_slug == bindparam("service"), scope,
+        consents.revoked_at.is_(None), consents.expires_at > bindparam("at"),
+    ).order_by(consents.granted_at.desc())
+
+
+def _live_standing(dialect: str) -> Any:
+    return _live(ConsentRow.__table__.c.mode == "standing")
+
+
+def _live_for_step(dialect: str) -> Any:
+    consents = ConsentRow.__table__.c
+    return _live((consents.application_id == bindparam("application")) & (consents.step_id == bindparam("step")))
+
+
 class ConsentService:
     """Grant, list, revoke and check consents. Another citizen's consent is indistinguishable from none."""
 
@@ -131,7 +149,7 @@ class ConsentService:
         self.signer = signer
         self.providers = providers
 
-    def _consent(self, row: ConsentRow, citizen: Citizen) -> Consent:
+    def _consent(self, row: Any, citizen: Citizen) -> Consent:
         return Consent(
             id=row.id, citizen_ref=citizen.ref, service_slug=row.service_slug, service_hash=row.service_hash,
             department=row.department, providers=tuple(row.providers), items=tuple(row.items),
@@ -349,13 +367,11 @@ class ConsentService:
         consent serve later applications as the citizen agreed.
         """
         at = (now or datetime.now(UTC)).astimezone(UTC)
-        scope = ConsentRow.mode == "standing" if mode == "standing" else (
-            (ConsentRow.application_id == application_id) & (ConsentRow.step_id == step_id))
-        async with self.database.session() as session:
-            rows = (await session.scalars(select(ConsentRow).where(
-                ConsentRow.citizen_id == citizen.id, ConsentRow.service_slug == service_slug, scope,
-                ConsentRow.revoked_at.is_(None), ConsentRow.expires_at > at,
-            ).order_by(ConsentRow.granted_at.desc()))).all()
+        async with self.database.engine.connect() as connection:
+            rows = (await connection.execute(
+                prepared(connection, _live_standing if mode == "standing" else _live_for_step),
+                {"citizen": citizen.id, "service": service_slug, "at": at, "application": application_id,
+                 "step": step_id})).all()
         wanted, text = sorted(set(items)), purpose_text(purpose)
         for row in rows:
             if list(row.items) == wanted and _same_purpose(row.purpose, text):

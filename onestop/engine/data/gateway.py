@@ -42,6 +42,7 @@ from onestop.engine.data.providers import (
     specs_from_catalogue,
 )
 from onestop.engine.db import ConsentRow, Database
+from onestop.engine.db.prepared import insert_row
 from onestop.engine.errors import (
     ConsentRequired,
     EngineError,
@@ -224,13 +225,13 @@ class DataGateway:
                       consent: Consent | None) -> None:
         """One transaction: the consent not written yet (if any) and the access-log entries of the fetch."""
         try:
-            async with self.access_log.database.session() as session:
+            async with self.access_log.database.engine.begin() as connection:
                 # The chain's lock before the consent's row: on PostgreSQL that row's foreign key takes a share lock
                 # on the citizen, which two prefills of one citizen would each hold while waiting for the other's.
-                await lock_chain(session, citizen.id)
+                await lock_chain(connection, citizen.id)
                 if unsaved is not None:
-                    session.add(unsaved)
-                await append_entries(session, citizen.id, entries, locked=True)
+                    await insert_row(connection, unsaved)
+                await append_entries(connection, citizen.id, entries, locked=True)
         except IntegrityError as exc:
             if unsaved is None or unsaved.grant_key is None:
                 raise

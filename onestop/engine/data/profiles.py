@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from onestop.catalogue.values import (
 )
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.db import CitizenRow, Database, ProfileRow
+from onestop.engine.db.prepared import Executor, prepared
 from onestop.engine.errors import FieldError, InvalidInput, field_error
 
 # e-ME item id (the ``eme`` provider's items, GraphQL field names) -> column of ``profiles``.
@@ -305,7 +306,7 @@ class ProfileService:
                             for item, record in values.items()]
         return Profile.model_validate(data)
 
-    def _decode(self, row: ProfileRow) -> Profile:
+    def _decode(self, row: Any) -> Profile:
         data: dict[str, Any] = {"updated_at": row.updated_at}
         for column in PROFILE_COLUMNS.values():
             stored = getattr(row, column)
@@ -313,9 +314,9 @@ class ProfileService:
                 data[column] = self.cipher.decrypt_json(stored, _aad(column, row.citizen_id))
         return Profile.model_validate(data)
 
-    async def load(self, session: AsyncSession, citizen_id: str) -> Profile | None:
-        """The profile of a citizen by internal id, inside a caller's session."""
-        row = await session.get(ProfileRow, citizen_id)
+    async def load(self, session: Executor, citizen_id: str) -> Profile | None:
+        """The profile of a citizen by internal id, inside a caller's session (or connection)."""
+        row = (await session.execute(prepared(session, _profile), {"citizen": citizen_id})).first()
         return self._decode(row) if row else None
 
     async def store(self, session: AsyncSession, citizen_id: str, values: Mapping[str, Any],
@@ -361,3 +362,8 @@ class ProfileService:
             profile = await self.load(session, citizen.id)
         assert profile is not None  # just written
         return await self._with_verified(citizen, profile)
+
+
+def _profile(dialect: str) -> Any:
+    profiles = ProfileRow.__table__
+    return select(profiles).where(profiles.c.citizen_id == bindparam("citizen"))

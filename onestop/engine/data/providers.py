@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from onestop.catalogue.catalogue import Catalogue
@@ -24,6 +24,7 @@ from onestop.catalogue.departments import HttpSource
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.profiles import Citizen, ProfileService, VerifiedValue
 from onestop.engine.db import Database, ProviderRecordRow
+from onestop.engine.db.prepared import prepared
 from onestop.engine.errors import ProviderUnavailable, UnknownProvider
 
 log = logging.getLogger(__name__)
@@ -112,8 +113,8 @@ class EmeProvider:
 
     async def fetch(self, citizen: Citizen, items: Sequence[str], *,
                     consent_jws: str | None = None) -> dict[str, ProvidedValue]:
-        async with self.database.session() as session:
-            profile = await self.profiles.load(session, citizen.id)
+        async with self.database.engine.connect() as connection:
+            profile = await self.profiles.load(connection, citizen.id)
         values = profile.items() if profile is not None else {}
         found = {
             item: ProvidedValue(values[item], self.spec.department, profile.updated_at if profile else None)
@@ -148,14 +149,9 @@ class SqlRegistryProvider:
 
     async def fetch(self, citizen: Citizen, items: Sequence[str], *,
                     consent_jws: str | None = None) -> dict[str, ProvidedValue]:
-        async with self.database.session() as session:
-            rows = (await session.scalars(
-                select(ProviderRecordRow).where(
-                    ProviderRecordRow.citizen_id == citizen.id,
-                    ProviderRecordRow.provider_id == self.spec.id,
-                    ProviderRecordRow.item_id.in_(list(items)),
-                )
-            )).all()
+        async with self.database.engine.connect() as connection:
+            rows = (await connection.execute(prepared(connection, _records), {
+                "citizen": citizen.id, "provider": self.spec.id, "items": list(items)})).all()
         return {
             row.item_id: ProvidedValue(
                 self.cipher.decrypt_json(row.value, self.aad(citizen.id, self.spec.id, row.item_id)),
@@ -354,3 +350,10 @@ class ProviderRegistry:
                 if value is not None:
                     found[eme_item] = VerifiedValue(value.value, value.source_department, value.updated_at)
         return found
+
+
+def _records(dialect: str) -> Any:
+    records = ProviderRecordRow.__table__.c
+    return select(ProviderRecordRow.__table__).where(
+        records.citizen_id == bindparam("citizen"), records.provider_id == bindparam("provider"),
+        records.item_id.in_(bindparam("items", expanding=True)))

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select, update
 
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.db import ApplicationRow, Database, DocumentRow
+from onestop.engine.db.prepared import prepared, table_of
 from onestop.engine.documents.kinds import SNIFF_BYTES, media_type, sniff
 from onestop.engine.documents.scanner import Scanner, ScanStatus
 from onestop.engine.documents.stores import DocumentStore, seal, unseal
@@ -283,20 +284,15 @@ class DocumentService:
         attached = {i: key for key, ids in attached_ids(answers).items() for i in ids}
         manifest: list[dict[str, Any]] = []
         unattached: list[str] = []
-        async with self.database.session() as session:
-            rows = list(
-                await session.scalars(
-                    select(DocumentRow)
-                    .where(DocumentRow.application_id == application_id, DocumentRow.deleted_at.is_(None))
-                    .order_by(DocumentRow.created_at, DocumentRow.id)
-                )
-            )
+        async with self.database.engine.begin() as connection:
+            rows = (await connection.execute(prepared(connection, _kept), {"application": application_id})).all()
+            unsubmitted: list[str] = []
             for row in rows:
                 if row.id not in attached or attached[row.id] != row.field_id:
                     unattached.append(row.id)
                     continue
                 if row.submitted_at is None:
-                    row.submitted_at = submitted_at
+                    unsubmitted.append(row.id)
                 manifest.append(
                     {
                         "id": row.id,
@@ -308,6 +304,8 @@ class DocumentService:
                         "scanStatus": row.scan_status,
                     }
                 )
+            if unsubmitted:
+                await connection.execute(prepared(connection, _submitted), {"ids": unsubmitted, "at": submitted_at})
         await self._erase(unattached)
         return manifest
 
@@ -460,3 +458,19 @@ class DocumentService:
             submitted_at=row.submitted_at,
             deleted=row.deleted_at is not None,
         )
+
+
+def _kept(dialect: str) -> Any:
+    """An application's files not erased, in upload order."""
+    documents = table_of(DocumentRow).c
+    return (select(documents.id, documents.field_id, documents.name, documents.kind, documents.size, documents.sha256,
+                   documents.scan_status, documents.submitted_at)
+            .where(documents.application_id == bindparam("application"), documents.deleted_at.is_(None))
+            .order_by(documents.created_at, documents.id))
+
+
+def _submitted(dialect: str) -> Any:
+    documents = table_of(DocumentRow)
+    return (update(documents).where(documents.c.id.in_(bindparam("ids", expanding=True)),
+                                    documents.c.submitted_at.is_(None))
+            .values(submitted_at=bindparam("at")))

@@ -23,14 +23,14 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestop.catalogue.text import Lang
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.profiles import CitizenDirectory, ProfileService
 from onestop.engine.db import Database, NoticePreferenceRow, NoticeRow
+from onestop.engine.db.prepared import Executor, insert_for, prepared, table_of
 from onestop.engine.errors import InvalidInput, field_error
 from onestop.engine.notices.channels import Mailer, SmsProvider
 from onestop.engine.notices.render import Rendered, render
@@ -98,6 +98,27 @@ def _aad(key: str) -> str:
 
 
 SENDING, SENT, FAILED = "sending", "sent", "failed"
+
+
+def _claim(dialect: str) -> Any:
+    notices = NoticeRow.__table__
+    return (insert_for(dialect)(notices).on_conflict_do_nothing(index_elements=[notices.c.key])
+            .returning(notices.c.id))
+
+
+def _values(row: NoticeRow) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in NoticeRow.__table__.columns}
+
+
+def _preference(dialect: str) -> Any:
+    preferences = NoticePreferenceRow.__table__.c
+    return select(preferences.language, preferences.channels).where(preferences.citizen_id == bindparam("citizen"))
+
+
+def _sent(dialect: str) -> Any:
+    notices = table_of(NoticeRow)
+    return update(notices).where(notices.c.id == bindparam("row")).values(status=SENT,
+                                                                           sent_at=bindparam("sent_at"))
 _BACKOFF_CAP = timedelta(minutes=10)
 
 
@@ -145,8 +166,8 @@ class NoticeService:
         for attempt in range(2):
             try:
                 # One transaction for the lot: recipients read, rows written (it runs inside a citizen's submit).
-                async with self.database.session() as session:
-                    outbox = await self.write(session, requests)
+                async with self.database.engine.begin() as connection:
+                    outbox = await self.write(connection, requests)
                 break
             except IntegrityError:
                 if attempt:
@@ -155,17 +176,19 @@ class NoticeService:
         if outbox is not None:
             self.dispatch(outbox)
 
-    async def write(self, session: AsyncSession, requests: Sequence[NoticeRequest]) -> Outbox:
-        """``enqueue``'s rows in the caller's transaction (an ``IntegrityError`` at its commit when a concurrent
-        attempt wrote one of the keys first); once it has committed, ``dispatch`` sends them."""
+    async def write(self, session: Executor, requests: Sequence[NoticeRequest]) -> Outbox:
+        """``enqueue``'s rows in the caller's transaction (a key an earlier or concurrent attempt wrote first is a
+        duplicate, left to that attempt); once it has committed, ``dispatch`` sends them."""
         outbox = Outbox()
         for request in requests:
             rows, outcomes = await self._rows(request, session)
-            present = set((await session.scalars(select(NoticeRow.key).where(
-                NoticeRow.key.in_([row.key for row, _ in rows])))).all()) if rows else set()
-            fresh = [(row, text) for row, text in rows if row.key not in present]
-            session.add_all([row for row, _ in fresh])
-            outbox.claimed += fresh
+            present: set[str] = set()
+            for row, text in rows:
+                # Written unless a row of its key is there already (an earlier attempt's): one statement each.
+                if (await session.execute(prepared(session, _claim), _values(row))).first() is None:
+                    present.add(row.key)
+                else:
+                    outbox.claimed.append((row, text))
             outbox.done.append((request, outcomes | {row.channel: "duplicate" for row, _ in rows
                                                      if row.key in present}))
         return outbox
@@ -180,7 +203,7 @@ class NoticeService:
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
 
-    async def _rows(self, request: NoticeRequest, session: AsyncSession
+    async def _rows(self, request: NoticeRequest, session: Executor
                     ) -> tuple[list[tuple[NoticeRow, dict[str, Any]]], dict[str, str]]:
         """The outbox rows for ``request`` (one per channel it goes out on, each with its clear text), and each
         channel's outcome."""
@@ -240,9 +263,8 @@ class NoticeService:
             log.warning("notice %s not sent (attempt %d): %s", row.key, row.attempts, type(exc).__name__,
                         extra={"notice_event": row.event})
             return
-        async with self.database.session() as session:
-            await session.execute(update(NoticeRow).where(NoticeRow.id == row.id)
-                                  .values(status=SENT, sent_at=self._now()))
+        async with self.database.engine.begin() as connection:
+            await connection.execute(prepared(connection, _sent), {"row": row.id, "sent_at": self._now()})
 
     async def sweep(self) -> int:
         """Claim and send the rows whose send did not finish (the process died, or the channel failed), each when
@@ -313,7 +335,7 @@ class NoticeService:
         log.info("notice %s: %s", request.key, outcomes, extra={"notice_event": request.event})
         return NoticeResult(request.key, outcomes)
 
-    async def recipient(self, request: NoticeRequest, session: AsyncSession | None = None) -> Recipient | None:
+    async def recipient(self, request: NoticeRequest, session: Executor | None = None) -> Recipient | None:
         """Where the notice goes: the contact an anonymous applicant gave, or the citizen's e-ME profile (read in
         ``session`` when given)."""
         if request.contact:
@@ -321,9 +343,10 @@ class NoticeService:
         citizen = await self.citizens.by_ref(request.citizen_ref)
         if citizen is None:
             return None  # an anonymous applicant who left no contact
-        async with contextlib.nullcontext(session) if session is not None else self.database.session() as reading:
+        reader = contextlib.nullcontext(session) if session is not None else self.database.engine.connect()
+        async with reader as reading:
             profile = await self.profiles.load(reading, citizen.id)
-            preference = await reading.get(NoticePreferenceRow, citizen.id)
+            preference = (await reading.execute(prepared(reading, _preference), {"citizen": citizen.id})).first()
         if profile is None or not (profile.email or profile.phone):
             return None
         return Recipient(email=profile.email, phone=profile.phone,

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestop.engine.db import (
@@ -19,6 +19,7 @@ from onestop.engine.db import (
     SecurityAlertSubjectRow,
     SecurityLockRow,
 )
+from onestop.engine.db.prepared import prepared
 from onestop.engine.errors import Forbidden, InvalidInput, NotFound, field_error
 from onestop.engine.security.detection import DetectorState
 from onestop.engine.security.rules import (
@@ -231,9 +232,9 @@ class SecurityAlerts:
     async def face_lock(self, citizen_ref: str, *, now: datetime | None = None) -> datetime | None:
         """Until when face step-up is locked for this citizen, or None."""
         at = now or datetime.now(UTC)
-        async with self.database.session() as session:
-            until = await session.scalar(select(func.max(SecurityLockRow.until)).where(
-                SecurityLockRow.kind == LOCK_FACE_STEP_UP, SecurityLockRow.subject == self.citizen_key(citizen_ref)))
+        async with self.database.engine.connect() as connection:
+            until = (await connection.execute(prepared(connection, _face_lock),
+                                              {"subject": self.citizen_key(citizen_ref)})).scalar()
         return until if until is not None and until > at else None
 
     async def require_face_unlocked(self, citizen_ref: str, *, now: datetime | None = None) -> None:
@@ -264,3 +265,6 @@ class SecurityAlerts:
                             answer=CitizenAnswer(answer) if answer else None)
 
 
+def _face_lock(dialect: str) -> Any:
+    locks = SecurityLockRow.__table__.c
+    return select(func.max(locks.until)).where(locks.kind == LOCK_FACE_STEP_UP, locks.subject == bindparam("subject"))

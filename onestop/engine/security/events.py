@@ -23,12 +23,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.crypto.signing import canonical_json
 from onestop.engine.db import CitizenRow, Database, SecurityEventRow
+from onestop.engine.db.prepared import prepared, table_of
 from onestop.engine.errors import ChainBroken
 
 log = logging.getLogger(__name__)
@@ -209,21 +210,19 @@ class SecurityEvents:
         subs = {p.citizen_sub for p in pending if p.citizen_sub and not p.citizen}
         for _attempt in range(10):
             try:
-                async with self.database.session() as session:
+                async with self.database.engine.begin() as session:
                     refs: dict[str, str] = {}
                     if subs:
                         refs = {sub: ref for sub, ref in (await session.execute(
                             select(CitizenRow.sub, CitizenRow.ref).where(CitizenRow.sub.in_(subs))))}
-                    heads: dict[str, tuple[int, str]] = {}
+                    partitions = {partition_of(item.kind, item.at) for item in pending}
+                    # Every chain's head in one read; a chain not begun yet starts from the genesis hash.
+                    heads: dict[str, tuple[int, str]] = dict.fromkeys(partitions, (0, GENESIS)) | {
+                        row.partition: (row.seq, row.hash) for row in await session.execute(
+                            prepared(session, _heads), {"partitions": sorted(partitions)})}
                     rows: list[dict[str, Any]] = []
                     for item in pending:
                         partition = partition_of(item.kind, item.at)
-                        if partition not in heads:
-                            last = (await session.execute(
-                                select(SecurityEventRow.seq, SecurityEventRow.hash)
-                                .where(SecurityEventRow.partition == partition)
-                                .order_by(SecurityEventRow.seq.desc()).limit(1))).first()
-                            heads[partition] = (last[0], last[1]) if last else (0, GENESIS)
                         seq, prev = heads[partition]
                         citizen = item.citizen
                         if citizen is None and item.citizen_sub:
@@ -239,7 +238,7 @@ class SecurityEvents:
                         heads[partition] = (row.seq, row.hash)
                         rows.append({column: getattr(row, column) for column in _EVENT_COLUMNS})
                     # One statement for the batch (an executemany): the rows' ids are not needed back.
-                    await session.execute(insert(SecurityEventRow), rows)
+                    await session.execute(prepared(session, _insert), rows)
                 return len(pending)
             except IntegrityError:
                 continue  # another process appended to one of these chains: read the heads again
@@ -255,6 +254,21 @@ class SecurityEvents:
             await self.flush()
         except Exception:
             log.warning("security events lost at shutdown: %d", len(self._queue), exc_info=True)
+
+
+def _heads(dialect: str) -> Any:
+    """The newest event of each named chain (the unique (partition, seq) index finds each chain's maximum)."""
+    events = table_of(SecurityEventRow).c
+    newest = (select(events.partition, func.max(events.seq).label("seq"))
+              .where(events.partition.in_(bindparam("partitions", expanding=True)))
+              .group_by(events.partition).subquery())
+    return select(events.partition, events.seq, events.hash).join(
+        newest, (events.partition == newest.c.partition) & (events.seq == newest.c.seq))
+
+
+def _insert(dialect: str) -> Any:
+    # The table's insert, not the mapped class's: an executemany without the ORM's bulk machinery.
+    return insert(table_of(SecurityEventRow))
 
 
 class SecurityEventLog:
