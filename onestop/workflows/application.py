@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -158,6 +158,53 @@ _DEFINITION_ERROR = _error(
     "此服務的設定有錯誤，暫時未能核對你的答案。答案未有儲存；錯誤已記錄並轉交部門。請稍後再試。")
 
 
+_KINDS = {kind.value: kind for kind in StepKind}
+
+
+@dataclass
+class _Derived:
+    """The current step and the applicable steps of one progress on one day, each computed once when first read."""
+
+    progress: Progress
+    today: date
+    current: StepSpec | None = None
+    has_current: bool = False
+    applicable: set[str] | None = None
+
+
+@dataclass(frozen=True)
+class _DryRun:
+    """A validator's dry run: the progress it started from (copied) and what it derived from it."""
+
+    today: date
+    completed: list[str]
+    answers: dict[str, Any]
+    prefilled: dict[str, Prefilled]
+    derived: _Derived
+
+    def reaches(self, today: date, completed: list[str], progress: Progress) -> bool:
+        """Whether completing to ``completed`` from ``progress`` today starts where the dry run started."""
+        return (self.today == today and self.completed == completed and self.answers == progress.answers
+                and self.prefilled == progress.prefilled)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A submitStep validator's accepted answers and the progress it checked them against (copied)."""
+
+    action: StepAnswers
+    today: date
+    answers: dict[str, Any]
+    prefilled: dict[str, Prefilled]
+    accepted: dict[str, Any]
+
+    def holds(self, action: StepAnswers, today: date, progress: Progress) -> bool:
+        """Whether the handler checks the same answers against the same progress: checking again gives ``accepted``
+        (the handler's unbounded check normalises as the validator's bounded one; bounds only add errors)."""
+        return (self.action == action and self.today == today and self.answers == progress.answers
+                and self.prefilled == progress.prefilled)
+
+
 @workflow.defn(name=WORKFLOW_NAME)
 class ServiceApplicationWorkflow:
     @workflow.init
@@ -221,6 +268,9 @@ class ServiceApplicationWorkflow:
         self._outbox = params.behaviour >= OUTBOX_BEHAVIOUR
         self._index_dirty = carried is None and not self._lean
         self._fault: interp.DefinitionFault | None = None
+        self._derived: _Derived | None = None
+        self._dry: _DryRun | None = None
+        self._checked: _Checked | None = None
         if carried is None:
             # Decided here, not in run(): the first update (update-with-start) is handled before run() starts.
             try:
@@ -244,11 +294,31 @@ class ServiceApplicationWorkflow:
     def _today(self) -> date:
         return workflow.now().date()
 
+    def _memo(self) -> _Derived:
+        """What the interpreter derived from the progress as it is today (the progress is replaced, never changed in
+        place, when an action changes it); a validator and its handler, and the answer, read it several times."""
+        today = self._today()
+        memo = self._derived
+        if memo is None or memo.progress is not self._progress or memo.today != today:
+            memo = self._derived = _Derived(self._progress, today)
+        return memo
+
     def _current(self) -> StepSpec | None:
         if self._fault is not None:
             return None
-        return interp.current_step(self._snapshot, self._progress, self._in.citizen, self._today(),
-                                   strict=self._strict)
+        memo = self._memo()
+        if not memo.has_current:
+            memo.current = interp.current_step(self._snapshot, self._progress, self._in.citizen, memo.today,
+                                               strict=self._strict)
+            memo.has_current = True
+        return memo.current
+
+    def _applicable(self) -> set[str]:
+        memo = self._memo()
+        if memo.applicable is None:
+            memo.applicable = {s.id for s in interp.applicable_steps(self._snapshot, self._progress, self._in.citizen,
+                                                                     memo.today, strict=self._strict)}
+        return memo.applicable
 
     def _computed(self) -> dict[str, Any]:
         if not self._snapshot.computed or self._fault is not None:
@@ -325,9 +395,7 @@ class ServiceApplicationWorkflow:
             return None  # beginPayment refuses with DEFINITION_ERROR; the view still renders
 
     def _outline(self, current: StepSpec | None) -> list[StepOutline]:
-        applicable = set() if self._fault is not None else {
-            s.id for s in interp.applicable_steps(self._snapshot, self._progress, self._in.citizen, self._today(),
-                                                  strict=self._strict)}
+        applicable = set() if self._fault is not None else self._applicable()
         done = set(self._progress.completed)
 
         def state(step: StepSpec) -> StepState:
@@ -337,7 +405,7 @@ class ServiceApplicationWorkflow:
                 return StepState.CURRENT
             return StepState.TODO if step.id in applicable else StepState.SKIPPED
 
-        return [StepOutline(s.id, StepKind(s.type), {}, state(s)) for s in self._snapshot.steps
+        return [StepOutline(s.id, _KINDS[s.type], {}, state(s)) for s in self._snapshot.steps
                 if not isinstance(s, ExitSpec) or (current is not None and s.id == current.id)]
 
     def _require_owner(self, citizen_ref: str) -> None:
@@ -396,12 +464,16 @@ class ServiceApplicationWorkflow:
 
         Validators run before history is written, so a fault found here leaves the application as it was.
         """
+        today = self._today()
         try:
-            pruned = interp.prune(self._snapshot, progress, self._in.citizen, self._today(), strict=self._strict)
-            interp.current_step(self._snapshot, pruned, self._in.citizen, self._today(), strict=self._strict)
-            interp.applicable_steps(self._snapshot, pruned, self._in.citizen, self._today(), strict=self._strict)
+            pruned = interp.prune(self._snapshot, progress, self._in.citizen, today, strict=self._strict)
+            current = interp.current_step(self._snapshot, pruned, self._in.citizen, today, strict=self._strict)
+            applicable = interp.applicable_steps(self._snapshot, pruned, self._in.citizen, today, strict=self._strict)
         except interp.DefinitionFault as fault:
             raise self._refuse_fault(fault) from fault
+        # The handler runs next, in this activation, and usually reaches this very state: see _complete.
+        self._dry = _DryRun(today, list(progress.completed), dict(progress.answers), dict(progress.prefilled),
+                            _Derived(pruned, today, current, True, {s.id for s in applicable}))
 
     def _refuse_fault(self, fault: interp.DefinitionFault) -> ApplicationError:
         workflow.logger.error(
@@ -435,6 +507,11 @@ class ServiceApplicationWorkflow:
 
     def _complete(self, step: StepSpec) -> None:
         completed = [*self._progress.completed, step.id]
+        dry, self._dry = self._dry, None
+        if dry is not None and dry.reaches(self._today(), completed, self._progress):
+            # The validator's dry run pruned this same progress (interpretation is pure): its result, not a rerun.
+            self._progress, self._derived = dry.derived.progress, dry.derived
+            return
         self._progress = interp.prune(
             self._snapshot, Progress(completed, self._progress.answers, self._progress.prefilled),
             self._in.citizen, self._today(), strict=self._strict,
@@ -1043,11 +1120,15 @@ class ServiceApplicationWorkflow:
         if isinstance(step, SubmitSpec):
             return await self._submit(step, action.client_mutation_id)
         self._remember(action.client_mutation_id)
-        answers, _ = interp.validate_step(self._snapshot, step, action.answers, self._progress,
-                                          self._in.citizen, self._today(), bounded=False, strict=self._strict)
-        for spec in fields_of(step):
-            self._progress.answers.pop(spec.id, None)
-        self._progress.answers.update(answers)
+        checked, self._checked = self._checked, None
+        if checked is not None and checked.holds(action, self._today(), self._progress):
+            answers = checked.accepted  # its validator's, just now (a replay has none and checks again)
+        else:
+            answers, _ = interp.validate_step(self._snapshot, step, action.answers, self._progress,
+                                              self._in.citizen, self._today(), bounded=False, strict=self._strict)
+        own = {spec.id for spec in fields_of(step)}
+        kept = {k: v for k, v in self._progress.answers.items() if k not in own}
+        self._progress = Progress(self._progress.completed, kept | answers, self._progress.prefilled)
         self._complete(step)
         self._touch()
         return self._answer()
@@ -1117,6 +1198,8 @@ class ServiceApplicationWorkflow:
             kept = {k: v for k, v in self._progress.answers.items() if k not in step_fields}
             self._dry_run(Progress([*self._progress.completed, step.id], kept | answers,
                                    self._progress.prefilled))
+        self._checked = _Checked(action, self._today(), dict(self._progress.answers), dict(self._progress.prefilled),
+                                 answers)
 
     @workflow.update(name=Update.GRANT_CONSENT)
     async def grant_consent(self, action: StepAction) -> ApplicationView | ActionResult:

@@ -122,18 +122,8 @@ NumberTypes = Mapping[str, bool]
 """The ``number`` fields of a service (group members included): field id -> whether it is ``integer``."""
 
 
-def number_types(snapshot: ServiceSnapshot) -> dict[str, bool]:
-    found: dict[str, bool] = {}
-
-    def walk(specs: list[FieldSpec]) -> None:
-        for spec in specs:
-            if spec.type == "number":
-                found[spec.id] = spec.integer
-            walk(spec.fields)
-
-    for step in snapshot.steps:
-        walk(fields_of(step))
-    return found
+def number_types(snapshot: ServiceSnapshot) -> NumberTypes:
+    return snapshot.number_types
 
 
 def _typed(value: Any, numbers: NumberTypes, key: str) -> Any:
@@ -266,12 +256,18 @@ def prune(snapshot: ServiceSnapshot, progress: Progress, citizen: Applicant, tod
             if step.id in completed:
                 keep_steps.append(step.id)
             step_ctx_answers: dict[str, Any] = dict(answers)
+            # The context of the step's answers so far: ``ctx`` itself (the same answers) until one is dropped.
+            field_ctx: dict[str, Any] | None = ctx
             for spec in fields_of(step):
-                if spec.id in answers and applies(spec.when, context(citizen, step_ctx_answers, today, numbers,
-                                                                     computed=snapshot.computed), strict=strict):
-                    keep[spec.id] = answers[spec.id]
-                elif spec.id in step_ctx_answers:
+                if spec.id in answers:
+                    if field_ctx is None:
+                        field_ctx = context(citizen, step_ctx_answers, today, numbers, computed=snapshot.computed)
+                    if applies(spec.when, field_ctx, strict=strict):
+                        keep[spec.id] = answers[spec.id]
+                        continue
+                if spec.id in step_ctx_answers:
                     del step_ctx_answers[spec.id]
+                    field_ctx = None
         if keep == answers and keep_steps == completed:
             break
         answers, completed = keep, keep_steps
@@ -321,10 +317,13 @@ def validate_step(
     ]
     merged = dict(progress.answers)
     out: dict[str, Any] = {}
-    at = _At([], citizen, merged, today, bounded, strict, _numbers(snapshot, strict), computed=snapshot.computed)
+    scope = _Scope()
+    at = _At([], citizen, merged, today, bounded, strict, _numbers(snapshot, strict), computed=snapshot.computed,
+             scope=scope)
     for spec in fields:
         if not applies(spec.when, at.context(), strict=strict):
             merged.pop(spec.id, None)
+            scope.changed()
             continue
         raw = submitted.get(spec.id)
         if raw is None and spec.id in progress.prefilled:
@@ -334,6 +333,7 @@ def validate_step(
         if value is not None and not field_errors:
             out[spec.id] = value
             merged[spec.id] = value
+            scope.changed()
         if bounded and len(errors) > MAX_ERRORS:
             break
     if bounded:
@@ -428,6 +428,17 @@ def _limit(spec_value: str, today: date) -> date:
     return date.fromisoformat(spec_value)
 
 
+class _Scope:
+    """The context of a step's answers as they stand, built once until an answer is added or dropped (each field's
+    condition and rules read the same answers: building it per read cost more than the checks)."""
+
+    def __init__(self) -> None:
+        self.context: dict[str, Any] | None = None
+
+    def changed(self) -> None:
+        self.context = None
+
+
 @dataclass(frozen=True)
 class _At:
     """Where a value is being checked: its path, and what its rules, conditions and date bounds see."""
@@ -442,12 +453,19 @@ class _At:
     entry: Mapping[str, Any] | None = None
     """Inside a group entry: the entry's values so far, which its fields' conditions and rules read as ``entry``."""
     computed: Sequence[ComputedSpec] = ()
+    scope: _Scope | None = None
+    """The answers' context as they stand, shared by the step's fields (outside group entries, which have their own)."""
 
     def refuse(self, code: str, en: str, tc: str) -> Checked:
         return None, [FieldError(self.path, code, _t(en, tc))]
 
     def context(self) -> dict[str, Any]:
-        return context(self.citizen, self.answers, self.today, self.numbers, self.entry, self.computed)
+        """A new dict each time (a rule adds ``value`` to its own); the same variables until the answers change."""
+        if self.scope is None or self.entry is not None:
+            return context(self.citizen, self.answers, self.today, self.numbers, self.entry, self.computed)
+        if self.scope.context is None:
+            self.scope.context = context(self.citizen, self.answers, self.today, self.numbers, None, self.computed)
+        return dict(self.scope.context)
 
 
 def _wrong_text(at: _At) -> Checked:

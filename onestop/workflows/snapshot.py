@@ -7,7 +7,9 @@ the workflow sandbox; new fields must have defaults so recorded histories still 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 Text = dict[str, str]
@@ -229,3 +231,22 @@ class ServiceSnapshot:
 
     def rank(self, level: str) -> int:
         return self.assurance_levels.index(level) if level in self.assurance_levels else -1
+
+    @cached_property
+    def number_types(self) -> Mapping[str, bool]:
+        """The ``number`` fields (group members included): field id -> whether it is ``integer``.
+
+        Read by every expression's context, many times per citizen action: walked once per snapshot (a pinned
+        snapshot is one object for every application on its version). Not a field: never serialised or compared.
+        """
+        found: dict[str, bool] = {}
+
+        def walk(specs: list[FieldSpec]) -> None:
+            for spec in specs:
+                if spec.type == "number":
+                    found[spec.id] = spec.integer
+                walk(spec.fields)
+
+        for step in self.steps:
+            walk(fields_of(step))
+        return found

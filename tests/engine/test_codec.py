@@ -106,3 +106,19 @@ async def test_a_payload_that_inflates_past_the_limit_is_refused() -> None:
                      data=nonce + AESGCM(NEW).encrypt(nonce, bomb, key_id(NEW).encode()))
     with pytest.raises(ValueError, match="inflates"):
         await EncryptionCodec(NEW).decode([sealed])
+
+
+def test_payload_converters_share_converters_built_once_and_ignore_the_serialization_context() -> None:
+    """The SDK makes a data converter, so a payload converter, twice per workflow activation: nothing is built."""
+    from temporalio.converter import WorkflowSerializationContext
+
+    from onestop.engine.crypto.codec import PayloadConverter, data_converter
+
+    first, second = PayloadConverter(), PayloadConverter()
+    assert first.converters is second.converters
+    assert list(first.converters) == [b"binary/null", b"binary/plain", b"json/protobuf", b"binary/protobuf",
+                                      b"json/plain"]
+    context = WorkflowSerializationContext(namespace="default", workflow_id="app-1")
+    assert first.with_context(context) is first
+    converter = data_converter(NEW)
+    assert converter.with_context(context) is converter

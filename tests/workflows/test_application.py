@@ -462,3 +462,38 @@ async def test_a_caseworker_may_not_decide_but_an_approver_may(apps: Application
     assert (await apps.update_status(staff(), app, "IN_REVIEW")).status == "IN_REVIEW"
     view = await apps.update_status(staff("TD", "caseworker", "approver"), app, "APPROVED")
     assert view.status == "APPROVED"
+
+
+async def test_a_step_is_checked_by_its_validator_and_stored_by_its_handler_without_a_second_check(
+    apps: ApplicationService, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler runs right after its validator, on the same progress: it takes the accepted answers and the
+    dry run's pruned progress instead of interpreting the step again. A replay, which runs no validator, checks
+    again (the recorded histories replay), and so does the handler of a run whose validator saw other answers."""
+    from onestop.workflows import interpreter as interp
+
+    # Our data converter stores nothing outside the history: no task per payload list walking activations for it.
+    assert worker.config()["max_workflow_task_external_storage_concurrency"] == 1
+    view = await apps.start("citizen-1", ADULT, "renew-licence", fresh())
+    view = await apps.grant_consent(view.application_id, "citizen-1", "prefill")
+    view = await apps.grant_consent(view.application_id, "citizen-1", "terms")
+    checks: list[bool] = []
+    prunes: list[int] = []
+    validate_step, prune = interp.validate_step, interp.prune
+
+    def checking(snapshot: ServiceSnapshot, *args: object, bounded: bool = True, **kwargs: object) -> object:
+        if snapshot.id == "renew-licence":  # not provenance's one-field check of a prefilled value
+            checks.append(bounded)
+        return validate_step(snapshot, *args, bounded=bounded, **kwargs)  # type: ignore[arg-type]
+
+    def pruning(*args: object, **kwargs: object) -> object:
+        prunes.append(1)
+        return prune(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(interp, "validate_step", checking)
+    monkeypatch.setattr(interp, "prune", pruning)
+    view = await apps.submit_step(view.application_id, "citizen-1", "applicant", answers_applicant())
+    assert view.current_step_id == "details"
+    assert view.answers["years"] == 5
+    assert checks == [True]  # the validator's bounded check only; before, the handler's unbounded one as well
+    assert len(prunes) == 1  # the validator's dry run; before, the handler's completion pruned again

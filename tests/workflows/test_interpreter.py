@@ -163,3 +163,52 @@ def test_a_lone_surrogate_is_a_user_error_not_a_crash(text: str) -> None:
     _, errors = interp.validate_step(snap, snap.steps[0], {text: "x"}, Progress(), ADULT, TODAY)
     assert [e.code for e in errors] == ["UNKNOWN_FIELD"]
     errors[0].path[0].encode("utf-8")  # the path can be sent back as JSON
+
+
+def test_the_number_fields_are_walked_once_per_snapshot_and_never_serialised() -> None:
+    from onestop.engine.crypto.codec import PayloadConverter
+
+    snap = service(FieldSpec("n", "number", t("N"), integer=True), FieldSpec("x", "number", t("X")))
+    assert interp.number_types(snap) == {"n": True, "x": False}
+    assert interp.number_types(snap) is interp.number_types(snap)
+    [payload] = PayloadConverter().to_payloads([snap])
+    assert b"number_types" not in payload.data
+    assert PayloadConverter().from_payloads([payload], [ServiceSnapshot])[0] == snap
+
+
+def _counting_contexts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    built: list[int] = []
+    original = interp.context
+
+    def counted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        built.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(interp, "context", counted)
+    return built
+
+
+def test_checking_and_pruning_build_the_answers_context_once_until_an_answer_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every condition and rule of a step reads the same answers until one is added or dropped."""
+    ruled = FieldSpec("c", "number", t("C"), rules=[RuleSpec("value > answers.a", t("more than a"))])
+    snap = service(FieldSpec("a", "number", t("A")), FieldSpec("b", "text", t("B")), ruled)
+    built = _counting_contexts(monkeypatch)
+    answers, errors = interp.validate_step(snap, snap.steps[0], {"a": 1, "b": "x", "c": 2}, Progress(), ADULT, TODAY)
+    assert (answers, errors) == ({"a": 1, "b": "x", "c": 2}, [])
+    assert len(built) == 3  # one per answer as it stands; the rule saw "a" (it passed), and its own value
+    built.clear()
+    pruned = interp.prune(snap, Progress(["form"], answers), ADULT, TODAY)
+    assert pruned == Progress(["form"], answers)
+    assert len(built) == 1
+    _, errors = interp.validate_step(snap, snap.steps[0], {"a": 5, "b": "x", "c": 2}, Progress(), ADULT, TODAY)
+    assert [e.code for e in errors] == ["RULE"]
+
+
+def test_pruning_still_drops_a_field_whose_condition_reads_an_answer_dropped_before_it() -> None:
+    snap = service(FieldSpec("a", "boolean", t("A")),
+                   FieldSpec("b", "text", t("B"), when="answers.a == true"),
+                   FieldSpec("c", "text", t("C"), when="has(answers.b)"))
+    progress = Progress(["form"], {"a": False, "b": "kept?", "c": "kept?"})
+    assert interp.prune(snap, progress, ADULT, TODAY).answers == {"a": False}

@@ -7,7 +7,8 @@ import hashlib
 import os
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Self
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import TypeAdapter
@@ -18,8 +19,11 @@ from temporalio.converter import (
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
     DefaultPayloadConverter,
+    EncodingPayloadConverter,
     JSONPlainPayloadConverter,
     PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
 )
 
 from onestop.config import Settings
@@ -129,13 +133,28 @@ class _SharedAdaptersJSONConverter(PydanticJSONPlainPayloadConverter):
         return pinned.resolve(value) if isinstance(value, ApplicationInput) else value
 
 
-class PayloadConverter(CompositePayloadConverter):
-    """Temporal's default converters, with pydantic JSON (shared adapters) in place of the plain JSON one."""
+_JSON = _SharedAdaptersJSONConverter()
+_CONVERTERS: Mapping[bytes, EncodingPayloadConverter] = MappingProxyType({
+    c.encoding.encode(): c for c in (_JSON if isinstance(c, JSONPlainPayloadConverter) else c
+                                      for c in DefaultPayloadConverter.default_encoding_payload_converters)
+})
+_TAKE_CONTEXT = any(isinstance(c, WithSerializationContext) for c in _CONVERTERS.values())
 
-    def __init__(self) -> None:
-        json_converter = _SharedAdaptersJSONConverter()
-        super().__init__(*(json_converter if isinstance(c, JSONPlainPayloadConverter) else c
-                           for c in DefaultPayloadConverter.default_encoding_payload_converters))
+
+class PayloadConverter(CompositePayloadConverter):
+    """Temporal's default converters, with pydantic JSON (shared adapters) in place of the plain JSON one.
+
+    The SDK builds a data converter, and so one of these, twice per workflow activation (for the activation's
+    serialization context). The converters are stateless, so every instance shares one set built at import: no
+    serializer, cache or dict is made per activation. None of them reads the serialization context, so
+    ``with_context`` is the instance itself.
+    """
+
+    def __init__(self) -> None:  # no super().__init__(): it would build the converters again
+        self.converters = _CONVERTERS
+
+    def with_context(self, context: SerializationContext) -> Self:
+        return self if not _TAKE_CONTEXT else super().with_context(context)
 
 
 def _inflate(data: bytes) -> bytes:
