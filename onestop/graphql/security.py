@@ -24,6 +24,7 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
+    value_from_ast_untyped,
 )
 from graphql.validation import ASTValidationRule
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -53,11 +54,30 @@ def _page_size(field: FieldNode, variables: Mapping[str, Any]) -> int:
         if isinstance(value, IntValueNode):
             return min(max(int(value.value), 1), MAX_PAGE_SIZE)  # larger is refused as BAD_USER_INPUT
         if isinstance(value, VariableNode):
-            given = variables.get(value.name.value)
-            return min(max(given, 1), MAX_PAGE_SIZE) if isinstance(given, int) else DEFAULT_PAGE_SIZE
+            given = _whole_number(variables.get(value.name.value))
+            return DEFAULT_PAGE_SIZE if given is None else min(max(given, 1), MAX_PAGE_SIZE)
     selections = field.selection_set.selections if field.selection_set else ()
     is_connection = any(isinstance(s, FieldNode) and s.name.value == "edges" for s in selections)
     return DEFAULT_PAGE_SIZE if is_connection else 1
+
+
+def _whole_number(value: Any) -> int | None:
+    """``value`` as GraphQL's ``Int`` coerces it (a whole float such as 100.0 is 100), or None when it is no Int."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _with_defaults(operation: OperationDefinitionNode, variables: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The request's variables plus the operation's defaults for those it leaves out, as execution will see them."""
+    defaults = {definition.variable.name.value: value_from_ast_untyped(definition.default_value)
+                for definition in operation.variable_definitions or ()
+                if definition.default_value is not None and definition.variable.name.value not in variables}
+    return {**defaults, **variables} if defaults else variables
 
 
 def _selection_cost(selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode],
@@ -87,7 +107,8 @@ def query_cost(document: DocumentNode, variables: Mapping[str, Any] | None = Non
     for definition in definitions:
         if isinstance(definition, OperationDefinitionNode):
             name = definition.name.value if definition.name else "anonymous"
-            costs[name] = _selection_cost(definition.selection_set, fragments, variables or {}, frozenset())
+            costs[name] = _selection_cost(definition.selection_set, fragments,
+                                          _with_defaults(definition, variables or {}), frozenset())
     return costs
 
 

@@ -85,6 +85,21 @@ async def test_an_expensive_query_is_refused_with_its_cost(api: Api) -> None:
     assert error["extensions"]["cost"] > error["extensions"]["maxCost"]
 
 
+@pytest.mark.parametrize(("query", "variables"), [
+    ("query($n: Int) { services(first: $n) { edges { node { %s } } } }", {"n": 100}),
+    # GraphQL's Int takes a whole float, so the cost must read it as the page size it will be
+    ("query($n: Int) { services(first: $n) { edges { node { %s } } } }", {"n": 100.0}),
+    # a variable left out takes its default at execution, so it does in the cost too
+    ("query($n: Int = 100) { services(first: $n) { edges { node { %s } } } }", None),
+])
+async def test_the_cost_reads_a_page_size_from_variables_as_execution_will(
+        query: str, variables: dict[str, Any] | None, api: Api) -> None:
+    fields = " ".join(f"s{i}: steps {{ id type title }}" for i in range(20))
+    result = await api.post(query % fields, variables)
+    assert codes_of(result) == ["QUERY_TOO_COMPLEX"], result
+    assert query_cost(parse(query % fields), variables)["anonymous"] > Limits().max_cost
+
+
 INTROSPECTION = "{ __schema { queryType { name } } }"
 
 
