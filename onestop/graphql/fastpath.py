@@ -118,14 +118,18 @@ def _with_arguments(field: StrawberryField, function: Callable[..., Any], own: b
     return resolve_later
 
 
-def converter(type_: Any, config: StrawberryConfig, registry: Registry) -> Convert | None:
+def converter(type_: Any, config: StrawberryConfig, registry: Registry,
+              within: frozenset[Any] = frozenset()) -> Convert | None:
     """A function converting a GraphQL input value of ``type_`` exactly as strawberry's ``convert_argument`` does,
-    with every type decision taken here, once; None for a type it does not cover."""
+    with every type decision taken here, once; None for a type it does not cover.
+
+    ``within``: the input types being built around this one; an input that contains itself (directly or through
+    another) is left to strawberry's chain rather than built without end."""
     if isinstance(type_, StrawberryMaybe):
         return None
     if isinstance(type_, StrawberryOptional):  # converted as its inner type (which lets None and UNSET through)
-        return converter(type_.of_type, config, registry)
-    convert = _present(type_, config, registry)
+        return converter(type_.of_type, config, registry, within)
+    convert = _present(type_, config, registry, within)
     if convert is None:
         return None
 
@@ -143,20 +147,20 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _present(type_: Any, config: StrawberryConfig, registry: Registry) -> Convert | None:
+def _present(type_: Any, config: StrawberryConfig, registry: Registry, within: frozenset[Any]) -> Convert | None:
     if isinstance(type_, StrawberryList):
         if (_is_leaf_type(type_.of_type, registry, skip_classes=(GlobalID,))
                 or _is_optional_leaf_type(type_.of_type, registry, skip_classes=(GlobalID,))):
             return list  # copied: graphql-core hands every request the same default list
-        item = converter(type_.of_type, config, registry)
+        item = converter(type_.of_type, config, registry, within)
         return None if item is None else (lambda values: [item(value) for value in values])
     if _is_leaf_type(type_, registry):
         return None if type_ is GlobalID else _same
     if isinstance(type_, LazyType):
-        return converter(type_.resolve_type(), config, registry)
+        return converter(type_.resolve_type(), config, registry, within)
     if has_enum_definition(type_):
-        return converter(type_.__strawberry_definition__, config, registry)
-    if not has_object_definition(type_):
+        return converter(type_.__strawberry_definition__, config, registry, within)
+    if not has_object_definition(type_) or type_ in within:
         return None
     definition = type_.__strawberry_definition__
     if definition.from_input is not None:
@@ -166,7 +170,8 @@ def _present(type_: Any, config: StrawberryConfig, registry: Registry) -> Conver
                 if f.default_value is MISSING and f.default_factory is MISSING} if definition.is_input else {}
     fields: list[tuple[str, str, Convert]] = []
     for input_field in definition.fields:
-        convert = converter(input_field.resolve_type(type_definition=definition), config, registry)
+        field_type = input_field.resolve_type(type_definition=definition)
+        convert = converter(field_type, config, registry, within | {type_})
         if convert is None:
             return None
         fields.append((config.name_converter.from_field(input_field), input_field.python_name, convert))

@@ -201,6 +201,31 @@ async def test_direct_resolvers_answer_as_strawberry_does(query: str, variables:
         assert ours.data["things"][0]["y" if "y:" in query else "withInfo"] == "a:withInfo:me"
 
 
+@strawberry.input
+class Nested:
+    name: str | None = None
+    children: list[Nested] | None = None
+
+
+@strawberry.type
+class NestedRoot:
+    @strawberry.field
+    def tree(self, where: Nested | None = None) -> str:
+        return repr(where)
+
+
+async def test_an_input_that_contains_itself_keeps_strawberry_s_conversion() -> None:
+    # Building its converter would never end: the field is left to strawberry's chain and answers as before.
+    direct, chained = strawberry.Schema(query=NestedRoot), strawberry.Schema(query=NestedRoot)
+    assert use_direct_resolvers(direct) == 0
+    query = '{ tree(where: {name: "a", children: [{name: "b", children: []}]}) }'
+    ours, theirs = await direct.execute(query), await chained.execute(query)
+    assert ours == theirs
+    assert ours.errors is None
+    assert ours.data is not None
+    assert "name='b'" in ours.data["tree"]
+
+
 async def test_a_cached_document_names_each_selected_operation_for_the_logs(api: Api,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from onestop.graphql import guard
