@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import logging
 import secrets
 from datetime import date
@@ -202,7 +203,7 @@ async def test_an_age_checked_service_asks_an_anonymous_applicant_to_log_in(engi
     assert isinstance(service, ApplicationService)
     snapshot = service.snapshots(ENQUIRY)
     assert snapshot is not None
-    aged = type(snapshot)(**{**snapshot.__dict__, "eligibility_when": "citizen.age >= 18"})
+    aged = dataclasses.replace(snapshot, eligibility_when="citizen.age >= 18")
     checking = ApplicationService(service.client, service.task_queue, service.database, lambda slug: aged)
     with pytest.raises(InvalidInput) as refused:
         await checking.start("anon-test", Applicant(logged_in=False), ENQUIRY)
