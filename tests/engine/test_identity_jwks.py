@@ -31,6 +31,7 @@ class KeyServer:
         self.fetches = 0
         self.discovery: dict[str, Any] = {}
         self.padding = 0
+        self.delay = 0.0  # seconds each key-set answer takes
         self._lock = threading.Lock()
         server = self
 
@@ -41,6 +42,7 @@ class KeyServer:
                     return
                 with server._lock:
                     server.fetches += 1
+                time.sleep(server.delay)
                 if server.redirect_to is not None:
                     self.send_response(302)
                     self.send_header("Location", server.redirect_to)
@@ -145,6 +147,31 @@ async def test_requests_arriving_during_the_first_fetch_wait_for_it(server: KeyS
     principals = await asyncio.gather(*(verifier.verify(token(key)) for _ in range(8)))
     assert [p.sub for p in principals] == ["s"] * 8
     assert server.fetches == 1
+
+
+async def test_a_known_stale_key_answers_at_once_while_a_slow_refresh_is_under_way(
+    server: KeyServer, verifier: TokenVerifier, clock: FakeClock
+) -> None:
+    # Only an unknown kid waits for a fetch under way; a slow or unreachable issuer must not hold every request.
+    key = DevSigningKey.generate()
+    server.publish(key)
+    await verifier.verify(token(key))
+    clock.advance(3601)  # the set is stale: the next request refreshes it
+    server.delay = 2.0
+    # Each token its own (a jti): a token verified before is answered from the verifier's cache, not the keys.
+    refreshing = asyncio.create_task(verifier.verify(token(key, jti="first")))
+    for _ in range(500):
+        if server.fetches == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert server.fetches == 2
+    started = time.monotonic()
+    principals = await asyncio.gather(*(verifier.verify(token(key, jti=str(n))) for n in range(8)))
+    assert time.monotonic() - started < 1.0
+    assert not refreshing.done()
+    assert [p.sub for p in principals] == ["s"] * 8
+    assert (await refreshing).sub == "s"
+    assert server.fetches == 2
 
 
 async def test_cooldown_prevents_a_refresh_storm_of_unknown_kids(

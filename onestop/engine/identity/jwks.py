@@ -206,8 +206,10 @@ class JwksCache:
         key = self._keys.get(kid)
         if key is not None and not self._stale():
             return key
-        # A fetch under way (the lock is held) answers this request too: it waits for it instead of finding no key.
-        if self._may_fetch() or self._lock.locked():
+        # A fetch under way (the lock is held) answers a request for an unknown kid too: it waits for that fetch
+        # instead of finding no key. A known key, even stale, answers at once: a slow or unreachable issuer must
+        # not hold every request.
+        if self._may_fetch() or (key is None and self._lock.locked()):
             async with self._lock:
                 # Another request may have refreshed while this one waited for the lock.
                 if self._may_fetch() and (kid not in self._keys or self._stale()):
