@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +35,8 @@ from onestop.engine.activations import InlineActivations
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.logs import LOG_OPERATION
 from onestop.workflows.contracts import SEARCH_ATTRIBUTES
+
+log = logging.getLogger(__name__)
 
 
 class TemporalSetupError(Exception):
@@ -125,7 +129,31 @@ async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
                 f"--namespace {namespace} " + " ".join(f"--name {k.name} --type Keyword" for k in missing)
             ) from exc
         raise
+    await _usable(client, missing)
     return [key.name for key in missing]
+
+
+_ACCEPT_WAIT = 30.0  # seconds; the dev server refreshes its cache every few seconds
+
+
+async def _usable(client: Client, keys: Sequence[SearchAttributeKey[str]]) -> None:
+    """Wait until the server accepts ``keys`` just added: it serves them from a cache refreshed every few seconds
+    (``DEV_SERVER_DYNAMIC_CONFIG``; a production server's default), and a start naming one before would fail."""
+    query = " OR ".join(f"{key.name} = ''" for key in keys)
+    deadline = time.monotonic() + _ACCEPT_WAIT
+    while True:
+        try:
+            await client.count_workflows(query)
+            return
+        except RPCError as exc:
+            # Only "no such attribute" is worth waiting for; a server without visibility counts cannot tell us.
+            if exc.status != RPCStatusCode.INVALID_ARGUMENT:
+                return
+            if time.monotonic() >= deadline:
+                log.warning("search attributes %s added but not yet accepted after %.0f s",
+                            ", ".join(key.name for key in keys), _ACCEPT_WAIT)
+                return
+        await asyncio.sleep(0.1)
 
 
 __all__ = [

@@ -16,17 +16,30 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from onestop.engine.applications.service import application_id_for
-from onestop.engine.temporal import SEARCH_ATTRIBUTES, dev_server_args, ensure_search_attributes, temporal_binary
+from onestop.engine.temporal import (
+    DEV_SERVER_DYNAMIC_CONFIG,
+    SEARCH_ATTRIBUTES,
+    dev_server_args,
+    ensure_search_attributes,
+    temporal_binary,
+)
 from onestop.workflows.contracts import STATUS_ATTRIBUTE
 
 
 @pytest.mark.slow
 async def test_missing_search_attributes_are_registered_once() -> None:
+    # The server caches its search attributes as ours runs (DEV_SERVER_DYNAMIC_CONFIG): those just added are
+    # accepted only once the cache is refreshed, and ensure_search_attributes waits for that.
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(temporal_binary()),
-                                                dev_server_log_level="error")
+                                                dev_server_log_level="error",
+                                                dev_server_extra_args=list(DEV_SERVER_DYNAMIC_CONFIG))
     try:
+        await env.client.count_workflows("WorkflowType = 'none'")  # warm caches, as on a running system
         added = await ensure_search_attributes(env.client, "default")
         assert sorted(added) == sorted(key.name for key in SEARCH_ATTRIBUTES)
+        await env.client.start_workflow("Nothing", id=f"sa-{uuid.uuid4().hex}", task_queue="nobody",
+                                        search_attributes=TypedSearchAttributes(
+                                            [SearchAttributePair(key, "x") for key in SEARCH_ATTRIBUTES]))
         listed = await env.client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace="default"))
         assert {key.name for key in SEARCH_ATTRIBUTES} <= set(listed.custom_attributes)
