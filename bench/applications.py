@@ -401,6 +401,15 @@ def point_submissions_at(definitions: Path, base: str) -> None:
             path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
+async def _started(server: Any, serving: asyncio.Task[None]) -> None:
+    """Wait until uvicorn ``server`` (served by the task ``serving``) listens; its error if it stopped first."""
+    while not server.started:
+        if serving.done():
+            serving.result()
+            raise BenchError("uvicorn stopped before it started")
+        await asyncio.sleep(0.05)
+
+
 def _quiet_server_class() -> Any:
     import uvicorn
 
@@ -465,11 +474,7 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, external
                                                      log_level="warning", lifespan="off", access_log=False))
                 serving = asyncio.create_task(server.serve())
                 try:
-                    while not server.started:
-                        if serving.done():
-                            serving.result()
-                            raise BenchError("uvicorn stopped before it started")
-                        await asyncio.sleep(0.05)
+                    await _started(server, serving)
                     port = server.servers[0].sockets[0].getsockname()[1]
                     yield f"http://127.0.0.1:{port}", codec_client, engine
                 finally:
@@ -670,11 +675,7 @@ async def serve_externals(workdir: Path) -> None:
                                                   timeout_keep_alive=600))
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     try:
-        while not server.started:
-            if serving.done():
-                serving.result()
-                raise BenchError("uvicorn stopped before it started")
-            await asyncio.sleep(0.05)
+        await _started(server, serving)
         sys.stdout.write(json.dumps({"issuer": idp.issuer, "smtp": list(smtp),
                                      "departments": f"http://127.0.0.1:{port}/departments"}) + "\n")
         sys.stdout.flush()
