@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -56,15 +59,31 @@ async def postgres_schema() -> AsyncIterator[Database | None]:
         await admin.dispose()
 
 
+@contextlib.asynccontextmanager
+async def sqlite_database_in(directory: Path) -> AsyncIterator[Database]:
+    """A fresh SQLite database with every table, in ``directory``; closed on leaving."""
+    db = Database(f"sqlite+aiosqlite:///{directory}/onestop.db")
+    await db.create_all()
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
+    """Only SQLite, for what is about SQLite itself."""
+    async with sqlite_database_in(tmp_path) as db:
+        yield db
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database(request: pytest.FixtureRequest, tmp_path: os.PathLike[str],
                    postgres_schema: Database | None) -> AsyncIterator[Database]:
     """A fresh, empty database with every table: a SQLite file, or the PostgreSQL schema truncated."""
     if request.param == "sqlite":
-        db = Database(f"sqlite+aiosqlite:///{tmp_path}/onestop.db")
-        await db.create_all()
-        yield db
-        await db.close()
+        async with sqlite_database_in(Path(tmp_path)) as db:
+            yield db
         return
     if postgres_schema is None:
         pytest.skip(postgres_problem[0])
@@ -107,3 +126,17 @@ def services_with(database: Database, cipher: FieldCipher,
         return DataServices.assemble(database, cipher, signer, provider_specs(**extra))
 
     return build
+
+
+DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
+
+
+@pytest.fixture
+def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the seed definitions tree that a test may edit. Temporary files (a reload child's catalogue
+    file) go under ``tmp_path / "tmp"`` for the test's time, so a test can see they are removed."""
+    root = tmp_path / "definitions"
+    shutil.copytree(DEFINITIONS, root)
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    return root

@@ -25,15 +25,6 @@ SERVICE = Path("services/transport/renew-driving-licence.yaml")
 DEFINITIONS_FILES = [path for path in DEFINITIONS.rglob("*") if path.is_file()]
 
 
-@pytest.fixture
-def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "definitions"
-    shutil.copytree(DEFINITIONS, root)
-    # The child's file goes here, so a test can see it is removed.
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    return root
-
 
 def _bump_version(tree: Path) -> int:
     service = tree / SERVICE

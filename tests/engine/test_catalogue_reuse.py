@@ -7,8 +7,6 @@ import gc
 import io
 import pickle
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,14 +23,6 @@ SERVICE = Path("services/transport/renew-driving-licence.yaml")
 SLUG = "renew-driving-licence"
 QUERIES = ["driving licence", "Quarterly", "quartrly", "licen", "長者", "passport", "renew", "business"]
 
-
-@pytest.fixture
-def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "definitions"
-    shutil.copytree(DEFINITIONS, root)
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    return root
 
 
 def _edit(tree: Path, *, title: str | None = None) -> None:

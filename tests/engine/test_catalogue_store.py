@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
-import shutil
 from collections.abc import Generator
 from pathlib import Path
-
-import pytest
 
 from onestop.catalogue import load_catalogue
 from onestop.catalogue.catalogue import load_steps, run_steps
@@ -19,12 +16,6 @@ from onestop.engine.catalogue_store import CatalogueStore, run_between_requests
 DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
 SERVICE = Path("services/transport/renew-driving-licence.yaml")
 
-
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    root = tmp_path / "definitions"
-    shutil.copytree(DEFINITIONS, root)
-    return root
 
 
 async def _turns_while(task: asyncio.Task[bool]) -> int:

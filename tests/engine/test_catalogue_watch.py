@@ -32,13 +32,6 @@ WATCH_SECONDS = 0.2
 STATUS = "{ catalogueStatus { version announcedVersion } service(slug: \"renew-driving-licence\") { title } }"
 
 
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    """The one definitions tree every replica reads."""
-    root = tmp_path / "definitions"
-    shutil.copytree(DEFINITIONS, root)
-    return root
-
 
 def _retitle(tree: Path, title: str) -> None:
     path = tree / SERVICE

@@ -3,7 +3,6 @@ by whole days."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,13 +17,6 @@ from onestop.engine.security.events import partition_of
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path}/events.db")
-    await db.create_all()
-    yield db
-    await db.close()
 
 
 @pytest.fixture
