@@ -7,12 +7,13 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from postgres import POSTGRES_URL, database_url_for, postgres_admin, postgres_problem
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.signing import Signer
@@ -140,3 +141,24 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     return root
+
+
+@pytest.fixture
+def statements() -> Iterator[Callable[[Database], list[str]]]:
+    """``statements(db)``: a list that fills with the first three words of each statement ``db`` runs from then on
+    (upper-cased, as ``INSERT INTO consents``), until the test ends."""
+    listening: list[tuple[Any, Callable[..., None]]] = []
+
+    def record(db: Database) -> list[str]:
+        seen: list[str] = []
+
+        def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            seen.append(" ".join(statement.split()[:3]).upper())
+
+        event.listen(db.engine.sync_engine, "before_cursor_execute", executed)
+        listening.append((db.engine.sync_engine, executed))
+        return seen
+
+    yield record
+    for engine, listener in listening:
+        event.remove(engine, "before_cursor_execute", listener)

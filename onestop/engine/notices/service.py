@@ -167,7 +167,7 @@ class NoticeService:
             try:
                 # One transaction for the lot: recipients read, rows written (it runs inside a citizen's submit).
                 async with self.database.engine.begin() as connection:
-                    outbox = await self.write(connection, requests)
+                    outbox = await self.write(connection, requests, await self.recipients(connection, requests))
                 break
             except IntegrityError:
                 if attempt:
@@ -176,12 +176,21 @@ class NoticeService:
         if outbox is not None:
             self.dispatch(outbox)
 
-    async def write(self, session: Executor, requests: Sequence[NoticeRequest]) -> Outbox:
+    async def recipients(self, session: Executor, requests: Sequence[NoticeRequest]) -> list[Recipient | None]:
+        """Each request's recipient (``recipient``), read in ``session``: for ``write``, before the transaction's
+        first write, so that SQLite's write lock is not held across these reads."""
+        return [await self.recipient(request, session) for request in requests]
+
+    async def write(self, session: Executor, requests: Sequence[NoticeRequest],
+                    recipients: Sequence[Recipient | None] | None = None) -> Outbox:
         """``enqueue``'s rows in the caller's transaction (a key an earlier or concurrent attempt wrote first is a
-        duplicate, left to that attempt); once it has committed, ``dispatch`` sends them."""
+        duplicate, left to that attempt); once it has committed, ``dispatch`` sends them. ``recipients``: each
+        request's, read beforehand (``recipients``); read here otherwise."""
+        if recipients is None:
+            recipients = await self.recipients(session, requests)
         outbox = Outbox()
-        for request in requests:
-            rows, outcomes = await self._rows(request, session)
+        for request, recipient in zip(requests, recipients, strict=True):
+            rows, outcomes = self._rows(request, recipient)
             present: set[str] = set()
             for row, text in rows:
                 # Written unless a row of its key is there already (an earlier attempt's): one statement each.
@@ -203,11 +212,10 @@ class NoticeService:
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
 
-    async def _rows(self, request: NoticeRequest, session: Executor
-                    ) -> tuple[list[tuple[NoticeRow, dict[str, Any]]], dict[str, str]]:
-        """The outbox rows for ``request`` (one per channel it goes out on, each with its clear text), and each
-        channel's outcome."""
-        recipient = await self.recipient(request, session)
+    def _rows(self, request: NoticeRequest, recipient: Recipient | None
+              ) -> tuple[list[tuple[NoticeRow, dict[str, Any]]], dict[str, str]]:
+        """The outbox rows for ``request`` to ``recipient`` (one per channel it goes out on, each with its clear
+        text), and each channel's outcome."""
         if recipient is None:
             return [], {"any": "no-contact"}
         channels = recipient.channels()
