@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from onestop.engine.db import CitizenRow, Database
+from onestop.engine.db.prepared import write_alone
 from onestop.engine.db.sqlite import OneTripConnection, may_write
 
 
@@ -32,8 +34,6 @@ def crossings(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
 
 def _citizen(n: int) -> CitizenRow:
-    from datetime import UTC, datetime
-
     return CitizenRow(id=f"c-{n}", sub=f"sub-{n}", ref=f"ref-{n}", created_at=datetime.now(UTC))
 
 
@@ -191,3 +191,28 @@ def test_statements_that_may_write_are_told_from_reads() -> None:
         assert may_write(sql), sql
     for sql in ("SELECT 1", "PRAGMA journal_mode=WAL", "select * from t", "", "   "):
         assert not may_write(sql), sql
+
+
+def _citizen_insert(dialect: str) -> Any:
+    return insert(CitizenRow.__table__).returning(CitizenRow.__table__.c.id)
+
+
+async def test_a_write_alone_commits_in_its_one_trip_and_holds_no_lock_after_it(sqlite_database: Database,
+                                                                                crossings: Counter[str]) -> None:
+    # With engine.begin() the commit was a second trip, and the write lock was held across the event loop meanwhile.
+    await _count(sqlite_database)
+    crossings.clear()
+    values = {"id": "c-1", "sub": "sub-1", "ref": "ref-1", "created_at": datetime.now(UTC)}
+    rows = await write_alone(sqlite_database.engine, _citizen_insert, values)
+    assert [tuple(row) for row in rows] == [("c-1",)]
+    assert crossings == Counter({"_run": 1})  # the statement and its commit; nothing to end after it
+    assert await _count(sqlite_database) == 1  # committed: another connection sees it
+    async with asyncio.timeout(2):  # and the write lock is free
+        async with sqlite_database.session() as session:
+            session.add(_citizen(2))
+    with pytest.raises(IntegrityError):  # refused: rolled back, its turn given back
+        await write_alone(sqlite_database.engine, _citizen_insert, values)
+    async with asyncio.timeout(2):
+        async with sqlite_database.session() as session:
+            session.add(_citizen(3))
+    assert await _count(sqlite_database) == 3

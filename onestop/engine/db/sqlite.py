@@ -70,7 +70,7 @@ class WriteTurns:
 
 
 def _run(connection: sqlite3.Connection, sql: str, parameters: Any, many: bool,
-         turns: WriteTurns | None = None) -> _Outcome:
+         turns: WriteTurns | None = None, commit: bool = False) -> _Outcome:
     if turns is not None and may_write(sql):
         turns.take(connection)
     cursor = connection.cursor()
@@ -81,6 +81,8 @@ def _run(connection: sqlite3.Connection, sql: str, parameters: Any, many: bool,
             cursor.execute(sql, () if parameters is None else parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else []
+        if commit and connection.in_transaction:
+            connection.commit()  # the statement is the whole transaction (``commit_in_trip``)
         return description, cursor.rowcount, cursor.lastrowid, rows, connection.in_transaction
     finally:
         cursor.close()
@@ -137,9 +139,10 @@ class OneTripCursor:
 
     async def _trip(self, sql: str, parameters: Any, *, many: bool) -> OneTripCursor:
         connection = self._connection
+        commit, connection.commit_next = connection.commit_next, False
         try:
             outcome: _Outcome = await connection._execute(  # type: ignore[no-untyped-call]  # aiosqlite's queue
-                _run, connection._conn, sql, parameters, many, connection.turns)
+                _run, connection._conn, sql, parameters, many, connection.turns, commit)
         except BaseException:
             connection.transaction_open = True  # unknown after a failure: the next commit or rollback goes through
             raise
@@ -173,6 +176,9 @@ class OneTripConnection(aiosqlite.Connection):
 
     turns: WriteTurns | None = None
     """The turns its engine's writers take (``install`` sets them); None: SQLite's busy handler alone."""
+
+    commit_next = False
+    """The next statement commits in its own trip (``commit_in_trip``)."""
 
     def cursor(self) -> OneTripCursor:  # type: ignore[override]  # SQLAlchemy awaits __aenter__ on it
         return OneTripCursor(self)
@@ -210,6 +216,14 @@ class OneTripConnection(aiosqlite.Connection):
         if self.turns is not None and self._connection is not None:
             self._tx.put_nowait((None, functools.partial(_close, self._connection, self.turns)))
         return super().stop()
+
+
+def commit_in_trip(connection: Any) -> None:
+    """The next statement on ``connection`` (a ``OneTripConnection``) is its transaction's only one: it commits in
+    the same trip to the connection's thread, so the write lock is held for the statement alone and never across
+    the event loop, and the caller's commit then finds no transaction open and needs no trip."""
+    if isinstance(connection, OneTripConnection):
+        connection.commit_next = True
 
 
 def _opener(database: str, **options: Any) -> Callable[[], sqlite3.Connection]:

@@ -30,7 +30,7 @@ from onestop.catalogue.text import Lang
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.profiles import CitizenDirectory, ProfileService
 from onestop.engine.db import Database, NoticePreferenceRow, NoticeRow
-from onestop.engine.db.prepared import Executor, insert_for, prepared, table_of
+from onestop.engine.db.prepared import Executor, insert_for, prepared, table_of, write_alone
 from onestop.engine.errors import InvalidInput, field_error
 from onestop.engine.notices.channels import Mailer, SmsProvider
 from onestop.engine.notices.render import Rendered, render
@@ -271,8 +271,7 @@ class NoticeService:
             log.warning("notice %s not sent (attempt %d): %s", row.key, row.attempts, type(exc).__name__,
                         extra={"notice_event": row.event})
             return
-        async with self.database.engine.begin() as connection:
-            await connection.execute(prepared(connection, _sent), {"row": row.id, "sent_at": self._now()})
+        await write_alone(self.database.engine, _sent, {"row": row.id, "sent_at": self._now()})
 
     async def sweep(self) -> int:
         """Claim and send the rows whose send did not finish (the process died, or the channel failed), each when
