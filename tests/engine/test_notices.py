@@ -279,6 +279,26 @@ async def test_the_reference_its_index_entry_and_the_receipt_notice_are_written_
     assert reference in mail["subject"]
 
 
+async def test_the_mailer_finds_the_hosts_name_once_not_for_every_message(
+        mailbox: tuple[DevMailbox, SmtpMailer], monkeypatch: pytest.MonkeyPatch) -> None:
+    # aiosmtplib asks socket.getfqdn in a thread for every message it sends without a local hostname.
+    from onestop.engine.notices import channels
+
+    asked: list[str] = []
+
+    def getfqdn(name: str = "") -> str:
+        asked.append(name)
+        return "onestop-worker.test"
+
+    monkeypatch.setattr(channels.socket, "getfqdn", getfqdn)
+    monkeypatch.setattr(channels, "_local_hostname", [])
+    box, mailer = mailbox
+    for n in range(3):
+        await mailer.send("citizen@example.test", f"Notice {n}", "Text", key=f"k-{n}")
+    assert len(box.mails()) == 3
+    assert asked == [""]
+
+
 async def test_the_receipts_recipient_is_read_before_the_submit_transaction_writes(
         notices: NoticeService, data_services: DataServices, database: Database,
         mailbox: tuple[DevMailbox, SmtpMailer], statements: Callable[[Database], list[str]]) -> None:

@@ -7,7 +7,9 @@ message to every mail store that deduplicates by id; an SMS provider takes it as
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import socket
 from email.header import Header
 from email.message import Message
 from email.mime.text import MIMEText
@@ -22,6 +24,17 @@ from onestop.config import Settings, SmtpSecurity
 def message_id(key: str, sender: str) -> str:
     domain = parseaddr(sender)[1].partition("@")[2] or "onestop.invalid"
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+
+
+_local_hostname: list[str] = []  # this host's name as EHLO gives it, once found
+
+
+async def local_hostname() -> str:
+    """The name EHLO gives for this host (``socket.getfqdn``, which aiosmtplib asks in a thread for every message,
+    two trips through the event loop each): found once per process, in a thread (it may ask DNS), then kept."""
+    if not _local_hostname:
+        _local_hostname.append(await asyncio.to_thread(socket.getfqdn))
+    return _local_hostname[0]
 
 
 class Mailer(Protocol):
@@ -65,6 +78,7 @@ class SmtpMailer:
     async def send(self, to: str, subject: str, body: str, *, key: str) -> None:
         await aiosmtplib.send(
             self.compose(to, subject, body, key=key), hostname=self.host, port=self.port,
+            local_hostname=await local_hostname(),
             username=self.username, password=self.password, timeout=self.timeout,
             use_tls=self.security is SmtpSecurity.TLS, start_tls=self.security is SmtpSecurity.STARTTLS,
         )
