@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.data.providers import ProviderSpec
 from onestop.engine.db import Base, Database
+from onestop.engine.db.sqlite import OneTripConnection
 
 DATA_KEY = bytes(range(32))
 SIGNING_SEED = bytes(range(32, 64))
@@ -162,3 +164,17 @@ def statements() -> Iterator[Callable[[Database], list[str]]]:
     yield record
     for engine, listener in listening:
         event.remove(engine, "before_cursor_execute", listener)
+
+
+@pytest.fixture
+def crossings(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Each crossing to a connection's thread, by the function run there."""
+    counted: Counter[str] = Counter()
+    crossing = OneTripConnection._execute
+
+    async def counting(self: OneTripConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        counted[fn.__name__] += 1
+        return await crossing(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(OneTripConnection, "_execute", counting)
+    return counted

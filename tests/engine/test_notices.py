@@ -4,6 +4,7 @@ personal data in the text, the outbox encrypted at rest."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -301,9 +302,11 @@ async def test_the_mailer_finds_the_hosts_name_once_not_for_every_message(
 
 async def test_the_receipts_recipient_is_read_before_the_submit_transaction_writes(
         notices: NoticeService, data_services: DataServices, database: Database,
-        mailbox: tuple[DevMailbox, SmtpMailer], statements: Callable[[Database], list[str]]) -> None:
+        mailbox: tuple[DevMailbox, SmtpMailer], statements: Callable[[Database], list[str]],
+        crossings: Counter[str]) -> None:
     # On SQLite every statement after a transaction's first write holds the database's write lock across a trip
-    # through the event loop, with every other citizen's submit waiting: the reads come first.
+    # through the event loop, with every other citizen's submit waiting: the reads come first, and the last write
+    # commits in its own trip.
     citizen_ref = await _citizen(data_services)
     at = datetime(2026, 11, 27, tzinfo=UTC)
     request = ReferenceRequest(
@@ -314,11 +317,14 @@ async def test_the_receipts_recipient_is_read_before_the_submit_transaction_writ
                                            http=http, cipher=data_services.cipher, notices=notices)
         await data_services.citizens.by_ref(citizen_ref)  # known already, as at a submit
         seen = statements(database)
+        crossings.clear()
         reference = await activities.allocate_reference(request)
     writes = [n for n, statement in enumerate(seen) if statement.startswith(("INSERT", "UPDATE", "DELETE"))]
     assert writes, seen
     assert [s for s in seen[writes[0]:] if s.startswith("SELECT")] == [], seen
     assert any(s.startswith("SELECT") for s in seen[:writes[0]]), seen  # the profile and the preferences
+    if database.engine.dialect.name == "sqlite":
+        assert crossings["_end"] == 0
     await _sent(notices)
     [mail] = mailbox[0].mails()
     assert reference in mail["subject"]  # the receipt is still the one with its number

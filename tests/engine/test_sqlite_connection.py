@@ -15,22 +15,8 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from onestop.engine.db import CitizenRow, Database
-from onestop.engine.db.prepared import write_alone
+from onestop.engine.db.prepared import commits_with_next, write_alone
 from onestop.engine.db.sqlite import OneTripConnection, may_write
-
-
-@pytest.fixture
-def crossings(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Each crossing to a connection's thread, by the function run there."""
-    counted: Counter[str] = Counter()
-    crossing = OneTripConnection._execute
-
-    async def counting(self: OneTripConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        counted[fn.__name__] += 1
-        return await crossing(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(OneTripConnection, "_execute", counting)
-    return counted
 
 
 def _citizen(n: int) -> CitizenRow:
@@ -216,3 +202,23 @@ async def test_a_write_alone_commits_in_its_one_trip_and_holds_no_lock_after_it(
         async with sqlite_database.session() as session:
             session.add(_citizen(3))
     assert await _count(sqlite_database) == 3
+
+
+async def test_a_transactions_last_statement_commits_in_its_trip_when_told(sqlite_database: Database,
+                                                                           crossings: Counter[str]) -> None:
+    await _count(sqlite_database)
+    crossings.clear()
+    async with sqlite_database.engine.begin() as connection:
+        await connection.execute(insert(CitizenRow.__table__), _values(1))
+        await commits_with_next(connection)
+        await connection.execute(insert(CitizenRow.__table__), [_values(2), _values(3)])  # an executemany
+    assert crossings == Counter({"_run": 2})  # the commit went with the last statement
+    assert await _count(sqlite_database) == 3
+    async with asyncio.timeout(2):  # and the write lock is free
+        async with sqlite_database.session() as session:
+            session.add(_citizen(4))
+    assert await _count(sqlite_database) == 4
+
+
+def _values(n: int) -> dict[str, Any]:
+    return {"id": f"c-{n}", "sub": f"sub-{n}", "ref": f"ref-{n}", "created_at": datetime.now(UTC)}

@@ -211,7 +211,8 @@ class ApplicationActivities:
                       recipients: list[Recipient | None] | None = None) -> Outbox | None:
         # Into the outbox, once per key (a local activity may run again); sent once the transaction has committed.
         if notices and self.notices is not None:
-            return await self.notices.write(session, notices, recipients)
+            # The last statement of its caller's transaction (which commits straight after): committed with it.
+            return await self.notices.write(session, notices, recipients, ends_transaction=True)
         return None
 
     def _dispatch(self, outbox: Outbox | None) -> None:

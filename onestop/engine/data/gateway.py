@@ -237,7 +237,7 @@ class DataGateway:
                     await lock_chain(connection, citizen.id)
                     if unsaved is not None:
                         await insert_row(connection, unsaved)
-                await append_entries(connection, citizen.id, entries, locked=True)
+                await append_entries(connection, citizen.id, entries, locked=True, ends_transaction=True)
         except IntegrityError as exc:
             if unsaved is None or unsaved.grant_key is None:
                 raise

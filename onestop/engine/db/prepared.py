@@ -57,6 +57,17 @@ async def write_alone(engine: AsyncEngine, build: Callable[[str], Any], paramete
     return rows
 
 
+async def commits_with_next(executor: Executor) -> None:
+    """The next statement on ``executor`` is the last of its transaction, whose commit follows with nothing in
+    between that could fail: on SQLite it commits in the statement's own trip (``sqlite.commit_in_trip``), one trip
+    through the event loop fewer with the write lock held, and the caller's commit then has nothing to do. The
+    statement must be one call (a single statement, or an executemany without RETURNING)."""
+    if dialect_of(executor) != "sqlite":
+        return
+    connection = executor if isinstance(executor, AsyncConnection) else await executor.connection()
+    commit_in_trip((await connection.get_raw_connection()).driver_connection)
+
+
 async def insert_row(executor: Executor, row: Any) -> None:
     """Insert a new ORM object's row as one Core statement (no unit of work): the values it was given, the columns'
     defaults for the rest. Nothing is read back (a server-generated key stays unknown to ``row``)."""

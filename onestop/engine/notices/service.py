@@ -30,7 +30,7 @@ from onestop.catalogue.text import Lang
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.profiles import CitizenDirectory, ProfileService
 from onestop.engine.db import Database, NoticePreferenceRow, NoticeRow
-from onestop.engine.db.prepared import Executor, insert_for, prepared, table_of, write_alone
+from onestop.engine.db.prepared import Executor, commits_with_next, insert_for, prepared, table_of, write_alone
 from onestop.engine.errors import InvalidInput, field_error
 from onestop.engine.notices.channels import Mailer, SmsProvider
 from onestop.engine.notices.render import Rendered, render
@@ -167,7 +167,8 @@ class NoticeService:
             try:
                 # One transaction for the lot: recipients read, rows written (it runs inside a citizen's submit).
                 async with self.database.engine.begin() as connection:
-                    outbox = await self.write(connection, requests, await self.recipients(connection, requests))
+                    outbox = await self.write(connection, requests, await self.recipients(connection, requests),
+                                              ends_transaction=True)
                 break
             except IntegrityError:
                 if attempt:
@@ -182,17 +183,23 @@ class NoticeService:
         return [await self.recipient(request, session) for request in requests]
 
     async def write(self, session: Executor, requests: Sequence[NoticeRequest],
-                    recipients: Sequence[Recipient | None] | None = None) -> Outbox:
+                    recipients: Sequence[Recipient | None] | None = None, *, ends_transaction: bool = False
+                    ) -> Outbox:
         """``enqueue``'s rows in the caller's transaction (a key an earlier or concurrent attempt wrote first is a
         duplicate, left to that attempt); once it has committed, ``dispatch`` sends them. ``recipients``: each
-        request's, read beforehand (``recipients``); read here otherwise."""
+        request's, read beforehand (``recipients``); read here otherwise. ``ends_transaction``: the caller commits
+        straight after, so the last row's insert may commit in its own trip (``commits_with_next``)."""
         if recipients is None:
             recipients = await self.recipients(session, requests)
         outbox = Outbox()
-        for request, recipient in zip(requests, recipients, strict=True):
-            rows, outcomes = self._rows(request, recipient)
+        queued = [(request, *self._rows(request, recipient))
+                  for request, recipient in zip(requests, recipients, strict=True)]
+        last = next((rows[-1][0] for _, rows, _ in reversed(queued) if rows), None)
+        for request, rows, outcomes in queued:
             present: set[str] = set()
             for row, text in rows:
+                if ends_transaction and row is last:
+                    await commits_with_next(session)
                 # Written unless a row of its key is there already (an earlier attempt's): one statement each.
                 if (await session.execute(prepared(session, _claim), _values(row))).first() is None:
                     present.add(row.key)
