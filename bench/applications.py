@@ -440,7 +440,6 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, external
     """Engine, worker and API under uvicorn on 127.0.0.1, as ``onestop serve`` wires them, pointed at the simulated
     external systems (identity provider, SMTP relay, department endpoint) through its ordinary settings."""
     import httpx
-    import uvicorn
 
     from onestop.config import SmtpSecurity
     from onestop.engine.applications.activities import activities_for
@@ -448,6 +447,7 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, external
     from onestop.engine.crypto.codec import data_converter
     from onestop.engine.temporal import build_worker
     from onestop.graphql.app import create_app
+    from onestop.serving import api_config
 
     _QuietServer = _quiet_server_class()
     settings = bench_settings(
@@ -470,8 +470,8 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, external
             activities.http_delivery = True
             worker = build_worker(codec_client, task_queue, activities.all())
             async with worker:
-                server = _QuietServer(uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=0,
-                                                     log_level="warning", lifespan="off", access_log=False))
+                server = _QuietServer(api_config(create_app(settings, engine), host="127.0.0.1", port=0,
+                                                 access_log=False))
                 serving = asyncio.create_task(server.serve())
                 try:
                     await _started(server, serving)

@@ -186,17 +186,12 @@ def embedded_app(settings: Settings, engine: Engine) -> Any:
 
 async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, urls: list[str], *,
                       web: bool) -> None:
-    import uvicorn
-
     from onestop.graphql.app import create_app
+    from onestop.serving import api_config
 
     _QuietServer = _quiet_server_class()
     app = embedded_app(settings, engine) if web else create_app(settings, engine)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port,
-                            log_level="warning", lifespan="off",
-                            # Forwarded headers are resolved by the rate limiter, against ONESTOP_TRUSTED_PROXIES only.
-                            proxy_headers=False)
-    server = _QuietServer(config)
+    server = _QuietServer(api_config(app, host=settings.host, port=settings.port))
 
     async def serve() -> None:
         try:
@@ -409,6 +404,7 @@ def run_web(settings: Settings) -> int:
 
     from onestop.engine.db import Database
     from onestop.engine.websessions import SqlSessionRows
+    from onestop.serving import OneWriteProtocol
     from onestop.web import create_web_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -431,7 +427,7 @@ def run_web(settings: Settings) -> int:
     print(f"Web             http://{settings.host}:{settings.port}/ (API {config.api_url})", flush=True)
     # The app's lifespan closes the database on shutdown, in the loop that opened its connections.
     uvicorn.run(create_web_app(config, SqlSessionRows(database, owned=True)), host=settings.host,
-                port=settings.port, log_level="warning", loop=loop)
+                port=settings.port, log_level="warning", loop=loop, http=OneWriteProtocol)
     return 0
 
 
