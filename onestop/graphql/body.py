@@ -58,11 +58,17 @@ def decode(data: str | bytes, *, max_depth: int) -> Any:
     else:
         text = data
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_int=_integer, parse_float=_number)
+        if text.startswith("\ufeff"):  # as json.loads, which refuses a byte order mark before decoding
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _DECODER.decode(text)
     except RecursionError:
         raise _too_deep(max_depth) from None
     _check(value, max_depth)
     return value
+
+
+# json.loads with these hooks would build this decoder again for every body.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_integer, parse_float=_number)
 
 
 def _too_deep(max_depth: int) -> MalformedJSON:

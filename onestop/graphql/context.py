@@ -205,8 +205,11 @@ class GraphQLView(GraphQL[Context, None]):
         """Strawberry's ``run`` for its common case, a POSTed JSON object with one operation, without its generic
         steps (content-type parsed by ``email.message``, runtime-protocol checks on the result); None for anything
         else, which strawberry's ``run`` then handles (the body read here is cached on ``request``)."""
-        mime = request.headers.get("content-type", "").partition(";")[0].strip()
-        if mime != "application/json" or self._get_stream_transport_from_headers(request.headers) is not None:
+        headers = request.headers
+        mime = headers.get("content-type", "").partition(";")[0].strip()
+        # Strawberry reads only Accept here, from every header decoded; one header is enough.
+        if mime != "application/json" or self._get_stream_transport_from_headers(
+                {"accept": headers.get("accept", "")}) is not None:
             return None
         try:
             data = self.decode_json(await request.body())
