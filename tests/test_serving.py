@@ -7,19 +7,18 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
-import uvicorn
-from rawhttp import exchange
+from rawhttp import exchange, listening
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from onestop.serving import OneWriteProtocol, api_config
+from onestop.serving import OneWriteProtocol
 
 LARGE = bytes(range(256)) * 4096  # 1 MiB
 
@@ -107,21 +106,10 @@ class _CountingTransport:
         return getattr(self._transport, name)
 
 
-@asynccontextmanager
-async def serving(protocol: type[asyncio.Protocol] | str, writes: Writes) -> AsyncIterator[int]:
-    http = protocol if isinstance(protocol, str) else _counting(protocol, writes)
-    config = api_config(APP, host="127.0.0.1", port=0) if protocol is OneWriteProtocol else uvicorn.Config(
-        APP, host="127.0.0.1", port=0, log_level="warning", lifespan="off", proxy_headers=False)
-    config.http = http
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes only a flag
-        await asyncio.sleep(0.02)
-    try:
-        yield server.servers[0].sockets[0].getsockname()[1]
-    finally:
-        server.should_exit = True
-        await task
+def serving(protocol: type[asyncio.Protocol] | str, writes: Writes) -> AbstractAsyncContextManager[int]:
+    if isinstance(protocol, str):
+        return listening(APP, ours=False)
+    return listening(APP, ours=protocol is OneWriteProtocol, http=_counting(protocol, writes))
 
 
 def _request(method: str, path: str, body: bytes = b"", *, close: bool = False, extra: str = "") -> bytes:

@@ -3,35 +3,19 @@ uvicorn's own protocol, over real HTTP: GraphQL answers and errors, refusals, pr
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import pytest
-import uvicorn
-from rawhttp import exchange
+from rawhttp import exchange, listening
 
 from onestop.engine.container import Engine
 from onestop.graphql.app import create_app
-from onestop.serving import api_config
 
 
-@asynccontextmanager
-async def served(engine: Engine, *, ours: bool) -> AsyncIterator[int]:
-    app = create_app(engine.settings, engine)
-    config = api_config(app, host="127.0.0.1", port=0) if ours else uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", proxy_headers=False, http="httptools")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes only a flag
-        await asyncio.sleep(0.02)
-    try:
-        yield server.servers[0].sockets[0].getsockname()[1]
-    finally:
-        server.should_exit = True
-        await task
+def served(engine: Engine, *, ours: bool) -> AbstractAsyncContextManager[int]:
+    return listening(create_app(engine.settings, engine), ours=ours)
 
 
 def post(body: bytes, *, close: bool = False, extra: str = "") -> bytes:
