@@ -470,8 +470,7 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, external
             activities.http_delivery = True
             worker = build_worker(codec_client, task_queue, activities.all())
             async with worker:
-                server = _QuietServer(api_config(create_app(settings, engine), host="127.0.0.1", port=0,
-                                                 access_log=False))
+                server = _QuietServer(api_config(create_app(settings, engine), host="127.0.0.1", port=0))
                 serving = asyncio.create_task(server.serve())
                 try:
                     await _started(server, serving)

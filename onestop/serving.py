@@ -127,7 +127,10 @@ def api_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.Con
     """uvicorn's configuration for the API (``serve``, ``api``, and the benchmarks, which measure what they run)."""
     return uvicorn.Config(app, host=host, port=port, http=OneWriteProtocol, log_level="warning", lifespan="off",
                           # Forwarded headers are resolved by the rate limiter, against ONESTOP_TRUSTED_PROXIES only.
-                          proxy_headers=False, **options)
+                          proxy_headers=False,
+                          # The app logs each request itself (``onestop.http``, by route template); uvicorn's own
+                          # line, below the warning level anyway, would still format its arguments per answer.
+                          access_log=False, **options)
 
 
 __all__ = ["OneWriteProtocol", "api_config"]
