@@ -1,7 +1,7 @@
 """How the processes serve HTTP: uvicorn's options, and an HTTP/1.1 protocol that sends a response in one write.
 
 uvicorn writes a response's status line and headers when the app sends ``http.response.start``, and its body in a
-second write: two system calls and two TCP segments per answer, about a sixth of a small request's CPU. The ASGI
+second write: two system calls and two TCP segments per answer. The ASGI
 spec lets a server hold the head until the first body event ("protocol servers need not flush the data generated
 by this event to the send buffer until the first Response Body event is processed"), so ``OneWriteProtocol``
 holds it and writes head and first body chunk together. Responses without a ``Content-Length`` (streamed, chunked)
@@ -75,6 +75,7 @@ class _OneWriteCycle(RequestResponseCycle):
             self.transport = capture.transport
         if flush:
             capture.flush()
+
 
 class OneWriteProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol whose responses with a ``Content-Length`` take one write."""
