@@ -14,67 +14,52 @@ import asyncio
 from typing import Any
 
 import uvicorn
-from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, ASGISendEvent, Scope
+from uvicorn._types import ASGI3Application, ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 
 class _OneWriteCycle(RequestResponseCycle):
-    """uvicorn's request/response cycle, holding a ``Content-Length`` response's head for its body."""
+    """uvicorn's request/response cycle, holding a ``Content-Length`` response's head for its body.
 
-    _held: _Capture | None = None  # the head uvicorn wrote at the start message, until the body comes
+    While the head is held, a ``_Capture`` holding it stands in for the transport, so whatever uvicorn writes or
+    closes next (the body; a close after an app's failure or a ``Connection: close`` answer) follows the head in
+    uvicorn's order.
+    """
 
-    async def run_asgi(self, app: ASGI3Application) -> None:
-        async def flushing(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-            try:
-                await app(scope, receive, send)
-            finally:
-                # An app that fails or returns after its start message: the head goes out as uvicorn would
-                # have sent it, before uvicorn closes the connection.
-                self._flush()
-
-        await super().run_asgi(flushing)
-
-    def _flush(self) -> None:
-        held, self._held = self._held, None
-        if held is not None:
-            held.flush()
+    _held: _Capture | None = None
 
     async def send(self, message: ASGISendEvent) -> None:
-        held = self._held
-        if held is not None:
-            self._held = None
-            if (message["type"] != "http.response.body" or self.scope["method"] == "HEAD"
-                    or self.flow.write_paused):
-                held.flush()  # uvicorn's own path, with the head already out
+        if self._held is not None:
+            if message["type"] != "http.response.body" or self.scope["method"] == "HEAD" or self.flow.write_paused:
+                self._release()  # uvicorn's own path, with the head already out
                 await super().send(message)
                 return
-            await self._through(held, message)  # uvicorn's checks; its body write joins the head
+            try:
+                await super().send(message)  # uvicorn's checks; its body write joins the head
+            finally:
+                self._release()
             return
         if self.response_started or self.disconnected or message["type"] != "http.response.start":
             await super().send(message)
             return
         if self.flow.write_paused:
-            await self.flow.drain()
+            await self.flow.drain()  # so uvicorn's send does not wait while the capture stands in
         capture = _Capture(self.transport)
-        await self._through(capture, message, flush=False)
-        if self.chunked_encoding is False:
-            self._held = capture
-        else:
-            capture.flush()
-
-    async def _through(self, capture: _Capture, message: ASGISendEvent, *, flush: bool = True) -> None:
-        """uvicorn's ``send`` with ``capture`` standing in for the transport (it does not wait: any
-        back-pressure was waited for before)."""
         self.transport = capture  # type: ignore[assignment]
         try:
-            await super().send(message)
-        except BaseException:
-            capture.flush()  # what uvicorn had written before its error (a body not matching its length)
-            raise
+            await super().send(message)  # composes and checks the head, writing it to the capture
         finally:
-            self.transport = capture.transport
-        if flush:
-            capture.flush()
+            if self.chunked_encoding is False:
+                self._held = capture
+            else:  # streamed (or refused): uvicorn's behaviour, the head goes now
+                self.transport = capture.transport
+                capture.flush()
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            self.transport = held.transport
+            held.flush()
 
 
 class OneWriteProtocol(HttpToolsProtocol):
@@ -82,7 +67,7 @@ class OneWriteProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         # uvicorn builds its cycle by class name; ours only overrides methods and adds no state beyond a class
-        # default, so the instance can take its class (before its run_asgi is looked up, just below).
+        # default, so the instance can take its class.
         if type(cycle) is RequestResponseCycle:
             cycle.__class__ = _OneWriteCycle
         super()._start_asgi_task(cycle, app)
