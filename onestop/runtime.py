@@ -404,7 +404,6 @@ def run_web(settings: Settings) -> int:
 
     from onestop.engine.db import Database
     from onestop.engine.websessions import SqlSessionRows
-    from onestop.serving import OneWriteProtocol
     from onestop.web import create_web_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -427,7 +426,7 @@ def run_web(settings: Settings) -> int:
     print(f"Web             http://{settings.host}:{settings.port}/ (API {config.api_url})", flush=True)
     # The app's lifespan closes the database on shutdown, in the loop that opened its connections.
     uvicorn.run(create_web_app(config, SqlSessionRows(database, owned=True)), host=settings.host,
-                port=settings.port, log_level="warning", loop=loop, http=OneWriteProtocol)
+                port=settings.port, log_level="warning", loop=loop)
     return 0
 
 

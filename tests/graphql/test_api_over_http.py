@@ -1,5 +1,6 @@
-"""The API under the configuration ``serve`` and ``api`` run (one write per answer) answers byte for byte as under
-uvicorn's own protocol, over real HTTP: GraphQL answers and errors, refusals, probes, HEAD and keep-alive."""
+"""The API under the configuration ``serve`` and ``api`` run (``serving.api_config``: no proxy headers, no access
+line) answers byte for byte as under uvicorn's defaults, over real HTTP: GraphQL answers and errors, refusals,
+probes, HEAD and keep-alive."""
 
 from __future__ import annotations
 
