@@ -442,6 +442,7 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, external
     import httpx
 
     from onestop.config import SmtpSecurity
+    from onestop.engine import heap
     from onestop.engine.applications.activities import activities_for
     from onestop.engine.container import build_engine
     from onestop.engine.crypto.codec import data_converter
@@ -470,6 +471,7 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, external
             activities.http_delivery = True
             worker = build_worker(codec_client, task_queue, activities.all())
             async with worker:
+                heap.settle()  # as `onestop serve` does once start-up is done
                 server = _QuietServer(api_config(create_app(settings, engine), host="127.0.0.1", port=0))
                 serving = asyncio.create_task(server.serve())
                 try:

@@ -18,7 +18,7 @@ from temporalio.client import Client
 
 from onestop.catalogue import CatalogueError
 from onestop.config import EventLoop, Settings
-from onestop.engine import Engine, build_engine, tracing
+from onestop.engine import Engine, build_engine, heap, tracing
 from onestop.engine.logs import configure_logging
 from onestop.engine.temporal import (
     TemporalSetupError,
@@ -306,6 +306,7 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
             if created:
                 print(f"Registered schedules: {', '.join(created)}", flush=True)
         try:
+            heap.settle()  # start-up is done: what it built is never walked by the cycle collector again
             if api:
                 await _serve_http(settings, engine, stop, urls, web=web)
             else:
