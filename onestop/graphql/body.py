@@ -13,6 +13,8 @@ import math
 import re
 from typing import Any, NoReturn
 
+import orjson
+
 # JavaScript's Number.MAX_SAFE_INTEGER: a larger integer does not survive a round trip through a browser.
 MAX_SAFE_INTEGER = 2**53 - 1
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -86,3 +88,16 @@ def _check(value: Any, max_depth: int) -> None:
                 pending.extend((child, depth + 1) for child in item.values())
             else:
                 pending.extend((child, depth + 1) for child in item)
+
+
+def encode(data: Any) -> bytes:
+    """A response body: compact UTF-8 JSON, written by orjson (faster than ``json.dumps``, and already bytes).
+
+    The same JSON value ``json.dumps`` writes, only spelled more compactly (UTF-8 rather than ``\\u`` escapes);
+    what orjson refuses (an integer beyond 64 bits, a key that is not a string) is written by ``json`` as before.
+    """
+    try:
+        return orjson.dumps(data)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(data, separators=(",", ":")).encode()
+

@@ -22,8 +22,11 @@ from typing import Any
 import strawberry
 from graphql import (
     ArgumentNode,
+    DirectiveNode,
     DocumentNode,
+    FragmentDefinitionNode,
     GraphQLError,
+    GraphQLObjectType,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
@@ -35,6 +38,7 @@ from graphql import (
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.execution import Executor
+from graphql.execution.collect_fields import CollectedFields, FieldDetails
 from graphql.language import Visitor
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.exceptions import MissingQueryError
@@ -64,6 +68,9 @@ class Checked:
     costs: dict[str, int] | None
     mutations: dict[str | None, int] = field(default_factory=dict)  # extra mutation fields by operation name
     labels: dict[str | None, str] = field(default_factory=dict)  # the logs' operation label by operation name
+    # Sub-selections collected once for every request of this document (see ``PlainExecutor``); None when a
+    # collection could depend on the request (a directive, such as ``@include(if: $x)``, or fragment variables).
+    subfields: dict[tuple[Any, ...], CollectedFields] | None = None
 
     def label(self, operation_name: str | None) -> str:
         """The selected operation's label for the logs (``observability.operation_label``), once per name."""
@@ -86,6 +93,29 @@ class Checked:
             if len(self.mutations) < 16:  # operation names are the client's: keep only a few
                 self.mutations[operation_name] = found
         return found
+
+
+class _RequestDependent(Visitor):
+    """Finds what could make collecting a selection depend on the request: any directive (``@skip``/``@include``
+    read variables)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_directive(self, _node: DirectiveNode, *_: object) -> None:
+        self.found = True
+
+
+def _shared_subfields(document: DocumentNode) -> dict[tuple[Any, ...], CollectedFields] | None:
+    """An empty cache of collected sub-selections for ``document``, or None when collecting may vary by request."""
+    finder = _RequestDependent()
+    visit(document, finder)
+    # A fragment with variables of its own (an experimental syntax) is collected with their values.
+    if finder.found or any(isinstance(d, FragmentDefinitionNode) and d.variable_definitions
+                           for d in document.definitions):
+        return None
+    return {}
 
 
 class _VariablePageSize(Visitor):
@@ -130,7 +160,8 @@ class DocumentCache:
         except GraphQLError as error:
             return error
         errors = validate_document(schema, document, self.rules)
-        entry = Checked(document, errors, _static_costs(document) if not errors else None)
+        entry = Checked(document, errors, _static_costs(document) if not errors else None,
+                        subfields=_shared_subfields(document) if not errors else None)
         self._entries[query] = entry
         if len(self._entries) > self.maxsize:
             self._entries.popitem(last=False)
@@ -209,7 +240,8 @@ class Guard:
         outcome = execute(schema._schema, document, root_value=None, context_value=context,
                           variable_values=variables, operation_name=operation_name,
                           is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # strawberry's, as its execute
-                          executor_class=PlainExecutor, operation_extensions=extensions)
+                          executor_class=PlainExecutor, operation_extensions=extensions,
+                          shared_subfields=checked.subfields)
         result = await outcome if isawaitable(outcome) else outcome
         if result.errors:
             schema._process_errors(result.errors)
@@ -231,9 +263,25 @@ class PlainExecutor(Executor[None]):
     and the plain executor runs every other document the same way.
     """
 
-    def __init__(self, *args: Any, operation_extensions: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, operation_extensions: dict[str, Any] | None = None,
+                 shared_subfields: dict[tuple[Any, ...], CollectedFields] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.operation_extensions = operation_extensions
+        self.shared_subfields = shared_subfields
+
+    def collect_subfields(self, return_type: GraphQLObjectType, field_details_list: list[FieldDetails]
+                          ) -> CollectedFields:
+        """The sub-selections of these fields on ``return_type``, collected once per document rather than once per
+        request: without directives they depend on the document and the type alone. Keyed by the fields' nodes,
+        which the cached document keeps alive (so their ids are not reused while the cache lives)."""
+        shared = self.shared_subfields
+        if shared is None:
+            return super().collect_subfields(return_type, field_details_list)
+        key = (return_type, *[id(details.node) for details in field_details_list])
+        found = shared.get(key)
+        if found is None:
+            found = shared[key] = super().collect_subfields(return_type, field_details_list)
+        return found
 
     build_resolve_info = StrawberryGraphQLCoreExecutionContext.build_resolve_info
 
