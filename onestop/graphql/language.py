@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from onestop.catalogue.text import Lang
 
-
 _SEEN: dict[str, Lang] = {}
 _SEEN_MAX = 256  # clients send a few distinct headers; any other is parsed each time once this is full
 
