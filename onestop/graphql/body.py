@@ -105,14 +105,14 @@ def _check(value: Any, max_depth: int, *, numbers: bool = False) -> None:
                 pending.extend((child, depth + 1) for child in item)
 
 
-def encode(data: Any) -> bytes:
-    """A response body: compact UTF-8 JSON, written by orjson (faster than ``json.dumps``, and already bytes).
+def encode(data: Any) -> str:
+    """A response or WebSocket message: compact JSON, written by orjson (faster than ``json.dumps``).
 
-    The same JSON value ``json.dumps`` writes, only spelled more compactly (UTF-8 rather than ``\\u`` escapes);
+    The same JSON value ``json.dumps`` writes, only spelled more compactly (characters rather than ``\\u`` escapes);
     what orjson refuses (an integer beyond 64 bits, a key that is not a string) is written by ``json`` as before.
+    A string, as strawberry's WebSocket transport sends it as a text frame.
     """
     try:
-        return orjson.dumps(data)
+        return orjson.dumps(data).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return json.dumps(data, separators=(",", ":")).encode()
-
+        return json.dumps(data, separators=(",", ":"))

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from inspect import isawaitable
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from graphql import (
@@ -26,6 +26,8 @@ from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
     GraphQLError,
+    GraphQLLeafType,
+    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -40,6 +42,7 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.execution import Executor
 from graphql.execution.collect_fields import CollectedFields, FieldDetails
 from graphql.language import Visitor
+from graphql.pyutils import Path, Undefined
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.exceptions import MissingQueryError
 from strawberry.execution.is_awaitable import optimized_is_awaitable
@@ -52,6 +55,7 @@ from strawberry.types.graphql import OperationType as AllowedType
 from strawberry.utils.operation import get_operation_type
 
 from onestop.graphql.errors import stamp_codes
+from onestop.graphql.fastpath import LEAF_WITHOUT_INFO
 from onestop.graphql.mutationlimits import fragments_of, mutation_fields, mutation_rule, spend_extra_mutations
 from onestop.graphql.observability import count_errors, label_of, name_operation, operation_label
 from onestop.graphql.security import Limits, alias_rule, depth_rule, hide_suggestions, query_cost, too_expensive
@@ -284,6 +288,44 @@ class PlainExecutor(Executor[None]):
         return found
 
     build_resolve_info = StrawberryGraphQLCoreExecutionContext.build_resolve_info
+
+    def execute_field(self, parent_type: GraphQLObjectType, source: Any, field_details_list: list[FieldDetails],
+                      path: Path, position_context: None) -> Any:
+        """graphql-core's ``execute_field``, except that a scalar or enum field whose resolver never reads its info
+        (``fastpath.LEAF_WITHOUT_INFO``: most fields of every answer) is resolved without building one; completing
+        a leaf value does not read it either."""
+        node = field_details_list[0].node
+        field_def = self.schema.get_field(parent_type, node.name.value)
+        resolve = field_def.resolve if field_def is not None else None
+        if resolve is None or not getattr(resolve, LEAF_WITHOUT_INFO, False) or node.arguments:
+            return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        assert field_def is not None
+        return_type = field_def.type
+        try:
+            result = resolve(source, None)
+            if self.is_awaitable(result):
+                info = self.build_resolve_info(field_def, [d.node for d in field_details_list],  # type: ignore[misc]
+                                               parent_type, path)
+                return self.complete_awaitable_value(return_type, field_details_list, info, path, result,
+                                                     position_context)
+            # ``complete_value`` for a leaf type, with its messages.
+            if isinstance(result, Exception):
+                raise result
+            if result is None or result is Undefined:
+                if isinstance(return_type, GraphQLNonNull):
+                    raise TypeError(f"Cannot return null for non-nullable field {parent_type}.{node.name.value}.")
+                return None
+            leaf = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+            return self.complete_leaf_value(cast(GraphQLLeafType, leaf), result)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+
+    def get_stream_usage(self, field_details_list: list[FieldDetails], path: Path) -> Any:
+        # A document without directives (``Checked.subfields``) streams nothing: no lookup per list.
+        if self.shared_subfields is not None:
+            return None
+        return super().get_stream_usage(field_details_list, path)
 
 
 def direct_execute(schema: BaseSchema) -> Callable[..., Awaitable[ExecutionResult]] | None:
