@@ -32,8 +32,8 @@ Convert = Callable[[Any], Any]
 Registry = Mapping[object, Any]
 
 LEAF_WITHOUT_INFO = "_onestop_leaf_without_info"
-"""Marks a direct resolver of a scalar or enum field without arguments that never reads its ``info``: the executor
-(``guard.PlainExecutor``) calls it without building one."""
+"""Marks a direct, synchronous resolver of a scalar or enum field without arguments that never reads its ``info``:
+the executor (``guard.PlainExecutor``) calls it without building one."""
 
 
 def use_direct_resolvers(schema: strawberry.Schema) -> int:
@@ -51,7 +51,7 @@ def use_direct_resolvers(schema: strawberry.Schema) -> int:
                 continue
             direct = _direct(field, info_class, config, registry)
             if direct is not None:
-                if (getattr(direct, "_without_info", False) and not graphql_field.args
+                if (getattr(direct, "_without_info", False) and not graphql_field.args and not field.is_async
                         and is_leaf_type(get_nullable_type(graphql_field.type))):
                     setattr(direct, LEAF_WITHOUT_INFO, True)
                 graphql_field.resolve = direct

@@ -26,6 +26,7 @@ from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
     GraphQLError,
+    GraphQLField,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -43,6 +44,7 @@ from graphql.execution import Executor
 from graphql.execution.collect_fields import CollectedFields, FieldDetails
 from graphql.language import Visitor
 from graphql.pyutils import Path, Undefined
+from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.exceptions import MissingQueryError
 from strawberry.execution.is_awaitable import optimized_is_awaitable
@@ -74,7 +76,7 @@ class Checked:
     labels: dict[str | None, str] = field(default_factory=dict)  # the logs' operation label by operation name
     # Sub-selections collected once for every request of this document (see ``PlainExecutor``); None when a
     # collection could depend on the request (a directive, such as ``@include(if: $x)``, or fragment variables).
-    subfields: dict[tuple[Any, ...], CollectedFields] | None = None
+    subfields: dict[tuple[Any, ...], Any] | None = None
 
     def label(self, operation_name: str | None) -> str:
         """The selected operation's label for the logs (``observability.operation_label``), once per name."""
@@ -111,7 +113,7 @@ class _RequestDependent(Visitor):
         self.found = True
 
 
-def _shared_subfields(document: DocumentNode) -> dict[tuple[Any, ...], CollectedFields] | None:
+def _shared_subfields(document: DocumentNode) -> dict[tuple[Any, ...], Any] | None:
     """An empty cache of collected sub-selections for ``document``, or None when collecting may vary by request."""
     finder = _RequestDependent()
     visit(document, finder)
@@ -268,7 +270,7 @@ class PlainExecutor(Executor[None]):
     """
 
     def __init__(self, *args: Any, operation_extensions: dict[str, Any] | None = None,
-                 shared_subfields: dict[tuple[Any, ...], CollectedFields] | None = None, **kwargs: Any) -> None:
+                 shared_subfields: dict[tuple[Any, ...], Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.operation_extensions = operation_extensions
         self.shared_subfields = shared_subfields
@@ -282,7 +284,7 @@ class PlainExecutor(Executor[None]):
         if shared is None:
             return super().collect_subfields(return_type, field_details_list)
         key = (return_type, *[id(details.node) for details in field_details_list])
-        found = shared.get(key)
+        found: CollectedFields | None = shared.get(key)
         if found is None:
             found = shared[key] = super().collect_subfields(return_type, field_details_list)
         return found
@@ -321,11 +323,109 @@ class PlainExecutor(Executor[None]):
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
 
+    def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None,
+                       grouped_field_set: dict[str, list[FieldDetails]], position_context: None) -> Any:
+        """graphql-core's ``execute_fields`` over a plan made once per shared selection: a leaf field whose resolver
+        never reads ``info`` is resolved and completed here, without a path or an info unless it fails; every
+        other field goes through ``execute_field`` as before."""
+        shared = self.shared_subfields
+        if shared is None or path is None:
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        key = ("plan", parent_type, id(grouped_field_set))
+        plan: _Plan | None = shared.get(key)
+        if plan is None:
+            plan = shared[key] = _Plan(grouped_field_set, _plan(self.schema, parent_type, grouped_field_set))
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        parent_name = parent_type.name
+        try:
+            for response_name, field_details_list, leaf in plan.steps:
+                if leaf is not None:
+                    resolve, field_def, leaf_type = leaf
+                    return_type = field_def.type
+                    try:
+                        result = resolve(source_value, None)
+                        if is_awaitable(result):  # a synchronous resolver may still answer later
+                            field_path = Path(path, response_name, parent_name)
+                            info = self.build_resolve_info(field_def,  # type: ignore[misc]
+                                                           [d.node for d in field_details_list], parent_type,
+                                                           field_path)
+                            results[response_name] = self.complete_awaitable_value(
+                                return_type, field_details_list, info, field_path, result, position_context)
+                            awaitable_fields.append(response_name)
+                            continue
+                        if isinstance(result, Exception):
+                            raise result
+                        if result is None or result is Undefined:
+                            if leaf_type is not return_type:
+                                raise TypeError(f"Cannot return null for non-nullable field {parent_type}."
+                                                f"{field_details_list[0].node.name.value}.")
+                            results[response_name] = None
+                        else:
+                            results[response_name] = self.complete_leaf_value(leaf_type, result)
+                    except Exception as raw_error:
+                        self.handle_field_error(raw_error, return_type, field_details_list,
+                                                Path(path, response_name, parent_name))
+                        results[response_name] = None
+                    continue
+                result = self.execute_field(parent_type, source_value, field_details_list,
+                                            Path(path, response_name, parent_name), position_context)
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                field = awaitable_fields[0]
+                results[field] = await results[field]
+            else:
+                awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
+
     def get_stream_usage(self, field_details_list: list[FieldDetails], path: Path) -> Any:
         # A document without directives (``Checked.subfields``) streams nothing: no lookup per list.
         if self.shared_subfields is not None:
             return None
         return super().get_stream_usage(field_details_list, path)
+
+
+_Leaf = tuple[Callable[..., Any], GraphQLField, GraphQLLeafType]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How to execute one shared selection on one type: each response key, its fields and, for a leaf field whose
+    resolver never reads ``info``, that resolver with its type (None: through ``execute_field``)."""
+
+    fields: dict[str, list[FieldDetails]]  # kept alive with the plan, which is keyed by its id
+    steps: list[tuple[str, list[FieldDetails], _Leaf | None]]
+
+
+def _plan(schema: GraphQLSchema, parent_type: GraphQLObjectType, fields: dict[str, list[FieldDetails]]
+          ) -> list[tuple[str, list[FieldDetails], _Leaf | None]]:
+    steps: list[tuple[str, list[FieldDetails], _Leaf | None]] = []
+    for response_name, field_details_list in fields.items():
+        node = field_details_list[0].node
+        field_def = schema.get_field(parent_type, node.name.value)
+        resolve = field_def.resolve if field_def is not None else None
+        leaf: _Leaf | None = None
+        if field_def is not None and resolve is not None and getattr(resolve, LEAF_WITHOUT_INFO, False) \
+                and not node.arguments:
+            inner = field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
+            leaf = (resolve, field_def, cast(GraphQLLeafType, inner))
+        steps.append((response_name, field_details_list, leaf))
+    return steps
 
 
 def direct_execute(schema: BaseSchema) -> Callable[..., Awaitable[ExecutionResult]] | None:
