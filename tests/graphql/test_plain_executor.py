@@ -1,6 +1,6 @@
-"""The guard's in-line executor (``guard.PlainExecutor``) answers as strawberry does, with its shortcuts: sub-selections
-collected once per document (only when no directive can make them depend on the request), and scalar fields whose
-resolver never reads ``info`` resolved without one."""
+"""The guard's in-line executor (``executor.PlainExecutor``) answers as strawberry does, with its shortcuts:
+sub-selections collected once per document (only when no directive can make them depend on the request), and scalar
+fields whose resolver never reads ``info`` resolved without one."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 import strawberry
 from strawberry.types.graphql import OperationType
 
-from onestop.graphql import guard
+from onestop.graphql import executor
+from onestop.graphql.executor import PlainExecutor
 from onestop.graphql.fastpath import LEAF_WITHOUT_INFO, use_direct_resolvers
-from onestop.graphql.guard import PlainExecutor, direct_execute, schema_extensions
+from onestop.graphql.guard import direct_execute, schema_extensions
 from onestop.graphql.security import Limits
 
 QUERIES = {OperationType.QUERY}
@@ -117,13 +118,13 @@ async def test_a_document_without_directives_is_collected_once(monkeypatch: pyte
     execute = direct_execute(ours)
     assert execute is not None
     collected: list[object] = []
-    original = guard.Executor.collect_subfields
+    original = executor.Executor.collect_subfields
 
     def counting(self: PlainExecutor, *args: Any) -> Any:
         collected.append(args[0])
         return original(self, *args)
 
-    monkeypatch.setattr(guard.Executor, "collect_subfields", counting)
+    monkeypatch.setattr(executor.Executor, "collect_subfields", counting)
     query = "{ items { name upper } }"
     for _ in range(3):
         answer = await execute(query, variables=None, context=None, operation_name=None, allowed=QUERIES,
