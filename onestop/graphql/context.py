@@ -154,6 +154,9 @@ class GraphQLView(GraphQL[Context, None]):
     def decode_json(self, data: str | bytes) -> object:
         return body.decode(data, max_depth=self.max_json_depth)
 
+    def encode_json(self, data: object) -> str | bytes:
+        return body.encode(data)
+
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.page(request)
 
