@@ -16,6 +16,9 @@ Each part runs as it would in production, so that the engine's CPU is the engine
   no GraphQL, no engine. It is a small module of its own, and its bytecode is written before the rounds
   (``cache_baseline_bytecode``): the sandbox re-imports a workflow's module for every workflow, and with
   PYTHONDONTWRITEBYTECODE set (as here) each import compiled it from source, which no deployed worker does.
+  It shares the process with onestop's engine, and so its garbage collector settings too: after start-up the
+  process freezes what start-up built and collects young objects less often (``engine/heap.py``, as ``onestop
+  serve`` does), which makes the baseline cheaper as well.
 - The citizens' HTTP load comes from a driver process of its own, so its CPU is counted apart from onestop's.
 - A onestop round's CPU window closes when its applications are delivered and their receipt mails sent, work the
   engine does after the submit has answered; at the last answer it fell into the next round's window, the baseline's

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import httpx
@@ -380,3 +381,51 @@ async def test_the_receipts_recipient_is_read_before_the_submit_transaction_writ
 
 async def _no_prefill(request: PrefillRequest) -> PrefillResult:
     raise AssertionError("no prefill here")
+
+
+async def test_a_relay_closing_a_kept_connection_with_421_gets_the_message_on_a_new_one(tmp_path: Path) -> None:
+    from aiosmtpd.smtp import SMTP
+
+    class OneMessagePerConnection:
+        def __init__(self) -> None:
+            self.sessions: dict[int, int] = {}
+            self.accepted = 0
+
+        async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                              options: list[str]) -> str:
+            seen = self.sessions[id(session)] = self.sessions.get(id(session), 0) + 1
+            if seen > 1:
+                return "421 one message per connection, please reconnect"
+            envelope.mail_from = address
+            return "250 OK"
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            self.accepted += 1
+            return "250 accepted"
+
+    handler = OneMessagePerConnection()
+    relay = await asyncio.get_running_loop().create_server(lambda: SMTP(handler), "127.0.0.1", 0)
+    try:
+        mailer = SmtpMailer("127.0.0.1", relay.sockets[0].getsockname()[1],
+                            sender="no-reply@onestop.test", security=SmtpSecurity.NONE)
+        await mailer.send("a@example.com", "one", "body", key="k1")
+        await mailer.send("a@example.com", "two", "body", key="k2")  # 421 on the kept one: sent on a new one
+        assert (len(handler.sessions), handler.accepted) == (2, 2)
+        await mailer.aclose()
+    finally:
+        relay.close()
+        await relay.wait_closed()
+
+
+async def test_every_connection_idle_too_long_is_closed_not_only_the_newest(
+        mailbox: tuple[DevMailbox, SmtpMailer]) -> None:
+    box, mailer = mailbox
+    await asyncio.gather(*(mailer.send("a@example.com", f"n{n}", "body", key=f"n{n}") for n in range(3)))
+    assert len(mailer._pool) == 3
+    # The two below the newest have been idle too long; the newest has just been used.
+    mailer._pool = [(client, loop, used - mailer.idle - 1) for client, loop, used in mailer._pool[:2]] + \
+        mailer._pool[2:]
+    await mailer.send("a@example.com", "later", "body", key="later")
+    assert len(mailer._pool) == 1
+    await _until(lambda: box.open_connections == 1)
+    assert box.connections == 3  # the message went on the newest

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from onestop.engine.db import CitizenRow, Database
 from onestop.engine.db.prepared import commits_with_next, write_alone
@@ -222,3 +222,21 @@ async def test_a_transactions_last_statement_commits_in_its_trip_when_told(sqlit
 
 def _values(n: int) -> dict[str, Any]:
     return {"id": f"c-{n}", "sub": f"sub-{n}", "ref": f"ref-{n}", "created_at": datetime.now(UTC)}
+
+
+async def test_a_commit_in_trip_whose_statement_never_ran_does_not_pass_to_the_next_user(
+        sqlite_database: Database) -> None:
+    await _count(sqlite_database)
+    async with sqlite_database.engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert isinstance(raw, OneTripConnection)
+        await commits_with_next(connection)
+        naive = {**_values(1), "created_at": datetime(2026, 1, 1)}  # refused by the column's type, before the trip
+        with pytest.raises(StatementError):
+            await connection.execute(insert(CitizenRow.__table__), naive)
+        await connection.rollback()
+        assert raw.commit_next is False
+        # The next transaction on this connection: its first statement must not commit on its own.
+        await connection.execute(insert(CitizenRow.__table__), _values(2))
+        await connection.rollback()
+    assert await _count(sqlite_database) == 0

@@ -106,7 +106,8 @@ class ApplicationActivities:
                     if request.index is not None:
                         await index.record_in(connection, replace(request.index, reference_number=reference))
                     outbox = await self._outbox(connection, [replace(n, reference_number=reference)
-                                                             for n in request.notices], recipients)
+                                                             for n in request.notices], recipients,
+                                                ends_transaction=True)
                 break
             except IntegrityError:
                 if attempt == 2:
@@ -192,7 +193,7 @@ class ApplicationActivities:
                     recipients = await self._recipients(connection, changes.notices)
                     if changes.index is not None:
                         await index.record_in(connection, changes.index)
-                    outbox = await self._outbox(connection, changes.notices, recipients)
+                    outbox = await self._outbox(connection, changes.notices, recipients, ends_transaction=True)
                 break
             except IntegrityError:
                 if attempt:
@@ -208,11 +209,12 @@ class ApplicationActivities:
         return None
 
     async def _outbox(self, session: Executor, notices: list[NoticeRequest],
-                      recipients: list[Recipient | None] | None = None) -> Outbox | None:
+                      recipients: list[Recipient | None] | None = None, *, ends_transaction: bool) -> Outbox | None:
         # Into the outbox, once per key (a local activity may run again); sent once the transaction has committed.
+        # ``ends_transaction``: the caller's transaction commits straight after, with nothing in between that could
+        # fail, so on SQLite the write commits in its own trip.
         if notices and self.notices is not None:
-            # The last statement of its caller's transaction (which commits straight after): committed with it.
-            return await self.notices.write(session, notices, recipients, ends_transaction=True)
+            return await self.notices.write(session, notices, recipients, ends_transaction=ends_transaction)
         return None
 
     def _dispatch(self, outbox: Outbox | None) -> None:

@@ -190,6 +190,9 @@ class OneTripConnection(aiosqlite.Connection):
         await self._end(commit=False)
 
     async def _end(self, *, commit: bool) -> None:
+        # A statement told to commit in its trip that failed before reaching the thread (a bind value refused) left
+        # the flag set: it must not make the next user's first statement commit alone.
+        self.commit_next = False
         if not self.transaction_open:
             return  # sqlite3 would do nothing: no statement since the last end opened a transaction
         try:
@@ -213,6 +216,7 @@ class OneTripConnection(aiosqlite.Connection):
 
     def stop(self) -> Any:
         # SQLAlchemy's forced close: the connection closes in its thread first, giving the turn back if it held it.
+        self.commit_next = False
         if self.turns is not None and self._connection is not None:
             self._tx.put_nowait((None, functools.partial(_close, self._connection, self.turns)))
         return super().stop()

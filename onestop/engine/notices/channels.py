@@ -88,6 +88,11 @@ class SmtpMailer:
             except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
                 pooled.close()  # the relay had closed it: try the next, or a new one
                 continue
+            except aiosmtplib.SMTPResponseException as refused:
+                pooled.close()
+                if refused.code == 421:  # the relay is closing this connection (too many messages on it, load)
+                    continue
+                raise
             except BaseException:
                 pooled.close()
                 raise
@@ -110,14 +115,16 @@ class SmtpMailer:
         another loop, which only a test's next loop meets, is left to that loop's end)."""
         loop = asyncio.get_running_loop()
         oldest = time.monotonic() - self.idle
-        while self._pool:
-            client, owner, used = self._pool.pop()
+        usable = []
+        for client, owner, used in self._pool:
             if owner is not loop:
                 continue
             if used >= oldest and client.is_connected:
-                return client
-            client.close()
-        return None
+                usable.append((client, owner, used))
+            else:
+                client.close()  # every stale one, not only those above a fresh one
+        self._pool = usable
+        return usable.pop()[0] if usable else None
 
     def _give_back(self, client: aiosmtplib.SMTP) -> None:
         if len(self._pool) >= self.keep:
