@@ -1,10 +1,12 @@
-"""The applications benchmark's load driver (bench/applications.py ``Api``, ``sign_in``, ``drive``) against a real
-local HTTP server: what it sends (GraphQL as JSON, the citizen's token, one kept-alive connection) and that every
-refusal or failure the API answers with is a BenchError, in the driver's own process too."""
+"""The applications benchmark's load driver (bench/applications.py ``Http``, ``Api``, ``sign_in``, ``drive``) against
+a real local HTTP server (uvicorn): what it sends (GraphQL as JSON, the citizen's token, one kept-alive HTTP/1.1
+connection), the answers it reads (chunked, compressed, closing), and that every refusal or failure is a BenchError,
+in the driver's own process too."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import importlib
 import json
 import sys
@@ -18,7 +20,7 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 
@@ -30,6 +32,15 @@ def bench(repo_root: Path) -> Iterator[ModuleType]:
         yield importlib.import_module("applications")
     finally:
         sys.path.remove(str(repo_root / "bench"))
+
+
+@pytest.fixture
+def http(bench: ModuleType) -> Iterator[Any]:
+    client = bench.Http()
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 @dataclass
@@ -100,15 +111,14 @@ async def api(bench: ModuleType) -> AsyncIterator[FakeApi]:
 
 
 async def test_each_mutation_is_posted_as_json_with_the_citizens_token_over_one_kept_alive_connection(
-        bench: ModuleType, api: FakeApi) -> None:
+        bench: ModuleType, api: FakeApi, http: Any) -> None:
     api.graphql = [answered("startApplication"), answered("grantConsent", "applicant")]
-    async with bench.client_session(1) as http:
-        driver = bench.Api(http, api.url, api.idp)
-        [citizen] = await bench.sign_in(driver, 1)
-        started = await driver.mutation(bench.START, {"slug": bench.SERVICE, "cmid": "c-1"}, citizen.headers,
-                                        "startApplication")
-        granted = await driver.mutation(bench.GRANT, {"id": started["id"], "step": "your-details", "cmid": "c-2"},
-                                        citizen.headers, "grantConsent")
+    driver = bench.Api(http, api.url, api.idp)
+    [citizen] = await bench.sign_in(driver, 1)
+    started = await driver.mutation(bench.START, {"slug": bench.SERVICE, "cmid": "c-1"}, citizen.headers,
+                                    "startApplication")
+    granted = await driver.mutation(bench.GRANT, {"id": started["id"], "step": "your-details", "cmid": "c-2"},
+                                    citizen.headers, "grantConsent")
     assert started["currentStep"]["id"] == "your-details"
     assert granted["currentStep"]["id"] == "applicant"
     assert citizen.login == "c1"
@@ -127,8 +137,52 @@ async def test_each_mutation_is_posted_as_json_with_the_citizens_token_over_one_
         assert seen.headers["authorization"] == "Bearer token-c1"
         assert seen.headers["accept-language"] == "en"
         assert seen.headers["connection"] == "keep-alive"
+        assert seen.headers["accept-encoding"] == "gzip, deflate"
     # HTTP/1.1 keep-alive: the second mutation went over the first one's connection.
     assert first.port == second.port
+
+
+async def test_chunked_compressed_and_closing_answers_are_read_and_a_closed_connection_is_replaced(
+        bench: ModuleType, api: FakeApi, http: Any) -> None:
+    whole = json.dumps({"data": {"submitStep": {"application": application("check"), "userErrors": []}}}).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(whole), 100):
+            yield whole[start:start + 100]
+
+    api.graphql = [
+        StreamingResponse(chunks(), media_type="application/json"),  # chunked transfer encoding
+        Response(gzip.compress(whole), media_type="application/json", headers={"Content-Encoding": "gzip"}),
+        Response(whole, media_type="application/json", headers={"Connection": "close"}),
+        answered("submitStep", "send"),
+    ]
+    driver = bench.Api(http, api.url, api.idp)
+    steps = [(await driver.mutation(bench.SUBMIT, {"id": "a", "step": "s", "answers": {}, "cmid": "c"}, {},
+                                    "submitStep"))["currentStep"]["id"] for _ in range(4)]
+    assert steps == ["check", "check", "check", "send"]
+    ports = [seen.port for seen in api.seen]
+    # The server closed the connection after its third answer: the fourth request went over a new one.
+    assert ports[0] == ports[1] == ports[2] != ports[3]
+
+
+async def test_a_server_that_is_not_there_or_does_not_answer_is_a_bench_error(
+        bench: ModuleType, api: FakeApi, http: Any) -> None:
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    with pytest.raises(bench.BenchError, match=r"^POST http://127\.0\.0\.1:\d+/graphql: ConnectionRefusedError"):
+        await bench.Api(http, closed, api.idp).mutation(bench.START, {}, {}, "startApplication")
+
+    async def never() -> AsyncIterator[bytes]:
+        await asyncio.sleep(30)
+        yield b""
+
+    api.graphql = [StreamingResponse(never(), media_type="application/json")]
+    http.timeout = 0.5
+    with pytest.raises(bench.BenchError, match=r"^POST http://127\.0\.0\.1:\d+/graphql: TimeoutError"):
+        await bench.Api(http, api.url, api.idp).mutation(bench.START, {}, {}, "startApplication")
 
 
 @pytest.mark.parametrize(("answer", "message"), [
@@ -139,20 +193,18 @@ async def test_each_mutation_is_posted_as_json_with_the_citizens_token_over_one_
      "startApplication: [{'field': ['serviceSlug'], 'message': 'No such service.', 'code': 'NOT_FOUND'}]"),
 ])
 async def test_a_refusal_or_failure_of_a_mutation_is_a_bench_error_that_says_what_came_back(
-        bench: ModuleType, api: FakeApi, answer: Response, message: str) -> None:
+        bench: ModuleType, api: FakeApi, http: Any, answer: Response, message: str) -> None:
     api.graphql = [answer]
-    async with bench.client_session(1) as http:
-        with pytest.raises(bench.BenchError) as raised:
-            await bench.Api(http, api.url, api.idp).mutation(bench.START, {"slug": "x", "cmid": "c"}, {},
-                                                             "startApplication")
+    with pytest.raises(bench.BenchError) as raised:
+        await bench.Api(http, api.url, api.idp).mutation(bench.START, {"slug": "x", "cmid": "c"}, {},
+                                                        "startApplication")
     assert str(raised.value) == message
 
 
-async def test_a_refused_token_is_a_bench_error(bench: ModuleType, api: FakeApi) -> None:
+async def test_a_refused_token_is_a_bench_error(bench: ModuleType, api: FakeApi, http: Any) -> None:
     api.token = JSONResponse({"error": "unknown citizen"}, status_code=400)
-    async with bench.client_session(1) as http:
-        with pytest.raises(bench.BenchError, match=r'^dev IdP token: HTTP 400: {"error":"unknown citizen"}$'):
-            await bench.sign_in(bench.Api(http, api.url, api.idp), 1)
+    with pytest.raises(bench.BenchError, match=r'^dev IdP token: HTTP 400: {"error":"unknown citizen"}$'):
+        await bench.sign_in(bench.Api(http, api.url, api.idp), 1)
 
 
 async def test_the_driver_process_reports_an_error_from_the_api_as_a_bench_error(
