@@ -16,7 +16,8 @@ Each part runs as it would in production, so that the engine's CPU is the engine
   no GraphQL, no engine. It is a small module of its own, and its bytecode is written before the rounds
   (``cache_baseline_bytecode``): the sandbox re-imports a workflow's module for every workflow, and with
   PYTHONDONTWRITEBYTECODE set (as here) each import compiled it from source, which no deployed worker does.
-- The citizens' HTTP load comes from a driver process of its own, so its CPU is counted apart from onestop's.
+- The citizens' HTTP load comes from a driver process of its own, so its CPU is counted apart from onestop's; it is
+  a light HTTP/1.1 client (bench/citizen_http.py), as the citizens' browsers are not on the server's machine.
 - A onestop round's CPU window closes when its applications are delivered and their receipt mails sent, work the
   engine does after the submit has answered; at the last answer it fell into the next round's window, the baseline's
   every other round.
@@ -32,8 +33,9 @@ Printed: applications/s and the ratio, CPU per application (the engine by thread
 driver, the simulated externals), p50/p95 per citizen action, and from a few finished workflows the history events,
 payload bytes, updates and activities per application.
 
-This module's top level imports only the standard library, temporalio and bench/baseline.py; the heavy imports
-(onestop, httpx, uvicorn) happen inside functions, so the driver and externals processes start light.
+This module's top level imports only the standard library, temporalio, bench/baseline.py and bench/citizen_http.py
+(httptools); the heavy imports (onestop, httpx, uvicorn) happen inside functions, so the driver and externals
+processes start light.
 """
 
 from __future__ import annotations
@@ -50,13 +52,13 @@ import sys
 import tempfile
 import time
 import uuid
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from baseline import ACTIONS, BaselineAction, BaselineInput, BaselineWorkflow, baseline_fetch
+from citizen_http import Http, HttpError, Target, target
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WithStartWorkflowOperation
@@ -291,144 +293,6 @@ class Citizen:
     selfie: str
 
 
-Target = tuple[str, int, str]  # host, port, path
-
-
-def target(url: str) -> Target:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme != "http" or parts.hostname is None:
-        raise BenchError(f"the load driver speaks plain HTTP to a host: {url!r}")
-    return parts.hostname, parts.port or 80, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection of ``Http``: one request at a time, written whole; the answer is parsed by
-    httptools (the parser uvicorn serves with)."""
-
-    def __init__(self) -> None:
-        import httptools
-
-        self.parser = httptools.HttpResponseParser(self)
-        self.transport: asyncio.Transport | None = None
-        self.answer: asyncio.Future[tuple[int, bytes]] | None = None
-        self.body: list[bytes] = []
-        self.encoding = b""
-        self.reusable = True
-
-    async def exchange(self, request: bytes) -> tuple[int, bytes]:
-        if self.transport is None or not self.reusable:
-            raise ConnectionResetError("the connection is closed")
-        self.body, self.encoding = [], b""
-        self.answer = asyncio.get_running_loop().create_future()
-        self.transport.write(request)
-        try:
-            return await self.answer
-        finally:
-            self.answer = None
-
-    def close(self) -> None:
-        self.reusable = False
-        if self.transport is not None:
-            self.transport.close()
-
-    # asyncio.Protocol
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast("asyncio.Transport", transport)  # uvloop's are not asyncio's classes
-
-    def data_received(self, data: bytes) -> None:
-        import httptools
-
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._settle(exc)
-            self.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.reusable = False
-        self._settle(exc or ConnectionResetError("the server closed the connection"))
-
-    def _settle(self, exc: BaseException) -> None:
-        if self.answer is not None and not self.answer.done():
-            self.answer.set_exception(exc)
-
-    # httptools' callbacks
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == b"content-encoding":
-            self.encoding = value.strip().lower()
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        if not self.parser.should_keep_alive():
-            self.reusable = False
-        body = b"".join(self.body)
-        if self.encoding not in (b"", b"identity"):  # gzip or deflate, which the requests accept
-            body = zlib.decompress(body, zlib.MAX_WBITS | 32)
-        if self.answer is not None and not self.answer.done():
-            self.answer.set_result((self.parser.get_status_code(), body))
-
-
-class Http:
-    """The load driver's HTTP/1.1 client: keep-alive connections, one request at a time on each, as browsers make
-    them. It stands in for the citizens' browsers, which are not on the server's machine, yet runs on its cores: it
-    costs about 1.5 ms of CPU per application where aiohttp's client cost 4.5 and httpx 14 (each request is a few
-    writes and parser callbacks, with no per-request objects of a general client: cookies, redirects, hooks,
-    streams). A failed connection, an unreadable answer or none within ``timeout`` seconds is a BenchError."""
-
-    def __init__(self, timeout: float = 60.0) -> None:
-        self.timeout = timeout
-        self.idle: dict[tuple[str, int], list[_Connection]] = {}
-
-    async def request(self, method: str, to: Target, headers: Mapping[str, str], body: bytes | None = None
-                      ) -> tuple[int, bytes]:
-        """The status and body of the answer to ``method`` ``to`` (a JSON ``body`` when given)."""
-        import httptools
-
-        host, port, path = to
-        lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", *COMMON_HEADERS,
-                 *(f"{name}: {value}" for name, value in headers.items())]
-        if body is not None:
-            lines += [f"Content-Length: {len(body)}", "Content-Type: application/json"]
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
-        idle = self.idle.setdefault((host, port), [])
-        connection: _Connection | None = None
-        try:
-            async with asyncio.timeout(self.timeout):
-                while idle and connection is None:  # an idle connection the server has closed is left
-                    candidate = idle.pop()
-                    connection = candidate if candidate.reusable else None
-                if connection is None:
-                    _, connection = await asyncio.get_running_loop().create_connection(_Connection, host, port)
-                answer = await connection.exchange(request)
-        except (OSError, TimeoutError, httptools.HttpParserError) as exc:
-            if connection is not None:
-                connection.close()
-            raise BenchError(f"{method} http://{host}:{port}{path}: {exc!r}") from exc
-        if connection.reusable:
-            idle.append(connection)
-        else:
-            connection.close()
-        return answer
-
-    def close(self) -> None:
-        for connections in self.idle.values():
-            for connection in connections:
-                connection.close()
-        self.idle.clear()
-
-
-# What every request of the driver says besides its own headers: httpx's defaults, which it sent before, but for the
-# user agent, which names the bench. (uvicorn compresses nothing, yet a compressed answer would be read.)
-COMMON_HEADERS = ("Accept: */*", "Accept-Encoding: gzip, deflate", "Connection: keep-alive",
-                  "User-Agent: onestop-bench")
-
-
 class Api:
     """The citizens' HTTP calls: GraphQL mutations to the API at ``url`` and token requests to the dev IdP at ``idp``
     (in the simulated externals' process)."""
@@ -439,16 +303,22 @@ class Api:
         self.graphql = target(f"{url}/graphql")
         self.tokens = target(f"{idp}/token")
 
-    async def post(self, to: Target, body: dict[str, Any], headers: Mapping[str, str]) -> tuple[int, bytes]:
+    async def request(self, method: str, to: Target, headers: Mapping[str, str], body: dict[str, Any] | None = None
+                      ) -> tuple[int, bytes]:
+        """The answer's status and body; no answer is a BenchError."""
         import orjson
 
-        return await self.http.request("POST", to, headers, orjson.dumps(body))
+        try:
+            return await self.http.request(method, to, headers, None if body is None else orjson.dumps(body))
+        except HttpError as exc:
+            raise BenchError(str(exc)) from exc
 
     async def mutation(self, query: str, variables: Mapping[str, Any], headers: Mapping[str, str],
                        name: str) -> dict[str, Any]:
         import orjson
 
-        status, content = await self.post(self.graphql, {"query": query, "variables": dict(variables)}, headers)
+        status, content = await self.request("POST", self.graphql, headers,
+                                             {"query": query, "variables": dict(variables)})
         if status != 200:
             raise BenchError(f"{name}: HTTP {status}: {content[:500].decode(errors='replace')}")
         body: dict[str, Any] = orjson.loads(content)
@@ -463,7 +333,7 @@ class Api:
     async def token(self, body: Mapping[str, Any]) -> dict[str, str]:
         import orjson
 
-        status, content = await self.post(self.tokens, dict(body), {})
+        status, content = await self.request("POST", self.tokens, {}, dict(body))
         if status != 200:
             raise BenchError(f"dev IdP token: HTTP {status}: {content[:300].decode(errors='replace')}")
         return {"Authorization": f"Bearer {orjson.loads(content)['access_token']}", "Accept-Language": "en"}
@@ -638,7 +508,7 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, external
 async def sign_in(api: Api, count: int) -> list[Citizen]:
     import orjson
 
-    status, content = await api.http.request("GET", target(f"{api.idp}/citizens"), {})
+    status, content = await api.request("GET", target(f"{api.idp}/citizens"), {})
     if status != 200:
         raise BenchError(f"dev IdP citizens: HTTP {status}: {content[:300].decode(errors='replace')}")
     listed = orjson.loads(content)
@@ -711,7 +581,7 @@ async def drive(url: str, citizens: int, idp: str) -> None:
     """The driver's side: sign the citizens in, then run one round per request line on stdin until it closes.
 
     It stands in for the citizens' browsers, which are not on the server's machine, yet runs on the server's cores:
-    it is kept light (``Http``, orjson)."""
+    it is kept light (bench/citizen_http.py, orjson)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)

@@ -1,7 +1,7 @@
-"""The applications benchmark's load driver (bench/applications.py ``Http``, ``Api``, ``sign_in``, ``drive``) against
-a real local HTTP server (uvicorn): what it sends (GraphQL as JSON, the citizen's token, one kept-alive HTTP/1.1
-connection), the answers it reads (chunked, compressed, closing), and that every refusal or failure is a BenchError,
-in the driver's own process too."""
+"""The applications benchmark's load driver (bench/applications.py ``Api``, ``sign_in``, ``drive`` and its HTTP
+client, bench/citizen_http.py) against a real local HTTP server (uvicorn): what it sends (GraphQL as JSON, the
+citizen's token, one kept-alive HTTP/1.1 connection), the answers it reads (chunked, compressed, closing), and that
+every refusal or failure is a BenchError, in the driver's own process too."""
 
 from __future__ import annotations
 
