@@ -3,8 +3,9 @@ personal data in the text, the outbox encrypted at rest."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -160,6 +161,73 @@ async def test_a_send_that_failed_after_claiming_is_sent_again_with_the_same_mes
     await box.start(port=mailer.port)
     assert (await notices.send(request)).outcomes == {"email": "sent"}
     assert len(box.mails()) == 1
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not within 2 s")
+
+
+async def test_the_mailer_sends_one_message_after_another_over_one_connection_and_quits_it_on_close(
+        mailbox: tuple[DevMailbox, SmtpMailer]) -> None:
+    box, mailer = mailbox
+    for n in range(3):
+        await mailer.send("a@example.com", f"subject {n}", "body", key=f"k{n}")
+    assert (box.connections, len(box.mails())) == (1, 3)
+    await mailer.aclose()
+    await _until(lambda: box.open_connections == 0)
+    await mailer.send("a@example.com", "after close", "body", key="k3")
+    assert (box.connections, len(box.mails())) == (2, 4)
+
+
+async def test_a_connection_the_relay_dropped_is_replaced_and_an_outage_still_fails_the_send(
+        mailbox: tuple[DevMailbox, SmtpMailer]) -> None:
+    box, mailer = mailbox
+    await mailer.send("a@example.com", "one", "body", key="k1")
+    await box.close()  # the relay restarts: it drops the connection the mailer keeps
+    await box.start(port=mailer.port)
+    await mailer.send("a@example.com", "two", "body", key="k2")
+    assert (box.connections, len(box.mails())) == (2, 2)
+    await box.close()  # down: the kept connection is gone and a new one is refused
+    with pytest.raises(aiosmtplib.SMTPConnectError):
+        await mailer.send("a@example.com", "three", "body", key="k3")
+
+
+async def test_a_pooled_connection_the_relay_closed_unnoticed_fails_at_once_and_the_message_goes_on_a_new_one(
+        mailbox: tuple[DevMailbox, SmtpMailer]) -> None:
+    box, mailer = mailbox
+    await mailer.send("a@example.com", "one", "body", key="k1")
+    for session in list(box._sessions):
+        session.transport.close()  # type: ignore[union-attr]
+    # No await in between: the mailer has not yet seen the connection close, takes it and fails on it.
+    await mailer.send("a@example.com", "two", "body", key="k2")
+    assert (box.connections, len(box.mails())) == (2, 2)
+
+
+async def test_connections_idle_too_long_are_closed_and_at_most_keep_are_kept(tmp_path: Path) -> None:
+    box = DevMailbox(tmp_path / "mail")
+    host, port = await box.start()
+    try:
+        idle = SmtpMailer(host, port, sender="no-reply@onestop.test", security=SmtpSecurity.NONE, idle=0)
+        await idle.send("a@example.com", "one", "body", key="k1")
+        await idle.send("a@example.com", "two", "body", key="k2")
+        assert box.connections == 2
+        await _until(lambda: box.open_connections == 1)  # the first, idle too long, was closed
+        await idle.aclose()
+        busy = SmtpMailer(host, port, sender="no-reply@onestop.test", security=SmtpSecurity.NONE, keep=2)
+        await asyncio.gather(*(busy.send("a@example.com", f"n{n}", "body", key=f"n{n}") for n in range(6)))
+        assert len(busy._pool) == 2
+        before = box.connections
+        await busy.send("a@example.com", "again", "body", key="again")
+        assert box.connections == before
+        assert len(box.mails()) == 9
+        await busy.aclose()
+        await _until(lambda: box.open_connections == 0)
+    finally:
+        await box.close()
 
 
 async def test_bad_preferences_are_refused_by_name(notices: NoticeService) -> None:

@@ -13,6 +13,7 @@ import html
 import json
 import logging
 import os
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,7 +39,9 @@ class DevMailbox:
     # Awaited after a message is stored and before the sink answers 250: a test holds the sender there.
     on_message: OnMessage | None = None
     received: int = 0  # DATA commands accepted, duplicates included
+    connections: int = 0  # SMTP connections accepted
     _server: asyncio.Server | None = field(default=None, repr=False)
+    _sessions: weakref.WeakSet[SMTP] = field(default_factory=weakref.WeakSet, repr=False)
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -50,16 +53,31 @@ class DevMailbox:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
         """Listen for SMTP on the running loop; returns the address."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: SMTP(self, hostname="onestop-dev-mail", loop=loop),
-                                                host=host, port=port)
+
+        def session() -> SMTP:
+            self.connections += 1
+            smtp = SMTP(self, hostname="onestop-dev-mail", loop=loop)
+            self._sessions.add(smtp)
+            return smtp
+
+        self._server = await loop.create_server(session, host=host, port=port)
         bound: tuple[str, int] = self._server.sockets[0].getsockname()[:2]
         return bound
 
     async def close(self) -> None:
+        """Stop listening and drop the open connections, as a relay that goes down does (senders keep theirs open
+        between messages)."""
+        for session in list(self._sessions):
+            if session.transport is not None:
+                session.transport.close()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+
+    @property
+    def open_connections(self) -> int:
+        return sum(1 for session in self._sessions if session.transport is not None)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""

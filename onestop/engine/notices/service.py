@@ -304,13 +304,16 @@ class NoticeService:
             await asyncio.sleep(self.sweep_seconds)
 
     async def aclose(self) -> None:
-        """Let the sends under way finish (briefly); what is left, the next sweep sends."""
+        """Let the sends under way finish (briefly); what is left, the next sweep sends. Then close the mailer's
+        open connections."""
         if self._sending:
             _, pending = await asyncio.wait(set(self._sending), timeout=5)
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)  # their clean-up gives their database connections back before it closes
+        if self.mailer is not None:
+            await self.mailer.aclose()
 
     async def send(self, request: NoticeRequest) -> NoticeResult:
         """Send ``request`` on the recipient's channels, each at most once per key (see the module's text)."""
