@@ -4,7 +4,8 @@ on each, as browsers make them.
 The driver stands in for the citizens' browsers, which are not on the server's machine, yet it runs on the server's
 cores, so it is kept light: a request is one write and its answer a few httptools callbacks (the parser uvicorn
 serves with), without a general client's per-request machinery (cookies, redirects, hooks, streams, a task per
-body). Per application (9 requests) it costs the driver about 1.5 ms of CPU; aiohttp's client cost 4.5, httpx 14.
+body). Per application (9 requests) it costs the driver about 2 ms of CPU in the bench; aiohttp's client cost 4.5
+and httpx 14 on the same machine.
 
 Standard library and httptools only, so the driver process starts light.
 """
