@@ -461,14 +461,15 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, external
     """Engine, worker and API under uvicorn on 127.0.0.1, as ``onestop serve`` wires them, pointed at the simulated
     external systems (identity provider, SMTP relay, department endpoint) through its ordinary settings."""
     import httpx
-    import uvicorn
 
     from onestop.config import SmtpSecurity
+    from onestop.engine import heap
     from onestop.engine.applications.activities import activities_for
     from onestop.engine.container import build_engine
     from onestop.engine.crypto.codec import data_converter
     from onestop.engine.temporal import build_worker
     from onestop.graphql.app import create_app
+    from onestop.serving import api_config
 
     _QuietServer = _quiet_server_class()
     settings = bench_settings(
@@ -491,8 +492,8 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, external
             activities.http_delivery = True
             worker = build_worker(codec_client, task_queue, activities.all())
             async with worker:
-                server = _QuietServer(uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=0,
-                                                     log_level="warning", lifespan="off", access_log=False))
+                heap.settle()  # as `onestop serve` does once start-up is done
+                server = _QuietServer(api_config(create_app(settings, engine), host="127.0.0.1", port=0))
                 serving = asyncio.create_task(server.serve())
                 try:
                     await _started(server, serving)

@@ -18,7 +18,7 @@ from temporalio.client import Client
 
 from onestop.catalogue import CatalogueError
 from onestop.config import EventLoop, Settings
-from onestop.engine import Engine, build_engine, tracing
+from onestop.engine import Engine, build_engine, heap, tracing
 from onestop.engine.logs import configure_logging
 from onestop.engine.temporal import (
     TemporalSetupError,
@@ -186,17 +186,12 @@ def embedded_app(settings: Settings, engine: Engine) -> Any:
 
 async def _serve_http(settings: Settings, engine: Engine, stop: asyncio.Event, urls: list[str], *,
                       web: bool) -> None:
-    import uvicorn
-
     from onestop.graphql.app import create_app
+    from onestop.serving import api_config
 
     _QuietServer = _quiet_server_class()
     app = embedded_app(settings, engine) if web else create_app(settings, engine)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port,
-                            log_level="warning", lifespan="off",
-                            # Forwarded headers are resolved by the rate limiter, against ONESTOP_TRUSTED_PROXIES only.
-                            proxy_headers=False)
-    server = _QuietServer(config)
+    server = _QuietServer(api_config(app, host=settings.host, port=settings.port))
 
     async def serve() -> None:
         try:
@@ -311,6 +306,7 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
             if created:
                 print(f"Registered schedules: {', '.join(created)}", flush=True)
         try:
+            heap.settle()  # start-up is done: what it built is never walked by the cycle collector again
             if api:
                 await _serve_http(settings, engine, stop, urls, web=web)
             else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 
@@ -48,19 +49,29 @@ class AssuranceLadder:
     def top(self) -> Level:
         return self.levels[-1]
 
-    @property
+    @cached_property
     def ids(self) -> tuple[str, ...]:
         return tuple(level.id for level in self.levels)
 
-    @property
+    @cached_property
     def acrs(self) -> tuple[str, ...]:
         return tuple(level.acr for level in self.levels)
 
+    # Every citizen action looks its token's acr up (and the service's level): by dictionary, not by scanning.
+    @cached_property
+    def _by_id(self) -> dict[str, Level]:
+        return {level.id: level for level in self.levels}
+
+    @cached_property
+    def _by_acr(self) -> dict[str, tuple[int, Level]]:
+        return {level.acr: (rank, level) for rank, level in enumerate(self.levels)}
+
     def level(self, level_id: str) -> Level | None:
-        return next((level for level in self.levels if level.id == level_id), None)
+        return self._by_id.get(level_id)
 
     def level_for_acr(self, acr: str | None) -> Level | None:
-        return next((level for level in self.levels if level.acr == acr), None) if acr else None
+        found = self._by_acr.get(acr) if acr else None
+        return None if found is None else found[1]
 
     def acr_of(self, level_id: str) -> str:
         """The acr URI of a level id (``KeyError`` for an unknown level: a definitions bug, not a user's)."""
@@ -78,4 +89,5 @@ class AssuranceLadder:
 
     def rank_of(self, acr: str | None) -> int | None:
         """Position of an acr URI on the ladder (0 = weakest); None for an acr the ladder does not know."""
-        return next((i for i, level in enumerate(self.levels) if level.acr == acr), None)
+        found = self._by_acr.get(acr) if acr is not None else None
+        return None if found is None else found[0]

@@ -120,7 +120,11 @@ def localized(text: Mapping[str, str] | None, lang: Lang | str) -> str | None:
     """
     if not text:
         return None
-    return next((text[key] for key in _FALLBACK[Lang(lang)] if text.get(key)), None)
+    for key in _FALLBACK[lang if type(lang) is Lang else Lang(lang)]:  # every resolver calls it: no genexpr
+        found = text.get(key)
+        if found:
+            return found
+    return None
 
 
 class LocalizedText(BaseModel):

@@ -8,7 +8,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -20,6 +19,7 @@ from onestop.engine import Engine, build_limits
 from onestop.engine import Limits as RateLimits
 from onestop.graphql import graphiql
 from onestop.graphql.context import GraphQLView
+from onestop.graphql.cors import ApiCORS
 from onestop.graphql.documents import http as documents_http
 from onestop.graphql.headers import SecurityHeaders
 from onestop.graphql.observability import REQUEST_ID_HEADER, metrics_endpoint, observability_middleware
@@ -117,7 +117,7 @@ def _middleware(settings: Settings, engine: Engine, rates: RateLimits, web: bool
         # Outside the limits, so refusals (429, 413) carry CORS headers too and the browser lets the frontend read them.
         # No credentials: the API authenticates by bearer token, never by cookie.
         middleware.append(Middleware(
-            CORSMiddleware,
+            ApiCORS,
             allow_origins=settings.cors_origins,
             allow_origin_regex=settings.cors_origin_regex,
             allow_methods=["GET", "POST"],

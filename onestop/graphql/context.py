@@ -154,6 +154,9 @@ class GraphQLView(GraphQL[Context, None]):
     def decode_json(self, data: str | bytes) -> object:
         return body.decode(data, max_depth=self.max_json_depth)
 
+    def encode_json(self, data: object) -> str | bytes:
+        return body.encode(data)
+
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.page(request)
 
@@ -205,8 +208,11 @@ class GraphQLView(GraphQL[Context, None]):
         """Strawberry's ``run`` for its common case, a POSTed JSON object with one operation, without its generic
         steps (content-type parsed by ``email.message``, runtime-protocol checks on the result); None for anything
         else, which strawberry's ``run`` then handles (the body read here is cached on ``request``)."""
-        mime = request.headers.get("content-type", "").partition(";")[0].strip()
-        if mime != "application/json" or self._get_stream_transport_from_headers(request.headers) is not None:
+        headers = request.headers
+        mime = headers.get("content-type", "").partition(";")[0].strip()
+        # Strawberry reads only Accept here, from every header decoded; one header is enough.
+        if mime != "application/json" or self._get_stream_transport_from_headers(
+                {"accept": headers.get("accept", "")}) is not None:
             return None
         try:
             data = self.decode_json(await request.body())

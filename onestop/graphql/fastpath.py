@@ -17,7 +17,7 @@ from dataclasses import MISSING
 from typing import Any
 
 import strawberry
-from graphql import GraphQLObjectType, GraphQLResolveInfo
+from graphql import GraphQLObjectType, GraphQLResolveInfo, get_nullable_type, is_leaf_type
 from strawberry.relay.types import GlobalID
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -30,6 +30,10 @@ from strawberry.types.unset import UNSET
 
 Convert = Callable[[Any], Any]
 Registry = Mapping[object, Any]
+
+LEAF_WITHOUT_INFO = "_onestop_leaf_without_info"
+"""Marks a direct, synchronous resolver of a scalar or enum field without arguments that never reads its ``info``:
+the executor (``guard.PlainExecutor``) calls it without building one."""
 
 
 def use_direct_resolvers(schema: strawberry.Schema) -> int:
@@ -47,6 +51,9 @@ def use_direct_resolvers(schema: strawberry.Schema) -> int:
                 continue
             direct = _direct(field, info_class, config, registry)
             if direct is not None:
+                if (getattr(direct, "_without_info", False) and not graphql_field.args and not field.is_async
+                        and is_leaf_type(get_nullable_type(graphql_field.type))):
+                    setattr(direct, LEAF_WITHOUT_INFO, True)
                 graphql_field.resolve = direct
                 replaced += 1
     return replaced
@@ -70,9 +77,15 @@ def _direct(field: StrawberryField, info_class: type[Any], config: StrawberryCon
         return _with_arguments(field, function, own, info_parameter.name if info_parameter else None, info_class,
                                config, registry)
     if info_parameter is None:
-        if own:
-            return lambda source, _info, **_: function(source)
-        return lambda _source, _info, **_: function()
+        def of_source(source: Any, _info: GraphQLResolveInfo[Any] | None, **_: Any) -> Any:
+            return function(source)
+
+        def alone(_source: Any, _info: GraphQLResolveInfo[Any] | None, **_: Any) -> Any:
+            return function()
+
+        without_info: Callable[..., Any] = of_source if own else alone
+        without_info._without_info = True  # type: ignore[attr-defined]
+        return without_info
     name = info_parameter.name
 
     def with_info(source: Any, info: GraphQLResolveInfo[Any], **_: Any) -> Any:
@@ -88,6 +101,7 @@ def _attribute(name: str, default: Callable[[Any, str], Any]) -> Callable[..., A
         return default(source, name)
 
     attribute._is_default = True  # type: ignore[attr-defined]  # as strawberry marks it (tracing skips these)
+    attribute._without_info = True  # type: ignore[attr-defined]
     return attribute
 
 

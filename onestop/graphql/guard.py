@@ -34,7 +34,6 @@ from graphql import (
     visit,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql.execution import Executor
 from graphql.language import Visitor
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.exceptions import MissingQueryError
@@ -48,6 +47,7 @@ from strawberry.types.graphql import OperationType as AllowedType
 from strawberry.utils.operation import get_operation_type
 
 from onestop.graphql.errors import stamp_codes
+from onestop.graphql.executor import PlainExecutor, shared_subfields
 from onestop.graphql.mutationlimits import fragments_of, mutation_fields, mutation_rule, spend_extra_mutations
 from onestop.graphql.observability import count_errors, label_of, name_operation, operation_label
 from onestop.graphql.security import Limits, alias_rule, depth_rule, hide_suggestions, query_cost, too_expensive
@@ -64,6 +64,9 @@ class Checked:
     costs: dict[str, int] | None
     mutations: dict[str | None, int] = field(default_factory=dict)  # extra mutation fields by operation name
     labels: dict[str | None, str] = field(default_factory=dict)  # the logs' operation label by operation name
+    # Sub-selections collected once for every request of this document (see ``executor.PlainExecutor``); None when a
+    # collection could depend on the request (a directive, such as ``@include(if: $x)``, or fragment variables).
+    subfields: dict[tuple[Any, ...], Any] | None = None
 
     def label(self, operation_name: str | None) -> str:
         """The selected operation's label for the logs (``observability.operation_label``), once per name."""
@@ -130,7 +133,8 @@ class DocumentCache:
         except GraphQLError as error:
             return error
         errors = validate_document(schema, document, self.rules)
-        entry = Checked(document, errors, _static_costs(document) if not errors else None)
+        entry = Checked(document, errors, _static_costs(document) if not errors else None,
+                        subfields=shared_subfields(document) if not errors else None)
         self._entries[query] = entry
         if len(self._entries) > self.maxsize:
             self._entries.popitem(last=False)
@@ -209,7 +213,8 @@ class Guard:
         outcome = execute(schema._schema, document, root_value=None, context_value=context,
                           variable_values=variables, operation_name=operation_name,
                           is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # strawberry's, as its execute
-                          executor_class=PlainExecutor, operation_extensions=extensions)
+                          executor_class=PlainExecutor, operation_extensions=extensions,
+                          shared_subfields=checked.subfields)
         result = await outcome if isawaitable(outcome) else outcome
         if result.errors:
             schema._process_errors(result.errors)
@@ -221,21 +226,6 @@ class Guard:
         result = ExecutionResult(data=None, errors=errors, extensions={})
         self.finish(result, context)
         return result
-
-
-class PlainExecutor(Executor[None]):
-    """graphql-core's executor without incremental delivery, handing resolvers the info strawberry's executor builds.
-
-    Strawberry's executor is graphql-core's incremental one, which sets up the bookkeeping for ``@defer`` and
-    ``@stream`` on every request; our schemas declare neither directive, so documents using them fail validation
-    and the plain executor runs every other document the same way.
-    """
-
-    def __init__(self, *args: Any, operation_extensions: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.operation_extensions = operation_extensions
-
-    build_resolve_info = StrawberryGraphQLCoreExecutionContext.build_resolve_info
 
 
 def direct_execute(schema: BaseSchema) -> Callable[..., Awaitable[ExecutionResult]] | None:

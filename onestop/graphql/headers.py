@@ -28,6 +28,12 @@ class SecurityHeaders:
         self.app = app
         self.hsts = hsts
         self.page_policy = page_policy
+        # Encoded once: every answer gets them, unless it set a header of the same name itself.
+        fixed = [("x-content-type-options", "nosniff"), ("referrer-policy", "no-referrer"),
+                 ("cache-control", "no-store"), ("x-frame-options", "DENY"),
+                 *([("strict-transport-security", HSTS)] if hsts else [])]
+        self._fixed = tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in fixed)
+        self._api_policy = (b"content-security-policy", API_POLICY.encode("latin-1"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,23 +42,26 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self._add(MutableHeaders(scope=message))
+                self._add(message)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
-    def _add(self, headers: MutableHeaders) -> None:
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("Cache-Control", "no-store")
-        headers.setdefault("X-Frame-Options", "DENY")
-        if self.hsts:
-            headers.setdefault("Strict-Transport-Security", HSTS)
-        if not headers.get("content-type", "").startswith("text/html"):
-            headers.setdefault("Content-Security-Policy", API_POLICY)
+    def _add(self, message: Message) -> None:
+        raw = message.get("headers", ())
+        headers: list[tuple[bytes, bytes]] = raw if isinstance(raw, list) else list(raw)
+        message["headers"] = headers
+        # As MutableHeaders.setdefault, which compares the lower-cased name with the names as given.
+        present = {name for name, _ in headers}
+        headers.extend(pair for pair in self._fixed if pair[0] not in present)
+        content_type = next((value for name, value in headers if name == b"content-type"), b"")
+        if not content_type.startswith(b"text/html"):
+            if self._api_policy[0] not in present:
+                headers.append(self._api_policy)
             return
-        policy = headers.get("content-security-policy")
+        mutable = MutableHeaders(scope=message)
+        policy = mutable.get("content-security-policy")
         if policy is None:
-            headers["Content-Security-Policy"] = self.page_policy
+            mutable["Content-Security-Policy"] = self.page_policy
         elif "frame-ancestors" not in policy:
-            headers["Content-Security-Policy"] = policy.rstrip("; ") + "; frame-ancestors 'none'"
+            mutable["Content-Security-Policy"] = policy.rstrip("; ") + "; frame-ancestors 'none'"

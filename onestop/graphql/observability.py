@@ -28,7 +28,6 @@ from graphql import (
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
-from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -55,6 +54,7 @@ from onestop.graphql.errors import ErrorCode
 access_log = logging.getLogger("onestop.http")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode("latin-1")
 # A caller's request id is echoed only when it is a plain token: it lands in every log line and response.
 _CALLER_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
@@ -98,7 +98,10 @@ class RequestObservation:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+                headers = message.get("headers", ())
+                if not isinstance(headers, list):
+                    headers = message["headers"] = list(headers)
+                headers.append((_REQUEST_ID_NAME, request_id.encode("latin-1")))
             await send(message)
 
         try:

@@ -158,6 +158,8 @@ class BodySizeLimit:
         self.app = app
         self.max_bytes = max_bytes
         self.exempt = exempt  # paths (and what lies under them) that enforce a limit of their own
+        self._exempt_paths = frozenset(exempt)
+        self._exempt_prefixes = tuple(p.rstrip("/") + "/" for p in exempt)
 
     def _refusal(self) -> bytes:
         return json.dumps({"errors": [{
@@ -174,18 +176,27 @@ class BodySizeLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
-        if scope["type"] != "http" or any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.exempt):
+        if scope["type"] != "http" or path in self._exempt_paths or path.startswith(self._exempt_prefixes):
             await self.app(scope, receive, send)
             return
+        framed, chunked = False, False
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
+                else:
+                    framed = True
                 if declared > self.max_bytes:
                     await self._send_413(send)
                     return
+            elif name == b"transfer-encoding":
+                chunked = True
+        if framed and not chunked:
+            # The server reads no more than a valid Content-Length: nothing to count while streaming.
+            await self.app(scope, receive, send)
+            return
         received = 0
         started = False
         too_large = False

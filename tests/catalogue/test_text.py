@@ -99,3 +99,15 @@ def test_a_repeated_traditional_text_is_converted_once() -> None:
     after = _derived_sc.cache_info()
     assert again.sc == first.sc == "英文姓名（转换快取测试）"
     assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+
+
+@pytest.mark.parametrize("lang", [Lang.EN, Lang.TC, Lang.SC, "en", "tc", "sc"])
+def test_localized_falls_back_in_the_same_order_for_a_language_or_its_code(lang: Lang | str) -> None:
+    from onestop.catalogue.text import localized
+
+    assert localized({"en": "E", "tc": "T", "sc": "S"}, lang) == {"en": "E", "tc": "T", "sc": "S"}[str(lang)]
+    assert localized({"en": "E", "tc": "", "sc": "S"}, lang) == ("E" if lang == "en" else "S")
+    assert localized({"en": "E"}, lang) == "E"
+    assert localized({}, lang) is None
+    assert localized(None, lang) is None
+    assert localized({"tc": ""}, lang) is None

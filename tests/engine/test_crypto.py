@@ -75,3 +75,24 @@ def test_pseudonyms_list_the_current_key_first_then_rotated_keys() -> None:
     after = FieldCipher(KeyRing.single(new, previous=(old,)))
     assert after.pseudonyms("resume-token", "secret") == (after.pseudonym("resume-token", "secret"), before)
     assert before not in after.pseudonyms("other-label", "secret")
+
+
+def test_a_pseudonym_is_the_same_on_every_call_and_from_a_fresh_ring() -> None:
+    ring = KeyRing.single(KEY)
+    cipher = FieldCipher(ring)
+    first = [cipher.pseudonym(label, "citizen-1") for label in ("security-citizen", "citizen-ref")]
+    again = [cipher.pseudonym(label, "citizen-1") for label in ("security-citizen", "citizen-ref")]
+    fresh = FieldCipher(KeyRing.single(KEY))
+    assert first == again == [fresh.pseudonym(label, "citizen-1") for label in ("security-citizen", "citizen-ref")]
+    assert first[0] != first[1]  # each label its own derived key, kept apart
+    assert ring.derive("security-citizen") == fresh.ring.derive("security-citizen")
+
+
+def test_derived_keys_follow_the_current_key() -> None:
+    ring = KeyRing.single(KEY, previous=(OTHER,))
+    cipher = FieldCipher(ring)
+    under_key = cipher.pseudonym("security-ip", "10.0.0.1")
+    ring.current = next(kid for kid in ring._keys if kid != ring.current)  # as if OTHER were current
+    under_other = cipher.pseudonym("security-ip", "10.0.0.1")
+    assert under_other != under_key
+    assert under_other == FieldCipher(KeyRing.single(OTHER)).pseudonym("security-ip", "10.0.0.1")

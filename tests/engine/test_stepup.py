@@ -195,3 +195,23 @@ async def test_face_token_older_than_max_age_is_challenged(
                           max_age=timedelta(minutes=5), now=datetime.now(UTC))
     assert info.value.reason == "max_age"
     assert info.value.max_age == 300
+
+
+def test_the_ladder_looks_levels_up_as_it_ranks_them() -> None:
+    ladder = AssuranceLadder.of([("basic", "urn:a"), ("standard", "urn:b"), ("face", "urn:c")])
+    assert [ladder.rank_of(acr) for acr in ("urn:a", "urn:b", "urn:c", "urn:x", None, "")] == [0, 1, 2, None, None,
+                                                                                             None]
+    found = ladder.level_for_acr("urn:b")
+    assert found is not None
+    assert (found.id, found.acr) == ("standard", "urn:b")
+    assert ladder.level_for_acr("urn:x") is None
+    assert ladder.level_for_acr(None) is None
+    level = ladder.level("face")
+    assert level is not None
+    assert level.acr == "urn:c"
+    assert ladder.level("nope") is None
+    assert ladder.ids == ("basic", "standard", "face")
+    assert ladder.acrs == ("urn:a", "urn:b", "urn:c")
+    assert ladder.rank("standard") == 1
+    assert ladder.acr_of("basic") == "urn:a"
+    assert ladder == AssuranceLadder.of([("basic", "urn:a"), ("standard", "urn:b"), ("face", "urn:c")])

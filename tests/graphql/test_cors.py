@@ -96,3 +96,45 @@ async def test_configured_origins_replace_the_development_localhost_default(engi
     async with client(engine, env=Environment.DEVELOPMENT, cors_origins=[APP_ORIGIN]) as http:
         response = await http.options("/graphql", headers=preflight("http://localhost:5173"))
     assert "access-control-allow-origin" not in response.headers
+
+
+VARY_CASES: dict[str, list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...]] = {
+    "no vary": [(b"content-type", b"application/json")],
+    "one vary": [(b"vary", b"Accept-Encoding"), (b"content-type", b"text/plain")],
+    "two vary": [(b"vary", b"Accept"), (b"content-length", b"2"), (b"vary", b"Cookie")],
+    "a tuple of headers": ((b"content-type", b"application/json"), (b"vary", b"Accept")),
+}
+
+
+@pytest.mark.parametrize("headers", VARY_CASES.values(), ids=VARY_CASES.keys())
+@pytest.mark.parametrize("origin", [None, APP_ORIGIN, "https://elsewhere.example"])
+async def test_answers_vary_on_origin_exactly_as_starlettes_cors(headers: Any, origin: str | None) -> None:
+    """The short path for requests without an Origin sets the headers Starlette's own middleware sets."""
+    from starlette.middleware.cors import CORSMiddleware
+
+    from onestop.graphql.cors import ApiCORS
+
+    async def answer(scope: Any, receive: Any, send: Any) -> None:
+        # A fresh list each time: both middlewares change the list they are given.
+        given = headers if isinstance(headers, tuple) else list(headers)
+        await send({"type": "http.response.start", "status": 200, "headers": given})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def sent(middleware: type[CORSMiddleware]) -> list[Any]:
+        messages: list[Any] = []
+
+        async def send(message: Any) -> None:
+            messages.append(message)
+
+        async def receive() -> Any:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        request_headers = [(b"host", b"onestop.test")] + ([(b"origin", origin.encode())] if origin else [])
+        scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": request_headers}
+        await middleware(answer, allow_origins=[APP_ORIGIN], allow_methods=["POST"])(scope, receive, send)
+        return messages
+
+    ours, starlettes = await sent(ApiCORS), await sent(CORSMiddleware)
+    assert [dict(m, headers=list(m.get("headers", []))) for m in ours] == [
+        dict(m, headers=list(m.get("headers", []))) for m in starlettes]
+    assert any(name == b"vary" for name, _ in ours[0]["headers"])

@@ -84,3 +84,51 @@ async def test_another_starlette_app_can_add_the_middleware() -> None:
     assert plain.headers["cache-control"] == "public, max-age=60"
     assert plain.headers["x-content-type-options"] == "nosniff"
     assert html.headers["strict-transport-security"].startswith("max-age=")
+
+
+HEADER_CASES: dict[str, tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]] = {
+    "a JSON answer": ([(b"content-type", b"application/json")], [
+        (b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"), (b"x-frame-options", b"DENY"),
+        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")]),
+    "its own caching and policy": ([(b"cache-control", b"public"), (b"content-security-policy", b"sandbox")], [
+        (b"cache-control", b"public"), (b"content-security-policy", b"sandbox"),
+        (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY")]),
+    # As MutableHeaders.setdefault: a name given in capitals is another name.
+    "a name in capitals": ([(b"Cache-Control", b"public")], [
+        (b"Cache-Control", b"public"), (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"), (b"x-frame-options", b"DENY"),
+        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")]),
+    "a page": ([(b"content-type", b"text/html; charset=utf-8")], [
+        (b"content-type", b"text/html; charset=utf-8"), (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"), (b"x-frame-options", b"DENY"),
+        (b"content-security-policy", b"default-src 'self'")]),
+    "a page with a policy that allows framing": (
+        [(b"content-type", b"text/html"), (b"content-security-policy", b"default-src 'self'; ")], [
+            (b"content-type", b"text/html"),
+            (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'"),
+            (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+            (b"cache-control", b"no-store"), (b"x-frame-options", b"DENY")]),
+}
+
+
+@pytest.mark.parametrize(("given", "expected"), HEADER_CASES.values(), ids=HEADER_CASES.keys())
+@pytest.mark.parametrize("as_tuple", [False, True])
+async def test_the_headers_are_added_as_setdefault_would(given: list[tuple[bytes, bytes]],
+                                                         expected: list[tuple[bytes, bytes]], as_tuple: bool) -> None:
+    async def answer(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": tuple(given) if as_tuple else list(given)})
+        await send({"type": "http.response.body", "body": b""})
+
+    messages: list[Any] = []
+
+    async def send(message: Any) -> None:
+        messages.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    middleware = SecurityHeaders(answer, hsts=False, page_policy="default-src 'self'")
+    await middleware({"type": "http", "method": "GET", "path": "/", "headers": []}, receive, send)
+    assert messages[0]["headers"] == expected

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from graphql_api import EVERY_FIELD_ANSWERS, Api
 
-from onestop.graphql.body import MAX_SAFE_INTEGER, MalformedJSON, decode
+from onestop.graphql.body import MAX_SAFE_INTEGER, MalformedJSON, decode, encode
 
 FRAGMENT = """fragment A on Application { id status answers currentStep { id } timeline { status message } }"""
 START = FRAGMENT + """mutation { startApplication(input: {serviceSlug: "every-field"}) {
@@ -93,3 +93,32 @@ def test_depth_is_counted_in_arrays_and_objects() -> None:
     assert decode('{"a": [{"b": 1}]}', max_depth=3) == {"a": [{"b": 1}]}
     with pytest.raises(MalformedJSON, match="at most 2 levels"):
         decode('{"a": [{"b": 1}]}', max_depth=2)
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("123456789012345678901234567890", "too large"),  # orjson reads it as a float: read again, and refused
+    ("[1, " + str(2**63) + "]", "too large"),
+    ('{"a": 1e400}', "finite"),
+    ('{"a": NaN}', "NaN is not JSON"),
+    ('"\\udc00"', "surrogate"),
+])
+def test_what_the_strict_reader_refuses_is_refused_whichever_reader_reads_first(text: str, says: str) -> None:
+    with pytest.raises(MalformedJSON, match=says):
+        decode(text, max_depth=4)
+
+
+@pytest.mark.parametrize("text", ['{"a": 1, "a": 2}',
+                                  '{"q": "\\u00e9t\\u00e9 \\ud83d\\ude00", "n": [0, -0, 1.0, 2.5e-8]}',
+                                  " [true, false, null, {}] ", '"\\u0000"', "1e30"])
+def test_bodies_read_as_json_reads_them(text: str) -> None:
+    value = decode(text.encode(), max_depth=8)
+    assert value == json.loads(text)
+    assert [type(v) for v in (value if isinstance(value, list) else [value])] == \
+        [type(v) for v in (json.loads(text) if isinstance(value, list) else [json.loads(text)])]
+
+
+@pytest.mark.parametrize("value", [{"a": "申請 é 😀", "b": [1, 2.5, None, True]}, {"big": 2**70}, [], "x"])
+def test_answers_are_written_as_the_same_json_value(value: object) -> None:
+    written = encode(value)
+    assert isinstance(written, str)
+    assert json.loads(written) == value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import text
@@ -13,7 +14,7 @@ from temporalio.worker import Replayer, Worker
 
 from onestop.engine.applications import pinned
 from onestop.engine.applications.service import ApplicationService
-from onestop.engine.applications.snapshots import SnapshotStore
+from onestop.engine.applications.snapshots import Rendering, SnapshotStore
 from onestop.engine.db import Database
 from onestop.engine.identity.stepup import AssuranceLadder
 from onestop.engine.temporal import workflow_runner
@@ -23,6 +24,7 @@ from onestop.workflows.interpreter import Applicant
 from onestop.workflows.snapshot import ServiceSnapshot, fields_of
 
 from .conftest import licence_service
+from .conftest import text as localized_text
 
 LADDER = AssuranceLadder.of([("basic", "urn:onestop:acr:basic"), ("standard", "urn:onestop:acr:standard"),
                              ("face", "urn:onestop:acr:face")])
@@ -160,3 +162,46 @@ async def test_a_brief_answer_renders_the_step_from_the_pinned_snapshot_without_
     plain = await apps.go_back(full.application_id, "citizen-1", "prefill", uuid.uuid4().hex)
     assert not plain.partial
     assert plain.timeline == whole.timeline
+
+
+def _retitled(version: int, title: str) -> ServiceSnapshot:
+    snapshot = licence_service(version)
+    return replace(snapshot, steps=[replace(snapshot.steps[0], title=localized_text(title)), *snapshot.steps[1:]])
+
+
+async def test_brief_answers_render_each_applications_own_version_after_a_reload(
+        client: Client, task_queue: str, database: Database, catalogue: dict[str, ServiceSnapshot],
+        worker: Worker) -> None:
+    apps = service(client, task_queue, database, catalogue)
+    old = await apps.start("citizen-1", ADULT, "renew-licence", uuid.uuid4().hex)
+    catalogue["renew-licence"] = _retitled(2, "Fetch what government holds")  # a reload: a new content hash
+    new = await apps.start("citizen-2", ADULT, "renew-licence", uuid.uuid4().hex)
+    other = await apps.start("citizen-3", ADULT, "renew-licence", uuid.uuid4().hex)
+    answers = [await apps.grant_consent(view.application_id, citizen, "prefill", uuid.uuid4().hex, brief=True)
+               for view, citizen in ((old, "citizen-1"), (new, "citizen-2"), (other, "citizen-3"))]
+    assert all(answer.partial for answer in answers)
+    assert [a.outline[0].title["en"] for a in answers] == ["Use your e-ME data", "Fetch what government holds",
+                                                            "Fetch what government holds"]
+    assert [a.content_hash for a in answers] == ["hash-v1", "hash-v2", "hash-v2"]
+    # Two applications at the same point of one version share the outline: it is rendered once.
+    assert answers[1].outline is answers[2].outline
+    assert answers[0].outline is not answers[1].outline
+    whole = await apps.get(new.application_id, "citizen-2")
+    assert [(o.id, o.type, o.title, o.state) for o in whole.outline] == \
+        [(o.id, o.type, o.title, o.state) for o in answers[1].outline]
+    assert answers[1].current_step == whole.current_step
+
+
+def test_an_outline_the_snapshot_disagrees_with_is_refused_every_time() -> None:
+    rendering = Rendering(licence_service(1))
+    steps = [s for s in licence_service(1).steps if s.id != "not-eligible"]  # an exit step shows only when current
+    letters = "C" + "T" * (len(steps) - 1)
+    outline = rendering.outline("prefill", letters)
+    assert outline is not None
+    assert [o.id for o in outline] == [s.id for s in steps]
+    assert rendering.outline("prefill", letters) is outline
+    assert rendering.outline("prefill", letters + "T") is None  # one letter too many
+    assert rendering.outline("prefill", "X" + letters[1:]) is None  # not a state's letter
+    assert rendering.step("terms") == licence_service(1).steps[1]
+    assert rendering.step(None) is None
+    assert rendering.step("nope") is None

@@ -122,8 +122,23 @@ class Applicants:
         return Applicant(age=None, age_group=None, assurance=weakest.id, logged_in=False)
 
 
+_READS: dict[tuple[str, str, tuple[str, ...]], bool] = {}
+_READS_KEPT = 4_096
+
+
 def _reads_age(service: Service, reads: tuple[str, ...]) -> bool:
-    """Whether any rule of the service reads one of ``reads`` (``citizen.age`` also covers ``citizen.ageGroup``)."""
+    """Whether any rule of the service reads one of ``reads`` (``citizen.age`` also covers ``citizen.ageGroup``);
+    found once per version of the service (its content hash), not by walking every field at every start."""
+    key = (service.id, service.content_hash, reads)
+    found = _READS.get(key)
+    if found is None:
+        if len(_READS) >= _READS_KEPT:
+            _READS.clear()
+        found = _READS[key] = _scan_reads(service, reads)
+    return found
+
+
+def _scan_reads(service: Service, reads: tuple[str, ...]) -> bool:
     expressions = [service.eligibility.when] if service.eligibility is not None else []
     for step in service.steps:
         expressions += [step.when] if step.when is not None else []

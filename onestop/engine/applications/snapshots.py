@@ -14,15 +14,18 @@ from dataclasses import replace
 from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError
 
+from onestop.catalogue import StepKind
 from onestop.engine.applications import pinned
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.db import Database, ServiceSnapshotRow
 from onestop.workflows.compile import snapshot_from_service
-from onestop.workflows.contracts import ApplicationView
-from onestop.workflows.snapshot import ServiceSnapshot
+from onestop.workflows.contracts import ApplicationView, StepOutline, StepState
+from onestop.workflows.snapshot import ExitSpec, ServiceSnapshot, StepSpec
 
 _SNAPSHOT = TypeAdapter(ServiceSnapshot)
 _CACHE_SIZE = 2_000
+_OUTLINES_KEPT = 4_096
+_STATES = {state.value[0]: state for state in StepState}
 
 
 class CatalogueSnapshots:
@@ -51,12 +54,48 @@ class CatalogueSnapshots:
         return cached
 
 
+class Rendering:
+    """What every view of one snapshot shares: its steps by id, their titles, and the outlines of brief answers.
+
+    Built once per snapshot (content hash): every answer of every application on that version looks its step up
+    here instead of scanning the snapshot's steps, and the same few outlines recur (one per step reached)."""
+
+    def __init__(self, snapshot: ServiceSnapshot) -> None:
+        self.snapshot = snapshot
+        self.steps: dict[str, StepSpec] = {}
+        for step in snapshot.steps:
+            self.steps.setdefault(step.id, step)  # the first, as ``ServiceSnapshot.step`` finds it
+        self.titles = {step.id: step.title for step in snapshot.steps}
+        self._outlines: dict[tuple[str | None, str], list[StepOutline] | None] = {}
+
+    def step(self, step_id: str | None) -> StepSpec | None:
+        return self.steps.get(step_id) if step_id else None
+
+    def outline(self, current_step_id: str | None, letters: str) -> list[StepOutline] | None:
+        """The outline of a brief answer (one state letter per step, an exit step only when current), titled from
+        the snapshot; None when the answer and the snapshot disagree. Shared by every view that has it: a view's
+        outline is never changed in place."""
+        key = (current_step_id, letters)
+        if key in self._outlines:
+            return self._outlines[key]
+        steps = [s for s in self.snapshot.steps if not isinstance(s, ExitSpec) or s.id == current_step_id]
+        found: list[StepOutline] | None = None
+        if len(steps) == len(letters) and all(letter in _STATES for letter in letters):
+            found = [StepOutline(s.id, StepKind(s.type), self.titles[s.id], _STATES[letter])
+                     for s, letter in zip(steps, letters, strict=True)]
+        if len(self._outlines) >= _OUTLINES_KEPT:
+            self._outlines.clear()
+        self._outlines[key] = found
+        return found
+
+
 class SnapshotStore:
     """Snapshots by content hash: in memory, and in the ``service_snapshots`` table every replica reads."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
         self._cache: dict[str, ServiceSnapshot] = {}
+        self._renderings: dict[str, Rendering] = {}
         self._pins: set[str] = set()  # pinned in this database
         # By the snapshot object's id, kept alive with it so the id cannot be reused: (snapshot, ref, bytes).
         self._dumped: dict[int, tuple[ServiceSnapshot, str, bytes]] = {}
@@ -118,22 +157,39 @@ class SnapshotStore:
         self._remember(snapshot)
         return snapshot
 
+    async def rendering(self, content_hash: str) -> Rendering | None:
+        """What views of the snapshot stored under ``content_hash`` share (None when there is no such snapshot)."""
+        found = self._renderings.get(content_hash)
+        if found is not None:
+            return found
+        snapshot = await self.get(content_hash)
+        return None if snapshot is None else self._rendering(snapshot)
+
     async def complete(self, view: ApplicationView,
                        fallback: Callable[[], Awaitable[ServiceSnapshot]]) -> ApplicationView:
         """The view with its current step and the steps' titles, from the application's own snapshot.
 
         ``fallback`` asks the workflow itself, for an application whose snapshot was never stored here.
         """
-        snapshot = await self.get(view.content_hash)
-        if snapshot is None:
+        rendering = await self.rendering(view.content_hash)
+        if rendering is None:
             snapshot = await fallback()
             await self.put(snapshot)
-        titles = {step.id: step.title for step in snapshot.steps}
+            rendering = self._rendering(snapshot)
+        titles = rendering.titles
         return replace(
             view,
-            current_step=snapshot.step(view.current_step_id) if view.current_step_id else None,
+            current_step=rendering.step(view.current_step_id),
             outline=[replace(entry, title=titles.get(entry.id, entry.title)) for entry in view.outline],
         )
+
+    def _rendering(self, snapshot: ServiceSnapshot) -> Rendering:
+        found = self._renderings.get(snapshot.content_hash)
+        if found is None or found.snapshot is not snapshot:
+            if len(self._renderings) >= _CACHE_SIZE:
+                self._renderings.clear()
+            found = self._renderings[snapshot.content_hash] = Rendering(snapshot)
+        return found
 
     def _remember(self, snapshot: ServiceSnapshot) -> None:
         if len(self._cache) >= _CACHE_SIZE:

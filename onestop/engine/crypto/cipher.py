@@ -52,6 +52,8 @@ class KeyRing:
                 raise ValueError(f"key id {kid!r} must not contain '.'")
         self._keys = dict(keys)
         self.current = current
+        # Derived keys by (key id, label): a pseudonym derives its key on every call otherwise (two HMACs for one).
+        self._derived: dict[tuple[str, str], bytes] = {}
 
     @classmethod
     def single(cls, key: bytes, *, previous: tuple[bytes, ...] = ()) -> KeyRing:
@@ -70,13 +72,20 @@ class KeyRing:
 
     def derive(self, label: str) -> bytes:
         """A separate 32-byte key for another purpose (HMAC references), derived from the current key."""
-        return hmac.new(self._keys[self.current], b"onestop-derive:" + label.encode(), hashlib.sha256).digest()
+        return self._derive(self.current, label)
 
     def derive_all(self, label: str) -> tuple[bytes, ...]:
         """``derive(label)`` under every key in the ring, the current key's first (to recognise old pseudonyms)."""
         order = [self.current, *(kid for kid in self._keys if kid != self.current)]
-        return tuple(hmac.new(self._keys[kid], b"onestop-derive:" + label.encode(), hashlib.sha256).digest()
-                     for kid in order)
+        return tuple(self._derive(kid, label) for kid in order)
+
+    def _derive(self, kid: str, label: str) -> bytes:
+        found = self._derived.get((kid, label))
+        if found is None:
+            found = hmac.new(self._keys[kid], b"onestop-derive:" + label.encode(), hashlib.sha256).digest()
+            if len(self._derived) < 1024:  # labels are the code's own, a few dozen
+                self._derived[(kid, label)] = found
+        return found
 
 
 class FieldCipher:

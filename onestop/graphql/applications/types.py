@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
-from typing import cast
+from typing import TypeVar, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -14,7 +14,7 @@ from strawberry.scalars import JSON
 from onestop import engine
 from onestop.catalogue import StepKind
 from onestop.catalogue.functions import display
-from onestop.catalogue.text import localized
+from onestop.catalogue.text import Lang, localized
 from onestop.engine import (
     CITIZEN_ACTOR,
     ApplicationView,
@@ -44,6 +44,8 @@ from onestop.graphql.notices.types import NoticeType
 from onestop.graphql.payments.types import Payment, payments_of
 from onestop.graphql.relationships.types import ApplicationParty, acting_basis, application_parties
 from onestop.graphql.relay import Node, to_global_id
+
+T = TypeVar("T")
 
 # Derived from the workflow's Status, never copied: a new status reaches the schema by itself.
 ApplicationStatus = Status
@@ -421,11 +423,17 @@ class Application(Node):
     def department(self) -> str:
         return self.summary.department
 
+    # ``current_step`` and ``steps`` answer at once from an action's view (not coroutines): graphql-core runs two or
+    # more coroutine fields of an object as tasks under a gather, on every answer. Loading a list entry's view, they
+    # return a coroutine, which graphql-core awaits the same way.
     @field()
-    async def current_step(self) -> CurrentStep | None:
-        view = await self.screen()
-        spec = view.current_step
-        return None if spec is None else CurrentStep(spec=spec, view=view)
+    def current_step(self) -> CurrentStep | None:
+        if isinstance(self.summary, ApplicationView):
+            return _current_step(self.summary)
+        return cast(CurrentStep | None, self._loaded(_current_step))
+
+    async def _loaded(self, render: Callable[[ApplicationView], T]) -> T:
+        return render(await self.view())
 
     @field(description="The files uploaded for this application (POST /documents) and not removed or deleted "
                         "yet, each with its virus scan status.")
@@ -434,9 +442,11 @@ class Application(Node):
         return [Document(model=d) for d in found]
 
     @field()
-    async def steps(self, info: Info_) -> list[ApplicationStep]:
-        return [ApplicationStep(id=s.id, type=s.type, title=localized(s.title, info.context.lang) or s.id,
-                                state=s.state) for s in (await self.screen()).outline]
+    def steps(self, info: Info_) -> list[ApplicationStep]:
+        lang = info.context.lang
+        if isinstance(self.summary, ApplicationView):
+            return _steps(self.summary, lang)
+        return cast(list[ApplicationStep], self._loaded(lambda view: _steps(view, lang)))
 
     @field(description="Answers so far, by field id.")
     async def answers(self) -> JSON:
@@ -495,6 +505,32 @@ class Application(Node):
         # A partial view's times are placeholders.
         partial = isinstance(self.summary, ApplicationView) and self.summary.partial
         return await self.view() if partial else self.summary
+
+
+def _current_step(view: ApplicationView) -> CurrentStep | None:
+    spec = view.current_step
+    return None if spec is None else CurrentStep(spec=spec, view=view)
+
+
+# The steps of the outlines a snapshot shares among its brief answers (``SnapshotStore``), by outline and language:
+# the same few lists of steps answer every action. Each entry keeps its outline alive, so its id stays its own.
+_STEPS: dict[tuple[int, Lang], tuple[object, list[ApplicationStep]]] = {}
+_STEPS_KEPT = 4_096
+
+
+def _steps(view: ApplicationView, lang: Lang) -> list[ApplicationStep]:
+    outline = view.outline
+    key = (id(outline), lang)
+    found = _STEPS.get(key) if view.partial else None
+    if found is not None and found[0] is outline:
+        return found[1]
+    steps = [ApplicationStep(id=s.id, type=s.type, title=localized(s.title, lang) or s.id, state=s.state)
+             for s in outline]
+    if view.partial:
+        if len(_STEPS) >= _STEPS_KEPT:
+            _STEPS.clear()
+        _STEPS[key] = (outline, steps)
+    return steps
 
 
 def _author(actor: str | None) -> TimelineAuthor:

@@ -1,0 +1,133 @@
+"""The guard's in-line executor (``executor.PlainExecutor``) answers as strawberry does, with its shortcuts:
+sub-selections collected once per document (only when no directive can make them depend on the request), and scalar
+fields whose resolver never reads ``info`` resolved without one."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+import strawberry
+from strawberry.types.graphql import OperationType
+
+from onestop.graphql import executor
+from onestop.graphql.executor import PlainExecutor
+from onestop.graphql.fastpath import LEAF_WITHOUT_INFO, use_direct_resolvers
+from onestop.graphql.guard import direct_execute, schema_extensions
+from onestop.graphql.security import Limits
+
+QUERIES = {OperationType.QUERY}
+
+
+@strawberry.type
+class Item:
+    name: str
+    nothing: str = strawberry.field(default=None)  # type: ignore[assignment]  # a non-null field left null
+
+    @strawberry.field
+    def upper(self) -> str:
+        return self.name.upper()
+
+    @strawberry.field
+    def broken(self) -> int:
+        raise ValueError(f"no number for {self.name}")
+
+    @strawberry.field
+    def maybe(self) -> int | None:
+        return None
+
+    @strawberry.field
+    async def later(self) -> int:
+        return len(self.name)
+
+    @strawberry.field
+    def soon(self) -> int:  # a synchronous resolver answering with an awaitable, which graphql-core awaits
+        return cast(int, self.later())
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item]:
+        return [Item(name="a"), Item(name="bc")]
+
+
+def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
+    ours = strawberry.Schema(query=Query, extensions=schema_extensions(production=False, limits=Limits()))
+    use_direct_resolvers(ours)
+    # Strawberry's own executor and resolvers, with the same guard (as its extension): the same errors finished.
+    return ours, strawberry.Schema(query=Query, extensions=schema_extensions(production=False, limits=Limits()))
+
+
+async def _both(query: str, variables: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    ours, theirs = _schemas()
+    execute = direct_execute(ours)
+    assert execute is not None
+    mine = await execute(query, variables=variables, context=None, operation_name=None, allowed=QUERIES,
+                         extensions=None)
+    return mine, await theirs.execute(query, variables)
+
+
+def _answer(result: Any) -> tuple[Any, list[tuple[str, list[Any] | None]]]:
+    return result.data, [(e.message, e.path) for e in result.errors or ()]
+
+
+@pytest.mark.parametrize("query", [
+    "{ items { name upper maybe later } }",
+    "{ items { name nothing } }",  # null for a non-null scalar: the same error, the item nulled
+    "{ items { broken } }",  # a resolver that raises
+    "{ items { ... on Item { a: upper } b: name } }",
+    "fragment F on Item { upper } { items { ...F name } }",
+    "{ items { soon name } }",
+    # With a directive: each field through graphql-core's execute_field (the document is not shared).
+    "{ items { name @include(if: true) nothing broken soon upper @skip(if: true) } }",
+])
+async def test_the_plain_executor_answers_as_strawberry_does(query: str) -> None:
+    mine, theirs = await _both(query)
+    assert _answer(mine) == _answer(theirs)
+
+
+def test_only_leaf_fields_without_info_or_arguments_are_marked() -> None:
+    ours, _ = _schemas()
+    fields = ours._schema.type_map["Item"].fields  # type: ignore[union-attr]
+    marked = {name for name, f in fields.items() if getattr(f.resolve, LEAF_WITHOUT_INFO, False)}
+    # `later` is a coroutine function; `soon` is marked, and its awaitable is awaited all the same (tested above).
+    assert marked == {"name", "nothing", "upper", "broken", "maybe", "soon"}
+
+
+async def test_a_document_with_directives_is_collected_for_each_requests_variables(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ours, _ = _schemas()
+    execute = direct_execute(ours)
+    assert execute is not None
+    query = "query($on: Boolean!) { items { name upper @include(if: $on) } }"
+    answers = [await execute(query, variables={"on": on}, context=None, operation_name=None, allowed=QUERIES,
+                             extensions=None) for on in (True, False, True)]
+    assert [a.data for a in answers] == [
+        {"items": [{"name": "a", "upper": "A"}, {"name": "bc", "upper": "BC"}]},
+        {"items": [{"name": "a"}, {"name": "bc"}]},
+        {"items": [{"name": "a", "upper": "A"}, {"name": "bc", "upper": "BC"}]},
+    ]
+    checked = ours.extensions[0].cache.get(ours._schema, query)  # type: ignore[union-attr]
+    assert checked is not None
+    assert checked.subfields is None
+
+
+async def test_a_document_without_directives_is_collected_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    ours, _ = _schemas()
+    execute = direct_execute(ours)
+    assert execute is not None
+    collected: list[object] = []
+    original = executor.Executor.collect_subfields
+
+    def counting(self: PlainExecutor, *args: Any) -> Any:
+        collected.append(args[0])
+        return original(self, *args)
+
+    monkeypatch.setattr(executor.Executor, "collect_subfields", counting)
+    query = "{ items { name upper } }"
+    for _ in range(3):
+        answer = await execute(query, variables=None, context=None, operation_name=None, allowed=QUERIES,
+                               extensions=None)
+        assert answer.data == {"items": [{"name": "a", "upper": "A"}, {"name": "bc", "upper": "BC"}]}
+    assert len(collected) == 1  # the items' selection, on the first request only
