@@ -1,12 +1,11 @@
-"""The applications benchmark's load driver (bench/applications.py ``Api``, ``sign_in``, ``drive`` and its HTTP
-client, bench/citizen_http.py) against a real local HTTP server (uvicorn): what it sends (GraphQL as JSON, the
-citizen's token, one kept-alive HTTP/1.1 connection), the answers it reads (chunked, compressed, closing), and that
-every refusal or failure is a BenchError, in the driver's own process too."""
+"""The applications benchmark's load driver (bench/applications.py ``Api``, ``sign_in``, ``citizen_application``,
+``drive``, on aiohttp's client) against a real local HTTP server (uvicorn): what it sends (GraphQL as JSON, the
+citizen's token, one kept-alive HTTP/1.1 connection), the checks it makes on the answers, and that every refusal or
+failure is a BenchError, in the driver's own process too."""
 
 from __future__ import annotations
 
 import asyncio
-import gzip
 import importlib
 import json
 import sys
@@ -35,12 +34,9 @@ def bench(repo_root: Path) -> Iterator[ModuleType]:
 
 
 @pytest.fixture
-def http(bench: ModuleType) -> Iterator[Any]:
-    client = bench.Http()
-    try:
-        yield client
-    finally:
-        client.close()
+async def http(bench: ModuleType) -> AsyncIterator[Any]:
+    async with bench.client_session(4) as session:
+        yield session
 
 
 @dataclass
@@ -50,6 +46,7 @@ class Seen:
     headers: dict[str, str]
     body: bytes
     port: int  # the client's port: the same one for requests over the same connection
+    version: str  # HTTP version
 
 
 @dataclass
@@ -66,13 +63,22 @@ class FakeApi:
         return f"{self.url}/dev-idp"
 
 
-def application(step: str) -> dict[str, Any]:
-    return {"id": "QXBwbGljYXRpb246d2YtMQ==", "status": "IN_PROGRESS", "referenceNumber": None,
-            "currentStep": {"id": step, "type": "PREFILL", "title": "T", "fields": []}, "steps": []}
+def application(step: str | None, status: str = "IN_PROGRESS", reference: str | None = None) -> dict[str, Any]:
+    current = None if step is None else {"id": step, "type": "FORM", "title": "T", "fields": []}
+    return {"id": "QXBwbGljYXRpb246d2YtMQ==", "status": status, "referenceNumber": reference,  # Application:wf-1
+            "currentStep": current, "steps": []}
 
 
-def answered(name: str, step: str = "your-details") -> JSONResponse:
-    return JSONResponse({"data": {name: {"application": application(step), "userErrors": []}}})
+def answered(name: str, step: str | None = "your-details", status: str = "IN_PROGRESS",
+             reference: str | None = None) -> JSONResponse:
+    return JSONResponse({"data": {name: {"application": application(step, status, reference), "userErrors": []}}})
+
+
+def full_application(submitted: JSONResponse) -> list[Response]:
+    """The API's answers to one citizen's application, the last one ``submitted``."""
+    return [answered("startApplication"), answered("grantConsent", "applicant"), answered("submitStep", "preferences"),
+            answered("submitStep", "share"), answered("grantConsent", "verify-face"),
+            answered("completeStepUp", "check"), answered("submitStep", "send"), submitted]
 
 
 @pytest.fixture
@@ -82,7 +88,7 @@ async def api(bench: ModuleType) -> AsyncIterator[FakeApi]:
     async def record(request: Request) -> None:
         assert request.client is not None
         fake.seen.append(Seen(request.method, request.url.path, dict(request.headers), await request.body(),
-                              request.client.port))
+                              request.client.port, request.scope["http_version"]))
 
     async def graphql(request: Request) -> Response:
         await record(request)
@@ -94,7 +100,9 @@ async def api(bench: ModuleType) -> AsyncIterator[FakeApi]:
 
     async def token(request: Request) -> Response:
         await record(request)
-        return fake.token or JSONResponse({"access_token": f"token-{json.loads(fake.seen[-1].body)['citizen']}"})
+        asked = json.loads(fake.seen[-1].body)
+        kind = "token" if asked["acr"] == bench.STANDARD else "face-token"
+        return fake.token or JSONResponse({"access_token": f"{kind}-{asked['citizen']}"})
 
     app = Starlette(routes=[Route("/graphql", graphql, methods=["POST"]),
                             Route("/dev-idp/citizens", citizens), Route("/dev-idp/token", token, methods=["POST"])])
@@ -124,7 +132,8 @@ async def test_each_mutation_is_posted_as_json_with_the_citizens_token_over_one_
     assert citizen.login == "c1"
     assert citizen.selfie == "selfie-1"
     assert citizen.headers == {"Authorization": "Bearer token-c1", "Accept-Language": "en"}
-    token, first, second = api.seen[1:]
+    listed, token, first, second = api.seen
+    assert (listed.method, listed.path) == ("GET", "/dev-idp/citizens")
     assert (token.method, token.path) == ("POST", "/dev-idp/token")
     assert json.loads(token.body) == {"citizen": "c1", "acr": bench.STANDARD}
     assert token.headers["content-type"] == "application/json"
@@ -138,41 +147,23 @@ async def test_each_mutation_is_posted_as_json_with_the_citizens_token_over_one_
         assert seen.headers["accept-language"] == "en"
         assert seen.headers["connection"] == "keep-alive"
         assert seen.headers["accept-encoding"] == "gzip, deflate"
+        assert seen.headers["accept"] == "*/*"
+        assert seen.headers["user-agent"] == "onestop-bench"
+        assert seen.headers["host"] == api.url.removeprefix("http://")
+        assert seen.version == "1.1"
     # HTTP/1.1 keep-alive: the second mutation went over the first one's connection.
     assert first.port == second.port
 
 
-async def test_chunked_compressed_and_closing_answers_are_read_and_a_closed_connection_is_replaced(
-        bench: ModuleType, api: FakeApi, http: Any) -> None:
-    whole = json.dumps({"data": {"submitStep": {"application": application("check"), "userErrors": []}}}).encode()
-
-    async def chunks() -> AsyncIterator[bytes]:
-        for start in range(0, len(whole), 100):
-            yield whole[start:start + 100]
-
-    api.graphql = [
-        StreamingResponse(chunks(), media_type="application/json"),  # chunked transfer encoding
-        Response(gzip.compress(whole), media_type="application/json", headers={"Content-Encoding": "gzip"}),
-        Response(whole, media_type="application/json", headers={"Connection": "close"}),
-        answered("submitStep", "send"),
-    ]
-    driver = bench.Api(http, api.url, api.idp)
-    steps = [(await driver.mutation(bench.SUBMIT, {"id": "a", "step": "s", "answers": {}, "cmid": "c"}, {},
-                                    "submitStep"))["currentStep"]["id"] for _ in range(4)]
-    assert steps == ["check", "check", "check", "send"]
-    ports = [seen.port for seen in api.seen]
-    # The server closed the connection after its third answer: the fourth request went over a new one.
-    assert ports[0] == ports[1] == ports[2] != ports[3]
-
-
-async def test_a_server_that_is_not_there_or_does_not_answer_is_a_bench_error(
+async def test_a_server_that_is_not_there_or_does_not_answer_in_time_is_a_bench_error(
         bench: ModuleType, api: FakeApi, http: Any) -> None:
     import socket
 
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{unused.getsockname()[1]}"
-    with pytest.raises(bench.BenchError, match=r"^POST http://127\.0\.0\.1:\d+/graphql: ConnectionRefusedError"):
+    with pytest.raises(bench.BenchError,
+                       match=r"^POST http://127\.0\.0\.1:\d+/graphql: could not connect: ConnectionRefusedError"):
         await bench.Api(http, closed, api.idp).mutation(bench.START, {}, {}, "startApplication")
 
     async def never() -> AsyncIterator[bytes]:
@@ -180,9 +171,30 @@ async def test_a_server_that_is_not_there_or_does_not_answer_is_a_bench_error(
         yield b""
 
     api.graphql = [StreamingResponse(never(), media_type="application/json")]
-    http.timeout = 0.5
-    with pytest.raises(bench.BenchError, match=r"^POST http://127\.0\.0\.1:\d+/graphql: TimeoutError"):
-        await bench.Api(http, api.url, api.idp).mutation(bench.START, {}, {}, "startApplication")
+    async with bench.client_session(1, timeout=0.5) as impatient:
+        with pytest.raises(bench.BenchError,
+                           match=r"^POST http://127\.0\.0\.1:\d+/graphql: TimeoutError: no answer within 0\.5s$"):
+            await bench.Api(impatient, api.url, api.idp).mutation(bench.START, {}, {}, "startApplication")
+
+
+@pytest.mark.parametrize("answer", [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+                                    b"not HTTP at all\r\n\r\n"],
+                         ids=["closed without an answer", "cut short", "not HTTP"])
+async def test_an_answer_that_cannot_be_read_is_a_bench_error(bench: ModuleType, http: Any, answer: bytes) -> None:
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(reply, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        with pytest.raises(bench.BenchError, match=r"^POST http://127\.0\.0\.1:\d+/graphql: no readable answer: "):
+            await bench.Api(http, url, f"{url}/dev-idp").mutation(bench.START, {}, {}, "startApplication")
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 @pytest.mark.parametrize(("answer", "message"), [
@@ -198,6 +210,44 @@ async def test_a_refusal_or_failure_of_a_mutation_is_a_bench_error_that_says_wha
     with pytest.raises(bench.BenchError) as raised:
         await bench.Api(http, api.url, api.idp).mutation(bench.START, {"slug": "x", "cmid": "c"}, {},
                                                         "startApplication")
+    assert str(raised.value) == message
+
+
+async def test_a_full_application_goes_step_by_step_over_one_kept_alive_connection_to_its_reference_number(
+        bench: ModuleType, api: FakeApi, http: Any) -> None:
+    api.graphql = full_application(answered("submitStep", None, "SUBMITTED", "TD-2026-000001"))
+    driver = bench.Api(http, api.url, api.idp)
+    [citizen] = await bench.sign_in(driver, 1)
+    samples = bench.Samples()
+    assert await bench.citizen_application(driver, citizen, samples) == "wf-1"
+    assert set(samples.latencies) == set(bench.ACTION_NAMES)
+    mutations = [seen for seen in api.seen if seen.path == "/graphql"]
+    assert [json.loads(seen.body)["variables"].get("step") for seen in mutations] == [
+        None, "your-details", "applicant", "preferences", "share", "verify-face", "check", "send"]
+    face = next(seen for seen in api.seen[2:] if seen.path == "/dev-idp/token")
+    assert json.loads(face.body) == {"citizen": "c1", "acr": bench.FACE, "selfie": "selfie-1",
+                                     "binding": "wf-1:verify-face"}
+    # The step-up is completed with the face token, every other step with the citizen's own.
+    assert [seen.headers["authorization"] for seen in mutations] == (
+        ["Bearer token-c1"] * 5 + ["Bearer face-token-c1"] + ["Bearer token-c1"] * 2)
+    assert len({seen.port for seen in mutations}) == 1
+
+
+@pytest.mark.parametrize(("answers", "message"), [
+    ([answered("startApplication", "applicant")],
+     "expected step 'your-details', the application is at 'applicant' (IN_PROGRESS)"),
+    (full_application(answered("submitStep", None, "SUBMITTED")),
+     "submit left the application SUBMITTED without a reference number"),
+    (full_application(answered("submitStep", None, "IN_PROGRESS", "TD-2026-000001")),
+     "submit left the application IN_PROGRESS without a reference number"),
+], ids=["unexpected step", "no reference number", "not submitted"])
+async def test_an_application_that_does_not_go_as_expected_is_a_bench_error(
+        bench: ModuleType, api: FakeApi, http: Any, answers: list[Response], message: str) -> None:
+    api.graphql = answers
+    driver = bench.Api(http, api.url, api.idp)
+    [citizen] = await bench.sign_in(driver, 1)
+    with pytest.raises(bench.BenchError) as raised:
+        await bench.citizen_application(driver, citizen, bench.Samples())
     assert str(raised.value) == message
 
 
