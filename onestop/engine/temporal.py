@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
+    PollerBehaviorSimpleMaximum,
     UnsandboxedWorkflowRunner,
     Worker,
     WorkflowRunner,
@@ -189,6 +190,12 @@ def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[
     # A workflow's next task goes to the worker that cached it; when that worker was killed, the task waits this
     # long before any other worker may take it (the SDK default, 10 s, is what a citizen waited after a crash).
     options.setdefault("sticky_queue_schedule_to_start_timeout", STICKY_SCHEDULE_TO_START)
+    # A new application's first workflow task comes through the task queue itself, not the worker's sticky queue.
+    # The SDK's default polls it once at a time (5 polls, a fifth of them there), so a burst of citizens starting
+    # together queued for that one poll: each start waited one poll round trip per start ahead of it (with 16 at
+    # once, 95-160 ms at the median in bench/applications.py before its first task ran). Half of 10 polls there.
+    options.setdefault("workflow_task_poller_behavior", PollerBehaviorSimpleMaximum(maximum=WORKFLOW_TASK_POLLS))
+    options.setdefault("nonsticky_to_sticky_poll_ratio", NONSTICKY_POLL_RATIO)
     workflows = [ServiceApplicationWorkflow, *OPERATIONS_WORKFLOWS, PurgeDocumentsWorkflow, SandboxProvisioningWorkflow,
                  SandboxPromotionWorkflow]
     if sandbox:
@@ -226,6 +233,11 @@ class _TimedActivity(ActivityInboundInterceptor):
 
 
 STICKY_SCHEDULE_TO_START = timedelta(seconds=3)
+WORKFLOW_TASK_POLLS = 10
+"""Workflow task polls a worker keeps open at once (the SDK's default is 5), ``NONSTICKY_POLL_RATIO`` of them on
+the task queue, where new workflows' first tasks come, and the rest on its sticky queue. An open poll waits at the
+server and costs nothing while it waits."""
+NONSTICKY_POLL_RATIO = 0.5
 
 
 def workflow_runner() -> WorkflowRunner:

@@ -111,14 +111,20 @@ def _check(value: Any, max_depth: int, *, numbers: bool = False) -> None:
                 pending.extend((child, depth + 1) for child in item)
 
 
+_PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 def encode(data: Any) -> str:
     """A response or WebSocket message: compact JSON, written by orjson (faster than ``json.dumps``).
 
     The same JSON value ``json.dumps`` writes, only spelled more compactly (characters rather than ``\\u`` escapes);
-    what orjson refuses (an integer beyond 64 bits, a key that is not a string) is written by ``json`` as before.
-    A string, as strawberry's WebSocket transport sends it as a text frame.
+    what orjson refuses (an integer beyond 64 bits, a key that is not a string), or would write where ``json``
+    refuses (a dataclass, a date or time: passed through, so they fail as before), is left to ``json``. One
+    difference: a float that is not finite (a JSON scalar's NaN) is written as null, where ``json`` wrote ``NaN``,
+    which is not JSON and broke clients' parsers. A string, as strawberry's WebSocket transport sends it as a text
+    frame.
     """
     try:
-        return orjson.dumps(data).decode()
+        return orjson.dumps(data, option=_PASSTHROUGH).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(data, separators=(",", ":"))

@@ -179,21 +179,19 @@ class BodySizeLimit:
         if scope["type"] != "http" or path in self._exempt_paths or path.startswith(self._exempt_prefixes):
             await self.app(scope, receive, send)
             return
-        framed, chunked = False, False
+        lengths, chunked = 0, False
+        framed = False
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                else:
-                    framed = True
-                if declared > self.max_bytes:
+                lengths += 1
+                # Only plain digits frame a body (``int`` also takes "-1", "+5", " 5 " and "1_0").
+                framed = value.isdigit()
+                if framed and int(value) > self.max_bytes:
                     await self._send_413(send)
                     return
             elif name == b"transfer-encoding":
                 chunked = True
-        if framed and not chunked:
+        if framed and lengths == 1 and not chunked:
             # The server reads no more than a valid Content-Length: nothing to count while streaming.
             await self.app(scope, receive, send)
             return

@@ -7,18 +7,21 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from postgres import POSTGRES_URL, database_url_for, postgres_admin, postgres_problem
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.data.providers import ProviderSpec
 from onestop.engine.db import Base, Database
+from onestop.engine.db.sqlite import OneTripConnection
 
 DATA_KEY = bytes(range(32))
 SIGNING_SEED = bytes(range(32, 64))
@@ -140,3 +143,38 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     return root
+
+
+@pytest.fixture
+def statements() -> Iterator[Callable[[Database], list[str]]]:
+    """``statements(db)``: a list that fills with the first three words of each statement ``db`` runs from then on
+    (upper-cased, as ``INSERT INTO consents``), until the test ends."""
+    listening: list[tuple[Any, Callable[..., None]]] = []
+
+    def record(db: Database) -> list[str]:
+        seen: list[str] = []
+
+        def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            seen.append(" ".join(statement.split()[:3]).upper())
+
+        event.listen(db.engine.sync_engine, "before_cursor_execute", executed)
+        listening.append((db.engine.sync_engine, executed))
+        return seen
+
+    yield record
+    for engine, listener in listening:
+        event.remove(engine, "before_cursor_execute", listener)
+
+
+@pytest.fixture
+def crossings(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Each crossing to a connection's thread, by the function run there."""
+    counted: Counter[str] = Counter()
+    crossing = OneTripConnection._execute
+
+    async def counting(self: OneTripConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        counted[fn.__name__] += 1
+        return await crossing(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(OneTripConnection, "_execute", counting)
+    return counted

@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -350,6 +351,29 @@ async def test_a_retried_prefill_writes_its_consent_and_access_log_once(data_ser
     await data_services.gateway.prefill(citizen.ref, **_prefill_args(fetch_id="run-1/2"))
     assert await data_services.access_log.count(citizen.id) == 4
     assert await data_services.access_log.verify_chain(citizen.id) == 4
+
+
+async def test_a_prefill_records_its_consent_and_log_entries_with_the_fewest_statements_under_the_lock(
+        data_services: DataServices, statements: Callable[[Database], list[str]], crossings: Counter[str]) -> None:
+    # SQLite locks the whole database at a transaction's first write, so the consent's insert is the chain's lock
+    # there, and the log's insert commits in its own trip; PostgreSQL locks the citizen's row first (see the
+    # gateway), as before.
+    await _citizen_with_data(data_services)
+    citizen = await data_services.citizens.ensure("sub-a")
+    await data_services.consents.citizens.by_ref(citizen.ref)
+    seen = statements(data_services.database)
+    crossings.clear()
+    await data_services.gateway.prefill(citizen.ref, **_prefill_args(fetch_id="run-1/1"))
+    consent = seen.index("INSERT INTO CONSENTS")
+    if data_services.database.engine.dialect.name == "sqlite":
+        assert not any(s.startswith(("INSERT", "UPDATE", "DELETE")) for s in seen[:consent]), seen
+        assert not any(s.startswith("UPDATE CITIZENS") for s in seen), seen
+    else:
+        assert seen[consent - 1].startswith("SELECT CITIZENS.ID"), seen  # FOR UPDATE: the citizen's row
+    assert [s for s in seen[consent:] if s.startswith("INSERT")] == ["INSERT INTO CONSENTS", "INSERT INTO ACCESS_LOG"]
+    if data_services.database.engine.dialect.name == "sqlite":
+        assert crossings["_end"] == 0  # no trip of its own for the commit
+    assert await data_services.access_log.verify_chain(citizen.id) == 2
 
 
 async def test_concurrent_attempts_of_one_grant_record_one_consent(data_services: DataServices) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -345,6 +346,36 @@ async def test_the_reference_its_index_entry_and_the_receipt_notice_are_written_
     assert await _rows(database) == [("sent", 1)]
     [mail] = mailbox[0].mails()
     assert reference in mail["subject"]
+
+
+async def test_the_receipts_recipient_is_read_before_the_submit_transaction_writes(
+        notices: NoticeService, data_services: DataServices, database: Database,
+        mailbox: tuple[DevMailbox, SmtpMailer], statements: Callable[[Database], list[str]],
+        crossings: Counter[str]) -> None:
+    # On SQLite every statement after a transaction's first write holds the database's write lock across a trip
+    # through the event loop, with every other citizen's submit waiting: the reads come first, and the last write
+    # commits in its own trip.
+    citizen_ref = await _citizen(data_services)
+    at = datetime(2026, 11, 27, tzinfo=UTC)
+    request = ReferenceRequest(
+        "app-1", "TD", 2026, IndexEntry("app-1", citizen_ref, "renew", "TD", Status.SUBMITTED, None, at, at),
+        [NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": citizen_ref, "reference_number": None})])
+    async with httpx.AsyncClient() as http:
+        activities = ApplicationActivities(database=database, signer=data_services.signer, prefill_port=_no_prefill,
+                                           http=http, cipher=data_services.cipher, notices=notices)
+        await data_services.citizens.by_ref(citizen_ref)  # known already, as at a submit
+        seen = statements(database)
+        crossings.clear()
+        reference = await activities.allocate_reference(request)
+    writes = [n for n, statement in enumerate(seen) if statement.startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert writes, seen
+    assert [s for s in seen[writes[0]:] if s.startswith("SELECT")] == [], seen
+    assert any(s.startswith("SELECT") for s in seen[:writes[0]]), seen  # the profile and the preferences
+    if database.engine.dialect.name == "sqlite":
+        assert crossings["_end"] == 0
+    await _sent(notices)
+    [mail] = mailbox[0].mails()
+    assert reference in mail["subject"]  # the receipt is still the one with its number
 
 
 async def _no_prefill(request: PrefillRequest) -> PrefillResult:

@@ -1,35 +1,25 @@
-"""SQLite connections that cross to their thread once per statement (``engine/db/sqlite.py``)."""
+"""SQLite connections that cross to their thread once per statement, their writers taking turns
+(``engine/db/sqlite.py``)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from onestop.engine.db import CitizenRow, Database
-from onestop.engine.db.sqlite import OneTripConnection
-
-
-@pytest.fixture
-def crossings(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Each crossing to a connection's thread, by the function run there."""
-    counted: Counter[str] = Counter()
-    crossing = OneTripConnection._execute
-
-    async def counting(self: OneTripConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        counted[fn.__name__] += 1
-        return await crossing(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(OneTripConnection, "_execute", counting)
-    return counted
+from onestop.engine.db.prepared import commits_with_next, write_alone
+from onestop.engine.db.sqlite import OneTripConnection, may_write
 
 
 def _citizen(n: int) -> CitizenRow:
-    from datetime import UTC, datetime
-
     return CitizenRow(id=f"c-{n}", sub=f"sub-{n}", ref=f"ref-{n}", created_at=datetime.now(UTC))
 
 
@@ -91,3 +81,144 @@ async def test_rows_and_results_come_back_as_sqlite_gives_them(sqlite_database: 
         assert (await session.execute(text("SELECT 1 WHERE 0"))).first() is None
     async with sqlite_database.session() as session:
         assert await session.scalar(select(CitizenRow.ref).where(CitizenRow.sub == "sub-3")) == "ref-3!"
+
+
+# ---- writers take turns (WriteTurns) ----
+
+
+async def _hold_write(db: Database, n: int, held: asyncio.Event, release: asyncio.Event) -> float:
+    """Open a write transaction, tell ``held``, keep it until ``release``; the monotonic time it committed."""
+    async with db.engine.begin() as connection:
+        await connection.execute(text("INSERT INTO citizens (id, sub, ref, created_at) "
+                                      "VALUES (:id, :sub, :ref, CURRENT_TIMESTAMP)"),
+                                 {"id": f"c-{n}", "sub": f"sub-{n}", "ref": f"ref-{n}"})
+        held.set()
+        await release.wait()
+    return time.monotonic()
+
+
+async def test_a_writer_waiting_for_another_goes_on_as_soon_as_its_transaction_ends(
+        sqlite_database: Database) -> None:
+    # SQLite's busy handler would have looked again only at its next sleep's end (after 328 ms of waiting, every
+    # 100 ms): a writer queued behind a transaction held 350 ms went on up to 100 ms after it ended.
+    await _count(sqlite_database)
+    held, release = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(_hold_write(sqlite_database, 1, held, release))
+    await held.wait()
+
+    async def second() -> float:
+        async with sqlite_database.session() as session:
+            session.add(_citizen(2))
+        return time.monotonic()
+
+    waiting = asyncio.create_task(second())
+    await asyncio.sleep(0.35)
+    assert not waiting.done()  # it waits for the first writer
+    release.set()
+    ended, wrote = await holder, await waiting
+    assert wrote - ended < 0.05
+    assert await _count(sqlite_database) == 2
+
+
+async def test_readers_do_not_wait_for_a_writer(sqlite_database: Database) -> None:
+    held, release = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(_hold_write(sqlite_database, 1, held, release))
+    await held.wait()
+    try:
+        assert await asyncio.wait_for(_count(sqlite_database), 2) == 0  # WAL: the committed state, at once
+    finally:
+        release.set()
+        await holder
+    assert await _count(sqlite_database) == 1
+
+
+async def test_a_writer_that_waits_past_the_busy_timeout_fails_as_sqlite_would(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/short.db", connect_args={"timeout": 0.2})
+    await db.create_all()
+    try:
+        held, release = asyncio.Event(), asyncio.Event()
+        holder = asyncio.create_task(_hold_write(db, 1, held, release))
+        await held.wait()
+        began = time.monotonic()
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with db.session() as session:
+                session.add(_citizen(2))
+        assert 0.15 < time.monotonic() - began < 2
+        release.set()
+        await holder
+        async with db.session() as session:  # the turn is free again
+            session.add(_citizen(3))
+        assert await _count(db) == 2
+    finally:
+        await db.close()
+
+
+async def test_the_turn_comes_back_after_a_failed_write_and_from_a_closed_connection(
+        sqlite_database: Database) -> None:
+    async with sqlite_database.session() as session:
+        session.add(_citizen(1))
+    with pytest.raises(IntegrityError):
+        async with sqlite_database.session() as session:
+            session.add(_citizen(1))  # refused: rolled back, and its turn given back
+    # A connection closed (here: invalidated, as SQLAlchemy does with one it cannot trust) in a write transaction.
+    async with sqlite_database.engine.connect() as connection:
+        await connection.execute(text("INSERT INTO citizens (id, sub, ref, created_at) "
+                                      "VALUES ('c-2', 'sub-2', 'ref-2', CURRENT_TIMESTAMP)"))
+        await connection.invalidate()
+    async with asyncio.timeout(2):  # not the 30 s busy timeout
+        async with sqlite_database.session() as session:
+            session.add(_citizen(3))
+    assert await _count(sqlite_database) == 2
+
+
+def test_statements_that_may_write_are_told_from_reads() -> None:
+    for sql in ("INSERT INTO t VALUES (1)", "  update t set a = 1", "DELETE FROM t", "REPLACE INTO t VALUES (1)",
+                "CREATE TABLE t (a)", "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", "DROP TABLE t"):
+        assert may_write(sql), sql
+    for sql in ("SELECT 1", "PRAGMA journal_mode=WAL", "select * from t", "", "   "):
+        assert not may_write(sql), sql
+
+
+def _citizen_insert(dialect: str) -> Any:
+    return insert(CitizenRow.__table__).returning(CitizenRow.__table__.c.id)
+
+
+async def test_a_write_alone_commits_in_its_one_trip_and_holds_no_lock_after_it(sqlite_database: Database,
+                                                                                crossings: Counter[str]) -> None:
+    # With engine.begin() the commit was a second trip, and the write lock was held across the event loop meanwhile.
+    await _count(sqlite_database)
+    crossings.clear()
+    values = {"id": "c-1", "sub": "sub-1", "ref": "ref-1", "created_at": datetime.now(UTC)}
+    rows = await write_alone(sqlite_database.engine, _citizen_insert, values)
+    assert [tuple(row) for row in rows] == [("c-1",)]
+    assert crossings == Counter({"_run": 1})  # the statement and its commit; nothing to end after it
+    assert await _count(sqlite_database) == 1  # committed: another connection sees it
+    async with asyncio.timeout(2):  # and the write lock is free
+        async with sqlite_database.session() as session:
+            session.add(_citizen(2))
+    with pytest.raises(IntegrityError):  # refused: rolled back, its turn given back
+        await write_alone(sqlite_database.engine, _citizen_insert, values)
+    async with asyncio.timeout(2):
+        async with sqlite_database.session() as session:
+            session.add(_citizen(3))
+    assert await _count(sqlite_database) == 3
+
+
+async def test_a_transactions_last_statement_commits_in_its_trip_when_told(sqlite_database: Database,
+                                                                           crossings: Counter[str]) -> None:
+    await _count(sqlite_database)
+    crossings.clear()
+    async with sqlite_database.engine.begin() as connection:
+        await connection.execute(insert(CitizenRow.__table__), _values(1))
+        await commits_with_next(connection)
+        await connection.execute(insert(CitizenRow.__table__), [_values(2), _values(3)])  # an executemany
+    assert crossings == Counter({"_run": 2})  # the commit went with the last statement
+    assert await _count(sqlite_database) == 3
+    async with asyncio.timeout(2):  # and the write lock is free
+        async with sqlite_database.session() as session:
+            session.add(_citizen(4))
+    assert await _count(sqlite_database) == 4
+
+
+def _values(n: int) -> dict[str, Any]:
+    return {"id": f"c-{n}", "sub": f"sub-{n}", "ref": f"ref-{n}", "created_at": datetime.now(UTC)}

@@ -13,12 +13,14 @@ from temporalio import workflow
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from onestop.engine.applications.service import application_id_for
 from onestop.engine.temporal import (
     DEV_SERVER_DYNAMIC_CONFIG,
     SEARCH_ATTRIBUTES,
+    WORKFLOW_TASK_POLLS,
+    build_worker,
     dev_server_args,
     ensure_search_attributes,
     temporal_binary,
@@ -107,3 +109,15 @@ def test_application_ids_reveal_neither_the_citizen_nor_the_client_ids() -> None
     assert "ref-chan" not in first
     assert "cmid-1" not in first
     assert application_id_for("ref-chan", "s", None) != application_id_for("ref-chan", "s", None)
+
+
+async def test_workers_poll_the_task_queue_with_half_their_workflow_task_polls(
+        temporal_env: WorkflowEnvironment) -> None:
+    # A new application's first workflow task comes through the task queue, not the sticky queue: the SDK's
+    # default (5 polls, a fifth there) left one poll for a burst of citizens starting together, each start waiting
+    # a poll round trip per start ahead of it. Five polls there now, five on the sticky queue.
+    config = build_worker(temporal_env.client, f"polls-{uuid.uuid4().hex}", []).config()
+    behaviour = config["workflow_task_poller_behavior"]
+    assert isinstance(behaviour, PollerBehaviorSimpleMaximum)
+    assert behaviour.maximum == WORKFLOW_TASK_POLLS == 10
+    assert int(behaviour.maximum * config["nonsticky_to_sticky_poll_ratio"]) == 5

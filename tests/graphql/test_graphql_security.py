@@ -353,3 +353,28 @@ async def test_production_errors_suggest_no_names(api: Api, production_api: Api,
     errors = errors_of(await production_api.post(query, variables))
     assert all("did you mean" not in error["message"].lower() for error in errors), errors
     assert {error["extensions"]["code"] for error in errors} <= {"GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}
+
+
+@pytest.mark.parametrize("lengths", [[b"+5"], [b" 5 "], [b"1_0"], [b"-1"], [b"5", b"5"]])
+async def test_a_content_length_that_is_not_one_plain_number_has_its_body_counted(lengths: list[bytes]) -> None:
+    from onestop.graphql.security import BodySizeLimit
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"read"})
+
+    parts = [{"type": "http.request", "body": b"x" * 8, "more_body": True},
+             {"type": "http.request", "body": b"x" * 8, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return parts.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/graphql", "headers": [(b"content-length", v) for v in lengths]}
+    await BodySizeLimit(app, max_bytes=10)(scope, receive, send)
+    assert sent[0]["status"] == 413

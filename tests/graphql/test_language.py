@@ -18,9 +18,12 @@ def test_a_header_gets_the_same_language_every_time(header: str | None, lang: La
     assert request_language(header) is (Lang.from_accept_language(header) if header else Lang.EN)
 
 
-def test_only_a_bounded_number_of_headers_is_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(language, "_SEEN", {})
-    for number in range(language._SEEN_MAX + 50):
+def test_only_a_bounded_number_of_short_headers_is_remembered() -> None:
+    language._language.cache_clear()
+    for number in range(300):
         assert request_language(f"x-{number}, zh-HK") is Lang.TC
-    assert len(language._SEEN) == language._SEEN_MAX
-    assert request_language("zh-CN") is Lang.SC  # not remembered now, still answered
+    assert language._language.cache_info().currsize == 256
+    long = "x-" * 1000 + ", zh-CN"  # longer than any real header: parsed, never kept
+    assert request_language(long) is Lang.SC
+    assert language._language.cache_info().currsize == 256
+    assert language._language.cache_info().misses == 300

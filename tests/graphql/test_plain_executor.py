@@ -45,11 +45,38 @@ class Item:
         return cast(int, self.later())
 
 
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Person(Named):
+    age: int
+
+
+@strawberry.type
+class Place(Named):
+    district: str
+
+
 @strawberry.type
 class Query:
     @strawberry.field
     def items(self) -> list[Item]:
         return [Item(name="a"), Item(name="bc")]
+
+    @strawberry.field
+    def named(self) -> list[Named]:
+        return [Person(name="Ka Fai", age=38), Place(name="Laguna City", district="kwun-tong")]
+
+    @strawberry.field
+    def found(self) -> list[Person | Place]:
+        return [Place(name="Mong Kok", district="yau-tsim-mong"), Person(name="Mei", age=7)]
+
+    @strawberry.field
+    def item(self, name: str) -> Item:
+        return Item(name=name)
 
 
 def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
@@ -87,6 +114,25 @@ async def test_the_plain_executor_answers_as_strawberry_does(query: str) -> None
     assert _answer(mine) == _answer(theirs)
 
 
+@pytest.mark.parametrize("query", [
+    "{ named { __typename name ... on Person { age } ... on Place { district } } }",
+    "{ found { __typename ... on Named { name } ... on Place { district } } }",
+    "{ one: items { name } two: items { upper n: name } }",  # one field, two aliases, two sub-selections
+    "{ items { name } items { upper } }",  # one field twice: merged
+    "query($n: String!) { item(name: $n) { name upper later } }",
+])
+async def test_cached_plans_answer_as_strawberry_does_request_after_request(query: str) -> None:
+    ours, theirs = _schemas()
+    execute = direct_execute(ours)
+    assert execute is not None
+    for n in ("x", "yz", "x"):  # the same document again, with other variables: its cached plans are reused
+        variables = {"n": n} if "$n" in query else None
+        mine = await execute(query, variables=variables, context=None, operation_name=None, allowed=QUERIES,
+                             extensions=None)
+        assert _answer(mine) == _answer(await theirs.execute(query, variables))
+        assert mine.data is not None
+
+
 def test_only_leaf_fields_without_info_or_arguments_are_marked() -> None:
     ours, _ = _schemas()
     fields = ours._schema.type_map["Item"].fields  # type: ignore[union-attr]
@@ -95,8 +141,7 @@ def test_only_leaf_fields_without_info_or_arguments_are_marked() -> None:
     assert marked == {"name", "nothing", "upper", "broken", "maybe", "soon"}
 
 
-async def test_a_document_with_directives_is_collected_for_each_requests_variables(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_document_with_directives_is_collected_for_each_requests_variables() -> None:
     ours, _ = _schemas()
     execute = direct_execute(ours)
     assert execute is not None

@@ -3,6 +3,8 @@ application it aimed at is exactly as it was. Real pieces: Temporal, a worker, t
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 from typing import Any
 
@@ -122,3 +124,14 @@ def test_answers_are_written_as_the_same_json_value(value: object) -> None:
     written = encode(value)
     assert isinstance(written, str)
     assert json.loads(written) == value
+
+
+def test_a_value_json_cannot_write_is_still_refused_and_a_non_finite_float_is_written_as_null() -> None:
+    @dataclasses.dataclass
+    class Private:
+        secret: str
+
+    for value in (Private("x"), dt.date(2026, 1, 1), dt.datetime(2026, 1, 1, tzinfo=dt.UTC)):
+        with pytest.raises(TypeError):
+            encode({"computed": value})
+    assert encode({"computed": float("nan"), "n": float("inf")}) == '{"computed":null,"n":null}'

@@ -40,7 +40,11 @@ class Recorder:
         # The outbox (runs started with OUTBOX_BEHAVIOUR): once per key, as the engine's outbox keeps them.
         self.sent += [r for r in requests if r.key not in {s.key for s in self.sent}]
 
-    async def write(self, session: object, requests: list[NoticeRequest]) -> Outbox:
+    async def recipients(self, session: object, requests: list[NoticeRequest]) -> list[None]:
+        return [None for _ in requests]  # read before the transaction writes; nobody here to read
+
+    async def write(self, session: object, requests: list[NoticeRequest], recipients: object = None, *,
+                    ends_transaction: bool = False) -> Outbox:
         # The outbox as the activities write it, in their own transaction.
         await self.enqueue(requests)
         return Outbox()

@@ -29,7 +29,7 @@ from onestop.engine.db.prepared import Executor
 from onestop.engine.documents.schedules import DocumentActivities
 from onestop.engine.documents.service import DocumentService
 from onestop.engine.errors import EngineError
-from onestop.engine.notices import NoticeService, Outbox
+from onestop.engine.notices import NoticeService, Outbox, Recipient
 from onestop.engine.payments import PaymentActivities
 from onestop.engine.relationships import Relationships
 from onestop.engine.relationships.parties import parties_of
@@ -99,12 +99,14 @@ class ApplicationActivities:
         for attempt in range(3):
             try:
                 async with self.database.engine.begin() as connection:
+                    # The receipt's recipient is read before the first write (see _recipients).
+                    recipients = await self._recipients(connection, request.notices)
                     reference = await delivery.reference_in(connection, request.application_id,
                                                             request.department, request.year)
                     if request.index is not None:
                         await index.record_in(connection, replace(request.index, reference_number=reference))
                     outbox = await self._outbox(connection, [replace(n, reference_number=reference)
-                                                             for n in request.notices])
+                                                             for n in request.notices], recipients)
                 break
             except IntegrityError:
                 if attempt == 2:
@@ -187,19 +189,30 @@ class ApplicationActivities:
         for attempt in range(2):
             try:
                 async with self.database.engine.begin() as connection:
+                    recipients = await self._recipients(connection, changes.notices)
                     if changes.index is not None:
                         await index.record_in(connection, changes.index)
-                    outbox = await self._outbox(connection, changes.notices)
+                    outbox = await self._outbox(connection, changes.notices, recipients)
                 break
             except IntegrityError:
                 if attempt:
                     raise
         self._dispatch(outbox)
 
-    async def _outbox(self, session: Executor, notices: list[NoticeRequest]) -> Outbox | None:
+    async def _recipients(self, session: Executor, notices: list[NoticeRequest]) -> list[Recipient | None] | None:
+        # Read first in the transaction: on SQLite, reads before its first write hold no lock, and every statement
+        # after it is a trip through the busy event loop with the database's write lock held, every other writer
+        # (every other citizen's submit) waiting for it.
+        if notices and self.notices is not None:
+            return await self.notices.recipients(session, notices)
+        return None
+
+    async def _outbox(self, session: Executor, notices: list[NoticeRequest],
+                      recipients: list[Recipient | None] | None = None) -> Outbox | None:
         # Into the outbox, once per key (a local activity may run again); sent once the transaction has committed.
         if notices and self.notices is not None:
-            return await self.notices.write(session, notices)
+            # The last statement of its caller's transaction (which commits straight after): committed with it.
+            return await self.notices.write(session, notices, recipients, ends_transaction=True)
         return None
 
     def _dispatch(self, outbox: Outbox | None) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.db import Database, InboxRow, ReferenceRow, utcnow
-from onestop.engine.db.prepared import Executor, insert_for, prepared, table_of
+from onestop.engine.db.prepared import Executor, insert_for, prepared, table_of, write_alone
 from onestop.engine.errors import EngineError
 
 
@@ -95,12 +95,11 @@ async def deliver_to_inbox(
     The JWS carries the citizen's answers in its (only base64url-encoded) payload, so it is stored encrypted
     with the data key, bound to its row like every other personal value.
     """
-    async with db.engine.begin() as connection:
-        inserted = await connection.execute(prepared(connection, _deliver), {
-            "application_id": application_id, "department": department, "reference_number": reference_number,
-            "service_id": service_id, "citizen_ref": citizen_ref, "received_at": utcnow(),
-            "jws": cipher.encrypt(jws.encode(), inbox_aad(application_id))})
-        return inserted.first() is not None
+    inserted = await write_alone(db.engine, _deliver, {
+        "application_id": application_id, "department": department, "reference_number": reference_number,
+        "service_id": service_id, "citizen_ref": citizen_ref, "received_at": utcnow(),
+        "jws": cipher.encrypt(jws.encode(), inbox_aad(application_id))})
+    return bool(inserted)
 
 
 def _deliver(dialect: str) -> Any:

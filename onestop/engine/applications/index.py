@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from onestop.engine.db import ApplicationPartyRow, ApplicationRow, Database
-from onestop.engine.db.prepared import Executor, insert_for, prepared
+from onestop.engine.db.prepared import Executor, insert_for, prepared, write_alone
 from onestop.workflows.contracts import IndexEntry, Status
 
 DEPARTMENT_VISIBLE = (Status.SUBMITTED, Status.IN_REVIEW, Status.NEEDS_INFO, Status.APPROVED, Status.REJECTED,
@@ -71,16 +71,19 @@ class IndexPage:
 
 async def record(db: Database, entry: IndexEntry) -> None:
     """Upsert the index row; an older update never overwrites a newer one (safe under concurrent writers)."""
-    async with db.engine.begin() as connection:
-        await record_in(connection, entry)
+    await write_alone(db.engine, _upsert, _values(entry))  # one statement: its own transaction, committed at once
 
 
 async def record_in(executor: Executor, entry: IndexEntry) -> None:
     """``record`` in the caller's transaction: one statement, an insert that updates the row already there."""
-    await executor.execute(prepared(executor, _upsert), {
-        "application_id": entry.application_id, "citizen_ref": entry.citizen_ref, "service_id": entry.service_id,
-        "department": entry.department, "status": entry.status, "reference_number": entry.reference_number,
-        "created_at": entry.created_at, "updated_at": entry.updated_at})
+    await executor.execute(prepared(executor, _upsert), _values(entry))
+
+
+def _values(entry: IndexEntry) -> dict[str, Any]:
+    return {"application_id": entry.application_id, "citizen_ref": entry.citizen_ref,
+            "service_id": entry.service_id, "department": entry.department, "status": entry.status,
+            "reference_number": entry.reference_number, "created_at": entry.created_at,
+            "updated_at": entry.updated_at}
 
 
 def _upsert(dialect: str) -> Any:

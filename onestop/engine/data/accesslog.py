@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from onestop.engine.crypto.signing import Signer, canonical_json
 from onestop.engine.data.profiles import CitizenDirectory
 from onestop.engine.db import AccessLogRow, CitizenRow, Database
-from onestop.engine.db.prepared import Executor, prepared, table_of
+from onestop.engine.db.prepared import Executor, commits_with_next, prepared, table_of
 from onestop.engine.errors import ChainBroken, InvalidInput, field_error
 
 GENESIS = "0" * 64
@@ -135,12 +135,14 @@ class NewEntry:
 
 
 async def append_entries(session: Executor, citizen_id: str, entries: Sequence[NewEntry], *,
-                         locked: bool = False) -> list[AccessLogEntry]:
+                         locked: bool = False, ends_transaction: bool = False) -> list[AccessLogEntry]:
     """Chain ``entries`` onto the citizen's log in the caller's transaction, in order; an entry whose ``fetch_key``
     is already in the log is not appended again (the one written is returned in its place).
 
     The chain is locked first (``lock_chain``; ``locked``: the caller has), so the head read here is still the head
     when the transaction commits; the entries after the first link to each other without reading it again.
+    ``ends_transaction``: the caller commits straight after, so the insert may commit in its own trip
+    (``commits_with_next``).
     """
     if not locked:
         await lock_chain(session, citizen_id)
@@ -170,6 +172,8 @@ async def append_entries(session: Executor, citizen_id: str, entries: Sequence[N
             done[new.fetch_key] = entry  # the same key twice in one call: appended once
         written.append(entry)
     if rows:
+        if ends_transaction:
+            await commits_with_next(session)
         await session.execute(prepared(session, _insert), rows)
     return written
 

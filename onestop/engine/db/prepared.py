@@ -8,12 +8,14 @@ its key each time, and ORM statements add the identity map, attribute events and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from onestop.engine.db.sqlite import commit_in_trip
 
 Executor = AsyncSession | AsyncConnection
 """What a prepared statement runs on: a session's transaction or a connection's."""
@@ -38,6 +40,32 @@ def prepared(executor: Executor, build: Callable[[str], T]) -> T:
     if statement is None:
         statement = _BUILT[key] = build(dialect)
     return statement
+
+
+async def write_alone(engine: AsyncEngine, build: Callable[[str], Any], parameters: Mapping[str, Any]) -> list[Any]:
+    """Run the statement ``build`` makes as a transaction of its own, and return its rows (if it returns any).
+
+    On SQLite the statement commits in the same trip to its connection's thread (``sqlite.commit_in_trip``): with
+    ``engine.begin()`` the commit was a second trip, and SQLite's write lock was held across the event loop between
+    the two, every other writer waiting (under load, a one-row upsert held it 6-12 ms at the median)."""
+    async with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            commit_in_trip((await connection.get_raw_connection()).driver_connection)
+        result = await connection.execute(prepared(connection, build), dict(parameters))
+        rows = list(result.all()) if result.returns_rows else []
+        await connection.commit()
+    return rows
+
+
+async def commits_with_next(executor: Executor) -> None:
+    """The next statement on ``executor`` is the last of its transaction, whose commit follows with nothing in
+    between that could fail: on SQLite it commits in the statement's own trip (``sqlite.commit_in_trip``), one trip
+    through the event loop fewer with the write lock held, and the caller's commit then has nothing to do. The
+    statement must be one call (a single statement, or an executemany without RETURNING)."""
+    if dialect_of(executor) != "sqlite":
+        return
+    connection = executor if isinstance(executor, AsyncConnection) else await executor.connection()
+    commit_in_trip((await connection.get_raw_connection()).driver_connection)
 
 
 async def insert_row(executor: Executor, row: Any) -> None:

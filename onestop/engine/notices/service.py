@@ -30,7 +30,7 @@ from onestop.catalogue.text import Lang
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.profiles import CitizenDirectory, ProfileService
 from onestop.engine.db import Database, NoticePreferenceRow, NoticeRow
-from onestop.engine.db.prepared import Executor, insert_for, prepared, table_of
+from onestop.engine.db.prepared import Executor, commits_with_next, insert_for, prepared, table_of, write_alone
 from onestop.engine.errors import InvalidInput, field_error
 from onestop.engine.notices.channels import Mailer, SmsProvider
 from onestop.engine.notices.render import Rendered, render
@@ -167,7 +167,8 @@ class NoticeService:
             try:
                 # One transaction for the lot: recipients read, rows written (it runs inside a citizen's submit).
                 async with self.database.engine.begin() as connection:
-                    outbox = await self.write(connection, requests)
+                    outbox = await self.write(connection, requests, await self.recipients(connection, requests),
+                                              ends_transaction=True)
                 break
             except IntegrityError:
                 if attempt:
@@ -176,14 +177,29 @@ class NoticeService:
         if outbox is not None:
             self.dispatch(outbox)
 
-    async def write(self, session: Executor, requests: Sequence[NoticeRequest]) -> Outbox:
+    async def recipients(self, session: Executor, requests: Sequence[NoticeRequest]) -> list[Recipient | None]:
+        """Each request's recipient (``recipient``), read in ``session``: for ``write``, before the transaction's
+        first write, so that SQLite's write lock is not held across these reads."""
+        return [await self.recipient(request, session) for request in requests]
+
+    async def write(self, session: Executor, requests: Sequence[NoticeRequest],
+                    recipients: Sequence[Recipient | None] | None = None, *, ends_transaction: bool = False
+                    ) -> Outbox:
         """``enqueue``'s rows in the caller's transaction (a key an earlier or concurrent attempt wrote first is a
-        duplicate, left to that attempt); once it has committed, ``dispatch`` sends them."""
+        duplicate, left to that attempt); once it has committed, ``dispatch`` sends them. ``recipients``: each
+        request's, read beforehand (``recipients``); read here otherwise. ``ends_transaction``: the caller commits
+        straight after, so the last row's insert may commit in its own trip (``commits_with_next``)."""
+        if recipients is None:
+            recipients = await self.recipients(session, requests)
         outbox = Outbox()
-        for request in requests:
-            rows, outcomes = await self._rows(request, session)
+        queued = [(request, *self._rows(request, recipient))
+                  for request, recipient in zip(requests, recipients, strict=True)]
+        last = next((rows[-1][0] for _, rows, _ in reversed(queued) if rows), None)
+        for request, rows, outcomes in queued:
             present: set[str] = set()
             for row, text in rows:
+                if ends_transaction and row is last:
+                    await commits_with_next(session)
                 # Written unless a row of its key is there already (an earlier attempt's): one statement each.
                 if (await session.execute(prepared(session, _claim), _values(row))).first() is None:
                     present.add(row.key)
@@ -203,11 +219,10 @@ class NoticeService:
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
 
-    async def _rows(self, request: NoticeRequest, session: Executor
-                    ) -> tuple[list[tuple[NoticeRow, dict[str, Any]]], dict[str, str]]:
-        """The outbox rows for ``request`` (one per channel it goes out on, each with its clear text), and each
-        channel's outcome."""
-        recipient = await self.recipient(request, session)
+    def _rows(self, request: NoticeRequest, recipient: Recipient | None
+              ) -> tuple[list[tuple[NoticeRow, dict[str, Any]]], dict[str, str]]:
+        """The outbox rows for ``request`` to ``recipient`` (one per channel it goes out on, each with its clear
+        text), and each channel's outcome."""
         if recipient is None:
             return [], {"any": "no-contact"}
         channels = recipient.channels()
@@ -263,8 +278,7 @@ class NoticeService:
             log.warning("notice %s not sent (attempt %d): %s", row.key, row.attempts, type(exc).__name__,
                         extra={"notice_event": row.event})
             return
-        async with self.database.engine.begin() as connection:
-            await connection.execute(prepared(connection, _sent), {"row": row.id, "sent_at": self._now()})
+        await write_alone(self.database.engine, _sent, {"row": row.id, "sent_at": self._now()})
 
     async def sweep(self) -> int:
         """Claim and send the rows whose send did not finish (the process died, or the channel failed), each when
