@@ -1,0 +1,274 @@
+"""The applications benchmark's load driver (bench/applications.py ``Api``, ``sign_in``, ``citizen_application``,
+``drive``, on aiohttp's client) against a real local HTTP server (uvicorn): what it sends (GraphQL as JSON, the
+citizen's token, one kept-alive HTTP/1.1 connection), the checks it makes on the answers, and that every refusal or
+failure is a BenchError, in the driver's own process too."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@pytest.fixture(scope="module")
+def bench(repo_root: Path) -> Iterator[ModuleType]:
+    # The bench imports its sibling baseline.py by name, as when it runs as a script.
+    sys.path.insert(0, str(repo_root / "bench"))
+    try:
+        yield importlib.import_module("applications")
+    finally:
+        sys.path.remove(str(repo_root / "bench"))
+
+
+@pytest.fixture
+async def http(bench: ModuleType) -> AsyncIterator[Any]:
+    async with bench.client_session(4) as session:
+        yield session
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    port: int  # the client's port: the same one for requests over the same connection
+    version: str  # HTTP version
+
+
+@dataclass
+class FakeApi:
+    """The API's /graphql and the dev IdP's /dev-idp, answering what a test scripts."""
+
+    url: str = ""
+    seen: list[Seen] = field(default_factory=list)
+    graphql: list[Response] = field(default_factory=list)  # the next answers to /graphql, in order
+    token: Response | None = None  # the answer to /dev-idp/token (else a token named after the citizen)
+
+    @property
+    def idp(self) -> str:
+        return f"{self.url}/dev-idp"
+
+
+def application(step: str | None, status: str = "IN_PROGRESS", reference: str | None = None) -> dict[str, Any]:
+    current = None if step is None else {"id": step, "type": "FORM", "title": "T", "fields": []}
+    return {"id": "QXBwbGljYXRpb246d2YtMQ==", "status": status, "referenceNumber": reference,  # Application:wf-1
+            "currentStep": current, "steps": []}
+
+
+def answered(name: str, step: str | None = "your-details", status: str = "IN_PROGRESS",
+             reference: str | None = None) -> JSONResponse:
+    return JSONResponse({"data": {name: {"application": application(step, status, reference), "userErrors": []}}})
+
+
+def full_application(submitted: JSONResponse) -> list[Response]:
+    """The API's answers to one citizen's application, the last one ``submitted``."""
+    return [answered("startApplication"), answered("grantConsent", "applicant"), answered("submitStep", "preferences"),
+            answered("submitStep", "share"), answered("grantConsent", "verify-face"),
+            answered("completeStepUp", "check"), answered("submitStep", "send"), submitted]
+
+
+@pytest.fixture
+async def api(bench: ModuleType) -> AsyncIterator[FakeApi]:
+    fake = FakeApi()
+
+    async def record(request: Request) -> None:
+        assert request.client is not None
+        fake.seen.append(Seen(request.method, request.url.path, dict(request.headers), await request.body(),
+                              request.client.port, request.scope["http_version"]))
+
+    async def graphql(request: Request) -> Response:
+        await record(request)
+        return fake.graphql.pop(0)
+
+    async def citizens(request: Request) -> Response:
+        await record(request)
+        return JSONResponse({"citizens": [{"id": "c1", "faceSamples": {"match": "selfie-1"}}]})
+
+    async def token(request: Request) -> Response:
+        await record(request)
+        asked = json.loads(fake.seen[-1].body)
+        kind = "token" if asked["acr"] == bench.STANDARD else "face-token"
+        return fake.token or JSONResponse({"access_token": f"{kind}-{asked['citizen']}"})
+
+    app = Starlette(routes=[Route("/graphql", graphql, methods=["POST"]),
+                            Route("/dev-idp/citizens", citizens), Route("/dev-idp/token", token, methods=["POST"])])
+    server = bench._quiet_server_class()(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                                        lifespan="off", access_log=False))
+    serving = asyncio.create_task(server.serve())
+    try:
+        await bench._started(server, serving)
+        fake.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        yield fake
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def test_each_mutation_is_posted_as_json_with_the_citizens_token_over_one_kept_alive_connection(
+        bench: ModuleType, api: FakeApi, http: Any) -> None:
+    api.graphql = [answered("startApplication"), answered("grantConsent", "applicant")]
+    driver = bench.Api(http, api.url, api.idp)
+    [citizen] = await bench.sign_in(driver, 1)
+    started = await driver.mutation(bench.START, {"slug": bench.SERVICE, "cmid": "c-1"}, citizen.headers,
+                                    "startApplication")
+    granted = await driver.mutation(bench.GRANT, {"id": started["id"], "step": "your-details", "cmid": "c-2"},
+                                    citizen.headers, "grantConsent")
+    assert started["currentStep"]["id"] == "your-details"
+    assert granted["currentStep"]["id"] == "applicant"
+    assert citizen.login == "c1"
+    assert citizen.selfie == "selfie-1"
+    assert citizen.headers == {"Authorization": "Bearer token-c1", "Accept-Language": "en"}
+    listed, token, first, second = api.seen
+    assert (listed.method, listed.path) == ("GET", "/dev-idp/citizens")
+    assert (token.method, token.path) == ("POST", "/dev-idp/token")
+    assert json.loads(token.body) == {"citizen": "c1", "acr": bench.STANDARD}
+    assert token.headers["content-type"] == "application/json"
+    for seen, query, variables in ((first, bench.START, {"slug": bench.SERVICE, "cmid": "c-1"}),
+                                   (second, bench.GRANT, {"id": started["id"], "step": "your-details",
+                                                          "cmid": "c-2"})):
+        assert (seen.method, seen.path) == ("POST", "/graphql")
+        assert json.loads(seen.body) == {"query": query, "variables": variables}
+        assert seen.headers["content-type"] == "application/json"
+        assert seen.headers["authorization"] == "Bearer token-c1"
+        assert seen.headers["accept-language"] == "en"
+        assert seen.headers["connection"] == "keep-alive"
+        assert seen.headers["accept-encoding"] == "gzip, deflate"
+        assert seen.headers["accept"] == "*/*"
+        assert seen.headers["user-agent"] == "onestop-bench"
+        assert seen.headers["host"] == api.url.removeprefix("http://")
+        assert seen.version == "1.1"
+    # HTTP/1.1 keep-alive: the second mutation went over the first one's connection.
+    assert first.port == second.port
+
+
+async def test_a_server_that_is_not_there_or_does_not_answer_in_time_is_a_bench_error(
+        bench: ModuleType, api: FakeApi, http: Any) -> None:
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    with pytest.raises(bench.BenchError,
+                       match=r"^POST http://127\.0\.0\.1:\d+/graphql: could not connect: ConnectionRefusedError"):
+        await bench.Api(http, closed, api.idp).mutation(bench.START, {}, {}, "startApplication")
+
+    async def never() -> AsyncIterator[bytes]:
+        await asyncio.sleep(30)
+        yield b""
+
+    api.graphql = [StreamingResponse(never(), media_type="application/json")]
+    async with bench.client_session(1, timeout=0.5) as impatient:
+        with pytest.raises(bench.BenchError,
+                           match=r"^POST http://127\.0\.0\.1:\d+/graphql: TimeoutError: no answer within 0\.5s$"):
+            await bench.Api(impatient, api.url, api.idp).mutation(bench.START, {}, {}, "startApplication")
+
+
+@pytest.mark.parametrize("answer", [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+                                    b"not HTTP at all\r\n\r\n"],
+                         ids=["closed without an answer", "cut short", "not HTTP"])
+async def test_an_answer_that_cannot_be_read_is_a_bench_error(bench: ModuleType, http: Any, answer: bytes) -> None:
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(reply, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        with pytest.raises(bench.BenchError, match=r"^POST http://127\.0\.0\.1:\d+/graphql: no readable answer: "):
+            await bench.Api(http, url, f"{url}/dev-idp").mutation(bench.START, {}, {}, "startApplication")
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize(("answer", "message"), [
+    (Response("upstream down", status_code=502), "startApplication: HTTP 502: upstream down"),
+    (JSONResponse({"data": None, "errors": [{"message": "boom"}]}), "startApplication: [{'message': 'boom'}]"),
+    (JSONResponse({"data": {"startApplication": {"application": None, "userErrors": [
+        {"field": ["serviceSlug"], "message": "No such service.", "code": "NOT_FOUND"}]}}}),
+     "startApplication: [{'field': ['serviceSlug'], 'message': 'No such service.', 'code': 'NOT_FOUND'}]"),
+])
+async def test_a_refusal_or_failure_of_a_mutation_is_a_bench_error_that_says_what_came_back(
+        bench: ModuleType, api: FakeApi, http: Any, answer: Response, message: str) -> None:
+    api.graphql = [answer]
+    with pytest.raises(bench.BenchError) as raised:
+        await bench.Api(http, api.url, api.idp).mutation(bench.START, {"slug": "x", "cmid": "c"}, {},
+                                                        "startApplication")
+    assert str(raised.value) == message
+
+
+async def test_a_full_application_goes_step_by_step_over_one_kept_alive_connection_to_its_reference_number(
+        bench: ModuleType, api: FakeApi, http: Any) -> None:
+    api.graphql = full_application(answered("submitStep", None, "SUBMITTED", "TD-2026-000001"))
+    driver = bench.Api(http, api.url, api.idp)
+    [citizen] = await bench.sign_in(driver, 1)
+    samples = bench.Samples()
+    assert await bench.citizen_application(driver, citizen, samples) == "wf-1"
+    assert set(samples.latencies) == set(bench.ACTION_NAMES)
+    mutations = [seen for seen in api.seen if seen.path == "/graphql"]
+    assert [json.loads(seen.body)["variables"].get("step") for seen in mutations] == [
+        None, "your-details", "applicant", "preferences", "share", "verify-face", "check", "send"]
+    face = next(seen for seen in api.seen[2:] if seen.path == "/dev-idp/token")
+    assert json.loads(face.body) == {"citizen": "c1", "acr": bench.FACE, "selfie": "selfie-1",
+                                     "binding": "wf-1:verify-face"}
+    # The step-up is completed with the face token, every other step with the citizen's own.
+    assert [seen.headers["authorization"] for seen in mutations] == (
+        ["Bearer token-c1"] * 5 + ["Bearer face-token-c1"] + ["Bearer token-c1"] * 2)
+    assert len({seen.port for seen in mutations}) == 1
+
+
+@pytest.mark.parametrize(("answers", "message"), [
+    ([answered("startApplication", "applicant")],
+     "expected step 'your-details', the application is at 'applicant' (IN_PROGRESS)"),
+    (full_application(answered("submitStep", None, "SUBMITTED")),
+     "submit left the application SUBMITTED without a reference number"),
+    (full_application(answered("submitStep", None, "IN_PROGRESS", "TD-2026-000001")),
+     "submit left the application IN_PROGRESS without a reference number"),
+], ids=["unexpected step", "no reference number", "not submitted"])
+async def test_an_application_that_does_not_go_as_expected_is_a_bench_error(
+        bench: ModuleType, api: FakeApi, http: Any, answers: list[Response], message: str) -> None:
+    api.graphql = answers
+    driver = bench.Api(http, api.url, api.idp)
+    [citizen] = await bench.sign_in(driver, 1)
+    with pytest.raises(bench.BenchError) as raised:
+        await bench.citizen_application(driver, citizen, bench.Samples())
+    assert str(raised.value) == message
+
+
+async def test_a_refused_token_is_a_bench_error(bench: ModuleType, api: FakeApi, http: Any) -> None:
+    api.token = JSONResponse({"error": "unknown citizen"}, status_code=400)
+    with pytest.raises(bench.BenchError, match=r'^dev IdP token: HTTP 400: {"error":"unknown citizen"}$'):
+        await bench.sign_in(bench.Api(http, api.url, api.idp), 1)
+
+
+async def test_the_driver_process_reports_an_error_from_the_api_as_a_bench_error(
+        bench: ModuleType, api: FakeApi) -> None:
+    # The driver runs in a process of its own (``--drive``): a refusal there ends its round and reaches the bench
+    # as a BenchError naming the mutation and what the API answered.
+    api.graphql = [JSONResponse({"data": {"startApplication": {"application": None, "userErrors": [
+        {"field": None, "message": "Service closed.", "code": "SERVICE_CLOSED"}]}}})]
+    driver = await bench.Driver.start(api.url, 1, api.idp)
+    try:
+        with pytest.raises(bench.BenchError, match=r"^load driver: startApplication: .*Service closed\.") as raised:
+            await driver.round(1, bench.Samples())
+    finally:
+        await driver.stop()
+    assert "SERVICE_CLOSED" in str(raised.value)
+    assert [seen.path for seen in api.seen] == ["/dev-idp/citizens", "/dev-idp/token", "/graphql"]
+    assert driver.process.returncode == 0
