@@ -5,7 +5,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from onestop.engine.crypto.signing import Signer, canonical_json
 from onestop.engine.errors import SignatureInvalid
@@ -32,6 +35,44 @@ def test_signature_verifies_and_returns_payload() -> None:
 def test_payload_is_rfc8785_canonical() -> None:
     jws = Signer(SEED).sign({"b": 1, "a": [1.0, "é"]}, typ="t")
     assert _unb64(jws.split(".")[1]) == canonical_json({"a": [1, "é"], "b": 1}) == '{"a":[1,"é"],"b":1}'.encode()
+
+
+# What signatures and the hash chains (security events, the access log) cover: their entries hold nulls, whole
+# numbers and texts; answers in a submission hold anything JSON does. Every one must be the rfc8785 reference's
+# bytes, or the same refusal: a stored chain is re-hashed to verify it, and a signed payload is re-canonicalised.
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=10) | st.sampled_from(
+    ["", "\U0001f600", "\ue000", "a\x00b", "\x1f\x7f\u2028", 'q"b\\s', "null", "1.5", "續領", "\ud800"])
+_SCALAR = (st.none() | st.booleans() | st.integers(min_value=-(2**54), max_value=2**54) | _TEXT
+           | st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([1.0, -0.0, 1e21, 1e-7, 2.0**53]))
+_JSON = st.recursive(_SCALAR, lambda inner: st.lists(inner, max_size=4) | st.lists(inner, max_size=3).map(tuple)
+                     | st.dictionaries(_TEXT, inner, max_size=4), max_leaves=25)
+
+
+def _bytes_or_refusal(value: object, write: object) -> bytes | type[Exception]:
+    try:
+        return bytes(write(value))  # type: ignore[operator]
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError) as error:
+        return type(error)
+
+
+@settings(max_examples=800, deadline=None, derandomize=True)
+@given(_JSON)
+def test_canonical_json_is_the_rfc8785_reference(value: object) -> None:
+    assert _bytes_or_refusal(value, canonical_json) == _bytes_or_refusal(value, rfc8785.dumps)
+
+
+@pytest.mark.parametrize("fields", [
+    {"partition": "data_access:2026-11-29", "seq": 7, "at": "2026-11-29T12:00:00.000001+00:00", "kind": "data_access",
+     "outcome": "allowed", "citizen": "k" * 43, "staff": None, "ip": None, "provider": "eme", "service": "renew",
+     "detail": {"step": "applicant", "count": 2, "face": True}, "prev": None},
+    {"citizen": "c", "seq": 1, "at": "2026-11-29T12:00:00+00:00", "items": ["eme.nameEn", "imm.hkid"],
+     "consent": "1f", "reason": None, "prev": "ab" * 32, "actor": "a"},
+    {"answers": {"income": 12345.5, "children": 2.0, "name": "陳大文", "agree": True, "note": "line\nbreak"}},
+])
+def test_chain_and_submission_fields_are_written_as_rfc8785_writes_them(fields: dict[str, object]) -> None:
+    assert canonical_json(fields) == rfc8785.dumps(fields)
+    jws = Signer(SEED).sign(fields, typ="t")
+    assert _unb64(jws.split(".")[1]) == rfc8785.dumps(fields)
 
 
 def test_tampered_payload_fails() -> None:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from onestop.catalogue.canonical import canonical_json as _jcs
 from onestop.config import Settings
 from onestop.engine.errors import SignatureInvalid
 
@@ -34,8 +34,11 @@ def _b64d(text: str) -> bytes:
 
 
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 (JCS) bytes of ``value``; the exact bytes a signature covers."""
-    return bytes(rfc8785.dumps(value))
+    """RFC 8785 (JCS) bytes of ``value``; the exact bytes a signature covers.
+
+    The catalogue's writer (C encoders where they write what JCS writes, the ``rfc8785`` reference elsewhere, and
+    its errors): the same bytes, several times faster on submissions and the hash chains' entries."""
+    return _jcs(value)
 
 
 def _public_raw(key: Ed25519PublicKey) -> bytes:
