@@ -315,17 +315,27 @@ async def test_the_sweep_backs_off_and_gives_a_notice_up_after_its_window(
     assert [n.status for n in listed] == ["failed"]
 
 
+def _submitted(citizen_ref: str) -> ReferenceRequest:
+    """A submit's reference request: its index entry and its receipt notice."""
+    at = datetime(2026, 11, 27, tzinfo=UTC)
+    return ReferenceRequest(
+        "app-1", "TD", 2026, IndexEntry("app-1", citizen_ref, "renew", "TD", Status.SUBMITTED, None, at, at),
+        [NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": citizen_ref, "reference_number": None})])
+
+
+def _activities(database: Database, data_services: DataServices, notices: NoticeService,
+                http: httpx.AsyncClient) -> ApplicationActivities:
+    return ApplicationActivities(database=database, signer=data_services.signer, prefill_port=_no_prefill,
+                                 http=http, cipher=data_services.cipher, notices=notices)
+
+
 async def test_the_reference_its_index_entry_and_the_receipt_notice_are_written_together(
         notices: NoticeService, data_services: DataServices, database: Database,
         mailbox: tuple[DevMailbox, SmtpMailer], monkeypatch: pytest.MonkeyPatch) -> None:
     citizen_ref = await _citizen(data_services)
-    at = datetime(2026, 11, 27, tzinfo=UTC)
-    request = ReferenceRequest(
-        "app-1", "TD", 2026, IndexEntry("app-1", citizen_ref, "renew", "TD", Status.SUBMITTED, None, at, at),
-        [NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": citizen_ref, "reference_number": None})])
+    request = _submitted(citizen_ref)
     async with httpx.AsyncClient() as http:
-        activities = ApplicationActivities(database=database, signer=data_services.signer, prefill_port=_no_prefill,
-                                           http=http, cipher=data_services.cipher, notices=notices)
+        activities = _activities(database, data_services, notices, http)
 
         async def unwritable(*args: object, **kwargs: object) -> None:
             raise RuntimeError("the outbox is unavailable")
@@ -357,13 +367,9 @@ async def test_the_receipts_recipient_is_read_before_the_submit_transaction_writ
     # through the event loop, with every other citizen's submit waiting: the reads come first, and the last write
     # commits in its own trip.
     citizen_ref = await _citizen(data_services)
-    at = datetime(2026, 11, 27, tzinfo=UTC)
-    request = ReferenceRequest(
-        "app-1", "TD", 2026, IndexEntry("app-1", citizen_ref, "renew", "TD", Status.SUBMITTED, None, at, at),
-        [NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": citizen_ref, "reference_number": None})])
+    request = _submitted(citizen_ref)
     async with httpx.AsyncClient() as http:
-        activities = ApplicationActivities(database=database, signer=data_services.signer, prefill_port=_no_prefill,
-                                           http=http, cipher=data_services.cipher, notices=notices)
+        activities = _activities(database, data_services, notices, http)
         await data_services.citizens.by_ref(citizen_ref)  # known already, as at a submit
         seen = statements(database)
         crossings.clear()
