@@ -10,8 +10,10 @@ is None), so two of each three walks find nothing to do.
 ``fuse`` puts in the SDK's place versions that walk once and, at each payload list, apply the three steps the
 SDK's walks apply to it, in the same order, through the same data converter methods (so a workflow's
 command-aware converter and every error the SDK raises for a reference payload are unchanged). The steps of one
-list do not depend on any other list, so a list comes out exactly as from the three walks. A converter with
-external storage goes through the SDK's own functions, whose fetches and stores may run several at once.
+list do not depend on any other list, so a list comes out exactly as from the three walks. The SDK's functions
+are module attributes, so the replacement holds for every worker in the process: any converter but ours (our
+codec, no external storage), such as the bare Temporal baseline ``bench/applications.py`` runs in the same process,
+goes through the SDK's own functions, unchanged.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 from temporalio.converter._extstore import StorageOperationMetrics
 from temporalio.worker._command_aware_visitor import CommandAwarePayloadVisitor
+
+from onestop.engine.crypto.codec import EncryptionCodec
 
 Steps = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 
@@ -52,10 +56,16 @@ def _encoding(converter: DataConverter) -> Steps:
     return encode
 
 
+def _ours(converter: DataConverter) -> bool:
+    # Our codec's converter, storing nothing externally. Any other worker in the process (a benchmark's bare
+    # Temporal baseline, a test's plain worker) keeps the SDK's own walks.
+    return isinstance(converter.payload_codec, EncryptionCodec) and converter.external_storage is None
+
+
 async def decode_activation(activation: Any, data_converter: DataConverter, decode_headers: bool,
                             storage_concurrency_limit: int) -> StorageOperationMetrics:
-    """The SDK's ``decode_activation`` in one walk when nothing is stored externally."""
-    if data_converter.external_storage is not None:
+    """The SDK's ``decode_activation`` in one walk for our converter (which stores nothing externally)."""
+    if not _ours(data_converter):
         return await _SDK_DECODE(activation, data_converter, decode_headers, storage_concurrency_limit)
     await CommandAwarePayloadVisitor(skip_search_attributes=True, skip_headers=not decode_headers) \
         .visit(bridge_worker._Visitor(_decoding(data_converter)), activation)
@@ -64,8 +74,8 @@ async def decode_activation(activation: Any, data_converter: DataConverter, deco
 
 async def encode_completion(completion: Any, data_converter: DataConverter, encode_headers: bool,
                             storage_concurrency_limit: int) -> StorageOperationMetrics:
-    """The SDK's ``encode_completion`` in one walk when nothing is stored externally."""
-    if data_converter.external_storage is not None:
+    """The SDK's ``encode_completion`` in one walk for our converter (which stores nothing externally)."""
+    if not _ours(data_converter):
         return await _SDK_ENCODE(completion, data_converter, encode_headers, storage_concurrency_limit)
     await CommandAwarePayloadVisitor(skip_search_attributes=True, skip_headers=not encode_headers) \
         .visit(bridge_worker._Visitor(_encoding(data_converter)), completion)

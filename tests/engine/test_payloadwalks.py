@@ -18,6 +18,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker._command_aware_visitor import CommandAwarePayloadVisitor
@@ -124,7 +125,7 @@ async def test_an_external_storage_reference_fails_as_in_the_sdk() -> None:
         assert str(fused.value) == str(sdk.value)
 
 
-async def test_a_converter_that_stores_externally_goes_through_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_any_converter_but_ours_goes_through_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
 
     async def sdk_decode(*args: Any) -> str:
@@ -138,10 +139,12 @@ async def test_a_converter_that_stores_externally_goes_through_the_sdk(monkeypat
     monkeypatch.setattr(payloadwalks, "_SDK_DECODE", sdk_decode)
     monkeypatch.setattr(payloadwalks, "_SDK_ENCODE", sdk_encode)
     storing = dataclasses.replace(CONVERTER)
-    object.__setattr__(storing, "external_storage", object())
-    assert await payloadwalks.decode_activation(await _activation(), storing, True, 4) == "sdk"
-    assert await payloadwalks.encode_completion(_completion(), storing, True, 4) == "sdk"
-    assert calls == ["decode", "encode"]
+    object.__setattr__(storing, "external_storage", object())  # stores externally: the SDK's concurrent walks
+    for other in (storing, DataConverter.default):  # the default: a bare Temporal worker's, as the bench's baseline
+        assert await payloadwalks.decode_activation(await _activation(), other, True, 4) == "sdk"
+        assert await payloadwalks.encode_completion(_completion(), other, True, 4) == "sdk"
+    assert calls == ["decode", "encode"] * 2
+    assert await payloadwalks.decode_activation(await _activation(), CONVERTER, True, 1) != "sdk"
 
 
 @activity.defn(name="echo")
