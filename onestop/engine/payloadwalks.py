@@ -3,9 +3,11 @@
 Before a workflow activation runs, the SDK walks every payload in it three times (``decode_activation``): once
 to decode external-storage references, once to fetch externally stored payloads, once for the payload codec; and
 after it, the completion three times (``encode_completion``: codec, external store, references). Each walk is a
-generated async visitor over every field of the protocol message, about a hundred microseconds of the event loop
-per activation and completion on a loaded machine. We store nothing externally (``DataConverter.external_storage``
-is None), so two of each three walks find nothing to do.
+generated async visitor over every field of the protocol message (a coroutine per message it enters): about 7 us
+for an update's activation on an idle machine, 10-15 us on the bench's loaded one. We store nothing externally
+(``DataConverter.external_storage`` is None), so two of each three walks find nothing to do: one walk instead of
+three took the SDK's decode and encode of an update's activation and completion from about 60 to 33 us each
+(loaded machine), several hundred microseconds per application.
 
 ``fuse`` puts in the SDK's place versions that walk once and, at each payload list, apply the three steps the
 SDK's walks apply to it, in the same order, through the same data converter methods (so a workflow's
