@@ -308,6 +308,7 @@ async def test_a_traced_delivery_is_a_client_span_whose_context_the_department_r
     assert [p.status.status_code for p in posts] == [trace.StatusCode.UNSET, trace.StatusCode.ERROR]
     for post, request in zip(posts, endpoint.requests, strict=True):
         assert post.kind is trace.SpanKind.CLIENT
+        assert (post.attributes or {})["url.full"] == endpoint.url
         assert post.parent is not None
         assert post.parent.span_id == activity.context.span_id
         assert post.context is not None
@@ -380,3 +381,30 @@ async def test_a_given_ssl_context_decides_which_authorities_are_trusted(tmp_pat
     async with department(answering(202), certificate=certificate) as endpoint, \
             DeliveryClient(timeout=5, ssl_context=ssl.create_default_context(cafile=authority)) as client:
         assert await _deliver_to(endpoint.url, client) is True
+
+
+@pytest.mark.parametrize(("trust_env", "no_proxy", "through"), [(True, "", "proxy"), (True, "127.0.0.1", "department"),
+                                                                (False, "", "department")])
+async def test_the_proxy_the_environment_names_is_used_when_the_environment_is_trusted(
+        monkeypatch: pytest.MonkeyPatch, trust_env: bool, no_proxy: str, through: str) -> None:
+    async with department(answering(202)) as proxy, department(answering(202)) as endpoint:
+        for name in ("http_proxy", "HTTP_PROXY"):
+            monkeypatch.setenv(name, proxy.url.removesuffix("/submissions"))
+        for name in ("no_proxy", "NO_PROXY"):
+            monkeypatch.setenv(name, no_proxy)
+        async with DeliveryClient(timeout=5, trust_env=trust_env) as client:
+            assert await _deliver_to(endpoint.url, client) is True
+    received = proxy if through == "proxy" else endpoint
+    [request] = received.requests
+    assert request.headers["host"] == endpoint.url.split("/")[2]  # the proxy forwards to the department's host
+    assert (proxy if through != "proxy" else endpoint).requests == []
+
+
+async def test_netrc_credentials_are_not_sent_to_a_department(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    async with department(answering(202)) as endpoint, DeliveryClient(timeout=5) as client:
+        assert await _deliver_to(endpoint.url, client) is True
+    assert "authorization" not in endpoint.requests[0].headers

@@ -7,6 +7,7 @@ adding a second. The HTTP channel sends the same ``Idempotency-Key`` on every at
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import ssl
 from collections.abc import Mapping, Sequence
@@ -17,9 +18,12 @@ from typing import Any
 
 import aiohttp
 import httpx
+from aiohttp.helpers import get_env_proxy_for_url
 from opentelemetry import propagate, trace
+from opentelemetry.util.http import redact_url
 from sqlalchemy import Integer, String, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
+from yarl import URL
 
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.db import Database, InboxRow, ReferenceRow, utcnow
@@ -131,9 +135,10 @@ class DeliveryClient:
 
     aiohttp rather than httpx: a POST costs about a tenth of the CPU (httpx's went mostly to httpcore's pool and
     anyio). What httpx did is kept: certificates checked against certifi's roots, or ``SSL_CERT_FILE`` /
-    ``SSL_CERT_DIR`` and proxies from the environment when ``trust_env``; ``timeout`` seconds to connect and for each
-    read; no redirects followed. With a ``tracer_provider``, each POST is a client span and carries its context
-    (``traceparent``) to the department.
+    ``SSL_CERT_DIR`` and the proxies of ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``NO_PROXY`` when ``trust_env`` (and no
+    ``.netrc`` credentials sent to a department); ``timeout`` seconds to connect and for each read; no redirects
+    followed. With a ``tracer_provider``, each POST is a client span and carries its context (``traceparent``) to the
+    department.
     """
 
     def __init__(self, *, timeout: float = 30.0, trust_env: bool = True, ssl_context: ssl.SSLContext | None = None,
@@ -143,6 +148,7 @@ class DeliveryClient:
         self._ssl = ssl_context
         self._tracer = tracer_provider.get_tracer("onestop.delivery") if tracer_provider is not None else None
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
 
     async def __aenter__(self) -> DeliveryClient:
         # The same trust store httpx had: an operator's CA bundle reaches both through SSL_CERT_FILE / SSL_CERT_DIR.
@@ -150,7 +156,9 @@ class DeliveryClient:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=context),
             timeout=aiohttp.ClientTimeout(total=None, connect=self.timeout, sock_read=self.timeout),
-            trust_env=self.trust_env,
+            # The environment is read here, once per endpoint (``_proxy``): aiohttp's own trust_env reads it and
+            # ~/.netrc in a worker thread on every request.
+            trust_env=False,
             # Nothing a department sets is sent back with another citizen's submission.
             cookie_jar=aiohttp.DummyCookieJar())
         return self
@@ -170,7 +178,7 @@ class DeliveryClient:
         if self._tracer is None:
             return await self._post(url, body, headers)
         with self._tracer.start_as_current_span("POST", kind=trace.SpanKind.CLIENT, attributes={
-                "http.request.method": "POST", "url.full": url}) as span:
+                "http.request.method": "POST", "url.full": redact_url(url)}) as span:
             propagate.inject(headers)
             status = await self._post(url, body, headers)
             span.set_attribute("http.response.status_code", status)
@@ -181,9 +189,11 @@ class DeliveryClient:
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
         if self._session is None:
             raise RuntimeError("DeliveryClient is not open: use it in `async with`")
+        proxy, proxy_auth = self._proxy(url)
         for attempt in range(2):
             try:
-                async with self._session.post(url, data=body, headers=headers, allow_redirects=False) as response:
+                async with self._session.post(url, data=body, headers=headers, allow_redirects=False, proxy=proxy,
+                                              proxy_auth=proxy_auth) as response:
                     return response.status
             except aiohttp.ServerDisconnectedError as exc:
                 # A kept connection the department closed as the POST went out: once more on a new connection
@@ -193,6 +203,18 @@ class DeliveryClient:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise _unavailable(exc) from exc
         raise AssertionError("unreachable")
+
+    def _proxy(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+        """The proxy the environment names for ``url`` (none when ``NO_PROXY`` covers its host), as httpx read it:
+        once, at the first delivery to that endpoint."""
+        found = self._proxies.get(url)
+        if found is None:
+            found = None, None
+            if self.trust_env:
+                with contextlib.suppress(LookupError, ValueError):
+                    found = get_env_proxy_for_url(URL(url))
+            self._proxies[url] = found
+        return found
 
 
 def _unavailable(exc: BaseException) -> DeliveryUnavailable:
