@@ -519,11 +519,10 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, external
                         ) -> AsyncIterator[tuple[str, Client, Engine]]:
     """Engine, worker and API under uvicorn on 127.0.0.1, as ``onestop serve`` wires them, pointed at the simulated
     external systems (identity provider, SMTP relay, department endpoint) through its ordinary settings."""
-    import httpx
-
     from onestop.config import SmtpSecurity
     from onestop.engine import heap
     from onestop.engine.applications.activities import activities_for
+    from onestop.engine.applications.delivery import DeliveryClient
     from onestop.engine.container import build_engine
     from onestop.engine.crypto.codec import data_converter
     from onestop.engine.temporal import build_worker
@@ -544,7 +543,7 @@ async def onestop_stack(client: Client, workdir: Path, task_queue: str, external
     engine = await build_engine(settings, codec_client)
     try:
         # trust_env=False: never route through a proxy from the environment; only 127.0.0.1 is spoken to.
-        async with httpx.AsyncClient(timeout=30, trust_env=False) as outbound:
+        async with DeliveryClient(timeout=30, trust_env=False) as outbound:
             activities = activities_for(engine, outbound)
             # Production delivers each submission to its department's endpoint over HTTP as well as into the SQL
             # inbox; development skips the HTTP call. Here the endpoint is the simulated department.

@@ -57,13 +57,13 @@ async def _measure(client: object, path: str, requests: int) -> tuple[list[float
 
 
 async def run(requests: int) -> int:
-    import httpx
     import uvicorn
     from temporalio.client import Client
     from temporalio.testing import WorkflowEnvironment
 
     from onestop.config import Environment, Settings
     from onestop.engine.applications.activities import activities_for
+    from onestop.engine.applications.delivery import DeliveryClient
     from onestop.engine.container import build_engine
     from onestop.engine.crypto.codec import data_converter
     from onestop.engine.temporal import SEARCH_ATTRIBUTES, build_worker, temporal_binary
@@ -84,7 +84,7 @@ async def run(requests: int) -> int:
             client = Client(**config)
             engine = await build_engine(settings, client)
             try:
-                async with httpx.AsyncClient(timeout=30) as http:
+                async with DeliveryClient(timeout=30) as http:
                     worker = build_worker(client, settings.temporal_task_queue,
                                           activities_for(engine, http).all())
                     async with worker:

@@ -277,13 +277,15 @@ async def _run(settings: Settings, *, api: bool, worker: bool, migrate: bool,
     urls.append(f"Event loop      {running_loop_name()}")
     role = "serve" if api and worker else "api" if api else "worker"
     async with (_engine(settings, client) as engine, _registered(settings, engine.database, role),
-                httpx.AsyncClient(timeout=30) as http, _worker_metrics(settings, listen=worker and not api)):
-        tracing.instrument_http(http)
+                contextlib.AsyncExitStack() as stack, _worker_metrics(settings, listen=worker and not api)):
         running: list[Any] = []
         if worker:
             from onestop.engine.applications.activities import activities_for
+            from onestop.engine.applications.delivery import DeliveryClient
             from onestop.engine.security import ensure_schedules
 
+            # The departments' endpoints, for the delivery activity (a worker's alone).
+            http = await stack.enter_async_context(DeliveryClient(timeout=30, tracer_provider=tracing.provider()))
             w = build_worker(client, settings.temporal_task_queue,
                              [*activities_for(engine, http).all(), *engine.security.activities().all(),
                               *engine.appointments.activities().all(),

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from client import Api
 from postgres import database_url_for
@@ -18,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from onestop.config import Environment, Settings
 from onestop.engine.applications.activities import activities_for
+from onestop.engine.applications.delivery import DeliveryClient
 from onestop.engine.container import Engine, build_engine
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.sandbox.workers import sandbox_workers
@@ -39,7 +39,7 @@ async def running_engine(temporal: WorkflowEnvironment, settings: Settings,
     client = Client(**config)
     engine = await build_engine(settings, client)
     try:
-        async with httpx.AsyncClient(timeout=http_timeout) as http:
+        async with DeliveryClient(timeout=http_timeout) as http:
             worker = build_worker(client, settings.temporal_task_queue,
                                   [*activities_for(engine, http).all(), *engine.security.activities().all(),
                                    *engine.appointments.activities().all(),

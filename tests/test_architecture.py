@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "onestop"
-IO_MODULES = ("sqlalchemy", "httpx", "aiosqlite", "asyncpg", "socket", "requests", "starlette", "strawberry",
+IO_MODULES = ("sqlalchemy", "httpx", "aiohttp", "aiosqlite", "asyncpg", "socket", "requests", "starlette", "strawberry",
               "urllib", "subprocess")
 
 

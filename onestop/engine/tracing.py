@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from opentelemetry import trace
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -74,15 +73,6 @@ def temporal_interceptors() -> list[Interceptor]:
     return [TracingInterceptor(_provider.get_tracer("onestop.temporal"))]
 
 
-def instrument_http(client: httpx.AsyncClient) -> None:
-    """Spans for the department deliveries ``client`` sends (and trace context in their headers)."""
-    if _provider is None:
-        return
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-
-    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=_provider)
-
-
 def instrument_database(engine: AsyncEngine) -> None:
     """A span per SQL statement on ``engine``. Statements are parameterised: values, hence personal data, are
     never in them. (The contrib instrumentor would patch every engine the process creates.)"""
@@ -115,5 +105,5 @@ def instrument_database(engine: AsyncEngine) -> None:
     event.listen(sync, "handle_error", failed)
 
 
-__all__ = ["configure", "install", "instrument_database", "instrument_http", "provider", "shutdown",
+__all__ = ["configure", "install", "instrument_database", "provider", "shutdown",
            "temporal_interceptors"]

@@ -24,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from onestop.engine import tracing
 from onestop.engine.applications.activities import activities_for
+from onestop.engine.applications.delivery import DeliveryClient
 from onestop.engine.container import build_engine
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.temporal import build_worker
@@ -58,8 +59,7 @@ async def traced(exporter: InMemorySpanExporter, temporal: WorkflowEnvironment, 
     client = Client(**config)
     engine = await build_engine(settings, client)
     try:
-        async with httpx.AsyncClient() as http:
-            tracing.instrument_http(http)
+        async with DeliveryClient(tracer_provider=tracing.provider()) as http:
             worker = build_worker(client, settings.temporal_task_queue, activities_for(engine, http).all())
             async with worker, httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, engine)),
                                                  base_url="http://onestop.test", timeout=60) as asgi:

@@ -9,14 +9,13 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from onestop.engine.applications.delivery import deliver_http
+from onestop.engine.applications.delivery import DeliveryClient, deliver_http
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.documents.kinds import media_type
 
@@ -43,7 +42,7 @@ async def test_an_http_department_receives_the_files_it_can_check_against_the_si
         documents=[{"id": key, "sha256": hashlib.sha256(content).hexdigest(), "mediaType": media_type("pdf")}
                    for key, content in files.items()])
     try:
-        async with httpx.AsyncClient() as client:
+        async with DeliveryClient(timeout=10) as client:
             assert await deliver_http(client, f"http://127.0.0.1:{port}/submissions", application_id="app-1",
                                       jws=signed.jws, files=files)
     finally:

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-import httpx
 import pytest
 from sqlalchemy import text
 
 from onestop.config import SmtpSecurity
 from onestop.engine.applications import index
 from onestop.engine.applications.activities import ApplicationActivities
+from onestop.engine.applications.delivery import DeliveryClient
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.gateway import DataServices
 from onestop.engine.db import Database
@@ -324,7 +324,7 @@ def _submitted(citizen_ref: str) -> ReferenceRequest:
 
 
 def _activities(database: Database, data_services: DataServices, notices: NoticeService,
-                http: httpx.AsyncClient) -> ApplicationActivities:
+                http: DeliveryClient) -> ApplicationActivities:
     return ApplicationActivities(database=database, signer=data_services.signer, prefill_port=_no_prefill,
                                  http=http, cipher=data_services.cipher, notices=notices)
 
@@ -334,7 +334,7 @@ async def test_the_reference_its_index_entry_and_the_receipt_notice_are_written_
         mailbox: tuple[DevMailbox, SmtpMailer], monkeypatch: pytest.MonkeyPatch) -> None:
     citizen_ref = await _citizen(data_services)
     request = _submitted(citizen_ref)
-    async with httpx.AsyncClient() as http:
+    async with DeliveryClient() as http:
         activities = _activities(database, data_services, notices, http)
 
         async def unwritable(*args: object, **kwargs: object) -> None:
@@ -368,7 +368,7 @@ async def test_the_receipts_recipient_is_read_before_the_submit_transaction_writ
     # commits in its own trip.
     citizen_ref = await _citizen(data_services)
     request = _submitted(citizen_ref)
-    async with httpx.AsyncClient() as http:
+    async with DeliveryClient() as http:
         activities = _activities(database, data_services, notices, http)
         await data_services.citizens.by_ref(citizen_ref)  # known already, as at a submit
         seen = statements(database)

@@ -46,6 +46,7 @@ from temporalio.worker import Worker
 
 from onestop.engine.applications import delivery
 from onestop.engine.applications.activities import activities_for
+from onestop.engine.applications.delivery import DeliveryClient
 from onestop.engine.container import Engine, build_engine
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.payments import RECEIPT_TYPE, SIGNATURE_HEADER, PaymentActivities, sign
@@ -73,14 +74,14 @@ async def _engine(temporal: WorkflowEnvironment, data_dir: Path, definitions: Pa
             if not worker:
                 yield engine, client, api
                 return
-            async with httpx.AsyncClient(timeout=2) as http, _worker(engine, client, http):
+            async with DeliveryClient(timeout=2) as http, _worker(engine, client, http):
                 yield engine, client, api
     finally:
         await engine.close()
 
 
 @asynccontextmanager
-async def _worker(engine: Engine, client: Client, http: httpx.AsyncClient,
+async def _worker(engine: Engine, client: Client, http: DeliveryClient,
                   *extra: Callable[..., Awaitable[object]]) -> AsyncIterator[Worker]:
     activities = replace(activities_for(engine, http), http_delivery=True)
     replaced = {getattr(a, "__temporal_activity_definition").name for a in extra}
@@ -336,7 +337,7 @@ async def test_a_worker_stopped_between_the_webhook_and_the_next_step_completes_
         raise AssertionError("unreachable")
 
     async with _engine(temporal_env, tmp_path / "data", definitions_dir, worker=False) as (engine, client, api), \
-            httpx.AsyncClient(timeout=2) as http:
+            DeliveryClient(timeout=2) as http:
         citizen = await api.token({"citizen": "lee-mei-ling", "acr": STANDARD})
         first = _worker(engine, client, http, stuck_receipt)
         await first.__aenter__()
@@ -376,7 +377,7 @@ async def test_a_worker_stopped_between_the_webhook_and_the_next_step_completes_
 async def test_without_a_payment_provider_the_citizen_is_told_and_nothing_is_charged(
         temporal_env: WorkflowEnvironment, definitions_dir: Path, tmp_path: Path) -> None:
     async with _engine(temporal_env, tmp_path / "data", definitions_dir, worker=False) as (engine, client, api), \
-            httpx.AsyncClient(timeout=2) as http:
+            DeliveryClient(timeout=2) as http:
         # As in production with no ONESTOP_PAYMENT_PROVIDER_URL: the worker's payment activities have no provider.
         unconfigured = PaymentActivities(None, engine.payments.records, engine.data.signer)
         async with _worker(engine, client, http, unconfigured.create_payment):

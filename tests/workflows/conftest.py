@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
@@ -17,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from onestop.engine.applications.activities import ApplicationActivities
+from onestop.engine.applications.delivery import DeliveryClient
 from onestop.engine.appointments import AppointmentActivities, SlotStore
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
 from onestop.engine.crypto.codec import data_converter
@@ -133,7 +133,7 @@ def task_queue() -> str:
 @pytest.fixture
 async def activities(database: Database, gateway: FakeGateway,
                      acquirer: FakeAcquirer) -> AsyncIterator[ApplicationActivities]:
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with DeliveryClient(timeout=5) as http:
         yield ApplicationActivities(database=database, signer=Signer(bytes(32)), prefill_port=gateway, http=http,
                                     cipher=CIPHER,
                                     payments=PaymentActivities(acquirer, PaymentRecords(database), Signer(bytes(32))))

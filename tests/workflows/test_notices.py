@@ -8,12 +8,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
-import httpx
 import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from onestop.engine.applications.activities import ApplicationActivities
+from onestop.engine.applications.delivery import DeliveryClient
 from onestop.engine.applications.service import ApplicationService
 from onestop.engine.crypto.signing import Signer
 from onestop.engine.db import Database
@@ -79,7 +79,7 @@ def recorder() -> Recorder:
 @pytest.fixture
 async def noticing_worker(client: Client, task_queue: str, database: Database, gateway: FakeGateway,
                           recorder: Recorder) -> AsyncIterator[Worker]:
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with DeliveryClient(timeout=5) as http:
         activities = ApplicationActivities(database=database, signer=Signer(bytes(32)), prefill_port=gateway,
                                            http=http, cipher=CIPHER, notices=recorder)  # type: ignore[arg-type]
         async with build_worker(client, task_queue, activities.all()) as worker:

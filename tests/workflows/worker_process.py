@@ -14,11 +14,11 @@ import sys
 from types import SimpleNamespace
 from typing import Any, cast
 
-import httpx
 from temporalio.client import Client
 
 from onestop.engine.applications import pinned
 from onestop.engine.applications.activities import ApplicationActivities, Prefill, gateway_prefill
+from onestop.engine.applications.delivery import DeliveryClient
 from onestop.engine.applications.snapshots import SnapshotStore
 from onestop.engine.catalogue_store import CatalogueStore
 from onestop.engine.crypto.cipher import FieldCipher, KeyRing
@@ -71,7 +71,7 @@ async def main(address: str, task_queue: str, db_path: str, mode: str = "fake") 
     # As the engine does in a worker process: inputs naming their snapshot by reference read it from the database.
     pinned.use_loader(SnapshotStore(database).pinned)
     prefill = fake_prefill if mode == "fake" else real_prefill(database, hang=mode == "gateway-hang")
-    async with httpx.AsyncClient() as http:
+    async with DeliveryClient() as http:
         activities = ApplicationActivities(database, Signer(bytes(32)), prefill, http, CIPHER)
         worker = build_worker(client, task_queue, activities.all())
         print("ready", flush=True)

@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -62,7 +61,7 @@ class ApplicationActivities:
     database: Database
     signer: Signer
     prefill_port: Prefill
-    http: httpx.AsyncClient
+    http: delivery.DeliveryClient  # the departments' HTTP endpoints (used when ``http_delivery``)
     cipher: FieldCipher  # the data key's cipher: the inbox copy of a submission is personal data at rest
     http_delivery: bool = True
     consent_port: GrantConsent | None = None
@@ -148,13 +147,14 @@ class ApplicationActivities:
                 fresh = await delivery.deliver_http(self.http, submission.endpoint,
                                                     application_id=submission.application_id, jws=signed.jws,
                                                     files=await self._files(documents))
-            except (delivery.DeliveryFailed, httpx.HTTPError) as exc:
+            except delivery.DeliveryFailed as exc:
                 self.events.record(EventKind.DELIVERY_FAILED, service=submission.service_id,
-                                   department=submission.department, reason=type(exc).__name__)
-                if not isinstance(exc, delivery.DeliveryFailed):
-                    raise  # transient: the activity retries
-                metrics.DELIVERIES.labels("http", "failed").inc()
-                raise ApplicationError(exc.message, type=exc.code, non_retryable=True) from exc
+                                   department=submission.department, reason=exc.reason)
+                # Unavailable (unreachable, busy, failing): the activity retries until the delivery window closes.
+                transient = isinstance(exc, delivery.DeliveryUnavailable)
+                if not transient:
+                    metrics.DELIVERIES.labels("http", "failed").inc()
+                raise ApplicationError(exc.message, type=exc.code, non_retryable=not transient) from exc
             channel = "http"
         metrics.DELIVERIES.labels(channel, "delivered" if fresh else "duplicate").inc()
         if fresh:
@@ -347,7 +347,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def activities_for(engine: Engine, http: httpx.AsyncClient) -> ApplicationActivities:
+def activities_for(engine: Engine, http: delivery.DeliveryClient) -> ApplicationActivities:
     """The worker's activities over the engine's services."""
     return ApplicationActivities(database=engine.database, signer=engine.data.signer,
                                  prefill_port=gateway_prefill(engine.data.gateway, engine.catalogue,

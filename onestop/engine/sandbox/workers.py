@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from onestop.engine.applications.activities import activities_for, gateway_prefill
+from onestop.engine.applications.delivery import DeliveryClient
 from onestop.engine.db import Database
 from onestop.engine.sandbox.provisioning import sandbox_rows
 from onestop.engine.sandbox.queues import sandbox_task_queue
@@ -107,7 +107,7 @@ class SandboxWorkers:
 
 
 def sandbox_workers(
-    engine: Engine, client: Client, http: httpx.AsyncClient, *, poll_seconds: float | None = None
+    engine: Engine, client: Client, http: DeliveryClient, *, poll_seconds: float | None = None
 ) -> SandboxWorkers:
     """The sandbox workers of a worker process over ``engine``, hooked to its provisioning."""
     records = SandboxRecords(engine.database, engine.data.cipher)
