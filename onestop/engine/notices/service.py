@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from onestop.catalogue.text import Lang
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.profiles import CitizenDirectory, ProfileService
-from onestop.engine.db import Database, NoticePreferenceRow, NoticeRow
+from onestop.engine.db import Database, NoticePreferenceRow, NoticeRow, ProfileRow
 from onestop.engine.db.prepared import Executor, commits_with_next, insert_for, prepared, table_of, write_alone
 from onestop.engine.errors import InvalidInput, field_error
 from onestop.engine.notices.channels import Mailer, SmsProvider
@@ -110,9 +110,12 @@ def _values(row: NoticeRow) -> dict[str, Any]:
     return {column.key: getattr(row, column.key) for column in NoticeRow.__table__.columns}
 
 
-def _preference(dialect: str) -> Any:
-    preferences = NoticePreferenceRow.__table__.c
-    return select(preferences.language, preferences.channels).where(preferences.citizen_id == bindparam("citizen"))
+def _contact(dialect: str) -> Any:
+    """A citizen's address and phone (ciphertext) and notice preferences, in one statement; no row: no profile."""
+    profiles, preferences = ProfileRow.__table__, NoticePreferenceRow.__table__
+    return (select(profiles.c.email, profiles.c.phone, preferences.c.language, preferences.c.channels)
+            .select_from(profiles.outerjoin(preferences, preferences.c.citizen_id == profiles.c.citizen_id))
+            .where(profiles.c.citizen_id == bindparam("citizen")))
 
 
 def _sent(dialect: str) -> Any:
@@ -158,6 +161,9 @@ class NoticeService:
     sweep_seconds: float = 5.0
     _now: Any = field(default=lambda: datetime.now(UTC), repr=False)
     _sending: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    # Rows sent and not yet recorded so (``_record_sent``), and whether a send is recording them.
+    _unrecorded: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _recording: bool = field(default=False, repr=False)
 
     async def enqueue(self, requests: Sequence[NoticeRequest]) -> None:
         """Write each notice's rows (one per channel), once per key, then send them from this process, beside the
@@ -278,7 +284,25 @@ class NoticeService:
             log.warning("notice %s not sent (attempt %d): %s", row.key, row.attempts, type(exc).__name__,
                         extra={"notice_event": row.event})
             return
-        await write_alone(self.database.engine, _sent, {"row": row.id, "sent_at": self._now()})
+        await self._record_sent({"row": row.id, "sent_at": self._now()})
+
+    async def _record_sent(self, sent: dict[str, Any]) -> None:
+        """Mark a row sent. The rows whose sends finish while one send is writing its record go in its next write
+        (one statement and one commit for them all): under load, sends finish close together. A write that
+        fails leaves its rows to the sweep, which sends them again with the same Message-ID."""
+        self._unrecorded.append(sent)
+        if self._recording:
+            return  # the send writing now writes this one next
+        self._recording = True
+        try:
+            while self._unrecorded:
+                batch, self._unrecorded = self._unrecorded, []
+                try:
+                    await write_alone(self.database.engine, _sent, batch[0] if len(batch) == 1 else batch)
+                except Exception as exc:
+                    log.warning("%d sent notices not recorded as sent: %s", len(batch), type(exc).__name__)
+        finally:
+            self._recording = False
 
     async def sweep(self) -> int:
         """Claim and send the rows whose send did not finish (the process died, or the channel failed), each when
@@ -326,6 +350,8 @@ class NoticeService:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)  # their clean-up gives their database connections back before it closes
+        if self._unrecorded and not self._recording:  # a cancelled send's batch
+            await self._record_sent(self._unrecorded.pop())
         if self.mailer is not None:
             await self.mailer.aclose()
 
@@ -362,13 +388,15 @@ class NoticeService:
             return None  # an anonymous applicant who left no contact
         reader = contextlib.nullcontext(session) if session is not None else self.database.engine.connect()
         async with reader as reading:
-            profile = await self.profiles.load(reading, citizen.id)
-            preference = (await reading.execute(prepared(reading, _preference), {"citizen": citizen.id})).first()
-        if profile is None or not (profile.email or profile.phone):
+            # The two items it needs, not the whole profile (each item is a decryption), and the preferences.
+            row = (await reading.execute(prepared(reading, _contact), {"citizen": citizen.id})).first()
+        if row is None:
             return None
-        return Recipient(email=profile.email, phone=profile.phone,
-                         language=preference.language if preference else None,
-                         choice=ChannelChoice(preference.channels) if preference and preference.channels else None)
+        email, phone = self.profiles.item(citizen.id, "email", row.email), self.profiles.item(citizen.id, "phone", row.phone)
+        if not (email or phone):
+            return None
+        return Recipient(email=email, phone=phone, language=row.language,
+                         choice=ChannelChoice(row.channels) if row.channels else None)
 
     async def _once(self, request: NoticeRequest, channel: Channel, address: str, rendered: Rendered) -> str:
         key = f"{request.key}/{channel.value}"
