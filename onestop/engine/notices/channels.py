@@ -11,7 +11,9 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
+import re
 import time
 from email.header import Header
 from email.message import Message
@@ -25,10 +27,15 @@ from onestop.config import Settings, SmtpSecurity
 
 
 def message_id(key: str, sender: str) -> str:
-    domain = parseaddr(sender)[1].partition("@")[2] or "onestop.invalid"
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{_domain(sender)}>"
 
 
+@functools.lru_cache(maxsize=8)
+def _domain(sender: str) -> str:
+    return parseaddr(sender)[1].partition("@")[2] or "onestop.invalid"
+
+
+_BARE_ADDRESS = re.compile(r"[\w.+-]+@[\w.-]+", re.ASCII)
 LINE = 78
 """RFC 5322 §2.1.1: header lines SHOULD be at most 78 characters; so are those ``plain_message`` writes."""
 
@@ -161,8 +168,9 @@ class SmtpMailer:
         if isinstance(message, Message):
             await client.send_message(message)
             return
-        # The envelope ``send_message`` would take from the From and To headers.
-        await client.sendmail(self._envelope_sender, [address for _, address in getaddresses([to])], message)
+        # The envelope ``send_message`` would take from the From and To headers (a bare address is itself).
+        recipients = [to] if _BARE_ADDRESS.fullmatch(to) else [address for _, address in getaddresses([to])]
+        await client.sendmail(self._envelope_sender, recipients, message)
 
     def _take(self) -> aiosmtplib.SMTP | None:
         """The most recently used open connection of this loop; those idle too long, or closed, are dropped (one of
