@@ -559,3 +559,14 @@ async def test_a_sent_notice_whose_record_failed_is_sent_again_by_the_sweep_as_t
     assert await notices.sweep() == 1
     assert await _rows(database) == [("sent", 2)]
     assert (mailbox[0].received, len(mailbox[0].mails())) == (2, 1)  # one Message-ID: one message
+
+
+async def test_a_sweep_that_finds_nothing_due_reads_once_and_writes_nothing(
+        notices: NoticeService, data_services: DataServices, database: Database,
+        mailbox: tuple[DevMailbox, SmtpMailer], statements: Callable[[Database], list[str]]) -> None:
+    await notices.enqueue([NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": await _citizen(data_services)})])
+    await _sent(notices)
+    seen = statements(database)
+    assert await notices.sweep() == 0
+    assert [s for s in seen if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))] == [
+        "SELECT NOTICES_SENT.ID, NOTICES_SENT.ATTEMPTS,"], seen

@@ -122,6 +122,16 @@ def _sent(dialect: str) -> Any:
     notices = table_of(NoticeRow)
     return update(notices).where(notices.c.id == bindparam("row")).values(status=SENT,
                                                                            sent_at=bindparam("sent_at"))
+
+
+def _unsent(dialect: str) -> Any:
+    """The rows claimed before ``before`` and not sent, the oldest first (by the status and time index)."""
+    notices = table_of(NoticeRow)
+    return (select(notices.c.id, notices.c.attempts, notices.c.created_at)
+            .where(notices.c.status == SENDING, notices.c.created_at < bindparam("before"))
+            .order_by(notices.c.created_at).limit(500))
+
+
 _BACKOFF_CAP = timedelta(minutes=10)
 
 
@@ -308,16 +318,18 @@ class NoticeService:
         """Claim and send the rows whose send did not finish (the process died, or the channel failed), each when
         its backoff is due; mark those past the window failed. Returns how many were sent again."""
         now = self._now()
-        async with self.database.session() as session:
-            expired = await session.execute(
-                update(NoticeRow).where(NoticeRow.status == SENDING, NoticeRow.created_at < now - self.window)
-                .values(status=FAILED))
+        # One read when there is nothing to do, as on almost every sweep: no write transaction (on SQLite, no
+        # write lock) unless a row is past its window.
+        async with self.database.engine.connect() as connection:
+            rows = (await connection.execute(prepared(connection, _unsent), {"before": now - self.lease})).all()
+        if rows and rows[0].created_at < now - self.window:  # the oldest first
+            async with self.database.session() as session:
+                expired = await session.execute(
+                    update(NoticeRow).where(NoticeRow.status == SENDING, NoticeRow.created_at < now - self.window)
+                    .values(status=FAILED))
             if expired.rowcount:  # type: ignore[attr-defined]
                 log.warning("%d notices were given up after their retry window", expired.rowcount)  # type: ignore[attr-defined]
-            rows = (await session.execute(
-                select(NoticeRow.id, NoticeRow.attempts, NoticeRow.created_at)
-                .where(NoticeRow.status == SENDING, NoticeRow.created_at < now - self.lease)
-                .order_by(NoticeRow.created_at).limit(500))).all()
+            rows = [row for row in rows if row.created_at >= now - self.window]
         resent = 0
         for row_id, attempts, created_at in rows:
             if _due(created_at, attempts, self.lease) > now:
