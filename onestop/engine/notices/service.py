@@ -404,7 +404,8 @@ class NoticeService:
             row = (await reading.execute(prepared(reading, _contact), {"citizen": citizen.id})).first()
         if row is None:
             return None
-        email, phone = self.profiles.item(citizen.id, "email", row.email), self.profiles.item(citizen.id, "phone", row.phone)
+        email = self.profiles.item(citizen.id, "email", row.email)
+        phone = self.profiles.item(citizen.id, "phone", row.phone)
         if not (email or phone):
             return None
         return Recipient(email=email, phone=phone, language=row.language,
