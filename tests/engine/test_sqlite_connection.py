@@ -173,9 +173,13 @@ async def test_the_turn_comes_back_after_a_failed_write_and_from_a_closed_connec
 
 def test_statements_that_may_write_are_told_from_reads() -> None:
     for sql in ("INSERT INTO t VALUES (1)", "  update t set a = 1", "DELETE FROM t", "REPLACE INTO t VALUES (1)",
-                "CREATE TABLE t (a)", "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", "DROP TABLE t"):
+                "CREATE TABLE t (a)", "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", "DROP TABLE t",
+                "with x as (select 1) delete from t where a in x", "WITH x AS (SELECT 1)\nUPDATE t SET a = 2",
+                "WITH x AS (SELECT 'update') SELECT * FROM x"):
         assert may_write(sql), sql
-    for sql in ("SELECT 1", "PRAGMA journal_mode=WAL", "select * from t", "", "   "):
+    for sql in ("SELECT 1", "PRAGMA journal_mode=WAL", "select * from t", "", "   ",
+                "WITH x AS (SELECT 1) SELECT * FROM x", "with recursive n(i) as (select 1 union all select i + 1 "
+                "from n where i < 3) select i from n", "WITH updated_at AS (SELECT 1) SELECT * FROM updated_at"):
         assert not may_write(sql), sql
 
 

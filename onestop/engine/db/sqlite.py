@@ -23,6 +23,7 @@ writers in other processes on the same file.
 from __future__ import annotations
 
 import functools
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -36,14 +37,24 @@ _Outcome = tuple[Any, int, int | None, list[Any], bool]
 """A statement's description, rowcount, lastrowid, rows, and whether a transaction is open after it."""
 
 
-_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "WITH"})
-"""First words of a statement that may take SQLite's write lock (WITH may begin an INSERT, UPDATE or DELETE)."""
+_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"})
+"""First words of a statement that may take SQLite's write lock."""
+
+_WRITE_WORD = re.compile(r"\b(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+"""In a statement beginning with WITH: a word that may begin its INSERT, UPDATE or DELETE. A read naming one of
+these words (in a literal, say) is taken as a write: it only waits for the write turn."""
 
 
 def may_write(sql: str) -> bool:
-    """Whether ``sql`` may take SQLite's write lock; a SELECT or a PRAGMA does not (WAL readers never wait)."""
+    """Whether ``sql`` may take SQLite's write lock; a SELECT, a WITH … SELECT or a PRAGMA does not (WAL readers
+    never wait)."""
     head = sql.lstrip()[:8].split(None, 1)
-    return bool(head) and head[0].upper() in _WRITES
+    if not head:
+        return False
+    word = head[0].upper()
+    if word == "WITH":
+        return _WRITE_WORD.search(sql) is not None
+    return word in _WRITES
 
 
 class WriteTurns:
