@@ -9,6 +9,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,12 @@ from onestop.engine.applications import index
 from onestop.engine.applications.activities import ApplicationActivities
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.gateway import DataServices
-from onestop.engine.db import Database
+from onestop.engine.db import Database, NoticeRow
 from onestop.engine.dev.mail import DevMailbox
 from onestop.engine.errors import InvalidInput
 from onestop.engine.notices import NoticeService, SmtpMailer, render
 from onestop.engine.notices import service as notice_service
+from onestop.engine.notices.service import OutboxRow
 from onestop.workflows.contracts import (
     IndexEntry,
     NoticeRequest,
@@ -571,3 +573,8 @@ async def test_a_sweep_that_finds_nothing_due_reads_once_and_writes_nothing(
     assert await notices.sweep() == 0
     assert [s for s in seen if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))] == [
         "SELECT NOTICES_SENT.ID, NOTICES_SENT.ATTEMPTS,"], seen
+
+
+def test_an_outbox_row_as_written_has_every_column_of_the_outbox_table() -> None:
+    # ``write`` inserts ``vars`` of it: a column missing here would be missing from the insert.
+    assert [f.name for f in fields(OutboxRow)] == [column.key for column in NoticeRow.__table__.columns]

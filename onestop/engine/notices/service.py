@@ -106,8 +106,22 @@ def _claim(dialect: str) -> Any:
             .returning(notices.c.id))
 
 
-def _values(row: NoticeRow) -> dict[str, Any]:
-    return {column.key: getattr(row, column.key) for column in NoticeRow.__table__.columns}
+@dataclass
+class OutboxRow:
+    """A ``notices_sent`` row as ``write`` inserts it: its columns (``vars`` of it are the insert's values), a plain
+    object where an ORM instance cost more to build than the rest of the row."""
+
+    id: str
+    key: str
+    application_id: str
+    citizen_ref: str
+    event: str
+    channel: str
+    status: str
+    attempts: int
+    message: str
+    created_at: datetime
+    sent_at: datetime | None
 
 
 def _contact(dialect: str) -> Any:
@@ -150,7 +164,7 @@ class Outbox:
     """What ``NoticeService.write`` queued in a transaction: the rows to send (each with its clear text) and each
     notice's outcome by channel."""
 
-    claimed: list[tuple[NoticeRow, dict[str, Any]]] = field(default_factory=list)
+    claimed: list[tuple[OutboxRow, dict[str, Any]]] = field(default_factory=list)
     done: list[tuple[NoticeRequest, dict[str, str]]] = field(default_factory=list)
 
 
@@ -217,7 +231,7 @@ class NoticeService:
                 if ends_transaction and row is last:
                     await commits_with_next(session)
                 # Written unless a row of its key is there already (an earlier attempt's): one statement each.
-                if (await session.execute(prepared(session, _claim), _values(row))).first() is None:
+                if (await session.execute(prepared(session, _claim), vars(row))).first() is None:
                     present.add(row.key)
                 else:
                     outbox.claimed.append((row, text))
@@ -236,7 +250,7 @@ class NoticeService:
             task.add_done_callback(self._sending.discard)
 
     def _rows(self, request: NoticeRequest, recipient: Recipient | None
-              ) -> tuple[list[tuple[NoticeRow, dict[str, Any]]], dict[str, str]]:
+              ) -> tuple[list[tuple[OutboxRow, dict[str, Any]]], dict[str, str]]:
         """The outbox rows for ``request`` to ``recipient`` (one per channel it goes out on, each with its clear
         text), and each channel's outcome."""
         if recipient is None:
@@ -245,7 +259,7 @@ class NoticeService:
         if not channels:
             return [], {"any": "opted-out"}
         rendered = render(request, recipient.language, link=self.link)
-        rows: list[tuple[NoticeRow, dict[str, Any]]] = []
+        rows: list[tuple[OutboxRow, dict[str, Any]]] = []
         outcomes: dict[str, str] = {}
         for channel in channels:
             address = recipient.email if channel is Channel.EMAIL else recipient.phone
@@ -260,17 +274,17 @@ class NoticeService:
         return rows, outcomes
 
     def _row(self, request: NoticeRequest, channel: Channel, address: str,
-             rendered: Rendered) -> tuple[NoticeRow, dict[str, Any]]:
+             rendered: Rendered) -> tuple[OutboxRow, dict[str, Any]]:
         key = f"{request.key}/{channel.value}"
         text: dict[str, Any] = {"to": address, "subject": rendered.subject,
                                 "body": rendered.body if channel is Channel.EMAIL else rendered.sms}
         # Claimed by this process as it is written: the send follows at once (attempt 1).
-        return NoticeRow(id=str(uuid.uuid4()), key=key, application_id=request.application_id,
+        return OutboxRow(id=str(uuid.uuid4()), key=key, application_id=request.application_id,
                          citizen_ref=request.citizen_ref, event=request.event, channel=channel.value,
                          status=SENDING, attempts=1, message=self.cipher.encrypt_json(text, _aad(key)),
                          created_at=self._now(), sent_at=None), text
 
-    async def _send_rows(self, rows: Sequence[tuple[NoticeRow, dict[str, Any]]]) -> None:
+    async def _send_rows(self, rows: Sequence[tuple[OutboxRow, dict[str, Any]]]) -> None:
         for row, text in rows:  # as this process has just written them: no need to read them back
             await self._send(row, text)
 
@@ -282,7 +296,7 @@ class NoticeService:
             return
         await self._send(row, self.cipher.decrypt_json(row.message, _aad(row.key)))
 
-    async def _send(self, row: NoticeRow, text: dict[str, Any]) -> None:
+    async def _send(self, row: NoticeRow | OutboxRow, text: dict[str, Any]) -> None:
         try:
             if row.channel == Channel.EMAIL.value:
                 assert self.mailer is not None, "rows are written only for a channel with a transport"
