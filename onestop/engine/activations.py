@@ -17,6 +17,7 @@ from its history.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextvars
 import ctypes
@@ -105,12 +106,17 @@ class InlineActivations(concurrent.futures.Executor):
         self.watchdog = watchdog
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        """Runs ``fn`` now. Called on an event loop (the SDK's ``run_in_executor``), the answer is a future of that
+        loop, already done: ``run_in_executor`` takes it as it is, where a ``concurrent.futures.Future`` is chained
+        to a new one through ``call_soon_threadsafe``, a wake-up of the loop through its self-pipe even though it
+        is done (about 10 us of CPU per activation)."""
         loop = events._get_running_loop()
+        outcome: Any = None
+        failure: BaseException | None = None
         try:
             try:
                 self.watchdog.begin()
-                result = contextvars.copy_context().run(fn, *args, **kwargs)
+                outcome = contextvars.copy_context().run(fn, *args, **kwargs)
             finally:
                 try:
                     overran = self.watchdog.end()
@@ -118,11 +124,17 @@ class InlineActivations(concurrent.futures.Executor):
                     events._set_running_loop(loop)
             if overran:
                 raise _Interrupt
-            future.set_result(result)
         except _Interrupt:
-            future.set_exception(
-                ActivationOverran(f"a workflow activation ran longer than {ACTIVATION_LIMIT:g} s and was interrupted")
-            )
+            failure = ActivationOverran(f"a workflow activation ran longer than {ACTIVATION_LIMIT:g} s and was "
+                                        "interrupted")
+        except StopIteration as exc:  # which an asyncio future refuses to hold
+            failure = RuntimeError(f"a workflow activation raised StopIteration: {exc}")
         except BaseException as exc:  # the SDK reports it as the activation's failure, as from its thread pool
-            future.set_exception(exc)
-        return future
+            failure = exc
+        future: concurrent.futures.Future[Any] | asyncio.Future[Any] = \
+            concurrent.futures.Future() if loop is None else loop.create_future()
+        if failure is None:
+            future.set_result(outcome)
+        else:
+            future.set_exception(failure)
+        return future  # type: ignore[return-value]  # an asyncio future on a loop: run_in_executor's own kind

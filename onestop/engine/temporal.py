@@ -31,7 +31,7 @@ from temporalio.worker import Interceptor as WorkerInterceptor
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from onestop.config import Settings
-from onestop.engine import metrics, tracing
+from onestop.engine import metrics, payloadwalks, tracing
 from onestop.engine.activations import InlineActivations
 from onestop.engine.crypto.codec import data_converter
 from onestop.engine.logs import LOG_OPERATION
@@ -205,6 +205,8 @@ def build_worker(client: Client, task_queue: str, activities: Sequence[Callable[
     # Our data converter stores nothing externally, yet above one the SDK walks every activation and completion for
     # external storage with an asyncio task per payload list: about 40 us per activation for nothing.
     options.setdefault("max_workflow_task_external_storage_concurrency", 1)
+    # And walks them three times each where one walk does (payloadwalks.py).
+    payloadwalks.fuse()
     return Worker(client, task_queue=task_queue, workflows=workflows,
                   activities=activities,
                   workflow_runner=workflow_runner(), interceptors=interceptors, **options)

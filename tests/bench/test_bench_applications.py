@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,7 @@ def test_the_applications_benchmark_prints_the_ratio_and_history_figures(repo_ro
     received = figures["simulated_externals_received"]
     applications = 2 + 2  # the warm-up's and the round's
     assert received == {"mails": applications, "submissions": applications}
-    assert cpu["simulated_externals"] >= 0
+    assert cpu["simulated_externals"] > 0  # measured to the nanosecond: some CPU, however little
     # Each part is its own median over the rounds, so the parts add up to the engine's median only roughly (a
     # loaded machine's rounds differ by 15 % and more); a split that missed a thread would be off by far more.
     assert sum(cpu["engine_by_thread"].values()) == pytest.approx(cpu["engine"], rel=0.25)
@@ -71,6 +72,7 @@ def test_the_baseline_workflow_module_is_imported_from_bytecode_whatever_the_env
     # those imports compile nothing, even with PYTHONDONTWRITEBYTECODE set (a deployed worker has its bytecode).
     script = f"""
 import sys
+import time
 from importlib import _bootstrap_external
 from pathlib import Path
 sys.path.insert(0, {str(repo_root / "bench")!r})
@@ -92,3 +94,21 @@ print(sum(path.endswith("baseline.py") for path in compiled))
                             cwd=repo_root, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0", result.stdout
+
+
+def test_the_externals_cpu_is_read_to_the_nanosecond_not_by_ticks(repo_root: Path) -> None:
+    # A round of 16 applications costs the simulated externals a few clock ticks (10 ms each) in all: their figure is
+    # the scheduler run time of their threads, which moves by what was used.
+    sys.path.insert(0, str(repo_root / "bench"))
+    try:
+        import applications
+    finally:
+        sys.path.remove(str(repo_root / "bench"))
+    before = applications.process_cpu(os.getpid())
+    began = time.thread_time()
+    while time.thread_time() - began < 0.013:
+        pass
+    used = applications.process_cpu(os.getpid()) - before
+    assert 0.013 <= used < 1.0
+    assert round(used * 1e9) % 10_000_000 != 0  # not a whole number of ticks
+    assert applications.process_cpu(None) == 0.0

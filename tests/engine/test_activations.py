@@ -4,6 +4,7 @@ again afterwards, and an activation that never yields is interrupted and its wor
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 import uuid
@@ -43,6 +44,30 @@ async def test_an_activation_runs_in_the_calling_thread_and_the_loop_is_restored
     with pytest.raises(ValueError, match="workflow code failed"):
         await loop.run_in_executor(executor, broken)
     assert asyncio.get_running_loop() is loop
+
+
+async def test_the_loop_gets_the_activation_done_without_a_wake_up_from_another_thread() -> None:
+    # A concurrent.futures.Future would be chained to a loop future through call_soon_threadsafe (the loop's
+    # self-pipe), done only once the loop has come round to it.
+    loop = asyncio.get_running_loop()
+    executor = InlineActivations()
+    done = loop.run_in_executor(executor, lambda: 42)
+    assert done.done()
+    assert await done == 42
+    failed = loop.run_in_executor(executor, lambda: [].pop())
+    assert failed.done()
+    with pytest.raises(IndexError):
+        await failed
+
+    def stops() -> None:
+        raise StopIteration("out of steps")
+
+    with pytest.raises(RuntimeError, match="StopIteration: out of steps"):
+        await loop.run_in_executor(executor, stops)
+    # Off any event loop, an ordinary concurrent future, as an executor gives.
+    off_loop = await asyncio.to_thread(executor.submit, lambda: 7)
+    assert isinstance(off_loop, concurrent.futures.Future)
+    assert off_loop.result(timeout=1) == 7
 
 
 @pytest.mark.usefixtures("short_limit")

@@ -2,7 +2,9 @@
 
 Messages are files under ``<data-dir>/dev-mail/``, so every onestop process on the same data directory (``serve``,
 or ``api`` beside ``worker``) shows the same mailbox. A message is stored once per Message-ID, as a mail store
-deduplicates: a notice resent after a worker died mid-send is one message here.
+deduplicates: a notice resent after a worker died mid-send is one message here. A mailbox without a directory keeps
+its messages in memory (as mail sinks such as MailHog do by default), for a process whose mailbox no other reads:
+the applications benchmark's simulated relay, where a file per message cost more CPU than the SMTP conversation.
 """
 
 from __future__ import annotations
@@ -35,16 +37,18 @@ OnMessage = Callable[[EmailMessage], Awaitable[None]]
 
 @dataclass
 class DevMailbox:
-    directory: Path
+    directory: Path | None  # None: the messages are kept in memory, for this process only
     # Awaited after a message is stored and before the sink answers 250: a test holds the sender there.
     on_message: OnMessage | None = None
     received: int = 0  # DATA commands accepted, duplicates included
     connections: int = 0  # SMTP connections accepted
     _server: asyncio.Server | None = field(default=None, repr=False)
     _sessions: weakref.WeakSet[SMTP] = field(default_factory=weakref.WeakSet, repr=False)
+    _memory: dict[str, bytes] = field(default_factory=dict, repr=False)  # by file name, when no directory
 
     def __post_init__(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
         # aiosmtpd logs every envelope (recipients' addresses) at INFO: personal data stays out of our logs.
         logging.getLogger("mail.log").setLevel(logging.WARNING)
 
@@ -54,9 +58,13 @@ class DevMailbox:
         """Listen for SMTP on the running loop; returns the address."""
         loop = asyncio.get_running_loop()
 
+        # aiosmtpd looks its handler's members up for each connection (inspect.getmembers, which reads every
+        # property): the sink's hook alone, not this mailbox with its web app property.
+        handler = _SmtpHooks(self)
+
         def session() -> SMTP:
             self.connections += 1
-            smtp = SMTP(self, hostname="onestop-dev-mail", loop=loop)
+            smtp = SMTP(handler, hostname="onestop-dev-mail", loop=loop)
             self._sessions.add(smtp)
             return smtp
 
@@ -102,6 +110,9 @@ class DevMailbox:
                     json.dumps(record, ensure_ascii=False).encode())
 
     def _write(self, name: str, content: bytes) -> None:
+        if self.directory is None:
+            self._memory.setdefault(name, content)
+            return
         path = self.directory / name
         if path.exists():
             return
@@ -111,10 +122,18 @@ class DevMailbox:
 
     # ---- reading ----
 
+    def _stored(self, prefix: str, suffix: str) -> list[bytes]:
+        """The stored messages (or texts) whose names have ``prefix`` and ``suffix``, the oldest first."""
+        if self.directory is None:
+            return [content for name, content in self._memory.items()
+                    if name.startswith(prefix) and name.endswith(suffix)]
+        paths = sorted(self.directory.glob(f"{prefix}*{suffix}"), key=lambda p: p.stat().st_mtime)
+        return [path.read_bytes() for path in paths]
+
     def mails(self) -> list[dict[str, str]]:
         found = []
-        for path in sorted(self.directory.glob("mail-*.eml"), key=lambda p: p.stat().st_mtime):
-            message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        for content in self._stored("mail-", ".eml"):
+            message = message_from_bytes(content, policy=policy.default)
             assert isinstance(message, EmailMessage)
             body = message.get_body(preferencelist=("plain",))
             found.append({"id": str(message["Message-ID"]), "to": str(message["To"]),
@@ -123,8 +142,7 @@ class DevMailbox:
         return found
 
     def texts(self) -> list[dict[str, str]]:
-        return [json.loads(path.read_text()) for path in
-                sorted(self.directory.glob("sms-*.json"), key=lambda p: p.stat().st_mtime)]
+        return [json.loads(content) for content in self._stored("sms-", ".json")]
 
     @property
     def app(self) -> Starlette:
@@ -145,3 +163,15 @@ class DevMailbox:
                 f"<section><h1>Email</h1>{mails or '<p>No mail yet.</p>'}</section>"
                 f"<section><h1>SMS</h1><ul>{texts}</ul></section></body></html>")
         return HTMLResponse(page)
+
+
+class _SmtpHooks:
+    """The handler aiosmtpd calls: the mailbox's DATA hook, and no other member for it to look up."""
+
+    __slots__ = ("_mailbox",)
+
+    def __init__(self, mailbox: DevMailbox) -> None:
+        self._mailbox = mailbox
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        return await self._mailbox.handle_DATA(server, session, envelope)
