@@ -4,9 +4,12 @@ personal data in the text, the outbox encrypted at rest."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,10 +24,12 @@ from onestop.engine.applications.activities import ApplicationActivities
 from onestop.engine.applications.delivery import DeliveryClient
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.gateway import DataServices
-from onestop.engine.db import Database
+from onestop.engine.db import Database, NoticeRow
 from onestop.engine.dev.mail import DevMailbox
 from onestop.engine.errors import InvalidInput
 from onestop.engine.notices import NoticeService, SmtpMailer, render
+from onestop.engine.notices import service as notice_service
+from onestop.engine.notices.service import OutboxRow
 from onestop.workflows.contracts import (
     IndexEntry,
     NoticeRequest,
@@ -435,3 +440,141 @@ async def test_every_connection_idle_too_long_is_closed_not_only_the_newest(
     assert len(mailer._pool) == 1
     await _until(lambda: box.open_connections == 1)
     assert box.connections == 3  # the message went on the newest
+
+
+async def test_a_long_chinese_subject_arrives_whole_in_short_lines_of_whole_characters(
+        mailbox: tuple[DevMailbox, SmtpMailer]) -> None:
+    box, mailer = mailbox
+    subject = "你的續領駕駛執照申請已經收到，參考編號 TD-2026-000042，請保留此郵件以便日後查詢。" * 2
+    body = "你的申請 TD-2026-000042。\n\n" + "續領駕駛執照" * 40
+    await mailer.send("a@example.com", subject, body, key="k1")
+    [mail] = box.mails()
+    assert (mail["subject"], mail["body"]) == (subject, body)
+    [raw] = [path.read_bytes() for path in box.directory.glob("*.eml")]
+    assert max(len(line) for line in raw.splitlines()) <= 78
+    words = re.findall(rb"=\?utf-8\?b\?([A-Za-z0-9+/=]+)\?=", raw.split(b"\r\n\r\n")[0])
+    assert len(words) > 2
+    for word in words:  # each decodes alone (RFC 2047 §5: whole characters)
+        base64.b64decode(word).decode("utf-8")
+
+
+@pytest.mark.parametrize("subject", ["=?utf-8?q?Urgent:_pay_now?=", "Received\r\nBcc: everyone@example.com"])
+async def test_a_subject_that_looks_encoded_or_breaks_its_line_arrives_as_the_text_it_is(
+        mailbox: tuple[DevMailbox, SmtpMailer], subject: str) -> None:
+    box, mailer = mailbox
+    await mailer.send("a@example.com", subject, "body", key="k1")
+    [raw] = [path.read_bytes() for path in box.directory.glob("*.eml")]
+    headers = raw.split(b"\r\n\r\n")[0]
+    assert b"Bcc" not in headers.replace(b"\r\n ", b"")  # no header of its own, in the clear
+    [mail] = box.mails()
+    assert mail["subject"].replace("\r\n", "\n") == subject.replace("\r\n", "\n")
+
+
+async def test_a_sender_whose_name_is_not_ascii_still_sends(tmp_path: Path) -> None:
+    box = DevMailbox(tmp_path / "mail")
+    host, port = await box.start()
+    try:
+        mailer = SmtpMailer(host, port, sender="香港政府一站通 <no-reply@onestop.test>", security=SmtpSecurity.NONE)
+        await mailer.send("a@example.com", "已收到 TD-2026-000042", "你的申請", key="k1")
+        [mail] = box.mails()
+        assert mail["subject"] == "已收到 TD-2026-000042"
+        await mailer.aclose()
+    finally:
+        await box.close()
+
+
+async def test_the_receipts_recipient_decrypts_the_address_and_phone_alone(
+        notices: NoticeService, data_services: DataServices, database: Database,
+        mailbox: tuple[DevMailbox, SmtpMailer], monkeypatch: pytest.MonkeyPatch) -> None:
+    citizen_ref = await _citizen(data_services)
+    await notices.set_preferences("sub-a", language="en", channels="email")
+    opened: list[str] = []
+    decrypt = data_services.cipher.decrypt_json
+
+    def counting(stored: str, aad: str) -> Any:
+        opened.append(aad.partition("|")[0])
+        return decrypt(stored, aad)
+
+    monkeypatch.setattr(data_services.cipher, "decrypt_json", counting)
+    async with httpx.AsyncClient() as http:
+        reference = await _activities(database, data_services, notices, http).allocate_reference(
+            _submitted(citizen_ref))
+    assert sorted(n for n in opened if n.startswith("profiles.")) == ["profiles.email", "profiles.phone"]
+    await _sent(notices)
+    [mail] = mailbox[0].mails()
+    assert mail["subject"] == f"We have received {reference}"  # the preference: English alone
+
+
+async def test_a_preference_without_a_profile_sends_nothing(
+        notices: NoticeService, data_services: DataServices, database: Database) -> None:
+    await notices.set_preferences("sub-b", language="tc", channels="both")
+    citizen = await data_services.citizens.get("sub-b")
+    assert citizen is not None
+    await notices.enqueue([NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": citizen.ref})])
+    await _sent(notices)
+    assert await _rows(database) == []
+
+
+async def test_sends_that_finish_together_are_recorded_sent_together(
+        notices: NoticeService, data_services: DataServices, database: Database,
+        mailbox: tuple[DevMailbox, SmtpMailer], statements: Callable[[Database], list[str]]) -> None:
+    box = mailbox[0]
+    citizen_ref = await _citizen(data_services)
+    count = 6
+    arrived = asyncio.Event()
+
+    async def held(message: Any) -> None:  # the relay answers once every message is in
+        if box.received == count:
+            arrived.set()
+        await arrived.wait()
+
+    box.on_message = held
+    seen = statements(database)
+    await asyncio.gather(*(notices.enqueue([NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": citizen_ref,
+                                                             "key": f"app-1/submitted/{n}"})])
+                           for n in range(count)))
+    await _sent(notices)
+    assert await _rows(database) == [("sent", 1)] * count
+    assert len(box.mails()) == count
+    recorded = [s for s in seen if s.startswith("UPDATE NOTICES_SENT")]
+    assert 1 <= len(recorded) < count, seen
+
+
+async def test_a_sent_notice_whose_record_failed_is_sent_again_by_the_sweep_as_the_same_message(
+        notices: NoticeService, data_services: DataServices, database: Database,
+        mailbox: tuple[DevMailbox, SmtpMailer], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    request = NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": await _citizen(data_services)})
+
+    async def unrecordable(*args: object, **kwargs: object) -> list[Any]:
+        raise ConnectionError("the database is away")
+
+    monkeypatch.setattr(notice_service, "write_alone", unrecordable)
+    with caplog.at_level(logging.WARNING):
+        await notices.enqueue([request])
+        await _sent(notices)
+    assert await _rows(database) == [("sending", 1)]
+    assert "not recorded as sent" in caplog.text
+    assert "kafai.wong" not in caplog.text
+    monkeypatch.undo()
+    clock = notices._now()
+    notices._now = lambda: clock + timedelta(seconds=31)
+    assert await notices.sweep() == 1
+    assert await _rows(database) == [("sent", 2)]
+    assert (mailbox[0].received, len(mailbox[0].mails())) == (2, 1)  # one Message-ID: one message
+
+
+async def test_a_sweep_that_finds_nothing_due_reads_once_and_writes_nothing(
+        notices: NoticeService, data_services: DataServices, database: Database,
+        mailbox: tuple[DevMailbox, SmtpMailer], statements: Callable[[Database], list[str]]) -> None:
+    await notices.enqueue([NoticeRequest(**{**SUBMITTED.__dict__, "citizen_ref": await _citizen(data_services)})])
+    await _sent(notices)
+    seen = statements(database)
+    assert await notices.sweep() == 0
+    assert [s for s in seen if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))] == [
+        "SELECT NOTICES_SENT.ID, NOTICES_SENT.ATTEMPTS,"], seen
+
+
+def test_an_outbox_row_as_written_has_every_column_of_the_outbox_table() -> None:
+    # ``write`` inserts ``vars`` of it: a column missing here would be missing from the insert.
+    assert [f.name for f in fields(OutboxRow)] == [column.key for column in NoticeRow.__table__.columns]

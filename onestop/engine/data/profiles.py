@@ -314,6 +314,12 @@ class ProfileService:
                 data[column] = self.cipher.decrypt_json(stored, _aad(column, row.citizen_id))
         return Profile.model_validate(data)
 
+    def item(self, citizen_id: str, name: str, stored: str | None) -> Any:
+        """One item's value from its stored ciphertext (read by the caller from its ``profiles`` column): for a
+        reader that needs an item or two, not the whole profile (a notice's address)."""
+        column = PROFILE_COLUMNS[name]
+        return None if stored is None else self.cipher.decrypt_json(stored, _aad(column, citizen_id))
+
     async def load(self, session: Executor, citizen_id: str) -> Profile | None:
         """The profile of a citizen by internal id, inside a caller's session (or connection)."""
         row = (await session.execute(prepared(session, _profile), {"citizen": citizen_id})).first()

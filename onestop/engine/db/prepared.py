@@ -8,7 +8,7 @@ its key each time, and ORM statements add the identity map, attribute events and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, insert
@@ -42,8 +42,10 @@ def prepared(executor: Executor, build: Callable[[str], T]) -> T:
     return statement
 
 
-async def write_alone(engine: AsyncEngine, build: Callable[[str], Any], parameters: Mapping[str, Any]) -> list[Any]:
+async def write_alone(engine: AsyncEngine, build: Callable[[str], Any],
+                      parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[Any]:
     """Run the statement ``build`` makes as a transaction of its own, and return its rows (if it returns any).
+    A sequence of ``parameters``: once for each (an executemany, one trip), and then no RETURNING.
 
     On SQLite the statement commits in the same trip to its connection's thread (``sqlite.commit_in_trip``): with
     ``engine.begin()`` the commit was a second trip, and SQLite's write lock was held across the event loop between
@@ -51,7 +53,8 @@ async def write_alone(engine: AsyncEngine, build: Callable[[str], Any], paramete
     async with engine.connect() as connection:
         if connection.dialect.name == "sqlite":
             commit_in_trip((await connection.get_raw_connection()).driver_connection)
-        result = await connection.execute(prepared(connection, build), dict(parameters))
+        values = dict(parameters) if isinstance(parameters, Mapping) else [dict(each) for each in parameters]
+        result = await connection.execute(prepared(connection, build), values)
         rows = list(result.all()) if result.returns_rows else []
         await connection.commit()
     return rows

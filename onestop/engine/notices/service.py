@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from onestop.catalogue.text import Lang
 from onestop.engine.crypto.cipher import FieldCipher
 from onestop.engine.data.profiles import CitizenDirectory, ProfileService
-from onestop.engine.db import Database, NoticePreferenceRow, NoticeRow
+from onestop.engine.db import Database, NoticePreferenceRow, NoticeRow, ProfileRow
 from onestop.engine.db.prepared import Executor, commits_with_next, insert_for, prepared, table_of, write_alone
 from onestop.engine.errors import InvalidInput, field_error
 from onestop.engine.notices.channels import Mailer, SmsProvider
@@ -106,19 +106,46 @@ def _claim(dialect: str) -> Any:
             .returning(notices.c.id))
 
 
-def _values(row: NoticeRow) -> dict[str, Any]:
-    return {column.key: getattr(row, column.key) for column in NoticeRow.__table__.columns}
+@dataclass
+class OutboxRow:
+    """A ``notices_sent`` row as ``write`` inserts it: its columns (``vars`` of it are the insert's values), a plain
+    object where an ORM instance cost more to build than the rest of the row."""
+
+    id: str
+    key: str
+    application_id: str
+    citizen_ref: str
+    event: str
+    channel: str
+    status: str
+    attempts: int
+    message: str
+    created_at: datetime
+    sent_at: datetime | None
 
 
-def _preference(dialect: str) -> Any:
-    preferences = NoticePreferenceRow.__table__.c
-    return select(preferences.language, preferences.channels).where(preferences.citizen_id == bindparam("citizen"))
+def _contact(dialect: str) -> Any:
+    """A citizen's address and phone (ciphertext) and notice preferences, in one statement; no row: no profile."""
+    profiles, preferences = ProfileRow.__table__, NoticePreferenceRow.__table__
+    return (select(profiles.c.email, profiles.c.phone, preferences.c.language, preferences.c.channels)
+            .select_from(profiles.outerjoin(preferences, preferences.c.citizen_id == profiles.c.citizen_id))
+            .where(profiles.c.citizen_id == bindparam("citizen")))
 
 
 def _sent(dialect: str) -> Any:
     notices = table_of(NoticeRow)
     return update(notices).where(notices.c.id == bindparam("row")).values(status=SENT,
                                                                            sent_at=bindparam("sent_at"))
+
+
+def _unsent(dialect: str) -> Any:
+    """The rows claimed before ``before`` and not sent, the oldest first (by the status and time index)."""
+    notices = table_of(NoticeRow)
+    return (select(notices.c.id, notices.c.attempts, notices.c.created_at)
+            .where(notices.c.status == SENDING, notices.c.created_at < bindparam("before"))
+            .order_by(notices.c.created_at).limit(500))
+
+
 _BACKOFF_CAP = timedelta(minutes=10)
 
 
@@ -137,7 +164,7 @@ class Outbox:
     """What ``NoticeService.write`` queued in a transaction: the rows to send (each with its clear text) and each
     notice's outcome by channel."""
 
-    claimed: list[tuple[NoticeRow, dict[str, Any]]] = field(default_factory=list)
+    claimed: list[tuple[OutboxRow, dict[str, Any]]] = field(default_factory=list)
     done: list[tuple[NoticeRequest, dict[str, str]]] = field(default_factory=list)
 
 
@@ -158,6 +185,9 @@ class NoticeService:
     sweep_seconds: float = 5.0
     _now: Any = field(default=lambda: datetime.now(UTC), repr=False)
     _sending: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    # Rows sent and not yet recorded so (``_record_sent``), and whether a send is recording them.
+    _unrecorded: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _recording: bool = field(default=False, repr=False)
 
     async def enqueue(self, requests: Sequence[NoticeRequest]) -> None:
         """Write each notice's rows (one per channel), once per key, then send them from this process, beside the
@@ -201,7 +231,7 @@ class NoticeService:
                 if ends_transaction and row is last:
                     await commits_with_next(session)
                 # Written unless a row of its key is there already (an earlier attempt's): one statement each.
-                if (await session.execute(prepared(session, _claim), _values(row))).first() is None:
+                if (await session.execute(prepared(session, _claim), vars(row))).first() is None:
                     present.add(row.key)
                 else:
                     outbox.claimed.append((row, text))
@@ -220,7 +250,7 @@ class NoticeService:
             task.add_done_callback(self._sending.discard)
 
     def _rows(self, request: NoticeRequest, recipient: Recipient | None
-              ) -> tuple[list[tuple[NoticeRow, dict[str, Any]]], dict[str, str]]:
+              ) -> tuple[list[tuple[OutboxRow, dict[str, Any]]], dict[str, str]]:
         """The outbox rows for ``request`` to ``recipient`` (one per channel it goes out on, each with its clear
         text), and each channel's outcome."""
         if recipient is None:
@@ -229,7 +259,7 @@ class NoticeService:
         if not channels:
             return [], {"any": "opted-out"}
         rendered = render(request, recipient.language, link=self.link)
-        rows: list[tuple[NoticeRow, dict[str, Any]]] = []
+        rows: list[tuple[OutboxRow, dict[str, Any]]] = []
         outcomes: dict[str, str] = {}
         for channel in channels:
             address = recipient.email if channel is Channel.EMAIL else recipient.phone
@@ -244,17 +274,17 @@ class NoticeService:
         return rows, outcomes
 
     def _row(self, request: NoticeRequest, channel: Channel, address: str,
-             rendered: Rendered) -> tuple[NoticeRow, dict[str, Any]]:
+             rendered: Rendered) -> tuple[OutboxRow, dict[str, Any]]:
         key = f"{request.key}/{channel.value}"
         text: dict[str, Any] = {"to": address, "subject": rendered.subject,
                                 "body": rendered.body if channel is Channel.EMAIL else rendered.sms}
         # Claimed by this process as it is written: the send follows at once (attempt 1).
-        return NoticeRow(id=str(uuid.uuid4()), key=key, application_id=request.application_id,
+        return OutboxRow(id=str(uuid.uuid4()), key=key, application_id=request.application_id,
                          citizen_ref=request.citizen_ref, event=request.event, channel=channel.value,
                          status=SENDING, attempts=1, message=self.cipher.encrypt_json(text, _aad(key)),
                          created_at=self._now(), sent_at=None), text
 
-    async def _send_rows(self, rows: Sequence[tuple[NoticeRow, dict[str, Any]]]) -> None:
+    async def _send_rows(self, rows: Sequence[tuple[OutboxRow, dict[str, Any]]]) -> None:
         for row, text in rows:  # as this process has just written them: no need to read them back
             await self._send(row, text)
 
@@ -266,7 +296,7 @@ class NoticeService:
             return
         await self._send(row, self.cipher.decrypt_json(row.message, _aad(row.key)))
 
-    async def _send(self, row: NoticeRow, text: dict[str, Any]) -> None:
+    async def _send(self, row: NoticeRow | OutboxRow, text: dict[str, Any]) -> None:
         try:
             if row.channel == Channel.EMAIL.value:
                 assert self.mailer is not None, "rows are written only for a channel with a transport"
@@ -278,22 +308,42 @@ class NoticeService:
             log.warning("notice %s not sent (attempt %d): %s", row.key, row.attempts, type(exc).__name__,
                         extra={"notice_event": row.event})
             return
-        await write_alone(self.database.engine, _sent, {"row": row.id, "sent_at": self._now()})
+        await self._record_sent({"row": row.id, "sent_at": self._now()})
+
+    async def _record_sent(self, sent: dict[str, Any]) -> None:
+        """Mark a row sent. The rows whose sends finish while one send is writing its record go in its next write
+        (one statement and one commit for them all): under load, sends finish close together. A write that
+        fails leaves its rows to the sweep, which sends them again with the same Message-ID."""
+        self._unrecorded.append(sent)
+        if self._recording:
+            return  # the send writing now writes this one next
+        self._recording = True
+        try:
+            while self._unrecorded:
+                batch, self._unrecorded = self._unrecorded, []
+                try:
+                    await write_alone(self.database.engine, _sent, batch[0] if len(batch) == 1 else batch)
+                except Exception as exc:
+                    log.warning("%d sent notices not recorded as sent: %s", len(batch), type(exc).__name__)
+        finally:
+            self._recording = False
 
     async def sweep(self) -> int:
         """Claim and send the rows whose send did not finish (the process died, or the channel failed), each when
         its backoff is due; mark those past the window failed. Returns how many were sent again."""
         now = self._now()
-        async with self.database.session() as session:
-            expired = await session.execute(
-                update(NoticeRow).where(NoticeRow.status == SENDING, NoticeRow.created_at < now - self.window)
-                .values(status=FAILED))
+        # One read when there is nothing to do, as on almost every sweep: no write transaction (on SQLite, no
+        # write lock) unless a row is past its window.
+        async with self.database.engine.connect() as connection:
+            rows = (await connection.execute(prepared(connection, _unsent), {"before": now - self.lease})).all()
+        if rows and rows[0].created_at < now - self.window:  # the oldest first
+            async with self.database.session() as session:
+                expired = await session.execute(
+                    update(NoticeRow).where(NoticeRow.status == SENDING, NoticeRow.created_at < now - self.window)
+                    .values(status=FAILED))
             if expired.rowcount:  # type: ignore[attr-defined]
                 log.warning("%d notices were given up after their retry window", expired.rowcount)  # type: ignore[attr-defined]
-            rows = (await session.execute(
-                select(NoticeRow.id, NoticeRow.attempts, NoticeRow.created_at)
-                .where(NoticeRow.status == SENDING, NoticeRow.created_at < now - self.lease)
-                .order_by(NoticeRow.created_at).limit(500))).all()
+            rows = [row for row in rows if row.created_at >= now - self.window]
         resent = 0
         for row_id, attempts, created_at in rows:
             if _due(created_at, attempts, self.lease) > now:
@@ -326,6 +376,8 @@ class NoticeService:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)  # their clean-up gives their database connections back before it closes
+        if self._unrecorded and not self._recording:  # a cancelled send's batch
+            await self._record_sent(self._unrecorded.pop())
         if self.mailer is not None:
             await self.mailer.aclose()
 
@@ -362,13 +414,16 @@ class NoticeService:
             return None  # an anonymous applicant who left no contact
         reader = contextlib.nullcontext(session) if session is not None else self.database.engine.connect()
         async with reader as reading:
-            profile = await self.profiles.load(reading, citizen.id)
-            preference = (await reading.execute(prepared(reading, _preference), {"citizen": citizen.id})).first()
-        if profile is None or not (profile.email or profile.phone):
+            # The two items it needs, not the whole profile (each item is a decryption), and the preferences.
+            row = (await reading.execute(prepared(reading, _contact), {"citizen": citizen.id})).first()
+        if row is None:
             return None
-        return Recipient(email=profile.email, phone=profile.phone,
-                         language=preference.language if preference else None,
-                         choice=ChannelChoice(preference.channels) if preference and preference.channels else None)
+        email = self.profiles.item(citizen.id, "email", row.email)
+        phone = self.profiles.item(citizen.id, "phone", row.phone)
+        if not (email or phone):
+            return None
+        return Recipient(email=email, phone=phone, language=row.language,
+                         choice=ChannelChoice(row.channels) if row.channels else None)
 
     async def _once(self, request: NoticeRequest, channel: Channel, address: str, rendered: Rendered) -> str:
         key = f"{request.key}/{channel.value}"
