@@ -496,7 +496,7 @@ async def test_the_receipts_recipient_decrypts_the_address_and_phone_alone(
         return decrypt(stored, aad)
 
     monkeypatch.setattr(data_services.cipher, "decrypt_json", counting)
-    async with httpx.AsyncClient() as http:
+    async with DeliveryClient() as http:
         reference = await _activities(database, data_services, notices, http).allocate_reference(
             _submitted(citizen_ref))
     assert sorted(n for n in opened if n.startswith("profiles.")) == ["profiles.email", "profiles.phone"]
