@@ -265,45 +265,19 @@ async def settled(client: Client, workflow_id: str, ready: Callable[[list[Any]],
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         events = list((await client.get_workflow_handle(workflow_id).fetch_history()).events)
-        if ready(events) and _no_task_in_flight(events):
+        if ready(events) and events[-1].event_type in (EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+                                                       EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED):
             return
         await asyncio.sleep(0.1)
     raise BenchError(f"workflow {workflow_id} did not settle in {within:.0f}s")
 
 
-_TASK_EVENTS = (EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-                EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
-
-
-def _no_task_in_flight(events: list[Any]) -> bool:
-    """Whether the workflow has ended, or its last workflow task completed (its commands' events may follow)."""
-    if events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-        return True
-    last = next((e.event_type for e in reversed(events) if e.event_type in _TASK_EVENTS), None)
-    return last == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-
-
 def _delivered(events: list[Any]) -> bool:
-    # The delivery has completed: the local activity of the submit's workflow task (a new application's first
-    # attempt), or the delivery activity. Both are looked for by name: prefill and the reference are local activities.
+    # The delivery activity has completed (prefill may be a local activity, so it is looked for by name).
     deliveries = {e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
                   and e.activity_task_scheduled_event_attributes.activity_type.name == DELIVER_ACTIVITY}
     return any(e.activity_task_completed_event_attributes.scheduled_event_id in deliveries for e in events
-               if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) \
-        or any(_local_activity_type(e) == DELIVER_ACTIVITY for e in events
-               if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED)
-
-
-def _local_activity_type(event: Any) -> str | None:
-    """The activity type a local activity's marker names (the SDK core's own JSON, never encrypted); None if none."""
-    details = event.marker_recorded_event_attributes.details.get("data")
-    if details is None or not details.payloads:
-        return None
-    try:
-        kind: str | None = json.loads(details.payloads[0].data).get("activity_type")
-    except (ValueError, AttributeError):
-        return None
-    return kind
+               if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED)
 
 
 def _completed(events: list[Any]) -> bool:

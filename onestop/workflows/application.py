@@ -26,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         CITIZEN_REF_ATTRIBUTE,
         DELIVERY_RETRY_DEFAULT,
         DEPARTMENT_STATUSES,
-        INLINE_DELIVERY_BEHAVIOUR,
         LEAN_BEHAVIOUR,
         MESSAGE_MAX_CHARS,
         OUTBOX_BEHAVIOUR,
@@ -128,12 +127,7 @@ _HKT = timedelta(hours=8)
 _MAX_MUTATIONS = 200
 # A local activity's failure reaches the workflow as the activity's own error (or a timeout), not wrapped in an
 # ActivityError as a scheduled activity's is.
-_LOCAL_FAILURES = (ActivityError, ApplicationError, ActivityTimeoutError)
-# The submission's first delivery, from a local activity in the workflow task that submitted it: one attempt, short
-# enough to end well within that task's timeout (the citizen's submit answers when it ends). A slower department gets
-# the delivery activity instead, with its retries.
-_INLINE_DELIVERY = timedelta(seconds=5)
-_ONCE = RetryPolicy(maximum_attempts=1)
+_PREFILL_FAILURES = (ActivityError, ApplicationError, ActivityTimeoutError)
 
 
 def _refuse(*errors: FieldError) -> ApplicationError:
@@ -145,22 +139,12 @@ def _refuse(*errors: FieldError) -> ApplicationError:
     )
 
 
-def _failure(exc: BaseException) -> str:
+def _failure(exc: ActivityError) -> str:
     # The innermost cause says what the department answered (an HTTP status) or that the window ran out.
     cause: BaseException = exc
     while cause.__cause__ is not None:
         cause = cause.__cause__
     return f"Delivery to the department failed: {cause}"[:MESSAGE_MAX_CHARS]
-
-
-def _refused(exc: BaseException) -> bool:
-    """Whether a delivery attempt failed for good (the department refused it): a retry would be refused as well."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ApplicationError) and cause.non_retryable:
-            return True
-        cause = cause.__cause__
-    return False
 
 
 def _error(path: str, code: str, en: str, tc: str) -> FieldError:
@@ -282,8 +266,6 @@ class ServiceApplicationWorkflow:
         # Notices go to the engine's outbox from a local activity the run makes anyway (or one of their own): no
         # send_notice activity, no "notices" patch marker. Decided by the input, as above.
         self._outbox = params.behaviour >= OUTBOX_BEHAVIOUR
-        # The first delivery of a submission from a local activity; decided by the input, as above.
-        self._inline_delivery = params.behaviour >= INLINE_DELIVERY_BEHAVIOUR
         self._index_dirty = carried is None and not self._lean
         self._fault: interp.DefinitionFault | None = None
         self._derived: _Derived | None = None
@@ -1032,8 +1014,7 @@ class ServiceApplicationWorkflow:
         return ApplicationInput(self._in.application_id, None if self._in.service_ref else self._snapshot,
                                 self._owner, self._in.citizen, self._in.created_at, carried,
                                 history_limit=self._in.history_limit,
-                                delivery_retry_seconds=self._in.delivery_retry_seconds,
-                                behaviour=INLINE_DELIVERY_BEHAVIOUR,
+                                delivery_retry_seconds=self._in.delivery_retry_seconds, behaviour=OUTBOX_BEHAVIOUR,
                                 service_ref=self._in.service_ref,
                                 payment_timeout_seconds=self._in.payment_timeout_seconds, acting=self._acting)
 
@@ -1059,19 +1040,6 @@ class ServiceApplicationWorkflow:
             computed=self._computed(),
             payments=[pay.paid_entry(p) for p in self._payments if p.status is PaymentStatus.PAID],
         )
-        if self._inline_delivery:
-            # Once per run: a redelivery, and a delivery whose first attempt failed, go to the activity.
-            self._inline_delivery = False
-            try:
-                await self._deliver_inline(submission)
-            except _LOCAL_FAILURES as exc:
-                if _refused(exc):  # for good: the activity's one attempt would be refused just the same
-                    self._delivery_failed(exc)
-                    return
-            else:
-                self._delivered = True
-                self._deliver_pending = False
-                return
         window = timedelta(seconds=self._in.delivery_retry_seconds) if self._in.delivery_retry_seconds > 0 \
             else DELIVERY_RETRY_DEFAULT
         try:
@@ -1081,34 +1049,18 @@ class ServiceApplicationWorkflow:
                 retry_policy=_DELIVERY_RETRY, result_type=DeliveryReceipt,
             )
         except ActivityError as exc:
-            self._delivery_failed(exc)
+            # Out of retries (the window passed) or refused for good: staff and operators see DELIVERY_FAILED and
+            # an operator redelivers once the cause is fixed. Before, this failed the whole workflow, so no
+            # recorded history takes this path.
+            self._deliver_pending = False
+            if self._status is Status.SUBMITTED:
+                self._updated_at = workflow.now()
+                self._set_status(Status.DELIVERY_FAILED, _failure(exc))
+            # The department never got it: the fee goes back, refundable or not.
+            self._queue_refunds("the application could not be delivered to the department", every=True)
             return
         self._delivered = True
         self._deliver_pending = False
-
-    def _delivery_failed(self, exc: BaseException) -> None:
-        # Out of retries (the window passed) or refused for good: staff and operators see DELIVERY_FAILED and an
-        # operator redelivers once the cause is fixed. Before, this failed the whole workflow, so no recorded
-        # history takes this path.
-        self._deliver_pending = False
-        if self._status is Status.SUBMITTED:
-            self._updated_at = workflow.now()
-            self._set_status(Status.DELIVERY_FAILED, _failure(exc))
-        # The department never got it: the fee goes back, refundable or not.
-        self._queue_refunds("the application could not be delivered to the department", every=True)
-
-    async def _deliver_inline(self, submission: Submission) -> None:
-        """One delivery attempt from a local activity; its failure is raised (the activity then takes over, unless
-        the department refused it for good).
-
-        It runs in the workflow task that submitted the application, so its marker is that task's last event: no
-        activity events, no workflow task for its completion. A worker lost meanwhile fails that task, and the next
-        worker runs the submit's task again. The inbox and the department key deliveries on the application id, so
-        an attempt repeated by the activity is a duplicate, never a second submission."""
-        await workflow.execute_local_activity(
-            Activity.DELIVER, submission, start_to_close_timeout=_INLINE_DELIVERY, retry_policy=_ONCE,
-            result_type=DeliveryReceipt,
-        )
 
     # ---- query and signal ----
 
@@ -1258,7 +1210,7 @@ class ServiceApplicationWorkflow:
             self._busy = True
             try:
                 result = await self._prefill(step)
-            except _LOCAL_FAILURES as exc:
+            except _PREFILL_FAILURES as exc:
                 # Nothing changed; the citizen may retry with a new client mutation id, or decline and type.
                 raise _refuse(_error("stepId", "PREFILL_FAILED",
                                      "Your data could not be fetched just now; try again, or decline to type it.",

@@ -292,10 +292,6 @@ OUTBOX_BEHAVIOUR = 3
 """Also hands notices to the engine's outbox from a local activity the workflow runs anyway (the reference's at
 submission, the index's after a status change) instead of a ``send_notice`` activity each, with no patch marker;
 the engine's relay sends them."""
-INLINE_DELIVERY_BEHAVIOUR = 4
-"""Also delivers a submission first from a local activity in the workflow task that submitted it: one marker instead
-of the delivery activity's three events and the workflow task its completion needed. Only when that one attempt
-fails is the ``deliver_submission`` activity scheduled, with its retries and its delivery window, as before."""
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,6 @@ async def test_notices_ride_on_local_activities_the_run_makes_anyway(
                  if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
     markers = [e.marker_recorded_event_attributes.marker_name for e in events
                if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
-    assert scheduled == []  # no send_notice activity (and the delivery ran as a local activity)
-    # Prefill, the reference (with the receipt notice), the delivery, the approval's index entry with its notice: no
-    # patch marker.
-    assert markers == ["core_local_activity"] * 4
+    assert scheduled == ["onestop.deliver_submission"]  # no send_notice activity
+    # Prefill, the reference (with the receipt notice), the approval's index entry with its notice: no patch marker.
+    assert markers == ["core_local_activity"] * 3

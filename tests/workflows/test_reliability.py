@@ -21,7 +21,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
@@ -152,13 +151,9 @@ async def _record_needs_info_reply(apps: ApplicationService, client: Client) -> 
 async def _record_redelivery(apps: ApplicationService, client: Client) -> str:
     department = BrokenDepartment(500)
     async with _serving(department.receive) as url:
-        snapshot = licence_service(endpoint=url)
-        failing = ApplicationService(client, apps.task_queue, apps.database, {"renew-licence": snapshot}.get, LADDER,
+        failing = ApplicationService(client, apps.task_queue, apps.database,
+                                     {"renew-licence": licence_service(endpoint=url)}.get, LADDER,
                                      delivery_retry=DELIVERY_WINDOW)
-        # Its endpoint names this run's port: a run that takes the snapshot by reference replays with it from here.
-        ref, data = pinned.dump(snapshot)
-        PINNED.mkdir(exist_ok=True)
-        (PINNED / f"{ref}.json").write_bytes(data)
         app = await finish(failing)
         await until(lambda: _staff_status_is(failing, app, "DELIVERY_FAILED"), within=30)
         department.status = 200
@@ -443,11 +438,7 @@ SCENARIOS = {"full-application": _record_full, "back-and-withdraw": _record_back
              "acting-mandate-revoked": _record_acting_mandate_revoked,
              # Given a term by signal, or ended by a signal naming the subject (patch "acting-terms").
              "acting-guardianship-end-date-set": _record_acting_guardianship_end_date,
-             "acting-ended-without-term": _record_acting_ended_without_term,
-             # Started with INLINE_DELIVERY_BEHAVIOUR: the first delivery from a local activity in the submit's
-             # workflow task; when it fails (a department down), the delivery activity, then an operator's redelivery.
-             "full-application-inline-delivery": _record_full,
-             "delivery-failed-redelivered-inline-delivery": _record_redelivery}
+             "acting-ended-without-term": _record_acting_ended_without_term}
 PINNED = HISTORIES / "pinned"
 """The snapshots recorded histories name by reference, as ``pinned.dump`` wrote them (the store's rows)."""
 
@@ -508,48 +499,6 @@ async def test_a_new_application_records_no_patch_no_index_at_start_and_prefill_
     assert scheduled == []
     # No patch marker (the input says which behaviour the run has) and one local activity: the prefill.
     assert markers == ["core_local_activity"]
-
-
-def _deliveries(events: list[HistoryEvent]) -> tuple[list[str], list[str]]:
-    """The activities scheduled and the local activities recorded (by type) in a history."""
-    from temporalio.api.enums.v1 import EventType
-
-    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in events
-                 if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
-    local = [json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)["activity_type"]
-             for e in events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
-    return scheduled, local
-
-
-async def test_a_new_submission_is_delivered_from_a_local_activity_in_the_workflow_task_that_submits_it(
-    client: Client, task_queue: str, database: Database, worker: Worker
-) -> None:
-    apps = apps_for(client, task_queue, database, licence_service())
-    app = await finish(apps)
-    # Delivered when the submit answers: the delivery ran in the submit's workflow task, not in an activity after it.
-    assert (await apps.get(app, "citizen-1")).delivered
-    assert [i.application_id for i in await inbox(database, CIPHER, "TD")] == [app]
-    events = list((await client.get_workflow_handle(app).fetch_history()).events)
-    scheduled, local = _deliveries(events)
-    assert scheduled == []
-    assert local == ["onestop.prefill", "onestop.allocate_reference", "onestop.deliver_submission"]
-
-
-@pytest.mark.slow
-async def test_a_first_delivery_attempt_that_fails_is_retried_by_the_delivery_activity(
-    client: Client, task_queue: str, database: Database, worker: Worker
-) -> None:
-    department = FlakyDepartment(failures=1)
-    async with _serving(department.receive) as url:
-        apps = apps_for(client, task_queue, database, licence_service(endpoint=url))
-        app = await finish(apps)
-        await until(lambda: _delivered(apps, app), within=30)
-    # The local activity's one attempt (503), then the activity's first (accepted): one submission.
-    assert department.attempts == [app, app]
-    assert list(department.accepted) == [app]
-    scheduled, local = _deliveries(list((await client.get_workflow_handle(app).fetch_history()).events))
-    assert scheduled == ["onestop.deliver_submission"]
-    assert local[-1] == "onestop.deliver_submission"
 
 
 @pytest.mark.slow

@@ -117,8 +117,6 @@ class ApplicationActivities:
 
     @activity.defn(name=Activity.DELIVER)
     async def deliver_submission(self, submission: Submission) -> DeliveryReceipt:
-        if activity.info().is_local:
-            return await self._deliver(submission)  # the workflow's first attempt: the workflow task has its timeout
         return await heartbeating(self._deliver(submission))
 
     async def _deliver(self, submission: Submission) -> DeliveryReceipt:
