@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -99,6 +100,8 @@ print(sum(path.endswith("baseline.py") for path in compiled))
 def test_the_externals_cpu_is_read_to_the_nanosecond_not_by_ticks(repo_root: Path) -> None:
     # A round of 16 applications costs the simulated externals a few clock ticks (10 ms each) in all: their figure is
     # the scheduler run time of their threads, which moves by what was used.
+    if not Path(f"/proc/self/task/{threading.get_native_id()}/schedstat").exists():
+        pytest.skip("this kernel keeps no scheduler statistics: the bench counts clock ticks here")
     sys.path.insert(0, str(repo_root / "bench"))
     try:
         import applications

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import itertools
 import json
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 import uvicorn
 from cryptography import x509
@@ -28,6 +30,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from yarl import URL
 
 from onestop.engine.applications import delivery
 from onestop.engine.applications.delivery import DeliveryClient
@@ -40,6 +43,17 @@ DATA_KEY = bytes(range(32))
 CIPHER = FieldCipher(KeyRing.single(DATA_KEY))
 SIGNER = Signer(bytes(range(32, 64)))
 ANSWERS = {"name": "CHAN Tai Man", "hkid": "A123456(3)", "phone": "91234567"}
+
+
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.fixture(autouse=True)
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine's own proxy settings do not reach these tests; those about proxies set their own."""
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
 
 
 @pytest.fixture
@@ -221,15 +235,67 @@ async def test_a_department_that_is_down_is_unavailable_not_refused() -> None:
 
 
 async def test_a_department_that_does_not_answer_in_time_is_unavailable() -> None:
+    released = asyncio.Event()
+
     async def hang(request: Request) -> Response:
-        await asyncio.sleep(10)
+        await released.wait()  # until the test ends, so the department's shutdown does not wait for it
         return Response(status_code=202)
 
     async with department(hang) as endpoint, DeliveryClient(timeout=0.3) as client:
         began = asyncio.get_running_loop().time()
-        with pytest.raises(delivery.DeliveryUnavailable, match="timed out"):
-            await _deliver_to(endpoint.url, client)
+        try:
+            with pytest.raises(delivery.DeliveryUnavailable, match="timed out"):
+                await _deliver_to(endpoint.url, client)
+        finally:
+            released.set()
         assert asyncio.get_running_loop().time() - began < 3
+
+
+async def _drip_server(answer: bool) -> asyncio.Server:
+    """A department that takes the request a byte at a time and answers (``answer``) a byte at a time, for ever."""
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if answer:
+                await reader.readuntil(b"\r\n\r\n")
+                for byte in itertools.cycle(b"HTTP/1.1 202 Accepted\r\nX-Slow: "):
+                    writer.write(bytes([byte]))
+                    await writer.drain()
+                    await asyncio.sleep(0.1)
+            for _ in range(1000):  # about 100 s: far longer than any delivery may take
+                if not await reader.read(1):
+                    break
+                await asyncio.sleep(0.1)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("answer", [True, False], ids=["answers a byte at a time", "reads the body a byte at a time"])
+async def test_a_department_that_drips_cannot_hold_a_delivery_past_three_timeouts(answer: bool) -> None:
+    server = await _drip_server(answer)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with DeliveryClient(timeout=0.5) as client:
+            began = asyncio.get_running_loop().time()
+            with pytest.raises(delivery.DeliveryUnavailable, match="timed out"):
+                await delivery.deliver_http(client, f"http://127.0.0.1:{port}/submissions", application_id="app-1",
+                                            jws="a.b.c", files={"doc": bytes(8 << 20)})
+            assert asyncio.get_running_loop().time() - began < 3  # 1.5 s in all, with room for a loaded machine
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_an_endpoint_url_that_is_not_valid_fails_for_good_without_its_text() -> None:
+    async with DeliveryClient(timeout=5) as client:
+        with pytest.raises(delivery.DeliveryFailed) as failed:
+            await _deliver_to("https://someone:secret@[::1/submissions", client)
+    assert not isinstance(failed.value, delivery.DeliveryUnavailable)
+    assert "secret" not in str(failed.value)
+    assert failed.value.reason == "InvalidURL"
 
 
 async def test_the_answer_body_is_not_read_so_an_endless_one_cannot_hold_a_delivery() -> None:
@@ -398,6 +464,47 @@ async def test_the_proxy_the_environment_names_is_used_when_the_environment_is_t
     [request] = received.requests
     assert request.headers["host"] == endpoint.url.split("/")[2]  # the proxy forwards to the department's host
     assert (proxy if through != "proxy" else endpoint).requests == []
+
+
+async def test_no_proxy_naming_the_department_with_its_port_bypasses_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with department(answering(202)) as proxy, department(answering(202)) as endpoint:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.removesuffix("/submissions"))
+        monkeypatch.setenv("NO_PROXY", endpoint.url.split("/")[2])  # 127.0.0.1:port
+        async with DeliveryClient(timeout=5) as client:
+            assert await _deliver_to(endpoint.url, client) is True
+    assert proxy.requests == []
+    assert len(endpoint.requests) == 1
+
+
+@pytest.mark.parametrize(("variables", "url", "expected"), [
+    ({"HTTPS_PROXY": "https://someone:s%40cret@proxy.example:8443"}, "https://dept.example/submissions",
+     ("https://proxy.example:8443", ("someone", "s@cret"))),
+    ({"ALL_PROXY": "proxy.example:3128"}, "https://dept.example/submissions", ("http://proxy.example:3128", None)),
+    ({"HTTP_PROXY": "http://proxy.example:3128"}, "https://dept.example/submissions", (None, None)),
+    ({"HTTPS_PROXY": "http://proxy.example:3128", "NO_PROXY": ".example"}, "https://dept.example/submissions",
+     (None, None)),
+    ({"HTTPS_PROXY": "http://proxy.example:3128", "NO_PROXY": "dept.example:8443"},
+     "https://dept.example:443/submissions", ("http://proxy.example:3128", None)),
+], ids=["an https proxy with credentials in its URL", "ALL_PROXY", "another scheme's proxy", "a NO_PROXY domain",
+        "NO_PROXY naming another port"])
+def test_the_proxy_for_an_endpoint_is_read_from_the_environment_as_urllib_reads_it(
+        monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], url: str,
+        expected: tuple[str | None, tuple[str, str] | None]) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    proxy, headers = DeliveryClient()._proxy(URL(url))
+    credentials = expected[1]
+    assert (str(proxy) if proxy else None) == expected[0]
+    assert headers == ({"Proxy-Authorization": aiohttp.encode_basic_auth(*credentials)} if credentials else None)
+
+
+def test_netrc_credentials_never_go_to_a_proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine proxy.example login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert DeliveryClient()._proxy(URL("https://dept.example/submissions")) == (URL("http://proxy.example:3128"), None)
 
 
 async def test_netrc_credentials_are_not_sent_to_a_department(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

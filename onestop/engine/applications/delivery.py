@@ -7,9 +7,10 @@ adding a second. The HTTP channel sends the same ``Idempotency-Key`` on every at
 from __future__ import annotations
 
 import base64
-import contextlib
+import io
 import json
 import ssl
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,6 @@ from typing import Any
 
 import aiohttp
 import httpx
-from aiohttp.helpers import get_env_proxy_for_url
 from opentelemetry import propagate, trace
 from opentelemetry.util.http import redact_url
 from sqlalchemy import Integer, String, bindparam, insert, select
@@ -129,16 +129,23 @@ def _deliver(dialect: str) -> Any:
             .returning(inbox.c.application_id))
 
 
+_LARGE_BODY = 1 << 20
+"""aiohttp's size from which a body should be written from a buffer rather than given as bytes."""
+
+_WHOLE_POST = 3
+"""A POST may take connecting, sending and reading time: three times ``DeliveryClient.timeout`` in all."""
+
+
 class DeliveryClient:
     """The departments' submission endpoints over HTTP: kept-alive connections on one aiohttp session, opened with
     ``async with`` in the event loop that delivers.
 
     aiohttp rather than httpx: a POST costs about a tenth of the CPU (httpx's went mostly to httpcore's pool and
     anyio). What httpx did is kept: certificates checked against certifi's roots, or ``SSL_CERT_FILE`` /
-    ``SSL_CERT_DIR`` and the proxies of ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``NO_PROXY`` when ``trust_env`` (and no
-    ``.netrc`` credentials sent to a department); ``timeout`` seconds to connect and for each read; no redirects
-    followed. With a ``tracer_provider``, each POST is a client span and carries its context (``traceparent``) to the
-    department.
+    ``SSL_CERT_DIR`` and the proxies of ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY`` when
+    ``trust_env`` (never ``.netrc`` credentials); ``timeout`` seconds to connect and for each read, three times it for
+    the whole POST; no redirects followed. With a ``tracer_provider``, each POST is a client span and carries its
+    context (``traceparent``) to the department.
     """
 
     def __init__(self, *, timeout: float = 30.0, trust_env: bool = True, ssl_context: ssl.SSLContext | None = None,
@@ -148,14 +155,19 @@ class DeliveryClient:
         self._ssl = ssl_context
         self._tracer = tracer_provider.get_tracer("onestop.delivery") if tracer_provider is not None else None
         self._session: aiohttp.ClientSession | None = None
-        self._proxies: dict[str, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
+        self._proxies: dict[URL, tuple[URL | None, dict[str, str] | None]] = {}
 
     async def __aenter__(self) -> DeliveryClient:
         # The same trust store httpx had: an operator's CA bundle reaches both through SSL_CERT_FILE / SSL_CERT_DIR.
         context = self._ssl or httpx.create_ssl_context(trust_env=self.trust_env)
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=context),
-            timeout=aiohttp.ClientTimeout(total=None, connect=self.timeout, sock_read=self.timeout),
+            # Connections idle 4 s at most (servers commonly close theirs at 5 s); at most 25 open to one
+            # department, so a slow one cannot take every connection.
+            connector=aiohttp.TCPConnector(ssl=context, keepalive_timeout=4, limit_per_host=25),
+            # ``timeout`` to connect and for each read, and ``_WHOLE_POST`` times it for the whole POST: a
+            # department that reads the body or answers a byte at a time cannot hold an attempt longer.
+            timeout=aiohttp.ClientTimeout(total=self.timeout * _WHOLE_POST, connect=self.timeout,
+                                          sock_read=self.timeout),
             # The environment is read here, once per endpoint (``_proxy``): aiohttp's own trust_env reads it and
             # ~/.netrc in a worker thread on every request.
             trust_env=False,
@@ -189,32 +201,61 @@ class DeliveryClient:
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
         if self._session is None:
             raise RuntimeError("DeliveryClient is not open: use it in `async with`")
-        proxy, proxy_auth = self._proxy(url)
+        try:
+            target = URL(url)
+            proxy, proxy_headers = self._proxy(target)
+        except ValueError as exc:
+            raise _invalid_url(exc) from exc
         for attempt in range(2):
             try:
-                async with self._session.post(url, data=body, headers=headers, allow_redirects=False, proxy=proxy,
-                                              proxy_auth=proxy_auth) as response:
+                # A large body (documents attached) is written from a buffer, a chunk at a time, as aiohttp asks.
+                data = body if len(body) < _LARGE_BODY else io.BytesIO(body)
+                async with self._session.post(target, data=data, headers=headers, allow_redirects=False,
+                                              proxy=proxy, proxy_headers=proxy_headers) as response:
                     return response.status
+            except aiohttp.InvalidURL as exc:
+                raise _invalid_url(exc) from exc
             except aiohttp.ServerDisconnectedError as exc:
                 # A kept connection the department closed as the POST went out: once more on a new connection
-                # (httpx looked before reusing one). The Idempotency-Key makes a second copy harmless.
-                if attempt:
+                # (httpx looked before reusing one), only when an Idempotency-Key makes a second copy harmless.
+                if attempt or "Idempotency-Key" not in headers:
                     raise _unavailable(exc) from exc
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise _unavailable(exc) from exc
         raise AssertionError("unreachable")
 
-    def _proxy(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
-        """The proxy the environment names for ``url`` (none when ``NO_PROXY`` covers its host), as httpx read it:
-        once, at the first delivery to that endpoint."""
+    def _proxy(self, url: URL) -> tuple[URL | None, dict[str, str] | None]:
+        """The proxy the environment names for ``url`` (``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY``, an
+        ``https://`` proxy too; none when ``NO_PROXY`` covers its host, or its host and port), read as urllib reads
+        it, once, at the first delivery to that endpoint; with the ``Proxy-Authorization`` its URL's credentials
+        make (never ``.netrc``'s)."""
         found = self._proxies.get(url)
         if found is None:
-            found = None, None
-            if self.trust_env:
-                with contextlib.suppress(LookupError, ValueError):
-                    found = get_env_proxy_for_url(URL(url))
+            found = _environment_proxy(url) if self.trust_env else (None, None)
             self._proxies[url] = found
         return found
+
+
+def _environment_proxy(url: URL) -> tuple[URL | None, dict[str, str] | None]:
+    proxies = urllib.request.getproxies_environment()
+    named = proxies.get(url.scheme) or proxies.get("all")
+    if not named or url.host is None:
+        return None, None
+    if urllib.request.proxy_bypass(f"{url.host}:{url.port}" if url.port else url.host):
+        return None, None
+    try:
+        proxy = URL(named if "://" in named else f"http://{named}")
+    except ValueError:
+        return None, None
+    if proxy.user is None:
+        return proxy, None
+    credentials = aiohttp.encode_basic_auth(proxy.user, proxy.password or "")
+    return proxy.with_user(None), {"Proxy-Authorization": credentials}
+
+
+def _invalid_url(exc: BaseException) -> DeliveryFailed:
+    # A retry cannot mend it, and the URL (which may hold credentials) stays out of the message.
+    return DeliveryFailed("the department endpoint's URL is not valid; check its configuration", "InvalidURL")
 
 
 def _unavailable(exc: BaseException) -> DeliveryUnavailable:
