@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         DEPARTMENT_STATUSES,
         LEAN_BEHAVIOUR,
         MESSAGE_MAX_CHARS,
+        NEWEST_BEHAVIOUR,
         OUTBOX_BEHAVIOUR,
         QUERY_SNAPSHOT,
         QUERY_STATE,
@@ -214,6 +215,10 @@ class ServiceApplicationWorkflow:
             # The engine's payload converter puts a pinned snapshot back into the input before this runs; a worker
             # that could not fails the task (not the workflow), and the task is retried.
             raise RuntimeError(f"the pinned snapshot {params.service_ref!r} was not resolved")
+        if params.behaviour > NEWEST_BEHAVIOUR:
+            # Started by a newer engine than this worker: fail the task, not the workflow, so that it is retried
+            # until a worker that knows this behaviour takes it (this one would record other commands).
+            raise RuntimeError(f"behaviour {params.behaviour} is newer than this worker knows ({NEWEST_BEHAVIOUR})")
         self._snapshot = params.service
         carried = params.carried
         # Whose application it is: the applicant's, until someone acting for another hands it over (see acting).

@@ -292,6 +292,9 @@ OUTBOX_BEHAVIOUR = 3
 """Also hands notices to the engine's outbox from a local activity the workflow runs anyway (the reference's at
 submission, the index's after a status change) instead of a ``send_notice`` activity each, with no patch marker;
 the engine's relay sends them."""
+NEWEST_BEHAVIOUR = OUTBOX_BEHAVIOUR
+"""The newest behaviour this code knows. A run with a newer one was started by a newer engine: its workflow task
+fails (and is retried) until a worker of that release takes it, so workers are deployed before the API."""
 
 
 @dataclass(frozen=True)

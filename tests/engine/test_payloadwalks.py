@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import temporalio
 import temporalio.bridge.worker as bridge_worker
 from temporalio import activity, workflow
 from temporalio.api.common.v1 import Payload
@@ -171,6 +172,16 @@ async def test_a_worker_runs_workflows_with_one_walk_per_activation_and_completi
     build_worker(client, f"{queue}-built", [])  # every worker we build fuses the walks (for the whole process)
     assert bridge_worker.decode_activation is payloadwalks.decode_activation
     assert bridge_worker.encode_completion is payloadwalks.encode_completion
+    through_sdk: list[str] = []  # the SDK's own three walks, which our converter's activations must never take
+
+    def counting(name: str, sdk: Any) -> Any:
+        async def walk(*args: Any) -> Any:
+            through_sdk.append(name)
+            return await sdk(*args)
+        return walk
+
+    monkeypatch.setattr(payloadwalks, "_SDK_DECODE", counting("decode", payloadwalks._SDK_DECODE))
+    monkeypatch.setattr(payloadwalks, "_SDK_ENCODE", counting("encode", payloadwalks._SDK_ENCODE))
     async with Worker(client, task_queue=queue, workflows=[Echo], activities=[echo],
                       workflow_runner=UnsandboxedWorkflowRunner()):
         handle = await client.start_workflow(Echo.run, "ho", id=queue, task_queue=queue)
@@ -178,6 +189,7 @@ async def test_a_worker_runs_workflows_with_one_walk_per_activation_and_completi
     activations = walks.count("WorkflowActivation")
     assert activations >= 2  # the start, the local activity's result
     assert walks.count("WorkflowActivationCompletion") == activations
+    assert through_sdk == []
     # In history, sealed: the input, the local activity's result in its marker, the workflow's result.
     events = (await handle.fetch_history()).events
     started = events[0].workflow_execution_started_event_attributes.input.payloads
@@ -187,3 +199,12 @@ async def test_a_worker_runs_workflows_with_one_walk_per_activation_and_completi
     assert len(sealed) == 3
     assert all(p.metadata["encoding"] == ENCODING for p in sealed)
     assert await CONVERTER.decode(sealed, [str, str, str]) == ["ho", "hoho", "hoho"]
+
+
+def test_another_sdk_release_keeps_its_own_walks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bridge_worker, "decode_activation", payloadwalks._SDK_DECODE)
+    monkeypatch.setattr(bridge_worker, "encode_completion", payloadwalks._SDK_ENCODE)
+    monkeypatch.setattr(temporalio, "__version__", "1.36.0")
+    assert payloadwalks.fuse() is False
+    assert bridge_worker.decode_activation is payloadwalks._SDK_DECODE
+    assert bridge_worker.encode_completion is payloadwalks._SDK_ENCODE

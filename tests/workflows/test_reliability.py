@@ -21,7 +21,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHistory,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
@@ -499,6 +504,37 @@ async def test_a_new_application_records_no_patch_no_index_at_start_and_prefill_
     assert scheduled == []
     # No patch marker (the input says which behaviour the run has) and one local activity: the prefill.
     assert markers == ["core_local_activity"]
+
+
+async def test_a_run_of_a_newer_behaviour_fails_its_task_not_the_workflow_on_an_older_worker(
+    client: Client, task_queue: str, database: Database, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from temporalio.api.enums.v1 import EventType
+
+    import onestop.engine.applications.service as service_module
+    from onestop.workflows.contracts import NEWEST_BEHAVIOUR
+
+    # An engine of a later release starts runs this worker does not know how to run.
+    monkeypatch.setattr(service_module, "OUTBOX_BEHAVIOUR", NEWEST_BEHAVIOUR + 1)
+    apps = apps_for(client, task_queue, database, licence_service())
+    with pytest.raises((TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError)):
+        await asyncio.wait_for(apps.start("citizen-1", ADULT, "renew-licence", fresh()), 3)
+    for _ in range(50):  # visibility lags a little behind the start
+        started = [w.id async for w in client.list_workflows(f'TaskQueue="{task_queue}"')]
+        if started:
+            break
+        await asyncio.sleep(0.1)
+    [application_id] = started
+    handle = client.get_workflow_handle(application_id)
+    try:
+        events = (await handle.fetch_history()).events
+        failures = [await client.data_converter.decode_failure(e.workflow_task_failed_event_attributes.failure)
+                    for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+        assert failures
+        assert f"behaviour {NEWEST_BEHAVIOUR + 1} is newer than this worker knows" in str(failures[0])
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING  # retried, not failed
+    finally:
+        await handle.terminate("test over")
 
 
 @pytest.mark.slow
