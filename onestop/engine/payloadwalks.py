@@ -49,24 +49,31 @@ _SDK_DECODE = bridge_worker.decode_activation
 _SDK_ENCODE = bridge_worker.encode_completion
 
 
-def _decoding(converter: DataConverter) -> Steps:
-    async def decode(payloads: Sequence[Payload]) -> list[Payload]:
-        # decode_activation's three walks, in their order, at one list.
-        found = await converter._decode_reference_payload_sequence(payloads)
-        found = await converter._external_retrieve_payload_sequence(found)
-        return await converter._decode_payload_sequence(found)
+def _chained(*steps: Steps) -> Steps:
+    async def walk(payloads: Sequence[Payload]) -> list[Payload]:
+        for step in steps:
+            payloads = await step(payloads)
+        return list(payloads)
 
-    return decode
+    return walk
+
+
+def _decoding(converter: DataConverter) -> Steps:
+    # decode_activation's three walks, in their order, at one list.
+    return _chained(converter._decode_reference_payload_sequence, converter._external_retrieve_payload_sequence,
+                    converter._decode_payload_sequence)
 
 
 def _encoding(converter: DataConverter) -> Steps:
-    async def encode(payloads: Sequence[Payload]) -> list[Payload]:
-        # encode_completion's three walks, in their order, at one list.
-        encoded = await converter._encode_payload_sequence(payloads)
-        encoded = await converter._external_store_payload_sequence(encoded)
-        return await converter._encode_reference_payload_sequence(encoded)
+    # encode_completion's three walks, in their order, at one list.
+    return _chained(converter._encode_payload_sequence, converter._external_store_payload_sequence,
+                    converter._encode_reference_payload_sequence)
 
-    return encode
+
+async def _walk_once(message: Any, steps: Steps, headers: bool) -> StorageOperationMetrics:
+    await CommandAwarePayloadVisitor(skip_search_attributes=True, skip_headers=not headers) \
+        .visit(bridge_worker._Visitor(steps), message)
+    return StorageOperationMetrics()  # nothing fetched or stored: what the SDK reports then
 
 
 def _ours(converter: DataConverter) -> bool:
@@ -80,9 +87,7 @@ async def decode_activation(activation: Any, data_converter: DataConverter, deco
     """The SDK's ``decode_activation`` in one walk for our converter (which stores nothing externally)."""
     if not _ours(data_converter):
         return await _SDK_DECODE(activation, data_converter, decode_headers, storage_concurrency_limit)
-    await CommandAwarePayloadVisitor(skip_search_attributes=True, skip_headers=not decode_headers) \
-        .visit(bridge_worker._Visitor(_decoding(data_converter)), activation)
-    return StorageOperationMetrics()  # nothing fetched: what the SDK reports then
+    return await _walk_once(activation, _decoding(data_converter), decode_headers)
 
 
 async def encode_completion(completion: Any, data_converter: DataConverter, encode_headers: bool,
@@ -90,9 +95,7 @@ async def encode_completion(completion: Any, data_converter: DataConverter, enco
     """The SDK's ``encode_completion`` in one walk for our converter (which stores nothing externally)."""
     if not _ours(data_converter):
         return await _SDK_ENCODE(completion, data_converter, encode_headers, storage_concurrency_limit)
-    await CommandAwarePayloadVisitor(skip_search_attributes=True, skip_headers=not encode_headers) \
-        .visit(bridge_worker._Visitor(_encoding(data_converter)), completion)
-    return StorageOperationMetrics()  # nothing stored: what the SDK reports then
+    return await _walk_once(completion, _encoding(data_converter), encode_headers)
 
 
 def fuse() -> bool:

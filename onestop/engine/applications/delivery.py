@@ -205,7 +205,7 @@ class DeliveryClient:
             target = URL(url)
             proxy, proxy_headers = self._proxy(target)
         except ValueError as exc:
-            raise _invalid_url(exc) from exc
+            raise _invalid_url() from exc
         for attempt in range(2):
             try:
                 # A large body (documents attached) is written from a buffer, a chunk at a time, as aiohttp asks.
@@ -214,7 +214,7 @@ class DeliveryClient:
                                               proxy=proxy, proxy_headers=proxy_headers) as response:
                     return response.status
             except aiohttp.InvalidURL as exc:
-                raise _invalid_url(exc) from exc
+                raise _invalid_url() from exc
             except aiohttp.ServerDisconnectedError as exc:
                 # A kept connection the department closed as the POST went out: once more on a new connection
                 # (httpx looked before reusing one), only when an Idempotency-Key makes a second copy harmless.
@@ -253,7 +253,7 @@ def _environment_proxy(url: URL) -> tuple[URL | None, dict[str, str] | None]:
     return proxy.with_user(None), {"Proxy-Authorization": credentials}
 
 
-def _invalid_url(exc: BaseException) -> DeliveryFailed:
+def _invalid_url() -> DeliveryFailed:
     # A retry cannot mend it, and the URL (which may hold credentials) stays out of the message.
     return DeliveryFailed("the department endpoint's URL is not valid; check its configuration", "InvalidURL")
 
