@@ -8,6 +8,7 @@ CREATE DATABASE onestop OWNER onestop.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -39,6 +40,8 @@ def _start_local_postgres() -> None:
                "CREATE ROLE onestop LOGIN PASSWORD 'onestop'; END IF; END $$;")
     # Separate onestop processes cannot be pinned to a schema through the URL, so they get a database each.
     run(*psql, "ALTER ROLE onestop CREATEDB")
+    # DROP DATABASE … WITH (FORCE) ends the other sessions on a test's database, an autovacuum worker's too.
+    run(*psql, "GRANT pg_signal_backend TO onestop")
     if run(*psql, "SELECT 1 FROM pg_database WHERE datname = 'onestop'").stdout.strip() != "1":
         run(*psql, "CREATE DATABASE onestop OWNER onestop")
 
@@ -69,8 +72,21 @@ async def fresh_database(admin: AsyncEngine) -> AsyncIterator[str]:
     try:
         yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await _drop(admin, name)
+
+
+async def _drop(admin: AsyncEngine, name: str) -> None:
+    # A role without pg_signal_backend (a server named by ONESTOP_TEST_POSTGRES_URL) may not end an autovacuum
+    # worker that has just started on the new database: it is done within moments, so the drop is tried again.
+    for attempt in range(20):
+        try:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except SQLAlchemyError:
+            if attempt == 19:
+                raise
+            await asyncio.sleep(0.25)
 
 
 @asynccontextmanager
