@@ -216,6 +216,44 @@ async def test_no_proxy_from_the_environment_is_used(bench: ModuleType, api: Fak
     assert proxied == []
 
 
+def _peer(fd: int) -> Any:
+    """The address a socket is connected to; None for a descriptor that is not a connected socket."""
+    import os
+    import socket
+
+    try:
+        with socket.socket(fileno=os.dup(fd)) as connected:
+            return connected.getpeername()
+    except OSError:
+        return None
+
+
+async def test_an_idle_connection_the_server_closes_is_let_go_and_the_next_request_opens_another(
+        bench: ModuleType, http: Any) -> None:
+    connections: list[asyncio.StreamWriter] = []
+
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()  # whatever the client's keep-alive says
+
+    server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    driver = bench.Api(http, url, f"{url}/dev-idp")
+    try:
+        assert await driver.request("GET", f"{url}/first", {}) == (200, b"{}")
+        await asyncio.sleep(0.2)
+        # The idle connection's close was seen, and its reader taken off the loop (else it would fire again and again).
+        assert [fd for fd in http.reading if _peer(fd) == server.sockets[0].getsockname()] == []
+        assert await driver.request("GET", f"{url}/second", {}) == (200, b"{}")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert len(connections) == 2
+
+
 async def test_a_cancelled_request_is_withdrawn_and_the_client_goes_on(bench: ModuleType, api: FakeApi) -> None:
     async def never() -> AsyncIterator[bytes]:
         await asyncio.sleep(30)
