@@ -306,11 +306,12 @@ JSON_BODY = ("Content-Type: application/json",)
 
 class HttpClient:
     """The citizens' HTTP client: libcurl's multi interface (pycurl) on the running event loop, which tells libcurl
-    when a socket of its can be read or written and when its timer is due (``loop.add_reader``/``add_writer``,
-    ``loop.call_later``). Up to ``connections`` keep-alive HTTP/1.1 connections; a request and its answer within
-    ``timeout`` seconds; no cookies (libcurl keeps none unless asked), no proxy from the environment (only 127.0.0.1
-    is spoken to). libcurl does in C what aiohttp's client does in Python: the driver's CPU per application fell from
-    about 4 ms to about 2.5 (see the driver's ``drive``)."""
+    when a socket of its can be read or written (``loop.add_reader``/``add_writer``) and when its timer is due. Up to
+    ``connections`` keep-alive HTTP/1.1 connections; a request and its answer within ``timeout`` seconds; no cookies
+    (libcurl keeps none unless asked), no proxy from the environment (only 127.0.0.1 is spoken to); gzip and deflate
+    answers decoded. libcurl does in C what aiohttp's client did in Python: in a same-process A/B against the running
+    stack, 2.6 ms of the driver's CPU per application where aiohttp took 4.3 (the hand-written client the driver
+    had before that took less still, but HTTP is a library's job)."""
 
     def __init__(self, connections: int, timeout: float) -> None:
         import pycurl

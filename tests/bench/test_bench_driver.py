@@ -254,6 +254,29 @@ async def test_an_idle_connection_the_server_closes_is_let_go_and_the_next_reque
     assert len(connections) == 2
 
 
+async def test_closing_the_client_closes_its_connections(bench: ModuleType) -> None:
+    ended = asyncio.Event()
+
+    async def answer_then_wait(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        await reader.read()  # until the client closes the connection
+        ended.set()
+        writer.close()
+
+    server = await asyncio.start_server(answer_then_wait, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with bench.client_session(1) as http:
+            assert await bench.Api(http, url, url).request("GET", f"{url}/", {}) == (200, b"{}")
+            assert not ended.is_set()  # kept alive
+        await asyncio.wait_for(ended.wait(), 5)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 async def test_a_cancelled_request_is_withdrawn_and_the_client_goes_on(bench: ModuleType, api: FakeApi) -> None:
     async def never() -> AsyncIterator[bytes]:
         await asyncio.sleep(30)
