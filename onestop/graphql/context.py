@@ -226,7 +226,7 @@ class GraphQLView(GraphQL[Context, None]):
         if (not isinstance(query, str | None) or not isinstance(variables, dict | None)
                 or not isinstance(extensions, dict | None)):
             return None
-        sub_response = await self.get_sub_response(request)
+        sub_response = SubResponse()
         context = await self.get_context(request, response=sub_response)
         operation_name = data.get("operationName")
         try:
@@ -248,7 +248,24 @@ class GraphQLView(GraphQL[Context, None]):
         response_data = await self.process_result(request=request, result=result)
         if result.errors:
             self._handle_errors(result.errors, response_data)
-        return self.create_response(response_data=response_data, sub_response=sub_response)
+        # Strawberry's ``create_response``, with the body encoded straight to bytes (not to a string first).
+        response = Response(body.encode_bytes(response_data), media_type="application/json")
+        response.raw_headers.extend(sub_response.raw_headers)
+        if sub_response.background:
+            response.background = sub_response.background
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
+        return response
+
+
+class SubResponse(Response):
+    """What resolvers may set on the answer (headers, a status, background tasks), as strawberry's sub-response:
+    a Response without the empty body and the content length every Starlette response starts with."""
+
+    def __init__(self) -> None:  # not Response.__init__: no body, so no content length either
+        self.status_code = None  # type: ignore[assignment]  # strawberry's sub-response has no status either
+        self.background = None
+        self.raw_headers = []
 
 
 _POST_OPERATIONS = OperationType.from_http("POST")
