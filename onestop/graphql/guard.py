@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from inspect import isawaitable
-from typing import Any, cast
+from typing import Any
 
 import strawberry
 from graphql import (
@@ -28,6 +28,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     VariableNode,
+    execute,
     parse,
     specified_rules,
     visit,
@@ -209,16 +210,12 @@ class Guard:
         errors = await self.refusals(checked, operation_name, variables, context)
         if errors:
             return self._refused(schema, errors, context)
-        # graphql-core's ``execute`` less its wrappers: no incremental delivery here (``direct_execute``).
-        executor = PlainExecutor.build(schema._schema, document, None, context, variables, operation_name,
-                                       is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # strawberry's
-                                       operation_extensions=extensions, shared_subfields=checked.subfields)
-        if isinstance(executor, list):  # the variables did not coerce
-            result = GraphQLExecutionResult(data=None, errors=executor)
-        else:
-            outcome = executor.execute_operation()
-            # The plain executor answers one result (``ExperimentalIncrementalExecutionResults`` is for @defer).
-            result = cast(GraphQLExecutionResult, await outcome if isawaitable(outcome) else outcome)
+        outcome = execute(schema._schema, document, root_value=None, context_value=context,
+                          variable_values=variables, operation_name=operation_name,
+                          is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # strawberry's, as its execute
+                          executor_class=PlainExecutor, operation_extensions=extensions,
+                          shared_subfields=checked.subfields)
+        result = await outcome if isawaitable(outcome) else outcome
         if result.errors:
             schema._process_errors(result.errors)
         self.finish(result, context)
