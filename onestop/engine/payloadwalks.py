@@ -37,13 +37,14 @@ import temporalio.bridge.worker as bridge_worker
 from temporalio.api.common.v1 import Payload
 from temporalio.bridge.proto.workflow_activation import WorkflowActivationJob
 from temporalio.bridge.proto.workflow_commands import WorkflowCommand
-from temporalio.converter import DataConverter, WithSerializationContext
+from temporalio.converter import DataConverter, PayloadCodec, WithSerializationContext
 
 from onestop.engine.crypto.codec import EncryptionCodec
 
 try:  # private pieces of the SDK: another release may have moved them, and then the SDK keeps its own walks
     from temporalio.bridge._visitor import PayloadVisitor
     from temporalio.bridge._visitor_functions import VisitorFunctions
+    from temporalio.converter._data_converter import _has_reference_marker, _is_reference_payload
     from temporalio.converter._extstore import StorageOperationMetrics
     from temporalio.worker._command_aware_visitor import CommandAwarePayloadVisitor
 except ImportError:  # pragma: no cover - only on an SDK release these were not written against
@@ -56,6 +57,9 @@ WRITTEN_FOR = "1.35."
 leaves the SDK's own in place until someone has read that release's walks and moved this on."""
 
 Steps = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
+
+_NO_EXTERNAL_STORAGE = "[TMPRL1105] Detected externally stored payload(s) but external storage is not configured."
+"""The SDK's refusal of a reference to an externally stored payload when none is configured (its own words)."""
 
 _SDK_DECODE = bridge_worker.decode_activation
 _SDK_ENCODE = bridge_worker.encode_completion
@@ -70,6 +74,10 @@ def _chained(*steps: Steps) -> Steps:
     return walk
 
 
+_READS_CONTEXT: dict[type, bool] = {}
+"""Whether a codec class may read the serialization context (is a ``WithSerializationContext``)."""
+
+
 def _context_free(converter: DataConverter) -> bool:
     """True when no step at any list depends on the command the list belongs to.
 
@@ -81,8 +89,11 @@ def _context_free(converter: DataConverter) -> bool:
     ``DataConverter``'s methods, without the context lookup (about a third of a walk's cost), and the walk need not
     track which command it is in.
     """
-    codec: object = converter.payload_codec  # any codec may also be a WithSerializationContext
-    if isinstance(codec, WithSerializationContext):
+    codec = converter.payload_codec
+    reads = _READS_CONTEXT.get(type(codec))
+    if reads is None:  # an isinstance against an abstract class, once per codec class rather than once per walk
+        reads = _READS_CONTEXT[type(codec)] = isinstance(codec, WithSerializationContext)
+    if reads:
         return False
     free = getattr(converter, "_ca_context_free_dc", None)  # the command-aware converter's context-free one
     return free is None or (free.payload_codec is codec and free.external_storage is None)
@@ -90,29 +101,42 @@ def _context_free(converter: DataConverter) -> bool:
 
 def _decoding(converter: DataConverter, free: bool) -> Steps:
     # decode_activation's three walks, in their order, at one list.
-    if free:
-        return _bound(converter, DataConverter._decode_reference_payload_sequence,
-                      DataConverter._external_retrieve_payload_sequence, DataConverter._decode_payload_sequence)
+    if free and converter.payload_codec is not None:
+        return _decoding_plain(converter.payload_codec)
     return _chained(converter._decode_reference_payload_sequence, converter._external_retrieve_payload_sequence,
                     converter._decode_payload_sequence)
 
 
 def _encoding(converter: DataConverter, free: bool) -> Steps:
     # encode_completion's three walks, in their order, at one list.
-    if free:
-        return _bound(converter, DataConverter._encode_payload_sequence,
-                      DataConverter._external_store_payload_sequence,
-                      DataConverter._encode_reference_payload_sequence)
+    if free and converter.payload_codec is not None:
+        return _encoding_plain(converter, converter.payload_codec)
     return _chained(converter._encode_payload_sequence, converter._external_store_payload_sequence,
                     converter._encode_reference_payload_sequence)
 
 
-Method = Callable[[DataConverter, Sequence[Payload]], Awaitable[list[Payload]]]
+def _decoding_plain(codec: PayloadCodec) -> Steps:
+    """The three steps at one list, with nothing stored externally: the first two only refuse a reference to an
+    externally stored payload (with the SDK's own message), so they are the SDK's tests, inline; then the codec."""
 
-
-def _bound(converter: DataConverter, first: Method, second: Method, third: Method) -> Steps:
     async def walk(payloads: Sequence[Payload]) -> list[Payload]:
-        return await third(converter, await second(converter, await first(converter, payloads)))
+        for payload in payloads:
+            if _has_reference_marker(payload) or _is_reference_payload(payload):
+                raise RuntimeError(_NO_EXTERNAL_STORAGE)
+        return await codec.decode(list(payloads))
+
+    return walk
+
+
+def _encoding_plain(converter: DataConverter, codec: PayloadCodec) -> Steps:
+    """The three steps at one list, with nothing stored externally: the codec; storing, nothing; and the encoding of
+    references, which the codec's payloads never are (the SDK's own step when one were)."""
+
+    async def walk(payloads: Sequence[Payload]) -> list[Payload]:
+        encoded = await codec.encode(list(payloads))
+        if any(_is_reference_payload(payload) for payload in encoded):
+            return await DataConverter._encode_reference_payload_sequence(converter, encoded)
+        return encoded
 
     return walk
 
