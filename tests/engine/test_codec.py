@@ -187,3 +187,22 @@ async def test_the_data_converter_is_its_own_context_and_a_stock_one_reads_the_s
     reading = dataclasses.replace(converter, payload_codec=Contextual(NEW))
     assert reading.with_context(workflow) is not reading
     assert reading.with_context(workflow).payload_codec is not reading.payload_codec
+
+
+def test_json_payloads_are_byte_for_byte_what_pydantics_converter_writes() -> None:
+    from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
+
+    from onestop.engine.crypto.codec import _JSON
+    from onestop.workflows.contracts import OpenInput, PrefillItem, PrefillResult
+
+    stock = PydanticJSONPlainPayloadConverter()
+    values = [OpenInput("cmid"), PrefillResult("c-1", [PrefillItem("p.name", {"en": "Chan"}, "ImmD", True)]),
+              {"a": [1, 2.5, None], "b": "字"}, "prefill", 7, None, True]
+    for value in values:
+        ours = _JSON.to_payload(value)
+        assert ours is not None
+        assert ours.SerializeToString() == stock.to_payload(value).SerializeToString()  # type: ignore[union-attr]
+    first, second = _JSON.to_payload("a"), _JSON.to_payload("b")
+    assert first is not None
+    assert second is not None
+    assert first.data == b'"a"'  # each its own payload: the template is copied, never shared

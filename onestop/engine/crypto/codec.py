@@ -13,6 +13,7 @@ from typing import Any, Self
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import TypeAdapter
+from pydantic_core import to_json
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
@@ -117,6 +118,9 @@ class EncryptionCodec(PayloadCodec):
         return out
 
 
+_JSON_PLAIN = Payload(metadata={"encoding": b"json/plain"})
+
+
 @functools.lru_cache(maxsize=1024)
 def _type_adapter(type_hint: Any) -> TypeAdapter[Any]:
     return TypeAdapter(type_hint)
@@ -131,8 +135,12 @@ class _SharedAdaptersJSONConverter(PydanticJSONPlainPayloadConverter):
     """
 
     def to_payload(self, value: Any) -> Payload | None:
-        payload = super().to_payload(value)
-        if payload is not None and isinstance(value, ApplicationInput) and value.service is None \
+        # As pydantic's converter writes it (``to_json``, no options: ours are made without), in a payload copied
+        # from one that says the encoding: a third of the cost of building its metadata map each time.
+        payload = Payload()
+        payload.CopyFrom(_JSON_PLAIN)
+        payload.data = to_json(value)
+        if isinstance(value, ApplicationInput) and value.service is None \
                 and value.service_ref:
             payload.metadata[pinned.METADATA_KEY] = value.service_ref.encode()
         return payload
