@@ -353,6 +353,54 @@ async def test_a_kept_connection_the_department_closed_as_a_delivery_went_out_is
     assert [json.loads(b)["applicationId"] for b in accepted] == ["app-1", "app-2"]
 
 
+async def test_a_post_without_an_idempotency_key_is_not_sent_twice_when_the_connection_is_cut() -> None:
+    # The same keep-alive race as above, for a POST no key makes safe to repeat: the department may have taken it
+    # before closing, so it is reported unavailable (the caller decides) instead of being sent again.
+    requests: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for number in range(2):
+            head = await reader.readuntil(b"\r\n\r\n")
+            requests.append(head)
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:"))
+            await reader.readexactly(length)
+            if number == 1:
+                break
+            writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/submissions"
+    try:
+        async with DeliveryClient(timeout=5) as client:
+            assert await client.post(url, b"{}", {"Content-Type": "application/json"}) == 202
+            with pytest.raises(delivery.DeliveryUnavailable) as unavailable:
+                await client.post(url, b"{}", {"Content-Type": "application/json"})
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert unavailable.value.reason == "ServerDisconnectedError"
+    assert len(requests) == 2  # the cut one was not sent again on a new connection
+
+
+async def test_a_proxy_asking_for_credentials_is_unavailable_so_the_delivery_is_retried_once_settings_are_mended(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    async with department(answering(407, {"Proxy-Authenticate": "Basic"})) as proxy, \
+            department(answering(202)) as endpoint:
+        for name in ("http_proxy", "HTTP_PROXY"):
+            monkeypatch.setenv(name, proxy.url.removesuffix("/submissions"))
+        for name in ("no_proxy", "NO_PROXY"):
+            monkeypatch.setenv(name, "")
+        async with DeliveryClient(timeout=5, trust_env=True) as client:
+            with pytest.raises(delivery.DeliveryUnavailable, match="check the proxy settings") as unavailable:
+                await _deliver_to(endpoint.url, client)
+    assert unavailable.value.reason == "HTTP 407"
+    assert len(proxy.requests) == 1
+    assert endpoint.requests == []
+
+
 async def test_a_traced_delivery_is_a_client_span_whose_context_the_department_receives() -> None:
     spans = InMemorySpanExporter()
     provider = TracerProvider()

@@ -281,6 +281,9 @@ async def deliver_http(client: DeliveryClient, url: str, *, application_id: str,
         return False
     if status in (408, 425, 429) or status >= 500:
         raise DeliveryUnavailable(f"the department endpoint answered HTTP {status}", f"HTTP {status}")
+    if status == 407:  # our forward proxy wants other credentials: mended in our settings, then the retry goes through
+        raise DeliveryUnavailable("a proxy on the way to the department endpoint asked for credentials (HTTP 407); "
+                                  "check the proxy settings", "HTTP 407")
     raise DeliveryFailed(f"department endpoint answered HTTP {status}; check its configuration", f"HTTP {status}")
 
 

@@ -15,7 +15,6 @@ import functools
 import hashlib
 import re
 import time
-from email.header import Header
 from email.message import Message
 from email.mime.text import MIMEText
 from email.utils import formatdate, getaddresses, parseaddr
@@ -125,7 +124,9 @@ class SmtpMailer:
         message = MIMEText(body, "plain", "utf-8")
         message["From"] = self.sender
         message["To"] = to
-        message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")  # type: ignore[assignment]
+        # As ``plain_message`` does: in encoded-words unless it is plain ASCII on one line that cannot be read as one.
+        plain = _plain_header(subject) and "=?" not in subject
+        message["Subject"] = subject if plain else encoded_words(subject, len("Subject: "))
         message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = message_id(key, self.sender)
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it
