@@ -28,7 +28,6 @@ encode from 104 to 76 us (same process, alternated passes, medians).
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -141,48 +140,33 @@ def _encoding_plain(converter: DataConverter, codec: PayloadCodec) -> Steps:
     return walk
 
 
-_BRANCH = re.compile(r'if o\.HasField\("(\w+)"\):\s*await self\.(_visit_\w+)\(\s*fs,\s*o\.(\w+),?\s*\)')
-
-
-def _branches(method: Callable[..., Any], message: Any, before: frozenset[str]) -> dict[str, str] | None:
-    """The branches of one of the SDK's generated dispatchers over a message's ``variant`` oneof, read from its
-    source: the variant's field -> the method it awaits for it. None when the source is not the plain chain of
-    ``HasField`` tests this was written against (every field of the oneof, or fields outside it other than
-    ``before``, the ones it visits ahead of the chain), and then the SDK's own dispatcher stays."""
-    try:
-        source = inspect.getsource(method)
-    except (OSError, TypeError):  # pragma: no cover - an SDK installed without its sources
-        return None
-    variant = {field.name for field in message.DESCRIPTOR.oneofs_by_name["variant"].fields}
-    found = _BRANCH.findall(source)
-    if not found or len(found) != source.count("HasField(") \
-            or any(field != attribute or not hasattr(PayloadVisitor, name) for field, name, attribute in found):
-        return None
-    table = {field: name for field, name, _ in found if field in variant}
-    if {field for field, _, _ in found} - variant != before:
-        return None
+def _variants(message: Any) -> dict[str, str]:
+    """A message's ``variant`` oneof: each field -> the SDK visitor's method for the field's type, for the fields
+    whose type has one. The SDK generates its visitor from these descriptors, a ``_visit_<full type name>`` for each
+    message type that holds payloads, and its dispatcher's chain tests exactly those fields; a test compares the two
+    visitors over every variant."""
+    table = {}
+    for field in message.DESCRIPTOR.oneofs_by_name["variant"].fields:
+        if field.message_type is not None:
+            name = "_visit_" + field.message_type.full_name.replace(".", "_")
+            if hasattr(PayloadVisitor, name):
+                table[field.name] = name
     return table
 
 
 if PRIVATE_PIECES:
-    _JOBS = _branches(PayloadVisitor._visit_coresdk_workflow_activation_WorkflowActivationJob, WorkflowActivationJob,
-                      frozenset())
-    _COMMANDS = _branches(PayloadVisitor._visit_coresdk_workflow_commands_WorkflowCommand, WorkflowCommand,
-                          frozenset({"user_metadata"}))
-    if _COMMANDS is not None and "for v in o.event_group_markers:" not in \
-            inspect.getsource(PayloadVisitor._visit_coresdk_workflow_commands_WorkflowCommand):
-        _COMMANDS = None  # pragma: no cover - another release's command dispatcher
-
+    _JOBS = _variants(WorkflowActivationJob)
+    _COMMANDS = _variants(WorkflowCommand)
 
     class _Dispatching(PayloadVisitor):
         """The SDK's visitor, with its two hottest dispatchers, a chain of up to 22 ``HasField`` tests for each job of
         an activation and each command of a completion, replaced by one ``WhichOneof`` and a lookup of the very method
-        the chain awaits for that variant (read from the SDK's own source, ``_branches``). A variant the chain does not
-        name (a timer, a patch marker: no payloads) is passed over, as the chain passes it over."""
+        the chain awaits for that variant (``_variants``). A variant the chain does not name (a timer, a patch marker:
+        no payloads) is passed over, as the chain passes it over."""
 
         async def _visit_coresdk_workflow_activation_WorkflowActivationJob(self, fs: VisitorFunctions, o: Any) -> None:
             variant = o.WhichOneof("variant")
-            name = _JOBS.get(variant) if _JOBS is not None and variant is not None else None
+            name = _JOBS.get(variant) if variant is not None else None
             if name is not None:
                 await getattr(self, name)(fs, getattr(o, variant))
 
@@ -192,21 +176,14 @@ if PRIVATE_PIECES:
             for v in o.event_group_markers:
                 await self._visit_temporal_api_sdk_v1_EventGroupMarker(fs, v)
             variant = o.WhichOneof("variant")
-            name = _COMMANDS.get(variant) if _COMMANDS is not None and variant is not None else None
+            name = _COMMANDS.get(variant) if variant is not None else None
             if name is not None:
                 await getattr(self, name)(fs, getattr(o, variant))
 
 
-    DISPATCHING = _JOBS is not None and _COMMANDS is not None
-    """Whether ``_Dispatching`` replaces the SDK's dispatchers (it read them as the chains it was written against)."""
-
-    # Without command contexts to set, the SDK's plain visitor: the same fields, in the same order. It keeps no state
-    # of its own between walks, so one of each serves every walk.
-    _PLAIN = {headers: (_Dispatching if DISPATCHING else PayloadVisitor)(skip_search_attributes=True,
-                                                                         skip_headers=not headers)
-              for headers in (False, True)}
-else:  # pragma: no cover - only on an SDK release these were not written against
-    DISPATCHING = False
+    # Without command contexts to set, the SDK's plain visitor (with the dispatchers above): the same fields, in the
+    # same order. It keeps no state of its own between walks, so one of each serves every walk.
+    _PLAIN = {headers: _Dispatching(skip_search_attributes=True, skip_headers=not headers) for headers in (False, True)}
 
 
 async def _walk_once(message: Any, steps: Steps, headers: bool, free: bool) -> StorageOperationMetrics:

@@ -276,7 +276,6 @@ class ServiceApplicationWorkflow:
         self._derived: _Derived | None = None
         self._dry: _DryRun | None = None
         self._checked: _Checked | None = None
-        self._today_at, self._today_on = -1, date.min  # workflow time (ns) and its date, see _today
         if carried is None:
             # Decided here, not in run(): the first update (update-with-start) is handled before run() starts.
             try:
@@ -298,12 +297,7 @@ class ServiceApplicationWorkflow:
     # ---- state helpers ----
 
     def _today(self) -> date:
-        # Asked a dozen times in an activation (a validator, its handler, the answer), in which workflow time stands
-        # still: the date is worked out again only when the time has moved.
-        at = workflow.time_ns()
-        if at != self._today_at:
-            self._today_at, self._today_on = at, workflow.now().date()
-        return self._today_on
+        return workflow.now().date()
 
     def _memo(self) -> _Derived:
         """What the interpreter derived from the progress as it is today (the progress is replaced, never changed in

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from cryptography.exceptions import InvalidTag
 from temporalio.api.common.v1 import Payload
@@ -148,45 +146,6 @@ async def test_a_sealed_payload_is_byte_for_byte_what_the_codec_always_wrote(mon
     assert await EncryptionCodec(NEW).decode(sealed) == [small, large]
     sealed[0].metadata["encoding"] = b"json/plain"  # the template is copied, never shared
     assert (await EncryptionCodec(NEW).encode([small]))[0].metadata["encoding"] == ENCODING
-
-
-async def test_the_data_converter_is_its_own_context_and_a_stock_one_reads_the_same_payloads() -> None:
-    """The SDK asks for the converter in every activation's and activity's context: it is the same converter, and
-    the stock DataConverter over the same parts (as before this subclass) decodes what it encodes and back."""
-    from temporalio.converter import (
-        ActivitySerializationContext,
-        DataConverter,
-        WithSerializationContext,
-        WorkflowSerializationContext,
-    )
-    from temporalio.converter._extstore import StorageDriverStoreContext, StorageDriverWorkflowInfo
-
-    from onestop.engine.crypto.codec import data_converter
-
-    converter = data_converter(NEW)
-    workflow = WorkflowSerializationContext(namespace="default", workflow_id="app-1")
-    activity = ActivitySerializationContext(namespace="default", workflow_id="app-1", workflow_type="w",
-                                            activity_type="a", activity_task_queue="q", is_local=True,
-                                            activity_id="1")
-    store = StorageDriverStoreContext(target=StorageDriverWorkflowInfo(id="app-1", run_id="r", type="w",
-                                                                      namespace="default"))
-    assert converter.with_context(workflow) is converter
-    assert converter.with_context(activity) is converter
-    assert converter._with_contexts(workflow, store) is converter
-    stock = DataConverter(payload_converter_class=converter.payload_converter_class,
-                          payload_codec=converter.payload_codec,
-                          failure_converter_class=converter.failure_converter_class)
-    assert stock._with_contexts(workflow, store).payload_codec is converter.payload_codec
-    assert await stock.decode(await converter.encode([{"a": 1}])) == [{"a": 1}]
-    assert await converter.decode(await stock.encode([{"a": 1}])) == [{"a": 1}]
-
-    class Contextual(EncryptionCodec, WithSerializationContext):  # a codec that reads the context: asked each time
-        def with_context(self, context: object) -> Contextual:
-            return Contextual(NEW)
-
-    reading = dataclasses.replace(converter, payload_codec=Contextual(NEW))
-    assert reading.with_context(workflow) is not reading
-    assert reading.with_context(workflow).payload_codec is not reading.payload_codec
 
 
 def test_json_payloads_are_byte_for_byte_what_pydantics_converter_writes() -> None:

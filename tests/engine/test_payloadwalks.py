@@ -335,7 +335,7 @@ class _Seen:
 @pytest.mark.parametrize("headers", [True, False])
 @pytest.mark.parametrize("last", [False, True])
 async def test_the_dispatching_visitor_visits_every_variant_as_the_sdks_visitor(headers: bool, last: bool) -> None:
-    assert payloadwalks.DISPATCHING  # read from this SDK's own dispatchers
+    assert payloadwalks.PRIVATE_PIECES
     visited: set[str] = set()
     for root, field in ((WorkflowActivation, "jobs"), (WorkflowActivationCompletion, "commands")):
         item = WorkflowActivation.DESCRIPTOR.fields_by_name["jobs"].message_type if field == "jobs" else \
@@ -360,21 +360,3 @@ async def test_the_dispatching_visitor_visits_every_variant_as_the_sdks_visitor(
     # the first member of each oneof: a successful result, not a backoff).
     assert last or visited >= {"initialize_workflow", "signal_workflow", "resolve_activity", "do_update",
                        "schedule_activity", "schedule_local_activity", "update_response"}
-
-
-def test_a_dispatcher_not_written_as_the_chain_keeps_the_sdks_own() -> None:
-    from temporalio.bridge.proto.workflow_commands import WorkflowCommand
-
-    async def matching(self: Any, fs: Any, o: Any) -> None:
-        match o.WhichOneof("variant"):
-            case "update_response":
-                await self._visit_coresdk_workflow_commands_UpdateResponse(fs, o.update_response)
-
-    async def renamed(self: Any, fs: Any, o: Any) -> None:
-        if o.HasField("update_response"):
-            await self._visit_coresdk_workflow_commands_UpdateResponse(fs, o.schedule_activity)
-
-    for dispatcher in (matching, renamed):
-        assert payloadwalks._branches(dispatcher, WorkflowCommand, frozenset()) is None
-    assert payloadwalks._branches(PayloadVisitor._visit_coresdk_workflow_commands_WorkflowCommand, WorkflowCommand,
-                                  frozenset()) is None  # it tests user_metadata, outside the oneof, first

@@ -7,7 +7,6 @@ import hashlib
 import os
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Self
 
@@ -27,7 +26,6 @@ from temporalio.converter import (
     SerializationContext,
     WithSerializationContext,
 )
-from temporalio.converter._extstore import StorageDriverStoreContext
 
 from onestop.config import Settings
 from onestop.engine.applications import pinned
@@ -180,33 +178,6 @@ class PayloadConverter(CompositePayloadConverter):
         return self if not _TAKE_CONTEXT else super().with_context(context)
 
 
-@dataclass(frozen=True)
-class _DataConverter(DataConverter):
-    """Temporal's data converter, whose ``with_context`` is itself when none of its parts reads the context.
-
-    The SDK asks for the converter with a workflow's (or an activity's) serialization context before every
-    workflow activation and activity task, and Temporal's own ``with_context`` then asks each part in turn (an
-    ``isinstance`` against an abstract class apiece) only to find every part unchanged and hand back the same
-    converter: a few microseconds of every activation for an answer known when the converter is made.
-    """
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        fixed = (not _TAKE_CONTEXT and self.payload_converter_class is PayloadConverter
-                 and not any(isinstance(part, WithSerializationContext)
-                             for part in (self.payload_codec, self.failure_converter, self.external_storage)))
-        object.__setattr__(self, "_context_free", fixed)
-
-    def with_context(self, context: SerializationContext) -> Self:
-        return self if self._context_free else super().with_context(context)  # type: ignore[attr-defined]
-
-    def _with_contexts(self, serialization_ctx: SerializationContext,
-                       store_ctx: StorageDriverStoreContext) -> DataConverter:
-        if self._context_free and self.external_storage is None:  # type: ignore[attr-defined]
-            return self  # nothing stored externally: no store context to bind
-        return super()._with_contexts(serialization_ctx, store_ctx)
-
-
 def _inflate(data: bytes) -> bytes:
     inflater = zlib.decompressobj()
     plain = inflater.decompress(data, _MAX_PLAIN)
@@ -219,7 +190,7 @@ def data_converter(key: bytes, old_keys: Sequence[bytes] = ()) -> DataConverter:
     """The converter every onestop client uses: encrypted payloads and encrypted failure messages/stacks."""
     # pydantic-core converts our dataclasses about 30 times faster than the default JSON converter's
     # type-hint walk, and reads payloads written by it (recorded histories keep replaying).
-    return _DataConverter(
+    return DataConverter(
         payload_converter_class=PayloadConverter,
         payload_codec=EncryptionCodec(key, old_keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
