@@ -56,7 +56,7 @@ def decode(data: str | bytes, *, max_depth: int) -> Any:
     # differently (beyond 2^53, where a huge integer becomes a float), is read again below, which decides.
     try:
         value = orjson.loads(data)
-        _check(value, max_depth, numbers=True)
+        _check_read(value, max_depth)
     except (orjson.JSONDecodeError, _Unsure):
         pass
     else:
@@ -111,6 +111,21 @@ def _check(value: Any, max_depth: int, *, numbers: bool = False) -> None:
                 pending.extend((child, depth + 1) for child in item)
 
 
+def _check_read(value: Any, max_depth: int) -> None:
+    """``_check`` with ``numbers`` of what orjson read, less its strings: orjson refuses unpaired surrogates (escaped
+    or not, in keys and values alike), so only depth and numbers are left; the rest is visited in the same order."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth >= max_depth:
+                raise _too_deep(max_depth)
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
+                           if not isinstance(child, str))
+        elif isinstance(item, int | float) and not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+            raise _Unsure  # NaN fails the comparison too
+
+
 _PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
@@ -128,3 +143,11 @@ def encode(data: Any) -> str:
         return orjson.dumps(data, option=_PASSTHROUGH).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(data, separators=(",", ":"))
+
+
+def encode_bytes(data: Any) -> bytes:
+    """``encode`` as the UTF-8 bytes an HTTP answer carries, without a round trip through ``str``."""
+    try:
+        return orjson.dumps(data, option=_PASSTHROUGH)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(data, separators=(",", ":")).encode()

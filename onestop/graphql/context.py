@@ -174,15 +174,20 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         headers = request.headers
+        return self._context(request, response, headers.get("accept-language"), headers.get("authorization"),
+                             headers.get("x-resume-token"))
+
+    def _context(self, request: Request | WebSocket, response: Response | WebSocket, accept_language: str | None,
+                 authorization: str | None, resume_token: str | None) -> Context:
         return Context(
             request=request,
             response=response,
             settings=self.engine.settings,
             engine=self.engine,
-            lang=request_language(headers.get("accept-language")),
+            lang=request_language(accept_language),
             snapshot=self.engine.catalogue.snapshot,
-            _authorization=headers.get("authorization"),
-            resume_token=headers.get("x-resume-token", "").strip() or None,
+            _authorization=authorization,
+            resume_token=(resume_token or "").strip() or None,
             rates=self.rates,
         )
 
@@ -208,11 +213,15 @@ class GraphQLView(GraphQL[Context, None]):
         """Strawberry's ``run`` for its common case, a POSTed JSON object with one operation, without its generic
         steps (content-type parsed by ``email.message``, runtime-protocol checks on the result); None for anything
         else, which strawberry's ``run`` then handles (the body read here is cached on ``request``)."""
-        headers = request.headers
-        mime = headers.get("content-type", "").partition(";")[0].strip()
+        # The headers this reads, in one pass over them (the first of each name, as Starlette's ``Headers.get``).
+        found: dict[bytes, str] = {}
+        for name, value in request.scope["headers"]:
+            if name in _READ_HEADERS and name not in found:
+                found[name] = value.decode("latin-1")
+        mime = found.get(b"content-type", "").partition(";")[0].strip()
         # Strawberry reads only Accept here, from every header decoded; one header is enough.
         if mime != "application/json" or self._get_stream_transport_from_headers(
-                {"accept": headers.get("accept", "")}) is not None:
+                {"accept": found.get(b"accept", "")}) is not None:
             return None
         try:
             data = self.decode_json(await request.body())
@@ -226,8 +235,9 @@ class GraphQLView(GraphQL[Context, None]):
         if (not isinstance(query, str | None) or not isinstance(variables, dict | None)
                 or not isinstance(extensions, dict | None)):
             return None
-        sub_response = await self.get_sub_response(request)
-        context = await self.get_context(request, response=sub_response)
+        sub_response = SubResponse()
+        context = self._context(request, sub_response, found.get(b"accept-language"), found.get(b"authorization"),
+                                found.get(b"x-resume-token"))
         operation_name = data.get("operationName")
         try:
             if self.direct is not None and isinstance(operation_name, str | None):
@@ -248,10 +258,28 @@ class GraphQLView(GraphQL[Context, None]):
         response_data = await self.process_result(request=request, result=result)
         if result.errors:
             self._handle_errors(result.errors, response_data)
-        return self.create_response(response_data=response_data, sub_response=sub_response)
+        # Strawberry's ``create_response``, with the body encoded straight to bytes (not to a string first).
+        response = Response(body.encode_bytes(response_data), media_type="application/json")
+        response.raw_headers.extend(sub_response.raw_headers)
+        if sub_response.background:
+            response.background = sub_response.background
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
+        return response
+
+
+class SubResponse(Response):
+    """What resolvers may set on the answer (headers, a status, background tasks), as strawberry's sub-response:
+    a Response without the empty body and the content length every Starlette response starts with."""
+
+    def __init__(self) -> None:  # not Response.__init__: no body, so no content length either
+        self.status_code = None  # type: ignore[assignment]  # strawberry's sub-response has no status either
+        self.background = None
+        self.raw_headers = []
 
 
 _POST_OPERATIONS = OperationType.from_http("POST")
+_READ_HEADERS = frozenset({b"content-type", b"accept", b"accept-language", b"authorization", b"x-resume-token"})
 
 
 def _http_message(exc: HTTPException) -> str:

@@ -12,8 +12,9 @@ handing resolvers the info strawberry builds, with two shortcuts for the answers
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, cast
 
 from graphql import (
@@ -24,6 +25,8 @@ from graphql import (
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     visit,
 )
@@ -33,6 +36,7 @@ from graphql.language import Visitor
 from graphql.pyutils import Path, Undefined
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import CustomGraphQLEnumType
 
 from onestop.graphql.fastpath import LEAF_WITHOUT_INFO
 
@@ -192,11 +196,115 @@ class PlainExecutor(Executor[None]):
 
         return get_results()
 
+    def complete_iterable_value(self, item_type: GraphQLOutputType, field_details_list: list[FieldDetails],
+                                info: GraphQLResolveInfo[Any], path: Path, items: Iterable[Any],
+                                position_context: None) -> Any:
+        """graphql-core's ``complete_iterable_value``, except that a list of objects of one type (without an
+        ``is_type_of`` check) in a document without directives has its items' sub-selection collected once for the
+        list, and each item goes straight to ``execute_fields``: what ``complete_value`` does for an object, without
+        its type dispatch, collection key and checks once per item. Anything else (an awaitable, null or exception
+        item) is completed by graphql-core's own steps."""
+        inner = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if (self.shared_subfields is None or not isinstance(inner, GraphQLObjectType) or inner.is_type_of is not None
+                or not isinstance(items, list | tuple)):
+            return super().complete_iterable_value(item_type, field_details_list, info, path, items,
+                                                   position_context)
+        grouped_field_set = self.collect_subfields(inner, field_details_list)[0]
+        is_awaitable = self.is_awaitable
+        execute_fields = self.execute_fields
+        completed_results: list[Any] = []
+        append = completed_results.append
+        awaitable_indices: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                item_path = path.add_key(index, None)
+                if is_awaitable(item):
+                    append(self.complete_awaitable_list_item_value(item, item_type, field_details_list, info,
+                                                                   item_path, position_context))
+                    awaitable_indices.append(index)
+                    continue
+                if item is None or item is Undefined or isinstance(item, Exception):
+                    # Null or an error: completed (or refused) at once, never later.
+                    self.complete_list_item_value(item, completed_results, item_type, field_details_list, info,
+                                                  item_path, position_context)
+                    continue
+                try:
+                    completed = execute_fields(inner, item, item_path, grouped_field_set, position_context)
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                    append(None)
+                    continue
+                if is_awaitable(completed):
+                    append(self._settled_item(completed, item_type, field_details_list, item_path))
+                    awaitable_indices.append(index)
+                else:
+                    append(completed)
+        except Exception:
+            if awaitable_indices:
+                self.settle_in_background([completed_results[index] for index in awaitable_indices])
+            raise
+        if not awaitable_indices:
+            return completed_results
+
+        async def get_completed_results() -> list[Any]:
+            if len(awaitable_indices) == 1:
+                index = awaitable_indices[0]
+                completed_results[index] = await completed_results[index]
+            else:
+                awaited = await gather_with_cancel(*(completed_results[index] for index in awaitable_indices))
+                for index, sub_result in zip(awaitable_indices, awaited, strict=True):
+                    completed_results[index] = sub_result
+            return completed_results
+
+        return get_completed_results()
+
+    async def _settled_item(self, completed: Awaitable[Any], item_type: GraphQLOutputType,
+                            field_details_list: list[FieldDetails], item_path: Path) -> Any:
+        # As ``complete_list_item_value`` awaits an item whose completion answers later.
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+            return None
+
     def get_stream_usage(self, field_details_list: list[FieldDetails], path: Path) -> Any:
         # A document without directives (``Checked.subfields``) streams nothing: no lookup per list.
         if self.shared_subfields is not None:
             return None
         return super().get_stream_usage(field_details_list, path)
+
+
+def use_enum_names(schema: GraphQLSchema) -> int:
+    """Serialize strawberry's enums by a table of their values: strawberry's ``coerce_output_value`` looks a member's
+    name up by comparing its value with each of the enum's in turn, on every enum value of every answer. A value
+    the table does not hold (or cannot: unhashable) still goes the original way, with its error. Returns how many
+    enum types were given a table."""
+    given = 0
+    for graphql_type in schema.type_map.values():
+        if not isinstance(graphql_type, CustomGraphQLEnumType):
+            continue
+        names: dict[Any, str] = {}
+        try:
+            for name, value in graphql_type.values.items():
+                names.setdefault(value.value, name)  # the first name of a value, as strawberry's loop finds it
+        except TypeError:  # an unhashable value
+            continue
+        graphql_type.coerce_output_value = _by_table(  # type: ignore[method-assign,assignment]
+            names, cast(type[Enum], graphql_type.wrapped_cls), graphql_type.coerce_output_value)
+        given += 1
+    return given
+
+
+def _by_table(names: dict[Any, str], wrapped: type[Enum], coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def coerce_output_value(output_value: Any) -> Any:
+        if isinstance(output_value, wrapped):
+            try:
+                return names[output_value.value]
+            except (KeyError, TypeError):
+                pass
+        return coerce(output_value)
+
+    return coerce_output_value
 
 
 _Leaf = tuple[Callable[..., Any], GraphQLField, GraphQLLeafType]

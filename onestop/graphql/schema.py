@@ -31,6 +31,7 @@ from onestop.graphql import (
     sandbox,
 )
 from onestop.graphql.context import Info_
+from onestop.graphql.executor import use_enum_names
 from onestop.graphql.fastpath import use_direct_resolvers
 from onestop.graphql.fields import field
 from onestop.graphql.guard import schema_extensions
@@ -82,6 +83,7 @@ def build_schema(*, production: bool, limits: Limits | None = None) -> Schema:
     extensions = [*observability_extensions(), *schema_extensions(production=production, limits=limits or Limits())]
     schema = Schema(query=query, extensions=extensions, **kwargs)
     use_direct_resolvers(schema)
+    use_enum_names(schema._schema)
     time_root_fields(schema._schema)  # after: it wraps the root fields' resolvers as they end up
     return schema
 

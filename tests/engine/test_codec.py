@@ -122,3 +122,50 @@ def test_payload_converters_share_converters_built_once_and_ignore_the_serializa
     assert first.with_context(context) is first
     converter = data_converter(NEW)
     assert converter.with_context(context) is converter
+
+
+async def test_a_sealed_payload_is_the_payload_the_codec_always_wrote(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sealed payloads are built from a template: the same payload as built field by field, of the same size
+    (history stays the same size, and a worker of an earlier release reads them). Compared as messages: the order in
+    which protobuf writes a map's entries is its own, and may differ between two equal maps."""
+    import zlib
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = bytes(range(12))
+    monkeypatch.setattr("onestop.engine.crypto.codec.os.urandom", lambda n: nonce[:n])
+    kid = key_id(NEW).encode()
+    small, large = payload('{"a": 1}'), payload('{"x": "' + "y" * 500 + '"}')
+    sealed = await EncryptionCodec(NEW).encode([small, large])
+    compressed = zlib.compress(large.SerializeToString(), 6)
+    built = [
+        Payload(metadata={"encoding": ENCODING, "encryption-key-id": kid},
+                data=nonce + AESGCM(NEW).encrypt(nonce, small.SerializeToString(), kid)),
+        Payload(metadata={"encoding": ENCODING, "encryption-key-id": kid, "compression": b"zlib"},
+                data=nonce + AESGCM(NEW).encrypt(nonce, compressed, kid)),
+    ]
+    assert sealed == built
+    assert [s.ByteSize() for s in sealed] == [b.ByteSize() for b in built]
+    assert [Payload.FromString(s.SerializeToString()) for s in sealed] == built
+    assert await EncryptionCodec(NEW).decode(sealed) == [small, large]
+    sealed[0].metadata["encoding"] = b"json/plain"  # the template is copied, never shared
+    assert (await EncryptionCodec(NEW).encode([small]))[0].metadata["encoding"] == ENCODING
+
+
+def test_json_payloads_are_byte_for_byte_what_pydantics_converter_writes() -> None:
+    from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
+
+    from onestop.engine.crypto.codec import _JSON
+    from onestop.workflows.contracts import OpenInput, PrefillItem, PrefillResult
+
+    stock = PydanticJSONPlainPayloadConverter()
+    values = [OpenInput("cmid"), PrefillResult("c-1", [PrefillItem("p.name", {"en": "Chan"}, "ImmD", True)]),
+              {"a": [1, 2.5, None], "b": "字"}, "prefill", 7, None, True]
+    for value in values:
+        ours = _JSON.to_payload(value)
+        assert ours is not None
+        assert ours.SerializeToString() == stock.to_payload(value).SerializeToString()  # type: ignore[union-attr]
+    first, second = _JSON.to_payload("a"), _JSON.to_payload("b")
+    assert first is not None
+    assert second is not None
+    assert first.data == b'"a"'  # each its own payload: the template is copied, never shared

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,13 +16,14 @@ import temporalio
 import temporalio.bridge.worker as bridge_worker
 from temporalio import activity, workflow
 from temporalio.api.common.v1 import Payload
+from temporalio.bridge._visitor import PayloadVisitor
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
 from temporalio.client import Client
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, PayloadCodec, WithSerializationContext
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
-from temporalio.worker._command_aware_visitor import CommandAwarePayloadVisitor
+from temporalio.worker._command_aware_visitor import current_command_info
 
 from onestop.engine import payloadwalks
 from onestop.engine.crypto.codec import ENCODING, data_converter
@@ -35,14 +36,14 @@ CONVERTER = data_converter(os.urandom(32))
 def walks() -> Iterator[list[str]]:
     """The root message of every payload walk made while the test runs."""
     seen: list[str] = []
-    visit = CommandAwarePayloadVisitor.visit
+    visit = PayloadVisitor.visit  # the command-aware visitor's too (it inherits it)
 
-    async def counted(self: CommandAwarePayloadVisitor, fs: Any, root: Any) -> None:
+    async def counted(self: PayloadVisitor, fs: Any, root: Any) -> None:
         seen.append(root.DESCRIPTOR.name)
         await visit(self, fs, root)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(CommandAwarePayloadVisitor, "visit", counted)
+        patch.setattr(PayloadVisitor, "visit", counted)
         yield seen
 
 
@@ -208,3 +209,154 @@ def test_another_sdk_release_keeps_its_own_walks(monkeypatch: pytest.MonkeyPatch
     assert payloadwalks.fuse() is False
     assert bridge_worker.decode_activation is payloadwalks._SDK_DECODE
     assert bridge_worker.encode_completion is payloadwalks._SDK_ENCODE
+
+
+class _Instance:
+    """The part of a workflow instance a command-aware converter asks: the serialization context of a command."""
+
+    def __init__(self) -> None:
+        self.asked: list[Any] = []
+
+    def get_serialization_context(self, command: Any) -> Any:
+        self.asked.append(command)
+        return None  # the context-free converter
+
+    def get_external_store_context(self, command: Any) -> Any:
+        return None
+
+
+def _command_aware(converter: DataConverter, instance: _Instance) -> DataConverter:
+    """A workflow's converter as the SDK makes it for each activation."""
+    from temporalio.converter import WorkflowSerializationContext
+    from temporalio.worker._workflow import _CommandAwareDataConverter
+
+    context = WorkflowSerializationContext(namespace="default", workflow_id="app-1")
+    return _CommandAwareDataConverter.create(instance=instance, context_free_dc=converter,  # type: ignore[arg-type]
+                                             workflow_context_dc=converter.with_context(context),
+                                             workflow_context=context)
+
+
+class _Labelling(PayloadCodec, WithSerializationContext):
+    """A codec that reads the serialization context: it labels each payload with the command it belongs to."""
+
+    def __init__(self) -> None:
+        self.command: str = "none"
+
+    def with_context(self, context: Any) -> _Labelling:
+        return self
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        info = current_command_info.get()
+        label = "none" if info is None else f"{info.command_type}/{info.command_seq}"
+        return [Payload(metadata={**p.metadata, "command": label.encode()}, data=p.data) for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+
+async def test_a_workflows_converter_walks_without_asking_each_commands_context(walks: list[str]) -> None:
+    # Our codec reads no context: every converter the command-aware one could pick has the same codec.
+    instance = _Instance()
+    converter = _command_aware(CONVERTER, instance)
+    assert payloadwalks._context_free(converter)
+    ours, theirs = await _activation(), await _activation()
+    await payloadwalks.decode_activation(ours, converter, True, 1)
+    assert instance.asked == []
+    await payloadwalks._SDK_DECODE(theirs, converter, True, 1)
+    assert instance.asked  # the SDK asks at every list
+    assert ours == theirs
+    encoded, sdk_encoded = _completion(), _completion()
+    await payloadwalks.encode_completion(encoded, converter, True, 1)
+    await payloadwalks._SDK_ENCODE(sdk_encoded, converter, True, 1)
+    assert await CONVERTER.payload_codec.decode(_payloads(encoded)) == \
+        await CONVERTER.payload_codec.decode(_payloads(sdk_encoded))  # type: ignore[union-attr]
+    assert walks.count("WorkflowActivationCompletion") == 1 + 3  # ours in one walk, the SDK's in three
+
+
+async def test_a_codec_that_reads_the_context_is_walked_command_by_command() -> None:
+    labelling = dataclasses.replace(CONVERTER, payload_codec=_Labelling())
+    converter = _command_aware(labelling, _Instance())
+    assert not payloadwalks._context_free(converter)
+    assert payloadwalks._ours(CONVERTER)
+    assert not payloadwalks._context_free(labelling)
+    ours, theirs = _completion(), _completion()
+    await payloadwalks._walk_once(ours, payloadwalks._encoding(converter, False), True, False)
+    await payloadwalks._SDK_ENCODE(theirs, converter, True, 1)
+    assert ours == theirs
+    labels = [p.metadata["command"] for p in _payloads(ours)]
+    # The update's answer, outside any command; the local activity's argument, in its command (type 1, seq 1).
+    assert labels == [b"none", b"1/1"]
+
+
+def _filled(message: Any, counter: list[int], last: bool, depth: int = 0) -> None:
+    """Every payload field of ``message`` and of the messages in it (the first or the ``last`` member of each
+    oneof), each payload with data of its own. Written from the protocol's descriptors, apart from the SDK's
+    visitor."""
+    if depth > 5:
+        return
+    for field in message.DESCRIPTOR.fields:
+        oneof = field.containing_oneof
+        if oneof is not None and field is not oneof.fields[-1 if last else 0]:
+            continue
+        kind = field.message_type
+        if kind is None:
+            continue
+        counter[0] += 1
+        data = f"p{counter[0]}".encode()
+        if kind.GetOptions().map_entry:
+            value = kind.fields_by_name["value"].message_type
+            if value is not None and value.full_name == "temporal.api.common.v1.Payload":
+                getattr(message, field.name)["k"].data = data
+            continue
+        if kind.full_name == "temporal.api.common.v1.Payload":
+            if field.is_repeated:
+                getattr(message, field.name).add(data=data)
+            else:
+                getattr(message, field.name).data = data
+        elif field.is_repeated:
+            _filled(getattr(message, field.name).add(), counter, last, depth + 1)
+        else:
+            _filled(getattr(message, field.name), counter, last, depth + 1)
+            if not getattr(message, field.name).ListFields():
+                getattr(message, field.name).SetInParent()
+
+
+class _Seen:
+    """Visitor functions that record every payload visited, in order, and change nothing."""
+
+    def __init__(self) -> None:
+        self.seen: list[bytes] = []
+
+    async def steps(self, payloads: Sequence[Payload]) -> list[Payload]:
+        self.seen += [p.data for p in payloads]
+        return list(payloads)
+
+
+@pytest.mark.parametrize("headers", [True, False])
+@pytest.mark.parametrize("last", [False, True])
+async def test_the_dispatching_visitor_visits_every_variant_as_the_sdks_visitor(headers: bool, last: bool) -> None:
+    assert payloadwalks.PRIVATE_PIECES
+    visited: set[str] = set()
+    for root, field in ((WorkflowActivation, "jobs"), (WorkflowActivationCompletion, "commands")):
+        item = WorkflowActivation.DESCRIPTOR.fields_by_name["jobs"].message_type if field == "jobs" else \
+            WorkflowActivationCompletion.DESCRIPTOR.fields_by_name["successful"].message_type \
+            .fields_by_name["commands"].message_type
+        for variant in item.oneofs_by_name["variant"].fields:
+            message = root(run_id="run")
+            entry = message.jobs.add() if field == "jobs" else message.successful.commands.add()
+            _filled(getattr(entry, variant.name), [0], last)
+            getattr(entry, variant.name).SetInParent()
+            if field == "commands":
+                _filled(entry.user_metadata, [100], last)
+                _filled(entry.event_group_markers.add(), [200], last)
+            theirs, ours = _Seen(), _Seen()
+            sdk = PayloadVisitor(skip_search_attributes=True, skip_headers=not headers)
+            await sdk.visit(bridge_worker._Visitor(theirs.steps), message)
+            await payloadwalks._PLAIN[headers].visit(bridge_worker._Visitor(ours.steps), message)
+            assert ours.seen == theirs.seen, variant.name
+            if len(ours.seen) > (0 if field == "jobs" else 2):  # beyond the command's metadata
+                visited.add(variant.name)
+    # The variants our workflows' activations and completions carry payloads in were among those compared (with
+    # the first member of each oneof: a successful result, not a backoff).
+    assert last or visited >= {"initialize_workflow", "signal_workflow", "resolve_activity", "do_update",
+                       "schedule_activity", "schedule_local_activity", "update_response"}

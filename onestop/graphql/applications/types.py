@@ -66,6 +66,8 @@ StepState = strawberry.enum(engine.StepState, name="StepState", description="Pro
 class FormField:
     spec: strawberry.Private[FieldSpec]
     view: strawberry.Private[ApplicationView | None]
+    # The request's language, given by the step that lists the field: its texts then resolve without an ``info``.
+    lang: strawberry.Private[Lang]
 
     @field()
     def id(self) -> str:
@@ -76,12 +78,12 @@ class FormField:
         return self.spec.type
 
     @field()
-    def label(self, info: Info_) -> str:
-        return localized(self.spec.label, info.context.lang) or self.spec.id
+    def label(self) -> str:
+        return localized(self.spec.label, self.lang) or self.spec.id
 
     @field()
-    def help(self, info: Info_) -> str | None:
-        return localized(self.spec.help, info.context.lang)
+    def help(self) -> str | None:
+        return localized(self.spec.help, self.lang)
 
     @field()
     def required(self) -> bool:
@@ -92,9 +94,8 @@ class FormField:
         return self.spec.when
 
     @field()
-    def options(self, info: Info_) -> list[FieldOption]:
-        return [FieldOption(value=o.value, label=localized(o.label, info.context.lang) or o.value)
-                for o in self.spec.options]
+    def options(self) -> list[FieldOption]:
+        return [FieldOption(value=o.value, label=localized(o.label, self.lang) or o.value) for o in self.spec.options]
 
     @field(description="The current answer, or the prefilled value when the citizen consented to prefill.")
     def value(self) -> JSON | None:
@@ -165,7 +166,7 @@ class FormField:
 
     @field(description="The fields of each entry of a repeatable group.")
     def fields(self) -> list[FormField]:
-        return [FormField(spec=f, view=None) for f in self.spec.fields]
+        return [FormField(spec=f, view=None, lang=self.lang) for f in self.spec.fields]
 
 
 @strawberry.type(description="A fact a prefill step confirms from an official record, sharing only yes or no.")
@@ -194,6 +195,8 @@ class PrefillPredicate:
 class CurrentStep:
     spec: strawberry.Private[StepSpec]
     view: strawberry.Private[ApplicationView]
+    # The request's language: the step's texts and its fields' resolve without an ``info`` each.
+    lang: strawberry.Private[Lang]
 
     @field()
     def id(self) -> str:
@@ -204,24 +207,24 @@ class CurrentStep:
         return StepKind(self.spec.type)
 
     @field()
-    def title(self, info: Info_) -> str:
-        return localized(self.spec.title, info.context.lang) or self.spec.id
+    def title(self) -> str:
+        return localized(self.spec.title, self.lang) or self.spec.id
 
     @field(description="Form description, prefill purpose, consent statement or exit message.")
-    def description(self, info: Info_) -> str | None:
+    def description(self) -> str | None:
         match self.spec:
             case ExitSpec(message=text):
                 # With its computed values filled in ("Your assets of HK$500,000 are above ...").
-                return localized(self.view.exit_message or text, info.context.lang)
+                return localized(self.view.exit_message or text, self.lang)
             case (FormSpec(description=text) | PrefillSpec(purpose=text) | ConsentSpec(statement=text)
                   | AppointmentSpec(description=text) | PaymentSpec(description=text)):
-                return localized(text, info.context.lang)
+                return localized(text, self.lang)
             case _:
                 return None
 
     @field()
     def fields(self) -> list[FormField]:
-        return [FormField(spec=f, view=self.view) for f in fields_of(self.spec)]
+        return [FormField(spec=f, view=self.view, lang=self.lang) for f in fields_of(self.spec)]
 
     @field(description="Prefill and consent steps: the data items (provider.item) the citizen is asked to share.")
     def items(self) -> list[str]:
@@ -260,9 +263,9 @@ class CurrentStep:
 
     @field(description="Consent steps: why the data is shared, when the definition states it apart from the "
                        "statement.")
-    def purpose(self, info: Info_) -> str | None:
+    def purpose(self) -> str | None:
         if isinstance(self.spec, ConsentSpec) and self.spec.purpose is not None:
-            return localized(self.spec.purpose, info.context.lang)
+            return localized(self.spec.purpose, self.lang)
         return None
 
     @field(description=(
@@ -427,10 +430,11 @@ class Application(Node):
     # more coroutine fields of an object as tasks under a gather, on every answer. Loading a list entry's view, they
     # return a coroutine, which graphql-core awaits the same way.
     @field()
-    def current_step(self) -> CurrentStep | None:
+    def current_step(self, info: Info_) -> CurrentStep | None:
+        lang = info.context.lang
         if isinstance(self.summary, ApplicationView):
-            return _current_step(self.summary)
-        return cast(CurrentStep | None, self._loaded(_current_step))
+            return _current_step(self.summary, lang)
+        return cast(CurrentStep | None, self._loaded(lambda view: _current_step(view, lang)))
 
     async def _loaded(self, render: Callable[[ApplicationView], T]) -> T:
         return render(await self.view())
@@ -507,9 +511,9 @@ class Application(Node):
         return await self.view() if partial else self.summary
 
 
-def _current_step(view: ApplicationView) -> CurrentStep | None:
+def _current_step(view: ApplicationView, lang: Lang) -> CurrentStep | None:
     spec = view.current_step
-    return None if spec is None else CurrentStep(spec=spec, view=view)
+    return None if spec is None else CurrentStep(spec=spec, view=view, lang=lang)
 
 
 # The steps of the outlines a snapshot shares among its brief answers (``SnapshotStore``), by outline and language:
