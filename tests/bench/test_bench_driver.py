@@ -1,7 +1,7 @@
 """The applications benchmark's load driver (bench/applications.py ``Api``, ``sign_in``, ``citizen_application``,
-``drive``, on aiohttp's client) against a real local HTTP server (uvicorn): what it sends (GraphQL as JSON, the
-citizen's token, one kept-alive HTTP/1.1 connection), the checks it makes on the answers, and that every refusal or
-failure is a BenchError, in the driver's own process too."""
+``drive``, on libcurl's multi interface through pycurl: ``HttpClient``) against a real local HTTP server (uvicorn):
+what it sends (GraphQL as JSON, the citizen's token, one kept-alive HTTP/1.1 connection), the checks it makes on the
+answers, and that every refusal or failure is a BenchError, in the driver's own process too."""
 
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ async def test_a_server_that_is_not_there_or_does_not_answer_in_time_is_a_bench_
         unused.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{unused.getsockname()[1]}"
     with pytest.raises(bench.BenchError,
-                       match=r"^POST http://127\.0\.0\.1:\d+/graphql: could not connect: ConnectionRefusedError"):
+                       match=r"^POST http://127\.0\.0\.1:\d+/graphql: could not connect: .+ \(ECONNREFUSED\)$"):
         await bench.Api(http, closed, api.idp).mutation(bench.START, {}, {}, "startApplication")
 
     async def never() -> AsyncIterator[bytes]:
@@ -175,6 +175,121 @@ async def test_a_server_that_is_not_there_or_does_not_answer_in_time_is_a_bench_
         with pytest.raises(bench.BenchError,
                            match=r"^POST http://127\.0\.0\.1:\d+/graphql: TimeoutError: no answer within 0\.5s$"):
             await bench.Api(impatient, api.url, api.idp).mutation(bench.START, {}, {}, "startApplication")
+
+
+async def test_requests_beyond_the_connections_wait_for_one_and_a_compressed_answer_is_read(
+        bench: ModuleType, api: FakeApi) -> None:
+    import gzip
+
+    body = json.dumps({"data": {"startApplication": {"application": application("your-details"),
+                                                     "userErrors": []}}}).encode()
+    api.graphql = [answered("startApplication"), answered("startApplication"),
+                   Response(gzip.compress(body), media_type="application/json", headers={"Content-Encoding": "gzip"})]
+    async with bench.client_session(1) as one:
+        driver = bench.Api(one, api.url, api.idp)
+        answers = await asyncio.gather(*(driver.mutation(bench.START, {}, {}, "startApplication") for _ in range(3)))
+    assert [answer["currentStep"]["id"] for answer in answers] == ["your-details"] * 3
+    assert len({seen.port for seen in api.seen}) == 1  # one connection, kept alive, for the three in turn
+
+
+async def test_no_proxy_from_the_environment_is_used(bench: ModuleType, api: FakeApi,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    proxied: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        proxied.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    address = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, address)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    try:
+        async with bench.client_session(1) as http:
+            [citizen] = await bench.sign_in(bench.Api(http, api.url, api.idp), 1)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert citizen.login == "c1"
+    assert proxied == []
+
+
+def _peer(fd: int) -> Any:
+    """The address a socket is connected to; None for a descriptor that is not a connected socket."""
+    import os
+    import socket
+
+    try:
+        with socket.socket(fileno=os.dup(fd)) as connected:
+            return connected.getpeername()
+    except OSError:
+        return None
+
+
+async def test_an_idle_connection_the_server_closes_is_let_go_and_the_next_request_opens_another(
+        bench: ModuleType, http: Any) -> None:
+    connections: list[asyncio.StreamWriter] = []
+
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()  # whatever the client's keep-alive says
+
+    server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    driver = bench.Api(http, url, f"{url}/dev-idp")
+    try:
+        assert await driver.request("GET", f"{url}/first", {}) == (200, b"{}")
+        await asyncio.sleep(0.2)
+        # The idle connection's close was seen, and its reader taken off the loop (else it would fire again and again).
+        assert [fd for fd in http.reading if _peer(fd) == server.sockets[0].getsockname()] == []
+        assert await driver.request("GET", f"{url}/second", {}) == (200, b"{}")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert len(connections) == 2
+
+
+async def test_closing_the_client_closes_its_connections(bench: ModuleType) -> None:
+    ended = asyncio.Event()
+
+    async def answer_then_wait(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        await reader.read()  # until the client closes the connection
+        ended.set()
+        writer.close()
+
+    server = await asyncio.start_server(answer_then_wait, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with bench.client_session(1) as http:
+            assert await bench.Api(http, url, url).request("GET", f"{url}/", {}) == (200, b"{}")
+            assert not ended.is_set()  # kept alive
+        await asyncio.wait_for(ended.wait(), 5)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_cancelled_request_is_withdrawn_and_the_client_goes_on(bench: ModuleType, api: FakeApi) -> None:
+    async def never() -> AsyncIterator[bytes]:
+        await asyncio.sleep(30)
+        yield b""
+
+    api.graphql = [StreamingResponse(never(), media_type="application/json"), answered("startApplication")]
+    async with bench.client_session(1) as http:
+        driver = bench.Api(http, api.url, api.idp)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(driver.mutation(bench.START, {}, {}, "startApplication"), 0.3)
+        assert not http.pending
+        started = await driver.mutation(bench.START, {}, {}, "startApplication")
+    assert started["currentStep"]["id"] == "your-details"
 
 
 @pytest.mark.parametrize("answer", [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
