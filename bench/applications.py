@@ -55,7 +55,6 @@ import sys
 import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,9 +308,9 @@ class HttpClient:
     when a socket of its can be read or written (``loop.add_reader``/``add_writer``) and when its timer is due. Up to
     ``connections`` keep-alive HTTP/1.1 connections; a request and its answer within ``timeout`` seconds; no cookies
     (libcurl keeps none unless asked), no proxy from the environment (only 127.0.0.1 is spoken to); gzip and deflate
-    answers decoded. libcurl does in C what aiohttp's client did in Python: the driver's CPU per application was 2.4 ms
-    where aiohttp's took 3.9 (medians of 9 bench runs each, side by side), and 2.6 where it took 4.3 in a
-    same-process A/B against a running stack (a hand-written client took less still, but HTTP is a library's job)."""
+    answers decoded. libcurl does in C what aiohttp's client did in Python: the driver's CPU per application was about
+    2.4 ms where aiohttp's took 3.9 (bench runs side by side), and 2.6 where it took 4.3 in a same-process A/B against
+    a running stack (a hand-written client took less still, but HTTP is a library's job)."""
 
     def __init__(self, connections: int, timeout: float) -> None:
         import pycurl
@@ -324,11 +323,8 @@ class HttpClient:
         self.multi.setopt(pycurl.M_TIMERFUNCTION, self._timer)
         self.multi.setopt(pycurl.M_MAX_TOTAL_CONNECTIONS, connections)  # more requests than that wait their turn
         self.multi.setopt(pycurl.M_MAXCONNECTS, connections)  # and all of them stay open between requests
-        # Easy handles to reuse (each keeps its fixed options). None is closed before the multi handle: a connection
-        # calls back (``_closing``) through the easy handle that opened it.
-        self.idle: list[Any] = []
+        self.idle: list[Any] = []  # easy handles to reuse (each keeps its fixed options)
         self.pending: dict[Any, asyncio.Future[None]] = {}  # easy handle -> its caller's future
-        self.wanted: dict[int, int] = {}  # socket -> what libcurl waits for on it (0: nothing, the connection is idle)
         self.reading: set[int] = set()  # sockets with a reader on the loop
         self.writing: set[int] = set()  # sockets with a writer on the loop
         self.deadline: float | None = None  # when libcurl wants socket_action(SOCKET_TIMEOUT) called, in loop time
@@ -351,12 +347,7 @@ class HttpClient:
             self.loop.remove_writer(fd)
         self.reading.clear()
         self.writing.clear()
-        with warnings.catch_warnings():
-            # libcurl closes its connections, and would call ``_closing`` back, which pycurl cannot do from here (it
-            # warns "closesocket_callback failed to acquire thread"): libcurl closes them itself then.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            self.multi.close()
-        self.wanted.clear()
+        self.multi.close()  # and with it the connections
         for call in (self.soon, self.due):
             if call is not None:
                 call.cancel()
@@ -378,8 +369,12 @@ class HttpClient:
             handle.setopt(pycurl.HTTPGET, 1)
         else:
             handle.setopt(pycurl.POSTFIELDS, body)
+        try:
+            self.multi.add_handle(handle)  # libcurl sets its timer to 0: the transfer starts on the loop's next turn
+        except pycurl.error as exc:
+            self.idle.append(handle)
+            raise HttpError(exc.args[0], str(exc.args[-1]), 0) from exc
         done = self.pending[handle] = self.loop.create_future()
-        self.multi.add_handle(handle)  # libcurl sets its timer to 0: the transfer starts on the loop's next turn
         try:
             await done
         except BaseException:
@@ -399,43 +394,27 @@ class HttpClient:
         handle.setopt(pycurl.ACCEPT_ENCODING, ACCEPT_ENCODING)
         handle.setopt(pycurl.TIMEOUT_MS, round(self.timeout * 1000))
         handle.setopt(pycurl.NOSIGNAL, 1)
-        handle.setopt(pycurl.CLOSESOCKETFUNCTION, self._closing)
         return handle
 
     def _watch(self, what: int, fd: int, multi: Any, socketp: Any) -> None:
-        # libcurl's socket callback: what it waits for on ``fd`` (POLL_REMOVE: nothing, as when its connection is idle).
-        # The reader stays on an idle keep-alive connection until libcurl closes it (``_closing``): taking it off after
-        # each answer and putting it back for the next request cost about 0.3 ms of CPU per application.
+        # libcurl's socket callback: what it waits for on ``fd`` now; POLL_REMOVE (nothing) when the connection is idle
+        # or about to close. A reader kept on an idle connection would outlive the socket when libcurl closes it, and
+        # trip up the next connection given the same descriptor number: taken off, and put back for the next request.
         pycurl, loop = self.curl, self.loop
-        what = self.wanted[fd] = 0 if what == pycurl.POLL_REMOVE else what
-        if what & pycurl.POLL_IN and fd not in self.reading:
-            self.reading.add(fd)
-            loop.add_reader(fd, self._readable, fd)
-        if what & pycurl.POLL_OUT and fd not in self.writing:
-            self.writing.add(fd)
-            loop.add_writer(fd, self._act, fd, pycurl.CSELECT_OUT)
-        elif not what & pycurl.POLL_OUT and fd in self.writing:
+        if what & pycurl.POLL_IN:
+            if fd not in self.reading:
+                self.reading.add(fd)
+                loop.add_reader(fd, self._act, fd, pycurl.CSELECT_IN)
+        elif fd in self.reading:
+            self.reading.discard(fd)
+            loop.remove_reader(fd)
+        if what & pycurl.POLL_OUT:
+            if fd not in self.writing:
+                self.writing.add(fd)
+                loop.add_writer(fd, self._act, fd, pycurl.CSELECT_OUT)
+        elif fd in self.writing:
             self.writing.discard(fd)
             loop.remove_writer(fd)
-
-    def _readable(self, fd: int) -> None:
-        if self.wanted.get(fd, 0) & self.curl.POLL_IN:
-            self._act(fd, self.curl.CSELECT_IN)
-        else:  # an idle connection that the server closed: libcurl finds out when it next picks it
-            self.reading.discard(fd)
-            self.loop.remove_reader(fd)
-
-    def _closing(self, fd: int) -> int:
-        # libcurl's close-socket callback, which closes the socket in its stead, its reader and writer first.
-        self.wanted.pop(fd, None)
-        if fd in self.reading:
-            self.reading.discard(fd)
-            self.loop.remove_reader(fd)
-        if fd in self.writing:
-            self.writing.discard(fd)
-            self.loop.remove_writer(fd)
-        os.close(fd)
-        return 0
 
     def _timer(self, milliseconds: int) -> None:
         # libcurl's timer callback: call socket_action(SOCKET_TIMEOUT) in ``milliseconds`` (0: on the loop's next turn;
@@ -465,7 +444,15 @@ class HttpClient:
             self.due = self.loop.call_at(self.deadline, self._later)
 
     def _act(self, fd: int, event: int) -> None:
-        self.multi.socket_action(fd, event)
+        try:
+            self.multi.socket_action(fd, event)
+        except self.curl.error as exc:  # the multi handle is broken: every transfer on it fails, none hangs
+            failure = HttpError(exc.args[0], str(exc.args[-1]), 0)
+            for waiting in self.pending.values():
+                if not waiting.done():
+                    waiting.set_exception(failure)
+            self.pending.clear()
+            return
         while True:
             queued, succeeded, failed = self.multi.info_read()
             for handle in succeeded:

@@ -35,7 +35,11 @@ class HeldWrites:
         held = self._held
         if held is not None:
             self._held = None
-            self.transport.write(held + data)
+            if len(data) > HELD_MAX:  # a large body is not copied to join its head: two writes
+                self.transport.write(held)
+                self.transport.write(data)
+            else:
+                self.transport.write(held + data)
         elif len(data) > HELD_MAX:
             self.transport.write(data)
         else:
@@ -44,6 +48,10 @@ class HeldWrites:
 
     def writelines(self, data: Any) -> None:
         self.write(b"".join(data))
+
+    def flush(self) -> None:
+        """Write what is held now."""
+        self._release()
 
     def _release(self) -> None:
         held = self._held
@@ -73,6 +81,12 @@ class OneWriteHttp(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(cast(asyncio.Transport, HeldWrites(cast(asyncio.Transport, transport), self.loop)))
+
+    def eof_received(self) -> None:
+        # The client has half-closed: the event loop closes the transport underneath as this returns (uvicorn's
+        # answer), so what is held (a HEAD answer, a stream's last chunk) goes out first.
+        cast(HeldWrites, self.transport).flush()
+        return super().eof_received()
 
 
 def api_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.Config:

@@ -63,6 +63,15 @@ async def test_a_lone_write_leaves_when_the_loop_turn_ends_and_a_large_one_at_on
     assert recorded.writes[-1] == large
 
 
+async def test_a_large_body_after_a_held_head_is_written_as_it_came_not_copied_onto_it() -> None:
+    recorded = Recorded()
+    held = HeldWrites(recorded, asyncio.get_running_loop())  # type: ignore[arg-type]
+    large = b"x" * (HELD_MAX + 1)
+    held.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    held.write(large)
+    assert recorded.writes == [b"HTTP/1.1 200 OK\r\n\r\n", large]
+
+
 async def test_closing_writes_what_is_held_first_and_the_rest_is_the_transports() -> None:
     recorded = Recorded()
     held = HeldWrites(recorded, asyncio.get_running_loop())  # type: ignore[arg-type]
@@ -140,3 +149,18 @@ async def test_over_http_answers_keep_alive_large_and_after_100_continue() -> No
             assert await asyncio.wait_for(reader.read(), 10) == b""  # closed once answered
         finally:
             writer.close()
+
+
+async def test_a_client_that_half_closes_after_its_request_still_gets_the_answer() -> None:
+    # ``nc -N`` and some health checkers send their request and then their FIN: the event loop closes the transport
+    # once uvicorn has seen the end, so a held answer (a HEAD answer is a lone head) must leave before.
+    async with _served() as port:
+        for method in (b"HEAD", b"GET", b"POST"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                writer.write(method + b" /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
+                writer.write_eof()
+                answer = await asyncio.wait_for(reader.read(), 10)
+            finally:
+                writer.close()
+            assert answer.startswith(b"HTTP/1.1 200 "), (method, answer[:80])

@@ -32,6 +32,7 @@ from graphql import (
 )
 from graphql.execution import Executor
 from graphql.execution.collect_fields import CollectedFields, FieldDetails
+from graphql.execution.executor import collect_iterator_awaitables
 from graphql.language import Visitor
 from graphql.pyutils import Path, Undefined
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
@@ -215,8 +216,9 @@ class PlainExecutor(Executor[None]):
         completed_results: list[Any] = []
         append = completed_results.append
         awaitable_indices: list[int] = []
+        iterator = iter(items)
         try:
-            for index, item in enumerate(items):
+            for index, item in enumerate(iterator):
                 item_path = path.add_key(index, None)
                 if is_awaitable(item):
                     append(self.complete_awaitable_list_item_value(item, item_type, field_details_list, info,
@@ -240,8 +242,11 @@ class PlainExecutor(Executor[None]):
                 else:
                     append(completed)
         except Exception:
-            if awaitable_indices:
-                self.settle_in_background([completed_results[index] for index in awaitable_indices])
+            # As graphql-core does: the items not reached are drained too, so that no awaitable is left orphaned.
+            pending = [completed_results[index] for index in awaitable_indices]
+            pending.extend(collect_iterator_awaitables(iterator, is_awaitable))
+            if pending:
+                self.settle_in_background(pending)
             raise
         if not awaitable_indices:
             return completed_results

@@ -292,6 +292,48 @@ async def test_a_cancelled_request_is_withdrawn_and_the_client_goes_on(bench: Mo
     assert started["currentStep"]["id"] == "your-details"
 
 
+async def test_connections_closed_under_other_handles_leave_the_client_working(bench: ModuleType) -> None:
+    # libcurl shares its connections among the easy handles; one closed (a request cancelled on it, or answered with
+    # "Connection: close") belongs to whichever handle opened it. Its descriptor number then comes back for a new
+    # connection, which must be watched afresh: nothing of the closed one may stay on the loop.
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                if head.startswith(b"GET /hang"):
+                    await asyncio.sleep(30)
+                close = head.startswith(b"GET /close")
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                             + (b"Connection: close\r\n" if close else b"") + b"\r\n{}")
+                await writer.drain()
+                if close:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with bench.client_session(4, timeout=5) as http:
+            driver = bench.Api(http, url, url)
+
+            async def three(path: str) -> None:
+                answers = await asyncio.gather(*(driver.request("GET", f"{url}/{path}", {}) for _ in range(3)))
+                assert answers == [(200, b"{}")] * 3
+
+            await three("a")
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(driver.request("GET", f"{url}/hang", {}), 0.3)
+            await three("b")
+            await three("close")
+            await three("c")
+            assert not http.pending
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 @pytest.mark.parametrize("answer", [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
                                     b"not HTTP at all\r\n\r\n"],
                          ids=["closed without an answer", "cut short", "not HTTP"])

@@ -205,7 +205,7 @@ async def test_temporary_failures_raise_so_the_activity_retries(status: int) -> 
     assert f"HTTP {status}" in unavailable.value.message
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 407, 422])  # 407 from the department itself: no proxy of ours
 async def test_a_permanent_refusal_is_a_delivery_failure(status: int) -> None:
     async with department(answering(status)) as endpoint, DeliveryClient(timeout=5) as client:
         with pytest.raises(delivery.DeliveryFailed) as failed:

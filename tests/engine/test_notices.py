@@ -460,7 +460,7 @@ async def test_a_long_chinese_subject_arrives_whole_in_short_lines_of_whole_char
 
 @pytest.mark.parametrize("sender", ["onestop <no-reply@onestop.test>", "香港政府一站通 <no-reply@onestop.test>"])
 @pytest.mark.parametrize("subject", ["=?utf-8?q?Urgent:_pay_now?=", "Received\r\nBcc: everyone@example.com",
-                                     "Received\nBcc: everyone@example.com"])
+                                     "Received\nBcc: everyone@example.com", "TD-2026-000042-" * 14])
 async def test_a_subject_that_looks_encoded_or_breaks_its_line_arrives_as_the_text_it_is(
         mailbox: tuple[DevMailbox, SmtpMailer], subject: str, sender: str) -> None:
     # A sender that is not plain ASCII takes the email package's way (``compose``), the other the direct one.

@@ -4,6 +4,8 @@ fields whose resolver never reads ``info`` resolved without one."""
 
 from __future__ import annotations
 
+import asyncio
+from enum import Enum
 from typing import Any, cast
 
 import pytest
@@ -17,6 +19,13 @@ from onestop.graphql.guard import direct_execute, schema_extensions
 from onestop.graphql.security import Limits
 
 QUERIES = {OperationType.QUERY}
+
+
+@strawberry.enum
+class Level(Enum):
+    LOW = 1
+    HIGH = 2.5
+    NAMED = "named"
 
 
 @strawberry.type
@@ -78,10 +87,43 @@ class Query:
     def item(self, name: str) -> Item:
         return Item(name=name)
 
+    @strawberry.field
+    def levels(self) -> list[Level]:
+        return [Level.HIGH, Level.LOW, Level.NAMED]
+
+    @strawberry.field
+    def level(self) -> Level | None:  # not one of the enum's members: the same error as strawberry's
+        return "HIGH"  # type: ignore[return-value]
+
+    @strawberry.field
+    def gaps(self) -> list[Item | None]:
+        return [Item(name="a"), None, Item(name="bc")]
+
+    @strawberry.field
+    def faulty(self) -> list[Item | None]:  # an item that is an error: that item nulled, with its error
+        return [Item(name="a"), ValueError("no such item"), Item(name="bc")]  # type: ignore[list-item]
+
+    @strawberry.field
+    def awaited(self) -> list[Item]:  # items that come later, between items at hand
+        return [Item(name="a"), _later_item("bc"), Item(name="def")]  # type: ignore[list-item]
+
+    @strawberry.field
+    def abandoned(self) -> list[Item] | None:  # a non-null item fails: the list is null, the items after it awaited
+        return [Item(name="a"), _later_item("bc"), Item(name="def"), _later_item("ghij")]  # type: ignore[list-item]
+
+
+SETTLED: list[str] = []
+
+
+async def _later_item(name: str) -> Item:
+    SETTLED.append(name)
+    return Item(name=name)
+
 
 def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
     ours = strawberry.Schema(query=Query, extensions=schema_extensions(production=False, limits=Limits()))
     use_direct_resolvers(ours)
+    assert executor.use_enum_names(ours._schema) == 1  # Level's values by a table
     # Strawberry's own executor and resolvers, with the same guard (as its extension): the same errors finished.
     return ours, strawberry.Schema(query=Query, extensions=schema_extensions(production=False, limits=Limits()))
 
@@ -106,12 +148,34 @@ def _answer(result: Any) -> tuple[Any, list[tuple[str, list[Any] | None]]]:
     "{ items { ... on Item { a: upper } b: name } }",
     "fragment F on Item { upper } { items { ...F name } }",
     "{ items { soon name } }",
+    # Lists of objects, each item straight from the list's one sub-selection unless it is null, an error or awaited.
+    "{ levels level }",
+    "{ gaps { name upper } }",
+    "{ faulty { name } }",
+    "{ awaited { name later } }",
+    "{ abandoned { broken } }",
+    "{ abandoned { name nothing } }",
     # With a directive: each field through graphql-core's execute_field (the document is not shared).
     "{ items { name @include(if: true) nothing broken soon upper @skip(if: true) } }",
 ])
 async def test_the_plain_executor_answers_as_strawberry_does(query: str) -> None:
     mine, theirs = await _both(query)
     assert _answer(mine) == _answer(theirs)
+
+
+async def test_the_items_after_a_failed_one_are_still_awaited_as_strawberry_awaits_them() -> None:
+    ours, _ = _schemas()
+    execute = direct_execute(ours)
+    assert execute is not None
+    SETTLED.clear()
+    result = await execute("{ abandoned { broken } }", variables=None, context=None, operation_name=None,
+                           allowed=QUERIES, extensions=None)
+    assert result.data == {"abandoned": None}
+    for _ in range(20):  # settled in the background, as graphql-core settles them
+        if sorted(SETTLED) == ["bc", "ghij"]:
+            break
+        await asyncio.sleep(0.01)
+    assert sorted(SETTLED) == ["bc", "ghij"]
 
 
 @pytest.mark.parametrize("query", [

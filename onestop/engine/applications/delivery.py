@@ -212,6 +212,11 @@ class DeliveryClient:
                 data = body if len(body) < _LARGE_BODY else io.BytesIO(body)
                 async with self._session.post(target, data=data, headers=headers, allow_redirects=False,
                                               proxy=proxy, proxy_headers=proxy_headers) as response:
+                    if response.status == 407 and proxy is not None:
+                        # Our forward proxy wants other credentials: mended in the proxy settings, which a worker
+                        # reads as it starts, the retries go through.
+                        raise DeliveryUnavailable("the proxy on the way to the department endpoint asked for "
+                                                  "credentials (HTTP 407); check the proxy settings", "HTTP 407")
                     return response.status
             except aiohttp.InvalidURL as exc:
                 raise _invalid_url() from exc
@@ -281,9 +286,6 @@ async def deliver_http(client: DeliveryClient, url: str, *, application_id: str,
         return False
     if status in (408, 425, 429) or status >= 500:
         raise DeliveryUnavailable(f"the department endpoint answered HTTP {status}", f"HTTP {status}")
-    if status == 407:  # our forward proxy wants other credentials: mended in our settings, then the retry goes through
-        raise DeliveryUnavailable("a proxy on the way to the department endpoint asked for credentials (HTTP 407); "
-                                  "check the proxy settings", "HTTP 407")
     raise DeliveryFailed(f"department endpoint answered HTTP {status}; check its configuration", f"HTTP {status}")
 
 

@@ -124,8 +124,9 @@ class SmtpMailer:
         message = MIMEText(body, "plain", "utf-8")
         message["From"] = self.sender
         message["To"] = to
-        # As ``plain_message`` does: in encoded-words unless it is plain ASCII on one line that cannot be read as one.
-        plain = _plain_header(subject) and "=?" not in subject
+        # As ``plain_message`` does: in encoded-words unless it is short plain ASCII on one line that cannot be read as
+        # one (the email package would fold a long one where a reader puts a space back).
+        plain = _plain_header(subject) and len(subject) <= LINE - 9 and "=?" not in subject
         message["Subject"] = subject if plain else encoded_words(subject, len("Subject: "))
         message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = message_id(key, self.sender)
